@@ -1,0 +1,43 @@
+package record
+
+// Header is one Kafka-style record header.
+type Header struct {
+	Key   string
+	Value []byte
+}
+
+// Record is one input or output row. Values are addressed by slot: the
+// positions are fixed by a Schema when the plan is built, so nothing looks a
+// column up by name per record. The remaining fields are the source metadata
+// that the system columns read.
+type Record struct {
+	// Values holds the record's columns by slot.
+	Values []Value
+	// Timestamp is the processing (or Kafka) time in Unix milliseconds.
+	Timestamp int64
+	// EventTime is the event time in Unix milliseconds; valid when HasEventTime.
+	EventTime    int64
+	HasEventTime bool
+	// Partition is the source partition (a Kafka partition or a file split); -1 if unknown.
+	Partition int32
+	// Offset is the record's position within its source partition.
+	Offset int64
+	// Topic names the Kafka topic or file the record came from.
+	Topic string
+	// Key is the Kafka message key, if any.
+	Key []byte
+	// Headers are the Kafka message headers, if any.
+	Headers []Header
+	// Raw is the record's original bytes, kept for the dead-letter queue.
+	Raw []byte
+}
+
+// Batch is a run of records from one source partition, in source order.
+type Batch struct {
+	// Source names the source (the FROM name) the records came from.
+	Source string
+	// Partition is the source partition all records share.
+	Partition int32
+	// Records are the batch's records in source order.
+	Records []Record
+}

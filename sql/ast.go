@@ -1,0 +1,372 @@
+// Package sql is Sluice's SQL front end: the lexer, the recursive-descent
+// parser, the AST, the canonical printer, statement annotations and
+// positioned errors.
+package sql
+
+import "time"
+
+// Pos is a position in the source text. Line and Col count from 1; Col counts
+// bytes. Offset is the byte offset from the start of the text.
+type Pos struct {
+	Offset int
+	Line   int
+	Col    int
+}
+
+// Node is implemented by every AST node.
+type Node interface {
+	// Position returns where the node starts in the source text.
+	Position() Pos
+}
+
+// Position returns p itself, so that structs embedding Pos are Nodes.
+func (p Pos) Position() Pos { return p }
+
+// StatementKind says what a statement does with its query.
+type StatementKind uint8
+
+// The statement kinds.
+const (
+	SelectStatement StatementKind = iota // a bare SELECT
+	CreateStream                         // CREATE STREAM name AS SELECT ...
+	CreateTable                          // CREATE TABLE name AS SELECT ...
+	InsertInto                           // INSERT INTO name SELECT ...
+)
+
+// Statement is one statement of a file.
+type Statement struct {
+	Pos
+	Kind StatementKind
+	// Name is the target of CREATE STREAM/TABLE or INSERT INTO; empty for a bare SELECT.
+	Name string
+	// Annotations are the `-- @key: value` comment lines directly before the statement.
+	Annotations []Annotation
+	// Query is the statement's SELECT.
+	Query *Select
+}
+
+// Annotation is one `-- @key: value` line. Key is lower-cased; Value is
+// trimmed. Known keys are validated by the parser; unknown keys are kept verbatim.
+type Annotation struct {
+	Pos
+	Key   string
+	Value string
+}
+
+// Known annotation keys.
+const (
+	AnnotationStrategy   = "partitioning_strategy"
+	AnnotationPartitions = "num_partitions"
+	AnnotationBatchSize  = "batch_size"
+	AnnotationJobMode    = "job_mode"
+)
+
+// Annotation returns the value of the annotation key and whether it is present.
+func (s *Statement) Annotation(key string) (string, bool) {
+	for _, a := range s.Annotations {
+		if a.Key == key {
+			return a.Value, true
+		}
+	}
+	return "", false
+}
+
+// EmitMode says when results leave a stateful query.
+type EmitMode uint8
+
+// The emit modes. EmitDefault means the statement did not say.
+const (
+	EmitDefault EmitMode = iota
+	EmitChanges
+	EmitFinal
+)
+
+// Select is a SELECT with every clause Sluice knows, in clause order.
+type Select struct {
+	Pos
+	Distinct bool
+	Items    []SelectItem
+	From     Source
+	Joins    []Join
+	Where    Expr // nil when absent
+	GroupBy  []Expr
+	Having   Expr    // nil when absent
+	Window   *Window // nil when absent
+	OrderBy  []OrderItem
+	Limit    *Limit // nil when absent
+	Emit     EmitMode
+	With     []Property
+}
+
+// Limit is a LIMIT clause.
+type Limit struct {
+	Pos
+	Count int64
+}
+
+// SelectItem is one entry of the select list: an expression with an optional
+// alias, `*`, or `qualifier.*`.
+type SelectItem struct {
+	Pos
+	// Star is set for `*` and `qualifier.*`; Expr is then nil.
+	Star bool
+	// Qualifier is the source name or alias before `.*`.
+	Qualifier string
+	Expr      Expr
+	Alias     string
+	// PrimaryKey marks `col PRIMARY KEY`: the column becomes the output message key.
+	PrimaryKey bool
+}
+
+// Source is a FROM or JOIN source: a named stream or table.
+type Source struct {
+	Pos
+	Name  string
+	Alias string
+}
+
+// JoinKind is the kind of a join.
+type JoinKind uint8
+
+// The join kinds.
+const (
+	InnerJoin JoinKind = iota
+	LeftJoin
+	RightJoin
+	FullJoin
+)
+
+// Join is one JOIN clause.
+type Join struct {
+	Pos
+	Kind   JoinKind
+	Source Source
+	On     Expr
+	// Within bounds a stream-stream join (`WITHIN INTERVAL '5' MINUTES`); 0 when absent.
+	Within time.Duration
+}
+
+// WindowKind is the kind of an event-time window.
+type WindowKind uint8
+
+// The event-time window kinds.
+const (
+	Tumbling WindowKind = iota
+	Sliding
+	Session
+)
+
+// Window is the WINDOW clause.
+type Window struct {
+	Pos
+	Kind WindowKind
+	// TimeColumn is the event-time column named in the window, or "" for the default.
+	TimeColumn string
+	// Size is the window length (TUMBLING, SLIDING).
+	Size time.Duration
+	// Advance is the hop of a SLIDING window.
+	Advance time.Duration
+	// Gap is the inactivity gap of a SESSION window.
+	Gap time.Duration
+}
+
+// OrderItem is one ORDER BY key.
+type OrderItem struct {
+	Pos
+	Expr Expr
+	Desc bool
+}
+
+// Property is one `'key'='value'` pair of WITH (...), in source order.
+type Property struct {
+	Pos
+	Key   string
+	Value string
+}
+
+// Property returns the WITH value for key and whether it is present.
+func (s *Select) Property(key string) (string, bool) {
+	for _, p := range s.With {
+		if p.Key == key {
+			return p.Value, true
+		}
+	}
+	return "", false
+}
+
+// Expr is an expression node. The concrete types are the *Xxx types below.
+type Expr interface {
+	Node
+	exprNode()
+}
+
+// Ident is a column reference, optionally qualified (`t.col`). System
+// columns are Idents whose Name is a system column name (any case).
+type Ident struct {
+	Pos
+	Qualifier string
+	Name      string
+}
+
+// LiteralKind is the kind of a literal.
+type LiteralKind uint8
+
+// The literal kinds.
+const (
+	NullLit LiteralKind = iota
+	BoolLit
+	IntLit
+	DecimalLit // has a fraction and no exponent: exact
+	FloatLit   // has an exponent
+	StringLit
+	IntervalLit  // INTERVAL 'Text' Unit
+	TimestampLit // TIMESTAMP 'Text'
+)
+
+// Literal is a constant. Text is the literal's value as written (without
+// quotes for strings, with escapes resolved); for BoolLit it is TRUE or FALSE.
+type Literal struct {
+	Pos
+	Kind LiteralKind
+	Text string
+	// Unit is the upper-case unit of an INTERVAL literal (SECOND, MINUTES, ...).
+	Unit string
+}
+
+// UnaryOp is a prefix operator.
+type UnaryOp uint8
+
+// The prefix operators.
+const (
+	Neg UnaryOp = iota
+	Not
+)
+
+// Unary is a prefix operation.
+type Unary struct {
+	Pos
+	Op UnaryOp
+	X  Expr
+}
+
+// BinaryOp is an infix operator.
+type BinaryOp uint8
+
+// The infix operators.
+const (
+	Add BinaryOp = iota
+	Sub
+	Mul
+	Div
+	Mod
+	Concat // ||
+	Eq
+	NotEq
+	Lt
+	LtEq
+	Gt
+	GtEq
+	And
+	Or
+)
+
+// Binary is an infix operation.
+type Binary struct {
+	Pos
+	Op   BinaryOp
+	L, R Expr
+}
+
+// IsNull is `X IS [NOT] NULL`.
+type IsNull struct {
+	Pos
+	X   Expr
+	Not bool
+}
+
+// In is `X [NOT] IN (List...)`.
+type In struct {
+	Pos
+	X    Expr
+	List []Expr
+	Not  bool
+}
+
+// Between is `X [NOT] BETWEEN Lo AND Hi`.
+type Between struct {
+	Pos
+	X, Lo, Hi Expr
+	Not       bool
+}
+
+// Like is `X [NOT] LIKE Pattern`.
+type Like struct {
+	Pos
+	X, Pattern Expr
+	Not        bool
+}
+
+// When is one WHEN ... THEN ... arm of a CASE.
+type When struct {
+	Pos
+	Cond, Result Expr
+}
+
+// Case is `CASE [Operand] WHEN ... THEN ... [ELSE ...] END`.
+type Case struct {
+	Pos
+	Operand Expr // nil for a searched CASE
+	Whens   []When
+	Else    Expr // nil when absent
+}
+
+// Cast is `CAST(X AS Type)`; Type is upper-case (INTEGER, DECIMAL, ...),
+// with any precision arguments as written, e.g. DECIMAL(10,2).
+type Cast struct {
+	Pos
+	X    Expr
+	Type string
+}
+
+// Call is a function call. Name is upper-case. `COUNT(*)` has Star set and
+// no Args; `COUNT(DISTINCT x)` has Distinct set.
+type Call struct {
+	Pos
+	Name     string
+	Args     []Expr
+	Star     bool
+	Distinct bool
+	// Over is the analytic window of `f(...) OVER (...)`; nil for a plain call.
+	Over *Over
+}
+
+// Over is the window of an analytic function call: either the reference's
+// `ROWS WINDOW BUFFER n ROWS ...` form or the standard form.
+type Over struct {
+	Pos
+	// Buffer is n of `ROWS WINDOW BUFFER n ROWS`; 0 for the standard form.
+	Buffer      int64
+	PartitionBy []Expr
+	OrderBy     []OrderItem
+	// Frame is `ROWS BETWEEN n PRECEDING AND CURRENT ROW`; nil when absent.
+	Frame *Frame
+}
+
+// Frame is a ROWS frame ending at the current row.
+type Frame struct {
+	Pos
+	// Preceding is n of `n PRECEDING`; -1 means UNBOUNDED PRECEDING.
+	Preceding int64
+}
+
+func (*Ident) exprNode()   {}
+func (*Literal) exprNode() {}
+func (*Unary) exprNode()   {}
+func (*Binary) exprNode()  {}
+func (*IsNull) exprNode()  {}
+func (*In) exprNode()      {}
+func (*Between) exprNode() {}
+func (*Like) exprNode()    {}
+func (*Case) exprNode()    {}
+func (*Cast) exprNode()    {}
+func (*Call) exprNode()    {}
