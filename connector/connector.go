@@ -1,0 +1,92 @@
+// Package connector defines how Sluice reads sources and writes sinks. The
+// implementations live in its sub-packages (file, kafka, gen, mem); the job
+// coordinator drives them only through these interfaces.
+package connector
+
+import (
+	"context"
+	"time"
+
+	"github.com/sluicesql/sluice/record"
+)
+
+// Facts is what a source knows about its own partitioning. The planner uses
+// it to decide whether records of one routing key already share a source
+// partition.
+type Facts struct {
+	// Key lists the columns the source is partitioned by; nil when unknown
+	// or unpartitioned.
+	Key []string
+	// Partitions is the number of source partitions; 0 when not yet known.
+	Partitions int
+	// Origin says where Key comes from: "declared" (WITH '<src>.partition.key'),
+	// "observed" (sampled message keys confirmed by the partitioner), or "".
+	Origin string
+	// Note explains a declared key that was contradicted by the data, if any.
+	Note string
+}
+
+// DeadLetter is one record that could not be processed, kept with its
+// original bytes so that nothing is lost.
+type DeadLetter struct {
+	Source    string    `json:"source"`
+	Partition int32     `json:"partition"`
+	Offset    int64     `json:"offset"`
+	Raw       []byte    `json:"raw"`
+	Reason    string    `json:"reason"`
+	Time      time.Time `json:"time"`
+}
+
+// DeadLetters receives dead letters. Implementations are safe for concurrent use.
+type DeadLetters interface {
+	Add(d DeadLetter)
+}
+
+// PartitionReader reads one source partition (a Kafka partition or a file
+// split) in source order. It is used by one goroutine.
+type PartitionReader interface {
+	// Partition returns the source partition number.
+	Partition() int32
+	// Next replaces b.Records with the next decoded records (reusing their
+	// storage; at most max records) and sets b.Source and b.Partition. Each
+	// record carries its Partition, Offset, Topic, Timestamp and Raw bytes.
+	// A record that fails to decode goes to the DeadLetters given to Open and
+	// is not returned. Next returns io.EOF when a bounded partition ends and
+	// may return fewer records than max (even none) when the input is slow.
+	Next(ctx context.Context, b *record.Batch, max int) error
+	// Close releases the reader.
+	Close() error
+}
+
+// Source is one input of a job.
+type Source interface {
+	// Name returns the source's name in the statement (the FROM name).
+	Name() string
+	// Facts returns what the source knows about its partitioning.
+	Facts() Facts
+	// Open starts reading with the given input schema (decoders fill exactly
+	// these slots; absent fields are NULL). The source sends a reader for each
+	// partition it is assigned and closes the channel when no more will come
+	// (at once for files; on shutdown for Kafka). A reader revoked by a
+	// rebalance returns io.EOF after its last record.
+	Open(ctx context.Context, schema *record.Schema, dlq DeadLetters) (<-chan PartitionReader, error)
+	// Commit marks, per source partition, the next offset to read after a
+	// restart: every effect of the records before it has reached a flushed sink.
+	Commit(ctx context.Context, offsets map[int32]int64) error
+	// Close stops the source.
+	Close() error
+}
+
+// Sink is one output of a job.
+type Sink interface {
+	// Open prepares the sink for rows of schema; keySlots form the message key.
+	Open(ctx context.Context, schema *record.Schema, keySlots []int) error
+	// Write takes rows that are valid only during the call.
+	Write(ctx context.Context, rows []record.Record) error
+	// Flush makes everything written so far durable (flushed, acknowledged).
+	Flush(ctx context.Context) error
+	// Close flushes and finalises the output of a run that ended normally.
+	Close() error
+	// Abort ends a failed run without leaving output that looks complete.
+	Abort()
+}
