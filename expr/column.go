@@ -1,0 +1,144 @@
+package expr
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/sluicesql/sluice/record"
+	"github.com/sluicesql/sluice/sql"
+)
+
+// ident compiles a column reference. A qualified `t.col` resolves by the
+// column name alone; system columns read the record's metadata.
+func (c *compiler) ident(x *sql.Ident) (node, error) {
+	if sys, ok := record.IsSystemColumn(x.Name); ok {
+		fn, err := systemColumn(x, sys)
+		return node{fn: fn}, err
+	}
+	s := c.scope.Schema
+	if s != nil {
+		if slot, ok := s.Lookup(x.Name); ok {
+			return node{fn: slotReader(slot)}, nil
+		}
+		if c.scope.AutoAdd {
+			return node{fn: slotReader(s.Add(x.Name))}, nil
+		}
+	}
+	return node{}, errorf(x, "unknown column %q", x.Name)
+}
+
+func systemColumn(x *sql.Ident, sys string) (Func, error) {
+	switch sys {
+	case record.SysTimestamp:
+		return func(r *record.Record) (record.Value, error) {
+			return record.TimestampValue(r.Timestamp), nil
+		}, nil
+	case record.SysOffset:
+		return func(r *record.Record) (record.Value, error) {
+			return record.IntValue(r.Offset), nil
+		}, nil
+	case record.SysPartition:
+		return func(r *record.Record) (record.Value, error) {
+			return record.IntValue(int64(r.Partition)), nil
+		}, nil
+	case record.SysEventTime:
+		return func(r *record.Record) (record.Value, error) {
+			if r.HasEventTime {
+				return record.TimestampValue(r.EventTime), nil
+			}
+			return record.TimestampValue(r.Timestamp), nil
+		}, nil
+	}
+	return nil, errorf(x, "%s is only available in the select list of a windowed query", sys)
+}
+
+// literal returns a literal's value: INTEGER, exact DECIMAL, FLOAT, STRING,
+// BOOLEAN, NULL, INTERVAL as INTEGER milliseconds, or TIMESTAMP.
+func literal(x *sql.Literal) (record.Value, error) {
+	switch x.Kind {
+	case sql.NullLit:
+		return record.Value{}, nil
+	case sql.BoolLit:
+		switch strings.ToUpper(x.Text) {
+		case "TRUE":
+			return record.BoolValue(true), nil
+		case "FALSE":
+			return record.BoolValue(false), nil
+		}
+		return record.Value{}, errorf(x, "invalid boolean literal %q", x.Text)
+	case sql.IntLit:
+		n, err := strconv.ParseInt(x.Text, 10, 64)
+		if err != nil {
+			return record.Value{}, errorf(x, "integer literal %s out of range", x.Text)
+		}
+		return record.IntValue(n), nil
+	case sql.DecimalLit:
+		v, err := record.ParseNumber(x.Text)
+		if err != nil || v.Kind() == record.Float {
+			return record.Value{}, errorf(x, "invalid decimal literal %s", x.Text)
+		}
+		return record.ToDecimal(v, -1)
+	case sql.FloatLit:
+		f, err := strconv.ParseFloat(x.Text, 64)
+		if err != nil {
+			return record.Value{}, errorf(x, "invalid float literal %s", x.Text)
+		}
+		return record.FloatValue(f), nil
+	case sql.StringLit:
+		return record.StringValue(x.Text), nil
+	case sql.IntervalLit:
+		ms, err := intervalMillis(x.Text, x.Unit)
+		if err != nil {
+			return record.Value{}, errorf(x, "%v", err)
+		}
+		return record.IntValue(ms), nil
+	case sql.TimestampLit:
+		v, err := record.ToTimestamp(record.StringValue(x.Text))
+		if err != nil {
+			return record.Value{}, errorf(x, "invalid timestamp literal '%s'", x.Text)
+		}
+		return v, nil
+	}
+	return record.Value{}, errorf(x, "unsupported literal kind %d", x.Kind)
+}
+
+// unitMillis maps interval units (singular, plural and short forms) to
+// milliseconds.
+var unitMillis = map[string]int64{
+	"MILLISECOND": 1, "MILLISECONDS": 1, "MS": 1,
+	"SECOND": 1000, "SECONDS": 1000, "S": 1000,
+	"MINUTE": 60_000, "MINUTES": 60_000, "M": 60_000,
+	"HOUR": 3_600_000, "HOURS": 3_600_000, "H": 3_600_000,
+	"DAY": 86_400_000, "DAYS": 86_400_000, "D": 86_400_000,
+	"WEEK": 604_800_000, "WEEKS": 604_800_000, "W": 604_800_000,
+}
+
+// intervalMillis converts INTERVAL 'text' UNIT to whole milliseconds. The
+// unit may also be written inside the text ('5 minutes'); the amount may
+// have a fraction as long as the result is whole milliseconds.
+func intervalMillis(text, unit string) (int64, error) {
+	amount := strings.TrimSpace(text)
+	if unit == "" {
+		if f := strings.Fields(amount); len(f) == 2 {
+			amount, unit = f[0], f[1]
+		}
+	}
+	per, ok := unitMillis[strings.ToUpper(unit)]
+	if !ok {
+		return 0, fmt.Errorf("invalid interval unit %q", unit)
+	}
+	n, err := record.ParseNumber(amount)
+	if err != nil || n.Kind() == record.Float {
+		return 0, fmt.Errorf("invalid interval amount %q", text)
+	}
+	ms, err := record.Mul(n, record.IntValue(per))
+	if err != nil {
+		return 0, fmt.Errorf("interval %q out of range", text)
+	}
+	whole, err := record.ToInt(ms)
+	if eq, cerr := record.Equal(whole, ms); err != nil || cerr != nil || !eq {
+		return 0, fmt.Errorf("interval '%s' %s is not a whole number of milliseconds", text, unit)
+	}
+	return whole.Int(), nil
+}

@@ -1,0 +1,157 @@
+// Package expr compiles SQL expressions into evaluators over slot-resolved
+// records. Column references become slot reads when the plan is built, so
+// evaluation never looks a column up by name, and numeric and boolean
+// evaluation allocates nothing.
+package expr
+
+import (
+	"fmt"
+
+	"github.com/sluicesql/sluice/record"
+	"github.com/sluicesql/sluice/sql"
+)
+
+// Func evaluates a compiled expression over one record. An error concerns
+// that record only (a bad CAST, a division by zero, an overflow).
+type Func func(r *record.Record) (record.Value, error)
+
+// Scope is what Compile resolves names against.
+type Scope struct {
+	// Schema maps input columns to slots. A column missing from it is a
+	// compile error unless AutoAdd is set.
+	Schema *record.Schema
+	// AutoAdd adds unknown columns to Schema (plan-time schema discovery).
+	AutoAdd bool
+	// Override is consulted first for every node: when it returns ok, the
+	// node compiles to a read of r.Values[slot]. The executor uses it to map
+	// aggregate calls, group keys and _WINDOW_START to its output slots.
+	Override func(e sql.Expr) (slot int, ok bool)
+}
+
+// Error is a compile error at a position of the SQL text.
+type Error struct {
+	Pos sql.Pos
+	Msg string
+}
+
+// Error returns "line:col: message".
+func (e *Error) Error() string { return fmt.Sprintf("%d:%d: %s", e.Pos.Line, e.Pos.Col, e.Msg) }
+
+func errorf(n sql.Node, format string, args ...any) error {
+	return &Error{Pos: n.Position(), Msg: fmt.Sprintf(format, args...)}
+}
+
+// Compile turns e into a Func. Errors are *Error values carrying the
+// position of the offending node.
+func Compile(e sql.Expr, s *Scope) (Func, error) {
+	if s == nil {
+		s = &Scope{}
+	}
+	if e == nil {
+		return nil, fmt.Errorf("compile: no expression")
+	}
+	c := &compiler{scope: s}
+	n, err := c.compile(e)
+	if err != nil {
+		return nil, err
+	}
+	return n.fn, nil
+}
+
+// node is a compiled subtree; constant marks subtrees without column,
+// metadata or slot reads, which are folded to their value.
+type node struct {
+	fn       Func
+	constant bool
+}
+
+type compiler struct {
+	scope *Scope
+}
+
+func (c *compiler) compile(e sql.Expr) (node, error) {
+	if c.scope.Override != nil {
+		if slot, ok := c.scope.Override(e); ok {
+			return node{fn: slotReader(slot)}, nil
+		}
+	}
+	var (
+		n   node
+		err error
+	)
+	switch x := e.(type) {
+	case *sql.Ident:
+		return c.ident(x)
+	case *sql.Literal:
+		v, err := literal(x)
+		if err != nil {
+			return node{}, err
+		}
+		return constNode(v), nil
+	case *sql.Unary:
+		n, err = c.unary(x)
+	case *sql.Binary:
+		n, err = c.binary(x)
+	case *sql.IsNull:
+		n, err = c.isNull(x)
+	case *sql.In:
+		n, err = c.in(x)
+	case *sql.Between:
+		n, err = c.between(x)
+	case *sql.Like:
+		n, err = c.like(x)
+	case *sql.Case:
+		n, err = c.caseExpr(x)
+	case *sql.Cast:
+		n, err = c.cast(x)
+	case *sql.Call:
+		n, err = c.call(x)
+	default:
+		return node{}, errorf(e, "unsupported expression %T", e)
+	}
+	if err != nil {
+		return node{}, err
+	}
+	return fold(n), nil
+}
+
+// compileAll compiles es and reports whether all of them are constant.
+func (c *compiler) compileAll(es []sql.Expr) ([]Func, bool, error) {
+	fns := make([]Func, len(es))
+	constant := true
+	for i, e := range es {
+		n, err := c.compile(e)
+		if err != nil {
+			return nil, false, err
+		}
+		fns[i] = n.fn
+		constant = constant && n.constant
+	}
+	return fns, constant, nil
+}
+
+// fold evaluates a constant node once. A constant that fails to evaluate is
+// left to fail per record, since it may sit in a branch never taken.
+func fold(n node) node {
+	if !n.constant {
+		return n
+	}
+	v, err := n.fn(nil)
+	if err != nil {
+		return node{fn: n.fn}
+	}
+	return constNode(v)
+}
+
+func constNode(v record.Value) node {
+	return node{fn: func(*record.Record) (record.Value, error) { return v, nil }, constant: true}
+}
+
+func slotReader(slot int) Func {
+	return func(r *record.Record) (record.Value, error) {
+		if slot < len(r.Values) {
+			return r.Values[slot], nil
+		}
+		return record.Value{}, nil
+	}
+}
