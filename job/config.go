@@ -1,0 +1,118 @@
+// Package job runs one statement: it reads every source partition in
+// parallel, routes each decoded batch with the partitioning strategy to N
+// partition workers over bounded queues, runs one pipeline per worker, and
+// writes the results to the sinks. It tracks watermarks per source
+// partition, commits source offsets only for records whose every effect has
+// reached a flushed sink, and sends failing records to a dead-letter queue.
+package job
+
+import (
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/partition"
+)
+
+// Defaults for the zero values of Config.
+const (
+	DefaultBatchSize      = 1024
+	DefaultLinger         = 5 * time.Millisecond
+	DefaultCommitInterval = 5 * time.Second
+	DefaultIdleTimeout    = 30 * time.Second
+	DefaultQueueSize      = 8
+	DefaultReaders        = 64
+	DefaultJobName        = "sluice"
+)
+
+// Config describes one job.
+type Config struct {
+	// Name names the job; the default dead-letter file is "<Name>.dlq.jsonl".
+	Name string
+	// Program is the compiled query.
+	Program Program
+	// Strategy routes records to partitions; Routing is its context (key
+	// function, source facts). Routing.Partitions is set from Partitions.
+	Strategy partition.Strategy
+	Routing  partition.Context
+	// Partitions is the number of workers (default 1).
+	Partitions int
+	// BatchSize is the number of records per hand-over (default 1024).
+	BatchSize int
+	// Linger is how long a partly filled batch may wait before it is handed
+	// over anyway (default 5ms).
+	Linger time.Duration
+	// QueueSize is the capacity, in batches, of each worker's queue (default 8).
+	QueueSize int
+	// Readers bounds the number of source partitions read at once (default 64).
+	Readers int
+	// CommitInterval is the period of offset commits (default 5s; negative:
+	// commit only at the end).
+	CommitInterval time.Duration
+	// IdleTimeout is how long a source partition may go without data before
+	// it stops holding the watermark back (default 30s).
+	IdleTimeout time.Duration
+	// MaxOutOfOrder is subtracted from a source partition's highest event
+	// time to give its watermark.
+	MaxOutOfOrder time.Duration
+	// Sources and Sinks are the job's inputs and outputs.
+	Sources []connector.Source
+	Sinks   []connector.Sink
+	// DLQ receives dead letters; nil means a FileDLQ at DLQPath.
+	DLQ connector.DeadLetters
+	// DLQPath is the default dead-letter file (default "<Name>.dlq.jsonl").
+	DLQPath string
+	// MaxErrors stops the job once more than this many records were
+	// dead-lettered (0: no limit).
+	MaxErrors int64
+}
+
+// withDefaults returns c with its zero values filled in, or an error for an
+// unusable configuration.
+func (c Config) withDefaults() (Config, error) {
+	if c.Program == nil {
+		return c, fmt.Errorf("job: no program")
+	}
+	if c.Strategy == nil {
+		return c, fmt.Errorf("job: no partitioning strategy")
+	}
+	if len(c.Sources) == 0 {
+		return c, fmt.Errorf("job: no source")
+	}
+	if c.Partitions < 0 || c.BatchSize < 0 || c.QueueSize < 0 || c.Readers < 0 || c.MaxErrors < 0 {
+		return c, fmt.Errorf("job: negative partitions, batch size, queue size, readers or max errors")
+	}
+	if c.Name == "" {
+		c.Name = DefaultJobName
+	}
+	if c.Partitions == 0 {
+		c.Partitions = 1
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = DefaultBatchSize
+	}
+	if c.Linger <= 0 {
+		c.Linger = DefaultLinger
+	}
+	if c.QueueSize == 0 {
+		c.QueueSize = DefaultQueueSize
+	}
+	if c.Readers == 0 {
+		c.Readers = DefaultReaders
+	}
+	if c.CommitInterval == 0 {
+		c.CommitInterval = DefaultCommitInterval
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.DLQPath == "" {
+		c.DLQPath = c.Name + ".dlq.jsonl"
+	}
+	c.Routing.Partitions = c.Partitions
+	if c.Routing.CPUs == 0 {
+		c.Routing.CPUs = runtime.NumCPU()
+	}
+	return c, nil
+}

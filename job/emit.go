@@ -1,0 +1,253 @@
+package job
+
+import (
+	"container/heap"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/sluicesql/sluice/record"
+)
+
+// finalRound numbers the run a worker sends when its input is done.
+const finalRound = -1
+
+// emitKind says what an emitter message carries.
+type emitKind uint8
+
+const (
+	emitRows emitKind = iota // unordered rows to write
+	emitRun                  // a sorted run of one round, to merge
+	emitAck                  // a worker passed a commit barrier
+	emitDone                 // a worker finished
+)
+
+// emitMsg is what workers send the emitter.
+type emitMsg struct {
+	kind   emitKind
+	worker int
+	rows   *rowBuf
+	round  int
+	bar    *barrier
+	held   []heldOffset
+}
+
+// barrier is a commit point: next holds, per source partition, the offset
+// after the last record that was in the worker queues when it was issued.
+type barrier struct {
+	next map[*sourcePartition]int64
+}
+
+// emitter is the only goroutine that writes to the sinks. It merges ordered
+// runs, applies LIMIT, flushes the sinks and commits offsets.
+type emitter struct {
+	r       *run
+	written int64
+	failed  bool
+	rounds  map[int][]*rowBuf
+	acks    map[*barrier][]heldOffset
+	ackN    map[*barrier]int
+	done    int
+	final   []heldOffset
+	merged  []record.Record
+}
+
+// loop consumes the emitter channel until every worker is done, then
+// writes the final runs.
+func (e *emitter) loop() {
+	defer close(e.r.emitDone)
+	e.rounds = map[int][]*rowBuf{}
+	e.acks = map[*barrier][]heldOffset{}
+	e.ackN = map[*barrier]int{}
+	n := len(e.r.workers)
+	for m := range e.r.emitCh {
+		switch m.kind {
+		case emitRows:
+			e.write(m.rows.rows)
+			e.r.rows.put(m.rows)
+		case emitRun:
+			e.rounds[m.round] = append(e.rounds[m.round], m.rows)
+			if m.round != finalRound && len(e.rounds[m.round]) == n {
+				e.merge(e.rounds[m.round])
+				delete(e.rounds, m.round)
+			}
+		case emitAck:
+			e.acks[m.bar] = append(e.acks[m.bar], m.held...)
+			e.ackN[m.bar]++
+			if e.ackN[m.bar] == n {
+				e.checkpoint(m.bar.next, e.acks[m.bar])
+				delete(e.acks, m.bar)
+				delete(e.ackN, m.bar)
+			}
+		case emitDone:
+			e.done++
+			e.final = append(e.final, m.held...)
+		}
+	}
+	if runs := e.rounds[finalRound]; len(runs) > 0 {
+		e.merge(runs)
+	}
+}
+
+// write hands rows to every sink, up to the LIMIT.
+func (e *emitter) write(rows []record.Record) {
+	r := e.r
+	if e.failed || len(rows) == 0 {
+		return
+	}
+	if r.hasLimit {
+		if e.written >= r.limit {
+			return
+		}
+		if left := r.limit - e.written; int64(len(rows)) > left {
+			rows = rows[:left]
+		}
+	}
+	for i, s := range r.cfg.Sinks {
+		if err := s.Write(r.sinkCtx, rows); err != nil {
+			e.failed = true
+			r.fail(fmt.Errorf("sink %d: write: %w", i, err))
+			return
+		}
+	}
+	e.written += int64(len(rows))
+	r.written.Store(e.written)
+	if r.hasLimit && e.written >= r.limit {
+		r.halt()
+	}
+}
+
+// merge k-way merges sorted runs (one per worker) and writes the result in
+// batches.
+func (e *emitter) merge(runs []*rowBuf) {
+	h := &runHeap{less: e.r.prog.Less}
+	for _, run := range runs {
+		if len(run.rows) > 0 {
+			h.runs = append(h.runs, run.rows)
+		}
+	}
+	heap.Init(h)
+	out := e.merged[:0]
+	for h.Len() > 0 {
+		out = append(out, h.runs[0][0])
+		if h.runs[0] = h.runs[0][1:]; len(h.runs[0]) == 0 {
+			heap.Pop(h)
+		} else {
+			heap.Fix(h, 0)
+		}
+		if len(out) == e.r.cfg.BatchSize {
+			e.write(out)
+			out = out[:0]
+		}
+	}
+	e.write(out)
+	clear(out[:cap(out)])
+	e.merged = out[:0]
+	for _, run := range runs {
+		e.r.rows.put(run)
+	}
+}
+
+// checkpoint flushes the sinks and the dead-letter queue, then commits, per
+// source partition, the barrier's offset lowered to the smallest offset a
+// pipeline still holds in open state.
+func (e *emitter) checkpoint(next map[*sourcePartition]int64, held []heldOffset) {
+	if e.failed {
+		return
+	}
+	if err := e.r.flushAll(); err != nil {
+		e.failed = true
+		e.r.fail(err)
+		return
+	}
+	if err := e.r.commit(next, held); err != nil {
+		e.failed = true
+		e.r.fail(err)
+	}
+}
+
+// runHeap orders sorted runs by their first rows.
+type runHeap struct {
+	runs [][]record.Record
+	less func(a, b *record.Record) bool
+}
+
+func (h *runHeap) Len() int           { return len(h.runs) }
+func (h *runHeap) Less(i, j int) bool { return h.less(&h.runs[i][0], &h.runs[j][0]) }
+func (h *runHeap) Swap(i, j int)      { h.runs[i], h.runs[j] = h.runs[j], h.runs[i] }
+func (h *runHeap) Push(x any)         { h.runs = append(h.runs, x.([]record.Record)) }
+func (h *runHeap) Pop() any {
+	x := h.runs[len(h.runs)-1]
+	h.runs = h.runs[:len(h.runs)-1]
+	return x
+}
+
+// flushAll flushes every sink and the dead-letter queue.
+func (r *run) flushAll() error {
+	for i, s := range r.cfg.Sinks {
+		if err := s.Flush(r.sinkCtx); err != nil {
+			return fmt.Errorf("sink %d: flush: %w", i, err)
+		}
+	}
+	if f, ok := r.cfg.DLQ.(flusher); ok {
+		if err := f.Flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// commit commits, per source, the offsets that are done: next lowered by
+// every held offset reported for the partition. A held report whose topic
+// no source partition carries lowers every partition with its number.
+func (r *run) commit(next map[*sourcePartition]int64, held []heldOffset) error {
+	bySource := map[int]map[int32]int64{}
+	for sp, off := range next {
+		sp.mu.Lock()
+		topics := sp.topics
+		sp.mu.Unlock()
+		for _, h := range held {
+			if h.partition == sp.partition && (slices.Contains(topics, h.topic) || !r.knownTopic(h.topic)) {
+				off = min(off, h.offset)
+			}
+		}
+		if off < 0 || off <= sp.committed {
+			continue
+		}
+		if bySource[sp.source] == nil {
+			bySource[sp.source] = map[int32]int64{}
+		}
+		if have, ok := bySource[sp.source][sp.partition]; ok {
+			off = min(off, have)
+		}
+		bySource[sp.source][sp.partition] = off
+	}
+	for _, src := range slices.Sorted(maps.Keys(bySource)) {
+		offs := bySource[src]
+		if err := r.cfg.Sources[src].Commit(r.sinkCtx, offs); err != nil {
+			return fmt.Errorf("source %q: commit: %w", r.cfg.Sources[src].Name(), err)
+		}
+		for sp := range next {
+			if sp.source == src {
+				if off, ok := offs[sp.partition]; ok {
+					sp.committed = off
+					r.recordCommit(sp, off)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// knownTopic reports whether some source partition's records carry topic.
+func (r *run) knownTopic(topic string) bool {
+	for _, sp := range r.sourcePartitions() {
+		sp.mu.Lock()
+		ok := slices.Contains(sp.topics, topic)
+		sp.mu.Unlock()
+		if ok {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,50 @@
+package job
+
+import "github.com/sluicesql/sluice/record"
+
+// Output receives what a pipeline produces. It mirrors exec.Output.
+type Output interface {
+	// Emit takes output rows, valid only during the call.
+	Emit(rows []record.Record)
+	// DeadLetter takes a record that failed evaluation or arrived too late.
+	DeadLetter(r *record.Record, reason error)
+}
+
+// Stats are a pipeline's cumulative counters. They mirror exec.Stats:
+// In == Accepted + Filtered + DeadLettered + LateDropped.
+type Stats struct {
+	In, Filtered, Accepted, DeadLettered, LateDropped int64
+}
+
+// Pipeline is one partition's share of the query: the state a worker owns.
+// It is used by one goroutine. Process must not keep recs or their Values
+// slices after it returns (it may keep copies of values).
+type Pipeline interface {
+	Process(recs []record.Record, out Output)
+	Advance(watermark int64, out Output)
+	Finish(out Output)
+	Stats() Stats
+	// Held reports, per source partition, the smallest offset whose effect
+	// is still only in open state.
+	Held(fn func(topic string, partition int32, minOffset int64))
+}
+
+// Program is the compiled query as the job uses it.
+type Program interface {
+	// InputSchema gives the columns the sources decode.
+	InputSchema() *record.Schema
+	// OutputSchema gives the columns of output rows.
+	OutputSchema() *record.Schema
+	// KeySlots are the output slots forming the message key (nil: none).
+	KeySlots() []int
+	// EventTime returns a record's event time, if it has one.
+	EventTime(r *record.Record) (int64, bool)
+	// Ordered reports whether the output order must be kept across partitions.
+	Ordered() bool
+	// Less orders output rows when Ordered.
+	Less(a, b *record.Record) bool
+	// Limit returns the LIMIT, if any.
+	Limit() (int64, bool)
+	// NewPipeline returns fresh per-partition state.
+	NewPipeline() Pipeline
+}

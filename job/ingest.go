@@ -1,0 +1,237 @@
+package job
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/partition"
+	"github.com/sluicesql/sluice/record"
+)
+
+// readSource starts an ingest goroutine for every partition reader the
+// source hands out, at most cfg.Readers at once across the job.
+func (r *run) readSource(idx int, src connector.Source, readers <-chan connector.PartitionReader) {
+	defer r.ingestWG.Done()
+	for {
+		select {
+		case rd, ok := <-readers:
+			if !ok {
+				return
+			}
+			select {
+			case r.slots <- struct{}{}:
+			case <-r.ctx.Done():
+				rd.Close()
+				continue
+			}
+			r.ingestWG.Add(1)
+			go func() {
+				defer r.ingestWG.Done()
+				defer func() { <-r.slots }()
+				sp := r.addSourcePartition(idx, src.Name(), rd.Partition())
+				err := r.ingest(sp, rd)
+				if cerr := rd.Close(); err == nil && cerr != nil {
+					err = cerr
+				}
+				if err != nil {
+					r.fail(fmt.Errorf("source %q partition %d: %w", sp.name, sp.partition, err))
+				}
+			}()
+		case <-r.ctx.Done():
+			for {
+				select {
+				case rd, ok := <-readers:
+					if !ok {
+						return
+					}
+					rd.Close()
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// ingester is one source partition's reading and routing state.
+type ingester struct {
+	r     *run
+	sp    *sourcePartition
+	rctx  partition.Context
+	dst   []int
+	bufs  []*record.Batch // per destination partition; nil when empty
+	first time.Time       // when the oldest buffered record was routed
+	held  int             // destinations with a non-empty buffer
+	topic string
+
+	maxEvent, next int64 // routed so far (published at the next full flush)
+	lastData       time.Time
+}
+
+// ingest reads one source partition until it ends or the job stops,
+// stamping event times and routing every batch to the workers.
+func (r *run) ingest(sp *sourcePartition, rd connector.PartitionReader) error {
+	in := &ingester{r: r, sp: sp, rctx: r.cfg.Routing, dst: make([]int, r.cfg.BatchSize),
+		bufs: make([]*record.Batch, len(r.workers)), maxEvent: noWatermark, next: -1, lastData: time.Now()}
+	b := r.batches.get(r.cfg.BatchSize)
+	defer func() { r.batches.put(b) }()
+	for {
+		if r.ctx.Err() != nil {
+			in.flushAll(false)
+			return nil
+		}
+		err := rd.Next(r.ctx, b, r.cfg.BatchSize)
+		if len(b.Records) > 0 {
+			var rerr error
+			if b, rerr = in.route(b); rerr != nil {
+				return rerr
+			}
+		}
+		switch {
+		case errors.Is(err, io.EOF):
+			in.flushAll(true)
+			return nil
+		case err != nil && r.ctx.Err() != nil:
+			in.flushAll(false)
+			return nil
+		case err != nil:
+			in.flushAll(false)
+			return err
+		}
+		if in.held > 0 && time.Since(in.first) >= r.cfg.Linger {
+			in.flushAll(false)
+		}
+	}
+}
+
+// route stamps event times on b's records and hands them to their
+// partitions. It returns the batch to read into next.
+func (in *ingester) route(b *record.Batch) (*record.Batch, error) {
+	r := in.r
+	n := len(b.Records)
+	if n > len(in.dst) {
+		return b, fmt.Errorf("reader returned %d records, more than the %d asked for", n, len(in.dst))
+	}
+	for i := range b.Records {
+		rec := &b.Records[i]
+		if et, ok := r.prog.EventTime(rec); ok {
+			rec.EventTime, rec.HasEventTime = et, true
+			in.maxEvent = max(in.maxEvent, et)
+		} else {
+			rec.HasEventTime = false
+		}
+	}
+	in.next = max(in.next, b.Records[n-1].Offset+1)
+	in.lastData = time.Now()
+	if t := b.Records[0].Topic; t != in.topic {
+		in.topic = t
+		in.sp.addTopic(t)
+	}
+	in.rctx.SourcePartition = b.Partition
+	dst := in.dst[:n]
+	whole := r.cfg.Strategy.Route(b, &in.rctx, dst)
+	parts := len(in.bufs)
+	if whole >= 0 {
+		if whole >= parts {
+			return b, fmt.Errorf("strategy %s routed a batch to partition %d of %d", r.cfg.Strategy.Name(), whole, parts)
+		}
+		if in.bufs[whole] != nil {
+			in.flush(whole)
+		}
+		r.send(whole, b)
+		nb := r.batches.get(r.cfg.BatchSize)
+		in.publishIfFlushed(false)
+		return nb, nil
+	}
+	for i, d := range dst {
+		if uint(d) >= uint(parts) {
+			return b, fmt.Errorf("strategy %s routed a record to partition %d of %d", r.cfg.Strategy.Name(), d, parts)
+		}
+		buf := in.bufs[d]
+		if buf == nil {
+			buf = r.batches.get(r.cfg.BatchSize)
+			buf.Source, buf.Partition = b.Source, b.Partition
+			in.bufs[d] = buf
+			if in.held == 0 {
+				in.first = in.lastData
+			}
+			in.held++
+		}
+		// Swap the record into the destination buffer: the buffer takes the
+		// record's storage and gives the reader a recycled record to refill.
+		k := len(buf.Records)
+		if k < cap(buf.Records) {
+			buf.Records = buf.Records[:k+1]
+			buf.Records[k], b.Records[i] = b.Records[i], buf.Records[k]
+		} else {
+			buf.Records = append(buf.Records, b.Records[i])
+			b.Records[i] = record.Record{}
+		}
+		if k+1 >= r.cfg.BatchSize {
+			in.flush(d)
+		}
+	}
+	in.publishIfFlushed(false)
+	return b, nil
+}
+
+// flush hands destination d's buffer to its worker.
+func (in *ingester) flush(d int) {
+	in.r.send(d, in.bufs[d])
+	in.bufs[d] = nil
+	in.held--
+}
+
+// flushAll hands over every buffer and publishes the progress.
+func (in *ingester) flushAll(ended bool) {
+	for d, buf := range in.bufs {
+		if buf != nil {
+			in.flush(d)
+		}
+	}
+	in.publishIfFlushed(ended)
+}
+
+// publishIfFlushed publishes the routed progress when no record is still
+// buffered, so every published offset and event time is in a worker queue.
+func (in *ingester) publishIfFlushed(ended bool) {
+	if in.held == 0 {
+		in.sp.publish(in.maxEvent, in.next, in.lastData, ended)
+	}
+}
+
+// send puts a batch on worker d's queue, waiting while the queue is full.
+func (r *run) send(d int, b *record.Batch) {
+	r.workers[d].in <- message{kind: msgData, batch: b}
+}
+
+// addSourcePartition registers a source partition whose reading starts now.
+func (r *run) addSourcePartition(src int, name string, p int32) *sourcePartition {
+	sp := newSourcePartition(src, name, p, time.Now())
+	r.spMu.Lock()
+	r.sps = append(r.sps, sp)
+	r.spMu.Unlock()
+	return sp
+}
+
+// sourcePartitions returns the registered source partitions.
+func (r *run) sourcePartitions() []*sourcePartition {
+	r.spMu.Lock()
+	defer r.spMu.Unlock()
+	return append([]*sourcePartition(nil), r.sps...)
+}
+
+// addTopic records a topic name that this partition's records carry.
+func (sp *sourcePartition) addTopic(t string) {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	for _, have := range sp.topics {
+		if have == t {
+			return
+		}
+	}
+	sp.topics = append(sp.topics, t)
+}

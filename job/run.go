@@ -1,0 +1,254 @@
+package job
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluicesql/sluice/connector"
+)
+
+// run is the state of one running job.
+type run struct {
+	cfg      Config
+	prog     Program
+	ordered  bool
+	hasLimit bool
+	limit    int64
+
+	ctx     context.Context // cancelled to stop reading
+	cancel  context.CancelFunc
+	sinkCtx context.Context // for sinks and commits: outlives a stop so in-flight work drains
+
+	workers  []*worker
+	batches  *batchPool
+	rows     *rowPool
+	emitCh   chan emitMsg
+	emitDone chan struct{}
+	slots    chan struct{}
+	dlq      *dlqGuard
+	srcDLQ   []*sourceDLQ
+	fileDLQ  *FileDLQ
+
+	ingestWG, workerWG sync.WaitGroup
+
+	spMu sync.Mutex
+	sps  []*sourcePartition
+
+	wm      atomic.Int64
+	written atomic.Int64
+	halted  atomic.Bool
+	start   time.Time
+
+	errMu sync.Mutex
+	err   error
+
+	commitMu  sync.Mutex
+	committed map[string]map[int32]int64
+}
+
+// Run runs the job until its bounded input ends, ctx is cancelled, or it
+// fails. On cancellation it stops reading, drains what is in flight,
+// flushes, commits what is done and returns the summary with Interrupted
+// set and a nil error. On failure it aborts the sinks and returns the error
+// together with the summary so far.
+func Run(ctx context.Context, cfg Config) (*Summary, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	r := &run{cfg: cfg, prog: cfg.Program, ordered: cfg.Program.Ordered(), start: time.Now(),
+		committed: map[string]map[int32]int64{}}
+	r.limit, r.hasLimit = cfg.Program.Limit()
+	r.ctx, r.cancel = context.WithCancel(ctx)
+	defer r.cancel()
+	r.sinkCtx = context.WithoutCancel(ctx)
+	r.wm.Store(noWatermark)
+	if cfg.DLQ == nil {
+		r.fileDLQ = NewFileDLQ(cfg.DLQPath)
+		r.cfg.DLQ = r.fileDLQ
+	}
+	r.dlq = &dlqGuard{next: r.cfg.DLQ, max: cfg.MaxErrors, stop: r.fail}
+
+	if err := r.openSinks(); err != nil {
+		return nil, err
+	}
+	n := cfg.Partitions
+	r.batches = newBatchPool(n*(cfg.QueueSize+2) + 2*n*min(cfg.Readers, 16))
+	r.rows = newRowPool(4 * n)
+	r.emitCh = make(chan emitMsg, 2*n)
+	r.emitDone = make(chan struct{})
+	r.slots = make(chan struct{}, cfg.Readers)
+	for i := 0; i < n; i++ {
+		w := &worker{id: i, r: r, in: make(chan message, cfg.QueueSize), pipe: r.prog.NewPipeline()}
+		w.col = collector{w: w, buf: r.rows.get()}
+		if r.ordered {
+			w.col.round = r.rows.get()
+		}
+		r.workers = append(r.workers, w)
+	}
+	em := &emitter{r: r}
+	go em.loop()
+	r.workerWG.Add(n)
+	for _, w := range r.workers {
+		go w.loop()
+	}
+	schema := r.prog.InputSchema()
+	for i, src := range cfg.Sources {
+		sd := &sourceDLQ{g: r.dlq}
+		r.srcDLQ = append(r.srcDLQ, sd)
+		readers, err := src.Open(r.ctx, schema, sd)
+		if err != nil {
+			r.fail(fmt.Errorf("source %q: open: %w", src.Name(), err))
+			break
+		}
+		r.ingestWG.Add(1)
+		go r.readSource(i, src, readers)
+	}
+	ctrlStop, ctrlDone := make(chan struct{}), make(chan struct{})
+	go r.control(ctrlStop, ctrlDone)
+
+	r.ingestWG.Wait()
+	close(ctrlStop)
+	<-ctrlDone
+	for _, w := range r.workers {
+		close(w.in)
+	}
+	r.workerWG.Wait()
+	close(r.emitCh)
+	<-r.emitDone
+	if r.failure() == nil {
+		next := map[*sourcePartition]int64{}
+		for _, sp := range r.sourcePartitions() {
+			sp.mu.Lock()
+			next[sp] = sp.next
+			sp.mu.Unlock()
+		}
+		// final checkpoint: the emitter is done, so this goroutine owns the sinks now.
+		em.checkpoint(next, em.final)
+	}
+	err = r.finishOutputs()
+	for _, src := range cfg.Sources {
+		if cerr := src.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("source %q: close: %w", src.Name(), cerr)
+		}
+	}
+	if err == nil {
+		err = r.failure()
+	}
+	return r.summary(ctx.Err() != nil), err
+}
+
+// openSinks opens every sink, aborting the opened ones when one fails.
+func (r *run) openSinks() error {
+	for i, s := range r.cfg.Sinks {
+		if err := s.Open(r.sinkCtx, r.prog.OutputSchema(), r.prog.KeySlots()); err != nil {
+			for _, o := range r.cfg.Sinks[:i] {
+				o.Abort()
+			}
+			return fmt.Errorf("sink %d: open: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// finishOutputs closes the sinks after a good run and aborts them after a
+// failed one, then closes a file dead-letter queue.
+func (r *run) finishOutputs() error {
+	var err error
+	if r.failure() != nil {
+		for _, s := range r.cfg.Sinks {
+			s.Abort()
+		}
+	} else {
+		for i, s := range r.cfg.Sinks {
+			if cerr := s.Close(); cerr != nil && err == nil {
+				err = fmt.Errorf("sink %d: close: %w", i, cerr)
+			}
+		}
+	}
+	if r.fileDLQ != nil {
+		if cerr := r.fileDLQ.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+// fail records the job's first error and stops reading.
+func (r *run) fail(err error) {
+	r.errMu.Lock()
+	if r.err == nil {
+		r.err = err
+	}
+	r.errMu.Unlock()
+	r.cancel()
+}
+
+// failure returns the job's first error.
+func (r *run) failure() error {
+	r.errMu.Lock()
+	defer r.errMu.Unlock()
+	return r.err
+}
+
+// halt stops reading because the output is complete (LIMIT reached).
+func (r *run) halt() {
+	r.halted.Store(true)
+	r.cancel()
+}
+
+// finishing reports whether the input ended normally, so the pipelines
+// must fire and emit everything they still hold.
+func (r *run) finishing() bool { return r.ctx.Err() == nil }
+
+// control sends watermarks and commit barriers to every worker until stop
+// is closed.
+func (r *run) control(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	tick := time.NewTicker(min(max(r.cfg.Linger, time.Millisecond), 50*time.Millisecond))
+	defer tick.Stop()
+	nextCommit := time.Now().Add(r.cfg.CommitInterval)
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-tick.C:
+			sps := r.sourcePartitions()
+			if wm := watermarkOf(sps, now, r.cfg.IdleTimeout, r.cfg.MaxOutOfOrder); wm > r.wm.Load() {
+				r.wm.Store(wm)
+				for _, w := range r.workers {
+					w.in <- message{kind: msgWatermark, wm: wm}
+				}
+			}
+			if r.cfg.CommitInterval > 0 && !r.ordered && !now.Before(nextCommit) {
+				nextCommit = now.Add(r.cfg.CommitInterval)
+				bar := &barrier{next: map[*sourcePartition]int64{}}
+				for _, sp := range sps {
+					sp.mu.Lock()
+					bar.next[sp] = sp.next
+					sp.mu.Unlock()
+				}
+				for _, w := range r.workers {
+					w.in <- message{kind: msgBarrier, bar: bar}
+				}
+			}
+		}
+	}
+}
+
+// recordCommit remembers a committed offset for the summary.
+func (r *run) recordCommit(sp *sourcePartition, off int64) {
+	r.commitMu.Lock()
+	defer r.commitMu.Unlock()
+	m := r.committed[sp.name]
+	if m == nil {
+		m = map[int32]int64{}
+		r.committed[sp.name] = m
+	}
+	m[sp.partition] = off
+}
+
+var _ connector.DeadLetters = (*FileDLQ)(nil)

@@ -1,0 +1,113 @@
+package job
+
+import (
+	"time"
+)
+
+// PartitionStats are one partition worker's counters. In == Accepted +
+// Filtered + DeadLettered + LateDropped.
+type PartitionStats struct {
+	In, Accepted, Filtered, DeadLettered, LateDropped int64
+	// Out counts the rows the partition's pipeline emitted.
+	Out int64
+	// Busy is the time the worker spent processing.
+	Busy time.Duration
+	// QueueDepth is the number of batches waiting in the partition's queue
+	// now; MaxQueueDepth the most seen (at most QueueCap).
+	QueueDepth, MaxQueueDepth, QueueCap int
+}
+
+// Summary describes a run, or a running job at one moment.
+type Summary struct {
+	// Strategy names the partitioning strategy.
+	Strategy string
+	// Partitions holds each partition's counters; Total their sum plus the
+	// records dead-lettered by the sources (which no partition saw).
+	Partitions []PartitionStats
+	Total      PartitionStats
+	// SourceDeadLettered counts records that failed to decode, per source.
+	SourceDeadLettered map[string]int64
+	// RowsWritten counts the rows written to the sinks (after LIMIT).
+	RowsWritten int64
+	// Skew is the largest partition's records in divided by the mean (1 when even).
+	Skew float64
+	// Watermark is the job's event-time watermark in Unix milliseconds
+	// (math.MinInt64 before any); WatermarkLag is how far it trails the
+	// highest event time read.
+	Watermark    int64
+	WatermarkLag time.Duration
+	// DeadLetters counts every dead-lettered record; DLQPath names the
+	// dead-letter file when the job wrote one.
+	DeadLetters int64
+	DLQPath     string
+	// Committed holds the last committed offset per source and partition.
+	Committed map[string]map[int32]int64
+	// Elapsed is the run's duration so far.
+	Elapsed time.Duration
+	// Interrupted is set when the run was stopped by cancelling its context.
+	Interrupted bool
+}
+
+// summary assembles the run's Summary from the live counters.
+func (r *run) summary(interrupted bool) *Summary {
+	s := &Summary{Strategy: r.cfg.Strategy.Name(), SourceDeadLettered: map[string]int64{},
+		RowsWritten: r.written.Load(), Watermark: r.wm.Load(), DeadLetters: r.dlq.total.Load(),
+		Committed: map[string]map[int32]int64{}, Elapsed: time.Since(r.start), Interrupted: interrupted}
+	var maxIn int64
+	for _, w := range r.workers {
+		p := PartitionStats{In: w.in64.Load(), Accepted: w.accepted.Load(), Filtered: w.filtered.Load(),
+			DeadLettered: w.deadLettered.Load(), LateDropped: w.lateDropped.Load(), Out: w.out.Load(),
+			Busy: time.Duration(w.busy.Load()), QueueDepth: len(w.in), MaxQueueDepth: int(w.maxDepth.Load()),
+			QueueCap: cap(w.in)}
+		s.Partitions = append(s.Partitions, p)
+		s.Total.add(p)
+		maxIn = max(maxIn, p.In)
+	}
+	for i, sd := range r.srcDLQ {
+		n := sd.count.Load()
+		s.SourceDeadLettered[r.cfg.Sources[i].Name()] += n
+		s.Total.In += n
+		s.Total.DeadLettered += n
+	}
+	if mean := float64(s.Total.In-sumValues(s.SourceDeadLettered)) / float64(len(r.workers)); mean > 0 {
+		s.Skew = float64(maxIn) / mean
+	}
+	if hi := highestEvent(r.sourcePartitions()); hi != noWatermark && s.Watermark != noWatermark {
+		s.WatermarkLag = time.Duration(hi-s.Watermark) * time.Millisecond
+	}
+	if r.fileDLQ != nil && r.fileDLQ.Count() > 0 {
+		s.DLQPath = r.fileDLQ.Path()
+	}
+	r.commitMu.Lock()
+	for name, m := range r.committed {
+		c := map[int32]int64{}
+		for p, o := range m {
+			c[p] = o
+		}
+		s.Committed[name] = c
+	}
+	r.commitMu.Unlock()
+	return s
+}
+
+// add sums p into t (queue depths add up; the maximum takes the largest).
+func (t *PartitionStats) add(p PartitionStats) {
+	t.In += p.In
+	t.Accepted += p.Accepted
+	t.Filtered += p.Filtered
+	t.DeadLettered += p.DeadLettered
+	t.LateDropped += p.LateDropped
+	t.Out += p.Out
+	t.Busy += p.Busy
+	t.QueueDepth += p.QueueDepth
+	t.MaxQueueDepth = max(t.MaxQueueDepth, p.MaxQueueDepth)
+	t.QueueCap += p.QueueCap
+}
+
+func sumValues(m map[string]int64) int64 {
+	var n int64
+	for _, v := range m {
+		n += v
+	}
+	return n
+}

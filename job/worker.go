@@ -1,0 +1,189 @@
+package job
+
+import (
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/record"
+)
+
+// msgKind says what a worker message carries.
+type msgKind uint8
+
+const (
+	msgData      msgKind = iota // a batch of records to process
+	msgWatermark                // a new job watermark
+	msgBarrier                  // a commit barrier
+)
+
+// message is what travels on a worker's queue. Data, watermarks and
+// barriers share the queue, so a worker sees them in the order they were
+// sent: never a watermark before records that were handed over earlier.
+type message struct {
+	kind  msgKind
+	batch *record.Batch
+	wm    int64
+	bar   *barrier
+}
+
+// heldOffset is one Pipeline.Held report.
+type heldOffset struct {
+	topic     string
+	partition int32
+	offset    int64
+}
+
+// worker owns one partition's pipeline. Only its goroutine touches the
+// pipeline; the counters are atomics so that Snapshot can read them.
+type worker struct {
+	id   int
+	r    *run
+	in   chan message
+	pipe Pipeline
+	col  collector
+
+	in64, filtered, accepted, deadLettered, lateDropped atomic.Int64
+	out, busy, maxDepth                                 atomic.Int64
+}
+
+// loop processes the queue until it is closed, then finishes the pipeline
+// when the input ended normally.
+func (w *worker) loop() {
+	defer w.r.workerWG.Done()
+	round := 0
+	for m := range w.in {
+		if d := int64(len(w.in) + 1); d > w.maxDepth.Load() {
+			w.maxDepth.Store(d)
+		}
+		start := time.Now()
+		switch m.kind {
+		case msgData:
+			w.col.source = m.batch.Source
+			w.pipe.Process(m.batch.Records, &w.col)
+			w.col.source = ""
+			w.r.batches.put(m.batch)
+		case msgWatermark:
+			w.col.inAdvance = true
+			w.pipe.Advance(m.wm, &w.col)
+			w.col.inAdvance = false
+			if w.r.ordered {
+				w.col.sendRun(w.col.round, round)
+				w.col.round = w.r.rows.get()
+				round++
+			}
+		case msgBarrier:
+			w.col.flush()
+			w.r.emitCh <- emitMsg{kind: emitAck, worker: w.id, bar: m.bar, held: w.held()}
+		}
+		w.busy.Add(int64(time.Since(start)))
+		w.publish()
+		if len(w.in) == 0 {
+			w.col.flush()
+		}
+	}
+	if w.r.finishing() {
+		start := time.Now()
+		w.pipe.Finish(&w.col)
+		w.busy.Add(int64(time.Since(start)))
+		w.publish()
+	}
+	if w.r.ordered {
+		w.col.sendRun(w.col.buf, finalRound)
+		w.col.buf = nil
+		w.r.rows.put(w.col.round)
+	} else {
+		w.col.flush()
+	}
+	w.r.emitCh <- emitMsg{kind: emitDone, worker: w.id, held: w.held()}
+}
+
+// publish copies the pipeline's counters into the worker's atomics.
+func (w *worker) publish() {
+	s := w.pipe.Stats()
+	w.in64.Store(s.In)
+	w.filtered.Store(s.Filtered)
+	w.accepted.Store(s.Accepted)
+	w.deadLettered.Store(s.DeadLettered)
+	w.lateDropped.Store(s.LateDropped)
+	w.out.Store(w.col.emitted)
+}
+
+// held returns the pipeline's held offsets.
+func (w *worker) held() []heldOffset {
+	var h []heldOffset
+	w.pipe.Held(func(topic string, partition int32, offset int64) {
+		h = append(h, heldOffset{topic, partition, offset})
+	})
+	return h
+}
+
+// collector is the Output a worker gives its pipeline. Unordered rows are
+// buffered and handed to the emitter in batches; ordered rows are kept as
+// sorted runs for the emitter's merge: rows emitted by one Advance form that
+// watermark's run, all others the final run.
+type collector struct {
+	w         *worker
+	buf       *rowBuf
+	round     *rowBuf // ordered: rows of the current Advance
+	inAdvance bool
+	source    string // the source of the batch being processed
+	emitted   int64
+}
+
+// Emit implements Output.
+func (c *collector) Emit(rows []record.Record) {
+	c.emitted += int64(len(rows))
+	r := c.w.r
+	if r.ordered {
+		if c.inAdvance {
+			c.round.add(rows)
+		} else {
+			c.buf.add(rows)
+		}
+		return
+	}
+	for len(rows) > 0 {
+		n := min(len(rows), r.cfg.BatchSize-len(c.buf.rows))
+		c.buf.add(rows[:n])
+		rows = rows[n:]
+		if len(c.buf.rows) >= r.cfg.BatchSize {
+			c.flush()
+		}
+	}
+}
+
+// DeadLetter implements Output.
+func (c *collector) DeadLetter(rec *record.Record, reason error) {
+	src := c.source
+	if src == "" {
+		src = rec.Topic
+	}
+	c.w.r.dlq.add(connector.DeadLetter{Source: src, Partition: rec.Partition, Offset: rec.Offset,
+		Raw: append([]byte(nil), rec.Raw...), Reason: reason.Error(), Time: time.Now()})
+}
+
+// flush hands buffered unordered rows to the emitter.
+func (c *collector) flush() {
+	if c.w.r.ordered || len(c.buf.rows) == 0 {
+		return
+	}
+	c.w.r.emitCh <- emitMsg{kind: emitRows, worker: c.w.id, rows: c.buf}
+	c.buf = c.w.r.rows.get()
+}
+
+// sendRun sorts a run and hands it to the emitter's merge.
+func (c *collector) sendRun(run *rowBuf, round int) {
+	less := c.w.r.prog.Less
+	slices.SortStableFunc(run.rows, func(a, b record.Record) int {
+		switch {
+		case less(&a, &b):
+			return -1
+		case less(&b, &a):
+			return 1
+		}
+		return 0
+	})
+	c.w.r.emitCh <- emitMsg{kind: emitRun, worker: c.w.id, rows: run, round: round}
+}
