@@ -54,7 +54,7 @@ func (w *worker) loop() {
 	defer w.r.workerWG.Done()
 	round := 0
 	for m := range w.in {
-		if d := int64(len(w.in) + 1); d > w.maxDepth.Load() {
+		if d := int64(len(w.in)); d > w.maxDepth.Load() {
 			w.maxDepth.Store(d)
 		}
 		start := time.Now()
