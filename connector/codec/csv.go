@@ -1,0 +1,180 @@
+package codec
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"github.com/sluicesql/sluice/record"
+)
+
+// CSVDecoder decodes one CSV line per call into the slots of a schema. Column
+// names (from a header row or given) match schema columns case-insensitively;
+// columns not in the schema are ignored and schema columns missing from the
+// CSV are NULL. A quoted field ("a ""b""", RFC 4180) is a STRING; an unquoted
+// field is NULL when empty, a number by record.ParseNumber's rule when it has
+// the shape of one, and a STRING otherwise. A record is one line: a line break
+// inside a quoted field is not supported.
+type CSVDecoder struct {
+	delim  byte
+	slots  []int // by CSV column: schema slot or -1
+	intern *interner
+	buf    []byte
+}
+
+// NewCSVDecoder returns a decoder for lines whose columns are named columns
+// (in order), separated by delim, filling the columns of schema.
+func NewCSVDecoder(schema *record.Schema, columns []string, delim byte) (*CSVDecoder, error) {
+	if err := checkDelimiter(delim); err != nil {
+		return nil, err
+	}
+	if len(columns) == 0 {
+		return nil, errors.New("csv: no column names")
+	}
+	d := &CSVDecoder{delim: delim, slots: make([]int, len(columns)), intern: newInterner()}
+	seen := make(map[string]bool, len(columns))
+	for i, c := range columns {
+		d.slots[i] = -1
+		if s, ok := schema.Lookup(c); ok {
+			if seen[schema.Name(s)] {
+				return nil, fmt.Errorf("csv: column %q appears twice", c)
+			}
+			seen[schema.Name(s)] = true
+			d.slots[i] = s
+		}
+	}
+	return d, nil
+}
+
+func checkDelimiter(delim byte) error {
+	switch delim {
+	case '"', '\n', '\r', 0:
+		return fmt.Errorf("csv: invalid delimiter %q", delim)
+	}
+	return nil
+}
+
+// utf8BOM is the byte order mark some tools write at the start of a file.
+var utf8BOM = []byte("\xEF\xBB\xBF")
+
+// ParseCSVHeader splits a header line into column names.
+func ParseCSVHeader(line []byte, delim byte) ([]string, error) {
+	if err := checkDelimiter(delim); err != nil {
+		return nil, err
+	}
+	line = bytes.TrimPrefix(line, utf8BOM)
+	var names []string
+	var buf []byte
+	for i := 0; ; {
+		field, quoted, next, err := csvField(line, i, delim, &buf)
+		if err != nil {
+			return nil, fmt.Errorf("csv header: %w", err)
+		}
+		name := string(field)
+		if !quoted {
+			name = string(bytes.TrimSpace(field))
+		}
+		if name == "" {
+			return nil, fmt.Errorf("csv header: column %d has no name", len(names)+1)
+		}
+		names = append(names, name)
+		if next < 0 {
+			return names, nil
+		}
+		i = next
+	}
+}
+
+// Decode decodes line (without its line break) into dst, which is indexed by
+// the schema's slots. Every slot of dst is set. A line with a different number
+// of fields than there are columns is an error.
+func (d *CSVDecoder) Decode(line []byte, dst []record.Value) error {
+	clear(dst)
+	col := 0
+	for i := 0; ; col++ {
+		field, quoted, next, err := csvField(line, i, d.delim, &d.buf)
+		if err != nil {
+			return err
+		}
+		if col < len(d.slots) {
+			if s := d.slots[col]; s >= 0 && s < len(dst) {
+				if dst[s], err = d.value(field, quoted); err != nil {
+					return fmt.Errorf("column %d: %w", col+1, err)
+				}
+			}
+		}
+		if next < 0 {
+			break
+		}
+		i = next
+	}
+	if col+1 != len(d.slots) {
+		return fmt.Errorf("line has %d fields, want %d", col+1, len(d.slots))
+	}
+	return nil
+}
+
+// value types one field.
+func (d *CSVDecoder) value(field []byte, quoted bool) (record.Value, error) {
+	if quoted {
+		return record.StringValue(d.intern.str(field)), nil
+	}
+	if len(field) == 0 {
+		return record.Value{}, nil
+	}
+	v, err := parseNumber(field)
+	if err == nil {
+		return v, nil
+	}
+	if err != errNotNumber {
+		return record.Value{}, err
+	}
+	return record.StringValue(d.intern.str(field)), nil
+}
+
+// csvField returns the field starting at line[i], whether it was quoted, and
+// the offset of the next field (-1 at the end of the line). The text of a
+// quoted field with doubled quotes is built in *buf.
+func csvField(line []byte, i int, delim byte, buf *[]byte) (field []byte, quoted bool, next int, err error) {
+	if i >= len(line) || line[i] != '"' {
+		j := bytes.IndexByte(line[i:], delim)
+		if j < 0 {
+			return line[i:], false, -1, nil
+		}
+		return line[i : i+j], false, i + j + 1, nil
+	}
+	start := i + 1
+	var out []byte
+	copied := false
+	for j := start; j < len(line); j++ {
+		if line[j] != '"' {
+			continue
+		}
+		if j+1 < len(line) && line[j+1] == '"' {
+			// A doubled quote: copy the text so far and one quote.
+			if !copied {
+				out = append((*buf)[:0], line[start:j+1]...)
+				copied = true
+			} else {
+				out = append(out, line[start:j+1]...)
+			}
+			j++
+			start = j + 1
+			continue
+		}
+		field = line[start:j]
+		if copied {
+			out = append(out, field...)
+			*buf = out
+			field = out
+		}
+		switch {
+		case j+1 == len(line):
+			return field, true, -1, nil
+		case line[j+1] == delim:
+			return field, true, j + 2, nil
+		}
+		return nil, true, 0, fmt.Errorf("offset %d: unexpected %q after a quoted field", j+1, line[j+1])
+	}
+	return nil, true, 0, fmt.Errorf("offset %d: unterminated quoted field", i)
+}
