@@ -15,7 +15,7 @@ const (
 // set-associative cache, so memory stays bounded however many distinct
 // strings pass through; a miss costs one allocation, as plain string(b) does.
 type interner struct {
-	tab  [internSets * 2]string
+	tab [internSets * 2]string
 }
 
 func newInterner() *interner {
