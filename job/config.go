@@ -66,6 +66,10 @@ type Config struct {
 	// MaxErrors stops the job once more than this many records were
 	// dead-lettered (0: no limit).
 	MaxErrors int64
+	// Progress, when set, is called with a snapshot of the running job's
+	// counters every ProgressInterval (default 1s), from one goroutine.
+	Progress         func(*Summary)
+	ProgressInterval time.Duration
 }
 
 // withDefaults returns c with its zero values filled in, or an error for an
@@ -106,6 +110,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.ProgressInterval <= 0 {
+		c.ProgressInterval = time.Second
 	}
 	if c.DLQPath == "" {
 		c.DLQPath = c.Name + ".dlq.jsonl"

@@ -211,6 +211,7 @@ func (r *run) control(stop <-chan struct{}, done chan<- struct{}) {
 	tick := time.NewTicker(min(max(r.cfg.Linger, time.Millisecond), 50*time.Millisecond))
 	defer tick.Stop()
 	nextCommit := time.Now().Add(r.cfg.CommitInterval)
+	nextProgress := time.Now().Add(r.cfg.ProgressInterval)
 	for {
 		select {
 		case <-stop:
@@ -222,6 +223,10 @@ func (r *run) control(stop <-chan struct{}, done chan<- struct{}) {
 				for _, w := range r.workers {
 					w.in <- message{kind: msgWatermark, wm: wm}
 				}
+			}
+			if r.cfg.Progress != nil && !now.Before(nextProgress) {
+				nextProgress = now.Add(r.cfg.ProgressInterval)
+				r.cfg.Progress(r.summary(false))
 			}
 			if r.cfg.CommitInterval > 0 && !r.ordered && !now.Before(nextCommit) {
 				nextCommit = now.Add(r.cfg.CommitInterval)

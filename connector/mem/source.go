@@ -40,6 +40,9 @@ type Source struct {
 	mu        sync.Mutex
 	committed map[int32]int64
 	cache     *decoded
+	// pre-decoded input (FromRecords): records by slot of recSchema
+	recSchema *record.Schema
+	recs      [][]record.Record
 }
 
 // decoded is the data decoded for one schema, reused across runs.
@@ -69,6 +72,17 @@ func NewSource(name string, partitions [][]Message, opts ...Option) *Source {
 	for _, o := range opts {
 		o(s)
 	}
+	return s
+}
+
+// FromRecords returns a source over records already decoded by slot of
+// schema, one slice per partition: the "pre-built batches" of benchmarks.
+// Opening it with another schema maps the columns by name. The source sets
+// each record's Partition, Offset and Topic; the records are copied into
+// the readers' batches and never modified.
+func FromRecords(name string, schema *record.Schema, partitions [][]record.Record, opts ...Option) *Source {
+	s := NewSource(name, make([][]Message, len(partitions)), opts...)
+	s.recSchema, s.recs = schema, partitions
 	return s
 }
 
@@ -103,6 +117,11 @@ func (s *Source) decode(schema *record.Schema) *decoded {
 		return c
 	}
 	d := &decoded{names: names, recs: make([][]record.Record, len(s.parts)), bad: make([][]bool, len(s.parts))}
+	if s.recs != nil {
+		s.fromRecords(d, schema)
+		s.cache = d
+		return d
+	}
 	for p, msgs := range s.parts {
 		recs := make([]record.Record, len(msgs))
 		bad := make([]bool, len(msgs))
@@ -124,6 +143,37 @@ func (s *Source) decode(schema *record.Schema) *decoded {
 	}
 	s.cache = d
 	return d
+}
+
+// fromRecords fills d from the pre-decoded records, remapping slots when
+// schema differs from the records' own.
+func (s *Source) fromRecords(d *decoded, schema *record.Schema) {
+	same := equal(s.recSchema.Names(), d.names)
+	slot := make([]int, s.recSchema.Len()) // record slot -> schema slot (-1: not wanted)
+	for i, n := range s.recSchema.Names() {
+		slot[i] = -1
+		if j, ok := schema.Lookup(n); ok {
+			slot[i] = j
+		}
+	}
+	for p, in := range s.recs {
+		recs := make([]record.Record, len(in))
+		for i := range in {
+			r := in[i]
+			r.Partition, r.Offset, r.Topic = int32(p), int64(i), s.name
+			if !same {
+				vals := make([]record.Value, len(d.names))
+				for k, v := range r.Values {
+					if k < len(slot) && slot[k] >= 0 {
+						vals[slot[k]] = v
+					}
+				}
+				r.Values = vals
+			}
+			recs[i] = r
+		}
+		d.recs[p], d.bad[p] = recs, make([]bool, len(in))
+	}
 }
 
 func equal(a, b []string) bool {

@@ -1,0 +1,155 @@
+package mem
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/record"
+)
+
+type dlqList struct {
+	mu sync.Mutex
+	d  []connector.DeadLetter
+}
+
+func (l *dlqList) Add(d connector.DeadLetter) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.d = append(l.d, d)
+}
+
+func readAll(t *testing.T, src *Source, schema *record.Schema, dlq connector.DeadLetters, max int) map[int32][]record.Record {
+	t.Helper()
+	readers, err := src.Open(context.Background(), schema, dlq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[int32][]record.Record{}
+	for rd := range readers {
+		b := &record.Batch{}
+		for {
+			err := rd.Next(context.Background(), b, max)
+			if len(b.Records) > max || b.Partition != rd.Partition() || b.Source != src.Name() {
+				t.Fatalf("batch of %d records, partition %d, source %q", len(b.Records), b.Partition, b.Source)
+			}
+			for _, r := range b.Records {
+				r.Values = append([]record.Value(nil), r.Values...)
+				out[rd.Partition()] = append(out[rd.Partition()], r)
+			}
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return out
+}
+
+func TestSourceReadsDecodesAndDeadLetters(t *testing.T) {
+	msgs := [][]Message{
+		{{Fields: map[string]record.Value{"a": record.IntValue(1), "B": record.StringValue("x")}, Timestamp: 5},
+			{Raw: []byte("broken")},
+			{Fields: map[string]record.Value{"a": record.IntValue(3)}}},
+		{{Fields: map[string]record.Value{"b": record.StringValue("y")}}},
+	}
+	tests := []struct {
+		name  string
+		opts  []Option
+		want0 []int64 // offsets of partition 0
+	}{
+		{"all", nil, []int64{0, 2}},
+		{"resumed", []Option{WithStart(map[int32]int64{0: 2})}, []int64{2}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dlq := &dlqList{}
+			schema := record.NewSchema("b", "a")
+			got := readAll(t, NewSource("s", msgs, tt.opts...), schema, dlq, 1)
+			var offs []int64
+			for _, r := range got[0] {
+				offs = append(offs, r.Offset)
+			}
+			if len(offs) != len(tt.want0) || offs[0] != tt.want0[0] {
+				t.Fatalf("offsets %v, want %v", offs, tt.want0)
+			}
+			if tt.name == "all" {
+				r := got[0][0]
+				if r.Values[0].Str() != "x" || r.Values[1].Int() != 1 || r.Timestamp != 5 || r.Topic != "s" {
+					t.Errorf("record %+v", r)
+				}
+				if len(dlq.d) != 1 || string(dlq.d[0].Raw) != "broken" || dlq.d[0].Offset != 1 {
+					t.Errorf("dead letters %+v", dlq.d)
+				}
+				if got[1][0].Values[0].Str() != "y" || !got[1][0].Values[1].IsNull() {
+					t.Errorf("partition 1: %+v", got[1][0])
+				}
+			}
+		})
+	}
+}
+
+func TestFromRecordsRemapsSlots(t *testing.T) {
+	in := record.NewSchema("x", "y")
+	src := FromRecords("r", in, [][]record.Record{{{Values: []record.Value{record.IntValue(1), record.IntValue(2)}}}})
+	got := readAll(t, src, record.NewSchema("y", "z", "x"), &dlqList{}, 10)
+	r := got[0][0]
+	if r.Values[0].Int() != 2 || !r.Values[1].IsNull() || r.Values[2].Int() != 1 || r.Offset != 0 {
+		t.Fatalf("record %+v", r)
+	}
+}
+
+func TestCommitAndLive(t *testing.T) {
+	src := NewSource("s", [][]Message{nil}, Live(time.Millisecond))
+	if err := src.Commit(context.Background(), map[int32]int64{0: 4}); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.Commit(context.Background(), map[int32]int64{0: 3}); err == nil {
+		t.Error("commit going back accepted")
+	}
+	if src.Committed()[0] != 4 {
+		t.Errorf("committed %v", src.Committed())
+	}
+	readers, _ := src.Open(context.Background(), record.NewSchema("a"), &dlqList{})
+	rd := <-readers
+	ctx, cancel := context.WithCancel(context.Background())
+	b := &record.Batch{}
+	if err := rd.Next(ctx, b, 10); err != nil || len(b.Records) != 0 {
+		t.Fatalf("live empty read: %v, %d records", err, len(b.Records))
+	}
+	cancel()
+	if err := rd.Next(ctx, b, 10); !errors.Is(err, context.Canceled) {
+		t.Fatalf("after cancel: %v", err)
+	}
+}
+
+func TestSinks(t *testing.T) {
+	s := &Sink{}
+	ctx := context.Background()
+	rows := []record.Record{{Values: []record.Value{record.IntValue(1)}}}
+	if err := s.Open(ctx, record.NewSchema("a"), nil); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Write(ctx, rows)
+	rows[0].Values[0] = record.IntValue(9)
+	_ = s.Flush(ctx)
+	_ = s.Write(ctx, rows)
+	if got := s.Rows(); len(got) != 2 || got[0].Values[0].Int() != 1 || len(s.Flushed()) != 1 {
+		t.Fatalf("rows %v, flushed %d", got, len(s.Flushed()))
+	}
+	_ = s.Close()
+	if err := s.Write(ctx, rows); err == nil {
+		t.Error("write after close accepted")
+	}
+	d := &Discard{}
+	_ = d.Write(ctx, rows)
+	if d.Count() != 1 {
+		t.Errorf("discard count %d", d.Count())
+	}
+}
