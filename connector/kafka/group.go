@@ -1,0 +1,133 @@
+package kafka
+
+import (
+	"context"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// assigned creates a reader for each partition the group assigns. Fetching
+// starts after adjustOffsets, so no records reach a reader before it exists.
+func (s *Source) assigned(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range m[s.cfg.topic] {
+		if _, ok := s.readers[p]; ok {
+			continue
+		}
+		s.addReaderLocked(p, -1)
+	}
+	s.logger().Debug("kafka partitions assigned", "partitions", m[s.cfg.topic])
+}
+
+// adjustOffsets learns where each newly assigned partition starts: its
+// committed offset, else the reset offset. Under stop.at=end it pins the
+// start of partitions without a commit to the offsets listed at Open and
+// ends at once the readers of partitions already at their end.
+func (s *Source) adjustOffsets(_ context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	if !s.cfg.stopAtEnd {
+		return offsets, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for p, o := range offsets[s.cfg.topic] {
+		start := o.EpochOffset().Offset
+		if start < 0 {
+			start = s.directStart(p)
+			offsets[s.cfg.topic][p] = kgo.NewOffset().At(start)
+		}
+		if r := s.readers[p]; r != nil && start >= s.ends[p] {
+			r.ended.Store(true)
+			r.finish()
+		}
+	}
+	s.signal()
+	return offsets, nil
+}
+
+// revoked hands revoked partitions over cleanly: their readers return io.EOF
+// after the records already fetched, and the rebalance waits (at most
+// revokeWait) until each has drained and the coordinator has committed its
+// offsets. Commits for these partitions are accepted until then.
+func (s *Source) revoked(ctx context.Context, _ *kgo.Client, m map[string][]int32) {
+	rs := s.release(m, true)
+	if len(rs) == 0 {
+		return
+	}
+	deadline := time.Now().Add(revokeWait)
+	timer := time.NewTimer(revokeWait)
+	defer timer.Stop()
+	for _, r := range rs {
+		select {
+		case <-r.drained:
+		case <-timer.C:
+		case <-ctx.Done():
+		}
+	}
+	wake := time.AfterFunc(time.Until(deadline), func() {
+		s.mu.Lock()
+		s.commitCond.Broadcast()
+		s.mu.Unlock()
+	})
+	defer wake.Stop()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	since := s.seq
+	for !s.closing && time.Now().Before(deadline) && ctx.Err() == nil && !s.committedLocked(rs, since) {
+		s.commitCond.Wait()
+	}
+	for _, r := range rs {
+		delete(s.revoking, r.part)
+	}
+	s.logger().Debug("kafka partitions revoked", "partitions", m[s.cfg.topic])
+}
+
+// committedLocked reports whether every reader in rs has had its offsets
+// committed: up to what it handed out, or by a commit after since.
+func (s *Source) committedLocked(rs []*partReader, since int64) bool {
+	for _, r := range rs {
+		next := r.next.Load()
+		if next < 0 {
+			continue
+		}
+		if c, ok := s.committed[r.part]; ok && c >= next {
+			continue
+		}
+		if s.commitSeq[r.part] > since {
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+// lost ends the readers of partitions the group took away without a
+// handover; their offsets can no longer be committed by this member.
+func (s *Source) lost(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+	s.release(m, false)
+	s.logger().Warn("kafka partitions lost", "partitions", m[s.cfg.topic])
+}
+
+// release removes the readers of m's partitions from the owned set and ends
+// them; with handover their commits stay accepted until revoked returns.
+// While the source closes, nothing waits for a handover.
+func (s *Source) release(m map[string][]int32, handover bool) []*partReader {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var rs []*partReader
+	for _, p := range m[s.cfg.topic] {
+		r := s.readers[p]
+		if r == nil {
+			continue
+		}
+		delete(s.readers, p)
+		r.finish()
+		if handover && !s.closing {
+			s.revoking[p] = true
+			rs = append(rs, r)
+		}
+	}
+	s.signal()
+	return rs
+}

@@ -1,0 +1,192 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/record"
+)
+
+const testPartitions = 8
+
+// startCluster starts an in-process 3-broker Kafka with 8-partition topics.
+func startCluster(t testing.TB, topics ...string) []string {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(testPartitions, topics...))
+	if err != nil {
+		t.Fatalf("kfake: %v", err)
+	}
+	t.Cleanup(c.Close)
+	return c.ListenAddrs()
+}
+
+// trade returns the i-th test trade keyed by its trader.
+func trade(i, traders int) Message {
+	trader := fmt.Sprintf("T%d", i%traders)
+	v := fmt.Sprintf(`{"trader_id":%q,"symbol":"SYM%d","price":%d.5,"quantity":%d}`, trader, i%7, 100+i%50, i)
+	return Message{Key: []byte(trader), Value: []byte(v)}
+}
+
+func trades(n, traders int) []Message {
+	out := make([]Message, n)
+	for i := range out {
+		out[i] = trade(i, traders)
+	}
+	return out
+}
+
+func produce(t testing.TB, brokers []string, topic string, msgs []Message) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := Produce(ctx, brokers, topic, msgs...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func sourceProps(brokers []string, kv ...string) map[string]string {
+	p := map[string]string{
+		"trades.bootstrap.servers": fmt.Sprint(brokers[0], ",", brokers[1]),
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		p["trades."+kv[i]] = kv[i+1]
+	}
+	return p
+}
+
+// got is one record read, with copied values.
+type got struct {
+	part   int32
+	offset int64
+	topic  string
+	ts     int64
+	key    string
+	raw    string
+	values []record.Value
+	hdrs   []record.Header
+}
+
+type memDLQ struct {
+	mu sync.Mutex
+	d  []connector.DeadLetter
+}
+
+func (m *memDLQ) Add(d connector.DeadLetter) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.d = append(m.d, d)
+}
+
+func (m *memDLQ) all() []connector.DeadLetter {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]connector.DeadLetter(nil), m.d...)
+}
+
+// collector reads every reader a source delivers, each in its own
+// goroutine, like the coordinator does.
+type collector struct {
+	mu   sync.Mutex
+	recs []got
+	wg   sync.WaitGroup
+	errs []error
+	// after, when set, runs after each non-empty batch (e.g. to commit).
+	after func(p int32, last int64)
+	// stop, when set and true for a record, makes its reader stop reading
+	// before the record (a crash).
+	stop func(g got) bool
+}
+
+func (c *collector) run(ctx context.Context, ch <-chan connector.PartitionReader) {
+	for r := range ch {
+		c.wg.Add(1)
+		go c.read(ctx, r)
+	}
+}
+
+func (c *collector) read(ctx context.Context, r connector.PartitionReader) {
+	defer c.wg.Done()
+	defer r.Close()
+	var b record.Batch
+	for {
+		err := r.Next(ctx, &b, 64)
+		if b.Partition != r.Partition() {
+			c.fail(fmt.Errorf("batch partition %d from reader of %d", b.Partition, r.Partition()))
+		}
+		var last int64 = -1
+		for i := range b.Records {
+			rec := &b.Records[i]
+			g := got{part: rec.Partition, offset: rec.Offset, topic: rec.Topic, ts: rec.Timestamp,
+				key: string(rec.Key), raw: string(rec.Raw), values: append([]record.Value(nil), rec.Values...),
+				hdrs: append([]record.Header(nil), rec.Headers...)}
+			if c.stop != nil && c.stop(g) {
+				return
+			}
+			c.mu.Lock()
+			c.recs = append(c.recs, g)
+			c.mu.Unlock()
+			last = rec.Offset
+		}
+		if last >= 0 && c.after != nil {
+			c.after(r.Partition(), last)
+		}
+		if errors.Is(err, io.EOF) || ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			c.fail(err)
+			return
+		}
+	}
+}
+
+func (c *collector) fail(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.errs = append(c.errs, err)
+}
+
+func (c *collector) records() []got {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]got(nil), c.recs...)
+}
+
+// readAll opens src, reads until its reader channel closes and every reader
+// ended, and returns what was read.
+func readAll(t *testing.T, src *Source, schema *record.Schema, dlq connector.DeadLetters) []got {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ch, err := src.Open(ctx, schema, dlq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &collector{}
+	c.run(ctx, ch)
+	c.wg.Wait()
+	if ctx.Err() != nil {
+		t.Fatal("reading timed out")
+	}
+	if err := src.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.errs) > 0 {
+		t.Fatal(c.errs)
+	}
+	return c.records()
+}
+
+// pk identifies a record.
+type pk struct {
+	p int32
+	o int64
+}

@@ -1,0 +1,108 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/connector"
+)
+
+// pollLoop fetches records and hands each partition's records to its
+// reader's queue. With a group, rebalances wait between polls
+// (BlockRebalanceOnPoll), so a revoked reader's queue never receives
+// records after it was closed.
+func (s *Source) pollLoop(ctx context.Context) {
+	defer s.wg.Done()
+	cl := s.client
+	for {
+		fs := cl.PollRecords(ctx, pollRecords)
+		if ctx.Err() != nil || fs.IsClientClosed() {
+			cl.AllowRebalance()
+			return
+		}
+		fs.EachError(func(topic string, p int32, err error) {
+			if !errors.Is(err, context.Canceled) {
+				s.logger().Warn("kafka fetch error", "partition", p, "error", err)
+			}
+		})
+		fs.EachPartition(func(fp kgo.FetchTopicPartition) {
+			if fp.Topic == s.cfg.topic && len(fp.Records) > 0 {
+				s.push(ctx, cl, fp.Partition, fp.Records)
+			}
+		})
+		cl.AllowRebalance()
+	}
+}
+
+// push queues recs for partition p's reader. Under stop.at=end it drops
+// records at or past the end offset and ends the reader at its end.
+func (s *Source) push(ctx context.Context, cl *kgo.Client, p int32, recs []*kgo.Record) {
+	s.mu.Lock()
+	r, end := s.readers[p], s.ends[p]
+	s.mu.Unlock()
+	if r == nil || r.ended.Load() {
+		return
+	}
+	if s.cfg.stopAtEnd {
+		n := len(recs)
+		for n > 0 && recs[n-1].Offset >= end {
+			n--
+		}
+		recs = recs[:n]
+	}
+	if len(recs) > 0 && !r.push(ctx, recs) {
+		return
+	}
+	if s.cfg.stopAtEnd && (len(recs) == 0 || recs[len(recs)-1].Offset+1 >= end) {
+		r.ended.Store(true)
+		r.finish()
+		cl.PauseFetchPartitions(map[string][]int32{s.cfg.topic: {p}})
+		s.signal()
+	}
+}
+
+// deliverLoop sends new readers on out. Without a group every reader exists
+// at Open, so out closes once they are sent; with a group, out closes when
+// the source closes or, under stop.at=end, when every reader has ended.
+func (s *Source) deliverLoop(ctx context.Context, out chan<- connector.PartitionReader) {
+	defer s.wg.Done()
+	defer close(out)
+	for {
+		s.mu.Lock()
+		batch := s.pending
+		s.pending = nil
+		done := s.cfg.group == "" || (s.cfg.stopAtEnd && s.allEndedLocked())
+		s.mu.Unlock()
+		for _, r := range batch {
+			select {
+			case out <- r:
+			case <-ctx.Done():
+				return
+			}
+		}
+		if done {
+			return
+		}
+		select {
+		case <-s.wake:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// allEndedLocked reports whether the source has owned partitions and every
+// reader it owns has reached its end.
+func (s *Source) allEndedLocked() bool {
+	if !s.everOwned || len(s.pending) > 0 {
+		return false
+	}
+	for _, r := range s.readers {
+		if !r.ended.Load() {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,62 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/record"
+)
+
+// Message is one message for Produce.
+type Message struct {
+	Key     []byte // nil for no key
+	Value   []byte
+	Headers []record.Header
+}
+
+// Produce writes msgs to topic in order and waits until all are
+// acknowledged. Keyed messages go to Kafka's default partition of their key
+// (Partition); messages without a key are spread over the partitions.
+func Produce(ctx context.Context, brokers []string, topic string, msgs ...Message) error {
+	cl, err := newClient(brokers,
+		kgo.DefaultProduceTopic(topic),
+		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	recs := make([]*kgo.Record, len(msgs))
+	for i, m := range msgs {
+		recs[i] = &kgo.Record{Key: m.Key, Value: m.Value}
+		for _, h := range m.Headers {
+			recs[i].Headers = append(recs[i].Headers, kgo.RecordHeader{Key: h.Key, Value: h.Value})
+		}
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		return fmt.Errorf("producing to topic %q: %w", topic, err)
+	}
+	return nil
+}
+
+// CreateTopic creates topic with the given number of partitions (replication
+// factor: the broker's default). A topic that already exists is not an error.
+func CreateTopic(ctx context.Context, brokers []string, topic string, partitions int32) error {
+	cl, err := newClient(brokers)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	resp, err := kadm.NewClient(cl).CreateTopic(ctx, partitions, -1, nil, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		return fmt.Errorf("creating topic %q: %w", topic, err)
+	}
+	return nil
+}

@@ -1,0 +1,230 @@
+package kafka
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/record"
+)
+
+// queueChunks bounds each partition's queue of fetched record chunks: the
+// polling goroutine blocks (and so stops fetching) when a reader falls behind.
+const queueChunks = 16
+
+// idleWait is how long Next waits for records before returning none, so
+// that the caller can do other work (advance watermarks, commit) while a
+// partition is quiet.
+const idleWait = 100 * time.Millisecond
+
+// partReader reads one Kafka partition. The source's polling goroutine feeds
+// it chunks of raw records; Next decodes them in the caller's goroutine, so
+// every partition decodes in parallel.
+type partReader struct {
+	src   *Source
+	part  int32
+	queue chan []*kgo.Record // closed when the partition ends or is revoked
+	dec   *decoder
+
+	closeOnce sync.Once     // closes queue
+	stop      chan struct{} // closed by Close: the consumer went away
+	stopOnce  sync.Once
+	drained   chan struct{} // closed when Next has returned io.EOF (or Close)
+	drainOnce sync.Once
+	ended     atomic.Bool  // the partition reached its end offset (stop.at=end)
+	next      atomic.Int64 // the offset after the last record handed out (or dead-lettered); -1 before any
+
+	cur   []*kgo.Record
+	eof   bool
+	timer *time.Timer
+}
+
+func newPartReader(s *Source, part int32, dec *decoder) *partReader {
+	r := &partReader{
+		src:     s,
+		part:    part,
+		queue:   make(chan []*kgo.Record, queueChunks),
+		dec:     dec,
+		stop:    make(chan struct{}),
+		drained: make(chan struct{}),
+	}
+	r.next.Store(-1)
+	return r
+}
+
+// Partition returns the Kafka partition number.
+func (r *partReader) Partition() int32 { return r.part }
+
+// push hands a chunk of fetched records to the reader, blocking while its
+// queue is full. It returns false when ctx ends or the reader was closed.
+// Only the polling goroutine pushes, and never concurrently with finish.
+func (r *partReader) push(ctx context.Context, recs []*kgo.Record) bool {
+	select {
+	case r.queue <- recs:
+		return true
+	case <-r.stop:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// finish closes the queue: Next returns io.EOF once it has handed out the
+// records already queued.
+func (r *partReader) finish() { r.closeOnce.Do(func() { close(r.queue) }) }
+
+func (r *partReader) markDrained() { r.drainOnce.Do(func() { close(r.drained) }) }
+
+// Next replaces b.Records with up to max decoded records. Records that fail
+// to decode go to the dead-letter queue. It returns io.EOF after the last
+// record of a partition that ended (stop.at=end) or was revoked.
+func (r *partReader) Next(ctx context.Context, b *record.Batch, max int) error {
+	b.Source = r.src.cfg.name
+	b.Partition = r.part
+	b.Records = b.Records[:0]
+	if max <= 0 {
+		return nil
+	}
+	if len(r.cur) == 0 {
+		if r.eof {
+			return io.EOF
+		}
+		if err := r.wait(ctx); err != nil {
+			return err
+		}
+	}
+	for len(b.Records) < max {
+		if len(r.cur) == 0 && !r.poll() {
+			break
+		}
+		kr := r.cur[0]
+		r.cur[0] = nil
+		r.cur = r.cur[1:]
+		r.decodeInto(b, kr)
+	}
+	if len(b.Records) == 0 && r.eof && len(r.cur) == 0 {
+		return io.EOF
+	}
+	return nil
+}
+
+// wait blocks until a chunk arrives, the queue closes, idleWait passes or
+// ctx ends.
+func (r *partReader) wait(ctx context.Context) error {
+	if r.timer == nil {
+		r.timer = time.NewTimer(idleWait)
+	} else {
+		r.timer.Reset(idleWait)
+	}
+	defer r.timer.Stop()
+	select {
+	case recs, ok := <-r.queue:
+		r.take(recs, ok)
+	case <-r.timer.C:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return nil
+}
+
+// poll takes a queued chunk without blocking and reports whether records
+// are available.
+func (r *partReader) poll() bool {
+	if r.eof {
+		return false
+	}
+	select {
+	case recs, ok := <-r.queue:
+		r.take(recs, ok)
+		return len(r.cur) > 0
+	default:
+		return false
+	}
+}
+
+func (r *partReader) take(recs []*kgo.Record, ok bool) {
+	if !ok {
+		r.eof = true
+		r.markDrained()
+		return
+	}
+	r.cur = recs
+}
+
+// decodeInto decodes kr into the next record of b, or dead-letters it.
+func (r *partReader) decodeInto(b *record.Batch, kr *kgo.Record) {
+	n := len(b.Records)
+	if n < cap(b.Records) {
+		b.Records = b.Records[:n+1]
+	} else {
+		b.Records = append(b.Records, record.Record{})
+	}
+	rec := &b.Records[n]
+	r.next.Store(kr.Offset + 1)
+	if err := r.dec.decode(rec, kr); err != nil {
+		b.Records = b.Records[:n]
+		r.src.deadLetter(kr, err)
+		return
+	}
+	r.src.verify(rec)
+}
+
+// Close releases the reader; the source stops feeding it.
+func (r *partReader) Close() error {
+	r.stopOnce.Do(func() { close(r.stop) })
+	r.markDrained()
+	return nil
+}
+
+// decode sets rec's metadata from kr and its Values from the decoded value.
+func (d *decoder) decode(rec *record.Record, kr *kgo.Record) error {
+	if cap(rec.Values) >= d.width {
+		rec.Values = rec.Values[:d.width]
+		clear(rec.Values)
+	} else {
+		rec.Values = make([]record.Value, d.width)
+	}
+	rec.Timestamp = kr.Timestamp.UnixMilli()
+	rec.EventTime, rec.HasEventTime = 0, false
+	rec.Partition = kr.Partition
+	rec.Offset = kr.Offset
+	rec.Topic = kr.Topic
+	rec.Key = kr.Key
+	rec.Raw = kr.Value
+	rec.Headers = rec.Headers[:0]
+	for _, h := range kr.Headers {
+		rec.Headers = append(rec.Headers, record.Header{Key: h.Key, Value: h.Value})
+	}
+	if err := d.value.Decode(kr.Value, rec.Values); err != nil {
+		return err
+	}
+	if d.keySlot >= 0 {
+		if kr.Key == nil {
+			rec.Values[d.keySlot] = record.NullValue()
+		} else {
+			rec.Values[d.keySlot] = record.StringValue(string(kr.Key))
+		}
+	}
+	return nil
+}
+
+// deadLetter sends a record that failed to decode to the dead-letter queue.
+func (s *Source) deadLetter(kr *kgo.Record, err error) {
+	if s.dlq == nil {
+		return
+	}
+	s.dlq.Add(connector.DeadLetter{
+		Source:    s.cfg.name,
+		Partition: kr.Partition,
+		Offset:    kr.Offset,
+		Raw:       kr.Value,
+		Reason:    fmt.Sprintf("topic %s: %v", kr.Topic, err),
+		Time:      time.Now().UTC(),
+	})
+}

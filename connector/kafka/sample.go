@@ -1,0 +1,145 @@
+package kafka
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/record"
+)
+
+// sampleWait bounds how long CheckFacts reads.
+const sampleWait = 10 * time.Second
+
+// ObserveFacts is NewSource followed by CheckFacts: the partitioning facts
+// of the source name configured by props, checked on a sample of its topic.
+func ObserveFacts(ctx context.Context, name string, props map[string]string, columns []string) (connector.Facts, error) {
+	s, err := NewSource(name, props)
+	if err != nil {
+		return connector.Facts{}, err
+	}
+	return s.CheckFacts(ctx, columns)
+}
+
+// CheckFacts reads a sample of the topic (about VerifyRecords records spread
+// over its partitions, from the start of each) and returns the facts it
+// supports. A declared '<n>.partition.key' is checked: a sampled record whose
+// message key is not the key columns' text (AppendMessageKey) or whose
+// partition is not Kafka's default partition of that key contradicts it, and
+// the key is dropped from Facts with Note saying why. Without a declared key,
+// the first of columns that every sampled message key equals and murmur2
+// confirms becomes the observed key (Origin "observed"). The planner calls it
+// before planning, with the query's grouping columns; Open keeps what it
+// found and keeps checking the records it reads.
+func (s *Source) CheckFacts(ctx context.Context, columns []string) (connector.Facts, error) {
+	starts, ends, err := listOffsets(ctx, s.cfg.brokers, s.cfg.topic)
+	if err != nil {
+		return connector.Facts{}, fmt.Errorf("kafka source %q: %w", s.cfg.name, err)
+	}
+	cols := s.cfg.partitionKey
+	if len(cols) == 0 {
+		cols = columns
+	}
+	var recs []record.Record
+	if len(cols) > 0 {
+		recs, err = s.sample(ctx, starts, ends, record.NewSchema(cols...))
+		if err != nil {
+			return connector.Facts{}, err
+		}
+	}
+	n := len(ends)
+	s.mu.Lock()
+	s.partitions = n
+	var vals []record.Value
+	var buf []byte
+	if len(s.cfg.partitionKey) > 0 {
+		if s.check == nil {
+			s.check = newVerifier(s.cfg.name, "declared", cols, nil, n)
+		}
+		slots := make([]int, len(cols))
+		for i := range slots {
+			slots[i] = i
+		}
+		for i := range recs {
+			if err := keyCheck(&recs[i], cols, slots, n, vals, buf); err != nil {
+				s.check.fail(err)
+				break
+			}
+		}
+	} else if len(recs) > 0 {
+		s.observed = nil
+		for i, c := range cols {
+			if allMatch(recs, c, i, n) {
+				s.observed = []string{c}
+				break
+			}
+		}
+	}
+	s.mu.Unlock()
+	return s.Facts(), nil
+}
+
+// allMatch reports whether every record's message key is the text of the
+// column at slot and in its default partition.
+func allMatch(recs []record.Record, col string, slot, n int) bool {
+	var vals []record.Value
+	var buf []byte
+	for i := range recs {
+		if keyCheck(&recs[i], []string{col}, []int{slot}, n, vals, buf) != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// sample reads up to about VerifyRecords records spread over the partitions,
+// from each partition's start, decoded into schema. Records that fail to
+// decode are skipped.
+func (s *Source) sample(ctx context.Context, starts, ends map[int32]int64, schema *record.Schema) ([]record.Record, error) {
+	per := int64(max(VerifyRecords/max(len(ends), 1), 1))
+	want := make(map[int32]int64)
+	parts := make(map[int32]kgo.Offset)
+	for p, end := range ends {
+		if n := min(end-starts[p], per); n > 0 {
+			want[p] = n
+			parts[p] = kgo.NewOffset().At(starts[p])
+		}
+	}
+	if len(want) == 0 {
+		return nil, nil
+	}
+	cl, err := newClient(s.cfg.brokers, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{s.cfg.topic: parts}))
+	if err != nil {
+		return nil, fmt.Errorf("kafka source %q: %w", s.cfg.name, err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, sampleWait)
+	defer cancel()
+	dec := newDecoder(&s.cfg, schema)
+	var out []record.Record
+	for len(want) > 0 {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("kafka source %q: sampling topic %q: %w", s.cfg.name, s.cfg.topic, ctx.Err())
+		}
+		fs.EachRecord(func(kr *kgo.Record) {
+			left, ok := want[kr.Partition]
+			if !ok {
+				return
+			}
+			var rec record.Record
+			if dec.decode(&rec, kr) == nil {
+				out = append(out, rec)
+			}
+			if left--; left <= 0 {
+				delete(want, kr.Partition)
+			} else {
+				want[kr.Partition] = left
+			}
+		})
+	}
+	return out, nil
+}

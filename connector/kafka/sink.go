@@ -1,0 +1,179 @@
+package kafka
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/connector/codec"
+	"github.com/sluicesql/sluice/record"
+)
+
+// Sink writes result rows to a Kafka topic ('<n>.type'='kafka_sink'): one
+// message per row, its value the row as a JSON object and its key built from
+// the key columns by AppendMessageKey (the single key column's text, or the
+// JSON array of several; no key without key columns). Keyed messages land in
+// the partition Kafka's default partitioner (Partition) chooses. The producer
+// is idempotent with acks=all (franz-go's defaults).
+type Sink struct {
+	cfg      sinkConfig
+	client   *kgo.Client
+	enc      *codec.JSONEncoder
+	keySlots []int
+	keyVals  []record.Value
+
+	mu  sync.Mutex
+	err error // the first failed produce
+}
+
+// NewSink returns the Kafka sink named name configured by '<n>.topic.name'
+// (default: name) and '<n>.bootstrap.servers' (default localhost:9092). It
+// does not connect.
+func NewSink(name string, props map[string]string) (*Sink, error) {
+	return &Sink{cfg: parseSinkConfig(name, props)}, nil
+}
+
+// Open connects and checks that the topic exists.
+func (k *Sink) Open(ctx context.Context, schema *record.Schema, keySlots []int) error {
+	if k.client != nil {
+		return fmt.Errorf("kafka sink %q: already open", k.cfg.name)
+	}
+	for _, s := range keySlots {
+		if s < 0 || s >= schema.Len() {
+			return fmt.Errorf("kafka sink %q: key slot %d outside the %d output columns", k.cfg.name, s, schema.Len())
+		}
+	}
+	cl, err := newClient(k.cfg.brokers,
+		kgo.DefaultProduceTopic(k.cfg.topic),
+		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))
+	if err != nil {
+		return fmt.Errorf("kafka sink %q: %w", k.cfg.name, err)
+	}
+	topics, err := kadm.NewClient(cl).ListTopics(ctx, k.cfg.topic)
+	if err == nil {
+		err = topics.Error()
+	}
+	if err == nil && !topics.Has(k.cfg.topic) {
+		err = fmt.Errorf("topic %q does not exist", k.cfg.topic)
+	}
+	if err != nil {
+		cl.Close()
+		return fmt.Errorf("kafka sink %q: %w", k.cfg.name, err)
+	}
+	k.client = cl
+	k.enc = codec.NewJSONEncoder(schema)
+	k.keySlots = keySlots
+	return nil
+}
+
+// Write produces one message per row. It does not wait for
+// acknowledgements (Flush does) but returns the error of any earlier failed
+// produce.
+func (k *Sink) Write(ctx context.Context, rows []record.Record) error {
+	if k.client == nil {
+		return fmt.Errorf("kafka sink %q: not open", k.cfg.name)
+	}
+	if err := k.failed(); err != nil {
+		return err
+	}
+	// One buffer per call holds every key and value of the call's messages;
+	// the producer keeps them until they are acknowledged.
+	var buf []byte
+	ends := make([][2]int, len(rows))
+	for i := range rows {
+		buf = k.appendKey(buf, rows[i].Values)
+		ends[i][0] = len(buf)
+		buf = k.enc.AppendRow(buf, rows[i].Values)
+		ends[i][1] = len(buf)
+	}
+	start := 0
+	for i := range rows {
+		m := &kgo.Record{Value: buf[ends[i][0]:ends[i][1]:ends[i][1]]}
+		if len(k.keySlots) > 0 {
+			m.Key = buf[start:ends[i][0]:ends[i][0]]
+		}
+		start = ends[i][1]
+		k.client.Produce(ctx, m, k.produced)
+	}
+	return nil
+}
+
+// appendKey appends the message key of row.
+func (k *Sink) appendKey(b []byte, row []record.Value) []byte {
+	if len(k.keySlots) == 0 {
+		return b
+	}
+	k.keyVals = k.keyVals[:0]
+	for _, s := range k.keySlots {
+		var v record.Value
+		if s < len(row) {
+			v = row[s]
+		}
+		k.keyVals = append(k.keyVals, v)
+	}
+	return AppendMessageKey(b, k.keyVals)
+}
+
+// produced records the first produce failure.
+func (k *Sink) produced(_ *kgo.Record, err error) {
+	if err == nil {
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.err == nil {
+		k.err = fmt.Errorf("kafka sink %q: produce to %q: %w", k.cfg.name, k.cfg.topic, err)
+	}
+}
+
+func (k *Sink) failed() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.err
+}
+
+// Flush waits until every message written so far is acknowledged by all
+// in-sync replicas, and returns the first failure.
+func (k *Sink) Flush(ctx context.Context) error {
+	if k.client == nil {
+		return fmt.Errorf("kafka sink %q: not open", k.cfg.name)
+	}
+	if err := k.client.Flush(ctx); err != nil {
+		return fmt.Errorf("kafka sink %q: flush: %w", k.cfg.name, err)
+	}
+	return k.failed()
+}
+
+// Close flushes and disconnects.
+func (k *Sink) Close() error {
+	if k.client == nil {
+		return nil
+	}
+	err := k.Flush(context.Background())
+	k.client.Close()
+	k.client = nil
+	return err
+}
+
+// Abort drops messages not yet sent and disconnects. Messages already
+// acknowledged stay in the topic: Kafka has no way to take them back
+// outside a transaction.
+func (k *Sink) Abort() {
+	if k.client == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), abortWait)
+	defer cancel()
+	// Best effort: whether or not in-flight requests finish in time, the
+	// client closes and unsent messages are dropped.
+	_ = k.client.AbortBufferedRecords(ctx)
+	k.client.Close()
+	k.client = nil
+}
+
+// abortWait bounds how long Abort waits for in-flight produce requests.
+const abortWait = 5 * time.Second

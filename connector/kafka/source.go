@@ -1,0 +1,403 @@
+// Package kafka reads and writes Kafka topics with franz-go: a consumer
+// source (consumer-group member or direct reader of all partitions) that
+// decodes each partition in its own goroutine, a keyed JSON sink with an
+// idempotent producer, Kafka's default partitioner (murmur2) and the
+// partitioning facts the planner relies on, checked against the data.
+package kafka
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/record"
+)
+
+// pollRecords bounds the records taken from the client per poll.
+const pollRecords = 10000
+
+// revokeWait bounds how long a revocation waits for the revoked partitions'
+// readers to drain and for the coordinator to commit their offsets.
+const revokeWait = 10 * time.Second
+
+// Source is a Kafka topic read as one Sluice source ('<n>.type'='kafka_source').
+//
+// With '<n>.group.id' it is a consumer-group member: it reads the partitions
+// the group assigns it, starting from the group's committed offsets (else
+// '<n>.auto.offset.reset'), and commits only what Commit is given. Without a
+// group it reads every partition of the topic and Commit stores nothing.
+//
+// Facts reports the declared or observed partition key; a running source
+// checks it on the first VerifyRecords records it reads and, on a
+// contradiction, warns once, closes Contradicted() and drops the key from
+// Facts.
+type Source struct {
+	cfg sourceConfig
+
+	mu         sync.Mutex
+	opened     bool
+	closing    bool
+	client     *kgo.Client
+	schema     *record.Schema
+	dlq        connector.DeadLetters
+	partitions int
+	starts     map[int32]int64 // log start offsets listed at Open
+	ends       map[int32]int64 // high watermarks listed at Open (stop.at=end)
+	readers    map[int32]*partReader
+	revoking   map[int32]bool
+	everOwned  bool
+	committed  map[int32]int64
+	commitSeq  map[int32]int64 // per partition: the sequence number of its latest commit
+	seq        int64
+	commitCond *sync.Cond
+	pending    []connector.PartitionReader
+	wake       chan struct{}
+	observed   []string
+	check      *verifier
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
+	extraOpts  []kgo.Opt // consumer options added by tests (e.g. a short heartbeat)
+}
+
+// NewSource returns the Kafka source named name configured by the
+// statement's WITH properties: '<n>.topic.name' (default: name),
+// '<n>.bootstrap.servers' (comma-separated; default localhost:9092),
+// '<n>.group.id', '<n>.auto.offset.reset' (earliest, the default, or latest),
+// '<n>.format' (json, the default, or string: the value as the STRING column
+// "value"), '<n>.key.field' (a column set to the message key's text),
+// '<n>.stop.at' (end: read to the high watermarks seen at Open, then each
+// reader returns io.EOF) and '<n>.partition.key' (comma-separated columns
+// the topic is keyed and default-partitioned by). It does not connect.
+func NewSource(name string, props map[string]string) (*Source, error) {
+	cfg, err := parseSourceConfig(name, props)
+	if err != nil {
+		return nil, fmt.Errorf("kafka source %q: %w", name, err)
+	}
+	s := &Source{cfg: cfg, wake: make(chan struct{}, 1)}
+	s.commitCond = sync.NewCond(&s.mu)
+	return s, nil
+}
+
+// Name returns the source's name in the statement.
+func (s *Source) Name() string { return s.cfg.name }
+
+// Topic returns the topic the source reads.
+func (s *Source) Topic() string { return s.cfg.topic }
+
+// Facts returns the source's partitioning: the declared partition key (Origin
+// "declared"), else one observed by CheckFacts ("observed"), with the
+// partition count once known. A key contradicted by the data is dropped and
+// Note says why.
+func (s *Source) Facts() connector.Facts {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := connector.Facts{Partitions: s.partitions}
+	if s.check != nil {
+		if err := s.check.result(); err != nil {
+			f.Note = err.Error()
+			return f
+		}
+	}
+	switch {
+	case len(s.cfg.partitionKey) > 0:
+		f.Key, f.Origin = append([]string(nil), s.cfg.partitionKey...), "declared"
+	case len(s.observed) > 0:
+		f.Key, f.Origin = append([]string(nil), s.observed...), "observed"
+	}
+	return f
+}
+
+// Contradiction returns why the data contradicts the partition key, or nil.
+func (s *Source) Contradiction() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.check == nil {
+		return nil
+	}
+	return s.check.result()
+}
+
+// Contradicted returns a channel closed when the data contradicts the
+// partition key (declared or observed). It is nil when there is no key to
+// check; a nil channel never fires in a select.
+func (s *Source) Contradicted() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.check == nil {
+		return nil
+	}
+	return s.check.contradicted
+}
+
+// Verified reports whether the partition key has been confirmed on the first
+// VerifyRecords records read (always false without a key).
+func (s *Source) Verified() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.check != nil && s.check.verified()
+}
+
+// verify checks rec against the partition key while the check is running.
+func (s *Source) verify(rec *record.Record) {
+	if c := s.check; c != nil {
+		c.check(rec)
+	}
+}
+
+// newClient returns a franz-go client for brokers with extra options.
+func newClient(brokers []string, opts ...kgo.Opt) (*kgo.Client, error) {
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, opts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("kafka client for %v: %w", brokers, err)
+	}
+	return cl, nil
+}
+
+// listOffsets returns the log start offsets and high watermarks of topic's
+// partitions.
+func listOffsets(ctx context.Context, brokers []string, topic string) (starts, ends map[int32]int64, err error) {
+	cl, err := newClient(brokers)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	get := func(list func(context.Context, ...string) (kadm.ListedOffsets, error)) (map[int32]int64, error) {
+		listed, err := list(ctx, topic)
+		if err != nil {
+			return nil, err
+		}
+		if err := listed.Error(); err != nil {
+			return nil, err
+		}
+		out := make(map[int32]int64, len(listed[topic]))
+		for p, o := range listed[topic] {
+			out[p] = o.Offset
+		}
+		if len(out) == 0 {
+			return nil, fmt.Errorf("topic %q not found", topic)
+		}
+		return out, nil
+	}
+	if starts, err = get(adm.ListStartOffsets); err != nil {
+		return nil, nil, fmt.Errorf("listing offsets of topic %q: %w", topic, err)
+	}
+	if ends, err = get(adm.ListEndOffsets); err != nil {
+		return nil, nil, fmt.Errorf("listing offsets of topic %q: %w", topic, err)
+	}
+	return starts, ends, nil
+}
+
+// Open connects and starts reading. Readers arrive on the returned channel:
+// every partition at once without a group; with a group, each partition when
+// the group assigns it. The channel closes when the source closes or, with
+// stop.at=end, once every reader so far has reached its end.
+func (s *Source) Open(ctx context.Context, schema *record.Schema, dlq connector.DeadLetters) (<-chan connector.PartitionReader, error) {
+	s.mu.Lock()
+	if s.opened {
+		s.mu.Unlock()
+		return nil, fmt.Errorf("kafka source %q: already open", s.cfg.name)
+	}
+	s.opened = true
+	s.mu.Unlock()
+
+	starts, ends, err := listOffsets(ctx, s.cfg.brokers, s.cfg.topic)
+	if err != nil {
+		return nil, fmt.Errorf("kafka source %q: %w", s.cfg.name, err)
+	}
+	s.mu.Lock()
+	s.schema, s.dlq = schema, dlq
+	s.starts, s.ends, s.partitions = starts, ends, len(ends)
+	s.readers = make(map[int32]*partReader)
+	s.revoking = make(map[int32]bool)
+	s.committed = make(map[int32]int64)
+	s.commitSeq = make(map[int32]int64)
+	if key := s.factsKeyLocked(); len(key) > 0 && (s.check == nil || s.check.result() == nil) {
+		origin := "declared"
+		if len(s.cfg.partitionKey) == 0 {
+			origin = "observed"
+		}
+		s.check = newVerifier(s.cfg.name, origin, key, schema, s.partitions)
+	}
+	s.mu.Unlock()
+
+	cl, err := s.newConsumer()
+	if err != nil {
+		return nil, fmt.Errorf("kafka source %q: %w", s.cfg.name, err)
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.mu.Lock()
+	s.client, s.cancel = cl, cancel
+	if s.cfg.group == "" {
+		for p := range s.ends {
+			s.addReaderLocked(p, s.directStart(p))
+		}
+	}
+	s.mu.Unlock()
+
+	out := make(chan connector.PartitionReader)
+	s.wg.Add(2)
+	go s.pollLoop(runCtx)
+	go s.deliverLoop(runCtx, out)
+	return out, nil
+}
+
+// factsKeyLocked returns the partition key to verify: declared, else observed.
+func (s *Source) factsKeyLocked() []string {
+	if len(s.cfg.partitionKey) > 0 {
+		return s.cfg.partitionKey
+	}
+	return s.observed
+}
+
+// directStart returns where a direct (group-less) reader of p starts.
+func (s *Source) directStart(p int32) int64 {
+	if s.cfg.reset == "latest" {
+		return s.ends[p]
+	}
+	return s.starts[p]
+}
+
+// newConsumer returns the consuming client: a group member with manual
+// commits, or a direct reader of every partition from its start offset.
+func (s *Source) newConsumer() (*kgo.Client, error) {
+	opts := append([]kgo.Opt{kgo.FetchMaxWait(250 * time.Millisecond)}, s.extraOpts...)
+	if s.cfg.group == "" {
+		parts := make(map[int32]kgo.Offset, len(s.ends))
+		for p := range s.ends {
+			parts[p] = kgo.NewOffset().At(s.directStart(p))
+		}
+		opts = append(opts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{s.cfg.topic: parts}))
+		return newClient(s.cfg.brokers, opts...)
+	}
+	reset := kgo.NewOffset().AtStart()
+	if s.cfg.reset == "latest" {
+		reset = kgo.NewOffset().AtEnd()
+	}
+	opts = append(opts,
+		kgo.ConsumerGroup(s.cfg.group),
+		kgo.ConsumeTopics(s.cfg.topic),
+		kgo.ConsumeResetOffset(reset),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.OnPartitionsAssigned(s.assigned),
+		kgo.OnPartitionsRevoked(s.revoked),
+		kgo.OnPartitionsLost(s.lost),
+		kgo.AdjustFetchOffsetsFn(s.adjustOffsets),
+	)
+	return newClient(s.cfg.brokers, opts...)
+}
+
+// addReaderLocked creates the reader of partition p, starting at offset
+// start, and queues it for delivery. Under stop.at=end a partition already
+// at its end gets a reader that ends at once.
+func (s *Source) addReaderLocked(p int32, start int64) *partReader {
+	r := newPartReader(s, p, newDecoder(&s.cfg, s.schema))
+	s.readers[p] = r
+	s.everOwned = true
+	if s.cfg.stopAtEnd && start >= 0 && start >= s.ends[p] {
+		r.ended.Store(true)
+		r.finish()
+	}
+	s.pending = append(s.pending, r)
+	s.signal()
+	return r
+}
+
+// signal wakes the delivery goroutine.
+func (s *Source) signal() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Commit commits, for the group, the next offset to read of each partition
+// this member owns (or is handing over in a rebalance); offsets of other
+// partitions are ignored, so a late commit never rewinds another member.
+// Without a group it does nothing.
+func (s *Source) Commit(ctx context.Context, offsets map[int32]int64) error {
+	s.mu.Lock()
+	cl := s.client
+	if s.cfg.group == "" || cl == nil || len(offsets) == 0 {
+		s.mu.Unlock()
+		return nil
+	}
+	commit := make(map[int32]kgo.EpochOffset, len(offsets))
+	for p, o := range offsets {
+		if _, owned := s.readers[p]; owned || s.revoking[p] {
+			commit[p] = kgo.EpochOffset{Epoch: -1, Offset: o}
+		}
+	}
+	s.mu.Unlock()
+	if len(commit) == 0 {
+		return nil
+	}
+	var cerr error
+	cl.CommitOffsetsSync(ctx, map[string]map[int32]kgo.EpochOffset{s.cfg.topic: commit},
+		func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+			cerr = commitError(resp, err)
+		})
+	if cerr != nil {
+		return fmt.Errorf("kafka source %q: commit: %w", s.cfg.name, cerr)
+	}
+	s.mu.Lock()
+	s.seq++
+	for p, o := range commit {
+		s.committed[p] = o.Offset
+		s.commitSeq[p] = s.seq
+	}
+	s.commitCond.Broadcast()
+	s.mu.Unlock()
+	return nil
+}
+
+// Close stops reading, leaves the group and closes every reader.
+func (s *Source) Close() error {
+	s.mu.Lock()
+	s.closing = true
+	cl, cancel := s.client, s.cancel
+	s.commitCond.Broadcast()
+	s.mu.Unlock()
+	if cancel == nil {
+		return nil
+	}
+	cancel()
+	s.wg.Wait()
+	cl.CloseAllowingRebalance()
+	s.mu.Lock()
+	for _, r := range s.readers {
+		r.finish()
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// commitError returns the commit's error: the request's, else the first
+// partition's.
+func commitError(resp *kmsg.OffsetCommitResponse, err error) error {
+	if err != nil {
+		return err
+	}
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+				return fmt.Errorf("partition %d: %w", p.Partition, err)
+			}
+		}
+	}
+	return nil
+}
+
+// logger returns the source's logger.
+func (s *Source) logger() *slog.Logger {
+	return slog.Default().With("source", s.cfg.name, "topic", s.cfg.topic)
+}

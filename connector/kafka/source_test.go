@@ -1,0 +1,116 @@
+package kafka
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicesql/sluice/record"
+)
+
+func tradeSchema() *record.Schema {
+	return record.NewSchema("trader_id", "symbol", "price", "quantity", "k")
+}
+
+// TestSourceReadsAll reads keyed JSON trades to the end (stop.at=end) with
+// and without a consumer group and checks every record and its metadata.
+func TestSourceReadsAll(t *testing.T) {
+	brokers := startCluster(t, "trades")
+	const n = 800
+	msgs := trades(n, 40)
+	msgs[0].Headers = []record.Header{{Key: "h", Value: []byte("v")}}
+	produce(t, brokers, "trades", msgs)
+	byValue := make(map[string]Message, n)
+	for _, m := range msgs {
+		byValue[string(m.Value)] = m
+	}
+	for _, tc := range []struct {
+		name  string
+		props []string
+	}{
+		{"direct", []string{"stop.at", "end", "key.field", "k"}},
+		{"group", []string{"stop.at", "END", "key.field", "k", "group.id", "g-reads"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src, err := NewSource("trades", sourceProps(brokers, tc.props...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now().Add(-time.Minute).UnixMilli()
+			dlq := &memDLQ{}
+			recs := readAll(t, src, tradeSchema(), dlq)
+			if len(recs) != n || len(dlq.all()) != 0 {
+				t.Fatalf("read %d records and %d dead letters, want %d and 0", len(recs), len(dlq.all()), n)
+			}
+			next := map[int32]int64{}
+			for _, g := range recs {
+				m, ok := byValue[g.raw]
+				if !ok {
+					t.Fatalf("unknown raw value %q", g.raw)
+				}
+				if g.topic != "trades" || g.key != string(m.Key) || g.ts < start {
+					t.Errorf("metadata topic=%q key=%q ts=%d", g.topic, g.key, g.ts)
+				}
+				if want := Partition(m.Key, testPartitions); g.part != want {
+					t.Errorf("key %s in partition %d, murmur2 says %d", m.Key, g.part, want)
+				}
+				if g.offset != next[g.part] {
+					t.Errorf("partition %d: offset %d, want %d (source order)", g.part, g.offset, next[g.part])
+				}
+				next[g.part] = g.offset + 1
+				if g.values[0].Str() != string(m.Key) || g.values[4].Str() != string(m.Key) {
+					t.Errorf("trader_id %v, key column %v, want %s", g.values[0], g.values[4], m.Key)
+				}
+				if !strings.Contains(string(m.Value), `"price":`+g.values[2].String()) || g.values[2].Kind() != record.Decimal {
+					t.Errorf("price %v (%v) not from %s", g.values[2], g.values[2].Kind(), m.Value)
+				}
+				if string(m.Value) == string(msgs[0].Value) && (len(g.hdrs) != 1 || g.hdrs[0].Key != "h" || string(g.hdrs[0].Value) != "v") {
+					t.Errorf("headers %v", g.hdrs)
+				}
+			}
+		})
+	}
+}
+
+// TestStopAtEndLatest ends at once when reading from the latest offsets.
+func TestStopAtEndLatest(t *testing.T) {
+	brokers := startCluster(t, "trades")
+	produce(t, brokers, "trades", trades(50, 5))
+	src, err := NewSource("trades", sourceProps(brokers, "stop.at", "end", "auto.offset.reset", "latest"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if recs := readAll(t, src, tradeSchema(), nil); len(recs) != 0 {
+		t.Fatalf("read %d records from latest, want 0", len(recs))
+	}
+}
+
+func TestSourceConfigErrors(t *testing.T) {
+	for _, c := range []struct {
+		props map[string]string
+		want  string
+	}{
+		{map[string]string{"s.auto.offset.reset": "newest"}, `'s.auto.offset.reset' is "newest"; valid values: earliest, latest`},
+		{map[string]string{"s.format": "xml"}, `'s.format' is "xml"; valid values: json, string`},
+		{map[string]string{"s.stop.at": "tomorrow"}, `'s.stop.at' is "tomorrow"; valid values: never, end`},
+	} {
+		_, err := NewSource("s", c.props)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("NewSource(%v) error %v, want %q", c.props, err, c.want)
+		}
+	}
+}
+
+func TestSourceMissingTopic(t *testing.T) {
+	brokers := startCluster(t, "trades")
+	src, err := NewSource("nope", map[string]string{"nope.bootstrap.servers": brokers[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := src.Open(ctx, tradeSchema(), nil); err == nil || !strings.Contains(err.Error(), `"nope"`) {
+		t.Fatalf("Open of a missing topic: %v", err)
+	}
+}
