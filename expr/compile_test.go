@@ -1,0 +1,138 @@
+package expr
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/sluicesql/sluice/record"
+	"github.com/sluicesql/sluice/sql"
+)
+
+func at(line, col int) sql.Pos { return sql.Pos{Line: line, Col: col} }
+
+func TestCompileErrors(t *testing.T) {
+	unknown := &sql.Ident{Pos: at(1, 8), Name: "nope"}
+	sum := &sql.Call{Pos: at(2, 3), Name: "SUM", Args: []sql.Expr{col("a")}}
+	lag := &sql.Call{Pos: at(1, 1), Name: "LAG", Args: []sql.Expr{col("a")}}
+	over := &sql.Call{Pos: at(1, 5), Name: "AVG", Args: []sql.Expr{col("a")}, Over: &sql.Over{}}
+	fn := &sql.Call{Pos: at(3, 4), Name: "FROB", Args: []sql.Expr{col("a")}}
+	arity := &sql.Call{Pos: at(1, 2), Name: "NULLIF", Args: []sql.Expr{col("a")}}
+	badCast := &sql.Cast{Pos: at(1, 9), X: col("a"), Type: "BLOB"}
+	win := &sql.Ident{Pos: at(1, 3), Name: "_window_start"}
+	field := &sql.Call{Pos: at(1, 1), Name: "EXTRACT", Args: []sql.Expr{&sql.Ident{Pos: at(1, 9), Name: "FORTNIGHT"}, col("t")}}
+	bigLit := &sql.Literal{Pos: at(1, 4), Kind: sql.IntLit, Text: "99999999999999999999"}
+	badUnit := &sql.Literal{Pos: at(1, 4), Kind: sql.IntervalLit, Text: "1", Unit: "FORTNIGHT"}
+	tests := []struct {
+		e    sql.Expr
+		want string
+	}{
+		{bin(sql.Add, num("1"), unknown), `1:8: unknown column "nope"`},
+		{bin(sql.Gt, sum, num("1")), "2:3: aggregate SUM is not allowed here"},
+		{lag, "1:1: window function LAG requires an OVER clause"},
+		{over, "1:5: window function AVG is not allowed here"},
+		{fn, "3:4: unknown function FROB"},
+		{arity, "1:2: NULLIF takes 2 arguments, got 1"},
+		{badCast, "1:9: CAST: unknown type BLOB"},
+		{win, "1:3: _WINDOW_START is only available in the select list of a windowed query"},
+		{field, "1:9: unknown EXTRACT field FORTNIGHT"},
+		{bigLit, "1:4: integer literal 99999999999999999999 out of range"},
+		{badUnit, `1:4: invalid interval unit "FORTNIGHT"`},
+		{&sql.Call{Pos: at(1, 1), Name: "UPPER", Star: true}, "1:1: UPPER(*) is not a function call"},
+		{&sql.Cast{Pos: at(1, 1), X: col("a"), Type: "DECIMAL(30,2)"}, "1:1: CAST: DECIMAL(30,2): precision must be 1..18"},
+	}
+	for _, tt := range tests {
+		_, err := Compile(tt.e, &Scope{Schema: record.NewSchema(testSchema...)})
+		var ce *Error
+		if !errors.As(err, &ce) || err.Error() != tt.want && !hasPrefix(err.Error(), tt.want) {
+			t.Errorf("Compile error = %v, want %q", err, tt.want)
+		}
+	}
+}
+
+func hasPrefix(s, p string) bool { return len(s) >= len(p) && s[:len(p)] == p }
+
+func TestAutoAdd(t *testing.T) {
+	s := record.NewSchema("a")
+	f, err := Compile(bin(sql.Add, col("a"), col("B")), &Scope{Schema: s, AutoAdd: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Len() != 2 || s.Name(1) != "B" {
+		t.Fatalf("schema after AutoAdd = %v", s.Names())
+	}
+	got := show(f(&record.Record{Values: []record.Value{record.IntValue(1), record.IntValue(2)}}))
+	if got != "INTEGER 3" {
+		t.Errorf("a + B = %s", got)
+	}
+	// A record shorter than the schema reads NULL for the missing slots.
+	if got := show(f(&record.Record{Values: []record.Value{record.IntValue(1)}})); got != "NULL" {
+		t.Errorf("a + missing B = %s, want NULL", got)
+	}
+}
+
+func TestOverride(t *testing.T) {
+	sum := call("SUM", col("price"))
+	win := col("_WINDOW_START")
+	override := func(e sql.Expr) (int, bool) {
+		switch e {
+		case sum:
+			return 0, true
+		case win:
+			return 1, true
+		}
+		return 0, false
+	}
+	e := bin(sql.And, bin(sql.Gt, sum, num("100")), isNull(win, true))
+	f, err := Compile(e, &Scope{Schema: record.NewSchema(), Override: override})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &record.Record{Values: []record.Value{record.DecimalValue(10050, 2), record.TimestampValue(0)}}
+	if got := show(f(r)); got != "BOOLEAN true" {
+		t.Errorf("SUM(price) > 100 AND _WINDOW_START IS NOT NULL = %s", got)
+	}
+}
+
+func TestConstantFolding(t *testing.T) {
+	e := bin(sql.Mul, bin(sql.Add, num("1"), num("2")), col("a"))
+	c := &compiler{scope: &Scope{Schema: record.NewSchema("a")}}
+	n, err := c.compile(e.L)
+	if err != nil || !n.constant {
+		t.Fatalf("1 + 2: constant=%v err=%v", n.constant, err)
+	}
+	n, err = c.compile(e)
+	if err != nil || n.constant {
+		t.Fatalf("(1 + 2) * a: constant=%v err=%v", n.constant, err)
+	}
+	// A constant that fails is not folded: it fails per record, and only
+	// when evaluated.
+	failing := caseOf(nil, nil, when(bin(sql.Gt, col("a"), num("0")), num("1")), when(boolean(true), bin(sql.Div, num("1"), num("0"))))
+	f, err := Compile(failing, &Scope{Schema: record.NewSchema("a")})
+	if err != nil {
+		t.Fatalf("compile with failing constant: %v", err)
+	}
+	if got := show(f(&record.Record{Values: []record.Value{record.IntValue(1)}})); got != "INTEGER 1" {
+		t.Errorf("taken branch = %s", got)
+	}
+	if got := show(f(&record.Record{Values: []record.Value{record.IntValue(-1)}})); got != "!division by zero" {
+		t.Errorf("failing branch = %s", got)
+	}
+}
+
+func TestIsAggregateAnalytic(t *testing.T) {
+	for _, name := range []string{"count", "SUM", "avg", "STDDEV_POP", "string_agg", "MEDIAN"} {
+		if !IsAggregate(name) || !IsAnalytic(name) {
+			t.Errorf("%s: want aggregate and analytic", name)
+		}
+	}
+	for _, name := range []string{"LAG", "lead", "ROW_NUMBER", "rank", "DENSE_RANK"} {
+		if IsAggregate(name) || !IsAnalytic(name) {
+			t.Errorf("%s: want analytic only", name)
+		}
+	}
+	for _, name := range []string{"UPPER", "COALESCE"} {
+		if IsAggregate(name) || IsAnalytic(name) {
+			t.Errorf("%s: want neither", name)
+		}
+	}
+}
