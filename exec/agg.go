@@ -1,0 +1,271 @@
+package exec
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/sluicesql/sluice/expr"
+	"github.com/sluicesql/sluice/record"
+)
+
+// aggregator computes one aggregate call for every group of a pipeline. Its
+// per-group states live in a slice indexed by group id, so a group's state
+// is a concrete value, not an interface per group.
+//
+// Updating is two-phase so that a record either updates every aggregate of
+// its group or none: prepare evaluates and validates the record's
+// arguments (and may fail), apply folds them into a group (and cannot).
+type aggregator interface {
+	// prepare evaluates the arguments for r.
+	prepare(r *record.Record) error
+	// apply folds the prepared arguments into group g.
+	apply(g int32)
+	// result returns group g's current value.
+	result(g int32) (record.Value, error)
+	// merge folds group src's state into group dst (session merges).
+	merge(dst, src int32)
+	// grow makes room for group ids below n.
+	grow(n int)
+	// clear resets group g's state to empty, releasing what it holds.
+	clear(g int32)
+}
+
+// growTo extends s with zero values up to length n.
+func growTo[T any](s []T, n int) []T {
+	if n <= len(s) {
+		return s
+	}
+	return append(s, make([]T, n-len(s))...)
+}
+
+// class groups value kinds that compare with each other.
+type class uint8
+
+const (
+	classNone class = iota
+	classNumber
+	classString
+	classBool
+	classTime
+)
+
+func classOf(v record.Value) class {
+	switch v.Kind() {
+	case record.Int, record.Decimal, record.Float:
+		return classNumber
+	case record.String:
+		return classString
+	case record.Bool:
+		return classBool
+	case record.Timestamp:
+		return classTime
+	}
+	return classNone
+}
+
+var classNames = [...]string{"NULL", "numbers", "strings", "booleans", "timestamps"}
+
+// checkClass fixes the aggregate's value class on the first value and
+// rejects values of another class later.
+func checkClass(fn string, have *class, v record.Value) error {
+	c := classOf(v)
+	if *have == classNone {
+		*have = c
+		return nil
+	}
+	if c != *have {
+		return fmt.Errorf("%s over mixed types: %s value after %s", fn, v.Kind(), classNames[*have])
+	}
+	return nil
+}
+
+// retain copies a string value so that group state does not pin the input
+// record's memory.
+func retain(v record.Value) record.Value {
+	if v.Kind() == record.String {
+		return record.StringValue(strings.Clone(v.Str()))
+	}
+	return v
+}
+
+// countStar is COUNT(*).
+type countStar struct{ n []int64 }
+
+func (a *countStar) prepare(*record.Record) error { return nil }
+func (a *countStar) apply(g int32)                { a.n[g]++ }
+func (a *countStar) result(g int32) (record.Value, error) {
+	return record.IntValue(a.n[g]), nil
+}
+func (a *countStar) merge(d, s int32) { a.n[d] += a.n[s] }
+func (a *countStar) grow(n int)       { a.n = growTo(a.n, n) }
+func (a *countStar) clear(g int32)    { a.n[g] = 0 }
+
+// countValues is COUNT(x): the number of non-NULL values.
+type countValues struct {
+	arg  expr.Func
+	null bool
+	n    []int64
+}
+
+func (a *countValues) prepare(r *record.Record) error {
+	v, err := a.arg(r)
+	a.null = v.IsNull()
+	return err
+}
+
+func (a *countValues) apply(g int32) {
+	if !a.null {
+		a.n[g]++
+	}
+}
+func (a *countValues) result(g int32) (record.Value, error) {
+	return record.IntValue(a.n[g]), nil
+}
+func (a *countValues) merge(d, s int32) { a.n[d] += a.n[s] }
+func (a *countValues) grow(n int)       { a.n = growTo(a.n, n) }
+func (a *countValues) clear(g int32)    { a.n[g] = 0 }
+
+// countDistinct is COUNT(DISTINCT x), keyed by the values' key encoding
+// (so 1, 1.0 and 1.00 count once).
+type countDistinct struct {
+	arg  expr.Func
+	null bool
+	buf  []byte
+	sets []map[string]struct{}
+}
+
+func (a *countDistinct) prepare(r *record.Record) error {
+	v, err := a.arg(r)
+	a.null = v.IsNull()
+	a.buf = v.AppendKey(a.buf[:0])
+	return err
+}
+
+func (a *countDistinct) apply(g int32) {
+	if a.null {
+		return
+	}
+	m := a.sets[g]
+	if m == nil {
+		m = make(map[string]struct{})
+		a.sets[g] = m
+	}
+	if _, ok := m[string(a.buf)]; !ok {
+		m[string(a.buf)] = struct{}{}
+	}
+}
+
+func (a *countDistinct) result(g int32) (record.Value, error) {
+	return record.IntValue(int64(len(a.sets[g]))), nil
+}
+
+func (a *countDistinct) merge(d, s int32) {
+	if a.sets[d] == nil {
+		a.sets[d], a.sets[s] = a.sets[s], nil
+		return
+	}
+	for k := range a.sets[s] {
+		a.sets[d][k] = struct{}{}
+	}
+}
+func (a *countDistinct) grow(n int)    { a.sets = growTo(a.sets, n) }
+func (a *countDistinct) clear(g int32) { a.sets[g] = nil }
+
+// minMax is MIN(x) or MAX(x).
+type minMax struct {
+	arg  expr.Func
+	max  bool
+	cls  class
+	cur  record.Value
+	vals []record.Value
+}
+
+func (a *minMax) name() string {
+	if a.max {
+		return "MAX"
+	}
+	return "MIN"
+}
+
+func (a *minMax) prepare(r *record.Record) error {
+	v, err := a.arg(r)
+	if err != nil {
+		return err
+	}
+	a.cur = v
+	if v.IsNull() {
+		return nil
+	}
+	return checkClass(a.name(), &a.cls, v)
+}
+
+func (a *minMax) apply(g int32) {
+	if !a.cur.IsNull() && a.better(a.cur, a.vals[g]) {
+		a.vals[g] = retain(a.cur)
+	}
+}
+
+// better reports whether v replaces the current extreme have. Values of one
+// class always compare without error.
+func (a *minMax) better(v, have record.Value) bool {
+	if have.IsNull() {
+		return true
+	}
+	c, _ := record.Compare(v, have)
+	if a.max {
+		return c > 0
+	}
+	return c < 0
+}
+
+func (a *minMax) result(g int32) (record.Value, error) { return a.vals[g], nil }
+func (a *minMax) merge(d, s int32) {
+	if !a.vals[s].IsNull() && a.better(a.vals[s], a.vals[d]) {
+		a.vals[d] = a.vals[s]
+	}
+}
+func (a *minMax) grow(n int)    { a.vals = growTo(a.vals, n) }
+func (a *minMax) clear(g int32) { a.vals[g] = record.Value{} }
+
+// firstLast is FIRST_VALUE(x) or LAST_VALUE(x) as an aggregate: the first
+// or last non-NULL value in arrival order.
+type firstLast struct {
+	arg  expr.Func
+	last bool
+	seq  int64
+	cur  record.Value
+	vals []record.Value
+	seqs []int64
+}
+
+func (a *firstLast) prepare(r *record.Record) error {
+	v, err := a.arg(r)
+	a.cur = v
+	a.seq++
+	return err
+}
+
+func (a *firstLast) apply(g int32) {
+	if a.cur.IsNull() || (!a.last && !a.vals[g].IsNull()) {
+		return
+	}
+	a.vals[g] = retain(a.cur)
+	a.seqs[g] = a.seq
+}
+
+func (a *firstLast) result(g int32) (record.Value, error) { return a.vals[g], nil }
+
+func (a *firstLast) merge(d, s int32) {
+	if a.vals[s].IsNull() {
+		return
+	}
+	if a.vals[d].IsNull() || (a.last == (a.seqs[s] > a.seqs[d])) {
+		a.vals[d], a.seqs[d] = a.vals[s], a.seqs[s]
+	}
+}
+
+func (a *firstLast) grow(n int) {
+	a.vals = growTo(a.vals, n)
+	a.seqs = growTo(a.seqs, n)
+}
+func (a *firstLast) clear(g int32) { a.vals[g], a.seqs[g] = record.Value{}, 0 }

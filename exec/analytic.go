@@ -1,0 +1,60 @@
+package exec
+
+import (
+	"github.com/sluicesql/sluice/expr"
+	"github.com/sluicesql/sluice/record"
+	"github.com/sluicesql/sluice/sql"
+)
+
+// analyticPlan computes a query's OVER calls for each input row into extra
+// slots after the input columns; the select list reads them through its
+// scope's Override.
+type analyticPlan struct {
+	calls []*sql.Call
+	// base is the first extra slot: the input schema's final length.
+	base int
+	// newState returns a pipeline's per-partition analytic state.
+	newState func() analyticState
+}
+
+// analyticState computes, for one input row, the value of every OVER call
+// (out[i] for calls[i]), keeping the per-partition-key row windows.
+type analyticState interface {
+	Apply(r *record.Record, out []record.Value) error
+}
+
+// applyAnalytic returns r extended with its OVER values after the input
+// columns, in a scratch record valid until the next call.
+func (pl *Pipeline) applyAnalytic(r *record.Record) (*record.Record, error) {
+	a := pl.p.analytic
+	vals := pl.ext.Values[:0]
+	vals = append(vals, r.Values[:min(len(r.Values), a.base)]...)
+	for len(vals) < a.base+len(a.calls) {
+		vals = append(vals, record.Value{})
+	}
+	pl.ext = *r
+	pl.ext.Values = vals
+	if err := pl.an.Apply(r, vals[a.base:a.base+len(a.calls)]); err != nil {
+		return nil, err
+	}
+	return &pl.ext, nil
+}
+
+// override maps an OVER call to its extra slot.
+func (a *analyticPlan) override(e sql.Expr) (int, bool) {
+	c, ok := isAnalyticCall(e)
+	if !ok {
+		return 0, false
+	}
+	for i, x := range a.calls {
+		if x == c || sameExpr(x, c) {
+			return a.base + i, true
+		}
+	}
+	return 0, false
+}
+
+// compileAnalytic compiles the OVER calls of a select list.
+func compileAnalytic(calls []*sql.Call, in *expr.Scope) (*analyticPlan, error) {
+	return nil, errorAt(calls[0], "window function %s OVER (...) is not supported yet", calls[0].Name)
+}

@@ -1,0 +1,326 @@
+// Package exec is Sluice's per-partition executor: filter, projection,
+// DISTINCT, GROUP BY aggregation, event-time windows with watermarks, row
+// windows (OVER) and the two emit modes. Compile turns a SELECT into a
+// Program; each partition worker runs its own Pipeline of it.
+package exec
+
+import (
+	"fmt"
+
+	"github.com/sluicesql/sluice/expr"
+	"github.com/sluicesql/sluice/record"
+	"github.com/sluicesql/sluice/sql"
+)
+
+// Program is a compiled query. It is immutable and shared by the pipelines
+// of all partition workers (its compiled expressions are pure functions).
+type Program struct {
+	in, out  *record.Schema
+	keySlots []int
+	autoAdd  bool // input columns are discovered from the query
+	external bool // the watermark moves only through Advance
+	set      settings
+	time     eventTimeSpec
+	where    expr.Func
+	distinct bool
+
+	// project computes the output row from an input row (stateless and
+	// analytic queries); nil for aggregating queries.
+	project []expr.Func
+	// agg is the aggregation plan; nil for stateless queries.
+	agg *aggPlan
+	// analytic computes OVER calls into extra slots; nil without them.
+	analytic *analyticPlan
+
+	order    []orderKey
+	limit    int64
+	hasLimit bool
+}
+
+// aggPlan is the plan of an aggregating query. A group's row (the record
+// HAVING and the select list are evaluated over) holds the group key
+// values, then the aggregate results, then the window start and end.
+type aggPlan struct {
+	keys    []expr.Func
+	specs   []aggSpec
+	having  expr.Func
+	project []expr.Func
+	window  *windowSpec
+	emit    sql.EmitMode
+	// global is set for aggregates without GROUP BY and window: SQL gives
+	// one row even for no input.
+	global bool
+}
+
+func (a *aggPlan) rowLen() int       { return len(a.keys) + len(a.specs) + 2 }
+func (a *aggPlan) startSlot() int    { return len(a.keys) + len(a.specs) }
+func (a *aggPlan) changes() bool     { return a.emit == sql.EmitChanges }
+func (a *aggPlan) windowed() bool    { return a.window != nil }
+func (a *aggPlan) session() bool     { return a.window != nil && a.window.kind == sql.Session }
+func (a *aggPlan) aggSlot(i int) int { return len(a.keys) + i }
+
+// aggSpec is one distinct aggregate call of the query.
+type aggSpec struct {
+	call *sql.Call
+	make func() aggregator
+}
+
+// windowSpec is an event-time window in milliseconds.
+type windowSpec struct {
+	kind               sql.WindowKind
+	size, advance, gap int64
+}
+
+// length is the window's span: its size, or a session's gap.
+func (w *windowSpec) length() int64 {
+	if w.kind == sql.Session {
+		return w.gap
+	}
+	return w.size
+}
+
+// Compile compiles sel. Errors are positioned (*expr.Error) where a node
+// is at fault.
+func Compile(sel *sql.Select, opts Options) (*Program, error) {
+	if sel == nil {
+		return nil, fmt.Errorf("compile: no query")
+	}
+	if len(sel.Joins) > 0 {
+		return nil, errorAt(sel.Joins[0], "JOIN is not supported by the executor")
+	}
+	set, err := parseSettings(opts.Properties)
+	if err != nil {
+		return nil, err
+	}
+	p := &Program{set: set, distinct: sel.Distinct, external: opts.ExternalWatermark}
+	p.autoAdd = opts.Schema == nil
+	p.in = record.NewSchema()
+	if opts.Schema != nil {
+		p.in = record.NewSchema(opts.Schema.Names()...)
+	}
+	in := &expr.Scope{Schema: p.in, AutoAdd: p.autoAdd}
+	if err := p.compileEventTime(sel); err != nil {
+		return nil, err
+	}
+	if sel.Where != nil {
+		if p.where, err = expr.Compile(sel.Where, in); err != nil {
+			return nil, err
+		}
+	}
+	items, err := p.expandStars(sel)
+	if err != nil {
+		return nil, err
+	}
+	if p.out, err = outputSchema(items); err != nil {
+		return nil, err
+	}
+	if isAggregating(sel, items) {
+		err = p.compileAggregate(sel, items, in)
+	} else {
+		err = p.compileStateless(sel, items, in)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := p.compileOrder(sel, items); err != nil {
+		return nil, err
+	}
+	if sel.Limit != nil {
+		if sel.Limit.Count < 0 {
+			return nil, errorAt(sel.Limit, "LIMIT must not be negative")
+		}
+		p.limit, p.hasLimit = sel.Limit.Count, true
+	}
+	p.keySlots = keySlots(sel, items)
+	return p, nil
+}
+
+// isAggregating reports whether the query groups: GROUP BY, a WINDOW or an
+// aggregate call in the select list or HAVING.
+func isAggregating(sel *sql.Select, items []sql.SelectItem) bool {
+	if len(sel.GroupBy) > 0 || sel.Window != nil || sel.Having != nil {
+		return true
+	}
+	for _, it := range items {
+		if len(collectAggregates(it.Expr, nil)) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// collectAggregates appends the distinct aggregate calls in e to have.
+func collectAggregates(e sql.Expr, have []*sql.Call) []*sql.Call {
+	sql.Inspect(e, func(n sql.Expr) bool {
+		c, ok := isAggregateCall(n)
+		if !ok {
+			return true
+		}
+		for _, h := range have {
+			if sameExpr(h, c) {
+				return false
+			}
+		}
+		have = append(have, c)
+		return false
+	})
+	return have
+}
+
+// compileEventTime resolves where event time comes from.
+func (p *Program) compileEventTime(sel *sql.Select) error {
+	p.time = eventTimeSpec{slot: -1, format: p.set.timeFormat}
+	name := p.set.timeField
+	var at sql.Node = sel
+	if sel.Window != nil && sel.Window.TimeColumn != "" {
+		name, at = sel.Window.TimeColumn, sel.Window
+	}
+	if name == "" {
+		return nil
+	}
+	if sys, ok := record.IsSystemColumn(name); ok {
+		if sys == record.SysEventTime || sys == record.SysTimestamp {
+			return nil
+		}
+		return errorAt(at, "%s cannot be the event time", sys)
+	}
+	slot, ok := p.in.Lookup(name)
+	if !ok {
+		if !p.autoAdd {
+			return errorAt(at, "event time column %q is not an input column", name)
+		}
+		slot = p.in.Add(name)
+	}
+	p.time.slot, p.time.name = slot, name
+	return nil
+}
+
+// expandStars replaces `*` items by the input columns.
+func (p *Program) expandStars(sel *sql.Select) ([]sql.SelectItem, error) {
+	var items []sql.SelectItem
+	for _, it := range sel.Items {
+		if !it.Star {
+			items = append(items, it)
+			continue
+		}
+		if p.in.Len() == 0 {
+			return nil, errorAt(it, "SELECT * needs the input columns, and none are known")
+		}
+		for _, name := range p.in.Names() {
+			items = append(items, sql.SelectItem{Pos: it.Pos, Expr: &sql.Ident{Pos: it.Pos, Name: name}})
+		}
+	}
+	if len(items) == 0 {
+		return nil, errorAt(sel, "empty select list")
+	}
+	return items, nil
+}
+
+// outputSchema names the output columns: the alias, else the column name,
+// else the expression's canonical text.
+func outputSchema(items []sql.SelectItem) (*record.Schema, error) {
+	s := record.NewSchema()
+	for _, it := range items {
+		name := columnName(it)
+		if _, dup := s.Lookup(name); dup {
+			return nil, errorAt(it, "duplicate output column %q (give it an alias)", name)
+		}
+		s.Add(name)
+	}
+	return s, nil
+}
+
+func columnName(it sql.SelectItem) string {
+	if it.Alias != "" {
+		return it.Alias
+	}
+	if id, ok := it.Expr.(*sql.Ident); ok {
+		if sys, ok := record.IsSystemColumn(id.Name); ok {
+			return sys
+		}
+		return id.Name
+	}
+	return formatExpr(it.Expr)
+}
+
+// compileStateless compiles a query with one output row per input row.
+func (p *Program) compileStateless(sel *sql.Select, items []sql.SelectItem, in *expr.Scope) error {
+	var calls []*sql.Call
+	for _, it := range items {
+		sql.Inspect(it.Expr, func(n sql.Expr) bool {
+			if c, ok := isAnalyticCall(n); ok {
+				calls = append(calls, c)
+				return false
+			}
+			return true
+		})
+	}
+	scope := in
+	if len(calls) > 0 {
+		plan, err := compileAnalytic(calls, in)
+		if err != nil {
+			return err
+		}
+		p.analytic = plan
+		scope = &expr.Scope{Schema: in.Schema, AutoAdd: in.AutoAdd, Override: plan.override}
+	}
+	p.project = make([]expr.Func, len(items))
+	for i, it := range items {
+		f, err := expr.Compile(it.Expr, scope)
+		if err != nil {
+			return err
+		}
+		p.project[i] = f
+	}
+	if p.analytic != nil {
+		p.analytic.base = p.in.Len()
+	}
+	return nil
+}
+
+// keySlots returns the output slots of the message key: PRIMARY KEY
+// columns, else the GROUP BY expressions found in the select list.
+func keySlots(sel *sql.Select, items []sql.SelectItem) []int {
+	var slots []int
+	for i, it := range items {
+		if it.PrimaryKey {
+			slots = append(slots, i)
+		}
+	}
+	if slots != nil {
+		return slots
+	}
+	for _, g := range sel.GroupBy {
+		for i, it := range items {
+			if sameExpr(g, it.Expr) {
+				slots = append(slots, i)
+				break
+			}
+		}
+	}
+	return slots
+}
+
+// InputSchema returns the input columns by slot; decoders fill these.
+func (p *Program) InputSchema() *record.Schema { return p.in }
+
+// OutputSchema returns the output columns by slot.
+func (p *Program) OutputSchema() *record.Schema { return p.out }
+
+// KeySlots returns the output slots forming the message key (nil: none).
+func (p *Program) KeySlots() []int { return p.keySlots }
+
+// EventTime returns r's event time per the query: the window's time
+// column, else the event.time.field property, else r's event time or
+// timestamp. It reports false when the column's value is not a time.
+func (p *Program) EventTime(r *record.Record) (int64, bool) {
+	t, err := p.time.of(r)
+	return t, err == nil
+}
+
+// Limit returns the query's LIMIT, if any.
+func (p *Program) Limit() (int64, bool) { return p.limit, p.hasLimit }
+
+// Ordered reports whether the output has an ORDER BY to keep across
+// partitions.
+func (p *Program) Ordered() bool { return len(p.order) > 0 }

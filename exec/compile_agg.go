@@ -1,0 +1,262 @@
+package exec
+
+import (
+	"strings"
+
+	"github.com/sluicesql/sluice/expr"
+	"github.com/sluicesql/sluice/record"
+	"github.com/sluicesql/sluice/sql"
+)
+
+// compileAggregate compiles a grouping query: group keys and aggregate
+// arguments over input rows; HAVING and the select list over group rows.
+func (p *Program) compileAggregate(sel *sql.Select, items []sql.SelectItem, in *expr.Scope) error {
+	a := &aggPlan{emit: sel.Emit, global: len(sel.GroupBy) == 0 && sel.Window == nil}
+	p.agg = a
+	if sel.Window != nil {
+		w, err := compileWindow(sel.Window)
+		if err != nil {
+			return err
+		}
+		a.window = w
+	}
+	if a.emit == sql.EmitDefault {
+		a.emit = sql.EmitChanges
+		if a.window != nil {
+			a.emit = sql.EmitFinal
+		}
+	}
+	if p.distinct && a.emit == sql.EmitChanges {
+		return errorAt(sel, "SELECT DISTINCT with aggregation needs EMIT FINAL")
+	}
+	for _, it := range items {
+		if c, ok := findAnalytic(it.Expr); ok {
+			return errorAt(c, "window function %s OVER (...) cannot be combined with GROUP BY, WINDOW or aggregates", c.Name)
+		}
+	}
+	for _, g := range sel.GroupBy {
+		if c, ok := findAggregate(g); ok {
+			return errorAt(c, "aggregate %s is not allowed in GROUP BY", c.Name)
+		}
+		f, err := expr.Compile(g, in)
+		if err != nil {
+			return err
+		}
+		a.keys = append(a.keys, f)
+	}
+	var calls []*sql.Call
+	for _, it := range items {
+		calls = collectAggregates(it.Expr, calls)
+	}
+	calls = collectAggregates(sel.Having, calls)
+	for _, c := range calls {
+		mk, err := aggFactory(c, in)
+		if err != nil {
+			return err
+		}
+		a.specs = append(a.specs, aggSpec{call: c, make: mk})
+	}
+	g := &groupScope{plan: a, groupBy: sel.GroupBy, items: items}
+	scope := &expr.Scope{Schema: record.NewSchema(), Override: g.slot}
+	a.project = make([]expr.Func, len(items))
+	for i, it := range items {
+		if err := g.check(it.Expr); err != nil {
+			return err
+		}
+		f, err := expr.Compile(it.Expr, scope)
+		if err != nil {
+			return err
+		}
+		a.project[i] = f
+	}
+	if sel.Having != nil {
+		g.aliases = true
+		if err := g.check(sel.Having); err != nil {
+			return err
+		}
+		f, err := expr.Compile(sel.Having, scope)
+		if err != nil {
+			return err
+		}
+		a.having = f
+	}
+	return nil
+}
+
+// groupScope maps the nodes a group row holds to their slots.
+type groupScope struct {
+	plan    *aggPlan
+	groupBy []sql.Expr
+	items   []sql.SelectItem
+	aliases bool // HAVING may name select-list aliases of group row values
+}
+
+// slot is the expr.Scope Override for expressions over group rows.
+func (g *groupScope) slot(e sql.Expr) (int, bool) {
+	for i, k := range g.groupBy {
+		if sameExpr(e, k) {
+			return i, true
+		}
+	}
+	if _, ok := isAggregateCall(e); ok {
+		for i, s := range g.plan.specs {
+			if sameExpr(e, s.call) {
+				return g.plan.aggSlot(i), true
+			}
+		}
+	}
+	id, ok := e.(*sql.Ident)
+	if !ok {
+		return 0, false
+	}
+	if sys, ok := record.IsSystemColumn(id.Name); ok && g.plan.window != nil {
+		switch sys {
+		case record.SysWindowStart:
+			return g.plan.startSlot(), true
+		case record.SysWindowEnd:
+			return g.plan.startSlot() + 1, true
+		}
+	}
+	if g.aliases && id.Qualifier == "" {
+		for _, it := range g.items {
+			if strings.EqualFold(it.Alias, id.Name) {
+				g.aliases = false
+				slot, ok := g.slot(it.Expr)
+				g.aliases = true
+				return slot, ok
+			}
+		}
+	}
+	return 0, false
+}
+
+// check rejects column references that are neither grouped nor inside an
+// aggregate, with a message that says so.
+func (g *groupScope) check(e sql.Expr) error {
+	var err error
+	sql.Inspect(e, func(n sql.Expr) bool {
+		if err != nil {
+			return false
+		}
+		if _, ok := g.slot(n); ok {
+			return false
+		}
+		if id, ok := n.(*sql.Ident); ok {
+			if sys, ok := record.IsSystemColumn(id.Name); ok && (sys == record.SysWindowStart || sys == record.SysWindowEnd) {
+				err = errorAt(id, "%s needs a WINDOW clause", sys)
+				return false
+			}
+			err = errorAt(id, "column %q must appear in GROUP BY or be used in an aggregate function", id.Name)
+		}
+		return true
+	})
+	return err
+}
+
+func findAggregate(e sql.Expr) (*sql.Call, bool) {
+	var found *sql.Call
+	sql.Inspect(e, func(n sql.Expr) bool {
+		if c, ok := isAggregateCall(n); ok && found == nil {
+			found = c
+		}
+		return found == nil
+	})
+	return found, found != nil
+}
+
+func findAnalytic(e sql.Expr) (*sql.Call, bool) {
+	var found *sql.Call
+	sql.Inspect(e, func(n sql.Expr) bool {
+		if c, ok := isAnalyticCall(n); ok && found == nil {
+			found = c
+		}
+		return found == nil
+	})
+	return found, found != nil
+}
+
+// compileWindow converts the WINDOW clause to milliseconds and validates it.
+func compileWindow(w *sql.Window) (*windowSpec, error) {
+	ws := &windowSpec{kind: w.Kind, size: w.Size.Milliseconds(), advance: w.Advance.Milliseconds(), gap: w.Gap.Milliseconds()}
+	switch w.Kind {
+	case sql.Tumbling:
+		if ws.size <= 0 {
+			return nil, errorAt(w, "TUMBLING window size must be at least 1ms")
+		}
+		ws.advance = ws.size
+	case sql.Sliding:
+		if ws.size <= 0 || ws.advance <= 0 {
+			return nil, errorAt(w, "SLIDING window size and advance must be at least 1ms")
+		}
+	case sql.Session:
+		if ws.gap <= 0 {
+			return nil, errorAt(w, "SESSION gap must be at least 1ms")
+		}
+	default:
+		return nil, errorAt(w, "unknown window kind %d", w.Kind)
+	}
+	return ws, nil
+}
+
+// aggFactory validates an aggregate call, compiles its arguments and
+// returns a constructor of its per-pipeline aggregator.
+func aggFactory(c *sql.Call, in *expr.Scope) (func() aggregator, error) {
+	name := strings.ToUpper(c.Name)
+	if c.Star {
+		if name != "COUNT" {
+			return nil, errorAt(c, "%s(*) is not valid; only COUNT(*) is", name)
+		}
+		return func() aggregator { return &countStar{} }, nil
+	}
+	if c.Distinct && name != "COUNT" {
+		return nil, errorAt(c, "DISTINCT is only supported in COUNT(DISTINCT x), not in %s", name)
+	}
+	lo, hi := 1, 1
+	if name == "STRING_AGG" {
+		hi = 2
+	}
+	if len(c.Args) < lo || len(c.Args) > hi {
+		return nil, errorAt(c, "%s takes %d argument(s), got %d", name, hi, len(c.Args))
+	}
+	args := make([]expr.Func, len(c.Args))
+	for i, e := range c.Args {
+		if inner, ok := findAggregate(e); ok {
+			return nil, errorAt(inner, "aggregate %s cannot be nested inside %s", inner.Name, name)
+		}
+		if inner, ok := findAnalytic(e); ok {
+			return nil, errorAt(inner, "window function %s cannot be used inside %s", inner.Name, name)
+		}
+		f, err := expr.Compile(e, in)
+		if err != nil {
+			return nil, err
+		}
+		args[i] = f
+	}
+	x := args[0]
+	switch name {
+	case "COUNT":
+		if c.Distinct {
+			return func() aggregator { return &countDistinct{arg: x} }, nil
+		}
+		return func() aggregator { return &countValues{arg: x} }, nil
+	case "SUM", "AVG":
+		return func() aggregator { return &sumAvg{arg: x, avg: name == "AVG"} }, nil
+	case "MIN", "MAX":
+		return func() aggregator { return &minMax{arg: x, max: name == "MAX"} }, nil
+	case "STDDEV", "STDDEV_SAMP", "STDDEV_POP", "VARIANCE", "VAR_SAMP", "VAR_POP":
+		pop := strings.HasSuffix(name, "_POP")
+		sqrt := strings.HasPrefix(name, "STDDEV")
+		return func() aggregator { return &variance{arg: x, name: name, pop: pop, sqrt: sqrt} }, nil
+	case "FIRST_VALUE", "LAST_VALUE":
+		return func() aggregator { return &firstLast{arg: x, last: name == "LAST_VALUE"} }, nil
+	case "MEDIAN":
+		return func() aggregator { return &median{arg: x} }, nil
+	case "STRING_AGG":
+		var sep expr.Func
+		if len(args) == 2 {
+			sep = args[1]
+		}
+		return func() aggregator { return &stringAgg{arg: x, sep: sep} }, nil
+	}
+	return nil, errorAt(c, "aggregate %s is not supported", name)
+}

@@ -1,0 +1,191 @@
+package exec
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/sluicesql/sluice/record"
+)
+
+// rowBuf collects output rows in one flat value slice, reused across
+// emissions so that emitting allocates nothing in steady state.
+type rowBuf struct {
+	width int
+	vals  []record.Value
+	rows  []record.Record
+}
+
+func (b *rowBuf) reset() {
+	b.vals = b.vals[:0]
+	b.rows = b.rows[:0]
+}
+
+// add appends a row carrying meta's metadata and returns its values to fill.
+func (b *rowBuf) add(meta *record.Record) []record.Value {
+	n := len(b.vals)
+	b.vals = slices.Grow(b.vals, b.width)[:n+b.width]
+	b.rows = append(b.rows, record.Record{
+		Timestamp: meta.Timestamp, EventTime: meta.EventTime, HasEventTime: meta.HasEventTime,
+		Partition: meta.Partition, Offset: meta.Offset, Topic: meta.Topic, Key: meta.Key, Headers: meta.Headers,
+	})
+	return b.vals[n:]
+}
+
+// drop removes the last row added.
+func (b *rowBuf) drop() {
+	b.vals = b.vals[:len(b.vals)-b.width]
+	b.rows = b.rows[:len(b.rows)-1]
+}
+
+// done points the rows at their values and returns them.
+func (b *rowBuf) done() []record.Record {
+	for i := range b.rows {
+		b.rows[i].Values = b.vals[i*b.width : (i+1)*b.width : (i+1)*b.width]
+	}
+	return b.rows
+}
+
+// emit sends the collected rows as one emission unit (a batch of stateless
+// rows, a fired window, a batch of changes): DISTINCT, ORDER BY and LIMIT
+// of aggregating queries apply within it.
+func (pl *Pipeline) emit() {
+	rows := pl.rows.done()
+	p := pl.p
+	if p.agg != nil && p.distinct {
+		rows = pl.dedupe(rows)
+	}
+	if len(p.order) > 0 && len(rows) > 1 {
+		slices.SortStableFunc(rows, func(a, b record.Record) int { return p.compare(&a, &b) })
+	}
+	if p.agg != nil && p.hasLimit && int64(len(rows)) > p.limit {
+		rows = rows[:p.limit]
+	}
+	if len(rows) > 0 {
+		pl.out.Emit(rows)
+	}
+	pl.rows.reset()
+}
+
+// dedupe keeps the first of equal rows.
+func (pl *Pipeline) dedupe(rows []record.Record) []record.Record {
+	seen := make(map[string]struct{}, len(rows))
+	kept := rows[:0]
+	for _, r := range rows {
+		b := pl.keyBuf[:0]
+		for _, v := range r.Values {
+			b = v.AppendKey(b)
+		}
+		pl.keyBuf = b
+		if _, ok := seen[string(b)]; !ok {
+			seen[string(b)] = struct{}{}
+			kept = append(kept, r)
+		}
+	}
+	return kept
+}
+
+// addGroupRow evaluates group g's output row into the row buffer, unless
+// HAVING rejects it or it fails (then it goes to the dead-letter output).
+func (pl *Pipeline) addGroupRow(g int32) {
+	a := pl.p.agg
+	row := pl.group.Values
+	copy(row, pl.gt.keyOf(g))
+	for i, ag := range pl.aggs {
+		v, err := ag.result(g)
+		if err != nil {
+			pl.rowError(err)
+			return
+		}
+		row[a.aggSlot(i)] = v
+	}
+	meta := &pl.group
+	meta.Timestamp = pl.gt.ts[g]
+	meta.HasEventTime = false
+	if a.windowed() {
+		start, end := pl.gt.start[g], pl.gt.end[g]
+		row[a.startSlot()] = record.TimestampValue(start)
+		row[a.startSlot()+1] = record.TimestampValue(end)
+		meta.Timestamp, meta.EventTime, meta.HasEventTime = end-1, end-1, true
+	}
+	if a.having != nil {
+		v, err := a.having(meta)
+		if err != nil {
+			pl.rowError(fmt.Errorf("HAVING: %w", err))
+			return
+		}
+		if v.Kind() != record.Bool || !v.Bool() {
+			return
+		}
+	}
+	meta.Partition, meta.Offset = -1, -1
+	dst := pl.rows.add(meta)
+	for i, f := range a.project {
+		v, err := f(meta)
+		if err != nil {
+			pl.rows.drop()
+			pl.rowError(err)
+			return
+		}
+		dst[i] = v
+	}
+}
+
+// rowError reports a group row that failed to evaluate.
+func (pl *Pipeline) rowError(err error) {
+	pl.stats.RowErrors++
+	keys := pl.group.Values[:pl.gt.width]
+	parts := make([]string, len(keys))
+	for i, v := range keys {
+		parts[i] = v.String()
+	}
+	pl.out.DeadLetter(&pl.group, fmt.Errorf("group (%s): %w", strings.Join(parts, ", "), err))
+}
+
+// markChanged queues group g for emission at the end of the call.
+func (pl *Pipeline) markChanged(g int32) {
+	if !pl.gt.changed[g] {
+		pl.gt.changed[g] = true
+		pl.changed = append(pl.changed, g)
+	}
+}
+
+// flushChanged emits the latest row of every queued group.
+func (pl *Pipeline) flushChanged() {
+	if len(pl.changed) == 0 {
+		return
+	}
+	pl.rows.reset()
+	for _, g := range pl.changed {
+		if pl.gt.changed[g] {
+			pl.gt.changed[g] = false
+			pl.addGroupRow(g)
+		}
+	}
+	pl.changed = pl.changed[:0]
+	pl.emit()
+}
+
+// emitGroups emits the rows of gs as one unit, first flushing pending
+// changes of those groups.
+func (pl *Pipeline) emitGroups(gs []int32) {
+	pl.rows.reset()
+	for _, g := range gs {
+		pl.gt.changed[g] = false
+		pl.addGroupRow(g)
+	}
+	pl.emit()
+}
+
+// emitChangedOf emits the pending changes among gs (before their state is
+// released).
+func (pl *Pipeline) emitChangedOf(gs []int32) {
+	pl.rows.reset()
+	for _, g := range gs {
+		if pl.gt.changed[g] {
+			pl.gt.changed[g] = false
+			pl.addGroupRow(g)
+		}
+	}
+	pl.emit()
+}

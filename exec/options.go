@@ -1,0 +1,147 @@
+package exec
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sluicesql/sluice/record"
+)
+
+// Options configure Compile.
+type Options struct {
+	// Properties are the statement's WITH properties. The executor reads
+	// event.time.field, event.time.format, watermark.max_out_of_orderness,
+	// window.allowed_lateness, late.data.strategy and late.data.retention.
+	Properties map[string]string
+	// Schema lists the known input columns (needed for SELECT *); it may be
+	// nil. When it is nil, columns the query names are discovered and added
+	// to the program's input schema; when it is set, a column missing from
+	// it is a compile error. Compile never modifies it.
+	Schema *record.Schema
+	// ExternalWatermark is set under the job: the pipeline then never moves
+	// its watermark from the records it sees, only through Advance, so the
+	// result does not depend on how records were routed.
+	ExternalWatermark bool
+}
+
+// The WITH property keys the executor reads.
+const (
+	PropEventTimeField   = "event.time.field"
+	PropEventTimeFormat  = "event.time.format"
+	PropOutOfOrderness   = "watermark.max_out_of_orderness"
+	PropAllowedLateness  = "window.allowed_lateness"
+	PropLateDataStrategy = "late.data.strategy"
+	PropLateRetention    = "late.data.retention"
+)
+
+// LateStrategy says what happens to a record whose window has already fired.
+type LateStrategy uint8
+
+// The late-data strategies.
+const (
+	// LateDeadLetter sends late records to the dead-letter output (the default).
+	LateDeadLetter LateStrategy = iota
+	// LateDrop drops late records, counting them in Stats.LateDropped.
+	LateDrop
+	// LateUpdate folds late records into the fired window's retained state
+	// and emits the corrected row again.
+	LateUpdate
+)
+
+// timeFormat is how an event-time column's values are read.
+type timeFormat uint8
+
+const (
+	formatAuto timeFormat = iota // numbers as epoch_millis, strings as ISO-8601
+	formatMillis
+	formatSeconds
+	formatISO
+)
+
+// settings are the executor's parsed WITH properties.
+type settings struct {
+	timeField   string
+	timeFormat  timeFormat
+	outOfOrder  int64 // milliseconds
+	lateness    int64 // milliseconds
+	late        LateStrategy
+	retention   int64 // milliseconds; -1 means one window length (size or gap)
+	hasLateness bool
+}
+
+func parseSettings(props map[string]string) (settings, error) {
+	s := settings{retention: -1}
+	get := func(k string) (string, bool) {
+		v, ok := props[k]
+		return strings.TrimSpace(v), ok && strings.TrimSpace(v) != ""
+	}
+	if v, ok := get(PropEventTimeField); ok {
+		s.timeField = v
+	}
+	if v, ok := get(PropEventTimeFormat); ok {
+		switch strings.ToLower(v) {
+		case "epoch_millis", "epoch_ms", "millis":
+			s.timeFormat = formatMillis
+		case "epoch_seconds", "epoch_s", "seconds", "epoch":
+			s.timeFormat = formatSeconds
+		case "iso8601", "iso-8601", "rfc3339":
+			s.timeFormat = formatISO
+		default:
+			return s, fmt.Errorf("WITH %q: unknown format %q (want epoch_millis, epoch_seconds or iso8601)", PropEventTimeFormat, v)
+		}
+	}
+	var err error
+	durations := []struct {
+		key string
+		dst *int64
+	}{{PropOutOfOrderness, &s.outOfOrder}, {PropAllowedLateness, &s.lateness}, {PropLateRetention, &s.retention}}
+	for _, d := range durations {
+		if v, ok := get(d.key); ok {
+			if *d.dst, err = parseMillis(v); err != nil {
+				return s, fmt.Errorf("WITH %q: %w", d.key, err)
+			}
+		}
+	}
+	if v, ok := get(PropLateDataStrategy); ok {
+		switch strings.ToLower(v) {
+		case "dead_letter", "deadletter", "dlq":
+			s.late = LateDeadLetter
+		case "drop":
+			s.late = LateDrop
+		case "update":
+			s.late = LateUpdate
+		default:
+			return s, fmt.Errorf("WITH %q: unknown strategy %q (want dead_letter, drop or update)", PropLateDataStrategy, v)
+		}
+	}
+	return s, nil
+}
+
+// parseMillis reads a non-negative duration: Go syntax (5s, 500ms, 1m30s),
+// the suffixes d (days) and w (weeks), or a bare number of seconds.
+func parseMillis(text string) (int64, error) {
+	t := strings.ToLower(strings.ReplaceAll(text, " ", ""))
+	if n, err := strconv.ParseFloat(t, 64); err == nil {
+		if n < 0 {
+			return 0, fmt.Errorf("negative duration %q", text)
+		}
+		return int64(n * 1000), nil
+	}
+	for suffix, unit := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour} {
+		if n, ok := strings.CutSuffix(t, suffix); ok {
+			if f, err := strconv.ParseFloat(n, 64); err == nil && f >= 0 {
+				return int64(f * float64(unit/time.Millisecond)), nil
+			}
+		}
+	}
+	d, err := time.ParseDuration(t)
+	if err != nil {
+		return 0, fmt.Errorf("invalid duration %q (want e.g. 5s, 500ms, 2m)", text)
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("negative duration %q", text)
+	}
+	return d.Milliseconds(), nil
+}

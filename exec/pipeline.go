@@ -1,0 +1,231 @@
+package exec
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/sluicesql/sluice/record"
+)
+
+// Stats are a pipeline's cumulative counters over its input records:
+// In == Accepted + Filtered + DeadLettered + LateDropped always. A record
+// counts once however many windows it falls in.
+type Stats struct {
+	// In counts records given to Process.
+	In int64
+	// Filtered counts records removed by WHERE or beyond a stateless LIMIT.
+	Filtered int64
+	// Accepted counts records emitted or folded into state.
+	Accepted int64
+	// DeadLettered counts records sent to Output.DeadLetter: evaluation
+	// errors, and late records under the dead_letter strategy.
+	DeadLettered int64
+	// LateDropped counts late records dropped under the drop strategy.
+	LateDropped int64
+	// RowErrors counts output rows that failed to evaluate (an aggregate
+	// overflow, a division by zero in the select list); they go to
+	// Output.DeadLetter as group rows and are not input records.
+	RowErrors int64
+}
+
+// Output receives what a pipeline produces.
+type Output interface {
+	// Emit receives output rows (Values by OutputSchema slot); the rows are
+	// valid only during the call.
+	Emit(rows []record.Record)
+	// DeadLetter receives a record that failed evaluation, or a late
+	// record under the dead_letter strategy, with the reason.
+	DeadLetter(r *record.Record, reason error)
+}
+
+// Pipeline is one partition worker's execution of a Program: its state is
+// per group and open window. It is not safe for concurrent use.
+type Pipeline struct {
+	p     *Program
+	stats Stats
+	out   Output // the Output of the call in progress
+	wm    int64  // the watermark
+
+	rows    rowBuf         // output rows of the emission in progress
+	keyBuf  []byte         // the group key encoding of the record in progress
+	keyVals []record.Value // its group key values
+	group   record.Record  // the group row under evaluation
+	ext     record.Record  // an input row extended with analytic slots
+	an      analyticState  // OVER state, when the query has OVER calls
+
+	// Aggregation state.
+	aggs     []aggregator
+	gt       groupTable
+	groups   map[string]int32       // unwindowed groups by key
+	windows  map[int64]*window      // open (and retained) windows by start
+	lastWin  *window                // the window of the previous record
+	freeWins []*window              // released windows for reuse
+	sessions map[string]*sessionKey // session windows by group key
+	due      []dueItem              // scratch for firing
+	nextDue  int64                  // no window is due before the watermark reaches this
+	changed  []int32                // groups to emit at the end of the call
+	held     heldSet                // unwindowed EMIT FINAL: per source, smallest offset held
+	src      sources
+
+	// Stateless state.
+	distinct map[string]struct{}
+	emitted  int64
+}
+
+// NewPipeline returns a pipeline with empty state.
+func (p *Program) NewPipeline() *Pipeline {
+	pl := &Pipeline{p: p, wm: math.MinInt64, nextDue: math.MaxInt64}
+	pl.rows.width = p.out.Len()
+	if p.analytic != nil {
+		pl.an = p.analytic.newState()
+	}
+	if p.distinct && p.agg == nil {
+		pl.distinct = make(map[string]struct{})
+	}
+	if a := p.agg; a != nil {
+		pl.keyVals = make([]record.Value, len(a.keys))
+		pl.group.Values = make([]record.Value, a.rowLen())
+		pl.gt.width = len(a.keys)
+		for _, s := range a.specs {
+			pl.aggs = append(pl.aggs, s.make())
+		}
+		switch {
+		case a.window == nil:
+			pl.groups = make(map[string]int32)
+		case a.session():
+			pl.sessions = make(map[string]*sessionKey)
+		default:
+			pl.windows = make(map[int64]*window)
+		}
+	}
+	return pl
+}
+
+// Stats returns the cumulative counters.
+func (pl *Pipeline) Stats() Stats { return pl.stats }
+
+// Process runs recs through the query. Rows go to out.Emit: for stateless
+// queries once per call; for EMIT FINAL when windows fire; for EMIT
+// CHANGES at the end of the call, the latest row of each changed group.
+func (pl *Pipeline) Process(recs []record.Record, out Output) {
+	pl.out = out
+	defer func() { pl.out = nil }()
+	if pl.p.agg == nil {
+		pl.rows.reset()
+		for i := range recs {
+			pl.stateless(&recs[i])
+		}
+		pl.emit()
+		return
+	}
+	for i := range recs {
+		pl.aggregate(&recs[i])
+	}
+	pl.flushChanged()
+}
+
+// Advance moves the watermark to wm (it never moves back) and fires the
+// windows whose end plus allowed lateness it has reached.
+func (pl *Pipeline) Advance(wm int64, out Output) {
+	pl.out = out
+	defer func() { pl.out = nil }()
+	if wm > pl.wm {
+		pl.wm = wm
+	}
+	if pl.p.agg != nil && pl.wm >= pl.nextDue {
+		pl.fireDue(false)
+	}
+	pl.flushChanged()
+}
+
+// Finish ends a bounded input: every window fires and, without windows,
+// EMIT FINAL emits every group. The pipeline's state is then empty.
+func (pl *Pipeline) Finish(out Output) {
+	pl.out = out
+	defer func() { pl.out = nil }()
+	a := pl.p.agg
+	if a == nil {
+		return
+	}
+	if a.windowed() {
+		pl.fireDue(true)
+	} else {
+		pl.finishGroups()
+	}
+	pl.flushChanged()
+}
+
+// stateless evaluates one record of a query without aggregation.
+func (pl *Pipeline) stateless(r *record.Record) {
+	p := pl.p
+	pl.stats.In++
+	if !pl.pass(r) {
+		return
+	}
+	if p.hasLimit && pl.emitted >= p.limit {
+		pl.stats.Filtered++
+		return
+	}
+	src := r
+	if p.analytic != nil {
+		var err error
+		if src, err = pl.applyAnalytic(r); err != nil {
+			pl.deadLetter(r, err)
+			return
+		}
+	}
+	dst := pl.rows.add(r)
+	for i, f := range p.project {
+		v, err := f(src)
+		if err != nil {
+			pl.rows.drop()
+			pl.deadLetter(r, err)
+			return
+		}
+		dst[i] = v
+	}
+	if pl.distinct != nil && !pl.firstSeen(dst) {
+		pl.rows.drop()
+		pl.stats.Accepted++
+		return
+	}
+	pl.emitted++
+	pl.stats.Accepted++
+}
+
+// pass applies WHERE; it counts filtered and failed records.
+func (pl *Pipeline) pass(r *record.Record) bool {
+	if pl.p.where == nil {
+		return true
+	}
+	v, err := pl.p.where(r)
+	if err != nil {
+		pl.deadLetter(r, fmt.Errorf("WHERE: %w", err))
+		return false
+	}
+	if v.Kind() != record.Bool || !v.Bool() {
+		pl.stats.Filtered++
+		return false
+	}
+	return true
+}
+
+// firstSeen reports whether row is new to SELECT DISTINCT, remembering it.
+func (pl *Pipeline) firstSeen(row []record.Value) bool {
+	b := pl.keyBuf[:0]
+	for _, v := range row {
+		b = v.AppendKey(b)
+	}
+	pl.keyBuf = b
+	if _, ok := pl.distinct[string(b)]; ok {
+		return false
+	}
+	pl.distinct[string(b)] = struct{}{}
+	return true
+}
+
+// deadLetter sends r to the dead-letter output and counts it.
+func (pl *Pipeline) deadLetter(r *record.Record, err error) {
+	pl.stats.DeadLettered++
+	pl.out.DeadLetter(r, err)
+}

@@ -1,0 +1,220 @@
+package exec
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/sluicesql/sluice/record"
+)
+
+// ErrLate is wrapped by the reason given to Output.DeadLetter for a record
+// whose window had already fired.
+var ErrLate = errors.New("late record")
+
+// window is one open (or, under the update strategy, fired and retained)
+// TUMBLING or SLIDING window instance with its groups.
+type window struct {
+	start, end int64
+	fired      bool
+	groups     map[string]int32
+	gids       []int32
+	held       heldSet
+}
+
+// dueItem is a window or session found due by a firing scan.
+type dueItem struct {
+	w     *window
+	sk    *sessionKey
+	i     int
+	start int64
+}
+
+// floorDiv returns a / b rounded toward negative infinity (b > 0).
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && a < 0 {
+		q--
+	}
+	return q
+}
+
+// retention is how long fired windows keep their state for late updates:
+// 0 unless the strategy is update; then late.data.retention, by default
+// one window length.
+func (p *Program) retention() int64 {
+	if p.set.late != LateUpdate || p.agg == nil || p.agg.window == nil {
+		return 0
+	}
+	if p.set.retention >= 0 {
+		return p.set.retention
+	}
+	return p.agg.window.length()
+}
+
+// windowRecord folds the prepared record into every TUMBLING or SLIDING
+// window that covers t: [start, end) with start a multiple of the advance.
+func (pl *Pipeline) windowRecord(r *record.Record, t int64) {
+	ws := pl.p.agg.window
+	lateness, keep := pl.p.set.lateness, pl.p.retention()
+	applied, late, src := false, false, -1
+	for start := floorDiv(t, ws.advance) * ws.advance; start > t-ws.size; start -= ws.advance {
+		end := start + ws.size
+		if end+lateness <= pl.wm {
+			if keep > 0 && end+lateness+keep > pl.wm {
+				g := pl.windowGroup(pl.windowAt(start, end, true))
+				pl.fold(g, r)
+				pl.markChanged(g)
+				applied = true
+			} else {
+				late = true
+			}
+			continue
+		}
+		w := pl.windowAt(start, end, false)
+		g := pl.windowGroup(w)
+		pl.fold(g, r)
+		applied = true
+		if pl.p.agg.changes() {
+			pl.markChanged(g)
+			continue
+		}
+		if src < 0 {
+			src = pl.src.index(r)
+		}
+		w.held.note(src, r.Offset)
+	}
+	switch {
+	case applied:
+		pl.stats.Accepted++
+	case late:
+		pl.late(r, t)
+	}
+}
+
+// late handles a record whose windows have all fired.
+func (pl *Pipeline) late(r *record.Record, t int64) {
+	if pl.p.set.late == LateDrop {
+		pl.stats.LateDropped++
+		return
+	}
+	pl.deadLetter(r, fmt.Errorf("%w: event time %s is behind the watermark %s plus allowed lateness; its window has fired",
+		ErrLate, record.TimestampValue(t), record.TimestampValue(pl.wm)))
+}
+
+// windowAt returns the window starting at start, creating it.
+func (pl *Pipeline) windowAt(start, end int64, fired bool) *window {
+	if w := pl.lastWin; w != nil && w.start == start {
+		return w
+	}
+	w, ok := pl.windows[start]
+	if !ok {
+		if k := len(pl.freeWins); k > 0 {
+			w = pl.freeWins[k-1]
+			pl.freeWins = pl.freeWins[:k-1]
+		} else {
+			w = &window{groups: make(map[string]int32)}
+		}
+		w.start, w.end, w.fired = start, end, fired
+		pl.windows[start] = w
+		due := end + pl.p.set.lateness
+		if fired {
+			due += pl.p.retention()
+		}
+		pl.nextDue = min(pl.nextDue, due)
+	}
+	pl.lastWin = w
+	return w
+}
+
+// windowGroup returns the group of the current key in w, creating it.
+func (pl *Pipeline) windowGroup(w *window) int32 {
+	if g, ok := w.groups[string(pl.keyBuf)]; ok {
+		return g
+	}
+	g := pl.gt.alloc(pl.aggs, pl.keyVals)
+	pl.gt.start[g], pl.gt.end[g] = w.start, w.end
+	w.groups[string(pl.keyBuf)] = g
+	w.gids = append(w.gids, g)
+	return g
+}
+
+// fireDue fires the windows the watermark has reached (all of them when
+// all is set, at the end of the input) in window order, and releases fired
+// windows whose retention has passed.
+func (pl *Pipeline) fireDue(all bool) {
+	if pl.p.agg.session() {
+		pl.fireSessions(all)
+		return
+	}
+	lateness, keep := pl.p.set.lateness, pl.p.retention()
+	pl.nextDue = math.MaxInt64
+	due := pl.due[:0]
+	for _, w := range pl.windows {
+		switch {
+		case all || w.end+lateness <= pl.wm && !w.fired || w.end+lateness+keep <= pl.wm:
+			due = append(due, dueItem{w: w, start: w.start})
+		case w.fired:
+			pl.nextDue = min(pl.nextDue, w.end+lateness+keep)
+		default:
+			pl.nextDue = min(pl.nextDue, w.end+lateness)
+		}
+	}
+	slices.SortFunc(due, func(a, b dueItem) int { return cmpInt64(a.start, b.start) })
+	for _, d := range due {
+		w := d.w
+		if !w.fired {
+			if pl.p.agg.changes() {
+				pl.emitChangedOf(w.gids)
+			} else {
+				pl.emitGroups(w.gids)
+			}
+			if !all && keep > 0 && w.end+lateness+keep > pl.wm {
+				w.fired = true
+				w.held.reset()
+				pl.nextDue = min(pl.nextDue, w.end+lateness+keep)
+				continue
+			}
+		} else {
+			pl.emitChangedOf(w.gids)
+		}
+		pl.releaseWindow(w)
+	}
+	clear(due)
+	pl.due = due[:0]
+}
+
+// releaseWindow frees a window's groups and recycles it.
+func (pl *Pipeline) releaseWindow(w *window) {
+	for _, g := range w.gids {
+		pl.gt.release(pl.aggs, g)
+	}
+	clear(w.groups)
+	w.gids = w.gids[:0]
+	w.held.reset()
+	delete(pl.windows, w.start)
+	if pl.lastWin == w {
+		pl.lastWin = nil
+	}
+	pl.freeWins = append(pl.freeWins, w)
+}
+
+func cmpInt64(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// cmpDue orders session firing: by start, then by key.
+func cmpDue(a, b dueItem) int {
+	if c := cmpInt64(a.start, b.start); c != 0 {
+		return c
+	}
+	return strings.Compare(a.sk.key, b.sk.key)
+}
