@@ -2,6 +2,7 @@ package expr
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/sluicesql/sluice/record"
 	"github.com/sluicesql/sluice/sql"
@@ -60,13 +61,14 @@ func (c *compiler) call(x *sql.Call) (node, error) {
 	case x.Distinct:
 		return node{}, errorf(x, "DISTINCT is only allowed in aggregate calls, not in %s", x.Name)
 	}
-	switch x.Name {
+	name := strings.ToUpper(x.Name)
+	switch name {
 	case "EXTRACT", "DATE_PART":
 		return c.extract(x)
 	case "DATE_TRUNC":
 		return c.dateTrunc(x)
 	}
-	def, ok := functions[x.Name]
+	def, ok := functions[name]
 	if !ok {
 		return node{}, errorf(x, "unknown function %s", x.Name)
 	}
