@@ -128,6 +128,9 @@ func (c *collector) read(ctx context.Context, r connector.PartitionReader) {
 				key: string(rec.Key), raw: string(rec.Raw), values: append([]record.Value(nil), rec.Values...),
 				hdrs: append([]record.Header(nil), rec.Headers...)}
 			if c.stop != nil && c.stop(g) {
+				if last >= 0 && c.after != nil {
+					c.after(r.Partition(), last)
+				}
 				return
 			}
 			c.mu.Lock()

@@ -52,10 +52,12 @@ func (s *Source) push(ctx context.Context, cl *kgo.Client, p int32, recs []*kgo.
 		}
 		recs = recs[:n]
 	}
+	// The reader owns recs once pushed: read what is needed first.
+	atEnd := s.cfg.stopAtEnd && (len(recs) == 0 || recs[len(recs)-1].Offset+1 >= end)
 	if len(recs) > 0 && !r.push(ctx, recs) {
 		return
 	}
-	if s.cfg.stopAtEnd && (len(recs) == 0 || recs[len(recs)-1].Offset+1 >= end) {
+	if atEnd {
 		r.ended.Store(true)
 		r.finish()
 		cl.PauseFetchPartitions(map[string][]int32{s.cfg.topic: {p}})

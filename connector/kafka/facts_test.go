@@ -1,0 +1,176 @@
+package kafka
+
+import (
+	"context"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/record"
+)
+
+// produceTo writes msgs with a manual partition each, ignoring the key.
+func produceTo(t *testing.T, brokers []string, topic string, msgs []Message, part func(i int) int32) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	recs := make([]*kgo.Record, len(msgs))
+	for i, m := range msgs {
+		recs[i] = &kgo.Record{Topic: topic, Key: m.Key, Value: m.Value, Partition: part(i)}
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func checkFacts(t *testing.T, brokers []string, columns []string, kv ...string) connector.Facts {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	f, err := ObserveFacts(ctx, "trades", sourceProps(brokers, kv...), columns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// TestCheckFacts samples topics keyed by trader_id, unkeyed, and keyed but
+// placed against Kafka's default partitioner.
+func TestCheckFacts(t *testing.T) {
+	brokers := startCluster(t, "trades", "unkeyed", "misplaced")
+	keyed := trades(1200, 40)
+	produce(t, brokers, "trades", keyed)
+	unkeyed := trades(200, 40)
+	for i := range unkeyed {
+		unkeyed[i].Key = nil
+	}
+	produce(t, brokers, "unkeyed", unkeyed)
+	produceTo(t, brokers, "misplaced", trades(200, 40), func(i int) int32 { return int32(i % testPartitions) })
+
+	groupBy := []string{"symbol", "trader_id"}
+	for _, c := range []struct {
+		name    string
+		columns []string
+		props   []string
+		key     []string
+		origin  string
+		note    string // substring of Note
+	}{
+		{"declared confirmed", nil, []string{"partition.key", "trader_id"}, []string{"trader_id"}, "declared", ""},
+		{"declared wrong column", nil, []string{"partition.key", "symbol"}, nil, "", "is not the symbol value"},
+		{"declared two columns", nil, []string{"partition.key", "trader_id, symbol"}, nil, "", `is not the trader_id, symbol value ["T`},
+		{"observed", groupBy, nil, []string{"trader_id"}, "observed", ""},
+		{"observed nothing", []string{"symbol"}, nil, nil, "", ""},
+		{"unkeyed declared", nil, []string{"topic.name", "unkeyed", "partition.key", "trader_id"}, nil, "", "has no message key"},
+		{"unkeyed observed", groupBy, []string{"topic.name", "unkeyed"}, nil, "", ""},
+		{"misplaced declared", nil, []string{"topic.name", "misplaced", "partition.key", "trader_id"}, nil, "", "default partitioner (murmur2 mod 8)"},
+		{"misplaced observed", groupBy, []string{"topic.name", "misplaced"}, nil, "", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := checkFacts(t, brokers, c.columns, c.props...)
+			if !reflect.DeepEqual(f.Key, c.key) || f.Origin != c.origin || f.Partitions != testPartitions {
+				t.Errorf("facts %+v, want key %v origin %q partitions %d", f, c.key, c.origin, testPartitions)
+			}
+			if c.note == "" && f.Note != "" || !strings.Contains(f.Note, c.note) {
+				t.Errorf("note %q, want it to contain %q", f.Note, c.note)
+			}
+		})
+	}
+}
+
+// TestRunningVerification checks that a running source confirms a true
+// declared key on the records it reads and reports a false one once,
+// through Contradicted, Contradiction and Facts.
+func TestRunningVerification(t *testing.T) {
+	brokers := startCluster(t, "trades")
+	produce(t, brokers, "trades", trades(1200, 40))
+	for _, c := range []struct {
+		key      string
+		verified bool
+		contra   string
+	}{
+		{"trader_id", true, ""},
+		{"symbol", false, "is not the symbol value"},
+		{"trader_id,symbol", false, "is not the trader_id, symbol value"},
+	} {
+		t.Run(c.key, func(t *testing.T) {
+			src, err := NewSource("trades", sourceProps(brokers, "stop.at", "end", "partition.key", c.key))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f := src.Facts(); f.Origin != "declared" || len(f.Key) == 0 {
+				t.Fatalf("facts before reading %+v", f)
+			}
+			recs := readAll(t, src, tradeSchema(), nil)
+			if len(recs) != 1200 {
+				t.Fatalf("read %d", len(recs))
+			}
+			if src.Verified() != c.verified {
+				t.Errorf("Verified() = %v", src.Verified())
+			}
+			err = src.Contradiction()
+			f := src.Facts()
+			if c.contra == "" {
+				if err != nil || f.Note != "" || f.Key == nil {
+					t.Fatalf("true key reported contradicted: %v %+v", err, f)
+				}
+				return
+			}
+			select {
+			case <-src.Contradicted():
+			default:
+				t.Error("Contradicted() not closed")
+			}
+			if err == nil || !strings.Contains(err.Error(), c.contra) || f.Key != nil || f.Note != err.Error() {
+				t.Errorf("contradiction %v, facts %+v, want %q", err, f, c.contra)
+			}
+		})
+	}
+}
+
+// TestVerificationWithoutKeyColumn checks the partitioner alone when the
+// query does not read the key column.
+func TestVerificationWithoutKeyColumn(t *testing.T) {
+	brokers := startCluster(t, "trades")
+	produceTo(t, brokers, "trades", trades(100, 40), func(i int) int32 { return int32(i % testPartitions) })
+	src, err := NewSource("trades", sourceProps(brokers, "stop.at", "end", "partition.key", "trader_id"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, src, record.NewSchema("price"), nil)
+	if err := src.Contradiction(); err == nil || !strings.Contains(err.Error(), "murmur2") {
+		t.Fatalf("contradiction %v, want the partitioner's", err)
+	}
+}
+
+func TestAppendMessageKey(t *testing.T) {
+	for _, c := range []struct {
+		vals []record.Value
+		want string
+	}{
+		{nil, ""},
+		{[]record.Value{record.StringValue("T1")}, "T1"},
+		{[]record.Value{record.IntValue(42)}, "42"},
+		{[]record.Value{record.DecimalValue(1250, 2)}, "12.50"},
+		{[]record.Value{record.StringValue(`a"b`), record.IntValue(7), record.NullValue()}, `["a\"b",7,null]`},
+	} {
+		if got := string(AppendMessageKey(nil, c.vals)); got != c.want {
+			t.Errorf("AppendMessageKey(%v) = %s, want %s", c.vals, got, c.want)
+		}
+	}
+	if !keyMatches([]byte(`"T1"`), []record.Value{record.StringValue("T1")}, nil) {
+		t.Error("a JSON-quoted key does not match its string column")
+	}
+	if keyMatches([]byte("T2"), []record.Value{record.StringValue("T1")}, nil) {
+		t.Error("T2 matches T1")
+	}
+}

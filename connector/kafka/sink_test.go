@@ -1,0 +1,108 @@
+package kafka
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicesql/sluice/record"
+)
+
+// TestSinkRoundTrip writes keyed JSON rows and reads them back: values,
+// keys and the default partition of each key.
+func TestSinkRoundTrip(t *testing.T) {
+	brokers := startCluster(t, "out1", "out2", "out0")
+	schema := record.NewSchema("trader_id", "symbol", "total")
+	const n = 300
+	rows := make([]record.Record, n)
+	for i := range rows {
+		rows[i].Values = []record.Value{
+			record.StringValue(fmt.Sprintf("T%d", i%25)),
+			record.StringValue(fmt.Sprintf("SYM%d", i%3)),
+			record.DecimalValue(int64(i*100+5), 2),
+		}
+	}
+	for _, c := range []struct {
+		topic    string
+		keySlots []int
+		key      func(r record.Record) string
+	}{
+		{"out1", []int{0}, func(r record.Record) string { return r.Values[0].Str() }},
+		{"out2", []int{0, 1}, func(r record.Record) string {
+			return fmt.Sprintf(`[%q,%q]`, r.Values[0].Str(), r.Values[1].Str())
+		}},
+		{"out0", nil, func(record.Record) string { return "" }},
+	} {
+		t.Run(c.topic, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			sink, err := NewSink("results", map[string]string{
+				"results.topic.name": c.topic, "results.bootstrap.servers": strings.Join(brokers, ","),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := sink.Open(ctx, schema, c.keySlots); err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < n; i += 100 {
+				if err := sink.Write(ctx, rows[i:i+100]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := sink.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := sink.Close(); err != nil {
+				t.Fatal(err)
+			}
+			src, err := NewSource("trades", sourceProps(brokers, "topic.name", c.topic, "stop.at", "end"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := readAll(t, src, schema, nil)
+			if len(got) != n {
+				t.Fatalf("read back %d rows, want %d", len(got), n)
+			}
+			want := map[string]int{}
+			for _, r := range rows {
+				want[c.key(r)+"|"+r.Values[2].String()]++
+			}
+			for _, g := range got {
+				if g.key != "" && Partition([]byte(g.key), testPartitions) != g.part {
+					t.Errorf("key %s in partition %d, not its default partition", g.key, g.part)
+				}
+				if c.keySlots != nil && len(c.keySlots) == 1 && g.values[0].Str() != g.key {
+					t.Errorf("key %q for trader %v", g.key, g.values[0])
+				}
+				if g.values[2].Kind() != record.Decimal {
+					t.Errorf("total %v decoded as %v, want DECIMAL", g.values[2], g.values[2].Kind())
+				}
+				want[g.key+"|"+g.values[2].String()]--
+			}
+			for k, v := range want {
+				if v != 0 {
+					t.Errorf("row %s: %d unmatched", k, v)
+				}
+			}
+		})
+	}
+}
+
+func TestSinkMissingTopic(t *testing.T) {
+	brokers := startCluster(t, "out")
+	sink, err := NewSink("results", map[string]string{"results.bootstrap.servers": brokers[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := sink.Open(ctx, record.NewSchema("a"), nil); err == nil || !strings.Contains(err.Error(), "results") {
+		t.Fatalf("Open of a missing topic: %v", err)
+	}
+	if err := sink.Open(ctx, record.NewSchema("a"), []int{3}); err == nil {
+		t.Fatal("Open accepted a key slot outside the schema")
+	}
+}
