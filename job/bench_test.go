@@ -64,7 +64,7 @@ func runJobBench(b *testing.B, bp benchProgram, n int, input [][]record.Record) 
 	for i := 0; i < b.N; i++ {
 		sink := &mem.Discard{}
 		sum, err := Run(context.Background(), Config{Program: bp.prog, Strategy: strategy,
-			Routing: partition.Context{Key: bp.key}, Partitions: n, Sources: []connector.Source{src},
+			Routing: partition.Context{Key: bp.key, KeySlots: []int{0, 1}}, Partitions: n, Sources: []connector.Source{src},
 			Sinks: []connector.Sink{sink}, CommitInterval: -1})
 		if err != nil {
 			b.Fatal(err)

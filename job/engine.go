@@ -1,20 +1,16 @@
 package job
 
-import "github.com/sluicesql/sluice/record"
+import (
+	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/record"
+)
 
-// Output receives what a pipeline produces. It mirrors exec.Output.
-type Output interface {
-	// Emit takes output rows, valid only during the call.
-	Emit(rows []record.Record)
-	// DeadLetter takes a record that failed evaluation or arrived too late.
-	DeadLetter(r *record.Record, reason error)
-}
+// Output receives what a pipeline produces (exec.Output).
+type Output = exec.Output
 
-// Stats are a pipeline's cumulative counters. They mirror exec.Stats:
+// Stats are a pipeline's cumulative counters (exec.Stats):
 // In == Accepted + Filtered + DeadLettered + LateDropped.
-type Stats struct {
-	In, Filtered, Accepted, DeadLettered, LateDropped int64
-}
+type Stats = exec.Stats
 
 // Pipeline is one partition's share of the query: the state a worker owns.
 // It is used by one goroutine. Process must not keep recs or their Values
@@ -48,3 +44,16 @@ type Program interface {
 	// NewPipeline returns fresh per-partition state.
 	NewPipeline() Pipeline
 }
+
+// execProgram adapts *exec.Program to Program.
+type execProgram struct{ *exec.Program }
+
+// NewPipeline returns a fresh exec pipeline.
+func (p execProgram) NewPipeline() Pipeline { return p.Program.NewPipeline() }
+
+// FromExec returns the Program view of a compiled query. The query must
+// have been compiled with exec.Options.ExternalWatermark set, so that
+// results do not depend on routing.
+func FromExec(p *exec.Program) Program { return execProgram{p} }
+
+var _ Pipeline = (*exec.Pipeline)(nil)

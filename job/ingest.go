@@ -68,14 +68,13 @@ type ingester struct {
 	topic string
 
 	maxEvent, next int64 // routed so far (published at the next full flush)
-	lastData       time.Time
 }
 
 // ingest reads one source partition until it ends or the job stops,
 // stamping event times and routing every batch to the workers.
 func (r *run) ingest(sp *sourcePartition, rd connector.PartitionReader) error {
 	in := &ingester{r: r, sp: sp, rctx: r.cfg.Routing, dst: make([]int, r.cfg.BatchSize),
-		bufs: make([]*record.Batch, len(r.workers)), maxEvent: noWatermark, next: -1, lastData: time.Now()}
+		bufs: make([]*record.Batch, len(r.workers)), maxEvent: noWatermark, next: -1}
 	b := r.batches.get(r.cfg.BatchSize)
 	defer func() { r.batches.put(b) }()
 	for {
@@ -85,8 +84,11 @@ func (r *run) ingest(sp *sourcePartition, rd connector.PartitionReader) error {
 		}
 		err := rd.Next(r.ctx, b, r.cfg.BatchSize)
 		if len(b.Records) > 0 {
+			sp.busy.Store(true)
 			var rerr error
-			if b, rerr = in.route(b); rerr != nil {
+			b, rerr = in.route(b)
+			sp.busy.Store(false)
+			if rerr != nil {
 				return rerr
 			}
 		}
@@ -102,7 +104,9 @@ func (r *run) ingest(sp *sourcePartition, rd connector.PartitionReader) error {
 			return err
 		}
 		if in.held > 0 && time.Since(in.first) >= r.cfg.Linger {
+			sp.busy.Store(true)
 			in.flushAll(false)
+			sp.busy.Store(false)
 		}
 	}
 }
@@ -125,7 +129,7 @@ func (in *ingester) route(b *record.Batch) (*record.Batch, error) {
 		}
 	}
 	in.next = max(in.next, b.Records[n-1].Offset+1)
-	in.lastData = time.Now()
+	now := time.Now()
 	if t := b.Records[0].Topic; t != in.topic {
 		in.topic = t
 		in.sp.addTopic(t)
@@ -156,7 +160,7 @@ func (in *ingester) route(b *record.Batch) (*record.Batch, error) {
 			buf.Source, buf.Partition = b.Source, b.Partition
 			in.bufs[d] = buf
 			if in.held == 0 {
-				in.first = in.lastData
+				in.first = now
 			}
 			in.held++
 		}
@@ -199,7 +203,8 @@ func (in *ingester) flushAll(ended bool) {
 // buffered, so every published offset and event time is in a worker queue.
 func (in *ingester) publishIfFlushed(ended bool) {
 	if in.held == 0 {
-		in.sp.publish(in.maxEvent, in.next, in.lastData, ended)
+		// the hand-over just completed: the partition was active until now
+		in.sp.publish(in.maxEvent, in.next, time.Now(), ended)
 	}
 }
 

@@ -10,6 +10,9 @@ type PartitionStats struct {
 	In, Accepted, Filtered, DeadLettered, LateDropped int64
 	// Out counts the rows the partition's pipeline emitted.
 	Out int64
+	// RowErrors counts output rows that failed to evaluate and were
+	// dead-lettered (they are not input records).
+	RowErrors int64
 	// Busy is the time the worker spent processing.
 	Busy time.Duration
 	// QueueDepth is the number of batches waiting in the partition's queue
@@ -57,7 +60,8 @@ func (r *run) summary(interrupted bool) *Summary {
 	for _, w := range r.workers {
 		p := PartitionStats{In: w.in64.Load(), Accepted: w.accepted.Load(), Filtered: w.filtered.Load(),
 			DeadLettered: w.deadLettered.Load(), LateDropped: w.lateDropped.Load(), Out: w.out.Load(),
-			Busy: time.Duration(w.busy.Load()), QueueDepth: len(w.in), MaxQueueDepth: int(w.maxDepth.Load()),
+			RowErrors: w.rowErrors.Load(),
+			Busy:      time.Duration(w.busy.Load()), QueueDepth: len(w.in), MaxQueueDepth: int(w.maxDepth.Load()),
 			QueueCap: cap(w.in)}
 		s.Partitions = append(s.Partitions, p)
 		s.Total.add(p)
@@ -98,6 +102,7 @@ func (t *PartitionStats) add(p PartitionStats) {
 	t.DeadLettered += p.DeadLettered
 	t.LateDropped += p.LateDropped
 	t.Out += p.Out
+	t.RowErrors += p.RowErrors
 	t.Busy += p.Busy
 	t.QueueDepth += p.QueueDepth
 	t.MaxQueueDepth = max(t.MaxQueueDepth, p.MaxQueueDepth)

@@ -45,7 +45,7 @@ type worker struct {
 	col  collector
 
 	in64, filtered, accepted, deadLettered, lateDropped atomic.Int64
-	out, busy, maxDepth                                 atomic.Int64
+	rowErrors, out, busy, maxDepth                      atomic.Int64
 }
 
 // loop processes the queue until it is closed, then finishes the pipeline
@@ -107,6 +107,7 @@ func (w *worker) publish() {
 	w.accepted.Store(s.Accepted)
 	w.deadLettered.Store(s.DeadLettered)
 	w.lateDropped.Store(s.LateDropped)
+	w.rowErrors.Store(s.RowErrors)
 	w.out.Store(w.col.emitted)
 }
 
