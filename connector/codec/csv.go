@@ -174,7 +174,7 @@ func csvField(line []byte, i int, delim byte, buf *[]byte) (field []byte, quoted
 		case line[j+1] == delim:
 			return field, true, j + 2, nil
 		}
-		return nil, true, 0, fmt.Errorf("offset %d: unexpected %q after a quoted field", j+1, line[j+1])
+		return nil, true, 0, fmt.Errorf("at byte %d: unexpected %q after a quoted field", j+1, line[j+1])
 	}
-	return nil, true, 0, fmt.Errorf("offset %d: unterminated quoted field", i)
+	return nil, true, 0, fmt.Errorf("at byte %d: unterminated quoted field", i)
 }

@@ -160,7 +160,7 @@ func (d *JSONDecoder) value(data []byte, i int) (record.Value, int, error) {
 			if err == errNotNumber {
 				return record.Value{}, i, syntaxError(data, i, fmt.Sprintf("invalid number %q", data[i:end]))
 			}
-			return record.Value{}, i, fmt.Errorf("offset %d: %w", i, err)
+			return record.Value{}, i, fmt.Errorf("at byte %d: %w", i, err)
 		}
 		return v, end, nil
 	case c == '{' || c == '[':

@@ -189,9 +189,9 @@ func hasPrefix(b []byte, p string) bool {
 // syntaxError describes a syntax error at offset i of data.
 func syntaxError(data []byte, i int, msg string) error {
 	if i >= len(data) {
-		return fmt.Errorf("offset %d (end of input): %s", i, msg)
+		return fmt.Errorf("at byte %d (end of input): %s", i, msg)
 	}
-	return fmt.Errorf("offset %d near %q: %s", i, excerpt(data, i), msg)
+	return fmt.Errorf("at byte %d near %q: %s", i, excerpt(data, i), msg)
 }
 
 // excerpt returns up to 16 bytes of data starting at i.

@@ -1,0 +1,38 @@
+// Package file reads JSON-lines and CSV files as a Sluice source and writes
+// result rows to a file as a sink.
+//
+// # Source
+//
+// A source's options are WITH properties prefixed by its name n:
+//
+//	'n.path'        a file or a glob (required)
+//	'n.format'      json (JSON lines; also jsonl, ndjson) or csv; by default
+//	                from the extension (.json .jsonl .ndjson, .csv, .tsv)
+//	'n.delimiter'   the CSV field delimiter, one character or "tab"
+//	                (default ',' and tab for .tsv)
+//	'n.has_header'  whether each CSV file starts with a header row (default true)
+//	'n.columns'     the CSV column names, comma separated; required when
+//	                has_header is false
+//	'n.split.size'  the size of a split in bytes, e.g. 64MiB (the default)
+//
+// Every file is cut into splits of about split.size bytes, aligned to line
+// boundaries: a split other than a file's first starts at the first line
+// that begins at or after its start offset, and every split reads through
+// the line that crosses its end, so each line is read exactly once. Each
+// split is one source partition, numbered in the order of the sorted file
+// names; the job reads them in parallel, each with its own decoder.
+//
+// A record's offset is the byte offset of its line within its file, its
+// topic is the file's path and its timestamp is the file's modification time
+// (so results do not depend on when the file was read). Blank lines are
+// skipped. A line that does not decode goes to the dead-letter queue with its
+// bytes, partition, byte offset and a reason that names the file and line
+// number. Commit does nothing: a file is read whole on every run.
+//
+// # Sink
+//
+// A sink writes JSON lines or CSV to 'n.path' (options 'n.format',
+// 'n.delimiter', 'n.has_header' as above). It writes to a temporary file in
+// the same directory and renames it to the path on Close; Abort removes it,
+// so a failed run never leaves a file that looks complete.
+package file

@@ -1,0 +1,270 @@
+package file
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/record"
+)
+
+const (
+	// chunkSize is the most a reader reads at once.
+	chunkSize = 1 << 20
+	// minRead is the least a reader reads at once, e.g. for the rest of the
+	// line that crosses its split's end.
+	minRead = 64 << 10
+	// slabRecords bounds how many records' values are allocated at once.
+	slabRecords = 1024
+)
+
+// splitReader reads and decodes the lines of one split.
+//
+// Every refill reads into a fresh buffer and never writes to a buffer it has
+// handed out, so a record's Raw bytes stay valid after later calls to Next.
+type splitReader struct {
+	source    string
+	partition int32
+	split     split
+	skipFirst bool // the first line read is not this split's (a partial line or the header)
+	skipBlank bool // white-space-only lines are skipped too, not only empty ones
+	schema    *record.Schema
+	dlq       connector.DeadLetters
+	decode    func(line []byte, dst []record.Value) error
+
+	f       *os.File
+	buf     []byte // buf[pos:lim] is unread; buf[0] is at file offset bufOff
+	pos     int
+	lim     int
+	bufOff  int64
+	readOff int64 // the next file offset to read
+	eof     bool  // the file has no more data after buf[:lim]
+	done    bool  // the split has no more lines
+
+	// Line numbers for dead letters are counted lazily: countOff bytes of
+	// the file hold countLines line breaks.
+	countOff, countLines int64
+	countBuf             []byte
+}
+
+// Partition returns the split's partition number.
+func (r *splitReader) Partition() int32 { return r.partition }
+
+// Next decodes up to max lines into b. It returns io.EOF once the split is
+// exhausted and no records are left.
+func (r *splitReader) Next(ctx context.Context, b *record.Batch, max int) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	b.Source, b.Partition = r.source, r.partition
+	recs := b.Records[:0]
+	defer func() { b.Records = recs }()
+	if r.done {
+		return io.EOF
+	}
+	if r.f == nil {
+		if err := r.open(); err != nil {
+			return err
+		}
+	}
+	n := r.schema.Len()
+	var slab []record.Value
+	for len(recs) < max {
+		line, off, ok, err := r.nextLine()
+		if err != nil {
+			return err
+		}
+		if !ok {
+			r.finish()
+			break
+		}
+		if r.blank(line) {
+			continue
+		}
+		if len(recs) < cap(recs) {
+			recs = recs[:len(recs)+1]
+		} else {
+			recs = append(recs, record.Record{})
+		}
+		rec := &recs[len(recs)-1]
+		vals := rec.Values
+		if cap(vals) < n {
+			if len(slab) < n {
+				slab = make([]record.Value, n*min(max-len(recs)+1, slabRecords))
+			}
+			vals, slab = slab[:n:n], slab[n:]
+		}
+		vals = vals[:n]
+		if err := r.decode(line, vals); err != nil {
+			rec.Values = vals // keep the storage for the next line
+			recs = recs[:len(recs)-1]
+			r.deadLetter(line, off, err)
+			continue
+		}
+		*rec = record.Record{
+			Values:    vals,
+			Timestamp: r.split.file.modTime,
+			Partition: r.partition,
+			Offset:    off,
+			Topic:     r.split.file.path,
+			Raw:       line,
+		}
+	}
+	if len(recs) == 0 && r.done {
+		return io.EOF
+	}
+	return nil
+}
+
+// blank reports whether line holds no record.
+func (r *splitReader) blank(line []byte) bool {
+	if len(line) == 0 {
+		return true
+	}
+	if !r.skipBlank {
+		return false
+	}
+	switch line[0] {
+	case ' ', '\t', '\r':
+		return len(bytes.TrimSpace(line)) == 0
+	}
+	return false
+}
+
+// open opens the file, positioned to read the split's first line: a split
+// that does not start the file starts reading one byte early, so that the
+// discarded first line ends exactly where the split's first line begins.
+func (r *splitReader) open() error {
+	f, err := os.Open(r.split.file.path)
+	if err != nil {
+		return fmt.Errorf("file source %q: %w", r.source, err)
+	}
+	r.f = f
+	off := r.split.start
+	if off > 0 {
+		off--
+	}
+	r.bufOff, r.readOff = off, off
+	return nil
+}
+
+// nextLine returns the next line of the split without its line break (\n or
+// \r\n) and the file offset where it begins; ok is false at the split's end.
+func (r *splitReader) nextLine() (line []byte, off int64, ok bool, err error) {
+	for {
+		off = r.bufOff + int64(r.pos)
+		if !r.skipFirst && off >= r.split.end {
+			return nil, 0, false, nil
+		}
+		if i := bytes.IndexByte(r.buf[r.pos:r.lim], '\n'); i >= 0 {
+			line = r.buf[r.pos : r.pos+i]
+			r.pos += i + 1
+		} else if r.eof {
+			if r.pos == r.lim {
+				return nil, 0, false, nil
+			}
+			line = r.buf[r.pos:r.lim] // the last line has no line break
+			r.pos = r.lim
+		} else {
+			if err := r.fill(); err != nil {
+				return nil, 0, false, err
+			}
+			continue
+		}
+		if n := len(line); n > 0 && line[n-1] == '\r' {
+			line = line[:n-1]
+		}
+		if r.skipFirst {
+			r.skipFirst = false
+			continue
+		}
+		return line, off, true, nil
+	}
+}
+
+// fill moves the unread partial line into a new buffer and reads more.
+func (r *splitReader) fill() error {
+	rest := r.lim - r.pos
+	want := min(max(r.split.end-r.readOff, minRead), chunkSize)
+	size := max(rest+int(want), 2*rest)
+	nb := make([]byte, size)
+	copy(nb, r.buf[r.pos:r.lim])
+	r.bufOff += int64(r.pos)
+	r.buf, r.pos, r.lim = nb, 0, rest
+	for r.lim < len(r.buf) {
+		n, err := r.f.ReadAt(r.buf[r.lim:], r.readOff)
+		r.lim += n
+		r.readOff += int64(n)
+		if errors.Is(err, io.EOF) {
+			r.eof = true
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("file source %q: %w", r.source, err)
+		}
+	}
+	return nil
+}
+
+// deadLetter sends an undecodable line to the dead-letter queue.
+func (r *splitReader) deadLetter(line []byte, off int64, err error) {
+	path := r.split.file.path
+	reason := fmt.Sprintf("%s byte %d: %v", path, off, err)
+	if n, cerr := r.lineNumber(off); cerr == nil {
+		reason = fmt.Sprintf("%s line %d: %v", path, n, err)
+	}
+	r.dlq.Add(connector.DeadLetter{
+		Source:    r.source,
+		Partition: r.partition,
+		Offset:    off,
+		Raw:       bytes.Clone(line),
+		Reason:    reason,
+		Time:      time.Now(),
+	})
+}
+
+// lineNumber returns the 1-based number of the line starting at file offset
+// off, counting line breaks from where the previous count stopped.
+func (r *splitReader) lineNumber(off int64) (int64, error) {
+	if off < r.countOff {
+		r.countOff, r.countLines = 0, 0
+	}
+	if r.countBuf == nil {
+		r.countBuf = make([]byte, minRead)
+	}
+	for r.countOff < off {
+		buf := r.countBuf[:min(int64(len(r.countBuf)), off-r.countOff)]
+		n, err := r.f.ReadAt(buf, r.countOff)
+		r.countLines += int64(bytes.Count(buf[:n], []byte{'\n'}))
+		r.countOff += int64(n)
+		if err != nil && r.countOff < off {
+			return 0, err
+		}
+	}
+	return r.countLines + 1, nil
+}
+
+// finish marks the split done and closes its file.
+func (r *splitReader) finish() {
+	r.done = true
+	if r.f != nil {
+		r.f.Close()
+		r.f = nil
+	}
+}
+
+// Close closes the reader's file.
+func (r *splitReader) Close() error {
+	r.done = true
+	if r.f == nil {
+		return nil
+	}
+	err := r.f.Close()
+	r.f = nil
+	return err
+}

@@ -1,0 +1,196 @@
+package file
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/sluicesql/sluice/connector/codec"
+	"github.com/sluicesql/sluice/record"
+)
+
+// sinkOptions are the options a file sink accepts after its name.
+var sinkOptions = []string{"type", "path", "format", "delimiter", "has_header"}
+
+// Sink writes rows as JSON lines or CSV to a file, through a temporary file
+// that Close renames into place. It is safe for concurrent use.
+type Sink struct {
+	name   string
+	path   string
+	format format
+
+	mu     sync.Mutex
+	tmp    *os.File
+	w      *bufio.Writer
+	row    func(b []byte, row []record.Value) []byte
+	buf    []byte
+	closed bool
+	err    error // the write error that discarded the output
+}
+
+// NewSink returns the file sink called name, configured by the
+// '<name>.'-prefixed keys of props.
+func NewSink(name string, props map[string]string) (*Sink, error) {
+	o, err := propsFor("file sink", name, props, sinkOptions)
+	if err != nil {
+		return nil, err
+	}
+	path := o.String("path", "")
+	if path == "" {
+		return nil, o.Errorf("path", "required: the file to write")
+	}
+	s := &Sink{name: name, path: path}
+	if s.format, err = parseFormat(o, path); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Open creates the temporary file next to the sink's path and, for CSV with
+// a header, writes the header.
+func (s *Sink) Open(_ context.Context, schema *record.Schema, _ []int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tmp != nil || s.closed {
+		return fmt.Errorf("file sink %q: already opened", s.name)
+	}
+	switch s.format.kind {
+	case formatCSV:
+		enc, err := codec.NewCSVEncoder(s.format.delim)
+		if err != nil {
+			return fmt.Errorf("file sink %q: %w", s.name, err)
+		}
+		s.row = enc.AppendRow
+		if s.format.hasHeader {
+			s.buf = append(enc.AppendHeader(s.buf[:0], schema), '\n')
+		}
+	default:
+		s.row = codec.NewJSONEncoder(schema).AppendRow
+	}
+	dir, base := filepath.Split(s.path)
+	if dir == "" {
+		dir = "."
+	}
+	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("file sink %q: %w", s.name, err)
+	}
+	s.tmp = tmp
+	s.w = bufio.NewWriterSize(tmp, chunkSize)
+	if _, err := s.w.Write(s.buf); err != nil {
+		return s.fail(err)
+	}
+	return nil
+}
+
+// Write encodes rows, one line each.
+func (s *Sink) Write(_ context.Context, rows []record.Record) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.ready(); err != nil {
+		return err
+	}
+	buf := s.buf[:0]
+	for i := range rows {
+		buf = append(s.row(buf, rows[i].Values), '\n')
+		if len(buf) >= minRead {
+			if _, err := s.w.Write(buf); err != nil {
+				return s.fail(err)
+			}
+			buf = buf[:0]
+		}
+	}
+	s.buf = buf
+	if _, err := s.w.Write(buf); err != nil {
+		return s.fail(err)
+	}
+	return nil
+}
+
+// ready reports why the sink cannot take writes, if it cannot.
+func (s *Sink) ready() error {
+	switch {
+	case s.err != nil:
+		return s.err
+	case s.w == nil:
+		return fmt.Errorf("file sink %q: not open", s.name)
+	}
+	return nil
+}
+
+// Flush hands everything written so far to the operating system. The output
+// becomes visible, and durable, only when Close renames it into place.
+func (s *Sink) Flush(context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.ready(); err != nil {
+		return err
+	}
+	if err := s.w.Flush(); err != nil {
+		return s.fail(err)
+	}
+	return nil
+}
+
+// Close flushes and syncs the temporary file and renames it to the path.
+func (s *Sink) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	if s.tmp == nil {
+		return s.err // never opened, or failed (the temporary file is gone)
+	}
+	name := s.tmp.Name()
+	err := s.w.Flush()
+	if err == nil {
+		err = s.tmp.Sync()
+	}
+	if cerr := s.tmp.Close(); err == nil {
+		err = cerr
+	}
+	s.tmp, s.w = nil, nil
+	if err == nil {
+		err = os.Chmod(name, 0o644)
+	}
+	if err == nil {
+		err = os.Rename(name, s.path)
+	}
+	if err != nil {
+		os.Remove(name)
+		return fmt.Errorf("file sink %q: %w", s.name, err)
+	}
+	return nil
+}
+
+// Abort removes the temporary file; the path is left as it was.
+func (s *Sink) Abort() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	s.discard()
+}
+
+// discard closes and removes the temporary file.
+func (s *Sink) discard() {
+	if s.tmp == nil {
+		return
+	}
+	name := s.tmp.Name()
+	s.tmp.Close()
+	os.Remove(name)
+	s.tmp, s.w = nil, nil
+}
+
+// fail discards the output after a write error and returns the error, which
+// Close returns too.
+func (s *Sink) fail(err error) error {
+	s.discard()
+	s.err = fmt.Errorf("file sink %q: %w", s.name, err)
+	return s.err
+}

@@ -1,0 +1,126 @@
+package file
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sluicesql/sluice/record"
+)
+
+func sinkRows() []record.Record {
+	return []record.Record{
+		{Values: []record.Value{record.StringValue("SYM1"), record.DecimalValue(10050, 2), record.IntValue(3)}},
+		{Values: []record.Value{record.StringValue("a,\"b\""), record.NullValue(), record.IntValue(-1)}},
+	}
+}
+
+func TestSinkWritesThroughTempAndRename(t *testing.T) {
+	schema := record.NewSchema("symbol", "avg_price", "n")
+	tests := []struct {
+		name  string
+		file  string
+		props map[string]string
+		want  string
+	}{
+		{"jsonl", "out.jsonl", nil,
+			`{"symbol":"SYM1","avg_price":100.50,"n":3}` + "\n" + `{"symbol":"a,\"b\"","avg_price":null,"n":-1}` + "\n"},
+		{"csv", "out.csv", nil, "symbol,avg_price,n\nSYM1,100.50,3\n\"a,\"\"b\"\"\",,-1\n"},
+		{"csv without header", "out.txt", map[string]string{"format": "csv", "delimiter": ";", "has_header": "false"},
+			"SYM1;100.50;3\n\"a,\"\"b\"\"\";;-1\n"},
+	}
+	ctx := context.Background()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, tt.file)
+			props := map[string]string{"out.path": path, "out.type": "file_sink"}
+			for k, v := range tt.props {
+				props["out."+k] = v
+			}
+			s, err := NewSink("out", props)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Open(ctx, schema, nil); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Write(ctx, sinkRows()[:1]); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Write(ctx, sinkRows()[1:]); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(path); !os.IsNotExist(err) {
+				t.Fatalf("the path exists before Close: %v", err)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			got, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tt.want {
+				t.Errorf("file =\n%s\nwant\n%s", got, tt.want)
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+				t.Errorf("directory holds %d entries, want only the output", len(entries))
+			}
+		})
+	}
+}
+
+func TestSinkAbortLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "out.jsonl")
+	if err := os.WriteFile(path, []byte("previous\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewSink("out", map[string]string{"out.path": path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := s.Open(ctx, record.NewSchema("symbol", "avg_price", "n"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write(ctx, sinkRows()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.Abort()
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("directory holds %d entries after Abort, want only the previous file", len(entries))
+	}
+	if got, _ := os.ReadFile(path); string(got) != "previous\n" {
+		t.Errorf("Abort changed the existing file: %q", got)
+	}
+	if err := s.Write(ctx, sinkRows()); err == nil {
+		t.Error("Write after Abort: want error")
+	}
+}
+
+func TestSinkOptionErrors(t *testing.T) {
+	tests := []struct {
+		props map[string]string
+		want  string
+	}{
+		{map[string]string{}, "option 'out.path': required"},
+		{map[string]string{"out.path": "x.parquet"}, "option 'out.format': not set"},
+		{map[string]string{"out.path": "x.csv", "out.split.size": "1"}, "unknown option 'out.split.size'"},
+	}
+	for _, tt := range tests {
+		if _, err := NewSink("out", tt.props); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("NewSink(%v) = %v, want %q", tt.props, err, tt.want)
+		}
+	}
+}

@@ -1,0 +1,237 @@
+package file
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/connector/codec"
+	"github.com/sluicesql/sluice/connector/internal/props"
+	"github.com/sluicesql/sluice/record"
+)
+
+// sourceOptions are the options a file source accepts after its name.
+var sourceOptions = []string{"type", "path", "format", "delimiter", "has_header", "columns", "split.size"}
+
+// Source reads the files matching a path or glob, each cut into splits that
+// are read in parallel. See the package documentation for its options.
+type Source struct {
+	name    string
+	format  format
+	columns []string // given CSV column names, if any
+	files   []*inputFile
+	splits  []split
+	opened  bool
+}
+
+// inputFile is one file the source reads.
+type inputFile struct {
+	path    string
+	size    int64
+	modTime int64 // Unix milliseconds
+}
+
+// split is one source partition: the lines of file that begin in [start, end).
+type split struct {
+	file       *inputFile
+	start, end int64
+}
+
+// NewSource returns the file source called name, configured by the
+// '<name>.'-prefixed keys of props.
+func NewSource(name string, props map[string]string) (*Source, error) {
+	o, err := propsFor("file source", name, props, sourceOptions)
+	if err != nil {
+		return nil, err
+	}
+	pattern := o.String("path", "")
+	if pattern == "" {
+		return nil, o.Errorf("path", "required: the file or glob to read")
+	}
+	s := &Source{name: name}
+	if s.format, err = parseFormat(o, pattern); err != nil {
+		return nil, err
+	}
+	if cols := o.String("columns", ""); cols != "" {
+		if s.format.kind != formatCSV {
+			return nil, o.Errorf("columns", "applies only to format csv")
+		}
+		for _, c := range strings.Split(cols, ",") {
+			if c = strings.TrimSpace(c); c == "" {
+				return nil, o.Errorf("columns", "empty column name in %q", cols)
+			}
+			s.columns = append(s.columns, c)
+		}
+	}
+	if s.format.kind == formatCSV && !s.format.hasHeader && s.columns == nil {
+		return nil, o.Errorf("columns", "required when '%s.has_header' is false: the CSV column names, e.g. 'station,temperature'", name)
+	}
+	splitSize, err := o.Size("split.size", DefaultSplitSize)
+	if err != nil {
+		return nil, err
+	}
+	if s.files, err = findFiles(pattern); err != nil {
+		return nil, fmt.Errorf("file source %q: %w", name, err)
+	}
+	s.splits = planSplits(s.files, splitSize)
+	return s, nil
+}
+
+// propsFor extracts a connector's options.
+func propsFor(kind, name string, all map[string]string, valid []string) (*props.Options, error) {
+	return props.Extract(kind, name, all, valid...)
+}
+
+// findFiles returns the regular files matching pattern, sorted by name.
+func findFiles(pattern string) ([]*inputFile, error) {
+	paths, err := filepath.Glob(pattern)
+	if err != nil {
+		return nil, fmt.Errorf("path %q: %w", pattern, err)
+	}
+	if len(paths) == 0 {
+		if _, err := os.Stat(pattern); err != nil {
+			return nil, fmt.Errorf("no file matches path %q", pattern)
+		}
+		paths = []string{pattern}
+	}
+	sort.Strings(paths)
+	var files []*inputFile
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		if !fi.Mode().IsRegular() {
+			continue
+		}
+		files = append(files, &inputFile{path: p, size: fi.Size(), modTime: fi.ModTime().UnixMilli()})
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("no regular file matches path %q", pattern)
+	}
+	return files, nil
+}
+
+// planSplits cuts every file into splits of at most size bytes (at least one
+// split per file, even when it is empty).
+func planSplits(files []*inputFile, size int64) []split {
+	var splits []split
+	for _, f := range files {
+		start := int64(0)
+		for {
+			end := min(start+size, f.size)
+			splits = append(splits, split{file: f, start: start, end: end})
+			if end >= f.size {
+				break
+			}
+			start = end
+		}
+	}
+	return splits
+}
+
+// Name returns the source's name.
+func (s *Source) Name() string { return s.name }
+
+// Facts reports no partition key and one partition per split.
+func (s *Source) Facts() connector.Facts {
+	return connector.Facts{Partitions: len(s.splits)}
+}
+
+// Open returns a closed channel holding one reader per split. Each decodes
+// into the slots of schema and sends undecodable lines to dlq.
+func (s *Source) Open(ctx context.Context, schema *record.Schema, dlq connector.DeadLetters) (<-chan connector.PartitionReader, error) {
+	if s.opened {
+		return nil, fmt.Errorf("file source %q: already open", s.name)
+	}
+	if dlq == nil {
+		return nil, fmt.Errorf("file source %q: no dead-letter queue", s.name)
+	}
+	columns := make(map[*inputFile][]string, len(s.files))
+	if s.format.kind == formatCSV {
+		for _, f := range s.files {
+			cols := s.columns
+			if s.format.hasHeader {
+				header, err := readHeader(f.path, s.format.delim)
+				if err != nil {
+					return nil, fmt.Errorf("file source %q: %w", s.name, err)
+				}
+				if cols == nil {
+					cols = header
+				}
+			}
+			// Check the columns now, so that a bad header fails the job at once.
+			if _, err := codec.NewCSVDecoder(schema, cols, s.format.delim); err != nil {
+				return nil, fmt.Errorf("file source %q: %s: %w", s.name, f.path, err)
+			}
+			columns[f] = cols
+		}
+	}
+	ch := make(chan connector.PartitionReader, len(s.splits))
+	for i, sp := range s.splits {
+		r := &splitReader{
+			source:    s.name,
+			partition: int32(i),
+			split:     sp,
+			skipFirst: sp.start > 0 || s.format.hasHeader,
+			schema:    schema,
+			dlq:       dlq,
+		}
+		if s.format.kind == formatCSV {
+			dec, err := codec.NewCSVDecoder(schema, columns[sp.file], s.format.delim)
+			if err != nil {
+				return nil, fmt.Errorf("file source %q: %w", s.name, err)
+			}
+			r.decode = dec.Decode
+		} else {
+			r.decode = codec.NewJSONDecoder(schema).Decode
+			r.skipBlank = true
+		}
+		ch <- r
+	}
+	close(ch)
+	s.opened = true
+	return ch, nil
+}
+
+// maxHeader bounds the length of a CSV header line.
+const maxHeader = 1 << 20
+
+// readHeader reads and parses the first line of the CSV file at path.
+func readHeader(path string, delim byte) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	line, err := bufio.NewReader(io.LimitReader(f, maxHeader)).ReadBytes('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if err != nil && len(line) == maxHeader {
+		return nil, fmt.Errorf("%s: header line longer than %d bytes", path, maxHeader)
+	}
+	line = bytes.TrimRight(line, "\r\n")
+	if len(bytes.TrimSpace(line)) == 0 {
+		return nil, fmt.Errorf("%s: no header line (set has_header to false and give the columns)", path)
+	}
+	cols, err := codec.ParseCSVHeader(line, delim)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return cols, nil
+}
+
+// Commit does nothing: a file source reads its files whole on every run.
+func (s *Source) Commit(context.Context, map[int32]int64) error { return nil }
+
+// Close does nothing; each reader closes its own file.
+func (s *Source) Close() error { return nil }
