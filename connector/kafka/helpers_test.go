@@ -96,6 +96,7 @@ func (m *memDLQ) all() []connector.DeadLetter {
 type collector struct {
 	mu   sync.Mutex
 	recs []got
+	eofs int // readers that ended with io.EOF
 	wg   sync.WaitGroup
 	errs []error
 	// after, when set, runs after each non-empty batch (e.g. to commit).
@@ -141,7 +142,13 @@ func (c *collector) read(ctx context.Context, r connector.PartitionReader) {
 		if last >= 0 && c.after != nil {
 			c.after(r.Partition(), last)
 		}
-		if errors.Is(err, io.EOF) || ctx.Err() != nil {
+		if errors.Is(err, io.EOF) {
+			c.mu.Lock()
+			c.eofs++
+			c.mu.Unlock()
+			return
+		}
+		if ctx.Err() != nil {
 			return
 		}
 		if err != nil {
@@ -155,6 +162,12 @@ func (c *collector) fail(err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.errs = append(c.errs, err)
+}
+
+func (c *collector) ended() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.eofs
 }
 
 func (c *collector) records() []got {

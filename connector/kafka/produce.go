@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -59,4 +60,35 @@ func CreateTopic(ctx context.Context, brokers []string, topic string, partitions
 		return fmt.Errorf("creating topic %q: %w", topic, err)
 	}
 	return nil
+}
+
+// ProduceRows writes rows of schema to topic as a Sink does (JSON values,
+// keyed by the columns named in key; no key when key is empty) and waits
+// until all are acknowledged. For a long or unbounded stream, open a Sink
+// and write batches instead.
+func ProduceRows(ctx context.Context, brokers []string, topic string, schema *record.Schema, key []string, rows []record.Record) error {
+	slots := make([]int, len(key))
+	for i, k := range key {
+		s, ok := schema.Lookup(k)
+		if !ok {
+			return fmt.Errorf("producing to topic %q: key column %q is not among %v", topic, k, schema.Names())
+		}
+		slots[i] = s
+	}
+	sink, err := NewSink(topic, map[string]string{topic + ".topic.name": topic, topic + ".bootstrap.servers": strings.Join(brokers, ",")})
+	if err != nil {
+		return err
+	}
+	if err := sink.Open(ctx, schema, slots); err != nil {
+		return err
+	}
+	if err := sink.Write(ctx, rows); err != nil {
+		sink.Abort()
+		return err
+	}
+	if err := sink.Flush(ctx); err != nil {
+		sink.Abort()
+		return err
+	}
+	return sink.Close()
 }

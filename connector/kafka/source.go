@@ -199,7 +199,8 @@ func listOffsets(ctx context.Context, brokers []string, topic string) (starts, e
 // Open connects and starts reading. Readers arrive on the returned channel:
 // every partition at once without a group; with a group, each partition when
 // the group assigns it. The channel closes when the source closes or, with
-// stop.at=end, once every reader so far has reached its end.
+// stop.at=end, once every reader so far has reached its end. ctx bounds
+// connecting; reading goes on until Close.
 func (s *Source) Open(ctx context.Context, schema *record.Schema, dlq connector.DeadLetters) (<-chan connector.PartitionReader, error) {
 	s.mu.Lock()
 	if s.opened {

@@ -114,3 +114,26 @@ func TestSourceMissingTopic(t *testing.T) {
 		t.Fatalf("Open of a missing topic: %v", err)
 	}
 }
+
+// TestStringFormat reads each value whole into the STRING column "value",
+// including values that are not JSON.
+func TestStringFormat(t *testing.T) {
+	brokers := startCluster(t, "trades")
+	msgs := []Message{{Value: []byte("plain text")}, {Value: []byte(`{"a":1}`)}, {Value: []byte("")}}
+	produce(t, brokers, "trades", msgs)
+	src, err := NewSource("trades", sourceProps(brokers, "stop.at", "end", "format", "string"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dlq := &memDLQ{}
+	recs := readAll(t, src, record.NewSchema("value"), dlq)
+	want := map[string]bool{"plain text": true, `{"a":1}`: true, "": true}
+	if len(recs) != len(msgs) || len(dlq.all()) != 0 {
+		t.Fatalf("read %d records, %d dead letters", len(recs), len(dlq.all()))
+	}
+	for _, g := range recs {
+		if v := g.values[0]; v.Kind() != record.String || !want[v.Str()] || v.Str() != g.raw {
+			t.Errorf("value column %v for raw %q", v, g.raw)
+		}
+	}
+}
