@@ -237,12 +237,18 @@ func (s *Source) Open(ctx context.Context, schema *record.Schema, dlq connector.
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.mu.Lock()
 	s.client, s.cancel = cl, cancel
+	var idle []int32
 	if s.cfg.group == "" {
 		for p := range s.ends {
-			s.addReaderLocked(p, s.directStart(p))
+			if r := s.addReaderLocked(p, s.directStart(p)); r.ended.Load() {
+				idle = append(idle, p)
+			}
 		}
 	}
 	s.mu.Unlock()
+	if len(idle) > 0 {
+		cl.PauseFetchPartitions(map[string][]int32{s.cfg.topic: idle})
+	}
 
 	out := make(chan connector.PartitionReader)
 	s.wg.Add(2)
