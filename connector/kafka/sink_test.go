@@ -135,3 +135,20 @@ func TestProduceRows(t *testing.T) {
 		t.Fatalf("integer key column not confirmed: verified=%v %v", src.Verified(), err)
 	}
 }
+
+// TestCreateTopic creates a topic (twice: the second is not an error) that
+// a source then sees with its partition count.
+func TestCreateTopic(t *testing.T) {
+	brokers := startCluster(t, "trades")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for range 2 {
+		if err := CreateTopic(ctx, brokers, "created", 4); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := ObserveFacts(ctx, "trades", sourceProps(brokers, "topic.name", "created"), nil)
+	if err != nil || f.Partitions != 4 {
+		t.Fatalf("facts %+v, %v; want 4 partitions", f, err)
+	}
+}
