@@ -1,0 +1,142 @@
+package sql
+
+import (
+	"fmt"
+	"math/big"
+	"strings"
+	"time"
+)
+
+// shortUnits maps the suffixes of short durations (10m) to their length.
+var shortUnits = map[string]time.Duration{
+	"ns": time.Nanosecond,
+	"us": time.Microsecond,
+	"ms": time.Millisecond,
+	"s":  time.Second,
+	"m":  time.Minute,
+	"h":  time.Hour,
+	"d":  24 * time.Hour,
+	"w":  7 * 24 * time.Hour,
+}
+
+// intervalUnits maps INTERVAL units (singular; plurals are accepted too) to
+// their length.
+var intervalUnits = map[string]time.Duration{
+	"NANOSECOND":  time.Nanosecond,
+	"MICROSECOND": time.Microsecond,
+	"MILLISECOND": time.Millisecond,
+	"SECOND":      time.Second,
+	"MINUTE":      time.Minute,
+	"HOUR":        time.Hour,
+	"DAY":         24 * time.Hour,
+	"WEEK":        7 * 24 * time.Hour,
+}
+
+// intervalUnit returns the length of an upper-case INTERVAL unit such as
+// MINUTE or MINUTES.
+func intervalUnit(u string) (time.Duration, bool) {
+	if d, ok := intervalUnits[u]; ok {
+		return d, true
+	}
+	d, ok := intervalUnits[strings.TrimSuffix(u, "S")]
+	return d, ok && strings.HasSuffix(u, "S")
+}
+
+// Duration returns the length of an INTERVAL literal, e.g. 90s for
+// INTERVAL '1.5' MINUTE. It fails for other literal kinds, unknown units and
+// values that are not numbers or not a whole number of nanoseconds.
+func (l *Literal) Duration() (time.Duration, error) {
+	if l.Kind != IntervalLit {
+		return 0, fmt.Errorf("not an INTERVAL literal")
+	}
+	unit, ok := intervalUnit(l.Unit)
+	if !ok {
+		return 0, fmt.Errorf("unknown INTERVAL unit %s: expected NANOSECOND, MICROSECOND, MILLISECOND, SECOND, MINUTE, HOUR, DAY or WEEK", l.Unit)
+	}
+	return scaleDuration(strings.TrimSpace(l.Text), unit)
+}
+
+// parseShortDuration parses a window duration as written: a number with
+// one of the suffixes ns, us, ms, s, m, h, d, w, or a bare number of seconds.
+func parseShortDuration(text string) (time.Duration, error) {
+	i := 0
+	for i < len(text) && (isDigit(text[i]) || text[i] == '.') {
+		i++
+	}
+	num, suffix := text[:i], text[i:]
+	unit := time.Second
+	if suffix != "" {
+		u, ok := shortUnits[strings.ToLower(suffix)]
+		if !ok {
+			return 0, fmt.Errorf("unknown unit %q: expected ns, us, ms, s, m, h, d or w", suffix)
+		}
+		unit = u
+	}
+	return scaleDuration(num, unit)
+}
+
+// scaleDuration returns num (an optionally signed integer or decimal) times
+// unit, exactly.
+func scaleDuration(num string, unit time.Duration) (time.Duration, error) {
+	r, ok := new(big.Rat).SetString(num)
+	if !isPlainNumber(num) || !ok {
+		return 0, fmt.Errorf("%q is not a number", num)
+	}
+	r.Mul(r, new(big.Rat).SetInt64(int64(unit)))
+	if !r.IsInt() {
+		return 0, fmt.Errorf("%s is not a whole number of nanoseconds", num)
+	}
+	n := r.Num()
+	if !n.IsInt64() {
+		return 0, fmt.Errorf("%s is out of range", num)
+	}
+	return time.Duration(n.Int64()), nil
+}
+
+// formatShortDuration renders d as the shortest exact short duration: the
+// largest unit that divides it, e.g. 1m, 90s, 1500ms.
+func formatShortDuration(d time.Duration) string {
+	for _, u := range []struct {
+		suffix string
+		d      time.Duration
+	}{{"w", 7 * 24 * time.Hour}, {"d", 24 * time.Hour}, {"h", time.Hour}, {"m", time.Minute},
+		{"s", time.Second}, {"ms", time.Millisecond}, {"us", time.Microsecond}} {
+		if d%u.d == 0 {
+			return fmt.Sprintf("%d%s", d/u.d, u.suffix)
+		}
+	}
+	return fmt.Sprintf("%dns", d)
+}
+
+// formatInterval renders d as an INTERVAL literal with the largest unit that
+// divides it, e.g. INTERVAL '5' MINUTE.
+func formatInterval(d time.Duration) string {
+	for _, u := range []string{"WEEK", "DAY", "HOUR", "MINUTE", "SECOND", "MILLISECOND", "MICROSECOND"} {
+		if ud := intervalUnits[u]; d%ud == 0 {
+			return fmt.Sprintf("INTERVAL '%d' %s", d/ud, u)
+		}
+	}
+	return fmt.Sprintf("INTERVAL '%d' NANOSECOND", d)
+}
+
+// isPlainNumber reports whether s is an optionally signed integer or
+// decimal: [+-]digits[.digits] or [+-].digits.
+func isPlainNumber(s string) bool {
+	if s != "" && (s[0] == '-' || s[0] == '+') {
+		s = s[1:]
+	}
+	intPart, frac, hasDot := strings.Cut(s, ".")
+	if hasDot && frac == "" {
+		return false
+	}
+	return (intPart != "" || frac != "") && allDigits(intPart) && allDigits(frac)
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) {
+			return false
+		}
+	}
+	return true
+}
