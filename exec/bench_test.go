@@ -69,8 +69,8 @@ func (o *countingOutput) DeadLetter(r *record.Record, err error) {
 	o.b.Fatalf("dead letter: %v", err)
 }
 
-// runBench feeds b.N records in batches, advancing trade_time so that
-// time keeps ascending as the data cycles.
+// runBench feeds b.N records in batches, advancing their event time so
+// that time keeps ascending as the data cycles.
 func runBench(b *testing.B, sel *sql.Select) {
 	p, err := Compile(sel, Options{Schema: record.NewSchema("trader_id", "symbol", "price", "quantity", "trade_time")})
 	if err != nil {
@@ -88,7 +88,8 @@ func runBench(b *testing.B, sel *sql.Select) {
 			n := min(benchBatch, len(data)-off, b.N-done)
 			batch := data[off : off+n]
 			for i := range batch {
-				batch[i].Values[4] = record.TimestampValue(base + int64(off+i))
+				// The job stores event time at ingest (Program.EventTime).
+				batch[i].EventTime, batch[i].HasEventTime = base+int64(off+i), true
 			}
 			pl.Process(batch, out)
 			done += n
@@ -125,7 +126,7 @@ type handKey struct {
 
 type handState struct {
 	count, priceSum, qty, value int64 // priceSum and value at scale 1
-	changed                         bool
+	changed                     bool
 }
 
 // BenchmarkScenario2Hand computes scenario 2 with a hand-written Go loop
