@@ -44,7 +44,7 @@ func TestAggregateSemantics(t *testing.T) {
 		{call("STDDEV_POP", x), [4]string{"~1.0897247359", "~0.05", "NULL NULL", "~0.5"}},
 	}
 	for _, tt := range tests {
-		name := formatExpr(tt.agg)
+		name := sql.FormatExpr(tt.agg)
 		t.Run(name, func(t *testing.T) {
 			sel := &sql.Select{Items: items(id("g"), tt.agg), GroupBy: []sql.Expr{id("g")}, Emit: sql.EmitFinal}
 			p := compile(t, sel, nil, "g", "x")

@@ -240,7 +240,7 @@ func columnName(it sql.SelectItem) string {
 		}
 		return id.Name
 	}
-	return formatExpr(it.Expr)
+	return sql.FormatExpr(it.Expr)
 }
 
 // compileStateless compiles a query with one output row per input row.
