@@ -234,3 +234,36 @@ func TestEventTimeSources(t *testing.T) {
 		t.Errorf("records without event time must be dead-lettered: %v", out.dead)
 	}
 }
+
+func TestSessionLateUpdate(t *testing.T) {
+	w := &sql.Window{Kind: sql.Session, TimeColumn: "ts", Gap: 5 * time.Second}
+	p := compile(t, windowQuery(w, sql.EmitFinal), map[string]string{PropLateDataStrategy: "update", PropLateRetention: "30s"}, "g", "x", "ts")
+	// The session [0, 5000) fires at 20000 and is retained; the late record
+	// at 2000 updates it and its corrected row is emitted again.
+	_, out := run(t, p, true, ev{"a", 1, 0}, ev{"b", 1, 20000}, ev{"a", 2, 2000})
+	want := "a|1|1|" + ms(0) + "|" + ms(5000) + ";a|2|3|" + ms(0) + "|" + ms(7000) + ";b|1|1|" + ms(20000) + "|" + ms(25000)
+	if got := strings.Join(out.texts(), ";"); got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}
+
+func TestHeldUnwindowedFinal(t *testing.T) {
+	sel := &sql.Select{Items: items(id("g"), countStarCall()), GroupBy: []sql.Expr{id("g")}, Emit: sql.EmitFinal}
+	pl := compile(t, sel, nil, "g").NewPipeline()
+	batch := recs([]any{"a"}, []any{"b"})
+	batch[0].Offset, batch[1].Offset = 7, 3
+	batch[1].Partition = 1
+	var out collector
+	pl.Process(batch, &out)
+	held := map[int32]int64{}
+	pl.Held(func(topic string, part int32, off int64) { held[part] = off })
+	if len(held) != 2 || held[0] != 7 || held[1] != 3 {
+		t.Fatalf("held %v", held)
+	}
+	pl.Finish(&out)
+	clear(held)
+	pl.Held(func(topic string, part int32, off int64) { held[part] = off })
+	if len(held) != 0 || len(out.rows) != 2 {
+		t.Fatalf("after Finish: held %v, rows %v", held, out.texts())
+	}
+}
