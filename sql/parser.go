@@ -186,6 +186,7 @@ func (p *parser) statement() *Statement {
 		p.expectWord("AS", "after the name")
 	case p.isWord("INSERT"):
 		p.i++
+		s.Kind = InsertInto
 		p.expectWord("INTO", "after INSERT")
 		s.Name = p.name("target name after INSERT INTO")
 	default:
