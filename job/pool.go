@@ -1,31 +1,44 @@
 package job
 
-import "github.com/sluicesql/sluice/record"
+import (
+	"sync"
+
+	"github.com/sluicesql/sluice/record"
+)
 
 // batchPool is a bounded free list of record batches. A batch travels from
 // an ingest goroutine to a worker and back here, keeping its records and
-// their Values storage, so steady state allocates no batches.
-type batchPool struct{ free chan *record.Batch }
+// their Values storage, so steady state allocates no batches. It is a stack:
+// the most recently returned batch, still warm in the caches, is reused first.
+type batchPool struct {
+	mu   sync.Mutex
+	free []*record.Batch
+	max  int
+}
 
-func newBatchPool(n int) *batchPool { return &batchPool{free: make(chan *record.Batch, n)} }
+func newBatchPool(n int) *batchPool { return &batchPool{max: n} }
 
 // get returns an empty batch, reused when one is free.
 func (p *batchPool) get(capacity int) *record.Batch {
-	select {
-	case b := <-p.free:
+	p.mu.Lock()
+	if n := len(p.free); n > 0 {
+		b := p.free[n-1]
+		p.free = p.free[:n-1]
+		p.mu.Unlock()
 		return b
-	default:
-		return &record.Batch{Records: make([]record.Record, 0, capacity)}
 	}
+	p.mu.Unlock()
+	return &record.Batch{Records: make([]record.Record, 0, capacity)}
 }
 
 // put returns b to the free list; its records keep their storage.
 func (p *batchPool) put(b *record.Batch) {
 	b.Records = b.Records[:0]
-	select {
-	case p.free <- b:
-	default:
+	p.mu.Lock()
+	if len(p.free) < p.max {
+		p.free = append(p.free, b)
 	}
+	p.mu.Unlock()
 }
 
 // rowBuf is a worker's buffer of output rows, owned by one goroutine at a

@@ -83,7 +83,10 @@ func (w *worker) loop() {
 			w.col.flush()
 		}
 	}
-	if w.r.finishing() {
+	// A pipeline that never got a record holds nothing; finishing it would
+	// only repeat the empty-input row of a global aggregate, which worker 0
+	// alone emits, once for the job.
+	if w.r.finishing() && (w.id == 0 || w.pipe.Stats().In > 0) {
 		start := time.Now()
 		w.pipe.Finish(&w.col)
 		w.busy.Add(int64(time.Since(start)))
