@@ -304,6 +304,27 @@ func TestSmart(t *testing.T) {
 	}
 }
 
+func TestKeySubset(t *testing.T) {
+	tests := []struct {
+		sub, keys []string
+		want      bool
+	}{
+		{[]string{"trader_id"}, []string{"Trader_ID", "symbol"}, true},
+		{[]string{"t.trader_id"}, []string{"trader_id"}, true},
+		{[]string{"trader_id", "symbol"}, []string{"symbol", "t.trader_id"}, true},
+		{nil, []string{"a"}, false},
+		{[]string{"a"}, nil, false},
+		{[]string{"symbol"}, []string{"UPPER(symbol)"}, false},
+		{[]string{"symbol"}, []string{"t.x || u.symbol"}, false},
+		{[]string{"a", "b"}, []string{"a"}, false},
+	}
+	for _, tt := range tests {
+		if got := KeySubset(tt.sub, tt.keys); got != tt.want {
+			t.Errorf("KeySubset(%q, %q) = %v, want %v", tt.sub, tt.keys, got, tt.want)
+		}
+	}
+}
+
 func TestValidate(t *testing.T) {
 	anyReq := Requirement{Kind: Any}
 	ordered := Requirement{Kind: Any, OrderMatters: true}

@@ -127,15 +127,21 @@ func (r Requirement) Aligned() bool {
 }
 
 // KeySubset reports whether sub is non-empty and every name in it appears in
-// keys, comparing case-insensitively and ignoring a "qualifier." prefix.
+// keys, comparing column names case-insensitively and ignoring a
+// "qualifier." prefix. Only plain column names match: a key that is an
+// expression (UPPER(symbol), a || b) never stands for a column.
 func KeySubset(sub, keys []string) bool {
 	if len(sub) == 0 {
 		return false
 	}
 	for _, s := range sub {
+		col, ok := columnName(s)
+		if !ok {
+			return false
+		}
 		found := false
 		for _, k := range keys {
-			if strings.EqualFold(unqualified(s), unqualified(k)) {
+			if kc, ok := columnName(k); ok && strings.EqualFold(col, kc) {
 				found = true
 				break
 			}
@@ -147,12 +153,33 @@ func KeySubset(sub, keys []string) bool {
 	return true
 }
 
-func unqualified(name string) string {
+// columnName returns the column of "col" or "qualifier.col", and false for
+// anything that is not a plain (possibly qualified) identifier.
+func columnName(name string) (string, bool) {
 	name = strings.TrimSpace(name)
-	if i := strings.LastIndexByte(name, '.'); i >= 0 {
-		return name[i+1:]
+	parts := strings.Split(name, ".")
+	if len(parts) > 2 {
+		return "", false
 	}
-	return name
+	for _, p := range parts {
+		if !isIdent(p) {
+			return "", false
+		}
+	}
+	return parts[len(parts)-1], true
+}
+
+func isIdent(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, c := range s {
+		letter := c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+		if !letter && (i == 0 || c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // InvalidError says why a strategy would change a query's result.

@@ -1,0 +1,141 @@
+package plan
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/sluicesql/sluice/partition"
+	"github.com/sluicesql/sluice/sql"
+)
+
+// choose picks the strategy: --strategy, then @partitioning_strategy, then
+// WITH 'partitioning_strategy', then automatic. An explicit choice that is
+// unknown or would change the result is an error naming what would work.
+func (p *Plan) choose(opts Options) error {
+	req := p.Requirement
+	for _, name := range partition.Names {
+		var inv *partition.InvalidError
+		if err := partition.New(name).Validate(req); errors.As(err, &inv) {
+			p.Rejected = append(p.Rejected, Rejection{Strategy: name, Why: inv.Why})
+		}
+	}
+	name, origin, where := p.explicit(opts)
+	if origin == "" {
+		p.auto()
+		return nil
+	}
+	s, err := partition.Parse(name)
+	if err != nil {
+		return fmt.Errorf("%s: %w", where, err)
+	}
+	if err := s.Validate(req); err != nil {
+		return fmt.Errorf("%s: %w; valid here: %s", where, err, strings.Join(p.valid(), ", "))
+	}
+	p.Strategy, p.ChoiceSource = s, origin
+	p.Reason = fmt.Sprintf("%s was chosen by %s and keeps the result: %s", s.Name(), where, p.accepts(s.Name()))
+	return nil
+}
+
+// explicit returns the explicit strategy name, its origin and a description
+// of where it was written, or origin "" when there is none.
+func (p *Plan) explicit(opts Options) (name, origin, where string) {
+	if opts.Strategy != "" {
+		return opts.Strategy, FromFlag, "--strategy " + opts.Strategy
+	}
+	for _, a := range p.Statement.Annotations {
+		if a.Key == sql.AnnotationStrategy {
+			return a.Value, FromAnnotation, fmt.Sprintf("@%s: %s (line %d)", a.Key, a.Value, a.Line)
+		}
+	}
+	for _, w := range p.Statement.Query.With {
+		if strings.EqualFold(w.Key, "partitioning_strategy") {
+			return w.Value, FromWith, fmt.Sprintf("WITH 'partitioning_strategy'='%s' (line %d)", w.Value, w.Line)
+		}
+	}
+	return "", "", ""
+}
+
+// valid lists the strategies the requirement accepts.
+func (p *Plan) valid() []string {
+	var out []string
+	for _, name := range partition.Names {
+		if partition.New(name).Validate(p.Requirement) == nil {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// accepts says why a valid strategy keeps the result.
+func (p *Plan) accepts(name string) string {
+	req := p.Requirement
+	switch {
+	case name == partition.FanIn:
+		return "one partition sees every record"
+	case req.Kind == partition.Any:
+		return "the statement keeps no state across records that routing could split"
+	case name == partition.StickyPartition:
+		return "the source is partitioned by " + strings.Join(req.SourceKey, ", ") + ", so every key stays in one source partition"
+	default:
+		return "equal values of " + strings.Join(req.Keys, ", ") + " always reach the same partition"
+	}
+}
+
+// auto follows the decision tree: Hash -> smart_repartition when the
+// source's partition key is a known subset of the keys, else always_hash;
+// Single -> fan_in; Any -> sticky_partition when order matters or the
+// source is partitioned, else round_robin.
+func (p *Plan) auto() {
+	req := p.Requirement
+	p.ChoiceSource = FromAuto
+	src := p.Inputs[0]
+	switch req.Kind {
+	case partition.Hash:
+		keys := strings.Join(req.Keys, ", ")
+		switch {
+		case req.Aligned():
+			p.Strategy = partition.NewSmart()
+			p.Reason = fmt.Sprintf("%s must each stay in one partition, and source %s is already partitioned by %s (%s), "+
+				"so whole source partitions are routed with no re-hash", req.Why, src.Name, strings.Join(req.SourceKey, ", "), origin(src))
+		default:
+			p.Strategy = partition.NewHash()
+			p.Reason = fmt.Sprintf("%s must each stay in one partition, so records are hashed on %s (%s)", req.Why, keys, notAligned(p))
+		}
+	case partition.Single:
+		p.Strategy = partition.NewFanIn()
+		p.Reason = fmt.Sprintf("%s must all be in one partition, so every record goes to partition 0", req.Why)
+	default:
+		switch {
+		case req.OrderMatters:
+			p.Strategy = partition.NewSticky()
+			p.Reason = "the statement is stateless and ORDER BY sorts its output, so each source partition stays whole and in order on one worker and the job merges the sorted outputs"
+		case src.Partitioned:
+			p.Strategy = partition.NewSticky()
+			p.Reason = fmt.Sprintf("the statement is stateless and source %s is partitioned, so each source partition stays whole and in order on one worker", src.Name)
+		default:
+			p.Strategy = partition.NewRoundRobin()
+			p.Reason = fmt.Sprintf("the statement is stateless and source %s is not partitioned, so whole batches rotate evenly over the workers", src.Name)
+		}
+	}
+}
+
+func origin(in Input) string {
+	if in.Facts.Origin != "" {
+		return in.Facts.Origin
+	}
+	return "observed"
+}
+
+// notAligned says why the source's own partitioning cannot be used.
+func notAligned(p *Plan) string {
+	switch {
+	case len(p.Inputs) > 1:
+		return "a join's inputs are hashed alike, since their co-partitioning cannot be checked"
+	case len(p.Inputs[0].Facts.Key) == 0:
+		return "the partition key of source " + p.Inputs[0].Name + " is unknown"
+	default:
+		return "source " + p.Inputs[0].Name + " is partitioned by " + strings.Join(p.Inputs[0].Facts.Key, ", ") +
+			", not by a subset of the keys"
+	}
+}

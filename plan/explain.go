@@ -1,0 +1,185 @@
+package plan
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/sluicesql/sluice/partition"
+)
+
+// RequirementText prints a requirement: "any", "any (ordered merge)",
+// "hash(a, b)" or "single".
+func RequirementText(r partition.Requirement) string {
+	switch r.Kind {
+	case partition.Hash:
+		return "hash(" + strings.Join(r.Keys, ", ") + ")"
+	case partition.Single:
+		return "single"
+	}
+	if r.OrderMatters {
+		return "any (ordered merge)"
+	}
+	return "any"
+}
+
+// Explain writes, for each plan, its canonical SQL, the analysis, the
+// required distribution, the chosen strategy and keys, where the choice came
+// from, the reason, the rejected strategies and the partition count.
+func Explain(w io.Writer, plans []*Plan) error {
+	var b strings.Builder
+	for i, p := range plans {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		fmt.Fprintf(&b, "-- statement %d: %s\n%s\n\n", i+1, p.Name, strings.TrimRight(p.Statement.String(), "\n"))
+		line := func(label, value string) {
+			if value != "" {
+				fmt.Fprintf(&b, "  %-13s %s\n", label+":", value)
+			}
+		}
+		a := p.Analysis
+		line("kind", strings.TrimSpace(a.Kind+" "+a.Target))
+		line("sources", p.sourcesText())
+		line("distinct", yes(a.Distinct))
+		line("group by", strings.Join(a.GroupBy, ", "))
+		line("aggregates", strings.Join(a.Aggregates, ", "))
+		if a.Window != "" {
+			line("window", a.Window+" ("+a.WindowSpec+")")
+		}
+		for j, o := range a.Over {
+			pb := a.OverPartitionBy[j]
+			if pb == "" {
+				pb = "no PARTITION BY"
+			} else {
+				pb = "PARTITION BY " + pb
+			}
+			line("over", o+" ["+pb+"]")
+		}
+		for _, j := range a.Joins {
+			s := j.Kind + " JOIN " + j.Source + " ON " + j.On
+			if len(j.Keys) == 0 {
+				s += " [no equality key]"
+			} else {
+				s += " [keys " + strings.Join(j.Keys, ", ") + "]"
+			}
+			if j.Within != "" {
+				s += " WITHIN " + j.Within
+			}
+			line("join", s)
+		}
+		line("order by", strings.Join(a.OrderBy, ", "))
+		if a.HasLimit {
+			line("limit", fmt.Sprint(a.Limit))
+		}
+		line("primary key", strings.Join(a.PrimaryKey, ", "))
+		line("emit", a.Emit)
+		state := "stateless"
+		if a.Stateful {
+			state = "stateful"
+		}
+		line("state", state)
+		line("requirement", RequirementText(p.Requirement)+": "+p.Requirement.Why)
+		strat := p.Strategy.Name()
+		if len(p.RoutingKeys) > 0 && p.Strategy.Name() != partition.FanIn {
+			strat += " on " + strings.Join(p.RoutingKeys, ", ")
+		}
+		line("strategy", strat)
+		line("chosen by", p.ChoiceSource)
+		line("reason", p.Reason)
+		for j, r := range p.Rejected {
+			label := ""
+			if j == 0 {
+				label = "rejected:"
+			}
+			fmt.Fprintf(&b, "  %-13s %s %s\n", label, r.Strategy, r.Why)
+		}
+		line("partitions", fmt.Sprintf("%d (from %s)", p.Partitions, originText[p.PartitionsOrigin]))
+		line("batch size", fmt.Sprint(p.BatchSize))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+var originText = map[string]string{FromFlag: "--partitions", FromAnnotation: "@num_partitions", FromCPUs: "the CPU count"}
+
+func yes(b bool) string {
+	if b {
+		return "yes"
+	}
+	return ""
+}
+
+// sourcesText describes each input: name, type and partition key.
+func (p *Plan) sourcesText() string {
+	var parts []string
+	for _, in := range p.Inputs {
+		s := in.Name
+		var notes []string
+		if in.Type != "" {
+			notes = append(notes, in.Type)
+		}
+		if len(in.Facts.Key) > 0 {
+			notes = append(notes, "partitioned by "+strings.Join(in.Facts.Key, ", ")+" ("+origin(in)+")")
+		} else {
+			notes = append(notes, "partition key unknown")
+		}
+		if in.Facts.Partitions > 0 {
+			notes = append(notes, fmt.Sprintf("%d partitions", in.Facts.Partitions))
+		}
+		if in.Facts.Note != "" {
+			notes = append(notes, in.Facts.Note)
+		}
+		parts = append(parts, s+" ("+strings.Join(notes, "; ")+")")
+	}
+	return strings.Join(parts, ", ")
+}
+
+// jsonStatement is one statement of ExplainJSON's output.
+type jsonStatement struct {
+	Name             string      `json:"name"`
+	SQL              string      `json:"sql"`
+	Strategy         string      `json:"strategy"`
+	RoutingKeys      []string    `json:"routing_keys"`
+	ChoiceSource     string      `json:"choice_source"`
+	Reason           string      `json:"reason"`
+	Requirement      string      `json:"requirement"`
+	RequirementWhy   string      `json:"requirement_why"`
+	Partitions       int         `json:"partitions"`
+	PartitionsOrigin string      `json:"partitions_origin"`
+	BatchSize        int         `json:"batch_size"`
+	Rejected         []Rejection `json:"rejected"`
+	Analysis         Analysis    `json:"analysis"`
+}
+
+// ExplainJSON writes the plans as
+// {"statements":[{"name", "strategy", "routing_keys", "choice_source",
+// "reason", "requirement", "partitions", "rejected", ...}]}.
+func ExplainJSON(w io.Writer, plans []*Plan) error {
+	out := struct {
+		Statements []jsonStatement `json:"statements"`
+	}{Statements: make([]jsonStatement, 0, len(plans))}
+	for _, p := range plans {
+		s := jsonStatement{
+			Name: p.Name, SQL: p.Statement.String(), Strategy: p.Strategy.Name(),
+			RoutingKeys: p.RoutingKeys, ChoiceSource: p.ChoiceSource, Reason: p.Reason,
+			Requirement: RequirementText(p.Requirement), RequirementWhy: p.Requirement.Why,
+			Partitions: p.Partitions, PartitionsOrigin: p.PartitionsOrigin, BatchSize: p.BatchSize,
+			Rejected: p.Rejected, Analysis: p.Analysis,
+		}
+		if s.RoutingKeys == nil {
+			s.RoutingKeys = []string{}
+		}
+		if s.Rejected == nil {
+			s.Rejected = []Rejection{}
+		}
+		out.Statements = append(out.Statements, s)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		return fmt.Errorf("explain: %w", err)
+	}
+	return nil
+}

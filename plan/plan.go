@@ -1,0 +1,271 @@
+// Package plan analyses a statement, derives the distribution its result
+// needs, chooses and validates a partitioning strategy, and explains the
+// decision (EXPLAIN text and JSON).
+package plan
+
+import (
+	"fmt"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/partition"
+	"github.com/sluicesql/sluice/sql"
+)
+
+// DefaultBatchSize is the batch size when @batch_size is absent.
+const DefaultBatchSize = 1024
+
+// Where a choice came from.
+const (
+	FromAuto       = "auto"
+	FromFlag       = "flag"
+	FromAnnotation = "annotation"
+	FromWith       = "with"
+	FromCPUs       = "cpus"
+)
+
+// Options are the planner's inputs besides the statement.
+type Options struct {
+	// Strategy is the --strategy flag ("" when not given).
+	Strategy string
+	// Partitions is the --partitions flag (0 when not given).
+	Partitions int
+	// CPUs is the CPU count (0: runtime.NumCPU()).
+	CPUs int
+	// Sources are the facts connectors observed, by source name; may be nil.
+	// They take precedence over WITH '<src>.partition.key' declarations.
+	Sources map[string]connector.Facts
+}
+
+// Plan is the planner's decision for one statement.
+type Plan struct {
+	// Statement is the planned statement.
+	Statement *sql.Statement
+	// Name is the statement's target name, else its FROM source's name.
+	Name string
+	// Analysis is what the statement does.
+	Analysis Analysis
+	// Requirement is the distribution the statement's result needs.
+	Requirement partition.Requirement
+	// Strategy is the chosen strategy (a fresh instance).
+	Strategy partition.Strategy
+	// RoutingKeys are the display names of the routing keys (Requirement.Keys).
+	RoutingKeys []string
+	// KeyExprs are the routing keys over the FROM source's records.
+	KeyExprs []sql.Expr
+	// Inputs are the FROM source and each JOIN source, with their routing
+	// keys and partitioning facts.
+	Inputs []Input
+	// ChoiceSource is where the strategy came from: auto, flag, annotation or with.
+	ChoiceSource string
+	// Reason says in one sentence why the strategy was chosen.
+	Reason string
+	// Rejected lists the strategies that would change the result, and why.
+	Rejected []Rejection
+	// Partitions is the number of partition workers.
+	Partitions int
+	// PartitionsOrigin is where Partitions came from: flag, annotation or cpus.
+	PartitionsOrigin string
+	// CPUs is the CPU count used.
+	CPUs int
+	// BatchSize is the records per hand-over (@batch_size, default 1024).
+	BatchSize int
+}
+
+// Input is one source of a statement.
+type Input struct {
+	// Name and Alias are as written in FROM or JOIN.
+	Name, Alias string
+	// Type is the declared '<name>.type', if any.
+	Type string
+	// KeyExprs are the routing keys over this input's records (for a join,
+	// its side of the equalities); nil when the requirement has no keys.
+	KeyExprs []sql.Expr
+	// Facts are the source's partitioning facts (observed, else declared).
+	Facts connector.Facts
+	// Partitioned is set for sources with their own partitions (Kafka, a
+	// known partition key or count).
+	Partitioned bool
+}
+
+// Rejection is one strategy that would change the statement's result.
+type Rejection struct {
+	Strategy string `json:"strategy"`
+	Why      string `json:"why"`
+}
+
+// Build plans one statement. It fails on an unknown strategy name, on an
+// explicit strategy that would change the result, and on a bad annotation.
+func Build(stmt *sql.Statement, opts Options) (*Plan, error) {
+	if stmt == nil || stmt.Query == nil {
+		return nil, fmt.Errorf("plan: statement has no query")
+	}
+	sel := stmt.Query
+	r := newResolver(sel)
+	p := &Plan{Statement: stmt, Name: stmt.Name, Analysis: analyse(stmt, r)}
+	if p.Name == "" {
+		p.Name = sel.From.Name
+	}
+	p.Inputs = inputs(sel, opts.Sources)
+	req, keys := requirement(sel, r)
+	if len(p.Inputs) == 1 && p.Inputs[0].Facts.Key != nil {
+		req.SourceKey = p.Inputs[0].Facts.Key
+	}
+	p.Requirement, p.RoutingKeys, p.KeyExprs = req, req.Keys, keys
+	for i := range p.Inputs {
+		p.Inputs[i].KeyExprs = inputKeys(sel, r, keys, i)
+	}
+	if err := p.counts(opts); err != nil {
+		return nil, err
+	}
+	if err := p.choose(opts); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// inputs gathers each source's type and partitioning facts.
+func inputs(sel *sql.Select, observed map[string]connector.Facts) []Input {
+	srcs := []sql.Source{sel.From}
+	for _, j := range sel.Joins {
+		srcs = append(srcs, j.Source)
+	}
+	out := make([]Input, len(srcs))
+	for i, s := range srcs {
+		in := Input{Name: s.Name, Alias: s.Alias, Type: property(sel, s.Name+".type")}
+		in.Facts = observed[s.Name]
+		if in.Facts.Key == nil {
+			if decl := property(sel, s.Name+".partition.key"); decl != "" {
+				for _, k := range strings.Split(decl, ",") {
+					if k = strings.TrimSpace(k); k != "" {
+						in.Facts.Key = append(in.Facts.Key, k)
+					}
+				}
+				in.Facts.Origin = "declared"
+			}
+		}
+		in.Partitioned = strings.EqualFold(in.Type, "kafka_source") || in.Facts.Partitions > 1 || len(in.Facts.Key) > 0
+		out[i] = in
+	}
+	return out
+}
+
+// property returns a WITH value by key, comparing keys case-insensitively.
+func property(sel *sql.Select, key string) string {
+	for _, p := range sel.With {
+		if strings.EqualFold(p.Key, key) {
+			return p.Value
+		}
+	}
+	return ""
+}
+
+// inputKeys returns input i's side of each routing key: the member of the
+// key's join-equivalence class that reads input i.
+func inputKeys(sel *sql.Select, r *resolver, keys []sql.Expr, i int) []sql.Expr {
+	if len(keys) == 0 {
+		return nil
+	}
+	if i == 0 {
+		return keys
+	}
+	out := make([]sql.Expr, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, counterpart(sel, r, k, i))
+	}
+	return out
+}
+
+// counterpart finds the expression of input i that the joins equate with k
+// (transitively). requirement only keeps keys every input can compute.
+func counterpart(sel *sql.Select, r *resolver, k sql.Expr, i int) sql.Expr {
+	seen := map[string]sql.Expr{r.id(k): k}
+	for changed := true; changed; {
+		changed = false
+		for _, j := range sel.Joins {
+			for _, p := range equalities(j.On, r) {
+				_, l := seen[r.id(p.l)]
+				_, rr := seen[r.id(p.r)]
+				if l && !rr {
+					seen[r.id(p.r)], changed = p.r, true
+				} else if rr && !l {
+					seen[r.id(p.l)], changed = p.l, true
+				}
+			}
+		}
+	}
+	for _, e := range seen {
+		if r.input(e) == i {
+			return e
+		}
+	}
+	return nil
+}
+
+// counts sets Partitions, CPUs and BatchSize: --partitions, then
+// @num_partitions, then the CPU count.
+func (p *Plan) counts(opts Options) error {
+	p.CPUs = opts.CPUs
+	if p.CPUs <= 0 {
+		p.CPUs = runtime.NumCPU()
+	}
+	switch {
+	case opts.Partitions > 0:
+		p.Partitions, p.PartitionsOrigin = opts.Partitions, FromFlag
+	case opts.Partitions < 0:
+		return fmt.Errorf("--partitions %d: must be at least 1", opts.Partitions)
+	default:
+		n, ok, err := p.intAnnotation(sql.AnnotationPartitions)
+		if err != nil {
+			return err
+		}
+		if ok {
+			p.Partitions, p.PartitionsOrigin = n, FromAnnotation
+		} else {
+			p.Partitions, p.PartitionsOrigin = p.CPUs, FromCPUs
+		}
+	}
+	n, ok, err := p.intAnnotation(sql.AnnotationBatchSize)
+	if err != nil {
+		return err
+	}
+	p.BatchSize = DefaultBatchSize
+	if ok {
+		p.BatchSize = n
+	}
+	return nil
+}
+
+// intAnnotation reads a positive integer annotation.
+func (p *Plan) intAnnotation(key string) (int, bool, error) {
+	for _, a := range p.Statement.Annotations {
+		if a.Key != key {
+			continue
+		}
+		n, err := strconv.Atoi(a.Value)
+		if err != nil || n < 1 {
+			return 0, false, fmt.Errorf("line %d: @%s: %q is not a positive integer", a.Line, key, a.Value)
+		}
+		return n, true, nil
+	}
+	return 0, false, nil
+}
+
+// Context returns the routing context for this plan's FROM source: its
+// partition key (only when alignment is valid), partition count, the
+// routing key names, N and the CPU count. The caller sets Key or KeySlots
+// from the compiled KeyExprs.
+func (p *Plan) Context() partition.Context {
+	ctx := partition.Context{
+		RoutingKeys:      p.RoutingKeys,
+		SourcePartitions: p.Inputs[0].Facts.Partitions,
+		Partitions:       p.Partitions,
+		CPUs:             p.CPUs,
+	}
+	if p.Requirement.Aligned() {
+		ctx.SourcePartitionKey = p.Requirement.SourceKey
+	}
+	return ctx
+}

@@ -1,0 +1,25 @@
+-- @partitioning_strategy: hash
+-- @num_partitions: 6
+CREATE STREAM results AS
+SELECT station, MIN(temperature) AS min_temp, AVG(temperature) AS avg_temp, MAX(temperature) AS max_temp
+FROM measurements GROUP BY station EMIT FINAL
+WITH ('measurements.type'='file_source', 'measurements.path'='./measurements.txt',
+      'measurements.format'='csv', 'results.type'='file_sink', 'results.path'='./out.csv');
+
+CREATE TABLE tumbling_output AS
+SELECT symbol PRIMARY KEY, COUNT(*) AS trade_count, AVG(price) AS avg_price, _window_start AS window_start
+FROM market_data GROUP BY symbol WINDOW TUMBLING(1m) EMIT CHANGES
+WITH ('market_data.type'='kafka_source', 'market_data.topic.name'='market_data', 'market_data.partition.key'='symbol');
+
+SELECT symbol, price,
+       AVG(price) OVER (ROWS WINDOW BUFFER 100 ROWS PARTITION BY symbol ORDER BY timestamp) AS moving_avg
+FROM market_data;
+
+SELECT COUNT(*) AS n FROM orders WITH ('orders.type'='file_source');
+
+SELECT order_id, customer_id, order_date, total_amount FROM orders WHERE total_amount > 100;
+
+INSERT INTO big_spenders SELECT o.customer_id, c.name, SUM(o.total_amount) AS total
+FROM orders o JOIN customers c ON o.customer_id = c.id
+GROUP BY o.customer_id, c.name
+WITH ('orders.type'='kafka_source', 'customers.type'='kafka_source');
