@@ -1,0 +1,58 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/sluicesql/sluice/plan"
+	"github.com/sluicesql/sluice/sql"
+)
+
+type explainCmd struct {
+	File       string `arg:"" type:"existingfile" help:"SQL file with one or more statements."`
+	JSON       bool   `help:"Print the plans as JSON."`
+	Strategy   string `help:"Partitioning strategy to check instead of the automatic choice (always_hash, smart_repartition, sticky_partition, round_robin, fan_in)."`
+	Partitions int    `help:"Number of partitions (default: @num_partitions, else the CPU count)."`
+}
+
+func (c *explainCmd) Help() string {
+	return "Example:\n  sluice explain examples/quickstart.sql\n  sluice explain --json --partitions 4 query.sql"
+}
+
+func (c *explainCmd) Run(k *kong.Context) error {
+	stmts, err := parseFile(c.File)
+	if err != nil {
+		return err
+	}
+	plans := make([]*plan.Plan, 0, len(stmts))
+	for _, s := range stmts {
+		p, err := plan.Build(s, plan.Options{Strategy: c.Strategy, Partitions: c.Partitions, CPUs: runtime.NumCPU()})
+		if err != nil {
+			return userError{fmt.Errorf("%s:%d:%d: %w", c.File, s.Line, s.Col, err)}
+		}
+		plans = append(plans, p)
+	}
+	if c.JSON {
+		return plan.ExplainJSON(k.Stdout, plans)
+	}
+	return plan.Explain(k.Stdout, plans)
+}
+
+// parseFile reads and parses a SQL file; a parse error is the user's.
+func parseFile(path string) ([]*sql.Statement, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, userError{err}
+	}
+	stmts, err := sql.Parse(path, string(src))
+	if err != nil {
+		return nil, userError{err}
+	}
+	if len(stmts) == 0 {
+		return nil, userError{fmt.Errorf("%s: no statements", path)}
+	}
+	return stmts, nil
+}

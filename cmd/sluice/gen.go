@@ -1,0 +1,121 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/sluicesql/sluice/connector/gen"
+	"github.com/sluicesql/sluice/connector/kafka"
+	"github.com/sluicesql/sluice/record"
+)
+
+type genCmd struct {
+	Name       string  `arg:"" enum:"trades,market_data,orders,measurements" help:"Data set: trades, market_data, orders or measurements (1BRC)."`
+	Count      int64   `default:"100000" help:"Number of records."`
+	Out        string  `short:"o" help:"Output file ('-' for stdout); default stdout unless --topic is given."`
+	Format     string  `default:"jsonl" enum:"jsonl,json,csv" help:"File format: jsonl or csv (measurements csv is 1BRC's 'station;temperature')."`
+	Seed       uint64  `default:"1" help:"Random seed: the same seed gives the same data."`
+	Keys       int     `help:"Key cardinality (0: the data set's default)."`
+	Zipf       float64 `help:"Zipf skew exponent of the keys (0: uniform)."`
+	Disorder   int64   `help:"Largest event-time disorder in milliseconds."`
+	Topic      string  `help:"Produce to this Kafka topic instead of a file."`
+	Brokers    string  `default:"localhost:9092" help:"Kafka bootstrap servers (comma-separated), with --topic."`
+	Key        string  `help:"Column used as the Kafka message key, with --topic (default: none)."`
+	Partitions int32   `default:"8" help:"Partitions of the topic if it has to be created, with --topic."`
+	Rate       float64 `help:"Records per second (0: as fast as possible)."`
+}
+
+func (c *genCmd) Help() string {
+	return "Examples:\n  sluice gen measurements --count 10000000 --format csv --out measurements.txt\n  sluice gen trades --count 100000 --topic trades --key trader_id --brokers localhost:9092"
+}
+
+func (c *genCmd) options() gen.Options {
+	return gen.Options{Generator: c.Name, Count: c.Count, Seed: c.Seed, Keys: c.Keys, Zipf: c.Zipf, DisorderMs: c.Disorder, Rate: c.Rate}
+}
+
+func (c *genCmd) Run(k *kong.Context) error {
+	if c.Count <= 0 {
+		return userError{errors.New("--count must be positive")}
+	}
+	if c.Topic != "" {
+		return c.produce(context.Background())
+	}
+	var w io.Writer = k.Stdout
+	var f *os.File
+	if c.Out != "" && c.Out != "-" {
+		var err error
+		if f, err = os.Create(c.Out); err != nil {
+			return userError{err}
+		}
+		defer f.Close()
+		w = f
+	}
+	bw := bufio.NewWriterSize(w, 1<<20)
+	n, err := gen.WriteFile(bw, c.options(), c.Format)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil && f != nil {
+		err = f.Close()
+	}
+	if err != nil {
+		return fmt.Errorf("gen %s: %w", c.Name, err)
+	}
+	if f != nil {
+		fmt.Fprintf(k.Stderr, "wrote %d %s records to %s\n", n, c.Name, c.Out)
+	}
+	return nil
+}
+
+// produce writes the generated records to a Kafka topic, creating it if needed.
+func (c *genCmd) produce(ctx context.Context) error {
+	brokers := strings.Split(c.Brokers, ",")
+	if err := kafka.CreateTopic(ctx, brokers, c.Topic, c.Partitions); err != nil {
+		return fmt.Errorf("create topic %s: %w", c.Topic, err)
+	}
+	src, err := gen.New(c.Name, c.options())
+	if err != nil {
+		return userError{err}
+	}
+	schema := src.Schema()
+	var key []string
+	if c.Key != "" {
+		if _, ok := schema.Lookup(c.Key); !ok {
+			return userError{fmt.Errorf("--key %q is not a column of %s; columns: %s", c.Key, c.Name, strings.Join(schema.Names(), ", "))}
+		}
+		key = []string{c.Key}
+	}
+	readers, err := src.Open(ctx, schema, nil)
+	if err != nil {
+		return err
+	}
+	var total int64
+	for r := range readers {
+		b := &record.Batch{}
+		for {
+			err := r.Next(ctx, b, 4096)
+			if len(b.Records) > 0 {
+				if perr := kafka.ProduceRows(ctx, brokers, c.Topic, schema, key, b.Records); perr != nil {
+					return fmt.Errorf("produce to %s: %w", c.Topic, perr)
+				}
+				total += int64(len(b.Records))
+			}
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return err
+			}
+		}
+		r.Close()
+	}
+	fmt.Fprintf(os.Stderr, "produced %d %s records to topic %s\n", total, c.Name, c.Topic)
+	return nil
+}
