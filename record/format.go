@@ -4,6 +4,7 @@ import (
 	"math"
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // String returns the value's display text: NULL, true/false, digits, the
@@ -46,7 +47,7 @@ func (v Value) AppendJSON(b []byte) []byte {
 		}
 		return appendFloat(b, f)
 	case String:
-		return strconv.AppendQuote(b, v.str)
+		return AppendJSONString(b, v.str)
 	case Timestamp:
 		b = append(b, '"')
 		return append(v.AppendText(b), '"')
@@ -80,3 +81,48 @@ func AppendDecimal(b []byte, unscaled int64, scale uint8) []byte {
 	b = append(b, '.')
 	return append(b, digits[point:]...)
 }
+
+// AppendJSONString appends s as a JSON string literal. Invalid UTF-8 becomes
+// U+FFFD, so the output is always valid JSON.
+func AppendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r != utf8.RuneError || size != 1 {
+				i += size
+				continue
+			}
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		b = append(b, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			b = append(b, '\\', c)
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '\t':
+			b = append(b, '\\', 't')
+		default:
+			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+		}
+		i++
+		start = i
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+const hexDigits = "0123456789abcdef"

@@ -2,7 +2,6 @@ package codec
 
 import (
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/sluicesql/sluice/record"
 )
@@ -21,7 +20,7 @@ func NewJSONEncoder(schema *record.Schema) *JSONEncoder {
 		if i == 0 {
 			k[0] = '{'
 		}
-		k = AppendJSONString(k, schema.Name(i))
+		k = record.AppendJSONString(k, schema.Name(i))
 		e.keys[i] = append(k, ':')
 	}
 	return e
@@ -41,7 +40,7 @@ func (e *JSONEncoder) AppendRow(b []byte, row []record.Value) []byte {
 		}
 		switch v.Kind() {
 		case record.String:
-			b = AppendJSONString(b, v.Str())
+			b = record.AppendJSONString(b, v.Str())
 		case record.Float:
 			b = appendFloat(b, v, v.AppendJSON)
 		default:
@@ -63,51 +62,6 @@ func appendFloat(b []byte, v record.Value, appendText func([]byte) []byte) []byt
 		return b // a number, or NaN/Inf text (null in JSON)
 	}
 	return strconv.AppendFloat(b[:n], v.Float(), 'e', -1, 64)
-}
-
-const hexDigits = "0123456789abcdef"
-
-// AppendJSONString appends s as a JSON string literal. Invalid UTF-8 becomes
-// U+FFFD, so the output is always valid JSON.
-func AppendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
-			continue
-		}
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r != utf8.RuneError || size != 1 {
-				i += size
-				continue
-			}
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-		}
-		i++
-		start = i
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
 
 // CSVEncoder encodes rows as CSV lines. NULL is an empty field. A STRING is

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/sluicesql/sluice/connector/codec"
 	"github.com/sluicesql/sluice/record"
 )
 
@@ -40,7 +39,7 @@ func AppendMessageKey(b []byte, vals []record.Value) []byte {
 // appendJSONValue appends v as JSON, strings escaped as the JSON encoder does.
 func appendJSONValue(b []byte, v record.Value) []byte {
 	if v.Kind() == record.String {
-		return codec.AppendJSONString(b, v.Str())
+		return record.AppendJSONString(b, v.Str())
 	}
 	return v.AppendJSON(b)
 }
