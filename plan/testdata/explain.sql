@@ -23,3 +23,10 @@ INSERT INTO big_spenders SELECT o.customer_id, c.name, SUM(o.total_amount) AS to
 FROM orders o JOIN customers c ON o.customer_id = c.id
 GROUP BY o.customer_id, c.name
 WITH ('orders.type'='kafka_source', 'customers.type'='kafka_source');
+
+-- @partitioning_strategy: sticky
+SELECT trader_id, symbol, COUNT(*) AS trade_count, AVG(price) AS avg_price
+FROM market_data GROUP BY trader_id, symbol WINDOW TUMBLING(trade_time, INTERVAL '1' MINUTE)
+WITH ('market_data.type'='kafka_source', 'market_data.partition.key'='trader_id');
+
+SELECT DISTINCT UPPER(symbol) AS sym FROM trades ORDER BY sym LIMIT 20;
