@@ -78,8 +78,11 @@ func parseShortDuration(text string) (time.Duration, error) {
 // scaleDuration returns num (an optionally signed integer or decimal) times
 // unit, exactly.
 func scaleDuration(num string, unit time.Duration) (time.Duration, error) {
+	if !isPlainNumber(num) {
+		return 0, fmt.Errorf("%q is not a number", num)
+	}
 	r, ok := new(big.Rat).SetString(num)
-	if !isPlainNumber(num) || !ok {
+	if !ok {
 		return 0, fmt.Errorf("%q is not a number", num)
 	}
 	r.Mul(r, new(big.Rat).SetInt64(int64(unit)))

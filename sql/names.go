@@ -11,7 +11,9 @@ func (k StatementKind) String() string {
 func (m EmitMode) String() string { return enumName(int(m), "EmitMode", "DEFAULT", "CHANGES", "FINAL") }
 
 // String returns the join kind's SQL spelling, e.g. "LEFT".
-func (k JoinKind) String() string { return enumName(int(k), "JoinKind", "INNER", "LEFT", "RIGHT", "FULL") }
+func (k JoinKind) String() string {
+	return enumName(int(k), "JoinKind", "INNER", "LEFT", "RIGHT", "FULL")
+}
 
 // String returns the window kind's SQL spelling, e.g. "TUMBLING".
 func (k WindowKind) String() string {

@@ -1,0 +1,90 @@
+package sql
+
+import (
+	"testing"
+	"time"
+)
+
+func TestShortDuration(t *testing.T) {
+	tests := []struct {
+		in   string
+		want time.Duration
+		err  bool
+	}{
+		{"250ns", 250, false},
+		{"3us", 3 * time.Microsecond, false},
+		{"100ms", 100 * time.Millisecond, false},
+		{"30s", 30 * time.Second, false},
+		{"30", 30 * time.Second, false},
+		{"1m", time.Minute, false},
+		{"1.5m", 90 * time.Second, false},
+		{"2h", 2 * time.Hour, false},
+		{"1d", 24 * time.Hour, false},
+		{"1w", 7 * 24 * time.Hour, false},
+		{"1M", time.Minute, false},
+		{"1x", 0, true},
+		{"1.5ns", 0, true},
+		{"99999999999w", 0, true},
+	}
+	for _, tt := range tests {
+		got, err := parseShortDuration(tt.in)
+		if (err != nil) != tt.err || got != tt.want {
+			t.Errorf("parseShortDuration(%q) = %v, %v; want %v, err=%v", tt.in, got, err, tt.want, tt.err)
+		}
+	}
+}
+
+func TestLiteralDuration(t *testing.T) {
+	tests := []struct {
+		text, unit string
+		want       time.Duration
+		err        bool
+	}{
+		{"1", "MINUTE", time.Minute, false},
+		{"5", "MINUTES", 5 * time.Minute, false},
+		{"1.5", "HOURS", 90 * time.Minute, false},
+		{" 2 ", "SECOND", 2 * time.Second, false},
+		{"-3", "DAY", -72 * time.Hour, false},
+		{"10", "MILLISECONDS", 10 * time.Millisecond, false},
+		{"1", "WEEK", 7 * 24 * time.Hour, false},
+		{"1", "MONTH", 0, true},
+		{"1", "MINUTESS", 0, true},
+		{"1/2", "SECOND", 0, true},
+		{"1e3", "SECOND", 0, true},
+		{"1e999999999", "SECOND", 0, true},
+		{"", "SECOND", 0, true},
+	}
+	for _, tt := range tests {
+		l := &Literal{Kind: IntervalLit, Text: tt.text, Unit: tt.unit}
+		got, err := l.Duration()
+		if (err != nil) != tt.err || got != tt.want {
+			t.Errorf("INTERVAL %q %s: got %v, %v; want %v, err=%v", tt.text, tt.unit, got, err, tt.want, tt.err)
+		}
+	}
+	if _, err := (&Literal{Kind: IntLit, Text: "1"}).Duration(); err == nil {
+		t.Error("Duration of an integer literal succeeded")
+	}
+}
+
+func TestFormatDurations(t *testing.T) {
+	tests := []struct {
+		d            time.Duration
+		short, inter string
+	}{
+		{time.Minute, "1m", "INTERVAL '1' MINUTE"},
+		{90 * time.Second, "90s", "INTERVAL '90' SECOND"},
+		{1500 * time.Millisecond, "1500ms", "INTERVAL '1500' MILLISECOND"},
+		{14 * 24 * time.Hour, "2w", "INTERVAL '2' WEEK"},
+		{25 * time.Hour, "25h", "INTERVAL '25' HOUR"},
+		{7 * time.Microsecond, "7us", "INTERVAL '7' MICROSECOND"},
+		{3, "3ns", "INTERVAL '3' NANOSECOND"},
+	}
+	for _, tt := range tests {
+		if got := formatShortDuration(tt.d); got != tt.short {
+			t.Errorf("formatShortDuration(%v) = %s, want %s", tt.d, got, tt.short)
+		}
+		if got := formatInterval(tt.d); got != tt.inter {
+			t.Errorf("formatInterval(%v) = %s, want %s", tt.d, got, tt.inter)
+		}
+	}
+}
