@@ -160,4 +160,3 @@ func TestJoinInputKeys(t *testing.T) {
 		}
 	}
 }
-
