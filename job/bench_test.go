@@ -11,6 +11,7 @@ import (
 	"github.com/sluicesql/sluice/connector/mem"
 	"github.com/sluicesql/sluice/partition"
 	"github.com/sluicesql/sluice/record"
+	"github.com/sluicesql/sluice/sql"
 )
 
 // benchRecords is the number of records per benchmark run, split over two
@@ -43,6 +44,8 @@ type benchProgram struct {
 	name string
 	prog Program
 	key  func(r *record.Record, buf []record.Value) []record.Value
+	// slots are the key's input slots (partition.Context.KeySlots)
+	slots []int
 }
 
 // runJobBench runs the whole job (2 source partitions -> N workers ->
@@ -64,7 +67,7 @@ func runJobBench(b *testing.B, bp benchProgram, n int, input [][]record.Record) 
 	for i := 0; i < b.N; i++ {
 		sink := &mem.Discard{}
 		sum, err := Run(context.Background(), Config{Program: bp.prog, Strategy: strategy,
-			Routing: partition.Context{Key: bp.key, KeySlots: []int{0, 1}}, Partitions: n, Sources: []connector.Source{src},
+			Routing: partition.Context{Key: bp.key, KeySlots: bp.slots}, Partitions: n, Sources: []connector.Source{src},
 			Sinks: []connector.Sink{sink}, CommitInterval: -1})
 		if err != nil {
 			b.Fatal(err)
@@ -125,16 +128,32 @@ type countOutput struct{ rows, dead int64 }
 func (o *countOutput) Emit(rows []record.Record)        { o.rows += int64(len(rows)) }
 func (o *countOutput) DeadLetter(*record.Record, error) { o.dead++ }
 
-func benchPrograms() []benchProgram {
-	return []benchProgram{
-		{"scenario2/handwritten", &scenarioProgram{}, scenarioKey},
-		{"scenario3a/handwritten", &scenarioProgram{window: 60_000}, scenarioKey},
+// The reference's scenario 2 and 3a queries (reference-notes.md §4).
+const (
+	scenario2Query = "SELECT trader_id, symbol, COUNT(*) AS trade_count, AVG(price) AS avg_price, " +
+		"SUM(quantity) AS total_quantity, SUM(price * quantity) AS total_value FROM market_data GROUP BY trader_id, symbol"
+	scenario3aQuery = scenario2Query + " WINDOW TUMBLING(trade_time, INTERVAL '1' MINUTE)"
+)
+
+func benchPrograms(b *testing.B) []benchProgram {
+	var progs []benchProgram
+	for _, q := range []struct{ name, text string }{{"scenario2/exec", scenario2Query}, {"scenario3a/exec", scenario3aQuery}} {
+		prog, _ := compileQuery(b, q.text, nil)
+		exprs := []sql.Expr{&sql.Ident{Name: "trader_id"}, &sql.Ident{Name: "symbol"}}
+		key, slots, err := RoutingKey(exprs, prog.InputSchema())
+		if err != nil {
+			b.Fatal(err)
+		}
+		progs = append(progs, benchProgram{q.name, FromExec(prog), key, slots})
 	}
+	return append(progs,
+		benchProgram{"scenario2/handwritten", &scenarioProgram{}, scenarioKey, []int{0, 1}},
+		benchProgram{"scenario3a/handwritten", &scenarioProgram{window: 60_000}, scenarioKey, []int{0, 1}})
 }
 
 func BenchmarkJob(b *testing.B) {
 	input := scenarioInput(benchRecords)
-	for _, bp := range benchPrograms() {
+	for _, bp := range benchPrograms(b) {
 		b.Run(bp.name+"/direct", func(b *testing.B) { runDirectBench(b, bp, input) })
 		for _, n := range []int{1, 2} {
 			b.Run(fmt.Sprintf("%s/N=%d", bp.name, n), func(b *testing.B) { runJobBench(b, bp, n, input) })

@@ -1,0 +1,101 @@
+package job
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/plan"
+	"github.com/sluicesql/sluice/record"
+)
+
+// The WITH properties the job reads.
+const (
+	PropIdleTimeout    = "watermark.idle_timeout"
+	PropCommitInterval = "commit.interval"
+	PropDLQPath        = "dlq.path"
+	PropMaxErrors      = "dlq.max_errors"
+	PropOutOfOrderness = exec.PropOutOfOrderness
+)
+
+// ApplyProperties sets the configuration the statement's WITH properties
+// give: 'watermark.max_out_of_orderness', 'watermark.idle_timeout',
+// 'commit.interval' (durations: 5s, 500ms, 2m, 1d, or a bare number of
+// seconds), 'dlq.path' and 'dlq.max_errors' (a count). Absent or empty
+// properties leave the fields unchanged.
+func (c *Config) ApplyProperties(props map[string]string) error {
+	get := func(k string) (string, bool) {
+		v := strings.TrimSpace(props[k])
+		return v, v != ""
+	}
+	for _, d := range []struct {
+		key string
+		dst *time.Duration
+	}{{PropOutOfOrderness, &c.MaxOutOfOrder}, {PropIdleTimeout, &c.IdleTimeout}, {PropCommitInterval, &c.CommitInterval}} {
+		if v, ok := get(d.key); ok {
+			dur, err := ParseDuration(v)
+			if err != nil {
+				return fmt.Errorf("WITH %q: %w", d.key, err)
+			}
+			*d.dst = dur
+		}
+	}
+	if v, ok := get(PropDLQPath); ok {
+		c.DLQPath = v
+	}
+	if v, ok := get(PropMaxErrors); ok {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return fmt.Errorf("WITH %q: want a count of records, got %q", PropMaxErrors, v)
+		}
+		c.MaxErrors = n
+	}
+	return nil
+}
+
+// ParseDuration reads a non-negative duration as WITH properties write it:
+// Go syntax (5s, 500ms, 1m30s), the suffixes d (days) and w (weeks), or a
+// bare number of seconds.
+func ParseDuration(text string) (time.Duration, error) {
+	t := strings.ToLower(strings.ReplaceAll(text, " ", ""))
+	if n, err := strconv.ParseFloat(t, 64); err == nil && n >= 0 {
+		return time.Duration(n * float64(time.Second)), nil
+	}
+	for suffix, unit := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour} {
+		if n, ok := strings.CutSuffix(t, suffix); ok {
+			if f, err := strconv.ParseFloat(n, 64); err == nil && f >= 0 {
+				return time.Duration(f * float64(unit)), nil
+			}
+		}
+	}
+	d, err := time.ParseDuration(t)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("invalid duration %q (want e.g. 5s, 500ms, 2m)", text)
+	}
+	return d, nil
+}
+
+// FromPlan returns the configuration of a planned statement: the query
+// compiled by exec (with the job's external watermark), the chosen
+// strategy, the routing key over the FROM source, the partition count and
+// batch size, and the job's WITH properties (see ApplyProperties). schema
+// lists the input columns the connectors know, or is nil. The caller adds
+// Sources, Sinks and, if wanted, a DLQ.
+func FromPlan(p *plan.Plan, props map[string]string, schema *record.Schema) (Config, error) {
+	prog, err := exec.Compile(p.Statement.Query, exec.Options{Properties: props, Schema: schema, ExternalWatermark: true})
+	if err != nil {
+		return Config{}, err
+	}
+	key, slots, err := RoutingKey(p.KeyExprs, prog.InputSchema())
+	if err != nil {
+		return Config{}, err
+	}
+	c := Config{Name: p.Name, Program: FromExec(prog), Strategy: p.Strategy, Partitions: p.Partitions,
+		BatchSize: p.BatchSize, Routing: partitionContext(p, key, slots)}
+	if err := c.ApplyProperties(props); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
