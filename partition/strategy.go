@@ -157,16 +157,11 @@ func KeySubset(sub, keys []string) bool {
 // anything that is not a plain (possibly qualified) identifier.
 func columnName(name string) (string, bool) {
 	name = strings.TrimSpace(name)
-	parts := strings.Split(name, ".")
-	if len(parts) > 2 {
-		return "", false
+	qual, col, qualified := strings.Cut(name, ".")
+	if !qualified {
+		return name, isIdent(name)
 	}
-	for _, p := range parts {
-		if !isIdent(p) {
-			return "", false
-		}
-	}
-	return parts[len(parts)-1], true
+	return col, isIdent(qual) && isIdent(col)
 }
 
 func isIdent(s string) bool {
