@@ -11,35 +11,74 @@ import (
 	"github.com/sluicesql/sluice/record"
 )
 
+// openReaders takes the partition readers a source has already handed out
+// (without waiting) and registers their source partitions, so that they
+// hold the watermark back from the start, before any partition is read.
+func (r *run) openReaders(idx int, src connector.Source, readers <-chan connector.PartitionReader) []pendingReader {
+	var out []pendingReader
+	for {
+		select {
+		case rd, ok := <-readers:
+			if !ok {
+				return out
+			}
+			out = append(out, pendingReader{rd, r.addSourcePartition(idx, src.Name(), rd.Partition())})
+		default:
+			return out
+		}
+	}
+}
+
+// pendingReader is a partition reader with its registered source partition.
+type pendingReader struct {
+	rd connector.PartitionReader
+	sp *sourcePartition
+}
+
 // readSource starts an ingest goroutine for every partition reader the
-// source hands out, at most cfg.Readers at once across the job.
-func (r *run) readSource(idx int, src connector.Source, readers <-chan connector.PartitionReader) {
+// source hands out (first the initial ones), at most cfg.Readers at once
+// across the job. A reader waiting for its turn counts as busy, so it holds
+// the watermark back without ever turning idle.
+func (r *run) readSource(idx int, src connector.Source, initial []pendingReader, readers <-chan connector.PartitionReader) {
 	defer r.ingestWG.Done()
+	for _, p := range initial {
+		p.sp.busy.Store(true)
+	}
+	start := func(p pendingReader) {
+		p.sp.busy.Store(true)
+		select {
+		case r.slots <- struct{}{}:
+		case <-r.ctx.Done():
+			p.rd.Close()
+			p.sp.publish(noWatermark, -1, time.Now(), true)
+			p.sp.busy.Store(false)
+			return
+		}
+		p.sp.publish(noWatermark, -1, time.Now(), false) // idleness counts from the start of reading
+		p.sp.busy.Store(false)
+		r.ingestWG.Add(1)
+		go func() {
+			defer r.ingestWG.Done()
+			defer func() { <-r.slots }()
+			err := r.ingest(p.sp, p.rd)
+			if cerr := p.rd.Close(); err == nil && cerr != nil {
+				err = cerr
+			}
+			if err != nil {
+				r.fail(fmt.Errorf("source %q partition %d: %w", p.sp.name, p.sp.partition, err))
+			}
+		}()
+	}
+	for _, p := range initial {
+		start(p)
+	}
 	for {
 		select {
 		case rd, ok := <-readers:
 			if !ok {
 				return
 			}
-			select {
-			case r.slots <- struct{}{}:
-			case <-r.ctx.Done():
-				rd.Close()
-				continue
-			}
-			r.ingestWG.Add(1)
-			go func() {
-				defer r.ingestWG.Done()
-				defer func() { <-r.slots }()
-				sp := r.addSourcePartition(idx, src.Name(), rd.Partition())
-				err := r.ingest(sp, rd)
-				if cerr := rd.Close(); err == nil && cerr != nil {
-					err = cerr
-				}
-				if err != nil {
-					r.fail(fmt.Errorf("source %q partition %d: %w", sp.name, sp.partition, err))
-				}
-			}()
+			start(pendingReader{rd, r.addSourcePartition(idx, src.Name(), rd.Partition())})
 		case <-r.ctx.Done():
 			for {
 				select {
@@ -213,7 +252,7 @@ func (r *run) send(d int, b *record.Batch) {
 	r.workers[d].in <- message{kind: msgData, batch: b}
 }
 
-// addSourcePartition registers a source partition whose reading starts now.
+// addSourcePartition registers a source partition whose reading is to start.
 func (r *run) addSourcePartition(src int, name string, p int32) *sourcePartition {
 	sp := newSourcePartition(src, name, p, time.Now())
 	r.spMu.Lock()

@@ -95,7 +95,14 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	for _, w := range r.workers {
 		go w.loop()
 	}
+	// Open every source and register the partitions they hand out at once
+	// before reading any, so that none is missing from the first watermark.
 	schema := r.prog.InputSchema()
+	type opened struct {
+		readers <-chan connector.PartitionReader
+		initial []pendingReader
+	}
+	var open []opened
 	for i, src := range cfg.Sources {
 		sd := &sourceDLQ{g: r.dlq}
 		r.srcDLQ = append(r.srcDLQ, sd)
@@ -104,8 +111,11 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 			r.fail(fmt.Errorf("source %q: open: %w", src.Name(), err))
 			break
 		}
+		open = append(open, opened{readers, r.openReaders(i, src, readers)})
+	}
+	for i, o := range open {
 		r.ingestWG.Add(1)
-		go r.readSource(i, src, readers)
+		go r.readSource(i, cfg.Sources[i], o.initial, o.readers)
 	}
 	ctrlStop, ctrlDone := make(chan struct{}), make(chan struct{})
 	go r.control(ctrlStop, ctrlDone)
