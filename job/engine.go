@@ -16,9 +16,13 @@ type Stats = exec.Stats
 // It is used by one goroutine. Process must not keep recs or their Values
 // slices after it returns (it may keep copies of values).
 type Pipeline interface {
+	// Process runs a batch of records of one source partition.
 	Process(recs []record.Record, out Output)
+	// Advance moves the watermark and fires what it closes.
 	Advance(watermark int64, out Output)
+	// Finish ends a bounded input: everything still held is emitted.
 	Finish(out Output)
+	// Stats returns the cumulative counters.
 	Stats() Stats
 	// Held reports, per source partition, the smallest offset whose effect
 	// is still only in open state.
