@@ -136,7 +136,9 @@ func inputs(sel *sql.Select, observed map[string]connector.Facts) []Input {
 	for i, s := range srcs {
 		in := Input{Name: s.Name, Alias: s.Alias, Type: property(sel, s.Name+".type")}
 		in.Facts = observed[s.Name]
-		if in.Facts.Key == nil {
+		// A declared key the source's data contradicted (Note says why) is
+		// not taken back from the WITH clause.
+		if in.Facts.Key == nil && in.Facts.Note == "" {
 			if decl := property(sel, s.Name+".partition.key"); decl != "" {
 				for _, k := range strings.Split(decl, ",") {
 					if k = strings.TrimSpace(k); k != "" {

@@ -1,0 +1,236 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/connector/gen"
+	"github.com/sluicesql/sluice/connector/kafka"
+	"github.com/sluicesql/sluice/job"
+	"github.com/sluicesql/sluice/runner"
+	"github.com/sluicesql/sluice/sql"
+)
+
+// kafkaPartitions is the partition count of every test topic.
+const kafkaPartitions = 8
+
+// startCluster starts an in-process 3-broker Kafka whose topics have 8
+// partitions and returns its bootstrap servers, comma-separated.
+func startCluster(t testing.TB, topics ...string) string {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(kafkaPartitions, topics...))
+	if err != nil {
+		t.Fatalf("kfake: %v", err)
+	}
+	t.Cleanup(c.Close)
+	return strings.Join(c.ListenAddrs(), ",")
+}
+
+// trade is one generated trade: its JSON line and the text of its key columns.
+type trade struct {
+	line   []byte
+	trader string
+	symbol string
+}
+
+// genTrades returns n deterministic trades from the built-in generator over
+// keys traders, as the JSON lines 'sluice gen trades' writes.
+func genTrades(t testing.TB, n int64, keys int) []trade {
+	t.Helper()
+	var buf bytes.Buffer
+	if _, err := gen.WriteFile(&buf, gen.Options{Generator: "trades", Count: n, Keys: keys, Seed: 7}, "jsonl"); err != nil {
+		t.Fatal(err)
+	}
+	var out []trade
+	for _, line := range bytes.Split(bytes.TrimSuffix(buf.Bytes(), []byte("\n")), []byte("\n")) {
+		var f struct {
+			Trader json.Number `json:"trader_id"`
+			Symbol string      `json:"symbol"`
+		}
+		if err := json.Unmarshal(line, &f); err != nil {
+			t.Fatalf("generated line %q: %v", line, err)
+		}
+		out = append(out, trade{line: line, trader: f.Trader.String(), symbol: f.Symbol})
+	}
+	if int64(len(out)) != n {
+		t.Fatalf("generated %d trades, want %d", len(out), n)
+	}
+	return out
+}
+
+// keyBy returns trades as Kafka messages keyed by key (nil: unkeyed).
+func keyBy(trades []trade, key func(trade) string) []kafka.Message {
+	msgs := make([]kafka.Message, len(trades))
+	for i, tr := range trades {
+		msgs[i].Value = tr.line
+		if key != nil {
+			msgs[i].Key = []byte(key(tr))
+		}
+	}
+	return msgs
+}
+
+func byTrader(tr trade) string { return tr.trader }
+func bySymbol(tr trade) string { return tr.symbol }
+
+// produce writes msgs to topic with Kafka's default partitioner.
+func produce(t testing.TB, brokers, topic string, msgs []kafka.Message) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := kafka.Produce(ctx, strings.Split(brokers, ","), topic, msgs...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// writeTrades writes the trades' JSON lines to a file in dir.
+func writeTrades(t testing.TB, dir string, trades []trade) string {
+	t.Helper()
+	var buf bytes.Buffer
+	for _, tr := range trades {
+		buf.Write(tr.line)
+		buf.WriteByte('\n')
+	}
+	path := filepath.Join(dir, "trades.jsonl")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// prepare parses one statement and prepares it with opts.
+func prepare(t testing.TB, ctx context.Context, text string, opts runner.Options) *runner.Job {
+	t.Helper()
+	stmts, err := sql.Parse("e2e.sql", text)
+	if err != nil {
+		t.Fatalf("parse: %v\n%s", err, text)
+	}
+	if len(stmts) != 1 {
+		t.Fatalf("%d statements, want 1", len(stmts))
+	}
+	j, err := runner.Prepare(ctx, stmts[0], opts)
+	if err != nil {
+		t.Fatalf("prepare: %v\n%s", err, text)
+	}
+	return j
+}
+
+// runToEnd prepares and runs a statement whose Kafka sources stop at the
+// end of what their topics hold, and fails the test on error.
+func runToEnd(t testing.TB, text string) (*runner.Job, *job.Summary) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	j := prepare(t, ctx, text, runner.Options{UntilEnd: true, Partitions: 4})
+	sum, err := j.Run(ctx)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, text)
+	}
+	checkBalance(t, sum)
+	return j, sum
+}
+
+// checkBalance asserts the coordinator's conservation law: every record in
+// was accepted, filtered, dead-lettered or dropped as late, per partition
+// and in total.
+func checkBalance(t testing.TB, s *job.Summary) {
+	t.Helper()
+	for i, p := range append(s.Partitions, s.Total) {
+		if p.In != p.Accepted+p.Filtered+p.DeadLettered+p.LateDropped {
+			name := fmt.Sprintf("partition %d", i)
+			if i == len(s.Partitions) {
+				name = "total"
+			}
+			t.Errorf("%s: in %d != accepted %d + filtered %d + dead-lettered %d + late %d",
+				name, p.In, p.Accepted, p.Filtered, p.DeadLettered, p.LateDropped)
+		}
+	}
+}
+
+// readLines returns the lines of a file, sorted.
+func readLines(t testing.TB, path string) []string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var lines []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(lines)
+	return lines
+}
+
+// sameLines fails the test when two sorted line sets differ, showing the first difference.
+func sameLines(t testing.TB, what string, got, want []string) {
+	t.Helper()
+	if slices.Equal(got, want) {
+		return
+	}
+	t.Errorf("%s: %d lines, want %d", what, len(got), len(want))
+	for i := 0; i < max(len(got), len(want)); i++ {
+		var g, w string
+		if i < len(got) {
+			g = got[i]
+		}
+		if i < len(want) {
+			w = want[i]
+		}
+		if g != w {
+			t.Errorf("first difference at sorted line %d:\n got  %s\n want %s", i, g, w)
+			return
+		}
+	}
+}
+
+// groupOffsets returns the offsets group has committed for topic, per partition.
+func groupOffsets(ctx context.Context, brokers, group, topic string) (map[int32]int64, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...))
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	resp, err := kadm.NewClient(cl).FetchOffsets(ctx, group)
+	if err != nil {
+		return nil, err
+	}
+	out := map[int32]int64{}
+	for p, o := range resp[topic] {
+		if o.Err == nil && o.At >= 0 {
+			out[p] = o.At
+		}
+	}
+	return out, nil
+}
+
+// waitFor polls cond every 10ms until it holds, failing the test after 20s.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting: %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
