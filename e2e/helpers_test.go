@@ -41,9 +41,10 @@ func startCluster(t testing.TB, topics ...string) string {
 
 // trade is one generated trade: its JSON line and the text of its key columns.
 type trade struct {
-	line   []byte
-	trader string
-	symbol string
+	line     []byte
+	trader   string
+	symbol   string
+	quantity int64
 }
 
 // genTrades returns n deterministic trades from the built-in generator over
@@ -57,13 +58,14 @@ func genTrades(t testing.TB, n int64, keys int) []trade {
 	var out []trade
 	for _, line := range bytes.Split(bytes.TrimSuffix(buf.Bytes(), []byte("\n")), []byte("\n")) {
 		var f struct {
-			Trader json.Number `json:"trader_id"`
-			Symbol string      `json:"symbol"`
+			Trader   json.Number `json:"trader_id"`
+			Symbol   string      `json:"symbol"`
+			Quantity int64       `json:"quantity"`
 		}
 		if err := json.Unmarshal(line, &f); err != nil {
 			t.Fatalf("generated line %q: %v", line, err)
 		}
-		out = append(out, trade{line: line, trader: f.Trader.String(), symbol: f.Symbol})
+		out = append(out, trade{line: line, trader: f.Trader.String(), symbol: f.Symbol, quantity: f.Quantity})
 	}
 	if int64(len(out)) != n {
 		t.Fatalf("generated %d trades, want %d", len(out), n)
