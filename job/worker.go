@@ -53,7 +53,13 @@ type worker struct {
 func (w *worker) loop() {
 	defer w.r.workerWG.Done()
 	round := 0
-	for m := range w.in {
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
+	for {
+		m, ok := w.next(linger)
+		if !ok {
+			break
+		}
 		if d := int64(len(w.in)); d > w.maxDepth.Load() {
 			w.maxDepth.Store(d)
 		}
@@ -79,9 +85,6 @@ func (w *worker) loop() {
 		}
 		w.busy.Add(int64(time.Since(start)))
 		w.publish()
-		if len(w.in) == 0 {
-			w.col.flush()
-		}
 	}
 	// A pipeline that never got a record holds nothing; finishing it would
 	// only repeat the empty-input row of a global aggregate, which worker 0
@@ -100,6 +103,38 @@ func (w *worker) loop() {
 		w.col.flush()
 	}
 	w.r.emitCh <- emitMsg{kind: emitDone, worker: w.id, held: w.held()}
+}
+
+// next returns the next message, or false once the queue is closed and
+// drained. Buffered output rows leave when the queue runs dry and the
+// oldest has waited Linger, so a slow stream keeps a low latency while a
+// busy one hands rows over in full batches.
+func (w *worker) next(linger *time.Timer) (message, bool) {
+	for {
+		select {
+		case m, ok := <-w.in:
+			return m, ok
+		default:
+		}
+		c := &w.col
+		if len(c.buf.rows) == 0 || w.r.ordered {
+			m, ok := <-w.in
+			return m, ok
+		}
+		wait := w.r.cfg.Linger - time.Since(c.first)
+		if wait <= 0 {
+			c.flush()
+			continue
+		}
+		linger.Reset(wait)
+		select {
+		case m, ok := <-w.in:
+			linger.Stop()
+			return m, ok
+		case <-linger.C:
+			c.flush()
+		}
+	}
 }
 
 // publish copies the pipeline's counters into the worker's atomics.
@@ -132,7 +167,8 @@ type collector struct {
 	buf       *rowBuf
 	round     *rowBuf // ordered: rows of the current Advance
 	inAdvance bool
-	source    string // the source of the batch being processed
+	source    string    // the source of the batch being processed
+	first     time.Time // when the oldest buffered row was emitted
 	emitted   int64
 }
 
@@ -149,6 +185,9 @@ func (c *collector) Emit(rows []record.Record) {
 		return
 	}
 	for len(rows) > 0 {
+		if len(c.buf.rows) == 0 {
+			c.first = time.Now()
+		}
 		n := min(len(rows), r.cfg.BatchSize-len(c.buf.rows))
 		c.buf.add(rows[:n])
 		rows = rows[n:]
