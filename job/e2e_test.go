@@ -159,6 +159,9 @@ func TestEndToEndResultIndependentOfPartitionsAndStrategy(t *testing.T) {
 							t.Fatal(err)
 						}
 						checkBalance(t, sum, countMessages(input))
+						if sum.DeadLetters != 0 || sum.Total.LateDropped != 0 {
+							t.Errorf("%d dead letters, %d late: nothing in this input is late or failing", sum.DeadLetters, sum.Total.LateDropped)
+						}
 						if sum.Strategy != p.Strategy.Name() || len(sum.Partitions) != n {
 							t.Errorf("ran %s with %d partitions", sum.Strategy, len(sum.Partitions))
 						}

@@ -3,6 +3,8 @@ package job
 import (
 	"errors"
 	"sort"
+	"sync"
+	"sync/atomic"
 
 	"github.com/sluicesql/sluice/record"
 )
@@ -21,6 +23,9 @@ type fakeProgram struct {
 	size    int64
 	ordered bool
 	limit   int64
+	// advances counts Advance calls per worker pipeline, by creation order
+	mu       sync.Mutex
+	advances []*atomic.Int64
 }
 
 var fakeIn = record.NewSchema("k", "v", "ts")
@@ -51,7 +56,11 @@ func (p *fakeProgram) Less(a, b *record.Record) bool {
 }
 func (p *fakeProgram) Limit() (int64, bool) { return p.limit, p.limit > 0 }
 func (p *fakeProgram) NewPipeline() Pipeline {
-	return &fakePipe{p: p, groups: map[int64]map[string]*agg{}, held: map[tp]map[int64]int64{}, wm: noWatermark}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := &atomic.Int64{}
+	p.advances = append(p.advances, n)
+	return &fakePipe{p: p, groups: map[int64]map[string]*agg{}, held: map[tp]map[int64]int64{}, wm: noWatermark, advances: n}
 }
 
 type agg struct{ count, sum int64 }
@@ -66,8 +75,9 @@ type fakePipe struct {
 	stats  Stats
 	groups map[int64]map[string]*agg // window start (0 for group) -> key -> agg
 	held   map[tp]map[int64]int64    // source partition -> window start -> min offset
-	wm     int64
-	out    []record.Record
+	wm       int64
+	out      []record.Record
+	advances *atomic.Int64
 }
 
 func (f *fakePipe) Process(recs []record.Record, out Output) {
@@ -164,6 +174,7 @@ func (f *fakePipe) Advance(wm int64, out Output) {
 		panic("fake: watermark went back")
 	}
 	f.wm = wm
+	f.advances.Add(1)
 	if f.p.mode == "window" {
 		f.fire(wm, false, out)
 	}

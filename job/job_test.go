@@ -126,6 +126,9 @@ func TestResultIndependentOfPartitionsAndStrategy(t *testing.T) {
 						t.Fatalf("result differs from the first run: %d rows vs %d", len(got), len(want))
 					}
 					checkBalance(t, sum, countMessages(input))
+					if sum.Total.LateDropped != 0 {
+						t.Errorf("%d records late: a watermark overtook earlier records", sum.Total.LateDropped)
+					}
 					if closed, _ := sink.State(); !closed {
 						t.Error("sink not closed")
 					}
@@ -134,6 +137,41 @@ func TestResultIndependentOfPartitionsAndStrategy(t *testing.T) {
 					}
 				})
 			}
+		}
+	}
+}
+
+func TestWatermarkReachesWorkersWithoutRecords(t *testing.T) {
+	// one source partition under sticky: workers 1 and 2 get no records
+	input := genInput(10, 1, 300)
+	prog := &fakeProgram{mode: "window", size: 100}
+	cfg := baseConfig(t, prog, "sticky", 3, mem.NewSource("in", input, mem.Live(time.Millisecond)), &mem.Sink{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+			prog.mu.Lock()
+			all := len(prog.advances) == 3
+			for _, n := range prog.advances {
+				all = all && n.Load() > 0
+			}
+			prog.mu.Unlock()
+			if all {
+				break
+			}
+		}
+		cancel()
+	}()
+	sum, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Partitions[1].In != 0 || sum.Partitions[2].In != 0 {
+		t.Fatalf("records reached workers 1, 2: %+v", sum.Partitions)
+	}
+	for i, n := range prog.advances {
+		if n.Load() == 0 {
+			t.Errorf("worker %d never got a watermark", i)
 		}
 	}
 }
