@@ -71,10 +71,10 @@ type tp struct {
 }
 
 type fakePipe struct {
-	p      *fakeProgram
-	stats  Stats
-	groups map[int64]map[string]*agg // window start (0 for group) -> key -> agg
-	held   map[tp]map[int64]int64    // source partition -> window start -> min offset
+	p        *fakeProgram
+	stats    Stats
+	groups   map[int64]map[string]*agg // window start (0 for group) -> key -> agg
+	held     map[tp]map[int64]int64    // source partition -> window start -> min offset
 	wm       int64
 	out      []record.Record
 	advances *atomic.Int64
