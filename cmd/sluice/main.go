@@ -39,6 +39,7 @@ type cli struct {
 	Explain explainCmd `cmd:"" help:"Show the plan of each statement: analysis, distribution, strategy and why."`
 	Gen     genCmd     `cmd:"" help:"Write generated sample data (trades, market_data, orders, measurements) to a file or a Kafka topic."`
 	Version versionCmd `cmd:"" help:"Print the version."`
+	Bench   benchCmd   `cmd:"" help:"Benchmark the reference's scenarios beside a hand-written limit (and a Go peer), checking every answer."`
 }
 
 type versionCmd struct{}
