@@ -330,3 +330,29 @@ func TestConfigErrors(t *testing.T) {
 	}
 	var _ connector.Sink = sink
 }
+
+func TestSeveralSourcesReadConcurrently(t *testing.T) {
+	a, b := genInput(11, 2, 300), genInput(12, 3, 300)
+	srcA, srcB := mem.NewSource("a", a), mem.NewSource("b", b)
+	sink := &mem.Sink{}
+	cfg := baseConfig(t, &fakeProgram{mode: "group"}, "hash", 3, srcA, sink)
+	cfg.Sources = []connector.Source{srcA, srcB}
+	cfg.Readers = 2 // fewer reader slots than source partitions
+	sum, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkBalance(t, sum, countMessages(a)+countMessages(b))
+	for _, c := range []struct {
+		src   *mem.Source
+		input [][]mem.Message
+	}{{srcA, a}, {srcB, b}} {
+		got := c.src.Committed()
+		for p, msgs := range c.input {
+			if got[int32(p)] != int64(len(msgs)) || sum.Committed[c.src.Name()][int32(p)] != int64(len(msgs)) {
+				t.Errorf("source %s partition %d: committed %d (summary %d), want %d", c.src.Name(), p, got[int32(p)],
+					sum.Committed[c.src.Name()][int32(p)], len(msgs))
+			}
+		}
+	}
+}

@@ -294,3 +294,47 @@ func TestEndToEndOrderByLimitMergesPartitions(t *testing.T) {
 		}
 	}
 }
+
+func TestEndToEndRestartFromCommittedOffsetsMissesNoWindow(t *testing.T) {
+	input := keyedInput(24, 2, 3000)
+	q := "SELECT k, COUNT(*) AS c, SUM(v) AS s, _WINDOW_START AS ws FROM t GROUP BY k WINDOW TUMBLING(ts, INTERVAL '1' SECOND)"
+	run := func(ctx context.Context, src *mem.Source, sink *mem.Sink) *Summary {
+		_, cfg, err := planned(t, q, "always_hash", 2, len(input))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Sources, cfg.Sinks = []connector.Source{src}, []connector.Sink{sink}
+		cfg.BatchSize, cfg.CommitInterval = 16, 3*time.Millisecond
+		sum, err := Run(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sum
+	}
+	first := &mem.Sink{Delay: 500 * time.Microsecond}
+	src := mem.NewSource("t", input)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		for len(first.Rows()) < 30 {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}()
+	sum := run(ctx, src, first)
+	committed := src.Committed()
+	if len(committed) == 0 || !sum.Interrupted || committed[0]+committed[1] >= int64(len(input[0])+len(input[1])) {
+		t.Fatalf("stop did not happen mid-run: interrupted %v, committed %v", sum.Interrupted, committed)
+	}
+	second, full := &mem.Sink{}, &mem.Sink{}
+	run(context.Background(), mem.NewSource("t", input, mem.WithStart(committed)), second)
+	run(context.Background(), mem.NewSource("t", input), full)
+	got := map[string]bool{}
+	for _, s := range rowStrings(append(first.Flushed(), second.Rows()...)) {
+		got[s] = true
+	}
+	for _, s := range rowStrings(full.Rows()) {
+		if !got[s] {
+			t.Fatalf("window row %s missing after stop at %v and restart", s, committed)
+		}
+	}
+}
