@@ -1,0 +1,8 @@
+package analytic
+
+import "math"
+
+var (
+	inf = math.Inf(1)
+	nan = math.NaN()
+)
