@@ -225,6 +225,20 @@ func groupOffsets(ctx context.Context, brokers, group, topic string) (map[int32]
 	return out, nil
 }
 
+// committedSum returns how many records of topic trades group has
+// committed (the sum of its committed offsets), -1 on error.
+func committedSum(ctx context.Context, brokers, group string) int64 {
+	c, err := groupOffsets(ctx, brokers, group, "trades")
+	if err != nil {
+		return -1
+	}
+	var n int64
+	for _, o := range c {
+		n += o
+	}
+	return n
+}
+
 // waitFor polls cond every 10ms until it holds, failing the test after 20s.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
