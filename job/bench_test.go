@@ -15,6 +15,17 @@ import (
 	"github.com/sluicesql/sluice/sql"
 )
 
+// The job benchmarks: the reference's scenario 2 and 3a queries compiled by
+// exec (and hand-written Go versions of them, the "limit"), over records
+// decoded in memory (a mem source with 2 partitions), into a blackhole sink:
+//
+//	go test -run '^$' -bench 'Job/scenario' -benchtime 5x -count 6 ./job
+//
+// "direct" runs the same pipeline in one goroutine without the exchange;
+// N=1 and N=2 run the whole job. rec/s is wall-clock throughput;
+// cpu-ns/rec is the process CPU time per record, which is the steadier
+// figure on a shared machine.
+
 // benchRecords is the number of records per benchmark run, split over two
 // source partitions (record i goes to partition i%2).
 const benchRecords = 400_000
