@@ -9,8 +9,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"time"
 
@@ -41,9 +41,28 @@ type Options struct {
 	Stdout io.Writer
 	// Env looks up ${VAR} references (default os.LookupEnv).
 	Env func(string) (string, bool)
-	// Progress, when set, is called with a snapshot of the running job about
-	// once a second.
-	Progress func(*job.Summary)
+	// Progress, when set, is called with a snapshot of the running job every
+	// ProgressInterval (default 1s).
+	Progress         func(*job.Summary)
+	ProgressInterval time.Duration
+}
+
+// ConfigError is an error in a statement or its options (SQL, WITH
+// properties, flags): the user's to fix. Prepare returns every other error
+// (a broker that cannot be reached) unwrapped.
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the underlying error.
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// configErr wraps a non-nil err as a ConfigError.
+func configErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &ConfigError{Err: err}
 }
 
 // Job is one statement ready to run.
@@ -54,7 +73,14 @@ type Job struct {
 	Plan    *plan.Plan
 	Program *exec.Program
 	// Props are the statement's WITH properties after overrides and expansion.
-	Props  map[string]string
+	Props map[string]string
+	// Source names the statement's FROM source; Sink its target ("" for stdout).
+	Source, Sink string
+	// WritesStdout is set when the rows go to the Options.Stdout writer.
+	WritesStdout bool
+	// Facts are the source's partitioning facts the plan was made with.
+	Facts  connector.Facts
+	src    connector.Source
 	config job.Config
 }
 
@@ -65,20 +91,21 @@ var (
 )
 
 // Prepare opens the statement's sources and sinks, plans and compiles it.
-// On error everything opened is closed again.
+// On error everything opened is closed again. Errors in the statement or
+// its properties are *ConfigError; a failure to reach a source is not.
 func Prepare(ctx context.Context, stmt *sql.Statement, opts Options) (j *Job, err error) {
 	sel := stmt.Select()
 	props, err := Properties(sel, opts.Set, opts.Env)
 	if err != nil {
-		return nil, err
+		return nil, configErr(err)
 	}
 	if len(sel.Joins) > 0 {
-		return nil, fmt.Errorf("%d:%d: JOIN is parsed and planned but not executed yet", sel.Joins[0].Line, sel.Joins[0].Col)
+		return nil, configErr(fmt.Errorf("%d:%d: JOIN is parsed and planned but not executed yet", sel.Joins[0].Line, sel.Joins[0].Col))
 	}
 	srcName := sel.From.Name
 	src, columns, err := openSource(srcName, props, opts.UntilEnd)
 	if err != nil {
-		return nil, err
+		return nil, configErr(err)
 	}
 	var sink connector.Sink
 	defer func() {
@@ -95,7 +122,7 @@ func Prepare(ctx context.Context, stmt *sql.Statement, opts Options) (j *Job, er
 	}
 	prog, err := exec.Compile(sel, exec.Options{Properties: props, Schema: schema, ExternalWatermark: true})
 	if err != nil {
-		return nil, err
+		return nil, configErr(err)
 	}
 	facts := src.Facts()
 	if ks, ok := src.(*kafka.Source); ok {
@@ -110,18 +137,19 @@ func Prepare(ctx context.Context, stmt *sql.Statement, opts Options) (j *Job, er
 		Sources:    map[string]connector.Facts{srcName: facts},
 	})
 	if err != nil {
-		return nil, err
+		return nil, configErr(err)
 	}
 	key, slots, err := job.RoutingKey(p.KeyExprs, prog.InputSchema())
 	if err != nil {
-		return nil, err
+		return nil, configErr(err)
 	}
 	name := stmt.Name
 	if name == "" {
 		name = srcName
 	}
+	stdoutSink := writesStdout(stmt.Name, props)
 	if sink, err = openSink(stmt.Name, props, opts.Stdout); err != nil {
-		return nil, err
+		return nil, configErr(err)
 	}
 	cfg := job.Config{
 		Name:     name,
@@ -135,51 +163,38 @@ func Prepare(ctx context.Context, stmt *sql.Statement, opts Options) (j *Job, er
 			KeySlots:           slots,
 			CPUs:               runtime.NumCPU(),
 		},
-		Partitions: p.Partitions,
-		BatchSize:  p.BatchSize,
-		Sources:    []connector.Source{src},
-		Sinks:      []connector.Sink{sink},
-		DLQPath:    props["dlq.path"],
-		Progress:   opts.Progress,
+		Partitions:       p.Partitions,
+		BatchSize:        p.BatchSize,
+		Sources:          []connector.Source{src},
+		Sinks:            []connector.Sink{sink},
+		Progress:         opts.Progress,
+		ProgressInterval: opts.ProgressInterval,
 	}
-	if err := jobSettings(&cfg, props); err != nil {
-		return nil, err
+	if err := cfg.ApplyProperties(props); err != nil {
+		return nil, configErr(err)
 	}
-	return &Job{Name: name, Plan: p, Program: prog, Props: props, config: cfg}, nil
+	sinkName := stmt.Name
+	if stdoutSink {
+		sinkName = ""
+	}
+	return &Job{Name: name, Plan: p, Program: prog, Props: props, Source: srcName, Sink: sinkName,
+		WritesStdout: stdoutSink, Facts: facts, src: src, config: cfg}, nil
+}
+
+// FactsNote says why the source's partition key is not trusted (the data
+// contradicted it, before planning or while running), or "" when it is.
+func (j *Job) FactsNote() string {
+	if ks, ok := j.src.(*kafka.Source); ok {
+		if err := ks.Contradiction(); err != nil {
+			return err.Error()
+		}
+	}
+	return j.Facts.Note
 }
 
 // Run runs the job until its bounded input ends or ctx is cancelled.
 func (j *Job) Run(ctx context.Context) (*job.Summary, error) {
 	return job.Run(ctx, j.config)
-}
-
-// jobSettings reads the coordinator's WITH properties.
-func jobSettings(cfg *job.Config, props map[string]string) error {
-	durations := []struct {
-		key string
-		dst *time.Duration
-	}{
-		{"watermark.max_out_of_orderness", &cfg.MaxOutOfOrder},
-		{"watermark.idle_timeout", &cfg.IdleTimeout},
-		{"commit.interval", &cfg.CommitInterval},
-	}
-	for _, d := range durations {
-		if v, ok := props[d.key]; ok {
-			x, err := exec.ParseDuration(v)
-			if err != nil {
-				return fmt.Errorf("WITH %q: %w", d.key, err)
-			}
-			*d.dst = x
-		}
-	}
-	if v, ok := props["dlq.max_errors"]; ok {
-		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-		if err != nil || n < 0 {
-			return fmt.Errorf("WITH %q: want a non-negative whole number, got %q", "dlq.max_errors", v)
-		}
-		cfg.MaxErrors = n
-	}
-	return nil
 }
 
 // openSource opens the source name declared by '<name>.type', and returns
@@ -209,21 +224,34 @@ func openSource(name string, props map[string]string, untilEnd bool) (connector.
 	return nil, nil, fmt.Errorf("WITH %q: unknown source type %q; valid: %s", name+".type", typ, strings.Join(sourceTypes, ", "))
 }
 
+// writesStdout reports whether the statement's rows go to stdout: it has
+// no target, or its target has no type or the type stdout.
+func writesStdout(name string, props map[string]string) bool {
+	typ := props[name+".type"]
+	return name == "" || typ == "" || typ == "stdout"
+}
+
 // openSink opens the sink of the statement's target; a statement with no
-// target, or a target with no type, writes JSON lines to stdout.
+// target, or a target with no type, writes JSON lines to stdout. A file
+// sink's directory is created if it does not exist.
 func openSink(name string, props map[string]string, w io.Writer) (connector.Sink, error) {
 	if w == nil {
 		w = os.Stdout
 	}
-	typ := props[name+".type"]
-	if name == "" || typ == "" || typ == "stdout" {
+	if writesStdout(name, props) {
 		return stdout.New(w), nil
 	}
-	switch typ {
+	switch typ := props[name+".type"]; typ {
 	case "file_sink":
+		if path := props[name+".path"]; path != "" {
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				return nil, fmt.Errorf("file sink %q: %w", name, err)
+			}
+		}
 		return file.NewSink(name, props)
 	case "kafka_sink":
 		return kafka.NewSink(name, props)
+	default:
+		return nil, fmt.Errorf("WITH %q: unknown sink type %q; valid: %s", name+".type", typ, strings.Join(sinkTypes, ", "))
 	}
-	return nil, fmt.Errorf("WITH %q: unknown sink type %q; valid: %s", name+".type", typ, strings.Join(sinkTypes, ", "))
 }

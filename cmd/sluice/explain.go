@@ -5,8 +5,6 @@ import (
 	"os"
 	"runtime"
 
-	"github.com/alecthomas/kong"
-
 	"github.com/sluicesql/sluice/plan"
 	"github.com/sluicesql/sluice/sql"
 )
@@ -22,7 +20,7 @@ func (c *explainCmd) Help() string {
 	return "Example:\n  sluice explain examples/quickstart.sql\n  sluice explain --json --partitions 4 query.sql"
 }
 
-func (c *explainCmd) Run(k *kong.Context) error {
+func (c *explainCmd) Run(e *env) error {
 	stmts, err := parseFile(c.File)
 	if err != nil {
 		return err
@@ -36,9 +34,9 @@ func (c *explainCmd) Run(k *kong.Context) error {
 		plans = append(plans, p)
 	}
 	if c.JSON {
-		return plan.ExplainJSON(k.Stdout, plans)
+		return plan.ExplainJSON(e.stdout, plans)
 	}
-	return plan.Explain(k.Stdout, plans)
+	return plan.Explain(e.stdout, plans)
 }
 
 // parseFile reads and parses a SQL file; a parse error is the user's.

@@ -9,8 +9,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/alecthomas/kong"
-
 	"github.com/sluicesql/sluice/connector/gen"
 	"github.com/sluicesql/sluice/connector/kafka"
 	"github.com/sluicesql/sluice/record"
@@ -40,14 +38,14 @@ func (c *genCmd) options() gen.Options {
 	return gen.Options{Generator: c.Name, Count: c.Count, Seed: c.Seed, Keys: c.Keys, Zipf: c.Zipf, DisorderMs: c.Disorder, Rate: c.Rate}
 }
 
-func (c *genCmd) Run(k *kong.Context) error {
+func (c *genCmd) Run(e *env) error {
 	if c.Count <= 0 {
 		return userError{errors.New("--count must be positive")}
 	}
 	if c.Topic != "" {
-		return c.produce(context.Background())
+		return c.produce(e.ctx, e.stderr)
 	}
-	var w io.Writer = k.Stdout
+	var w io.Writer = e.stdout
 	var f *os.File
 	if c.Out != "" && c.Out != "-" {
 		var err error
@@ -69,13 +67,13 @@ func (c *genCmd) Run(k *kong.Context) error {
 		return fmt.Errorf("gen %s: %w", c.Name, err)
 	}
 	if f != nil {
-		fmt.Fprintf(k.Stderr, "wrote %d %s records to %s\n", n, c.Name, c.Out)
+		fmt.Fprintf(e.stderr, "wrote %d %s records to %s\n", n, c.Name, c.Out)
 	}
 	return nil
 }
 
 // produce writes the generated records to a Kafka topic, creating it if needed.
-func (c *genCmd) produce(ctx context.Context) error {
+func (c *genCmd) produce(ctx context.Context, stderr io.Writer) error {
 	brokers := strings.Split(c.Brokers, ",")
 	if err := kafka.CreateTopic(ctx, brokers, c.Topic, c.Partitions); err != nil {
 		return fmt.Errorf("create topic %s: %w", c.Topic, err)
@@ -116,6 +114,6 @@ func (c *genCmd) produce(ctx context.Context) error {
 		}
 		r.Close()
 	}
-	fmt.Fprintf(os.Stderr, "produced %d %s records to topic %s\n", total, c.Name, c.Topic)
+	fmt.Fprintf(stderr, "produced %d %s records to topic %s\n", total, c.Name, c.Topic)
 	return nil
 }

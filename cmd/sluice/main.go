@@ -6,23 +6,33 @@
 //	sluice run FILE.sql            run every statement of a file as a job
 //	sluice explain FILE.sql        show how each statement would be partitioned
 //	sluice gen NAME --count N      write generated sample data
+//	sluice demo                    a self-contained Kafka demo
 //	sluice version                 print the version
+//
+// Exit codes: 0 success, 1 the user's error (SQL, options, configuration),
+// 2 a runtime failure (a sink that cannot be written, a broker that cannot
+// be reached).
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/sluicesql/sluice/runner"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-// Exit codes: 0 success, 1 the user's error (SQL, options, configuration),
-// 2 a runtime failure.
+// Exit codes.
 const (
+	exitOK      = 0
 	exitUser    = 1
 	exitRuntime = 2
 )
@@ -35,6 +45,8 @@ func (e userError) Unwrap() error { return e.err }
 
 // cli is the command tree.
 type cli struct {
+	LogFormat string `name:"log-format" default:"text" enum:"text,json" help:"Log format on stderr: text or json."`
+
 	Run     runCmd     `cmd:"" help:"Run every statement of a SQL file as a streaming job."`
 	Explain explainCmd `cmd:"" help:"Show the plan of each statement: analysis, distribution, strategy and why."`
 	Gen     genCmd     `cmd:"" help:"Write generated sample data (trades, market_data, orders, measurements) to a file or a Kafka topic."`
@@ -42,36 +54,89 @@ type cli struct {
 	Bench   benchCmd   `cmd:"" help:"Benchmark the reference's scenarios beside a hand-written limit (and a Go peer), checking every answer."`
 }
 
+// env is what every command runs with: the streams and the context that
+// the first SIGINT or SIGTERM cancels.
+type env struct {
+	ctx            context.Context
+	stdout, stderr io.Writer
+	log            *slog.Logger
+}
+
 type versionCmd struct{}
 
-func (versionCmd) Run(k *kong.Context) error {
-	fmt.Fprintln(k.Stdout, "sluice", version)
+func (versionCmd) Help() string { return "Example:\n  sluice version" }
+
+func (versionCmd) Run(e *env) error {
+	fmt.Fprintln(e.stdout, "sluice", version)
 	return nil
 }
 
 func main() {
+	ctx, stop := interruptContext(os.Stderr)
+	code := execute(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// exitRequest carries kong's request to exit (after --help) out of Parse.
+type exitRequest int
+
+// execute runs the command line args and returns the process exit code.
+func execute(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
 	var c cli
 	parser, err := kong.New(&c,
 		kong.Name("sluice"),
 		kong.Description("Sluice: streaming SQL over Kafka and files, on a partitioned parallel executor."),
-		kong.UsageOnError(),
+		kong.Writers(stdout, stderr),
+		kong.Exit(func(code int) { panic(exitRequest(code)) }),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 	)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "sluice:", err)
-		os.Exit(exitRuntime)
+		fmt.Fprintln(stderr, "sluice:", err)
+		return exitRuntime
 	}
-	k, err := parser.Parse(os.Args[1:])
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "sluice:", err)
-		os.Exit(exitUser)
-	}
-	if err := k.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "sluice:", err)
-		var ue userError
-		if errors.As(err, &ue) {
-			os.Exit(exitUser)
+	defer func() {
+		if r := recover(); r != nil {
+			req, ok := r.(exitRequest)
+			if !ok {
+				panic(r)
+			}
+			code = int(req)
 		}
-		os.Exit(exitRuntime)
+	}()
+	k, err := parser.Parse(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "sluice: %v (see sluice --help)\n", err)
+		return exitUser
 	}
+	logger := newLogger(stderr, c.LogFormat)
+	if err := k.Run(&env{ctx: ctx, stdout: stdout, stderr: stderr, log: logger}); err != nil {
+		fmt.Fprintln(stderr, "sluice:", err)
+		return exitCode(err)
+	}
+	return exitOK
+}
+
+// exitCode classifies err: the user's errors give 1, all others 2.
+func exitCode(err error) int {
+	var ue userError
+	var ce *runner.ConfigError
+	if errors.As(err, &ue) || errors.As(err, &ce) {
+		return exitUser
+	}
+	return exitRuntime
+}
+
+// newLogger returns the slog logger writing text or JSON to w. It also
+// becomes the default logger, which the connectors log through.
+func newLogger(w io.Writer, format string) *slog.Logger {
+	var h slog.Handler
+	if format == "json" {
+		h = slog.NewJSONHandler(w, nil)
+	} else {
+		h = slog.NewTextHandler(w, nil)
+	}
+	l := slog.New(h)
+	slog.SetDefault(l)
+	return l
 }

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// sluice runs the command line in-process and returns its exit code,
+// stdout and stderr.
+func sluice(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut strings.Builder
+	code := execute(context.Background(), args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+// writeFile writes content to name in dir and returns its path.
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	in := writeFile(t, dir, "in.jsonl", "{\"k\":\"a\",\"x\":1}\n{\"k\":\"b\",\"x\":2}\nnot json\n{\"k\":\"a\",\"x\":3}\n")
+	src := "WITH ('t.type'='file_source','t.path'='" + in + "')"
+	bad := writeFile(t, dir, "bad.sql", "SELECT k FROM t\nWHERE x >\n")
+	cases := []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string // substring expected on stdout
+		stderr string // substring expected on stderr
+	}{
+		{"version", []string{"version"}, 0, "sluice dev", ""},
+		{"run -e", []string{"run", "-q", "-e", "SELECT k, x FROM t WHERE x > 1 " + src}, 0, `{"k":"a","x":3}`, ""},
+		{"summary", []string{"run", "-e", "SELECT k FROM t " + src}, 0, `{"k":"b"}`, "dead-lettered 1"},
+		{"parse error", []string{"run", bad}, 1, "", "bad.sql:3:1:"},
+		{"no such file", []string{"run", filepath.Join(dir, "nope.sql")}, 1, "", "no such file"},
+		{"unknown flag", []string{"run", "--bogus", bad}, 1, "", "unknown flag --bogus"},
+		{"file and -e", []string{"run", "-e", "SELECT 1 FROM t", bad}, 1, "", "not both"},
+		{"refused strategy", []string{"run", "--strategy", "round_robin", "-e", "SELECT k, COUNT(*) FROM t GROUP BY k " + src}, 1, "", "would split the groups"},
+		{"unknown strategy", []string{"run", "--strategy", "nope", "-e", "SELECT k FROM t " + src}, 1, "", "nope"},
+		{"no source type", []string{"run", "-e", "SELECT k FROM t"}, 1, "", `source "t" has no type`},
+		{"unset variable", []string{"run", "-e", "SELECT k FROM t WITH ('t.type'='file_source','t.path'='${SLUICE_TEST_UNSET}')"}, 1, "", "SLUICE_TEST_UNSET is not set"},
+		{"too many errors", []string{"run", "-e", "SELECT k FROM t WITH ('t.type'='file_source','t.path'='" + in + "','dlq.max_errors'='0.5')"}, 1, "", "dlq.max_errors"},
+		{"bad log format", []string{"--log-format", "xml", "version"}, 1, "", "log-format"},
+	}
+	t.Chdir(dir) // dead-letter files land here
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, out, errOut := sluice(t, c.args...)
+			if code != c.code || !strings.Contains(out, c.stdout) || !strings.Contains(errOut, c.stderr) {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, c.code, out, errOut)
+			}
+			if strings.Contains(errOut, "goroutine ") || strings.Contains(errOut, "panic") {
+				t.Errorf("stack trace on stderr:\n%s", errOut)
+			}
+		})
+	}
+}
+
+func TestRuntimeFailureExitCode(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	in := writeFile(t, dir, "in.jsonl", "{\"x\":1}\nbad\nbad\nbad\n")
+	code, _, errOut := sluice(t, "run", "-q", "-e", "SELECT x FROM t WITH ('t.type'='file_source','t.path'='"+in+"','dlq.max_errors'='1')")
+	if code != exitRuntime {
+		t.Fatalf("exit %d, want %d; stderr: %s", code, exitRuntime, errOut)
+	}
+}
+
+func TestHelpHasExamples(t *testing.T) {
+	for _, cmd := range []string{"run", "explain", "gen", "version"} {
+		code, out, errOut := sluice(t, cmd, "--help")
+		if code != 0 || !strings.Contains(out, "Example") || !strings.Contains(out, "sluice "+cmd) {
+			t.Errorf("%s --help: exit %d, stdout:\n%s\nstderr: %s", cmd, code, out, errOut)
+		}
+	}
+}
+
+func TestRunCreatesSinkDirectory(t *testing.T) {
+	dir := t.TempDir()
+	in := writeFile(t, dir, "in.jsonl", "{\"x\":1}\n{\"x\":2}\n")
+	outPath := filepath.Join(dir, "a", "b", "out.jsonl")
+	code, _, errOut := sluice(t, "run", "-q", "-e", "CREATE STREAM o AS SELECT x FROM t WHERE x > 1 WITH ('t.type'='file_source','t.path'='"+in+"','o.type'='file_sink','o.path'='"+outPath+"')")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	got, err := os.ReadFile(outPath)
+	if err != nil || string(got) != "{\"x\":2}\n" {
+		t.Fatalf("output %q, %v", got, err)
+	}
+}
+
+func TestExplainSeparatesStatements(t *testing.T) {
+	dir := t.TempDir()
+	f := writeFile(t, dir, "two.sql", "SELECT * FROM a WHERE x > 1;\nSELECT k, COUNT(*) FROM b GROUP BY k;\n")
+	code, out, errOut := sluice(t, "explain", "--partitions", "4", f)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.HasSuffix(out, "\n") || !strings.Contains(out, "-- statement 1: a\n") || !strings.Contains(out, "\n\n-- statement 2: b\n") {
+		t.Errorf("explain output:\n%q", out)
+	}
+}

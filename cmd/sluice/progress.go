@@ -1,0 +1,107 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sluicesql/sluice/job"
+	"github.com/sluicesql/sluice/runner"
+)
+
+// barWidth is the width of a partition's load bar in characters.
+const barWidth = 30
+
+// progress shows a running job's progress on stderr: redrawn in place on a
+// terminal, else (with --progress) one block per update. Updates start
+// with the job's first snapshot, about a second after it started.
+type progress struct {
+	mu     sync.Mutex
+	w      io.Writer
+	name   string
+	redraw bool // move the cursor up and overwrite the previous block
+	lines  int  // lines of the block last drawn (redraw mode)
+	prev   *job.Summary
+}
+
+// newProgress returns the progress display of j, or nil when none is
+// wanted: progress is shown with --progress (forced), or when stderr is a
+// terminal unless the job's rows go to stdout on the same terminal (the
+// redrawing would overwrite them).
+func newProgress(w io.Writer, j *runner.Job, forced, stderrTTY, stdoutTTY bool) *progress {
+	redraw := stderrTTY && !(stdoutTTY && j.WritesStdout)
+	if !forced && !redraw {
+		return nil
+	}
+	return &progress{w: w, name: j.Name, redraw: redraw}
+}
+
+// update draws snapshot s.
+func (p *progress) update(s *job.Summary) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var b strings.Builder
+	if p.redraw && p.lines > 0 {
+		fmt.Fprintf(&b, "\x1b[%dA\x1b[J", p.lines)
+	}
+	p.lines = renderProgress(&b, p.name, s, p.prev)
+	p.prev = s
+	io.WriteString(p.w, b.String())
+}
+
+// done erases the last block on a terminal, so the summary takes its place.
+func (p *progress) done() {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.redraw && p.lines > 0 {
+		fmt.Fprintf(p.w, "\x1b[%dA\x1b[J", p.lines)
+		p.lines = 0
+	}
+}
+
+// renderProgress writes one progress block for snapshot s (prev is the
+// previous snapshot, or nil) and returns its number of lines: a line of
+// totals (records in and out, the current rate, the watermark and its lag)
+// and one bar per partition, its length the partition's records relative
+// to the busiest partition, so skew shows at a glance.
+func renderProgress(w io.Writer, name string, s, prev *job.Summary) int {
+	in, elapsed := s.Total.In, s.Elapsed
+	if prev != nil {
+		in, elapsed = s.Total.In-prev.Total.In, s.Elapsed-prev.Elapsed
+	}
+	fmt.Fprintf(w, "%s %s: in %s, out %s, %s records/s, watermark %s\n", name, s.Elapsed.Round(time.Second),
+		count(s.Total.In), count(s.Total.Out), count(int64(rate(in, elapsed))), watermarkText(s))
+	var maxIn int64
+	for _, p := range s.Partitions {
+		maxIn = max(maxIn, p.In)
+	}
+	routed := partitionsIn(s)
+	for i, p := range s.Partitions {
+		n := 0
+		if maxIn > 0 {
+			n = int(math.Round(float64(barWidth) * float64(p.In) / float64(maxIn)))
+		}
+		fmt.Fprintf(w, "  p%-2d %s%s %6s %s  queue %d/%d\n", i, strings.Repeat("█", n), strings.Repeat("·", barWidth-n),
+			percent(p.In, routed), count(p.In), p.QueueDepth, p.QueueCap)
+	}
+	return 1 + len(s.Partitions)
+}
+
+// watermarkText shows the job's watermark and how far it trails the
+// newest event time, or "none" before the first.
+func watermarkText(s *job.Summary) string {
+	if s.Watermark == math.MinInt64 {
+		return "none"
+	}
+	t := time.UnixMilli(s.Watermark).UTC().Format("2006-01-02T15:04:05Z")
+	return fmt.Sprintf("%s (lag %s)", t, s.WatermarkLag.Round(time.Millisecond))
+}

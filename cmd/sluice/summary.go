@@ -1,0 +1,120 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/sluicesql/sluice/job"
+	"github.com/sluicesql/sluice/runner"
+)
+
+// runInfo is what the summary says about a job besides its counters.
+type runInfo struct {
+	// Name is the job's name.
+	Name string
+	// Keys are the routing keys; Choice where the strategy came from (auto,
+	// flag, annotation, with); PartitionsOrigin where the partition count
+	// came from (flag, annotation, cpus).
+	Keys             []string
+	Choice           string
+	PartitionsOrigin string
+	// Note says why the source's partition key was not trusted, if so.
+	Note string
+}
+
+// infoOf returns the summary's description of a prepared job.
+func infoOf(j *runner.Job) runInfo {
+	return runInfo{Name: j.Name, Keys: j.Plan.RoutingKeys, Choice: j.Plan.ChoiceSource,
+		PartitionsOrigin: j.Plan.PartitionsOrigin, Note: j.FactsNote()}
+}
+
+// originText describes where the partition count came from.
+func originText(origin string) string {
+	switch origin {
+	case "flag":
+		return "from --partitions"
+	case "annotation":
+		return "from @num_partitions"
+	case "cpus":
+		return "the CPU count"
+	}
+	return origin
+}
+
+// writeSummary writes the end-of-run summary of a job: the strategy and
+// where it came from, the partitions, the record counters (in = out of the
+// pipeline + filtered + dead-lettered + late), the elapsed time and rate,
+// the per-partition counts and the skew.
+func writeSummary(w io.Writer, info runInfo, s *job.Summary) {
+	t := s.Total
+	state := "done"
+	if s.Interrupted {
+		state = "interrupted"
+	}
+	strategy := s.Strategy
+	if len(info.Keys) > 0 {
+		strategy += " on " + strings.Join(info.Keys, ", ")
+	}
+	fmt.Fprintf(w, "job %s %s: %s (chosen by %s), %d partitions (%s)\n",
+		info.Name, state, strategy, info.Choice, len(s.Partitions), originText(info.PartitionsOrigin))
+	fmt.Fprintf(w, "  records:    in %s, out %s, filtered %s, dead-lettered %s, late %s; rows written %s\n",
+		count(t.In), count(t.Out), count(t.Filtered), count(s.DeadLetters), count(t.LateDropped), count(s.RowsWritten))
+	if s.DLQPath != "" {
+		fmt.Fprintf(w, "  dead letters in %s\n", s.DLQPath)
+	}
+	fmt.Fprintf(w, "  elapsed:    %s, %s records/s\n", s.Elapsed.Round(time.Millisecond), count(int64(rate(t.In, s.Elapsed))))
+	routed := partitionsIn(s)
+	parts := make([]string, len(s.Partitions))
+	for i, p := range s.Partitions {
+		parts[i] = fmt.Sprintf("p%d %s (%s)", i, count(p.In), percent(p.In, routed))
+	}
+	fmt.Fprintf(w, "  partitions: %s\n", strings.Join(parts, ", "))
+	fmt.Fprintf(w, "  skew:       %.2f (largest partition / mean; 1.00 is even)\n", s.Skew)
+	if info.Note != "" {
+		fmt.Fprintf(w, "  note:       the source's partition key is not used: %s\n", info.Note)
+	}
+}
+
+// partitionsIn is the records the partitions received (Total.In also counts
+// records that failed to decode, which no partition saw).
+func partitionsIn(s *job.Summary) int64 {
+	var n int64
+	for _, p := range s.Partitions {
+		n += p.In
+	}
+	return n
+}
+
+// rate is n per second of d.
+func rate(n int64, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / d.Seconds()
+}
+
+// percent formats part as a percentage of whole.
+func percent(part, whole int64) string {
+	if whole <= 0 {
+		return "0.0%"
+	}
+	return fmt.Sprintf("%.1f%%", 100*float64(part)/float64(whole))
+}
+
+// count formats n with thousands separators: 1234567 -> 1,234,567.
+func count(n int64) string {
+	if n < 0 {
+		return "-" + count(-n)
+	}
+	s := fmt.Sprint(n)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicesql/sluice/job"
+)
+
+func TestWriteSummary(t *testing.T) {
+	s := &job.Summary{
+		Strategy: "smart_repartition",
+		Partitions: []job.PartitionStats{
+			{In: 3000, Out: 10, Filtered: 100, LateDropped: 2},
+			{In: 1000, Out: 5, DeadLettered: 1},
+		},
+		Total:       job.PartitionStats{In: 4003, Out: 15, Filtered: 100, DeadLettered: 4, LateDropped: 2},
+		RowsWritten: 15,
+		Skew:        1.5,
+		DeadLetters: 4,
+		DLQPath:     "trades.dlq.jsonl",
+		Elapsed:     2 * time.Second,
+		Watermark:   math.MinInt64,
+	}
+	var b strings.Builder
+	writeSummary(&b, runInfo{Name: "minutes", Keys: []string{"trader_id"}, Choice: "auto", PartitionsOrigin: "flag",
+		Note: "record at offset 3 is in partition 1, not 5"}, s)
+	want := `job minutes done: smart_repartition on trader_id (chosen by auto), 2 partitions (from --partitions)
+  records:    in 4,003, out 15, filtered 100, dead-lettered 4, late 2; rows written 15
+  dead letters in trades.dlq.jsonl
+  elapsed:    2s, 2,001 records/s
+  partitions: p0 3,000 (75.0%), p1 1,000 (25.0%)
+  skew:       1.50 (largest partition / mean; 1.00 is even)
+  note:       the source's partition key is not used: record at offset 3 is in partition 1, not 5
+`
+	if got := b.String(); got != want {
+		t.Errorf("summary:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestCount(t *testing.T) {
+	for _, c := range []struct {
+		n    int64
+		want string
+	}{{0, "0"}, {999, "999"}, {1000, "1,000"}, {1234567, "1,234,567"}, {-12345, "-12,345"}} {
+		if got := count(c.n); got != c.want {
+			t.Errorf("count(%d) = %q, want %q", c.n, got, c.want)
+		}
+	}
+}
+
+func TestRenderProgress(t *testing.T) {
+	prev := &job.Summary{Total: job.PartitionStats{In: 1000}, Elapsed: time.Second}
+	s := &job.Summary{
+		Partitions:   []job.PartitionStats{{In: 2000, QueueDepth: 1, QueueCap: 8}, {In: 1000, QueueCap: 8}},
+		Total:        job.PartitionStats{In: 3000, Out: 7},
+		Watermark:    time.Date(2024, 1, 15, 0, 1, 0, 0, time.UTC).UnixMilli(),
+		WatermarkLag: 1500 * time.Millisecond,
+		Elapsed:      2 * time.Second,
+	}
+	var b strings.Builder
+	n := renderProgress(&b, "j", s, prev)
+	want := "j 2s: in 3,000, out 7, 2,000 records/s, watermark 2024-01-15T00:01:00Z (lag 1.5s)\n" +
+		"  p0  " + strings.Repeat("█", 30) + "  66.7% 2,000  queue 1/8\n" +
+		"  p1  " + strings.Repeat("█", 15) + strings.Repeat("·", 15) + "  33.3% 1,000  queue 0/8\n"
+	if n != 3 || b.String() != want {
+		t.Errorf("renderProgress = %d lines:\n%s\nwant 3:\n%s", n, b.String(), want)
+	}
+	b.Reset()
+	renderProgress(&b, "j", &job.Summary{Watermark: math.MinInt64, Partitions: []job.PartitionStats{{}}}, nil)
+	if !strings.Contains(b.String(), "watermark none") || !strings.Contains(b.String(), strings.Repeat("·", 30)) {
+		t.Errorf("empty job progress:\n%s", b.String())
+	}
+}
