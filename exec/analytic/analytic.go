@@ -18,7 +18,10 @@
 // processed in arrival order: it joins the frame as the newest row, and for
 // RANK and DENSE_RANK it counts as a new value. The functions are LAG,
 // ROW_NUMBER, RANK, DENSE_RANK, and COUNT, SUM, AVG, MIN and MAX over the
-// frame. LEAD needs rows that have not arrived yet and is rejected.
+// frame; LAG, ROW_NUMBER, RANK and DENSE_RANK ignore the frame, as in SQL.
+// LEAD needs rows that have not arrived yet and is rejected. Typing follows
+// the GROUP BY aggregates: SUM and AVG of INTEGER and DECIMAL values are
+// exact, and NULLs are skipped.
 //
 // State is kept per partition key: at most the frame size (or LAG offset)
 // values per call, and only running aggregates for unbounded frames.

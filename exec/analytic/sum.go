@@ -29,7 +29,7 @@ type sumAvg struct {
 // numFrame is one partition's SUM/AVG state.
 type numFrame struct {
 	sum  numSum
-	ring ring[record.Value] // sliding frames: the frame's values
+	ring ring[number] // sliding frames: the frame's values
 	// scales counts the frame's INTEGER (scale 0) and DECIMAL values per
 	// scale (sliding frames), giving the result scale of the frame alone.
 	scales [record.MaxScale + 1]int32
@@ -79,10 +79,11 @@ func (f *sumAvg) apply(id int32) (record.Value, error) {
 		s.sum.add(f.cur, 1)
 		return s.sum.result(f.avg, -1)
 	}
-	old, full := s.ring.push(f.cur, f.size)
+	old, full := s.ring.push(toNumber(f.cur), f.size)
 	if full {
-		s.sum.add(old, -1)
-		s.count(old, -1)
+		v := old.value()
+		s.sum.add(v, -1)
+		s.count(v, -1)
 	}
 	s.sum.add(f.cur, 1)
 	s.count(f.cur, 1)
@@ -120,12 +121,45 @@ func (s *numFrame) scale() int {
 func (s *numFrame) resumFloats() {
 	s.sum.f, s.sum.c = 0, 0
 	for _, v := range s.ring.buf {
-		if v.Kind() == record.Float {
-			if x := v.Float(); !math.IsNaN(x) && !math.IsInf(x, 0) {
+		if v.kind == record.Float {
+			if x := math.Float64frombits(uint64(v.bits)); !math.IsNaN(x) && !math.IsInf(x, 0) {
 				s.sum.addFloat(x)
 			}
 		}
 	}
+}
+
+// number is a numeric or NULL Value without the string field: half the
+// size, and free of pointers, so frame rings cost the collector nothing.
+type number struct {
+	bits  int64 // INTEGER, DECIMAL unscaled value, or FLOAT bits
+	kind  record.Kind
+	scale uint8
+}
+
+func toNumber(v record.Value) number {
+	switch v.Kind() {
+	case record.Int:
+		return number{bits: v.Int(), kind: record.Int}
+	case record.Float:
+		return number{bits: int64(math.Float64bits(v.Float())), kind: record.Float}
+	case record.Decimal:
+		u, sc := v.Decimal()
+		return number{bits: u, kind: record.Decimal, scale: sc}
+	}
+	return number{}
+}
+
+func (n number) value() record.Value {
+	switch n.kind {
+	case record.Int:
+		return record.IntValue(n.bits)
+	case record.Float:
+		return record.FloatValue(math.Float64frombits(uint64(n.bits)))
+	case record.Decimal:
+		return record.DecimalValue(n.bits, n.scale)
+	}
+	return record.Value{}
 }
 
 // add adds (d = 1) or removes (d = -1) a value prepare has validated.
