@@ -250,3 +250,10 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// sortedCopy returns a sorted copy of lines.
+func sortedCopy(lines []string) []string {
+	out := slices.Clone(lines)
+	slices.Sort(out)
+	return out
+}
