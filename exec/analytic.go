@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"github.com/sluicesql/sluice/exec/analytic"
 	"github.com/sluicesql/sluice/expr"
 	"github.com/sluicesql/sluice/record"
 	"github.com/sluicesql/sluice/sql"
@@ -56,5 +57,9 @@ func (a *analyticPlan) override(e sql.Expr) (int, bool) {
 
 // compileAnalytic compiles the OVER calls of a select list.
 func compileAnalytic(calls []*sql.Call, in *expr.Scope) (*analyticPlan, error) {
-	return nil, errorAt(calls[0], "window function %s OVER (...) is not supported yet", calls[0].Name)
+	stage, err := analytic.Compile(calls, in)
+	if err != nil {
+		return nil, err
+	}
+	return &analyticPlan{calls: calls, newState: func() analyticState { return stage.NewState() }}, nil
 }

@@ -262,6 +262,18 @@ func (p *Program) compileStateless(sel *sql.Select, items []sql.SelectItem, in *
 			return err
 		}
 		p.analytic = plan
+		// A first pass discovers every input column the select list reads,
+		// so that the analytic slots can follow the final input schema.
+		discover := &expr.Scope{Schema: in.Schema, AutoAdd: in.AutoAdd, Override: func(e sql.Expr) (int, bool) {
+			_, ok := plan.override(e)
+			return 0, ok
+		}}
+		for _, it := range items {
+			if _, err := expr.Compile(it.Expr, discover); err != nil {
+				return err
+			}
+		}
+		plan.base = p.in.Len()
 		scope = &expr.Scope{Schema: in.Schema, AutoAdd: in.AutoAdd, Override: plan.override}
 	}
 	p.project = make([]expr.Func, len(items))
@@ -271,9 +283,6 @@ func (p *Program) compileStateless(sel *sql.Select, items []sql.SelectItem, in *
 			return err
 		}
 		p.project[i] = f
-	}
-	if p.analytic != nil {
-		p.analytic.base = p.in.Len()
 	}
 	return nil
 }
