@@ -43,8 +43,7 @@ func keyedInput(seed uint64, parts, n int) [][]mem.Message {
 	return out
 }
 
-// compileQuery parses and compiles one SELECT for the job. A query shape
-// the executor does not support yet skips the test, saying so.
+// compileQuery parses and compiles one SELECT for the job.
 func compileQuery(t testing.TB, text string, props map[string]string) (*exec.Program, *sql.Select) {
 	t.Helper()
 	stmts, err := sql.Parse("test.sql", text)
@@ -53,9 +52,6 @@ func compileQuery(t testing.TB, text string, props map[string]string) (*exec.Pro
 	}
 	sel := stmts[0].Select()
 	prog, err := exec.Compile(sel, exec.Options{Properties: props, ExternalWatermark: true})
-	if err != nil && strings.Contains(err.Error(), "not supported yet") {
-		t.Skipf("exec: %v", err)
-	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,9 +91,6 @@ func planned(t testing.TB, query, strategy string, n, sourceParts int) (*plan.Pl
 		return nil, Config{}, err
 	}
 	cfg, err := FromPlan(p, nil, nil)
-	if err != nil && strings.Contains(err.Error(), "not supported yet") {
-		t.Skipf("exec: %v", err)
-	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,7 +305,7 @@ func TestEndToEndRestartFromCommittedOffsetsMissesNoWindow(t *testing.T) {
 		return sum
 	}
 	first := &mem.Sink{Delay: 500 * time.Microsecond}
-	src := mem.NewSource("t", input)
+	src := mem.NewSource("t", input, mem.Pace(time.Millisecond))
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		for len(first.Rows()) < 30 {

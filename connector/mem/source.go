@@ -37,6 +37,7 @@ type Source struct {
 	start     map[int32]int64
 	live      bool
 	poll      time.Duration
+	pace      time.Duration
 	mu        sync.Mutex
 	committed map[int32]int64
 	cache     *decoded
@@ -64,6 +65,10 @@ func WithStart(offsets map[int32]int64) Option { return func(s *Source) { s.star
 // Live keeps the partitions open after their last message: readers return
 // no records (after waiting poll) instead of io.EOF until the job stops.
 func Live(poll time.Duration) Option { return func(s *Source) { s.live, s.poll = true, poll } }
+
+// Pace makes every reader wait d before each batch, so that a test can
+// stop a job while it is still reading.
+func Pace(d time.Duration) Option { return func(s *Source) { s.pace = d } }
 
 // NewSource returns a source named name with one message slice per partition.
 func NewSource(name string, partitions [][]Message, opts ...Option) *Source {
@@ -235,6 +240,13 @@ func (r *reader) Next(ctx context.Context, b *record.Batch, max int) error {
 	}
 	b.Source, b.Partition = r.s.name, r.p
 	b.Records = b.Records[:0]
+	if r.s.pace > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(r.s.pace):
+		}
+	}
 	recs, bad := r.d.recs[r.p], r.d.bad[r.p]
 	if r.pos >= int64(len(recs)) {
 		if !r.s.live {
