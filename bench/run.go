@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/sluicesql/sluice/connector"
 	"github.com/sluicesql/sluice/connector/file"
@@ -204,12 +205,16 @@ type countOutput struct{ rows, dead int64 }
 func (o *countOutput) Emit(rows []record.Record)        { o.rows += int64(len(rows)) }
 func (o *countOutput) DeadLetter(*record.Record, error) { o.dead++ }
 
-// mode runs p in one mode for every partition count and strategy.
+// mode runs p in one mode for every partition count and strategy. The
+// configurations take turns, one run each per round, until every one has
+// run for Config.Seconds, so that load from elsewhere on the machine falls
+// on all of them alike and the ratios between them hold.
 func (b *runner) mode(ctx context.Context, p *prepared, mode string) error {
 	newSource, err := b.sourceFor(p, mode)
 	if err != nil {
 		return err
 	}
+	var jobs []*benchJob
 	for _, n := range b.cfg.Partitions {
 		strategies := []string{""}
 		if b.cfg.AllStrategies {
@@ -226,13 +231,36 @@ func (b *runner) mode(ctx context.Context, p *prepared, mode string) error {
 			}
 			if st == "" {
 				auto = j.cfg.Strategy.Name()
+				j.auto = true
 			} else if st == auto {
 				continue // measured already as the automatic choice
 			}
-			if err := b.measureJob(ctx, p, mode, j, st == ""); err != nil {
-				return err
-			}
+			jobs = append(jobs, j)
 		}
+	}
+	for round := 0; ; round++ {
+		more := false
+		for _, j := range jobs {
+			if j.runs > 0 && j.total.Seconds() >= b.cfg.Seconds {
+				continue
+			}
+			if err := b.runOnce(ctx, p, mode, j, round > 0); err != nil {
+				return fmt.Errorf("N=%d %s: %w", j.cfg.Partitions, j.cfg.Strategy.Name(), err)
+			}
+			more = more || j.total.Seconds() < b.cfg.Seconds
+		}
+		if !more {
+			break
+		}
+	}
+	for _, j := range jobs {
+		j.res.Runs = j.runs
+		if j.mismatch != "" {
+			j.res.Mismatch = true
+			b.report.Mismatches = append(b.report.Mismatches, j.mismatch)
+		}
+		r := b.report.add(j.res, j.best)
+		fmt.Fprintf(b.cfg.Log, "  %-6s N=%d %-18s %12.0f rec/s  %s\n", mode, r.Partitions, r.Strategy, r.RecordsPerSec, r.Answer)
 	}
 	return nil
 }
@@ -267,6 +295,13 @@ type benchJob struct {
 	cfg    job.Config
 	sink   *digest
 	source connector.Source
+	auto   bool // the planner's automatic choice
+
+	runs     int
+	total    time.Duration
+	best     sample
+	res      Result
+	mismatch string
 }
 
 // prepareJob compiles and plans p for strategy (""; automatic) and n
@@ -314,49 +349,44 @@ func (b *runner) prepareJob(ctx context.Context, p *prepared, newSource func() (
 	return &benchJob{cfg: cfg, sink: sink, source: src}, nil
 }
 
-// measureJob runs j repeatedly (a fresh source and sink for each run) and
-// checks each run's answer against the limit's.
-func (b *runner) measureJob(ctx context.Context, p *prepared, mode string, j *benchJob, auto bool) error {
-	res := Result{Scenario: p.s.ID, Mode: mode, Engine: EngineSluice, Strategy: j.cfg.Strategy.Name(), Auto: auto,
-		Partitions: j.cfg.Partitions, Records: p.records}
-	first := true
-	var runErr error
-	best, runs, err := repeat(b.cfg.Seconds, func() error {
-		if !first {
-			// every run after the first needs a fresh source and sink
-			src, err := b.freshSource(p, mode, j)
-			if err != nil {
-				return err
-			}
-			j.cfg.Sources = []connector.Source{src}
-			j.sink = newDigest(j.sink.keySlots)
-			j.cfg.Sinks = []connector.Sink{j.sink}
-		}
-		first = false
-		sum, err := job.Run(ctx, j.cfg)
+// runOnce runs j once (with a fresh source and sink when again), checks
+// its answer against the limit's and keeps the fastest run.
+func (b *runner) runOnce(ctx context.Context, p *prepared, mode string, j *benchJob, again bool) error {
+	if again {
+		src, err := b.freshSource(p, mode, j)
 		if err != nil {
 			return err
 		}
-		if sum.Total.In != p.records || sum.DeadLetters != 0 {
-			return fmt.Errorf("%d records in, %d dead-lettered, want %d and 0", sum.Total.In, sum.DeadLetters, p.records)
-		}
-		res.Answer, res.RowsWritten = j.sink.answer(), j.sink.written
-		if res.Answer != p.limit && runErr == nil {
-			runErr = fmt.Errorf("%s %s N=%d %s: answer %s, the limit's %s", p.s.ID, mode, j.cfg.Partitions,
-				j.cfg.Strategy.Name(), res.Answer, p.limit)
-		}
-		return nil
+		j.cfg.Sources = []connector.Source{src}
+		j.sink = newDigest(j.sink.keySlots)
+		j.cfg.Sinks = []connector.Sink{j.sink}
+	}
+	var sum *job.Summary
+	s, err := measure(func() error {
+		var err error
+		sum, err = job.Run(ctx, j.cfg)
+		return err
 	})
 	if err != nil {
-		return fmt.Errorf("N=%d %s: %w", j.cfg.Partitions, j.cfg.Strategy.Name(), err)
+		return err
 	}
-	res.Runs = runs
-	if runErr != nil {
-		res.Mismatch = true
-		b.report.Mismatches = append(b.report.Mismatches, runErr.Error())
+	if sum.Total.In != p.records || sum.DeadLetters != 0 {
+		return fmt.Errorf("%d records in, %d dead-lettered, want %d and 0", sum.Total.In, sum.DeadLetters, p.records)
 	}
-	r := b.report.add(res, best)
-	fmt.Fprintf(b.cfg.Log, "  %-6s N=%d %-18s %12.0f rec/s  %s\n", mode, r.Partitions, r.Strategy, r.RecordsPerSec, r.Answer)
+	j.runs++
+	j.total += s.elapsed
+	if j.runs == 1 || s.elapsed < j.best.elapsed {
+		s.peak = max(s.peak, j.best.peak)
+		j.best = s
+	} else {
+		j.best.peak = max(j.best.peak, s.peak)
+	}
+	j.res = Result{Scenario: p.s.ID, Mode: mode, Engine: EngineSluice, Strategy: j.cfg.Strategy.Name(), Auto: j.auto,
+		Partitions: j.cfg.Partitions, Records: p.records, Answer: j.sink.answer(), RowsWritten: j.sink.written}
+	if j.res.Answer != p.limit && j.mismatch == "" {
+		j.mismatch = fmt.Sprintf("%s %s N=%d %s: answer %s, the limit's %s", p.s.ID, mode, j.cfg.Partitions,
+			j.cfg.Strategy.Name(), j.res.Answer, p.limit)
+	}
 	return nil
 }
 
