@@ -58,7 +58,7 @@ func (pl *Pipeline) emit() {
 	if len(p.order) > 0 && len(rows) > 1 {
 		slices.SortStableFunc(rows, func(a, b record.Record) int { return p.compare(&a, &b) })
 	}
-	if p.agg != nil && p.hasLimit && int64(len(rows)) > p.limit {
+	if (p.agg != nil || p.sortsAll()) && p.hasLimit && int64(len(rows)) > p.limit {
 		rows = rows[:p.limit]
 	}
 	if len(rows) > 0 {

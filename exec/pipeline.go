@@ -3,6 +3,7 @@ package exec
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/sluicesql/sluice/record"
 )
@@ -111,6 +112,14 @@ func (pl *Pipeline) Process(recs []record.Record, out Output) {
 	pl.out = out
 	defer func() { pl.out = nil }()
 	if pl.p.agg == nil {
+		if pl.p.sortsAll() {
+			// Rows wait for Finish, which sorts them; LIMIT keeps only the top.
+			for i := range recs {
+				pl.stateless(&recs[i])
+			}
+			pl.pruneTop()
+			return
+		}
 		pl.rows.reset()
 		for i := range recs {
 			pl.stateless(&recs[i])
@@ -145,6 +154,9 @@ func (pl *Pipeline) Finish(out Output) {
 	defer func() { pl.out = nil }()
 	a := pl.p.agg
 	if a == nil {
+		if pl.p.sortsAll() {
+			pl.emit()
+		}
 		return
 	}
 	if a.windowed() {
@@ -162,7 +174,7 @@ func (pl *Pipeline) stateless(r *record.Record) {
 	if !pl.pass(r) {
 		return
 	}
-	if p.hasLimit && pl.emitted >= p.limit {
+	if p.hasLimit && !p.sortsAll() && pl.emitted >= p.limit {
 		pl.stats.Filtered++
 		return
 	}
@@ -228,4 +240,26 @@ func (pl *Pipeline) firstSeen(row []record.Value) bool {
 func (pl *Pipeline) deadLetter(r *record.Record, err error) {
 	pl.stats.DeadLettered++
 	pl.out.DeadLetter(r, err)
+}
+
+// sortsAll reports whether a query without aggregation has an ORDER BY:
+// its rows are then sorted over the whole (bounded) input at Finish, and
+// the job merges the partitions' sorted runs.
+func (p *Program) sortsAll() bool { return p.agg == nil && len(p.order) > 0 }
+
+// pruneTop keeps the rows an ORDER BY ... LIMIT n query can still emit: once
+// the buffer holds well over n rows it is sorted and cut to the first n, so
+// memory stays bounded by the limit.
+func (pl *Pipeline) pruneTop() {
+	p := pl.p
+	if !p.hasLimit || int64(len(pl.rows.rows)) < 2*p.limit+1024 {
+		return
+	}
+	rows := pl.rows.done()
+	slices.SortStableFunc(rows, func(a, b record.Record) int { return p.compare(&a, &b) })
+	kept := rowBuf{width: pl.rows.width}
+	for i := range rows[:p.limit] {
+		copy(kept.add(&rows[i]), rows[i].Values)
+	}
+	pl.rows = kept
 }

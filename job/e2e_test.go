@@ -249,13 +249,12 @@ func TestEndToEndGlobalAggregateOfEmptyInput(t *testing.T) {
 }
 
 // TestEndToEndOrderByLimitMergesPartitions checks the k-way merge of the
-// workers' sorted runs and LIMIT after it. (A stateless ORDER BY with
-// LIMIT is left out: exec applies that LIMIT to the first rows it sees,
-// before any sorting.)
+// workers' sorted runs and LIMIT after it.
 func TestEndToEndOrderByLimitMergesPartitions(t *testing.T) {
 	input := keyedInput(23, 3, 400)
 	queries := []string{
 		"SELECT k, v FROM t WHERE v > 80 ORDER BY v DESC, k",
+		"SELECT k, v FROM t ORDER BY v DESC, k LIMIT 7",
 		"SELECT k, COUNT(*) AS c FROM t GROUP BY k ORDER BY c DESC, k LIMIT 5 EMIT FINAL",
 	}
 	for _, q := range queries {
