@@ -50,6 +50,7 @@ type cli struct {
 	Run     runCmd     `cmd:"" help:"Run every statement of a SQL file as a streaming job."`
 	Explain explainCmd `cmd:"" help:"Show the plan of each statement: analysis, distribution, strategy and why."`
 	Gen     genCmd     `cmd:"" help:"Write generated sample data (trades, market_data, orders, measurements) to a file or a Kafka topic."`
+	Demo    demoCmd    `cmd:"" help:"Start an in-process Kafka cluster, produce trades and run a windowed GROUP BY on them."`
 	Version versionCmd `cmd:"" help:"Print the version."`
 	Bench   benchCmd   `cmd:"" help:"Benchmark the reference's scenarios beside a hand-written limit (and a Go peer), checking every answer."`
 }

@@ -78,7 +78,7 @@ func TestRuntimeFailureExitCode(t *testing.T) {
 }
 
 func TestHelpHasExamples(t *testing.T) {
-	for _, cmd := range []string{"run", "explain", "gen", "version"} {
+	for _, cmd := range []string{"run", "explain", "gen", "version", "demo"} {
 		code, out, errOut := sluice(t, cmd, "--help")
 		if code != 0 || !strings.Contains(out, "Example") || !strings.Contains(out, "sluice "+cmd) {
 			t.Errorf("%s --help: exit %d, stdout:\n%s\nstderr: %s", cmd, code, out, errOut)

@@ -19,12 +19,13 @@ const barWidth = 30
 // terminal, else (with --progress) one block per update. Updates start
 // with the job's first snapshot, about a second after it started.
 type progress struct {
-	mu     sync.Mutex
-	w      io.Writer
-	name   string
-	redraw bool // move the cursor up and overwrite the previous block
-	lines  int  // lines of the block last drawn (redraw mode)
-	prev   *job.Summary
+	mu      sync.Mutex
+	w       io.Writer
+	name    string
+	redraw  bool // move the cursor up and overwrite the previous block
+	compact bool // one line per update (the shares of the partitions, no bars)
+	lines   int  // lines of the block last drawn (redraw mode)
+	prev    *job.Summary
 }
 
 // newProgress returns the progress display of j, or nil when none is
@@ -50,7 +51,11 @@ func (p *progress) update(s *job.Summary) {
 	if p.redraw && p.lines > 0 {
 		fmt.Fprintf(&b, "\x1b[%dA\x1b[J", p.lines)
 	}
-	p.lines = renderProgress(&b, p.name, s, p.prev)
+	if p.compact {
+		renderProgressLine(&b, p.name, s, p.prev)
+	} else {
+		p.lines = renderProgress(&b, p.name, s, p.prev)
+	}
 	p.prev = s
 	io.WriteString(p.w, b.String())
 }
@@ -74,12 +79,7 @@ func (p *progress) done() {
 // and one bar per partition, its length the partition's records relative
 // to the busiest partition, so skew shows at a glance.
 func renderProgress(w io.Writer, name string, s, prev *job.Summary) int {
-	in, elapsed := s.Total.In, s.Elapsed
-	if prev != nil {
-		in, elapsed = s.Total.In-prev.Total.In, s.Elapsed-prev.Elapsed
-	}
-	fmt.Fprintf(w, "%s %s: in %s, out %s, %s records/s, watermark %s\n", name, s.Elapsed.Round(time.Second),
-		count(s.Total.In), count(s.Total.Out), count(int64(rate(in, elapsed))), watermarkText(s))
+	fmt.Fprintf(w, "%s\n", totalsText(name, s, prev))
 	var maxIn int64
 	for _, p := range s.Partitions {
 		maxIn = max(maxIn, p.In)
@@ -94,6 +94,28 @@ func renderProgress(w io.Writer, name string, s, prev *job.Summary) int {
 			percent(p.In, routed), count(p.In), p.QueueDepth, p.QueueCap)
 	}
 	return 1 + len(s.Partitions)
+}
+
+// renderProgressLine writes one line of progress: the totals and each
+// partition's share of the records.
+func renderProgressLine(w io.Writer, name string, s, prev *job.Summary) {
+	routed := partitionsIn(s)
+	shares := make([]string, len(s.Partitions))
+	for i, p := range s.Partitions {
+		shares[i] = fmt.Sprintf("p%d %s", i, percent(p.In, routed))
+	}
+	fmt.Fprintf(w, "%s | %s\n", totalsText(name, s, prev), strings.Join(shares, " "))
+}
+
+// totalsText describes snapshot s: elapsed time, records in and out, the
+// rate since prev (or since the start) and the watermark.
+func totalsText(name string, s, prev *job.Summary) string {
+	in, elapsed := s.Total.In, s.Elapsed
+	if prev != nil {
+		in, elapsed = s.Total.In-prev.Total.In, s.Elapsed-prev.Elapsed
+	}
+	return fmt.Sprintf("%s %s: in %s, out %s, %s records/s, watermark %s", name, s.Elapsed.Round(time.Second),
+		count(s.Total.In), count(s.Total.Out), count(int64(rate(in, elapsed))), watermarkText(s))
 }
 
 // watermarkText shows the job's watermark and how far it trails the
