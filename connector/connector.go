@@ -90,3 +90,14 @@ type Sink interface {
 	// Abort ends a failed run without leaving output that looks complete.
 	Abort()
 }
+
+// KeyChecker is implemented by sources that check the partition key they
+// report in Facts against every record they read. A job whose routing relies
+// on that key stops when it is contradicted, since groups may already have
+// been split.
+type KeyChecker interface {
+	// Contradicted is closed when a record contradicts the partition key.
+	Contradicted() <-chan struct{}
+	// Contradiction says which record and why, once Contradicted is closed.
+	Contradiction() error
+}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,21 +13,16 @@ import (
 
 	"github.com/sluicesql/sluice/connector/kafka"
 	"github.com/sluicesql/sluice/partition"
+	"github.com/sluicesql/sluice/runner"
 )
-
-// runtimeContradictionGap is why TestClaimContradictedWhileRunning is skipped.
-const runtimeContradictionGap = "known gap (reported to the lead): a contradiction found while running only warns; " +
-	"routing stays aligned, so trader X's records meet in two workers and X gets two rows. " +
-	"Remove this Skip once the job falls back to hashing (or holds aligned routing until the key is verified)."
 
 // TestClaimContradictedWhileRunning declares partition.key=trader_id on a
 // topic that honours it in the records sampled before planning but not in
 // one record read later: trader X's record at partition 0 offset 500,
-// although X's default partition is 3. The running source's check finds it
-// (within its first VerifyRecords records), and the result must still be
-// one row per trader.
+// although X's default partition is 3. Aligned routing may already have
+// split X's group when the running check finds it, so the job must stop with
+// an error naming the contradiction and leave no output that looks complete.
 func TestClaimContradictedWhileRunning(t *testing.T) {
-	t.Skip(runtimeContradictionGap)
 	t.Parallel()
 	brokers := startCluster(t, "trades")
 	var p0, x string // traders whose default partition is 0, and one whose is 3
@@ -70,15 +66,20 @@ func TestClaimContradictedWhileRunning(t *testing.T) {
 	cl.Close()
 
 	out := filepath.Join(t.TempDir(), "out.jsonl")
-	j, _ := runToEnd(t, fmt.Sprintf(`CREATE STREAM per_trader AS
+	ctx, cancel = context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	j := prepare(t, ctx, fmt.Sprintf(`CREATE STREAM per_trader AS
 SELECT trader_id, COUNT(*) AS n FROM trades GROUP BY trader_id EMIT FINAL
-WITH (%s, 'per_trader.type'='file_sink', 'per_trader.path'='%s')`, kafkaTrades(brokers, "partition.key", "trader_id"), out))
+WITH (%s, 'per_trader.type'='file_sink', 'per_trader.path'='%s')`, kafkaTrades(brokers, "partition.key", "trader_id"), out),
+		runner.Options{UntilEnd: true, Partitions: 4})
 	if j.Plan.Strategy.Name() != partition.SmartRepartition {
 		t.Fatalf("strategy %s: the sample before planning should have trusted the claim", j.Plan.Strategy.Name())
 	}
-	if !strings.Contains(j.FactsNote(), "contradicted") {
-		t.Errorf("facts note %q: the running check should have found the record at partition 0 offset 500", j.FactsNote())
+	_, err = j.Run(ctx)
+	if err == nil || !strings.Contains(err.Error(), "contradicted") || !strings.Contains(err.Error(), "offset 500") {
+		t.Fatalf("run error %v: want the contradiction at partition 0 offset 500", err)
 	}
-	want := []string{fmt.Sprintf(`{"trader_id":%q,"n":999}`, p0), fmt.Sprintf(`{"trader_id":%q,"n":11}`, x)}
-	sameLines(t, "per-trader counts", readLines(t, out), sortedCopy(want))
+	if _, statErr := os.Stat(out); !os.IsNotExist(statErr) {
+		t.Errorf("output %s exists after a failed run (stat: %v)", out, statErr)
+	}
 }

@@ -113,6 +113,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		}
 		open = append(open, opened{readers, r.openReaders(i, src, readers)})
 	}
+	r.watchKeys()
 	for i, o := range open {
 		r.ingestWG.Add(1)
 		go r.readSource(i, cfg.Sources[i], o.initial, o.readers)
@@ -149,6 +150,29 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		err = r.failure()
 	}
 	return r.summary(ctx.Err() != nil), err
+}
+
+// watchKeys stops the job when a source contradicts the partition key that
+// its routing relies on: records of one key may already sit in two workers,
+// so no later re-routing could make the result right.
+func (r *run) watchKeys() {
+	if len(r.cfg.Routing.SourcePartitionKey) == 0 {
+		return
+	}
+	for _, src := range r.cfg.Sources {
+		kc, ok := src.(connector.KeyChecker)
+		if !ok {
+			continue
+		}
+		go func() {
+			select {
+			case <-kc.Contradicted():
+				r.fail(fmt.Errorf("%w; routing relied on that key, so groups may be split: stopping "+
+					"(remove the partition.key claim, or fix the producer's keys)", kc.Contradiction()))
+			case <-r.ctx.Done():
+			}
+		}()
+	}
 }
 
 // openSinks opens every sink, aborting the opened ones when one fails.

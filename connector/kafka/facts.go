@@ -11,8 +11,9 @@ import (
 	"github.com/sluicesql/sluice/record"
 )
 
-// VerifyRecords is how many records a running source checks against its
-// partition key (declared or observed) before it trusts it.
+// VerifyRecords is how many records a running source must have checked
+// against its partition key (declared or observed) before Verified reports
+// it confirmed; checking goes on for every record after that.
 const VerifyRecords = 1000
 
 // AppendMessageKey appends the Kafka message key Sluice writes for the key
@@ -122,15 +123,15 @@ func newVerifier(source, origin string, key []string, schema *record.Schema, par
 	return v
 }
 
-// check verifies rec while fewer than limit records have been checked. It
-// is safe for concurrent use.
+// check verifies rec; every record is checked until the first
+// contradiction, since one misplaced key anywhere would split its group
+// under aligned routing. It is safe for concurrent use.
 func (v *verifier) check(rec *record.Record) {
 	if v.done.Load() {
 		return
 	}
-	if v.checked.Add(1) > v.limit {
-		v.done.Store(true)
-		return
+	if v.checked.Load() < v.limit {
+		v.checked.Add(1)
 	}
 	var vals [4]record.Value
 	var buf [64]byte
@@ -146,7 +147,7 @@ func (v *verifier) fail(err error) {
 	if v.err != nil {
 		return
 	}
-	v.err = fmt.Errorf("source %q: %s partition key (%s) contradicted by the data: %w; falling back to hashing",
+	v.err = fmt.Errorf("source %q: %s partition key (%s) contradicted by the data: %w",
 		v.source, v.origin, strings.Join(v.key, ", "), err)
 	v.done.Store(true)
 	slog.Warn("kafka partition key contradicted", "source", v.source, "key", strings.Join(v.key, ","), "origin", v.origin, "reason", err.Error())

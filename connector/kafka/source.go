@@ -36,9 +36,8 @@ const revokeWait = 10 * time.Second
 // group it reads every partition of the topic and Commit stores nothing.
 //
 // Facts reports the declared or observed partition key; a running source
-// checks it on the first VerifyRecords records it reads and, on a
-// contradiction, warns once, closes Contradicted() and drops the key from
-// Facts.
+// checks it on every record it reads and, on a contradiction, warns once,
+// closes Contradicted() and drops the key from Facts.
 type Source struct {
 	cfg sourceConfig
 
