@@ -9,8 +9,9 @@ import (
 // sample is one measured run.
 type sample struct {
 	elapsed time.Duration
-	allocs  uint64 // heap objects allocated during the run
-	peak    int64  // largest heap in use during the run above the heap before it
+	allocs  uint64        // heap objects allocated during the run
+	peak    int64         // largest heap in use during the run above the heap before it
+	cpu     time.Duration // process CPU time (user + system) during the run
 }
 
 // Runtime metrics read around and during a run.
@@ -46,13 +47,13 @@ func measure(fn func() error) (sample, error) {
 			}
 		}
 	}()
-	start := time.Now()
+	cpu0, start := cpuTime(), time.Now()
 	err := fn()
-	elapsed := time.Since(start)
+	elapsed, cpu := time.Since(start), cpuTime()-cpu0
 	metrics.Read(ms)
 	close(stop)
 	peak := max(<-peakCh, int64(ms[1].Value.Uint64()))
-	return sample{elapsed: elapsed, allocs: ms[0].Value.Uint64() - allocs0, peak: peak - heap0}, err
+	return sample{elapsed: elapsed, allocs: ms[0].Value.Uint64() - allocs0, peak: peak - heap0, cpu: cpu}, err
 }
 
 // repeat measures fn until at least seconds have passed (at least once) and

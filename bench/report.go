@@ -33,6 +33,9 @@ type Result struct {
 	NsPerRecord     float64 `json:"ns_per_record"`
 	AllocsPerRecord float64 `json:"allocs_per_record"`
 	PeakHeapBytes   int64   `json:"peak_heap_bytes"` // peak heap in use above the heap before the run
+	// CPUs is the CPU time the process used during the best run divided by
+	// its wall time: how many cores the run got (the machine may be shared).
+	CPUs float64 `json:"cpus"`
 
 	// Ratios of RecordsPerSec (0 when there is nothing to compare with).
 	VsLimit        float64 `json:"vs_limit,omitempty"`
@@ -82,6 +85,9 @@ func (rep *Report) add(r Result, s sample) *Result {
 		r.AllocsPerRecord = float64(s.allocs) / float64(r.Records)
 	}
 	r.PeakHeapBytes = s.peak
+	if r.Seconds > 0 {
+		r.CPUs = s.cpu.Seconds() / r.Seconds
+	}
 	rep.Results = append(rep.Results, r)
 	return &rep.Results[len(rep.Results)-1]
 }
@@ -99,17 +105,19 @@ func (rep *Report) ratios() {
 	}
 	for i := range rep.Results {
 		r := &rep.Results[i]
-		if r.Engine != EngineSluice {
-			continue
-		}
-		if l := find(func(o *Result) bool { return o.Engine == EngineLimit && o.Scenario == r.Scenario }); l != nil && l.RecordsPerSec > 0 {
-			r.VsLimit = r.RecordsPerSec / l.RecordsPerSec
-		}
 		if one := find(func(o *Result) bool {
-			return o.Engine == EngineSluice && o.Scenario == r.Scenario && o.Mode == r.Mode &&
+			return o.Engine == r.Engine && o.Scenario == r.Scenario && o.Mode == r.Mode &&
 				o.Strategy == r.Strategy && o.Partitions == 1
 		}); one != nil && one.RecordsPerSec > 0 {
 			r.VsOnePartition = r.RecordsPerSec / one.RecordsPerSec
+		}
+		if r.Engine != EngineSluice {
+			continue
+		}
+		if l := find(func(o *Result) bool {
+			return o.Engine == EngineLimit && o.Scenario == r.Scenario && o.Partitions == 1
+		}); l != nil && l.RecordsPerSec > 0 {
+			r.VsLimit = r.RecordsPerSec / l.RecordsPerSec
 		}
 		if p := find(func(o *Result) bool { return o.Engine == EnginePeer && o.Scenario == r.Scenario }); p != nil && p.RecordsPerSec > 0 {
 			r.VsPeer = r.RecordsPerSec / p.RecordsPerSec
@@ -131,8 +139,8 @@ func (rep *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "machine: %d CPUs, %s, %s, %s\n", m.CPUs, m.CPU, m.GoVersion, m.OS)
 	fmt.Fprintf(w, "config: %s\n\n", rep.Config)
 	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', tabwriter.Debug)
-	fmt.Fprintln(tw, "| scenario\t mode\t engine\t strategy\t N\t records\t records/s\t ns/rec\t allocs/rec\t peak heap\t vs limit\t vs N=1\t vs peer\t answer\t")
-	fmt.Fprintln(tw, "|---\t---\t---\t---\t---:\t---:\t---:\t---:\t---:\t---:\t---:\t---:\t---:\t---\t")
+	fmt.Fprintln(tw, "| scenario\t mode\t engine\t strategy\t N\t records\t records/s\t ns/rec\t allocs/rec\t peak heap\t cores\t vs limit\t vs N=1\t vs peer\t answer\t")
+	fmt.Fprintln(tw, "|---\t---\t---\t---\t---:\t---:\t---:\t---:\t---:\t---:\t---:\t---:\t---:\t---:\t---\t")
 	for _, r := range rep.Results {
 		st := r.Strategy
 		if r.Auto {
@@ -142,9 +150,9 @@ func (rep *Report) WriteTable(w io.Writer) error {
 		if r.Mismatch {
 			ans = "WRONG: " + ans
 		}
-		fmt.Fprintf(tw, "| %s\t %s\t %s\t %s\t %d\t %d\t %s\t %.1f\t %.3f\t %s\t %s\t %s\t %s\t %s\t\n",
+		fmt.Fprintf(tw, "| %s\t %s\t %s\t %s\t %d\t %d\t %s\t %.1f\t %.3f\t %s\t %.2f\t %s\t %s\t %s\t %s\t\n",
 			r.Scenario, r.Mode, r.Engine, st, r.Partitions, r.Records, rate(r.RecordsPerSec), r.NsPerRecord,
-			r.AllocsPerRecord, sizeString(r.PeakHeapBytes), ratio(r.VsLimit), ratio(r.VsOnePartition), ratio(r.VsPeer), ans)
+			r.AllocsPerRecord, sizeString(r.PeakHeapBytes), r.CPUs, ratio(r.VsLimit), ratio(r.VsOnePartition), ratio(r.VsPeer), ans)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

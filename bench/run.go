@@ -149,20 +149,39 @@ func (p *prepared) compile() (*exec.Program, error) {
 	return exec.Compile(p.stmt.Select(), exec.Options{Schema: record.NewSchema(p.s.Columns...), ExternalWatermark: true})
 }
 
-// runLimit measures the hand-written loop and keeps its answer.
+// runLimit measures the hand-written loop and keeps its answer. For each
+// partition count n > 1 up to the CPU count it also runs n copies of the
+// loop at once (each over all records): the machine's parallel capacity at
+// that moment, the ceiling for the engine's ratio to 1 partition.
 func (b *runner) runLimit(p *prepared) error {
-	var ans Answer
-	best, runs, err := repeat(b.cfg.Seconds, func() error {
-		var err error
-		ans, err = p.s.limit(p.parts, p.schema)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("limit: %w", err)
+	for _, n := range b.cfg.Partitions {
+		if n > runtime.NumCPU() {
+			continue
+		}
+		answers := make([]Answer, n)
+		best, runs, err := repeat(b.cfg.Seconds, func() error {
+			errs := make([]error, n)
+			var wg sync.WaitGroup
+			for c := range n {
+				wg.Go(func() { answers[c], errs[c] = p.s.limit(p.parts, p.schema) })
+			}
+			wg.Wait()
+			return errors.Join(errs...)
+		})
+		if err != nil {
+			return fmt.Errorf("limit: %w", err)
+		}
+		for _, a := range answers[1:] {
+			if a != answers[0] {
+				return fmt.Errorf("limit: copies disagree: %s and %s", answers[0], a)
+			}
+		}
+		if n == 1 {
+			p.limit = answers[0]
+		}
+		b.report.add(Result{Scenario: p.s.ID, Mode: ModeMemory, Engine: EngineLimit, Partitions: n,
+			Records: int64(n) * p.records, Runs: runs, Answer: answers[0]}, best)
 	}
-	p.limit = ans
-	b.report.add(Result{Scenario: p.s.ID, Mode: ModeMemory, Engine: EngineLimit, Partitions: 1,
-		Records: p.records, Runs: runs, Answer: ans}, best)
 	return nil
 }
 
