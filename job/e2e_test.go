@@ -90,7 +90,11 @@ func planned(t testing.TB, query, strategy string, n, sourceParts int) (*plan.Pl
 	if err != nil {
 		return nil, Config{}, err
 	}
-	cfg, err := FromPlan(p, nil, nil)
+	prog, err := exec.Compile(p.Statement.Query, exec.Options{ExternalWatermark: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := FromPlan(p, prog, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/plan"
-	"github.com/sluicesql/sluice/record"
 )
 
 // The WITH properties the job reads.
@@ -77,23 +76,20 @@ func ParseDuration(text string) (time.Duration, error) {
 	return d, nil
 }
 
-// FromPlan returns the configuration of a planned statement: the query
-// compiled by exec (with the job's external watermark), the chosen
-// strategy, the routing key over the FROM source, the partition count and
-// batch size, and the job's WITH properties (see ApplyProperties). schema
-// lists the input columns the connectors know, or is nil. The caller adds
-// Sources, Sinks and, if wanted, a DLQ.
-func FromPlan(p *plan.Plan, props map[string]string, schema *record.Schema) (Config, error) {
-	prog, err := exec.Compile(p.Statement.Query, exec.Options{Properties: props, Schema: schema, ExternalWatermark: true})
-	if err != nil {
-		return Config{}, err
-	}
+// FromPlan returns the configuration of a planned statement whose query
+// prog compiles (with exec.Options.ExternalWatermark set): the chosen
+// strategy, its routing context with the routing key over prog's input
+// schema, the partition count and batch size, and the job's WITH properties
+// (see ApplyProperties). The caller adds Sources, Sinks and, if wanted, a DLQ.
+func FromPlan(p *plan.Plan, prog *exec.Program, props map[string]string) (Config, error) {
 	key, slots, err := RoutingKey(p.KeyExprs, prog.InputSchema())
 	if err != nil {
 		return Config{}, err
 	}
+	routing := p.Context()
+	routing.Key, routing.KeySlots = key, slots
 	c := Config{Name: p.Name, Program: FromExec(prog), Strategy: p.Strategy, Partitions: p.Partitions,
-		BatchSize: p.BatchSize, Routing: partitionContext(p, key, slots)}
+		BatchSize: p.BatchSize, Routing: routing}
 	if err := c.ApplyProperties(props); err != nil {
 		return Config{}, err
 	}

@@ -4,8 +4,6 @@ import (
 	"fmt"
 
 	"github.com/sluicesql/sluice/expr"
-	"github.com/sluicesql/sluice/partition"
-	"github.com/sluicesql/sluice/plan"
 	"github.com/sluicesql/sluice/record"
 	"github.com/sluicesql/sluice/sql"
 )
@@ -50,15 +48,4 @@ func RoutingKey(exprs []sql.Expr, schema *record.Schema) (func(r *record.Record,
 		return buf
 	}
 	return key, slots, nil
-}
-
-// partitionContext is the routing context of a planned statement's FROM
-// source.
-func partitionContext(p *plan.Plan, key func(*record.Record, []record.Value) []record.Value, slots []int) partition.Context {
-	c := partition.Context{Key: key, KeySlots: slots, RoutingKeys: p.RoutingKeys, SourcePartitionKey: p.Requirement.SourceKey,
-		Partitions: p.Partitions, CPUs: p.CPUs}
-	if len(p.Inputs) > 0 {
-		c.SourcePartitions = p.Inputs[0].Facts.Partitions
-	}
-	return c
 }

@@ -21,7 +21,6 @@ import (
 	"github.com/sluicesql/sluice/connector/stdout"
 	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/job"
-	"github.com/sluicesql/sluice/partition"
 	"github.com/sluicesql/sluice/plan"
 	"github.com/sluicesql/sluice/record"
 	"github.com/sluicesql/sluice/sql"
@@ -139,7 +138,7 @@ func Prepare(ctx context.Context, stmt *sql.Statement, opts Options) (j *Job, er
 	if err != nil {
 		return nil, configErr(err)
 	}
-	key, slots, err := job.RoutingKey(p.KeyExprs, prog.InputSchema())
+	cfg, err := job.FromPlan(p, prog, props)
 	if err != nil {
 		return nil, configErr(err)
 	}
@@ -151,28 +150,10 @@ func Prepare(ctx context.Context, stmt *sql.Statement, opts Options) (j *Job, er
 	if sink, err = openSink(stmt.Name, props, opts.Stdout); err != nil {
 		return nil, configErr(err)
 	}
-	cfg := job.Config{
-		Name:     name,
-		Program:  job.FromExec(prog),
-		Strategy: p.Strategy,
-		Routing: partition.Context{
-			SourcePartitionKey: facts.Key,
-			SourcePartitions:   facts.Partitions,
-			RoutingKeys:        p.RoutingKeys,
-			Key:                key,
-			KeySlots:           slots,
-			CPUs:               runtime.NumCPU(),
-		},
-		Partitions:       p.Partitions,
-		BatchSize:        p.BatchSize,
-		Sources:          []connector.Source{src},
-		Sinks:            []connector.Sink{sink},
-		Progress:         opts.Progress,
-		ProgressInterval: opts.ProgressInterval,
-	}
-	if err := cfg.ApplyProperties(props); err != nil {
-		return nil, configErr(err)
-	}
+	cfg.Name = name
+	cfg.Sources = []connector.Source{src}
+	cfg.Sinks = []connector.Sink{sink}
+	cfg.Progress, cfg.ProgressInterval = opts.Progress, opts.ProgressInterval
 	sinkName := stmt.Name
 	if stdoutSink {
 		sinkName = ""
