@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -45,10 +46,11 @@ func (k *kafkaCluster) close() {
 // topic creates and fills the topic of a dataset once: sourceParts
 // partitions holding the records in generation order, keyed by key (a
 // column name, "" for no key).
-func (k *kafkaCluster) topic(name string, schema *record.Schema, parts [][]record.Record, key string) error {
+func (k *kafkaCluster) topic(name string, schema *record.Schema, parts [][]record.Record, key string, log io.Writer) error {
 	if k.topics[name] {
 		return nil
 	}
+	fmt.Fprintf(log, "  producing to topic %s\n", name)
 	if err := k.start(); err != nil {
 		return err
 	}
