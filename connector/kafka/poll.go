@@ -28,12 +28,52 @@ func (s *Source) pollLoop(ctx context.Context) {
 			}
 		})
 		fs.EachPartition(func(fp kgo.FetchTopicPartition) {
-			if fp.Topic == s.cfg.topic && len(fp.Records) > 0 {
+			if fp.Topic != s.cfg.topic {
+				return
+			}
+			if fp.Err == nil {
+				s.noteFetch(fp.Partition, fp.HighWatermark, fp.Records)
+			}
+			if len(fp.Records) > 0 {
 				s.push(ctx, cl, fp.Partition, fp.Records)
 			}
 		})
 		cl.AllowRebalance()
 	}
+}
+
+// noteFetch records partition p's high watermark from a fetch and, for a
+// reader that does not know its start yet (a group member's partition
+// without a commit), the first fetched offset. It must run before push,
+// which hands recs over.
+func (s *Source) noteFetch(p int32, hwm int64, recs []*kgo.Record) {
+	s.mu.Lock()
+	r := s.readers[p]
+	s.mu.Unlock()
+	if r == nil {
+		return
+	}
+	r.hwm.Store(hwm)
+	if len(recs) > 0 {
+		r.start.CompareAndSwap(-1, recs[0].Offset)
+	}
+}
+
+// Lag returns the consumer lag of each partition the source reads: the
+// partition's latest known high watermark (listed at Open, then from every
+// fetch) minus the offset of the next record the source hands out. A
+// partition whose position is not known yet (a group member's before its
+// first fetch) is left out. It is safe for concurrent use.
+func (s *Source) Lag() map[int32]int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[int32]int64, len(s.readers))
+	for p, r := range s.readers {
+		if l, ok := r.lag(); ok {
+			out[p] = l
+		}
+	}
+	return out
 }
 
 // push queues recs for partition p's reader. Under stop.at=end it drops

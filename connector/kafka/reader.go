@@ -39,6 +39,8 @@ type partReader struct {
 	drainOnce sync.Once
 	ended     atomic.Bool  // the partition reached its end offset (stop.at=end)
 	next      atomic.Int64 // the offset after the last record handed out (or dead-lettered); -1 before any
+	start     atomic.Int64 // the first offset to hand out; -1 until known
+	hwm       atomic.Int64 // the partition's latest known high watermark; -1 until known
 
 	cur   []*kgo.Record
 	eof   bool
@@ -55,7 +57,23 @@ func newPartReader(s *Source, part int32, dec *decoder) *partReader {
 		drained: make(chan struct{}),
 	}
 	r.next.Store(-1)
+	r.start.Store(-1)
+	r.hwm.Store(-1)
 	return r
+}
+
+// lag returns how many records the partition holds past the next one the
+// reader hands out, and false while its position or high watermark is
+// unknown.
+func (r *partReader) lag() (int64, bool) {
+	pos, hwm := r.next.Load(), r.hwm.Load()
+	if pos < 0 {
+		pos = r.start.Load()
+	}
+	if pos < 0 || hwm < 0 {
+		return 0, false
+	}
+	return max(0, hwm-pos), true
 }
 
 // Partition returns the Kafka partition number.

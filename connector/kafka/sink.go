@@ -25,6 +25,7 @@ type Sink struct {
 	enc      *codec.JSONEncoder
 	keySlots []int
 	keyVals  []record.Value
+	opts     []kgo.Opt // added to the producing client's options
 
 	mu  sync.Mutex
 	err error // the first failed produce
@@ -32,9 +33,10 @@ type Sink struct {
 
 // NewSink returns the Kafka sink named name configured by '<n>.topic.name'
 // (default: name) and '<n>.bootstrap.servers' (default localhost:9092). It
-// does not connect.
-func NewSink(name string, props map[string]string) (*Sink, error) {
-	return &Sink{cfg: parseSinkConfig(name, props)}, nil
+// does not connect. opts are added to the producing client's options
+// (kgo.WithHooks for metrics, for example).
+func NewSink(name string, props map[string]string, opts ...kgo.Opt) (*Sink, error) {
+	return &Sink{cfg: parseSinkConfig(name, props), opts: opts}, nil
 }
 
 // Open connects and checks that the topic exists.
@@ -47,9 +49,9 @@ func (k *Sink) Open(ctx context.Context, schema *record.Schema, keySlots []int) 
 			return fmt.Errorf("kafka sink %q: key slot %d outside the %d output columns", k.cfg.name, s, schema.Len())
 		}
 	}
-	cl, err := newClient(k.cfg.brokers,
-		kgo.DefaultProduceTopic(k.cfg.topic),
-		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))
+	opts := append([]kgo.Opt{kgo.DefaultProduceTopic(k.cfg.topic),
+		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil))}, k.opts...)
+	cl, err := newClient(k.cfg.brokers, opts...)
 	if err != nil {
 		return fmt.Errorf("kafka sink %q: %w", k.cfg.name, err)
 	}

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/sluicesql/sluice/record"
 )
 
@@ -38,9 +40,10 @@ func TestSinkRoundTrip(t *testing.T) {
 		t.Run(c.topic, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
+			var produced hookCount
 			sink, err := NewSink("results", map[string]string{
 				"results.topic.name": c.topic, "results.bootstrap.servers": strings.Join(brokers, ","),
-			})
+			}, kgo.WithHooks(&produced))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -54,6 +57,9 @@ func TestSinkRoundTrip(t *testing.T) {
 			}
 			if err := sink.Flush(ctx); err != nil {
 				t.Fatal(err)
+			}
+			if produced.n.Load() == 0 {
+				t.Error("the hook passed to NewSink saw no produced batch")
 			}
 			if err := sink.Close(); err != nil {
 				t.Fatal(err)

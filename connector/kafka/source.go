@@ -63,7 +63,7 @@ type Source struct {
 	check      *verifier
 	cancel     context.CancelFunc
 	wg         sync.WaitGroup
-	extraOpts  []kgo.Opt // consumer options added by tests (e.g. a short heartbeat)
+	extraOpts  []kgo.Opt // options added to the consuming client (metrics hooks, test timings)
 }
 
 // NewSource returns the Kafka source named name configured by the
@@ -75,12 +75,15 @@ type Source struct {
 // '<n>.stop.at' (end: read to the high watermarks seen at Open, then each
 // reader returns io.EOF) and '<n>.partition.key' (comma-separated columns
 // the topic is keyed and default-partitioned by). It does not connect.
-func NewSource(name string, props map[string]string) (*Source, error) {
+// opts are added to the options of the consuming client (kgo.WithHooks for
+// metrics, for example); the short-lived clients that list offsets or sample
+// the topic do not get them.
+func NewSource(name string, props map[string]string, opts ...kgo.Opt) (*Source, error) {
 	cfg, err := parseSourceConfig(name, props)
 	if err != nil {
 		return nil, fmt.Errorf("kafka source %q: %w", name, err)
 	}
-	s := &Source{cfg: cfg, wake: make(chan struct{}, 1)}
+	s := &Source{cfg: cfg, wake: make(chan struct{}, 1), extraOpts: opts}
 	s.commitCond = sync.NewCond(&s.mu)
 	return s, nil
 }
@@ -307,6 +310,12 @@ func (s *Source) newConsumer() (*kgo.Client, error) {
 // at its end gets a reader that ends at once.
 func (s *Source) addReaderLocked(p int32, start int64) *partReader {
 	r := newPartReader(s, p, newDecoder(&s.cfg, s.schema))
+	if end, ok := s.ends[p]; ok {
+		r.hwm.Store(end)
+	}
+	if start >= 0 {
+		r.start.Store(start)
+	}
 	s.readers[p] = r
 	s.everOwned = true
 	if s.cfg.stopAtEnd && start >= 0 && start >= s.ends[p] {

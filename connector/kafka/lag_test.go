@@ -1,0 +1,104 @@
+package kafka
+
+import (
+	"context"
+	"maps"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/record"
+)
+
+// perPartition counts msgs by the partition Kafka's default partitioner
+// gives their keys, with every partition present.
+func perPartition(msgs []Message) map[int32]int64 {
+	n := map[int32]int64{}
+	for p := range int32(testPartitions) {
+		n[p] = 0
+	}
+	for _, m := range msgs {
+		n[Partition(m.Key, testPartitions)]++
+	}
+	return n
+}
+
+// TestSourceLag checks Lag before reading (the high watermarks listed at
+// Open), after reading everything (zero) and after more records arrive
+// (the high watermarks of later fetches), while extra kgo options reach
+// the consuming client.
+func TestSourceLag(t *testing.T) {
+	brokers := startCluster(t, "trades")
+	first, more := trades(300, 17), trades(50, 5)
+	produce(t, brokers, "trades", first)
+	var fetched hookCount
+	src, err := NewSource("trades", sourceProps(brokers), kgo.WithHooks(&fetched))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := src.Lag(); len(got) != 0 {
+		t.Fatalf("lag before Open: %v", got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ch, err := src.Open(ctx, tradeSchema(), &memDLQ{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	want := perPartition(first)
+	if got := src.Lag(); !maps.Equal(got, want) {
+		t.Fatalf("lag after Open %v, want %v", got, want)
+	}
+	var readers []connector.PartitionReader
+	for r := range ch {
+		readers = append(readers, r)
+	}
+	for _, r := range readers {
+		drain(ctx, t, r, want[r.Partition()])
+	}
+	zero := perPartition(nil)
+	if got := src.Lag(); !maps.Equal(got, zero) {
+		t.Fatalf("lag after reading everything %v, want %v", got, zero)
+	}
+	produce(t, brokers, "trades", more)
+	want = perPartition(more)
+	got := src.Lag()
+	for !maps.Equal(got, want) && ctx.Err() == nil {
+		time.Sleep(20 * time.Millisecond)
+		got = src.Lag()
+	}
+	if !maps.Equal(got, want) {
+		t.Fatalf("lag after producing more %v, want %v", got, want)
+	}
+	if fetched.n.Load() == 0 {
+		t.Error("the hook passed to NewSource saw no fetch")
+	}
+}
+
+// drain reads n records from r.
+func drain(ctx context.Context, t *testing.T, r connector.PartitionReader, n int64) {
+	t.Helper()
+	var b record.Batch
+	for read := int64(0); read < n; read += int64(len(b.Records)) {
+		if err := r.Next(ctx, &b, int(n-read)); err != nil {
+			t.Fatalf("partition %d after %d of %d records: %v", r.Partition(), read, n, err)
+		}
+	}
+}
+
+// hookCount is a kgo hook counting the batches fetched and produced.
+type hookCount struct{ n atomic.Int64 }
+
+// OnFetchBatchRead implements kgo.HookFetchBatchRead.
+func (h *hookCount) OnFetchBatchRead(kgo.BrokerMetadata, string, int32, kgo.FetchBatchMetrics) {
+	h.n.Add(1)
+}
+
+// OnProduceBatchWritten implements kgo.HookProduceBatchWritten.
+func (h *hookCount) OnProduceBatchWritten(kgo.BrokerMetadata, string, int32, kgo.ProduceBatchMetrics) {
+	h.n.Add(1)
+}
