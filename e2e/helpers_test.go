@@ -251,9 +251,3 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 	}
 }
 
-// sortedCopy returns a sorted copy of lines.
-func sortedCopy(lines []string) []string {
-	out := slices.Clone(lines)
-	slices.Sort(out)
-	return out
-}

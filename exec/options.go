@@ -68,7 +68,6 @@ type settings struct {
 	lateness    int64 // milliseconds
 	late        LateStrategy
 	retention   int64 // milliseconds; -1 means one window length (size or gap)
-	hasLateness bool
 }
 
 func parseSettings(props map[string]string) (settings, error) {

@@ -80,7 +80,7 @@ func TestSinkRoundTrip(t *testing.T) {
 				if g.key != "" && Partition([]byte(g.key), testPartitions) != g.part {
 					t.Errorf("key %s in partition %d, not its default partition", g.key, g.part)
 				}
-				if c.keySlots != nil && len(c.keySlots) == 1 && g.values[0].Str() != g.key {
+				if len(c.keySlots) == 1 && g.values[0].Str() != g.key {
 					t.Errorf("key %q for trader %v", g.key, g.values[0])
 				}
 				if g.values[2].Kind() != record.Decimal {
