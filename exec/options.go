@@ -62,12 +62,12 @@ const (
 
 // settings are the executor's parsed WITH properties.
 type settings struct {
-	timeField   string
-	timeFormat  timeFormat
-	outOfOrder  int64 // milliseconds
-	lateness    int64 // milliseconds
-	late        LateStrategy
-	retention   int64 // milliseconds; -1 means one window length (size or gap)
+	timeField  string
+	timeFormat timeFormat
+	outOfOrder int64 // milliseconds
+	lateness   int64 // milliseconds
+	late       LateStrategy
+	retention  int64 // milliseconds; -1 means one window length (size or gap)
 }
 
 func parseSettings(props map[string]string) (settings, error) {
