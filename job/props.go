@@ -34,7 +34,7 @@ func (c *Config) ApplyProperties(props map[string]string) error {
 		dst *time.Duration
 	}{{PropOutOfOrderness, &c.MaxOutOfOrder}, {PropIdleTimeout, &c.IdleTimeout}, {PropCommitInterval, &c.CommitInterval}} {
 		if v, ok := get(d.key); ok {
-			dur, err := ParseDuration(v)
+			dur, err := exec.ParseDuration(v)
 			if err != nil {
 				return fmt.Errorf("WITH %q: %w", d.key, err)
 			}
@@ -54,27 +54,6 @@ func (c *Config) ApplyProperties(props map[string]string) error {
 	return nil
 }
 
-// ParseDuration reads a non-negative duration as WITH properties write it:
-// Go syntax (5s, 500ms, 1m30s), the suffixes d (days) and w (weeks), or a
-// bare number of seconds.
-func ParseDuration(text string) (time.Duration, error) {
-	t := strings.ToLower(strings.ReplaceAll(text, " ", ""))
-	if n, err := strconv.ParseFloat(t, 64); err == nil && n >= 0 {
-		return time.Duration(n * float64(time.Second)), nil
-	}
-	for suffix, unit := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour} {
-		if n, ok := strings.CutSuffix(t, suffix); ok {
-			if f, err := strconv.ParseFloat(n, 64); err == nil && f >= 0 {
-				return time.Duration(f * float64(unit)), nil
-			}
-		}
-	}
-	d, err := time.ParseDuration(t)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("invalid duration %q (want e.g. 5s, 500ms, 2m)", text)
-	}
-	return d, nil
-}
 
 // FromPlan returns the configuration of a planned statement whose query
 // prog compiles (with exec.Options.ExternalWatermark set): the chosen
