@@ -70,6 +70,10 @@ type Config struct {
 	// counters every ProgressInterval (default 1s), from one goroutine.
 	Progress         func(*Summary)
 	ProgressInterval time.Duration
+	// OnBatch, when set, is called by partition's worker goroutine after it
+	// processed a batch of records, with the time that took. It must be
+	// fast and safe for concurrent use (workers call it in parallel).
+	OnBatch func(partition, records int, d time.Duration)
 }
 
 // withDefaults returns c with its zero values filled in, or an error for an

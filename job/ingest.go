@@ -247,9 +247,19 @@ func (in *ingester) publishIfFlushed(ended bool) {
 	}
 }
 
-// send puts a batch on worker d's queue, waiting while the queue is full.
+// send puts a batch on worker d's queue, waiting while the queue is full;
+// a wait counts as backpressure.
 func (r *run) send(d int, b *record.Batch) {
-	r.workers[d].in <- message{kind: msgData, batch: b}
+	w, m := r.workers[d], message{kind: msgData, batch: b}
+	select {
+	case w.in <- m:
+		return
+	default:
+	}
+	start := time.Now()
+	w.in <- m
+	w.waited.Add(int64(time.Since(start)))
+	w.waits.Add(1)
 }
 
 // addSourcePartition registers a source partition whose reading is to start.

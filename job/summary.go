@@ -18,6 +18,11 @@ type PartitionStats struct {
 	// QueueDepth is the number of batches waiting in the partition's queue
 	// now; MaxQueueDepth the most seen (at most QueueCap).
 	QueueDepth, MaxQueueDepth, QueueCap int
+	// BackpressureWaits counts the batches an ingest goroutine could not
+	// hand over at once because the partition's queue was full;
+	// BackpressureWait is the total time spent waiting for room.
+	BackpressureWaits int64
+	BackpressureWait  time.Duration
 }
 
 // Summary describes a run, or a running job at one moment.
@@ -62,7 +67,7 @@ func (r *run) summary(interrupted bool) *Summary {
 			DeadLettered: w.deadLettered.Load(), LateDropped: w.lateDropped.Load(), Out: w.out.Load(),
 			RowErrors: w.rowErrors.Load(),
 			Busy:      time.Duration(w.busy.Load()), QueueDepth: len(w.in), MaxQueueDepth: int(w.maxDepth.Load()),
-			QueueCap: cap(w.in)}
+			QueueCap: cap(w.in), BackpressureWaits: w.waits.Load(), BackpressureWait: time.Duration(w.waited.Load())}
 		s.Partitions = append(s.Partitions, p)
 		s.Total.add(p)
 		maxIn = max(maxIn, p.In)
@@ -107,6 +112,8 @@ func (t *PartitionStats) add(p PartitionStats) {
 	t.QueueDepth += p.QueueDepth
 	t.MaxQueueDepth = max(t.MaxQueueDepth, p.MaxQueueDepth)
 	t.QueueCap += p.QueueCap
+	t.BackpressureWaits += p.BackpressureWaits
+	t.BackpressureWait += p.BackpressureWait
 }
 
 func sumValues(m map[string]int64) int64 {

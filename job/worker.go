@@ -46,6 +46,9 @@ type worker struct {
 
 	in64, filtered, accepted, deadLettered, lateDropped atomic.Int64
 	rowErrors, out, busy, maxDepth                      atomic.Int64
+	// waits counts hand-overs that found the queue full; waited is the time
+	// (ns) the ingest goroutines spent blocked on them.
+	waits, waited atomic.Int64
 }
 
 // loop processes the queue until it is closed, then finishes the pipeline
@@ -64,8 +67,10 @@ func (w *worker) loop() {
 			w.maxDepth.Store(d)
 		}
 		start := time.Now()
+		records := -1
 		switch m.kind {
 		case msgData:
+			records = len(m.batch.Records)
 			w.col.source = m.batch.Source
 			w.pipe.Process(m.batch.Records, &w.col)
 			w.col.source = ""
@@ -83,7 +88,11 @@ func (w *worker) loop() {
 			w.col.flush()
 			w.r.emitCh <- emitMsg{kind: emitAck, worker: w.id, bar: m.bar, held: w.held()}
 		}
-		w.busy.Add(int64(time.Since(start)))
+		d := time.Since(start)
+		w.busy.Add(int64(d))
+		if f := w.r.cfg.OnBatch; f != nil && records >= 0 {
+			f(w.id, records, d)
+		}
 		w.publish()
 	}
 	// A pipeline that never got a record holds nothing; finishing it would
