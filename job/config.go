@@ -70,7 +70,7 @@ type Config struct {
 	// counters every ProgressInterval (default 1s), from one goroutine.
 	Progress         func(*Summary)
 	ProgressInterval time.Duration
-	// OnBatch, when set, is called by partition's worker goroutine after it
+	// OnBatch, when set, is called by the partition's worker goroutine after it
 	// processed a batch of records, with the time that took. It must be
 	// fast and safe for concurrent use (workers call it in parallel).
 	OnBatch func(partition, records int, d time.Duration)

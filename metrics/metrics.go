@@ -18,9 +18,12 @@ import (
 // Metrics holds the latest snapshot of every job and turns it into
 // Prometheus metrics when scraped. It is safe for concurrent use.
 type Metrics struct {
-	reg  *prometheus.Registry
-	mu   sync.Mutex
-	jobs map[string]*jobState
+	reg     *prometheus.Registry
+	batches *prometheus.HistogramVec
+	mu      sync.Mutex
+	jobs    map[string]*jobState
+	lags    map[string][]LagSource     // per job: its Kafka sources
+	clients map[clientKey]*kafkaClient // franz-go clients' kprom metrics
 }
 
 // jobState is what is known about one job.
@@ -30,11 +33,13 @@ type jobState struct {
 	last       *job.Summary
 }
 
-// New returns an empty registry with the Sluice collector, Go runtime and
+// New returns an empty registry with the Sluice collectors, Go runtime and
 // process metrics.
 func New() *Metrics {
-	m := &Metrics{reg: prometheus.NewRegistry(), jobs: map[string]*jobState{}}
-	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), (*collector)(m))
+	m := &Metrics{reg: prometheus.NewRegistry(), jobs: map[string]*jobState{},
+		batches: newBatchHistogram(), lags: map[string][]LagSource{}, clients: map[clientKey]*kafkaClient{}}
+	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		(*collector)(m), m.batches, (*clientCollector)(m))
 	return m
 }
 
@@ -88,6 +93,9 @@ var (
 	descQueueCap     = desc("partition_queue_capacity", "Capacity of the partition's queue, in batches.", partL...)
 	descBusy         = desc("partition_busy_ratio", "Share of the elapsed time the partition's worker spent processing.", partL...)
 	descBusySeconds  = desc("partition_busy_seconds_total", "Time the partition's worker spent processing.", partL...)
+	descWaits        = desc("backpressure_waits_total", "Batches an ingest goroutine could not hand over at once because the partition's queue was full.", partL...)
+	descWaitSeconds  = desc("backpressure_wait_seconds_total", "Time ingest goroutines spent waiting for room in the partition's queue.", partL...)
+	descKafkaLag     = desc("kafka_consumer_lag", "Records a Kafka source partition holds past the next one the source hands out (high watermark minus that offset).", "job", "source", "topic", "partition")
 )
 
 // collector is Metrics seen as a prometheus.Collector.
@@ -97,7 +105,7 @@ type collector Metrics
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descInfo, descElapsed, descIn, descOut, descFiltered, descDead, descLate,
 		descWritten, descSkew, descWatermark, descWatermarkLag, descPartIn, descPartOut, descQueue, descQueueMax,
-		descQueueCap, descBusy, descBusySeconds} {
+		descQueueCap, descBusy, descBusySeconds, descWaits, descWaitSeconds, descKafkaLag} {
 		ch <- d
 	}
 }
@@ -111,6 +119,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		if s := st.last; s != nil {
 			collectJob(ch, name, s)
 		}
+	}
+	for name, srcs := range c.lags {
+		collectLag(ch, name, srcs)
 	}
 }
 
@@ -148,5 +159,7 @@ func collectJob(ch chan<- prometheus.Metric, name string, s *job.Summary) {
 			busy = min(1, p.Busy.Seconds()/s.Elapsed.Seconds())
 		}
 		gauge(descBusy, busy, name, part)
+		counter(descWaits, p.BackpressureWaits, name, part)
+		ch <- prometheus.MustNewConstMetric(descWaitSeconds, prometheus.CounterValue, p.BackpressureWait.Seconds(), name, part)
 	}
 }

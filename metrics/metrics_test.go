@@ -26,7 +26,8 @@ func TestServeSnapshot(t *testing.T) {
 	m.Observe("j", &job.Summary{
 		Strategy: "smart_repartition",
 		Partitions: []job.PartitionStats{
-			{In: 30, Out: 3, Busy: 500 * time.Millisecond, QueueDepth: 2, MaxQueueDepth: 5, QueueCap: 8},
+			{In: 30, Out: 3, Busy: 500 * time.Millisecond, QueueDepth: 2, MaxQueueDepth: 5, QueueCap: 8,
+				BackpressureWaits: 7, BackpressureWait: 1500 * time.Millisecond},
 			{In: 10, Out: 1, Busy: 4 * time.Second, QueueCap: 8},
 		},
 		Total:        job.PartitionStats{In: 41, Out: 4, Filtered: 5, LateDropped: 2},
@@ -56,6 +57,9 @@ func TestServeSnapshot(t *testing.T) {
 		`sluice_partition_busy_ratio{job="j",partition="0"} 0.25`,
 		`sluice_partition_busy_ratio{job="j",partition="1"} 1`, // capped: busy can exceed elapsed by rounding
 		`sluice_partition_busy_seconds_total{job="j",partition="1"} 4`,
+		`sluice_backpressure_waits_total{job="j",partition="0"} 7`,
+		`sluice_backpressure_waits_total{job="j",partition="1"} 0`,
+		`sluice_backpressure_wait_seconds_total{job="j",partition="0"} 1.5`,
 	} {
 		if !strings.Contains(got, want+"\n") {
 			t.Errorf("missing %s", want)

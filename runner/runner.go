@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/sluicesql/sluice/connector"
 	"github.com/sluicesql/sluice/connector/file"
 	"github.com/sluicesql/sluice/connector/gen"
@@ -44,6 +46,11 @@ type Options struct {
 	// ProgressInterval (default 1s).
 	Progress         func(*job.Summary)
 	ProgressInterval time.Duration
+	// KafkaOpts, when set, returns extra options for the Kafka clients a
+	// job reads and writes with: client is "source:<name>" for a source's
+	// consumer, "sink:<name>" for a sink's producer, and job the job's name.
+	// It suits metrics hooks (kgo.WithHooks).
+	KafkaOpts func(job, client string) []kgo.Opt
 }
 
 // ConfigError is an error in a statement or its options (SQL, WITH
@@ -102,7 +109,17 @@ func Prepare(ctx context.Context, stmt *sql.Statement, opts Options) (j *Job, er
 		return nil, configErr(fmt.Errorf("%d:%d: JOIN is parsed and planned but not executed yet", sel.Joins[0].Line, sel.Joins[0].Col))
 	}
 	srcName := sel.From.Name
-	src, columns, err := openSource(srcName, props, opts.UntilEnd)
+	name := stmt.Name
+	if name == "" {
+		name = srcName
+	}
+	kafkaOpts := func(client string) []kgo.Opt {
+		if opts.KafkaOpts == nil {
+			return nil
+		}
+		return opts.KafkaOpts(name, client)
+	}
+	src, columns, err := openSource(srcName, props, opts.UntilEnd, kafkaOpts)
 	if err != nil {
 		return nil, configErr(err)
 	}
@@ -142,12 +159,8 @@ func Prepare(ctx context.Context, stmt *sql.Statement, opts Options) (j *Job, er
 	if err != nil {
 		return nil, configErr(err)
 	}
-	name := stmt.Name
-	if name == "" {
-		name = srcName
-	}
 	stdoutSink := writesStdout(stmt.Name, props)
-	if sink, err = openSink(stmt.Name, props, opts.Stdout); err != nil {
+	if sink, err = openSink(stmt.Name, props, opts.Stdout, kafkaOpts); err != nil {
 		return nil, configErr(err)
 	}
 	cfg.Name = name
@@ -173,6 +186,21 @@ func (j *Job) FactsNote() string {
 	return j.Facts.Note
 }
 
+// KafkaSources returns the job's Kafka sources (none when it reads no
+// Kafka topic), for their consumer lag.
+func (j *Job) KafkaSources() []*kafka.Source {
+	if ks, ok := j.src.(*kafka.Source); ok {
+		return []*kafka.Source{ks}
+	}
+	return nil
+}
+
+// SetOnBatch sets the function the job's workers call after each batch
+// (job.Config.OnBatch); call it before Run.
+func (j *Job) SetOnBatch(f func(partition, records int, d time.Duration)) {
+	j.config.OnBatch = f
+}
+
 // Run runs the job until its bounded input ends or ctx is cancelled.
 func (j *Job) Run(ctx context.Context) (*job.Summary, error) {
 	return job.Run(ctx, j.config)
@@ -180,14 +208,15 @@ func (j *Job) Run(ctx context.Context) (*job.Summary, error) {
 
 // openSource opens the source name declared by '<name>.type', and returns
 // the columns it is known to have (nil when only the data can tell).
-func openSource(name string, props map[string]string, untilEnd bool) (connector.Source, []string, error) {
+// kafkaOpts gives a Kafka source's client options.
+func openSource(name string, props map[string]string, untilEnd bool, kafkaOpts func(client string) []kgo.Opt) (connector.Source, []string, error) {
 	typ := props[name+".type"]
 	switch typ {
 	case "kafka_source":
 		if untilEnd {
 			props[name+".stop.at"] = "end"
 		}
-		s, err := kafka.NewSource(name, props)
+		s, err := kafka.NewSource(name, props, kafkaOpts("source:"+name)...)
 		return s, nil, err
 	case "file_source":
 		s, err := file.NewSource(name, props)
@@ -214,8 +243,9 @@ func writesStdout(name string, props map[string]string) bool {
 
 // openSink opens the sink of the statement's target; a statement with no
 // target, or a target with no type, writes JSON lines to stdout. A file
-// sink's directory is created if it does not exist.
-func openSink(name string, props map[string]string, w io.Writer) (connector.Sink, error) {
+// sink's directory is created if it does not exist. kafkaOpts gives a Kafka
+// sink's client options.
+func openSink(name string, props map[string]string, w io.Writer, kafkaOpts func(client string) []kgo.Opt) (connector.Sink, error) {
 	if w == nil {
 		w = os.Stdout
 	}
@@ -231,7 +261,7 @@ func openSink(name string, props map[string]string, w io.Writer) (connector.Sink
 		}
 		return file.NewSink(name, props)
 	case "kafka_sink":
-		return kafka.NewSink(name, props)
+		return kafka.NewSink(name, props, kafkaOpts("sink:"+name)...)
 	default:
 		return nil, fmt.Errorf("WITH %q: unknown sink type %q; valid: %s", name+".type", typ, strings.Join(sinkTypes, ", "))
 	}

@@ -123,19 +123,20 @@ func (c *demoCmd) Run(e *env) error {
 		e.log.Info("serving metrics", "url", "http://"+srv.Addr()+"/metrics")
 	}
 	prog := &progress{w: e.stderr, name: "demo", compact: true}
+	var name string
 	j, err := runner.Prepare(ctx, stmts[0], runner.Options{Partitions: c.Partitions, Stdout: e.stdout,
+		KafkaOpts: kafkaMetrics(m),
 		Progress: func(s *job.Summary) {
 			if m != nil {
-				m.Observe("demo", s)
+				m.Observe(name, s)
 			}
 			prog.update(s)
 		}})
 	if err != nil {
 		return err
 	}
-	if m != nil {
-		m.Start("demo", j.Plan.Strategy.Name(), j.Plan.Partitions)
-	}
+	name = j.Name
+	watchJob(m, j)
 	if err := plan.Explain(e.stdout, []*plan.Plan{j.Plan}); err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -9,6 +10,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/sluicesql/sluice/connector/kafka"
 )
 
 // freeAddr returns a loopback address with a port free a moment ago.
@@ -61,6 +66,10 @@ func TestMetricsEndpointDuringRun(t *testing.T) {
 		`sluice_partition_queue_depth{job="trades",partition="0"}`,
 		`sluice_partition_busy_ratio{job="trades",partition="1"}`,
 		`sluice_watermark_lag_seconds{job="trades"}`,
+		`sluice_partition_batch_seconds_count{job="trades",partition="0"}`,
+		`sluice_partition_batch_seconds_bucket{job="trades",partition="1",le="+Inf"}`,
+		`sluice_backpressure_waits_total{job="trades",partition="0"}`,
+		`sluice_backpressure_wait_seconds_total{job="trades",partition="1"}`,
 		`go_goroutines`,
 	}
 	var body string
@@ -105,4 +114,69 @@ func containsAll(s string, subs []string) bool {
 		}
 	}
 	return true
+}
+
+// TestKafkaMetricsDuringRun runs a Kafka-to-Kafka job against an
+// in-process cluster and scrapes the consumer lag of the source and the
+// franz-go client metrics of its consumer and producer.
+func TestKafkaMetricsDuringRun(t *testing.T) {
+	t.Chdir(t.TempDir())
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, "trades", "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	brokers := cluster.ListenAddrs()
+	msgs := make([]kafka.Message, 400)
+	for i := range msgs {
+		trader := fmt.Sprintf("T%d", i%9)
+		msgs[i] = kafka.Message{Key: []byte(trader), Value: []byte(fmt.Sprintf(`{"trader_id":%q,"quantity":%d}`, trader, i))}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := kafka.Produce(ctx, brokers, "trades", msgs...); err != nil {
+		t.Fatal(err)
+	}
+	servers := strings.Join(brokers, ",")
+	addr := freeAddr(t)
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	var stdout, stderr syncBuilder
+	done := make(chan int, 1)
+	go func() {
+		done <- execute(runCtx, []string{"run", "--metrics-addr", addr, "--partitions", "2", "-e",
+			"CREATE STREAM out AS SELECT trader_id, quantity FROM trades WHERE quantity % 2 = 0 WITH (" +
+				"'trades.type'='kafka_source','trades.bootstrap.servers'='" + servers + "'," +
+				"'out.type'='kafka_sink','out.bootstrap.servers'='" + servers + "')"},
+			&stdout, &stderr)
+	}()
+	want := []string{
+		`sluice_records_in_total{job="out"} 400`,
+		`sluice_kafka_read_bytes_total{client="source:trades",job="out",node_id=`,
+		`sluice_kafka_fetch_bytes_total{client="source:trades",job="out",node_id=`,
+		`sluice_kafka_produce_bytes_total{client="sink:out",job="out",node_id=`,
+	}
+	for p := range 4 {
+		// every record read: no lag left on any partition
+		want = append(want, fmt.Sprintf(`sluice_kafka_consumer_lag{job="out",partition="%d",source="trades",topic="trades"} 0`, p))
+	}
+	var body string
+	for ctx.Err() == nil {
+		if body = scrape(addr); containsAll(body, want) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, w := range want {
+		if !strings.Contains(body, w) {
+			t.Errorf("metrics never had %s", w)
+		}
+	}
+	if t.Failed() {
+		t.Logf("last scrape:\n%s\nstderr: %s", body, stderr.String())
+	}
+	stop()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
 }

@@ -88,6 +88,7 @@ func (c *runCmd) runStatement(e *env, s *sql.Statement, m *metrics.Metrics) erro
 	var prog *progress
 	var name string
 	opts := c.options(e.stdout)
+	opts.KafkaOpts = kafkaMetrics(m)
 	opts.Progress = func(sum *job.Summary) {
 		if m != nil {
 			m.Observe(name, sum)
@@ -101,9 +102,7 @@ func (c *runCmd) runStatement(e *env, s *sql.Statement, m *metrics.Metrics) erro
 		return fmt.Errorf("%s: %w", statementPos(s), err)
 	}
 	name = j.Name
-	if m != nil {
-		m.Start(name, j.Plan.Strategy.Name(), j.Plan.Partitions)
-	}
+	watchJob(m, j)
 	prog = newProgress(e.stderr, j, c.Progress, isTerminal(e.stderr), isTerminal(e.stdout))
 	sum, err := j.Run(e.ctx)
 	prog.done()

@@ -72,6 +72,16 @@ func writeSummary(w io.Writer, info runInfo, s *job.Summary) {
 	}
 	fmt.Fprintf(w, "  partitions: %s\n", strings.Join(parts, ", "))
 	fmt.Fprintf(w, "  skew:       %.2f (largest partition / mean; 1.00 is even)\n", s.Skew)
+	if t.BackpressureWaits > 0 {
+		var waits []string
+		for i, p := range s.Partitions {
+			if p.BackpressureWaits > 0 {
+				waits = append(waits, fmt.Sprintf("p%d %s", i, count(p.BackpressureWaits)))
+			}
+		}
+		fmt.Fprintf(w, "  backpressure: %s waits for a full queue, %s waiting (%s)\n",
+			count(t.BackpressureWaits), t.BackpressureWait.Round(time.Millisecond), strings.Join(waits, ", "))
+	}
 	if info.Note != "" {
 		fmt.Fprintf(w, "  note:       the source's partition key is not used: %s\n", info.Note)
 	}

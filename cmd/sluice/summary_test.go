@@ -40,6 +40,28 @@ func TestWriteSummary(t *testing.T) {
 	}
 }
 
+func TestWriteSummaryBackpressure(t *testing.T) {
+	s := &job.Summary{
+		Strategy: "always_hash",
+		Partitions: []job.PartitionStats{
+			{In: 10, BackpressureWaits: 1200, BackpressureWait: 800 * time.Millisecond},
+			{In: 10},
+			{In: 10, BackpressureWaits: 3, BackpressureWait: 4 * time.Millisecond},
+		},
+		Total:     job.PartitionStats{In: 30, BackpressureWaits: 1203, BackpressureWait: 804 * time.Millisecond},
+		Skew:      1,
+		Elapsed:   time.Second,
+		Watermark: math.MinInt64,
+	}
+	var b strings.Builder
+	writeSummary(&b, runInfo{Name: "j", Choice: "flag", PartitionsOrigin: "flag"}, s)
+	want := "  skew:       1.00 (largest partition / mean; 1.00 is even)\n" +
+		"  backpressure: 1,203 waits for a full queue, 804ms waiting (p0 1,200, p2 3)\n"
+	if got := b.String(); !strings.HasSuffix(got, want) {
+		t.Errorf("summary:\n%s\nwant it to end with:\n%s", got, want)
+	}
+}
+
 func TestCount(t *testing.T) {
 	for _, c := range []struct {
 		n    int64
