@@ -1,7 +1,10 @@
 // Package metrics exposes running Sluice jobs as Prometheus metrics. The
 // CLI feeds it the coordinator's snapshots (job.Summary, about once a
 // second and at the end) and serves them at /metrics; every name starts
-// with "sluice_".
+// with "sluice_". Batch latencies come live from the workers
+// (BatchObserver), Kafka consumer lag is read from the sources at each
+// scrape (WatchLag), and the Kafka clients export franz-go's own metrics
+// through its kprom plugin (KafkaClientOpt).
 package metrics
 
 import (
