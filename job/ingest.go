@@ -101,19 +101,25 @@ type ingester struct {
 	sp    *sourcePartition
 	rctx  partition.Context
 	dst   []int
-	bufs  []*record.Batch // per destination partition; nil when empty
-	first time.Time       // when the oldest buffered record was routed
-	held  int             // destinations with a non-empty buffer
-	topic string
+	start []int32    // per destination, then one: ranges of a shared batch's order
+	pos   []int32    // per destination: scratch of share
+	next  []handover // per destination: what the next hand-over holds so far
+	first time.Time  // when the oldest held record was routed
+	held  int        // destinations with a non-empty hand-over
+	// routed counts the shared batches routed (handover.since)
+	routed uint64
+	topic  string
 
-	maxEvent, next int64 // routed so far (published at the next full flush)
+	maxEvent, offset int64 // routed so far (published at the next full flush)
 }
 
 // ingest reads one source partition until it ends or the job stops,
 // stamping event times and routing every batch to the workers.
 func (r *run) ingest(sp *sourcePartition, rd connector.PartitionReader) error {
+	parts := len(r.workers)
 	in := &ingester{r: r, sp: sp, rctx: r.cfg.Routing, dst: make([]int, r.cfg.BatchSize),
-		bufs: make([]*record.Batch, len(r.workers)), maxEvent: noWatermark, next: -1}
+		start: make([]int32, parts+1), pos: make([]int32, parts), next: make([]handover, parts),
+		maxEvent: noWatermark, offset: -1}
 	b := r.batches.get(r.cfg.BatchSize)
 	defer func() { r.batches.put(b) }()
 	for {
@@ -167,7 +173,7 @@ func (in *ingester) route(b *record.Batch) (*record.Batch, error) {
 			rec.HasEventTime = false
 		}
 	}
-	in.next = max(in.next, b.Records[n-1].Offset+1)
+	in.offset = max(in.offset, b.Records[n-1].Offset+1)
 	now := time.Now()
 	if t := b.Records[0].Topic; t != in.topic {
 		in.topic = t
@@ -176,62 +182,81 @@ func (in *ingester) route(b *record.Batch) (*record.Batch, error) {
 	in.rctx.SourcePartition = b.Partition
 	dst := in.dst[:n]
 	whole := r.cfg.Strategy.Route(b, &in.rctx, dst)
-	parts := len(in.bufs)
+	parts := len(in.next)
 	if whole >= 0 {
 		if whole >= parts {
 			return b, fmt.Errorf("strategy %s routed a batch to partition %d of %d", r.cfg.Strategy.Name(), whole, parts)
 		}
-		if in.bufs[whole] != nil {
+		if in.next[whole].n > 0 {
 			in.flush(whole)
 		}
-		r.send(whole, b)
-		nb := r.batches.get(r.cfg.BatchSize)
+		r.send(whole, message{kind: msgData, batch: b})
 		in.publishIfFlushed(false)
-		return nb, nil
+		return r.batches.get(r.cfg.BatchSize), nil
 	}
-	for i, d := range dst {
+	for _, d := range dst {
 		if uint(d) >= uint(parts) {
 			return b, fmt.Errorf("strategy %s routed a record to partition %d of %d", r.cfg.Strategy.Name(), d, parts)
 		}
-		buf := in.bufs[d]
-		if buf == nil {
-			buf = r.batches.get(r.cfg.BatchSize)
-			buf.Source, buf.Partition = b.Source, b.Partition
-			in.bufs[d] = buf
+	}
+	in.routed++
+	sb := share(b, dst, in.start, in.pos)
+	for d := range parts {
+		in.hold(d, sb, in.start[d], in.start[d+1], now)
+	}
+	r.release(sb)
+	in.flushOld()
+	in.publishIfFlushed(false)
+	return r.batches.get(r.cfg.BatchSize), nil
+}
+
+// hold adds the records sb.order[lo:hi] to destination d's next hand-over,
+// handing it over whenever it reaches the batch size.
+func (in *ingester) hold(d int, sb *sharedBatch, lo, hi int32, now time.Time) {
+	size := in.r.cfg.BatchSize
+	h := &in.next[d]
+	for lo < hi {
+		take := min(hi-lo, int32(size-h.n))
+		if h.n == 0 {
 			if in.held == 0 {
 				in.first = now
 			}
 			in.held++
+			h.since = in.routed
 		}
-		// Swap the record into the destination buffer: the buffer takes the
-		// record's storage and gives the reader a recycled record to refill.
-		k := len(buf.Records)
-		if k < cap(buf.Records) {
-			buf.Records = buf.Records[:k+1]
-			buf.Records[k], b.Records[i] = b.Records[i], buf.Records[k]
-		} else {
-			buf.Records = append(buf.Records, b.Records[i])
-			b.Records[i] = record.Record{}
-		}
-		if k+1 >= r.cfg.BatchSize {
+		sb.refs.Add(1)
+		h.segs = append(h.segs, segment{sb, lo, lo + take})
+		h.n += int(take)
+		lo += take
+		if h.n >= size {
 			in.flush(d)
 		}
 	}
-	in.publishIfFlushed(false)
-	return b, nil
 }
 
-// flush hands destination d's buffer to its worker.
+// flushOld hands over what has waited for as many shared batches as there
+// are partitions, so that an ingester keeps at most that many batches alive
+// besides the one it reads into: the storage per-destination buffers took.
+func (in *ingester) flushOld() {
+	for d := range in.next {
+		if h := &in.next[d]; h.n > 0 && in.routed-h.since >= uint64(len(in.next)) {
+			in.flush(d)
+		}
+	}
+}
+
+// flush hands destination d's held records to its worker.
 func (in *ingester) flush(d int) {
-	in.r.send(d, in.bufs[d])
-	in.bufs[d] = nil
+	h := &in.next[d]
+	in.r.send(d, message{kind: msgData, segs: h.segs})
+	*h = handover{}
 	in.held--
 }
 
 // flushAll hands over every buffer and publishes the progress.
 func (in *ingester) flushAll(ended bool) {
-	for d, buf := range in.bufs {
-		if buf != nil {
+	for d := range in.next {
+		if in.next[d].n > 0 {
 			in.flush(d)
 		}
 	}
@@ -243,14 +268,14 @@ func (in *ingester) flushAll(ended bool) {
 func (in *ingester) publishIfFlushed(ended bool) {
 	if in.held == 0 {
 		// the hand-over just completed: the partition was active until now
-		in.sp.publish(in.maxEvent, in.next, time.Now(), ended)
+		in.sp.publish(in.maxEvent, in.offset, time.Now(), ended)
 	}
 }
 
-// send puts a batch on worker d's queue, waiting while the queue is full;
-// a wait counts as backpressure.
-func (r *run) send(d int, b *record.Batch) {
-	w, m := r.workers[d], message{kind: msgData, batch: b}
+// send puts a data message on worker d's queue, waiting while the queue is
+// full; a wait counts as backpressure.
+func (r *run) send(d int, m message) {
+	w := r.workers[d]
 	select {
 	case w.in <- m:
 		return

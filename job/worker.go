@@ -23,7 +23,8 @@ const (
 // sent: never a watermark before records that were handed over earlier.
 type message struct {
 	kind  msgKind
-	batch *record.Batch
+	batch *record.Batch // data: a whole batch, or nil when segs holds the records
+	segs  []segment     // data: records routed one by one, in order
 	wm    int64
 	bar   *barrier
 }
@@ -43,6 +44,8 @@ type worker struct {
 	in   chan message
 	pipe Pipeline
 	col  collector
+	// local holds the records gathered from shared batches for one Process
+	local []record.Record
 
 	in64, filtered, accepted, deadLettered, lateDropped atomic.Int64
 	rowErrors, out, busy, maxDepth                      atomic.Int64
@@ -70,11 +73,8 @@ func (w *worker) loop() {
 		records := -1
 		switch m.kind {
 		case msgData:
-			records = len(m.batch.Records)
-			w.col.source = m.batch.Source
-			w.pipe.Process(m.batch.Records, &w.col)
-			w.col.source = ""
-			w.r.batches.put(m.batch)
+			records = m.size()
+			w.process(m)
 		case msgWatermark:
 			w.col.inAdvance = true
 			w.pipe.Advance(m.wm, &w.col)

@@ -1,0 +1,126 @@
+package job
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/sluicesql/sluice/record"
+)
+
+// sharedBatch is a decoded batch whose records are routed one by one and
+// read in place by the workers they go to: nothing is moved on the ingest
+// side. order holds the record indexes grouped by destination (ascending
+// within each group, so per-key order is kept), and a hand-over names its
+// share as a range of order. refs counts the holders: the ingester while it
+// routes the batch, and every segment handed over; the last holder to let go
+// returns the batch to the pool.
+type sharedBatch struct {
+	b     *record.Batch
+	order []int32
+	refs  atomic.Int32
+}
+
+// sharedPool recycles sharedBatch wrappers with their order storage.
+var sharedPool = sync.Pool{New: func() any { return new(sharedBatch) }}
+
+// share wraps b for routing by dst (b.Records[i] goes to partition dst[i],
+// every dst[i] in [0, len(pos))): a counting sort fills the batch's order
+// and sets start[d]:start[d+1] to destination d's range of it. pos is
+// scratch of len(start)-1. The caller holds one reference.
+func share(b *record.Batch, dst []int, start, pos []int32) *sharedBatch {
+	sb := sharedPool.Get().(*sharedBatch)
+	sb.b = b
+	sb.refs.Store(1)
+	clear(start)
+	for _, d := range dst {
+		start[d+1]++
+	}
+	for d := 1; d < len(start); d++ {
+		start[d] += start[d-1]
+	}
+	if cap(sb.order) < len(dst) {
+		sb.order = make([]int32, len(dst))
+	}
+	sb.order = sb.order[:len(dst)]
+	copy(pos, start)
+	for i, d := range dst {
+		sb.order[pos[d]] = int32(i)
+		pos[d]++
+	}
+	return sb
+}
+
+// release drops one reference to sb; the last one recycles the batch.
+func (r *run) release(sb *sharedBatch) {
+	if sb.refs.Add(-1) > 0 {
+		return
+	}
+	r.batches.put(sb.b)
+	sb.b = nil
+	sharedPool.Put(sb)
+}
+
+// segment is one hand-over's share of a shared batch: the records
+// sb.b.Records[i] for i in sb.order[lo:hi].
+type segment struct {
+	sb     *sharedBatch
+	lo, hi int32
+}
+
+// handover is the part of a destination's next hand-over routed so far.
+type handover struct {
+	segs  []segment
+	n     int    // records in segs
+	since uint64 // the ingester's routed count when the first segment was added
+}
+
+// size returns the number of records a data message carries.
+func (m *message) size() int {
+	if m.batch != nil {
+		return len(m.batch.Records)
+	}
+	n := 0
+	for _, s := range m.segs {
+		n += int(s.hi - s.lo)
+	}
+	return n
+}
+
+// process runs a data message through the pipeline, then recycles its
+// batch or lets go of its shared batches.
+func (w *worker) process(m message) {
+	if m.batch != nil {
+		w.col.source = m.batch.Source
+		w.pipe.Process(m.batch.Records, &w.col)
+		w.col.source = ""
+		w.r.batches.put(m.batch)
+		return
+	}
+	w.col.source = m.segs[0].sb.b.Source
+	w.pipe.Process(w.gather(m.segs), &w.col)
+	w.col.source = ""
+	for _, s := range m.segs {
+		w.r.release(s.sb)
+	}
+}
+
+// gather returns the records of segs in order: the shared batch's own
+// records when one segment holds all of them, else copies of the records
+// into the worker's reused buffer (the Values stay in the shared batch).
+func (w *worker) gather(segs []segment) []record.Record {
+	if len(segs) == 1 {
+		s := segs[0]
+		if all := s.sb.b.Records; int(s.hi-s.lo) == len(all) {
+			return all
+		}
+	}
+	recs := w.local[:0]
+	for _, s := range segs {
+		all := s.sb.b.Records
+		for _, i := range s.sb.order[s.lo:s.hi] {
+			recs = append(recs, all[i])
+		}
+	}
+	w.local = recs
+	return recs
+}
