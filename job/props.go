@@ -54,7 +54,6 @@ func (c *Config) ApplyProperties(props map[string]string) error {
 	return nil
 }
 
-
 // FromPlan returns the configuration of a planned statement whose query
 // prog compiles (with exec.Options.ExternalWatermark set): the chosen
 // strategy, its routing context with the routing key over prog's input
