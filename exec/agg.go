@@ -30,13 +30,24 @@ type aggregator interface {
 	clear(g int32)
 }
 
-// growTo extends s with zero values up to length n.
+// growTo extends s with zero values up to length n. Past growStep
+// elements the capacity grows by an eighth instead of append's quarter:
+// the group state slices hold most of a pipeline's memory, and the extra
+// copying happens only when groups are created.
 func growTo[T any](s []T, n int) []T {
 	if n <= len(s) {
 		return s
 	}
+	if n > cap(s) && cap(s) >= growStep {
+		t := make([]T, len(s), max(n, cap(s)+cap(s)/8))
+		copy(t, s)
+		s = t
+	}
 	return append(s, make([]T, n-len(s))...)
 }
+
+// growStep is the capacity from which growTo grows slices by an eighth.
+const growStep = 1024
 
 // class groups value kinds that compare with each other.
 type class uint8

@@ -11,14 +11,15 @@ import (
 // slices; aggregate states live in the aggregators, indexed by the same id.
 // Released ids are reused.
 type groupTable struct {
-	width   int            // group key values per group
-	keys    []record.Value // width values per group
-	start   []int64        // window start (windowed queries)
-	end     []int64        // window end
-	ts      []int64        // largest record timestamp folded in
-	changed []bool         // queued in Pipeline.changed
-	free    []int32
-	n       int
+	width    int            // group key values per group
+	windowed bool           // the groups are windows' (start and end are kept)
+	keys     []record.Value // width values per group
+	start    []int64        // window start (windowed queries only)
+	end      []int64        // window end (windowed queries only)
+	ts       []int64        // largest record timestamp folded in
+	changed  []bool         // queued in Pipeline.changed
+	free     []int32
+	n        int
 }
 
 func (t *groupTable) keyOf(g int32) []record.Value {
@@ -35,8 +36,10 @@ func (t *groupTable) alloc(aggs []aggregator, keys []record.Value) int32 {
 		g = int32(t.n)
 		t.n++
 		t.keys = growTo(t.keys, t.n*t.width)
-		t.start = growTo(t.start, t.n)
-		t.end = growTo(t.end, t.n)
+		if t.windowed {
+			t.start = growTo(t.start, t.n)
+			t.end = growTo(t.end, t.n)
+		}
 		t.ts = growTo(t.ts, t.n)
 		t.changed = growTo(t.changed, t.n)
 		for _, a := range aggs {

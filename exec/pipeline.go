@@ -87,6 +87,7 @@ func (p *Program) NewPipeline() *Pipeline {
 		pl.keyVals = make([]record.Value, len(a.keys))
 		pl.group.Values = make([]record.Value, a.rowLen())
 		pl.gt.width = len(a.keys)
+		pl.gt.windowed = a.windowed()
 		for _, s := range a.specs {
 			pl.aggs = append(pl.aggs, s.make())
 		}
