@@ -49,43 +49,16 @@ func growTo[T any](s []T, n int) []T {
 // growStep is the capacity from which growTo grows slices by an eighth.
 const growStep = 1024
 
-// class groups value kinds that compare with each other.
-type class uint8
-
-const (
-	classNone class = iota
-	classNumber
-	classString
-	classBool
-	classTime
-)
-
-func classOf(v record.Value) class {
-	switch v.Kind() {
-	case record.Int, record.Decimal, record.Float:
-		return classNumber
-	case record.String:
-		return classString
-	case record.Bool:
-		return classBool
-	case record.Timestamp:
-		return classTime
-	}
-	return classNone
-}
-
-var classNames = [...]string{"NULL", "numbers", "strings", "booleans", "timestamps"}
-
 // checkClass fixes the aggregate's value class on the first value and
 // rejects values of another class later.
-func checkClass(fn string, have *class, v record.Value) error {
-	c := classOf(v)
-	if *have == classNone {
+func checkClass(fn string, have *record.Class, v record.Value) error {
+	c := v.Class()
+	if *have == record.ClassNone {
 		*have = c
 		return nil
 	}
 	if c != *have {
-		return fmt.Errorf("%s over mixed types: %s value after %s", fn, v.Kind(), classNames[*have])
+		return fmt.Errorf("%s over mixed types: %s value after %s", fn, v.Kind(), *have)
 	}
 	return nil
 }
@@ -186,7 +159,7 @@ func (a *countDistinct) clear(g int32) { a.sets[g] = nil }
 type minMax struct {
 	arg  expr.Func
 	max  bool
-	cls  class
+	cls  record.Class
 	cur  record.Value
 	vals []record.Value
 }

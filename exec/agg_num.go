@@ -35,7 +35,7 @@ func (a *variance) prepare(r *record.Record) error {
 	if a.null {
 		return nil
 	}
-	if classOf(v) != classNumber {
+	if v.Class() != record.ClassNumber {
 		return fmt.Errorf("%s of %s %s: want a number", a.name, v.Kind(), v)
 	}
 	f, err := record.ToFloat(v)
@@ -104,7 +104,7 @@ func (a *median) prepare(r *record.Record) error {
 	if v.IsNull() {
 		return nil
 	}
-	if classOf(v) != classNumber {
+	if v.Class() != record.ClassNumber {
 		return fmt.Errorf("MEDIAN of %s %s: want a number", v.Kind(), v)
 	}
 	return nil

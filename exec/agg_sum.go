@@ -124,14 +124,8 @@ func (a *sumAvg) prepare(r *record.Record) error {
 	if err != nil {
 		return err
 	}
-	switch v.Kind() {
-	case record.Null, record.Int, record.Float:
-	case record.Decimal:
-		if _, s := v.Decimal(); s > record.MaxScale {
-			return fmt.Errorf("%s of %s: %w", a.name(), v, record.ErrDecimalOverflow)
-		}
-	default:
-		return fmt.Errorf("%s of %s %s: want a number", a.name(), v.Kind(), v)
+	if err := record.CheckSummable(v); err != nil {
+		return fmt.Errorf("%s of %s %s: %w", a.name(), v.Kind(), v, err)
 	}
 	a.cur = v
 	return nil

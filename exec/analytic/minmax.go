@@ -7,33 +7,6 @@ import (
 	"github.com/sluicesql/sluice/record"
 )
 
-// class groups value kinds that compare with each other.
-type class uint8
-
-const (
-	classNone class = iota
-	classNumber
-	classString
-	classBool
-	classTime
-)
-
-var classNames = [...]string{"NULL", "numbers", "strings", "booleans", "timestamps"}
-
-func classOf(v record.Value) class {
-	switch v.Kind() {
-	case record.Int, record.Decimal, record.Float:
-		return classNumber
-	case record.String:
-		return classString
-	case record.Bool:
-		return classBool
-	case record.Timestamp:
-		return classTime
-	}
-	return classNone
-}
-
 // minMax is MIN(x) or MAX(x) over the frame, skipping NULLs. An unbounded
 // frame keeps the running extreme. A sliding frame keeps a monotonic deque:
 // the frame's values that no later value in the frame beats, oldest first,
@@ -46,12 +19,12 @@ type minMax struct {
 	max    bool
 	size   int // frame rows; negative for an unbounded frame
 	cur    record.Value
-	cls    class
+	cls    record.Class
 	states []extreme
 }
 
 type extreme struct {
-	cls  class
+	cls  record.Class
 	rows int64
 	best record.Value // unbounded frames
 	q    deque        // sliding frames
@@ -71,9 +44,9 @@ func (f *minMax) prepare(r *record.Record, id int32) error {
 	if err != nil {
 		return err
 	}
-	f.cur, f.cls = v, classOf(v)
-	if have := f.states[id].cls; f.cls != classNone && have != classNone && f.cls != have {
-		return fmt.Errorf("%s over mixed types: %s value after %s", f.name(), v.Kind(), classNames[have])
+	f.cur, f.cls = v, v.Class()
+	if have := f.states[id].cls; f.cls != record.ClassNone && have != record.ClassNone && f.cls != have {
+		return fmt.Errorf("%s over mixed types: %s value after %s", f.name(), v.Kind(), have)
 	}
 	return nil
 }

@@ -60,14 +60,8 @@ func (f *sumAvg) prepare(r *record.Record, _ int32) error {
 	if err != nil {
 		return err
 	}
-	switch v.Kind() {
-	case record.Null, record.Int, record.Float:
-	case record.Decimal:
-		if _, s := v.Decimal(); s > record.MaxScale {
-			return fmt.Errorf("%s of %s: %w", f.name(), v, record.ErrDecimalOverflow)
-		}
-	default:
-		return fmt.Errorf("%s of %s %s: want a number", f.name(), v.Kind(), v)
+	if err := record.CheckSummable(v); err != nil {
+		return fmt.Errorf("%s of %s %s: %w", f.name(), v.Kind(), v, err)
 	}
 	f.cur = v
 	return nil
