@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -162,7 +163,7 @@ func (pl *Pipeline) fireDue(all bool) {
 			pl.nextDue = min(pl.nextDue, w.end+lateness)
 		}
 	}
-	slices.SortFunc(due, func(a, b dueItem) int { return cmpInt64(a.start, b.start) })
+	slices.SortFunc(due, func(a, b dueItem) int { return cmp.Compare(a.start, b.start) })
 	for _, d := range due {
 		w := d.w
 		if !w.fired {
@@ -201,19 +202,9 @@ func (pl *Pipeline) releaseWindow(w *window) {
 	pl.freeWins = append(pl.freeWins, w)
 }
 
-func cmpInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
 // cmpDue orders session firing: by start, then by key.
 func cmpDue(a, b dueItem) int {
-	if c := cmpInt64(a.start, b.start); c != 0 {
+	if c := cmp.Compare(a.start, b.start); c != 0 {
 		return c
 	}
 	return strings.Compare(a.sk.key, b.sk.key)

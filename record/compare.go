@@ -1,6 +1,7 @@
 package record
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"strings"
@@ -22,7 +23,7 @@ func Compare(a, b Value) (int, error) {
 	if a.kind == b.kind {
 		switch a.kind {
 		case Int, Timestamp, Bool:
-			return cmpInt(a.num, b.num), nil
+			return cmp.Compare(a.num, b.num), nil
 		case Decimal:
 			return cmpDecimal(a.num, a.scale, b.num, b.scale), nil
 		case Float:
@@ -47,7 +48,7 @@ func Compare(a, b Value) (int, error) {
 		if err != nil {
 			return 0, fmt.Errorf("cannot compare TIMESTAMP with %s: %w", b.quoted(), err)
 		}
-		return cmpInt(a.num, t.num), nil
+		return cmp.Compare(a.num, t.num), nil
 	case a.kind == String && b.kind == Timestamp:
 		c, err := Compare(b, a)
 		return -c, err
@@ -65,16 +66,6 @@ func Equal(a, b Value) (bool, error) {
 func (v Value) scaleOf() uint8 {
 	if v.kind == Decimal {
 		return v.scale
-	}
-	return 0
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
 	}
 	return 0
 }
@@ -102,7 +93,7 @@ func cmpFloat(a, b float64) int {
 // their fractions brought to a common scale (which always fits an int64).
 func cmpDecimal(a int64, sa uint8, b int64, sb uint8) int {
 	if sa == sb {
-		return cmpInt(a, b)
+		return cmp.Compare(a, b)
 	}
 	if sa > MaxScale || sb > MaxScale {
 		return cmpFloat(decimalToFloat(a, sa), decimalToFloat(b, sb))
@@ -110,10 +101,10 @@ func cmpDecimal(a int64, sa uint8, b int64, sb uint8) int {
 	qa, ra := a/pow10[sa], a%pow10[sa]
 	qb, rb := b/pow10[sb], b%pow10[sb]
 	if qa != qb {
-		return cmpInt(qa, qb)
+		return cmp.Compare(qa, qb)
 	}
 	s := max(sa, sb)
-	return cmpInt(ra*pow10[s-sa], rb*pow10[s-sb])
+	return cmp.Compare(ra*pow10[s-sa], rb*pow10[s-sb])
 }
 
 // quoted renders v for error messages: strings quoted, others as text.
