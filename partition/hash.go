@@ -7,7 +7,7 @@ import (
 )
 
 // HashStrategy is always_hash: each record goes to the partition that owns
-// the key group of its routing key (see KeyGroupOf and Assignment).
+// the key group of its routing key (see KeyGroup and Assignment).
 type HashStrategy struct {
 	tables tableCache
 }
@@ -18,8 +18,9 @@ func NewHash() *HashStrategy { return &HashStrategy{} }
 // Name returns "always_hash".
 func (*HashStrategy) Name() string { return AlwaysHash }
 
-// Version returns 1: hash64 of AppendKey bytes, 4096 key groups, Assignment.
-func (*HashStrategy) Version() int { return 1 }
+// Version returns 2: keyHash of the key values, 4096 key groups,
+// Assignment. (Version 1 hashed the AppendKey bytes with hash64.)
+func (*HashStrategy) Version() int { return 2 }
 
 // Route hashes every record's routing key. With one partition the whole
 // batch goes to partition 0 without hashing.
@@ -39,41 +40,39 @@ func (h *HashStrategy) Validate(req Requirement) error {
 	return nil
 }
 
-// scratch is the per-call buffer set of hashing, pooled so that routing
+// scratch is the per-call buffer of Context.Key, pooled so that routing
 // does not allocate.
-type scratch struct {
-	vals []record.Value
-	key  []byte
-}
+type scratch struct{ vals []record.Value }
 
-var scratchPool = sync.Pool{New: func() any { return &scratch{key: make([]byte, 0, 64)} }}
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
-// hashInto fills dst with the partition of each record's key group.
+// hashInto fills dst with the partition of each record's key group. It
+// hashes the key values directly (keyHash), never their encoded bytes.
 func (h *HashStrategy) hashInto(b *record.Batch, ctx *Context, dst []int) {
 	table := h.tables.get(ctx.Partitions)
-	s := scratchPool.Get().(*scratch)
-	buf, key := s.vals, s.key
 	dst = dst[:len(b.Records)]
-	for i := range b.Records {
-		r := &b.Records[i]
-		key = key[:0]
-		if len(ctx.KeySlots) > 0 {
-			for _, slot := range ctx.KeySlots {
-				key = r.Values[slot].AppendKey(key)
-			}
-		} else {
-			vals := r.Values // no routing key: the whole row is the key
-			if ctx.Key != nil {
-				if buf = ctx.Key(r, buf[:0]); len(buf) > 0 {
-					vals = buf
+	if slots := ctx.KeySlots; len(slots) > 0 {
+		if routeShort(b.Records, slots, table, dst) {
+			for i := range dst {
+				if dst[i] < 0 {
+					dst[i] = int(table[groupOf(finish(foldKey(b.Records[i].Values, slots)))])
 				}
 			}
-			for j := range vals {
-				key = vals[j].AppendKey(key)
+		}
+		return
+	}
+	s := scratchPool.Get().(*scratch)
+	buf := s.vals
+	for i := range b.Records {
+		r := &b.Records[i]
+		vals := r.Values // no routing key: the whole row is the key
+		if ctx.Key != nil {
+			if buf = ctx.Key(r, buf[:0]); len(buf) > 0 {
+				vals = buf
 			}
 		}
-		dst[i] = int(table[hash64(key)>>(64-12)])
+		dst[i] = int(table[groupOf(keyHash(vals))])
 	}
-	s.vals, s.key = buf, key
+	s.vals = buf
 	scratchPool.Put(s)
 }

@@ -11,22 +11,17 @@ import (
 // moves whole key groups (as Flink's key groups and RisingWave's vnodes do).
 const KeyGroups = 4096
 
-// KeyGroupOf returns the key group of the encoded routing key: the top 12
-// bits of hash64 of the concatenated record.Value.AppendKey encodings. AppendKey is typed and self-delimiting, so ("ab","c") and
-// ("a","bc") differ, NULL differs from every other value, and 150, 150.0 and
-// 150.00 share a group.
-func KeyGroupOf(key []byte) int {
-	return int(hash64(key) >> (64 - 12)) // the top 12 bits: KeyGroups == 1<<12
-}
+// KeyGroup returns the key group of a routing key: the top 12 bits of its
+// routing hash. The hash is typed and folds the values one by one in order,
+// each with its type and length, so ("ab","c") and ("a","bc") differ, NULL
+// differs from every other value, the STRING "150" differs from the number
+// 150, and values that GROUP BY puts in one group (equal AppendKey
+// encodings: 150, 150.0 and 150.00; every NaN) share a key group.
+func KeyGroup(vals []record.Value) int { return int(groupOf(keyHash(vals))) }
 
-// KeyGroup encodes vals with AppendKey and returns their key group.
-func KeyGroup(vals []record.Value) int {
-	var buf []byte
-	for _, v := range vals {
-		buf = v.AppendKey(buf)
-	}
-	return KeyGroupOf(buf)
-}
+// groupOf returns the key group of a routing hash: its top 12 bits
+// (KeyGroups == 1<<12).
+func groupOf(h uint64) uint64 { return h >> (64 - 12) }
 
 // Assignment returns the partition of every key group for n partitions:
 // a[g] is in [0, n). The assignment is balanced (every partition owns
@@ -81,7 +76,7 @@ func target(p, m int) int {
 // groupTable caches the assignment for one partition count.
 type groupTable struct {
 	n    int
-	part []int32
+	part *[KeyGroups]int32
 }
 
 // tableCache holds the assignment of the partition count last routed to.
@@ -91,11 +86,11 @@ type tableCache struct {
 
 // get returns the assignment for n partitions, building it on first use.
 // Concurrent callers may build it twice; both results are identical.
-func (c *tableCache) get(n int) []int32 {
+func (c *tableCache) get(n int) *[KeyGroups]int32 {
 	if t := c.p.Load(); t != nil && t.n == n {
 		return t.part
 	}
-	t := &groupTable{n: n, part: Assignment(n)}
+	t := &groupTable{n: n, part: (*[KeyGroups]int32)(Assignment(n))}
 	c.p.Store(t)
 	return t.part
 }

@@ -26,7 +26,7 @@ func TestHash64Pinned(t *testing.T) {
 		{"Call me Ishmael. Some years ago--never mind how long precisely-", 0xe759e798436d9bf7},
 	}
 	for _, tt := range tests {
-		if got := hash64([]byte(tt.in)); got != tt.want {
+		if got := hash64(tt.in); got != tt.want {
 			t.Errorf("hash64(%q) = %#x, want %#x", tt.in, got, tt.want)
 		}
 	}
@@ -46,8 +46,12 @@ func TestParse(t *testing.T) {
 			t.Errorf("Parse(%q): %v", in, err)
 			continue
 		}
-		if s.Name() != want || s.Version() != 1 {
-			t.Errorf("Parse(%q) = %s v%d, want %s v1", in, s.Name(), s.Version(), want)
+		wantVersion := 1
+		if want == AlwaysHash || want == SmartRepartition { // v2: the value hash of keyhash.go
+			wantVersion = 2
+		}
+		if s.Name() != want || s.Version() != wantVersion {
+			t.Errorf("Parse(%q) = %s v%d, want %s v%d", in, s.Name(), s.Version(), want, wantVersion)
 		}
 	}
 	for _, bad := range []string{"", "x", "hashh", "always-hash", "sticky partition"} {
@@ -101,22 +105,26 @@ func TestHashStable(t *testing.T) {
 		}
 		return vals[i][0], vals[i][1]
 	})
-	wantGroups := []int{1529, 2053, 135, 2929, 873, 873}
-	wantParts := map[int][]int{4: {2, 1, 0, 1, 0, 0}, 7: {2, 1, 0, 4, 4, 4}}
+	// Routing version 2 (the value hash of keyhash.go) changed these.
+	wantGroups := []int{918, 410, 197, 2426, 1159, 1159}
+	wantParts := map[int][]int{4: {0, 0, 0, 1, 3, 3}, 7: {4, 0, 0, 1, 3, 3}}
 	for i := range b.Records {
 		if g := KeyGroup(b.Records[i].Values); g != wantGroups[i] {
 			t.Errorf("record %d: key group %d, want %d", i, g, wantGroups[i])
 		}
 	}
-	for n, want := range wantParts {
-		ctx.Partitions = n
-		dst := make([]int, len(b.Records))
-		if whole := NewHash().Route(b, ctx, dst); whole != -1 {
-			t.Fatalf("N=%d: whole = %d, want -1", n, whole)
-		}
-		for i := range dst {
-			if dst[i] != want[i] {
-				t.Errorf("N=%d: record %d -> %d, want %d", n, i, dst[i], want[i])
+	for _, slots := range [][]int{nil, {0, 1}} { // by Key, and by KeySlots
+		ctx.KeySlots = slots
+		for n, want := range wantParts {
+			ctx.Partitions = n
+			dst := make([]int, len(b.Records))
+			if whole := NewHash().Route(b, ctx, dst); whole != -1 {
+				t.Fatalf("N=%d: whole = %d, want -1", n, whole)
+			}
+			for i := range dst {
+				if dst[i] != want[i] {
+					t.Errorf("slots %v, N=%d: record %d -> %d, want %d", slots, n, i, dst[i], want[i])
+				}
 			}
 		}
 	}
@@ -136,30 +144,29 @@ func TestHashKeySlotsMatchKey(t *testing.T) {
 	}
 }
 
-func TestHashKeyEncoding(t *testing.T) {
-	enc := func(vals ...record.Value) []byte {
-		var b []byte
-		for _, v := range vals {
-			b = v.AppendKey(b)
+func TestHashKeyTyped(t *testing.T) {
+	s, n, i := record.StringValue, record.NullValue(), record.IntValue
+	differ := [][2][]record.Value{
+		{{s("ab"), s("c")}, {s("a"), s("bc")}},
+		{{s("abcdefghij"), s("k")}, {s("abcdefghi"), s("jk")}},
+		{{s(""), s("x")}, {s("x"), s("")}},
+		{{n}, {s("")}},
+		{{n}, {s("NULL")}},
+		{{n}, {i(0)}},
+		{{n}, {}},
+		{{n, n}, {n}},
+		{{i(150)}, {s("150")}},
+		{{n, s("a")}, {s("a"), n}},
+		{{i(1), i(2)}, {i(2), i(1)}},
+		{{i(1)}, {record.TimestampValue(1)}},
+		{{i(1)}, {record.BoolValue(true)}},
+		{{record.DecimalValue(15, 1)}, {record.FloatValue(1.5)}}, // AppendKey keeps these apart
+		{{record.DecimalValue(15, 1)}, {i(15)}},
+	}
+	for k, d := range differ {
+		if keyHash(d[0]) == keyHash(d[1]) {
+			t.Errorf("pair %d: %v and %v hash alike", k, d[0], d[1])
 		}
-		return b
-	}
-	s := record.StringValue
-	differ := [][2][]byte{
-		{enc(s("ab"), s("c")), enc(s("a"), s("bc"))},
-		{enc(s(""), s("x")), enc(s("x"), s(""))},
-		{enc(record.NullValue()), enc(s(""))},
-		{enc(record.NullValue()), enc(s("NULL"))},
-		{enc(record.IntValue(150)), enc(s("150"))},
-		{enc(record.NullValue(), s("a")), enc(s("a"), record.NullValue())},
-	}
-	for i, d := range differ {
-		if hash64(d[0]) == hash64(d[1]) {
-			t.Errorf("pair %d: distinct keys hash alike", i)
-		}
-	}
-	if KeyGroup([]record.Value{record.IntValue(150)}) != KeyGroup([]record.Value{record.DecimalValue(15000, 2)}) {
-		t.Error("150 and 150.00 are one group and must route together")
 	}
 }
 

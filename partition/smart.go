@@ -23,8 +23,8 @@ func NewSmart() *SmartStrategy { return &SmartStrategy{} }
 // Name returns "smart_repartition".
 func (*SmartStrategy) Name() string { return SmartRepartition }
 
-// Version returns 1.
-func (*SmartStrategy) Version() int { return 1 }
+// Version returns 2, the version of its always_hash fallback.
+func (*SmartStrategy) Version() int { return 2 }
 
 // Route sends an aligned batch whole to source partition mod N (consecutive
 // source partitions land on consecutive workers, so per-worker counts differ

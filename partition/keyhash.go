@@ -1,0 +1,165 @@
+package partition
+
+import (
+	"math"
+
+	"github.com/sluicesql/sluice/record"
+)
+
+// Tags of the routing hash, one per class of record.Value.AppendKey: values
+// that AppendKey encodes alike (numerically equal INTEGER, DECIMAL and whole
+// FLOAT; every NaN) get the same tag and payload, values it keeps apart
+// differ in tag or payload. A tag word also carries a DECIMAL's scale or a
+// STRING's length, so it is never zero and never a multiplier of zero.
+const (
+	tagNull uint64 = iota + 1
+	tagBool
+	tagNumber
+	tagDecimal
+	tagFloat
+	tagString
+	tagTimestamp
+)
+
+// keySeed starts every routing hash: fixed, so routing never depends on the
+// process or the machine.
+const keySeed = mixK0
+
+// keyHash returns the routing hash of a routing key: every value folded in
+// order by foldValue, then finished. KeyGroup and the hash strategies use it.
+func keyHash(vals []record.Value) uint64 { return finish(foldKey(vals, nil)) }
+
+// foldKey folds the key values vals[slots[0]], vals[slots[1]], ... (all of
+// vals in order when slots is nil) into a routing hash, before finish.
+func foldKey(vals []record.Value, slots []int) uint64 {
+	h := keySeed
+	if slots == nil {
+		for i := range vals {
+			h = foldValue(h, vals[i])
+		}
+		return h
+	}
+	for _, s := range slots {
+		h = foldValue(h, vals[s])
+	}
+	return h
+}
+
+// routeShort is the fast path of routing a batch by the key values at slots.
+// For a record whose key values all have a short form (INTEGER, TIMESTAMP,
+// NULL, STRING of up to 8 bytes: most routing keys) it sets dst[i] to the
+// partition of the key group of finish(foldKey(vals, slots)), computing
+// exactly what foldValue does for those values but with no calls, so that
+// the loop runs in registers. It sets dst[i] to -1 for the other records,
+// and reports whether there were any.
+func routeShort(recs []record.Record, slots []int, table *[KeyGroups]int32, dst []int) (left bool) {
+	dst = dst[:len(recs)]
+records:
+	for i := range recs {
+		vals := recs[i].Values
+		h := keySeed
+		for _, slot := range slots {
+			v := &vals[slot]
+			var tag, x uint64
+			switch v.Kind() {
+			case record.Int:
+				tag, x = tagNumber, uint64(v.Int())
+			case record.String:
+				s := v.Str()
+				m := len(s)
+				switch {
+				case m >= 4 && m <= 8:
+					x = le32(s, 0) | le32(s, m-4)<<32
+				case m > 8:
+					dst[i], left = -1, true
+					continue records
+				case m > 0:
+					x = uint64(s[0])<<16 | uint64(s[m>>1])<<8 | uint64(s[m-1])
+				}
+				tag = tagString | uint64(m)<<8
+			case record.Timestamp:
+				tag, x = tagTimestamp, uint64(v.Millis())
+			case record.Null:
+				tag = tagNull
+			default: // no short form: foldValue decides
+				dst[i], left = -1, true
+				continue records
+			}
+			h = mum(tag^mixK1, x^h)
+		}
+		dst[i] = int(table[groupOf(finish(h))])
+	}
+	return left
+}
+
+// foldValue mixes the value v into the running hash h, straight from the
+// value, without building its AppendKey bytes. Each value is one tagged
+// step: a tag word (its AppendKey class, with a DECIMAL's scale or a
+// STRING's length) and a payload, computed so that equal AppendKey
+// encodings give equal words and different ones different words (except
+// that a STRING longer than 8 bytes is represented by hash64 of its bytes).
+// The fold is a chain, each step multiplying by a function of the previous
+// result, so the order of values matters; and since every value carries its
+// length or fixed width, no value can run into the next: ("ab", "c") and
+// ("a", "bc") differ.
+func foldValue(h uint64, v record.Value) uint64 {
+	var tag, x uint64
+	switch v.Kind() {
+	case record.Int:
+		tag, x = tagNumber, uint64(v.Int())
+	case record.String:
+		s := v.Str()
+		tag = tagString | uint64(len(s))<<8
+		switch m := len(s); {
+		case m > 8:
+			x = hash64(s)
+		case m >= 4: // first and last 4 bytes: with the length, exactly s
+			x = le32(s, 0) | le32(s, m-4)<<32
+		case m > 0:
+			x = uint64(s[0])<<16 | uint64(s[m>>1])<<8 | uint64(s[m-1])
+		}
+	case record.Decimal:
+		tag, x = decimalWords(v.Decimal())
+	case record.Float:
+		tag, x = floatWords(v.Float())
+	case record.Timestamp:
+		tag, x = tagTimestamp, uint64(v.Millis())
+	case record.Bool:
+		tag = tagBool
+		if v.Bool() {
+			x = 1
+		}
+	default:
+		tag = tagNull
+	}
+	return mum(tag^mixK1, x^h)
+}
+
+// finish spreads the bits of the folded hash h so that its top bits, the key
+// group, depend on every value.
+func finish(h uint64) uint64 { return mum(h^mixK2, mixK0) }
+
+// decimalWords drops trailing zeros, as AppendKey does: a DECIMAL with no
+// fraction left is a number like any INTEGER (150.00 is 150).
+func decimalWords(n int64, s uint8) (tag, x uint64) {
+	for s > 0 && n%10 == 0 {
+		n /= 10
+		s--
+	}
+	if s == 0 {
+		return tagNumber, uint64(n)
+	}
+	return tagDecimal | uint64(s)<<8, uint64(n)
+}
+
+// floatWords hashes a whole FLOAT in the INTEGER range as that INTEGER, and
+// every NaN alike, as AppendKey does.
+func floatWords(f float64) (tag, x uint64) {
+	if f == math.Trunc(f) && f >= -(1<<63) && f < 1<<63 {
+		return tagNumber, uint64(int64(f))
+	}
+	if f != f {
+		return tagFloat, 0x7ff8000000000001
+	}
+	return tagFloat, math.Float64bits(f)
+}
