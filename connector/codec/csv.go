@@ -18,6 +18,8 @@ import (
 type CSVDecoder struct {
 	delim  byte
 	slots  []int // by CSV column: schema slot or -1
+	unset  []int // schema slots no column fills: NULL in every record
+	width  int   // the schema's number of slots
 	intern *interner
 	buf    []byte
 }
@@ -31,16 +33,21 @@ func NewCSVDecoder(schema *record.Schema, columns []string, delim byte) (*CSVDec
 	if len(columns) == 0 {
 		return nil, errors.New("csv: no column names")
 	}
-	d := &CSVDecoder{delim: delim, slots: make([]int, len(columns)), intern: newInterner()}
-	seen := make(map[string]bool, len(columns))
+	d := &CSVDecoder{delim: delim, slots: make([]int, len(columns)), width: schema.Len(), intern: newInterner()}
+	filled := make([]bool, schema.Len())
 	for i, c := range columns {
 		d.slots[i] = -1
 		if s, ok := schema.Lookup(c); ok {
-			if seen[schema.Name(s)] {
+			if filled[s] {
 				return nil, fmt.Errorf("csv: column %q appears twice", c)
 			}
-			seen[schema.Name(s)] = true
+			filled[s] = true
 			d.slots[i] = s
+		}
+	}
+	for s, f := range filled {
+		if !f {
+			d.unset = append(d.unset, s)
 		}
 	}
 	return d, nil
@@ -87,20 +94,40 @@ func ParseCSVHeader(line []byte, delim byte) ([]string, error) {
 
 // Decode decodes line (without its line break) into dst, which is indexed by
 // the schema's slots. Every slot of dst is set. A line with a different number
-// of fields than there are columns is an error.
+// of fields than there are columns is an error; after an error the contents
+// of dst are unspecified.
 func (d *CSVDecoder) Decode(line []byte, dst []record.Value) error {
-	clear(dst)
+	if len(dst) == d.width {
+		// Every other slot is written below, or the line is an error.
+		for _, s := range d.unset {
+			dst[s] = record.Value{}
+		}
+	} else {
+		clear(dst)
+	}
 	col := 0
 	for i := 0; ; col++ {
-		field, quoted, next, err := csvField(line, i, d.delim, &d.buf)
-		if err != nil {
-			return err
+		// Unquoted fields, the common case, are cut here without a call.
+		var field []byte
+		quoted, next := false, -1
+		if i < len(line) && line[i] == '"' {
+			var err error
+			if field, next, err = quotedField(line, i, d.delim, &d.buf); err != nil {
+				return err
+			}
+			quoted = true
+		} else if j := bytes.IndexByte(line[i:], d.delim); j >= 0 {
+			field, next = line[i:i+j], i+j+1
+		} else {
+			field = line[i:]
 		}
 		if col < len(d.slots) {
 			if s := d.slots[col]; s >= 0 && s < len(dst) {
-				if dst[s], err = d.value(field, quoted); err != nil {
+				v, err := d.value(field, quoted)
+				if err != nil {
 					return fmt.Errorf("column %d: %w", col+1, err)
 				}
+				dst[s] = v
 			}
 		}
 		if next < 0 {
@@ -122,6 +149,9 @@ func (d *CSVDecoder) value(field []byte, quoted bool) (record.Value, error) {
 	if len(field) == 0 {
 		return record.Value{}, nil
 	}
+	if !mayBeNumber(field[0]) {
+		return record.StringValue(d.intern.str(field)), nil
+	}
 	v, err := parseNumber(field)
 	if err == nil {
 		return v, nil
@@ -130,6 +160,13 @@ func (d *CSVDecoder) value(field []byte, quoted bool) (record.Value, error) {
 		return record.Value{}, err
 	}
 	return record.StringValue(d.intern.str(field)), nil
+}
+
+// mayBeNumber reports whether text starting with c can have the shape of a
+// number: every shape parseNumber accepts starts with a digit, a sign or a
+// decimal point.
+func mayBeNumber(c byte) bool {
+	return c-'0' <= 9 || c == '-' || c == '+' || c == '.'
 }
 
 // csvField returns the field starting at line[i], whether it was quoted, and
@@ -143,6 +180,14 @@ func csvField(line []byte, i int, delim byte, buf *[]byte) (field []byte, quoted
 		}
 		return line[i : i+j], false, i + j + 1, nil
 	}
+	field, next, err = quotedField(line, i, delim, buf)
+	return field, true, next, err
+}
+
+// quotedField returns the quoted field whose opening quote is line[i] and
+// the offset of the next field (-1 at the end of the line). The text of a
+// field with doubled quotes is built in *buf.
+func quotedField(line []byte, i int, delim byte, buf *[]byte) (field []byte, next int, err error) {
 	start := i + 1
 	var out []byte
 	copied := false
@@ -170,11 +215,11 @@ func csvField(line []byte, i int, delim byte, buf *[]byte) (field []byte, quoted
 		}
 		switch {
 		case j+1 == len(line):
-			return field, true, -1, nil
+			return field, -1, nil
 		case line[j+1] == delim:
-			return field, true, j + 2, nil
+			return field, j + 2, nil
 		}
-		return nil, true, 0, fmt.Errorf("at byte %d: unexpected %q after a quoted field", j+1, line[j+1])
+		return nil, 0, fmt.Errorf("at byte %d: unexpected %q after a quoted field", j+1, line[j+1])
 	}
-	return nil, true, 0, fmt.Errorf("at byte %d: unterminated quoted field", i)
+	return nil, 0, fmt.Errorf("at byte %d: unterminated quoted field", i)
 }

@@ -43,6 +43,42 @@ func TestCSVDecoder(t *testing.T) {
 	}
 }
 
+// TestCSVDecoderReusesDst checks that decoding into storage holding an
+// earlier record's values sets every slot: the slots no column fills are
+// NULL, whatever the length of dst.
+func TestCSVDecoderReusesDst(t *testing.T) {
+	schema := record.NewSchema("station", "temperature", "note")
+	stale := []record.Value{record.StringValue("old"), record.IntValue(7), record.StringValue("stale"), record.IntValue(9)}
+	tests := []struct {
+		name    string
+		columns []string
+		in      string
+		width   int
+		want    string
+	}{
+		{"unfilled slot", []string{"station", "temperature"}, "Oslo;-1.5", 3, "STRING:Oslo DECIMAL:-1.5 NULL:NULL"},
+		{"unfilled first slot", []string{"temperature", "note"}, "3;x", 3, "NULL:NULL INTEGER:3 STRING:x"},
+		{"ignored column", []string{"x", "station", "y"}, "1;Rome;2", 3, "STRING:Rome NULL:NULL NULL:NULL"},
+		{"longer dst", []string{"station", "temperature"}, "Oslo;2", 4, "STRING:Oslo INTEGER:2 NULL:NULL NULL:NULL"},
+		{"shorter dst", []string{"station", "note"}, "Oslo;z", 2, "STRING:Oslo NULL:NULL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := NewCSVDecoder(schema, tt.columns, ';')
+			if err != nil {
+				t.Fatal(err)
+			}
+			dst := append([]record.Value(nil), stale[:tt.width]...)
+			if err := d.Decode([]byte(tt.in), dst); err != nil {
+				t.Fatalf("Decode(%q): %v", tt.in, err)
+			}
+			if got := show(dst); got != tt.want {
+				t.Errorf("Decode(%q)\n got %s\nwant %s", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
 func TestCSVDecoderErrors(t *testing.T) {
 	schema := record.NewSchema("a", "b")
 	d, err := NewCSVDecoder(schema, []string{"a", "b"}, ',')

@@ -83,7 +83,7 @@ func (r *splitReader) Next(ctx context.Context, b *record.Batch, max int) error 
 			r.finish()
 			break
 		}
-		if r.blank(line) {
+		if len(line) == 0 || r.skipBlank && blank(line) {
 			continue
 		}
 		if len(recs) < cap(recs) {
@@ -121,14 +121,9 @@ func (r *splitReader) Next(ctx context.Context, b *record.Batch, max int) error 
 	return nil
 }
 
-// blank reports whether line holds no record.
-func (r *splitReader) blank(line []byte) bool {
-	if len(line) == 0 {
-		return true
-	}
-	if !r.skipBlank {
-		return false
-	}
+// blank reports whether a non-empty line holds only white space, and so no
+// JSON record.
+func blank(line []byte) bool {
 	switch line[0] {
 	case ' ', '\t', '\r':
 		return len(bytes.TrimSpace(line)) == 0
