@@ -58,6 +58,11 @@ func TestSinkRoundTrip(t *testing.T) {
 			if err := sink.Flush(ctx); err != nil {
 				t.Fatal(err)
 			}
+			// franz-go may run the hook just after the acknowledgement that
+			// Flush waits for, so give it a moment.
+			for deadline := time.Now().Add(5 * time.Second); produced.n.Load() == 0 && time.Now().Before(deadline); {
+				time.Sleep(10 * time.Millisecond)
+			}
 			if produced.n.Load() == 0 {
 				t.Error("the hook passed to NewSink saw no produced batch")
 			}
