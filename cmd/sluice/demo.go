@@ -14,7 +14,6 @@ import (
 	"github.com/sluicesql/sluice/connector/gen"
 	"github.com/sluicesql/sluice/connector/kafka"
 	"github.com/sluicesql/sluice/job"
-	"github.com/sluicesql/sluice/metrics"
 	"github.com/sluicesql/sluice/plan"
 	"github.com/sluicesql/sluice/record"
 	"github.com/sluicesql/sluice/runner"
@@ -112,16 +111,11 @@ func (c *demoCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	var m *metrics.Metrics
-	if c.MetricsAddr != "" {
-		m = metrics.New()
-		srv, err := metrics.Serve(c.MetricsAddr, m)
-		if err != nil {
-			return userError{fmt.Errorf("--metrics-addr: %w", err)}
-		}
-		defer srv.Close()
-		e.log.Info("serving metrics", "url", "http://"+srv.Addr()+"/metrics")
+	m, stopMetrics, err := serveMetrics(e, c.MetricsAddr)
+	if err != nil {
+		return err
 	}
+	defer stopMetrics()
 	prog := &progress{w: e.stderr, name: "demo", compact: true}
 	var name string
 	j, err := runner.Prepare(ctx, stmts[0], runner.Options{Partitions: c.Partitions, Stdout: e.stdout,

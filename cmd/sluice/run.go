@@ -39,16 +39,11 @@ func (c *runCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	var m *metrics.Metrics
-	if c.MetricsAddr != "" {
-		m = metrics.New()
-		srv, err := metrics.Serve(c.MetricsAddr, m)
-		if err != nil {
-			return userError{fmt.Errorf("--metrics-addr: %w", err)}
-		}
-		defer srv.Close()
-		e.log.Info("serving metrics", "url", "http://"+srv.Addr()+"/metrics")
+	m, stopMetrics, err := serveMetrics(e, c.MetricsAddr)
+	if err != nil {
+		return err
 	}
+	defer stopMetrics()
 	for _, s := range stmts {
 		if err := c.runStatement(e, s, m); err != nil {
 			return err
