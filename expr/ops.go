@@ -131,60 +131,38 @@ func compareOp(op sql.BinaryOp, lf, rf Func) Func {
 
 // andOp is three-valued AND: FALSE if either side is FALSE, else NULL if
 // either is NULL. The right side is not evaluated when the left is FALSE.
-func andOp(lf, rf Func) Func {
-	return func(r *record.Record) (record.Value, error) {
-		a, err := lf(r)
-		if err != nil {
-			return a, err
-		}
-		av, an, err := truth(a, "AND")
-		if err != nil {
-			return null, err
-		}
-		if !an && !av {
-			return a, nil
-		}
-		b, err := rf(r)
-		if err != nil {
-			return b, err
-		}
-		bv, bn, err := truth(b, "AND")
-		switch {
-		case err != nil:
-			return null, err
-		case !bn && !bv:
-			return b, nil
-		case an || bn:
-			return null, nil
-		}
-		return b, nil
-	}
-}
+func andOp(lf, rf Func) Func { return logicOp(lf, rf, false, "AND") }
 
 // orOp is three-valued OR: TRUE if either side is TRUE, else NULL if either
 // is NULL. The right side is not evaluated when the left is TRUE.
-func orOp(lf, rf Func) Func {
+func orOp(lf, rf Func) Func { return logicOp(lf, rf, true, "OR") }
+
+// logicOp is three-valued AND (decisive false) or OR (decisive true): the
+// decisive value on either side wins, else NULL on either side gives NULL,
+// else the other value. The right side is not evaluated when the left is
+// decisive.
+func logicOp(lf, rf Func, decisive bool, name string) Func {
 	return func(r *record.Record) (record.Value, error) {
 		a, err := lf(r)
 		if err != nil {
 			return a, err
 		}
-		av, an, err := truth(a, "OR")
+		av, an, err := truth(a, name)
 		if err != nil {
 			return null, err
 		}
-		if !an && av {
+		if !an && av == decisive {
 			return a, nil
 		}
 		b, err := rf(r)
 		if err != nil {
 			return b, err
 		}
-		bv, bn, err := truth(b, "OR")
+		bv, bn, err := truth(b, name)
 		switch {
 		case err != nil:
 			return null, err
-		case !bn && bv:
+		case !bn && bv == decisive:
 			return b, nil
 		case an || bn:
 			return null, nil
