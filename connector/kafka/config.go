@@ -1,65 +1,13 @@
 package kafka
 
 import (
-	"fmt"
 	"strings"
+
+	"github.com/sluicesql/sluice/connector/internal/props"
 )
 
 // DefaultBootstrapServers is used when '<n>.bootstrap.servers' is not set.
 const DefaultBootstrapServers = "localhost:9092"
-
-// props reads the WITH properties of one source or sink: '<name>.<key>',
-// matched case-insensitively.
-type props struct {
-	name string
-	m    map[string]string
-}
-
-func newProps(name string, m map[string]string) props {
-	lower := make(map[string]string, len(m))
-	for k, v := range m {
-		lower[strings.ToLower(k)] = v
-	}
-	return props{name: name, m: lower}
-}
-
-// get returns the trimmed value of '<name>.<key>' and whether it is set.
-func (p props) get(key string) (string, bool) {
-	v, ok := p.m[strings.ToLower(p.name+"."+key)]
-	return strings.TrimSpace(v), ok
-}
-
-// option returns the value of '<name>.<key>', def when unset or empty.
-func (p props) option(key, def string) string {
-	if v, ok := p.get(key); ok && v != "" {
-		return v
-	}
-	return def
-}
-
-// choice returns the lower-cased value of '<name>.<key>' (def when unset),
-// which must be one of valid.
-func (p props) choice(key, def string, valid ...string) (string, error) {
-	v := strings.ToLower(p.option(key, def))
-	for _, ok := range valid {
-		if v == ok {
-			return v, nil
-		}
-	}
-	return "", fmt.Errorf("'%s.%s' is %q; valid values: %s", p.name, key, v, strings.Join(valid, ", "))
-}
-
-// list returns the comma-separated, trimmed, non-empty items of '<name>.<key>'.
-func (p props) list(key string) []string {
-	v, _ := p.get(key)
-	var out []string
-	for _, s := range strings.Split(v, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
-}
 
 // sourceConfig is a Kafka source's configuration from its WITH properties.
 type sourceConfig struct {
@@ -74,27 +22,34 @@ type sourceConfig struct {
 	partitionKey []string
 }
 
+// Source and sink options: the keys '<name>.<option>' a Kafka source or
+// sink accepts.
+var (
+	sourceOptions = []string{"type", "topic.name", "bootstrap.servers", "group.id", "auto.offset.reset",
+		"format", "key.field", "stop.at", "partition.key"}
+	sinkOptions = []string{"type", "topic.name", "bootstrap.servers", "format"}
+)
+
 func parseSourceConfig(name string, m map[string]string) (sourceConfig, error) {
-	p := newProps(name, m)
+	o, err := props.Extract("kafka source", name, m, sourceOptions...)
+	if err != nil {
+		return sourceConfig{}, err
+	}
 	c := sourceConfig{
 		name:         name,
-		topic:        p.option("topic.name", name),
-		brokers:      p.list("bootstrap.servers"),
-		group:        p.option("group.id", ""),
-		keyField:     p.option("key.field", ""),
-		partitionKey: p.list("partition.key"),
+		topic:        o.String("topic.name", name),
+		brokers:      list(o.String("bootstrap.servers", DefaultBootstrapServers)),
+		group:        o.String("group.id", ""),
+		keyField:     o.String("key.field", ""),
+		partitionKey: list(o.String("partition.key", "")),
 	}
-	if len(c.brokers) == 0 {
-		c.brokers = []string{DefaultBootstrapServers}
-	}
-	var err error
-	if c.reset, err = p.choice("auto.offset.reset", "earliest", "earliest", "latest"); err != nil {
+	if c.reset, err = o.Enum("auto.offset.reset", "earliest", "earliest", "latest"); err != nil {
 		return c, err
 	}
-	if c.format, err = p.choice("format", "json", "json", "string"); err != nil {
+	if c.format, err = o.Enum("format", "json", "json", "string"); err != nil {
 		return c, err
 	}
-	stop, err := p.choice("stop.at", "never", "never", "end")
+	stop, err := o.Enum("stop.at", "never", "never", "end")
 	if err != nil {
 		return c, err
 	}
@@ -109,11 +64,28 @@ type sinkConfig struct {
 	brokers []string
 }
 
-func parseSinkConfig(name string, m map[string]string) sinkConfig {
-	p := newProps(name, m)
-	c := sinkConfig{name: name, topic: p.option("topic.name", name), brokers: p.list("bootstrap.servers")}
-	if len(c.brokers) == 0 {
-		c.brokers = []string{DefaultBootstrapServers}
+func parseSinkConfig(name string, m map[string]string) (sinkConfig, error) {
+	o, err := props.Extract("kafka sink", name, m, sinkOptions...)
+	if err != nil {
+		return sinkConfig{}, err
 	}
-	return c
+	if _, err := o.Enum("format", "json", "json"); err != nil {
+		return sinkConfig{}, err
+	}
+	return sinkConfig{
+		name:    name,
+		topic:   o.String("topic.name", name),
+		brokers: list(o.String("bootstrap.servers", DefaultBootstrapServers)),
+	}, nil
+}
+
+// list returns the comma-separated, trimmed, non-empty items of v.
+func list(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }

@@ -36,7 +36,11 @@ type Sink struct {
 // does not connect. opts are added to the producing client's options
 // (kgo.WithHooks for metrics, for example).
 func NewSink(name string, props map[string]string, opts ...kgo.Opt) (*Sink, error) {
-	return &Sink{cfg: parseSinkConfig(name, props), opts: opts}, nil
+	cfg, err := parseSinkConfig(name, props)
+	if err != nil {
+		return nil, err
+	}
+	return &Sink{cfg: cfg, opts: opts}, nil
 }
 
 // Open connects and checks that the topic exists.

@@ -91,9 +91,10 @@ func TestSourceConfigErrors(t *testing.T) {
 		props map[string]string
 		want  string
 	}{
-		{map[string]string{"s.auto.offset.reset": "newest"}, `'s.auto.offset.reset' is "newest"; valid values: earliest, latest`},
-		{map[string]string{"s.format": "xml"}, `'s.format' is "xml"; valid values: json, string`},
-		{map[string]string{"s.stop.at": "tomorrow"}, `'s.stop.at' is "tomorrow"; valid values: never, end`},
+		{map[string]string{"s.auto.offset.reset": "newest"}, `option 's.auto.offset.reset': invalid value "newest" (valid values: earliest, latest)`},
+		{map[string]string{"s.format": "xml"}, `option 's.format': invalid value "xml" (valid values: json, string)`},
+		{map[string]string{"s.stop.at": "tomorrow"}, `option 's.stop.at': invalid value "tomorrow" (valid values: never, end)`},
+		{map[string]string{"s.group_id": "g"}, `unknown option 's.group_id'`},
 	} {
 		_, err := NewSource("s", c.props)
 		if err == nil || !strings.Contains(err.Error(), c.want) {

@@ -66,9 +66,10 @@ func (o *Options) Has(opt string) bool {
 	return ok
 }
 
-// String returns opt's value, or def when it is not set.
+// String returns opt's value with surrounding spaces trimmed, or def when it
+// is not set or empty.
 func (o *Options) String(opt, def string) string {
-	if v, ok := o.vals[opt]; ok {
+	if v := strings.TrimSpace(o.vals[opt]); v != "" {
 		return v
 	}
 	return def
