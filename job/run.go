@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/partition"
 )
 
 // run is the state of one running job.
@@ -156,7 +157,12 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 // its routing relies on: records of one key may already sit in two workers,
 // so no later re-routing could make the result right.
 func (r *run) watchKeys() {
-	if len(r.cfg.Routing.SourcePartitionKey) == 0 {
+	switch r.cfg.Strategy.Name() {
+	case partition.SmartRepartition, partition.StickyPartition:
+	default:
+		return // the strategy hashes or ignores the source partition
+	}
+	if !r.cfg.Routing.Aligned() {
 		return
 	}
 	for _, src := range r.cfg.Sources {
