@@ -291,9 +291,7 @@ func (b *runner) sourceFor(p *prepared, mode string) (func() (connector.Source, 
 		src := mem.FromRecords(p.s.Source, p.schema, p.parts,
 			mem.WithFacts(connector.Facts{Partitions: len(p.parts)}))
 		// decode (copy) once, outside the measured runs
-		if _, err := src.Open(context.Background(), p.schema, &countDLQ{}); err != nil {
-			return nil, err
-		}
+		src.Prepare(p.schema)
 		return func() (connector.Source, error) { return src, nil }, nil
 	case ModeJSONL, ModeText:
 		return func() (connector.Source, error) { return file.NewSource(p.s.Source, fileProps(p.s, p.data)) }, nil

@@ -27,7 +27,8 @@ type Facts struct {
 }
 
 // DeadLetter is one record that could not be processed, kept with its
-// original bytes so that nothing is lost.
+// original bytes so that nothing is lost. Its JSON form, the one every
+// dead-letter queue writes, is DeadLetterJSON (see DeadLetter.AppendJSON).
 type DeadLetter struct {
 	Source    string    `json:"source"`
 	Partition int32     `json:"partition"`
@@ -35,6 +36,9 @@ type DeadLetter struct {
 	Raw       []byte    `json:"raw"`
 	Reason    string    `json:"reason"`
 	Time      time.Time `json:"time"`
+	// Key is the record's Kafka message key, if it had one; a dead-letter
+	// topic keys the entry by it.
+	Key []byte `json:"key,omitempty"`
 }
 
 // DeadLetters receives dead letters. Implementations are safe for concurrent use.
@@ -47,8 +51,12 @@ type DeadLetters interface {
 type PartitionReader interface {
 	// Partition returns the source partition number.
 	Partition() int32
-	// Next replaces b.Records with the next decoded records (reusing their
-	// storage; at most max records) and sets b.Source and b.Partition. Each
+	// Next replaces b.Records with the next decoded records (at most max;
+	// after b.Reset, reusing the storage the batch owns) and sets b.Source
+	// and b.Partition. A reader that keeps its records decoded in memory may
+	// hand them out without copying and set b.Borrowed: the job then only
+	// sets their EventTime and HasEventTime and never keeps them past the
+	// batch's processing. Each
 	// record carries its Partition, Offset, Topic, Timestamp and Raw bytes.
 	// A record that fails to decode goes to the DeadLetters given to Open and
 	// is not returned. Next returns io.EOF when a bounded partition ends and

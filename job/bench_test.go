@@ -65,9 +65,7 @@ type benchProgram struct {
 func runJobBench(b *testing.B, bp benchProgram, n int, input [][]record.Record) {
 	src := mem.FromRecords("market_data", scenarioSchema, input)
 	// decode once outside the timer; runs reuse the decoded records
-	if _, err := src.Open(context.Background(), bp.prog.InputSchema(), &FileDLQ{}); err != nil {
-		b.Fatal(err)
-	}
+	src.Prepare(bp.prog.InputSchema())
 	strategy, err := partition.Parse("hash")
 	if err != nil {
 		b.Fatal(err)
@@ -99,9 +97,7 @@ func runJobBench(b *testing.B, bp benchProgram, n int, input [][]record.Record) 
 func runDirectBench(b *testing.B, bp benchProgram, input [][]record.Record) {
 	src := mem.FromRecords("market_data", scenarioSchema, input)
 	dlq := &FileDLQ{}
-	if _, err := src.Open(context.Background(), bp.prog.InputSchema(), dlq); err != nil {
-		b.Fatal(err)
-	}
+	src.Prepare(bp.prog.InputSchema())
 	b.ReportAllocs()
 	b.ResetTimer()
 	start, cpu := time.Now(), cpuTime()
@@ -125,6 +121,7 @@ func runDirectBench(b *testing.B, bp benchProgram, input [][]record.Record) {
 					break
 				}
 			}
+			rd.Close()
 		}
 		pipe.Finish(&out)
 		if s := pipe.Stats(); s.In != benchRecords {

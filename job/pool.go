@@ -31,9 +31,10 @@ func (p *batchPool) get(capacity int) *record.Batch {
 	return &record.Batch{Records: make([]record.Record, 0, capacity)}
 }
 
-// put returns b to the free list; its records keep their storage.
+// put returns b to the free list; its records keep their storage unless
+// it was borrowed from a source.
 func (p *batchPool) put(b *record.Batch) {
-	b.Records = b.Records[:0]
+	b.Reset()
 	p.mu.Lock()
 	if len(p.free) < p.max {
 		p.free = append(p.free, b)

@@ -40,4 +40,19 @@ type Batch struct {
 	Partition int32
 	// Records are the batch's records in source order.
 	Records []Record
+	// Borrowed reports that Records point into storage the batch does not
+	// own (a source's own decoded records, handed out without copying).
+	// Such records are read-only, and whoever refills the batch calls Reset,
+	// which drops that storage instead of writing into it.
+	Borrowed bool
+}
+
+// Reset empties the batch for refilling: it keeps the record storage the
+// batch owns and drops borrowed storage.
+func (b *Batch) Reset() {
+	if b.Borrowed {
+		b.Records, b.Borrowed = nil, false
+		return
+	}
+	b.Records = b.Records[:0]
 }

@@ -119,7 +119,7 @@ func (r *reader) Partition() int32 { return r.part }
 // Next generates up to max records, fewer when a rate holds it back.
 func (r *reader) Next(ctx context.Context, b *record.Batch, max int) error {
 	b.Source, b.Partition = r.source, r.part
-	b.Records = b.Records[:0]
+	b.Reset()
 	if err := ctx.Err(); err != nil {
 		return err
 	}

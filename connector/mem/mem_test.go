@@ -153,3 +153,67 @@ func TestSinks(t *testing.T) {
 		t.Errorf("discard count %d", d.Count())
 	}
 }
+
+// TestBorrowedBatches pins the zero-copy hand-out: batches borrow the
+// decoded records, a batch never spans a dead letter, Reset drops the
+// borrowed storage (so a refill cannot overwrite the source), and a second
+// Open while the first is still reading gets records of its own.
+func TestBorrowedBatches(t *testing.T) {
+	schema := record.NewSchema("a")
+	msgs := [][]Message{{
+		{Fields: map[string]record.Value{"a": record.IntValue(0)}},
+		{Fields: map[string]record.Value{"a": record.IntValue(1)}},
+		{Raw: []byte("bad")},
+		{Fields: map[string]record.Value{"a": record.IntValue(3)}},
+	}}
+	src := NewSource("s", msgs)
+	dlq := &dlqList{}
+	first, err := src.Open(context.Background(), schema, dlq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd := <-first
+	b := &record.Batch{}
+	if err := rd.Next(context.Background(), b, 10); err != nil {
+		t.Fatal(err)
+	}
+	if !b.Borrowed || len(b.Records) != 2 || b.Records[1].Offset != 1 {
+		t.Fatalf("first batch: borrowed %v, %d records", b.Borrowed, len(b.Records))
+	}
+	held := &b.Records[0]
+
+	// a concurrent Open must not share the records the first one stamps
+	second, err := src.Open(context.Background(), schema, dlq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd2 := <-second
+	b2 := &record.Batch{}
+	if err := rd2.Next(context.Background(), b2, 10); err != nil {
+		t.Fatal(err)
+	}
+	if &b2.Records[0] == held {
+		t.Fatal("two open readers share one record")
+	}
+	rd2.Close()
+
+	b.Reset()
+	if b.Borrowed || b.Records != nil {
+		t.Fatal("Reset kept borrowed storage")
+	}
+	b.Records = append(b.Records, record.Record{Values: []record.Value{record.IntValue(99)}})
+	if v := held.Values[0]; v.Int() != 0 {
+		t.Fatalf("refilling a reset batch changed the source: %v", v)
+	}
+	if err := rd.Next(context.Background(), b, 10); err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Records) != 1 || b.Records[0].Offset != 3 || len(dlq.d) != 1 || dlq.d[0].Offset != 2 {
+		t.Fatalf("after the dead letter: %d records, %d dead letters", len(b.Records), len(dlq.d))
+	}
+	if err := rd.Next(context.Background(), b, 10); !errors.Is(err, io.EOF) {
+		t.Fatalf("end: %v", err)
+	}
+	rd.Close()
+	rd.Close() // a second Close is harmless
+}

@@ -46,11 +46,15 @@ type Source struct {
 	recs      [][]record.Record
 }
 
-// decoded is the data decoded for one schema, reused across runs.
+// decoded is the data decoded for one schema, reused across runs. Readers
+// hand its records out by reference and the job stamps their event times,
+// so one decoded is read by one Open at a time: readers counts the open
+// readers (under Source.mu).
 type decoded struct {
-	names []string
-	recs  [][]record.Record
-	bad   [][]bool
+	names   []string
+	recs    [][]record.Record
+	bad     [][]bool
+	readers int
 }
 
 // Option configures a Source.
@@ -83,8 +87,10 @@ func NewSource(name string, partitions [][]Message, opts ...Option) *Source {
 // FromRecords returns a source over records already decoded by slot of
 // schema, one slice per partition: the "pre-built batches" of benchmarks.
 // Opening it with another schema maps the columns by name. The source sets
-// each record's Partition, Offset and Topic; the records are copied into
-// the readers' batches and never modified.
+// each record's Partition, Offset and Topic. Readers hand the records out
+// without copying them (record.Batch.Borrowed); the caller's Values are
+// never modified, but the job sets the records' event times, so the source
+// keeps its own copy of the Record structs.
 func FromRecords(name string, schema *record.Schema, partitions [][]record.Record, opts ...Option) *Source {
 	s := NewSource(name, make([][]Message, len(partitions)), opts...)
 	s.recSchema, s.recs = schema, partitions
@@ -112,16 +118,28 @@ func (s *Source) Open(ctx context.Context, schema *record.Schema, dlq connector.
 	return ch, nil
 }
 
+// Prepare decodes the messages for schema now, so that the next Open with
+// that schema (a measured run, say) finds them decoded.
+func (s *Source) Prepare(schema *record.Schema) {
+	d := s.decode(schema)
+	s.mu.Lock()
+	d.readers -= len(s.parts)
+	s.mu.Unlock()
+}
+
 // decode converts the messages to records for schema, or returns the cached
-// conversion.
+// conversion when no other Open is reading it, and counts the readers
+// about to read it.
 func (s *Source) decode(schema *record.Schema) *decoded {
 	names := schema.Names()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if c := s.cache; c != nil && equal(c.names, names) {
+	if c := s.cache; c != nil && c.readers == 0 && equal(c.names, names) {
+		c.readers = len(s.parts)
 		return c
 	}
-	d := &decoded{names: names, recs: make([][]record.Record, len(s.parts)), bad: make([][]bool, len(s.parts))}
+	d := &decoded{names: names, recs: make([][]record.Record, len(s.parts)), bad: make([][]bool, len(s.parts)),
+		readers: len(s.parts)}
 	if s.recs != nil {
 		s.fromRecords(d, schema)
 		s.cache = d
@@ -227,19 +245,23 @@ type reader struct {
 	p   int32
 	pos int64
 	dlq connector.DeadLetters
+	// closed is set by the first Close
+	closed bool
 }
 
 // Partition implements connector.PartitionReader.
 func (r *reader) Partition() int32 { return r.p }
 
-// Next implements connector.PartitionReader. Records are copied into the
-// batch's reused storage; messages that fail to decode go to the DLQ.
+// Next implements connector.PartitionReader. Records are handed out
+// without copying (the batch borrows the decoded records, see
+// record.Batch.Borrowed); messages that fail to decode go to the DLQ, so a
+// batch ends before the next of them.
 func (r *reader) Next(ctx context.Context, b *record.Batch, max int) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	b.Source, b.Partition = r.s.name, r.p
-	b.Records = b.Records[:0]
+	b.Reset()
 	if r.s.pace > 0 {
 		select {
 		case <-ctx.Done():
@@ -248,6 +270,11 @@ func (r *reader) Next(ctx context.Context, b *record.Batch, max int) error {
 		}
 	}
 	recs, bad := r.d.recs[r.p], r.d.bad[r.p]
+	for r.pos < int64(len(recs)) && bad[r.pos] {
+		r.dlq.Add(connector.DeadLetter{Source: r.s.name, Partition: r.p, Offset: r.pos, Raw: recs[r.pos].Raw,
+			Reason: "mem: message has no fields", Time: time.Now()})
+		r.pos++
+	}
 	if r.pos >= int64(len(recs)) {
 		if !r.s.live {
 			return io.EOF
@@ -259,29 +286,25 @@ func (r *reader) Next(ctx context.Context, b *record.Batch, max int) error {
 			return nil
 		}
 	}
-	for r.pos < int64(len(recs)) && len(b.Records) < max {
-		src := &recs[r.pos]
-		if bad[r.pos] {
-			r.dlq.Add(connector.DeadLetter{Source: r.s.name, Partition: r.p, Offset: r.pos, Raw: src.Raw,
-				Reason: "mem: message has no fields", Time: time.Now()})
-			r.pos++
-			continue
-		}
-		n := len(b.Records)
-		if n < cap(b.Records) {
-			b.Records = b.Records[:n+1]
-		} else {
-			b.Records = append(b.Records, record.Record{})
-		}
-		d := &b.Records[n]
-		vals := append(d.Values[:0], src.Values...)
-		raw := append(d.Raw[:0], src.Raw...)
-		*d = *src
-		d.Values, d.Raw = vals, raw
-		r.pos++
+	end := r.pos
+	for end < int64(len(recs)) && end-r.pos < int64(max) && !bad[end] {
+		end++
+	}
+	if end > r.pos {
+		b.Records, b.Borrowed = recs[r.pos:end:end], true
+		r.pos = end
 	}
 	return nil
 }
 
-// Close implements connector.PartitionReader.
-func (r *reader) Close() error { return nil }
+// Close implements connector.PartitionReader: the reader no longer reads
+// its decoded records.
+func (r *reader) Close() error {
+	if !r.closed {
+		r.closed = true
+		r.s.mu.Lock()
+		r.d.readers--
+		r.s.mu.Unlock()
+	}
+	return nil
+}
