@@ -278,16 +278,16 @@ func TestDeadLetters(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	var lines []dlqLine
+	var lines []connector.DeadLetterJSON
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		var l dlqLine
+		var l connector.DeadLetterJSON
 		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
 			t.Fatal(err)
 		}
 		lines = append(lines, l)
 	}
-	slices.SortFunc(lines, func(a, b dlqLine) int { return int(a.Partition - b.Partition) })
+	slices.SortFunc(lines, func(a, b connector.DeadLetterJSON) int { return int(a.Partition - b.Partition) })
 	raw0, _ := base64.StdEncoding.DecodeString(lines[0].Raw)
 	if len(lines) != 2 || lines[0].RawEncoding != "base64" || string(raw0) != "\xff\xfex" || lines[0].Offset != 10 ||
 		lines[1].Raw != `{"k":"bad"}` || lines[1].RawEncoding != "text" || lines[1].Offset != 20 ||

@@ -59,7 +59,9 @@ type Config struct {
 	// Sources and Sinks are the job's inputs and outputs.
 	Sources []connector.Source
 	Sinks   []connector.Sink
-	// DLQ receives dead letters; nil means a FileDLQ at DLQPath.
+	// DLQ receives dead letters; nil means a FileDLQ at DLQPath. A DLQ that
+	// implements Flusher is flushed before every offset commit; one given
+	// here is closed by the caller after Run.
 	DLQ connector.DeadLetters
 	// DLQPath is the default dead-letter file (default "<Name>.dlq.jsonl").
 	DLQPath string

@@ -2,28 +2,18 @@ package job
 
 import (
 	"bufio"
-	"encoding/base64"
-	"encoding/json"
+	"context"
 	"fmt"
 	"os"
 	"sync"
 	"sync/atomic"
-	"time"
-	"unicode/utf8"
 
 	"github.com/sluicesql/sluice/connector"
 )
 
 // FileDLQ is a dead-letter queue in a JSON-lines file. The file is created
 // on the first entry, so a run without failures leaves no file. Each line is
-// one object:
-//
-//	{"source":"orders","partition":0,"offset":17,"raw":"{\"id\":","raw_encoding":"text",
-//	 "reason":"decode: unexpected end of JSON input","time":"2024-01-15T10:00:00Z"}
-//
-// raw holds the record's original bytes: as a string when they are valid
-// UTF-8 (raw_encoding "text"), otherwise in standard base64 (raw_encoding
-// "base64"). A FileDLQ is safe for concurrent use.
+// one connector.DeadLetterJSON object. A FileDLQ is safe for concurrent use.
 type FileDLQ struct {
 	path string
 
@@ -45,27 +35,10 @@ func (q *FileDLQ) Path() string { return q.path }
 // Count returns the number of entries added.
 func (q *FileDLQ) Count() int64 { return q.count.Load() }
 
-// dlqLine is the JSON form of one entry.
-type dlqLine struct {
-	Source      string    `json:"source"`
-	Partition   int32     `json:"partition"`
-	Offset      int64     `json:"offset"`
-	Raw         string    `json:"raw"`
-	RawEncoding string    `json:"raw_encoding"`
-	Reason      string    `json:"reason"`
-	Time        time.Time `json:"time"`
-}
-
 // Add appends d as one line. A write error is kept and returned by Flush
 // and Close.
 func (q *FileDLQ) Add(d connector.DeadLetter) {
 	q.count.Add(1)
-	line := dlqLine{Source: d.Source, Partition: d.Partition, Offset: d.Offset, Reason: d.Reason, Time: d.Time.UTC()}
-	if utf8.Valid(d.Raw) {
-		line.Raw, line.RawEncoding = string(d.Raw), "text"
-	} else {
-		line.Raw, line.RawEncoding = base64.StdEncoding.EncodeToString(d.Raw), "base64"
-	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.err != nil {
@@ -79,19 +52,19 @@ func (q *FileDLQ) Add(d connector.DeadLetter) {
 		}
 		q.f, q.w = f, bufio.NewWriter(f)
 	}
-	b, err := json.Marshal(line)
+	b, err := d.AppendJSON(q.buf[:0])
 	if err != nil {
 		q.err = fmt.Errorf("dead-letter file %s: %w", q.path, err)
 		return
 	}
-	q.buf = append(append(q.buf[:0], b...), '\n')
+	q.buf = append(b, '\n')
 	if _, err := q.w.Write(q.buf); err != nil {
 		q.err = fmt.Errorf("dead-letter file %s: %w", q.path, err)
 	}
 }
 
-// Flush writes buffered entries to the file.
-func (q *FileDLQ) Flush() error {
+// Flush writes buffered entries to the file (it does not wait on ctx).
+func (q *FileDLQ) Flush(context.Context) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.err == nil && q.w != nil {
@@ -104,7 +77,7 @@ func (q *FileDLQ) Flush() error {
 
 // Close flushes and closes the file, if it was created.
 func (q *FileDLQ) Close() error {
-	err := q.Flush()
+	err := q.Flush(context.Background())
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.f != nil {
@@ -116,8 +89,19 @@ func (q *FileDLQ) Close() error {
 	return err
 }
 
-// flusher is a dead-letter queue that can make its entries durable.
-type flusher interface{ Flush() error }
+// Flusher is implemented by a dead-letter queue (Config.DLQ) that buffers
+// entries: the job calls Flush before every offset commit, so that no
+// source offset is committed before the dead letters of the records before
+// it are durable (written, or acknowledged by a broker).
+type Flusher interface {
+	Flush(ctx context.Context) error
+}
+
+// TopicNamer is implemented by a dead-letter queue that writes to a Kafka
+// topic: the summary names the topic when the job dead-lettered records.
+type TopicNamer interface {
+	Topic() string
+}
 
 // dlqGuard counts dead letters across the job, forwards them to the queue
 // and stops the job when their number exceeds the configured maximum.
@@ -148,5 +132,8 @@ type sourceDLQ struct {
 func (s *sourceDLQ) Add(d connector.DeadLetter) {
 	s.count.Add(1)
 	d.Raw = append([]byte(nil), d.Raw...)
+	if d.Key != nil {
+		d.Key = append([]byte(nil), d.Key...)
+	}
 	s.g.add(d)
 }

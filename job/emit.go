@@ -189,8 +189,8 @@ func (r *run) flushAll() error {
 			return fmt.Errorf("sink %d: flush: %w", i, err)
 		}
 	}
-	if f, ok := r.cfg.DLQ.(flusher); ok {
-		if err := f.Flush(); err != nil {
+	if f, ok := r.cfg.DLQ.(Flusher); ok {
+		if err := f.Flush(r.sinkCtx); err != nil {
 			return err
 		}
 	}

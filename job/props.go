@@ -15,6 +15,8 @@ const (
 	PropIdleTimeout    = "watermark.idle_timeout"
 	PropCommitInterval = "commit.interval"
 	PropDLQPath        = "dlq.path"
+	PropDLQTopic       = "dlq.topic"             // read by the runner, which builds the Kafka DLQ
+	PropDLQBrokers     = "dlq.bootstrap.servers" // the DLQ topic's brokers, read by the runner
 	PropMaxErrors      = "dlq.max_errors"
 	PropOutOfOrderness = exec.PropOutOfOrderness
 )
@@ -23,7 +25,9 @@ const (
 // give: 'watermark.max_out_of_orderness', 'watermark.idle_timeout',
 // 'commit.interval' (durations: 5s, 500ms, 2m, 1d, or a bare number of
 // seconds), 'dlq.path' and 'dlq.max_errors' (a count). Absent or empty
-// properties leave the fields unchanged.
+// properties leave the fields unchanged. 'dlq.path' together with
+// 'dlq.topic' (a Kafka dead-letter topic, which the caller sets up as DLQ)
+// is an error.
 func (c *Config) ApplyProperties(props map[string]string) error {
 	get := func(k string) (string, bool) {
 		v := strings.TrimSpace(props[k])
@@ -42,6 +46,9 @@ func (c *Config) ApplyProperties(props map[string]string) error {
 		}
 	}
 	if v, ok := get(PropDLQPath); ok {
+		if _, topic := get(PropDLQTopic); topic {
+			return fmt.Errorf("WITH %q and %q: give one dead-letter queue, a file or a Kafka topic, not both", PropDLQPath, PropDLQTopic)
+		}
 		c.DLQPath = v
 	}
 	if v, ok := get(PropMaxErrors); ok {

@@ -3,6 +3,7 @@ package job
 import (
 	"bytes"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ func TestApplyProperties(t *testing.T) {
 		props   map[string]string
 		want    Config
 		wantErr bool
+		errHas  []string // each must be in the error
 	}{
 		{props: map[string]string{"watermark.max_out_of_orderness": "5s", "watermark.idle_timeout": "1m",
 			"commit.interval": "250ms", "dlq.path": "x.jsonl", "dlq.max_errors": "10"},
@@ -26,6 +28,9 @@ func TestApplyProperties(t *testing.T) {
 		{props: map[string]string{"commit.interval": "-1s"}, wantErr: true},
 		{props: map[string]string{"watermark.max_out_of_orderness": "soon"}, wantErr: true},
 		{props: map[string]string{"dlq.max_errors": "many"}, wantErr: true},
+		{props: map[string]string{"dlq.topic": "dead"}, want: Config{}},
+		{props: map[string]string{"dlq.path": "x.jsonl", "dlq.topic": "dead"}, wantErr: true,
+			errHas: []string{`"dlq.path"`, `"dlq.topic"`}},
 	}
 	for _, tt := range tests {
 		var c Config
@@ -33,6 +38,11 @@ func TestApplyProperties(t *testing.T) {
 		if (err != nil) != tt.wantErr {
 			t.Errorf("%v: err = %v", tt.props, err)
 			continue
+		}
+		for _, w := range tt.errHas {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%v: error %q does not name %s", tt.props, err, w)
+			}
 		}
 		if err == nil && (c.MaxOutOfOrder != tt.want.MaxOutOfOrder || c.IdleTimeout != tt.want.IdleTimeout ||
 			c.CommitInterval != tt.want.CommitInterval || c.DLQPath != tt.want.DLQPath || c.MaxErrors != tt.want.MaxErrors) {

@@ -45,9 +45,11 @@ type Summary struct {
 	Watermark    int64
 	WatermarkLag time.Duration
 	// DeadLetters counts every dead-lettered record; DLQPath names the
-	// dead-letter file when the job wrote one.
+	// dead-letter file when the job wrote one, DLQTopic the Kafka
+	// dead-letter topic (a DLQ that is a TopicNamer) when it got entries.
 	DeadLetters int64
 	DLQPath     string
+	DLQTopic    string
 	// Committed holds the last committed offset per source and partition.
 	Committed map[string]map[int32]int64
 	// Elapsed is the run's duration so far.
@@ -86,6 +88,9 @@ func (r *run) summary(interrupted bool) *Summary {
 	}
 	if r.fileDLQ != nil && r.fileDLQ.Count() > 0 {
 		s.DLQPath = r.fileDLQ.Path()
+	}
+	if t, ok := r.cfg.DLQ.(TopicNamer); ok && s.DeadLetters > 0 {
+		s.DLQTopic = t.Topic()
 	}
 	r.commitMu.Lock()
 	for name, m := range r.committed {
