@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/sluicesql/sluice/expr"
+	"github.com/sluicesql/sluice/partition"
 	"github.com/sluicesql/sluice/record"
 	"github.com/sluicesql/sluice/sql"
 )
@@ -14,7 +15,56 @@ import (
 // input column (Context.KeySlots), else nil. A key that fails to evaluate
 // for a record (a missing field, a bad cast) routes as NULL: routing never
 // fails a record; the pipeline reports the error, if any, itself.
+// SetRoutingKey also sets Context.KeyFuncs, which route expression keys
+// faster.
 func RoutingKey(exprs []sql.Expr, schema *record.Schema) (func(r *record.Record, buf []record.Value) []record.Value, []int, error) {
+	fns, slots, err := compileRoutingKey(exprs, schema)
+	if err != nil || fns == nil {
+		return nil, nil, err
+	}
+	return keyFunc(fns), slots, nil
+}
+
+// SetRoutingKey compiles the routing key expressions as RoutingKey does and
+// sets all three forms of the key in ctx: KeySlots (plain input columns
+// only, else nil), KeyFuncs (one function per key, which the hash
+// strategies evaluate a whole batch at a time) and Key (per record). With
+// no expressions it clears them, and the whole row is the key.
+func SetRoutingKey(ctx *partition.Context, exprs []sql.Expr, schema *record.Schema) error {
+	fns, slots, err := compileRoutingKey(exprs, schema)
+	if err != nil {
+		return err
+	}
+	ctx.Key, ctx.KeySlots, ctx.KeyFuncs = nil, slots, nil
+	if fns != nil {
+		ctx.Key = keyFunc(fns)
+	}
+	for _, f := range fns {
+		ctx.KeyFuncs = append(ctx.KeyFuncs, f)
+	}
+	return nil
+}
+
+// keyFunc returns the Key function evaluating fns in order, NULL for a
+// value that fails to evaluate.
+func keyFunc(fns []expr.Func) func(r *record.Record, buf []record.Value) []record.Value {
+	return func(r *record.Record, buf []record.Value) []record.Value {
+		buf = buf[:0]
+		for _, f := range fns {
+			v, err := f(r)
+			if err != nil {
+				v = record.NullValue()
+			}
+			buf = append(buf, v)
+		}
+		return buf
+	}
+}
+
+// compileRoutingKey compiles each routing key expression over schema and
+// returns the functions (nil for no expressions) and, when every key is a
+// plain input column, the key's slots (else nil).
+func compileRoutingKey(exprs []sql.Expr, schema *record.Schema) ([]expr.Func, []int, error) {
 	if len(exprs) == 0 {
 		return nil, nil, nil
 	}
@@ -36,16 +86,5 @@ func RoutingKey(exprs []sql.Expr, schema *record.Schema) (func(r *record.Record,
 		}
 		slots = nil
 	}
-	key := func(r *record.Record, buf []record.Value) []record.Value {
-		buf = buf[:0]
-		for _, f := range fns {
-			v, err := f(r)
-			if err != nil {
-				v = record.NullValue()
-			}
-			buf = append(buf, v)
-		}
-		return buf
-	}
-	return key, slots, nil
+	return fns, slots, nil
 }

@@ -1,10 +1,6 @@
 package partition
 
-import (
-	"sync"
-
-	"github.com/sluicesql/sluice/record"
-)
+import "github.com/sluicesql/sluice/record"
 
 // HashStrategy is always_hash: each record goes to the partition that owns
 // the key group of its routing key (see KeyGroup and Assignment).
@@ -40,39 +36,27 @@ func (h *HashStrategy) Validate(req Requirement) error {
 	return nil
 }
 
-// scratch is the per-call buffer of Context.Key, pooled so that routing
-// does not allocate.
-type scratch struct{ vals []record.Value }
-
-var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
-
 // hashInto fills dst with the partition of each record's key group. It
-// hashes the key values directly (keyHash), never their encoded bytes.
+// hashes the key values directly (keyHash), never their encoded bytes: read
+// at KeySlots, evaluated by KeyFuncs or Key for the whole batch, or, with
+// none of them, the whole row.
 func (h *HashStrategy) hashInto(b *record.Batch, ctx *Context, dst []int) {
 	table := h.tables.get(ctx.Partitions)
 	dst = dst[:len(b.Records)]
-	if slots := ctx.KeySlots; len(slots) > 0 {
-		if routeShort(b.Records, slots, table, dst) {
-			for i := range dst {
-				if dst[i] < 0 {
-					dst[i] = int(table[groupOf(finish(foldKey(b.Records[i].Values, slots)))])
-				}
-			}
+	switch {
+	case len(ctx.KeySlots) > 0:
+		routeRows(keyRows{recs: b.Records, slots: ctx.KeySlots}, table, dst)
+	case len(ctx.KeyFuncs) > 0:
+		s := scratchPool.Get().(*scratch)
+		s.routeByFuncs(b.Records, ctx.KeyFuncs, table, dst)
+		scratchPool.Put(s)
+	case ctx.Key != nil:
+		s := scratchPool.Get().(*scratch)
+		s.routeByKey(b.Records, ctx.Key, table, dst)
+		scratchPool.Put(s)
+	default: // no routing key: the whole row is the key
+		for i := range b.Records {
+			dst[i] = int(table[groupOf(keyHash(b.Records[i].Values))])
 		}
-		return
 	}
-	s := scratchPool.Get().(*scratch)
-	buf := s.vals
-	for i := range b.Records {
-		r := &b.Records[i]
-		vals := r.Values // no routing key: the whole row is the key
-		if ctx.Key != nil {
-			if buf = ctx.Key(r, buf[:0]); len(buf) > 0 {
-				vals = buf
-			}
-		}
-		dst[i] = int(table[groupOf(keyHash(vals))])
-	}
-	s.vals = buf
-	scratchPool.Put(s)
 }

@@ -45,18 +45,49 @@ func foldKey(vals []record.Value, slots []int) uint64 {
 	return h
 }
 
-// routeShort is the fast path of routing a batch by the key values at slots.
-// For a record whose key values all have a short form (INTEGER, TIMESTAMP,
-// NULL, STRING of up to 8 bytes: most routing keys) it sets dst[i] to the
-// partition of the key group of finish(foldKey(vals, slots)), computing
-// exactly what foldValue does for those values but with no calls, so that
-// the loop runs in registers. It sets dst[i] to -1 for the other records,
-// and reports whether there were any.
-func routeShort(recs []record.Record, slots []int, table *[KeyGroups]int32, dst []int) (left bool) {
-	dst = dst[:len(recs)]
+// keyRows says where the routing key values of a batch are: at slots of
+// each record's Values (recs non-nil), or, for keys evaluated into a
+// scratch buffer, in consecutive rows of len(slots) values of flat, with
+// slots then 0, 1, ..., len(slots)-1.
+type keyRows struct {
+	recs  []record.Record
+	flat  []record.Value
+	slots []int
+}
+
+// row returns the values of record i's row (its key at slots).
+func (k *keyRows) row(i int) []record.Value {
+	if k.recs != nil {
+		return k.recs[i].Values
+	}
+	w := len(k.slots)
+	return k.flat[i*w : i*w+w]
+}
+
+// routeRows sets dst[i] to the partition in table of the key group of row
+// i's key, finish(foldKey(rows.row(i), rows.slots)), for the len(dst) rows.
+func routeRows(rows keyRows, table *[KeyGroups]int32, dst []int) {
+	if !routeShort(rows, table, dst) {
+		return
+	}
+	for i := range dst {
+		if dst[i] < 0 {
+			dst[i] = int(table[groupOf(finish(foldKey(rows.row(i), rows.slots)))])
+		}
+	}
+}
+
+// routeShort is the fast path of routeRows. For a row whose key values all
+// have a short form (INTEGER, TIMESTAMP, NULL, BOOLEAN, DECIMAL of scale 0
+// or with no trailing zero, STRING of up to 8 bytes: most routing keys) it
+// sets dst[i] as routeRows does, computing exactly what foldValue does for
+// those values but with no calls, so that the loop runs in registers. It
+// sets dst[i] to -1 for the other rows, and reports whether there were any.
+func routeShort(rows keyRows, table *[KeyGroups]int32, dst []int) (left bool) {
+	slots := rows.slots
 records:
-	for i := range recs {
-		vals := recs[i].Values
+	for i := range dst {
+		vals := rows.row(i)
 		h := keySeed
 		for _, slot := range slots {
 			v := &vals[slot]
@@ -81,7 +112,24 @@ records:
 				tag, x = tagTimestamp, uint64(v.Millis())
 			case record.Null:
 				tag = tagNull
-			default: // no short form: foldValue decides
+			case record.Decimal: // as decimalWords when there is no zero to drop
+				n, s := v.Decimal()
+				switch {
+				case s == 0:
+					tag = tagNumber
+				case n%10 != 0:
+					tag = tagDecimal | uint64(s)<<8
+				default:
+					dst[i], left = -1, true
+					continue records
+				}
+				x = uint64(n)
+			case record.Bool:
+				tag = tagBool
+				if v.Bool() {
+					x = 1
+				}
+			default: // FLOAT: foldValue decides
 				dst[i], left = -1, true
 				continue records
 			}

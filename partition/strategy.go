@@ -53,6 +53,12 @@ type Context struct {
 	// use all of r.Values as the key, so records still spread over the
 	// partitions instead of all landing on one.
 	Key func(r *record.Record, buf []record.Value) []record.Value
+	// KeyFuncs, when non-empty, evaluate the routing key column by column:
+	// KeyFuncs[k](r) is the k-th key value of r, and a value that fails to
+	// evaluate (an error) routes as NULL. The hash strategies then evaluate
+	// each function over the whole batch and never call Key; KeyFuncs must
+	// compute what Key computes, so that either routes alike.
+	KeyFuncs []func(r *record.Record) (record.Value, error)
 	// KeySlots, when non-nil, are the slots of the routing key columns in
 	// r.Values, for keys that are all plain input columns: the hash
 	// strategies then read those slots directly and never call Key.
