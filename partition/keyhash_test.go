@@ -1,6 +1,7 @@
 package partition
 
 import (
+	"errors"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -66,20 +67,28 @@ func equalVariant(r *rand.Rand, v record.Value) record.Value {
 	return v
 }
 
-// route returns the partition of the one-record batch vals by KeySlots (the
-// fast path) and by Key (the general path), with h's partition count.
-func route(h *HashStrategy, n int, vals []record.Value) (bySlots, byKey int) {
+// routes returns the partition of the one-record batch vals on every path:
+// by KeySlots (read from the record), by Key (evaluated per record), by
+// KeyFuncs (evaluated per batch), and the reference, the partition of
+// KeyGroup(vals) (foldValue, no fast path), with h's partition count.
+func routes(h *HashStrategy, n int, vals []record.Value) [4]int {
 	b := &record.Batch{Records: []record.Record{{Values: vals}}}
 	slots := make([]int, len(vals))
+	fns := make([]func(*record.Record) (record.Value, error), len(vals))
 	for i := range slots {
 		slots[i] = i
+		fns[i] = func(r *record.Record) (record.Value, error) { return r.Values[i], nil }
 	}
-	dst := make([]int, 1)
-	h.Route(b, &Context{Partitions: n, KeySlots: slots}, dst)
-	bySlots = dst[0]
 	key := func(r *record.Record, buf []record.Value) []record.Value { return append(buf, r.Values...) }
-	h.Route(b, &Context{Partitions: n, Key: key}, dst)
-	return bySlots, dst[0]
+	var got [4]int
+	dst := make([]int, 1)
+	for p, ctx := range []*Context{{KeySlots: slots}, {Key: key}, {KeyFuncs: fns}} {
+		ctx.Partitions = n
+		h.Route(b, ctx, dst)
+		got[p] = dst[0]
+	}
+	got[3] = int(h.tables.get(n)[KeyGroup(vals)])
+	return got
 }
 
 func TestHashEqualValuesRouteTogether(t *testing.T) {
@@ -99,13 +108,14 @@ func TestHashEqualValuesRouteTogether(t *testing.T) {
 			t.Fatalf("test bug: %v and %v are not one GROUP BY group", a, b)
 		}
 		n := 2 + r.IntN(15)
-		sa, ka := route(strategies[n], n, a)
-		sb, kb := route(strategies[n], n, b)
-		if sa != ka || sb != kb {
-			t.Fatalf("%v: KeySlots routes to %d, Key to %d; %v: %d, %d", a, sa, ka, b, sb, kb)
+		ra, rb := routes(strategies[n], n, a), routes(strategies[n], n, b)
+		for _, c := range [][4]int{ra, rb} {
+			if c[0] != c[3] || c[1] != c[3] || c[2] != c[3] {
+				t.Fatalf("%v: KeySlots, Key, KeyFuncs route to %v, want %d (KeyGroup)", a, c[:3], c[3])
+			}
 		}
-		if sa != sb || KeyGroup(a) != KeyGroup(b) {
-			t.Errorf("N=%d: %v -> %d but the equal %v -> %d", n, a, sa, b, sb)
+		if ra != rb || KeyGroup(a) != KeyGroup(b) {
+			t.Errorf("N=%d: %v -> %d but the equal %v -> %d", n, a, ra[3], b, rb[3])
 		}
 	}
 }
@@ -141,4 +151,96 @@ func appendKeys(vals []record.Value) []byte {
 		b = v.AppendKey(b)
 	}
 	return b
+}
+
+func TestHashKeyBatchShapes(t *testing.T) {
+	// However Key fills its buffer and whatever width it returns per record,
+	// batch routing gives each record the partition of its own key (of its
+	// whole row when the key is empty), as routing it alone would.
+	r := rand.New(rand.NewPCG(5, 6))
+	b := &record.Batch{Records: make([]record.Record, 500)}
+	for i := range b.Records {
+		b.Records[i].Values = []record.Value{randomValue(r), randomValue(r), record.IntValue(int64(i))}
+	}
+	index := func(r *record.Record) int { return int(r.Values[2].Int()) }
+	keys := []struct {
+		name string
+		key  func(r *record.Record, buf []record.Value) []record.Value
+	}{
+		{"appends in place", func(r *record.Record, buf []record.Value) []record.Value {
+			return append(buf, r.Values[0], r.Values[1])
+		}},
+		{"truncates and appends", func(r *record.Record, buf []record.Value) []record.Value {
+			return append(buf[:0], r.Values[1])
+		}},
+		{"ignores buf", func(r *record.Record, _ []record.Value) []record.Value {
+			return []record.Value{r.Values[1], r.Values[0]}
+		}},
+		{"varying width", func(r *record.Record, buf []record.Value) []record.Value {
+			switch i := index(r) + 1; { // record 0 sets the width: 2
+			case i%11 == 0:
+				return buf[:0]
+			case i%7 == 0:
+				return append(buf, r.Values[0])
+			case i%5 == 0:
+				return append(buf, r.Values...)
+			}
+			return append(buf, r.Values[0], r.Values[1])
+		}},
+		{"first key empty", func(r *record.Record, buf []record.Value) []record.Value {
+			if index(r)%3 == 0 {
+				return buf[:0]
+			}
+			return append(buf, r.Values[1])
+		}},
+	}
+	h := NewHash()
+	for _, k := range keys {
+		for _, n := range []int{3, 8} {
+			dst := make([]int, len(b.Records))
+			if whole := h.Route(b, &Context{Partitions: n, Key: k.key}, dst); whole != -1 {
+				t.Fatalf("%s: whole = %d", k.name, whole)
+			}
+			for i := range b.Records {
+				rec := &b.Records[i]
+				vals := k.key(rec, nil)
+				if len(vals) == 0 {
+					vals = rec.Values
+				}
+				if want := int(h.tables.get(n)[KeyGroup(vals)]); dst[i] != want {
+					t.Fatalf("%s, N=%d: record %d (key %v) -> %d, want %d", k.name, n, i, vals, dst[i], want)
+				}
+			}
+		}
+	}
+}
+
+func TestHashKeyFuncsErrorIsNull(t *testing.T) {
+	// A key value that fails to evaluate routes as NULL.
+	b := &record.Batch{Records: make([]record.Record, 64)}
+	for i := range b.Records {
+		b.Records[i].Values = []record.Value{record.IntValue(int64(i))}
+	}
+	fail := errors.New("bad cast")
+	fns := []func(*record.Record) (record.Value, error){
+		func(r *record.Record) (record.Value, error) { return r.Values[0], nil },
+		func(r *record.Record) (record.Value, error) {
+			if r.Values[0].Int()%2 == 0 {
+				return record.StringValue("ignored"), fail
+			}
+			return record.StringValue("odd"), nil
+		},
+	}
+	h := NewHash()
+	dst := make([]int, len(b.Records))
+	h.Route(b, &Context{Partitions: 5, KeyFuncs: fns}, dst)
+	for i := range dst {
+		second := record.NullValue()
+		if i%2 == 1 {
+			second = record.StringValue("odd")
+		}
+		if want := int(h.tables.get(5)[KeyGroup([]record.Value{record.IntValue(int64(i)), second})]); dst[i] != want {
+			t.Errorf("record %d -> %d, want %d", i, dst[i], want)
+		}
+	}
 }

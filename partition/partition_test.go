@@ -422,6 +422,11 @@ func BenchmarkRoute(b *testing.B) {
 	aligned.SourcePartitionKey = []string{"id"}
 	slots := *ctx
 	slots.KeySlots = []int{0, 1}
+	funcs := *ctx
+	funcs.KeyFuncs = []func(*record.Record) (record.Value, error){
+		func(r *record.Record) (record.Value, error) { return r.Values[0], nil },
+		func(r *record.Record) (record.Value, error) { return r.Values[1], nil },
+	}
 	cases := []struct {
 		name string
 		s    Strategy
@@ -429,6 +434,7 @@ func BenchmarkRoute(b *testing.B) {
 	}{
 		{"always_hash", NewHash(), ctx},
 		{"always_hash_slots", NewHash(), &slots},
+		{"always_hash_funcs", NewHash(), &funcs},
 		{"smart_unaligned", NewSmart(), ctx},
 		{"smart_aligned", NewSmart(), &aligned},
 		{"sticky_partition", NewSticky(), ctx},
