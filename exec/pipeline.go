@@ -110,28 +110,47 @@ func (pl *Pipeline) Stats() Stats { return pl.stats }
 // queries once per call; for EMIT FINAL when windows fire; for EMIT
 // CHANGES at the end of the call, the latest row of each changed group.
 func (pl *Pipeline) Process(recs []record.Record, out Output) {
+	pl.Add(recs, nil, out)
+	pl.Flush(out)
+}
+
+// Add runs the records recs[i] for i in sel (in that order; a nil sel
+// selects all) through the query, like Process, but keeps the rows that
+// Process emits at the end of a call (a stateless query's rows, EMIT
+// CHANGES rows) until Flush. It lets a caller run its shares of batches
+// that other partitions share, in place, as one Process.
+func (pl *Pipeline) Add(recs []record.Record, sel []int32, out Output) {
 	pl.out = out
 	defer func() { pl.out = nil }()
+	step := pl.aggregate
 	if pl.p.agg == nil {
-		if pl.p.sortsAll() {
-			// Rows wait for Finish, which sorts them; LIMIT keeps only the top.
-			for i := range recs {
-				pl.stateless(&recs[i])
-			}
-			pl.pruneTop()
-			return
-		}
-		pl.rows.reset()
+		step = pl.stateless
+	}
+	if sel == nil {
 		for i := range recs {
-			pl.stateless(&recs[i])
+			step(&recs[i])
 		}
-		pl.emit()
 		return
 	}
-	for i := range recs {
-		pl.aggregate(&recs[i])
+	for _, i := range sel {
+		step(&recs[i])
 	}
-	pl.flushChanged()
+}
+
+// Flush emits what the Add calls since the last Flush left for the end of
+// a call.
+func (pl *Pipeline) Flush(out Output) {
+	pl.out = out
+	defer func() { pl.out = nil }()
+	switch {
+	case pl.p.agg != nil:
+		pl.flushChanged()
+	case pl.p.sortsAll():
+		// Rows wait for Finish, which sorts them; LIMIT keeps only the top.
+		pl.pruneTop()
+	default:
+		pl.emit()
+	}
 }
 
 // Advance moves the watermark to wm (it never moves back) and fires the

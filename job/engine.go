@@ -29,6 +29,17 @@ type Pipeline interface {
 	Held(fn func(topic string, partition int32, minOffset int64))
 }
 
+// selector is a Pipeline that runs a selection of a batch in place
+// (exec.Pipeline does). A worker gives it its shares of batches that other
+// partitions share; other pipelines get copies of the selected records.
+type selector interface {
+	// Add is Process over recs[i] for i in sel, in that order, without
+	// the output Process leaves for the end of a call.
+	Add(recs []record.Record, sel []int32, out Output)
+	// Flush emits what the Adds since the last Flush left for the end.
+	Flush(out Output)
+}
+
 // Program is the compiled query as the job uses it.
 type Program interface {
 	// InputSchema gives the columns the sources decode.
@@ -60,4 +71,7 @@ func (p execProgram) NewPipeline() Pipeline { return p.Program.NewPipeline() }
 // results do not depend on routing.
 func FromExec(p *exec.Program) Program { return execProgram{p} }
 
-var _ Pipeline = (*exec.Pipeline)(nil)
+var (
+	_ Pipeline = (*exec.Pipeline)(nil)
+	_ selector = (*exec.Pipeline)(nil)
+)

@@ -114,7 +114,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		}
 		open = append(open, opened{readers, r.openReaders(i, src, readers)})
 	}
-	r.watchKeys()
+	checkers := r.watchKeys()
 	for i, o := range open {
 		r.ingestWG.Add(1)
 		go r.readSource(i, cfg.Sources[i], o.initial, o.readers)
@@ -123,6 +123,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	go r.control(ctrlStop, ctrlDone)
 
 	r.ingestWG.Wait()
+	r.checkKeys(checkers)
 	close(ctrlStop)
 	<-ctrlDone
 	for _, w := range r.workers {
@@ -155,30 +156,52 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 
 // watchKeys stops the job when a source contradicts the partition key that
 // its routing relies on: records of one key may already sit in two workers,
-// so no later re-routing could make the result right.
-func (r *run) watchKeys() {
+// so no later re-routing could make the result right. It returns the
+// checkers it watches, for a last look once the input has ended.
+func (r *run) watchKeys() []connector.KeyChecker {
 	switch r.cfg.Strategy.Name() {
 	case partition.SmartRepartition, partition.StickyPartition:
 	default:
-		return // the strategy hashes or ignores the source partition
+		return nil // the strategy hashes or ignores the source partition
 	}
 	if !r.cfg.Routing.Aligned() {
-		return
+		return nil
 	}
+	var checkers []connector.KeyChecker
 	for _, src := range r.cfg.Sources {
 		kc, ok := src.(connector.KeyChecker)
 		if !ok {
 			continue
 		}
+		checkers = append(checkers, kc)
 		go func() {
 			select {
 			case <-kc.Contradicted():
-				r.fail(fmt.Errorf("%w; routing relied on that key, so groups may be split: stopping "+
-					"(remove the partition.key claim, or fix the producer's keys)", kc.Contradiction()))
+				r.keyContradicted(kc)
 			case <-r.ctx.Done():
 			}
 		}()
 	}
+	return checkers
+}
+
+// checkKeys fails the job if a watched key claim was contradicted: called
+// once the input has ended, so a contradiction seen by the last records
+// stops the job before its final commit even if the watcher has not run.
+func (r *run) checkKeys(checkers []connector.KeyChecker) {
+	for _, kc := range checkers {
+		select {
+		case <-kc.Contradicted():
+			r.keyContradicted(kc)
+		default:
+		}
+	}
+}
+
+// keyContradicted fails the job with kc's contradiction.
+func (r *run) keyContradicted(kc connector.KeyChecker) {
+	r.fail(fmt.Errorf("%w; routing relied on that key, so groups may be split: stopping "+
+		"(remove the partition.key claim, or fix the producer's keys)", kc.Contradiction()))
 }
 
 // openSinks opens every sink, aborting the opened ones when one fails.

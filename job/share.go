@@ -97,23 +97,24 @@ func (w *worker) process(m message) {
 		return
 	}
 	w.col.source = m.segs[0].sb.b.Source
-	w.pipe.Process(w.gather(m.segs), &w.col)
+	if sel, ok := w.pipe.(selector); ok {
+		for _, s := range m.segs {
+			sel.Add(s.sb.b.Records, s.sb.order[s.lo:s.hi], &w.col)
+		}
+		sel.Flush(&w.col)
+	} else {
+		w.pipe.Process(w.gather(m.segs), &w.col)
+	}
 	w.col.source = ""
 	for _, s := range m.segs {
 		w.r.release(s.sb)
 	}
 }
 
-// gather returns the records of segs in order: the shared batch's own
-// records when one segment holds all of them, else copies of the records
-// into the worker's reused buffer (the Values stay in the shared batch).
+// gather returns copies of the records of segs, in order, in the worker's
+// reused buffer (the Values stay in the shared batches): the input of a
+// pipeline that cannot run a selection in place.
 func (w *worker) gather(segs []segment) []record.Record {
-	if len(segs) == 1 {
-		s := segs[0]
-		if all := s.sb.b.Records; int(s.hi-s.lo) == len(all) {
-			return all
-		}
-	}
 	recs := w.local[:0]
 	for _, s := range segs {
 		all := s.sb.b.Records

@@ -1,0 +1,68 @@
+package exec
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/sluicesql/sluice/record"
+	"github.com/sluicesql/sluice/sql"
+)
+
+// TestAddSelectionsEqualsProcess: running selections of shared batches with
+// Add and one Flush emits exactly what one Process over copies of the
+// selected records emits, for every kind of query.
+func TestAddSelectionsEqualsProcess(t *testing.T) {
+	var a, b []record.Record
+	for i := range 40 {
+		r := recs([]any{[]string{"AAPL", "MSFT", "IBM"}[i%3], dec("10.5"), i % 7, i * 1000})[0]
+		r.Offset, r.Timestamp = int64(i), int64(i*1000)
+		if i%2 == 0 {
+			a = append(a, r)
+		} else {
+			b = append(b, r)
+		}
+	}
+	selA := []int32{1, 4, 5, 9, 12, 19}
+	selB := []int32{0, 2, 3, 8, 15}
+	var copies []record.Record
+	for _, i := range selA {
+		copies = append(copies, a[i])
+	}
+	for _, i := range selB {
+		copies = append(copies, b[i])
+	}
+	for _, q := range []string{
+		"SELECT symbol, COUNT(*) AS c, SUM(qty) AS s FROM t GROUP BY symbol EMIT CHANGES",
+		"SELECT symbol, COUNT(*) AS c FROM t GROUP BY symbol WINDOW TUMBLING(ts, INTERVAL '5' SECOND) EMIT FINAL",
+		"SELECT symbol, qty FROM t WHERE qty > 2",
+		"SELECT symbol, qty FROM t ORDER BY qty DESC LIMIT 3",
+		"SELECT DISTINCT symbol FROM t",
+	} {
+		stmts, err := sql.Parse("q.sql", q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := Compile(stmts[0].Select(), Options{Schema: record.NewSchema("symbol", "price", "qty", "ts")})
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		var want, got collector
+		one := p.NewPipeline()
+		one.Process(copies, &want)
+		one.Finish(&want)
+		sel := p.NewPipeline()
+		sel.Add(a, selA, &got)
+		sel.Add(b, selB, &got)
+		sel.Flush(&got)
+		sel.Finish(&got)
+		if w, g := strings.Join(want.texts(), ";"), strings.Join(got.texts(), ";"); w != g || want.emits != got.emits {
+			t.Errorf("%s:\nProcess %s (%d emits)\nAdd     %s (%d emits)", q, w, want.emits, g, got.emits)
+		}
+		if len(want.rows) == 0 {
+			t.Errorf("%s: no rows: the test compares nothing", q)
+		}
+		if one.Stats() != sel.Stats() {
+			t.Errorf("%s: stats %+v, want %+v", q, sel.Stats(), one.Stats())
+		}
+	}
+}
