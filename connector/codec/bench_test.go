@@ -70,3 +70,30 @@ func BenchmarkJSONEncodeScenario2(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rec/s")
 }
+
+func BenchmarkCSVDecodeFirst1BRC(b *testing.B) {
+	var buf []byte
+	for i := 0; i < 4096; i++ {
+		buf = fmt.Appendf(buf, "Station%d;%d.%d\n", i%413, i%90-40, i%10)
+	}
+	schema := record.NewSchema("station", "temperature")
+	d, err := NewCSVDecoder(schema, []string{"station", "temperature"}, ';')
+	if err != nil {
+		b.Fatal(err)
+	}
+	dst := make([]record.Value, 2)
+	b.ReportAllocs()
+	b.ResetTimer()
+	pos := 0
+	for i := 0; i < b.N; i++ {
+		if pos == len(buf) {
+			pos = 0
+		}
+		n := d.DecodeFirst(buf[pos:], dst)
+		if n == 0 {
+			b.Fatalf("no line at %d", pos)
+		}
+		pos += n
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rec/s")
+}

@@ -13,9 +13,20 @@ const (
 // interner turns byte slices into strings, returning the same string for
 // repeated values without allocating. It is a fixed-size two-way
 // set-associative cache, so memory stays bounded however many distinct
-// strings pass through; a miss costs one allocation, as plain string(b) does.
+// strings pass through (128 KiB, allocated on first use); a miss costs one
+// allocation, as plain string(b) does.
+//
+// Each entry keeps the string's first and last eight bytes as words, so a
+// lookup of a string of up to 16 bytes compares three words in the entry and
+// never reads the cached string's bytes.
 type interner struct {
-	tab [internSets * 2]string
+	tab *[internSets * 2]internEntry
+}
+
+// internEntry is one cached string with its head and tail words (see words).
+type internEntry struct {
+	head, tail uint64
+	s          string
 }
 
 func newInterner() *interner {
@@ -24,40 +35,56 @@ func newInterner() *interner {
 
 // str returns b as a string.
 func (t *interner) str(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	if len(b) > internMaxLen {
-		return string(b)
-	}
-	set := int(quickHash(b)%internSets) * 2
-	if t.tab[set] == string(b) {
-		return t.tab[set]
-	}
-	if t.tab[set+1] == string(b) {
-		// Promote, so that the least recently used entry is evicted next.
-		t.tab[set], t.tab[set+1] = t.tab[set+1], t.tab[set]
-		return t.tab[set]
-	}
-	s := string(b)
-	t.tab[set+1] = t.tab[set]
-	t.tab[set] = s
-	return s
+	return t.strAt(b, 0, len(b))
 }
 
-// quickHash mixes the length and the first and last eight bytes of b (1 to
-// internMaxLen bytes). Strings that differ only in the middle share a set and
-// merely miss the cache: the hash picks a set, equality is always checked.
-func quickHash(b []byte) uint64 {
+// strAt returns buf[start:end] as a string. It may read the bytes of buf up
+// to start+8 to build the head word of a short string without a byte loop.
+func (t *interner) strAt(buf []byte, start, end int) string {
+	n := end - start
+	if n == 0 {
+		return ""
+	}
+	if n > internMaxLen {
+		return string(buf[start:end])
+	}
 	var head, tail uint64
-	if len(b) >= 8 {
-		head = binary.LittleEndian.Uint64(b)
-		tail = binary.LittleEndian.Uint64(b[len(b)-8:])
-	} else {
-		for i, c := range b {
+	switch {
+	case n >= 8:
+		head = binary.LittleEndian.Uint64(buf[start:])
+		tail = binary.LittleEndian.Uint64(buf[end-8:])
+	case start+8 <= len(buf):
+		head = binary.LittleEndian.Uint64(buf[start:]) & (1<<(8*n) - 1)
+	default:
+		for i, c := range buf[start:end] {
 			head |= uint64(c) << (8 * i)
 		}
 	}
+	return t.lookup(buf[start:end], head, tail)
+}
+
+// lookup returns b (1 to internMaxLen bytes) as a string; head and tail are
+// its words. For up to 16 bytes the words together with the length are the
+// bytes themselves: below 8 bytes head holds them all (zero padded) and tail
+// is 0, from 8 to 16 bytes head and tail overlap or meet. Longer strings are
+// compared whole once the words match.
+func (t *interner) lookup(b []byte, head, tail uint64) string {
+	if t.tab == nil {
+		t.tab = new([internSets * 2]internEntry)
+	}
 	hi, lo := bits.Mul64(head^0x9E3779B97F4A7C15, tail^uint64(len(b))^0xC2B2AE3D27D4EB4F)
-	return hi ^ lo
+	set := int((hi^lo)%internSets) * 2
+	e := &t.tab[set]
+	if e.head == head && e.tail == tail && len(e.s) == len(b) && (len(b) <= 16 || e.s == string(b)) {
+		return e.s
+	}
+	if f := &t.tab[set+1]; f.head == head && f.tail == tail && len(f.s) == len(b) && (len(b) <= 16 || f.s == string(b)) {
+		// Promote, so that the least recently used entry is evicted next.
+		*e, *f = *f, *e
+		return e.s
+	}
+	s := string(b)
+	t.tab[set+1] = *e
+	*e = internEntry{head: head, tail: tail, s: s}
+	return s
 }

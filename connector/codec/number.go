@@ -28,6 +28,15 @@ func parseNumber(b []byte) (record.Value, error) {
 // parseSimple handles the common shapes -?d+ and -?d+.d+ with at most
 // maxFastDigits digits in one tight pass.
 func parseSimple(b []byte) (record.Value, bool) {
+	v, n := parseSimplePrefix(b)
+	return v, n > 0 && n == len(b)
+}
+
+// parseSimplePrefix parses the longest prefix of b of the shape -?d+ or
+// -?d+.d+ with at most maxFastDigits digits and returns its value and length,
+// or 0 when b does not start with such a number. A caller must check what
+// follows the prefix: "1.5e3" yields 1.5 and 3, "1." yields 0.
+func parseSimplePrefix(b []byte) (record.Value, int) {
 	i := 0
 	neg := len(b) > 0 && b[0] == '-'
 	if neg {
@@ -41,17 +50,14 @@ func parseSimple(b []byte) (record.Value, bool) {
 	}
 	intDigits := i - start
 	if intDigits == 0 || intDigits > maxFastDigits {
-		return record.Value{}, false
+		return record.Value{}, 0
 	}
-	if i == len(b) {
+	if i == len(b) || b[i] != '.' {
 		v := int64(n)
 		if neg {
 			v = -v
 		}
-		return record.IntValue(v), true
-	}
-	if b[i] != '.' {
-		return record.Value{}, false
+		return record.IntValue(v), i
 	}
 	i++
 	frac := i
@@ -60,14 +66,14 @@ func parseSimple(b []byte) (record.Value, bool) {
 		i++
 	}
 	scale := i - frac
-	if i != len(b) || scale == 0 || intDigits+scale > maxFastDigits {
-		return record.Value{}, false
+	if scale == 0 || intDigits+scale > maxFastDigits {
+		return record.Value{}, 0
 	}
 	v := int64(n)
 	if neg {
 		v = -v
 	}
-	return record.DecimalValue(v, uint8(scale)), true
+	return record.DecimalValue(v, uint8(scale)), i
 }
 
 // parseGeneral handles every shape record.ParseNumber accepts.

@@ -19,6 +19,9 @@ const (
 	// minRead is the least a reader reads at once, e.g. for the rest of the
 	// line that crosses its split's end.
 	minRead = 64 << 10
+	// maxFastMisses is how many lines in a row the one-pass decoder may
+	// leave to the line-by-line path before the reader stops trying it.
+	maxFastMisses = 64
 	// slabRecords bounds how many records' values are allocated at once.
 	slabRecords = 1024
 )
@@ -36,6 +39,11 @@ type splitReader struct {
 	schema    *record.Schema
 	dlq       connector.DeadLetters
 	decode    func(line []byte, dst []record.Value) error
+	// fast, when set, decodes the first line of a buffer in one pass and
+	// returns its length with the line break, or 0 to leave the line to
+	// nextLine and decode (as codec.CSVDecoder.DecodeFirst does).
+	fast       func(buf []byte, dst []record.Value) int
+	fastMisses int // lines in a row fast did not take
 
 	f       *os.File
 	buf     []byte // buf[pos:lim] is unread; buf[0] is at file offset bufOff
@@ -75,50 +83,102 @@ func (r *splitReader) Next(ctx context.Context, b *record.Batch, max int) error 
 	n := r.schema.Len()
 	var slab []record.Value
 	for len(recs) < max {
+		var vals []record.Value
+		recs, vals = grow(recs, &slab, n, max)
+		rec := &recs[len(recs)-1]
+		if r.fast != nil && !r.skipFirst {
+			// One pass over a whole line in the buffer, the common case.
+			off := r.bufOff + int64(r.pos)
+			if off >= r.split.end {
+				recs = unreserve(recs, vals)
+				r.finish()
+				break
+			}
+			if k := r.fast(r.buf[r.pos:r.lim], vals); k > 0 {
+				line := r.buf[r.pos : r.pos+k-1]
+				r.pos += k
+				if len(line) > 0 && line[len(line)-1] == '\r' {
+					line = line[:len(line)-1]
+				}
+				r.fastMisses = 0
+				r.setRecord(rec, vals, line, off)
+				continue
+			}
+			if r.fastMisses++; r.fastMisses == maxFastMisses {
+				r.fast = nil // lines this path does not take, e.g. quoted fields
+			}
+		}
 		line, off, ok, err := r.nextLine()
 		if err != nil {
+			recs = unreserve(recs, vals)
 			return err
 		}
 		if !ok {
+			recs = unreserve(recs, vals)
 			r.finish()
 			break
 		}
 		if len(line) == 0 || r.skipBlank && blank(line) {
+			recs = unreserve(recs, vals)
 			continue
 		}
-		if len(recs) < cap(recs) {
-			recs = recs[:len(recs)+1]
-		} else {
-			recs = append(recs, record.Record{})
-		}
-		rec := &recs[len(recs)-1]
-		vals := rec.Values
-		if cap(vals) < n {
-			if len(slab) < n {
-				slab = make([]record.Value, n*min(max-len(recs)+1, slabRecords))
-			}
-			vals, slab = slab[:n:n], slab[n:]
-		}
-		vals = vals[:n]
 		if err := r.decode(line, vals); err != nil {
-			rec.Values = vals // keep the storage for the next line
-			recs = recs[:len(recs)-1]
+			recs = unreserve(recs, vals)
 			r.deadLetter(line, off, err)
 			continue
 		}
-		*rec = record.Record{
-			Values:    vals,
-			Timestamp: r.split.file.modTime,
-			Partition: r.partition,
-			Offset:    off,
-			Topic:     r.split.file.path,
-			Raw:       line,
-		}
+		r.setRecord(rec, vals, line, off)
 	}
 	if len(recs) == 0 && r.done {
 		return io.EOF
 	}
 	return nil
+}
+
+// grow appends a record to recs and returns it with storage for its n
+// values: the record's own from an earlier batch, else a piece of *slab,
+// allocated for up to slabRecords records at once.
+func grow(recs []record.Record, slab *[]record.Value, n, max int) ([]record.Record, []record.Value) {
+	if len(recs) < cap(recs) {
+		recs = recs[:len(recs)+1]
+	} else {
+		recs = append(recs, record.Record{})
+	}
+	vals := recs[len(recs)-1].Values
+	if cap(vals) < n {
+		if len(*slab) < n {
+			*slab = make([]record.Value, n*min(max-len(recs)+1, slabRecords))
+		}
+		vals, *slab = (*slab)[:n:n], (*slab)[n:]
+	}
+	return recs, vals[:n]
+}
+
+// unreserve drops the record grow added last, keeping its value storage for
+// the next record.
+func unreserve(recs []record.Record, vals []record.Value) []record.Record {
+	recs[len(recs)-1].Values = vals
+	return recs[:len(recs)-1]
+}
+
+// setRecord fills rec, decoded into vals from line at file offset off. It
+// sets every field of rec one by one, which costs less than assigning a
+// whole record (a bulk copy with write barriers); recordFields in the tests
+// keeps the list complete.
+func (r *splitReader) setRecord(rec *record.Record, vals []record.Value, line []byte, off int64) {
+	rec.Values = vals
+	rec.Timestamp = r.split.file.modTime
+	rec.EventTime, rec.HasEventTime = 0, false
+	rec.Partition = r.partition
+	rec.Offset = off
+	rec.Topic = r.split.file.path
+	if rec.Key != nil {
+		rec.Key = nil
+	}
+	if rec.Headers != nil {
+		rec.Headers = nil
+	}
+	rec.Raw = line
 }
 
 // blank reports whether a non-empty line holds only white space, and so no

@@ -1,0 +1,125 @@
+package codec
+
+import (
+	"encoding/binary"
+	"math/bits"
+
+	"github.com/sluicesql/sluice/record"
+)
+
+// DecodeFirst decodes the first line of buf into dst, like Decode, in one
+// pass that finds the field delimiters and the line break together (and
+// parses a plain number, such as -12.3, as it goes). It returns the length of
+// the line including its line break ("\n" or "\r\n"), or 0 when this fast
+// path does not apply: buf holds no line break, the line is empty (no
+// record), has a quoted field, or does not decode (a wrong number of fields,
+// a number out of range). The caller then cuts the line
+// itself and calls Decode, which decodes it the same way or reports the
+// error. After a 0 the contents of dst are unspecified.
+func (d *CSVDecoder) DecodeFirst(buf []byte, dst []record.Value) int {
+	if len(dst) != d.width {
+		return 0
+	}
+	for _, s := range d.unset {
+		dst[s] = record.Value{}
+	}
+	delim := d.delim
+	delims := pairWord(delim, '\n')
+	last := len(d.slots) - 1
+	i := 0
+	for col := 0; ; col++ {
+		start := i
+		if i < len(buf) && buf[i] == '"' {
+			return 0
+		}
+		s := d.slots[col]
+		if s >= 0 && i < len(buf) && mayBeNumber(buf[i]) {
+			// A plain number ending at a delimiter or the line break is
+			// stored as it is parsed; anything else is typed below.
+			if v, n := parseSimplePrefix(buf[i:]); n > 0 {
+				if j := i + n; j < len(buf) {
+					switch c := buf[j]; {
+					case c == delim && col < last:
+						dst[s] = v
+						i = j + 1
+						continue
+					case c == '\n' || c == '\r' && j+1 < len(buf) && buf[j+1] == '\n':
+						if col != last {
+							return 0
+						}
+						dst[s] = v
+						if c == '\r' {
+							j++
+						}
+						return j + 1
+					}
+				}
+			}
+		}
+		if i = fieldEnd(buf, i, delims); i == len(buf) {
+			return 0
+		}
+		eol := buf[i] == '\n'
+		end := i
+		if eol && end > start && buf[end-1] == '\r' {
+			end--
+		}
+		if s >= 0 {
+			switch {
+			case end == start:
+				dst[s] = record.Value{}
+			case !mayBeNumber(buf[start]):
+				dst[s] = record.StringValue(d.intern.strAt(buf, start, end))
+			default:
+				v, err := d.value(buf[start:end], false)
+				if err != nil {
+					return 0
+				}
+				dst[s] = v
+			}
+		}
+		if eol {
+			// An empty line is no record; the caller skips it.
+			if col != last || end == 0 {
+				return 0
+			}
+			return i + 1
+		}
+		if col == last {
+			return 0
+		}
+		i++
+	}
+}
+
+// Eight bytes at a time: lsbs has the low bit of every byte set, msbs the
+// high bit.
+const (
+	lsbs = 0x0101010101010101
+	msbs = 0x8080808080808080
+)
+
+// pairWord packs two bytes for fieldEnd.
+func pairWord(a, b byte) [2]uint64 {
+	return [2]uint64{lsbs * uint64(a), lsbs * uint64(b)}
+}
+
+// fieldEnd returns the offset of the first byte of buf from i on that is one
+// of the two bytes packed in pair, or len(buf). It tests eight bytes per
+// step: a byte of x^pattern is zero where x holds the byte, and
+// (y-lsbs)&^y&msbs flags the lowest zero byte of y exactly (a borrow can
+// only flag bytes above it).
+func fieldEnd(buf []byte, i int, pair [2]uint64) int {
+	for ; i+8 <= len(buf); i += 8 {
+		x := binary.LittleEndian.Uint64(buf[i:])
+		y, z := x^pair[0], x^pair[1]
+		if m := ((y - lsbs) &^ y) | ((z - lsbs) &^ z); m&msbs != 0 {
+			return i + bits.TrailingZeros64(m&msbs)>>3
+		}
+	}
+	a, b := byte(pair[0]), byte(pair[1])
+	for i < len(buf) && buf[i] != a && buf[i] != b {
+		i++
+	}
+	return i
+}
