@@ -52,6 +52,10 @@ type StateSize struct {
 	Scenario      string  `json:"scenario"`
 	Groups        int64   `json:"groups"`
 	Bytes         int64   `json:"bytes"`
+	// Fixed is the heap of a pipeline that has seen one group: buffers
+	// that do not grow with the groups.
+	Fixed int64 `json:"fixed_bytes"`
+	// BytesPerGroup is (Bytes - Fixed) / (Groups - 1).
 	BytesPerGroup float64 `json:"bytes_per_group"`
 }
 
@@ -158,8 +162,8 @@ func (rep *Report) WriteTable(w io.Writer) error {
 		return err
 	}
 	for _, s := range rep.State {
-		fmt.Fprintf(w, "\nstate, scenario %s: %d groups, %s in one pipeline, %.0f bytes/group", s.Scenario, s.Groups,
-			sizeString(s.Bytes), s.BytesPerGroup)
+		fmt.Fprintf(w, "\nstate, scenario %s: %d groups, %s in one pipeline (%s fixed), %.0f bytes/group", s.Scenario,
+			s.Groups, sizeString(s.Bytes), sizeString(s.Fixed), s.BytesPerGroup)
 	}
 	if len(rep.State) > 0 {
 		fmt.Fprintln(w)

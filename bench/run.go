@@ -185,37 +185,54 @@ func (b *runner) runLimit(p *prepared) error {
 	return nil
 }
 
-// stateSize measures the heap a single pipeline keeps per group after
-// taking all records (keyed scenarios without windows only).
+// stateSize measures the heap a single pipeline keeps after taking all
+// records, and per group beyond the first (keyed scenarios without windows
+// only).
 func (b *runner) stateSize(p *prepared) error {
 	prog, err := p.compile()
 	if err != nil {
 		return err
 	}
-	if len(prog.KeySlots()) == 0 || p.stmt.Select().Window != nil {
+	if len(prog.KeySlots()) == 0 || p.stmt.Select().Window != nil || len(p.parts[0]) == 0 {
 		return nil
 	}
+	// fixed: a pipeline that has seen one group holds its buffers; the
+	// state per group is what the other groups add to that.
+	first := p.parts[0][:1]
+	fixed := heapOf(func() any {
+		pipe := prog.NewPipeline()
+		pipe.Process(first, &countOutput{})
+		return pipe
+	})
+	grew := heapOf(func() any {
+		pipe := prog.NewPipeline()
+		out := &countOutput{}
+		for _, part := range p.parts {
+			for off := 0; off < len(part); off += job.DefaultBatchSize {
+				pipe.Process(part[off:min(off+job.DefaultBatchSize, len(part))], out)
+			}
+		}
+		return pipe
+	})
+	if g := p.limit.Rows; g > 1 {
+		b.report.State = append(b.report.State, StateSize{Scenario: p.s.ID, Groups: g, Bytes: grew, Fixed: fixed,
+			BytesPerGroup: float64(grew-fixed) / float64(g-1)})
+	}
+	return nil
+}
+
+// heapOf returns the heap that the value build returns keeps alive.
+func heapOf(build func() any) int64 {
 	var ms runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
 	before := ms.HeapAlloc
-	pipe := prog.NewPipeline()
-	out := &countOutput{}
-	for _, part := range p.parts {
-		for off := 0; off < len(part); off += job.DefaultBatchSize {
-			batch := part[off:min(off+job.DefaultBatchSize, len(part))]
-			pipe.Process(batch, out)
-		}
-	}
+	v := build()
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
 	grew := int64(ms.HeapAlloc) - int64(before)
-	runtime.KeepAlive(pipe)
-	if p.limit.Rows > 0 {
-		b.report.State = append(b.report.State, StateSize{Scenario: p.s.ID, Groups: p.limit.Rows,
-			Bytes: grew, BytesPerGroup: float64(grew) / float64(p.limit.Rows)})
-	}
-	return nil
+	runtime.KeepAlive(v)
+	return grew
 }
 
 // countOutput counts a pipeline's rows.

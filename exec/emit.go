@@ -129,6 +129,21 @@ func (pl *Pipeline) addGroupRow(g int32) {
 		}
 		dst[i] = v
 	}
+	if len(pl.rows.rows) >= emitChunk && pl.p.splitsEmissions() {
+		pl.emit()
+	}
+}
+
+// emitChunk bounds the group rows gathered for one Emit when an emission
+// may be split, so that the output buffer does not grow with the number of
+// groups that change or fire together.
+const emitChunk = 32
+
+// splitsEmissions reports whether an emission of group rows may go out in
+// several Emit calls: nothing (DISTINCT, ORDER BY, LIMIT) applies to the
+// emission as a whole.
+func (p *Program) splitsEmissions() bool {
+	return !p.distinct && len(p.order) == 0 && !p.hasLimit
 }
 
 // rowError reports a group row that failed to evaluate.
