@@ -49,9 +49,9 @@ type Result struct {
 
 // StateSize is the heap one pipeline keeps for a keyed scenario's groups.
 type StateSize struct {
-	Scenario      string  `json:"scenario"`
-	Groups        int64   `json:"groups"`
-	Bytes         int64   `json:"bytes"`
+	Scenario string `json:"scenario"`
+	Groups   int64  `json:"groups"`
+	Bytes    int64  `json:"bytes"`
 	// Fixed is the heap of a pipeline that has seen one group: buffers
 	// that do not grow with the groups.
 	Fixed int64 `json:"fixed_bytes"`
