@@ -48,7 +48,10 @@ type Program interface {
 	OutputSchema() *record.Schema
 	// KeySlots are the output slots forming the message key (nil: none).
 	KeySlots() []int
-	// EventTime returns a record's event time, if it has one.
+	// EventTime returns a record's event time, if it has one. The job
+	// stamps it on the record at ingest (EventTime, HasEventTime) unless it
+	// equals the record's Timestamp: a pipeline reads an unstamped record's
+	// event time from its Timestamp (or computes it again).
 	EventTime(r *record.Record) (int64, bool)
 	// Ordered reports whether the output order must be kept across partitions.
 	Ordered() bool

@@ -165,12 +165,19 @@ func (in *ingester) route(b *record.Batch) (*record.Batch, error) {
 		return b, fmt.Errorf("reader returned %d records, more than the %d asked for", n, len(in.dst))
 	}
 	for i := range b.Records {
+		// A record keeps no stamp when its event time is its timestamp:
+		// every reader of event times falls back to that. Not writing
+		// keeps the record's cache lines clean for the worker's core.
 		rec := &b.Records[i]
-		if et, ok := r.prog.EventTime(rec); ok {
+		et, ok := r.prog.EventTime(rec)
+		switch {
+		case ok && (rec.HasEventTime || et != rec.Timestamp):
 			rec.EventTime, rec.HasEventTime = et, true
-			in.maxEvent = max(in.maxEvent, et)
-		} else {
+		case !ok && rec.HasEventTime:
 			rec.HasEventTime = false
+		}
+		if ok {
+			in.maxEvent = max(in.maxEvent, et)
 		}
 	}
 	in.offset = max(in.offset, b.Records[n-1].Offset+1)
