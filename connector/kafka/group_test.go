@@ -10,7 +10,7 @@ import (
 )
 
 // TestDeadLetters sends malformed JSON values to the DLQ with their bytes,
-// partition and offset, and keeps reading the good ones.
+// key, partition and offset, and keeps reading the good ones.
 func TestDeadLetters(t *testing.T) {
 	brokers := startCluster(t, "trades")
 	msgs := trades(300, 10)
@@ -36,12 +36,12 @@ func TestDeadLetters(t *testing.T) {
 	if len(dead) != len(bad) {
 		t.Fatalf("%d dead letters, want %d", len(dead), len(bad))
 	}
-	wantRaw := map[string]bool{}
-	for _, v := range bad {
-		wantRaw[v] = true
+	keyOf := map[string]string{} // raw value -> message key
+	for i, v := range bad {
+		keyOf[v] = string(msgs[i].Key)
 	}
 	for _, d := range dead {
-		if !wantRaw[string(d.Raw)] || d.Source != "trades" || d.Reason == "" || d.Time.IsZero() {
+		if key, ok := keyOf[string(d.Raw)]; !ok || string(d.Key) != key || d.Source != "trades" || d.Reason == "" || d.Time.IsZero() {
 			t.Errorf("dead letter %+v", d)
 		}
 		if seen[pk{d.Partition, d.Offset}] {

@@ -242,6 +242,7 @@ func (s *Source) deadLetter(kr *kgo.Record, err error) {
 		Partition: kr.Partition,
 		Offset:    kr.Offset,
 		Raw:       kr.Value,
+		Key:       kr.Key,
 		Reason:    fmt.Sprintf("topic %s: %v", kr.Topic, err),
 		Time:      time.Now().UTC(),
 	})

@@ -3,7 +3,6 @@ package kafka
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -25,10 +24,8 @@ type Sink struct {
 	enc      *codec.JSONEncoder
 	keySlots []int
 	keyVals  []record.Value
-	opts     []kgo.Opt // added to the producing client's options
-
-	mu  sync.Mutex
-	err error // the first failed produce
+	opts     []kgo.Opt  // added to the producing client's options
+	err      firstError // the first failed produce
 }
 
 // NewSink returns the Kafka sink named name configured by '<n>.topic.name'
@@ -53,21 +50,8 @@ func (k *Sink) Open(ctx context.Context, schema *record.Schema, keySlots []int) 
 			return fmt.Errorf("kafka sink %q: key slot %d outside the %d output columns", k.cfg.name, s, schema.Len())
 		}
 	}
-	opts := append([]kgo.Opt{kgo.DefaultProduceTopic(k.cfg.topic),
-		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil))}, k.opts...)
-	cl, err := newClient(k.cfg.brokers, opts...)
+	cl, err := openProducer(ctx, k.cfg.brokers, k.cfg.topic, k.opts...)
 	if err != nil {
-		return fmt.Errorf("kafka sink %q: %w", k.cfg.name, err)
-	}
-	topics, err := kadm.NewClient(cl).ListTopics(ctx, k.cfg.topic)
-	if err == nil {
-		err = topics.Error()
-	}
-	if err == nil && !topics.Has(k.cfg.topic) {
-		err = fmt.Errorf("topic %q does not exist", k.cfg.topic)
-	}
-	if err != nil {
-		cl.Close()
 		return fmt.Errorf("kafka sink %q: %w", k.cfg.name, err)
 	}
 	k.client = cl
@@ -83,7 +67,7 @@ func (k *Sink) Write(ctx context.Context, rows []record.Record) error {
 	if k.client == nil {
 		return fmt.Errorf("kafka sink %q: not open", k.cfg.name)
 	}
-	if err := k.failed(); err != nil {
+	if err := k.err.get(); err != nil {
 		return err
 	}
 	// One buffer per call holds every key and value of the call's messages;
@@ -126,20 +110,36 @@ func (k *Sink) appendKey(b []byte, row []record.Value) []byte {
 
 // produced records the first produce failure.
 func (k *Sink) produced(_ *kgo.Record, err error) {
-	if err == nil {
-		return
-	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.err == nil {
-		k.err = fmt.Errorf("kafka sink %q: produce to %q: %w", k.cfg.name, k.cfg.topic, err)
+	if err != nil {
+		k.err.set(fmt.Errorf("kafka sink %q: produce to %q: %w", k.cfg.name, k.cfg.topic, err))
 	}
 }
 
-func (k *Sink) failed() error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return k.err
+// Brokers returns the sink's bootstrap servers.
+func (k *Sink) Brokers() []string { return k.cfg.brokers }
+
+// openProducer returns a client for brokers that produces to topic (keyed
+// messages to Kafka's default partition of their key; franz-go's defaults:
+// idempotent, acks=all) with opts added, once it has checked that topic
+// exists.
+func openProducer(ctx context.Context, brokers []string, topic string, opts ...kgo.Opt) (*kgo.Client, error) {
+	opts = append([]kgo.Opt{kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil))}, opts...)
+	cl, err := newClient(brokers, opts...)
+	if err != nil {
+		return nil, err
+	}
+	topics, err := kadm.NewClient(cl).ListTopics(ctx, topic)
+	if err == nil {
+		err = topics.Error()
+	}
+	if err == nil && !topics.Has(topic) {
+		err = fmt.Errorf("topic %q does not exist", topic)
+	}
+	if err != nil {
+		cl.Close()
+		return nil, err
+	}
+	return cl, nil
 }
 
 // Flush waits until every message written so far is acknowledged by all
@@ -151,7 +151,7 @@ func (k *Sink) Flush(ctx context.Context) error {
 	if err := k.client.Flush(ctx); err != nil {
 		return fmt.Errorf("kafka sink %q: flush: %w", k.cfg.name, err)
 	}
-	return k.failed()
+	return k.err.get()
 }
 
 // Close flushes and disconnects.

@@ -94,6 +94,9 @@ func (s *Source) Name() string { return s.cfg.name }
 // Topic returns the topic the source reads.
 func (s *Source) Topic() string { return s.cfg.topic }
 
+// Brokers returns the source's bootstrap servers.
+func (s *Source) Brokers() []string { return s.cfg.brokers }
+
 // Facts returns the source's partitioning: the declared partition key (Origin
 // "declared"), else one observed by CheckFacts ("observed"), with the
 // partition count once known. A key contradicted by the data is dropped and

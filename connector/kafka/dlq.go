@@ -1,0 +1,132 @@
+package kafka
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/connector"
+)
+
+// Headers of a dead-letter message.
+const (
+	HeaderDLQSource    = "dlq.source"
+	HeaderDLQPartition = "dlq.partition"
+	HeaderDLQOffset    = "dlq.offset"
+	HeaderDLQReason    = "dlq.reason"
+)
+
+// DeadLetterQueue produces dead letters to a Kafka topic ('dlq.topic'). Each
+// message's value is the dead letter's JSON object (connector.DeadLetterJSON,
+// the line a dead-letter file holds), its key the record's own message key
+// when it had one, else "<source>/<partition>/<offset>", and its headers
+// dlq.source, dlq.partition, dlq.offset and dlq.reason. Keyed messages land
+// in Kafka's default partition of their key; the producer is idempotent with
+// acks=all, like the Sink's.
+//
+// Add produces asynchronously; Flush waits until every entry added before
+// it is acknowledged and returns the first failure, so a job that flushes
+// before committing source offsets never commits past a dead letter that is
+// not in the topic. A DeadLetterQueue is safe for concurrent use.
+type DeadLetterQueue struct {
+	topic  string
+	client *kgo.Client
+	count  atomic.Int64
+	failed firstError
+	close  sync.Once
+}
+
+// OpenDeadLetterQueue connects to brokers and checks that topic exists.
+// opts are added to the producing client's options (kgo.WithHooks for
+// metrics, for example).
+func OpenDeadLetterQueue(ctx context.Context, brokers []string, topic string, opts ...kgo.Opt) (*DeadLetterQueue, error) {
+	if len(brokers) == 0 {
+		return nil, fmt.Errorf("kafka dead-letter topic %q: no brokers", topic)
+	}
+	cl, err := openProducer(ctx, brokers, topic, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("kafka dead-letter topic %q: %w", topic, err)
+	}
+	return &DeadLetterQueue{topic: topic, client: cl}, nil
+}
+
+// Topic returns the dead-letter topic.
+func (q *DeadLetterQueue) Topic() string { return q.topic }
+
+// Count returns the number of dead letters added.
+func (q *DeadLetterQueue) Count() int64 { return q.count.Load() }
+
+// Add produces d to the topic without waiting for the acknowledgement. It
+// blocks while the producer's buffer is full. A failure is kept and
+// returned by Flush and Close.
+func (q *DeadLetterQueue) Add(d connector.DeadLetter) {
+	q.count.Add(1)
+	value, err := d.AppendJSON(nil)
+	if err != nil {
+		q.failed.set(fmt.Errorf("kafka dead-letter topic %q: %w", q.topic, err))
+		return
+	}
+	partition, offset := strconv.FormatInt(int64(d.Partition), 10), strconv.FormatInt(d.Offset, 10)
+	key := d.Key
+	if key == nil {
+		key = []byte(d.Source + "/" + partition + "/" + offset)
+	}
+	m := &kgo.Record{Key: key, Value: value, Headers: []kgo.RecordHeader{
+		{Key: HeaderDLQSource, Value: []byte(d.Source)},
+		{Key: HeaderDLQPartition, Value: []byte(partition)},
+		{Key: HeaderDLQOffset, Value: []byte(offset)},
+		{Key: HeaderDLQReason, Value: []byte(d.Reason)},
+	}}
+	// Not the job's context: a dead letter added while the job stops must
+	// still reach the topic.
+	q.client.Produce(context.Background(), m, q.produced)
+}
+
+// produced records the first produce failure.
+func (q *DeadLetterQueue) produced(m *kgo.Record, err error) {
+	if err != nil {
+		q.failed.set(fmt.Errorf("kafka dead-letter topic %q: produce: %w", q.topic, err))
+	}
+}
+
+// Flush waits until every dead letter added so far is acknowledged by all
+// in-sync replicas, and returns the first failure.
+func (q *DeadLetterQueue) Flush(ctx context.Context) error {
+	if err := q.client.Flush(ctx); err != nil {
+		return fmt.Errorf("kafka dead-letter topic %q: flush: %w", q.topic, err)
+	}
+	return q.failed.get()
+}
+
+// Close flushes and disconnects; it returns the first failure.
+func (q *DeadLetterQueue) Close() error {
+	err := q.Flush(context.Background())
+	q.close.Do(q.client.Close)
+	return err
+}
+
+// firstError keeps the first error of asynchronous produces.
+type firstError struct {
+	mu  sync.Mutex
+	err error
+}
+
+func (f *firstError) set(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err == nil {
+		f.err = err
+	}
+}
+
+func (f *firstError) get() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.err
+}
+
+var _ connector.DeadLetters = (*DeadLetterQueue)(nil)

@@ -1,0 +1,181 @@
+package kafka
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/record"
+)
+
+// ackCount is a kgo hook counting the records acknowledged by the brokers.
+type ackCount struct{ n atomic.Int64 }
+
+// OnProduceRecordUnbuffered implements kgo.HookProduceRecordUnbuffered.
+func (h *ackCount) OnProduceRecordUnbuffered(_ *kgo.Record, err error) {
+	if err == nil {
+		h.n.Add(1)
+	}
+}
+
+// TestDeadLetterQueueRoundTrip adds dead letters from several goroutines
+// and reads the topic back: every entry is acknowledged when Flush returns,
+// its value is the dead-letter file's JSON line, its key the original
+// message key or source/partition/offset, and its headers name source,
+// partition, offset and reason.
+func TestDeadLetterQueueRoundTrip(t *testing.T) {
+	brokers := startCluster(t, "dead")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var acked ackCount
+	q, err := OpenDeadLetterQueue(ctx, brokers, "dead", kgo.WithHooks(&acked))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2024, 1, 15, 10, 0, 0, 0, time.UTC)
+	const writers, each = 4, 50
+	want := map[pk]connector.DeadLetter{}
+	for g := int32(0); g < writers; g++ {
+		for i := int64(0); i < each; i++ {
+			d := connector.DeadLetter{Source: "orders", Partition: g, Offset: i, Raw: []byte(fmt.Sprintf(`{"bad":%d`, i)),
+				Reason: fmt.Sprintf("decode %d/%d", g, i), Time: at}
+			if i%5 == 0 {
+				d.Raw = []byte{0xff, byte(i)}
+			}
+			if i%3 == 0 {
+				d.Key = []byte(fmt.Sprintf("K%d-%d", g, i))
+			}
+			want[pk{g, i}] = d
+		}
+	}
+	var wg sync.WaitGroup
+	for g := int32(0); g < writers; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int64(0); i < each; i++ {
+				q.Add(want[pk{g, i}])
+			}
+		}()
+	}
+	wg.Wait()
+	if err := q.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := acked.n.Load(); n != writers*each || q.Count() != writers*each {
+		t.Fatalf("after Flush: %d acknowledged, %d added; want %d", n, q.Count(), writers*each)
+	}
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	src, err := NewSource("dead", map[string]string{"dead.bootstrap.servers": strings.Join(brokers, ","),
+		"dead.stop.at": "end", "dead.format": "string"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := readAll(t, src, record.NewSchema("value"), nil)
+	if len(msgs) != len(want) {
+		t.Fatalf("read %d dead-letter messages, want %d", len(msgs), len(want))
+	}
+	seen := map[pk]bool{}
+	for _, m := range msgs {
+		var j connector.DeadLetterJSON
+		if err := json.Unmarshal([]byte(m.raw), &j); err != nil {
+			t.Fatalf("message value %q: %v", m.raw, err)
+		}
+		d, ok := want[pk{j.Partition, j.Offset}]
+		if !ok || seen[pk{j.Partition, j.Offset}] {
+			t.Fatalf("unexpected or repeated dead letter %s", m.raw)
+		}
+		seen[pk{j.Partition, j.Offset}] = true
+		line, err := d.AppendJSON(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := string(d.Key)
+		if d.Key == nil {
+			key = fmt.Sprintf("orders/%d/%d", d.Partition, d.Offset)
+		}
+		hdrs := map[string]string{}
+		for _, h := range m.hdrs {
+			hdrs[h.Key] = string(h.Value)
+		}
+		wantHdrs := map[string]string{HeaderDLQSource: "orders", HeaderDLQPartition: fmt.Sprint(d.Partition),
+			HeaderDLQOffset: fmt.Sprint(d.Offset), HeaderDLQReason: d.Reason}
+		switch {
+		case m.raw != string(line):
+			t.Errorf("value %s, want the dead-letter line %s", m.raw, line)
+		case m.key != key || m.part != Partition([]byte(key), testPartitions):
+			t.Errorf("message key %q in partition %d, want %q in %d", m.key, m.part, key, Partition([]byte(key), testPartitions))
+		case fmt.Sprint(hdrs) != fmt.Sprint(wantHdrs):
+			t.Errorf("headers %v, want %v", hdrs, wantHdrs)
+		}
+	}
+}
+
+// TestDeadLetterQueueErrors: a topic that does not exist or no brokers fail
+// at open; a produce the broker refuses fails Flush and Close, so a job
+// never commits past a dead letter that is not in the topic.
+func TestDeadLetterQueueErrors(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "dead"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	brokers := c.ListenAddrs()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, tt := range []struct {
+		brokers []string
+		topic   string
+		want    string
+	}{
+		{brokers, "missing", `"missing"`},
+		{nil, "dead", `"dead": no brokers`},
+	} {
+		if _, err := OpenDeadLetterQueue(ctx, tt.brokers, tt.topic); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("OpenDeadLetterQueue(%v, %q) = %v, want an error with %q", tt.brokers, tt.topic, err, tt.want)
+		}
+	}
+
+	q, err := OpenDeadLetterQueue(ctx, brokers, "dead")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		r := req.(*kmsg.ProduceRequest)
+		resp := r.ResponseKind().(*kmsg.ProduceResponse)
+		for _, rt := range r.Topics {
+			st := kmsg.NewProduceResponseTopic()
+			st.Topic, st.TopicID = rt.Topic, rt.TopicID
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewProduceResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	q.Add(connector.DeadLetter{Source: "orders", Partition: 1, Offset: 9, Raw: []byte("x"), Reason: "r", Time: time.Now()})
+	if err := q.Flush(ctx); err == nil || !strings.Contains(err.Error(), `"dead"`) {
+		t.Errorf("Flush after a refused produce = %v, want an error naming the topic", err)
+	}
+	if err := q.Close(); err == nil {
+		t.Error("Close after a refused produce: no error")
+	}
+}
