@@ -196,43 +196,52 @@ func BenchmarkRouteKeys(b *testing.B) {
 			record.IntValue(int64(i % 100)),
 		}
 	}
-	var cols, exprs partition.Context
-	if err := SetRoutingKey(&cols, parseKeys(b, "symbol", "qty"), schema); err != nil {
-		b.Fatal(err)
-	}
-	if err := SetRoutingKey(&exprs, parseKeys(b, "FLOOR(price / 10)", "UPPER(symbol)"), schema); err != nil {
-		b.Fatal(err)
-	}
-	cols.Partitions, exprs.Partitions = 8, 8
-	perRecord := exprs
-	perRecord.KeyFuncs = nil
 	dst := make([]int, n)
-	h := partition.NewHash()
 	keys := make([]record.Value, 2*n)
-	cases := []struct {
+	for _, set := range []struct {
 		name string
-		run  func()
+		keys []string
 	}{
-		{"columns", func() { h.Route(batch, &cols, dst) }},
-		{"exprs/Key", func() { h.Route(batch, &perRecord, dst) }},
-		{"exprs/KeyFuncs", func() { h.Route(batch, &exprs, dst) }},
-		{"exprs/eval", func() {
-			for k, f := range exprs.KeyFuncs {
-				for i := range batch.Records {
-					keys[2*i+k], _ = f(&batch.Records[i])
+		{"columns", []string{"symbol", "qty"}},
+		{"floor_upper", []string{"FLOOR(price / 10)", "UPPER(symbol)"}},
+		{"column_plus", []string{"symbol", "qty + 1"}},
+	} {
+		var ctx partition.Context
+		if err := SetRoutingKey(&ctx, parseKeys(b, set.keys...), schema); err != nil {
+			b.Fatal(err)
+		}
+		ctx.Partitions = 8
+		perRecord := ctx
+		perRecord.KeyFuncs = nil
+		h := partition.NewHash()
+		cases := []struct {
+			name string
+			run  func()
+		}{
+			{"Key", func() { h.Route(batch, &perRecord, dst) }},
+			{"KeyFuncs", func() { h.Route(batch, &ctx, dst) }},
+			{"eval", func() {
+				for k, f := range ctx.KeyFuncs {
+					for i := range batch.Records {
+						keys[2*i+k], _ = f(&batch.Records[i])
+					}
 				}
-			}
-		}},
-	}
-	for _, c := range cases {
-		b.Run(c.name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				c.run()
-			}
-			recs := float64(b.N) * n
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/recs, "ns/rec")
-			b.ReportMetric(recs/b.Elapsed().Seconds(), "rec/s")
-		})
+			}},
+		}
+		if ctx.KeySlots != nil {
+			cases = cases[:1]
+			cases[0].name = "KeySlots"
+		}
+		for _, c := range cases {
+			b.Run(set.name+"/"+c.name, func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					c.run()
+				}
+				recs := float64(b.N) * n
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/recs, "ns/rec")
+				b.ReportMetric(recs/b.Elapsed().Seconds(), "rec/s")
+			})
+		}
 	}
 }

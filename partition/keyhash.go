@@ -78,8 +78,8 @@ func routeRows(rows keyRows, table *[KeyGroups]int32, dst []int) {
 }
 
 // routeShort is the fast path of routeRows. For a row whose key values all
-// have a short form (INTEGER, TIMESTAMP, NULL, BOOLEAN, DECIMAL of scale 0
-// or with no trailing zero, STRING of up to 8 bytes: most routing keys) it
+// have a short form (INTEGER, TIMESTAMP, NULL, STRING of up to 8 bytes,
+// DECIMAL of scale 0 or with no trailing zero: most routing keys) it
 // sets dst[i] as routeRows does, computing exactly what foldValue does for
 // those values but with no calls, so that the loop runs in registers. It
 // sets dst[i] to -1 for the other rows, and reports whether there were any.
@@ -112,26 +112,16 @@ records:
 				tag, x = tagTimestamp, uint64(v.Millis())
 			case record.Null:
 				tag = tagNull
-			case record.Decimal: // as decimalWords when there is no zero to drop
-				n, s := v.Decimal()
-				switch {
-				case s == 0:
-					tag = tagNumber
-				case n%10 != 0:
-					tag = tagDecimal | uint64(s)<<8
-				default:
-					dst[i], left = -1, true
+			default: // a DECIMAL with no trailing zero to drop, as decimalWords
+				n, sc := v.Decimal()
+				if v.Kind() != record.Decimal || (sc != 0 && n%10 == 0) {
+					dst[i], left = -1, true // FLOAT, BOOLEAN, ...: foldValue decides
 					continue records
 				}
-				x = uint64(n)
-			case record.Bool:
-				tag = tagBool
-				if v.Bool() {
-					x = 1
+				tag, x = tagNumber, uint64(n)
+				if sc != 0 {
+					tag = tagDecimal | uint64(sc)<<8
 				}
-			default: // FLOAT: foldValue decides
-				dst[i], left = -1, true
-				continue records
 			}
 			h = mum(tag^mixK1, x^h)
 		}

@@ -170,6 +170,9 @@ func TestHashKeyBatchShapes(t *testing.T) {
 		{"appends in place", func(r *record.Record, buf []record.Value) []record.Value {
 			return append(buf, r.Values[0], r.Values[1])
 		}},
+		{"three values", func(r *record.Record, buf []record.Value) []record.Value {
+			return append(buf, r.Values...)
+		}},
 		{"truncates and appends", func(r *record.Record, buf []record.Value) []record.Value {
 			return append(buf[:0], r.Values[1])
 		}},
