@@ -48,7 +48,8 @@ type Options struct {
 	ProgressInterval time.Duration
 	// KafkaOpts, when set, returns extra options for the Kafka clients a
 	// job reads and writes with: client is "source:<name>" for a source's
-	// consumer, "sink:<name>" for a sink's producer, and job the job's name.
+	// consumer, "sink:<name>" for a sink's producer, "dlq:<topic>" for the
+	// dead-letter topic's producer, and job the job's name.
 	// It suits metrics hooks (kgo.WithHooks).
 	KafkaOpts func(job, client string) []kgo.Opt
 }
@@ -87,6 +88,7 @@ type Job struct {
 	// Facts are the source's partitioning facts the plan was made with.
 	Facts  connector.Facts
 	src    connector.Source
+	dlq    *kafka.DeadLetterQueue // the 'dlq.topic' queue, closed after Run
 	config job.Config
 }
 
@@ -124,11 +126,15 @@ func Prepare(ctx context.Context, stmt *sql.Statement, opts Options) (j *Job, er
 		return nil, configErr(err)
 	}
 	var sink connector.Sink
+	var dlq *kafka.DeadLetterQueue
 	defer func() {
 		if err != nil {
 			src.Close()
 			if sink != nil {
 				sink.Abort()
+			}
+			if dlq != nil {
+				dlq.Close()
 			}
 		}
 	}()
@@ -163,6 +169,12 @@ func Prepare(ctx context.Context, stmt *sql.Statement, opts Options) (j *Job, er
 	if sink, err = openSink(stmt.Name, props, opts.Stdout, kafkaOpts); err != nil {
 		return nil, configErr(err)
 	}
+	if dlq, err = openDLQ(ctx, props, src, sink, kafkaOpts); err != nil {
+		return nil, err
+	}
+	if dlq != nil {
+		cfg.DLQ = dlq
+	}
 	cfg.Name = name
 	cfg.Sources = []connector.Source{src}
 	cfg.Sinks = []connector.Sink{sink}
@@ -172,7 +184,7 @@ func Prepare(ctx context.Context, stmt *sql.Statement, opts Options) (j *Job, er
 		sinkName = ""
 	}
 	return &Job{Name: name, Plan: p, Program: prog, Props: props, Source: srcName, Sink: sinkName,
-		WritesStdout: stdoutSink, Facts: facts, src: src, config: cfg}, nil
+		WritesStdout: stdoutSink, Facts: facts, src: src, dlq: dlq, config: cfg}, nil
 }
 
 // FactsNote says why the source's partition key is not trusted (the data
@@ -201,9 +213,16 @@ func (j *Job) SetOnBatch(f func(partition, records int, d time.Duration)) {
 	j.config.OnBatch = f
 }
 
-// Run runs the job until its bounded input ends or ctx is cancelled.
+// Run runs the job until its bounded input ends or ctx is cancelled, then
+// closes its dead-letter topic's producer (flushing it first).
 func (j *Job) Run(ctx context.Context) (*job.Summary, error) {
-	return job.Run(ctx, j.config)
+	sum, err := job.Run(ctx, j.config)
+	if j.dlq != nil {
+		if cerr := j.dlq.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}
+	return sum, err
 }
 
 // openSource opens the source name declared by '<name>.type', and returns

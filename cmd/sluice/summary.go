@@ -64,6 +64,9 @@ func writeSummary(w io.Writer, info runInfo, s *job.Summary) {
 	if s.DLQPath != "" {
 		fmt.Fprintf(w, "  dead letters in %s\n", s.DLQPath)
 	}
+	if s.DLQTopic != "" {
+		fmt.Fprintf(w, "  dead letters in Kafka topic %s\n", s.DLQTopic)
+	}
 	fmt.Fprintf(w, "  elapsed:    %s, %s records/s\n", s.Elapsed.Round(time.Millisecond), count(int64(rate(t.In, s.Elapsed))))
 	routed := partitionsIn(s)
 	parts := make([]string, len(s.Partitions))

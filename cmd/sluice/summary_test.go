@@ -38,6 +38,12 @@ func TestWriteSummary(t *testing.T) {
 	if got := b.String(); got != want {
 		t.Errorf("summary:\n%s\nwant:\n%s", got, want)
 	}
+	s.DLQPath, s.DLQTopic = "", "trades-dead"
+	b.Reset()
+	writeSummary(&b, runInfo{Name: "minutes", Choice: "auto", PartitionsOrigin: "flag"}, s)
+	if got, line := b.String(), "\n  dead letters in Kafka topic trades-dead\n  elapsed:"; !strings.Contains(got, line) {
+		t.Errorf("summary with a DLQ topic:\n%s\nwant the line %q", got, line)
+	}
 }
 
 func TestWriteSummaryBackpressure(t *testing.T) {

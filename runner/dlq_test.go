@@ -1,0 +1,128 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/sql"
+)
+
+// TestDLQTopicOptions covers 'dlq.topic': its brokers from
+// 'dlq.bootstrap.servers' or the job's Kafka sink, the option errors (no
+// brokers known, together with 'dlq.path', brokers without a topic, a topic
+// that does not exist), and the dead letters of a file source reaching the
+// topic with the summary naming it.
+func TestDLQTopicOptions(t *testing.T) {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "dead", "dead2", "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	servers := strings.Join(cluster.ListenAddrs(), ",")
+	in := filepath.Join(t.TempDir(), "in.jsonl")
+	if err := os.WriteFile(in, []byte("{\"x\":1}\nnot json\n{\"x\":2}\n{\"x\":\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const source = "'t.type'='file_source', 't.path'='"
+	tests := []struct {
+		name    string
+		sql     string
+		wantErr []string // each in the error
+		config  bool     // the error is a *ConfigError
+		topic   string   // the topic that gets the 2 dead letters
+	}{
+		{name: "no brokers known", sql: "SELECT x FROM t WITH (" + source + in + "', 'dlq.topic'='dead')",
+			wantErr: []string{`"dlq.topic"`, `"dlq.bootstrap.servers"`, "no Kafka brokers"}, config: true},
+		{name: "path and topic", sql: "SELECT x FROM t WITH (" + source + in + "', 'dlq.topic'='dead', 'dlq.path'='x.jsonl', 'dlq.bootstrap.servers'='" + servers + "')",
+			wantErr: []string{`"dlq.path"`, `"dlq.topic"`}, config: true},
+		{name: "brokers without topic", sql: "SELECT x FROM t WITH (" + source + in + "', 'dlq.bootstrap.servers'='" + servers + "')",
+			wantErr: []string{`"dlq.bootstrap.servers"`, `"dlq.topic"`}, config: true},
+		{name: "missing topic", sql: "SELECT x FROM t WITH (" + source + in + "', 'dlq.topic'='nope', 'dlq.bootstrap.servers'='" + servers + "')",
+			wantErr: []string{`"dlq.topic"`, `"nope"`}},
+		{name: "own brokers", sql: "SELECT x FROM t WITH (" + source + in + "', 'dlq.topic'='dead', 'dlq.bootstrap.servers'='" + servers + "')",
+			topic: "dead"},
+		{name: "the sink's brokers", sql: "CREATE STREAM out AS SELECT x FROM t WITH (" + source + in +
+			"', 'out.type'='kafka_sink', 'out.bootstrap.servers'='" + servers + "', 'dlq.topic'='dead2')", topic: "dead2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			stmts, err := sql.Parse("dlq.sql", tt.sql)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var mu sync.Mutex
+			var clients []string
+			opts := Options{Stdout: io.Discard, KafkaOpts: func(_, client string) []kgo.Opt {
+				mu.Lock()
+				defer mu.Unlock()
+				clients = append(clients, client)
+				return nil
+			}}
+			j, err := Prepare(ctx, stmts[0], opts)
+			if tt.wantErr != nil {
+				var ce *ConfigError
+				if err == nil || errors.As(err, &ce) != tt.config {
+					t.Fatalf("Prepare = %v, want an error (config error: %v)", err, tt.config)
+				}
+				for _, w := range tt.wantErr {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error %q does not name %s", err, w)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum, err := j.Run(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.DeadLetters != 2 || sum.DLQTopic != tt.topic || sum.DLQPath != "" {
+				t.Errorf("summary: %d dead letters, topic %q, path %q; want 2 in topic %q", sum.DeadLetters, sum.DLQTopic, sum.DLQPath, tt.topic)
+			}
+			mu.Lock()
+			if !slices.Contains(clients, "dlq:"+tt.topic) {
+				t.Errorf("KafkaOpts called for %q, want dlq:%s among them", clients, tt.topic)
+			}
+			mu.Unlock()
+			if n := topicMessages(t, ctx, cluster.ListenAddrs(), tt.topic); n != 2 {
+				t.Errorf("topic %s holds %d messages, want the 2 dead letters", tt.topic, n)
+			}
+		})
+	}
+}
+
+// topicMessages returns the number of messages in topic.
+func topicMessages(t *testing.T, ctx context.Context, brokers []string, topic string) int64 {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	ends.Each(func(o kadm.ListedOffset) { n += o.Offset })
+	return n
+}
