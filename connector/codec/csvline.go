@@ -17,6 +17,7 @@ import (
 // itself and calls Decode, which decodes it the same way or reports the
 // error. After a 0 the contents of dst are unspecified.
 func (d *CSVDecoder) DecodeFirst(buf []byte, dst []record.Value) int {
+	slots := d.slots
 	if len(dst) != d.width {
 		return 0
 	}
@@ -24,39 +25,40 @@ func (d *CSVDecoder) DecodeFirst(buf []byte, dst []record.Value) int {
 		dst[s] = record.Value{}
 	}
 	delim := d.delim
-	delims := pairWord(delim, '\n')
-	last := len(d.slots) - 1
+	delimWord := lsbs * uint64(delim)
+	last := len(slots) - 1
 	i := 0
-	for col := 0; ; col++ {
-		start := i
-		if i < len(buf) && buf[i] == '"' {
+	for col, s := range slots {
+		if i == len(buf) {
 			return 0
 		}
-		s := d.slots[col]
-		if s >= 0 && i < len(buf) && mayBeNumber(buf[i]) {
+		start, c := i, buf[i]
+		if c == '"' {
+			return 0
+		}
+		if s >= 0 && mayBeNumber(c) {
 			// A plain number ending at a delimiter or the line break is
 			// stored as it is parsed; anything else is typed below.
-			if v, n := parseSimplePrefix(buf[i:]); n > 0 {
-				if j := i + n; j < len(buf) {
-					switch c := buf[j]; {
-					case c == delim && col < last:
-						dst[s] = v
-						i = j + 1
-						continue
-					case c == '\n' || c == '\r' && j+1 < len(buf) && buf[j+1] == '\n':
-						if col != last {
-							return 0
-						}
-						dst[s] = v
-						if c == '\r' {
-							j++
-						}
-						return j + 1
+			if v, n := parseSimplePrefix(buf[i:]); n > 0 && i+n < len(buf) {
+				j := i + n
+				switch c := buf[j]; {
+				case c == delim && col < last:
+					dst[s] = v
+					i = j + 1
+					continue
+				case c == '\n' || c == '\r' && j+1 < len(buf) && buf[j+1] == '\n':
+					if col != last {
+						return 0
 					}
+					dst[s] = v
+					if c == '\r' {
+						j++
+					}
+					return j + 1
 				}
 			}
 		}
-		if i = fieldEnd(buf, i, delims); i == len(buf) {
+		if i = fieldEnd(buf, i, delimWord, lsbs*'\n'); i == len(buf) {
 			return 0
 		}
 		eol := buf[i] == '\n'
@@ -68,7 +70,7 @@ func (d *CSVDecoder) DecodeFirst(buf []byte, dst []record.Value) int {
 			switch {
 			case end == start:
 				dst[s] = record.Value{}
-			case !mayBeNumber(buf[start]):
+			case !mayBeNumber(c):
 				dst[s] = record.StringValue(d.intern.strAt(buf, start, end))
 			default:
 				v, err := d.value(buf[start:end], false)
@@ -85,11 +87,9 @@ func (d *CSVDecoder) DecodeFirst(buf []byte, dst []record.Value) int {
 			}
 			return i + 1
 		}
-		if col == last {
-			return 0
-		}
 		i++
 	}
+	return 0 // more fields than columns
 }
 
 // Eight bytes at a time: lsbs has the low bit of every byte set, msbs the
@@ -99,26 +99,20 @@ const (
 	msbs = 0x8080808080808080
 )
 
-// pairWord packs two bytes for fieldEnd.
-func pairWord(a, b byte) [2]uint64 {
-	return [2]uint64{lsbs * uint64(a), lsbs * uint64(b)}
-}
-
 // fieldEnd returns the offset of the first byte of buf from i on that is one
-// of the two bytes packed in pair, or len(buf). It tests eight bytes per
-// step: a byte of x^pattern is zero where x holds the byte, and
-// (y-lsbs)&^y&msbs flags the lowest zero byte of y exactly (a borrow can
-// only flag bytes above it).
-func fieldEnd(buf []byte, i int, pair [2]uint64) int {
+// of the two bytes a and b are filled with (lsbs times the byte), or
+// len(buf). It tests eight bytes per step: a byte of x^a is zero where x
+// holds a's byte, and (y-lsbs)&^y&msbs flags the lowest zero byte of y
+// exactly (a borrow can only flag bytes above it).
+func fieldEnd(buf []byte, i int, a, b uint64) int {
 	for ; i+8 <= len(buf); i += 8 {
 		x := binary.LittleEndian.Uint64(buf[i:])
-		y, z := x^pair[0], x^pair[1]
+		y, z := x^a, x^b
 		if m := ((y - lsbs) &^ y) | ((z - lsbs) &^ z); m&msbs != 0 {
 			return i + bits.TrailingZeros64(m&msbs)>>3
 		}
 	}
-	a, b := byte(pair[0]), byte(pair[1])
-	for i < len(buf) && buf[i] != a && buf[i] != b {
+	for i < len(buf) && buf[i] != byte(a) && buf[i] != byte(b) {
 		i++
 	}
 	return i

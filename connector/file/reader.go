@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/connector/codec"
 	"github.com/sluicesql/sluice/record"
 )
 
@@ -39,10 +40,9 @@ type splitReader struct {
 	schema    *record.Schema
 	dlq       connector.DeadLetters
 	decode    func(line []byte, dst []record.Value) error
-	// fast, when set, decodes the first line of a buffer in one pass and
-	// returns its length with the line break, or 0 to leave the line to
-	// nextLine and decode (as codec.CSVDecoder.DecodeFirst does).
-	fast       func(buf []byte, dst []record.Value) int
+	// fast, when set, decodes the first line of a buffer in one pass
+	// (DecodeFirst); the lines it leaves go through nextLine and decode.
+	fast       *codec.CSVDecoder
 	fastMisses int // lines in a row fast did not take
 
 	f       *os.File
@@ -83,31 +83,14 @@ func (r *splitReader) Next(ctx context.Context, b *record.Batch, max int) error 
 	n := r.schema.Len()
 	var slab []record.Value
 	for len(recs) < max {
+		if r.fast != nil && !r.skipFirst {
+			if recs = r.fastLines(recs, &slab, n, max); len(recs) == max || r.done {
+				break
+			}
+		}
 		var vals []record.Value
 		recs, vals = grow(recs, &slab, n, max)
 		rec := &recs[len(recs)-1]
-		if r.fast != nil && !r.skipFirst {
-			// One pass over a whole line in the buffer, the common case.
-			off := r.bufOff + int64(r.pos)
-			if off >= r.split.end {
-				recs = unreserve(recs, vals)
-				r.finish()
-				break
-			}
-			if k := r.fast(r.buf[r.pos:r.lim], vals); k > 0 {
-				line := r.buf[r.pos : r.pos+k-1]
-				r.pos += k
-				if len(line) > 0 && line[len(line)-1] == '\r' {
-					line = line[:len(line)-1]
-				}
-				r.fastMisses = 0
-				r.setRecord(rec, vals, line, off)
-				continue
-			}
-			if r.fastMisses++; r.fastMisses == maxFastMisses {
-				r.fast = nil // lines this path does not take, e.g. quoted fields
-			}
-		}
 		line, off, ok, err := r.nextLine()
 		if err != nil {
 			recs = unreserve(recs, vals)
@@ -133,6 +116,39 @@ func (r *splitReader) Next(ctx context.Context, b *record.Batch, max int) error 
 		return io.EOF
 	}
 	return nil
+}
+
+// fastLines decodes whole lines of the buffer with the one-pass decoder
+// into recs, up to max records, the split's end (then the split is done), or
+// a line the decoder leaves to the line-by-line path (then r.pos is at it).
+func (r *splitReader) fastLines(recs []record.Record, slab *[]record.Value, n, max int) []record.Record {
+	buf, pos := r.buf[:r.lim], r.pos
+	for len(recs) < max {
+		off := r.bufOff + int64(pos)
+		if off >= r.split.end {
+			r.finish()
+			break
+		}
+		var vals []record.Value
+		recs, vals = grow(recs, slab, n, max)
+		k := r.fast.DecodeFirst(buf[pos:], vals)
+		if k == 0 {
+			recs = unreserve(recs, vals)
+			if r.fastMisses++; r.fastMisses == maxFastMisses {
+				r.fast = nil // lines this path does not take, e.g. quoted fields
+			}
+			break
+		}
+		line := buf[pos : pos+k-1]
+		pos += k
+		if len(line) > 0 && line[len(line)-1] == '\r' {
+			line = line[:len(line)-1]
+		}
+		r.setRecord(&recs[len(recs)-1], vals, line, off)
+		r.fastMisses = 0
+	}
+	r.pos = pos
+	return recs
 }
 
 // grow appends a record to recs and returns it with storage for its n

@@ -190,7 +190,7 @@ func (s *Source) Open(ctx context.Context, schema *record.Schema, dlq connector.
 			if err != nil {
 				return nil, fmt.Errorf("file source %q: %w", s.name, err)
 			}
-			r.decode, r.fast = dec.Decode, dec.DecodeFirst
+			r.decode, r.fast = dec.Decode, dec
 		} else {
 			r.decode = codec.NewJSONDecoder(schema).Decode
 			r.skipBlank = true
