@@ -359,10 +359,6 @@ func (b *runner) prepareJob(ctx context.Context, p *prepared, newSource func() (
 	if err != nil {
 		return nil, err
 	}
-	key, slots, err := job.RoutingKey(pl.KeyExprs, prog.InputSchema())
-	if err != nil {
-		return nil, err
-	}
 	sink := newDigest(prog.KeySlots())
 	cfg := job.Config{
 		Name:     "bench-" + p.s.ID,
@@ -370,7 +366,7 @@ func (b *runner) prepareJob(ctx context.Context, p *prepared, newSource func() (
 		Strategy: pl.Strategy,
 		Routing: partition.Context{
 			SourcePartitionKey: facts.Key, SourcePartitions: facts.Partitions,
-			RoutingKeys: pl.RoutingKeys, Key: key, KeySlots: slots, CPUs: runtime.NumCPU(),
+			RoutingKeys: pl.RoutingKeys, CPUs: runtime.NumCPU(),
 		},
 		Partitions:     pl.Partitions,
 		BatchSize:      pl.BatchSize,
@@ -378,6 +374,9 @@ func (b *runner) prepareJob(ctx context.Context, p *prepared, newSource func() (
 		Sinks:          []connector.Sink{sink},
 		DLQ:            &lockedDLQ{},
 		CommitInterval: -1,
+	}
+	if err := job.SetRoutingKey(&cfg.Routing, pl.KeyExprs, prog.InputSchema()); err != nil {
+		return nil, err
 	}
 	return &benchJob{cfg: cfg, sink: sink, source: src}, nil
 }

@@ -53,11 +53,9 @@ func scenarioInput(n int) [][]record.Record {
 
 // benchProgram pairs a program with its routing key.
 type benchProgram struct {
-	name string
-	prog Program
-	key  func(r *record.Record, buf []record.Value) []record.Value
-	// slots are the key's input slots (partition.Context.KeySlots)
-	slots []int
+	name    string
+	prog    Program
+	routing partition.Context
 }
 
 // runJobBench runs the whole job (2 source partitions -> N workers ->
@@ -77,7 +75,7 @@ func runJobBench(b *testing.B, bp benchProgram, n int, input [][]record.Record) 
 	for i := 0; i < b.N; i++ {
 		sink := &mem.Discard{}
 		sum, err := Run(context.Background(), Config{Program: bp.prog, Strategy: strategy,
-			Routing: partition.Context{Key: bp.key, KeySlots: bp.slots}, Partitions: n, Sources: []connector.Source{src},
+			Routing: bp.routing, Partitions: n, Sources: []connector.Source{src},
 			Sinks: []connector.Sink{sink}, CommitInterval: -1})
 		if err != nil {
 			b.Fatal(err)
@@ -166,15 +164,16 @@ func benchPrograms(b *testing.B) []benchProgram {
 	for _, q := range []struct{ name, text string }{{"scenario2/exec", scenario2Query}, {"scenario3a/exec", scenario3aQuery}} {
 		prog, _ := compileQuery(b, q.text, nil)
 		exprs := []sql.Expr{&sql.Ident{Name: "trader_id"}, &sql.Ident{Name: "symbol"}}
-		key, slots, err := RoutingKey(exprs, prog.InputSchema())
-		if err != nil {
+		var routing partition.Context
+		if err := SetRoutingKey(&routing, exprs, prog.InputSchema()); err != nil {
 			b.Fatal(err)
 		}
-		progs = append(progs, benchProgram{q.name, FromExec(prog), key, slots})
+		progs = append(progs, benchProgram{q.name, FromExec(prog), routing})
 	}
+	hand := partition.Context{Key: scenarioKey, KeySlots: []int{0, 1}}
 	return append(progs,
-		benchProgram{"scenario2/handwritten", &scenarioProgram{}, scenarioKey, []int{0, 1}},
-		benchProgram{"scenario3a/handwritten", &scenarioProgram{window: 60_000}, scenarioKey, []int{0, 1}})
+		benchProgram{"scenario2/handwritten", &scenarioProgram{}, hand},
+		benchProgram{"scenario3a/handwritten", &scenarioProgram{window: 60_000}, hand})
 }
 
 func BenchmarkJob(b *testing.B) {

@@ -119,14 +119,12 @@ func e2eConfig(t testing.TB, prog *exec.Program, keys []string, strategy string,
 		}
 		exprs = append(exprs, e)
 	}
-	key, slots, err := RoutingKey(exprs, prog.InputSchema())
-	if err != nil {
-		t.Fatal(err)
-	}
 	cfg := baseConfig(t, FromExec(prog), "hash", n, mem.NewSource("t", input), sink)
 	cfg.Strategy = s
-	cfg.Routing = partition.Context{Key: key, KeySlots: slots, RoutingKeys: keys, SourcePartitionKey: []string{"k"},
-		SourcePartitions: len(input)}
+	cfg.Routing = partition.Context{RoutingKeys: keys, SourcePartitionKey: []string{"k"}, SourcePartitions: len(input)}
+	if err := SetRoutingKey(&cfg.Routing, exprs, prog.InputSchema()); err != nil {
+		t.Fatal(err)
+	}
 	cfg.MaxOutOfOrder = 200 * time.Millisecond
 	return cfg
 }

@@ -67,12 +67,10 @@ func (c *Config) ApplyProperties(props map[string]string) error {
 // schema, the partition count and batch size, and the job's WITH properties
 // (see ApplyProperties). The caller adds Sources, Sinks and, if wanted, a DLQ.
 func FromPlan(p *plan.Plan, prog *exec.Program, props map[string]string) (Config, error) {
-	key, slots, err := RoutingKey(p.KeyExprs, prog.InputSchema())
-	if err != nil {
+	routing := p.Context()
+	if err := SetRoutingKey(&routing, p.KeyExprs, prog.InputSchema()); err != nil {
 		return Config{}, err
 	}
-	routing := p.Context()
-	routing.Key, routing.KeySlots = key, slots
 	c := Config{Name: p.Name, Program: FromExec(prog), Strategy: p.Strategy, Partitions: p.Partitions,
 		BatchSize: p.BatchSize, Routing: routing}
 	if err := c.ApplyProperties(props); err != nil {

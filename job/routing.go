@@ -9,27 +9,15 @@ import (
 	"github.com/sluicesql/sluice/sql"
 )
 
-// RoutingKey compiles a query's routing key expressions (the planner's
-// Requirement.KeyExprs) over the input schema into the Key function of a
-// partition.Context, and returns the key's slots when every key is a plain
-// input column (Context.KeySlots), else nil. A key that fails to evaluate
-// for a record (a missing field, a bad cast) routes as NULL: routing never
-// fails a record; the pipeline reports the error, if any, itself.
-// SetRoutingKey also sets Context.KeyFuncs, which route expression keys
-// faster.
-func RoutingKey(exprs []sql.Expr, schema *record.Schema) (func(r *record.Record, buf []record.Value) []record.Value, []int, error) {
-	fns, slots, err := compileRoutingKey(exprs, schema)
-	if err != nil || fns == nil {
-		return nil, nil, err
-	}
-	return keyFunc(fns), slots, nil
-}
-
-// SetRoutingKey compiles the routing key expressions as RoutingKey does and
-// sets all three forms of the key in ctx: KeySlots (plain input columns
+// SetRoutingKey compiles a query's routing key expressions (the planner's
+// Requirement.KeyExprs) over the input schema and sets all three forms of
+// the key in ctx: KeySlots (plain input columns
 // only, else nil), KeyFuncs (one function per key, which the hash
 // strategies evaluate a whole batch at a time) and Key (per record). With
-// no expressions it clears them, and the whole row is the key.
+// no expressions it clears them, and the whole row is the key. A key that
+// fails to evaluate for a record (a missing field, a bad cast) routes as
+// NULL: routing never fails a record; the pipeline reports the error, if
+// any, itself.
 func SetRoutingKey(ctx *partition.Context, exprs []sql.Expr, schema *record.Schema) error {
 	fns, slots, err := compileRoutingKey(exprs, schema)
 	if err != nil {
