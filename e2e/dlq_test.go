@@ -1,27 +1,15 @@
 package e2e
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/sluicesql/sluice/connector"
 	"github.com/sluicesql/sluice/connector/kafka"
 )
-
-// dlqEntry is one line of the dead-letter file.
-type dlqEntry struct {
-	Source      string    `json:"source"`
-	Partition   int32     `json:"partition"`
-	Offset      int64     `json:"offset"`
-	Raw         string    `json:"raw"`
-	RawEncoding string    `json:"raw_encoding"`
-	Reason      string    `json:"reason"`
-	Time        time.Time `json:"time"`
-}
 
 // TestMalformedMessagesReachTheDLQ produces keyed trades with some values
 // that are not JSON objects and some whose WHERE fails to evaluate, and runs
@@ -55,14 +43,7 @@ func TestMalformedMessagesReachTheDLQ(t *testing.T) {
 		where[i] = at{p, next[p]}
 		next[p]++
 	}
-	wantRows := 0
-	for i := range msgs {
-		if v, ok := bad[i]; ok {
-			msgs[i].Value = []byte(v)
-		} else if trades[i].quantity > 500 {
-			wantRows++
-		}
-	}
+	wantRows := spoil(msgs, trades, bad)
 	produce(t, brokers, "trades", msgs)
 
 	dir := t.TempDir()
@@ -71,9 +52,9 @@ func TestMalformedMessagesReachTheDLQ(t *testing.T) {
 SELECT trader_id, symbol, quantity FROM trades WHERE quantity > 500
 WITH (%s, 'big.type'='file_sink', 'big.path'='%s', 'dlq.path'='%s')`, kafkaTrades(brokers), out, dlqPath))
 
-	dead := map[at]dlqEntry{}
+	dead := map[at]connector.DeadLetterJSON{}
 	for _, line := range readLines(t, dlqPath) {
-		var e dlqEntry
+		var e connector.DeadLetterJSON
 		if err := json.Unmarshal([]byte(line), &e); err != nil {
 			t.Fatalf("dead-letter line %q: %v", line, err)
 		}
@@ -91,8 +72,8 @@ WITH (%s, 'big.type'='file_sink', 'big.path'='%s', 'dlq.path'='%s')`, kafkaTrade
 			t.Errorf("dead letter %+v: want source trades, a reason and a time", e)
 		case failing[i] != "" && !strings.Contains(e.Reason, "WHERE"):
 			t.Errorf("dead letter %+v: want a reason naming the failing WHERE", e)
-		case decodeRaw(t, e) != raw:
-			t.Errorf("dead letter at partition %d offset %d holds %q, want the original %q", e.Partition, e.Offset, decodeRaw(t, e), raw)
+		case original(t, e) != raw:
+			t.Errorf("dead letter at partition %d offset %d holds %q, want the original %q", e.Partition, e.Offset, original(t, e), raw)
 		}
 	}
 
@@ -114,15 +95,12 @@ WITH (%s, 'big.type'='file_sink', 'big.path'='%s', 'dlq.path'='%s')`, kafkaTrade
 	}
 }
 
-// decodeRaw returns a dead letter's original bytes.
-func decodeRaw(t *testing.T, e dlqEntry) string {
+// original returns a dead letter's original bytes.
+func original(t *testing.T, e connector.DeadLetterJSON) string {
 	t.Helper()
-	if e.RawEncoding == "base64" {
-		b, err := base64.StdEncoding.DecodeString(e.Raw)
-		if err != nil {
-			t.Fatalf("dead letter raw %q: %v", e.Raw, err)
-		}
-		return string(b)
+	b, err := e.Bytes()
+	if err != nil {
+		t.Fatalf("dead letter raw %q: %v", e.Raw, err)
 	}
-	return e.Raw
+	return string(b)
 }

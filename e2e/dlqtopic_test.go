@@ -72,14 +72,7 @@ func TestMalformedMessagesReachTheDLQTopic(t *testing.T) {
 	msgs := keyBy(trades, byTrader)
 	const failsWhere = `{"trader_id":1,"symbol":"X","price":1.5,"quantity":"lots"}` // decodes, but the WHERE fails
 	bad := map[int]string{3: `{"trader_id":`, 500: `not json`, 1234: `{"price": 1.2.3}`, 2999: "\xff\xfe{}", 2000: `[1,2]`, 10: failsWhere}
-	wantRows := 0
-	for i := range msgs {
-		if v, ok := bad[i]; ok {
-			msgs[i].Value = []byte(v)
-		} else if trades[i].quantity > 500 {
-			wantRows++
-		}
-	}
+	wantRows := spoil(msgs, trades, bad)
 	produce(t, brokers, "trades", msgs)
 	badAt := map[at]string{} // the failing messages by their place
 	for i, place := range places(msgs) {
@@ -203,6 +196,20 @@ WITH (%s, 'commit.interval'='10ms', 'dlq.topic'='dead')`, kafkaTrades(brokers, "
 	for _, v := range violations {
 		t.Error(v)
 	}
+}
+
+// spoil sets the values of the messages that bad names, and returns how
+// many of the others have a quantity over 500: the rows of the filter both
+// dead-letter tests run.
+func spoil(msgs []kafka.Message, trades []trade, bad map[int]string) (wantRows int) {
+	for i := range msgs {
+		if v, ok := bad[i]; ok {
+			msgs[i].Value = []byte(v)
+		} else if trades[i].quantity > 500 {
+			wantRows++
+		}
+	}
+	return wantRows
 }
 
 // consume reads n messages of topic from the start.

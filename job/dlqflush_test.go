@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -53,8 +54,7 @@ type checkedSource struct {
 	*mem.Source
 	dlq     *ackDLQ
 	bad     map[int32][]int64 // offsets of the undecodable messages per partition
-	mu      sync.Mutex
-	commits int
+	commits atomic.Int64
 }
 
 func (s *checkedSource) Commit(ctx context.Context, offsets map[int32]int64) error {
@@ -65,9 +65,7 @@ func (s *checkedSource) Commit(ctx context.Context, offsets map[int32]int64) err
 			}
 		}
 	}
-	s.mu.Lock()
-	s.commits++
-	s.mu.Unlock()
+	s.commits.Add(1)
 	return s.Source.Commit(ctx, offsets)
 }
 
@@ -100,8 +98,8 @@ func TestCommitWaitsForDeadLetters(t *testing.T) {
 			t.Errorf("partition %d committed at %d, want %d", p, got, want)
 		}
 	}
-	if src.commits < 2 || dlq.flushes < 2 {
-		t.Errorf("%d commits and %d DLQ flushes, want periodic ones before the final", src.commits, dlq.flushes)
+	if src.commits.Load() < 2 || dlq.flushes < 2 {
+		t.Errorf("%d commits and %d DLQ flushes, want periodic ones before the final", src.commits.Load(), dlq.flushes)
 	}
 	if sum.DeadLetters != int64(nbad) || sum.DLQTopic != "dead" || sum.DLQPath != "" {
 		t.Errorf("dead letters %d (want %d), topic %q, path %q", sum.DeadLetters, nbad, sum.DLQTopic, sum.DLQPath)
