@@ -37,7 +37,7 @@ type DeadLetterQueue struct {
 	client *kgo.Client
 	count  atomic.Int64
 	failed firstError
-	close  sync.Once
+	closed sync.Once
 }
 
 // OpenDeadLetterQueue connects to brokers and checks that topic exists.
@@ -87,7 +87,7 @@ func (q *DeadLetterQueue) Add(d connector.DeadLetter) {
 }
 
 // produced records the first produce failure.
-func (q *DeadLetterQueue) produced(m *kgo.Record, err error) {
+func (q *DeadLetterQueue) produced(_ *kgo.Record, err error) {
 	if err != nil {
 		q.failed.set(fmt.Errorf("kafka dead-letter topic %q: produce: %w", q.topic, err))
 	}
@@ -105,7 +105,7 @@ func (q *DeadLetterQueue) Flush(ctx context.Context) error {
 // Close flushes and disconnects; it returns the first failure.
 func (q *DeadLetterQueue) Close() error {
 	err := q.Flush(context.Background())
-	q.close.Do(q.client.Close)
+	q.closed.Do(q.client.Close)
 	return err
 }
 
