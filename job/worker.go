@@ -213,7 +213,7 @@ func (c *collector) DeadLetter(rec *record.Record, reason error) {
 		src = rec.Topic
 	}
 	c.w.r.dlq.add(connector.DeadLetter{Source: src, Partition: rec.Partition, Offset: rec.Offset,
-		Raw: append([]byte(nil), rec.Raw...), Reason: reason.Error(), Time: time.Now()})
+		Raw: append([]byte(nil), rec.Raw...), Key: append([]byte(nil), rec.Key...), Reason: reason.Error(), Time: time.Now()})
 }
 
 // flush hands buffered unordered rows to the emitter.
