@@ -46,6 +46,15 @@ type DeadLetters interface {
 	Add(d DeadLetter)
 }
 
+// Positioner is an optional interface of a PartitionReader: Position is
+// the offset after the last message the reader has consumed, counting the
+// messages it dead-lettered (-1 before any). The job commits past trailing
+// dead letters with it, so they are not read and dead-lettered again after
+// a restart.
+type Positioner interface {
+	Position() int64
+}
+
 // PartitionReader reads one source partition (a Kafka partition or a file
 // split) in source order. It is used by one goroutine.
 type PartitionReader interface {

@@ -137,6 +137,12 @@ func (r *run) ingest(sp *sourcePartition, rd connector.PartitionReader) error {
 				return rerr
 			}
 		}
+		if p, ok := rd.(connector.Positioner); ok && p.Position() > in.offset {
+			// past dead letters the batch did not carry (they are in the DLQ,
+			// which the job flushes before it commits)
+			in.offset = p.Position()
+			in.publishIfFlushed(false)
+		}
 		switch {
 		case errors.Is(err, io.EOF):
 			in.flushAll(true)

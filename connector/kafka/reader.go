@@ -105,7 +105,7 @@ func (r *partReader) markDrained() { r.drainOnce.Do(func() { close(r.drained) })
 func (r *partReader) Next(ctx context.Context, b *record.Batch, max int) error {
 	b.Source = r.src.cfg.name
 	b.Partition = r.part
-	b.Records = b.Records[:0]
+	b.Reset()
 	if max <= 0 {
 		return nil
 	}
@@ -192,6 +192,9 @@ func (r *partReader) decodeInto(b *record.Batch, kr *kgo.Record) {
 	}
 	r.src.verify(rec)
 }
+
+// Position implements connector.Positioner.
+func (r *partReader) Position() int64 { return r.next.Load() }
 
 // Close releases the reader; the source stops feeding it.
 func (r *partReader) Close() error {

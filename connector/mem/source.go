@@ -297,6 +297,9 @@ func (r *reader) Next(ctx context.Context, b *record.Batch, max int) error {
 	return nil
 }
 
+// Position implements connector.Positioner: the next message's offset.
+func (r *reader) Position() int64 { return r.pos }
+
 // Close implements connector.PartitionReader: the reader no longer reads
 // its decoded records.
 func (r *reader) Close() error {
