@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/connector/codec"
 	"github.com/sluicesql/sluice/record"
 )
 
@@ -179,6 +180,8 @@ type collector struct {
 	source    string    // the source of the batch being processed
 	first     time.Time // when the oldest buffered row was emitted
 	emitted   int64
+	// enc renders dead records that carry no original bytes
+	enc *codec.JSONEncoder
 }
 
 // Emit implements Output.
@@ -212,8 +215,17 @@ func (c *collector) DeadLetter(rec *record.Record, reason error) {
 	if src == "" {
 		src = rec.Topic
 	}
+	raw := append([]byte(nil), rec.Raw...)
+	if len(raw) == 0 {
+		// the source kept no bytes (generator, in-memory records): the
+		// decoded record as JSON is the best original there is
+		if c.enc == nil {
+			c.enc = codec.NewJSONEncoder(c.w.r.prog.InputSchema())
+		}
+		raw = c.enc.AppendRow(nil, rec.Values)
+	}
 	c.w.r.dlq.add(connector.DeadLetter{Source: src, Partition: rec.Partition, Offset: rec.Offset,
-		Raw: append([]byte(nil), rec.Raw...), Key: append([]byte(nil), rec.Key...), Reason: reason.Error(), Time: time.Now()})
+		Raw: raw, Key: append([]byte(nil), rec.Key...), Reason: reason.Error(), Time: time.Now()})
 }
 
 // flush hands buffered unordered rows to the emitter.

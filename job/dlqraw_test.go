@@ -1,0 +1,49 @@
+package job
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/connector/mem"
+	"github.com/sluicesql/sluice/record"
+)
+
+// listDLQ keeps the dead letters it gets.
+type listDLQ struct {
+	mu sync.Mutex
+	d  []connector.DeadLetter
+}
+
+func (l *listDLQ) Add(d connector.DeadLetter) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.d = append(l.d, d)
+}
+
+// TestDeadLetterWithoutRawBytes: a record from a source that keeps no
+// original bytes (in-memory records, the generator) and fails to evaluate
+// reaches the DLQ as its decoded record in JSON.
+func TestDeadLetterWithoutRawBytes(t *testing.T) {
+	prog, _ := compileQuery(t, "SELECT k, CAST(v AS INTEGER) AS n FROM t", nil)
+	schema := record.NewSchema("k", "v")
+	recs := [][]record.Record{{
+		{Values: []record.Value{record.StringValue("a"), record.StringValue("12")}},
+		{Values: []record.Value{record.StringValue("b"), record.StringValue("twelve")}},
+	}}
+	dlq := &listDLQ{}
+	cfg := baseConfig(t, FromExec(prog), "sticky", 1, mem.FromRecords("t", schema, recs), &mem.Sink{})
+	cfg.DLQ = dlq
+	sum, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkBalance(t, sum, 2)
+	if len(dlq.d) != 1 {
+		t.Fatalf("%d dead letters, want 1", len(dlq.d))
+	}
+	if d := dlq.d[0]; string(d.Raw) != `{"k":"b","v":"twelve"}` || d.Offset != 1 || d.Reason == "" {
+		t.Errorf("dead letter raw %s, offset %d, reason %q", d.Raw, d.Offset, d.Reason)
+	}
+}
