@@ -70,7 +70,8 @@ func (r *splitReader) Next(ctx context.Context, b *record.Batch, max int) error 
 		return err
 	}
 	b.Source, b.Partition = r.source, r.partition
-	recs := b.Records[:0]
+	b.Reset()
+	recs := b.Records
 	defer func() { b.Records = recs }()
 	if r.done {
 		return io.EOF
