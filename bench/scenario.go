@@ -109,13 +109,34 @@ func zipfGroup(i int) int {
 	return int(zipfTable[i%len(zipfTable)])
 }
 
-// zipfRow is scenario 2's record with its (trader_id, symbol) group drawn
-// from the Zipf distribution: trader_id = g/50, symbol = SYM{g%50}.
-func zipfRow(i int, out []record.Value) {
-	marketRow(i, out)
-	g := zipfGroup(i)
-	out[0] = record.IntValue(int64(g / 50))
-	out[1] = symbols[g%50]
+// uniformTable holds scenario 2u's group of every record index modulo its
+// length: uniform over the same groups as 2z, so that 2z against 2u
+// measures the skew alone, at the same number of groups.
+var uniformTable []uint16
+
+// uniformGroup returns record i's group in [0, zipfGroups), every group
+// equally likely.
+func uniformGroup(i int) int {
+	if uniformTable == nil {
+		rng := rand.New(rand.NewPCG(3, 4))
+		t := make([]uint16, 1<<20)
+		for j := range t {
+			t[j] = uint16(rng.IntN(zipfGroups))
+		}
+		uniformTable = t
+	}
+	return int(uniformTable[i%len(uniformTable)])
+}
+
+// groupRow returns scenario 2's record with its (trader_id, symbol) group
+// taken from group: trader_id = g/50, symbol = SYM{g%50}.
+func groupRow(group func(int) int) func(i int, out []record.Value) {
+	return func(i int, out []record.Value) {
+		marketRow(i, out)
+		g := group(i)
+		out[0] = record.IntValue(int64(g / 50))
+		out[1] = symbols[g%50]
+	}
 }
 
 // Scenarios returns the benchmark scenarios in table order.
@@ -160,9 +181,14 @@ func Scenarios() []*Scenario {
 			row: marketRow, part: interleaved, limit: limitGroupBy(0, true),
 		},
 		{
+			ID: "2u", Title: "GROUP BY, uniform keys over 10K groups", Query: scenario2Select,
+			Source: "market_data", Columns: marketColumns, Dataset: "uniform", DefaultRecords: 1_000_000,
+			row: groupRow(uniformGroup), part: interleaved, limit: limitGroupBy(0, true),
+		},
+		{
 			ID: "2z", Title: "GROUP BY, Zipf 1.2 keys over 10K groups", Query: scenario2Select,
 			Source: "market_data", Columns: marketColumns, Dataset: "zipf", DefaultRecords: 1_000_000,
-			row: zipfRow, part: interleaved, limit: limitGroupBy(0, true),
+			row: groupRow(zipfGroup), part: interleaved, limit: limitGroupBy(0, true),
 		},
 		{
 			ID: "3a", Title: "tumbling 1 min (EMIT FINAL)",
