@@ -2,25 +2,11 @@ package job
 
 import (
 	"context"
-	"sync"
 	"testing"
 
-	"github.com/sluicesql/sluice/connector"
 	"github.com/sluicesql/sluice/connector/mem"
 	"github.com/sluicesql/sluice/record"
 )
-
-// listDLQ keeps the dead letters it gets.
-type listDLQ struct {
-	mu sync.Mutex
-	d  []connector.DeadLetter
-}
-
-func (l *listDLQ) Add(d connector.DeadLetter) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.d = append(l.d, d)
-}
 
 // TestDeadLetterWithoutRawBytes: a record from a source that keeps no
 // original bytes (in-memory records, the generator) and fails to evaluate
@@ -32,7 +18,7 @@ func TestDeadLetterWithoutRawBytes(t *testing.T) {
 		{Values: []record.Value{record.StringValue("a"), record.StringValue("12")}},
 		{Values: []record.Value{record.StringValue("b"), record.StringValue("twelve")}},
 	}}
-	dlq := &listDLQ{}
+	dlq := &mem.DeadLetters{}
 	cfg := baseConfig(t, FromExec(prog), "sticky", 1, mem.FromRecords("t", schema, recs), &mem.Sink{})
 	cfg.DLQ = dlq
 	sum, err := Run(context.Background(), cfg)
@@ -40,10 +26,11 @@ func TestDeadLetterWithoutRawBytes(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkBalance(t, sum, 2)
-	if len(dlq.d) != 1 {
-		t.Fatalf("%d dead letters, want 1", len(dlq.d))
+	dead := dlq.All()
+	if len(dead) != 1 {
+		t.Fatalf("%d dead letters, want 1", len(dead))
 	}
-	if d := dlq.d[0]; string(d.Raw) != `{"k":"b","v":"twelve"}` || d.Offset != 1 || d.Reason == "" {
+	if d := dead[0]; string(d.Raw) != `{"k":"b","v":"twelve"}` || d.Offset != 1 || d.Reason == "" {
 		t.Errorf("dead letter raw %s, offset %d, reason %q", d.Raw, d.Offset, d.Reason)
 	}
 }

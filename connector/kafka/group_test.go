@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/connector/mem"
 )
 
 // TestDeadLetters sends malformed JSON values to the DLQ with their bytes,
@@ -23,7 +25,7 @@ func TestDeadLetters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dlq := &memDLQ{}
+	dlq := &mem.DeadLetters{}
 	recs := readAll(t, src, tradeSchema(), dlq)
 	if len(recs) != len(msgs)-len(bad) {
 		t.Errorf("read %d good records, want %d", len(recs), len(msgs)-len(bad))
@@ -32,7 +34,7 @@ func TestDeadLetters(t *testing.T) {
 	for _, g := range recs {
 		seen[pk{g.part, g.offset}] = true
 	}
-	dead := dlq.all()
+	dead := dlq.All()
 	if len(dead) != len(bad) {
 		t.Fatalf("%d dead letters, want %d", len(dead), len(bad))
 	}

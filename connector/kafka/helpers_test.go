@@ -74,23 +74,6 @@ type got struct {
 	hdrs   []record.Header
 }
 
-type memDLQ struct {
-	mu sync.Mutex
-	d  []connector.DeadLetter
-}
-
-func (m *memDLQ) Add(d connector.DeadLetter) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.d = append(m.d, d)
-}
-
-func (m *memDLQ) all() []connector.DeadLetter {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]connector.DeadLetter(nil), m.d...)
-}
-
 // collector reads every reader a source delivers, each in its own
 // goroutine, like the coordinator does.
 type collector struct {

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/connector/mem"
 	"github.com/sluicesql/sluice/record"
 )
 
@@ -44,7 +45,7 @@ func TestSourceLag(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	ch, err := src.Open(ctx, tradeSchema(), &memDLQ{})
+	ch, err := src.Open(ctx, tradeSchema(), &mem.DeadLetters{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicesql/sluice/connector/mem"
 	"github.com/sluicesql/sluice/record"
 )
 
@@ -38,10 +39,10 @@ func TestSourceReadsAll(t *testing.T) {
 				t.Fatal(err)
 			}
 			start := time.Now().Add(-time.Minute).UnixMilli()
-			dlq := &memDLQ{}
+			dlq := &mem.DeadLetters{}
 			recs := readAll(t, src, tradeSchema(), dlq)
-			if len(recs) != n || len(dlq.all()) != 0 {
-				t.Fatalf("read %d records and %d dead letters, want %d and 0", len(recs), len(dlq.all()), n)
+			if len(recs) != n || len(dlq.All()) != 0 {
+				t.Fatalf("read %d records and %d dead letters, want %d and 0", len(recs), len(dlq.All()), n)
 			}
 			next := map[int32]int64{}
 			for _, g := range recs {
@@ -126,11 +127,11 @@ func TestStringFormat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dlq := &memDLQ{}
+	dlq := &mem.DeadLetters{}
 	recs := readAll(t, src, record.NewSchema("value"), dlq)
 	want := map[string]bool{"plain text": true, `{"a":1}`: true, "": true}
-	if len(recs) != len(msgs) || len(dlq.all()) != 0 {
-		t.Fatalf("read %d records, %d dead letters", len(recs), len(dlq.all()))
+	if len(recs) != len(msgs) || len(dlq.All()) != 0 {
+		t.Fatalf("read %d records, %d dead letters", len(recs), len(dlq.All()))
 	}
 	for _, g := range recs {
 		if v := g.values[0]; v.Kind() != record.String || !want[v.Str()] || v.Str() != g.raw {

@@ -4,24 +4,12 @@ import (
 	"context"
 	"errors"
 	"io"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/sluicesql/sluice/connector"
 	"github.com/sluicesql/sluice/record"
 )
-
-type dlqList struct {
-	mu sync.Mutex
-	d  []connector.DeadLetter
-}
-
-func (l *dlqList) Add(d connector.DeadLetter) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.d = append(l.d, d)
-}
 
 func readAll(t *testing.T, src *Source, schema *record.Schema, dlq connector.DeadLetters, max int) map[int32][]record.Record {
 	t.Helper()
@@ -69,7 +57,7 @@ func TestSourceReadsDecodesAndDeadLetters(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dlq := &dlqList{}
+			dlq := &DeadLetters{}
 			schema := record.NewSchema("b", "a")
 			got := readAll(t, NewSource("s", msgs, tt.opts...), schema, dlq, 1)
 			var offs []int64
@@ -84,8 +72,8 @@ func TestSourceReadsDecodesAndDeadLetters(t *testing.T) {
 				if r.Values[0].Str() != "x" || r.Values[1].Int() != 1 || r.Timestamp != 5 || r.Topic != "s" {
 					t.Errorf("record %+v", r)
 				}
-				if len(dlq.d) != 1 || string(dlq.d[0].Raw) != "broken" || dlq.d[0].Offset != 1 {
-					t.Errorf("dead letters %+v", dlq.d)
+				if len(dlq.All()) != 1 || string(dlq.All()[0].Raw) != "broken" || dlq.All()[0].Offset != 1 {
+					t.Errorf("dead letters %+v", dlq.All())
 				}
 				if got[1][0].Values[0].Str() != "y" || !got[1][0].Values[1].IsNull() {
 					t.Errorf("partition 1: %+v", got[1][0])
@@ -98,7 +86,7 @@ func TestSourceReadsDecodesAndDeadLetters(t *testing.T) {
 func TestFromRecordsRemapsSlots(t *testing.T) {
 	in := record.NewSchema("x", "y")
 	src := FromRecords("r", in, [][]record.Record{{{Values: []record.Value{record.IntValue(1), record.IntValue(2)}}}})
-	got := readAll(t, src, record.NewSchema("y", "z", "x"), &dlqList{}, 10)
+	got := readAll(t, src, record.NewSchema("y", "z", "x"), &DeadLetters{}, 10)
 	r := got[0][0]
 	if r.Values[0].Int() != 2 || !r.Values[1].IsNull() || r.Values[2].Int() != 1 || r.Offset != 0 {
 		t.Fatalf("record %+v", r)
@@ -116,7 +104,7 @@ func TestCommitAndLive(t *testing.T) {
 	if src.Committed()[0] != 4 {
 		t.Errorf("committed %v", src.Committed())
 	}
-	readers, _ := src.Open(context.Background(), record.NewSchema("a"), &dlqList{})
+	readers, _ := src.Open(context.Background(), record.NewSchema("a"), &DeadLetters{})
 	rd := <-readers
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &record.Batch{}
@@ -167,7 +155,7 @@ func TestBorrowedBatches(t *testing.T) {
 		{Fields: map[string]record.Value{"a": record.IntValue(3)}},
 	}}
 	src := NewSource("s", msgs)
-	dlq := &dlqList{}
+	dlq := &DeadLetters{}
 	first, err := src.Open(context.Background(), schema, dlq)
 	if err != nil {
 		t.Fatal(err)
@@ -208,8 +196,8 @@ func TestBorrowedBatches(t *testing.T) {
 	if err := rd.Next(context.Background(), b, 10); err != nil {
 		t.Fatal(err)
 	}
-	if len(b.Records) != 1 || b.Records[0].Offset != 3 || len(dlq.d) != 1 || dlq.d[0].Offset != 2 {
-		t.Fatalf("after the dead letter: %d records, %d dead letters", len(b.Records), len(dlq.d))
+	if len(b.Records) != 1 || b.Records[0].Offset != 3 || len(dlq.All()) != 1 || dlq.All()[0].Offset != 2 {
+		t.Fatalf("after the dead letter: %d records, %d dead letters", len(b.Records), len(dlq.All()))
 	}
 	if err := rd.Next(context.Background(), b, 10); !errors.Is(err, io.EOF) {
 		t.Fatalf("end: %v", err)
