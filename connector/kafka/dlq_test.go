@@ -179,3 +179,27 @@ func TestDeadLetterQueueErrors(t *testing.T) {
 		t.Error("Close after a refused produce: no error")
 	}
 }
+
+// TestProducerGivesUpOnLostCluster: with the cluster gone, Flush fails
+// after the delivery timeout instead of waiting forever.
+func TestProducerGivesUpOnLostCluster(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "dead"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	was := deliveryTimeout
+	deliveryTimeout = time.Second
+	defer func() { deliveryTimeout = was }()
+	q, err := OpenDeadLetterQueue(ctx, c.ListenAddrs(), "dead")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	q.Add(connector.DeadLetter{Source: "s", Raw: []byte("x"), Reason: "bad", Time: time.Now()})
+	if err := q.Flush(ctx); err == nil || ctx.Err() != nil {
+		t.Fatalf("Flush with the cluster gone = %v (context: %v), want a delivery failure before the deadline", err, ctx.Err())
+	}
+	q.Close()
+}

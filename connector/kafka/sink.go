@@ -118,12 +118,19 @@ func (k *Sink) produced(_ *kgo.Record, err error) {
 // Brokers returns the sink's bootstrap servers.
 func (k *Sink) Brokers() []string { return k.cfg.brokers }
 
+// deliveryTimeout bounds how long a produced message may wait for its
+// acknowledgement before it fails (Kafka's delivery.timeout.ms default), so
+// that Flush and Close report an unreachable cluster instead of waiting
+// forever.
+var deliveryTimeout = 2 * time.Minute
+
 // openProducer returns a client for brokers that produces to topic (keyed
 // messages to Kafka's default partition of their key; franz-go's defaults:
 // idempotent, acks=all) with opts added, once it has checked that topic
 // exists.
 func openProducer(ctx context.Context, brokers []string, topic string, opts ...kgo.Opt) (*kgo.Client, error) {
-	opts = append([]kgo.Opt{kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil))}, opts...)
+	opts = append([]kgo.Opt{kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
+		kgo.RecordDeliveryTimeout(deliveryTimeout)}, opts...)
 	cl, err := newClient(brokers, opts...)
 	if err != nil {
 		return nil, err
