@@ -137,7 +137,7 @@ func (pl *Pipeline) addGroupRow(g int32) {
 // emitChunk bounds the group rows gathered for one Emit when an emission
 // may be split, so that the output buffer does not grow with the number of
 // groups that change or fire together.
-const emitChunk = 32
+const emitChunk = 8
 
 // splitsEmissions reports whether an emission of group rows may go out in
 // several Emit calls: nothing (DISTINCT, ORDER BY, LIMIT) applies to the
