@@ -205,3 +205,26 @@ func TestBorrowedBatches(t *testing.T) {
 	rd.Close()
 	rd.Close() // a second Close is harmless
 }
+
+// TestBorrowedRecordsComeOutUnstamped: an event-time stamp a job left on a
+// lent record is gone when the next Open reads it.
+func TestBorrowedRecordsComeOutUnstamped(t *testing.T) {
+	src := NewSource("s", [][]Message{{{Fields: map[string]record.Value{"a": record.IntValue(1)}, Timestamp: 5}}})
+	schema := record.NewSchema("a")
+	for run := 0; run < 2; run++ {
+		readers, err := src.Open(context.Background(), schema, &DeadLetters{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd := <-readers
+		b := &record.Batch{}
+		if err := rd.Next(context.Background(), b, 10); err != nil {
+			t.Fatal(err)
+		}
+		if r := &b.Records[0]; r.HasEventTime {
+			t.Fatalf("run %d: record carries the stamp %d of an earlier run", run, r.EventTime)
+		}
+		b.Records[0].EventTime, b.Records[0].HasEventTime = 99, true // what a job does
+		rd.Close()
+	}
+}

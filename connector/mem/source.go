@@ -291,7 +291,15 @@ func (r *reader) Next(ctx context.Context, b *record.Batch, max int) error {
 		end++
 	}
 	if end > r.pos {
-		b.Records, b.Borrowed = recs[r.pos:end:end], true
+		run := recs[r.pos:end:end]
+		for i := range run {
+			// an earlier job's event-time stamp: hand the record out as
+			// decoded (a read, and a write only when there is a stamp)
+			if run[i].HasEventTime {
+				run[i].HasEventTime = false
+			}
+		}
+		b.Records, b.Borrowed = run, true
 		r.pos = end
 	}
 	return nil
