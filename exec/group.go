@@ -222,6 +222,12 @@ func (pl *Pipeline) Held(fn func(topic string, partition int32, minOffset int64)
 	var h heldSet
 	a := pl.p.agg
 	switch {
+	case a == nil && pl.p.sortsAll():
+		// rows wait for Finish, which sorts them
+		for i := range pl.rows.rows {
+			r := &pl.rows.rows[i]
+			h.note(pl.src.index(r), r.Offset)
+		}
 	case a == nil || a.changes():
 		return
 	case !a.windowed():

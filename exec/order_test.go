@@ -69,3 +69,44 @@ func TestStatelessOrderByLimitIsGlobal(t *testing.T) {
 		}
 	}
 }
+
+// TestSortedRowsHoldTheirOffsets: a query that sorts its whole input keeps
+// rows until Finish, so Held reports the smallest offset among the rows it
+// still keeps (rows that LIMIT pruned are done), per source partition.
+func TestSortedRowsHoldTheirOffsets(t *testing.T) {
+	stmts, err := sql.Parse("q.sql", "SELECT symbol, qty FROM t ORDER BY qty DESC LIMIT 2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Compile(stmts[0].Select(), Options{Schema: record.NewSchema("symbol", "price", "qty", "ts")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := recs(
+		[]any{"A", dec("1.0"), 9, 0}, // offset 0: kept
+		[]any{"B", dec("1.0"), 1, 0}, // offset 1: pruned
+		[]any{"C", dec("1.0"), 2, 0}, // offset 2: pruned
+		[]any{"D", dec("1.0"), 7, 0}, // offset 3: kept
+	)
+	pl := p.NewPipeline()
+	var out collector
+	held := func() map[int32]int64 {
+		h := map[int32]int64{}
+		pl.Held(func(_ string, partition int32, off int64) { h[partition] = off })
+		return h
+	}
+	pl.Process(data[1:], &out)
+	// offset 2 is the smallest kept; offset 1 may still be there until the
+	// rows are pruned
+	if h := held(); len(h) != 1 || h[0] < 1 || h[0] > 2 {
+		t.Fatalf("after offsets 1-3: held %v, want partition 0 at 1 or 2", h)
+	}
+	pl.Process(data[:1], &out)
+	if h := held(); h[0] != 0 {
+		t.Fatalf("after offset 0: held %v, want partition 0 at 0", h)
+	}
+	pl.Finish(&out)
+	if h := held(); len(h) != 0 || len(out.rows) != 2 {
+		t.Fatalf("after Finish: held %v and %d rows, want nothing held and 2 rows", h, len(out.rows))
+	}
+}

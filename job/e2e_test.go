@@ -291,44 +291,59 @@ func TestEndToEndOrderByLimitMergesPartitions(t *testing.T) {
 
 func TestEndToEndRestartFromCommittedOffsetsMissesNoWindow(t *testing.T) {
 	input := keyedInput(24, 2, 3000)
-	q := "SELECT k, COUNT(*) AS c, SUM(v) AS s, _WINDOW_START AS ws FROM t GROUP BY k WINDOW TUMBLING(ts, INTERVAL '1' SECOND)"
-	run := func(ctx context.Context, src *mem.Source, sink *mem.Sink) *Summary {
-		_, cfg, err := planned(t, q, "always_hash", 2, len(input))
-		if err != nil {
-			t.Fatal(err)
+	window := "SELECT k, COUNT(*) AS c, SUM(v) AS s, _WINDOW_START AS ws FROM t GROUP BY k WINDOW TUMBLING(ts, INTERVAL '1' SECOND)"
+	for _, tt := range []struct {
+		q    string
+		rows int // rows written before the stop
+	}{
+		{window, 30},
+		{window + " ORDER BY c DESC, k", 30}, // ordered: runs merged per watermark, committed as written
+		{"SELECT k, v, ts FROM t ORDER BY ts, k LIMIT 5", 0}, // sorted at the end: the kept (earliest) rows hold commits back
+	} {
+		q := tt.q
+		run := func(ctx context.Context, src *mem.Source, sink *mem.Sink) *Summary {
+			_, cfg, err := planned(t, q, "always_hash", 2, len(input))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Sources, cfg.Sinks = []connector.Source{src}, []connector.Sink{sink}
+			cfg.BatchSize, cfg.CommitInterval = 16, 3*time.Millisecond
+			sum, err := Run(ctx, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return sum
 		}
-		cfg.Sources, cfg.Sinks = []connector.Source{src}, []connector.Sink{sink}
-		cfg.BatchSize, cfg.CommitInterval = 16, 3*time.Millisecond
-		sum, err := Run(ctx, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return sum
-	}
-	first := &mem.Sink{Delay: 500 * time.Microsecond}
-	src := mem.NewSource("t", input, mem.Pace(time.Millisecond))
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		for len(first.Rows()) < 30 {
-			time.Sleep(time.Millisecond)
-		}
+		first := &mem.Sink{Delay: 500 * time.Microsecond}
+		src := mem.NewSource("t", input, mem.Pace(time.Millisecond))
+		ctx, cancel := context.WithCancel(context.Background())
+		seen := make(chan map[int32]int64, 1) // committed while running, before the stop
+		go func() {
+			for ctx.Err() == nil && (len(first.Rows()) < tt.rows || len(src.Committed()) == 0) {
+				time.Sleep(time.Millisecond)
+			}
+			seen <- src.Committed()
+			cancel()
+		}()
+		sum := run(ctx, src, first)
 		cancel()
-	}()
-	sum := run(ctx, src, first)
-	committed := src.Committed()
-	if len(committed) == 0 || !sum.Interrupted || committed[0]+committed[1] >= int64(len(input[0])+len(input[1])) {
-		t.Fatalf("stop did not happen mid-run: interrupted %v, committed %v", sum.Interrupted, committed)
-	}
-	second, full := &mem.Sink{}, &mem.Sink{}
-	run(context.Background(), mem.NewSource("t", input, mem.WithStart(committed)), second)
-	run(context.Background(), mem.NewSource("t", input), full)
-	got := map[string]bool{}
-	for _, s := range rowStrings(append(first.Flushed(), second.Rows()...)) {
-		got[s] = true
-	}
-	for _, s := range rowStrings(full.Rows()) {
-		if !got[s] {
-			t.Fatalf("window row %s missing after stop at %v and restart", s, committed)
+		before := <-seen
+		committed := src.Committed()
+		if len(before) == 0 || !sum.Interrupted || committed[0]+committed[1] >= int64(len(input[0])+len(input[1])) {
+			t.Fatalf("%s: stop did not happen mid-run after a commit: interrupted %v, committed %v before the stop, %v after",
+				q, sum.Interrupted, before, committed)
+		}
+		second, full := &mem.Sink{}, &mem.Sink{}
+		run(context.Background(), mem.NewSource("t", input, mem.WithStart(committed)), second)
+		run(context.Background(), mem.NewSource("t", input), full)
+		got := map[string]bool{}
+		for _, s := range rowStrings(append(first.Flushed(), second.Rows()...)) {
+			got[s] = true
+		}
+		for _, s := range rowStrings(full.Rows()) {
+			if !got[s] {
+				t.Fatalf("%s: row %s missing after stop at %v and restart", q, s, committed)
+			}
 		}
 	}
 }

@@ -30,6 +30,8 @@ type emitMsg struct {
 	round  int
 	bar    *barrier
 	held   []heldOffset
+	// pending: the worker holds rows that wait for the end (ordered jobs)
+	pending bool
 }
 
 // barrier is a commit point: next holds, per source partition, the offset
@@ -47,6 +49,7 @@ type emitter struct {
 	rounds  map[int][]*rowBuf
 	acks    map[*barrier][]heldOffset
 	ackN    map[*barrier]int
+	pending map[*barrier]bool
 	done    int
 	final   []heldOffset
 	merged  []record.Record
@@ -59,6 +62,7 @@ func (e *emitter) loop() {
 	e.rounds = map[int][]*rowBuf{}
 	e.acks = map[*barrier][]heldOffset{}
 	e.ackN = map[*barrier]int{}
+	e.pending = map[*barrier]bool{}
 	n := len(e.r.workers)
 	for m := range e.r.emitCh {
 		switch m.kind {
@@ -72,12 +76,19 @@ func (e *emitter) loop() {
 				delete(e.rounds, m.round)
 			}
 		case emitAck:
+			// Every worker sends its runs of the watermark rounds before a
+			// barrier ahead of its ack, so once all acks are in, those rounds
+			// are merged and written.
 			e.acks[m.bar] = append(e.acks[m.bar], m.held...)
 			e.ackN[m.bar]++
+			e.pending[m.bar] = e.pending[m.bar] || m.pending
 			if e.ackN[m.bar] == n {
-				e.checkpoint(m.bar.next, e.acks[m.bar])
+				if !e.pending[m.bar] {
+					e.checkpoint(m.bar.next, e.acks[m.bar])
+				}
 				delete(e.acks, m.bar)
 				delete(e.ackN, m.bar)
+				delete(e.pending, m.bar)
 			}
 		case emitDone:
 			e.done++

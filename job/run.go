@@ -291,7 +291,7 @@ func (r *run) control(stop <-chan struct{}, done chan<- struct{}) {
 				nextProgress = now.Add(r.cfg.ProgressInterval)
 				r.cfg.Progress(r.summary(false))
 			}
-			if r.cfg.CommitInterval > 0 && !r.ordered && !now.Before(nextCommit) {
+			if r.cfg.CommitInterval > 0 && !now.Before(nextCommit) {
 				nextCommit = now.Add(r.cfg.CommitInterval)
 				bar := &barrier{next: map[*sourcePartition]int64{}}
 				for _, sp := range sps {

@@ -87,7 +87,10 @@ func (w *worker) loop() {
 			}
 		case msgBarrier:
 			w.col.flush()
-			w.r.emitCh <- emitMsg{kind: emitAck, worker: w.id, bar: m.bar, held: w.held()}
+			// ordered: rows emitted outside a watermark's round wait for the
+			// end in the final run, so this barrier cannot be committed
+			pending := w.r.ordered && len(w.col.buf.rows) > 0
+			w.r.emitCh <- emitMsg{kind: emitAck, worker: w.id, bar: m.bar, held: w.held(), pending: pending}
 		}
 		d := time.Since(start)
 		w.busy.Add(int64(d))
