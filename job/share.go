@@ -87,21 +87,29 @@ func (m *message) size() int {
 }
 
 // process runs a data message through the pipeline, then recycles its
-// batch or lets go of its shared batches.
+// batch or lets go of its shared batches. A selector pipeline's end-of-call
+// output (EMIT CHANGES rows, stateless rows) waits for flushPipe, so that
+// changes coalesce over the messages a busy worker has queued.
 func (w *worker) process(m message) {
+	sel, selects := w.pipe.(selector)
 	if m.batch != nil {
 		w.col.source = m.batch.Source
-		w.pipe.Process(m.batch.Records, &w.col)
+		if selects {
+			sel.Add(m.batch.Records, nil, &w.col)
+			w.unflushed += len(m.batch.Records)
+		} else {
+			w.pipe.Process(m.batch.Records, &w.col)
+		}
 		w.col.source = ""
 		w.r.batches.put(m.batch)
 		return
 	}
 	w.col.source = m.segs[0].sb.b.Source
-	if sel, ok := w.pipe.(selector); ok {
+	if selects {
 		for _, s := range m.segs {
 			sel.Add(s.sb.b.Records, s.sb.order[s.lo:s.hi], &w.col)
+			w.unflushed += int(s.hi - s.lo)
 		}
-		sel.Flush(&w.col)
 	} else {
 		w.pipe.Process(w.gather(m.segs), &w.col)
 	}
@@ -109,6 +117,21 @@ func (w *worker) process(m message) {
 	for _, s := range m.segs {
 		w.r.release(s.sb)
 	}
+}
+
+// flushEvery bounds, in batches, how long a busy worker coalesces the
+// end-of-call output of its pipeline.
+const flushEvery = 8
+
+// flushPipe emits what the pipeline left for the end of a call (Add's
+// pending output) once the queue has run dry or enough records went in,
+// or at once when now is set (before a watermark, a barrier or the end).
+func (w *worker) flushPipe(now bool) {
+	if w.unflushed == 0 || !now && len(w.in) > 0 && w.unflushed < flushEvery*w.r.cfg.BatchSize {
+		return
+	}
+	w.pipe.(selector).Flush(&w.col)
+	w.unflushed = 0
 }
 
 // gather returns copies of the records of segs, in order, in the worker's

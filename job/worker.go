@@ -47,6 +47,8 @@ type worker struct {
 	col  collector
 	// local holds the records gathered from shared batches for one Process
 	local []record.Record
+	// unflushed counts the records added since the pipeline's last Flush
+	unflushed int
 
 	in64, filtered, accepted, deadLettered, lateDropped atomic.Int64
 	rowErrors, out, busy, maxDepth                      atomic.Int64
@@ -76,7 +78,9 @@ func (w *worker) loop() {
 		case msgData:
 			records = m.size()
 			w.process(m)
+			w.flushPipe(false)
 		case msgWatermark:
+			w.flushPipe(true)
 			w.col.inAdvance = true
 			w.pipe.Advance(m.wm, &w.col)
 			w.col.inAdvance = false
@@ -86,6 +90,7 @@ func (w *worker) loop() {
 				round++
 			}
 		case msgBarrier:
+			w.flushPipe(true)
 			w.col.flush()
 			// ordered: rows emitted outside a watermark's round wait for the
 			// end in the final run, so this barrier cannot be committed
@@ -102,6 +107,7 @@ func (w *worker) loop() {
 	// A pipeline that never got a record holds nothing; finishing it would
 	// only repeat the empty-input row of a global aggregate, which worker 0
 	// alone emits, once for the job.
+	w.flushPipe(true)
 	if w.r.finishing() && (w.id == 0 || w.pipe.Stats().In > 0) {
 		start := time.Now()
 		w.pipe.Finish(&w.col)
