@@ -35,11 +35,11 @@ func (k *kafkaCluster) start() error {
 	return nil
 }
 
-// close stops the cluster.
+// close stops the cluster and forgets its topics.
 func (k *kafkaCluster) close() {
 	if k.c != nil {
 		k.c.Close()
-		k.c = nil
+		k.c, k.topics = nil, nil
 	}
 }
 
