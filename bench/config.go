@@ -57,6 +57,15 @@ func fits(s *Scenario, mode string) bool {
 	return mode == ModeMemory
 }
 
+// ConfigError is a Config that Run refuses: an unknown scenario or mode, a
+// partition count out of range.
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the underlying error.
+func (e *ConfigError) Unwrap() error { return e.Err }
+
 // withDefaults checks c and fills in its defaults.
 func (c Config) withDefaults() (Config, error) {
 	if len(c.Modes) == 0 {

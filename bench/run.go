@@ -26,11 +26,11 @@ import (
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
-		return nil, err
+		return nil, &ConfigError{err}
 	}
 	scenarios, err := SelectScenarios(cfg.Scenarios)
 	if err != nil {
-		return nil, err
+		return nil, &ConfigError{err}
 	}
 	b := &runner{cfg: cfg, report: &Report{Machine: thisMachine(), Config: cfg.summary()}}
 	defer b.kafka.close()

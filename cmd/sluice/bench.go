@@ -72,6 +72,9 @@ func (c *benchCmd) Run(k *kong.Context) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	rep, err := bench.Run(ctx, cfg)
+	if cerr := (*bench.ConfigError)(nil); errors.As(err, &cerr) {
+		return userError{err}
+	}
 	if rep != nil {
 		var werr error
 		if c.JSON {
