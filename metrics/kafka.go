@@ -7,6 +7,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
+
+	"github.com/sluicesql/sluice/secret"
 )
 
 // KafkaNamespace prefixes the franz-go client metrics (kprom's), e.g.
@@ -60,10 +62,11 @@ func (k *kafkaClient) OnNewClient(*kgo.Client) { k.ready.Store(true) }
 // its metrics (kprom's, namespace sluice_kafka, labelled job and client)
 // on m's registry. Give each client its own option: kprom tracks one client.
 // The metrics stay after the client closes, with their last values, until
-// another client registers under the same job and client.
+// another client registers under the same job and client. Secrets in the
+// labels are redacted (package secret).
 func (m *Metrics) KafkaClientOpt(job, client string) kgo.Opt {
 	k := &kafkaClient{kp: kprom.NewMetrics(KafkaNamespace, kprom.Registry(nil),
-		kprom.WithStaticLabel(prometheus.Labels{"job": job, "client": client}))}
+		kprom.WithStaticLabel(prometheus.Labels{"job": secret.Redact(job), "client": secret.Redact(client)}))}
 	m.mu.Lock()
 	m.clients[clientKey{job, client}] = k
 	m.mu.Unlock()

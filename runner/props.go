@@ -5,13 +5,16 @@ import (
 	"os"
 	"strings"
 
+	"github.com/sluicesql/sluice/secret"
 	"github.com/sluicesql/sluice/sql"
 )
 
 // Properties collects a statement's WITH properties, applies the --set
 // overrides on top, and expands ${VAR} and ${VAR:-default} in every value
 // from the environment. A ${VAR} that is unset and has no default is an
-// error naming the property and the variable.
+// error naming the property and the variable. The secrets among the values
+// (passwords, tokens, URL credentials) are registered with package secret,
+// which keeps them out of every message and log line.
 func Properties(sel *sql.Select, set map[string]string, lookup func(string) (string, bool)) (map[string]string, error) {
 	if lookup == nil {
 		lookup = os.LookupEnv
@@ -30,6 +33,7 @@ func Properties(sel *sql.Select, set map[string]string, lookup func(string) (str
 		}
 		props[k] = x
 	}
+	secret.Register(props)
 	return props, nil
 }
 

@@ -107,6 +107,9 @@ func Prepare(ctx context.Context, stmt *sql.Statement, opts Options) (j *Job, er
 	if err != nil {
 		return nil, configErr(err)
 	}
+	if err := kafka.CheckJobOptions(props); err != nil {
+		return nil, configErr(err)
+	}
 	if len(sel.Joins) > 0 {
 		return nil, configErr(fmt.Errorf("%d:%d: JOIN is parsed and planned but not executed yet", sel.Joins[0].Line, sel.Joins[0].Col))
 	}

@@ -24,7 +24,9 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/sluicesql/sluice/connector/kafka"
 	"github.com/sluicesql/sluice/runner"
+	"github.com/sluicesql/sluice/secret"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -84,6 +86,9 @@ type exitRequest int
 
 // execute runs the command line args and returns the process exit code.
 func execute(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
+	// Every message, log line and progress line goes through stderr: the
+	// secrets of the statement's properties never reach it.
+	stderr = secret.Writer(stderr)
 	var c cli
 	parser, err := kong.New(&c,
 		kong.Name("sluice"),
@@ -118,11 +123,13 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) (code
 	return exitOK
 }
 
-// exitCode classifies err: the user's errors give 1, all others 2.
+// exitCode classifies err: the user's errors (including credentials or
+// certificates a Kafka cluster refuses) give 1, all others 2.
 func exitCode(err error) int {
 	var ue userError
 	var ce *runner.ConfigError
-	if errors.As(err, &ue) || errors.As(err, &ce) {
+	var ae *kafka.AuthError
+	if errors.As(err, &ue) || errors.As(err, &ce) || errors.As(err, &ae) {
 		return exitUser
 	}
 	return exitRuntime

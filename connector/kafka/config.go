@@ -13,7 +13,7 @@ const DefaultBootstrapServers = "localhost:9092"
 type sourceConfig struct {
 	name         string
 	topic        string
-	brokers      []string
+	conn         Conn
 	group        string
 	reset        string // "earliest" or "latest"
 	format       string // "json" or "string"
@@ -25,12 +25,13 @@ type sourceConfig struct {
 // Source and sink options: the keys '<name>.<option>' a Kafka source or
 // sink accepts.
 var (
-	sourceOptions = []string{"type", "topic.name", "bootstrap.servers", "group.id", "auto.offset.reset",
-		"format", "key.field", "stop.at", "partition.key"}
-	sinkOptions = []string{"type", "topic.name", "bootstrap.servers", "format"}
+	sourceOptions = append([]string{"type", "topic.name", "group.id", "auto.offset.reset",
+		"format", "key.field", "stop.at", "partition.key"}, connOptions...)
+	sinkOptions = append([]string{"type", "topic.name", "format"}, connOptions...)
 )
 
 func parseSourceConfig(name string, m map[string]string) (sourceConfig, error) {
+	m = withDefaults(name, m, connOptions)
 	o, err := props.Extract("kafka source", name, m, sourceOptions...)
 	if err != nil {
 		return sourceConfig{}, err
@@ -38,10 +39,12 @@ func parseSourceConfig(name string, m map[string]string) (sourceConfig, error) {
 	c := sourceConfig{
 		name:         name,
 		topic:        o.String("topic.name", name),
-		brokers:      list(o.String("bootstrap.servers", DefaultBootstrapServers)),
 		group:        o.String("group.id", ""),
 		keyField:     o.String("key.field", ""),
 		partitionKey: list(o.String("partition.key", "")),
+	}
+	if c.conn, err = parseConn(o); err != nil {
+		return c, err
 	}
 	if c.reset, err = o.Enum("auto.offset.reset", "earliest", "earliest", "latest"); err != nil {
 		return c, err
@@ -59,12 +62,13 @@ func parseSourceConfig(name string, m map[string]string) (sourceConfig, error) {
 
 // sinkConfig is a Kafka sink's configuration from its WITH properties.
 type sinkConfig struct {
-	name    string
-	topic   string
-	brokers []string
+	name  string
+	topic string
+	conn  Conn
 }
 
 func parseSinkConfig(name string, m map[string]string) (sinkConfig, error) {
+	m = withDefaults(name, m, connOptions)
 	o, err := props.Extract("kafka sink", name, m, sinkOptions...)
 	if err != nil {
 		return sinkConfig{}, err
@@ -72,11 +76,11 @@ func parseSinkConfig(name string, m map[string]string) (sinkConfig, error) {
 	if _, err := o.Enum("format", "json", "json"); err != nil {
 		return sinkConfig{}, err
 	}
-	return sinkConfig{
-		name:    name,
-		topic:   o.String("topic.name", name),
-		brokers: list(o.String("bootstrap.servers", DefaultBootstrapServers)),
-	}, nil
+	c := sinkConfig{name: name, topic: o.String("topic.name", name)}
+	if c.conn, err = parseConn(o); err != nil {
+		return c, err
+	}
+	return c, nil
 }
 
 // list returns the comma-separated, trimmed, non-empty items of v.

@@ -40,14 +40,14 @@ type DeadLetterQueue struct {
 	closed sync.Once
 }
 
-// OpenDeadLetterQueue connects to brokers and checks that topic exists.
+// OpenDeadLetterQueue connects as conn says and checks that topic exists.
 // opts are added to the producing client's options (kgo.WithHooks for
 // metrics, for example).
-func OpenDeadLetterQueue(ctx context.Context, brokers []string, topic string, opts ...kgo.Opt) (*DeadLetterQueue, error) {
-	if len(brokers) == 0 {
+func OpenDeadLetterQueue(ctx context.Context, conn Conn, topic string, opts ...kgo.Opt) (*DeadLetterQueue, error) {
+	if len(conn.Brokers) == 0 {
 		return nil, fmt.Errorf("kafka dead-letter topic %q: no brokers", topic)
 	}
-	cl, err := openProducer(ctx, brokers, topic, opts...)
+	cl, err := openProducer(ctx, conn, topic, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka dead-letter topic %q: %w", topic, err)
 	}

@@ -24,7 +24,7 @@ type Message struct {
 // acknowledged. Keyed messages go to Kafka's default partition of their key
 // (Partition); messages without a key are spread over the partitions.
 func Produce(ctx context.Context, brokers []string, topic string, msgs ...Message) error {
-	cl, err := newClient(brokers,
+	cl, err := newClient(Plain(brokers),
 		kgo.DefaultProduceTopic(topic),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))
 	if err != nil {
@@ -47,7 +47,7 @@ func Produce(ctx context.Context, brokers []string, topic string, msgs ...Messag
 // CreateTopic creates topic with the given number of partitions (replication
 // factor: the broker's default). A topic that already exists is not an error.
 func CreateTopic(ctx context.Context, brokers []string, topic string, partitions int32) error {
-	cl, err := newClient(brokers)
+	cl, err := newClient(Plain(brokers))
 	if err != nil {
 		return err
 	}

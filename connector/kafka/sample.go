@@ -35,7 +35,7 @@ func ObserveFacts(ctx context.Context, name string, props map[string]string, col
 // before planning, with the query's grouping columns; Open keeps what it
 // found and keeps checking the records it reads.
 func (s *Source) CheckFacts(ctx context.Context, columns []string) (connector.Facts, error) {
-	starts, ends, err := listOffsets(ctx, s.cfg.brokers, s.cfg.topic)
+	starts, ends, err := listOffsets(ctx, s.cfg.conn, s.cfg.topic)
 	if err != nil {
 		return connector.Facts{}, fmt.Errorf("kafka source %q: %w", s.cfg.name, err)
 	}
@@ -111,7 +111,7 @@ func (s *Source) sample(ctx context.Context, starts, ends map[int32]int64, schem
 	if len(want) == 0 {
 		return nil, nil
 	}
-	cl, err := newClient(s.cfg.brokers, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{s.cfg.topic: parts}))
+	cl, err := newClient(s.cfg.conn, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{s.cfg.topic: parts}))
 	if err != nil {
 		return nil, fmt.Errorf("kafka source %q: %w", s.cfg.name, err)
 	}

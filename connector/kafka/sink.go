@@ -50,7 +50,7 @@ func (k *Sink) Open(ctx context.Context, schema *record.Schema, keySlots []int) 
 			return fmt.Errorf("kafka sink %q: key slot %d outside the %d output columns", k.cfg.name, s, schema.Len())
 		}
 	}
-	cl, err := openProducer(ctx, k.cfg.brokers, k.cfg.topic, k.opts...)
+	cl, err := openProducer(ctx, k.cfg.conn, k.cfg.topic, k.opts...)
 	if err != nil {
 		return fmt.Errorf("kafka sink %q: %w", k.cfg.name, err)
 	}
@@ -116,7 +116,10 @@ func (k *Sink) produced(_ *kgo.Record, err error) {
 }
 
 // Brokers returns the sink's bootstrap servers.
-func (k *Sink) Brokers() []string { return k.cfg.brokers }
+func (k *Sink) Brokers() []string { return k.cfg.conn.Brokers }
+
+// Conn returns how the sink connects to its cluster.
+func (k *Sink) Conn() Conn { return k.cfg.conn }
 
 // deliveryTimeout bounds how long a produced message may wait for its
 // acknowledgement before it fails (Kafka's delivery.timeout.ms default), so
@@ -128,10 +131,10 @@ var deliveryTimeout = 2 * time.Minute
 // messages to Kafka's default partition of their key; franz-go's defaults:
 // idempotent, acks=all) with opts added, once it has checked that topic
 // exists.
-func openProducer(ctx context.Context, brokers []string, topic string, opts ...kgo.Opt) (*kgo.Client, error) {
+func openProducer(ctx context.Context, conn Conn, topic string, opts ...kgo.Opt) (*kgo.Client, error) {
 	opts = append([]kgo.Opt{kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
 		kgo.RecordDeliveryTimeout(deliveryTimeout)}, opts...)
-	cl, err := newClient(brokers, opts...)
+	cl, err := newClient(conn, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +147,7 @@ func openProducer(ctx context.Context, brokers []string, topic string, opts ...k
 	}
 	if err != nil {
 		cl.Close()
-		return nil, err
+		return nil, conn.connError(err)
 	}
 	return cl, nil
 }

@@ -95,7 +95,10 @@ func (s *Source) Name() string { return s.cfg.name }
 func (s *Source) Topic() string { return s.cfg.topic }
 
 // Brokers returns the source's bootstrap servers.
-func (s *Source) Brokers() []string { return s.cfg.brokers }
+func (s *Source) Brokers() []string { return s.cfg.conn.Brokers }
+
+// Conn returns how the source connects to its cluster.
+func (s *Source) Conn() Conn { return s.cfg.conn }
 
 // Facts returns the source's partitioning: the declared partition key (Origin
 // "declared"), else one observed by CheckFacts ("observed"), with the
@@ -157,19 +160,20 @@ func (s *Source) verify(rec *record.Record) {
 	}
 }
 
-// newClient returns a franz-go client for brokers with extra options.
-func newClient(brokers []string, opts ...kgo.Opt) (*kgo.Client, error) {
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, opts...)...)
+// newClient returns a franz-go client connecting as conn says, with extra
+// options.
+func newClient(conn Conn, opts ...kgo.Opt) (*kgo.Client, error) {
+	cl, err := kgo.NewClient(append(conn.opts(), opts...)...)
 	if err != nil {
-		return nil, fmt.Errorf("kafka client for %v: %w", brokers, err)
+		return nil, fmt.Errorf("kafka client for %v: %w", conn.Brokers, err)
 	}
 	return cl, nil
 }
 
 // listOffsets returns the log start offsets and high watermarks of topic's
 // partitions.
-func listOffsets(ctx context.Context, brokers []string, topic string) (starts, ends map[int32]int64, err error) {
-	cl, err := newClient(brokers)
+func listOffsets(ctx context.Context, conn Conn, topic string) (starts, ends map[int32]int64, err error) {
+	cl, err := newClient(conn)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -193,10 +197,10 @@ func listOffsets(ctx context.Context, brokers []string, topic string) (starts, e
 		return out, nil
 	}
 	if starts, err = get(adm.ListStartOffsets); err != nil {
-		return nil, nil, fmt.Errorf("listing offsets of topic %q: %w", topic, err)
+		return nil, nil, fmt.Errorf("listing offsets of topic %q: %w", topic, conn.connError(err))
 	}
 	if ends, err = get(adm.ListEndOffsets); err != nil {
-		return nil, nil, fmt.Errorf("listing offsets of topic %q: %w", topic, err)
+		return nil, nil, fmt.Errorf("listing offsets of topic %q: %w", topic, conn.connError(err))
 	}
 	return starts, ends, nil
 }
@@ -215,7 +219,7 @@ func (s *Source) Open(ctx context.Context, schema *record.Schema, dlq connector.
 	s.opened = true
 	s.mu.Unlock()
 
-	starts, ends, err := listOffsets(ctx, s.cfg.brokers, s.cfg.topic)
+	starts, ends, err := listOffsets(ctx, s.cfg.conn, s.cfg.topic)
 	if err != nil {
 		return nil, fmt.Errorf("kafka source %q: %w", s.cfg.name, err)
 	}
@@ -288,7 +292,7 @@ func (s *Source) newConsumer() (*kgo.Client, error) {
 			parts[p] = kgo.NewOffset().At(s.directStart(p))
 		}
 		opts = append(opts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{s.cfg.topic: parts}))
-		return newClient(s.cfg.brokers, opts...)
+		return newClient(s.cfg.conn, opts...)
 	}
 	reset := kgo.NewOffset().AtStart()
 	if s.cfg.reset == "latest" {
@@ -305,7 +309,7 @@ func (s *Source) newConsumer() (*kgo.Client, error) {
 		kgo.OnPartitionsLost(s.lost),
 		kgo.AdjustFetchOffsetsFn(s.adjustOffsets),
 	)
-	return newClient(s.cfg.brokers, opts...)
+	return newClient(s.cfg.conn, opts...)
 }
 
 // addReaderLocked creates the reader of partition p, starting at offset

@@ -60,6 +60,9 @@ func (o *Options) Errorf(opt, format string, args ...any) error {
 	return fmt.Errorf("%s %q: option '%s.%s': %s", o.kind, o.name, o.name, opt, fmt.Sprintf(format, args...))
 }
 
+// Key returns the property key of opt: '<name>.<opt>'.
+func (o *Options) Key(opt string) string { return o.name + "." + opt }
+
 // Has reports whether opt is set.
 func (o *Options) Has(opt string) bool {
 	_, ok := o.vals[opt]

@@ -1,0 +1,42 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// TestSecuredCluster runs statements against a SASL cluster: with the
+// job-level 'kafka.*' credentials the job reads, a wrong password is the
+// user's error (exit 1) naming the mechanism, and no password, from the
+// properties or a broker URL, reaches stderr.
+func TestSecuredCluster(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "trades"),
+		kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-256", "alice", "s3cret-pw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	brokers := strings.Join(c.ListenAddrs(), ",")
+	stmt := func(password string) string {
+		return "SELECT trader_id FROM trades WITH ('trades.type'='kafka_source', 'trades.bootstrap.servers'='" + brokers + "'," +
+			" 'kafka.security.protocol'='SASL_PLAINTEXT', 'kafka.sasl.mechanism'='SCRAM-SHA-256'," +
+			" 'kafka.sasl.username'='alice', 'kafka.sasl.password'='" + password + "')"
+	}
+	if code, _, errOut := sluice(t, "run", "-q", "--until-end", "-e", stmt("s3cret-pw")); code != 0 {
+		t.Fatalf("right password: exit %d: %s", code, errOut)
+	}
+	code, _, errOut := sluice(t, "run", "-q", "--until-end", "-e", stmt("wrong-pw-123"))
+	if code != exitUser || !strings.Contains(errOut, "SCRAM-SHA-256") || !strings.Contains(errOut, "authentication failed") {
+		t.Errorf("wrong password: exit %d, stderr %q; want exit 1 naming SCRAM-SHA-256", code, errOut)
+	}
+	if strings.Contains(errOut, "wrong-pw-123") {
+		t.Errorf("stderr leaks the password: %q", errOut)
+	}
+	code, _, errOut = sluice(t, "run", "-q", "--until-end", "-e",
+		"SELECT x FROM t WITH ('t.type'='kafka_source', 't.bootstrap.servers'='bob:url-pw-456@nohost.invalid:9092', 't.security.protocol'='nope')")
+	if code != exitUser || strings.Contains(errOut, "url-pw-456") {
+		t.Errorf("URL credentials: exit %d, stderr %q", code, errOut)
+	}
+}
