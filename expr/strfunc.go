@@ -2,6 +2,7 @@ package expr
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"unicode/utf8"
 
@@ -37,7 +38,7 @@ func substring(args []Func) Func {
 			return null, fmt.Errorf("SUBSTRING start must be INTEGER, not %s", vals[1].Kind())
 		}
 		start := vals[1].Int()
-		end := int64(-1) // exclusive character position; -1 means the end of s
+		end := int64(math.MaxInt64) // exclusive character position; MaxInt64 is the end of s
 		if len(args) == 3 {
 			if vals[2].Kind() != record.Int {
 				return null, fmt.Errorf("SUBSTRING length must be INTEGER, not %s", vals[2].Kind())
@@ -48,7 +49,7 @@ func substring(args []Func) Func {
 			}
 			end = start + n
 			if end < start { // overflow: to the end of s
-				end = -1
+				end = math.MaxInt64
 			}
 		}
 		return record.StringValue(charRange(s, max(start, 1), end)), nil
@@ -56,9 +57,9 @@ func substring(args []Func) Func {
 }
 
 // charRange returns the characters of s at 1-based positions [from, to);
-// to < 0 means through the end.
+// a to past the last character means through the end.
 func charRange(s string, from, to int64) string {
-	if to >= 0 && to <= from {
+	if to <= from {
 		return ""
 	}
 	pos, i, begin := int64(1), 0, -1
