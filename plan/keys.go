@@ -195,6 +195,19 @@ func rowEvaluable(e sql.Expr) bool {
 	return ok
 }
 
+// constant reports whether e reads no column, so every record of every
+// input computes the same value for it (GROUP BY 'all').
+func constant(e sql.Expr) bool {
+	ok := true
+	sql.Inspect(e, func(n sql.Expr) bool {
+		if _, col := n.(*sql.Ident); col {
+			ok = false
+		}
+		return ok
+	})
+	return ok
+}
+
 // conjuncts splits e at its top-level ANDs.
 func conjuncts(e sql.Expr) []sql.Expr {
 	if b, ok := e.(*sql.Binary); ok && b.Op == sql.And {

@@ -183,6 +183,9 @@ func inputKeys(sel *sql.Select, r *resolver, keys []sql.Expr, i int) []sql.Expr 
 // counterpart finds the expression of input i that the joins equate with k
 // (transitively). requirement only keeps keys every input can compute.
 func counterpart(sel *sql.Select, r *resolver, k sql.Expr, i int) sql.Expr {
+	if constant(k) {
+		return k
+	}
 	seen := map[string]sql.Expr{r.id(k): k}
 	for changed := true; changed; {
 		changed = false

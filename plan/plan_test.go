@@ -85,6 +85,9 @@ func TestPlanTable(t *testing.T) {
 		{"SELECT UPPER(a), COUNT(*) FROM t GROUP BY UPPER(a)", nil, "hash(UPPER(a))", "always_hash", "UPPER(a)"},
 		{"SELECT UPPER(a), COUNT(*) FROM t GROUP BY UPPER(a)" + keyedA, nil, "hash(UPPER(a))", "always_hash", "UPPER(a)"},
 		{"SELECT a % 10, b, COUNT(*) FROM t GROUP BY a % 10, b" + keyedA, nil, "hash(a % 10, b)", "always_hash", "a % 10, b"},
+		// A constant key is one group that every input can compute.
+		{"SELECT 'all' AS k, COUNT(*) FROM t GROUP BY 'all'", nil, "hash('all')", "always_hash", "'all'"},
+		{"SELECT a.k, COUNT(*) FROM a JOIN b ON a.k = b.k GROUP BY 'all'", nil, "single", "fan_in", ""},
 		// Global aggregates.
 		{"SELECT COUNT(*) FROM t", nil, "single", "fan_in", ""},
 		{"CREATE STREAM s AS SELECT SUM(x), MAX(y) FROM t" + keyedA, nil, "single", "fan_in", ""},

@@ -174,6 +174,7 @@ func TestExplicitChoices(t *testing.T) {
 		{"SELECT trader_id, COUNT(*) FROM t GROUP BY trader_id WITH ('t.partition.key'='trader_id')",
 			[]string{"always_hash", "smart_repartition", "sticky_partition", "fan_in"}},
 		{"SELECT COUNT(*) FROM t", []string{"fan_in"}},
+		{"SELECT COUNT(*) FROM t GROUP BY 'all'", []string{"always_hash", "smart_repartition", "fan_in"}},
 		{"SELECT a.k FROM a JOIN b ON a.k = b.k", []string{"always_hash", "smart_repartition", "fan_in"}},
 	}
 	aliases := map[string]string{"always_hash": "HASH", "smart_repartition": "Smart", "sticky_partition": "StickyPartition",

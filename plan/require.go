@@ -95,6 +95,12 @@ func requirement(sel *sql.Select, r *resolver) (partition.Requirement, []sql.Exp
 			if _, ok := k.byInput[in]; !ok {
 				k.byInput[in] = e
 			}
+		} else if constant(e) { // every input computes a constant
+			for in := 0; in <= len(sel.Joins); in++ {
+				if _, ok := k.byInput[in]; !ok {
+					k.byInput[in] = e
+				}
+			}
 		}
 	}
 	for _, j := range sel.Joins {
