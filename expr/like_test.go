@@ -33,6 +33,11 @@ func FuzzLike(f *testing.F) {
 	f.Add("a_b", `a\_b`)
 	f.Add("abcabc", "%b_a%")
 	f.Fuzz(func(t *testing.T, s, p string) {
+		// Short inputs reach every branch; long ones only slow the fuzzer
+		// (minimizing a 6 KB input took most of a run).
+		if len(s) > 64 || len(p) > 32 {
+			return
+		}
 		// Keep to ASCII so that the byte-wise reference agrees on "one character".
 		for _, c := range s + p {
 			if c >= 0x80 {
