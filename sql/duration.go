@@ -51,7 +51,7 @@ func (l *Literal) Duration() (time.Duration, error) {
 	}
 	unit, ok := intervalUnit(l.Unit)
 	if !ok {
-		return 0, fmt.Errorf("unknown INTERVAL unit %s: expected NANOSECOND, MICROSECOND, MILLISECOND, SECOND, MINUTE, HOUR, DAY or WEEK", l.Unit)
+		return 0, fmt.Errorf("unknown INTERVAL unit %s: expected NANOSECOND, MICROSECOND, MILLISECOND, SECOND, MINUTE, HOUR, DAY or WEEK", clip(l.Unit))
 	}
 	return scaleDuration(strings.TrimSpace(l.Text), unit)
 }
@@ -68,7 +68,7 @@ func parseShortDuration(text string) (time.Duration, error) {
 	if suffix != "" {
 		u, ok := shortUnits[strings.ToLower(suffix)]
 		if !ok {
-			return 0, fmt.Errorf("unknown unit %q: expected ns, us, ms, s, m, h, d or w", suffix)
+			return 0, fmt.Errorf("unknown unit %q: expected ns, us, ms, s, m, h, d or w", clip(suffix))
 		}
 		unit = u
 	}
@@ -79,19 +79,19 @@ func parseShortDuration(text string) (time.Duration, error) {
 // unit, exactly.
 func scaleDuration(num string, unit time.Duration) (time.Duration, error) {
 	if !isPlainNumber(num) {
-		return 0, fmt.Errorf("%q is not a number", num)
+		return 0, fmt.Errorf("%q is not a number", clip(num))
 	}
 	r, ok := new(big.Rat).SetString(num)
 	if !ok {
-		return 0, fmt.Errorf("%q is not a number", num)
+		return 0, fmt.Errorf("%q is not a number", clip(num))
 	}
 	r.Mul(r, new(big.Rat).SetInt64(int64(unit)))
 	if !r.IsInt() {
-		return 0, fmt.Errorf("%s is not a whole number of nanoseconds", num)
+		return 0, fmt.Errorf("%s is not a whole number of nanoseconds", clip(num))
 	}
 	n := r.Num()
 	if !n.IsInt64() {
-		return 0, fmt.Errorf("%s is out of range", num)
+		return 0, fmt.Errorf("%s is out of range", clip(num))
 	}
 	return time.Duration(n.Int64()), nil
 }

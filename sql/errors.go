@@ -3,6 +3,16 @@ package sql
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
+)
+
+// Bounds on how much input one error quotes, so that a huge one-line file
+// gives a short message.
+const (
+	// maxQuote bounds a token quoted in a message ("found string '...'").
+	maxQuote = 64
+	// maxLine bounds the source line shown above the caret.
+	maxLine = 160
 )
 
 // Error is one positioned syntax error.
@@ -13,8 +23,12 @@ type Error struct {
 	Pos Pos
 	// Msg says what was expected and what was found.
 	Msg string
-	// Line is the full source line holding Pos, without its line break.
+	// Line is the source line holding Pos, without its line break; a line
+	// longer than 160 bytes is cut to a window around Pos marked by "...".
 	Line string
+	// caretCol is the 1-based byte column of Pos within a windowed Line;
+	// zero means Pos.Col.
+	caretCol int
 }
 
 // Error renders the error as `file:line:col: message`, then the source line
@@ -30,7 +44,11 @@ func (e *Error) Error() string {
 		b.WriteByte('\n')
 		b.WriteString(e.Line)
 		b.WriteByte('\n')
-		b.WriteString(caretPad(e.Line, e.Pos.Col))
+		col := e.Pos.Col
+		if e.caretCol > 0 {
+			col = e.caretCol
+		}
+		b.WriteString(caretPad(e.Line, col))
 		b.WriteByte('^')
 	}
 	return b.String()
@@ -85,5 +103,43 @@ func newError(file, src string, pos Pos, msg string) *Error {
 		end += start
 	}
 	line := strings.TrimSuffix(src[start:end], "\r")
-	return &Error{File: file, Pos: pos, Msg: msg, Line: line}
+	e := &Error{File: file, Pos: pos, Msg: msg, Line: line}
+	if len(line) > maxLine {
+		e.Line, e.caretCol = window(line, pos.Col)
+	}
+	return e
+}
+
+// window cuts line to at most maxLine bytes around byte column col, marking
+// each cut with "...", and returns col's column in the result.
+func window(line string, col int) (string, int) {
+	from := min(max(col-1-maxLine/2, 0), len(line))
+	to := min(from+maxLine, len(line))
+	for from > 0 && !utf8.RuneStart(line[from]) {
+		from--
+	}
+	for to < len(line) && !utf8.RuneStart(line[to]) {
+		to--
+	}
+	out, caret := line[from:to], col-from
+	if from > 0 {
+		out, caret = "..."+out, caret+3
+	}
+	if to < len(line) {
+		out += "..."
+	}
+	return out, caret
+}
+
+// clip shortens input text quoted in a message to maxQuote bytes, marking
+// the cut with "...".
+func clip(s string) string {
+	if len(s) <= maxQuote {
+		return s
+	}
+	n := maxQuote
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "..."
 }

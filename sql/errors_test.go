@@ -142,3 +142,86 @@ func TestParseExprErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestDeepNesting checks that hostile nesting is an error at the first token
+// past MaxNesting levels, not a stack overflow, and that MaxNesting levels
+// still parse.
+func TestDeepNesting(t *testing.T) {
+	const deep = 400_000 // the depth that overflowed the stack
+	const some = 5_000
+	tests := []struct {
+		name, src string
+		col       int
+	}{
+		{"parentheses", "SELECT " + strings.Repeat("(", deep) + "1" + strings.Repeat(")", deep) + " FROM t", 8 + MaxNesting},
+		{"unary minus", "SELECT " + strings.Repeat("- ", some) + "1 FROM t", 8 + 2*MaxNesting},
+		{"NOT", "SELECT a FROM t WHERE " + strings.Repeat("NOT ", some) + "b", 23 + 4*MaxNesting},
+		{"calls", "SELECT " + strings.Repeat("ABS(", some) + "1" + strings.Repeat(")", some) + " FROM t", 8 + 4*MaxNesting},
+		{"unclosed", "SELECT " + strings.Repeat("(", some), 8 + MaxNesting},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("q.sql", tt.src)
+			var list ErrorList
+			if !errors.As(err, &list) {
+				t.Fatalf("want ErrorList, got %v", err)
+			}
+			e := list[0]
+			want := "nested too deeply: more than 1000 levels of parentheses, operators or calls"
+			if e.Msg != want || e.Pos.Line != 1 || e.Pos.Col != tt.col {
+				t.Errorf("got %d:%d: %s\nwant 1:%d: %s", e.Pos.Line, e.Pos.Col, e.Msg, tt.col, want)
+			}
+			if n := len(err.Error()); n > 500 {
+				t.Errorf("message is %d bytes", n)
+			}
+		})
+	}
+	ok := strings.Repeat("(", MaxNesting-1) + "1" + strings.Repeat(")", MaxNesting-1)
+	if _, err := Parse("q.sql", "SELECT "+ok+" FROM t"); err != nil {
+		t.Errorf("%d levels: %v", MaxNesting, err)
+	}
+	if _, err := ParseExpr(strings.Repeat("(", some) + "1"); err == nil || !strings.Contains(err.Error(), "nested too deeply") {
+		t.Errorf("ParseExpr: %v", err)
+	}
+}
+
+// TestLongLineErrors checks that an error on a huge one-line input quotes
+// a bounded window of it, with the caret still under the offending byte.
+func TestLongLineErrors(t *testing.T) {
+	big := strings.Repeat("x", 1_000_000)
+	tests := []struct{ name, src, msg string }{
+		{"unterminated string", "SELECT '" + big, "unterminated string"},
+		{"long string found", "SELECT a FROM t WHERE '" + big + "' '" + big + "'", "expected ';' or end of input after the statement, found string 'xxxxxxxx"},
+		{"long identifier found", "SELECT a FROM t " + big + " " + big, "found identifier xxxx"},
+		{"long annotation", "-- @" + big + "\nSELECT a FROM t", "malformed annotation"},
+		{"error at the end of a long line", "SELECT a FROM t WHERE a IN (" + strings.Repeat("1, ", 300_000) + ")", "expected expression after IN (, found ')'"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("q.sql", tt.src)
+			if err == nil {
+				t.Fatal("parsed")
+			}
+			msg := err.Error()
+			if len(msg) > 600 {
+				t.Errorf("message is %d bytes: %.300s...", len(msg), msg)
+			}
+			if !strings.Contains(msg, tt.msg) {
+				t.Errorf("message %q lacks %q", msg, tt.msg)
+			}
+			// The caret sits under the byte the position names.
+			var e *Error
+			errors.As(err, &e)
+			lines := strings.Split(msg, "\n")
+			if len(lines) < 3 {
+				t.Fatalf("no source line: %q", msg)
+			}
+			line, caret := lines[1], lines[2]
+			col := len(caret) // caret is the last byte
+			want := tt.src[e.Pos.Offset]
+			if col > len(line) || line[col-1] != want {
+				t.Errorf("caret at %d of %q, want under %q", col, line, want)
+			}
+		})
+	}
+}

@@ -170,7 +170,7 @@ func (l *lexer) lineComment() *Error {
 	}
 	if !validAnnotationKey(key) {
 		ap := Pos{Offset: at, Line: p.Line, Col: p.Col + (at - p.Offset)}
-		return l.errorf(ap, "malformed annotation %q: expected -- @key: value", strings.TrimRight(trimmed, " \t\r"))
+		return l.errorf(ap, "malformed annotation %q: expected -- @key: value", clip(strings.TrimRight(trimmed, " \t\r")))
 	}
 	rest := trimmed[colon+1:]
 	valOff := at + colon + 1 + (len(rest) - len(strings.TrimLeft(rest, " \t")))

@@ -74,6 +74,8 @@ func (p *parser) startsExpr(t token) bool {
 // expr parses an expression whose infix operators all bind at least as
 // tightly as minPrec (precedence climbing).
 func (p *parser) expr(minPrec int) Expr {
+	p.enter(p.peek())
+	defer p.leave()
 	x := p.prefix()
 	for {
 		t := p.peek()
@@ -183,7 +185,7 @@ func (p *parser) primary() Expr {
 		p.i++
 		return &Literal{Pos: t.pos, Kind: StringLit, Text: t.text}
 	case tDuration:
-		p.failf(t, "invalid number %s (durations like 10m are only allowed in WINDOW and WITHIN)", t.text)
+		p.failf(t, "invalid number %s (durations like 10m are only allowed in WINDOW and WITHIN)", clip(t.text))
 	case tQuoted:
 		return p.ident()
 	case tOp:
@@ -248,7 +250,7 @@ func (p *parser) interval() *Literal {
 	text := p.next()
 	u := p.peek()
 	if u.kind != tWord {
-		p.failf(u, "expected INTERVAL unit (SECOND, MINUTE, HOUR, DAY, ...) after %s, found %s", quoteString(text.text), p.describe(u))
+		p.failf(u, "expected INTERVAL unit (SECOND, MINUTE, HOUR, DAY, ...) after %s, found %s", quoteString(clip(text.text)), p.describe(u))
 	}
 	p.i++
 	l := &Literal{Pos: t.pos, Kind: IntervalLit, Text: text.text, Unit: u.up}
@@ -269,7 +271,7 @@ func (p *parser) duration(context string) time.Duration {
 		p.i++
 		d, err = parseShortDuration(t.text)
 		if err != nil {
-			p.failf(t, "bad duration %s %s: %v", t.text, context, err)
+			p.failf(t, "bad duration %s %s: %v", clip(t.text), context, err)
 		}
 	case t.kind == tWord && t.up == "INTERVAL" && p.peekAt(1).kind == tString:
 		d, _ = p.interval().Duration()

@@ -215,7 +215,7 @@ func (p *parser) window() *Window {
 	case "SESSION":
 		w.Kind = Session
 	default:
-		p.failf(t, "unknown window kind %s: expected TUMBLING, SLIDING or SESSION", t.text)
+		p.failf(t, "unknown window kind %s: expected TUMBLING, SLIDING or SESSION", clip(t.text))
 	}
 	p.i++
 	open := p.expectOp("(", "after "+t.up)
@@ -274,7 +274,7 @@ func (p *parser) properties() []Property {
 		case v.kind == tString || v.kind == tNumber:
 		case v.kind == tWord && (v.up == "TRUE" || v.up == "FALSE"):
 		default:
-			p.failf(v, "expected property value as a 'string' for %s, found %s", quoteString(t.text), p.describe(v))
+			p.failf(v, "expected property value as a 'string' for %s, found %s", quoteString(clip(t.text)), p.describe(v))
 		}
 		p.i++
 		props = append(props, Property{Pos: t.pos, Key: t.text, Value: v.text})

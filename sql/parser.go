@@ -9,6 +9,10 @@ import (
 // maxErrors bounds how many statement errors one Parse reports.
 const maxErrors = 10
 
+// MaxNesting bounds how deeply expressions nest (parentheses, operators,
+// calls), so that hostile input gets an error rather than a stack overflow.
+const MaxNesting = 1000
+
 // reserved lists the words that cannot be bare identifiers; the printer
 // quotes identifiers spelled like them.
 var reserved = map[string]bool{
@@ -32,6 +36,7 @@ type parser struct {
 	toks      []token
 	i         int
 	errs      ErrorList
+	depth     int // expressions being parsed, innermost last; see enter
 }
 
 // Parse parses every `;`-separated statement of src. filename is used in
@@ -295,19 +300,31 @@ func (p *parser) describe(t token) string {
 		if reserved[t.up] {
 			return t.up
 		}
-		return fmt.Sprintf("identifier %s", t.text)
+		return fmt.Sprintf("identifier %s", clip(t.text))
 	case tQuoted:
-		return fmt.Sprintf("identifier %q", t.text)
+		return fmt.Sprintf("identifier %q", clip(t.text))
 	case tString:
-		return "string " + quoteString(t.text)
+		return "string " + quoteString(clip(t.text))
 	case tNumber:
-		return "number " + t.text
+		return "number " + clip(t.text)
 	case tDuration:
-		return "duration " + t.text
+		return "duration " + clip(t.text)
 	default:
-		return "'" + t.text + "'"
+		return "'" + clip(t.text) + "'"
 	}
 }
+
+// enter starts a nested construct at t, failing past MaxNesting levels;
+// every enter is paired with a deferred leave.
+func (p *parser) enter(t token) {
+	p.depth++
+	if p.depth > MaxNesting {
+		p.failf(t, "nested too deeply: more than %d levels of parentheses, operators or calls", MaxNesting)
+	}
+}
+
+// leave ends the construct begun by the matching enter.
+func (p *parser) leave() { p.depth-- }
 
 // failf records an error at token t and aborts the statement.
 func (p *parser) failf(t token, format string, args ...any) {
@@ -328,7 +345,7 @@ func (p *parser) intValue(what string) int64 {
 	}
 	n, err := strconv.ParseInt(t.text, 10, 64)
 	if err != nil {
-		p.failf(t, "%s %s is out of range", what, t.text)
+		p.failf(t, "%s %s is out of range", what, clip(t.text))
 	}
 	p.i++
 	return n
