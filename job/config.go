@@ -8,6 +8,7 @@ package job
 
 import (
 	"fmt"
+	"path/filepath"
 	"runtime"
 	"time"
 
@@ -28,7 +29,7 @@ const (
 
 // Config describes one job.
 type Config struct {
-	// Name names the job; the default dead-letter file is "<Name>.dlq.jsonl".
+	// Name names the job; the default dead-letter file is DefaultDLQPath(Name).
 	Name string
 	// Program is the compiled query.
 	Program Program
@@ -63,7 +64,7 @@ type Config struct {
 	// implements Flusher is flushed before every offset commit; one given
 	// here is closed by the caller after Run.
 	DLQ connector.DeadLetters
-	// DLQPath is the default dead-letter file (default "<Name>.dlq.jsonl").
+	// DLQPath is the default dead-letter file (default DefaultDLQPath(Name)).
 	DLQPath string
 	// MaxErrors stops the job once more than this many records were
 	// dead-lettered (0: no limit).
@@ -76,6 +77,17 @@ type Config struct {
 	// processed a batch of records, with the time that took. It must be
 	// fast and safe for concurrent use (workers call it in parallel).
 	OnBatch func(partition, records int, d time.Duration)
+}
+
+// DefaultDLQDir is the directory of the default dead-letter files, relative
+// to the working directory: hidden and two levels down, so that no glob a
+// source is likely to read (*.jsonl, data/*, */*.jsonl) matches them.
+const DefaultDLQDir = ".sluice/dlq"
+
+// DefaultDLQPath returns the default dead-letter file of the job called
+// name: .sluice/dlq/<name>.dlq.jsonl.
+func DefaultDLQPath(name string) string {
+	return filepath.Join(DefaultDLQDir, name+".dlq.jsonl")
 }
 
 // withDefaults returns c with its zero values filled in, or an error for an
@@ -121,7 +133,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.ProgressInterval = time.Second
 	}
 	if c.DLQPath == "" {
-		c.DLQPath = c.Name + ".dlq.jsonl"
+		c.DLQPath = DefaultDLQPath(c.Name)
 	}
 	c.Routing.Partitions = c.Partitions
 	if c.Routing.CPUs == 0 {

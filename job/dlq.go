@@ -5,14 +5,16 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 
 	"github.com/sluicesql/sluice/connector"
 )
 
-// FileDLQ is a dead-letter queue in a JSON-lines file. The file is created
-// on the first entry, so a run without failures leaves no file. Each line is
+// FileDLQ is a dead-letter queue in a JSON-lines file. The file (and its
+// directory) is created on the first entry, so a run without failures
+// leaves no file. Each line is
 // one connector.DeadLetterJSON object. A FileDLQ is safe for concurrent use.
 type FileDLQ struct {
 	path string
@@ -45,7 +47,11 @@ func (q *FileDLQ) Add(d connector.DeadLetter) {
 		return
 	}
 	if q.f == nil {
-		f, err := os.OpenFile(q.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		err := os.MkdirAll(filepath.Dir(q.path), 0o777) // the umask applies
+		var f *os.File
+		if err == nil {
+			f, err = os.OpenFile(q.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o666)
+		}
 		if err != nil {
 			q.err = fmt.Errorf("dead-letter file: %w", err)
 			return

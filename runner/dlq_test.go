@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/sluicesql/sluice/job"
 	"github.com/sluicesql/sluice/sql"
 )
 
@@ -125,4 +126,70 @@ func topicMessages(t *testing.T, ctx context.Context, brokers []string, topic st
 	var n int64
 	ends.Each(func(o kadm.ListedOffset) { n += o.Offset })
 	return n
+}
+
+// TestSourceSkipsOwnOutputs runs a statement whose glob matches its own
+// sink, dead-letter file and a sink's leftover temporary file twice: the
+// second run reads exactly what the first did (issue: the DLQ read back).
+func TestSourceSkipsOwnOutputs(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, data string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("a.jsonl", "{\"x\":1}\nnot json\n{\"x\":2}\n")
+	write(".out.jsonl.tmp-123", "{\"x\":100}\n")
+	src := "CREATE STREAM out AS SELECT x FROM t WITH ('t.type'='file_source', 't.format'='json', 't.path'='" + filepath.Join(dir, "*") +
+		"', 'out.type'='file_sink', 'out.path'='" + filepath.Join(dir, "out.jsonl") + "', 'dlq.path'='" + filepath.Join(dir, "errors.jsonl") + "')"
+	run := func() (string, string) {
+		t.Helper()
+		stmts, err := sql.Parse("own.sql", src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		j, err := Prepare(context.Background(), stmts[0], Options{Stdout: io.Discard})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum, err := j.Run(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum.Total.In != 3 || sum.DeadLetters != 1 {
+			t.Errorf("in %d, dead-lettered %d; want 3 and 1", sum.Total.In, sum.DeadLetters)
+		}
+		out, _ := os.ReadFile(filepath.Join(dir, "out.jsonl"))
+		dlq, _ := os.ReadFile(filepath.Join(dir, "errors.jsonl"))
+		return string(out), string(dlq)
+	}
+	out1, _ := run()
+	out2, dlq2 := run()
+	if out1 != "{\"x\":1}\n{\"x\":2}\n" || out2 != out1 {
+		t.Errorf("outputs %q then %q", out1, out2)
+	}
+	if strings.Count(dlq2, "\n") != 2 { // one dead letter per run, appended
+		t.Errorf("dead-letter file after two runs:\n%s", dlq2)
+	}
+	// A path naming only the job's own output is refused.
+	stmts, err := sql.Parse("own.sql", strings.Replace(src, filepath.Join(dir, "*"), filepath.Join(dir, "out.jsonl"), 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Prepare(context.Background(), stmts[0], Options{Stdout: io.Discard}); err == nil ||
+		!strings.Contains(err.Error(), "matches only files the job writes") {
+		t.Errorf("reading the sink's own file: %v", err)
+	}
+}
+
+// TestDefaultDLQPathOutOfGlobs checks that the default dead-letter file is
+// out of reach of the globs a source usually reads.
+func TestDefaultDLQPathOutOfGlobs(t *testing.T) {
+	p := job.DefaultDLQPath("trades")
+	for _, glob := range []string{"*", "*.jsonl", "*.dlq.jsonl", "*/*.jsonl", "*/*", "data/*.jsonl", "trades*"} {
+		if ok, _ := filepath.Match(glob, p); ok {
+			t.Errorf("glob %q matches the default dead-letter file %s", glob, p)
+		}
+	}
 }

@@ -124,7 +124,7 @@ func Prepare(ctx context.Context, stmt *sql.Statement, opts Options) (j *Job, er
 		}
 		return opts.KafkaOpts(name, client)
 	}
-	src, columns, err := openSource(srcName, props, opts.UntilEnd, kafkaOpts)
+	src, columns, err := openSource(srcName, props, opts.UntilEnd, kafkaOpts, writtenFiles(stmt.Name, name, props))
 	if err != nil {
 		return nil, configErr(err)
 	}
@@ -230,8 +230,9 @@ func (j *Job) Run(ctx context.Context) (*job.Summary, error) {
 
 // openSource opens the source name declared by '<name>.type', and returns
 // the columns it is known to have (nil when only the data can tell).
-// kafkaOpts gives a Kafka source's client options.
-func openSource(name string, props map[string]string, untilEnd bool, kafkaOpts func(client string) []kgo.Opt) (connector.Source, []string, error) {
+// kafkaOpts gives a Kafka source's client options; a file source never
+// reads the files in written.
+func openSource(name string, props map[string]string, untilEnd bool, kafkaOpts func(client string) []kgo.Opt, written []string) (connector.Source, []string, error) {
 	typ := props[name+".type"]
 	switch typ {
 	case "kafka_source":
@@ -241,7 +242,7 @@ func openSource(name string, props map[string]string, untilEnd bool, kafkaOpts f
 		s, err := kafka.NewSource(name, props, kafkaOpts("source:"+name)...)
 		return s, nil, err
 	case "file_source":
-		s, err := file.NewSource(name, props)
+		s, err := file.NewSource(name, props, written...)
 		return s, nil, err
 	case "generator":
 		s, err := gen.NewSource(name, props)
@@ -254,6 +255,23 @@ func openSource(name string, props map[string]string, untilEnd bool, kafkaOpts f
 		return nil, nil, fmt.Errorf("source %q has no type: set WITH ('%s.type'='...') to one of %s", name, name, strings.Join(sourceTypes, ", "))
 	}
 	return nil, nil, fmt.Errorf("WITH %q: unknown source type %q; valid: %s", name+".type", typ, strings.Join(sourceTypes, ", "))
+}
+
+// writtenFiles lists the files the job called jobName writes: its file sink
+// (the statement's target) and its dead-letter file.
+func writtenFiles(target, jobName string, props map[string]string) []string {
+	var files []string
+	if target != "" && props[target+".type"] == "file_sink" && props[target+".path"] != "" {
+		files = append(files, props[target+".path"])
+	}
+	switch {
+	case strings.TrimSpace(props[job.PropDLQTopic]) != "":
+	case strings.TrimSpace(props[job.PropDLQPath]) != "":
+		files = append(files, strings.TrimSpace(props[job.PropDLQPath]))
+	default:
+		files = append(files, job.DefaultDLQPath(jobName))
+	}
+	return files
 }
 
 // writesStdout reports whether the statement's rows go to stdout: it has

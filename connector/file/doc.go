@@ -15,6 +15,10 @@
 //	                has_header is false
 //	'n.split.size'  the size of a split in bytes, e.g. 64MiB (the default)
 //
+// The source never reads the files its job writes (its file sink, its
+// dead-letter file, a sink's temporary files), even when its glob matches
+// them; see NewSource.
+//
 // Every file is cut into splits of about split.size bytes, aligned to line
 // boundaries: a split other than a file's first starts at the first line
 // that begins at or after its start offset, and every split reads through

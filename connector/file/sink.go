@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/sluicesql/sluice/connector/codec"
@@ -74,7 +75,7 @@ func (s *Sink) Open(_ context.Context, schema *record.Schema, _ []int) error {
 	if dir == "" {
 		dir = "."
 	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	tmp, err := os.CreateTemp(dir, tempPrefix(base)+"*")
 	if err != nil {
 		return fmt.Errorf("file sink %q: %w", s.name, err)
 	}
@@ -193,4 +194,15 @@ func (s *Sink) fail(err error) error {
 	s.discard()
 	s.err = fmt.Errorf("file sink %q: %w", s.name, err)
 	return s.err
+}
+
+// tempPrefix begins the name of a sink's temporary file for the file base.
+func tempPrefix(base string) string { return "." + base + ".tmp-" }
+
+// isTempFile reports whether path names a temporary file of a sink writing
+// to the file sinkPath (both cleaned, absolute).
+func isTempFile(path, sinkPath string) bool {
+	dir, base := filepath.Split(sinkPath)
+	pdir, pbase := filepath.Split(path)
+	return pdir == dir && strings.HasPrefix(pbase, tempPrefix(base))
 }

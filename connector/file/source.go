@@ -46,8 +46,10 @@ type split struct {
 }
 
 // NewSource returns the file source called name, configured by the
-// '<name>.'-prefixed keys of props.
-func NewSource(name string, props map[string]string) (*Source, error) {
+// '<name>.'-prefixed keys of props. It never reads the files in written
+// (the job's own outputs: its file sink, its dead-letter file) nor a file
+// sink's temporary files next to them, even when its glob matches them.
+func NewSource(name string, props map[string]string, written ...string) (*Source, error) {
 	o, err := propsFor("file source", name, props, sourceOptions)
 	if err != nil {
 		return nil, err
@@ -78,7 +80,7 @@ func NewSource(name string, props map[string]string) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.files, err = findFiles(pattern); err != nil {
+	if s.files, err = findFiles(pattern, written); err != nil {
 		return nil, fmt.Errorf("file source %q: %w", name, err)
 	}
 	s.splits = planSplits(s.files, splitSize)
@@ -90,8 +92,9 @@ func propsFor(kind, name string, all map[string]string, valid []string) (*props.
 	return props.Extract(kind, name, all, valid...)
 }
 
-// findFiles returns the regular files matching pattern, sorted by name.
-func findFiles(pattern string) ([]*inputFile, error) {
+// findFiles returns the regular files matching pattern, sorted by name,
+// except the job's own outputs (see ownOutput).
+func findFiles(pattern string, written []string) ([]*inputFile, error) {
 	paths, err := filepath.Glob(pattern)
 	if err != nil {
 		return nil, fmt.Errorf("path %q: %w", pattern, err)
@@ -104,6 +107,7 @@ func findFiles(pattern string) ([]*inputFile, error) {
 	}
 	sort.Strings(paths)
 	var files []*inputFile
+	var own []string
 	for _, p := range paths {
 		fi, err := os.Stat(p)
 		if err != nil {
@@ -112,12 +116,41 @@ func findFiles(pattern string) ([]*inputFile, error) {
 		if !fi.Mode().IsRegular() {
 			continue
 		}
+		if ownOutput(p, fi, written) {
+			own = append(own, p)
+			continue
+		}
 		files = append(files, &inputFile{path: p, size: fi.Size(), modTime: fi.ModTime().UnixMilli()})
 	}
 	if len(files) == 0 {
+		if len(own) > 0 {
+			return nil, fmt.Errorf("path %q matches only files the job writes (%s): a source never reads its job's sink or dead-letter file", pattern, strings.Join(own, ", "))
+		}
 		return nil, fmt.Errorf("no regular file matches path %q", pattern)
 	}
 	return files, nil
+}
+
+// ownOutput reports whether the file at path (with info fi) is one of the
+// written files, or a file sink's temporary file for one of them.
+func ownOutput(path string, fi os.FileInfo, written []string) bool {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return false
+	}
+	for _, w := range written {
+		wabs, err := filepath.Abs(w)
+		if err != nil {
+			continue
+		}
+		if abs == wabs || isTempFile(abs, wabs) {
+			return true
+		}
+		if wfi, err := os.Stat(w); err == nil && os.SameFile(fi, wfi) {
+			return true // the same file by another name (a link)
+		}
+	}
+	return false
 }
 
 // planSplits cuts every file into splits of at most size bytes (at least one
