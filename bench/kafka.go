@@ -56,7 +56,7 @@ func (k *kafkaCluster) topic(name string, schema *record.Schema, parts [][]recor
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	if err := kafka.CreateTopic(ctx, k.brokers, name, sourceParts); err != nil {
+	if err := kafka.CreateTopic(ctx, k.brokers, name, sourceParts, 0); err != nil {
 		return err
 	}
 	var keys []string

@@ -1,9 +1,10 @@
 -- Kafka pipeline: trades and volume per trader per minute, from the topic
 -- trades (keyed and partitioned by trader_id, as 'trades.partition.key'
--- declares and Sluice checks) to the topic trader_volume. Each partition
--- worker reads its own Kafka partitions: smart_repartition, no shuffle.
+-- declares and Sluice checks) to the topic trader_volume, which the sink
+-- creates with the source's partition count if it does not exist. Each
+-- partition worker reads its own Kafka partitions: smart_repartition, no
+-- shuffle.
 --   go run ./cmd/sluice gen trades --count 100000 --topic trades --key trader_id
---   go run ./cmd/sluice gen trades --count 1 --topic trader_volume   # creates the output topic
 --   KAFKA_BROKERS=localhost:9092 go run ./cmd/sluice run --until-end examples/kafka_pipeline.sql
 CREATE STREAM trader_volume AS
 SELECT trader_id,

@@ -16,9 +16,12 @@ import (
 // nil when it is not set (the job then writes a dead-letter file). It
 // connects with its own 'dlq.<option>' connection options
 // ('dlq.bootstrap.servers', 'dlq.security.protocol', ...), else as the job's
-// Kafka source, else as its Kafka sink (kafka.DeadLetterConn). Errors in the
+// Kafka source, else as its Kafka sink (kafka.DeadLetterConn). A missing
+// topic is created ('dlq.create.topic', default true) with 'dlq.partitions'
+// (default: partitions, the source's count when known) and
+// 'dlq.replication.factor'. Errors in the
 // properties are *ConfigError; a topic that cannot be reached is not.
-func openDLQ(ctx context.Context, props map[string]string, src connector.Source, sink connector.Sink, opts func(client string) []kgo.Opt) (*kafka.DeadLetterQueue, error) {
+func openDLQ(ctx context.Context, props map[string]string, src connector.Source, sink connector.Sink, partitions int, opts func(client string) []kgo.Opt) (*kafka.DeadLetterQueue, error) {
 	topic := strings.TrimSpace(props[job.PropDLQTopic])
 	if topic == "" {
 		if strings.TrimSpace(props[job.PropDLQBrokers]) != "" {
@@ -42,7 +45,14 @@ func openDLQ(ctx context.Context, props map[string]string, src connector.Source,
 		return nil, configErr(fmt.Errorf("WITH %q=%q: no Kafka brokers known for the dead-letter topic: set %q "+
 			"(the job has no Kafka source or sink to take them from)", job.PropDLQTopic, topic, job.PropDLQBrokers))
 	}
-	q, err := kafka.OpenDeadLetterQueue(ctx, conn, topic, opts("dlq:"+topic)...)
+	spec, err := kafka.DeadLetterTopicSpec(props)
+	if err != nil {
+		return nil, configErr(fmt.Errorf("WITH %q=%q: %w", job.PropDLQTopic, topic, err))
+	}
+	if spec.Partitions == 0 && partitions > 0 {
+		spec.Partitions = int32(partitions)
+	}
+	q, err := kafka.OpenDeadLetterQueue(ctx, conn, topic, spec, opts("dlq:"+topic)...)
 	if err != nil {
 		return nil, fmt.Errorf("WITH %q: %w", job.PropDLQTopic, err)
 	}

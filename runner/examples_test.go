@@ -102,7 +102,8 @@ func TestQuickstart(t *testing.T) {
 
 func TestKafkaExample(t *testing.T) {
 	t.Chdir("..")
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(8, "trades", "trader_volume"))
+	// trades only: the sink creates trader_volume with the source's 8 partitions.
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(8, "trades"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,6 +122,10 @@ func TestKafkaExample(t *testing.T) {
 	if s := jobs[0].Plan.Strategy.Name(); s != "smart_repartition" {
 		t.Errorf("strategy %s, want smart_repartition (declared and verified partition key)", s)
 	}
+	// The sink created its topic with the source's partition count.
+	if facts := jobs[0].Facts; facts.Partitions != 8 {
+		t.Errorf("source partitions %d, want 8", facts.Partitions)
+	}
 	// Read the output topic back with a second job.
 	readBack := "SELECT trader_id, window_start, trades, volume FROM trader_volume WITH (" +
 		"'trader_volume.type'='kafka_source','trader_volume.stop.at'='end','trader_volume.bootstrap.servers'='" + servers + "')"
@@ -132,6 +137,9 @@ func TestKafkaExample(t *testing.T) {
 	j, err := Prepare(context.Background(), stmts[0], Options{Stdout: &out})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if n := j.Facts.Partitions; n != 8 {
+		t.Errorf("created topic trader_volume has %d partitions, want the source's 8", n)
 	}
 	if _, err := j.Run(context.Background()); err != nil {
 		t.Fatal(err)

@@ -172,7 +172,10 @@ func Prepare(ctx context.Context, stmt *sql.Statement, opts Options) (j *Job, er
 	if sink, err = openSink(stmt.Name, props, opts.Stdout, kafkaOpts); err != nil {
 		return nil, configErr(err)
 	}
-	if dlq, err = openDLQ(ctx, props, src, sink, kafkaOpts); err != nil {
+	if ks, ok := sink.(*kafka.Sink); ok {
+		ks.SetDefaultPartitions(facts.Partitions)
+	}
+	if dlq, err = openDLQ(ctx, props, src, sink, facts.Partitions, kafkaOpts); err != nil {
 		return nil, err
 	}
 	if dlq != nil {

@@ -89,7 +89,7 @@ func (c *demoCmd) Run(e *env) error {
 		brokers = cluster.ListenAddrs()
 		e.log.Info("started in-process Kafka (kfake)", "brokers", strings.Join(brokers, ","))
 	}
-	if err := kafka.CreateTopic(ctx, brokers, c.Topic, demoTopicPartitions); err != nil {
+	if err := kafka.CreateTopic(ctx, brokers, c.Topic, demoTopicPartitions, 0); err != nil {
 		return fmt.Errorf("create topic %s: %w", c.Topic, err)
 	}
 

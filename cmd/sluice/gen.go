@@ -15,19 +15,20 @@ import (
 )
 
 type genCmd struct {
-	Name       string  `arg:"" enum:"trades,market_data,orders,measurements" help:"Data set: trades, market_data, orders or measurements (1BRC)."`
-	Count      int64   `default:"100000" help:"Number of records."`
-	Out        string  `short:"o" help:"Output file ('-' for stdout); default stdout unless --topic is given."`
-	Format     string  `default:"jsonl" enum:"jsonl,json,csv" help:"File format: jsonl or csv (measurements csv is 1BRC's 'station;temperature')."`
-	Seed       uint64  `default:"1" help:"Random seed: the same seed gives the same data."`
-	Keys       int     `help:"Key cardinality (0: the data set's default)."`
-	Zipf       float64 `help:"Zipf skew exponent of the keys (0: uniform)."`
-	Disorder   int64   `help:"Largest event-time disorder in milliseconds."`
-	Topic      string  `help:"Produce to this Kafka topic instead of a file."`
-	Brokers    string  `default:"localhost:9092" help:"Kafka bootstrap servers (comma-separated), with --topic."`
-	Key        string  `help:"Column used as the Kafka message key, with --topic (default: none)."`
-	Partitions int32   `default:"8" help:"Partitions of the topic if it has to be created, with --topic."`
-	Rate       float64 `help:"Records per second (0: as fast as possible)."`
+	Name        string  `arg:"" enum:"trades,market_data,orders,measurements" help:"Data set: trades, market_data, orders or measurements (1BRC)."`
+	Count       int64   `default:"100000" help:"Number of records."`
+	Out         string  `short:"o" help:"Output file ('-' for stdout); default stdout unless --topic is given."`
+	Format      string  `default:"jsonl" enum:"jsonl,json,csv" help:"File format: jsonl or csv (measurements csv is 1BRC's 'station;temperature')."`
+	Seed        uint64  `default:"1" help:"Random seed: the same seed gives the same data."`
+	Keys        int     `help:"Key cardinality (0: the data set's default)."`
+	Zipf        float64 `help:"Zipf skew exponent of the keys (0: uniform)."`
+	Disorder    int64   `help:"Largest event-time disorder in milliseconds."`
+	Topic       string  `help:"Produce to this Kafka topic instead of a file."`
+	Brokers     string  `default:"localhost:9092" help:"Kafka bootstrap servers (comma-separated), with --topic."`
+	Key         string  `help:"Column used as the Kafka message key, with --topic (default: none)."`
+	Partitions  int32   `default:"8" help:"Partitions of the topic if it has to be created, with --topic."`
+	Replication int16   `name:"replication-factor" help:"Replication factor of the topic if it has to be created, with --topic (0: the cluster's default)."`
+	Rate        float64 `help:"Records per second (0: as fast as possible)."`
 }
 
 func (c *genCmd) Help() string {
@@ -75,7 +76,7 @@ func (c *genCmd) Run(e *env) error {
 // produce writes the generated records to a Kafka topic, creating it if needed.
 func (c *genCmd) produce(ctx context.Context, stderr io.Writer) error {
 	brokers := strings.Split(c.Brokers, ",")
-	if err := kafka.CreateTopic(ctx, brokers, c.Topic, c.Partitions); err != nil {
+	if err := kafka.CreateTopic(ctx, brokers, c.Topic, c.Partitions, c.Replication); err != nil {
 		return fmt.Errorf("create topic %s: %w", c.Topic, err)
 	}
 	src, err := gen.New(c.Name, c.options())

@@ -27,7 +27,7 @@ type sourceConfig struct {
 var (
 	sourceOptions = append([]string{"type", "topic.name", "group.id", "auto.offset.reset",
 		"format", "key.field", "stop.at", "partition.key"}, connOptions...)
-	sinkOptions = append([]string{"type", "topic.name", "format"}, connOptions...)
+	sinkOptions = append(append([]string{"type", "topic.name", "format"}, topicOptions...), connOptions...)
 )
 
 func parseSourceConfig(name string, m map[string]string) (sourceConfig, error) {
@@ -65,6 +65,7 @@ type sinkConfig struct {
 	name  string
 	topic string
 	conn  Conn
+	spec  TopicSpec
 }
 
 func parseSinkConfig(name string, m map[string]string) (sinkConfig, error) {
@@ -78,6 +79,9 @@ func parseSinkConfig(name string, m map[string]string) (sinkConfig, error) {
 	}
 	c := sinkConfig{name: name, topic: o.String("topic.name", name)}
 	if c.conn, err = parseConn(o); err != nil {
+		return c, err
+	}
+	if c.spec, err = parseTopicSpec(o); err != nil {
 		return c, err
 	}
 	return c, nil

@@ -44,7 +44,7 @@ func secureCluster(t *testing.T, admin map[string]string, opts ...kfake.Opt) []s
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	cl, err := openProducer(ctx, sink.cfg.conn, "trades")
+	cl, err := openProducer(ctx, sink.cfg.conn, "trades", TopicSpec{})
 	if err != nil {
 		t.Fatalf("admin connection: %v", err)
 	}

@@ -40,14 +40,14 @@ type DeadLetterQueue struct {
 	closed sync.Once
 }
 
-// OpenDeadLetterQueue connects as conn says and checks that topic exists.
-// opts are added to the producing client's options (kgo.WithHooks for
-// metrics, for example).
-func OpenDeadLetterQueue(ctx context.Context, conn Conn, topic string, opts ...kgo.Opt) (*DeadLetterQueue, error) {
+// OpenDeadLetterQueue connects as conn says and checks that topic exists,
+// creating it as spec says when it does not. opts are added to the
+// producing client's options (kgo.WithHooks for metrics, for example).
+func OpenDeadLetterQueue(ctx context.Context, conn Conn, topic string, spec TopicSpec, opts ...kgo.Opt) (*DeadLetterQueue, error) {
 	if len(conn.Brokers) == 0 {
 		return nil, fmt.Errorf("kafka dead-letter topic %q: no brokers", topic)
 	}
-	cl, err := openProducer(ctx, conn, topic, opts...)
+	cl, err := openProducer(ctx, conn, topic, spec, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka dead-letter topic %q: %w", topic, err)
 	}

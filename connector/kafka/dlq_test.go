@@ -39,7 +39,7 @@ func TestDeadLetterQueueRoundTrip(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	var acked ackCount
-	q, err := OpenDeadLetterQueue(ctx, Plain(brokers), "dead", kgo.WithHooks(&acked))
+	q, err := OpenDeadLetterQueue(ctx, Plain(brokers), "dead", TopicSpec{}, kgo.WithHooks(&acked))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,12 +145,12 @@ func TestDeadLetterQueueErrors(t *testing.T) {
 		{brokers, "missing", `"missing"`},
 		{nil, "dead", `"dead": no brokers`},
 	} {
-		if _, err := OpenDeadLetterQueue(ctx, Plain(tt.brokers), tt.topic); err == nil || !strings.Contains(err.Error(), tt.want) {
+		if _, err := OpenDeadLetterQueue(ctx, Plain(tt.brokers), tt.topic, TopicSpec{}); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("OpenDeadLetterQueue(%v, %q) = %v, want an error with %q", tt.brokers, tt.topic, err, tt.want)
 		}
 	}
 
-	q, err := OpenDeadLetterQueue(ctx, Plain(brokers), "dead")
+	q, err := OpenDeadLetterQueue(ctx, Plain(brokers), "dead", TopicSpec{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +192,7 @@ func TestProducerGivesUpOnLostCluster(t *testing.T) {
 	was := deliveryTimeout
 	deliveryTimeout = time.Second
 	defer func() { deliveryTimeout = was }()
-	q, err := OpenDeadLetterQueue(ctx, Plain(c.ListenAddrs()), "dead")
+	q, err := OpenDeadLetterQueue(ctx, Plain(c.ListenAddrs()), "dead", TopicSpec{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,12 +2,9 @@ package kafka
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicesql/sluice/record"
@@ -44,22 +41,16 @@ func Produce(ctx context.Context, brokers []string, topic string, msgs ...Messag
 	return nil
 }
 
-// CreateTopic creates topic with the given number of partitions (replication
-// factor: the broker's default). A topic that already exists is not an error.
-func CreateTopic(ctx context.Context, brokers []string, topic string, partitions int32) error {
+// CreateTopic creates topic with the given number of partitions and
+// replication factor (0: the cluster's default). A topic that already
+// exists is not an error.
+func CreateTopic(ctx context.Context, brokers []string, topic string, partitions int32, replication int16) error {
 	cl, err := newClient(Plain(brokers))
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	resp, err := kadm.NewClient(cl).CreateTopic(ctx, partitions, -1, nil, topic)
-	if err == nil {
-		err = resp.Err
-	}
-	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-		return fmt.Errorf("creating topic %q: %w", topic, err)
-	}
-	return nil
+	return ensureTopic(ctx, cl, topic, TopicSpec{Create: true, Partitions: partitions, ReplicationFactor: replication})
 }
 
 // ProduceRows writes rows of schema to topic as a Sink does (JSON values,

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicesql/sluice/connector/codec"
@@ -40,7 +39,10 @@ func NewSink(name string, props map[string]string, opts ...kgo.Opt) (*Sink, erro
 	return &Sink{cfg: cfg, opts: opts}, nil
 }
 
-// Open connects and checks that the topic exists.
+// Open connects and checks that the topic exists; a missing topic is
+// created ('<n>.create.topic', default true) with '<n>.partitions' (default:
+// SetDefaultPartitions's count, else the cluster's) and
+// '<n>.replication.factor' (default: the cluster's).
 func (k *Sink) Open(ctx context.Context, schema *record.Schema, keySlots []int) error {
 	if k.client != nil {
 		return fmt.Errorf("kafka sink %q: already open", k.cfg.name)
@@ -50,7 +52,7 @@ func (k *Sink) Open(ctx context.Context, schema *record.Schema, keySlots []int) 
 			return fmt.Errorf("kafka sink %q: key slot %d outside the %d output columns", k.cfg.name, s, schema.Len())
 		}
 	}
-	cl, err := openProducer(ctx, k.cfg.conn, k.cfg.topic, k.opts...)
+	cl, err := openProducer(ctx, k.cfg.conn, k.cfg.topic, k.cfg.spec, k.opts...)
 	if err != nil {
 		return fmt.Errorf("kafka sink %q: %w", k.cfg.name, err)
 	}
@@ -115,6 +117,14 @@ func (k *Sink) produced(_ *kgo.Record, err error) {
 	}
 }
 
+// SetDefaultPartitions sets the partition count of the topic if Open creates
+// it and '<n>.partitions' is not set (the runner gives the source's count).
+func (k *Sink) SetDefaultPartitions(n int) {
+	if k.cfg.spec.Partitions == 0 && n > 0 {
+		k.cfg.spec.Partitions = int32(n)
+	}
+}
+
 // Brokers returns the sink's bootstrap servers.
 func (k *Sink) Brokers() []string { return k.cfg.conn.Brokers }
 
@@ -127,25 +137,18 @@ func (k *Sink) Conn() Conn { return k.cfg.conn }
 // forever.
 var deliveryTimeout = 2 * time.Minute
 
-// openProducer returns a client for brokers that produces to topic (keyed
-// messages to Kafka's default partition of their key; franz-go's defaults:
-// idempotent, acks=all) with opts added, once it has checked that topic
-// exists.
-func openProducer(ctx context.Context, conn Conn, topic string, opts ...kgo.Opt) (*kgo.Client, error) {
+// openProducer returns a client connecting as conn says that produces to
+// topic (keyed messages to Kafka's default partition of their key;
+// franz-go's defaults: idempotent, acks=all) with opts added, once it has
+// checked that topic exists or created it as spec says.
+func openProducer(ctx context.Context, conn Conn, topic string, spec TopicSpec, opts ...kgo.Opt) (*kgo.Client, error) {
 	opts = append([]kgo.Opt{kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
 		kgo.RecordDeliveryTimeout(deliveryTimeout)}, opts...)
 	cl, err := newClient(conn, opts...)
 	if err != nil {
 		return nil, err
 	}
-	topics, err := kadm.NewClient(cl).ListTopics(ctx, topic)
-	if err == nil {
-		err = topics.Error()
-	}
-	if err == nil && !topics.Has(topic) {
-		err = fmt.Errorf("topic %q does not exist", topic)
-	}
-	if err != nil {
+	if err := ensureTopic(ctx, cl, topic, spec); err != nil {
 		cl.Close()
 		return nil, conn.connError(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicesql/sluice/record"
@@ -102,16 +103,63 @@ func TestSinkRoundTrip(t *testing.T) {
 	}
 }
 
-func TestSinkMissingTopic(t *testing.T) {
+// TestSinkTopic: a missing topic is created with the default partition
+// count (the source's, set by the runner) or '<n>.partitions' and
+// '<n>.replication.factor'; with '<n>.create.topic'='false' it is an error.
+func TestSinkTopic(t *testing.T) {
 	brokers := startCluster(t, "out")
-	sink, err := NewSink("results", map[string]string{"results.bootstrap.servers": brokers[0]})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	open := func(name string, defParts int, kv ...string) error {
+		props := map[string]string{name + ".bootstrap.servers": brokers[0]}
+		for i := 0; i+1 < len(kv); i += 2 {
+			props[name+"."+kv[i]] = kv[i+1]
+		}
+		sink, err := NewSink(name, props)
+		if err != nil {
+			return err
+		}
+		sink.SetDefaultPartitions(defParts)
+		if err := sink.Open(ctx, record.NewSchema("a"), nil); err != nil {
+			return err
+		}
+		return sink.Close()
+	}
+	if err := open("results", 0, "create.topic", "false"); err == nil || !strings.Contains(err.Error(), `topic "results" does not exist`) {
+		t.Fatalf("create.topic=false: %v", err)
+	}
+	if err := open("results", 5); err != nil {
+		t.Fatal(err)
+	}
+	if err := open("explicit", 5, "partitions", "3", "replication.factor", "2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := open("out", 5, "create.topic", "false"); err != nil {
+		t.Fatalf("existing topic: %v", err)
+	}
+	cl, err := newClient(Plain(brokers))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := sink.Open(ctx, record.NewSchema("a"), nil); err == nil || !strings.Contains(err.Error(), "results") {
-		t.Fatalf("Open of a missing topic: %v", err)
+	defer cl.Close()
+	topics, err := kadm.NewClient(cl).ListTopics(ctx, "results", "explicit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := topics["results"]; len(d.Partitions) != 5 {
+		t.Errorf("results: %d partitions, want the default 5", len(d.Partitions))
+	}
+	if d := topics["explicit"]; len(d.Partitions) != 3 || d.Partitions.NumReplicas() != 2 {
+		t.Errorf("explicit: %d partitions, %d replicas, want 3 and 2", len(d.Partitions), d.Partitions.NumReplicas())
+	}
+	for _, bad := range [][]string{{"partitions", "0"}, {"replication.factor", "x"}, {"create.topic", "maybe"}} {
+		if err := open("bad", 0, bad...); err == nil || !strings.Contains(err.Error(), "'bad."+bad[0]+"'") {
+			t.Errorf("%v: %v", bad, err)
+		}
+	}
+	sink, err := NewSink("results", map[string]string{"results.bootstrap.servers": brokers[0]})
+	if err != nil {
+		t.Fatal(err)
 	}
 	if err := sink.Open(ctx, record.NewSchema("a"), []int{3}); err == nil {
 		t.Fatal("Open accepted a key slot outside the schema")
@@ -154,7 +202,7 @@ func TestCreateTopic(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	for range 2 {
-		if err := CreateTopic(ctx, brokers, "created", 4); err != nil {
+		if err := CreateTopic(ctx, brokers, "created", 4, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
