@@ -121,18 +121,23 @@ func Plain(brokers []string) Conn { return Conn{Brokers: brokers} }
 // where unset, from the statement's 'kafka.<option>' defaults. It checks
 // only these options; other keys of name are the caller's.
 func ParseConn(name string, m map[string]string) (Conn, error) {
-	m = withDefaults(name, m, connOptions)
-	vals := make(map[string]string)
-	for _, opt := range connOptions {
-		if v, ok := lookup(m, name+"."+opt); ok {
-			vals[name+"."+opt] = v
-		}
-	}
-	o, err := props.Extract("kafka", name, vals, connOptions...)
+	o, err := extractOptions("kafka", name, withDefaults(name, m, connOptions), connOptions)
 	if err != nil {
 		return Conn{}, err
 	}
 	return parseConn(o)
+}
+
+// extractOptions collects the options '<name>.<opt>' of opts from m,
+// leaving name's other keys to their reader.
+func extractOptions(kind, name string, m map[string]string, opts []string) (*props.Options, error) {
+	vals := make(map[string]string)
+	for _, opt := range opts {
+		if v, ok := lookup(m, name+"."+opt); ok {
+			vals[name+"."+opt] = v
+		}
+	}
+	return props.Extract(kind, name, vals, opts...)
 }
 
 // parseConn reads the connection options from o.

@@ -61,13 +61,7 @@ func parseTopicSpec(o *props.Options) (TopicSpec, error) {
 // DeadLetterTopicSpec reads the dead-letter topic's 'dlq.create.topic',
 // 'dlq.partitions' and 'dlq.replication.factor'.
 func DeadLetterTopicSpec(m map[string]string) (TopicSpec, error) {
-	vals := make(map[string]string)
-	for _, opt := range topicOptions {
-		if v, ok := lookup(m, DeadLetterPrefix+"."+opt); ok {
-			vals[DeadLetterPrefix+"."+opt] = v
-		}
-	}
-	o, err := props.Extract("kafka dead-letter topic", DeadLetterPrefix, vals, topicOptions...)
+	o, err := extractOptions("kafka dead-letter topic", DeadLetterPrefix, m, topicOptions)
 	if err != nil {
 		return TopicSpec{}, err
 	}
