@@ -28,17 +28,12 @@ type Scope struct {
 	Override func(e sql.Expr) (slot int, ok bool)
 }
 
-// Error is a compile error at a position of the SQL text.
-type Error struct {
-	Pos sql.Pos
-	Msg string
-}
-
-// Error returns "line:col: message".
-func (e *Error) Error() string { return fmt.Sprintf("%d:%d: %s", e.Pos.Line, e.Pos.Col, e.Msg) }
+// Error is a compile error at a position of the SQL text: the positioned
+// error of package sql, so that sql.Locate gives it its file and line.
+type Error = sql.Error
 
 func errorf(n sql.Node, format string, args ...any) error {
-	return &Error{Pos: n.Position(), Msg: fmt.Sprintf(format, args...)}
+	return sql.Errorf(n, format, args...)
 }
 
 // Compile turns e into a Func. Errors are *Error values carrying the

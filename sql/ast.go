@@ -46,7 +46,7 @@ type Statement struct {
 }
 
 // Annotation is one `-- @key: value` line. Key is lower-cased; Value is
-// trimmed. Known keys are validated by the parser; unknown keys are kept verbatim.
+// trimmed. The parser refuses a key that is not one of Annotations.
 type Annotation struct {
 	Pos
 	Key   string
@@ -60,6 +60,9 @@ const (
 	AnnotationBatchSize  = "batch_size"
 	AnnotationJobMode    = "job_mode"
 )
+
+// Annotations lists the known annotation keys.
+var Annotations = []string{AnnotationStrategy, AnnotationPartitions, AnnotationBatchSize, AnnotationJobMode}
 
 // Annotation returns the value of the annotation key and whether it is present.
 func (s *Statement) Annotation(key string) (string, bool) {
@@ -177,11 +180,13 @@ type OrderItem struct {
 	Desc bool
 }
 
-// Property is one `'key'='value'` pair of WITH (...), in source order.
+// Property is one `'key'='value'` pair of WITH (...), in source order. Its
+// Pos is where the key starts; ValuePos where the value starts.
 type Property struct {
 	Pos
-	Key   string
-	Value string
+	Key      string
+	Value    string
+	ValuePos Pos
 }
 
 // Property returns the WITH value for key and whether it is present.

@@ -15,7 +15,11 @@ const (
 	maxLine = 160
 )
 
-// Error is one positioned syntax error.
+// Error is one positioned error in SQL text: a syntax error from Parse, or
+// an error found after parsing (names, types, WITH properties, sources,
+// sinks, annotations). An Error made with Errorf knows only its position;
+// Locate gives it the file name and the source line, after which it renders
+// as `file:line:col: message`, the line and a caret.
 type Error struct {
 	// File is the name the source was parsed under; it may be empty.
 	File string
@@ -40,7 +44,7 @@ func (e *Error) Error() string {
 		b.WriteByte(':')
 	}
 	fmt.Fprintf(&b, "%d:%d: %s", e.Pos.Line, e.Pos.Col, e.Msg)
-	if e.Line != "" || e.Pos.Col > 1 {
+	if e.Line != "" {
 		b.WriteByte('\n')
 		b.WriteString(e.Line)
 		b.WriteByte('\n')
@@ -92,7 +96,23 @@ func (l ErrorList) Unwrap() []error {
 
 // newError builds an Error at pos, extracting the source line from src.
 func newError(file, src string, pos Pos, msg string) *Error {
-	start := pos.Offset - (pos.Col - 1)
+	e := &Error{Pos: pos, Msg: msg}
+	e.locate(file, src)
+	return e
+}
+
+// Errorf returns an Error at the position of n (any AST node, or a Pos) with
+// the formatted message. Call Locate on it, or on an error wrapping it, to
+// give it the file name and the line to show.
+func Errorf(n Node, format string, args ...any) *Error {
+	return &Error{Pos: n.Position(), Msg: fmt.Sprintf(format, args...)}
+}
+
+// locate sets the file name and the line of src holding e.Pos (cut to a
+// window around the column when it is long).
+func (e *Error) locate(file, src string) {
+	e.File = file
+	start := e.Pos.Offset - (e.Pos.Col - 1)
 	if start < 0 || start > len(src) {
 		start = 0
 	}
@@ -102,12 +122,36 @@ func newError(file, src string, pos Pos, msg string) *Error {
 	} else {
 		end += start
 	}
-	line := strings.TrimSuffix(src[start:end], "\r")
-	e := &Error{File: file, Pos: pos, Msg: msg, Line: line}
-	if len(line) > maxLine {
-		e.Line, e.caretCol = window(line, pos.Col)
+	e.Line, e.caretCol = strings.TrimSuffix(src[start:end], "\r"), 0
+	if len(e.Line) > maxLine {
+		e.Line, e.caretCol = window(e.Line, e.Pos.Col)
 	}
-	return e
+}
+
+// Locate gives every *Error in err's tree that has a position but no file
+// name yet the file name and its line of src, the text the statements were
+// parsed from (file is shown as given: a relative path stays relative). It
+// returns err, so that `return sql.Locate(err, file, src)` reads well; a nil
+// err stays nil.
+func Locate(err error, file, src string) error {
+	var walk func(error)
+	walk = func(err error) {
+		switch x := err.(type) {
+		case nil:
+		case *Error:
+			if x.File == "" && x.Pos.Line > 0 {
+				x.locate(file, src)
+			}
+		case interface{ Unwrap() []error }:
+			for _, e := range x.Unwrap() {
+				walk(e)
+			}
+		case interface{ Unwrap() error }:
+			walk(x.Unwrap())
+		}
+	}
+	walk(err)
+	return err
 }
 
 // window cuts line to at most maxLine bytes around byte column col, marking

@@ -277,7 +277,7 @@ func (p *parser) properties() []Property {
 			p.failf(v, "expected property value as a 'string' for %s, found %s", quoteString(clip(t.text)), p.describe(v))
 		}
 		p.i++
-		props = append(props, Property{Pos: t.pos, Key: t.text, Value: v.text})
+		props = append(props, Property{Pos: t.pos, Key: t.text, Value: v.text, ValuePos: v.pos})
 		if !p.acceptOp(",") {
 			break
 		}

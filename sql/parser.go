@@ -2,6 +2,7 @@ package sql
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -119,6 +120,14 @@ func (p *parser) attachAnnotations(anns []rawAnnotation, starts map[int]*Stateme
 				msg = fmt.Sprintf("annotation @%s is not followed by a statement", a.Key)
 			}
 			p.errs = append(p.errs, newError(p.file, p.src, a.Pos, msg))
+			continue
+		}
+		if !slices.Contains(Annotations, a.Key) {
+			msg := fmt.Sprintf("unknown annotation @%s (valid: @%s)", a.Key, strings.Join(Annotations, ", @"))
+			if hint := DidYouMean(a.Key, Annotations, func(k string) string { return "@" + k }); hint != "" {
+				msg += "; " + hint
+			}
+			p.errs = append(p.errs, newError(p.file, p.src, a.keyPos, msg))
 			continue
 		}
 		if msg := validateAnnotation(a.Key, a.Value); msg != "" {

@@ -1,7 +1,7 @@
 /* Statement kinds, annotations, comments and case. */
 -- @job_mode: transactional
 -- @batch_size: 500
--- @Custom_Key: kept verbatim  
+-- @Partitioning_Strategy: Kept Verbatim  
 INSERT INTO enriched SELECT o.id, c.tier FROM orders o JOIN customers c ON o.cid = c.id;
 
 -- @partitioning_strategy: sticky_partition
