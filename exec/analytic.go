@@ -16,6 +16,9 @@ type analyticPlan struct {
 	base int
 	// newState returns a pipeline's per-partition analytic state.
 	newState func() analyticState
+	// ordered: an OVER call orders by event time, so rows run in
+	// event-time order once the watermark passes them.
+	ordered bool
 }
 
 // analyticState computes, for one input row, the value of every OVER call

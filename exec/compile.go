@@ -31,6 +31,10 @@ type Program struct {
 	agg *aggPlan
 	// analytic computes OVER calls into extra slots; nil without them.
 	analytic *analyticPlan
+	// qualify filters rows on their OVER values (QUALIFY); nil when absent.
+	qualify expr.Func
+	// top is the plan of a Top-N query; nil for others.
+	top *topNPlan
 
 	order    []orderKey
 	limit    int64
@@ -114,9 +118,12 @@ func Compile(sel *sql.Select, opts Options) (*Program, error) {
 	if p.out, err = outputSchema(items); err != nil {
 		return nil, err
 	}
-	if isAggregating(sel, items) {
+	switch {
+	case isAggregating(sel, items):
 		err = p.compileAggregate(sel, items, in)
-	} else {
+	case isTopN(sel):
+		err = p.compileTopN(sel, items, in)
+	default:
 		err = p.compileStateless(sel, items, in)
 	}
 	if err != nil {
@@ -132,6 +139,9 @@ func Compile(sel *sql.Select, opts Options) (*Program, error) {
 		p.limit, p.hasLimit = sel.Limit.Count, true
 	}
 	p.keySlots = keySlots(sel, items)
+	if p.top != nil && p.keySlots == nil {
+		p.keySlots = p.top.keySlots
+	}
 	return p, nil
 }
 
@@ -245,20 +255,17 @@ func columnName(it sql.SelectItem) string {
 
 // compileStateless compiles a query with one output row per input row.
 func (p *Program) compileStateless(sel *sql.Select, items []sql.SelectItem, in *expr.Scope) error {
-	var calls []*sql.Call
-	for _, it := range items {
-		sql.Inspect(it.Expr, func(n sql.Expr) bool {
-			if c, ok := isAnalyticCall(n); ok {
-				calls = append(calls, c)
-				return false
-			}
-			return true
-		})
-	}
+	calls := overCalls(items, sel.Qualify)
 	scope := in
+	if len(calls) == 0 && sel.Qualify != nil {
+		return errorAt(sel.Qualify, "QUALIFY filters on the results of window functions (OVER), and the query has none: use WHERE")
+	}
 	if len(calls) > 0 {
 		plan, err := compileAnalytic(calls, in)
 		if err != nil {
+			return err
+		}
+		if plan.ordered, err = p.eventOrdered(calls); err != nil {
 			return err
 		}
 		p.analytic = plan
@@ -268,13 +275,19 @@ func (p *Program) compileStateless(sel *sql.Select, items []sql.SelectItem, in *
 			_, ok := plan.override(e)
 			return 0, ok
 		}}
-		for _, it := range items {
-			if _, err := expr.Compile(it.Expr, discover); err != nil {
+		for _, e := range append(itemExprs(items), sel.Qualify) {
+			if e == nil {
+				continue
+			}
+			if _, err := expr.Compile(e, discover); err != nil {
 				return err
 			}
 		}
 		plan.base = p.in.Len()
 		scope = &expr.Scope{Schema: in.Schema, AutoAdd: in.AutoAdd, Override: plan.override}
+		if err := p.compileQualify(sel.Qualify, scope); err != nil {
+			return err
+		}
 	}
 	p.project = make([]expr.Func, len(items))
 	for i, it := range items {

@@ -222,6 +222,10 @@ func (pl *Pipeline) Held(fn func(topic string, partition int32, minOffset int64)
 	var h heldSet
 	a := pl.p.agg
 	switch {
+	case pl.p.top != nil:
+		pl.heldTop(&h)
+	case pl.p.rowOrdered():
+		pl.heldOrdered(&h)
 	case a == nil && pl.p.sortsAll():
 		// rows wait for Finish, which sorts them
 		for i := range pl.rows.rows {

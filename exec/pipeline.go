@@ -53,6 +53,8 @@ type Pipeline struct {
 	group   record.Record  // the group row under evaluation
 	ext     record.Record  // an input row extended with analytic slots
 	an      analyticState  // OVER state, when the query has OVER calls
+	ord     ordered        // rows held for an event-time ordered row window
+	top     topState       // the ranked rows of a Top-N query
 
 	// Aggregation state.
 	aggs     []aggregator
@@ -76,6 +78,10 @@ type Pipeline struct {
 // NewPipeline returns a pipeline with empty state.
 func (p *Program) NewPipeline() *Pipeline {
 	pl := &Pipeline{p: p, wm: math.MinInt64, nextDue: math.MaxInt64}
+	pl.ord.frontier, pl.ord.maxTime = math.MinInt64, math.MinInt64
+	if p.top != nil {
+		pl.top = newTopState()
+	}
 	pl.rows.width = p.out.Len()
 	if p.analytic != nil {
 		pl.an = p.analytic.newState()
@@ -123,7 +129,10 @@ func (pl *Pipeline) Add(recs []record.Record, sel []int32, out Output) {
 	pl.out = out
 	defer func() { pl.out = nil }()
 	step := pl.aggregate
-	if pl.p.agg == nil {
+	switch {
+	case pl.p.top != nil:
+		step = pl.topRecord
+	case pl.p.agg == nil:
 		step = pl.stateless
 	}
 	if sel == nil {
@@ -145,12 +154,25 @@ func (pl *Pipeline) Flush(out Output) {
 	switch {
 	case pl.p.agg != nil:
 		pl.flushChanged()
-	case pl.p.sortsAll():
+	case pl.p.top != nil:
+		pl.flushTop()
+	default:
+		if pl.p.rowOrdered() && !pl.p.external {
+			pl.releaseOrdered(false)
+		}
+		pl.emitStateless()
+	}
+}
+
+// emitStateless emits the rows of a query without aggregation gathered so
+// far, unless they wait for Finish to be sorted.
+func (pl *Pipeline) emitStateless() {
+	if pl.p.sortsAll() {
 		// Rows wait for Finish, which sorts them; LIMIT keeps only the top.
 		pl.pruneTop()
-	default:
-		pl.emit()
+		return
 	}
+	pl.emit()
 }
 
 // Advance moves the watermark to wm (it never moves back) and fires the
@@ -164,6 +186,10 @@ func (pl *Pipeline) Advance(wm int64, out Output) {
 	if pl.p.agg != nil && pl.wm >= pl.nextDue {
 		pl.fireDue(false)
 	}
+	if pl.p.rowOrdered() {
+		pl.releaseOrdered(false)
+		pl.emitStateless()
+	}
 	pl.flushChanged()
 }
 
@@ -174,9 +200,13 @@ func (pl *Pipeline) Finish(out Output) {
 	defer func() { pl.out = nil }()
 	a := pl.p.agg
 	if a == nil {
-		if pl.p.sortsAll() {
-			pl.emit()
+		switch {
+		case pl.p.top != nil:
+			pl.finishTop()
+		case pl.p.rowOrdered():
+			pl.releaseOrdered(true)
 		}
+		pl.emit()
 		return
 	}
 	if a.windowed() {
@@ -198,11 +228,24 @@ func (pl *Pipeline) stateless(r *record.Record) {
 		pl.stats.Filtered++
 		return
 	}
+	if p.rowOrdered() {
+		pl.holdOrdered(r)
+		return
+	}
+	pl.statelessRow(r)
+}
+
+// statelessRow computes the output row of an input row that passed WHERE.
+func (pl *Pipeline) statelessRow(r *record.Record) {
+	p := pl.p
 	src := r
 	if p.analytic != nil {
 		var err error
 		if src, err = pl.applyAnalytic(r); err != nil {
 			pl.deadLetter(r, err)
+			return
+		}
+		if p.qualify != nil && !pl.qualifies(r, src) {
 			return
 		}
 	}

@@ -160,7 +160,7 @@ func exprs(sel *sql.Select) []sql.Expr {
 	for _, it := range sel.Items {
 		es = append(es, it.Expr)
 	}
-	es = append(es, sel.Where, sel.Having)
+	es = append(es, sel.Where, sel.Having, sel.Qualify)
 	es = append(es, sel.GroupBy...)
 	for _, o := range sel.OrderBy {
 		es = append(es, o.Expr)

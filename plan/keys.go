@@ -10,15 +10,7 @@ import (
 
 // isAggregate reports whether a function name is a grouping aggregate (the
 // aggregates of reference-notes §3, matching expr.IsAggregate).
-func isAggregate(name string) bool {
-	switch n := strings.ToUpper(name); n {
-	case "COUNT", "SUM", "AVG", "MIN", "MAX", "VARIANCE", "MEDIAN",
-		"FIRST_VALUE", "LAST_VALUE", "STRING_AGG":
-		return true
-	default:
-		return strings.HasPrefix(n, "STDDEV") || strings.HasPrefix(n, "VAR_")
-	}
-}
+func isAggregate(name string) bool { return sql.IsAggregate(name) }
 
 // isAnalytic reports whether a function name is a row-order window function
 // (meaningful only over an ordered sequence of rows).

@@ -95,7 +95,11 @@ type Select struct {
 	GroupBy  []Expr
 	Having   Expr    // nil when absent
 	Window   *Window // nil when absent
-	OrderBy  []OrderItem
+	// Qualify filters rows after the analytic (OVER) calls are computed,
+	// as SQL's QUALIFY; nil when absent. A bound on a rank makes the
+	// query a Top-N.
+	Qualify Expr
+	OrderBy []OrderItem
 	Limit    *Limit // nil when absent
 	Emit     EmitMode
 	With     []Property

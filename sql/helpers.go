@@ -4,7 +4,7 @@ package sql
 func (s *Statement) Select() *Select { return s.Query }
 
 // Exprs returns the select's top-level expressions in clause order: select
-// items, JOIN conditions, WHERE, GROUP BY, HAVING and ORDER BY. Nested
+// items, JOIN conditions, WHERE, GROUP BY, HAVING, QUALIFY and ORDER BY. Nested
 // expressions (including OVER clauses) are reached with Inspect.
 func (sel *Select) Exprs() []Expr {
 	var out []Expr
@@ -22,6 +22,9 @@ func (sel *Select) Exprs() []Expr {
 	out = append(out, sel.GroupBy...)
 	if sel.Having != nil {
 		out = append(out, sel.Having)
+	}
+	if sel.Qualify != nil {
+		out = append(out, sel.Qualify)
 	}
 	for _, o := range sel.OrderBy {
 		out = append(out, o.Expr)

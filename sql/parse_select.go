@@ -16,13 +16,14 @@ const (
 	clauseGroupBy
 	clauseHaving
 	clauseWindow
+	clauseQualify
 	clauseOrderBy
 	clauseLimit
 	clauseEmit
 	clauseWith
 )
 
-var clauseNames = [...]string{"JOIN", "WHERE", "GROUP BY", "HAVING", "WINDOW", "ORDER BY", "LIMIT", "EMIT", "WITH"}
+var clauseNames = [...]string{"JOIN", "WHERE", "GROUP BY", "HAVING", "WINDOW", "QUALIFY", "ORDER BY", "LIMIT", "EMIT", "WITH"}
 
 // clauseAt returns the clause that starts at the current token, if any.
 func (p *parser) clauseAt() clause {
@@ -41,6 +42,8 @@ func (p *parser) clauseAt() clause {
 		return clauseHaving
 	case "WINDOW":
 		return clauseWindow
+	case "QUALIFY":
+		return clauseQualify
 	case "ORDER":
 		return clauseOrderBy
 	case "LIMIT":
@@ -72,7 +75,12 @@ func (p *parser) selectStmt() *Select {
 		p.failf(t, "missing FROM clause: expected ',' or FROM after the select list, found %s", p.describe(t))
 	}
 	p.i++
-	sel.From = p.source("source name after FROM")
+	var inner *Select
+	if p.isOp("(") {
+		inner, sel.From = p.derivedTable()
+	} else {
+		sel.From = p.source("source name after FROM")
+	}
 	last := clauseNone
 	for c := p.clauseAt(); c != clauseNone; c = p.clauseAt() {
 		t := p.peek()
@@ -86,6 +94,10 @@ func (p *parser) selectStmt() *Select {
 		last = c
 		p.clause(sel, c)
 	}
+	if inner != nil {
+		return p.mergeDerived(sel, inner)
+	}
+	p.qualifyAliases(sel)
 	return sel
 }
 
@@ -106,6 +118,9 @@ func (p *parser) clause(sel *Select, c clause) {
 		sel.Having = p.exprAfter("HAVING")
 	case clauseWindow:
 		sel.Window = p.window()
+	case clauseQualify:
+		p.i++
+		sel.Qualify = p.exprAfter("QUALIFY")
 	case clauseOrderBy:
 		p.i++
 		p.expectWord("BY", "after ORDER")

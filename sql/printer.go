@@ -88,6 +88,10 @@ func writeSelect(b *strings.Builder, sel *Select) {
 		b.WriteString("\nWINDOW ")
 		writeWindow(b, w)
 	}
+	if sel.Qualify != nil {
+		b.WriteString("\nQUALIFY ")
+		writeExpr(b, sel.Qualify)
+	}
 	if len(sel.OrderBy) > 0 {
 		b.WriteString("\nORDER BY ")
 		writeOrder(b, sel.OrderBy)

@@ -1,0 +1,266 @@
+package exec
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/sluicesql/sluice/expr"
+	"github.com/sluicesql/sluice/record"
+	"github.com/sluicesql/sluice/sql"
+)
+
+// Row windows (OVER) take their rows in one of three orders, decided at
+// compile time from the OVER clauses' ORDER BY and the query's QUALIFY:
+//
+//   - no ORDER BY: arrival order;
+//   - ORDER BY the event-time column (ascending): event-time order. Rows wait
+//     until the watermark passes them and then run in (event time, arrival)
+//     order, so LAG, running aggregates and ROW_NUMBER follow event time;
+//   - a rank function (ROW_NUMBER, RANK, DENSE_RANK) ordered by anything else,
+//     bounded by QUALIFY (rn <= N): a Top-N (see topn.go).
+//
+// Any other ORDER BY is refused: Sluice never reorders rows silently.
+
+// overCalls returns the distinct OVER calls of the select list and QUALIFY.
+func overCalls(items []sql.SelectItem, qualify sql.Expr) []*sql.Call {
+	var calls []*sql.Call
+	add := func(e sql.Expr) {
+		sql.Inspect(e, func(n sql.Expr) bool {
+			c, ok := isAnalyticCall(n)
+			if !ok {
+				return true
+			}
+			for _, h := range calls {
+				if sameExpr(h, c) {
+					return false
+				}
+			}
+			calls = append(calls, c)
+			return false
+		})
+	}
+	for _, it := range items {
+		add(it.Expr)
+	}
+	add(qualify)
+	return calls
+}
+
+// isRankCall reports whether c is ROW_NUMBER, RANK or DENSE_RANK with OVER.
+func isRankCall(c *sql.Call) bool {
+	switch strings.ToUpper(c.Name) {
+	case "ROW_NUMBER", "RANK", "DENSE_RANK":
+		return c.Over != nil
+	}
+	return false
+}
+
+// eventOrdered checks that every OVER call with an ORDER BY orders by the
+// event-time column, ascending, and reports whether any does. When the
+// query names no event-time column (no event.time.field), the ORDER BY
+// column becomes the event time, as a WINDOW's time column does.
+func (p *Program) eventOrdered(calls []*sql.Call) (bool, error) {
+	ordered := false
+	for _, c := range calls {
+		o := c.Over.OrderBy
+		if len(o) == 0 {
+			continue
+		}
+		if err := p.eventTimeOrder(c, o); err != nil {
+			return false, err
+		}
+		ordered = true
+	}
+	return ordered, nil
+}
+
+// eventTimeOrder checks one OVER call's ORDER BY, adopting its column as
+// the event time when none is set.
+func (p *Program) eventTimeOrder(c *sql.Call, o []sql.OrderItem) error {
+	refuse := func(at sql.Node, why string) error {
+		hint := "order the row window by the event-time column"
+		if isRankCall(c) {
+			hint += ", or keep the top rows of each partition with a filter on the rank " +
+				"(Top-N: QUALIFY " + c.Name + "() OVER (...) <= n, or WHERE rn <= n over a subquery)"
+		}
+		return errorAt(at, "%s: %s; %s", sql.FormatExpr(c), why, hint)
+	}
+	if len(o) > 1 {
+		return refuse(o[1], "a row window is processed in event-time order, so ORDER BY takes one key, the event-time column")
+	}
+	if o[0].Desc {
+		return refuse(o[0], "ORDER BY "+sql.FormatExpr(o[0].Expr)+" DESC would need every later row before the first result")
+	}
+	id, ok := o[0].Expr.(*sql.Ident)
+	if !ok {
+		return refuse(o[0], "ORDER BY "+sql.FormatExpr(o[0].Expr)+" is not the event-time column, and rows cannot be reordered by it")
+	}
+	if sys, ok := record.IsSystemColumn(id.Name); ok {
+		if sys == record.SysEventTime || (sys == record.SysTimestamp && p.time.slot < 0) {
+			return nil
+		}
+		return refuse(o[0], "ORDER BY "+sys+" is not the event time")
+	}
+	switch {
+	case p.time.slot >= 0 && strings.EqualFold(p.time.name, id.Name):
+		return nil
+	case p.time.slot >= 0 || p.set.timeField != "":
+		return refuse(o[0], fmt.Sprintf("ORDER BY %s is not the event-time column %s", id.Name, p.time.name))
+	}
+	slot, ok := p.in.Lookup(id.Name)
+	if !ok {
+		if !p.autoAdd {
+			return errorAt(id, "unknown column %q in ORDER BY of %s", id.Name, sql.FormatExpr(c))
+		}
+		slot = p.in.Add(id.Name)
+	}
+	p.time.slot, p.time.name = slot, id.Name
+	return nil
+}
+
+// ordered holds the rows of an event-time ordered row window until the
+// watermark passes them.
+type ordered struct {
+	rows []heldRow
+	seq  int64
+	// frontier is the event time up to which rows have been released: a
+	// row before it arrives too late to take its place.
+	frontier int64
+	maxTime  int64 // the largest event time seen (for a pipeline's own watermark)
+}
+
+// heldRow is one buffered input row with a copy of its values.
+type heldRow struct {
+	t, seq int64
+	rec    record.Record
+}
+
+// holdOrdered buffers r for release in event-time order, or handles it as
+// late when rows after its event time have already run.
+func (pl *Pipeline) holdOrdered(r *record.Record) {
+	t := r.EventTime
+	if !r.HasEventTime {
+		var err error
+		if t, err = pl.p.time.of(r); err != nil {
+			pl.deadLetter(r, err)
+			return
+		}
+	}
+	o := &pl.ord
+	if t < o.frontier {
+		pl.lateRow(r, t)
+		return
+	}
+	rec := *r
+	rec.Values = slices.Clone(r.Values)
+	o.rows = append(o.rows, heldRow{t: t, seq: o.seq, rec: rec})
+	o.seq++
+	o.maxTime = max(o.maxTime, t)
+}
+
+// lateRow handles a row whose place in event-time order has been passed.
+func (pl *Pipeline) lateRow(r *record.Record, t int64) {
+	if pl.p.set.late == LateDrop {
+		pl.stats.LateDropped++
+		return
+	}
+	pl.deadLetter(r, fmt.Errorf("%w: event time %s is behind %s, up to which the row window has already run",
+		ErrLate, record.TimestampValue(t), record.TimestampValue(pl.ord.frontier)))
+}
+
+// releaseOrdered runs the held rows with event time up to the watermark
+// less the allowed lateness (all of them when all is set), in (event time,
+// arrival) order, and emits their rows.
+func (pl *Pipeline) releaseOrdered(all bool) {
+	o := &pl.ord
+	wm := pl.wm
+	if !pl.p.external && len(o.rows) > 0 {
+		wm = max(wm, subSat(o.maxTime, pl.p.set.outOfOrder))
+	}
+	upTo := subSat(wm, pl.p.set.lateness)
+	if len(o.rows) == 0 || (!all && upTo < o.frontier) {
+		return
+	}
+	slices.SortFunc(o.rows, func(a, b heldRow) int {
+		if a.t != b.t {
+			return cmp.Compare(a.t, b.t)
+		}
+		return cmp.Compare(a.seq, b.seq)
+	})
+	n := len(o.rows)
+	if !all {
+		n, _ = slices.BinarySearchFunc(o.rows, upTo+1, func(h heldRow, t int64) int { return cmp.Compare(h.t, t) })
+		o.frontier = max(o.frontier, upTo)
+	}
+	for i := range o.rows[:n] {
+		pl.statelessRow(&o.rows[i].rec)
+	}
+	rest := copy(o.rows, o.rows[n:])
+	clear(o.rows[rest:])
+	o.rows = o.rows[:rest]
+	pl.emit()
+}
+
+// subSat is a - b (b >= 0) without wrapping below math.MinInt64.
+func subSat(a, b int64) int64 {
+	if a < math.MinInt64+b {
+		return math.MinInt64
+	}
+	return a - b
+}
+
+// heldOrdered notes the offsets of the rows still held.
+func (pl *Pipeline) heldOrdered(h *heldSet) {
+	for i := range pl.ord.rows {
+		r := &pl.ord.rows[i].rec
+		h.note(pl.src.index(r), r.Offset)
+	}
+	for i := range pl.rows.rows { // released, waiting for Finish to sort them
+		r := &pl.rows.rows[i]
+		h.note(pl.src.index(r), r.Offset)
+	}
+}
+
+// compileQualify compiles a QUALIFY that is a plain filter over the row
+// window's results (not a Top-N bound).
+func (p *Program) compileQualify(q sql.Expr, scope *expr.Scope) error {
+	if q == nil {
+		return nil
+	}
+	f, err := expr.Compile(q, scope)
+	if err != nil {
+		return err
+	}
+	p.qualify = f
+	return nil
+}
+
+// qualifies applies QUALIFY to a row extended with its OVER values.
+func (pl *Pipeline) qualifies(r, src *record.Record) bool {
+	v, err := pl.p.qualify(src)
+	if err != nil {
+		pl.deadLetter(r, fmt.Errorf("QUALIFY: %w", err))
+		return false
+	}
+	if v.Kind() != record.Bool || !v.Bool() {
+		pl.stats.Filtered++
+		return false
+	}
+	return true
+}
+
+// rowOrdered reports whether rows run in event-time order (an OVER call
+// orders by event time).
+func (p *Program) rowOrdered() bool { return p.analytic != nil && p.analytic.ordered }
+
+// itemExprs returns the expressions of the select items.
+func itemExprs(items []sql.SelectItem) []sql.Expr {
+	es := make([]sql.Expr, len(items))
+	for i, it := range items {
+		es[i] = it.Expr
+	}
+	return es
+}

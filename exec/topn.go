@@ -1,0 +1,476 @@
+package exec
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/sluicesql/sluice/expr"
+	"github.com/sluicesql/sluice/record"
+	"github.com/sluicesql/sluice/sql"
+)
+
+// A Top-N query keeps, per PARTITION BY key, the rows ranked 1..N by a rank
+// function ordered by any expression:
+//
+//	SELECT symbol, price, ROW_NUMBER() OVER (PARTITION BY symbol ORDER BY price DESC) AS rn
+//	FROM trades QUALIFY rn <= 3
+//
+// (or the same as a subquery filtered by WHERE rn <= 3). State is the N
+// best rows of each key (plus the rows tied with the last for RANK and
+// DENSE_RANK). Under EMIT CHANGES (the default for ROW_NUMBER) every change
+// of a key's top rows emits the rows whose rank position changed, keyed by
+// the PARTITION BY columns and the rank, so each row overwrites the one
+// that held its rank before: a row pushed out of the top N is overwritten
+// by the row that takes its rank. RANK and DENSE_RANK can give one rank to
+// several rows and can shrink the set when ties are broken, which an
+// overwrite by key cannot express, so they emit under EMIT FINAL (their
+// default): the top rows of each key once, at the end of a bounded input.
+
+// rankKind is the rank function of a Top-N.
+type rankKind uint8
+
+const (
+	rowNumber rankKind = iota
+	rankGaps           // RANK
+	rankDense          // DENSE_RANK
+)
+
+// topNPlan is the compiled Top-N.
+type topNPlan struct {
+	call *sql.Call
+	kind rankKind
+	// lo and hi bound the ranks emitted; hi is the N kept per key.
+	lo, hi int64
+	keys   []expr.Func
+	order  []expr.Func
+	desc   []bool
+	// project computes the output over an input row extended with the
+	// rank at rankSlot.
+	project  []expr.Func
+	rankSlot int
+	changes  bool
+	keySlots []int
+}
+
+// isTopN reports whether sel's QUALIFY bounds a rank function that is not
+// ordered by event time alone: such a query is a Top-N. The checks that
+// the rest of the query fits are made by compileTopN.
+func isTopN(sel *sql.Select) bool {
+	if sel.Qualify == nil {
+		return false
+	}
+	for _, c := range conjuncts(sel.Qualify) {
+		if rc, _, _, ok := rankBound(c); ok && len(rc.Over.OrderBy) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// conjuncts splits e at AND.
+func conjuncts(e sql.Expr) []sql.Expr {
+	if b, ok := e.(*sql.Binary); ok && b.Op == sql.And {
+		return append(conjuncts(b.L), conjuncts(b.R)...)
+	}
+	return []sql.Expr{e}
+}
+
+// rankBound recognises a bound on a rank function: `r <= n`, `r < n`,
+// `r = n`, the same written the other way round, and `r BETWEEN a AND b`,
+// with integer constants. It returns the call and the inclusive range.
+func rankBound(e sql.Expr) (c *sql.Call, lo, hi int64, ok bool) {
+	intLit := func(x sql.Expr) (int64, bool) {
+		l, ok := x.(*sql.Literal)
+		if !ok || l.Kind != sql.IntLit {
+			return 0, false
+		}
+		n, err := strconv.ParseInt(l.Text, 10, 64)
+		return n, err == nil
+	}
+	rank := func(x sql.Expr) (*sql.Call, bool) {
+		c, ok := x.(*sql.Call)
+		return c, ok && isRankCall(c)
+	}
+	switch x := e.(type) {
+	case *sql.Between:
+		c, ok := rank(x.X)
+		lo, ok1 := intLit(x.Lo)
+		hi, ok2 := intLit(x.Hi)
+		return c, max(lo, 1), hi, ok && ok1 && ok2 && !x.Not
+	case *sql.Binary:
+		op, l, r := x.Op, x.L, x.R
+		if _, ok := rank(l); !ok {
+			// n >= r is r <= n
+			l, r = r, l
+			switch op {
+			case sql.GtEq:
+				op = sql.LtEq
+			case sql.Gt:
+				op = sql.Lt
+			case sql.Eq:
+			default:
+				return nil, 0, 0, false
+			}
+		}
+		c, ok := rank(l)
+		n, ok1 := intLit(r)
+		if !ok || !ok1 {
+			return nil, 0, 0, false
+		}
+		switch op {
+		case sql.LtEq:
+			return c, 1, n, true
+		case sql.Lt:
+			return c, 1, n - 1, true
+		case sql.Eq:
+			return c, n, n, true
+		}
+	}
+	return nil, 0, 0, false
+}
+
+// maxTopN bounds N, the rows a Top-N keeps per key.
+const maxTopN = 1 << 20
+
+// compileTopN compiles a Top-N query (isTopN).
+func (p *Program) compileTopN(sel *sql.Select, items []sql.SelectItem, in *expr.Scope) error {
+	var t topNPlan
+	conj := conjuncts(sel.Qualify)
+	for _, c := range conj {
+		rc, lo, hi, ok := rankBound(c)
+		if !ok || len(rc.Over.OrderBy) == 0 {
+			continue
+		}
+		if len(conj) > 1 {
+			return errorAt(sel.Qualify, "the filter of a Top-N must be only the bound on its rank (%s): "+
+				"filter other columns in WHERE (of the subquery), before the rows are ranked", sql.FormatExpr(c))
+		}
+		t.call, t.lo, t.hi = rc, lo, hi
+	}
+	c := t.call
+	if t.hi < t.lo || t.hi < 1 {
+		return errorAt(sel.Qualify, "%s selects no rank: a Top-N keeps ranks 1 to N with N >= 1", sql.FormatExpr(sel.Qualify))
+	}
+	if t.hi > maxTopN {
+		return errorAt(sel.Qualify, "a Top-N of %d rows per key is too large (at most %d)", t.hi, maxTopN)
+	}
+	for _, o := range overCalls(items, sel.Qualify) {
+		if !sameExpr(o, c) {
+			return errorAt(o, "%s: a Top-N query can compute only its rank function %s; compute other window functions in a separate query",
+				sql.FormatExpr(o), sql.FormatExpr(c))
+		}
+	}
+	if len(c.Args) > 0 || c.Star || c.Distinct {
+		return errorAt(c, "%s takes no arguments", c.Name)
+	}
+	if c.Over.Buffer != 0 || c.Over.Frame != nil {
+		return errorAt(c.Over, "%s ranks the whole partition: it takes no ROWS frame", c.Name)
+	}
+	switch strings.ToUpper(c.Name) {
+	case "RANK":
+		t.kind = rankGaps
+	case "DENSE_RANK":
+		t.kind = rankDense
+	}
+	switch sel.Emit {
+	case sql.EmitChanges:
+		if t.kind != rowNumber {
+			return errorAt(sel, "EMIT CHANGES is not supported for a Top-N by %s: rows tied on one rank cannot each be "+
+				"updated by key, and breaking a tie removes rows; use ROW_NUMBER() for updates, or EMIT FINAL", c.Name)
+		}
+		t.changes = true
+	case sql.EmitDefault:
+		t.changes = t.kind == rowNumber
+	}
+	switch {
+	case sel.Distinct:
+		return errorAt(sel, "SELECT DISTINCT is not supported with a Top-N")
+	case t.changes && (len(sel.OrderBy) > 0 || sel.Limit != nil):
+		return errorAt(sel, "ORDER BY and LIMIT over a Top-N need EMIT FINAL: under EMIT CHANGES its rows are updates")
+	}
+	for _, k := range c.Over.PartitionBy {
+		f, err := expr.Compile(k, in)
+		if err != nil {
+			return err
+		}
+		t.keys = append(t.keys, f)
+	}
+	for _, o := range c.Over.OrderBy {
+		f, err := expr.Compile(o.Expr, in)
+		if err != nil {
+			return err
+		}
+		t.order, t.desc = append(t.order, f), append(t.desc, o.Desc)
+	}
+	isRank := func(e sql.Expr) (int, bool) {
+		if x, ok := isAnalyticCall(e); ok && sameExpr(x, c) {
+			return t.rankSlot, true
+		}
+		return 0, false
+	}
+	discover := &expr.Scope{Schema: in.Schema, AutoAdd: in.AutoAdd, Override: isRank}
+	for _, it := range items {
+		if _, err := expr.Compile(it.Expr, discover); err != nil {
+			return err
+		}
+	}
+	t.rankSlot = p.in.Len()
+	scope := &expr.Scope{Schema: in.Schema, AutoAdd: in.AutoAdd, Override: isRank}
+	for _, it := range items {
+		f, err := expr.Compile(it.Expr, scope)
+		if err != nil {
+			return err
+		}
+		t.project = append(t.project, f)
+	}
+	if t.changes {
+		slots, err := topKeySlots(c, items)
+		if err != nil {
+			return err
+		}
+		t.keySlots = slots
+	}
+	p.top = &t
+	return nil
+}
+
+// topKeySlots returns the output slots of the PARTITION BY columns and the
+// rank: the key of an EMIT CHANGES Top-N's updates.
+func topKeySlots(c *sql.Call, items []sql.SelectItem) ([]int, error) {
+	find := func(e sql.Expr) int {
+		for i, it := range items {
+			if sameExpr(e, it.Expr) {
+				return i
+			}
+		}
+		return -1
+	}
+	var slots []int
+	for _, k := range append(slices.Clone(c.Over.PartitionBy), sql.Expr(c)) {
+		i := find(k)
+		if i < 0 {
+			return nil, errorAt(k, "EMIT CHANGES of a Top-N updates each rank of each partition, keyed by the PARTITION BY "+
+				"columns and the rank: select %s (or use EMIT FINAL)", sql.FormatExpr(k))
+		}
+		slots = append(slots, i)
+	}
+	return slots, nil
+}
+
+// topState is a pipeline's Top-N state: the ranked rows of each key.
+type topState struct {
+	ids   map[string]int32
+	lists []topList
+	dirty []int32 // lists with changed ranks since the last flush
+	held  heldSet // EMIT FINAL: the smallest offset per source read
+	ext   record.Record
+	key   []byte
+	order []record.Value // scratch ORDER BY values
+}
+
+// topList is one key's rows, best first.
+type topList struct {
+	rows []topRow
+	// from is the first position whose row changed since the last flush;
+	// -1 when none did.
+	from int
+}
+
+// topRow is one ranked row: its ORDER BY values and a copy of the input.
+type topRow struct {
+	order []record.Value
+	rec   record.Record
+}
+
+func newTopState() topState { return topState{ids: make(map[string]int32)} }
+
+// topRecord ranks one input record of a Top-N.
+func (pl *Pipeline) topRecord(r *record.Record) {
+	pl.stats.In++
+	if !pl.pass(r) {
+		return
+	}
+	t, st := pl.p.top, &pl.top
+	if !t.changes {
+		st.held.note(pl.src.index(r), r.Offset)
+	}
+	st.key = st.key[:0]
+	for _, k := range t.keys {
+		v, err := k(r)
+		if err != nil {
+			pl.deadLetter(r, fmt.Errorf("PARTITION BY: %w", err))
+			return
+		}
+		st.key = v.AppendKey(st.key)
+	}
+	order := st.order[:0]
+	for _, f := range t.order {
+		v, err := f(r)
+		if err != nil {
+			pl.deadLetter(r, fmt.Errorf("ORDER BY: %w", err))
+			return
+		}
+		order = append(order, v)
+	}
+	st.order = order
+	id, ok := st.ids[string(st.key)]
+	if !ok {
+		id = int32(len(st.lists))
+		st.ids[string(st.key)] = id
+		st.lists = append(st.lists, topList{from: -1})
+	}
+	l := &st.lists[id]
+	// The new row goes after the rows it ties with: ties keep arrival order.
+	pos := sort.Search(len(l.rows), func(i int) bool { return t.compare(order, l.rows[i].order) < 0 })
+	if t.kind == rowNumber && int64(pos) >= t.hi {
+		pl.stats.Filtered++
+		return
+	}
+	rec := *r
+	rec.Values = slices.Clone(r.Values)
+	l.rows = slices.Insert(l.rows, pos, topRow{order: slices.Clone(order), rec: rec})
+	l.rows = l.rows[:t.kept(l.rows)]
+	if pos >= len(l.rows) {
+		pl.stats.Filtered++ // ranked below N (RANK, DENSE_RANK)
+		return
+	}
+	pl.stats.Accepted++
+	if l.from < 0 {
+		st.dirty = append(st.dirty, id)
+		l.from = pos
+	}
+	l.from = min(l.from, pos)
+}
+
+// compare orders two rows' ORDER BY values (NULLs last when ascending).
+func (t *topNPlan) compare(a, b []record.Value) int {
+	for i := range a {
+		c, err := record.Compare(a[i], b[i])
+		if err != nil {
+			c = int(a[i].Kind()) - int(b[i].Kind())
+		}
+		if t.desc[i] {
+			c = -c
+		}
+		if c != 0 {
+			return c
+		}
+	}
+	return 0
+}
+
+// ranks calls fn with each row's rank, best first.
+func (t *topNPlan) ranks(rows []topRow, fn func(i int, rank int64) bool) {
+	var rank int64
+	for i := range rows {
+		switch {
+		case i == 0 || t.kind == rowNumber:
+			rank++
+		case t.compare(rows[i].order, rows[i-1].order) != 0:
+			if t.kind == rankGaps {
+				rank = int64(i) + 1
+			} else {
+				rank++
+			}
+		}
+		if !fn(i, rank) {
+			return
+		}
+	}
+}
+
+// kept returns how many of rows (best first) rank within N.
+func (t *topNPlan) kept(rows []topRow) int {
+	n := len(rows)
+	t.ranks(rows, func(i int, rank int64) bool {
+		if rank > t.hi {
+			n = i
+			return false
+		}
+		return true
+	})
+	return n
+}
+
+// addTopRows adds the output rows of list l from position from on.
+func (pl *Pipeline) addTopRows(l *topList, from int) {
+	t := pl.p.top
+	t.ranks(l.rows, func(i int, rank int64) bool {
+		if i < from || rank < t.lo {
+			return true
+		}
+		pl.addTopRow(&l.rows[i].rec, rank)
+		return true
+	})
+}
+
+// addTopRow evaluates the output row of rec ranked rank into the row
+// buffer; a failure sends rec to the dead-letter output.
+func (pl *Pipeline) addTopRow(rec *record.Record, rank int64) {
+	t, st := pl.p.top, &pl.top
+	vals := st.ext.Values[:0]
+	vals = append(vals, rec.Values[:min(len(rec.Values), t.rankSlot)]...)
+	for len(vals) <= t.rankSlot {
+		vals = append(vals, record.Value{})
+	}
+	vals[t.rankSlot] = record.IntValue(rank)
+	st.ext = *rec
+	st.ext.Values = vals
+	dst := pl.rows.add(rec)
+	for i, f := range t.project {
+		v, err := f(&st.ext)
+		if err != nil {
+			pl.rows.drop()
+			pl.stats.RowErrors++
+			pl.out.DeadLetter(rec, fmt.Errorf("rank %d: %w", rank, err))
+			return
+		}
+		dst[i] = v
+	}
+}
+
+// flushTop emits, under EMIT CHANGES, the rows whose rank changed.
+func (pl *Pipeline) flushTop() {
+	st := &pl.top
+	if len(st.dirty) == 0 {
+		return
+	}
+	for _, id := range st.dirty {
+		l := &st.lists[id]
+		if pl.p.top.changes {
+			pl.addTopRows(l, l.from)
+		}
+		l.from = -1
+	}
+	st.dirty = st.dirty[:0]
+	if pl.p.top.changes {
+		pl.emit()
+	}
+}
+
+// finishTop ends a bounded input: under EMIT FINAL every key's top rows
+// go to the row buffer (for Finish to emit); the state is then empty.
+func (pl *Pipeline) finishTop() {
+	st := &pl.top
+	if pl.p.top.changes {
+		pl.flushTop()
+	} else {
+		for i := range st.lists {
+			pl.addTopRows(&st.lists[i], 0)
+		}
+	}
+	clear(st.ids)
+	st.lists, st.dirty = st.lists[:0], st.dirty[:0]
+	st.held.reset()
+}
+
+// heldTop notes, under EMIT FINAL, the smallest offset read per source:
+// nothing is emitted before the end.
+func (pl *Pipeline) heldTop(h *heldSet) {
+	if !pl.p.top.changes {
+		h.mergeFrom(pl.top.held)
+	}
+}
