@@ -49,15 +49,6 @@ func overCalls(items []sql.SelectItem, qualify sql.Expr) []*sql.Call {
 	return calls
 }
 
-// isRankCall reports whether c is ROW_NUMBER, RANK or DENSE_RANK with OVER.
-func isRankCall(c *sql.Call) bool {
-	switch strings.ToUpper(c.Name) {
-	case "ROW_NUMBER", "RANK", "DENSE_RANK":
-		return c.Over != nil
-	}
-	return false
-}
-
 // eventOrdered checks that every OVER call with an ORDER BY orders by the
 // event-time column, ascending, and reports whether any does. When the
 // query names no event-time column (no event.time.field), the ORDER BY
@@ -82,7 +73,7 @@ func (p *Program) eventOrdered(calls []*sql.Call) (bool, error) {
 func (p *Program) eventTimeOrder(c *sql.Call, o []sql.OrderItem) error {
 	refuse := func(at sql.Node, why string) error {
 		hint := "order the row window by the event-time column"
-		if isRankCall(c) {
+		if sql.IsRankCall(c) {
 			hint += ", or keep the top rows of each partition with a filter on the rank " +
 				"(Top-N: QUALIFY " + c.Name + "() OVER (...) <= n, or WHERE rn <= n over a subquery)"
 		}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/sluicesql/sluice/expr"
@@ -55,81 +54,12 @@ type topNPlan struct {
 	keySlots []int
 }
 
-// isTopN reports whether sel's QUALIFY bounds a rank function that is not
-// ordered by event time alone: such a query is a Top-N. The checks that
-// the rest of the query fits are made by compileTopN.
+// isTopN reports whether sel's QUALIFY bounds a rank function that has an
+// ORDER BY: such a query is a Top-N. The checks that the rest of the query
+// fits are made by compileTopN.
 func isTopN(sel *sql.Select) bool {
-	if sel.Qualify == nil {
-		return false
-	}
-	for _, c := range conjuncts(sel.Qualify) {
-		if rc, _, _, ok := rankBound(c); ok && len(rc.Over.OrderBy) > 0 {
-			return true
-		}
-	}
-	return false
-}
-
-// conjuncts splits e at AND.
-func conjuncts(e sql.Expr) []sql.Expr {
-	if b, ok := e.(*sql.Binary); ok && b.Op == sql.And {
-		return append(conjuncts(b.L), conjuncts(b.R)...)
-	}
-	return []sql.Expr{e}
-}
-
-// rankBound recognises a bound on a rank function: `r <= n`, `r < n`,
-// `r = n`, the same written the other way round, and `r BETWEEN a AND b`,
-// with integer constants. It returns the call and the inclusive range.
-func rankBound(e sql.Expr) (c *sql.Call, lo, hi int64, ok bool) {
-	intLit := func(x sql.Expr) (int64, bool) {
-		l, ok := x.(*sql.Literal)
-		if !ok || l.Kind != sql.IntLit {
-			return 0, false
-		}
-		n, err := strconv.ParseInt(l.Text, 10, 64)
-		return n, err == nil
-	}
-	rank := func(x sql.Expr) (*sql.Call, bool) {
-		c, ok := x.(*sql.Call)
-		return c, ok && isRankCall(c)
-	}
-	switch x := e.(type) {
-	case *sql.Between:
-		c, ok := rank(x.X)
-		lo, ok1 := intLit(x.Lo)
-		hi, ok2 := intLit(x.Hi)
-		return c, max(lo, 1), hi, ok && ok1 && ok2 && !x.Not
-	case *sql.Binary:
-		op, l, r := x.Op, x.L, x.R
-		if _, ok := rank(l); !ok {
-			// n >= r is r <= n
-			l, r = r, l
-			switch op {
-			case sql.GtEq:
-				op = sql.LtEq
-			case sql.Gt:
-				op = sql.Lt
-			case sql.Eq:
-			default:
-				return nil, 0, 0, false
-			}
-		}
-		c, ok := rank(l)
-		n, ok1 := intLit(r)
-		if !ok || !ok1 {
-			return nil, 0, 0, false
-		}
-		switch op {
-		case sql.LtEq:
-			return c, 1, n, true
-		case sql.Lt:
-			return c, 1, n - 1, true
-		case sql.Eq:
-			return c, n, n, true
-		}
-	}
-	return nil, 0, 0, false
+	_, _, _, ok := sql.TopN(sel)
+	return ok
 }
 
 // maxTopN bounds N, the rows a Top-N keeps per key.
@@ -138,19 +68,12 @@ const maxTopN = 1 << 20
 // compileTopN compiles a Top-N query (isTopN).
 func (p *Program) compileTopN(sel *sql.Select, items []sql.SelectItem, in *expr.Scope) error {
 	var t topNPlan
-	conj := conjuncts(sel.Qualify)
-	for _, c := range conj {
-		rc, lo, hi, ok := rankBound(c)
-		if !ok || len(rc.Over.OrderBy) == 0 {
-			continue
-		}
-		if len(conj) > 1 {
-			return errorAt(sel.Qualify, "the filter of a Top-N must be only the bound on its rank (%s): "+
-				"filter other columns in WHERE (of the subquery), before the rows are ranked", sql.FormatExpr(c))
-		}
-		t.call, t.lo, t.hi = rc, lo, hi
-	}
+	t.call, t.lo, t.hi, _ = sql.TopN(sel)
 	c := t.call
+	if conj := sql.Conjuncts(sel.Qualify); len(conj) > 1 {
+		return errorAt(sel.Qualify, "the filter of a Top-N must be only the bound on its rank (%s): "+
+			"filter other columns in WHERE (of the subquery), before the rows are ranked", sql.FormatExpr(c))
+	}
 	if t.hi < t.lo || t.hi < 1 {
 		return errorAt(sel.Qualify, "%s selects no rank: a Top-N keeps ranks 1 to N with N >= 1", sql.FormatExpr(sel.Qualify))
 	}

@@ -73,6 +73,14 @@ var e2eShapes = []struct {
 	{name: "global", query: "SELECT COUNT(*) AS c, SUM(v) AS s, MIN(v) AS lo FROM t EMIT FINAL"},
 	{name: "distinct", query: "SELECT DISTINCT k FROM t"},
 	{name: "row_window", query: "SELECT k, v, SUM(v) OVER (ROWS WINDOW BUFFER 3 ROWS PARTITION BY k ORDER BY ts) AS moving FROM t"},
+	{name: "ordered_row_window", query: "SELECT k, v, LAG(v) OVER (PARTITION BY k ORDER BY ts) AS prev, " +
+		"ROW_NUMBER() OVER (PARTITION BY k ORDER BY ts) AS n, SUM(v) OVER (PARTITION BY k ORDER BY ts) AS s FROM t"},
+	{name: "top_n", query: "SELECT k, ROW_NUMBER() OVER (PARTITION BY k ORDER BY v DESC) AS rn, v, ts FROM t QUALIFY rn <= 3 EMIT FINAL",
+		changes: "SELECT k, rn, v, ts FROM (SELECT k, v, ts, ROW_NUMBER() OVER (PARTITION BY k ORDER BY v DESC) AS rn FROM t) WHERE rn <= 3",
+		keyCols: 2},
+	{name: "rank_top_n", query: "SELECT k, v, RANK() OVER (PARTITION BY k ORDER BY v DESC) AS r FROM t QUALIFY r <= 2"},
+	{name: "dense_top_n", query: "SELECT * FROM (SELECT k, v, DENSE_RANK() OVER (PARTITION BY k ORDER BY v) AS d FROM t) WHERE d <= 2"},
+	{name: "derived", query: "SELECT k, v2 FROM (SELECT k, v * 2 AS v2 FROM t WHERE v > 10) AS s WHERE s.v2 < 150"},
 }
 
 var allStrategies = []string{"always_hash", "smart_repartition", "sticky_partition", "round_robin", "fan_in"}

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/sluicesql/sluice/sql"
@@ -30,6 +31,15 @@ type Analysis struct {
 	Over []string `json:"over,omitempty"`
 	// OverPartitionBy holds the PARTITION BY keys of each entry of Over ("" when none).
 	OverPartitionBy []string `json:"over_partition_by,omitempty"`
+	// TopN describes a Top-N (a rank function bounded by QUALIFY, or by
+	// WHERE over a subquery): the rank, the ranks kept and the state.
+	TopN string `json:"top_n,omitempty"`
+	// RowOrder says in which order row windows (OVER) take their rows:
+	// "event time (ORDER BY ts)" or "arrival"; "" without row windows or
+	// for a Top-N.
+	RowOrder string `json:"row_order,omitempty"`
+	// Qualify is the QUALIFY filter, when it is not a Top-N bound.
+	Qualify string `json:"qualify,omitempty"`
 	// OrderBy are the ORDER BY keys with their direction.
 	OrderBy []string `json:"order_by,omitempty"`
 	// Limit is the LIMIT count when HasLimit.
@@ -85,6 +95,7 @@ func analyse(stmt *sql.Statement, r *resolver) Analysis {
 		a.Over = append(a.Over, sql.FormatExpr(c))
 		a.OverPartitionBy = append(a.OverPartitionBy, formatList(c.Over.PartitionBy))
 	}
+	a.TopN, a.RowOrder, a.Qualify = rowWindows(sel)
 	for _, o := range sel.OrderBy {
 		s := sql.FormatExpr(o.Expr)
 		if o.Desc {
@@ -120,6 +131,40 @@ func analyse(stmt *sql.Statement, r *resolver) Analysis {
 	a.Stateful = a.Distinct || len(a.GroupBy) > 0 || len(a.Aggregates) > 0 || a.Window != "" ||
 		len(a.Over) > 0 || len(a.OrderBy) > 0 || a.HasLimit || len(a.Joins) > 0 || len(analyticCalls(sel)) > 0
 	return a
+}
+
+// rowWindows describes a Top-N, or the order row windows take their rows
+// in and the QUALIFY filter.
+func rowWindows(sel *sql.Select) (topN, order, qualify string) {
+	if c, lo, hi, ok := sql.TopN(sel); ok {
+		ranks := fmt.Sprintf("ranks %d to %d", lo, hi)
+		if lo == 1 {
+			ranks = fmt.Sprintf("the top %d", hi)
+		}
+		per := "in all"
+		if len(c.Over.PartitionBy) > 0 {
+			per = "per " + formatList(c.Over.PartitionBy)
+		}
+		state := fmt.Sprintf("%d rows", hi)
+		if !strings.EqualFold(c.Name, "ROW_NUMBER") {
+			state += " plus ties"
+		}
+		return fmt.Sprintf("%s of %s %s (state: %s per key)", ranks, sql.FormatExpr(c), per, state), "", ""
+	}
+	if sel.Qualify != nil {
+		qualify = sql.FormatExpr(sel.Qualify)
+	}
+	calls := overCalls(sel)
+	if len(calls) == 0 {
+		return "", "", qualify
+	}
+	order = "arrival"
+	for _, c := range calls {
+		if len(c.Over.OrderBy) > 0 {
+			order = "event time (ORDER BY " + sql.FormatExpr(c.Over.OrderBy[0].Expr) + "; rows wait for the watermark)"
+		}
+	}
+	return "", order, qualify
 }
 
 func windowText(w *sql.Window) (kind, spec string) {
@@ -189,8 +234,16 @@ func aggregateCalls(sel *sql.Select) []*sql.Call {
 }
 
 // overCalls are the calls with an OVER clause.
+// A call repeated in QUALIFY (or by a merged subquery) is listed once.
 func overCalls(sel *sql.Select) []*sql.Call {
-	return calls(sel, func(c *sql.Call) bool { return c.Over != nil })
+	seen := map[string]bool{}
+	return calls(sel, func(c *sql.Call) bool {
+		if c.Over == nil || seen[sql.FormatExpr(c)] {
+			return false
+		}
+		seen[sql.FormatExpr(c)] = true
+		return true
+	})
 }
 
 // analyticCalls are row-order functions used without OVER.

@@ -57,6 +57,9 @@ func Explain(w io.Writer, plans []*Plan) error {
 			}
 			line("over", o+" ["+pb+"]")
 		}
+		line("row order", a.RowOrder)
+		line("qualify", a.Qualify)
+		line("top-n", a.TopN)
 		for _, j := range a.Joins {
 			s := j.Kind + " JOIN " + j.Source + " ON " + j.On
 			if len(j.Keys) == 0 {

@@ -60,6 +60,12 @@ func TestPlanTable(t *testing.T) {
 		{"SELECT a, UPPER(b) AS ub FROM t", factsA, "any", "sticky_partition", ""},
 		{"CREATE STREAM s AS SELECT a, b * 2 AS b2 FROM t WHERE b > 0", nil, "any", "round_robin", ""},
 		{"INSERT INTO s SELECT a FROM t" + kafka, nil, "any", "sticky_partition", ""},
+		// Top-N, QUALIFY and subqueries in FROM: the inner query's keys route.
+		{"SELECT * FROM (SELECT a, b, ROW_NUMBER() OVER (PARTITION BY a ORDER BY b DESC) AS rn FROM t) WHERE rn <= 3", nil, "hash(a)", "always_hash", "a"},
+		{"SELECT a, b FROM t QUALIFY ROW_NUMBER() OVER (PARTITION BY a ORDER BY b) = 1", nil, "hash(a)", "always_hash", "a"},
+		{"SELECT b, RANK() OVER (ORDER BY b) AS r FROM t QUALIFY r <= 3", nil, "single", "fan_in", ""},
+		{"SELECT x FROM (SELECT a AS x, COUNT(*) AS n FROM t GROUP BY a) WHERE n > 1", nil, "hash(a)", "always_hash", "a"},
+		{"SELECT y FROM (SELECT b * 2 AS y FROM t) WHERE y > 1", nil, "any", "round_robin", ""},
 		// ORDER BY and LIMIT.
 		{"SELECT a FROM t ORDER BY a", nil, "any (ordered merge)", "sticky_partition", ""},
 		{"SELECT a FROM t ORDER BY a DESC LIMIT 10", nil, "any (ordered merge)", "sticky_partition", ""},

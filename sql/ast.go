@@ -100,9 +100,9 @@ type Select struct {
 	// query a Top-N.
 	Qualify Expr
 	OrderBy []OrderItem
-	Limit    *Limit // nil when absent
-	Emit     EmitMode
-	With     []Property
+	Limit   *Limit // nil when absent
+	Emit    EmitMode
+	With    []Property
 }
 
 // Limit is a LIMIT clause.

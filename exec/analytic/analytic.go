@@ -12,11 +12,13 @@
 // SQL's RANGE default, so later peers of the current row are not in its
 // frame, since they have not arrived yet.
 //
-// Evaluation is streaming. Rows are taken in arrival (source) order, which
-// the ORDER BY column is assumed to follow; ORDER BY never reorders rows. A
-// row whose ORDER BY value is lower than its predecessor's is still
-// processed in arrival order: it joins the frame as the newest row, and for
-// RANK and DENSE_RANK it counts as a new value. The functions are LAG,
+// Evaluation is streaming. Rows are taken in the order Apply receives
+// them, which the ORDER BY is taken to follow: the executor (package exec)
+// feeds a row window ordered by the event-time column in event-time order,
+// once the watermark has passed the rows, and refuses any other ORDER BY
+// except the Top-N it evaluates itself. A row whose ORDER BY value equals
+// its predecessor's is its peer: for RANK and DENSE_RANK it shares the
+// rank. The functions are LAG,
 // ROW_NUMBER, RANK, DENSE_RANK, and COUNT, SUM, AVG, MIN and MAX over the
 // frame; LAG, ROW_NUMBER, RANK and DENSE_RANK ignore the frame, as in SQL.
 // LEAD needs rows that have not arrived yet and is rejected. Typing follows

@@ -30,3 +30,7 @@ FROM market_data GROUP BY trader_id, symbol WINDOW TUMBLING(trade_time, INTERVAL
 WITH ('market_data.type'='kafka_source', 'market_data.partition.key'='trader_id');
 
 SELECT DISTINCT UPPER(symbol) AS sym FROM trades ORDER BY sym LIMIT 20;
+
+SELECT * FROM (
+  SELECT symbol, price, ROW_NUMBER() OVER (PARTITION BY symbol ORDER BY price DESC) AS rn FROM trades
+) WHERE rn <= 3;

@@ -1,0 +1,227 @@
+package exec
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/sluicesql/sluice/record"
+	"github.com/sluicesql/sluice/sql"
+)
+
+// compileSQL parses and compiles one statement over the given columns.
+func compileSQL(t *testing.T, src string, opts Options, cols ...string) *Program {
+	t.Helper()
+	p, err := compileSQLErr(src, opts, cols...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func compileSQLErr(src string, opts Options, cols ...string) (*Program, error) {
+	stmts, err := sql.Parse("q.sql", src)
+	if err != nil {
+		return nil, err
+	}
+	opts.Schema = record.NewSchema(cols...)
+	return Compile(stmts[0].Select(), opts)
+}
+
+// runEach runs recs one record per Process call, then Finish.
+func runEach(p *Program, data []record.Record) *collector {
+	pl := p.NewPipeline()
+	var c collector
+	for i := range data {
+		pl.Process(data[i:i+1], &c)
+	}
+	pl.Finish(&c)
+	return &c
+}
+
+// symbolPrices are (symbol, price, ts, v) rows out of event-time order.
+func symbolPrices() []record.Record {
+	data := recs(
+		[]any{"A", 5, 3000, 1},
+		[]any{"B", 7, 1000, 2},
+		[]any{"A", 9, 1000, 3},
+		[]any{"A", 1, 2000, 4},
+		[]any{"B", 3, 4000, 5},
+		[]any{"A", 9, 5000, 6},
+		[]any{"B", 8, 6000, 7},
+	)
+	for i := range data {
+		data[i].Timestamp = data[i].Values[2].Int()
+	}
+	return data
+}
+
+func TestOrderedRowWindowFollowsEventTime(t *testing.T) {
+	src := `SELECT symbol, v, LAG(v) OVER (PARTITION BY symbol ORDER BY ts) AS prev,
+	   ROW_NUMBER() OVER (PARTITION BY symbol ORDER BY ts) AS n,
+	   SUM(v) OVER (PARTITION BY symbol ORDER BY ts) AS s FROM t`
+	p := compileSQL(t, src, Options{Properties: map[string]string{"watermark.max_out_of_orderness": "5s"}}, "symbol", "price", "ts", "v")
+	c := runEach(p, symbolPrices())
+	got := c.texts()
+	slices.Sort(got)
+	want := []string{
+		"A|1|4|3|8", "A|3|NULL|1|3", "A|4|3|2|7", "A|6|1|4|14",
+		"B|2|NULL|1|2", "B|5|2|2|7", "B|7|5|3|14",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got  %v\nwant %v", got, want)
+	}
+	checkStats(t, runEachStats(p, symbolPrices()))
+}
+
+func runEachStats(p *Program, data []record.Record) Stats {
+	pl := p.NewPipeline()
+	var c collector
+	for i := range data {
+		pl.Process(data[i:i+1], &c)
+	}
+	pl.Finish(&c)
+	return pl.Stats()
+}
+
+// An external watermark releases the held rows in event-time order; a row
+// behind what has run is late.
+func TestOrderedRowWindowWatermark(t *testing.T) {
+	src := `SELECT v, LAG(v) OVER (ORDER BY ts) AS prev FROM t`
+	p := compileSQL(t, src, Options{ExternalWatermark: true}, "ts", "v")
+	pl := p.NewPipeline()
+	var c collector
+	pl.Process(recs([]any{2000, 1}, []any{1000, 2}, []any{3000, 3}), &c)
+	if len(c.rows) != 0 {
+		t.Fatalf("rows before the watermark: %v", c.texts())
+	}
+	var held []int64
+	pl.Held(func(_ string, _ int32, off int64) { held = append(held, off) })
+	if !slices.Equal(held, []int64{0}) {
+		t.Errorf("held offsets %v, want [0]", held)
+	}
+	pl.Advance(2000, &c)
+	if got := strings.Join(c.texts(), ";"); got != "2|NULL;1|2" {
+		t.Errorf("after watermark 2000: %s", got)
+	}
+	pl.Process(recs([]any{1500, 4}), &c) // behind the run rows: late
+	if len(c.dead) != 1 || !strings.Contains(c.dead[0].Error(), "late record") {
+		t.Errorf("late row: dead %v", c.dead)
+	}
+	pl.Finish(&c)
+	if got := strings.Join(c.texts(), ";"); got != "2|NULL;1|2;3|1" {
+		t.Errorf("after Finish: %s", got)
+	}
+	checkStats(t, pl.Stats())
+}
+
+func TestQualifyFiltersRowWindow(t *testing.T) {
+	src := `SELECT symbol, v, LAG(v) OVER (PARTITION BY symbol ORDER BY ts) AS prev FROM t QUALIFY prev IS NULL`
+	p := compileSQL(t, src, Options{Properties: map[string]string{"watermark.max_out_of_orderness": "5s"}}, "symbol", "price", "ts", "v")
+	got := runEach(p, symbolPrices()).texts()
+	slices.Sort(got)
+	if want := []string{"A|3|NULL", "B|2|NULL"}; !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+func TestTopNRowNumberChanges(t *testing.T) {
+	for _, src := range []string{
+		`SELECT symbol, price, v, ROW_NUMBER() OVER (PARTITION BY symbol ORDER BY price DESC) AS rn FROM t QUALIFY rn <= 2`,
+		`SELECT * FROM (SELECT symbol, price, v, ROW_NUMBER() OVER (PARTITION BY symbol ORDER BY price DESC) AS rn FROM t) WHERE rn <= 2`,
+		`SELECT * FROM (SELECT symbol, price, v, ROW_NUMBER() OVER (PARTITION BY symbol ORDER BY price DESC) AS rn FROM t) x WHERE 2 >= x.rn EMIT CHANGES`,
+	} {
+		p := compileSQL(t, src, Options{}, "symbol", "price", "ts", "v")
+		if got := p.KeySlots(); !slices.Equal(got, []int{0, 3}) {
+			t.Errorf("key slots %v, want [0 3] (symbol, rn)", got)
+		}
+		c := runEach(p, symbolPrices())
+		want := []string{
+			"A|5|1|1",
+			"B|7|2|1",
+			"A|9|3|1", "A|5|1|2", // 9 takes rank 1, 5 moves to 2
+			// price 1 ranks 3rd: nothing changes
+			"B|3|5|2",
+			"A|9|6|2",            // ties keep arrival order: the second 9 ranks 2nd
+			"B|8|7|1", "B|7|2|2", // 3 leaves the top 2, overwritten by 7
+		}
+		if got := c.texts(); !slices.Equal(got, want) {
+			t.Errorf("%s:\ngot  %v\nwant %v", src, got, want)
+		}
+	}
+}
+
+func TestTopNRankFinal(t *testing.T) {
+	data := recs([]any{1}, []any{2}, []any{3}, []any{4}, []any{3}, []any{4})
+	tests := []struct{ src, want string }{
+		{`SELECT v, RANK() OVER (ORDER BY v DESC) AS r FROM t QUALIFY r <= 3`, "4|1;4|1;3|3;3|3"},
+		{`SELECT v, DENSE_RANK() OVER (ORDER BY v DESC) AS r FROM t QUALIFY r <= 2`, "4|1;4|1;3|2;3|2"},
+		{`SELECT v, ROW_NUMBER() OVER (ORDER BY v) AS r FROM t QUALIFY r BETWEEN 2 AND 3 EMIT FINAL`, "2|2;3|3"},
+		{`SELECT v, RANK() OVER (ORDER BY v) AS r FROM t QUALIFY r = 1`, "1|1"},
+		{`SELECT v FROM t QUALIFY RANK() OVER (ORDER BY v DESC) < 2`, "4;4"},
+	}
+	for _, tt := range tests {
+		p := compileSQL(t, tt.src, Options{}, "v")
+		if got := strings.Join(runEach(p, data).texts(), ";"); got != tt.want {
+			t.Errorf("%s:\ngot  %s\nwant %s", tt.src, got, tt.want)
+		}
+	}
+}
+
+// State is bounded by N per key: a million rows of one key keep N.
+func TestTopNStateBounded(t *testing.T) {
+	p := compileSQL(t, `SELECT v, ROW_NUMBER() OVER (ORDER BY v DESC) AS rn FROM t QUALIFY rn <= 3`, Options{}, "v")
+	pl := p.NewPipeline()
+	var c collector
+	batch := make([]record.Record, 1000)
+	for i := 0; i < 100; i++ {
+		for j := range batch {
+			batch[j] = record.Record{Values: []record.Value{record.IntValue(int64(i*1000 + j))}}
+		}
+		pl.Process(batch, &c)
+	}
+	if n := len(pl.top.lists[0].rows); n != 3 {
+		t.Errorf("kept %d rows, want 3", n)
+	}
+	checkStats(t, pl.Stats())
+}
+
+func TestRowWindowOrderRefused(t *testing.T) {
+	tests := []struct{ src, want string }{
+		{`SELECT v, RANK() OVER (ORDER BY v DESC) AS r FROM t`, "1:33: RANK() OVER (ORDER BY v DESC): ORDER BY v DESC would need every later row"},
+		{`SELECT LAG(v) OVER (PARTITION BY k ORDER BY v + 1) FROM t`, "ORDER BY v + 1 is not the event-time column"},
+		{`SELECT LAG(v) OVER (ORDER BY ts, v) FROM t`, "ORDER BY takes one key"},
+		{`SELECT v FROM t QUALIFY v > 1`, "QUALIFY filters on the results of window functions"},
+		{`SELECT v, RANK() OVER (ORDER BY v) AS r FROM t QUALIFY r <= 2 EMIT CHANGES`, "EMIT CHANGES is not supported for a Top-N by RANK"},
+		{`SELECT v, ROW_NUMBER() OVER (ORDER BY v) AS r FROM t QUALIFY r <= 2 AND v > 1`, "must be only the bound on its rank"},
+		{`SELECT v, LAG(v) OVER (ORDER BY ts) AS l, ROW_NUMBER() OVER (ORDER BY v) AS r FROM t QUALIFY r <= 2`, "a Top-N query can compute only its rank function"},
+		{`SELECT v, ROW_NUMBER() OVER (PARTITION BY k ORDER BY v) AS r FROM t QUALIFY r <= 2`, "select k"},
+		{`SELECT v, ROW_NUMBER() OVER (ORDER BY v) AS r FROM t QUALIFY r <= 0`, "selects no rank"},
+	}
+	for _, tt := range tests {
+		_, err := compileSQLErr(tt.src, Options{}, "k", "v", "ts")
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s:\ngot  %v\nwant %q", tt.src, err, tt.want)
+		}
+	}
+	_, err := compileSQLErr(`SELECT LAG(v) OVER (ORDER BY v) FROM t`, Options{Properties: map[string]string{"event.time.field": "ts"}}, "v", "ts")
+	if want := "ORDER BY v is not the event-time column ts"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("got %v, want %q", err, want)
+	}
+}
+
+func TestDerivedTables(t *testing.T) {
+	data := symbolPrices()
+	tests := []struct{ src, want string }{
+		{`SELECT p2 FROM (SELECT price * 2 AS p2, symbol FROM t WHERE v > 1) WHERE symbol = 'A'`, "18;2;18"},
+		{`SELECT s.symbol, s.v AS value FROM (SELECT * FROM t) AS s WHERE s.price > 7`, "A|3;A|6;B|7"},
+		{`SELECT n FROM (SELECT symbol, COUNT(*) AS n FROM t GROUP BY symbol EMIT FINAL) WHERE n > 3`, "4"},
+		{`SELECT * FROM (SELECT * FROM (SELECT v, price FROM t) WHERE price < 5) WHERE v > 1`, "4|1;5|3"},
+	}
+	for _, tt := range tests {
+		p := compileSQL(t, tt.src, Options{}, "symbol", "price", "ts", "v")
+		if got := strings.Join(runEach(p, data).texts(), ";"); got != tt.want {
+			t.Errorf("%s:\ngot  %s\nwant %s", tt.src, got, tt.want)
+		}
+	}
+}
