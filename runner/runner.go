@@ -52,6 +52,23 @@ type Options struct {
 	// dead-letter topic's producer, and job the job's name.
 	// It suits metrics hooks (kgo.WithHooks).
 	KafkaOpts func(job, client string) []kgo.Opt
+	// JobName, when set, names the job instead of its target or source.
+	JobName string
+	// InProcess, when set, connects the statement to the other statements
+	// of its application (see package app).
+	InProcess InProcess
+}
+
+// InProcess connects the statements of one application in process.
+type InProcess interface {
+	// Source returns the in-process source called name with its columns,
+	// or nil when name is not one.
+	Source(name string) (connector.Source, []string)
+	// Sink returns the in-process sink called name, or nil.
+	Sink(name string) connector.Sink
+	// Gate wraps the job's source so that its commits wait for the jobs
+	// reading this one's in-process output, or returns it as it is.
+	Gate(src connector.Source) connector.Source
 }
 
 // ConfigError is an error in a statement or its options (SQL, WITH
@@ -118,13 +135,23 @@ func Prepare(ctx context.Context, stmt *sql.Statement, opts Options) (j *Job, er
 	if name == "" {
 		name = srcName
 	}
+	if opts.JobName != "" {
+		name = opts.JobName
+	}
 	kafkaOpts := func(client string) []kgo.Opt {
 		if opts.KafkaOpts == nil {
 			return nil
 		}
 		return opts.KafkaOpts(name, client)
 	}
-	src, columns, err := openSource(srcName, props, opts.UntilEnd, kafkaOpts, writtenFiles(stmt.Name, name, props))
+	var src connector.Source
+	var columns []string
+	if opts.InProcess != nil {
+		src, columns = opts.InProcess.Source(srcName)
+	}
+	if src == nil {
+		src, columns, err = openSource(srcName, props, opts.UntilEnd, kafkaOpts, writtenFiles(stmt.Name, name, props))
+	}
 	if err != nil {
 		return nil, configErr(err)
 	}
@@ -169,7 +196,12 @@ func Prepare(ctx context.Context, stmt *sql.Statement, opts Options) (j *Job, er
 		return nil, configErr(err)
 	}
 	stdoutSink := writesStdout(stmt.Name, props)
-	if sink, err = openSink(stmt.Name, props, opts.Stdout, kafkaOpts); err != nil {
+	if opts.InProcess != nil && stmt.Name != "" {
+		sink = opts.InProcess.Sink(stmt.Name)
+	}
+	if sink != nil {
+		stdoutSink = false
+	} else if sink, err = openSink(stmt.Name, props, opts.Stdout, kafkaOpts); err != nil {
 		return nil, configErr(err)
 	}
 	if ks, ok := sink.(*kafka.Sink); ok {
@@ -183,6 +215,9 @@ func Prepare(ctx context.Context, stmt *sql.Statement, opts Options) (j *Job, er
 	}
 	cfg.Name = name
 	cfg.Sources = []connector.Source{src}
+	if opts.InProcess != nil {
+		cfg.Sources[0] = opts.InProcess.Gate(src)
+	}
 	cfg.Sinks = []connector.Sink{sink}
 	cfg.Progress, cfg.ProgressInterval = opts.Progress, opts.ProgressInterval
 	sinkName := stmt.Name
@@ -229,6 +264,20 @@ func (j *Job) Run(ctx context.Context) (*job.Summary, error) {
 		}
 	}
 	return sum, err
+}
+
+// Discard releases a prepared job that will not run: it closes its
+// sources and dead-letter producer and aborts its sinks.
+func (j *Job) Discard() {
+	for _, s := range j.config.Sources {
+		s.Close()
+	}
+	for _, s := range j.config.Sinks {
+		s.Abort()
+	}
+	if j.dlq != nil {
+		j.dlq.Close()
+	}
 }
 
 // openSource opens the source name declared by '<name>.type', and returns

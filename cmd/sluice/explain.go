@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime"
 
+	"github.com/sluicesql/sluice/app"
 	"github.com/sluicesql/sluice/plan"
 	"github.com/sluicesql/sluice/sql"
 )
@@ -25,18 +26,19 @@ func (c *explainCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	plans := make([]*plan.Plan, 0, len(stmts))
-	for _, s := range stmts {
-		p, err := plan.Build(s, plan.Options{Strategy: c.Strategy, Partitions: c.Partitions, CPUs: runtime.NumCPU()})
-		if err != nil {
-			return userError{fmt.Errorf("%s:%d:%d: %w", c.File, s.Line, s.Col, err)}
-		}
-		plans = append(plans, p)
+	src, _ := os.ReadFile(c.File)
+	a, err := app.New(c.File, string(src), stmts, nil)
+	if err != nil {
+		return userError{err}
+	}
+	plans, err := a.Plans(plan.Options{Strategy: c.Strategy, Partitions: c.Partitions, CPUs: runtime.NumCPU()}, nil)
+	if err != nil {
+		return userError{fmt.Errorf("%s: %w", c.File, err)}
 	}
 	if c.JSON {
-		return plan.ExplainJSON(e.stdout, plans)
+		return a.ExplainJSON(e.stdout, plans)
 	}
-	return plan.Explain(e.stdout, plans)
+	return a.Explain(e.stdout, plans)
 }
 
 // parseFile reads and parses a SQL file; a parse error is the user's.

@@ -2,14 +2,11 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"os"
 
 	"golang.org/x/term"
 
-	"github.com/sluicesql/sluice/job"
-	"github.com/sluicesql/sluice/metrics"
 	"github.com/sluicesql/sluice/runner"
 	"github.com/sluicesql/sluice/sql"
 )
@@ -44,15 +41,7 @@ func (c *runCmd) Run(e *env) error {
 		return err
 	}
 	defer stopMetrics()
-	for _, s := range stmts {
-		if err := c.runStatement(e, s, m); err != nil {
-			return err
-		}
-		if e.ctx.Err() != nil {
-			return nil
-		}
-	}
-	return nil
+	return c.runApp(e, stmts, m)
 }
 
 func (c *runCmd) statements() ([]*sql.Statement, error) {
@@ -77,47 +66,6 @@ func (c *runCmd) statements() ([]*sql.Statement, error) {
 // options returns the runner options of the flags.
 func (c *runCmd) options(stdout io.Writer) runner.Options {
 	return runner.Options{Strategy: c.Strategy, Partitions: c.Partitions, Set: c.Set, UntilEnd: c.UntilEnd, Stdout: stdout}
-}
-
-func (c *runCmd) runStatement(e *env, s *sql.Statement, m *metrics.Metrics) error {
-	var prog *progress
-	var name string
-	opts := c.options(e.stdout)
-	opts.KafkaOpts = kafkaMetrics(m)
-	opts.Progress = func(sum *job.Summary) {
-		if m != nil {
-			m.Observe(name, sum)
-		}
-		if prog != nil {
-			prog.update(sum)
-		}
-	}
-	j, err := runner.Prepare(e.ctx, s, opts)
-	if err != nil {
-		return fmt.Errorf("%s: %w", statementPos(s), err)
-	}
-	name = j.Name
-	watchJob(m, j)
-	prog = newProgress(e.stderr, j, c.Progress, isTerminal(e.stderr), isTerminal(e.stdout))
-	sum, err := j.Run(e.ctx)
-	prog.done()
-	if sum != nil {
-		if m != nil {
-			m.Observe(name, sum)
-		}
-		if !c.Quiet {
-			writeSummary(e.stderr, infoOf(j), sum)
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("job %s: %w", j.Name, err)
-	}
-	return nil
-}
-
-// statementPos names where a statement starts, for error messages.
-func statementPos(s *sql.Statement) string {
-	return fmt.Sprintf("statement at line %d", s.Line)
 }
 
 // isTerminal reports whether w is a terminal.

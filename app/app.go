@@ -1,0 +1,308 @@
+// Package app runs the statements of one SQL file as an application: one
+// job per statement, all running at once, chained by name. A statement
+// reading x (FROM x) where another one writes x (CREATE STREAM x AS ...)
+// gets its rows in process when x has no external sink type, reads the
+// Kafka topic when x is a Kafka sink, and reads the file once its writer
+// has finished when x is a file sink.
+package app
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/sluicesql/sluice/sql"
+)
+
+// Link kinds: how rows travel from a writing statement to a reading one.
+const (
+	// InProcess rows go through bounded in-memory queues.
+	InProcess = "in-process"
+	// Kafka rows go through the Kafka topic the writer produces to.
+	Kafka = "kafka"
+	// File rows go through the writer's file, read after the writer ends.
+	File = "file"
+)
+
+// Failure policies ('app.on.failure').
+const (
+	// StopOnFailure stops the whole application when a job fails.
+	StopOnFailure = "stop"
+	// ContinueOnFailure lets the other jobs run on.
+	ContinueOnFailure = "continue"
+)
+
+// OnFailureKey is the WITH property that sets the failure policy.
+const OnFailureKey = "app.on.failure"
+
+// App is an application: the statements of one file and how they connect.
+type App struct {
+	// Name names the application (the file's base name without .sql).
+	Name string
+	// Nodes are the jobs, writers before their readers.
+	Nodes []*Node
+	// Edges are the links between jobs.
+	Edges []Edge
+	// OnFailure is StopOnFailure or ContinueOnFailure.
+	OnFailure string
+	// undefined is the error of the first read of a name that nothing
+	// declares or writes.
+	undefined error
+}
+
+// Undefined returns a positioned error for the first name read that no
+// statement writes and no property declares, or nil. Start refuses such an
+// application; an EXPLAIN, which opens nothing, need not.
+func (a *App) Undefined() error { return a.undefined }
+
+// Node is one statement of an application, run as one job.
+type Node struct {
+	// Name is the job's name: the statement's target, else its source
+	// (with the statement's line appended when another job has that name).
+	Name string
+	// Stmt is the statement, without its 'app.*' properties.
+	Stmt *sql.Statement
+	// Reads are the names the statement reads (FROM, JOIN).
+	Reads []string
+	// Writes is the statement's target ("" for a bare SELECT).
+	Writes string
+	// SinkType is the target's '<name>.type' ("" when it has none).
+	SinkType string
+	// Inputs are the edges into this job; Outputs the edges out of it.
+	Inputs, Outputs []*Edge
+}
+
+// Edge is a link from the job writing a name to a job reading it.
+type Edge struct {
+	// From and To name the writing and the reading job.
+	From string `json:"from"`
+	To   string `json:"to"`
+	// Stream is the name written and read.
+	Stream string `json:"stream"`
+	// Via is InProcess, Kafka or File.
+	Via string `json:"via"`
+}
+
+// Error is a positioned error in an application's statements.
+func errorAt(file, src string, pos sql.Pos, format string, args ...any) error {
+	return &sql.Error{File: file, Pos: pos, Msg: fmt.Sprintf(format, args...), Line: lineAt(src, pos)}
+}
+
+// lineAt returns the source line holding pos ("" without source).
+func lineAt(src string, pos sql.Pos) string {
+	lines := strings.Split(src, "\n")
+	if pos.Line < 1 || pos.Line > len(lines) {
+		return ""
+	}
+	return strings.TrimRight(lines[pos.Line-1], "\r")
+}
+
+// New builds the application of stmts parsed from file with text src
+// (used to show the offending line in errors; it may be empty). set holds
+// --set overrides, which also count as declarations (see Undefined). Two
+// statements writing one name, a cycle and a bad application property are
+// errors at the offending statement, name or property.
+func New(file, src string, stmts []*sql.Statement, set map[string]string) (*App, error) {
+	a := &App{Name: appName(file), OnFailure: StopOnFailure}
+	writers := map[string]*Node{}
+	names := map[string]int{}
+	for _, s := range stmts {
+		n, policy, err := node(file, src, s)
+		if err != nil {
+			return nil, err
+		}
+		if policy != "" {
+			a.OnFailure = policy
+		}
+		if n.Writes != "" {
+			key := strings.ToLower(n.Writes)
+			if w := writers[key]; w != nil {
+				return nil, errorAt(file, src, s.Pos, "%s is written by two statements (the other at line %d); give each its own name", n.Writes, w.Stmt.Line)
+			}
+			writers[key] = n
+		}
+		names[strings.ToLower(n.Name)]++
+		a.Nodes = append(a.Nodes, n)
+	}
+	for _, n := range a.Nodes {
+		if names[strings.ToLower(n.Name)] > 1 && n.Writes == "" {
+			n.Name = fmt.Sprintf("%s_%d", n.Name, n.Stmt.Line)
+		}
+	}
+	for _, n := range a.Nodes {
+		for i, r := range n.Reads {
+			w := writers[strings.ToLower(r)]
+			if w == nil {
+				if !declared(n.Stmt.Query, r, set) && a.undefined == nil {
+					a.undefined = errorAt(file, src, readPos(n.Stmt.Query, i), "source %q has no type and no statement writes it: set WITH ('%s.type'='...') to one of kafka_source, file_source, generator", r, r)
+				}
+				continue
+			}
+			e := &Edge{From: w.Name, To: n.Name, Stream: r, Via: via(w.SinkType)}
+			if e.Via == "" {
+				return nil, errorAt(file, src, readPos(n.Stmt.Query, i), "%s is written by the statement at line %d to a %s sink, which cannot be read", r, w.Stmt.Line, w.SinkType)
+			}
+			w.Outputs = append(w.Outputs, e)
+			n.Inputs = append(n.Inputs, e)
+		}
+	}
+	order, err := a.sorted(file, src)
+	if err != nil {
+		return nil, err
+	}
+	a.Nodes = order
+	for _, n := range a.Nodes {
+		for _, e := range n.Outputs {
+			a.Edges = append(a.Edges, *e)
+		}
+	}
+	return a, nil
+}
+
+// node returns the application node of s and the failure policy s sets, if any.
+func node(file, src string, s *sql.Statement) (*Node, string, error) {
+	q := *s.Query
+	q.With = nil
+	policy := ""
+	for _, p := range s.Query.With {
+		if !strings.HasPrefix(strings.ToLower(p.Key), "app.") {
+			q.With = append(q.With, p)
+			continue
+		}
+		if !strings.EqualFold(p.Key, OnFailureKey) {
+			return nil, "", errorAt(file, src, p.Pos, "unknown application property %q; valid: %s", p.Key, OnFailureKey)
+		}
+		switch v := strings.ToLower(p.Value); v {
+		case StopOnFailure, ContinueOnFailure:
+			policy = v
+		default:
+			return nil, "", errorAt(file, src, p.Pos, "%s: unknown value %q; valid: %s, %s", OnFailureKey, p.Value, StopOnFailure, ContinueOnFailure)
+		}
+	}
+	stmt := *s
+	stmt.Query = &q
+	n := &Node{Stmt: &stmt, Writes: s.Name, Name: s.Name}
+	n.Reads = append(n.Reads, q.From.Name)
+	for _, j := range q.Joins {
+		n.Reads = append(n.Reads, j.Source.Name)
+	}
+	if n.Name == "" {
+		n.Name = q.From.Name
+	}
+	if s.Name != "" {
+		n.SinkType = strings.ToLower(property(&q, s.Name+".type"))
+	}
+	return n, policy, nil
+}
+
+// via says how a reader gets what a sink of type typ writes ("" for none).
+func via(typ string) string {
+	switch typ {
+	case "", "stdout":
+		return InProcess
+	case "kafka_sink":
+		return Kafka
+	case "file_sink":
+		return File
+	}
+	return ""
+}
+
+// declared reports whether the statement (or --set) gives name a type.
+func declared(q *sql.Select, name string, set map[string]string) bool {
+	if property(q, name+".type") != "" {
+		return true
+	}
+	for k := range set {
+		if strings.EqualFold(k, name+".type") {
+			return true
+		}
+	}
+	return false
+}
+
+// readPos returns the position of the i-th name q reads.
+func readPos(q *sql.Select, i int) sql.Pos {
+	if i == 0 {
+		return q.From.Pos
+	}
+	return q.Joins[i-1].Source.Pos
+}
+
+// property returns q's WITH value of key (case-insensitive), or "".
+func property(q *sql.Select, key string) string {
+	for _, p := range q.With {
+		if strings.EqualFold(p.Key, key) {
+			return p.Value
+		}
+	}
+	return ""
+}
+
+// sorted returns the nodes with every writer before its readers, keeping
+// the file's order otherwise; a cycle is an error at the read closing it.
+func (a *App) sorted(file, src string) ([]*Node, error) {
+	const (
+		unseen = iota
+		active
+		done
+	)
+	byName := map[string]*Node{}
+	for _, n := range a.Nodes {
+		byName[n.Name] = n
+	}
+	state := map[*Node]int{}
+	var order []*Node
+	var visit func(n *Node, path []string) error
+	visit = func(n *Node, path []string) error {
+		switch state[n] {
+		case done:
+			return nil
+		case active:
+			return nil // reported by the caller that closed the cycle
+		}
+		state[n] = active
+		path = append(path, n.Name)
+		for _, e := range n.Inputs {
+			w := byName[e.From]
+			if state[w] == active {
+				i := slices.Index(n.Reads, e.Stream)
+				cycle := append(path[slices.Index(path, w.Name):], w.Name)
+				return errorAt(file, src, readPos(n.Stmt.Query, max(i, 0)), "%s forms a cycle: %s", e.Stream, strings.Join(cycle, " -> "))
+			}
+			if err := visit(w, path); err != nil {
+				return err
+			}
+		}
+		state[n] = done
+		order = append(order, n)
+		return nil
+	}
+	for _, n := range a.Nodes {
+		if err := visit(n, nil); err != nil {
+			return nil, err
+		}
+	}
+	return order, nil
+}
+
+// Node returns the node called name, or nil.
+func (a *App) Node(name string) *Node {
+	for _, n := range a.Nodes {
+		if n.Name == name {
+			return n
+		}
+	}
+	return nil
+}
+
+// appName is the application's name for file: its base name without the
+// extension ("app" for an empty name).
+func appName(file string) string {
+	base := file[strings.LastIndexAny(file, `/\`)+1:]
+	base = strings.TrimSuffix(base, ".sql")
+	if base == "" || base == "-e" {
+		return "app"
+	}
+	return base
+}

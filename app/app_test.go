@@ -1,0 +1,246 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sluicesql/sluice/app"
+	"github.com/sluicesql/sluice/job"
+	"github.com/sluicesql/sluice/runner"
+	"github.com/sluicesql/sluice/sql"
+)
+
+// build parses src and builds its application.
+func build(t *testing.T, src string) (*app.App, error) {
+	t.Helper()
+	stmts, err := sql.Parse("app.sql", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return app.New("app.sql", src, stmts, nil)
+}
+
+const gen = "WITH ('g.type'='generator','g.generator'='trades','g.count'='100')"
+
+func TestPlanErrors(t *testing.T) {
+	cases := []struct {
+		name, src string
+		line, col int
+		msg       string
+	}{
+		{"two writers", "CREATE STREAM a AS SELECT * FROM g " + gen + ";\nCREATE STREAM a AS SELECT * FROM g " + gen + ";",
+			2, 1, "a is written by two statements (the other at line 1)"},
+		{"undefined", "CREATE STREAM a AS SELECT * FROM g " + gen + ";\nSELECT * FROM nope;",
+			2, 15, `source "nope" has no type and no statement writes it`},
+		{"cycle", "CREATE STREAM a AS SELECT * FROM b;\nCREATE STREAM b AS SELECT * FROM a;",
+			2, 34, "forms a cycle: a -> b -> a"},
+		{"self", "CREATE STREAM a AS SELECT * FROM a;", 1, 34, "forms a cycle: a -> a"},
+		{"policy", "SELECT * FROM g WITH ('g.type'='generator','g.generator'='trades','app.on.failure'='retry');",
+			1, 67, `unknown value "retry"; valid: stop, continue`},
+		{"app key", "SELECT * FROM g WITH ('g.type'='generator','g.generator'='trades','app.bogus'='1');",
+			1, 67, `unknown application property "app.bogus"`},
+		{"stdout sink read", "CREATE STREAM a AS SELECT * FROM g WITH ('g.type'='generator','g.generator'='trades','a.type'='nowhere');\nSELECT * FROM a;",
+			2, 15, "nowhere sink, which cannot be read"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			a, err := build(t, c.src)
+			if err == nil {
+				err = a.Undefined()
+			}
+			var se *sql.Error
+			if !errors.As(err, &se) {
+				t.Fatalf("got %v, want a positioned error", err)
+			}
+			if se.Pos.Line != c.line || se.Pos.Col != c.col || !strings.Contains(se.Msg, c.msg) {
+				t.Fatalf("got %d:%d %q, want %d:%d containing %q", se.Pos.Line, se.Pos.Col, se.Msg, c.line, c.col, c.msg)
+			}
+		})
+	}
+}
+
+func TestGraph(t *testing.T) {
+	a, err := build(t, `SELECT * FROM big;
+CREATE STREAM big AS SELECT trader_id, quantity FROM trades WHERE quantity > 500;
+CREATE STREAM trades AS SELECT * FROM g `+gen+`;
+CREATE STREAM k AS SELECT * FROM big WITH ('k.type'='kafka_sink','k.topic'='x','k.bootstrap.servers'='localhost:1');
+SELECT * FROM k WITH ('app.on.failure'='continue');`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, n := range a.Nodes {
+		names = append(names, n.Name)
+	}
+	if got := strings.Join(names, " "); got != "trades big big_1 k k_5" {
+		t.Fatalf("order %q, want writers first", got)
+	}
+	var edges []string
+	for _, e := range a.Edges {
+		edges = append(edges, e.From+"->"+e.To+"("+e.Via+")")
+	}
+	slices.Sort(edges)
+	if got := strings.Join(edges, " "); got != "big->big_1(in-process) big->k(in-process) k->k_5(kafka) trades->big(in-process)" {
+		t.Fatalf("edges %s", got)
+	}
+	if a.OnFailure != app.ContinueOnFailure {
+		t.Fatalf("on failure %q", a.OnFailure)
+	}
+}
+
+// chainSQL is generator -> filter -> windowed GROUP BY -> file; with
+// files set, the first two statements write files of dir, which the next
+// ones read, instead of streams.
+func chainSQL(count, dir string, files bool) []string {
+	with := func(props ...string) string {
+		if len(props) == 0 {
+			return ""
+		}
+		return " WITH (" + strings.Join(props, ", ") + ")"
+	}
+	file := func(name, typ string) []string {
+		if !files {
+			return nil
+		}
+		return []string{"'" + name + ".type'='" + typ + "'", "'" + name + ".path'='" + filepath.Join(dir, name+".jsonl") + "'"}
+	}
+	return []string{
+		"CREATE STREAM trades AS SELECT trader_id, symbol, price, quantity, trade_time FROM g" +
+			with(append([]string{"'g.type'='generator'", "'g.generator'='trades'", "'g.count'='" + count + "'", "'g.partitions'='2'"}, file("trades", "file_sink")...)...),
+		"CREATE STREAM big AS SELECT trader_id, quantity, trade_time FROM trades WHERE quantity >= 500" +
+			with(append(file("trades", "file_source"), file("big", "file_sink")...)...),
+		"CREATE STREAM per_minute AS SELECT trader_id, _WINDOW_START AS ws, COUNT(*) AS n, SUM(quantity) AS volume FROM big " +
+			"GROUP BY trader_id WINDOW TUMBLING(trade_time, INTERVAL '1' MINUTE) EMIT FINAL" +
+			with(append(file("big", "file_source"), "'watermark.max_out_of_orderness'='10m'", "'per_minute.type'='file_sink'",
+				"'per_minute.path'='"+filepath.Join(dir, "per_minute.jsonl")+"'")...),
+	}
+}
+
+// lines returns the sorted lines of a file.
+func lines(t *testing.T, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := strings.Fields(string(b))
+	slices.Sort(out)
+	return out
+}
+
+func TestChainMatchesStatementsRunByHand(t *testing.T) {
+	ctx := context.Background()
+	hand := t.TempDir()
+	for _, text := range chainSQL("30000", hand, true) {
+		stmts, err := sql.Parse("hand.sql", text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		j, err := runner.Prepare(ctx, stmts[0], runner.Options{Partitions: 2})
+		if err != nil {
+			t.Fatalf("%s: %v", text, err)
+		}
+		if _, err := j.Run(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+	src := strings.Join(chainSQL("30000", dir, false), ";\n")
+	a, err := build(t, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := a.Start(ctx, runner.Options{Partitions: 2}, app.Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	results, err := run.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range results {
+		if r.Summary == nil || r.Summary.Interrupted || r.Summary.DeadLetters > 0 {
+			t.Fatalf("job %s: %+v", r.Name, r.Summary)
+		}
+	}
+	want, got := lines(t, filepath.Join(hand, "per_minute.jsonl")), lines(t, filepath.Join(dir, "per_minute.jsonl"))
+	if len(want) == 0 || !slices.Equal(got, want) {
+		t.Fatalf("the application wrote %d rows, the statements by hand %d:\n%v\n%v", len(got), len(want), got, want)
+	}
+}
+
+// An application whose first statement never ends runs every statement at
+// once, and a stop drains it upstream-first: every job ends interrupted,
+// without error.
+func TestUnboundedChainStops(t *testing.T) {
+	dir := t.TempDir()
+	a, err := build(t, strings.Join(chainSQL("unbounded", dir, false), ";\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var written atomic.Int64
+	hooks := app.Hooks{Progress: func(name string, s *job.Summary) {
+		if name == "per_minute" {
+			written.Store(s.RowsWritten)
+		}
+	}}
+	run, err := a.Start(ctx, runner.Options{Partitions: 2, ProgressInterval: 10 * time.Millisecond}, hooks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for written.Load() == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	results, err := run.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range results {
+		if r.Err != nil || r.Summary == nil || !r.Summary.Interrupted {
+			t.Fatalf("job %s: err %v, summary %+v", r.Name, r.Err, r.Summary)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "per_minute.jsonl")); !bytes.Contains(b, []byte(`"ws"`)) {
+		t.Fatalf("no windows written: %q", b)
+	}
+}
+
+// A failing job stops the application, which names it.
+func TestFailureStopsTheApplication(t *testing.T) {
+	dir := t.TempDir()
+	src := `CREATE STREAM trades AS SELECT * FROM g WITH ('g.type'='generator','g.generator'='trades','g.count'='unbounded');
+SELECT trader_id FROM f WITH ('f.type'='file_source','f.path'='` + filepath.Join(dir, "bad.jsonl") + `','dlq.max_errors'='1');
+SELECT * FROM trades WITH ('dlq.path'='` + filepath.Join(dir, "dlq.jsonl") + `');`
+	if err := os.WriteFile(filepath.Join(dir, "bad.jsonl"), []byte("not json\nnor this\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a, err := build(t, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	run, err := a.Start(context.Background(), runner.Options{Stdout: &out}, app.Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	results, err := run.Wait()
+	if err == nil || !strings.Contains(err.Error(), "job f failed") {
+		t.Fatalf("got %v, want the failure of job f", err)
+	}
+	for _, r := range results {
+		if r.Name != "f" && (r.Summary == nil || !r.Summary.Interrupted) {
+			t.Fatalf("job %s was not stopped: %+v", r.Name, r.Summary)
+		}
+	}
+}

@@ -1,0 +1,505 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/connector/pipe"
+	"github.com/sluicesql/sluice/job"
+	"github.com/sluicesql/sluice/runner"
+	"github.com/sluicesql/sluice/sql"
+)
+
+// Job states.
+const (
+	Pending     = "pending"     // prepared, waiting for a file its input comes through
+	Running     = "running"     // reading
+	Stopping    = "stopping"    // draining after a stop
+	Done        = "done"        // its input ended
+	Interrupted = "interrupted" // stopped before its input ended
+	Failed      = "failed"      // ended with an error
+)
+
+// Hooks observe a running application; every field is optional.
+type Hooks struct {
+	// Prepared is called with each job once it is ready to run.
+	Prepared func(j *runner.Job)
+	// Progress is called with a snapshot of a running job (see
+	// runner.Options.Progress).
+	Progress func(name string, s *job.Summary)
+	// Finished is called when a job has ended, with its summary (nil when
+	// it never ran) and its error.
+	Finished func(r Result)
+}
+
+// Result is how one job of an application ended.
+type Result struct {
+	// Name names the job; Job is the prepared job (nil when it never was).
+	Name string
+	Job  *runner.Job
+	// Summary is the job's summary (nil when it never ran).
+	Summary *job.Summary
+	// Err is the job's error, if any.
+	Err error
+}
+
+// Run is a running application.
+type Run struct {
+	app   *App
+	opts  runner.Options
+	hooks Hooks
+
+	streams map[string]*pipe.Stream // in-process streams by lower-cased name
+	jobs    map[string]*jobRun
+
+	mu        sync.Mutex
+	stopping  bool
+	failure   error // the first failing job's error, under OnFailure stop
+	wg        sync.WaitGroup
+	startTime time.Time
+}
+
+// jobRun is one job of a running application.
+type jobRun struct {
+	node   *Node
+	opts   runner.Options
+	ctx    context.Context
+	cancel context.CancelFunc
+	// prepared is closed once the job was prepared (job set) or will not be.
+	prepared chan struct{}
+	once     sync.Once
+
+	mu     sync.Mutex
+	state  string
+	job    *runner.Job
+	result Result
+}
+
+// Start prepares every job of a (opening their sources and sinks, planning
+// and compiling, writers before readers) and starts them. opts apply to
+// every statement. A job whose input comes through a file is prepared when
+// its writer has finished. An error preparing a job stops the ones
+// prepared so far and is returned, prefixed with the statement's position;
+// so is a read of an undefined name (App.Undefined).
+func (a *App) Start(ctx context.Context, opts runner.Options, hooks Hooks) (*Run, error) {
+	if a.undefined != nil {
+		return nil, &runner.ConfigError{Err: a.undefined}
+	}
+	r := &Run{app: a, opts: opts, hooks: hooks, streams: map[string]*pipe.Stream{}, jobs: map[string]*jobRun{},
+		startTime: time.Now()}
+	for _, n := range a.Nodes {
+		for _, e := range n.Outputs {
+			if e.Via == InProcess {
+				r.streams[strings.ToLower(e.Stream)] = pipe.New(e.Stream)
+			}
+		}
+	}
+	base := context.WithoutCancel(ctx)
+	waits := map[string]bool{}
+	for _, n := range a.Nodes {
+		jr := &jobRun{node: n, state: Pending, prepared: make(chan struct{})}
+		jr.ctx, jr.cancel = context.WithCancel(base)
+		jr.opts = r.jobOptions(n)
+		r.jobs[n.Name] = jr
+		for _, e := range n.Inputs {
+			waits[n.Name] = waits[n.Name] || e.Via == File || (e.Via == InProcess && waits[e.From])
+		}
+		if waits[n.Name] {
+			continue
+		}
+		if err := r.prepare(ctx, jr); err != nil {
+			r.discard()
+			return nil, err
+		}
+	}
+	for _, n := range a.Nodes {
+		jr := r.jobs[n.Name]
+		r.wg.Add(1)
+		go r.runJob(ctx, jr)
+		if len(r.inStreams(n)) > 0 {
+			go r.stopWhenInputsStop(jr)
+		}
+	}
+	go func() {
+		select {
+		case <-ctx.Done():
+			r.Stop()
+		case <-r.done():
+		}
+	}()
+	return r, nil
+}
+
+// done returns a channel closed when every job has ended.
+func (r *Run) done() <-chan struct{} {
+	ch := make(chan struct{})
+	go func() { r.wg.Wait(); close(ch) }()
+	return ch
+}
+
+// jobOptions returns the runner options of node n.
+func (r *Run) jobOptions(n *Node) runner.Options {
+	o := r.opts
+	o.JobName = n.Name
+	o.InProcess = &links{r: r, n: n}
+	o.Set = maps.Clone(r.opts.Set)
+	if o.Set == nil {
+		o.Set = map[string]string{}
+	}
+	for _, e := range n.Inputs {
+		if e.Via == InProcess {
+			continue
+		}
+		w := r.app.Node(e.From)
+		for k, v := range readerProps(e, w.Stmt.Query) {
+			if property(n.Stmt.Query, k) == "" && !hasKey(o.Set, k) {
+				o.Set[k] = v
+			}
+		}
+	}
+	if r.hooks.Progress != nil {
+		name := n.Name
+		o.Progress = func(s *job.Summary) { r.hooks.Progress(name, s) }
+	}
+	return o
+}
+
+// hasKey reports whether m has key k, case-insensitively.
+func hasKey(m map[string]string, k string) bool {
+	for have := range m {
+		if strings.EqualFold(have, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// readerProps are the source properties a reader of e gets from the
+// writer's sink properties: the same topic or file, as a source.
+func readerProps(e *Edge, writer *sql.Select) map[string]string {
+	prefix := strings.ToLower(e.Stream) + "."
+	out := map[string]string{}
+	for _, p := range writer.With {
+		k := strings.ToLower(p.Key)
+		if !strings.HasPrefix(k, prefix) {
+			continue
+		}
+		rest := k[len(prefix):]
+		switch {
+		case rest == "type":
+		case e.Via == Kafka && (rest == "topic" || rest == "bootstrap.servers" || rest == "format" ||
+			strings.HasPrefix(rest, "sasl.") || strings.HasPrefix(rest, "tls.") || strings.HasPrefix(rest, "security.")):
+			out[e.Stream+"."+rest] = p.Value
+		case e.Via == File && (rest == "path" || rest == "format" || rest == "delimiter" || rest == "has_header"):
+			out[e.Stream+"."+rest] = p.Value
+		}
+	}
+	if e.Via == Kafka {
+		out[e.Stream+".type"] = "kafka_source"
+	} else {
+		out[e.Stream+".type"] = "file_source"
+	}
+	return out
+}
+
+// inStreams returns the in-process streams n reads.
+func (r *Run) inStreams(n *Node) []*pipe.Stream {
+	var out []*pipe.Stream
+	for _, e := range n.Inputs {
+		if e.Via == InProcess {
+			out = append(out, r.streams[strings.ToLower(e.Stream)])
+		}
+	}
+	return out
+}
+
+// outStreams returns the in-process streams n writes.
+func (r *Run) outStreams(n *Node) []*pipe.Stream {
+	if s := r.streams[strings.ToLower(n.Writes)]; s != nil && n.Writes != "" {
+		return []*pipe.Stream{s}
+	}
+	return nil
+}
+
+// prepare prepares jr's job and configures the stream it writes.
+func (r *Run) prepare(ctx context.Context, jr *jobRun) error {
+	n := jr.node
+	j, err := runner.Prepare(ctx, n.Stmt, jr.opts)
+	if err != nil {
+		return fmt.Errorf("statement at line %d (job %s): %w", n.Stmt.Line, n.Name, err)
+	}
+	for _, s := range r.outStreams(n) {
+		s.Configure(n.Name, j.Program.OutputSchema(), j.Program.KeySlots(), j.Plan.Partitions, j.Facts.Partitions)
+	}
+	jr.mu.Lock()
+	jr.job = j
+	jr.mu.Unlock()
+	jr.once.Do(func() { close(jr.prepared) })
+	if r.hooks.Prepared != nil {
+		r.hooks.Prepared(j)
+	}
+	return nil
+}
+
+// discard releases every prepared job after a failed start.
+func (r *Run) discard() {
+	for _, n := range r.app.Nodes {
+		jr := r.jobs[n.Name]
+		if jr.job != nil {
+			jr.job.Discard()
+		}
+		jr.cancel()
+	}
+}
+
+// runJob waits for jr's inputs if it must, prepares it if it was not, and
+// runs it.
+func (r *Run) runJob(ctx context.Context, jr *jobRun) {
+	defer r.wg.Done()
+	res := Result{Name: jr.node.Name}
+	defer func() {
+		jr.cancel()
+		jr.mu.Lock()
+		switch {
+		case res.Err != nil:
+			jr.state = Failed
+		case res.Summary != nil && res.Summary.Interrupted, res.Summary == nil:
+			jr.state = Interrupted
+		default:
+			jr.state = Done
+		}
+		jr.result = res
+		jr.mu.Unlock()
+		jr.once.Do(func() { close(jr.prepared) })
+		if res.Summary == nil && res.Job != nil {
+			res.Job.Discard() // its readers fail rather than wait
+		}
+		if r.hooks.Finished != nil {
+			r.hooks.Finished(res)
+		}
+		if res.Err != nil {
+			r.jobFailed(jr.node.Name, res.Err)
+		}
+	}()
+	if !r.awaitInputs(jr) {
+		return
+	}
+	if jr.job == nil {
+		if err := r.prepare(ctx, jr); err != nil {
+			res.Err = err
+			return
+		}
+	}
+	jr.mu.Lock()
+	if jr.ctx.Err() == nil {
+		jr.state = Running
+	}
+	jr.mu.Unlock()
+	res.Job = jr.job
+	res.Summary, res.Err = jr.job.Run(jr.ctx)
+}
+
+// awaitInputs waits until every job writing a file jr reads has finished
+// well and every job writing an in-process stream it reads is prepared; it
+// reports false when jr must not run (a writer did not finish or was not
+// prepared, or jr was stopped).
+func (r *Run) awaitInputs(jr *jobRun) bool {
+	for _, e := range jr.node.Inputs {
+		w := r.jobs[e.From]
+		if e.Via == InProcess {
+			select {
+			case <-w.prepared:
+			case <-jr.ctx.Done():
+				return false
+			}
+			w.mu.Lock()
+			ok := w.job != nil
+			w.mu.Unlock()
+			if !ok {
+				return false
+			}
+		}
+		if e.Via != File {
+			continue
+		}
+		for {
+			w.mu.Lock()
+			st := w.state
+			w.mu.Unlock()
+			if st == Done {
+				break
+			}
+			if st == Failed || st == Interrupted {
+				return false
+			}
+			select {
+			case <-jr.ctx.Done():
+				return false
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
+	return jr.ctx.Err() == nil
+}
+
+// stopWhenInputsStop stops jr once every in-process stream it reads has
+// ended and one of them was interrupted: jr then has all the rows it will
+// get, and drains and commits them instead of finishing its windows.
+func (r *Run) stopWhenInputsStop(jr *jobRun) {
+	ins := r.inStreams(jr.node)
+	for _, s := range ins {
+		select {
+		case <-s.Ended():
+		case <-jr.ctx.Done():
+			return
+		}
+	}
+	for _, s := range ins {
+		if s.Interrupted() {
+			r.stopJob(jr)
+			return
+		}
+	}
+}
+
+// stopJob drains jr: the jobs reading its in-process output are told it
+// stops, then its reading stops.
+func (r *Run) stopJob(jr *jobRun) {
+	for _, s := range r.outStreams(jr.node) {
+		s.Interrupt()
+	}
+	jr.mu.Lock()
+	if jr.state == Running || jr.state == Pending {
+		jr.state = Stopping
+	}
+	jr.mu.Unlock()
+	jr.cancel()
+}
+
+// Stop drains the application upstream-first: the jobs that read no
+// in-process stream stop reading; each job downstream stops once it has
+// read everything its writers produced.
+func (r *Run) Stop() {
+	r.mu.Lock()
+	r.stopping = true
+	r.mu.Unlock()
+	for _, n := range r.app.Nodes {
+		if len(r.inStreams(n)) == 0 {
+			r.stopJob(r.jobs[n.Name])
+		}
+	}
+}
+
+// StopJob drains the job called name and, through their streams, the jobs
+// reading its in-process output. It reports false when there is no such job.
+func (r *Run) StopJob(name string) bool {
+	jr := r.jobs[name]
+	if jr == nil {
+		return false
+	}
+	r.stopJob(jr)
+	return true
+}
+
+// jobFailed applies the failure policy to a failed job.
+func (r *Run) jobFailed(name string, err error) {
+	r.mu.Lock()
+	first := r.failure == nil
+	if first {
+		r.failure = fmt.Errorf("job %s failed: %w", name, err)
+	}
+	r.mu.Unlock()
+	if first && r.app.OnFailure == StopOnFailure {
+		r.Stop()
+	}
+}
+
+// Wait waits until every job has ended and returns their results in the
+// application's order, with the first job failure (nil when none failed).
+func (r *Run) Wait() ([]Result, error) {
+	r.wg.Wait()
+	out := make([]Result, 0, len(r.app.Nodes))
+	for _, n := range r.app.Nodes {
+		jr := r.jobs[n.Name]
+		jr.mu.Lock()
+		out = append(out, jr.result)
+		jr.mu.Unlock()
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return out, r.failure
+}
+
+// Elapsed is the time since the application started.
+func (r *Run) Elapsed() time.Duration { return time.Since(r.startTime) }
+
+// JobState is a running job's state and its prepared job (nil before).
+type JobState struct {
+	Name  string
+	State string
+	Job   *runner.Job
+	// Result is set once the job has ended.
+	Result *Result
+}
+
+// Jobs returns the state of every job, in the application's order.
+func (r *Run) Jobs() []JobState {
+	out := make([]JobState, 0, len(r.app.Nodes))
+	for _, n := range r.app.Nodes {
+		jr := r.jobs[n.Name]
+		jr.mu.Lock()
+		st := JobState{Name: n.Name, State: jr.state, Job: jr.job}
+		if st.State == Done || st.State == Interrupted || st.State == Failed {
+			res := jr.result
+			st.Result = &res
+		}
+		jr.mu.Unlock()
+		out = append(out, st)
+	}
+	return out
+}
+
+// App returns the application being run.
+func (r *Run) App() *App { return r.app }
+
+// links connects one job to its application's in-process streams.
+type links struct {
+	r *Run
+	n *Node
+}
+
+// Source implements runner.InProcess.
+func (l *links) Source(name string) (connector.Source, []string) {
+	for _, e := range l.n.Inputs {
+		if e.Via == InProcess && strings.EqualFold(e.Stream, name) {
+			s := l.r.streams[strings.ToLower(name)]
+			return s.Source(), s.Columns()
+		}
+	}
+	return nil, nil
+}
+
+// Sink implements runner.InProcess.
+func (l *links) Sink(name string) connector.Sink {
+	if s := l.r.outStreams(l.n); len(s) > 0 && strings.EqualFold(s[0].Name(), name) {
+		return s[0].Sink()
+	}
+	return nil
+}
+
+// Gate implements runner.InProcess.
+func (l *links) Gate(src connector.Source) connector.Source {
+	if s := l.r.outStreams(l.n); len(s) > 0 {
+		return pipe.NewGate(src, s)
+	}
+	return src
+}
+
+// ErrStopped is the error of an application stopped before it started.
+var ErrStopped = errors.New("application stopped")

@@ -1,0 +1,141 @@
+package pipe
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"sync"
+
+	"github.com/sluicesql/sluice/connector"
+)
+
+// Gate wraps a source of a job that writes in-process streams: a commit
+// of the source reaches it only once the jobs reading those streams have
+// committed every row written before the commit (their effects are in
+// their flushed sinks), so a restart replays whatever the chain had not
+// finished. Commits whose rows a reader never committed (it stopped) are
+// dropped, which only means reading those records again.
+type Gate struct {
+	connector.Source
+	streams []*Stream
+
+	mu      sync.Mutex
+	pending []heldCommit
+	err     error
+	changed chan struct{} // closed and replaced whenever pending shrinks
+}
+
+// heldCommit is one commit of the source waiting for the streams.
+type heldCommit struct {
+	marks   [][]int64 // per stream: the writer's positions at the commit
+	offsets map[int32]int64
+}
+
+// NewGate returns src with its commits held back until the readers of
+// streams have committed. The result implements connector.KeyChecker when
+// src does.
+func NewGate(src connector.Source, streams []*Stream) connector.Source {
+	g := &Gate{Source: src, streams: streams, changed: make(chan struct{})}
+	for _, s := range streams {
+		s.onChange(g.release)
+	}
+	if kc, ok := src.(connector.KeyChecker); ok {
+		return &keyCheckingGate{Gate: g, KeyChecker: kc}
+	}
+	return g
+}
+
+// keyCheckingGate is a Gate over a source that checks its partition key.
+type keyCheckingGate struct {
+	*Gate
+	connector.KeyChecker
+}
+
+// Commit implements connector.Source: it holds offsets until every stream
+// reader has committed what the writer had flushed by now.
+func (g *Gate) Commit(ctx context.Context, offsets map[int32]int64) error {
+	c := heldCommit{offsets: maps.Clone(offsets)}
+	for _, s := range g.streams {
+		c.marks = append(c.marks, s.marks())
+	}
+	g.mu.Lock()
+	g.pending = append(g.pending, c)
+	err := g.err
+	g.mu.Unlock()
+	g.release()
+	return err
+}
+
+// release commits, merged into one, the held commits whose rows every
+// reader has committed; once a reader is gone, the rest are dropped.
+func (g *Gate) release() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var ready map[int32]int64
+	n := 0
+	for _, c := range g.pending {
+		if !g.reached(c) {
+			break
+		}
+		if ready == nil {
+			ready = map[int32]int64{}
+		}
+		maps.Copy(ready, c.offsets)
+		n++
+	}
+	g.pending = g.pending[n:]
+	if len(g.pending) > 0 && g.readerGone() {
+		g.pending = nil
+	}
+	if ready != nil {
+		if err := g.Source.Commit(context.Background(), ready); err != nil && g.err == nil {
+			g.err = fmt.Errorf("source %q: commit: %w", g.Source.Name(), err)
+			slog.Warn("commit after the in-process readers flushed failed", "source", g.Source.Name(), "err", err)
+		}
+	}
+	if n > 0 || len(g.pending) == 0 {
+		close(g.changed)
+		g.changed = make(chan struct{})
+	}
+}
+
+// reached reports whether every stream's reader committed c's marks.
+func (g *Gate) reached(c heldCommit) bool {
+	for i, s := range g.streams {
+		if !s.reached(c.marks[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// readerGone reports whether some stream's reader has closed.
+func (g *Gate) readerGone() bool {
+	for _, s := range g.streams {
+		if s.readerDone() {
+			return true
+		}
+	}
+	return false
+}
+
+// Close implements connector.Source: it waits until every held commit was
+// made or dropped (the readers finish after the writer), then closes the
+// source.
+func (g *Gate) Close() error {
+	for {
+		g.mu.Lock()
+		if len(g.pending) == 0 {
+			err := g.err
+			g.mu.Unlock()
+			if cerr := g.Source.Close(); cerr != nil {
+				return cerr
+			}
+			return err
+		}
+		ch := g.changed
+		g.mu.Unlock()
+		<-ch
+	}
+}

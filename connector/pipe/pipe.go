@@ -1,0 +1,469 @@
+// Package pipe connects two jobs of one application in process: the rows
+// one statement writes to a name (CREATE STREAM x AS SELECT ...) reach the
+// statements reading x through bounded, back-pressured queues of batches,
+// without a broker or a file in between.
+//
+// A Stream has a Sink for the writing job and a Source for the reading job.
+// Rows keep their event time and timestamp across. When the writing query
+// has a key (GROUP BY k, a PRIMARY KEY), the stream is partitioned by it
+// with the routing hash, and its Source says so in its Facts, so a reading
+// statement that groups by the same key needs no re-hash.
+//
+// At-least-once holds across the chain: the reading job commits stream
+// offsets (row positions) like any source's, and a Gate around the writing
+// job's own sources holds their commits back until every stream it writes
+// has been committed past the rows written before that commit.
+package pipe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/partition"
+	"github.com/sluicesql/sluice/record"
+)
+
+// Defaults of a Stream.
+const (
+	// BatchSize is the number of rows per hand-over.
+	BatchSize = 1024
+	// QueueSize is the capacity, in batches, of each stream partition.
+	QueueSize = 8
+	// poll is how long a reader waits for a batch before it returns none,
+	// so the reading job can hand over what it holds.
+	poll = 20 * time.Millisecond
+)
+
+// Stream is one in-process stream: the output of one job, read by another.
+type Stream struct {
+	name string
+
+	// set by Configure, before either side runs
+	schema   *record.Schema
+	keySlots []int
+	assign   []int32
+	parts    []*part
+	writer   string
+
+	done     chan struct{} // closed when the reading side is closed
+	doneOnce sync.Once
+	ended    chan struct{} // closed when every partition was read to its end
+
+	mu          sync.Mutex
+	committed   []int64 // per partition: next offset the reader will need after a restart
+	endedParts  int
+	sinkClosed  bool
+	aborted     bool
+	interrupted bool
+	listeners   []func()
+}
+
+// part is one stream partition: its queue and the writer's position.
+type part struct {
+	ch      chan []record.Record
+	pending []record.Record
+	vals    []record.Value // storage of pending's values
+	seq     int64          // offset of the next row written
+	mark    int64          // seq at the last Flush (under Stream.mu)
+}
+
+// New returns the stream called name; Configure it before use.
+func New(name string) *Stream {
+	return &Stream{name: name, done: make(chan struct{}), ended: make(chan struct{})}
+}
+
+// Name returns the stream's name.
+func (s *Stream) Name() string { return s.name }
+
+// Configure sets what the writing job produces: its output columns, the
+// output slots of its key (nil: none), its partition count and its source's
+// partition count, and names the writing job. A stream with a key has as
+// many partitions as the writer, each holding whole keys; one without a key
+// has a partition per source partition of the writer, so the rows of one
+// source partition stay in the order the writer emitted them.
+func (s *Stream) Configure(writer string, schema *record.Schema, keySlots []int, partitions, sourcePartitions int) {
+	n := max(sourcePartitions, 1)
+	if len(keySlots) > 0 {
+		n = max(partitions, 1)
+		s.assign = partition.Assignment(n)
+	}
+	s.writer, s.schema, s.keySlots = writer, schema, keySlots
+	s.parts = make([]*part, n)
+	for i := range s.parts {
+		s.parts[i] = &part{ch: make(chan []record.Record, QueueSize)}
+	}
+	s.committed = make([]int64, n)
+}
+
+// Columns returns the stream's columns.
+func (s *Stream) Columns() []string { return s.schema.Names() }
+
+// Facts returns the stream's partitioning: by the writer's key when it has one.
+func (s *Stream) Facts() connector.Facts {
+	f := connector.Facts{Partitions: len(s.parts)}
+	if len(s.keySlots) > 0 {
+		for _, k := range s.keySlots {
+			f.Key = append(f.Key, s.schema.Name(k))
+		}
+		f.Origin = "upstream"
+	}
+	return f
+}
+
+// Interrupt marks the writer as stopping before its end: once the reader
+// has taken every row, it waits for its own stop instead of ending, so the
+// reading job drains and commits rather than finishing its windows as if
+// the input were complete. Call it before stopping the writing job.
+func (s *Stream) Interrupt() {
+	s.mu.Lock()
+	s.interrupted = true
+	s.mu.Unlock()
+}
+
+// Ended is closed when the reader has taken every row of every partition
+// (the writer closed or aborted the stream).
+func (s *Stream) Ended() <-chan struct{} { return s.ended }
+
+// Interrupted reports whether Interrupt was called.
+func (s *Stream) Interrupted() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.interrupted
+}
+
+// Sink returns the writing side.
+func (s *Stream) Sink() connector.Sink { return &sink{s: s} }
+
+// Source returns the reading side.
+func (s *Stream) Source() connector.Source { return &source{s: s} }
+
+// onChange registers f, called after every commit of the reader and when
+// the reader closes.
+func (s *Stream) onChange(f func()) {
+	s.mu.Lock()
+	s.listeners = append(s.listeners, f)
+	s.mu.Unlock()
+}
+
+// notify calls the listeners.
+func (s *Stream) notify() {
+	s.mu.Lock()
+	ls := append([]func(){}, s.listeners...)
+	s.mu.Unlock()
+	for _, f := range ls {
+		f()
+	}
+}
+
+// marks returns, per partition, the position of the writer's last Flush.
+func (s *Stream) marks() []int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := make([]int64, len(s.parts))
+	for i, p := range s.parts {
+		m[i] = p.mark
+	}
+	return m
+}
+
+// reached reports whether the reader committed every partition up to m.
+func (s *Stream) reached(m []int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, off := range m {
+		if s.committed[i] < off {
+			return false
+		}
+	}
+	return true
+}
+
+// readerDone reports whether the reading side was closed.
+func (s *Stream) readerDone() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// sink is the writing side of a Stream.
+type sink struct {
+	s   *Stream
+	key []record.Value
+}
+
+// Open implements connector.Sink.
+func (k *sink) Open(ctx context.Context, schema *record.Schema, keySlots []int) error {
+	if k.s.parts == nil {
+		return fmt.Errorf("stream %q: not configured", k.s.name)
+	}
+	if schema.Len() != k.s.schema.Len() {
+		return fmt.Errorf("stream %q: opened with %d columns, configured with %d", k.s.name, schema.Len(), k.s.schema.Len())
+	}
+	return nil
+}
+
+// Write implements connector.Sink: it copies the rows into the pending
+// batch of their partition, handing a batch over when it is full and
+// waiting while the partition's queue is full. Rows written after the
+// reading job stopped are dropped: that job reports its own end.
+func (k *sink) Write(ctx context.Context, rows []record.Record) error {
+	s := k.s
+	width := s.schema.Len()
+	for i := range rows {
+		row := &rows[i]
+		p := int(max(row.Partition, 0)) % len(s.parts)
+		if s.assign != nil {
+			k.key = k.key[:0]
+			for _, slot := range s.keySlots {
+				k.key = append(k.key, row.Values[slot])
+			}
+			p = int(s.assign[partition.KeyGroup(k.key)])
+		}
+		pt := s.parts[p]
+		if pt.pending == nil {
+			pt.pending = make([]record.Record, 0, BatchSize)
+			pt.vals = make([]record.Value, 0, BatchSize*width)
+		}
+		start := len(pt.vals)
+		pt.vals = append(pt.vals, row.Values[:width]...)
+		pt.pending = append(pt.pending, record.Record{Values: pt.vals[start:len(pt.vals):len(pt.vals)],
+			Timestamp: row.Timestamp, EventTime: row.EventTime, HasEventTime: row.HasEventTime,
+			Partition: int32(p), Offset: pt.seq, Topic: s.name})
+		pt.seq++
+		if len(pt.pending) == BatchSize {
+			if err := k.send(ctx, pt); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// send hands pt's pending batch to the reader.
+func (k *sink) send(ctx context.Context, pt *part) error {
+	b := pt.pending
+	pt.pending, pt.vals = nil, nil
+	if len(b) == 0 {
+		return nil
+	}
+	select {
+	case pt.ch <- b:
+		return nil
+	case <-k.s.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("stream %q: %w", k.s.name, ctx.Err())
+	}
+}
+
+// Flush implements connector.Sink: it hands every pending row over and
+// marks the position that the writer's next source commit waits for.
+func (k *sink) Flush(ctx context.Context) error {
+	for _, pt := range k.s.parts {
+		if err := k.send(ctx, pt); err != nil {
+			return err
+		}
+	}
+	k.s.mu.Lock()
+	for _, pt := range k.s.parts {
+		pt.mark = pt.seq
+	}
+	k.s.mu.Unlock()
+	return nil
+}
+
+// Close implements connector.Sink: the reader gets the rest and then the end.
+func (k *sink) Close() error {
+	err := k.Flush(context.Background())
+	k.closeQueues(false)
+	return err
+}
+
+// Abort implements connector.Sink: the reader fails after what it has.
+func (k *sink) Abort() { k.closeQueues(true) }
+
+func (k *sink) closeQueues(aborted bool) {
+	s := k.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sinkClosed {
+		return
+	}
+	s.sinkClosed, s.aborted = true, aborted
+	for _, pt := range s.parts {
+		close(pt.ch)
+	}
+}
+
+// source is the reading side of a Stream.
+type source struct {
+	s *Stream
+}
+
+// Name implements connector.Source.
+func (r *source) Name() string { return r.s.name }
+
+// Facts implements connector.Source.
+func (r *source) Facts() connector.Facts { return r.s.Facts() }
+
+// Open implements connector.Source: one reader per stream partition, with
+// the columns mapped by name.
+func (r *source) Open(ctx context.Context, schema *record.Schema, dlq connector.DeadLetters) (<-chan connector.PartitionReader, error) {
+	s := r.s
+	slots := make([]int, schema.Len())
+	identity := schema.Len() == s.schema.Len()
+	for i := range slots {
+		name := schema.Name(i)
+		slots[i] = -1
+		for j := 0; j < s.schema.Len(); j++ {
+			if strings.EqualFold(s.schema.Name(j), name) {
+				slots[i] = j
+				break
+			}
+		}
+		if _, sys := record.IsSystemColumn(name); slots[i] < 0 && !sys {
+			return nil, fmt.Errorf("stream %q has no column %q (it has %s)", s.name, name, strings.Join(s.schema.Names(), ", "))
+		}
+		identity = identity && slots[i] == i
+	}
+	ch := make(chan connector.PartitionReader, len(s.parts))
+	for i, pt := range s.parts {
+		ch <- &reader{s: s, p: int32(i), pt: pt, slots: slots, identity: identity, timer: time.NewTimer(poll)}
+	}
+	close(ch)
+	return ch, nil
+}
+
+// Commit implements connector.Source: the reading job has flushed every
+// effect of the rows before offsets; writers' gates wait for this.
+func (r *source) Commit(ctx context.Context, offsets map[int32]int64) error {
+	s := r.s
+	s.mu.Lock()
+	for p, off := range offsets {
+		if int(p) < len(s.committed) && off > s.committed[p] {
+			s.committed[p] = off
+		}
+	}
+	s.mu.Unlock()
+	s.notify()
+	return nil
+}
+
+// Close implements connector.Source: the reader is gone; the writer's
+// further rows are dropped and its gate stops waiting.
+func (r *source) Close() error {
+	r.s.doneOnce.Do(func() { close(r.s.done) })
+	r.s.notify()
+	return nil
+}
+
+// reader reads one stream partition.
+type reader struct {
+	s        *Stream
+	p        int32
+	pt       *part
+	slots    []int // input slot -> stream column (-1: a system column)
+	identity bool
+	cur      []record.Record
+	end      bool
+	timer    *time.Timer
+}
+
+// ErrWriterFailed is returned by a reader whose writing job failed.
+var ErrWriterFailed = errors.New("the writing job failed")
+
+// Partition implements connector.PartitionReader.
+func (rd *reader) Partition() int32 { return rd.p }
+
+// Next implements connector.PartitionReader.
+func (rd *reader) Next(ctx context.Context, b *record.Batch, max int) error {
+	b.Source, b.Partition = rd.s.name, rd.p
+	b.Reset()
+	if len(rd.cur) == 0 {
+		if rd.end {
+			return rd.atEnd(ctx)
+		}
+		rd.timer.Reset(poll)
+		select {
+		case recs, ok := <-rd.pt.ch:
+			if !ok {
+				rd.end = true
+				rd.s.mu.Lock()
+				rd.s.endedParts++
+				if rd.s.endedParts == len(rd.s.parts) {
+					close(rd.s.ended)
+				}
+				rd.s.mu.Unlock()
+				return rd.atEnd(ctx)
+			}
+			rd.cur = recs
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-rd.timer.C:
+			return nil
+		}
+	}
+	n := min(max, len(rd.cur))
+	take := rd.cur[:n:n]
+	rd.cur = rd.cur[n:]
+	if rd.identity {
+		b.Records, b.Borrowed = take, true
+		return nil
+	}
+	for i := range take {
+		if len(b.Records) < cap(b.Records) {
+			b.Records = b.Records[:i+1]
+		} else {
+			b.Records = append(b.Records, record.Record{})
+		}
+		out := &b.Records[i]
+		vals := out.Values[:0]
+		for _, slot := range rd.slots {
+			if slot < 0 {
+				vals = append(vals, record.Value{})
+			} else {
+				vals = append(vals, take[i].Values[slot])
+			}
+		}
+		*out = take[i]
+		out.Values = vals
+	}
+	return nil
+}
+
+// atEnd is what Next returns after the last row: io.EOF when the writer
+// finished, an error when it failed, and nothing until ctx is done when it
+// was interrupted (the application stops this job next).
+func (rd *reader) atEnd(ctx context.Context) error {
+	rd.s.mu.Lock()
+	aborted, interrupted := rd.s.aborted, rd.s.interrupted
+	rd.s.mu.Unlock()
+	switch {
+	case aborted:
+		return fmt.Errorf("stream %q: %w (job %s)", rd.s.name, ErrWriterFailed, rd.s.writer)
+	case interrupted:
+		rd.timer.Reset(poll)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-rd.timer.C:
+			return nil
+		}
+	}
+	return io.EOF
+}
+
+// Close implements connector.PartitionReader.
+func (rd *reader) Close() error {
+	rd.timer.Stop()
+	return nil
+}
