@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/sluicesql/sluice/runner"
 	"github.com/sluicesql/sluice/sql"
 )
 
@@ -45,6 +46,9 @@ type App struct {
 	Edges []Edge
 	// OnFailure is StopOnFailure or ContinueOnFailure.
 	OnFailure string
+	// Catalog holds the sources the file declares with DDL
+	// (CREATE STREAM|TABLE name (...) WITH (...)); they are no jobs.
+	Catalog *runner.Catalog
 	// undefined is the error of the first read of a name that nothing
 	// declares or writes.
 	undefined error
@@ -104,9 +108,17 @@ func lineAt(src string, pos sql.Pos) string {
 // errors at the offending statement, name or property.
 func New(file, src string, stmts []*sql.Statement, set map[string]string) (*App, error) {
 	a := &App{Name: appName(file), OnFailure: StopOnFailure}
+	cat, err := runner.NewCatalog(stmts)
+	if err != nil {
+		return nil, sql.Locate(err, file, src)
+	}
+	a.Catalog = cat
 	writers := map[string]*Node{}
 	names := map[string]int{}
 	for _, s := range stmts {
+		if s.IsDDL() {
+			continue
+		}
 		n, policy, err := node(file, src, s)
 		if err != nil {
 			return nil, err
@@ -132,8 +144,11 @@ func New(file, src string, stmts []*sql.Statement, set map[string]string) (*App,
 	for _, n := range a.Nodes {
 		for i, r := range n.Reads {
 			w := writers[strings.ToLower(r)]
+			if _, ok := cat.Lookup(r); ok && w != nil {
+				return nil, errorAt(file, src, readPos(n.Stmt.Query, i), "%s is declared by DDL and written by the statement at line %d; give one of them another name", r, w.Stmt.Line)
+			}
 			if w == nil {
-				if !declared(n.Stmt.Query, r, set) && a.undefined == nil {
+				if _, ok := cat.Lookup(r); !ok && !declared(n.Stmt.Query, r, set) && a.undefined == nil {
 					a.undefined = errorAt(file, src, readPos(n.Stmt.Query, i), "source %q has no type and no statement writes it: set WITH ('%s.type'='...') to one of kafka_source, file_source, generator", r, r)
 				}
 				continue

@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,7 +20,12 @@ import (
 // partitioning (its writer's key and partition count), so a GROUP BY on
 // the writer's key is aligned with no re-hash. set holds --set overrides.
 // An error names the statement's position.
-func (a *App) Plans(opts plan.Options, set map[string]string) ([]*plan.Plan, error) {
+//
+// A statement that reads only outside sources is checked as Start would
+// check it (runner.Plan): its source's schema is found (declared, or
+// inferred from a sample unless noInfer) and its names and types are
+// resolved against it.
+func (a *App) Plans(ctx context.Context, opts plan.Options, set map[string]string, noInfer bool) ([]*plan.Plan, error) {
 	facts := map[string]connector.Facts{}
 	byNode := map[*Node]*plan.Plan{}
 	for _, n := range a.Nodes {
@@ -30,7 +36,17 @@ func (a *App) Plans(opts plan.Options, set map[string]string) ([]*plan.Plan, err
 				o.Sources[e.Stream] = f
 			}
 		}
-		p, err := plan.Build(n.Stmt, o)
+		var p *plan.Plan
+		var err error
+		if len(n.Inputs) == 0 {
+			p, err = runner.Plan(ctx, n.Stmt, runner.Options{Strategy: opts.Strategy, Partitions: opts.Partitions,
+				Set: set, Catalog: a.Catalog, NoInfer: noInfer, JobName: n.Name})
+		} else {
+			o.Properties, err = runner.Properties(n.Stmt.Query, a.Catalog.Properties(n.Reads...), set, nil)
+			if err == nil {
+				p, err = plan.Build(n.Stmt, o)
+			}
+		}
 		if err != nil {
 			return nil, fmt.Errorf("statement at line %d:%d (job %s): %w", n.Stmt.Line, n.Stmt.Col, n.Name, err)
 		}
@@ -52,7 +68,7 @@ func (a *App) Plans(opts plan.Options, set map[string]string) ([]*plan.Plan, err
 // outputFacts is the partitioning of what n writes: by its output key
 // over its partitions, when its query has a key.
 func outputFacts(n *Node, p *plan.Plan, set map[string]string) connector.Facts {
-	props, err := runner.Properties(n.Stmt.Query, set, nil)
+	props, err := runner.Properties(n.Stmt.Query, nil, set, nil)
 	if err != nil {
 		return connector.Facts{}
 	}

@@ -147,6 +147,7 @@ func (r *Run) done() <-chan struct{} {
 func (r *Run) jobOptions(n *Node) runner.Options {
 	o := r.opts
 	o.JobName = n.Name
+	o.Catalog = r.app.Catalog
 	o.InProcess = &links{r: r, n: n}
 	o.Set = maps.Clone(r.opts.Set)
 	if o.Set == nil {

@@ -6,6 +6,7 @@ package exec
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/sluicesql/sluice/expr"
 	"github.com/sluicesql/sluice/record"
@@ -100,9 +101,9 @@ func Compile(sel *sql.Select, opts Options) (*Program, error) {
 	p.autoAdd = opts.Schema == nil
 	p.in = record.NewSchema()
 	if opts.Schema != nil {
-		p.in = record.NewSchema(opts.Schema.Names()...)
+		p.in = record.NewSchemaOf(opts.Schema.Fields()...)
 	}
-	in := &expr.Scope{Schema: p.in, AutoAdd: p.autoAdd}
+	in := &expr.Scope{Schema: p.in, AutoAdd: p.autoAdd, Qualifiers: qualifiers(sel)}
 	if err := p.compileEventTime(sel); err != nil {
 		return nil, err
 	}
@@ -197,7 +198,7 @@ func (p *Program) compileEventTime(sel *sql.Select) error {
 	slot, ok := p.in.Lookup(name)
 	if !ok {
 		if !p.autoAdd {
-			return errorAt(at, "event time column %q is not an input column", name)
+			return errorAt(at, "event time column %q is not an input column%s", name, expr.Hint(name, p.in.Names()))
 		}
 		slot = p.in.Add(name)
 	}
@@ -213,17 +214,50 @@ func (p *Program) expandStars(sel *sql.Select) ([]sql.SelectItem, error) {
 			items = append(items, it)
 			continue
 		}
-		if p.in.Len() == 0 {
-			return nil, errorAt(it, "SELECT * needs the input columns, and none are known")
+		if it.Qualifier != "" && !isQualifier(sel, it.Qualifier) {
+			return nil, errorAt(it, "unknown qualifier %q in %s.*%s", it.Qualifier, it.Qualifier, expr.Hint(it.Qualifier, qualifiers(sel)))
 		}
-		for _, name := range p.in.Names() {
-			items = append(items, sql.SelectItem{Pos: it.Pos, Expr: &sql.Ident{Pos: it.Pos, Name: name}})
+		if p.autoAdd {
+			return nil, errorAt(it, "SELECT * needs the input columns, and none are known: declare them (CREATE STREAM %s (...) or '%s.columns'), or let them be inferred from the data", sel.From.Name, sel.From.Name)
+		}
+		names := p.in.Names()
+		except := map[string]bool{}
+		for _, x := range it.Except {
+			if _, ok := p.in.Lookup(x.Name); !ok {
+				return nil, expr.UnknownColumn(x, x.Name, names)
+			}
+			except[strings.ToLower(x.Name)] = true
+		}
+		for _, name := range names {
+			if !except[strings.ToLower(name)] {
+				items = append(items, sql.SelectItem{Pos: it.Pos, Expr: &sql.Ident{Pos: it.Pos, Name: name}})
+			}
 		}
 	}
 	if len(items) == 0 {
 		return nil, errorAt(sel, "empty select list")
 	}
 	return items, nil
+}
+
+// qualifiers returns the names a column of sel's input may be qualified
+// with: the FROM source's name and alias.
+func qualifiers(sel *sql.Select) []string {
+	q := []string{sel.From.Name}
+	if sel.From.Alias != "" {
+		q = append(q, sel.From.Alias)
+	}
+	return q
+}
+
+// isQualifier reports whether name is one of sel's qualifiers.
+func isQualifier(sel *sql.Select, name string) bool {
+	for _, q := range qualifiers(sel) {
+		if strings.EqualFold(q, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // outputSchema names the output columns: the alias, else the column name,

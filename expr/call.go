@@ -1,6 +1,7 @@
 package expr
 
 import (
+	"sort"
 	"strconv"
 	"strings"
 
@@ -70,7 +71,7 @@ func (c *compiler) call(x *sql.Call) (node, error) {
 	}
 	def, ok := functions[name]
 	if !ok {
-		return node{}, errorf(x, "unknown function %s", x.Name)
+		return node{}, errorf(x, "unknown function %s%s", x.Name, Hint(x.Name, functionNames()))
 	}
 	if n := len(x.Args); n < def.min || def.max >= 0 && n > def.max {
 		return node{}, errorf(x, "%s takes %s, got %d", x.Name, arity(def.min, def.max), n)
@@ -160,4 +161,19 @@ func nullIf(args []Func) Func {
 		}
 		return x, nil
 	}
+}
+
+// functionNames lists the scalar, aggregate and window functions, for hints.
+func functionNames() []string {
+	names := make([]string, 0, len(functions)+len(aggregates)+len(analytics))
+	for _, m := range []map[string]bool{aggregates, analytics} {
+		for n := range m {
+			names = append(names, n)
+		}
+	}
+	for n := range functions {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }

@@ -16,6 +16,9 @@ func (c *compiler) ident(x *sql.Ident) (node, error) {
 		fn, err := systemColumn(x, sys)
 		return node{fn: fn}, err
 	}
+	if x.Qualifier != "" && c.scope.Qualifiers != nil && !containsFold(c.scope.Qualifiers, x.Qualifier) {
+		return node{}, errorf(x, "unknown qualifier %q in %s%s", x.Qualifier, sql.FormatExpr(x), Hint(x.Qualifier, c.scope.Qualifiers))
+	}
 	s := c.scope.Schema
 	if s != nil {
 		if slot, ok := s.Lookup(x.Name); ok {
@@ -24,8 +27,36 @@ func (c *compiler) ident(x *sql.Ident) (node, error) {
 		if c.scope.AutoAdd {
 			return node{fn: slotReader(s.Add(x.Name))}, nil
 		}
+		return node{}, UnknownColumn(x, x.Name, s.Names())
 	}
 	return node{}, errorf(x, "unknown column %q", x.Name)
+}
+
+// UnknownColumn returns the positioned error for a column name that is not
+// one of columns, with a "did you mean" hint when one is close.
+func UnknownColumn(at sql.Node, name string, columns []string) error {
+	if len(columns) == 0 {
+		return errorf(at, "unknown column %q: the input has no columns", name)
+	}
+	return errorf(at, "unknown column %q%s", name, Hint(name, columns))
+}
+
+// Hint returns `; did you mean "x"?` for the candidate closest to name, or
+// "" when none is close: the tail of an "unknown ..." message.
+func Hint(name string, candidates []string) string {
+	if h := sql.DidYouMean(name, candidates, strconv.Quote); h != "" {
+		return "; " + h
+	}
+	return ""
+}
+
+func containsFold(list []string, s string) bool {
+	for _, x := range list {
+		if strings.EqualFold(x, s) {
+			return true
+		}
+	}
+	return false
 }
 
 func systemColumn(x *sql.Ident, sys string) (Func, error) {

@@ -22,6 +22,9 @@ type Scope struct {
 	Schema *record.Schema
 	// AutoAdd adds unknown columns to Schema (plan-time schema discovery).
 	AutoAdd bool
+	// Qualifiers are the names a column may be qualified with (the source's
+	// name and alias); nil accepts any qualifier.
+	Qualifiers []string
 	// Override is consulted first for every node: when it returns ok, the
 	// node compiles to a read of r.Values[slot]. The executor uses it to map
 	// aggregate calls, group keys and _WINDOW_START to its output slots.

@@ -42,6 +42,11 @@ func Explain(w io.Writer, plans []*Plan) error {
 		a := p.Analysis
 		line("kind", strings.TrimSpace(a.Kind+" "+a.Target))
 		line("sources", p.sourcesText())
+		for _, in := range p.Inputs {
+			if in.Schema.Columns != nil || in.Schema.Origin != "" {
+				line("schema", schemaText(in))
+			}
+		}
 		line("distinct", yes(a.Distinct))
 		line("group by", strings.Join(a.GroupBy, ", "))
 		line("aggregates", strings.Join(a.Aggregates, ", "))
@@ -139,21 +144,73 @@ func (p *Plan) sourcesText() string {
 	return strings.Join(parts, ", ")
 }
 
+// schemaText describes an input's schema: its name, where the schema
+// comes from, its primary key and its columns with their types.
+func schemaText(in Input) string {
+	s := in.Name + " (" + in.Schema.Describe()
+	if in.Schema.Table() {
+		s += "; table, primary key " + strings.Join(in.Schema.PrimaryKey, ", ")
+	}
+	s += ")"
+	if in.Schema.Columns != nil {
+		s += ": " + in.Schema.Columns.String()
+	}
+	return s
+}
+
+// jsonSchema is one source's schema in ExplainJSON's output.
+type jsonSchema struct {
+	Source     string       `json:"source"`
+	Origin     string       `json:"origin"`
+	Records    int          `json:"records,omitempty"`
+	PrimaryKey []string     `json:"primary_key,omitempty"`
+	Columns    []jsonColumn `json:"columns"`
+}
+
+// jsonColumn is one column of a jsonSchema.
+type jsonColumn struct {
+	Name     string `json:"name"`
+	Type     string `json:"type"`
+	Nullable bool   `json:"nullable"`
+}
+
+// schemasJSON returns the schemas of p's inputs.
+func (p *Plan) schemasJSON() []jsonSchema {
+	out := []jsonSchema{}
+	for _, in := range p.Inputs {
+		s := in.Schema
+		if s.Columns == nil && s.Origin == "" {
+			continue
+		}
+		js := jsonSchema{Source: in.Name, Origin: s.Origin, Records: s.Records, PrimaryKey: s.PrimaryKey, Columns: []jsonColumn{}}
+		if s.Columns == nil {
+			js.Origin = "unknown"
+		} else {
+			for _, f := range s.Columns.Fields() {
+				js.Columns = append(js.Columns, jsonColumn{Name: f.Name, Type: f.Type.String(), Nullable: !f.NotNull})
+			}
+		}
+		out = append(out, js)
+	}
+	return out
+}
+
 // jsonStatement is one statement of ExplainJSON's output.
 type jsonStatement struct {
-	Name             string      `json:"name"`
-	SQL              string      `json:"sql"`
-	Strategy         string      `json:"strategy"`
-	RoutingKeys      []string    `json:"routing_keys"`
-	ChoiceSource     string      `json:"choice_source"`
-	Reason           string      `json:"reason"`
-	Requirement      string      `json:"requirement"`
-	RequirementWhy   string      `json:"requirement_why"`
-	Partitions       int         `json:"partitions"`
-	PartitionsOrigin string      `json:"partitions_origin"`
-	BatchSize        int         `json:"batch_size"`
-	Rejected         []Rejection `json:"rejected"`
-	Analysis         Analysis    `json:"analysis"`
+	Name             string       `json:"name"`
+	SQL              string       `json:"sql"`
+	Strategy         string       `json:"strategy"`
+	RoutingKeys      []string     `json:"routing_keys"`
+	ChoiceSource     string       `json:"choice_source"`
+	Reason           string       `json:"reason"`
+	Requirement      string       `json:"requirement"`
+	RequirementWhy   string       `json:"requirement_why"`
+	Partitions       int          `json:"partitions"`
+	PartitionsOrigin string       `json:"partitions_origin"`
+	BatchSize        int          `json:"batch_size"`
+	Rejected         []Rejection  `json:"rejected"`
+	Analysis         Analysis     `json:"analysis"`
+	Schemas          []jsonSchema `json:"schemas"`
 }
 
 // ExplainJSON writes the plans as
@@ -169,7 +226,7 @@ func ExplainJSON(w io.Writer, plans []*Plan) error {
 			RoutingKeys: p.RoutingKeys, ChoiceSource: p.ChoiceSource, Reason: p.Reason,
 			Requirement: RequirementText(p.Requirement), RequirementWhy: p.Requirement.Why,
 			Partitions: p.Partitions, PartitionsOrigin: p.PartitionsOrigin, BatchSize: p.BatchSize,
-			Rejected: p.Rejected, Analysis: p.Analysis,
+			Rejected: p.Rejected, Analysis: p.Analysis, Schemas: p.schemasJSON(),
 		}
 		if s.RoutingKeys == nil {
 			s.RoutingKeys = []string{}

@@ -37,6 +37,12 @@ type Options struct {
 	// Sources are the facts connectors observed, by source name; may be nil.
 	// They take precedence over WITH '<src>.partition.key' declarations.
 	Sources map[string]connector.Facts
+	// Schemas are the sources' schemas, by source name; may be nil. EXPLAIN
+	// shows them.
+	Schemas map[string]connector.Schema
+	// Properties are the statement's WITH properties merged with those of
+	// its sources' DDL declarations; nil means the statement's own WITH.
+	Properties map[string]string
 }
 
 // Plan is the planner's decision for one statement.
@@ -88,6 +94,8 @@ type Input struct {
 	// Partitioned is set for sources with their own partitions (Kafka, a
 	// known partition key or count).
 	Partitioned bool
+	// Schema is the source's schema, when known.
+	Schema connector.Schema
 }
 
 // Rejection is one strategy that would change the statement's result.
@@ -108,7 +116,7 @@ func Build(stmt *sql.Statement, opts Options) (*Plan, error) {
 	if p.Name == "" {
 		p.Name = sel.From.Name
 	}
-	p.Inputs = inputs(sel, opts.Sources)
+	p.Inputs = inputs(sel, opts)
 	req, keys := requirement(sel, r)
 	if len(p.Inputs) == 1 && p.Inputs[0].Facts.Key != nil {
 		req.SourceKey = p.Inputs[0].Facts.Key
@@ -127,19 +135,20 @@ func Build(stmt *sql.Statement, opts Options) (*Plan, error) {
 }
 
 // inputs gathers each source's type and partitioning facts.
-func inputs(sel *sql.Select, observed map[string]connector.Facts) []Input {
+func inputs(sel *sql.Select, opts Options) []Input {
 	srcs := []sql.Source{sel.From}
 	for _, j := range sel.Joins {
 		srcs = append(srcs, j.Source)
 	}
 	out := make([]Input, len(srcs))
 	for i, s := range srcs {
-		in := Input{Name: s.Name, Alias: s.Alias, Type: property(sel, s.Name+".type")}
-		in.Facts = observed[s.Name]
+		in := Input{Name: s.Name, Alias: s.Alias, Type: property(sel, opts, s.Name+".type")}
+		in.Facts = opts.Sources[s.Name]
+		in.Schema = opts.Schemas[s.Name]
 		// A declared key the source's data contradicted (Note says why) is
 		// not taken back from the WITH clause.
 		if in.Facts.Key == nil && in.Facts.Note == "" {
-			if decl := property(sel, s.Name+".partition.key"); decl != "" {
+			if decl := property(sel, opts, s.Name+".partition.key"); decl != "" {
 				for _, k := range strings.Split(decl, ",") {
 					if k = strings.TrimSpace(k); k != "" {
 						in.Facts.Key = append(in.Facts.Key, k)
@@ -155,7 +164,12 @@ func inputs(sel *sql.Select, observed map[string]connector.Facts) []Input {
 }
 
 // property returns a WITH value by key, comparing keys case-insensitively.
-func property(sel *sql.Select, key string) string {
+func property(sel *sql.Select, opts Options, key string) string {
+	for k, v := range opts.Properties {
+		if strings.EqualFold(k, key) {
+			return v
+		}
+	}
 	for _, p := range sel.With {
 		if strings.EqualFold(p.Key, key) {
 			return p.Value

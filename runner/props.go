@@ -9,17 +9,22 @@ import (
 	"github.com/sluicesql/sluice/sql"
 )
 
-// Properties collects a statement's WITH properties, applies the --set
-// overrides on top, and expands ${VAR} and ${VAR:-default} in every value
-// from the environment. A ${VAR} that is unset and has no default is an
-// error naming the property and the variable. The secrets among the values
-// (passwords, tokens, URL credentials) are registered with package secret,
-// which keeps them out of every message and log line.
-func Properties(sel *sql.Select, set map[string]string, lookup func(string) (string, bool)) (map[string]string, error) {
+// Properties collects a statement's WITH properties over those its DDL
+// declarations give (declared, whose keys get the source's name as prefix),
+// applies the --set overrides on top, and expands ${VAR} and
+// ${VAR:-default} in every value from the environment. A ${VAR} that is
+// unset and has no default is an error naming the property and the
+// variable. The secrets among the values (passwords, tokens, URL
+// credentials) are registered with package secret, which keeps them out of
+// every message and log line.
+func Properties(sel *sql.Select, declared, set map[string]string, lookup func(string) (string, bool)) (map[string]string, error) {
 	if lookup == nil {
 		lookup = os.LookupEnv
 	}
-	props := make(map[string]string, len(sel.With)+len(set))
+	props := make(map[string]string, len(declared)+len(sel.With)+len(set))
+	for k, v := range declared {
+		props[k] = v
+	}
 	for _, p := range sel.With {
 		props[p.Key] = p.Value
 	}

@@ -16,7 +16,7 @@ func TestProperties(t *testing.T) {
 		{Key: "t.path", Value: "a.jsonl"},
 		{Key: "t.empty", Value: "[${EMPTY:-d}]"},
 	}}
-	got, err := Properties(sel, map[string]string{"t.path": "b.jsonl"}, lookup)
+	got, err := Properties(sel, nil, map[string]string{"t.path": "b.jsonl"}, lookup)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func TestProperties(t *testing.T) {
 func TestPropertiesErrors(t *testing.T) {
 	for _, v := range []string{"${NOPE}", "${", "${}"} {
 		sel := &sql.Select{With: []sql.Property{{Key: "k", Value: v}}}
-		_, err := Properties(sel, nil, func(string) (string, bool) { return "", false })
+		_, err := Properties(sel, nil, nil, func(string) (string, bool) { return "", false })
 		if err == nil || !strings.Contains(err.Error(), `property "k"`) {
 			t.Errorf("%q: err = %v, want an error naming the property", v, err)
 		}

@@ -57,6 +57,10 @@ type Options struct {
 	// InProcess, when set, connects the statement to the other statements
 	// of its application (see package app).
 	InProcess InProcess
+	// Catalog holds the sources the file declares with DDL; nil for none.
+	Catalog *Catalog
+	// NoInfer skips inferring an undeclared source's schema from a sample.
+	NoInfer bool
 }
 
 // InProcess connects the statements of one application in process.
@@ -103,7 +107,10 @@ type Job struct {
 	// WritesStdout is set when the rows go to the Options.Stdout writer.
 	WritesStdout bool
 	// Facts are the source's partitioning facts the plan was made with.
-	Facts  connector.Facts
+	Facts connector.Facts
+	// Schema is the source's schema and where it comes from; its primary
+	// key makes the source a table.
+	Schema connector.Schema
 	src    connector.Source
 	dlq    *kafka.DeadLetterQueue // the 'dlq.topic' queue, closed after Run
 	config job.Config
@@ -115,12 +122,29 @@ var (
 	sinkTypes   = []string{"kafka_sink", "file_sink", "stdout"}
 )
 
-// Prepare opens the statement's sources and sinks, plans and compiles it.
-// On error everything opened is closed again. Errors in the statement or
-// its properties are *ConfigError; a failure to reach a source is not.
-func Prepare(ctx context.Context, stmt *sql.Statement, opts Options) (j *Job, err error) {
+// query is a statement whose source is open and whose SELECT is compiled
+// against the source's schema.
+type query struct {
+	name, source string
+	props        map[string]string
+	src          connector.Source
+	schema       connector.Schema
+	prog         *exec.Program
+	kafkaOpts    func(client string) []kgo.Opt
+}
+
+// compile opens the statement's source, finds its schema and compiles the
+// query against it. On error the source is closed again.
+func compile(ctx context.Context, stmt *sql.Statement, opts Options) (q *query, err error) {
+	if stmt.IsDDL() {
+		return nil, configErr(fmt.Errorf("%d:%d: %s declares a source and runs nothing: read it with FROM %s", stmt.Line, stmt.Col, stmt.Name, stmt.Name))
+	}
 	sel := stmt.Select()
-	props, err := Properties(sel, opts.Set, opts.Env)
+	names := []string{sel.From.Name}
+	for _, j := range sel.Joins {
+		names = append(names, j.Source.Name)
+	}
+	props, err := Properties(sel, opts.Catalog.Properties(names...), opts.Set, opts.Env)
 	if err != nil {
 		return nil, configErr(err)
 	}
@@ -130,31 +154,89 @@ func Prepare(ctx context.Context, stmt *sql.Statement, opts Options) (j *Job, er
 	if len(sel.Joins) > 0 {
 		return nil, configErr(fmt.Errorf("%d:%d: JOIN is parsed and planned but not executed yet", sel.Joins[0].Line, sel.Joins[0].Col))
 	}
-	srcName := sel.From.Name
-	name := stmt.Name
-	if name == "" {
-		name = srcName
+	q = &query{name: stmt.Name, source: sel.From.Name, props: props}
+	if q.name == "" {
+		q.name = q.source
 	}
 	if opts.JobName != "" {
-		name = opts.JobName
+		q.name = opts.JobName
 	}
-	kafkaOpts := func(client string) []kgo.Opt {
+	q.kafkaOpts = func(client string) []kgo.Opt {
 		if opts.KafkaOpts == nil {
 			return nil
 		}
-		return opts.KafkaOpts(name, client)
+		return opts.KafkaOpts(q.name, client)
+	}
+	decl, _ := opts.Catalog.Lookup(q.source)
+	if decl != nil && len(decl.Columns) > 0 && props[q.source+".columns"] == "" {
+		// A header-less CSV file takes its column names from the DDL.
+		names := make([]string, len(decl.Columns))
+		for i, c := range decl.Columns {
+			names[i] = c.Name
+		}
+		props[q.source+".columns"] = strings.Join(names, ",")
 	}
 	var src connector.Source
 	var columns []string
+	origin := connector.SchemaGenerator
 	if opts.InProcess != nil {
-		src, columns = opts.InProcess.Source(srcName)
+		src, columns = opts.InProcess.Source(q.source)
+		origin = connector.SchemaStatement
 	}
 	if src == nil {
-		src, columns, err = openSource(srcName, props, opts.UntilEnd, kafkaOpts, writtenFiles(stmt.Name, name, props))
+		origin = connector.SchemaGenerator
+		src, columns, err = openSource(q.source, props, opts.UntilEnd, q.kafkaOpts, writtenFiles(stmt.Name, q.name, props))
 	}
 	if err != nil {
 		return nil, configErr(err)
 	}
+	defer func() {
+		if err != nil {
+			src.Close()
+		}
+	}()
+	q.src = src
+	if q.schema, err = sourceSchema(ctx, sel, q.source, decl, props, src, opts.NoInfer); err != nil {
+		return nil, configErr(err)
+	}
+	if q.schema.Columns == nil && columns != nil {
+		q.schema.Columns, q.schema.Origin = record.NewSchema(columns...), origin
+	}
+	if q.prog, err = exec.Compile(sel, exec.Options{Properties: props, Schema: q.schema.Columns, ExternalWatermark: true}); err != nil {
+		return nil, configErr(err)
+	}
+	return q, nil
+}
+
+// Plan checks and plans the statement as Prepare does, without connecting
+// to Kafka or opening sinks (it may read a sample of a source to infer its
+// schema, unless Options.NoInfer): EXPLAIN's view of it.
+func Plan(ctx context.Context, stmt *sql.Statement, opts Options) (*plan.Plan, error) {
+	q, err := compile(ctx, stmt, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer q.src.Close()
+	p, err := plan.Build(stmt, plan.Options{
+		Strategy:   opts.Strategy,
+		Partitions: opts.Partitions,
+		CPUs:       runtime.NumCPU(),
+		Sources:    map[string]connector.Facts{q.source: q.src.Facts()},
+		Schemas:    map[string]connector.Schema{q.source: q.schema},
+		Properties: q.props,
+	})
+	return p, configErr(err)
+}
+
+// Prepare opens the statement's sources and sinks, plans and compiles it.
+// On error everything opened is closed again. Errors in the statement or
+// its properties are *ConfigError; a failure to reach a source is not.
+func Prepare(ctx context.Context, stmt *sql.Statement, opts Options) (j *Job, err error) {
+	q, err := compile(ctx, stmt, opts)
+	if err != nil {
+		return nil, err
+	}
+	name, srcName, props, src, schema, prog, kafkaOpts := q.name, q.source, q.props, q.src, q.schema, q.prog, q.kafkaOpts
 	var sink connector.Sink
 	var dlq *kafka.DeadLetterQueue
 	defer func() {
@@ -168,14 +250,6 @@ func Prepare(ctx context.Context, stmt *sql.Statement, opts Options) (j *Job, er
 			}
 		}
 	}()
-	var schema *record.Schema
-	if columns != nil {
-		schema = record.NewSchema(columns...)
-	}
-	prog, err := exec.Compile(sel, exec.Options{Properties: props, Schema: schema, ExternalWatermark: true})
-	if err != nil {
-		return nil, configErr(err)
-	}
 	facts := src.Facts()
 	if ks, ok := src.(*kafka.Source); ok {
 		if facts, err = ks.CheckFacts(ctx, prog.InputSchema().Names()); err != nil {
@@ -187,6 +261,8 @@ func Prepare(ctx context.Context, stmt *sql.Statement, opts Options) (j *Job, er
 		Partitions: opts.Partitions,
 		CPUs:       runtime.NumCPU(),
 		Sources:    map[string]connector.Facts{srcName: facts},
+		Schemas:    map[string]connector.Schema{srcName: schema},
+		Properties: props,
 	})
 	if err != nil {
 		return nil, configErr(err)
@@ -225,7 +301,7 @@ func Prepare(ctx context.Context, stmt *sql.Statement, opts Options) (j *Job, er
 		sinkName = ""
 	}
 	return &Job{Name: name, Plan: p, Program: prog, Props: props, Source: srcName, Sink: sinkName,
-		WritesStdout: stdoutSink, Facts: facts, src: src, dlq: dlq, config: cfg}, nil
+		WritesStdout: stdoutSink, Facts: facts, Schema: schema, src: src, dlq: dlq, config: cfg}, nil
 }
 
 // FactsNote says why the source's partition key is not trusted (the data

@@ -3,7 +3,11 @@
 // positioned errors.
 package sql
 
-import "time"
+import (
+	"time"
+
+	"github.com/sluicesql/sluice/record"
+)
 
 // Pos is a position in the source text. Line and Col count from 1; Col counts
 // bytes. Offset is the byte offset from the start of the text.
@@ -28,8 +32,8 @@ type StatementKind uint8
 // The statement kinds.
 const (
 	SelectStatement StatementKind = iota // a bare SELECT
-	CreateStream                         // CREATE STREAM name AS SELECT ...
-	CreateTable                          // CREATE TABLE name AS SELECT ...
+	CreateStream                         // CREATE STREAM name AS SELECT ..., or the DDL CREATE STREAM name (...) WITH (...)
+	CreateTable                          // CREATE TABLE name AS SELECT ..., or the DDL CREATE TABLE name (...) WITH (...)
 	InsertInto                           // INSERT INTO name SELECT ...
 )
 
@@ -41,8 +45,37 @@ type Statement struct {
 	Name string
 	// Annotations are the `-- @key: value` comment lines directly before the statement.
 	Annotations []Annotation
-	// Query is the statement's SELECT.
+	// Query is the statement's SELECT; nil for a DDL statement.
 	Query *Select
+	// Columns is a DDL statement's column list; nil when it has none (the
+	// columns are then inferred from the data).
+	Columns []ColumnDef
+	// PrimaryKey lists a DDL's PRIMARY KEY columns (a column's own
+	// PRIMARY KEY, or the PRIMARY KEY (a, b) constraint).
+	PrimaryKey []string
+	// With holds a DDL statement's WITH properties, whose keys are not
+	// prefixed with the name ('type', 'path', ...).
+	With []Property
+}
+
+// IsDDL reports whether the statement declares a source (CREATE STREAM or
+// TABLE name [(columns)] WITH (...)) rather than running a query.
+func (s *Statement) IsDDL() bool {
+	return (s.Kind == CreateStream || s.Kind == CreateTable) && s.Query == nil
+}
+
+// ColumnDef is one column of a DDL column list or of a '<n>.columns'
+// property: a name with an optional type (ANY when omitted).
+type ColumnDef struct {
+	Pos
+	Name    string
+	Type    record.Type
+	NotNull bool
+}
+
+// Field returns the column as a schema field.
+func (c ColumnDef) Field() record.Field {
+	return record.Field{Name: c.Name, Type: c.Type, NotNull: c.NotNull}
 }
 
 // Annotation is one `-- @key: value` line. Key is lower-cased; Value is
@@ -119,8 +152,11 @@ type SelectItem struct {
 	Star bool
 	// Qualifier is the source name or alias before `.*`.
 	Qualifier string
-	Expr      Expr
-	Alias     string
+	// Except lists the columns `* EXCEPT (a, b)` (or DuckDB's
+	// `* EXCLUDE (a, b)`) leaves out.
+	Except []*Ident
+	Expr   Expr
+	Alias  string
 	// PrimaryKey marks `col PRIMARY KEY`: the column becomes the output message key.
 	PrimaryKey bool
 }

@@ -45,7 +45,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad emit", "SELECT a FROM t EMIT NOW", 1, 22, "expected CHANGES or FINAL after EMIT, found identifier NOW"},
 		{"bad statement start", "DELETE FROM t", 1, 1, "expected SELECT, CREATE or INSERT at the start of a statement, found identifier DELETE"},
 		{"create without kind", "CREATE VIEW v AS SELECT a FROM t", 1, 8, "expected STREAM or TABLE after CREATE, found identifier VIEW"},
-		{"create without AS", "CREATE STREAM s SELECT a FROM t", 1, 17, "expected AS after the name, found SELECT"},
+		{"create without AS", "CREATE STREAM s SELECT a FROM t", 1, 17, "expected AS, a column list '(' or WITH after the name, found SELECT"},
 		{"join without ON", "SELECT a FROM t JOIN u WHERE x", 1, 24, "expected ON after the joined source, found WHERE"},
 		{"with needs strings", "SELECT a FROM t WITH (a = 'b')", 1, 23, "expected property name as a 'string' in WITH, found identifier a"},
 		{"limit needs integer", "SELECT a FROM t LIMIT 1.5", 1, 23, "expected row count after LIMIT, found number 1.5"},

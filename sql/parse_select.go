@@ -150,12 +150,14 @@ func (p *parser) selectItem() SelectItem {
 	item := SelectItem{Pos: t.pos}
 	if p.acceptOp("*") {
 		item.Star = true
+		item.Except = p.starExcept()
 		return item
 	}
 	if isName(t) && p.peekAt(1).kind == tOp && p.peekAt(1).text == "." &&
 		p.peekAt(2).kind == tOp && p.peekAt(2).text == "*" {
 		p.i += 3
 		item.Star, item.Qualifier = true, t.text
+		item.Except = p.starExcept()
 		return item
 	}
 	if t.kind == tEOF || (t.kind == tWord && t.up == "FROM") {
@@ -172,6 +174,31 @@ func (p *parser) selectItem() SelectItem {
 		item.PrimaryKey = true
 	}
 	return item
+}
+
+// starExcept parses the `EXCEPT (a, b)` (BigQuery) or `EXCLUDE (a, b)`
+// (DuckDB) that may follow `*`; the parentheses may be left out around a
+// single name.
+func (p *parser) starExcept() []*Ident {
+	if !p.isWord("EXCEPT") && !p.isWord("EXCLUDE") {
+		return nil
+	}
+	kw := p.next()
+	if !p.isOp("(") {
+		t := p.peek()
+		return []*Ident{{Pos: t.pos, Name: p.name("column name after " + kw.up)}}
+	}
+	open := p.next()
+	var out []*Ident
+	for {
+		t := p.peek()
+		out = append(out, &Ident{Pos: t.pos, Name: p.name("column name in " + kw.up + " (...)")})
+		if !p.acceptOp(",") {
+			break
+		}
+	}
+	p.closeParen(open)
+	return out
 }
 
 // source parses `name [[AS] alias]`.

@@ -197,7 +197,14 @@ func (p *parser) statement() *Statement {
 			p.failf(p.peek(), "expected STREAM or TABLE after CREATE, found %s", p.describe(p.peek()))
 		}
 		s.Name = p.name("stream or table name")
-		p.expectWord("AS", "after the name")
+		if p.isOp("(") || p.isWord("WITH") {
+			p.ddl(s)
+			return s
+		}
+		if !p.isWord("AS") {
+			p.failf(p.peek(), "expected AS, a column list '(' or WITH after the name, found %s", p.describe(p.peek()))
+		}
+		p.i++
 	case p.isWord("INSERT"):
 		p.i++
 		s.Kind = InsertInto

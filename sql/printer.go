@@ -3,6 +3,8 @@ package sql
 import (
 	"strconv"
 	"strings"
+
+	"github.com/sluicesql/sluice/record"
 )
 
 // String renders the statement as canonical SQL: its annotations as
@@ -20,6 +22,10 @@ func (s *Statement) String() string {
 			b.WriteString(a.Value)
 		}
 		b.WriteByte('\n')
+	}
+	if s.IsDDL() {
+		writeDDL(&b, s)
+		return b.String()
 	}
 	switch s.Kind {
 	case CreateStream:
@@ -106,15 +112,58 @@ func writeSelect(b *strings.Builder, sel *Select) {
 		b.WriteString("\nEMIT FINAL")
 	}
 	if len(sel.With) > 0 {
-		b.WriteString("\nWITH (")
-		for i, p := range sel.With {
+		b.WriteString("\n")
+		writeWith(b, sel.With)
+	}
+}
+
+func writeWith(b *strings.Builder, props []Property) {
+	b.WriteString("WITH (")
+	for i, p := range props {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(quoteString(p.Key) + " = " + quoteString(p.Value))
+	}
+	b.WriteString(")")
+}
+
+// writeDDL renders a source declaration.
+func writeDDL(b *strings.Builder, s *Statement) {
+	if s.Kind == CreateTable {
+		b.WriteString("CREATE TABLE ")
+	} else {
+		b.WriteString("CREATE STREAM ")
+	}
+	b.WriteString(quoteIdent(s.Name))
+	if len(s.Columns) > 0 || len(s.PrimaryKey) > 0 {
+		b.WriteString(" (")
+		for i, c := range s.Columns {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString(quoteString(p.Key) + " = " + quoteString(p.Value))
+			b.WriteString(quoteIdent(c.Name))
+			if c.Type.Kind != record.TypeAny {
+				b.WriteString(" " + c.Type.String())
+			}
+			if c.NotNull {
+				b.WriteString(" NOT NULL")
+			}
+		}
+		if len(s.PrimaryKey) > 0 {
+			b.WriteString(", PRIMARY KEY (")
+			for i, k := range s.PrimaryKey {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString(quoteIdent(k))
+			}
+			b.WriteString(")")
 		}
 		b.WriteString(")")
 	}
+	b.WriteString("\n")
+	writeWith(b, s.With)
 }
 
 func writeItem(b *strings.Builder, it SelectItem) {
@@ -123,6 +172,16 @@ func writeItem(b *strings.Builder, it SelectItem) {
 			b.WriteString(quoteIdent(it.Qualifier) + ".")
 		}
 		b.WriteString("*")
+		if len(it.Except) > 0 {
+			b.WriteString(" EXCEPT (")
+			for i, x := range it.Except {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString(quoteIdent(x.Name))
+			}
+			b.WriteString(")")
+		}
 		return
 	}
 	writeExpr(b, it.Expr)

@@ -15,6 +15,7 @@ type explainCmd struct {
 	JSON       bool   `help:"Print the plans as JSON."`
 	Strategy   string `help:"Partitioning strategy to check instead of the automatic choice (always_hash, smart_repartition, sticky_partition, round_robin, fan_in)."`
 	Partitions int    `help:"Number of partitions (default: @num_partitions, else the CPU count)."`
+	NoInfer    bool   `help:"Do not read a sample of undeclared sources to infer their schemas."`
 }
 
 func (c *explainCmd) Help() string {
@@ -31,7 +32,7 @@ func (c *explainCmd) Run(e *env) error {
 	if err != nil {
 		return userError{err}
 	}
-	plans, err := a.Plans(plan.Options{Strategy: c.Strategy, Partitions: c.Partitions, CPUs: runtime.NumCPU()}, nil)
+	plans, err := a.Plans(e.ctx, plan.Options{Strategy: c.Strategy, Partitions: c.Partitions, CPUs: runtime.NumCPU()}, nil, c.NoInfer)
 	if err != nil {
 		return userError{fmt.Errorf("%s: %w", c.File, err)}
 	}

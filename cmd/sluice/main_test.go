@@ -107,7 +107,10 @@ func TestRunCreatesSinkDirectory(t *testing.T) {
 
 func TestExplainSeparatesStatements(t *testing.T) {
 	dir := t.TempDir()
-	f := writeFile(t, dir, "two.sql", "SELECT * FROM a WHERE x > 1;\nSELECT k, COUNT(*) FROM b GROUP BY k;\n")
+	data := writeFile(t, dir, "ab.jsonl", `{"x":2,"k":"a"}`+"\n")
+	f := writeFile(t, dir, "two.sql", "CREATE STREAM a WITH ('type'='file_source', 'path'='"+data+"');\n"+
+		"CREATE STREAM b (x BIGINT, k STRING) WITH ('type'='file_source', 'path'='"+data+"');\n"+
+		"SELECT * FROM a WHERE x > 1;\nSELECT k, COUNT(*) FROM b GROUP BY k;\n")
 	code, out, errOut := sluice(t, "explain", "--partitions", "4", f)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)

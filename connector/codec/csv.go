@@ -13,13 +13,15 @@ import (
 // columns not in the schema are ignored and schema columns missing from the
 // CSV are NULL. A quoted field ("a ""b""", RFC 4180) is a STRING; an unquoted
 // field is NULL when empty, a number by record.ParseNumber's rule when it has
-// the shape of one, and a STRING otherwise. A record is one line: a line break
-// inside a quoted field is not supported.
+// the shape of one, and a STRING otherwise; a field of a column the schema
+// types STRING keeps its text (007 stays "007"). A record is one line: a
+// line break inside a quoted field is not supported.
 type CSVDecoder struct {
 	delim  byte
-	slots  []int // by CSV column: schema slot or -1
-	unset  []int // schema slots no column fills: NULL in every record
-	width  int   // the schema's number of slots
+	slots  []int  // by CSV column: schema slot or -1
+	text   []bool // by CSV column: the text is kept as a STRING; nil when no column is
+	unset  []int  // schema slots no column fills: NULL in every record
+	width  int    // the schema's number of slots
 	intern *interner
 	buf    []byte
 }
@@ -43,6 +45,12 @@ func NewCSVDecoder(schema *record.Schema, columns []string, delim byte) (*CSVDec
 			}
 			filled[s] = true
 			d.slots[i] = s
+			if schema.Type(s).Kind == record.TypeString {
+				if d.text == nil {
+					d.text = make([]bool, len(columns))
+				}
+				d.text[i] = true
+			}
 		}
 	}
 	for s, f := range filled {
@@ -123,7 +131,7 @@ func (d *CSVDecoder) Decode(line []byte, dst []record.Value) error {
 		}
 		if col < len(d.slots) {
 			if s := d.slots[col]; s >= 0 && s < len(dst) {
-				v, err := d.value(field, quoted)
+				v, err := d.value(field, quoted || len(field) > 0 && d.text != nil && d.text[col])
 				if err != nil {
 					return fmt.Errorf("column %d: %w", col+1, err)
 				}
@@ -141,9 +149,9 @@ func (d *CSVDecoder) Decode(line []byte, dst []record.Value) error {
 	return nil
 }
 
-// value types one field.
-func (d *CSVDecoder) value(field []byte, quoted bool) (record.Value, error) {
-	if quoted {
+// value types one field; a text field is a STRING, even when empty.
+func (d *CSVDecoder) value(field []byte, text bool) (record.Value, error) {
+	if text {
 		return record.StringValue(d.intern.str(field)), nil
 	}
 	if len(field) == 0 {

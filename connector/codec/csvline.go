@@ -36,7 +36,7 @@ func (d *CSVDecoder) DecodeFirst(buf []byte, dst []record.Value) int {
 		if c == '"' {
 			return 0
 		}
-		if s >= 0 && mayBeNumber(c) {
+		if s >= 0 && mayBeNumber(c) && (d.text == nil || !d.text[col]) {
 			// A plain number ending at a delimiter or the line break is
 			// stored as it is parsed; anything else is typed below.
 			if v, n := parseSimplePrefix(buf[i:]); n > 0 && i+n < len(buf) {
@@ -70,7 +70,7 @@ func (d *CSVDecoder) DecodeFirst(buf []byte, dst []record.Value) int {
 			switch {
 			case end == start:
 				dst[s] = record.Value{}
-			case !mayBeNumber(c):
+			case !mayBeNumber(c) || d.text != nil && d.text[col]:
 				dst[s] = record.StringValue(d.intern.strAt(buf, start, end))
 			default:
 				v, err := d.value(buf[start:end], false)

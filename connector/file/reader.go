@@ -40,6 +40,7 @@ type splitReader struct {
 	schema    *record.Schema
 	dlq       connector.DeadLetters
 	decode    func(line []byte, dst []record.Value) error
+	conform   *record.Conformer // makes values fit the schema's types; nil when untyped
 	// fast, when set, decodes the first line of a buffer in one pass
 	// (DecodeFirst); the lines it leaves go through nextLine and decode.
 	fast       *codec.CSVDecoder
@@ -106,7 +107,11 @@ func (r *splitReader) Next(ctx context.Context, b *record.Batch, max int) error 
 			recs = unreserve(recs, vals)
 			continue
 		}
-		if err := r.decode(line, vals); err != nil {
+		err = r.decode(line, vals)
+		if err == nil && r.conform != nil {
+			err = r.conform.Apply(vals)
+		}
+		if err != nil {
 			recs = unreserve(recs, vals)
 			r.deadLetter(line, off, err)
 			continue
@@ -144,6 +149,13 @@ func (r *splitReader) fastLines(recs []record.Record, slab *[]record.Value, n, m
 		pos += k
 		if len(line) > 0 && line[len(line)-1] == '\r' {
 			line = line[:len(line)-1]
+		}
+		if r.conform != nil {
+			if err := r.conform.Apply(vals); err != nil {
+				recs = unreserve(recs, vals)
+				r.deadLetter(line, off, err)
+				continue
+			}
 		}
 		r.setRecord(&recs[len(recs)-1], vals, line, off)
 		r.fastMisses = 0

@@ -16,10 +16,11 @@ import (
 	"github.com/sluicesql/sluice/connector/codec"
 	"github.com/sluicesql/sluice/connector/internal/props"
 	"github.com/sluicesql/sluice/record"
+	"github.com/sluicesql/sluice/sql"
 )
 
 // sourceOptions are the options a file source accepts after its name.
-var sourceOptions = []string{"type", "path", "format", "delimiter", "has_header", "columns", "split.size"}
+var sourceOptions = []string{"type", "path", "format", "delimiter", "has_header", "columns", "split.size", "primary.key", "infer.records"}
 
 // Source reads the files matching a path or glob, each cut into splits that
 // are read in parallel. See the package documentation for its options.
@@ -63,14 +64,12 @@ func NewSource(name string, props map[string]string, written ...string) (*Source
 		return nil, err
 	}
 	if cols := o.String("columns", ""); cols != "" {
-		if s.format.kind != formatCSV {
-			return nil, o.Errorf("columns", "applies only to format csv")
+		defs, err := sql.ParseColumns(name+".columns", cols)
+		if err != nil {
+			return nil, o.Errorf("columns", "%v", err)
 		}
-		for _, c := range strings.Split(cols, ",") {
-			if c = strings.TrimSpace(c); c == "" {
-				return nil, o.Errorf("columns", "empty column name in %q", cols)
-			}
-			s.columns = append(s.columns, c)
+		for _, c := range defs {
+			s.columns = append(s.columns, c.Name)
 		}
 	}
 	if s.format.kind == formatCSV && !s.format.hasHeader && s.columns == nil {
@@ -216,6 +215,7 @@ func (s *Source) Open(ctx context.Context, schema *record.Schema, dlq connector.
 			split:     sp,
 			skipFirst: sp.start > 0 || s.format.hasHeader,
 			schema:    schema,
+			conform:   record.NewConformer(schema),
 			dlq:       dlq,
 		}
 		if s.format.kind == formatCSV {

@@ -29,7 +29,7 @@ type Options struct {
 }
 
 // sourceOptions are the options a generator source accepts after its name.
-var sourceOptions = []string{"type", "generator", "count", "rate", "keys", "zipf", "disorder", "seed", "partitions"}
+var sourceOptions = []string{"type", "generator", "count", "rate", "keys", "zipf", "disorder", "seed", "partitions", "primary.key"}
 
 // maxKeys bounds the key cardinality (the Zipf table holds one float per key).
 const maxKeys = 1 << 24

@@ -26,7 +26,7 @@ type sourceConfig struct {
 // sink accepts.
 var (
 	sourceOptions = append([]string{"type", "topic.name", "group.id", "auto.offset.reset",
-		"format", "key.field", "stop.at", "partition.key"}, connOptions...)
+		"format", "key.field", "stop.at", "partition.key", "columns", "primary.key", "infer.records"}, connOptions...)
 	sinkOptions = append(append([]string{"type", "topic.name", "format"}, topicOptions...), connOptions...)
 )
 

@@ -32,11 +32,12 @@ type decoder struct {
 	width   int
 	keySlot int // the '<n>.key.field' column, or -1
 	value   valueDecoder
+	conform *record.Conformer // makes values fit the schema's types; nil when untyped
 }
 
 // newDecoder returns a decoder for cfg's format filling schema's slots.
 func newDecoder(cfg *sourceConfig, schema *record.Schema) *decoder {
-	d := &decoder{width: schema.Len(), keySlot: -1}
+	d := &decoder{width: schema.Len(), keySlot: -1, conform: record.NewConformer(schema)}
 	if cfg.keyField != "" {
 		if slot, ok := schema.Lookup(cfg.keyField); ok {
 			d.keySlot = slot

@@ -232,6 +232,9 @@ func (d *decoder) decode(rec *record.Record, kr *kgo.Record) error {
 			rec.Values[d.keySlot] = record.StringValue(string(kr.Key))
 		}
 	}
+	if d.conform != nil {
+		return d.conform.Apply(rec.Values)
+	}
 	return nil
 }
 

@@ -9,6 +9,11 @@ import (
 	"strings"
 )
 
+// SchemaOptions are the options every source accepts about its schema
+// (read by the runner): the declared columns, a table's primary key and
+// the size of the sample a schema is inferred from.
+var SchemaOptions = []string{"columns", "primary.key", "infer.records"}
+
 // Options are the options of one connector, keyed by lower-case option name.
 type Options struct {
 	kind, name string

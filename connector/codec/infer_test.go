@@ -1,0 +1,84 @@
+package codec
+
+import (
+	"testing"
+
+	"github.com/sluicesql/sluice/record"
+)
+
+func TestInferJSON(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		lines []string
+		time  []string
+		want  string
+	}{
+		{"scalars", []string{`{"id":1,"big":3000000000,"price":185.20,"ratio":1e3,"ok":true,"sym":"AAPL","ts":"2024-01-15T10:00:05Z"}`},
+			nil, "id INTEGER, big BIGINT, price DECIMAL(5,2), ratio DOUBLE, ok BOOLEAN, sym STRING, ts TIMESTAMP"},
+		{"integer widens to bigint", []string{`{"n":1}`, `{"n":30000000000}`}, nil, "n BIGINT"},
+		{"integer and decimal", []string{`{"p":1500}`, `{"p":2.25}`}, nil, "p DECIMAL(6,2)"},
+		{"decimals widen", []string{`{"p":1.5}`, `{"p":123.25}`}, nil, "p DECIMAL(5,2)"},
+		{"decimal and double", []string{`{"p":1.5}`, `{"p":2e10}`}, nil, "p DOUBLE"},
+		{"number and string", []string{`{"v":1}`, `{"v":"x"}`}, nil, "v STRING"},
+		{"timestamp and string", []string{`{"t":"2024-01-15T10:00:05Z"}`, `{"t":"soon"}`}, nil, "t STRING"},
+		{"nulls give no type", []string{`{"a":null,"b":null}`, `{"b":7}`}, nil, "a, b INTEGER"},
+		{"columns in first-seen order", []string{`{"b":1}`, `{"a":"x","b":2}`}, nil, "b INTEGER, a STRING"},
+		{"nested object", []string{`{"payload":{"user":{"id":7,"name":"ann"}}}`, `{"payload":{"user":{"id":8},"score":1.5}}`},
+			nil, "payload ROW<user ROW<id INTEGER, name STRING>, score DECIMAL(2,1)>"},
+		{"array", []string{`{"tags":["a","b"]}`, `{"tags":[]}`}, nil, "tags ARRAY<STRING>"},
+		{"array of numbers widens", []string{`{"xs":[1,2.5]}`}, nil, "xs ARRAY<DECIMAL(2,1)>"},
+		{"object and scalar", []string{`{"o":{"a":1}}`, `{"o":3}`}, nil, "o STRING"},
+		{"epoch in a time column", []string{`{"ts":1705312805000,"n":1705312805000}`}, []string{"TS"}, "ts TIMESTAMP, n BIGINT"},
+		{"ISO in any column", []string{`{"at":"2024-01-15 10:00:05"}`}, nil, "at TIMESTAMP"},
+		{"digits are not a date", []string{`{"code":"20240115"}`}, nil, "code STRING"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			in := NewInferrer(tt.time...)
+			for _, l := range tt.lines {
+				if err := in.AddJSON([]byte(l)); err != nil {
+					t.Fatalf("AddJSON(%s): %v", l, err)
+				}
+			}
+			if got := in.Schema().String(); got != tt.want {
+				t.Errorf("got  %s\nwant %s", got, tt.want)
+			}
+			if in.Records() != len(tt.lines) {
+				t.Errorf("Records() = %d, want %d", in.Records(), len(tt.lines))
+			}
+		})
+	}
+}
+
+func TestInferJSONErrors(t *testing.T) {
+	for _, l := range []string{`[1,2]`, `{"a":`, `{"a":1} x`, `"s"`} {
+		if err := NewInferrer().AddJSON([]byte(l)); err == nil {
+			t.Errorf("AddJSON(%s): no error", l)
+		}
+	}
+}
+
+func TestInferCSV(t *testing.T) {
+	cols := []string{"station", "temp", "code", "ok", "at"}
+	schema := record.NewSchema(cols...)
+	dec, err := NewCSVDecoder(schema, cols, ';')
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := NewInferrer()
+	vals := make([]record.Value, len(cols))
+	for _, l := range []string{`Hamburg;12.0;"007";true;2024-01-15T10:00:00Z`, `Oslo;-3;;false;`, `Bergen;4.25;12;TRUE;2024-01-16T00:00:00Z`} {
+		if err := dec.Decode([]byte(l), vals); err != nil {
+			t.Fatal(err)
+		}
+		in.AddValues(cols, vals)
+	}
+	want := "station STRING, temp DECIMAL(4,2), code STRING, ok BOOLEAN, at TIMESTAMP"
+	if got := in.Schema().String(); got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	for _, f := range in.Schema().Fields() {
+		if !f.Inferred {
+			t.Errorf("column %s is not marked inferred", f.Name)
+		}
+	}
+}

@@ -1,0 +1,121 @@
+package file
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/connector/codec"
+	"github.com/sluicesql/sluice/record"
+)
+
+// maxSampleLine bounds a line read for inference.
+const maxSampleLine = 16 << 20
+
+// SourceSchema infers the source's schema from the head of each file: up to
+// limits.Records records in all, shared over the files. Lines that do not
+// decode are skipped (the job sends them to the dead-letter queue). A
+// source whose files hold no record has no known schema (Columns nil).
+func (s *Source) SourceSchema(ctx context.Context, limits connector.InferLimits) (connector.Schema, error) {
+	in := codec.NewInferrer(limits.TimeColumns...)
+	per := max(1, (limits.Records+len(s.files)-1)/len(s.files))
+	for _, f := range s.files {
+		if err := ctx.Err(); err != nil {
+			return connector.Schema{}, err
+		}
+		if err := s.sampleFile(f, in, min(per, limits.Records-in.Records())); err != nil {
+			return connector.Schema{}, fmt.Errorf("file source %q: inferring the schema: %w", s.name, err)
+		}
+		if in.Records() >= limits.Records {
+			break
+		}
+	}
+	if in.Records() == 0 {
+		return connector.Schema{}, nil
+	}
+	return connector.Schema{Columns: in.Schema(), Origin: connector.SchemaInferred, Records: in.Records()}, nil
+}
+
+// sampleFile adds up to n records from the start of f to in.
+func (s *Source) sampleFile(f *inputFile, in *codec.Inferrer, n int) error {
+	if n <= 0 {
+		return nil
+	}
+	file, err := os.Open(f.path)
+	if err != nil {
+		return err
+	}
+	defer file.Close()
+	r := bufio.NewReaderSize(file, 64<<10)
+	var columns []string
+	var dec *codec.CSVDecoder
+	var vals []record.Value
+	if s.format.kind == formatCSV {
+		columns = s.columns
+		if s.format.hasHeader {
+			line, err := readLine(r)
+			if err != nil {
+				return nil // no header: no record
+			}
+			header, err := codec.ParseCSVHeader(line, s.format.delim)
+			if err != nil {
+				return fmt.Errorf("%s: %w", f.path, err)
+			}
+			if columns == nil {
+				columns = header
+			}
+		}
+		if dec, err = codec.NewCSVDecoder(record.NewSchema(columns...), columns, s.format.delim); err != nil {
+			return fmt.Errorf("%s: %w", f.path, err)
+		}
+		vals = make([]record.Value, len(columns))
+	}
+	for added := 0; added < n; {
+		line, err := readLine(r)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return fmt.Errorf("%s: %w", f.path, err)
+		}
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		if dec != nil {
+			if dec.Decode(line, vals) != nil {
+				continue
+			}
+			in.AddValues(columns, vals)
+		} else if in.AddJSON(line) != nil {
+			continue
+		}
+		added++
+	}
+	return nil
+}
+
+// readLine returns the next line without its line break; io.EOF after the
+// last one.
+func readLine(r *bufio.Reader) ([]byte, error) {
+	line, err := r.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		buf := append([]byte(nil), line...)
+		for errors.Is(err, bufio.ErrBufferFull) && len(buf) < maxSampleLine {
+			line, err = r.ReadSlice('\n')
+			buf = append(buf, line...)
+		}
+		line = buf
+	}
+	if err != nil && !(errors.Is(err, io.EOF) && len(line) > 0) {
+		if errors.Is(err, bufio.ErrBufferFull) {
+			return nil, fmt.Errorf("line longer than %d bytes", maxSampleLine)
+		}
+		return nil, err
+	}
+	return bytes.TrimRight(line, "\r\n"), nil
+}

@@ -1,0 +1,69 @@
+package runner
+
+import (
+	"strings"
+
+	"github.com/sluicesql/sluice/sql"
+)
+
+// Catalog holds the sources a file declares with DDL statements
+// (CREATE STREAM|TABLE name [(columns)] WITH (...)), so that the statements
+// after them read `FROM name` with no '<name>.*' keys of their own.
+type Catalog struct {
+	decls map[string]*sql.Statement // by lower-case name
+}
+
+// NewCatalog collects the DDL statements of stmts. A name declared twice is
+// an error at the second declaration.
+func NewCatalog(stmts []*sql.Statement) (*Catalog, error) {
+	c := &Catalog{decls: map[string]*sql.Statement{}}
+	for _, s := range stmts {
+		if !s.IsDDL() {
+			continue
+		}
+		k := strings.ToLower(s.Name)
+		if prev, ok := c.decls[k]; ok {
+			return nil, sql.Errorf(s, "%s is declared twice (first at line %d)", s.Name, prev.Line)
+		}
+		c.decls[k] = s
+	}
+	return c, nil
+}
+
+// Lookup returns the declaration of the source name, if any.
+func (c *Catalog) Lookup(name string) (*sql.Statement, bool) {
+	if c == nil {
+		return nil, false
+	}
+	s, ok := c.decls[strings.ToLower(name)]
+	return s, ok
+}
+
+// Names returns the declared names, for hints.
+func (c *Catalog) Names() []string {
+	if c == nil {
+		return nil
+	}
+	out := make([]string, 0, len(c.decls))
+	for _, s := range c.decls {
+		out = append(out, s.Name)
+	}
+	return out
+}
+
+// Properties returns the WITH properties of the declarations of
+// names, each key prefixed with its source's name as a query's WITH would
+// write it ('path' of trades becomes 'trades.path').
+func (c *Catalog) Properties(names ...string) map[string]string {
+	out := map[string]string{}
+	for _, n := range names {
+		d, ok := c.Lookup(n)
+		if !ok {
+			continue
+		}
+		for _, p := range d.With {
+			out[n+"."+p.Key] = p.Value
+		}
+	}
+	return out
+}

@@ -1,0 +1,99 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/record"
+	"github.com/sluicesql/sluice/sql"
+)
+
+// inferWait bounds how long inference reads a source's sample.
+const inferWait = 10 * time.Second
+
+// sourceSchema returns the schema of the source name, from the first of:
+// its DDL column list, WITH '<name>.columns', the source itself (a
+// generator's columns, a registry, or inference from a sample unless
+// noInfer). The primary key comes from the DDL or '<name>.primary.key'.
+func sourceSchema(ctx context.Context, sel *sql.Select, name string, decl *sql.Statement, props map[string]string, src connector.Source, noInfer bool) (connector.Schema, error) {
+	var s connector.Schema
+	switch cols := props[name+".columns"]; {
+	case decl != nil && len(decl.Columns) > 0:
+		s = connector.Schema{Columns: schemaOf(decl.Columns), Origin: connector.SchemaDDL}
+	case strings.TrimSpace(cols) != "":
+		defs, err := sql.ParseColumns(name+".columns", cols)
+		if err != nil {
+			return s, fmt.Errorf("WITH '%s.columns': %w", name, err)
+		}
+		s = connector.Schema{Columns: schemaOf(defs), Origin: connector.SchemaDeclared}
+	default:
+		ss, ok := src.(connector.SchemaSource)
+		if !ok || noInfer {
+			break
+		}
+		limits := connector.InferLimits{Records: connector.DefaultInferRecords, Wait: inferWait}
+		limits.TimeColumns = epochColumns(sel, props)
+		if v, ok := props[name+".infer.records"]; ok {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil || n < 1 {
+				return s, fmt.Errorf("WITH '%s.infer.records': want a positive number of records, found %q", name, v)
+			}
+			limits.Records = n
+		}
+		var err error
+		if s, err = ss.SourceSchema(ctx, limits); err != nil {
+			return s, fmt.Errorf("source %q: %w", name, err)
+		}
+	}
+	switch {
+	case decl != nil && len(decl.PrimaryKey) > 0:
+		s.PrimaryKey = decl.PrimaryKey
+	case strings.TrimSpace(props[name+".primary.key"]) != "":
+		for _, k := range strings.Split(props[name+".primary.key"], ",") {
+			if k = strings.TrimSpace(k); k == "" {
+				return s, fmt.Errorf("WITH '%s.primary.key': empty column name in %q", name, props[name+".primary.key"])
+			}
+			s.PrimaryKey = append(s.PrimaryKey, k)
+		}
+	}
+	if s.Columns != nil {
+		for _, k := range s.PrimaryKey {
+			if _, ok := s.Columns.Lookup(k); !ok {
+				return s, fmt.Errorf("source %q: primary key column %q is not a column (columns: %s)", name, k, strings.Join(s.Columns.Names(), ", "))
+			}
+		}
+	}
+	return s, nil
+}
+
+// epochColumns returns the query's event-time columns whose integers are
+// epoch milliseconds: the window's time column and 'event.time.field',
+// unless 'event.time.format' says the numbers are something else.
+func epochColumns(sel *sql.Select, props map[string]string) []string {
+	switch strings.ToLower(strings.TrimSpace(props["event.time.format"])) {
+	case "", "epoch_millis", "epoch_ms", "millis":
+	default:
+		return nil
+	}
+	var cols []string
+	if sel.Window != nil && sel.Window.TimeColumn != "" {
+		cols = append(cols, sel.Window.TimeColumn)
+	}
+	if f := strings.TrimSpace(props["event.time.field"]); f != "" {
+		cols = append(cols, f)
+	}
+	return cols
+}
+
+// schemaOf returns the schema of a column list.
+func schemaOf(cols []sql.ColumnDef) *record.Schema {
+	fields := make([]record.Field, len(cols))
+	for i, c := range cols {
+		fields[i] = c.Field()
+	}
+	return record.NewSchemaOf(fields...)
+}
