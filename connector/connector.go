@@ -108,6 +108,16 @@ type Sink interface {
 	Abort()
 }
 
+// Failer is implemented by sources that can fail while they have no reader
+// to report it through (a Kafka source whose brokers stay unreachable). The
+// job stops with the failure.
+type Failer interface {
+	// Failed is closed when the source cannot go on.
+	Failed() <-chan struct{}
+	// Failure says why, once Failed is closed.
+	Failure() error
+}
+
 // KeyChecker is implemented by sources that check the partition key they
 // report in Facts against every record they read. A job whose routing relies
 // on that key stops when it is contradicted, since groups may already have

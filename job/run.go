@@ -115,6 +115,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		open = append(open, opened{readers, r.openReaders(i, src, readers)})
 	}
 	checkers := r.watchKeys()
+	r.watchFailures()
 	for i, o := range open {
 		r.ingestWG.Add(1)
 		go r.readSource(i, cfg.Sources[i], o.initial, o.readers)
@@ -183,6 +184,24 @@ func (r *run) watchKeys() []connector.KeyChecker {
 		}()
 	}
 	return checkers
+}
+
+// watchFailures stops the job when a source fails while none of its readers
+// can say so (connector.Failer).
+func (r *run) watchFailures() {
+	for _, src := range r.cfg.Sources {
+		f, ok := src.(connector.Failer)
+		if !ok {
+			continue
+		}
+		go func() {
+			select {
+			case <-f.Failed():
+				r.fail(f.Failure())
+			case <-r.ctx.Done():
+			}
+		}()
+	}
 }
 
 // checkKeys fails the job if a watched key claim was contradicted: called

@@ -1,8 +1,10 @@
 package metrics
 
 import (
+	"math"
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -24,6 +26,11 @@ type LagSource interface {
 	// Lag returns the consumer lag per partition; it must be safe for
 	// concurrent use.
 	Lag() map[int32]int64
+	// Unavailable returns how long the source's brokers have not answered
+	// (0 while they do); UnavailableTimeout how long the source retries
+	// them before it stops (0: forever). Both must be safe for concurrent use.
+	Unavailable() time.Duration
+	UnavailableTimeout() time.Duration
 }
 
 // WatchLag exports sluice_kafka_consumer_lag of job name's Kafka sources,
@@ -35,9 +42,15 @@ func (m *Metrics) WatchLag(name string, srcs ...LagSource) {
 	m.lags[name] = srcs
 }
 
-// collectLag sends the consumer lag of one job's sources.
+// collectLag sends the consumer lag and availability of one job's sources.
 func collectLag(ch chan<- prometheus.Metric, name string, srcs []LagSource) {
 	for _, s := range srcs {
+		timeout := math.Inf(1) // retries forever
+		if d := s.UnavailableTimeout(); d > 0 {
+			timeout = d.Seconds()
+		}
+		ch <- prometheus.MustNewConstMetric(descKafkaUnavailable, prometheus.GaugeValue, s.Unavailable().Seconds(), name, s.Name(), s.Topic())
+		ch <- prometheus.MustNewConstMetric(descKafkaUnavailableTimeout, prometheus.GaugeValue, timeout, name, s.Name(), s.Topic())
 		for p, lag := range s.Lag() {
 			ch <- prometheus.MustNewConstMetric(descKafkaLag, prometheus.GaugeValue, float64(lag),
 				name, s.Name(), s.Topic(), strconv.Itoa(int(p)))

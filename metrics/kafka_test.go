@@ -50,9 +50,11 @@ func TestBatchObserver(t *testing.T) {
 // fakeLag is a LagSource with fixed lags.
 type fakeLag map[int32]int64
 
-func (fakeLag) Name() string           { return "trades" }
-func (fakeLag) Topic() string          { return "trades-topic" }
-func (f fakeLag) Lag() map[int32]int64 { return f }
+func (fakeLag) Name() string                      { return "trades" }
+func (fakeLag) Topic() string                     { return "trades-topic" }
+func (f fakeLag) Lag() map[int32]int64            { return f }
+func (fakeLag) Unavailable() time.Duration        { return 3 * time.Second }
+func (fakeLag) UnavailableTimeout() time.Duration { return 0 }
 
 func TestWatchLag(t *testing.T) {
 	m := New()
@@ -66,6 +68,8 @@ func TestWatchLag(t *testing.T) {
 	for _, want := range []string{
 		`sluice_kafka_consumer_lag{job="j",partition="0",source="trades",topic="trades-topic"} 12`,
 		`sluice_kafka_consumer_lag{job="j",partition="3",source="trades",topic="trades-topic"} 0`,
+		`sluice_kafka_source_unavailable_seconds{job="j",source="trades",topic="trades-topic"} 3`,
+		`sluice_kafka_source_unavailable_timeout_seconds{job="j",source="trades",topic="trades-topic"} +Inf`,
 	} {
 		if !strings.Contains(got, want+"\n") {
 			t.Errorf("missing %s in\n%s", want, got)

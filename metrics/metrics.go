@@ -78,27 +78,29 @@ var (
 	jobL  = []string{"job"}
 	partL = []string{"job", "partition"}
 
-	descInfo         = desc("job_info", "The job's partitioning strategy and partition count (value 1).", "job", "strategy", "partitions")
-	descElapsed      = desc("job_elapsed_seconds", "Time since the job started.", jobL...)
-	descIn           = desc("records_in_total", "Records read by the job (including those that failed to decode).", jobL...)
-	descOut          = desc("records_out_total", "Rows the job's pipelines emitted.", jobL...)
-	descFiltered     = desc("records_filtered_total", "Records dropped by WHERE (or HAVING).", jobL...)
-	descDead         = desc("records_dead_lettered_total", "Records sent to the dead-letter queue.", jobL...)
-	descLate         = desc("records_late_total", "Late records dropped after their window closed.", jobL...)
-	descWritten      = desc("rows_written_total", "Rows written to the sinks.", jobL...)
-	descSkew         = desc("partition_skew_ratio", "Records of the busiest partition divided by the mean (1 is even).", jobL...)
-	descWatermark    = desc("watermark_seconds", "The job's event-time watermark as a Unix time.", jobL...)
-	descWatermarkLag = desc("watermark_lag_seconds", "How far the watermark trails the newest event time read.", jobL...)
-	descPartIn       = desc("partition_records_in_total", "Records routed to the partition.", partL...)
-	descPartOut      = desc("partition_records_out_total", "Rows the partition's pipeline emitted.", partL...)
-	descQueue        = desc("partition_queue_depth", "Batches waiting in the partition's queue.", partL...)
-	descQueueMax     = desc("partition_queue_depth_max", "Most batches seen waiting in the partition's queue.", partL...)
-	descQueueCap     = desc("partition_queue_capacity", "Capacity of the partition's queue, in batches.", partL...)
-	descBusy         = desc("partition_busy_ratio", "Share of the elapsed time the partition's worker spent processing.", partL...)
-	descBusySeconds  = desc("partition_busy_seconds_total", "Time the partition's worker spent processing.", partL...)
-	descWaits        = desc("backpressure_waits_total", "Batches an ingest goroutine could not hand over at once because the partition's queue was full.", partL...)
-	descWaitSeconds  = desc("backpressure_wait_seconds_total", "Time ingest goroutines spent waiting for room in the partition's queue.", partL...)
-	descKafkaLag     = desc("kafka_consumer_lag", "Records a Kafka source partition holds past the next one the source hands out (high watermark minus that offset).", "job", "source", "topic", "partition")
+	descInfo                    = desc("job_info", "The job's partitioning strategy and partition count (value 1).", "job", "strategy", "partitions")
+	descElapsed                 = desc("job_elapsed_seconds", "Time since the job started.", jobL...)
+	descIn                      = desc("records_in_total", "Records read by the job (including those that failed to decode).", jobL...)
+	descOut                     = desc("records_out_total", "Rows the job's pipelines emitted.", jobL...)
+	descFiltered                = desc("records_filtered_total", "Records dropped by WHERE (or HAVING).", jobL...)
+	descDead                    = desc("records_dead_lettered_total", "Records sent to the dead-letter queue.", jobL...)
+	descLate                    = desc("records_late_total", "Late records dropped after their window closed.", jobL...)
+	descWritten                 = desc("rows_written_total", "Rows written to the sinks.", jobL...)
+	descSkew                    = desc("partition_skew_ratio", "Records of the busiest partition divided by the mean (1 is even).", jobL...)
+	descWatermark               = desc("watermark_seconds", "The job's event-time watermark as a Unix time.", jobL...)
+	descWatermarkLag            = desc("watermark_lag_seconds", "How far the watermark trails the newest event time read.", jobL...)
+	descPartIn                  = desc("partition_records_in_total", "Records routed to the partition.", partL...)
+	descPartOut                 = desc("partition_records_out_total", "Rows the partition's pipeline emitted.", partL...)
+	descQueue                   = desc("partition_queue_depth", "Batches waiting in the partition's queue.", partL...)
+	descQueueMax                = desc("partition_queue_depth_max", "Most batches seen waiting in the partition's queue.", partL...)
+	descQueueCap                = desc("partition_queue_capacity", "Capacity of the partition's queue, in batches.", partL...)
+	descBusy                    = desc("partition_busy_ratio", "Share of the elapsed time the partition's worker spent processing.", partL...)
+	descBusySeconds             = desc("partition_busy_seconds_total", "Time the partition's worker spent processing.", partL...)
+	descWaits                   = desc("backpressure_waits_total", "Batches an ingest goroutine could not hand over at once because the partition's queue was full.", partL...)
+	descWaitSeconds             = desc("backpressure_wait_seconds_total", "Time ingest goroutines spent waiting for room in the partition's queue.", partL...)
+	descKafkaUnavailable        = desc("kafka_source_unavailable_seconds", "How long a Kafka source's brokers have not answered (0 while they do).", "job", "source", "topic")
+	descKafkaUnavailableTimeout = desc("kafka_source_unavailable_timeout_seconds", "How long a Kafka source retries unreachable brokers before it stops ('<n>.unavailable.timeout'); +Inf: forever.", "job", "source", "topic")
+	descKafkaLag                = desc("kafka_consumer_lag", "Records a Kafka source partition holds past the next one the source hands out (high watermark minus that offset).", "job", "source", "topic", "partition")
 )
 
 // collector is Metrics seen as a prometheus.Collector.
@@ -108,7 +110,7 @@ type collector Metrics
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descInfo, descElapsed, descIn, descOut, descFiltered, descDead, descLate,
 		descWritten, descSkew, descWatermark, descWatermarkLag, descPartIn, descPartOut, descQueue, descQueueMax,
-		descQueueCap, descBusy, descBusySeconds, descWaits, descWaitSeconds, descKafkaLag} {
+		descQueueCap, descBusy, descBusySeconds, descWaits, descWaitSeconds, descKafkaLag, descKafkaUnavailable, descKafkaUnavailableTimeout} {
 		ch <- d
 	}
 }

@@ -324,6 +324,19 @@ func (j *Job) KafkaSources() []*kafka.Source {
 	return nil
 }
 
+// Status describes the state of the job's sources worth showing beside its
+// progress (brokers that do not answer, and how long they are retried), or
+// "" when there is none.
+func (j *Job) Status() string {
+	var out []string
+	for _, ks := range j.KafkaSources() {
+		if st := ks.Status(); st != "" {
+			out = append(out, st)
+		}
+	}
+	return strings.Join(out, "; ")
+}
+
 // SetOnBatch sets the function the job's workers call after each batch
 // (job.Config.OnBatch); call it before Run.
 func (j *Job) SetOnBatch(f func(partition, records int, d time.Duration)) {

@@ -26,6 +26,7 @@ type progress struct {
 	compact bool // one line per update (the shares of the partitions, no bars)
 	lines   int  // lines of the block last drawn (redraw mode)
 	prev    *job.Summary
+	status  func() string // the sources' state worth a line ("" for none), or nil
 }
 
 // newProgress returns the progress display of j, or nil when none is
@@ -37,7 +38,7 @@ func newProgress(w io.Writer, j *runner.Job, forced, stderrTTY, stdoutTTY bool) 
 	if !forced && !redraw {
 		return nil
 	}
-	return &progress{w: w, name: j.Name, redraw: redraw}
+	return &progress{w: w, name: j.Name, redraw: redraw, status: j.Status}
 }
 
 // update draws snapshot s.
@@ -55,6 +56,14 @@ func (p *progress) update(s *job.Summary) {
 		renderProgressLine(&b, p.name, s, p.prev)
 	} else {
 		p.lines = renderProgress(&b, p.name, s, p.prev)
+	}
+	if p.status != nil {
+		if st := p.status(); st != "" {
+			fmt.Fprintf(&b, "  %s\n", st)
+			if !p.compact {
+				p.lines++
+			}
+		}
 	}
 	p.prev = s
 	io.WriteString(p.w, b.String())

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"strings"
+	"time"
 
 	"github.com/sluicesql/sluice/connector/internal/props"
 )
@@ -20,18 +21,35 @@ type sourceConfig struct {
 	keyField     string
 	stopAtEnd    bool
 	partitionKey []string
+
+	instanceID         string        // '<n>.group.instance.id': static membership
+	sessionTimeout     time.Duration // '<n>.session.timeout.ms'
+	unavailableTimeout time.Duration // '<n>.unavailable.timeout'; 0 retries forever
 }
+
+// DefaultSessionTimeout is the consumer-group session timeout unless
+// '<n>.session.timeout.ms' says otherwise: how long the group waits for a
+// member that stopped heartbeating (a process killed with -9) before it
+// moves its partitions. Kafka's default is 45s; 10s makes a restarted or
+// replaced process resume within about 10s, at the price of a member being
+// dropped (and its partitions rebalanced) after 10s without a heartbeat: a
+// long GC pause or network hiccup.
+const DefaultSessionTimeout = 10 * time.Second
+
+// groupOptions are the consumer-group and availability options of a
+// source that a statement may also give as 'kafka.<option>' defaults.
+var groupOptions = []string{"session.timeout.ms", "unavailable.timeout"}
 
 // Source and sink options: the keys '<name>.<option>' a Kafka source or
 // sink accepts.
 var (
-	sourceOptions = append([]string{"type", "topic.name", "group.id", "auto.offset.reset",
-		"format", "key.field", "stop.at", "partition.key", "columns", "primary.key", "infer.records"}, connOptions...)
+	sourceOptions = append(append([]string{"type", "topic.name", "group.id", "group.instance.id", "auto.offset.reset",
+		"format", "key.field", "stop.at", "partition.key", "columns", "primary.key", "infer.records"}, groupOptions...), connOptions...)
 	sinkOptions = append(append([]string{"type", "topic.name", "format"}, topicOptions...), connOptions...)
 )
 
 func parseSourceConfig(name string, m map[string]string) (sourceConfig, error) {
-	m = withDefaults(name, m, connOptions)
+	m = withDefaults(name, m, append(append([]string(nil), connOptions...), groupOptions...))
 	o, err := props.Extract("kafka source", name, m, sourceOptions...)
 	if err != nil {
 		return sourceConfig{}, err
@@ -57,6 +75,18 @@ func parseSourceConfig(name string, m map[string]string) (sourceConfig, error) {
 		return c, err
 	}
 	c.stopAtEnd = stop == "end"
+	c.instanceID = o.String("group.instance.id", "")
+	if c.instanceID != "" && c.group == "" {
+		return c, o.Errorf("group.instance.id", "needs '%s' (static membership is of a consumer group)", o.Key("group.id"))
+	}
+	ms, err := o.Int("session.timeout.ms", DefaultSessionTimeout.Milliseconds(), 1000)
+	if err != nil {
+		return c, err
+	}
+	c.sessionTimeout = time.Duration(ms) * time.Millisecond
+	if c.unavailableTimeout, err = o.Duration("unavailable.timeout", 0); err != nil {
+		return c, err
+	}
 	return c, nil
 }
 

@@ -106,7 +106,12 @@ func (s *Source) committedLocked(rs []*partReader, since int64) bool {
 // handover; their offsets can no longer be committed by this member.
 func (s *Source) lost(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 	s.release(m, false)
-	s.logger().Warn("kafka partitions lost", "partitions", m[s.cfg.topic])
+	s.mu.Lock()
+	closing := s.closing
+	s.mu.Unlock()
+	if len(m[s.cfg.topic]) > 0 && !closing {
+		s.logger().Warn("kafka partitions lost", "partitions", m[s.cfg.topic])
+	}
 }
 
 // release removes the readers of m's partitions from the owned set and ends

@@ -145,6 +145,8 @@ func (r *partReader) wait(ctx context.Context) error {
 	case recs, ok := <-r.queue:
 		r.take(recs, ok)
 	case <-r.timer.C:
+	case <-r.src.failed:
+		return r.src.Failure()
 	case <-ctx.Done():
 		return ctx.Err()
 	}

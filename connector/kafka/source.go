@@ -7,6 +7,7 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -64,6 +65,10 @@ type Source struct {
 	cancel     context.CancelFunc
 	wg         sync.WaitGroup
 	extraOpts  []kgo.Opt // options added to the consuming client (metrics hooks, test timings)
+	health     *health   // whether the consuming client's brokers answer
+	failed     chan struct{}
+	failOnce   sync.Once
+	failure    error
 }
 
 // NewSource returns the Kafka source named name configured by the
@@ -83,7 +88,7 @@ func NewSource(name string, props map[string]string, opts ...kgo.Opt) (*Source, 
 	if err != nil {
 		return nil, fmt.Errorf("kafka source %q: %w", name, err)
 	}
-	s := &Source{cfg: cfg, wake: make(chan struct{}, 1), extraOpts: opts}
+	s := &Source{cfg: cfg, wake: make(chan struct{}, 1), extraOpts: opts, failed: make(chan struct{})}
 	s.commitCond = sync.NewCond(&s.mu)
 	return s, nil
 }
@@ -239,6 +244,7 @@ func (s *Source) Open(ctx context.Context, schema *record.Schema, dlq connector.
 	}
 	s.mu.Unlock()
 
+	s.health = newHealth()
 	cl, err := s.newConsumer()
 	if err != nil {
 		return nil, fmt.Errorf("kafka source %q: %w", s.cfg.name, err)
@@ -260,9 +266,10 @@ func (s *Source) Open(ctx context.Context, schema *record.Schema, dlq connector.
 	}
 
 	out := make(chan connector.PartitionReader)
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go s.pollLoop(runCtx)
 	go s.deliverLoop(runCtx, out)
+	go s.watchHealth(runCtx.Done())
 	return out, nil
 }
 
@@ -285,7 +292,7 @@ func (s *Source) directStart(p int32) int64 {
 // newConsumer returns the consuming client: a group member with manual
 // commits, or a direct reader of every partition from its start offset.
 func (s *Source) newConsumer() (*kgo.Client, error) {
-	opts := append([]kgo.Opt{kgo.FetchMaxWait(250 * time.Millisecond)}, s.extraOpts...)
+	opts := append([]kgo.Opt{kgo.FetchMaxWait(250 * time.Millisecond), kgo.WithHooks(s.health)}, s.extraOpts...)
 	if s.cfg.group == "" {
 		parts := make(map[int32]kgo.Offset, len(s.ends))
 		for p := range s.ends {
@@ -308,7 +315,12 @@ func (s *Source) newConsumer() (*kgo.Client, error) {
 		kgo.OnPartitionsRevoked(s.revoked),
 		kgo.OnPartitionsLost(s.lost),
 		kgo.AdjustFetchOffsetsFn(s.adjustOffsets),
+		kgo.SessionTimeout(s.cfg.sessionTimeout),
+		kgo.HeartbeatInterval(min(3*time.Second, s.cfg.sessionTimeout/3)),
 	)
+	if s.cfg.instanceID != "" {
+		opts = append(opts, kgo.InstanceID(s.cfg.instanceID))
+	}
 	return newClient(s.cfg.conn, opts...)
 }
 
@@ -395,12 +407,42 @@ func (s *Source) Close() error {
 	cancel()
 	s.wg.Wait()
 	cl.CloseAllowingRebalance()
+	s.leaveStatic()
 	s.mu.Lock()
 	for _, r := range s.readers {
 		r.finish()
 	}
 	s.mu.Unlock()
 	return nil
+}
+
+// leaveWait bounds how long a closing static member waits to leave its group.
+const leaveWait = 5 * time.Second
+
+// leaveStatic makes a static member ('<n>.group.instance.id') leave its
+// group on a clean shutdown, which franz-go does not do by itself, so its
+// partitions move to the other members at once instead of after the session
+// timeout. A process killed without shutting down keeps its membership, and
+// its restart takes its partitions back without a rebalance.
+func (s *Source) leaveStatic() {
+	if s.cfg.instanceID == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), leaveWait)
+	defer cancel()
+	cl, err := newClient(s.cfg.conn)
+	if err == nil {
+		defer cl.Close()
+		var resp kadm.LeaveGroupResponses
+		resp, err = kadm.NewClient(cl).LeaveGroup(ctx, kadm.LeaveGroup(s.cfg.group).InstanceIDs(s.cfg.instanceID).Reason("sluice shut down"))
+		if err == nil {
+			err = resp.Error()
+		}
+	}
+	if err != nil && !errors.Is(err, kerr.UnknownMemberID) { // not a member: nothing to leave
+		s.logger().Warn("kafka static member could not leave its group; its partitions move after the session timeout",
+			"group", s.cfg.group, "instance", s.cfg.instanceID, "error", err)
+	}
 }
 
 // commitError returns the commit's error: the request's, else the first

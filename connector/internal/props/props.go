@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // SchemaOptions are the options every source accepts about its schema
@@ -143,6 +144,28 @@ func (o *Options) Bool(opt string, def bool) (bool, error) {
 		return false, nil
 	}
 	return false, o.Errorf(opt, "invalid value %q (valid values: true, false)", v)
+}
+
+// Duration returns opt's value as a positive duration ("10s", "500ms",
+// "2m", "1h", or a bare number of seconds), or def when unset.
+func (o *Options) Duration(opt string, def time.Duration) (time.Duration, error) {
+	v, ok := o.vals[opt]
+	if !ok {
+		return def, nil
+	}
+	s := strings.TrimSpace(v)
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		secs, ferr := strconv.ParseFloat(s, 64)
+		if ferr != nil {
+			return 0, o.Errorf(opt, "invalid duration %q: want one such as 30s, 500ms, 2m or a number of seconds", v)
+		}
+		d = time.Duration(secs * float64(time.Second))
+	}
+	if d <= 0 {
+		return 0, o.Errorf(opt, "invalid duration %q: want a positive one", v)
+	}
+	return d, nil
 }
 
 // sizeUnits are the suffixes Size accepts, longest first.

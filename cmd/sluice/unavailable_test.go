@@ -1,0 +1,51 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/sluicesql/sluice/connector/kafka"
+)
+
+// TestUnavailableExit: a running job whose brokers go away for longer than
+// '<n>.unavailable.timeout' stops with exit 2 and a message naming it.
+func TestUnavailableExit(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "trades"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := kafka.Produce(ctx, c.ListenAddrs(), "trades", kafka.Message{Key: []byte("a"), Value: []byte(`{"trader_id":"a"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut syncBuilder
+	done := make(chan int, 1)
+	go func() {
+		done <- execute(ctx, []string{"run", "-q", "-e", "SELECT trader_id FROM trades WITH ('trades.type'='kafka_source'," +
+			" 'trades.bootstrap.servers'='" + c.ListenAddrs()[0] + "', 'trades.unavailable.timeout'='1s', 'commit.interval'='100ms')"}, &out, &errOut)
+	}()
+	for !strings.Contains(out.String(), `"a"`) {
+		select {
+		case code := <-done:
+			t.Fatalf("exit %d before the first row: %s", code, errOut.String())
+		case <-ctx.Done():
+			t.Fatal("no row")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	c.Close()
+	select {
+	case code := <-done:
+		if code != exitRuntime || !strings.Contains(errOut.String(), "'trades.unavailable.timeout' (1s): stopping") {
+			t.Errorf("exit %d, stderr %s", code, errOut.String())
+		}
+	case <-ctx.Done():
+		t.Fatal("the job did not stop")
+	}
+}

@@ -1,0 +1,166 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/record"
+)
+
+// cutter dials broker connections that it can cut all at once, as a
+// process killed with -9 loses them: no leave request, no heartbeat.
+type cutter struct {
+	mu    sync.Mutex
+	conns []net.Conn
+	cut   bool
+}
+
+func (c *cutter) dial(ctx context.Context, network, host string) (net.Conn, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cut {
+		return nil, errors.New("cut")
+	}
+	conn, err := (&net.Dialer{}).DialContext(ctx, network, host)
+	if err == nil {
+		c.conns = append(c.conns, conn)
+	}
+	return conn, err
+}
+
+func (c *cutter) kill() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cut = true
+	for _, conn := range c.conns {
+		conn.Close()
+	}
+}
+
+// assignedAll opens src and waits until it has readers of n partitions.
+func assignedAll(t *testing.T, ctx context.Context, src *Source, n int) {
+	t.Helper()
+	ch, err := src.Open(ctx, record.NewSchema("trader_id"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []connector.PartitionReader
+	for len(got) < n {
+		select {
+		case r := <-ch:
+			got = append(got, r)
+		case <-ctx.Done():
+			t.Fatalf("%d of %d partitions assigned before the deadline", len(got), n)
+		}
+	}
+	go func() {
+		for r := range ch {
+			r.Close()
+		}
+	}()
+}
+
+// TestStaticMemberRestart: a static member ('<n>.group.instance.id') killed
+// without leaving is replaced by its restart at once, not after its 2-minute
+// session timeout (the test's 30s deadline would pass first); a clean close
+// leaves the group at once.
+func TestStaticMemberRestart(t *testing.T) {
+	brokers := startCluster(t, "trades")
+	produce(t, brokers, "trades", trades(50, 5))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	props := sourceProps(brokers, "group.id", "g", "group.instance.id", "worker-1", "session.timeout.ms", "120000")
+
+	var c cutter
+	first, err := NewSource("trades", props, kgo.Dialer(c.dial))
+	if err != nil {
+		t.Fatal(err)
+	}
+	assignedAll(t, ctx, first, testPartitions)
+	c.kill() // kill -9: the member stops heartbeating without leaving
+
+	restarted, err := NewSource("trades", props)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assignedAll(t, ctx, restarted, testPartitions)
+	if err := restarted.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := newClient(Plain(brokers))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	groups, err := kadm.NewClient(cl).DescribeGroups(ctx, "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := groups["g"].Members; len(m) != 0 {
+		t.Errorf("after a clean close the group still has %d members: %+v", len(m), m)
+	}
+	first.Close()
+}
+
+// TestUnavailableTimeout: a source whose brokers go away says how long it
+// retries and, past '<n>.unavailable.timeout', fails with a message naming
+// the option; without it, it retries forever and says so.
+func TestUnavailableTimeout(t *testing.T) {
+	for _, timeout := range []string{"1s", ""} {
+		c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "trades"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		brokers := c.ListenAddrs()
+		produce(t, brokers, "trades", trades(10, 2))
+		props := sourceProps([]string{brokers[0], brokers[0]})
+		if timeout != "" {
+			props["trades.unavailable.timeout"] = timeout
+		}
+		src, err := NewSource("trades", props)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		assignedAll(t, ctx, src, 2)
+		c.Close()
+		if timeout != "" {
+			select {
+			case <-src.Failed():
+			case <-ctx.Done():
+				t.Fatal("the source did not fail")
+			}
+			if err := src.Failure(); err == nil || !strings.Contains(err.Error(), "'trades.unavailable.timeout' (1s)") {
+				t.Errorf("failure: %v", err)
+			}
+		} else {
+			for src.Status() == "" && ctx.Err() == nil {
+				time.Sleep(50 * time.Millisecond)
+			}
+			if st := src.Status(); !strings.Contains(st, "retrying forever ('trades.unavailable.timeout' not set)") {
+				t.Errorf("status %q", st)
+			}
+			if src.UnavailableTimeout() != 0 || src.Unavailable() == 0 {
+				t.Errorf("unavailable %s, timeout %s", src.Unavailable(), src.UnavailableTimeout())
+			}
+		}
+		src.Close()
+		cancel()
+	}
+	if _, err := NewSource("t", map[string]string{"t.unavailable.timeout": "soon"}); err == nil || !strings.Contains(err.Error(), "'t.unavailable.timeout'") {
+		t.Errorf("bad timeout: %v", err)
+	}
+	if _, err := NewSource("t", map[string]string{"t.group.instance.id": "a"}); err == nil || !strings.Contains(err.Error(), "'t.group.id'") {
+		t.Errorf("instance id without group: %v", err)
+	}
+}
