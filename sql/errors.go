@@ -159,10 +159,12 @@ func Locate(err error, file, src string) error {
 func window(line string, col int) (string, int) {
 	from := min(max(col-1-maxLine/2, 0), len(line))
 	to := min(from+maxLine, len(line))
-	for from > 0 && !utf8.RuneStart(line[from]) {
+	// Keep whole characters, backing up at most the length of one (the
+	// line need not be UTF-8).
+	for k := 0; k < utf8.UTFMax-1 && from > 0 && !utf8.RuneStart(line[from]); k++ {
 		from--
 	}
-	for to < len(line) && !utf8.RuneStart(line[to]) {
+	for k := 0; k < utf8.UTFMax-1 && to < len(line) && to > from && !utf8.RuneStart(line[to]); k++ {
 		to--
 	}
 	out, caret := line[from:to], col-from
@@ -182,7 +184,7 @@ func clip(s string) string {
 		return s
 	}
 	n := maxQuote
-	for n > 0 && !utf8.RuneStart(s[n]) {
+	for k := 0; k < utf8.UTFMax-1 && !utf8.RuneStart(s[n]); k++ {
 		n--
 	}
 	return s[:n] + "..."
