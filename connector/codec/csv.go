@@ -15,9 +15,11 @@ import (
 // field is NULL when empty, a number by record.ParseNumber's rule when it has
 // the shape of one, and a STRING otherwise; a field of a column the schema
 // types STRING keeps its text (007 stays "007"). A record is one line: a
-// line break inside a quoted field is not supported.
+// line break inside a quoted field is not supported. A field that is not
+// valid UTF-8 fails the line unless SetInvalidUTF8 says to replace it.
 type CSVDecoder struct {
 	delim  byte
+	option string // the option that replaces invalid UTF-8, for errors
 	slots  []int  // by CSV column: schema slot or -1
 	text   []bool // by CSV column: the text is kept as a STRING; nil when no column is
 	unset  []int  // schema slots no column fills: NULL in every record
@@ -105,6 +107,7 @@ func ParseCSVHeader(line []byte, delim byte) ([]string, error) {
 // of fields than there are columns is an error; after an error the contents
 // of dst are unspecified.
 func (d *CSVDecoder) Decode(line []byte, dst []record.Value) error {
+	d.intern.invalid = false
 	if len(dst) == d.width {
 		// Every other slot is written below, or the line is an error.
 		for _, s := range d.unset {
@@ -146,7 +149,17 @@ func (d *CSVDecoder) Decode(line []byte, dst []record.Value) error {
 	if col+1 != len(d.slots) {
 		return fmt.Errorf("line has %d fields, want %d", col+1, len(d.slots))
 	}
+	if d.intern.invalid {
+		return InvalidUTF8Error(line, d.option)
+	}
 	return nil
+}
+
+// SetInvalidUTF8 chooses what Decode and DecodeFirst do with a field that
+// is not valid UTF-8 (RejectInvalidUTF8 by default); option names the
+// source option that chooses it, for the error message.
+func (d *CSVDecoder) SetInvalidUTF8(mode InvalidUTF8, option string) {
+	d.intern.replace, d.option = mode == ReplaceInvalidUTF8, option
 }
 
 // value types one field; a text field is a STRING, even when empty.

@@ -24,6 +24,7 @@ func (d *CSVDecoder) DecodeFirst(buf []byte, dst []record.Value) int {
 	for _, s := range d.unset {
 		dst[s] = record.Value{}
 	}
+	d.intern.invalid = false
 	delim := d.delim
 	delimWord := lsbs * uint64(delim)
 	last := len(slots) - 1
@@ -47,7 +48,7 @@ func (d *CSVDecoder) DecodeFirst(buf []byte, dst []record.Value) int {
 					i = j + 1
 					continue
 				case c == '\n' || c == '\r' && j+1 < len(buf) && buf[j+1] == '\n':
-					if col != last {
+					if col != last || d.intern.invalid {
 						return 0
 					}
 					dst[s] = v
@@ -81,8 +82,9 @@ func (d *CSVDecoder) DecodeFirst(buf []byte, dst []record.Value) int {
 			}
 		}
 		if eol {
-			// An empty line is no record; the caller skips it.
-			if col != last || end == 0 {
+			// An empty line is no record; the caller skips it. Decode
+			// reports a field that is not UTF-8.
+			if col != last || end == 0 || d.intern.invalid {
 				return 0
 			}
 			return i + 1

@@ -28,11 +28,22 @@ func FuzzJSONDecoder(f *testing.F) {
 			t.Fatalf("re-decoding %s (from %q): %v", out, data, err)
 		}
 		for i := range dst {
+			if dst[i].Kind() == record.String && !validUTF8(dst[i].Str()) {
+				t.Fatalf("slot %d: %q is not UTF-8 (from %q)", i, dst[i].Str(), data)
+			}
 			if !sameValue(dst[i], again[i]) {
-				if dst[i].Kind() == record.String && !validUTF8(dst[i].Str()) {
-					continue // invalid UTF-8 is replaced on encoding
-				}
 				t.Fatalf("slot %d: %v %q became %v %q", i, dst[i].Kind(), dst[i], again[i].Kind(), again[i])
+			}
+		}
+		// Replacing invalid UTF-8 changes nothing in valid input.
+		r := NewJSONDecoder(schema)
+		r.SetInvalidUTF8(ReplaceInvalidUTF8, "")
+		if err := r.Decode(data, again); err != nil {
+			t.Fatalf("replace mode refuses %q: %v", data, err)
+		}
+		for i := range dst {
+			if !sameValue(dst[i], again[i]) {
+				t.Fatalf("replace mode: slot %d: %v became %v", i, dst[i], again[i])
 			}
 		}
 	})

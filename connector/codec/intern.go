@@ -3,6 +3,7 @@ package codec
 import (
 	"encoding/binary"
 	"math/bits"
+	"unicode/utf8"
 )
 
 const (
@@ -19,8 +20,15 @@ const (
 // Each entry keeps the string's first and last eight bytes as words, so a
 // lookup of a string of up to 16 bytes compares three words in the entry and
 // never reads the cached string's bytes.
+//
+// Only valid UTF-8 is cached, so a hit needs no check. A miss with invalid
+// UTF-8 is replaced (with replace set) or flagged in invalid for the
+// decoder to reject the record.
 type interner struct {
-	tab *[internSets * 2]internEntry
+	tab     *[internSets * 2]internEntry
+	replace bool // see ReplaceInvalidUTF8
+	invalid bool // a string since the decoder cleared it was not UTF-8
+	fixed   []byte
 }
 
 // internEntry is one cached string with its head and tail words (see words).
@@ -46,6 +54,9 @@ func (t *interner) strAt(buf []byte, start, end int) string {
 		return ""
 	}
 	if n > internMaxLen {
+		if b := buf[start:end]; !utf8.Valid(b) {
+			return t.notUTF8(b)
+		}
 		return string(buf[start:end])
 	}
 	var head, tail uint64
@@ -83,8 +94,23 @@ func (t *interner) lookup(b []byte, head, tail uint64) string {
 		*e, *f = *f, *e
 		return e.s
 	}
+	if !utf8.Valid(b) {
+		return t.notUTF8(b)
+	}
 	s := string(b)
 	t.tab[set+1] = *e
 	*e = internEntry{head: head, tail: tail, s: s}
 	return s
+}
+
+// notUTF8 returns b, which is not valid UTF-8, with its bad bytes replaced
+// when replace is set; otherwise it flags invalid and returns b as it is
+// (the decoder then rejects the record).
+func (t *interner) notUTF8(b []byte) string {
+	if t.replace {
+		t.fixed = AppendValidUTF8(t.fixed[:0], b)
+		return string(t.fixed)
+	}
+	t.invalid = true
+	return string(b)
 }

@@ -26,9 +26,11 @@ type seenField struct {
 // fields not in the schema are checked and ignored. Numbers are typed by
 // record.ParseNumber's rule, strings, booleans and null map to STRING,
 // BOOLEAN and NULL, and a nested object or array is kept as its JSON text in
-// a STRING.
+// a STRING. A string value that is not valid UTF-8 fails the record unless
+// SetInvalidUTF8 says to replace it.
 type JSONDecoder struct {
 	schema *record.Schema
+	option string // the option that replaces invalid UTF-8, for errors
 	order  []seenField
 	names  map[string]int // field name as written -> slot, or -1
 	intern *interner
@@ -45,11 +47,19 @@ func NewJSONDecoder(schema *record.Schema) *JSONDecoder {
 	}
 }
 
+// SetInvalidUTF8 chooses what Decode does with a string value that is not
+// valid UTF-8 (RejectInvalidUTF8 by default); option names the source
+// option that chooses it, for the error message.
+func (d *JSONDecoder) SetInvalidUTF8(mode InvalidUTF8, option string) {
+	d.intern.replace, d.option = mode == ReplaceInvalidUTF8, option
+}
+
 // Decode decodes the JSON object in data into dst, which is indexed by the
 // schema's slots (slots at or beyond len(dst) are ignored). Every slot of dst
 // is set: to the field's value or to NULL. On error dst holds partial values.
 func (d *JSONDecoder) Decode(data []byte, dst []record.Value) error {
 	clear(dst)
+	d.intern.invalid = false
 	i := skipSpace(data, 0)
 	if i >= len(data) {
 		return fmt.Errorf("empty input: expected a JSON object")
@@ -105,10 +115,14 @@ func (d *JSONDecoder) Decode(data []byte, dst []record.Value) error {
 	}
 }
 
-// end checks that only white space follows the object.
+// end checks that only white space follows the object and that its
+// strings were valid UTF-8.
 func (d *JSONDecoder) end(data []byte, i int) error {
 	if i = skipSpace(data, i); i < len(data) {
 		return syntaxError(data, i, "unexpected text after the object")
+	}
+	if d.intern.invalid {
+		return InvalidUTF8Error(data, d.option)
 	}
 	return nil
 }

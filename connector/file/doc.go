@@ -14,6 +14,9 @@
 //	'n.columns'     the CSV column names, comma separated; required when
 //	                has_header is false
 //	'n.split.size'  the size of a split in bytes, e.g. 64MiB (the default)
+//	'n.invalid.utf8' error (the default: a line with a string field that is
+//	                not UTF-8 goes to the dead-letter queue) or replace
+//	                (each bad byte reads as U+FFFD)
 //
 // The source never reads the files its job writes (its file sink, its
 // dead-letter file, a sink's temporary files), even when its glob matches

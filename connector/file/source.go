@@ -20,17 +20,18 @@ import (
 )
 
 // sourceOptions are the options a file source accepts after its name.
-var sourceOptions = []string{"type", "path", "format", "delimiter", "has_header", "columns", "split.size", "primary.key", "infer.records"}
+var sourceOptions = []string{"type", "path", "format", "delimiter", "has_header", "columns", "split.size", "primary.key", "infer.records", codec.InvalidUTF8Option}
 
 // Source reads the files matching a path or glob, each cut into splits that
 // are read in parallel. See the package documentation for its options.
 type Source struct {
-	name    string
-	format  format
-	columns []string // given CSV column names, if any
-	files   []*inputFile
-	splits  []split
-	opened  bool
+	name        string
+	format      format
+	invalidUTF8 codec.InvalidUTF8
+	columns     []string // given CSV column names, if any
+	files       []*inputFile
+	splits      []split
+	opened      bool
 }
 
 // inputFile is one file the source reads.
@@ -74,6 +75,13 @@ func NewSource(name string, props map[string]string, written ...string) (*Source
 	}
 	if s.format.kind == formatCSV && !s.format.hasHeader && s.columns == nil {
 		return nil, o.Errorf("columns", "required when '%s.has_header' is false: the CSV column names, e.g. 'station,temperature'", name)
+	}
+	utf, err := o.Enum(codec.InvalidUTF8Option, codec.InvalidUTF8Values[0], codec.InvalidUTF8Values...)
+	if err != nil {
+		return nil, err
+	}
+	if s.invalidUTF8, err = codec.ParseInvalidUTF8(utf); err != nil {
+		return nil, o.Errorf(codec.InvalidUTF8Option, "%v", err)
 	}
 	splitSize, err := o.Size("split.size", DefaultSplitSize)
 	if err != nil {
@@ -223,9 +231,12 @@ func (s *Source) Open(ctx context.Context, schema *record.Schema, dlq connector.
 			if err != nil {
 				return nil, fmt.Errorf("file source %q: %w", s.name, err)
 			}
+			dec.SetInvalidUTF8(s.invalidUTF8, s.name+"."+codec.InvalidUTF8Option)
 			r.decode, r.fast = dec.Decode, dec
 		} else {
-			r.decode = codec.NewJSONDecoder(schema).Decode
+			dec := codec.NewJSONDecoder(schema)
+			dec.SetInvalidUTF8(s.invalidUTF8, s.name+"."+codec.InvalidUTF8Option)
+			r.decode = dec.Decode
 			r.skipBlank = true
 		}
 		ch <- r

@@ -260,3 +260,49 @@ func TestCSVHeaderErrorsAtOpen(t *testing.T) {
 		t.Errorf("Open = %v, want duplicate column error", err)
 	}
 }
+
+// TestInvalidUTF8 checks that a JSON or CSV line with a field that is not
+// UTF-8 goes to the dead-letter queue with its bytes, and that
+// '<n>.invalid.utf8'='replace' reads it with U+FFFD instead.
+func TestInvalidUTF8(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"in.jsonl": "{\"a\":\"ok\"}\n{\"a\":\"\xff\xfe bad\"}\n",
+		"in.csv":   "a\nok\n\xff\xfe bad\n",
+	}
+	for name, data := range files {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		bad := strings.Split(data, "\n")[len(strings.Split(data, "\n"))-2]
+		t.Run(name, func(t *testing.T) {
+			src, err := NewSource("s", map[string]string{"s.path": path})
+			if err != nil {
+				t.Fatal(err)
+			}
+			dlq := &memDLQ{}
+			recs := readAll(t, src, record.NewSchema("a"), dlq)
+			if len(recs) != 1 || recs[0].Values[0].Str() != "ok" {
+				t.Errorf("records %v", recs)
+			}
+			if len(dlq.list) != 1 || string(dlq.list[0].Raw) != bad || !strings.Contains(dlq.list[0].Reason, "invalid UTF-8") ||
+				!strings.Contains(dlq.list[0].Reason, "'s.invalid.utf8'='replace'") {
+				t.Fatalf("dead letters %+v", dlq.list)
+			}
+			src, err = NewSource("s", map[string]string{"s.path": path, "s.invalid.utf8": "replace"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			dlq = &memDLQ{}
+			recs = readAll(t, src, record.NewSchema("a"), dlq)
+			if len(recs) != 2 || len(dlq.list) != 0 || recs[1].Values[0].Str() != "\ufffd\ufffd bad" {
+				t.Errorf("replace: records %v, dead letters %v", recs, dlq.list)
+			}
+		})
+	}
+	_, err := NewSource("s", map[string]string{"s.path": filepath.Join(dir, "in.csv"), "s.invalid.utf8": "skip"})
+	if err == nil || !strings.Contains(err.Error(), "s.invalid.utf8") || !strings.Contains(err.Error(), "error, replace") {
+		t.Errorf("bad option value: %v", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluicesql/sluice/connector/codec"
 	"github.com/sluicesql/sluice/connector/internal/props"
 )
 
@@ -18,6 +19,7 @@ type sourceConfig struct {
 	group        string
 	reset        string // "earliest" or "latest"
 	format       string // "json" or "string"
+	invalidUTF8  codec.InvalidUTF8
 	keyField     string
 	stopAtEnd    bool
 	partitionKey []string
@@ -44,7 +46,7 @@ var groupOptions = []string{"session.timeout.ms", "unavailable.timeout"}
 // sink accepts.
 var (
 	sourceOptions = append(append([]string{"type", "topic.name", "group.id", "group.instance.id", "auto.offset.reset",
-		"format", "key.field", "stop.at", "partition.key", "columns", "primary.key", "infer.records"}, groupOptions...), connOptions...)
+		"format", "key.field", "stop.at", "partition.key", "columns", "primary.key", "infer.records", codec.InvalidUTF8Option}, groupOptions...), connOptions...)
 	sinkOptions = append(append([]string{"type", "topic.name", "format"}, topicOptions...), connOptions...)
 )
 
@@ -69,6 +71,13 @@ func parseSourceConfig(name string, m map[string]string) (sourceConfig, error) {
 	}
 	if c.format, err = o.Enum("format", "json", "json", "string"); err != nil {
 		return c, err
+	}
+	utf, err := o.Enum(codec.InvalidUTF8Option, codec.InvalidUTF8Values[0], codec.InvalidUTF8Values...)
+	if err != nil {
+		return c, err
+	}
+	if c.invalidUTF8, err = codec.ParseInvalidUTF8(utf); err != nil {
+		return c, o.Errorf(codec.InvalidUTF8Option, "%v", err)
 	}
 	stop, err := o.Enum("stop.at", "never", "never", "end")
 	if err != nil {

@@ -1,6 +1,8 @@
 package kafka
 
 import (
+	"unicode/utf8"
+
 	"github.com/sluicesql/sluice/connector/codec"
 	"github.com/sluicesql/sluice/record"
 )
@@ -15,15 +17,41 @@ type valueDecoder interface {
 }
 
 // stringDecoder puts the whole value, as text, into one column.
-type stringDecoder struct{ slot int }
+type stringDecoder struct {
+	slot int
+	text textDecoder
+}
 
 // Decode sets the value column (when the schema has it) to data's text.
 func (d stringDecoder) Decode(data []byte, dst []record.Value) error {
 	clear(dst)
 	if d.slot >= 0 && d.slot < len(dst) {
-		dst[d.slot] = record.StringValue(string(data))
+		s, err := d.text.str(data)
+		if err != nil {
+			return err
+		}
+		dst[d.slot] = record.StringValue(s)
 	}
 	return nil
+}
+
+// textDecoder reads a message key or a string value as text, by the
+// source's invalid.utf8 choice.
+type textDecoder struct {
+	mode   codec.InvalidUTF8
+	option string // '<n>.invalid.utf8', for errors
+}
+
+// str returns b as a string, or an error (RejectInvalidUTF8) or U+FFFD for
+// each bad byte (ReplaceInvalidUTF8) when b is not valid UTF-8.
+func (t textDecoder) str(b []byte) (string, error) {
+	if utf8.Valid(b) {
+		return string(b), nil
+	}
+	if t.mode == codec.ReplaceInvalidUTF8 {
+		return string(codec.AppendValidUTF8(nil, b)), nil
+	}
+	return "", codec.InvalidUTF8Error(b, t.option)
 }
 
 // decoder turns a fetched Kafka record into a Sluice record. Each partition
@@ -31,13 +59,15 @@ func (d stringDecoder) Decode(data []byte, dst []record.Value) error {
 type decoder struct {
 	width   int
 	keySlot int // the '<n>.key.field' column, or -1
+	key     textDecoder
 	value   valueDecoder
 	conform *record.Conformer // makes values fit the schema's types; nil when untyped
 }
 
 // newDecoder returns a decoder for cfg's format filling schema's slots.
 func newDecoder(cfg *sourceConfig, schema *record.Schema) *decoder {
-	d := &decoder{width: schema.Len(), keySlot: -1, conform: record.NewConformer(schema)}
+	text := textDecoder{mode: cfg.invalidUTF8, option: cfg.name + "." + codec.InvalidUTF8Option}
+	d := &decoder{width: schema.Len(), keySlot: -1, key: text, conform: record.NewConformer(schema)}
 	if cfg.keyField != "" {
 		if slot, ok := schema.Lookup(cfg.keyField); ok {
 			d.keySlot = slot
@@ -49,9 +79,11 @@ func newDecoder(cfg *sourceConfig, schema *record.Schema) *decoder {
 		if !ok {
 			slot = -1
 		}
-		d.value = stringDecoder{slot: slot}
+		d.value = stringDecoder{slot: slot, text: text}
 	default:
-		d.value = codec.NewJSONDecoder(schema)
+		j := codec.NewJSONDecoder(schema)
+		j.SetInvalidUTF8(cfg.invalidUTF8, text.option)
+		d.value = j
 	}
 	return d
 }

@@ -231,7 +231,11 @@ func (d *decoder) decode(rec *record.Record, kr *kgo.Record) error {
 		if kr.Key == nil {
 			rec.Values[d.keySlot] = record.NullValue()
 		} else {
-			rec.Values[d.keySlot] = record.StringValue(string(kr.Key))
+			key, err := d.key.str(kr.Key)
+			if err != nil {
+				return fmt.Errorf("key: %w", err)
+			}
+			rec.Values[d.keySlot] = record.StringValue(key)
 		}
 	}
 	if d.conform != nil {

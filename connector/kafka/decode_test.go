@@ -1,0 +1,57 @@
+package kafka
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/record"
+)
+
+// TestDecodeInvalidUTF8 checks that a message whose value or key field is
+// not UTF-8 fails to decode (it goes to the dead-letter queue) unless
+// '<n>.invalid.utf8'='replace'.
+func TestDecodeInvalidUTF8(t *testing.T) {
+	schema := record.NewSchema("a", "value", "k")
+	msgs := []*kgo.Record{
+		{Value: []byte("{\"a\":\"\xff bad\"}"), Key: []byte("k")},
+		{Value: []byte(`{"a":"ok"}`), Key: []byte("\xfe")},
+	}
+	for _, format := range []string{"json", "string"} {
+		for _, mode := range []string{"", "error", "replace"} {
+			props := map[string]string{"ev.type": "kafka_source", "ev.format": format, "ev.key.field": "k"}
+			if mode != "" {
+				props["ev.invalid.utf8"] = mode
+			}
+			cfg, err := parseSourceConfig("ev", props)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := newDecoder(&cfg, schema)
+			for _, m := range msgs {
+				var rec record.Record
+				err := d.decode(&rec, m)
+				if mode == "replace" {
+					if err != nil {
+						t.Errorf("%s %s: %v", format, mode, err)
+						continue
+					}
+					for _, v := range rec.Values {
+						if v.Kind() == record.String && !strings.Contains(v.Str(), "\ufffd") && v.Str() != "ok" && v.Str() != "k" && v.Str() != `{"a":"ok"}` {
+							t.Errorf("%s %s: value %q", format, mode, v.Str())
+						}
+					}
+					continue
+				}
+				if err == nil || !strings.Contains(err.Error(), "invalid UTF-8") || !strings.Contains(err.Error(), "'ev.invalid.utf8'='replace'") {
+					t.Errorf("%s %q: decode(%q, key %q) = %v", format, mode, m.Value, m.Key, err)
+				}
+			}
+		}
+	}
+	if _, err := parseSourceConfig("ev", map[string]string{"ev.type": "kafka_source", "ev.invalid.utf8": "drop"}); err == nil ||
+		!strings.Contains(err.Error(), "ev.invalid.utf8") {
+		t.Errorf("bad value: %v", err)
+	}
+}
