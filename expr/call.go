@@ -68,6 +68,11 @@ func (c *compiler) call(x *sql.Call) (node, error) {
 		return c.extract(x)
 	case "DATE_TRUNC":
 		return c.dateTrunc(x)
+	case "NOW", "CURRENT_TIMESTAMP":
+		if len(x.Args) > 0 {
+			return node{}, errorf(x, "%s takes no arguments", x.Name)
+		}
+		return node{fn: now}, nil // never constant: it is read per record
 	}
 	def, ok := functions[name]
 	if !ok {

@@ -4,6 +4,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluicesql/sluice/record"
 	"github.com/sluicesql/sluice/sql"
@@ -333,4 +334,38 @@ func TestTimeFunctions(t *testing.T) {
 		{"tumble_start before epoch", call("TUMBLE_START", cast(neg(num("1")), "TIMESTAMP"), interval("1", "SECOND")), "TIMESTAMP 1969-12-31T23:59:59.000Z"},
 		{"tumble bad size", call("TUMBLE_START", col("t"), num("0")), "!window size must be a positive"},
 	})
+}
+
+// TestTimeSyntaxEvaluates evaluates the parsed forms EXTRACT(field FROM ts),
+// a short duration as an INTERVAL, and the processing-time clock.
+func TestTimeSyntaxEvaluates(t *testing.T) {
+	parse := func(src string) sql.Expr {
+		e, err := sql.ParseExpr(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	runEval(t, []evalCase{
+		{"extract year from", parse("EXTRACT(YEAR FROM t)"), "INTEGER 2024"},
+		{"extract 'minute' from", parse("EXTRACT('minute' FROM t)"), "INTEGER 30"},
+		{"tumble_start 10s", parse("TUMBLE_START(t, 10s)"), "TIMESTAMP 2024-01-15T10:30:40.000Z"},
+		{"short duration", parse("1.5m"), "INTEGER 90000"},
+	})
+	if _, err := Compile(call("NOW", num("1")), &Scope{Schema: record.NewSchema(testSchema...)}); err == nil ||
+		!strings.Contains(err.Error(), "NOW takes no arguments") {
+		t.Errorf("NOW(1): %v", err)
+	}
+	for _, src := range []string{"NOW()", "CURRENT_TIMESTAMP"} {
+		f, err := Compile(parse(src), &Scope{Schema: record.NewSchema(testSchema...)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := time.Now().UnixMilli()
+		v, err := f(testRecord())
+		after := time.Now().UnixMilli()
+		if err != nil || v.Kind() != record.Timestamp || v.Millis() < before || v.Millis() > after {
+			t.Errorf("%s = %v, %v; want a TIMESTAMP in [%d, %d]", src, v, err, before, after)
+		}
+	}
 }

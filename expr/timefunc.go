@@ -147,6 +147,12 @@ func (c *compiler) dateTrunc(x *sql.Call) (node, error) {
 	return node{constant: ts.constant, fn: f}, nil
 }
 
+// now is NOW() and CURRENT_TIMESTAMP: processing time, the wall clock (in
+// milliseconds) when the record is evaluated, as in Flink's streaming mode.
+func now(*record.Record) (record.Value, error) {
+	return record.TimestampValue(time.Now().UnixMilli()), nil
+}
+
 // tumble builds TUMBLE_START(ts, size) or TUMBLE_END(ts, size): the bounds
 // of the tumbling window [start, start+size) holding ts, for a size in
 // milliseconds (an INTERVAL literal is INTEGER milliseconds).

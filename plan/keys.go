@@ -174,7 +174,7 @@ func rowEvaluable(e sql.Expr) bool {
 	sql.Inspect(e, func(n sql.Expr) bool {
 		switch n := n.(type) {
 		case *sql.Call:
-			if n.Over != nil || isAggregate(n.Name) || isAnalytic(n.Name) {
+			if n.Over != nil || isAggregate(n.Name) || isAnalytic(n.Name) || isClock(n.Name) {
 				ok = false
 			}
 		case *sql.Ident:
@@ -187,17 +187,31 @@ func rowEvaluable(e sql.Expr) bool {
 	return ok
 }
 
-// constant reports whether e reads no column, so every record of every
-// input computes the same value for it (GROUP BY 'all').
+// constant reports whether e reads no column and no clock, so every record
+// of every input computes the same value for it (GROUP BY 'all').
 func constant(e sql.Expr) bool {
 	ok := true
 	sql.Inspect(e, func(n sql.Expr) bool {
-		if _, col := n.(*sql.Ident); col {
+		switch n := n.(type) {
+		case *sql.Ident:
 			ok = false
+		case *sql.Call:
+			ok = !isClock(n.Name)
 		}
 		return ok
 	})
 	return ok
+}
+
+// isClock reports whether a function reads the wall clock (NOW(),
+// CURRENT_TIMESTAMP): its value differs between routing and evaluation, so
+// it can be no routing key.
+func isClock(name string) bool {
+	switch strings.ToUpper(name) {
+	case "NOW", "CURRENT_TIMESTAMP":
+		return true
+	}
+	return false
 }
 
 // conjuncts splits e at its top-level ANDs.

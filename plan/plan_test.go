@@ -94,6 +94,9 @@ func TestPlanTable(t *testing.T) {
 		// A constant key is one group that every input can compute.
 		{"SELECT 'all' AS k, COUNT(*) FROM t GROUP BY 'all'", nil, "hash('all')", "always_hash", "'all'"},
 		{"SELECT a.k, COUNT(*) FROM a JOIN b ON a.k = b.k GROUP BY 'all'", nil, "single", "fan_in", ""},
+		// The clock is no routing key: it changes between routing and evaluation.
+		{"SELECT DATE_TRUNC('minute', NOW()), COUNT(*) FROM t GROUP BY DATE_TRUNC('minute', NOW())", nil, "single", "fan_in", ""},
+		{"SELECT a, CURRENT_TIMESTAMP, COUNT(*) FROM t GROUP BY a, CURRENT_TIMESTAMP", nil, "hash(a)", "always_hash", "a"},
 		// Global aggregates.
 		{"SELECT COUNT(*) FROM t", nil, "single", "fan_in", ""},
 		{"CREATE STREAM s AS SELECT SUM(x), MAX(y) FROM t" + keyedA, nil, "single", "fan_in", ""},

@@ -57,13 +57,13 @@ func (p *parser) startsExpr(t token) bool {
 	switch t.kind {
 	case tWord:
 		switch t.up {
-		case "NOT", "NULL", "TRUE", "FALSE", "CASE", "CAST":
+		case "NOT", "NULL", "TRUE", "FALSE", "CASE", "CAST", "CURRENT_TIMESTAMP":
 			return true
 		case "LEFT", "RIGHT":
 			return p.peekAt(1).kind == tOp && p.peekAt(1).text == "("
 		}
 		return !reserved[t.up]
-	case tQuoted, tString, tNumber:
+	case tQuoted, tString, tNumber, tDuration:
 		return true
 	case tOp:
 		return t.text == "(" || t.text == "-" || t.text == "+"
@@ -185,7 +185,7 @@ func (p *parser) primary() Expr {
 		p.i++
 		return &Literal{Pos: t.pos, Kind: StringLit, Text: t.text}
 	case tDuration:
-		p.failf(t, "invalid number %s (durations like 10m are only allowed in WINDOW and WITHIN)", clip(t.text))
+		return p.shortInterval()
 	case tQuoted:
 		return p.ident()
 	case tOp:
@@ -206,6 +206,9 @@ func (p *parser) primary() Expr {
 			return &Literal{Pos: t.pos, Kind: BoolLit, Text: t.up}
 		case "CASE":
 			return p.caseExpr()
+		case "CURRENT_TIMESTAMP":
+			p.i++
+			return &Call{Pos: t.pos, Name: t.up}
 		case "CAST":
 			return p.cast()
 		case "INTERVAL":
@@ -242,6 +245,23 @@ func (p *parser) ident() Expr {
 		}
 	}
 	return id
+}
+
+// shortUnitNames maps the suffixes of short durations to INTERVAL units.
+var shortUnitNames = map[string]string{
+	"ns": "NANOSECOND", "us": "MICROSECOND", "ms": "MILLISECOND", "s": "SECOND",
+	"m": "MINUTE", "h": "HOUR", "d": "DAY", "w": "WEEK",
+}
+
+// shortInterval parses a short duration such as 10s in an expression: the
+// INTERVAL literal it abbreviates (INTERVAL '10' SECOND).
+func (p *parser) shortInterval() *Literal {
+	t := p.next()
+	if _, err := parseShortDuration(t.text); err != nil {
+		p.failf(t, "bad duration %s: %v", clip(t.text), err)
+	}
+	n := strings.IndexFunc(t.text, func(r rune) bool { return !isDigit(byte(r)) && r != '.' })
+	return &Literal{Pos: t.pos, Kind: IntervalLit, Text: t.text[:n], Unit: shortUnitNames[strings.ToLower(t.text[n:])]}
 }
 
 // interval parses `INTERVAL 'n' UNIT` and checks that it is a valid duration.
@@ -291,6 +311,15 @@ func (p *parser) call() Expr {
 	c := &Call{Pos: t.pos, Name: t.up}
 	open := p.next()
 	switch {
+	case c.Name == "EXTRACT" && (isName(p.peek()) || p.peek().kind == tString) && p.peekAt(1).kind == tWord && p.peekAt(1).up == "FROM":
+		// EXTRACT(field FROM ts) is the call EXTRACT(field, ts).
+		f := p.next()
+		field := Expr(&Ident{Pos: f.pos, Name: f.text})
+		if f.kind == tString {
+			field = &Literal{Pos: f.pos, Kind: StringLit, Text: f.text}
+		}
+		p.i++
+		c.Args = []Expr{field, p.exprAfter("FROM")}
 	case p.acceptOp("*"):
 		c.Star = true
 	case p.isOp(")"):

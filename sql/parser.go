@@ -24,7 +24,7 @@ var reserved = map[string]bool{
 	"END": true, "CAST": true, "TRUE": true, "FALSE": true, "DISTINCT": true, "JOIN": true,
 	"INNER": true, "LEFT": true, "RIGHT": true, "FULL": true, "OUTER": true, "ON": true,
 	"WITHIN": true, "OVER": true, "PRIMARY": true, "ASC": true, "DESC": true,
-	"CREATE": true, "INSERT": true, "INTO": true, "QUALIFY": true,
+	"CREATE": true, "INSERT": true, "INTO": true, "QUALIFY": true, "CURRENT_TIMESTAMP": true,
 }
 
 // bailout is the panic value that aborts the current statement after an

@@ -375,6 +375,20 @@ func writeLiteral(b *strings.Builder, l *Literal) {
 }
 
 func writeCall(b *strings.Builder, c *Call) {
+	if c.Name == "CURRENT_TIMESTAMP" && len(c.Args) == 0 && !c.Star && c.Over == nil {
+		b.WriteString(c.Name)
+		return
+	}
+	if c.Name == "EXTRACT" && len(c.Args) == 2 && !c.Distinct && c.Over == nil {
+		if id, ok := c.Args[0].(*Ident); ok && id.Qualifier == "" {
+			b.WriteString("EXTRACT(")
+			writeExpr(b, c.Args[0])
+			b.WriteString(" FROM ")
+			writeExpr(b, c.Args[1])
+			b.WriteString(")")
+			return
+		}
+	}
 	b.WriteString(c.Name + "(")
 	switch {
 	case c.Star:
