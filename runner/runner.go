@@ -436,7 +436,7 @@ func openSink(name string, props map[string]string, w io.Writer, kafkaOpts func(
 	switch typ := props[name+".type"]; typ {
 	case "file_sink":
 		if path := props[name+".path"]; path != "" {
-			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			if err := os.MkdirAll(filepath.Dir(filepath.Clean(path)), 0o777); err != nil { // the umask applies
 				return nil, fmt.Errorf("file sink %q: %w", name, err)
 			}
 		}

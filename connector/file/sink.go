@@ -3,9 +3,13 @@ package file
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -43,7 +47,9 @@ func NewSink(name string, props map[string]string) (*Sink, error) {
 	if path == "" {
 		return nil, o.Errorf("path", "required: the file to write")
 	}
-	s := &Sink{name: name, path: path}
+	// Clean lexically, as a shell user reads new/dir/../../sub/o.jsonl: the
+	// system would need new/dir to exist.
+	s := &Sink{name: name, path: filepath.Clean(path)}
 	if s.format, err = parseFormat(o, path); err != nil {
 		return nil, err
 	}
@@ -75,7 +81,7 @@ func (s *Sink) Open(_ context.Context, schema *record.Schema, _ []int) error {
 	if dir == "" {
 		dir = "."
 	}
-	tmp, err := os.CreateTemp(dir, tempPrefix(base)+"*")
+	tmp, err := createTemp(dir, tempPrefix(base))
 	if err != nil {
 		return fmt.Errorf("file sink %q: %w", s.name, err)
 	}
@@ -157,9 +163,6 @@ func (s *Sink) Close() error {
 	}
 	s.tmp, s.w = nil, nil
 	if err == nil {
-		err = os.Chmod(name, 0o644)
-	}
-	if err == nil {
 		err = os.Rename(name, s.path)
 	}
 	if err != nil {
@@ -194,6 +197,20 @@ func (s *Sink) fail(err error) error {
 	s.discard()
 	s.err = fmt.Errorf("file sink %q: %w", s.name, err)
 	return s.err
+}
+
+// createTemp creates a new file in dir whose name starts with prefix, with
+// mode 0666 less the umask (the mode the final file keeps), unlike
+// os.CreateTemp's 0600.
+func createTemp(dir, prefix string) (*os.File, error) {
+	for range 100 {
+		name := filepath.Join(dir, prefix+strconv.FormatUint(rand.Uint64(), 36))
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err
+		}
+	}
+	return nil, fmt.Errorf("cannot create a temporary file in %s", dir)
 }
 
 // tempPrefix begins the name of a sink's temporary file for the file base.

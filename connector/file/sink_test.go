@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/sluicesql/sluice/record"
@@ -121,6 +122,45 @@ func TestSinkOptionErrors(t *testing.T) {
 	for _, tt := range tests {
 		if _, err := NewSink("out", tt.props); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("NewSink(%v) = %v, want %q", tt.props, err, tt.want)
+		}
+	}
+}
+
+// TestSinkRespectsUmask checks that the output file gets mode 0666 less the
+// umask (0600 under umask 077, 0644 under 022), like a file the shell
+// creates, and that a path with .. is cleaned lexically.
+func TestSinkRespectsUmask(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct {
+		umask int
+		want  os.FileMode
+	}{{0o077, 0o600}, {0o022, 0o644}, {0o002, 0o664}} {
+		old := syscall.Umask(tt.umask)
+		dir := t.TempDir()
+		if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, "new", "dir", "..", "..", "sub", "o.jsonl")
+		s, err := NewSink("out", map[string]string{"out.path": path, "out.type": "file_sink"})
+		if err == nil {
+			err = s.Open(ctx, record.NewSchema("a"), nil)
+		}
+		if err == nil {
+			err = s.Write(ctx, []record.Record{{Values: []record.Value{record.IntValue(1)}}})
+		}
+		if err == nil {
+			err = s.Close()
+		}
+		syscall.Umask(old)
+		if err != nil {
+			t.Fatalf("umask %03o: %v", tt.umask, err)
+		}
+		fi, err := os.Stat(filepath.Join(dir, "sub", "o.jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != tt.want {
+			t.Errorf("umask %03o: mode %v, want %v", tt.umask, fi.Mode().Perm(), tt.want)
 		}
 	}
 }

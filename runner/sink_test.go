@@ -1,0 +1,42 @@
+package runner
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/sluicesql/sluice/sql"
+)
+
+// TestFileSinkPathWithDotDot checks that a sink path through directories
+// that do not exist and back out (new/dir/../../sub/o.jsonl) is cleaned
+// before its directory is created, as a shell user reads it.
+func TestFileSinkPathWithDotDot(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.jsonl")
+	if err := os.WriteFile(in, []byte("{\"x\":1}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := dir + "/new/dir/../../sub/o.jsonl"
+	stmts, err := sql.Parse("s.sql", "CREATE STREAM o AS SELECT x FROM t WITH ('t.type'='file_source', 't.path'='"+in+
+		"', 'o.type'='file_sink', 'o.path'='"+out+"')")
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := Prepare(context.Background(), stmts[0], Options{Stdout: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "sub", "o.jsonl"))
+	if err != nil || string(got) != "{\"x\":1}\n" {
+		t.Errorf("output %q, %v", got, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "new")); err == nil {
+		t.Errorf("the directory new was created")
+	}
+}
