@@ -55,3 +55,19 @@ func TestDecodeInvalidUTF8(t *testing.T) {
 		t.Errorf("bad value: %v", err)
 	}
 }
+
+// TestOptionErrorNamesSourceOnce checks that a bad option's error names the
+// source once (it read `kafka source "ev": kafka source "ev": ...`).
+func TestOptionErrorNamesSourceOnce(t *testing.T) {
+	for _, props := range []map[string]string{
+		{"ev.auto.offset.reset": "never"},
+		{"ev.nope": "x"},
+		{"ev.security.protocol": "PLAINTEXT", "ev.sasl.mechanism": "PLAIN"},
+	} {
+		props["ev.type"] = "kafka_source"
+		_, err := NewSource("ev", props)
+		if err == nil || strings.Count(err.Error(), `kafka source "ev"`) != 1 {
+			t.Errorf("%v: %v", props, err)
+		}
+	}
+}

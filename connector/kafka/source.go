@@ -86,7 +86,7 @@ type Source struct {
 func NewSource(name string, props map[string]string, opts ...kgo.Opt) (*Source, error) {
 	cfg, err := parseSourceConfig(name, props)
 	if err != nil {
-		return nil, fmt.Errorf("kafka source %q: %w", name, err)
+		return nil, err // it names the source and the option
 	}
 	s := &Source{cfg: cfg, wake: make(chan struct{}, 1), extraOpts: opts, failed: make(chan struct{})}
 	s.commitCond = sync.NewCond(&s.mu)
