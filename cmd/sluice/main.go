@@ -7,7 +7,8 @@
 //	sluice explain FILE.sql        show how each statement would be partitioned
 //	sluice gen NAME --count N      write generated sample data
 //	sluice demo                    a self-contained Kafka demo
-//	sluice version                 print the version
+//	sluice version                 print the version (also sluice --version)
+//	sluice help [COMMAND]          show help (also sluice [COMMAND] --help)
 //
 // Exit codes: 0 success, 1 the user's error (SQL, options, configuration),
 // 2 a runtime failure (a sink that cannot be written, a broker that cannot
@@ -47,14 +48,16 @@ func (e userError) Unwrap() error { return e.err }
 
 // cli is the command tree.
 type cli struct {
-	LogFormat string `name:"log-format" default:"text" enum:"text,json" help:"Log format on stderr: text or json."`
+	LogFormat string           `name:"log-format" default:"text" enum:"text,json" help:"Log format on stderr: text or json."`
+	Version   kong.VersionFlag `name:"version" help:"Print the version and exit."`
 
-	Run     runCmd     `cmd:"" help:"Run every statement of a SQL file as a streaming job."`
-	Explain explainCmd `cmd:"" help:"Show the plan of each statement: analysis, distribution, strategy and why."`
-	Gen     genCmd     `cmd:"" help:"Write generated sample data (trades, market_data, orders, measurements) to a file or a Kafka topic."`
-	Demo    demoCmd    `cmd:"" help:"Start an in-process Kafka cluster, produce trades and run a windowed GROUP BY on them."`
-	Version versionCmd `cmd:"" help:"Print the version."`
-	Bench   benchCmd   `cmd:"" help:"Benchmark the reference's scenarios beside a hand-written limit (and a Go peer), checking every answer."`
+	Run        runCmd     `cmd:"" help:"Run every statement of a SQL file as a streaming job."`
+	Explain    explainCmd `cmd:"" help:"Show the plan of each statement: analysis, distribution, strategy and why."`
+	Gen        genCmd     `cmd:"" help:"Write generated sample data (trades, market_data, orders, measurements) to a file or a Kafka topic."`
+	Demo       demoCmd    `cmd:"" help:"Start an in-process Kafka cluster, produce trades and run a windowed GROUP BY on them."`
+	VersionCmd versionCmd `cmd:"" name:"version" help:"Print the version."`
+	Help       helpCmd    `cmd:"" help:"Show help for sluice or one of its commands."`
+	Bench      benchCmd   `cmd:"" help:"Benchmark the reference's scenarios beside a hand-written limit (and a Go peer), checking every answer."`
 }
 
 // env is what every command runs with: the streams and the context that
@@ -72,6 +75,18 @@ func (versionCmd) Help() string { return "Example:\n  sluice version" }
 func (versionCmd) Run(e *env) error {
 	fmt.Fprintln(e.stdout, "sluice", version)
 	return nil
+}
+
+// helpCmd is `sluice help [COMMAND...]`, the same as `sluice [COMMAND...] --help`.
+type helpCmd struct {
+	Command []string `arg:"" optional:"" help:"The command to show help for."`
+}
+
+func (helpCmd) Help() string { return "Examples:\n  sluice help\n  sluice help run" }
+
+func (h helpCmd) Run(k *kong.Context) error {
+	_, err := k.Kong.Parse(append(h.Command, "--help"))
+	return userError{err} // reached only for an unknown command: --help exits
 }
 
 func main() {
@@ -96,6 +111,7 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) (code
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(code int) { panic(exitRequest(code)) }),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+		kong.Vars{"version": "sluice " + version},
 	)
 	if err != nil {
 		fmt.Fprintln(stderr, "sluice:", err)

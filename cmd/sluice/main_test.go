@@ -40,6 +40,10 @@ func TestExitCodes(t *testing.T) {
 		stderr string // substring expected on stderr
 	}{
 		{"version", []string{"version"}, 0, "sluice dev", ""},
+		{"--version", []string{"--version"}, 0, "sluice dev", ""},
+		{"help", []string{"help"}, 0, "Usage: sluice <command>", ""},
+		{"help run", []string{"help", "run"}, 0, "Usage: sluice run", ""},
+		{"help of an unknown command", []string{"help", "nope"}, 1, "", "nope"},
 		{"run -e", []string{"run", "-q", "-e", "SELECT k, x FROM t WHERE x > 1 " + src}, 0, `{"k":"a","x":3}`, ""},
 		{"summary", []string{"run", "-e", "SELECT k FROM t " + src}, 0, `{"k":"b"}`, "dead-lettered 1"},
 		{"parse error", []string{"run", bad}, 1, "", "bad.sql:3:1:"},
