@@ -137,6 +137,9 @@ func (c *demoCmd) Run(e *env) error {
 	fmt.Fprintf(e.stdout, "\n-- windows as they fire (Ctrl-C to stop):\n")
 	sum, err := j.Run(ctx)
 	if sum != nil {
+		if e.ctx.Err() == nil {
+			sum.Interrupted = false // --duration ran out: a clean stop, not an interruption
+		}
 		writeSummary(e.stderr, infoOf(j), sum)
 		fmt.Fprintf(e.stderr, "  produced:   %s trades to topic %s\n", count(prod.produced()), c.Topic)
 	}

@@ -25,7 +25,7 @@ func TestDemo(t *testing.T) {
 	if n := strings.Count(windows, `"window_start":"2024-01-15T00:00:`); n == 0 {
 		t.Errorf("no window fired in 3s:\n%s\nstderr: %s", out, errOut)
 	}
-	if !strings.Contains(errOut, "job trades interrupted: smart_repartition") || !strings.Contains(errOut, "trades to topic demo_trades") {
+	if !strings.Contains(errOut, "job trades done: smart_repartition") || !strings.Contains(errOut, "trades to topic demo_trades") {
 		t.Errorf("summary missing:\n%s", errOut)
 	}
 }
