@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/sluicesql/sluice/connector/gen"
@@ -18,7 +19,7 @@ type genCmd struct {
 	Name        string  `arg:"" enum:"trades,market_data,orders,measurements" help:"Data set: trades, market_data, orders or measurements (1BRC)."`
 	Count       int64   `default:"100000" help:"Number of records."`
 	Out         string  `short:"o" help:"Output file ('-' for stdout); default stdout unless --topic is given."`
-	Format      string  `default:"jsonl" enum:"jsonl,json,csv" help:"File format: jsonl or csv (measurements csv is 1BRC's 'station;temperature')."`
+	Format      string  `default:"auto" enum:"auto,jsonl,json,csv,tsv" help:"File format: jsonl, csv or tsv (measurements csv is 1BRC's 'station;temperature'); auto takes it from the extension of --out as the file source does (.csv, .tsv; otherwise jsonl)."`
 	Seed        uint64  `default:"1" help:"Random seed: the same seed gives the same data."`
 	Keys        int     `help:"Key cardinality (0: the data set's default)."`
 	Zipf        float64 `help:"Zipf skew exponent of the keys (0: uniform)."`
@@ -57,7 +58,7 @@ func (c *genCmd) Run(e *env) error {
 		w = f
 	}
 	bw := bufio.NewWriterSize(w, 1<<20)
-	n, err := gen.WriteFile(bw, c.options(), c.Format)
+	n, err := gen.WriteFile(bw, c.options(), c.format())
 	if err == nil {
 		err = bw.Flush()
 	}
@@ -71,6 +72,18 @@ func (c *genCmd) Run(e *env) error {
 		fmt.Fprintf(e.stderr, "wrote %d %s records to %s\n", n, c.Name, c.Out)
 	}
 	return nil
+}
+
+// format is --format, with auto resolved from the extension of --out.
+func (c *genCmd) format() string {
+	if c.Format != "auto" {
+		return c.Format
+	}
+	switch ext := strings.ToLower(filepath.Ext(c.Out)); ext {
+	case ".csv", ".tsv":
+		return ext[1:]
+	}
+	return "jsonl"
 }
 
 // produce writes the generated records to a Kafka topic, creating it if needed.

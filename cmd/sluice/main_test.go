@@ -123,3 +123,36 @@ func TestExplainSeparatesStatements(t *testing.T) {
 		t.Errorf("explain output:\n%q", out)
 	}
 }
+
+// TestGenFormatFromExtension checks that gen --out takes the format from the
+// extension, as the file source reads it, so the file reads back the same.
+func TestGenFormatFromExtension(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	query := "SELECT trader_id, COUNT(*) AS n FROM t GROUP BY trader_id ORDER BY trader_id WITH ('t.type'='file_source', 't.path'='%s')"
+	var results []string
+	for _, name := range []string{"x.jsonl", "x.csv", "x.tsv", "x.txt"} {
+		if code, _, errOut := sluice(t, "gen", "trades", "--count", "50", "--out", name); code != 0 {
+			t.Fatalf("gen --out %s: exit %d: %s", name, code, errOut)
+		}
+		data, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		json := strings.HasPrefix(string(data), "{")
+		if want := name == "x.jsonl" || name == "x.txt"; json != want {
+			t.Errorf("%s starts %.40q", name, data)
+		}
+		if name == "x.txt" {
+			continue
+		}
+		code, out, errOut := sluice(t, "run", "-q", "-e", strings.Replace(query, "%s", name, 1))
+		if code != 0 {
+			t.Fatalf("reading %s: exit %d: %s", name, code, errOut)
+		}
+		results = append(results, out)
+	}
+	if results[0] == "" || results[1] != results[0] || results[2] != results[0] {
+		t.Errorf("the formats read back differently:\n%s", strings.Join(results, "\n--\n"))
+	}
+}

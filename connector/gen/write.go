@@ -12,9 +12,9 @@ import (
 
 // WriteFile writes opts.Count records of opts.Generator to w, in record order
 // (the union of all partitions), as JSON lines ("jsonl" or "json") or CSV
-// ("csv"). CSV has a header row and commas, except for measurements, which
-// is written in the One Billion Row Challenge's format: "station;temperature"
-// lines without a header. It returns the number of records written.
+// ("csv", or "tsv" with tabs). CSV has a header row and commas, except for
+// measurements, which is written in the One Billion Row Challenge's format:
+// "station;temperature" lines without a header. It returns the number of records written.
 func WriteFile(w io.Writer, opts Options, format string) (int64, error) {
 	if opts.Count <= 0 {
 		return 0, fmt.Errorf("generator %q: writing a file needs a count", opts.Generator)
@@ -30,9 +30,12 @@ func WriteFile(w io.Writer, opts Options, format string) (int64, error) {
 	switch strings.ToLower(format) {
 	case "jsonl", "json", "":
 		appendRow = codec.NewJSONEncoder(schema).AppendRow
-	case "csv":
+	case "csv", "tsv":
 		delim := byte(',')
-		if g.kind == kinds["measurements"] {
+		switch {
+		case strings.EqualFold(format, "tsv"):
+			delim = '\t'
+		case g.kind == kinds["measurements"]:
 			delim = ';'
 		}
 		enc, err := codec.NewCSVEncoder(delim)
@@ -40,11 +43,11 @@ func WriteFile(w io.Writer, opts Options, format string) (int64, error) {
 			return 0, err
 		}
 		appendRow = enc.AppendRow
-		if delim == ',' {
+		if delim != ';' {
 			buf = append(enc.AppendHeader(buf, schema), '\n')
 		}
 	default:
-		return 0, fmt.Errorf("unknown format %q (valid: jsonl, csv)", format)
+		return 0, fmt.Errorf("unknown format %q (valid: jsonl, csv, tsv)", format)
 	}
 	row := make([]record.Value, len(g.kind.columns))
 	for i := uint64(0); i < uint64(opts.Count); i++ {
