@@ -96,6 +96,16 @@ func Explain(w io.Writer, plans []*Plan) error {
 		line("strategy", strat)
 		line("chosen by", p.ChoiceSource)
 		line("reason", p.Reason)
+		if len(p.Inputs) > 1 {
+			for j, in := range p.Inputs {
+				label := ""
+				if j == 0 {
+					label = "inputs:"
+				}
+				fmt.Fprintf(&b, "  %-13s %s\n", label, in.explainText(j == 0))
+			}
+			line("join state", p.stateText())
+		}
 		for j, r := range p.Rejected {
 			label := ""
 			if j == 0 {
@@ -158,6 +168,27 @@ func schemaText(in Input) string {
 	return s
 }
 
+// explainText describes an input of a join: role, keys, routing and why
+// (the stream's why is the strategy's reason, printed above it).
+func (in Input) explainText(stream bool) string {
+	s := in.Name
+	if in.Alias != "" {
+		s += " AS " + in.Alias
+	}
+	s += ": " + in.Role
+	if keys := exprNames(in.KeyExprs); len(keys) > 0 && !in.Broadcast {
+		s += ", keys " + strings.Join(keys, ", ")
+	}
+	if len(in.PrimaryKey) > 0 {
+		s += ", primary key " + strings.Join(in.PrimaryKey, ", ")
+	}
+	s += ", routed " + in.Routing
+	if !stream && in.Why != "" {
+		s += ": " + in.Why
+	}
+	return s
+}
+
 // jsonSchema is one source's schema in ExplainJSON's output.
 type jsonSchema struct {
 	Source     string       `json:"source"`
@@ -195,6 +226,38 @@ func (p *Plan) schemasJSON() []jsonSchema {
 	return out
 }
 
+// stateText estimates the state a join keeps.
+func (p *Plan) stateText() string {
+	var parts []string
+	for _, in := range p.Inputs[1:] {
+		if in.Role != RoleTable {
+			continue
+		}
+		size := "size known after bootstrap"
+		if in.Rows >= 0 {
+			size = fmt.Sprintf("%d rows", in.Rows)
+		}
+		where := "held once and read by every worker"
+		if !in.Broadcast {
+			where = fmt.Sprintf("split over the %d workers", p.Partitions)
+		}
+		parts = append(parts, fmt.Sprintf("table %s: latest row per key, %s, %s", in.Name, size, where))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// jsonInput is one input of ExplainJSON's output.
+type jsonInput struct {
+	Name       string   `json:"name"`
+	Alias      string   `json:"alias,omitempty"`
+	Role       string   `json:"role"`
+	Routing    string   `json:"routing"`
+	Keys       []string `json:"keys"`
+	Why        string   `json:"why"`
+	PrimaryKey []string `json:"primary_key,omitempty"`
+	Rows       *int64   `json:"rows,omitempty"`
+}
+
 // jsonStatement is one statement of ExplainJSON's output.
 type jsonStatement struct {
 	Name             string       `json:"name"`
@@ -211,6 +274,8 @@ type jsonStatement struct {
 	Rejected         []Rejection  `json:"rejected"`
 	Analysis         Analysis     `json:"analysis"`
 	Schemas          []jsonSchema `json:"schemas"`
+	Inputs           []jsonInput  `json:"inputs"`
+	JoinState        string       `json:"join_state,omitempty"`
 }
 
 // ExplainJSON writes the plans as
@@ -233,6 +298,21 @@ func ExplainJSON(w io.Writer, plans []*Plan) error {
 		}
 		if s.Rejected == nil {
 			s.Rejected = []Rejection{}
+		}
+		for _, in := range p.Inputs {
+			ji := jsonInput{Name: in.Name, Alias: in.Alias, Role: in.Role, Routing: in.Routing, Why: in.Why,
+				Keys: exprNames(in.KeyExprs), PrimaryKey: in.PrimaryKey}
+			if in.Broadcast || ji.Keys == nil {
+				ji.Keys = []string{}
+			}
+			if in.Rows >= 0 {
+				rows := in.Rows
+				ji.Rows = &rows
+			}
+			s.Inputs = append(s.Inputs, ji)
+		}
+		if len(p.Inputs) > 1 {
+			s.JoinState = p.stateText()
 		}
 		out.Statements = append(out.Statements, s)
 	}

@@ -43,6 +43,9 @@ type Options struct {
 	// Properties are the statement's WITH properties merged with those of
 	// its sources' DDL declarations; nil means the statement's own WITH.
 	Properties map[string]string
+	// TableRows are the sizes of table inputs (rows after the bootstrap, or
+	// an upper bound), by source name; a table missing here has an unknown size.
+	TableRows map[string]int64
 }
 
 // Plan is the planner's decision for one statement.
@@ -96,6 +99,18 @@ type Input struct {
 	Partitioned bool
 	// Schema is the source's schema, when known.
 	Schema connector.Schema
+	// Role is "stream", or "table" for a JOIN source with a primary key.
+	Role string
+	// PrimaryKey are a table's key columns.
+	PrimaryKey []string
+	// Rows is a table's size when known (see Options.TableRows), else -1.
+	Rows int64
+	// Broadcast is set for a table every worker holds whole; ByPartition
+	// for a table split by source partition like the stream (aligned).
+	Broadcast, ByPartition bool
+	// Routing says how the input reaches the workers ("always_hash on k",
+	// "broadcast", ...) and Why says why.
+	Routing, Why string
 }
 
 // Rejection is one strategy that would change the statement's result.
@@ -117,9 +132,15 @@ func Build(stmt *sql.Statement, opts Options) (*Plan, error) {
 		p.Name = sel.From.Name
 	}
 	p.Inputs = inputs(sel, opts)
-	req, keys := requirement(sel, r)
-	if len(p.Inputs) == 1 && p.Inputs[0].Facts.Key != nil {
+	if err := p.roles(sel, opts); err != nil {
+		return nil, err
+	}
+	req, keys := requirement(sel, r, p.routed())
+	switch {
+	case len(p.Inputs) == 1 && p.Inputs[0].Facts.Key != nil:
 		req.SourceKey = p.Inputs[0].Facts.Key
+	case len(p.Inputs) > 1 && req.Kind == partition.Hash:
+		req.SourceKey = p.joinSourceKey(keys, r)
 	}
 	p.Requirement, p.RoutingKeys, p.KeyExprs = req, req.Keys, keys
 	for i := range p.Inputs {
@@ -131,6 +152,7 @@ func Build(stmt *sql.Statement, opts Options) (*Plan, error) {
 	if err := p.choose(opts); err != nil {
 		return nil, err
 	}
+	p.placeInputs()
 	return p, nil
 }
 

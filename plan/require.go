@@ -33,9 +33,12 @@ type keyClass struct {
 // clauses' keys, with join equalities making columns of two inputs one key.
 // An empty intersection, or any clause that needs one partition, gives
 // Single; no constraining clause gives Any.
-func requirement(sel *sql.Select, r *resolver) (partition.Requirement, []sql.Expr) {
+//
+// routed says which inputs routing must co-locate; a broadcast table's JOIN
+// constrains nothing, and keys need not be computable from it.
+func requirement(sel *sql.Select, r *resolver, routed []bool) (partition.Requirement, []sql.Expr) {
 	req := partition.Requirement{OrderMatters: len(sel.OrderBy) > 0}
-	cls := clauses(sel, r)
+	cls := clauses(sel, r, routed)
 	if len(cls) == 0 {
 		req.Kind = partition.Any
 		req.Why = "independent records"
@@ -151,11 +154,10 @@ func requirement(sel *sql.Select, r *resolver) (partition.Requirement, []sql.Exp
 		req.Kind, req.Keys = partition.Hash, []string{"*"}
 		return req, nil
 	}
-	inputs := 1 + len(sel.Joins)
 	var keyExprs []sql.Expr
 	for _, id := range common {
 		k := classes[id]
-		if len(k.byInput) < inputs { // some input cannot compute this key
+		if !computable(k, routed) { // some input cannot compute this key
 			continue
 		}
 		keyExprs = append(keyExprs, k.byInput[0])
@@ -174,6 +176,16 @@ func requirement(sel *sql.Select, r *resolver) (partition.Requirement, []sql.Exp
 	return req, keyExprs
 }
 
+// computable reports whether every routed input can compute key class k.
+func computable(k *keyClass, routed []bool) bool {
+	for i, r := range routed {
+		if _, ok := k.byInput[i]; r && !ok {
+			return false
+		}
+	}
+	return true
+}
+
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {
@@ -184,9 +196,12 @@ func contains(list []string, s string) bool {
 }
 
 // clauses lists the statement's distribution constraints, in clause order.
-func clauses(sel *sql.Select, r *resolver) []clause {
+func clauses(sel *sql.Select, r *resolver, routed []bool) []clause {
 	var cls []clause
-	for _, j := range sel.Joins {
+	for i, j := range sel.Joins {
+		if i+1 < len(routed) && !routed[i+1] {
+			continue // a broadcast table meets every stream record wherever it is
+		}
 		c := clause{why: "the matching rows of JOIN " + j.Source.Name + " ON " + sql.FormatExpr(j.On)}
 		for _, p := range equalities(j.On, r) {
 			c.keys = append(c.keys, p.l)
@@ -197,6 +212,7 @@ func clauses(sel *sql.Select, r *resolver) []clause {
 		}
 		cls = append(cls, c)
 	}
+	nj := len(cls)
 	aggs := aggregateCalls(sel)
 	switch {
 	case len(sel.GroupBy) > 0:
@@ -247,6 +263,7 @@ func clauses(sel *sql.Select, r *resolver) []clause {
 	if len(pk) > 0 {
 		cls = append(cls, clause{why: "the updates of each PRIMARY KEY " + formatList(pk) + " (kept in order)", keys: pk})
 	}
+	outerKeys(sel, r, cls[nj:])
 	return cls
 }
 
@@ -281,4 +298,41 @@ func distinctClause(sel *sql.Select) clause {
 	}
 	c.single = !c.all && len(c.keys) == 0
 	return c
+}
+
+// outerKeys drops the keys that read the NULL-extended side of an outer
+// join: an unmatched row has NULL there whatever its join key, so such a
+// key does not keep equal rows on one partition.
+func outerKeys(sel *sql.Select, r *resolver, cls []clause) {
+	nullable := map[int]bool{}
+	for i, j := range sel.Joins {
+		switch j.Kind {
+		case sql.LeftJoin:
+			nullable[i+1] = true
+		case sql.RightJoin, sql.FullJoin:
+			for k := 0; k <= i+1; k++ {
+				nullable[k] = j.Kind == sql.FullJoin || k <= i
+			}
+		}
+	}
+	if len(nullable) == 0 {
+		return
+	}
+	for i := range cls {
+		c := &cls[i]
+		if c.single || c.all || len(c.keys) == 0 {
+			continue
+		}
+		var kept []sql.Expr
+		for _, e := range c.keys {
+			if !nullable[r.input(e)] {
+				kept = append(kept, e)
+			}
+		}
+		if len(kept) == 0 {
+			c.single = true
+			c.why += ", whose keys read the NULL-extended side of an outer join"
+		}
+		c.keys = kept
+	}
 }

@@ -114,6 +114,8 @@ type Job struct {
 	src    connector.Source
 	dlq    *kafka.DeadLetterQueue // the 'dlq.topic' queue, closed after Run
 	config job.Config
+	// closers end what the job's inputs keep running (a join's tables) after Run
+	closers []func() error
 }
 
 // Source and sink types accepted in '<name>.type'.
@@ -150,9 +152,6 @@ func compile(ctx context.Context, stmt *sql.Statement, opts Options) (q *query, 
 	}
 	if err := kafka.CheckJobOptions(props); err != nil {
 		return nil, configErr(err)
-	}
-	if len(sel.Joins) > 0 {
-		return nil, configErr(fmt.Errorf("%d:%d: JOIN is parsed and planned but not executed yet", sel.Joins[0].Line, sel.Joins[0].Col))
 	}
 	q = &query{name: stmt.Name, source: sel.From.Name, props: props}
 	if q.name == "" {
@@ -212,6 +211,9 @@ func compile(ctx context.Context, stmt *sql.Statement, opts Options) (q *query, 
 // to Kafka or opening sinks (it may read a sample of a source to infer its
 // schema, unless Options.NoInfer): EXPLAIN's view of it.
 func Plan(ctx context.Context, stmt *sql.Statement, opts Options) (*plan.Plan, error) {
+	if isJoin(stmt) {
+		return planJoin(ctx, stmt, opts)
+	}
 	q, err := compile(ctx, stmt, opts)
 	if err != nil {
 		return nil, err
@@ -232,6 +234,9 @@ func Plan(ctx context.Context, stmt *sql.Statement, opts Options) (*plan.Plan, e
 // On error everything opened is closed again. Errors in the statement or
 // its properties are *ConfigError; a failure to reach a source is not.
 func Prepare(ctx context.Context, stmt *sql.Statement, opts Options) (j *Job, err error) {
+	if isJoin(stmt) {
+		return prepareJoin(ctx, stmt, opts)
+	}
 	q, err := compile(ctx, stmt, opts)
 	if err != nil {
 		return nil, err
@@ -347,6 +352,11 @@ func (j *Job) SetOnBatch(f func(partition, records int, d time.Duration)) {
 // closes its dead-letter topic's producer (flushing it first).
 func (j *Job) Run(ctx context.Context) (*job.Summary, error) {
 	sum, err := job.Run(ctx, j.config)
+	for _, c := range j.closers {
+		if cerr := c(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}
 	if j.dlq != nil {
 		if cerr := j.dlq.Close(); cerr != nil && err == nil {
 			err = cerr

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
@@ -126,6 +127,16 @@ func (s *Source) Facts() connector.Facts {
 		f.Key, f.Origin = append([]string(nil), s.observed...), "observed"
 	}
 	return f
+}
+
+// Offsets returns the log start offsets and the end offsets (high
+// watermarks) of the topic's partitions as listed when the source opened
+// (nil before Open). A table read from the topic is bootstrapped once each
+// partition has been read up to its end offset.
+func (s *Source) Offsets() (starts, ends map[int32]int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.starts), maps.Clone(s.ends)
 }
 
 // Contradiction returns why the data contradicts the partition key, or nil.

@@ -1,0 +1,481 @@
+// Package join runs joins inside a partition worker: a stream joined with
+// tables (sources with a primary key, latest value per key) looked up by
+// key. Compile turns a SELECT with JOINs into a Program over the joined
+// row: the stream's columns, then each table's, so that the rest of the
+// query (WHERE, GROUP BY, windows, EMIT) is an ordinary exec.Program over
+// that row. The tables' state lives in Tables that the runner loads
+// (bootstraps) before the stream flows and keeps following afterwards.
+package join
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/expr"
+	"github.com/sluicesql/sluice/record"
+	"github.com/sluicesql/sluice/sql"
+)
+
+// Input is one source of a join statement: input 0 is the FROM stream,
+// then one per JOIN.
+type Input struct {
+	// Name and Alias are as written in FROM or JOIN.
+	Name, Alias string
+	// Schema holds the source's known columns and their types; nil when
+	// only the query tells which columns it has.
+	Schema *record.Schema
+	// PrimaryKey names a table's key columns; empty for a stream.
+	PrimaryKey []string
+}
+
+// Options configure Compile.
+type Options struct {
+	// Properties are the statement's WITH properties (see exec.Options).
+	Properties map[string]string
+	// Inputs describe the FROM source and each JOIN source, in order.
+	Inputs []Input
+}
+
+// Program is a compiled join query. It is immutable apart from its tables'
+// contents and shared by the pipelines of every partition worker.
+type Program struct {
+	// Program is the query after the join, over the joined row.
+	*exec.Program
+	stream *record.Schema // the stream's columns: slots 0..len-1 of the joined row
+	width  int            // the joined row's width
+	tables []*lookup
+}
+
+// lookup is one stream-table JOIN.
+type lookup struct {
+	kind     sql.JoinKind
+	at       sql.Node
+	keys     []expr.Func // over the joined row: the values equated with the table's key columns, in key order
+	residual expr.Func   // the rest of ON over the joined row; nil when none
+	offset   int         // the table's first slot in the joined row
+	table    *Table
+}
+
+// Compile compiles a SELECT whose JOINs are all stream-table joins. Errors
+// in the statement are positioned *expr.Error values.
+func Compile(sel *sql.Select, opts Options) (*Program, error) {
+	if len(opts.Inputs) != 1+len(sel.Joins) {
+		return nil, fmt.Errorf("join: %d inputs described for %d sources", len(opts.Inputs), 1+len(sel.Joins))
+	}
+	for i, j := range sel.Joins {
+		in := opts.Inputs[i+1]
+		if len(in.PrimaryKey) == 0 {
+			if j.Within > 0 {
+				return nil, errorAt(j, "JOIN %s ... WITHIN: stream-stream interval joins are not executed yet; declare '%s.primary.key' to join %s as a table", j.Source.Name, j.Source.Name, j.Source.Name)
+			}
+			return nil, errorAt(j, "JOIN %s: %s has no primary key, so it is a stream, and a stream-stream join needs a time bound (WITHIN INTERVAL ...); declare '%s.primary.key' to join it as a table (latest row per key)", j.Source.Name, j.Source.Name, j.Source.Name)
+		}
+		if j.Kind != sql.InnerJoin && j.Kind != sql.LeftJoin {
+			return nil, errorAt(j, "%s JOIN %s: a stream-table join is INNER or LEFT, since only stream records produce output", j.Kind, j.Source.Name)
+		}
+	}
+	c := newCompiler(sel, opts)
+	rsel, err := c.rewriteSelect(sel)
+	if err != nil {
+		return nil, err
+	}
+	p := &Program{}
+	ons := make([][]sql.Expr, len(sel.Joins))
+	for i, j := range sel.Joins {
+		if ons[i], err = c.on(i+1, j); err != nil {
+			return nil, err
+		}
+	}
+	// The schemas: each table's key columns are always read.
+	for i := 1; i < len(c.inputs); i++ {
+		for _, k := range opts.Inputs[i].PrimaryKey {
+			if err := c.use(i, k, sel.Joins[i-1].Source); err != nil {
+				return nil, err
+			}
+		}
+	}
+	p.stream = c.schema(0)
+	joined := record.NewSchemaOf(p.stream.Fields()...)
+	for i := 1; i < len(c.inputs); i++ {
+		schema := c.schema(i)
+		t, err := NewTable(opts.Inputs[i].Name, schema, opts.Inputs[i].PrimaryKey)
+		if err != nil {
+			return nil, err
+		}
+		lk := &lookup{kind: sel.Joins[i-1].Kind, at: sel.Joins[i-1], offset: joined.Len(), table: t}
+		for _, f := range schema.Fields() {
+			f.Name = c.name(i, f.Name)
+			joined.AddField(f)
+		}
+		p.tables = append(p.tables, lk)
+	}
+	p.width = joined.Len()
+	scope := &expr.Scope{Schema: joined}
+	for i, lk := range p.tables {
+		keys, rest := c.keys[i+1], ons[i]
+		for _, k := range keys {
+			f, err := expr.Compile(k, scope)
+			if err != nil {
+				return nil, err
+			}
+			lk.keys = append(lk.keys, f)
+		}
+		if r := and(rest); r != nil {
+			if lk.residual, err = expr.Compile(r, scope); err != nil {
+				return nil, err
+			}
+		}
+	}
+	p.Program, err = exec.Compile(rsel, exec.Options{Properties: opts.Properties, Schema: joined, ExternalWatermark: true})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// compiler resolves the names of a join statement.
+type compiler struct {
+	inputs  []Input
+	quals   map[string]int // lower-case name or alias -> input
+	cols    [][]string     // per input: its columns, known or discovered
+	known   []bool         // per input: the columns are known (a name outside them is an error)
+	aliases map[string]bool
+	keys    map[int][]sql.Expr // per table input: the expressions equated with its key columns
+	props   map[string]string
+}
+
+func newCompiler(sel *sql.Select, opts Options) *compiler {
+	c := &compiler{inputs: opts.Inputs, props: opts.Properties, quals: map[string]int{}, aliases: map[string]bool{}, keys: map[int][]sql.Expr{}}
+	for i, in := range opts.Inputs {
+		c.quals[strings.ToLower(in.Name)] = i
+		if in.Alias != "" {
+			c.quals[strings.ToLower(in.Alias)] = i
+		}
+		var cols []string
+		if in.Schema != nil {
+			cols = in.Schema.Names()
+		}
+		c.cols = append(c.cols, cols)
+		c.known = append(c.known, in.Schema != nil)
+	}
+	for _, it := range sel.Items {
+		if it.Alias != "" {
+			c.aliases[strings.ToLower(it.Alias)] = true
+		}
+	}
+	return c
+}
+
+// schema returns input i's schema: the known one, else the columns the
+// query reads (untyped).
+func (c *compiler) schema(i int) *record.Schema {
+	if c.known[i] {
+		return c.inputs[i].Schema
+	}
+	return record.NewSchema(c.cols[i]...)
+}
+
+// qualifier is how input i is named in the joined row's column names.
+func (c *compiler) qualifier(i int) string {
+	if c.inputs[i].Alias != "" {
+		return c.inputs[i].Alias
+	}
+	return c.inputs[i].Name
+}
+
+// name is the joined row's name of input i's column col: the stream's
+// columns keep their names (so event-time and window columns, and the
+// routing key, read the same slots), a table's are qualified.
+func (c *compiler) name(i int, col string) string {
+	if i == 0 {
+		return col
+	}
+	return c.qualifier(i) + "." + col
+}
+
+// use registers column col of input i, discovering it when the input's
+// columns are not known.
+func (c *compiler) use(i int, col string, at sql.Node) error {
+	for _, have := range c.cols[i] {
+		if strings.EqualFold(have, col) {
+			return nil
+		}
+	}
+	if c.known[i] {
+		return errorAt(at, "column %q is not a column of %s (columns: %s)", col, c.inputs[i].Name, strings.Join(c.cols[i], ", "))
+	}
+	c.cols[i] = append(c.cols[i], col)
+	return nil
+}
+
+// has reports whether input i is known to have column col.
+func (c *compiler) has(i int, col string) bool {
+	for _, have := range c.cols[i] {
+		if strings.EqualFold(have, col) {
+			return true
+		}
+	}
+	return false
+}
+
+// resolve maps an identifier to its input, or -1 for a system column or a
+// select-list alias, which stay as they are.
+func (c *compiler) resolve(id *sql.Ident) (int, error) {
+	if _, sys := record.IsSystemColumn(id.Name); sys {
+		if id.Qualifier != "" {
+			if i, ok := c.quals[strings.ToLower(id.Qualifier)]; ok && i != 0 {
+				return 0, errorAt(id, "%s.%s: system columns are those of the stream record; table %s has none", id.Qualifier, id.Name, c.inputs[i].Name)
+			}
+		}
+		return -1, nil
+	}
+	if id.Qualifier != "" {
+		i, ok := c.quals[strings.ToLower(id.Qualifier)]
+		if !ok {
+			return 0, errorAt(id, "unknown source or alias %q in %s.%s (the statement reads %s)", id.Qualifier, id.Qualifier, id.Name, c.sourceList())
+		}
+		return i, c.use(i, id.Name, id)
+	}
+	var found []int
+	unknown := false
+	for i := range c.inputs {
+		switch {
+		case c.has(i, id.Name):
+			found = append(found, i)
+		case !c.known[i]:
+			unknown = true
+		}
+	}
+	switch {
+	case len(found) > 1:
+		return 0, errorAt(id, "column %q is ambiguous: %s", id.Name, c.candidates(id.Name, found))
+	case len(found) == 1 && !unknown:
+		return found[0], nil
+	case c.aliases[strings.ToLower(id.Name)]:
+		return -1, nil
+	case len(found) == 1:
+		// another input might have it too: only its declared columns could tell
+		return 0, errorAt(id, "column %q must be qualified in a join whose inputs' columns are not all declared: %s", id.Name, c.candidates(id.Name, allInputs(len(c.inputs))))
+	case unknown:
+		return 0, errorAt(id, "column %q must be qualified in a join whose inputs' columns are not declared: %s", id.Name, c.candidates(id.Name, allInputs(len(c.inputs))))
+	}
+	return 0, errorAt(id, "unknown column %q (the inputs are %s)", id.Name, c.sourceList())
+}
+
+func allInputs(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
+
+// candidates suggests qualified spellings: "write t.x or r.x".
+func (c *compiler) candidates(col string, ins []int) string {
+	var s []string
+	for _, i := range ins {
+		s = append(s, c.qualifier(i)+"."+col)
+	}
+	return "write " + strings.Join(s, " or ")
+}
+
+func (c *compiler) sourceList() string {
+	var s []string
+	for i, in := range c.inputs {
+		if in.Alias != "" {
+			s = append(s, in.Name+" AS "+in.Alias)
+		} else {
+			s = append(s, c.inputs[i].Name)
+		}
+	}
+	return strings.Join(s, ", ")
+}
+
+// expr rewrites e over the joined row and returns the inputs it reads (a
+// bit per input).
+func (c *compiler) expr(e sql.Expr) (sql.Expr, uint64, error) {
+	var mask uint64
+	out, err := rewrite(e, func(id *sql.Ident) (sql.Expr, error) {
+		i, err := c.resolve(id)
+		if err != nil {
+			return nil, err
+		}
+		if i < 0 {
+			return &sql.Ident{Pos: id.Pos, Name: id.Name}, nil
+		}
+		mask |= 1 << i
+		return &sql.Ident{Pos: id.Pos, Name: c.name(i, c.canonical(i, id.Name))}, nil
+	})
+	return out, mask, err
+}
+
+// canonical returns the spelling of input i's column as registered.
+func (c *compiler) canonical(i int, col string) string {
+	for _, have := range c.cols[i] {
+		if strings.EqualFold(have, col) {
+			return have
+		}
+	}
+	return col
+}
+
+// rewriteSelect returns sel over the joined row: no JOINs, every column
+// resolved to its input's slot in the joined row, stars expanded.
+func (c *compiler) rewriteSelect(sel *sql.Select) (*sql.Select, error) {
+	out := *sel
+	out.Joins = nil
+	out.Items = nil
+	var err error
+	ex := func(e sql.Expr) sql.Expr {
+		if err != nil || e == nil {
+			return e
+		}
+		var r sql.Expr
+		r, _, err = c.expr(e)
+		return r
+	}
+	// Columns named anywhere are registered before stars expand, so that
+	// SELECT * of a source with undeclared columns lists what the query reads.
+	for _, e := range sel.Exprs() {
+		if _, _, err := c.expr(e); err != nil {
+			return nil, err
+		}
+	}
+	if w := sel.Window; w != nil && w.TimeColumn != "" {
+		if _, sys := record.IsSystemColumn(w.TimeColumn); !sys {
+			if err := c.use(0, w.TimeColumn, w); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if f := strings.TrimSpace(c.props[exec.PropEventTimeField]); f != "" {
+		if _, sys := record.IsSystemColumn(f); !sys {
+			if err := c.use(0, f, sel); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, it := range sel.Items {
+		if it.Star {
+			items, serr := c.star(it)
+			if serr != nil {
+				return nil, serr
+			}
+			out.Items = append(out.Items, items...)
+			continue
+		}
+		n := it
+		n.Expr = ex(it.Expr)
+		if id, ok := it.Expr.(*sql.Ident); ok && it.Alias == "" {
+			if _, sys := record.IsSystemColumn(id.Name); !sys {
+				n.Alias = id.Name
+			}
+		}
+		out.Items = append(out.Items, n)
+	}
+	out.Where = ex(sel.Where)
+	out.Having = ex(sel.Having)
+	out.GroupBy = nil
+	for _, g := range sel.GroupBy {
+		out.GroupBy = append(out.GroupBy, ex(g))
+	}
+	out.OrderBy = nil
+	for _, o := range sel.OrderBy {
+		out.OrderBy = append(out.OrderBy, sql.OrderItem{Pos: o.Pos, Expr: ex(o.Expr), Desc: o.Desc})
+	}
+	return &out, err
+}
+
+// star expands `*` (every input's columns in order) or `q.*`.
+func (c *compiler) star(it sql.SelectItem) ([]sql.SelectItem, error) {
+	ins := allInputs(len(c.inputs))
+	if it.Qualifier != "" {
+		i, ok := c.quals[strings.ToLower(it.Qualifier)]
+		if !ok {
+			return nil, errorAt(it, "unknown source or alias %q in %s.* (the statement reads %s)", it.Qualifier, it.Qualifier, c.sourceList())
+		}
+		ins = []int{i}
+	}
+	var items []sql.SelectItem
+	for _, i := range ins {
+		if !c.known[i] {
+			return nil, errorAt(it, "SELECT %s needs the columns of %s, and they are not declared (name the columns instead)", starText(it), c.inputs[i].Name)
+		}
+		for _, col := range c.cols[i] {
+			items = append(items, sql.SelectItem{Pos: it.Pos, Expr: &sql.Ident{Pos: it.Pos, Name: c.name(i, col)}, Alias: col})
+		}
+	}
+	return items, nil
+}
+
+func starText(it sql.SelectItem) string {
+	if it.Qualifier != "" {
+		return it.Qualifier + ".*"
+	}
+	return "*"
+}
+
+// on splits JOIN j's ON (input i) into the key equalities (recorded in
+// c.keys[i], in the table's key order) and the rest, which it returns
+// rewritten over the joined row.
+func (c *compiler) on(i int, j sql.Join) ([]sql.Expr, error) {
+	pk := c.inputs[i].PrimaryKey
+	keys := make([]sql.Expr, len(pk))
+	var rest []sql.Expr
+	for _, conj := range conjuncts(j.On) {
+		r, mask, err := c.expr(conj)
+		if err != nil {
+			return nil, err
+		}
+		if mask>>(i+1) != 0 {
+			return nil, errorAt(conj, "ON of JOIN %s reads a source joined after it: %s", j.Source.Name, sql.FormatExpr(conj))
+		}
+		if b, ok := conj.(*sql.Binary); ok && b.Op == sql.Eq {
+			if k, other := c.keyColumn(i, b.L, b.R); k >= 0 && keys[k] == nil {
+				keys[k] = other
+				continue
+			}
+			if k, other := c.keyColumn(i, b.R, b.L); k >= 0 && keys[k] == nil {
+				keys[k] = other
+				continue
+			}
+		}
+		rest = append(rest, r)
+	}
+	for k, e := range keys {
+		if e == nil {
+			return nil, errorAt(j, "JOIN %s ON %s: a stream-table join looks rows up by the table's primary key (%s), so ON must equate %s.%s with the stream",
+				j.Source.Name, sql.FormatExpr(j.On), strings.Join(pk, ", "), c.qualifier(i), pk[k])
+		}
+	}
+	c.keys[i] = keys
+	return rest, nil
+}
+
+// keyColumn reports which key column of table input i the expression col
+// is (a bare column of i), with other rewritten when it reads only earlier
+// inputs; -1 otherwise.
+func (c *compiler) keyColumn(i int, col, other sql.Expr) (int, sql.Expr) {
+	id, ok := col.(*sql.Ident)
+	if !ok {
+		return -1, nil
+	}
+	if in, err := c.resolve(id); err != nil || in != i {
+		return -1, nil
+	}
+	r, mask, err := c.expr(other)
+	if err != nil || mask == 0 || mask>>i != 0 {
+		return -1, nil
+	}
+	for k, name := range c.inputs[i].PrimaryKey {
+		if strings.EqualFold(name, id.Name) {
+			return k, r
+		}
+	}
+	return -1, nil
+}
+
+func errorAt(n sql.Node, format string, args ...any) error {
+	return &expr.Error{Pos: n.Position(), Msg: fmt.Sprintf(format, args...)}
+}

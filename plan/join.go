@@ -1,0 +1,243 @@
+package plan
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/sluicesql/sluice/partition"
+	"github.com/sluicesql/sluice/sql"
+)
+
+// Input roles in a join.
+const (
+	RoleStream = "stream"
+	RoleTable  = "table"
+)
+
+// Routing of a broadcast table input.
+const RoutingBroadcast = "broadcast"
+
+// DefaultBroadcastMaxRows is 'join.broadcast.max.rows' when not given: a
+// table of at most this many rows is broadcast unless told otherwise.
+const DefaultBroadcastMaxRows = 1_000_000
+
+// The WITH properties of joins.
+const (
+	PropBroadcastMaxRows = "join.broadcast.max.rows"
+	// per table input '<n>.primary.key', '<n>.broadcast', '<n>.bootstrap'
+	PropPrimaryKey = "primary.key"
+	PropBroadcast  = "broadcast"
+	PropBootstrap  = "bootstrap"
+)
+
+// primaryKey returns a source's primary key: from its schema (DDL or
+// '<name>.primary.key', resolved by the runner), else from the WITH clause.
+func primaryKey(sel *sql.Select, opts Options, in *Input) []string {
+	if len(in.Schema.PrimaryKey) > 0 {
+		return in.Schema.PrimaryKey
+	}
+	var out []string
+	for _, k := range strings.Split(property(sel, opts, in.Name+"."+PropPrimaryKey), ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// roles marks every JOIN source with a primary key as a table and decides
+// which tables are broadcast: forced by '<n>.broadcast', else when the
+// table's size (opts.TableRows) is at most 'join.broadcast.max.rows', or
+// unknown.
+func (p *Plan) roles(sel *sql.Select, opts Options) error {
+	maxRows := int64(DefaultBroadcastMaxRows)
+	if v := strings.TrimSpace(property(sel, opts, PropBroadcastMaxRows)); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return fmt.Errorf("WITH '%s'='%s': want a number of rows", PropBroadcastMaxRows, v)
+		}
+		maxRows = n
+	}
+	for i := range p.Inputs {
+		in := &p.Inputs[i]
+		in.Role, in.Rows = RoleStream, -1
+		if i == 0 {
+			continue
+		}
+		in.PrimaryKey = primaryKey(sel, opts, in)
+		if len(in.PrimaryKey) == 0 {
+			continue
+		}
+		in.Role = RoleTable
+		if rows, ok := opts.TableRows[in.Name]; ok {
+			in.Rows = rows
+		}
+		key := in.Name + "." + PropBroadcast
+		switch v := strings.ToLower(strings.TrimSpace(property(sel, opts, key))); v {
+		case "true":
+			in.Broadcast, in.Why = true, fmt.Sprintf("forced by WITH '%s'='true'", key)
+		case "false":
+			in.Why = fmt.Sprintf("WITH '%s'='false' keeps the table from being broadcast", key)
+		case "":
+			switch {
+			case in.Rows < 0:
+				in.Broadcast = true
+				in.Why = fmt.Sprintf("the table's size is known only once it is read: it is broadcast when its bootstrap finds at most %d rows ('%s'), else hashed on the join key", maxRows, PropBroadcastMaxRows)
+			case in.Rows <= maxRows:
+				in.Broadcast = true
+				in.Why = fmt.Sprintf("the table holds %d rows, at most '%s'=%d, so every worker reads one shared copy and the stream keeps its cheapest routing", in.Rows, PropBroadcastMaxRows, maxRows)
+			default:
+				in.Why = fmt.Sprintf("the table holds %d rows, more than '%s'=%d", in.Rows, PropBroadcastMaxRows, maxRows)
+			}
+		default:
+			return fmt.Errorf("WITH '%s'='%s': want true or false", key, v)
+		}
+	}
+	return nil
+}
+
+// routed reports, per input, whether routing must co-locate it with the
+// stream (false for broadcast tables).
+func (p *Plan) routed() []bool {
+	out := make([]bool, len(p.Inputs))
+	for i, in := range p.Inputs {
+		out[i] = !in.Broadcast
+	}
+	return out
+}
+
+// placeInputs says how each input reaches the workers, once the strategy
+// is chosen. A table that is not broadcast shares the stream's key groups
+// (hashed on its side of the routing key, or split by source partition
+// when both inputs are partitioned alike); when the routing does not hash
+// on the table's primary key columns, the table is broadcast instead.
+func (p *Plan) placeInputs() {
+	strat := p.Strategy.Name()
+	aligned := p.Requirement.Aligned() && (strat == partition.SmartRepartition || strat == partition.StickyPartition)
+	for i := range p.Inputs {
+		in := &p.Inputs[i]
+		keys := exprNames(in.KeyExprs)
+		switch {
+		case i == 0:
+			in.Routing = strat
+			if len(p.RoutingKeys) > 0 && strat != partition.FanIn {
+				in.Routing += " on " + strings.Join(p.RoutingKeys, ", ")
+			}
+			in.Why = p.Reason
+		case in.Role != RoleTable:
+			in.Routing = strat
+		case in.Broadcast:
+			in.Routing = RoutingBroadcast
+		case p.Requirement.Kind != partition.Hash || strat == partition.FanIn || !p.tableKeyed(in):
+			in.Broadcast, in.Routing = true, RoutingBroadcast
+			in.Why = fmt.Sprintf("the stream is routed by %s, not hashed on %s's primary key (%s), so every worker holds the whole table", strat, in.Name, strings.Join(in.PrimaryKey, ", "))
+		case aligned:
+			in.ByPartition = true
+			in.Routing = "by source partition (" + strat + ")"
+			in.Why += fmt.Sprintf("; %s and %s are both partitioned by the join key into %d partitions, so table partition p joins stream partition p on worker p mod N", p.Inputs[0].Name, in.Name, in.Facts.Partitions)
+		default:
+			in.Routing = partition.AlwaysHash + " on " + strings.Join(keys, ", ")
+			in.Why += "; its rows are hashed on " + strings.Join(keys, ", ") + " into the key groups the stream is hashed into"
+			if p.Inputs[0].Partitioned || in.Partitioned {
+				in.Why += " (" + p.coPartitionNote(in) + ")"
+			}
+		}
+	}
+}
+
+// tableKeyed reports whether a table's side of the routing key is made of
+// its primary key columns, so that each key's latest row lives in one shard.
+func (p *Plan) tableKeyed(in *Input) bool {
+	if len(in.KeyExprs) == 0 {
+		return false
+	}
+	for _, e := range in.KeyExprs {
+		id, ok := e.(*sql.Ident)
+		if !ok {
+			return false
+		}
+		found := false
+		for _, k := range in.PrimaryKey {
+			found = found || strings.EqualFold(k, id.Name)
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// coPartitionNote says why two partitioned inputs are not routed by source
+// partition.
+func (p *Plan) coPartitionNote(in *Input) string {
+	s := p.Inputs[0]
+	switch {
+	case len(s.Facts.Key) == 0:
+		return "the partition key of " + s.Name + " is unknown"
+	case len(in.Facts.Key) == 0:
+		return "the partition key of " + in.Name + " is unknown"
+	case s.Facts.Partitions != in.Facts.Partitions:
+		return fmt.Sprintf("%s has %d partitions and %s %d: co-partitioning needs equal counts", s.Name, s.Facts.Partitions, in.Name, in.Facts.Partitions)
+	}
+	return "their partitioning is not by the routing key"
+}
+
+// joinSourceKey returns the stream's partition key when every routed
+// table is partitioned alike (a known key that is its side of the routing
+// key, and as many partitions as the stream): smart_repartition may then
+// route whole source partitions.
+func (p *Plan) joinSourceKey(keys []sql.Expr, r *resolver) []string {
+	s := p.Inputs[0]
+	if len(s.Facts.Key) == 0 || s.Facts.Partitions == 0 {
+		return nil
+	}
+	for i := 1; i < len(p.Inputs); i++ {
+		in := p.Inputs[i]
+		if in.Broadcast {
+			continue
+		}
+		side := exprNames(inputKeys(p.Statement.Query, r, keys, i))
+		if in.Facts.Partitions != s.Facts.Partitions || !samePositions(s.Facts.Key, exprNames(keys), in.Facts.Key, side) {
+			return nil
+		}
+	}
+	return s.Facts.Key
+}
+
+// samePositions reports whether partition keys a (over names an) and b
+// (over names bn) are the same routing key columns in the same order.
+func samePositions(a, an, b, bn []string) bool {
+	if len(a) == 0 || len(a) != len(b) || !partition.KeySubset(a, an) || !partition.KeySubset(b, bn) {
+		return false
+	}
+	for i := range a {
+		if position(a[i], an) != position(b[i], bn) {
+			return false
+		}
+	}
+	return true
+}
+
+// position returns the index of column col among names (qualifiers ignored).
+func position(col string, names []string) int {
+	for i, n := range names {
+		if _, c, ok := strings.Cut(n, "."); ok {
+			n = c
+		}
+		if strings.EqualFold(n, col) {
+			return i
+		}
+	}
+	return -1
+}
+
+func exprNames(es []sql.Expr) []string {
+	var out []string
+	for _, e := range es {
+		if e != nil {
+			out = append(out, sql.FormatExpr(e))
+		}
+	}
+	return out
+}

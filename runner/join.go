@@ -1,0 +1,326 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/connector/kafka"
+	"github.com/sluicesql/sluice/exec/join"
+	"github.com/sluicesql/sluice/job"
+	"github.com/sluicesql/sluice/plan"
+	"github.com/sluicesql/sluice/record"
+	"github.com/sluicesql/sluice/sql"
+)
+
+// joinProgram adapts a join program to the job.
+type joinProgram struct{ *join.Program }
+
+// NewPipeline returns a fresh join pipeline.
+func (p joinProgram) NewPipeline() job.Pipeline { return p.Program.NewPipeline() }
+
+// joinOptions are the WITH options of a table input that the join reads
+// and its connector does not see.
+var joinOptions = []string{plan.PropBroadcast, plan.PropBootstrap}
+
+// isJoin reports whether stmt is a query with JOINs.
+func isJoin(stmt *sql.Statement) bool { return !stmt.IsDDL() && len(stmt.Select().Joins) > 0 }
+
+// joinQuery is a join statement with its sources open: the stream, then
+// each JOIN source, with their schemas.
+type joinQuery struct {
+	name      string
+	props     map[string]string
+	kafkaOpts func(client string) []kgo.Opt
+	srcs      []connector.Source
+	schemas   []connector.Schema
+	bootstrap []bool // per input: read the table whole before the stream flows
+	prog      *join.Program
+}
+
+// openJoin opens a join statement's sources, resolves their schemas and
+// compiles the query. On error it closes what it opened.
+func openJoin(ctx context.Context, stmt *sql.Statement, opts Options) (q *joinQuery, err error) {
+	sel := stmt.Select()
+	names := []string{sel.From.Name}
+	for _, j := range sel.Joins {
+		names = append(names, j.Source.Name)
+	}
+	props, err := Properties(sel, opts.Catalog.Properties(names...), opts.Set, opts.Env)
+	if err != nil {
+		return nil, configErr(err)
+	}
+	if err := kafka.CheckJobOptions(props); err != nil {
+		return nil, configErr(err)
+	}
+	q = &joinQuery{name: stmt.Name, props: props}
+	if q.name == "" {
+		q.name = sel.From.Name
+	}
+	if opts.JobName != "" {
+		q.name = opts.JobName
+	}
+	q.kafkaOpts = func(client string) []kgo.Opt {
+		if opts.KafkaOpts == nil {
+			return nil
+		}
+		return opts.KafkaOpts(q.name, client)
+	}
+	conn := map[string]string{} // the properties connectors see
+	for k, v := range props {
+		conn[k] = v
+	}
+	for i, n := range names {
+		for _, o := range joinOptions {
+			delete(conn, n+"."+o)
+		}
+		b := true
+		if v := strings.ToLower(strings.TrimSpace(props[n+"."+plan.PropBootstrap])); v == "false" {
+			b = false
+		} else if v != "" && v != "true" {
+			return nil, configErr(fmt.Errorf("WITH '%s.%s'='%s': want true or false", n, plan.PropBootstrap, v))
+		}
+		q.bootstrap = append(q.bootstrap, b)
+		if i > 0 && strings.TrimSpace(props[n+".group.id"]) != "" {
+			return nil, configErr(fmt.Errorf("WITH '%s.group.id': %s is read whole from its topic on every start, not as a consumer-group member", n, n))
+		}
+	}
+	defer func() {
+		if err != nil {
+			q.close()
+		}
+	}()
+	for _, n := range names {
+		var src connector.Source
+		var columns []string
+		origin := connector.SchemaGenerator
+		if opts.InProcess != nil {
+			src, columns = opts.InProcess.Source(n)
+			origin = connector.SchemaStatement
+		}
+		if src == nil {
+			origin = connector.SchemaGenerator
+			if src, columns, err = openSource(n, conn, opts.UntilEnd, q.kafkaOpts, writtenFiles(stmt.Name, q.name, props)); err != nil {
+				return nil, configErr(err)
+			}
+		}
+		q.srcs = append(q.srcs, src)
+		decl, _ := opts.Catalog.Lookup(n)
+		schema, err := sourceSchema(ctx, sel, n, decl, props, src, opts.NoInfer)
+		if err != nil {
+			return nil, configErr(err)
+		}
+		if schema.Columns == nil && columns != nil {
+			schema.Columns, schema.Origin = record.NewSchema(columns...), origin
+		}
+		q.schemas = append(q.schemas, schema)
+	}
+	if err := q.compile(sel); err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+// compile compiles the join query over the opened inputs.
+func (q *joinQuery) compile(sel *sql.Select) error {
+	inputs := make([]join.Input, len(q.srcs))
+	for i := range q.srcs {
+		s := sel.From
+		if i > 0 {
+			s = sel.Joins[i-1].Source
+		}
+		inputs[i] = join.Input{Name: s.Name, Alias: s.Alias, Schema: q.schemas[i].Columns, PrimaryKey: q.schemas[i].PrimaryKey}
+	}
+	var err error
+	q.prog, err = join.Compile(sel, join.Options{Properties: q.props, Inputs: inputs})
+	return configErr(err)
+}
+
+// close closes the sources.
+func (q *joinQuery) close() {
+	for _, s := range q.srcs {
+		s.Close()
+	}
+}
+
+// planOptions returns the planner's options for the query.
+func (q *joinQuery) planOptions(sel *sql.Select, opts Options, facts map[string]connector.Facts, rows map[string]int64) plan.Options {
+	schemas := map[string]connector.Schema{}
+	for i, s := range q.schemas {
+		schemas[q.srcs[i].Name()] = s
+	}
+	return plan.Options{Strategy: opts.Strategy, Partitions: opts.Partitions, CPUs: runtime.NumCPU(),
+		Sources: facts, Schemas: schemas, Properties: q.props, TableRows: rows}
+}
+
+// planJoin plans a join as Prepare does, without reading the tables:
+// EXPLAIN's view of it (table sizes unknown).
+func planJoin(ctx context.Context, stmt *sql.Statement, opts Options) (*plan.Plan, error) {
+	q, err := openJoin(ctx, stmt, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer q.close()
+	facts := map[string]connector.Facts{}
+	for _, s := range q.srcs {
+		facts[s.Name()] = s.Facts()
+	}
+	p, err := plan.Build(stmt, q.planOptions(stmt.Select(), opts, facts, nil))
+	return p, configErr(err)
+}
+
+// prepareJoin prepares a statement with JOINs: it opens the stream and
+// every table, bootstraps the tables (unless '<n>.bootstrap'='false'),
+// plans with their sizes, shards them as the plan routes, and configures
+// the job over the stream.
+func prepareJoin(ctx context.Context, stmt *sql.Statement, opts Options) (*Job, error) {
+	q, err := openJoin(ctx, stmt, opts)
+	if err != nil {
+		return nil, err
+	}
+	return joinJob(ctx, stmt, opts, q)
+}
+
+// joinJob loads the tables of an opened join and configures its job. On
+// error it closes the sources.
+func joinJob(ctx context.Context, stmt *sql.Statement, opts Options, q *joinQuery) (j *Job, err error) {
+	sel := stmt.Select()
+	var loaders []*join.Loader
+	var sink connector.Sink
+	var dlq *kafka.DeadLetterQueue
+	var fileDLQ *job.FileDLQ
+	defer func() {
+		if err == nil {
+			return
+		}
+		for i, s := range q.srcs {
+			if i > 0 && i <= len(loaders) {
+				loaders[i-1].Close() // closes its source
+			} else {
+				s.Close()
+			}
+		}
+		if sink != nil {
+			sink.Abort()
+		}
+		if dlq != nil {
+			dlq.Close()
+		}
+		if fileDLQ != nil {
+			fileDLQ.Close()
+		}
+	}()
+	stream, prog, props := q.srcs[0], q.prog, q.props
+	stdoutSink := writesStdout(stmt.Name, props)
+	if opts.InProcess != nil && stmt.Name != "" {
+		sink = opts.InProcess.Sink(stmt.Name)
+	}
+	if sink != nil {
+		stdoutSink = false
+	} else if sink, err = openSink(stmt.Name, props, opts.Stdout, q.kafkaOpts); err != nil {
+		return nil, configErr(err)
+	}
+	if dlq, err = openDLQ(ctx, props, stream, sink, stream.Facts().Partitions, q.kafkaOpts); err != nil {
+		return nil, err
+	}
+	var dead connector.DeadLetters = dlq
+	if dlq == nil {
+		path := strings.TrimSpace(props[job.PropDLQPath])
+		if path == "" {
+			path = job.DefaultDLQPath(q.name)
+		}
+		fileDLQ = job.NewFileDLQ(path)
+		dead = fileDLQ
+	}
+	facts := map[string]connector.Facts{}
+	rows := map[string]int64{}
+	tables := prog.Tables()
+	for i, t := range tables {
+		if facts[t.Name()], err = sourceFacts(ctx, q.srcs[i+1], t.Schema()); err != nil {
+			return nil, err
+		}
+		l, err := join.Load(ctx, t, q.srcs[i+1], dead)
+		if err != nil {
+			return nil, err
+		}
+		loaders = append(loaders, l)
+		if q.bootstrap[i+1] {
+			if err := l.Wait(ctx); err != nil {
+				return nil, err
+			}
+			rows[t.Name()] = t.Rows()
+		} else if n := l.Estimate(); n >= 0 {
+			rows[t.Name()] = n
+		}
+		if !q.bootstrap[i+1] || !l.Complete() {
+			t.SetDynamic()
+		}
+	}
+	if facts[sel.From.Name], err = sourceFacts(ctx, stream, prog.InputSchema()); err != nil {
+		return nil, err
+	}
+	p, err := plan.Build(stmt, q.planOptions(sel, opts, facts, rows))
+	if err != nil {
+		return nil, configErr(err)
+	}
+	for i, t := range tables {
+		in := p.Inputs[i+1]
+		mode := join.ByKey
+		switch {
+		case in.Broadcast:
+			mode = join.Broadcast
+		case in.ByPartition:
+			mode = join.ByPartition
+		}
+		if err := t.Shard(mode, p.Partitions, in.KeyExprs, p.KeyExprs, prog.InputSchema()); err != nil {
+			return nil, configErr(err)
+		}
+	}
+	if ks, ok := sink.(*kafka.Sink); ok {
+		ks.SetDefaultPartitions(facts[sel.From.Name].Partitions)
+	}
+	cfg, err := job.FromPlan(p, prog.Program, props)
+	if err != nil {
+		return nil, configErr(err)
+	}
+	cfg.Program = joinProgram{prog}
+	cfg.DLQ = dead
+	cfg.Name = q.name
+	cfg.Sources = []connector.Source{stream}
+	if opts.InProcess != nil {
+		cfg.Sources[0] = opts.InProcess.Gate(stream)
+	}
+	cfg.Sinks = []connector.Sink{sink}
+	cfg.Progress, cfg.ProgressInterval = opts.Progress, opts.ProgressInterval
+	sinkName := stmt.Name
+	if stdoutSink {
+		sinkName = ""
+	}
+	j = &Job{Name: q.name, Plan: p, Program: prog.Program, Props: props, Source: sel.From.Name, Sink: sinkName,
+		WritesStdout: stdoutSink, Facts: facts[sel.From.Name], Schema: q.schemas[0], src: stream, dlq: dlq, config: cfg}
+	for _, l := range loaders {
+		j.closers = append(j.closers, l.Close)
+	}
+	if fileDLQ != nil {
+		j.closers = append(j.closers, fileDLQ.Close)
+	}
+	return j, nil
+}
+
+// sourceFacts returns a source's partitioning facts, checked against a
+// Kafka topic's data.
+func sourceFacts(ctx context.Context, src connector.Source, schema *record.Schema) (connector.Facts, error) {
+	ks, ok := src.(*kafka.Source)
+	if !ok {
+		return src.Facts(), nil
+	}
+	f, err := ks.CheckFacts(ctx, schema.Names())
+	if err != nil {
+		return f, fmt.Errorf("source %q: %w", src.Name(), err)
+	}
+	return f, nil
+}
