@@ -271,7 +271,7 @@ func (r *reader) Next(ctx context.Context, b *record.Batch, max int) error {
 	}
 	recs, bad := r.d.recs[r.p], r.d.bad[r.p]
 	for r.pos < int64(len(recs)) && bad[r.pos] {
-		r.dlq.Add(connector.DeadLetter{Source: r.s.name, Partition: r.p, Offset: r.pos, Raw: recs[r.pos].Raw,
+		r.dlq.Add(connector.DeadLetter{Source: r.s.name, Partition: r.p, Offset: r.pos, Raw: recs[r.pos].Raw, Key: recs[r.pos].Key,
 			Reason: "mem: message has no fields", Time: time.Now()})
 		r.pos++
 	}
