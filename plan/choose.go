@@ -131,7 +131,7 @@ func origin(in Input) string {
 func notAligned(p *Plan) string {
 	switch {
 	case len(p.Inputs) > 1:
-		return "a join's inputs are hashed alike, since their co-partitioning cannot be checked"
+		return "a join's inputs are hashed alike unless all are known to be partitioned by the join key into as many partitions"
 	case len(p.Inputs[0].Facts.Key) == 0:
 		return "the partition key of source " + p.Inputs[0].Name + " is unknown"
 	default:

@@ -127,6 +127,9 @@ func (p *Plan) placeInputs() {
 			in.Why = p.Reason
 		case in.Role != RoleTable:
 			in.Routing = strat
+			if len(keys) > 0 && strat != partition.FanIn {
+				in.Routing += " on " + strings.Join(keys, ", ")
+			}
 		case in.Broadcast:
 			in.Routing = RoutingBroadcast
 		case p.Requirement.Kind != partition.Hash || strat == partition.FanIn || !p.tableKeyed(in):
