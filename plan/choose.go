@@ -106,6 +106,11 @@ func (p *Plan) auto() {
 		p.Strategy = partition.NewFanIn()
 		p.Reason = fmt.Sprintf("%s must all be in one partition, so every record goes to partition 0", req.Why)
 	default:
+		if len(p.Inputs) > 1 {
+			defer func() {
+				p.Reason = strings.Replace(p.Reason, "the statement is stateless", "every joined table is broadcast and the rest of the statement is stateless", 1)
+			}()
+		}
 		switch {
 		case req.OrderMatters:
 			p.Strategy = partition.NewSticky()
@@ -131,7 +136,12 @@ func origin(in Input) string {
 func notAligned(p *Plan) string {
 	switch {
 	case len(p.Inputs) > 1:
-		return "a join's inputs are hashed alike unless all are known to be partitioned by the join key into as many partitions"
+		for i := 1; i < len(p.Inputs); i++ {
+			if !p.Inputs[i].Broadcast {
+				return "the joined inputs are hashed alike: " + p.coPartitionNote(&p.Inputs[i])
+			}
+		}
+		return "the partition key of source " + p.Inputs[0].Name + " is not a subset of the keys"
 	case len(p.Inputs[0].Facts.Key) == 0:
 		return "the partition key of source " + p.Inputs[0].Name + " is unknown"
 	default:

@@ -142,9 +142,6 @@ func (p *Plan) placeInputs() {
 		default:
 			in.Routing = partition.AlwaysHash + " on " + strings.Join(keys, ", ")
 			in.Why += "; its rows are hashed on " + strings.Join(keys, ", ") + " into the key groups the stream is hashed into"
-			if p.Inputs[0].Partitioned || in.Partitioned {
-				in.Why += " (" + p.coPartitionNote(in) + ")"
-			}
 		}
 	}
 }
@@ -180,10 +177,12 @@ func (p *Plan) coPartitionNote(in *Input) string {
 		return "the partition key of " + s.Name + " is unknown"
 	case len(in.Facts.Key) == 0:
 		return "the partition key of " + in.Name + " is unknown"
+	case s.Facts.Partitions == 0 || in.Facts.Partitions == 0:
+		return fmt.Sprintf("the partition counts of %s and %s are checked only when the job reaches them; co-partitioning needs equal counts", s.Name, in.Name)
 	case s.Facts.Partitions != in.Facts.Partitions:
 		return fmt.Sprintf("%s has %d partitions and %s %d: co-partitioning needs equal counts", s.Name, s.Facts.Partitions, in.Name, in.Facts.Partitions)
 	}
-	return "their partitioning is not by the routing key"
+	return fmt.Sprintf("%s is partitioned by %s and %s by %s, not both by the same join key", s.Name, strings.Join(s.Facts.Key, ", "), in.Name, strings.Join(in.Facts.Key, ", "))
 }
 
 // joinSourceKey returns the stream's partition key when every routed
