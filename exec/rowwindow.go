@@ -113,20 +113,33 @@ func (p *Program) eventTimeOrder(c *sql.Call, o []sql.OrderItem) error {
 }
 
 // ordered holds the rows of an event-time ordered row window until the
-// watermark passes them.
+// watermark passes them. Rows arrive into tail; a release sorts the tail
+// (only the rows new since the last release) and merges it into run, which
+// is sorted by (event time, arrival). Values live in one slab, so holding a
+// row allocates nothing in steady state.
 type ordered struct {
-	rows []heldRow
-	seq  int64
+	run, tail, scratch []heldRow
+	vals               []record.Value
+	live               int // values of held rows in vals
+	seq                int64
 	// frontier is the event time up to which rows have been released: a
 	// row before it arrives too late to take its place.
 	frontier int64
 	maxTime  int64 // the largest event time seen (for a pipeline's own watermark)
 }
 
-// heldRow is one buffered input row with a copy of its values.
+// heldRow is one buffered input row; its values are vals[off:off+n].
 type heldRow struct {
 	t, seq int64
+	off, n int
 	rec    record.Record
+}
+
+func (a *heldRow) cmp(b *heldRow) int {
+	if c := cmp.Compare(a.t, b.t); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.seq, b.seq)
 }
 
 // holdOrdered buffers r for release in event-time order, or handles it as
@@ -145,9 +158,11 @@ func (pl *Pipeline) holdOrdered(r *record.Record) {
 		pl.lateRow(r, t)
 		return
 	}
-	rec := *r
-	rec.Values = slices.Clone(r.Values)
-	o.rows = append(o.rows, heldRow{t: t, seq: o.seq, rec: rec})
+	h := heldRow{t: t, seq: o.seq, off: len(o.vals), n: len(r.Values), rec: *r}
+	h.rec.Values = nil
+	o.vals = append(o.vals, r.Values...)
+	o.live += h.n
+	o.tail = append(o.tail, h)
 	o.seq++
 	o.maxTime = max(o.maxTime, t)
 }
@@ -164,35 +179,82 @@ func (pl *Pipeline) lateRow(r *record.Record, t int64) {
 
 // releaseOrdered runs the held rows with event time up to the watermark
 // less the allowed lateness (all of them when all is set), in (event time,
-// arrival) order, and emits their rows.
+// arrival) order, into the row buffer.
 func (pl *Pipeline) releaseOrdered(all bool) {
 	o := &pl.ord
 	wm := pl.wm
-	if !pl.p.external && len(o.rows) > 0 {
+	if !pl.p.external && o.maxTime > math.MinInt64 {
 		wm = max(wm, subSat(o.maxTime, pl.p.set.outOfOrder))
 	}
 	upTo := subSat(wm, pl.p.set.lateness)
-	if len(o.rows) == 0 || (!all && upTo < o.frontier) {
+	if !all {
+		if upTo < o.frontier {
+			return
+		}
+		o.frontier = upTo
+	}
+	if len(o.tail) > 0 {
+		o.mergeTail()
+	}
+	n := len(o.run)
+	if !all {
+		n, _ = slices.BinarySearchFunc(o.run, upTo+1, func(h heldRow, t int64) int { return cmp.Compare(h.t, t) })
+	}
+	for i := range o.run[:n] {
+		h := &o.run[i]
+		h.rec.Values = o.vals[h.off : h.off+h.n : h.off+h.n]
+		pl.statelessRow(&h.rec)
+		o.live -= h.n
+	}
+	rest := copy(o.run, o.run[n:])
+	clear(o.run[rest:])
+	o.run = o.run[:rest]
+	o.compact()
+}
+
+// mergeTail sorts the rows that arrived since the last release and merges
+// them into the sorted run.
+func (o *ordered) mergeTail() {
+	slices.SortFunc(o.tail, func(a, b heldRow) int { return a.cmp(&b) })
+	if len(o.run) == 0 || o.run[len(o.run)-1].cmp(&o.tail[0]) < 0 {
+		o.run = append(o.run, o.tail...)
+	} else {
+		m := o.scratch[:0]
+		i, j := 0, 0
+		for i < len(o.run) && j < len(o.tail) {
+			if o.run[i].cmp(&o.tail[j]) < 0 {
+				m = append(m, o.run[i])
+				i++
+			} else {
+				m = append(m, o.tail[j])
+				j++
+			}
+		}
+		m = append(append(m, o.run[i:]...), o.tail[j:]...)
+		o.run, o.scratch = m, o.run[:0]
+	}
+	clear(o.tail)
+	o.tail = o.tail[:0]
+}
+
+// compact drops the values of released rows from the slab once they are
+// most of it.
+func (o *ordered) compact() {
+	if len(o.run) == 0 {
+		clear(o.vals)
+		o.vals, o.live = o.vals[:0], 0
 		return
 	}
-	slices.SortFunc(o.rows, func(a, b heldRow) int {
-		if a.t != b.t {
-			return cmp.Compare(a.t, b.t)
-		}
-		return cmp.Compare(a.seq, b.seq)
-	})
-	n := len(o.rows)
-	if !all {
-		n, _ = slices.BinarySearchFunc(o.rows, upTo+1, func(h heldRow, t int64) int { return cmp.Compare(h.t, t) })
-		o.frontier = max(o.frontier, upTo)
+	if len(o.vals) < 1024 || o.live*2 > len(o.vals) {
+		return
 	}
-	for i := range o.rows[:n] {
-		pl.statelessRow(&o.rows[i].rec)
+	vals := make([]record.Value, 0, 2*o.live)
+	for i := range o.run {
+		h := &o.run[i]
+		vals = append(vals, o.vals[h.off:h.off+h.n]...)
+		h.off = len(vals) - h.n
 	}
-	rest := copy(o.rows, o.rows[n:])
-	clear(o.rows[rest:])
-	o.rows = o.rows[:rest]
-	pl.emit()
+	o.vals = vals
 }
 
 // subSat is a - b (b >= 0) without wrapping below math.MinInt64.
@@ -205,9 +267,11 @@ func subSat(a, b int64) int64 {
 
 // heldOrdered notes the offsets of the rows still held.
 func (pl *Pipeline) heldOrdered(h *heldSet) {
-	for i := range pl.ord.rows {
-		r := &pl.ord.rows[i].rec
-		h.note(pl.src.index(r), r.Offset)
+	for _, rows := range [][]heldRow{pl.ord.run, pl.ord.tail} {
+		for i := range rows {
+			r := &rows[i].rec
+			h.note(pl.src.index(r), r.Offset)
+		}
 	}
 	for i := range pl.rows.rows { // released, waiting for Finish to sort them
 		r := &pl.rows.rows[i]
