@@ -36,6 +36,8 @@ type Program struct {
 	qualify expr.Func
 	// top is the plan of a Top-N query; nil for others.
 	top *topNPlan
+	// groupTop is the plan of a Top-N over grouped rows; nil for others.
+	groupTop *groupTopN
 
 	order    []orderKey
 	limit    int64

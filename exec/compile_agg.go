@@ -29,11 +29,11 @@ func (p *Program) compileAggregate(sel *sql.Select, items []sql.SelectItem, in *
 	if p.distinct && a.emit == sql.EmitChanges {
 		return errorAt(sel, "SELECT DISTINCT with aggregation needs EMIT FINAL")
 	}
-	for _, it := range items {
-		if c, ok := findAnalytic(it.Expr); ok {
-			return errorAt(c, "window function %s OVER (...) cannot be combined with GROUP BY, WINDOW or aggregates", c.Name)
-		}
+	top, err := compileGroupTopN(sel, items, a)
+	if err != nil {
+		return err
 	}
+	p.groupTop = top
 	for _, g := range sel.GroupBy {
 		if c, ok := findAggregate(g); ok {
 			return errorAt(c, "aggregate %s is not allowed in GROUP BY", c.Name)
@@ -49,6 +49,7 @@ func (p *Program) compileAggregate(sel *sql.Select, items []sql.SelectItem, in *
 		calls = collectAggregates(it.Expr, calls)
 	}
 	calls = collectAggregates(sel.Having, calls)
+	calls = collectAggregates(sel.Qualify, calls)
 	for _, c := range calls {
 		mk, err := aggFactory(c, in)
 		if err != nil {
@@ -63,11 +64,29 @@ func (p *Program) compileAggregate(sel *sql.Select, items []sql.SelectItem, in *
 		if err := g.check(it.Expr); err != nil {
 			return err
 		}
+		if top != nil && i == top.rankOut {
+			a.project[i] = nullValue // set when the emission is ranked
+			continue
+		}
 		f, err := expr.Compile(it.Expr, scope)
 		if err != nil {
 			return err
 		}
 		a.project[i] = f
+	}
+	if top != nil {
+		g.aliases = true
+		for _, e := range top.groupTopColumns(a) {
+			if err := g.check(e); err != nil {
+				return err
+			}
+			f, err := expr.Compile(e, scope)
+			if err != nil {
+				return err
+			}
+			a.project = append(a.project, f)
+		}
+		g.aliases = false
 	}
 	if sel.Having != nil {
 		g.aliases = true
@@ -82,6 +101,8 @@ func (p *Program) compileAggregate(sel *sql.Select, items []sql.SelectItem, in *
 	}
 	return nil
 }
+
+func nullValue(*record.Record) (record.Value, error) { return record.Value{}, nil }
 
 // groupScope maps the nodes a group row holds to their slots.
 type groupScope struct {

@@ -52,6 +52,9 @@ func (b *rowBuf) done() []record.Record {
 func (pl *Pipeline) emit() {
 	rows := pl.rows.done()
 	p := pl.p
+	if p.groupTop != nil {
+		rows = pl.rankGroupRows(rows)
+	}
 	if p.agg != nil && p.distinct {
 		rows = pl.dedupe(rows)
 	}
@@ -143,7 +146,7 @@ const emitChunk = 8
 // several Emit calls: nothing (DISTINCT, ORDER BY, LIMIT) applies to the
 // emission as a whole.
 func (p *Program) splitsEmissions() bool {
-	return !p.distinct && len(p.order) == 0 && !p.hasLimit
+	return !p.distinct && len(p.order) == 0 && !p.hasLimit && p.groupTop == nil
 }
 
 // rowError reports a group row that failed to evaluate.

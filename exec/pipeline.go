@@ -83,6 +83,9 @@ func (p *Program) NewPipeline() *Pipeline {
 		pl.top = newTopState()
 	}
 	pl.rows.width = p.out.Len()
+	if t := p.groupTop; t != nil {
+		pl.rows.width += t.keys + t.order // hidden columns to rank by
+	}
 	if p.analytic != nil {
 		pl.an = p.analytic.newState()
 	}

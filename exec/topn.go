@@ -397,3 +397,153 @@ func (pl *Pipeline) heldTop(h *heldSet) {
 		h.mergeFrom(pl.top.held)
 	}
 }
+
+// groupTopN is a Top-N over the rows of an aggregating query with EMIT
+// FINAL: each emission (a fired window, or every group at the end of a
+// bounded input) is ranked on its own, per PARTITION BY key and window.
+// The rows carry hidden columns after the output: the window start (when
+// windowed), the PARTITION BY values and the ORDER BY values.
+type groupTopN struct {
+	call   *sql.Call
+	kind   rankKind
+	lo, hi int64
+	// rankOut is the output slot of the rank.
+	rankOut int
+	// keys and order count the hidden PARTITION BY (window start
+	// included) and ORDER BY columns; desc gives each ORDER BY direction.
+	keys, order int
+	desc        []bool
+}
+
+// compileGroupTopN checks a Top-N over an aggregating query and returns
+// its plan, or nil when the query has no window function. It does not
+// compile the hidden columns (see groupTopColumns).
+func compileGroupTopN(sel *sql.Select, items []sql.SelectItem, a *aggPlan) (*groupTopN, error) {
+	calls := overCalls(items, sel.Qualify)
+	if len(calls) == 0 {
+		return nil, nil
+	}
+	c, lo, hi, ok := sql.TopN(sel)
+	if !ok {
+		return nil, errorAt(calls[0], "window function %s OVER (...) over grouped rows is supported only as a Top-N: "+
+			"a rank function bounded by QUALIFY (or by WHERE over a subquery), with EMIT FINAL", calls[0].Name)
+	}
+	for _, o := range calls {
+		if !sameExpr(o, c) {
+			return nil, errorAt(o, "%s: a Top-N query can compute only its rank function %s", sql.FormatExpr(o), sql.FormatExpr(c))
+		}
+	}
+	switch {
+	case len(sql.Conjuncts(sel.Qualify)) > 1:
+		return nil, errorAt(sel.Qualify, "the filter of a Top-N must be only the bound on its rank (%s): filter groups with HAVING", sql.FormatExpr(c))
+	case hi < lo || hi < 1:
+		return nil, errorAt(sel.Qualify, "%s selects no rank: a Top-N keeps ranks 1 to N with N >= 1", sql.FormatExpr(sel.Qualify))
+	case hi > maxTopN:
+		return nil, errorAt(sel.Qualify, "a Top-N of %d rows per key is too large (at most %d)", hi, maxTopN)
+	case len(c.Args) > 0 || c.Star || c.Distinct:
+		return nil, errorAt(c, "%s takes no arguments", c.Name)
+	case c.Over.Buffer != 0 || c.Over.Frame != nil:
+		return nil, errorAt(c.Over, "%s ranks the whole partition: it takes no ROWS frame", c.Name)
+	case a.emit != sql.EmitFinal:
+		return nil, errorAt(sel, "a Top-N over grouped rows needs EMIT FINAL (each window's top rows, or all groups' at the end): "+
+			"under EMIT CHANGES the groups' rows are updates, which cannot be ranked")
+	case a.session():
+		return nil, errorAt(sel.Window, "a Top-N over SESSION windows is not supported: sessions of different keys fire separately; use TUMBLING or SLIDING")
+	case sel.Distinct:
+		return nil, errorAt(sel, "SELECT DISTINCT is not supported with a Top-N")
+	}
+	t := &groupTopN{call: c, lo: lo, hi: hi, rankOut: -1}
+	switch strings.ToUpper(c.Name) {
+	case "RANK":
+		t.kind = rankGaps
+	case "DENSE_RANK":
+		t.kind = rankDense
+	}
+	for i, it := range items {
+		if x, ok := isAnalyticCall(it.Expr); ok && sameExpr(x, c) {
+			t.rankOut = i
+			continue
+		}
+		if x, ok := findAnalytic(it.Expr); ok {
+			return nil, errorAt(x, "%s over grouped rows can only be selected as it is, not inside an expression", x.Name)
+		}
+	}
+	return t, nil
+}
+
+// groupTopColumns returns the hidden columns' expressions: the window
+// start (windowed queries), the PARTITION BY and the ORDER BY expressions.
+func (t *groupTopN) groupTopColumns(a *aggPlan) []sql.Expr {
+	var es []sql.Expr
+	if a.windowed() {
+		es = append(es, &sql.Ident{Pos: t.call.Pos, Name: record.SysWindowStart})
+	}
+	es = append(es, t.call.Over.PartitionBy...)
+	t.keys = len(es)
+	for _, o := range t.call.Over.OrderBy {
+		es = append(es, o.Expr)
+		t.desc = append(t.desc, o.Desc)
+	}
+	t.order = len(t.call.Over.OrderBy)
+	return es
+}
+
+// rankGroupRows ranks the rows of one emission of a grouped Top-N and
+// returns those within the bound, with the rank set and the hidden columns
+// cut off.
+func (pl *Pipeline) rankGroupRows(rows []record.Record) []record.Record {
+	t, width := pl.p.groupTop, pl.p.out.Len()
+	hidden := func(r *record.Record) []record.Value { return r.Values[width:] }
+	cmpVals := func(a, b []record.Value, desc []bool) int {
+		for i := range a {
+			c, err := record.Compare(a[i], b[i])
+			if err != nil {
+				c = int(a[i].Kind()) - int(b[i].Kind())
+			}
+			if desc != nil && desc[i] {
+				c = -c
+			}
+			if c != 0 {
+				return c
+			}
+		}
+		return 0
+	}
+	slices.SortStableFunc(rows, func(a, b record.Record) int {
+		ha, hb := hidden(&a), hidden(&b)
+		if c := cmpVals(ha[:t.keys], hb[:t.keys], nil); c != 0 {
+			return c
+		}
+		return cmpVals(ha[t.keys:], hb[t.keys:], t.desc)
+	})
+	kept := rows[:0] // overwrites rows only behind i; prev keeps the hidden values
+	var rank int64
+	var prev []record.Value
+	first := 0
+	for i := range rows {
+		h := hidden(&rows[i])
+		switch {
+		case prev == nil || cmpVals(h[:t.keys], prev[:t.keys], nil) != 0:
+			rank, first = 1, i
+		case t.kind == rowNumber:
+			rank++
+		case cmpVals(h[t.keys:], prev[t.keys:], t.desc) != 0:
+			if t.kind == rankGaps {
+				rank = int64(i-first) + 1
+			} else {
+				rank++
+			}
+		}
+		prev = h
+		if rank < t.lo || rank > t.hi {
+			continue
+		}
+		r := rows[i]
+		r.Values = r.Values[:width:width]
+		if t.rankOut >= 0 {
+			r.Values[t.rankOut] = record.IntValue(rank)
+		}
+		kept = append(kept, r)
+	}
+	return kept
+}

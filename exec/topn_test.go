@@ -225,3 +225,43 @@ func TestDerivedTables(t *testing.T) {
 		}
 	}
 }
+
+func TestTopNOverWindowedAggregate(t *testing.T) {
+	// (symbol, ts): per 10s window, counts A=3 B=2 C=1; then A=1 B=1 C=2.
+	data := recs(
+		[]any{"A", 1000}, []any{"B", 2000}, []any{"A", 3000}, []any{"C", 4000}, []any{"B", 5000}, []any{"A", 6000},
+		[]any{"A", 11000}, []any{"C", 12000}, []any{"B", 13000}, []any{"C", 14000},
+	)
+	for i := range data {
+		data[i].Timestamp = data[i].Values[1].Int()
+	}
+	tests := []struct{ src, want string }{
+		{`SELECT * FROM (
+		    SELECT symbol, _WINDOW_START AS ws, COUNT(*) AS n,
+		           ROW_NUMBER() OVER (PARTITION BY _WINDOW_START ORDER BY COUNT(*) DESC) AS rn
+		    FROM t GROUP BY symbol WINDOW TUMBLING(10s)) WHERE rn <= 2`,
+			"A|1970-01-01T00:00:00.000Z|3|1;B|1970-01-01T00:00:00.000Z|2|2;C|1970-01-01T00:00:10.000Z|2|1;A|1970-01-01T00:00:10.000Z|1|2"},
+		{`SELECT * FROM (
+		    SELECT ws, symbol, n, RANK() OVER (PARTITION BY ws ORDER BY n DESC) AS r
+		    FROM (SELECT symbol, _WINDOW_START AS ws, COUNT(*) AS n FROM t GROUP BY symbol WINDOW TUMBLING(10s)))
+		  WHERE r <= 2`,
+			"1970-01-01T00:00:00.000Z|A|3|1;1970-01-01T00:00:00.000Z|B|2|2;1970-01-01T00:00:10.000Z|C|2|1;" +
+				"1970-01-01T00:00:10.000Z|A|1|2;1970-01-01T00:00:10.000Z|B|1|2"},
+		{`SELECT symbol, COUNT(*) AS n FROM t GROUP BY symbol QUALIFY DENSE_RANK() OVER (ORDER BY n) = 1 EMIT FINAL`, "B|3;C|3"},
+	}
+	for _, tt := range tests {
+		p := compileSQL(t, tt.src, Options{}, "symbol", "ts")
+		if got := strings.Join(runEach(p, data).texts(), ";"); got != tt.want {
+			t.Errorf("%s:\ngot  %s\nwant %s", tt.src, got, tt.want)
+		}
+	}
+	for _, bad := range []struct{ src, want string }{
+		{`SELECT symbol, COUNT(*) AS n, ROW_NUMBER() OVER (ORDER BY COUNT(*)) AS rn FROM t GROUP BY symbol QUALIFY rn <= 1`, "needs EMIT FINAL"},
+		{`SELECT symbol, COUNT(*) AS n, LAG(symbol) OVER (ORDER BY ts) FROM t GROUP BY symbol EMIT FINAL`, "supported only as a Top-N"},
+		{`SELECT symbol, ROW_NUMBER() OVER (ORDER BY ts) AS rn FROM t GROUP BY symbol QUALIFY rn <= 1 EMIT FINAL`, `column "ts" must appear in GROUP BY`},
+	} {
+		if _, err := compileSQLErr(bad.src, Options{}, "symbol", "ts"); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%s:\ngot  %v\nwant %q", bad.src, err, bad.want)
+		}
+	}
+}

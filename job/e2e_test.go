@@ -80,6 +80,11 @@ var e2eShapes = []struct {
 		keyCols: 2},
 	{name: "rank_top_n", query: "SELECT k, v, RANK() OVER (PARTITION BY k ORDER BY v DESC) AS r FROM t QUALIFY r <= 2"},
 	{name: "dense_top_n", query: "SELECT * FROM (SELECT k, v, DENSE_RANK() OVER (PARTITION BY k ORDER BY v) AS d FROM t) WHERE d <= 2"},
+	{name: "window_top_n", query: "SELECT * FROM (SELECT k, _WINDOW_START AS ws, COUNT(*) AS c, " +
+		"ROW_NUMBER() OVER (PARTITION BY _WINDOW_START ORDER BY COUNT(*) DESC, k) AS rn " +
+		"FROM t GROUP BY k WINDOW TUMBLING(ts, INTERVAL '1' SECOND)) WHERE rn <= 3"},
+	{name: "window_top_n_per_key", query: "SELECT * FROM (SELECT k, v, ws, c, RANK() OVER (PARTITION BY k, ws ORDER BY c DESC) AS r " +
+		"FROM (SELECT k, v, _WINDOW_START AS ws, COUNT(*) AS c FROM t GROUP BY k, v WINDOW TUMBLING(ts, INTERVAL '1' SECOND))) WHERE r <= 2"},
 	{name: "derived", query: "SELECT k, v2 FROM (SELECT k, v * 2 AS v2 FROM t WHERE v > 10) AS s WHERE s.v2 < 150"},
 }
 

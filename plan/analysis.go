@@ -149,6 +149,9 @@ func rowWindows(sel *sql.Select) (topN, order, qualify string) {
 		if !strings.EqualFold(c.Name, "ROW_NUMBER") {
 			state += " plus ties"
 		}
+		if len(sel.GroupBy) > 0 || sel.Window != nil || sel.Having != nil || len(aggregateCalls(sel)) > 0 {
+			return fmt.Sprintf("%s of %s %s, ranking the grouped rows of each emission (each window as it fires)", ranks, sql.FormatExpr(c), per), "", ""
+		}
 		return fmt.Sprintf("%s of %s %s (state: %s per key)", ranks, sql.FormatExpr(c), per, state), "", ""
 	}
 	if sel.Qualify != nil {

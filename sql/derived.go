@@ -95,9 +95,7 @@ func (p *parser) mergeDerived(outer, inner *Select) *Select {
 			continue
 		}
 		e := m.rewrite(it.Expr)
-		if c := m.find(e, func(c *Call) bool { return c.Over != nil || IsAggregate(c.Name) }); c != nil && !m.fromInner(c) {
-			p.failAt(c.Pos, c.Name+" over a subquery in FROM is not supported: compute it inside the subquery")
-		}
+		m.checkCalls(e)
 		alias := it.Alias
 		if id, ok := it.Expr.(*Ident); ok && alias == "" {
 			alias = id.Name
@@ -223,6 +221,26 @@ func (m *derived) rewrite(e Expr) Expr {
 // they pass through a subquery.
 func isSystemName(name string) bool {
 	return strings.HasPrefix(name, "_")
+}
+
+// checkCalls refuses the calls the outer query writes over the subquery:
+// aggregates, and window functions over a subquery with window functions,
+// DISTINCT or LIMIT (over any other subquery a window function sees the
+// same rows in the same order as it would inside it).
+func (m *derived) checkCalls(e Expr) {
+	Inspect(e, func(x Expr) bool {
+		c, ok := x.(*Call)
+		if !ok || m.fromInner(c) {
+			return !ok
+		}
+		switch {
+		case c.Over != nil && (m.analytic() || m.inner.Distinct || m.inner.Limit != nil):
+			m.p.failAt(c.Pos, c.Name+" OVER (...) over a subquery with window functions, DISTINCT or LIMIT is not supported")
+		case c.Over == nil && IsAggregate(c.Name):
+			m.p.failAt(c.Pos, c.Name+" over a subquery in FROM is not supported: compute it inside the subquery")
+		}
+		return true
+	})
 }
 
 // find returns the first call in e that pred accepts, or nil.
