@@ -52,6 +52,8 @@ type App struct {
 	// undefined is the error of the first read of a name that nothing
 	// declares or writes.
 	undefined error
+	// file and src are what the statements were parsed from.
+	file, src string
 }
 
 // Undefined returns a positioned error for the first name read that no
@@ -87,18 +89,9 @@ type Edge struct {
 	Via string `json:"via"`
 }
 
-// Error is a positioned error in an application's statements.
+// errorAt returns a positioned error at pos, showing its line of src.
 func errorAt(file, src string, pos sql.Pos, format string, args ...any) error {
-	return &sql.Error{File: file, Pos: pos, Msg: fmt.Sprintf(format, args...), Line: lineAt(src, pos)}
-}
-
-// lineAt returns the source line holding pos ("" without source).
-func lineAt(src string, pos sql.Pos) string {
-	lines := strings.Split(src, "\n")
-	if pos.Line < 1 || pos.Line > len(lines) {
-		return ""
-	}
-	return strings.TrimRight(lines[pos.Line-1], "\r")
+	return sql.Locate(sql.Errorf(pos, format, args...), file, src)
 }
 
 // New builds the application of stmts parsed from file with text src
@@ -107,7 +100,7 @@ func lineAt(src string, pos sql.Pos) string {
 // statements writing one name, a cycle and a bad application property are
 // errors at the offending statement, name or property.
 func New(file, src string, stmts []*sql.Statement, set map[string]string) (*App, error) {
-	a := &App{Name: appName(file), OnFailure: StopOnFailure}
+	a := &App{Name: appName(file), OnFailure: StopOnFailure, file: file, src: src}
 	cat, err := runner.NewCatalog(stmts)
 	if err != nil {
 		return nil, sql.Locate(err, file, src)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/plan"
 	"github.com/sluicesql/sluice/runner"
+	"github.com/sluicesql/sluice/sql"
 )
 
 // Plans plans every statement, in the file's order, the way Start would:
@@ -48,7 +50,7 @@ func (a *App) Plans(ctx context.Context, opts plan.Options, set map[string]strin
 			}
 		}
 		if err != nil {
-			return nil, fmt.Errorf("statement at line %d:%d (job %s): %w", n.Stmt.Line, n.Stmt.Col, n.Name, err)
+			return nil, a.positioned(n, err)
 		}
 		p.Name = n.Name
 		byNode[n] = p
@@ -63,6 +65,18 @@ func (a *App) Plans(ctx context.Context, opts plan.Options, set map[string]strin
 		plans[i] = byNode[n]
 	}
 	return plans, nil
+}
+
+// positioned returns err of node n positioned at the WITH entry it is
+// about, else prefixed with the statement's position, and located in the
+// application's text.
+func (a *App) positioned(n *Node, err error) error {
+	err = sql.AtProperty(err, n.Stmt.Query.With)
+	var se *sql.Error
+	if !errors.As(err, &se) {
+		err = fmt.Errorf("statement at line %d:%d (job %s): %w", n.Stmt.Line, n.Stmt.Col, n.Name, err)
+	}
+	return sql.Locate(err, a.file, a.src)
 }
 
 // outputFacts is the partitioning of what n writes: by its output key

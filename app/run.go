@@ -233,7 +233,7 @@ func (r *Run) prepare(ctx context.Context, jr *jobRun) error {
 	n := jr.node
 	j, err := runner.Prepare(ctx, n.Stmt, jr.opts)
 	if err != nil {
-		return fmt.Errorf("statement at line %d (job %s): %w", n.Stmt.Line, n.Name, err)
+		return r.app.positioned(n, err)
 	}
 	for _, s := range r.outStreams(n) {
 		s.Configure(n.Name, j.Program.OutputSchema(), j.Program.KeySlots(), j.Plan.Partitions, j.Facts.Partitions)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/sluicesql/sluice/metrics"
 	"github.com/sluicesql/sluice/runner"
+	"github.com/sluicesql/sluice/server"
 )
 
 // serveMetrics serves Prometheus metrics on addr and returns them with a
@@ -36,18 +37,5 @@ func kafkaMetrics(m *metrics.Metrics) func(job, client string) []kgo.Opt {
 	}
 }
 
-// watchJob registers a prepared job with m under its name: strategy and
-// partitions, the latency of every batch its workers process, and the
-// consumer lag of its Kafka sources. Without metrics it does nothing.
-func watchJob(m *metrics.Metrics, j *runner.Job) {
-	if m == nil {
-		return
-	}
-	m.Start(j.Name, j.Plan.Strategy.Name(), j.Plan.Partitions)
-	j.SetOnBatch(m.BatchObserver(j.Name, j.Plan.Partitions))
-	var lags []metrics.LagSource
-	for _, s := range j.KafkaSources() {
-		lags = append(lags, s)
-	}
-	m.WatchLag(j.Name, lags...)
-}
+// watchJob registers a prepared job with m (see server.WatchJob).
+func watchJob(m *metrics.Metrics, j *runner.Job) { server.WatchJob(m, j) }

@@ -7,6 +7,8 @@
 //	sluice explain FILE.sql        show how each statement would be partitioned
 //	sluice gen NAME --count N      write generated sample data
 //	sluice demo                    a self-contained Kafka demo
+//	sluice serve                   run a job server (API, metrics, web page)
+//	sluice deploy FILE.sql --server URL, sluice jobs --server URL, sluice stop NAME --server URL
 //	sluice version                 print the version (also sluice --version)
 //	sluice help [COMMAND]          show help (also sluice [COMMAND] --help)
 //
@@ -58,6 +60,10 @@ type cli struct {
 	VersionCmd versionCmd `cmd:"" name:"version" help:"Print the version."`
 	Help       helpCmd    `cmd:"" help:"Show help for sluice or one of its commands."`
 	Bench      benchCmd   `cmd:"" help:"Benchmark the reference's scenarios beside a hand-written limit (and a Go peer), checking every answer."`
+	Serve      serveCmd   `cmd:"" help:"Run a job server: a JSON API, metrics and a web page for deployed applications."`
+	Deploy     deployCmd  `cmd:"" help:"Deploy a SQL file as an application on a job server."`
+	Jobs       jobsCmd    `cmd:"" help:"List the jobs of a job server."`
+	Stop       stopCmd    `cmd:"" help:"Drain and stop an application or a job on a job server."`
 }
 
 // env is what every command runs with: the streams and the context that

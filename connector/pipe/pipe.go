@@ -211,9 +211,9 @@ func (k *sink) Open(ctx context.Context, schema *record.Schema, keySlots []int) 
 	return nil
 }
 
-// Write implements connector.Sink: it copies the rows into the pending
-// batch of their partition, handing a batch over when it is full and
-// waiting while the partition's queue is full. Rows written after the
+// Write implements connector.Sink: it copies the rows into batches per
+// partition (of at most BatchSize rows) and hands them over, waiting while
+// a partition's queue is full. Rows written after the
 // reading job stopped are dropped: that job reports its own end.
 func (k *sink) Write(ctx context.Context, rows []record.Record) error {
 	s := k.s
@@ -243,6 +243,13 @@ func (k *sink) Write(ctx context.Context, rows []record.Record) error {
 			if err := k.send(ctx, pt); err != nil {
 				return err
 			}
+		}
+	}
+	// the job hands rows over in batches already: pass them on now rather
+	// than wait for more, which may be long in coming
+	for _, pt := range s.parts {
+		if err := k.send(ctx, pt); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -1,0 +1,203 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/sluicesql/sluice/runner"
+	"github.com/sluicesql/sluice/server"
+)
+
+type serveCmd struct {
+	Addr      string `default:"127.0.0.1:8080" help:"Address to listen on; anything but loopback requires --auth-token."`
+	StateDir  string `name:"state-dir" default:".sluice/server" help:"Directory keeping the deployed applications, redeployed at start."`
+	AuthToken string `name:"auth-token" env:"SLUICE_AUTH_TOKEN" help:"Bearer token every request must carry (Authorization: Bearer <token>)."`
+	UntilEnd  bool   `help:"Kafka sources stop at the end of what the topic holds at start."`
+}
+
+func (c *serveCmd) Help() string {
+	return `Serves a JSON API (/v1/apps, /v1/jobs, /v1/explain), Prometheus metrics (/metrics),
+/healthz and a web page at /. Examples:
+  sluice serve
+  sluice serve --addr 0.0.0.0:8080 --auth-token "$TOKEN" --state-dir /var/lib/sluice`
+}
+
+func (c *serveCmd) Run(e *env) error {
+	if err := server.CheckAddr(c.Addr, c.AuthToken); err != nil {
+		return userError{err}
+	}
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return userError{fmt.Errorf("--addr: %w", err)}
+	}
+	s := server.New(server.Config{StateDir: c.StateDir, AuthToken: c.AuthToken, Log: e.log,
+		Options: runner.Options{UntilEnd: c.UntilEnd}})
+	if err := s.Restore(); err != nil {
+		ln.Close()
+		return err
+	}
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	auth := "no token (loopback only)"
+	if c.AuthToken != "" {
+		auth = "bearer token required on every request"
+	}
+	e.log.Info("sluice server listening", "url", "http://"+ln.Addr().String()+"/", "auth", auth, "state_dir", c.StateDir)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	select {
+	case err := <-done:
+		s.Shutdown()
+		return err
+	case <-e.ctx.Done():
+	}
+	e.log.Info("stopping: draining every application (they are redeployed at the next start)")
+	s.Shutdown()
+	srv.Close()
+	return nil
+}
+
+// client is what the deploy, jobs and stop commands share.
+type client struct {
+	Server    string `required:"" placeholder:"URL" env:"SLUICE_SERVER" help:"The server's URL, e.g. http://127.0.0.1:8080."`
+	AuthToken string `name:"auth-token" env:"SLUICE_AUTH_TOKEN" help:"Bearer token of the server."`
+}
+
+// call sends a request and decodes a JSON answer into out; an answer of
+// 4xx is the user's error, anything else that fails a runtime error.
+func (c *client) call(e *env, method, path string, body []byte, out any) error {
+	u, err := url.JoinPath(c.Server, path)
+	if err != nil {
+		return userError{fmt.Errorf("--server: %w", err)}
+	}
+	req, err := http.NewRequestWithContext(e.ctx, method, u, bytes.NewReader(body))
+	if err != nil {
+		return userError{fmt.Errorf("--server: %w", err)}
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.AuthToken != "" {
+		req.Header.Set("Authorization", "Bearer "+c.AuthToken)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("server %s: %w", c.Server, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode >= 300 {
+		var ej server.ErrorJSON
+		msg := strings.TrimSpace(string(b))
+		if json.Unmarshal(b, &ej) == nil && ej.Error != "" {
+			msg = ej.Error
+		}
+		err := fmt.Errorf("server: %s (HTTP %d)", msg, res.StatusCode)
+		if res.StatusCode < 500 {
+			return userError{err}
+		}
+		return err
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			return fmt.Errorf("server answer: %w", err)
+		}
+	}
+	return nil
+}
+
+type deployCmd struct {
+	client
+	File string `arg:"" type:"existingfile" help:"SQL file of the application."`
+	Name string `help:"Application name (default: the file's base name)."`
+}
+
+func (c *deployCmd) Help() string {
+	return "Example:\n  sluice deploy app.sql --server http://127.0.0.1:8080"
+}
+
+func (c *deployCmd) Run(e *env) error {
+	src, err := os.ReadFile(c.File)
+	if err != nil {
+		return userError{err}
+	}
+	name := c.Name
+	if name == "" {
+		name = strings.TrimSuffix(filepath.Base(c.File), filepath.Ext(c.File))
+	}
+	body, _ := json.Marshal(server.DeployRequest{Name: name, SQL: string(src)})
+	var a server.AppJSON
+	if err := c.call(e, http.MethodPost, "/v1/apps", body, &a); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "deployed %s: %d jobs\n", a.Name, len(a.Jobs))
+	return writeJobs(e.stdout, a.Jobs)
+}
+
+type jobsCmd struct {
+	client
+}
+
+func (c *jobsCmd) Help() string { return "Example:\n  sluice jobs --server http://127.0.0.1:8080" }
+
+func (c *jobsCmd) Run(e *env) error {
+	var out struct {
+		Jobs []server.JobJSON `json:"jobs"`
+	}
+	if err := c.call(e, http.MethodGet, "/v1/jobs", nil, &out); err != nil {
+		return err
+	}
+	return writeJobs(e.stdout, out.Jobs)
+}
+
+type stopCmd struct {
+	client
+	Name string `arg:"" help:"Application or job to drain and stop (an application is also removed)."`
+}
+
+func (c *stopCmd) Help() string {
+	return "Example:\n  sluice stop app --server http://127.0.0.1:8080"
+}
+
+func (c *stopCmd) Run(e *env) error {
+	var a server.AppJSON
+	err := c.call(e, http.MethodDelete, "/v1/apps/"+url.PathEscape(c.Name), nil, &a)
+	if err == nil {
+		fmt.Fprintf(e.stdout, "stopped application %s\n", a.Name)
+		return writeJobs(e.stdout, a.Jobs)
+	}
+	var ue userError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "HTTP 404") {
+		return err
+	}
+	var j server.JobJSON
+	if err := c.call(e, http.MethodDelete, "/v1/jobs/"+url.PathEscape(c.Name), nil, &j); err != nil {
+		if strings.Contains(err.Error(), "HTTP 404") {
+			return userError{fmt.Errorf("no application or job %s on %s", c.Name, c.Server)}
+		}
+		return err
+	}
+	fmt.Fprintf(e.stdout, "stopped job %s\n", j.Name)
+	return writeJobs(e.stdout, []server.JobJSON{j})
+}
+
+// writeJobs prints jobs as a table.
+func writeJobs(w io.Writer, jobs []server.JobJSON) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "JOB\tAPP\tSTATE\tSTRATEGY\tIN\tOUT\tFILTERED\tDEAD\tLATE")
+	for _, j := range jobs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.Name, j.App, j.State, j.Strategy,
+			count(j.Counters.In), count(j.Counters.Out), count(j.Counters.Filtered), count(j.Counters.Dead), count(j.Counters.Late))
+	}
+	return tw.Flush()
+}

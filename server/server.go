@@ -1,0 +1,351 @@
+// Package server runs SQL applications for a team behind a versioned JSON
+// API over HTTP: deploy, list, inspect and stop applications and their
+// jobs, the Prometheus metrics of every job, and a web page at /. Deployed
+// applications are kept in a state directory and deployed again when the
+// server starts.
+package server
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/app"
+	"github.com/sluicesql/sluice/job"
+	"github.com/sluicesql/sluice/metrics"
+	"github.com/sluicesql/sluice/runner"
+	"github.com/sluicesql/sluice/server/web"
+	"github.com/sluicesql/sluice/sql"
+)
+
+// Config configures a Server.
+type Config struct {
+	// StateDir keeps the deployed applications ("" keeps none).
+	StateDir string
+	// AuthToken, when set, is the bearer token every API request must carry.
+	AuthToken string
+	// Options apply to every statement of every application.
+	Options runner.Options
+	// Log receives the server's messages (default slog.Default()).
+	Log *slog.Logger
+}
+
+// Server runs applications.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	metrics *metrics.Metrics
+	ctx     context.Context
+	cancel  context.CancelFunc
+
+	mu   sync.Mutex
+	apps map[string]*deployed
+}
+
+// deployed is one deployed application.
+type deployed struct {
+	name    string
+	sql     string
+	created time.Time
+	app     *app.App
+	run     *app.Run
+
+	mu    sync.Mutex
+	last  map[string]*job.Summary // latest snapshot per job
+	rates map[string][]Sample     // records in per second, per job, oldest first
+}
+
+// Sample is one point of a job's rate history.
+type Sample struct {
+	// Time is the sample's time in Unix milliseconds; Rate the records
+	// read per second since the sample before.
+	Time int64   `json:"t"`
+	Rate float64 `json:"rate"`
+}
+
+// maxSamples is how many rate samples a job keeps (about ten minutes).
+const maxSamples = 600
+
+// New returns a server; Restore deploys what its state directory holds.
+func New(cfg Config) *Server {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Server{cfg: cfg, log: cfg.Log, metrics: metrics.New(), ctx: ctx, cancel: cancel, apps: map[string]*deployed{}}
+}
+
+// CheckAddr refuses to listen on anything but loopback without a token.
+func CheckAddr(addr, token string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--addr %q: %w", addr, err)
+	}
+	if token != "" || host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("--addr %s is not a loopback address: set --auth-token so that every request must carry it as a bearer token", addr)
+}
+
+// Handler returns the server's HTTP handler.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/apps", s.deploy)
+	mux.HandleFunc("GET /v1/apps", s.listApps)
+	mux.HandleFunc("GET /v1/apps/{name}", s.getApp)
+	mux.HandleFunc("DELETE /v1/apps/{name}", s.deleteApp)
+	mux.HandleFunc("GET /v1/jobs", s.listJobs)
+	mux.HandleFunc("GET /v1/jobs/{name}", s.getJob)
+	mux.HandleFunc("DELETE /v1/jobs/{name}", s.stopJob)
+	mux.HandleFunc("POST /v1/explain", s.explain)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.Registry(), promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.Handle("GET /", web.Handler())
+	return s.auth(mux)
+}
+
+// auth requires the bearer token on every request but the page itself,
+// which holds no data and asks for the token.
+func (s *Server) auth(next http.Handler) http.Handler {
+	if s.cfg.AuthToken == "" {
+		return next
+	}
+	want := []byte("Bearer " + s.cfg.AuthToken)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && (r.URL.Path == "/" || r.URL.Path == "/index.html") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="sluice"`)
+			writeError(w, http.StatusUnauthorized, errors.New("missing or wrong bearer token (Authorization: Bearer <token>)"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Restore deploys every application kept in the state directory.
+func (s *Server) Restore() error {
+	if s.cfg.StateDir == "" {
+		return nil
+	}
+	dir := filepath.Join(s.cfg.StateDir, "apps")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "*.sql"))
+	if err != nil {
+		return err
+	}
+	sort.Strings(files)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("state directory: %w", err)
+		}
+		name := strings.TrimSuffix(filepath.Base(f), ".sql")
+		if _, err := s.Deploy(name, string(b), false); err != nil {
+			s.log.Error("could not redeploy an application", "app", name, "err", err)
+			continue
+		}
+		s.log.Info("redeployed", "app", name)
+	}
+	return nil
+}
+
+// Shutdown stops every application, upstream-first, and waits for them;
+// the state directory keeps them for the next start.
+func (s *Server) Shutdown() {
+	s.mu.Lock()
+	apps := make([]*deployed, 0, len(s.apps))
+	for _, d := range s.apps {
+		apps = append(apps, d)
+	}
+	s.mu.Unlock()
+	for _, d := range apps {
+		d.run.Stop()
+	}
+	for _, d := range apps {
+		d.run.Wait()
+	}
+	s.cancel()
+}
+
+// validName is what an application name may look like.
+var validName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$`)
+
+// DeployError is an application that cannot be deployed: the user's
+// mistake (Status 400 or 409) or a failure to start it (500).
+type DeployError struct {
+	Status int
+	Err    error
+}
+
+func (e *DeployError) Error() string { return e.Err.Error() }
+func (e *DeployError) Unwrap() error { return e.Err }
+
+// Deploy validates and starts the application name of SQL text src,
+// keeping it in the state directory when save is set.
+func (s *Server) Deploy(name, src string, save bool) (*deployed, error) {
+	if !validName.MatchString(name) {
+		return nil, &DeployError{http.StatusBadRequest, fmt.Errorf("application name %q: use letters, digits, '_', '-' and '.' (at most 64)", name)}
+	}
+	a, err := validate(name, src)
+	if err != nil {
+		return nil, &DeployError{http.StatusBadRequest, err}
+	}
+	if err := a.Undefined(); err != nil {
+		return nil, &DeployError{http.StatusBadRequest, err}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.apps[name]; ok {
+		return nil, &DeployError{http.StatusConflict, fmt.Errorf("application %s is already deployed; delete it first", name)}
+	}
+	for _, n := range a.Nodes {
+		if other := s.jobApp(n.Name); other != "" {
+			return nil, &DeployError{http.StatusConflict, fmt.Errorf("job %s (line %d) is already a job of application %s; job names are unique on a server", n.Name, n.Stmt.Line, other)}
+		}
+	}
+	d := &deployed{name: name, sql: src, created: time.Now(), app: a, last: map[string]*job.Summary{}, rates: map[string][]Sample{}}
+	opts := s.cfg.Options
+	opts.KafkaOpts = func(job, client string) []kgo.Opt { return []kgo.Opt{s.metrics.KafkaClientOpt(job, client)} }
+	if opts.Stdout == nil {
+		opts.Stdout = io.Discard
+	}
+	hooks := app.Hooks{
+		Prepared: func(j *runner.Job) { WatchJob(s.metrics, j) },
+		Progress: func(job string, sum *job.Summary) { s.metrics.Observe(job, sum); d.observe(job, sum) },
+		Finished: func(r app.Result) {
+			if r.Summary != nil {
+				s.metrics.Observe(r.Name, r.Summary)
+				d.observe(r.Name, r.Summary)
+			}
+			if r.Err != nil {
+				s.log.Error("job failed", "app", name, "job", r.Name, "err", r.Err)
+			}
+		},
+	}
+	run, err := a.Start(s.ctx, opts, hooks)
+	if err != nil {
+		var ce *runner.ConfigError
+		if errors.As(err, &ce) {
+			return nil, &DeployError{http.StatusBadRequest, err}
+		}
+		return nil, &DeployError{http.StatusInternalServerError, err}
+	}
+	d.run = run
+	s.apps[name] = d
+	if save && s.cfg.StateDir != "" {
+		if err := s.save(name, src); err != nil {
+			s.log.Error("could not keep the application in the state directory; it will not be redeployed", "app", name, "err", err)
+		}
+	}
+	return d, nil
+}
+
+// jobApp returns the application running a job called job, or "" (s.mu held).
+func (s *Server) jobApp(job string) string {
+	for _, d := range s.apps {
+		if d.app.Node(job) != nil {
+			return d.name
+		}
+	}
+	return ""
+}
+
+// save writes the application's SQL into the state directory.
+func (s *Server) save(name, src string) error {
+	dir := filepath.Join(s.cfg.StateDir, "apps")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, "."+name+".sql.tmp")
+	if err := os.WriteFile(tmp, []byte(src), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(dir, name+".sql"))
+}
+
+// validate parses and plans src like `sluice explain`.
+func validate(name, src string) (*app.App, error) {
+	stmts, err := sql.Parse(name+".sql", src)
+	if err != nil {
+		return nil, err
+	}
+	if len(stmts) == 0 {
+		return nil, errors.New("no statements")
+	}
+	a, err := app.New(name+".sql", src, stmts, nil)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := a.Plans(context.Background(), planOptions(), nil, false); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// observe records a job's snapshot and its rate since the previous one.
+func (d *deployed) observe(name string, s *job.Summary) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	now := time.Now().UnixMilli()
+	if prev := d.last[name]; prev != nil && s.Elapsed > prev.Elapsed {
+		rate := float64(s.Total.In-prev.Total.In) / (s.Elapsed - prev.Elapsed).Seconds()
+		rs := append(d.rates[name], Sample{Time: now, Rate: rate})
+		if len(rs) > maxSamples {
+			rs = slices.Delete(rs, 0, len(rs)-maxSamples)
+		}
+		d.rates[name] = rs
+	}
+	d.last[name] = s
+}
+
+// snapshot returns a job's latest summary and rate history.
+func (d *deployed) snapshot(name string) (*job.Summary, []Sample) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.last[name], slices.Clone(d.rates[name])
+}
+
+// writeJSON writes v as the response.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+// removeState forgets a deleted application.
+func removeState(dir, name string) error {
+	err := os.Remove(filepath.Join(dir, "apps", name+".sql"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return err
+}
