@@ -217,9 +217,6 @@ func (s *Server) Deploy(name, src string, save bool) (*deployed, error) {
 	if err != nil {
 		return nil, &DeployError{http.StatusBadRequest, err}
 	}
-	if err := a.Undefined(); err != nil {
-		return nil, &DeployError{http.StatusBadRequest, err}
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.apps[name]; ok {
@@ -290,7 +287,8 @@ func (s *Server) save(name, src string) error {
 	return os.Rename(tmp, filepath.Join(dir, name+".sql"))
 }
 
-// validate parses and plans src like `sluice explain`.
+// validate parses and plans src like `sluice explain`, and refuses a read
+// of a name nothing declares or writes.
 func validate(name, src string) (*app.App, error) {
 	stmts, err := sql.Parse(name+".sql", src)
 	if err != nil {
@@ -301,6 +299,9 @@ func validate(name, src string) (*app.App, error) {
 	}
 	a, err := app.New(name+".sql", src, stmts, nil)
 	if err != nil {
+		return nil, err
+	}
+	if err := a.Undefined(); err != nil {
 		return nil, err
 	}
 	if _, err := a.Plans(context.Background(), planOptions(), nil, false); err != nil {

@@ -161,7 +161,7 @@ func TestDeployErrorsArePositioned(t *testing.T) {
 		}
 	}
 	var ex map[string]any
-	if code := call(t, ts, "", "POST", "/v1/explain", `{"sql": "SELECT k, COUNT(*) FROM t GROUP BY k"}`, &ex); code != http.StatusOK || ex["app"] == nil || !strings.Contains(ex["text"].(string), "hash(k)") {
+	if code := call(t, ts, "", "POST", "/v1/explain", `{"sql": "SELECT trader_id, COUNT(*) FROM t GROUP BY trader_id WITH ('t.type'='generator','t.generator'='trades')"}`, &ex); code != http.StatusOK || ex["app"] == nil || !strings.Contains(ex["text"].(string), "hash(trader_id)") {
 		t.Fatalf("explain: HTTP %d %v", code, ex)
 	}
 	var h map[string]string
