@@ -64,7 +64,7 @@ type PartitionReader interface {
 	// after b.Reset, reusing the storage the batch owns) and sets b.Source
 	// and b.Partition. A reader that keeps its records decoded in memory may
 	// hand them out without copying and set b.Borrowed: the job then only
-	// sets their EventTime and HasEventTime and never keeps them past the
+	// sets their EventTime, HasEventTime and Watermark and never keeps them past the
 	// batch's processing. Each
 	// record carries its Partition, Offset, Topic, Timestamp and Raw bytes.
 	// A record that fails to decode goes to the DeadLetters given to Open and
@@ -116,6 +116,15 @@ type Failer interface {
 	Failed() <-chan struct{}
 	// Failure says why, once Failed is closed.
 	Failure() error
+}
+
+// Bounded is an optional interface of a Source: Bounded reports whether
+// every partition of the source ends (a file, a generator with a count, a
+// Kafka source that stops at the end of its topic). The job never counts a
+// partition of a bounded source as idle: it can only be slow, and letting
+// the watermark pass it would make late records depend on thread timing.
+type Bounded interface {
+	Bounded() bool
 }
 
 // KeyChecker is implemented by sources that check the partition key they

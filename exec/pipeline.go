@@ -23,6 +23,9 @@ type Stats struct {
 	DeadLettered int64
 	// LateDropped counts late records dropped under the drop strategy.
 	LateDropped int64
+	// Late counts every late record dropped or dead-lettered (it is part
+	// of LateDropped + DeadLettered, not a term of the sum above).
+	Late int64
 	// RowErrors counts output rows that failed to evaluate (an aggregate
 	// overflow, a division by zero in the select list); they go to
 	// Output.DeadLetter as group rows and are not input records.

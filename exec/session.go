@@ -28,6 +28,7 @@ type sessionKey struct {
 func (pl *Pipeline) sessionRecord(r *record.Record, t int64) {
 	a := pl.p.agg
 	lateness, keep := pl.p.set.lateness, pl.p.retention()
+	wm := pl.lateBound(r)
 	lo, hi := t, t+a.window.gap
 	sk := pl.sessions[string(pl.keyBuf)]
 	if sk == nil {
@@ -41,7 +42,9 @@ func (pl *Pipeline) sessionRecord(r *record.Record, t int64) {
 			continue
 		}
 		switch {
-		case s.fired:
+		case s.fired || s.end+lateness <= wm:
+			// closed by r's watermark, whether or not the job's
+			// watermark has fired it yet: r's fate must not depend on that
 			if fired < 0 {
 				fired = i
 			}
@@ -55,17 +58,17 @@ func (pl *Pipeline) sessionRecord(r *record.Record, t int64) {
 	switch {
 	case open >= 0:
 		s = &sk.list[open]
-	case hi+lateness > pl.wm:
+	case hi+lateness > wm:
 		sk.list = append(sk.list, session{start: lo, end: hi, g: pl.newSessionGroup(lo, hi)})
 		s = &sk.list[len(sk.list)-1]
 	case keep > 0 && fired >= 0:
 		s = &sk.list[fired]
-	case keep > 0 && hi+lateness+keep > pl.wm:
+	case keep > 0 && hi+lateness+keep > wm:
 		sk.list = append(sk.list, session{start: lo, end: hi, g: pl.newSessionGroup(lo, hi), fired: true})
 		s = &sk.list[len(sk.list)-1]
 	default:
 		pl.compactSessions(sk)
-		pl.late(r, t)
+		pl.late(r, t, wm)
 		return
 	}
 	s.start, s.end = min(s.start, lo), max(s.end, hi)

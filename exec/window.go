@@ -60,11 +60,12 @@ func (p *Program) retention() int64 {
 func (pl *Pipeline) windowRecord(r *record.Record, t int64) {
 	ws := pl.p.agg.window
 	lateness, keep := pl.p.set.lateness, pl.p.retention()
+	wm := pl.lateBound(r)
 	applied, late, src := false, false, -1
 	for start := floorDiv(t, ws.advance) * ws.advance; start > t-ws.size; start -= ws.advance {
 		end := start + ws.size
-		if end+lateness <= pl.wm {
-			if keep > 0 && end+lateness+keep > pl.wm {
+		if end+lateness <= wm {
+			if keep > 0 && end+lateness+keep > wm {
 				g := pl.windowGroup(pl.windowAt(start, end, true))
 				pl.fold(g, r)
 				pl.markChanged(g)
@@ -91,18 +92,31 @@ func (pl *Pipeline) windowRecord(r *record.Record, t int64) {
 	case applied:
 		pl.stats.Accepted++
 	case late:
-		pl.late(r, t)
+		pl.late(r, t, wm)
 	}
 }
 
-// late handles a record whose windows have all fired.
-func (pl *Pipeline) late(r *record.Record, t int64) {
+// lateBound returns the watermark r is judged late by: under a job, the
+// watermark of r's source partition when it was read (the job stamps it),
+// so that whether r is late depends only on the data. A watermark that is
+// already past it (an idle partition let the job's watermark move on)
+// takes over: a window that has fired cannot take the record.
+func (pl *Pipeline) lateBound(r *record.Record) int64 {
+	if pl.p.external {
+		return max(pl.wm, r.Watermark)
+	}
+	return pl.wm
+}
+
+// late handles a record whose windows have all closed by the watermark wm.
+func (pl *Pipeline) late(r *record.Record, t, wm int64) {
+	pl.stats.Late++
 	if pl.p.set.late == LateDrop {
 		pl.stats.LateDropped++
 		return
 	}
-	pl.deadLetter(r, fmt.Errorf("%w: event time %s is behind the watermark %s plus allowed lateness; its window has fired",
-		ErrLate, record.TimestampValue(t), record.TimestampValue(pl.wm)))
+	pl.deadLetter(r, fmt.Errorf("%w: event time %s is behind the watermark %s plus allowed lateness; its window has closed",
+		ErrLate, record.TimestampValue(t), record.TimestampValue(wm)))
 }
 
 // windowAt returns the window starting at start, creating it.

@@ -53,6 +53,11 @@ type Program interface {
 	// equals the record's Timestamp: a pipeline reads an unstamped record's
 	// event time from its Timestamp (or computes it again).
 	EventTime(r *record.Record) (int64, bool)
+	// Windowed reports whether the query has event-time windows: the job
+	// then stamps every record with the watermark of its source partition
+	// when it was read (record.Record.Watermark), which decides whether the
+	// record is late.
+	Windowed() bool
 	// Ordered reports whether the output order must be kept across partitions.
 	Ordered() bool
 	// Less orders output rows when Ordered.

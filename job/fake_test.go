@@ -47,7 +47,8 @@ func (p *fakeProgram) EventTime(r *record.Record) (int64, bool) {
 	}
 	return r.Values[2].Millis(), true
 }
-func (p *fakeProgram) Ordered() bool { return p.ordered }
+func (p *fakeProgram) Windowed() bool { return p.mode == "window" }
+func (p *fakeProgram) Ordered() bool  { return p.ordered }
 func (p *fakeProgram) Less(a, b *record.Record) bool {
 	if a.Values[0].Str() != b.Values[0].Str() {
 		return a.Values[0].Str() < b.Values[0].Str()
@@ -112,7 +113,7 @@ func (f *fakePipe) Process(recs []record.Record, out Output) {
 					}
 				}
 				start = et - et%f.p.size
-				if start+f.p.size <= f.wm {
+				if start+f.p.size <= max(f.wm, r.Watermark) {
 					f.stats.LateDropped++
 					continue
 				}

@@ -111,6 +111,10 @@ type ingester struct {
 	topic  string
 
 	maxEvent, offset int64 // routed so far (published at the next full flush)
+	// wm is the partition's watermark, maxEvent minus the allowed
+	// out-of-orderness; stamp says whether records carry it (Windowed)
+	wm    int64
+	stamp bool
 }
 
 // ingest reads one source partition until it ends or the job stops,
@@ -119,7 +123,7 @@ func (r *run) ingest(sp *sourcePartition, rd connector.PartitionReader) error {
 	parts := len(r.workers)
 	in := &ingester{r: r, sp: sp, rctx: r.cfg.Routing, dst: make([]int, r.cfg.BatchSize),
 		start: make([]int32, parts+1), pos: make([]int32, parts), next: make([]handover, parts),
-		maxEvent: noWatermark, offset: -1}
+		maxEvent: noWatermark, offset: -1, wm: noWatermark, stamp: r.prog.Windowed()}
 	b := r.batches.get(r.cfg.BatchSize)
 	defer func() { r.batches.put(b) }()
 	for {
@@ -182,8 +186,14 @@ func (in *ingester) route(b *record.Batch) (*record.Batch, error) {
 		case !ok && rec.HasEventTime:
 			rec.HasEventTime = false
 		}
-		if ok {
-			in.maxEvent = max(in.maxEvent, et)
+		if in.stamp {
+			// the watermark before the record: only the data read before
+			// it in this partition decides whether it is late
+			rec.Watermark = in.wm
+		}
+		if ok && et > in.maxEvent {
+			in.maxEvent = et
+			in.wm = et - r.cfg.MaxOutOfOrder.Milliseconds()
 		}
 	}
 	in.offset = max(in.offset, b.Records[n-1].Offset+1)
@@ -303,6 +313,9 @@ func (r *run) send(d int, m message) {
 // addSourcePartition registers a source partition whose reading is to start.
 func (r *run) addSourcePartition(src int, name string, p int32) *sourcePartition {
 	sp := newSourcePartition(src, name, p, time.Now())
+	if b, ok := r.cfg.Sources[src].(connector.Bounded); ok {
+		sp.bounded = b.Bounded()
+	}
 	r.spMu.Lock()
 	r.sps = append(r.sps, sp)
 	r.spMu.Unlock()

@@ -23,6 +23,7 @@ func (p *scenarioProgram) KeySlots() []int              { return []int{0, 1} }
 func (p *scenarioProgram) EventTime(r *record.Record) (int64, bool) {
 	return r.Values[4].Millis(), !r.Values[4].IsNull()
 }
+func (p *scenarioProgram) Windowed() bool                { return p.window > 0 }
 func (p *scenarioProgram) Ordered() bool                 { return false }
 func (p *scenarioProgram) Less(a, b *record.Record) bool { return false }
 func (p *scenarioProgram) Limit() (int64, bool)          { return 0, false }

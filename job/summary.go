@@ -8,6 +8,9 @@ import (
 // Filtered + DeadLettered + LateDropped.
 type PartitionStats struct {
 	In, Accepted, Filtered, DeadLettered, LateDropped int64
+	// Late counts the late records, dropped (LateDropped) or dead-lettered
+	// (part of DeadLettered).
+	Late int64
 	// Out counts the rows the partition's pipeline emitted.
 	Out int64
 	// RowErrors counts output rows that failed to evaluate and were
@@ -66,7 +69,7 @@ func (r *run) summary(interrupted bool) *Summary {
 	var maxIn int64
 	for _, w := range r.workers {
 		p := PartitionStats{In: w.in64.Load(), Accepted: w.accepted.Load(), Filtered: w.filtered.Load(),
-			DeadLettered: w.deadLettered.Load(), LateDropped: w.lateDropped.Load(), Out: w.out.Load(),
+			DeadLettered: w.deadLettered.Load(), LateDropped: w.lateDropped.Load(), Late: w.late.Load(), Out: w.out.Load(),
 			RowErrors: w.rowErrors.Load(),
 			Busy:      time.Duration(w.busy.Load()), QueueDepth: len(w.in), MaxQueueDepth: int(w.maxDepth.Load()),
 			QueueCap: cap(w.in), BackpressureWaits: w.waits.Load(), BackpressureWait: time.Duration(w.waited.Load())}
@@ -111,6 +114,7 @@ func (t *PartitionStats) add(p PartitionStats) {
 	t.Filtered += p.Filtered
 	t.DeadLettered += p.DeadLettered
 	t.LateDropped += p.LateDropped
+	t.Late += p.Late
 	t.Out += p.Out
 	t.RowErrors += p.RowErrors
 	t.Busy += p.Busy

@@ -18,6 +18,9 @@ type sourcePartition struct {
 	source    int // index in Config.Sources
 	name      string
 	partition int32
+	// bounded: the source ends (connector.Bounded), so the partition is
+	// never idle
+	bounded bool
 
 	// busy is set while the ingest goroutine hands records over (possibly
 	// waiting on a full queue): a partition held up by backpressure is not idle.
@@ -54,8 +57,8 @@ func (sp *sourcePartition) publish(maxEvent, next int64, lastData time.Time, end
 
 // watermarkOf computes the job watermark over the source partitions: the
 // minimum of (highest event time - maxOutOfOrder) over partitions that are
-// neither ended nor idle (no data for longer than idle, and not busy handing
-// records over). When none is active, it is the
+// neither ended nor idle (no data for longer than idle, not busy handing
+// records over, and of a source that does not end). When none is active, it is the
 // maximum over all of them (idle partitions do not hold it back).
 func watermarkOf(sps []*sourcePartition, now time.Time, idle, maxOutOfOrder time.Duration) int64 {
 	active, passive := int64(math.MaxInt64), int64(noWatermark)
@@ -67,7 +70,7 @@ func watermarkOf(sps []*sourcePartition, now time.Time, idle, maxOutOfOrder time
 		if sp.maxEvent != noWatermark {
 			w = sp.maxEvent - ooo
 		}
-		inactive := sp.ended || (now.Sub(sp.lastData) > idle && !sp.busy.Load())
+		inactive := sp.ended || (!sp.bounded && now.Sub(sp.lastData) > idle && !sp.busy.Load())
 		sp.mu.Unlock()
 		if inactive {
 			passive = max(passive, w)

@@ -50,8 +50,8 @@ type worker struct {
 	// unflushed counts the records added since the pipeline's last Flush
 	unflushed int
 
-	in64, filtered, accepted, deadLettered, lateDropped atomic.Int64
-	rowErrors, out, busy, maxDepth                      atomic.Int64
+	in64, filtered, accepted, deadLettered, lateDropped, late atomic.Int64
+	rowErrors, out, busy, maxDepth                            atomic.Int64
 	// waits counts hand-overs that found the queue full; waited is the time
 	// (ns) the ingest goroutines spent blocked on them.
 	waits, waited atomic.Int64
@@ -164,6 +164,7 @@ func (w *worker) publish() {
 	w.accepted.Store(s.Accepted)
 	w.deadLettered.Store(s.DeadLettered)
 	w.lateDropped.Store(s.LateDropped)
+	w.late.Store(s.Late)
 	w.rowErrors.Store(s.RowErrors)
 	w.out.Store(w.col.emitted)
 }

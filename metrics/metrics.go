@@ -84,7 +84,7 @@ var (
 	descOut                     = desc("records_out_total", "Rows the job's pipelines emitted.", jobL...)
 	descFiltered                = desc("records_filtered_total", "Records dropped by WHERE (or HAVING).", jobL...)
 	descDead                    = desc("records_dead_lettered_total", "Records sent to the dead-letter queue.", jobL...)
-	descLate                    = desc("records_late_total", "Late records dropped after their window closed.", jobL...)
+	descLate                    = desc("records_late_total", "Late records, dropped or dead-lettered because their window had closed.", jobL...)
 	descWritten                 = desc("rows_written_total", "Rows written to the sinks.", jobL...)
 	descSkew                    = desc("partition_skew_ratio", "Records of the busiest partition divided by the mean (1 is even).", jobL...)
 	descWatermark               = desc("watermark_seconds", "The job's event-time watermark as a Unix time.", jobL...)
@@ -144,7 +144,7 @@ func collectJob(ch chan<- prometheus.Metric, name string, s *job.Summary) {
 	counter(descOut, t.Out, name)
 	counter(descFiltered, t.Filtered, name)
 	counter(descDead, s.DeadLetters, name)
-	counter(descLate, t.LateDropped, name)
+	counter(descLate, t.Late, name)
 	counter(descWritten, s.RowsWritten, name)
 	gauge(descSkew, s.Skew, name)
 	if s.Watermark != math.MinInt64 {

@@ -30,7 +30,7 @@ func TestServeSnapshot(t *testing.T) {
 				BackpressureWaits: 7, BackpressureWait: 1500 * time.Millisecond},
 			{In: 10, Out: 1, Busy: 4 * time.Second, QueueCap: 8},
 		},
-		Total:        job.PartitionStats{In: 41, Out: 4, Filtered: 5, LateDropped: 2},
+		Total:        job.PartitionStats{In: 41, Out: 4, Filtered: 5, LateDropped: 2, Late: 2},
 		DeadLetters:  1,
 		RowsWritten:  4,
 		Skew:         1.5,

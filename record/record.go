@@ -18,6 +18,13 @@ type Record struct {
 	// EventTime is the event time in Unix milliseconds; valid when HasEventTime.
 	EventTime    int64
 	HasEventTime bool
+	// Watermark is, under a job running an event-time window, the watermark
+	// of the record's source partition when the record was read: the
+	// highest event time read before it in that partition minus the allowed
+	// out-of-orderness (math.MinInt64 before any). A window that closes at or
+	// before it does not take the record, which is then late. It depends
+	// only on the data, so the late records are the same on every run.
+	Watermark int64
 	// Partition is the source partition (a Kafka partition or a file split); -1 if unknown.
 	Partition int32
 	// Offset is the record's position within its source partition.

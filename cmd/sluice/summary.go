@@ -59,8 +59,8 @@ func writeSummary(w io.Writer, info runInfo, s *job.Summary) {
 	}
 	fmt.Fprintf(w, "job %s %s: %s (chosen by %s), %d partitions (%s)\n",
 		info.Name, state, strategy, info.Choice, len(s.Partitions), originText(info.PartitionsOrigin))
-	fmt.Fprintf(w, "  records:    in %s, out %s, filtered %s, dead-lettered %s, late %s; rows written %s\n",
-		count(t.In), count(t.Out), count(t.Filtered), count(s.DeadLetters), count(t.LateDropped), count(s.RowsWritten))
+	fmt.Fprintf(w, "  records:    in %s, out %s, filtered %s, dead-lettered %s, late %s%s; rows written %s\n",
+		count(t.In), count(t.Out), count(t.Filtered), count(s.DeadLetters), count(t.Late), lateText(t), count(s.RowsWritten))
 	if s.DLQPath != "" {
 		fmt.Fprintf(w, "  dead letters in %s\n", s.DLQPath)
 	}
@@ -88,6 +88,20 @@ func writeSummary(w io.Writer, info runInfo, s *job.Summary) {
 	if info.Note != "" {
 		fmt.Fprintf(w, "  note:       the source's partition key is not used: %s\n", info.Note)
 	}
+}
+
+// lateText says where the late records went: dropped (not part of the
+// dead-lettered count) or dead-lettered (part of it).
+func lateText(t job.PartitionStats) string {
+	switch {
+	case t.Late == 0:
+		return ""
+	case t.LateDropped == t.Late:
+		return " (dropped)"
+	case t.LateDropped == 0:
+		return " (dead-lettered)"
+	}
+	return fmt.Sprintf(" (%s dropped)", count(t.LateDropped))
 }
 
 // partitionsIn is the records the partitions received (Total.In also counts

@@ -13,10 +13,10 @@ func TestWriteSummary(t *testing.T) {
 	s := &job.Summary{
 		Strategy: "smart_repartition",
 		Partitions: []job.PartitionStats{
-			{In: 3000, Out: 10, Filtered: 100, LateDropped: 2},
+			{In: 3000, Out: 10, Filtered: 100, LateDropped: 2, Late: 2},
 			{In: 1000, Out: 5, DeadLettered: 1},
 		},
-		Total:       job.PartitionStats{In: 4003, Out: 15, Filtered: 100, DeadLettered: 4, LateDropped: 2},
+		Total:       job.PartitionStats{In: 4003, Out: 15, Filtered: 100, DeadLettered: 4, LateDropped: 2, Late: 2},
 		RowsWritten: 15,
 		Skew:        1.5,
 		DeadLetters: 4,
@@ -28,7 +28,7 @@ func TestWriteSummary(t *testing.T) {
 	writeSummary(&b, runInfo{Name: "minutes", Keys: []string{"trader_id"}, Choice: "auto", PartitionsOrigin: "flag",
 		Note: "record at offset 3 is in partition 1, not 5"}, s)
 	want := `job minutes done: smart_repartition on trader_id (chosen by auto), 2 partitions (from --partitions)
-  records:    in 4,003, out 15, filtered 100, dead-lettered 4, late 2; rows written 15
+  records:    in 4,003, out 15, filtered 100, dead-lettered 4, late 2 (dropped); rows written 15
   dead letters in trades.dlq.jsonl
   elapsed:    2s, 2,001 records/s
   partitions: p0 3,000 (75.0%), p1 1,000 (25.0%)

@@ -181,6 +181,9 @@ func planSplits(files []*inputFile, size int64) []split {
 // Name returns the source's name.
 func (s *Source) Name() string { return s.name }
 
+// Bounded reports true: files end.
+func (s *Source) Bounded() bool { return true }
+
 // Facts reports no partition key and one partition per split.
 func (s *Source) Facts() connector.Facts {
 	return connector.Facts{Partitions: len(s.splits)}

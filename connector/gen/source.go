@@ -46,6 +46,9 @@ func (s *Source) Name() string { return s.name }
 // Schema returns the generator's columns.
 func (s *Source) Schema() *record.Schema { return record.NewSchema(s.g.kind.columns...) }
 
+// Bounded reports whether the generator has a count: it then ends.
+func (s *Source) Bounded() bool { return s.g.opts.Count > 0 }
+
 // Facts reports no partition key and the configured partition count.
 func (s *Source) Facts() connector.Facts {
 	return connector.Facts{Partitions: s.g.opts.Partitions}

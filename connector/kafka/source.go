@@ -106,6 +106,10 @@ func (s *Source) Brokers() []string { return s.cfg.conn.Brokers }
 // Conn returns how the source connects to its cluster.
 func (s *Source) Conn() Conn { return s.cfg.conn }
 
+// Bounded reports whether the source stops at the end of its topic
+// (stop.at=end).
+func (s *Source) Bounded() bool { return s.cfg.stopAtEnd }
+
 // Facts returns the source's partitioning: the declared partition key (Origin
 // "declared"), else one observed by CheckFacts ("observed"), with the
 // partition count once known. A key contradicted by the data is dropped and

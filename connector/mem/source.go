@@ -103,6 +103,9 @@ func (s *Source) Name() string { return s.name }
 // Facts implements connector.Source.
 func (s *Source) Facts() connector.Facts { return s.facts }
 
+// Bounded reports whether the source ends (it is not Live).
+func (s *Source) Bounded() bool { return !s.live }
+
 // Open implements connector.Source: it decodes the messages for schema (once
 // per schema) and hands out one reader per partition.
 func (s *Source) Open(ctx context.Context, schema *record.Schema, dlq connector.DeadLetters) (<-chan connector.PartitionReader, error) {

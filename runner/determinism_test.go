@@ -1,0 +1,157 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicesql/sluice/connector/gen"
+	"github.com/sluicesql/sluice/sql"
+)
+
+// runResult is what one run of a bounded job produced.
+type runResult struct {
+	out  []string // output lines, sorted when the query defines no order
+	dlq  []string // dead letters without their wall-clock time, sorted
+	late int64
+	in   int64
+}
+
+// runBounded runs one statement over a bounded input with the given batch
+// size and partition count; slow, when set, makes worker 0 sleep a
+// millisecond every 200 records, as a slow or busy core would.
+func runBounded(t *testing.T, props, query string, batch, parts int, slow bool, ordered bool) runResult {
+	t.Helper()
+	dlq := filepath.Join(t.TempDir(), "dead.jsonl")
+	text := fmt.Sprintf("-- @batch_size: %d\n%s\nWITH (%s, 'dlq.path' = '%s');", batch, query, props, dlq)
+	stmts, err := sql.Parse("det.sql", text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	j, err := Prepare(ctx, stmts[0], Options{Partitions: parts, Stdout: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slow {
+		var n int // worker 0's records since its last sleep (only it touches n)
+		j.SetOnBatch(func(p, records int, _ time.Duration) {
+			if p != 0 {
+				return
+			}
+			if n += records; n >= 200 {
+				n = 0
+				time.Sleep(time.Millisecond)
+			}
+		})
+	}
+	sum, err := j.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tot := sum.Total
+	if tot.In != tot.Accepted+tot.Filtered+tot.DeadLettered+tot.LateDropped || tot.Late > tot.DeadLettered+tot.LateDropped {
+		t.Fatalf("counters do not add up: %+v", tot)
+	}
+	res := runResult{late: tot.Late, in: tot.In}
+	res.out = strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if !ordered {
+		slices.Sort(res.out)
+	}
+	raw, err := os.ReadFile(dlq)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSuffix(string(raw), "\n"), "\n") {
+		if line == "" {
+			continue
+		}
+		var d map[string]any
+		if err := json.Unmarshal([]byte(line), &d); err != nil {
+			t.Fatalf("dead letter %q: %v", line, err)
+		}
+		delete(d, "time") // when it was written: the one field that may differ
+		b, _ := json.Marshal(d)
+		res.dlq = append(res.dlq, string(b))
+	}
+	slices.Sort(res.dlq)
+	return res
+}
+
+// TestLatenessIsDeterministic runs event-time windows over the same
+// disordered file at every partition count, batch size and with a slowed
+// worker, and requires the same output, late count and dead letters, byte
+// for byte: lateness depends on the data only, not on thread timing.
+func TestLatenessIsDeterministic(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dis.jsonl")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 1 ms of event time per record, each up to 40 ms early: with 5 ms of
+	// allowed out-of-orderness, many records are behind their split's
+	// watermark.
+	if _, err := gen.WriteFile(f, gen.Options{Generator: "trades", Count: 4000, DisorderMs: 40, Seed: 3}, "jsonl"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// several splits (source partitions), each with its own watermark
+	props := fmt.Sprintf(`'trades.type' = 'file_source', 'trades.path' = '%s', 'trades.split.size' = '64KB',
+		'watermark.max_out_of_orderness' = '5ms'`, path)
+	queries := []struct {
+		name, query string
+		ordered     bool
+	}{
+		{name: "tumbling", query: `SELECT symbol, _WINDOW_START AS ws, COUNT(*) AS c, SUM(quantity) AS q FROM trades
+			GROUP BY symbol WINDOW TUMBLING(trade_time, INTERVAL '50' MILLISECOND) EMIT FINAL`},
+		{name: "sliding_ordered", ordered: true, query: `SELECT _WINDOW_START AS ws, COUNT(*) AS c, MAX(price) AS hi FROM trades
+			WINDOW SLIDING(trade_time, INTERVAL '30' MILLISECOND, INTERVAL '10' MILLISECOND) ORDER BY ws EMIT FINAL`},
+	}
+	for _, q := range queries {
+		t.Run(q.name, func(t *testing.T) {
+			want := runBounded(t, props, q.query, 1024, 1, false, q.ordered)
+			if want.late == 0 || len(want.dlq) != int(want.late) || len(want.out) < 10 {
+				t.Fatalf("the input should give late records and output: late %d, %d dead letters, %d rows",
+					want.late, len(want.dlq), len(want.out))
+			}
+			for _, parts := range []int{1, 2, 4, 8} {
+				for _, batch := range []int{1, 64, 4096} {
+					for _, slow := range []bool{false, true} {
+						got := runBounded(t, props, q.query, batch, parts, slow, q.ordered)
+						at := fmt.Sprintf("partitions %d, batch size %d, slow worker %v", parts, batch, slow)
+						if got.in != want.in || got.late != want.late {
+							t.Errorf("%s: in %d, late %d; want in %d, late %d", at, got.in, got.late, want.in, want.late)
+						}
+						if !slices.Equal(got.out, want.out) {
+							t.Errorf("%s: output differs (%d rows, want %d)\n%s", at, len(got.out), len(want.out), firstDiff(got.out, want.out))
+						}
+						if !slices.Equal(got.dlq, want.dlq) {
+							t.Errorf("%s: dead letters differ (%d, want %d)\n%s", at, len(got.dlq), len(want.dlq), firstDiff(got.dlq, want.dlq))
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// firstDiff shows the first line where got and want differ.
+func firstDiff(got, want []string) string {
+	for i := range min(len(got), len(want)) {
+		if got[i] != want[i] {
+			return fmt.Sprintf("line %d:\n got  %s\n want %s", i+1, got[i], want[i])
+		}
+	}
+	return fmt.Sprintf("one is a prefix of the other (%d vs %d lines)", len(got), len(want))
+}
