@@ -214,7 +214,7 @@ func (d *decoder) decode(rec *record.Record, kr *kgo.Record) error {
 		rec.Values = make([]record.Value, d.width)
 	}
 	rec.Timestamp = kr.Timestamp.UnixMilli()
-	rec.EventTime, rec.HasEventTime = 0, false
+	rec.EventTime, rec.HasEventTime, rec.Watermark = 0, false, 0
 	rec.Partition = kr.Partition
 	rec.Offset = kr.Offset
 	rec.Topic = kr.Topic
