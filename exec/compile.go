@@ -376,10 +376,10 @@ func (p *Program) EventTime(r *record.Record) (int64, bool) {
 	return t, err == nil
 }
 
-// Windowed reports whether the query aggregates over event-time windows,
-// whose late records a job judges by the watermark it stamps on each record
-// (record.Record.Watermark).
-func (p *Program) Windowed() bool { return p.agg != nil && p.agg.windowed() }
+// Windowed reports whether the query has event-time windows (a WINDOW, or
+// a row window ordered by event time), whose late records a job judges by
+// the watermark it stamps on each record (record.Record.Watermark).
+func (p *Program) Windowed() bool { return p.agg != nil && p.agg.windowed() || p.rowOrdered() }
 
 // Limit returns the query's LIMIT, if any.
 func (p *Program) Limit() (int64, bool) { return p.limit, p.hasLimit }

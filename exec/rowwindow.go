@@ -154,8 +154,8 @@ func (pl *Pipeline) holdOrdered(r *record.Record) {
 		}
 	}
 	o := &pl.ord
-	if t < o.frontier {
-		pl.lateRow(r, t)
+	if bound := pl.rowBound(r); t < bound {
+		pl.lateRow(r, t, bound)
 		return
 	}
 	h := heldRow{t: t, seq: o.seq, off: len(o.vals), n: len(r.Values), rec: *r}
@@ -167,14 +167,27 @@ func (pl *Pipeline) holdOrdered(r *record.Record) {
 	o.maxTime = max(o.maxTime, t)
 }
 
-// lateRow handles a row whose place in event-time order has been passed.
-func (pl *Pipeline) lateRow(r *record.Record, t int64) {
+// rowBound returns the event time below which r is late: the frontier the
+// row window has run to and, under a job, r's own source partition's
+// watermark less the allowed lateness, so that which rows are late does not
+// depend on when the job's watermark arrived.
+func (pl *Pipeline) rowBound(r *record.Record) int64 {
+	if pl.p.external {
+		return max(pl.ord.frontier, subSat(r.Watermark, pl.p.set.lateness))
+	}
+	return pl.ord.frontier
+}
+
+// lateRow handles a row whose place in event-time order, bound, has been
+// passed.
+func (pl *Pipeline) lateRow(r *record.Record, t, bound int64) {
+	pl.stats.Late++
 	if pl.p.set.late == LateDrop {
 		pl.stats.LateDropped++
 		return
 	}
-	pl.deadLetter(r, fmt.Errorf("%w: event time %s is behind %s, up to which the row window has already run",
-		ErrLate, record.TimestampValue(t), record.TimestampValue(pl.ord.frontier)))
+	pl.deadLetter(r, fmt.Errorf("%w: event time %s is behind %s, up to which the row window runs",
+		ErrLate, record.TimestampValue(t), record.TimestampValue(bound)))
 }
 
 // releaseOrdered runs the held rows with event time up to the watermark
