@@ -118,6 +118,23 @@ func closeParts(parts []*partWriter, failed error) error {
 	return err
 }
 
+// inOrder calls fn with the records of parts, which holds s's records 0..n-1
+// split into source partitions by s.part, in generation order.
+func inOrder(s *Scenario, parts [][]record.Record, fn func(r *record.Record)) {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	next := make([]int, len(parts))
+	row := make([]record.Value, len(s.Columns))
+	for i := 0; i < n; i++ {
+		s.row(i, row)
+		p := s.part(i, row)
+		fn(&parts[p][next[p]])
+		next[p]++
+	}
+}
+
 // writeJSONL writes records 0..n-1 of s as JSON lines, each to the file of
 // its source partition.
 func writeJSONL(paths []string, s *Scenario, n int) (err error) {

@@ -45,8 +45,8 @@ func (k *kafkaCluster) close() {
 
 // topic creates and fills the topic of a dataset once: sourceParts
 // partitions holding the records in generation order, keyed by key (a
-// column name, "" for no key).
-func (k *kafkaCluster) topic(name string, schema *record.Schema, parts [][]record.Record, key string, log io.Writer) error {
+// column name, "" for no key). parts holds s's records as s splits them.
+func (k *kafkaCluster) topic(name string, schema *record.Schema, s *Scenario, parts [][]record.Record, key string, log io.Writer) error {
 	if k.topics[name] {
 		return nil
 	}
@@ -63,7 +63,8 @@ func (k *kafkaCluster) topic(name string, schema *record.Schema, parts [][]recor
 	if key != "" {
 		keys = []string{key}
 	}
-	// produce in chunks, in generation order (interleaved partitions)
+	// produce in chunks, in generation order, so that each partition's
+	// event times ascend as the generator made them
 	var chunk []record.Record
 	var perr error
 	send := func() {
@@ -72,12 +73,12 @@ func (k *kafkaCluster) topic(name string, schema *record.Schema, parts [][]recor
 		}
 		chunk = chunk[:0]
 	}
-	walk(parts, func(r *record.Record) {
+	inOrder(s, parts, func(r *record.Record) {
 		chunk = append(chunk, record.Record{Values: r.Values})
 		if len(chunk) == 200_000 {
 			send()
 		}
-	}, func() {})
+	})
 	send()
 	if perr != nil {
 		return perr

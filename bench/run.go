@@ -317,7 +317,7 @@ func (b *runner) sourceFor(p *prepared, mode string) (func() (connector.Source, 
 		return func() (connector.Source, error) { return file.NewSource(p.s.Source, fileProps(p.s, p.data)) }, nil
 	case ModeKafka:
 		topic := fmt.Sprintf("%s-%d", p.s.Dataset, p.n)
-		if err := b.kafka.topic(topic, p.schema, p.parts, p.s.kafkaKey, b.cfg.Log); err != nil {
+		if err := b.kafka.topic(topic, p.schema, p.s, p.parts, p.s.kafkaKey, b.cfg.Log); err != nil {
 			return nil, err
 		}
 		props := b.kafka.sourceProps(p.s.Source, topic)
