@@ -115,6 +115,9 @@ func Explain(w io.Writer, plans []*Plan) error {
 		}
 		line("partitions", fmt.Sprintf("%d (from %s)", p.Partitions, originText[p.PartitionsOrigin]))
 		line("batch size", fmt.Sprint(p.BatchSize))
+		if p.Inputs[0].Type == "kafka_source" {
+			line("scale-out", scaleOutText(p.ScaleOut()))
+		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -187,6 +190,15 @@ func (in Input) explainText(stream bool) string {
 		s += ": " + in.Why
 	}
 	return s
+}
+
+// scaleOutText says what happens when several processes share the source
+// through a consumer group.
+func scaleOutText(s ScaleOut) string {
+	if s.Split {
+		return "several processes may share the source's consumer group: " + s.Why
+	}
+	return "one process per consumer group: " + s.Why + "; a second member of the group stops the job (repartition topics are not available, 'repartition'='false')"
 }
 
 // jsonSchema is one source's schema in ExplainJSON's output.
@@ -276,6 +288,7 @@ type jsonStatement struct {
 	Schemas          []jsonSchema `json:"schemas"`
 	Inputs           []jsonInput  `json:"inputs"`
 	JoinState        string       `json:"join_state,omitempty"`
+	ScaleOut         ScaleOut     `json:"scale_out"`
 }
 
 // ExplainJSON writes the plans as
@@ -291,7 +304,7 @@ func ExplainJSON(w io.Writer, plans []*Plan) error {
 			RoutingKeys: p.RoutingKeys, ChoiceSource: p.ChoiceSource, Reason: p.Reason,
 			Requirement: RequirementText(p.Requirement), RequirementWhy: p.Requirement.Why,
 			Partitions: p.Partitions, PartitionsOrigin: p.PartitionsOrigin, BatchSize: p.BatchSize,
-			Rejected: p.Rejected, Analysis: p.Analysis, Schemas: p.schemasJSON(),
+			Rejected: p.Rejected, Analysis: p.Analysis, Schemas: p.schemasJSON(), ScaleOut: p.ScaleOut(),
 		}
 		if s.RoutingKeys == nil {
 			s.RoutingKeys = []string{}

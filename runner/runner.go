@@ -272,6 +272,9 @@ func Prepare(ctx context.Context, stmt *sql.Statement, opts Options) (j *Job, er
 	if err != nil {
 		return nil, configErr(err)
 	}
+	if err := guardScaleOut(p, props, src); err != nil {
+		return nil, configErr(err)
+	}
 	cfg, err := job.FromPlan(p, prog, props)
 	if err != nil {
 		return nil, configErr(err)

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -9,16 +10,56 @@ import (
 
 // assigned creates a reader for each partition the group assigns. Fetching
 // starts after adjustOffsets, so no records reach a reader before it exists.
+// A member that must hold the whole topic (RequireWholeTopic) and was given
+// only part of it stops.
 func (s *Source) assigned(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	for _, p := range m[s.cfg.topic] {
+		s.owned[p] = true
 		if _, ok := s.readers[p]; ok {
 			continue
 		}
 		s.addReaderLocked(p, -1)
 	}
+	owned, total := len(s.owned), s.partitions
+	shared := s.wholeTopic != "" && owned < total
+	s.mu.Unlock()
 	s.logger().Debug("kafka partitions assigned", "partitions", m[s.cfg.topic])
+	if shared {
+		s.fail(s.sharedError(fmt.Sprintf("the group gave this process %d of the topic's %d partitions", owned, total)))
+	}
+}
+
+// RequireWholeTopic makes a consumer-group member stop as soon as the group
+// gives any partition of the topic to another member: why says what needs
+// every record in one process. It does nothing without '<n>.group.id'.
+// Call it before Open.
+func (s *Source) RequireWholeTopic(why string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.wholeTopic = why
+}
+
+// sharedError says that another member shares the group although the
+// statement needs the whole topic in this process.
+func (s *Source) sharedError(what string) error {
+	return fmt.Errorf("kafka source %q: group %q has another member (%s), but this statement runs in one process per group: %s. "+
+		"Run one process, or partition topic %q by the statement's key and declare it with '%s.partition.key'",
+		s.cfg.name, s.cfg.group, what, s.wholeTopic, s.cfg.topic, s.cfg.name)
+}
+
+// disowned forgets partitions the group took away and, while the source is
+// not closing, stops it when the statement needs the whole topic.
+func (s *Source) disowned(parts []int32) {
+	s.mu.Lock()
+	for _, p := range parts {
+		delete(s.owned, p)
+	}
+	shared := s.wholeTopic != "" && !s.closing && len(parts) > 0
+	s.mu.Unlock()
+	if shared {
+		s.fail(s.sharedError(fmt.Sprintf("the group took partitions %v from this process", parts)))
+	}
 }
 
 // adjustOffsets learns where each newly assigned partition starts: its
@@ -51,6 +92,7 @@ func (s *Source) adjustOffsets(_ context.Context, offsets map[string]map[int32]k
 // revokeWait) until each has drained and the coordinator has committed its
 // offsets. Commits for these partitions are accepted until then.
 func (s *Source) revoked(ctx context.Context, _ *kgo.Client, m map[string][]int32) {
+	s.disowned(m[s.cfg.topic])
 	rs := s.release(m, true)
 	if len(rs) == 0 {
 		return
@@ -105,6 +147,7 @@ func (s *Source) committedLocked(rs []*partReader, since int64) bool {
 // lost ends the readers of partitions the group took away without a
 // handover; their offsets can no longer be committed by this member.
 func (s *Source) lost(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+	s.disowned(m[s.cfg.topic])
 	s.release(m, false)
 	s.mu.Lock()
 	closing := s.closing

@@ -54,6 +54,8 @@ type Source struct {
 	ends       map[int32]int64 // high watermarks listed at Open (stop.at=end)
 	readers    map[int32]*partReader
 	revoking   map[int32]bool
+	owned      map[int32]bool // the partitions the group assigned to this member
+	wholeTopic string         // why the statement needs every partition (RequireWholeTopic), or ""
 	everOwned  bool
 	committed  map[int32]int64
 	commitSeq  map[int32]int64 // per partition: the sequence number of its latest commit
@@ -248,6 +250,7 @@ func (s *Source) Open(ctx context.Context, schema *record.Schema, dlq connector.
 	s.starts, s.ends, s.partitions = starts, ends, len(ends)
 	s.readers = make(map[int32]*partReader)
 	s.revoking = make(map[int32]bool)
+	s.owned = make(map[int32]bool)
 	s.committed = make(map[int32]int64)
 	s.commitSeq = make(map[int32]int64)
 	if key := s.factsKeyLocked(); len(key) > 0 && (s.check == nil || s.check.result() == nil) {

@@ -1,0 +1,63 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicesql/sluice/runner"
+	"github.com/sluicesql/sluice/sql"
+)
+
+// TestSecondMemberStopsUnsplittableJob runs a GROUP BY symbol over a topic
+// keyed by trader_id in one consumer group: the first process reads every
+// partition; when a second process joins, the group splits the partitions,
+// each process would count part of each symbol, so both stop with an error
+// instead of writing partial counts.
+func TestSecondMemberStopsUnsplittableJob(t *testing.T) {
+	t.Parallel()
+	brokers := startCluster(t, "trades")
+	trades := genTrades(t, 2000, 50)
+	produce(t, brokers, "trades", keyBy(trades, byTrader))
+	dir := t.TempDir()
+	stmt := func(out string) string {
+		return fmt.Sprintf("CREATE STREAM per_symbol AS SELECT symbol, COUNT(*) AS n FROM trades GROUP BY symbol EMIT CHANGES "+
+			"WITH (%s, 'per_symbol.type'='file_sink', 'per_symbol.path'='%s', 'repartition'='false', 'commit.interval'='20ms')",
+			kafkaTrades(brokers, "group.id", "shared", "session.timeout.ms", "6000"), out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	a := startMember(t, ctx, stmt(filepath.Join(dir, "a.jsonl")), filepath.Join(dir, "a.jsonl"))
+	waitFor(t, "process a reads", func() bool { return a.in.Load() > 0 })
+	b := startMember(t, ctx, stmt(filepath.Join(dir, "b.jsonl")), filepath.Join(dir, "b.jsonl"))
+	for name, m := range map[string]*member{"a": a, "b": b} {
+		select {
+		case <-m.done:
+		case <-ctx.Done():
+			t.Fatalf("process %s did not stop when the group got a second member", name)
+		}
+		if m.err == nil || !strings.Contains(m.err.Error(), "has another member") || !strings.Contains(m.err.Error(), "symbol") {
+			t.Errorf("process %s: err = %v, want the group's second member named with the key it splits", name, m.err)
+		}
+	}
+}
+
+// TestRepartitionTrueRefused: repartition topics are not available, so
+// asking for them is an error before anything is read.
+func TestRepartitionTrueRefused(t *testing.T) {
+	t.Parallel()
+	brokers := startCluster(t, "trades")
+	text := fmt.Sprintf("SELECT symbol, COUNT(*) AS n FROM trades GROUP BY symbol WITH (%s, 'repartition'='true')",
+		kafkaTrades(brokers, "group.id", "g"))
+	stmts, err := sql.Parse("e2e.sql", text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = runner.Prepare(context.Background(), stmts[0], runner.Options{})
+	if err == nil || !strings.Contains(err.Error(), "'repartition'='true'") {
+		t.Fatalf("Prepare: err = %v, want 'repartition'='true' refused", err)
+	}
+}
