@@ -44,7 +44,7 @@ type joinQuery struct {
 
 // openJoin opens a join statement's sources, resolves their schemas and
 // compiles the query. On error it closes what it opened.
-func openJoin(ctx context.Context, stmt *sql.Statement, opts Options) (q *joinQuery, err error) {
+func openJoin(ctx context.Context, stmt *sql.Statement, opts Options) (_ *joinQuery, err error) {
 	sel := stmt.Select()
 	names := []string{sel.From.Name}
 	for _, j := range sel.Joins {
@@ -57,7 +57,7 @@ func openJoin(ctx context.Context, stmt *sql.Statement, opts Options) (q *joinQu
 	if err := kafka.CheckJobOptions(props); err != nil {
 		return nil, configErr(err)
 	}
-	q = &joinQuery{name: stmt.Name, props: props}
+	q := &joinQuery{name: stmt.Name, props: props}
 	if q.name == "" {
 		q.name = sel.From.Name
 	}

@@ -1,0 +1,134 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sluicesql/sluice/sql"
+)
+
+// joinFiles writes a trades stream and a traders table as JSON lines and
+// returns the WITH clause that reads them.
+func joinFiles(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	write := func(name, data string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	trades := write("trades.jsonl", `{"id":1,"trader_id":"T1","qty":10}
+{"id":2,"trader_id":"T2","qty":0}
+{"id":3,"trader_id":"T3","qty":5}
+`)
+	traders := write("traders.jsonl", `{"trader_id":"T1","name":"Ada","qty":100}
+{"trader_id":"T2","name":"Grace","qty":7}
+`)
+	return ` WITH ('trades.type'='file_source', 'trades.path'='` + trades + `',
+	'traders.type'='file_source', 'traders.path'='` + traders + `', 'traders.primary.key'='trader_id',
+	'dlq.path'='` + filepath.Join(dir, "dlq.jsonl") + `')`
+}
+
+// runJoin runs one statement and returns its rows and the dead-letter file's lines.
+func runJoin(t *testing.T, text string) ([]map[string]any, []string, error) {
+	t.Helper()
+	stmts, err := sql.Parse("join.sql", text)
+	if err != nil {
+		return nil, nil, err
+	}
+	var out bytes.Buffer
+	j, err := Prepare(context.Background(), stmts[0], Options{Stdout: &out, Partitions: 2})
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := j.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var rows []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, m)
+	}
+	dlq, _ := os.ReadFile(j.Props["dlq.path"])
+	var dead []string
+	for _, l := range strings.Split(strings.TrimSpace(string(dlq)), "\n") {
+		if l != "" {
+			dead = append(dead, l)
+		}
+	}
+	return rows, dead, nil
+}
+
+func TestJoinErrors(t *testing.T) {
+	with := joinFiles(t)
+	tests := []struct{ q, want string }{
+		{`SELECT * FROM trades t JOIN traders r ON t.trader_id = r.trader_id`, `duplicate output column "trader_id" (give it an alias)`},
+		{`SELECT t.id, name FROM trades t JOIN traders r ON t.trader_id = r.trader_id`, ``},
+		{`SELECT qty FROM trades t JOIN traders r ON t.trader_id = r.trader_id`, `column "qty" is ambiguous: write t.qty or r.qty`},
+		{`SELECT x.id FROM trades t JOIN traders r ON t.trader_id = r.trader_id`, `unknown source or alias "x"`},
+		{`SELECT t.id FROM trades t RIGHT JOIN traders r ON t.trader_id = r.trader_id`, `RIGHT JOIN traders: a stream-table join is INNER or LEFT`},
+		{`SELECT t.id FROM trades t JOIN traders r ON t.qty = r.qty`, `must equate r.trader_id with the stream`},
+		{`SELECT t.id FROM trades t JOIN trades u ON t.id = u.id`, `trades has no primary key, so it is a stream`},
+		{`SELECT t.id, r._offset FROM trades t JOIN traders r ON t.trader_id = r.trader_id`, `system columns are those of the stream record`},
+	}
+	for _, tc := range tests {
+		_, _, err := runJoin(t, tc.q+with)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v", tc.q, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: error %v, want %q", tc.q, err, tc.want)
+		case tc.want != "":
+			var ce *ConfigError
+			if !errors.As(err, &ce) {
+				t.Errorf("%s: %v is not a ConfigError", tc.q, err)
+			}
+		}
+	}
+}
+
+func TestJoinStarAndDeadLetters(t *testing.T) {
+	with := joinFiles(t)
+	rows, _, err := runJoin(t, `SELECT t.*, r.name, r.qty AS limit_qty FROM trades t LEFT JOIN traders r ON t.trader_id = r.trader_id`+with)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 3 {
+		t.Fatalf("%d rows, want 3: %v", len(rows), rows)
+	}
+	for _, r := range rows {
+		if len(r) != 5 || r["id"] == nil {
+			t.Errorf("row %v: want id, trader_id, qty, name, limit_qty", r)
+		}
+	}
+	// A row failing after the join (division by zero for T2) is dead-lettered
+	// with the stream record's bytes; the others are joined.
+	rows, dead, err := runJoin(t, `SELECT t.id, r.qty / t.qty AS ratio FROM trades t JOIN traders r ON t.trader_id = r.trader_id`+with)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 || len(dead) != 1 {
+		t.Fatalf("rows %v, dead letters %v: want 1 and 1", rows, dead)
+	}
+	var d struct{ Raw json.RawMessage }
+	if err := json.Unmarshal([]byte(dead[0]), &d); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(d.Raw), `T2`) {
+		t.Errorf("dead letter %s does not carry the stream record's bytes", dead[0])
+	}
+}
