@@ -1,0 +1,127 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/connector/kafka"
+	"github.com/sluicesql/sluice/partition"
+)
+
+// TestStreamTableJoinFromKafka joins trades from one topic with a traders
+// table from another, keyed by trader_id, with updates and tombstones. When
+// both topics are partitioned alike the table is split by source partition
+// and smart_repartition routes every trade by its partition; when the
+// counts differ both inputs are hashed. Both give the result computed from
+// the table's final state.
+func TestStreamTableJoinFromKafka(t *testing.T) {
+	t.Parallel()
+	trades := genTrades(t, 4000, 60)
+	// The table: every trader, then updates of some, then tombstones of others.
+	type row struct{ name string }
+	final := map[string]row{}
+	var table []kafka.Message
+	upsert := func(id, name string) {
+		table = append(table, kafka.Message{Key: []byte(id),
+			Value: []byte(fmt.Sprintf(`{"trader_id":%s,"name":%q}`, id, name))})
+		final[id] = row{name}
+	}
+	for i := range 60 {
+		upsert(fmt.Sprint(i), fmt.Sprintf("first %d", i))
+	}
+	for i := 0; i < 60; i += 3 {
+		upsert(fmt.Sprint(i), fmt.Sprintf("second %d", i))
+	}
+	for i := 1; i < 60; i += 7 {
+		table = append(table, kafka.Message{Key: []byte(fmt.Sprint(i))}) // tombstone
+		delete(final, fmt.Sprint(i))
+	}
+	counts := map[string]int{}
+	joined := 0
+	for _, tr := range trades {
+		if _, ok := final[tr.trader]; ok {
+			counts[tr.trader]++
+			joined++
+		}
+	}
+	var want []string
+	for id, n := range counts {
+		want = append(want, fmt.Sprintf(`{"trader_id":%s,"n":%d,"name":%q}`, id, n, final[id].name))
+	}
+	slices.Sort(want)
+
+	const query = `SELECT t.trader_id, COUNT(*) AS n, MAX(r.name) AS name
+FROM trades t JOIN traders r ON t.trader_id = r.trader_id
+GROUP BY t.trader_id EMIT FINAL
+WITH ('trades.type'='kafka_source', 'trades.bootstrap.servers'='%[1]s', 'trades.partition.key'='trader_id',
+      'traders.type'='kafka_source', 'traders.bootstrap.servers'='%[1]s', 'traders.topic.name'='%[2]s',
+      'traders.partition.key'='trader_id', 'traders.primary.key'='trader_id', 'traders.broadcast'='false',
+      'out.type'='file_sink', 'out.path'='%[3]s')`
+	cases := []struct {
+		name, topic string
+		strategy    string
+		aligned     bool
+	}{
+		{"co-partitioned", "traders", partition.SmartRepartition, true},
+		{"partition counts differ", "traders4", partition.AlwaysHash, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			brokers := startCluster(t, "trades", "traders")
+			if tc.topic == "traders4" {
+				createTopic(t, brokers, "traders4", 4)
+			}
+			produce(t, brokers, "trades", keyBy(trades, byTrader))
+			produce(t, brokers, tc.topic, table)
+			out := filepath.Join(t.TempDir(), "out.jsonl")
+			j, sum := runToEnd(t, "CREATE STREAM out AS "+fmt.Sprintf(query, brokers, tc.topic, out))
+			if got := j.Plan.Strategy.Name(); got != tc.strategy {
+				t.Errorf("strategy %s, want %s (%s)", got, tc.strategy, j.Plan.Reason)
+			}
+			in := j.Plan.Inputs[1]
+			if in.ByPartition != tc.aligned || in.Broadcast {
+				t.Errorf("table routed %q (%s), want by partition %v", in.Routing, in.Why, tc.aligned)
+			}
+			if s, ok := j.Plan.Strategy.(*partition.SmartStrategy); ok && tc.aligned {
+				if aligned, rehashed := s.Stats(); aligned != int64(len(trades)) || rehashed != 0 {
+					t.Errorf("smart_repartition routed %d aligned, %d re-hashed; want all %d aligned", aligned, rehashed, len(trades))
+				}
+			}
+			if !tc.aligned && !strings.Contains(j.Plan.Reason, "trades has 8 partitions and traders 4") {
+				t.Errorf("reason %q does not say the partition counts differ", j.Plan.Reason)
+			}
+			if sum.Total.In != int64(len(trades)) || sum.Total.Filtered != int64(len(trades)-joined) {
+				t.Errorf("in %d, filtered %d; want %d in, %d without a trader", sum.Total.In, sum.Total.Filtered, len(trades), len(trades)-joined)
+			}
+			sameLines(t, "joined counts", readLines(t, out), want)
+		})
+	}
+}
+
+// createTopic creates a topic with the given partition count.
+func createTopic(t *testing.T, brokers, topic string, partitions int32) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	resp, err := kadm.NewClient(cl).CreateTopic(ctx, partitions, 1, nil, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil {
+		t.Fatalf("create topic %s: %v", topic, err)
+	}
+}
