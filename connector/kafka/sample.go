@@ -99,7 +99,21 @@ func allMatch(recs []record.Record, col string, slot, n int) bool {
 // from each partition's start, decoded into schema. Records that fail to
 // decode are skipped.
 func (s *Source) sample(ctx context.Context, starts, ends map[int32]int64, schema *record.Schema) ([]record.Record, error) {
-	per := int64(max(VerifyRecords/max(len(ends), 1), 1))
+	dec := newDecoder(&s.cfg, schema)
+	var out []record.Record
+	err := s.fetchSample(ctx, starts, ends, VerifyRecords, sampleWait, func(kr *kgo.Record) {
+		var rec record.Record
+		if dec.decode(&rec, kr) == nil {
+			out = append(out, rec)
+		}
+	})
+	return out, err
+}
+
+// fetchSample calls each with up to about n records spread over the
+// partitions, read from each partition's start, within wait.
+func (s *Source) fetchSample(ctx context.Context, starts, ends map[int32]int64, n int, wait time.Duration, each func(*kgo.Record)) error {
+	per := int64(max(n/max(len(ends), 1), 1))
 	want := make(map[int32]int64)
 	parts := make(map[int32]kgo.Offset)
 	for p, end := range ends {
@@ -109,31 +123,26 @@ func (s *Source) sample(ctx context.Context, starts, ends map[int32]int64, schem
 		}
 	}
 	if len(want) == 0 {
-		return nil, nil
+		return nil
 	}
 	cl, err := newClient(s.cfg.conn, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{s.cfg.topic: parts}))
 	if err != nil {
-		return nil, fmt.Errorf("kafka source %q: %w", s.cfg.name, err)
+		return fmt.Errorf("kafka source %q: %w", s.cfg.name, err)
 	}
 	defer cl.Close()
-	ctx, cancel := context.WithTimeout(ctx, sampleWait)
+	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	dec := newDecoder(&s.cfg, schema)
-	var out []record.Record
 	for len(want) > 0 {
 		fs := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("kafka source %q: sampling topic %q: %w", s.cfg.name, s.cfg.topic, ctx.Err())
+			return fmt.Errorf("kafka source %q: sampling topic %q: %w", s.cfg.name, s.cfg.topic, ctx.Err())
 		}
 		fs.EachRecord(func(kr *kgo.Record) {
 			left, ok := want[kr.Partition]
 			if !ok {
 				return
 			}
-			var rec record.Record
-			if dec.decode(&rec, kr) == nil {
-				out = append(out, rec)
-			}
+			each(kr)
 			if left--; left <= 0 {
 				delete(want, kr.Partition)
 			} else {
@@ -141,5 +150,5 @@ func (s *Source) sample(ctx context.Context, starts, ends map[int32]int64, schem
 			}
 		})
 	}
-	return out, nil
+	return nil
 }

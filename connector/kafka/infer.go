@@ -1,0 +1,54 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/connector/codec"
+	"github.com/sluicesql/sluice/record"
+)
+
+// SourceSchema infers the source's schema from the first messages of each
+// partition: up to limits.Records in all, read within limits.Wait (a slow
+// topic gives the schema of what arrived in time). A value that is not a
+// JSON object is skipped. The 'string' format has the one column "value";
+// '<n>.key.field' adds a STRING column holding the message key. An empty
+// topic has no known schema (Columns nil).
+func (s *Source) SourceSchema(ctx context.Context, limits connector.InferLimits) (connector.Schema, error) {
+	if s.cfg.format == "string" {
+		cols := []record.Field{{Name: StringColumn, Type: record.StringType}}
+		return connector.Schema{Columns: s.withKeyField(cols), Origin: connector.SchemaInferred}, nil
+	}
+	starts, ends, err := listOffsets(ctx, s.cfg.conn, s.cfg.topic)
+	if err != nil {
+		return connector.Schema{}, fmt.Errorf("kafka source %q: %w", s.cfg.name, err)
+	}
+	in := codec.NewInferrer(limits.TimeColumns...)
+	err = s.fetchSample(ctx, starts, ends, limits.Records, limits.Wait, func(kr *kgo.Record) {
+		_ = in.AddJSON(kr.Value) // a bad message goes to the DLQ when the job reads it
+	})
+	if err != nil && !(errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil) {
+		return connector.Schema{}, err
+	}
+	if in.Records() == 0 {
+		return connector.Schema{}, nil
+	}
+	inferred := in.Schema()
+	return connector.Schema{Columns: s.withKeyField(inferred.Fields()), Origin: connector.SchemaInferred, Records: in.Records()}, nil
+}
+
+// withKeyField returns the schema of cols with the '<n>.key.field' column
+// (a STRING, the message key) when one is configured and not among them.
+func (s *Source) withKeyField(cols []record.Field) *record.Schema {
+	schema := record.NewSchemaOf(cols...)
+	if s.cfg.keyField != "" {
+		if _, ok := schema.Lookup(s.cfg.keyField); !ok {
+			schema.AddField(record.Field{Name: s.cfg.keyField, Type: record.StringType, Inferred: true})
+		}
+	}
+	return schema
+}
