@@ -121,6 +121,9 @@ func Compile(sel *sql.Select, opts Options) (*Program, error) {
 	if p.out, err = outputSchema(items); err != nil {
 		return nil, err
 	}
+	if err := p.resolveGroupBy(sel, items); err != nil {
+		return nil, err
+	}
 	switch {
 	case isAggregating(sel, items):
 		err = p.compileAggregate(sel, items, in)
