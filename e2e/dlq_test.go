@@ -70,8 +70,9 @@ WITH (%s, 'big.type'='file_sink', 'big.path'='%s', 'dlq.path'='%s')`, kafkaTrade
 			t.Errorf("message %d (%q) at partition %d offset %d is not in the DLQ", i, raw, where[i].p, where[i].o)
 		case e.Source != "trades" || e.Reason == "" || e.Time.IsZero():
 			t.Errorf("dead letter %+v: want source trades, a reason and a time", e)
-		case failing[i] != "" && !strings.Contains(e.Reason, "WHERE"):
-			t.Errorf("dead letter %+v: want a reason naming the failing WHERE", e)
+		case failing[i] != "" && !(strings.Contains(e.Reason, "column quantity") && strings.Contains(e.Reason, "does not fit type INTEGER")):
+			// The schema inferred from the topic types quantity INTEGER.
+			t.Errorf("dead letter %+v: want a reason naming the column and its type", e)
 		case original(t, e) != raw:
 			t.Errorf("dead letter at partition %d offset %d holds %q, want the original %q", e.Partition, e.Offset, original(t, e), raw)
 		}
@@ -82,9 +83,9 @@ WITH (%s, 'big.type'='file_sink', 'big.path'='%s', 'dlq.path'='%s')`, kafkaTrade
 	}
 	tot := sum.Total
 	if tot.In != int64(len(msgs)) || tot.DeadLettered != int64(len(bad)) || sum.DeadLetters != int64(len(bad)) ||
-		sum.SourceDeadLettered["trades"] != int64(len(malformed)) {
+		sum.SourceDeadLettered["trades"] != int64(len(bad)) {
 		t.Errorf("in %d, dead-lettered %d (summary %d, by source %v); want %d, %d and %d by the source",
-			tot.In, tot.DeadLettered, sum.DeadLetters, sum.SourceDeadLettered, len(msgs), len(bad), len(malformed))
+			tot.In, tot.DeadLettered, sum.DeadLetters, sum.SourceDeadLettered, len(msgs), len(bad), len(bad))
 	}
 	if tot.Accepted != int64(wantRows) || tot.Filtered != int64(len(msgs)-len(bad)-wantRows) || sum.RowsWritten != int64(wantRows) {
 		t.Errorf("accepted %d, filtered %d, rows written %d; want %d, %d, %d",

@@ -70,7 +70,7 @@ func TestMalformedMessagesReachTheDLQTopic(t *testing.T) {
 	brokers := strings.Join(cluster.ListenAddrs(), ",")
 	trades := genTrades(t, 3000, 40)
 	msgs := keyBy(trades, byTrader)
-	const failsWhere = `{"trader_id":1,"symbol":"X","price":1.5,"quantity":"lots"}` // decodes, but the WHERE fails
+	const failsWhere = `{"trader_id":1,"symbol":"X","price":1.5,"quantity":"lots"}` // valid JSON, but its quantity does not fit the INTEGER inferred for it
 	bad := map[int]string{3: `{"trader_id":`, 500: `not json`, 1234: `{"price": 1.2.3}`, 2999: "\xff\xfe{}", 2000: `[1,2]`, 10: failsWhere}
 	wantRows := spoil(msgs, trades, bad)
 	produce(t, brokers, "trades", msgs)

@@ -110,8 +110,12 @@ func Compile(sel *sql.Select, opts Options) (*Program, error) {
 		return nil, err
 	}
 	if sel.Where != nil {
-		if p.where, err = expr.Compile(sel.Where, in); err != nil {
+		var t record.Type
+		if p.where, t, err = expr.CompileTyped(sel.Where, in); err != nil {
 			return nil, err
+		}
+		if t.Kind != record.TypeAny && t.Kind != record.TypeBoolean {
+			return nil, errorAt(sel.Where, "argument of WHERE must be BOOLEAN, not %s %s", t, sql.FormatExpr(sel.Where))
 		}
 	}
 	items, err := p.expandStars(sel)

@@ -247,9 +247,12 @@ func aggFactory(c *sql.Call, in *expr.Scope) (func() aggregator, error) {
 		if inner, ok := findAnalytic(e); ok {
 			return nil, errorAt(inner, "window function %s cannot be used inside %s", inner.Name, name)
 		}
-		f, err := expr.Compile(e, in)
+		f, t, err := expr.CompileTyped(e, in)
 		if err != nil {
 			return nil, err
+		}
+		if i == 0 && !argTypeFits(name, t) {
+			return nil, errorAt(c, "function %s(%s) does not exist: %s needs a number, and %s is %s", name, t, name, sql.FormatExpr(e), t)
 		}
 		args[i] = f
 	}
@@ -280,4 +283,14 @@ func aggFactory(c *sql.Call, in *expr.Scope) (func() aggregator, error) {
 		return func() aggregator { return &stringAgg{arg: x, sep: sep} }, nil
 	}
 	return nil, errorAt(c, "aggregate %s is not supported", name)
+}
+
+// argTypeFits reports whether the aggregate name takes an argument of type t:
+// SUM, AVG and the statistics need a number (or a value of unknown type).
+func argTypeFits(name string, t record.Type) bool {
+	switch name {
+	case "SUM", "AVG", "STDDEV", "STDDEV_SAMP", "STDDEV_POP", "VARIANCE", "VAR_SAMP", "VAR_POP", "MEDIAN":
+		return t.Kind == record.TypeAny || t.Numeric()
+	}
+	return true
 }

@@ -95,7 +95,7 @@ func TestOverride(t *testing.T) {
 
 func TestConstantFolding(t *testing.T) {
 	e := bin(sql.Mul, bin(sql.Add, num("1"), num("2")), col("a"))
-	c := &compiler{scope: &Scope{Schema: record.NewSchema("a")}}
+	c := &compiler{scope: &Scope{Schema: record.NewSchema("a")}, types: map[sql.Expr]record.Type{}}
 	n, err := c.compile(e.L)
 	if err != nil || !n.constant {
 		t.Fatalf("1 + 2: constant=%v err=%v", n.constant, err)

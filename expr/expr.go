@@ -42,18 +42,26 @@ func errorf(n sql.Node, format string, args ...any) error {
 // Compile turns e into a Func. Errors are *Error values carrying the
 // position of the offending node.
 func Compile(e sql.Expr, s *Scope) (Func, error) {
+	f, _, err := CompileTyped(e, s)
+	return f, err
+}
+
+// CompileTyped is Compile that also returns the type of e's values (ANY
+// when it cannot be known). An operator whose operands' types never fit it
+// (`symbol + 1`, `price = 'abc'`) is an error naming the types.
+func CompileTyped(e sql.Expr, s *Scope) (Func, record.Type, error) {
 	if s == nil {
 		s = &Scope{}
 	}
 	if e == nil {
-		return nil, fmt.Errorf("compile: no expression")
+		return nil, record.AnyType, fmt.Errorf("compile: no expression")
 	}
-	c := &compiler{scope: s}
+	c := &compiler{scope: s, types: map[sql.Expr]record.Type{}}
 	n, err := c.compile(e)
 	if err != nil {
-		return nil, err
+		return nil, record.AnyType, err
 	}
-	return n.fn, nil
+	return n.fn, c.types[e], nil
 }
 
 // node is a compiled subtree; constant marks subtrees without column,
@@ -65,14 +73,30 @@ type node struct {
 
 type compiler struct {
 	scope *Scope
+	types map[sql.Expr]record.Type // the type of every node compiled
 }
 
+// compile compiles e and records its type.
 func (c *compiler) compile(e sql.Expr) (node, error) {
 	if c.scope.Override != nil {
 		if slot, ok := c.scope.Override(e); ok {
+			c.types[e] = record.AnyType
 			return node{fn: slotReader(slot)}, nil
 		}
 	}
+	n, err := c.compileNode(e)
+	if err != nil {
+		return node{}, err
+	}
+	t, err := c.typeOf(e)
+	if err != nil {
+		return node{}, err
+	}
+	c.types[e] = t
+	return n, nil
+}
+
+func (c *compiler) compileNode(e sql.Expr) (node, error) {
 	var (
 		n   node
 		err error

@@ -20,16 +20,33 @@ import (
 // precision and scale that hold both, and any other mix to STRING. Columns
 // come in the order they are first seen; a column seen only as NULL has the
 // type ANY.
+//
+// Unlike DuckDB, which reads a file once, a stream keeps its type when a
+// few values are text that does not fit it: when at most 1% of a column's
+// values are STRING and the others share a type, that type is kept and the
+// records with the odd values go to the dead-letter queue when read (one
+// malformed message in the sample does not turn a number column into text).
 type Inferrer struct {
 	root    *record.Type // a ROW of the columns
 	records int
 	time    map[string]bool
+	stats   map[string]*columnStats // by lower-case column name
 }
+
+// columnStats counts a column's values apart from its text values.
+type columnStats struct {
+	values, texts int
+	other         *record.Type // the type of the values that are not STRING
+}
+
+// maxOddTextPercent is the most text values (in percent of a column's
+// values) that do not turn the column into a STRING.
+const maxOddTextPercent = 1
 
 // NewInferrer returns an inferrer. Integer columns named in timeColumns
 // (the query's event-time columns) are epoch milliseconds: TIMESTAMP.
 func NewInferrer(timeColumns ...string) *Inferrer {
-	in := &Inferrer{root: &record.Type{Kind: record.TypeRow}, time: map[string]bool{}}
+	in := &Inferrer{root: &record.Type{Kind: record.TypeRow}, time: map[string]bool{}, stats: map[string]*columnStats{}}
 	for _, c := range timeColumns {
 		in.time[strings.ToLower(c)] = true
 	}
@@ -53,9 +70,32 @@ func (in *Inferrer) AddJSON(data []byte) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return errors.New("unexpected text after the object")
 	}
-	in.records++
-	widenRow(in.root, t)
+	in.add(t)
 	return nil
+}
+
+// add adds one record's row type.
+func (in *Inferrer) add(row *record.Type) {
+	in.records++
+	widenRow(in.root, row)
+	for _, f := range row.Fields {
+		if f.Type.Kind == unseen {
+			continue
+		}
+		k := strings.ToLower(f.Name)
+		st := in.stats[k]
+		if st == nil {
+			st = &columnStats{}
+			in.stats[k] = st
+		}
+		st.values++
+		if f.Type.Kind == record.TypeString {
+			st.texts++
+		} else {
+			t := f.Type
+			st.other = widen(st.other, &t)
+		}
+	}
 }
 
 // AddValues adds one decoded record whose values are named by columns (a
@@ -69,8 +109,7 @@ func (in *Inferrer) AddValues(columns []string, vals []record.Value) {
 		}
 		row.Fields = append(row.Fields, fieldOf(c, t))
 	}
-	in.records++
-	widenRow(in.root, row)
+	in.add(row)
 }
 
 // Schema returns the inferred columns, marked Inferred.
@@ -78,6 +117,10 @@ func (in *Inferrer) Schema() *record.Schema {
 	fields := make([]record.Field, len(in.root.Fields))
 	for i, f := range in.root.Fields {
 		f.Inferred = true
+		if st := in.stats[strings.ToLower(f.Name)]; f.Type.Kind == record.TypeString && st != nil && st.other != nil &&
+			st.other.Kind != record.TypeString && st.texts*100 <= st.values*maxOddTextPercent {
+			f.Type = *st.other
+		}
 		f.Type = final(f.Type)
 		if in.time[strings.ToLower(f.Name)] && (f.Type.Kind == record.TypeInteger || f.Type.Kind == record.TypeBigint) {
 			f.Type = record.TimestampType

@@ -30,6 +30,8 @@ func TestInferJSON(t *testing.T) {
 		{"object and scalar", []string{`{"o":{"a":1}}`, `{"o":3}`}, nil, "o STRING"},
 		{"epoch in a time column", []string{`{"ts":1705312805000,"n":1705312805000}`}, []string{"TS"}, "ts TIMESTAMP, n BIGINT"},
 		{"ISO in any column", []string{`{"at":"2024-01-15 10:00:05"}`}, nil, "at TIMESTAMP"},
+		{"odd text keeps the type", append(repeat(`{"q":5}`, 99), `{"q":"lots"}`), nil, "q INTEGER"},
+		{"more text makes a string", append(repeat(`{"q":5}`, 98), `{"q":"lots"}`, `{"q":"many"}`), nil, "q STRING"},
 		{"digits are not a date", []string{`{"code":"20240115"}`}, nil, "code STRING"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -81,4 +83,12 @@ func TestInferCSV(t *testing.T) {
 			t.Errorf("column %s is not marked inferred", f.Name)
 		}
 	}
+}
+
+func repeat(s string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = s
+	}
+	return out
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/sluicesql/sluice/expr"
+	"github.com/sluicesql/sluice/record"
 	"github.com/sluicesql/sluice/sql"
 )
 
@@ -130,7 +131,17 @@ func oneArg(c *sql.Call, scope *expr.Scope) (expr.Func, error) {
 	if len(c.Args) != 1 {
 		return nil, errorAt(c, "%s takes one argument, found %d", strings.ToUpper(c.Name), len(c.Args))
 	}
-	return expr.Compile(c.Args[0], scope)
+	f, t, err := expr.CompileTyped(c.Args[0], scope)
+	if err != nil {
+		return nil, err
+	}
+	switch name := strings.ToUpper(c.Name); name {
+	case "SUM", "AVG":
+		if t.Kind != record.TypeAny && !t.Numeric() {
+			return nil, errorAt(c, "function %s(%s) does not exist: %s needs a number, and %s is %s", name, t, name, sql.FormatExpr(c.Args[0]), t)
+		}
+	}
+	return f, nil
 }
 
 // compileLag compiles LAG(x [, offset [, default]]). The offset must be a

@@ -1,0 +1,246 @@
+package expr
+
+import (
+	"strings"
+
+	"github.com/sluicesql/sluice/record"
+	"github.com/sluicesql/sluice/sql"
+)
+
+// Type checking happens while compiling: every node gets the type of its
+// values (ANY when it cannot be known, e.g. a column declared without a
+// type), and an operator whose operands' types can never work together is
+// a positioned error naming the types, before any record is read. The rules
+// are those evaluation applies to each record (record.Arith,
+// record.Compare), so a query that type-checks never fails for a type
+// reason its plan could have seen.
+
+// typeOf returns the type of x, whose operands have been compiled (their
+// types are in c.types), or an error when the operands' types do not fit x.
+func (c *compiler) typeOf(x sql.Expr) (record.Type, error) {
+	switch x := x.(type) {
+	case *sql.Ident:
+		return c.identType(x), nil
+	case *sql.Literal:
+		return literalType(x), nil
+	case *sql.Unary:
+		t := c.types[x.X]
+		if x.Op == sql.Neg {
+			if known(t) && !t.Numeric() {
+				return record.AnyType, errorf(x, "operator does not exist: -%s (unary minus needs a number)", t)
+			}
+			return t, nil
+		}
+		if known(t) && t.Kind != record.TypeBoolean {
+			return record.AnyType, errorf(x, "argument of NOT must be BOOLEAN, not %s", t)
+		}
+		return record.BooleanType, nil
+	case *sql.Binary:
+		return c.binaryType(x)
+	case *sql.IsNull:
+		return record.BooleanType, nil
+	case *sql.In:
+		for _, e := range x.List {
+			if err := c.comparable(x, x.X, e, "IN"); err != nil {
+				return record.AnyType, err
+			}
+		}
+		return record.BooleanType, nil
+	case *sql.Between:
+		if err := c.comparable(x, x.X, x.Lo, "BETWEEN"); err != nil {
+			return record.AnyType, err
+		}
+		if err := c.comparable(x, x.X, x.Hi, "BETWEEN"); err != nil {
+			return record.AnyType, err
+		}
+		return record.BooleanType, nil
+	case *sql.Like:
+		if t := c.types[x.X]; known(t) && t.Kind != record.TypeString {
+			return record.AnyType, errorf(x, "LIKE needs a STRING, not %s %s", t, sql.FormatExpr(x.X))
+		}
+		return record.BooleanType, nil
+	case *sql.Cast:
+		return castType(x.Type), nil
+	case *sql.Call:
+		return c.callType(x), nil
+	}
+	return record.AnyType, nil
+}
+
+// known reports whether t says something about its values.
+func known(t record.Type) bool { return t.Kind != record.TypeAny }
+
+// identType returns a column's type.
+func (c *compiler) identType(x *sql.Ident) record.Type {
+	if sys, ok := record.IsSystemColumn(x.Name); ok {
+		switch sys {
+		case record.SysOffset, record.SysPartition:
+			return record.BigintType
+		}
+		return record.TimestampType
+	}
+	if s := c.scope.Schema; s != nil {
+		if slot, ok := s.Lookup(x.Name); ok {
+			return s.Type(slot)
+		}
+	}
+	return record.AnyType
+}
+
+func literalType(x *sql.Literal) record.Type {
+	switch x.Kind {
+	case sql.BoolLit:
+		return record.BooleanType
+	case sql.IntLit, sql.IntervalLit:
+		return record.BigintType
+	case sql.DecimalLit:
+		if v, err := literal(x); err == nil {
+			u, s := v.Decimal()
+			return record.DecimalType(max(record.Digits(u), int(s)+1), int(s))
+		}
+	case sql.FloatLit:
+		return record.DoubleType
+	case sql.StringLit:
+		return record.StringType
+	case sql.TimestampLit:
+		return record.TimestampType
+	}
+	return record.AnyType
+}
+
+// binaryType checks an infix operation and returns its type.
+func (c *compiler) binaryType(x *sql.Binary) (record.Type, error) {
+	l, r := c.types[x.L], c.types[x.R]
+	switch x.Op {
+	case sql.Add, sql.Sub, sql.Mul, sql.Div, sql.Mod:
+		t, ok := arithType(x.Op, l, r)
+		if !ok {
+			return record.AnyType, errorf(x, "operator does not exist: %s %s %s (%s %s %s)", l, x.Op, r,
+				sql.FormatExpr(x.L), x.Op, sql.FormatExpr(x.R))
+		}
+		return t, nil
+	case sql.And, sql.Or:
+		for _, side := range []sql.Expr{x.L, x.R} {
+			if t := c.types[side]; known(t) && t.Kind != record.TypeBoolean {
+				return record.AnyType, errorf(side, "argument of %s must be BOOLEAN, not %s %s", x.Op, t, sql.FormatExpr(side))
+			}
+		}
+		return record.BooleanType, nil
+	case sql.Concat:
+		return record.StringType, nil
+	}
+	if err := c.comparable(x, x.L, x.R, x.Op.String()); err != nil {
+		return record.AnyType, err
+	}
+	return record.BooleanType, nil
+}
+
+// arithType returns the type of l op r, or false when no values of those
+// types can be combined by op.
+func arithType(op sql.BinaryOp, l, r record.Type) (record.Type, bool) {
+	switch {
+	case !known(l) || !known(r):
+		if l.Kind == record.TypeTimestamp || r.Kind == record.TypeTimestamp {
+			return record.AnyType, op == sql.Add || op == sql.Sub
+		}
+		other := l
+		if !known(l) {
+			other = r
+		}
+		return record.AnyType, !known(other) || other.Numeric()
+	case l.Numeric() && r.Numeric():
+		switch {
+		case l.Kind == record.TypeDouble || r.Kind == record.TypeDouble:
+			return record.DoubleType, true
+		case l.Kind == record.TypeDecimal || r.Kind == record.TypeDecimal:
+			return record.DecimalType(record.MaxPrecision, max(l.Scale, r.Scale)), true
+		}
+		return record.BigintType, true
+	case l.Kind == record.TypeTimestamp && r.Kind == record.TypeTimestamp:
+		return record.BigintType, op == sql.Sub
+	case l.Kind == record.TypeTimestamp && isInteger(r), isInteger(l) && r.Kind == record.TypeTimestamp:
+		return record.TimestampType, op == sql.Add || op == sql.Sub && l.Kind == record.TypeTimestamp
+	}
+	return record.AnyType, false
+}
+
+func isInteger(t record.Type) bool {
+	return t.Kind == record.TypeInteger || t.Kind == record.TypeBigint
+}
+
+// comparable checks that values of a and b can be compared (at x, by op).
+func (c *compiler) comparable(x sql.Node, a, b sql.Expr, op string) error {
+	l, r := c.types[a], c.types[b]
+	if !known(l) || !known(r) || comparableTypes(l, r) {
+		return nil
+	}
+	// A timestamp compares with text holding a time: check a literal now.
+	if lit, ok := b.(*sql.Literal); ok && l.Kind == record.TypeTimestamp && r.Kind == record.TypeString {
+		if _, err := record.ToTimestamp(record.StringValue(lit.Text)); err == nil {
+			return nil
+		}
+		return errorf(lit, "invalid input for TIMESTAMP: '%s' (compared with %s)", lit.Text, sql.FormatExpr(a))
+	}
+	if lit, ok := a.(*sql.Literal); ok && r.Kind == record.TypeTimestamp && l.Kind == record.TypeString {
+		if _, err := record.ToTimestamp(record.StringValue(lit.Text)); err == nil {
+			return nil
+		}
+		return errorf(lit, "invalid input for TIMESTAMP: '%s' (compared with %s)", lit.Text, sql.FormatExpr(b))
+	}
+	if l.Kind == record.TypeTimestamp && r.Kind == record.TypeString || l.Kind == record.TypeString && r.Kind == record.TypeTimestamp {
+		return nil // checked on each record
+	}
+	return errorf(x, "cannot compare %s with %s: %s %s %s", l, r, sql.FormatExpr(a), op, sql.FormatExpr(b))
+}
+
+// comparableTypes reports whether every value of l compares with every
+// value of r.
+func comparableTypes(l, r record.Type) bool {
+	switch {
+	case l.Numeric() && r.Numeric():
+		return true
+	case l.Nested() || r.Nested():
+		return l.Kind == r.Kind || l.Kind == record.TypeString || r.Kind == record.TypeString
+	}
+	return l.Kind == r.Kind
+}
+
+// castType returns the type a CAST converts to.
+func castType(typ string) record.Type {
+	name, args, err := splitType(typ)
+	if err != nil {
+		return record.AnyType
+	}
+	k, ok := record.LookupType(name)
+	if !ok {
+		return record.AnyType
+	}
+	if k == record.TypeDecimal {
+		p, s := record.MaxPrecision, 0
+		if len(args) > 0 {
+			p = args[0]
+		}
+		if len(args) > 1 {
+			s = args[1]
+		}
+		return record.DecimalType(p, s)
+	}
+	return record.Type{Kind: k}
+}
+
+// callType returns the result type of a scalar function call.
+func (c *compiler) callType(x *sql.Call) record.Type {
+	switch strings.ToUpper(x.Name) {
+	case "UPPER", "LOWER", "TRIM", "BTRIM", "LTRIM", "RTRIM", "SUBSTRING", "SUBSTR", "REPLACE", "CONCAT":
+		return record.StringType
+	case "LENGTH", "CHAR_LENGTH", "YEAR", "QUARTER", "MONTH", "DAY", "HOUR", "MINUTE", "SECOND", "MILLISECOND":
+		return record.BigintType
+	case "TUMBLE_START", "TUMBLE_END":
+		return record.TimestampType
+	case "ABS", "FLOOR", "CEIL", "CEILING", "ROUND":
+		if len(x.Args) > 0 && c.types[x.Args[0]].Numeric() {
+			return c.types[x.Args[0]]
+		}
+	}
+	return record.AnyType
+}
