@@ -1,5 +1,6 @@
 -- Row window: each trade with the previous price of the same symbol.
--- PARTITION BY symbol keeps each symbol's trades in one partition, in order.
+-- PARTITION BY symbol keeps each symbol's trades in one partition; ORDER BY
+-- trade_time (the event time) runs them in event-time order.
 --   go run ./cmd/sluice run examples/lag.sql
 SELECT symbol,
        trade_time,

@@ -150,7 +150,7 @@ func (p *Program) compileTopN(sel *sql.Select, items []sql.SelectItem, in *expr.
 		t.project = append(t.project, f)
 	}
 	if t.changes {
-		slots, err := topKeySlots(c, items)
+		slots, err := topKeySlots(c, items, t.lo == t.hi)
 		if err != nil {
 			return err
 		}
@@ -161,8 +161,9 @@ func (p *Program) compileTopN(sel *sql.Select, items []sql.SelectItem, in *expr.
 }
 
 // topKeySlots returns the output slots of the PARTITION BY columns and the
-// rank: the key of an EMIT CHANGES Top-N's updates.
-func topKeySlots(c *sql.Call, items []sql.SelectItem) ([]int, error) {
+// rank: the key of an EMIT CHANGES Top-N's updates. A bound that keeps one
+// rank (rn = 1, deduplication) keys by the PARTITION BY columns alone.
+func topKeySlots(c *sql.Call, items []sql.SelectItem, oneRank bool) ([]int, error) {
 	find := func(e sql.Expr) int {
 		for i, it := range items {
 			if sameExpr(e, it.Expr) {
@@ -172,11 +173,19 @@ func topKeySlots(c *sql.Call, items []sql.SelectItem) ([]int, error) {
 		return -1
 	}
 	var slots []int
-	for _, k := range append(slices.Clone(c.Over.PartitionBy), sql.Expr(c)) {
+	keys := slices.Clone(c.Over.PartitionBy)
+	if !oneRank {
+		keys = append(keys, c)
+	}
+	for _, k := range keys {
 		i := find(k)
 		if i < 0 {
+			what := sql.FormatExpr(k)
+			if k == sql.Expr(c) {
+				what = "the rank (" + what + ")"
+			}
 			return nil, errorAt(k, "EMIT CHANGES of a Top-N updates each rank of each partition, keyed by the PARTITION BY "+
-				"columns and the rank: select %s (or use EMIT FINAL)", sql.FormatExpr(k))
+				"columns and the rank: select %s (or use EMIT FINAL)", what)
 		}
 		slots = append(slots, i)
 	}

@@ -151,6 +151,28 @@ func TestTopNRowNumberChanges(t *testing.T) {
 	}
 }
 
+// Deduplication: rn = 1 keeps one row per key, keyed by the PARTITION BY
+// columns alone, so the rank need not be selected.
+func TestTopNDeduplication(t *testing.T) {
+	p := compileSQL(t, `SELECT symbol, v FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY symbol ORDER BY ts DESC) AS rn FROM t) WHERE rn = 1`,
+		Options{}, "symbol", "price", "ts", "v")
+	if got := p.KeySlots(); !slices.Equal(got, []int{0}) {
+		t.Errorf("key slots %v, want [0]", got)
+	}
+	c := runEach(p, symbolPrices())
+	last := map[string]string{}
+	for _, r := range c.texts() {
+		last[r[:1]] = r
+	}
+	if last["A"] != "A|6" || last["B"] != "B|7" {
+		t.Errorf("latest rows %v, want A|6 and B|7 (all: %v)", last, c.texts())
+	}
+	if _, err := compileSQLErr(`SELECT symbol, v FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY symbol ORDER BY ts DESC) AS rn FROM t) WHERE rn <= 2`,
+		Options{}, "symbol", "price", "ts", "v"); err == nil || !strings.Contains(err.Error(), "select the rank") {
+		t.Errorf("got %v, want a refusal naming the rank", err)
+	}
+}
+
 func TestTopNRankFinal(t *testing.T) {
 	data := recs([]any{1}, []any{2}, []any{3}, []any{4}, []any{3}, []any{4})
 	tests := []struct{ src, want string }{
