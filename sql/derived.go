@@ -98,7 +98,10 @@ func (p *parser) mergeDerived(outer, inner *Select) *Select {
 		m.checkCalls(e)
 		alias := it.Alias
 		if id, ok := it.Expr.(*Ident); ok && alias == "" {
-			alias = id.Name
+			alias = id.Name // the column keeps its name in the output
+		}
+		if id, ok := e.(*Ident); ok && id.Name == alias {
+			alias = ""
 		}
 		merged.Items = append(merged.Items, SelectItem{Pos: it.Pos, Expr: e, Alias: alias, PrimaryKey: it.PrimaryKey})
 	}
