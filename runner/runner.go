@@ -345,6 +345,17 @@ func (j *Job) Status() string {
 	return strings.Join(out, "; ")
 }
 
+// InputProgress reports how much of a bounded input of known size (a file
+// source) has been read, in bytes, and its total; ok is false for other
+// sources.
+func (j *Job) InputProgress() (read, total int64, ok bool) {
+	if fs, isFile := j.src.(*file.Source); isFile {
+		read, total = fs.Progress()
+		return read, total, true
+	}
+	return 0, 0, false
+}
+
 // SetOnBatch sets the function the job's workers call after each batch
 // (job.Config.OnBatch); call it before Run.
 func (j *Job) SetOnBatch(f func(partition, records int, d time.Duration)) {

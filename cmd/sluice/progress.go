@@ -27,7 +27,14 @@ type progress struct {
 	lines   int  // lines of the block last drawn (redraw mode)
 	prev    *job.Summary
 	status  func() string // the sources' state worth a line ("" for none), or nil
+	// input reports how many bytes of a bounded input of known size were
+	// read and its total (ok false when unknown), or is nil.
+	input func() (read, total int64, ok bool)
 }
+
+// inputRead is how much of a bounded input was read, in bytes; a zero
+// total means unknown.
+type inputRead struct{ read, total int64 }
 
 // newProgress returns the progress display of j, or nil when none is
 // wanted: progress is shown with --progress (forced), or when stderr is a
@@ -38,7 +45,7 @@ func newProgress(w io.Writer, j *runner.Job, forced, stderrTTY, stdoutTTY bool) 
 	if !forced && !redraw {
 		return nil
 	}
-	return &progress{w: w, name: j.Name, redraw: redraw, status: j.Status}
+	return &progress{w: w, name: j.Name, redraw: redraw, status: j.Status, input: j.InputProgress}
 }
 
 // update draws snapshot s.
@@ -52,10 +59,16 @@ func (p *progress) update(s *job.Summary) {
 	if p.redraw && p.lines > 0 {
 		fmt.Fprintf(&b, "\x1b[%dA\x1b[J", p.lines)
 	}
+	var in inputRead
+	if p.input != nil {
+		if read, total, ok := p.input(); ok {
+			in = inputRead{read, total}
+		}
+	}
 	if p.compact {
 		renderProgressLine(&b, p.name, s, p.prev)
 	} else {
-		p.lines = renderProgress(&b, p.name, s, p.prev)
+		p.lines = renderProgress(&b, p.name, s, p.prev, in)
 	}
 	if p.status != nil {
 		if st := p.status(); st != "" {
@@ -84,25 +97,60 @@ func (p *progress) done() {
 
 // renderProgress writes one progress block for snapshot s (prev is the
 // previous snapshot, or nil) and returns its number of lines: a line of
-// totals (records in and out, the current rate, the watermark and its lag)
-// and one bar per partition, its length the partition's records relative
-// to the busiest partition, so skew shows at a glance.
-func renderProgress(w io.Writer, name string, s, prev *job.Summary) int {
+// totals (records in and out, the current rate, the watermark and its lag),
+// for a bounded input of known size a bar of how much of it was read with
+// the percentage and the time left at the average rate so far, and one bar
+// per partition, its length the partition's share of the records (a full
+// bar is all of them), so skew shows at a glance.
+func renderProgress(w io.Writer, name string, s, prev *job.Summary, in inputRead) int {
+	lines := 1 + len(s.Partitions)
 	fmt.Fprintf(w, "%s\n", totalsText(name, s, prev))
-	var maxIn int64
-	for _, p := range s.Partitions {
-		maxIn = max(maxIn, p.In)
+	if in.total > 0 {
+		fmt.Fprintf(w, "  input %s %6s of %s read, %s\n", bar(in.read, in.total), percent(in.read, in.total),
+			bytesText(in.total), etaText(in, s.Elapsed))
+		lines++
 	}
 	routed := partitionsIn(s)
 	for i, p := range s.Partitions {
-		n := 0
-		if maxIn > 0 {
-			n = int(math.Round(float64(barWidth) * float64(p.In) / float64(maxIn)))
-		}
-		fmt.Fprintf(w, "  p%-2d %s%s %6s %s  queue %d/%d\n", i, strings.Repeat("█", n), strings.Repeat("·", barWidth-n),
+		fmt.Fprintf(w, "  p%-2d %s %6s %s  queue %d/%d\n", i, bar(p.In, routed),
 			percent(p.In, routed), count(p.In), p.QueueDepth, p.QueueCap)
 	}
-	return 1 + len(s.Partitions)
+	return lines
+}
+
+// bar draws part of whole as a bar of barWidth characters.
+func bar(part, whole int64) string {
+	n := 0
+	if whole > 0 {
+		n = min(int(math.Round(float64(barWidth)*float64(part)/float64(whole))), barWidth)
+	}
+	return strings.Repeat("█", n) + strings.Repeat("·", barWidth-n)
+}
+
+// etaText estimates the time left to read in, at the average rate so far.
+func etaText(in inputRead, elapsed time.Duration) string {
+	switch {
+	case in.read >= in.total:
+		return "ETA 0s"
+	case in.read <= 0 || elapsed <= 0:
+		return "ETA unknown"
+	}
+	left := time.Duration(float64(elapsed) * float64(in.total-in.read) / float64(in.read))
+	return "ETA " + left.Round(time.Second).String()
+}
+
+// bytesText formats a size in bytes with a binary unit: 1.5 GiB.
+func bytesText(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // renderProgressLine writes one line of progress: the totals and each

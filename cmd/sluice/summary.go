@@ -82,8 +82,8 @@ func writeSummary(w io.Writer, info runInfo, s *job.Summary) {
 				waits = append(waits, fmt.Sprintf("p%d %s", i, count(p.BackpressureWaits)))
 			}
 		}
-		fmt.Fprintf(w, "  backpressure: %s waits for a full queue, %s waiting (%s)\n",
-			count(t.BackpressureWaits), t.BackpressureWait.Round(time.Millisecond), strings.Join(waits, ", "))
+		fmt.Fprintf(w, "  backpressure: %s waits for a full queue (%s); readers waited %s in total (summed over the readers, which wait in parallel)\n",
+			count(t.BackpressureWaits), strings.Join(waits, ", "), t.BackpressureWait.Round(time.Millisecond))
 	}
 	if info.Note != "" {
 		fmt.Fprintf(w, "  note:       the source's partition key is not used: %s\n", info.Note)

@@ -62,7 +62,7 @@ func TestWriteSummaryBackpressure(t *testing.T) {
 	var b strings.Builder
 	writeSummary(&b, runInfo{Name: "j", Choice: "flag", PartitionsOrigin: "flag"}, s)
 	want := "  skew:       1.00 (largest partition / mean; 1.00 is even)\n" +
-		"  backpressure: 1,203 waits for a full queue, 804ms waiting (p0 1,200, p2 3)\n"
+		"  backpressure: 1,203 waits for a full queue (p0 1,200, p2 3); readers waited 804ms in total (summed over the readers, which wait in parallel)\n"
 	if got := b.String(); !strings.HasSuffix(got, want) {
 		t.Errorf("summary:\n%s\nwant it to end with:\n%s", got, want)
 	}
@@ -89,15 +89,23 @@ func TestRenderProgress(t *testing.T) {
 		Elapsed:      2 * time.Second,
 	}
 	var b strings.Builder
-	n := renderProgress(&b, "j", s, prev)
+	n := renderProgress(&b, "j", s, prev, inputRead{})
 	want := "j 2s: in 3,000, out 7, 2,000 records/s, watermark 2024-01-15T00:01:00Z (lag 1.5s)\n" +
-		"  p0  " + strings.Repeat("█", 30) + "  66.7% 2,000  queue 1/8\n" +
-		"  p1  " + strings.Repeat("█", 15) + strings.Repeat("·", 15) + "  33.3% 1,000  queue 0/8\n"
+		"  p0  " + strings.Repeat("█", 20) + strings.Repeat("·", 10) + "  66.7% 2,000  queue 1/8\n" +
+		"  p1  " + strings.Repeat("█", 10) + strings.Repeat("·", 20) + "  33.3% 1,000  queue 0/8\n"
 	if n != 3 || b.String() != want {
 		t.Errorf("renderProgress = %d lines:\n%s\nwant 3:\n%s", n, b.String(), want)
 	}
+	// A bounded file of known size: how much was read, the percentage and
+	// the time left at the rate so far (a quarter in 2s: 6s left).
 	b.Reset()
-	renderProgress(&b, "j", &job.Summary{Watermark: math.MinInt64, Partitions: []job.PartitionStats{{}}}, nil)
+	n = renderProgress(&b, "j", s, prev, inputRead{read: 3 << 29, total: 3 << 31})
+	wantInput := "  input " + strings.Repeat("█", 8) + strings.Repeat("·", 22) + "  25.0% of 6.0 GiB read, ETA 6s\n"
+	if lines := strings.SplitAfter(b.String(), "\n"); n != 4 || len(lines) < 2 || lines[1] != wantInput {
+		t.Errorf("renderProgress with input = %d lines:\n%s\nwant 4 with:\n%s", n, b.String(), wantInput)
+	}
+	b.Reset()
+	renderProgress(&b, "j", &job.Summary{Watermark: math.MinInt64, Partitions: []job.PartitionStats{{}}}, nil, inputRead{total: 10})
 	if !strings.Contains(b.String(), "watermark none") || !strings.Contains(b.String(), strings.Repeat("·", 30)) {
 		t.Errorf("empty job progress:\n%s", b.String())
 	}

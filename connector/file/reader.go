@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluicesql/sluice/connector"
@@ -39,6 +40,7 @@ type splitReader struct {
 	skipBlank bool // white-space-only lines are skipped too, not only empty ones
 	schema    *record.Schema
 	dlq       connector.DeadLetters
+	read      *atomic.Int64 // bytes read by all the source's readers
 	decode    func(line []byte, dst []record.Value) error
 	conform   *record.Conformer // makes values fit the schema's types; nil when untyped
 	// fast, when set, decodes the first line of a buffer in one pass
@@ -282,6 +284,7 @@ func (r *splitReader) fill() error {
 	r.buf, r.pos, r.lim = nb, 0, rest
 	for r.lim < len(r.buf) {
 		n, err := r.f.ReadAt(r.buf[r.lim:], r.readOff)
+		r.read.Add(int64(n))
 		r.lim += n
 		r.readOff += int64(n)
 		if errors.Is(err, io.EOF) {

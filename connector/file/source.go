@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 
 	"github.com/sluicesql/sluice/connector"
 	"github.com/sluicesql/sluice/connector/codec"
@@ -32,6 +33,7 @@ type Source struct {
 	files       []*inputFile
 	splits      []split
 	opened      bool
+	read        atomic.Int64 // bytes the readers have read
 }
 
 // inputFile is one file the source reads.
@@ -178,6 +180,16 @@ func planSplits(files []*inputFile, size int64) []split {
 	return splits
 }
 
+// Progress reports how many bytes of its files the source has read and
+// their total size, for a progress display. (A split reads the end of
+// the line that crosses into the next one, so read is capped at total.)
+func (s *Source) Progress() (read, total int64) {
+	for _, f := range s.files {
+		total += f.size
+	}
+	return min(s.read.Load(), total), total
+}
+
 // Name returns the source's name.
 func (s *Source) Name() string { return s.name }
 
@@ -228,6 +240,7 @@ func (s *Source) Open(ctx context.Context, schema *record.Schema, dlq connector.
 			schema:    schema,
 			conform:   record.NewConformer(schema),
 			dlq:       dlq,
+			read:      &s.read,
 		}
 		if s.format.kind == formatCSV {
 			dec, err := codec.NewCSVDecoder(schema, columns[sp.file], s.format.delim)

@@ -306,3 +306,25 @@ func TestInvalidUTF8(t *testing.T) {
 		t.Errorf("bad option value: %v", err)
 	}
 }
+
+// TestProgress checks that Progress counts the bytes read up to the files'
+// total size.
+func TestProgress(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.jsonl")
+	data := strings.Repeat("{\"a\":1}\n", 1000)
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src, err := NewSource("s", map[string]string{"s.path": path, "s.split.size": "1000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if read, total := src.Progress(); read != 0 || total != int64(len(data)) {
+		t.Errorf("before reading: %d of %d", read, total)
+	}
+	readAll(t, src, record.NewSchema("a"), &memDLQ{})
+	if read, total := src.Progress(); read != total || total != int64(len(data)) {
+		t.Errorf("after reading: %d of %d, want %d", read, total, len(data))
+	}
+}
