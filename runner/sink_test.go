@@ -40,3 +40,31 @@ func TestFileSinkPathWithDotDot(t *testing.T) {
 		t.Errorf("the directory new was created")
 	}
 }
+
+// TestCSVStringKeepsText checks that a CSV column inferred as STRING keeps
+// each field's text: 01234 is "01234", not 1234.
+func TestCSVStringKeepsText(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.csv")
+	if err := os.WriteFile(in, []byte("code,n\n01234,1\nABC,2\n1e3,3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.jsonl")
+	stmts, err := sql.Parse("s.sql", "CREATE STREAM o AS SELECT code, n FROM t WITH ('t.type'='file_source', 't.path'='"+in+
+		"', 'o.type'='file_sink', 'o.path'='"+out+"')")
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := Prepare(context.Background(), stmts[0], Options{Stdout: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(out)
+	want := `{"code":"01234","n":1}` + "\n" + `{"code":"ABC","n":2}` + "\n" + `{"code":"1e3","n":3}` + "\n"
+	if string(got) != want {
+		t.Errorf("output:\n%s\nwant:\n%s", got, want)
+	}
+}
