@@ -172,7 +172,7 @@ func (d *JSONDecoder) value(data []byte, i int) (record.Value, int, error) {
 		v, err := parseNumber(data[i:end])
 		if err != nil {
 			if err == errNotNumber {
-				return record.Value{}, i, syntaxError(data, i, fmt.Sprintf("invalid number %q", data[i:end]))
+				return record.Value{}, i, syntaxError(data, i, fmt.Sprintf("invalid number %q", clip(data[i:end])))
 			}
 			return record.Value{}, i, fmt.Errorf("at byte %d: %w", i, err)
 		}
@@ -215,7 +215,7 @@ func (d *JSONDecoder) skipValue(data []byte, i int) (int, error) {
 	case c == '-' || (c >= '0' && c <= '9'):
 		end := scanNumber(data, i)
 		if !validJSONNumber(data[i:end]) {
-			return i, syntaxError(data, i, fmt.Sprintf("invalid number %q", data[i:end]))
+			return i, syntaxError(data, i, fmt.Sprintf("invalid number %q", clip(data[i:end])))
 		}
 		return end, nil
 	case c == '{' || c == '[':

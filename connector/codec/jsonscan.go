@@ -195,6 +195,18 @@ func syntaxError(data []byte, i int, msg string) error {
 }
 
 // excerpt returns up to 16 bytes of data starting at i.
+// maxQuote bounds the input one error message quotes.
+const maxQuote = 32
+
+// clip shortens input quoted in an error message to maxQuote bytes,
+// marking the cut with "...".
+func clip(b []byte) []byte {
+	if len(b) <= maxQuote {
+		return b
+	}
+	return append(b[:maxQuote:maxQuote], "..."...)
+}
+
 func excerpt(data []byte, i int) []byte {
 	end := i + 16
 	if end > len(data) {

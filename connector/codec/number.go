@@ -128,13 +128,13 @@ func parseGeneral(b []byte) (record.Value, error) {
 		}
 		v, err := strconv.ParseInt(string(b), 10, 64)
 		if err != nil {
-			return record.Value{}, fmt.Errorf("integer %q out of range", b)
+			return record.Value{}, fmt.Errorf("integer %q out of range", clip(b))
 		}
 		return record.IntValue(v), nil
 	}
 	scale := len(b) - dot - 1
 	if scale > record.MaxScale {
-		return record.Value{}, fmt.Errorf("decimal %q: %w", b, record.ErrDecimalOverflow)
+		return record.Value{}, fmt.Errorf("decimal %q: %w", clip(b), record.ErrDecimalOverflow)
 	}
 	if digits > maxFastDigits {
 		// Recount exactly, detecting overflow, as record.ParseNumber does.
@@ -145,7 +145,7 @@ func parseGeneral(b []byte) (record.Value, error) {
 			}
 			d := uint64(b[j] - '0')
 			if n > (math.MaxInt64-d)/10 {
-				return record.Value{}, fmt.Errorf("decimal %q: %w", b, record.ErrDecimalOverflow)
+				return record.Value{}, fmt.Errorf("decimal %q: %w", clip(b), record.ErrDecimalOverflow)
 			}
 			n = n*10 + d
 		}

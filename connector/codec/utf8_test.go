@@ -83,3 +83,27 @@ func TestInvalidUTF8(t *testing.T) {
 		t.Errorf("ParseInvalidUTF8(ignore) = %v", err)
 	}
 }
+
+// TestErrorsQuoteLittle checks that a decode error quotes a bounded part of
+// a huge field.
+func TestErrorsQuoteLittle(t *testing.T) {
+	digits := strings.Repeat("9", 1<<20)
+	schema := record.NewSchema("a")
+	csv, err := NewCSVDecoder(schema, []string{"a"}, ',')
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		err  error
+	}{
+		{"json integer", NewJSONDecoder(schema).Decode([]byte(`{"a":`+digits+`}`), make([]record.Value, 1))},
+		{"json decimal", NewJSONDecoder(schema).Decode([]byte(`{"a":`+digits+`.5}`), make([]record.Value, 1))},
+		{"json bad number", NewJSONDecoder(schema).Decode([]byte(`{"a":-`+digits+`e}`), make([]record.Value, 1))},
+		{"csv integer", csv.Decode([]byte(digits), make([]record.Value, 1))},
+	} {
+		if tt.err == nil || len(tt.err.Error()) > 200 {
+			t.Errorf("%s: %.300v", tt.name, tt.err)
+		}
+	}
+}
