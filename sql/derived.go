@@ -21,6 +21,8 @@ func IsAggregate(name string) bool {
 // it returns names the subquery's own source, under the alias.
 func (p *parser) derivedTable() (*Select, Source) {
 	open := p.next()
+	p.enter(open) // a subquery nests like parentheses
+	defer p.leave()
 	if !p.isWord("SELECT") {
 		p.failf(p.peek(), "expected SELECT after '(' in FROM (a subquery), found %s", p.describe(p.peek()))
 	}

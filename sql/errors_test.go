@@ -161,6 +161,7 @@ func TestDeepNesting(t *testing.T) {
 		{"NOT", "SELECT a FROM t WHERE " + strings.Repeat("NOT ", some) + "b", 23 + 4*MaxNesting},
 		{"calls", "SELECT " + strings.Repeat("ABS(", some) + "1" + strings.Repeat(")", some) + " FROM t", 8 + 4*MaxNesting},
 		{"unclosed", "SELECT " + strings.Repeat("(", some), 8 + MaxNesting},
+		{"subqueries", "SELECT * FROM " + strings.Repeat("(SELECT * FROM ", some) + "t" + strings.Repeat(")", some), 15 + 15*MaxNesting},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
