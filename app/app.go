@@ -309,7 +309,7 @@ func (a *App) Node(name string) *Node {
 func appName(file string) string {
 	base := file[strings.LastIndexAny(file, `/\`)+1:]
 	base = strings.TrimSuffix(base, ".sql")
-	if base == "" || base == "-e" {
+	if base == "" || base == "-e" || strings.HasPrefix(base, "<") {
 		return "app"
 	}
 	return base

@@ -91,6 +91,9 @@ func (a *App) Start(ctx context.Context, opts runner.Options, hooks Hooks) (*Run
 	if a.undefined != nil {
 		return nil, &runner.ConfigError{Err: a.undefined}
 	}
+	if err := a.Check(ctx, opts); err != nil {
+		return nil, err
+	}
 	r := &Run{app: a, opts: opts, hooks: hooks, streams: map[string]*pipe.Stream{}, jobs: map[string]*jobRun{},
 		startTime: time.Now()}
 	for _, n := range a.Nodes {
@@ -145,11 +148,23 @@ func (r *Run) done() <-chan struct{} {
 
 // jobOptions returns the runner options of node n.
 func (r *Run) jobOptions(n *Node) runner.Options {
-	o := r.opts
-	o.JobName = n.Name
-	o.Catalog = r.app.Catalog
+	o := r.app.nodeOptions(n, r.opts)
 	o.InProcess = &links{r: r, n: n}
-	o.Set = maps.Clone(r.opts.Set)
+	if r.hooks.Progress != nil {
+		name := n.Name
+		o.Progress = func(s *job.Summary) { r.hooks.Progress(name, s) }
+	}
+	return o
+}
+
+// nodeOptions returns opts for node n: named after n, with the properties
+// of the Kafka topics and files it reads from other statements as --set
+// overrides.
+func (a *App) nodeOptions(n *Node, opts runner.Options) runner.Options {
+	o := opts
+	o.JobName = n.Name
+	o.Catalog = a.Catalog
+	o.Set = maps.Clone(opts.Set)
 	if o.Set == nil {
 		o.Set = map[string]string{}
 	}
@@ -157,16 +172,12 @@ func (r *Run) jobOptions(n *Node) runner.Options {
 		if e.Via == InProcess {
 			continue
 		}
-		w := r.app.Node(e.From)
+		w := a.Node(e.From)
 		for k, v := range readerProps(e, w.Stmt.Query) {
 			if property(n.Stmt.Query, k) == "" && !hasKey(o.Set, k) {
 				o.Set[k] = v
 			}
 		}
-	}
-	if r.hooks.Progress != nil {
-		name := n.Name
-		o.Progress = func(s *job.Summary) { r.hooks.Progress(name, s) }
 	}
 	return o
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sluicesql/sluice/record"
+	"github.com/sluicesql/sluice/sql"
 )
 
 // Options configure Compile.
@@ -35,6 +36,15 @@ const (
 	PropLateDataStrategy = "late.data.strategy"
 	PropLateRetention    = "late.data.retention"
 )
+
+// PropertyKeys lists the WITH property keys the executor reads.
+var PropertyKeys = []string{PropEventTimeField, PropEventTimeFormat, PropOutOfOrderness,
+	PropAllowedLateness, PropLateDataStrategy, PropLateRetention}
+
+// propertyError returns an error about the value of the WITH property key.
+func propertyError(key, format string, args ...any) error {
+	return &sql.PropertyError{Key: key, InValue: true, Msg: fmt.Sprintf("WITH %q: ", key) + fmt.Sprintf(format, args...)}
+}
 
 // LateStrategy says what happens to a record whose window has already fired.
 type LateStrategy uint8
@@ -88,7 +98,7 @@ func parseSettings(props map[string]string) (settings, error) {
 		case "iso8601", "iso-8601", "rfc3339":
 			s.timeFormat = formatISO
 		default:
-			return s, fmt.Errorf("WITH %q: unknown format %q (want epoch_millis, epoch_seconds or iso8601)", PropEventTimeFormat, v)
+			return s, propertyError(PropEventTimeFormat, "unknown format %q (want epoch_millis, epoch_seconds or iso8601)", v)
 		}
 	}
 	var err error
@@ -99,7 +109,7 @@ func parseSettings(props map[string]string) (settings, error) {
 	for _, d := range durations {
 		if v, ok := get(d.key); ok {
 			if *d.dst, err = parseMillis(v); err != nil {
-				return s, fmt.Errorf("WITH %q: %w", d.key, err)
+				return s, propertyError(d.key, "%v", err)
 			}
 		}
 	}
@@ -112,7 +122,7 @@ func parseSettings(props map[string]string) (settings, error) {
 		case "update":
 			s.late = LateUpdate
 		default:
-			return s, fmt.Errorf("WITH %q: unknown strategy %q (want dead_letter, drop or update)", PropLateDataStrategy, v)
+			return s, propertyError(PropLateDataStrategy, "unknown strategy %q (want dead_letter, drop or update)", v)
 		}
 	}
 	return s, nil

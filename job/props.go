@@ -8,6 +8,7 @@ import (
 
 	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/plan"
+	"github.com/sluicesql/sluice/sql"
 )
 
 // The WITH properties the job reads.
@@ -20,6 +21,17 @@ const (
 	PropMaxErrors      = "dlq.max_errors"
 	PropOutOfOrderness = exec.PropOutOfOrderness
 )
+
+// PropertyKeys lists the WITH property keys the job reads besides the
+// executor's (exec.PropertyKeys) and the dead-letter topic's Kafka options
+// ('dlq.bootstrap.servers', ...).
+var PropertyKeys = []string{PropIdleTimeout, PropCommitInterval, PropDLQPath, PropDLQTopic, PropMaxErrors}
+
+// propertyError returns an error about the WITH property key: about its
+// value when inValue is set.
+func propertyError(key string, inValue bool, format string, args ...any) error {
+	return &sql.PropertyError{Key: key, InValue: inValue, Msg: fmt.Sprintf(format, args...)}
+}
 
 // ApplyProperties sets the configuration the statement's WITH properties
 // give: 'watermark.max_out_of_orderness', 'watermark.idle_timeout',
@@ -40,21 +52,21 @@ func (c *Config) ApplyProperties(props map[string]string) error {
 		if v, ok := get(d.key); ok {
 			dur, err := exec.ParseDuration(v)
 			if err != nil {
-				return fmt.Errorf("WITH %q: %w", d.key, err)
+				return propertyError(d.key, true, "WITH %q: %v", d.key, err)
 			}
 			*d.dst = dur
 		}
 	}
 	if v, ok := get(PropDLQPath); ok {
 		if _, topic := get(PropDLQTopic); topic {
-			return fmt.Errorf("WITH %q and %q: give one dead-letter queue, a file or a Kafka topic, not both", PropDLQPath, PropDLQTopic)
+			return propertyError(PropDLQTopic, false, "WITH %q and %q: give one dead-letter queue, a file or a Kafka topic, not both", PropDLQPath, PropDLQTopic)
 		}
 		c.DLQPath = v
 	}
 	if v, ok := get(PropMaxErrors); ok {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 0 {
-			return fmt.Errorf("WITH %q: want a count of records, got %q", PropMaxErrors, v)
+			return propertyError(PropMaxErrors, true, "WITH %q: want a count of records, got %q", PropMaxErrors, v)
 		}
 		c.MaxErrors = n
 	}

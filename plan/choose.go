@@ -20,40 +20,53 @@ func (p *Plan) choose(opts Options) error {
 			p.Rejected = append(p.Rejected, Rejection{Strategy: name, Why: inv.Why})
 		}
 	}
-	name, origin, where := p.explicit(opts)
+	name, origin, where, at := p.explicit(opts)
 	if origin == "" {
 		p.auto()
 		return nil
 	}
 	s, err := partition.Parse(name)
 	if err != nil {
-		return fmt.Errorf("%s: %w", where, err)
+		return positioned(at, fmt.Errorf("%s: %w", where, err))
 	}
 	if err := s.Validate(req); err != nil {
-		return fmt.Errorf("%s: %w; valid here: %s", where, err, strings.Join(p.valid(), ", "))
+		return positioned(at, fmt.Errorf("%s: %w; valid here: %s", where, err, strings.Join(p.valid(), ", ")))
 	}
 	p.Strategy, p.ChoiceSource = s, origin
 	p.Reason = fmt.Sprintf("%s was chosen by %s and keeps the result: %s", s.Name(), where, p.accepts(s.Name()))
 	return nil
 }
 
-// explicit returns the explicit strategy name, its origin and a description
-// of where it was written, or origin "" when there is none.
-func (p *Plan) explicit(opts Options) (name, origin, where string) {
+// PropStrategy is the WITH property choosing the strategy.
+const PropStrategy = "partitioning_strategy"
+
+// explicit returns the explicit strategy name, its origin, a description
+// of where it was written and its position in the SQL text (nil for the
+// flag), or origin "" when there is none.
+func (p *Plan) explicit(opts Options) (name, origin, where string, at sql.Node) {
 	if opts.Strategy != "" {
-		return opts.Strategy, FromFlag, "--strategy " + opts.Strategy
+		return opts.Strategy, FromFlag, "--strategy " + opts.Strategy, nil
 	}
 	for _, a := range p.Statement.Annotations {
 		if a.Key == sql.AnnotationStrategy {
-			return a.Value, FromAnnotation, fmt.Sprintf("@%s: %s (line %d)", a.Key, a.Value, a.Line)
+			return a.Value, FromAnnotation, fmt.Sprintf("@%s: %s (line %d)", a.Key, a.Value, a.Line), a.ValuePos
 		}
 	}
 	for _, w := range p.Statement.Query.With {
-		if strings.EqualFold(w.Key, "partitioning_strategy") {
-			return w.Value, FromWith, fmt.Sprintf("WITH 'partitioning_strategy'='%s' (line %d)", w.Value, w.Line)
+		if strings.EqualFold(w.Key, PropStrategy) {
+			return w.Value, FromWith, fmt.Sprintf("WITH '%s'='%s' (line %d)", PropStrategy, w.Value, w.Line), w.ValuePos
 		}
 	}
-	return "", "", ""
+	return "", "", "", nil
+}
+
+// positioned returns err as a positioned error at at, or as it is when at
+// is nil (a flag has no position).
+func positioned(at sql.Node, err error) error {
+	if at == nil || at.Position().Line == 0 {
+		return err
+	}
+	return sql.Errorf(at, "%v", err)
 }
 
 // valid lists the strategies the requirement accepts.

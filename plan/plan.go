@@ -287,7 +287,7 @@ func (p *Plan) intAnnotation(key string) (int, bool, error) {
 		}
 		n, err := strconv.Atoi(a.Value)
 		if err != nil || n < 1 {
-			return 0, false, fmt.Errorf("line %d: @%s: %q is not a positive integer", a.Line, key, a.Value)
+			return 0, false, sql.Errorf(a.ValuePos, "@%s: %q is not a positive integer", key, a.Value)
 		}
 		return n, true, nil
 	}

@@ -6,8 +6,6 @@ import (
 	"runtime"
 	"strings"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/sluicesql/sluice/connector"
 	"github.com/sluicesql/sluice/connector/kafka"
 	"github.com/sluicesql/sluice/exec/join"
@@ -30,12 +28,29 @@ var joinOptions = []string{plan.PropBroadcast, plan.PropBootstrap}
 // isJoin reports whether stmt is a query with JOINs.
 func isJoin(stmt *sql.Statement) bool { return !stmt.IsDDL() && len(stmt.Select().Joins) > 0 }
 
+// connectorProps returns props without the JOIN options of the sources
+// names: the properties their connectors see.
+func connectorProps(props map[string]string, names []string) map[string]string {
+	conn := make(map[string]string, len(props))
+	for k, v := range props {
+		conn[k] = v
+	}
+	for _, n := range names {
+		for _, o := range joinOptions {
+			for k := range conn {
+				if strings.EqualFold(k, n+"."+o) {
+					delete(conn, k)
+				}
+			}
+		}
+	}
+	return conn
+}
+
 // joinQuery is a join statement with its sources open: the stream, then
 // each JOIN source, with their schemas.
 type joinQuery struct {
-	name      string
-	props     map[string]string
-	kafkaOpts func(client string) []kgo.Opt
+	*checked  // its name, properties and Kafka client options
 	srcs      []connector.Source
 	schemas   []connector.Schema
 	bootstrap []bool // per input: read the table whole before the stream flows
@@ -50,34 +65,13 @@ func openJoin(ctx context.Context, stmt *sql.Statement, opts Options) (_ *joinQu
 	for _, j := range sel.Joins {
 		names = append(names, j.Source.Name)
 	}
-	props, err := Properties(sel, opts.Catalog.Properties(names...), opts.Set, opts.Env)
+	c, err := checkOptions(stmt, opts)
 	if err != nil {
-		return nil, configErr(err)
+		return nil, err
 	}
-	if err := kafka.CheckJobOptions(props); err != nil {
-		return nil, configErr(err)
-	}
-	q := &joinQuery{name: stmt.Name, props: props}
-	if q.name == "" {
-		q.name = sel.From.Name
-	}
-	if opts.JobName != "" {
-		q.name = opts.JobName
-	}
-	q.kafkaOpts = func(client string) []kgo.Opt {
-		if opts.KafkaOpts == nil {
-			return nil
-		}
-		return opts.KafkaOpts(q.name, client)
-	}
-	conn := map[string]string{} // the properties connectors see
-	for k, v := range props {
-		conn[k] = v
-	}
+	q := &joinQuery{checked: c}
+	props, conn := c.props, connectorProps(c.props, names)
 	for i, n := range names {
-		for _, o := range joinOptions {
-			delete(conn, n+"."+o)
-		}
 		b := true
 		if v := strings.ToLower(strings.TrimSpace(props[n+"."+plan.PropBootstrap])); v == "false" {
 			b = false
@@ -105,14 +99,14 @@ func openJoin(ctx context.Context, stmt *sql.Statement, opts Options) (_ *joinQu
 		if src == nil {
 			origin = connector.SchemaGenerator
 			if src, columns, err = openSource(n, conn, opts.UntilEnd, q.kafkaOpts, writtenFiles(stmt.Name, q.name, props)); err != nil {
-				return nil, configErr(err)
+				return nil, c.errorAt(err, sourceAt(sel, n))
 			}
 		}
 		q.srcs = append(q.srcs, src)
 		decl, _ := opts.Catalog.Lookup(n)
 		schema, err := sourceSchema(ctx, sel, n, decl, props, src, opts.NoInfer)
 		if err != nil {
-			return nil, configErr(err)
+			return nil, c.errorAt(err, sourceAt(sel, n))
 		}
 		if schema.Columns == nil && columns != nil {
 			schema.Columns, schema.Origin = record.NewSchema(columns...), origin
@@ -157,12 +151,23 @@ func (q *joinQuery) planOptions(sel *sql.Select, opts Options, facts map[string]
 		Sources: facts, Schemas: schemas, Properties: q.props, TableRows: rows}
 }
 
+// sourceAt returns the FROM or JOIN source of sel called name.
+func sourceAt(sel *sql.Select, name string) sql.Node {
+	for _, j := range sel.Joins {
+		if strings.EqualFold(j.Source.Name, name) {
+			return &j.Source
+		}
+	}
+	return &sel.From
+}
+
 // planJoin plans a join as Prepare does, without reading the tables:
-// EXPLAIN's view of it (table sizes unknown).
-func planJoin(ctx context.Context, stmt *sql.Statement, opts Options) (*plan.Plan, error) {
+// EXPLAIN's view of it (table sizes unknown). It returns the plan and the
+// compiled query.
+func planJoin(ctx context.Context, stmt *sql.Statement, opts Options) (*plan.Plan, *join.Program, error) {
 	q, err := openJoin(ctx, stmt, opts)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer q.close()
 	facts := map[string]connector.Facts{}
@@ -170,7 +175,10 @@ func planJoin(ctx context.Context, stmt *sql.Statement, opts Options) (*plan.Pla
 		facts[s.Name()] = s.Facts()
 	}
 	p, err := plan.Build(stmt, q.planOptions(stmt.Select(), opts, facts, nil))
-	return p, configErr(err)
+	if err != nil {
+		return nil, nil, q.errorAt(err, stmt)
+	}
+	return p, q.prog, nil
 }
 
 // prepareJoin prepares a statement with JOINs: it opens the stream and
@@ -215,14 +223,9 @@ func joinJob(ctx context.Context, stmt *sql.Statement, opts Options, q *joinQuer
 		}
 	}()
 	stream, prog, props := q.srcs[0], q.prog, q.props
-	stdoutSink := writesStdout(stmt.Name, props)
-	if opts.InProcess != nil && stmt.Name != "" {
-		sink = opts.InProcess.Sink(stmt.Name)
-	}
-	if sink != nil {
-		stdoutSink = false
-	} else if sink, err = openSink(stmt.Name, props, opts.Stdout, q.kafkaOpts); err != nil {
-		return nil, configErr(err)
+	sink, stdoutSink, err := q.sink(stmt, opts)
+	if err != nil {
+		return nil, err
 	}
 	if dlq, err = openDLQ(ctx, props, stream, sink, stream.Facts().Partitions, q.kafkaOpts); err != nil {
 		return nil, err

@@ -165,7 +165,7 @@ func (d *joinData) run(t *testing.T, text string, opts Options) ([]string, error
 	}
 	var out bytes.Buffer
 	opts.Stdout = &out
-	q := &joinQuery{name: "join", props: props, srcs: d.sources(names), bootstrap: slices.Repeat([]bool{true}, len(names))}
+	q := &joinQuery{checked: &checked{name: "join", props: props}, srcs: d.sources(names), bootstrap: slices.Repeat([]bool{true}, len(names))}
 	for i, n := range names {
 		s, err := sourceSchema(context.Background(), sel, n, nil, props, q.srcs[i], true)
 		if err != nil {

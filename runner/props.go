@@ -34,7 +34,7 @@ func Properties(sel *sql.Select, declared, set map[string]string, lookup func(st
 	for k, v := range props {
 		x, err := expand(v, lookup)
 		if err != nil {
-			return nil, fmt.Errorf("property %q: %w", k, err)
+			return nil, &sql.PropertyError{Key: k, InValue: true, Msg: fmt.Sprintf("property %q: %v", k, err)}
 		}
 		props[k] = x
 	}

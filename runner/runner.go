@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"time"
 
@@ -24,7 +23,6 @@ import (
 	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/job"
 	"github.com/sluicesql/sluice/plan"
-	"github.com/sluicesql/sluice/record"
 	"github.com/sluicesql/sluice/sql"
 )
 
@@ -61,6 +59,10 @@ type Options struct {
 	Catalog *Catalog
 	// NoInfer skips inferring an undeclared source's schema from a sample.
 	NoInfer bool
+	// Streams are, for Check, the other statements' outputs the statement
+	// reads (in process, or through a topic or file that does not exist
+	// before they run), by lower-cased name, with their columns.
+	Streams map[string][]string
 }
 
 // InProcess connects the statements of one application in process.
@@ -124,112 +126,6 @@ var (
 	sinkTypes   = []string{"kafka_sink", "file_sink", "stdout"}
 )
 
-// query is a statement whose source is open and whose SELECT is compiled
-// against the source's schema.
-type query struct {
-	name, source string
-	props        map[string]string
-	src          connector.Source
-	schema       connector.Schema
-	prog         *exec.Program
-	kafkaOpts    func(client string) []kgo.Opt
-}
-
-// compile opens the statement's source, finds its schema and compiles the
-// query against it. On error the source is closed again.
-func compile(ctx context.Context, stmt *sql.Statement, opts Options) (q *query, err error) {
-	if stmt.IsDDL() {
-		return nil, configErr(fmt.Errorf("%d:%d: %s declares a source and runs nothing: read it with FROM %s", stmt.Line, stmt.Col, stmt.Name, stmt.Name))
-	}
-	sel := stmt.Select()
-	names := []string{sel.From.Name}
-	for _, j := range sel.Joins {
-		names = append(names, j.Source.Name)
-	}
-	props, err := Properties(sel, opts.Catalog.Properties(names...), opts.Set, opts.Env)
-	if err != nil {
-		return nil, configErr(err)
-	}
-	if err := kafka.CheckJobOptions(props); err != nil {
-		return nil, configErr(err)
-	}
-	q = &query{name: stmt.Name, source: sel.From.Name, props: props}
-	if q.name == "" {
-		q.name = q.source
-	}
-	if opts.JobName != "" {
-		q.name = opts.JobName
-	}
-	q.kafkaOpts = func(client string) []kgo.Opt {
-		if opts.KafkaOpts == nil {
-			return nil
-		}
-		return opts.KafkaOpts(q.name, client)
-	}
-	decl, _ := opts.Catalog.Lookup(q.source)
-	if decl != nil && len(decl.Columns) > 0 && props[q.source+".columns"] == "" {
-		// A header-less CSV file takes its column names from the DDL.
-		names := make([]string, len(decl.Columns))
-		for i, c := range decl.Columns {
-			names[i] = c.Name
-		}
-		props[q.source+".columns"] = strings.Join(names, ",")
-	}
-	var src connector.Source
-	var columns []string
-	origin := connector.SchemaGenerator
-	if opts.InProcess != nil {
-		src, columns = opts.InProcess.Source(q.source)
-		origin = connector.SchemaStatement
-	}
-	if src == nil {
-		origin = connector.SchemaGenerator
-		src, columns, err = openSource(q.source, props, opts.UntilEnd, q.kafkaOpts, writtenFiles(stmt.Name, q.name, props))
-	}
-	if err != nil {
-		return nil, configErr(err)
-	}
-	defer func() {
-		if err != nil {
-			src.Close()
-		}
-	}()
-	q.src = src
-	if q.schema, err = sourceSchema(ctx, sel, q.source, decl, props, src, opts.NoInfer); err != nil {
-		return nil, configErr(err)
-	}
-	if q.schema.Columns == nil && columns != nil {
-		q.schema.Columns, q.schema.Origin = record.NewSchema(columns...), origin
-	}
-	if q.prog, err = exec.Compile(sel, exec.Options{Properties: props, Schema: q.schema.Columns, ExternalWatermark: true}); err != nil {
-		return nil, configErr(err)
-	}
-	return q, nil
-}
-
-// Plan checks and plans the statement as Prepare does, without connecting
-// to Kafka or opening sinks (it may read a sample of a source to infer its
-// schema, unless Options.NoInfer): EXPLAIN's view of it.
-func Plan(ctx context.Context, stmt *sql.Statement, opts Options) (*plan.Plan, error) {
-	if isJoin(stmt) {
-		return planJoin(ctx, stmt, opts)
-	}
-	q, err := compile(ctx, stmt, opts)
-	if err != nil {
-		return nil, err
-	}
-	defer q.src.Close()
-	p, err := plan.Build(stmt, plan.Options{
-		Strategy:   opts.Strategy,
-		Partitions: opts.Partitions,
-		CPUs:       runtime.NumCPU(),
-		Sources:    map[string]connector.Facts{q.source: q.src.Facts()},
-		Schemas:    map[string]connector.Schema{q.source: q.schema},
-		Properties: q.props,
-	})
-	return p, configErr(err)
-}
-
 // Prepare opens the statement's sources and sinks, plans and compiles it.
 // On error everything opened is closed again. Errors in the statement or
 // its properties are *ConfigError; a failure to reach a source is not.
@@ -237,11 +133,11 @@ func Prepare(ctx context.Context, stmt *sql.Statement, opts Options) (j *Job, er
 	if isJoin(stmt) {
 		return prepareJoin(ctx, stmt, opts)
 	}
-	q, err := compile(ctx, stmt, opts)
+	c, err := check(ctx, stmt, opts)
 	if err != nil {
 		return nil, err
 	}
-	name, srcName, props, src, schema, prog, kafkaOpts := q.name, q.source, q.props, q.src, q.schema, q.prog, q.kafkaOpts
+	name, srcName, props, src, schema, prog, kafkaOpts := c.name, c.srcName, c.props, c.src, c.schema, c.prog, c.kafkaOpts
 	var sink connector.Sink
 	var dlq *kafka.DeadLetterQueue
 	defer func() {
@@ -261,32 +157,20 @@ func Prepare(ctx context.Context, stmt *sql.Statement, opts Options) (j *Job, er
 			return nil, fmt.Errorf("source %q: %w", srcName, err)
 		}
 	}
-	p, err := plan.Build(stmt, plan.Options{
-		Strategy:   opts.Strategy,
-		Partitions: opts.Partitions,
-		CPUs:       runtime.NumCPU(),
-		Sources:    map[string]connector.Facts{srcName: facts},
-		Schemas:    map[string]connector.Schema{srcName: schema},
-		Properties: props,
-	})
+	p, err := c.build(stmt, opts, facts)
 	if err != nil {
-		return nil, configErr(err)
+		return nil, err
 	}
 	if err := guardScaleOut(p, props, src); err != nil {
 		return nil, configErr(err)
 	}
 	cfg, err := job.FromPlan(p, prog, props)
 	if err != nil {
-		return nil, configErr(err)
+		return nil, c.errorAt(err, stmt)
 	}
-	stdoutSink := writesStdout(stmt.Name, props)
-	if opts.InProcess != nil && stmt.Name != "" {
-		sink = opts.InProcess.Sink(stmt.Name)
-	}
-	if sink != nil {
-		stdoutSink = false
-	} else if sink, err = openSink(stmt.Name, props, opts.Stdout, kafkaOpts); err != nil {
-		return nil, configErr(err)
+	var stdoutSink bool
+	if sink, stdoutSink, err = c.sink(stmt, opts); err != nil {
+		return nil, err
 	}
 	if ks, ok := sink.(*kafka.Sink); ok {
 		ks.SetDefaultPartitions(facts.Partitions)
@@ -398,8 +282,7 @@ func (j *Job) Discard() {
 // kafkaOpts gives a Kafka source's client options; a file source never
 // reads the files in written.
 func openSource(name string, props map[string]string, untilEnd bool, kafkaOpts func(client string) []kgo.Opt, written []string) (connector.Source, []string, error) {
-	typ := props[name+".type"]
-	switch typ {
+	switch typ := lookup(props, name+".type"); typ {
 	case "kafka_source":
 		if untilEnd {
 			props[name+".stop.at"] = "end"
@@ -414,12 +297,11 @@ func openSource(name string, props map[string]string, untilEnd bool, kafkaOpts f
 		if err != nil {
 			return nil, nil, err
 		}
-		cols, err := gen.Columns(props[name+".generator"])
+		cols, err := gen.Columns(lookup(props, name+".generator"))
 		return s, cols, err
-	case "":
-		return nil, nil, fmt.Errorf("source %q has no type: set WITH ('%s.type'='...') to one of %s", name, name, strings.Join(sourceTypes, ", "))
+	default:
+		return nil, nil, checkType(name, typ)
 	}
-	return nil, nil, fmt.Errorf("WITH %q: unknown source type %q; valid: %s", name+".type", typ, strings.Join(sourceTypes, ", "))
 }
 
 // writtenFiles lists the files the job called jobName writes: its file sink
@@ -442,7 +324,7 @@ func writtenFiles(target, jobName string, props map[string]string) []string {
 // writesStdout reports whether the statement's rows go to stdout: it has
 // no target, or its target has no type or the type stdout.
 func writesStdout(name string, props map[string]string) bool {
-	typ := props[name+".type"]
+	typ := lookup(props, name+".type")
 	return name == "" || typ == "" || typ == "stdout"
 }
 
@@ -457,7 +339,7 @@ func openSink(name string, props map[string]string, w io.Writer, kafkaOpts func(
 	if writesStdout(name, props) {
 		return stdout.New(w), nil
 	}
-	switch typ := props[name+".type"]; typ {
+	switch typ := lookup(props, name+".type"); typ {
 	case "file_sink":
 		if path := props[name+".path"]; path != "" {
 			if err := os.MkdirAll(filepath.Dir(filepath.Clean(path)), 0o777); err != nil { // the umask applies
@@ -468,6 +350,6 @@ func openSink(name string, props map[string]string, w io.Writer, kafkaOpts func(
 	case "kafka_sink":
 		return kafka.NewSink(name, props, kafkaOpts("sink:"+name)...)
 	default:
-		return nil, fmt.Errorf("WITH %q: unknown sink type %q; valid: %s", name+".type", typ, strings.Join(sinkTypes, ", "))
+		return nil, badType(name, typ, "sink", sinkTypes)
 	}
 }

@@ -84,6 +84,8 @@ type Annotation struct {
 	Pos
 	Key   string
 	Value string
+	// ValuePos is where the value starts.
+	ValuePos Pos
 }
 
 // Known annotation keys.

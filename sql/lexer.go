@@ -33,9 +33,8 @@ type token struct {
 // rawAnnotation is a `-- @key: value` comment line found by the lexer.
 type rawAnnotation struct {
 	Annotation
-	// keyPos is where the key starts (after the '@'), valuePos where the
-	// value starts, for validation errors.
-	keyPos, valuePos Pos
+	// keyPos is where the key starts (after the '@'), for errors.
+	keyPos Pos
 	// next is the index of the first token after the annotation.
 	next int
 }
@@ -176,10 +175,10 @@ func (l *lexer) lineComment() *Error {
 	rest := trimmed[colon+1:]
 	valOff := at + colon + 1 + (len(rest) - len(strings.TrimLeft(rest, " \t")))
 	l.anns = append(l.anns, rawAnnotation{
-		Annotation: Annotation{Pos: p, Key: strings.ToLower(key), Value: strings.TrimSpace(rest)},
-		keyPos:     Pos{Offset: at + 1, Line: p.Line, Col: p.Col + (at + 1 - p.Offset)},
-		valuePos:   Pos{Offset: valOff, Line: p.Line, Col: p.Col + (valOff - p.Offset)},
-		next:       len(l.toks),
+		Annotation: Annotation{Pos: p, Key: strings.ToLower(key), Value: strings.TrimSpace(rest),
+			ValuePos: Pos{Offset: valOff, Line: p.Line, Col: p.Col + (valOff - p.Offset)}},
+		keyPos: Pos{Offset: at + 1, Line: p.Line, Col: p.Col + (at + 1 - p.Offset)},
+		next:   len(l.toks),
 	})
 	return nil
 }

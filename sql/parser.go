@@ -131,7 +131,7 @@ func (p *parser) attachAnnotations(anns []rawAnnotation, starts map[int]*Stateme
 			continue
 		}
 		if msg := validateAnnotation(a.Key, a.Value); msg != "" {
-			p.errs = append(p.errs, newError(p.file, p.src, a.valuePos, msg))
+			p.errs = append(p.errs, newError(p.file, p.src, a.ValuePos, msg))
 			continue
 		}
 		s.Annotations = append(s.Annotations, a.Annotation)

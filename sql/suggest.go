@@ -9,8 +9,10 @@ import (
 // by edit distance (insertions, deletions, substitutions and swaps of two
 // neighbours each count one), when it is near enough to be a likely typo: at
 // most one edit for names of up to five bytes, two up to eight, three beyond.
-// Names shorter than three bytes match only when equal but for case. On a
-// tie the earlier candidate wins, so the answer is the same on every run.
+// Names shorter than three bytes match only when equal but for case. Failing
+// that, a candidate that continues name after a dot ('o.topic' for
+// 'o.topic.name') is taken. On a tie the earlier candidate wins, so the
+// answer is the same on every run.
 func Closest(name string, candidates []string) (string, bool) {
 	limit := len(name) / 3
 	switch {
@@ -26,6 +28,14 @@ func Closest(name string, candidates []string) (string, bool) {
 	for _, c := range candidates {
 		if d := editDistance(lname, strings.ToLower(c)); d < bestDist {
 			best, bestDist = c, d
+		}
+	}
+	if best == "" && len(name) >= 3 {
+		// A dotted name cut short: 'o.topic' for 'o.topic.name'.
+		for _, c := range candidates {
+			if strings.HasPrefix(strings.ToLower(c), lname+".") {
+				return c, true
+			}
 		}
 	}
 	return best, best != ""

@@ -8,7 +8,7 @@ import (
 )
 
 func TestClosest(t *testing.T) {
-	keys := []string{"late.data.strategy", "late.data.retention", "watermark.idle_timeout", "trades.path", "trades.format"}
+	keys := []string{"late.data.strategy", "late.data.retention", "watermark.idle_timeout", "trades.path", "trades.format", "trades.topic.name"}
 	tests := []struct {
 		name, want string
 	}{
@@ -16,8 +16,9 @@ func TestClosest(t *testing.T) {
 		{"LATE.DATA.STRATEGY", "late.data.strategy"},  // case only
 		{"late.data.strategyy", "late.data.strategy"}, // an insertion
 		{"trade.path", "trades.path"},
-		{"trades.fromat", "trades.format"}, // a swap of neighbours counts one
-		{"watermark.idle", ""},             // too far
+		{"trades.fromat", "trades.format"},    // a swap of neighbours counts one
+		{"watermark.idle", ""},                // too far
+		{"trades.topic", "trades.topic.name"}, // cut short at a dot
 		{"x", ""},
 	}
 	for _, tt := range tests {

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"sync"
 	"time"
 
@@ -11,25 +10,13 @@ import (
 	"github.com/sluicesql/sluice/job"
 	"github.com/sluicesql/sluice/metrics"
 	"github.com/sluicesql/sluice/runner"
-	"github.com/sluicesql/sluice/sql"
 )
-
-// source returns the name and text of what the statements were parsed
-// from, for positioned errors.
-func (c *runCmd) source() (string, string) {
-	if c.Execute != "" {
-		return "-e", c.Execute
-	}
-	b, _ := os.ReadFile(c.File)
-	return c.File, string(b)
-}
 
 // runApp runs the statements as one application: every statement a job,
 // all at once, chained by name. It prints each job's summary when the job
 // ends and, for more than one job, the application's at the end.
-func (c *runCmd) runApp(e *env, stmts []*sql.Statement, m *metrics.Metrics) error {
-	file, src := c.source()
-	a, err := app.New(file, src, stmts, c.Set)
+func (c *runCmd) runApp(e *env, s *script, m *metrics.Metrics) error {
+	a, err := app.New(s.name, s.text, s.stmts, c.Set)
 	if err != nil {
 		return userError{err}
 	}

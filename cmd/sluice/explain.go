@@ -1,59 +1,54 @@
 package main
 
 import (
-	"fmt"
-	"os"
 	"runtime"
 
 	"github.com/sluicesql/sluice/app"
 	"github.com/sluicesql/sluice/plan"
-	"github.com/sluicesql/sluice/sql"
+	"github.com/sluicesql/sluice/runner"
 )
 
 type explainCmd struct {
-	File       string `arg:"" type:"existingfile" help:"SQL file with one or more statements."`
-	JSON       bool   `help:"Print the plans as JSON."`
-	Strategy   string `help:"Partitioning strategy to check instead of the automatic choice (always_hash, smart_repartition, sticky_partition, round_robin, fan_in)."`
-	Partitions int    `help:"Number of partitions (default: @num_partitions, else the CPU count)."`
-	NoInfer    bool   `help:"Do not read a sample of undeclared sources to infer their schemas."`
+	File       string            `arg:"" optional:"" help:"SQL file with one or more statements (its path is shown in errors as given)."`
+	Execute    string            `short:"e" placeholder:"SQL" help:"Explain this SQL text instead of a file."`
+	JSON       bool              `help:"Print the plans as JSON."`
+	Strategy   string            `help:"Partitioning strategy to check instead of the automatic choice (always_hash, smart_repartition, sticky_partition, round_robin, fan_in)."`
+	Partitions int               `help:"Number of partitions (default: @num_partitions, else the CPU count)."`
+	Set        map[string]string `placeholder:"KEY=VALUE" help:"Override a WITH property, as run --set does (repeatable)." mapsep:"\x00"`
+	NoInfer    bool              `help:"Do not read a sample of undeclared sources to infer their schemas."`
 }
 
 func (c *explainCmd) Help() string {
-	return "Example:\n  sluice explain examples/quickstart.sql\n  sluice explain --json --partitions 4 query.sql"
+	return `Explain makes every check that run makes before it reads data (names,
+types, options, annotations, the plan) without connecting to anything, and
+exits 1 on the same errors: it works as a linter in CI. It may read a sample
+of a source whose schema is not declared (--no-infer skips that).
+
+Examples:
+  sluice explain examples/quickstart.sql
+  sluice explain --json --partitions 4 query.sql
+  sluice explain -e "SELECT k, COUNT(*) FROM t GROUP BY k WITH ('t.type'='file_source','t.path'='t.jsonl')"`
 }
 
 func (c *explainCmd) Run(e *env) error {
-	stmts, err := parseFile(c.File)
+	s, err := readScript(c.File, c.Execute)
 	if err != nil {
 		return err
 	}
-	src, _ := os.ReadFile(c.File)
-	a, err := app.New(c.File, string(src), stmts, nil)
+	a, err := app.New(s.name, s.text, s.stmts, c.Set)
 	if err != nil {
 		return userError{err}
 	}
-	plans, err := a.Plans(e.ctx, plan.Options{Strategy: c.Strategy, Partitions: c.Partitions, CPUs: runtime.NumCPU()}, nil, c.NoInfer)
+	opts := runner.Options{Strategy: c.Strategy, Partitions: c.Partitions, Set: c.Set, NoInfer: c.NoInfer}
+	if err := a.Check(e.ctx, opts); err != nil {
+		return s.locate(err)
+	}
+	plans, err := a.Plans(e.ctx, plan.Options{Strategy: c.Strategy, Partitions: c.Partitions, CPUs: runtime.NumCPU()}, c.Set, c.NoInfer)
 	if err != nil {
-		return userError{fmt.Errorf("%s: %w", c.File, err)}
+		return userError{s.locate(err)}
 	}
 	if c.JSON {
 		return a.ExplainJSON(e.stdout, plans)
 	}
 	return a.Explain(e.stdout, plans)
-}
-
-// parseFile reads and parses a SQL file; a parse error is the user's.
-func parseFile(path string) ([]*sql.Statement, error) {
-	src, err := os.ReadFile(path)
-	if err != nil {
-		return nil, userError{err}
-	}
-	stmts, err := sql.Parse(path, string(src))
-	if err != nil {
-		return nil, userError{err}
-	}
-	if len(stmts) == 0 {
-		return nil, userError{fmt.Errorf("%s: no statements", path)}
-	}
-	return stmts, nil
 }

@@ -1,18 +1,16 @@
 package main
 
 import (
-	"errors"
 	"io"
 	"os"
 
 	"golang.org/x/term"
 
 	"github.com/sluicesql/sluice/runner"
-	"github.com/sluicesql/sluice/sql"
 )
 
 type runCmd struct {
-	File        string            `arg:"" optional:"" type:"existingfile" help:"SQL file with one or more statements."`
+	File        string            `arg:"" optional:"" help:"SQL file with one or more statements (its path is shown in errors as given)."`
 	Execute     string            `short:"e" placeholder:"SQL" help:"Run this SQL text instead of a file."`
 	Partitions  int               `help:"Number of partitions (default: @num_partitions, else the CPU count)."`
 	Strategy    string            `help:"Partitioning strategy (always_hash, smart_repartition, sticky_partition, round_robin, fan_in); refused if it would change the result."`
@@ -32,7 +30,7 @@ func (c *runCmd) Help() string {
 }
 
 func (c *runCmd) Run(e *env) error {
-	stmts, err := c.statements()
+	s, err := readScript(c.File, c.Execute)
 	if err != nil {
 		return err
 	}
@@ -41,26 +39,7 @@ func (c *runCmd) Run(e *env) error {
 		return err
 	}
 	defer stopMetrics()
-	return c.runApp(e, stmts, m)
-}
-
-func (c *runCmd) statements() ([]*sql.Statement, error) {
-	switch {
-	case c.Execute != "" && c.File != "":
-		return nil, userError{errors.New("give either a FILE or -e SQL, not both")}
-	case c.Execute != "":
-		stmts, err := sql.Parse("-e", c.Execute)
-		if err != nil {
-			return nil, userError{err}
-		}
-		if len(stmts) == 0 {
-			return nil, userError{errors.New("-e: no statements")}
-		}
-		return stmts, nil
-	case c.File != "":
-		return parseFile(c.File)
-	}
-	return nil, userError{errors.New("nothing to run: give a FILE or -e SQL")}
+	return s.locate(c.runApp(e, s, m))
 }
 
 // options returns the runner options of the flags.

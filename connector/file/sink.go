@@ -36,6 +36,9 @@ type Sink struct {
 	err    error // the write error that discarded the output
 }
 
+// SinkOptions returns the options a file sink accepts as '<name>.<option>'.
+func SinkOptions() []string { return append([]string(nil), sinkOptions...) }
+
 // NewSink returns the file sink called name, configured by the
 // '<name>.'-prefixed keys of props.
 func NewSink(name string, props map[string]string) (*Sink, error) {

@@ -54,46 +54,70 @@ type split struct {
 // (the job's own outputs: its file sink, its dead-letter file) nor a file
 // sink's temporary files next to them, even when its glob matches them.
 func NewSource(name string, props map[string]string, written ...string) (*Source, error) {
-	o, err := propsFor("file source", name, props, sourceOptions)
+	s, o, err := parseSource(name, props)
 	if err != nil {
 		return nil, err
 	}
 	pattern := o.String("path", "")
+	splitSize, err := o.Size("split.size", DefaultSplitSize)
+	if err != nil {
+		return nil, err
+	}
+	if s.files, err = findFiles(pattern, written); err != nil {
+		return nil, o.Errorf("path", "%v", err)
+	}
+	s.splits = planSplits(s.files, splitSize)
+	return s, nil
+}
+
+// SourceOptions returns the options a file source accepts as '<name>.<option>'.
+func SourceOptions() []string { return append([]string(nil), sourceOptions...) }
+
+// CheckSource checks the options of the file source called name as
+// NewSource does, without looking for its files (an earlier statement of
+// the same file may write them).
+func CheckSource(name string, props map[string]string) error {
+	_, o, err := parseSource(name, props)
+	if err == nil {
+		_, err = o.Size("split.size", DefaultSplitSize)
+	}
+	return err
+}
+
+// parseSource reads the options of the file source called name.
+func parseSource(name string, all map[string]string) (*Source, *props.Options, error) {
+	o, err := propsFor("file source", name, all, sourceOptions)
+	if err != nil {
+		return nil, nil, err
+	}
+	pattern := o.String("path", "")
 	if pattern == "" {
-		return nil, o.Errorf("path", "required: the file or glob to read")
+		return nil, nil, o.Errorf("path", "required: the file or glob to read")
 	}
 	s := &Source{name: name}
 	if s.format, err = parseFormat(o, pattern); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if cols := o.String("columns", ""); cols != "" {
 		defs, err := sql.ParseColumns(name+".columns", cols)
 		if err != nil {
-			return nil, o.Errorf("columns", "%v", err)
+			return nil, nil, o.Errorf("columns", "%v", err)
 		}
 		for _, c := range defs {
 			s.columns = append(s.columns, c.Name)
 		}
 	}
 	if s.format.kind == formatCSV && !s.format.hasHeader && s.columns == nil {
-		return nil, o.Errorf("columns", "required when '%s.has_header' is false: the CSV column names, e.g. 'station,temperature'", name)
+		return nil, nil, o.Errorf("columns", "required when '%s.has_header' is false: the CSV column names, e.g. 'station,temperature'", name)
 	}
 	utf, err := o.Enum(codec.InvalidUTF8Option, codec.InvalidUTF8Values[0], codec.InvalidUTF8Values...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if s.invalidUTF8, err = codec.ParseInvalidUTF8(utf); err != nil {
-		return nil, o.Errorf(codec.InvalidUTF8Option, "%v", err)
+		return nil, nil, o.Errorf(codec.InvalidUTF8Option, "%v", err)
 	}
-	splitSize, err := o.Size("split.size", DefaultSplitSize)
-	if err != nil {
-		return nil, err
-	}
-	if s.files, err = findFiles(pattern, written); err != nil {
-		return nil, fmt.Errorf("file source %q: %w", name, err)
-	}
-	s.splits = planSplits(s.files, splitSize)
-	return s, nil
+	return s, o, nil
 }
 
 // propsFor extracts a connector's options.

@@ -31,6 +31,10 @@ type Options struct {
 // sourceOptions are the options a generator source accepts after its name.
 var sourceOptions = []string{"type", "generator", "count", "rate", "keys", "zipf", "disorder", "seed", "partitions", "primary.key"}
 
+// SourceOptions returns the options a generator source accepts as
+// '<name>.<option>'.
+func SourceOptions() []string { return append([]string(nil), sourceOptions...) }
+
 // maxKeys bounds the key cardinality (the Zipf table holds one float per key).
 const maxKeys = 1 << 24
 

@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/sluicesql/sluice/connector/codec"
+	"github.com/sluicesql/sluice/connector/internal/props"
 	"github.com/sluicesql/sluice/record"
 )
 
@@ -22,6 +23,19 @@ type Sink struct {
 	w   *bufio.Writer
 	enc *codec.JSONEncoder
 	buf []byte
+}
+
+// options are the options a stdout sink accepts as '<name>.<option>'.
+var options = []string{"type"}
+
+// Options returns the options a stdout sink accepts as '<name>.<option>'.
+func Options() []string { return append([]string(nil), options...) }
+
+// CheckOptions checks the '<name>.'-prefixed keys of props of the stdout
+// sink called name: it takes no option but its type.
+func CheckOptions(name string, all map[string]string) error {
+	_, err := props.Extract("stdout sink", name, all, options...)
+	return err
 }
 
 // New returns a sink writing to w, or to os.Stdout when w is nil.

@@ -1,5 +1,7 @@
 // Package props reads a connector's options from a statement's WITH
-// properties: the keys '<name>.<option>' of one source or sink.
+// properties: the keys '<name>.<option>' of one source or sink. Its errors
+// are *sql.PropertyError, so that the runner can point at the WITH entry at
+// fault.
 package props
 
 import (
@@ -8,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sluicesql/sluice/sql"
 )
 
 // SchemaOptions are the options every source accepts about its schema
@@ -42,14 +46,28 @@ func Extract(kind, name string, props map[string]string, valid ...string) (*Opti
 	}
 	if len(unknown) > 0 {
 		sort.Strings(unknown)
-		names := make([]string, len(valid))
-		for i, v := range valid {
-			names[i] = "'" + name + "." + v + "'"
-		}
-		return nil, fmt.Errorf("%s %q: unknown option '%s' (valid options: %s)",
-			kind, name, strings.Join(unknown, "', '"), strings.Join(names, ", "))
+		return nil, UnknownOption(kind, name, unknown[0], valid)
 	}
 	return o, nil
+}
+
+// UnknownOption returns the error for key, a '<name>.'-prefixed key that is
+// not one of the valid options of the connector, naming them and the closest
+// one.
+func UnknownOption(kind, name, key string, valid []string) error {
+	names := make([]string, len(valid))
+	for i, v := range valid {
+		names[i] = name + "." + v
+	}
+	msg := fmt.Sprintf("%s %q: unknown option '%s'", kind, name, key)
+	if hint := sql.DidYouMean(key, names, sql.QuoteProperty); hint != "" {
+		msg += "; " + hint
+	}
+	for i, n := range names {
+		names[i] = sql.QuoteProperty(n)
+	}
+	msg += " (valid options: " + strings.Join(names, ", ") + ")"
+	return &sql.PropertyError{Key: key, Msg: msg}
 }
 
 func contains(list []string, s string) bool {
@@ -61,9 +79,11 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// Errorf returns an error about option opt.
+// Errorf returns an error about option opt: about its value when it is
+// set, else about its absence.
 func (o *Options) Errorf(opt, format string, args ...any) error {
-	return fmt.Errorf("%s %q: option '%s.%s': %s", o.kind, o.name, o.name, opt, fmt.Sprintf(format, args...))
+	return &sql.PropertyError{Key: o.Key(opt), InValue: o.Has(opt),
+		Msg: fmt.Sprintf("%s %q: option '%s.%s': %s", o.kind, o.name, o.name, opt, fmt.Sprintf(format, args...))}
 }
 
 // Key returns the property key of opt: '<name>.<opt>'.

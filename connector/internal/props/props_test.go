@@ -1,8 +1,11 @@
 package props
 
 import (
+	"errors"
 	"strings"
 	"testing"
+
+	"github.com/sluicesql/sluice/sql"
 )
 
 func TestExtract(t *testing.T) {
@@ -39,8 +42,12 @@ func TestExtract(t *testing.T) {
 
 func TestErrors(t *testing.T) {
 	_, err := Extract("file source", "m", map[string]string{"m.pth": "x"}, "path", "format")
-	if err == nil || !strings.Contains(err.Error(), `unknown option 'm.pth' (valid options: 'm.path', 'm.format')`) {
+	if err == nil || !strings.Contains(err.Error(), `unknown option 'm.pth'; did you mean 'm.path'? (valid options: 'm.path', 'm.format')`) {
 		t.Errorf("unknown option: %v", err)
+	}
+	var pe *sql.PropertyError
+	if !errors.As(err, &pe) || pe.Key != "m.pth" || pe.InValue {
+		t.Errorf("unknown option: %#v is not a PropertyError about the key m.pth", err)
 	}
 	o, err := Extract("file source", "m", map[string]string{
 		"m.format": "xml", "m.n": "-1", "m.s": "12XB", "m.b": "maybe", "m.f": "fast",
@@ -62,6 +69,13 @@ func TestErrors(t *testing.T) {
 		if c.err == nil || !strings.Contains(c.err.Error(), c.want) {
 			t.Errorf("got %v, want %q", c.err, c.want)
 		}
+		var pe *sql.PropertyError
+		if !errors.As(c.err, &pe) || !pe.InValue {
+			t.Errorf("%v: not a PropertyError about a value", c.err)
+		}
+	}
+	if err := o.Errorf("path", "required"); !errors.As(err, &pe) || pe.Key != "m.path" || pe.InValue {
+		t.Errorf("missing option: %#v", err)
 	}
 }
 

@@ -1,0 +1,80 @@
+package app
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/sluicesql/sluice/runner"
+)
+
+// maxErrors bounds how many statements' errors Check reports.
+const maxErrors = 10
+
+// Check makes runner.Check's checks on every statement, as Start runs it:
+// a statement reading another one's output (in process, or through a Kafka
+// topic or a file, which need not exist yet) is checked against the
+// writer's output columns. It connects to nothing; it may read a sample of
+// an outside source to infer its schema (unless opts.NoInfer). It returns the errors of every failing
+// statement (at most 10) as Errors, each a *runner.ConfigError; a statement
+// reading the in-process output of a failing one is not checked. Start
+// calls it before it prepares any job, so no statement runs before all are
+// known to be right.
+func (a *App) Check(ctx context.Context, opts runner.Options) error {
+	streams := map[string][]string{}
+	failed := map[string]bool{}
+	var errs Errors
+	var at []int // the offset of each error's statement
+next:
+	for _, n := range a.Nodes {
+		o := a.nodeOptions(n, opts)
+		o.InProcess, o.Streams = nil, map[string][]string{}
+		for _, e := range n.Inputs {
+			if failed[e.From] {
+				failed[n.Name] = true
+				continue next
+			}
+			o.Streams[strings.ToLower(e.Stream)] = streams[strings.ToLower(e.Stream)]
+		}
+		c, err := runner.Check(ctx, n.Stmt, o)
+		if err != nil {
+			failed[n.Name] = true
+			at = append(at, n.Stmt.Offset)
+			if errs = append(errs, err); len(errs) == maxErrors {
+				break
+			}
+			continue
+		}
+		if n.Writes != "" {
+			streams[strings.ToLower(n.Writes)] = c.Program.OutputSchema().Names()
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	// In the file's order.
+	idx := make([]int, len(errs))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(i, j int) int { return at[i] - at[j] })
+	sorted := make(Errors, len(errs))
+	for k, i := range idx {
+		sorted[k] = errs[i]
+	}
+	return sorted
+}
+
+// Errors are the errors of several statements, in the file's order, shown one after another with a blank line between them.
+type Errors []error
+
+func (l Errors) Error() string {
+	parts := make([]string, len(l))
+	for i, e := range l {
+		parts[i] = e.Error()
+	}
+	return strings.Join(parts, "\n\n")
+}
+
+// Unwrap returns the errors, so that errors.As finds a *runner.ConfigError.
+func (l Errors) Unwrap() []error { return l }

@@ -1,0 +1,541 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sort"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/connector/file"
+	"github.com/sluicesql/sluice/connector/gen"
+	"github.com/sluicesql/sluice/connector/kafka"
+	"github.com/sluicesql/sluice/connector/stdout"
+	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/job"
+	"github.com/sluicesql/sluice/plan"
+	"github.com/sluicesql/sluice/record"
+	"github.com/sluicesql/sluice/sql"
+)
+
+// checked is a statement whose options, input schema, query and plan
+// passed every check.
+type checked struct {
+	// name is the job's name; srcName its FROM source.
+	name, srcName string
+	// props are the WITH properties after DDL declarations, --set
+	// overrides and expansion.
+	props map[string]string
+	// with are the WITH entries (the statement's and its sources' DDL)
+	// that --set left in force, to position errors about properties.
+	with []sql.Property
+	// src is the source, made but not connected: another statement's
+	// in-process output, or the one its properties declare. It is nil when
+	// the input is one of Options.Streams.
+	src    connector.Source
+	schema connector.Schema
+	prog   *exec.Program
+	// plan is made with the facts src knows before it connects.
+	plan      *plan.Plan
+	kafkaOpts func(client string) []kgo.Opt
+}
+
+// Checked is a statement that passed Check.
+type Checked struct {
+	// Plan is made without connecting to the sources.
+	Plan *plan.Plan
+	// Program is the compiled query; its output schema has the columns a
+	// statement reading this one's output sees.
+	Program *exec.Program
+}
+
+// Check makes every check of Prepare that opens no connection: the WITH
+// properties (every key is read by something, every value is valid), the
+// options of the sources, sink and dead-letter topic, the source's schema
+// (declared, or inferred from a sample unless Options.NoInfer), the query's
+// names and types against it, and the plan. Its errors are *ConfigError
+// wrapping an *sql.Error at the expression, WITH entry or annotation at
+// fault (sql.Locate gives it the file and line), except for properties
+// given with --set, which have no position.
+func Check(ctx context.Context, stmt *sql.Statement, opts Options) (*Checked, error) {
+	if isJoin(stmt) {
+		p, prog, err := planJoin(ctx, stmt, opts)
+		if err != nil {
+			return nil, err
+		}
+		return &Checked{Plan: p, Program: prog.Program}, nil
+	}
+	c, err := check(ctx, stmt, opts)
+	if err != nil {
+		return nil, err
+	}
+	if c.src != nil {
+		c.src.Close()
+	}
+	return &Checked{Plan: c.plan, Program: c.prog}, nil
+}
+
+// Plan checks and plans the statement as Prepare does, without connecting
+// to Kafka or opening sinks (it may read a sample of a source to infer its
+// schema, unless Options.NoInfer): EXPLAIN's view of it.
+func Plan(ctx context.Context, stmt *sql.Statement, opts Options) (*plan.Plan, error) {
+	c, err := Check(ctx, stmt, opts)
+	if err != nil {
+		return nil, err
+	}
+	return c.Plan, nil
+}
+
+// check makes the checks of Check on a statement without JOIN; the caller
+// closes the returned src.
+func check(ctx context.Context, stmt *sql.Statement, opts Options) (_ *checked, err error) {
+	c, err := checkOptions(stmt, opts)
+	if err != nil {
+		return nil, err
+	}
+	sel := stmt.Select()
+	decl, _ := opts.Catalog.Lookup(c.srcName)
+	columns, origin, err := c.input(stmt, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil && c.src != nil {
+			c.src.Close()
+		}
+	}()
+	if c.schema, err = sourceSchema(ctx, sel, c.srcName, decl, c.props, c.src, opts.NoInfer); err != nil {
+		return nil, c.errorAt(err, &sel.From)
+	}
+	if c.schema.Columns == nil && columns != nil {
+		c.schema.Columns, c.schema.Origin = record.NewSchema(columns...), origin
+	}
+	if c.prog, err = exec.Compile(sel, exec.Options{Properties: c.props, Schema: c.schema.Columns, ExternalWatermark: true}); err != nil {
+		return nil, c.errorAt(err, sel)
+	}
+	var facts connector.Facts
+	if c.src != nil {
+		facts = c.src.Facts()
+	}
+	if c.plan, err = c.build(stmt, opts, facts); err != nil {
+		return nil, err
+	}
+	if _, err := job.FromPlan(c.plan, c.prog, c.props); err != nil {
+		return nil, c.errorAt(err, stmt)
+	}
+	return c, nil
+}
+
+// checkOptions makes the checks of the statement's properties that need
+// nothing opened: every key is read by something, and the options of the
+// sources (each its own '<name>.' keys, JOIN options aside), the sink and
+// the dead-letter topic are valid.
+func checkOptions(stmt *sql.Statement, opts Options) (*checked, error) {
+	if stmt.IsDDL() {
+		return nil, configErr(sql.Errorf(stmt, "%s declares a source and runs nothing: read it with FROM %s", stmt.Name, stmt.Name))
+	}
+	sel := stmt.Select()
+	names := []string{sel.From.Name}
+	for _, j := range sel.Joins {
+		names = append(names, j.Source.Name)
+	}
+	c := &checked{srcName: sel.From.Name, name: stmt.Name,
+		with: inForce(append(declared(opts.Catalog, names), sel.With...), opts.Set)}
+	switch {
+	case opts.JobName != "":
+		c.name = opts.JobName
+	case c.name == "":
+		c.name = c.srcName
+	}
+	c.kafkaOpts = func(client string) []kgo.Opt {
+		if opts.KafkaOpts == nil {
+			return nil
+		}
+		return opts.KafkaOpts(c.name, client)
+	}
+	var err error
+	if c.props, err = Properties(sel, opts.Catalog.Properties(names...), opts.Set, opts.Env); err != nil {
+		return nil, c.errorAt(err, sel)
+	}
+	for _, n := range names {
+		decl, _ := opts.Catalog.Lookup(n)
+		if decl != nil && len(decl.Columns) > 0 && c.props[n+".columns"] == "" {
+			// A header-less CSV file takes its column names from the DDL.
+			cols := make([]string, len(decl.Columns))
+			for i, col := range decl.Columns {
+				cols[i] = col.Name
+			}
+			c.props[n+".columns"] = strings.Join(cols, ",")
+		}
+	}
+	if err := checkKeys(stmt, c.props); err != nil {
+		return nil, c.errorAt(err, sel)
+	}
+	if err := kafka.CheckJobOptions(c.props); err != nil {
+		return nil, c.errorAt(err, sel)
+	}
+	conn := connectorProps(c.props, names)
+	for i, n := range names {
+		at := &sel.From
+		if i > 0 {
+			at = &sel.Joins[i-1].Source
+		}
+		if _, ok := opts.Streams[strings.ToLower(n)]; ok {
+			continue // another statement's output
+		}
+		if opts.InProcess != nil && lookup(conn, n+".type") == "" {
+			continue // another statement's in-process output, or input() says it has no type
+		}
+		if _, err := checkSource(n, conn); err != nil {
+			return nil, c.errorAt(err, at)
+		}
+	}
+	if err := checkSink(stmt.Name, c.props); err != nil {
+		return nil, c.errorAt(err, stmt)
+	}
+	if err := checkDLQ(c.props); err != nil {
+		return nil, c.errorAt(err, sel)
+	}
+	return c, nil
+}
+
+// input finds the statement's source: another statement's output
+// (Options.Streams, Options.InProcess), else the source its properties
+// declare, whose options it checks before it makes the source (which
+// connects to nothing). It returns the columns the input is known to have
+// (nil when only the data can tell) and where they come from.
+func (c *checked) input(stmt *sql.Statement, opts Options) ([]string, string, error) {
+	if cols, ok := opts.Streams[strings.ToLower(c.srcName)]; ok {
+		return cols, connector.SchemaStatement, nil
+	}
+	if opts.InProcess != nil {
+		src, cols := opts.InProcess.Source(c.srcName)
+		if src != nil {
+			c.src = src
+			return cols, connector.SchemaStatement, nil
+		}
+	}
+	cols, err := checkSource(c.srcName, c.props)
+	if err == nil {
+		c.src, _, err = openSource(c.srcName, c.props, opts.UntilEnd, c.kafkaOpts, writtenFiles(stmt.Name, c.name, c.props))
+	}
+	if err != nil {
+		return nil, "", c.errorAt(err, &stmt.Select().From)
+	}
+	return cols, connector.SchemaGenerator, nil
+}
+
+// declared returns the WITH entries of the DDL declarations of names, each
+// key prefixed with its source's name as Catalog.Properties does.
+func declared(cat *Catalog, names []string) []sql.Property {
+	var out []sql.Property
+	for _, n := range names {
+		d, ok := cat.Lookup(n)
+		if !ok {
+			continue
+		}
+		for _, p := range d.With {
+			p.Key = n + "." + p.Key
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// build plans the statement with what is known of its source.
+func (c *checked) build(stmt *sql.Statement, opts Options, facts connector.Facts) (*plan.Plan, error) {
+	p, err := plan.Build(stmt, plan.Options{
+		Strategy:   opts.Strategy,
+		Partitions: opts.Partitions,
+		CPUs:       runtime.NumCPU(),
+		Sources:    map[string]connector.Facts{c.srcName: facts},
+		Schemas:    map[string]connector.Schema{c.srcName: c.schema},
+		Properties: c.props,
+	})
+	if err != nil {
+		return nil, c.errorAt(err, stmt)
+	}
+	return p, nil
+}
+
+// errorAt returns err as a *ConfigError positioned in the SQL text: at the
+// WITH entry it is about, else where it already points, else at fallback.
+func (c *checked) errorAt(err error, fallback sql.Node) error {
+	err = sql.AtProperty(err, c.with)
+	var se *sql.Error
+	var pe *sql.PropertyError
+	switch {
+	case errors.As(err, &se):
+	case errors.As(err, &pe) && !c.inWith(pe.Key):
+		// a property from --set: the SQL text is not at fault
+	default:
+		err = &sql.Error{Pos: fallback.Position(), Msg: err.Error()}
+	}
+	return configErr(err)
+}
+
+// inWith reports whether key was given in WITH (and not overridden).
+func (c *checked) inWith(key string) bool {
+	for _, p := range c.with {
+		if strings.EqualFold(p.Key, key) {
+			return true
+		}
+	}
+	// A missing option of a connector declared in WITH is the statement's.
+	if name, _, ok := strings.Cut(key, "."); ok {
+		for _, p := range c.with {
+			if strings.EqualFold(p.Key, name+".type") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// inForce returns the WITH entries whose key set does not override.
+func inForce(with []sql.Property, set map[string]string) []sql.Property {
+	out := make([]sql.Property, 0, len(with))
+	for _, p := range with {
+		if _, ok := set[p.Key]; !ok {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// ownKeys returns the WITH keys of the planner, the executor and the job.
+func ownKeys() []string {
+	return append(append([]string{plan.PropStrategy}, exec.PropertyKeys...), job.PropertyKeys...)
+}
+
+// jobKeys returns the job-level WITH keys: ownKeys, 'kafka.<option>'
+// (defaults for every Kafka endpoint) and 'dlq.<option>' (the dead-letter
+// topic's Kafka options).
+func jobKeys() []string {
+	keys := ownKeys()
+	for _, o := range kafka.JobOptions() {
+		keys = append(keys, kafka.JobPrefix+"."+o)
+	}
+	for _, o := range kafka.DeadLetterOptions() {
+		keys = append(keys, kafka.DeadLetterPrefix+"."+o)
+	}
+	return keys
+}
+
+// sourceOptions returns the options of a source type, nil for an unknown type.
+func sourceOptions(typ string) []string {
+	switch typ {
+	case "kafka_source":
+		return kafka.SourceOptions()
+	case "file_source":
+		return file.SourceOptions()
+	case "generator":
+		return gen.SourceOptions()
+	}
+	return nil
+}
+
+// sinkOptions returns the options of a sink type ("" writes to stdout),
+// nil for an unknown type.
+func sinkOptions(typ string) []string {
+	switch typ {
+	case "kafka_sink":
+		return kafka.SinkOptions()
+	case "file_sink":
+		return file.SinkOptions()
+	case "stdout", "":
+		return stdout.Options()
+	}
+	return nil
+}
+
+// endpoint is a source or sink the statement names.
+type endpoint struct {
+	kind, name string // kind is "source" or "sink"
+	options    []string
+}
+
+// endpoints lists the sources and the sink the statement names.
+func endpoints(stmt *sql.Statement, props map[string]string) []endpoint {
+	sel := stmt.Select()
+	eps := []endpoint{{"source", sel.From.Name, sourceOptions(lookup(props, sel.From.Name+".type"))}}
+	for _, j := range sel.Joins {
+		eps = append(eps, endpoint{"source", j.Source.Name, sourceOptions(lookup(props, j.Source.Name+".type"))})
+	}
+	if stmt.Name != "" {
+		eps = append(eps, endpoint{"sink", stmt.Name, sinkOptions(lookup(props, stmt.Name+".type"))})
+	}
+	return eps
+}
+
+// lookup returns the value of key in props, matched case-insensitively.
+func lookup(props map[string]string, key string) string {
+	if v, ok := props[key]; ok {
+		return v
+	}
+	for k, v := range props {
+		if strings.EqualFold(k, key) {
+			return v
+		}
+	}
+	return ""
+}
+
+// checkKeys refuses a WITH property that nothing reads: every key must be
+// a job-level key or '<name>.<option>' of a source or the sink the
+// statement names. The options of each source and sink are checked by its
+// connector; this catches keys of names the statement does not have
+// ('trade.path' when the source is trades) and misspelt job keys.
+func checkKeys(stmt *sql.Statement, props map[string]string) error {
+	job := jobKeys()
+	eps := endpoints(stmt, props)
+	keys := make([]string, 0, len(props))
+	for k := range props {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+next:
+	for _, k := range keys {
+		lk := strings.ToLower(k)
+		for _, j := range job {
+			if lk == j {
+				continue next
+			}
+		}
+		for _, ep := range eps {
+			if strings.HasPrefix(lk, strings.ToLower(ep.name)+".") {
+				continue next
+			}
+		}
+		return unknownKey(k, job, eps)
+	}
+	return nil
+}
+
+// unknownKey is the error for a WITH key nothing reads, naming the valid
+// keys and the closest one.
+func unknownKey(key string, job []string, eps []endpoint) error {
+	candidates := append([]string(nil), job...)
+	var named []string
+	for _, ep := range eps {
+		named = append(named, ep.kind+" "+ep.name)
+		for _, o := range ep.options {
+			candidates = append(candidates, ep.name+"."+o)
+		}
+	}
+	msg := fmt.Sprintf("unknown WITH property %s", sql.QuoteProperty(key))
+	if hint := sql.DidYouMean(key, candidates, sql.QuoteProperty); hint != "" {
+		msg += "; " + hint
+	}
+	var own []string
+	for _, k := range ownKeys() {
+		own = append(own, sql.QuoteProperty(k))
+	}
+	sort.Strings(own)
+	msg += fmt.Sprintf(" (valid: the job properties %s, 'kafka.<option>' and 'dlq.<option>' for Kafka connections; '<name>.<option>' for %s)",
+		strings.Join(own, ", "), strings.Join(named, " and "))
+	return &sql.PropertyError{Key: key, Msg: msg}
+}
+
+// checkSource checks the options of the source called name without
+// opening it, and returns the columns it is known to have (nil when only the
+// data can tell).
+func checkSource(name string, props map[string]string) ([]string, error) {
+	switch typ := lookup(props, name+".type"); typ {
+	case "kafka_source":
+		_, err := kafka.NewSource(name, props) // does not connect
+		return nil, err
+	case "file_source":
+		return nil, file.CheckSource(name, props)
+	case "generator":
+		if _, err := gen.ParseOptions(name, props); err != nil {
+			return nil, err
+		}
+		return gen.Columns(lookup(props, name+".generator"))
+	default:
+		return nil, checkType(name, typ)
+	}
+}
+
+// checkType is the error for the source name of type typ, which is none
+// or unknown.
+func checkType(name, typ string) error {
+	if typ == "" {
+		return fmt.Errorf("source %q has no type: set WITH ('%s.type'='...') to one of %s", name, name, strings.Join(sourceTypes, ", "))
+	}
+	return badType(name, typ, "source", sourceTypes)
+}
+
+// sink opens the statement's sink: its in-process output, else the sink
+// its properties declare. It reports whether the rows go to stdout.
+func (c *checked) sink(stmt *sql.Statement, opts Options) (connector.Sink, bool, error) {
+	if opts.InProcess != nil && stmt.Name != "" {
+		if s := opts.InProcess.Sink(stmt.Name); s != nil {
+			return s, false, nil
+		}
+	}
+	s, err := openSink(stmt.Name, c.props, opts.Stdout, c.kafkaOpts)
+	if err != nil {
+		// A nil interface, not a nil *Sink in one: the caller's cleanup
+		// must not call Abort on it.
+		return nil, false, c.errorAt(err, stmt)
+	}
+	return s, writesStdout(stmt.Name, c.props), nil
+}
+
+// checkSink checks the options of the statement's target name without
+// opening it ("" is a bare SELECT, which writes to stdout).
+func checkSink(name string, props map[string]string) error {
+	if name == "" {
+		return nil
+	}
+	switch typ := lookup(props, name+".type"); typ {
+	case "kafka_sink":
+		_, err := kafka.NewSink(name, props) // does not connect
+		return err
+	case "file_sink":
+		_, err := file.NewSink(name, props)
+		return err
+	case "stdout", "":
+		err := stdout.CheckOptions(name, props)
+		if err != nil && typ == "" {
+			err = fmt.Errorf("%w; %s has no '%s.type', so its rows go to stdout", err, name, name)
+		}
+		return err
+	default:
+		return badType(name, typ, "sink", sinkTypes)
+	}
+}
+
+// badType is the error for an unknown '<name>.type'.
+func badType(name, typ, kind string, valid []string) error {
+	key := name + ".type"
+	msg := fmt.Sprintf("WITH %s: unknown %s type %q", sql.QuoteProperty(key), kind, typ)
+	if c, ok := sql.Closest(typ, valid); ok {
+		msg += fmt.Sprintf("; did you mean %q?", c)
+	}
+	msg += " (valid: " + strings.Join(valid, ", ") + ")"
+	return &sql.PropertyError{Key: key, InValue: true, Msg: msg}
+}
+
+// checkDLQ checks the options of the Kafka dead-letter topic, when
+// 'dlq.topic' is set, without connecting.
+func checkDLQ(props map[string]string) error {
+	topic := strings.TrimSpace(props[job.PropDLQTopic])
+	if topic == "" {
+		if strings.TrimSpace(props[job.PropDLQBrokers]) != "" {
+			return &sql.PropertyError{Key: job.PropDLQBrokers,
+				Msg: fmt.Sprintf("WITH %q is set but %q is not: name the dead-letter topic", job.PropDLQBrokers, job.PropDLQTopic)}
+		}
+		return nil
+	}
+	if _, _, err := kafka.DeadLetterConn(props, &kafka.Conn{}); err != nil {
+		return err
+	}
+	_, err := kafka.DeadLetterTopicSpec(props)
+	return err
+}
