@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -85,8 +86,14 @@ func TestJoinErrors(t *testing.T) {
 		{`SELECT t.id FROM trades t JOIN trades u ON t.id = u.id`, `trades has no primary key, so it is a stream`},
 		{`SELECT t.id, r._offset FROM trades t JOIN traders r ON t.trader_id = r.trader_id`, `system columns are those of the stream record`},
 	}
+	// A statement that does not read traders must not name it in WITH.
+	tradesOnly := regexp.MustCompile(`'traders\.[a-z_.]+'='[^']*',\s*`).ReplaceAllString(with, "")
 	for _, tc := range tests {
-		_, _, err := runJoin(t, tc.q+with)
+		w := with
+		if !strings.Contains(tc.q, "traders") {
+			w = tradesOnly
+		}
+		_, _, err := runJoin(t, tc.q+w)
 		switch {
 		case tc.want == "" && err != nil:
 			t.Errorf("%s: %v", tc.q, err)
