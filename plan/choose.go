@@ -40,6 +40,10 @@ func (p *Plan) choose(opts Options) error {
 // PropStrategy is the WITH property choosing the strategy.
 const PropStrategy = "partitioning_strategy"
 
+// PropertyKeys lists the job-level WITH keys the planner reads; a key
+// missing here is refused as unknown before it is read.
+var PropertyKeys = []string{PropStrategy, PropRepartition}
+
 // explicit returns the explicit strategy name, its origin, a description
 // of where it was written and its position in the SQL text (nil for the
 // flag), or origin "" when there is none.

@@ -309,7 +309,7 @@ func inForce(with []sql.Property, set map[string]string) []sql.Property {
 
 // ownKeys returns the WITH keys of the planner, the executor and the job.
 func ownKeys() []string {
-	return append(append([]string{plan.PropStrategy}, exec.PropertyKeys...), job.PropertyKeys...)
+	return append(append(append([]string(nil), plan.PropertyKeys...), exec.PropertyKeys...), job.PropertyKeys...)
 }
 
 // jobKeys returns the job-level WITH keys: ownKeys, 'kafka.<option>'
