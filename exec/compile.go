@@ -129,10 +129,10 @@ func Compile(sel *sql.Select, opts Options) (*Program, error) {
 		return nil, err
 	}
 	switch {
+	case isTopN(sel) && !groups(sel, items):
+		err = p.compileTopN(sel, items, in)
 	case isAggregating(sel, items):
 		err = p.compileAggregate(sel, items, in)
-	case isTopN(sel):
-		err = p.compileTopN(sel, items, in)
 	default:
 		err = p.compileStateless(sel, items, in)
 	}

@@ -161,7 +161,7 @@ func (pl *Pipeline) Flush(out Output) {
 	case pl.p.agg != nil:
 		pl.flushChanged()
 	case pl.p.top != nil:
-		pl.flushTop()
+		pl.fireTop(false)
 	default:
 		if pl.p.rowOrdered() && !pl.p.external {
 			pl.releaseOrdered(false)
@@ -196,6 +196,9 @@ func (pl *Pipeline) Advance(wm int64, out Output) {
 		pl.releaseOrdered(false)
 		pl.emitStateless()
 	}
+	if pl.p.top != nil {
+		pl.fireTop(false)
+	}
 	pl.flushChanged()
 }
 
@@ -208,7 +211,7 @@ func (pl *Pipeline) Finish(out Output) {
 	if a == nil {
 		switch {
 		case pl.p.top != nil:
-			pl.finishTop()
+			pl.fireTop(true)
 		case pl.p.rowOrdered():
 			pl.releaseOrdered(true)
 		}

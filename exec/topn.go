@@ -2,6 +2,7 @@ package exec
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -47,11 +48,13 @@ type topNPlan struct {
 	order  []expr.Func
 	desc   []bool
 	// project computes the output over an input row extended with the
-	// rank at rankSlot.
+	// rank at rankSlot, then the window start and end.
 	project  []expr.Func
 	rankSlot int
 	changes  bool
 	keySlots []int
+	// window is the TUMBLING window the rows are ranked within; nil for none.
+	window *windowSpec
 }
 
 // isTopN reports whether sel's QUALIFY bounds a rank function that has an
@@ -60,6 +63,21 @@ type topNPlan struct {
 func isTopN(sel *sql.Select) bool {
 	_, _, _, ok := sql.TopN(sel)
 	return ok
+}
+
+// groups reports whether sel groups rows (GROUP BY, HAVING or an
+// aggregate): a Top-N then ranks the groups (groupTopN), else the input
+// rows, within a window when there is one.
+func groups(sel *sql.Select, items []sql.SelectItem) bool {
+	if len(sel.GroupBy) > 0 || sel.Having != nil {
+		return true
+	}
+	for _, it := range items {
+		if len(collectAggregates(it.Expr, nil)) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // maxTopN bounds N, the rows a Top-N keeps per key.
@@ -98,6 +116,19 @@ func (p *Program) compileTopN(sel *sql.Select, items []sql.SelectItem, in *expr.
 	case "DENSE_RANK":
 		t.kind = rankDense
 	}
+	if sel.Window != nil {
+		if sel.Window.Kind != sql.Tumbling {
+			return errorAt(sel.Window, "a Top-N of rows within a window needs a TUMBLING window: a row of several SLIDING windows or of a SESSION would rank in each")
+		}
+		w, err := compileWindow(sel.Window)
+		if err != nil {
+			return err
+		}
+		t.window = w
+		if sel.Emit == sql.EmitChanges {
+			return errorAt(sel, "a Top-N within a window emits each window's top rows when it closes: use EMIT FINAL (the default with a WINDOW)")
+		}
+	}
 	switch sel.Emit {
 	case sql.EmitChanges:
 		if t.kind != rowNumber {
@@ -106,7 +137,7 @@ func (p *Program) compileTopN(sel *sql.Select, items []sql.SelectItem, in *expr.
 		}
 		t.changes = true
 	case sql.EmitDefault:
-		t.changes = t.kind == rowNumber
+		t.changes = t.kind == rowNumber && t.window == nil
 	}
 	switch {
 	case sel.Distinct:
@@ -131,6 +162,14 @@ func (p *Program) compileTopN(sel *sql.Select, items []sql.SelectItem, in *expr.
 	isRank := func(e sql.Expr) (int, bool) {
 		if x, ok := isAnalyticCall(e); ok && sameExpr(x, c) {
 			return t.rankSlot, true
+		}
+		if id, ok := e.(*sql.Ident); ok && t.window != nil {
+			switch sys, _ := record.IsSystemColumn(id.Name); sys {
+			case record.SysWindowStart:
+				return t.rankSlot + 1, true
+			case record.SysWindowEnd:
+				return t.rankSlot + 2, true
+			}
 		}
 		return 0, false
 	}
@@ -192,15 +231,23 @@ func topKeySlots(c *sql.Call, items []sql.SelectItem, oneRank bool) ([]int, erro
 	return slots, nil
 }
 
-// topState is a pipeline's Top-N state: the ranked rows of each key.
+// topState is a pipeline's Top-N state: the ranked rows of each key, per
+// open window (one window, start 0, without a WINDOW clause).
 type topState struct {
+	wins    map[int64]*topWindow
+	dirty   []int32 // EMIT CHANGES: lists of window 0 with changed ranks
+	nextDue int64   // no window is due before the watermark reaches this
+	ext     record.Record
+	key     []byte
+	order   []record.Value // scratch ORDER BY values
+}
+
+// topWindow is one window's ranked rows.
+type topWindow struct {
+	start int64
 	ids   map[string]int32
 	lists []topList
-	dirty []int32 // lists with changed ranks since the last flush
 	held  heldSet // EMIT FINAL: the smallest offset per source read
-	ext   record.Record
-	key   []byte
-	order []record.Value // scratch ORDER BY values
 }
 
 // topList is one key's rows, best first.
@@ -217,7 +264,19 @@ type topRow struct {
 	rec   record.Record
 }
 
-func newTopState() topState { return topState{ids: make(map[string]int32)} }
+func newTopState() topState {
+	return topState{wins: make(map[int64]*topWindow), nextDue: math.MaxInt64}
+}
+
+// window returns the state of the window starting at start.
+func (st *topState) window(start int64) *topWindow {
+	w := st.wins[start]
+	if w == nil {
+		w = &topWindow{start: start, ids: make(map[string]int32)}
+		st.wins[start] = w
+	}
+	return w
+}
 
 // topRecord ranks one input record of a Top-N.
 func (pl *Pipeline) topRecord(r *record.Record) {
@@ -226,8 +285,29 @@ func (pl *Pipeline) topRecord(r *record.Record) {
 		return
 	}
 	t, st := pl.p.top, &pl.top
+	var start int64
+	if t.window != nil {
+		et := r.EventTime
+		if !r.HasEventTime {
+			var err error
+			if et, err = pl.p.time.of(r); err != nil {
+				pl.deadLetter(r, err)
+				return
+			}
+		}
+		start = floorDiv(et, t.window.size) * t.window.size
+		if wm := pl.lateBound(r); start+t.window.size+pl.p.set.lateness <= wm {
+			pl.late(r, et, wm)
+			return
+		}
+		if !pl.p.external && et-pl.p.set.outOfOrder > pl.wm {
+			pl.wm = et - pl.p.set.outOfOrder
+		}
+		st.nextDue = min(st.nextDue, start+t.window.size+pl.p.set.lateness)
+	}
+	w := st.window(start)
 	if !t.changes {
-		st.held.note(pl.src.index(r), r.Offset)
+		w.held.note(pl.src.index(r), r.Offset)
 	}
 	st.key = st.key[:0]
 	for _, k := range t.keys {
@@ -248,13 +328,13 @@ func (pl *Pipeline) topRecord(r *record.Record) {
 		order = append(order, v)
 	}
 	st.order = order
-	id, ok := st.ids[string(st.key)]
+	id, ok := w.ids[string(st.key)]
 	if !ok {
-		id = int32(len(st.lists))
-		st.ids[string(st.key)] = id
-		st.lists = append(st.lists, topList{from: -1})
+		id = int32(len(w.lists))
+		w.ids[string(st.key)] = id
+		w.lists = append(w.lists, topList{from: -1})
 	}
-	l := &st.lists[id]
+	l := &w.lists[id]
 	// The new row goes after the rows it ties with: ties keep arrival order.
 	pos := sort.Search(len(l.rows), func(i int) bool { return t.compare(order, l.rows[i].order) < 0 })
 	if t.kind == rowNumber && int64(pos) >= t.hi {
@@ -264,17 +344,21 @@ func (pl *Pipeline) topRecord(r *record.Record) {
 	rec := *r
 	rec.Values = slices.Clone(r.Values)
 	l.rows = slices.Insert(l.rows, pos, topRow{order: slices.Clone(order), rec: rec})
-	l.rows = l.rows[:t.kept(l.rows)]
+	n := t.kept(l.rows)
+	clear(l.rows[n:])
+	l.rows = l.rows[:n]
 	if pos >= len(l.rows) {
 		pl.stats.Filtered++ // ranked below N (RANK, DENSE_RANK)
 		return
 	}
 	pl.stats.Accepted++
-	if l.from < 0 {
-		st.dirty = append(st.dirty, id)
-		l.from = pos
+	if t.changes {
+		if l.from < 0 {
+			st.dirty = append(st.dirty, id)
+			l.from = pos
+		}
+		l.from = min(l.from, pos)
 	}
-	l.from = min(l.from, pos)
 }
 
 // compare orders two rows' ORDER BY values (NULLs last when ascending).
@@ -327,28 +411,33 @@ func (t *topNPlan) kept(rows []topRow) int {
 	return n
 }
 
-// addTopRows adds the output rows of list l from position from on.
-func (pl *Pipeline) addTopRows(l *topList, from int) {
+// addTopRows adds the output rows of list l of window w from position
+// from on.
+func (pl *Pipeline) addTopRows(w *topWindow, l *topList, from int) {
 	t := pl.p.top
 	t.ranks(l.rows, func(i int, rank int64) bool {
 		if i < from || rank < t.lo {
 			return true
 		}
-		pl.addTopRow(&l.rows[i].rec, rank)
+		pl.addTopRow(w, &l.rows[i].rec, rank)
 		return true
 	})
 }
 
 // addTopRow evaluates the output row of rec ranked rank into the row
 // buffer; a failure sends rec to the dead-letter output.
-func (pl *Pipeline) addTopRow(rec *record.Record, rank int64) {
+func (pl *Pipeline) addTopRow(w *topWindow, rec *record.Record, rank int64) {
 	t, st := pl.p.top, &pl.top
 	vals := st.ext.Values[:0]
 	vals = append(vals, rec.Values[:min(len(rec.Values), t.rankSlot)]...)
-	for len(vals) <= t.rankSlot {
+	for len(vals) < t.rankSlot+3 {
 		vals = append(vals, record.Value{})
 	}
 	vals[t.rankSlot] = record.IntValue(rank)
+	if t.window != nil {
+		vals[t.rankSlot+1] = record.TimestampValue(w.start)
+		vals[t.rankSlot+2] = record.TimestampValue(w.start + t.window.size)
+	}
 	st.ext = *rec
 	st.ext.Values = vals
 	dst := pl.rows.add(rec)
@@ -370,40 +459,60 @@ func (pl *Pipeline) flushTop() {
 	if len(st.dirty) == 0 {
 		return
 	}
+	w := st.wins[0]
 	for _, id := range st.dirty {
-		l := &st.lists[id]
-		if pl.p.top.changes {
-			pl.addTopRows(l, l.from)
-		}
+		l := &w.lists[id]
+		pl.addTopRows(w, l, l.from)
 		l.from = -1
 	}
 	st.dirty = st.dirty[:0]
-	if pl.p.top.changes {
+	pl.emit()
+}
+
+// fireTop emits, under EMIT FINAL, the top rows of every window whose end
+// plus the allowed lateness the watermark has reached (of every window
+// when all is set, at the end of a bounded input), in window order, and
+// drops their state.
+func (pl *Pipeline) fireTop(all bool) {
+	t, st := pl.p.top, &pl.top
+	if t.changes {
+		pl.flushTop()
+		return
+	}
+	if !all && (t.window == nil || pl.wm < st.nextDue) {
+		return
+	}
+	var due []int64
+	st.nextDue = math.MaxInt64
+	for start := range st.wins {
+		if all || start+t.window.size+pl.p.set.lateness <= pl.wm {
+			due = append(due, start)
+		} else {
+			st.nextDue = min(st.nextDue, start+t.window.size+pl.p.set.lateness)
+		}
+	}
+	slices.Sort(due)
+	for _, start := range due {
+		w := st.wins[start]
+		for i := range w.lists {
+			pl.addTopRows(w, &w.lists[i], 0)
+		}
+		delete(st.wins, start)
+		if pl.p.sortsAll() {
+			continue // sorted and emitted at Finish
+		}
 		pl.emit()
 	}
 }
 
-// finishTop ends a bounded input: under EMIT FINAL every key's top rows
-// go to the row buffer (for Finish to emit); the state is then empty.
-func (pl *Pipeline) finishTop() {
-	st := &pl.top
-	if pl.p.top.changes {
-		pl.flushTop()
-	} else {
-		for i := range st.lists {
-			pl.addTopRows(&st.lists[i], 0)
-		}
-	}
-	clear(st.ids)
-	st.lists, st.dirty = st.lists[:0], st.dirty[:0]
-	st.held.reset()
-}
-
-// heldTop notes, under EMIT FINAL, the smallest offset read per source:
-// nothing is emitted before the end.
+// heldTop notes, under EMIT FINAL, the smallest offset read per source of
+// the open windows: nothing of them is emitted before they close.
 func (pl *Pipeline) heldTop(h *heldSet) {
-	if !pl.p.top.changes {
-		h.mergeFrom(pl.top.held)
+	if pl.p.top.changes {
+		return
+	}
+	for _, w := range pl.top.wins {
+		h.mergeFrom(w.held)
 	}
 }
 

@@ -202,7 +202,7 @@ func TestTopNStateBounded(t *testing.T) {
 		}
 		pl.Process(batch, &c)
 	}
-	if n := len(pl.top.lists[0].rows); n != 3 {
+	if n := len(pl.top.wins[0].lists[0].rows); n != 3 {
 		t.Errorf("kept %d rows, want 3", n)
 	}
 	checkStats(t, pl.Stats())
@@ -286,4 +286,37 @@ func TestTopNOverWindowedAggregate(t *testing.T) {
 			t.Errorf("%s:\ngot  %v\nwant %q", bad.src, err, bad.want)
 		}
 	}
+}
+
+// A Top-N of rows within a tumbling window emits each window's top rows
+// when the watermark closes it; state is per open window.
+func TestTopNWithinTumblingWindow(t *testing.T) {
+	src := `SELECT symbol, v, _WINDOW_START AS ws, ROW_NUMBER() OVER (PARTITION BY symbol ORDER BY price DESC) AS rn
+	        FROM t WINDOW TUMBLING(ts, 3s) QUALIFY rn <= 1`
+	p := compileSQL(t, src, Options{ExternalWatermark: true}, "symbol", "price", "ts", "v")
+	pl := p.NewPipeline()
+	var c collector
+	pl.Process(symbolPrices()[:4], &c) // A@3000, B@1000, A@1000, A@2000
+	if len(c.rows) != 0 {
+		t.Fatalf("rows before the window closed: %v", c.texts())
+	}
+	pl.Advance(3000, &c) // closes [0s, 3s)
+	first := c.texts()
+	slices.Sort(first)
+	if want := []string{"A|3|1970-01-01T00:00:00.000Z|1", "B|2|1970-01-01T00:00:00.000Z|1"}; !slices.Equal(first, want) {
+		t.Errorf("first window: got %v, want %v", first, want)
+	}
+	pl.Process(symbolPrices()[4:], &c)
+	pl.Process(recs([]any{"A", 100, 2500, 8}), &c) // its window has closed: late
+	if len(c.dead) != 1 {
+		t.Errorf("late row: %d dead letters", len(c.dead))
+	}
+	pl.Finish(&c)
+	later := c.texts()[2:]
+	slices.Sort(later)
+	want := []string{"A|6|1970-01-01T00:00:03.000Z|1", "B|5|1970-01-01T00:00:03.000Z|1", "B|7|1970-01-01T00:00:06.000Z|1"}
+	if !slices.Equal(later, want) {
+		t.Errorf("later windows: got %v, want %v", later, want)
+	}
+	checkStats(t, pl.Stats())
 }

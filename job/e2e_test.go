@@ -85,6 +85,8 @@ var e2eShapes = []struct {
 		"FROM t GROUP BY k WINDOW TUMBLING(ts, INTERVAL '1' SECOND)) WHERE rn <= 3"},
 	{name: "window_top_n_per_key", query: "SELECT * FROM (SELECT k, v, ws, c, RANK() OVER (PARTITION BY k, ws ORDER BY c DESC) AS r " +
 		"FROM (SELECT k, v, _WINDOW_START AS ws, COUNT(*) AS c FROM t GROUP BY k, v WINDOW TUMBLING(ts, INTERVAL '1' SECOND))) WHERE r <= 2"},
+	{name: "tumbling_top_n", query: "SELECT k, v, ts, _WINDOW_START AS ws, ROW_NUMBER() OVER (PARTITION BY k ORDER BY v DESC, ts) AS rn " +
+		"FROM t WINDOW TUMBLING(ts, INTERVAL '1' SECOND) QUALIFY rn <= 2"},
 	{name: "derived", query: "SELECT k, v2 FROM (SELECT k, v * 2 AS v2 FROM t WHERE v > 10) AS s WHERE s.v2 < 150"},
 }
 

@@ -149,8 +149,13 @@ func rowWindows(sel *sql.Select) (topN, order, qualify string) {
 		if !strings.EqualFold(c.Name, "ROW_NUMBER") {
 			state += " plus ties"
 		}
-		if len(sel.GroupBy) > 0 || sel.Window != nil || sel.Having != nil || len(aggregateCalls(sel)) > 0 {
+		switch {
+		case !rowTopN(sel):
 			return fmt.Sprintf("%s of %s %s, ranking the grouped rows of each emission (each window as it fires)", ranks, sql.FormatExpr(c), per), "", ""
+		case sel.Window != nil:
+			kind, _ := windowText(sel.Window)
+			return fmt.Sprintf("%s of %s %s within each %s window, emitted when it closes (state: %s per key and open window)",
+				ranks, sql.FormatExpr(c), per, kind, state), "", ""
 		}
 		return fmt.Sprintf("%s of %s %s (state: %s per key)", ranks, sql.FormatExpr(c), per, state), "", ""
 	}
@@ -168,6 +173,13 @@ func rowWindows(sel *sql.Select) (topN, order, qualify string) {
 		}
 	}
 	return "", order, qualify
+}
+
+// rowTopN reports whether sel is a Top-N over its input rows (within a
+// window, if it has one), not over grouped rows.
+func rowTopN(sel *sql.Select) bool {
+	_, _, _, ok := sql.TopN(sel)
+	return ok && len(sel.GroupBy) == 0 && sel.Having == nil && len(aggregateCalls(sel)) == 0
 }
 
 func windowText(w *sql.Window) (kind, spec string) {

@@ -66,6 +66,8 @@ func TestPlanTable(t *testing.T) {
 		{"SELECT b, RANK() OVER (ORDER BY b) AS r FROM t QUALIFY r <= 3", nil, "single", "fan_in", ""},
 		{"SELECT x FROM (SELECT a AS x, COUNT(*) AS n FROM t GROUP BY a) WHERE n > 1", nil, "hash(a)", "always_hash", "a"},
 		{"SELECT y FROM (SELECT b * 2 AS y FROM t) WHERE y > 1", nil, "any", "round_robin", ""},
+		{"SELECT a, b FROM t WINDOW TUMBLING(1m) QUALIFY ROW_NUMBER() OVER (PARTITION BY a ORDER BY b) <= 2", nil, "hash(a)", "always_hash", "a"},
+		{"SELECT a, COUNT(*) AS n FROM t GROUP BY a WINDOW TUMBLING(1m) QUALIFY ROW_NUMBER() OVER (PARTITION BY _WINDOW_START ORDER BY n) <= 2", nil, "single", "fan_in", ""},
 		// ORDER BY and LIMIT.
 		{"SELECT a FROM t ORDER BY a", nil, "any (ordered merge)", "sticky_partition", ""},
 		{"SELECT a FROM t ORDER BY a DESC LIMIT 10", nil, "any (ordered merge)", "sticky_partition", ""},

@@ -222,6 +222,8 @@ func clauses(sel *sql.Select, r *resolver, routed []bool) []clause {
 	case len(aggs) > 0:
 		cls = append(cls, clause{single: true,
 			why: "the single group of " + sql.FormatExpr(aggs[0]) + " (an aggregate with no GROUP BY)"})
+	case sel.Window != nil && rowTopN(sel):
+		// rows ranked within each window: the rank's PARTITION BY routes
 	case sel.Window != nil:
 		kind, _ := windowText(sel.Window)
 		cls = append(cls, clause{single: true,
