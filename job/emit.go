@@ -122,7 +122,6 @@ func (e *emitter) write(rows []record.Record) {
 		}
 	}
 	e.written += int64(len(rows))
-	r.written.Store(e.written)
 	if r.hasLimit && e.written >= r.limit {
 		r.halt()
 	}
@@ -171,6 +170,8 @@ func (e *emitter) checkpoint(next map[*sourcePartition]int64, held []heldOffset)
 		e.r.fail(err)
 		return
 	}
+	// every row written so far is durable (flushed, acknowledged)
+	e.r.written.Store(e.written)
 	if err := e.r.commit(next, held); err != nil {
 		e.failed = true
 		e.r.fail(err)

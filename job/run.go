@@ -152,7 +152,9 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if err == nil {
 		err = r.failure()
 	}
-	return r.summary(ctx.Err() != nil), err
+	sum := r.summary(ctx.Err() != nil)
+	sum.Failed = err != nil
+	return sum, err
 }
 
 // watchKeys stops the job when a source contradicts the partition key that

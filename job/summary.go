@@ -38,7 +38,9 @@ type Summary struct {
 	Total      PartitionStats
 	// SourceDeadLettered counts records that failed to decode, per source.
 	SourceDeadLettered map[string]int64
-	// RowsWritten counts the rows written to the sinks (after LIMIT).
+	// RowsWritten counts the rows the sinks made durable (after LIMIT):
+	// written, then flushed or acknowledged by the broker. Rows written
+	// after the last successful flush do not count.
 	RowsWritten int64
 	// Skew is the largest partition's records in divided by the mean (1 when even).
 	Skew float64
@@ -59,6 +61,8 @@ type Summary struct {
 	Elapsed time.Duration
 	// Interrupted is set when the run was stopped by cancelling its context.
 	Interrupted bool
+	// Failed is set when the run stopped on an error (Run returned it).
+	Failed bool
 }
 
 // summary assembles the run's Summary from the live counters.

@@ -383,7 +383,7 @@ func (d *deployed) describe(detail bool) AppJSON {
 		}
 		if sum != nil {
 			t := sum.Total
-			j.Counters = Counters{In: t.In, Out: t.Out, Filtered: t.Filtered, Dead: sum.DeadLetters, Late: t.LateDropped, RowsWritten: sum.RowsWritten}
+			j.Counters = Counters{In: t.In, Out: t.Out, Filtered: t.Filtered, Dead: sum.DeadLetters, Late: t.Late, RowsWritten: sum.RowsWritten}
 			j.ElapsedMs = sum.Elapsed.Milliseconds()
 		}
 		if detail {

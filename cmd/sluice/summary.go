@@ -50,7 +50,10 @@ func originText(origin string) string {
 func writeSummary(w io.Writer, info runInfo, s *job.Summary) {
 	t := s.Total
 	state := "done"
-	if s.Interrupted {
+	switch {
+	case s.Failed:
+		state = "failed"
+	case s.Interrupted:
 		state = "interrupted"
 	}
 	strategy := s.Strategy

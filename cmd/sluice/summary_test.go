@@ -46,6 +46,21 @@ func TestWriteSummary(t *testing.T) {
 	}
 }
 
+// TestWriteSummaryState: the first line says failed, interrupted or done
+// truthfully; a failed run is failed even when it was also interrupted.
+func TestWriteSummaryState(t *testing.T) {
+	for _, c := range []struct {
+		failed, interrupted bool
+		want                string
+	}{{false, false, "job j done:"}, {false, true, "job j interrupted:"}, {true, false, "job j failed:"}, {true, true, "job j failed:"}} {
+		var b strings.Builder
+		writeSummary(&b, runInfo{Name: "j"}, &job.Summary{Failed: c.failed, Interrupted: c.interrupted, Watermark: math.MinInt64})
+		if got := b.String(); !strings.HasPrefix(got, c.want) {
+			t.Errorf("failed %v, interrupted %v: summary starts %q, want %q", c.failed, c.interrupted, strings.SplitN(got, " ", 4)[:3], c.want)
+		}
+	}
+}
+
 func TestWriteSummaryBackpressure(t *testing.T) {
 	s := &job.Summary{
 		Strategy: "always_hash",
