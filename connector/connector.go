@@ -118,6 +118,13 @@ type Failer interface {
 	Failure() error
 }
 
+// WriteThrough is an optional interface of a Sink whose Write makes rows
+// durable by itself (stdout: once written they are out): the job counts
+// them as written when Write returns, not at the next Flush.
+type WriteThrough interface {
+	WriteThrough() bool
+}
+
 // Bounded is an optional interface of a Source: Bounded reports whether
 // every partition of the source ends (a file, a generator with a count, a
 // Kafka source that stops at the end of its topic). The job never counts a

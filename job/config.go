@@ -22,6 +22,7 @@ const (
 	DefaultLinger         = 5 * time.Millisecond
 	DefaultCommitInterval = 5 * time.Second
 	DefaultIdleTimeout    = 30 * time.Second
+	DefaultDrainTimeout   = 30 * time.Second
 	DefaultQueueSize      = 8
 	DefaultReaders        = 64
 	DefaultJobName        = "sluice"
@@ -51,6 +52,11 @@ type Config struct {
 	// CommitInterval is the period of offset commits (default 5s; negative:
 	// commit only at the end).
 	CommitInterval time.Duration
+	// DrainTimeout bounds how long a stopping job (cancelled, failed or at
+	// its LIMIT) may take to drain what is in flight: then the sinks'
+	// context is cancelled, so a sink blocked on a stalled reader or an
+	// unreachable broker gives up, and the job fails (default 30s).
+	DrainTimeout time.Duration
 	// IdleTimeout is how long a source partition may go without data before
 	// it stops holding the watermark back (default 30s).
 	IdleTimeout time.Duration
@@ -125,6 +131,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.CommitInterval == 0 {
 		c.CommitInterval = DefaultCommitInterval
+	}
+	if c.DrainTimeout <= 0 {
+		c.DrainTimeout = DefaultDrainTimeout
 	}
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = DefaultIdleTimeout

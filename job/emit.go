@@ -122,6 +122,9 @@ func (e *emitter) write(rows []record.Record) {
 		}
 	}
 	e.written += int64(len(rows))
+	if r.writeThrough {
+		r.written.Store(e.written)
+	}
 	if r.hasLimit && e.written >= r.limit {
 		r.halt()
 	}

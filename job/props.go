@@ -14,6 +14,7 @@ import (
 // The WITH properties the job reads.
 const (
 	PropIdleTimeout    = "watermark.idle_timeout"
+	PropDrainTimeout   = "drain.timeout"
 	PropCommitInterval = "commit.interval"
 	PropDLQPath        = "dlq.path"
 	PropDLQTopic       = "dlq.topic"             // read by the runner, which builds the Kafka DLQ
@@ -35,7 +36,7 @@ func propertyError(key string, inValue bool, format string, args ...any) error {
 
 // ApplyProperties sets the configuration the statement's WITH properties
 // give: 'watermark.max_out_of_orderness', 'watermark.idle_timeout',
-// 'commit.interval' (durations: 5s, 500ms, 2m, 1d, or a bare number of
+// 'commit.interval', 'drain.timeout' (durations: 5s, 500ms, 2m, 1d, or a bare number of
 // seconds), 'dlq.path' and 'dlq.max_errors' (a count). Absent or empty
 // properties leave the fields unchanged. 'dlq.path' together with
 // 'dlq.topic' (a Kafka dead-letter topic, which the caller sets up as DLQ)
@@ -48,7 +49,8 @@ func (c *Config) ApplyProperties(props map[string]string) error {
 	for _, d := range []struct {
 		key string
 		dst *time.Duration
-	}{{PropOutOfOrderness, &c.MaxOutOfOrder}, {PropIdleTimeout, &c.IdleTimeout}, {PropCommitInterval, &c.CommitInterval}} {
+	}{{PropOutOfOrderness, &c.MaxOutOfOrder}, {PropIdleTimeout, &c.IdleTimeout}, {PropCommitInterval, &c.CommitInterval},
+		{PropDrainTimeout, &c.DrainTimeout}} {
 		if v, ok := get(d.key); ok {
 			dur, err := exec.ParseDuration(v)
 			if err != nil {

@@ -41,7 +41,10 @@ type run struct {
 	wm      atomic.Int64
 	written atomic.Int64
 	halted  atomic.Bool
-	start   time.Time
+	// writeThrough: every sink's Write is durable by itself
+	// (connector.WriteThrough), so rows count as written at once
+	writeThrough bool
+	start        time.Time
 
 	errMu sync.Mutex
 	err   error
@@ -65,7 +68,12 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	r.limit, r.hasLimit = cfg.Program.Limit()
 	r.ctx, r.cancel = context.WithCancel(ctx)
 	defer r.cancel()
-	r.sinkCtx = context.WithoutCancel(ctx)
+	sinkCtx, cancelSinks := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer cancelSinks(nil)
+	r.sinkCtx = sinkCtx
+	finished := make(chan struct{})
+	defer close(finished)
+	go r.drainTimer(finished, cancelSinks)
 	r.wm.Store(noWatermark)
 	if cfg.DLQ == nil {
 		r.fileDLQ = NewFileDLQ(cfg.DLQPath)
@@ -75,6 +83,11 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 
 	if err := r.openSinks(); err != nil {
 		return nil, err
+	}
+	r.writeThrough = true
+	for _, s := range cfg.Sinks {
+		wt, ok := s.(connector.WriteThrough)
+		r.writeThrough = r.writeThrough && ok && wt.WriteThrough()
 	}
 	n := cfg.Partitions
 	r.batches = newBatchPool(n*(cfg.QueueSize+2) + 2*n*min(cfg.Readers, 16))
@@ -155,6 +168,27 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	sum := r.summary(ctx.Err() != nil)
 	sum.Failed = err != nil
 	return sum, err
+}
+
+// drainTimer gives a stopping job cfg.DrainTimeout to drain, then fails it
+// and cancels the sinks' context, so that a sink blocked on a reader that
+// does not read (stdout) or a broker that does not answer lets go.
+func (r *run) drainTimer(finished <-chan struct{}, cancelSinks context.CancelCauseFunc) {
+	select {
+	case <-r.ctx.Done():
+	case <-finished:
+		return
+	}
+	t := time.NewTimer(r.cfg.DrainTimeout)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		err := fmt.Errorf("stopping: what was in flight did not drain within %s (%s): a sink is blocked",
+			r.cfg.DrainTimeout, PropDrainTimeout)
+		r.fail(err)
+		cancelSinks(err)
+	case <-finished:
+	}
 }
 
 // watchKeys stops the job when a source contradicts the partition key that
