@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -111,9 +112,10 @@ func TestDeployListInspectStopRestart(t *testing.T) {
 		res.Body.Close()
 		text = string(b)
 	}
-	if !strings.Contains(text, `sluice_records_in_total{job="counts"`) && !strings.Contains(text, `job="counts"`) {
+	if !strings.Contains(text, `sluice_records_in_total{job="counts"}`) {
 		t.Fatalf("metrics lack job counts:\n%.2000s", text)
 	}
+	checkDashboard(t, text)
 
 	// a restart of the server redeploys the application
 	ts.Close()
@@ -196,5 +198,37 @@ func TestAuth(t *testing.T) {
 	}
 	if code := call(t, ts, "", "GET", "/", "", nil); code != http.StatusOK {
 		t.Errorf("the page: HTTP %d (it holds no data and asks for the token)", code)
+	}
+}
+
+// checkDashboard checks that every sluice_ metric the Grafana dashboard
+// queries is one the server exports (the Kafka ones need a Kafka source).
+func checkDashboard(t *testing.T, exposition string) {
+	t.Helper()
+	b, err := os.ReadFile("../deploy/grafana/sluice.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(b, &dash); err != nil {
+		t.Fatalf("dashboard: %v", err)
+	}
+	names := regexp.MustCompile(`sluice_[a-z_]+`)
+	for _, p := range dash.Panels {
+		for _, target := range p.Targets {
+			for _, name := range names.FindAllString(target.Expr, -1) {
+				if strings.HasPrefix(name, "sluice_kafka") {
+					continue
+				}
+				if !strings.Contains(exposition, "\n"+name+"{") {
+					t.Errorf("dashboard panel %q queries %s, which the server does not export", p.Title, name)
+				}
+			}
+		}
 	}
 }
