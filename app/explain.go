@@ -42,9 +42,10 @@ func (a *App) Plans(ctx context.Context, opts plan.Options, set map[string]strin
 		var err error
 		if len(n.Inputs) == 0 {
 			p, err = runner.Plan(ctx, n.Stmt, runner.Options{Strategy: opts.Strategy, Partitions: opts.Partitions,
-				Set: set, Catalog: a.Catalog, NoInfer: noInfer, JobName: n.Name})
+				Set: set, Catalog: a.Catalog, NoInfer: noInfer, JobName: n.Name, KeepOrder: inProcessOut(n)})
 		} else {
 			o.Properties, err = runner.Properties(n.Stmt.Query, a.Catalog.Properties(n.Reads...), set, nil)
+			o.KeepOrder = inProcessOut(n)
 			if err == nil {
 				p, err = plan.Build(n.Stmt, o)
 			}
@@ -65,6 +66,16 @@ func (a *App) Plans(ctx context.Context, opts plan.Options, set map[string]strin
 		plans[i] = byNode[n]
 	}
 	return plans, nil
+}
+
+// inProcessOut reports whether another job reads n's rows in process.
+func inProcessOut(n *Node) bool {
+	for _, e := range n.Outputs {
+		if e.Via == InProcess {
+			return true
+		}
+	}
+	return false
 }
 
 // positioned returns err of node n positioned at the WITH entry it is
@@ -143,10 +154,8 @@ func (a *App) Graph(plans []*plan.Plan) Graph {
 
 // sinkText says where n's rows go.
 func (a *App) sinkText(n *Node) string {
-	for _, e := range n.Outputs {
-		if e.Via == InProcess {
-			return InProcess
-		}
+	if inProcessOut(n) {
+		return InProcess
 	}
 	if n.SinkType == "" {
 		return "stdout"

@@ -163,6 +163,7 @@ func (r *Run) jobOptions(n *Node) runner.Options {
 func (a *App) nodeOptions(n *Node, opts runner.Options) runner.Options {
 	o := opts
 	o.JobName = n.Name
+	o.KeepOrder = inProcessOut(n)
 	o.Catalog = a.Catalog
 	o.Set = maps.Clone(opts.Set)
 	if o.Set == nil {
@@ -247,7 +248,7 @@ func (r *Run) prepare(ctx context.Context, jr *jobRun) error {
 		return r.app.positioned(n, err)
 	}
 	for _, s := range r.outStreams(n) {
-		s.Configure(n.Name, j.Program.OutputSchema(), j.Program.KeySlots(), j.Plan.Partitions, j.Facts.Partitions)
+		s.Configure(n.Name, j.Program.OutputSchema(), j.Program.KeySlots(), j.Plan.Partitions, j.Facts.Partitions, j.Bounded())
 	}
 	jr.mu.Lock()
 	jr.job = j

@@ -21,5 +21,4 @@ SELECT trader_id,
 FROM big_trades
 GROUP BY trader_id
 WINDOW TUMBLING(trade_time, INTERVAL '1' MINUTE)
-EMIT FINAL
-WITH ('watermark.max_out_of_orderness' = '1m');
+EMIT FINAL;

@@ -22,7 +22,7 @@ func (p *Plan) choose(opts Options) error {
 	}
 	name, origin, where, at := p.explicit(opts)
 	if origin == "" {
-		p.auto()
+		p.auto(opts.KeepOrder)
 		return nil
 	}
 	s, err := partition.Parse(name)
@@ -102,8 +102,9 @@ func (p *Plan) accepts(name string) string {
 // auto follows the decision tree: Hash -> smart_repartition when the
 // source's partition key is a known subset of the keys, else always_hash;
 // Single -> fan_in; Any -> sticky_partition when order matters or the
-// source is partitioned, else round_robin.
-func (p *Plan) auto() {
+// source is partitioned, else round_robin (sticky_partition too when
+// keepOrder: the output is read in order by another statement).
+func (p *Plan) auto(keepOrder bool) {
 	req := p.Requirement
 	p.ChoiceSource = FromAuto
 	src := p.Inputs[0]
@@ -132,6 +133,9 @@ func (p *Plan) auto() {
 		case req.OrderMatters:
 			p.Strategy = partition.NewSticky()
 			p.Reason = "the statement is stateless and ORDER BY sorts its output, so each source partition stays whole and in order on one worker and the job merges the sorted outputs"
+		case keepOrder:
+			p.Strategy = partition.NewSticky()
+			p.Reason = "the statement is stateless and another statement reads its rows in order, so each source partition stays whole and in order on one worker"
 		case src.Partitioned:
 			p.Strategy = partition.NewSticky()
 			p.Reason = fmt.Sprintf("the statement is stateless and source %s is partitioned, so each source partition stays whole and in order on one worker", src.Name)

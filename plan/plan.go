@@ -46,6 +46,12 @@ type Options struct {
 	// TableRows are the sizes of table inputs (rows after the bootstrap, or
 	// an upper bound), by source name; a table missing here has an unknown size.
 	TableRows map[string]int64
+	// KeepOrder says the statement's rows feed a reader that takes them in
+	// order (an in-process stream of an application): a stateless statement
+	// then keeps each source partition whole and in order on one worker
+	// instead of rotating batches, so the reader sees the same order, and
+	// so the same late records, on every run.
+	KeepOrder bool
 }
 
 // Plan is the planner's decision for one statement.

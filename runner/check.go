@@ -255,6 +255,7 @@ func (c *checked) build(stmt *sql.Statement, opts Options, facts connector.Facts
 		Sources:    map[string]connector.Facts{c.srcName: facts},
 		Schemas:    map[string]connector.Schema{c.srcName: c.schema},
 		Properties: c.props,
+		KeepOrder:  opts.KeepOrder,
 	})
 	if err != nil {
 		return nil, c.errorAt(err, stmt)

@@ -148,7 +148,7 @@ func (q *joinQuery) planOptions(sel *sql.Select, opts Options, facts map[string]
 		schemas[q.srcs[i].Name()] = s
 	}
 	return plan.Options{Strategy: opts.Strategy, Partitions: opts.Partitions, CPUs: runtime.NumCPU(),
-		Sources: facts, Schemas: schemas, Properties: q.props, TableRows: rows}
+		Sources: facts, Schemas: schemas, Properties: q.props, TableRows: rows, KeepOrder: opts.KeepOrder}
 }
 
 // sourceAt returns the FROM or JOIN source of sel called name.

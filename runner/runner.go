@@ -52,6 +52,9 @@ type Options struct {
 	KafkaOpts func(job, client string) []kgo.Opt
 	// JobName, when set, names the job instead of its target or source.
 	JobName string
+	// KeepOrder: another statement reads this one's rows in order (see
+	// plan.Options.KeepOrder).
+	KeepOrder bool
 	// InProcess, when set, connects the statement to the other statements
 	// of its application (see package app).
 	InProcess InProcess
@@ -205,6 +208,16 @@ func (j *Job) FactsNote() string {
 		}
 	}
 	return j.Facts.Note
+}
+
+// Bounded reports whether every input of the job ends (connector.Bounded).
+func (j *Job) Bounded() bool {
+	for _, s := range j.config.Sources {
+		if b, ok := s.(connector.Bounded); !ok || !b.Bounded() {
+			return false
+		}
+	}
+	return true
 }
 
 // KafkaSources returns the job's Kafka sources (none when it reads no

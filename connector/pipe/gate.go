@@ -33,23 +33,54 @@ type heldCommit struct {
 }
 
 // NewGate returns src with its commits held back until the readers of
-// streams have committed. The result implements connector.KeyChecker when
-// src does.
-func NewGate(src connector.Source, streams []*Stream) connector.Source {
+// streams have committed. The gate passes on what src says through the
+// optional source interfaces (connector.Bounded, KeyChecker, Failer).
+func NewGate(src connector.Source, streams []*Stream) *Gate {
 	g := &Gate{Source: src, streams: streams, changed: make(chan struct{})}
 	for _, s := range streams {
 		s.onChange(g.release)
 	}
-	if kc, ok := src.(connector.KeyChecker); ok {
-		return &keyCheckingGate{Gate: g, KeyChecker: kc}
-	}
 	return g
 }
 
-// keyCheckingGate is a Gate over a source that checks its partition key.
-type keyCheckingGate struct {
-	*Gate
-	connector.KeyChecker
+// Bounded implements connector.Bounded for src.
+func (g *Gate) Bounded() bool {
+	b, ok := g.Source.(connector.Bounded)
+	return ok && b.Bounded()
+}
+
+// Contradicted implements connector.KeyChecker for src (never closed when
+// src checks no key).
+func (g *Gate) Contradicted() <-chan struct{} {
+	if kc, ok := g.Source.(connector.KeyChecker); ok {
+		return kc.Contradicted()
+	}
+	return nil
+}
+
+// Contradiction implements connector.KeyChecker for src.
+func (g *Gate) Contradiction() error {
+	if kc, ok := g.Source.(connector.KeyChecker); ok {
+		return kc.Contradiction()
+	}
+	return nil
+}
+
+// Failed implements connector.Failer for src (never closed when src cannot
+// fail on its own).
+func (g *Gate) Failed() <-chan struct{} {
+	if f, ok := g.Source.(connector.Failer); ok {
+		return f.Failed()
+	}
+	return nil
+}
+
+// Failure implements connector.Failer for src.
+func (g *Gate) Failure() error {
+	if f, ok := g.Source.(connector.Failer); ok {
+		return f.Failure()
+	}
+	return nil
 }
 
 // Commit implements connector.Source: it holds offsets until every stream
@@ -139,3 +170,9 @@ func (g *Gate) Close() error {
 		<-ch
 	}
 }
+
+var (
+	_ connector.Bounded    = (*Gate)(nil)
+	_ connector.KeyChecker = (*Gate)(nil)
+	_ connector.Failer     = (*Gate)(nil)
+)

@@ -50,6 +50,7 @@ type Stream struct {
 	assign   []int32
 	parts    []*part
 	writer   string
+	bounded  bool
 
 	done     chan struct{} // closed when the reading side is closed
 	doneOnce sync.Once
@@ -82,18 +83,18 @@ func New(name string) *Stream {
 func (s *Stream) Name() string { return s.name }
 
 // Configure sets what the writing job produces: its output columns, the
-// output slots of its key (nil: none), its partition count and its source's
-// partition count, and names the writing job. A stream with a key has as
+// output slots of its key (nil: none), its partition count, its source's
+// partition count and whether its input ends, and names the writing job. A stream with a key has as
 // many partitions as the writer, each holding whole keys; one without a key
 // has a partition per source partition of the writer, so the rows of one
 // source partition stay in the order the writer emitted them.
-func (s *Stream) Configure(writer string, schema *record.Schema, keySlots []int, partitions, sourcePartitions int) {
+func (s *Stream) Configure(writer string, schema *record.Schema, keySlots []int, partitions, sourcePartitions int, bounded bool) {
 	n := max(sourcePartitions, 1)
 	if len(keySlots) > 0 {
 		n = max(partitions, 1)
 		s.assign = partition.Assignment(n)
 	}
-	s.writer, s.schema, s.keySlots = writer, schema, keySlots
+	s.writer, s.schema, s.keySlots, s.bounded = writer, schema, keySlots, bounded
 	s.parts = make([]*part, n)
 	for i := range s.parts {
 		s.parts[i] = &part{ch: make(chan []record.Record, QueueSize)}
@@ -321,6 +322,10 @@ func (r *source) Name() string { return r.s.name }
 
 // Facts implements connector.Source.
 func (r *source) Facts() connector.Facts { return r.s.Facts() }
+
+// Bounded implements connector.Bounded: the stream ends when its writer's
+// input does.
+func (r *source) Bounded() bool { return r.s.bounded }
 
 // Open implements connector.Source: one reader per stream partition, with
 // the columns mapped by name.

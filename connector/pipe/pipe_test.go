@@ -70,7 +70,7 @@ func chain(t *testing.T, src *mem.Source, out *mem.Sink, stop bool) {
 	t.Helper()
 	s := pipe.New("evens")
 	upCfg, prog := config(t, "CREATE STREAM evens AS SELECT k, x FROM t WHERE x % 2 = 0", pipe.NewGate(src, []*pipe.Stream{s}), nil, s.Sink())
-	s.Configure("evens", prog.OutputSchema(), prog.KeySlots(), upCfg.Partitions, src.Facts().Partitions)
+	s.Configure("evens", prog.OutputSchema(), prog.KeySlots(), upCfg.Partitions, src.Facts().Partitions, true)
 	downCfg, _ := config(t, "SELECT k, x FROM evens", s.Source(), s.Columns(), out)
 
 	upCtx, upCancel := context.WithCancel(context.Background())
@@ -174,7 +174,7 @@ func TestStoppedChainLosesNothing(t *testing.T) {
 // A stream written by a GROUP BY is partitioned by its key, and says so.
 func TestKeyedStreamFacts(t *testing.T) {
 	s := pipe.New("counts")
-	s.Configure("counts", record.NewSchema("k", "n"), []int{0}, 4, 1)
+	s.Configure("counts", record.NewSchema("k", "n"), []int{0}, 4, 1, false)
 	f := s.Facts()
 	if fmt.Sprint(f.Key) != "[k]" || f.Partitions != 4 {
 		t.Fatalf("facts %+v, want key [k] over 4 partitions", f)
