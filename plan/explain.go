@@ -241,8 +241,14 @@ func (p *Plan) schemasJSON() []jsonSchema {
 // stateText estimates the state a join keeps.
 func (p *Plan) stateText() string {
 	var parts []string
-	for _, in := range p.Inputs[1:] {
+	for i, in := range p.Inputs[1:] {
 		if in.Role != RoleTable {
+			bound := "WITHIN " + p.Analysis.Joins[i].Within
+			if p.Analysis.Joins[i].Within == "" {
+				bound = "the time bound in ON (or '" + "join.state.ttl" + "')"
+			}
+			parts = append(parts, fmt.Sprintf("stream %s joined with %s: the rows of both kept per join key until the watermark passes their event time plus %s; outer rows with NULLs only then",
+				in.Name, p.Inputs[0].Name, bound))
 			continue
 		}
 		size := "size known after bootstrap"

@@ -10,6 +10,7 @@ import (
 	"github.com/sluicesql/sluice/connector/kafka"
 	"github.com/sluicesql/sluice/exec/join"
 	"github.com/sluicesql/sluice/job"
+	"github.com/sluicesql/sluice/partition"
 	"github.com/sluicesql/sluice/plan"
 	"github.com/sluicesql/sluice/record"
 	"github.com/sluicesql/sluice/sql"
@@ -23,7 +24,7 @@ func (p joinProgram) NewPipeline() job.Pipeline { return p.Program.NewPipeline()
 
 // joinOptions are the WITH options of a table input that the join reads
 // and its connector does not see.
-var joinOptions = []string{plan.PropBroadcast, plan.PropBootstrap}
+var joinOptions = []string{plan.PropBroadcast, plan.PropBootstrap, "event.time.field"}
 
 // isJoin reports whether stmt is a query with JOINs.
 func isJoin(stmt *sql.Statement) bool { return !stmt.IsDDL() && len(stmt.Select().Joins) > 0 }
@@ -239,6 +240,9 @@ func joinJob(ctx context.Context, stmt *sql.Statement, opts Options, q *joinQuer
 		fileDLQ = job.NewFileDLQ(path)
 		dead = fileDLQ
 	}
+	if sides := prog.Sides(); sides != nil {
+		return intervalJob(ctx, stmt, opts, q, sink, dead, stdoutSink, closeDLQ(fileDLQ))
+	}
 	facts := map[string]connector.Facts{}
 	rows := map[string]int64{}
 	tables := prog.Tables()
@@ -326,4 +330,76 @@ func sourceFacts(ctx context.Context, src connector.Source, schema *record.Schem
 		return f, fmt.Errorf("source %q: %w", src.Name(), err)
 	}
 	return f, nil
+}
+
+// closeDLQ returns the closer of a file dead-letter queue (nil for none).
+func closeDLQ(q *job.FileDLQ) func() error {
+	if q == nil {
+		return nil
+	}
+	return q.Close
+}
+
+// intervalJob configures the job of a stream-stream join: both inputs are
+// read into the joined row and routed by their own side of the join key.
+func intervalJob(ctx context.Context, stmt *sql.Statement, opts Options, q *joinQuery, sink connector.Sink,
+	dead connector.DeadLetters, stdoutSink bool, closer func() error) (*Job, error) {
+	sel, prog, props := stmt.Select(), q.prog, q.props
+	sides := prog.Sides()
+	facts := map[string]connector.Facts{}
+	for i, src := range q.srcs {
+		f, err := sourceFacts(ctx, src, sides[i].Schema)
+		if err != nil {
+			return nil, err
+		}
+		facts[src.Name()] = f
+	}
+	p, err := plan.Build(stmt, q.planOptions(sel, opts, facts, nil))
+	if err != nil {
+		return nil, configErr(err)
+	}
+	cfg, err := job.FromPlan(p, prog.Program, props)
+	if err != nil {
+		return nil, configErr(err)
+	}
+	if len(p.KeyExprs) > 0 && p.Requirement.Kind == partition.Hash && len(p.Inputs[1].KeyExprs) == len(p.KeyExprs) {
+		fns, err := prog.RoutingKey([2][]sql.Expr{p.Inputs[0].KeyExprs, p.Inputs[1].KeyExprs})
+		if err != nil {
+			return nil, configErr(err)
+		}
+		cfg.Routing.KeySlots, cfg.Routing.KeyFuncs = nil, fns
+		cfg.Routing.Key = func(r *record.Record, buf []record.Value) []record.Value {
+			buf = buf[:0]
+			for _, f := range fns {
+				v, err := f(r)
+				if err != nil {
+					v = record.NullValue()
+				}
+				buf = append(buf, v)
+			}
+			return buf
+		}
+	}
+	if ks, ok := sink.(*kafka.Sink); ok {
+		ks.SetDefaultPartitions(facts[sel.From.Name].Partitions)
+	}
+	cfg.Program = joinProgram{prog}
+	cfg.DLQ = dead
+	cfg.Name = q.name
+	cfg.Sources = []connector.Source{join.SideSource(q.srcs[0], sides[0], 0), join.SideSource(q.srcs[1], sides[1], 1)}
+	cfg.Sinks = []connector.Sink{sink}
+	cfg.Progress, cfg.ProgressInterval = opts.Progress, opts.ProgressInterval
+	sinkName := stmt.Name
+	if stdoutSink {
+		sinkName = ""
+	}
+	j := &Job{Name: q.name, Plan: p, Program: prog.Program, Props: props, Source: sel.From.Name, Sink: sinkName,
+		WritesStdout: stdoutSink, Facts: facts[sel.From.Name], Schema: q.schemas[0], src: q.srcs[0], config: cfg}
+	if d, ok := dead.(*kafka.DeadLetterQueue); ok {
+		j.dlq = d
+	}
+	if closer != nil {
+		j.closers = append(j.closers, closer)
+	}
+	return j, nil
 }

@@ -31,6 +31,7 @@ type joinData struct {
 	limits   [][]mem.Message
 	regions  [][]mem.Message
 	keyed    bool // trades are partitioned by k like traders
+	streams  map[string][][]mem.Message // other inputs by name
 	parts    int
 	db       *stdsql.DB
 	keyParts func(k string) int
@@ -140,6 +141,8 @@ func (d *joinData) sources(names []string) []connector.Source {
 			out = append(out, mem.NewSource(n, d.limits))
 		case "regions":
 			out = append(out, mem.NewSource(n, d.regions))
+		default:
+			out = append(out, mem.NewSource(n, d.streams[n], mem.WithFacts(connector.Facts{Key: []string{"k"}, Partitions: d.parts, Origin: "declared"})))
 		}
 	}
 	return out

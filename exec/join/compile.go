@@ -45,6 +45,8 @@ type Program struct {
 	stream *record.Schema // the stream's columns: slots 0..len-1 of the joined row
 	width  int            // the joined row's width
 	tables []*lookup
+	iv     *interval // a stream-stream join; nil for stream-table joins
+	c      *compiler
 }
 
 // lookup is one stream-table JOIN.
@@ -63,13 +65,13 @@ func Compile(sel *sql.Select, opts Options) (*Program, error) {
 	if len(opts.Inputs) != 1+len(sel.Joins) {
 		return nil, fmt.Errorf("join: %d inputs described for %d sources", len(opts.Inputs), 1+len(sel.Joins))
 	}
+	if len(sel.Joins) == 1 && len(opts.Inputs[1].PrimaryKey) == 0 {
+		return compileInterval(sel, opts)
+	}
 	for i, j := range sel.Joins {
 		in := opts.Inputs[i+1]
 		if len(in.PrimaryKey) == 0 {
-			if j.Within > 0 {
-				return nil, errorAt(j, "JOIN %s ... WITHIN: stream-stream interval joins are not executed yet; declare '%s.primary.key' to join %s as a table", j.Source.Name, j.Source.Name, j.Source.Name)
-			}
-			return nil, errorAt(j, "JOIN %s: %s has no primary key, so it is a stream, and a stream-stream join needs a time bound (WITHIN INTERVAL ...); declare '%s.primary.key' to join it as a table (latest row per key)", j.Source.Name, j.Source.Name, j.Source.Name)
+			return nil, errorAt(j, "JOIN %s: %s has no primary key, so it is a stream, and a stream-stream join is executed only as the single JOIN of a statement; declare '%s.primary.key' to join it as a table (latest row per key)", j.Source.Name, j.Source.Name, j.Source.Name)
 		}
 		if j.Kind != sql.InnerJoin && j.Kind != sql.LeftJoin {
 			return nil, errorAt(j, "%s JOIN %s: a stream-table join is INNER or LEFT, since only stream records produce output", j.Kind, j.Source.Name)

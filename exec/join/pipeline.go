@@ -2,8 +2,10 @@ package join
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/expr"
 	"github.com/sluicesql/sluice/record"
 	"github.com/sluicesql/sluice/sql"
 )
@@ -24,11 +26,18 @@ type Pipeline struct {
 	route   []record.Value
 	// counters of stream records that never reached the inner pipeline
 	in, unmatched, dead int64
+	// a stream-stream join's state, its watermark and its output rows' values
+	ss    *ssState
+	wm    int64
+	arena []record.Value
 }
 
 // NewPipeline returns a fresh pipeline (job.Program).
 func (p *Program) NewPipeline() *Pipeline {
-	pl := &Pipeline{p: p, inner: p.Program.NewPipeline()}
+	pl := &Pipeline{p: p, inner: p.Program.NewPipeline(), wm: math.MinInt64}
+	if p.iv != nil {
+		pl.ss = newSSState(p.iv)
+	}
 	for _, lk := range p.tables {
 		pl.locked = append(pl.locked, make([]bool, len(lk.table.shards)))
 	}
@@ -49,6 +58,10 @@ func (p *Program) Tables() []*Table {
 
 // Process joins a batch of stream records and runs the rest of the query.
 func (pl *Pipeline) Process(recs []record.Record, out exec.Output) {
+	if pl.ss != nil {
+		pl.interval(recs, out)
+		return
+	}
 	w := pl.p.width
 	if need := len(recs) * w; cap(pl.vals) < need {
 		pl.vals = make([]record.Value, need)
@@ -156,16 +169,152 @@ func (pl *Pipeline) unlock() {
 	}
 }
 
-// Advance moves the watermark of the query after the join.
-func (pl *Pipeline) Advance(wm int64, out exec.Output) { pl.inner.Advance(wm, out) }
+// Advance moves the watermark: a stream-stream join first emits the
+// outer rows no match can come for and drops the rows that are done.
+func (pl *Pipeline) Advance(wm int64, out exec.Output) {
+	if pl.ss == nil {
+		pl.inner.Advance(wm, out)
+		return
+	}
+	pl.wm = max(pl.wm, wm)
+	pl.begin()
+	inner := pl.ss.evict(pl, pl.wm)
+	pl.flush(out)
+	pl.inner.Advance(inner, out)
+}
 
 // Finish ends a bounded input.
-func (pl *Pipeline) Finish(out exec.Output) { pl.inner.Finish(out) }
+func (pl *Pipeline) Finish(out exec.Output) {
+	if pl.ss != nil {
+		pl.begin()
+		pl.ss.finish(pl)
+		pl.flush(out)
+	}
+	pl.inner.Finish(out)
+}
+
+// interval runs a batch through a stream-stream join.
+func (pl *Pipeline) interval(recs []record.Record, out exec.Output) {
+	iv := pl.p.iv
+	pl.begin()
+	for i := range recs {
+		r := &recs[i]
+		pl.in++
+		s := 0
+		if v := r.Values[iv.side]; v.Kind() == record.Int && v.Int() == 1 {
+			s = 1
+		}
+		t, err := iv.eventTime(s, r)
+		if err != nil {
+			pl.dead++
+			out.DeadLetter(r, err)
+			continue
+		}
+		key, ok, err := pl.keyOf(iv.keys[s], r)
+		if err == nil && ok {
+			err = pl.ss.insert(pl, r, s, t, key, pl.wm)
+		} else if err == nil && iv.outer(s) {
+			pl.emitOuter(r, s, t) // a NULL key never matches
+		} else if err == nil {
+			pl.unmatched++
+		}
+		if err != nil {
+			pl.dead++
+			out.DeadLetter(r, err)
+		}
+	}
+	pl.flush(out)
+}
+
+// keyOf encodes a row's join key; false when a value is NULL.
+func (pl *Pipeline) keyOf(fns []expr.Func, r *record.Record) (string, bool, error) {
+	b := pl.keyBuf[:0]
+	for _, f := range fns {
+		v, err := f(r)
+		if err != nil {
+			return "", false, fmt.Errorf("join key: %w", err)
+		}
+		if v.IsNull() {
+			return "", false, nil
+		}
+		b = v.AppendKey(b)
+	}
+	pl.keyBuf = b
+	return string(b), true, nil
+}
+
+// begin starts collecting output rows.
+func (pl *Pipeline) begin() {
+	pl.recs = pl.recs[:0]
+	pl.arena = pl.arena[:0]
+}
+
+// row returns a cleared row of the joined width, valid until the next begin.
+func (pl *Pipeline) row() []record.Value {
+	w := pl.p.width
+	if len(pl.arena)+w > cap(pl.arena) {
+		pl.arena = make([]record.Value, 0, max(1024*w, 2*cap(pl.arena)))
+	}
+	n := len(pl.arena)
+	pl.arena = pl.arena[:n+w]
+	row := pl.arena[n : n+w : n+w]
+	clear(row)
+	return row
+}
+
+// emitPair joins r (side s) with a buffered row o when the rest of ON
+// holds; the row's event time is the later of the two.
+func (pl *Pipeline) emitPair(r *record.Record, s int, o *ssRow, t int64) (bool, error) {
+	iv := pl.p.iv
+	vals := pl.row()
+	copy(vals[iv.offset[s]:iv.offset[s]+iv.width[s]], r.Values[iv.offset[s]:])
+	copy(vals[iv.offset[1-s]:], o.rec.Values)
+	j := *r
+	j.Values = vals
+	j.EventTime, j.HasEventTime = t, true
+	if iv.residual != nil {
+		v, err := iv.residual(&j)
+		if err != nil {
+			return false, fmt.Errorf("JOIN ON: %w", err)
+		}
+		if v.Kind() != record.Bool || !v.Bool() {
+			return false, nil
+		}
+	}
+	pl.recs = append(pl.recs, j)
+	return true, nil
+}
+
+// emitOuter emits r (side s) with NULLs for the other input.
+func (pl *Pipeline) emitOuter(r *record.Record, s int, t int64) {
+	iv := pl.p.iv
+	vals := pl.row()
+	copy(vals[iv.offset[s]:iv.offset[s]+iv.width[s]], r.Values[iv.offset[s]:])
+	j := *r
+	j.Values = vals
+	j.EventTime, j.HasEventTime = t, true
+	pl.recs = append(pl.recs, j)
+}
+
+// flush runs the collected rows through the query after the join.
+func (pl *Pipeline) flush(out exec.Output) {
+	if len(pl.recs) > 0 {
+		pl.inner.Process(pl.recs, out)
+	}
+	clear(pl.recs)
+	pl.recs = pl.recs[:0]
+}
 
 // Stats counts stream records: those an INNER join found no row for are
 // filtered, those whose join failed are dead-lettered.
 func (pl *Pipeline) Stats() exec.Stats {
 	s := pl.inner.Stats()
+	if pl.ss != nil {
+		// every input record is folded into the join's state; the query
+		// after the join counts joined rows, whose failures are row errors
+		return exec.Stats{In: pl.in, Accepted: pl.in - pl.dead - pl.unmatched, Filtered: pl.unmatched,
+			DeadLettered: pl.dead, RowErrors: s.RowErrors + s.DeadLettered}
+	}
 	s.In = pl.in
 	s.Filtered += pl.unmatched
 	s.DeadLettered += pl.dead
@@ -175,4 +324,15 @@ func (pl *Pipeline) Stats() exec.Stats {
 // Held reports the offsets still held in open state (exec.Pipeline.Held).
 func (pl *Pipeline) Held(fn func(topic string, partition int32, minOffset int64)) {
 	pl.inner.Held(fn)
+	if pl.ss != nil {
+		pl.ss.held(fn)
+	}
+}
+
+// StateRows returns the rows a stream-stream join buffers (0 for others).
+func (pl *Pipeline) StateRows() int64 {
+	if pl.ss == nil {
+		return 0
+	}
+	return pl.ss.rows
 }

@@ -1,0 +1,521 @@
+package join
+
+import (
+	"container/heap"
+	"fmt"
+	"strings"
+
+	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/expr"
+	"github.com/sluicesql/sluice/record"
+	"github.com/sluicesql/sluice/sql"
+)
+
+// PropStateTTL bounds a stream-stream join with no time bound in its ON:
+// rows are kept (and joined) while their event times are within it.
+const PropStateTTL = "join.state.ttl"
+
+// interval is a stream-stream join: each input's rows are kept per join
+// key until the watermark shows that no row of the other input can still
+// fall within the time bound. 0 is the left input (FROM), 1 the right.
+type interval struct {
+	kind     sql.JoinKind
+	lo, hi   int64 // right time - left time must be in [lo, hi] (ms)
+	bound    string
+	keys     [2][]expr.Func // over the joined row: each side's join key
+	residual expr.Func
+	times    [2]*exec.Program // each side's event time over the joined row; nil: the record's own
+	offset   [2]int           // each side's first slot in the joined row
+	width    [2]int
+	side     int // the slot that says which input a row came from
+}
+
+// outer reports whether unmatched rows of side s are emitted with NULLs.
+func (iv *interval) outer(s int) bool {
+	switch iv.kind {
+	case sql.FullJoin:
+		return true
+	case sql.LeftJoin:
+		return s == 0
+	case sql.RightJoin:
+		return s == 1
+	}
+	return false
+}
+
+// timeBound finds the time bound of a stream-stream join: WITHIN d, or a
+// conjunct `b.t BETWEEN a.t - x AND a.t + y` (either side first), else
+// 'join.state.ttl'. It returns the bound, the time columns it names (""
+// when it names none) and the other conjuncts.
+func (c *compiler) timeBound(j sql.Join) (lo, hi int64, cols [2]string, rest []sql.Expr, err error) {
+	found := false
+	for _, conj := range conjuncts(j.On) {
+		if b, ok := conj.(*sql.Between); ok && !b.Not && !found {
+			if l, h, cs, ok := c.between(b); ok {
+				lo, hi, cols, found = l, h, cs, true
+				continue
+			}
+		}
+		rest = append(rest, conj)
+	}
+	if j.Within > 0 {
+		if found {
+			return 0, 0, cols, nil, errorAt(j, "JOIN %s has both WITHIN and a BETWEEN time bound: give one", j.Source.Name)
+		}
+		d := j.Within.Milliseconds()
+		return -d, d, cols, rest, nil
+	}
+	if found {
+		if lo > hi {
+			return 0, 0, cols, nil, errorAt(j, "JOIN %s: the time bound is empty (its lower end is after its upper end)", j.Source.Name)
+		}
+		return lo, hi, cols, rest, nil
+	}
+	if ttl := strings.TrimSpace(c.props[PropStateTTL]); ttl != "" {
+		d, perr := exec.ParseDuration(ttl)
+		if perr != nil || d <= 0 {
+			return 0, 0, cols, nil, fmt.Errorf("WITH '%s'='%s': want a positive duration (5s, 10m, 1h)", PropStateTTL, ttl)
+		}
+		return -d.Milliseconds(), d.Milliseconds(), cols, rest, nil
+	}
+	return 0, 0, cols, nil, errorAt(j, "JOIN %s: a stream-stream join needs a time bound, or it keeps every row forever: add WITHIN INTERVAL '5' MINUTES, or AND %s.ts BETWEEN %s.ts - INTERVAL '1' MINUTE AND %s.ts + INTERVAL '1' MINUTE, or set '%s'; or declare '%s.primary.key' to join it as a table",
+		j.Source.Name, c.qualifier(1), c.qualifier(0), c.qualifier(0), PropStateTTL, j.Source.Name)
+}
+
+// between reads `x.t BETWEEN y.t [+-] INTERVAL AND y.t [+-] INTERVAL`
+// where x and y are the two inputs, as right - left in [lo, hi].
+func (c *compiler) between(b *sql.Between) (lo, hi int64, cols [2]string, ok bool) {
+	x, okx := b.X.(*sql.Ident)
+	if !okx {
+		return 0, 0, cols, false
+	}
+	xi, err := c.resolve(x)
+	if err != nil || xi < 0 {
+		return 0, 0, cols, false
+	}
+	yl, lcol, okl := c.offsetOf(b.Lo)
+	yh, hcol, okh := c.offsetOf(b.Hi)
+	if !okl || !okh || lcol.in != hcol.in || lcol.in == xi || !strings.EqualFold(lcol.name, hcol.name) {
+		return 0, 0, cols, false
+	}
+	cols[xi], cols[lcol.in] = x.Name, lcol.name
+	if xi == 1 { // right - left in [yl, yh]
+		return yl, yh, cols, true
+	}
+	// left in [right + yl, right + yh]: right - left in [-yh, -yl]
+	return -yh, -yl, cols, true
+}
+
+type inputCol struct {
+	in   int
+	name string
+}
+
+// offsetOf reads `col`, `col + INTERVAL` or `col - INTERVAL`.
+func (c *compiler) offsetOf(e sql.Expr) (int64, inputCol, bool) {
+	var sign int64
+	var lit sql.Expr
+	switch n := e.(type) {
+	case *sql.Ident:
+		i, err := c.resolve(n)
+		return 0, inputCol{i, n.Name}, err == nil && i >= 0
+	case *sql.Binary:
+		switch n.Op {
+		case sql.Add:
+			sign = 1
+		case sql.Sub:
+			sign = -1
+		default:
+			return 0, inputCol{}, false
+		}
+		id, ok := n.L.(*sql.Ident)
+		lit = n.R
+		if !ok {
+			return 0, inputCol{}, false
+		}
+		i, err := c.resolve(id)
+		if err != nil || i < 0 {
+			return 0, inputCol{}, false
+		}
+		l, ok := lit.(*sql.Literal)
+		if !ok || l.Kind != sql.IntervalLit {
+			return 0, inputCol{}, false
+		}
+		f, err := expr.Compile(l, &expr.Scope{Schema: record.NewSchema()})
+		if err != nil {
+			return 0, inputCol{}, false
+		}
+		v, err := f(&record.Record{})
+		if err != nil || v.Kind() != record.Int {
+			return 0, inputCol{}, false
+		}
+		return sign * v.Int(), inputCol{i, id.Name}, true
+	}
+	return 0, inputCol{}, false
+}
+
+// ssRow is one buffered row of a stream-stream join.
+type ssRow struct {
+	rec     record.Record // its values (its input's slots of the joined row) and metadata
+	t       int64
+	key     string
+	side    int
+	matched bool
+	gone    bool
+	idx     int // heap index
+}
+
+// ssKey holds one join key's buffered rows of each input.
+type ssKey struct{ rows [2][]*ssRow }
+
+// rowHeap orders buffered rows by the event time at which they are done.
+type rowHeap struct {
+	rows []*ssRow
+	done func(*ssRow) int64
+}
+
+func (h *rowHeap) Len() int           { return len(h.rows) }
+func (h *rowHeap) Less(i, j int) bool { return h.done(h.rows[i]) < h.done(h.rows[j]) }
+func (h *rowHeap) Swap(i, j int) {
+	h.rows[i], h.rows[j] = h.rows[j], h.rows[i]
+	h.rows[i].idx, h.rows[j].idx = i, j
+}
+func (h *rowHeap) Push(x any) { r := x.(*ssRow); r.idx = len(h.rows); h.rows = append(h.rows, r) }
+func (h *rowHeap) Pop() any {
+	r := h.rows[len(h.rows)-1]
+	h.rows = h.rows[:len(h.rows)-1]
+	return r
+}
+
+// ssState is one worker's stream-stream join state.
+type ssState struct {
+	iv    *interval
+	keys  map[string]*ssKey
+	heap  rowHeap
+	rows  int64
+	bytes int64
+}
+
+func newSSState(iv *interval) *ssState {
+	s := &ssState{iv: iv, keys: map[string]*ssKey{}}
+	s.heap.done = iv.doneAt
+	return s
+}
+
+// doneAt is the watermark past which no row of the other input can match r.
+func (iv *interval) doneAt(r *ssRow) int64 {
+	if r.side == 0 {
+		return r.t + iv.hi
+	}
+	return r.t - iv.lo
+}
+
+// eventTime returns side s's event time of a row.
+func (iv *interval) eventTime(s int, r *record.Record) (int64, error) {
+	if p := iv.times[s]; p != nil {
+		t, ok := p.EventTime(r)
+		if !ok {
+			return 0, fmt.Errorf("the event time of %s is not a time", []string{"the left input", "the right input"}[s])
+		}
+		return t, nil
+	}
+	if r.HasEventTime {
+		return r.EventTime, nil
+	}
+	return r.Timestamp, nil
+}
+
+// insert joins a row of side s with the other side's buffered rows of its
+// key, then buffers it unless it is already done at the watermark wm.
+func (st *ssState) insert(pl *Pipeline, r *record.Record, s int, t int64, key string, wm int64) error {
+	iv := st.iv
+	row := &ssRow{t: t, key: key, side: s}
+	k := st.keys[key]
+	if k != nil {
+		for _, o := range k.rows[1-s] {
+			if o.gone {
+				continue
+			}
+			tl, tr := t, o.t
+			if s == 1 {
+				tl, tr = o.t, t
+			}
+			if d := tr - tl; d < iv.lo || d > iv.hi {
+				continue
+			}
+			ok, err := pl.emitPair(r, s, o, max(tl, tr))
+			if err != nil {
+				return err
+			}
+			if ok {
+				o.matched, row.matched = true, true
+			}
+		}
+	}
+	if iv.doneAt(row) < wm {
+		// late: every row it could meet is gone
+		if iv.outer(s) && !row.matched {
+			pl.emitOuter(r, s, t)
+		}
+		return nil
+	}
+	row.rec = *r
+	row.rec.Values = append([]record.Value(nil), r.Values[iv.offset[s]:iv.offset[s]+iv.width[s]]...)
+	row.rec.Headers = nil
+	if k == nil {
+		k = &ssKey{}
+		st.keys[key] = k
+	}
+	k.rows[s] = append(k.rows[s], row)
+	heap.Push(&st.heap, row)
+	st.rows++
+	return nil
+}
+
+// evict drops the rows done at watermark wm, emitting the unmatched rows
+// of an outer side with NULLs, and returns the watermark the query after
+// the join may move to: no row it will still receive is older.
+func (st *ssState) evict(pl *Pipeline, wm int64) int64 {
+	iv := st.iv
+	for st.heap.Len() > 0 && iv.doneAt(st.heap.rows[0]) < wm {
+		st.drop(pl, heap.Pop(&st.heap).(*ssRow))
+	}
+	if st.heap.Len() == 0 {
+		return wm
+	}
+	span := max(iv.hi, -iv.lo, 0)
+	return min(wm, iv.doneAt(st.heap.rows[0])-span)
+}
+
+// drop removes a done row, emitting it with NULLs when it never matched
+// and its side is outer.
+func (st *ssState) drop(pl *Pipeline, r *ssRow) {
+	if st.iv.outer(r.side) && !r.matched {
+		rec := r.rec
+		vals := pl.row()
+		copy(vals[st.iv.offset[r.side]:], r.rec.Values)
+		rec.Values = vals
+		rec.EventTime, rec.HasEventTime = r.t, true
+		pl.recs = append(pl.recs, rec)
+	}
+	r.gone = true
+	st.rows--
+	k := st.keys[r.key]
+	rows := k.rows[r.side]
+	kept := rows[:0]
+	for _, o := range rows {
+		if !o.gone {
+			kept = append(kept, o)
+		}
+	}
+	clear(rows[len(kept):])
+	k.rows[r.side] = kept
+	if len(k.rows[0]) == 0 && len(k.rows[1]) == 0 {
+		delete(st.keys, r.key)
+	}
+}
+
+// finish drops every row: the input has ended.
+func (st *ssState) finish(pl *Pipeline) {
+	for st.heap.Len() > 0 {
+		st.drop(pl, heap.Pop(&st.heap).(*ssRow))
+	}
+}
+
+// held reports the smallest offset of the buffered rows per source partition.
+func (st *ssState) held(fn func(topic string, partition int32, minOffset int64)) {
+	type tp struct {
+		topic string
+		p     int32
+	}
+	mins := map[tp]int64{}
+	for _, r := range st.heap.rows {
+		k := tp{r.rec.Topic, r.rec.Partition}
+		if m, ok := mins[k]; !ok || r.rec.Offset < m {
+			mins[k] = r.rec.Offset
+		}
+	}
+	for k, m := range mins {
+		fn(k.topic, k.p, m)
+	}
+}
+
+// sideColumn names the joined row's slot that says which input of a
+// stream-stream join a row came from (no SQL name can spell it).
+const sideColumn = " side"
+
+// compileInterval compiles a stream-stream join: the joined row holds the
+// left input's columns, the right's, then the side slot.
+func compileInterval(sel *sql.Select, opts Options) (*Program, error) {
+	j := sel.Joins[0]
+	c := newCompiler(sel, opts)
+	rsel, err := c.rewriteSelect(sel)
+	if err != nil {
+		return nil, err
+	}
+	iv := &interval{kind: j.Kind}
+	lo, hi, cols, rest, err := c.timeBound(j)
+	if err != nil {
+		return nil, err
+	}
+	iv.lo, iv.hi = lo, hi
+	var keys [2][]sql.Expr
+	var residual []sql.Expr
+	for _, conj := range rest {
+		r, mask, err := c.expr(conj)
+		if err != nil {
+			return nil, err
+		}
+		if b, ok := conj.(*sql.Binary); ok && b.Op == sql.Eq && mask == 3 {
+			l, lm, _ := c.expr(b.L)
+			rr, rm, _ := c.expr(b.R)
+			switch {
+			case lm == 1 && rm == 2:
+				keys[0], keys[1] = append(keys[0], l), append(keys[1], rr)
+				continue
+			case lm == 2 && rm == 1:
+				keys[0], keys[1] = append(keys[0], rr), append(keys[1], l)
+				continue
+			}
+		}
+		residual = append(residual, r)
+	}
+	// Each side's event time: the columns of a BETWEEN bound, else
+	// '<n>.event.time.field', else 'event.time.field', else the record's.
+	for s := range 2 {
+		if cols[s] == "" {
+			cols[s] = strings.TrimSpace(c.props[c.inputs[s].Name+".event.time.field"])
+		}
+		if f := strings.TrimSpace(c.props[exec.PropEventTimeField]); cols[s] == "" && f != "" && (!c.known[s] || c.has(s, f)) {
+			cols[s] = f
+		}
+		if _, sys := record.IsSystemColumn(cols[s]); sys {
+			cols[s] = ""
+		}
+		if cols[s] != "" {
+			if err := c.use(s, cols[s], j); err != nil {
+				return nil, err
+			}
+		}
+	}
+	left, right := c.schema(0), c.schema(1)
+	joined := record.NewSchemaOf(left.Fields()...)
+	for _, f := range right.Fields() {
+		f.Name = c.name(1, f.Name)
+		joined.AddField(f)
+	}
+	iv.offset = [2]int{0, left.Len()}
+	iv.width = [2]int{left.Len(), right.Len()}
+	iv.side = joined.Add(sideColumn)
+	iv.bound = fmt.Sprintf("%s.t - %s.t in [%dms, %dms]", c.qualifier(1), c.qualifier(0), lo, hi)
+	scope := &expr.Scope{Schema: joined}
+	for s := range 2 {
+		for _, k := range keys[s] {
+			f, err := expr.Compile(k, scope)
+			if err != nil {
+				return nil, err
+			}
+			iv.keys[s] = append(iv.keys[s], f)
+		}
+		if cols[s] != "" {
+			name := c.name(s, c.canonical(s, cols[s]))
+			props := map[string]string{exec.PropEventTimeField: name, exec.PropEventTimeFormat: c.props[exec.PropEventTimeFormat]}
+			tsel := &sql.Select{Pos: j.Pos, Items: []sql.SelectItem{{Pos: j.Pos, Expr: &sql.Ident{Pos: j.Pos, Name: name}}}}
+			if iv.times[s], err = exec.Compile(tsel, exec.Options{Properties: props, Schema: joined, ExternalWatermark: true}); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if r := and(residual); r != nil {
+		if iv.residual, err = expr.Compile(r, scope); err != nil {
+			return nil, err
+		}
+	}
+	// The query after the join reads each joined row's event time (the
+	// later of its two rows'), not a column.
+	props := map[string]string{}
+	for k, v := range opts.Properties {
+		if k != exec.PropEventTimeField {
+			props[k] = v
+		}
+	}
+	p := &Program{stream: joined, width: joined.Len(), iv: iv, c: c}
+	if p.Program, err = exec.Compile(rsel, exec.Options{Properties: props, Schema: joined, ExternalWatermark: true}); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Side is one input of a stream-stream join as its source decodes it.
+type Side struct {
+	// Schema are the columns the input's source decodes.
+	Schema *record.Schema
+	// Offset is the first slot of those columns in the joined row, Width
+	// the joined row's width and Slot the slot that tells the inputs apart.
+	Offset, Width, Slot int
+}
+
+// Sides returns the inputs of a stream-stream join (nil for a
+// stream-table join): their sources are read into the joined row.
+func (p *Program) Sides() []Side {
+	if p.iv == nil {
+		return nil
+	}
+	return []Side{
+		{Schema: p.c.schema(0), Offset: 0, Width: p.width, Slot: p.iv.side},
+		{Schema: p.c.schema(1), Offset: p.iv.offset[1], Width: p.width, Slot: p.iv.side},
+	}
+}
+
+// EventTime returns a record's event time: a stream-stream join reads its
+// input's own event time (job.Program).
+func (p *Program) EventTime(r *record.Record) (int64, bool) {
+	if p.iv == nil {
+		return p.Program.EventTime(r)
+	}
+	s := 0
+	if v := r.Values[p.iv.side]; v.Kind() == record.Int && v.Int() == 1 {
+		s = 1
+	}
+	t, err := p.iv.eventTime(s, r)
+	return t, err == nil
+}
+
+// Bound describes a stream-stream join's time bound ("" for others).
+func (p *Program) Bound() string {
+	if p.iv == nil {
+		return ""
+	}
+	return p.iv.bound
+}
+
+// RoutingKey returns the routing key of a stream-stream join as functions
+// over the joined row: each reads its input's side of the key (keys[s] are
+// input s's key expressions as the planner wrote them).
+func (p *Program) RoutingKey(keys [2][]sql.Expr) ([]func(*record.Record) (record.Value, error), error) {
+	if len(keys[0]) != len(keys[1]) {
+		return nil, fmt.Errorf("join routing key: %d keys on the left, %d on the right", len(keys[0]), len(keys[1]))
+	}
+	scope := &expr.Scope{Schema: p.stream}
+	var out []func(*record.Record) (record.Value, error)
+	slot := p.iv.side
+	for i := range keys[0] {
+		var fs [2]expr.Func
+		for s := range 2 {
+			e, _, err := p.c.expr(keys[s][i])
+			if err != nil {
+				return nil, err
+			}
+			if fs[s], err = expr.Compile(e, scope); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, func(r *record.Record) (record.Value, error) {
+			if v := r.Values[slot]; v.Kind() == record.Int && v.Int() == 1 {
+				return fs[1](r)
+			}
+			return fs[0](r)
+		})
+	}
+	return out, nil
+}
