@@ -97,4 +97,3 @@ func TestIntervalJoinDifferentialSQLite(t *testing.T) {
 		}
 	}
 }
-

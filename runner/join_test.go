@@ -30,7 +30,7 @@ type joinData struct {
 	traders  [][]mem.Message
 	limits   [][]mem.Message
 	regions  [][]mem.Message
-	keyed    bool // trades are partitioned by k like traders
+	keyed    bool                       // trades are partitioned by k like traders
 	streams  map[string][][]mem.Message // other inputs by name
 	parts    int
 	db       *stdsql.DB
