@@ -83,7 +83,7 @@ func TestJoinErrors(t *testing.T) {
 		{`SELECT x.id FROM trades t JOIN traders r ON t.trader_id = r.trader_id`, `unknown source or alias "x"`},
 		{`SELECT t.id FROM trades t RIGHT JOIN traders r ON t.trader_id = r.trader_id`, `RIGHT JOIN traders: a stream-table join is INNER or LEFT`},
 		{`SELECT t.id FROM trades t JOIN traders r ON t.qty = r.qty`, `must equate r.trader_id with the stream`},
-		{`SELECT t.id FROM trades t JOIN trades u ON t.id = u.id`, `trades has no primary key, so it is a stream`},
+		{`SELECT t.id FROM trades t JOIN trades u ON t.id = u.id`, `a stream-stream join needs a time bound`},
 		{`SELECT t.id, r._offset FROM trades t JOIN traders r ON t.trader_id = r.trader_id`, `system columns are those of the stream record`},
 	}
 	// A statement that does not read traders must not name it in WITH.
