@@ -106,6 +106,7 @@ func Compile(sel *sql.Select, opts Options) (*Program, error) {
 		p.in = record.NewSchemaOf(opts.Schema.Fields()...)
 	}
 	in := &expr.Scope{Schema: p.in, AutoAdd: p.autoAdd, Qualifiers: qualifiers(sel)}
+	p.nestedFields(sel)
 	if err := p.compileEventTime(sel); err != nil {
 		return nil, err
 	}
@@ -288,6 +289,9 @@ func columnName(it sql.SelectItem) string {
 		return it.Alias
 	}
 	if id, ok := it.Expr.(*sql.Ident); ok {
+		if n := len(id.Path); n > 0 {
+			return id.Path[n-1] // a nested field is named by its last name, as in DuckDB
+		}
 		if sys, ok := record.IsSystemColumn(id.Name); ok {
 			return sys
 		}
@@ -333,13 +337,16 @@ func (p *Program) compileStateless(sel *sql.Select, items []sql.SelectItem, in *
 		}
 	}
 	p.project = make([]expr.Func, len(items))
+	fields := p.out.Fields()
 	for i, it := range items {
-		f, err := expr.Compile(it.Expr, scope)
+		f, t, err := expr.CompileTyped(it.Expr, scope)
 		if err != nil {
 			return err
 		}
 		p.project[i] = f
+		fields[i].Type = t
 	}
+	p.out = record.NewSchemaOf(fields...)
 	return nil
 }
 

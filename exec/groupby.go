@@ -64,3 +64,23 @@ func ordinal(s string) (int, bool) {
 	}
 	return n, s != ""
 }
+
+// nestedFields rewrites, in sel, each reference `a.b...` whose a is no
+// source but a column of the input as the nested field b... of column a, so
+// that the rest of the planning (same-expression checks, routing keys)
+// never takes a nested field for a qualified column.
+func (p *Program) nestedFields(sel *sql.Select) {
+	for _, e := range append(sel.Exprs(), sel.Qualify) {
+		sql.Inspect(e, func(x sql.Expr) bool {
+			id, ok := x.(*sql.Ident)
+			if !ok || id.Qualifier == "" || isQualifier(sel, id.Qualifier) {
+				return true
+			}
+			if _, ok := p.in.Lookup(id.Qualifier); ok || p.autoAdd {
+				id.Path = append([]string{id.Name}, id.Path...)
+				id.Name, id.Qualifier = id.Qualifier, ""
+			}
+			return true
+		})
+	}
+}

@@ -15,8 +15,11 @@ func sameExpr(a, b sql.Expr) bool {
 	switch x := a.(type) {
 	case *sql.Ident:
 		y, ok := b.(*sql.Ident)
-		return ok && strings.EqualFold(x.Name, y.Name) &&
+		return ok && strings.EqualFold(x.Name, y.Name) && samePath(x.Path, y.Path) &&
 			(x.Qualifier == "" || y.Qualifier == "" || strings.EqualFold(x.Qualifier, y.Qualifier))
+	case *sql.Index:
+		y, ok := b.(*sql.Index)
+		return ok && sameExpr(x.X, y.X) && sameExpr(x.Index, y.Index)
 	case *sql.Literal:
 		y, ok := b.(*sql.Literal)
 		return ok && x.Kind == y.Kind && x.Text == y.Text && strings.EqualFold(x.Unit, y.Unit)
@@ -110,4 +113,17 @@ func isAnalyticCall(e sql.Expr) (*sql.Call, bool) {
 // errorAt returns a compile error positioned at n.
 func errorAt(n sql.Node, format string, args ...any) error {
 	return &expr.Error{Pos: n.Position(), Msg: fmt.Sprintf(format, args...)}
+}
+
+// samePath reports whether two nested field paths are equal (any case).
+func samePath(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !strings.EqualFold(a[i], b[i]) {
+			return false
+		}
+	}
+	return true
 }

@@ -16,20 +16,73 @@ func (c *compiler) ident(x *sql.Ident) (node, error) {
 		fn, err := systemColumn(x, sys)
 		return node{fn: fn}, err
 	}
-	if x.Qualifier != "" && c.scope.Qualifiers != nil && !containsFold(c.scope.Qualifiers, x.Qualifier) {
+	name, path := c.columnPath(x)
+	if name == "" {
 		return node{}, errorf(x, "unknown qualifier %q in %s%s", x.Qualifier, sql.FormatExpr(x), Hint(x.Qualifier, c.scope.Qualifiers))
 	}
 	s := c.scope.Schema
-	if s != nil {
-		if slot, ok := s.Lookup(x.Name); ok {
-			return node{fn: slotReader(slot)}, nil
-		}
-		if c.scope.AutoAdd {
-			return node{fn: slotReader(s.Add(x.Name))}, nil
-		}
-		return node{}, UnknownColumn(x, x.Name, s.Names())
+	if s == nil {
+		return node{}, errorf(x, "unknown column %q", name)
 	}
-	return node{}, errorf(x, "unknown column %q", x.Name)
+	slot, ok := s.Lookup(name)
+	if !ok {
+		if !c.scope.AutoAdd {
+			return node{}, UnknownColumn(x, name, s.Names())
+		}
+		slot = s.Add(name)
+	}
+	if len(path) == 0 {
+		return node{fn: slotReader(slot)}, nil
+	}
+	t, err := fieldType(x, name, s.Type(slot), path)
+	if err != nil {
+		return node{}, err
+	}
+	return node{fn: fieldReader(slotReader(slot), path, t)}, nil
+}
+
+// columnPath splits a column reference into the column's name and the
+// nested field path after it: `t.col.f` (t a qualifier) and `col.f` (col
+// no qualifier) both give col and [f]. The name is "" for an unknown
+// qualifier that is no column either.
+func (c *compiler) columnPath(x *sql.Ident) (string, []string) {
+	q := c.scope.Qualifiers
+	if x.Qualifier == "" || q == nil || containsFold(q, x.Qualifier) {
+		return x.Name, x.Path
+	}
+	if s := c.scope.Schema; s != nil {
+		if _, ok := s.Lookup(x.Qualifier); ok || c.scope.AutoAdd {
+			return x.Qualifier, append([]string{x.Name}, x.Path...)
+		}
+	}
+	return "", nil
+}
+
+// fieldType returns the type of the nested field path of column name, of
+// type t: ANY when t does not say (a column of type ANY), else the declared or inferred field's type. A field the ROW type
+// does not have is an error with a hint.
+func fieldType(x *sql.Ident, name string, t record.Type, path []string) (record.Type, error) {
+	at := name
+	for _, f := range path {
+		switch t.Kind {
+		case record.TypeAny:
+			return record.AnyType, nil
+		case record.TypeRow:
+			field, ok := t.Field(f)
+			if !ok {
+				names := make([]string, len(t.Fields))
+				for i, g := range t.Fields {
+					names[i] = g.Name
+				}
+				return record.AnyType, errorf(x, "%s has no field %q (its fields: %s)%s", at, f, strings.Join(names, ", "), Hint(f, names))
+			}
+			t = field.Type
+		default:
+			return record.AnyType, errorf(x, "%s is %s, which has no field %q", at, t, f)
+		}
+		at += "." + f
+	}
+	return t, nil
 }
 
 // UnknownColumn returns the positioned error for a column name that is not

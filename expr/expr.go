@@ -128,6 +128,8 @@ func (c *compiler) compileNode(e sql.Expr) (node, error) {
 		n, err = c.cast(x)
 	case *sql.Call:
 		n, err = c.call(x)
+	case *sql.Index:
+		n, err = c.index(x)
 	default:
 		return node{}, errorf(e, "unsupported expression %T", e)
 	}

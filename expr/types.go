@@ -63,6 +63,8 @@ func (c *compiler) typeOf(x sql.Expr) (record.Type, error) {
 		return castType(x.Type), nil
 	case *sql.Call:
 		return c.callType(x), nil
+	case *sql.Index:
+		return c.indexType(x), nil
 	}
 	return record.AnyType, nil
 }
@@ -79,9 +81,14 @@ func (c *compiler) identType(x *sql.Ident) record.Type {
 		}
 		return record.TimestampType
 	}
-	if s := c.scope.Schema; s != nil {
-		if slot, ok := s.Lookup(x.Name); ok {
-			return s.Type(slot)
+	name, path := c.columnPath(x)
+	if s := c.scope.Schema; s != nil && name != "" {
+		if slot, ok := s.Lookup(name); ok {
+			t, err := fieldType(x, name, s.Type(slot), path)
+			if err != nil {
+				return record.AnyType
+			}
+			return t
 		}
 	}
 	return record.AnyType

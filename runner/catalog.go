@@ -1,7 +1,10 @@
 package runner
 
 import (
+	"sort"
 	"strings"
+
+	"github.com/sluicesql/sluice/expr"
 
 	"github.com/sluicesql/sluice/sql"
 )
@@ -66,4 +69,19 @@ func (c *Catalog) Properties(names ...string) map[string]string {
 		}
 	}
 	return out
+}
+
+// unknownSource is the error for a FROM name that no DDL declares and no
+// '<name>.type' property gives a type, with a hint among the names that
+// are declared.
+func unknownSource(from sql.Source, props map[string]string, c *Catalog) error {
+	known := c.Names()
+	for k := range props {
+		if name, ok := strings.CutSuffix(k, ".type"); ok && !strings.Contains(name, ".") {
+			known = append(known, name)
+		}
+	}
+	sort.Strings(known)
+	return sql.Errorf(from, "unknown source %q: no CREATE STREAM/TABLE %s declares it and WITH has no '%s.type' (one of %s)%s",
+		from.Name, from.Name, from.Name, strings.Join(sourceTypes, ", "), expr.Hint(from.Name, known))
 }

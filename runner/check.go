@@ -190,6 +190,9 @@ func checkOptions(stmt *sql.Statement, opts Options) (*checked, error) {
 		if opts.InProcess != nil && lookup(conn, n+".type") == "" {
 			continue // another statement's in-process output, or input() says it has no type
 		}
+		if strings.TrimSpace(lookup(conn, n+".type")) == "" {
+			return nil, configErr(unknownSource(*at, c.props, opts.Catalog))
+		}
 		if _, err := checkSource(n, conn); err != nil {
 			return nil, c.errorAt(err, at)
 		}

@@ -117,3 +117,20 @@ func TestInferredSchemaAndMisfits(t *testing.T) {
 		t.Errorf("dead letters %s, %v", dead, err)
 	}
 }
+
+func TestNestedData(t *testing.T) {
+	data := writeData(t, "n.jsonl", `{"id":1,"payload":{"user":{"id":7,"name":"ann"}},"tags":["a","b"]}`+"\n"+
+		`{"id":2,"payload":{"user":{"id":8,"name":"bob"}},"tags":[]}`+"\n")
+	src := `CREATE STREAM e WITH ('type'='file_source', 'path'='` + data + `');
+		SELECT id, payload.user, e.payload.user.name, tags[1] AS first, tags FROM e WHERE payload.user.id > 7;
+		SELECT payload.user.name AS who, COUNT(*) AS n FROM e GROUP BY who;`
+	rows, _ := runSQL(t, src, nil)
+	want := []string{
+		`{"id":2,"user":{"id":8,"name":"bob"},"name":"bob","first":null,"tags":[]}`,
+		`{"who":"ann","n":1}`,
+		`{"who":"bob","n":1}`,
+	}
+	if strings.Join(rows, "\n") != strings.Join(want, "\n") {
+		t.Errorf("rows:\n%s\nwant:\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))
+	}
+}

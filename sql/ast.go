@@ -247,12 +247,24 @@ type Expr interface {
 	exprNode()
 }
 
-// Ident is a column reference, optionally qualified (`t.col`). System
+// Ident is a column reference, optionally qualified (`t.col`), optionally
+// followed by nested field names (`payload.user.id`). The parser cannot tell
+// a qualifier from a column holding nested fields: `a.b` is parsed as
+// Qualifier a and Name b, and the planner, which knows the sources and the
+// columns, reads it as a field of column a when a is no source. System
 // columns are Idents whose Name is a system column name (any case).
 type Ident struct {
 	Pos
 	Qualifier string
 	Name      string
+	// Path lists the names after the second one: `a.b.c.d` has Path [c d].
+	Path []string
+}
+
+// Index is an array element, `x[i]`, counting from 1 as SQL does.
+type Index struct {
+	Pos
+	X, Index Expr
 }
 
 // LiteralKind is the kind of a literal.
@@ -407,6 +419,7 @@ type Frame struct {
 }
 
 func (*Ident) exprNode()   {}
+func (*Index) exprNode()   {}
 func (*Literal) exprNode() {}
 func (*Unary) exprNode()   {}
 func (*Binary) exprNode()  {}

@@ -54,7 +54,7 @@ func TestParseErrors(t *testing.T) {
 		{"case without end", "SELECT CASE WHEN a THEN b FROM t", 1, 27, "expected END to close the CASE at 1:8, found FROM"},
 		{"is without null", "SELECT a FROM t WHERE a IS 1", 1, 28, "expected NULL after IS, found number 1"},
 		{"star in expression", "SELECT a FROM t WHERE * > 1", 1, 23, "expected expression after WHERE, found '*'"},
-		{"too many qualifiers", "SELECT a.b.c FROM t", 1, 11, "too many qualifiers: expected qualifier.column, found another '.'"},
+		{"unclosed subscript", "SELECT a[1 FROM t", 1, 12, "expected ']' to close the '[' at 1:9, found FROM"},
 		{"buffer must be positive", "SELECT AVG(p) OVER (ROWS WINDOW BUFFER 0 ROWS) FROM t", 1, 40, "ROWS WINDOW BUFFER size must be positive, found 0"},
 		{"frame must end at current row", "SELECT AVG(p) OVER (ROWS BETWEEN 2 PRECEDING AND 2 FOLLOWING) FROM t", 1, 50, "expected CURRENT in ROWS BETWEEN ... AND (only CURRENT ROW is supported), found number 2"},
 		{"reserved word as name", "SELECT a FROM select", 1, 15, "expected source name after FROM, found SELECT"},

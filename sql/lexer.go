@@ -269,7 +269,7 @@ func (l *lexer) quoted(p Pos, q byte, kind tokKind, what string) *Error {
 }
 
 // operators lists the operator and punctuation tokens, longest first.
-var operators = []string{"||", "<>", "!=", "<=", ">=", "(", ")", ",", ".", ";", "*", "+", "-", "/", "%", "=", "<", ">"}
+var operators = []string{"||", "<>", "!=", "<=", ">=", "(", ")", "[", "]", ",", ".", ";", "*", "+", "-", "/", "%", "=", "<", ">"}
 
 func (l *lexer) operator(p Pos) *Error {
 	for _, op := range operators {

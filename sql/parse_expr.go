@@ -164,7 +164,7 @@ func (p *parser) prefix() Expr {
 		p.i++
 		return p.operand(precNeg, t)
 	}
-	return p.primary()
+	return p.postfix(p.primary())
 }
 
 // primary parses literals, identifiers, calls, CASE, CAST and (expr).
@@ -232,19 +232,36 @@ func (p *parser) primary() Expr {
 	return nil
 }
 
-// ident parses `name` or `qualifier.name`.
+// ident parses `name`, `qualifier.name` or a longer dotted path
+// (`payload.user.id`, `t.payload.user`).
 func (p *parser) ident() Expr {
 	t := p.next()
 	id := &Ident{Pos: t.pos, Name: t.text}
 	if p.isOp(".") {
 		p.i++
 		id.Qualifier = id.Name
-		id.Name = p.name("column name after '.'")
-		if p.isOp(".") {
-			p.failf(p.peek(), "too many qualifiers: expected qualifier.column, found another '.'")
+		id.Name = p.name("column or field name after '.'")
+		for p.isOp(".") {
+			p.i++
+			id.Path = append(id.Path, p.name("field name after '.'"))
 		}
 	}
 	return id
+}
+
+// postfix parses the array subscripts after a primary expression: `x[1][2]`.
+func (p *parser) postfix(x Expr) Expr {
+	for p.isOp("[") {
+		open := p.next()
+		i := p.operand(precLowest, open)
+		t := p.peek()
+		if !p.isOp("]") {
+			p.failf(t, "expected ']' to close the '[' at %d:%d, found %s", open.pos.Line, open.pos.Col, p.describe(t))
+		}
+		p.i++
+		x = &Index{Pos: x.Position(), X: x, Index: i}
+	}
+	return x
 }
 
 // shortUnitNames maps the suffixes of short durations to INTERVAL units.

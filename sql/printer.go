@@ -290,6 +290,14 @@ func writeExpr(b *strings.Builder, e Expr) {
 			b.WriteString(quoteIdent(n.Qualifier) + ".")
 		}
 		b.WriteString(quoteIdent(n.Name))
+		for _, f := range n.Path {
+			b.WriteString("." + quoteIdent(f))
+		}
+	case *Index:
+		writeExpr(b, n.X)
+		b.WriteString("[")
+		writeExpr(b, n.Index)
+		b.WriteString("]")
 	case *Literal:
 		writeLiteral(b, n)
 	case *Unary:

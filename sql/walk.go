@@ -36,6 +36,9 @@ func Inspect(e Expr, f func(Expr) bool) {
 		Inspect(n.Else, f)
 	case *Cast:
 		Inspect(n.X, f)
+	case *Index:
+		Inspect(n.X, f)
+		Inspect(n.Index, f)
 	case *Call:
 		for _, a := range n.Args {
 			Inspect(a, f)

@@ -1,15 +1,18 @@
 package codec
 
 import (
+	"encoding/json"
 	"strconv"
 
 	"github.com/sluicesql/sluice/record"
 )
 
 // JSONEncoder encodes rows as JSON objects whose fields are the schema's
-// columns in slot order.
+// columns in slot order. A column of type ROW or ARRAY holds JSON text,
+// written as it is: a nested object or array, not an escaped string.
 type JSONEncoder struct {
 	keys [][]byte // `"name":` per slot, the first with its '{'
+	raw  []bool   // by slot: the value is JSON text; nil when no column is
 }
 
 // NewJSONEncoder returns an encoder for rows of schema.
@@ -22,6 +25,12 @@ func NewJSONEncoder(schema *record.Schema) *JSONEncoder {
 		}
 		k = record.AppendJSONString(k, schema.Name(i))
 		e.keys[i] = append(k, ':')
+		if schema.Type(i).Nested() {
+			if e.raw == nil {
+				e.raw = make([]bool, schema.Len())
+			}
+			e.raw[i] = true
+		}
 	}
 	return e
 }
@@ -40,7 +49,11 @@ func (e *JSONEncoder) AppendRow(b []byte, row []record.Value) []byte {
 		}
 		switch v.Kind() {
 		case record.String:
-			b = record.AppendJSONString(b, v.Str())
+			if e.raw != nil && e.raw[i] && json.Valid([]byte(v.Str())) {
+				b = append(b, v.Str()...)
+			} else {
+				b = record.AppendJSONString(b, v.Str())
+			}
 		case record.Float:
 			b = appendFloat(b, v, v.AppendJSON)
 		default:

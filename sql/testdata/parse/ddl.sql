@@ -12,3 +12,5 @@ CREATE STREAM nested (id BIGINT, payload ROW<user ROW<id BIGINT, name STRING>, s
 WITH ('type'='file_source', 'path'='n.jsonl');
 
 SELECT * EXCEPT (price, quantity), t.* EXCLUDE (symbol), t.* EXCLUDE trader_id FROM trades t;
+
+SELECT payload.user.id, t.payload.user.name AS n, tags[1], payload.tags[2 + 1][1], -tags[1] FROM events t WHERE payload.user.id > 0;

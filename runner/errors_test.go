@@ -1,0 +1,83 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sluicesql/sluice/sql"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/schema_errors.golden")
+
+// TestSchemaErrors pins, for each class of error found when a statement is
+// resolved against its source's schema (an unknown column, qualifier,
+// function, field or window time column; a type mismatch in an operator,
+// a comparison, WHERE or an aggregate; a bad GROUP BY position), the
+// message, its position and caret, and the "did you mean" hint, in
+// testdata/schema_errors.golden. Every case must fail before a record is read.
+func TestSchemaErrors(t *testing.T) {
+	const ddl = "CREATE STREAM trades WITH ('type'='file_source', 'path'='testdata/trades.jsonl');\n"
+	cases := []struct{ name, query string }{
+		{"unknown column", "SELECT symbl FROM trades"},
+		{"unknown column in WHERE", "SELECT symbol FROM trades\nWHERE quantty > 5"},
+		{"unknown column, nothing close", "SELECT volume FROM trades"},
+		{"unknown qualifier", "SELECT trade.symbol FROM trades t"},
+		{"unknown function", "SELECT UPPR(symbol) FROM trades"},
+		{"unknown window time column", "SELECT symbol, COUNT(*) FROM trades GROUP BY symbol WINDOW TUMBLING(trade_tme, 1m)"},
+		{"unknown column in EXCEPT", "SELECT * EXCEPT (prize) FROM trades"},
+		{"unknown nested field", "SELECT payload.usr.id FROM trades"},
+		{"field of a scalar", "SELECT symbol.x FROM trades"},
+		{"subscript of a scalar", "SELECT symbol[1] FROM trades"},
+		{"SUM of a string", "SELECT SUM(symbol) FROM trades"},
+		{"AVG OVER of a string", "SELECT AVG(symbol) OVER (PARTITION BY trader_id) AS a FROM trades"},
+		{"string plus number", "SELECT symbol + 1 FROM trades"},
+		{"number compared with text", "SELECT * FROM trades WHERE price = 'abc'"},
+		{"bad timestamp literal", "SELECT * FROM trades WHERE trade_time > 'yesterday'"},
+		{"WHERE not boolean", "SELECT * FROM trades WHERE symbol"},
+		{"NOT of a number", "SELECT * FROM trades WHERE NOT quantity"},
+		{"GROUP BY position out of range", "SELECT symbol, COUNT(*) FROM trades GROUP BY 3"},
+		{"GROUP BY an aggregate", "SELECT symbol, COUNT(*) AS n FROM trades GROUP BY n"},
+		{"unknown source", "SELECT symbol FROM trade"},
+	}
+	var b strings.Builder
+	for _, c := range cases {
+		src := ddl + c.query + ";\n"
+		stmts, err := sql.Parse("q.sql", src)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		cat, err := NewCatalog(stmts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Plan(context.Background(), stmts[1], Options{Catalog: cat})
+		if err == nil {
+			t.Errorf("%s: no error", c.name)
+			continue
+		}
+		var ce *ConfigError
+		if !errors.As(err, &ce) {
+			t.Errorf("%s: %v is not a ConfigError", c.name, err)
+		}
+		b.WriteString("== " + c.name + "\n" + sql.Locate(err, "q.sql", src).Error() + "\n\n")
+	}
+	golden := filepath.Join("testdata", "schema_errors.golden")
+	if *update {
+		if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test ./runner -run TestSchemaErrors -update)", err)
+	}
+	if b.String() != string(want) {
+		t.Errorf("errors differ from %s (run with -update and review):\n%s", golden, b.String())
+	}
+}
