@@ -19,8 +19,12 @@ const maxErrors = 10
 // statement (at most 10) as Errors, each a *runner.ConfigError; a statement
 // reading the in-process output of a failing one is not checked. Start
 // calls it before it prepares any job, so no statement runs before all are
-// known to be right.
+// known to be right. A read of a name nothing declares or writes
+// (Undefined) is its first error.
 func (a *App) Check(ctx context.Context, opts runner.Options) error {
+	if a.undefined != nil {
+		return &runner.ConfigError{Err: a.undefined}
+	}
 	streams := map[string][]string{}
 	failed := map[string]bool{}
 	var errs Errors

@@ -10,8 +10,8 @@ import (
 // neighbours each count one), when it is near enough to be a likely typo: at
 // most one edit for names of up to five bytes, two up to eight, three beyond.
 // Names shorter than three bytes match only when equal but for case. Failing
-// that, a candidate that continues name after a dot ('o.topic' for
-// 'o.topic.name') is taken. On a tie the earlier candidate wins, so the
+// that, a candidate that continues name after a dot or an underscore
+// ('o.topic' for 'o.topic.name') is taken. On a tie the earlier candidate wins, so the
 // answer is the same on every run.
 func Closest(name string, candidates []string) (string, bool) {
 	limit := len(name) / 3
@@ -31,9 +31,11 @@ func Closest(name string, candidates []string) (string, bool) {
 		}
 	}
 	if best == "" && len(name) >= 3 {
-		// A dotted name cut short: 'o.topic' for 'o.topic.name'.
+		// A name cut short at a dot or underscore: 'o.topic' for
+		// 'o.topic.name', 'file' for 'file_sink'.
 		for _, c := range candidates {
-			if strings.HasPrefix(strings.ToLower(c), lname+".") {
+			lc := strings.ToLower(c)
+			if strings.HasPrefix(lc, lname+".") || strings.HasPrefix(lc, lname+"_") {
 				return c, true
 			}
 		}

@@ -16,9 +16,10 @@ func TestClosest(t *testing.T) {
 		{"LATE.DATA.STRATEGY", "late.data.strategy"},  // case only
 		{"late.data.strategyy", "late.data.strategy"}, // an insertion
 		{"trade.path", "trades.path"},
-		{"trades.fromat", "trades.format"},    // a swap of neighbours counts one
-		{"watermark.idle", ""},                // too far
-		{"trades.topic", "trades.topic.name"}, // cut short at a dot
+		{"trades.fromat", "trades.format"},           // a swap of neighbours counts one
+		{"watermark.idle", "watermark.idle_timeout"}, // cut short at an underscore
+		{"watermark.speed", ""},                      // too far
+		{"trades.topic", "trades.topic.name"},        // cut short at a dot
 		{"x", ""},
 	}
 	for _, tt := range tests {

@@ -1,0 +1,2 @@
+-- @num_partitions: many
+SELECT a FROM t WITH ('t.type'='file_source', 't.path'='t.jsonl');

@@ -1,0 +1,2 @@
+SELECT a FROM t
+WITH ('t.type'='file_source', 't.path'='t.jsonl', 'late.data.strategy'='sometimes');

@@ -1,0 +1,3 @@
+CREATE STREAM o AS SELECT a FROM t
+WITH ('t.type'='file_source', 't.path'='t.jsonl',
+      'o.type'='file_sink', 'o.path'='out.xml', 'o.format'='xml');

@@ -1,0 +1,2 @@
+SELECT a FROM trades
+WITH ('trades.type'='file_source', 'trade.path'='t.jsonl');

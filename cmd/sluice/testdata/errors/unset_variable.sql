@@ -1,0 +1,1 @@
+SELECT a FROM t WITH ('t.type'='file_source', 't.path'='${SLUICE_GOLDEN_UNSET}');

@@ -1,0 +1,110 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sluicesql/sluice/sql"
+)
+
+// prepareOne parses text and prepares its only statement.
+func prepareOne(t *testing.T, text string, opts Options) (*Job, error) {
+	t.Helper()
+	stmts, err := sql.Parse("q.sql", text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Prepare(context.Background(), stmts[0], opts)
+}
+
+// TestPrepareSinkErrors checks that a bad sink is a positioned ConfigError
+// like a bad source, never a panic (a failed sink used to leave a nil
+// *Sink in an interface that the cleanup then called).
+func TestPrepareSinkErrors(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.jsonl")
+	if err := os.WriteFile(in, []byte(`{"a":1}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	blocker := filepath.Join(dir, "file")
+	if err := os.WriteFile(blocker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src := "'t.type'='file_source', 't.path'='" + in + "', 'dlq.path'='" + filepath.Join(dir, "dlq.jsonl") + "'"
+	tests := []struct{ sink, want string }{
+		{"'o.type'='file_sink', 'o.pth'='x.jsonl'", "2:31: file sink \"o\": unknown option 'o.pth'; did you mean 'o.path'?"},
+		{"'o.type'='file_sink'", "2:9: file sink \"o\": option 'o.path': required"},
+		{"'o.type'='file_sink', 'o.path'='x.jsonl', 'o.format'='xml'", `2:62: file sink "o": option 'o.format': invalid value "xml"`},
+		{"'o.type'='kafka_sink', 'o.topic'='x'", "2:32: kafka sink \"o\": unknown option 'o.topic'; did you mean 'o.topic.name'?"},
+		{"'o.type'='stdout', 'o.path'='x'", "2:28: stdout sink \"o\": unknown option 'o.path' (valid options: 'o.type')"},
+		{"'o.pth'='x'", "2:9: stdout sink \"o\": unknown option 'o.pth'"},
+		{"'o.type'='fil_sink'", `2:18: WITH 'o.type': unknown sink type "fil_sink"; did you mean "file_sink"?`},
+		// The options are right, the directory cannot be made: found when
+		// the sink opens, after every check.
+		{"'o.type'='file_sink', 'o.path'='" + filepath.Join(blocker, "sub", "x.jsonl") + "'", "1:1: file sink \"o\""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.sink, func(t *testing.T) {
+			_, err := prepareOne(t, "CREATE STREAM o AS SELECT a FROM t WITH ("+src+",\n        "+tt.sink+")", Options{})
+			var ce *ConfigError
+			if !errors.As(err, &ce) || !strings.HasPrefix(err.Error(), tt.want) {
+				t.Fatalf("error %v, want a ConfigError starting %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestCheckKeys checks which WITH keys are accepted: the job's, the Kafka
+// connection and dead-letter families, and '<name>.<option>' of the names
+// the statement has; any other key is refused with the closest valid one.
+func TestCheckKeys(t *testing.T) {
+	in := filepath.Join(t.TempDir(), "in.jsonl")
+	if err := os.WriteFile(in, []byte(`{"a":1}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := "'t.type'='file_source', 't.path'='" + in + "'"
+	tests := []struct{ with, want string }{
+		{"'commit.interval'='1s', 'late.data.strategy'='drop', 'partitioning_strategy'='round_robin', 'kafka.security.protocol'='PLAINTEXT', 'dlq.path'='d.jsonl'", ""},
+		{"'T.FORMAT'='json'", ""}, // names match case-insensitively
+		{"'late.data.stratgy'='drop'", "unknown WITH property 'late.data.stratgy'; did you mean 'late.data.strategy'?"},
+		{"'tt.path'='x'", "unknown WITH property 'tt.path'; did you mean 't.path'?"},
+		{"'kafka.bootstrap.server'='x'", "did you mean 'kafka.bootstrap.servers'?"},
+		{"'dlq.pth'='x'", "did you mean 'dlq.path'?"},
+		{"'zzz'='1'", "unknown WITH property 'zzz' (valid: the job properties"},
+	}
+	for _, tt := range tests {
+		stmts, err := sql.Parse("q.sql", "SELECT a FROM t WITH ("+base+", "+tt.with+")")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Check(context.Background(), stmts[0], Options{})
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%s: %v", tt.with, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("%s: error %v, want %q", tt.with, err, tt.want)
+		}
+	}
+}
+
+// TestSetOverrideHasNoPosition checks that a bad value given with --set is
+// not blamed on the WITH entry it overrides.
+func TestSetOverrideHasNoPosition(t *testing.T) {
+	in := filepath.Join(t.TempDir(), "in.jsonl")
+	if err := os.WriteFile(in, []byte(`{"a":1}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stmts, err := sql.Parse("q.sql", "SELECT a FROM t WITH ('t.type'='file_source', 't.path'='"+in+"', 'late.data.strategy'='drop')")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Check(context.Background(), stmts[0], Options{Set: map[string]string{"late.data.strategy": "sometimes"}})
+	var se *sql.Error
+	if err == nil || errors.As(err, &se) || !strings.Contains(err.Error(), `unknown strategy "sometimes"`) {
+		t.Errorf("got %v (positioned: %v)", err, se != nil)
+	}
+}
