@@ -3,11 +3,16 @@ package runner
 import (
 	"context"
 	"errors"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/sluicesql/sluice/plan"
 	"github.com/sluicesql/sluice/sql"
 )
 
@@ -106,5 +111,52 @@ func TestSetOverrideHasNoPosition(t *testing.T) {
 	var se *sql.Error
 	if err == nil || errors.As(err, &se) || !strings.Contains(err.Error(), `unknown strategy "sometimes"`) {
 		t.Errorf("got %v (positioned: %v)", err, se != nil)
+	}
+}
+
+// TestEveryPropIsAKey guards the unknown-key check against drift: every
+// string constant named Prop* in the packages that read job-level WITH
+// keys must be accepted as a key (or be an option of a source).
+func TestEveryPropIsAKey(t *testing.T) {
+	perSource := map[string]bool{plan.PropBroadcast: true, plan.PropBootstrap: true, plan.PropPrimaryKey: true}
+	valid := map[string]bool{}
+	for _, k := range jobKeys() {
+		valid[k] = true
+	}
+	fset := token.NewFileSet()
+	for _, dir := range []string{"../job", "../exec", "../plan"} {
+		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			file, err := parser.ParseFile(fset, f, nil, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ast.Inspect(file, func(n ast.Node) bool {
+				vs, ok := n.(*ast.ValueSpec)
+				if !ok {
+					return true
+				}
+				for i, name := range vs.Names {
+					if !strings.HasPrefix(name.Name, "Prop") || i >= len(vs.Values) {
+						continue
+					}
+					lit, ok := vs.Values[i].(*ast.BasicLit)
+					if !ok || lit.Kind != token.STRING {
+						continue
+					}
+					key, _ := strconv.Unquote(lit.Value)
+					if !valid[key] && !perSource[key] {
+						t.Errorf("%s: %s = %q is read but not in the job-level keys (add it to its package's PropertyKeys)", f, name.Name, key)
+					}
+				}
+				return true
+			})
+		}
 	}
 }
