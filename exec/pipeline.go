@@ -233,10 +233,6 @@ func (pl *Pipeline) stateless(r *record.Record) {
 	if !pl.pass(r) {
 		return
 	}
-	if p.hasLimit && !p.sortsAll() && pl.emitted >= p.limit {
-		pl.stats.Filtered++
-		return
-	}
 	if p.rowOrdered() {
 		pl.holdOrdered(r)
 		return
@@ -247,6 +243,10 @@ func (pl *Pipeline) stateless(r *record.Record) {
 // statelessRow computes the output row of an input row that passed WHERE.
 func (pl *Pipeline) statelessRow(r *record.Record) {
 	p := pl.p
+	if p.hasLimit && !p.sortsAll() && pl.emitted >= p.limit {
+		pl.stats.Filtered++
+		return
+	}
 	src := r
 	if p.analytic != nil {
 		var err error

@@ -539,6 +539,9 @@ type groupTopN struct {
 func compileGroupTopN(sel *sql.Select, items []sql.SelectItem, a *aggPlan) (*groupTopN, error) {
 	calls := overCalls(items, sel.Qualify)
 	if len(calls) == 0 {
+		if sel.Qualify != nil {
+			return nil, errorAt(sel.Qualify, "QUALIFY filters on the results of window functions (OVER), and the query has none: filter groups with HAVING")
+		}
 		return nil, nil
 	}
 	c, lo, hi, ok := sql.TopN(sel)

@@ -115,6 +115,17 @@ func TestOrderedRowWindowWatermark(t *testing.T) {
 	checkStats(t, pl.Stats())
 }
 
+// LIMIT counts the rows a row window emits, in event-time order, not the
+// rows it holds.
+func TestOrderedRowWindowLimit(t *testing.T) {
+	p := compileSQL(t, `SELECT v, LAG(v) OVER (ORDER BY ts) AS prev FROM t LIMIT 2`,
+		Options{Properties: map[string]string{"watermark.max_out_of_orderness": "5s"}}, "symbol", "price", "ts", "v")
+	c := runEach(p, symbolPrices())
+	if got := strings.Join(c.texts(), ";"); got != "2|NULL;3|2" {
+		t.Errorf("got %s, want 2|NULL;3|2", got)
+	}
+}
+
 func TestQualifyFiltersRowWindow(t *testing.T) {
 	src := `SELECT symbol, v, LAG(v) OVER (PARTITION BY symbol ORDER BY ts) AS prev FROM t QUALIFY prev IS NULL`
 	p := compileSQL(t, src, Options{Properties: map[string]string{"watermark.max_out_of_orderness": "5s"}}, "symbol", "price", "ts", "v")
@@ -214,6 +225,7 @@ func TestRowWindowOrderRefused(t *testing.T) {
 		{`SELECT LAG(v) OVER (PARTITION BY k ORDER BY v + 1) FROM t`, "ORDER BY v + 1 is not the event-time column"},
 		{`SELECT LAG(v) OVER (ORDER BY ts, v) FROM t`, "ORDER BY takes one key"},
 		{`SELECT v FROM t QUALIFY v > 1`, "QUALIFY filters on the results of window functions"},
+		{`SELECT k, COUNT(*) AS n FROM t GROUP BY k QUALIFY n > 1`, "filter groups with HAVING"},
 		{`SELECT v, RANK() OVER (ORDER BY v) AS r FROM t QUALIFY r <= 2 EMIT CHANGES`, "EMIT CHANGES is not supported for a Top-N by RANK"},
 		{`SELECT v, ROW_NUMBER() OVER (ORDER BY v) AS r FROM t QUALIFY r <= 2 AND v > 1`, "must be only the bound on its rank"},
 		{`SELECT v, LAG(v) OVER (ORDER BY ts) AS l, ROW_NUMBER() OVER (ORDER BY v) AS r FROM t QUALIFY r <= 2`, "a Top-N query can compute only its rank function"},
