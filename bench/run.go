@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -75,6 +76,12 @@ func (b *runner) scenario(ctx context.Context, s *Scenario) error {
 		n = b.cfg.Records
 	}
 	fmt.Fprintf(b.cfg.Log, "scenario %s (%s): %d records\n", s.ID, s.Title, n)
+	if s.join != nil {
+		if !slices.Contains(b.cfg.Modes, ModeMemory) {
+			return nil
+		}
+		return b.joinScenario(ctx, s, n)
+	}
 	p, err := b.prepare(s, n)
 	var unsupported *unsupportedError
 	if errors.As(err, &unsupported) {

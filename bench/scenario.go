@@ -40,6 +40,9 @@ type Scenario struct {
 	limit limitFunc
 	// kafkaKey is the column that keys the Kafka messages ("" for none).
 	kafkaKey string
+	// join holds a join scenario's inputs and limit (nil for the others);
+	// it runs in memory only.
+	join *joinBench
 }
 
 // sourceParts is the number of source partitions (files, Kafka partitions,
@@ -141,7 +144,7 @@ func groupRow(group func(int) int) func(i int, out []record.Value) {
 
 // Scenarios returns the benchmark scenarios in table order.
 func Scenarios() []*Scenario {
-	return []*Scenario{
+	return append([]*Scenario{
 		{
 			ID: "0", Title: "pass-through filter",
 			Query:   "SELECT order_id, customer_id, order_date, total_amount FROM orders WHERE total_amount > 100",
@@ -210,7 +213,7 @@ func Scenarios() []*Scenario {
 			Dataset: "brc", Text: true, DefaultRecords: 10_000_000,
 			limit: limitBRC,
 		},
-	}
+	}, joinScenarios()...)
 }
 
 var orderDate = record.StringValue("2024-01-15")

@@ -1,7 +1,6 @@
 package join
 
 import (
-	"container/heap"
 	"fmt"
 	"strings"
 
@@ -162,44 +161,73 @@ type ssRow struct {
 	side    int
 	matched bool
 	gone    bool
-	idx     int // heap index
 }
 
 // ssKey holds one join key's buffered rows of each input.
-type ssKey struct{ rows [2][]*ssRow }
-
-// rowHeap orders buffered rows by the event time at which they are done.
-type rowHeap struct {
-	rows []*ssRow
-	done func(*ssRow) int64
+type ssKey struct {
+	rows [2][]*ssRow
+	key  string
 }
 
-func (h *rowHeap) Len() int           { return len(h.rows) }
-func (h *rowHeap) Less(i, j int) bool { return h.done(h.rows[i]) < h.done(h.rows[j]) }
-func (h *rowHeap) Swap(i, j int) {
-	h.rows[i], h.rows[j] = h.rows[j], h.rows[i]
-	h.rows[i].idx, h.rows[j].idx = i, j
+// rowHeap is a binary min-heap of buffered rows by the watermark at which
+// they are done (written out: rows arrive mostly in time order, and each
+// push then costs one comparison).
+type rowHeap []heapEntry
+
+type heapEntry struct {
+	done int64
+	row  *ssRow
 }
-func (h *rowHeap) Push(x any) { r := x.(*ssRow); r.idx = len(h.rows); h.rows = append(h.rows, r) }
-func (h *rowHeap) Pop() any {
-	r := h.rows[len(h.rows)-1]
-	h.rows = h.rows[:len(h.rows)-1]
-	return r
+
+func (h *rowHeap) push(done int64, r *ssRow) {
+	*h = append(*h, heapEntry{done, r})
+	a := *h
+	for i := len(a) - 1; i > 0; {
+		p := (i - 1) / 2
+		if a[p].done <= a[i].done {
+			break
+		}
+		a[p], a[i] = a[i], a[p]
+		i = p
+	}
+}
+
+func (h *rowHeap) pop() *ssRow {
+	a := *h
+	top := a[0].row
+	n := len(a) - 1
+	a[0] = a[n]
+	a[n] = heapEntry{}
+	a = a[:n]
+	for i := 0; ; {
+		l, m := 2*i+1, i
+		if l < n && a[l].done < a[m].done {
+			m = l
+		}
+		if r := l + 1; r < n && a[r].done < a[m].done {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		a[i], a[m] = a[m], a[i]
+		i = m
+	}
+	*h = a
+	return top
 }
 
 // ssState is one worker's stream-stream join state.
 type ssState struct {
-	iv    *interval
-	keys  map[string]*ssKey
-	heap  rowHeap
-	rows  int64
-	bytes int64
+	iv   *interval
+	keys map[string]*ssKey
+	heap rowHeap
+	rows int64
+	free []*ssRow // dropped rows, reused with their values' storage
 }
 
 func newSSState(iv *interval) *ssState {
-	s := &ssState{iv: iv, keys: map[string]*ssKey{}}
-	s.heap.done = iv.doneAt
-	return s
+	return &ssState{iv: iv, keys: map[string]*ssKey{}}
 }
 
 // doneAt is the watermark past which no row of the other input can match r.
@@ -227,10 +255,18 @@ func (iv *interval) eventTime(s int, r *record.Record) (int64, error) {
 
 // insert joins a row of side s with the other side's buffered rows of its
 // key, then buffers it unless it is already done at the watermark wm.
-func (st *ssState) insert(pl *Pipeline, r *record.Record, s int, t int64, key string, wm int64) error {
+func (st *ssState) insert(pl *Pipeline, r *record.Record, s int, t int64, key []byte, wm int64) error {
 	iv := st.iv
-	row := &ssRow{t: t, key: key, side: s}
-	k := st.keys[key]
+	var row *ssRow
+	if n := len(st.free); n > 0 {
+		row, st.free = st.free[n-1], st.free[:n-1]
+		vals := row.rec.Values[:0]
+		*row = ssRow{t: t, side: s}
+		row.rec.Values = vals
+	} else {
+		row = &ssRow{t: t, side: s}
+	}
+	k := st.keys[string(key)]
 	if k != nil {
 		for _, o := range k.rows[1-s] {
 			if o.gone {
@@ -257,17 +293,20 @@ func (st *ssState) insert(pl *Pipeline, r *record.Record, s int, t int64, key st
 		if iv.outer(s) && !row.matched {
 			pl.emitOuter(r, s, t)
 		}
+		st.free = append(st.free, row)
 		return nil
 	}
+	vals := append(row.rec.Values, r.Values[iv.offset[s]:iv.offset[s]+iv.width[s]]...)
 	row.rec = *r
-	row.rec.Values = append([]record.Value(nil), r.Values[iv.offset[s]:iv.offset[s]+iv.width[s]]...)
+	row.rec.Values = vals
 	row.rec.Headers = nil
 	if k == nil {
-		k = &ssKey{}
-		st.keys[key] = k
+		k = &ssKey{key: string(key)}
+		st.keys[k.key] = k
 	}
+	row.key = k.key
 	k.rows[s] = append(k.rows[s], row)
-	heap.Push(&st.heap, row)
+	st.heap.push(iv.doneAt(row), row)
 	st.rows++
 	return nil
 }
@@ -277,14 +316,14 @@ func (st *ssState) insert(pl *Pipeline, r *record.Record, s int, t int64, key st
 // the join may move to: no row it will still receive is older.
 func (st *ssState) evict(pl *Pipeline, wm int64) int64 {
 	iv := st.iv
-	for st.heap.Len() > 0 && iv.doneAt(st.heap.rows[0]) < wm {
-		st.drop(pl, heap.Pop(&st.heap).(*ssRow))
+	for len(st.heap) > 0 && st.heap[0].done < wm {
+		st.drop(pl, st.heap.pop())
 	}
-	if st.heap.Len() == 0 {
+	if len(st.heap) == 0 {
 		return wm
 	}
 	span := max(iv.hi, -iv.lo, 0)
-	return min(wm, iv.doneAt(st.heap.rows[0])-span)
+	return min(wm, st.heap[0].done-span)
 }
 
 // drop removes a done row, emitting it with NULLs when it never matched
@@ -313,12 +352,14 @@ func (st *ssState) drop(pl *Pipeline, r *ssRow) {
 	if len(k.rows[0]) == 0 && len(k.rows[1]) == 0 {
 		delete(st.keys, r.key)
 	}
+	r.rec = record.Record{Values: r.rec.Values[:0]}
+	st.free = append(st.free, r)
 }
 
 // finish drops every row: the input has ended.
 func (st *ssState) finish(pl *Pipeline) {
-	for st.heap.Len() > 0 {
-		st.drop(pl, heap.Pop(&st.heap).(*ssRow))
+	for len(st.heap) > 0 {
+		st.drop(pl, st.heap.pop())
 	}
 }
 
@@ -329,7 +370,8 @@ func (st *ssState) held(fn func(topic string, partition int32, minOffset int64))
 		p     int32
 	}
 	mins := map[tp]int64{}
-	for _, r := range st.heap.rows {
+	for _, e := range st.heap {
+		r := e.row
 		k := tp{r.rec.Topic, r.rec.Partition}
 		if m, ok := mins[k]; !ok || r.rec.Offset < m {
 			mins[k] = r.rec.Offset

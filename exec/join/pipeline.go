@@ -226,21 +226,22 @@ func (pl *Pipeline) interval(recs []record.Record, out exec.Output) {
 	pl.flush(out)
 }
 
-// keyOf encodes a row's join key; false when a value is NULL.
-func (pl *Pipeline) keyOf(fns []expr.Func, r *record.Record) (string, bool, error) {
+// keyOf encodes a row's join key (valid until the next call); false when
+// a value is NULL.
+func (pl *Pipeline) keyOf(fns []expr.Func, r *record.Record) ([]byte, bool, error) {
 	b := pl.keyBuf[:0]
 	for _, f := range fns {
 		v, err := f(r)
 		if err != nil {
-			return "", false, fmt.Errorf("join key: %w", err)
+			return nil, false, fmt.Errorf("join key: %w", err)
 		}
 		if v.IsNull() {
-			return "", false, nil
+			return nil, false, nil
 		}
 		b = v.AppendKey(b)
 	}
 	pl.keyBuf = b
-	return string(b), true, nil
+	return b, true, nil
 }
 
 // begin starts collecting output rows.
