@@ -48,6 +48,9 @@ type Config struct {
 
 // fits reports whether mode applies to s.
 func fits(s *Scenario, mode string) bool {
+	if s.join != nil {
+		return mode == ModeMemory // its inputs are generated in memory
+	}
 	switch mode {
 	case ModeText:
 		return s.Text
