@@ -206,8 +206,8 @@ func readerProps(e *Edge, writer *sql.Select) map[string]string {
 		rest := k[len(prefix):]
 		switch {
 		case rest == "type":
-		case e.Via == Kafka && (rest == "topic" || rest == "bootstrap.servers" || rest == "format" ||
-			strings.HasPrefix(rest, "sasl.") || strings.HasPrefix(rest, "tls.") || strings.HasPrefix(rest, "security.")):
+		case e.Via == Kafka && (rest == "topic.name" || rest == "bootstrap.servers" || rest == "format" ||
+			strings.HasPrefix(rest, "sasl.") || strings.HasPrefix(rest, "ssl.") || strings.HasPrefix(rest, "security.")):
 			out[e.Stream+"."+rest] = p.Value
 		case e.Via == File && (rest == "path" || rest == "format" || rest == "delimiter" || rest == "has_header"):
 			out[e.Stream+"."+rest] = p.Value
