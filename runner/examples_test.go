@@ -32,10 +32,16 @@ func runFile(t *testing.T, path string, opts Options) (string, []*Job) {
 	}
 	var out bytes.Buffer
 	opts.Stdout = &out
+	if opts.Catalog, err = NewCatalog(stmts); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var jobs []*Job
 	for _, s := range stmts {
+		if s.IsDDL() {
+			continue
+		}
 		j, err := Prepare(ctx, s, opts)
 		if err != nil {
 			t.Fatalf("%s: prepare: %v", path, err)
@@ -70,7 +76,7 @@ func compareOutput(t *testing.T, example, got string) {
 
 func TestFileExamples(t *testing.T) {
 	t.Chdir("..") // the examples name their data relative to the repository root
-	for _, name := range []string{"filter", "group_by", "tumbling_window", "session_window", "lag", "top_n", "enrichment"} {
+	for _, name := range []string{"filter", "group_by", "tumbling_window", "session_window", "lag", "top_n", "enrichment", "schemas"} {
 		for _, n := range []int{1, 3} {
 			t.Run(fmt.Sprintf("%s/p%d", name, n), func(t *testing.T) {
 				example := filepath.Join("examples", name+".sql")
