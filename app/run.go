@@ -2,9 +2,10 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"io"
 	"maps"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -94,6 +95,11 @@ func (a *App) Start(ctx context.Context, opts runner.Options, hooks Hooks) (*Run
 	if err := a.Check(ctx, opts); err != nil {
 		return nil, err
 	}
+	if opts.Stdout == nil {
+		opts.Stdout = os.Stdout
+	}
+	// jobs writing stdout at once write whole batches of lines, one at a time
+	opts.Stdout = &lockedWriter{w: opts.Stdout}
 	r := &Run{app: a, opts: opts, hooks: hooks, streams: map[string]*pipe.Stream{}, jobs: map[string]*jobRun{},
 		startTime: time.Now()}
 	for _, n := range a.Nodes {
@@ -514,5 +520,14 @@ func (l *links) Gate(src connector.Source) connector.Source {
 	return src
 }
 
-// ErrStopped is the error of an application stopped before it started.
-var ErrStopped = errors.New("application stopped")
+// lockedWriter serialises the writes of several jobs to one writer.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
