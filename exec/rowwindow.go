@@ -113,19 +113,31 @@ func (p *Program) eventTimeOrder(c *sql.Call, o []sql.OrderItem) error {
 }
 
 // ordered holds the rows of an event-time ordered row window until the
-// watermark passes them. Rows arrive into tail; a release sorts the tail
-// (only the rows new since the last release) and merges it into run, which
-// is sorted by (event time, arrival). Values live in one slab, so holding a
-// row allocates nothing in steady state.
+// watermark passes them. Each source partition's rows queue in their own
+// run, in arrival order, which is event-time order when the partition's
+// events are in order; a release sorts only a run that is not, then merges
+// the runs' heads. Rows live in one arena and their values in one slab,
+// so holding a row allocates nothing in steady state.
 type ordered struct {
-	run, tail, scratch []heldRow
-	vals               []record.Value
-	live               int // values of held rows in vals
-	seq                int64
+	runs []heldRun // by source index (pipeline.src)
+	rows []heldRow // the arena; runs index it
+	vals []record.Value
+	// spareRows and spareVals are the arena and slab compaction moves to.
+	spareRows []heldRow
+	spareVals []record.Value
+	live      int // rows of the arena still held
+	seq       int64
 	// frontier is the event time up to which rows have been released: a
 	// row before it arrives too late to take its place.
 	frontier int64
 	maxTime  int64 // the largest event time seen (for a pipeline's own watermark)
+}
+
+// heldRun is one source partition's held rows: rows[head:] index the arena.
+type heldRun struct {
+	rows   []int32
+	head   int
+	sorted bool // rows[head:] are in (event time, arrival) order
 }
 
 // heldRow is one buffered input row; its values are vals[off:off+n].
@@ -161,8 +173,17 @@ func (pl *Pipeline) holdOrdered(r *record.Record) {
 	h := heldRow{t: t, seq: o.seq, off: len(o.vals), n: len(r.Values), rec: *r}
 	h.rec.Values = nil
 	o.vals = append(o.vals, r.Values...)
-	o.live += h.n
-	o.tail = append(o.tail, h)
+	src := pl.src.index(r)
+	for len(o.runs) <= src {
+		o.runs = append(o.runs, heldRun{sorted: true})
+	}
+	run := &o.runs[src]
+	if n := len(run.rows); n > run.head && o.rows[run.rows[n-1]].t > t {
+		run.sorted = false
+	}
+	run.rows = append(run.rows, int32(len(o.rows)))
+	o.rows = append(o.rows, h)
+	o.live++
 	o.seq++
 	o.maxTime = max(o.maxTime, t)
 }
@@ -200,74 +221,81 @@ func (pl *Pipeline) releaseOrdered(all bool) {
 		wm = max(wm, subSat(o.maxTime, pl.p.set.outOfOrder))
 	}
 	upTo := subSat(wm, pl.p.set.lateness)
-	if !all {
+	if all {
+		upTo = math.MaxInt64
+	} else {
 		if upTo < o.frontier {
 			return
 		}
 		o.frontier = upTo
 	}
-	if len(o.tail) > 0 {
-		o.mergeTail()
+	if o.live == 0 {
+		return
 	}
-	n := len(o.run)
-	if !all {
-		n, _ = slices.BinarySearchFunc(o.run, upTo+1, func(h heldRow, t int64) int { return cmp.Compare(h.t, t) })
+	for i := range o.runs {
+		if r := &o.runs[i]; !r.sorted {
+			tail := r.rows[r.head:]
+			slices.SortFunc(tail, func(a, b int32) int { return o.rows[a].cmp(&o.rows[b]) })
+			r.sorted = true
+		}
 	}
-	for i := range o.run[:n] {
-		h := &o.run[i]
+	for {
+		// the next row is the least head of the runs (few: one per source partition)
+		best := -1
+		for i := range o.runs {
+			r := &o.runs[i]
+			if r.head < len(r.rows) && o.rows[r.rows[r.head]].t <= upTo &&
+				(best < 0 || o.rows[r.rows[r.head]].cmp(&o.rows[o.runs[best].rows[o.runs[best].head]]) < 0) {
+				best = i
+			}
+		}
+		if best < 0 {
+			break
+		}
+		r := &o.runs[best]
+		h := &o.rows[r.rows[r.head]]
+		r.head++
 		h.rec.Values = o.vals[h.off : h.off+h.n : h.off+h.n]
 		pl.statelessRow(&h.rec)
-		o.live -= h.n
+		h.rec = record.Record{}
+		o.live--
 	}
-	rest := copy(o.run, o.run[n:])
-	clear(o.run[rest:])
-	o.run = o.run[:rest]
 	o.compact()
 }
 
-// mergeTail sorts the rows that arrived since the last release and merges
-// them into the sorted run.
-func (o *ordered) mergeTail() {
-	slices.SortFunc(o.tail, func(a, b heldRow) int { return a.cmp(&b) })
-	if len(o.run) == 0 || o.run[len(o.run)-1].cmp(&o.tail[0]) < 0 {
-		o.run = append(o.run, o.tail...)
-	} else {
-		m := o.scratch[:0]
-		i, j := 0, 0
-		for i < len(o.run) && j < len(o.tail) {
-			if o.run[i].cmp(&o.tail[j]) < 0 {
-				m = append(m, o.run[i])
-				i++
-			} else {
-				m = append(m, o.tail[j])
-				j++
-			}
-		}
-		m = append(append(m, o.run[i:]...), o.tail[j:]...)
-		o.run, o.scratch = m, o.run[:0]
-	}
-	clear(o.tail)
-	o.tail = o.tail[:0]
-}
-
-// compact drops the values of released rows from the slab once they are
-// most of it.
+// compact drops released rows: the runs' heads, and the arena and value
+// slab once released rows are most of them.
 func (o *ordered) compact() {
-	if len(o.run) == 0 {
+	if o.live == 0 {
+		for i := range o.runs {
+			o.runs[i] = heldRun{rows: o.runs[i].rows[:0], sorted: true}
+		}
+		clear(o.rows)
+		o.rows = o.rows[:0]
 		clear(o.vals)
-		o.vals, o.live = o.vals[:0], 0
+		o.vals = o.vals[:0]
 		return
 	}
-	if len(o.vals) < 1024 || o.live*2 > len(o.vals) {
+	if len(o.rows) < 1024 || 2*o.live > len(o.rows) {
 		return
 	}
-	vals := make([]record.Value, 0, 2*o.live)
-	for i := range o.run {
-		h := &o.run[i]
-		vals = append(vals, o.vals[h.off:h.off+h.n]...)
-		h.off = len(vals) - h.n
+	rows, vals := o.spareRows[:0], o.spareVals[:0]
+	for i := range o.runs {
+		r := &o.runs[i]
+		n := 0
+		for _, idx := range r.rows[r.head:] {
+			h := o.rows[idx]
+			vals = append(vals, o.vals[h.off:h.off+h.n]...)
+			h.off = len(vals) - h.n
+			r.rows[n] = int32(len(rows))
+			rows = append(rows, h)
+			n++
+		}
+		r.rows, r.head = r.rows[:n], 0
 	}
-	o.vals = vals
+	clear(o.rows)
+	clear(o.vals)
+	o.rows, o.vals, o.spareRows, o.spareVals = rows, vals, o.rows[:0], o.vals[:0]
 }
 
 // subSat is a - b (b >= 0) without wrapping below math.MinInt64.
@@ -280,10 +308,13 @@ func subSat(a, b int64) int64 {
 
 // heldOrdered notes the offsets of the rows still held.
 func (pl *Pipeline) heldOrdered(h *heldSet) {
-	for _, rows := range [][]heldRow{pl.ord.run, pl.ord.tail} {
-		for i := range rows {
-			r := &rows[i].rec
-			h.note(pl.src.index(r), r.Offset)
+	o := &pl.ord
+	for i := range o.runs {
+		if r := &o.runs[i]; r.head < len(r.rows) {
+			// a run is in arrival order until sorted: its least offset is any of its rows
+			for _, idx := range r.rows[r.head:] {
+				h.note(i, o.rows[idx].rec.Offset)
+			}
 		}
 	}
 	for i := range pl.rows.rows { // released, waiting for Finish to sort them
