@@ -108,6 +108,27 @@ type Sink interface {
 	Abort()
 }
 
+// Checkpoint is the job's progress stored with a source's committed offsets
+// (exactly-once): its watermark when the offsets were committed and, per
+// partition, the offset after the last record read by then. After a
+// restart, a record before Read whose windows had all fired under
+// Watermark already had its effect in the committed output.
+type Checkpoint struct {
+	Watermark int64
+	Read      map[int32]int64
+}
+
+// Checkpointer is implemented by sources that commit offsets in one
+// transaction with the job's output and keep a Checkpoint with them.
+type Checkpointer interface {
+	// CommitCheckpoint is Commit that also stores cp; it commits the
+	// transaction that holds everything written since the last commit.
+	CommitCheckpoint(ctx context.Context, offsets map[int32]int64, cp Checkpoint) error
+	// Restored returns the checkpoint stored with the offsets the source
+	// resumed from, once Open has returned (ok false when there is none).
+	Restored() (cp Checkpoint, ok bool)
+}
+
 // Failer is implemented by sources that can fail while they have no reader
 // to report it through (a Kafka source whose brokers stay unreachable). The
 // job stops with the failure.

@@ -3,6 +3,7 @@ package job
 import (
 	"container/heap"
 	"fmt"
+	"github.com/sluicesql/sluice/connector"
 	"maps"
 	"slices"
 
@@ -38,6 +39,7 @@ type emitMsg struct {
 // after the last record that was in the worker queues when it was issued.
 type barrier struct {
 	next map[*sourcePartition]int64
+	wm   int64 // the watermark the workers had applied when they passed it
 }
 
 // emitter is the only goroutine that writes to the sinks. It merges ordered
@@ -84,7 +86,7 @@ func (e *emitter) loop() {
 			e.pending[m.bar] = e.pending[m.bar] || m.pending
 			if e.ackN[m.bar] == n {
 				if !e.pending[m.bar] {
-					e.checkpoint(m.bar.next, e.acks[m.bar])
+					e.checkpoint(m.bar, e.acks[m.bar])
 				}
 				delete(e.acks, m.bar)
 				delete(e.ackN, m.bar)
@@ -164,7 +166,7 @@ func (e *emitter) merge(runs []*rowBuf) {
 // checkpoint flushes the sinks and the dead-letter queue, then commits, per
 // source partition, the barrier's offset lowered to the smallest offset a
 // pipeline still holds in open state.
-func (e *emitter) checkpoint(next map[*sourcePartition]int64, held []heldOffset) {
+func (e *emitter) checkpoint(bar *barrier, held []heldOffset) {
 	if e.failed {
 		return
 	}
@@ -175,7 +177,7 @@ func (e *emitter) checkpoint(next map[*sourcePartition]int64, held []heldOffset)
 	}
 	// every row written so far is durable (flushed, acknowledged)
 	e.r.written.Store(e.written)
-	if err := e.r.commit(next, held); err != nil {
+	if err := e.r.commit(bar, held); err != nil {
 		e.failed = true
 		e.r.fail(err)
 	}
@@ -212,12 +214,17 @@ func (r *run) flushAll() error {
 	return nil
 }
 
-// commit commits, per source, the offsets that are done: next lowered by
-// every held offset reported for the partition. A held report whose topic
-// no source partition carries lowers every partition with its number.
-func (r *run) commit(next map[*sourcePartition]int64, held []heldOffset) error {
+// commit commits, per source, the offsets that are done: the barrier's next
+// lowered by every held offset reported for the partition. A held report
+// whose topic no source partition carries lowers every partition with its
+// number. A connector.Checkpointer source commits every partition it has
+// read, moved or not, with the barrier's watermark and read offsets, in
+// the transaction that holds the output written since its last commit.
+func (r *run) commit(bar *barrier, held []heldOffset) error {
+	next := bar.next
 	bySource := map[int]map[int32]int64{}
 	for sp, off := range next {
+		_, txn := r.cfg.Sources[sp.source].(connector.Checkpointer)
 		sp.mu.Lock()
 		topics := sp.topics
 		sp.mu.Unlock()
@@ -226,7 +233,7 @@ func (r *run) commit(next map[*sourcePartition]int64, held []heldOffset) error {
 				off = min(off, h.offset)
 			}
 		}
-		if off < 0 || off <= sp.committed {
+		if off < 0 || (off <= sp.committed && !txn) {
 			continue
 		}
 		if bySource[sp.source] == nil {
@@ -239,7 +246,19 @@ func (r *run) commit(next map[*sourcePartition]int64, held []heldOffset) error {
 	}
 	for _, src := range slices.Sorted(maps.Keys(bySource)) {
 		offs := bySource[src]
-		if err := r.cfg.Sources[src].Commit(r.sinkCtx, offs); err != nil {
+		var err error
+		if cp, ok := r.cfg.Sources[src].(connector.Checkpointer); ok {
+			read := make(map[int32]int64, len(offs))
+			for sp, n := range next {
+				if sp.source == src && n >= 0 {
+					read[sp.partition] = n
+				}
+			}
+			err = cp.CommitCheckpoint(r.sinkCtx, offs, connector.Checkpoint{Watermark: bar.wm, Read: read})
+		} else {
+			err = r.cfg.Sources[src].Commit(r.sinkCtx, offs)
+		}
+		if err != nil {
 			return fmt.Errorf("source %q: commit: %w", r.cfg.Sources[src].Name(), err)
 		}
 		for sp := range next {

@@ -174,6 +174,11 @@ func (in *ingester) route(b *record.Batch) (*record.Batch, error) {
 	if n > len(in.dst) {
 		return b, fmt.Errorf("reader returned %d records, more than the %d asked for", n, len(in.dst))
 	}
+	if b.Records[0].Offset < in.sp.fenceTo {
+		if n = in.fence(b); n == 0 {
+			return b, nil
+		}
+	}
 	for i := range b.Records {
 		// A record keeps no stamp when its event time is its timestamp:
 		// every reader of event times falls back to that. Not writing
@@ -231,6 +236,34 @@ func (in *ingester) route(b *record.Batch) (*record.Batch, error) {
 	in.flushOld()
 	in.publishIfFlushed(false)
 	return r.batches.get(r.cfg.BatchSize), nil
+}
+
+// fence drops the records of b that a restored checkpoint says already had
+// their effect (read before it, every window fired under its watermark),
+// keeping the others in order, and returns how many are left. Dropped
+// records still count as read for the commit.
+func (in *ingester) fence(b *record.Batch) int {
+	sp, r := in.sp, in.r
+	kept := 0
+	for i := range b.Records {
+		rec := &b.Records[i]
+		if rec.Offset < sp.fenceTo {
+			if et, ok := r.prog.EventTime(rec); ok && r.fired(et, sp.fenceWM) {
+				in.offset = max(in.offset, rec.Offset+1)
+				r.replayed.Add(1)
+				continue
+			}
+		}
+		if kept != i {
+			b.Records[kept], b.Records[i] = b.Records[i], b.Records[kept]
+		}
+		kept++
+	}
+	b.Records = b.Records[:kept]
+	if kept == 0 {
+		in.publishIfFlushed(false)
+	}
+	return kept
 }
 
 // hold adds the records sb.order[lo:hi] to destination d's next hand-over,
@@ -315,6 +348,11 @@ func (r *run) addSourcePartition(src int, name string, p int32) *sourcePartition
 	sp := newSourcePartition(src, name, p, time.Now())
 	if b, ok := r.cfg.Sources[src].(connector.Bounded); ok {
 		sp.bounded = b.Bounded()
+	}
+	if c, ok := r.restored[src]; ok {
+		if read, ok := c.Read[p]; ok {
+			sp.fenceTo, sp.fenceWM = read, c.Watermark
+		}
 	}
 	r.spMu.Lock()
 	r.sps = append(r.sps, sp)

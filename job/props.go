@@ -20,6 +20,7 @@ const (
 	PropDLQTopic       = "dlq.topic"             // read by the runner, which builds the Kafka DLQ
 	PropDLQBrokers     = "dlq.bootstrap.servers" // the DLQ topic's brokers, read by the runner
 	PropMaxErrors      = "dlq.max_errors"
+	PropGuarantee      = "processing.guarantee" // read by the runner, which sets up exactly-once
 	PropOutOfOrderness = exec.PropOutOfOrderness
 )
 

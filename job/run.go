@@ -3,6 +3,8 @@ package job
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,8 +15,13 @@ import (
 
 // run is the state of one running job.
 type run struct {
-	cfg      Config
-	prog     Program
+	cfg  Config
+	prog Program
+	// restored holds, per source index, the checkpoint a
+	// connector.Checkpointer source resumed from; replayed counts the
+	// records it let the job skip.
+	restored map[int]connector.Checkpoint
+	replayed atomic.Int64
 	ordered  bool
 	hasLimit bool
 	limit    int64
@@ -125,8 +132,10 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 			r.fail(fmt.Errorf("source %q: open: %w", src.Name(), err))
 			break
 		}
+		r.restore(i, src)
 		open = append(open, opened{readers, r.openReaders(i, src, readers)})
 	}
+	r.seedWatermark()
 	checkers := r.watchKeys()
 	r.watchFailures()
 	for i, o := range open {
@@ -154,7 +163,10 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 			sp.mu.Unlock()
 		}
 		// final checkpoint: the emitter is done, so this goroutine owns the sinks now.
-		em.checkpoint(next, em.final)
+		em.checkpoint(&barrier{next: next, wm: r.wm.Load()}, em.final)
+	}
+	if n := r.replayed.Load(); n > 0 {
+		slog.Info("exactly-once: skipped records read again after a restart whose windows were already emitted", "records", n)
 	}
 	err = r.finishOutputs()
 	for _, src := range cfg.Sources {
@@ -220,6 +232,57 @@ func (r *run) watchKeys() []connector.KeyChecker {
 		}()
 	}
 	return checkers
+}
+
+// restore takes the checkpoint a connector.Checkpointer source resumed from
+// (exactly-once): its partitions skip the records read before the commit
+// whose windows had all fired, and the job's watermark starts at the
+// checkpoint's.
+func (r *run) restore(idx int, src connector.Source) {
+	cp, ok := src.(connector.Checkpointer)
+	if !ok {
+		return
+	}
+	c, ok := cp.Restored()
+	if !ok {
+		return
+	}
+	if r.restored == nil {
+		r.restored = map[int]connector.Checkpoint{}
+	}
+	r.restored[idx] = c
+}
+
+// windowFirer is implemented by programs with event-time windows
+// (*exec.Program): Fired reports whether every window of event time t has
+// fired under watermark wm.
+type windowFirer interface{ Fired(t, wm int64) bool }
+
+// fired reports whether every window of event time t has fired under
+// watermark wm: false for programs without windows.
+func (r *run) fired(t, wm int64) bool {
+	f, ok := r.prog.(windowFirer)
+	return ok && f.Fired(t, wm)
+}
+
+// seedWatermark starts the job's watermark at the lowest restored
+// checkpoint's, ahead of every record, so that windows which fired before
+// a restart are not opened again.
+func (r *run) seedWatermark() {
+	if len(r.restored) == 0 {
+		return
+	}
+	wm := int64(math.MaxInt64)
+	for _, c := range r.restored {
+		wm = min(wm, c.Watermark)
+	}
+	if wm <= noWatermark || wm == math.MaxInt64 {
+		return
+	}
+	r.wm.Store(wm)
+	for _, w := range r.workers {
+		w.in <- message{kind: msgWatermark, wm: wm}
+	}
 }
 
 // watchFailures stops the job when a source fails while none of its readers
@@ -348,7 +411,7 @@ func (r *run) control(stop <-chan struct{}, done chan<- struct{}) {
 			}
 			if r.cfg.CommitInterval > 0 && !now.Before(nextCommit) {
 				nextCommit = now.Add(r.cfg.CommitInterval)
-				bar := &barrier{next: map[*sourcePartition]int64{}}
+				bar := &barrier{next: map[*sourcePartition]int64{}, wm: r.wm.Load()}
 				for _, sp := range sps {
 					sp.mu.Lock()
 					bar.next[sp] = sp.next

@@ -33,6 +33,11 @@ type sourcePartition struct {
 	ended     bool
 	topics    []string // record topics seen, to match Pipeline.Held reports
 	committed int64    // last committed offset (-1: none)
+
+	// fenceTo and fenceWM are a restored checkpoint's read offset and
+	// watermark (exactly-once): a record before fenceTo whose windows had
+	// all fired under fenceWM is not processed again. Set before reading.
+	fenceTo, fenceWM int64
 }
 
 func newSourcePartition(src int, name string, p int32, now time.Time) *sourcePartition {

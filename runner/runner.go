@@ -190,6 +190,13 @@ func Prepare(ctx context.Context, stmt *sql.Statement, opts Options) (j *Job, er
 		cfg.Sources[0] = opts.InProcess.Gate(src)
 	}
 	cfg.Sinks = []connector.Sink{sink}
+	if g, err := guarantee(props); err != nil {
+		return nil, configErr(err)
+	} else if g == ExactlyOnce {
+		if err := exactlyOnce(&cfg, src, sink, dlq, prog, props[stmt.Name+".type"]); err != nil {
+			return nil, configErr(err)
+		}
+	}
 	cfg.Progress, cfg.ProgressInterval = opts.Progress, opts.ProgressInterval
 	sinkName := stmt.Name
 	if stdoutSink {

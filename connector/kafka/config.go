@@ -24,6 +24,7 @@ type sourceConfig struct {
 	stopAtEnd    bool
 	partitionKey []string
 
+	readCommitted      bool          // '<n>.isolation.level' (default read_committed)
 	instanceID         string        // '<n>.group.instance.id': static membership
 	sessionTimeout     time.Duration // '<n>.session.timeout.ms'
 	unavailableTimeout time.Duration // '<n>.unavailable.timeout'; 0 retries forever
@@ -46,7 +47,7 @@ var groupOptions = []string{"session.timeout.ms", "unavailable.timeout"}
 // sink accepts.
 var (
 	sourceOptions = append(append([]string{"type", "topic.name", "group.id", "group.instance.id", "auto.offset.reset",
-		"format", "key.field", "stop.at", "partition.key", "columns", "primary.key", "infer.records", codec.InvalidUTF8Option}, groupOptions...), connOptions...)
+		"format", "key.field", "stop.at", "partition.key", "columns", "primary.key", "infer.records", codec.InvalidUTF8Option, "isolation.level"}, groupOptions...), connOptions...)
 	sinkOptions = append(append([]string{"type", "topic.name", "format"}, topicOptions...), connOptions...)
 )
 
@@ -84,6 +85,11 @@ func parseSourceConfig(name string, m map[string]string) (sourceConfig, error) {
 		return c, err
 	}
 	c.stopAtEnd = stop == "end"
+	iso, err := o.Enum("isolation.level", "read_committed", "read_committed", "read_uncommitted")
+	if err != nil {
+		return c, err
+	}
+	c.readCommitted = iso == "read_committed"
 	c.instanceID = o.String("group.instance.id", "")
 	if c.instanceID != "" && c.group == "" {
 		return c, o.Errorf("group.instance.id", "needs '%s' (static membership is of a consumer group)", o.Key("group.id"))

@@ -33,11 +33,12 @@ const (
 // before committing source offsets never commits past a dead letter that is
 // not in the topic. A DeadLetterQueue is safe for concurrent use.
 type DeadLetterQueue struct {
-	topic  string
-	client *kgo.Client
-	count  atomic.Int64
-	failed firstError
-	closed sync.Once
+	topic   string
+	brokers []string
+	client  producer
+	count   atomic.Int64
+	failed  firstError
+	closed  sync.Once
 }
 
 // OpenDeadLetterQueue connects as conn says and checks that topic exists,
@@ -51,8 +52,19 @@ func OpenDeadLetterQueue(ctx context.Context, conn Conn, topic string, spec Topi
 	if err != nil {
 		return nil, fmt.Errorf("kafka dead-letter topic %q: %w", topic, err)
 	}
-	return &DeadLetterQueue{topic: topic, client: cl}, nil
+	return &DeadLetterQueue{topic: topic, brokers: conn.Brokers, client: cl}, nil
 }
+
+// UseTransaction makes the queue produce in t from now on (exactly-once):
+// its dead letters commit with the job's output and offsets. Call it before
+// the first Add.
+func (q *DeadLetterQueue) UseTransaction(t *Transaction) {
+	q.client.Close()
+	q.client = txnProducer{t}
+}
+
+// Brokers returns the bootstrap servers of the dead-letter topic.
+func (q *DeadLetterQueue) Brokers() []string { return q.brokers }
 
 // Topic returns the dead-letter topic.
 func (q *DeadLetterQueue) Topic() string { return q.topic }
@@ -75,7 +87,7 @@ func (q *DeadLetterQueue) Add(d connector.DeadLetter) {
 	if key == nil {
 		key = []byte(d.Source + "/" + partition + "/" + offset)
 	}
-	m := &kgo.Record{Key: key, Value: value, Headers: []kgo.RecordHeader{
+	m := &kgo.Record{Topic: q.topic, Key: key, Value: value, Headers: []kgo.RecordHeader{
 		{Key: HeaderDLQSource, Value: []byte(d.Source)},
 		{Key: HeaderDLQPartition, Value: []byte(partition)},
 		{Key: HeaderDLQOffset, Value: []byte(offset)},

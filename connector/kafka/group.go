@@ -67,6 +67,11 @@ func (s *Source) disowned(parts []int32) {
 // start of partitions without a commit to the offsets listed at Open and
 // ends at once the readers of partitions already at their end.
 func (s *Source) adjustOffsets(_ context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	if s.txn != nil {
+		for p, o := range offsets[s.cfg.topic] {
+			s.checkResume(p, o.EpochOffset().Offset)
+		}
+	}
 	if !s.cfg.stopAtEnd {
 		return offsets, nil
 	}

@@ -17,7 +17,9 @@ func (s *Source) pollLoop(ctx context.Context) {
 	defer s.wg.Done()
 	cl := s.client
 	for {
-		fs := cl.PollRecords(ctx, pollRecords)
+		pctx, release := s.pollTurn(ctx)
+		fs := cl.PollRecords(pctx, pollRecords)
+		release()
 		if ctx.Err() != nil || fs.IsClientClosed() {
 			cl.AllowRebalance()
 			return
@@ -39,6 +41,30 @@ func (s *Source) pollLoop(ctx context.Context) {
 			}
 		})
 		cl.AllowRebalance()
+	}
+}
+
+// pollTurn returns the context of one poll and the function that ends it.
+// A transactional source's polls take turns with its commits (a
+// transaction must not end during a poll): a commit cancels the poll under
+// way and runs before the next. Handing the polled records to the readers
+// is not part of the turn, so a commit never waits for a full reader.
+func (s *Source) pollTurn(ctx context.Context) (context.Context, func()) {
+	if s.txn == nil {
+		return ctx, func() {}
+	}
+	select {
+	case <-s.turn:
+	case <-ctx.Done():
+		return ctx, func() {}
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	s.mu.Lock()
+	s.pollCancel = cancel
+	s.mu.Unlock()
+	return pctx, func() {
+		cancel()
+		s.turn <- struct{}{}
 	}
 }
 
@@ -85,6 +111,10 @@ func (s *Source) push(ctx context.Context, cl *kgo.Client, p int32, recs []*kgo.
 	if r == nil || r.ended.Load() {
 		return
 	}
+	// Transaction markers (control records, kept so that a partition whose
+	// last records are markers still reaches its end) are not data.
+	last := recs[len(recs)-1].Offset
+	recs = dropControl(recs)
 	if s.cfg.stopAtEnd {
 		n := len(recs)
 		for n > 0 && recs[n-1].Offset >= end {
@@ -93,7 +123,7 @@ func (s *Source) push(ctx context.Context, cl *kgo.Client, p int32, recs []*kgo.
 		recs = recs[:n]
 	}
 	// The reader owns recs once pushed: read what is needed first.
-	atEnd := s.cfg.stopAtEnd && (len(recs) == 0 || recs[len(recs)-1].Offset+1 >= end)
+	atEnd := s.cfg.stopAtEnd && (last+1 >= end || len(recs) == 0 || recs[len(recs)-1].Offset+1 >= end)
 	if len(recs) > 0 && !r.push(ctx, recs) {
 		return
 	}
@@ -103,6 +133,24 @@ func (s *Source) push(ctx context.Context, cl *kgo.Client, p int32, recs []*kgo.
 		cl.PauseFetchPartitions(map[string][]int32{s.cfg.topic: {p}})
 		s.signal()
 	}
+}
+
+// dropControl returns recs without its control records (transaction
+// markers), in place; recs without any is returned as it is.
+func dropControl(recs []*kgo.Record) []*kgo.Record {
+	for i, r := range recs {
+		if !r.Attrs.IsControl() {
+			continue
+		}
+		kept := recs[:i]
+		for _, r := range recs[i+1:] {
+			if !r.Attrs.IsControl() {
+				kept = append(kept, r)
+			}
+		}
+		return kept
+	}
+	return recs
 }
 
 // deliverLoop sends new readers on out. Without a group every reader exists

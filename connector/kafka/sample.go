@@ -125,7 +125,10 @@ func (s *Source) fetchSample(ctx context.Context, starts, ends map[int32]int64, 
 	if len(want) == 0 {
 		return nil
 	}
-	cl, err := newClient(s.cfg.conn, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{s.cfg.topic: parts}))
+	// Transaction markers count toward a partition's offsets, so they are
+	// kept (and not decoded) for the sample to reach its end.
+	cl, err := newClient(s.cfg.conn, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{s.cfg.topic: parts}),
+		kgo.KeepControlRecords())
 	if err != nil {
 		return fmt.Errorf("kafka source %q: %w", s.cfg.name, err)
 	}
@@ -142,7 +145,9 @@ func (s *Source) fetchSample(ctx context.Context, starts, ends map[int32]int64, 
 			if !ok {
 				return
 			}
-			each(kr)
+			if !kr.Attrs.IsControl() {
+				each(kr)
+			}
 			if left--; left <= 0 {
 				delete(want, kr.Partition)
 			} else {

@@ -19,7 +19,8 @@ import (
 // is idempotent with acks=all (franz-go's defaults).
 type Sink struct {
 	cfg      sinkConfig
-	client   *kgo.Client
+	client   producer // its own client, or the transaction of UseTransaction
+	txn      *Transaction
 	enc      *codec.JSONEncoder
 	keySlots []int
 	keyVals  []record.Value
@@ -57,6 +58,10 @@ func (k *Sink) Open(ctx context.Context, schema *record.Schema, keySlots []int) 
 		return fmt.Errorf("kafka sink %q: %w", k.cfg.name, err)
 	}
 	k.client = cl
+	if k.txn != nil {
+		cl.Close()
+		k.client = txnProducer{k.txn}
+	}
 	k.enc = codec.NewJSONEncoder(schema)
 	k.keySlots = keySlots
 	return nil
@@ -84,7 +89,7 @@ func (k *Sink) Write(ctx context.Context, rows []record.Record) error {
 	}
 	start := 0
 	for i := range rows {
-		m := &kgo.Record{Value: buf[ends[i][0]:ends[i][1]:ends[i][1]]}
+		m := &kgo.Record{Topic: k.cfg.topic, Value: buf[ends[i][0]:ends[i][1]:ends[i][1]]}
 		if len(k.keySlots) > 0 {
 			m.Key = buf[start:ends[i][0]:ends[i][0]]
 		}
@@ -116,6 +121,11 @@ func (k *Sink) produced(_ *kgo.Record, err error) {
 		k.err.set(fmt.Errorf("kafka sink %q: produce to %q: %w", k.cfg.name, k.cfg.topic, err))
 	}
 }
+
+// UseTransaction makes the sink, once open, produce in t (exactly-once):
+// its messages become visible to read_committed consumers when the
+// transactional source commits. Call it before Open.
+func (k *Sink) UseTransaction(t *Transaction) { k.txn = t }
 
 // SetDefaultPartitions sets the partition count of the topic if Open creates
 // it and '<n>.partitions' is not set (the runner gives the source's count).

@@ -72,6 +72,19 @@ type Source struct {
 	failed     chan struct{}
 	failOnce   sync.Once
 	failure    error
+
+	// exactly-once (Transactional): the transactional id, the transaction
+	// the sink and DLQ produce in, the client's session, the checkpoint
+	// stored with the offsets resumed from, and those offsets.
+	txnID    string
+	txn      *Transaction
+	session  *kgo.GroupTransactSession
+	restored *connector.Checkpoint
+	resumeAt map[int32]int64
+	// turn is held by the poll loop while it polls and by a commit while
+	// it ends the transaction; pollCancel ends the poll under way.
+	turn       chan struct{}
+	pollCancel context.CancelFunc
 }
 
 // NewSource returns the Kafka source named name configured by the
@@ -104,6 +117,12 @@ func (s *Source) Topic() string { return s.cfg.topic }
 
 // Brokers returns the source's bootstrap servers.
 func (s *Source) Brokers() []string { return s.cfg.conn.Brokers }
+
+// Group returns the source's consumer group ("" for none).
+func (s *Source) Group() string { return s.cfg.group }
+
+// InstanceID returns the source's static group membership id ("" for none).
+func (s *Source) InstanceID() string { return s.cfg.instanceID }
 
 // Conn returns how the source connects to its cluster.
 func (s *Source) Conn() Conn { return s.cfg.conn }
@@ -245,6 +264,11 @@ func (s *Source) Open(ctx context.Context, schema *record.Schema, dlq connector.
 	if err != nil {
 		return nil, fmt.Errorf("kafka source %q: %w", s.cfg.name, err)
 	}
+	if s.txn != nil {
+		if err := s.restoreCheckpoint(ctx); err != nil {
+			return nil, fmt.Errorf("kafka source %q: %w", s.cfg.name, err)
+		}
+	}
 	s.mu.Lock()
 	s.schema, s.dlq = schema, dlq
 	s.starts, s.ends, s.partitions = starts, ends, len(ends)
@@ -310,7 +334,10 @@ func (s *Source) directStart(p int32) int64 {
 // newConsumer returns the consuming client: a group member with manual
 // commits, or a direct reader of every partition from its start offset.
 func (s *Source) newConsumer() (*kgo.Client, error) {
-	opts := append([]kgo.Opt{kgo.FetchMaxWait(250 * time.Millisecond), kgo.WithHooks(s.health)}, s.extraOpts...)
+	opts := append([]kgo.Opt{kgo.FetchMaxWait(250 * time.Millisecond), kgo.WithHooks(s.health), kgo.KeepControlRecords()}, s.extraOpts...)
+	if s.cfg.readCommitted {
+		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	}
 	if s.cfg.group == "" {
 		parts := make(map[int32]kgo.Offset, len(s.ends))
 		for p := range s.ends {
@@ -327,7 +354,6 @@ func (s *Source) newConsumer() (*kgo.Client, error) {
 		kgo.ConsumerGroup(s.cfg.group),
 		kgo.ConsumeTopics(s.cfg.topic),
 		kgo.ConsumeResetOffset(reset),
-		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.OnPartitionsAssigned(s.assigned),
 		kgo.OnPartitionsRevoked(s.revoked),
@@ -339,7 +365,20 @@ func (s *Source) newConsumer() (*kgo.Client, error) {
 	if s.cfg.instanceID != "" {
 		opts = append(opts, kgo.InstanceID(s.cfg.instanceID))
 	}
-	return newClient(s.cfg.conn, opts...)
+	if s.txn != nil {
+		session, err := s.newTransactSession(opts)
+		if err != nil {
+			return nil, err
+		}
+		s.mu.Lock()
+		s.session = session
+		s.mu.Unlock()
+		s.txn.mu.Lock()
+		s.txn.session = session
+		s.txn.mu.Unlock()
+		return session.Client(), nil
+	}
+	return newClient(s.cfg.conn, append(opts, kgo.DisableAutoCommit())...)
 }
 
 // addReaderLocked creates the reader of partition p, starting at offset
@@ -424,6 +463,7 @@ func (s *Source) Close() error {
 	}
 	cancel()
 	s.wg.Wait()
+	s.endTransaction()
 	cl.CloseAllowingRebalance()
 	s.leaveStatic()
 	s.mu.Lock()

@@ -1,0 +1,324 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluicesql/sluice/connector"
+)
+
+// Transaction is the Kafka transaction a transactional source's client
+// holds open between commits (exactly-once). A Sink and a DeadLetterQueue
+// given it with UseTransaction produce through that client, so their
+// messages and the source's offsets commit together, once per commit
+// interval, or not at all.
+type Transaction struct {
+	mu      sync.Mutex
+	session *kgo.GroupTransactSession // set when the source opens
+	commit  bool                      // a sink closed normally: Close may commit what is open
+	aborted bool                      // a sink aborted: Close aborts what is open
+}
+
+// producer is what a Sink and a DeadLetterQueue produce through: their own
+// client, or (exactly-once) a transactional source's.
+type producer interface {
+	Produce(ctx context.Context, r *kgo.Record, promise func(*kgo.Record, error))
+	Flush(ctx context.Context) error
+	AbortBufferedRecords(ctx context.Context) error
+	Close()
+}
+
+// txnProducer produces in a Transaction. Closing it lets the source commit
+// what the transaction holds when it closes; aborting makes it abort.
+type txnProducer struct{ t *Transaction }
+
+func (p txnProducer) Produce(ctx context.Context, r *kgo.Record, promise func(*kgo.Record, error)) {
+	p.t.produce(ctx, r, promise)
+}
+
+func (p txnProducer) Flush(ctx context.Context) error { return p.t.flush(ctx) }
+
+func (p txnProducer) AbortBufferedRecords(context.Context) error {
+	p.t.mu.Lock()
+	p.t.aborted = true
+	p.t.mu.Unlock()
+	return nil
+}
+
+func (p txnProducer) Close() {
+	p.t.mu.Lock()
+	p.t.commit = !p.t.aborted
+	p.t.mu.Unlock()
+}
+
+// produce sends r in the open transaction; without one (the source is not
+// open) the promise gets an error.
+func (t *Transaction) produce(ctx context.Context, r *kgo.Record, promise func(*kgo.Record, error)) {
+	t.mu.Lock()
+	s := t.session
+	t.mu.Unlock()
+	if s == nil {
+		promise(r, errors.New("no open transaction: the transactional source is not open"))
+		return
+	}
+	s.Produce(ctx, r, promise)
+}
+
+// flush waits until every message produced in the transaction so far is
+// acknowledged (it is still uncommitted).
+func (t *Transaction) flush(ctx context.Context) error {
+	t.mu.Lock()
+	s := t.session
+	t.mu.Unlock()
+	if s == nil {
+		return nil
+	}
+	return s.Client().Flush(ctx)
+}
+
+// TxnSource is a Kafka source in exactly-once mode: a consumer-group member
+// reading read_committed whose client is also the transactional producer
+// of the job's Kafka sink and dead-letter topic. Its commits end the
+// transaction (output, dead letters and offsets together) and begin the
+// next; it stores the job's connector.Checkpoint in the offsets' metadata.
+type TxnSource struct {
+	*Source
+}
+
+// Transactional switches s, before Open, to exactly-once mode with the
+// transactional id txnID and returns it with the transaction its sink and
+// dead-letter queue produce in. s must have a '<n>.group.id'.
+func (s *Source) Transactional(txnID string) (*TxnSource, *Transaction, error) {
+	if s.cfg.group == "" {
+		return nil, nil, fmt.Errorf("kafka source %q: exactly-once needs '%s.group.id' (offsets commit with the output for a consumer group)", s.cfg.name, s.cfg.name)
+	}
+	s.txnID = txnID
+	s.txn = &Transaction{}
+	s.turn = make(chan struct{}, 1)
+	s.turn <- struct{}{}
+	return &TxnSource{s}, s.txn, nil
+}
+
+// checkpointPrefix starts the offset metadata of a checkpoint:
+// "sluice1:<watermark>:<read offset>".
+const checkpointPrefix = "sluice1:"
+
+// CommitCheckpoint commits offsets and cp with everything produced in the
+// transaction since the last commit, and begins the next transaction. A
+// transaction Kafka aborted (the group rebalanced, a produce failed) or
+// whose end failed is an error: the job stops, and a restart resumes from
+// what Kafka holds, which is every committed transaction and nothing else.
+func (t *TxnSource) CommitCheckpoint(ctx context.Context, offsets map[int32]int64, cp connector.Checkpoint) error {
+	s := t.Source
+	s.mu.Lock()
+	session := s.session
+	commit := make(map[int32]int64, len(offsets))
+	for p, o := range offsets {
+		if _, owned := s.readers[p]; owned || s.revoking[p] {
+			commit[p] = o
+		}
+	}
+	s.mu.Unlock()
+	if session == nil {
+		return fmt.Errorf("kafka source %q: commit: not open", s.cfg.name)
+	}
+	marks := make(map[int32]kgo.EpochOffset, len(commit))
+	for p, o := range commit {
+		marks[p] = kgo.EpochOffset{Epoch: -1, Offset: o}
+	}
+	// Take the poll loop's turn: no poll runs while the transaction ends.
+	s.mu.Lock()
+	if s.pollCancel != nil {
+		s.pollCancel()
+	}
+	s.mu.Unlock()
+	select {
+	case <-s.turn:
+	case <-ctx.Done():
+		return fmt.Errorf("kafka source %q: commit: %w", s.cfg.name, ctx.Err())
+	}
+	defer func() { s.turn <- struct{}{} }()
+	session.Client().MarkCommitOffsets(map[string]map[int32]kgo.EpochOffset{s.cfg.topic: marks})
+	ctx = kgo.PreTxnCommitFnContext(ctx, func(req *kmsg.TxnOffsetCommitRequest) error {
+		req.Topics = checkpointTopics(s.cfg.topic, commit, cp)
+		return nil
+	})
+	committed, err := session.End(ctx, kgo.TryCommit)
+	if err != nil {
+		// The transaction may have committed even so (an EndTxn whose
+		// answer was lost): only a restart, reading what Kafka holds, is safe.
+		return fmt.Errorf("kafka source %q: ending the transaction: %w (it may have committed or not: stopping, a restart resumes from what Kafka holds)", s.cfg.name, err)
+	}
+	if !committed {
+		return fmt.Errorf("kafka source %q: the transaction was aborted (the consumer group rebalanced or a message failed): stopping, a restart resumes from the last committed transaction", s.cfg.name)
+	}
+	if err := session.Begin(); err != nil {
+		return fmt.Errorf("kafka source %q: beginning a transaction: %w", s.cfg.name, err)
+	}
+	s.mu.Lock()
+	s.seq++
+	for p, o := range commit {
+		s.committed[p] = o
+		s.commitSeq[p] = s.seq
+	}
+	s.commitCond.Broadcast()
+	s.mu.Unlock()
+	return nil
+}
+
+// Commit commits offsets in the transaction, without a checkpoint.
+func (t *TxnSource) Commit(ctx context.Context, offsets map[int32]int64) error {
+	return t.CommitCheckpoint(ctx, offsets, connector.Checkpoint{Watermark: noCheckpointWatermark})
+}
+
+// noCheckpointWatermark marks a commit without a watermark.
+const noCheckpointWatermark = -1 << 63
+
+// checkpointTopics returns the offset commit of offsets with cp in each
+// partition's metadata.
+func checkpointTopics(topic string, offsets map[int32]int64, cp connector.Checkpoint) []kmsg.TxnOffsetCommitRequestTopic {
+	t := kmsg.NewTxnOffsetCommitRequestTopic()
+	t.Topic = topic
+	for p, o := range offsets {
+		tp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+		tp.Partition, tp.Offset, tp.LeaderEpoch = p, o, -1
+		read, ok := cp.Read[p]
+		if !ok {
+			read = o
+		}
+		meta := checkpointPrefix + strconv.FormatInt(cp.Watermark, 10) + ":" + strconv.FormatInt(read, 10)
+		tp.Metadata = &meta
+		t.Partitions = append(t.Partitions, tp)
+	}
+	return []kmsg.TxnOffsetCommitRequestTopic{t}
+}
+
+// parseCheckpoint reads an offset's metadata written by checkpointTopics.
+func parseCheckpoint(meta string) (wm, read int64, ok bool) {
+	rest, found := strings.CutPrefix(meta, checkpointPrefix)
+	if !found {
+		return 0, 0, false
+	}
+	w, r, found := strings.Cut(rest, ":")
+	if !found {
+		return 0, 0, false
+	}
+	wm, err1 := strconv.ParseInt(w, 10, 64)
+	read, err2 := strconv.ParseInt(r, 10, 64)
+	return wm, read, err1 == nil && err2 == nil
+}
+
+// Restored returns the checkpoint stored with the group's committed offsets
+// when the source opened.
+func (t *TxnSource) Restored() (connector.Checkpoint, bool) {
+	s := t.Source
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.restored == nil {
+		return connector.Checkpoint{}, false
+	}
+	return *s.restored, true
+}
+
+// restoreCheckpoint reads the group's committed offsets of the topic, once
+// every pending transaction's are settled, and the checkpoint in their
+// metadata.
+func (s *Source) restoreCheckpoint(ctx context.Context) error {
+	cl, err := newClient(s.cfg.conn)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	resp, err := kadm.NewClient(cl).FetchOffsets(ctx, s.cfg.group)
+	if err == nil {
+		err = resp.Error()
+	}
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		return nil // a new group: nothing committed, nothing to restore
+	}
+	if err != nil {
+		return fmt.Errorf("fetching the committed offsets of group %q: %w", s.cfg.group, s.cfg.conn.connError(err))
+	}
+	cp := connector.Checkpoint{Watermark: noCheckpointWatermark, Read: map[int32]int64{}}
+	offsets := map[int32]int64{}
+	for p, o := range resp[s.cfg.topic] {
+		offsets[p] = o.At
+		if wm, read, ok := parseCheckpoint(o.Metadata); ok {
+			cp.Read[p] = read
+			if cp.Watermark == noCheckpointWatermark || wm < cp.Watermark {
+				cp.Watermark = wm
+			}
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.resumeAt = offsets
+	if len(cp.Read) > 0 {
+		s.restored = &cp
+	}
+	return nil
+}
+
+// checkResume fails the source when the group resumes a partition from
+// another offset than the one its checkpoint was read with (another member
+// committed since): the checkpoint would not match the records read.
+func (s *Source) checkResume(p int32, start int64) {
+	s.mu.Lock()
+	want, ok := s.resumeAt[p]
+	s.mu.Unlock()
+	if ok && start >= 0 && start != want {
+		s.fail(fmt.Errorf("kafka source %q: partition %d resumes at offset %d, but its checkpoint was read at %d "+
+			"(another member of group %q committed since the job started): stopping, restart the job", s.cfg.name, p, start, want, s.cfg.group))
+	}
+}
+
+// endTransaction ends the transaction still open when the source closes:
+// committed when the job's sink closed normally (what it holds was written
+// after the last commit and its offsets did not move), else aborted.
+func (s *Source) endTransaction() {
+	if s.session == nil {
+		return
+	}
+	s.txn.mu.Lock()
+	commit := s.txn.commit
+	s.txn.session = nil
+	s.txn.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), abortWait)
+	defer cancel()
+	if _, err := s.session.End(ctx, kgo.TransactionEndTry(commit)); err != nil {
+		s.logger().Warn("kafka transaction could not end on close; Kafka aborts it after its timeout", "error", err)
+	}
+}
+
+// newTransactSession returns the exactly-once client: a group member that
+// reads read_committed, commits only the offsets the job marks, and
+// produces in transactions (timed out before the group's session, so a
+// stalled transaction never outlives this member's partitions).
+func (s *Source) newTransactSession(opts []kgo.Opt) (*kgo.GroupTransactSession, error) {
+	timeout := max(s.cfg.sessionTimeout-time.Second, time.Second)
+	opts = append(opts,
+		kgo.TransactionalID(s.txnID),
+		kgo.TransactionTimeout(timeout),
+		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
+		kgo.AutoCommitMarks(),
+	)
+	session, err := kgo.NewGroupTransactSession(append(s.cfg.conn.opts(), opts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("kafka transactional client for %v: %w", s.cfg.conn.Brokers, err)
+	}
+	if err := session.Begin(); err != nil {
+		session.Close()
+		return nil, fmt.Errorf("beginning a transaction: %w", err)
+	}
+	return session, nil
+}

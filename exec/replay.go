@@ -1,0 +1,53 @@
+package exec
+
+import (
+	"errors"
+
+	"github.com/sluicesql/sluice/sql"
+)
+
+// Replayable says whether the query's results can be rebuilt exactly by
+// reading its input again from committed offsets, which exactly-once
+// processing relies on: nil for a stateless query (no aggregate, sort or
+// OVER) and for a TUMBLING or HOPPING window aggregate with EMIT FINAL whose
+// late records are dropped or dead-lettered (its open windows are rebuilt
+// from the records after the committed offsets, and Fired tells the
+// records of windows already emitted). Other state (EMIT CHANGES, groups
+// without a window, SESSION windows, late updates, ORDER BY, OVER, Top-N)
+// lives only in memory, so a restart could not rebuild it.
+func (p *Program) Replayable() error {
+	switch {
+	case len(p.order) > 0:
+		return errors.New("ORDER BY keeps rows in memory until they are sorted")
+	case p.analytic != nil || p.top != nil:
+		return errors.New("OVER and Top-N keep rows in memory")
+	case p.agg == nil:
+		return nil
+	case !p.agg.windowed():
+		return errors.New("a GROUP BY without a window keeps its groups in memory for ever")
+	case p.agg.session():
+		return errors.New("SESSION windows are not supported (use TUMBLING or HOPPING)")
+	case p.agg.changes():
+		return errors.New("EMIT CHANGES emits updates of groups kept in memory (use EMIT FINAL)")
+	case p.set.late == LateUpdate:
+		return errors.New("the 'update' lateness strategy changes windows after they fire")
+	}
+	return nil
+}
+
+// Fired reports whether every window that event time t belongs to has fired
+// once the watermark is wm: always false for a query without windows. A
+// record read again after a restart (exactly-once) whose windows have all
+// fired had its effect in the output already.
+func (p *Program) Fired(t, wm int64) bool {
+	if p.agg == nil || p.agg.window == nil || p.agg.window.kind == sql.Session {
+		return false
+	}
+	ws := p.agg.window
+	for start := floorDiv(t, ws.advance) * ws.advance; start > t-ws.size; start -= ws.advance {
+		if start+ws.size+p.set.lateness > wm {
+			return false
+		}
+	}
+	return true
+}

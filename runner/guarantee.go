@@ -1,0 +1,94 @@
+package runner
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/connector/kafka"
+	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/job"
+)
+
+// Processing guarantees ('processing.guarantee').
+const (
+	AtLeastOnce = "at_least_once"
+	ExactlyOnce = "exactly_once"
+)
+
+// guarantee returns the statement's 'processing.guarantee': at_least_once
+// (the default) or exactly_once (Kafka Streams' exactly_once_v2 is
+// accepted as a synonym).
+func guarantee(props map[string]string) (string, error) {
+	v := strings.ToLower(strings.TrimSpace(props[job.PropGuarantee]))
+	switch v {
+	case "", AtLeastOnce:
+		return AtLeastOnce, nil
+	case ExactlyOnce, "exactly_once_v2":
+		return ExactlyOnce, nil
+	}
+	return "", fmt.Errorf("WITH %q: invalid value %q (valid values: %s, %s, exactly_once_v2)", job.PropGuarantee, props[job.PropGuarantee], AtLeastOnce, ExactlyOnce)
+}
+
+// exactlyOnce sets cfg up for 'processing.guarantee'='exactly_once': the
+// Kafka source becomes transactional, and the Kafka sink and the Kafka
+// dead-letter topic produce in its transaction, so that output, dead
+// letters and offsets commit together once per commit interval. It refuses
+// what cannot take part: a source or sink that is not Kafka, different
+// clusters, a query whose state a restart cannot rebuild.
+func exactlyOnce(cfg *job.Config, src connector.Source, sink connector.Sink, dlq *kafka.DeadLetterQueue, prog *exec.Program, sinkType string) error {
+	const refuse = "WITH 'processing.guarantee'='exactly_once': "
+	ks, ok := src.(*kafka.Source)
+	if !ok {
+		return fmt.Errorf(refuse+"the source %q is not a Kafka topic; only Kafka offsets commit in a Kafka transaction (use at_least_once)", src.Name())
+	}
+	kk, ok := sink.(*kafka.Sink)
+	if !ok {
+		if sinkType == "" {
+			sinkType = "stdout"
+		}
+		return fmt.Errorf(refuse+"the sink is %s, which cannot take part in a Kafka transaction (only a kafka_sink can; use at_least_once)", sinkType)
+	}
+	if !sameCluster(ks.Brokers(), kk.Brokers()) {
+		return fmt.Errorf(refuse+"the source reads %v but the sink writes %v: one transaction spans one cluster", ks.Brokers(), kk.Brokers())
+	}
+	if dlq != nil && !sameCluster(ks.Brokers(), dlq.Brokers()) {
+		return fmt.Errorf(refuse+"the dead-letter topic is on %v, not the source's cluster %v", dlq.Brokers(), ks.Brokers())
+	}
+	if err := prog.Replayable(); err != nil {
+		return fmt.Errorf(refuse+"the query's state could not be rebuilt after a restart: %w", err)
+	}
+	ts, txn, err := ks.Transactional(transactionalID(ks))
+	if err != nil {
+		return err
+	}
+	kk.UseTransaction(txn)
+	if dlq != nil {
+		dlq.UseTransaction(txn)
+	}
+	cfg.Sources[0] = ts
+	return nil
+}
+
+// transactionalID is the source's transactional id: stable across restarts
+// when it is a static member (a restart then fences the killed process's
+// open transaction at once), else unique to this process.
+func transactionalID(ks *kafka.Source) string {
+	if id := ks.InstanceID(); id != "" {
+		return "sluice-" + ks.Group() + "-" + id
+	}
+	host, _ := os.Hostname()
+	return fmt.Sprintf("sluice-%s-%s-%d", ks.Group(), host, os.Getpid())
+}
+
+// sameCluster reports whether two bootstrap lists share a broker.
+func sameCluster(a, b []string) bool {
+	for _, x := range a {
+		if slices.Contains(b, x) {
+			return true
+		}
+	}
+	return false
+}
