@@ -27,7 +27,7 @@ const (
 // PropertyKeys lists the WITH property keys the job reads besides the
 // executor's (exec.PropertyKeys) and the dead-letter topic's Kafka options
 // ('dlq.bootstrap.servers', ...).
-var PropertyKeys = []string{PropIdleTimeout, PropDrainTimeout, PropCommitInterval, PropDLQPath, PropDLQTopic, PropMaxErrors}
+var PropertyKeys = []string{PropIdleTimeout, PropDrainTimeout, PropCommitInterval, PropDLQPath, PropDLQTopic, PropMaxErrors, PropGuarantee}
 
 // propertyError returns an error about the WITH property key: about its
 // value when inValue is set.
