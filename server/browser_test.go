@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -54,19 +55,61 @@ func browser(t *testing.T) context.Context {
 	return ctx
 }
 
-// counter reads a number the page shows with thousands separators.
-func counter(t *testing.T, ctx context.Context, sel string) int64 {
+// The page redraws its lists every second, replacing their elements, so
+// the test reads and clicks them with one script each rather than by
+// node: a node found a moment ago may be gone.
+
+// text returns the text of the first element matching sel ("" when none).
+func text(t *testing.T, ctx context.Context, sel string) string {
 	t.Helper()
-	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(sel))); err != nil {
-		t.Fatalf("%s: %v", sel, err)
-	}
-	text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf(
+		`(() => { const e = document.querySelector(%s); return e ? e.textContent : "" })()`, strconv.Quote(sel))))
 	if err != nil {
 		t.Fatalf("%s: %v", sel, err)
 	}
-	n, err := strconv.ParseInt(strings.ReplaceAll(text, ",", ""), 10, 64)
+	return v
+}
+
+// waitText polls the text of sel until ok accepts it.
+func waitText(t *testing.T, ctx context.Context, sel string, ok func(string) bool) string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if v := text(t, ctx, sel); ok(v) {
+			return v
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: text %q not accepted in time", sel, text(t, ctx, sel))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// click clicks the first element matching sel, waiting for one to appear.
+func click(t *testing.T, ctx context.Context, sel string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](fmt.Sprintf(
+			`(() => { const e = document.querySelector(%s); if (!e) return false; e.click(); return true })()`, strconv.Quote(sel))))
+		if err != nil {
+			t.Fatalf("click %s: %v", sel, err)
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("click %s: no such element", sel)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// number parses a counter the page shows with thousands separators (-1 if none).
+func number(s string) int64 {
+	n, err := strconv.ParseInt(strings.ReplaceAll(s, ",", ""), 10, 64)
 	if err != nil {
-		t.Fatalf("%s: %q: %v", sel, text, err)
+		return -1
 	}
 	return n
 }
@@ -109,53 +152,24 @@ func TestPageInBrowser(t *testing.T) {
 	good := "CREATE STREAM big AS SELECT trader_id, quantity FROM g WHERE quantity >= 500\n" +
 		"WITH ('g.type'='generator','g.generator'='trades','g.count'='unbounded','g.rate'='2000');\n" +
 		"CREATE STREAM counts AS SELECT trader_id, COUNT(*) AS n FROM big GROUP BY trader_id EMIT CHANGES;"
-	err = chromedp.Do(ctx,
-		chromedp.SetValue(chromedp.CSS("#sql"), good),
-		chromedp.Click(chromedp.CSS("#deploy-button")),
-		chromedp.WaitVisible(chromedp.CSS(`.app[data-app="web"]`)),
-	)
+	err = chromedp.Do(ctx, chromedp.SetValue(chromedp.CSS("#sql"), good))
 	if err != nil {
 		t.Fatal(err)
 	}
+	click(t, ctx, "#deploy-button")
 	in := `tr[data-job="big"] .counter-in`
-	first := counter(t, ctx, in)
-	deadline := time.Now().Add(30 * time.Second)
-	for counter(t, ctx, in) <= first {
-		if time.Now().After(deadline) {
-			t.Fatalf("the in counter of job big stays at %d", first)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	first := number(waitText(t, ctx, in, func(s string) bool { return number(s) >= 0 }))
+	waitText(t, ctx, in, func(s string) bool { return number(s) > first })
 
 	// the job's detail: counters, partitions, EXPLAIN
-	err = chromedp.Do(ctx,
-		chromedp.Click(chromedp.CSS(`tr[data-job="counts"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`#detail td[data-counter="in"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`#partitions .bar`)),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	explain, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#explain")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	bars, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#partitions .bar").length`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(explain, "GROUP BY trader_id") || bars == 0 {
-		t.Fatalf("detail: %d partition bars, EXPLAIN %q", bars, explain)
-	}
+	click(t, ctx, `tr[data-job="counts"]`)
+	waitText(t, ctx, `#detail td[data-counter="in"]`, func(s string) bool { return number(s) > 0 })
+	waitText(t, ctx, "#partitions .bar", func(s string) bool { return strings.HasPrefix(s, "p0") })
+	waitText(t, ctx, "#explain", func(s string) bool { return strings.Contains(s, "GROUP BY trader_id") })
 
 	// stop: the application is drained and removed
-	err = chromedp.Do(ctx,
-		chromedp.Click(chromedp.CSS(`.app[data-app="web"] .stop-app`)),
-		chromedp.WaitNotPresent(chromedp.CSS(`.app[data-app="web"]`)),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
+	click(t, ctx, `.app[data-app="web"] .stop-app`)
+	waitText(t, ctx, "#apps", func(s string) bool { return !strings.Contains(s, "stop and remove") })
 	if code := call(t, ts, "", "GET", "/v1/apps/web", "", nil); code != http.StatusNotFound {
 		t.Fatalf("after stop: GET /v1/apps/web is HTTP %d, want 404", code)
 	}
