@@ -75,21 +75,7 @@ func TestDifferentialSQLiteRowWindows(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := compileSQL(t, tt.sluice, Options{ExternalWatermark: true}, "g", "h", "x", "ts")
-			pl := p.NewPipeline()
-			var out collector
-			for i := 0; i < len(data); i += 128 {
-				pl.Process(data[i:min(i+128, len(data))], &out)
-			}
-			pl.Finish(&out)
-			if len(out.dead) > 0 {
-				t.Fatalf("dead letters: %v", out.dead[0])
-			}
-			got := make([][]any, len(out.rows))
-			for i, r := range out.rows {
-				for _, v := range r {
-					got[i] = append(got[i], plain(v))
-				}
-			}
+			got := plainRows(t, p, data, 128)
 			want := querySQLite(t, db, tt.sqlite)
 			if len(want) == 0 {
 				t.Fatal("SQLite returned no rows")

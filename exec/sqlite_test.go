@@ -91,25 +91,33 @@ func TestDifferentialSQLite(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			pl := p.NewPipeline()
-			var out collector
-			for i := 0; i < len(data); i += 256 {
-				pl.Process(data[i:min(i+256, len(data))], &out)
-			}
-			pl.Finish(&out)
-			if len(out.dead) > 0 {
-				t.Fatalf("dead letters: %v", out.dead[0])
-			}
-			got := make([][]any, len(out.rows))
-			for i, r := range out.rows {
-				for _, v := range r {
-					got[i] = append(got[i], plain(v))
-				}
-			}
+			got := plainRows(t, p, data, 256)
 			want := querySQLite(t, db, tt.sqlite)
 			compareRows(t, got, want)
 		})
 	}
+}
+
+// plainRows runs data through p in batches of size batch, then Finish,
+// and returns the output rows as plain values; a dead letter fails t.
+func plainRows(t *testing.T, p *Program, data []record.Record, batch int) [][]any {
+	t.Helper()
+	pl := p.NewPipeline()
+	var out collector
+	for i := 0; i < len(data); i += batch {
+		pl.Process(data[i:min(i+batch, len(data))], &out)
+	}
+	pl.Finish(&out)
+	if len(out.dead) > 0 {
+		t.Fatalf("dead letters: %v", out.dead[0])
+	}
+	got := make([][]any, len(out.rows))
+	for i, r := range out.rows {
+		for _, v := range r {
+			got[i] = append(got[i], plain(v))
+		}
+	}
+	return got
 }
 
 // plain converts a value to what database/sql gives for SQLite: int64,
