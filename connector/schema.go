@@ -16,6 +16,9 @@ const (
 	SchemaRegistry  = "registry"  // a schema registry (Avro, Protobuf)
 	SchemaGenerator = "generator" // the generator's fixed columns
 	SchemaStatement = "statement" // the output of the statement that writes it (in one application)
+	// SchemaNotInferred marks an undeclared source whose schema was not
+	// inferred (sluice explain --no-infer): Columns is nil.
+	SchemaNotInferred = "not inferred"
 )
 
 // Schema is what is known of a source's columns before any record is read.
@@ -41,8 +44,10 @@ func (s Schema) Table() bool { return len(s.PrimaryKey) > 0 }
 // "declared", "inferred from 120 records", "registry", or "unknown".
 func (s Schema) Describe() string {
 	switch {
+	case s.Columns == nil && s.Origin == SchemaInferred:
+		return "unknown: no record to infer it from; the query's columns are taken as they come"
 	case s.Columns == nil:
-		return "unknown (no records to infer from; columns are taken from the query)"
+		return "unknown: not inferred (--no-infer)"
 	case s.Origin == SchemaInferred:
 		return fmt.Sprintf("inferred from %d records", s.Records)
 	}

@@ -32,7 +32,11 @@ func sourceSchema(ctx context.Context, sel *sql.Select, name string, decl *sql.S
 		s = connector.Schema{Columns: schemaOf(defs), Origin: connector.SchemaDeclared}
 	default:
 		ss, ok := src.(connector.SchemaSource)
-		if !ok || noInfer {
+		if !ok {
+			break
+		}
+		if noInfer {
+			s.Origin = connector.SchemaNotInferred
 			break
 		}
 		limits := connector.InferLimits{Records: connector.DefaultInferRecords, Wait: inferWait}

@@ -20,7 +20,8 @@ const maxSampleLine = 16 << 20
 // SourceSchema infers the source's schema from the head of each file: up to
 // limits.Records records in all, shared over the files. Lines that do not
 // decode are skipped (the job sends them to the dead-letter queue). A
-// source whose files hold no record has no known schema (Columns nil).
+// source whose files hold no record has no known schema (Columns nil,
+// Origin inferred).
 func (s *Source) SourceSchema(ctx context.Context, limits connector.InferLimits) (connector.Schema, error) {
 	in := codec.NewInferrer(limits.TimeColumns...)
 	per := max(1, (limits.Records+len(s.files)-1)/len(s.files))
@@ -36,7 +37,7 @@ func (s *Source) SourceSchema(ctx context.Context, limits connector.InferLimits)
 		}
 	}
 	if in.Records() == 0 {
-		return connector.Schema{}, nil
+		return connector.Schema{Origin: connector.SchemaInferred}, nil
 	}
 	return connector.Schema{Columns: in.Schema(), Origin: connector.SchemaInferred, Records: in.Records()}, nil
 }

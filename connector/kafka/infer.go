@@ -17,7 +17,7 @@ import (
 // topic gives the schema of what arrived in time). A value that is not a
 // JSON object is skipped. The 'string' format has the one column "value";
 // '<n>.key.field' adds a STRING column holding the message key. An empty
-// topic has no known schema (Columns nil).
+// topic has no known schema (Columns nil, Origin inferred).
 func (s *Source) SourceSchema(ctx context.Context, limits connector.InferLimits) (connector.Schema, error) {
 	if s.cfg.format == "string" {
 		cols := []record.Field{{Name: StringColumn, Type: record.StringType}}
@@ -35,7 +35,7 @@ func (s *Source) SourceSchema(ctx context.Context, limits connector.InferLimits)
 		return connector.Schema{}, err
 	}
 	if in.Records() == 0 {
-		return connector.Schema{}, nil
+		return connector.Schema{Origin: connector.SchemaInferred}, nil
 	}
 	inferred := in.Schema()
 	return connector.Schema{Columns: s.withKeyField(inferred.Fields()), Origin: connector.SchemaInferred, Records: in.Records()}, nil
