@@ -53,6 +53,12 @@ func sourceSchema(ctx context.Context, sel *sql.Select, name string, decl *sql.S
 			return s, fmt.Errorf("source %q: %w", name, err)
 		}
 	}
+	if kf := strings.TrimSpace(props[name+".key.field"]); kf != "" && s.Columns != nil {
+		if _, ok := s.Columns.Lookup(kf); !ok {
+			// A Kafka source's '<n>.key.field' column holds the message key.
+			s.Columns = record.NewSchemaOf(append(s.Columns.Fields(), record.Field{Name: kf, Type: record.StringType})...)
+		}
+	}
 	switch {
 	case decl != nil && len(decl.PrimaryKey) > 0:
 		s.PrimaryKey = decl.PrimaryKey
