@@ -25,6 +25,9 @@ const DefaultBroadcastMaxRows = 1_000_000
 // The WITH properties of joins.
 const (
 	PropBroadcastMaxRows = "join.broadcast.max.rows"
+	// PropStateTTL bounds a stream-stream join without a time bound in ON
+	// (read by the executor).
+	PropStateTTL = "join.state.ttl"
 	// per table input '<n>.primary.key', '<n>.broadcast', '<n>.bootstrap'
 	PropPrimaryKey = "primary.key"
 	PropBroadcast  = "broadcast"
