@@ -349,6 +349,7 @@ func (b *runner) joinState(s *Scenario, parts [][][]record.Record) error {
 			rows = pipe.StateRows()
 			return pipe
 		})
+		runtime.KeepAlive(batches) // the input is not part of the state
 	}
 	if rows <= 0 {
 		return errors.New("join state: no rows kept")
