@@ -25,6 +25,16 @@ func (a *App) Check(ctx context.Context, opts runner.Options) error {
 	if a.undefined != nil {
 		return &runner.ConfigError{Err: a.undefined}
 	}
+	names := a.Catalog.Names()
+	for _, n := range a.Nodes {
+		names = append(names, n.Reads...)
+		if n.Writes != "" {
+			names = append(names, n.Writes)
+		}
+	}
+	if err := runner.CheckSet(opts.Set, names); err != nil {
+		return err
+	}
 	streams := map[string][]string{}
 	failed := map[string]bool{}
 	var errs Errors

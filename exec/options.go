@@ -98,7 +98,7 @@ func parseSettings(props map[string]string) (settings, error) {
 		case "iso8601", "iso-8601", "rfc3339":
 			s.timeFormat = formatISO
 		default:
-			return s, propertyError(PropEventTimeFormat, "unknown format %q (want epoch_millis, epoch_seconds or iso8601)", v)
+			return s, propertyError(PropEventTimeFormat, "unknown format %q (want epoch_millis, epoch_seconds or iso8601)", sql.Clip(v))
 		}
 	}
 	var err error
@@ -122,7 +122,7 @@ func parseSettings(props map[string]string) (settings, error) {
 		case "update":
 			s.late = LateUpdate
 		default:
-			return s, propertyError(PropLateDataStrategy, "unknown strategy %q (want dead_letter, drop or update)", v)
+			return s, propertyError(PropLateDataStrategy, "unknown strategy %q (want dead_letter, drop or update)", sql.Clip(v))
 		}
 	}
 	return s, nil
@@ -134,7 +134,7 @@ func parseMillis(text string) (int64, error) {
 	t := strings.ToLower(strings.ReplaceAll(text, " ", ""))
 	if n, err := strconv.ParseFloat(t, 64); err == nil {
 		if n < 0 {
-			return 0, fmt.Errorf("negative duration %q", text)
+			return 0, fmt.Errorf("negative duration %q", sql.Clip(text))
 		}
 		return int64(n * 1000), nil
 	}
@@ -147,10 +147,10 @@ func parseMillis(text string) (int64, error) {
 	}
 	d, err := time.ParseDuration(t)
 	if err != nil {
-		return 0, fmt.Errorf("invalid duration %q (want e.g. 5s, 500ms, 2m)", text)
+		return 0, fmt.Errorf("invalid duration %q (want e.g. 5s, 500ms, 2m)", sql.Clip(text))
 	}
 	if d < 0 {
-		return 0, fmt.Errorf("negative duration %q", text)
+		return 0, fmt.Errorf("negative duration %q", sql.Clip(text))
 	}
 	return d.Milliseconds(), nil
 }

@@ -69,7 +69,7 @@ func (c *Config) ApplyProperties(props map[string]string) error {
 	if v, ok := get(PropMaxErrors); ok {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 0 {
-			return propertyError(PropMaxErrors, true, "WITH %q: want a count of records, got %q", PropMaxErrors, v)
+			return propertyError(PropMaxErrors, true, "WITH %q: want a count of records, got %q", PropMaxErrors, sql.Clip(v))
 		}
 		c.MaxErrors = n
 	}

@@ -172,7 +172,7 @@ func checkOptions(stmt *sql.Statement, opts Options) (*checked, error) {
 			c.props[n+".columns"] = strings.Join(cols, ",")
 		}
 	}
-	if err := checkKeys(stmt, c.props); err != nil {
+	if err := checkKeys(stmt, c.props, opts.Set); err != nil {
 		return nil, c.errorAt(err, sel)
 	}
 	if err := kafka.CheckJobOptions(c.props); err != nil {
@@ -393,8 +393,10 @@ func lookup(props map[string]string, key string) string {
 // a job-level key or '<name>.<option>' of a source or the sink the
 // statement names. The options of each source and sink are checked by its
 // connector; this catches keys of names the statement does not have
-// ('trade.path' when the source is trades) and misspelt job keys.
-func checkKeys(stmt *sql.Statement, props map[string]string) error {
+// ('trade.path' when the source is trades) and misspelt job keys. A key
+// given only with --set applies to every statement of the file, so one of
+// a name this statement does not have is left to CheckSet.
+func checkKeys(stmt *sql.Statement, props, set map[string]string) error {
 	job := jobKeys()
 	eps := endpoints(stmt, props)
 	keys := make([]string, 0, len(props))
@@ -415,14 +417,52 @@ next:
 				continue next
 			}
 		}
-		return unknownKey(k, job, eps)
+		if _, fromSet := set[k]; fromSet {
+			if _, inWith := stmt.Select().Property(k); !inWith {
+				continue
+			}
+		}
+		return unknownKey(k, false, job, eps)
+	}
+	return nil
+}
+
+// CheckSet checks the --set keys of a file whose statements read and write
+// names (including the sources its DDL declares): each must be a job-level
+// key or '<name>.<option>' of one of names.
+func CheckSet(set map[string]string, names []string) error {
+	job := jobKeys()
+	keys := make([]string, 0, len(set))
+	for k := range set {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+next:
+	for _, k := range keys {
+		lk := strings.ToLower(k)
+		for _, j := range job {
+			if lk == j {
+				continue next
+			}
+		}
+		for _, n := range names {
+			if strings.HasPrefix(lk, strings.ToLower(n)+".") {
+				continue next
+			}
+		}
+		_, opt, _ := strings.Cut(k, ".")
+		eps := make([]endpoint, len(names))
+		for i, n := range names {
+			eps[i] = endpoint{kind: "source or sink", name: n, options: []string{opt}}
+		}
+		return configErr(unknownKey(k, true, job, eps))
 	}
 	return nil
 }
 
 // unknownKey is the error for a WITH key nothing reads, naming the valid
 // keys and the closest one.
-func unknownKey(key string, job []string, eps []endpoint) error {
+func unknownKey(key string, fromSet bool, job []string, eps []endpoint) error {
 	candidates := append([]string(nil), job...)
 	var named []string
 	for _, ep := range eps {
@@ -431,7 +471,10 @@ func unknownKey(key string, job []string, eps []endpoint) error {
 			candidates = append(candidates, ep.name+"."+o)
 		}
 	}
-	msg := fmt.Sprintf("unknown WITH property %s", sql.QuoteProperty(key))
+	msg := fmt.Sprintf("unknown WITH property %s", sql.QuoteProperty(sql.Clip(key)))
+	if fromSet {
+		msg = fmt.Sprintf("--set %s: unknown property", sql.Clip(key))
+	}
 	if hint := sql.DidYouMean(key, candidates, sql.QuoteProperty); hint != "" {
 		msg += "; " + hint
 	}
@@ -518,7 +561,7 @@ func checkSink(name string, props map[string]string) error {
 // badType is the error for an unknown '<name>.type'.
 func badType(name, typ, kind string, valid []string) error {
 	key := name + ".type"
-	msg := fmt.Sprintf("WITH %s: unknown %s type %q", sql.QuoteProperty(key), kind, typ)
+	msg := fmt.Sprintf("WITH %s: unknown %s type %q", sql.QuoteProperty(key), kind, sql.Clip(typ))
 	if c, ok := sql.Closest(typ, valid); ok {
 		msg += fmt.Sprintf("; did you mean %q?", c)
 	}

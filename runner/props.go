@@ -53,13 +53,13 @@ func expand(s string, lookup func(string) (string, bool)) (string, error) {
 		}
 		j := strings.IndexByte(s[i:], '}')
 		if j < 0 {
-			return "", fmt.Errorf("unterminated ${ in %q", s)
+			return "", fmt.Errorf("unterminated ${ in %q", sql.Clip(s))
 		}
 		b.WriteString(s[:i])
 		ref := s[i+2 : i+j]
 		name, def, hasDef := strings.Cut(ref, ":-")
 		if name == "" {
-			return "", fmt.Errorf("empty variable name in %q", s)
+			return "", fmt.Errorf("empty variable name in %q", sql.Clip(s))
 		}
 		v, ok := lookup(name)
 		switch {

@@ -177,6 +177,11 @@ func window(line string, col int) (string, int) {
 	return out, caret
 }
 
+// Clip shortens input text quoted in a message (a name, a value) to 64
+// bytes, marking the cut with "...", so that a huge input gives a short
+// message.
+func Clip(s string) string { return clip(s) }
+
 // clip shortens input text quoted in a message to maxQuote bytes, marking
 // the cut with "...".
 func clip(s string) string {

@@ -14,6 +14,9 @@ import (
 // ('o.topic' for 'o.topic.name') is taken. On a tie the earlier candidate wins, so the
 // answer is the same on every run.
 func Closest(name string, candidates []string) (string, bool) {
+	if len(name) > 256 {
+		return "", false // not a typo of a name; and the distance would be slow
+	}
 	limit := len(name) / 3
 	switch {
 	case len(name) < 3:

@@ -93,3 +93,47 @@ SELECT a FROM k WITH ('k.type'='kafka_source', 'k.bootstrap.servers'='127.0.0.1:
 		t.Error("explain wrote the sink's file")
 	}
 }
+
+// TestHugeInputGivesAShortMessage checks that a megabyte-long line with a
+// huge key and value quotes a window of the line and clipped names.
+func TestHugeInputGivesAShortMessage(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	writeFile(t, dir, "t.jsonl", "{\"a\":1}\n")
+	for _, with := range []string{
+		"'o.format'='" + strings.Repeat("x", 1<<20) + "'",
+		"'" + strings.Repeat("k", 1<<20) + "'='1'",
+		"'o.path'='x.jsonl', 'o.pth" + strings.Repeat("h", 1<<20) + "'='1'",
+	} {
+		f := writeFile(t, dir, "huge.sql", "CREATE STREAM o AS SELECT a FROM t WITH ('t.type'='file_source', 't.path'='t.jsonl', 'o.type'='file_sink', 'o.path'='x.jsonl', "+with+");")
+		code, _, errOut := sluice(t, "explain", f)
+		if code != exitUser || len(errOut) > 2000 || !strings.Contains(errOut, "^") {
+			t.Errorf("exit %d, %d bytes:\n%.3000s", code, len(errOut), errOut)
+		}
+	}
+}
+
+// TestSetKeys checks that a --set key applies to the statements that have
+// its name and is refused when no statement of the file has it.
+func TestSetKeys(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	writeFile(t, dir, "t.jsonl", "{\"a\":1}\n")
+	f := writeFile(t, dir, "two.sql", `CREATE STREAM mid AS SELECT a FROM t WITH ('t.type'='file_source', 't.path'='missing.jsonl');
+SELECT a FROM mid;
+`)
+	if code, out, errOut := sluice(t, "run", "-q", "--set", "t.path=t.jsonl", f); code != exitOK || out != "{\"a\":1}\n" {
+		t.Errorf("--set t.path: exit %d, stdout %q, stderr:\n%s", code, out, errOut)
+	}
+	for _, c := range []struct{ set, want string }{
+		{"tt.path=t.jsonl", "sluice: --set tt.path: unknown property; did you mean 't.path'?"},
+		{"late.data.stratgy=drop", "sluice: --set late.data.stratgy: unknown property; did you mean 'late.data.strategy'?"},
+	} {
+		for _, cmd := range []string{"run", "explain"} {
+			code, _, errOut := sluice(t, cmd, "--set", c.set, f)
+			if code != exitUser || !strings.HasPrefix(errOut, c.want) {
+				t.Errorf("%s --set %s: exit %d\n%s", cmd, c.set, code, errOut)
+			}
+		}
+	}
+}

@@ -59,7 +59,7 @@ func UnknownOption(kind, name, key string, valid []string) error {
 	for i, v := range valid {
 		names[i] = name + "." + v
 	}
-	msg := fmt.Sprintf("%s %q: unknown option '%s'", kind, name, key)
+	msg := fmt.Sprintf("%s %q: unknown option '%s'", kind, name, sql.Clip(key))
 	if hint := sql.DidYouMean(key, names, sql.QuoteProperty); hint != "" {
 		msg += "; " + hint
 	}
@@ -113,7 +113,7 @@ func (o *Options) Enum(opt, def string, valid ...string) (string, error) {
 	}
 	lv := strings.ToLower(strings.TrimSpace(v))
 	if !contains(valid, lv) {
-		return "", o.Errorf(opt, "invalid value %q (valid values: %s)", v, strings.Join(valid, ", "))
+		return "", o.Errorf(opt, "invalid value %q (valid values: %s)", sql.Clip(v), strings.Join(valid, ", "))
 	}
 	return lv, nil
 }
@@ -126,10 +126,10 @@ func (o *Options) Int(opt string, def, min int64) (int64, error) {
 	}
 	n, err := strconv.ParseInt(strings.ReplaceAll(strings.TrimSpace(v), "_", ""), 10, 64)
 	if err != nil {
-		return 0, o.Errorf(opt, "invalid value %q: want an integer", v)
+		return 0, o.Errorf(opt, "invalid value %q: want an integer", sql.Clip(v))
 	}
 	if n < min {
-		return 0, o.Errorf(opt, "invalid value %q: want at least %d", v, min)
+		return 0, o.Errorf(opt, "invalid value %q: want at least %d", sql.Clip(v), min)
 	}
 	return n, nil
 }
@@ -142,10 +142,10 @@ func (o *Options) Float(opt string, def, min float64) (float64, error) {
 	}
 	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
 	if err != nil {
-		return 0, o.Errorf(opt, "invalid value %q: want a number", v)
+		return 0, o.Errorf(opt, "invalid value %q: want a number", sql.Clip(v))
 	}
 	if f < min {
-		return 0, o.Errorf(opt, "invalid value %q: want at least %g", v, min)
+		return 0, o.Errorf(opt, "invalid value %q: want at least %g", sql.Clip(v), min)
 	}
 	return f, nil
 }
@@ -163,7 +163,7 @@ func (o *Options) Bool(opt string, def bool) (bool, error) {
 	case "false", "no", "0":
 		return false, nil
 	}
-	return false, o.Errorf(opt, "invalid value %q (valid values: true, false)", v)
+	return false, o.Errorf(opt, "invalid value %q (valid values: true, false)", sql.Clip(v))
 }
 
 // Duration returns opt's value as a positive duration ("10s", "500ms",
@@ -178,12 +178,12 @@ func (o *Options) Duration(opt string, def time.Duration) (time.Duration, error)
 	if err != nil {
 		secs, ferr := strconv.ParseFloat(s, 64)
 		if ferr != nil {
-			return 0, o.Errorf(opt, "invalid duration %q: want one such as 30s, 500ms, 2m or a number of seconds", v)
+			return 0, o.Errorf(opt, "invalid duration %q: want one such as 30s, 500ms, 2m or a number of seconds", sql.Clip(v))
 		}
 		d = time.Duration(secs * float64(time.Second))
 	}
 	if d <= 0 {
-		return 0, o.Errorf(opt, "invalid duration %q: want a positive one", v)
+		return 0, o.Errorf(opt, "invalid duration %q: want a positive one", sql.Clip(v))
 	}
 	return d, nil
 }
@@ -215,7 +215,7 @@ func (o *Options) Size(opt string, def int64) (int64, error) {
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n <= 0 || n > (1<<62)/mult {
-		return 0, o.Errorf(opt, "invalid size %q: want a positive number of bytes such as 4096 or 64MiB", v)
+		return 0, o.Errorf(opt, "invalid size %q: want a positive number of bytes such as 4096 or 64MiB", sql.Clip(v))
 	}
 	return n * mult, nil
 }
