@@ -299,6 +299,13 @@ func (r *Run) runJob(ctx context.Context, jr *jobRun) {
 		if res.Summary == nil && res.Job != nil {
 			res.Job.Discard() // its readers fail rather than wait
 		}
+		if res.Job == nil {
+			// it never read its in-process inputs: their writers stop
+			// waiting for its commits
+			for _, s := range r.inStreams(jr.node) {
+				s.Source().Close()
+			}
+		}
 		if r.hooks.Finished != nil {
 			r.hooks.Finished(res)
 		}

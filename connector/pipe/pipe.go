@@ -231,8 +231,11 @@ func (k *sink) Write(ctx context.Context, rows []record.Record) error {
 		}
 		pt := s.parts[p]
 		if pt.pending == nil {
-			pt.pending = make([]record.Record, 0, BatchSize)
-			pt.vals = make([]record.Value, 0, BatchSize*width)
+			// a batch holds at most the rows left in this call: every
+			// call hands over all it holds before it returns
+			n := min(BatchSize, len(rows)-i)
+			pt.pending = make([]record.Record, 0, n)
+			pt.vals = make([]record.Value, 0, n*width)
 		}
 		start := len(pt.vals)
 		pt.vals = append(pt.vals, row.Values[:width]...)
