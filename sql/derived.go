@@ -345,10 +345,7 @@ func rewrite(e Expr, f func(Expr) Expr) Expr {
 	case *In:
 		c := *n
 		c.X = rw(n.X)
-		c.List = make([]Expr, len(n.List))
-		for i, x := range n.List {
-			c.List[i] = rw(x)
-		}
+		c.List = rewriteAll(n.List, f)
 		return &c
 	case *Between:
 		c := *n
@@ -372,23 +369,31 @@ func rewrite(e Expr, f func(Expr) Expr) Expr {
 		return &c
 	case *Call:
 		c := *n
-		c.Args = make([]Expr, len(n.Args))
-		for i, a := range n.Args {
-			c.Args[i] = rw(a)
-		}
+		c.Args = rewriteAll(n.Args, f)
 		if n.Over != nil {
 			o := *n.Over
-			o.PartitionBy = make([]Expr, len(n.Over.PartitionBy))
-			for i, x := range n.Over.PartitionBy {
-				o.PartitionBy[i] = rw(x)
-			}
-			o.OrderBy = make([]OrderItem, len(n.Over.OrderBy))
-			for i, x := range n.Over.OrderBy {
-				o.OrderBy[i] = OrderItem{Pos: x.Pos, Expr: rw(x.Expr), Desc: x.Desc}
+			o.PartitionBy = rewriteAll(n.Over.PartitionBy, f)
+			if n.Over.OrderBy != nil {
+				o.OrderBy = make([]OrderItem, len(n.Over.OrderBy))
+				for i, x := range n.Over.OrderBy {
+					o.OrderBy[i] = OrderItem{Pos: x.Pos, Expr: rw(x.Expr), Desc: x.Desc}
+				}
 			}
 			c.Over = &o
 		}
 		return &c
 	}
 	return e
+}
+
+// rewriteAll rewrites each expression of es; nil stays nil.
+func rewriteAll(es []Expr, f func(Expr) Expr) []Expr {
+	if es == nil {
+		return nil
+	}
+	out := make([]Expr, len(es))
+	for i, e := range es {
+		out[i] = rewrite(e, f)
+	}
+	return out
 }
