@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sluicesql/sluice/plan"
 	"github.com/sluicesql/sluice/sql"
 )
 
@@ -137,5 +138,85 @@ func TestJoinStarAndDeadLetters(t *testing.T) {
 	}
 	if !strings.Contains(string(d.Raw), `T2`) {
 		t.Errorf("dead letter %s does not carry the stream record's bytes", dead[0])
+	}
+}
+
+// TestJoinRouting checks the planner's choice for a table: broadcast when it
+// is small, hashed alike with the stream when it has more rows than
+// 'join.broadcast.max.rows' or is forced, and that EXPLAIN --json names
+// every input with its role, routing, keys and why.
+func TestJoinRouting(t *testing.T) {
+	with := joinFiles(t)
+	const q = `SELECT t.trader_id, COUNT(*) AS n FROM trades t JOIN traders r ON t.trader_id = r.trader_id GROUP BY t.trader_id EMIT FINAL`
+	cases := []struct {
+		extra     string
+		broadcast bool
+		strategy  string
+	}{
+		{"", true, "always_hash"},
+		{", 'join.broadcast.max.rows'='1'", false, "always_hash"},
+		{", 'traders.broadcast'='false'", false, "always_hash"},
+	}
+	for _, tc := range cases {
+		text := q + strings.TrimSuffix(with, ")") + tc.extra + ")"
+		stmts, err := sql.Parse("join.sql", text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		j, err := Prepare(context.Background(), stmts[0], Options{Stdout: &out, Partitions: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := j.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		in := j.Plan.Inputs[1]
+		if in.Role != "table" || in.Broadcast != tc.broadcast || in.Rows != 2 || j.Plan.Strategy.Name() != tc.strategy {
+			t.Errorf("%s: table %+v, strategy %s; want broadcast %v, 2 rows, %s", tc.extra, in, j.Plan.Strategy.Name(), tc.broadcast, tc.strategy)
+		}
+		if got := strings.Count(out.String(), "\n"); got != 2 {
+			t.Errorf("%s: %d rows, want 2 (T1, T2):\n%s", tc.extra, got, out.String())
+		}
+		var js bytes.Buffer
+		if err := plan.ExplainJSON(&js, []*plan.Plan{j.Plan}); err != nil {
+			t.Fatal(err)
+		}
+		var doc struct {
+			Statements []struct {
+				Inputs []struct {
+					Name, Role, Routing, Why string
+					Keys                     []string
+				}
+				JoinState string `json:"join_state"`
+			}
+		}
+		if err := json.Unmarshal(js.Bytes(), &doc); err != nil {
+			t.Fatal(err)
+		}
+		ins := doc.Statements[0].Inputs
+		if len(ins) != 2 || ins[0].Role != "stream" || ins[1].Role != "table" || ins[1].Why == "" || doc.Statements[0].JoinState == "" {
+			t.Errorf("%s: EXPLAIN inputs %+v", tc.extra, doc.Statements[0])
+		}
+		if !tc.broadcast && (ins[1].Routing != "always_hash on r.trader_id" || len(ins[1].Keys) != 1) {
+			t.Errorf("%s: table routed %q keys %v, want always_hash on r.trader_id", tc.extra, ins[1].Routing, ins[1].Keys)
+		}
+		if tc.broadcast && ins[1].Routing != "broadcast" {
+			t.Errorf("%s: table routed %q, want broadcast", tc.extra, ins[1].Routing)
+		}
+	}
+}
+
+// TestJoinWithoutBootstrap joins while the table loads: every trade is
+// counted, and the job ends.
+func TestJoinWithoutBootstrap(t *testing.T) {
+	with := joinFiles(t)
+	rows, _, err := runJoin(t, `SELECT t.id, r.name FROM trades t LEFT JOIN traders r ON t.trader_id = r.trader_id`+
+		strings.TrimSuffix(with, ")")+", 'traders.bootstrap'='false')")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 3 {
+		t.Errorf("%d rows, want one per trade: %v", len(rows), rows)
 	}
 }
