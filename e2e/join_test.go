@@ -125,3 +125,42 @@ func createTopic(t *testing.T, brokers, topic string, partitions int32) {
 		t.Fatalf("create topic %s: %v", topic, err)
 	}
 }
+
+// TestStreamTableJoinRestart runs a join whose stream is a consumer group
+// twice: the second run reads only the trades produced since the first
+// committed, and the table, which is never committed, is read whole again
+// from its topic, so those trades still find their traders.
+func TestStreamTableJoinRestart(t *testing.T) {
+	t.Parallel()
+	brokers := startCluster(t, "trades", "traders")
+	var table []kafka.Message
+	for i := range 10 {
+		table = append(table, kafka.Message{Key: []byte(fmt.Sprint(i)), Value: []byte(fmt.Sprintf(`{"trader_id":%d,"name":"n%d"}`, i, i))})
+	}
+	produce(t, brokers, "traders", table)
+	trades := func(from, to int) []kafka.Message {
+		var msgs []kafka.Message
+		for i := from; i < to; i++ {
+			msgs = append(msgs, kafka.Message{Key: []byte(fmt.Sprint(i % 10)), Value: []byte(fmt.Sprintf(`{"id":%d,"trader_id":%d}`, i, i%10))})
+		}
+		return msgs
+	}
+	const query = `CREATE STREAM out AS SELECT t.id, r.name FROM trades t JOIN traders r ON t.trader_id = r.trader_id
+WITH ('trades.type'='kafka_source', 'trades.bootstrap.servers'='%[1]s', 'trades.group.id'='enrich',
+      'traders.type'='kafka_source', 'traders.bootstrap.servers'='%[1]s', 'traders.primary.key'='trader_id',
+      'out.type'='file_sink', 'out.path'='%[2]s')`
+	for run, batch := range [][2]int{{0, 300}, {300, 500}} {
+		produce(t, brokers, "trades", trades(batch[0], batch[1]))
+		out := filepath.Join(t.TempDir(), "out.jsonl")
+		_, sum := runToEnd(t, fmt.Sprintf(query, brokers, out))
+		lines := readLines(t, out)
+		if n := batch[1] - batch[0]; len(lines) != n || sum.Total.In != int64(n) {
+			t.Fatalf("run %d: %d rows from %d trades, want %d (the trades since the last commit, each with its trader)", run+1, len(lines), sum.Total.In, n)
+		}
+		for _, l := range lines {
+			if !strings.Contains(l, `"name":"n`) {
+				t.Fatalf("run %d: row %s has no trader", run+1, l)
+			}
+		}
+	}
+}
