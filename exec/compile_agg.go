@@ -34,15 +34,17 @@ func (p *Program) compileAggregate(sel *sql.Select, items []sql.SelectItem, in *
 		return err
 	}
 	p.groupTop = top
+	var keyTypes []record.Type
 	for _, g := range sel.GroupBy {
 		if c, ok := findAggregate(g); ok {
 			return errorAt(c, "aggregate %s is not allowed in GROUP BY", c.Name)
 		}
-		f, err := expr.Compile(g, in)
+		f, t, err := expr.CompileTyped(g, in)
 		if err != nil {
 			return err
 		}
 		a.keys = append(a.keys, f)
+		keyTypes = append(keyTypes, t)
 	}
 	var calls []*sql.Call
 	for _, it := range items {
@@ -57,6 +59,7 @@ func (p *Program) compileAggregate(sel *sql.Select, items []sql.SelectItem, in *
 		}
 		a.specs = append(a.specs, aggSpec{call: c, make: mk})
 	}
+	p.keyOutputTypes(sel.GroupBy, keyTypes, items)
 	g := &groupScope{plan: a, groupBy: sel.GroupBy, items: items}
 	scope := &expr.Scope{Schema: record.NewSchema(), Override: g.slot}
 	a.project = make([]expr.Func, len(items))
@@ -293,4 +296,19 @@ func argTypeFits(name string, t record.Type) bool {
 		return t.Kind == record.TypeAny || t.Numeric()
 	}
 	return true
+}
+
+// keyOutputTypes gives the output columns that are group keys their keys'
+// types (a nested key is then written as JSON).
+func (p *Program) keyOutputTypes(keys []sql.Expr, types []record.Type, items []sql.SelectItem) {
+	fields := p.out.Fields()
+	for i, it := range items {
+		for k, g := range keys {
+			if sameExpr(g, it.Expr) {
+				fields[i].Type = types[k]
+				break
+			}
+		}
+	}
+	p.out = record.NewSchemaOf(fields...)
 }
