@@ -194,7 +194,7 @@ func (p *Program) compileEventTime(sel *sql.Select) error {
 	name := p.set.timeField
 	var at sql.Node = sel
 	if sel.Window != nil && sel.Window.TimeColumn != "" {
-		name, at = sel.Window.TimeColumn, sel.Window
+		name, at = sel.Window.TimeColumn, sel.Window.TimeColumnPos
 	}
 	if name == "" {
 		return nil
@@ -208,7 +208,11 @@ func (p *Program) compileEventTime(sel *sql.Select) error {
 	slot, ok := p.in.Lookup(name)
 	if !ok {
 		if !p.autoAdd {
-			return errorAt(at, "event time column %q is not an input column%s", name, expr.Hint(name, p.in.Names()))
+			msg := fmt.Sprintf("event time column %q is not an input column%s", name, expr.Hint(name, p.in.Names()))
+			if at == sql.Node(sel) {
+				return &sql.PropertyError{Key: PropEventTimeField, InValue: true, Msg: "WITH '" + PropEventTimeField + "': " + msg}
+			}
+			return errorAt(at, "%s", msg)
 		}
 		slot = p.in.Add(name)
 	}

@@ -29,6 +29,7 @@ func TestSchemaErrors(t *testing.T) {
 		{"unknown qualifier", "SELECT trade.symbol FROM trades t"},
 		{"unknown function", "SELECT UPPR(symbol) FROM trades"},
 		{"unknown window time column", "SELECT symbol, COUNT(*) FROM trades GROUP BY symbol WINDOW TUMBLING(trade_tme, 1m)"},
+		{"unknown event.time.field", "SELECT symbol FROM trades WITH ('event.time.field'='trade_tme')"},
 		{"unknown column in EXCEPT", "SELECT * EXCEPT (prize) FROM trades"},
 		{"unknown nested field", "SELECT payload.usr.id FROM trades"},
 		{"field of a scalar", "SELECT symbol.x FROM trades"},

@@ -207,6 +207,8 @@ type Window struct {
 	Kind WindowKind
 	// TimeColumn is the event-time column named in the window, or "" for the default.
 	TimeColumn string
+	// TimeColumnPos is where TimeColumn is written.
+	TimeColumnPos Pos
 	// Size is the window length (TUMBLING, SLIDING).
 	Size time.Duration
 	// Advance is the hop of a SLIDING window.

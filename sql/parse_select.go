@@ -262,7 +262,7 @@ func (p *parser) window() *Window {
 	p.i++
 	open := p.expectOp("(", "after "+t.up)
 	if c := p.peek(); isName(c) && p.peekAt(1).kind == tOp && p.peekAt(1).text == "," {
-		w.TimeColumn = c.text
+		w.TimeColumn, w.TimeColumnPos = c.text, c.pos
 		p.i += 2
 	}
 	var ds [2]time.Duration
