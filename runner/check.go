@@ -311,6 +311,15 @@ func inForce(with []sql.Property, set map[string]string) []sql.Property {
 	return out
 }
 
+// JobProperties returns the job-level WITH keys of the planner, the
+// executor and the job, sorted (Kafka connection defaults 'kafka.<option>'
+// and 'dlq.<option>' aside).
+func JobProperties() []string {
+	keys := ownKeys()
+	sort.Strings(keys)
+	return keys
+}
+
 // ownKeys returns the WITH keys of the planner, the executor and the job.
 func ownKeys() []string {
 	return append(append(append([]string(nil), plan.PropertyKeys...), exec.PropertyKeys...), job.PropertyKeys...)
@@ -478,11 +487,10 @@ func unknownKey(key string, fromSet bool, job []string, eps []endpoint) error {
 	if hint := sql.DidYouMean(key, candidates, sql.QuoteProperty); hint != "" {
 		msg += "; " + hint
 	}
-	var own []string
-	for _, k := range ownKeys() {
-		own = append(own, sql.QuoteProperty(k))
+	own := JobProperties()
+	for i, k := range own {
+		own[i] = sql.QuoteProperty(k)
 	}
-	sort.Strings(own)
 	msg += fmt.Sprintf(" (valid: the job properties %s, 'kafka.<option>' and 'dlq.<option>' for Kafka connections; '<name>.<option>' for %s)",
 		strings.Join(own, ", "), strings.Join(named, " and "))
 	return &sql.PropertyError{Key: key, Msg: msg}
