@@ -38,9 +38,21 @@ type pendingReader struct {
 // readSource starts an ingest goroutine for every partition reader the
 // source hands out (first the initial ones), at most cfg.Readers at once
 // across the job. A reader waiting for its turn counts as busy, so it holds
-// the watermark back without ever turning idle.
-func (r *run) readSource(idx int, src connector.Source, initial []pendingReader, readers <-chan connector.PartitionReader) {
+// the watermark back without ever turning idle. When awaited > 0 the source
+// counts in r.awaiting until that many more readers came or it hands out no
+// more.
+func (r *run) readSource(idx int, src connector.Source, initial []pendingReader, readers <-chan connector.PartitionReader, awaited int) {
 	defer r.ingestWG.Done()
+	arrived := func() {
+		if awaited--; awaited == 0 {
+			r.awaiting.Add(-1)
+		}
+	}
+	defer func() {
+		if awaited > 0 {
+			r.awaiting.Add(-1)
+		}
+	}()
 	for _, p := range initial {
 		p.sp.busy.Store(true)
 	}
@@ -78,7 +90,11 @@ func (r *run) readSource(idx int, src connector.Source, initial []pendingReader,
 			if !ok {
 				return
 			}
-			start(pendingReader{rd, r.addSourcePartition(idx, src.Name(), rd.Partition())})
+			p := pendingReader{rd, r.addSourcePartition(idx, src.Name(), rd.Partition())}
+			if awaited > 0 {
+				arrived()
+			}
+			start(p)
 		case <-r.ctx.Done():
 			for {
 				select {

@@ -46,6 +46,9 @@ type run struct {
 	sps  []*sourcePartition
 
 	wm      atomic.Int64
+	// awaiting counts bounded sources still to hand out partitions: the
+	// watermark does not move while any is
+	awaiting atomic.Int32
 	written atomic.Int64
 	halted  atomic.Bool
 	// writeThrough: every sink's Write is durable by itself
@@ -140,7 +143,17 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	r.watchFailures()
 	for i, o := range open {
 		r.ingestWG.Add(1)
-		go r.readSource(i, cfg.Sources[i], o.initial, o.readers)
+		// A bounded source that has not handed out all its partitions
+		// yet holds the watermark back until it has: records of a
+		// partition that starts late must not find the watermark past them.
+		awaited := 0
+		if b, ok := cfg.Sources[i].(connector.Bounded); ok && b.Bounded() {
+			awaited = cfg.Sources[i].Facts().Partitions - len(o.initial)
+		}
+		if awaited > 0 {
+			r.awaiting.Add(1)
+		}
+		go r.readSource(i, cfg.Sources[i], o.initial, o.readers, awaited)
 	}
 	ctrlStop, ctrlDone := make(chan struct{}), make(chan struct{})
 	go r.control(ctrlStop, ctrlDone)
@@ -399,10 +412,13 @@ func (r *run) control(stop <-chan struct{}, done chan<- struct{}) {
 			return
 		case now := <-tick.C:
 			sps := r.sourcePartitions()
-			if wm := watermarkOf(sps, now, r.cfg.IdleTimeout, r.cfg.MaxOutOfOrder); wm > r.wm.Load() {
-				r.wm.Store(wm)
-				for _, w := range r.workers {
-					w.in <- message{kind: msgWatermark, wm: wm}
+			// a bounded source's partition still to come holds it back
+			if r.awaiting.Load() == 0 {
+				if wm := watermarkOf(sps, now, r.cfg.IdleTimeout, r.cfg.MaxOutOfOrder); wm > r.wm.Load() {
+					r.wm.Store(wm)
+					for _, w := range r.workers {
+						w.in <- message{kind: msgWatermark, wm: wm}
+					}
 				}
 			}
 			if r.cfg.Progress != nil && !now.Before(nextProgress) {
