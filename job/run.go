@@ -45,12 +45,12 @@ type run struct {
 	spMu sync.Mutex
 	sps  []*sourcePartition
 
-	wm      atomic.Int64
+	wm atomic.Int64
 	// awaiting counts bounded sources still to hand out partitions: the
 	// watermark does not move while any is
 	awaiting atomic.Int32
-	written atomic.Int64
-	halted  atomic.Bool
+	written  atomic.Int64
+	halted   atomic.Bool
 	// writeThrough: every sink's Write is durable by itself
 	// (connector.WriteThrough), so rows count as written at once
 	writeThrough bool
