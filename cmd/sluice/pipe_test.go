@@ -122,7 +122,7 @@ func TestStdoutReaderGoesAway(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := bufio.NewReader(out).ReadString('\n'); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v; stderr:\n%s", err, stderr)
 	}
 	out.Close()
 	if code := waitExit(t, cmd, stderr); code != exitRuntime {
@@ -152,7 +152,7 @@ func TestSigtermWithBlockedStdout(t *testing.T) {
 	// wait until the pipe is full: the first row arrived and sluice is
 	// still running, so its writes must by now block on the full pipe
 	if _, err := bufio.NewReader(r).ReadString('\n'); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v; stderr:\n%s", err, stderr)
 	}
 	time.Sleep(200 * time.Millisecond)
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
