@@ -16,8 +16,7 @@ type Record struct {
 	// Timestamp is the processing (or Kafka) time in Unix milliseconds.
 	Timestamp int64
 	// EventTime is the event time in Unix milliseconds; valid when HasEventTime.
-	EventTime    int64
-	HasEventTime bool
+	EventTime int64
 	// Watermark is, under a job running an event-time window, the watermark
 	// of the record's source partition when the record was read: the
 	// highest event time read before it in that partition minus the allowed
@@ -25,6 +24,8 @@ type Record struct {
 	// before it does not take the record, which is then late. It depends
 	// only on the data, so the late records are the same on every run.
 	Watermark int64
+	// HasEventTime says whether EventTime is set.
+	HasEventTime bool
 	// Partition is the source partition (a Kafka partition or a file split); -1 if unknown.
 	Partition int32
 	// Offset is the record's position within its source partition.
