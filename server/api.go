@@ -423,7 +423,9 @@ func addDetail(j *JobJSON, rj *runner.Job, sum *job.Summary, rates []Sample) {
 		return
 	}
 	var b bytes.Buffer
-	if err := plan.Explain(&b, []*plan.Plan{rj.Plan}); err == nil {
+	pl := *rj.Plan
+	pl.Name = rj.Name
+	if err := plan.Explain(&b, []*plan.Plan{&pl}); err == nil {
 		j.Explain = b.String()
 	}
 	for _, src := range rj.KafkaSources() {

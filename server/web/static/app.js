@@ -94,9 +94,11 @@ function renderApps(apps) {
       table.append(row);
       if (j.error) table.append(el("tr", {}, el("td", { colspan: 9, class: "errors" }, j.error)));
     }
+    const edges = (a.edges || []).map((e) => `${e.from} → ${e.to} (${e.stream}, ${e.via})`).join("; ");
     box.append(el("div", { class: "app", "data-app": a.name },
       el("h3", {}, a.name, el("span", { class: "state " + a.state }, a.state),
         el("button", { class: "stop-app", onclick: () => stopApp(a.name) }, "stop and remove")),
+      el("p", { class: "muted edges" }, edges || "one job"),
       table));
   }
 }
