@@ -238,6 +238,13 @@ func TestRowWindowOrderRefused(t *testing.T) {
 			t.Errorf("%s:\ngot  %v\nwant %q", tt.src, err, tt.want)
 		}
 	}
+	for _, src := range []string{`SELECT LAG(v) OVER (ORDER BY ts) FROM t`,
+		`SELECT v, ROW_NUMBER() OVER (ORDER BY v) AS rn FROM t WINDOW TUMBLING(ts, 1m) QUALIFY rn <= 1`} {
+		_, err := compileSQLErr(src, Options{Properties: map[string]string{"late.data.strategy": "update"}}, "v", "ts")
+		if err == nil || !strings.Contains(err.Error(), "'update' is not supported") {
+			t.Errorf("%s with the update strategy: %v", src, err)
+		}
+	}
 	_, err := compileSQLErr(`SELECT LAG(v) OVER (ORDER BY v) FROM t`, Options{Properties: map[string]string{"event.time.field": "ts"}}, "v", "ts")
 	if want := "ORDER BY v is not the event-time column ts"; err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("got %v, want %q", err, want)
