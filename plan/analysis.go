@@ -68,6 +68,8 @@ type JoinInfo struct {
 	Keys []string `json:"keys,omitempty"`
 	// Within is the stream-stream join bound, or "".
 	Within string `json:"within,omitempty"`
+	// AsOf is the stream's time of an event-time temporal join, or "".
+	AsOf string `json:"as_of,omitempty"`
 }
 
 var statementKinds = map[sql.StatementKind]string{
@@ -114,6 +116,9 @@ func analyse(stmt *sql.Statement, r *resolver) Analysis {
 		}
 		if j.Within > 0 {
 			info.Within = durationText(j.Within)
+		}
+		if j.AsOf != nil {
+			info.AsOf = sql.FormatExpr(j.AsOf)
 		}
 		a.Joins = append(a.Joins, info)
 	}

@@ -75,6 +75,9 @@ func Explain(w io.Writer, plans []*Plan) error {
 			if j.Within != "" {
 				s += " WITHIN " + j.Within
 			}
+			if j.AsOf != "" {
+				s += " [the table's version as of " + j.AsOf + "]"
+			}
 			line("join", s)
 		}
 		line("order by", strings.Join(a.OrderBy, ", "))

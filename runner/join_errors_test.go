@@ -220,3 +220,54 @@ func TestJoinWithoutBootstrap(t *testing.T) {
 		t.Errorf("%d rows, want one per trade: %v", len(rows), rows)
 	}
 }
+
+// TestTemporalJoin joins each order with the rate valid at its event time
+// (FOR SYSTEM_TIME AS OF), the rates' versions read out of order, at every
+// partition count and table routing.
+func TestTemporalJoin(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, data string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	orders := write("orders.jsonl", `{"id":1,"cur":"EUR","ts":"2024-01-01T10:00:00Z"}
+{"id":2,"cur":"EUR","ts":"2024-01-01T10:05:00Z"}
+{"id":3,"cur":"EUR","ts":"2024-01-01T10:15:00Z"}
+{"id":4,"cur":"GBP","ts":"2024-01-01T09:00:00Z"}
+{"id":5,"cur":"GBP","ts":"2024-01-01T11:00:00Z"}
+`)
+	rates := write("rates.jsonl", `{"cur":"EUR","rate":1.10,"ts":"2024-01-01T09:55:00Z"}
+{"cur":"EUR","rate":1.12,"ts":"2024-01-01T10:10:00Z"}
+{"cur":"EUR","rate":1.11,"ts":"2024-01-01T10:03:00Z"}
+{"cur":"GBP","rate":1.30,"ts":"2024-01-01T10:00:00Z"}
+`)
+	want := []string{`{"id":1,"rate":1.10}`, `{"id":2,"rate":1.11}`, `{"id":3,"rate":1.12}`, `{"id":4,"rate":null}`, `{"id":5,"rate":1.30}`}
+	for _, n := range []int{1, 2, 4} {
+		for _, bc := range []string{"true", "false"} {
+			text := `SELECT o.id, r.rate FROM orders o LEFT JOIN rates FOR SYSTEM_TIME AS OF o.ts AS r ON o.cur = r.cur
+WITH ('orders.type'='file_source', 'orders.path'='` + orders + `', 'rates.type'='file_source', 'rates.path'='` + rates + `',
+      'rates.primary.key'='cur', 'rates.broadcast'='` + bc + `', 'event.time.field'='ts', 'dlq.path'='` + filepath.Join(dir, "dlq") + `')`
+			stmts, err := sql.Parse("temporal.sql", text)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := stmts[0].String(); !strings.Contains(s, "JOIN rates FOR SYSTEM_TIME AS OF o.ts r ON") {
+				t.Errorf("printed as %s", s)
+			}
+			var out bytes.Buffer
+			j, err := Prepare(context.Background(), stmts[0], Options{Stdout: &out, Partitions: n})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := j.Run(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if got := sortedLines(out.String()); strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Errorf("N=%d, broadcast %s:\n%s\nwant\n%s", n, bc, strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+		}
+	}
+}

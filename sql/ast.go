@@ -189,6 +189,9 @@ type Join struct {
 	On     Expr
 	// Within bounds a stream-stream join (`WITHIN INTERVAL '5' MINUTES`); 0 when absent.
 	Within time.Duration
+	// AsOf is the stream's time of an event-time temporal join
+	// (`JOIN rates FOR SYSTEM_TIME AS OF o.order_time`); nil when absent.
+	AsOf Expr
 }
 
 // WindowKind is the kind of an event-time window.

@@ -214,7 +214,7 @@ func (p *parser) source(what string) Source {
 }
 
 // join parses `[INNER|LEFT [OUTER]|RIGHT [OUTER]|FULL [OUTER]] JOIN src
-// [alias] ON expr [WITHIN duration]`.
+// [FOR SYSTEM_TIME AS OF expr] [alias] ON expr [WITHIN duration]`.
 func (p *parser) join() Join {
 	j := Join{Pos: p.peek().pos}
 	switch {
@@ -231,7 +231,20 @@ func (p *parser) join() Join {
 		p.acceptWord("OUTER")
 	}
 	p.expectWord("JOIN", "")
-	j.Source = p.source("source name after JOIN")
+	if t := p.peekAt(1); t.kind == tWord && t.up == "FOR" && p.peekAt(2).kind == tWord && p.peekAt(2).up == "SYSTEM_TIME" {
+		j.Source = Source{Pos: p.peek().pos, Name: p.name("source name after JOIN")}
+		p.i += 2
+		p.expectWord("AS", "after FOR SYSTEM_TIME")
+		p.expectWord("OF", "after FOR SYSTEM_TIME AS")
+		j.AsOf = p.exprAfter("FOR SYSTEM_TIME AS OF")
+		if p.acceptWord("AS") {
+			j.Source.Alias = p.name("alias after AS")
+		} else if isName(p.peek()) {
+			j.Source.Alias = p.next().text
+		}
+	} else {
+		j.Source = p.source("source name after JOIN")
+	}
 	p.expectWord("ON", "after the joined source")
 	j.On = p.exprAfter("ON")
 	if p.acceptWord("WITHIN") {

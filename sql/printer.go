@@ -71,7 +71,18 @@ func writeSelect(b *strings.Builder, sel *Select) {
 	for _, j := range sel.Joins {
 		b.WriteString("\n")
 		b.WriteString([...]string{"JOIN ", "LEFT JOIN ", "RIGHT JOIN ", "FULL OUTER JOIN "}[j.Kind])
-		writeSource(b, j.Source)
+		if j.AsOf != nil {
+			src := j.Source
+			src.Alias = ""
+			writeSource(b, src)
+			b.WriteString(" FOR SYSTEM_TIME AS OF ")
+			writeExpr(b, j.AsOf)
+			if j.Source.Alias != "" {
+				b.WriteString(" " + quoteIdent(j.Source.Alias))
+			}
+		} else {
+			writeSource(b, j.Source)
+		}
 		b.WriteString(" ON ")
 		writeExpr(b, j.On)
 		if j.Within != 0 {

@@ -57,6 +57,7 @@ type lookup struct {
 	residual expr.Func   // the rest of ON over the joined row; nil when none
 	offset   int         // the table's first slot in the joined row
 	table    *Table
+	asOf     *exec.Program // FOR SYSTEM_TIME AS OF: the stream's time over the joined row; nil when absent
 }
 
 // Compile compiles a SELECT whose JOINs are all stream-table joins. Errors
@@ -89,6 +90,23 @@ func Compile(sel *sql.Select, opts Options) (*Program, error) {
 			return nil, err
 		}
 	}
+	// A temporal join reads the stream's AS OF column and the table's
+	// version time column.
+	for i, j := range sel.Joins {
+		if j.AsOf == nil {
+			continue
+		}
+		if id, ok := j.AsOf.(*sql.Ident); ok {
+			if _, err := c.resolve(id); err != nil {
+				return nil, err
+			}
+		}
+		if col := c.versionColumn(i + 1); col != "" {
+			if err := c.use(i+1, col, j); err != nil {
+				return nil, err
+			}
+		}
+	}
 	// The schemas: each table's key columns are always read.
 	for i := 1; i < len(c.inputs); i++ {
 		for _, k := range opts.Inputs[i].PrimaryKey {
@@ -113,6 +131,14 @@ func Compile(sel *sql.Select, opts Options) (*Program, error) {
 		p.tables = append(p.tables, lk)
 	}
 	p.width = joined.Len()
+	for i, j := range sel.Joins {
+		if j.AsOf == nil {
+			continue
+		}
+		if err := c.temporal(i+1, j, p.tables[i], joined); err != nil {
+			return nil, err
+		}
+	}
 	scope := &expr.Scope{Schema: joined}
 	for i, lk := range p.tables {
 		keys, rest := c.keys[i+1], ons[i]
@@ -480,4 +506,68 @@ func (c *compiler) keyColumn(i int, col, other sql.Expr) (int, sql.Expr) {
 
 func errorAt(n sql.Node, format string, args ...any) error {
 	return &expr.Error{Pos: n.Position(), Msg: fmt.Sprintf(format, args...)}
+}
+
+// temporal makes JOIN j (input i) an event-time temporal join: the table
+// keeps every version of a key by its version time (its event time:
+// '<n>.event.time.field', else 'event.time.field' when it has that column,
+// else its records' timestamps), and a stream record meets the version
+// valid at the time its AS OF column gives.
+func (c *compiler) temporal(i int, j sql.Join, lk *lookup, joined *record.Schema) error {
+	id, ok := j.AsOf.(*sql.Ident)
+	if !ok {
+		return errorAt(j.AsOf, "FOR SYSTEM_TIME AS OF takes a time column of the stream, found %s", sql.FormatExpr(j.AsOf))
+	}
+	in, err := c.resolve(id)
+	if err != nil {
+		return err
+	}
+	if in < 0 || in >= i {
+		return errorAt(j.AsOf, "FOR SYSTEM_TIME AS OF %s: the time must be a column of the stream or of a table joined before %s", sql.FormatExpr(j.AsOf), j.Source.Name)
+	}
+	format := c.props[exec.PropEventTimeFormat]
+	if lk.asOf, err = timeProgram(c.name(in, c.canonical(in, id.Name)), format, joined, j); err != nil {
+		return err
+	}
+	col := c.versionColumn(i)
+	if col == "" {
+		lk.table.versionTime = func(r *record.Record) (int64, bool) {
+			if r.HasEventTime {
+				return r.EventTime, true
+			}
+			return r.Timestamp, true
+		}
+		return nil
+	}
+	if _, ok := lk.table.schema.Lookup(col); !ok {
+		return errorAt(j, "table %s has no column %q for its version time", j.Source.Name, col)
+	}
+	prog, err := timeProgram(col, format, lk.table.schema, j)
+	if err != nil {
+		return err
+	}
+	lk.table.versionTime = prog.EventTime
+	return nil
+}
+
+// timeProgram compiles a program whose EventTime reads column col of schema.
+func timeProgram(col, format string, schema *record.Schema, at sql.Join) (*exec.Program, error) {
+	props := map[string]string{exec.PropEventTimeField: col, exec.PropEventTimeFormat: format}
+	sel := &sql.Select{Pos: at.Pos, Items: []sql.SelectItem{{Pos: at.Pos, Expr: &sql.Ident{Pos: at.Pos, Name: col}}}}
+	return exec.Compile(sel, exec.Options{Properties: props, Schema: schema, ExternalWatermark: true})
+}
+
+// versionColumn returns the column of a temporal table's version time:
+// '<n>.event.time.field', else 'event.time.field' when the table has (or
+// may have) that column; "" for its records' timestamps.
+func (c *compiler) versionColumn(i int) string {
+	if col := strings.TrimSpace(c.props[c.inputs[i].Name+".event.time.field"]); col != "" {
+		return col
+	}
+	if f := strings.TrimSpace(c.props[exec.PropEventTimeField]); f != "" && (!c.known[i] || c.has(i, f)) {
+		if _, sys := record.IsSystemColumn(f); !sys {
+			return f
+		}
+	}
+	return ""
 }

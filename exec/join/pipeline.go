@@ -154,6 +154,13 @@ func (pl *Pipeline) probe(ti int, lk *lookup, j *record.Record) ([]record.Value,
 	if !ok {
 		return nil, nil
 	}
+	if lk.asOf != nil {
+		at, ok := lk.asOf.EventTime(j)
+		if !ok {
+			return nil, fmt.Errorf("JOIN %s FOR SYSTEM_TIME AS OF: the stream's time is not a time", t.name)
+		}
+		return r.at(at), nil
+	}
 	return r.vals, nil
 }
 

@@ -2,6 +2,8 @@ package join
 
 import (
 	"fmt"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -56,6 +58,9 @@ type Table struct {
 	// which then take its shards' read locks.
 	dynamic atomic.Bool
 	rows    atomic.Int64
+	// versionTime, set for a temporal table (FOR SYSTEM_TIME AS OF), gives
+	// a table record's version time; every version is kept
+	versionTime func(*record.Record) (int64, bool)
 }
 
 type shard struct {
@@ -66,6 +71,23 @@ type shard struct {
 type row struct {
 	vals []record.Value
 	part int32 // the source partition it came from (ByPartition)
+	// hist holds a temporal table's versions of the key, by version time
+	hist []version
+}
+
+// version is one row of a key from its version time on.
+type version struct {
+	t    int64
+	vals []record.Value
+}
+
+// at returns the version valid at time t: the latest from t or before.
+func (r *row) at(t int64) []record.Value {
+	i := sort.Search(len(r.hist), func(i int) bool { return r.hist[i].t > t })
+	if i == 0 {
+		return nil
+	}
+	return r.hist[i-1].vals
 }
 
 // NewTable returns an empty, broadcast table of the given columns keyed by
@@ -205,8 +227,18 @@ func (t *Table) Apply(rec *record.Record) bool {
 	r := row{vals: append([]record.Value(nil), rec.Values...), part: rec.Partition}
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if _, had := sh.rows[key]; !had {
+	old, had := sh.rows[key]
+	if !had {
 		t.rows.Add(1)
+	}
+	if t.versionTime != nil {
+		vt, ok := t.versionTime(rec)
+		if !ok {
+			return false
+		}
+		r.hist = old.hist
+		i := sort.Search(len(r.hist), func(i int) bool { return r.hist[i].t > vt })
+		r.hist = slices.Insert(r.hist, i, version{vt, r.vals})
 	}
 	sh.rows[key] = r
 	return true
