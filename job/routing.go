@@ -23,14 +23,22 @@ func SetRoutingKey(ctx *partition.Context, exprs []sql.Expr, schema *record.Sche
 	if err != nil {
 		return err
 	}
-	ctx.Key, ctx.KeySlots, ctx.KeyFuncs = nil, slots, nil
+	SetRoutingFuncs(ctx, fns)
+	ctx.KeySlots = slots
+	return nil
+}
+
+// SetRoutingFuncs sets the routing key of ctx to the values of fns, in
+// order (Key and KeyFuncs; no KeySlots): for keys SetRoutingKey cannot
+// compile, such as a join's, whose inputs each read their own columns.
+func SetRoutingFuncs(ctx *partition.Context, fns []expr.Func) {
+	ctx.Key, ctx.KeySlots, ctx.KeyFuncs = nil, nil, nil
 	if fns != nil {
 		ctx.Key = keyFunc(fns)
 	}
 	for _, f := range fns {
 		ctx.KeyFuncs = append(ctx.KeyFuncs, f)
 	}
-	return nil
 }
 
 // keyFunc returns the Key function evaluating fns in order, NULL for a

@@ -367,18 +367,7 @@ func intervalJob(ctx context.Context, stmt *sql.Statement, opts Options, q *join
 		if err != nil {
 			return nil, configErr(err)
 		}
-		cfg.Routing.KeySlots, cfg.Routing.KeyFuncs = nil, fns
-		cfg.Routing.Key = func(r *record.Record, buf []record.Value) []record.Value {
-			buf = buf[:0]
-			for _, f := range fns {
-				v, err := f(r)
-				if err != nil {
-					v = record.NullValue()
-				}
-				buf = append(buf, v)
-			}
-			return buf
-		}
+		job.SetRoutingFuncs(&cfg.Routing, fns)
 	}
 	if ks, ok := sink.(*kafka.Sink); ok {
 		ks.SetDefaultPartitions(facts[sel.From.Name].Partitions)

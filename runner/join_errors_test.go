@@ -20,13 +20,7 @@ import (
 func joinFiles(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	write := func(name, data string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name, data string) string { return writeFile(t, dir, name, data) }
 	trades := write("trades.jsonl", `{"id":1,"trader_id":"T1","qty":10}
 {"id":2,"trader_id":"T2","qty":0}
 {"id":3,"trader_id":"T3","qty":5}
@@ -226,13 +220,7 @@ func TestJoinWithoutBootstrap(t *testing.T) {
 // partition count and table routing.
 func TestTemporalJoin(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, data string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name, data string) string { return writeFile(t, dir, name, data) }
 	orders := write("orders.jsonl", `{"id":1,"cur":"EUR","ts":"2024-01-01T10:00:00Z"}
 {"id":2,"cur":"EUR","ts":"2024-01-01T10:05:00Z"}
 {"id":3,"cur":"EUR","ts":"2024-01-01T10:15:00Z"}
@@ -270,4 +258,14 @@ WITH ('orders.type'='file_source', 'orders.path'='` + orders + `', 'rates.type'=
 			}
 		}
 	}
+}
+
+// writeFile writes data to dir/name and returns the path.
+func writeFile(t *testing.T, dir, name, data string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

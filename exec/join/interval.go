@@ -534,12 +534,12 @@ func (p *Program) Bound() string {
 // RoutingKey returns the routing key of a stream-stream join as functions
 // over the joined row: each reads its input's side of the key (keys[s] are
 // input s's key expressions as the planner wrote them).
-func (p *Program) RoutingKey(keys [2][]sql.Expr) ([]func(*record.Record) (record.Value, error), error) {
+func (p *Program) RoutingKey(keys [2][]sql.Expr) ([]expr.Func, error) {
 	if len(keys[0]) != len(keys[1]) {
 		return nil, fmt.Errorf("join routing key: %d keys on the left, %d on the right", len(keys[0]), len(keys[1]))
 	}
 	scope := &expr.Scope{Schema: p.stream}
-	var out []func(*record.Record) (record.Value, error)
+	var out []expr.Func
 	slot := p.iv.side
 	for i := range keys[0] {
 		var fs [2]expr.Func
