@@ -269,3 +269,24 @@ func writeFile(t *testing.T, dir, name, data string) string {
 	}
 	return p
 }
+
+// TestTableDeadLetters sends a table line that does not decode to the
+// dead-letter file; the other rows are joined.
+func TestTableDeadLetters(t *testing.T) {
+	dir := t.TempDir()
+	trades := writeFile(t, dir, "trades.jsonl", `{"id":1,"trader_id":"T1"}
+{"id":2,"trader_id":"T2"}
+`)
+	traders := writeFile(t, dir, "traders.jsonl", `{"trader_id":"T1","name":"Ada"}
+{"trader_id":"T2","name":
+`)
+	rows, dead, err := runJoin(t, `SELECT t.id, r.name FROM trades t LEFT JOIN traders r ON t.trader_id = r.trader_id WITH (
+'trades.type'='file_source', 'trades.path'='`+trades+`', 'traders.type'='file_source', 'traders.path'='`+traders+`',
+'traders.primary.key'='trader_id', 'traders.columns'='trader_id STRING, name STRING', 'dlq.path'='`+filepath.Join(dir, "dlq.jsonl")+`')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || len(dead) != 1 || !strings.Contains(dead[0], "traders") {
+		t.Errorf("rows %v, dead letters %v: want 2 rows and the bad table line", rows, dead)
+	}
+}
