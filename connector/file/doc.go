@@ -11,8 +11,13 @@
 //	'n.delimiter'   the CSV field delimiter, one character or "tab"
 //	                (default ',' and tab for .tsv)
 //	'n.has_header'  whether each CSV file starts with a header row (default true)
-//	'n.columns'     the CSV column names, comma separated; required when
+//	'n.columns'     the declared columns, with or without types
+//	                ('id BIGINT, name STRING' or 'id,name'); for CSV their
+//	                names name the fields, and they are required when
 //	                has_header is false
+//	'n.primary.key' the columns of a table's key (read by the runner)
+//	'n.infer.records' how many records SourceSchema infers the schema
+//	                from (read by the runner; default 1000)
 //	'n.split.size'  the size of a split in bytes, e.g. 64MiB (the default)
 //	'n.invalid.utf8' error (the default: a line with a string field that is
 //	                not UTF-8 goes to the dead-letter queue) or replace
@@ -28,6 +33,11 @@
 // the line that crosses its end, so each line is read exactly once. Each
 // split is one source partition, numbered in the order of the sorted file
 // names; the job reads them in parallel, each with its own decoder.
+//
+// Decoded values are converted to the types of the schema given to Open
+// (record.Conformer); a line whose value does not fit goes to the
+// dead-letter queue with the reason. SourceSchema infers a schema from the
+// head of each file when none is declared.
 //
 // A record's offset is the byte offset of its line within its file, its
 // topic is the file's path and its timestamp is the file's modification time
