@@ -95,7 +95,9 @@ type Source struct {
 // "value"), '<n>.key.field' (a column set to the message key's text),
 // '<n>.stop.at' (end: read to the high watermarks seen at Open, then each
 // reader returns io.EOF) and '<n>.partition.key' (comma-separated columns
-// the topic is keyed and default-partitioned by). It does not connect.
+// the topic is keyed and default-partitioned by). It accepts the schema
+// options '<n>.columns', '<n>.primary.key' and '<n>.infer.records', which
+// the runner reads (see SourceSchema). It does not connect.
 // opts are added to the options of the consuming client (kgo.WithHooks for
 // metrics, for example); the short-lived clients that list offsets or sample
 // the topic do not get them.
