@@ -34,6 +34,9 @@ type Schema struct {
 	// PrimaryKey lists the columns of a table's primary key (DDL PRIMARY KEY
 	// or '<n>.primary.key'); nil for a stream.
 	PrimaryKey []string
+	// Note says why an inferred schema is unknown (the sample could not be
+	// read), or "".
+	Note string
 }
 
 // Table reports whether the source is a table: it has a primary key, each
@@ -44,6 +47,8 @@ func (s Schema) Table() bool { return len(s.PrimaryKey) > 0 }
 // "declared", "inferred from 120 records", "registry", or "unknown".
 func (s Schema) Describe() string {
 	switch {
+	case s.Columns == nil && s.Note != "":
+		return "unknown: could not read a sample to infer it: " + s.Note
 	case s.Columns == nil && s.Origin == SchemaInferred:
 		return "unknown: no record to infer it from; the query's columns are taken as they come"
 	case s.Columns == nil:

@@ -50,7 +50,9 @@ func sourceSchema(ctx context.Context, sel *sql.Select, name string, decl *sql.S
 		}
 		var err error
 		if s, err = ss.SourceSchema(ctx, limits); err != nil {
-			return s, fmt.Errorf("source %q: %w", name, err)
+			// Not fatal: a source that cannot be reached now fails the job
+			// when it connects, and EXPLAIN shows why the schema is unknown.
+			s = connector.Schema{Origin: connector.SchemaInferred, Note: err.Error()}
 		}
 	}
 	if kf := strings.TrimSpace(props[name+".key.field"]); kf != "" && s.Columns != nil {
