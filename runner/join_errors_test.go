@@ -72,7 +72,9 @@ func runJoin(t *testing.T, text string) ([]map[string]any, []string, error) {
 func TestJoinErrors(t *testing.T) {
 	with := joinFiles(t)
 	tests := []struct{ q, want string }{
-		{`SELECT * FROM trades t JOIN traders r ON t.trader_id = r.trader_id`, `duplicate output column "trader_id" (give it an alias)`},
+		{`SELECT * FROM trades t JOIN traders r ON t.trader_id = r.trader_id`, `SELECT * gives two columns "trader_id" (of t and r): leave one out with r.* EXCEPT (trader_id), or list the columns`},
+		{`SELECT t.*, r.* FROM trades t JOIN traders r ON t.trader_id = r.trader_id`, `SELECT r.* gives two columns "trader_id" (of t and r)`},
+		{`SELECT * EXCEPT (tradr_id) FROM trades t JOIN traders r ON t.trader_id = r.trader_id`, `unknown column "tradr_id"; did you mean "trader_id"?`},
 		{`SELECT t.id, name FROM trades t JOIN traders r ON t.trader_id = r.trader_id`, ``},
 		{`SELECT qty FROM trades t JOIN traders r ON t.trader_id = r.trader_id`, `column "qty" is ambiguous: write t.qty or r.qty`},
 		{`SELECT x.id FROM trades t JOIN traders r ON t.trader_id = r.trader_id`, `unknown source or alias "x"`},
@@ -115,6 +117,27 @@ func TestJoinStarAndDeadLetters(t *testing.T) {
 	for _, r := range rows {
 		if len(r) != 5 || r["id"] == nil {
 			t.Errorf("row %v: want id, trader_id, qty, name, limit_qty", r)
+		}
+	}
+	// EXCEPT applies to a star across a join: unqualified, it leaves the
+	// column out of every input; qualified, out of that input only.
+	for q, want := range map[string][]string{
+		`SELECT * EXCEPT (trader_id, qty) FROM trades t JOIN traders r ON t.trader_id = r.trader_id`:                     {"id", "name"},
+		`SELECT t.* EXCEPT (qty), r.* EXCEPT (trader_id, qty) FROM trades t JOIN traders r ON t.trader_id = r.trader_id`: {"id", "name", "trader_id"},
+	} {
+		rows, _, err := runJoin(t, q+with)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		for _, r := range rows {
+			if len(r) != len(want) {
+				t.Errorf("%s: row %v, want the columns %v", q, r, want)
+			}
+			for _, c := range want {
+				if _, ok := r[c]; !ok {
+					t.Errorf("%s: row %v has no %s", q, r, c)
+				}
+			}
 		}
 	}
 	// A row failing after the join (division by zero for T2) is dead-lettered

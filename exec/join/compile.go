@@ -384,11 +384,18 @@ func (c *compiler) rewriteSelect(sel *sql.Select) (*sql.Select, error) {
 			}
 		}
 	}
+	starred := map[string]int{} // lower-case output name -> input, for star columns
 	for _, it := range sel.Items {
 		if it.Star {
-			items, serr := c.star(it)
+			items, ins, serr := c.star(it)
 			if serr != nil {
 				return nil, serr
+			}
+			for k, n := range items {
+				if first, dup := starred[strings.ToLower(n.Alias)]; dup && first != ins[k] {
+					return nil, errorAt(it, "SELECT %s gives two columns %q (of %s and %s): leave one out with %s.* EXCEPT (%s), or list the columns", starText(it), n.Alias, c.label(first), c.label(ins[k]), c.label(ins[k]), n.Alias)
+				}
+				starred[strings.ToLower(n.Alias)] = ins[k]
 			}
 			out.Items = append(out.Items, items...)
 			continue
@@ -415,26 +422,60 @@ func (c *compiler) rewriteSelect(sel *sql.Select) (*sql.Select, error) {
 	return &out, err
 }
 
-// star expands `*` (every input's columns in order) or `q.*`.
-func (c *compiler) star(it sql.SelectItem) ([]sql.SelectItem, error) {
+// label names input i as a query may qualify it: its alias, else its name.
+func (c *compiler) label(i int) string {
+	if c.inputs[i].Alias != "" {
+		return c.inputs[i].Alias
+	}
+	return c.inputs[i].Name
+}
+
+// star expands `*` (every input's columns in order) or `q.*`, returning
+// the items and, for each, the input it reads.
+func (c *compiler) star(it sql.SelectItem) ([]sql.SelectItem, []int, error) {
 	ins := allInputs(len(c.inputs))
 	if it.Qualifier != "" {
 		i, ok := c.quals[strings.ToLower(it.Qualifier)]
 		if !ok {
-			return nil, errorAt(it, "unknown source or alias %q in %s.* (the statement reads %s)", it.Qualifier, it.Qualifier, c.sourceList())
+			return nil, nil, errorAt(it, "unknown source or alias %q in %s.* (the statement reads %s)", it.Qualifier, it.Qualifier, c.sourceList())
 		}
 		ins = []int{i}
 	}
-	var items []sql.SelectItem
 	for _, i := range ins {
 		if !c.known[i] {
-			return nil, errorAt(it, "SELECT %s needs the columns of %s, and they are not declared (name the columns instead)", starText(it), c.inputs[i].Name)
-		}
-		for _, col := range c.cols[i] {
-			items = append(items, sql.SelectItem{Pos: it.Pos, Expr: &sql.Ident{Pos: it.Pos, Name: c.name(i, col)}, Alias: col})
+			return nil, nil, errorAt(it, "SELECT %s needs the columns of %s, and they are not declared (name the columns instead)", starText(it), c.inputs[i].Name)
 		}
 	}
-	return items, nil
+	// EXCEPT (x) leaves out every column x of the starred inputs, as
+	// DuckDB's EXCLUDE does; a name none of them has is an error.
+	except := map[string]bool{}
+	for _, x := range it.Except {
+		found := false
+		for _, i := range ins {
+			for _, col := range c.cols[i] {
+				found = found || strings.EqualFold(col, x.Name)
+			}
+		}
+		if !found {
+			var names []string
+			for _, i := range ins {
+				names = append(names, c.cols[i]...)
+			}
+			return nil, nil, expr.UnknownColumn(x, x.Name, names)
+		}
+		except[strings.ToLower(x.Name)] = true
+	}
+	var items []sql.SelectItem
+	var from []int
+	for _, i := range ins {
+		for _, col := range c.cols[i] {
+			if !except[strings.ToLower(col)] {
+				items = append(items, sql.SelectItem{Pos: it.Pos, Expr: &sql.Ident{Pos: it.Pos, Name: c.name(i, col)}, Alias: col})
+				from = append(from, i)
+			}
+		}
+	}
+	return items, from, nil
 }
 
 func starText(it sql.SelectItem) string {
