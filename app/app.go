@@ -9,6 +9,7 @@ package app
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/sluicesql/sluice/runner"
@@ -142,7 +143,7 @@ func New(file, src string, stmts []*sql.Statement, set map[string]string) (*App,
 			}
 			if w == nil {
 				if _, ok := cat.Lookup(r); !ok && !declared(n.Stmt.Query, r, set) && a.undefined == nil {
-					a.undefined = errorAt(file, src, readPos(n.Stmt.Query, i), "source %q has no type and no statement writes it: set WITH ('%s.type'='...') to one of kafka_source, file_source, generator", r, r)
+					a.undefined = errorAt(file, src, readPos(n.Stmt.Query, i), "source %q has no type and no statement writes it: set WITH ('%s.type'='...') to one of kafka_source, file_source, generator%s", r, r, sourceHint(r, cat, writers, n.Stmt.Query))
 				}
 				continue
 			}
@@ -227,6 +228,26 @@ func declared(q *sql.Select, name string, set map[string]string) bool {
 		}
 	}
 	return false
+}
+
+// sourceHint is "; did you mean ...?" for an undefined source name, among
+// the sources declared by DDL, the streams statements write and the names
+// q's WITH gives a type; "" when none is close.
+func sourceHint(name string, cat *runner.Catalog, writers map[string]*Node, q *sql.Select) string {
+	known := cat.Names()
+	for _, w := range writers {
+		known = append(known, w.Writes)
+	}
+	for _, p := range q.With {
+		if name, ok := strings.CutSuffix(p.Key, ".type"); ok && !strings.Contains(name, ".") {
+			known = append(known, name)
+		}
+	}
+	slices.Sort(known)
+	if h := sql.DidYouMean(name, known, strconv.Quote); h != "" {
+		return "; " + h
+	}
+	return ""
 }
 
 // readPos returns the position of the i-th name q reads.
