@@ -149,8 +149,11 @@ func (p *Plan) sourcesText() string {
 		} else {
 			notes = append(notes, "partition key unknown")
 		}
-		if in.Facts.Partitions > 0 {
-			notes = append(notes, fmt.Sprintf("%d partitions", in.Facts.Partitions))
+		switch n := in.Facts.Partitions; {
+		case n == 1:
+			notes = append(notes, "1 partition")
+		case n > 1:
+			notes = append(notes, fmt.Sprintf("%d partitions", n))
 		}
 		if in.Facts.Note != "" {
 			notes = append(notes, in.Facts.Note)

@@ -174,3 +174,24 @@ func TestJoinInputKeys(t *testing.T) {
 		}
 	}
 }
+
+// EXPLAIN counts a source's partitions in good English: "1 partition".
+func TestExplainPartitionCount(t *testing.T) {
+	for n, want := range map[int]string{1: "; 1 partition)", 3: "; 3 partitions)"} {
+		stmts, err := sql.Parse("q.sql", "SELECT a FROM t")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := Build(stmts[0], Options{CPUs: 2, Sources: map[string]connector.Facts{"t": {Partitions: n}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		if err := Explain(&b, []*Plan{p}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("%d partitions: EXPLAIN says\n%s\nwant %q", n, b.String(), want)
+		}
+	}
+}
