@@ -405,3 +405,8 @@ func (p *Program) Limit() (int64, bool) { return p.limit, p.hasLimit }
 // Ordered reports whether the output has an ORDER BY to keep across
 // partitions.
 func (p *Program) Ordered() bool { return len(p.order) > 0 }
+
+// HoldsRows reports whether the query holds input rows until the watermark
+// passes them (a row window ordered by event time): a source partition
+// that runs far ahead of the others in event time then fills its state.
+func (p *Program) HoldsRows() bool { return p.rowOrdered() }

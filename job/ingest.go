@@ -142,10 +142,14 @@ func (r *run) ingest(sp *sourcePartition, rd connector.PartitionReader) error {
 		maxEvent: noWatermark, offset: -1, wm: noWatermark, stamp: r.prog.Windowed()}
 	b := r.batches.get(r.cfg.BatchSize)
 	defer func() { r.batches.put(b) }()
+	aligns := r.aligns()
 	for {
 		if r.ctx.Err() != nil {
 			in.flushAll(false)
 			return nil
+		}
+		if aligns {
+			r.align(sp)
 		}
 		err := rd.Next(r.ctx, b, r.cfg.BatchSize)
 		if len(b.Records) > 0 {

@@ -60,6 +60,13 @@ func (sp *sourcePartition) publish(maxEvent, next int64, lastData time.Time, end
 	sp.mu.Unlock()
 }
 
+// inactiveLocked reports whether the partition holds back no watermark:
+// it ended, or it has had no data for longer than idle, is not busy
+// handing records over and belongs to a source that does not end.
+func (sp *sourcePartition) inactiveLocked(now time.Time, idle time.Duration) bool {
+	return sp.ended || (!sp.bounded && now.Sub(sp.lastData) > idle && !sp.busy.Load())
+}
+
 // watermarkOf computes the job watermark over the source partitions: the
 // minimum of (highest event time - maxOutOfOrder) over partitions that are
 // neither ended nor idle (no data for longer than idle, not busy handing
@@ -75,7 +82,7 @@ func watermarkOf(sps []*sourcePartition, now time.Time, idle, maxOutOfOrder time
 		if sp.maxEvent != noWatermark {
 			w = sp.maxEvent - ooo
 		}
-		inactive := sp.ended || (!sp.bounded && now.Sub(sp.lastData) > idle && !sp.busy.Load())
+		inactive := sp.inactiveLocked(now, idle)
 		sp.mu.Unlock()
 		if inactive {
 			passive = max(passive, w)
