@@ -62,7 +62,7 @@ func (c *compiler) typeOf(x sql.Expr) (record.Type, error) {
 	case *sql.Cast:
 		return castType(x.Type), nil
 	case *sql.Call:
-		return c.callType(x), nil
+		return c.callType(x)
 	case *sql.Index:
 		return c.indexType(x), nil
 	}
@@ -235,19 +235,38 @@ func castType(typ string) record.Type {
 	return record.Type{Kind: k}
 }
 
-// callType returns the result type of a scalar function call.
-func (c *compiler) callType(x *sql.Call) record.Type {
-	switch strings.ToUpper(x.Name) {
+// callType returns the result type of a scalar function call, or an error
+// for a math function given an argument that is no number.
+func (c *compiler) callType(x *sql.Call) (record.Type, error) {
+	name := strings.ToUpper(x.Name)
+	switch name {
+	case "ABS", "FLOOR", "CEIL", "CEILING", "ROUND":
+		if len(x.Args) == 0 {
+			return record.AnyType, nil
+		}
+		t := c.types[x.Args[0]]
+		if known(t) && !t.Numeric() {
+			return record.AnyType, errorf(x, "function %s(%s) does not exist: %s needs a number, and %s is %s", name, t, name, sql.FormatExpr(x.Args[0]), t)
+		}
+		if len(x.Args) > 1 {
+			if p := c.types[x.Args[1]]; known(p) && !isInteger(p) {
+				return record.AnyType, errorf(x.Args[1], "ROUND places must be an integer, not %s", p)
+			}
+		}
+		return t, nil
+	}
+	return resultType(name), nil
+}
+
+// resultType returns the result type of the scalar function name.
+func resultType(name string) record.Type {
+	switch name {
 	case "UPPER", "LOWER", "TRIM", "BTRIM", "LTRIM", "RTRIM", "SUBSTRING", "SUBSTR", "REPLACE", "CONCAT":
 		return record.StringType
 	case "LENGTH", "CHAR_LENGTH", "YEAR", "QUARTER", "MONTH", "DAY", "HOUR", "MINUTE", "SECOND", "MILLISECOND":
 		return record.BigintType
 	case "TUMBLE_START", "TUMBLE_END":
 		return record.TimestampType
-	case "ABS", "FLOOR", "CEIL", "CEILING", "ROUND":
-		if len(x.Args) > 0 && c.types[x.Args[0]].Numeric() {
-			return c.types[x.Args[0]]
-		}
 	}
 	return record.AnyType
 }

@@ -36,6 +36,7 @@ func TestSchemaErrors(t *testing.T) {
 		{"subscript of a scalar", "SELECT symbol[1] FROM trades"},
 		{"SUM of a string", "SELECT SUM(symbol) FROM trades"},
 		{"AVG OVER of a string", "SELECT AVG(symbol) OVER (PARTITION BY trader_id) AS a FROM trades"},
+		{"ABS of a string", "SELECT ABS(symbol) FROM trades"},
 		{"string plus number", "SELECT symbol + 1 FROM trades"},
 		{"number compared with text", "SELECT * FROM trades WHERE price = 'abc'"},
 		{"bad timestamp literal", "SELECT * FROM trades WHERE trade_time > 'yesterday'"},
