@@ -18,7 +18,8 @@ type sourceConfig struct {
 	conn         Conn
 	group        string
 	reset        string // "earliest" or "latest"
-	format       string // "json" or "string"
+	format       string    // "json", "string" or "avro"
+	registry     *registry // the Schema Registry of the avro format
 	invalidUTF8  codec.InvalidUTF8
 	keyField     string
 	stopAtEnd    bool
@@ -47,12 +48,12 @@ var groupOptions = []string{"session.timeout.ms", "unavailable.timeout"}
 // sink accepts.
 var (
 	sourceOptions = append(append([]string{"type", "topic.name", "group.id", "group.instance.id", "auto.offset.reset",
-		"format", "key.field", "stop.at", "partition.key", "columns", "primary.key", "infer.records", codec.InvalidUTF8Option, "isolation.level"}, groupOptions...), connOptions...)
-	sinkOptions = append(append([]string{"type", "topic.name", "format"}, topicOptions...), connOptions...)
+		"format", "key.field", "stop.at", "partition.key", "columns", "primary.key", "infer.records", codec.InvalidUTF8Option, "isolation.level"}, groupOptions...), append(connOptions, registryOptions...)...)
+	sinkOptions = append(append([]string{"type", "topic.name", "format"}, topicOptions...), append(connOptions, registryOptions...)...)
 )
 
 func parseSourceConfig(name string, m map[string]string) (sourceConfig, error) {
-	m = withDefaults(name, m, append(append([]string(nil), connOptions...), groupOptions...))
+	m = withDefaults(name, m, JobOptions())
 	o, err := props.Extract("kafka source", name, m, sourceOptions...)
 	if err != nil {
 		return sourceConfig{}, err
@@ -70,7 +71,10 @@ func parseSourceConfig(name string, m map[string]string) (sourceConfig, error) {
 	if c.reset, err = o.Enum("auto.offset.reset", "earliest", "earliest", "latest"); err != nil {
 		return c, err
 	}
-	if c.format, err = o.Enum("format", "json", "json", "string"); err != nil {
+	if c.format, err = o.Enum("format", "json", "json", "string", "avro"); err != nil {
+		return c, err
+	}
+	if c.registry, err = parseRegistry(o, c.format); err != nil {
 		return c, err
 	}
 	utf, err := o.Enum(codec.InvalidUTF8Option, codec.InvalidUTF8Values[0], codec.InvalidUTF8Values...)
@@ -107,22 +111,27 @@ func parseSourceConfig(name string, m map[string]string) (sourceConfig, error) {
 
 // sinkConfig is a Kafka sink's configuration from its WITH properties.
 type sinkConfig struct {
-	name  string
-	topic string
-	conn  Conn
-	spec  TopicSpec
+	name     string
+	topic    string
+	conn     Conn
+	spec     TopicSpec
+	format   string    // "json" or "avro"
+	registry *registry // the Schema Registry of the avro format
 }
 
 func parseSinkConfig(name string, m map[string]string) (sinkConfig, error) {
-	m = withDefaults(name, m, connOptions)
+	m = withDefaults(name, m, append(append([]string(nil), connOptions...), registryOptions...))
 	o, err := props.Extract("kafka sink", name, m, sinkOptions...)
 	if err != nil {
 		return sinkConfig{}, err
 	}
-	if _, err := o.Enum("format", "json", "json"); err != nil {
-		return sinkConfig{}, err
-	}
 	c := sinkConfig{name: name, topic: o.String("topic.name", name)}
+	if c.format, err = o.Enum("format", "json", "json", "avro"); err != nil {
+		return c, err
+	}
+	if c.registry, err = parseRegistry(o, c.format); err != nil {
+		return c, err
+	}
 	if c.conn, err = parseConn(o); err != nil {
 		return c, err
 	}
@@ -130,6 +139,27 @@ func parseSinkConfig(name string, m map[string]string) (sinkConfig, error) {
 		return c, err
 	}
 	return c, nil
+}
+
+// registryOptions are the Schema Registry options of the avro format, which
+// a statement may also give as 'kafka.<option>' defaults.
+var registryOptions = []string{"schema.registry.url", "schema.registry.basic.auth.user.info"}
+
+// parseRegistry returns the Schema Registry client of the avro format
+// (nil for other formats): '<n>.schema.registry.url' is required,
+// '<n>.schema.registry.basic.auth.user.info' ("user:password") optional.
+func parseRegistry(o *props.Options, format string) (*registry, error) {
+	url := o.String("schema.registry.url", "")
+	if format != "avro" {
+		if url != "" {
+			return nil, o.Errorf("schema.registry.url", "set, but the format is %s: set '%s'='avro'", format, o.Key("format"))
+		}
+		return nil, nil
+	}
+	if url == "" {
+		return nil, o.Errorf("schema.registry.url", "not set: the avro format reads its schemas from a Schema Registry")
+	}
+	return newRegistry(url, o.String("schema.registry.basic.auth.user.info", ""))
 }
 
 // list returns the comma-separated, trimmed, non-empty items of v.

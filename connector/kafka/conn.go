@@ -46,7 +46,7 @@ const JobPrefix = "kafka"
 
 // JobOptions are the options a statement may give as 'kafka.<option>'.
 func JobOptions() []string {
-	return append(append([]string(nil), connOptions...), groupOptions...)
+	return append(append(append([]string(nil), connOptions...), groupOptions...), registryOptions...)
 }
 
 // CheckJobOptions checks the statement's 'kafka.<option>' keys: each must

@@ -74,6 +74,8 @@ func newDecoder(cfg *sourceConfig, schema *record.Schema) *decoder {
 		}
 	}
 	switch cfg.format {
+	case "avro":
+		d.value = newAvroValueDecoder(cfg.registry, schema)
 	case "string":
 		slot, ok := schema.Lookup(StringColumn)
 		if !ok {

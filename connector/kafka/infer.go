@@ -19,6 +19,9 @@ import (
 // '<n>.key.field' adds a STRING column holding the message key. An empty
 // topic has no known schema (Columns nil, Origin inferred).
 func (s *Source) SourceSchema(ctx context.Context, limits connector.InferLimits) (connector.Schema, error) {
+	if s.cfg.format == "avro" {
+		return s.registrySchema(ctx)
+	}
 	if s.cfg.format == "string" {
 		cols := []record.Field{{Name: StringColumn, Type: record.StringType}}
 		return connector.Schema{Columns: s.withKeyField(cols), Origin: connector.SchemaInferred}, nil
@@ -39,6 +42,21 @@ func (s *Source) SourceSchema(ctx context.Context, limits connector.InferLimits)
 	}
 	inferred := in.Schema()
 	return connector.Schema{Columns: s.withKeyField(inferred.Fields()), Origin: connector.SchemaInferred, Records: in.Records()}, nil
+}
+
+// registrySchema returns the columns of the latest schema of the topic's
+// value subject (TopicNameStrategy: '<topic>-value') in the Schema Registry.
+func (s *Source) registrySchema(ctx context.Context) (connector.Schema, error) {
+	schema, ss, err := s.cfg.registry.latest(ctx, valueSubject(s.cfg.topic))
+	if err != nil {
+		return connector.Schema{}, fmt.Errorf("kafka source %q: %w", s.cfg.name, err)
+	}
+	cols, err := avroColumns(schema)
+	if err != nil {
+		return connector.Schema{}, fmt.Errorf("kafka source %q: subject %q version %d (id %d): %w", s.cfg.name, ss.Subject, ss.Version, ss.ID, err)
+	}
+	s.logger().Info("schema from the registry", "subject", valueSubject(s.cfg.topic), "version", ss.Version, "id", ss.ID)
+	return connector.Schema{Columns: s.withKeyField(cols), Origin: connector.SchemaRegistry}, nil
 }
 
 // withKeyField returns the schema of cols with the '<n>.key.field' column

@@ -22,6 +22,7 @@ type Sink struct {
 	client   producer // its own client, or the transaction of UseTransaction
 	txn      *Transaction
 	enc      *codec.JSONEncoder
+	avro     *avroEncoder // the avro format's encoder, else nil
 	keySlots []int
 	keyVals  []record.Value
 	opts     []kgo.Opt  // added to the producing client's options
@@ -52,6 +53,17 @@ func (k *Sink) Open(ctx context.Context, schema *record.Schema, keySlots []int) 
 		if s < 0 || s >= schema.Len() {
 			return fmt.Errorf("kafka sink %q: key slot %d outside the %d output columns", k.cfg.name, s, schema.Len())
 		}
+	}
+	if k.cfg.format == "avro" {
+		s, err := avroSchemaOf(k.cfg.topic, schema)
+		if err != nil {
+			return fmt.Errorf("kafka sink %q: the Avro schema of the output: %w", k.cfg.name, err)
+		}
+		id, err := k.cfg.registry.register(ctx, valueSubject(k.cfg.topic), s)
+		if err != nil {
+			return fmt.Errorf("kafka sink %q: %w", k.cfg.name, err)
+		}
+		k.avro = newAvroEncoder(id, s, schema)
 	}
 	cl, err := openProducer(ctx, k.cfg.conn, k.cfg.topic, k.cfg.spec, k.opts...)
 	if err != nil {
@@ -84,7 +96,14 @@ func (k *Sink) Write(ctx context.Context, rows []record.Record) error {
 	for i := range rows {
 		buf = k.appendKey(buf, rows[i].Values)
 		ends[i][0] = len(buf)
-		buf = k.enc.AppendRow(buf, rows[i].Values)
+		if k.avro != nil {
+			var err error
+			if buf, err = k.avro.AppendRow(buf, rows[i].Values); err != nil {
+				return fmt.Errorf("kafka sink %q: avro: %w", k.cfg.name, err)
+			}
+		} else {
+			buf = k.enc.AppendRow(buf, rows[i].Values)
+		}
 		ends[i][1] = len(buf)
 	}
 	start := 0

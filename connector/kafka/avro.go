@@ -1,0 +1,753 @@
+package kafka
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"sync"
+
+	"github.com/hamba/avro/v2"
+	"github.com/twmb/franz-go/pkg/sr"
+
+	"github.com/sluicesql/sluice/record"
+)
+
+// The Confluent wire format: a magic byte 0, the schema id (4 bytes, big
+// endian), then the Avro binary encoding of the value.
+const (
+	wireMagic  = 0
+	wireHeader = 5
+)
+
+// registry is a Schema Registry client that caches schemas by id.
+type registry struct {
+	cl  *sr.Client
+	url string
+
+	mu    sync.Mutex
+	byID  map[int]avro.Schema
+	progs map[int]*avroProgram // decoding programs by writer schema id, for one reader schema
+}
+
+// newRegistry returns a client of the registry at url, with basic auth
+// "user:password" when userInfo is set.
+func newRegistry(url, userInfo string) (*registry, error) {
+	opts := []sr.ClientOpt{sr.URLs(url)}
+	if userInfo != "" {
+		user, pass, _ := strings.Cut(userInfo, ":")
+		opts = append(opts, sr.BasicAuth(user, pass))
+	}
+	cl, err := sr.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("schema registry %s: %w", url, err)
+	}
+	return &registry{cl: cl, url: url, byID: map[int]avro.Schema{}, progs: map[int]*avroProgram{}}, nil
+}
+
+// subject returns the TopicNameStrategy subject of topic's values.
+func valueSubject(topic string) string { return topic + "-value" }
+
+// latest returns the latest schema of subject with its version and id.
+func (r *registry) latest(ctx context.Context, subject string) (avro.Schema, sr.SubjectSchema, error) {
+	ss, err := r.cl.SchemaByVersion(ctx, subject, -1)
+	if err != nil {
+		return nil, ss, fmt.Errorf("schema registry %s: subject %q: %w", r.url, subject, err)
+	}
+	s, err := r.parse(ss.ID, ss.Schema)
+	return s, ss, err
+}
+
+// parse parses an Avro schema of the registry, refusing other types.
+func (r *registry) parse(id int, s sr.Schema) (avro.Schema, error) {
+	if s.Type != sr.TypeAvro {
+		return nil, fmt.Errorf("schema registry %s: schema %d is %s, not Avro", r.url, id, s.Type)
+	}
+	schema, err := avro.Parse(s.Schema)
+	if err != nil {
+		return nil, fmt.Errorf("schema registry %s: schema %d: %w", r.url, id, err)
+	}
+	r.mu.Lock()
+	r.byID[id] = schema
+	r.mu.Unlock()
+	return schema, nil
+}
+
+// byIDCached returns the schema with id, fetching it once.
+func (r *registry) schema(ctx context.Context, id int) (avro.Schema, error) {
+	r.mu.Lock()
+	s, ok := r.byID[id]
+	r.mu.Unlock()
+	if ok {
+		return s, nil
+	}
+	got, err := r.cl.SchemaByID(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("schema registry %s: schema %d: %w", r.url, id, err)
+	}
+	return r.parse(id, got)
+}
+
+// register registers schema under subject (a no-op returning the existing
+// id when it is already there) and returns its id.
+func (r *registry) register(ctx context.Context, subject string, schema avro.Schema) (int, error) {
+	id, err := r.cl.RegisterSchema(ctx, subject, sr.Schema{Schema: schema.String(), Type: sr.TypeAvro}, -1, -1)
+	if err != nil {
+		return 0, fmt.Errorf("schema registry %s: registering the schema of subject %q: %w", r.url, subject, err)
+	}
+	r.mu.Lock()
+	r.byID[id] = schema
+	r.mu.Unlock()
+	return id, nil
+}
+
+// avroColumns returns the columns of an Avro record schema: a field's
+// type maps to the SQL type (see avroType).
+func avroColumns(s avro.Schema) ([]record.Field, error) {
+	rec, ok := s.(*avro.RecordSchema)
+	if !ok {
+		return nil, fmt.Errorf("the Avro schema is a %s, not a record", s.Type())
+	}
+	cols := make([]record.Field, 0, len(rec.Fields()))
+	for _, f := range rec.Fields() {
+		t, notNull, err := avroType(f.Type())
+		if err != nil {
+			return nil, fmt.Errorf("field %q: %w", f.Name(), err)
+		}
+		cols = append(cols, record.Field{Name: f.Name(), Type: t, NotNull: notNull})
+	}
+	return cols, nil
+}
+
+// avroType maps an Avro type to a SQL type: boolean BOOLEAN; int INTEGER;
+// long BIGINT (TIMESTAMP with timestamp-millis or -micros); float and double
+// DOUBLE; string and enum STRING; bytes or fixed with the decimal logical
+// type DECIMAL(p, s) (p at most 18); a record ROW; an array ARRAY; a union
+// of null and one type that type, nullable. notNull is false for a union
+// with null.
+func avroType(s avro.Schema) (t record.Type, notNull bool, err error) {
+	if u, ok := s.(*avro.UnionSchema); ok {
+		inner, ok := nullableOf(u)
+		if !ok {
+			return t, false, fmt.Errorf("unions other than [null, T] are not supported")
+		}
+		t, _, err = avroType(inner)
+		return t, false, err
+	}
+	switch s.Type() {
+	case avro.Boolean:
+		t.Kind = record.TypeBoolean
+	case avro.Int:
+		t.Kind = record.TypeInteger
+	case avro.Long:
+		t.Kind = record.TypeBigint
+		if isTimestamp(s) != 0 {
+			t.Kind = record.TypeTimestamp
+		}
+	case avro.Float, avro.Double:
+		t.Kind = record.TypeDouble
+	case avro.String, avro.Enum:
+		t.Kind = record.TypeString
+	case avro.Bytes, avro.Fixed:
+		d := decimalOf(s)
+		if d == nil {
+			return t, false, fmt.Errorf("%s without the decimal logical type is not supported", s.Type())
+		}
+		if d.Precision() > 18 {
+			return t, false, fmt.Errorf("decimal(%d, %d) exceeds the 18 digits of DECIMAL", d.Precision(), d.Scale())
+		}
+		t = record.Type{Kind: record.TypeDecimal, Precision: d.Precision(), Scale: d.Scale()}
+	case avro.Record:
+		fields, err := avroColumns(s)
+		if err != nil {
+			return t, false, err
+		}
+		t = record.Type{Kind: record.TypeRow, Fields: fields}
+	case avro.Array:
+		elem, _, err := avroType(s.(*avro.ArraySchema).Items())
+		if err != nil {
+			return t, false, err
+		}
+		t = record.Type{Kind: record.TypeArray, Elem: &elem}
+	default:
+		return t, false, fmt.Errorf("Avro type %s is not supported", s.Type())
+	}
+	return t, true, nil
+}
+
+// nullableOf returns T of a union [null, T] (or [T, null]).
+func nullableOf(u *avro.UnionSchema) (avro.Schema, bool) {
+	types := u.Types()
+	if len(types) != 2 {
+		return nil, false
+	}
+	switch {
+	case types[0].Type() == avro.Null:
+		return types[1], true
+	case types[1].Type() == avro.Null:
+		return types[0], true
+	}
+	return nil, false
+}
+
+// isTimestamp returns 1 for a timestamp-millis long, 1000 for
+// timestamp-micros (the divisor to milliseconds), else 0.
+func isTimestamp(s avro.Schema) int64 {
+	p, ok := s.(*avro.PrimitiveSchema)
+	if !ok || p.Logical() == nil {
+		return 0
+	}
+	switch p.Logical().Type() {
+	case avro.TimestampMillis, avro.LocalTimestampMillis:
+		return 1
+	case avro.TimestampMicros, avro.LocalTimestampMicros:
+		return 1000
+	}
+	return 0
+}
+
+// decimalOf returns the decimal logical type of bytes or fixed, or nil.
+func decimalOf(s avro.Schema) *avro.DecimalLogicalSchema {
+	var l avro.LogicalSchema
+	switch x := s.(type) {
+	case *avro.PrimitiveSchema:
+		l = x.Logical()
+	case *avro.FixedSchema:
+		l = x.Logical()
+	}
+	d, _ := l.(*avro.DecimalLogicalSchema)
+	return d
+}
+
+// avroProgram decodes values of one writer schema into the slots of the
+// source's columns, matched by field name; fields the columns lack are
+// read and skipped.
+type avroProgram struct {
+	fields []avroField
+}
+
+// avroField is one field of the writer schema: its decoder and the slot it
+// fills (-1: skipped).
+type avroField struct {
+	slot int
+	dec  avroDecode
+}
+
+// avroDecode reads one value of a field's type.
+type avroDecode func(r *avro.Reader) record.Value
+
+// newAvroProgram compiles the decoding of writer into schema's slots.
+func newAvroProgram(writer avro.Schema, schema *record.Schema) (*avroProgram, error) {
+	rec, ok := writer.(*avro.RecordSchema)
+	if !ok {
+		return nil, fmt.Errorf("the Avro schema is a %s, not a record", writer.Type())
+	}
+	p := &avroProgram{}
+	for _, f := range rec.Fields() {
+		dec, err := avroDecoder(f.Type())
+		if err != nil {
+			return nil, fmt.Errorf("field %q: %w", f.Name(), err)
+		}
+		slot, ok := schema.Lookup(f.Name())
+		if !ok {
+			slot = -1
+		}
+		p.fields = append(p.fields, avroField{slot: slot, dec: dec})
+	}
+	return p, nil
+}
+
+// avroDecoder returns the decoder of an Avro type.
+func avroDecoder(s avro.Schema) (avroDecode, error) {
+	if u, ok := s.(*avro.UnionSchema); ok {
+		return unionDecoder(u)
+	}
+	switch s.Type() {
+	case avro.Null:
+		return func(*avro.Reader) record.Value { return record.NullValue() }, nil
+	case avro.Boolean:
+		return func(r *avro.Reader) record.Value { return record.BoolValue(r.ReadBool()) }, nil
+	case avro.Int:
+		return func(r *avro.Reader) record.Value { return record.IntValue(int64(r.ReadInt())) }, nil
+	case avro.Long:
+		switch div := isTimestamp(s); div {
+		case 0:
+			return func(r *avro.Reader) record.Value { return record.IntValue(r.ReadLong()) }, nil
+		case 1:
+			return func(r *avro.Reader) record.Value { return record.TimestampValue(r.ReadLong()) }, nil
+		default:
+			return func(r *avro.Reader) record.Value { return record.TimestampValue(floorDiv(r.ReadLong(), div)) }, nil
+		}
+	case avro.Float:
+		return func(r *avro.Reader) record.Value { return record.FloatValue(float64(r.ReadFloat())) }, nil
+	case avro.Double:
+		return func(r *avro.Reader) record.Value { return record.FloatValue(r.ReadDouble()) }, nil
+	case avro.String:
+		return func(r *avro.Reader) record.Value { return record.StringValue(r.ReadString()) }, nil
+	case avro.Enum:
+		symbols := s.(*avro.EnumSchema).Symbols()
+		return func(r *avro.Reader) record.Value {
+			i := int(r.ReadInt())
+			if i < 0 || i >= len(symbols) {
+				r.ReportError("enum", "symbol index out of range")
+				return record.NullValue()
+			}
+			return record.StringValue(symbols[i])
+		}, nil
+	case avro.Bytes, avro.Fixed:
+		d := decimalOf(s)
+		if d == nil || d.Precision() > 18 {
+			return nil, fmt.Errorf("%s is only read with the decimal logical type (at most 18 digits)", s.Type())
+		}
+		scale := uint8(d.Scale())
+		size := -1
+		if f, ok := s.(*avro.FixedSchema); ok {
+			size = f.Size()
+		}
+		var buf []byte
+		return func(r *avro.Reader) record.Value {
+			var b []byte
+			if size >= 0 {
+				if cap(buf) < size {
+					buf = make([]byte, size)
+				}
+				b = buf[:size]
+				r.Read(b)
+			} else {
+				b = r.ReadBytes()
+			}
+			u, ok := twosComplement(b)
+			if !ok {
+				r.ReportError("decimal", "unscaled value exceeds 64 bits")
+				return record.NullValue()
+			}
+			return record.DecimalValue(u, scale)
+		}, nil
+	case avro.Record, avro.Array:
+		// Nested values are their JSON text, as ROW and ARRAY values are.
+		enc, err := avroJSON(s)
+		if err != nil {
+			return nil, err
+		}
+		return func(r *avro.Reader) record.Value { return record.StringValue(string(enc(r, nil))) }, nil
+	}
+	return nil, fmt.Errorf("Avro type %s is not supported", s.Type())
+}
+
+// unionDecoder reads a union: its branch index, then that branch.
+func unionDecoder(u *avro.UnionSchema) (avroDecode, error) {
+	types := u.Types()
+	decs := make([]avroDecode, len(types))
+	for i, t := range types {
+		d, err := avroDecoder(t)
+		if err != nil {
+			return nil, err
+		}
+		decs[i] = d
+	}
+	return func(r *avro.Reader) record.Value {
+		i := r.ReadLong()
+		if i < 0 || int(i) >= len(decs) {
+			r.ReportError("union", "branch index out of range")
+			return record.NullValue()
+		}
+		return decs[i](r)
+	}, nil
+}
+
+// avroJSON returns a function appending the JSON text of one value of s.
+func avroJSON(s avro.Schema) (func(r *avro.Reader, b []byte) []byte, error) {
+	switch x := s.(type) {
+	case *avro.RecordSchema:
+		type part struct {
+			name []byte
+			enc  func(r *avro.Reader, b []byte) []byte
+		}
+		var parts []part
+		for i, f := range x.Fields() {
+			enc, err := avroJSON(f.Type())
+			if err != nil {
+				return nil, err
+			}
+			name, _ := json.Marshal(f.Name())
+			prefix := append([]byte(nil), ',')
+			if i == 0 {
+				prefix = prefix[:0]
+			}
+			parts = append(parts, part{append(append(prefix, name...), ':'), enc})
+		}
+		return func(r *avro.Reader, b []byte) []byte {
+			b = append(b, '{')
+			for _, p := range parts {
+				b = p.enc(r, append(b, p.name...))
+			}
+			return append(b, '}')
+		}, nil
+	case *avro.ArraySchema:
+		item, err := avroJSON(x.Items())
+		if err != nil {
+			return nil, err
+		}
+		return func(r *avro.Reader, b []byte) []byte {
+			b = append(b, '[')
+			first := true
+			for {
+				n, _ := r.ReadBlockHeader()
+				if n == 0 || r.Error != nil {
+					break
+				}
+				for range n {
+					if !first {
+						b = append(b, ',')
+					}
+					first = false
+					b = item(r, b)
+				}
+			}
+			return append(b, ']')
+		}, nil
+	}
+	dec, err := avroDecoder(s)
+	if err != nil {
+		return nil, err
+	}
+	return func(r *avro.Reader, b []byte) []byte { return dec(r).AppendJSON(b) }, nil
+}
+
+// twosComplement reads a big-endian two's complement integer of at most 8
+// bytes (sign-extended).
+func twosComplement(b []byte) (int64, bool) {
+	if len(b) > 8 {
+		// Leading sign bytes may pad a short value.
+		pad := byte(0)
+		if b[0]&0x80 != 0 {
+			pad = 0xff
+		}
+		for len(b) > 8 && b[0] == pad {
+			b = b[1:]
+		}
+		if len(b) > 8 {
+			return 0, false
+		}
+	}
+	if len(b) == 0 {
+		return 0, true
+	}
+	var v int64
+	if b[0]&0x80 != 0 {
+		v = -1
+	}
+	for _, c := range b {
+		v = v<<8 | int64(c)
+	}
+	return v, true
+}
+
+// floorDiv divides rounding toward negative infinity.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}
+
+// avroDecoder decodes Confluent wire-format Avro values: the writer schema
+// is fetched by the id each message carries (once per id) and its fields
+// fill the source's columns by name.
+type avroValueDecoder struct {
+	reg    *registry
+	schema *record.Schema
+	reader *avro.Reader
+	progs  map[int]*avroProgram
+}
+
+func newAvroValueDecoder(reg *registry, schema *record.Schema) *avroValueDecoder {
+	return &avroValueDecoder{reg: reg, schema: schema, reader: avro.NewReader(nil, 0), progs: map[int]*avroProgram{}}
+}
+
+// Decode implements valueDecoder.
+func (d *avroValueDecoder) Decode(data []byte, dst []record.Value) error {
+	clear(dst)
+	if len(data) < wireHeader || data[0] != wireMagic {
+		return errors.New("not Schema Registry wire format (magic byte 0 and a schema id)")
+	}
+	id := int(binary.BigEndian.Uint32(data[1:wireHeader]))
+	prog, ok := d.progs[id]
+	if !ok {
+		writer, err := d.reg.schema(context.Background(), id)
+		if err != nil {
+			return err
+		}
+		if prog, err = newAvroProgram(writer, d.schema); err != nil {
+			return fmt.Errorf("schema %d: %w", id, err)
+		}
+		d.progs[id] = prog
+	}
+	r := d.reader.Reset(data[wireHeader:])
+	for _, f := range prog.fields {
+		v := f.dec(r)
+		if f.slot >= 0 && f.slot < len(dst) {
+			dst[f.slot] = v
+		}
+	}
+	if r.Error != nil {
+		err := r.Error
+		r.Error = nil
+		return fmt.Errorf("avro (schema %d): %w", id, err)
+	}
+	return nil
+}
+
+// avroSchemaOf derives the Avro record schema of a sink's rows from their
+// columns: each column a field of its SQL type, nullable unless NOT NULL;
+// a column of unknown type a union of null, boolean, long, double and
+// string.
+func avroSchemaOf(name string, schema *record.Schema) (avro.Schema, error) {
+	fields := make([]map[string]any, 0, schema.Len())
+	for _, f := range schema.Fields() {
+		t := avroJSONType(f.Type)
+		if !f.NotNull {
+			if u, ok := t.([]any); ok {
+				t = append([]any{"null"}, u...)
+			} else {
+				t = []any{"null", t}
+			}
+		}
+		fields = append(fields, map[string]any{"name": avroName(f.Name), "type": t, "default": nil})
+		if f.NotNull {
+			delete(fields[len(fields)-1], "default")
+		}
+	}
+	text, err := json.Marshal(map[string]any{"type": "record", "name": avroName(name), "fields": fields})
+	if err != nil {
+		return nil, err
+	}
+	return avro.Parse(string(text))
+}
+
+// anyUnion is the Avro type of a column of unknown type.
+var anyUnion = []any{"boolean", "long", "double", "string"}
+
+// avroJSONType returns the Avro type (as JSON) of a SQL type.
+func avroJSONType(t record.Type) any {
+	switch t.Kind {
+	case record.TypeBoolean:
+		return "boolean"
+	case record.TypeInteger:
+		return "int"
+	case record.TypeBigint:
+		return "long"
+	case record.TypeDouble:
+		return "double"
+	case record.TypeString, record.TypeRow, record.TypeArray:
+		return "string"
+	case record.TypeTimestamp:
+		return map[string]any{"type": "long", "logicalType": "timestamp-millis"}
+	case record.TypeDecimal:
+		p := t.Precision
+		if p <= 0 {
+			p = 18
+		}
+		return map[string]any{"type": "bytes", "logicalType": "decimal", "precision": p, "scale": t.Scale}
+	}
+	return append([]any(nil), anyUnion...)
+}
+
+// avroName makes s a valid Avro name.
+func avroName(s string) string {
+	var b strings.Builder
+	for i, c := range s {
+		switch {
+		case c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (i > 0 && c >= '0' && c <= '9'):
+			b.WriteRune(c)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	if b.Len() == 0 {
+		return "_"
+	}
+	return b.String()
+}
+
+// avroEncoder writes rows in the wire format of a registered schema.
+type avroEncoder struct {
+	id     int
+	fields []avroEncode
+	w      *avro.Writer
+}
+
+// avroEncode writes one column's value.
+type avroEncode func(w *avro.Writer, v record.Value) error
+
+// newAvroEncoder compiles the encoding of schema's rows with the Avro
+// record schema s (from avroSchemaOf) registered as id.
+func newAvroEncoder(id int, s avro.Schema, schema *record.Schema) *avroEncoder {
+	e := &avroEncoder{id: id, w: avro.NewWriter(nil, 0)}
+	for i, f := range s.(*avro.RecordSchema).Fields() {
+		e.fields = append(e.fields, avroEncoderOf(f.Type(), schema.Fields()[i].Type))
+	}
+	return e
+}
+
+// avroEncoderOf returns the encoder of a field of Avro type s (nullable
+// unions first) for values of SQL type t.
+func avroEncoderOf(s avro.Schema, t record.Type) avroEncode {
+	if u, ok := s.(*avro.UnionSchema); ok {
+		types := u.Types()
+		branches := make([]avroEncode, len(types))
+		for i, bt := range types {
+			branches[i] = avroEncoderOf(bt, t)
+		}
+		return func(w *avro.Writer, v record.Value) error {
+			i := unionBranch(types, v)
+			if i < 0 {
+				return fmt.Errorf("a %s value does not fit %s", v.Kind(), s)
+			}
+			w.WriteLong(int64(i))
+			return branches[i](w, v)
+		}
+	}
+	switch s.Type() {
+	case avro.Null:
+		return func(*avro.Writer, record.Value) error { return nil }
+	case avro.Boolean:
+		return func(w *avro.Writer, v record.Value) error { w.WriteBool(v.Bool()); return nil }
+	case avro.Int:
+		return func(w *avro.Writer, v record.Value) error {
+			if v.Int() < math.MinInt32 || v.Int() > math.MaxInt32 {
+				return fmt.Errorf("%d does not fit an Avro int", v.Int())
+			}
+			w.WriteInt(int32(v.Int()))
+			return nil
+		}
+	case avro.Long:
+		return func(w *avro.Writer, v record.Value) error { w.WriteLong(v.Int()); return nil }
+	case avro.Double:
+		return func(w *avro.Writer, v record.Value) error {
+			f := v.Float()
+			if v.Kind() == record.Int {
+				f = float64(v.Int())
+			}
+			w.WriteDouble(f)
+			return nil
+		}
+	case avro.Bytes:
+		scale := 0
+		if d := decimalOf(s); d != nil {
+			scale = d.Scale()
+		}
+		var buf []byte
+		return func(w *avro.Writer, v record.Value) error {
+			u, vs := v.Decimal()
+			if v.Kind() == record.Int {
+				u, vs = v.Int(), 0
+			}
+			u, ok := rescale(u, int(vs), scale)
+			if !ok {
+				return fmt.Errorf("%s does not fit scale %d", v, scale)
+			}
+			buf = appendTwosComplement(buf[:0], u)
+			w.WriteBytes(buf)
+			return nil
+		}
+	}
+	// string (and the text of ROW, ARRAY and other values)
+	var buf []byte
+	return func(w *avro.Writer, v record.Value) error {
+		if v.Kind() == record.String {
+			w.WriteString(v.Str())
+			return nil
+		}
+		buf = v.AppendText(buf[:0])
+		w.WriteString(string(buf))
+		return nil
+	}
+}
+
+// unionBranch returns the branch of a union a value is written in, or -1.
+func unionBranch(types avro.Schemas, v record.Value) int {
+	want := func(k avro.Type) bool { return false }
+	switch v.Kind() {
+	case record.Null:
+		want = func(k avro.Type) bool { return k == avro.Null }
+	case record.Bool:
+		want = func(k avro.Type) bool { return k == avro.Boolean }
+	case record.Int:
+		want = func(k avro.Type) bool { return k == avro.Long || k == avro.Int || k == avro.Double || k == avro.Bytes }
+	case record.Float:
+		want = func(k avro.Type) bool { return k == avro.Double }
+	case record.Timestamp:
+		want = func(k avro.Type) bool { return k == avro.Long }
+	default:
+		want = func(k avro.Type) bool { return k == avro.String || k == avro.Bytes }
+	}
+	for i, t := range types {
+		if want(t.Type()) {
+			return i
+		}
+	}
+	return -1
+}
+
+// rescale changes the scale of an unscaled decimal, exactly or not at all.
+func rescale(u int64, from, to int) (int64, bool) {
+	for ; from < to; from++ {
+		if u > math.MaxInt64/10 || u < math.MinInt64/10 {
+			return 0, false
+		}
+		u *= 10
+	}
+	for ; from > to; from-- {
+		if u%10 != 0 {
+			return 0, false
+		}
+		u /= 10
+	}
+	return u, true
+}
+
+// appendTwosComplement appends the shortest big-endian two's complement of u.
+func appendTwosComplement(b []byte, u int64) []byte {
+	for i := minBytes(u) - 1; i >= 0; i-- {
+		b = append(b, byte(u>>(8*i)))
+	}
+	return b
+}
+
+// minBytes is the fewest bytes holding u in two's complement.
+func minBytes(u int64) int {
+	n := 1
+	for u > 127 || u < -128 {
+		u >>= 8
+		n++
+	}
+	return n
+}
+
+// AppendRow appends the wire-format encoding of row.
+func (e *avroEncoder) AppendRow(b []byte, row []record.Value) ([]byte, error) {
+	b = append(b, wireMagic)
+	b = binary.BigEndian.AppendUint32(b, uint32(e.id))
+	e.w.Reset(nil)
+	for i, enc := range e.fields {
+		var v record.Value
+		if i < len(row) {
+			v = row[i]
+		}
+		if err := enc(e.w, v); err != nil {
+			return b, fmt.Errorf("column %d: %w", i+1, err)
+		}
+	}
+	if e.w.Error != nil {
+		err := e.w.Error
+		e.w.Error = nil
+		return b, err
+	}
+	return append(b, e.w.Buffer()...), nil
+}
+

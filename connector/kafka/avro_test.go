@@ -1,0 +1,359 @@
+package kafka
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hamba/avro/v2"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/connector/mem"
+	"github.com/sluicesql/sluice/record"
+)
+
+// fakeRegistry is an in-process Schema Registry: the REST subset Sluice
+// uses (register a subject's schema, its latest version, a schema by id).
+type fakeRegistry struct {
+	mu       sync.Mutex
+	schemas  []string         // by id-1
+	subjects map[string][]int // subject -> ids of its versions
+	user     string           // basic auth "user:password", when set
+}
+
+func newFakeRegistry(t testing.TB, user string) (*fakeRegistry, string) {
+	f := &fakeRegistry{subjects: map[string][]int{}, user: user}
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	return f, srv.URL
+}
+
+func (f *fakeRegistry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if f.user != "" {
+		u, p, ok := r.BasicAuth()
+		if !ok || u+":"+p != f.user {
+			http.Error(w, `{"error_code":401,"message":"unauthorized"}`, http.StatusUnauthorized)
+			return
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	w.Header().Set("Content-Type", "application/vnd.schemaregistry.v1+json")
+	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	switch {
+	case r.Method == http.MethodPost && len(parts) == 3 && parts[0] == "subjects" && parts[2] == "versions":
+		var body struct {
+			Schema string `json:"schema"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]int{"id": f.add(parts[1], body.Schema)})
+	case r.Method == http.MethodGet && len(parts) == 4 && parts[0] == "subjects" && parts[3] == "latest":
+		ids := f.subjects[parts[1]]
+		if len(ids) == 0 {
+			w.WriteHeader(http.StatusNotFound)
+			json.NewEncoder(w).Encode(map[string]any{"error_code": 40401, "message": "Subject '" + parts[1] + "' not found."})
+			return
+		}
+		id := ids[len(ids)-1]
+		json.NewEncoder(w).Encode(map[string]any{"subject": parts[1], "version": len(ids), "id": id, "schema": f.schemas[id-1]})
+	case r.Method == http.MethodGet && len(parts) == 3 && parts[0] == "schemas" && parts[1] == "ids":
+		id, _ := strconv.Atoi(parts[2])
+		if id < 1 || id > len(f.schemas) {
+			w.WriteHeader(http.StatusNotFound)
+			json.NewEncoder(w).Encode(map[string]any{"error_code": 40403, "message": "Schema not found"})
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]any{"schema": f.schemas[id-1]})
+	default:
+		http.Error(w, "not implemented: "+r.Method+" "+r.URL.Path, http.StatusNotFound)
+	}
+}
+
+// add registers schema under subject, returning its id (the existing one
+// for a schema already registered).
+func (f *fakeRegistry) add(subject, schema string) int {
+	id := 0
+	for i, s := range f.schemas {
+		if s == schema {
+			id = i + 1
+		}
+	}
+	if id == 0 {
+		f.schemas = append(f.schemas, schema)
+		id = len(f.schemas)
+	}
+	for _, have := range f.subjects[subject] {
+		if have == id {
+			return id
+		}
+	}
+	f.subjects[subject] = append(f.subjects[subject], id)
+	return id
+}
+
+// avroTradeSchema is an Avro schema with the logical types Sluice maps.
+const avroTradeSchema = `{"type":"record","name":"Trade","fields":[
+ {"name":"id","type":"long"},
+ {"name":"qty","type":"int"},
+ {"name":"trader","type":"string"},
+ {"name":"price","type":{"type":"bytes","logicalType":"decimal","precision":10,"scale":2}},
+ {"name":"ts","type":{"type":"long","logicalType":"timestamp-millis"}},
+ {"name":"ts_us","type":{"type":"long","logicalType":"timestamp-micros"}},
+ {"name":"note","type":["null","string"],"default":null},
+ {"name":"ok","type":"boolean"},
+ {"name":"ratio","type":"double"},
+ {"name":"addr","type":{"type":"record","name":"Addr","fields":[{"name":"city","type":"string"},{"name":"zip","type":"int"}]}},
+ {"name":"extra","type":"string","default":""}
+]}`
+
+// wire returns v encoded with schema in the Confluent wire format of id.
+func wire(t testing.TB, schema avro.Schema, id int, v any) []byte {
+	t.Helper()
+	b, err := avro.Marshal(schema, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(binary.BigEndian.AppendUint32([]byte{0}, uint32(id)), b...)
+}
+
+// TestAvroRoundTrip: a source in the avro format takes its columns from
+// the registry (decimal, timestamps, nullable, nested), decodes the wire
+// format, and a sink in the avro format registers the output schema and
+// writes values that read back identical.
+func TestAvroRoundTrip(t *testing.T) {
+	brokers := startCluster(t, "trades", "copy")
+	reg, url := newFakeRegistry(t, "sr:secret")
+	schema := avro.MustParse(avroTradeSchema)
+	id := reg.add("trades-value", avroTradeSchema)
+	note := "first"
+	var msgs []Message
+	for i := range 20 {
+		rec := map[string]any{
+			"id": int64(i), "qty": int32(i * 10), "trader": "T" + strconv.Itoa(i%3),
+			"price": mustRat(t, strconv.Itoa(100+i)+".25"), "ts": time.UnixMilli(1705276800000 + int64(i)).UTC(),
+			"ts_us": time.UnixMicro(1705276800000123 + int64(i)*1000).UTC(), "ok": i%2 == 0, "ratio": float64(i) / 4,
+			"addr": map[string]any{"city": "Paris", "zip": int32(75000 + i)}, "extra": "x",
+		}
+		if i == 0 {
+			rec["note"] = &note
+		} else {
+			rec["note"] = nil
+		}
+		msgs = append(msgs, Message{Key: []byte("T" + strconv.Itoa(i%3)), Value: wire(t, schema, id, rec)})
+	}
+	produce(t, brokers, "trades", msgs)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	avroProps := func(name string, kv ...string) map[string]string {
+		p := map[string]string{name + ".bootstrap.servers": brokers[0], name + ".format": "avro",
+			"kafka.schema.registry.url": url, "kafka.schema.registry.basic.auth.user.info": "sr:secret"}
+		for i := 0; i+1 < len(kv); i += 2 {
+			p[name+"."+kv[i]] = kv[i+1]
+		}
+		return p
+	}
+	src, err := NewSource("trades", avroProps("trades", "stop.at", "end"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := src.SourceSchema(ctx, connectorLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantTypes := map[string]string{"id": "BIGINT", "qty": "INTEGER", "trader": "STRING", "price": "DECIMAL(10,2)",
+		"ts": "TIMESTAMP", "ts_us": "TIMESTAMP", "note": "STRING", "ok": "BOOLEAN", "ratio": "DOUBLE"}
+	for name, want := range wantTypes {
+		slot, ok := got.Columns.Lookup(name)
+		if !ok {
+			t.Fatalf("column %s missing from %v", name, got.Columns.Names())
+		}
+		f := got.Columns.Fields()[slot]
+		if f.Type.String() != want {
+			t.Errorf("column %s: %s, want %s", name, f.Type, want)
+		}
+		if f.NotNull != (name != "note") {
+			t.Errorf("column %s: NOT NULL %v", name, f.NotNull)
+		}
+	}
+	if got.Origin != "registry" {
+		t.Errorf("origin %q", got.Origin)
+	}
+	cols := record.NewSchemaOf(got.Columns.Fields()...)
+	first := readAll(t, src, cols, nil)
+	if len(first) != 20 {
+		t.Fatalf("read %d records, want 20", len(first))
+	}
+	byID := map[int64][]record.Value{}
+	for _, g := range first {
+		byID[g.values[0].Int()] = g.values
+	}
+	v := byID[3]
+	checks := []struct{ col, want string }{
+		{"price", "103.25"}, {"ts", "2024-01-15T00:00:00.003Z"}, {"ts_us", "2024-01-15T00:00:00.003Z"},
+		{"note", "NULL"}, {"addr", `{"city":"Paris","zip":75003}`}, {"qty", "30"}, {"ok", "false"}, {"ratio", "0.75"},
+	}
+	for _, c := range checks {
+		slot, _ := cols.Lookup(c.col)
+		if s := v[slot].String(); s != c.want {
+			t.Errorf("record 3 %s = %s, want %s", c.col, s, c.want)
+		}
+	}
+	if slot, _ := cols.Lookup("note"); byID[0][slot].Str() != "first" {
+		t.Errorf("record 0 note = %v", byID[0][slot])
+	}
+
+	// Write what was read to "copy" in the avro format and read it back.
+	sink, err := NewSink("copy", avroProps("copy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sink.Open(ctx, cols, nil); err != nil {
+		t.Fatal(err)
+	}
+	rows := make([]record.Record, len(first))
+	for i, g := range first {
+		rows[i].Values = g.values
+	}
+	if err := sink.Write(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := sink.Close(); err != nil {
+		t.Fatal(err)
+	}
+	back, err := NewSource("copy", avroProps("copy", "stop.at", "end"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	backSchema, err := back.SourceSchema(ctx, connectorLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := readAll(t, back, record.NewSchemaOf(backSchema.Columns.Fields()...), nil)
+	if len(second) != len(first) {
+		t.Fatalf("read back %d records, want %d", len(second), len(first))
+	}
+	for _, g := range second {
+		want := byID[g.values[0].Int()]
+		for i := range want {
+			if g.values[i].String() != want[i].String() || g.values[i].Kind() != want[i].Kind() {
+				t.Errorf("id %d column %s: read back %v (%s), wrote %v (%s)", g.values[0].Int(), cols.Names()[i],
+					g.values[i], g.values[i].Kind(), want[i], want[i].Kind())
+			}
+		}
+	}
+}
+
+func connectorLimits() connector.InferLimits {
+	return connector.InferLimits{Records: 100, Wait: 5 * time.Second}
+}
+
+// mustRat parses a decimal for hamba/avro's decimal encoding.
+func mustRat(t testing.TB, s string) *big.Rat {
+	r, ok := new(big.Rat).SetString(s)
+	if !ok {
+		t.Fatalf("bad decimal %q", s)
+	}
+	return r
+}
+
+// TestAvroErrors: the option errors, a registry that refuses the
+// credentials, and a message that is not in the wire format (a dead
+// letter, the others read).
+func TestAvroErrors(t *testing.T) {
+	brokers := startCluster(t, "trades")
+	reg, url := newFakeRegistry(t, "sr:secret")
+	schema := avro.MustParse(`{"type":"record","name":"R","fields":[{"name":"n","type":"long"}]}`)
+	id := reg.add("trades-value", schema.String())
+	produce(t, brokers, "trades", []Message{
+		{Value: wire(t, schema, id, map[string]any{"n": int64(1)})},
+		{Value: []byte(`{"n":2}`)},
+		{Value: wire(t, schema, id, map[string]any{"n": int64(3)})},
+	})
+	for _, c := range []struct {
+		props map[string]string
+		want  string
+	}{
+		{map[string]string{"t.format": "avro"}, `'t.schema.registry.url': not set`},
+		{map[string]string{"t.schema.registry.url": url}, `set, but the format is json`},
+		{map[string]string{"t.format": "protobuf"}, `valid values: json, string, avro`},
+	} {
+		if _, err := NewSource("t", c.props); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v, want %q", c.props, err, c.want)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	props := sourceProps(brokers, "format", "avro", "schema.registry.url", url, "stop.at", "end",
+		"schema.registry.basic.auth.user.info", "sr:wrong")
+	src, err := NewSource("trades", props)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.SourceSchema(ctx, connectorLimits()); err == nil || !strings.Contains(err.Error(), "unauthorized") {
+		t.Errorf("wrong credentials: %v", err)
+	}
+	props["trades.schema.registry.basic.auth.user.info"] = "sr:secret"
+	if src, err = NewSource("trades", props); err != nil {
+		t.Fatal(err)
+	}
+	var dlq mem.DeadLetters
+	got := readAll(t, src, record.NewSchema("n"), &dlq)
+	if len(got) != 2 || len(dlq.All()) != 1 || !strings.Contains(dlq.All()[0].Reason, "not Schema Registry wire format") {
+		t.Errorf("read %d, dead letters %+v; want 2 and the JSON message", len(got), dlq.All())
+	}
+}
+
+// BenchmarkDecode decodes one trade value into four columns, as JSON and as
+// Avro in the wire format: compare ns/op and allocs/op of the two.
+func BenchmarkDecode(b *testing.B) {
+	schema := avro.MustParse(`{"type":"record","name":"T","fields":[{"name":"trader_id","type":"string"},
+		{"name":"symbol","type":"string"},{"name":"price","type":"double"},{"name":"quantity","type":"long"}]}`)
+	reg, url := newFakeRegistry(b, "")
+	id := reg.add("trades-value", schema.String())
+	cols := record.NewSchema("trader_id", "symbol", "price", "quantity")
+	values := map[string]any{"trader_id": "T42", "symbol": "SYM7", "price": 101.5, "quantity": int64(300)}
+	formats := []struct {
+		name  string
+		value []byte
+	}{
+		{"json", []byte(`{"trader_id":"T42","symbol":"SYM7","price":101.5,"quantity":300}`)},
+		{"avro", wire(b, schema, id, values)},
+	}
+	for _, f := range formats {
+		b.Run(f.name, func(b *testing.B) {
+			cfg, err := parseSourceConfig("t", map[string]string{"t.format": f.name, "t.schema.registry.url": url})
+			if f.name == "json" {
+				cfg, err = parseSourceConfig("t", map[string]string{})
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			d := newDecoder(&cfg, cols)
+			kr := &kgo.Record{Topic: "t", Value: f.value}
+			var rec record.Record
+			if err := d.decode(&rec, kr); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				if err := d.decode(&rec, kr); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
