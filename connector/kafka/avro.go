@@ -750,4 +750,3 @@ func (e *avroEncoder) AppendRow(b []byte, row []record.Value) ([]byte, error) {
 	}
 	return append(b, e.w.Buffer()...), nil
 }
-

@@ -17,7 +17,7 @@ type sourceConfig struct {
 	topic        string
 	conn         Conn
 	group        string
-	reset        string // "earliest" or "latest"
+	reset        string    // "earliest" or "latest"
 	format       string    // "json", "string" or "avro"
 	registry     *registry // the Schema Registry of the avro format
 	invalidUTF8  codec.InvalidUTF8
