@@ -286,3 +286,32 @@ func TestExampleApplication(t *testing.T) {
 		}
 	}
 }
+
+// With 'app.on.failure' = 'continue' the other jobs run to their end.
+func TestFailureContinue(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "bad.jsonl"), []byte("not json\nnor this\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src := `CREATE STREAM trades AS SELECT * FROM g WITH ('g.type'='generator','g.generator'='trades','g.count'='50000','app.on.failure'='continue');
+SELECT trader_id FROM f WITH ('f.type'='file_source','f.path'='` + filepath.Join(dir, "bad.jsonl") + `','dlq.max_errors'='1');
+SELECT * FROM trades WITH ('dlq.path'='` + filepath.Join(dir, "dlq.jsonl") + `');`
+	a, err := build(t, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	run, err := a.Start(context.Background(), runner.Options{Stdout: &out}, app.Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	results, err := run.Wait()
+	if err == nil || !strings.Contains(err.Error(), "job f failed") {
+		t.Fatalf("got %v, want the failure of job f", err)
+	}
+	for _, r := range results {
+		if r.Name != "f" && (r.Err != nil || r.Summary == nil || r.Summary.Interrupted || r.Summary.RowsWritten != 50000) {
+			t.Fatalf("job %s did not run to its end: %v %+v", r.Name, r.Err, r.Summary)
+		}
+	}
+}
