@@ -26,10 +26,14 @@ func (c *runCmd) runApp(e *env, s *script, m *metrics.Metrics) error {
 	hooks := app.Hooks{
 		Prepared: func(j *runner.Job) {
 			watchJob(m, j)
-			if single {
-				mu.Lock()
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case single:
 				progs[j.Name] = newProgress(e.stderr, j, c.Progress, isTerminal(e.stderr), isTerminal(e.stdout))
-				mu.Unlock()
+			case c.Progress:
+				// several jobs: one line per job and update, no redrawing
+				progs[j.Name] = &progress{w: e.stderr, name: j.Name, compact: true}
 			}
 		},
 		Progress: func(name string, s *job.Summary) {

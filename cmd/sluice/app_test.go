@@ -11,7 +11,7 @@ func TestRunAndExplainApplication(t *testing.T) {
 	if code != 0 || strings.Count(out, "\n") != 400 {
 		t.Fatalf("exit %d, %d rows; stderr:\n%s", code, strings.Count(out, "\n"), errOut)
 	}
-	for _, want := range []string{"job trades done", "job big_trades done", "job big_trades_17 done",
+	for _, want := range []string{"job trades done", "job big_trades done", "job big_trades_20 done",
 		"app pipeline_app done: 3 jobs (3 done, 0 interrupted, 0 failed)", "trades -> big_trades (in-process)"} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errOut)
@@ -38,7 +38,7 @@ func TestRunAndExplainApplication(t *testing.T) {
 		t.Fatalf("explain --json: %s", out)
 	}
 	code, out, _ = sluice(t, "explain", "../../examples/pipeline_app.sql")
-	if code != 0 || !strings.Contains(out, "-- application pipeline_app: 3 jobs") || !strings.Contains(out, "big_trades -> big_trades_17 via big_trades (in-process)") {
+	if code != 0 || !strings.Contains(out, "-- application pipeline_app: 3 jobs") || !strings.Contains(out, "big_trades -> big_trades_20 via big_trades (in-process)") {
 		t.Fatalf("explain: exit %d:\n%s", code, out)
 	}
 }
