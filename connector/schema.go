@@ -37,6 +37,8 @@ type Schema struct {
 	// Note says why an inferred schema is unknown (the sample could not be
 	// read), or "".
 	Note string
+	// Registry names a registry schema: "subject trades-value version 3 id 7".
+	Registry string
 }
 
 // Table reports whether the source is a table: it has a primary key, each
@@ -55,6 +57,8 @@ func (s Schema) Describe() string {
 		return "unknown: not inferred (--no-infer)"
 	case s.Origin == SchemaInferred:
 		return fmt.Sprintf("inferred from %d records", s.Records)
+	case s.Origin == SchemaRegistry && s.Registry != "":
+		return "registry, " + s.Registry
 	}
 	return s.Origin
 }

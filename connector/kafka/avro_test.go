@@ -188,8 +188,8 @@ func TestAvroRoundTrip(t *testing.T) {
 			t.Errorf("column %s: NOT NULL %v", name, f.NotNull)
 		}
 	}
-	if got.Origin != "registry" {
-		t.Errorf("origin %q", got.Origin)
+	if d := got.Describe(); d != "registry, subject trades-value version 1 id 1" {
+		t.Errorf("EXPLAIN's schema origin %q", d)
 	}
 	cols := record.NewSchemaOf(got.Columns.Fields()...)
 	first := readAll(t, src, cols, nil)

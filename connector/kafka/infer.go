@@ -55,8 +55,8 @@ func (s *Source) registrySchema(ctx context.Context) (connector.Schema, error) {
 	if err != nil {
 		return connector.Schema{}, fmt.Errorf("kafka source %q: subject %q version %d (id %d): %w", s.cfg.name, ss.Subject, ss.Version, ss.ID, err)
 	}
-	s.logger().Info("schema from the registry", "subject", valueSubject(s.cfg.topic), "version", ss.Version, "id", ss.ID)
-	return connector.Schema{Columns: s.withKeyField(cols), Origin: connector.SchemaRegistry}, nil
+	return connector.Schema{Columns: s.withKeyField(cols), Origin: connector.SchemaRegistry,
+		Registry: fmt.Sprintf("subject %s version %d id %d", valueSubject(s.cfg.topic), ss.Version, ss.ID)}, nil
 }
 
 // withKeyField returns the schema of cols with the '<n>.key.field' column
