@@ -62,29 +62,83 @@ func (s *sideSource) Unwrap() connector.Source { return s.Source }
 type sideReader struct {
 	connector.PartitionReader
 	s *sideSource
+	// owned keeps, per batch the job lends this reader, the records it
+	// copied a borrowed batch into last time, to copy into again: a batch
+	// is this reader's while Next fills it, so its old records are free
+	owned map[*record.Batch][]record.Record
 }
 
-// Next reads the next records and widens them into joined rows, in storage
-// of their own (one allocation per batch).
+// Next reads the next records and widens them into joined rows, reusing
+// the storage of the batch's earlier records.
 func (r *sideReader) Next(ctx context.Context, b *record.Batch, max int) error {
 	err := r.PartitionReader.Next(ctx, b, max)
-	if n := len(b.Records); n > 0 {
-		side := r.s.side
-		w := side.Width
-		if b.Borrowed { // the source's own records: copy them before changing them
-			b.Records = append([]record.Record(nil), b.Records...)
-			b.Borrowed = false
+	n := len(b.Records)
+	if n == 0 {
+		return err
+	}
+	side := r.s.side
+	if b.Borrowed { // the source's own records: copy them before changing them
+		if r.owned == nil {
+			r.owned = map[*record.Batch][]record.Record{}
 		}
-		flat := make([]record.Value, n*w)
+		own := r.owned[b]
+		if cap(own) < n {
+			own = append(own[:cap(own)], make([]record.Record, n-cap(own))...)
+		}
+		own = own[:n]
+		var flat []record.Value // one allocation for the rows that have no storage yet
+		for i := range own {
+			if cap(own[i].Values) < side.Width {
+				if flat == nil {
+					flat = make([]record.Value, (n-i)*side.Width)
+				}
+				own[i].Values, flat = flat[:0:side.Width], flat[side.Width:]
+			}
+		}
 		for i := range b.Records {
-			rec := &b.Records[i]
-			row := flat[i*w : (i+1)*w : (i+1)*w]
+			vals := own[i].Values
+			own[i] = b.Records[i]
+			own[i].Values = widen(vals[:0], b.Records[i].Values, side, r.s.tag)
+		}
+		r.owned[b] = own
+		b.Records, b.Borrowed = own, false
+		return err
+	}
+	var flat []record.Value
+	for i := range b.Records {
+		rec := &b.Records[i]
+		if cap(rec.Values) < side.Width {
+			if flat == nil {
+				flat = make([]record.Value, (n-i)*side.Width)
+			}
+			row := flat[:side.Width:side.Width]
+			flat = flat[side.Width:]
 			copy(row[side.Offset:], rec.Values)
 			row[side.Slot] = r.s.tag
 			rec.Values = row
+			continue
 		}
+		rec.Values = widen(rec.Values, rec.Values, side, r.s.tag)
 	}
 	return err
+}
+
+// widen returns the joined row of an input's values: dst's storage when it
+// is large enough (vals may be its own prefix), else new storage.
+func widen(dst, vals []record.Value, side Side, tag record.Value) []record.Value {
+	n := len(vals)
+	if cap(dst) < side.Width {
+		row := make([]record.Value, side.Width)
+		copy(row[side.Offset:], vals)
+		row[side.Slot] = tag
+		return row
+	}
+	row := dst[:side.Width]
+	copy(row[side.Offset:side.Offset+n], vals) // copy handles the overlap
+	clear(row[:side.Offset])
+	clear(row[side.Offset+n:])
+	row[side.Slot] = tag
+	return row
 }
 
 // Position forwards the reader's position (connector.Positioner), -1 when
