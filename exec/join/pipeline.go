@@ -74,17 +74,21 @@ func (pl *Pipeline) Process(recs []record.Record, out exec.Output) {
 		row := pl.vals[used : used+w : used+w]
 		n := copy(row, r.Values)
 		clear(row[n:])
-		j := *r
+		// the joined row is built in place in the batch (a pointer to a
+		// local would escape through the compiled expressions)
+		joined = append(joined, *r)
+		j := &joined[len(joined)-1]
 		j.Values = row
-		ok, err := pl.join(&j)
+		ok, err := pl.join(j)
 		switch {
 		case err != nil:
+			joined = joined[:len(joined)-1]
 			pl.dead++
 			out.DeadLetter(r, err)
 		case !ok:
+			joined = joined[:len(joined)-1]
 			pl.unmatched++
 		default:
-			joined = append(joined, j)
 			used += w
 		}
 	}
@@ -277,11 +281,15 @@ func (pl *Pipeline) emitPair(r *record.Record, s int, o *ssRow, t int64) (bool, 
 	vals := pl.row()
 	copy(vals[iv.offset[s]:iv.offset[s]+iv.width[s]], r.Values[iv.offset[s]:])
 	copy(vals[iv.offset[1-s]:], o.rec.Values)
-	j := *r
+	pl.recs = append(pl.recs, *r)
+	j := &pl.recs[len(pl.recs)-1]
 	j.Values = vals
 	j.EventTime, j.HasEventTime = t, true
 	if iv.residual != nil {
-		v, err := iv.residual(&j)
+		v, err := iv.residual(j)
+		if err != nil || v.Kind() != record.Bool || !v.Bool() {
+			pl.recs = pl.recs[:len(pl.recs)-1]
+		}
 		if err != nil {
 			return false, fmt.Errorf("JOIN ON: %w", err)
 		}
@@ -289,7 +297,6 @@ func (pl *Pipeline) emitPair(r *record.Record, s int, o *ssRow, t int64) (bool, 
 			return false, nil
 		}
 	}
-	pl.recs = append(pl.recs, j)
 	return true, nil
 }
 
