@@ -3,12 +3,15 @@ package runner
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/sluicesql/sluice/connector/kafka"
 	"github.com/sluicesql/sluice/sql"
 )
 
@@ -51,5 +54,67 @@ func TestExactlyOnceRefused(t *testing.T) {
 		if j != nil {
 			t.Errorf("%s: prepared a job", c.sql)
 		}
+	}
+}
+
+// TestExactlyOnceDeadLetters: under exactly-once a Kafka → Kafka filter's
+// output and dead letters reach their topics in the job's transactions,
+// visible to read_committed readers, and the offsets are committed.
+func TestExactlyOnceDeadLetters(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "trades"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	b := c.ListenAddrs()[0]
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var msgs []kafka.Message
+	for i := range 10 {
+		msgs = append(msgs, kafka.Message{Value: []byte(fmt.Sprintf(`{"trader_id":"T%d","quantity":%d}`, i, i*100))})
+	}
+	msgs = append(msgs, kafka.Message{Value: []byte("not json")})
+	if err := kafka.Produce(ctx, []string{b}, "trades", msgs...); err != nil {
+		t.Fatal(err)
+	}
+	stmt := "CREATE STREAM out AS SELECT trader_id FROM trades WHERE quantity >= 500 WITH (" +
+		"'trades.type'='kafka_source', 'trades.group.id'='g', 'trades.stop.at'='end', 'out.type'='kafka_sink', " +
+		"'kafka.bootstrap.servers'='" + b + "', 'dlq.topic'='dead', 'processing.guarantee'='exactly_once')"
+	stmts, err := sql.Parse("eos.sql", stmt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := Prepare(ctx, stmts[0], Options{Stdout: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := j.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.DeadLetters != 1 {
+		t.Errorf("%d dead letters, want 1", sum.DeadLetters)
+	}
+	count := func(topic string) int {
+		stmts, err := sql.Parse("read.sql", "SELECT * FROM "+topic+" WITH ('"+topic+".type'='kafka_source', '"+topic+
+			".bootstrap.servers'='"+b+"', '"+topic+".stop.at'='end', '"+topic+".format'='string')")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out strings.Builder
+		r, err := Prepare(ctx, stmts[0], Options{Stdout: &out})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Run(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return strings.Count(out.String(), "\n")
+	}
+	if n := count("out"); n != 5 {
+		t.Errorf("out holds %d committed rows, want 5", n)
+	}
+	if n := count("dead"); n != 1 {
+		t.Errorf("dead holds %d committed dead letters, want 1", n)
 	}
 }
