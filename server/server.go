@@ -55,8 +55,9 @@ type Server struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 
-	mu   sync.Mutex
-	apps map[string]*deployed
+	mu       sync.Mutex
+	apps     map[string]*deployed
+	starting map[string]*app.App // applications being started, by name
 }
 
 // deployed is one deployed application.
@@ -89,7 +90,8 @@ func New(cfg Config) *Server {
 		cfg.Log = slog.Default()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{cfg: cfg, log: cfg.Log, metrics: metrics.New(), ctx: ctx, cancel: cancel, apps: map[string]*deployed{}}
+	return &Server{cfg: cfg, log: cfg.Log, metrics: metrics.New(), ctx: ctx, cancel: cancel,
+		apps: map[string]*deployed{}, starting: map[string]*app.App{}}
 }
 
 // CheckAddr refuses to listen on anything but loopback without a token.
@@ -217,16 +219,16 @@ func (s *Server) Deploy(name, src string, save bool) (*deployed, error) {
 	if err != nil {
 		return nil, &DeployError{http.StatusBadRequest, err}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.apps[name]; ok {
-		return nil, &DeployError{http.StatusConflict, fmt.Errorf("application %s is already deployed; delete it first", name)}
+	// reserve the names, then start without the lock: opening Kafka
+	// sources may take a while, and the API answers meanwhile
+	if err := s.reserve(name, a); err != nil {
+		return nil, err
 	}
-	for _, n := range a.Nodes {
-		if other := s.jobApp(n.Name); other != "" {
-			return nil, &DeployError{http.StatusConflict, fmt.Errorf("job %s (line %d) is already a job of application %s; job names are unique on a server", n.Name, n.Stmt.Line, other)}
-		}
-	}
+	defer func() {
+		s.mu.Lock()
+		delete(s.starting, name)
+		s.mu.Unlock()
+	}()
 	d := &deployed{name: name, sql: src, created: time.Now(), app: a, last: map[string]*job.Summary{}, rates: map[string][]Sample{}}
 	opts := s.cfg.Options
 	opts.KafkaOpts = func(job, client string) []kgo.Opt { return []kgo.Opt{s.metrics.KafkaClientOpt(job, client)} }
@@ -255,7 +257,9 @@ func (s *Server) Deploy(name, src string, save bool) (*deployed, error) {
 		return nil, &DeployError{http.StatusInternalServerError, err}
 	}
 	d.run = run
+	s.mu.Lock()
 	s.apps[name] = d
+	s.mu.Unlock()
 	if save && s.cfg.StateDir != "" {
 		if err := s.save(name, src); err != nil {
 			s.log.Error("could not keep the application in the state directory; it will not be redeployed", "app", name, "err", err)
@@ -264,11 +268,33 @@ func (s *Server) Deploy(name, src string, save bool) (*deployed, error) {
 	return d, nil
 }
 
-// jobApp returns the application running a job called job, or "" (s.mu held).
+// reserve claims the application's name and its job names while it starts.
+func (s *Server) reserve(name string, a *app.App) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.apps[name]; ok || s.starting[name] != nil {
+		return &DeployError{http.StatusConflict, fmt.Errorf("application %s is already deployed; delete it first", name)}
+	}
+	for _, n := range a.Nodes {
+		if other := s.jobApp(n.Name); other != "" {
+			return &DeployError{http.StatusConflict, fmt.Errorf("job %s (line %d) is already a job of application %s; job names are unique on a server", n.Name, n.Stmt.Line, other)}
+		}
+	}
+	s.starting[name] = a
+	return nil
+}
+
+// jobApp returns the application running (or starting) a job called job,
+// or "" (s.mu held).
 func (s *Server) jobApp(job string) string {
 	for _, d := range s.apps {
 		if d.app.Node(job) != nil {
 			return d.name
+		}
+	}
+	for name, a := range s.starting {
+		if a.Node(job) != nil {
+			return name
 		}
 	}
 	return ""
