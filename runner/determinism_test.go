@@ -18,10 +18,11 @@ import (
 
 // runResult is what one run of a bounded job produced.
 type runResult struct {
-	out  []string // output lines, sorted when the query defines no order
-	dlq  []string // dead letters without their wall-clock time, sorted
-	late int64
-	in   int64
+	out     []string // output lines, sorted when the query defines no order
+	dlq     []string // dead letters without their wall-clock time, sorted
+	late    int64    // dropped or dead-lettered
+	dropped int64
+	in      int64
 }
 
 // runBounded runs one statement over a bounded input with the given batch
@@ -62,7 +63,7 @@ func runBounded(t *testing.T, props, query string, batch, parts int, slow bool, 
 	if tot.In != tot.Accepted+tot.Filtered+tot.DeadLettered+tot.LateDropped || tot.Late > tot.DeadLettered+tot.LateDropped {
 		t.Fatalf("counters do not add up: %+v", tot)
 	}
-	res := runResult{late: tot.Late, in: tot.In}
+	res := runResult{late: tot.Late, dropped: tot.LateDropped, in: tot.In}
 	res.out = strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
 	if !ordered {
 		slices.Sort(res.out)
@@ -125,6 +126,12 @@ func TestLatenessIsDeterministic(t *testing.T) {
 			if want.late == 0 || len(want.dlq) != int(want.late) || len(want.out) < 10 {
 				t.Fatalf("the input should give late records and output: late %d, %d dead letters, %d rows",
 					want.late, len(want.dlq), len(want.out))
+			}
+			// dropped instead of dead-lettered, the same records are late
+			drop := runBounded(t, props+", 'late.data.strategy' = 'drop'", q.query, 64, 4, true, q.ordered)
+			if drop.late != want.late || drop.dropped != want.late || len(drop.dlq) != 0 || !slices.Equal(drop.out, want.out) {
+				t.Errorf("late.data.strategy drop: late %d, dropped %d, %d dead letters; want %d late, all dropped",
+					drop.late, drop.dropped, len(drop.dlq), want.late)
 			}
 			for _, parts := range []int{1, 2, 4, 8} {
 				for _, batch := range []int{1, 64, 4096} {
