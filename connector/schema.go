@@ -72,6 +72,11 @@ type InferLimits struct {
 	// TimeColumns are the query's event-time columns: integers in them
 	// are epoch milliseconds, so their type is TIMESTAMP.
 	TimeColumns []string
+	// NoSample forbids reading data or connecting (sluice explain
+	// --no-infer): a source that would have to returns Origin
+	// SchemaNotInferred and no columns; one that knows its columns
+	// (a generator) still gives them.
+	NoSample bool
 }
 
 // DefaultInferRecords is how many records inference reads by default

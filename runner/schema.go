@@ -35,11 +35,7 @@ func sourceSchema(ctx context.Context, sel *sql.Select, name string, decl *sql.S
 		if !ok {
 			break
 		}
-		if noInfer {
-			s.Origin = connector.SchemaNotInferred
-			break
-		}
-		limits := connector.InferLimits{Records: connector.DefaultInferRecords, Wait: inferWait}
+		limits := connector.InferLimits{Records: connector.DefaultInferRecords, Wait: inferWait, NoSample: noInfer}
 		limits.TimeColumns = epochColumns(sel, props)
 		if v, ok := props[name+".infer.records"]; ok {
 			n, err := strconv.Atoi(strings.TrimSpace(v))
@@ -50,9 +46,7 @@ func sourceSchema(ctx context.Context, sel *sql.Select, name string, decl *sql.S
 		}
 		var err error
 		if s, err = ss.SourceSchema(ctx, limits); err != nil {
-			// Not fatal: a source that cannot be reached now fails the job
-			// when it connects, and EXPLAIN shows why the schema is unknown.
-			s = connector.Schema{Origin: connector.SchemaInferred, Note: err.Error()}
+			return s, fmt.Errorf("source %q: %w", name, err)
 		}
 	}
 	if kf := strings.TrimSpace(props[name+".key.field"]); kf != "" && s.Columns != nil {

@@ -23,6 +23,9 @@ const maxSampleLine = 16 << 20
 // source whose files hold no record has no known schema (Columns nil,
 // Origin inferred).
 func (s *Source) SourceSchema(ctx context.Context, limits connector.InferLimits) (connector.Schema, error) {
+	if limits.NoSample {
+		return connector.Schema{Origin: connector.SchemaNotInferred}, nil
+	}
 	in := codec.NewInferrer(limits.TimeColumns...)
 	per := max(1, (limits.Records+len(s.files)-1)/len(s.files))
 	for _, f := range s.files {

@@ -16,7 +16,9 @@ const baseTime = 1705276800000
 
 // kind is one generator: its columns and how record i is made.
 type kind struct {
-	columns     []string
+	columns []string
+	// types are the columns' types, matching the values row writes.
+	types       []record.Type
 	defaultKeys int
 	// row writes record i's values in column order.
 	row func(g *state, i uint64, out []record.Value)
@@ -25,6 +27,7 @@ type kind struct {
 var kinds = map[string]*kind{
 	"orders": {
 		columns:     []string{"order_id", "customer_id", "order_date", "total_amount"},
+		types:       []record.Type{record.BigintType, record.BigintType, record.StringType, record.DecimalType(12, 2)},
 		defaultKeys: 1000,
 		row: func(g *state, i uint64, out []record.Value) {
 			out[0] = record.IntValue(int64(i))
@@ -34,7 +37,9 @@ var kinds = map[string]*kind{
 		},
 	},
 	"market_data": {
-		columns:     []string{"trader_id", "symbol", "price", "quantity", "trade_time", "timestamp"},
+		columns: []string{"trader_id", "symbol", "price", "quantity", "trade_time", "timestamp"},
+		types: []record.Type{record.BigintType, record.StringType, record.DecimalType(12, 2), record.BigintType,
+			record.TimestampType, record.TimestampType},
 		defaultKeys: 100,
 		row: func(g *state, i uint64, out []record.Value) {
 			et := record.TimestampValue(g.eventTime(i))
@@ -48,6 +53,7 @@ var kinds = map[string]*kind{
 	},
 	"trades": {
 		columns:     []string{"trader_id", "symbol", "price", "quantity", "trade_time"},
+		types:       []record.Type{record.BigintType, record.StringType, record.DecimalType(12, 2), record.BigintType, record.TimestampType},
 		defaultKeys: 100,
 		row: func(g *state, i uint64, out []record.Value) {
 			r := g.rand(i, streamValue)
@@ -63,6 +69,7 @@ var kinds = map[string]*kind{
 	},
 	"measurements": {
 		columns:     []string{"station", "temperature"},
+		types:       []record.Type{record.StringType, record.DecimalType(4, 1)},
 		defaultKeys: 413,
 		row: func(g *state, i uint64, out []record.Value) {
 			k := g.randomKey(i)

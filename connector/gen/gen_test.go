@@ -338,3 +338,29 @@ func parseTime(s string) (int64, error) {
 	tm, err := time.Parse(time.RFC3339Nano, s)
 	return tm.UnixMilli(), err
 }
+
+// TestSchemaTypesMatchValues checks that every generator's declared column
+// types are the kinds of the values it makes.
+func TestSchemaTypesMatchValues(t *testing.T) {
+	for _, name := range Generators() {
+		src := newSource(t, map[string]string{"g.generator": name, "g.count": "50"})
+		schema := src.Schema()
+		ch, err := src.Open(context.Background(), schema, &memDLQ{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for r := range ch {
+			var b record.Batch
+			if err := r.Next(context.Background(), &b, 50); err != nil && !errors.Is(err, io.EOF) {
+				t.Fatal(err)
+			}
+			for _, rec := range b.Records {
+				for i, v := range rec.Values {
+					if want := schema.Type(i).ValueKind(); !v.IsNull() && v.Kind() != want {
+						t.Errorf("%s: column %s is %s, holds %s", name, schema.Name(i), schema.Type(i), v.Kind())
+					}
+				}
+			}
+		}
+	}
+}

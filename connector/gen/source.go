@@ -44,7 +44,14 @@ func New(name string, opts Options) (*Source, error) {
 func (s *Source) Name() string { return s.name }
 
 // Schema returns the generator's columns.
-func (s *Source) Schema() *record.Schema { return record.NewSchema(s.g.kind.columns...) }
+func (s *Source) Schema() *record.Schema {
+	k := s.g.kind
+	fields := make([]record.Field, len(k.columns))
+	for i, c := range k.columns {
+		fields[i] = record.Field{Name: c, Type: k.types[i]}
+	}
+	return record.NewSchemaOf(fields...)
+}
 
 // Bounded reports whether the generator has a count: it then ends.
 func (s *Source) Bounded() bool { return s.g.opts.Count > 0 }
@@ -215,3 +222,9 @@ func (r *reader) pace(ctx context.Context) (uint64, error) {
 
 // Close releases nothing: a reader holds no resources.
 func (r *reader) Close() error { return nil }
+
+// SourceSchema returns the generator's columns with their types, which it
+// knows without reading anything.
+func (s *Source) SourceSchema(context.Context, connector.InferLimits) (connector.Schema, error) {
+	return connector.Schema{Columns: s.Schema(), Origin: connector.SchemaGenerator}, nil
+}
