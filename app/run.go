@@ -92,6 +92,9 @@ func (a *App) Start(ctx context.Context, opts runner.Options, hooks Hooks) (*Run
 	if a.undefined != nil {
 		return nil, &runner.ConfigError{Err: a.undefined}
 	}
+	if opts.Schemas == nil {
+		opts.Schemas = runner.NewSchemas() // infer each schema once
+	}
 	if err := a.Check(ctx, opts); err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -108,7 +109,7 @@ func check(ctx context.Context, stmt *sql.Statement, opts Options) (_ *checked, 
 			c.src.Close()
 		}
 	}()
-	if c.schema, err = sourceSchema(ctx, sel, c.srcName, decl, c.props, c.src, opts.NoInfer); err != nil {
+	if c.schema, err = opts.Schemas.find(ctx, sel, c.srcName, decl, c.props, c.src, opts.NoInfer); err != nil {
 		return nil, c.errorAt(err, &sel.From)
 	}
 	if c.schema.Columns == nil && columns != nil {
@@ -201,6 +202,12 @@ func checkOptions(stmt *sql.Statement, opts Options) (*checked, error) {
 		return nil, c.errorAt(err, stmt)
 	}
 	if err := checkDLQ(c.props); err != nil {
+		return nil, c.errorAt(err, sel)
+	}
+	if _, err := guarantee(c.props); err != nil {
+		return nil, c.errorAt(err, sel)
+	}
+	if err := checkRepartition(c.props); err != nil {
 		return nil, c.errorAt(err, sel)
 	}
 	return c, nil
@@ -593,4 +600,56 @@ func checkDLQ(props map[string]string) error {
 	}
 	_, err := kafka.DeadLetterTopicSpec(props)
 	return err
+}
+
+// Schemas remembers the schemas found for sources, so that checking the
+// statements of a file and then preparing them infers each source's
+// schema once. A nil *Schemas remembers nothing. It is safe for concurrent
+// use.
+type Schemas struct {
+	mu sync.Mutex
+	m  map[string]connector.Schema
+}
+
+// NewSchemas returns an empty Schemas.
+func NewSchemas() *Schemas { return &Schemas{m: map[string]connector.Schema{}} }
+
+// find returns the schema of the source name (see sourceSchema), from s
+// when it was found before for the same properties.
+func (s *Schemas) find(ctx context.Context, sel *sql.Select, name string, decl *sql.Statement, props map[string]string, src connector.Source, noInfer bool) (connector.Schema, error) {
+	if s == nil {
+		return sourceSchema(ctx, sel, name, decl, props, src, noInfer)
+	}
+	key := schemaKey(sel, name, props, noInfer)
+	s.mu.Lock()
+	sch, ok := s.m[key]
+	s.mu.Unlock()
+	if ok {
+		return sch, nil
+	}
+	sch, err := sourceSchema(ctx, sel, name, decl, props, src, noInfer)
+	if err == nil {
+		s.mu.Lock()
+		s.m[key] = sch
+		s.mu.Unlock()
+	}
+	return sch, err
+}
+
+// schemaKey is what sourceSchema's answer depends on: the source's name
+// and properties, the event-time settings and the window's time column.
+func schemaKey(sel *sql.Select, name string, props map[string]string, noInfer bool) string {
+	var parts []string
+	prefix := strings.ToLower(name) + "."
+	for k, v := range props {
+		lk := strings.ToLower(k)
+		if strings.HasPrefix(lk, prefix) || strings.HasPrefix(lk, "event.time.") {
+			parts = append(parts, lk+"\x00"+v)
+		}
+	}
+	sort.Strings(parts)
+	if sel.Window != nil {
+		parts = append(parts, "window\x00"+sel.Window.TimeColumn)
+	}
+	return fmt.Sprintf("%s\x01%t\x01%s", strings.ToLower(name), noInfer, strings.Join(parts, "\x01"))
 }

@@ -12,7 +12,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/connector/mem"
 	"github.com/sluicesql/sluice/plan"
+	"github.com/sluicesql/sluice/record"
 	"github.com/sluicesql/sluice/sql"
 )
 
@@ -158,5 +161,45 @@ func TestEveryPropIsAKey(t *testing.T) {
 				return true
 			})
 		}
+	}
+}
+
+// countingSource is a source whose schema is inferred by counting calls.
+type countingSource struct {
+	*mem.Source
+	calls int
+}
+
+func (s *countingSource) SourceSchema(context.Context, connector.InferLimits) (connector.Schema, error) {
+	s.calls++
+	return connector.Schema{Columns: record.NewSchema("a"), Origin: "inferred", Records: 1}, nil
+}
+
+// TestSchemasInferOnce checks that a Schemas infers a source's schema once
+// for the same properties, and again when they differ.
+func TestSchemasInferOnce(t *testing.T) {
+	stmts, err := sql.Parse("q.sql", "SELECT a FROM t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sel := stmts[0].Select()
+	src := &countingSource{Source: mem.NewSource("t", nil)}
+	s := NewSchemas()
+	props := map[string]string{"t.type": "kafka_source", "t.topic.name": "x"}
+	for range 3 {
+		if sch, err := s.find(context.Background(), sel, "t", nil, props, src, false); err != nil || sch.Columns == nil {
+			t.Fatalf("find: %v, %v", sch, err)
+		}
+	}
+	if src.calls != 1 {
+		t.Errorf("inferred %d times, want 1", src.calls)
+	}
+	props["t.topic.name"] = "y"
+	if _, err := s.find(context.Background(), sel, "t", nil, props, src, false); err != nil || src.calls != 2 {
+		t.Errorf("other properties: %d calls, %v", src.calls, err)
+	}
+	var none *Schemas
+	if _, err := none.find(context.Background(), sel, "t", nil, props, src, false); err != nil || src.calls != 3 {
+		t.Errorf("nil Schemas: %d calls, %v", src.calls, err)
 	}
 }

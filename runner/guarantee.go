@@ -10,6 +10,7 @@ import (
 	"github.com/sluicesql/sluice/connector/kafka"
 	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/job"
+	"github.com/sluicesql/sluice/sql"
 )
 
 // Processing guarantees ('processing.guarantee').
@@ -29,7 +30,8 @@ func guarantee(props map[string]string) (string, error) {
 	case ExactlyOnce, "exactly_once_v2":
 		return ExactlyOnce, nil
 	}
-	return "", fmt.Errorf("WITH %q: invalid value %q (valid values: %s, %s, exactly_once_v2)", job.PropGuarantee, props[job.PropGuarantee], AtLeastOnce, ExactlyOnce)
+	return "", &sql.PropertyError{Key: job.PropGuarantee, InValue: true, Msg: fmt.Sprintf("WITH %q: invalid value %q (valid values: %s, %s, exactly_once_v2)",
+		job.PropGuarantee, sql.Clip(props[job.PropGuarantee]), AtLeastOnce, ExactlyOnce)}
 }
 
 // exactlyOnce sets cfg up for 'processing.guarantee'='exactly_once': the

@@ -105,7 +105,7 @@ func openJoin(ctx context.Context, stmt *sql.Statement, opts Options) (_ *joinQu
 		}
 		q.srcs = append(q.srcs, src)
 		decl, _ := opts.Catalog.Lookup(n)
-		schema, err := sourceSchema(ctx, sel, n, decl, props, src, opts.NoInfer)
+		schema, err := opts.Schemas.find(ctx, sel, n, decl, props, src, opts.NoInfer)
 		if err != nil {
 			return nil, c.errorAt(err, sourceAt(sel, n))
 		}

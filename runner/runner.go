@@ -66,6 +66,9 @@ type Options struct {
 	// reads (in process, or through a topic or file that does not exist
 	// before they run), by lower-cased name, with their columns.
 	Streams map[string][]string
+	// Schemas, when set, remembers the schemas found (inferred) for
+	// sources across Check and Prepare.
+	Schemas *Schemas
 }
 
 // InProcess connects the statements of one application in process.

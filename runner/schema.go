@@ -27,7 +27,7 @@ func sourceSchema(ctx context.Context, sel *sql.Select, name string, decl *sql.S
 	case strings.TrimSpace(cols) != "":
 		defs, err := sql.ParseColumns(name+".columns", cols)
 		if err != nil {
-			return s, fmt.Errorf("WITH '%s.columns': %w", name, err)
+			return s, &sql.PropertyError{Key: name + ".columns", InValue: true, Msg: fmt.Sprintf("WITH '%s.columns': %v", name, err)}
 		}
 		s = connector.Schema{Columns: schemaOf(defs), Origin: connector.SchemaDeclared}
 	default:
@@ -40,7 +40,8 @@ func sourceSchema(ctx context.Context, sel *sql.Select, name string, decl *sql.S
 		if v, ok := props[name+".infer.records"]; ok {
 			n, err := strconv.Atoi(strings.TrimSpace(v))
 			if err != nil || n < 1 {
-				return s, fmt.Errorf("WITH '%s.infer.records': want a positive number of records, found %q", name, v)
+				return s, &sql.PropertyError{Key: name + ".infer.records", InValue: true,
+					Msg: fmt.Sprintf("WITH '%s.infer.records': want a positive number of records, found %q", name, sql.Clip(v))}
 			}
 			limits.Records = n
 		}
@@ -61,7 +62,8 @@ func sourceSchema(ctx context.Context, sel *sql.Select, name string, decl *sql.S
 	case strings.TrimSpace(props[name+".primary.key"]) != "":
 		for _, k := range strings.Split(props[name+".primary.key"], ",") {
 			if k = strings.TrimSpace(k); k == "" {
-				return s, fmt.Errorf("WITH '%s.primary.key': empty column name in %q", name, props[name+".primary.key"])
+				return s, &sql.PropertyError{Key: name + ".primary.key", InValue: true,
+					Msg: fmt.Sprintf("WITH '%s.primary.key': empty column name in %q", name, sql.Clip(props[name+".primary.key"]))}
 			}
 			s.PrimaryKey = append(s.PrimaryKey, k)
 		}
