@@ -107,7 +107,7 @@ func (pl *Pipeline) join(j *record.Record) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		dst := j.Values[lk.offset : lk.offset+len(lk.table.schema.Names())]
+		dst := j.Values[lk.offset : lk.offset+lk.table.schema.Len()]
 		if row != nil {
 			copy(dst, row)
 			if lk.residual != nil {
