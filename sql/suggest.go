@@ -126,6 +126,16 @@ func AtProperty(err error, with []Property) error {
 		}
 		return &Error{Pos: pos, Msg: err.Error()}
 	}
+	// An option given for every Kafka endpoint ('kafka.<option>').
+	if _, opt, ok := strings.Cut(pe.Key, "."); ok {
+		if p, ok := lastProperty(with, "kafka."+opt); ok {
+			pos := p.Pos
+			if pe.InValue && p.ValuePos.Line > 0 {
+				pos = p.ValuePos
+			}
+			return &Error{Pos: pos, Msg: err.Error()}
+		}
+	}
 	// A required option that is missing: point at its connector's type.
 	if name, _, ok := strings.Cut(pe.Key, "."); ok {
 		if p, ok := lastProperty(with, name+".type"); ok {
