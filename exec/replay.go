@@ -9,7 +9,7 @@ import (
 // Replayable says whether the query's results can be rebuilt exactly by
 // reading its input again from committed offsets, which exactly-once
 // processing relies on: nil for a stateless query (no aggregate, sort or
-// OVER) and for a TUMBLING or HOPPING window aggregate with EMIT FINAL whose
+// OVER) and for a TUMBLING or SLIDING window aggregate with EMIT FINAL whose
 // late records are dropped or dead-lettered (its open windows are rebuilt
 // from the records after the committed offsets, and Fired tells the
 // records of windows already emitted). Other state (EMIT CHANGES, groups
@@ -26,7 +26,7 @@ func (p *Program) Replayable() error {
 	case !p.agg.windowed():
 		return errors.New("a GROUP BY without a window keeps its groups in memory for ever")
 	case p.agg.session():
-		return errors.New("SESSION windows are not supported (use TUMBLING or HOPPING)")
+		return errors.New("SESSION windows are not supported (use TUMBLING or SLIDING)")
 	case p.agg.changes():
 		return errors.New("EMIT CHANGES emits updates of groups kept in memory (use EMIT FINAL)")
 	case p.set.late == LateUpdate:

@@ -118,6 +118,9 @@ func check(ctx context.Context, stmt *sql.Statement, opts Options) (_ *checked, 
 	if c.prog, err = exec.Compile(sel, exec.Options{Properties: c.props, Schema: c.schema.Columns, ExternalWatermark: true}); err != nil {
 		return nil, c.errorAt(err, sel)
 	}
+	if err := c.checkGuarantee(stmt, c.prog); err != nil {
+		return nil, err
+	}
 	var facts connector.Facts
 	if c.src != nil {
 		facts = c.src.Facts()

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -32,6 +33,37 @@ func guarantee(props map[string]string) (string, error) {
 	}
 	return "", &sql.PropertyError{Key: job.PropGuarantee, InValue: true, Msg: fmt.Sprintf("WITH %q: invalid value %q (valid values: %s, %s, exactly_once_v2)",
 		job.PropGuarantee, sql.Clip(props[job.PropGuarantee]), AtLeastOnce, ExactlyOnce)}
+}
+
+// checkGuarantee makes the checks of 'processing.guarantee' that need no
+// connection: a valid value and, for exactly_once, a query that is no join,
+// reads a Kafka source, writes a kafka_sink and keeps state a restart can
+// rebuild (prog is nil for a join). Its error points at the WITH entry.
+func (c *checked) checkGuarantee(stmt *sql.Statement, prog *exec.Program) error {
+	g, err := guarantee(c.props)
+	if err == nil && g == ExactlyOnce {
+		const refuse = "WITH 'processing.guarantee'='exactly_once': "
+		_, kafkaSource := c.src.(*kafka.Source)
+		switch sinkType := c.props[stmt.Name+".type"]; {
+		case prog == nil:
+			err = errors.New(refuse + "not available for a join yet: its tables are not part of the transaction (use at_least_once)")
+		case !kafkaSource:
+			err = fmt.Errorf(refuse+"the source %q is not a Kafka topic; only Kafka offsets commit in a Kafka transaction (use at_least_once)", c.srcName)
+		case sinkType != "kafka_sink":
+			if sinkType == "" {
+				sinkType = "stdout"
+			}
+			err = fmt.Errorf(refuse+"the sink is %s, which cannot take part in a Kafka transaction (only a kafka_sink can; use at_least_once)", sinkType)
+		default:
+			if rerr := prog.Replayable(); rerr != nil {
+				err = fmt.Errorf(refuse+"the query's state could not be rebuilt after a restart: %w", rerr)
+			}
+		}
+	}
+	if err != nil {
+		return c.errorAt(&sql.PropertyError{Key: job.PropGuarantee, InValue: true, Msg: err.Error()}, stmt)
+	}
+	return nil
 }
 
 // exactlyOnce sets cfg up for 'processing.guarantee'='exactly_once': the

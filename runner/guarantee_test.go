@@ -118,3 +118,40 @@ func TestExactlyOnceDeadLetters(t *testing.T) {
 		t.Errorf("dead holds %d committed dead letters, want 1", n)
 	}
 }
+
+// TestGuaranteeChecked: Check (what explain runs) refuses what Prepare
+// refuses, positioned at the 'processing.guarantee' entry, and a join is
+// refused exactly-once instead of running at-least-once.
+func TestGuaranteeChecked(t *testing.T) {
+	file := writeData(t, "t.jsonl", `{"k":1,"v":2}`)
+	src := "'t.type'='file_source', 't.path'='" + file + "'"
+	table := "'r.type'='file_source', 'r.path'='" + file + "', 'r.primary.key'='k'"
+	cases := []struct{ sql, want string }{
+		{"SELECT k FROM t WITH (" + src + ", 'processing.guarantee'='exactly_onc')", `invalid value "exactly_onc"`},
+		{"SELECT k FROM t WITH (" + src + ", 'processing.guarantee'='exactly_once')", `the source "t" is not a Kafka topic`},
+		{"SELECT t.k FROM t JOIN r ON t.k = r.k WITH (" + src + ", " + table + ", 'processing.guarantee'='exactly_once')", "not available for a join yet"},
+		{"SELECT t.k FROM t JOIN r ON t.k = r.k WITH (" + src + ", " + table + ", 'processing.guarantee'='sometimes')", `invalid value "sometimes"`},
+		{"SELECT t.k FROM t JOIN r ON t.k = r.k WITH (" + src + ", " + table + ", 'processing.guarantee'='at_least_once')", ""},
+	}
+	for _, c := range cases {
+		stmts, err := sql.Parse("eos.sql", c.sql)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Check(context.Background(), stmts[0], Options{Stdout: io.Discard})
+		if c.want == "" {
+			if err != nil {
+				t.Errorf("%s: %v", c.sql, err)
+			}
+			continue
+		}
+		var se *sql.Error
+		if err == nil || !errors.As(err, &se) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s:\n got %v\nwant a positioned error with %q", c.sql, err, c.want)
+			continue
+		}
+		if at := strings.Index(c.sql, "'processing.guarantee'=") + len("'processing.guarantee'=") + 1; se.Pos.Col != at {
+			t.Errorf("%s: error at column %d, want %d (the value)", c.sql, se.Pos.Col, at)
+		}
+	}
+}

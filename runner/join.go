@@ -70,6 +70,9 @@ func openJoin(ctx context.Context, stmt *sql.Statement, opts Options) (_ *joinQu
 	if err != nil {
 		return nil, err
 	}
+	if err := c.checkGuarantee(stmt, nil); err != nil {
+		return nil, err
+	}
 	q := &joinQuery{checked: c}
 	props, conn := c.props, connectorProps(c.props, names)
 	for i, n := range names {
