@@ -48,8 +48,10 @@ func newRegistry(url, userInfo string) (*registry, error) {
 	return &registry{cl: cl, url: url, byID: map[int]avro.Schema{}, progs: map[int]*avroProgram{}}, nil
 }
 
-// subject returns the TopicNameStrategy subject of topic's values.
+// valueSubject and keySubject return the TopicNameStrategy subjects of
+// topic's values and keys.
 func valueSubject(topic string) string { return topic + "-value" }
+func keySubject(topic string) string   { return topic + "-key" }
 
 // latest returns the latest schema of subject with its version and id.
 func (r *registry) latest(ctx context.Context, subject string) (avro.Schema, sr.SubjectSchema, error) {
@@ -472,6 +474,12 @@ func newAvroValueDecoder(reg *registry, schema *record.Schema) *avroValueDecoder
 // Decode implements valueDecoder.
 func (d *avroValueDecoder) Decode(data []byte, dst []record.Value) error {
 	clear(dst)
+	return d.decodeInto(data, dst)
+}
+
+// decodeInto sets the slots of dst that the value's fields fill, leaving
+// the others as they are (a key's fields after the value's).
+func (d *avroValueDecoder) decodeInto(data []byte, dst []record.Value) error {
 	if len(data) < wireHeader || data[0] != wireMagic {
 		return errors.New("not Schema Registry wire format (magic byte 0 and a schema id)")
 	}

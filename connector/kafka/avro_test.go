@@ -357,3 +357,84 @@ func BenchmarkDecode(b *testing.B) {
 		})
 	}
 }
+
+// TestAvroKeys: with '<n>.key.format'='avro' a source's columns include the
+// key subject's fields, filled from each message's key, and a sink writes
+// its key columns as an Avro record registered under '<topic>-key'.
+func TestAvroKeys(t *testing.T) {
+	brokers := startCluster(t, "keyed", "keyed_out")
+	reg, url := newFakeRegistry(t, "")
+	keySchema := avro.MustParse(`{"type":"record","name":"K","fields":[{"name":"kid","type":"long"}]}`)
+	valueSchema := avro.MustParse(`{"type":"record","name":"V","fields":[{"name":"v","type":"string"}]}`)
+	kid, vid := reg.add("keyed-key", keySchema.String()), reg.add("keyed-value", valueSchema.String())
+	var msgs []Message
+	for i := range 6 {
+		msgs = append(msgs, Message{Key: wire(t, keySchema, kid, map[string]any{"kid": int64(i)}),
+			Value: wire(t, valueSchema, vid, map[string]any{"v": "v" + strconv.Itoa(i)})})
+	}
+	produce(t, brokers, "keyed", msgs)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	props := sourceProps(brokers, "format", "avro", "key.format", "avro", "schema.registry.url", url, "stop.at", "end")
+	props["trades.topic.name"] = "keyed"
+	src, err := NewSource("trades", props)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sch, err := src.SourceSchema(ctx, connectorLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(sch.Columns.Names(), ","); got != "v,kid" {
+		t.Fatalf("columns %s, want v,kid", got)
+	}
+	cols := record.NewSchemaOf(sch.Columns.Fields()...)
+	got := readAll(t, src, cols, nil)
+	if len(got) != 6 {
+		t.Fatalf("read %d", len(got))
+	}
+	for _, g := range got {
+		if "v"+strconv.FormatInt(g.values[1].Int(), 10) != g.values[0].Str() {
+			t.Errorf("row %v: the key's kid does not match the value", g.values)
+		}
+	}
+
+	sink, err := NewSink("keyed_out", map[string]string{"keyed_out.bootstrap.servers": brokers[0], "keyed_out.format": "avro",
+		"keyed_out.key.format": "avro", "keyed_out.schema.registry.url": url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sink.Open(ctx, cols, []int{1}); err != nil {
+		t.Fatal(err)
+	}
+	rows := make([]record.Record, len(got))
+	for i, g := range got {
+		rows[i].Values = g.values
+	}
+	if err := sink.Write(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := sink.Close(); err != nil {
+		t.Fatal(err)
+	}
+	back, err := NewSource("back", map[string]string{"back.bootstrap.servers": brokers[0], "back.topic.name": "keyed_out",
+		"back.format": "avro", "back.key.format": "avro", "back.schema.registry.url": url, "back.stop.at": "end"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := readAll(t, back, record.NewSchema("v", "kid"), nil)
+	if len(again) != 6 {
+		t.Fatalf("read back %d", len(again))
+	}
+	for _, g := range again {
+		if len(g.key) < wireHeader || g.key[0] != 0 || "v"+strconv.FormatInt(g.values[1].Int(), 10) != g.values[0].Str() {
+			t.Errorf("read back key %q, row %v", g.key, g.values)
+		}
+	}
+	if len(reg.subjects["keyed_out-key"]) != 1 {
+		t.Errorf("subjects %v: no keyed_out-key", reg.subjects)
+	}
+	if _, err := NewSink("x", map[string]string{"x.key.format": "avro"}); err == nil || !strings.Contains(err.Error(), "avro keys need 'x.format'='avro'") {
+		t.Errorf("avro keys without the avro format: %v", err)
+	}
+}

@@ -22,6 +22,7 @@ type sourceConfig struct {
 	registry     *registry // the Schema Registry of the avro format
 	invalidUTF8  codec.InvalidUTF8
 	keyField     string
+	keyAvro      bool // '<n>.key.format'='avro': the key's fields are columns
 	stopAtEnd    bool
 	partitionKey []string
 
@@ -49,8 +50,8 @@ var groupOptions = []string{"session.timeout.ms", "unavailable.timeout"}
 // sink accepts.
 var (
 	sourceOptions = append(append([]string{"type", "topic.name", "group.id", "group.instance.id", "auto.offset.reset",
-		"format", "key.field", "stop.at", "partition.key", "columns", "primary.key", "infer.records", codec.InvalidUTF8Option, "isolation.level"}, groupOptions...), append(connOptions, registryOptions...)...)
-	sinkOptions = append(append([]string{"type", "topic.name", "format"}, topicOptions...), append(connOptions, registryOptions...)...)
+		"format", "key.format", "key.field", "stop.at", "partition.key", "columns", "primary.key", "infer.records", codec.InvalidUTF8Option, "isolation.level"}, groupOptions...), append(connOptions, registryOptions...)...)
+	sinkOptions = append(append([]string{"type", "topic.name", "format", "key.format"}, topicOptions...), append(connOptions, registryOptions...)...)
 )
 
 func parseSourceConfig(name string, m map[string]string) (sourceConfig, error) {
@@ -76,6 +77,9 @@ func parseSourceConfig(name string, m map[string]string) (sourceConfig, error) {
 		return c, err
 	}
 	if c.registry, err = parseRegistry(o, c.format); err != nil {
+		return c, err
+	}
+	if c.keyAvro, err = parseKeyFormat(o, c.format); err != nil {
 		return c, err
 	}
 	utf, err := o.Enum(codec.InvalidUTF8Option, codec.InvalidUTF8Values[0], codec.InvalidUTF8Values...)
@@ -118,6 +122,7 @@ type sinkConfig struct {
 	spec     TopicSpec
 	format   string    // "json" or "avro"
 	registry *registry // the Schema Registry of the avro format
+	keyAvro  bool      // '<n>.key.format'='avro': keys are Avro records of the key columns
 }
 
 func parseSinkConfig(name string, m map[string]string) (sinkConfig, error) {
@@ -131,6 +136,9 @@ func parseSinkConfig(name string, m map[string]string) (sinkConfig, error) {
 		return c, err
 	}
 	if c.registry, err = parseRegistry(o, c.format); err != nil {
+		return c, err
+	}
+	if c.keyAvro, err = parseKeyFormat(o, c.format); err != nil {
 		return c, err
 	}
 	if c.conn, err = parseConn(o); err != nil {
@@ -161,6 +169,21 @@ func parseRegistry(o *props.Options, format string) (*registry, error) {
 		return nil, o.Errorf("schema.registry.url", "not set: the avro format reads its schemas from a Schema Registry")
 	}
 	return newRegistry(url, o.String("schema.registry.basic.auth.user.info", ""))
+}
+
+// parseKeyFormat reads '<n>.key.format': "json" (the default: the key is
+// the key columns' text) or "avro" (a record of the key columns in the
+// wire format, subject '<topic>-key'), which needs the avro value format's
+// registry.
+func parseKeyFormat(o *props.Options, format string) (bool, error) {
+	kf, err := o.Enum("key.format", "json", "json", "avro")
+	if err != nil || kf != "avro" {
+		return false, err
+	}
+	if format != "avro" {
+		return false, o.Errorf("key.format", "avro keys need '%s'='avro' (and its schema registry)", o.Key("format"))
+	}
+	return true, nil
 }
 
 // list returns the comma-separated, trimmed, non-empty items of v.

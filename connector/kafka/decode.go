@@ -61,6 +61,7 @@ type decoder struct {
 	keySlot int // the '<n>.key.field' column, or -1
 	key     textDecoder
 	value   valueDecoder
+	avroKey *avroValueDecoder // '<n>.key.format'='avro', else nil
 	conform *record.Conformer // makes values fit the schema's types; nil when untyped
 }
 
@@ -76,6 +77,9 @@ func newDecoder(cfg *sourceConfig, schema *record.Schema) *decoder {
 	switch cfg.format {
 	case "avro":
 		d.value = newAvroValueDecoder(cfg.registry, schema)
+		if cfg.keyAvro {
+			d.avroKey = newAvroValueDecoder(cfg.registry, schema)
+		}
 	case "string":
 		slot, ok := schema.Lookup(StringColumn)
 		if !ok {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -59,6 +60,22 @@ func (s *Source) registrySchema(ctx context.Context) (connector.Schema, error) {
 	cols, err := avroColumns(schema)
 	if err != nil {
 		return connector.Schema{}, fmt.Errorf("kafka source %q: subject %q version %d (id %d): %w", s.cfg.name, ss.Subject, ss.Version, ss.ID, err)
+	}
+	if s.cfg.keyAvro {
+		// The key's fields are columns too, after the value's.
+		key, _, err := s.cfg.registry.latest(ctx, keySubject(s.cfg.topic))
+		if err != nil {
+			return connector.Schema{}, fmt.Errorf("kafka source %q: %w", s.cfg.name, err)
+		}
+		keyCols, err := avroColumns(key)
+		if err != nil {
+			return connector.Schema{}, fmt.Errorf("kafka source %q: subject %q: %w", s.cfg.name, keySubject(s.cfg.topic), err)
+		}
+		for _, c := range keyCols {
+			if !slices.ContainsFunc(cols, func(f record.Field) bool { return f.Name == c.Name }) {
+				cols = append(cols, c)
+			}
+		}
 	}
 	return connector.Schema{Columns: s.withKeyField(cols), Origin: connector.SchemaRegistry,
 		Registry: fmt.Sprintf("subject %s version %d id %d", valueSubject(s.cfg.topic), ss.Version, ss.ID)}, nil

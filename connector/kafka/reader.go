@@ -227,6 +227,11 @@ func (d *decoder) decode(rec *record.Record, kr *kgo.Record) error {
 	if err := d.value.Decode(kr.Value, rec.Values); err != nil {
 		return err
 	}
+	if d.avroKey != nil && kr.Key != nil {
+		if err := d.avroKey.decodeInto(kr.Key, rec.Values); err != nil {
+			return fmt.Errorf("key: %w", err)
+		}
+	}
 	if d.keySlot >= 0 {
 		if kr.Key == nil {
 			rec.Values[d.keySlot] = record.NullValue()

@@ -23,6 +23,7 @@ type Sink struct {
 	txn      *Transaction
 	enc      *codec.JSONEncoder
 	avro     *avroEncoder // the avro format's encoder, else nil
+	avroKey  *avroEncoder // the avro key format's encoder, else nil
 	keySlots []int
 	keyVals  []record.Value
 	opts     []kgo.Opt  // added to the producing client's options
@@ -64,6 +65,11 @@ func (k *Sink) Open(ctx context.Context, schema *record.Schema, keySlots []int) 
 			return fmt.Errorf("kafka sink %q: %w", k.cfg.name, err)
 		}
 		k.avro = newAvroEncoder(id, s, schema)
+		if k.cfg.keyAvro && len(keySlots) > 0 {
+			if k.avroKey, err = k.keyEncoder(ctx, schema, keySlots); err != nil {
+				return err
+			}
+		}
 	}
 	cl, err := openProducer(ctx, k.cfg.conn, k.cfg.topic, k.cfg.spec, k.opts...)
 	if err != nil {
@@ -77,6 +83,25 @@ func (k *Sink) Open(ctx context.Context, schema *record.Schema, keySlots []int) 
 	k.enc = codec.NewJSONEncoder(schema)
 	k.keySlots = keySlots
 	return nil
+}
+
+// keyEncoder registers the Avro record of the key columns under the topic's
+// key subject and returns its encoder.
+func (k *Sink) keyEncoder(ctx context.Context, schema *record.Schema, keySlots []int) (*avroEncoder, error) {
+	fields := make([]record.Field, len(keySlots))
+	for i, s := range keySlots {
+		fields[i] = schema.Fields()[s]
+	}
+	keySchema := record.NewSchemaOf(fields...)
+	s, err := avroSchemaOf(k.cfg.topic+"_key", keySchema)
+	if err != nil {
+		return nil, fmt.Errorf("kafka sink %q: the Avro schema of the key: %w", k.cfg.name, err)
+	}
+	id, err := k.cfg.registry.register(ctx, keySubject(k.cfg.topic), s)
+	if err != nil {
+		return nil, fmt.Errorf("kafka sink %q: %w", k.cfg.name, err)
+	}
+	return newAvroEncoder(id, s, keySchema), nil
 }
 
 // Write produces one message per row. It does not wait for
@@ -94,10 +119,12 @@ func (k *Sink) Write(ctx context.Context, rows []record.Record) error {
 	var buf []byte
 	ends := make([][2]int, len(rows))
 	for i := range rows {
-		buf = k.appendKey(buf, rows[i].Values)
+		var err error
+		if buf, err = k.appendKey(buf, rows[i].Values); err != nil {
+			return fmt.Errorf("kafka sink %q: key: %w", k.cfg.name, err)
+		}
 		ends[i][0] = len(buf)
 		if k.avro != nil {
-			var err error
 			if buf, err = k.avro.AppendRow(buf, rows[i].Values); err != nil {
 				return fmt.Errorf("kafka sink %q: avro: %w", k.cfg.name, err)
 			}
@@ -118,10 +145,11 @@ func (k *Sink) Write(ctx context.Context, rows []record.Record) error {
 	return nil
 }
 
-// appendKey appends the message key of row.
-func (k *Sink) appendKey(b []byte, row []record.Value) []byte {
+// appendKey appends the message key of row: the key columns' text, or
+// with '<n>.key.format'='avro' their Avro record in the wire format.
+func (k *Sink) appendKey(b []byte, row []record.Value) ([]byte, error) {
 	if len(k.keySlots) == 0 {
-		return b
+		return b, nil
 	}
 	k.keyVals = k.keyVals[:0]
 	for _, s := range k.keySlots {
@@ -131,7 +159,10 @@ func (k *Sink) appendKey(b []byte, row []record.Value) []byte {
 		}
 		k.keyVals = append(k.keyVals, v)
 	}
-	return AppendMessageKey(b, k.keyVals)
+	if k.avroKey != nil {
+		return k.avroKey.AppendRow(b, k.keyVals)
+	}
+	return AppendMessageKey(b, k.keyVals), nil
 }
 
 // produced records the first produce failure.
