@@ -44,16 +44,10 @@ type PositionJSON struct {
 // writeError writes err as an ErrorJSON with its positions.
 func writeError(w http.ResponseWriter, status int, err error) {
 	body := ErrorJSON{Error: err.Error()}
-	var list sql.ErrorList
-	var one *sql.Error
-	switch {
-	case errors.As(err, &list):
-		for _, e := range list {
-			body.Errors = append(body.Errors, PositionJSON{e.Pos.Line, e.Pos.Col, e.Msg})
-		}
-	case errors.As(err, &one):
-		body.Errors = []PositionJSON{{one.Pos.Line, one.Pos.Col, one.Msg}}
-	default:
+	for _, e := range sql.Positioned(err) {
+		body.Errors = append(body.Errors, PositionJSON{e.Pos.Line, e.Pos.Col, e.Msg})
+	}
+	if body.Errors == nil {
 		if line, col, ok := statementPos(err); ok {
 			body.Errors = []PositionJSON{{line, col, err.Error()}}
 		}

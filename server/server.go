@@ -327,7 +327,7 @@ func validate(name, src string) (*app.App, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := a.Undefined(); err != nil {
+	if err := a.Check(context.Background(), runner.Options{}); err != nil {
 		return nil, err
 	}
 	if _, err := a.Plans(context.Background(), planOptions(), nil, false); err != nil {

@@ -128,6 +128,28 @@ func (e *Error) locate(file, src string) {
 	}
 }
 
+// Positioned returns the *Error values in err's tree, in the order the tree
+// holds them (an ErrorList's order, a joined list's order).
+func Positioned(err error) []*Error {
+	var out []*Error
+	var walk func(error)
+	walk = func(err error) {
+		switch x := err.(type) {
+		case nil:
+		case *Error:
+			out = append(out, x)
+		case interface{ Unwrap() []error }:
+			for _, e := range x.Unwrap() {
+				walk(e)
+			}
+		case interface{ Unwrap() error }:
+			walk(x.Unwrap())
+		}
+	}
+	walk(err)
+	return out
+}
+
 // Locate gives every *Error in err's tree that has a position but no file
 // name yet the file name and its line of src, the text the statements were
 // parsed from (file is shown as given: a relative path stays relative). It

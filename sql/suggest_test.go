@@ -175,3 +175,14 @@ func TestAtPropertyKafkaDefault(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
 }
+
+func TestPositioned(t *testing.T) {
+	a, b := Errorf(Pos{Line: 1, Col: 2}, "a"), Errorf(Pos{Line: 3, Col: 4}, "b")
+	got := Positioned(fmt.Errorf("wrapped: %w", errors.Join(a, errors.New("plain"), &wrapper{b})))
+	if len(got) != 2 || got[0] != a || got[1] != b {
+		t.Errorf("got %v", got)
+	}
+	if Positioned(errors.New("plain")) != nil {
+		t.Error("a plain error has positions")
+	}
+}
