@@ -151,3 +151,24 @@ SELECT a FROM mid;
 		}
 	}
 }
+
+// TestNothingRunsBeforeAllAreChecked checks that a mistake in the last
+// statement of a file stops the whole file before the first statement
+// writes anything.
+func TestNothingRunsBeforeAllAreChecked(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	writeFile(t, dir, "t.jsonl", "{\"a\":1}\n")
+	f := writeFile(t, dir, "app.sql", `CREATE STREAM o AS SELECT a FROM t
+WITH ('t.type'='file_source', 't.path'='t.jsonl', 'o.type'='file_sink', 'o.path'='out.jsonl');
+
+SELECT a FROM t WITH ('t.type'='file_source', 't.path'='t.jsonl', 'late.data.stratgy'='drop');
+`)
+	code, _, errOut := sluice(t, "run", "-q", f)
+	if code != exitUser || !strings.Contains(errOut, "app.sql:4:67: unknown WITH property 'late.data.stratgy'") {
+		t.Fatalf("exit %d:\n%s", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out.jsonl")); err == nil {
+		t.Error("the first statement ran")
+	}
+}
