@@ -84,8 +84,7 @@ func readDeploy(r *http.Request) (DeployRequest, error) {
 		return DeployRequest{}, fmt.Errorf("the SQL is larger than %d bytes", maxBody)
 	}
 	var req DeployRequest
-	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if mt == "application/json" {
+	if jsonBody(r, body) {
 		if err := json.NewDecoder(bytes.NewReader(body)).Decode(&req); err != nil {
 			return req, fmt.Errorf("request body: %w (want {\"name\": ..., \"sql\": ...})", err)
 		}
@@ -102,6 +101,14 @@ func readDeploy(r *http.Request) (DeployRequest, error) {
 		return req, errors.New("no SQL")
 	}
 	return req, nil
+}
+
+// jsonBody reports whether a request's body is a JSON object: its
+// Content-Type says so, or it starts with '{', which no SQL text does (so
+// `curl -d '{"name": ...}'`, sent as a form, works too).
+func jsonBody(r *http.Request, body []byte) bool {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return mt == "application/json" || bytes.HasPrefix(bytes.TrimSpace(body), []byte("{"))
 }
 
 // AppJSON describes an application.
@@ -282,7 +289,7 @@ func (s *Server) explain(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	src := string(body)
-	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/json" {
+	if jsonBody(r, body) {
 		var req DeployRequest
 		if err := json.Unmarshal(body, &req); err != nil {
 			writeError(w, http.StatusBadRequest, fmt.Errorf("request body: %w", err))

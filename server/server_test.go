@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -230,5 +231,31 @@ func checkDashboard(t *testing.T, exposition string) {
 				}
 			}
 		}
+	}
+}
+
+// TestJSONBodyWithoutContentType: a JSON request sent as a form (`curl -d
+// '{"name": ..., "sql": ...}'`) is read as JSON, not as SQL text.
+func TestJSONBodyWithoutContentType(t *testing.T) {
+	_, ts := start(t, t.TempDir(), "")
+	post := func(path, body string) (int, map[string]any) {
+		res, err := ts.Client().Post(ts.URL+path, "application/x-www-form-urlencoded", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var out map[string]any
+		if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+			t.Fatal(err)
+		}
+		return res.StatusCode, out
+	}
+	body, _ := json.Marshal(server.DeployRequest{Name: "bad", SQL: "SELECT symbl\nFROM t WITH ('t.type'='generator','t.generator'='trades')"})
+	if code, out := post("/v1/apps", string(body)); code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(out["error"]), `unknown column "symbl"`) {
+		t.Errorf("deploy: HTTP %d %v, want 400 with the SQL error", code, out)
+	}
+	body, _ = json.Marshal(server.DeployRequest{SQL: "SELECT symbol FROM t WITH ('t.type'='generator','t.generator'='trades')"})
+	if code, out := post("/v1/explain", string(body)); code != http.StatusOK || out["app"] == nil {
+		t.Errorf("explain: HTTP %d %v", code, out)
 	}
 }
