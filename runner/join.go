@@ -8,6 +8,7 @@ import (
 
 	"github.com/sluicesql/sluice/connector"
 	"github.com/sluicesql/sluice/connector/kafka"
+	"github.com/sluicesql/sluice/connector/pipe"
 	"github.com/sluicesql/sluice/exec/join"
 	"github.com/sluicesql/sluice/job"
 	"github.com/sluicesql/sluice/partition"
@@ -99,6 +100,12 @@ func openJoin(ctx context.Context, stmt *sql.Statement, opts Options) (_ *joinQu
 		if opts.InProcess != nil {
 			src, columns = opts.InProcess.Source(n)
 			origin = connector.SchemaStatement
+		}
+		if cols, ok := opts.Streams[strings.ToLower(n)]; ok && src == nil {
+			// Check: another statement's output, known by its columns.
+			st := pipe.New(n)
+			st.Configure(n, record.NewSchema(cols...), nil, 1, 1, true)
+			src, columns, origin = st.Source(), cols, connector.SchemaStatement
 		}
 		if src == nil {
 			origin = connector.SchemaGenerator
