@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -314,5 +315,40 @@ SELECT * FROM trades WITH ('dlq.path'='` + filepath.Join(dir, "dlq.jsonl") + `')
 		if r.Name != "f" && (r.Err != nil || r.Summary == nil || r.Summary.Interrupted || r.Summary.RowsWritten != 50000) {
 			t.Fatalf("job %s did not run to its end: %v %+v", r.Name, r.Err, r.Summary)
 		}
+	}
+}
+
+// A stream read by several statements gives each of them every row (it was
+// split between them: one reader got the rows, the others none), and a
+// JOIN may read it too.
+func TestStreamWithSeveralReaders(t *testing.T) {
+	dir := t.TempDir()
+	traders := filepath.Join(dir, "traders.jsonl")
+	if err := os.WriteFile(traders, []byte(`{"trader_id":1,"name":"a"}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src := `CREATE STREAM big AS SELECT trader_id, quantity FROM g WHERE quantity >= 500 ` + gen + `;
+SELECT trader_id FROM big;
+SELECT COUNT(*) AS n FROM big;
+SELECT b.trader_id, r.name FROM big b LEFT JOIN traders r ON b.trader_id = r.trader_id
+WITH ('traders.type'='file_source', 'traders.path'='` + traders + `', 'traders.primary.key'='trader_id')`
+	a, err := build(t, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := a.Start(context.Background(), runner.Options{Partitions: 2, Stdout: io.Discard}, app.Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	results, err := run.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := map[string]int64{}
+	for _, r := range results {
+		in[r.Name] = r.Summary.Total.In
+	}
+	if in["big"] != 100 || in["big_2"] == 0 || in["big_2"] != in["big_3"] || in["big_2"] != in["big_4"] {
+		t.Fatalf("records read per job %v: want every reader of big to read all its rows", in)
 	}
 }

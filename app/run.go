@@ -108,7 +108,7 @@ func (a *App) Start(ctx context.Context, opts runner.Options, hooks Hooks) (*Run
 	for _, n := range a.Nodes {
 		for _, e := range n.Outputs {
 			if e.Via == InProcess {
-				r.streams[strings.ToLower(e.Stream)] = pipe.New(e.Stream)
+				r.streams[edgeKey(e)] = pipe.New(e.Stream)
 			}
 		}
 	}
@@ -235,18 +235,27 @@ func (r *Run) inStreams(n *Node) []*pipe.Stream {
 	var out []*pipe.Stream
 	for _, e := range n.Inputs {
 		if e.Via == InProcess {
-			out = append(out, r.streams[strings.ToLower(e.Stream)])
+			out = append(out, r.streams[edgeKey(e)])
 		}
 	}
 	return out
 }
 
+// edgeKey names the in-process stream of one link: a stream read by
+// several statements has one per reader, all written by its writer.
+func edgeKey(e *Edge) string {
+	return strings.ToLower(e.Stream) + "\x00" + strings.ToLower(e.To)
+}
+
 // outStreams returns the in-process streams n writes.
 func (r *Run) outStreams(n *Node) []*pipe.Stream {
-	if s := r.streams[strings.ToLower(n.Writes)]; s != nil && n.Writes != "" {
-		return []*pipe.Stream{s}
+	var out []*pipe.Stream
+	for _, e := range n.Outputs {
+		if e.Via == InProcess {
+			out = append(out, r.streams[edgeKey(e)])
+		}
 	}
-	return nil
+	return out
 }
 
 // prepare prepares jr's job and configures the stream it writes.
@@ -507,7 +516,7 @@ type links struct {
 func (l *links) Source(name string) (connector.Source, []string) {
 	for _, e := range l.n.Inputs {
 		if e.Via == InProcess && strings.EqualFold(e.Stream, name) {
-			s := l.r.streams[strings.ToLower(name)]
+			s := l.r.streams[edgeKey(e)]
 			return s.Source(), s.Columns()
 		}
 	}
@@ -516,10 +525,15 @@ func (l *links) Source(name string) (connector.Source, []string) {
 
 // Sink implements runner.InProcess.
 func (l *links) Sink(name string) connector.Sink {
-	if s := l.r.outStreams(l.n); len(s) > 0 && strings.EqualFold(s[0].Name(), name) {
-		return s[0].Sink()
+	outs := l.r.outStreams(l.n)
+	if len(outs) == 0 || !strings.EqualFold(outs[0].Name(), name) {
+		return nil
 	}
-	return nil
+	sinks := make([]connector.Sink, len(outs))
+	for i, s := range outs {
+		sinks[i] = s.Sink()
+	}
+	return pipe.Tee(sinks...)
 }
 
 // Gate implements runner.InProcess.
