@@ -151,6 +151,9 @@ func New(file, src string, stmts []*sql.Statement, set map[string]string) (*App,
 			if e.Via == "" {
 				return nil, errorAt(file, src, readPos(n.Stmt.Query, i), "%s is written by the statement at line %d to a %s sink, which cannot be read", r, w.Stmt.Line, w.SinkType)
 			}
+			if i > 0 && e.Via == InProcess && bootstrapped(n.Stmt.Query, r, set) {
+				return nil, errorAt(file, src, readPos(n.Stmt.Query, i), "JOIN %s: a table written in process by the statement at line %d cannot be bootstrapped, since that statement starts only after this one is prepared: set '%s.bootstrap'='false' (rows join with the table as it grows), or write %s to a kafka_sink", r, w.Stmt.Line, r, r)
+			}
 			w.Outputs = append(w.Outputs, e)
 			n.Inputs = append(n.Inputs, e)
 		}
@@ -248,6 +251,21 @@ func sourceHint(name string, cat *runner.Catalog, writers map[string]*Node, q *s
 		return "; " + h
 	}
 	return ""
+}
+
+// bootstrapped reports whether q joins name as a table ('<name>.primary.key')
+// that is read whole before the stream flows (no '<name>.bootstrap'='false').
+func bootstrapped(q *sql.Select, name string, set map[string]string) bool {
+	value := func(key string) string {
+		for k, v := range set {
+			if strings.EqualFold(k, key) {
+				return v
+			}
+		}
+		return property(q, key)
+	}
+	return strings.TrimSpace(value(name+".primary.key")) != "" &&
+		!strings.EqualFold(strings.TrimSpace(value(name+".bootstrap")), "false")
 }
 
 // readPos returns the position of the i-th name q reads.
