@@ -1,6 +1,7 @@
 package sql
 
 import (
+	"slices"
 	"strings"
 )
 
@@ -74,14 +75,7 @@ func (p *parser) mergeDerived(outer, inner *Select) *Select {
 			m.star = true
 			continue
 		}
-		name := it.Alias
-		if name == "" {
-			if id, ok := it.Expr.(*Ident); ok {
-				name = id.Name
-			} else {
-				name = FormatExpr(it.Expr)
-			}
-		}
+		name := itemName(it)
 		m.columns[strings.ToLower(name)] = it.Expr
 		m.names = append(m.names, name)
 	}
@@ -93,7 +87,7 @@ func (p *parser) mergeDerived(outer, inner *Select) *Select {
 			if it.Qualifier != "" && !strings.EqualFold(it.Qualifier, m.alias) {
 				p.failAt(it.Pos, "unknown qualifier "+it.Qualifier+" in "+it.Qualifier+".*: the subquery is "+m.describe())
 			}
-			merged.Items = append(merged.Items, inner.Items...)
+			merged.Items = append(merged.Items, m.except(it)...)
 			continue
 		}
 		e := m.rewrite(it.Expr)
@@ -191,6 +185,54 @@ type derived struct {
 	names   []string
 	// star: the subquery selects `*`, so other input columns pass through.
 	star bool
+}
+
+// itemName is the output name of a select item that is not a star.
+func itemName(it SelectItem) string {
+	if it.Alias != "" {
+		return it.Alias
+	}
+	if id, ok := it.Expr.(*Ident); ok {
+		return id.Name
+	}
+	return FormatExpr(it.Expr)
+}
+
+// except returns the subquery's items less the columns the outer
+// `* EXCEPT (...)` leaves out; a name that only the subquery's own `*`
+// gives is left out of that star.
+func (m *derived) except(star SelectItem) []SelectItem {
+	if len(star.Except) == 0 {
+		return m.inner.Items
+	}
+	named := map[string]bool{}
+	for _, it := range m.inner.Items {
+		if !it.Star {
+			named[strings.ToLower(itemName(it))] = true
+		}
+	}
+	drop := map[string]bool{}
+	var rest []*Ident // the names for the subquery's star
+	for _, x := range star.Except {
+		drop[strings.ToLower(x.Name)] = true
+		if !named[strings.ToLower(x.Name)] {
+			if !m.star {
+				m.p.failAt(x.Pos, "column "+x.Name+" is not an output column of the subquery in FROM (its columns: "+strings.Join(m.names, ", ")+")")
+			}
+			rest = append(rest, x)
+		}
+	}
+	var out []SelectItem
+	for _, it := range m.inner.Items {
+		switch {
+		case it.Star:
+			it.Except = append(slices.Clip(it.Except), rest...)
+		case drop[strings.ToLower(itemName(it))]:
+			continue
+		}
+		out = append(out, it)
+	}
+	return out
 }
 
 func (m *derived) describe() string {

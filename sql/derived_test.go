@@ -21,6 +21,11 @@ func TestDerivedTableMerge(t *testing.T) {
 			"SELECT v AS x\nFROM t\nWHERE v > 0\nORDER BY v\nLIMIT 3"},
 		{`SELECT a, ROW_NUMBER() OVER (PARTITION BY a ORDER BY n DESC) AS rn FROM (SELECT a, COUNT(*) AS n FROM t GROUP BY a)`,
 			"SELECT a, ROW_NUMBER() OVER (PARTITION BY a ORDER BY COUNT(*) DESC) AS rn\nFROM t\nGROUP BY a"},
+		// * EXCEPT over a subquery leaves out its named columns, and hands
+		// the other names to the subquery's own star.
+		{`SELECT * EXCEPT (b) FROM (SELECT a, v AS b FROM t)`, "SELECT a\nFROM t"},
+		{`SELECT * EXCEPT (rn, ts) FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY k ORDER BY v) AS rn FROM t) WHERE rn = 1`,
+			"SELECT * EXCEPT (ts)\nFROM t\nQUALIFY ROW_NUMBER() OVER (PARTITION BY k ORDER BY v) = 1"},
 	}
 	for _, tt := range tests {
 		stmts, err := Parse("q.sql", tt.src)
@@ -51,6 +56,7 @@ func TestDerivedTableErrors(t *testing.T) {
 		{`SELECT b FROM (SELECT DISTINCT a, b FROM t)`, "a subquery with SELECT DISTINCT can only be selected whole"},
 		{`SELECT a FROM (SELECT a FROM t EMIT FINAL) EMIT CHANGES`, "the subquery says EMIT FINAL and the outer query EMIT CHANGES"},
 		{`SELECT r, LAG(r) OVER (ORDER BY r) FROM (SELECT RANK() OVER (ORDER BY a) AS r FROM t)`, "over a subquery with window functions"},
+		{`SELECT * EXCEPT (c) FROM (SELECT a, b FROM t)`, "1:18: column c is not an output column of the subquery in FROM (its columns: a, b)"},
 		{`SELECT a FROM t QUALIFY`, "expected expression after QUALIFY"},
 		{`SELECT a FROM t QUALIFY a > 1 WHERE a > 2`, "WHERE clause is out of order"},
 	}
