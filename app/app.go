@@ -135,9 +135,17 @@ func New(file, src string, stmts []*sql.Statement, set map[string]string) (*App,
 			n.Name = fmt.Sprintf("%s_%d", n.Name, n.Stmt.Line)
 		}
 	}
+	groups := map[string]*Node{} // Kafka topic and consumer group -> the first job reading them
 	for _, n := range a.Nodes {
 		for i, r := range n.Reads {
 			w := writers[strings.ToLower(r)]
+			if g := kafkaGroup(n.Stmt.Query, r, cat, set); w == nil && g != "" {
+				if first := groups[g]; first != nil && first != n {
+					topic, group, _ := strings.Cut(g, "\x00")
+					return nil, errorAt(file, src, readPos(n.Stmt.Query, i), "%s reads topic %q in consumer group %q, as the statement at line %d does: the group would split the topic's partitions between the two, so each would read only part of it; give each statement its own '%s.group.id'", r, topic, group, first.Stmt.Line, r)
+				}
+				groups[g] = n
+			}
 			if _, ok := cat.Lookup(r); ok && w != nil {
 				return nil, errorAt(file, src, readPos(n.Stmt.Query, i), "%s is declared by DDL and written by the statement at line %d; give one of them another name", r, w.Stmt.Line)
 			}
@@ -251,6 +259,37 @@ func sourceHint(name string, cat *runner.Catalog, writers map[string]*Node, q *s
 		return "; " + h
 	}
 	return ""
+}
+
+// kafkaGroup returns "<topic>\x00<group.id>" when q reads name as a Kafka
+// source in a consumer group (from --set, q's WITH or name's DDL), else "".
+func kafkaGroup(q *sql.Select, name string, cat *runner.Catalog, set map[string]string) string {
+	ddl := cat.Properties(name)
+	value := func(key string) string {
+		for k, v := range set {
+			if strings.EqualFold(k, key) {
+				return v
+			}
+		}
+		if v := property(q, key); v != "" {
+			return v
+		}
+		for k, v := range ddl {
+			if strings.EqualFold(k, key) {
+				return v
+			}
+		}
+		return ""
+	}
+	group := strings.TrimSpace(value(name + ".group.id"))
+	if !strings.EqualFold(strings.TrimSpace(value(name+".type")), "kafka_source") || group == "" {
+		return ""
+	}
+	topic := strings.TrimSpace(value(name + ".topic.name"))
+	if topic == "" {
+		topic = name
+	}
+	return topic + "\x00" + group
 }
 
 // bootstrapped reports whether q joins name as a table ('<name>.primary.key')

@@ -47,6 +47,8 @@ func TestPlanErrors(t *testing.T) {
 			1, 15, `did you mean "trades"?`},
 		{"bootstrapped in-process table", "CREATE TABLE v AS SELECT trader_id, COUNT(*) AS n FROM g GROUP BY trader_id " + gen + ";\nSELECT t.trader_id, v.n FROM g t JOIN v ON t.trader_id = v.trader_id WITH ('g.type'='generator','g.generator'='trades','v.primary.key'='trader_id');",
 			2, 39, "JOIN v: a table written in process by the statement at line 1 cannot be bootstrapped"},
+		{"one consumer group, two jobs", "CREATE STREAM k WITH ('type'='kafka_source','bootstrap.servers'='localhost:1','group.id'='g1');\nSELECT * FROM k;\nSELECT COUNT(*) FROM k;",
+			3, 22, `k reads topic "k" in consumer group "g1", as the statement at line 2 does`},
 		{"cycle", "CREATE STREAM a AS SELECT * FROM b;\nCREATE STREAM b AS SELECT * FROM a;",
 			2, 34, "forms a cycle: a -> b -> a"},
 		{"self", "CREATE STREAM a AS SELECT * FROM a;", 1, 34, "forms a cycle: a -> a"},
