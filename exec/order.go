@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"errors"
 	"strings"
 
 	"github.com/sluicesql/sluice/expr"
@@ -45,6 +46,10 @@ func (p *Program) compileOrder(sel *sql.Select, items []sql.SelectItem) error {
 		if k.slot < 0 {
 			f, err := expr.Compile(o.Expr, &expr.Scope{Schema: p.out})
 			if err != nil {
+				var se *sql.Error
+				if errors.As(err, &se) {
+					return &sql.Error{Pos: se.Pos, Msg: "ORDER BY must refer to output columns (" + strings.Join(p.out.Names(), ", ") + "): " + se.Msg}
+				}
 				return errorAt(o, "ORDER BY must refer to output columns: %v", err)
 			}
 			k.fn = f

@@ -110,3 +110,17 @@ func TestSortedRowsHoldTheirOffsets(t *testing.T) {
 		t.Fatalf("after Finish: held %v and %d rows, want nothing held and 2 rows", h, len(out.rows))
 	}
 }
+
+// An ORDER BY naming no output column is an error at that column, listing
+// the output columns, with one position (it was printed twice).
+func TestOrderByUnknownColumn(t *testing.T) {
+	stmts, err := sql.Parse("q.sql", "SELECT k, COUNT(*) AS n FROM t GROUP BY k ORDER BY UPPER(v)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Compile(stmts[0].Select(), Options{Schema: record.NewSchema("k", "v")})
+	want := `1:58: ORDER BY must refer to output columns (k, n): unknown column "v"`
+	if err == nil || err.Error() != want {
+		t.Fatalf("got %v, want %s", err, want)
+	}
+}
