@@ -71,6 +71,9 @@ func chain(t *testing.T, src *mem.Source, out *mem.Sink, stop bool) {
 	s := pipe.New("evens")
 	upCfg, prog := config(t, "CREATE STREAM evens AS SELECT k, x FROM t WHERE x % 2 = 0", pipe.NewGate(src, []*pipe.Stream{s}), nil, s.Sink())
 	s.Configure("evens", prog.OutputSchema(), prog.KeySlots(), upCfg.Partitions, src.Facts().Partitions, true)
+	// small batches keep a paced source reading long after the reader has
+	// flushed its first rows, so stopping it is early on any machine
+	upCfg.BatchSize = 64
 	downCfg, _ := config(t, "SELECT k, x FROM evens", s.Source(), s.Columns(), out)
 
 	upCtx, upCancel := context.WithCancel(context.Background())
