@@ -60,7 +60,7 @@ func (p *Program) compileAggregate(sel *sql.Select, items []sql.SelectItem, in *
 		a.specs = append(a.specs, aggSpec{call: c, make: mk})
 	}
 	p.keyOutputTypes(sel.GroupBy, keyTypes, items)
-	g := &groupScope{plan: a, groupBy: sel.GroupBy, items: items}
+	g := &groupScope{in: in, plan: a, groupBy: sel.GroupBy, items: items}
 	scope := &expr.Scope{Schema: record.NewSchema(), Override: g.slot}
 	a.project = make([]expr.Func, len(items))
 	for i, it := range items {
@@ -109,6 +109,7 @@ func nullValue(*record.Record) (record.Value, error) { return record.Value{}, ni
 
 // groupScope maps the nodes a group row holds to their slots.
 type groupScope struct {
+	in      *expr.Scope // the input rows, for a name that is no column at all
 	plan    *aggPlan
 	groupBy []sql.Expr
 	items   []sql.SelectItem
@@ -170,11 +171,39 @@ func (g *groupScope) check(e sql.Expr) error {
 				err = errorAt(id, "%s needs a WINDOW clause", sys)
 				return false
 			}
+			if names, unknown := g.unknown(id); unknown {
+				err = expr.UnknownColumn(id, id.Name, names)
+				return false
+			}
 			err = errorAt(id, "column %q must appear in GROUP BY or be used in an aggregate function", id.Name)
 		}
 		return true
 	})
 	return err
+}
+
+// unknown reports whether id names neither an input column (of a known
+// schema) nor a select-list alias, with the names it could have meant.
+func (g *groupScope) unknown(id *sql.Ident) ([]string, bool) {
+	if g.in.AutoAdd || id.Qualifier != "" || len(id.Path) > 0 {
+		return nil, false
+	}
+	if _, sys := record.IsSystemColumn(id.Name); sys {
+		return nil, false
+	}
+	if _, ok := g.in.Schema.Lookup(id.Name); ok {
+		return nil, false
+	}
+	names := g.in.Schema.Names()
+	for _, it := range g.items {
+		if it.Alias != "" {
+			if strings.EqualFold(it.Alias, id.Name) {
+				return nil, false
+			}
+			names = append(names, it.Alias)
+		}
+	}
+	return names, true
 }
 
 func findAggregate(e sql.Expr) (*sql.Call, bool) {

@@ -124,3 +124,17 @@ func TestOrderByUnknownColumn(t *testing.T) {
 		t.Fatalf("got %v, want %s", err, want)
 	}
 }
+
+// A HAVING name that is no column at all is an unknown column (with a
+// hint), not one "that must appear in GROUP BY".
+func TestHavingUnknownColumn(t *testing.T) {
+	stmts, err := sql.Parse("q.sql", "SELECT k, COUNT(*) AS cnt FROM t GROUP BY k HAVING cnnt > 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Compile(stmts[0].Select(), Options{Schema: record.NewSchema("k", "v")})
+	want := `1:52: unknown column "cnnt"; did you mean "cnt"?`
+	if err == nil || err.Error() != want {
+		t.Fatalf("got %v, want %s", err, want)
+	}
+}
