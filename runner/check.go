@@ -418,23 +418,13 @@ func lookup(props map[string]string, key string) string {
 func checkKeys(stmt *sql.Statement, props, set map[string]string) error {
 	job := jobKeys()
 	eps := endpoints(stmt, props)
-	keys := make([]string, 0, len(props))
-	for k := range props {
-		keys = append(keys, k)
+	names := make([]string, len(eps))
+	for i, ep := range eps {
+		names[i] = ep.name
 	}
-	sort.Strings(keys)
-next:
-	for _, k := range keys {
-		lk := strings.ToLower(k)
-		for _, j := range job {
-			if lk == j {
-				continue next
-			}
-		}
-		for _, ep := range eps {
-			if strings.HasPrefix(lk, strings.ToLower(ep.name)+".") {
-				continue next
-			}
+	for _, k := range sortedKeys(props) {
+		if knownKey(k, job, names) {
+			continue
 		}
 		if _, fromSet := set[k]; fromSet {
 			if _, inWith := stmt.Select().Property(k); !inWith {
@@ -451,23 +441,9 @@ next:
 // key or '<name>.<option>' of one of names.
 func CheckSet(set map[string]string, names []string) error {
 	job := jobKeys()
-	keys := make([]string, 0, len(set))
-	for k := range set {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-next:
-	for _, k := range keys {
-		lk := strings.ToLower(k)
-		for _, j := range job {
-			if lk == j {
-				continue next
-			}
-		}
-		for _, n := range names {
-			if strings.HasPrefix(lk, strings.ToLower(n)+".") {
-				continue next
-			}
+	for _, k := range sortedKeys(set) {
+		if knownKey(k, job, names) {
+			continue
 		}
 		_, opt, _ := strings.Cut(k, ".")
 		eps := make([]endpoint, len(names))
@@ -477,6 +453,34 @@ next:
 		return configErr(unknownKey(k, true, job, eps))
 	}
 	return nil
+}
+
+// sortedKeys returns m's keys in order, so errors name the same key on
+// every run.
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// knownKey reports whether k is one of the job-level keys job or
+// '<name>.<option>' of one of names (case-insensitively).
+func knownKey(k string, job, names []string) bool {
+	lk := strings.ToLower(k)
+	for _, j := range job {
+		if lk == j {
+			return true
+		}
+	}
+	for _, n := range names {
+		if strings.HasPrefix(lk, strings.ToLower(n)+".") {
+			return true
+		}
+	}
+	return false
 }
 
 // unknownKey is the error for a WITH key nothing reads, naming the valid
