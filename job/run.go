@@ -132,7 +132,11 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		r.srcDLQ = append(r.srcDLQ, sd)
 		readers, err := src.Open(r.ctx, schema, sd)
 		if err != nil {
-			r.fail(fmt.Errorf("source %q: open: %w", src.Name(), err))
+			// a job stopped while it was still opening is interrupted,
+			// not failed: it read nothing
+			if r.ctx.Err() == nil {
+				r.fail(fmt.Errorf("source %q: open: %w", src.Name(), err))
+			}
 			break
 		}
 		r.restore(i, src)
