@@ -153,7 +153,7 @@ func (p *parser) qualifyAliases(sel *Select) {
 	if len(aliases) == 0 {
 		return
 	}
-	sel.Qualify = rewrite(sel.Qualify, func(e Expr) Expr {
+	sel.Qualify = Rewrite(sel.Qualify, func(e Expr) Expr {
 		if id, ok := e.(*Ident); ok && id.Qualifier == "" {
 			if x, ok := aliases[strings.ToLower(id.Name)]; ok {
 				return x
@@ -245,7 +245,7 @@ func (m *derived) describe() string {
 
 // rewrite replaces the subquery's column references in e by their expressions.
 func (m *derived) rewrite(e Expr) Expr {
-	return rewrite(e, func(x Expr) Expr {
+	return Rewrite(e, func(x Expr) Expr {
 		id, ok := x.(*Ident)
 		if !ok {
 			return nil
@@ -360,17 +360,18 @@ func and(a, b Expr) Expr {
 	return &Binary{Pos: a.Position(), Op: And, L: a, R: b}
 }
 
-// rewrite returns e with every node for which f returns a replacement
-// replaced (its children are not visited); other nodes are copied as
-// needed. OVER clauses are rewritten too.
-func rewrite(e Expr, f func(Expr) Expr) Expr {
+// Rewrite returns e with every node for which f returns a replacement (not
+// nil) replaced; a replaced node's children are not visited. Parents of
+// replaced nodes are copied, so e itself is never modified. OVER clauses
+// are rewritten too.
+func Rewrite(e Expr, f func(Expr) Expr) Expr {
 	if e == nil {
 		return nil
 	}
 	if r := f(e); r != nil {
 		return r
 	}
-	rw := func(x Expr) Expr { return rewrite(x, f) }
+	rw := func(x Expr) Expr { return Rewrite(x, f) }
 	switch n := e.(type) {
 	case *Unary:
 		c := *n
@@ -435,7 +436,7 @@ func rewriteAll(es []Expr, f func(Expr) Expr) []Expr {
 	}
 	out := make([]Expr, len(es))
 	for i, e := range es {
-		out[i] = rewrite(e, f)
+		out[i] = Rewrite(e, f)
 	}
 	return out
 }
