@@ -48,17 +48,14 @@ func (s *Source) sharedError(what string) error {
 		s.cfg.name, s.cfg.group, what, s.wholeTopic, s.cfg.topic, s.cfg.name)
 }
 
-// disowned forgets partitions the group took away and, while the source is
-// not closing, stops it when the statement needs the whole topic.
+// disowned forgets partitions the group took away. A member that needs the
+// whole topic decides in assigned, which sees the generation's share: under
+// eager rebalancing every rebalance revokes everything first.
 func (s *Source) disowned(parts []int32) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, p := range parts {
 		delete(s.owned, p)
-	}
-	shared := s.wholeTopic != "" && !s.closing && len(parts) > 0
-	s.mu.Unlock()
-	if shared {
-		s.fail(s.sharedError(fmt.Sprintf("the group took partitions %v from this process", parts)))
 	}
 }
 
