@@ -367,13 +367,17 @@ func (s *Source) newConsumer() (*kgo.Client, error) {
 	if s.cfg.instanceID != "" {
 		opts = append(opts, kgo.InstanceID(s.cfg.instanceID))
 	}
+	// Eager rebalancing hands every member its share in the same generation,
+	// so each member of a shared group that needs the whole topic sees only
+	// part of it in assigned and stops; with cooperative rebalancing the first
+	// member could leave before the newcomer got anything, and the newcomer
+	// would silently carry on from the old member's offsets. Every member also
+	// offers the eager range protocol, so members whose plans differ (facts
+	// sampled at different times) still agree on one protocol.
 	if s.wholeTopic != "" {
-		// Eager rebalancing hands every member its share in the same
-		// generation, so each member of a shared group sees only part of the
-		// topic in assigned and stops; with cooperative rebalancing the first
-		// member could leave before the newcomer got anything, and the
-		// newcomer would silently carry on from the old member's offsets.
 		opts = append(opts, kgo.Balancers(kgo.RangeBalancer()))
+	} else {
+		opts = append(opts, kgo.Balancers(kgo.CooperativeStickyBalancer(), kgo.RangeBalancer()))
 	}
 	if s.txn != nil {
 		session, err := s.newTransactSession(opts)
