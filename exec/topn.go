@@ -21,13 +21,15 @@ import (
 // (or the same as a subquery filtered by WHERE rn <= 3). State is the N
 // best rows of each key (plus the rows tied with the last for RANK and
 // DENSE_RANK). Under EMIT CHANGES (the default for ROW_NUMBER) every change
-// of a key's top rows emits the rows whose rank position changed, keyed by
-// the PARTITION BY columns and the rank, so each row overwrites the one
-// that held its rank before: a row pushed out of the top N is overwritten
-// by the row that takes its rank. RANK and DENSE_RANK can give one rank to
-// several rows and can shrink the set when ties are broken, which an
-// overwrite by key cannot express, so they emit under EMIT FINAL (their
-// default): the top rows of each key once, at the end of a bounded input.
+// of a key's top rows emits updates. ROW_NUMBER's are keyed by the
+// PARTITION BY columns and the rank, so each row overwrites the one that
+// held its rank before: a row pushed out of the top N is overwritten by the
+// row that takes its rank. RANK and DENSE_RANK give one rank to tied rows,
+// so their updates are keyed by the row itself (every selected column but
+// the rank): a row entering the top N or changing rank is emitted with its
+// new rank, and a row leaving it is retracted: emitted with a NULL rank.
+// Without EMIT CHANGES they emit under EMIT FINAL (their default): the top
+// rows of each key once, at the end of a bounded input.
 
 // rankKind is the rank function of a Top-N.
 type rankKind uint8
@@ -135,10 +137,6 @@ func (p *Program) compileTopN(sel *sql.Select, items []sql.SelectItem, in *expr.
 	}
 	switch sel.Emit {
 	case sql.EmitChanges:
-		if t.kind != rowNumber {
-			return errorAt(sel, "EMIT CHANGES is not supported for a Top-N by %s: rows tied on one rank cannot each be "+
-				"updated by key, and breaking a tie removes rows; use ROW_NUMBER() for updates, or EMIT FINAL", c.Name)
-		}
 		t.changes = true
 	case sql.EmitDefault:
 		t.changes = t.kind == rowNumber && t.window == nil
@@ -193,14 +191,41 @@ func (p *Program) compileTopN(sel *sql.Select, items []sql.SelectItem, in *expr.
 		t.project = append(t.project, f)
 	}
 	if t.changes {
-		slots, err := topKeySlots(c, items, t.lo == t.hi)
+		slots, err := topKeySlots(c, items, t.kind == rowNumber && t.lo == t.hi)
 		if err != nil {
 			return err
+		}
+		if t.kind != rowNumber {
+			slots, err = rankKeySlots(c, items)
+			if err != nil {
+				return err
+			}
 		}
 		t.keySlots = slots
 	}
 	p.top = &t
 	return nil
+}
+
+// rankKeySlots returns the output slots keying the EMIT CHANGES updates of
+// a Top-N by RANK or DENSE_RANK: every selected column but the rank, the
+// row itself. The ORDER BY expressions must be among them, so that rows
+// equal in every selected column are peers, which always share a rank and
+// enter and leave the top N together: to a consumer they are one row.
+func rankKeySlots(c *sql.Call, items []sql.SelectItem) ([]int, error) {
+	for _, o := range c.Over.OrderBy {
+		if !slices.ContainsFunc(items, func(it sql.SelectItem) bool { return sameExpr(o.Expr, it.Expr) }) {
+			return nil, errorAt(o.Expr, "EMIT CHANGES of a Top-N by %s updates each row, keyed by its selected columns: "+
+				"select %s, the ORDER BY of the rank (or use EMIT FINAL)", c.Name, sql.FormatExpr(o.Expr))
+		}
+	}
+	var slots []int
+	for i, it := range items {
+		if x, ok := isAnalyticCall(it.Expr); !ok || !sameExpr(x, c) {
+			slots = append(slots, i)
+		}
+	}
+	return slots, nil
 }
 
 // topKeySlots returns the output slots of the PARTITION BY columns and the
@@ -260,12 +285,19 @@ type topList struct {
 	// from is the first position whose row changed since the last flush;
 	// -1 when none did.
 	from int
+	// gone holds, under EMIT CHANGES of RANK and DENSE_RANK, the rows that
+	// left the top N since the last flush after being emitted: each is
+	// retracted at the flush.
+	gone []topRow
 }
 
 // topRow is one ranked row: its ORDER BY values and a copy of the input.
 type topRow struct {
 	order []record.Value
 	rec   record.Record
+	// shown is, under EMIT CHANGES of RANK and DENSE_RANK, the rank the
+	// row was last emitted with; 0 when it is not shown.
+	shown int64
 }
 
 func newTopState() topState {
@@ -339,8 +371,12 @@ func (pl *Pipeline) topRecord(r *record.Record) {
 		w.lists = append(w.lists, topList{from: -1})
 	}
 	l := &w.lists[id]
-	// The new row goes after the rows it ties with: ties keep arrival order.
-	pos := sort.Search(len(l.rows), func(i int) bool { return t.compare(order, l.rows[i].order) < 0 })
+	// Tied rows rank by source position (before), which is arrival order
+	// within a source partition.
+	pos := sort.Search(len(l.rows), func(i int) bool {
+		c := t.compare(order, l.rows[i].order)
+		return c < 0 || c == 0 && before(r, &l.rows[i].rec)
+	})
 	if t.kind == rowNumber && int64(pos) >= t.hi {
 		pl.stats.Filtered++
 		return
@@ -349,6 +385,13 @@ func (pl *Pipeline) topRecord(r *record.Record) {
 	rec.Values = slices.Clone(r.Values)
 	l.rows = slices.Insert(l.rows, pos, topRow{order: slices.Clone(order), rec: rec})
 	n := t.kept(l.rows)
+	if t.changes && t.kind != rowNumber {
+		for _, g := range l.rows[n:] {
+			if g.shown != 0 {
+				l.gone = append(l.gone, g)
+			}
+		}
+	}
 	clear(l.rows[n:])
 	l.rows = l.rows[:n]
 	if pos >= len(l.rows) {
@@ -363,6 +406,19 @@ func (pl *Pipeline) topRecord(r *record.Record) {
 		}
 		l.from = min(l.from, pos)
 	}
+}
+
+// before reports whether a ranks before b when their ORDER BY values tie:
+// by source (topic, then partition), then offset, so that ties rank the
+// same whatever the order in which source partitions' records arrive.
+func before(a, b *record.Record) bool {
+	if c := strings.Compare(a.Topic, b.Topic); c != 0 {
+		return c < 0
+	}
+	if a.Partition != b.Partition {
+		return a.Partition < b.Partition
+	}
+	return a.Offset < b.Offset
 }
 
 // compare orders two rows' ORDER BY values (NULLs last when ascending).
@@ -428,8 +484,32 @@ func (pl *Pipeline) addTopRows(w *topWindow, l *topList, from int) {
 	})
 }
 
+// addRankChanges adds, under EMIT CHANGES of RANK or DENSE_RANK, the
+// updates of list l since the last flush: first the retractions of the
+// rows that left the top N (or whose rank fell below the bound's lower
+// end), then each row whose rank changed, with its new rank.
+func (pl *Pipeline) addRankChanges(w *topWindow, l *topList) {
+	t := pl.p.top
+	for i := range l.gone {
+		pl.addTopRow(w, &l.gone[i].rec, 0)
+	}
+	clear(l.gone)
+	l.gone = l.gone[:0]
+	t.ranks(l.rows, func(i int, rank int64) bool {
+		if rank < t.lo {
+			rank = 0 // held for its rank, not shown
+		}
+		if r := &l.rows[i]; i >= l.from && rank != r.shown {
+			pl.addTopRow(w, &r.rec, rank)
+			r.shown = rank
+		}
+		return true
+	})
+}
+
 // addTopRow evaluates the output row of rec ranked rank into the row
-// buffer; a failure sends rec to the dead-letter output.
+// buffer (a rank of 0 retracts the row: its rank is NULL); a failure sends
+// rec to the dead-letter output.
 func (pl *Pipeline) addTopRow(w *topWindow, rec *record.Record, rank int64) {
 	t, st := pl.p.top, &pl.top
 	vals := st.ext.Values[:0]
@@ -437,7 +517,10 @@ func (pl *Pipeline) addTopRow(w *topWindow, rec *record.Record, rank int64) {
 	for len(vals) < t.rankSlot+3 {
 		vals = append(vals, record.Value{})
 	}
-	vals[t.rankSlot] = record.IntValue(rank)
+	vals[t.rankSlot] = record.Value{}
+	if rank != 0 {
+		vals[t.rankSlot] = record.IntValue(rank)
+	}
 	if t.window != nil {
 		vals[t.rankSlot+1] = record.TimestampValue(w.start)
 		vals[t.rankSlot+2] = record.TimestampValue(w.start + t.window.size)
@@ -466,7 +549,11 @@ func (pl *Pipeline) flushTop() {
 	w := st.wins[0]
 	for _, id := range st.dirty {
 		l := &w.lists[id]
-		pl.addTopRows(w, l, l.from)
+		if pl.p.top.kind == rowNumber {
+			pl.addTopRows(w, l, l.from)
+		} else {
+			pl.addRankChanges(w, l)
+		}
 		l.from = -1
 	}
 	st.dirty = st.dirty[:0]

@@ -151,8 +151,11 @@ func rowWindows(sel *sql.Select) (topN, order, qualify string) {
 			per = "per " + formatList(c.Over.PartitionBy)
 		}
 		state := fmt.Sprintf("%d rows", hi)
-		if !strings.EqualFold(c.Name, "ROW_NUMBER") {
-			state += " plus ties"
+		switch strings.ToUpper(c.Name) {
+		case "RANK":
+			state += " plus the rows tied with the last"
+		case "DENSE_RANK":
+			state = fmt.Sprintf("the rows of the %d best ORDER BY values", hi)
 		}
 		switch {
 		case !rowTopN(sel):
