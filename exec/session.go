@@ -23,46 +23,46 @@ type sessionKey struct {
 }
 
 // sessionRecord folds the prepared record into its key's session: a
-// record at t covers [t, t+gap); it extends an overlapping open session,
-// merges every open session it bridges, or starts a new one.
+// record at t covers [t, t+gap), its own session. That session is open
+// while its end plus the allowed lateness is after the watermark of the
+// record's source partition (lateBound); then the record merges every
+// session it overlaps into one, or starts a new one. Otherwise it is late
+// (under 'update', folded into a retained session it overlaps).
+//
+// Whether a record is late thus depends on the record alone, and the
+// sessions are the connected runs of the records' own sessions, whatever
+// the order in which source partitions' records arrive. A session closes
+// (closeAt) only when no record still to come can reach it: one whose own
+// session is open starts after it.
 func (pl *Pipeline) sessionRecord(r *record.Record, t int64) {
 	a := pl.p.agg
 	lateness, keep := pl.p.set.lateness, pl.p.retention()
 	wm := pl.lateBound(r)
 	lo, hi := t, t+a.window.gap
+	open := hi+lateness > wm
 	sk := pl.sessions[string(pl.keyBuf)]
 	if sk == nil {
 		sk = &sessionKey{key: string(pl.keyBuf)}
 		pl.sessions[sk.key] = sk
 	}
-	open, fired := -1, -1
+	var s *session
 	for i := range sk.list {
-		s := &sk.list[i]
-		if s.start >= hi || lo >= s.end {
-			continue
-		}
+		o := &sk.list[i]
 		switch {
-		case s.fired || s.end+lateness <= wm:
-			// closed by r's watermark, whether or not the job's
-			// watermark has fired it yet: r's fate must not depend on that
-			if fired < 0 {
-				fired = i
-			}
-		case open < 0:
-			open = i
-		default:
-			pl.mergeSession(&sk.list[open], s)
+		case o.start >= hi || lo >= o.end:
+		case s == nil:
+			s = o
+		case open:
+			// none is fired: a session closes only when no open
+			// record can overlap it
+			pl.mergeSession(s, o)
 		}
 	}
-	var s *session
 	switch {
-	case open >= 0:
-		s = &sk.list[open]
-	case hi+lateness > wm:
+	case s != nil && (open || keep > 0):
+	case open:
 		sk.list = append(sk.list, session{start: lo, end: hi, g: pl.newSessionGroup(lo, hi)})
 		s = &sk.list[len(sk.list)-1]
-	case keep > 0 && fired >= 0:
-		s = &sk.list[fired]
 	case keep > 0 && hi+lateness+keep > wm:
 		sk.list = append(sk.list, session{start: lo, end: hi, g: pl.newSessionGroup(lo, hi), fired: true})
 		s = &sk.list[len(sk.list)-1]
@@ -78,15 +78,22 @@ func (pl *Pipeline) sessionRecord(r *record.Record, t int64) {
 	switch {
 	case s.fired:
 		pl.markChanged(s.g)
-		pl.nextDue = min(pl.nextDue, s.end+lateness+keep)
+		pl.nextDue = min(pl.nextDue, pl.closeAt(s)+keep)
 	case a.changes():
 		pl.markChanged(s.g)
-		pl.nextDue = min(pl.nextDue, s.end+lateness)
+		pl.nextDue = min(pl.nextDue, pl.closeAt(s))
 	default:
 		s.held.note(pl.src.index(r), r.Offset)
-		pl.nextDue = min(pl.nextDue, s.end+lateness)
+		pl.nextDue = min(pl.nextDue, pl.closeAt(s))
 	}
 	pl.compactSessions(sk)
+}
+
+// closeAt returns the watermark at which session s closes and fires: its
+// end plus the gap plus the allowed lateness. Before that a record whose
+// own session is open may still start before s's end and extend it.
+func (pl *Pipeline) closeAt(s *session) int64 {
+	return s.end + pl.p.agg.window.gap + pl.p.set.lateness
 }
 
 func (pl *Pipeline) newSessionGroup(start, end int64) int32 {
@@ -119,20 +126,20 @@ func (pl *Pipeline) compactSessions(sk *sessionKey) {
 // when all is set), ordered by start then key, as one emission, and
 // releases fired sessions whose retention has passed.
 func (pl *Pipeline) fireSessions(all bool) {
-	lateness, keep := pl.p.set.lateness, pl.p.retention()
+	keep := pl.p.retention()
 	changes := pl.p.agg.changes()
 	pl.nextDue = math.MaxInt64
 	due := pl.due[:0]
 	for _, sk := range pl.sessions {
 		for i := range sk.list {
 			s := &sk.list[i]
-			switch {
-			case all || s.end+lateness <= pl.wm && !s.fired || s.end+lateness+keep <= pl.wm:
+			switch closeAt := pl.closeAt(s); {
+			case all || closeAt <= pl.wm && !s.fired || closeAt+keep <= pl.wm:
 				due = append(due, dueItem{sk: sk, i: i, start: s.start})
 			case s.fired:
-				pl.nextDue = min(pl.nextDue, s.end+lateness+keep)
+				pl.nextDue = min(pl.nextDue, closeAt+keep)
 			default:
-				pl.nextDue = min(pl.nextDue, s.end+lateness)
+				pl.nextDue = min(pl.nextDue, closeAt)
 			}
 		}
 	}
@@ -148,10 +155,10 @@ func (pl *Pipeline) fireSessions(all bool) {
 	pl.emit()
 	for _, d := range due {
 		s := &d.sk.list[d.i]
-		if !s.fired && !all && keep > 0 && s.end+lateness+keep > pl.wm {
+		if !s.fired && !all && keep > 0 && pl.closeAt(s)+keep > pl.wm {
 			s.fired = true
 			s.held.reset()
-			pl.nextDue = min(pl.nextDue, s.end+lateness+keep)
+			pl.nextDue = min(pl.nextDue, pl.closeAt(s)+keep)
 			continue
 		}
 		pl.gt.release(pl.aggs, s.g)

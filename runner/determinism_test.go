@@ -118,6 +118,8 @@ func TestLatenessIsDeterministic(t *testing.T) {
 			GROUP BY symbol WINDOW TUMBLING(trade_time, INTERVAL '50' MILLISECOND) EMIT FINAL`},
 		{name: "sliding_ordered", ordered: true, query: `SELECT _WINDOW_START AS ws, COUNT(*) AS c, MAX(price) AS hi FROM trades
 			WINDOW SLIDING(trade_time, INTERVAL '30' MILLISECOND, INTERVAL '10' MILLISECOND) ORDER BY ws EMIT FINAL`},
+		{name: "session", query: `SELECT symbol, _WINDOW_START AS ws, _WINDOW_END AS we, COUNT(*) AS c, SUM(quantity) AS q FROM trades
+			GROUP BY symbol WINDOW SESSION(trade_time, INTERVAL '12' MILLISECOND) EMIT FINAL`},
 		{name: "row_window", query: `SELECT symbol, trade_time, COUNT(*) OVER (PARTITION BY symbol ORDER BY trade_time) AS n FROM trades`},
 	}
 	for _, q := range queries {
