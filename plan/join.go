@@ -86,7 +86,7 @@ func (p *Plan) roles(sel *sql.Select, opts Options) error {
 			switch {
 			case in.Rows < 0:
 				in.Broadcast = true
-				in.Why = fmt.Sprintf("the table's size is known only once it is read: it is broadcast when its bootstrap finds at most %d rows ('%s'), else hashed on the join key", maxRows, PropBroadcastMaxRows)
+				in.Why = fmt.Sprintf("the table's size is known only once it is read: it is broadcast when its bootstrap finds at most %d rows ('%s'), else split over the workers by its key", maxRows, PropBroadcastMaxRows)
 			case in.Rows <= maxRows:
 				in.Broadcast = true
 				in.Why = fmt.Sprintf("the table holds %d rows, at most '%s'=%d, so every worker reads one shared copy and the stream keeps its cheapest routing", in.Rows, PropBroadcastMaxRows, maxRows)
@@ -100,12 +100,32 @@ func (p *Plan) roles(sel *sql.Select, opts Options) error {
 	return nil
 }
 
-// routed reports, per input, whether routing must co-locate it with the
-// stream (false for broadcast tables).
-func (p *Plan) routed() []bool {
+// routed decides, per input, whether routing must co-locate it with the
+// stream: every stream does, a broadcast table does not, and a table that
+// is not broadcast does unless co-locating it would leave no key to hash
+// on (a later join of a multi-way join on another key, or a GROUP BY on
+// another key): such a table is looked up by its own key instead
+// (Input.Exchange), so each join of the statement runs on its own key.
+// Tables are taken in JOIN order, so the first keeps the stream's routing.
+func (p *Plan) routed(sel *sql.Select, r *resolver) []bool {
 	out := make([]bool, len(p.Inputs))
 	for i, in := range p.Inputs {
-		out[i] = !in.Broadcast
+		out[i] = in.Role != RoleTable
+	}
+	req, _ := requirement(sel, r, out)
+	for i := range p.Inputs {
+		in := &p.Inputs[i]
+		if in.Role != RoleTable || in.Broadcast {
+			continue
+		}
+		out[i] = true
+		next, _ := requirement(sel, r, out)
+		if next.Kind == partition.Single && req.Kind != partition.Single {
+			out[i], in.Exchange = false, true
+			in.Why += fmt.Sprintf("; co-locating it with the stream would leave no key to hash on (%s)", next.Why)
+			continue
+		}
+		req = next
 	}
 	return out
 }
@@ -114,10 +134,18 @@ func (p *Plan) routed() []bool {
 // is chosen. A table that is not broadcast shares the stream's key groups
 // (hashed on its side of the routing key, or split by source partition
 // when both inputs are partitioned alike); when the routing does not hash
-// on the table's primary key columns, the table is broadcast instead.
-func (p *Plan) placeInputs() {
+// on the table's primary key columns, the table is split by its own key
+// and each row looks its match up in the shard that owns it: an exchange
+// on the next key inside the process.
+func (p *Plan) placeInputs(sel *sql.Select, r *resolver) {
 	strat := p.Strategy.Name()
-	aligned := p.Requirement.Aligned() && (strat == partition.SmartRepartition || strat == partition.StickyPartition)
+	streams := 0
+	for _, in := range p.Inputs {
+		if in.Role == RoleStream {
+			streams++
+		}
+	}
+	aligned := p.Requirement.Aligned() && (strat == partition.SmartRepartition || strat == partition.StickyPartition) && streams == 1
 	for i := range p.Inputs {
 		in := &p.Inputs[i]
 		keys := exprNames(in.KeyExprs)
@@ -135,9 +163,15 @@ func (p *Plan) placeInputs() {
 			}
 		case in.Broadcast:
 			in.Routing = RoutingBroadcast
-		case p.Requirement.Kind != partition.Hash || strat == partition.FanIn || !p.tableKeyed(in):
-			in.Broadcast, in.Routing = true, RoutingBroadcast
-			in.Why = fmt.Sprintf("the stream is routed by %s, not hashed on %s's primary key (%s), so every worker holds the whole table", strat, in.Name, strings.Join(in.PrimaryKey, ", "))
+		case in.Exchange || p.Requirement.Kind != partition.Hash || strat == partition.FanIn || !p.tableKeyed(in):
+			lookup := lookupKeys(sel, r, i)
+			if !in.Exchange {
+				in.Why += fmt.Sprintf("; the stream is routed by %s, not hashed on %s's primary key", p.Inputs[0].Routing, in.Name)
+			}
+			in.Exchange, in.KeyExprs = true, nil
+			in.Routing = "exchange on " + strings.Join(lookup, ", ")
+			in.Why += fmt.Sprintf(", so %s is split over the workers by its primary key (%s) and each row, after the joins before it, is looked up in the shard that holds %s: an exchange on the next key inside the process",
+				in.Name, strings.Join(in.PrimaryKey, ", "), strings.Join(lookup, ", "))
 		case aligned:
 			in.ByPartition = true
 			in.Routing = "by source partition (" + strat + ")"
@@ -147,6 +181,18 @@ func (p *Plan) placeInputs() {
 			in.Why += "; its rows are hashed on " + strings.Join(keys, ", ") + " into the key groups the stream is hashed into"
 		}
 	}
+}
+
+// lookupKeys returns what input i (a table) is looked up by: the
+// expressions its JOIN equates with its columns.
+func lookupKeys(sel *sql.Select, r *resolver, i int) []string {
+	var out []string
+	for _, pr := range equalities(sel.Joins[i-1].On, r) {
+		if r.input(pr.r) == i {
+			out = append(out, sql.FormatExpr(pr.l))
+		}
+	}
+	return out
 }
 
 // tableKeyed reports whether a table's side of the routing key is made of
@@ -199,7 +245,7 @@ func (p *Plan) joinSourceKey(keys []sql.Expr, r *resolver) []string {
 	}
 	for i := 1; i < len(p.Inputs); i++ {
 		in := p.Inputs[i]
-		if in.Broadcast {
+		if in.Broadcast || in.Exchange {
 			continue
 		}
 		side := exprNames(inputKeys(p.Statement.Query, r, keys, i))

@@ -112,8 +112,11 @@ type Input struct {
 	// Rows is a table's size when known (see Options.TableRows), else -1.
 	Rows int64
 	// Broadcast is set for a table every worker holds whole; ByPartition
-	// for a table split by source partition like the stream (aligned).
-	Broadcast, ByPartition bool
+	// for a table split by source partition like the stream (aligned);
+	// Exchange for a table split by its own key, not the stream's routing
+	// key, whose rows each stream row looks up in the shard that holds its
+	// key (a multi-way join on several keys).
+	Broadcast, ByPartition, Exchange bool
 	// Routing says how the input reaches the workers ("always_hash on k",
 	// "broadcast", ...) and Why says why.
 	Routing, Why string
@@ -141,7 +144,7 @@ func Build(stmt *sql.Statement, opts Options) (*Plan, error) {
 	if err := p.roles(sel, opts); err != nil {
 		return nil, err
 	}
-	req, keys := requirement(sel, r, p.routed())
+	req, keys := requirement(sel, r, p.routed(sel, r))
 	switch {
 	case len(p.Inputs) == 1 && p.Inputs[0].Facts.Key != nil:
 		req.SourceKey = p.Inputs[0].Facts.Key
@@ -158,7 +161,7 @@ func Build(stmt *sql.Statement, opts Options) (*Plan, error) {
 	if err := p.choose(opts); err != nil {
 		return nil, err
 	}
-	p.placeInputs()
+	p.placeInputs(sel, r)
 	return p, nil
 }
 

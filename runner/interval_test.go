@@ -53,7 +53,7 @@ func intervalData(t *testing.T, seed uint64, disordered bool) *joinData {
 // planner accepts, and compares the rows with SQLite's.
 func TestIntervalJoinDifferentialSQLite(t *testing.T) {
 	const with = ` WITH ('event.time.field'='ts', 'watermark.max_out_of_orderness'='3s')`
-	queries := []struct{ name, q, sqlite string }{
+	queries := []intervalQuery{
 		{"inner within", `SELECT a.v AS av, b.v AS bv FROM a JOIN b ON a.k = b.k WITHIN INTERVAL '1' SECOND`,
 			`SELECT a.v AS av, b.v AS bv FROM a JOIN b ON a.k = b.k AND b.ts - a.ts BETWEEN -1000 AND 1000`},
 		{"left within", `SELECT a.v AS av, b.v AS bv FROM a LEFT JOIN b ON a.k = b.k WITHIN INTERVAL '1' SECOND`,
@@ -65,6 +65,14 @@ func TestIntervalJoinDifferentialSQLite(t *testing.T) {
 		{"group by after a left join", `SELECT a.k, COUNT(*) AS n, COUNT(b.v) AS matched FROM a LEFT JOIN b ON a.k = b.k WITHIN INTERVAL '1' SECOND GROUP BY a.k EMIT FINAL`,
 			`SELECT a.k, COUNT(*) AS n, COUNT(b.v) AS matched FROM a LEFT JOIN b ON a.k = b.k AND b.ts - a.ts BETWEEN -1000 AND 1000 GROUP BY a.k`},
 	}
+	intervalQueries(t, queries, with, []string{""})
+}
+
+type intervalQuery struct{ name, q, sqlite string }
+
+// intervalQueries compares each query's rows with SQLite's over time-ordered
+// and disordered streams (see eachInterval).
+func intervalQueries(t *testing.T, queries []intervalQuery, with string, tables []string) {
 	for _, disordered := range []bool{false, true} {
 		d := intervalData(t, 3, disordered)
 		for _, q := range queries {
@@ -74,26 +82,62 @@ func TestIntervalJoinDifferentialSQLite(t *testing.T) {
 			}
 			t.Run(fmt.Sprintf("%s/disordered=%v", q.name, disordered), func(t *testing.T) {
 				t.Parallel()
-				accepted := 0
-				for _, n := range []int{1, 2, 4, 8} {
-					for _, s := range []string{"", "always_hash", "smart_repartition", "fan_in", "round_robin"} {
-						got, err := d.run(t, q.q+with, Options{Partitions: n, Strategy: s})
-						if err != nil && s != "" && strings.Contains(err.Error(), "would split") {
-							continue
-						}
-						if err != nil {
-							t.Fatalf("N=%d, strategy %q: %v", n, s, err)
-						}
-						accepted++
-						if fmt.Sprint(got) != fmt.Sprint(want) {
-							t.Fatalf("N=%d, strategy %q: %d rows, SQLite %d\n ", n, s, len(got), len(want))
-						}
-					}
-				}
-				if accepted < 12 {
-					t.Errorf("only %d configurations accepted", accepted)
-				}
+				d.eachInterval(t, q.q+with, tables, want)
 			})
 		}
 	}
+}
+
+// eachInterval runs a stream-stream join statement (its WITH clause left
+// open when tables are set) at 1, 2, 4 and 8 partitions with every
+// strategy the planner accepts and, for each of tables, the tables
+// broadcast or split by key, and compares its rows with want.
+func (d *joinData) eachInterval(t *testing.T, text string, tables []string, want []string) {
+	accepted := 0
+	for _, n := range []int{1, 2, 4, 8} {
+		for _, s := range []string{"", "always_hash", "smart_repartition", "fan_in", "round_robin"} {
+			for _, bc := range tables {
+				q := text
+				if bc != "" {
+					q += fmt.Sprintf(", 'traders.broadcast'='%s', 'regions.broadcast'='%s')", bc, bc)
+				}
+				got, err := d.run(t, q, Options{Partitions: n, Strategy: s})
+				if err != nil && s != "" && strings.Contains(err.Error(), "would split") {
+					continue
+				}
+				if err != nil {
+					t.Fatalf("N=%d, strategy %q, broadcast %q: %v", n, s, bc, err)
+				}
+				accepted++
+				if fmt.Sprint(got) != fmt.Sprint(want) {
+					t.Fatalf("N=%d, strategy %q, broadcast %q: %d rows, SQLite %d\n got %.300v\nwant %.300v", n, s, bc, len(got), len(want), got, want)
+				}
+			}
+		}
+	}
+	if accepted < 8*len(tables) { // fan_in at least, and auto
+
+		t.Errorf("only %d configurations accepted", accepted)
+	}
+}
+
+// TestIntervalJoinWithTablesDifferentialSQLite runs a stream-stream join
+// as one of several joins: tables joined before it (read by its ON) and
+// after it (on the interval key, or on another key: an exchange), each
+// table broadcast or split by key, at 1, 2, 4 and 8 partitions, and
+// compares the rows with SQLite's.
+func TestIntervalJoinWithTablesDifferentialSQLite(t *testing.T) {
+	const with = ` WITH ('event.time.field'='ts', 'watermark.max_out_of_orderness'='3s', 'traders.primary.key'='k', 'regions.primary.key'='region'`
+	const bound = `b.ts - a.ts BETWEEN -1000 AND 1000`
+	queries := []intervalQuery{
+		{"table before, read by ON", `SELECT a.v AS av, b.v AS bv, r.region FROM a JOIN traders r ON a.k = r.k JOIN b ON a.k = b.k AND b.v % 20 > r.lim WITHIN INTERVAL '1' SECOND`,
+			`SELECT a.v AS av, b.v AS bv, r.region FROM a JOIN traders r ON a.k = r.k JOIN b ON a.k = b.k AND b.v % 20 > r.lim AND ` + bound},
+		{"left table before a left join", `SELECT a.v AS av, b.v AS bv, r.name FROM a LEFT JOIN traders r ON a.k = r.k LEFT JOIN b ON a.k = b.k WITHIN INTERVAL '1' SECOND`,
+			`SELECT a.v AS av, b.v AS bv, r.name FROM a LEFT JOIN traders r ON a.k = r.k LEFT JOIN b ON a.k = b.k AND ` + bound},
+		{"tables after a full join, on two keys", `SELECT a.v AS av, b.v AS bv, r.name, g.boss FROM a FULL JOIN b ON a.k = b.k WITHIN INTERVAL '1' SECOND LEFT JOIN traders r ON b.k = r.k LEFT JOIN regions g ON r.region = g.region`,
+			`SELECT a.v AS av, b.v AS bv, r.name, g.boss FROM a FULL JOIN b ON a.k = b.k AND ` + bound + ` LEFT JOIN traders r ON b.k = r.k LEFT JOIN regions g ON r.region = g.region`},
+		{"inner table after, grouped", `SELECT g.region, COUNT(*) AS n FROM a JOIN b ON a.k = b.k WITHIN INTERVAL '1' SECOND JOIN traders r ON a.k = r.k JOIN regions g ON r.region = g.region GROUP BY g.region EMIT FINAL`,
+			`SELECT g.region, COUNT(*) AS n FROM a JOIN b ON a.k = b.k AND ` + bound + ` JOIN traders r ON a.k = r.k JOIN regions g ON r.region = g.region GROUP BY g.region`},
+	}
+	intervalQueries(t, queries, with, []string{"true", "false"})
 }

@@ -208,7 +208,7 @@ func prepareJoin(ctx context.Context, stmt *sql.Statement, opts Options) (*Job, 
 // error it closes the sources.
 func joinJob(ctx context.Context, stmt *sql.Statement, opts Options, q *joinQuery) (j *Job, err error) {
 	sel := stmt.Select()
-	var loaders []*join.Loader
+	loaders := map[int]*join.Loader{} // by input
 	var sink connector.Sink
 	var dlq *kafka.DeadLetterQueue
 	var fileDLQ *job.FileDLQ
@@ -217,8 +217,8 @@ func joinJob(ctx context.Context, stmt *sql.Statement, opts Options, q *joinQuer
 			return
 		}
 		for i, s := range q.srcs {
-			if i > 0 && i <= len(loaders) {
-				loaders[i-1].Close() // closes its source
+			if l, ok := loaders[i]; ok {
+				l.Close() // closes its source
 			} else {
 				s.Close()
 			}
@@ -250,22 +250,20 @@ func joinJob(ctx context.Context, stmt *sql.Statement, opts Options, q *joinQuer
 		fileDLQ = job.NewFileDLQ(path)
 		dead = fileDLQ
 	}
-	if sides := prog.Sides(); sides != nil {
-		return intervalJob(ctx, stmt, opts, q, sink, dead, stdoutSink, closeDLQ(fileDLQ))
-	}
 	facts := map[string]connector.Facts{}
 	rows := map[string]int64{}
 	tables := prog.Tables()
-	for i, t := range tables {
-		if facts[t.Name()], err = sourceFacts(ctx, q.srcs[i+1], t.Schema()); err != nil {
+	for _, t := range tables {
+		in := t.Input()
+		if facts[t.Name()], err = sourceFacts(ctx, q.srcs[in], t.Schema()); err != nil {
 			return nil, err
 		}
-		l, err := join.Load(ctx, t, q.srcs[i+1], dead)
+		l, err := join.Load(ctx, t, q.srcs[in], dead)
 		if err != nil {
 			return nil, err
 		}
-		loaders = append(loaders, l)
-		if q.bootstrap[i+1] {
+		loaders[in] = l
+		if q.bootstrap[in] {
 			if err := l.Wait(ctx); err != nil {
 				return nil, err
 			}
@@ -273,9 +271,24 @@ func joinJob(ctx context.Context, stmt *sql.Statement, opts Options, q *joinQuer
 		} else if n := l.Estimate(); n >= 0 {
 			rows[t.Name()] = n
 		}
-		if !q.bootstrap[i+1] || !l.Complete() {
+		if !q.bootstrap[in] || !l.Complete() {
 			t.SetDynamic()
 		}
+	}
+	var closers []func() error
+	for _, l := range loaders {
+		closers = append(closers, l.Close)
+	}
+	if fileDLQ != nil {
+		closers = append(closers, fileDLQ.Close)
+	}
+	if sides := prog.Sides(); sides != nil {
+		j, err := intervalJob(ctx, stmt, opts, q, facts, rows, sink, dead, stdoutSink)
+		if err != nil {
+			return nil, err
+		}
+		j.closers = append(j.closers, closers...)
+		return j, nil
 	}
 	if facts[sel.From.Name], err = sourceFacts(ctx, stream, prog.InputSchema()); err != nil {
 		return nil, err
@@ -284,19 +297,7 @@ func joinJob(ctx context.Context, stmt *sql.Statement, opts Options, q *joinQuer
 	if err != nil {
 		return nil, configErr(err)
 	}
-	for i, t := range tables {
-		in := p.Inputs[i+1]
-		mode := join.ByKey
-		switch {
-		case in.Broadcast:
-			mode = join.Broadcast
-		case in.ByPartition:
-			mode = join.ByPartition
-		}
-		if err := t.Shard(mode, p.Partitions, in.KeyExprs, p.KeyExprs, prog.InputSchema()); err != nil {
-			return nil, configErr(err)
-		}
-	}
+	shardTables(p, tables)
 	if ks, ok := sink.(*kafka.Sink); ok {
 		ks.SetDefaultPartitions(facts[sel.From.Name].Partitions)
 	}
@@ -318,14 +319,24 @@ func joinJob(ctx context.Context, stmt *sql.Statement, opts Options, q *joinQuer
 		sinkName = ""
 	}
 	j = &Job{Name: q.name, Plan: p, Program: prog.Program, Props: props, Source: sel.From.Name, Sink: sinkName,
-		WritesStdout: stdoutSink, Facts: facts[sel.From.Name], Schema: q.schemas[0], src: stream, dlq: dlq, config: cfg}
-	for _, l := range loaders {
-		j.closers = append(j.closers, l.Close)
-	}
-	if fileDLQ != nil {
-		j.closers = append(j.closers, fileDLQ.Close)
-	}
+		WritesStdout: stdoutSink, Facts: facts[sel.From.Name], Schema: q.schemas[0], src: stream, dlq: dlq, config: cfg, closers: closers}
 	return j, nil
+}
+
+// shardTables splits the tables over the workers as the plan places them:
+// broadcast, by source partition alongside the stream, else by key.
+func shardTables(p *plan.Plan, tables []*join.Table) {
+	for _, t := range tables {
+		in := p.Inputs[t.Input()]
+		mode := join.ByKey
+		switch {
+		case in.Broadcast:
+			mode = join.Broadcast
+		case in.ByPartition:
+			mode = join.ByPartition
+		}
+		t.Shard(mode, p.Partitions)
+	}
 }
 
 // sourceFacts returns a source's partitioning facts, checked against a
@@ -342,38 +353,33 @@ func sourceFacts(ctx context.Context, src connector.Source, schema *record.Schem
 	return f, nil
 }
 
-// closeDLQ returns the closer of a file dead-letter queue (nil for none).
-func closeDLQ(q *job.FileDLQ) func() error {
-	if q == nil {
-		return nil
-	}
-	return q.Close
-}
-
-// intervalJob configures the job of a stream-stream join: both inputs are
-// read into the joined row and routed by their own side of the join key.
-func intervalJob(ctx context.Context, stmt *sql.Statement, opts Options, q *joinQuery, sink connector.Sink,
-	dead connector.DeadLetters, stdoutSink bool, closer func() error) (*Job, error) {
+// intervalJob configures the job of a statement with a stream-stream join
+// (its tables loaded, their facts and sizes in facts and rows): both
+// streams are read into the joined row and routed by their own side of the
+// join key.
+func intervalJob(ctx context.Context, stmt *sql.Statement, opts Options, q *joinQuery, facts map[string]connector.Facts,
+	rows map[string]int64, sink connector.Sink, dead connector.DeadLetters, stdoutSink bool) (*Job, error) {
 	sel, prog, props := stmt.Select(), q.prog, q.props
 	sides := prog.Sides()
-	facts := map[string]connector.Facts{}
-	for i, src := range q.srcs {
-		f, err := sourceFacts(ctx, src, sides[i].Schema)
+	right := prog.StreamInput()
+	for s, in := range []int{0, right} {
+		f, err := sourceFacts(ctx, q.srcs[in], sides[s].Schema)
 		if err != nil {
 			return nil, err
 		}
-		facts[src.Name()] = f
+		facts[q.srcs[in].Name()] = f
 	}
-	p, err := plan.Build(stmt, q.planOptions(sel, opts, facts, nil))
+	p, err := plan.Build(stmt, q.planOptions(sel, opts, facts, rows))
 	if err != nil {
 		return nil, configErr(err)
 	}
+	shardTables(p, prog.Tables())
 	cfg, err := job.FromPlan(p, prog.Program, props)
 	if err != nil {
 		return nil, configErr(err)
 	}
-	if len(p.KeyExprs) > 0 && p.Requirement.Kind == partition.Hash && len(p.Inputs[1].KeyExprs) == len(p.KeyExprs) {
-		fns, err := prog.RoutingKey([2][]sql.Expr{p.Inputs[0].KeyExprs, p.Inputs[1].KeyExprs})
+	if len(p.KeyExprs) > 0 && p.Requirement.Kind == partition.Hash && len(p.Inputs[right].KeyExprs) == len(p.KeyExprs) {
+		fns, err := prog.RoutingKey([2][]sql.Expr{p.Inputs[0].KeyExprs, p.Inputs[right].KeyExprs})
 		if err != nil {
 			return nil, configErr(err)
 		}
@@ -385,7 +391,7 @@ func intervalJob(ctx context.Context, stmt *sql.Statement, opts Options, q *join
 	cfg.Program = joinProgram{prog}
 	cfg.DLQ = dead
 	cfg.Name = q.name
-	cfg.Sources = []connector.Source{join.SideSource(q.srcs[0], sides[0], 0), join.SideSource(q.srcs[1], sides[1], 1)}
+	cfg.Sources = []connector.Source{join.SideSource(q.srcs[0], sides[0], 0), join.SideSource(q.srcs[right], sides[1], 1)}
 	cfg.Sinks = []connector.Sink{sink}
 	cfg.Progress, cfg.ProgressInterval = opts.Progress, opts.ProgressInterval
 	sinkName := stmt.Name
@@ -396,9 +402,6 @@ func intervalJob(ctx context.Context, stmt *sql.Statement, opts Options, q *join
 		WritesStdout: stdoutSink, Facts: facts[sel.From.Name], Schema: q.schemas[0], src: q.srcs[0], config: cfg}
 	if d, ok := dead.(*kafka.DeadLetterQueue); ok {
 		j.dlq = d
-	}
-	if closer != nil {
-		j.closers = append(j.closers, closer)
 	}
 	return j, nil
 }

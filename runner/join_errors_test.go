@@ -82,6 +82,10 @@ func TestJoinErrors(t *testing.T) {
 		{`SELECT t.id FROM trades t JOIN traders r ON t.qty = r.qty`, `must equate r.trader_id with the stream`},
 		{`SELECT t.id FROM trades t JOIN trades u ON t.id = u.id`, `a stream-stream join needs a time bound`},
 		{`SELECT t.id, r._offset FROM trades t JOIN traders r ON t.trader_id = r.trader_id`, `system columns are those of the stream record`},
+		{`SELECT t.id FROM trades t JOIN trades u ON t.id = u.id WITHIN INTERVAL '1' SECOND JOIN trades v ON t.id = v.id WITHIN INTERVAL '1' SECOND`,
+			`JOIN trades: trades and trades are both streams (no primary key), and a statement runs one stream-stream join`},
+		{`SELECT t.id FROM trades t JOIN trades u ON t.id = u.id AND u.qty < r.qty WITHIN INTERVAL '1' SECOND JOIN traders r ON r.trader_id = t.trader_id`, `ON of JOIN trades reads a source joined after it: u.qty < r.qty`},
+		{`SELECT t.id FROM trades t JOIN traders r ON t.trader_id = r.trader_id JOIN trades u ON t.id = u.id AND u.qty = v.qty WITHIN INTERVAL '1' SECOND`, `unknown source or alias "v"`},
 	}
 	// A statement that does not read traders must not name it in WITH.
 	tradesOnly := regexp.MustCompile(`'traders\.[a-z_.]+'='[^']*',\s*`).ReplaceAllString(with, "")

@@ -285,6 +285,9 @@ func TestJoinDifferentialSQLite(t *testing.T) {
 		{"group by the join key", `SELECT t.k, COUNT(*) AS n, MAX(r.lim) AS m FROM trades t LEFT JOIN traders r ON t.k = r.k GROUP BY t.k`},
 		{"multi-column key", `SELECT t.id, l.cap FROM trades t LEFT JOIN limits l ON t.k = l.k AND t.k2 = l.k2`},
 		{"three-way", `SELECT t.id, r.name, g.boss FROM trades t JOIN traders r ON t.k = r.k LEFT JOIN regions g ON r.region = g.region`},
+		{"four-way on three keys", `SELECT t.id, l.cap, r.name, g.boss FROM trades t LEFT JOIN limits l ON t.k = l.k AND t.k2 = l.k2 JOIN traders r ON t.k = r.k LEFT JOIN regions g ON r.region = g.region WHERE l.cap IS NULL OR l.cap > 10`},
+		{"group by another key than the join's", `SELECT t.k2, COUNT(*) AS n, SUM(r.lim) AS s FROM trades t JOIN traders r ON t.k = r.k GROUP BY t.k2`},
+		{"group by a later table's column", `SELECT g.boss, COUNT(*) AS n FROM trades t JOIN traders r ON t.k = r.k JOIN regions g ON r.region = g.region GROUP BY g.boss`},
 	}
 	for _, keyed := range []bool{false, true} {
 		d := newJoinData(t, 5, keyed)
@@ -311,7 +314,7 @@ func (d *joinData) each(t *testing.T, q, with string, want []string) {
 				if strings.Contains(text, "GROUP BY") {
 					text += " EMIT FINAL"
 				}
-				text += with + fmt.Sprintf(", 'traders.broadcast'='%s', 'limits.broadcast'='%s')", bc, bc)
+				text += with + fmt.Sprintf(", 'traders.broadcast'='%s', 'limits.broadcast'='%s', 'regions.broadcast'='%s')", bc, bc, bc)
 				got, err := d.run(t, text, Options{Partitions: n, Strategy: s})
 				var ce *ConfigError
 				if errors.As(err, &ce) && s != "" && strings.Contains(err.Error(), "would split") {

@@ -44,9 +44,13 @@ type Program struct {
 	*exec.Program
 	stream *record.Schema // the stream's columns: slots 0..len-1 of the joined row
 	width  int            // the joined row's width
-	tables []*lookup
-	iv     *interval // a stream-stream join; nil for stream-table joins
-	c      *compiler
+	tables []*lookup      // the stream-table JOINs, in order
+	iv     *interval      // a stream-stream join; nil when there is none
+	// pre is the number of tables joined before the stream-stream join:
+	// they are looked up for the left input's rows as they arrive, the
+	// others for the joined rows
+	pre int
+	c   *compiler
 }
 
 // lookup is one stream-table JOIN.
@@ -60,33 +64,53 @@ type lookup struct {
 	asOf     *exec.Program // FOR SYSTEM_TIME AS OF: the stream's time over the joined row; nil when absent
 }
 
-// Compile compiles a SELECT whose JOINs are all stream-table joins. Errors
-// in the statement are positioned *expr.Error values.
+// Compile compiles a SELECT with JOINs: any number of stream-table joins
+// (each on its own key) and at most one stream-stream join. The joined row
+// holds every input's columns in statement order (then, with a
+// stream-stream join, the slot that tells its two inputs apart). Errors in
+// the statement are positioned *expr.Error values.
 func Compile(sel *sql.Select, opts Options) (*Program, error) {
 	if len(opts.Inputs) != 1+len(sel.Joins) {
 		return nil, fmt.Errorf("join: %d inputs described for %d sources", len(opts.Inputs), 1+len(sel.Joins))
 	}
-	if len(sel.Joins) == 1 && len(opts.Inputs[1].PrimaryKey) == 0 {
-		return compileInterval(sel, opts)
-	}
+	ss := 0 // the input of the stream-stream join's right side; 0 when none
 	for i, j := range sel.Joins {
 		in := opts.Inputs[i+1]
 		if len(in.PrimaryKey) == 0 {
-			return nil, errorAt(j, "JOIN %s: %s has no primary key, so it is a stream, and a stream-stream join is executed only as the single JOIN of a statement; declare '%s.primary.key' to join it as a table (latest row per key)", j.Source.Name, j.Source.Name, j.Source.Name)
+			if ss != 0 {
+				first := sel.Joins[ss-1].Source.Name
+				return nil, errorAt(j, "JOIN %s: %s and %s are both streams (no primary key), and a statement runs one stream-stream join: join %s in a CREATE STREAM ... AS SELECT and join %s with that stream, or declare '%s.primary.key' to join it as a table (latest row per key)",
+					j.Source.Name, first, j.Source.Name, first, j.Source.Name, j.Source.Name)
+			}
+			if j.AsOf != nil {
+				return nil, errorAt(j, "JOIN %s FOR SYSTEM_TIME AS OF: %s has no primary key, so it is a stream; a temporal join reads a table's versions: declare '%s.primary.key'", j.Source.Name, j.Source.Name, j.Source.Name)
+			}
+			ss = i + 1
+			continue
 		}
 		if j.Kind != sql.InnerJoin && j.Kind != sql.LeftJoin {
 			return nil, errorAt(j, "%s JOIN %s: a stream-table join is INNER or LEFT, since only stream records produce output", j.Kind, j.Source.Name)
 		}
 	}
 	c := newCompiler(sel, opts)
+	c.ss = ss
 	rsel, err := c.rewriteSelect(sel)
 	if err != nil {
 		return nil, err
 	}
-	p := &Program{}
+	p := &Program{c: c}
 	ons := make([][]sql.Expr, len(sel.Joins))
 	for i, j := range sel.Joins {
+		if i+1 == ss {
+			continue
+		}
 		if ons[i], err = c.on(i+1, j); err != nil {
+			return nil, err
+		}
+	}
+	var sj *streamJoin
+	if ss > 0 {
+		if sj, err = c.streamJoin(sel.Joins[ss-1]); err != nil {
 			return nil, err
 		}
 	}
@@ -117,45 +141,82 @@ func Compile(sel *sql.Select, opts Options) (*Program, error) {
 	}
 	p.stream = c.schema(0)
 	joined := record.NewSchemaOf(p.stream.Fields()...)
+	offsets := make([]int, len(c.inputs))
 	for i := 1; i < len(c.inputs); i++ {
 		schema := c.schema(i)
-		t, err := NewTable(opts.Inputs[i].Name, schema, opts.Inputs[i].PrimaryKey)
-		if err != nil {
-			return nil, err
-		}
-		lk := &lookup{kind: sel.Joins[i-1].Kind, at: sel.Joins[i-1], offset: joined.Len(), table: t}
+		offsets[i] = joined.Len()
 		for _, f := range schema.Fields() {
 			f.Name = c.name(i, f.Name)
 			joined.AddField(f)
 		}
-		p.tables = append(p.tables, lk)
-	}
-	p.width = joined.Len()
-	for i, j := range sel.Joins {
-		if j.AsOf == nil {
+		if i == ss {
 			continue
 		}
-		if err := c.temporal(i+1, j, p.tables[i], joined); err != nil {
+		t, err := NewTable(opts.Inputs[i].Name, schema, opts.Inputs[i].PrimaryKey)
+		if err != nil {
 			return nil, err
 		}
+		t.input = i
+		p.tables = append(p.tables, &lookup{kind: sel.Joins[i-1].Kind, at: sel.Joins[i-1], offset: offsets[i], table: t})
+		if ss == 0 || i < ss {
+			p.pre++
+		}
+	}
+	props := opts.Properties
+	if ss > 0 {
+		iv := &interval{kind: sel.Joins[ss-1].Kind, lo: sj.lo, hi: sj.hi}
+		iv.offset = [2]int{0, offsets[ss]}
+		iv.width = [2]int{offsets[ss], c.schema(ss).Len()}
+		iv.side = joined.Add(sideColumn)
+		iv.bound = fmt.Sprintf("%s.t - %s.t in [%dms, %dms]", c.qualifier(ss), c.qualifier(0), sj.lo, sj.hi)
+		p.iv = iv
+		// The query after the join reads each joined row's event time (the
+		// later of its two rows'), not a column.
+		props = map[string]string{}
+		for k, v := range opts.Properties {
+			if k != exec.PropEventTimeField {
+				props[k] = v
+			}
+		}
+	}
+	p.width = joined.Len()
+	if ss > 0 {
+		p.stream = joined
+	}
+	lookups := 0
+	for i, j := range sel.Joins {
+		if i+1 == ss {
+			continue
+		}
+		if j.AsOf != nil {
+			if err := c.temporal(i+1, j, p.tables[lookups], joined); err != nil {
+				return nil, err
+			}
+		}
+		lookups++
 	}
 	scope := &expr.Scope{Schema: joined}
-	for i, lk := range p.tables {
-		keys, rest := c.keys[i+1], ons[i]
-		for _, k := range keys {
+	for _, lk := range p.tables {
+		i := lk.table.input
+		for _, k := range c.keys[i] {
 			f, err := expr.Compile(k, scope)
 			if err != nil {
 				return nil, err
 			}
 			lk.keys = append(lk.keys, f)
 		}
-		if r := and(rest); r != nil {
+		if r := and(ons[i-1]); r != nil {
 			if lk.residual, err = expr.Compile(r, scope); err != nil {
 				return nil, err
 			}
 		}
 	}
-	p.Program, err = exec.Compile(rsel, exec.Options{Properties: opts.Properties, Schema: joined, ExternalWatermark: true})
+	if ss > 0 {
+		if err := sj.compile(p.iv, c, joined); err != nil {
+			return nil, err
+		}
+	}
+	p.Program, err = exec.Compile(rsel, exec.Options{Properties: props, Schema: joined, ExternalWatermark: true})
 	if err != nil {
 		return nil, err
 	}
@@ -171,6 +232,7 @@ type compiler struct {
 	aliases map[string]bool
 	keys    map[int][]sql.Expr // per table input: the expressions equated with its key columns
 	props   map[string]string
+	ss      int // the right input of the stream-stream join; 0 when none
 }
 
 func newCompiler(sel *sql.Select, opts Options) *compiler {

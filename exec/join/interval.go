@@ -78,11 +78,12 @@ func (c *compiler) timeBound(j sql.Join) (lo, hi int64, cols [2]string, rest []s
 		return -d.Milliseconds(), d.Milliseconds(), cols, rest, nil
 	}
 	return 0, 0, cols, nil, errorAt(j, "JOIN %s: a stream-stream join needs a time bound, or it keeps every row forever: add WITHIN INTERVAL '5' MINUTES, or AND %s.ts BETWEEN %s.ts - INTERVAL '1' MINUTE AND %s.ts + INTERVAL '1' MINUTE, or set '%s'; or declare '%s.primary.key' to join it as a table",
-		j.Source.Name, c.qualifier(1), c.qualifier(0), c.qualifier(0), PropStateTTL, j.Source.Name)
+		j.Source.Name, c.qualifier(c.ss), c.qualifier(0), c.qualifier(0), PropStateTTL, j.Source.Name)
 }
 
 // between reads `x.t BETWEEN y.t [+-] INTERVAL AND y.t [+-] INTERVAL`
-// where x and y are the two inputs, as right - left in [lo, hi].
+// where x and y are the two streams (input 0 and c.ss), as right - left in
+// [lo, hi]; cols are indexed by side (0 left, 1 right).
 func (c *compiler) between(b *sql.Between) (lo, hi int64, cols [2]string, ok bool) {
 	x, okx := b.X.(*sql.Ident)
 	if !okx {
@@ -94,13 +95,17 @@ func (c *compiler) between(b *sql.Between) (lo, hi int64, cols [2]string, ok boo
 	}
 	yl, lcol, okl := c.offsetOf(b.Lo)
 	yh, hcol, okh := c.offsetOf(b.Hi)
-	if !okl || !okh || lcol.in != hcol.in || lcol.in == xi || !strings.EqualFold(lcol.name, hcol.name) {
+	if !okl || !okh || lcol.in != hcol.in || !strings.EqualFold(lcol.name, hcol.name) {
 		return 0, 0, cols, false
 	}
-	cols[xi], cols[lcol.in] = x.Name, lcol.name
-	if xi == 1 { // right - left in [yl, yh]
+	switch {
+	case xi == c.ss && lcol.in == 0: // right - left in [yl, yh]
+		cols[1], cols[0] = x.Name, lcol.name
 		return yl, yh, cols, true
+	case xi != 0 || lcol.in != c.ss:
+		return 0, 0, cols, false
 	}
+	cols[0], cols[1] = x.Name, lcol.name
 	// left in [right + yl, right + yh]: right - left in [-yh, -yl]
 	return -yh, -yl, cols, true
 }
@@ -386,106 +391,100 @@ func (st *ssState) held(fn func(topic string, partition int32, minOffset int64))
 // stream-stream join a row came from (no SQL name can spell it).
 const sideColumn = " side"
 
-// compileInterval compiles a stream-stream join: the joined row holds the
-// left input's columns, the right's, then the side slot.
-func compileInterval(sel *sql.Select, opts Options) (*Program, error) {
-	j := sel.Joins[0]
-	c := newCompiler(sel, opts)
-	rsel, err := c.rewriteSelect(sel)
-	if err != nil {
+// streamJoin is the ON of a statement's stream-stream JOIN (its right
+// input is c.ss, its left the stream and the tables joined before it).
+type streamJoin struct {
+	at       sql.Join
+	lo, hi   int64
+	cols     [2]string     // each side's event-time column; "" for the records' own
+	keys     [2][]sql.Expr // each side's join key over the joined row
+	residual []sql.Expr    // the rest of ON over the joined row
+}
+
+// streamJoin reads the stream-stream JOIN j: its time bound, its key
+// equalities (each side reading only its own inputs) and the rest of ON.
+func (c *compiler) streamJoin(j sql.Join) (*streamJoin, error) {
+	sj := &streamJoin{at: j}
+	var rest []sql.Expr
+	var err error
+	if sj.lo, sj.hi, sj.cols, rest, err = c.timeBound(j); err != nil {
 		return nil, err
 	}
-	iv := &interval{kind: j.Kind}
-	lo, hi, cols, rest, err := c.timeBound(j)
-	if err != nil {
-		return nil, err
-	}
-	iv.lo, iv.hi = lo, hi
-	var keys [2][]sql.Expr
-	var residual []sql.Expr
+	left, right := uint64(1)<<c.ss-1, uint64(1)<<c.ss
 	for _, conj := range rest {
 		r, mask, err := c.expr(conj)
 		if err != nil {
 			return nil, err
 		}
-		if b, ok := conj.(*sql.Binary); ok && b.Op == sql.Eq && mask == 3 {
+		if mask>>(c.ss+1) != 0 {
+			return nil, errorAt(conj, "ON of JOIN %s reads a source joined after it: %s", j.Source.Name, sql.FormatExpr(conj))
+		}
+		if b, ok := conj.(*sql.Binary); ok && b.Op == sql.Eq && mask&left != 0 && mask&right != 0 {
 			l, lm, _ := c.expr(b.L)
 			rr, rm, _ := c.expr(b.R)
 			switch {
-			case lm == 1 && rm == 2:
-				keys[0], keys[1] = append(keys[0], l), append(keys[1], rr)
+			case lm != 0 && lm&^left == 0 && rm == right:
+				sj.keys[0], sj.keys[1] = append(sj.keys[0], l), append(sj.keys[1], rr)
 				continue
-			case lm == 2 && rm == 1:
-				keys[0], keys[1] = append(keys[0], rr), append(keys[1], l)
+			case lm == right && rm != 0 && rm&^left == 0:
+				sj.keys[0], sj.keys[1] = append(sj.keys[0], rr), append(sj.keys[1], l)
 				continue
 			}
 		}
-		residual = append(residual, r)
+		sj.residual = append(sj.residual, r)
 	}
 	// Each side's event time: the columns of a BETWEEN bound, else
 	// '<n>.event.time.field', else 'event.time.field', else the record's.
-	for s := range 2 {
-		if cols[s] == "" {
-			cols[s] = strings.TrimSpace(c.props[c.inputs[s].Name+".event.time.field"])
+	for s, in := range [2]int{0, c.ss} {
+		col := sj.cols[s]
+		if col == "" {
+			col = strings.TrimSpace(c.props[c.inputs[in].Name+".event.time.field"])
 		}
-		if f := strings.TrimSpace(c.props[exec.PropEventTimeField]); cols[s] == "" && f != "" && (!c.known[s] || c.has(s, f)) {
-			cols[s] = f
+		if f := strings.TrimSpace(c.props[exec.PropEventTimeField]); col == "" && f != "" && (!c.known[in] || c.has(in, f)) {
+			col = f
 		}
-		if _, sys := record.IsSystemColumn(cols[s]); sys {
-			cols[s] = ""
+		if _, sys := record.IsSystemColumn(col); sys {
+			col = ""
 		}
-		if cols[s] != "" {
-			if err := c.use(s, cols[s], j); err != nil {
+		if col != "" {
+			if err := c.use(in, col, j); err != nil {
 				return nil, err
 			}
+			col = c.name(in, c.canonical(in, col))
 		}
+		sj.cols[s] = col
 	}
-	left, right := c.schema(0), c.schema(1)
-	joined := record.NewSchemaOf(left.Fields()...)
-	for _, f := range right.Fields() {
-		f.Name = c.name(1, f.Name)
-		joined.AddField(f)
-	}
-	iv.offset = [2]int{0, left.Len()}
-	iv.width = [2]int{left.Len(), right.Len()}
-	iv.side = joined.Add(sideColumn)
-	iv.bound = fmt.Sprintf("%s.t - %s.t in [%dms, %dms]", c.qualifier(1), c.qualifier(0), lo, hi)
+	return sj, nil
+}
+
+// compile compiles the stream-stream join's keys, event times and the
+// rest of its ON over the joined row into iv.
+func (sj *streamJoin) compile(iv *interval, c *compiler, joined *record.Schema) error {
 	scope := &expr.Scope{Schema: joined}
 	for s := range 2 {
-		for _, k := range keys[s] {
+		for _, k := range sj.keys[s] {
 			f, err := expr.Compile(k, scope)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			iv.keys[s] = append(iv.keys[s], f)
 		}
-		if cols[s] != "" {
-			name := c.name(s, c.canonical(s, cols[s]))
-			props := map[string]string{exec.PropEventTimeField: name, exec.PropEventTimeFormat: c.props[exec.PropEventTimeFormat]}
-			tsel := &sql.Select{Pos: j.Pos, Items: []sql.SelectItem{{Pos: j.Pos, Expr: &sql.Ident{Pos: j.Pos, Name: name}}}}
+		if sj.cols[s] != "" {
+			var err error
+			props := map[string]string{exec.PropEventTimeField: sj.cols[s], exec.PropEventTimeFormat: c.props[exec.PropEventTimeFormat]}
+			tsel := &sql.Select{Pos: sj.at.Pos, Items: []sql.SelectItem{{Pos: sj.at.Pos, Expr: &sql.Ident{Pos: sj.at.Pos, Name: sj.cols[s]}}}}
 			if iv.times[s], err = exec.Compile(tsel, exec.Options{Properties: props, Schema: joined, ExternalWatermark: true}); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
-	if r := and(residual); r != nil {
+	if r := and(sj.residual); r != nil {
+		var err error
 		if iv.residual, err = expr.Compile(r, scope); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	// The query after the join reads each joined row's event time (the
-	// later of its two rows'), not a column.
-	props := map[string]string{}
-	for k, v := range opts.Properties {
-		if k != exec.PropEventTimeField {
-			props[k] = v
-		}
-	}
-	p := &Program{stream: joined, width: joined.Len(), iv: iv, c: c}
-	if p.Program, err = exec.Compile(rsel, exec.Options{Properties: props, Schema: joined, ExternalWatermark: true}); err != nil {
-		return nil, err
-	}
-	return p, nil
+	return nil
 }
 
 // Side is one input of a stream-stream join as its source decodes it.
@@ -505,9 +504,13 @@ func (p *Program) Sides() []Side {
 	}
 	return []Side{
 		{Schema: p.c.schema(0), Offset: 0, Width: p.width, Slot: p.iv.side},
-		{Schema: p.c.schema(1), Offset: p.iv.offset[1], Width: p.width, Slot: p.iv.side},
+		{Schema: p.c.schema(p.c.ss), Offset: p.iv.offset[1], Width: p.width, Slot: p.iv.side},
 	}
 }
+
+// StreamInput returns the input of the stream-stream join's right side (0
+// when there is none).
+func (p *Program) StreamInput() int { return p.c.ss }
 
 // EventTime returns a record's event time: a stream-stream join reads its
 // input's own event time (job.Program).

@@ -17,15 +17,13 @@ type Pipeline struct {
 	p     *Program
 	inner *exec.Pipeline
 	// joined rows of the batch in progress, and their values
-	recs []record.Record
-	vals []record.Value
-	// per table: the shards read-locked during the batch (dynamic tables)
-	locked  [][]bool
+	recs    []record.Record
+	vals    []record.Value
 	keyVals []record.Value
 	keyBuf  []byte
-	route   []record.Value
-	// counters of stream records that never reached the inner pipeline
-	in, unmatched, dead int64
+	// counters of stream records that never reached the inner pipeline,
+	// and of joined rows a later table's lookup failed on
+	in, unmatched, dead, rowErrors int64
 	// a stream-stream join's state, its watermark and its output rows' values
 	ss    *ssState
 	wm    int64
@@ -37,9 +35,6 @@ func (p *Program) NewPipeline() *Pipeline {
 	pl := &Pipeline{p: p, inner: p.Program.NewPipeline(), wm: math.MinInt64}
 	if p.iv != nil {
 		pl.ss = newSSState(p.iv)
-	}
-	for _, lk := range p.tables {
-		pl.locked = append(pl.locked, make([]bool, len(lk.table.shards)))
 	}
 	return pl
 }
@@ -79,7 +74,7 @@ func (pl *Pipeline) Process(recs []record.Record, out exec.Output) {
 		joined = append(joined, *r)
 		j := &joined[len(joined)-1]
 		j.Values = row
-		ok, err := pl.join(j)
+		ok, err := pl.join(j, pl.p.tables)
 		switch {
 		case err != nil:
 			joined = joined[:len(joined)-1]
@@ -92,7 +87,6 @@ func (pl *Pipeline) Process(recs []record.Record, out exec.Output) {
 			used += w
 		}
 	}
-	pl.unlock()
 	pl.recs = joined
 	if len(joined) > 0 {
 		pl.inner.Process(joined, out)
@@ -100,10 +94,11 @@ func (pl *Pipeline) Process(recs []record.Record, out exec.Output) {
 	clear(pl.recs) // drop references to the batch's records
 }
 
-// join fills j's table slots; false when an INNER join found no row.
-func (pl *Pipeline) join(j *record.Record) (bool, error) {
-	for ti, lk := range pl.p.tables {
-		row, err := pl.probe(ti, lk, j)
+// join fills j's slots of the tables lks; false when an INNER join found
+// no row.
+func (pl *Pipeline) join(j *record.Record, lks []*lookup) (bool, error) {
+	for _, lk := range lks {
+		row, err := pl.probe(lk, j)
 		if err != nil {
 			return false, err
 		}
@@ -128,8 +123,11 @@ func (pl *Pipeline) join(j *record.Record) (bool, error) {
 	return true, nil
 }
 
-// probe returns the table row matching j's key, or nil.
-func (pl *Pipeline) probe(ti int, lk *lookup, j *record.Record) ([]record.Value, error) {
+// probe returns the table row matching j's key, or nil. It reads the
+// shard that owns the key; a table that may still change is read under
+// that shard's read lock (a stored row's values never change, so they stay
+// valid after it).
+func (pl *Pipeline) probe(lk *lookup, j *record.Record) ([]record.Value, error) {
 	vals := pl.keyVals[:0]
 	for _, f := range lk.keys {
 		v, err := f(j)
@@ -147,37 +145,32 @@ func (pl *Pipeline) probe(ti int, lk *lookup, j *record.Record) ([]record.Value,
 		b = v.AppendKey(b)
 	}
 	pl.keyBuf = b
+	var at int64
+	if lk.asOf != nil {
+		var ok bool
+		if at, ok = lk.asOf.EventTime(j); !ok {
+			return nil, fmt.Errorf("JOIN %s FOR SYSTEM_TIME AS OF: the stream's time is not a time", lk.table.name)
+		}
+	}
 	t := lk.table
-	s := t.shardOfStream(j, &pl.route)
-	sh := t.shards[s]
-	if t.dynamic.Load() && !pl.locked[ti][s] {
+	sh := t.shards[t.shardOfKey(vals, j.Partition)]
+	dynamic := t.dynamic.Load()
+	if dynamic {
 		sh.mu.RLock()
-		pl.locked[ti][s] = true
 	}
 	r, ok := sh.rows[string(b)]
-	if !ok {
-		return nil, nil
+	var out []record.Value
+	switch {
+	case !ok:
+	case lk.asOf != nil:
+		out = r.at(at)
+	default:
+		out = r.vals
 	}
-	if lk.asOf != nil {
-		at, ok := lk.asOf.EventTime(j)
-		if !ok {
-			return nil, fmt.Errorf("JOIN %s FOR SYSTEM_TIME AS OF: the stream's time is not a time", t.name)
-		}
-		return r.at(at), nil
+	if dynamic {
+		sh.mu.RUnlock()
 	}
-	return r.vals, nil
-}
-
-// unlock releases the shards read-locked during a batch.
-func (pl *Pipeline) unlock() {
-	for ti, lk := range pl.p.tables {
-		for s, l := range pl.locked[ti] {
-			if l {
-				lk.table.shards[s].mu.RUnlock()
-				pl.locked[ti][s] = false
-			}
-		}
-	}
+	return out, nil
 }
 
 // Advance moves the watermark: a stream-stream join first emits the
@@ -216,6 +209,14 @@ func (pl *Pipeline) interval(recs []record.Record, out exec.Output) {
 			s = 1
 		}
 		t, err := iv.eventTime(s, r)
+		if err == nil && s == 0 && pl.p.pre > 0 {
+			// the tables joined before the stream-stream join
+			var ok bool
+			if ok, err = pl.join(r, pl.p.tables[:pl.p.pre]); err == nil && !ok {
+				pl.unmatched++
+				continue
+			}
+		}
 		if err != nil {
 			pl.dead++
 			out.DeadLetter(r, err)
@@ -311,8 +312,26 @@ func (pl *Pipeline) emitOuter(r *record.Record, s int, t int64) {
 	pl.recs = append(pl.recs, j)
 }
 
-// flush runs the collected rows through the query after the join.
+// flush joins the collected rows with the tables joined after the
+// stream-stream join and runs them through the query after the join. A row
+// whose lookup fails is dead-lettered with its stream record's bytes.
 func (pl *Pipeline) flush(out exec.Output) {
+	if post := pl.p.tables[pl.p.pre:]; len(post) > 0 {
+		kept := pl.recs[:0]
+		for i := range pl.recs {
+			j := &pl.recs[i]
+			ok, err := pl.join(j, post)
+			switch {
+			case err != nil:
+				pl.rowErrors++
+				out.DeadLetter(j, err)
+			case ok:
+				kept = append(kept, *j)
+			}
+		}
+		clear(pl.recs[len(kept):])
+		pl.recs = kept
+	}
 	if len(pl.recs) > 0 {
 		pl.inner.Process(pl.recs, out)
 	}
@@ -328,7 +347,7 @@ func (pl *Pipeline) Stats() exec.Stats {
 		// every input record is folded into the join's state; the query
 		// after the join counts joined rows, whose failures are row errors
 		return exec.Stats{In: pl.in, Accepted: pl.in - pl.dead - pl.unmatched, Filtered: pl.unmatched,
-			DeadLettered: pl.dead, RowErrors: s.RowErrors + s.DeadLettered}
+			DeadLettered: pl.dead, RowErrors: s.RowErrors + s.DeadLettered + pl.rowErrors}
 	}
 	s.In = pl.in
 	s.Filtered += pl.unmatched

@@ -9,10 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/sluicesql/sluice/expr"
 	"github.com/sluicesql/sluice/partition"
 	"github.com/sluicesql/sluice/record"
-	"github.com/sluicesql/sluice/sql"
 )
 
 // Sharding says how a table's rows are split over the partition workers.
@@ -22,8 +20,11 @@ type Sharding uint8
 const (
 	// Broadcast keeps one copy of the table that every worker reads.
 	Broadcast Sharding = iota
-	// ByKey splits the rows by the key group of their routing key, into the
-	// workers always_hash sends stream records with that key to.
+	// ByKey splits the rows by the key group of their primary key, in key
+	// order: the shard always_hash sends a record with that key to. A
+	// worker looks a row up in the shard that owns its key, so a stream
+	// routed on another key (a later join of a multi-way join) still finds
+	// it; a stream hashed on the same key reads only its own shard.
 	ByKey
 	// ByPartition splits the rows by source partition mod N, as
 	// smart_repartition and sticky_partition route a stream partitioned
@@ -41,14 +42,13 @@ func (s Sharding) String() string {
 // locks); workers read it without locks unless it is dynamic.
 type Table struct {
 	name   string
+	input  int // its input in the statement (1 for the first JOIN)
 	schema *record.Schema
 	pk     []int
 
 	sharding Sharding
 	n        int
-	assign   []int32
-	tableKey []expr.Func // ByKey: the routing key over a table row
-	rowKey   []expr.Func // ByKey: the routing key over a stream record
+	assign   []int32 // ByKey: key group -> shard
 	shards   []*shard
 	// layout is held for writing while Shard moves rows, and for reading
 	// by the loader's writes, so that no write lands in a dropped shard
@@ -107,6 +107,10 @@ func NewTable(name string, schema *record.Schema, pk []string) (*Table, error) {
 // Name returns the table's source name.
 func (t *Table) Name() string { return t.name }
 
+// Input returns the table's input in the statement: 1 for the first JOIN's
+// source, and so on.
+func (t *Table) Input() int { return t.input }
+
 // Schema returns the columns the table's source decodes.
 func (t *Table) Schema() *record.Schema { return t.schema }
 
@@ -117,34 +121,15 @@ func (t *Table) Rows() int64 { return t.rows.Load() }
 func (t *Table) Sharding() Sharding { return t.sharding }
 
 // Shard splits the table for n workers (moving the rows it already holds).
-// For ByKey, tableKey and streamKey are the routing key over a table row
-// (table columns) and over a stream record (stream columns), in the order
-// the job's routing key hashes them. Call it before the stream flows.
-func (t *Table) Shard(s Sharding, n int, tableKey, streamKey []sql.Expr, stream *record.Schema) error {
+// Call it before the stream flows.
+func (t *Table) Shard(s Sharding, n int) {
 	if s == Broadcast || n < 1 {
 		n = 1
 	}
 	t.layout.Lock()
 	defer t.layout.Unlock()
 	t.sharding, t.n = s, n
-	t.tableKey, t.rowKey = nil, nil
-	if s == ByKey {
-		if len(tableKey) == 0 || len(tableKey) != len(streamKey) {
-			return fmt.Errorf("table %s: sharding by key needs the routing key of both inputs", t.name)
-		}
-		t.assign = partition.Assignment(n)
-		for i := range tableKey {
-			tf, err := expr.Compile(tableKey[i], &expr.Scope{Schema: t.schema})
-			if err != nil {
-				return fmt.Errorf("table %s: routing key %s: %w", t.name, sql.FormatExpr(tableKey[i]), err)
-			}
-			sf, err := expr.Compile(streamKey[i], &expr.Scope{Schema: stream})
-			if err != nil {
-				return fmt.Errorf("table %s: stream routing key %s: %w", t.name, sql.FormatExpr(streamKey[i]), err)
-			}
-			t.tableKey, t.rowKey = append(t.tableKey, tf), append(t.rowKey, sf)
-		}
-	}
+	t.assign = partition.Assignment(n)
 	old := t.shards
 	t.shards = make([]*shard, n)
 	for i := range t.shards {
@@ -153,48 +138,38 @@ func (t *Table) Shard(s Sharding, n int, tableKey, streamKey []sql.Expr, stream 
 	var vals []record.Value
 	for _, sh := range old {
 		for k, r := range sh.rows {
-			rec := record.Record{Values: r.vals, Partition: r.part}
-			t.shards[t.shardOfRow(&rec, &vals)].rows[k] = r
+			t.shards[t.shardOf(r.vals, r.part, &vals)].rows[k] = r
 		}
 	}
-	return nil
 }
 
-// shardOfRow returns the shard of a table record.
-func (t *Table) shardOfRow(rec *record.Record, buf *[]record.Value) int {
+// shardOf returns the shard of a table row from source partition part.
+func (t *Table) shardOf(row []record.Value, part int32, buf *[]record.Value) int {
 	switch t.sharding {
 	case ByKey:
-		return t.group(t.tableKey, rec, buf)
+		vals := (*buf)[:0]
+		for _, s := range t.pk {
+			vals = append(vals, row[s])
+		}
+		*buf = vals
+		return int(t.assign[partition.KeyGroup(vals)])
 	case ByPartition:
-		return mod(rec.Partition, t.n)
+		return mod(part, t.n)
 	}
 	return 0
 }
 
-// shardOfStream returns the shard a stream record's worker holds.
-func (t *Table) shardOfStream(rec *record.Record, buf *[]record.Value) int {
+// shardOfKey returns the shard that holds the row of key (the values
+// equated with the primary key columns, in key order) for a stream record
+// read from source partition part.
+func (t *Table) shardOfKey(key []record.Value, part int32) int {
 	switch t.sharding {
 	case ByKey:
-		return t.group(t.rowKey, rec, buf)
+		return int(t.assign[partition.KeyGroup(key)])
 	case ByPartition:
-		return mod(rec.Partition, t.n)
+		return mod(part, t.n)
 	}
 	return 0
-}
-
-// group evaluates a routing key as the job does (a failing value is NULL)
-// and returns its worker.
-func (t *Table) group(fns []expr.Func, rec *record.Record, buf *[]record.Value) int {
-	vals := (*buf)[:0]
-	for _, f := range fns {
-		v, err := f(rec)
-		if err != nil {
-			v = record.NullValue()
-		}
-		vals = append(vals, v)
-	}
-	*buf = vals
-	return int(t.assign[partition.KeyGroup(vals)])
 }
 
 func mod(p int32, n int) int {
@@ -223,7 +198,7 @@ func (t *Table) Apply(rec *record.Record) bool {
 	var buf []record.Value
 	t.layout.RLock()
 	defer t.layout.RUnlock()
-	sh := t.shards[t.shardOfRow(rec, &buf)]
+	sh := t.shards[t.shardOf(rec.Values, rec.Partition, &buf)]
 	r := row{vals: append([]record.Value(nil), rec.Values...), part: rec.Partition}
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
