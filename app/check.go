@@ -53,6 +53,9 @@ next:
 		c, err := runner.Check(ctx, n.Stmt, o)
 		if err != nil {
 			failed[n.Name] = true
+			if slices.ContainsFunc(errs, func(e error) bool { return e.Error() == err.Error() }) {
+				continue // the same error (a --set key's) of another statement
+			}
 			at = append(at, n.Stmt.Offset)
 			if errs = append(errs, err); len(errs) == maxErrors {
 				break

@@ -34,6 +34,8 @@ type checked struct {
 	// with are the WITH entries (the statement's and its sources' DDL)
 	// that --set left in force, to position errors about properties.
 	with []sql.Property
+	// set are the --set overrides, which have no position in the SQL text.
+	set map[string]string
 	// src is the source, made but not connected: another statement's
 	// in-process output, or the one its properties declare. It is nil when
 	// the input is one of Options.Streams.
@@ -148,7 +150,7 @@ func checkOptions(stmt *sql.Statement, opts Options) (*checked, error) {
 		names = append(names, j.Source.Name)
 	}
 	c := &checked{srcName: sel.From.Name, name: stmt.Name,
-		with: inForce(append(declared(opts.Catalog, names), sel.With...), opts.Set)}
+		with: inForce(append(declared(opts.Catalog, names), sel.With...), opts.Set), set: opts.Set}
 	switch {
 	case opts.JobName != "":
 		c.name = opts.JobName
@@ -279,9 +281,18 @@ func (c *checked) build(stmt *sql.Statement, opts Options, facts connector.Facts
 // errorAt returns err as a *ConfigError positioned in the SQL text: at the
 // WITH entry it is about, else where it already points, else at fallback.
 func (c *checked) errorAt(err error, fallback sql.Node) error {
+	var pe *sql.PropertyError
+	if errors.As(err, &pe) {
+		if k, ok := c.fromSet(pe.Key); ok {
+			// The flag is at fault, not the SQL text: no caret into it.
+			if strings.HasPrefix(err.Error(), "--set ") {
+				return configErr(err)
+			}
+			return configErr(fmt.Errorf("--set %s: %w", sql.Clip(k), err))
+		}
+	}
 	err = sql.AtProperty(err, c.with)
 	var se *sql.Error
-	var pe *sql.PropertyError
 	switch {
 	case errors.As(err, &se):
 	case errors.As(err, &pe) && !c.inWith(pe.Key):
@@ -290,6 +301,16 @@ func (c *checked) errorAt(err error, fallback sql.Node) error {
 		err = &sql.Error{Pos: fallback.Position(), Msg: err.Error()}
 	}
 	return configErr(err)
+}
+
+// fromSet returns the --set key that is key, compared case-insensitively.
+func (c *checked) fromSet(key string) (string, bool) {
+	for k := range c.set {
+		if strings.EqualFold(k, key) {
+			return k, true
+		}
+	}
+	return "", false
 }
 
 // inWith reports whether key was given in WITH (and not overridden).
@@ -446,9 +467,13 @@ func CheckSet(set map[string]string, names []string) error {
 			continue
 		}
 		_, opt, _ := strings.Cut(k, ".")
-		eps := make([]endpoint, len(names))
-		for i, n := range names {
-			eps[i] = endpoint{kind: "source or sink", name: n, options: []string{opt}}
+		var eps []endpoint
+		seen := map[string]bool{}
+		for _, n := range names {
+			if ln := strings.ToLower(n); !seen[ln] {
+				seen[ln] = true
+				eps = append(eps, endpoint{kind: "source or sink", name: n, options: []string{opt}})
+			}
 		}
 		return configErr(unknownKey(k, true, job, eps))
 	}

@@ -152,6 +152,30 @@ SELECT a FROM mid;
 	}
 }
 
+// TestSetOptionOfDeclaredSource checks that a bad --set option of a source
+// a DDL declares names the flag, its key and the valid options, once for
+// the file, with no caret into the DDL (the SQL text is not at fault).
+func TestSetOptionOfDeclaredSource(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	writeFile(t, dir, "t.jsonl", "{\"a\":1}\n")
+	f := writeFile(t, dir, "ddl.sql", `CREATE STREAM t (a INT) WITH ('type'='file_source', 'path'='t.jsonl');
+SELECT a FROM t;
+SELECT a + 1 AS b FROM t;
+`)
+	for _, c := range []struct{ set, want string }{
+		{"t.pth=x", "sluice: --set t.pth: file source \"t\": unknown option 't.pth'; did you mean 't.path'? (valid options: 't.type', 't.path',"},
+		{"t.format=xml", "sluice: --set t.format: file source \"t\": option 't.format': invalid value \"xml\""},
+	} {
+		for _, cmd := range []string{"run", "explain"} {
+			code, _, errOut := sluice(t, cmd, "--set", c.set, f)
+			if code != exitUser || !strings.HasPrefix(errOut, c.want) || strings.Contains(errOut, "^") || strings.Count(errOut, "--set") != 1 {
+				t.Errorf("%s --set %s: exit %d\n%s", cmd, c.set, code, errOut)
+			}
+		}
+	}
+}
+
 // TestNothingRunsBeforeAllAreChecked checks that a mistake in the last
 // statement of a file stops the whole file before the first statement
 // writes anything.
