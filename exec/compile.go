@@ -106,6 +106,9 @@ func Compile(sel *sql.Select, opts Options) (*Program, error) {
 		p.in = record.NewSchemaOf(opts.Schema.Fields()...)
 	}
 	in := &expr.Scope{Schema: p.in, AutoAdd: p.autoAdd, Qualifiers: qualifiers(sel)}
+	if err := checkDerived(sel, in); err != nil {
+		return nil, err
+	}
 	p.nestedFields(sel)
 	if err := p.compileEventTime(sel); err != nil {
 		return nil, err
@@ -154,6 +157,61 @@ func Compile(sel *sql.Select, opts Options) (*Program, error) {
 		p.keySlots = p.top.keySlots
 	}
 	return p, nil
+}
+
+// checkDerived resolves the column references of sel's subquery in FROM
+// (and of the subqueries inside it) against the input, innermost first,
+// then reports the outer query's error over the subquery's columns: a
+// mistake is reported where it is, as PostgreSQL does, and a column the
+// outer query does not read is checked too. GROUP BY, HAVING and the rest
+// of the subquery stay in the merged query and are checked with it.
+func checkDerived(sel *sql.Select, in *expr.Scope) error {
+	d := sel.Derived
+	if d == nil {
+		return nil
+	}
+	if err := checkDerived(d, in); err != nil {
+		return err
+	}
+	if !in.AutoAdd { // with no known input, every name is taken as a column
+		exprs := []sql.Expr{}
+		for _, it := range d.Items {
+			exprs = append(exprs, it.Expr)
+		}
+		for _, e := range append(exprs, d.Where) {
+			if err := checkColumns(e, in); err != nil {
+				return err
+			}
+		}
+	}
+	if sel.DerivedErr != nil {
+		return sel.DerivedErr
+	}
+	return nil
+}
+
+// checkColumns resolves the column references in e against in. System
+// columns (some valid only in some clauses) and EXTRACT's field name are
+// no column references.
+func checkColumns(e sql.Expr, in *expr.Scope) error {
+	var err error
+	sql.Inspect(e, func(x sql.Expr) bool {
+		switch x := x.(type) {
+		case *sql.Ident:
+			if _, sys := record.IsSystemColumn(x.Name); !sys && err == nil {
+				_, err = expr.Compile(x, in)
+			}
+		case *sql.Call:
+			if (x.Name == "EXTRACT" || x.Name == "DATE_PART") && len(x.Args) == 2 {
+				if err == nil {
+					err = checkColumns(x.Args[1], in)
+				}
+				return false
+			}
+		}
+		return err == nil
+	})
+	return err
 }
 
 // isAggregating reports whether the query groups: GROUP BY, a WINDOW or an

@@ -66,3 +66,26 @@ func TestAddSelectionsEqualsProcess(t *testing.T) {
 		}
 	}
 }
+
+// A mistake inside a subquery in FROM is reported where it is, before the
+// outer query's use of the subquery's columns (as PostgreSQL does), and a
+// column only the subquery names is resolved too.
+func TestDerivedTableNamesInside(t *testing.T) {
+	for _, c := range []struct{ src, want string }{
+		{"SELECT symbol FROM (SELECT symbl, price FROM t)", `1:28: unknown column "symbl"; did you mean "symbol"?`},
+		{"SELECT price FROM (SELECT symbl, price FROM t)", `1:27: unknown column "symbl"; did you mean "symbol"?`},
+		{"SELECT n FROM (SELECT symbol, SUM(quantty) AS n FROM t GROUP BY symbol)", `1:35: unknown column "quantty"; did you mean "quantity"?`},
+		{"SELECT n FROM (SELECT ROW_NUMBER() OVER (PARTITION BY symbl ORDER BY price) AS n FROM t) WHERE n <= 2", `1:55: unknown column "symbl"; did you mean "symbol"?`},
+		{"SELECT x FROM (SELECT * FROM (SELECT symbol AS x, prce FROM t))", `1:51: unknown column "prce"; did you mean "price"?`},
+		{"SELECT symbl FROM (SELECT symbol, price FROM t) AS s", `1:8: column symbl is not an output column of the subquery in FROM (its columns: symbol, price); did you mean "symbol"?`},
+	} {
+		stmts, err := sql.Parse("q.sql", c.src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Compile(stmts[0].Select(), Options{Schema: record.NewSchema("symbol", "price", "quantity")})
+		if err == nil || err.Error() != c.want {
+			t.Errorf("%s:\ngot  %v\nwant %s", c.src, err, c.want)
+		}
+	}
+}

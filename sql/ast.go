@@ -138,6 +138,15 @@ type Select struct {
 	Limit   *Limit // nil when absent
 	Emit    EmitMode
 	With    []Property
+	// Derived is the subquery in FROM as written, when this query is the
+	// merge of an outer query with it; nil otherwise. The planner resolves
+	// its names before the merged query's, so a mistake inside the
+	// subquery is reported where it is.
+	Derived *Select
+	// DerivedErr is the first error of the outer query over Derived (a
+	// column the subquery does not have), which depends on the subquery's
+	// names being right: the planner reports it after checking them.
+	DerivedErr *Error
 }
 
 // Limit is a LIMIT clause.

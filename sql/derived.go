@@ -2,6 +2,7 @@ package sql
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -82,6 +83,7 @@ func (p *parser) mergeDerived(outer, inner *Select) *Select {
 	merged := *inner
 	merged.Pos = outer.Pos
 	merged.Items = nil
+	merged.Derived = inner
 	for _, it := range outer.Items {
 		if it.Star {
 			if it.Qualifier != "" && !strings.EqualFold(it.Qualifier, m.alias) {
@@ -134,6 +136,7 @@ func (p *parser) mergeDerived(outer, inner *Select) *Select {
 		merged.Emit = outer.Emit
 	}
 	merged.With = append(append([]Property(nil), inner.With...), outer.With...)
+	merged.DerivedErr = m.err
 	return &merged
 }
 
@@ -185,6 +188,8 @@ type derived struct {
 	names   []string
 	// star: the subquery selects `*`, so other input columns pass through.
 	star bool
+	// err is the first error of the outer query over the subquery's columns.
+	err *Error
 }
 
 // itemName is the output name of a select item that is not a star.
@@ -217,7 +222,8 @@ func (m *derived) except(star SelectItem) []SelectItem {
 		drop[strings.ToLower(x.Name)] = true
 		if !named[strings.ToLower(x.Name)] {
 			if !m.star {
-				m.p.failAt(x.Pos, "column "+x.Name+" is not an output column of the subquery in FROM (its columns: "+strings.Join(m.names, ", ")+")")
+				m.notColumn(x)
+				continue
 			}
 			rest = append(rest, x)
 		}
@@ -256,12 +262,26 @@ func (m *derived) rewrite(e Expr) Expr {
 		if c, ok := m.columns[strings.ToLower(id.Name)]; ok {
 			return c
 		}
-		if isSystemName(id.Name) || m.star {
-			return &Ident{Pos: id.Pos, Name: id.Name}
+		if !isSystemName(id.Name) && !m.star {
+			m.notColumn(id)
 		}
-		m.p.failAt(id.Pos, "column "+id.Name+" is not an output column of the subquery in FROM (its columns: "+strings.Join(m.names, ", ")+")")
-		return nil
+		return &Ident{Pos: id.Pos, Name: id.Name}
 	})
+}
+
+// notColumn records the error for id, a name the subquery does not
+// output. It is left for the planner (Select.DerivedErr) to report after
+// the subquery's own names: `SELECT symbol FROM (SELECT symbl FROM t)` is
+// a typo inside the subquery, as PostgreSQL says.
+func (m *derived) notColumn(id *Ident) {
+	if m.err != nil {
+		return
+	}
+	msg := "column " + id.Name + " is not an output column of the subquery in FROM (its columns: " + strings.Join(m.names, ", ") + ")"
+	if hint := DidYouMean(id.Name, m.names, strconv.Quote); hint != "" {
+		msg += "; " + hint
+	}
+	m.err = &Error{Pos: id.Pos, Msg: msg} // located by the planner, as its own errors
 }
 
 // isSystemName reports whether name is a system column (_TIMESTAMP, ...):
@@ -409,6 +429,10 @@ func Rewrite(e Expr, f func(Expr) Expr) Expr {
 	case *Cast:
 		c := *n
 		c.X = rw(n.X)
+		return &c
+	case *Index:
+		c := *n
+		c.X, c.Index = rw(n.X), rw(n.Index)
 		return &c
 	case *Call:
 		c := *n
