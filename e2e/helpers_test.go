@@ -151,7 +151,7 @@ func runToEnd(t testing.TB, text string) (*runner.Job, *job.Summary) {
 func checkBalance(t testing.TB, s *job.Summary) {
 	t.Helper()
 	for i, p := range append(s.Partitions, s.Total) {
-		if p.In != p.Accepted+p.Filtered+p.DeadLettered+p.LateDropped {
+		if p.In != p.Accepted+p.Filtered+p.Limited+p.DeadLettered+p.LateDropped {
 			name := fmt.Sprintf("partition %d", i)
 			if i == len(s.Partitions) {
 				name = "total"

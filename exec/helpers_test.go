@@ -137,7 +137,7 @@ func compile(t *testing.T, sel *sql.Select, props map[string]string, cols ...str
 // checkStats asserts the counter balance.
 func checkStats(t *testing.T, s Stats) {
 	t.Helper()
-	if s.In != s.Accepted+s.Filtered+s.DeadLettered+s.LateDropped {
+	if s.In != s.Accepted+s.Filtered+s.Limited+s.DeadLettered+s.LateDropped {
 		t.Errorf("stats do not balance: %+v", s)
 	}
 }

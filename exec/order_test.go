@@ -64,7 +64,7 @@ func TestStatelessOrderByLimitIsGlobal(t *testing.T) {
 		if got := out.texts(); !slices.Equal(got, want) {
 			t.Errorf("%s:\n got %s\nwant %s", tt.query, strings.Join(got[:min(len(got), 8)], " "), strings.Join(want[:min(len(want), 8)], " "))
 		}
-		if s := pl.Stats(); s.In != 5000 || s.In != s.Accepted+s.Filtered+s.DeadLettered+s.LateDropped {
+		if s := pl.Stats(); s.In != 5000 || s.In != s.Accepted+s.Filtered+s.Limited+s.DeadLettered+s.LateDropped {
 			t.Errorf("%s: stats %+v do not balance", tt.query, s)
 		}
 	}

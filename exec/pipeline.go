@@ -9,13 +9,16 @@ import (
 )
 
 // Stats are a pipeline's cumulative counters over its input records:
-// In == Accepted + Filtered + DeadLettered + LateDropped always. A record
+// In == Accepted + Filtered + Limited + DeadLettered + LateDropped always. A record
 // counts once however many windows it falls in.
 type Stats struct {
 	// In counts records given to Process.
 	In int64
-	// Filtered counts records removed by WHERE or beyond a stateless LIMIT.
+	// Filtered counts records removed by WHERE (or a rank bound).
 	Filtered int64
+	// Limited counts records read after a stateless LIMIT was reached,
+	// which no output row reflects.
+	Limited int64
 	// Accepted counts records emitted or folded into state.
 	Accepted int64
 	// DeadLettered counts records sent to Output.DeadLetter: evaluation
@@ -244,7 +247,7 @@ func (pl *Pipeline) stateless(r *record.Record) {
 func (pl *Pipeline) statelessRow(r *record.Record) {
 	p := pl.p
 	if p.hasLimit && !p.sortsAll() && pl.emitted >= p.limit {
-		pl.stats.Filtered++
+		pl.stats.Limited++
 		return
 	}
 	src := r

@@ -9,7 +9,7 @@ import (
 type Output = exec.Output
 
 // Stats are a pipeline's cumulative counters (exec.Stats):
-// In == Accepted + Filtered + DeadLettered + LateDropped.
+// In == Accepted + Filtered + Limited + DeadLettered + LateDropped.
 type Stats = exec.Stats
 
 // Pipeline is one partition's share of the query: the state a worker owns.

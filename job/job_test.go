@@ -77,12 +77,12 @@ func baseConfig(t testing.TB, prog Program, strategy string, n int, src connecto
 func checkBalance(t *testing.T, s *Summary, want int64) {
 	t.Helper()
 	for i, p := range s.Partitions {
-		if p.In != p.Accepted+p.Filtered+p.DeadLettered+p.LateDropped {
+		if p.In != p.Accepted+p.Filtered+p.Limited+p.DeadLettered+p.LateDropped {
 			t.Errorf("partition %d: in %d != accepted %d + filtered %d + dead %d + late %d", i, p.In, p.Accepted, p.Filtered, p.DeadLettered, p.LateDropped)
 		}
 	}
 	tot := s.Total
-	if tot.In != want || tot.In != tot.Accepted+tot.Filtered+tot.DeadLettered+tot.LateDropped {
+	if tot.In != want || tot.In != tot.Accepted+tot.Filtered+tot.Limited+tot.DeadLettered+tot.LateDropped {
 		t.Errorf("total: in %d (want %d), accepted %d + filtered %d + dead %d + late %d", tot.In, want, tot.Accepted, tot.Filtered, tot.DeadLettered, tot.LateDropped)
 	}
 }

@@ -5,9 +5,12 @@ import (
 )
 
 // PartitionStats are one partition worker's counters. In == Accepted +
-// Filtered + DeadLettered + LateDropped.
+// Filtered + Limited + DeadLettered + LateDropped.
 type PartitionStats struct {
 	In, Accepted, Filtered, DeadLettered, LateDropped int64
+	// Limited counts the records read after a LIMIT on rows (without
+	// ORDER BY or grouping) was reached: counted, not output.
+	Limited int64
 	// Late counts the late records, dropped (LateDropped) or dead-lettered
 	// (part of DeadLettered).
 	Late int64
@@ -72,7 +75,7 @@ func (r *run) summary(interrupted bool) *Summary {
 		Committed: map[string]map[int32]int64{}, Elapsed: time.Since(r.start), Interrupted: interrupted}
 	var maxIn int64
 	for _, w := range r.workers {
-		p := PartitionStats{In: w.in64.Load(), Accepted: w.accepted.Load(), Filtered: w.filtered.Load(),
+		p := PartitionStats{In: w.in64.Load(), Accepted: w.accepted.Load(), Filtered: w.filtered.Load(), Limited: w.limited.Load(),
 			DeadLettered: w.deadLettered.Load(), LateDropped: w.lateDropped.Load(), Late: w.late.Load(), Out: w.out.Load(),
 			RowErrors: w.rowErrors.Load(),
 			Busy:      time.Duration(w.busy.Load()), QueueDepth: len(w.in), MaxQueueDepth: int(w.maxDepth.Load()),
@@ -116,6 +119,7 @@ func (t *PartitionStats) add(p PartitionStats) {
 	t.In += p.In
 	t.Accepted += p.Accepted
 	t.Filtered += p.Filtered
+	t.Limited += p.Limited
 	t.DeadLettered += p.DeadLettered
 	t.LateDropped += p.LateDropped
 	t.Late += p.Late

@@ -50,7 +50,7 @@ type worker struct {
 	// unflushed counts the records added since the pipeline's last Flush
 	unflushed int
 
-	in64, filtered, accepted, deadLettered, lateDropped, late atomic.Int64
+	in64, filtered, limited, accepted, deadLettered, lateDropped, late atomic.Int64
 	rowErrors, out, busy, maxDepth                            atomic.Int64
 	// waits counts hand-overs that found the queue full; waited is the time
 	// (ns) the ingest goroutines spent blocked on them.
@@ -161,6 +161,7 @@ func (w *worker) publish() {
 	s := w.pipe.Stats()
 	w.in64.Store(s.In)
 	w.filtered.Store(s.Filtered)
+	w.limited.Store(s.Limited)
 	w.accepted.Store(s.Accepted)
 	w.deadLettered.Store(s.DeadLettered)
 	w.lateDropped.Store(s.LateDropped)

@@ -83,6 +83,7 @@ var (
 	descIn                      = desc("records_in_total", "Records read by the job (including those that failed to decode).", jobL...)
 	descOut                     = desc("records_out_total", "Rows the job's pipelines emitted.", jobL...)
 	descFiltered                = desc("records_filtered_total", "Records dropped by WHERE (or HAVING).", jobL...)
+	descLimited                 = desc("records_limited_total", "Records read after a LIMIT on rows was reached (counted, not output).", jobL...)
 	descDead                    = desc("records_dead_lettered_total", "Records sent to the dead-letter queue.", jobL...)
 	descLate                    = desc("records_late_total", "Late records, dropped or dead-lettered because their window had closed.", jobL...)
 	descWritten                 = desc("rows_written_total", "Rows written to the sinks.", jobL...)
@@ -108,7 +109,7 @@ type collector Metrics
 
 // Describe sends every metric description.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descInfo, descElapsed, descIn, descOut, descFiltered, descDead, descLate,
+	for _, d := range []*prometheus.Desc{descInfo, descElapsed, descIn, descOut, descFiltered, descLimited, descDead, descLate,
 		descWritten, descSkew, descWatermark, descWatermarkLag, descPartIn, descPartOut, descQueue, descQueueMax,
 		descQueueCap, descBusy, descBusySeconds, descWaits, descWaitSeconds, descKafkaLag, descKafkaUnavailable, descKafkaUnavailableTimeout} {
 		ch <- d
@@ -143,6 +144,7 @@ func collectJob(ch chan<- prometheus.Metric, name string, s *job.Summary) {
 	counter(descIn, t.In, name)
 	counter(descOut, t.Out, name)
 	counter(descFiltered, t.Filtered, name)
+	counter(descLimited, t.Limited, name)
 	counter(descDead, s.DeadLetters, name)
 	counter(descLate, t.Late, name)
 	counter(descWritten, s.RowsWritten, name)

@@ -60,7 +60,7 @@ func runBounded(t *testing.T, props, query string, batch, parts int, slow bool, 
 		t.Fatal(err)
 	}
 	tot := sum.Total
-	if tot.In != tot.Accepted+tot.Filtered+tot.DeadLettered+tot.LateDropped || tot.Late > tot.DeadLettered+tot.LateDropped {
+	if tot.In != tot.Accepted+tot.Filtered+tot.Limited+tot.DeadLettered+tot.LateDropped || tot.Late > tot.DeadLettered+tot.LateDropped {
 		t.Fatalf("counters do not add up: %+v", tot)
 	}
 	res := runResult{late: tot.Late, dropped: tot.LateDropped, in: tot.In}

@@ -151,6 +151,7 @@ type Counters struct {
 	In          int64 `json:"in"`
 	Out         int64 `json:"out"`
 	Filtered    int64 `json:"filtered"`
+	Limited     int64 `json:"limited,omitempty"` // read after a LIMIT was reached
 	Dead        int64 `json:"dead"`
 	Late        int64 `json:"late"`
 	RowsWritten int64 `json:"rows_written"`
@@ -384,7 +385,7 @@ func (d *deployed) describe(detail bool) AppJSON {
 		}
 		if sum != nil {
 			t := sum.Total
-			j.Counters = Counters{In: t.In, Out: t.Out, Filtered: t.Filtered, Dead: sum.DeadLetters, Late: t.Late, RowsWritten: sum.RowsWritten}
+			j.Counters = Counters{In: t.In, Out: t.Out, Filtered: t.Filtered, Limited: t.Limited, Dead: sum.DeadLetters, Late: t.Late, RowsWritten: sum.RowsWritten}
 			j.ElapsedMs = sum.Elapsed.Milliseconds()
 		}
 		if detail {

@@ -62,8 +62,12 @@ func writeSummary(w io.Writer, info runInfo, s *job.Summary) {
 	}
 	fmt.Fprintf(w, "job %s %s: %s (chosen by %s), %d partitions (%s)\n",
 		info.Name, state, strategy, info.Choice, len(s.Partitions), originText(info.PartitionsOrigin))
-	fmt.Fprintf(w, "  records:    in %s, out %s, filtered %s, dead-lettered %s, late %s%s; rows written %s\n",
-		count(t.In), count(t.Out), count(t.Filtered), count(s.DeadLetters), count(t.Late), lateText(t), count(s.RowsWritten))
+	limited := ""
+	if t.Limited > 0 {
+		limited = ", past LIMIT " + count(t.Limited)
+	}
+	fmt.Fprintf(w, "  records:    in %s, out %s, filtered %s%s, dead-lettered %s, late %s%s; rows written %s\n",
+		count(t.In), count(t.Out), count(t.Filtered), limited, count(s.DeadLetters), count(t.Late), lateText(t), count(s.RowsWritten))
 	if s.DLQPath != "" {
 		fmt.Fprintf(w, "  dead letters in %s\n", s.DLQPath)
 	}

@@ -44,6 +44,13 @@ func TestWriteSummary(t *testing.T) {
 	if got, line := b.String(), "\n  dead letters in Kafka topic trades-dead\n  elapsed:"; !strings.Contains(got, line) {
 		t.Errorf("summary with a DLQ topic:\n%s\nwant the line %q", got, line)
 	}
+	// Records read after a LIMIT are not "filtered".
+	s.Total.Limited = 7
+	b.Reset()
+	writeSummary(&b, runInfo{Name: "minutes", Choice: "auto", PartitionsOrigin: "flag"}, s)
+	if got, line := b.String(), "in 4,003, out 15, filtered 100, past LIMIT 7, dead-lettered 4,"; !strings.Contains(got, line) {
+		t.Errorf("summary with records past LIMIT:\n%s\nwant %q", got, line)
+	}
 }
 
 // TestWriteSummaryState: the first line says failed, interrupted or done
