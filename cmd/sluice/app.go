@@ -5,6 +5,7 @@ import (
 	"io"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sluicesql/sluice/app"
 	"github.com/sluicesql/sluice/job"
@@ -89,8 +90,12 @@ func writeAppSummary(w io.Writer, a *app.App, results []app.Result, elapsed time
 	}
 	fmt.Fprintf(w, "app %s %s: %d jobs (%d done, %d interrupted, %d failed), elapsed %s\n", a.Name, state, len(results),
 		counts[app.Done], counts[app.Interrupted], counts[app.Failed], elapsed.Round(time.Millisecond))
+	width := 0 // the names in one column, however long
 	for _, r := range results {
-		line := fmt.Sprintf("  %-12s %s", r.Name, resultState(r))
+		width = max(width, utf8.RuneCountInString(r.Name))
+	}
+	for _, r := range results {
+		line := fmt.Sprintf("  %-*s %s", width, r.Name, resultState(r))
 		if r.Summary != nil {
 			line += fmt.Sprintf(": in %s, out %s, rows written %s", count(r.Summary.Total.In), count(r.Summary.Total.Out), count(r.Summary.RowsWritten))
 		}

@@ -17,6 +17,18 @@ func TestRunAndExplainApplication(t *testing.T) {
 			t.Errorf("stderr lacks %q:\n%s", want, errOut)
 		}
 	}
+	// The app summary's job lines have their states in one column, however
+	// long the names.
+	_, appSummary, _ := strings.Cut(errOut, "\napp pipeline_app done")
+	lines := strings.Split(strings.TrimSpace(appSummary), "\n")[1:]
+	if len(lines) != 3 {
+		t.Fatalf("app summary:\n%s", appSummary)
+	}
+	for _, l := range lines {
+		if strings.Index(l, " done:") != len("  big_trades_20") {
+			t.Errorf("misaligned app summary line %q", l)
+		}
+	}
 
 	code, out, errOut = sluice(t, "explain", "--json", "--partitions", "2", "../../examples/pipeline_app.sql")
 	if code != 0 {
