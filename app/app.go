@@ -55,6 +55,9 @@ type App struct {
 	undefined error
 	// file and src are what the statements were parsed from.
 	file, src string
+	// schemas remembers the schemas Check inferred, so that Plans (EXPLAIN)
+	// reads each sample once.
+	schemas *runner.Schemas
 }
 
 // Undefined returns a positioned error for the first name read that no
@@ -101,7 +104,7 @@ func errorAt(file, src string, pos sql.Pos, format string, args ...any) error {
 // statements writing one name, a cycle and a bad application property are
 // errors at the offending statement, name or property.
 func New(file, src string, stmts []*sql.Statement, set map[string]string) (*App, error) {
-	a := &App{Name: appName(file), OnFailure: StopOnFailure, file: file, src: src}
+	a := &App{Name: appName(file), OnFailure: StopOnFailure, file: file, src: src, schemas: runner.NewSchemas()}
 	cat, err := runner.NewCatalog(stmts)
 	if err != nil {
 		return nil, sql.Locate(err, file, src)

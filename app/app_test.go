@@ -15,6 +15,7 @@ import (
 
 	"github.com/sluicesql/sluice/app"
 	"github.com/sluicesql/sluice/job"
+	"github.com/sluicesql/sluice/plan"
 	"github.com/sluicesql/sluice/runner"
 	"github.com/sluicesql/sluice/sql"
 )
@@ -354,5 +355,29 @@ WITH ('traders.type'='file_source', 'traders.path'='` + traders + `', 'traders.p
 	}
 	if in["big"] != 100 || in["big_2"] == 0 || in["big_2"] != in["big_3"] || in["big_2"] != in["big_4"] {
 		t.Fatalf("records read per job %v: want every reader of big to read all its rows", in)
+	}
+}
+
+// TestExplainInfersOnce: Plans (EXPLAIN) uses the schemas Check inferred
+// and reads no sample again: a source whose file changes between the two
+// is planned with what Check saw.
+func TestExplainInfersOnce(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "t.jsonl")
+	if err := os.WriteFile(data, []byte("{\"a\":1}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a, err := build(t, "SELECT a FROM t WITH ('t.type'='file_source','t.path'='"+data+"');")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Check(context.Background(), runner.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(data, []byte("{\"b\":1}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	plans, err := a.Plans(context.Background(), plan.Options{}, nil, false)
+	if err != nil || len(plans) != 1 {
+		t.Fatalf("the sample was read again: %v", err)
 	}
 }

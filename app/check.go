@@ -25,6 +25,9 @@ func (a *App) Check(ctx context.Context, opts runner.Options) error {
 	if a.undefined != nil {
 		return &runner.ConfigError{Err: a.undefined}
 	}
+	if opts.Schemas == nil {
+		opts.Schemas = a.schemas // Plans reuses what Check inferred
+	}
 	names := a.Catalog.Names()
 	for _, n := range a.Nodes {
 		names = append(names, n.Reads...)

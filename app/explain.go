@@ -26,7 +26,7 @@ import (
 // A statement that reads only outside sources is checked as Start would
 // check it (runner.Plan): its source's schema is found (declared, or
 // inferred from a sample unless noInfer) and its names and types are
-// resolved against it.
+// resolved against it. A schema Check inferred is not inferred again.
 func (a *App) Plans(ctx context.Context, opts plan.Options, set map[string]string, noInfer bool) ([]*plan.Plan, error) {
 	facts := map[string]connector.Facts{}
 	byNode := map[*Node]*plan.Plan{}
@@ -42,7 +42,7 @@ func (a *App) Plans(ctx context.Context, opts plan.Options, set map[string]strin
 		var err error
 		if len(n.Inputs) == 0 {
 			p, err = runner.Plan(ctx, n.Stmt, runner.Options{Strategy: opts.Strategy, Partitions: opts.Partitions,
-				Set: set, Catalog: a.Catalog, NoInfer: noInfer, JobName: n.Name, KeepOrder: inProcessOut(n)})
+				Set: set, Catalog: a.Catalog, NoInfer: noInfer, JobName: n.Name, KeepOrder: inProcessOut(n), Schemas: a.schemas})
 		} else {
 			o.Properties, err = runner.Properties(n.Stmt.Query, a.Catalog.Properties(n.Reads...), set, nil)
 			o.KeepOrder = inProcessOut(n)
