@@ -51,7 +51,7 @@ type worker struct {
 	unflushed int
 
 	in64, filtered, limited, accepted, deadLettered, lateDropped, late atomic.Int64
-	rowErrors, out, busy, maxDepth                            atomic.Int64
+	rowErrors, out, busy, maxDepth                                     atomic.Int64
 	// waits counts hand-overs that found the queue full; waited is the time
 	// (ns) the ingest goroutines spent blocked on them.
 	waits, waited atomic.Int64
