@@ -114,3 +114,16 @@ func (t *interner) notUTF8(b []byte) string {
 	t.invalid = true
 	return string(b)
 }
+
+// Interner returns byte slices as strings without allocating for the
+// values it saw recently (a bounded cache, see interner): a decoder of
+// repeated keys and symbols keeps one. It is not safe for concurrent use.
+type Interner struct{ t interner }
+
+// String returns b as a string, and whether b is valid UTF-8 (when it is
+// not, the string holds b's bytes as they are).
+func (in *Interner) String(b []byte) (string, bool) {
+	in.t.invalid = false
+	s := in.t.str(b)
+	return s, !in.t.invalid
+}

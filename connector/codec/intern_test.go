@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-func TestInterner(t *testing.T) {
+func TestInternerString(t *testing.T) {
 	long := strings.Repeat("x", internMaxLen)
 	tests := []string{
 		"", "a", "a\x00", "a\x00\x00", "Hamburg", "Hamburg!", "St. John's",
@@ -45,5 +45,20 @@ func TestInternerEvicts(t *testing.T) {
 				t.Fatalf("str(%q) = %q", s, got)
 			}
 		}
+	}
+}
+
+func TestExportedInterner(t *testing.T) {
+	var in Interner
+	for range 2 {
+		if s, ok := in.String([]byte("SYM7")); s != "SYM7" || !ok {
+			t.Errorf("String(SYM7) = %q, %v", s, ok)
+		}
+	}
+	if s, ok := in.String([]byte{'a', 0xff}); s != "a\xff" || ok {
+		t.Errorf("String of invalid UTF-8 = %q, %v", s, ok)
+	}
+	if allocs := testing.AllocsPerRun(100, func() { in.String([]byte("SYM7")) }); allocs != 0 {
+		t.Errorf("a repeated string allocates %v times", allocs)
 	}
 }

@@ -2,109 +2,16 @@ package kafka
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"strings"
-	"sync"
 
 	"github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/sluicesql/sluice/record"
 )
-
-// The Confluent wire format: a magic byte 0, the schema id (4 bytes, big
-// endian), then the Avro binary encoding of the value.
-const (
-	wireMagic  = 0
-	wireHeader = 5
-)
-
-// registry is a Schema Registry client that caches schemas by id.
-type registry struct {
-	cl  *sr.Client
-	url string
-
-	mu    sync.Mutex
-	byID  map[int]avro.Schema
-	progs map[int]*avroProgram // decoding programs by writer schema id, for one reader schema
-}
-
-// newRegistry returns a client of the registry at url, with basic auth
-// "user:password" when userInfo is set.
-func newRegistry(url, userInfo string) (*registry, error) {
-	opts := []sr.ClientOpt{sr.URLs(url)}
-	if userInfo != "" {
-		user, pass, _ := strings.Cut(userInfo, ":")
-		opts = append(opts, sr.BasicAuth(user, pass))
-	}
-	cl, err := sr.NewClient(opts...)
-	if err != nil {
-		return nil, fmt.Errorf("schema registry %s: %w", url, err)
-	}
-	return &registry{cl: cl, url: url, byID: map[int]avro.Schema{}, progs: map[int]*avroProgram{}}, nil
-}
-
-// valueSubject and keySubject return the TopicNameStrategy subjects of
-// topic's values and keys.
-func valueSubject(topic string) string { return topic + "-value" }
-func keySubject(topic string) string   { return topic + "-key" }
-
-// latest returns the latest schema of subject with its version and id.
-func (r *registry) latest(ctx context.Context, subject string) (avro.Schema, sr.SubjectSchema, error) {
-	ss, err := r.cl.SchemaByVersion(ctx, subject, -1)
-	if err != nil {
-		return nil, ss, fmt.Errorf("schema registry %s: subject %q: %w", r.url, subject, err)
-	}
-	s, err := r.parse(ss.ID, ss.Schema)
-	return s, ss, err
-}
-
-// parse parses an Avro schema of the registry, refusing other types.
-func (r *registry) parse(id int, s sr.Schema) (avro.Schema, error) {
-	if s.Type != sr.TypeAvro {
-		return nil, fmt.Errorf("schema registry %s: schema %d is %s, not Avro", r.url, id, s.Type)
-	}
-	schema, err := avro.Parse(s.Schema)
-	if err != nil {
-		return nil, fmt.Errorf("schema registry %s: schema %d: %w", r.url, id, err)
-	}
-	r.mu.Lock()
-	r.byID[id] = schema
-	r.mu.Unlock()
-	return schema, nil
-}
-
-// byIDCached returns the schema with id, fetching it once.
-func (r *registry) schema(ctx context.Context, id int) (avro.Schema, error) {
-	r.mu.Lock()
-	s, ok := r.byID[id]
-	r.mu.Unlock()
-	if ok {
-		return s, nil
-	}
-	got, err := r.cl.SchemaByID(ctx, id)
-	if err != nil {
-		return nil, fmt.Errorf("schema registry %s: schema %d: %w", r.url, id, err)
-	}
-	return r.parse(id, got)
-}
-
-// register registers schema under subject (a no-op returning the existing
-// id when it is already there) and returns its id.
-func (r *registry) register(ctx context.Context, subject string, schema avro.Schema) (int, error) {
-	id, err := r.cl.RegisterSchema(ctx, subject, sr.Schema{Schema: schema.String(), Type: sr.TypeAvro}, -1, -1)
-	if err != nil {
-		return 0, fmt.Errorf("schema registry %s: registering the schema of subject %q: %w", r.url, subject, err)
-	}
-	r.mu.Lock()
-	r.byID[id] = schema
-	r.mu.Unlock()
-	return id, nil
-}
 
 // avroColumns returns the columns of an Avro record schema: a field's
 // type maps to the SQL type (see avroType).
@@ -457,9 +364,53 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
-// avroDecoder decodes Confluent wire-format Avro values: the writer schema
-// is fetched by the id each message carries (once per id) and its fields
-// fill the source's columns by name.
+// avroFormat is '<n>.format'='avro': Avro values in the wire format.
+type avroFormat struct{}
+
+// parseAvro parses an Avro schema of the registry, refusing other types.
+func parseAvro(s sr.Schema) (any, error) {
+	if s.Type != sr.TypeAvro {
+		return nil, fmt.Errorf("the schema is %s, not Avro", s.Type)
+	}
+	return avro.Parse(s.Schema)
+}
+
+// avroSchema returns the parsed Avro schema with id.
+func avroSchema(ctx context.Context, reg *registry, id int) (avro.Schema, error) {
+	p, err := reg.parse(ctx, "avro", id, parseAvro)
+	if err != nil {
+		return nil, err
+	}
+	return p.(avro.Schema), nil
+}
+
+func (avroFormat) columns(_ context.Context, _ *registry, s sr.Schema) ([]record.Field, error) {
+	schema, err := parseAvro(s)
+	if err != nil {
+		return nil, err
+	}
+	return avroColumns(schema.(avro.Schema))
+}
+
+func (avroFormat) decoder(reg *registry, schema *record.Schema, _ textDecoder) slotDecoder {
+	return newAvroValueDecoder(reg, schema)
+}
+
+func (avroFormat) encoder(ctx context.Context, reg *registry, subject, name string, schema *record.Schema) (rowEncoder, sr.SubjectSchema, error) {
+	s, err := avroSchemaOf(name, schema)
+	if err != nil {
+		return nil, sr.SubjectSchema{}, fmt.Errorf("the Avro schema of the output: %w", err)
+	}
+	ss, err := reg.register(ctx, subject, sr.Schema{Schema: s.String(), Type: sr.TypeAvro})
+	if err != nil {
+		return nil, ss, err
+	}
+	return newAvroEncoder(ss.ID, s, schema), ss, nil
+}
+
+// avroValueDecoder decodes Confluent wire-format Avro values: the writer
+// schema is fetched by the id each message carries (once per id) and its
+// fields fill the source's columns by name.
 type avroValueDecoder struct {
 	reg    *registry
 	schema *record.Schema
@@ -471,22 +422,16 @@ func newAvroValueDecoder(reg *registry, schema *record.Schema) *avroValueDecoder
 	return &avroValueDecoder{reg: reg, schema: schema, reader: avro.NewReader(nil, 0), progs: map[int]*avroProgram{}}
 }
 
-// Decode implements valueDecoder.
-func (d *avroValueDecoder) Decode(data []byte, dst []record.Value) error {
-	clear(dst)
-	return d.decodeInto(data, dst)
-}
-
 // decodeInto sets the slots of dst that the value's fields fill, leaving
 // the others as they are (a key's fields after the value's).
 func (d *avroValueDecoder) decodeInto(data []byte, dst []record.Value) error {
-	if len(data) < wireHeader || data[0] != wireMagic {
-		return errors.New("not Schema Registry wire format (magic byte 0 and a schema id)")
+	id, body, err := wireID(data)
+	if err != nil {
+		return err
 	}
-	id := int(binary.BigEndian.Uint32(data[1:wireHeader]))
 	prog, ok := d.progs[id]
 	if !ok {
-		writer, err := d.reg.schema(context.Background(), id)
+		writer, err := avroSchema(context.Background(), d.reg, id)
 		if err != nil {
 			return err
 		}
@@ -495,7 +440,7 @@ func (d *avroValueDecoder) decodeInto(data []byte, dst []record.Value) error {
 		}
 		d.progs[id] = prog
 	}
-	r := d.reader.Reset(data[wireHeader:])
+	r := d.reader.Reset(body)
 	for _, f := range prog.fields {
 		v := f.dec(r)
 		if f.slot >= 0 && f.slot < len(dst) {
@@ -739,8 +684,7 @@ func minBytes(u int64) int {
 
 // AppendRow appends the wire-format encoding of row.
 func (e *avroEncoder) AppendRow(b []byte, row []record.Value) ([]byte, error) {
-	b = append(b, wireMagic)
-	b = binary.BigEndian.AppendUint32(b, uint32(e.id))
+	b = appendWireHeader(b, e.id)
 	e.w.Reset(nil)
 	for i, enc := range e.fields {
 		var v record.Value

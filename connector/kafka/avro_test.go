@@ -15,6 +15,10 @@ import (
 
 	"github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
+	"github.com/twmb/franz-go/pkg/sr/srfake"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/sluicesql/sluice/connector"
 	"github.com/sluicesql/sluice/connector/mem"
@@ -220,40 +224,12 @@ func TestAvroRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := sink.Open(ctx, cols, nil); err != nil {
-		t.Fatal(err)
-	}
-	rows := make([]record.Record, len(first))
-	for i, g := range first {
-		rows[i].Values = g.values
-	}
-	if err := sink.Write(ctx, rows); err != nil {
-		t.Fatal(err)
-	}
-	if err := sink.Close(); err != nil {
-		t.Fatal(err)
-	}
+	writeAll(t, ctx, sink, cols, nil, first)
 	back, err := NewSource("copy", avroProps("copy", "stop.at", "end"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	backSchema, err := back.SourceSchema(ctx, connectorLimits())
-	if err != nil {
-		t.Fatal(err)
-	}
-	second := readAll(t, back, record.NewSchemaOf(backSchema.Columns.Fields()...), nil)
-	if len(second) != len(first) {
-		t.Fatalf("read back %d records, want %d", len(second), len(first))
-	}
-	for _, g := range second {
-		want := byID[g.values[0].Int()]
-		for i := range want {
-			if g.values[i].String() != want[i].String() || g.values[i].Kind() != want[i].Kind() {
-				t.Errorf("id %d column %s: read back %v (%s), wrote %v (%s)", g.values[0].Int(), cols.Names()[i],
-					g.values[i], g.values[i].Kind(), want[i], want[i].Kind())
-			}
-		}
-	}
+	readBack(t, ctx, back, cols, first)
 }
 
 func connectorLimits() connector.InferLimits {
@@ -288,7 +264,7 @@ func TestAvroErrors(t *testing.T) {
 	}{
 		{map[string]string{"t.format": "avro"}, `'t.schema.registry.url': not set`},
 		{map[string]string{"t.schema.registry.url": url}, `set, but the format is json`},
-		{map[string]string{"t.format": "protobuf"}, `valid values: json, string, avro`},
+		{map[string]string{"t.format": "xml"}, `valid values: json, string, avro, protobuf`},
 	} {
 		if _, err := NewSource("t", c.props); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: %v, want %q", c.props, err, c.want)
@@ -316,8 +292,8 @@ func TestAvroErrors(t *testing.T) {
 	}
 }
 
-// BenchmarkDecode decodes one trade value into four columns, as JSON and as
-// Avro in the wire format: compare ns/op and allocs/op of the two.
+// BenchmarkDecode decodes one trade value into four columns, as JSON, as
+// Avro and as Protobuf in the wire format: compare ns/op and allocs/op.
 func BenchmarkDecode(b *testing.B) {
 	schema := avro.MustParse(`{"type":"record","name":"T","fields":[{"name":"trader_id","type":"string"},
 		{"name":"symbol","type":"string"},{"name":"price","type":"double"},{"name":"quantity","type":"long"}]}`)
@@ -325,16 +301,31 @@ func BenchmarkDecode(b *testing.B) {
 	id := reg.add("trades-value", schema.String())
 	cols := record.NewSchema("trader_id", "symbol", "price", "quantity")
 	values := map[string]any{"trader_id": "T42", "symbol": "SYM7", "price": 101.5, "quantity": int64(300)}
+	pbReg := srfake.New()
+	defer pbReg.Close()
+	pbText := "syntax = \"proto3\";\nmessage T { string trader_id = 1; string symbol = 2; double price = 3; int64 quantity = 4; }\n"
+	pbID, _, err := pbReg.RegisterSchema("trades-value", sr.Schema{Schema: pbText, Type: sr.TypeProtobuf})
+	if err != nil {
+		b.Fatal(err)
+	}
+	md := compileProto(b, pbText).Messages().Get(0)
+	pb := dynamicpb.NewMessage(md)
+	for name, v := range map[string]protoreflect.Value{"trader_id": protoreflect.ValueOfString("T42"), "symbol": protoreflect.ValueOfString("SYM7"),
+		"price": protoreflect.ValueOfFloat64(101.5), "quantity": protoreflect.ValueOfInt64(300)} {
+		pb.Set(md.Fields().ByName(protoreflect.Name(name)), v)
+	}
 	formats := []struct {
 		name  string
 		value []byte
+		url   string
 	}{
-		{"json", []byte(`{"trader_id":"T42","symbol":"SYM7","price":101.5,"quantity":300}`)},
-		{"avro", wire(b, schema, id, values)},
+		{"json", []byte(`{"trader_id":"T42","symbol":"SYM7","price":101.5,"quantity":300}`), ""},
+		{"avro", wire(b, schema, id, values), url},
+		{"protobuf", protoWire(b, pbID, nil, pb), pbReg.URL()},
 	}
 	for _, f := range formats {
 		b.Run(f.name, func(b *testing.B) {
-			cfg, err := parseSourceConfig("t", map[string]string{"t.format": f.name, "t.schema.registry.url": url})
+			cfg, err := parseSourceConfig("t", map[string]string{"t.format": f.name, "t.schema.registry.url": f.url})
 			if f.name == "json" {
 				cfg, err = parseSourceConfig("t", map[string]string{})
 			}
@@ -404,19 +395,7 @@ func TestAvroKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := sink.Open(ctx, cols, []int{1}); err != nil {
-		t.Fatal(err)
-	}
-	rows := make([]record.Record, len(got))
-	for i, g := range got {
-		rows[i].Values = g.values
-	}
-	if err := sink.Write(ctx, rows); err != nil {
-		t.Fatal(err)
-	}
-	if err := sink.Close(); err != nil {
-		t.Fatal(err)
-	}
+	writeAll(t, ctx, sink, cols, []int{1}, got)
 	back, err := NewSource("back", map[string]string{"back.bootstrap.servers": brokers[0], "back.topic.name": "keyed_out",
 		"back.format": "avro", "back.key.format": "avro", "back.schema.registry.url": url, "back.stop.at": "end"})
 	if err != nil {
@@ -434,7 +413,7 @@ func TestAvroKeys(t *testing.T) {
 	if len(reg.subjects["keyed_out-key"]) != 1 {
 		t.Errorf("subjects %v: no keyed_out-key", reg.subjects)
 	}
-	if _, err := NewSink("x", map[string]string{"x.key.format": "avro"}); err == nil || !strings.Contains(err.Error(), "avro keys need 'x.format'='avro'") {
-		t.Errorf("avro keys without the avro format: %v", err)
+	if _, err := NewSink("x", map[string]string{"x.key.format": "avro"}); err == nil || !strings.Contains(err.Error(), "'x.schema.registry.url': not set: 'x.key.format'='avro'") {
+		t.Errorf("avro keys without a registry: %v", err)
 	}
 }

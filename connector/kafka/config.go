@@ -17,12 +17,13 @@ type sourceConfig struct {
 	topic        string
 	conn         Conn
 	group        string
-	reset        string    // "earliest" or "latest"
-	format       string    // "json", "string" or "avro"
-	registry     *registry // the Schema Registry of the avro format
+	reset        string         // "earliest" or "latest"
+	format       string         // "json", "string" or a registry format
+	values       registryFormat // the registry format of values, else nil
+	keys         registryFormat // '<n>.key.format' in a registry format: the key's fields are columns; else nil
+	registry     *registry      // the Schema Registry of the registry formats
 	invalidUTF8  codec.InvalidUTF8
 	keyField     string
-	keyAvro      bool // '<n>.key.format'='avro': the key's fields are columns
 	stopAtEnd    bool
 	partitionKey []string
 
@@ -73,13 +74,7 @@ func parseSourceConfig(name string, m map[string]string) (sourceConfig, error) {
 	if c.reset, err = o.Enum("auto.offset.reset", "earliest", "earliest", "latest"); err != nil {
 		return c, err
 	}
-	if c.format, err = o.Enum("format", "json", "json", "string", "avro"); err != nil {
-		return c, err
-	}
-	if c.registry, err = parseRegistry(o, c.format); err != nil {
-		return c, err
-	}
-	if c.keyAvro, err = parseKeyFormat(o, c.format); err != nil {
+	if c.format, c.values, c.keys, c.registry, err = parseFormats(o, "json", "string"); err != nil {
 		return c, err
 	}
 	utf, err := o.Enum(codec.InvalidUTF8Option, codec.InvalidUTF8Values[0], codec.InvalidUTF8Values...)
@@ -120,9 +115,10 @@ type sinkConfig struct {
 	topic    string
 	conn     Conn
 	spec     TopicSpec
-	format   string    // "json" or "avro"
-	registry *registry // the Schema Registry of the avro format
-	keyAvro  bool      // '<n>.key.format'='avro': keys are Avro records of the key columns
+	format   string         // "json" or a registry format
+	values   registryFormat // the registry format of values, else nil
+	keys     registryFormat // '<n>.key.format' in a registry format: keys are records of the key columns; else nil
+	registry *registry      // the Schema Registry of the registry formats
 }
 
 func parseSinkConfig(name string, m map[string]string) (sinkConfig, error) {
@@ -132,13 +128,7 @@ func parseSinkConfig(name string, m map[string]string) (sinkConfig, error) {
 		return sinkConfig{}, err
 	}
 	c := sinkConfig{name: name, topic: o.String("topic.name", name)}
-	if c.format, err = o.Enum("format", "json", "json", "avro"); err != nil {
-		return c, err
-	}
-	if c.registry, err = parseRegistry(o, c.format); err != nil {
-		return c, err
-	}
-	if c.keyAvro, err = parseKeyFormat(o, c.format); err != nil {
+	if c.format, c.values, c.keys, c.registry, err = parseFormats(o, "json"); err != nil {
 		return c, err
 	}
 	if c.conn, err = parseConn(o); err != nil {
@@ -150,40 +140,47 @@ func parseSinkConfig(name string, m map[string]string) (sinkConfig, error) {
 	return c, nil
 }
 
-// registryOptions are the Schema Registry options of the avro format, which
-// a statement may also give as 'kafka.<option>' defaults.
-var registryOptions = []string{"schema.registry.url", "schema.registry.basic.auth.user.info"}
+// registryOptions are the Schema Registry options of the registry
+// formats, which a statement may also give as 'kafka.<option>' defaults.
+var registryOptions = []string{"schema.registry.url", "schema.registry.basic.auth.user.info", "auto.register.schemas"}
 
-// parseRegistry returns the Schema Registry client of the avro format
-// (nil for other formats): '<n>.schema.registry.url' is required,
-// '<n>.schema.registry.basic.auth.user.info' ("user:password") optional.
-func parseRegistry(o *props.Options, format string) (*registry, error) {
+// parseFormats reads '<n>.format' (plain, the formats without a registry,
+// the first the default, or a registry format), '<n>.key.format' (json,
+// the default: the key is the key columns' text; or a registry format: a
+// record of the key columns, subject '<topic>-key') and the Schema
+// Registry options, which the registry formats need and the others refuse.
+func parseFormats(o *props.Options, plain ...string) (format string, values, keys registryFormat, reg *registry, err error) {
+	formats := append(append([]string(nil), plain...), strings.Split(registryFormatNames, ", ")...)
+	if format, err = o.Enum("format", plain[0], formats...); err != nil {
+		return
+	}
+	values = registryFormats[format]
+	kf, err := o.Enum("key.format", "json", append([]string{"json"}, strings.Split(registryFormatNames, ", ")...)...)
+	if err != nil {
+		return
+	}
+	keys = registryFormats[kf]
 	url := o.String("schema.registry.url", "")
-	if format != "avro" {
+	if values == nil && keys == nil {
 		if url != "" {
-			return nil, o.Errorf("schema.registry.url", "set, but the format is %s: set '%s'='avro'", format, o.Key("format"))
+			err = o.Errorf("schema.registry.url", "set, but the format is %s: set '%s' to one of %s", format, o.Key("format"), registryFormatNames)
 		}
-		return nil, nil
+		return
 	}
 	if url == "" {
-		return nil, o.Errorf("schema.registry.url", "not set: the avro format reads its schemas from a Schema Registry")
+		need, which := "format", format
+		if values == nil {
+			need, which = "key.format", kf
+		}
+		err = o.Errorf("schema.registry.url", "not set: '%s'='%s' reads its schemas from a Schema Registry", o.Key(need), which)
+		return
 	}
-	return newRegistry(url, o.String("schema.registry.basic.auth.user.info", ""))
-}
-
-// parseKeyFormat reads '<n>.key.format': "json" (the default: the key is
-// the key columns' text) or "avro" (a record of the key columns in the
-// wire format, subject '<topic>-key'), which needs the avro value format's
-// registry.
-func parseKeyFormat(o *props.Options, format string) (bool, error) {
-	kf, err := o.Enum("key.format", "json", "json", "avro")
-	if err != nil || kf != "avro" {
-		return false, err
+	if reg, err = newRegistry(url, o.String("schema.registry.basic.auth.user.info", "")); err != nil {
+		return
 	}
-	if format != "avro" {
-		return false, o.Errorf("key.format", "avro keys need '%s'='avro' (and its schema registry)", o.Key("format"))
-	}
-	return true, nil
+	auto, err := o.Enum("auto.register.schemas", "true", "true", "false")
+	reg.autoRegister = auto == "true"
+	return
 }
 
 // list returns the comma-separated, trimmed, non-empty items of v.

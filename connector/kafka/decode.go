@@ -61,7 +61,7 @@ type decoder struct {
 	keySlot int // the '<n>.key.field' column, or -1
 	key     textDecoder
 	value   valueDecoder
-	avroKey *avroValueDecoder // '<n>.key.format'='avro', else nil
+	keys    slotDecoder       // '<n>.key.format' in a registry format, else nil
 	conform *record.Conformer // makes values fit the schema's types; nil when untyped
 }
 
@@ -74,13 +74,13 @@ func newDecoder(cfg *sourceConfig, schema *record.Schema) *decoder {
 			d.keySlot = slot
 		}
 	}
-	switch cfg.format {
-	case "avro":
-		d.value = newAvroValueDecoder(cfg.registry, schema)
-		if cfg.keyAvro {
-			d.avroKey = newAvroValueDecoder(cfg.registry, schema)
-		}
-	case "string":
+	if cfg.keys != nil {
+		d.keys = cfg.keys.decoder(cfg.registry, schema, text)
+	}
+	switch {
+	case cfg.values != nil:
+		d.value = registryValues{cfg.values.decoder(cfg.registry, schema, text)}
+	case cfg.format == "string":
 		slot, ok := schema.Lookup(StringColumn)
 		if !ok {
 			slot = -1

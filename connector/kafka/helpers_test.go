@@ -189,3 +189,53 @@ type pk struct {
 	p int32
 	o int64
 }
+
+// writeAll opens sink for schema (keyed by keySlots), writes the rows
+// read and closes it.
+func writeAll(t *testing.T, ctx context.Context, sink *Sink, schema *record.Schema, keySlots []int, read []got) {
+	t.Helper()
+	if err := sink.Open(ctx, schema, keySlots); err != nil {
+		t.Fatal(err)
+	}
+	rows := make([]record.Record, len(read))
+	for i, g := range read {
+		rows[i].Values = g.values
+	}
+	if err := sink.Write(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := sink.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// readBack reads back, a source of what was written from first, and checks
+// that every record (by its first column, an id) has the values and kinds
+// it had.
+func readBack(t *testing.T, ctx context.Context, back *Source, cols *record.Schema, first []got) {
+	t.Helper()
+	byID := map[int64][]record.Value{}
+	for _, g := range first {
+		byID[g.values[0].Int()] = g.values
+	}
+	backSchema, err := back.SourceSchema(ctx, connectorLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if backSchema.Columns.Len() != cols.Len() {
+		t.Fatalf("read back columns %s", backSchema.Columns)
+	}
+	second := readAll(t, back, record.NewSchemaOf(backSchema.Columns.Fields()...), nil)
+	if len(second) != len(first) {
+		t.Fatalf("read back %d records, want %d", len(second), len(first))
+	}
+	for _, g := range second {
+		want := byID[g.values[0].Int()]
+		for i := range want {
+			if g.values[i].String() != want[i].String() || g.values[i].Kind() != want[i].Kind() {
+				t.Errorf("id %d column %s: read back %v (%s), wrote %v (%s)", g.values[0].Int(), cols.Names()[i],
+					g.values[i], g.values[i].Kind(), want[i], want[i].Kind())
+			}
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/sluicesql/sluice/connector"
 	"github.com/sluicesql/sluice/connector/codec"
@@ -23,7 +24,7 @@ func (s *Source) SourceSchema(ctx context.Context, limits connector.InferLimits)
 	if limits.NoSample {
 		return connector.Schema{Origin: connector.SchemaNotInferred}, nil
 	}
-	if s.cfg.format == "avro" {
+	if s.cfg.values != nil {
 		return s.registrySchema(ctx)
 	}
 	if s.cfg.format == "string" {
@@ -51,34 +52,44 @@ func (s *Source) SourceSchema(ctx context.Context, limits connector.InferLimits)
 }
 
 // registrySchema returns the columns of the latest schema of the topic's
-// value subject (TopicNameStrategy: '<topic>-value') in the Schema Registry.
+// value subject (TopicNameStrategy: '<topic>-value') in the Schema Registry
+// and, with a registry key format, those of its key subject after them.
 func (s *Source) registrySchema(ctx context.Context) (connector.Schema, error) {
-	schema, ss, err := s.cfg.registry.latest(ctx, valueSubject(s.cfg.topic))
+	cols, ss, err := s.subjectColumns(ctx, s.cfg.values, valueSubject(s.cfg.topic))
 	if err != nil {
-		return connector.Schema{}, fmt.Errorf("kafka source %q: %w", s.cfg.name, err)
+		return connector.Schema{}, err
 	}
-	cols, err := avroColumns(schema)
-	if err != nil {
-		return connector.Schema{}, fmt.Errorf("kafka source %q: subject %q version %d (id %d): %w", s.cfg.name, ss.Subject, ss.Version, ss.ID, err)
-	}
-	if s.cfg.keyAvro {
-		// The key's fields are columns too, after the value's.
-		key, _, err := s.cfg.registry.latest(ctx, keySubject(s.cfg.topic))
+	where := fmt.Sprintf("subject %s version %d id %d", ss.Subject, ss.Version, ss.ID)
+	if s.cfg.keys != nil {
+		keyCols, kss, err := s.subjectColumns(ctx, s.cfg.keys, keySubject(s.cfg.topic))
 		if err != nil {
-			return connector.Schema{}, fmt.Errorf("kafka source %q: %w", s.cfg.name, err)
-		}
-		keyCols, err := avroColumns(key)
-		if err != nil {
-			return connector.Schema{}, fmt.Errorf("kafka source %q: subject %q: %w", s.cfg.name, keySubject(s.cfg.topic), err)
+			return connector.Schema{}, err
 		}
 		for _, c := range keyCols {
 			if !slices.ContainsFunc(cols, func(f record.Field) bool { return f.Name == c.Name }) {
 				cols = append(cols, c)
 			}
 		}
+		where += fmt.Sprintf(", key subject %s version %d id %d", kss.Subject, kss.Version, kss.ID)
 	}
-	return connector.Schema{Columns: s.withKeyField(cols), Origin: connector.SchemaRegistry,
-		Registry: fmt.Sprintf("subject %s version %d id %d", valueSubject(s.cfg.topic), ss.Version, ss.ID)}, nil
+	return connector.Schema{Columns: s.withKeyField(cols), Origin: connector.SchemaRegistry, Registry: where}, nil
+}
+
+// subjectColumns returns the columns of the latest schema of subject in
+// format f.
+func (s *Source) subjectColumns(ctx context.Context, f registryFormat, subject string) ([]record.Field, sr.SubjectSchema, error) {
+	ss, err := s.cfg.registry.latest(ctx, subject)
+	if err != nil {
+		return nil, ss, fmt.Errorf("kafka source %q: %w", s.cfg.name, err)
+	}
+	if ss.Subject == "" {
+		ss.Subject = subject
+	}
+	cols, err := f.columns(ctx, s.cfg.registry, ss.Schema)
+	if err != nil {
+		return nil, ss, fmt.Errorf("kafka source %q: subject %q version %d (id %d): %w", s.cfg.name, ss.Subject, ss.Version, ss.ID, err)
+	}
+	return cols, ss, nil
 }
 
 // withKeyField returns the schema of cols with the '<n>.key.field' column

@@ -227,8 +227,8 @@ func (d *decoder) decode(rec *record.Record, kr *kgo.Record) error {
 	if err := d.value.Decode(kr.Value, rec.Values); err != nil {
 		return err
 	}
-	if d.avroKey != nil && kr.Key != nil {
-		if err := d.avroKey.decodeInto(kr.Key, rec.Values); err != nil {
+	if d.keys != nil && kr.Key != nil {
+		if err := d.keys.decodeInto(kr.Key, rec.Values); err != nil {
 			return fmt.Errorf("key: %w", err)
 		}
 	}

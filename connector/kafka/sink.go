@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/sluicesql/sluice/connector/codec"
 	"github.com/sluicesql/sluice/record"
@@ -22,8 +23,9 @@ type Sink struct {
 	client   producer // its own client, or the transaction of UseTransaction
 	txn      *Transaction
 	enc      *codec.JSONEncoder
-	avro     *avroEncoder // the avro format's encoder, else nil
-	avroKey  *avroEncoder // the avro key format's encoder, else nil
+	values   rowEncoder         // a registry format's encoder of values, else nil
+	keys     rowEncoder         // a registry key format's encoder, else nil
+	subjects []sr.SubjectSchema // the registry schemas written, values first
 	keySlots []int
 	keyVals  []record.Value
 	opts     []kgo.Opt  // added to the producing client's options
@@ -55,21 +57,23 @@ func (k *Sink) Open(ctx context.Context, schema *record.Schema, keySlots []int) 
 			return fmt.Errorf("kafka sink %q: key slot %d outside the %d output columns", k.cfg.name, s, schema.Len())
 		}
 	}
-	if k.cfg.format == "avro" {
-		s, err := avroSchemaOf(k.cfg.topic, schema)
-		if err != nil {
-			return fmt.Errorf("kafka sink %q: the Avro schema of the output: %w", k.cfg.name, err)
-		}
-		id, err := k.cfg.registry.register(ctx, valueSubject(k.cfg.topic), s)
+	if f := k.cfg.values; f != nil {
+		enc, ss, err := f.encoder(ctx, k.cfg.registry, valueSubject(k.cfg.topic), k.cfg.topic, schema)
 		if err != nil {
 			return fmt.Errorf("kafka sink %q: %w", k.cfg.name, err)
 		}
-		k.avro = newAvroEncoder(id, s, schema)
-		if k.cfg.keyAvro && len(keySlots) > 0 {
-			if k.avroKey, err = k.keyEncoder(ctx, schema, keySlots); err != nil {
-				return err
-			}
+		k.values, k.subjects = enc, append(k.subjects, ss)
+	}
+	if f := k.cfg.keys; f != nil && len(keySlots) > 0 {
+		fields := make([]record.Field, len(keySlots))
+		for i, s := range keySlots {
+			fields[i] = schema.Fields()[s]
 		}
+		enc, ss, err := f.encoder(ctx, k.cfg.registry, keySubject(k.cfg.topic), k.cfg.topic+"_key", record.NewSchemaOf(fields...))
+		if err != nil {
+			return fmt.Errorf("kafka sink %q: key: %w", k.cfg.name, err)
+		}
+		k.keys, k.subjects = enc, append(k.subjects, ss)
 	}
 	cl, err := openProducer(ctx, k.cfg.conn, k.cfg.topic, k.cfg.spec, k.opts...)
 	if err != nil {
@@ -83,25 +87,6 @@ func (k *Sink) Open(ctx context.Context, schema *record.Schema, keySlots []int) 
 	k.enc = codec.NewJSONEncoder(schema)
 	k.keySlots = keySlots
 	return nil
-}
-
-// keyEncoder registers the Avro record of the key columns under the topic's
-// key subject and returns its encoder.
-func (k *Sink) keyEncoder(ctx context.Context, schema *record.Schema, keySlots []int) (*avroEncoder, error) {
-	fields := make([]record.Field, len(keySlots))
-	for i, s := range keySlots {
-		fields[i] = schema.Fields()[s]
-	}
-	keySchema := record.NewSchemaOf(fields...)
-	s, err := avroSchemaOf(k.cfg.topic+"_key", keySchema)
-	if err != nil {
-		return nil, fmt.Errorf("kafka sink %q: the Avro schema of the key: %w", k.cfg.name, err)
-	}
-	id, err := k.cfg.registry.register(ctx, keySubject(k.cfg.topic), s)
-	if err != nil {
-		return nil, fmt.Errorf("kafka sink %q: %w", k.cfg.name, err)
-	}
-	return newAvroEncoder(id, s, keySchema), nil
 }
 
 // Write produces one message per row. It does not wait for
@@ -124,9 +109,9 @@ func (k *Sink) Write(ctx context.Context, rows []record.Record) error {
 			return fmt.Errorf("kafka sink %q: key: %w", k.cfg.name, err)
 		}
 		ends[i][0] = len(buf)
-		if k.avro != nil {
-			if buf, err = k.avro.AppendRow(buf, rows[i].Values); err != nil {
-				return fmt.Errorf("kafka sink %q: avro: %w", k.cfg.name, err)
+		if k.values != nil {
+			if buf, err = k.values.AppendRow(buf, rows[i].Values); err != nil {
+				return fmt.Errorf("kafka sink %q: %s: %w", k.cfg.name, k.cfg.format, err)
 			}
 		} else {
 			buf = k.enc.AppendRow(buf, rows[i].Values)
@@ -146,7 +131,7 @@ func (k *Sink) Write(ctx context.Context, rows []record.Record) error {
 }
 
 // appendKey appends the message key of row: the key columns' text, or
-// with '<n>.key.format'='avro' their Avro record in the wire format.
+// with a registry '<n>.key.format' their record in the wire format.
 func (k *Sink) appendKey(b []byte, row []record.Value) ([]byte, error) {
 	if len(k.keySlots) == 0 {
 		return b, nil
@@ -159,8 +144,8 @@ func (k *Sink) appendKey(b []byte, row []record.Value) ([]byte, error) {
 		}
 		k.keyVals = append(k.keyVals, v)
 	}
-	if k.avroKey != nil {
-		return k.avroKey.AppendRow(b, k.keyVals)
+	if k.keys != nil {
+		return k.keys.AppendRow(b, k.keyVals)
 	}
 	return AppendMessageKey(b, k.keyVals), nil
 }

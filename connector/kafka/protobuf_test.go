@@ -1,0 +1,528 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bufbuild/protocompile"
+	"github.com/twmb/franz-go/pkg/sr"
+	"github.com/twmb/franz-go/pkg/sr/srfake"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/dynamicpb"
+
+	"github.com/sluicesql/sluice/connector/mem"
+	"github.com/sluicesql/sluice/record"
+)
+
+// protoTradeSchema is a Protobuf schema with the types Sluice maps.
+const protoTradeSchema = `syntax = "proto3";
+package shop;
+
+import "google/protobuf/timestamp.proto";
+import "google/protobuf/wrappers.proto";
+
+message Trade {
+  int64 id = 1;
+  int32 qty = 2;
+  string trader = 3;
+  double ratio = 4;
+  bool ok = 5;
+  google.protobuf.Timestamp ts = 6;
+  optional string note = 7;
+  Addr addr = 8;
+  repeated string tags = 9;
+  repeated int32 nums = 10;
+  Side side = 11;
+  map<string, int64> counts = 12;
+  google.protobuf.Int64Value limit = 13;
+  bytes blob = 14;
+  uint32 u = 15;
+  sint64 s = 16;
+  repeated Addr stops = 17;
+  float f = 18;
+  fixed64 fx = 19;
+
+  message Addr {
+    string city = 1;
+    int32 zip = 2;
+  }
+  enum Side {
+    BUY = 0;
+    SELL = 1;
+  }
+}
+
+message Other {
+  string name = 1;
+}
+`
+
+// protoRegistry returns a fake registry with protoTradeSchema registered
+// under subject, its id, and a client of it.
+func protoRegistry(t testing.TB, subject string) (*srfake.Registry, int, *registry) {
+	t.Helper()
+	reg := srfake.New()
+	t.Cleanup(reg.Close)
+	id, _, err := reg.RegisterSchema(subject, sr.Schema{Schema: protoTradeSchema, Type: sr.TypeProtobuf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := newRegistry(reg.URL(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reg, id, client
+}
+
+// compileProto compiles schema text (importing the well-known types) in a
+// test.
+func compileProto(t testing.TB, text string) protoreflect.FileDescriptor {
+	t.Helper()
+	c := protocompile.Compiler{Resolver: protocompile.WithStandardImports(&protocompile.SourceResolver{
+		Accessor: protocompile.SourceAccessorFromMap(map[string]string{"t.proto": text}),
+	})}
+	files, err := c.Compile(context.Background(), "t.proto")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files[0]
+}
+
+// protoWire returns m in the Confluent wire format of id with the message
+// indexes (nil: the first message).
+func protoWire(t testing.TB, id int, index []int, m proto.Message) []byte {
+	t.Helper()
+	b, err := proto.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if index == nil {
+		index = []int{0}
+	}
+	h, _ := new(sr.ConfluentHeader).AppendEncode(nil, id, index)
+	return append(h, b...)
+}
+
+// newTrade returns trade i as a dynamic message of the Trade schema.
+func newTrade(fd protoreflect.FileDescriptor, i int) *dynamicpb.Message {
+	md := fd.Messages().ByName("Trade")
+	m := dynamicpb.NewMessage(md)
+	f := md.Fields().ByName
+	m.Set(f("id"), protoreflect.ValueOfInt64(int64(i)))
+	m.Set(f("qty"), protoreflect.ValueOfInt32(int32(i*10)))
+	m.Set(f("trader"), protoreflect.ValueOfString("T"+strconv.Itoa(i%3)))
+	m.Set(f("ratio"), protoreflect.ValueOfFloat64(float64(i)/4))
+	m.Set(f("ok"), protoreflect.ValueOfBool(i%2 == 0))
+	ts := dynamicpb.NewMessage(f("ts").Message())
+	ts.Set(ts.Descriptor().Fields().ByName("seconds"), protoreflect.ValueOfInt64(1705276800+int64(i)))
+	ts.Set(ts.Descriptor().Fields().ByName("nanos"), protoreflect.ValueOfInt32(int32(i)*1000000+999))
+	m.Set(f("ts"), protoreflect.ValueOfMessage(ts))
+	if i == 0 {
+		m.Set(f("note"), protoreflect.ValueOfString("first"))
+	}
+	addr := dynamicpb.NewMessage(f("addr").Message())
+	addr.Set(addr.Descriptor().Fields().ByName("city"), protoreflect.ValueOfString("Paris"))
+	addr.Set(addr.Descriptor().Fields().ByName("zip"), protoreflect.ValueOfInt32(int32(75000+i)))
+	m.Set(f("addr"), protoreflect.ValueOfMessage(addr))
+	tags := m.Mutable(f("tags")).List()
+	tags.Append(protoreflect.ValueOfString("a"))
+	tags.Append(protoreflect.ValueOfString("b\"c"))
+	nums := m.Mutable(f("nums")).List()
+	for k := range 3 {
+		nums.Append(protoreflect.ValueOfInt32(int32(i + k)))
+	}
+	m.Set(f("side"), protoreflect.ValueOfEnum(protoreflect.EnumNumber(i%2)))
+	m.Mutable(f("counts")).Map().Set(protoreflect.ValueOfString("x").MapKey(), protoreflect.ValueOfInt64(int64(i)))
+	if i%2 == 1 {
+		limit := dynamicpb.NewMessage(f("limit").Message())
+		limit.Set(limit.Descriptor().Fields().ByName("value"), protoreflect.ValueOfInt64(int64(-i)))
+		m.Set(f("limit"), protoreflect.ValueOfMessage(limit))
+	}
+	m.Set(f("blob"), protoreflect.ValueOfBytes([]byte{0, 1, 2, byte(i)}))
+	m.Set(f("u"), protoreflect.ValueOfUint32(4000000000))
+	m.Set(f("s"), protoreflect.ValueOfInt64(-int64(i)))
+	stops := m.Mutable(f("stops")).List()
+	stop := dynamicpb.NewMessage(f("stops").Message())
+	stop.Set(stop.Descriptor().Fields().ByName("city"), protoreflect.ValueOfString("Lyon"))
+	stops.Append(protoreflect.ValueOfMessage(stop))
+	m.Set(f("f"), protoreflect.ValueOfFloat32(1.5))
+	m.Set(f("fx"), protoreflect.ValueOfUint64(uint64(i)))
+	return m
+}
+
+// protoProps returns a Kafka endpoint's WITH properties in the protobuf
+// format with the registry at url.
+func protoProps(brokers []string, url, name string, kv ...string) map[string]string {
+	p := map[string]string{name + ".bootstrap.servers": brokers[0], name + ".format": "protobuf", name + ".schema.registry.url": url}
+	for i := 0; i+1 < len(kv); i += 2 {
+		p[name+"."+kv[i]] = kv[i+1]
+	}
+	return p
+}
+
+// TestProtobufRoundTrip: a source in the protobuf format takes its columns
+// from the registry (nested messages, repeated fields, maps, enums, the
+// well-known Timestamp and wrappers), decodes the wire format, and a sink
+// in the protobuf format registers a schema derived from the columns and
+// writes values that read back identical.
+func TestProtobufRoundTrip(t *testing.T) {
+	brokers := startCluster(t, "trades", "copy")
+	reg, id, _ := protoRegistry(t, "trades-value")
+	fd := compileProto(t, protoTradeSchema)
+	var msgs []Message
+	for i := range 10 {
+		msgs = append(msgs, Message{Value: protoWire(t, id, nil, newTrade(fd, i))})
+	}
+	produce(t, brokers, "trades", msgs)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	src, err := NewSource("trades", protoProps(brokers, reg.URL(), "trades", "stop.at", "end"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sch, err := src.SourceSchema(ctx, connectorLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := sch.Describe(); d != "registry, subject trades-value version 1 id 1" {
+		t.Errorf("EXPLAIN's schema origin %q", d)
+	}
+	wantTypes := []struct {
+		col, typ string
+		notNull  bool
+	}{
+		{"id", "BIGINT", true}, {"qty", "INTEGER", true}, {"trader", "STRING", true}, {"ratio", "DOUBLE", true},
+		{"ok", "BOOLEAN", true}, {"ts", "TIMESTAMP", false}, {"note", "STRING", false},
+		{"addr", "ROW<city STRING, zip INTEGER>", false}, {"tags", "ARRAY<STRING>", true}, {"nums", "ARRAY<INTEGER>", true},
+		{"side", "STRING", true}, {"counts", "STRING", true}, {"limit", "BIGINT", false}, {"blob", "STRING", true},
+		{"u", "BIGINT", true}, {"s", "BIGINT", true}, {"stops", "ARRAY<ROW<city STRING, zip INTEGER>>", true},
+		{"f", "DOUBLE", true}, {"fx", "BIGINT", true},
+	}
+	if sch.Columns.Len() != len(wantTypes) {
+		t.Fatalf("columns %s", sch.Columns)
+	}
+	for i, w := range wantTypes {
+		f := sch.Columns.Field(i)
+		if f.Name != w.col || f.Type.String() != w.typ || f.NotNull != w.notNull {
+			t.Errorf("column %d: %s %s (NOT NULL %v), want %s %s (%v)", i, f.Name, f.Type, f.NotNull, w.col, w.typ, w.notNull)
+		}
+	}
+	cols := record.NewSchemaOf(sch.Columns.Fields()...)
+	first := readAll(t, src, cols, nil)
+	if len(first) != 10 {
+		t.Fatalf("read %d records, want 10", len(first))
+	}
+	byID := map[int64][]record.Value{}
+	for _, g := range first {
+		byID[g.values[0].Int()] = g.values
+	}
+	checks := []struct {
+		id        int64
+		col, want string
+	}{
+		{3, "qty", "30"}, {3, "trader", "T0"}, {3, "ratio", "0.75"}, {3, "ok", "false"},
+		{3, "ts", "2024-01-15T00:00:03.003Z"}, {3, "note", "NULL"}, {0, "note", "first"},
+		{3, "addr", `{"city":"Paris","zip":75003}`}, {3, "tags", `["a","b\"c"]`}, {3, "nums", "[3,4,5]"},
+		{3, "side", "SELL"}, {2, "side", "BUY"}, {3, "counts", `{"x":3}`}, {3, "limit", "-3"}, {2, "limit", "NULL"},
+		{3, "blob", "AAECAw=="}, {3, "u", "4000000000"}, {3, "s", "-3"}, {3, "stops", `[{"city":"Lyon","zip":0}]`},
+		{3, "f", "1.5"}, {3, "fx", "3"},
+	}
+	for _, c := range checks {
+		slot, _ := cols.Lookup(c.col)
+		if s := byID[c.id][slot].String(); s != c.want {
+			t.Errorf("record %d %s = %s, want %s", c.id, c.col, s, c.want)
+		}
+	}
+
+	// Write what was read to "copy" in the protobuf format and read it back.
+	sink, err := NewSink("copy", protoProps(brokers, reg.URL(), "copy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeAll(t, ctx, sink, cols, nil, first)
+	back, err := NewSource("copy", protoProps(brokers, reg.URL(), "copy", "stop.at", "end"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readBack(t, ctx, back, cols, first)
+}
+
+// TestProtobufMessageIndexes: a value whose header names the schema's
+// second message is read as that message, its fields filling the columns
+// of the same names.
+func TestProtobufMessageIndexes(t *testing.T) {
+	_, id, client := protoRegistry(t, "t-value")
+	fd := compileProto(t, protoTradeSchema)
+	cols := record.NewSchema("name", "city")
+	d := protoFormat{}.decoder(client, cols, textDecoder{})
+	other := dynamicpb.NewMessage(fd.Messages().ByName("Other"))
+	other.Set(other.Descriptor().Fields().ByName("name"), protoreflect.ValueOfString("o"))
+	addr := dynamicpb.NewMessage(fd.Messages().ByName("Trade").Messages().ByName("Addr"))
+	addr.Set(addr.Descriptor().Fields().ByName("city"), protoreflect.ValueOfString("Nice"))
+	for _, c := range []struct {
+		data []byte
+		want string
+	}{
+		{protoWire(t, id, []int{1}, other), "o,NULL"},
+		{protoWire(t, id, []int{0, 1}, addr), "NULL,Nice"}, // Trade.CountsEntry (of the map) is 0
+	} {
+		dst := make([]record.Value, 2)
+		if err := d.decodeInto(c.data, dst); err != nil {
+			t.Fatal(err)
+		}
+		if got := dst[0].String() + "," + dst[1].String(); got != c.want {
+			t.Errorf("decoded %s, want %s", got, c.want)
+		}
+	}
+	dst := make([]record.Value, 2)
+	if err := d.decodeInto(protoWire(t, id, []int{5}, other), dst); err == nil || !strings.Contains(err.Error(), "message index 5") {
+		t.Errorf("a message index out of range: %v", err)
+	}
+}
+
+// TestProtobufReferences: a schema importing another subject's schema
+// (a registry reference) compiles with it.
+func TestProtobufReferences(t *testing.T) {
+	reg := srfake.New()
+	defer reg.Close()
+	if _, _, err := reg.RegisterSchema("money", sr.Schema{Type: sr.TypeProtobuf,
+		Schema: "syntax = \"proto3\";\npackage common;\nmessage Money { string currency = 1; int64 cents = 2; }\n"}); err != nil {
+		t.Fatal(err)
+	}
+	id, _, err := reg.RegisterSchema("orders-value", sr.Schema{Type: sr.TypeProtobuf,
+		Schema:     "syntax = \"proto3\";\nimport \"common/money.proto\";\nmessage Order { string id = 1; common.Money total = 2; }\n",
+		References: []sr.SchemaReference{{Name: "common/money.proto", Subject: "money", Version: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := newRegistry(reg.URL(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := client.latest(context.Background(), "orders-value")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols, err := protoFormat{}.columns(context.Background(), client, ss.Schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := record.NewSchemaOf(cols...).String(); !strings.Contains(got, "total ROW<currency STRING, cents BIGINT>") {
+		t.Errorf("columns %s", got)
+	}
+	// a value: id "o1", total {currency "EUR", cents 250}
+	value := appendWireHeader(nil, id)
+	value = append(value, 0, 0x0a, 2, 'o', '1', 0x12, 8, 0x0a, 3, 'E', 'U', 'R', 0x10, 0xfa, 0x01)
+	dst := make([]record.Value, 2)
+	if err := (protoFormat{}).decoder(client, record.NewSchemaOf(cols...), textDecoder{}).decodeInto(value, dst); err != nil {
+		t.Fatal(err)
+	}
+	if dst[1].String() != `{"currency":"EUR","cents":250}` {
+		t.Errorf("total = %s", dst[1])
+	}
+}
+
+// TestProtobufDeadLetters: a value that is not in the wire format, one
+// that is truncated, one naming an unknown schema and one with invalid
+// UTF-8 are dead letters with their original bytes and a reason; the
+// others are read.
+func TestProtobufDeadLetters(t *testing.T) {
+	brokers := startCluster(t, "trades")
+	reg, id, _ := protoRegistry(t, "trades-value")
+	fd := compileProto(t, protoTradeSchema)
+	good := protoWire(t, id, nil, newTrade(fd, 1))
+	truncated := append(append([]byte(nil), good...), 0x1a, 10, 'x') // a string of 10 bytes with 1 left
+	badUTF8 := append(appendWireHeader(nil, id), 0, 0x1a, 2, 0xff, 0xfe)
+	unknownID := append(appendWireHeader(nil, 99), 0, 0x08, 1)
+	produce(t, brokers, "trades", []Message{
+		{Value: good}, {Value: []byte(`{"id":2}`)}, {Value: truncated}, {Value: badUTF8}, {Value: unknownID},
+		{Value: protoWire(t, id, nil, newTrade(fd, 5))},
+	})
+	src, err := NewSource("trades", protoProps(brokers, reg.URL(), "trades", "stop.at", "end"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dlq mem.DeadLetters
+	got := readAll(t, src, record.NewSchema("id", "trader"), &dlq)
+	if len(got) != 2 {
+		t.Errorf("read %d records, want 2", len(got))
+	}
+	letters := dlq.All()
+	wants := []struct {
+		raw    []byte
+		reason string
+	}{
+		{[]byte(`{"id":2}`), "not Schema Registry wire format"},
+		{truncated, "protobuf (schema 1, message shop.Trade): field"},
+		{badUTF8, "invalid UTF-8"},
+		{unknownID, "schema 99"},
+	}
+	if len(letters) != len(wants) {
+		t.Fatalf("dead letters %+v", letters)
+	}
+	for i, w := range wants {
+		if string(letters[i].Raw) != string(w.raw) || !strings.Contains(letters[i].Reason, w.reason) {
+			t.Errorf("dead letter %d: %q %q, want %q and a reason with %q", i, letters[i].Raw, letters[i].Reason, w.raw, w.reason)
+		}
+	}
+}
+
+// TestProtobufErrors: the options' errors and schemas without a SQL type.
+func TestProtobufErrors(t *testing.T) {
+	for _, c := range []struct {
+		props map[string]string
+		want  string
+	}{
+		{map[string]string{"t.format": "protobuf"}, `'t.schema.registry.url': not set: 't.format'='protobuf' reads its schemas`},
+		{map[string]string{"t.key.format": "protobuf"}, `'t.schema.registry.url': not set: 't.key.format'='protobuf'`},
+		{map[string]string{"t.format": "xml"}, `valid values: json, string, avro, protobuf`},
+	} {
+		if _, err := NewSource("t", c.props); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v, want %q", c.props, err, c.want)
+		}
+	}
+	reg := srfake.New()
+	defer reg.Close()
+	client, err := newRegistry(reg.URL(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ schema, want string }{
+		{"syntax = \"proto3\";\nmessage Node { string v = 1; repeated Node kids = 2; }", "field kids: message Node is recursive"},
+		{"syntax = \"proto3\";\nmessage M { strin v = 1; }", "compiling the Protobuf schema"},
+		{"syntax = \"proto3\";\nenum E { A = 0; }", "defines no message"},
+	} {
+		_, err := protoFormat{}.columns(context.Background(), client, sr.Schema{Schema: c.schema, Type: sr.TypeProtobuf})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.schema, err, c.want)
+		}
+	}
+}
+
+// FuzzProtobufDecode: no input panics the decoder, and a value the
+// reference implementation (dynamicpb) reads is read too, with the same
+// scalar values.
+func FuzzProtobufDecode(f *testing.F) {
+	_, id, client := protoRegistry(f, "t-value")
+	fd := compileProto(f, protoTradeSchema)
+	for i := range 4 {
+		b, _ := proto.Marshal(newTrade(fd, i))
+		f.Add(b)
+	}
+	f.Add([]byte{0x0a, 0x80})
+	f.Add([]byte{0x52, 3, 1, 2, 3, 0x50, 7})
+	md := fd.Messages().ByName("Trade")
+	cols, err := protoColumns(md, map[protoreflect.FullName]bool{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	schema := record.NewSchemaOf(cols...)
+	d := protoFormat{}.decoder(client, schema, textDecoder{})
+	header := append(appendWireHeader(nil, id), 0)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		dst := make([]record.Value, schema.Len())
+		err := d.decodeInto(append(header[:len(header):len(header)], body...), dst)
+		m := dynamicpb.NewMessage(md)
+		refErr := func() (err error) {
+			// dynamicpb panics on some map entries (a map entry whose key
+			// has the value's wire type): count that as refusing them.
+			defer func() {
+				if recover() != nil {
+					err = errors.New("dynamicpb panicked")
+				}
+			}()
+			return proto.Unmarshal(body, m)
+		}()
+		if err != nil {
+			if refErr == nil && !strings.Contains(err.Error(), "exceeds") && !strings.Contains(err.Error(), "out of range") {
+				t.Fatalf("dynamicpb reads %x, Sluice: %v", body, err)
+			}
+			return
+		}
+		if refErr != nil {
+			return // Sluice reads it (dynamicpb refuses a required-field or similar check)
+		}
+		for _, name := range []string{"id", "qty", "trader", "ok", "u", "s"} {
+			slot, _ := schema.Lookup(name)
+			v := m.Get(md.Fields().ByName(protoreflect.Name(name)))
+			var want string
+			switch x := v.Interface().(type) {
+			case string:
+				want = x
+			default:
+				want = v.String()
+			}
+			if got := dst[slot].String(); got != want {
+				t.Fatalf("%x: %s = %s, dynamicpb %s", body, name, got, want)
+			}
+		}
+	})
+}
+
+// TestRegistryCompatibility: a sink whose schema the subject refuses (409)
+// stops before writing, naming the subject, its compatibility level and the
+// registry's reasons; with auto.register.schemas false a sink only looks its
+// schema up, and one the subject lacks is an error.
+func TestRegistryCompatibility(t *testing.T) {
+	brokers := startCluster(t, "out")
+	reg := srfake.New()
+	defer reg.Close()
+	owned := record.NewSchemaOf(record.Field{Name: "id", Type: record.StringType, NotNull: true})
+	if _, _, err := reg.RegisterSchema("out-value", sr.Schema{Type: sr.TypeProtobuf, Schema: protoSchemaOf("out", owned)}); err != nil {
+		t.Fatal(err)
+	}
+	reg.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
+		switch {
+		case r.Method == http.MethodPost && r.URL.Path == "/subjects/out-value/versions":
+			w.WriteHeader(http.StatusConflict)
+			w.Write([]byte(`{"error_code":409,"message":"Schema being registered is incompatible with an earlier schema for subject \"out-value\""}`))
+			return true
+		case r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/compatibility/subjects/out-value/"):
+			w.Write([]byte(`{"is_compatible":false,"messages":["field id: TYPE_CHANGED"]}`))
+			return true
+		}
+		return false
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cols := record.NewSchemaOf(record.Field{Name: "id", Type: record.BigintType, NotNull: true})
+	sink, err := NewSink("out", protoProps(brokers, reg.URL(), "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = sink.Open(ctx, cols, nil)
+	for _, want := range []string{`subject "out-value" refuses the output's schema`, "compatibility BACKWARD", "field id: TYPE_CHANGED", "int64 id = 1;"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("an incompatible schema: %v, want %q", err, want)
+		}
+	}
+
+	reg.ClearInterceptors()
+	sink, err = NewSink("out", protoProps(brokers, reg.URL(), "out", "auto.register.schemas", "false"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sink.Open(ctx, cols, nil); err == nil || !strings.Contains(err.Error(), "auto.register.schemas is false") {
+		t.Errorf("an unregistered schema with auto.register.schemas false: %v", err)
+	}
+	if _, ok := reg.GetSchema("out-value", 2); ok {
+		t.Error("auto.register.schemas false registered a version")
+	}
+	// The subject's own schema is found, and written with its id.
+	cols = owned
+	sink, err = NewSink("out", protoProps(brokers, reg.URL(), "out", "auto.register.schemas", "false"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeAll(t, ctx, sink, cols, nil, []got{{values: []record.Value{record.StringValue("a")}}})
+	if len(sink.subjects) != 1 || sink.subjects[0].ID != 1 || sink.subjects[0].Version != 1 {
+		t.Errorf("wrote with %+v, want id 1 version 1", sink.subjects)
+	}
+}

@@ -1,0 +1,246 @@
+package kafka
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/sr"
+
+	"github.com/sluicesql/sluice/record"
+)
+
+// The Confluent wire format: a magic byte 0, the schema id (4 bytes, big
+// endian), then (Protobuf only) the message indexes, then the encoded value.
+const (
+	wireMagic  = 0
+	wireHeader = 5
+)
+
+// wireID returns the schema id of a wire-format value and the bytes after
+// the header.
+func wireID(data []byte) (int, []byte, error) {
+	if len(data) < wireHeader || data[0] != wireMagic {
+		return 0, nil, errors.New("not Schema Registry wire format (magic byte 0 and a schema id)")
+	}
+	return int(binary.BigEndian.Uint32(data[1:wireHeader])), data[wireHeader:], nil
+}
+
+// appendWireHeader appends the wire-format header of schema id.
+func appendWireHeader(b []byte, id int) []byte {
+	return binary.BigEndian.AppendUint32(append(b, wireMagic), uint32(id))
+}
+
+// registry is a Schema Registry client that caches schemas by id.
+type registry struct {
+	cl  *sr.Client
+	url string
+
+	// compatibility checks: '<n>.auto.register.schemas' (default true)
+	// registers a sink's schema; false only looks it up.
+	autoRegister bool
+
+	mu     sync.Mutex
+	byID   map[int]sr.Schema
+	parsed map[parsedKey]any // a format's parsed form of a schema id
+}
+
+// parsedKey names one format's parsed form of one schema.
+type parsedKey struct {
+	format string
+	id     int
+}
+
+// newRegistry returns a client of the registry at url, with basic auth
+// "user:password" when userInfo is set.
+func newRegistry(url, userInfo string) (*registry, error) {
+	opts := []sr.ClientOpt{sr.URLs(url)}
+	if userInfo != "" {
+		user, pass, _ := strings.Cut(userInfo, ":")
+		opts = append(opts, sr.BasicAuth(user, pass))
+	}
+	cl, err := sr.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("schema registry %s: %w", url, err)
+	}
+	return &registry{cl: cl, url: url, autoRegister: true, byID: map[int]sr.Schema{}, parsed: map[parsedKey]any{}}, nil
+}
+
+// valueSubject and keySubject return the TopicNameStrategy subjects of
+// topic's values and keys.
+func valueSubject(topic string) string { return topic + "-value" }
+func keySubject(topic string) string   { return topic + "-key" }
+
+// latest returns the latest schema of subject with its version and id.
+func (r *registry) latest(ctx context.Context, subject string) (sr.SubjectSchema, error) {
+	ss, err := r.cl.SchemaByVersion(ctx, subject, -1)
+	if err != nil {
+		return ss, fmt.Errorf("schema registry %s: subject %q: %w", r.url, subject, err)
+	}
+	r.mu.Lock()
+	r.byID[ss.ID] = ss.Schema
+	r.mu.Unlock()
+	return ss, nil
+}
+
+// schema returns the schema with id, fetching it once.
+func (r *registry) schema(ctx context.Context, id int) (sr.Schema, error) {
+	r.mu.Lock()
+	s, ok := r.byID[id]
+	r.mu.Unlock()
+	if ok {
+		return s, nil
+	}
+	got, err := r.cl.SchemaByID(ctx, id)
+	if err != nil {
+		return got, fmt.Errorf("schema registry %s: schema %d: %w", r.url, id, err)
+	}
+	r.mu.Lock()
+	r.byID[id] = got
+	r.mu.Unlock()
+	return got, nil
+}
+
+// parse returns format's parsed form of schema id (parsing it once, with
+// parse, for every reader of the registry).
+func (r *registry) parse(ctx context.Context, format string, id int, parse func(sr.Schema) (any, error)) (any, error) {
+	key := parsedKey{format, id}
+	r.mu.Lock()
+	p, ok := r.parsed[key]
+	r.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	s, err := r.schema(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if p, err = parse(s); err != nil {
+		return nil, fmt.Errorf("schema registry %s: schema %d: %w", r.url, id, err)
+	}
+	r.mu.Lock()
+	r.parsed[key] = p
+	r.mu.Unlock()
+	return p, nil
+}
+
+// references returns the text of every schema s imports, by the name it
+// imports it under, fetched from the registry (recursively).
+func (r *registry) references(ctx context.Context, s sr.Schema, into map[string]string) error {
+	for _, ref := range s.References {
+		if _, ok := into[ref.Name]; ok {
+			continue
+		}
+		got, err := r.cl.SchemaByVersion(ctx, ref.Subject, ref.Version)
+		if err != nil {
+			return fmt.Errorf("schema registry %s: reference %q (subject %q version %d): %w", r.url, ref.Name, ref.Subject, ref.Version, err)
+		}
+		into[ref.Name] = got.Schema.Schema
+		if err := r.references(ctx, got.Schema, into); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// register registers s under subject (a no-op returning the existing id
+// when it is already there) and returns it with its id and version. With
+// auto.register.schemas off it only looks s up. A schema the subject's
+// compatibility setting refuses is an error listing the registry's reasons.
+func (r *registry) register(ctx context.Context, subject string, s sr.Schema) (sr.SubjectSchema, error) {
+	if !r.autoRegister {
+		ss, err := r.cl.LookupSchema(ctx, subject, s)
+		if err != nil {
+			return ss, fmt.Errorf("schema registry %s: subject %q has no version equal to the output's schema "+
+				"(auto.register.schemas is false, so it must be registered beforehand): %w\nthe output's schema: %s", r.url, subject, err, s.Schema)
+		}
+		r.remember(ss)
+		return ss, nil
+	}
+	id, err := r.cl.RegisterSchema(ctx, subject, s, -1, -1)
+	if err != nil {
+		var re *sr.ResponseError
+		if errors.As(err, &re) && re.StatusCode == http.StatusConflict {
+			return sr.SubjectSchema{}, r.incompatible(ctx, subject, s, err)
+		}
+		return sr.SubjectSchema{}, fmt.Errorf("schema registry %s: registering the schema of subject %q: %w", r.url, subject, err)
+	}
+	ss := sr.SubjectSchema{Subject: subject, ID: id, Schema: s}
+	// The version, for EXPLAIN and errors: best effort, the id is what
+	// the wire format needs.
+	if got, err := r.cl.LookupSchema(ctx, subject, s); err == nil {
+		ss.Version = got.Version
+	}
+	r.remember(ss)
+	return ss, nil
+}
+
+// remember caches a registered schema by its id.
+func (r *registry) remember(ss sr.SubjectSchema) {
+	r.mu.Lock()
+	r.byID[ss.ID] = ss.Schema
+	r.mu.Unlock()
+}
+
+// incompatible explains a registration the registry refused (409): the
+// subject's compatibility level and, when the registry gives them, its
+// reasons.
+func (r *registry) incompatible(ctx context.Context, subject string, s sr.Schema, cause error) error {
+	level := "its compatibility level"
+	if res := r.cl.Compatibility(sr.WithParams(ctx, sr.DefaultToGlobal), subject); len(res) == 1 && res[0].Err == nil {
+		level = "compatibility " + res[0].Level.String()
+	}
+	msg := fmt.Sprintf("schema registry %s: subject %q refuses the output's schema as incompatible with its existing versions (%s)", r.url, subject, level)
+	if res, err := r.cl.CheckCompatibility(sr.WithParams(ctx, sr.Verbose), subject, -1, s); err == nil && len(res.Messages) > 0 {
+		msg += ": " + strings.Join(res.Messages, "; ")
+	} else {
+		msg += ": " + cause.Error()
+	}
+	return fmt.Errorf("%s\nchange the statement's output to fit the subject, write to another topic, or change the subject's compatibility level\nthe output's schema: %s", msg, s.Schema)
+}
+
+// slotDecoder decodes one wire-format value into the slots of a schema,
+// leaving the slots it does not fill as they are (a key's fields after the
+// value's).
+type slotDecoder interface {
+	decodeInto(data []byte, dst []record.Value) error
+}
+
+// rowEncoder appends the wire-format encoding of one row.
+type rowEncoder interface {
+	AppendRow(b []byte, row []record.Value) ([]byte, error)
+}
+
+// registryValues decodes whole values with a slotDecoder.
+type registryValues struct{ slotDecoder }
+
+// Decode implements valueDecoder.
+func (d registryValues) Decode(data []byte, dst []record.Value) error {
+	clear(dst)
+	return d.decodeInto(data, dst)
+}
+
+// registryFormat is a format whose schemas are in the Schema Registry.
+type registryFormat interface {
+	// columns returns the columns of a subject's schema.
+	columns(ctx context.Context, reg *registry, s sr.Schema) ([]record.Field, error)
+	// decoder returns a decoder of wire-format values into schema's slots.
+	decoder(reg *registry, schema *record.Schema, text textDecoder) slotDecoder
+	// encoder derives the registry schema of rows of schema (its record
+	// named name), registers it under subject and returns its encoder.
+	encoder(ctx context.Context, reg *registry, subject, name string, schema *record.Schema) (rowEncoder, sr.SubjectSchema, error)
+}
+
+// registryFormats are the formats of '<n>.format' and '<n>.key.format'
+// that keep their schemas in the Schema Registry.
+var registryFormats = map[string]registryFormat{
+	"avro":     avroFormat{},
+	"protobuf": protoFormat{},
+}
+
+// registryFormatNames lists registryFormats' names, for messages.
+const registryFormatNames = "avro, protobuf"
