@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 
@@ -218,38 +219,80 @@ type firstLast struct {
 	last bool
 	seq  int64
 	cur  record.Value
+	pos  position
 	vals []record.Value
-	seqs []int64
+	poss []position
 }
 
 func (a *firstLast) prepare(r *record.Record) error {
 	v, err := a.arg(r)
 	a.cur = v
 	a.seq++
+	a.pos = positionOf(r, a.seq)
 	return err
 }
 
-func (a *firstLast) apply(g int32) {
-	if a.cur.IsNull() || (!a.last && !a.vals[g].IsNull()) {
-		return
+// takes reports whether a value at p replaces group g's.
+func (a *firstLast) takes(g int32, p *position) bool {
+	if a.vals[g].IsNull() {
+		return true
 	}
-	a.vals[g] = retain(a.cur)
-	a.seqs[g] = a.seq
+	c := p.compare(&a.poss[g])
+	return c < 0 && !a.last || c > 0 && a.last
+}
+
+func (a *firstLast) apply(g int32) {
+	if !a.cur.IsNull() && a.takes(g, &a.pos) {
+		a.vals[g], a.poss[g] = retain(a.cur), a.pos
+	}
 }
 
 func (a *firstLast) result(g int32) (record.Value, error) { return a.vals[g], nil }
 
 func (a *firstLast) merge(d, s int32) {
-	if a.vals[s].IsNull() {
-		return
-	}
-	if a.vals[d].IsNull() || (a.last == (a.seqs[s] > a.seqs[d])) {
-		a.vals[d], a.seqs[d] = a.vals[s], a.seqs[s]
+	if !a.vals[s].IsNull() && a.takes(d, &a.poss[s]) {
+		a.vals[d], a.poss[d] = a.vals[s], a.poss[s]
 	}
 }
 
 func (a *firstLast) grow(n int) {
 	a.vals = growTo(a.vals, n)
-	a.seqs = growTo(a.seqs, n)
+	a.poss = growTo(a.poss, n)
 }
-func (a *firstLast) clear(g int32) { a.vals[g], a.seqs[g] = record.Value{}, 0 }
+func (a *firstLast) clear(g int32) { a.vals[g], a.poss[g] = record.Value{}, position{} }
+
+// position orders the records of a group for FIRST_VALUE, LAST_VALUE and
+// STRING_AGG so that the result does not depend on how the records of
+// several source partitions interleave: by event time, then by place in
+// the source (topic or file, partition, offset). seq, the order the
+// pipeline took the records in, breaks ties only between records that
+// share a source place (records not read from a source).
+type position struct {
+	t        int64
+	topic    string
+	part     int32
+	off, seq int64
+}
+
+// positionOf returns r's position; seq counts the records taken.
+func positionOf(r *record.Record, seq int64) position {
+	t := r.Timestamp
+	if r.HasEventTime {
+		t = r.EventTime
+	}
+	return position{t: t, topic: r.Topic, part: r.Partition, off: r.Offset, seq: seq}
+}
+
+func (p *position) compare(q *position) int {
+	switch {
+	case p.t != q.t:
+		return cmp.Compare(p.t, q.t)
+	case p.topic != q.topic:
+		return strings.Compare(p.topic, q.topic)
+	case p.part != q.part:
+		return cmp.Compare(p.part, q.part)
+	case p.off != q.off:
+		return cmp.Compare(p.off, q.off)
+	}
+	return cmp.Compare(p.seq, q.seq)
+}

@@ -3,19 +3,29 @@ package exec
 import (
 	"fmt"
 	"math"
+	"math/big"
 	"slices"
 
 	"github.com/sluicesql/sluice/expr"
 	"github.com/sluicesql/sluice/record"
 )
 
-// moments holds Welford's running mean and sum of squared deviations.
+// moments holds a group's count and the exact sums of its values and of
+// their squares (nil until the first value). Exact sums do not depend on
+// the order values are added in, so neither does the result, whatever the
+// interleaving of several source partitions (Welford's running mean does).
 type moments struct {
-	n, mean, m2 float64
+	n         int64
+	sum, sq   *big.Float
+	nonFinite float64 // the sum of the infinite and NaN values, if any
 }
 
-// variance is VARIANCE/VAR_SAMP/VAR_POP and STDDEV/STDDEV_SAMP/STDDEV_POP,
-// computed in float64 with Welford's method.
+// momentPrec is the precision of the sums: enough for every float64 and
+// its square to add exactly.
+const momentPrec = 1 << 13
+
+// variance is VARIANCE/VAR_SAMP/VAR_POP and STDDEV/STDDEV_SAMP/STDDEV_POP
+// of the values as float64, from exact sums, rounded once at the end.
 type variance struct {
 	arg    expr.Func
 	name   string
@@ -24,6 +34,7 @@ type variance struct {
 	cur    float64
 	null   bool
 	states []moments
+	x, y   big.Float // scratch
 }
 
 func (a *variance) prepare(r *record.Record) error {
@@ -49,40 +60,59 @@ func (a *variance) apply(g int32) {
 	}
 	m := &a.states[g]
 	m.n++
-	d := a.cur - m.mean
-	m.mean += d / m.n
-	m.m2 += d * (a.cur - m.mean)
+	if math.IsInf(a.cur, 0) || math.IsNaN(a.cur) {
+		m.nonFinite += a.cur
+		return
+	}
+	if m.sum == nil {
+		m.sum, m.sq = new(big.Float).SetPrec(momentPrec), new(big.Float).SetPrec(momentPrec)
+	}
+	a.x.SetPrec(momentPrec).SetFloat64(a.cur)
+	m.sum.Add(m.sum, &a.x)
+	a.x.Mul(&a.x, &a.x)
+	m.sq.Add(m.sq, &a.x)
 }
 
 func (a *variance) result(g int32) (record.Value, error) {
-	m := a.states[g]
+	m := &a.states[g]
 	den := m.n - 1
 	if a.pop {
 		den = m.n
 	}
-	if m.n == 0 || den <= 0 {
+	switch {
+	case m.n == 0 || den <= 0:
 		return record.Value{}, nil
+	case m.nonFinite != 0: // an infinity or a NaN (NaN != 0)
+		return record.FloatValue(math.NaN()), nil
 	}
-	v := max(m.m2/den, 0)
+	// (sq - sum*sum/n) / den
+	x, y := a.x.SetPrec(momentPrec), a.y.SetPrec(momentPrec)
+	x.Mul(m.sum, m.sum)
+	x.Quo(x, y.SetInt64(m.n))
+	x.Sub(m.sq, x)
+	x.Quo(x, y.SetInt64(den))
+	v, _ := x.Float64()
+	v = max(v, 0)
 	if a.sqrt {
 		v = math.Sqrt(v)
 	}
 	return record.FloatValue(v), nil
 }
 
-// merge combines two moment sets (Chan et al.).
+// merge adds group s's sums to group d's.
 func (a *variance) merge(d, s int32) {
-	x, y := a.states[d], a.states[s]
-	if y.n == 0 {
-		return
+	x, y := &a.states[d], &a.states[s]
+	x.n += y.n
+	x.nonFinite += y.nonFinite
+	switch {
+	case y.sum == nil:
+	case x.sum == nil:
+		x.sum, x.sq = y.sum, y.sq
+	default:
+		x.sum.Add(x.sum, y.sum)
+		x.sq.Add(x.sq, y.sq)
 	}
-	if x.n == 0 {
-		a.states[d] = y
-		return
-	}
-	n := x.n + y.n
-	delta := y.mean - x.mean
-	a.states[d] = moments{n: n, mean: x.mean + delta*y.n/n, m2: x.m2 + y.m2 + delta*delta*x.n*y.n/n}
+	*y = moments{}
 }
 func (a *variance) grow(n int)    { a.states = growTo(a.states, n) }
 func (a *variance) clear(g int32) { a.states[g] = moments{} }
@@ -164,19 +194,28 @@ func (a *median) merge(d, s int32) {
 func (a *median) grow(n int)    { a.vals = growTo(a.vals, n) }
 func (a *median) clear(g int32) { a.vals[g] = nil }
 
-// stringAgg is STRING_AGG(x, sep): the values' text joined, each value
-// after the first preceded by the separator given with it.
+// stringAgg is STRING_AGG(x, sep): the values' text joined in the order
+// of their records' positions (event time, then place in the source), each
+// value after the first preceded by the separator given with it.
 type stringAgg struct {
 	arg, sep expr.Func
 	cur      record.Value
 	curSep   record.Value
+	seq      int64
+	pos      position
 	states   []strState
+	buf      []byte
 }
 
+// strState is one group's pieces, in position order.
 type strState struct {
-	buf      []byte
-	firstSep string
-	any      bool
+	pieces []strPiece
+}
+
+// strPiece is one value's text and the separator that goes before it.
+type strPiece struct {
+	pos       position
+	sep, text string
 }
 
 func (a *stringAgg) prepare(r *record.Record) error {
@@ -185,6 +224,8 @@ func (a *stringAgg) prepare(r *record.Record) error {
 		return err
 	}
 	a.cur = v
+	a.seq++
+	a.pos = positionOf(r, a.seq)
 	if a.sep == nil {
 		a.curSep = record.StringValue(",")
 		return nil
@@ -197,14 +238,17 @@ func (a *stringAgg) apply(g int32) {
 	if a.cur.IsNull() {
 		return
 	}
-	s := &a.states[g]
-	if s.any {
-		s.buf = appendText(s.buf, a.curSep)
-	} else {
-		s.firstSep = string(appendText(nil, a.curSep))
-		s.any = true
+	a.states[g].insert(strPiece{pos: a.pos, sep: string(appendText(nil, a.curSep)), text: string(appendText(nil, a.cur))})
+}
+
+// insert adds p at its place: records mostly come in order, so the search
+// starts from the end.
+func (s *strState) insert(p strPiece) {
+	i := len(s.pieces)
+	for i > 0 && p.pos.compare(&s.pieces[i-1].pos) < 0 {
+		i--
 	}
-	s.buf = appendText(s.buf, a.cur)
+	s.pieces = slices.Insert(s.pieces, i, p)
 }
 
 // appendText appends v's display text; NULL appends nothing.
@@ -217,22 +261,25 @@ func appendText(b []byte, v record.Value) []byte {
 
 func (a *stringAgg) result(g int32) (record.Value, error) {
 	s := &a.states[g]
-	if !s.any {
+	if len(s.pieces) == 0 {
 		return record.Value{}, nil
 	}
-	return record.StringValue(string(s.buf)), nil
+	b := a.buf[:0]
+	for i, p := range s.pieces {
+		if i > 0 {
+			b = append(b, p.sep...)
+		}
+		b = append(b, p.text...)
+	}
+	a.buf = b
+	return record.StringValue(string(b)), nil
 }
 
 func (a *stringAgg) merge(d, s int32) {
-	dst, src := &a.states[d], &a.states[s]
-	if !src.any {
-		return
+	for _, p := range a.states[s].pieces {
+		a.states[d].insert(p)
 	}
-	if !dst.any {
-		*dst, *src = *src, strState{}
-		return
-	}
-	dst.buf = append(append(dst.buf, src.firstSep...), src.buf...)
+	a.states[s] = strState{}
 }
 func (a *stringAgg) grow(n int)    { a.states = growTo(a.states, n) }
 func (a *stringAgg) clear(g int32) { a.states[g] = strState{} }

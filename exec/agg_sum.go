@@ -2,15 +2,18 @@ package exec
 
 import (
 	"fmt"
+	"math"
+	"math/big"
 
 	"github.com/sluicesql/sluice/expr"
 	"github.com/sluicesql/sluice/record"
 )
 
 // numState accumulates SUM and AVG for one group. INTEGER and DECIMAL
-// values are summed exactly, at the largest scale seen; FLOAT values in a
-// float64 (a FLOAT input makes the result FLOAT, as in PostgreSQL's type
-// promotion).
+// values are summed exactly, at the largest scale seen; FLOAT values
+// exactly too, rounded once to a float64 at the end, so that the sum does
+// not depend on the order of the values (a FLOAT input makes the result
+// FLOAT, as in PostgreSQL's type promotion).
 //
 // It takes 24 bytes, since a query keeps one per aggregate and group: the
 // common case, exact values whose sum fits an int64 and fewer than 2^32
@@ -30,11 +33,31 @@ type numState struct {
 // numRare is the part of a numState that few groups need.
 type numRare struct {
 	big       record.DecimalSum // the exact sum, once it left the int64 range
-	f         float64           // the FLOAT values' sum
+	f         *big.Float        // the finite FLOAT values' exact sum (nil: none)
+	nonFinite float64           // the infinite and NaN FLOAT values' sum
 	countHigh int64             // the non-NULL value count divided by 2^32
 	err       error             // a merge that could not be represented
 	spilled   bool              // big holds the exact sum (numState.sum is unused)
 	floats    bool              // a FLOAT was seen
+}
+
+// addFloat adds a FLOAT value to the sum.
+func (r *numRare) addFloat(x float64) {
+	r.floats = true
+	if math.IsInf(x, 0) || math.IsNaN(x) {
+		r.nonFinite += x
+		return
+	}
+	var b big.Float
+	r.addBigFloat(b.SetPrec(momentPrec).SetFloat64(x))
+}
+
+// addBigFloat adds x, a sum of finite FLOAT values, to the sum.
+func (r *numRare) addBigFloat(x *big.Float) {
+	if r.f == nil {
+		r.f = new(big.Float).SetPrec(momentPrec)
+	}
+	r.f.Add(r.f, x)
 }
 
 // n returns the number of non-NULL values.
@@ -137,9 +160,7 @@ func (a *sumAvg) apply(g int32) {
 	case record.Null:
 		return
 	case record.Float:
-		r := s.more()
-		r.f += a.cur.Float()
-		r.floats = true
+		s.more().addFloat(a.cur.Float())
 	case record.Decimal:
 		s.decimals = true
 		s.addExact(a.cur.Decimal())
@@ -183,7 +204,11 @@ func (a *sumAvg) result(g int32) (record.Value, error) {
 // floatResult is the FLOAT result of a group that saw a FLOAT: the float
 // sum plus the exact values' sum converted.
 func (a *sumAvg) floatResult(s *numState) (record.Value, error) {
-	total := s.rare.f
+	total := s.rare.nonFinite
+	if f := s.rare.f; f != nil {
+		x, _ := f.Float64()
+		total += x
+	}
 	if s.exact {
 		d, err := s.exactSum()
 		if err != nil {
@@ -209,7 +234,10 @@ func (a *sumAvg) merge(d, s int32) {
 		}
 		if r.floats {
 			dr := dst.more()
-			dr.f += r.f
+			dr.nonFinite += r.nonFinite
+			if r.f != nil {
+				dr.addBigFloat(r.f)
+			}
 			dr.floats = true
 		}
 	}

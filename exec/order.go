@@ -60,24 +60,36 @@ func (p *Program) compileOrder(sel *sql.Select, items []sql.SelectItem) error {
 }
 
 // Less orders two output rows by the query's ORDER BY (NULLs last when
-// ascending, first when descending, as in PostgreSQL).
+// ascending, first when descending, as in PostgreSQL), and rows that tie
+// on it by their columns, left to right: the order, and which rows a LIMIT
+// keeps, never depend on the order rows arrived in.
 func (p *Program) Less(a, b *record.Record) bool { return p.compare(a, b) < 0 }
 
 func (p *Program) compare(a, b *record.Record) int {
 	for _, k := range p.order {
-		va, vb := k.value(a), k.value(b)
-		c, err := record.Compare(va, vb)
-		if err != nil {
-			c = int(va.Kind()) - int(vb.Kind())
+		if c := compareValues(k.value(a), k.value(b), k.desc); c != 0 {
+			return c
 		}
-		if k.desc {
-			c = -c
-		}
-		if c != 0 {
+	}
+	for i := range min(len(a.Values), len(b.Values)) {
+		if c := compareValues(a.Values[i], b.Values[i], false); c != 0 {
 			return c
 		}
 	}
 	return 0
+}
+
+// compareValues orders two values (descending when desc), values of
+// kinds that do not compare by their kind.
+func compareValues(va, vb record.Value, desc bool) int {
+	c, err := record.Compare(va, vb)
+	if err != nil {
+		c = int(va.Kind()) - int(vb.Kind())
+	}
+	if desc {
+		c = -c
+	}
+	return c
 }
 
 func (k *orderKey) value(r *record.Record) record.Value {

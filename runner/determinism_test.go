@@ -93,20 +93,10 @@ func runBounded(t *testing.T, props, query string, batch, parts int, slow bool, 
 // worker, and requires the same output, late count and dead letters, byte
 // for byte: lateness depends on the data only, not on thread timing.
 func TestLatenessIsDeterministic(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "dis.jsonl")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// 1 ms of event time per record, each up to 40 ms early: with 5 ms of
 	// allowed out-of-orderness, many records are behind their split's
 	// watermark.
-	if _, err := gen.WriteFile(f, gen.Options{Generator: "trades", Count: 4000, DisorderMs: 40, Seed: 3}, "jsonl"); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
+	path := writeTrades(t, gen.Options{Generator: "trades", Count: 4000, DisorderMs: 40, Seed: 3})
 	// several splits (source partitions), each with its own watermark
 	props := fmt.Sprintf(`'trades.type' = 'file_source', 'trades.path' = '%s', 'trades.split.size' = '64KB',
 		'watermark.max_out_of_orderness' = '5ms'`, path)
@@ -164,4 +154,62 @@ func firstDiff(got, want []string) string {
 		}
 	}
 	return fmt.Sprintf("one is a prefix of the other (%d vs %d lines)", len(got), len(want))
+}
+
+// TestOrderSensitiveResultsAreDeterministic runs queries whose answer could
+// depend on the order in which records of several source partitions
+// arrive (ties in ORDER BY with LIMIT, FIRST_VALUE, LAST_VALUE, STRING_AGG,
+// floating-point statistics, ties in a Top-N) at every partition count and
+// batch size, and requires the same output byte for byte.
+func TestOrderSensitiveResultsAreDeterministic(t *testing.T) {
+	path := writeTrades(t, gen.Options{Generator: "trades", Count: 3000, DisorderMs: 40, Seed: 5})
+	props := fmt.Sprintf(`'trades.type' = 'file_source', 'trades.path' = '%s', 'trades.split.size' = '32KB',
+		'watermark.max_out_of_orderness' = '1h'`, path)
+	queries := []struct {
+		name, query string
+		ordered     bool
+	}{
+		{name: "order_by_ties_limit", ordered: true, query: `SELECT symbol, trader_id, quantity FROM trades ORDER BY symbol LIMIT 250`},
+		{name: "first_last", query: `SELECT symbol, FIRST_VALUE(price) AS f, LAST_VALUE(quantity) AS l FROM trades GROUP BY symbol EMIT FINAL`},
+		{name: "first_last_window", query: `SELECT symbol, _WINDOW_START AS ws, FIRST_VALUE(trader_id) AS f, LAST_VALUE(trader_id) AS l FROM trades
+			GROUP BY symbol WINDOW TUMBLING(trade_time, INTERVAL '1' SECOND) EMIT FINAL`},
+		{name: "string_agg", query: `SELECT symbol, STRING_AGG(CAST(trader_id AS STRING), ',') AS s FROM trades GROUP BY symbol EMIT FINAL`},
+		{name: "stddev", query: `SELECT symbol, STDDEV(price) AS sd, VARIANCE(quantity) AS v, AVG(price) AS a FROM trades GROUP BY symbol EMIT FINAL`},
+		{name: "top_n_ties", query: `SELECT symbol, trader_id, quantity, ROW_NUMBER() OVER (PARTITION BY symbol ORDER BY quantity DESC) AS rn
+			FROM trades QUALIFY rn <= 3 EMIT FINAL`},
+	}
+	for _, q := range queries {
+		t.Run(q.name, func(t *testing.T) {
+			want := runBounded(t, props, q.query, 1024, 1, false, q.ordered)
+			if len(want.out) < 10 {
+				t.Fatalf("only %d rows", len(want.out))
+			}
+			for _, parts := range []int{1, 2, 4, 8} {
+				for _, batch := range []int{1, 64, 4096} {
+					got := runBounded(t, props, q.query, batch, parts, parts == 4, q.ordered)
+					if !slices.Equal(got.out, want.out) {
+						t.Errorf("partitions %d, batch size %d: output differs (%d rows, want %d)\n%s",
+							parts, batch, len(got.out), len(want.out), firstDiff(got.out, want.out))
+					}
+				}
+			}
+		})
+	}
+}
+
+// writeTrades writes generated records to a JSON-lines file and returns its path.
+func writeTrades(t *testing.T, o gen.Options) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "trades.jsonl")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gen.WriteFile(f, o, "jsonl"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
