@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/runner"
 	"github.com/sluicesql/sluice/sql"
 )
@@ -80,6 +82,10 @@ type Node struct {
 	SinkType string
 	// Inputs are the edges into this job; Outputs the edges out of it.
 	Inputs, Outputs []*Edge
+	// bootstraps is set when the job JOINs a table written in process and
+	// reads it whole before its stream flows: it is prepared once its
+	// writers run.
+	bootstraps bool
 }
 
 // Edge is a link from the job writing a name to a job reading it.
@@ -163,7 +169,7 @@ func New(file, src string, stmts []*sql.Statement, set map[string]string) (*App,
 				return nil, errorAt(file, src, readPos(n.Stmt.Query, i), "%s is written by the statement at line %d to a %s sink, which cannot be read", r, w.Stmt.Line, w.SinkType)
 			}
 			if i > 0 && e.Via == InProcess && bootstrapped(n.Stmt.Query, r, set) {
-				return nil, errorAt(file, src, readPos(n.Stmt.Query, i), "JOIN %s: a table written in process by the statement at line %d cannot be bootstrapped, since that statement starts only after this one is prepared: set '%s.bootstrap'='false' (rows join with the table as it grows), or write %s to a kafka_sink", r, w.Stmt.Line, r, r)
+				n.bootstraps = true
 			}
 			w.Outputs = append(w.Outputs, e)
 			n.Inputs = append(n.Inputs, e)
@@ -216,6 +222,20 @@ func node(file, src string, s *sql.Statement) (*Node, string, error) {
 		n.SinkType = strings.ToLower(property(&q, s.Name+".type"))
 	}
 	return n, policy, nil
+}
+
+// output returns the schema of what n writes, compiled as prog: its
+// output columns with their types and, for a CREATE TABLE whose query has
+// a key (GROUP BY k, a PRIMARY KEY column), that key as the primary key:
+// the rows are a changelog, the latest row of each key its value.
+func (n *Node) output(prog *exec.Program) connector.Schema {
+	s := connector.Schema{Columns: prog.OutputSchema(), Origin: connector.SchemaStatement}
+	if n.Stmt.Kind == sql.CreateTable {
+		for _, slot := range prog.KeySlots() {
+			s.PrimaryKey = append(s.PrimaryKey, s.Columns.Name(slot))
+		}
+	}
+	return s
 }
 
 // via says how a reader gets what a sink of type typ writes ("" for none).
@@ -295,8 +315,8 @@ func kafkaGroup(q *sql.Select, name string, cat *runner.Catalog, set map[string]
 	return topic + "\x00" + group
 }
 
-// bootstrapped reports whether q joins name as a table ('<name>.primary.key')
-// that is read whole before the stream flows (no '<name>.bootstrap'='false').
+// bootstrapped reports whether q joins name as a table read whole before
+// the stream flows (no '<name>.bootstrap'='false').
 func bootstrapped(q *sql.Select, name string, set map[string]string) bool {
 	value := func(key string) string {
 		for k, v := range set {
@@ -306,8 +326,7 @@ func bootstrapped(q *sql.Select, name string, set map[string]string) bool {
 		}
 		return property(q, key)
 	}
-	return strings.TrimSpace(value(name+".primary.key")) != "" &&
-		!strings.EqualFold(strings.TrimSpace(value(name+".bootstrap")), "false")
+	return !strings.EqualFold(strings.TrimSpace(value(name+".bootstrap")), "false")
 }
 
 // readPos returns the position of the i-th name q reads.

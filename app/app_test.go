@@ -46,8 +46,6 @@ func TestPlanErrors(t *testing.T) {
 			2, 15, `source "trade" has no type and no statement writes it: set WITH ('trade.type'='...') to one of kafka_source, file_source, generator; did you mean "trades"?`},
 		{"undefined, close to a typed name", "SELECT * FROM trade WITH ('trades.type'='generator','trades.generator'='trades');",
 			1, 15, `did you mean "trades"?`},
-		{"bootstrapped in-process table", "CREATE TABLE v AS SELECT trader_id, COUNT(*) AS n FROM g GROUP BY trader_id " + gen + ";\nSELECT t.trader_id, v.n FROM g t JOIN v ON t.trader_id = v.trader_id WITH ('g.type'='generator','g.generator'='trades','v.primary.key'='trader_id');",
-			2, 39, "JOIN v: a table written in process by the statement at line 1 cannot be bootstrapped"},
 		{"one consumer group, two jobs", "CREATE STREAM k WITH ('type'='kafka_source','bootstrap.servers'='localhost:1','group.id'='g1');\nSELECT * FROM k;\nSELECT COUNT(*) FROM k;",
 			3, 22, `k reads topic "k" in consumer group "g1", as the statement at line 2 does`},
 		{"cycle", "CREATE STREAM a AS SELECT * FROM b;\nCREATE STREAM b AS SELECT * FROM a;",

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/sluicesql/sluice/connector"
 	"github.com/sluicesql/sluice/runner"
 )
 
@@ -38,14 +39,14 @@ func (a *App) Check(ctx context.Context, opts runner.Options) error {
 	if err := runner.CheckSet(opts.Set, names); err != nil {
 		return err
 	}
-	streams := map[string][]string{}
+	streams := map[string]connector.Schema{}
 	failed := map[string]bool{}
 	var errs Errors
 	var at []int // the offset of each error's statement
 next:
 	for _, n := range a.Nodes {
 		o := a.nodeOptions(n, opts)
-		o.InProcess, o.Streams = nil, map[string][]string{}
+		o.InProcess, o.Streams = nil, map[string]connector.Schema{}
 		for _, e := range n.Inputs {
 			if failed[e.From] {
 				failed[n.Name] = true
@@ -66,7 +67,7 @@ next:
 			continue
 		}
 		if n.Writes != "" {
-			streams[strings.ToLower(n.Writes)] = c.Program.OutputSchema().Names()
+			streams[strings.ToLower(n.Writes)] = n.output(c.Program)
 		}
 	}
 	if len(errs) == 0 {

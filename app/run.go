@@ -119,6 +119,7 @@ func (a *App) Start(ctx context.Context, opts runner.Options, hooks Hooks) (*Run
 		jr.ctx, jr.cancel = context.WithCancel(base)
 		jr.opts = r.jobOptions(n)
 		r.jobs[n.Name] = jr
+		waits[n.Name] = n.bootstraps
 		for _, e := range n.Inputs {
 			waits[n.Name] = waits[n.Name] || e.Via == File || (e.Via == InProcess && waits[e.From])
 		}
@@ -265,8 +266,17 @@ func (r *Run) prepare(ctx context.Context, jr *jobRun) error {
 	if err != nil {
 		return r.app.positioned(n, err)
 	}
-	for _, s := range r.outStreams(n) {
-		s.Configure(n.Name, j.Program.OutputSchema(), j.Program.KeySlots(), j.Plan.Partitions, j.Facts.Partitions, j.Bounded())
+	for _, e := range n.Outputs {
+		if e.Via != InProcess {
+			continue
+		}
+		s := r.streams[edgeKey(e)]
+		s.Configure(n.Name, n.output(j.Program), j.Program.KeySlots(), j.Plan.Partitions, j.Facts.Partitions, j.Bounded())
+		if reader := r.app.Node(e.To); reader.bootstraps && strings.EqualFold(reader.Reads[0], e.Stream) {
+			// the reader takes its stream only once its tables are
+			// whole, which may come from this job too
+			s.Hold()
+		}
 	}
 	jr.mu.Lock()
 	jr.job = j
@@ -329,8 +339,12 @@ func (r *Run) runJob(ctx context.Context, jr *jobRun) {
 		return
 	}
 	if jr.job == nil {
-		if err := r.prepare(ctx, jr); err != nil {
+		// a join bootstrapping a table written in process waits here for
+		// its writer to end, until the job is stopped
+		if err := r.prepare(jr.ctx, jr); err != nil && jr.ctx.Err() == nil {
 			res.Err = err
+			return
+		} else if err != nil {
 			return
 		}
 	}
@@ -513,14 +527,14 @@ type links struct {
 }
 
 // Source implements runner.InProcess.
-func (l *links) Source(name string) (connector.Source, []string) {
+func (l *links) Source(name string) (connector.Source, connector.Schema) {
 	for _, e := range l.n.Inputs {
 		if e.Via == InProcess && strings.EqualFold(e.Stream, name) {
 			s := l.r.streams[edgeKey(e)]
-			return s.Source(), s.Columns()
+			return s.Source(), s.Schema()
 		}
 	}
-	return nil, nil
+	return nil, connector.Schema{}
 }
 
 // Sink implements runner.InProcess.

@@ -174,8 +174,8 @@ type benchInputs struct {
 	sink    *digest
 }
 
-func (b *benchInputs) Source(name string) (connector.Source, []string) {
-	return b.srcs[name], b.columns[name]
+func (b *benchInputs) Source(name string) (connector.Source, connector.Schema) {
+	return b.srcs[name], connector.Schema{Columns: record.NewSchema(b.columns[name]...)}
 }
 func (b *benchInputs) Sink(string) connector.Sink                 { return b.sink }
 func (b *benchInputs) Gate(src connector.Source) connector.Source { return src }

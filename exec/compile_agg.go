@@ -60,6 +60,7 @@ func (p *Program) compileAggregate(sel *sql.Select, items []sql.SelectItem, in *
 		a.specs = append(a.specs, aggSpec{call: c, make: mk})
 	}
 	p.keyOutputTypes(sel.GroupBy, keyTypes, items)
+	p.aggOutputTypes(items, in)
 	g := &groupScope{in: in, plan: a, groupBy: sel.GroupBy, items: items}
 	scope := &expr.Scope{Schema: record.NewSchema(), Override: g.slot}
 	a.project = make([]expr.Func, len(items))
@@ -325,6 +326,29 @@ func argTypeFits(name string, t record.Type) bool {
 		return t.Kind == record.TypeAny || t.Numeric()
 	}
 	return true
+}
+
+// aggOutputTypes gives the output columns that are an aggregate call the
+// type its values always have: BIGINT for COUNT, the argument's type for
+// MIN and MAX (others stay ANY), so that a statement reading the output
+// (in one application) is type-checked.
+func (p *Program) aggOutputTypes(items []sql.SelectItem, in *expr.Scope) {
+	fields := p.out.Fields()
+	for i, it := range items {
+		c, ok := it.Expr.(*sql.Call)
+		if !ok || c.Over != nil {
+			continue
+		}
+		switch name := strings.ToUpper(c.Name); {
+		case name == "COUNT":
+			fields[i].Type = record.BigintType
+		case (name == "MIN" || name == "MAX") && len(c.Args) == 1:
+			if _, t, err := expr.CompileTyped(c.Args[0], in); err == nil {
+				fields[i].Type = t
+			}
+		}
+	}
+	p.out = record.NewSchemaOf(fields...)
 }
 
 // keyOutputTypes gives the output columns that are group keys their keys'

@@ -102,7 +102,7 @@ func check(ctx context.Context, stmt *sql.Statement, opts Options) (_ *checked, 
 	}
 	sel := stmt.Select()
 	decl, _ := opts.Catalog.Lookup(c.srcName)
-	columns, origin, err := c.input(stmt, opts)
+	columns, upstream, err := c.input(stmt, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -114,8 +114,10 @@ func check(ctx context.Context, stmt *sql.Statement, opts Options) (_ *checked, 
 	if c.schema, err = opts.Schemas.find(ctx, sel, c.srcName, decl, c.props, c.src, opts.NoInfer); err != nil {
 		return nil, c.errorAt(err, &sel.From)
 	}
-	if c.schema.Columns == nil && columns != nil {
-		c.schema.Columns, c.schema.Origin = record.NewSchema(columns...), origin
+	if upstream != nil {
+		c.schema = withUpstream(c.schema, *upstream)
+	} else if c.schema.Columns == nil && columns != nil {
+		c.schema.Columns, c.schema.Origin = record.NewSchema(columns...), connector.SchemaGenerator
 	}
 	if c.prog, err = exec.Compile(sel, exec.Options{Properties: c.props, Schema: c.schema.Columns, ExternalWatermark: true}); err != nil {
 		return nil, c.errorAt(err, sel)
@@ -219,19 +221,19 @@ func checkOptions(stmt *sql.Statement, opts Options) (*checked, error) {
 }
 
 // input finds the statement's source: another statement's output
-// (Options.Streams, Options.InProcess), else the source its properties
-// declare, whose options it checks before it makes the source (which
-// connects to nothing). It returns the columns the input is known to have
-// (nil when only the data can tell) and where they come from.
-func (c *checked) input(stmt *sql.Statement, opts Options) ([]string, string, error) {
-	if cols, ok := opts.Streams[strings.ToLower(c.srcName)]; ok {
-		return cols, connector.SchemaStatement, nil
+// (Options.Streams, Options.InProcess), whose schema it returns, else the
+// source its properties declare, whose options it checks before it makes
+// the source (which connects to nothing), with the columns it is known to
+// have (nil when only the data can tell).
+func (c *checked) input(stmt *sql.Statement, opts Options) ([]string, *connector.Schema, error) {
+	if s, ok := opts.Streams[strings.ToLower(c.srcName)]; ok {
+		return nil, &s, nil
 	}
 	if opts.InProcess != nil {
-		src, cols := opts.InProcess.Source(c.srcName)
+		src, s := opts.InProcess.Source(c.srcName)
 		if src != nil {
 			c.src = src
-			return cols, connector.SchemaStatement, nil
+			return nil, &s, nil
 		}
 	}
 	cols, err := checkSource(c.srcName, c.props)
@@ -239,9 +241,9 @@ func (c *checked) input(stmt *sql.Statement, opts Options) ([]string, string, er
 		c.src, _, err = openSource(c.srcName, c.props, opts.UntilEnd, c.kafkaOpts, writtenFiles(stmt.Name, c.name, c.props))
 	}
 	if err != nil {
-		return nil, "", c.errorAt(err, &stmt.Select().From)
+		return nil, nil, c.errorAt(err, &stmt.Select().From)
 	}
-	return cols, connector.SchemaGenerator, nil
+	return cols, nil, nil
 }
 
 // declared returns the WITH entries of the DDL declarations of names, each

@@ -56,6 +56,7 @@ type joinQuery struct {
 	srcs      []connector.Source
 	schemas   []connector.Schema
 	bootstrap []bool // per input: read the table whole before the stream flows
+	inProcess []bool // per input: another statement's in-process output
 	prog      *join.Program
 }
 
@@ -96,19 +97,20 @@ func openJoin(ctx context.Context, stmt *sql.Statement, opts Options) (_ *joinQu
 	for _, n := range names {
 		var src connector.Source
 		var columns []string
-		origin := connector.SchemaGenerator
+		var upstream *connector.Schema
 		if opts.InProcess != nil {
-			src, columns = opts.InProcess.Source(n)
-			origin = connector.SchemaStatement
+			if s, sch := opts.InProcess.Source(n); s != nil {
+				src, upstream = s, &sch
+			}
 		}
-		if cols, ok := opts.Streams[strings.ToLower(n)]; ok && src == nil {
-			// Check: another statement's output, known by its columns.
+		if sch, ok := opts.Streams[strings.ToLower(n)]; ok && src == nil {
+			// Check: another statement's output, known by its schema.
 			st := pipe.New(n)
-			st.Configure(n, record.NewSchema(cols...), nil, 1, 1, true)
-			src, columns, origin = st.Source(), cols, connector.SchemaStatement
+			st.Configure(n, sch, nil, 1, 1, true)
+			src, upstream = st.Source(), &sch
 		}
+		q.inProcess = append(q.inProcess, upstream != nil && opts.InProcess != nil)
 		if src == nil {
-			origin = connector.SchemaGenerator
 			if src, columns, err = openSource(n, conn, opts.UntilEnd, q.kafkaOpts, writtenFiles(stmt.Name, q.name, props)); err != nil {
 				return nil, c.errorAt(err, sourceAt(sel, n))
 			}
@@ -119,15 +121,42 @@ func openJoin(ctx context.Context, stmt *sql.Statement, opts Options) (_ *joinQu
 		if err != nil {
 			return nil, c.errorAt(err, sourceAt(sel, n))
 		}
-		if schema.Columns == nil && columns != nil {
-			schema.Columns, schema.Origin = record.NewSchema(columns...), origin
+		if upstream != nil {
+			schema = withUpstream(schema, *upstream)
+		} else if schema.Columns == nil && columns != nil {
+			schema.Columns, schema.Origin = record.NewSchema(columns...), connector.SchemaGenerator
 		}
 		q.schemas = append(q.schemas, schema)
+	}
+	if err := q.tablesInProcess(sel, names); err != nil {
+		return nil, err
 	}
 	if err := q.compile(sel); err != nil {
 		return nil, err
 	}
 	return q, nil
+}
+
+// tablesInProcess decides the bootstrap of the tables another statement
+// writes in process: a bounded writer's table is read whole (the join
+// waits for the writer to end) unless '<n>.bootstrap'='false'; an
+// unbounded writer's is never whole, so rows join with it as it grows,
+// and asking for its bootstrap is an error.
+func (q *joinQuery) tablesInProcess(sel *sql.Select, names []string) error {
+	for i, src := range q.srcs {
+		if i == 0 || !q.inProcess[i] || !q.bootstrap[i] {
+			continue
+		}
+		if b, ok := src.(connector.Bounded); ok && b.Bounded() {
+			continue
+		}
+		if strings.TrimSpace(q.props[names[i]+"."+plan.PropBootstrap]) != "" {
+			return q.errorAt(fmt.Errorf("WITH '%s.%s': the statement writing %s reads an input that does not end, so its table is never complete; set it to 'false' (rows join with the table as it grows)",
+				names[i], plan.PropBootstrap, names[i]), sourceAt(sel, names[i]))
+		}
+		q.bootstrap[i] = false
+	}
+	return nil
 }
 
 // compile compiles the join query over the opened inputs.

@@ -64,8 +64,8 @@ type Options struct {
 	NoInfer bool
 	// Streams are, for Check, the other statements' outputs the statement
 	// reads (in process, or through a topic or file that does not exist
-	// before they run), by lower-cased name, with their columns.
-	Streams map[string][]string
+	// before they run), by lower-cased name, with their output schemas.
+	Streams map[string]connector.Schema
 	// Schemas, when set, remembers the schemas found (inferred) for
 	// sources across Check and Prepare.
 	Schemas *Schemas
@@ -73,9 +73,10 @@ type Options struct {
 
 // InProcess connects the statements of one application in process.
 type InProcess interface {
-	// Source returns the in-process source called name with its columns,
-	// or nil when name is not one.
-	Source(name string) (connector.Source, []string)
+	// Source returns the in-process source called name with the writing
+	// statement's output schema (typed columns, and the primary key when it
+	// writes a keyed table), or nil when name is not one.
+	Source(name string) (connector.Source, connector.Schema)
 	// Sink returns the in-process sink called name, or nil.
 	Sink(name string) connector.Sink
 	// Gate wraps the job's source so that its commits wait for the jobs

@@ -78,6 +78,21 @@ func sourceSchema(ctx context.Context, sel *sql.Select, name string, decl *sql.S
 	return s, nil
 }
 
+// withUpstream returns the schema of a source that another statement of
+// the application writes: the writer's output columns, with their types,
+// unless the reader declares them ('<n>.columns'), and the writer's key as
+// the primary key (a CREATE TABLE ... GROUP BY k is a table keyed by k)
+// unless the reader names one ('<n>.primary.key').
+func withUpstream(s, up connector.Schema) connector.Schema {
+	if s.Columns == nil && up.Columns != nil {
+		s.Columns, s.Origin = up.Columns, connector.SchemaStatement
+	}
+	if s.PrimaryKey == nil {
+		s.PrimaryKey = up.PrimaryKey
+	}
+	return s
+}
+
 // epochColumns returns the query's event-time columns whose integers are
 // epoch milliseconds: the window's time column and 'event.time.field',
 // unless 'event.time.format' says the numbers are something else.

@@ -45,7 +45,8 @@ type Stream struct {
 	name string
 
 	// set by Configure, before either side runs
-	schema   *record.Schema
+	out      connector.Schema // what the writer produces
+	schema   *record.Schema   // out.Columns
 	keySlots []int
 	assign   []int32
 	parts    []*part
@@ -54,6 +55,8 @@ type Stream struct {
 
 	done     chan struct{} // closed when the reading side is closed
 	doneOnce sync.Once
+	opened   chan struct{} // closed when the reading side opens
+	openOnce sync.Once
 	ended    chan struct{} // closed when every partition was read to its end
 
 	mu          sync.Mutex
@@ -72,29 +75,36 @@ type part struct {
 	vals    []record.Value // storage of pending's values
 	seq     int64          // offset of the next row written
 	mark    int64          // seq at the last Flush (under Stream.mu)
+	// held are the batches a held stream took before its reader opened,
+	// oldest first; the reader takes them before ch. holding is closed
+	// when no more are added.
+	held    [][]record.Record
+	holding chan struct{}
 }
 
 // New returns the stream called name; Configure it before use.
 func New(name string) *Stream {
-	return &Stream{name: name, done: make(chan struct{}), ended: make(chan struct{})}
+	return &Stream{name: name, done: make(chan struct{}), ended: make(chan struct{}), opened: make(chan struct{})}
 }
 
 // Name returns the stream's name.
 func (s *Stream) Name() string { return s.name }
 
-// Configure sets what the writing job produces: its output columns, the
+// Configure sets what the writing job produces: its output schema (the
+// columns with their types; a primary key makes the stream a table), the
 // output slots of its key (nil: none), its partition count, its source's
-// partition count and whether its input ends, and names the writing job. A stream with a key has as
-// many partitions as the writer, each holding whole keys; one without a key
-// has a partition per source partition of the writer, so the rows of one
-// source partition stay in the order the writer emitted them.
-func (s *Stream) Configure(writer string, schema *record.Schema, keySlots []int, partitions, sourcePartitions int, bounded bool) {
+// partition count and whether its input ends, and names the writing job. A
+// stream with a key has as many partitions as the writer, each holding
+// whole keys; one without a key has a partition per source partition of
+// the writer, so the rows of one source partition stay in the order the
+// writer emitted them.
+func (s *Stream) Configure(writer string, out connector.Schema, keySlots []int, partitions, sourcePartitions int, bounded bool) {
 	n := max(sourcePartitions, 1)
 	if len(keySlots) > 0 {
 		n = max(partitions, 1)
 		s.assign = partition.Assignment(n)
 	}
-	s.writer, s.schema, s.keySlots, s.bounded = writer, schema, keySlots, bounded
+	s.writer, s.out, s.schema, s.keySlots, s.bounded = writer, out, out.Columns, keySlots, bounded
 	s.parts = make([]*part, n)
 	for i := range s.parts {
 		s.parts[i] = &part{ch: make(chan []record.Record, QueueSize)}
@@ -102,8 +112,8 @@ func (s *Stream) Configure(writer string, schema *record.Schema, keySlots []int,
 	s.committed = make([]int64, n)
 }
 
-// Columns returns the stream's columns.
-func (s *Stream) Columns() []string { return s.schema.Names() }
+// Schema returns the writer's output schema, as Configure set it.
+func (s *Stream) Schema() connector.Schema { return s.out }
 
 // Facts returns the stream's partitioning: by the writer's key when it has one.
 func (s *Stream) Facts() connector.Facts {
@@ -115,6 +125,35 @@ func (s *Stream) Facts() connector.Facts {
 		f.Origin = "upstream"
 	}
 	return f
+}
+
+// Hold makes a configured stream take every batch its writer hands over
+// until its reader opens, without back-pressure, and give them to the
+// reader first. It is for a reader that reads another input to its end
+// before this one (a join bootstrapping a table): when that input comes
+// from the same upstream as this stream, a full queue here would stop the
+// upstream, and so the input the reader waits for. What it takes is held
+// in memory.
+func (s *Stream) Hold() {
+	for _, pt := range s.parts {
+		pt.holding = make(chan struct{})
+		go func() {
+			defer close(pt.holding)
+			for {
+				select {
+				case b, ok := <-pt.ch:
+					if !ok {
+						return // the closed queue ends the reader after the held batches
+					}
+					pt.held = append(pt.held, b)
+				case <-s.opened:
+					return
+				case <-s.done:
+					return
+				}
+			}
+		}()
+	}
 }
 
 // Interrupt marks the writer as stopping before its end: once the reader
@@ -350,6 +389,12 @@ func (r *source) Open(ctx context.Context, schema *record.Schema, dlq connector.
 		}
 		identity = identity && slots[i] == i
 	}
+	s.openOnce.Do(func() { close(s.opened) })
+	for _, pt := range s.parts {
+		if pt.holding != nil {
+			<-pt.holding // pt.held is the reader's from now on
+		}
+	}
 	ch := make(chan connector.PartitionReader, len(s.parts))
 	for i, pt := range s.parts {
 		ch <- &reader{s: s, p: int32(i), pt: pt, slots: slots, identity: identity, timer: time.NewTimer(poll)}
@@ -403,6 +448,9 @@ func (rd *reader) Partition() int32 { return rd.p }
 func (rd *reader) Next(ctx context.Context, b *record.Batch, max int) error {
 	b.Source, b.Partition = rd.s.name, rd.p
 	b.Reset()
+	if len(rd.cur) == 0 && len(rd.pt.held) > 0 {
+		rd.cur, rd.pt.held = rd.pt.held[0], rd.pt.held[1:]
+	}
 	if len(rd.cur) == 0 {
 		if rd.end {
 			return rd.atEnd(ctx)

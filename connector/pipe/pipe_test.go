@@ -70,11 +70,11 @@ func chain(t *testing.T, src *mem.Source, out *mem.Sink, stop bool) {
 	t.Helper()
 	s := pipe.New("evens")
 	upCfg, prog := config(t, "CREATE STREAM evens AS SELECT k, x FROM t WHERE x % 2 = 0", pipe.NewGate(src, []*pipe.Stream{s}), nil, s.Sink())
-	s.Configure("evens", prog.OutputSchema(), prog.KeySlots(), upCfg.Partitions, src.Facts().Partitions, true)
+	s.Configure("evens", connector.Schema{Columns: prog.OutputSchema()}, prog.KeySlots(), upCfg.Partitions, src.Facts().Partitions, true)
 	// small batches keep a paced source reading long after the reader has
 	// flushed its first rows, so stopping it is early on any machine
 	upCfg.BatchSize = 64
-	downCfg, _ := config(t, "SELECT k, x FROM evens", s.Source(), s.Columns(), out)
+	downCfg, _ := config(t, "SELECT k, x FROM evens", s.Source(), s.Schema().Columns.Names(), out)
 
 	upCtx, upCancel := context.WithCancel(context.Background())
 	downCtx, downCancel := context.WithCancel(context.Background())
@@ -177,7 +177,7 @@ func TestStoppedChainLosesNothing(t *testing.T) {
 // A stream written by a GROUP BY is partitioned by its key, and says so.
 func TestKeyedStreamFacts(t *testing.T) {
 	s := pipe.New("counts")
-	s.Configure("counts", record.NewSchema("k", "n"), []int{0}, 4, 1, false)
+	s.Configure("counts", connector.Schema{Columns: record.NewSchema("k", "n")}, []int{0}, 4, 1, false)
 	f := s.Facts()
 	if fmt.Sprint(f.Key) != "[k]" || f.Partitions != 4 {
 		t.Fatalf("facts %+v, want key [k] over 4 partitions", f)
