@@ -200,10 +200,7 @@ func TestAvroRoundTrip(t *testing.T) {
 	if len(first) != 20 {
 		t.Fatalf("read %d records, want 20", len(first))
 	}
-	byID := map[int64][]record.Value{}
-	for _, g := range first {
-		byID[g.values[0].Int()] = g.values
-	}
+	byID := byFirstColumn(first)
 	v := byID[3]
 	checks := []struct{ col, want string }{
 		{"price", "103.25"}, {"ts", "2024-01-15T00:00:00.003Z"}, {"ts_us", "2024-01-15T00:00:00.003Z"},

@@ -79,7 +79,12 @@ func newDecoder(cfg *sourceConfig, schema *record.Schema) *decoder {
 	}
 	switch {
 	case cfg.values != nil:
-		d.value = registryValues{cfg.values.decoder(cfg.registry, schema, text)}
+		sd := cfg.values.decoder(cfg.registry, schema, text)
+		if vd, ok := sd.(valueDecoder); ok {
+			d.value = vd
+		} else {
+			d.value = registryValues{sd}
+		}
 	case cfg.format == "string":
 		slot, ok := schema.Lookup(StringColumn)
 		if !ok {

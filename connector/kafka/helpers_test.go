@@ -214,10 +214,7 @@ func writeAll(t *testing.T, ctx context.Context, sink *Sink, schema *record.Sche
 // it had.
 func readBack(t *testing.T, ctx context.Context, back *Source, cols *record.Schema, first []got) {
 	t.Helper()
-	byID := map[int64][]record.Value{}
-	for _, g := range first {
-		byID[g.values[0].Int()] = g.values
-	}
+	byID := byFirstColumn(first)
 	backSchema, err := back.SourceSchema(ctx, connectorLimits())
 	if err != nil {
 		t.Fatal(err)
@@ -238,4 +235,13 @@ func readBack(t *testing.T, ctx context.Context, back *Source, cols *record.Sche
 			}
 		}
 	}
+}
+
+// byFirstColumn returns the values of records by their first column, an id.
+func byFirstColumn(recs []got) map[int64][]record.Value {
+	byID := map[int64][]record.Value{}
+	for _, g := range recs {
+		byID[g.values[0].Int()] = g.values
+	}
+	return byID
 }

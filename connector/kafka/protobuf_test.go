@@ -219,10 +219,7 @@ func TestProtobufRoundTrip(t *testing.T) {
 	if len(first) != 10 {
 		t.Fatalf("read %d records, want 10", len(first))
 	}
-	byID := map[int64][]record.Value{}
-	for _, g := range first {
-		byID[g.values[0].Int()] = g.values
-	}
+	byID := byFirstColumn(first)
 	checks := []struct {
 		id        int64
 		col, want string

@@ -240,7 +240,8 @@ type registryFormat interface {
 var registryFormats = map[string]registryFormat{
 	"avro":     avroFormat{},
 	"protobuf": protoFormat{},
+	"json_sr":  jsonSRFormat{},
 }
 
 // registryFormatNames lists registryFormats' names, for messages.
-const registryFormatNames = "avro, protobuf"
+const registryFormatNames = "avro, protobuf, json_sr"

@@ -93,7 +93,7 @@ func TestSourceConfigErrors(t *testing.T) {
 		want  string
 	}{
 		{map[string]string{"s.auto.offset.reset": "newest"}, `option 's.auto.offset.reset': invalid value "newest" (valid values: earliest, latest)`},
-		{map[string]string{"s.format": "xml"}, `option 's.format': invalid value "xml" (valid values: json, string, avro, protobuf)`},
+		{map[string]string{"s.format": "xml"}, `option 's.format': invalid value "xml" (valid values: json, string, avro, protobuf, json_sr)`},
 		{map[string]string{"s.stop.at": "tomorrow"}, `option 's.stop.at': invalid value "tomorrow" (valid values: never, end)`},
 		{map[string]string{"s.group_id": "g"}, `unknown option 's.group_id'`},
 	} {
