@@ -209,8 +209,13 @@ func (s *Server) deleteApp(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Errorf("no application %s", name))
 		return
 	}
-	d.run.Stop()
-	d.run.Wait()
+	s.mu.Lock()
+	d.deleting = true
+	s.mu.Unlock()
+	if d.run != nil {
+		d.run.Stop()
+		d.run.Wait()
+	}
 	s.mu.Lock()
 	delete(s.apps, name)
 	s.mu.Unlock()
@@ -254,6 +259,14 @@ func (s *Server) stopJob(w http.ResponseWriter, r *http.Request) {
 	if d == nil {
 		writeError(w, http.StatusNotFound, fmt.Errorf("no job %s", name))
 		return
+	}
+	if d.run == nil { // it ended before the server started
+		for _, j := range d.describe(false).Jobs {
+			if j.Name == name {
+				writeJSON(w, http.StatusOK, j)
+				return
+			}
+		}
 	}
 	d.run.StopJob(name)
 	for _, j := range d.run.Jobs() {
@@ -363,6 +376,9 @@ func (s *Server) findJob(name string) *deployed {
 // describe returns the application with its jobs; detail adds each job's
 // partitions, watermark, lag, rates and EXPLAIN.
 func (d *deployed) describe(detail bool) AppJSON {
+	if d.run == nil {
+		return *d.ended
+	}
 	a := AppJSON{Name: d.name, Created: d.created, OnFailure: d.app.OnFailure, SQL: d.sql, Edges: d.app.Edges, Jobs: []JobJSON{}}
 	if a.Edges == nil {
 		a.Edges = []app.Edge{}

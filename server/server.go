@@ -58,6 +58,7 @@ type Server struct {
 	mu       sync.Mutex
 	apps     map[string]*deployed
 	starting map[string]*app.App // applications being started, by name
+	closing  bool                // Shutdown has begun: ends are not recorded
 }
 
 // deployed is one deployed application.
@@ -66,7 +67,14 @@ type deployed struct {
 	sql     string
 	created time.Time
 	app     *app.App
-	run     *app.Run
+	run     *app.Run // nil for an application that ended before the server started
+	// ended is how the application ended, recorded in the state directory
+	// (nil while it runs): an application that ended on its own (its
+	// bounded inputs finished, a job failed, its jobs were stopped) is
+	// shown as it ended and not run again when the server restarts
+	ended *AppJSON
+	// deleting is set (under Server.mu) once DELETE began to stop it
+	deleting bool
 
 	mu    sync.Mutex
 	last  map[string]*job.Summary // latest snapshot per job
@@ -169,6 +177,13 @@ func (s *Server) Restore() error {
 			return fmt.Errorf("state directory: %w", err)
 		}
 		name := strings.TrimSuffix(filepath.Base(f), ".sql")
+		if ended, err := s.restoreEnded(name, string(b)); err != nil {
+			s.log.Error("could not read how an application ended", "app", name, "err", err)
+			continue
+		} else if ended {
+			s.log.Info("ended before; not run again (DELETE it to deploy it anew)", "app", name)
+			continue
+		}
 		if _, err := s.Deploy(name, string(b), false); err != nil {
 			s.log.Error("could not redeploy an application", "app", name, "err", err)
 			continue
@@ -178,13 +193,64 @@ func (s *Server) Restore() error {
 	return nil
 }
 
+// restoreEnded registers the application name of SQL text src as it
+// ended when the state directory records its end, and reports whether it
+// did.
+func (s *Server) restoreEnded(name, src string) (bool, error) {
+	b, err := os.ReadFile(endPath(s.cfg.StateDir, name))
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	var ended AppJSON
+	if err := json.Unmarshal(b, &ended); err != nil {
+		return false, fmt.Errorf("%s: %w", endPath(s.cfg.StateDir, name), err)
+	}
+	a, err := validate(name, src)
+	if err != nil {
+		return false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.apps[name] = &deployed{name: name, sql: src, created: ended.Created, app: a, ended: &ended}
+	return true, nil
+}
+
+// endPath is where the state directory records how the application name ended.
+func endPath(dir, name string) string { return filepath.Join(dir, "apps", name+".end.json") }
+
+// recordEnd waits for d to end and, unless the server is shutting down or
+// d is being deleted, records how it ended, so that a restart of the
+// server shows it ended rather than running it again.
+func (s *Server) recordEnd(d *deployed) {
+	d.run.Wait()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing || d.deleting || s.cfg.StateDir == "" {
+		return
+	}
+	ended := d.describe(false)
+	d.ended = &ended
+	b, err := json.MarshalIndent(ended, "", "  ")
+	if err == nil {
+		err = writeFile(endPath(s.cfg.StateDir, d.name), b)
+	}
+	if err != nil {
+		s.log.Error("could not record the application's end; a restart will run it again", "app", d.name, "err", err)
+	}
+}
+
 // Shutdown stops every application, upstream-first, and waits for them;
-// the state directory keeps them for the next start.
+// the state directory keeps those that had not ended for the next start.
 func (s *Server) Shutdown() {
 	s.mu.Lock()
+	s.closing = true
 	apps := make([]*deployed, 0, len(s.apps))
 	for _, d := range s.apps {
-		apps = append(apps, d)
+		if d.run != nil {
+			apps = append(apps, d)
+		}
 	}
 	s.mu.Unlock()
 	for _, d := range apps {
@@ -265,6 +331,7 @@ func (s *Server) Deploy(name, src string, save bool) (*deployed, error) {
 			s.log.Error("could not keep the application in the state directory; it will not be redeployed", "app", name, "err", err)
 		}
 	}
+	go s.recordEnd(d)
 	return d, nil
 }
 
@@ -306,11 +373,17 @@ func (s *Server) save(name, src string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, "."+name+".sql.tmp")
-	if err := os.WriteFile(tmp, []byte(src), 0o644); err != nil {
+	return writeFile(filepath.Join(dir, name+".sql"), []byte(src))
+}
+
+// writeFile replaces the file path with b at once (a crash leaves the old
+// file or the new one).
+func writeFile(path string, b []byte) error {
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
 		return err
 	}
-	return os.Rename(tmp, filepath.Join(dir, name+".sql"))
+	return os.Rename(tmp, path)
 }
 
 // validate parses and plans src like `sluice explain`, and refuses a read
@@ -368,11 +441,12 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.Encode(v)
 }
 
-// removeState forgets a deleted application.
+// removeState forgets a deleted application: its SQL and its end.
 func removeState(dir, name string) error {
-	err := os.Remove(filepath.Join(dir, "apps", name+".sql"))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
+	for _, f := range []string{filepath.Join(dir, "apps", name+".sql"), endPath(dir, name)} {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
 	}
-	return err
+	return nil
 }

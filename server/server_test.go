@@ -259,3 +259,55 @@ func TestJSONBodyWithoutContentType(t *testing.T) {
 		t.Errorf("explain: HTTP %d %v", code, out)
 	}
 }
+
+// A bounded application that ended is recorded in the state directory: a
+// restart of the server shows it as it ended and does not run it again
+// (which would write its output a second time); deleting it forgets that.
+func TestEndedApplicationIsNotRerun(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(t.TempDir(), "out.jsonl")
+	src := `CREATE STREAM out AS SELECT trader_id, quantity FROM g
+WITH ('g.type'='generator','g.generator'='trades','g.count'='1000','out.type'='file_sink','out.path'='` + out + `');`
+	s, ts := start(t, dir, "")
+	body, _ := json.Marshal(server.DeployRequest{Name: "once", SQL: src})
+	if code := call(t, ts, "", "POST", "/v1/apps", string(body), nil); code != http.StatusCreated {
+		t.Fatalf("deploy: HTTP %d", code)
+	}
+	waitJob(t, ts, "out", func(j server.JobJSON) bool { return j.State == "done" })
+	end := filepath.Join(dir, "apps", "once.end.json")
+	deadline := time.Now().Add(10 * time.Second)
+	for _, err := os.Stat(end); err != nil; _, err = os.Stat(end) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the end was not recorded: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ts.Close()
+	s.Shutdown()
+	if err := os.Remove(out); err != nil {
+		t.Fatal(err)
+	}
+
+	_, ts2 := start(t, dir, "")
+	var a server.AppJSON
+	if code := call(t, ts2, "", "GET", "/v1/apps/once", "", &a); code != http.StatusOK || a.State != "done" ||
+		len(a.Jobs) != 1 || a.Jobs[0].State != "done" || a.Jobs[0].Counters.RowsWritten != 1000 {
+		t.Fatalf("after a restart: HTTP %d %+v, want the application as it ended", code, a)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Fatalf("the ended application ran again after the restart (its output exists: %v)", err)
+	}
+	if code := call(t, ts2, "", "DELETE", "/v1/jobs/out", "", nil); code != http.StatusOK {
+		t.Fatalf("stop of an ended job: HTTP %d", code)
+	}
+	if code := call(t, ts2, "", "DELETE", "/v1/apps/once", "", nil); code != http.StatusOK {
+		t.Fatalf("delete: HTTP %d", code)
+	}
+	if _, err := os.Stat(end); !os.IsNotExist(err) {
+		t.Fatalf("the deleted application's end is still recorded: %v", err)
+	}
+	if code := call(t, ts2, "", "POST", "/v1/apps", string(body), nil); code != http.StatusCreated {
+		t.Fatalf("deploy again after delete: HTTP %d", code)
+	}
+	waitJob(t, ts2, "out", func(j server.JobJSON) bool { return j.State == "done" && j.Counters.RowsWritten == 1000 })
+}
