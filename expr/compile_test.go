@@ -136,3 +136,56 @@ func TestIsAggregateAnalytic(t *testing.T) {
 		}
 	}
 }
+
+// TestTypeErrorsBeforeRunning: CASE branches and conditions, COALESCE,
+// NULLIF and the arguments of string functions are type-checked when the
+// expression is compiled, with the position of the part at fault, as
+// PostgreSQL does; what does type-check gets the common type.
+func TestTypeErrorsBeforeRunning(t *testing.T) {
+	schema := record.NewSchemaOf(
+		record.Field{Name: "symbol", Type: record.StringType},
+		record.Field{Name: "price", Type: record.DecimalType(5, 2)},
+		record.Field{Name: "quantity", Type: record.IntegerType},
+		record.Field{Name: "v"}, // ANY: checked record by record
+	)
+	for _, c := range []struct{ src, want string }{
+		{"UPPER(price)", "1:14: function UPPER(DECIMAL(5,2)) does not exist: UPPER needs a STRING, and price is DECIMAL(5,2) (CAST it to STRING)"},
+		{"LENGTH(quantity)", "1:15: function LENGTH(INTEGER) does not exist: LENGTH needs a STRING, and quantity is INTEGER"},
+		{"TRIM(symbol, 1)", "1:21: function TRIM(STRING, BIGINT) does not exist: TRIM needs a STRING, and 1 is BIGINT"},
+		{"REPLACE(symbol, 'a', price)", "1:29: function REPLACE(STRING, STRING, DECIMAL(5,2)) does not exist"},
+		{"SUBSTRING(symbol, 'x')", "1:26: function SUBSTRING(STRING, STRING) does not exist: the start of SUBSTRING must be an integer, and 'x' is STRING"},
+		{"SUBSTR(symbol, 1, price)", "1:26: function SUBSTR(STRING, BIGINT, DECIMAL(5,2)) does not exist: the length of SUBSTR must be an integer"},
+		{"CASE WHEN quantity > 1 THEN 1 ELSE 'a' END", "1:43: CASE types BIGINT and STRING cannot be matched (1 and 'a')"},
+		{"CASE WHEN symbol THEN 1 END", "1:18: argument of CASE/WHEN must be BOOLEAN, not STRING symbol"},
+		{"CASE symbol WHEN 1 THEN 'one' END", "1:25: cannot compare STRING with BIGINT: symbol = 1"},
+		{"COALESCE(symbol, 1)", "1:25: COALESCE types STRING and BIGINT cannot be matched (symbol and 1)"},
+		{"NULLIF(price, 'a')", "1:8: cannot compare DECIMAL(5,2) with STRING: price = 'a'"},
+	} {
+		stmts, err := sql.Parse("q.sql", "SELECT "+c.src+" FROM t")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Compile(stmts[0].Select().Items[0].Expr, &Scope{Schema: schema})
+		if err == nil || !hasPrefix(err.Error(), c.want) {
+			t.Errorf("%s:\ngot  %v\nwant %s", c.src, err, c.want)
+		}
+	}
+	for _, c := range []struct{ src, want string }{
+		{"CASE WHEN quantity > 1 THEN 'big' WHEN quantity < 0 THEN NULL ELSE 'small' END", "STRING"},
+		{"CASE quantity WHEN 1 THEN price ELSE price END", "DECIMAL(5,2)"},
+		{"CASE WHEN quantity > 1 THEN 1 ELSE 2.5 END", "ANY"}, // each value keeps its kind
+		{"CASE WHEN v THEN v ELSE 1 END", "ANY"},
+		{"COALESCE(symbol, NULL, 'none')", "STRING"},
+		{"UPPER(v) || CONCAT(price, quantity)", "STRING"},
+		{"SUBSTRING(symbol, quantity, 2)", "STRING"},
+	} {
+		stmts, err := sql.Parse("q.sql", "SELECT "+c.src+" FROM t")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, typ, err := CompileTyped(stmts[0].Select().Items[0].Expr, &Scope{Schema: schema})
+		if err != nil || typ.String() != c.want {
+			t.Errorf("%s: type %s, %v; want %s", c.src, typ, err, c.want)
+		}
+	}
+}

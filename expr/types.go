@@ -61,6 +61,8 @@ func (c *compiler) typeOf(x sql.Expr) (record.Type, error) {
 		return record.BooleanType, nil
 	case *sql.Cast:
 		return castType(x.Type), nil
+	case *sql.Case:
+		return c.caseType(x)
 	case *sql.Call:
 		return c.callType(x)
 	case *sql.Index:
@@ -236,10 +238,43 @@ func castType(typ string) record.Type {
 }
 
 // callType returns the result type of a scalar function call, or an error
-// for a math function given an argument that is no number.
+// for an argument whose type the function does not take: a math function
+// given no number, a string function given no STRING (as in PostgreSQL,
+// UPPER(price) does not exist; CONCAT and || take any type), a SUBSTRING
+// position that is no integer, COALESCE arguments of no common type.
 func (c *compiler) callType(x *sql.Call) (record.Type, error) {
 	name := strings.ToUpper(x.Name)
 	switch name {
+	case "UPPER", "LOWER", "LENGTH", "CHAR_LENGTH", "TRIM", "BTRIM", "LTRIM", "RTRIM", "REPLACE", "SUBSTRING", "SUBSTR":
+		for i, a := range x.Args {
+			t := c.types[a]
+			if !known(t) {
+				continue
+			}
+			if (name == "SUBSTRING" || name == "SUBSTR") && i > 0 {
+				if !isInteger(t) {
+					what := [...]string{"", "start", "length"}[i]
+					return record.AnyType, errorf(a, "function %s(%s) does not exist: the %s of %s must be an integer, and %s is %s",
+						name, c.argTypes(x.Args), what, name, sql.FormatExpr(a), t)
+				}
+				continue
+			}
+			if t.Kind != record.TypeString {
+				return record.AnyType, errorf(a, "function %s(%s) does not exist: %s needs a STRING, and %s is %s (CAST it to STRING)",
+					name, c.argTypes(x.Args), name, sql.FormatExpr(a), t)
+			}
+		}
+		return resultType(name), nil
+	case "COALESCE":
+		return c.commonType("COALESCE", x.Args)
+	case "NULLIF":
+		if len(x.Args) == 2 {
+			if err := c.comparable(x, x.Args[0], x.Args[1], "="); err != nil {
+				return record.AnyType, err
+			}
+			return c.types[x.Args[0]], nil
+		}
+		return record.AnyType, nil
 	case "ABS", "FLOOR", "CEIL", "CEILING", "ROUND":
 		if len(x.Args) == 0 {
 			return record.AnyType, nil
@@ -256,6 +291,71 @@ func (c *compiler) callType(x *sql.Call) (record.Type, error) {
 		return t, nil
 	}
 	return resultType(name), nil
+}
+
+// argTypes lists the types of args for an error message.
+func (c *compiler) argTypes(args []sql.Expr) string {
+	names := make([]string, len(args))
+	for i, a := range args {
+		names[i] = c.types[a].String()
+	}
+	return strings.Join(names, ", ")
+}
+
+// caseType checks a CASE: a searched CASE's conditions are BOOLEAN, a
+// simple CASE's values compare with its operand, and the results (THEN and
+// ELSE) have a common type, which is the CASE's type.
+func (c *compiler) caseType(x *sql.Case) (record.Type, error) {
+	results := make([]sql.Expr, 0, len(x.Whens)+1)
+	for _, w := range x.Whens {
+		if x.Operand != nil {
+			if err := c.comparable(w.Cond, x.Operand, w.Cond, "="); err != nil {
+				return record.AnyType, err
+			}
+		} else if t := c.types[w.Cond]; known(t) && t.Kind != record.TypeBoolean {
+			return record.AnyType, errorf(w.Cond, "argument of CASE/WHEN must be BOOLEAN, not %s %s", t, sql.FormatExpr(w.Cond))
+		}
+		results = append(results, w.Result)
+	}
+	if x.Else != nil {
+		results = append(results, x.Else)
+	}
+	return c.commonType("CASE", results)
+}
+
+// commonType returns the type of what, whose values come from one of es:
+// the types of es must match (all numbers, or all of one kind), else it is
+// an error as in PostgreSQL ("CASE types BIGINT and STRING cannot be
+// matched"). The type is the one every e has; ANY when they differ (INTEGER
+// and DECIMAL: the values keep their own kind) or one is not known. NULL
+// fits any type.
+func (c *compiler) commonType(what string, es []sql.Expr) (record.Type, error) {
+	var first sql.Expr
+	common := record.AnyType
+	same := true
+	for _, e := range es {
+		if lit, ok := e.(*sql.Literal); ok && lit.Kind == sql.NullLit {
+			continue
+		}
+		t := c.types[e]
+		if !known(t) {
+			same = false
+			continue
+		}
+		if first == nil {
+			first, common = e, t
+			continue
+		}
+		if !(t.Numeric() && common.Numeric()) && t.Kind != common.Kind {
+			return record.AnyType, errorf(e, "%s types %s and %s cannot be matched (%s and %s)", what, common, t,
+				sql.FormatExpr(first), sql.FormatExpr(e))
+		}
+		same = same && t.String() == common.String()
+	}
+	if !same {
+		return record.AnyType, nil
+	}
+	return common, nil
 }
 
 // resultType returns the result type of the scalar function name.
