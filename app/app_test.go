@@ -379,3 +379,29 @@ func TestExplainInfersOnce(t *testing.T) {
 		t.Fatalf("the sample was read again: %v", err)
 	}
 }
+
+// TestExactlyOnceThroughATopic: a statement reading another one's output
+// through a Kafka topic is checked for exactly-once as run checks it (its
+// source is that topic), not refused as if it read no Kafka topic, and a
+// refusal is found before running.
+func TestExactlyOnceThroughATopic(t *testing.T) {
+	const kafka = "'bootstrap.servers'='127.0.0.1:1'"
+	src := "CREATE STREAM raw WITH ('type'='kafka_source', 'topic.name'='raw', " + kafka + ");\n" +
+		"CREATE STREAM mid AS SELECT a FROM raw WITH ('mid.type'='kafka_sink', 'mid.bootstrap.servers'='127.0.0.1:1');\n"
+	ok, err := build(t, src+"CREATE STREAM fin AS SELECT a FROM mid WITH ('mid.type'='kafka_source', 'mid.bootstrap.servers'='127.0.0.1:1', 'mid.group.id'='g', "+
+		"'fin.type'='kafka_sink', 'fin.bootstrap.servers'='127.0.0.1:1', 'processing.guarantee'='exactly_once');")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ok.Check(context.Background(), runner.Options{NoInfer: true}); err != nil {
+		t.Errorf("refused: %v", err)
+	}
+	bad, err := build(t, src+"CREATE STREAM fin AS SELECT a FROM mid WITH ('mid.type'='kafka_source', 'mid.bootstrap.servers'='127.0.0.1:1', "+
+		"'fin.type'='kafka_sink', 'fin.bootstrap.servers'='127.0.0.1:1', 'processing.guarantee'='exactly_once');")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bad.Check(context.Background(), runner.Options{NoInfer: true}); err == nil || !strings.Contains(err.Error(), "needs 'mid.group.id'") {
+		t.Errorf("got %v, want the missing group refused", err)
+	}
+}

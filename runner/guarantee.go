@@ -36,28 +36,36 @@ func guarantee(props map[string]string) (string, error) {
 }
 
 // checkGuarantee makes the checks of 'processing.guarantee' that need no
-// connection: a valid value and, for exactly_once, a query that is no join,
-// reads a Kafka source, writes a kafka_sink and keeps state a restart can
-// rebuild (prog is nil for a join). Its error points at the WITH entry.
+// connection: a valid value and, for exactly_once, everything exactlyOnce
+// refuses (prog is nil for a join), so that EXPLAIN refuses it too. Its
+// error points at the WITH entry.
 func (c *checked) checkGuarantee(stmt *sql.Statement, prog *exec.Program) error {
 	g, err := guarantee(c.props)
 	if err == nil && g == ExactlyOnce {
-		const refuse = "WITH 'processing.guarantee'='exactly_once': "
-		_, kafkaSource := c.src.(*kafka.Source)
-		switch sinkType := c.props[stmt.Name+".type"]; {
-		case prog == nil:
-			err = errors.New(refuse + "not available for a join yet: its tables are not part of the transaction (use at_least_once)")
-		case !kafkaSource:
-			err = fmt.Errorf(refuse+"the source %q is not a Kafka topic; only Kafka offsets commit in a Kafka transaction (use at_least_once)", c.srcName)
-		case sinkType != "kafka_sink":
-			if sinkType == "" {
-				sinkType = "stdout"
+		if prog == nil {
+			err = errors.New(refuseExactlyOnce + "not available for a join yet: its tables are not part of the transaction (use at_least_once)")
+		} else {
+			src := c.src
+			if src == nil && lookup(c.props, c.srcName+".type") == "kafka_source" {
+				// another statement's output through a topic: made, not connected
+				if ks, kerr := kafka.NewSource(c.srcName, c.props); kerr == nil {
+					src = ks
+				}
 			}
-			err = fmt.Errorf(refuse+"the sink is %s, which cannot take part in a Kafka transaction (only a kafka_sink can; use at_least_once)", sinkType)
-		default:
-			if rerr := prog.Replayable(); rerr != nil {
-				err = fmt.Errorf(refuse+"the query's state could not be rebuilt after a restart: %w", rerr)
+			var sink, dlq []string
+			sinkType := lookup(c.props, stmt.Name+".type")
+			if sinkType == "kafka_sink" {
+				if k, kerr := kafka.NewSink(stmt.Name, c.props); kerr == nil { // checked by checkSink
+					sink = k.Brokers()
+				}
 			}
+			if ks, ok := src.(*kafka.Source); ok && strings.TrimSpace(c.props[job.PropDLQTopic]) != "" {
+				conn := ks.Conn()
+				if dc, ok, derr := kafka.DeadLetterConn(c.props, &conn); derr == nil && ok {
+					dlq = dc.Brokers
+				}
+			}
+			err = exactlyOnceRefusal(c.srcName, src, sinkType, sink, dlq, prog)
 		}
 	}
 	if err != nil {
@@ -66,34 +74,57 @@ func (c *checked) checkGuarantee(stmt *sql.Statement, prog *exec.Program) error 
 	return nil
 }
 
+const refuseExactlyOnce = "WITH 'processing.guarantee'='exactly_once': "
+
+// exactlyOnceRefusal says why a statement cannot run exactly once, or
+// returns nil: its source must be a Kafka topic read by a consumer group,
+// its sink a kafka_sink (of type sinkType, on the brokers sink) on the
+// same cluster, as its Kafka dead-letter topic (on dlq, nil for none), and
+// its state one a restart can rebuild.
+func exactlyOnceRefusal(srcName string, src connector.Source, sinkType string, sink, dlq []string, prog *exec.Program) error {
+	ks, ok := src.(*kafka.Source)
+	switch {
+	case !ok:
+		return fmt.Errorf(refuseExactlyOnce+"the source %q is not a Kafka topic; only Kafka offsets commit in a Kafka transaction (use at_least_once)", srcName)
+	case ks.Group() == "":
+		return fmt.Errorf(refuseExactlyOnce+"the Kafka source %q needs '%s.group.id' (offsets commit with the output for a consumer group)", srcName, srcName)
+	case sinkType != "kafka_sink":
+		if sinkType == "" {
+			sinkType = "stdout"
+		}
+		return fmt.Errorf(refuseExactlyOnce+"the sink is %s, which cannot take part in a Kafka transaction (only a kafka_sink can; use at_least_once)", sinkType)
+	case !sameCluster(ks.Brokers(), sink):
+		return fmt.Errorf(refuseExactlyOnce+"the source reads %v but the sink writes %v: one transaction spans one cluster", ks.Brokers(), sink)
+	case dlq != nil && !sameCluster(ks.Brokers(), dlq):
+		return fmt.Errorf(refuseExactlyOnce+"the dead-letter topic is on %v, not the source's cluster %v", dlq, ks.Brokers())
+	}
+	if err := prog.Replayable(); err != nil {
+		return fmt.Errorf(refuseExactlyOnce+"the query's state could not be rebuilt after a restart: %w", err)
+	}
+	return nil
+}
+
 // exactlyOnce sets cfg up for 'processing.guarantee'='exactly_once': the
 // Kafka source becomes transactional, and the Kafka sink and the Kafka
 // dead-letter topic produce in its transaction, so that output, dead
 // letters and offsets commit together once per commit interval. It refuses
-// what cannot take part: a source or sink that is not Kafka, different
-// clusters, a query whose state a restart cannot rebuild.
+// what cannot take part (exactlyOnceRefusal).
 func exactlyOnce(cfg *job.Config, src connector.Source, sink connector.Sink, dlq *kafka.DeadLetterQueue, prog *exec.Program, sinkType string) error {
-	const refuse = "WITH 'processing.guarantee'='exactly_once': "
-	ks, ok := src.(*kafka.Source)
-	if !ok {
-		return fmt.Errorf(refuse+"the source %q is not a Kafka topic; only Kafka offsets commit in a Kafka transaction (use at_least_once)", src.Name())
+	kk, isKafka := sink.(*kafka.Sink)
+	var sinkBrokers, dlqBrokers []string
+	switch {
+	case isKafka:
+		sinkBrokers = kk.Brokers()
+	case sinkType == "kafka_sink":
+		return fmt.Errorf("kafka_sink %T is no *kafka.Sink", sink) // cannot happen: openSink makes one
 	}
-	kk, ok := sink.(*kafka.Sink)
-	if !ok {
-		if sinkType == "" {
-			sinkType = "stdout"
-		}
-		return fmt.Errorf(refuse+"the sink is %s, which cannot take part in a Kafka transaction (only a kafka_sink can; use at_least_once)", sinkType)
+	if dlq != nil {
+		dlqBrokers = dlq.Brokers()
 	}
-	if !sameCluster(ks.Brokers(), kk.Brokers()) {
-		return fmt.Errorf(refuse+"the source reads %v but the sink writes %v: one transaction spans one cluster", ks.Brokers(), kk.Brokers())
+	if err := exactlyOnceRefusal(src.Name(), src, sinkType, sinkBrokers, dlqBrokers, prog); err != nil {
+		return err
 	}
-	if dlq != nil && !sameCluster(ks.Brokers(), dlq.Brokers()) {
-		return fmt.Errorf(refuse+"the dead-letter topic is on %v, not the source's cluster %v", dlq.Brokers(), ks.Brokers())
-	}
-	if err := prog.Replayable(); err != nil {
-		return fmt.Errorf(refuse+"the query's state could not be rebuilt after a restart: %w", err)
-	}
+	ks := src.(*kafka.Source)
 	ts, txn, err := ks.Transactional(transactionalID(ks))
 	if err != nil {
 		return err

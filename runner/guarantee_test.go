@@ -39,12 +39,24 @@ func TestExactlyOnceRefused(t *testing.T) {
 		{"CREATE STREAM out AS SELECT trader_id FROM trades WITH (" + src + ", " + sink + ", 'processing.guarantee'='exactly-once')",
 			`invalid value "exactly-once" (valid values: at_least_once, exactly_once, exactly_once_v2)`},
 		{"CREATE STREAM out AS SELECT trader_id FROM trades WITH ('trades.type'='kafka_source', 'trades.bootstrap.servers'='" + b + "', " + sink + ", 'processing.guarantee'='exactly_once_v2')",
-			"exactly-once needs 'trades.group.id'"},
+			`the Kafka source "trades" needs 'trades.group.id'`},
+		{"CREATE STREAM out AS SELECT trader_id FROM trades WITH (" + src + ", 'out.type'='kafka_sink', 'out.bootstrap.servers'='127.0.0.1:1', " + eos + ")",
+			"the source reads [" + b + "] but the sink writes [127.0.0.1:1]: one transaction spans one cluster"},
+		{"CREATE STREAM out AS SELECT trader_id FROM trades WITH (" + src + ", " + sink + ", 'dlq.topic'='dead', 'dlq.bootstrap.servers'='127.0.0.1:1', " + eos + ")",
+			"the dead-letter topic is on [127.0.0.1:1], not the source's cluster [" + b + "]"},
+		{"CREATE STREAM Out AS SELECT trader_id FROM trades WITH (" + src + ", " + sink + ", 'dlq.topic'='dead', 'dlq.bootstrap.servers'='127.0.0.1:1', " + eos + ")",
+			"the dead-letter topic is on [127.0.0.1:1]"}, // the sink named in another case
 	}
 	for _, c := range cases {
 		stmts, err := sql.Parse("eos.sql", c.sql)
 		if err != nil {
 			t.Fatal(err)
+		}
+		// EXPLAIN (Check) refuses what run (Prepare) refuses.
+		_, err = Check(context.Background(), stmts[0], Options{Stdout: io.Discard})
+		var se *sql.Error
+		if err == nil || !errors.As(err, &se) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Check %s:\n got %v\nwant a positioned error with %q", c.sql, err, c.want)
 		}
 		j, err := Prepare(context.Background(), stmts[0], Options{Stdout: io.Discard})
 		var ce *ConfigError

@@ -197,7 +197,7 @@ func Prepare(ctx context.Context, stmt *sql.Statement, opts Options) (j *Job, er
 	if g, err := guarantee(props); err != nil {
 		return nil, configErr(err)
 	} else if g == ExactlyOnce {
-		if err := exactlyOnce(&cfg, src, sink, dlq, prog, props[stmt.Name+".type"]); err != nil {
+		if err := exactlyOnce(&cfg, src, sink, dlq, prog, lookup(props, stmt.Name+".type")); err != nil {
 			return nil, configErr(err)
 		}
 	}
