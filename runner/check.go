@@ -36,6 +36,9 @@ type checked struct {
 	with []sql.Property
 	// set are the --set overrides, which have no position in the SQL text.
 	set map[string]string
+	// untilEnd makes Kafka sources stop at the end of what they hold at
+	// start: Options.UntilEnd, or a batch job (-- @job_mode: batch).
+	untilEnd bool
 	// src is the source, made but not connected: another statement's
 	// in-process output, or the one its properties declare. It is nil when
 	// the input is one of Options.Streams.
@@ -205,6 +208,10 @@ func checkOptions(stmt *sql.Statement, opts Options) (*checked, error) {
 			return nil, c.errorAt(err, at)
 		}
 	}
+	if c.untilEnd, err = batchMode(stmt, conn, names); err != nil {
+		return nil, c.errorAt(err, stmt)
+	}
+	c.untilEnd = c.untilEnd || opts.UntilEnd
 	if err := checkSink(stmt.Name, c.props); err != nil {
 		return nil, c.errorAt(err, stmt)
 	}
@@ -238,12 +245,41 @@ func (c *checked) input(stmt *sql.Statement, opts Options) ([]string, *connector
 	}
 	cols, err := checkSource(c.srcName, c.props)
 	if err == nil {
-		c.src, _, err = openSource(c.srcName, c.props, opts.UntilEnd, c.kafkaOpts, writtenFiles(stmt.Name, c.name, c.props))
+		c.src, _, err = openSource(c.srcName, c.props, c.untilEnd, c.kafkaOpts, writtenFiles(stmt.Name, c.name, c.props))
 	}
 	if err != nil {
 		return nil, nil, c.errorAt(err, &stmt.Select().From)
 	}
 	return cols, nil, nil
+}
+
+// batchMode reports whether the statement is a batch job (-- @job_mode:
+// batch; the parser accepts only streaming and batch) and checks that each
+// of its sources names can end: a Kafka source is read to the end of what
+// it holds at start, so '<n>.stop.at'='never' contradicts it, and a
+// generator needs a count. Another statement's output ends when that
+// statement does.
+func batchMode(stmt *sql.Statement, props map[string]string, names []string) (bool, error) {
+	mode, _ := stmt.Annotation(sql.AnnotationJobMode)
+	if !strings.EqualFold(mode, sql.JobModeBatch) {
+		return false, nil
+	}
+	const refuse = "-- @job_mode: batch reads every source to its end, "
+	for _, n := range names {
+		switch lookup(props, n+".type") {
+		case "kafka_source":
+			if v := lookup(props, n+".stop.at"); strings.EqualFold(strings.TrimSpace(v), "never") {
+				return true, &sql.PropertyError{Key: n + ".stop.at", InValue: true,
+					Msg: fmt.Sprintf(refuse+"but '%s.stop.at'='never' reads %s forever (leave it out: batch reads to the end)", n, n)}
+			}
+		case "generator":
+			if o, err := gen.ParseOptions(n, props); err == nil && o.Count == 0 {
+				return true, &sql.PropertyError{Key: n + ".count", InValue: true,
+					Msg: fmt.Sprintf(refuse+"but the generator %s is unbounded: set '%s.count' to a number of records", n, n)}
+			}
+		}
+	}
+	return true, nil
 }
 
 // declared returns the WITH entries of the DDL declarations of names, each

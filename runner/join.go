@@ -111,7 +111,7 @@ func openJoin(ctx context.Context, stmt *sql.Statement, opts Options) (_ *joinQu
 		}
 		q.inProcess = append(q.inProcess, upstream != nil && opts.InProcess != nil)
 		if src == nil {
-			if src, columns, err = openSource(n, conn, opts.UntilEnd, q.kafkaOpts, writtenFiles(stmt.Name, q.name, props)); err != nil {
+			if src, columns, err = openSource(n, conn, q.untilEnd, q.kafkaOpts, writtenFiles(stmt.Name, q.name, props)); err != nil {
 				return nil, c.errorAt(err, sourceAt(sel, n))
 			}
 		}

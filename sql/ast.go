@@ -96,6 +96,14 @@ const (
 	AnnotationJobMode    = "job_mode"
 )
 
+// The values of @job_mode, as Flink's execution.runtime-mode: a streaming
+// job (the default) runs until stopped; a batch job reads every source to
+// the end of what it holds at start, then finishes.
+const (
+	JobModeStreaming = "streaming"
+	JobModeBatch     = "batch"
+)
+
 // Annotations lists the known annotation keys.
 var Annotations = []string{AnnotationStrategy, AnnotationPartitions, AnnotationBatchSize, AnnotationJobMode}
 

@@ -85,7 +85,7 @@ func TestParseExprAndFormat(t *testing.T) {
 }
 
 func TestPositions(t *testing.T) {
-	stmts, err := Parse("p.sql", "-- @job_mode: x\n\nSELECT a,\n  b + c AS d\nFROM t")
+	stmts, err := Parse("p.sql", "-- @job_mode: batch\n\nSELECT a,\n  b + c AS d\nFROM t")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestPositions(t *testing.T) {
 			t.Errorf("%s at %d:%d, want %d:%d", tt.name, tt.got.Line, tt.got.Col, tt.line, tt.col)
 		}
 	}
-	if off := sum.R.Position().Offset; "-- @job_mode: x\n\nSELECT a,\n  b + c AS d\nFROM t"[off] != 'c' {
+	if off := sum.R.Position().Offset; "-- @job_mode: batch\n\nSELECT a,\n  b + c AS d\nFROM t"[off] != 'c' {
 		t.Errorf("offset %d does not point at c", off)
 	}
 }

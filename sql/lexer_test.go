@@ -49,7 +49,7 @@ func TestAnnotations(t *testing.T) {
 	src := `-- @partitioning_strategy:  round_robin
 -- @NUM_PARTITIONS: 4
 -- an ordinary comment
---@job_mode: On Off  
+--@job_mode: Batch  
 SELECT a FROM t;
 
 SELECT b FROM u;
@@ -62,7 +62,7 @@ CREATE STREAM s AS SELECT c FROM v`
 		t.Fatal(err)
 	}
 	want := [][]Annotation{
-		{{Key: "partitioning_strategy", Value: "round_robin"}, {Key: "num_partitions", Value: "4"}, {Key: "job_mode", Value: "On Off"}},
+		{{Key: "partitioning_strategy", Value: "round_robin"}, {Key: "num_partitions", Value: "4"}, {Key: "job_mode", Value: "Batch"}},
 		nil,
 		{{Key: "partitioning_strategy", Value: "fan_in"}, {Key: "batch_size", Value: "100"}},
 	}

@@ -142,9 +142,16 @@ func (p *parser) attachAnnotations(anns []rawAnnotation, starts map[int]*Stateme
 // what is wrong with it, or "".
 func validateAnnotation(key, value string) string {
 	switch key {
-	case AnnotationStrategy, AnnotationJobMode:
+	case AnnotationStrategy:
 		if value == "" {
 			return fmt.Sprintf("annotation @%s needs a value", key)
+		}
+	case AnnotationJobMode:
+		if value == "" {
+			return fmt.Sprintf("annotation @%s needs a value", key)
+		}
+		if !strings.EqualFold(value, JobModeStreaming) && !strings.EqualFold(value, JobModeBatch) {
+			return fmt.Sprintf("annotation @%s must be %s or %s, found %q", key, JobModeStreaming, JobModeBatch, value)
 		}
 	case AnnotationPartitions, AnnotationBatchSize:
 		n, err := strconv.ParseInt(value, 10, 64)

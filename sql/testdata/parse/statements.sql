@@ -1,5 +1,5 @@
 /* Statement kinds, annotations, comments and case. */
--- @job_mode: transactional
+-- @job_mode: streaming
 -- @batch_size: 500
 -- @Partitioning_Strategy: Kept Verbatim  
 INSERT INTO enriched SELECT o.id, c.tier FROM orders o JOIN customers c ON o.cid = c.id;
