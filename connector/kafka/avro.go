@@ -41,7 +41,9 @@ func avroType(s avro.Schema) (t record.Type, notNull bool, err error) {
 	if u, ok := s.(*avro.UnionSchema); ok {
 		inner, ok := nullableOf(u)
 		if !ok {
-			return t, false, fmt.Errorf("unions other than [null, T] are not supported")
+			// Another union (the one a sink writes for a column of
+			// unknown type): values keep the type of their branch.
+			return record.AnyType, false, nil
 		}
 		t, _, err = avroType(inner)
 		return t, false, err

@@ -56,6 +56,7 @@ var (
 )
 
 func parseSourceConfig(name string, m map[string]string) (sourceConfig, error) {
+	_, ownRegistry := lookup(m, name+".schema.registry.url")
 	m = withDefaults(name, m, JobOptions())
 	o, err := props.Extract("kafka source", name, m, sourceOptions...)
 	if err != nil {
@@ -74,7 +75,7 @@ func parseSourceConfig(name string, m map[string]string) (sourceConfig, error) {
 	if c.reset, err = o.Enum("auto.offset.reset", "earliest", "earliest", "latest"); err != nil {
 		return c, err
 	}
-	if c.format, c.values, c.keys, c.registry, err = parseFormats(o, "json", "string"); err != nil {
+	if c.format, c.values, c.keys, c.registry, err = parseFormats(o, ownRegistry, "json", "string"); err != nil {
 		return c, err
 	}
 	utf, err := o.Enum(codec.InvalidUTF8Option, codec.InvalidUTF8Values[0], codec.InvalidUTF8Values...)
@@ -122,13 +123,14 @@ type sinkConfig struct {
 }
 
 func parseSinkConfig(name string, m map[string]string) (sinkConfig, error) {
+	_, ownRegistry := lookup(m, name+".schema.registry.url")
 	m = withDefaults(name, m, append(append([]string(nil), connOptions...), registryOptions...))
 	o, err := props.Extract("kafka sink", name, m, sinkOptions...)
 	if err != nil {
 		return sinkConfig{}, err
 	}
 	c := sinkConfig{name: name, topic: o.String("topic.name", name)}
-	if c.format, c.values, c.keys, c.registry, err = parseFormats(o, "json"); err != nil {
+	if c.format, c.values, c.keys, c.registry, err = parseFormats(o, ownRegistry, "json"); err != nil {
 		return c, err
 	}
 	if c.conn, err = parseConn(o); err != nil {
@@ -148,8 +150,10 @@ var registryOptions = []string{"schema.registry.url", "schema.registry.basic.aut
 // the first the default, or a registry format), '<n>.key.format' (json,
 // the default: the key is the key columns' text; or a registry format: a
 // record of the key columns, subject '<topic>-key') and the Schema
-// Registry options, which the registry formats need and the others refuse.
-func parseFormats(o *props.Options, plain ...string) (format string, values, keys registryFormat, reg *registry, err error) {
+// Registry options, which the registry formats need and the others refuse
+// when the endpoint sets them itself (ownRegistry; a statement's
+// 'kafka.schema.registry.url' is for the endpoints in registry formats).
+func parseFormats(o *props.Options, ownRegistry bool, plain ...string) (format string, values, keys registryFormat, reg *registry, err error) {
 	formats := append(append([]string(nil), plain...), strings.Split(registryFormatNames, ", ")...)
 	if format, err = o.Enum("format", plain[0], formats...); err != nil {
 		return
@@ -162,7 +166,7 @@ func parseFormats(o *props.Options, plain ...string) (format string, values, key
 	keys = registryFormats[kf]
 	url := o.String("schema.registry.url", "")
 	if values == nil && keys == nil {
-		if url != "" {
+		if ownRegistry {
 			err = o.Errorf("schema.registry.url", "set, but the format is %s: set '%s' to one of %s", format, o.Key("format"), registryFormatNames)
 		}
 		return

@@ -9,11 +9,15 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/bufbuild/protocompile"
 	"github.com/twmb/franz-go/pkg/sr"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/sluicesql/sluice/connector/codec"
 	"github.com/sluicesql/sluice/record"
@@ -117,7 +121,7 @@ func protoType(fd protoreflect.FieldDescriptor, visiting map[protoreflect.FullNa
 // sint32 and sfixed32 INTEGER; the other integers BIGINT; float and double
 // DOUBLE; string, bytes (base64) and enum (the value's name) STRING;
 // google.protobuf.Timestamp TIMESTAMP; a wrapper (Int64Value, ...) its
-// value's type; another message ROW.
+// value's type; google.protobuf.Value no type (ANY); another message ROW.
 func protoKindType(fd protoreflect.FieldDescriptor, visiting map[protoreflect.FullName]bool) (record.Type, error) {
 	switch fd.Kind() {
 	case protoreflect.BoolKind:
@@ -133,8 +137,11 @@ func protoKindType(fd protoreflect.FieldDescriptor, visiting map[protoreflect.Fu
 		return record.StringType, nil
 	case protoreflect.MessageKind:
 		md := fd.Message()
-		if md.FullName() == timestampName {
+		switch md.FullName() {
+		case timestampName:
 			return record.TimestampType, nil
+		case valueName:
+			return record.AnyType, nil
 		}
 		if isWrapper(md) {
 			return protoKindType(md.Fields().Get(0), visiting)
@@ -148,8 +155,11 @@ func protoKindType(fd protoreflect.FieldDescriptor, visiting map[protoreflect.Fu
 	return record.Type{}, fmt.Errorf("Protobuf %s fields are not supported", fd.Kind())
 }
 
-// timestampName is the well-known Timestamp read as TIMESTAMP.
-const timestampName = "google.protobuf.Timestamp"
+// The well-known messages read as TIMESTAMP and as a value of any type.
+const (
+	timestampName = "google.protobuf.Timestamp"
+	valueName     = "google.protobuf.Value"
+)
 
 // isWrapper reports whether md is one of the well-known wrappers of a
 // scalar (google.protobuf.Int64Value, StringValue, ...): a nullable scalar.
@@ -297,6 +307,7 @@ type protoMessage struct {
 const (
 	wktTimestamp = 1 + iota
 	wktWrapper
+	wktValue
 )
 
 // protoField is one field of a message and the slot it fills (-1: read
@@ -334,6 +345,11 @@ func compileMessage(md protoreflect.MessageDescriptor, schema *record.Schema, vi
 		m.wkt = wktTimestamp
 	case isWrapper(md):
 		m.wkt = wktWrapper
+	case md.FullName() == valueName:
+		// Read whole by anyValue: its Struct and ListValue contain
+		// Values again.
+		m.wkt = wktValue
+		return m, nil
 	}
 	if schema == nil {
 		m.vals = make([]record.Value, fds.Len())
@@ -546,6 +562,9 @@ func appendNestedJSON(b []byte, v record.Value, nested bool) []byte {
 // value decodes a nested message: a Timestamp's TIMESTAMP, a wrapper's
 // value, another message's JSON object of all its fields.
 func (m *protoMessage) value(b []byte, text *protoText) (record.Value, error) {
+	if m.wkt == wktValue {
+		return anyValue(b)
+	}
 	if err := m.decode(b, m.vals, text); err != nil {
 		return record.Value{}, err
 	}
@@ -569,6 +588,39 @@ func (m *protoMessage) value(b []byte, text *protoText) (record.Value, error) {
 		out = appendNestedJSON(out, m.vals[i], m.fields[i].nested)
 	}
 	return record.StringValue(string(append(out, '}'))), nil
+}
+
+// anyValue reads a google.protobuf.Value: null NULL, a bool BOOLEAN, a
+// string STRING, a number an INTEGER when it is a whole number of at most
+// 2^53 (as JSON numbers are read), else a FLOAT; a struct or list its JSON
+// text.
+func anyValue(b []byte) (record.Value, error) {
+	var v structpb.Value
+	if err := proto.Unmarshal(b, &v); err != nil {
+		return record.Value{}, err
+	}
+	switch k := v.Kind.(type) {
+	case *structpb.Value_BoolValue:
+		return record.BoolValue(k.BoolValue), nil
+	case *structpb.Value_StringValue:
+		if !utf8.ValidString(k.StringValue) {
+			return record.Value{}, errors.New("invalid UTF-8 in a google.protobuf.Value")
+		}
+		return record.StringValue(k.StringValue), nil
+	case *structpb.Value_NumberValue:
+		f := k.NumberValue
+		if f == math.Trunc(f) && math.Abs(f) <= 1<<53 {
+			return record.IntValue(int64(f)), nil
+		}
+		return record.FloatValue(f), nil
+	case *structpb.Value_StructValue, *structpb.Value_ListValue:
+		text, err := protojson.Marshal(&v)
+		if err != nil {
+			return record.Value{}, err
+		}
+		return record.StringValue(string(text)), nil
+	}
+	return record.NullValue(), nil
 }
 
 // wireFits reports whether a field of f's kind may arrive in wire type typ
@@ -680,17 +732,21 @@ func (protoFormat) encoder(ctx context.Context, reg *registry, subject, name str
 func protoSchemaOf(name string, schema *record.Schema) string {
 	var b strings.Builder
 	b.WriteString("syntax = \"proto3\";\n\n")
+	imports := map[string]bool{}
 	for _, f := range schema.Fields() {
-		if f.Type.Kind == record.TypeTimestamp {
-			b.WriteString("import \"google/protobuf/timestamp.proto\";\n\n")
-			break
+		if file := protoImports[protoFieldType(f.Type)]; file != "" && !imports[file] {
+			imports[file] = true
+			fmt.Fprintf(&b, "import %q;\n", file)
 		}
+	}
+	if len(imports) > 0 {
+		b.WriteString("\n")
 	}
 	fmt.Fprintf(&b, "message %s {\n", avroName(name))
 	for i, f := range schema.Fields() {
 		t := protoFieldType(f.Type)
 		label := ""
-		if !f.NotNull && t != "google.protobuf.Timestamp" {
+		if !f.NotNull && protoImports[t] == "" {
 			label = "optional "
 		}
 		fmt.Fprintf(&b, "  %s%s %s = %d;\n", label, t, avroName(f.Name), i+1)
@@ -699,12 +755,22 @@ func protoSchemaOf(name string, schema *record.Schema) string {
 	return b.String()
 }
 
+// protoImports are the files of the well-known messages a sink's schema
+// uses (message fields: NULL is an absent field without "optional").
+var protoImports = map[string]string{
+	timestampName: "google/protobuf/timestamp.proto",
+	valueName:     "google/protobuf/struct.proto",
+}
+
 // protoFieldType returns the Protobuf type of a column: BOOLEAN bool,
 // INTEGER int32, BIGINT int64, DOUBLE double, TIMESTAMP
-// google.protobuf.Timestamp; the others string (DECIMAL its exact text,
-// ROW and ARRAY their JSON text, an unknown type the value's text).
+// google.protobuf.Timestamp, a column of unknown type
+// google.protobuf.Value; the others string (DECIMAL its exact text, ROW
+// and ARRAY their JSON text).
 func protoFieldType(t record.Type) string {
 	switch t.Kind {
+	case record.TypeAny:
+		return valueName
 	case record.TypeBoolean:
 		return "bool"
 	case record.TypeInteger:
@@ -771,6 +837,10 @@ func (e *protoEncoder) AppendRow(b []byte, row []record.Value) ([]byte, error) {
 			}
 			b = protowire.AppendTag(b, num, protowire.Fixed64Type)
 			b = protowire.AppendFixed64(b, math.Float64bits(f))
+		case record.TypeAny:
+			e.buf = appendAnyValue(e.buf[:0], v)
+			b = protowire.AppendTag(b, num, protowire.BytesType)
+			b = protowire.AppendBytes(b, e.buf)
 		case record.TypeTimestamp:
 			ms := v.Int()
 			secs := floorDiv(ms, 1000)
@@ -797,4 +867,25 @@ func (e *protoEncoder) AppendRow(b []byte, row []record.Value) ([]byte, error) {
 		}
 	}
 	return b, nil
+}
+
+// appendAnyValue appends the google.protobuf.Value of v (not NULL): a
+// BOOLEAN its bool_value; an INTEGER of at most 2^53 and a FLOAT its
+// number_value; other values their text as its string_value.
+func appendAnyValue(b []byte, v record.Value) []byte {
+	switch v.Kind() {
+	case record.Bool:
+		b = protowire.AppendTag(b, 4, protowire.VarintType)
+		return protowire.AppendVarint(b, protowire.EncodeBool(v.Bool()))
+	case record.Float:
+		b = protowire.AppendTag(b, 2, protowire.Fixed64Type)
+		return protowire.AppendFixed64(b, math.Float64bits(v.Float()))
+	case record.Int:
+		if n := v.Int(); n >= -1<<53 && n <= 1<<53 {
+			b = protowire.AppendTag(b, 2, protowire.Fixed64Type)
+			return protowire.AppendFixed64(b, math.Float64bits(float64(n)))
+		}
+	}
+	b = protowire.AppendTag(b, 3, protowire.BytesType)
+	return protowire.AppendString(b, v.String())
 }

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/sluicesql/sluice/connector/mem"
 	"github.com/sluicesql/sluice/record"
@@ -26,6 +27,7 @@ package shop;
 
 import "google/protobuf/timestamp.proto";
 import "google/protobuf/wrappers.proto";
+import "google/protobuf/struct.proto";
 
 message Trade {
   int64 id = 1;
@@ -47,6 +49,7 @@ message Trade {
   repeated Addr stops = 17;
   float f = 18;
   fixed64 fx = 19;
+  google.protobuf.Value any = 20;
 
   message Addr {
     string city = 1;
@@ -153,6 +156,23 @@ func newTrade(fd protoreflect.FileDescriptor, i int) *dynamicpb.Message {
 	stops.Append(protoreflect.ValueOfMessage(stop))
 	m.Set(f("f"), protoreflect.ValueOfFloat32(1.5))
 	m.Set(f("fx"), protoreflect.ValueOfUint64(uint64(i)))
+	var val *structpb.Value
+	switch i % 4 {
+	case 0:
+		val = structpb.NewNumberValue(float64(i))
+	case 1:
+		val = structpb.NewStringValue("x")
+	case 2:
+		val = structpb.NewNumberValue(2.5)
+	}
+	if val != nil {
+		b, _ := proto.Marshal(val)
+		v := dynamicpb.NewMessage(f("any").Message())
+		if err := proto.Unmarshal(b, v); err != nil {
+			panic(err)
+		}
+		m.Set(f("any"), protoreflect.ValueOfMessage(v))
+	}
 	return m
 }
 
@@ -203,7 +223,7 @@ func TestProtobufRoundTrip(t *testing.T) {
 		{"addr", "ROW<city STRING, zip INTEGER>", false}, {"tags", "ARRAY<STRING>", true}, {"nums", "ARRAY<INTEGER>", true},
 		{"side", "STRING", true}, {"counts", "STRING", true}, {"limit", "BIGINT", false}, {"blob", "STRING", true},
 		{"u", "BIGINT", true}, {"s", "BIGINT", true}, {"stops", "ARRAY<ROW<city STRING, zip INTEGER>>", true},
-		{"f", "DOUBLE", true}, {"fx", "BIGINT", true},
+		{"f", "DOUBLE", true}, {"fx", "BIGINT", true}, {"any", "ANY", false},
 	}
 	if sch.Columns.Len() != len(wantTypes) {
 		t.Fatalf("columns %s", sch.Columns)
@@ -229,7 +249,7 @@ func TestProtobufRoundTrip(t *testing.T) {
 		{3, "addr", `{"city":"Paris","zip":75003}`}, {3, "tags", `["a","b\"c"]`}, {3, "nums", "[3,4,5]"},
 		{3, "side", "SELL"}, {2, "side", "BUY"}, {3, "counts", `{"x":3}`}, {3, "limit", "-3"}, {2, "limit", "NULL"},
 		{3, "blob", "AAECAw=="}, {3, "u", "4000000000"}, {3, "s", "-3"}, {3, "stops", `[{"city":"Lyon","zip":0}]`},
-		{3, "f", "1.5"}, {3, "fx", "3"},
+		{3, "f", "1.5"}, {3, "fx", "3"}, {4, "any", "4"}, {5, "any", "x"}, {6, "any", "2.5"}, {7, "any", "NULL"},
 	}
 	for _, c := range checks {
 		slot, _ := cols.Lookup(c.col)
