@@ -226,9 +226,10 @@ func Compile(sel *sql.Select, opts Options) (*Program, error) {
 // compiler resolves the names of a join statement.
 type compiler struct {
 	inputs  []Input
-	quals   map[string]int // lower-case name or alias -> input
-	cols    [][]string     // per input: its columns, known or discovered
-	known   []bool         // per input: the columns are known (a name outside them is an error)
+	quals   map[string]int    // lower-case name or alias -> input
+	cols    [][]string        // per input: its columns, known or discovered
+	known   []bool            // per input: the columns are known (a name outside them is an error)
+	used    []map[string]bool // per input: the lower-case names of the columns the statement reads
 	aliases map[string]bool
 	keys    map[int][]sql.Expr // per table input: the expressions equated with its key columns
 	props   map[string]string
@@ -248,6 +249,7 @@ func newCompiler(sel *sql.Select, opts Options) *compiler {
 		}
 		c.cols = append(c.cols, cols)
 		c.known = append(c.known, in.Schema != nil)
+		c.used = append(c.used, nil)
 	}
 	for _, it := range sel.Items {
 		if it.Alias != "" {
@@ -260,10 +262,35 @@ func newCompiler(sel *sql.Select, opts Options) *compiler {
 // schema returns input i's schema: the known one, else the columns the
 // query reads (untyped).
 func (c *compiler) schema(i int) *record.Schema {
-	if c.known[i] {
+	if !c.known[i] {
+		return record.NewSchema(c.cols[i]...)
+	}
+	if i == 0 || len(c.inputs[i].PrimaryKey) == 0 {
 		return c.inputs[i].Schema
 	}
-	return record.NewSchema(c.cols[i]...)
+	// A table keeps only the columns the statement reads (and its declared
+	// partition key, which its source verifies): its rows are smaller, and
+	// so is the copy into every joined row.
+	for _, k := range strings.Split(c.props[c.inputs[i].Name+".partition.key"], ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			c.mark(i, k)
+		}
+	}
+	var fields []record.Field
+	for _, f := range c.inputs[i].Schema.Fields() {
+		if c.used[i][strings.ToLower(f.Name)] {
+			fields = append(fields, f)
+		}
+	}
+	return record.NewSchemaOf(fields...)
+}
+
+// mark records that the statement reads column col of input i.
+func (c *compiler) mark(i int, col string) {
+	if c.used[i] == nil {
+		c.used[i] = map[string]bool{}
+	}
+	c.used[i][strings.ToLower(col)] = true
 }
 
 // qualifier is how input i is named in the joined row's column names.
@@ -287,6 +314,7 @@ func (c *compiler) name(i int, col string) string {
 // use registers column col of input i, discovering it when the input's
 // columns are not known.
 func (c *compiler) use(i int, col string, at sql.Node) error {
+	c.mark(i, col)
 	for _, have := range c.cols[i] {
 		if strings.EqualFold(have, col) {
 			return nil
@@ -395,6 +423,7 @@ func (c *compiler) expr(e sql.Expr) (sql.Expr, uint64, error) {
 			return &sql.Ident{Pos: id.Pos, Name: id.Name}, nil
 		}
 		mask |= 1 << i
+		c.mark(i, id.Name)
 		return &sql.Ident{Pos: id.Pos, Name: c.name(i, c.canonical(i, id.Name))}, nil
 	})
 	return out, mask, err
@@ -532,6 +561,7 @@ func (c *compiler) star(it sql.SelectItem) ([]sql.SelectItem, []int, error) {
 	for _, i := range ins {
 		for _, col := range c.cols[i] {
 			if !except[strings.ToLower(col)] {
+				c.mark(i, col)
 				items = append(items, sql.SelectItem{Pos: it.Pos, Expr: &sql.Ident{Pos: it.Pos, Name: c.name(i, col)}, Alias: col})
 				from = append(from, i)
 			}

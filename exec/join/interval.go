@@ -162,16 +162,21 @@ func (c *compiler) offsetOf(e sql.Expr) (int64, inputCol, bool) {
 type ssRow struct {
 	rec     record.Record // its values (its input's slots of the joined row) and metadata
 	t       int64
-	key     string
+	k       *ssKey
 	side    int
 	matched bool
-	gone    bool
 }
 
-// ssKey holds one join key's buffered rows of each input.
+// ssKey holds one join key's buffered rows of each input, in arrival
+// order, with their event times (read without touching the rows).
 type ssKey struct {
-	rows [2][]*ssRow
-	key  string
+	rows [2][]ssRef
+	key  []byte
+}
+
+type ssRef struct {
+	t   int64
+	row *ssRow
 }
 
 // rowHeap is a binary min-heap of buffered rows by the watermark at which
@@ -224,15 +229,16 @@ func (h *rowHeap) pop() *ssRow {
 
 // ssState is one worker's stream-stream join state.
 type ssState struct {
-	iv   *interval
-	keys map[string]*ssKey
-	heap rowHeap
-	rows int64
-	free []*ssRow // dropped rows, reused with their values' storage
+	iv       *interval
+	keys     keyMap[*ssKey]
+	heap     rowHeap
+	rows     int64
+	free     []*ssRow // dropped rows, reused with their values' storage
+	freeKeys []*ssKey // dropped keys, reused with their rows' storage
 }
 
 func newSSState(iv *interval) *ssState {
-	return &ssState{iv: iv, keys: map[string]*ssKey{}}
+	return &ssState{iv: iv, keys: newKeyMap[*ssKey]()}
 }
 
 // doneAt is the watermark past which no row of the other input can match r.
@@ -271,19 +277,17 @@ func (st *ssState) insert(pl *Pipeline, r *record.Record, s int, t int64, key []
 	} else {
 		row = &ssRow{t: t, side: s}
 	}
-	k := st.keys[string(key)]
+	k, _ := st.keys.get(key)
 	if k != nil {
-		for _, o := range k.rows[1-s] {
-			if o.gone {
-				continue
-			}
-			tl, tr := t, o.t
+		for _, ref := range k.rows[1-s] {
+			tl, tr := t, ref.t
 			if s == 1 {
-				tl, tr = o.t, t
+				tl, tr = ref.t, t
 			}
 			if d := tr - tl; d < iv.lo || d > iv.hi {
 				continue
 			}
+			o := ref.row
 			ok, err := pl.emitPair(r, s, o, max(tl, tr))
 			if err != nil {
 				return err
@@ -306,11 +310,16 @@ func (st *ssState) insert(pl *Pipeline, r *record.Record, s int, t int64, key []
 	row.rec.Values = vals
 	row.rec.Headers = nil
 	if k == nil {
-		k = &ssKey{key: string(key)}
-		st.keys[k.key] = k
+		if n := len(st.freeKeys); n > 0 {
+			k, st.freeKeys = st.freeKeys[n-1], st.freeKeys[:n-1]
+		} else {
+			k = &ssKey{}
+		}
+		k.key = append(k.key[:0], key...)
+		st.keys.put(k.key, k)
 	}
-	row.key = k.key
-	k.rows[s] = append(k.rows[s], row)
+	row.k = k
+	k.rows[s] = append(k.rows[s], ssRef{t, row})
 	st.heap.push(iv.doneAt(row), row)
 	st.rows++
 	return nil
@@ -342,22 +351,29 @@ func (st *ssState) drop(pl *Pipeline, r *ssRow) {
 		rec.EventTime, rec.HasEventTime = r.t, true
 		pl.recs = append(pl.recs, rec)
 	}
-	r.gone = true
 	st.rows--
-	k := st.keys[r.key]
+	k := r.k
 	rows := k.rows[r.side]
-	kept := rows[:0]
-	for _, o := range rows {
-		if !o.gone {
-			kept = append(kept, o)
+	for i := range rows { // mostly the first: rows of a key end roughly in arrival order
+		if rows[i].row != r {
+			continue
 		}
+		if i == 0 && len(rows) > 16 { // a long run: drop the front without moving it
+			rows[0] = ssRef{}
+			k.rows[r.side] = rows[1:]
+		} else {
+			copy(rows[i:], rows[i+1:])
+			rows[len(rows)-1] = ssRef{}
+			k.rows[r.side] = rows[:len(rows)-1]
+		}
+		break
 	}
-	clear(rows[len(kept):])
-	k.rows[r.side] = kept
 	if len(k.rows[0]) == 0 && len(k.rows[1]) == 0 {
-		delete(st.keys, r.key)
+		st.keys.del(k.key)
+		st.freeKeys = append(st.freeKeys, k)
 	}
 	r.rec = record.Record{Values: r.rec.Values[:0]}
+	r.k = nil
 	st.free = append(st.free, r)
 }
 

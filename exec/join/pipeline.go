@@ -158,7 +158,7 @@ func (pl *Pipeline) probe(lk *lookup, j *record.Record) ([]record.Value, error) 
 	if dynamic {
 		sh.mu.RLock()
 	}
-	r, ok := sh.rows[string(b)]
+	r, ok := sh.rows.get(b)
 	var out []record.Value
 	switch {
 	case !ok:

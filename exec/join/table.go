@@ -65,14 +65,17 @@ type Table struct {
 
 type shard struct {
 	mu   sync.RWMutex
-	rows map[string]row
+	rows keyMap[row]
 }
 
+func newShard() *shard { return &shard{rows: newKeyMap[row]()} }
+
+// row is a key's latest row, small enough to live in the map's slot.
 type row struct {
 	vals []record.Value
-	part int32 // the source partition it came from (ByPartition)
 	// hist holds a temporal table's versions of the key, by version time
-	hist []version
+	hist *[]version
+	part int32 // the source partition it came from (ByPartition)
 }
 
 // version is one row of a key from its version time on.
@@ -83,17 +86,21 @@ type version struct {
 
 // at returns the version valid at time t: the latest from t or before.
 func (r *row) at(t int64) []record.Value {
-	i := sort.Search(len(r.hist), func(i int) bool { return r.hist[i].t > t })
+	if r.hist == nil {
+		return nil
+	}
+	hist := *r.hist
+	i := sort.Search(len(hist), func(i int) bool { return hist[i].t > t })
 	if i == 0 {
 		return nil
 	}
-	return r.hist[i-1].vals
+	return hist[i-1].vals
 }
 
 // NewTable returns an empty, broadcast table of the given columns keyed by
 // the primary key columns pk (which schema must hold).
 func NewTable(name string, schema *record.Schema, pk []string) (*Table, error) {
-	t := &Table{name: name, schema: schema, n: 1, shards: []*shard{{rows: map[string]row{}}}}
+	t := &Table{name: name, schema: schema, n: 1, shards: []*shard{newShard()}}
 	for _, k := range pk {
 		slot, ok := schema.Lookup(k)
 		if !ok {
@@ -133,12 +140,15 @@ func (t *Table) Shard(s Sharding, n int) {
 	old := t.shards
 	t.shards = make([]*shard, n)
 	for i := range t.shards {
-		t.shards[i] = &shard{rows: map[string]row{}}
+		t.shards[i] = newShard()
 	}
 	var vals []record.Value
 	for _, sh := range old {
-		for k, r := range sh.rows {
-			t.shards[t.shardOf(r.vals, r.part, &vals)].rows[k] = r
+		for k, r := range sh.rows.nums {
+			t.shards[t.shardOf(r.vals, r.part, &vals)].rows.nums[k] = r
+		}
+		for k, r := range sh.rows.long {
+			t.shards[t.shardOf(r.vals, r.part, &vals)].rows.long[k] = r
 		}
 	}
 }
@@ -191,9 +201,16 @@ func (t *Table) SetDynamic() { t.dynamic.Store(true) }
 // Apply stores a table record as its key's latest row. A record whose key
 // has a NULL is ignored (no stream key equals NULL) and reported false.
 func (t *Table) Apply(rec *record.Record) bool {
-	key, ok := t.key(rec.Values)
+	var arr [64]byte
+	key, ok := t.key(arr[:0], rec.Values)
 	if !ok {
 		return false
+	}
+	var vt int64
+	if t.versionTime != nil {
+		if vt, ok = t.versionTime(rec); !ok {
+			return false
+		}
 	}
 	var buf []record.Value
 	t.layout.RLock()
@@ -202,38 +219,37 @@ func (t *Table) Apply(rec *record.Record) bool {
 	r := row{vals: append([]record.Value(nil), rec.Values...), part: rec.Partition}
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	old, had := sh.rows[key]
+	old, had := sh.rows.get(key)
 	if !had {
 		t.rows.Add(1)
 	}
 	if t.versionTime != nil {
-		vt, ok := t.versionTime(rec)
-		if !ok {
-			return false
+		var hist []version
+		if old.hist != nil {
+			hist = *old.hist
 		}
-		r.hist = old.hist
-		i := sort.Search(len(r.hist), func(i int) bool { return r.hist[i].t > vt })
-		r.hist = slices.Insert(r.hist, i, version{vt, r.vals})
+		i := sort.Search(len(hist), func(i int) bool { return hist[i].t > vt })
+		hist = slices.Insert(hist, i, version{vt, r.vals})
+		r.hist = &hist
 	}
-	sh.rows[key] = r
+	sh.rows.put(key, r)
 	return true
 }
 
-// key encodes a row's primary key; false when a key value is NULL.
-func (t *Table) key(vals []record.Value) (string, bool) {
-	var arr [64]byte
-	b := arr[:0]
+// key appends a row's encoded primary key to b; false when a key value is
+// NULL.
+func (t *Table) key(b []byte, vals []record.Value) ([]byte, bool) {
 	for _, s := range t.pk {
 		var v record.Value
 		if s < len(vals) {
 			v = vals[s]
 		}
 		if v.IsNull() {
-			return "", false
+			return nil, false
 		}
 		b = v.AppendKey(b)
 	}
-	return string(b), true
+	return b, true
 }
 
 // Delete removes the row of a tombstone: a message with no value whose
@@ -252,11 +268,10 @@ func (t *Table) Delete(msgKey []byte) bool {
 	t.layout.RLock()
 	defer t.layout.RUnlock()
 	for _, v := range cands {
-		key := string(v.AppendKey(nil))
+		key := v.AppendKey(nil)
 		for _, sh := range t.shards {
 			sh.mu.Lock()
-			if _, ok := sh.rows[key]; ok {
-				delete(sh.rows, key)
+			if sh.rows.del(key) {
 				t.rows.Add(-1)
 				deleted = true
 			}
