@@ -1,13 +1,17 @@
 package runner
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"math/rand/v2"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/sluicesql/sluice/connector/mem"
 	"github.com/sluicesql/sluice/record"
+	"github.com/sluicesql/sluice/sql"
 )
 
 // intervalData returns two random streams a and b (k, ts, v) loaded into
@@ -140,4 +144,28 @@ func TestIntervalJoinWithTablesDifferentialSQLite(t *testing.T) {
 			`SELECT g.region, COUNT(*) AS n FROM a JOIN b ON a.k = b.k AND ` + bound + ` JOIN traders r ON a.k = r.k JOIN regions g ON r.region = g.region GROUP BY g.region`},
 	}
 	intervalQueries(t, queries, with, []string{"true", "false"})
+}
+
+// TestIntervalJoinBounded checks that a stream-stream join of two files
+// is a bounded job: its inputs say that they end, as their files do.
+func TestIntervalJoinBounded(t *testing.T) {
+	with := regexp.MustCompile(`'traders\.[a-z_.]+'='[^']*',\s*`).ReplaceAllString(joinFiles(t), "")
+	stmts, err := sql.Parse("join.sql", `SELECT t.id, u.qty FROM trades t JOIN trades u ON t.id = u.id WITHIN INTERVAL '1' SECOND`+with)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	j, err := Prepare(context.Background(), stmts[0], Options{Stdout: &out, Partitions: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !j.Bounded() {
+		t.Error("a join of two files is not bounded")
+	}
+	if _, err := j.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(out.String(), "\n"); n != 3 {
+		t.Errorf("%d rows, want 3:\n%s", n, out.String())
+	}
 }

@@ -421,6 +421,11 @@ func intervalJob(ctx context.Context, stmt *sql.Statement, opts Options, q *join
 	cfg.DLQ = dead
 	cfg.Name = q.name
 	cfg.Sources = []connector.Source{join.SideSource(q.srcs[0], sides[0], 0), join.SideSource(q.srcs[right], sides[1], 1)}
+	if opts.InProcess != nil {
+		for i, src := range cfg.Sources {
+			cfg.Sources[i] = opts.InProcess.Gate(src)
+		}
+	}
 	cfg.Sinks = []connector.Sink{sink}
 	cfg.Progress, cfg.ProgressInterval = opts.Progress, opts.ProgressInterval
 	sinkName := stmt.Name

@@ -1,0 +1,84 @@
+package join
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/record"
+)
+
+// plainSource implements only connector.Source.
+type plainSource struct{}
+
+func (plainSource) Name() string           { return "plain" }
+func (plainSource) Facts() connector.Facts { return connector.Facts{} }
+func (plainSource) Open(context.Context, *record.Schema, connector.DeadLetters) (<-chan connector.PartitionReader, error) {
+	return nil, nil
+}
+func (plainSource) Commit(context.Context, map[int32]int64) error { return nil }
+func (plainSource) Close() error                                  { return nil }
+
+// richSource implements every optional source interface.
+type richSource struct {
+	plainSource
+	contradicted, failed chan struct{}
+	committed            connector.Checkpoint
+}
+
+func (*richSource) Bounded() bool                   { return true }
+func (s *richSource) Contradicted() <-chan struct{} { return s.contradicted }
+func (*richSource) Contradiction() error            { return errors.New("key contradicted") }
+func (s *richSource) Failed() <-chan struct{}       { return s.failed }
+func (*richSource) Failure() error                  { return errors.New("brokers gone") }
+func (s *richSource) Restored() (connector.Checkpoint, bool) {
+	return connector.Checkpoint{Watermark: 7}, true
+}
+func (s *richSource) CommitCheckpoint(_ context.Context, _ map[int32]int64, cp connector.Checkpoint) error {
+	s.committed = cp
+	return nil
+}
+
+// TestSideSourcePassesInterfaces checks that an input of a stream-stream
+// join says what its source says through the optional interfaces, and
+// claims nothing its source does not.
+func TestSideSourcePassesInterfaces(t *testing.T) {
+	rich := &richSource{contradicted: make(chan struct{}), failed: make(chan struct{})}
+	src := SideSource(rich, Side{}, 1)
+	if b, ok := src.(connector.Bounded); !ok || !b.Bounded() {
+		t.Error("a bounded input is not bounded")
+	}
+	kc, ok := src.(connector.KeyChecker)
+	if !ok || kc.Contradicted() != rich.contradicted || kc.Contradiction() == nil {
+		t.Error("the input's key check is hidden")
+	}
+	f, ok := src.(connector.Failer)
+	if !ok || f.Failed() != rich.failed || f.Failure() == nil {
+		t.Error("the input's failure is hidden")
+	}
+	cp, ok := src.(connector.Checkpointer)
+	if !ok {
+		t.Fatal("a transactional input is not a Checkpointer")
+	}
+	if got, ok := cp.Restored(); !ok || got.Watermark != 7 {
+		t.Errorf("Restored: %v %v", got, ok)
+	}
+	if err := cp.CommitCheckpoint(context.Background(), nil, connector.Checkpoint{Watermark: 9}); err != nil || rich.committed.Watermark != 9 {
+		t.Errorf("CommitCheckpoint did not reach the source: %v", err)
+	}
+
+	plain := SideSource(plainSource{}, Side{}, 0)
+	if b, ok := plain.(connector.Bounded); ok && b.Bounded() {
+		t.Error("an input whose source says nothing is bounded")
+	}
+	if kc, ok := plain.(connector.KeyChecker); ok && kc.Contradicted() != nil {
+		t.Error("an input whose source checks no key can be contradicted")
+	}
+	if f, ok := plain.(connector.Failer); ok && f.Failed() != nil {
+		t.Error("an input whose source cannot fail has a failure channel")
+	}
+	if _, ok := plain.(connector.Checkpointer); ok {
+		t.Error("an input whose source is not transactional is a Checkpointer")
+	}
+}
