@@ -17,7 +17,7 @@ import (
 // finished. Commits whose rows a reader never committed (it stopped) are
 // dropped, which only means reading those records again.
 type Gate struct {
-	connector.Source
+	connector.Wrapped // passes on Bounded, KeyChecker and Failer
 	streams []*Stream
 
 	mu      sync.Mutex
@@ -36,51 +36,11 @@ type heldCommit struct {
 // streams have committed. The gate passes on what src says through the
 // optional source interfaces (connector.Bounded, KeyChecker, Failer).
 func NewGate(src connector.Source, streams []*Stream) *Gate {
-	g := &Gate{Source: src, streams: streams, changed: make(chan struct{})}
+	g := &Gate{Wrapped: connector.Wrapped{Source: src}, streams: streams, changed: make(chan struct{})}
 	for _, s := range streams {
 		s.onChange(g.release)
 	}
 	return g
-}
-
-// Bounded implements connector.Bounded for src.
-func (g *Gate) Bounded() bool {
-	b, ok := g.Source.(connector.Bounded)
-	return ok && b.Bounded()
-}
-
-// Contradicted implements connector.KeyChecker for src (never closed when
-// src checks no key).
-func (g *Gate) Contradicted() <-chan struct{} {
-	if kc, ok := g.Source.(connector.KeyChecker); ok {
-		return kc.Contradicted()
-	}
-	return nil
-}
-
-// Contradiction implements connector.KeyChecker for src.
-func (g *Gate) Contradiction() error {
-	if kc, ok := g.Source.(connector.KeyChecker); ok {
-		return kc.Contradiction()
-	}
-	return nil
-}
-
-// Failed implements connector.Failer for src (never closed when src cannot
-// fail on its own).
-func (g *Gate) Failed() <-chan struct{} {
-	if f, ok := g.Source.(connector.Failer); ok {
-		return f.Failed()
-	}
-	return nil
-}
-
-// Failure implements connector.Failer for src.
-func (g *Gate) Failure() error {
-	if f, ok := g.Source.(connector.Failer); ok {
-		return f.Failure()
-	}
-	return nil
 }
 
 // Commit implements connector.Source: it holds offsets until every stream

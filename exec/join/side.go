@@ -15,7 +15,7 @@ import (
 // so that a bounded run ends, a contradicted partition key or a failing
 // source stops the job, and commits go through src's transaction.
 func SideSource(src connector.Source, side Side, s int) connector.Source {
-	ss := &sideSource{Source: src, side: side, tag: record.IntValue(int64(s))}
+	ss := &sideSource{Wrapped: connector.Wrapped{Source: src}, side: side, tag: record.IntValue(int64(s))}
 	if cp, ok := src.(connector.Checkpointer); ok {
 		return &checkpointSideSource{sideSource: ss, Checkpointer: cp}
 	}
@@ -30,7 +30,7 @@ type checkpointSideSource struct {
 }
 
 type sideSource struct {
-	connector.Source
+	connector.Wrapped
 	side Side
 	tag  record.Value
 }
@@ -73,46 +73,6 @@ func (s *sideSource) Open(ctx context.Context, _ *record.Schema, dlq connector.D
 
 // Unwrap returns the input's own source.
 func (s *sideSource) Unwrap() connector.Source { return s.Source }
-
-// Bounded implements connector.Bounded for the input's source.
-func (s *sideSource) Bounded() bool {
-	b, ok := s.Source.(connector.Bounded)
-	return ok && b.Bounded()
-}
-
-// Contradicted implements connector.KeyChecker for the input's source
-// (never closed when it checks no key).
-func (s *sideSource) Contradicted() <-chan struct{} {
-	if kc, ok := s.Source.(connector.KeyChecker); ok {
-		return kc.Contradicted()
-	}
-	return nil
-}
-
-// Contradiction implements connector.KeyChecker for the input's source.
-func (s *sideSource) Contradiction() error {
-	if kc, ok := s.Source.(connector.KeyChecker); ok {
-		return kc.Contradiction()
-	}
-	return nil
-}
-
-// Failed implements connector.Failer for the input's source (never closed
-// when it cannot fail on its own).
-func (s *sideSource) Failed() <-chan struct{} {
-	if f, ok := s.Source.(connector.Failer); ok {
-		return f.Failed()
-	}
-	return nil
-}
-
-// Failure implements connector.Failer for the input's source.
-func (s *sideSource) Failure() error {
-	if f, ok := s.Source.(connector.Failer); ok {
-		return f.Failure()
-	}
-	return nil
-}
 
 var (
 	_ connector.Bounded      = (*sideSource)(nil)
