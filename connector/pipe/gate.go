@@ -18,7 +18,7 @@ import (
 // dropped, which only means reading those records again.
 type Gate struct {
 	connector.Wrapped // passes on Bounded, KeyChecker and Failer
-	streams []*Stream
+	streams           []*Stream
 
 	mu      sync.Mutex
 	pending []heldCommit
