@@ -46,6 +46,10 @@ type run struct {
 	sps  []*sourcePartition
 
 	wm atomic.Int64
+	// wmMu orders watermarks and commit barriers on the workers' queues:
+	// the control loop holds it to send either, an ingester to send a
+	// watermark early (advanceEarly)
+	wmMu sync.Mutex
 	// awaiting counts bounded sources still to hand out partitions: the
 	// watermark does not move while any is
 	awaiting atomic.Int32
@@ -416,21 +420,16 @@ func (r *run) control(stop <-chan struct{}, done chan<- struct{}) {
 			return
 		case now := <-tick.C:
 			sps := r.sourcePartitions()
-			// a bounded source's partition still to come holds it back
-			if r.awaiting.Load() == 0 {
-				if wm := watermarkOf(sps, now, r.cfg.IdleTimeout, r.cfg.MaxOutOfOrder); wm > r.wm.Load() {
-					r.wm.Store(wm)
-					for _, w := range r.workers {
-						w.in <- message{kind: msgWatermark, wm: wm}
-					}
-				}
-			}
+			r.wmMu.Lock()
+			r.advanceLocked(sps, now)
+			r.wmMu.Unlock()
 			if r.cfg.Progress != nil && !now.Before(nextProgress) {
 				nextProgress = now.Add(r.cfg.ProgressInterval)
 				r.cfg.Progress(r.summary(false))
 			}
 			if r.cfg.CommitInterval > 0 && !now.Before(nextCommit) {
 				nextCommit = now.Add(r.cfg.CommitInterval)
+				r.wmMu.Lock()
 				bar := &barrier{next: map[*sourcePartition]int64{}, wm: r.wm.Load()}
 				for _, sp := range sps {
 					sp.mu.Lock()
@@ -440,7 +439,23 @@ func (r *run) control(stop <-chan struct{}, done chan<- struct{}) {
 				for _, w := range r.workers {
 					w.in <- message{kind: msgBarrier, bar: bar}
 				}
+				r.wmMu.Unlock()
 			}
+		}
+	}
+}
+
+// advanceLocked sends the job's watermark over sps to every worker when
+// it moved; the caller holds wmMu. A bounded source's partition still to
+// come holds it back.
+func (r *run) advanceLocked(sps []*sourcePartition, now time.Time) {
+	if r.awaiting.Load() != 0 {
+		return
+	}
+	if wm := watermarkOf(sps, now, r.cfg.IdleTimeout, r.cfg.MaxOutOfOrder); wm > r.wm.Load() {
+		r.wm.Store(wm)
+		for _, w := range r.workers {
+			w.in <- message{kind: msgWatermark, wm: wm}
 		}
 	}
 }
