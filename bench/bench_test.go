@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -105,5 +106,23 @@ func TestDigestOrderIndependent(t *testing.T) {
 				t.Errorf("equal = %v, want %v (%s vs %s)", got, tt.same, da.answer(), db.answer())
 			}
 		})
+	}
+}
+
+// TestKafkaModeMeasuresAvro: --modes kafka measures the Avro topic beside
+// the JSON one; kafka-avro alone does not bring JSON back.
+func TestKafkaModeMeasuresAvro(t *testing.T) {
+	for _, c := range []struct{ modes, want []string }{
+		{[]string{ModeMemory, ModeKafka}, []string{ModeMemory, ModeKafka, ModeKafkaAvro}},
+		{[]string{ModeKafkaAvro}, []string{ModeKafkaAvro}},
+		{[]string{ModeKafka, ModeKafkaAvro}, []string{ModeKafka, ModeKafkaAvro}},
+	} {
+		got, err := Config{Modes: c.modes, Dir: t.TempDir()}.withDefaults()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got.Modes, c.want) {
+			t.Errorf("modes %v run %v, want %v", c.modes, got.Modes, c.want)
+		}
 	}
 }

@@ -12,11 +12,14 @@ const (
 	ModeMemory = "memory" // records decoded beforehand, read from memory
 	ModeJSONL  = "jsonl"  // JSON-lines files
 	ModeText   = "text"   // 1BRC "station;temperature" text files
-	ModeKafka  = "kafka"  // a topic on an in-process kfake cluster
+	ModeKafka  = "kafka"  // a topic of JSON values on an in-process kfake cluster
+	// ModeKafkaAvro is a topic of Avro values in the Schema Registry wire
+	// format, with an in-process registry; --modes kafka runs it too.
+	ModeKafkaAvro = "kafka-avro"
 )
 
 // Modes lists every mode.
-var Modes = []string{ModeMemory, ModeJSONL, ModeText, ModeKafka}
+var Modes = []string{ModeMemory, ModeJSONL, ModeText, ModeKafka, ModeKafkaAvro}
 
 // Config bounds and selects a benchmark run.
 type Config struct {
@@ -54,7 +57,7 @@ func fits(s *Scenario, mode string) bool {
 	switch mode {
 	case ModeText:
 		return s.Text
-	case ModeJSONL, ModeKafka:
+	case ModeJSONL, ModeKafka, ModeKafkaAvro:
 		return !s.Text
 	}
 	return mode == ModeMemory
@@ -78,6 +81,10 @@ func (c Config) withDefaults() (Config, error) {
 		if !slices.Contains(Modes, m) {
 			return c, fmt.Errorf("unknown mode %q (valid: %s)", m, strings.Join(Modes, ", "))
 		}
+	}
+	if slices.Contains(c.Modes, ModeKafka) && !slices.Contains(c.Modes, ModeKafkaAvro) {
+		// Kafka is measured in both encodings, JSON beside Avro.
+		c.Modes = slices.Insert(slices.Clone(c.Modes), slices.Index(c.Modes, ModeKafka)+1, ModeKafkaAvro)
 	}
 	if len(c.Partitions) == 0 {
 		c.Partitions = []int{1, 2}

@@ -322,12 +322,12 @@ func (b *runner) sourceFor(p *prepared, mode string) (func() (connector.Source, 
 		return func() (connector.Source, error) { return src, nil }, nil
 	case ModeJSONL, ModeText:
 		return func() (connector.Source, error) { return file.NewSource(p.s.Source, fileProps(p.s, p.data)) }, nil
-	case ModeKafka:
-		topic := fmt.Sprintf("%s-%d", p.s.Dataset, p.n)
-		if err := b.kafka.topic(topic, p.schema, p.s, p.parts, p.s.kafkaKey, b.cfg.Log); err != nil {
+	case ModeKafka, ModeKafkaAvro:
+		topic, format := b.kafka.topicName(p.s.Dataset, p.n, mode)
+		if err := b.kafka.topic(topic, format, p.schema, p.s, p.parts, p.s.kafkaKey, b.cfg.Log); err != nil {
 			return nil, err
 		}
-		props := b.kafka.sourceProps(p.s.Source, topic)
+		props := b.kafka.sourceProps(p.s.Source, topic, format)
 		return func() (connector.Source, error) { return kafka.NewSource(p.s.Source, props) }, nil
 	}
 	return nil, fmt.Errorf("unknown mode %q", mode)
@@ -437,8 +437,9 @@ func (b *runner) freshSource(p *prepared, mode string, j *benchJob) (connector.S
 	switch mode {
 	case ModeMemory:
 		return j.cfg.Sources[0], nil // read-only, reopened by the job
-	case ModeKafka:
-		return kafka.NewSource(p.s.Source, b.kafka.sourceProps(p.s.Source, fmt.Sprintf("%s-%d", p.s.Dataset, p.n)))
+	case ModeKafka, ModeKafkaAvro:
+		topic, format := b.kafka.topicName(p.s.Dataset, p.n, mode)
+		return kafka.NewSource(p.s.Source, b.kafka.sourceProps(p.s.Source, topic, format))
 	}
 	return file.NewSource(p.s.Source, fileProps(p.s, p.data))
 }

@@ -19,7 +19,7 @@ import (
 // the hand-written limit and, with --peer, the Go peer.
 type benchCmd struct {
 	Scenarios  []string `help:"Scenarios to run: 0, 1, 2, 2u, 2z, 3a, 3b, 1brc (default all)." sep:","`
-	Modes      []string `help:"Modes: memory, jsonl, text, kafka (default all that fit each scenario)." sep:","`
+	Modes      []string `help:"Modes: memory, jsonl, text, kafka (JSON and, beside it, Avro with a Schema Registry), kafka-avro (default all that fit each scenario)." sep:","`
 	Partitions []int    `help:"Partition counts (default 1,2; 1 is always added for the ratios)." sep:","`
 	Strategies string   `default:"auto" enum:"auto,all" help:"auto: the planner's choice; all: every strategy the planner accepts."`
 	Records    int      `help:"Records per scenario (default 1M, 10M for 1brc)."`

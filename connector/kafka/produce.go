@@ -58,6 +58,12 @@ func CreateTopic(ctx context.Context, brokers []string, topic string, partitions
 // until all are acknowledged. For a long or unbounded stream, open a Sink
 // and write batches instead.
 func ProduceRows(ctx context.Context, brokers []string, topic string, schema *record.Schema, key []string, rows []record.Record) error {
+	return ProduceRowsAs(ctx, brokers, topic, schema, key, rows, nil)
+}
+
+// ProduceRowsAs is ProduceRows with sink options ('format',
+// 'schema.registry.url', ... without the '<n>.' prefix) added.
+func ProduceRowsAs(ctx context.Context, brokers []string, topic string, schema *record.Schema, key []string, rows []record.Record, opts map[string]string) error {
 	slots := make([]int, len(key))
 	for i, k := range key {
 		s, ok := schema.Lookup(k)
@@ -66,7 +72,11 @@ func ProduceRows(ctx context.Context, brokers []string, topic string, schema *re
 		}
 		slots[i] = s
 	}
-	sink, err := NewSink(topic, map[string]string{topic + ".topic.name": topic, topic + ".bootstrap.servers": strings.Join(brokers, ",")})
+	props := map[string]string{topic + ".topic.name": topic, topic + ".bootstrap.servers": strings.Join(brokers, ",")}
+	for k, v := range opts {
+		props[topic+"."+k] = v
+	}
+	sink, err := NewSink(topic, props)
 	if err != nil {
 		return err
 	}
