@@ -14,12 +14,16 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluicesql/sluice/record"
 )
@@ -119,23 +123,70 @@ func TestSASL(t *testing.T) {
 	}
 }
 
-// TestOAuthBearer: a static token and a token file reach the broker (kfake
-// refuses every OAUTHBEARER token: the failure names the mechanism).
+// TestOAuthBearer: a static token and a token file authenticate with
+// OAUTHBEARER (RFC 7628); a token the broker refuses is an AuthError
+// naming the mechanism, not the token. kfake has no OAUTHBEARER, so the
+// test's broker answers the SASL handshake and authenticate requests
+// itself: it accepts the mechanism and one token, and records the tokens
+// it was sent.
 func TestOAuthBearer(t *testing.T) {
-	brokers := secureCluster(t, map[string]string{"sasl.mechanism": "PLAIN", "sasl.username": "admin", "sasl.password": "adminpw"},
-		kfake.EnableSASL(), kfake.Superuser("PLAIN", "admin", "adminpw"))
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "trades"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	brokers := c.ListenAddrs()
+	produce(t, brokers, "trades", trades(20, 4))
+	var mu sync.Mutex
+	var tokens []string
+	c.ControlKey(int16(kmsg.SASLHandshake), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		r := req.(*kmsg.SASLHandshakeRequest)
+		resp := r.ResponseKind().(*kmsg.SASLHandshakeResponse)
+		if r.Mechanism != "OAUTHBEARER" {
+			resp.ErrorCode = kerr.UnsupportedSaslMechanism.Code
+			resp.SupportedMechanisms = []string{"OAUTHBEARER"}
+		}
+		return resp, nil, true
+	})
+	c.ControlKey(int16(kmsg.SASLAuthenticate), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		r := req.(*kmsg.SASLAuthenticateRequest)
+		resp := r.ResponseKind().(*kmsg.SASLAuthenticateResponse)
+		// The client's first message: "n,,\x01auth=Bearer <token>\x01\x01".
+		_, auth, _ := strings.Cut(string(r.SASLAuthBytes), "auth=Bearer ")
+		token, _, _ := strings.Cut(auth, "\x01")
+		mu.Lock()
+		tokens = append(tokens, token)
+		mu.Unlock()
+		if token != "tok-123" {
+			resp.ErrorCode = kerr.SaslAuthenticationFailed.Code
+			msg := "invalid token"
+			resp.ErrorMessage = &msg
+		}
+		return resp, nil, true
+	})
 	file := filepath.Join(t.TempDir(), "token")
 	if err := os.WriteFile(file, []byte("tok-123\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	for _, opts := range []map[string]string{
 		{"sasl.mechanism": "OAUTHBEARER", "sasl.oauthbearer.token": "tok-123"},
-		{"sasl.mechanism": "OAUTHBEARER", "sasl.oauthbearer.token.file": file},
+		{"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "OAUTHBEARER", "sasl.oauthbearer.token.file": file},
 	} {
-		_, err := readSecure(t, brokers, opts)
-		if err == nil || !strings.Contains(err.Error(), "OAUTHBEARER") {
-			t.Errorf("%v: %v, want an error naming OAUTHBEARER", opts, err)
+		if n, err := readSecure(t, brokers, opts); err != nil || n != 20 {
+			t.Errorf("%v: read %d, %v; want 20", opts, n, err)
 		}
+	}
+	mu.Lock()
+	if len(tokens) == 0 || slices.ContainsFunc(tokens, func(s string) bool { return s != "tok-123" }) {
+		t.Errorf("the broker was sent the tokens %q, want tok-123", tokens)
+	}
+	mu.Unlock()
+	_, err = readSecure(t, brokers, map[string]string{"sasl.mechanism": "OAUTHBEARER", "sasl.oauthbearer.token": "stale-token"})
+	var ae *AuthError
+	if !errors.As(err, &ae) || !strings.Contains(err.Error(), "OAUTHBEARER") || strings.Contains(err.Error(), "stale-token") {
+		t.Errorf("a refused token: %v, want an AuthError naming OAUTHBEARER, not the token", err)
 	}
 }
 
