@@ -28,6 +28,7 @@ type demoCmd struct {
 	Brokers     string        `placeholder:"HOST:PORT,..." help:"Use this Kafka cluster instead of starting one in-process."`
 	Topic       string        `default:"demo_trades" help:"Topic to create (8 partitions) and produce the trades to."`
 	Rate        float64       `default:"10000" help:"Trades produced per second."`
+	Trades      int64         `help:"Produce this many trades first, then run the job to the end of the topic: it finishes on its own with every window fired, the same output on every run (default: produce until stopped)."`
 	Traders     int           `default:"10" help:"Number of distinct traders (the GROUP BY key)."`
 	Partitions  int           `help:"Number of partitions of the job (default: the CPU count)."`
 	MetricsAddr string        `placeholder:"HOST:PORT" help:"Serve Prometheus metrics on http://HOST:PORT/metrics while running."`
@@ -41,15 +42,22 @@ chosen automatically: the topic is partitioned by the grouping key, so each work
 whole Kafka partitions and nothing is reshuffled. Windows are printed on stdout as they
 fire, progress on stderr. Event times are the generator's (from 2024-01-15, 1 ms per
 trade), so a 10-second window fires about once a second at the default rate.
+With --trades N the trades are produced first and the job reads the topic to its end,
+then stops: N/10,000 windows per trader, whatever the machine's speed.
 
 Examples:
   sluice demo
+  sluice demo --trades 100000
   sluice demo --duration 30s --partitions 4
   sluice demo --brokers localhost:9092 --topic demo_trades`
 }
 
 // statement returns the demo's SQL over topic on brokers.
 func (c *demoCmd) statement(brokers string) string {
+	stop := ""
+	if c.Trades > 0 {
+		stop = "\n      'trades.stop.at' = 'end',"
+	}
 	return fmt.Sprintf(`SELECT trader_id,
        _WINDOW_START AS window_start,
        COUNT(*) AS trades,
@@ -64,14 +72,14 @@ WITH ('trades.type' = 'kafka_source',
       'trades.topic.name' = '%s',
       'trades.bootstrap.servers' = '%s',
       'trades.group.id' = 'sluice-demo',
-      'trades.partition.key' = 'trader_id',
+      'trades.partition.key' = 'trader_id',%s
       'watermark.idle_timeout' = '1s',
-      'commit.interval' = '1s')`, c.Topic, brokers)
+      'commit.interval' = '1s')`, c.Topic, brokers, stop)
 }
 
 func (c *demoCmd) Run(e *env) error {
-	if c.Rate <= 0 || c.Traders <= 0 || c.Duration < 0 || c.Partitions < 0 {
-		return userError{errors.New("--rate and --traders must be positive, --duration and --partitions not negative")}
+	if c.Rate <= 0 || c.Traders <= 0 || c.Duration < 0 || c.Partitions < 0 || c.Trades < 0 {
+		return userError{errors.New("--rate and --traders must be positive, --duration, --partitions and --trades not negative")}
 	}
 	ctx := e.ctx
 	if c.Duration > 0 {
@@ -94,7 +102,7 @@ func (c *demoCmd) Run(e *env) error {
 	}
 
 	prodCtx, stopProducing := context.WithCancel(context.Background())
-	prod := &demoProducer{brokers: brokers, topic: c.Topic, rate: c.Rate, traders: c.Traders, started: make(chan struct{})}
+	prod := &demoProducer{brokers: brokers, topic: c.Topic, rate: c.Rate, traders: c.Traders, count: c.Trades, started: make(chan struct{})}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); prod.run(prodCtx) }()
@@ -102,6 +110,14 @@ func (c *demoCmd) Run(e *env) error {
 	select { // the source checks its partition key on a sample: let it find one
 	case <-prod.started:
 	case <-ctx.Done():
+	}
+	if c.Trades > 0 { // the job reads them all, to the end
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+		}
 	}
 	if err := prod.failure(); err != nil {
 		return err
@@ -167,12 +183,13 @@ type demoProducer struct {
 	topic   string
 	rate    float64
 	traders int
+	count   int64         // trades to produce (0: until stopped)
 	started chan struct{} // closed once the first batch is acknowledged, or producing failed
 	once    sync.Once
 
-	mu    sync.Mutex
-	count int64
-	err   error
+	mu   sync.Mutex
+	sent int64
+	err  error
 }
 
 // run produces until ctx is cancelled or producing fails.
@@ -187,7 +204,7 @@ func (p *demoProducer) run(ctx context.Context) {
 }
 
 func (p *demoProducer) produce(ctx context.Context) error {
-	src, err := gen.New("trades", gen.Options{Generator: "trades", Rate: p.rate, Keys: p.traders, Seed: 1})
+	src, err := gen.New("trades", gen.Options{Generator: "trades", Rate: p.rate, Keys: p.traders, Seed: 1, Count: p.count})
 	if err != nil {
 		return err
 	}
@@ -223,7 +240,7 @@ func (p *demoProducer) produce(ctx context.Context) error {
 				return ferr
 			}
 			p.mu.Lock()
-			p.count += int64(len(b.Records))
+			p.sent += int64(len(b.Records))
 			p.mu.Unlock()
 			p.once.Do(func() { close(p.started) })
 		}
@@ -240,7 +257,7 @@ func (p *demoProducer) produce(ctx context.Context) error {
 func (p *demoProducer) produced() int64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.count
+	return p.sent
 }
 
 // failure returns why producing stopped early, or nil.
