@@ -179,6 +179,13 @@ func (a *App) nodeOptions(n *Node, opts runner.Options) runner.Options {
 	if o.Set == nil {
 		o.Set = map[string]string{}
 	}
+	col, push := a.writerTime(n, opts.Set)
+	if push != "" {
+		o.Set[eventTimeKey] = push
+	}
+	for _, e := range n.Outputs {
+		o.CarryWatermarks = o.CarryWatermarks || a.carries(n, e, col, opts.Set)
+	}
 	for _, e := range n.Inputs {
 		if e.Via == InProcess {
 			continue
@@ -272,6 +279,9 @@ func (r *Run) prepare(ctx context.Context, jr *jobRun) error {
 		}
 		s := r.streams[edgeKey(e)]
 		s.Configure(n.Name, n.output(j.Program), j.Program.KeySlots(), j.Plan.Partitions, j.Facts.Partitions, j.Bounded())
+		if col, _ := r.app.writerTime(n, r.opts.Set); r.app.carries(n, e, col, r.opts.Set) {
+			s.CarryWatermarks()
+		}
 		if reader := r.app.Node(e.To); reader.bootstraps && strings.EqualFold(reader.Reads[0], e.Stream) {
 			// the reader takes its stream only once its tables are
 			// whole, which may come from this job too

@@ -155,6 +155,17 @@ type Bounded interface {
 	Bounded() bool
 }
 
+// WatermarkCarrier is implemented by sources whose records carry the
+// watermark of the job that wrote them (record.Record.Watermark: the
+// writer's watermark of the record's source partition when it read the
+// record), in the event time the reading job uses: another statement's
+// output in one application. The reading job then takes that watermark,
+// less its own allowed out-of-orderness, instead of judging from the
+// event times it sees, which a filter upstream has thinned out.
+type WatermarkCarrier interface {
+	CarriesWatermarks() bool
+}
+
 // KeyChecker is implemented by sources that check the partition key they
 // report in Facts against every record they read. A job whose routing relies
 // on that key stops when it is contradicted, since groups may already have

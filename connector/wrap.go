@@ -2,7 +2,7 @@ package connector
 
 // Wrapped is a Source that wraps another: embedded in a wrapping source, it
 // answers for the wrapped one through the optional interfaces Bounded,
-// KeyChecker and Failer (with neutral answers where the wrapped source
+// KeyChecker, Failer and WatermarkCarrier (with neutral answers where the wrapped source
 // does not implement them), so that wrapping hides none of them.
 type Wrapped struct {
 	Source
@@ -48,8 +48,15 @@ func (w Wrapped) Failure() error {
 	return nil
 }
 
+// CarriesWatermarks implements WatermarkCarrier for the wrapped source.
+func (w Wrapped) CarriesWatermarks() bool {
+	wc, ok := w.Source.(WatermarkCarrier)
+	return ok && wc.CarriesWatermarks()
+}
+
 var (
-	_ Bounded    = Wrapped{}
-	_ KeyChecker = Wrapped{}
-	_ Failer     = Wrapped{}
+	_ Bounded          = Wrapped{}
+	_ KeyChecker       = Wrapped{}
+	_ Failer           = Wrapped{}
+	_ WatermarkCarrier = Wrapped{}
 )

@@ -26,7 +26,7 @@ func (b *rowBuf) add(meta *record.Record) []record.Value {
 	n := len(b.vals)
 	b.vals = slices.Grow(b.vals, b.width)[:n+b.width]
 	b.rows = append(b.rows, record.Record{
-		Timestamp: meta.Timestamp, EventTime: meta.EventTime, HasEventTime: meta.HasEventTime,
+		Timestamp: meta.Timestamp, EventTime: meta.EventTime, HasEventTime: meta.HasEventTime, Watermark: meta.Watermark,
 		Partition: meta.Partition, Offset: meta.Offset, Topic: meta.Topic, Key: meta.Key, Headers: meta.Headers,
 	})
 	return b.vals[n:]

@@ -63,6 +63,11 @@ type Config struct {
 	// MaxOutOfOrder is subtracted from a source partition's highest event
 	// time to give its watermark.
 	MaxOutOfOrder time.Duration
+	// StampWatermarks stamps every record with its source partition's
+	// watermark (record.Record.Watermark) even when the program has no
+	// event-time window: the job's output carries it to a job reading it
+	// (connector.WatermarkCarrier).
+	StampWatermarks bool
 	// Sources and Sinks are the job's inputs and outputs.
 	Sources []connector.Source
 	Sinks   []connector.Sink

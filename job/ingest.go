@@ -135,6 +135,9 @@ type ingester struct {
 	// (advanceEarly), last at advanced
 	early    bool
 	advanced time.Time
+	// carried: the records carry their writer's watermark, which stands
+	// for maxEvent (connector.WatermarkCarrier)
+	carried bool
 }
 
 // ingest reads one source partition until it ends or the job stops,
@@ -143,7 +146,10 @@ func (r *run) ingest(sp *sourcePartition, rd connector.PartitionReader) error {
 	parts := len(r.workers)
 	in := &ingester{r: r, sp: sp, rctx: r.cfg.Routing, dst: make([]int, r.cfg.BatchSize),
 		start: make([]int32, parts+1), pos: make([]int32, parts), next: make([]handover, parts),
-		maxEvent: noWatermark, offset: -1, wm: noWatermark, stamp: r.prog.Windowed()}
+		maxEvent: noWatermark, offset: -1, wm: noWatermark, stamp: r.prog.Windowed() || r.cfg.StampWatermarks}
+	if wc, ok := r.cfg.Sources[sp.source].(connector.WatermarkCarrier); ok && wc.CarriesWatermarks() {
+		in.carried = true
+	}
 	b := r.batches.get(r.cfg.BatchSize)
 	defer func() { r.batches.put(b) }()
 	aligns := r.aligns()
@@ -215,6 +221,18 @@ func (in *ingester) route(b *record.Batch) (*record.Batch, error) {
 			rec.EventTime, rec.HasEventTime = et, true
 		case !ok && rec.HasEventTime:
 			rec.HasEventTime = false
+		}
+		if in.carried {
+			// the writer's watermark when it read the record: the event
+			// times before it in the writer's source partition decide
+			if wm := rec.Watermark; wm > in.maxEvent {
+				in.maxEvent = wm
+				in.wm = wm - r.cfg.MaxOutOfOrder.Milliseconds()
+			}
+			if in.stamp {
+				rec.Watermark = in.wm
+			}
+			continue
 		}
 		if in.stamp {
 			// the watermark before the record: only the data read before

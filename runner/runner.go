@@ -55,6 +55,9 @@ type Options struct {
 	// KeepOrder: another statement reads this one's rows in order (see
 	// plan.Options.KeepOrder).
 	KeepOrder bool
+	// CarryWatermarks stamps every row the job writes with its watermark,
+	// for the statements reading its rows in process (job.Config.StampWatermarks).
+	CarryWatermarks bool
 	// InProcess, when set, connects the statement to the other statements
 	// of its application (see package app).
 	InProcess InProcess
@@ -202,6 +205,7 @@ func Prepare(ctx context.Context, stmt *sql.Statement, opts Options) (j *Job, er
 		}
 	}
 	cfg.Progress, cfg.ProgressInterval = opts.Progress, opts.ProgressInterval
+	cfg.StampWatermarks = opts.CarryWatermarks
 	sinkName := stmt.Name
 	if stdoutSink {
 		sinkName = ""

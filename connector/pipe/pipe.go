@@ -52,6 +52,7 @@ type Stream struct {
 	parts    []*part
 	writer   string
 	bounded  bool
+	carry    bool // rows carry the writer's watermark
 
 	done     chan struct{} // closed when the reading side is closed
 	doneOnce sync.Once
@@ -126,6 +127,12 @@ func (s *Stream) Facts() connector.Facts {
 	}
 	return f
 }
+
+// CarryWatermarks says that the writer stamps each row with its watermark
+// (job.Config.StampWatermarks), in the event time of the reader: the
+// reading job takes it (connector.WatermarkCarrier). Call it before either
+// side runs.
+func (s *Stream) CarryWatermarks() { s.carry = true }
 
 // Hold makes a configured stream take every batch its writer hands over
 // until its reader opens, without back-pressure, and give them to the
@@ -279,7 +286,7 @@ func (k *sink) Write(ctx context.Context, rows []record.Record) error {
 		start := len(pt.vals)
 		pt.vals = append(pt.vals, row.Values[:width]...)
 		pt.pending = append(pt.pending, record.Record{Values: pt.vals[start:len(pt.vals):len(pt.vals)],
-			Timestamp: row.Timestamp, EventTime: row.EventTime, HasEventTime: row.HasEventTime,
+			Timestamp: row.Timestamp, EventTime: row.EventTime, HasEventTime: row.HasEventTime, Watermark: row.Watermark,
 			Partition: int32(p), Offset: pt.seq, Topic: s.name})
 		pt.seq++
 		if len(pt.pending) == BatchSize {
@@ -368,6 +375,9 @@ func (r *source) Facts() connector.Facts { return r.s.Facts() }
 // Bounded implements connector.Bounded: the stream ends when its writer's
 // input does.
 func (r *source) Bounded() bool { return r.s.bounded }
+
+// CarriesWatermarks implements connector.WatermarkCarrier.
+func (r *source) CarriesWatermarks() bool { return r.s.carry }
 
 // Open implements connector.Source: one reader per stream partition, with
 // the columns mapped by name.
