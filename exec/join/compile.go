@@ -62,6 +62,9 @@ type lookup struct {
 	offset   int         // the table's first slot in the joined row
 	table    *Table
 	asOf     *exec.Program // FOR SYSTEM_TIME AS OF: the stream's time over the joined row; nil when absent
+	// prunes: asOf reads the stream's event time, which the watermark
+	// bounds, so the table's versions older than the watermark's are dropped
+	prunes bool
 }
 
 // Compile compiles a SELECT with JOINs: any number of stream-table joins
@@ -234,6 +237,9 @@ type compiler struct {
 	keys    map[int][]sql.Expr // per table input: the expressions equated with its key columns
 	props   map[string]string
 	ss      int // the right input of the stream-stream join; 0 when none
+	// leftTime is the event-time column of its left input ("" for the
+	// records' own times)
+	leftTime string
 }
 
 func newCompiler(sel *sql.Select, opts Options) *compiler {
@@ -662,6 +668,15 @@ func (c *compiler) temporal(i int, j sql.Join, lk *lookup, joined *record.Schema
 	if lk.asOf, err = timeProgram(c.name(in, c.canonical(in, id.Name)), format, joined, j); err != nil {
 		return err
 	}
+	// The watermark bounds the stream's event time, so versions it has
+	// passed can go: in a statement with a stream-stream join, only for the
+	// left input's rows as they arrive (joined rows come out later).
+	et := strings.TrimSpace(c.props[exec.PropEventTimeField])
+	if c.ss != 0 {
+		et = c.leftTime
+	}
+	lk.prunes = in == 0 && et != "" && strings.EqualFold(et, id.Name) && (c.ss == 0 || i < c.ss)
+	lk.table.SetDynamic() // versions are dropped while workers read it
 	col := c.versionColumn(i)
 	if col == "" {
 		lk.table.versionTime = func(r *record.Record) (int64, bool) {

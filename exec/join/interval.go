@@ -470,6 +470,7 @@ func (c *compiler) streamJoin(j sql.Join) (*streamJoin, error) {
 		}
 		sj.cols[s] = col
 	}
+	c.leftTime = sj.cols[0] // input 0's columns keep their names in the joined row
 	return sj, nil
 }
 

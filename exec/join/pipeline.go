@@ -3,6 +3,7 @@ package join
 import (
 	"fmt"
 	"math"
+	"sync/atomic"
 
 	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/expr"
@@ -28,6 +29,14 @@ type Pipeline struct {
 	ss    *ssState
 	wm    int64
 	arena []record.Value
+	// the watermark this pipeline gives each temporal table it looks up by
+	// the stream's event time, whose old versions are then dropped
+	marks []tableMark
+}
+
+type tableMark struct {
+	t    *Table
+	mark *atomic.Int64
 }
 
 // NewPipeline returns a fresh pipeline (job.Program).
@@ -35,6 +44,11 @@ func (p *Program) NewPipeline() *Pipeline {
 	pl := &Pipeline{p: p, inner: p.Program.NewPipeline(), wm: math.MinInt64}
 	if p.iv != nil {
 		pl.ss = newSSState(p.iv)
+	}
+	for _, lk := range p.tables {
+		if lk.prunes {
+			pl.marks = append(pl.marks, tableMark{lk.table, lk.table.watch()})
+		}
 	}
 	return pl
 }
@@ -160,15 +174,19 @@ func (pl *Pipeline) probe(lk *lookup, j *record.Record) ([]record.Value, error) 
 	}
 	r, ok := sh.rows.get(b)
 	var out []record.Value
+	var err error
 	switch {
 	case !ok:
 	case lk.asOf != nil:
-		out = r.at(at)
+		out, err = r.at(at)
 	default:
 		out = r.vals
 	}
 	if dynamic {
 		sh.mu.RUnlock()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("JOIN %s FOR SYSTEM_TIME AS OF: the record is late: %w", t.name, err)
 	}
 	return out, nil
 }
@@ -176,6 +194,12 @@ func (pl *Pipeline) probe(lk *lookup, j *record.Record) ([]record.Value, error) 
 // Advance moves the watermark: a stream-stream join first emits the
 // outer rows no match can come for and drops the rows that are done.
 func (pl *Pipeline) Advance(wm int64, out exec.Output) {
+	for _, m := range pl.marks {
+		if wm > m.mark.Load() {
+			m.mark.Store(wm)
+			m.t.Prune()
+		}
+	}
 	if pl.ss == nil {
 		pl.inner.Advance(wm, out)
 		return

@@ -1,7 +1,9 @@
 package join
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strconv"
@@ -59,23 +61,41 @@ type Table struct {
 	dynamic atomic.Bool
 	rows    atomic.Int64
 	// versionTime, set for a temporal table (FOR SYSTEM_TIME AS OF), gives
-	// a table record's version time; every version is kept
+	// a table record's version time
 	versionTime func(*record.Record) (int64, bool)
+	// marks are the watermarks of the pipelines that look the temporal
+	// table up by the stream's event time: a key's versions older than its
+	// newest at or below the lowest of them can never be read again, and
+	// are dropped (pruned is the watermark they were last dropped at)
+	marksMu sync.Mutex
+	marks   []*atomic.Int64
+	pruned  atomic.Int64
 }
 
 type shard struct {
 	mu   sync.RWMutex
 	rows keyMap[row]
+	// multi holds the histories of a temporal table with more than one
+	// version: those a rising watermark may shorten
+	multi map[*history]struct{}
 }
 
-func newShard() *shard { return &shard{rows: newKeyMap[row]()} }
+func newShard() *shard { return &shard{rows: newKeyMap[row](), multi: map[*history]struct{}{}} }
 
 // row is a key's latest row, small enough to live in the map's slot.
 type row struct {
 	vals []record.Value
 	// hist holds a temporal table's versions of the key, by version time
-	hist *[]version
+	hist *history
 	part int32 // the source partition it came from (ByPartition)
+}
+
+// history is a temporal table's versions of one key, by version time.
+type history struct {
+	versions []version
+	// cut says that older versions were dropped: a time before the first
+	// version kept has no known answer
+	cut bool
 }
 
 // version is one row of a key from its version time on.
@@ -84,17 +104,116 @@ type version struct {
 	vals []record.Value
 }
 
-// at returns the version valid at time t: the latest from t or before.
-func (r *row) at(t int64) []record.Value {
+// errPruned says that the version a lookup needs was dropped.
+var errPruned = errors.New("the table's versions that old were dropped once the watermark passed them")
+
+// at returns the version valid at time t: the latest from t or before;
+// errPruned when it was dropped.
+func (r *row) at(t int64) ([]record.Value, error) {
 	if r.hist == nil {
-		return nil
+		return nil, nil
 	}
-	hist := *r.hist
-	i := sort.Search(len(hist), func(i int) bool { return hist[i].t > t })
+	vs := r.hist.versions
+	i := sort.Search(len(vs), func(i int) bool { return vs[i].t > t })
 	if i == 0 {
-		return nil
+		if r.hist.cut {
+			return nil, errPruned
+		}
+		return nil, nil
 	}
-	return hist[i-1].vals
+	return vs[i-1].vals, nil
+}
+
+// prune drops the versions older than the newest at or below wm, and
+// reports whether one version is left.
+func (h *history) prune(wm int64) bool {
+	vs := h.versions
+	if i := sort.Search(len(vs), func(i int) bool { return vs[i].t > wm }) - 1; i > 0 {
+		clear(vs[:i])
+		h.versions = vs[i:]
+		h.cut = true
+	}
+	return len(h.versions) <= 1
+}
+
+// watch registers a pipeline that looks the table up by the stream's event
+// time; it stores its watermark in the returned mark.
+func (t *Table) watch() *atomic.Int64 {
+	m := &atomic.Int64{}
+	m.Store(math.MinInt64)
+	t.marksMu.Lock()
+	t.marks = append(t.marks, m)
+	t.marksMu.Unlock()
+	return m
+}
+
+// low returns the lowest watermark of the watching pipelines
+// (math.MinInt64 when none watches: no version is dropped).
+func (t *Table) low() int64 {
+	t.marksMu.Lock()
+	defer t.marksMu.Unlock()
+	if len(t.marks) == 0 {
+		return math.MinInt64
+	}
+	low := int64(math.MaxInt64)
+	for _, m := range t.marks {
+		low = min(low, m.Load())
+	}
+	return low
+}
+
+// Prune drops, once the watching pipelines' watermarks have all passed
+// them, the versions of a temporal table that no stream record on time
+// can meet any more: per key, those older than its newest version at or
+// below the lowest watermark.
+func (t *Table) Prune() {
+	low := t.low()
+	for {
+		old := t.pruned.Load()
+		if low <= old {
+			return
+		}
+		if t.pruned.CompareAndSwap(old, low) {
+			break
+		}
+	}
+	t.layout.RLock()
+	defer t.layout.RUnlock()
+	for _, sh := range t.shards {
+		sh.mu.Lock()
+		for h := range sh.multi {
+			if h.prune(low) {
+				delete(sh.multi, h)
+			}
+		}
+		sh.mu.Unlock()
+	}
+}
+
+// Versions returns the number of versions a temporal table holds (its
+// rows for another table).
+func (t *Table) Versions() int64 {
+	t.layout.RLock()
+	defer t.layout.RUnlock()
+	var n int64
+	for _, sh := range t.shards {
+		sh.mu.RLock()
+		count := func(r row) {
+			if r.hist != nil {
+				n += int64(len(r.hist.versions))
+			} else {
+				n++
+			}
+		}
+		for _, r := range sh.rows.nums {
+			count(r)
+		}
+		for _, r := range sh.rows.long {
+			count(r)
+		}
+		sh.mu.RUnlock()
+	}
+	return n
 }
 
 // NewTable returns an empty, broadcast table of the given columns keyed by
@@ -149,6 +268,10 @@ func (t *Table) Shard(s Sharding, n int) {
 		}
 		for k, r := range sh.rows.long {
 			t.shards[t.shardOf(r.vals, r.part, &vals)].rows.long[k] = r
+		}
+		for h := range sh.multi {
+			v := h.versions[len(h.versions)-1].vals
+			t.shards[t.shardOf(v, 0, &vals)].multi[h] = struct{}{}
 		}
 	}
 }
@@ -224,13 +347,18 @@ func (t *Table) Apply(rec *record.Record) bool {
 		t.rows.Add(1)
 	}
 	if t.versionTime != nil {
-		var hist []version
-		if old.hist != nil {
-			hist = *old.hist
+		h := old.hist
+		if h == nil {
+			h = &history{}
 		}
-		i := sort.Search(len(hist), func(i int) bool { return hist[i].t > vt })
-		hist = slices.Insert(hist, i, version{vt, r.vals})
-		r.hist = &hist
+		i := sort.Search(len(h.versions), func(i int) bool { return h.versions[i].t > vt })
+		h.versions = slices.Insert(h.versions, i, version{vt, r.vals})
+		if h.prune(t.pruned.Load()) {
+			delete(sh.multi, h)
+		} else {
+			sh.multi[h] = struct{}{}
+		}
+		r.hist = h
 	}
 	sh.rows.put(key, r)
 	return true
@@ -271,7 +399,11 @@ func (t *Table) Delete(msgKey []byte) bool {
 		key := v.AppendKey(nil)
 		for _, sh := range t.shards {
 			sh.mu.Lock()
-			if sh.rows.del(key) {
+			if r, ok := sh.rows.get(key); ok {
+				sh.rows.del(key)
+				if r.hist != nil {
+					delete(sh.multi, r.hist)
+				}
 				t.rows.Add(-1)
 				deleted = true
 			}

@@ -1,0 +1,109 @@
+package join
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/sluicesql/sluice/record"
+	"github.com/sluicesql/sluice/sql"
+)
+
+// rows collects a pipeline's output and dead letters.
+type rows struct {
+	out  []string
+	dead []error
+}
+
+func (r *rows) Emit(recs []record.Record) {
+	for _, rec := range recs {
+		var s []string
+		for _, v := range rec.Values {
+			s = append(s, v.String())
+		}
+		r.out = append(r.out, strings.Join(s, ","))
+	}
+}
+func (r *rows) DeadLetter(_ *record.Record, err error) { r.dead = append(r.dead, err) }
+
+// TestTemporalVersionsDropped feeds a temporal table many versions of a few
+// keys while the watermark rises: it keeps, per key, the versions from the
+// newest at or below the watermark on, so its size stays bounded, stream
+// records on time still meet the right version, and one too late for the
+// versions left is dead-lettered, not joined with a wrong one.
+func TestTemporalVersionsDropped(t *testing.T) {
+	stmts, err := sql.Parse("t", "SELECT o.id, r.rate FROM orders o LEFT JOIN rates FOR SYSTEM_TIME AS OF o.ts AS r ON o.cur = r.cur")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, err := Compile(stmts[0].Select(), Options{Properties: map[string]string{"event.time.field": "ts"}, Inputs: []Input{
+		{Name: "orders", Alias: "o", Schema: record.NewSchema("id", "cur", "ts")},
+		{Name: "rates", Alias: "r", Schema: record.NewSchema("cur", "rate", "ts"), PrimaryKey: []string{"cur"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := prog.Tables()[0]
+	pl := prog.NewPipeline()
+	other := prog.NewPipeline() // a second worker: its watermark holds versions back too
+	var out rows
+	keys := []string{"EUR", "GBP", "USD"}
+	version := func(key string, ts, rate int64) {
+		table.Apply(&record.Record{Values: []record.Value{record.StringValue(key), record.IntValue(rate), record.IntValue(ts)}})
+	}
+	order := func(id int64, key string, ts int64) {
+		pl.Process([]record.Record{{Values: []record.Value{record.IntValue(id), record.StringValue(key), record.IntValue(ts)}}}, &out)
+	}
+	const steps = 2000
+	for i := range int64(steps) {
+		for k, key := range keys {
+			version(key, i*10, i*100+int64(k)) // one version per key every 10 ms
+		}
+		if i%100 == 99 {
+			wm := i*10 - 50
+			pl.Advance(wm, &out)
+			other.Advance(wm, &out)
+			if n := table.Versions(); n > int64(len(keys)*10) {
+				t.Fatalf("at watermark %d the table holds %d versions of %d keys", wm, n, len(keys))
+			}
+		}
+	}
+	if n := table.Versions(); n > int64(len(keys)*10) {
+		t.Fatalf("the table holds %d versions of %d keys", table.Versions(), len(keys))
+	}
+	wm := int64(steps*10 - 50)
+	order(1, "GBP", wm)     // the newest version at or below the watermark: kept
+	order(2, "GBP", wm+25)  // a version above it
+	order(3, "EUR", wm-200) // late: its version was dropped
+	want := []string{"1,199501", "2,199701"}
+	if strings.Join(out.out, " ") != strings.Join(want, " ") {
+		t.Errorf("rows %v, want %v", out.out, want)
+	}
+	if len(out.dead) != 1 || !errors.Is(out.dead[0], errPruned) {
+		t.Errorf("dead letters %v, want the late order", out.dead)
+	}
+}
+
+// TestTemporalVersionsKeptWithoutWatermark checks that a temporal table
+// looked up by a column that is not the event time keeps every version:
+// the watermark says nothing about that column.
+func TestTemporalVersionsKeptWithoutWatermark(t *testing.T) {
+	stmts, err := sql.Parse("t", "SELECT o.id, r.rate FROM orders o JOIN rates FOR SYSTEM_TIME AS OF o.placed AS r ON o.cur = r.cur")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, err := Compile(stmts[0].Select(), Options{Properties: map[string]string{"event.time.field": "ts"}, Inputs: []Input{
+		{Name: "orders", Alias: "o", Schema: record.NewSchema("id", "cur", "ts", "placed")},
+		{Name: "rates", Alias: "r", Schema: record.NewSchema("cur", "rate", "ts"), PrimaryKey: []string{"cur"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := prog.Tables()[0]
+	pl := prog.NewPipeline()
+	for i := range int64(100) {
+		table.Apply(&record.Record{Values: []record.Value{record.StringValue("EUR"), record.IntValue(i), record.IntValue(i * 10)}})
+	}
+	pl.Advance(10_000, &rows{})
+	if n := table.Versions(); n != 100 {
+		t.Errorf("%d versions kept, want all 100", n)
+	}
+}
