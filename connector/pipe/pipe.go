@@ -71,16 +71,24 @@ type Stream struct {
 
 // part is one stream partition: its queue and the writer's position.
 type part struct {
-	ch      chan []record.Record
-	pending []record.Record
-	vals    []record.Value // storage of pending's values
-	seq     int64          // offset of the next row written
-	mark    int64          // seq at the last Flush (under Stream.mu)
+	ch      chan *batch
+	pending *batch
+	// free holds batches the reader has copied out, for the writer to
+	// fill again: in steady state a stream allocates nothing per row
+	free chan *batch
+	seq  int64 // offset of the next row written
+	mark int64 // seq at the last Flush (under Stream.mu)
 	// held are the batches a held stream took before its reader opened,
 	// oldest first; the reader takes them before ch. holding is closed
 	// when no more are added.
-	held    [][]record.Record
+	held    []*batch
 	holding chan struct{}
+}
+
+// batch is one hand-over: rows whose values live in vals.
+type batch struct {
+	recs []record.Record
+	vals []record.Value
 }
 
 // New returns the stream called name; Configure it before use.
@@ -108,7 +116,7 @@ func (s *Stream) Configure(writer string, out connector.Schema, keySlots []int, 
 	s.writer, s.out, s.schema, s.keySlots, s.bounded = writer, out, out.Columns, keySlots, bounded
 	s.parts = make([]*part, n)
 	for i := range s.parts {
-		s.parts[i] = &part{ch: make(chan []record.Record, QueueSize)}
+		s.parts[i] = &part{ch: make(chan *batch, QueueSize), free: make(chan *batch, QueueSize+1)}
 	}
 	s.committed = make([]int64, n)
 }
@@ -276,20 +284,18 @@ func (k *sink) Write(ctx context.Context, rows []record.Record) error {
 			p = int(s.assign[partition.KeyGroup(k.key)])
 		}
 		pt := s.parts[p]
-		if pt.pending == nil {
-			// a batch holds at most the rows left in this call: every
-			// call hands over all it holds before it returns
-			n := min(BatchSize, len(rows)-i)
-			pt.pending = make([]record.Record, 0, n)
-			pt.vals = make([]record.Value, 0, n*width)
+		b := pt.pending
+		if b == nil {
+			b = k.batch(pt, width)
+			pt.pending = b
 		}
-		start := len(pt.vals)
-		pt.vals = append(pt.vals, row.Values[:width]...)
-		pt.pending = append(pt.pending, record.Record{Values: pt.vals[start:len(pt.vals):len(pt.vals)],
+		start := len(b.vals)
+		b.vals = append(b.vals, row.Values[:width]...)
+		b.recs = append(b.recs, record.Record{Values: b.vals[start:len(b.vals):len(b.vals)],
 			Timestamp: row.Timestamp, EventTime: row.EventTime, HasEventTime: row.HasEventTime, Watermark: row.Watermark,
 			Partition: int32(p), Offset: pt.seq, Topic: s.name})
 		pt.seq++
-		if len(pt.pending) == BatchSize {
+		if len(b.recs) == BatchSize {
 			if err := k.send(ctx, pt); err != nil {
 				return err
 			}
@@ -305,13 +311,25 @@ func (k *sink) Write(ctx context.Context, rows []record.Record) error {
 	return nil
 }
 
+// batch returns an empty batch for pt: one the reader is done with, else
+// a new one (whose values never move: rows point into them).
+func (k *sink) batch(pt *part, width int) *batch {
+	select {
+	case b := <-pt.free:
+		b.recs, b.vals = b.recs[:0], b.vals[:0]
+		return b
+	default:
+		return &batch{recs: make([]record.Record, 0, BatchSize), vals: make([]record.Value, 0, BatchSize*width)}
+	}
+}
+
 // send hands pt's pending batch to the reader.
 func (k *sink) send(ctx context.Context, pt *part) error {
 	b := pt.pending
-	pt.pending, pt.vals = nil, nil
-	if len(b) == 0 {
+	if b == nil || len(b.recs) == 0 {
 		return nil
 	}
+	pt.pending = nil
 	select {
 	case pt.ch <- b:
 		return nil
@@ -444,6 +462,7 @@ type reader struct {
 	slots    []int // input slot -> stream column (-1: a system column)
 	identity bool
 	cur      []record.Record
+	curBatch *batch // the batch cur is part of
 	end      bool
 	timer    *time.Timer
 }
@@ -459,7 +478,8 @@ func (rd *reader) Next(ctx context.Context, b *record.Batch, max int) error {
 	b.Source, b.Partition = rd.s.name, rd.p
 	b.Reset()
 	if len(rd.cur) == 0 && len(rd.pt.held) > 0 {
-		rd.cur, rd.pt.held = rd.pt.held[0], rd.pt.held[1:]
+		rd.curBatch, rd.pt.held = rd.pt.held[0], rd.pt.held[1:]
+		rd.cur = rd.curBatch.recs
 	}
 	if len(rd.cur) == 0 {
 		if rd.end {
@@ -478,7 +498,7 @@ func (rd *reader) Next(ctx context.Context, b *record.Batch, max int) error {
 				rd.s.mu.Unlock()
 				return rd.atEnd(ctx)
 			}
-			rd.cur = recs
+			rd.curBatch, rd.cur = recs, recs.recs
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-rd.timer.C:
@@ -488,10 +508,10 @@ func (rd *reader) Next(ctx context.Context, b *record.Batch, max int) error {
 	n := min(max, len(rd.cur))
 	take := rd.cur[:n:n]
 	rd.cur = rd.cur[n:]
-	if rd.identity {
-		b.Records, b.Borrowed = take, true
-		return nil
-	}
+	// the rows are copied into the job's own batch, so that the stream's
+	// batch goes back to its writer at once
+	width := len(rd.slots)
+	var slab []record.Value // values for records the job's batch never held
 	for i := range take {
 		if len(b.Records) < cap(b.Records) {
 			b.Records = b.Records[:i+1]
@@ -500,15 +520,32 @@ func (rd *reader) Next(ctx context.Context, b *record.Batch, max int) error {
 		}
 		out := &b.Records[i]
 		vals := out.Values[:0]
-		for _, slot := range rd.slots {
-			if slot < 0 {
-				vals = append(vals, record.Value{})
-			} else {
-				vals = append(vals, take[i].Values[slot])
+		if cap(vals) < width {
+			if len(slab) < width {
+				slab = make([]record.Value, width*(n-i))
+			}
+			vals, slab = slab[:0:width], slab[width:]
+		}
+		if rd.identity {
+			vals = append(vals, take[i].Values...)
+		} else {
+			for _, slot := range rd.slots {
+				if slot < 0 {
+					vals = append(vals, record.Value{})
+				} else {
+					vals = append(vals, take[i].Values[slot])
+				}
 			}
 		}
 		*out = take[i]
 		out.Values = vals
+	}
+	if len(rd.cur) == 0 {
+		select {
+		case rd.pt.free <- rd.curBatch:
+		default:
+		}
+		rd.curBatch = nil
 	}
 	return nil
 }
