@@ -585,8 +585,11 @@ func avroEncoderOf(s avro.Schema, t record.Type) avroEncode {
 	case avro.Double:
 		return func(w *avro.Writer, v record.Value) error {
 			f := v.Float()
-			if v.Kind() == record.Int {
+			switch v.Kind() {
+			case record.Int:
 				f = float64(v.Int())
+			case record.Decimal:
+				f, _ = exactFloat(v)
 			}
 			w.WriteDouble(f)
 			return nil
@@ -636,6 +639,12 @@ func unionBranch(types avro.Schemas, v record.Value) int {
 		want = func(k avro.Type) bool { return k == avro.Long || k == avro.Int || k == avro.Double || k == avro.Bytes }
 	case record.Float:
 		want = func(k avro.Type) bool { return k == avro.Double }
+	case record.Decimal:
+		if _, ok := exactFloat(v); ok {
+			want = func(k avro.Type) bool { return k == avro.Double || k == avro.Bytes }
+		} else {
+			want = func(k avro.Type) bool { return k == avro.String || k == avro.Bytes }
+		}
 	case record.Timestamp:
 		want = func(k avro.Type) bool { return k == avro.Long }
 	default:

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"strconv"
 	"strings"
@@ -39,6 +40,7 @@ func parseProto(ctx context.Context, reg *registry, s sr.Schema) (protoreflect.F
 		return nil, fmt.Errorf("the schema is %s, not Protobuf", s.Type)
 	}
 	files := map[string]string{protoSchemaFile: s.Schema}
+	maps.Copy(files, confluentFiles)
 	if err := reg.references(ctx, s, files); err != nil {
 		return nil, err
 	}
@@ -142,6 +144,8 @@ func protoKindType(fd protoreflect.FieldDescriptor, visiting map[protoreflect.Fu
 			return record.TimestampType, nil
 		case valueName:
 			return record.AnyType, nil
+		case decimalName:
+			return decimalType(fd)
 		}
 		if isWrapper(md) {
 			return protoKindType(md.Fields().Get(0), visiting)
@@ -308,6 +312,7 @@ const (
 	wktTimestamp = 1 + iota
 	wktWrapper
 	wktValue
+	wktDecimal
 )
 
 // protoField is one field of a message and the slot it fills (-1: read
@@ -349,6 +354,9 @@ func compileMessage(md protoreflect.MessageDescriptor, schema *record.Schema, vi
 		// Read whole by anyValue: its Struct and ListValue contain
 		// Values again.
 		m.wkt = wktValue
+		return m, nil
+	case md.FullName() == decimalName:
+		m.wkt = wktDecimal
 		return m, nil
 	}
 	if schema == nil {
@@ -562,8 +570,11 @@ func appendNestedJSON(b []byte, v record.Value, nested bool) []byte {
 // value decodes a nested message: a Timestamp's TIMESTAMP, a wrapper's
 // value, another message's JSON object of all its fields.
 func (m *protoMessage) value(b []byte, text *protoText) (record.Value, error) {
-	if m.wkt == wktValue {
+	switch m.wkt {
+	case wktValue:
 		return anyValue(b)
+	case wktDecimal:
+		return decimalValue(b)
 	}
 	if err := m.decode(b, m.vals, text); err != nil {
 		return record.Value{}, err
@@ -734,9 +745,11 @@ func protoSchemaOf(name string, schema *record.Schema) string {
 	b.WriteString("syntax = \"proto3\";\n\n")
 	imports := map[string]bool{}
 	for _, f := range schema.Fields() {
-		if file := protoImports[protoFieldType(f.Type)]; file != "" && !imports[file] {
-			imports[file] = true
-			fmt.Fprintf(&b, "import %q;\n", file)
+		for _, file := range protoImports[protoFieldType(f.Type)] {
+			if !imports[file] {
+				imports[file] = true
+				fmt.Fprintf(&b, "import %q;\n", file)
+			}
 		}
 	}
 	if len(imports) > 0 {
@@ -745,11 +758,15 @@ func protoSchemaOf(name string, schema *record.Schema) string {
 	fmt.Fprintf(&b, "message %s {\n", avroName(name))
 	for i, f := range schema.Fields() {
 		t := protoFieldType(f.Type)
-		label := ""
-		if !f.NotNull && protoImports[t] == "" {
+		label, opts := "", ""
+		if !f.NotNull && protoImports[t] == nil {
 			label = "optional "
 		}
-		fmt.Fprintf(&b, "  %s%s %s = %d;\n", label, t, avroName(f.Name), i+1)
+		if t == decimalName {
+			opts = fmt.Sprintf(` [(confluent.field_meta) = { params: [ { key: "precision", value: "%d" }, { key: "scale", value: "%d" } ] }]`,
+				decimalPrecision(f.Type), f.Type.Scale)
+		}
+		fmt.Fprintf(&b, "  %s%s %s = %d%s;\n", label, t, avroName(f.Name), i+1, opts)
 	}
 	b.WriteString("}\n")
 	return b.String()
@@ -757,18 +774,29 @@ func protoSchemaOf(name string, schema *record.Schema) string {
 
 // protoImports are the files of the well-known messages a sink's schema
 // uses (message fields: NULL is an absent field without "optional").
-var protoImports = map[string]string{
-	timestampName: "google/protobuf/timestamp.proto",
-	valueName:     "google/protobuf/struct.proto",
+var protoImports = map[string][]string{
+	timestampName: {"google/protobuf/timestamp.proto"},
+	valueName:     {"google/protobuf/struct.proto"},
+	decimalName:   {"confluent/meta.proto", "confluent/type/decimal.proto"},
+}
+
+// decimalPrecision is the precision of a DECIMAL column (18 when unset).
+func decimalPrecision(t record.Type) int {
+	if t.Precision <= 0 {
+		return record.MaxPrecision
+	}
+	return t.Precision
 }
 
 // protoFieldType returns the Protobuf type of a column: BOOLEAN bool,
 // INTEGER int32, BIGINT int64, DOUBLE double, TIMESTAMP
-// google.protobuf.Timestamp, a column of unknown type
-// google.protobuf.Value; the others string (DECIMAL its exact text, ROW
-// and ARRAY their JSON text).
+// google.protobuf.Timestamp, DECIMAL confluent.type.Decimal, a column of
+// unknown type google.protobuf.Value; the others string (ROW and ARRAY
+// their JSON text).
 func protoFieldType(t record.Type) string {
 	switch t.Kind {
+	case record.TypeDecimal:
+		return decimalName
 	case record.TypeAny:
 		return valueName
 	case record.TypeBoolean:
@@ -788,33 +816,28 @@ func protoFieldType(t record.Type) string {
 // protoEncoder writes rows in the wire format of a registered schema from
 // protoSchemaOf.
 type protoEncoder struct {
-	id      int
-	kinds   []record.TypeKind
-	notNull []bool
-	buf     []byte
+	id     int
+	fields []record.Field
+	buf    []byte
 }
 
 func newProtoEncoder(id int, schema *record.Schema) *protoEncoder {
-	e := &protoEncoder{id: id}
-	for _, f := range schema.Fields() {
-		e.kinds = append(e.kinds, f.Type.Kind)
-		e.notNull = append(e.notNull, f.NotNull)
-	}
-	return e
+	return &protoEncoder{id: id, fields: schema.Fields()}
 }
 
 // AppendRow implements rowEncoder.
 func (e *protoEncoder) AppendRow(b []byte, row []record.Value) ([]byte, error) {
 	b = appendWireHeader(b, e.id)
 	b = append(b, 0) // message indexes [0]: the schema's one message
-	for i, k := range e.kinds {
+	for i, f := range e.fields {
+		k := f.Type.Kind
 		var v record.Value
 		if i < len(row) {
 			v = row[i]
 		}
 		num := protowire.Number(i + 1)
 		if v.IsNull() {
-			if e.notNull[i] {
+			if f.NotNull {
 				return b, fmt.Errorf("column %d is NULL but NOT NULL", i+1)
 			}
 			continue
@@ -831,12 +854,19 @@ func (e *protoEncoder) AppendRow(b []byte, row []record.Value) ([]byte, error) {
 			b = protowire.AppendTag(b, num, protowire.VarintType)
 			b = protowire.AppendVarint(b, uint64(n))
 		case record.TypeDouble:
-			f := v.Float()
+			x := v.Float()
 			if v.Kind() == record.Int {
-				f = float64(v.Int())
+				x = float64(v.Int())
 			}
 			b = protowire.AppendTag(b, num, protowire.Fixed64Type)
-			b = protowire.AppendFixed64(b, math.Float64bits(f))
+			b = protowire.AppendFixed64(b, math.Float64bits(x))
+		case record.TypeDecimal:
+			var err error
+			if e.buf, err = appendDecimal(e.buf[:0], v, decimalPrecision(f.Type), f.Type.Scale); err != nil {
+				return b, fmt.Errorf("column %d: %w", i+1, err)
+			}
+			b = protowire.AppendTag(b, num, protowire.BytesType)
+			b = protowire.AppendBytes(b, e.buf)
 		case record.TypeAny:
 			e.buf = appendAnyValue(e.buf[:0], v)
 			b = protowire.AppendTag(b, num, protowire.BytesType)
@@ -870,8 +900,9 @@ func (e *protoEncoder) AppendRow(b []byte, row []record.Value) ([]byte, error) {
 }
 
 // appendAnyValue appends the google.protobuf.Value of v (not NULL): a
-// BOOLEAN its bool_value; an INTEGER of at most 2^53 and a FLOAT its
-// number_value; other values their text as its string_value.
+// BOOLEAN its bool_value; an INTEGER of at most 2^53, a FLOAT and a
+// DECIMAL a float64 holds exactly its number_value; other values their
+// text as its string_value.
 func appendAnyValue(b []byte, v record.Value) []byte {
 	switch v.Kind() {
 	case record.Bool:
@@ -884,6 +915,11 @@ func appendAnyValue(b []byte, v record.Value) []byte {
 		if n := v.Int(); n >= -1<<53 && n <= 1<<53 {
 			b = protowire.AppendTag(b, 2, protowire.Fixed64Type)
 			return protowire.AppendFixed64(b, math.Float64bits(float64(n)))
+		}
+	case record.Decimal:
+		if f, ok := exactFloat(v); ok {
+			b = protowire.AppendTag(b, 2, protowire.Fixed64Type)
+			return protowire.AppendFixed64(b, math.Float64bits(f))
 		}
 	}
 	b = protowire.AppendTag(b, 3, protowire.BytesType)

@@ -543,3 +543,78 @@ func TestRegistryCompatibility(t *testing.T) {
 		t.Errorf("wrote with %+v, want id 1 version 1", sink.subjects)
 	}
 }
+
+// TestProtobufDecimals: confluent.type.Decimal (as Confluent's serializers
+// and Kafka Connect write decimals) is DECIMAL(p, s) with the precision
+// and scale of the field's confluent.field_meta params, else of no type
+// (each value keeps its scale); a sink's DECIMAL column is written so and
+// reads back as the same DECIMAL.
+func TestProtobufDecimals(t *testing.T) {
+	reg := srfake.New()
+	defer reg.Close()
+	text := `syntax = "proto3";
+import "confluent/meta.proto";
+import "confluent/type/decimal.proto";
+message Pay {
+  confluent.type.Decimal amount = 1 [(confluent.field_meta) = { params: [ { key: "precision", value: "10" }, { key: "scale", value: "2" } ] }];
+  confluent.type.Decimal free = 2;
+}
+`
+	id, _, err := reg.RegisterSchema("pay-value", sr.Schema{Schema: text, Type: sr.TypeProtobuf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := newRegistry(reg.URL(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	ss, err := client.latest(ctx, "pay-value")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols, err := protoFormat{}.columns(ctx, client, ss.Schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := record.NewSchemaOf(cols...)
+	if got := schemaText(schema); got != "amount DECIMAL(10,2), free" {
+		t.Errorf("columns %s", got)
+	}
+	// amount: 12345 at scale 2; free: -5 at scale 1.
+	value := append(appendWireHeader(nil, id), 0, 0x0a, 8, 0x0a, 2, 0x30, 0x39, 0x10, 10, 0x18, 2, 0x12, 5, 0x0a, 1, 0xfb, 0x18, 1)
+	dst := make([]record.Value, 2)
+	if err := (protoFormat{}).decoder(client, schema, textDecoder{}).decodeInto(value, dst); err != nil {
+		t.Fatal(err)
+	}
+	if dst[0].String() != "123.45" || dst[0].Kind() != record.Decimal || dst[1].String() != "-0.5" {
+		t.Errorf("decoded %v %v", dst[0], dst[1])
+	}
+	// The sink's schema of a DECIMAL column compiles, reads back as it,
+	// and its values decode as written.
+	out := record.NewSchemaOf(record.Field{Name: "amount", Type: record.DecimalType(10, 2)})
+	enc, oss, err := protoFormat{}.encoder(ctx, client, "out-value", "out", out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := protoFormat{}.columns(ctx, client, oss.Schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := schemaText(record.NewSchemaOf(back...)); got != "amount DECIMAL(10,2)" {
+		t.Errorf("the sink's schema reads back as %s", got)
+	}
+	for _, v := range []record.Value{record.DecimalValue(-12345, 2), record.DecimalValue(7, 1), record.IntValue(3)} {
+		b, err := enc.AppendRow(nil, []record.Value{v})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make([]record.Value, 1)
+		if err := (protoFormat{}).decoder(client, out, textDecoder{}).decodeInto(b, got); err != nil {
+			t.Fatal(err)
+		}
+		if c, err := record.Compare(got[0], v); err != nil || c != 0 || got[0].Kind() != record.Decimal {
+			t.Errorf("wrote %v, read %v (%s)", v, got[0], got[0].Kind())
+		}
+	}
+}

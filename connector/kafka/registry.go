@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -201,6 +202,16 @@ func (r *registry) incompatible(ctx context.Context, subject string, s sr.Schema
 		msg += ": " + cause.Error()
 	}
 	return fmt.Errorf("%s\nchange the statement's output to fit the subject, write to another topic, or change the subject's compatibility level\nthe output's schema: %s", msg, s.Schema)
+}
+
+// exactFloat returns a DECIMAL as a float64 when the float holds it
+// exactly at its scale (how a column of unknown type writes a decimal in a
+// format whose unions have no decimal).
+func exactFloat(v record.Value) (float64, bool) {
+	u, scale := v.Decimal()
+	text := string(record.AppendDecimal(nil, u, scale))
+	f, err := strconv.ParseFloat(text, 64)
+	return f, err == nil && strconv.FormatFloat(f, 'f', int(scale), 64) == text
 }
 
 // slotDecoder decodes one wire-format value into the slots of a schema,
