@@ -64,11 +64,11 @@ func (p *Plan) explicit(opts Options) (name, origin, where string, at sql.Node) 
 	return "", "", "", nil
 }
 
-// positioned returns err as a positioned error at at, or as it is when at
-// is nil (a flag has no position).
+// positioned returns err as a positioned error at at, or as a *FlagError
+// when at is nil (a flag has no position).
 func positioned(at sql.Node, err error) error {
 	if at == nil || at.Position().Line == 0 {
-		return err
+		return &FlagError{Err: err}
 	}
 	return sql.Errorf(at, "%v", err)
 }

@@ -254,6 +254,15 @@ func counterpart(sel *sql.Select, r *resolver, k sql.Expr, i int) sql.Expr {
 	return nil
 }
 
+// FlagError is an error in an option given on the command line (--strategy,
+// --partitions), not in the SQL text: it has no position there.
+type FlagError struct{ Err error }
+
+func (e *FlagError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the underlying error.
+func (e *FlagError) Unwrap() error { return e.Err }
+
 // counts sets Partitions, CPUs and BatchSize: --partitions, then
 // @num_partitions, then the CPU count.
 func (p *Plan) counts(opts Options) error {
@@ -265,7 +274,7 @@ func (p *Plan) counts(opts Options) error {
 	case opts.Partitions > 0:
 		p.Partitions, p.PartitionsOrigin = opts.Partitions, FromFlag
 	case opts.Partitions < 0:
-		return fmt.Errorf("--partitions %d: must be at least 1", opts.Partitions)
+		return &FlagError{Err: fmt.Errorf("--partitions %d: must be at least 1", opts.Partitions)}
 	default:
 		n, ok, err := p.intAnnotation(sql.AnnotationPartitions)
 		if err != nil {

@@ -331,8 +331,11 @@ func (c *checked) errorAt(err error, fallback sql.Node) error {
 	}
 	err = sql.AtProperty(err, c.with)
 	var se *sql.Error
+	var fe *plan.FlagError
 	switch {
 	case errors.As(err, &se):
+	case errors.As(err, &fe):
+		// a command-line flag: the SQL text is not at fault
 	case errors.As(err, &pe) && !c.inWith(pe.Key):
 		// a property from --set: the SQL text is not at fault
 	default:

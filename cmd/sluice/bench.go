@@ -18,7 +18,7 @@ import (
 // benchCmd is `sluice bench`: the reference's scenarios end to end, beside
 // the hand-written limit and, with --peer, the Go peer.
 type benchCmd struct {
-	Scenarios  []string `help:"Scenarios to run: 0, 1, 2, 2u, 2z, 3a, 3b, 1brc (default all)." sep:","`
+	Scenarios  []string `help:"Scenarios to run: 0, 1, 2, 2u, 2z, 3a, 3b, 1brc, 4a, 4b (default all)." sep:","`
 	Modes      []string `help:"Modes: memory, jsonl, text, kafka (JSON and, beside it, Avro with a Schema Registry), kafka-avro (default all that fit each scenario)." sep:","`
 	Partitions []int    `help:"Partition counts (default 1,2; 1 is always added for the ratios)." sep:","`
 	Strategies string   `default:"auto" enum:"auto,all" help:"auto: the planner's choice; all: every strategy the planner accepts."`

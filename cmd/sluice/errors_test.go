@@ -196,3 +196,27 @@ SELECT a FROM t WITH ('t.type'='file_source', 't.path'='t.jsonl', 'late.data.str
 		t.Error("the first statement ran")
 	}
 }
+
+// TestFlagErrorsHaveNoCaret: a bad --strategy or --partitions names the
+// flag and is not pointed at in the SQL text, which is not at fault.
+func TestFlagErrorsHaveNoCaret(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	writeFile(t, dir, "t.jsonl", "{\"a\":1}\n")
+	q := "SELECT a, COUNT(*) AS n FROM t GROUP BY a WITH ('t.type'='file_source', 't.path'='t.jsonl')"
+	for _, c := range []struct {
+		flags []string
+		want  string
+	}{
+		{[]string{"--strategy", "fastest"}, `sluice: --strategy fastest: unknown partitioning strategy "fastest"; valid: always_hash,`},
+		{[]string{"--strategy", "round_robin"}, "sluice: --strategy round_robin: strategy round_robin would split the groups of GROUP BY a across partitions; valid here:"},
+		{[]string{"--partitions=-3"}, "sluice: --partitions -3: must be at least 1\n"},
+	} {
+		for _, cmd := range []string{"run", "explain"} {
+			code, _, errOut := sluice(t, append(append([]string{cmd}, c.flags...), "-e", q)...)
+			if code != exitUser || !strings.HasPrefix(errOut, c.want) || strings.Contains(errOut, "^") {
+				t.Errorf("%s %v: exit %d\n%s", cmd, c.flags, code, errOut)
+			}
+		}
+	}
+}
