@@ -215,7 +215,11 @@ func checkOptions(stmt *sql.Statement, opts Options) (*checked, error) {
 	if err := checkSink(stmt.Name, c.props); err != nil {
 		return nil, c.errorAt(err, stmt)
 	}
-	if err := checkDLQ(c.props); err != nil {
+	kafkaConn := lookup(c.props, stmt.Name+".type") == "kafka_sink"
+	for _, n := range names {
+		kafkaConn = kafkaConn || lookup(conn, n+".type") == "kafka_source"
+	}
+	if err := checkDLQ(c.props, kafkaConn); err != nil {
 		return nil, c.errorAt(err, sel)
 	}
 	if _, err := guarantee(c.props); err != nil {
@@ -658,8 +662,10 @@ func badType(name, typ, kind string, valid []string) error {
 }
 
 // checkDLQ checks the options of the Kafka dead-letter topic, when
-// 'dlq.topic' is set, without connecting.
-func checkDLQ(props map[string]string) error {
+// 'dlq.topic' is set, without connecting: its brokers must be known, from
+// its own 'dlq.<option>' keys or, when kafkaConn, the job's Kafka source or
+// sink.
+func checkDLQ(props map[string]string, kafkaConn bool) error {
 	topic := strings.TrimSpace(props[job.PropDLQTopic])
 	if topic == "" {
 		if strings.TrimSpace(props[job.PropDLQBrokers]) != "" {
@@ -668,8 +674,16 @@ func checkDLQ(props map[string]string) error {
 		}
 		return nil
 	}
-	if _, _, err := kafka.DeadLetterConn(props, &kafka.Conn{}); err != nil {
+	var fallback *kafka.Conn
+	if kafkaConn {
+		fallback = &kafka.Conn{} // the Kafka source's or sink's, as openDLQ takes it
+	}
+	if _, ok, err := kafka.DeadLetterConn(props, fallback); err != nil {
 		return err
+	} else if !ok {
+		return &sql.PropertyError{Key: job.PropDLQTopic, InValue: true,
+			Msg: fmt.Sprintf("WITH %q=%q: no Kafka brokers known for the dead-letter topic: set %q "+
+				"(the job has no Kafka source or sink to take them from)", job.PropDLQTopic, topic, job.PropDLQBrokers)}
 	}
 	_, err := kafka.DeadLetterTopicSpec(props)
 	return err

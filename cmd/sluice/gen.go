@@ -69,7 +69,7 @@ func (c *genCmd) Run(e *env) error {
 		return fmt.Errorf("gen %s: %w", c.Name, err)
 	}
 	if f != nil {
-		fmt.Fprintf(e.stderr, "wrote %d %s records to %s\n", n, c.Name, c.Out)
+		fmt.Fprintf(e.stderr, "wrote %s %s records (%s) to %s\n", count(n), c.Name, c.format(), c.Out)
 	}
 	return nil
 }
