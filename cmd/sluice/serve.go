@@ -76,6 +76,9 @@ type client struct {
 // call sends a request and decodes a JSON answer into out; an answer of
 // 4xx is the user's error, anything else that fails a runtime error.
 func (c *client) call(e *env, method, path string, body []byte, out any) error {
+	if su, err := url.Parse(c.Server); err != nil || (su.Scheme != "http" && su.Scheme != "https") || su.Host == "" {
+		return userError{fmt.Errorf("--server %q: not an http:// or https:// URL (e.g. http://127.0.0.1:8080)", c.Server)}
+	}
 	u, err := url.JoinPath(c.Server, path)
 	if err != nil {
 		return userError{fmt.Errorf("--server: %w", err)}

@@ -34,6 +34,7 @@ func TestServerCommands(t *testing.T) {
 		{"stop app", append([]string{"stop", "live"}, srv...), 0, "stopped application live", ""},
 		{"stop unknown", append([]string{"stop", "live"}, srv...), 1, "", "no application or job live"},
 		{"no server", []string{"jobs", "--server", "http://127.0.0.1:1"}, 2, "", "connect"},
+		{"no URL", []string{"jobs", "--server", "127.0.0.1:8080"}, 1, "", `--server "127.0.0.1:8080": not an http:// or https:// URL`},
 	}
 	for _, c := range cases {
 		code, out, errOut := sluice(t, c.args...)
