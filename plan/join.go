@@ -164,11 +164,11 @@ func (p *Plan) placeInputs(sel *sql.Select, r *resolver) {
 		case in.Broadcast:
 			in.Routing = RoutingBroadcast
 		case in.Exchange || p.Requirement.Kind != partition.Hash || strat == partition.FanIn || !p.tableKeyed(in):
-			lookup := lookupKeys(sel, r, i)
+			lookup, own := lookupKeys(sel, r, i)
 			if !in.Exchange {
 				in.Why += fmt.Sprintf("; the stream is routed by %s, not hashed on %s's primary key", p.Inputs[0].Routing, in.Name)
 			}
-			in.Exchange, in.KeyExprs = true, nil
+			in.Exchange, in.KeyExprs = true, own
 			in.Routing = "exchange on " + strings.Join(lookup, ", ")
 			in.Why += fmt.Sprintf(", so %s is split over the workers by its primary key (%s) and each row, after the joins before it, is looked up in the shard that holds %s: an exchange on the next key inside the process",
 				in.Name, strings.Join(in.PrimaryKey, ", "), strings.Join(lookup, ", "))
@@ -184,15 +184,16 @@ func (p *Plan) placeInputs(sel *sql.Select, r *resolver) {
 }
 
 // lookupKeys returns what input i (a table) is looked up by: the
-// expressions its JOIN equates with its columns.
-func lookupKeys(sel *sql.Select, r *resolver, i int) []string {
-	var out []string
+// expressions its JOIN equates with its columns, and those columns.
+func lookupKeys(sel *sql.Select, r *resolver, i int) ([]string, []sql.Expr) {
+	var by []string
+	var own []sql.Expr
 	for _, pr := range equalities(sel.Joins[i-1].On, r) {
 		if r.input(pr.r) == i {
-			out = append(out, sql.FormatExpr(pr.l))
+			by, own = append(by, sql.FormatExpr(pr.l)), append(own, pr.r)
 		}
 	}
-	return out
+	return by, own
 }
 
 // tableKeyed reports whether a table's side of the routing key is made of

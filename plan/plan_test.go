@@ -195,3 +195,40 @@ func TestExplainPartitionCount(t *testing.T) {
 		}
 	}
 }
+
+// TestJoinStages checks that each join of a multi-way join runs on its own
+// key: a table co-located with the stream while that leaves a key to hash
+// on, a later table on another key exchanged on it, and a small table
+// broadcast.
+func TestJoinStages(t *testing.T) {
+	const big = " WITH ('r.primary.key'='k', 'd.primary.key'='desk', 'r.broadcast'='false', 'd.broadcast'='false')"
+	tests := []struct {
+		sql, req string
+		routing  []string // per input
+	}{
+		{"SELECT t.id FROM t JOIN r ON t.k = r.k JOIN d ON r.desk = d.desk" + big, "hash(t.k)",
+			[]string{"always_hash on t.k", "always_hash on r.k", "exchange on r.desk"}},
+		{"SELECT t.g, COUNT(*) FROM t JOIN r ON t.k = r.k GROUP BY t.g" + big, "hash(t.g)",
+			[]string{"always_hash on t.g", "exchange on t.k"}},
+		{"SELECT a.v FROM a JOIN r ON a.x = r.k JOIN b ON a.k = b.k WITHIN INTERVAL '1' SECOND" + big, "hash(a.k)",
+			[]string{"always_hash on a.k", "exchange on a.x", "always_hash on b.k"}},
+		{"SELECT a.v FROM a JOIN b ON a.k = b.k WITHIN INTERVAL '1' SECOND JOIN d ON b.desk = d.desk" + big, "hash(a.k)",
+			[]string{"always_hash on a.k", "always_hash on b.k", "exchange on b.desk"}},
+		{"SELECT t.id FROM t JOIN r ON t.k = r.k JOIN d ON r.desk = d.desk WITH ('r.primary.key'='k', 'd.primary.key'='desk', 'r.broadcast'='false')", "hash(t.k)",
+			[]string{"always_hash on t.k", "always_hash on r.k", "broadcast"}},
+	}
+	for _, tt := range tests {
+		p := build(t, tt.sql, Options{})
+		if got := RequirementText(p.Requirement); got != tt.req {
+			t.Errorf("%s: requirement %s, want %s", tt.sql, got, tt.req)
+		}
+		for i, in := range p.Inputs {
+			if in.Routing != tt.routing[i] {
+				t.Errorf("%s: input %s routed %q, want %q", tt.sql, in.Name, in.Routing, tt.routing[i])
+			}
+			if strings.HasPrefix(in.Routing, "exchange") && (!in.Exchange || !strings.Contains(in.Why, "an exchange on the next key")) {
+				t.Errorf("%s: input %s: exchange %v, why %q", tt.sql, in.Name, in.Exchange, in.Why)
+			}
+		}
+	}
+}
