@@ -55,6 +55,20 @@ type Positioner interface {
 	Position() int64
 }
 
+// Watermarker is an optional interface of a PartitionReader whose records
+// were read and judged by an upstream stage (a repartition topic's): the
+// reader sets each record's Watermark itself, to the watermark of the
+// record's own upstream partition before it, and Watermark returns the
+// partition's watermark, which only the upstream stage's reports move (ok
+// is false before there is one). The job then neither stamps the records
+// nor derives the partition's watermark from their event times. Unlike a
+// WatermarkCarrier's (one writer partition per reader partition), such a
+// partition holds records of many upstream partitions, so its watermark
+// is the upstream's minimum, reported apart from the records.
+type Watermarker interface {
+	Watermark() (wm int64, ok bool)
+}
+
 // PartitionReader reads one source partition (a Kafka partition or a file
 // split) in source order. It is used by one goroutine.
 type PartitionReader interface {

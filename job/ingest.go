@@ -138,6 +138,10 @@ type ingester struct {
 	// carried: the records carry their writer's watermark, which stands
 	// for maxEvent (connector.WatermarkCarrier)
 	carried bool
+	// carrier, when set, is a reader whose records carry their upstream
+	// watermark (connector.Watermarker): it alone moves the partition's
+	// watermark
+	carrier connector.Watermarker
 }
 
 // ingest reads one source partition until it ends or the job stops,
@@ -149,6 +153,9 @@ func (r *run) ingest(sp *sourcePartition, rd connector.PartitionReader) error {
 		maxEvent: noWatermark, offset: -1, wm: noWatermark, stamp: r.prog.Windowed() || r.cfg.StampWatermarks}
 	if wc, ok := r.cfg.Sources[sp.source].(connector.WatermarkCarrier); ok && wc.CarriesWatermarks() {
 		in.carried = true
+	}
+	if c, ok := rd.(connector.Watermarker); ok {
+		in.carrier, in.stamp = c, false
 	}
 	b := r.batches.get(r.cfg.BatchSize)
 	defer func() { r.batches.put(b) }()
@@ -171,6 +178,10 @@ func (r *run) ingest(sp *sourcePartition, rd connector.PartitionReader) error {
 			if rerr != nil {
 				return rerr
 			}
+		}
+		if in.carrier != nil {
+			in.carry()
+			in.publishIfFlushed(false)
 		}
 		if p, ok := rd.(connector.Positioner); ok && p.Position() > in.offset {
 			// past dead letters the batch did not carry (they are in the DLQ,
@@ -244,6 +255,9 @@ func (in *ingester) route(b *record.Batch) (*record.Batch, error) {
 			in.wm = et - r.cfg.MaxOutOfOrder.Milliseconds()
 		}
 	}
+	if in.carrier != nil {
+		in.carry()
+	}
 	in.offset = max(in.offset, b.Records[n-1].Offset+1)
 	now := time.Now()
 	if t := b.Records[0].Topic; t != in.topic {
@@ -279,6 +293,16 @@ func (in *ingester) route(b *record.Batch) (*record.Batch, error) {
 	in.flushOld()
 	in.publishIfFlushed(false)
 	return r.batches.get(r.cfg.BatchSize), nil
+}
+
+// carry takes the partition's watermark from its reader (carrier): the
+// published highest event time is set so that it less the allowed
+// out-of-orderness is the upstream watermark, as watermarkOf computes it.
+func (in *ingester) carry() {
+	in.maxEvent = noWatermark
+	if wm, ok := in.carrier.Watermark(); ok && wm != noWatermark {
+		in.maxEvent = wm + in.r.cfg.MaxOutOfOrder.Milliseconds()
+	}
 }
 
 // fence drops the records of b that a restored checkpoint says already had

@@ -42,7 +42,7 @@ const PropStrategy = "partitioning_strategy"
 
 // PropertyKeys lists the job-level WITH keys the planner reads; a key
 // missing here is refused as unknown before it is read.
-var PropertyKeys = []string{PropStrategy, PropRepartition, PropBroadcastMaxRows, PropStateTTL}
+var PropertyKeys = []string{PropStrategy, PropRepartition, PropRepartitionPartitions, PropBroadcastMaxRows, PropStateTTL}
 
 // explicit returns the explicit strategy name, its origin, a description
 // of where it was written and its position in the SQL text (nil for the

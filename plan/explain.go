@@ -120,6 +120,11 @@ func Explain(w io.Writer, plans []*Plan) error {
 		line("batch size", fmt.Sprint(p.BatchSize))
 		if p.Inputs[0].Type == "kafka_source" {
 			line("scale-out", scaleOutText(p.ScaleOut()))
+			if p.Repartition != nil {
+				one, two := p.stageTexts()
+				line("stage 1", one)
+				line("stage 2", two)
+			}
 		}
 	}
 	_, err := io.WriteString(w, b.String())
@@ -201,10 +206,33 @@ func (in Input) explainText(stream bool) string {
 // scaleOutText says what happens when several processes share the source
 // through a consumer group.
 func scaleOutText(s ScaleOut) string {
-	if s.Split {
+	switch {
+	case s.Split:
 		return "several processes may share the source's consumer group: " + s.Why
+	case s.Repartition != nil:
+		return "repartitioned, so several processes may share the consumer group: " + s.Why + ", so the job runs in two stages in every process (below)"
+	case s.Unsplittable != "":
+		return "one process per consumer group: " + s.Why + "; a second member of the group stops the job (" + s.Unsplittable + ")"
 	}
-	return "one process per consumer group: " + s.Why + "; a second member of the group stops the job (repartition topics are not available, 'repartition'='false')"
+	return "one process per consumer group: " + s.Why + "; a second member of the group stops the job"
+}
+
+// stageTexts describe the two stages of a repartitioned statement.
+func (p *Plan) stageTexts() (one, two string) {
+	r := p.Repartition
+	parts := fmt.Sprintf("%d partitions", r.Partitions)
+	if r.Partitions == 0 {
+		parts = fmt.Sprintf("max(source partitions, %d) partitions", MinRepartitionPartitions)
+		if n := p.Inputs[0].Facts.Partitions; n > 0 {
+			parts = fmt.Sprintf("%d partitions", r.TopicPartitions(n))
+		}
+	}
+	key := strings.Join(r.Key, ", ")
+	one = fmt.Sprintf("reads %s as a member of group %s and writes each record to topic %s (%s, created if missing), to the partition of its %s (murmur2), with its watermark",
+		p.Inputs[0].Name, r.Group, r.Topic, parts, key)
+	two = fmt.Sprintf("reads %s in group %s (each key in one partition, so in one process; whole partitions move on a rebalance and are replayed from their committed offsets) and runs the statement with %s",
+		r.Topic, r.Group, partition.SmartRepartition)
+	return one, two
 }
 
 // jsonSchema is one source's schema in ExplainJSON's output.

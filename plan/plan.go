@@ -87,6 +87,12 @@ type Plan struct {
 	CPUs int
 	// BatchSize is the records per hand-over (@batch_size, default 1024).
 	BatchSize int
+	// Repartition is set when the statement runs in two stages joined by a
+	// repartition topic (see ScaleOut).
+	Repartition *Repartition
+	// unsplittable says why a statement that needs the whole source in
+	// one process is not repartitioned
+	unsplittable string
 }
 
 // Input is one source of a statement.
@@ -162,6 +168,9 @@ func Build(stmt *sql.Statement, opts Options) (*Plan, error) {
 		return nil, err
 	}
 	p.placeInputs(sel, r)
+	if err := p.planRepartition(opts); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 

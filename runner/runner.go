@@ -128,6 +128,9 @@ type Job struct {
 	config job.Config
 	// closers end what the job's inputs keep running (a join's tables) after Run
 	closers []func() error
+	// stages, when set, are the two stages of a statement repartitioned
+	// through a topic (Plan.Repartition), which Run runs instead of config
+	stages *twoStages
 }
 
 // Source and sink types accepted in '<name>.type'.
@@ -171,9 +174,7 @@ func Prepare(ctx context.Context, stmt *sql.Statement, opts Options) (j *Job, er
 	if err != nil {
 		return nil, err
 	}
-	if err := guardScaleOut(p, props, src); err != nil {
-		return nil, configErr(err)
-	}
+	guardScaleOut(p, src)
 	cfg, err := job.FromPlan(p, prog, props)
 	if err != nil {
 		return nil, c.errorAt(err, stmt)
@@ -210,8 +211,14 @@ func Prepare(ctx context.Context, stmt *sql.Statement, opts Options) (j *Job, er
 	if stdoutSink {
 		sinkName = ""
 	}
-	return &Job{Name: name, Plan: p, Program: prog, Props: props, Source: srcName, Sink: sinkName,
-		WritesStdout: stdoutSink, Facts: facts, Schema: schema, src: src, dlq: dlq, config: cfg}, nil
+	j = &Job{Name: name, Plan: p, Program: prog, Props: props, Source: srcName, Sink: sinkName,
+		WritesStdout: stdoutSink, Facts: facts, Schema: schema, src: src, dlq: dlq, config: cfg}
+	if ks, ok := src.(*kafka.Source); ok && p.Repartition != nil {
+		if err := c.repartition(ctx, stmt, opts, j, ks); err != nil {
+			return nil, err
+		}
+	}
+	return j, nil
 }
 
 // FactsNote says why the source's partition key is not trusted (the data
@@ -277,7 +284,13 @@ func (j *Job) SetOnBatch(f func(partition, records int, d time.Duration)) {
 // Run runs the job until its bounded input ends or ctx is cancelled, then
 // closes its dead-letter topic's producer (flushing it first).
 func (j *Job) Run(ctx context.Context) (*job.Summary, error) {
-	sum, err := job.Run(ctx, j.config)
+	var sum *job.Summary
+	var err error
+	if j.stages != nil {
+		sum, err = j.stages.run(ctx)
+	} else {
+		sum, err = job.Run(ctx, j.config)
+	}
 	for _, c := range j.closers {
 		if cerr := c(); cerr != nil && err == nil {
 			err = cerr

@@ -69,16 +69,25 @@ func (s *Source) adjustOffsets(_ context.Context, offsets map[string]map[int32]k
 			s.checkResume(p, o.EpochOffset().Offset)
 		}
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for p, o := range offsets[s.cfg.topic] {
+		// what the group committed is committed for this member too: a
+		// Shuffle reports it, so a partition already read to its end by
+		// another member counts as ended
+		if c := o.EpochOffset().Offset; c >= 0 {
+			s.noteCommittedLocked(p, c)
+		}
+	}
 	if !s.cfg.stopAtEnd {
 		return offsets, nil
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	for p, o := range offsets[s.cfg.topic] {
 		start := o.EpochOffset().Offset
 		if start < 0 {
 			start = s.directStart(p)
 			offsets[s.cfg.topic][p] = kgo.NewOffset().At(start)
+			s.noteCommittedLocked(p, start)
 		}
 		if r := s.readers[p]; r != nil && start >= s.ends[p] {
 			r.ended.Store(true)
@@ -94,6 +103,7 @@ func (s *Source) adjustOffsets(_ context.Context, offsets map[string]map[int32]k
 // revokeWait) until each has drained and the coordinator has committed its
 // offsets. Commits for these partitions are accepted until then.
 func (s *Source) revoked(ctx context.Context, _ *kgo.Client, m map[string][]int32) {
+	s.notifyRevoke(m[s.cfg.topic])
 	s.disowned(m[s.cfg.topic])
 	rs := s.release(m, true)
 	if len(rs) == 0 {
@@ -149,6 +159,7 @@ func (s *Source) committedLocked(rs []*partReader, since int64) bool {
 // lost ends the readers of partitions the group took away without a
 // handover; their offsets can no longer be committed by this member.
 func (s *Source) lost(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+	s.notifyRevoke(m[s.cfg.topic])
 	s.disowned(m[s.cfg.topic])
 	s.release(m, false)
 	s.mu.Lock()
@@ -180,4 +191,12 @@ func (s *Source) release(m map[string][]int32, handover bool) []*partReader {
 	}
 	s.signal()
 	return rs
+}
+
+// noteCommittedLocked records that every record of p before offset c is
+// committed, unless a later offset is known.
+func (s *Source) noteCommittedLocked(p int32, c int64) {
+	if old, ok := s.committed[p]; !ok || c > old {
+		s.committed[p] = c
+	}
 }

@@ -163,11 +163,16 @@ func (s *Source) deliverLoop(ctx context.Context, out chan<- connector.Partition
 		s.mu.Lock()
 		batch := s.pending
 		s.pending = nil
-		done := s.cfg.group == "" || (s.cfg.stopAtEnd && s.allEndedLocked())
+		ends := (s.cfg.stopAtEnd && !s.keepOpen) || (s.repart != nil && s.repart.bounded)
+		done := s.cfg.group == "" || (ends && s.allEndedLocked())
 		s.mu.Unlock()
 		for _, r := range batch {
+			var rd connector.PartitionReader = r
+			if s.repart != nil {
+				rd = repartReader{r}
+			}
 			select {
-			case out <- r:
+			case out <- rd:
 			case <-ctx.Done():
 				return
 			}
@@ -187,6 +192,11 @@ func (s *Source) deliverLoop(ctx context.Context, out chan<- connector.Partition
 // reader it owns has reached its end.
 func (s *Source) allEndedLocked() bool {
 	if !s.everOwned || len(s.pending) > 0 {
+		return false
+	}
+	if s.repart != nil && len(s.readers) == 0 {
+		// between a rebalance's revoking and assigning: the partitions
+		// to end are still to come
 		return false
 	}
 	for _, r := range s.readers {

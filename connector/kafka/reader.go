@@ -31,6 +31,7 @@ type partReader struct {
 	part  int32
 	queue chan []*kgo.Record // closed when the partition ends or is revoked
 	dec   *decoder
+	up    *upstream // the upstream view of a repartition topic's partition, else nil
 
 	closeOnce sync.Once     // closes queue
 	stop      chan struct{} // closed by Close: the consumer went away
@@ -126,6 +127,9 @@ func (r *partReader) Next(ctx context.Context, b *record.Batch, max int) error {
 		r.cur = r.cur[1:]
 		r.decodeInto(b, kr)
 	}
+	if r.up != nil {
+		r.upstreamEnd()
+	}
 	if len(b.Records) == 0 && r.eof && len(r.cur) == 0 {
 		return io.EOF
 	}
@@ -177,8 +181,33 @@ func (r *partReader) take(recs []*kgo.Record, ok bool) {
 	r.cur = recs
 }
 
+// upstreamEnd publishes how far a repartition partition may be committed
+// and ends the reader once its upstream says it holds nothing more.
+func (r *partReader) upstreamEnd() {
+	r.up.publish(r.next.Load())
+	if r.eof || !r.up.ended() {
+		return
+	}
+	r.eof, r.cur = true, nil
+	r.ended.Store(true)
+	r.markDrained()
+	r.src.signal()
+}
+
 // decodeInto decodes kr into the next record of b, or dead-letters it.
 func (r *partReader) decodeInto(b *record.Batch, kr *kgo.Record) {
+	if r.up != nil {
+		keep, err := r.up.admit(kr)
+		if err != nil {
+			r.next.Store(kr.Offset + 1)
+			r.src.deadLetter(kr, err)
+			return
+		}
+		if !keep {
+			r.next.Store(kr.Offset + 1)
+			return
+		}
+	}
 	n := len(b.Records)
 	if n < cap(b.Records) {
 		b.Records = b.Records[:n+1]
@@ -192,8 +221,18 @@ func (r *partReader) decodeInto(b *record.Batch, kr *kgo.Record) {
 		r.src.deadLetter(kr, err)
 		return
 	}
+	if r.up != nil {
+		rec.Watermark = r.up.carried
+	}
 	r.src.verify(rec)
 }
+
+// repartReader is the reader of a repartition topic's partition: its
+// records carry their upstream watermark (connector.Watermarker).
+type repartReader struct{ *partReader }
+
+// Watermark implements connector.Watermarker.
+func (r repartReader) Watermark() (int64, bool) { return r.up.watermark() }
 
 // Position implements connector.Positioner.
 func (r *partReader) Position() int64 { return r.next.Load() }

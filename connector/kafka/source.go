@@ -61,7 +61,7 @@ type Source struct {
 	commitSeq  map[int32]int64 // per partition: the sequence number of its latest commit
 	seq        int64
 	commitCond *sync.Cond
-	pending    []connector.PartitionReader
+	pending    []*partReader
 	wake       chan struct{}
 	observed   []string
 	check      *verifier
@@ -85,6 +85,17 @@ type Source struct {
 	// it ends the transaction; pollCancel ends the poll under way.
 	turn       chan struct{}
 	pollCancel context.CancelFunc
+
+	// eager: the member rebalances eagerly (range), as the members of a
+	// group shared with a repartition topic's readers must
+	eager bool
+	// keepOpen: under stop.at=end the readers channel stays open after
+	// every reader ended, for partitions the group may still assign
+	keepOpen bool
+	// repart is set for the reader of a repartition topic
+	// (RepartitionSource); ups holds each partition's upstream view
+	repart *repartIn
+	ups    map[int32]*upstream
 }
 
 // NewSource returns the Kafka source named name configured by the
@@ -279,6 +290,7 @@ func (s *Source) Open(ctx context.Context, schema *record.Schema, dlq connector.
 	s.owned = make(map[int32]bool)
 	s.committed = make(map[int32]int64)
 	s.commitSeq = make(map[int32]int64)
+	s.ups = make(map[int32]*upstream)
 	if key := s.factsKeyLocked(); len(key) > 0 && (s.check == nil || s.check.result() == nil) {
 		origin := "declared"
 		if len(s.cfg.partitionKey) == 0 {
@@ -373,8 +385,9 @@ func (s *Source) newConsumer() (*kgo.Client, error) {
 	// member could leave before the newcomer got anything, and the newcomer
 	// would silently carry on from the old member's offsets. Every member also
 	// offers the eager range protocol, so members whose plans differ (facts
-	// sampled at different times) still agree on one protocol.
-	if s.wholeTopic != "" {
+	// sampled at different times) still agree on one protocol. The members of
+	// a group that reads a repartition topic rebalance eagerly too (eager).
+	if s.wholeTopic != "" || s.eager {
 		opts = append(opts, kgo.Balancers(kgo.RangeBalancer()))
 	} else {
 		opts = append(opts, kgo.Balancers(kgo.CooperativeStickyBalancer(), kgo.RangeBalancer()))
@@ -400,6 +413,10 @@ func (s *Source) newConsumer() (*kgo.Client, error) {
 // at its end gets a reader that ends at once.
 func (s *Source) addReaderLocked(p int32, start int64) *partReader {
 	r := newPartReader(s, p, newDecoder(&s.cfg, s.schema))
+	if s.repart != nil {
+		r.up = newUpstream(s.repart.sourcePartitions, s.repart.bounded)
+		s.ups[p] = r.up
+	}
 	if end, ok := s.ends[p]; ok {
 		r.hwm.Store(end)
 	}
@@ -439,10 +456,23 @@ func (s *Source) Commit(ctx context.Context, offsets map[int32]int64) error {
 	commit := make(map[int32]kgo.EpochOffset, len(offsets))
 	for p, o := range offsets {
 		if _, owned := s.readers[p]; owned || s.revoking[p] {
+			if u := s.ups[p]; u != nil {
+				// never past a record stage 1 may send again: a replay
+				// from here must meet the original first
+				if safe := u.safe.Load(); safe >= 0 {
+					o = min(o, safe)
+				}
+			}
 			commit[p] = kgo.EpochOffset{Epoch: -1, Offset: o}
 		}
 	}
 	s.mu.Unlock()
+	return s.commit(ctx, cl, commit)
+}
+
+// commit commits offsets for the group and, for a repartition topic,
+// purges the records before them.
+func (s *Source) commit(ctx context.Context, cl *kgo.Client, commit map[int32]kgo.EpochOffset) error {
 	if len(commit) == 0 {
 		return nil
 	}
@@ -462,6 +492,9 @@ func (s *Source) Commit(ctx context.Context, offsets map[int32]int64) error {
 	}
 	s.commitCond.Broadcast()
 	s.mu.Unlock()
+	if s.repart != nil {
+		s.purge(ctx, cl, commit)
+	}
 	return nil
 }
 

@@ -1,0 +1,311 @@
+package kafka
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"sync/atomic"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// A repartition topic carries a statement's records from the process that
+// reads them from the source (stage 1, a Shuffle sink) to the process that
+// owns their key (stage 2, a Source made with RepartitionSource). Besides
+// the records it carries progress reports, so that stage 2 knows the
+// upstream watermarks, which records stage 1 will never send again, and
+// when the source ended.
+//
+// A data record is keyed by its routing key (AppendMessageKey), is in the
+// partition Kafka's default partitioner gives that key, holds the decoded
+// row as JSON, keeps the source record's timestamp and has the header
+// originHeader: its source partition, source offset and the watermark of
+// its source partition before it (the one lateness is judged against).
+//
+// A control record has no key and the header controlHeader. A progress
+// report lists, for each source partition the producing member owns, its
+// watermark after the records sent before the report, its committed offset
+// (every record before it was acknowledged by the repartition topic, and no
+// member will send it again) and whether it is idle or ended. A done marker
+// says that stage 2 finished the partition of a bounded run.
+const (
+	originHeader  = "sluice.origin"
+	controlHeader = "sluice.control"
+)
+
+// Control record kinds (the first byte of controlHeader's value).
+const (
+	controlProgress = 'p'
+	controlDone     = 'd'
+)
+
+// Progress flags.
+const (
+	progressIdle  byte = 1
+	progressEnded byte = 2
+)
+
+// noWatermark is the watermark before any event time (the job's).
+const noWatermark = math.MinInt64
+
+// partProgress is one source partition's progress in a report.
+type partProgress struct {
+	partition int32
+	watermark int64 // noWatermark before any record
+	committed int64 // -1: none
+	flags     byte
+}
+
+// appendOrigin appends the origin header's value.
+func appendOrigin(b []byte, partition int32, offset, watermark int64) []byte {
+	b = binary.AppendVarint(b, int64(partition))
+	b = binary.AppendVarint(b, offset)
+	return binary.AppendVarint(b, watermark)
+}
+
+var errCorrupt = errors.New("corrupt repartition header")
+
+// parseOrigin reads the origin header's value.
+func parseOrigin(b []byte) (partition int32, offset, watermark int64, err error) {
+	var v [3]int64
+	for i := range v {
+		n := 0
+		v[i], n = binary.Varint(b)
+		if n <= 0 {
+			return 0, 0, 0, errCorrupt
+		}
+		b = b[n:]
+	}
+	if v[0] < 0 || v[0] > math.MaxInt32 {
+		return 0, 0, 0, errCorrupt
+	}
+	return int32(v[0]), v[1], v[2], nil
+}
+
+// appendProgress appends a progress report's header value.
+func appendProgress(b []byte, ps []partProgress) []byte {
+	b = append(b, controlProgress)
+	b = binary.AppendUvarint(b, uint64(len(ps)))
+	for _, p := range ps {
+		b = binary.AppendVarint(b, int64(p.partition))
+		b = binary.AppendVarint(b, p.watermark)
+		b = binary.AppendVarint(b, p.committed)
+		b = append(b, p.flags)
+	}
+	return b
+}
+
+// parseControl reads a control header's value: a progress report's
+// entries, or done for a done marker.
+func parseControl(b []byte, ps []partProgress) (_ []partProgress, done bool, err error) {
+	if len(b) == 0 {
+		return ps, false, errCorrupt
+	}
+	switch b[0] {
+	case controlDone:
+		return ps, true, nil
+	case controlProgress:
+	default:
+		return ps, false, errCorrupt
+	}
+	b = b[1:]
+	count, n := binary.Uvarint(b)
+	if n <= 0 || count > uint64(len(b)) {
+		return ps, false, errCorrupt
+	}
+	b = b[n:]
+	for range count {
+		var v [3]int64
+		for i := range v {
+			v[i], n = binary.Varint(b)
+			if n <= 0 {
+				return ps, false, errCorrupt
+			}
+			b = b[n:]
+		}
+		if len(b) == 0 || v[0] < 0 || v[0] > math.MaxInt32 {
+			return ps, false, errCorrupt
+		}
+		ps = append(ps, partProgress{partition: int32(v[0]), watermark: v[1], committed: v[2], flags: b[0]})
+		b = b[1:]
+	}
+	return ps, false, nil
+}
+
+// header returns the value of the header key of kr, or nil.
+func header(kr *kgo.Record, key string) ([]byte, bool) {
+	for _, h := range kr.Headers {
+		if h.Key == key {
+			return h.Value, true
+		}
+	}
+	return nil, false
+}
+
+// runLen bounds the records one span of upstreamPart.spans stands for.
+const runLen = 256
+
+// span is a run of records of one source partition in a repartition
+// partition: the offset of its first record there and the highest source
+// offset in it.
+type span struct {
+	first, lastSource int64
+	n                 int
+}
+
+// upstreamPart is what a stage-2 reader knows of one source partition.
+type upstreamPart struct {
+	known       bool  // a report about it was read
+	watermark   int64 // the highest reported
+	committed   int64 // the highest reported committed offset (-1: none)
+	idle, ended bool
+	last        int64 // the highest source offset handed out (-1: none)
+	// spans are the runs of records handed out whose source offsets are
+	// not yet reported committed: stage 1 may send them again, so they
+	// must be read again after a restart
+	spans []span
+}
+
+// upstream is a stage-2 reader's view of the repartition partition it
+// reads: the upstream watermark, duplicates to drop, how far it may commit
+// and whether the partition ended. It is used by the reader's goroutine;
+// safe is read by commits.
+type upstream struct {
+	parts   []upstreamPart
+	bounded bool // the source ends (stop.at=end): so does the partition
+	done    bool // a done marker was read
+	known   int  // parts reported
+	carried int64
+	scratch []partProgress
+	// safe is the offset of the first record that stage 1 may still send
+	// again (-1: none), published after each batch
+	safe atomic.Int64
+}
+
+func newUpstream(sourcePartitions int, bounded bool) *upstream {
+	u := &upstream{parts: make([]upstreamPart, sourcePartitions), bounded: bounded}
+	for i := range u.parts {
+		u.parts[i] = upstreamPart{watermark: noWatermark, committed: -1, last: -1}
+	}
+	u.safe.Store(-1)
+	return u
+}
+
+// admit reads kr's repartition headers. It returns false for a record that
+// is not data (a control record) or that was handed out already (sent
+// again by stage 1 after a restart); for data it keeps the watermark the
+// record carries for the decoder to set.
+func (u *upstream) admit(kr *kgo.Record) (bool, error) {
+	if v, ok := header(kr, controlHeader); ok {
+		ps, done, err := parseControl(v, u.scratch[:0])
+		u.scratch = ps
+		if err != nil {
+			return false, err
+		}
+		u.done = u.done || done
+		for _, p := range ps {
+			u.report(p)
+		}
+		return false, nil
+	}
+	v, ok := header(kr, originHeader)
+	if !ok {
+		return false, fmt.Errorf("not a repartition record (no %s header)", originHeader)
+	}
+	p, off, wm, err := parseOrigin(v)
+	if err != nil {
+		return false, err
+	}
+	if int(p) >= len(u.parts) {
+		return false, fmt.Errorf("repartition record from source partition %d, but the source has %d", p, len(u.parts))
+	}
+	up := &u.parts[p]
+	if off <= up.last {
+		return false, nil
+	}
+	up.last = off
+	if k := len(up.spans) - 1; k >= 0 && up.spans[k].n < runLen {
+		up.spans[k].lastSource, up.spans[k].n = off, up.spans[k].n+1
+	} else if off >= up.committed {
+		up.spans = append(up.spans, span{first: kr.Offset, lastSource: off, n: 1})
+	}
+	u.carried = wm
+	return true, nil
+}
+
+// report takes one source partition's progress.
+func (u *upstream) report(p partProgress) {
+	if int(p.partition) >= len(u.parts) || p.partition < 0 {
+		return
+	}
+	up := &u.parts[p.partition]
+	if !up.known {
+		up.known = true
+		u.known++
+	}
+	up.watermark = max(up.watermark, p.watermark)
+	up.committed = max(up.committed, p.committed)
+	up.idle = p.flags&progressIdle != 0
+	up.ended = up.ended || p.flags&progressEnded != 0
+	k := 0
+	for k < len(up.spans) && up.spans[k].lastSource < up.committed {
+		k++
+	}
+	up.spans = up.spans[k:]
+}
+
+// publish updates safe after a batch: the first record still to be
+// confirmed by stage 1, or next (the offset after the last record read)
+// when there is none.
+func (u *upstream) publish(next int64) {
+	safe := next
+	for i := range u.parts {
+		if s := u.parts[i].spans; len(s) > 0 {
+			safe = min(safe, s[0].first)
+		}
+	}
+	u.safe.Store(safe)
+}
+
+// ended reports whether the partition holds nothing more: a done marker,
+// or every source partition of a bounded source reported ended.
+func (u *upstream) ended() bool {
+	if u.done {
+		return true
+	}
+	if !u.bounded || u.known < len(u.parts) {
+		return false
+	}
+	for i := range u.parts {
+		if !u.parts[i].ended {
+			return false
+		}
+	}
+	return true
+}
+
+// watermark is the partition's watermark, computed as the job computes
+// its own over source partitions: the minimum over the source partitions
+// that are neither ended nor idle, or the maximum when none is active. It
+// is false until every source partition was reported, so that none is
+// passed before its first report.
+func (u *upstream) watermark() (int64, bool) {
+	if u.known < len(u.parts) {
+		return 0, false
+	}
+	active, passive, any := int64(math.MaxInt64), int64(noWatermark), false
+	for i := range u.parts {
+		p := &u.parts[i]
+		if p.ended || p.idle {
+			passive = max(passive, p.watermark)
+			continue
+		}
+		any = true
+		active = min(active, p.watermark)
+	}
+	if any {
+		return active, true
+	}
+	return passive, true
+}

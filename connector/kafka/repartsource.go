@@ -1,0 +1,159 @@
+package kafka
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/connector"
+)
+
+// repartIn configures the reader of a repartition topic.
+type repartIn struct {
+	sourcePartitions int    // the partitions of the source stage 1 reads
+	bounded          bool   // the source ends, and so does every partition
+	onRevoke         func() // called when the group takes partitions away
+}
+
+// RepartitionSource returns stage 2's source: the repartition topic that a
+// Shuffle fed from s writes, read in s's consumer group (another member of
+// it, with eager rebalancing) and decoded into the same schema. key names
+// the routing key columns the topic is partitioned by (nil when they are
+// not all plain columns); sourcePartitions is s's partition count. The
+// source's partitions end when every source partition ended upstream
+// (stop.at=end) or a done marker says stage 2 finished them. onRevoke is
+// called when a rebalance starts taking partitions away, before their
+// readers end: stage 2 keeps no durable state, so its job must stop and
+// start again from the committed offsets. Call UseEagerRebalancing on s
+// too.
+func (s *Source) RepartitionSource(topic string, key []string, sourcePartitions int, onRevoke func()) *Source {
+	cfg := s.cfg
+	cfg.topic = topic
+	cfg.format, cfg.values, cfg.keys, cfg.registry, cfg.keyField = "json", nil, nil, nil, ""
+	cfg.partitionKey = append([]string(nil), key...)
+	cfg.stopAtEnd, cfg.reset = false, "earliest"
+	if cfg.instanceID != "" {
+		cfg.instanceID += "-repartition" // one member per client of the group
+	}
+	r := &Source{cfg: cfg, wake: make(chan struct{}, 1), extraOpts: s.extraOpts, failed: make(chan struct{}), eager: true,
+		repart: &repartIn{sourcePartitions: sourcePartitions, bounded: s.cfg.stopAtEnd, onRevoke: onRevoke}}
+	r.commitCond = sync.NewCond(&r.mu)
+	return r
+}
+
+// UseEagerRebalancing makes the member rebalance eagerly (range balancer),
+// as every member of a group that also reads a repartition topic must.
+// Call it before Open.
+func (s *Source) UseEagerRebalancing() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.eager = true
+}
+
+// KeepOpen keeps a stop.at=end group member's readers channel open after
+// its partitions ended, so that it reads partitions a rebalance gives it
+// later (those of a member that stopped). Call it before Open.
+func (s *Source) KeepOpen() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.keepOpen = true
+}
+
+// Current reports whether rd is the reader of its partition that the
+// group assigned last: false for one whose partition was revoked since.
+func (s *Source) Current(rd connector.PartitionReader) bool {
+	var r *partReader
+	switch v := rd.(type) {
+	case *partReader:
+		r = v
+	case repartReader:
+		r = v.partReader
+	default:
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.readers[r.part] == r
+}
+
+// Owned returns the partitions the group assigns to this member now.
+func (s *Source) Owned() []int32 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]int32, 0, len(s.owned))
+	for p := range s.owned {
+		out = append(out, p)
+	}
+	return out
+}
+
+// Committed returns, per partition, the last offset this member committed.
+func (s *Source) Committed() map[int32]int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.committed)
+}
+
+// notifyRevoke tells a repartition topic's reader that partitions are taken away.
+func (s *Source) notifyRevoke(parts []int32) {
+	if s.repart != nil && s.repart.onRevoke != nil && len(parts) > 0 {
+		s.repart.onRevoke()
+	}
+}
+
+// purge deletes a repartition topic's records before the committed
+// offsets (DeleteRecords, as Kafka Streams does since KIP-811). Stage 2
+// resumes at its committed offsets and stage 1 never sends again what they
+// passed, so nothing a replay needs goes. A failure only leaves records for
+// the next purge.
+func (s *Source) purge(ctx context.Context, cl *kgo.Client, commit map[int32]kgo.EpochOffset) {
+	var os kadm.Offsets
+	for p, o := range commit {
+		if o.Offset > 0 {
+			os.Add(kadm.Offset{Topic: s.cfg.topic, Partition: p, At: o.Offset, LeaderEpoch: -1})
+		}
+	}
+	if len(os) == 0 {
+		return
+	}
+	resp, err := kadm.NewClient(cl).DeleteRecords(ctx, os)
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		s.logger().Debug("kafka repartition topic purge failed", "error", err)
+	}
+}
+
+// MarkDone ends a bounded run's partitions that this member finished:
+// for each that ended upstream it writes a done marker with sh's producer
+// and commits the marker's own offset, so that a member the group gives
+// the partition later (this one stopped) reads the marker and ends at
+// once. Call it after the job ran to its end, before Close.
+func (s *Source) MarkDone(ctx context.Context, sh *Shuffle) error {
+	s.mu.Lock()
+	cl := s.client
+	var ended []int32
+	for p, r := range s.readers {
+		if r.up != nil && r.ended.Load() && !r.up.done {
+			ended = append(ended, p)
+		}
+	}
+	s.mu.Unlock()
+	if cl == nil || len(ended) == 0 {
+		return nil
+	}
+	commit := make(map[int32]kgo.EpochOffset, len(ended))
+	for _, p := range ended {
+		off, err := sh.produceDone(ctx, p)
+		if err != nil {
+			return fmt.Errorf("kafka repartition topic %q: done marker: %w", s.cfg.topic, err)
+		}
+		commit[p] = kgo.EpochOffset{Epoch: -1, Offset: off}
+	}
+	return s.commit(ctx, cl, commit)
+}

@@ -1,0 +1,278 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/connector/codec"
+	"github.com/sluicesql/sluice/record"
+)
+
+// progressInterval is how often a Shuffle reports its source partitions'
+// progress to every partition of the repartition topic when it writes
+// nothing else.
+const progressInterval = 100 * time.Millisecond
+
+// ShuffleConfig configures a Shuffle.
+type ShuffleConfig struct {
+	// Topic is the repartition topic and Partitions its partition count.
+	Topic      string
+	Partitions int
+	// Key evaluates a row's routing key into buf; nil routes by the whole row.
+	Key func(r *record.Record, buf []record.Value) []record.Value
+	// EventTime returns a row's event time, if it has one.
+	EventTime func(r *record.Record) (int64, bool)
+	// MaxOutOfOrder is subtracted from a source partition's highest event
+	// time to give its watermark; IdleTimeout is how long an unbounded
+	// source partition may go without records before it is reported idle.
+	MaxOutOfOrder, IdleTimeout time.Duration
+}
+
+// Shuffle is stage 1's sink of a repartitioned statement: it writes each
+// row the source read (the statement's input rows, in source order per
+// source partition) to the repartition topic partition of its routing key,
+// and reports its source's progress there (see RepartitionSource). It
+// produces with its own idempotent client, so a source partition's records
+// and reports reach each repartition partition in the order it wrote them.
+type Shuffle struct {
+	cfg  ShuffleConfig
+	src  *Source // stage 1's source: the owned partitions, their commits and ends
+	opts []kgo.Opt
+
+	client *kgo.Client
+	enc    *codec.JSONEncoder
+	err    firstError
+
+	mu      sync.Mutex // orders rows before the reports that cover them
+	parts   map[int32]*sent
+	keyBuf  []record.Value
+	hdr     []byte
+	stop    chan struct{}
+	stopped sync.WaitGroup
+}
+
+// sent is what a Shuffle wrote of one source partition.
+type sent struct {
+	maxEvent int64
+	last     time.Time
+}
+
+// NewShuffle returns the sink writing src's rows to cfg.Topic. opts are
+// added to its producing client's options.
+func NewShuffle(src *Source, cfg ShuffleConfig, opts ...kgo.Opt) *Shuffle {
+	return &Shuffle{cfg: cfg, src: src, opts: opts, parts: map[int32]*sent{}}
+}
+
+// EnsureRepartitionTopic creates the repartition topic of src's cluster
+// with partitions partitions (and the cluster's replication factor) unless
+// it exists, and returns its partition count: an existing topic keeps its
+// own, which decides the key groups.
+func EnsureRepartitionTopic(ctx context.Context, src *Source, topic string, partitions int) (int, error) {
+	cl, err := newClient(src.cfg.conn)
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	resp, err := adm.CreateTopic(ctx, int32(partitions), -1, nil, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		return 0, src.cfg.conn.connError(fmt.Errorf("creating repartition topic %q: %w", topic, err))
+	}
+	details, err := adm.ListTopics(ctx, topic)
+	if err == nil {
+		err = details.Error()
+	}
+	if err != nil {
+		return 0, src.cfg.conn.connError(fmt.Errorf("repartition topic %q: %w", topic, err))
+	}
+	n := len(details[topic].Partitions)
+	if n == 0 {
+		return 0, fmt.Errorf("repartition topic %q has no partitions", topic)
+	}
+	return n, nil
+}
+
+// Open connects the producer and starts the progress reports.
+func (s *Shuffle) Open(ctx context.Context, schema *record.Schema, _ []int) error {
+	opts := append([]kgo.Opt{kgo.DefaultProduceTopic(s.cfg.Topic), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.RecordDeliveryTimeout(deliveryTimeout), kgo.ProducerLinger(time.Millisecond)}, s.opts...)
+	cl, err := newClient(s.src.cfg.conn, opts...)
+	if err != nil {
+		return fmt.Errorf("kafka repartition topic %q: %w", s.cfg.Topic, err)
+	}
+	s.client, s.enc = cl, codec.NewJSONEncoder(schema)
+	s.stop = make(chan struct{})
+	s.stopped.Add(1)
+	go s.reportLoop()
+	return nil
+}
+
+// Write produces one message per row to the partition of its routing key.
+func (s *Shuffle) Write(ctx context.Context, rows []record.Record) error {
+	if err := s.err.get(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	for i := range rows {
+		row := &rows[i]
+		var key []record.Value
+		if s.cfg.Key != nil {
+			s.keyBuf = s.cfg.Key(row, s.keyBuf)
+			key = s.keyBuf
+		} else {
+			key = row.Values
+		}
+		// one buffer per message: the producer keeps it until acknowledged
+		buf := AppendMessageKey(nil, key)
+		k := len(buf)
+		buf = s.enc.AppendRow(buf, row.Values)
+		v := len(buf)
+		buf = appendOrigin(buf, row.Partition, row.Offset, row.Watermark)
+		m := &kgo.Record{Key: buf[:k:k], Value: buf[k:v:v], Partition: Partition(buf[:k], s.cfg.Partitions),
+			Timestamp: time.UnixMilli(row.Timestamp), Headers: []kgo.RecordHeader{{Key: originHeader, Value: buf[v:]}}}
+		s.client.Produce(ctx, m, s.produced)
+		p := s.parts[row.Partition]
+		if p == nil {
+			p = &sent{maxEvent: noWatermark}
+			s.parts[row.Partition] = p
+		}
+		if et, ok := s.cfg.EventTime(row); ok && et > p.maxEvent {
+			p.maxEvent = et
+		}
+		p.last = now
+	}
+	return nil
+}
+
+// reportLoop reports progress every progressInterval until Close or Abort.
+func (s *Shuffle) reportLoop() {
+	defer s.stopped.Done()
+	t := time.NewTicker(progressInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			s.report(context.Background())
+		}
+	}
+}
+
+// report writes a progress report of every source partition this member
+// owns to every repartition partition. Rows written before it precede it
+// in each partition: the mutex orders the producing.
+func (s *Shuffle) report(ctx context.Context) {
+	owned := s.src.Owned()
+	committed := s.src.Committed()
+	_, ends := s.src.Offsets()
+	bounded := s.src.Bounded()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	ps := make([]partProgress, 0, len(owned))
+	for _, p := range owned {
+		pp := partProgress{partition: p, watermark: noWatermark, committed: -1}
+		if c, ok := committed[p]; ok {
+			pp.committed = c
+		}
+		st := s.parts[p]
+		if st != nil && st.maxEvent != noWatermark {
+			pp.watermark = st.maxEvent - s.cfg.MaxOutOfOrder.Milliseconds()
+		}
+		switch {
+		case bounded:
+			// every record before the end was acknowledged and committed
+			if end, ok := ends[p]; ok && pp.committed >= end {
+				pp.flags |= progressEnded
+			}
+		case st == nil || now.Sub(st.last) > s.cfg.IdleTimeout:
+			if st == nil {
+				s.parts[p] = &sent{maxEvent: noWatermark, last: now}
+			} else {
+				pp.flags |= progressIdle
+			}
+		}
+		ps = append(ps, pp)
+	}
+	if len(ps) == 0 {
+		return
+	}
+	v := appendProgress(nil, ps)
+	for q := range s.cfg.Partitions {
+		s.client.Produce(ctx, &kgo.Record{Partition: int32(q), Headers: []kgo.RecordHeader{{Key: controlHeader, Value: v}}}, s.produced)
+	}
+}
+
+// produceDone writes a done marker to partition p and returns its offset.
+func (s *Shuffle) produceDone(ctx context.Context, p int32) (int64, error) {
+	res := s.client.ProduceSync(ctx, &kgo.Record{Partition: p, Headers: []kgo.RecordHeader{{Key: controlHeader, Value: []byte{controlDone}}}})
+	r, err := res.First()
+	if err != nil {
+		return 0, err
+	}
+	return r.Offset, nil
+}
+
+// produced records the first produce failure.
+func (s *Shuffle) produced(_ *kgo.Record, err error) {
+	if err != nil {
+		s.err.set(fmt.Errorf("kafka repartition topic %q: produce: %w", s.cfg.Topic, err))
+	}
+}
+
+// Flush waits until everything written is acknowledged.
+func (s *Shuffle) Flush(ctx context.Context) error {
+	if err := s.client.Flush(ctx); err != nil {
+		return fmt.Errorf("kafka repartition topic %q: flush: %w", s.cfg.Topic, err)
+	}
+	return s.err.get()
+}
+
+// Close reports the final progress, flushes it and disconnects. A bounded
+// run's stage 2 may still wait for reports (of partitions the group gives
+// this member after its source ended), so the runner closes the Shuffle
+// only when stage 2 is done (see Shuffle.Finish).
+func (s *Shuffle) Close() error {
+	return s.Flush(context.Background())
+}
+
+// Finish stops the reports after a last one, flushes and disconnects.
+func (s *Shuffle) Finish() error {
+	if s.client == nil {
+		return nil
+	}
+	close(s.stop)
+	s.stopped.Wait()
+	s.report(context.Background())
+	err := s.Flush(context.Background())
+	s.client.Close()
+	s.client = nil
+	return err
+}
+
+// Abort stops the reports and disconnects, dropping what is not sent.
+func (s *Shuffle) Abort() {
+	if s.client == nil {
+		return
+	}
+	close(s.stop)
+	s.stopped.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), abortWait)
+	defer cancel()
+	_ = s.client.AbortBufferedRecords(ctx)
+	s.client.Close()
+	s.client = nil
+}

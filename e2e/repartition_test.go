@@ -1,0 +1,135 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/sluicesql/sluice/job"
+	"github.com/sluicesql/sluice/runner"
+)
+
+// perSymbolWindow is the unaligned windowed GROUP BY of the repartition
+// tests: the topic is keyed by trader_id, the statement groups by symbol.
+// %s is the source's WITH properties and %s the sink's path.
+const perSymbolWindow = `CREATE STREAM per_symbol AS
+SELECT symbol, _WINDOW_START AS w, COUNT(*) AS n, SUM(quantity) AS qty
+FROM trades
+GROUP BY symbol
+WINDOW TUMBLING(trade_time, INTERVAL '100' MILLISECOND)
+EMIT FINAL
+WITH (%s, 'per_symbol.type'='file_sink', 'per_symbol.path'='%s', 'commit.interval'='50ms')`
+
+// stage is one process running a repartitioned statement to the end of its
+// bounded source.
+type stage struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	sum    *job.Summary
+	err    error
+	out    string
+}
+
+func startStage(t *testing.T, ctx context.Context, text, out string) *stage {
+	t.Helper()
+	s := &stage{done: make(chan struct{}), out: out}
+	runCtx, cancel := context.WithCancel(ctx)
+	s.cancel = cancel
+	j := prepare(t, runCtx, text, runner.Options{Partitions: 2, UntilEnd: true})
+	if j.Plan.Repartition == nil {
+		t.Fatalf("statement not repartitioned:\n%s", text)
+	}
+	go func() {
+		defer close(s.done)
+		s.sum, s.err = j.Run(runCtx)
+	}()
+	return s
+}
+
+func (s *stage) wait(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	select {
+	case <-s.done:
+	case <-ctx.Done():
+		t.Fatalf("process %s did not end", name)
+	}
+	if s.err != nil {
+		t.Fatalf("process %s: %v", name, s.err)
+	}
+}
+
+// windowRows reads the per_symbol rows of the files, checks that no
+// (symbol, window) has two different rows (a row written again after a
+// rebalance is the same row: at-least-once) and returns the distinct rows
+// sorted.
+func windowRows(t *testing.T, paths ...string) []string {
+	t.Helper()
+	seen := map[string]string{}
+	for _, p := range paths {
+		for _, line := range readLines(t, p) {
+			var r struct {
+				Symbol string          `json:"symbol"`
+				W      json.RawMessage `json:"w"`
+			}
+			if err := json.Unmarshal([]byte(line), &r); err != nil {
+				t.Fatalf("%s: %q: %v", p, line, err)
+			}
+			k := r.Symbol + "@" + string(r.W)
+			if old, ok := seen[k]; ok && old != line {
+				t.Errorf("window %s has two rows: %s and %s (a partial count)", k, old, line)
+			}
+			seen[k] = line
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for _, l := range seen {
+		out = append(out, l)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// singleProcess runs the statement over the trades in a file and returns
+// its rows sorted: the answer every group of processes must give.
+func singleProcess(t *testing.T, trades []trade) []string {
+	t.Helper()
+	dir := t.TempDir()
+	in := writeTrades(t, dir, trades)
+	out := filepath.Join(dir, "want.jsonl")
+	runToEnd(t, fmt.Sprintf(perSymbolWindow, fmt.Sprintf("'trades.type'='file_source', 'trades.path'='%s'", in), out))
+	want := readLines(t, out)
+	slices.Sort(want)
+	return want
+}
+
+// TestRepartitionedWindowsAcrossProcesses runs an unaligned windowed GROUP
+// BY in three processes of one consumer group over 8 partitions keyed by
+// another column: each process repartitions what it reads through the
+// internal topic, and together they write exactly the windows one process
+// writes.
+func TestRepartitionedWindowsAcrossProcesses(t *testing.T) {
+	t.Parallel()
+	brokers := startCluster(t, "trades")
+	trades := genTrades(t, 6000, 40)
+	produce(t, brokers, "trades", keyBy(trades, byTrader))
+	want := singleProcess(t, trades)
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	src := kafkaTrades(brokers, "group.id", "three", "session.timeout.ms", "6000")
+	var outs []string
+	var procs []*stage
+	for i := range 3 {
+		out := filepath.Join(dir, fmt.Sprintf("p%d.jsonl", i))
+		outs = append(outs, out)
+		procs = append(procs, startStage(t, ctx, fmt.Sprintf(perSymbolWindow, src, out), out))
+	}
+	for i, p := range procs {
+		p.wait(t, ctx, fmt.Sprint(i))
+	}
+	sameLines(t, "windows of three processes", windowRows(t, outs...), want)
+}

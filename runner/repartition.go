@@ -1,0 +1,382 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/connector/kafka"
+	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/job"
+	"github.com/sluicesql/sluice/partition"
+	"github.com/sluicesql/sluice/record"
+	"github.com/sluicesql/sluice/sql"
+)
+
+// twoStages is a statement that runs in two stages joined by a
+// repartition topic (plan.Repartition): stage 1 reads the source as a
+// consumer-group member and writes every record to the topic partition of
+// its routing key (a kafka.Shuffle); stage 2 reads the topic in the same
+// group and runs the statement. Stage 2 keeps no durable state, so on
+// every rebalance its job stops (committing only what is done) and starts
+// again from the committed offsets: a generation per assignment.
+type twoStages struct {
+	one, two job.Config
+	shuffle  *kafka.Shuffle
+	in       *kafka.Source // stage 2's source (the repartition topic)
+	gen      *generations
+	sinks    []*keptSink
+	fileDLQ  *job.FileDLQ // the dead-letter file both stages share, if any
+}
+
+// repartition turns the prepared job j (whose plan says Repartition) into
+// its two stages: it creates the repartition topic, plans stage 2 over it
+// and configures stage 1.
+func (c *checked) repartition(ctx context.Context, stmt *sql.Statement, opts Options, j *Job, ks *kafka.Source) error {
+	rp := j.Plan.Repartition
+	sourceParts := j.Facts.Partitions
+	if sourceParts <= 0 {
+		return fmt.Errorf("source %q: partition count unknown", j.Source)
+	}
+	n, err := kafka.EnsureRepartitionTopic(ctx, ks, rp.Topic, rp.TopicPartitions(sourceParts))
+	if err != nil {
+		return fmt.Errorf("source %q: %w", j.Source, err)
+	}
+	// stage 2's input is partitioned by the routing key when it is made of
+	// plain input columns (smart_repartition then routes whole partitions)
+	var key []string
+	schema := j.Program.InputSchema()
+	for _, k := range rp.Key {
+		if _, ok := schema.Lookup(k); !ok || !partition.KeySubset([]string{k}, []string{k}) {
+			key = nil
+			break
+		}
+		key = append(key, k)
+	}
+	t := &twoStages{gen: &generations{}}
+	t.in = ks.RepartitionSource(rp.Topic, key, sourceParts, t.gen.revoked)
+	t.gen.src = t.in
+	ks.UseEagerRebalancing()
+	if ks.Bounded() {
+		ks.KeepOpen()
+	}
+	facts := connector.Facts{Key: key, Partitions: n}
+	if key != nil {
+		facts.Origin = "declared"
+	}
+	p2, err := c.build(stmt, opts, facts)
+	if err != nil {
+		return err
+	}
+	two, err := job.FromPlan(p2, j.Program, j.Props)
+	if err != nil {
+		return c.errorAt(err, stmt)
+	}
+	one := j.config
+	two.Name, two.Progress, two.ProgressInterval, two.OnBatch = one.Name, one.Progress, one.ProgressInterval, one.OnBatch
+	if one.DLQ == nil {
+		t.fileDLQ = job.NewFileDLQ(job.DefaultDLQPath(one.Name))
+		one.DLQ = t.fileDLQ
+	}
+	two.DLQ = one.DLQ
+	two.Sources = []connector.Source{t.gen}
+	for _, s := range one.Sinks {
+		k := &keptSink{Sink: s}
+		t.sinks = append(t.sinks, k)
+		two.Sinks = append(two.Sinks, k)
+	}
+	t.shuffle = kafka.NewShuffle(ks, kafka.ShuffleConfig{Topic: rp.Topic, Partitions: n, Key: two.Routing.Key,
+		EventTime: j.Program.EventTime, MaxOutOfOrder: two.MaxOutOfOrder, IdleTimeout: two.IdleTimeout},
+		c.kafkaOpts("repartition:"+rp.Topic)...)
+	one.Program = forward{j.Program}
+	one.Strategy = partition.NewSticky()
+	one.Routing = partition.Context{SourcePartitions: sourceParts}
+	one.Sinks = []connector.Sink{t.shuffle}
+	one.Progress, one.OnBatch = nil, nil
+	t.one, t.two = one, two
+	j.stages = t
+	return nil
+}
+
+// run runs both stages until stage 2 ends (a bounded source read to its
+// end by the whole group) or ctx is cancelled, and returns stage 2's last
+// summary.
+func (t *twoStages) run(ctx context.Context) (*job.Summary, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	oneCtx, stopOne := context.WithCancel(ctx)
+	oneDone := make(chan error, 1)
+	go func() {
+		_, err := job.Run(oneCtx, t.one)
+		if err != nil {
+			cancel(err)
+		}
+		oneDone <- err
+	}()
+	sum, err := t.runTwo(ctx)
+	stopOne()
+	errOne := <-oneDone
+	if err == nil {
+		err = errOne
+	}
+	if cause := context.Cause(ctx); err == nil && cause != nil && !errors.Is(cause, context.Canceled) {
+		err = cause
+	}
+	var closeErr error
+	if err == nil {
+		closeErr = t.shuffle.Finish()
+	} else {
+		t.shuffle.Abort()
+	}
+	for _, s := range t.sinks {
+		if err != nil {
+			s.Sink.Abort()
+		} else if cerr := s.Sink.Close(); cerr != nil && closeErr == nil {
+			closeErr = cerr
+		}
+	}
+	if cerr := t.in.Close(); cerr != nil && closeErr == nil {
+		closeErr = cerr
+	}
+	if t.fileDLQ != nil {
+		if cerr := t.fileDLQ.Close(); cerr != nil && closeErr == nil {
+			closeErr = cerr
+		}
+	}
+	if err == nil {
+		err = closeErr
+	}
+	if sum != nil {
+		sum.Failed = err != nil
+	}
+	return sum, err
+}
+
+// runTwo runs stage 2 one generation after another: each rebalance stops
+// the generation's job, which commits what it finished; the next starts
+// from the committed offsets with empty state.
+func (t *twoStages) runTwo(ctx context.Context) (*job.Summary, error) {
+	for {
+		gctx, cancel := context.WithCancel(ctx)
+		t.gen.start(cancel)
+		sum, err := job.Run(gctx, t.two)
+		revoked := t.gen.stop()
+		cancel()
+		switch {
+		case err != nil:
+			return sum, err
+		case ctx.Err() != nil:
+			return sum, nil
+		case !revoked && !sum.Interrupted:
+			// the bounded run ended: mark the partitions finished here
+			return sum, t.in.MarkDone(ctx, t.shuffle)
+		}
+	}
+}
+
+// generations is stage 2's source as each generation's job sees it: the
+// repartition topic's source, opened once and kept across generations,
+// whose readers go to the generation running when they arrive.
+type generations struct {
+	src *kafka.Source
+
+	mu      sync.Mutex
+	opened  bool
+	dlq     connector.DeadLetters
+	cur     chan connector.PartitionReader // the running generation's readers; nil between generations
+	cancel  context.CancelFunc             // stops the running generation
+	revoke  bool                           // the running generation was stopped by a rebalance
+	pending []connector.PartitionReader    // readers for the next generation
+	closed  bool                           // the source hands out no more readers
+}
+
+// start begins a generation stopped by cancel.
+func (g *generations) start(cancel context.CancelFunc) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.cancel, g.revoke = cancel, false
+}
+
+// stop ends the generation and reports whether a rebalance stopped it.
+func (g *generations) stop() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.cancel = nil
+	if g.cur != nil {
+		close(g.cur)
+		g.cur = nil
+	}
+	return g.revoke
+}
+
+// revoked stops the running generation: the group takes partitions away,
+// and their state goes with them.
+func (g *generations) revoked() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.cancel != nil {
+		g.cancel()
+		g.revoke = true
+	}
+	if g.cur != nil {
+		close(g.cur)
+		g.cur = nil
+	}
+}
+
+// Name returns the source's name.
+func (g *generations) Name() string { return g.src.Name() }
+
+// Facts returns the repartition topic's facts.
+func (g *generations) Facts() connector.Facts { return g.src.Facts() }
+
+// Open opens the source the first time and hands the generation the
+// readers the group assigned since the last one.
+func (g *generations) Open(ctx context.Context, schema *record.Schema, dlq connector.DeadLetters) (<-chan connector.PartitionReader, error) {
+	g.mu.Lock()
+	g.dlq = dlq
+	first := !g.opened
+	g.opened = true
+	g.mu.Unlock()
+	if first {
+		readers, err := g.src.Open(ctx, schema, deadLetters{g})
+		if err != nil {
+			return nil, err
+		}
+		go g.forward(readers)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	ch := make(chan connector.PartitionReader, len(g.pending)+g.src.Facts().Partitions+1)
+	for _, rd := range g.pending {
+		ch <- rd
+	}
+	g.pending = nil
+	if g.closed || g.cancel == nil {
+		close(ch)
+	} else {
+		g.cur = ch
+	}
+	return ch, nil
+}
+
+// forward hands each reader the group assigns to the running generation,
+// or keeps it for the next; a reader revoked meanwhile is closed.
+func (g *generations) forward(readers <-chan connector.PartitionReader) {
+	for rd := range readers {
+		if !g.src.Current(rd) {
+			rd.Close()
+			continue
+		}
+		g.mu.Lock()
+		if g.cur != nil {
+			select {
+			case g.cur <- rd:
+			default:
+				g.pending = append(g.pending, rd)
+			}
+		} else {
+			g.pending = append(g.pending, rd)
+		}
+		g.mu.Unlock()
+	}
+	g.mu.Lock()
+	g.closed = true
+	if g.cur != nil {
+		close(g.cur)
+		g.cur = nil
+	}
+	g.mu.Unlock()
+}
+
+// Commit commits the generation's offsets.
+func (g *generations) Commit(ctx context.Context, offsets map[int32]int64) error {
+	return g.src.Commit(ctx, offsets)
+}
+
+// Close ends a generation; the source stays open for the next.
+func (g *generations) Close() error { return nil }
+
+// Failed implements connector.Failer.
+func (g *generations) Failed() <-chan struct{} { return g.src.Failed() }
+
+// Failure implements connector.Failer.
+func (g *generations) Failure() error { return g.src.Failure() }
+
+// Contradicted implements connector.KeyChecker.
+func (g *generations) Contradicted() <-chan struct{} { return g.src.Contradicted() }
+
+// Contradiction implements connector.KeyChecker.
+func (g *generations) Contradiction() error { return g.src.Contradiction() }
+
+// deadLetters passes dead letters to the running generation's queue.
+type deadLetters struct{ g *generations }
+
+// Add implements connector.DeadLetters.
+func (d deadLetters) Add(l connector.DeadLetter) {
+	d.g.mu.Lock()
+	q := d.g.dlq
+	d.g.mu.Unlock()
+	if q != nil {
+		q.Add(l)
+	}
+}
+
+// keptSink is a sink every generation of stage 2 writes to: it opens once,
+// and a generation's Close only flushes it. The runner closes it at the end.
+type keptSink struct {
+	connector.Sink
+	opened bool
+}
+
+// Open opens the sink for the first generation.
+func (k *keptSink) Open(ctx context.Context, schema *record.Schema, keySlots []int) error {
+	if k.opened {
+		return nil
+	}
+	k.opened = true
+	return k.Sink.Open(ctx, schema, keySlots)
+}
+
+// Close flushes what the generation wrote.
+func (k *keptSink) Close() error { return k.Sink.Flush(context.Background()) }
+
+// Abort does nothing: the runner aborts the sink when stage 2 fails.
+func (k *keptSink) Abort() {}
+
+// WriteThrough implements connector.WriteThrough like the sink does.
+func (k *keptSink) WriteThrough() bool {
+	wt, ok := k.Sink.(connector.WriteThrough)
+	return ok && wt.WriteThrough()
+}
+
+// forward is stage 1's program: every record goes on to the repartition
+// topic as it was read, stamped with its event time and the watermark of
+// its source partition (for stage 2's windows).
+type forward struct{ prog *exec.Program }
+
+func (f forward) InputSchema() *record.Schema              { return f.prog.InputSchema() }
+func (f forward) OutputSchema() *record.Schema             { return f.prog.InputSchema() }
+func (f forward) KeySlots() []int                          { return nil }
+func (f forward) EventTime(r *record.Record) (int64, bool) { return f.prog.EventTime(r) }
+func (f forward) Windowed() bool                           { return f.prog.Windowed() }
+func (f forward) Ordered() bool                            { return false }
+func (f forward) Less(_, _ *record.Record) bool            { return false }
+func (f forward) Limit() (int64, bool)                     { return 0, false }
+func (f forward) NewPipeline() job.Pipeline                { return &forwardPipe{} }
+
+// forwardPipe passes every record on.
+type forwardPipe struct{ stats job.Stats }
+
+func (p *forwardPipe) Process(recs []record.Record, out job.Output) {
+	n := int64(len(recs))
+	p.stats.In += n
+	p.stats.Accepted += n
+	out.Emit(recs)
+}
+func (p *forwardPipe) Advance(int64, job.Output)                                 {}
+func (p *forwardPipe) Finish(job.Output)                                         {}
+func (p *forwardPipe) Stats() job.Stats                                          { return p.stats }
+func (p *forwardPipe) Held(func(topic string, partition int32, minOffset int64)) {}
