@@ -1,9 +1,15 @@
 package e2e
 
 import (
+	"errors"
+	"net"
+	"strings"
+	"sync"
+
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -62,28 +68,36 @@ func (s *stage) wait(t *testing.T, ctx context.Context, name string) {
 	}
 }
 
-// windowRows reads the per_symbol rows of the files, checks that no
-// (symbol, window) has two different rows (a row written again after a
-// rebalance is the same row: at-least-once) and returns the distinct rows
-// sorted.
+// windowRows reads the per_symbol rows of the files and returns them
+// deduplicated (windowLines).
 func windowRows(t *testing.T, paths ...string) []string {
 	t.Helper()
-	seen := map[string]string{}
+	var lines []string
 	for _, p := range paths {
-		for _, line := range readLines(t, p) {
-			var r struct {
-				Symbol string          `json:"symbol"`
-				W      json.RawMessage `json:"w"`
-			}
-			if err := json.Unmarshal([]byte(line), &r); err != nil {
-				t.Fatalf("%s: %q: %v", p, line, err)
-			}
-			k := r.Symbol + "@" + string(r.W)
-			if old, ok := seen[k]; ok && old != line {
-				t.Errorf("window %s has two rows: %s and %s (a partial count)", k, old, line)
-			}
-			seen[k] = line
+		lines = append(lines, readLines(t, p)...)
+	}
+	return windowLines(t, lines)
+}
+
+// windowLines checks that no (symbol, window) has two different rows (a
+// row written again after a rebalance is the same row: at-least-once) and
+// returns the distinct rows sorted.
+func windowLines(t *testing.T, lines []string) []string {
+	t.Helper()
+	seen := map[string]string{}
+	for _, line := range lines {
+		var r struct {
+			Symbol string          `json:"symbol"`
+			W      json.RawMessage `json:"w"`
 		}
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		k := r.Symbol + "@" + string(r.W)
+		if old, ok := seen[k]; ok && old != line {
+			t.Errorf("window %s has two rows: %s and %s (a partial count)", k, old, line)
+		}
+		seen[k] = line
 	}
 	out := make([]string, 0, len(seen))
 	for _, l := range seen {
@@ -132,4 +146,104 @@ func TestRepartitionedWindowsAcrossProcesses(t *testing.T) {
 		p.wait(t, ctx, fmt.Sprint(i))
 	}
 	sameLines(t, "windows of three processes", windowRows(t, outs...), want)
+}
+
+// cutter is a process's network: cut closes its Kafka connections and
+// refuses new ones, as a process killed with -9 stops talking at once.
+type cutter struct {
+	mu    sync.Mutex
+	cut   bool
+	conns []net.Conn
+}
+
+func (c *cutter) dial(ctx context.Context, network, host string) (net.Conn, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cut {
+		return nil, errors.New("process killed")
+	}
+	conn, err := (&net.Dialer{}).DialContext(ctx, network, host)
+	if err == nil {
+		c.conns = append(c.conns, conn)
+	}
+	return conn, err
+}
+
+func (c *cutter) kill() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cut = true
+	for _, conn := range c.conns {
+		conn.Close()
+	}
+}
+
+// startStageOn is startStage with the process's Kafka connections made
+// through net.
+func startStageOn(t *testing.T, ctx context.Context, text string, net *cutter) *stage {
+	t.Helper()
+	s := &stage{done: make(chan struct{})}
+	runCtx, cancel := context.WithCancel(ctx)
+	s.cancel = cancel
+	j := prepare(t, runCtx, text, runner.Options{Partitions: 2, UntilEnd: true,
+		KafkaOpts: func(string, string) []kgo.Opt { return []kgo.Opt{kgo.Dialer(net.dial)} }})
+	go func() {
+		defer close(s.done)
+		s.sum, s.err = j.Run(runCtx)
+	}()
+	return s
+}
+
+// TestRepartitionedWindowsSurviveKillAndJoin runs the unaligned windowed
+// GROUP BY in three processes writing to one Kafka topic; mid-run one is
+// killed (its connections cut at once, as by kill -9: nothing drains,
+// nothing commits) or stopped, and restarted, and a fourth process joins.
+// The group moves whole repartition partitions; whoever takes one replays
+// it from its committed offset, skipping the records of windows already
+// written, and stage 1's records sent again after the kill are recognised
+// by their source offsets: the windows written are exactly one process's,
+// some more than once (at-least-once), none with a partial count.
+func TestRepartitionedWindowsSurviveKillAndJoin(t *testing.T) {
+	t.Parallel()
+	for _, crash := range []bool{true, false} {
+		name := "stop"
+		if crash {
+			name = "kill"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			brokers := startCluster(t, "trades", "windows")
+			trades := genTrades(t, 40000, 40)
+			produce(t, brokers, "trades", keyBy(trades, byTrader))
+			want := singleProcess(t, trades)
+			ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+			defer cancel()
+			text := strings.Replace(fmt.Sprintf(perSymbolWindow, kafkaTrades(brokers, "group.id", "g", "session.timeout.ms", "6000"), "-"),
+				"'per_symbol.type'='file_sink', 'per_symbol.path'='-'",
+				fmt.Sprintf("'per_symbol.type'='kafka_sink', 'per_symbol.topic.name'='windows', 'per_symbol.bootstrap.servers'='%s', 'drain.timeout'='2s'", brokers), 1)
+			victim := &cutter{}
+			procs := []*stage{startStageOn(t, ctx, text, victim), startStageOn(t, ctx, text, &cutter{}), startStageOn(t, ctx, text, &cutter{})}
+			waitFor(t, "the group commits on the repartition topic", func() bool {
+				offs, err := groupOffsets(ctx, brokers, "g", "g-per_symbol-repartition")
+				return err == nil && len(offs) > 0
+			})
+			if crash {
+				victim.kill()
+			}
+			procs[0].cancel()
+			<-procs[0].done
+			if !crash && procs[0].err != nil {
+				t.Fatalf("stopped process: %v", procs[0].err)
+			}
+			procs = append(procs[1:], startStageOn(t, ctx, text, &cutter{}), startStageOn(t, ctx, text, &cutter{}))
+			for i, p := range procs {
+				p.wait(t, ctx, fmt.Sprint(i+1))
+			}
+			var lines []string
+			for _, r := range readTopic(t, brokers, "windows") {
+				lines = append(lines, string(r.Value))
+			}
+			sameLines(t, "windows", windowLines(t, lines), want)
+		})
+	}
 }

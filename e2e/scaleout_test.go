@@ -45,19 +45,27 @@ func TestSecondMemberStopsUnsplittableJob(t *testing.T) {
 	}
 }
 
-// TestRepartitionTrueRefused: repartition topics are not available, so
-// asking for them is an error before anything is read.
+// TestRepartitionTrueRefused: 'repartition'='true' where a repartition
+// topic cannot help is an error before anything is read: without a
+// consumer group, and for a result that needs every record in one process.
 func TestRepartitionTrueRefused(t *testing.T) {
 	t.Parallel()
 	brokers := startCluster(t, "trades")
-	text := fmt.Sprintf("SELECT symbol, COUNT(*) AS n FROM trades GROUP BY symbol WITH (%s, 'repartition'='true')",
-		kafkaTrades(brokers, "group.id", "g"))
-	stmts, err := sql.Parse("e2e.sql", text)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = runner.Prepare(context.Background(), stmts[0], runner.Options{})
-	if err == nil || !strings.Contains(err.Error(), "'repartition'='true'") {
-		t.Fatalf("Prepare: err = %v, want 'repartition'='true' refused", err)
+	for _, tt := range []struct{ text, want string }{
+		{fmt.Sprintf("SELECT symbol, COUNT(*) AS n FROM trades GROUP BY symbol WITH (%s, 'repartition'='true')", kafkaTrades(brokers)),
+			"needs 'trades.group.id'"},
+		{fmt.Sprintf("SELECT COUNT(*) AS n FROM trades WITH (%s, 'repartition'='true')", kafkaTrades(brokers, "group.id", "g")),
+			"cannot split this statement"},
+		{fmt.Sprintf("SELECT symbol, COUNT(*) AS n FROM trades GROUP BY symbol WITH (%s, 'repartition'='maybe')", kafkaTrades(brokers, "group.id", "g")),
+			"valid: true, false"},
+	} {
+		stmts, err := sql.Parse("e2e.sql", tt.text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = runner.Prepare(context.Background(), stmts[0], runner.Options{})
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Prepare(%s): err = %v, want one with %q", tt.text, err, tt.want)
+		}
 	}
 }

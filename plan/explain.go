@@ -207,6 +207,8 @@ func (in Input) explainText(stream bool) string {
 // through a consumer group.
 func scaleOutText(s ScaleOut) string {
 	switch {
+	case s.Repartition != nil && s.Split:
+		return "repartitioned ('repartition'='true'), so the job runs in two stages in every process of the consumer group (below), although " + s.Why
 	case s.Split:
 		return "several processes may share the source's consumer group: " + s.Why
 	case s.Repartition != nil:

@@ -77,8 +77,9 @@ type ScaleOut struct {
 // parts, one per process. A broadcast table is read whole by every process.
 func (p *Plan) ScaleOut() ScaleOut {
 	s := p.scaleOut()
+	s.Repartition = p.Repartition
 	if !s.Split {
-		s.Repartition, s.Unsplittable = p.Repartition, p.unsplittable
+		s.Unsplittable = p.unsplittable
 	}
 	return s
 }

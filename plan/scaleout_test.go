@@ -31,3 +31,61 @@ func TestScaleOut(t *testing.T) {
 		}
 	}
 }
+
+// TestRepartitionDecision pins when a statement runs in two stages joined
+// by a repartition topic: by default when it needs one and its Kafka source
+// is read in a consumer group, always with 'repartition'='true' where a
+// topic can split it, never with 'false'.
+func TestRepartitionDecision(t *testing.T) {
+	const group = ` WITH ('t.type'='kafka_source', 't.group.id'='g'`
+	tests := []struct {
+		sql   string
+		topic string // "" for no repartition
+		parts int
+	}{
+		{"SELECT a, COUNT(*) AS n FROM t GROUP BY a" + group + ")", "g-t-repartition", 0},
+		{"CREATE STREAM out AS SELECT a, COUNT(*) AS n FROM t GROUP BY a" + group + ", 'repartition.partitions'='12')", "g-out-repartition", 12},
+		{"SELECT a, COUNT(*) AS n FROM t GROUP BY a" + group + ", 'repartition'='false')", "", 0},
+		{"SELECT a, COUNT(*) AS n FROM t GROUP BY a" + kafka, "", 0},                                                                   // no group: one process
+		{"SELECT a, COUNT(*) AS n FROM t GROUP BY a" + group + ", 't.partition.key'='a')", "", 0},                                      // aligned
+		{"SELECT a, COUNT(*) AS n FROM t GROUP BY a" + group + ", 't.partition.key'='a', 'repartition'='TRUE')", "g-t-repartition", 0}, // forced
+		{"SELECT COUNT(*) AS n FROM t" + group + ")", "", 0},                                                                           // global: a topic cannot split it
+		{"SELECT a FROM t ORDER BY a" + group + ")", "", 0},
+		{"SELECT a, b FROM t WHERE b > 1" + group + ")", "", 0},
+	}
+	for _, tt := range tests {
+		p := build(t, tt.sql, Options{})
+		var topic string
+		var parts int
+		if r := p.Repartition; r != nil {
+			topic, parts = r.Topic, r.Partitions
+		}
+		if topic != tt.topic || parts != tt.parts {
+			t.Errorf("%s:\n repartition topic %q (%d partitions), want %q (%d)", tt.sql, topic, parts, tt.topic, tt.parts)
+		}
+		if s := p.ScaleOut(); (s.Repartition != nil) != (tt.topic != "") {
+			t.Errorf("%s: ScaleOut().Repartition = %v", tt.sql, s.Repartition)
+		}
+	}
+	for _, tt := range []struct{ sql, want string }{
+		{"SELECT a, COUNT(*) AS n FROM t GROUP BY a" + kafka[:len(kafka)-1] + ", 'repartition'='true')", "needs 't.group.id'"},
+		{"SELECT COUNT(*) AS n FROM t" + group + ", 'repartition'='true')", "cannot split this statement"},
+		{"SELECT a FROM t" + group + ", 'repartition'='true')", "no key to repartition by"},
+		{"SELECT a, COUNT(*) AS n FROM t GROUP BY a" + group + ", 'repartition'='yes')", "valid: true, false"},
+		{"SELECT a, COUNT(*) AS n FROM t GROUP BY a" + group + ", 'repartition.partitions'='0')", "'repartition.partitions': invalid value \"0\""},
+		{"SELECT a, COUNT(*) AS n FROM t GROUP BY a WITH ('t.type'='file_source', 't.path'='x', 'repartition'='true')", "not a kafka_source"},
+	} {
+		_, err := Build(parseOne(t, tt.sql), Options{CPUs: 4})
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s:\n err = %v, want one with %q", tt.sql, err, tt.want)
+		}
+	}
+}
+
+// TestRepartitionTopicName: the topic name keeps the characters a Kafka
+// topic may have.
+func TestRepartitionTopicName(t *testing.T) {
+	if got, want := RepartitionTopic("team a/b", "per_symbol"), "team_a_b-per_symbol-repartition"; got != want {
+		t.Errorf("RepartitionTopic = %q, want %q", got, want)
+	}
+}

@@ -56,7 +56,11 @@ func (c *checked) repartition(ctx context.Context, stmt *sql.Statement, opts Opt
 		key = append(key, k)
 	}
 	t := &twoStages{gen: &generations{}}
-	t.in = ks.RepartitionSource(rp.Topic, key, sourceParts, t.gen.revoked)
+	fired := func(rec *record.Record, wm int64) bool {
+		et, ok := j.Program.EventTime(rec)
+		return ok && j.Program.Fired(et, wm)
+	}
+	t.in = ks.RepartitionSource(rp.Topic, key, sourceParts, t.gen.revoked, fired)
 	t.gen.src = t.in
 	ks.UseEagerRebalancing()
 	if ks.Bounded() {
@@ -295,6 +299,18 @@ func (g *generations) forward(readers <-chan connector.PartitionReader) {
 func (g *generations) Commit(ctx context.Context, offsets map[int32]int64) error {
 	return g.src.Commit(ctx, offsets)
 }
+
+// CommitCheckpoint commits the generation's offsets with its checkpoint
+// (connector.Checkpointer): the next generation, here or in another
+// process, skips what had its effect.
+func (g *generations) CommitCheckpoint(ctx context.Context, offsets map[int32]int64, cp connector.Checkpoint) error {
+	return g.src.CommitCheckpoint(ctx, offsets, cp)
+}
+
+// Restored returns no checkpoint: the repartition topic's reader itself
+// skips what had its effect (kafka.Source.RepartitionSource), partition by
+// partition as the group assigns them.
+func (g *generations) Restored() (connector.Checkpoint, bool) { return connector.Checkpoint{}, false }
 
 // Close ends a generation; the source stays open for the next.
 func (g *generations) Close() error { return nil }

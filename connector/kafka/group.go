@@ -63,10 +63,16 @@ func (s *Source) disowned(parts []int32) {
 // committed offset, else the reset offset. Under stop.at=end it pins the
 // start of partitions without a commit to the offsets listed at Open and
 // ends at once the readers of partitions already at their end.
-func (s *Source) adjustOffsets(_ context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+func (s *Source) adjustOffsets(ctx context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
 	if s.txn != nil {
 		for p, o := range offsets[s.cfg.topic] {
 			s.checkResume(p, o.EpochOffset().Offset)
+		}
+	}
+	if s.repart != nil {
+		// without its fence a replay would emit windows again in part
+		if err := s.loadFences(ctx, offsets[s.cfg.topic]); err != nil {
+			s.fail(fmt.Errorf("kafka source %q: %w", s.cfg.name, err))
 		}
 	}
 	s.mu.Lock()

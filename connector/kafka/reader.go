@@ -222,6 +222,10 @@ func (r *partReader) decodeInto(b *record.Batch, kr *kgo.Record) {
 		return
 	}
 	if r.up != nil {
+		if kr.Offset < r.up.fenceTo && r.src.repart.fired(rec, r.up.fenceWM) {
+			b.Records = b.Records[:n]
+			return
+		}
 		rec.Watermark = r.up.carried
 	}
 	r.src.verify(rec)

@@ -178,6 +178,10 @@ type upstream struct {
 	known   int  // parts reported
 	carried int64
 	scratch []partProgress
+	// fenceTo and fenceWM are the checkpoint the partition resumed from:
+	// a record before fenceTo whose windows had all fired under fenceWM
+	// had its effect already
+	fenceTo, fenceWM int64
 	// safe is the offset of the first record that stage 1 may still send
 	// again (-1: none), published after each batch
 	safe atomic.Int64

@@ -2,14 +2,20 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
+		"strconv"
+	"strings"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/record"
 )
 
 // repartIn configures the reader of a repartition topic.
@@ -17,6 +23,11 @@ type repartIn struct {
 	sourcePartitions int    // the partitions of the source stage 1 reads
 	bounded          bool   // the source ends, and so does every partition
 	onRevoke         func() // called when the group takes partitions away
+	// fired reports whether every window of the record has fired under
+	// the watermark
+	fired func(rec *record.Record, wm int64) bool
+	// topicID is the topic's id once known (commits with metadata use it)
+	topicID [16]byte
 }
 
 // RepartitionSource returns stage 2's source: the repartition topic that a
@@ -28,9 +39,11 @@ type repartIn struct {
 // (stop.at=end) or a done marker says stage 2 finished them. onRevoke is
 // called when a rebalance starts taking partitions away, before their
 // readers end: stage 2 keeps no durable state, so its job must stop and
-// start again from the committed offsets. Call UseEagerRebalancing on s
-// too.
-func (s *Source) RepartitionSource(topic string, key []string, sourcePartitions int, onRevoke func()) *Source {
+// start again from the committed offsets, where each partition skips the
+// records before the read offset of its last commit whose windows (fired
+// says) had all fired under that commit's watermark. Call
+// UseEagerRebalancing on s too.
+func (s *Source) RepartitionSource(topic string, key []string, sourcePartitions int, onRevoke func(), fired func(*record.Record, int64) bool) *Source {
 	cfg := s.cfg
 	cfg.topic = topic
 	cfg.format, cfg.values, cfg.keys, cfg.registry, cfg.keyField = "json", nil, nil, nil, ""
@@ -40,7 +53,7 @@ func (s *Source) RepartitionSource(topic string, key []string, sourcePartitions 
 		cfg.instanceID += "-repartition" // one member per client of the group
 	}
 	r := &Source{cfg: cfg, wake: make(chan struct{}, 1), extraOpts: s.extraOpts, failed: make(chan struct{}), eager: true,
-		repart: &repartIn{sourcePartitions: sourcePartitions, bounded: s.cfg.stopAtEnd, onRevoke: onRevoke}}
+		repart: &repartIn{sourcePartitions: sourcePartitions, bounded: s.cfg.stopAtEnd, onRevoke: onRevoke, fired: fired}}
 	r.commitCond = sync.NewCond(&r.mu)
 	return r
 }
@@ -155,5 +168,123 @@ func (s *Source) MarkDone(ctx context.Context, sh *Shuffle) error {
 		}
 		commit[p] = kgo.EpochOffset{Epoch: -1, Offset: off}
 	}
-	return s.commit(ctx, cl, commit)
+	return s.commit(ctx, cl, commit, nil)
+}
+
+// stagePrefix starts the metadata of a repartition topic's committed
+// offsets: the stage-2 watermark and read offset of the commit.
+const stagePrefix = "sluice-stage2:"
+
+// CommitCheckpoint commits the offsets of a repartition topic's partitions
+// with the checkpoint of stage 2's job in their metadata (its watermark and
+// how far it read), so that whoever resumes a partition skips the records
+// before the read offset whose windows had all fired: their rows are out.
+func (s *Source) CommitCheckpoint(ctx context.Context, offsets map[int32]int64, cp connector.Checkpoint) error {
+	s.mu.Lock()
+	cl := s.client
+	if cl == nil || len(offsets) == 0 {
+		s.mu.Unlock()
+		return nil
+	}
+	commit := s.commitsLocked(offsets)
+	s.mu.Unlock()
+	meta := make(map[int32]string, len(commit))
+	for p, o := range commit {
+		read, ok := cp.Read[p]
+		if !ok {
+			read = o.Offset
+		}
+		meta[p] = stagePrefix + strconv.FormatInt(cp.Watermark, 10) + ":" + strconv.FormatInt(read, 10)
+	}
+	return s.commit(ctx, cl, commit, meta)
+}
+
+// commitWithMetadata commits offsets with metadata as this member of the
+// group (kgo's commits carry none).
+func (s *Source) commitWithMetadata(ctx context.Context, cl *kgo.Client, commit map[int32]kgo.EpochOffset, meta map[int32]string) error {
+	member, generation := cl.GroupMetadata()
+	req := kmsg.NewPtrOffsetCommitRequest()
+	req.Group, req.MemberID, req.Generation = s.cfg.group, member, generation
+	if s.cfg.instanceID != "" {
+		id := s.cfg.instanceID
+		req.InstanceID = &id
+	}
+	t := kmsg.NewOffsetCommitRequestTopic()
+	t.Topic = s.cfg.topic
+	// v10 names the topic by its id
+	id, err := s.topicID(ctx, cl)
+	if err != nil {
+		return err
+	}
+	t.TopicID = id
+	for p, o := range commit {
+		tp := kmsg.NewOffsetCommitRequestTopicPartition()
+		tp.Partition, tp.Offset, tp.LeaderEpoch = p, o.Offset, -1
+		m := meta[p]
+		tp.Metadata = &m
+		t.Partitions = append(t.Partitions, tp)
+	}
+	req.Topics = append(req.Topics, t)
+	resp, err := req.RequestWith(ctx, cl)
+	return commitError(resp, err)
+}
+
+// topicID returns the repartition topic's id, looked up once.
+func (s *Source) topicID(ctx context.Context, cl *kgo.Client) ([16]byte, error) {
+	s.mu.Lock()
+	id := s.repart.topicID
+	s.mu.Unlock()
+	if id != ([16]byte{}) {
+		return id, nil
+	}
+	topics, err := kadm.NewClient(cl).ListTopics(ctx, s.cfg.topic)
+	if err == nil {
+		err = topics.Error()
+	}
+	if err != nil {
+		return id, err
+	}
+	id = topics[s.cfg.topic].ID
+	s.mu.Lock()
+	s.repart.topicID = id
+	s.mu.Unlock()
+	return id, nil
+}
+
+// loadFences reads the checkpoints stored with the committed offsets of the
+// partitions this member was just assigned (CommitCheckpoint) and gives
+// each reader its fence: the records before the read offset whose windows
+// had all fired under the watermark are skipped, their rows being out
+// already. A partition without a checkpoint has no fence.
+func (s *Source) loadFences(ctx context.Context, offsets map[int32]kgo.Offset) error {
+	s.mu.Lock()
+	cl := s.client
+	s.mu.Unlock()
+	resp, err := kadm.NewClient(cl).FetchOffsets(ctx, s.cfg.group)
+	if err == nil {
+		err = resp.Error()
+	}
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("fetching the committed offsets of group %q: %w", s.cfg.group, s.cfg.conn.connError(err))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for p, at := range offsets {
+		o, ok := resp.Lookup(s.cfg.topic, p)
+		r := s.readers[p]
+		if !ok || r == nil || r.up == nil || o.At != at.EpochOffset().Offset {
+			continue
+		}
+		rest, ok := strings.CutPrefix(o.Metadata, stagePrefix)
+		w, rd, found := strings.Cut(rest, ":")
+		wm, err1 := strconv.ParseInt(w, 10, 64)
+		read, err2 := strconv.ParseInt(rd, 10, 64)
+		if ok && found && err1 == nil && err2 == nil {
+			r.up.fenceTo, r.up.fenceWM = read, wm
+		}
+	}
+	return nil
 }

@@ -453,6 +453,14 @@ func (s *Source) Commit(ctx context.Context, offsets map[int32]int64) error {
 		s.mu.Unlock()
 		return nil
 	}
+	commit := s.commitsLocked(offsets)
+	s.mu.Unlock()
+	return s.commit(ctx, cl, commit, nil)
+}
+
+// commitsLocked returns the offsets of the partitions this member owns or
+// is handing over, as commits.
+func (s *Source) commitsLocked(offsets map[int32]int64) map[int32]kgo.EpochOffset {
 	commit := make(map[int32]kgo.EpochOffset, len(offsets))
 	for p, o := range offsets {
 		if _, owned := s.readers[p]; owned || s.revoking[p] {
@@ -466,21 +474,25 @@ func (s *Source) Commit(ctx context.Context, offsets map[int32]int64) error {
 			commit[p] = kgo.EpochOffset{Epoch: -1, Offset: o}
 		}
 	}
-	s.mu.Unlock()
-	return s.commit(ctx, cl, commit)
+	return commit
 }
 
-// commit commits offsets for the group and, for a repartition topic,
-// purges the records before them.
-func (s *Source) commit(ctx context.Context, cl *kgo.Client, commit map[int32]kgo.EpochOffset) error {
+// commit commits offsets for the group, with meta as each partition's
+// metadata when it is not nil, and, for a repartition topic, purges the
+// records before them.
+func (s *Source) commit(ctx context.Context, cl *kgo.Client, commit map[int32]kgo.EpochOffset, meta map[int32]string) error {
 	if len(commit) == 0 {
 		return nil
 	}
 	var cerr error
-	cl.CommitOffsetsSync(ctx, map[string]map[int32]kgo.EpochOffset{s.cfg.topic: commit},
-		func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
-			cerr = commitError(resp, err)
-		})
+	if meta != nil {
+		cerr = s.commitWithMetadata(ctx, cl, commit, meta)
+	} else {
+		cl.CommitOffsetsSync(ctx, map[string]map[int32]kgo.EpochOffset{s.cfg.topic: commit},
+			func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+				cerr = commitError(resp, err)
+			})
+	}
 	if cerr != nil {
 		return fmt.Errorf("kafka source %q: commit: %w", s.cfg.name, cerr)
 	}

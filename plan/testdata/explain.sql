@@ -34,3 +34,12 @@ SELECT DISTINCT UPPER(symbol) AS sym FROM trades ORDER BY sym LIMIT 20;
 SELECT * FROM (
   SELECT symbol, price, ROW_NUMBER() OVER (PARTITION BY symbol ORDER BY price DESC) AS rn FROM trades
 ) WHERE rn <= 3;
+
+-- A GROUP BY on a key the topic is not partitioned by, read in a consumer
+-- group: two stages joined by a repartition topic.
+SELECT symbol, COUNT(*) AS n
+FROM trades
+GROUP BY symbol
+WINDOW TUMBLING(trade_time, INTERVAL '1' MINUTE)
+EMIT FINAL
+WITH ('trades.type'='kafka_source', 'trades.group.id'='shared', 'trades.partition.key'='trader_id', 'repartition.partitions'='16');

@@ -1,0 +1,89 @@
+package kafka
+
+import (
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// TestRepartitionHeaders round-trips the origin and control headers and
+// refuses corrupt ones.
+func TestRepartitionHeaders(t *testing.T) {
+	p, off, wm, err := parseOrigin(appendOrigin(nil, 7, 123456, noWatermark))
+	if err != nil || p != 7 || off != 123456 || wm != noWatermark {
+		t.Errorf("origin = %d, %d, %d, %v", p, off, wm, err)
+	}
+	in := []partProgress{{partition: 0, watermark: -5, committed: -1}, {partition: 3, watermark: 1700000000000, committed: 42, flags: progressEnded}}
+	out, done, err := parseControl(appendProgress(nil, in), nil)
+	if err != nil || done || len(out) != 2 || out[0] != in[0] || out[1] != in[1] {
+		t.Errorf("progress = %+v, %v, %v", out, done, err)
+	}
+	if _, done, err := parseControl([]byte{controlDone}, nil); !done || err != nil {
+		t.Errorf("done marker: %v, %v", done, err)
+	}
+	for _, bad := range [][]byte{nil, {'x'}, {controlProgress, 5}, {controlProgress, 1, 2}} {
+		if _, _, err := parseControl(bad, nil); err == nil {
+			t.Errorf("parseControl(%v) accepted", bad)
+		}
+	}
+	if _, _, _, err := parseOrigin([]byte{1}); err == nil {
+		t.Error("parseOrigin accepted a truncated header")
+	}
+}
+
+func dataRecord(offset int64, p int32, srcOffset, wm int64) *kgo.Record {
+	return &kgo.Record{Offset: offset, Headers: []kgo.RecordHeader{{Key: originHeader, Value: appendOrigin(nil, p, srcOffset, wm)}}}
+}
+
+func progressRecord(offset int64, ps ...partProgress) *kgo.Record {
+	return &kgo.Record{Offset: offset, Headers: []kgo.RecordHeader{{Key: controlHeader, Value: appendProgress(nil, ps)}}}
+}
+
+// TestUpstream pins a repartition partition's view of its source: its
+// watermark is the minimum over the source partitions once every one was
+// reported, records sent again are dropped, commits stop before records
+// stage 1 may send again, and a bounded source ends the partition when
+// every source partition ended.
+func TestUpstream(t *testing.T) {
+	u := newUpstream(2, true)
+	if keep, err := u.admit(dataRecord(0, 0, 10, 100)); !keep || err != nil || u.carried != 100 {
+		t.Fatalf("first record: keep %v, err %v, carried %d", keep, err, u.carried)
+	}
+	if keep, _ := u.admit(dataRecord(1, 0, 10, 100)); keep {
+		t.Error("a record sent again was kept")
+	}
+	u.admit(dataRecord(2, 1, 5, 50))
+	u.publish(3)
+	if got := u.safe.Load(); got != 0 {
+		t.Errorf("safe = %d before any commit upstream, want 0", got)
+	}
+	if _, ok := u.watermark(); ok {
+		t.Error("a watermark before every source partition was reported")
+	}
+	u.admit(progressRecord(3, partProgress{partition: 0, watermark: 200, committed: 11}))
+	u.admit(progressRecord(4, partProgress{partition: 1, watermark: 70, committed: 3}))
+	u.publish(5)
+	if wm, ok := u.watermark(); !ok || wm != 70 {
+		t.Errorf("watermark = %d, %v; want 70", wm, ok)
+	}
+	if got := u.safe.Load(); got != 2 {
+		t.Errorf("safe = %d, want 2 (source partition 1 offset 5 is not committed upstream)", got)
+	}
+	if u.ended() {
+		t.Error("ended before any source partition ended")
+	}
+	u.admit(progressRecord(5, partProgress{partition: 0, watermark: 200, committed: 20, flags: progressEnded}))
+	u.admit(progressRecord(6, partProgress{partition: 1, watermark: 90, committed: 9, flags: progressEnded}))
+	if !u.ended() {
+		t.Error("not ended after every source partition ended")
+	}
+	if wm, _ := u.watermark(); wm != 200 {
+		t.Errorf("watermark with every source partition ended = %d, want the highest, 200", wm)
+	}
+	if _, err := u.admit(&kgo.Record{}); err == nil {
+		t.Error("a record without repartition headers was accepted")
+	}
+	if _, err := u.admit(dataRecord(7, 9, 1, 1)); err == nil {
+		t.Error("a record from a source partition the source does not have was accepted")
+	}
+}
