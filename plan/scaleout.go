@@ -165,6 +165,10 @@ func (p *Plan) planRepartition(opts Options) error {
 	case mode == "" && !p.repartitionable():
 		p.unsplittable = "a repartition topic cannot split it"
 		return nil
+	case mode == "" && strings.EqualFold(strings.TrimSpace(property(sel, opts, "processing.guarantee")), "exactly_once"):
+		// repartition topics are at-least-once: exactly-once keeps one process
+		p.unsplittable = "'processing.guarantee'='exactly_once': repartition topics are at-least-once"
+		return nil
 	}
 	p.Repartition = &Repartition{Topic: RepartitionTopic(group, p.Name), Group: group, Partitions: parts, Key: append([]string(nil), p.Requirement.Keys...)}
 	return nil

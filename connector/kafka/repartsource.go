@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-		"strconv"
+	"strconv"
 	"strings"
 	"sync"
 
