@@ -668,6 +668,9 @@ func badType(name, typ, kind string, valid []string) error {
 // sink.
 func checkDLQ(props map[string]string, kafkaConn bool) error {
 	topic := strings.TrimSpace(props[job.PropDLQTopic])
+	if topic != "" && strings.TrimSpace(props[job.PropDLQPath]) != "" {
+		return nil // two queues: job.FromPlan says so
+	}
 	if topic == "" {
 		if strings.TrimSpace(props[job.PropDLQBrokers]) != "" {
 			return &sql.PropertyError{Key: job.PropDLQBrokers,
