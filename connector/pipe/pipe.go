@@ -53,6 +53,7 @@ type Stream struct {
 	writer   string
 	bounded  bool
 	carry    bool // rows carry the writer's watermark
+	sorted   bool // read as one sorted partition once the writer ended (sorted.go)
 
 	done     chan struct{} // closed when the reading side is closed
 	doneOnce sync.Once
@@ -63,6 +64,7 @@ type Stream struct {
 	mu          sync.Mutex
 	committed   []int64 // per partition: next offset the reader will need after a restart
 	endedParts  int
+	sortedRows  int64 // rows of a sorted stream, once collected
 	sinkClosed  bool
 	aborted     bool
 	interrupted bool
@@ -119,6 +121,10 @@ func (s *Stream) Configure(writer string, out connector.Schema, keySlots []int, 
 		s.parts[i] = &part{ch: make(chan *batch, QueueSize), free: make(chan *batch, QueueSize+1)}
 	}
 	s.committed = make([]int64, n)
+	if len(keySlots) > 0 && bounded {
+		s.sorted = true
+		s.collect()
+	}
 }
 
 // Schema returns the writer's output schema, as Configure set it.
@@ -127,6 +133,9 @@ func (s *Stream) Schema() connector.Schema { return s.out }
 // Facts returns the stream's partitioning: by the writer's key when it has one.
 func (s *Stream) Facts() connector.Facts {
 	f := connector.Facts{Partitions: len(s.parts)}
+	if s.sorted {
+		return connector.Facts{Partitions: 1}
+	}
 	if len(s.keySlots) > 0 {
 		for _, k := range s.keySlots {
 			f.Key = append(f.Key, s.schema.Name(k))
@@ -150,6 +159,9 @@ func (s *Stream) CarryWatermarks() { s.carry = true }
 // upstream, and so the input the reader waits for. What it takes is held
 // in memory.
 func (s *Stream) Hold() {
+	if s.sorted {
+		return // it holds everything already
+	}
 	for _, pt := range s.parts {
 		pt.holding = make(chan struct{})
 		go func() {
@@ -418,6 +430,12 @@ func (r *source) Open(ctx context.Context, schema *record.Schema, dlq connector.
 		identity = identity && slots[i] == i
 	}
 	s.openOnce.Do(func() { close(s.opened) })
+	if s.sorted {
+		ch := make(chan connector.PartitionReader, 1)
+		ch <- &sortedReader{reader: &reader{s: s, slots: slots, identity: identity, timer: time.NewTimer(poll)}, keys: s.keySlots}
+		close(ch)
+		return ch, nil
+	}
 	for _, pt := range s.parts {
 		if pt.holding != nil {
 			<-pt.holding // pt.held is the reader's from now on
@@ -436,6 +454,16 @@ func (r *source) Open(ctx context.Context, schema *record.Schema, dlq connector.
 func (r *source) Commit(ctx context.Context, offsets map[int32]int64) error {
 	s := r.s
 	s.mu.Lock()
+	if s.sorted {
+		// offsets number the sorted rows: only all of them map back to
+		// the writer's partitions
+		if off, ok := offsets[0]; ok && s.sortedRows > 0 && off >= s.sortedRows {
+			for i, pt := range s.parts {
+				s.committed[i] = pt.seq
+			}
+		}
+		offsets = nil
+	}
 	for p, off := range offsets {
 		if int(p) < len(s.committed) && off > s.committed[p] {
 			s.committed[p] = off
@@ -508,9 +536,22 @@ func (rd *reader) Next(ctx context.Context, b *record.Batch, max int) error {
 	n := min(max, len(rd.cur))
 	take := rd.cur[:n:n]
 	rd.cur = rd.cur[n:]
-	// the rows are copied into the job's own batch, so that the stream's
-	// batch goes back to its writer at once
+	rd.copyTo(b, take)
+	if len(rd.cur) == 0 {
+		select {
+		case rd.pt.free <- rd.curBatch:
+		default:
+		}
+		rd.curBatch = nil
+	}
+	return nil
+}
+
+// copyTo copies take into b, whose records and values the job owns, so
+// that the stream's batch can go back to its writer at once.
+func (rd *reader) copyTo(b *record.Batch, take []record.Record) {
 	width := len(rd.slots)
+	n := len(take)
 	var slab []record.Value // values for records the job's batch never held
 	for i := range take {
 		if len(b.Records) < cap(b.Records) {
@@ -540,14 +581,6 @@ func (rd *reader) Next(ctx context.Context, b *record.Batch, max int) error {
 		*out = take[i]
 		out.Values = vals
 	}
-	if len(rd.cur) == 0 {
-		select {
-		case rd.pt.free <- rd.curBatch:
-		default:
-		}
-		rd.curBatch = nil
-	}
-	return nil
 }
 
 // atEnd is what Next returns after the last row: io.EOF when the writer
