@@ -399,6 +399,21 @@ func (avroFormat) decoder(reg *registry, schema *record.Schema, _ textDecoder) s
 }
 
 func (avroFormat) encoder(ctx context.Context, reg *registry, subject, name string, schema *record.Schema) (rowEncoder, sr.SubjectSchema, error) {
+	if reg.useLatest {
+		ss, err := reg.latestFor(ctx, subject, sr.TypeAvro)
+		if err != nil {
+			return nil, ss, err
+		}
+		s, err := avroSchema(ctx, reg, ss.ID)
+		if err != nil {
+			return nil, ss, err
+		}
+		enc, err := newAvroEncoderByName(ss.ID, s, schema)
+		if err != nil {
+			return nil, ss, fmt.Errorf("writing with subject %q version %d (id %d): %w", subject, ss.Version, ss.ID, err)
+		}
+		return enc, ss, nil
+	}
 	s, err := avroSchemaOf(name, schema)
 	if err != nil {
 		return nil, sr.SubjectSchema{}, fmt.Errorf("the Avro schema of the output: %w", err)
@@ -533,6 +548,7 @@ func avroName(s string) string {
 type avroEncoder struct {
 	id     int
 	fields []avroEncode
+	slots  []int // by field: the column it writes (-1: NULL); nil: field i writes column i
 	w      *avro.Writer
 }
 
@@ -547,6 +563,48 @@ func newAvroEncoder(id int, s avro.Schema, schema *record.Schema) *avroEncoder {
 		e.fields = append(e.fields, avroEncoderOf(f.Type(), schema.Fields()[i].Type))
 	}
 	return e
+}
+
+// newAvroEncoderByName compiles the encoding of schema's rows with a
+// record schema s of the registry: each field writes the column of its
+// name; a field without one must be nullable (it is written null), and
+// every column must have a field.
+func newAvroEncoderByName(id int, s avro.Schema, schema *record.Schema) (*avroEncoder, error) {
+	rec, ok := s.(*avro.RecordSchema)
+	if !ok {
+		return nil, fmt.Errorf("the Avro schema is a %s, not a record", s.Type())
+	}
+	e := &avroEncoder{id: id, w: avro.NewWriter(nil, 0)}
+	used := make([]bool, schema.Len())
+	for _, f := range rec.Fields() {
+		slot, ok := schema.Lookup(f.Name())
+		t := record.AnyType
+		if ok {
+			used[slot] = true
+			t = schema.Type(slot)
+		} else if u, isUnion := f.Type().(*avro.UnionSchema); !isUnion || unionBranch(u.Types(), record.NullValue()) < 0 {
+			return nil, fmt.Errorf("field %q is not nullable and no output column has its name", f.Name())
+		} else {
+			slot = -1
+		}
+		e.fields = append(e.fields, avroEncoderOf(f.Type(), t))
+		e.slots = append(e.slots, slot)
+	}
+	for i, u := range used {
+		if !u {
+			return nil, fmt.Errorf("output column %s is not a field of the schema (fields: %s)", schema.Name(i), avroFieldNames(rec))
+		}
+	}
+	return e, nil
+}
+
+// avroFieldNames lists a record's field names, for messages.
+func avroFieldNames(rec *avro.RecordSchema) string {
+	names := make([]string, len(rec.Fields()))
+	for i, f := range rec.Fields() {
+		names[i] = f.Name()
+	}
+	return strings.Join(names, ", ")
 }
 
 // avroEncoderOf returns the encoder of a field of Avro type s (nullable
@@ -698,9 +756,13 @@ func (e *avroEncoder) AppendRow(b []byte, row []record.Value) ([]byte, error) {
 	b = appendWireHeader(b, e.id)
 	e.w.Reset(nil)
 	for i, enc := range e.fields {
+		slot := i
+		if e.slots != nil {
+			slot = e.slots[i]
+		}
 		var v record.Value
-		if i < len(row) {
-			v = row[i]
+		if slot >= 0 && slot < len(row) {
+			v = row[slot]
 		}
 		if err := enc(e.w, v); err != nil {
 			return b, fmt.Errorf("column %d: %w", i+1, err)

@@ -144,7 +144,7 @@ func parseSinkConfig(name string, m map[string]string) (sinkConfig, error) {
 
 // registryOptions are the Schema Registry options of the registry
 // formats, which a statement may also give as 'kafka.<option>' defaults.
-var registryOptions = []string{"schema.registry.url", "schema.registry.basic.auth.user.info", "auto.register.schemas"}
+var registryOptions = []string{"schema.registry.url", "schema.registry.basic.auth.user.info", "auto.register.schemas", "use.latest.version"}
 
 // parseFormats reads '<n>.format' (plain, the formats without a registry,
 // the first the default, or a registry format), '<n>.key.format' (json,
@@ -183,7 +183,12 @@ func parseFormats(o *props.Options, ownRegistry bool, plain ...string) (format s
 		return
 	}
 	auto, err := o.Enum("auto.register.schemas", "true", "true", "false")
+	if err != nil {
+		return
+	}
 	reg.autoRegister = auto == "true"
+	latest, err := o.Enum("use.latest.version", "false", "true", "false")
+	reg.useLatest = latest == "true"
 	return
 }
 

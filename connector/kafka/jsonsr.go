@@ -355,7 +355,13 @@ func (d *jsonSRDecoder) decodeInto(data []byte, dst []record.Value) error {
 }
 
 func (jsonSRFormat) encoder(ctx context.Context, reg *registry, subject, name string, schema *record.Schema) (rowEncoder, sr.SubjectSchema, error) {
-	ss, err := reg.register(ctx, subject, sr.Schema{Schema: jsonSchemaOf(name, schema), Type: sr.TypeJSON})
+	register := reg.register
+	if reg.useLatest {
+		register = func(ctx context.Context, subject string, _ sr.Schema) (sr.SubjectSchema, error) {
+			return reg.latestFor(ctx, subject, sr.TypeJSON)
+		}
+	}
+	ss, err := register(ctx, subject, sr.Schema{Schema: jsonSchemaOf(name, schema), Type: sr.TypeJSON})
 	if err != nil {
 		return nil, ss, err
 	}

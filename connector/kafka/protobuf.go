@@ -729,6 +729,9 @@ func (f *protoField) scalar(typ protowire.Type, b []byte, text *protoText) (reco
 }
 
 func (protoFormat) encoder(ctx context.Context, reg *registry, subject, name string, schema *record.Schema) (rowEncoder, sr.SubjectSchema, error) {
+	if reg.useLatest {
+		return nil, sr.SubjectSchema{}, errors.New("use.latest.version is not supported with the protobuf format: a sink registers (or, with auto.register.schemas false, looks up) the schema of its columns")
+	}
 	text := protoSchemaOf(name, schema)
 	ss, err := reg.register(ctx, subject, sr.Schema{Schema: text, Type: sr.TypeProtobuf})
 	if err != nil {

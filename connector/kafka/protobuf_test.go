@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -616,5 +617,88 @@ message Pay {
 		if c, err := record.Compare(got[0], v); err != nil || c != 0 || got[0].Kind() != record.Decimal {
 			t.Errorf("wrote %v, read %v (%s)", v, got[0], got[0].Kind())
 		}
+	}
+}
+
+// TestUseLatestVersion: with use.latest.version a sink registers nothing
+// and writes with its subject's latest schema: an Avro record's fields by
+// column name (a field without a column must be nullable, a column without
+// a field is an error), a JSON Schema's id; Protobuf refuses it.
+func TestUseLatestVersion(t *testing.T) {
+	brokers := startCluster(t, "out", "js")
+	reg := srfake.New()
+	defer reg.Close()
+	avroID, _, err := reg.RegisterSchema("out-value", sr.Schema{Type: sr.TypeAvro, Schema: `{"type":"record","name":"Out","fields":[
+		{"name":"id","type":"long"},{"name":"extra","type":["null","int"],"default":null},{"name":"name","type":["null","string"],"default":null}]}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jsID, _, err := reg.RegisterSchema("js-value", sr.Schema{Type: sr.TypeJSON, Schema: `{"type":"object","properties":{"id":{"type":"integer"}}}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	props := func(name, format string) map[string]string {
+		return map[string]string{name + ".bootstrap.servers": brokers[0], name + ".format": format, name + ".schema.registry.url": reg.URL(),
+			name + ".use.latest.version": "true", name + ".auto.register.schemas": "false"}
+	}
+	cols := record.NewSchemaOf(record.Field{Name: "name", Type: record.StringType}, record.Field{Name: "id", Type: record.BigintType, NotNull: true})
+	sink, err := NewSink("out", props("out", "avro"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeAll(t, ctx, sink, cols, nil, []got{{values: []record.Value{record.StringValue("a"), record.IntValue(1)}},
+		{values: []record.Value{record.NullValue(), record.IntValue(2)}}})
+	if sink.subjects[0].ID != avroID {
+		t.Errorf("wrote with schema %d, want the latest, %d", sink.subjects[0].ID, avroID)
+	}
+	if _, ok := reg.GetSchema("out-value", 2); ok {
+		t.Error("use.latest.version registered a version")
+	}
+	src, err := NewSource("out", map[string]string{"out.bootstrap.servers": brokers[0], "out.format": "avro", "out.schema.registry.url": reg.URL(), "out.stop.at": "end"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := readAll(t, src, record.NewSchema("id", "extra", "name"), nil)
+	var rows []string
+	for _, g := range read {
+		rows = append(rows, g.values[0].String()+","+g.values[1].String()+","+g.values[2].String())
+	}
+	slices.Sort(rows)
+	if strings.Join(rows, ";") != "1,NULL,a;2,NULL,NULL" {
+		t.Errorf("read back %v", rows)
+	}
+	for _, c := range []struct {
+		cols *record.Schema
+		want string
+	}{
+		{record.NewSchemaOf(record.Field{Name: "id", Type: record.BigintType}, record.Field{Name: "more", Type: record.StringType}),
+			"output column more is not a field of the schema (fields: id, extra, name)"},
+		{record.NewSchemaOf(record.Field{Name: "name", Type: record.StringType}), `field "id" is not nullable and no output column has its name`},
+	} {
+		sink, err := NewSink("out", props("out", "avro"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sink.Open(ctx, c.cols, nil); err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), `subject "out-value" version 1`) {
+			t.Errorf("%s: %v, want %q", c.cols, err, c.want)
+		}
+	}
+
+	sink, err = NewSink("js", props("js", "json_sr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeAll(t, ctx, sink, record.NewSchema("id"), nil, []got{{values: []record.Value{record.IntValue(7)}}})
+	if sink.subjects[0].ID != jsID {
+		t.Errorf("json_sr wrote with schema %d, want %d", sink.subjects[0].ID, jsID)
+	}
+	sink, err = NewSink("out", props("out", "protobuf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sink.Open(ctx, cols, nil); err == nil || !strings.Contains(err.Error(), "use.latest.version is not supported with the protobuf format") {
+		t.Errorf("protobuf with use.latest.version: %v", err)
 	}
 }

@@ -44,6 +44,10 @@ type registry struct {
 	// compatibility checks: '<n>.auto.register.schemas' (default true)
 	// registers a sink's schema; false only looks it up.
 	autoRegister bool
+	// useLatest ('<n>.use.latest.version', default false): a sink writes
+	// with its subject's latest schema, its fields filled by column name,
+	// instead of one derived from its columns.
+	useLatest bool
 
 	mu     sync.Mutex
 	byID   map[int]sr.Schema
@@ -177,6 +181,19 @@ func (r *registry) register(ctx context.Context, subject string, s sr.Schema) (s
 		ss.Version = got.Version
 	}
 	r.remember(ss)
+	return ss, nil
+}
+
+// latestFor returns the latest schema of subject that a sink writes with
+// (use.latest.version), which must be of type t.
+func (r *registry) latestFor(ctx context.Context, subject string, t sr.SchemaType) (sr.SubjectSchema, error) {
+	ss, err := r.latest(ctx, subject)
+	if err != nil {
+		return ss, fmt.Errorf("%w (use.latest.version is true: the sink writes with the subject's latest schema)", err)
+	}
+	if ss.Type != t {
+		return ss, fmt.Errorf("schema registry %s: subject %q: its latest schema (version %d, id %d) is %s, not %s", r.url, subject, ss.Version, ss.ID, ss.Type, t)
+	}
 	return ss, nil
 }
 
