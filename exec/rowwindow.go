@@ -151,9 +151,19 @@ type heldRow struct {
 	rec    record.Record
 }
 
+// cmp orders held rows by event time, rows of equal time by their place in
+// the source (topic or file, partition, offset: arrival order within one
+// source partition, and the same order whatever the interleaving of
+// several), then by arrival.
 func (a *heldRow) cmp(b *heldRow) int {
 	if c := cmp.Compare(a.t, b.t); c != 0 {
 		return c
+	}
+	if a.rec.Topic != b.rec.Topic || a.rec.Partition != b.rec.Partition {
+		if c := strings.Compare(a.rec.Topic, b.rec.Topic); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.rec.Partition, b.rec.Partition)
 	}
 	return cmp.Compare(a.seq, b.seq)
 }

@@ -721,12 +721,17 @@ func (pl *Pipeline) rankGroupRows(rows []record.Record) []record.Record {
 		}
 		return 0
 	}
-	slices.SortStableFunc(rows, func(a, b record.Record) int {
+	// rows that tie on the rank's ORDER BY are ordered by their columns,
+	// not by the order their groups were made in, which follows arrival
+	slices.SortFunc(rows, func(a, b record.Record) int {
 		ha, hb := hidden(&a), hidden(&b)
 		if c := cmpVals(ha[:t.keys], hb[:t.keys], nil); c != 0 {
 			return c
 		}
-		return cmpVals(ha[t.keys:], hb[t.keys:], t.desc)
+		if c := cmpVals(ha[t.keys:], hb[t.keys:], t.desc); c != 0 {
+			return c
+		}
+		return cmpVals(a.Values[:width], b.Values[:width], nil)
 	})
 	kept := rows[:0] // overwrites rows only behind i; prev keeps the hidden values
 	var rank int64

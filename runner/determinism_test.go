@@ -159,15 +159,26 @@ func firstDiff(got, want []string) string {
 // TestOrderSensitiveResultsAreDeterministic runs queries whose answer could
 // depend on the order in which records of several source partitions
 // arrive (ties in ORDER BY with LIMIT, FIRST_VALUE, LAST_VALUE, STRING_AGG,
-// floating-point statistics, ties in a Top-N) at every partition count and
+// floating-point statistics, ties in a Top-N, over grouped rows and in a
+// row window ordered by event time) at every partition count and
 // batch size, and requires the same output byte for byte.
 func TestOrderSensitiveResultsAreDeterministic(t *testing.T) {
 	path := writeTrades(t, gen.Options{Generator: "trades", Count: 3000, DisorderMs: 40, Seed: 5})
 	props := fmt.Sprintf(`'trades.type' = 'file_source', 'trades.path' = '%s', 'trades.split.size' = '32KB',
 		'watermark.max_out_of_orderness' = '1h'`, path)
+	// rows of equal event time in every split: ties in event-time order
+	ties := filepath.Join(t.TempDir(), "ties.jsonl")
+	var b strings.Builder
+	for i := range 3000 {
+		fmt.Fprintf(&b, `{"k":"%c","ts":%d,"v":%d}`+"\n", 'a'+rune(i%3), 1700000000000+int64(i/40)*1000, i)
+	}
+	if err := os.WriteFile(ties, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tieProps := fmt.Sprintf(`'t.type' = 'file_source', 't.path' = '%s', 't.split.size' = '16KB', 'watermark.max_out_of_orderness' = '1h'`, ties)
 	queries := []struct {
-		name, query string
-		ordered     bool
+		name, query, props string
+		ordered            bool
 	}{
 		{name: "order_by_ties_limit", ordered: true, query: `SELECT symbol, trader_id, quantity FROM trades ORDER BY symbol LIMIT 250`},
 		{name: "first_last", query: `SELECT symbol, FIRST_VALUE(price) AS f, LAST_VALUE(quantity) AS l FROM trades GROUP BY symbol EMIT FINAL`},
@@ -177,16 +188,24 @@ func TestOrderSensitiveResultsAreDeterministic(t *testing.T) {
 		{name: "stddev", query: `SELECT symbol, STDDEV(price) AS sd, VARIANCE(quantity) AS v, AVG(price) AS a FROM trades GROUP BY symbol EMIT FINAL`},
 		{name: "top_n_ties", query: `SELECT symbol, trader_id, quantity, ROW_NUMBER() OVER (PARTITION BY symbol ORDER BY quantity DESC) AS rn
 			FROM trades QUALIFY rn <= 3 EMIT FINAL`},
+		{name: "row_window_ties", props: tieProps,
+			query: `SELECT k, ts, v, LAG(v) OVER (PARTITION BY k ORDER BY ts) AS prev, ROW_NUMBER() OVER (PARTITION BY k ORDER BY ts) AS rn FROM t`},
+		{name: "grouped_top_n_ties", props: tieProps,
+			query: `SELECT * FROM (SELECT k, v % 4 AS m, COUNT(*) AS n, ROW_NUMBER() OVER (PARTITION BY k ORDER BY COUNT(*) DESC) AS rn
+			FROM t GROUP BY k, v % 4 EMIT FINAL) WHERE rn <= 1`},
 	}
 	for _, q := range queries {
 		t.Run(q.name, func(t *testing.T) {
-			want := runBounded(t, props, q.query, 1024, 1, false, q.ordered)
-			if len(want.out) < 10 {
+			if q.props == "" {
+				q.props = props
+			}
+			want := runBounded(t, q.props, q.query, 1024, 1, false, q.ordered)
+			if len(want.out) < 3 {
 				t.Fatalf("only %d rows", len(want.out))
 			}
 			for _, parts := range []int{1, 2, 4, 8} {
 				for _, batch := range []int{1, 64, 4096} {
-					got := runBounded(t, props, q.query, batch, parts, parts == 4, q.ordered)
+					got := runBounded(t, q.props, q.query, batch, parts, parts == 4, q.ordered)
 					if !slices.Equal(got.out, want.out) {
 						t.Errorf("partitions %d, batch size %d: output differs (%d rows, want %d)\n%s",
 							parts, batch, len(got.out), len(want.out), firstDiff(got.out, want.out))
