@@ -217,3 +217,14 @@ func TestJSONSchemaKeysAndErrors(t *testing.T) {
 		}
 	}
 }
+
+// FuzzJSONSchemaColumns: no schema text panics the JSON Schema mapping
+// (references included) or hangs it.
+func FuzzJSONSchemaColumns(f *testing.F) {
+	f.Add(jsonTradeSchema)
+	f.Add(`{"type":"object","properties":{"a":{"$ref":"#/definitions/A"}},"definitions":{"A":{"$ref":"#/definitions/A"}}}`)
+	f.Add(`{"type":"object","properties":{"a":{"type":["null","array"],"items":{"oneOf":[{"type":"null"},{"$ref":"#"}]}}}}`)
+	f.Fuzz(func(t *testing.T, text string) {
+		_, _ = jsonSRFormat{}.columns(context.Background(), nil, sr.Schema{Schema: text, Type: sr.TypeJSON})
+	})
+}

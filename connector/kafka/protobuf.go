@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/binary"
@@ -200,6 +201,12 @@ type protoDecoder struct {
 	schema *record.Schema
 	text   *protoText
 	progs  map[int]*protoSchemaProgs
+
+	// the program of the previous value, reused while values keep their
+	// schema id and message indexes (as they usually do)
+	lastID   int
+	lastPath []byte
+	last     *protoMessage
 }
 
 // protoSchemaProgs are the decoding programs of one schema id, by the
@@ -251,6 +258,19 @@ func messageIndexes(b []byte) (path, rest []byte, err error) {
 // program returns the decoding program of the message path names in schema
 // id, compiling it once.
 func (d *protoDecoder) program(id int, path []byte) (*protoMessage, error) {
+	if d.last != nil && id == d.lastID && bytes.Equal(path, d.lastPath) {
+		return d.last, nil
+	}
+	m, err := d.compiled(id, path)
+	if err == nil {
+		d.lastID, d.lastPath, d.last = id, append(d.lastPath[:0], path...), m
+	}
+	return m, err
+}
+
+// compiled returns the program of the message path names in schema id,
+// compiling it once.
+func (d *protoDecoder) compiled(id int, path []byte) (*protoMessage, error) {
 	sp := d.progs[id]
 	if sp == nil {
 		fd, err := protoFile(context.Background(), d.reg, id)
@@ -303,6 +323,7 @@ type protoMessage struct {
 	name   protoreflect.FullName
 	fields []protoField
 	byNum  map[protowire.Number]int // field number -> index in fields
+	dense  []int16                  // the same for numbers below denseFields (-1: none), without hashing
 	vals   []record.Value           // a nested message's field values
 	wkt    int                      // wktTimestamp, wktWrapper or 0
 }
@@ -321,6 +342,7 @@ type protoField struct {
 	name   string
 	num    protowire.Number
 	kind   protoreflect.Kind
+	wire   protowire.Type // the wire type of its values
 	list   bool
 	isMap  bool
 	slot   int
@@ -364,7 +386,7 @@ func compileMessage(md protoreflect.MessageDescriptor, schema *record.Schema, vi
 	}
 	for i := range fds.Len() {
 		fd := fds.Get(i)
-		f := protoField{name: string(fd.Name()), num: fd.Number(), kind: fd.Kind(), list: fd.IsList(), isMap: fd.IsMap(), slot: i}
+		f := protoField{name: string(fd.Name()), num: fd.Number(), kind: fd.Kind(), wire: scalarWire(fd.Kind()), list: fd.IsList(), isMap: fd.IsMap(), slot: i}
 		if schema != nil {
 			if slot, ok := schema.Lookup(f.name); ok {
 				f.slot = slot
@@ -405,6 +427,12 @@ func compileMessage(md protoreflect.MessageDescriptor, schema *record.Schema, vi
 			return nil, fmt.Errorf("field %s: groups are not supported", fd.Name())
 		}
 		m.byNum[f.num] = len(m.fields)
+		if f.num < denseFields {
+			for len(m.dense) <= int(f.num) {
+				m.dense = append(m.dense, -1)
+			}
+			m.dense[f.num] = int16(len(m.fields))
+		}
 		m.fields = append(m.fields, f)
 	}
 	return m, nil
@@ -428,6 +456,21 @@ func protoZero(fd protoreflect.FieldDescriptor) record.Value {
 	return record.IntValue(0)
 }
 
+// denseFields bounds the field numbers looked up in a slice.
+const denseFields = 128
+
+// fieldIndex returns the index of the field numbered num.
+func (m *protoMessage) fieldIndex(num protowire.Number) (int, bool) {
+	if num < denseFields {
+		if int(num) < len(m.dense) && m.dense[num] >= 0 {
+			return int(m.dense[num]), true
+		}
+		return 0, false
+	}
+	i, ok := m.byNum[num]
+	return i, ok
+}
+
 // decode reads one message into dst's slots.
 func (m *protoMessage) decode(b []byte, dst []record.Value, text *protoText) error {
 	for i := range m.fields {
@@ -443,7 +486,7 @@ func (m *protoMessage) decode(b []byte, dst []record.Value, text *protoText) err
 			return protowire.ParseError(n)
 		}
 		b = b[n:]
-		i, ok := m.byNum[num]
+		i, ok := m.fieldIndex(num)
 		if !ok || !wireFits(&m.fields[i], typ) {
 			// An unknown field, or one of another type (as Protobuf
 			// reads it): skipped.
@@ -637,8 +680,7 @@ func anyValue(b []byte) (record.Value, error) {
 // wireFits reports whether a field of f's kind may arrive in wire type typ
 // (a repeated scalar also packed, as bytes).
 func wireFits(f *protoField, typ protowire.Type) bool {
-	want := scalarWire(f.kind)
-	return typ == want || (f.list && typ == protowire.BytesType)
+	return typ == f.wire || (f.list && typ == protowire.BytesType)
 }
 
 // scalarWire returns the wire type of a kind's values.
