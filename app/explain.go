@@ -29,13 +29,18 @@ import (
 // resolved against it. A schema Check inferred is not inferred again.
 func (a *App) Plans(ctx context.Context, opts plan.Options, set map[string]string, noInfer bool) ([]*plan.Plan, error) {
 	facts := map[string]connector.Facts{}
+	schemas := map[string]connector.Schema{}
 	byNode := map[*Node]*plan.Plan{}
 	for _, n := range a.Nodes {
 		o := opts
 		o.Sources = map[string]connector.Facts{}
+		o.Schemas = map[string]connector.Schema{}
 		for _, e := range n.Inputs {
 			if f, ok := facts[strings.ToLower(e.Stream)]; ok && e.Via == InProcess {
 				o.Sources[e.Stream] = f
+			}
+			if s, ok := schemas[strings.ToLower(e.Stream)]; ok && e.Via == InProcess {
+				o.Schemas[e.Stream] = s
 			}
 		}
 		var p *plan.Plan
@@ -56,7 +61,8 @@ func (a *App) Plans(ctx context.Context, opts plan.Options, set map[string]strin
 		p.Name = n.Name
 		byNode[n] = p
 		if n.Writes != "" {
-			facts[strings.ToLower(n.Writes)] = outputFacts(n, p, set)
+			k := strings.ToLower(n.Writes)
+			facts[k], schemas[k] = outputFacts(n, p, set)
 		}
 	}
 	nodes := slices.Clone(a.Nodes)
@@ -91,21 +97,25 @@ func (a *App) positioned(n *Node, err error) error {
 }
 
 // outputFacts is the partitioning of what n writes: by its output key
-// over its partitions, when its query has a key.
-func outputFacts(n *Node, p *plan.Plan, set map[string]string) connector.Facts {
+// over its partitions, when its query has a key; and its schema, whose
+// primary key makes a CREATE TABLE's output a table.
+func outputFacts(n *Node, p *plan.Plan, set map[string]string) (connector.Facts, connector.Schema) {
 	props, err := runner.Properties(n.Stmt.Query, nil, set, nil)
 	if err != nil {
-		return connector.Facts{}
+		return connector.Facts{}, connector.Schema{}
 	}
 	prog, err := exec.Compile(n.Stmt.Query, exec.Options{Properties: props, ExternalWatermark: true})
-	if err != nil || len(prog.KeySlots()) == 0 {
-		return connector.Facts{}
+	if err != nil {
+		return connector.Facts{}, connector.Schema{}
+	}
+	if len(prog.KeySlots()) == 0 {
+		return connector.Facts{}, n.output(prog)
 	}
 	f := connector.Facts{Partitions: p.Partitions, Origin: "upstream"}
 	for _, s := range prog.KeySlots() {
 		f.Key = append(f.Key, prog.OutputSchema().Name(s))
 	}
-	return f
+	return f, n.output(prog)
 }
 
 // GraphNode is one job in the graph of Explain.

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/sluicesql/sluice/app"
+	"github.com/sluicesql/sluice/plan"
 	"github.com/sluicesql/sluice/runner"
 	"github.com/sluicesql/sluice/sql"
 )
@@ -95,5 +97,43 @@ SELECT trader_id, n + 'x' AS s FROM totals;`
 	var se *sql.Error
 	if !errors.As(err, &se) || se.Pos.Line != 2 || !strings.Contains(se.Msg, "BIGINT + STRING") {
 		t.Fatalf("got %v, want a type error at n + 'x' on line 2", err)
+	}
+}
+
+// EXPLAIN plans a JOIN of a CREATE TABLE ... GROUP BY k as a join with a
+// table keyed by k, as it runs.
+func TestExplainInProcessTable(t *testing.T) {
+	a, err := build(t, `CREATE STREAM trades AS SELECT * FROM g WITH ('g.type'='generator','g.generator'='trades','g.count'='10');
+CREATE TABLE totals AS SELECT trader_id, COUNT(*) AS n FROM trades GROUP BY trader_id;
+SELECT t.trader_id, v.n FROM trades t JOIN totals v ON t.trader_id = v.trader_id;`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plans, err := a.Plans(context.Background(), plan.Options{Partitions: 2}, nil, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := plans[2].Inputs
+	if len(in) != 2 || in[1].Role != "table" {
+		t.Fatalf("inputs of the join %+v, want totals as a table", in)
+	}
+}
+
+// A table whose writer's input does not end is never whole: asking for
+// its bootstrap is an error naming the property, and the application stops.
+func TestUnboundedTableBootstrapIsRefused(t *testing.T) {
+	a, err := build(t, `CREATE TABLE totals AS SELECT trader_id, COUNT(*) AS n FROM g GROUP BY trader_id
+WITH ('g.type'='generator','g.generator'='trades','g.count'='unbounded','g.rate'='1000');
+SELECT t.trader_id, v.n FROM s t JOIN totals v ON t.trader_id = v.trader_id
+WITH ('s.type'='generator','s.generator'='trades','s.count'='10','totals.bootstrap'='true');`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := a.Start(context.Background(), runner.Options{Stdout: io.Discard}, app.Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run.Wait(); err == nil || !strings.Contains(err.Error(), "'totals.bootstrap'") || !strings.Contains(err.Error(), "never complete") {
+		t.Fatalf("got %v, want the refusal of 'totals.bootstrap'", err)
 	}
 }
