@@ -87,16 +87,19 @@ func TestTableFromGroupByIsKeyed(t *testing.T) {
 // The reader of an in-process table gets the writer's column types: a
 // type error in the reading statement is reported before anything runs.
 func TestInProcessSchemaIsTyped(t *testing.T) {
-	src := `CREATE TABLE totals AS SELECT trader_id, COUNT(*) AS n FROM g GROUP BY trader_id WITH ('g.type'='generator','g.generator'='trades','g.count'='10');
-SELECT trader_id, n + 'x' AS s FROM totals;`
-	a, err := build(t, src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = a.Check(context.Background(), runner.Options{})
-	var se *sql.Error
-	if !errors.As(err, &se) || se.Pos.Line != 2 || !strings.Contains(se.Msg, "BIGINT + STRING") {
-		t.Fatalf("got %v, want a type error at n + 'x' on line 2", err)
+	for _, use := range []string{"n + 'x'", "q + 'x'", "trader_id + 'x'", "m + 'x'"} {
+		src := `CREATE TABLE totals AS SELECT trader_id, COUNT(*) AS n, SUM(quantity) AS q, MAX(quantity) AS m FROM g GROUP BY trader_id
+WITH ('g.type'='generator','g.generator'='trades','g.count'='10');
+SELECT trader_id, ` + use + ` AS s FROM totals;`
+		a, err := build(t, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = a.Check(context.Background(), runner.Options{})
+		var se *sql.Error
+		if !errors.As(err, &se) || se.Pos.Line != 3 || !strings.Contains(se.Msg, "+ STRING") || strings.Contains(se.Msg, "ANY") {
+			t.Fatalf("%s: got %v, want a type error on line 3", use, err)
+		}
 	}
 }
 
