@@ -178,8 +178,11 @@ func checkDerived(sel *sql.Select, in *expr.Scope) error {
 		for _, it := range d.Items {
 			exprs = append(exprs, it.Expr)
 		}
+		// a grouping subquery's OVER clauses rank its group rows and may name
+		// its aliases: they are checked with the merged query
+		overs := !isAggregating(d, d.Items)
 		for _, e := range append(exprs, d.Where) {
-			if err := checkColumns(e, in); err != nil {
+			if err := checkColumns(e, in, overs); err != nil {
 				return err
 			}
 		}
@@ -190,10 +193,10 @@ func checkDerived(sel *sql.Select, in *expr.Scope) error {
 	return nil
 }
 
-// checkColumns resolves the column references in e against in. System
-// columns (some valid only in some clauses) and EXTRACT's field name are
-// no column references.
-func checkColumns(e sql.Expr, in *expr.Scope) error {
+// checkColumns resolves the column references in e against in, those in
+// OVER clauses only when overs is set. System columns (some valid only in
+// some clauses) and EXTRACT's field name are no column references.
+func checkColumns(e sql.Expr, in *expr.Scope, overs bool) error {
 	var err error
 	sql.Inspect(e, func(x sql.Expr) bool {
 		switch x := x.(type) {
@@ -202,9 +205,17 @@ func checkColumns(e sql.Expr, in *expr.Scope) error {
 				_, err = expr.Compile(x, in)
 			}
 		case *sql.Call:
-			if (x.Name == "EXTRACT" || x.Name == "DATE_PART") && len(x.Args) == 2 {
+			switch {
+			case (x.Name == "EXTRACT" || x.Name == "DATE_PART") && len(x.Args) == 2:
 				if err == nil {
-					err = checkColumns(x.Args[1], in)
+					err = checkColumns(x.Args[1], in, overs)
+				}
+				return false
+			case x.Over != nil && !overs:
+				for _, a := range x.Args {
+					if err == nil {
+						err = checkColumns(a, in, overs)
+					}
 				}
 				return false
 			}

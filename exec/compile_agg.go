@@ -65,12 +65,14 @@ func (p *Program) compileAggregate(sel *sql.Select, items []sql.SelectItem, in *
 	scope := &expr.Scope{Schema: record.NewSchema(), Override: g.slot}
 	a.project = make([]expr.Func, len(items))
 	for i, it := range items {
+		if top != nil && i == top.rankOut {
+			// set when the emission is ranked; its PARTITION BY and ORDER BY,
+			// which may name aliases, are checked with the hidden columns
+			a.project[i] = nullValue
+			continue
+		}
 		if err := g.check(it.Expr); err != nil {
 			return err
-		}
-		if top != nil && i == top.rankOut {
-			a.project[i] = nullValue // set when the emission is ranked
-			continue
 		}
 		f, err := expr.Compile(it.Expr, scope)
 		if err != nil {

@@ -487,3 +487,21 @@ func TestTopNTiesDoNotDependOnArrival(t *testing.T) {
 		}
 	}
 }
+
+// A Top-N over grouped rows may order by a select-list alias, in QUALIFY
+// form and over a subquery (both were refused: the alias was taken for an
+// input column).
+func TestGroupTopNOrdersByAlias(t *testing.T) {
+	data := recs([]any{"a", 1}, []any{"a", 2}, []any{"b", 3}, []any{"c", 4}, []any{"c", 5}, []any{"c", 6})
+	for _, src := range []string{
+		`SELECT k, COUNT(*) AS n, ROW_NUMBER() OVER (ORDER BY n DESC) AS rn FROM t GROUP BY k QUALIFY rn <= 2 EMIT FINAL`,
+		`SELECT * FROM (SELECT k, COUNT(*) AS n, ROW_NUMBER() OVER (ORDER BY n DESC) AS rn FROM t GROUP BY k EMIT FINAL) WHERE rn <= 2`,
+	} {
+		p := compileSQL(t, src, Options{}, "k", "v")
+		got := runEach(p, data).texts()
+		slices.Sort(got)
+		if want := []string{"a|2|2", "c|3|1"}; !slices.Equal(got, want) {
+			t.Errorf("%s:\ngot  %v\nwant %v", src, got, want)
+		}
+	}
+}
