@@ -82,6 +82,13 @@ type shard struct {
 
 func newShard() *shard { return &shard{rows: newKeyMap[row](), multi: map[*history]struct{}{}} }
 
+// addMulti tracks r's history when it has more than one version.
+func (sh *shard) addMulti(r row) {
+	if r.hist != nil && len(r.hist.versions) > 1 {
+		sh.multi[r.hist] = struct{}{}
+	}
+}
+
 // row is a key's latest row, small enough to live in the map's slot.
 type row struct {
 	vals []record.Value
@@ -264,14 +271,14 @@ func (t *Table) Shard(s Sharding, n int) {
 	var vals []record.Value
 	for _, sh := range old {
 		for k, r := range sh.rows.nums {
-			t.shards[t.shardOf(r.vals, r.part, &vals)].rows.nums[k] = r
+			to := t.shards[t.shardOf(r.vals, r.part, &vals)]
+			to.rows.nums[k] = r
+			to.addMulti(r)
 		}
 		for k, r := range sh.rows.long {
-			t.shards[t.shardOf(r.vals, r.part, &vals)].rows.long[k] = r
-		}
-		for h := range sh.multi {
-			v := h.versions[len(h.versions)-1].vals
-			t.shards[t.shardOf(v, 0, &vals)].multi[h] = struct{}{}
+			to := t.shards[t.shardOf(r.vals, r.part, &vals)]
+			to.rows.long[k] = r
+			to.addMulti(r)
 		}
 	}
 }

@@ -58,6 +58,9 @@ func TestTemporalVersionsDropped(t *testing.T) {
 		for k, key := range keys {
 			version(key, i*10, i*100+int64(k)) // one version per key every 10 ms
 		}
+		if i == 50 {
+			table.Shard(ByKey, 2) // split over two workers, histories and all
+		}
 		if i%100 == 99 {
 			wm := i*10 - 50
 			pl.Advance(wm, &out)
