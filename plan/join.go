@@ -130,6 +130,34 @@ func (p *Plan) routed(sel *sql.Select, r *resolver) []bool {
 	return out
 }
 
+// joinAtSource tries joining every table as the stream is read, before
+// routing: the tables' columns are then columns of the stream's rows, and
+// a statement that needs one partition only because it groups by a
+// table's column may hash on it. It returns the requirement it takes,
+// marking the tables, or req and keys when that does not help (or another
+// input is a stream).
+func (p *Plan) joinAtSource(sel *sql.Select, r *resolver, req partition.Requirement, keys []sql.Expr) (partition.Requirement, []sql.Expr) {
+	routed := make([]bool, len(p.Inputs))
+	routed[0] = true
+	jr := *r
+	jr.joined = map[int]bool{}
+	for i, in := range p.Inputs[1:] {
+		if in.Role != RoleTable {
+			return req, keys
+		}
+		jr.joined[i+1] = true
+	}
+	jreq, jkeys := requirement(sel, &jr, routed)
+	if jreq.Kind != partition.Hash {
+		return req, keys
+	}
+	for i := range p.Inputs[1:] {
+		in := &p.Inputs[i+1]
+		in.JoinedAtSource, in.Exchange = true, false
+	}
+	return jreq, jkeys
+}
+
 // placeInputs says how each input reaches the workers, once the strategy
 // is chosen. A table that is not broadcast shares the stream's key groups
 // (hashed on its side of the routing key, or split by source partition
@@ -161,6 +189,13 @@ func (p *Plan) placeInputs(sel *sql.Select, r *resolver) {
 			if len(keys) > 0 && strat != partition.FanIn {
 				in.Routing += " on " + strings.Join(keys, ", ")
 			}
+		case in.JoinedAtSource:
+			in.Routing = "joined as " + p.Inputs[0].Name + " is read"
+			if in.Broadcast {
+				in.Routing += " (broadcast)"
+			}
+			in.Why = fmt.Sprintf("%s is read whole before the stream flows and no longer changes, so each %s row is looked up in it as it is read, before routing, and the joined rows are hashed on %s for %s (an exchange after the join)",
+				in.Name, p.Inputs[0].Name, strings.Join(p.RoutingKeys, ", "), p.Requirement.Why)
 		case in.Broadcast:
 			in.Routing = RoutingBroadcast
 		case in.Exchange || p.Requirement.Kind != partition.Hash || strat == partition.FanIn || !p.tableKeyed(in):

@@ -28,6 +28,9 @@ func isAnalytic(name string) bool {
 type resolver struct {
 	inputs map[string]int // lower-case source name or alias -> input index
 	single bool           // one input: qualifiers are redundant
+	// joined are the table inputs joined as the stream is read: their
+	// columns are the stream's (input 0's) as far as input is concerned
+	joined map[int]bool
 }
 
 func newResolver(sel *sql.Select) *resolver {
@@ -63,6 +66,9 @@ func (r *resolver) input(e sql.Expr) int {
 			if j, ok := r.inputs[strings.ToLower(id.Qualifier)]; ok {
 				i = j
 			}
+		}
+		if r.joined[i] {
+			i = 0
 		}
 		if in == -2 {
 			in = i

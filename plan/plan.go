@@ -46,6 +46,12 @@ type Options struct {
 	// TableRows are the sizes of table inputs (rows after the bootstrap, or
 	// an upper bound), by source name; a table missing here has an unknown size.
 	TableRows map[string]int64
+	// StaticTables says that every table input is read whole before the
+	// stream flows and no longer changes (bootstrapped files): when the
+	// statement would otherwise run on one partition (a GROUP BY on a
+	// table's column), the tables may be joined as the stream is read, and
+	// the joined rows routed by that column.
+	StaticTables bool
 	// KeepOrder says the statement's rows feed a reader that takes them in
 	// order (an in-process stream of an application): a stateless statement
 	// then keeps each source partition whole and in order on one worker
@@ -121,8 +127,9 @@ type Input struct {
 	// for a table split by source partition like the stream (aligned);
 	// Exchange for a table split by its own key, not the stream's routing
 	// key, whose rows each stream row looks up in the shard that holds its
-	// key (a multi-way join on several keys).
-	Broadcast, ByPartition, Exchange bool
+	// key (a multi-way join on several keys); JoinedAtSource for a table
+	// looked up as the stream is read, before routing (Options.StaticTables).
+	Broadcast, ByPartition, Exchange, JoinedAtSource bool
 	// Routing says how the input reaches the workers ("always_hash on k",
 	// "broadcast", ...) and Why says why.
 	Routing, Why string
@@ -151,6 +158,9 @@ func Build(stmt *sql.Statement, opts Options) (*Plan, error) {
 		return nil, err
 	}
 	req, keys := requirement(sel, r, p.routed(sel, r))
+	if req.Kind == partition.Single && opts.StaticTables {
+		req, keys = p.joinAtSource(sel, r, req, keys)
+	}
 	switch {
 	case len(p.Inputs) == 1 && p.Inputs[0].Facts.Key != nil:
 		req.SourceKey = p.Inputs[0].Facts.Key

@@ -216,9 +216,17 @@ func TestJoinStages(t *testing.T) {
 			[]string{"always_hash on a.k", "always_hash on b.k", "exchange on b.desk"}},
 		{"SELECT t.id FROM t JOIN r ON t.k = r.k JOIN d ON r.desk = d.desk WITH ('r.primary.key'='k', 'd.primary.key'='desk', 'r.broadcast'='false')", "hash(t.k)",
 			[]string{"always_hash on t.k", "always_hash on r.k", "broadcast"}},
+		// grouped by a table's column: joined as the stream is read, then hashed on it
+		{"SELECT d.floor, COUNT(*) FROM t JOIN r ON t.k = r.k LEFT JOIN d ON r.desk = d.desk GROUP BY d.floor" + big, "hash(d.floor)",
+			[]string{"always_hash on d.floor", "joined as t is read", "joined as t is read"}},
+		{"SELECT r.desk, COUNT(*) FROM t JOIN r ON t.k = r.k GROUP BY r.desk WITH ('r.primary.key'='k')", "hash(r.desk)",
+			[]string{"always_hash on r.desk", "joined as t is read (broadcast)"}},
+		// not with a stream-stream join, whose rows are joined on the workers
+		{"SELECT r.desk, COUNT(*) FROM a JOIN b ON a.k = b.k WITHIN INTERVAL '1' SECOND JOIN r ON a.k = r.k GROUP BY r.desk" + big, "single",
+			[]string{"fan_in", "fan_in", "exchange on a.k"}},
 	}
 	for _, tt := range tests {
-		p := build(t, tt.sql, Options{})
+		p := build(t, tt.sql, Options{StaticTables: true})
 		if got := RequirementText(p.Requirement); got != tt.req {
 			t.Errorf("%s: requirement %s, want %s", tt.sql, got, tt.req)
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/sluicesql/sluice/connector/kafka"
 	"github.com/sluicesql/sluice/connector/pipe"
 	"github.com/sluicesql/sluice/exec/join"
+	"github.com/sluicesql/sluice/expr"
 	"github.com/sluicesql/sluice/job"
 	"github.com/sluicesql/sluice/partition"
 	"github.com/sluicesql/sluice/plan"
@@ -214,7 +215,14 @@ func planJoin(ctx context.Context, stmt *sql.Statement, opts Options) (*plan.Pla
 	for _, s := range q.srcs {
 		facts[s.Name()] = s.Facts()
 	}
-	p, err := plan.Build(stmt, q.planOptions(stmt.Select(), opts, facts, nil))
+	popts := q.planOptions(stmt.Select(), opts, facts, nil)
+	// as a run would find: bootstrapped tables that end do not change
+	popts.StaticTables = true
+	for _, t := range q.prog.Tables() {
+		b, ok := q.srcs[t.Input()].(connector.Bounded)
+		popts.StaticTables = popts.StaticTables && ok && b.Bounded() && q.bootstrap[t.Input()] && !t.Dynamic()
+	}
+	p, err := plan.Build(stmt, popts)
 	if err != nil {
 		return nil, nil, q.errorAt(err, stmt)
 	}
@@ -304,6 +312,10 @@ func joinJob(ctx context.Context, stmt *sql.Statement, opts Options, q *joinQuer
 			t.SetDynamic()
 		}
 	}
+	static := true // every table read whole and unchanging
+	for _, t := range tables {
+		static = static && !t.Dynamic()
+	}
 	var closers []func() error
 	for _, l := range loaders {
 		closers = append(closers, l.Close)
@@ -322,7 +334,9 @@ func joinJob(ctx context.Context, stmt *sql.Statement, opts Options, q *joinQuer
 	if facts[sel.From.Name], err = sourceFacts(ctx, stream, prog.InputSchema()); err != nil {
 		return nil, err
 	}
-	p, err := plan.Build(stmt, q.planOptions(sel, opts, facts, rows))
+	popts := q.planOptions(sel, opts, facts, rows)
+	popts.StaticTables = static
+	p, err := plan.Build(stmt, popts)
 	if err != nil {
 		return nil, configErr(err)
 	}
@@ -330,7 +344,20 @@ func joinJob(ctx context.Context, stmt *sql.Statement, opts Options, q *joinQuer
 	if ks, ok := sink.(*kafka.Sink); ok {
 		ks.SetDefaultPartitions(facts[sel.From.Name].Partitions)
 	}
-	cfg, err := job.FromPlan(p, prog.Program, props)
+	atSource := len(p.Inputs) > 1 && p.Inputs[1].JoinedAtSource
+	var keyFns []expr.Func
+	fp := p
+	if atSource {
+		// the tables are joined as the stream is read, and the joined rows
+		// routed by the plan's key over them (an exchange after the join)
+		if keyFns, err = prog.JoinedRoutingKey(p.KeyExprs); err != nil {
+			return nil, configErr(err)
+		}
+		at := *p
+		at.KeyExprs = nil // set below, over the joined rows
+		fp = &at
+	}
+	cfg, err := job.FromPlan(fp, prog.Program, props)
 	if err != nil {
 		return nil, configErr(err)
 	}
@@ -338,8 +365,12 @@ func joinJob(ctx context.Context, stmt *sql.Statement, opts Options, q *joinQuer
 	cfg.DLQ = dead
 	cfg.Name = q.name
 	cfg.Sources = []connector.Source{stream}
+	if atSource {
+		cfg.Sources[0] = prog.JoinAtSource(stream)
+		job.SetRoutingFuncs(&cfg.Routing, keyFns)
+	}
 	if opts.InProcess != nil {
-		cfg.Sources[0] = opts.InProcess.Gate(stream)
+		cfg.Sources[0] = opts.InProcess.Gate(cfg.Sources[0])
 	}
 	cfg.Sinks = []connector.Sink{sink}
 	cfg.Progress, cfg.ProgressInterval = opts.Progress, opts.ProgressInterval

@@ -17,6 +17,7 @@ import (
 	"github.com/sluicesql/sluice/connector"
 	"github.com/sluicesql/sluice/connector/mem"
 	"github.com/sluicesql/sluice/partition"
+	"github.com/sluicesql/sluice/plan"
 	"github.com/sluicesql/sluice/record"
 	"github.com/sluicesql/sluice/sql"
 
@@ -151,6 +152,13 @@ func (d *joinData) sources(names []string) []connector.Source {
 // run runs a join statement over mem sources and returns its rows.
 func (d *joinData) run(t *testing.T, text string, opts Options) ([]string, error) {
 	t.Helper()
+	rows, _, err := d.runPlan(t, text, opts)
+	return rows, err
+}
+
+// runPlan is run that also returns the statement's plan.
+func (d *joinData) runPlan(t *testing.T, text string, opts Options) ([]string, *plan.Plan, error) {
+	t.Helper()
 	stmts, err := sql.Parse("join.sql", text)
 	if err != nil {
 		t.Fatal(err)
@@ -177,11 +185,11 @@ func (d *joinData) run(t *testing.T, text string, opts Options) ([]string, error
 		q.schemas = append(q.schemas, s)
 	}
 	if err := q.compile(sel); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	j, err := joinJob(context.Background(), stmt, opts, q)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	sum, err := j.Run(context.Background())
 	if err != nil {
@@ -201,7 +209,7 @@ func (d *joinData) run(t *testing.T, text string, opts Options) ([]string, error
 		rows = append(rows, canonRow(m))
 	}
 	slices.Sort(rows)
-	return rows, nil
+	return rows, j.Plan, nil
 }
 
 // canonRow prints a row with its columns sorted and numbers as floats.
@@ -301,6 +309,25 @@ func TestJoinDifferentialSQLite(t *testing.T) {
 				d.each(t, q.q, with, want)
 			})
 		}
+	}
+}
+
+// TestJoinGroupByTableColumn checks that a GROUP BY on a table's column
+// runs in parallel: the tables are joined as the stream is read and the
+// joined rows hashed on the column, with the same rows as SQLite.
+func TestJoinGroupByTableColumn(t *testing.T) {
+	d := newJoinData(t, 11, false)
+	q := `SELECT g.boss, r.region, COUNT(*) AS n, SUM(t.qty) AS q FROM trades t JOIN traders r ON t.k = r.k LEFT JOIN regions g ON r.region = g.region GROUP BY g.boss, r.region`
+	want := d.sqlite(t, q)
+	got, p, err := d.runPlan(t, q+` EMIT FINAL WITH ('traders.primary.key'='k', 'regions.primary.key'='region', 'traders.broadcast'='false')`, Options{Partitions: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("rows\n%v\nwant\n%v", got, want)
+	}
+	if p.Strategy.Name() != partition.AlwaysHash || strings.Join(p.RoutingKeys, ", ") != "g.boss, r.region" || !p.Inputs[1].JoinedAtSource || !p.Inputs[2].JoinedAtSource {
+		t.Errorf("routed %s on %v, inputs %+v", p.Strategy.Name(), p.RoutingKeys, p.Inputs[1:])
 	}
 }
 

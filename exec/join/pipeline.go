@@ -18,10 +18,9 @@ type Pipeline struct {
 	p     *Program
 	inner *exec.Pipeline
 	// joined rows of the batch in progress, and their values
-	recs    []record.Record
-	vals    []record.Value
-	keyVals []record.Value
-	keyBuf  []byte
+	recs []record.Record
+	vals []record.Value
+	prober
 	// counters of stream records that never reached the inner pipeline,
 	// and of joined rows a later table's lookup failed on
 	in, unmatched, dead, rowErrors int64
@@ -80,6 +79,10 @@ func (pl *Pipeline) Process(recs []record.Record, out exec.Output) {
 	for i := range recs {
 		r := &recs[i]
 		pl.in++
+		if len(r.Values) == w { // joined as its source was read
+			joined = append(joined, *r)
+			continue
+		}
 		row := pl.vals[used : used+w : used+w]
 		n := copy(row, r.Values)
 		clear(row[n:])
@@ -108,9 +111,15 @@ func (pl *Pipeline) Process(recs []record.Record, out exec.Output) {
 	clear(pl.recs) // drop references to the batch's records
 }
 
+// prober looks rows up in tables, with its own scratch space.
+type prober struct {
+	keyVals []record.Value
+	keyBuf  []byte
+}
+
 // join fills j's slots of the tables lks; false when an INNER join found
 // no row.
-func (pl *Pipeline) join(j *record.Record, lks []*lookup) (bool, error) {
+func (pl *prober) join(j *record.Record, lks []*lookup) (bool, error) {
 	for _, lk := range lks {
 		row, err := pl.probe(lk, j)
 		if err != nil {
@@ -141,7 +150,7 @@ func (pl *Pipeline) join(j *record.Record, lks []*lookup) (bool, error) {
 // shard that owns the key; a table that may still change is read under
 // that shard's read lock (a stored row's values never change, so they stay
 // valid after it).
-func (pl *Pipeline) probe(lk *lookup, j *record.Record) ([]record.Value, error) {
+func (pl *prober) probe(lk *lookup, j *record.Record) ([]record.Value, error) {
 	vals := pl.keyVals[:0]
 	for _, f := range lk.keys {
 		v, err := f(j)

@@ -4,7 +4,9 @@ import (
 	"context"
 
 	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/expr"
 	"github.com/sluicesql/sluice/record"
+	"github.com/sluicesql/sluice/sql"
 )
 
 // SideSource reads input s of a stream-stream join into the joined row:
@@ -33,6 +35,56 @@ type sideSource struct {
 	connector.Wrapped
 	side Side
 	tag  record.Value
+	// joiner, when set, makes each reader's function that joins a widened
+	// row with the tables as it is read
+	joiner func() func(*record.Record)
+}
+
+// JoinAtSource reads the stream of a stream-table join into joined rows,
+// looking its rows up in the tables as they are read, before routing: the
+// rows can then be routed by a table's column (a GROUP BY after the join),
+// an exchange after the join. A row the join drops or fails on is handed
+// over as read, and the worker joins it again (finding the same: the
+// tables must no longer change). The pipelines take joined rows as they
+// are.
+func (p *Program) JoinAtSource(src connector.Source) connector.Source {
+	side := Side{Schema: p.stream, Width: p.width, Slot: -1}
+	n := p.stream.Len()
+	return &sideSource{Wrapped: connector.Wrapped{Source: src}, side: side, joiner: func() func(*record.Record) {
+		var pr prober
+		return func(r *record.Record) {
+			if ok, err := pr.join(r, p.tables); err != nil || !ok {
+				clear(r.Values[n:])
+				r.Values = r.Values[:n]
+			}
+		}
+	}}
+}
+
+// JoinedRoutingKey compiles routing keys over the joined row of a stream
+// read by JoinAtSource (keys as the planner wrote them); a row handed over
+// unjoined has a NULL key.
+func (p *Program) JoinedRoutingKey(keys []sql.Expr) ([]expr.Func, error) {
+	scope := &expr.Scope{Schema: p.Program.InputSchema()}
+	var out []expr.Func
+	for _, k := range keys {
+		e, _, err := p.c.expr(k)
+		if err != nil {
+			return nil, err
+		}
+		f, err := expr.Compile(e, scope)
+		if err != nil {
+			return nil, err
+		}
+		w := p.width
+		out = append(out, func(r *record.Record) (record.Value, error) {
+			if len(r.Values) < w {
+				return record.NullValue(), nil
+			}
+			return f(r)
+		})
+	}
+	return out, nil
 }
 
 // Open opens the input's source with its own columns.
@@ -52,7 +104,7 @@ func (s *sideSource) Open(ctx context.Context, _ *record.Schema, dlq connector.D
 				close(out)
 				return out, nil
 			}
-			out <- &sideReader{PartitionReader: rd, s: s}
+			out <- s.reader(rd)
 			continue
 		default:
 		}
@@ -62,13 +114,22 @@ func (s *sideSource) Open(ctx context.Context, _ *record.Schema, dlq connector.D
 		defer close(out)
 		for rd := range in {
 			select {
-			case out <- &sideReader{PartitionReader: rd, s: s}:
+			case out <- s.reader(rd):
 			case <-ctx.Done():
 				rd.Close()
 			}
 		}
 	}()
 	return out, nil
+}
+
+// reader wraps one of the source's partition readers.
+func (s *sideSource) reader(rd connector.PartitionReader) *sideReader {
+	r := &sideReader{PartitionReader: rd, s: s}
+	if s.joiner != nil {
+		r.join = s.joiner()
+	}
+	return r
 }
 
 // Unwrap returns the input's own source.
@@ -88,6 +149,7 @@ type sideReader struct {
 	// copied a borrowed batch into last time, to copy into again: a batch
 	// is this reader's while Next fills it, so its old records are free
 	owned map[*record.Batch][]record.Record
+	join  func(*record.Record) // JoinAtSource's lookups; nil for a side
 }
 
 // Next reads the next records and widens them into joined rows, reusing
@@ -124,6 +186,7 @@ func (r *sideReader) Next(ctx context.Context, b *record.Batch, max int) error {
 		}
 		r.owned[b] = own
 		b.Records, b.Borrowed = own, false
+		r.joinAll(b.Records)
 		return err
 	}
 	var flat []record.Value
@@ -136,13 +199,26 @@ func (r *sideReader) Next(ctx context.Context, b *record.Batch, max int) error {
 			row := flat[:side.Width:side.Width]
 			flat = flat[side.Width:]
 			copy(row[side.Offset:], rec.Values)
-			row[side.Slot] = r.s.tag
+			if side.Slot >= 0 {
+				row[side.Slot] = r.s.tag
+			}
 			rec.Values = row
 			continue
 		}
 		rec.Values = widen(rec.Values, rec.Values, side, r.s.tag)
 	}
+	r.joinAll(b.Records)
 	return err
+}
+
+// joinAll joins widened rows with the tables (JoinAtSource).
+func (r *sideReader) joinAll(recs []record.Record) {
+	if r.join == nil {
+		return
+	}
+	for i := range recs {
+		r.join(&recs[i])
+	}
 }
 
 // widen returns the joined row of an input's values: dst's storage when it
@@ -152,14 +228,18 @@ func widen(dst, vals []record.Value, side Side, tag record.Value) []record.Value
 	if cap(dst) < side.Width {
 		row := make([]record.Value, side.Width)
 		copy(row[side.Offset:], vals)
-		row[side.Slot] = tag
+		if side.Slot >= 0 {
+			row[side.Slot] = tag
+		}
 		return row
 	}
 	row := dst[:side.Width]
 	copy(row[side.Offset:side.Offset+n], vals) // copy handles the overlap
 	clear(row[:side.Offset])
 	clear(row[side.Offset+n:])
-	row[side.Slot] = tag
+	if side.Slot >= 0 {
+		row[side.Slot] = tag
+	}
 	return row
 }
 

@@ -323,6 +323,9 @@ func mod(p int32, n int) int {
 	return m
 }
 
+// Dynamic reports whether the table may change while workers read it.
+func (t *Table) Dynamic() bool { return t.dynamic.Load() }
+
 // SetDynamic makes workers read the table under its shards' read locks:
 // set it before the stream flows when the table may still change (a
 // source that goes on, or one not yet read whole).
