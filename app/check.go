@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/sluicesql/sluice/connector"
 	"github.com/sluicesql/sluice/runner"
 )
 
@@ -39,20 +38,27 @@ func (a *App) Check(ctx context.Context, opts runner.Options) error {
 	if err := runner.CheckSet(opts.Set, names); err != nil {
 		return err
 	}
-	streams := map[string]connector.Schema{}
+	streams := map[string]runner.Stream{}
 	failed := map[string]bool{}
 	var errs Errors
 	var at []int // the offset of each error's statement
 next:
 	for _, n := range a.Nodes {
 		o := a.nodeOptions(n, opts)
-		o.InProcess, o.Streams = nil, map[string]connector.Schema{}
+		o.InProcess, o.Streams = nil, map[string]runner.Stream{}
 		for _, e := range n.Inputs {
 			if failed[e.From] {
 				failed[n.Name] = true
 				continue next
 			}
-			o.Streams[strings.ToLower(e.Stream)] = streams[strings.ToLower(e.Stream)]
+			s := streams[strings.ToLower(e.Stream)]
+			switch e.Via {
+			case File:
+				s.Bounded = true // read once its writer has finished
+			case Kafka:
+				s.Bounded = opts.UntilEnd
+			}
+			o.Streams[strings.ToLower(e.Stream)] = s
 		}
 		c, err := runner.Check(ctx, n.Stmt, o)
 		if err != nil {
@@ -67,7 +73,7 @@ next:
 			continue
 		}
 		if n.Writes != "" {
-			streams[strings.ToLower(n.Writes)] = n.output(c.Program)
+			streams[strings.ToLower(n.Writes)] = runner.Stream{Schema: n.output(c.Program), Bounded: c.Bounded}
 		}
 	}
 	if len(errs) == 0 {

@@ -30,6 +30,7 @@ import (
 func (a *App) Plans(ctx context.Context, opts plan.Options, set map[string]string, noInfer bool) ([]*plan.Plan, error) {
 	facts := map[string]connector.Facts{}
 	schemas := map[string]connector.Schema{}
+	bounded := map[*Node]bool{} // the job's input ends
 	byNode := map[*Node]*plan.Plan{}
 	for _, n := range a.Nodes {
 		o := opts
@@ -46,9 +47,22 @@ func (a *App) Plans(ctx context.Context, opts plan.Options, set map[string]strin
 		var p *plan.Plan
 		var err error
 		if len(n.Inputs) == 0 {
-			p, err = runner.Plan(ctx, n.Stmt, runner.Options{Strategy: opts.Strategy, Partitions: opts.Partitions,
+			var c *runner.Checked
+			c, err = runner.Check(ctx, n.Stmt, runner.Options{Strategy: opts.Strategy, Partitions: opts.Partitions,
 				Set: set, Catalog: a.Catalog, NoInfer: noInfer, JobName: n.Name, KeepOrder: inProcessOut(n), Schemas: a.schemas})
+			if err == nil {
+				p, bounded[n] = c.Plan, c.Bounded
+			}
 		} else {
+			bounded[n] = true
+			for _, e := range n.Inputs {
+				switch e.Via {
+				case InProcess:
+					bounded[n] = bounded[n] && bounded[a.Node(e.From)]
+				case Kafka:
+					bounded[n] = false
+				}
+			}
 			o.Properties, err = runner.Properties(n.Stmt.Query, a.Catalog.Properties(n.Reads...), set, nil)
 			o.KeepOrder = inProcessOut(n)
 			if err == nil {
@@ -62,7 +76,7 @@ func (a *App) Plans(ctx context.Context, opts plan.Options, set map[string]strin
 		byNode[n] = p
 		if n.Writes != "" {
 			k := strings.ToLower(n.Writes)
-			facts[k], schemas[k] = outputFacts(n, p, set)
+			facts[k], schemas[k] = outputFacts(n, p, set, bounded[n])
 		}
 	}
 	nodes := slices.Clone(a.Nodes)
@@ -97,9 +111,10 @@ func (a *App) positioned(n *Node, err error) error {
 }
 
 // outputFacts is the partitioning of what n writes: by its output key
-// over its partitions, when its query has a key; and its schema, whose
-// primary key makes a CREATE TABLE's output a table.
-func outputFacts(n *Node, p *plan.Plan, set map[string]string) (connector.Facts, connector.Schema) {
+// over its partitions, when its query has a key (one sorted partition when
+// its input ends: see package pipe); and its schema, whose primary key
+// makes a CREATE TABLE's output a table.
+func outputFacts(n *Node, p *plan.Plan, set map[string]string, bounded bool) (connector.Facts, connector.Schema) {
 	props, err := runner.Properties(n.Stmt.Query, nil, set, nil)
 	if err != nil {
 		return connector.Facts{}, connector.Schema{}
@@ -110,6 +125,9 @@ func outputFacts(n *Node, p *plan.Plan, set map[string]string) (connector.Facts,
 	}
 	if len(prog.KeySlots()) == 0 {
 		return connector.Facts{}, n.output(prog)
+	}
+	if bounded {
+		return connector.Facts{Partitions: 1}, n.output(prog)
 	}
 	f := connector.Facts{Partitions: p.Partitions, Origin: "upstream"}
 	for _, s := range prog.KeySlots() {

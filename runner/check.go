@@ -48,6 +48,14 @@ type checked struct {
 	// plan is made with the facts src knows before it connects.
 	plan      *plan.Plan
 	kafkaOpts func(client string) []kgo.Opt
+	// upBounded: the input is one of Options.Streams, whose writer's input ends
+	upBounded bool
+}
+
+// isBounded reports whether src ends (connector.Bounded).
+func isBounded(src connector.Source) bool {
+	b, ok := src.(connector.Bounded)
+	return ok && b.Bounded()
 }
 
 // Checked is a statement that passed Check.
@@ -57,6 +65,10 @@ type Checked struct {
 	// Program is the compiled query; its output schema has the columns a
 	// statement reading this one's output sees.
 	Program *exec.Program
+	// Bounded reports whether the statement's input ends (a file, a
+	// generator with a count, Kafka read to its end, another statement's
+	// bounded output), so that the statement does.
+	Bounded bool
 }
 
 // Check makes every check of Prepare that opens no connection: the WITH
@@ -69,20 +81,22 @@ type Checked struct {
 // given with --set, which have no position.
 func Check(ctx context.Context, stmt *sql.Statement, opts Options) (*Checked, error) {
 	if isJoin(stmt) {
-		p, prog, err := planJoin(ctx, stmt, opts)
+		p, prog, bounded, err := planJoin(ctx, stmt, opts)
 		if err != nil {
 			return nil, err
 		}
-		return &Checked{Plan: p, Program: prog.Program}, nil
+		return &Checked{Plan: p, Program: prog.Program, Bounded: bounded}, nil
 	}
 	c, err := check(ctx, stmt, opts)
 	if err != nil {
 		return nil, err
 	}
+	bounded := c.upBounded
 	if c.src != nil {
+		bounded = isBounded(c.src)
 		c.src.Close()
 	}
-	return &Checked{Plan: c.plan, Program: c.prog}, nil
+	return &Checked{Plan: c.plan, Program: c.prog, Bounded: bounded}, nil
 }
 
 // Plan checks and plans the statement as Prepare does, without connecting
@@ -239,7 +253,8 @@ func checkOptions(stmt *sql.Statement, opts Options) (*checked, error) {
 // have (nil when only the data can tell).
 func (c *checked) input(stmt *sql.Statement, opts Options) ([]string, *connector.Schema, error) {
 	if s, ok := opts.Streams[strings.ToLower(c.srcName)]; ok {
-		return nil, &s, nil
+		c.upBounded = s.Bounded
+		return nil, &s.Schema, nil
 	}
 	if opts.InProcess != nil {
 		src, s := opts.InProcess.Source(c.srcName)

@@ -104,11 +104,11 @@ func openJoin(ctx context.Context, stmt *sql.Statement, opts Options) (_ *joinQu
 				src, upstream = s, &sch
 			}
 		}
-		if sch, ok := opts.Streams[strings.ToLower(n)]; ok && src == nil {
+		if s, ok := opts.Streams[strings.ToLower(n)]; ok && src == nil {
 			// Check: another statement's output, known by its schema.
 			st := pipe.New(n)
-			st.Configure(n, sch, nil, 1, 1, true)
-			src, upstream = st.Source(), &sch
+			st.Configure(n, s.Schema, nil, 1, 1, s.Bounded)
+			src, upstream = st.Source(), &s.Schema
 		}
 		q.inProcess = append(q.inProcess, upstream != nil && opts.InProcess != nil)
 		if src == nil {
@@ -203,12 +203,12 @@ func sourceAt(sel *sql.Select, name string) sql.Node {
 }
 
 // planJoin plans a join as Prepare does, without reading the tables:
-// EXPLAIN's view of it (table sizes unknown). It returns the plan and the
-// compiled query.
-func planJoin(ctx context.Context, stmt *sql.Statement, opts Options) (*plan.Plan, *join.Program, error) {
+// EXPLAIN's view of it (table sizes unknown). It returns the plan, the
+// compiled query and whether its stream ends.
+func planJoin(ctx context.Context, stmt *sql.Statement, opts Options) (*plan.Plan, *join.Program, bool, error) {
 	q, err := openJoin(ctx, stmt, opts)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	defer q.close()
 	facts := map[string]connector.Facts{}
@@ -224,9 +224,9 @@ func planJoin(ctx context.Context, stmt *sql.Statement, opts Options) (*plan.Pla
 	}
 	p, err := plan.Build(stmt, popts)
 	if err != nil {
-		return nil, nil, q.errorAt(err, stmt)
+		return nil, nil, false, q.errorAt(err, stmt)
 	}
-	return p, q.prog, nil
+	return p, q.prog, isBounded(q.srcs[0]), nil
 }
 
 // prepareJoin prepares a statement with JOINs: it opens the stream and

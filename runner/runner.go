@@ -67,11 +67,19 @@ type Options struct {
 	NoInfer bool
 	// Streams are, for Check, the other statements' outputs the statement
 	// reads (in process, or through a topic or file that does not exist
-	// before they run), by lower-cased name, with their output schemas.
-	Streams map[string]connector.Schema
+	// before they run), by lower-cased name.
+	Streams map[string]Stream
 	// Schemas, when set, remembers the schemas found (inferred) for
 	// sources across Check and Prepare.
 	Schemas *Schemas
+}
+
+// Stream is another statement's output that a statement reads.
+type Stream struct {
+	// Schema is the writing statement's output schema.
+	Schema connector.Schema
+	// Bounded: the writing statement's input ends.
+	Bounded bool
 }
 
 // InProcess connects the statements of one application in process.

@@ -406,8 +406,10 @@ func (r *source) Facts() connector.Facts { return r.s.Facts() }
 // input does.
 func (r *source) Bounded() bool { return r.s.bounded }
 
-// CarriesWatermarks implements connector.WatermarkCarrier.
-func (r *source) CarriesWatermarks() bool { return r.s.carry }
+// CarriesWatermarks implements connector.WatermarkCarrier. A sorted
+// stream's rows are no longer in the order their watermarks were taken
+// in, so its reader judges by the event times it sees.
+func (r *source) CarriesWatermarks() bool { return r.s.carry && !r.s.sorted }
 
 // Open implements connector.Source: one reader per stream partition, with
 // the columns mapped by name.
