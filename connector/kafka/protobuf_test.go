@@ -269,6 +269,15 @@ func TestProtobufRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The sink's schema has the source's types: nested messages, repeated
+	// fields, Timestamp, Value, optional scalars.
+	backSchema, err := back.SourceSchema(ctx, connectorLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := schemaText(backSchema.Columns), schemaText(sch.Columns); got != want {
+		t.Errorf("the sink's schema reads back as\n %s\nwant\n %s", got, want)
+	}
 	readBack(t, ctx, back, cols, first)
 }
 
@@ -700,5 +709,79 @@ func TestUseLatestVersion(t *testing.T) {
 	}
 	if err := sink.Open(ctx, cols, nil); err == nil || !strings.Contains(err.Error(), "use.latest.version is not supported with the protobuf format") {
 		t.Errorf("protobuf with use.latest.version: %v", err)
+	}
+}
+
+// TestProtobufNestedSink: a sink writes ROW columns as nested messages and
+// NOT NULL arrays as repeated fields, so they read back with their types
+// and values; a nullable array, or an array of arrays, is its JSON text.
+func TestProtobufNestedSink(t *testing.T) {
+	reg := srfake.New()
+	defer reg.Close()
+	client, err := newRegistry(reg.URL(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	addr := record.RowType(record.Field{Name: "zip", Type: record.IntegerType, NotNull: true}, record.Field{Name: "city", Type: record.StringType},
+		record.Field{Name: "since", Type: record.TimestampType}, record.Field{Name: "fee", Type: record.DecimalType(5, 2)},
+		record.Field{Name: "tags", Type: record.ArrayType(record.StringType), NotNull: true})
+	cols := record.NewSchemaOf(
+		record.Field{Name: "addr", Type: addr},
+		record.Field{Name: "stops", Type: record.ArrayType(addr), NotNull: true},
+		record.Field{Name: "maybe", Type: record.ArrayType(record.BigintType)},
+		record.Field{Name: "grid", Type: record.ArrayType(record.ArrayType(record.BigintType)), NotNull: true},
+	)
+	enc, ss, err := protoFormat{}.encoder(ctx, client, "n-value", "n", cols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := protoFormat{}.columns(ctx, client, ss.Schema)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, ss.Schema.Schema)
+	}
+	want := "addr ROW<zip INTEGER, city STRING, since TIMESTAMP, fee DECIMAL(5,2), tags ARRAY<STRING>>, " +
+		"stops ARRAY<ROW<zip INTEGER, city STRING, since TIMESTAMP, fee DECIMAL(5,2), tags ARRAY<STRING>>> NOT NULL, maybe STRING, grid STRING NOT NULL"
+	if got := schemaText(record.NewSchemaOf(back...)); got != want {
+		t.Errorf("read back as\n %s\nwant\n %s\n%s", got, want, ss.Schema.Schema)
+	}
+	a := `{"zip":75001,"city":"Paris","since":"2024-01-15T00:00:00.003Z","fee":1.50,"tags":["x","y"]}`
+	rows := [][]record.Value{
+		{record.StringValue(a), record.StringValue("[" + a + `,{"zip":2,"city":null,"since":null,"fee":null,"tags":[]}]`),
+			record.StringValue("[1,2]"), record.StringValue("[[1],[2,3]]")},
+		{record.NullValue(), record.StringValue("[]"), record.NullValue(), record.StringValue("[]")},
+	}
+	wants := [][]string{
+		{a, "[" + a + `,{"zip":2,"city":null,"since":null,"fee":null,"tags":[]}]`, "[1,2]", "[[1],[2,3]]"},
+		{"NULL", "[]", "NULL", "[]"},
+	}
+	dec := protoFormat{}.decoder(client, record.NewSchemaOf(back...), textDecoder{})
+	for i, row := range rows {
+		b, err := enc.AppendRow(nil, row)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make([]record.Value, len(back))
+		if err := dec.decodeInto(b, got); err != nil {
+			t.Fatal(err)
+		}
+		for j, w := range wants[i] {
+			if got[j].String() != w {
+				t.Errorf("row %d column %s: %s, want %s", i, back[j].Name, got[j], w)
+			}
+		}
+	}
+	// A nested message longer than 127 bytes (a longer length prefix).
+	long := `{"zip":1,"city":"` + strings.Repeat("x", 300) + `","since":null,"fee":null,"tags":[]}`
+	b, err := enc.AppendRow(nil, []record.Value{record.StringValue(long), record.StringValue("[" + long + "]"), {}, record.StringValue("[]")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]record.Value, len(back))
+	if err := dec.decodeInto(b, got); err != nil || got[0].String() != long || got[1].String() != "["+long+"]" {
+		t.Errorf("a long nested message read back as %v, %v", got[0], err)
+	}
+	if _, err := enc.AppendRow(nil, []record.Value{record.StringValue(`{"zip":"x"}`), record.StringValue("[]"), {}, record.StringValue("[]")}); err == nil {
+		t.Error("a ROW whose zip is not a number was written")
 	}
 }
