@@ -5,6 +5,7 @@
 package exec
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -116,7 +117,7 @@ func Compile(sel *sql.Select, opts Options) (*Program, error) {
 	if sel.Where != nil {
 		var t record.Type
 		if p.where, t, err = expr.CompileTyped(sel.Where, in); err != nil {
-			return nil, err
+			return nil, whereAlias(err, sel, in)
 		}
 		if t.Kind != record.TypeAny && t.Kind != record.TypeBoolean {
 			return nil, errorAt(sel.Where, "argument of WHERE must be BOOLEAN, not %s %s", t, sql.FormatExpr(sel.Where))
@@ -223,6 +224,38 @@ func checkColumns(e sql.Expr, in *expr.Scope, overs bool) error {
 		return err == nil
 	})
 	return err
+}
+
+// whereAlias returns err, the error compiling WHERE, with a hint when it
+// is about a name that is no input column but a select-list alias: WHERE
+// filters input rows, before the select list is computed (as in
+// PostgreSQL), so it must repeat the expression.
+func whereAlias(err error, sel *sql.Select, in *expr.Scope) error {
+	var se *sql.Error
+	if !errors.As(err, &se) || in.AutoAdd {
+		return err
+	}
+	var hint string
+	sql.Inspect(sel.Where, func(x sql.Expr) bool {
+		id, ok := x.(*sql.Ident)
+		if !ok || id.Qualifier != "" || id.Pos != se.Pos || hint != "" {
+			return hint == ""
+		}
+		if _, known := in.Schema.Lookup(id.Name); known {
+			return false
+		}
+		for _, it := range sel.Items {
+			if !it.Star && it.Alias != "" && strings.EqualFold(it.Alias, id.Name) {
+				hint = fmt.Sprintf("; %s is an alias in the select list, which WHERE cannot read (it filters the input rows): write %s",
+					id.Name, sql.FormatExpr(it.Expr))
+			}
+		}
+		return false
+	})
+	if hint == "" {
+		return err
+	}
+	return &sql.Error{Pos: se.Pos, Msg: se.Msg + hint}
 }
 
 // isAggregating reports whether the query groups: GROUP BY, a WINDOW or an

@@ -89,3 +89,17 @@ func TestDerivedTableNamesInside(t *testing.T) {
 		}
 	}
 }
+
+// A select-list alias read in WHERE is an unknown column, with a hint
+// saying why and what to write.
+func TestWhereReadsAnAlias(t *testing.T) {
+	stmts, err := sql.Parse("q.sql", "SELECT symbol AS s, price * quantity AS notional FROM t WHERE notional > 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Compile(stmts[0].Select(), Options{Schema: record.NewSchema("symbol", "price", "quantity")})
+	want := `1:63: unknown column "notional"; notional is an alias in the select list, which WHERE cannot read (it filters the input rows): write price * quantity`
+	if err == nil || err.Error() != want {
+		t.Fatalf("got %v\nwant %s", err, want)
+	}
+}
