@@ -165,7 +165,17 @@ func rowWindows(sel *sql.Select) (topN, order, qualify string) {
 			return fmt.Sprintf("%s of %s %s within each %s window, emitted when it closes (state: %s per key and open window)",
 				ranks, sql.FormatExpr(c), per, kind, state), "", ""
 		}
-		return fmt.Sprintf("%s of %s %s (state: %s per key)", ranks, sql.FormatExpr(c), per, state), "", ""
+		updates := ""
+		rowNumber := strings.EqualFold(c.Name, "ROW_NUMBER")
+		switch {
+		case sel.Emit == sql.EmitChanges && !rowNumber:
+			updates = "; updates keyed by every selected column but the rank, a row leaving the top rows retracted with a NULL rank"
+		case (sel.Emit == sql.EmitChanges || sel.Emit == sql.EmitDefault && rowNumber) && lo == hi:
+			updates = "; updates keyed by the PARTITION BY columns"
+		case sel.Emit == sql.EmitChanges || sel.Emit == sql.EmitDefault && rowNumber:
+			updates = "; updates keyed by the PARTITION BY columns and the rank"
+		}
+		return fmt.Sprintf("%s of %s %s (state: %s per key%s)", ranks, sql.FormatExpr(c), per, state, updates), "", ""
 	}
 	if sel.Qualify != nil {
 		qualify = sql.FormatExpr(sel.Qualify)
