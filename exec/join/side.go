@@ -17,8 +17,12 @@ import (
 // so that a bounded run ends, a contradicted partition key or a failing
 // source stops the job, and commits go through src's transaction.
 func SideSource(src connector.Source, side Side, s int) connector.Source {
-	ss := &sideSource{Wrapped: connector.Wrapped{Source: src}, side: side, tag: record.IntValue(int64(s))}
-	if cp, ok := src.(connector.Checkpointer); ok {
+	return wrapSide(&sideSource{Wrapped: connector.Wrapped{Source: src}, side: side, tag: record.IntValue(int64(s))})
+}
+
+// wrapSide returns ss, as a Checkpointer when its source is one.
+func wrapSide(ss *sideSource) connector.Source {
+	if cp, ok := ss.Source.(connector.Checkpointer); ok {
 		return &checkpointSideSource{sideSource: ss, Checkpointer: cp}
 	}
 	return ss
@@ -50,7 +54,7 @@ type sideSource struct {
 func (p *Program) JoinAtSource(src connector.Source) connector.Source {
 	side := Side{Schema: p.stream, Width: p.width, Slot: -1}
 	n := p.stream.Len()
-	return &sideSource{Wrapped: connector.Wrapped{Source: src}, side: side, joiner: func() func(*record.Record) {
+	return wrapSide(&sideSource{Wrapped: connector.Wrapped{Source: src}, side: side, joiner: func() func(*record.Record) {
 		var pr prober
 		return func(r *record.Record) {
 			if ok, err := pr.join(r, p.tables); err != nil || !ok {
@@ -58,7 +62,7 @@ func (p *Program) JoinAtSource(src connector.Source) connector.Source {
 				r.Values = r.Values[:n]
 			}
 		}
-	}}
+	}})
 }
 
 // JoinedRoutingKey compiles routing keys over the joined row of a stream
