@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -272,6 +273,23 @@ func unionDecoder(u *avro.UnionSchema) (avroDecode, error) {
 // avroJSON returns a function appending the JSON text of one value of s.
 func avroJSON(s avro.Schema) (func(r *avro.Reader, b []byte) []byte, error) {
 	switch x := s.(type) {
+	case *avro.UnionSchema:
+		branches := make([]func(r *avro.Reader, b []byte) []byte, len(x.Types()))
+		for i, t := range x.Types() {
+			enc, err := avroJSON(t)
+			if err != nil {
+				return nil, err
+			}
+			branches[i] = enc
+		}
+		return func(r *avro.Reader, b []byte) []byte {
+			i := r.ReadLong()
+			if i < 0 || int(i) >= len(branches) {
+				r.ReportError("union", "branch index out of range")
+				return append(b, "null"...)
+			}
+			return branches[i](r, b)
+		}, nil
 	case *avro.RecordSchema:
 		type part struct {
 			name []byte
@@ -477,33 +495,54 @@ func (d *avroValueDecoder) decodeInto(data []byte, dst []record.Value) error {
 // a column of unknown type a union of null, boolean, long, double and
 // string.
 func avroSchemaOf(name string, schema *record.Schema) (avro.Schema, error) {
-	fields := make([]map[string]any, 0, schema.Len())
-	for _, f := range schema.Fields() {
-		t := avroJSONType(f.Type)
-		if !f.NotNull {
-			if u, ok := t.([]any); ok {
-				t = append([]any{"null"}, u...)
-			} else {
-				t = []any{"null", t}
-			}
-		}
-		fields = append(fields, map[string]any{"name": avroName(f.Name), "type": t, "default": nil})
-		if f.NotNull {
-			delete(fields[len(fields)-1], "default")
-		}
-	}
-	text, err := json.Marshal(map[string]any{"type": "record", "name": avroName(name), "fields": fields})
+	text, err := json.Marshal(avroRecord(avroName(name), schema.Fields()))
 	if err != nil {
 		return nil, err
 	}
 	return avro.Parse(string(text))
 }
 
+// avroRecord returns the Avro record (as JSON) named name of fields, each
+// a field of its SQL type, nullable (a union with null, default null)
+// unless NOT NULL. Nested records are named after their path (name_field),
+// which keeps their names unique in the schema.
+func avroRecord(name string, fields []record.Field) map[string]any {
+	out := make([]map[string]any, 0, len(fields))
+	for _, f := range fields {
+		t := avroJSONType(f.Type, name+"_"+avroName(f.Name))
+		field := map[string]any{"name": avroName(f.Name), "type": t}
+		if !f.NotNull {
+			field["type"], field["default"] = avroNullable(t), nil
+		}
+		out = append(out, field)
+	}
+	return map[string]any{"type": "record", "name": name, "fields": out}
+}
+
+// avroNullable returns the union of null and the Avro type t.
+func avroNullable(t any) any {
+	if u, ok := t.([]any); ok {
+		return append([]any{"null"}, u...)
+	}
+	return []any{"null", t}
+}
+
 // anyUnion is the Avro type of a column of unknown type.
 var anyUnion = []any{"boolean", "long", "double", "string"}
 
-// avroJSONType returns the Avro type (as JSON) of a SQL type.
-func avroJSONType(t record.Type) any {
+// avroJSONType returns the Avro type (as JSON) of a SQL type; path names
+// a nested record.
+func avroJSONType(t record.Type, path string) any {
+	switch t.Kind {
+	case record.TypeRow:
+		if len(t.Fields) > 0 {
+			return avroRecord(path, t.Fields)
+		}
+	case record.TypeArray:
+		if t.Elem != nil && t.Elem.Kind != record.TypeAny {
+			return map[string]any{"type": "array", "items": avroNullable(avroJSONType(*t.Elem, path+"_item"))}
+		}
+	}
 	switch t.Kind {
 	case record.TypeBoolean:
 		return "boolean"
@@ -626,6 +665,19 @@ func avroEncoderOf(s avro.Schema, t record.Type) avroEncode {
 		}
 	}
 	switch s.Type() {
+	case avro.Record, avro.Array:
+		// a ROW or ARRAY value: its JSON text, written as the record or array
+		enc := avroJSONEncoder(s, t)
+		return func(w *avro.Writer, v record.Value) error {
+			if v.Kind() != record.String {
+				return fmt.Errorf("a %s value is not the JSON text of a %s", v.Kind(), t)
+			}
+			x, err := parseJSONValue(v.Str())
+			if err != nil {
+				return fmt.Errorf("the JSON text of a %s: %w", t, err)
+			}
+			return enc(w, x)
+		}
 	case avro.Null:
 		return func(*avro.Writer, record.Value) error { return nil }
 	case avro.Boolean:
@@ -685,6 +737,90 @@ func avroEncoderOf(s avro.Schema, t record.Type) avroEncode {
 	}
 }
 
+// avroJSONEncoder returns the encoder of a parsed JSON value (of a ROW or
+// ARRAY column's text) as Avro type s, for values of SQL type t.
+func avroJSONEncoder(s avro.Schema, t record.Type) func(*avro.Writer, any) error {
+	switch x := s.(type) {
+	case *avro.UnionSchema:
+		if inner, ok := nullableOf(x); ok {
+			null := int64(0)
+			if x.Types()[0].Type() != avro.Null {
+				null = 1
+			}
+			enc := avroJSONEncoder(inner, t)
+			return func(w *avro.Writer, v any) error {
+				if v == nil {
+					w.WriteLong(null)
+					return nil
+				}
+				w.WriteLong(1 - null)
+				return enc(w, v)
+			}
+		}
+	case *avro.RecordSchema:
+		fields := x.Fields()
+		keys := make([]string, len(fields))
+		encs := make([]func(*avro.Writer, any) error, len(fields))
+		for i, f := range fields {
+			keys[i] = f.Name()
+			ft := record.AnyType
+			for _, sf := range t.Fields {
+				if sf.Name == f.Name() || avroName(sf.Name) == f.Name() {
+					keys[i], ft = sf.Name, sf.Type
+					break
+				}
+			}
+			encs[i] = avroJSONEncoder(f.Type(), ft)
+		}
+		return func(w *avro.Writer, v any) error {
+			obj, ok := v.(map[string]any)
+			if !ok {
+				return fmt.Errorf("%s is not a JSON object", jsonKind(v))
+			}
+			for i, enc := range encs {
+				if err := enc(w, obj[keys[i]]); err != nil {
+					return fmt.Errorf("field %s: %w", keys[i], err)
+				}
+			}
+			return nil
+		}
+	case *avro.ArraySchema:
+		elem := record.AnyType
+		if t.Elem != nil {
+			elem = *t.Elem
+		}
+		enc := avroJSONEncoder(x.Items(), elem)
+		return func(w *avro.Writer, v any) error {
+			list, ok := v.([]any)
+			if !ok {
+				return fmt.Errorf("%s is not a JSON array", jsonKind(v))
+			}
+			if len(list) > 0 {
+				w.WriteLong(int64(len(list)))
+				for _, item := range list {
+					if err := enc(w, item); err != nil {
+						return err
+					}
+				}
+			}
+			w.WriteLong(0)
+			return nil
+		}
+	}
+	enc := avroEncoderOf(s, t)
+	_, union := s.(*avro.UnionSchema)
+	return func(w *avro.Writer, v any) error {
+		if v == nil && !union && s.Type() != avro.Null {
+			return errors.New("null where the schema allows none")
+		}
+		val, err := jsonScalar(v, t)
+		if err != nil {
+			return err
+		}
+		return enc(w, val)
+	}
+}
+
 // unionBranch returns the branch of a union a value is written in, or -1.
 func unionBranch(types avro.Schemas, v record.Value) int {
 	want := func(k avro.Type) bool { return false }
@@ -706,7 +842,10 @@ func unionBranch(types avro.Schemas, v record.Value) int {
 	case record.Timestamp:
 		want = func(k avro.Type) bool { return k == avro.Long }
 	default:
-		want = func(k avro.Type) bool { return k == avro.String || k == avro.Bytes }
+		// a string, or the JSON text of a record or array
+		want = func(k avro.Type) bool {
+			return k == avro.String || k == avro.Bytes || k == avro.Record || k == avro.Array
+		}
 	}
 	for i, t := range types {
 		if want(t.Type()) {

@@ -226,6 +226,14 @@ func TestAvroRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The sink's schema has the source's types (a record stays a record).
+	backSchema, err := back.SourceSchema(ctx, connectorLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := schemaText(backSchema.Columns), schemaText(got.Columns); got != want {
+		t.Errorf("the sink's schema reads back as\n %s\nwant\n %s", got, want)
+	}
 	readBack(t, ctx, back, cols, first)
 }
 
@@ -412,5 +420,60 @@ func TestAvroKeys(t *testing.T) {
 	}
 	if _, err := NewSink("x", map[string]string{"x.key.format": "avro"}); err == nil || !strings.Contains(err.Error(), "'x.schema.registry.url': not set: 'x.key.format'='avro'") {
 		t.Errorf("avro keys without a registry: %v", err)
+	}
+}
+
+// TestAvroNestedSink: a sink writes ROW columns as records and ARRAY
+// columns as arrays (nullable ones as unions with null), so they read back
+// with their types and values; JSON that does not fit is an error.
+func TestAvroNestedSink(t *testing.T) {
+	_, client := emptyRegistry(t)
+	ctx := context.Background()
+	addr := record.RowType(record.Field{Name: "zip", Type: record.IntegerType, NotNull: true}, record.Field{Name: "city", Type: record.StringType},
+		record.Field{Name: "fee", Type: record.DecimalType(5, 2)}, record.Field{Name: "tags", Type: record.ArrayType(record.StringType), NotNull: true})
+	cols := record.NewSchemaOf(
+		record.Field{Name: "addr", Type: addr},
+		record.Field{Name: "stops", Type: record.ArrayType(addr), NotNull: true},
+		record.Field{Name: "maybe", Type: record.ArrayType(record.BigintType)},
+	)
+	enc, ss, err := avroFormat{}.encoder(ctx, client, "n-value", "n", cols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := avroFormat{}.columns(ctx, client, ss.Schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := schemaText(record.NewSchemaOf(back...)), schemaText(cols); got != want {
+		t.Errorf("read back as\n %s\nwant\n %s", got, want)
+	}
+	a := `{"zip":75001,"city":"Paris","fee":1.50,"tags":["x","y"]}`
+	b2 := `{"zip":2,"city":null,"fee":null,"tags":[]}`
+	dec := avroFormat{}.decoder(client, record.NewSchemaOf(back...), textDecoder{})
+	for _, row := range [][]string{{a, "[" + a + "," + b2 + "]", "[1,2]"}, {"", "[]", ""}} {
+		vals := make([]record.Value, 3)
+		for i, s := range row {
+			if s != "" {
+				vals[i] = record.StringValue(s)
+			}
+		}
+		b, err := enc.AppendRow(nil, vals)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make([]record.Value, 3)
+		if err := dec.decodeInto(b, got); err != nil {
+			t.Fatal(err)
+		}
+		for i := range vals {
+			if got[i].String() != vals[i].String() {
+				t.Errorf("column %s: read back %s, wrote %s", back[i].Name, got[i], vals[i])
+			}
+		}
+	}
+	for _, bad := range []string{`{"zip":"x","tags":[]}`, `{"zip":null,"tags":[]}`, `[1]`, `{"zip":1}`} {
+		if _, err := enc.AppendRow(nil, []record.Value{record.StringValue(bad), record.StringValue("[]"), {}}); err == nil {
+			t.Errorf("addr %s was written", bad)
+		}
 	}
 }

@@ -67,6 +67,18 @@ message Other {
 }
 `
 
+// emptyRegistry returns a fake registry and a client of it.
+func emptyRegistry(t testing.TB) (*srfake.Registry, *registry) {
+	t.Helper()
+	reg := srfake.New()
+	t.Cleanup(reg.Close)
+	client, err := newRegistry(reg.URL(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reg, client
+}
+
 // protoRegistry returns a fake registry with protoTradeSchema registered
 // under subject, its id, and a client of it.
 func protoRegistry(t testing.TB, subject string) (*srfake.Registry, int, *registry) {
@@ -415,12 +427,7 @@ func TestProtobufErrors(t *testing.T) {
 			t.Errorf("%v: %v, want %q", c.props, err, c.want)
 		}
 	}
-	reg := srfake.New()
-	defer reg.Close()
-	client, err := newRegistry(reg.URL(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, client := emptyRegistry(t)
 	for _, c := range []struct{ schema, want string }{
 		{"syntax = \"proto3\";\nmessage Node { string v = 1; repeated Node kids = 2; }", "field kids: message Node is recursive"},
 		{"syntax = \"proto3\";\nmessage M { strin v = 1; }", "compiling the Protobuf schema"},
@@ -716,12 +723,7 @@ func TestUseLatestVersion(t *testing.T) {
 // NOT NULL arrays as repeated fields, so they read back with their types
 // and values; a nullable array, or an array of arrays, is its JSON text.
 func TestProtobufNestedSink(t *testing.T) {
-	reg := srfake.New()
-	defer reg.Close()
-	client, err := newRegistry(reg.URL(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, client := emptyRegistry(t)
 	ctx := context.Background()
 	addr := record.RowType(record.Field{Name: "zip", Type: record.IntegerType, NotNull: true}, record.Field{Name: "city", Type: record.StringType},
 		record.Field{Name: "since", Type: record.TimestampType}, record.Field{Name: "fee", Type: record.DecimalType(5, 2)},

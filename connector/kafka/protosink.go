@@ -2,7 +2,6 @@ package kafka
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -170,10 +169,8 @@ func appendField(b []byte, num protowire.Number, f record.Field, v record.Value)
 		if v.Kind() != record.String {
 			return b, fmt.Errorf("a %s value is not the JSON text of a %s", v.Kind(), f.Type)
 		}
-		var x any
-		dec := json.NewDecoder(strings.NewReader(v.Str()))
-		dec.UseNumber()
-		if err := dec.Decode(&x); err != nil {
+		x, err := parseJSONValue(v.Str())
+		if err != nil {
 			return b, fmt.Errorf("the JSON text of a %s: %w", f.Type, err)
 		}
 		return appendJSONField(b, num, f, x)
@@ -194,7 +191,7 @@ func appendJSONField(b []byte, num protowire.Number, f record.Field, x any) ([]b
 	case protoRepeated(f):
 		list, ok := x.([]any)
 		if !ok {
-			return b, fmt.Errorf("field %s: %T is not a JSON array", f.Name, x)
+			return b, fmt.Errorf("field %s: %s is not a JSON array", f.Name, jsonKind(x))
 		}
 		elem := record.Field{Name: f.Name, Type: *f.Type.Elem, NotNull: true}
 		for _, item := range list {
@@ -207,7 +204,7 @@ func appendJSONField(b []byte, num protowire.Number, f record.Field, x any) ([]b
 	case protoNested(f.Type):
 		obj, ok := x.(map[string]any)
 		if !ok {
-			return b, fmt.Errorf("field %s: %T is not a JSON object", f.Name, x)
+			return b, fmt.Errorf("field %s: %s is not a JSON object", f.Name, jsonKind(x))
 		}
 		b, at := beginSubmessage(b, num)
 		for i, sub := range f.Type.Fields {
@@ -218,29 +215,9 @@ func appendJSONField(b []byte, num protowire.Number, f record.Field, x any) ([]b
 		}
 		return endSubmessage(b, at), nil
 	}
-	var v record.Value
-	switch y := x.(type) {
-	case bool:
-		v = record.BoolValue(y)
-	case string:
-		v = record.StringValue(y)
-	case json.Number:
-		n, err := record.ParseNumber(y.String())
-		if err != nil {
-			return b, fmt.Errorf("field %s: %w", f.Name, err)
-		}
-		v = n
-	default:
-		// an object or array in a scalar field: its JSON text
-		text, err := json.Marshal(y)
-		if err != nil {
-			return b, err
-		}
-		v = record.StringValue(string(text))
-	}
-	v, err := record.Conform(v, record.Field{Name: f.Name, Type: f.Type})
+	v, err := jsonScalar(x, f.Type)
 	if err != nil {
-		return b, err
+		return b, fmt.Errorf("field %s: %w", f.Name, err)
 	}
 	return appendScalar(b, num, f.Type, v)
 }

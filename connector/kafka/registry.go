@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -219,6 +220,60 @@ func (r *registry) incompatible(ctx context.Context, subject string, s sr.Schema
 		msg += ": " + cause.Error()
 	}
 	return fmt.Errorf("%s\nchange the statement's output to fit the subject, write to another topic, or change the subject's compatibility level\nthe output's schema: %s", msg, s.Schema)
+}
+
+// parseJSONValue parses the JSON text of a ROW or ARRAY value, numbers as
+// json.Number (exact).
+func parseJSONValue(text string) (any, error) {
+	var x any
+	dec := json.NewDecoder(strings.NewReader(text))
+	dec.UseNumber()
+	err := dec.Decode(&x)
+	return x, err
+}
+
+// jsonScalar returns a parsed JSON scalar as a value of type t (an object
+// or array in a scalar field: its JSON text).
+func jsonScalar(x any, t record.Type) (record.Value, error) {
+	var v record.Value
+	switch y := x.(type) {
+	case nil:
+		return v, nil
+	case bool:
+		v = record.BoolValue(y)
+	case string:
+		v = record.StringValue(y)
+	case json.Number:
+		n, err := record.ParseNumber(y.String())
+		if err != nil {
+			return v, err
+		}
+		v = n
+	default:
+		text, err := json.Marshal(y)
+		if err != nil {
+			return v, err
+		}
+		v = record.StringValue(string(text))
+	}
+	return record.Conform(v, record.Field{Type: t})
+}
+
+// jsonKind names the JSON kind of a parsed value, for messages.
+func jsonKind(x any) string {
+	switch x.(type) {
+	case nil:
+		return "null"
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "an array"
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	}
+	return "a number"
 }
 
 // exactFloat returns a DECIMAL as a float64 when the float holds it
