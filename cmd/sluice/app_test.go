@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -62,6 +63,26 @@ func TestApplicationErrors(t *testing.T) {
 		code, _, errOut := sluice(t, cmd, cycle)
 		if code != 1 || !strings.Contains(errOut, "cycle.sql:2:34: a forms a cycle: a -> b -> a") {
 			t.Errorf("%s: exit %d, stderr %q", cmd, code, errOut)
+		}
+	}
+}
+
+// The table example joins every big trade with its trader's final totals,
+// from a CREATE TABLE ... GROUP BY read as a table keyed by trader_id, the
+// same rows at every partition count.
+func TestTableApplicationExample(t *testing.T) {
+	var want []string
+	for _, parts := range []string{"1", "3"} {
+		code, out, errOut := sluice(t, "run", "--partitions", parts, "../../examples/table_app.sql")
+		rows := strings.Split(strings.TrimSpace(out), "\n")
+		if code != 0 || len(rows) != 226 || !strings.Contains(rows[0], `"volume":`) {
+			t.Fatalf("%s partitions: exit %d, %d rows; stderr:\n%s", parts, code, len(rows), errOut)
+		}
+		slices.Sort(rows)
+		if want == nil {
+			want = rows
+		} else if !slices.Equal(rows, want) {
+			t.Fatalf("%s partitions: other rows than at 1 partition", parts)
 		}
 	}
 }
