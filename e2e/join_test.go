@@ -164,3 +164,71 @@ WITH ('trades.type'='kafka_source', 'trades.bootstrap.servers'='%[1]s', 'trades.
 		}
 	}
 }
+
+// TestMultiWayJoinFromKafka joins trades with traders on trader_id and
+// each trader's desk with a desks table on desk, both tables Kafka topics
+// with updates and tombstones, too big to broadcast: the trades are routed
+// on trader_id to meet their traders, and each joined row is looked up in
+// the shard of desks that holds its desk (an exchange on the next key).
+func TestMultiWayJoinFromKafka(t *testing.T) {
+	t.Parallel()
+	trades := genTrades(t, 3000, 40)
+	desk := map[string]string{}  // trader -> desk, final
+	floor := map[string]string{} // desk -> floor, final
+	var traders, desks []kafka.Message
+	for i := range 40 {
+		id, d := fmt.Sprint(i), fmt.Sprintf("d%d", i%6)
+		if i%5 == 0 {
+			d = fmt.Sprintf("d%d", (i+1)%6) // an update moves some traders
+			traders = append(traders, kafka.Message{Key: []byte(id), Value: []byte(fmt.Sprintf(`{"trader_id":%s,"desk":"d%d"}`, id, i%6))})
+		}
+		traders = append(traders, kafka.Message{Key: []byte(id), Value: []byte(fmt.Sprintf(`{"trader_id":%s,"desk":%q}`, id, d))})
+		desk[id] = d
+	}
+	for i := 3; i < 40; i += 9 {
+		traders = append(traders, kafka.Message{Key: []byte(fmt.Sprint(i))})
+		delete(desk, fmt.Sprint(i))
+	}
+	for i := range 6 {
+		d := fmt.Sprintf("d%d", i)
+		desks = append(desks, kafka.Message{Key: []byte(d), Value: []byte(fmt.Sprintf(`{"desk":%q,"floor":%d}`, d, i))})
+		floor[d] = fmt.Sprint(i)
+	}
+	desks = append(desks, kafka.Message{Key: []byte("d4")}) // desk d4 closed
+	delete(floor, "d4")
+	counts := map[string]int{}
+	for _, tr := range trades {
+		if d, ok := desk[tr.trader]; ok {
+			if _, ok := floor[d]; ok {
+				counts[tr.trader]++
+			}
+		}
+	}
+	var want []string
+	for id, n := range counts {
+		want = append(want, fmt.Sprintf(`{"trader_id":%s,"n":%d,"floor":%s}`, id, n, floor[desk[id]]))
+	}
+	slices.Sort(want)
+	brokers := startCluster(t, "trades", "traders", "desks")
+	produce(t, brokers, "trades", keyBy(trades, byTrader))
+	produce(t, brokers, "traders", traders)
+	produce(t, brokers, "desks", desks)
+	out := filepath.Join(t.TempDir(), "out.jsonl")
+	j, sum := runToEnd(t, fmt.Sprintf(`CREATE STREAM out AS SELECT t.trader_id, COUNT(*) AS n, MAX(d.floor) AS floor
+FROM trades t JOIN traders r ON t.trader_id = r.trader_id JOIN desks d ON r.desk = d.desk
+GROUP BY t.trader_id EMIT FINAL
+WITH ('trades.type'='kafka_source', 'trades.bootstrap.servers'='%[1]s',
+      'traders.type'='kafka_source', 'traders.bootstrap.servers'='%[1]s', 'traders.primary.key'='trader_id', 'traders.broadcast'='false',
+      'desks.type'='kafka_source', 'desks.bootstrap.servers'='%[1]s', 'desks.primary.key'='desk', 'desks.broadcast'='false',
+      'out.type'='file_sink', 'out.path'='%[2]s')`, brokers, out))
+	if got := strings.Join(j.Plan.RoutingKeys, ", "); got != "t.trader_id" {
+		t.Errorf("routed on %s, want t.trader_id", got)
+	}
+	if in := j.Plan.Inputs[2]; !in.Exchange || in.Routing != "exchange on r.desk" {
+		t.Errorf("desks routed %q (%s), want an exchange on r.desk", in.Routing, in.Why)
+	}
+	if sum.Total.In != int64(len(trades)) {
+		t.Errorf("in %d, want %d", sum.Total.In, len(trades))
+	}
+	sameLines(t, "joined counts", readLines(t, out), want)
+}
