@@ -27,7 +27,11 @@ func (c *compiler) ident(x *sql.Ident) (node, error) {
 	slot, ok := s.Lookup(name)
 	if !ok {
 		if !c.scope.AutoAdd {
-			return node{}, UnknownColumn(x, name, s.Names())
+			err := UnknownColumn(x, name, s.Names())
+			if x.Quoted {
+				err = errorf(x, "%v; a string is written in single quotes: '%s' (double quotes name a column)", err.(*Error).Msg, strings.ReplaceAll(name, "'", "''"))
+			}
+			return node{}, err
 		}
 		slot = s.Add(name)
 	}

@@ -281,6 +281,9 @@ type Ident struct {
 	Name      string
 	// Path lists the names after the second one: `a.b.c.d` has Path [c d].
 	Path []string
+	// Quoted is set for a single name written in double quotes or
+	// backticks ("AAPL"), for the hint that strings take single quotes.
+	Quoted bool
 }
 
 // Index is an array element, `x[i]`, counting from 1 as SQL does.

@@ -39,7 +39,7 @@ func dumpValue(b *strings.Builder, v reflect.Value) {
 		for i := 0; i < v.NumField(); i++ {
 			f := v.Type().Field(i)
 			if f.Type == posType || (v.Field(i).IsZero() && !f.Type.Implements(stringerType)) ||
-				f.Name == "Derived" || f.Name == "DerivedErr" { // what a merged subquery was: not printed
+				f.Name == "Derived" || f.Name == "DerivedErr" || f.Name == "Quoted" { // not printed
 				continue
 			}
 			b.WriteString(sep + f.Name + ":")

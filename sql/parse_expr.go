@@ -236,7 +236,7 @@ func (p *parser) primary() Expr {
 // (`payload.user.id`, `t.payload.user`).
 func (p *parser) ident() Expr {
 	t := p.next()
-	id := &Ident{Pos: t.pos, Name: t.text}
+	id := &Ident{Pos: t.pos, Name: t.text, Quoted: t.kind == tQuoted && !p.isOp(".")}
 	if p.isOp(".") {
 		p.i++
 		id.Qualifier = id.Name
