@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/sluicesql/sluice/connector"
 	"github.com/sluicesql/sluice/connector/kafka"
@@ -175,7 +176,10 @@ func (t *twoStages) runTwo(ctx context.Context) (*job.Summary, error) {
 			return sum, nil
 		case !revoked && !sum.Interrupted:
 			// the bounded run ended: mark the partitions finished here
-			return sum, t.in.MarkDone(ctx, t.shuffle)
+			// finishing: a stop now must not leave the markers half written
+			mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+			defer cancel()
+			return sum, t.in.MarkDone(mctx, t.shuffle)
 		}
 	}
 }
@@ -228,6 +232,12 @@ func (g *generations) revoked() {
 		close(g.cur)
 		g.cur = nil
 	}
+	// readers waiting for the next generation belong to this one: the
+	// revocation waits until they are closed
+	for _, rd := range g.pending {
+		rd.Close()
+	}
+	g.pending = nil
 }
 
 // Name returns the source's name.
@@ -255,7 +265,11 @@ func (g *generations) Open(ctx context.Context, schema *record.Schema, dlq conne
 	defer g.mu.Unlock()
 	ch := make(chan connector.PartitionReader, len(g.pending)+g.src.Facts().Partitions+1)
 	for _, rd := range g.pending {
-		ch <- rd
+		if g.src.Current(rd) {
+			ch <- rd
+		} else {
+			rd.Close()
+		}
 	}
 	g.pending = nil
 	if g.closed || g.cancel == nil {

@@ -116,13 +116,14 @@ func (s *Source) revoked(ctx context.Context, _ *kgo.Client, m map[string][]int3
 		return
 	}
 	deadline := time.Now().Add(revokeWait)
-	timer := time.NewTimer(revokeWait)
-	defer timer.Stop()
+	// one deadline for all: a timer fires once, and readers after the
+	// first would wait on for ever
+	wait, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
 	for _, r := range rs {
 		select {
 		case <-r.drained:
-		case <-timer.C:
-		case <-ctx.Done():
+		case <-wait.Done():
 		}
 	}
 	wake := time.AfterFunc(time.Until(deadline), func() {

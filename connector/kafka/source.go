@@ -374,7 +374,7 @@ func (s *Source) newConsumer() (*kgo.Client, error) {
 		kgo.OnPartitionsLost(s.lost),
 		kgo.AdjustFetchOffsetsFn(s.adjustOffsets),
 		kgo.SessionTimeout(s.cfg.sessionTimeout),
-		kgo.HeartbeatInterval(min(3*time.Second, s.cfg.sessionTimeout/3)),
+		kgo.HeartbeatInterval(s.heartbeat()),
 	)
 	if s.cfg.instanceID != "" {
 		opts = append(opts, kgo.InstanceID(s.cfg.instanceID))
@@ -406,6 +406,22 @@ func (s *Source) newConsumer() (*kgo.Client, error) {
 		return session.Client(), nil
 	}
 	return newClient(s.cfg.conn, append(opts, kgo.DisableAutoCommit())...)
+}
+
+// eagerHeartbeat is the heartbeat interval of an eagerly rebalancing
+// member of a group shared with a repartition topic's readers: a member
+// learns of a rebalance at its next heartbeat, and every member of both
+// stages stops until all have rejoined.
+const eagerHeartbeat = 300 * time.Millisecond
+
+// heartbeat returns the member's heartbeat interval: at most a third of
+// the session timeout, 3s (Kafka's default), or eagerHeartbeat.
+func (s *Source) heartbeat() time.Duration {
+	hb := 3 * time.Second
+	if s.eager {
+		hb = eagerHeartbeat
+	}
+	return min(hb, s.cfg.sessionTimeout/3)
 }
 
 // addReaderLocked creates the reader of partition p, starting at offset

@@ -1,0 +1,68 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluicesql/sluice/runner"
+)
+
+// BenchmarkRepartition measures records/s of a GROUP BY read from 8 Kafka
+// partitions (kfake, in process) to the end of the topic: aligned (the
+// topic is keyed by the GROUP BY key: one stage), unaligned in one process
+// that holds the whole group ('repartition'='false': one stage, records
+// hashed to workers), and unaligned through the repartition topic in one
+// and in two processes (two stages: every record is written to the
+// internal topic and read again). The ratio of "repartitioned/1" to
+// "one-process" is the cost of the extra hop. Run it with
+//
+//	go test ./e2e -run '^$' -bench Repartition -benchtime 3x
+func BenchmarkRepartition(b *testing.B) {
+	const n = 100000
+	brokers := startCluster(b, "trades")
+	trades := genTrades(b, n, 200)
+	produce(b, brokers, "trades", keyBy(trades, byTrader))
+	cases := []struct {
+		name      string
+		key       string // GROUP BY
+		extra     string // more WITH entries
+		processes int
+	}{
+		{"aligned/1", "trader_id", ", 'trades.partition.key'='trader_id'", 1},
+		{"one-process/1", "symbol", ", 'repartition'='false'", 1},
+		{"repartitioned/1", "symbol", "", 1},
+		{"repartitioned/2", "symbol", "", 2},
+	}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			var elapsed time.Duration
+			for i := range b.N {
+				group := fmt.Sprintf("bench-%s-%d", tc.name[:len(tc.name)-2], i)
+				text := fmt.Sprintf("CREATE STREAM out AS SELECT %s, COUNT(*) AS n, SUM(quantity) AS q FROM trades GROUP BY %s EMIT FINAL "+
+					"WITH (%s%s, 'out.type'='file_sink', 'out.path'='%s', 'commit.interval'='200ms')",
+					tc.key, tc.key, kafkaTrades(brokers, "group.id", group), tc.extra, b.TempDir()+"/out.jsonl")
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+				var jobs []*runner.Job
+				for range tc.processes {
+					jobs = append(jobs, prepare(b, ctx, text, runner.Options{UntilEnd: true}))
+				}
+				start := time.Now()
+				var wg sync.WaitGroup
+				for _, j := range jobs {
+					wg.Go(func() {
+						if _, err := j.Run(ctx); err != nil {
+							b.Error(err)
+						}
+					})
+				}
+				wg.Wait()
+				elapsed += time.Since(start)
+				cancel()
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/elapsed.Seconds(), "rec/s")
+		})
+	}
+}
