@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"crypto/tls"
 	"strings"
 	"time"
 
@@ -144,7 +145,9 @@ func parseSinkConfig(name string, m map[string]string) (sinkConfig, error) {
 
 // registryOptions are the Schema Registry options of the registry
 // formats, which a statement may also give as 'kafka.<option>' defaults.
-var registryOptions = []string{"schema.registry.url", "schema.registry.basic.auth.user.info", "auto.register.schemas", "use.latest.version"}
+var registryOptions = []string{"schema.registry.url", "schema.registry.basic.auth.user.info",
+	"schema.registry.ssl.ca.location", "schema.registry.ssl.certificate.location", "schema.registry.ssl.key.location",
+	"schema.registry.ssl.endpoint.identification.algorithm", "auto.register.schemas", "use.latest.version"}
 
 // parseFormats reads '<n>.format' (plain, the formats without a registry,
 // the first the default, or a registry format), '<n>.key.format' (json,
@@ -179,7 +182,13 @@ func parseFormats(o *props.Options, ownRegistry bool, plain ...string) (format s
 		err = o.Errorf("schema.registry.url", "not set: '%s'='%s' reads its schemas from a Schema Registry", o.Key(need), which)
 		return
 	}
-	if reg, err = newRegistry(url, o.String("schema.registry.basic.auth.user.info", "")); err != nil {
+	var tlsCfg *tls.Config
+	if strings.HasPrefix(strings.ToLower(url), "https:") {
+		if tlsCfg, err = tlsConfig(o, "schema.registry."); err != nil {
+			return
+		}
+	}
+	if reg, err = newRegistry(url, o.String("schema.registry.basic.auth.user.info", ""), tlsCfg); err != nil {
 		return
 	}
 	auto, err := o.Enum("auto.register.schemas", "true", "true", "false")

@@ -174,7 +174,7 @@ func parseConn(o *props.Options) (Conn, error) {
 		return c, o.Errorf("security.protocol", "%s does not use TLS, but ssl.* locations are set: use SSL or SASL_SSL", p)
 	}
 	if useTLS {
-		if c.tls, err = tlsConfig(o); err != nil {
+		if c.tls, err = tlsConfig(o, ""); err != nil {
 			return c, err
 		}
 	}
@@ -197,36 +197,38 @@ func upperEnum(o *props.Options, opt, def string, valid []string) (string, error
 	return "", o.Errorf(opt, "invalid value %q (valid values: %s)", o.String(opt, ""), strings.Join(valid, ", "))
 }
 
-// tlsConfig builds the TLS configuration: the CA to trust (default: the
-// system's), a client certificate and key for mutual TLS, and whether the
-// broker's host name is checked against its certificate.
-func tlsConfig(o *props.Options) (*tls.Config, error) {
+// tlsConfig builds the TLS configuration of the options prefix+'ssl.*':
+// the CA to trust (default: the system's), a client certificate and key
+// for mutual TLS, and whether the server's host name is checked against
+// its certificate. The brokers' have no prefix, the Schema Registry's
+// "schema.registry.".
+func tlsConfig(o *props.Options, prefix string) (*tls.Config, error) {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if ca := o.String("ssl.ca.location", ""); ca != "" {
+	if ca := o.String(prefix+"ssl.ca.location", ""); ca != "" {
 		pem, err := os.ReadFile(ca)
 		if err != nil {
-			return nil, o.Errorf("ssl.ca.location", "%v", err)
+			return nil, o.Errorf(prefix+"ssl.ca.location", "%v", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, o.Errorf("ssl.ca.location", "%s holds no PEM certificate", ca)
+			return nil, o.Errorf(prefix+"ssl.ca.location", "%s holds no PEM certificate", ca)
 		}
 		cfg.RootCAs = pool
 	}
-	cert, key := o.String("ssl.certificate.location", ""), o.String("ssl.key.location", "")
+	cert, key := o.String(prefix+"ssl.certificate.location", ""), o.String(prefix+"ssl.key.location", "")
 	switch {
 	case cert != "" && key != "":
 		pair, err := tls.LoadX509KeyPair(cert, key)
 		if err != nil {
-			return nil, o.Errorf("ssl.certificate.location", "loading the client certificate and key: %v", err)
+			return nil, o.Errorf(prefix+"ssl.certificate.location", "loading the client certificate and key: %v", err)
 		}
 		cfg.Certificates = []tls.Certificate{pair}
 	case cert != "":
-		return nil, o.Errorf("ssl.key.location", "not set: a client certificate needs its private key")
+		return nil, o.Errorf(prefix+"ssl.key.location", "not set: a client certificate needs its private key")
 	case key != "":
-		return nil, o.Errorf("ssl.certificate.location", "not set: a private key needs its client certificate")
+		return nil, o.Errorf(prefix+"ssl.certificate.location", "not set: a private key needs its client certificate")
 	}
-	alg, err := o.Enum("ssl.endpoint.identification.algorithm", "https", "https", "none")
+	alg, err := o.Enum(prefix+"ssl.endpoint.identification.algorithm", "https", "https", "none")
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,10 @@ package kafka
 
 import (
 	"context"
+	"encoding/pem"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -201,7 +205,7 @@ func TestJSONSchemaKeysAndErrors(t *testing.T) {
 		t.Errorf("dead letters %+v", dlq.All())
 	}
 
-	client, err := newRegistry(reg.URL(), "")
+	client, err := newRegistry(reg.URL(), "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,4 +231,41 @@ func FuzzJSONSchemaColumns(f *testing.F) {
 	f.Fuzz(func(t *testing.T, text string) {
 		_, _ = jsonSRFormat{}.columns(context.Background(), nil, sr.Schema{Schema: text, Type: sr.TypeJSON})
 	})
+}
+
+// TestRegistryTLS: a registry served over https with a private CA is
+// reached with '<n>.schema.registry.ssl.ca.location', and refused without.
+func TestRegistryTLS(t *testing.T) {
+	reg := srfake.NewRegistry()
+	srv := httptest.NewTLSServer(reg.Handler())
+	defer srv.Close()
+	if _, _, err := reg.RegisterSchema("t-value", sr.Schema{Type: sr.TypeJSON, Schema: `{"type":"object","properties":{"n":{"type":"integer"}}}`}); err != nil {
+		t.Fatal(err)
+	}
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	props := map[string]string{"t.format": "json_sr", "t.schema.registry.url": srv.URL, "t.schema.registry.ssl.ca.location": ca}
+	src, err := NewSource("t", props)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sch, err := src.SourceSchema(ctx, connectorLimits())
+	if err != nil || schemaText(sch.Columns) != "n BIGINT" {
+		t.Fatalf("over TLS with the CA: %v, %v", sch.Columns, err)
+	}
+	delete(props, "t.schema.registry.ssl.ca.location")
+	if src, err = NewSource("t", props); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.SourceSchema(ctx, connectorLimits()); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("over TLS without the CA: %v, want a certificate error", err)
+	}
+	props["t.schema.registry.ssl.ca.location"] = filepath.Join(t.TempDir(), "missing.pem")
+	if _, err := NewSource("t", props); err == nil || !strings.Contains(err.Error(), "'t.schema.registry.ssl.ca.location'") {
+		t.Errorf("a missing CA file: %v", err)
+	}
 }

@@ -72,7 +72,7 @@ func emptyRegistry(t testing.TB) (*srfake.Registry, *registry) {
 	t.Helper()
 	reg := srfake.New()
 	t.Cleanup(reg.Close)
-	client, err := newRegistry(reg.URL(), "")
+	client, err := newRegistry(reg.URL(), "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func protoRegistry(t testing.TB, subject string) (*srfake.Registry, int, *regist
 	if err != nil {
 		t.Fatal(err)
 	}
-	client, err := newRegistry(reg.URL(), "")
+	client, err := newRegistry(reg.URL(), "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -341,7 +341,7 @@ func TestProtobufReferences(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	client, err := newRegistry(reg.URL(), "")
+	client, err := newRegistry(reg.URL(), "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -581,7 +581,7 @@ message Pay {
 	if err != nil {
 		t.Fatal(err)
 	}
-	client, err := newRegistry(reg.URL(), "")
+	client, err := newRegistry(reg.URL(), "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/sr"
 
@@ -62,9 +64,14 @@ type parsedKey struct {
 }
 
 // newRegistry returns a client of the registry at url, with basic auth
-// "user:password" when userInfo is set.
-func newRegistry(url, userInfo string) (*registry, error) {
+// "user:password" when userInfo is set, connecting with tlsCfg (nil: the
+// default) to an https URL.
+func newRegistry(url, userInfo string, tlsCfg *tls.Config) (*registry, error) {
 	opts := []sr.ClientOpt{sr.URLs(url)}
+	if tlsCfg != nil {
+		opts = append(opts, sr.HTTPClient(&http.Client{Timeout: registryTimeout,
+			Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, TLSClientConfig: tlsCfg}}))
+	}
 	if userInfo != "" {
 		user, pass, _ := strings.Cut(userInfo, ":")
 		opts = append(opts, sr.BasicAuth(user, pass))
@@ -75,6 +82,9 @@ func newRegistry(url, userInfo string) (*registry, error) {
 	}
 	return &registry{cl: cl, url: url, autoRegister: true, byID: map[int]sr.Schema{}, parsed: map[parsedKey]any{}}, nil
 }
+
+// registryTimeout bounds one request to the registry (pkg/sr's default).
+const registryTimeout = 5 * time.Second
 
 // valueSubject and keySubject return the TopicNameStrategy subjects of
 // topic's values and keys.
