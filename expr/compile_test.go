@@ -160,6 +160,7 @@ func TestTypeErrorsBeforeRunning(t *testing.T) {
 		{"CASE symbol WHEN 1 THEN 'one' END", "1:25: cannot compare STRING with BIGINT: symbol = 1"},
 		{"COALESCE(symbol, 1)", "1:25: COALESCE types STRING and BIGINT cannot be matched (symbol and 1)"},
 		{"NULLIF(price, 'a')", "1:8: cannot compare DECIMAL(5,2) with STRING: price = 'a'"},
+		{"COALESCE(CAST(price AS TIMESTAMP), '2024-01-15')", "1:43: COALESCE types TIMESTAMP and STRING cannot be matched (CAST(price AS TIMESTAMP) and '2024-01-15'): write the time as TIMESTAMP '2024-01-15'"},
 		{`symbol = "AAPL"`, `1:17: unknown column "AAPL"; a string is written in single quotes: 'AAPL' (double quotes name a column)`},
 	} {
 		stmts, err := sql.Parse("q.sql", "SELECT "+c.src+" FROM t")

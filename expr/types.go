@@ -1,6 +1,7 @@
 package expr
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/sluicesql/sluice/record"
@@ -347,8 +348,12 @@ func (c *compiler) commonType(what string, es []sql.Expr) (record.Type, error) {
 			continue
 		}
 		if !(t.Numeric() && common.Numeric()) && t.Kind != common.Kind {
-			return record.AnyType, errorf(e, "%s types %s and %s cannot be matched (%s and %s)", what, common, t,
-				sql.FormatExpr(first), sql.FormatExpr(e))
+			hint := ""
+			if lit, ok := e.(*sql.Literal); ok && lit.Kind == sql.StringLit && common.Kind == record.TypeTimestamp {
+				hint = fmt.Sprintf(": write the time as TIMESTAMP %s", sql.FormatExpr(lit))
+			}
+			return record.AnyType, errorf(e, "%s types %s and %s cannot be matched (%s and %s)%s", what, common, t,
+				sql.FormatExpr(first), sql.FormatExpr(e), hint)
 		}
 		same = same && t.String() == common.String()
 	}
