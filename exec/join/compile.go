@@ -1,10 +1,13 @@
 // Package join runs joins inside a partition worker: a stream joined with
 // tables (sources with a primary key, latest value per key) looked up by
-// key. Compile turns a SELECT with JOINs into a Program over the joined
-// row: the stream's columns, then each table's, so that the rest of the
-// query (WHERE, GROUP BY, windows, EMIT) is an ordinary exec.Program over
-// that row. The tables' state lives in Tables that the runner loads
-// (bootstraps) before the stream flows and keeps following afterwards.
+// key, each on its own key, and at most one stream-stream join whose rows
+// meet within a time bound. Compile turns a SELECT with JOINs into a
+// Program over the joined row: every input's columns in statement order,
+// so that the rest of the query (WHERE, GROUP BY, windows, EMIT) is an
+// ordinary exec.Program over that row. The tables' state lives in Tables
+// that the runner loads (bootstraps) before the stream flows and keeps
+// following afterwards; a table is split over the workers by its key, and
+// a row reads the shard that holds its key.
 package join
 
 import (

@@ -509,7 +509,8 @@ type Side struct {
 	// Schema are the columns the input's source decodes.
 	Schema *record.Schema
 	// Offset is the first slot of those columns in the joined row, Width
-	// the joined row's width and Slot the slot that tells the inputs apart.
+	// the joined row's width and Slot the slot that tells the inputs apart
+	// (-1: none, for a stream read with its tables joined).
 	Offset, Width, Slot int
 }
 
