@@ -24,17 +24,44 @@ type moments struct {
 // its square to add exactly.
 const momentPrec = 1 << 13
 
+// floatScratch adds to exact sums of float64 values (big.Float at
+// momentPrec) without allocating in the steady state: a sum is never added
+// into in place (big.Float allocates when its result aliases an operand)
+// but into a spare, which then trades places with it.
+type floatScratch struct {
+	spare *big.Float
+	x     big.Float
+}
+
+// of returns x as a big.Float, valid until the next call.
+func (sc *floatScratch) of(x float64) *big.Float {
+	return sc.x.SetPrec(momentPrec).SetFloat64(x)
+}
+
+// add sets *sum to *sum + x, allocating *sum on first use.
+func (sc *floatScratch) add(sum **big.Float, x *big.Float) {
+	if sc.spare == nil {
+		sc.spare = new(big.Float).SetPrec(momentPrec)
+	}
+	if *sum == nil {
+		*sum = new(big.Float).SetPrec(momentPrec)
+	}
+	sc.spare.Add(*sum, x)
+	*sum, sc.spare = sc.spare, *sum
+}
+
 // variance is VARIANCE/VAR_SAMP/VAR_POP and STDDEV/STDDEV_SAMP/STDDEV_POP
 // of the values as float64, from exact sums, rounded once at the end.
 type variance struct {
-	arg    expr.Func
-	name   string
-	pop    bool
-	sqrt   bool
-	cur    float64
-	null   bool
-	states []moments
-	x, y   big.Float // scratch
+	arg     expr.Func
+	name    string
+	pop     bool
+	sqrt    bool
+	cur     float64
+	null    bool
+	states  []moments
+	scratch floatScratch
+	x, y    big.Float // scratch
 }
 
 func (a *variance) prepare(r *record.Record) error {
@@ -64,13 +91,9 @@ func (a *variance) apply(g int32) {
 		m.nonFinite += a.cur
 		return
 	}
-	if m.sum == nil {
-		m.sum, m.sq = new(big.Float).SetPrec(momentPrec), new(big.Float).SetPrec(momentPrec)
-	}
-	a.x.SetPrec(momentPrec).SetFloat64(a.cur)
-	m.sum.Add(m.sum, &a.x)
-	a.x.Mul(&a.x, &a.x)
-	m.sq.Add(m.sq, &a.x)
+	x := a.scratch.of(a.cur)
+	a.scratch.add(&m.sum, x)
+	a.scratch.add(&m.sq, a.y.SetPrec(momentPrec).Mul(x, x))
 }
 
 func (a *variance) result(g int32) (record.Value, error) {
@@ -109,8 +132,8 @@ func (a *variance) merge(d, s int32) {
 	case x.sum == nil:
 		x.sum, x.sq = y.sum, y.sq
 	default:
-		x.sum.Add(x.sum, y.sum)
-		x.sq.Add(x.sq, y.sq)
+		a.scratch.add(&x.sum, y.sum)
+		a.scratch.add(&x.sq, y.sq)
 	}
 	*y = moments{}
 }

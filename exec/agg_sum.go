@@ -33,7 +33,7 @@ type numState struct {
 // numRare is the part of a numState that few groups need.
 type numRare struct {
 	big       record.DecimalSum // the exact sum, once it left the int64 range
-	f         *big.Float        // the finite FLOAT values' exact sum (nil: none)
+	f         *big.Float        // the finite FLOAT values' exact sum (nil: none; see floatScratch)
 	nonFinite float64           // the infinite and NaN FLOAT values' sum
 	countHigh int64             // the non-NULL value count divided by 2^32
 	err       error             // a merge that could not be represented
@@ -41,23 +41,14 @@ type numRare struct {
 	floats    bool              // a FLOAT was seen
 }
 
-// addFloat adds a FLOAT value to the sum.
-func (r *numRare) addFloat(x float64) {
+// addFloat adds a FLOAT value to the sum; sc is the aggregator's scratch.
+func (r *numRare) addFloat(x float64, sc *floatScratch) {
 	r.floats = true
 	if math.IsInf(x, 0) || math.IsNaN(x) {
 		r.nonFinite += x
 		return
 	}
-	var b big.Float
-	r.addBigFloat(b.SetPrec(momentPrec).SetFloat64(x))
-}
-
-// addBigFloat adds x, a sum of finite FLOAT values, to the sum.
-func (r *numRare) addBigFloat(x *big.Float) {
-	if r.f == nil {
-		r.f = new(big.Float).SetPrec(momentPrec)
-	}
-	r.f.Add(r.f, x)
+	sc.add(&r.f, sc.of(x))
 }
 
 // n returns the number of non-NULL values.
@@ -129,10 +120,11 @@ func (s *numState) exactSum() (record.Value, error) {
 
 // sumAvg is SUM(x) or AVG(x).
 type sumAvg struct {
-	arg    expr.Func
-	avg    bool
-	cur    record.Value
-	states []numState
+	arg     expr.Func
+	avg     bool
+	cur     record.Value
+	scratch floatScratch
+	states  []numState
 }
 
 func (a *sumAvg) name() string {
@@ -160,7 +152,7 @@ func (a *sumAvg) apply(g int32) {
 	case record.Null:
 		return
 	case record.Float:
-		s.more().addFloat(a.cur.Float())
+		s.more().addFloat(a.cur.Float(), &a.scratch)
 	case record.Decimal:
 		s.decimals = true
 		s.addExact(a.cur.Decimal())
@@ -236,7 +228,7 @@ func (a *sumAvg) merge(d, s int32) {
 			dr := dst.more()
 			dr.nonFinite += r.nonFinite
 			if r.f != nil {
-				dr.addBigFloat(r.f)
+				a.scratch.add(&dr.f, r.f)
 			}
 			dr.floats = true
 		}
