@@ -290,6 +290,9 @@ func (p *Plan) counts(opts Options) error {
 		p.CPUs = runtime.NumCPU()
 	}
 	switch {
+	case opts.Partitions > MaxPartitions:
+		return &FlagError{Err: fmt.Errorf("--partitions %d: must be at most %d (keys hash to %d key groups, so more partitions would stay empty)",
+			opts.Partitions, MaxPartitions, partition.KeyGroups)}
 	case opts.Partitions > 0:
 		p.Partitions, p.PartitionsOrigin = opts.Partitions, FromFlag
 	case opts.Partitions < 0:
@@ -298,6 +301,10 @@ func (p *Plan) counts(opts Options) error {
 		n, ok, err := p.intAnnotation(sql.AnnotationPartitions)
 		if err != nil {
 			return err
+		}
+		if ok && n > MaxPartitions {
+			return p.annotationError(sql.AnnotationPartitions, fmt.Sprintf("%d is more than %d partitions (keys hash to %d key groups, so more partitions would stay empty)",
+				n, MaxPartitions, partition.KeyGroups))
 		}
 		if ok {
 			p.Partitions, p.PartitionsOrigin = n, FromAnnotation
@@ -314,6 +321,19 @@ func (p *Plan) counts(opts Options) error {
 		p.BatchSize = n
 	}
 	return nil
+}
+
+// MaxPartitions is the most partitions a job runs: one per key group.
+const MaxPartitions = partition.KeyGroups
+
+// annotationError is an error at the value of the annotation key.
+func (p *Plan) annotationError(key, msg string) error {
+	for _, a := range p.Statement.Annotations {
+		if a.Key == key {
+			return sql.Errorf(a.ValuePos, "@%s: %s", key, msg)
+		}
+	}
+	return fmt.Errorf("@%s: %s", key, msg)
 }
 
 // intAnnotation reads a positive integer annotation.

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -273,5 +274,17 @@ func TestPartitionsAndBatchSize(t *testing.T) {
 	}
 	if _, err := Build(parseOne(t, "SELECT a FROM t"), Options{Partitions: -1}); err == nil {
 		t.Error("--partitions -1 accepted")
+	}
+	// More partitions than key groups would stay empty.
+	if _, err := Build(parseOne(t, "SELECT a FROM t"), Options{Partitions: MaxPartitions + 1}); err == nil || !strings.Contains(err.Error(), "at most 4096") {
+		t.Errorf("--partitions %d: got %v", MaxPartitions+1, err)
+	}
+	if p := build(t, "SELECT a FROM t", Options{Partitions: MaxPartitions}); p.Partitions != MaxPartitions {
+		t.Errorf("--partitions %d: got %d", MaxPartitions, p.Partitions)
+	}
+	_, err := Build(parseOne(t, "-- @num_partitions: 5000\nSELECT a FROM t"), Options{})
+	var serr *sql.Error
+	if !errors.As(err, &serr) || serr.Pos.Line != 1 || !strings.Contains(err.Error(), "more than 4096") {
+		t.Errorf("@num_partitions: 5000: got %v, want a positioned error", err)
 	}
 }

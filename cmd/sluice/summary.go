@@ -1,8 +1,10 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -75,12 +77,7 @@ func writeSummary(w io.Writer, info runInfo, s *job.Summary) {
 		fmt.Fprintf(w, "  dead letters in Kafka topic %s\n", s.DLQTopic)
 	}
 	fmt.Fprintf(w, "  elapsed:    %s, %s records/s\n", s.Elapsed.Round(time.Millisecond), count(int64(rate(t.In, s.Elapsed))))
-	routed := partitionsIn(s)
-	parts := make([]string, len(s.Partitions))
-	for i, p := range s.Partitions {
-		parts[i] = fmt.Sprintf("p%d %s (%s)", i, count(p.In), percent(p.In, routed))
-	}
-	fmt.Fprintf(w, "  partitions: %s\n", strings.Join(parts, ", "))
+	fmt.Fprintf(w, "  partitions: %s\n", partitionsText(s))
 	fmt.Fprintf(w, "  skew:       %.2f (largest partition / mean; 1.00 is even)\n", s.Skew)
 	if t.BackpressureWaits > 0 {
 		var waits []string
@@ -95,6 +92,34 @@ func writeSummary(w io.Writer, info runInfo, s *job.Summary) {
 	if info.Note != "" {
 		fmt.Fprintf(w, "  note:       the source's partition key is not used: %s\n", info.Note)
 	}
+}
+
+// shownPartitions is how many partitions the summary lists one by one; of
+// more, it lists the busiest.
+const shownPartitions = 16
+
+// partitionsText lists the records each partition got; of many partitions,
+// only the busiest shownPartitions, in partition order, and how many more.
+func partitionsText(s *job.Summary) string {
+	routed := partitionsIn(s)
+	shown := make([]int, len(s.Partitions))
+	for i := range shown {
+		shown[i] = i
+	}
+	if len(shown) > shownPartitions {
+		slices.SortStableFunc(shown, func(a, b int) int { return cmp.Compare(s.Partitions[b].In, s.Partitions[a].In) })
+		shown = shown[:shownPartitions]
+		slices.Sort(shown)
+	}
+	parts := make([]string, 0, len(shown)+1)
+	for _, i := range shown {
+		p := s.Partitions[i]
+		parts = append(parts, fmt.Sprintf("p%d %s (%s)", i, count(p.In), percent(p.In, routed)))
+	}
+	if more := len(s.Partitions) - len(shown); more > 0 {
+		parts = append(parts, fmt.Sprintf("and %s more with fewer records", count(int64(more))))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // lateText says where the late records went: dropped (not part of the

@@ -90,6 +90,28 @@ func TestWriteSummaryBackpressure(t *testing.T) {
 	}
 }
 
+// TestWriteSummaryManyPartitions: of many partitions the summary lists the
+// busiest, in partition order, and counts the rest.
+func TestWriteSummaryManyPartitions(t *testing.T) {
+	s := &job.Summary{Strategy: "always_hash", Skew: 1, Elapsed: time.Second, Watermark: math.MinInt64}
+	for i := range 100 {
+		in := int64(1)
+		if i%5 == 0 {
+			in = int64(100 + i)
+		}
+		s.Partitions = append(s.Partitions, job.PartitionStats{In: in})
+		s.Total.In += in
+	}
+	var b strings.Builder
+	writeSummary(&b, runInfo{Name: "j", Choice: "flag", PartitionsOrigin: "flag"}, s)
+	want := "  partitions: p20 120 (4.0%), p25 125 (4.1%), p30 130 (4.3%), p35 135 (4.5%), p40 140 (4.6%), p45 145 (4.8%), " +
+		"p50 150 (5.0%), p55 155 (5.1%), p60 160 (5.3%), p65 165 (5.4%), p70 170 (5.6%), p75 175 (5.8%), p80 180 (5.9%), " +
+		"p85 185 (6.1%), p90 190 (6.3%), p95 195 (6.4%), and 84 more with fewer records\n"
+	if got := b.String(); !strings.Contains(got, want) {
+		t.Errorf("summary:\n%s\nwant the line:\n%s", got, want)
+	}
+}
+
 func TestCount(t *testing.T) {
 	for _, c := range []struct {
 		n    int64
