@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,7 +22,7 @@ import (
 //
 //	go test ./e2e -run '^$' -bench Repartition -benchtime 3x
 func BenchmarkRepartition(b *testing.B) {
-	const n = 100000
+	const n = 200000
 	brokers := startCluster(b, "trades")
 	trades := genTrades(b, n, 200)
 	produce(b, brokers, "trades", keyBy(trades, byTrader))
@@ -40,7 +41,8 @@ func BenchmarkRepartition(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			var elapsed time.Duration
 			for i := range b.N {
-				group := fmt.Sprintf("bench-%s-%d", tc.name[:len(tc.name)-2], i)
+				// a fresh group per run: nothing committed yet
+				group := fmt.Sprintf("bench-%s-%d", strings.ReplaceAll(tc.name, "/", "-"), i)
 				text := fmt.Sprintf("CREATE STREAM out AS SELECT %s, COUNT(*) AS n, SUM(quantity) AS q FROM trades GROUP BY %s EMIT FINAL "+
 					"WITH (%s%s, 'out.type'='file_sink', 'out.path'='%s', 'commit.interval'='200ms')",
 					tc.key, tc.key, kafkaTrades(brokers, "group.id", group), tc.extra, b.TempDir()+"/out.jsonl")
