@@ -261,6 +261,16 @@ func (g *generations) Open(ctx context.Context, schema *record.Schema, dlq conne
 		}
 		go g.forward(readers)
 	}
+	// Hand the job every partition of the assignment at once, so that all
+	// hold the watermark back from the start: a partition registered late
+	// would find windows of its keys fired by the others' progress.
+	for !g.assigned() {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	ch := make(chan connector.PartitionReader, len(g.pending)+g.src.Facts().Partitions+1)
@@ -278,6 +288,27 @@ func (g *generations) Open(ctx context.Context, schema *record.Schema, dlq conne
 		g.cur = ch
 	}
 	return ch, nil
+}
+
+// assigned reports whether the readers of every partition the group
+// assigned to this member have arrived (or no more will come).
+func (g *generations) assigned() bool {
+	owned := g.src.Owned()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return true
+	}
+	have := map[int32]bool{}
+	for _, rd := range g.pending {
+		have[rd.Partition()] = true
+	}
+	for _, p := range owned {
+		if !have[p] {
+			return false
+		}
+	}
+	return len(owned) > 0
 }
 
 // forward hands each reader the group assigns to the running generation,
