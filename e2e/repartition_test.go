@@ -17,6 +17,7 @@ import (
 
 	"github.com/sluicesql/sluice/job"
 	"github.com/sluicesql/sluice/runner"
+	"github.com/sluicesql/sluice/sql"
 )
 
 // perSymbolWindow is the unaligned windowed GROUP BY of the repartition
@@ -250,5 +251,38 @@ func TestRepartitionedWindowsSurviveKillAndJoin(t *testing.T) {
 			}
 			sameLines(t, "windows", windowLines(t, lines), want)
 		})
+	}
+}
+
+// TestRepartitionStaysOnceTopicExists: once a run of a statement in a group
+// has repartitioned (its plan found the source's key unknown, say, on an
+// empty topic), later runs of it in the group stay repartitioned even when
+// they could run in one stage: records committed on the source may wait in
+// the repartition topic, and only stage 2 reads them. Turning it off then
+// is refused.
+func TestRepartitionStaysOnceTopicExists(t *testing.T) {
+	t.Parallel()
+	brokers := startCluster(t, "trades")
+	ctx := context.Background()
+	stmt := func(extra string) string {
+		return fmt.Sprintf("SELECT trader_id, COUNT(*) AS n FROM trades GROUP BY trader_id WITH (%s%s)",
+			kafkaTrades(brokers, "group.id", "sticky"), extra)
+	}
+	first := prepare(t, ctx, stmt(""), runner.Options{})
+	first.Discard()
+	if first.Plan.Repartition == nil {
+		t.Fatal("an unknown partition key in a group: not repartitioned")
+	}
+	second := prepare(t, ctx, stmt(", 'trades.partition.key'='trader_id'"), runner.Options{})
+	second.Discard()
+	if second.Plan.Repartition == nil {
+		t.Error("the group's repartition topic exists, but the aligned statement was not repartitioned")
+	}
+	stmts, err := sql.Parse("e2e.sql", stmt(", 'repartition'='false'"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runner.Prepare(ctx, stmts[0], runner.Options{}); err == nil || !strings.Contains(err.Error(), "sticky-trades-repartition") {
+		t.Errorf("'repartition'='false' with the group's repartition topic: err = %v, want it refused naming the topic", err)
 	}
 }

@@ -113,10 +113,10 @@ func (p *Plan) scaleOut() ScaleOut {
 	return ScaleOut{Split: true, Why: "the statement is stateless, so any process may take any partition"}
 }
 
-// repartitionable reports whether a repartition topic can give every
+// Repartitionable reports whether a repartition topic can give every
 // process whole keys: one input, keyed state, no order or LIMIT over the
 // whole result.
-func (p *Plan) repartitionable() bool {
+func (p *Plan) Repartitionable() bool {
 	return len(p.Inputs) == 1 && p.Requirement.Kind == partition.Hash && !p.Analysis.HasLimit && !p.Requirement.OrderMatters
 }
 
@@ -154,7 +154,7 @@ func (p *Plan) planRepartition(opts Options) error {
 		return &sql.PropertyError{Key: PropRepartition, InValue: true, Msg: fmt.Sprintf("WITH '%s'='true': source %s is not a kafka_source; only a Kafka source read in a consumer group is repartitioned", PropRepartition, in.Name)}
 	case mode == "true" && group == "":
 		return &sql.PropertyError{Key: PropRepartition, InValue: true, Msg: fmt.Sprintf("WITH '%s'='true' needs '%s.group.id': the repartition topic is read by the processes of a consumer group", PropRepartition, in.Name)}
-	case mode == "true" && !p.repartitionable():
+	case mode == "true" && !p.Repartitionable():
 		why := split.Why
 		if split.Split {
 			why = "the statement keeps no state by key, so there is no key to repartition by"
@@ -162,7 +162,7 @@ func (p *Plan) planRepartition(opts Options) error {
 		return &sql.PropertyError{Key: PropRepartition, InValue: true, Msg: fmt.Sprintf("WITH '%s'='true': a repartition topic cannot split this statement: %s", PropRepartition, why)}
 	case mode == "" && (split.Split || !kafka || group == ""):
 		return nil
-	case mode == "" && !p.repartitionable():
+	case mode == "" && !p.Repartitionable():
 		p.unsplittable = "a repartition topic cannot split it"
 		return nil
 	case mode == "" && strings.EqualFold(strings.TrimSpace(property(sel, opts, "processing.guarantee")), "exactly_once"):

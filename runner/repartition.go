@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/job"
 	"github.com/sluicesql/sluice/partition"
+	"github.com/sluicesql/sluice/plan"
 	"github.com/sluicesql/sluice/record"
 	"github.com/sluicesql/sluice/sql"
 )
@@ -103,6 +106,31 @@ func (c *checked) repartition(ctx context.Context, stmt *sql.Statement, opts Opt
 	t.one, t.two = one, two
 	j.stages = t
 	return nil
+}
+
+// stickyRepartition keeps a statement repartitioned once its group has a
+// repartition topic: an earlier run (whose plan found the source's key
+// unknown, say, on an empty topic) may have moved records there and
+// committed them on the source, and only stage 2 reads them. A statement
+// the default left in one stage is planned again with 'repartition'='true'
+// when the topic exists; with 'repartition'='false' it is refused.
+func (c *checked) stickyRepartition(ctx context.Context, stmt *sql.Statement, opts Options, p *plan.Plan, facts connector.Facts) (*plan.Plan, error) {
+	ks, ok := c.src.(*kafka.Source)
+	if !ok || p.Repartition != nil || ks.Group() == "" || !p.Repartitionable() {
+		return p, nil
+	}
+	topic := plan.RepartitionTopic(ks.Group(), p.Name)
+	exists, err := kafka.TopicExists(ctx, ks, topic)
+	if err != nil || !exists {
+		return p, err
+	}
+	if g, _ := guarantee(c.props); g == ExactlyOnce || strings.EqualFold(strings.TrimSpace(c.props[plan.PropRepartition]), "false") {
+		return nil, configErr(sql.Errorf(stmt, "the statement runs in one stage ('repartition'='false' or exactly_once), but group %q has the repartition topic %s of an earlier run of this statement, "+
+			"whose records only a repartitioned run reads: run it repartitioned until they are processed, or delete the topic if they are not needed", ks.Group(), topic))
+	}
+	slog.Info("the group has a repartition topic from an earlier run: the statement stays repartitioned", "group", ks.Group(), "topic", topic)
+	c.props[plan.PropRepartition] = "true"
+	return c.build(stmt, opts, facts)
 }
 
 // run runs both stages until stage 2 ends (a bounded source read to its

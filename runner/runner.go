@@ -182,6 +182,9 @@ func Prepare(ctx context.Context, stmt *sql.Statement, opts Options) (j *Job, er
 	if err != nil {
 		return nil, err
 	}
+	if p, err = c.stickyRepartition(ctx, stmt, opts, p, facts); err != nil {
+		return nil, err
+	}
 	guardScaleOut(p, src)
 	cfg, err := job.FromPlan(p, prog, props)
 	if err != nil {

@@ -102,6 +102,23 @@ func EnsureRepartitionTopic(ctx context.Context, src *Source, topic string, part
 	return n, nil
 }
 
+// TopicExists reports whether topic exists on src's cluster.
+func TopicExists(ctx context.Context, src *Source, topic string) (bool, error) {
+	cl, err := newClient(src.cfg.conn)
+	if err != nil {
+		return false, err
+	}
+	defer cl.Close()
+	topics, err := kadm.NewClient(cl).ListTopics(ctx, topic)
+	if err == nil {
+		err = topics.Error()
+	}
+	if err != nil && !errors.Is(err, kerr.UnknownTopicOrPartition) {
+		return false, src.cfg.conn.connError(err)
+	}
+	return topics.Has(topic), nil
+}
+
 // Open connects the producer and starts the progress reports.
 func (s *Shuffle) Open(ctx context.Context, schema *record.Schema, _ []int) error {
 	opts := append([]kgo.Opt{kgo.DefaultProduceTopic(s.cfg.Topic), kgo.RecordPartitioner(kgo.ManualPartitioner()),
