@@ -286,3 +286,47 @@ func TestRepartitionStaysOnceTopicExists(t *testing.T) {
 		t.Errorf("'repartition'='false' with the group's repartition topic: err = %v, want it refused naming the topic", err)
 	}
 }
+
+// TestRepartitionedLatenessAsOneProcess: with disordered event times and a
+// bound smaller than the disorder, some records are late. Three processes
+// judge each record against the watermark of its own source partition,
+// carried through the repartition topic, so they drop exactly the records
+// one process drops: the windows are the same.
+func TestRepartitionedLatenessAsOneProcess(t *testing.T) {
+	t.Parallel()
+	const q = `CREATE STREAM per_symbol AS
+SELECT symbol, _WINDOW_START AS w, COUNT(*) AS n, SUM(quantity) AS qty
+FROM trades
+GROUP BY symbol
+WINDOW TUMBLING(trade_time, INTERVAL '200' MILLISECOND)
+EMIT FINAL
+WITH (%s, 'per_symbol.type'='file_sink', 'per_symbol.path'='%s', 'commit.interval'='50ms',
+      'watermark.max_out_of_orderness'='50ms', 'late.data.strategy'='drop')`
+	brokers := startCluster(t, "trades")
+	trades, _ := disorderedTrades(t, 8000, 40, 300)
+	produce(t, brokers, "trades", keyBy(trades, byTrader))
+	dir := t.TempDir()
+	// one process, reading the same Kafka partitions (the lateness of a
+	// record depends on the records before it in its partition)
+	one := filepath.Join(dir, "one.jsonl")
+	_, sum := runToEnd(t, fmt.Sprintf(q, kafkaTrades(brokers), one))
+	if sum.Total.Late == 0 {
+		t.Fatal("no late records: the test checks nothing")
+	}
+	want := readLines(t, one)
+	slices.Sort(want)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	src := kafkaTrades(brokers, "group.id", "late")
+	var outs []string
+	var procs []*stage
+	for i := range 3 {
+		out := filepath.Join(dir, fmt.Sprintf("p%d.jsonl", i))
+		outs = append(outs, out)
+		procs = append(procs, startStage(t, ctx, fmt.Sprintf(q, src, out), out))
+	}
+	for i, p := range procs {
+		p.wait(t, ctx, fmt.Sprint(i))
+	}
+	sameLines(t, "windows with late records dropped", windowRows(t, outs...), want)
+}
