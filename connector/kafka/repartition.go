@@ -188,7 +188,7 @@ type upstream struct {
 }
 
 func newUpstream(sourcePartitions int, bounded bool) *upstream {
-	u := &upstream{parts: make([]upstreamPart, sourcePartitions), bounded: bounded}
+	u := &upstream{parts: make([]upstreamPart, sourcePartitions), bounded: bounded, fenceWM: noWatermark}
 	for i := range u.parts {
 		u.parts[i] = upstreamPart{watermark: noWatermark, committed: -1, last: -1}
 	}
@@ -236,6 +236,24 @@ func (u *upstream) admit(kr *kgo.Record) (bool, error) {
 	}
 	u.carried = wm
 	return true, nil
+}
+
+// fence returns the fence to commit with a checkpoint that read up to
+// read under watermark wm: the partition's own fence (the one it resumed
+// from) joined with it. The generation that wrote the resumed-from fence
+// wrote every window that fired under its watermark, and each such window
+// had every record it counts before its read offset (the partition's
+// watermark passed the window only after them), so whoever resumes skips
+// the records before the later read offset whose windows fired under the
+// higher watermark. Committing the new checkpoint alone would let a replay
+// count a window again from only its records after the commit, when this
+// generation had not yet read as far or seen as high a watermark as the
+// one before it.
+func (u *upstream) fence(read, wm int64) (int64, int64) {
+	if u.fenceTo <= 0 {
+		return read, wm
+	}
+	return max(read, u.fenceTo), max(wm, u.fenceWM)
 }
 
 // report takes one source partition's progress.

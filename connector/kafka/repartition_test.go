@@ -87,3 +87,26 @@ func TestUpstream(t *testing.T) {
 		t.Error("a record from a source partition the source does not have was accepted")
 	}
 }
+
+// TestFenceCarriedForward pins that a checkpoint keeps the fence its
+// partition resumed from: a generation that has not yet read as far, or
+// seen as high a watermark, as the one before it must not let the next
+// replay count again the windows that one wrote.
+func TestFenceCarriedForward(t *testing.T) {
+	u := newUpstream(1, false)
+	if read, wm := u.fence(40, 500); read != 40 || wm != 500 {
+		t.Errorf("no fence: %d, %d; want the checkpoint's 40, 500", read, wm)
+	}
+	u.fenceTo, u.fenceWM = 100, 900
+	for _, c := range []struct{ read, wm, wantRead, wantWM int64 }{
+		{40, 500, 100, 900},
+		{150, 500, 150, 900},
+		{40, 1200, 100, 1200},
+		{150, 1200, 150, 1200},
+		{40, noWatermark, 100, 900},
+	} {
+		if read, wm := u.fence(c.read, c.wm); read != c.wantRead || wm != c.wantWM {
+			t.Errorf("fence(%d, %d) = %d, %d; want %d, %d", c.read, c.wm, read, wm, c.wantRead, c.wantWM)
+		}
+	}
+}

@@ -187,15 +187,19 @@ func (s *Source) CommitCheckpoint(ctx context.Context, offsets map[int32]int64, 
 		return nil
 	}
 	commit := s.commitsLocked(offsets)
-	s.mu.Unlock()
 	meta := make(map[int32]string, len(commit))
 	for p, o := range commit {
 		read, ok := cp.Read[p]
 		if !ok {
 			read = o.Offset
 		}
-		meta[p] = stagePrefix + strconv.FormatInt(cp.Watermark, 10) + ":" + strconv.FormatInt(read, 10)
+		wm := cp.Watermark
+		if u := s.ups[p]; u != nil {
+			read, wm = u.fence(read, wm)
+		}
+		meta[p] = stagePrefix + strconv.FormatInt(wm, 10) + ":" + strconv.FormatInt(read, 10)
 	}
+	s.mu.Unlock()
 	return s.commit(ctx, cl, commit, meta)
 }
 
