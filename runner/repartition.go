@@ -149,6 +149,10 @@ func (t *twoStages) run(ctx context.Context) (*job.Summary, error) {
 		oneDone <- err
 	}()
 	sum, err := t.runTwo(ctx)
+	// stage 2 reads no more: its member leaves the group now, so that no
+	// rebalance (stage 1's leaving, another process's) waits for it while
+	// its poll blocks on readers that nobody reads
+	inErr := t.in.Close()
 	stopOne()
 	errOne := <-oneDone
 	if err == nil {
@@ -170,8 +174,8 @@ func (t *twoStages) run(ctx context.Context) (*job.Summary, error) {
 			closeErr = cerr
 		}
 	}
-	if cerr := t.in.Close(); cerr != nil && closeErr == nil {
-		closeErr = cerr
+	if inErr != nil && closeErr == nil {
+		closeErr = inErr
 	}
 	if t.fileDLQ != nil {
 		if cerr := t.fileDLQ.Close(); cerr != nil && closeErr == nil {
