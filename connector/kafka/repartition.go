@@ -225,7 +225,12 @@ func (u *upstream) admit(kr *kgo.Record) (bool, error) {
 		return false, fmt.Errorf("repartition record from source partition %d, but the source has %d", p, len(u.parts))
 	}
 	up := &u.parts[p]
-	if off <= up.last {
+	// A record before the source offset reported committed is a copy even
+	// when this reader never saw its original (it resumed past it, or
+	// the copy is a straggler of a member that lost the source partition):
+	// the original was acknowledged before that commit, so before the
+	// report, in this partition.
+	if off <= up.last || off < up.committed {
 		return false, nil
 	}
 	up.last = off

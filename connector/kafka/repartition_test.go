@@ -110,3 +110,17 @@ func TestFenceCarriedForward(t *testing.T) {
 		}
 	}
 }
+
+// TestUpstreamDropsCommittedCopies pins that a record whose source offset
+// is before the one reported committed upstream is a copy (its original
+// preceded the report), even when this reader never saw the original.
+func TestUpstreamDropsCommittedCopies(t *testing.T) {
+	u := newUpstream(1, false)
+	u.admit(progressRecord(0, partProgress{partition: 0, watermark: 100, committed: 50}))
+	if keep, _ := u.admit(dataRecord(1, 0, 40, 90)); keep {
+		t.Error("a copy of a record committed upstream was kept")
+	}
+	if keep, _ := u.admit(dataRecord(2, 0, 50, 100)); !keep {
+		t.Error("the first record not committed upstream was dropped")
+	}
+}
