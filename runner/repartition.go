@@ -318,8 +318,33 @@ func (g *generations) Open(ctx context.Context, schema *record.Schema, dlq conne
 		close(ch)
 	} else {
 		g.cur = ch
+		go g.watchEnd(ch)
 	}
 	return ch, nil
+}
+
+// watchEnd closes the generation's readers channel once every partition
+// the member holds has ended (a bounded run), so that its job ends. The
+// source's own channel stays open: a later rebalance may still give this
+// member partitions to finish (those of a process that stopped).
+func (g *generations) watchEnd(ch chan connector.PartitionReader) {
+	t := time.NewTicker(assignPoll)
+	defer t.Stop()
+	for range t.C {
+		ended := g.src.AllEnded()
+		g.mu.Lock()
+		if g.cur != ch {
+			g.mu.Unlock()
+			return
+		}
+		if ended {
+			close(ch)
+			g.cur = nil
+			g.mu.Unlock()
+			return
+		}
+		g.mu.Unlock()
+	}
 }
 
 // assigned reports whether the readers of every partition the group
@@ -342,6 +367,10 @@ func (g *generations) assigned() bool {
 	}
 	return len(owned) > 0
 }
+
+// assignPoll is how often a generation checks whether the partitions it
+// holds have all ended.
+const assignPoll = 10 * time.Millisecond
 
 // forward hands each reader the group assigns to the running generation,
 // or keeps it for the next; a reader revoked meanwhile is closed.

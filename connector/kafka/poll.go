@@ -163,7 +163,9 @@ func (s *Source) deliverLoop(ctx context.Context, out chan<- connector.Partition
 		s.mu.Lock()
 		batch := s.pending
 		s.pending = nil
-		ends := (s.cfg.stopAtEnd && !s.keepOpen) || (s.repart != nil && s.repart.bounded)
+		// a repartition topic's readers channel stays open: a rebalance
+		// may give a member partitions after its own ended
+		ends := s.cfg.stopAtEnd && !s.keepOpen
 		done := s.cfg.group == "" || (ends && s.allEndedLocked())
 		s.mu.Unlock()
 		for _, r := range batch {
@@ -186,6 +188,14 @@ func (s *Source) deliverLoop(ctx context.Context, out chan<- connector.Partition
 			return
 		}
 	}
+}
+
+// AllEnded reports whether the source has owned partitions and every
+// reader it owns has reached its end.
+func (s *Source) AllEnded() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.allEndedLocked()
 }
 
 // allEndedLocked reports whether the source has owned partitions and every
