@@ -123,7 +123,7 @@ func (s *Stream) Configure(writer string, out connector.Schema, keySlots []int, 
 	s.committed = make([]int64, n)
 	if len(keySlots) > 0 && bounded {
 		s.sorted = true
-		s.collect()
+		s.take(nil) // until the writer ends: the reader sorts it whole
 	}
 }
 
@@ -162,6 +162,14 @@ func (s *Stream) Hold() {
 	if s.sorted {
 		return // it holds everything already
 	}
+	s.take(s.opened)
+}
+
+// take takes every batch of every partition, without back-pressure, into
+// its held batches until the writer closes the stream (the closed queue
+// ends the reader after the held batches), the reader goes, or until is
+// closed (nil: never).
+func (s *Stream) take(until <-chan struct{}) {
 	for _, pt := range s.parts {
 		pt.holding = make(chan struct{})
 		go func() {
@@ -170,10 +178,10 @@ func (s *Stream) Hold() {
 				select {
 				case b, ok := <-pt.ch:
 					if !ok {
-						return // the closed queue ends the reader after the held batches
+						return
 					}
 					pt.held = append(pt.held, b)
-				case <-s.opened:
+				case <-until:
 					return
 				case <-s.done:
 					return

@@ -17,28 +17,6 @@ import (
 // partition count and thread timing, and so would what the reader
 // computes from that order (FIRST_VALUE, STRING_AGG, LAG, the late rows).
 
-// collect takes every batch of every partition, without back-pressure,
-// until the writer closes the stream or the reader goes.
-func (s *Stream) collect() {
-	for _, pt := range s.parts {
-		pt.holding = make(chan struct{})
-		go func() {
-			defer close(pt.holding)
-			for {
-				select {
-				case b, ok := <-pt.ch:
-					if !ok {
-						return
-					}
-					pt.held = append(pt.held, b)
-				case <-s.done:
-					return
-				}
-			}
-		}()
-	}
-}
-
 // sortedReader reads a sorted stream as its one partition.
 type sortedReader struct {
 	*reader
