@@ -33,3 +33,32 @@ func TestLowestActiveEvent(t *testing.T) {
 		}
 	}
 }
+
+// TestPublishesBatchesHandedOver: while a destination still buffers
+// records, an ingester publishes the progress of the batches whose records
+// every destination handed over, and all of it once nothing is buffered.
+func TestPublishesBatchesHandedOver(t *testing.T) {
+	sp := newSourcePartition(0, "s", 0, time.Now())
+	in := &ingester{sp: sp, next: make([]handover, 2), maxEvent: 400, offset: 40}
+	in.pending = []progress{{seq: 1, maxEvent: 100, offset: 10}, {seq: 2, maxEvent: 200, offset: 20}, {seq: 3, maxEvent: 300, offset: 30}, {seq: 4, maxEvent: 400, offset: 40}}
+	in.next[0] = handover{n: 5, since: 3} // batches 3 and 4 partly buffered
+	in.held = 1
+	in.publishIfFlushed(false)
+	if sp.maxEvent != 200 || sp.next != 20 {
+		t.Errorf("published %d, %d; want batch 2's 200, 20", sp.maxEvent, sp.next)
+	}
+	if len(in.pending) != 2 || in.pending[0].seq != 3 {
+		t.Errorf("pending %v, want batches 3 and 4", in.pending)
+	}
+	in.next[1] = handover{n: 1, since: 2} // an older buffer: nothing more is out
+	in.held = 2
+	in.publishIfFlushed(false)
+	if sp.maxEvent != 200 {
+		t.Errorf("published %d while batch 2 is buffered", sp.maxEvent)
+	}
+	in.next[0], in.next[1], in.held = handover{}, handover{}, 0
+	in.publishIfFlushed(true)
+	if sp.maxEvent != 400 || sp.next != 40 || !sp.ended || len(in.pending) != 0 {
+		t.Errorf("after the last hand-over: %d, %d, ended %v, pending %v", sp.maxEvent, sp.next, sp.ended, in.pending)
+	}
+}

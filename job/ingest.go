@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"time"
 
 	"github.com/sluicesql/sluice/connector"
@@ -142,6 +143,15 @@ type ingester struct {
 	// watermark (connector.Watermarker): it alone moves the partition's
 	// watermark
 	carrier connector.Watermarker
+	// pending is the progress of the routed batches some of whose records
+	// are still buffered, oldest first
+	pending []progress
+}
+
+// progress is how far a partition had been read once a batch was routed.
+type progress struct {
+	seq              uint64 // the ingester's routed count after the batch
+	maxEvent, offset int64
 }
 
 // ingest reads one source partition until it ends or the job stops,
@@ -276,6 +286,7 @@ func (in *ingester) route(b *record.Batch) (*record.Batch, error) {
 			in.flush(whole)
 		}
 		r.send(whole, message{kind: msgData, batch: b})
+		in.routedProgress()
 		in.publishIfFlushed(false)
 		return r.batches.get(r.cfg.BatchSize), nil
 	}
@@ -291,6 +302,7 @@ func (in *ingester) route(b *record.Batch) (*record.Batch, error) {
 	}
 	r.release(sb)
 	in.flushOld()
+	in.routedProgress()
 	in.publishIfFlushed(false)
 	return r.batches.get(r.cfg.BatchSize), nil
 }
@@ -386,16 +398,47 @@ func (in *ingester) flushAll(ended bool) {
 	in.publishIfFlushed(ended)
 }
 
-// publishIfFlushed publishes the routed progress when no record is still
-// buffered, so every published offset and event time is in a worker queue.
+// publishIfFlushed publishes the routed progress, so that every published
+// offset and event time is in a worker queue: all of it when no record is
+// still buffered, else that of the batches whose records every destination
+// handed over (a destination's buffer is rarely empty when the others' are,
+// and a partition whose progress stayed unpublished would hold the
+// watermark back and not be aligned).
 func (in *ingester) publishIfFlushed(ended bool) {
+	maxEvent, offset := in.maxEvent, in.offset
 	if in.held == 0 {
-		// the hand-over just completed: the partition was active until now
-		now := time.Now()
-		in.sp.publish(in.maxEvent, in.offset, now, ended)
-		if in.early {
-			in.advanceEarly(now)
+		in.pending = in.pending[:0]
+	} else {
+		oldest := uint64(math.MaxUint64) // the oldest batch still buffered
+		for d := range in.next {
+			if h := &in.next[d]; h.n > 0 {
+				oldest = min(oldest, h.since)
+			}
 		}
+		done := 0
+		for done < len(in.pending) && in.pending[done].seq < oldest {
+			done++
+		}
+		if done == 0 {
+			return
+		}
+		maxEvent, offset = in.pending[done-1].maxEvent, in.pending[done-1].offset
+		in.pending = append(in.pending[:0], in.pending[done:]...)
+		ended = false
+	}
+	// the hand-over just completed: the partition was active until now
+	now := time.Now()
+	in.sp.publish(maxEvent, offset, now, ended)
+	if in.early {
+		in.advanceEarly(now)
+	}
+}
+
+// routedProgress notes the progress of the batch just routed, published
+// once its records left every destination's buffer (publishIfFlushed).
+func (in *ingester) routedProgress() {
+	if in.held > 0 {
+		in.pending = append(in.pending, progress{seq: in.routed, maxEvent: in.maxEvent, offset: in.offset})
 	}
 }
 
