@@ -110,3 +110,31 @@ func TestTemporalVersionsKeptWithoutWatermark(t *testing.T) {
 		t.Errorf("%d versions kept, want all 100", n)
 	}
 }
+
+// TestStreamJoinHoldsRows checks that a stream-stream join says it holds
+// rows until the watermark (the job then aligns its source partitions),
+// and a stream-table join does not.
+func TestStreamJoinHoldsRows(t *testing.T) {
+	tests := []struct {
+		query string
+		pk    []string
+		holds bool
+	}{
+		{"SELECT a.v, b.w FROM a JOIN b ON a.k = b.k WITHIN INTERVAL '1' SECOND", nil, true},
+		{"SELECT a.v, b.w FROM a JOIN b ON a.k = b.k", []string{"k"}, false},
+	}
+	for _, tt := range tests {
+		stmts, err := sql.Parse("q", tt.query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prog, err := Compile(stmts[0].Select(), Options{Inputs: []Input{
+			{Name: "a", Schema: record.NewSchema("k", "v")}, {Name: "b", Schema: record.NewSchema("k", "w"), PrimaryKey: tt.pk}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := prog.HoldsRows(); got != tt.holds {
+			t.Errorf("%s: HoldsRows = %v, want %v", tt.query, got, tt.holds)
+		}
+	}
+}
