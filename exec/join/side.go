@@ -148,17 +148,20 @@ var (
 
 type sideReader struct {
 	connector.PartitionReader
-	s *sideSource
-	// owned keeps, per batch the job lends this reader, the records it
-	// copied a borrowed batch into last time, to copy into again: a batch
-	// is this reader's while Next fills it, so its old records are free
-	owned map[*record.Batch][]record.Record
-	join  func(*record.Record) // JoinAtSource's lookups; nil for a side
+	s    *sideSource
+	join func(*record.Record) // JoinAtSource's lookups; nil for a side
 }
 
 // Next reads the next records and widens them into joined rows, reusing
-// the storage of the batch's earlier records.
+// the storage of the batch's earlier records. A batch is this reader's
+// while Next fills it, so the records it owns are free: a source that
+// lends its own records instead (record.Batch.Borrowed) has them copied
+// into that storage, which then travels with the batch.
 func (r *sideReader) Next(ctx context.Context, b *record.Batch, max int) error {
+	var own []record.Record
+	if !b.Borrowed {
+		own = b.Records[:0]
+	}
 	err := r.PartitionReader.Next(ctx, b, max)
 	n := len(b.Records)
 	if n == 0 {
@@ -166,10 +169,6 @@ func (r *sideReader) Next(ctx context.Context, b *record.Batch, max int) error {
 	}
 	side := r.s.side
 	if b.Borrowed { // the source's own records: copy them before changing them
-		if r.owned == nil {
-			r.owned = map[*record.Batch][]record.Record{}
-		}
-		own := r.owned[b]
 		if cap(own) < n {
 			own = append(own[:cap(own)], make([]record.Record, n-cap(own))...)
 		}
@@ -188,7 +187,6 @@ func (r *sideReader) Next(ctx context.Context, b *record.Batch, max int) error {
 			own[i] = b.Records[i]
 			own[i].Values = widen(vals[:0], b.Records[i].Values, side, r.s.tag)
 		}
-		r.owned[b] = own
 		b.Records, b.Borrowed = own, false
 		r.joinAll(b.Records)
 		return err

@@ -82,3 +82,62 @@ func TestSideSourcePassesInterfaces(t *testing.T) {
 		t.Error("an input whose source is not transactional is a Checkpointer")
 	}
 }
+
+// lender is a partition reader that lends its own records
+// (record.Batch.Borrowed), as an in-memory source does.
+type lender struct{ recs []record.Record }
+
+func (*lender) Partition() int32 { return 0 }
+func (*lender) Close() error     { return nil }
+func (l *lender) Next(_ context.Context, b *record.Batch, _ int) error {
+	b.Records, b.Borrowed = l.recs, true
+	return nil
+}
+
+// TestSideReaderReusesTheBatchStorage checks that a side copies lent
+// records into the storage of the batch it fills, leaving the source's
+// records as they were, and that refilling a batch allocates nothing
+// (whichever reader filled it before).
+func TestSideReaderReusesTheBatchStorage(t *testing.T) {
+	side := Side{Offset: 2, Width: 5, Slot: 4}
+	src := &lender{}
+	for i := range 8 {
+		src.recs = append(src.recs, record.Record{Values: []record.Value{record.IntValue(int64(i)), record.StringValue("x")}, Offset: int64(i)})
+	}
+	readers := make([]*sideReader, 30) // a batch goes to any reader next
+	for i := range readers {
+		readers[i] = &sideReader{PartitionReader: src, s: &sideSource{side: side, tag: record.IntValue(1)}}
+	}
+	b := &record.Batch{}
+	if err := readers[0].Next(context.Background(), b, 8); err != nil {
+		t.Fatal(err)
+	}
+	if b.Borrowed || len(b.Records) != 8 {
+		t.Fatalf("batch: borrowed %v, %d records", b.Borrowed, len(b.Records))
+	}
+	for i, r := range b.Records {
+		want := []record.Value{{}, {}, record.IntValue(int64(i)), record.StringValue("x"), record.IntValue(1)}
+		if len(r.Values) != len(want) || r.Offset != int64(i) {
+			t.Fatalf("record %d: %v offset %d", i, r.Values, r.Offset)
+		}
+		for c := range want {
+			if r.Values[c] != want[c] {
+				t.Fatalf("record %d: %v, want %v", i, r.Values, want)
+			}
+		}
+		if len(src.recs[i].Values) != 2 {
+			t.Fatalf("the source's record %d changed: %v", i, src.recs[i].Values)
+		}
+	}
+	turn := 0
+	allocs := testing.AllocsPerRun(20, func() {
+		b.Reset()
+		turn++
+		if err := readers[turn].Next(context.Background(), b, 8); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("refilling a batch allocates %.1f times", allocs)
+	}
+}
