@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/sluicesql/sluice/partition"
+	"github.com/sluicesql/sluice/secret"
+	"github.com/sluicesql/sluice/sql"
 )
 
 // RequirementText prints a requirement: "any", "any (ordered merge)",
@@ -33,7 +35,7 @@ func Explain(w io.Writer, plans []*Plan) error {
 		if i > 0 {
 			b.WriteString("\n")
 		}
-		fmt.Fprintf(&b, "-- statement %d: %s\n%s\n\n", i+1, p.Name, strings.TrimRight(p.Statement.String(), "\n"))
+		fmt.Fprintf(&b, "-- statement %d: %s\n%s\n\n", i+1, p.Name, strings.TrimRight(statementText(p.Statement), "\n"))
 		line := func(label, value string) {
 			if value != "" {
 				fmt.Fprintf(&b, "  %-13s %s\n", label+":", value)
@@ -127,8 +129,40 @@ func Explain(w io.Writer, plans []*Plan) error {
 			}
 		}
 	}
-	_, err := io.WriteString(w, b.String())
+	_, err := io.WriteString(w, secret.Redact(b.String()))
 	return err
+}
+
+// statementText is the canonical SQL of s with its secrets masked: the
+// values of WITH keys holding a password, secret or token, and URL
+// passwords and remembered secrets in any value (EXPLAIN leaves the
+// process).
+func statementText(s *sql.Statement) string {
+	c := *s
+	c.With = maskProps(s.With)
+	if s.Query != nil {
+		q := *s.Query
+		q.With = maskProps(s.Query.With)
+		c.Query = &q
+	}
+	return c.String()
+}
+
+// maskProps returns a copy of props with their secrets masked.
+func maskProps(props []sql.Property) []sql.Property {
+	if len(props) == 0 {
+		return props
+	}
+	out := make([]sql.Property, len(props))
+	for i, p := range props {
+		if secret.IsKey(p.Key) {
+			p.Value = secret.Mask
+		} else {
+			p.Value = secret.Redact(p.Value)
+		}
+		out[i] = p
+	}
+	return out
 }
 
 var originText = map[string]string{FromFlag: "--partitions", FromAnnotation: "@num_partitions", FromCPUs: "the CPU count"}
@@ -342,7 +376,7 @@ func ExplainJSON(w io.Writer, plans []*Plan) error {
 	}{Statements: make([]jsonStatement, 0, len(plans))}
 	for _, p := range plans {
 		s := jsonStatement{
-			Name: p.Name, SQL: p.Statement.String(), Strategy: p.Strategy.Name(),
+			Name: p.Name, SQL: statementText(p.Statement), Strategy: p.Strategy.Name(),
 			RoutingKeys: p.RoutingKeys, ChoiceSource: p.ChoiceSource, Reason: p.Reason,
 			Requirement: RequirementText(p.Requirement), RequirementWhy: p.Requirement.Why,
 			Partitions: p.Partitions, PartitionsOrigin: p.PartitionsOrigin, BatchSize: p.BatchSize,
@@ -371,10 +405,10 @@ func ExplainJSON(w io.Writer, plans []*Plan) error {
 		}
 		out.Statements = append(out.Statements, s)
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(out); err != nil {
+	b, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
 		return fmt.Errorf("explain: %w", err)
 	}
-	return nil
+	_, err = io.WriteString(w, secret.Redact(string(b))+"\n")
+	return err
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/sluicesql/sluice/job"
 	"github.com/sluicesql/sluice/metrics"
 	"github.com/sluicesql/sluice/runner"
+	"github.com/sluicesql/sluice/secret"
 	"github.com/sluicesql/sluice/server/web"
 	"github.com/sluicesql/sluice/sql"
 )
@@ -432,13 +433,16 @@ func (d *deployed) snapshot(name string) (*job.Summary, []Sample) {
 	return d.last[name], slices.Clone(d.rates[name])
 }
 
-// writeJSON writes v as the response.
+// writeJSON writes v as the response, with the statements' secrets (their
+// SQL, errors quoting a value) masked: they never leave the process.
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"error": "encoding the answer"}`)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(v)
+	io.WriteString(w, secret.Redact(string(b))+"\n")
 }
 
 // removeState forgets a deleted application: its SQL and its end.

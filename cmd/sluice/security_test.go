@@ -40,3 +40,21 @@ func TestSecuredCluster(t *testing.T) {
 		t.Errorf("URL credentials: exit %d, stderr %q", code, errOut)
 	}
 }
+
+// TestExplainRedactsSecrets: EXPLAIN, as text and as JSON, prints the
+// statement with the values of secret keys and URL passwords masked.
+func TestExplainRedactsSecrets(t *testing.T) {
+	stmt := "CREATE STREAM o AS SELECT x FROM t WHERE x > 1 WITH ('t.type'='kafka_source', 't.columns'='x INT'," +
+		" 't.bootstrap.servers'='127.0.0.1:1', 'o.type'='stdout', 'kafka.security.protocol'='SASL_PLAINTEXT'," +
+		" 'kafka.sasl.mechanism'='PLAIN', 'kafka.sasl.username'='alice', 'kafka.sasl.password'='pw-in-explain-1'," +
+		" 'dlq.topic'='dead', 'dlq.bootstrap.servers'='bob:url-pw-in-explain-2@127.0.0.1:1')"
+	for _, args := range [][]string{{"explain", "-e", stmt}, {"explain", "--json", "-e", stmt}} {
+		code, out, errOut := sluice(t, args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, errOut)
+		}
+		if strings.Contains(out, "pw-in-explain") || !strings.Contains(out, "[redacted]") {
+			t.Errorf("%v: the secrets are not masked:\n%s", args, out)
+		}
+	}
+}
