@@ -133,7 +133,7 @@ func AtProperty(err error, with []Property) error {
 			if pe.InValue && p.ValuePos.Line > 0 {
 				pos = p.ValuePos
 			}
-			return &Error{Pos: pos, Msg: err.Error()}
+			return &Error{Pos: pos, Msg: err.Error() + " (set by " + QuoteProperty(p.Key) + ")"}
 		}
 	}
 	// A required option that is missing: point at its connector's type.

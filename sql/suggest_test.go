@@ -161,7 +161,7 @@ func TestAtProperty(t *testing.T) {
 }
 
 // An option of one Kafka endpoint given by the 'kafka.<option>' default is
-// pointed at that entry, not at the endpoint's type.
+// pointed at that entry, not at the endpoint's type, and named.
 func TestAtPropertyKafkaDefault(t *testing.T) {
 	src := "SELECT a FROM t\nWITH ('t.type'='kafka_source',\n      'kafka.ssl.ca.location'='/nope')"
 	stmts, err := Parse("q.sql", src)
@@ -170,7 +170,7 @@ func TestAtPropertyKafkaDefault(t *testing.T) {
 	}
 	err = &PropertyError{Key: "t.ssl.ca.location", InValue: true, Msg: "open /nope: no such file"}
 	got := Locate(AtProperty(err, stmts[0].Query.With), "q.sql", src).Error()
-	want := "q.sql:3:31: open /nope: no such file\n      'kafka.ssl.ca.location'='/nope')\n                              ^"
+	want := "q.sql:3:31: open /nope: no such file (set by 'kafka.ssl.ca.location')\n      'kafka.ssl.ca.location'='/nope')\n                              ^"
 	if got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
