@@ -142,6 +142,9 @@ func check(ctx context.Context, stmt *sql.Statement, opts Options) (_ *checked, 
 	if err := c.checkGuarantee(stmt, c.prog); err != nil {
 		return nil, err
 	}
+	if err := checkKeyFormat(stmt.Name, c.props, c.prog.KeySlots()); err != nil {
+		return nil, c.errorAt(err, stmt)
+	}
 	var facts connector.Facts
 	if c.src != nil {
 		facts = c.src.Facts()
@@ -664,6 +667,25 @@ func checkSink(name string, props map[string]string) error {
 	default:
 		return badType(name, typ, "sink", sinkTypes)
 	}
+}
+
+// checkKeyFormat refuses a Kafka sink's '<name>.key.format' when the
+// statement's rows have no key columns (keySlots: a PRIMARY KEY, else the
+// GROUP BY columns): its messages have no key to encode, and a reader of
+// the topic in that key format would find no key subject (as Flink refuses
+// 'key.format' without 'key.fields').
+func checkKeyFormat(name string, props map[string]string, keySlots []int) error {
+	if name == "" || len(keySlots) > 0 || lookup(props, name+".type") != "kafka_sink" {
+		return nil
+	}
+	key := name + ".key.format"
+	for k := range props {
+		if strings.EqualFold(k, key) {
+			return &sql.PropertyError{Key: k, Msg: fmt.Sprintf("kafka sink %q: option '%s' is set, but the statement's rows have no key columns "+
+				"(a PRIMARY KEY, else the GROUP BY columns), so its messages have no key: remove the option, or give the statement a key", name, key)}
+		}
+	}
+	return nil
 }
 
 // badType is the error for an unknown '<name>.type'.

@@ -48,6 +48,8 @@ func TestPrepareSinkErrors(t *testing.T) {
 		{"'o.type'='file_sink'", "2:9: file sink \"o\": option 'o.path': required"},
 		{"'o.type'='file_sink', 'o.path'='x.jsonl', 'o.format'='xml'", `2:62: file sink "o": option 'o.format': invalid value "xml"`},
 		{"'o.type'='kafka_sink', 'o.topic'='x'", "2:32: kafka sink \"o\": unknown option 'o.topic'; did you mean 'o.topic.name'?"},
+		{"'o.type'='kafka_sink', 'o.key.format'='avro', 'o.schema.registry.url'='http://127.0.0.1:1'",
+			"2:32: kafka sink \"o\": option 'o.key.format' is set, but the statement's rows have no key columns"},
 		{"'o.type'='stdout', 'o.path'='x'", "2:28: stdout sink \"o\": unknown option 'o.path' (valid options: 'o.type')"},
 		{"'o.pth'='x'", "2:9: stdout sink \"o\": unknown option 'o.pth'"},
 		{"'o.type'='fil_sink'", `2:18: WITH 'o.type': unknown sink type "fil_sink"; did you mean "file_sink"?`},

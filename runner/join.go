@@ -135,6 +135,9 @@ func openJoin(ctx context.Context, stmt *sql.Statement, opts Options) (_ *joinQu
 	if err := q.compile(sel); err != nil {
 		return nil, err
 	}
+	if err := checkKeyFormat(stmt.Name, props, q.prog.KeySlots()); err != nil {
+		return nil, c.errorAt(err, stmt)
+	}
 	return q, nil
 }
 
