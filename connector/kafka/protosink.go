@@ -85,10 +85,11 @@ func writeProtoMessage(b *strings.Builder, name string, fields []record.Field, i
 func protoNested(t record.Type) bool { return t.Kind == record.TypeRow && len(t.Fields) > 0 }
 
 // protoRepeated reports whether an ARRAY column is written as a repeated
-// field: NOT NULL (a repeated field has no NULL: a nullable array is its
-// JSON text) with an element type that is not an array.
+// field: one whose element type is known and not an array (Protobuf has no
+// list of lists: those are their JSON text). A repeated field has no NULL,
+// so a NULL array is written empty and reads back as [].
 func protoRepeated(f record.Field) bool {
-	return f.Type.Kind == record.TypeArray && f.NotNull && f.Type.Elem != nil && f.Type.Elem.Kind != record.TypeArray
+	return f.Type.Kind == record.TypeArray && f.Type.Elem != nil && f.Type.Elem.Kind != record.TypeArray
 }
 
 // protoImports are the files of the well-known messages a sink's schema
