@@ -308,13 +308,14 @@ func (pl *Pipeline) row() []record.Value {
 	return row
 }
 
-// emitPair joins r (side s) with a buffered row o when the rest of ON
-// holds; the row's event time is the later of the two.
-func (pl *Pipeline) emitPair(r *record.Record, s int, o *ssRow, t int64) (bool, error) {
+// emitPair joins r (side s) with the values o of a buffered row of the
+// other side when the rest of ON holds; the row's event time is the later
+// of the two.
+func (pl *Pipeline) emitPair(r *record.Record, s int, o []record.Value, t int64) (bool, error) {
 	iv := pl.p.iv
 	vals := pl.row()
 	copy(vals[iv.offset[s]:iv.offset[s]+iv.width[s]], r.Values[iv.offset[s]:])
-	copy(vals[iv.offset[1-s]:], o.rec.Values)
+	copy(vals[iv.offset[1-s]:], o)
 	pl.recs = append(pl.recs, *r)
 	j := &pl.recs[len(pl.recs)-1]
 	j.Values = vals

@@ -1,0 +1,409 @@
+package join
+
+import (
+	"github.com/sluicesql/sluice/record"
+)
+
+// ssState is one worker's stream-stream join state. Each input's buffered
+// rows are held by value in slabs of their own (a row's values in one flat
+// array, its links in another), addressed by index, so that a row costs no
+// allocation and few cache lines. A join key links its rows of each input
+// in arrival order. A row is dropped once the watermark passes the time
+// after which no row of the other input can match it ("done"): each source
+// partition's rows arrive about in time order, so they wait in a queue per
+// input and source partition, and only a row done before the one queued
+// before it goes to a heap.
+type ssState struct {
+	iv    *interval
+	keys  keyMap[int32] // a join key's place in klist
+	klist []ssKey
+	// freeKeys are klist's unused places; empty counts the keys that hold
+	// no row, deleted from keys only by sweep (a key seen once is mostly
+	// seen again)
+	freeKeys []int32
+	empty    int
+	sides    [2]sideRows
+	queues   []doneQueue
+	last     int     // the queue of the last row queued
+	late     rowHeap // rows done before their queue's last row
+	topics   []string
+	rows     int64
+}
+
+// sideRows holds one input's buffered rows.
+type sideRows struct {
+	rows  []ssRow
+	vals  []record.Value  // row i's values (its input's slots of the joined row) at i*width
+	recs  []record.Record // row i's record without values, kept only for an outer side
+	free  []int32         // unused places
+	width int
+	outer bool
+}
+
+// values returns row i's values.
+func (sr *sideRows) values(i int32) []record.Value {
+	at := int(i) * sr.width
+	return sr.vals[at : at+sr.width : at+sr.width]
+}
+
+// ssRow is one buffered row: its time in the bound, its source position
+// and its links among its key's rows of its input.
+type ssRow struct {
+	t          int64
+	offset     int64
+	prev, next int32 // -1: none
+	key        int32
+	partition  int32
+	topic      int32 // in ssState.topics
+	matched    bool
+}
+
+// ssKey is a join key's rows: the first and last of each input.
+type ssKey struct {
+	head, tail [2]int32 // -1: none
+	key        []byte
+	used       bool
+}
+
+func (k *ssKey) holds() bool { return k.head[0] >= 0 || k.head[1] >= 0 }
+
+// rowRef names a buffered row and the watermark at which it is done.
+type rowRef struct {
+	done int64
+	row  int32
+	side int32
+}
+
+// doneQueue holds one input's rows of one source partition in arrival
+// order, in which their done times do not decrease.
+type doneQueue struct {
+	side      int
+	topic     int32
+	partition int32
+	refs      []rowRef
+	head      int // refs[head:] are buffered
+}
+
+func newSSState(iv *interval) *ssState {
+	st := &ssState{iv: iv, keys: newKeyMap[int32]()}
+	for s := range st.sides {
+		st.sides[s] = sideRows{width: iv.width[s], outer: iv.outer(s)}
+	}
+	return st
+}
+
+// doneAt is the watermark past which no row of the other input can match
+// a row of side s at time t.
+func (iv *interval) doneAt(s int, t int64) int64 {
+	if s == 0 {
+		return t + iv.hi
+	}
+	return t - iv.lo
+}
+
+// insert joins a row of side s with the other side's buffered rows of its
+// key, then buffers it unless it is already done at the watermark wm.
+func (st *ssState) insert(pl *Pipeline, r *record.Record, s int, t int64, key []byte, wm int64) error {
+	iv := st.iv
+	matched := false
+	ki, found := st.keys.get(key)
+	if found {
+		o := &st.sides[1-s]
+		for i := st.klist[ki].head[1-s]; i >= 0; {
+			row := &o.rows[i]
+			tl, tr := t, row.t
+			if s == 1 {
+				tl, tr = row.t, t
+			}
+			if d := tr - tl; d >= iv.lo && d <= iv.hi {
+				ok, err := pl.emitPair(r, s, o.values(i), max(tl, tr))
+				if err != nil {
+					return err
+				}
+				if ok {
+					row.matched, matched = true, true
+				}
+			}
+			i = row.next
+		}
+	}
+	done := iv.doneAt(s, t)
+	if done < wm {
+		// late: every row it could meet is gone
+		if iv.outer(s) && !matched {
+			pl.emitOuter(r, s, t)
+		}
+		return nil
+	}
+	if !found {
+		ki = st.newKey(key)
+	}
+	k := &st.klist[ki]
+	if !k.holds() {
+		st.empty--
+	}
+	sr := &st.sides[s]
+	i := sr.add(r.Values[iv.offset[s] : iv.offset[s]+sr.width])
+	if sr.outer {
+		rec := &sr.recs[i]
+		*rec = *r
+		rec.Values, rec.Headers = nil, nil
+	}
+	sr.rows[i] = ssRow{t: t, offset: r.Offset, prev: k.tail[s], next: -1, key: ki,
+		partition: r.Partition, topic: st.topic(r.Topic), matched: matched}
+	if k.tail[s] >= 0 {
+		sr.rows[k.tail[s]].next = i
+	} else {
+		k.head[s] = i
+	}
+	k.tail[s] = i
+	st.queue(s, sr.rows[i].topic, r.Partition, rowRef{done: done, row: i, side: int32(s)})
+	st.rows++
+	return nil
+}
+
+// add takes a place for a row with values vals.
+func (sr *sideRows) add(vals []record.Value) int32 {
+	if n := len(sr.free); n > 0 {
+		i := sr.free[n-1]
+		sr.free = sr.free[:n-1]
+		copy(sr.values(i), vals)
+		return i
+	}
+	i := int32(len(sr.rows))
+	sr.rows = append(sr.rows, ssRow{})
+	sr.vals = append(sr.vals, vals...)
+	if sr.outer {
+		sr.recs = append(sr.recs, record.Record{})
+	}
+	return i
+}
+
+// newKey adds a key holding no row.
+func (st *ssState) newKey(key []byte) int32 {
+	var ki int32
+	if n := len(st.freeKeys); n > 0 {
+		ki, st.freeKeys = st.freeKeys[n-1], st.freeKeys[:n-1]
+	} else {
+		ki = int32(len(st.klist))
+		st.klist = append(st.klist, ssKey{})
+	}
+	k := &st.klist[ki]
+	k.key = append(k.key[:0], key...)
+	k.head, k.tail, k.used = [2]int32{-1, -1}, [2]int32{-1, -1}, true
+	st.keys.put(k.key, ki)
+	st.empty++
+	return ki
+}
+
+// topic returns the place of a source's name in st.topics.
+func (st *ssState) topic(name string) int32 {
+	for i := len(st.topics) - 1; i >= 0; i-- {
+		if st.topics[i] == name {
+			return int32(i)
+		}
+	}
+	st.topics = append(st.topics, name)
+	return int32(len(st.topics) - 1)
+}
+
+// queue puts a buffered row in line to be dropped: in its source
+// partition's queue, or in the heap when it is done before the row queued
+// last there.
+func (st *ssState) queue(s int, topic, partition int32, ref rowRef) {
+	qi := st.last
+	if qi >= len(st.queues) || st.queues[qi].side != s || st.queues[qi].partition != partition || st.queues[qi].topic != topic {
+		qi = -1
+		for i := range st.queues {
+			if q := &st.queues[i]; q.side == s && q.partition == partition && q.topic == topic {
+				qi = i
+				break
+			}
+		}
+		if qi < 0 {
+			st.queues = append(st.queues, doneQueue{side: s, topic: topic, partition: partition})
+			qi = len(st.queues) - 1
+		}
+		st.last = qi
+	}
+	q := &st.queues[qi]
+	if n := len(q.refs); n > q.head && ref.done < q.refs[n-1].done {
+		st.late.push(ref)
+		return
+	}
+	q.refs = append(q.refs, ref)
+}
+
+// evict drops the rows done at watermark wm, emitting the unmatched rows
+// of an outer side with NULLs, and returns the watermark the query after
+// the join may move to: no row it will still receive is older.
+func (st *ssState) evict(pl *Pipeline, wm int64) int64 {
+	low, any := int64(0), false
+	for qi := range st.queues {
+		q := &st.queues[qi]
+		for q.head < len(q.refs) && q.refs[q.head].done < wm {
+			st.drop(pl, q.refs[q.head])
+			q.head++
+		}
+		if q.head == len(q.refs) {
+			q.refs, q.head = q.refs[:0], 0
+		} else if q.head >= len(q.refs)/2 {
+			n := copy(q.refs, q.refs[q.head:])
+			q.refs, q.head = q.refs[:n], 0
+		}
+		if q.head < len(q.refs) {
+			low, any = lowest(low, any, q.refs[q.head].done)
+		}
+	}
+	for len(st.late) > 0 && st.late[0].done < wm {
+		st.drop(pl, st.late.pop())
+	}
+	if len(st.late) > 0 {
+		low, any = lowest(low, any, st.late[0].done)
+	}
+	st.sweep()
+	if !any {
+		return wm
+	}
+	span := max(st.iv.hi, -st.iv.lo, 0)
+	return min(wm, low-span)
+}
+
+func lowest(low int64, any bool, done int64) (int64, bool) {
+	if !any || done < low {
+		return done, true
+	}
+	return low, true
+}
+
+// drop removes a done row, emitting it with NULLs when it never matched
+// and its side is outer.
+func (st *ssState) drop(pl *Pipeline, ref rowRef) {
+	s, i := int(ref.side), ref.row
+	sr := &st.sides[s]
+	row := &sr.rows[i]
+	if sr.outer {
+		if !row.matched {
+			rec := sr.recs[i]
+			vals := pl.row()
+			copy(vals[st.iv.offset[s]:], sr.values(i))
+			rec.Values = vals
+			rec.EventTime, rec.HasEventTime = row.t, true
+			pl.recs = append(pl.recs, rec)
+		}
+		sr.recs[i] = record.Record{}
+	}
+	k := &st.klist[row.key]
+	if row.prev >= 0 {
+		sr.rows[row.prev].next = row.next
+	} else {
+		k.head[s] = row.next
+	}
+	if row.next >= 0 {
+		sr.rows[row.next].prev = row.prev
+	} else {
+		k.tail[s] = row.prev
+	}
+	if !k.holds() {
+		st.empty++
+	}
+	sr.free = append(sr.free, i)
+	st.rows--
+}
+
+// sweep deletes the keys that hold no row once they are many, both in
+// number and beside the keys that hold rows.
+func (st *ssState) sweep() {
+	if st.empty < 8192 || st.empty < 2*(len(st.klist)-len(st.freeKeys)-st.empty) {
+		return
+	}
+	for ki := range st.klist {
+		if k := &st.klist[ki]; k.used && !k.holds() {
+			st.keys.del(k.key)
+			k.used = false
+			st.freeKeys = append(st.freeKeys, int32(ki))
+		}
+	}
+	st.empty = 0
+}
+
+// finish drops every row: the input has ended.
+func (st *ssState) finish(pl *Pipeline) {
+	for qi := range st.queues {
+		q := &st.queues[qi]
+		for _, ref := range q.refs[q.head:] {
+			st.drop(pl, ref)
+		}
+		q.refs, q.head = q.refs[:0], 0
+	}
+	for len(st.late) > 0 {
+		st.drop(pl, st.late.pop())
+	}
+	st.sweep()
+}
+
+// held reports the smallest offset of the buffered rows per source partition.
+func (st *ssState) held(fn func(topic string, partition int32, minOffset int64)) {
+	type tp struct{ topic, p int32 }
+	mins := map[tp]int64{}
+	note := func(ref rowRef) {
+		r := &st.sides[ref.side].rows[ref.row]
+		k := tp{r.topic, r.partition}
+		if m, ok := mins[k]; !ok || r.offset < m {
+			mins[k] = r.offset
+		}
+	}
+	for qi := range st.queues {
+		q := &st.queues[qi]
+		for _, ref := range q.refs[q.head:] {
+			note(ref)
+		}
+	}
+	for _, ref := range st.late {
+		note(ref)
+	}
+	for k, m := range mins {
+		fn(st.topics[k.topic], k.p, m)
+	}
+}
+
+// rowHeap is a binary min-heap of buffered rows by the watermark at which
+// they are done.
+type rowHeap []rowRef
+
+func (h *rowHeap) push(r rowRef) {
+	*h = append(*h, r)
+	a := *h
+	for i := len(a) - 1; i > 0; {
+		p := (i - 1) / 2
+		if a[p].done <= a[i].done {
+			break
+		}
+		a[p], a[i] = a[i], a[p]
+		i = p
+	}
+}
+
+func (h *rowHeap) pop() rowRef {
+	a := *h
+	top := a[0]
+	n := len(a) - 1
+	a[0] = a[n]
+	a = a[:n]
+	for i := 0; ; {
+		l, m := 2*i+1, i
+		if l < n && a[l].done < a[m].done {
+			m = l
+		}
+		if r := l + 1; r < n && a[r].done < a[m].done {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		a[i], a[m] = a[m], a[i]
+		i = m
+	}
+	*h = a
+	return top
+}
