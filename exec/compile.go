@@ -501,6 +501,11 @@ func (p *Program) EventTime(r *record.Record) (int64, bool) {
 // the watermark it stamps on each record (record.Record.Watermark).
 func (p *Program) Windowed() bool { return p.agg != nil && p.agg.windowed() || p.rowOrdered() }
 
+// WindowedRows reports whether each output row is the result of one
+// window of a windowed aggregate (record.Record.WindowStart gives the
+// window): a key that names the row holds the window too.
+func (p *Program) WindowedRows() bool { return p.agg != nil && p.agg.windowed() }
+
 // Limit returns the query's LIMIT, if any.
 func (p *Program) Limit() (int64, bool) { return p.limit, p.hasLimit }
 

@@ -27,7 +27,7 @@ func (b *rowBuf) add(meta *record.Record) []record.Value {
 	b.vals = slices.Grow(b.vals, b.width)[:n+b.width]
 	b.rows = append(b.rows, record.Record{
 		Timestamp: meta.Timestamp, EventTime: meta.EventTime, HasEventTime: meta.HasEventTime, Watermark: meta.Watermark,
-		Partition: meta.Partition, Offset: meta.Offset, Topic: meta.Topic, Key: meta.Key, Headers: meta.Headers,
+		WindowStart: meta.WindowStart, Partition: meta.Partition, Offset: meta.Offset, Topic: meta.Topic, Key: meta.Key, Headers: meta.Headers,
 	})
 	return b.vals[n:]
 }
@@ -109,7 +109,7 @@ func (pl *Pipeline) addGroupRow(g int32) {
 		start, end := pl.gt.start[g], pl.gt.end[g]
 		row[a.startSlot()] = record.TimestampValue(start)
 		row[a.startSlot()+1] = record.TimestampValue(end)
-		meta.Timestamp, meta.EventTime, meta.HasEventTime = end-1, end-1, true
+		meta.Timestamp, meta.EventTime, meta.HasEventTime, meta.WindowStart = end-1, end-1, true, start
 	}
 	if a.having != nil {
 		v, err := a.having(meta)

@@ -26,6 +26,10 @@ type Record struct {
 	Watermark int64
 	// HasEventTime says whether EventTime is set.
 	HasEventTime bool
+	// WindowStart is, on a result row of a windowed aggregate, the start
+	// of its window in Unix milliseconds; the window ends at EventTime+1
+	// (the row's event time is the window's last millisecond).
+	WindowStart int64
 	// Partition is the source partition (a Kafka partition or a file split); -1 if unknown.
 	Partition int32
 	// Offset is the record's position within its source partition.

@@ -278,6 +278,9 @@ func joinJob(ctx context.Context, stmt *sql.Statement, opts Options, q *joinQuer
 	if err != nil {
 		return nil, err
 	}
+	if ks, ok := sink.(*kafka.Sink); ok && prog.WindowedRows() {
+		ks.KeyByWindow()
+	}
 	if dlq, err = openDLQ(ctx, props, stream, sink, stream.Facts().Partitions, q.kafkaOpts); err != nil {
 		return nil, err
 	}

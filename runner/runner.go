@@ -196,6 +196,9 @@ func Prepare(ctx context.Context, stmt *sql.Statement, opts Options) (j *Job, er
 	}
 	if ks, ok := sink.(*kafka.Sink); ok {
 		ks.SetDefaultPartitions(facts.Partitions)
+		if prog.WindowedRows() {
+			ks.KeyByWindow()
+		}
 	}
 	if dlq, err = openDLQ(ctx, props, src, sink, facts.Partitions, kafkaOpts); err != nil {
 		return nil, err

@@ -257,7 +257,7 @@ func (d *decoder) decode(rec *record.Record, kr *kgo.Record) error {
 		rec.Values = make([]record.Value, d.width)
 	}
 	rec.Timestamp = kr.Timestamp.UnixMilli()
-	rec.EventTime, rec.HasEventTime, rec.Watermark = 0, false, 0
+	rec.EventTime, rec.HasEventTime, rec.Watermark, rec.WindowStart = 0, false, 0, 0
 	rec.Partition = kr.Partition
 	rec.Offset = kr.Offset
 	rec.Topic = kr.Topic

@@ -15,7 +15,9 @@ import (
 // Sink writes result rows to a Kafka topic ('<n>.type'='kafka_sink'): one
 // message per row, its value the row as a JSON object and its key built from
 // the key columns by AppendMessageKey (the single key column's text, or the
-// JSON array of several; no key without key columns). Keyed messages land in
+// JSON array of several; no key without key columns), or for the results
+// of a windowed aggregate (KeyByWindow) the JSON object of the key columns
+// and the window's bounds. Keyed messages land in
 // the partition Kafka's default partitioner (Partition) chooses. The producer
 // is idempotent with acks=all (franz-go's defaults).
 type Sink struct {
@@ -27,6 +29,8 @@ type Sink struct {
 	keys     rowEncoder         // a registry key format's encoder, else nil
 	subjects []sr.SubjectSchema // the registry schemas written, values first
 	keySlots []int
+	keyNames []string // the key columns' names, for a windowed key
+	window   bool     // KeyByWindow: keys hold the row's window
 	keyVals  []record.Value
 	opts     []kgo.Opt  // added to the producing client's options
 	err      firstError // the first failed produce
@@ -64,10 +68,14 @@ func (k *Sink) Open(ctx context.Context, schema *record.Schema, keySlots []int) 
 		}
 		k.values, k.subjects = enc, append(k.subjects, ss)
 	}
-	if f := k.cfg.keys; f != nil && len(keySlots) > 0 {
-		fields := make([]record.Field, len(keySlots))
+	if f := k.cfg.keys; f != nil && (len(keySlots) > 0 || k.window) {
+		fields := make([]record.Field, len(keySlots), len(keySlots)+2)
 		for i, s := range keySlots {
 			fields[i] = schema.Fields()[s]
+		}
+		if k.window {
+			fields = append(fields, record.Field{Name: windowStartKey, Type: record.TimestampType},
+				record.Field{Name: windowEndKey, Type: record.TimestampType})
 		}
 		enc, ss, err := f.encoder(ctx, k.cfg.registry, keySubject(k.cfg.topic), k.cfg.topic+"_key", record.NewSchemaOf(fields...))
 		if err != nil {
@@ -86,8 +94,28 @@ func (k *Sink) Open(ctx context.Context, schema *record.Schema, keySlots []int) 
 	}
 	k.enc = codec.NewJSONEncoder(schema)
 	k.keySlots = keySlots
+	k.keyNames = k.keyNames[:0]
+	for _, s := range keySlots {
+		k.keyNames = append(k.keyNames, schema.Name(s))
+	}
 	return nil
 }
+
+// The names of the window's bounds in a windowed key.
+const (
+	windowStartKey = "window_start"
+	windowEndKey   = "window_end"
+)
+
+// KeyByWindow makes each message key hold its row's window too, for the
+// results of a windowed aggregate (record.Record.WindowStart): a key then
+// names one result row, so a consumer that upserts by key keeps every
+// window instead of only the latest of each GROUP BY key, as with Kafka
+// Streams' windowed keys and ksqlDB's windowed tables. The key is the JSON
+// object of the key columns and window_start and window_end (ISO-8601
+// times, the end exclusive), or with a registry '<n>.key.format' a record
+// of those fields. Call it before Open.
+func (k *Sink) KeyByWindow() { k.window = true }
 
 // Write produces one message per row. It does not wait for
 // acknowledgements (Flush does) but returns the error of any earlier failed
@@ -105,7 +133,7 @@ func (k *Sink) Write(ctx context.Context, rows []record.Record) error {
 	ends := make([][2]int, len(rows))
 	for i := range rows {
 		var err error
-		if buf, err = k.appendKey(buf, rows[i].Values); err != nil {
+		if buf, err = k.appendKey(buf, &rows[i]); err != nil {
 			return fmt.Errorf("kafka sink %q: key: %w", k.cfg.name, err)
 		}
 		ends[i][0] = len(buf)
@@ -121,7 +149,7 @@ func (k *Sink) Write(ctx context.Context, rows []record.Record) error {
 	start := 0
 	for i := range rows {
 		m := &kgo.Record{Topic: k.cfg.topic, Value: buf[ends[i][0]:ends[i][1]:ends[i][1]]}
-		if len(k.keySlots) > 0 {
+		if len(k.keySlots) > 0 || k.window {
 			m.Key = buf[start:ends[i][0]:ends[i][0]]
 		}
 		start = ends[i][1]
@@ -130,24 +158,53 @@ func (k *Sink) Write(ctx context.Context, rows []record.Record) error {
 	return nil
 }
 
-// appendKey appends the message key of row: the key columns' text, or
-// with a registry '<n>.key.format' their record in the wire format.
-func (k *Sink) appendKey(b []byte, row []record.Value) ([]byte, error) {
-	if len(k.keySlots) == 0 {
+// appendKey appends the message key of row: the key columns' text (with
+// KeyByWindow, the JSON object of them and the window), or with a registry
+// '<n>.key.format' their record in the wire format.
+func (k *Sink) appendKey(b []byte, row *record.Record) ([]byte, error) {
+	if len(k.keySlots) == 0 && !k.window {
 		return b, nil
 	}
 	k.keyVals = k.keyVals[:0]
 	for _, s := range k.keySlots {
 		var v record.Value
-		if s < len(row) {
-			v = row[s]
+		if s < len(row.Values) {
+			v = row.Values[s]
 		}
 		k.keyVals = append(k.keyVals, v)
+	}
+	if k.window {
+		k.keyVals = append(k.keyVals, record.TimestampValue(row.WindowStart), record.TimestampValue(row.EventTime+1))
 	}
 	if k.keys != nil {
 		return k.keys.AppendRow(b, k.keyVals)
 	}
+	if k.window {
+		return k.appendWindowedKey(b), nil
+	}
 	return AppendMessageKey(b, k.keyVals), nil
+}
+
+// appendWindowedKey appends the JSON object of keyVals: the key columns,
+// then the window's start and end.
+func (k *Sink) appendWindowedKey(b []byte) []byte {
+	b = append(b, '{')
+	for i, v := range k.keyVals {
+		name := windowStartKey
+		switch {
+		case i < len(k.keyNames):
+			name = k.keyNames[i]
+		case i > len(k.keyNames):
+			name = windowEndKey
+		}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = record.AppendJSONString(b, name)
+		b = append(b, ':')
+		b = appendJSONValue(b, v)
+	}
+	return append(b, '}')
 }
 
 // produced records the first produce failure.

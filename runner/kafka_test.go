@@ -1,0 +1,106 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/sql"
+)
+
+// kafkaCluster starts an in-process one-broker Kafka with 2-partition
+// topics, closed when the test ends, and returns its address.
+func kafkaCluster(t *testing.T, topics ...string) string {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, topics...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c.ListenAddrs()[0]
+}
+
+// runStatement prepares and runs the one statement of text, its rows to out.
+func runStatement(t *testing.T, ctx context.Context, text string, out io.Writer) {
+	t.Helper()
+	stmts, err := sql.Parse("q.sql", text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := Prepare(ctx, stmts[0], Options{Stdout: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestWindowedKafkaKeys: the results of a windowed aggregate written to
+// Kafka are keyed by the GROUP BY columns and the window, so an upserting
+// consumer (a compacted topic, a table) keeps every window of a key, not
+// only the latest; a key without a window stays the GROUP BY columns' text.
+func TestWindowedKafkaKeys(t *testing.T) {
+	b := kafkaCluster(t)
+	in := filepath.Join(t.TempDir(), "in.jsonl")
+	data := `{"symbol":"A","ts":"2024-01-01T00:00:10Z"}
+{"symbol":"A","ts":"2024-01-01T00:00:20Z"}
+{"symbol":"B","ts":"2024-01-01T00:00:30Z"}
+{"symbol":"A","ts":"2024-01-01T00:01:10Z"}
+`
+	if err := os.WriteFile(in, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	src := "'t.type'='file_source', 't.path'='" + in + "', 'kafka.bootstrap.servers'='" + b + "'"
+	cases := []struct {
+		sql  string
+		keys []string
+	}{
+		{"CREATE STREAM w AS SELECT symbol, COUNT(*) AS n FROM t GROUP BY symbol WINDOW TUMBLING(ts, 1m) EMIT FINAL WITH (" + src + ", 'w.type'='kafka_sink')",
+			[]string{
+				`{"symbol":"A","window_start":"2024-01-01T00:00:00.000Z","window_end":"2024-01-01T00:01:00.000Z"}`,
+				`{"symbol":"A","window_start":"2024-01-01T00:01:00.000Z","window_end":"2024-01-01T00:02:00.000Z"}`,
+				`{"symbol":"B","window_start":"2024-01-01T00:00:00.000Z","window_end":"2024-01-01T00:01:00.000Z"}`,
+			}},
+		{"CREATE STREAM s AS SELECT COUNT(*) AS n FROM t WINDOW SESSION(ts, 30s) EMIT FINAL WITH (" + src + ", 's.type'='kafka_sink')",
+			[]string{
+				`{"window_start":"2024-01-01T00:00:10.000Z","window_end":"2024-01-01T00:01:00.000Z"}`,
+				`{"window_start":"2024-01-01T00:01:10.000Z","window_end":"2024-01-01T00:01:40.000Z"}`,
+			}},
+		{"CREATE STREAM g AS SELECT symbol, COUNT(*) AS n FROM t GROUP BY symbol EMIT FINAL WITH (" + src + ", 'g.type'='kafka_sink')",
+			[]string{"A", "B"}},
+	}
+	for _, c := range cases {
+		runStatement(t, ctx, c.sql, io.Discard)
+		topic := strings.Fields(c.sql)[2]
+		cl, err := kgo.NewClient(kgo.SeedBrokers(b), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keys []string
+		for len(keys) < len(c.keys) && ctx.Err() == nil {
+			cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+				keys = append(keys, string(r.Key))
+				if c.keys[0][0] == '{' && !json.Valid(r.Key) {
+					t.Errorf("%s: key %s is not JSON", topic, r.Key)
+				}
+			})
+		}
+		cl.Close()
+		slices.Sort(keys)
+		if !slices.Equal(keys, c.keys) {
+			t.Errorf("%s: keys\n %s\nwant\n %s", c.sql, strings.Join(keys, "\n "), strings.Join(c.keys, "\n "))
+		}
+	}
+}
