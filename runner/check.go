@@ -142,7 +142,7 @@ func check(ctx context.Context, stmt *sql.Statement, opts Options) (_ *checked, 
 	if err := c.checkGuarantee(stmt, c.prog); err != nil {
 		return nil, err
 	}
-	if err := checkKeyFormat(stmt.Name, c.props, c.prog.KeySlots()); err != nil {
+	if err := checkKeyFormat(stmt.Name, c.props, len(c.prog.KeySlots()) > 0 || c.prog.WindowedRows()); err != nil {
 		return nil, c.errorAt(err, stmt)
 	}
 	var facts connector.Facts
@@ -670,12 +670,12 @@ func checkSink(name string, props map[string]string) error {
 }
 
 // checkKeyFormat refuses a Kafka sink's '<name>.key.format' when the
-// statement's rows have no key columns (keySlots: a PRIMARY KEY, else the
-// GROUP BY columns): its messages have no key to encode, and a reader of
+// statement's rows are not keyed (by a PRIMARY KEY, else the GROUP BY
+// columns, or a window): its messages have no key to encode, and a reader of
 // the topic in that key format would find no key subject (as Flink refuses
 // 'key.format' without 'key.fields').
-func checkKeyFormat(name string, props map[string]string, keySlots []int) error {
-	if name == "" || len(keySlots) > 0 || lookup(props, name+".type") != "kafka_sink" {
+func checkKeyFormat(name string, props map[string]string, keyed bool) error {
+	if name == "" || keyed || lookup(props, name+".type") != "kafka_sink" {
 		return nil
 	}
 	key := name + ".key.format"

@@ -135,7 +135,7 @@ func openJoin(ctx context.Context, stmt *sql.Statement, opts Options) (_ *joinQu
 	if err := q.compile(sel); err != nil {
 		return nil, err
 	}
-	if err := checkKeyFormat(stmt.Name, props, q.prog.KeySlots()); err != nil {
+	if err := checkKeyFormat(stmt.Name, props, len(q.prog.KeySlots()) > 0 || q.prog.WindowedRows()); err != nil {
 		return nil, c.errorAt(err, stmt)
 	}
 	return q, nil

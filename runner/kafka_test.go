@@ -103,4 +103,14 @@ func TestWindowedKafkaKeys(t *testing.T) {
 			t.Errorf("%s: keys\n %s\nwant\n %s", c.sql, strings.Join(keys, "\n "), strings.Join(c.keys, "\n "))
 		}
 	}
+	// Keyed by its window alone, a windowed aggregate with no GROUP BY
+	// may have a registry key format.
+	stmts, err := sql.Parse("q.sql", "CREATE STREAM o AS SELECT COUNT(*) AS n FROM t WINDOW TUMBLING(ts, 1m) WITH ("+src+
+		", 'o.type'='kafka_sink', 'o.key.format'='avro', 'o.schema.registry.url'='http://127.0.0.1:1')")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Check(ctx, stmts[0], Options{Stdout: io.Discard}); err != nil {
+		t.Errorf("a window as the only key: %v", err)
+	}
 }
