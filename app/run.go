@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/connector/kafka"
 	"github.com/sluicesql/sluice/connector/pipe"
 	"github.com/sluicesql/sluice/job"
 	"github.com/sluicesql/sluice/runner"
@@ -75,6 +76,10 @@ type jobRun struct {
 	// prepared is closed once the job was prepared (job set) or will not be.
 	prepared chan struct{}
 	once     sync.Once
+	// opened is closed once the job's sinks are open: the topics it writes
+	// for other statements exist, with their schemas registered.
+	opened     chan struct{}
+	openedOnce sync.Once
 
 	mu     sync.Mutex
 	state  string
@@ -115,13 +120,14 @@ func (a *App) Start(ctx context.Context, opts runner.Options, hooks Hooks) (*Run
 	base := context.WithoutCancel(ctx)
 	waits := map[string]bool{}
 	for _, n := range a.Nodes {
-		jr := &jobRun{node: n, state: Pending, prepared: make(chan struct{})}
+		jr := &jobRun{node: n, state: Pending, prepared: make(chan struct{}), opened: make(chan struct{})}
 		jr.ctx, jr.cancel = context.WithCancel(base)
 		jr.opts = r.jobOptions(n)
 		r.jobs[n.Name] = jr
 		waits[n.Name] = n.bootstraps
 		for _, e := range n.Inputs {
-			waits[n.Name] = waits[n.Name] || e.Via == File || (e.Via == InProcess && waits[e.From])
+			// a topic's reader opens it once its writer has created it
+			waits[n.Name] = waits[n.Name] || e.Via == File || e.Via == Kafka || (e.Via == InProcess && waits[e.From])
 		}
 		if waits[n.Name] {
 			continue
@@ -211,23 +217,41 @@ func hasKey(m map[string]string, k string) bool {
 }
 
 // readerProps are the source properties a reader of e gets from the
-// writer's sink properties: the same topic or file, as a source.
+// writer's sink properties: the same topic or file, as a source. A topic
+// is read on the writer's cluster, connected as the writer connects, in
+// its format with its Schema Registry: the writer's own '<x>.*' options,
+// else its statement's 'kafka.<option>' defaults.
 func readerProps(e *Edge, writer *sql.Select) map[string]string {
 	prefix := strings.ToLower(e.Stream) + "."
 	out := map[string]string{}
+	registry := false
 	for _, p := range writer.With {
 		k := strings.ToLower(p.Key)
-		if !strings.HasPrefix(k, prefix) {
+		if k == prefix+"format" {
+			registry = registryFormats[strings.ToLower(strings.TrimSpace(p.Value))]
+		}
+	}
+	defaults := map[string]string{}
+	for _, p := range writer.With {
+		k := strings.ToLower(p.Key)
+		if rest, ok := strings.CutPrefix(k, kafka.JobPrefix+"."); ok && e.Via == Kafka && connOption(rest, registry) {
+			defaults[e.Stream+"."+rest] = p.Value
+		}
+		rest, ok := strings.CutPrefix(k, prefix)
+		if !ok {
 			continue
 		}
-		rest := k[len(prefix):]
 		switch {
 		case rest == "type":
-		case e.Via == Kafka && (rest == "topic.name" || rest == "bootstrap.servers" || rest == "format" ||
-			strings.HasPrefix(rest, "sasl.") || strings.HasPrefix(rest, "ssl.") || strings.HasPrefix(rest, "security.")):
+		case e.Via == Kafka && (rest == "topic.name" || rest == "format" || connOption(rest, registry)):
 			out[e.Stream+"."+rest] = p.Value
 		case e.Via == File && (rest == "path" || rest == "format" || rest == "delimiter" || rest == "has_header"):
 			out[e.Stream+"."+rest] = p.Value
+		}
+	}
+	for k, v := range defaults {
+		if _, set := out[k]; !set {
+			out[k] = v
 		}
 	}
 	if e.Via == Kafka {
@@ -236,6 +260,21 @@ func readerProps(e *Edge, writer *sql.Select) map[string]string {
 		out[e.Stream+".type"] = "file_source"
 	}
 	return out
+}
+
+// registryFormats are the Kafka formats whose schemas are in a Schema
+// Registry.
+var registryFormats = map[string]bool{"avro": true, "protobuf": true, "json_sr": true}
+
+// connOption reports whether the Kafka option opt says how a reader reaches
+// and decodes a writer's topic: its brokers and security, and with a
+// registry format its Schema Registry (not the sink's registering options).
+func connOption(opt string, registry bool) bool {
+	switch {
+	case opt == "bootstrap.servers", strings.HasPrefix(opt, "security."), strings.HasPrefix(opt, "sasl."), strings.HasPrefix(opt, "ssl."):
+		return true
+	}
+	return registry && strings.HasPrefix(opt, "schema.registry.")
 }
 
 // inStreams returns the in-process streams n reads.
@@ -288,6 +327,7 @@ func (r *Run) prepare(ctx context.Context, jr *jobRun) error {
 			s.Hold()
 		}
 	}
+	j.SetOnOpen(func() { jr.openedOnce.Do(func() { close(jr.opened) }) })
 	jr.mu.Lock()
 	jr.job = j
 	jr.mu.Unlock()
@@ -367,47 +407,82 @@ func (r *Run) runJob(ctx context.Context, jr *jobRun) {
 	res.Summary, res.Err = jr.job.Run(jr.ctx)
 }
 
-// awaitInputs waits until every job writing a file jr reads has finished
-// well and every job writing an in-process stream it reads is prepared; it
-// reports false when jr must not run (a writer did not finish or was not
-// prepared, or jr was stopped).
+// awaitInputs waits, for each input of jr, until its writer is ready: a
+// job writing an in-process stream prepared; one writing a file finished
+// well; one writing a topic with the topic open (it exists, its schema is
+// registered), or finished well when its input ends and jr reads the
+// topic to its end ('<x>.stop.at' = 'end', --until-end), so that the end
+// jr reads to is all the writer wrote. It reports false when jr must not
+// run (a writer did not get there, or jr was stopped).
 func (r *Run) awaitInputs(jr *jobRun) bool {
 	for _, e := range jr.node.Inputs {
 		w := r.jobs[e.From]
-		if e.Via == InProcess {
-			select {
-			case <-w.prepared:
-			case <-jr.ctx.Done():
-				return false
-			}
-			w.mu.Lock()
-			ok := w.job != nil
-			w.mu.Unlock()
-			if !ok {
-				return false
+		ok := true
+		switch e.Via {
+		case InProcess:
+			ok = r.await(jr, w, w.prepared) && w.prepareDone()
+		case File:
+			ok = r.await(jr, w, nil)
+		case Kafka:
+			ok = r.await(jr, w, w.prepared) && w.prepareDone()
+			if ok && r.readsToEnd(jr.node, e.Stream) && w.job.Bounded() {
+				ok = r.await(jr, w, nil)
+			} else if ok {
+				ok = r.await(jr, w, w.opened)
 			}
 		}
-		if e.Via != File {
-			continue
-		}
-		for {
-			w.mu.Lock()
-			st := w.state
-			w.mu.Unlock()
-			if st == Done {
-				break
-			}
-			if st == Failed || st == Interrupted {
-				return false
-			}
-			select {
-			case <-jr.ctx.Done():
-				return false
-			case <-time.After(20 * time.Millisecond):
-			}
+		if !ok {
+			return false
 		}
 	}
 	return jr.ctx.Err() == nil
+}
+
+// await waits until ch is closed (nil: until w has finished well); it
+// reports false when w ended otherwise first, or jr was stopped.
+func (r *Run) await(jr, w *jobRun, ch <-chan struct{}) bool {
+	for {
+		w.mu.Lock()
+		st := w.state
+		w.mu.Unlock()
+		if ch == nil && st == Done {
+			return true
+		}
+		select {
+		case <-ch:
+			return true
+		default:
+		}
+		if st == Done || st == Failed || st == Interrupted {
+			return false
+		}
+		select {
+		case <-ch:
+			return true
+		case <-jr.ctx.Done():
+			return false
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// prepareDone reports whether jr's job was prepared.
+func (jr *jobRun) prepareDone() bool {
+	jr.mu.Lock()
+	defer jr.mu.Unlock()
+	return jr.job != nil
+}
+
+// readsToEnd reports whether n reads the topic of stream to its end as
+// of when it starts ('<stream>.stop.at' = 'end', or --until-end).
+func (r *Run) readsToEnd(n *Node, stream string) bool {
+	v := property(n.Stmt.Query, stream+".stop.at")
+	for k, sv := range r.opts.Set {
+		if strings.EqualFold(k, stream+".stop.at") {
+			v = sv
+		}
+	}
+	return r.opts.UntilEnd || strings.EqualFold(strings.TrimSpace(v), "end")
 }
 
 // stopWhenInputsStop stops jr once every in-process stream it reads has

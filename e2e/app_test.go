@@ -8,6 +8,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/sluicesql/sluice/app"
 	"github.com/sluicesql/sluice/job"
@@ -149,5 +152,39 @@ WITH ('copy.type'='file_sink', 'copy.path'='%s', 'commit.interval'='10ms');`, br
 		if !got[tt] {
 			t.Fatalf("the trade at %s was lost across the stop", tt)
 		}
+	}
+}
+
+// A bounded statement writing Avro to a topic that does not exist yet,
+// with its brokers and registry given as the statement's 'kafka.<option>'
+// defaults, is read by a later statement that reads the topic to its end:
+// the reader connects as the writer does, opens the topic once the writer
+// has created it and its schema is registered, and reads every row the
+// writer wrote (it starts once the writer has finished).
+func TestApplicationReadsAWrittenRegistryTopic(t *testing.T) {
+	brokers := startCluster(t)
+	reg := srfake.New()
+	t.Cleanup(reg.Close)
+	out := filepath.Join(t.TempDir(), "big.jsonl")
+	src := fmt.Sprintf(`CREATE STREAM big AS SELECT trader_id, quantity, trade_time FROM g WHERE quantity >= 500
+WITH ('g.type'='generator', 'g.generator'='trades', 'g.count'='3000', 'big.type'='kafka_sink', 'big.format'='avro',
+      'kafka.bootstrap.servers'='%s', 'kafka.schema.registry.url'='%s');
+CREATE STREAM copy AS SELECT trader_id, quantity FROM big
+WITH ('big.stop.at'='end', 'copy.type'='file_sink', 'copy.path'='%s');`, brokers, reg.URL(), out)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	run, _ := startApp(t, ctx, src, "copy")
+	results := waitApp(t, run)
+	var written int64
+	for _, r := range results {
+		if r.Err != nil || r.Summary == nil {
+			t.Fatalf("job %s: %v", r.Name, r.Err)
+		}
+		if r.Name == "big" {
+			written = r.Summary.RowsWritten
+		}
+	}
+	if got := len(readLines(t, out)); written == 0 || int64(got) != written {
+		t.Fatalf("the reader wrote %d rows, the writer %d", got, written)
 	}
 }

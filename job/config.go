@@ -88,6 +88,9 @@ type Config struct {
 	// processed a batch of records, with the time that took. It must be
 	// fast and safe for concurrent use (workers call it in parallel).
 	OnBatch func(partition, records int, d time.Duration)
+	// OnOpen, when set, is called once every sink is open (a Kafka sink's
+	// topic exists, its schema is registered), before any record is read.
+	OnOpen func()
 }
 
 // DefaultDLQDir is the directory of the default dead-letter files, relative

@@ -98,6 +98,9 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if err := r.openSinks(); err != nil {
 		return nil, err
 	}
+	if cfg.OnOpen != nil {
+		cfg.OnOpen()
+	}
 	r.writeThrough = true
 	for _, s := range cfg.Sinks {
 		wt, ok := s.(connector.WriteThrough)

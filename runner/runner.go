@@ -295,6 +295,17 @@ func (j *Job) SetOnBatch(f func(partition, records int, d time.Duration)) {
 	j.config.OnBatch = f
 }
 
+// SetOnOpen sets the function called once the job's sinks are open
+// (job.Config.OnOpen; with two stages, those of stage 2, at each of its
+// generations); call it before Run.
+func (j *Job) SetOnOpen(f func()) {
+	if j.stages != nil {
+		j.stages.two.OnOpen = f
+		return
+	}
+	j.config.OnOpen = f
+}
+
 // Run runs the job until its bounded input ends or ctx is cancelled, then
 // closes its dead-letter topic's producer (flushing it first).
 func (j *Job) Run(ctx context.Context) (*job.Summary, error) {
