@@ -405,3 +405,35 @@ func TestExactlyOnceThroughATopic(t *testing.T) {
 		t.Errorf("got %v, want the missing group refused", err)
 	}
 }
+
+// TestJobsEndInDependencyOrder: a bounded chain's jobs end writers first
+// (a writer's last commit waits for its readers', yet a reader is reported
+// ended only after its writers).
+func TestJobsEndInDependencyOrder(t *testing.T) {
+	src := `CREATE STREAM a AS SELECT trader_id, quantity, trade_time FROM g
+WITH ('g.type'='generator','g.generator'='trades','g.count'='20000','g.partitions'='2');
+CREATE STREAM b AS SELECT trader_id, quantity, trade_time FROM a WHERE quantity > 100;
+SELECT trader_id, COUNT(*) AS n FROM b GROUP BY trader_id EMIT FINAL;`
+	for i := 0; i < 3; i++ {
+		a, err := build(t, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var order []string
+		done := make(chan string, 3)
+		run, err := a.Start(context.Background(), runner.Options{Stdout: io.Discard},
+			app.Hooks{Finished: func(r app.Result) { done <- r.Name }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := run.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		for len(order) < 3 {
+			order = append(order, <-done)
+		}
+		if want := []string{"a", "b", "b_4"}; !slices.Equal(order, want) {
+			t.Fatalf("jobs ended in the order %v, want %v", order, want)
+		}
+	}
+}

@@ -80,6 +80,8 @@ type jobRun struct {
 	// for other statements exist, with their schemas registered.
 	opened     chan struct{}
 	openedOnce sync.Once
+	// finished is closed once the job has ended and been reported.
+	finished chan struct{}
 
 	mu     sync.Mutex
 	state  string
@@ -120,7 +122,8 @@ func (a *App) Start(ctx context.Context, opts runner.Options, hooks Hooks) (*Run
 	base := context.WithoutCancel(ctx)
 	waits := map[string]bool{}
 	for _, n := range a.Nodes {
-		jr := &jobRun{node: n, state: Pending, prepared: make(chan struct{}), opened: make(chan struct{})}
+		jr := &jobRun{node: n, state: Pending, prepared: make(chan struct{}), opened: make(chan struct{}),
+			finished: make(chan struct{})}
 		jr.ctx, jr.cancel = context.WithCancel(base)
 		jr.opts = r.jobOptions(n)
 		r.jobs[n.Name] = jr
@@ -356,6 +359,16 @@ func (r *Run) runJob(ctx context.Context, jr *jobRun) {
 	res := Result{Name: jr.node.Name}
 	defer func() {
 		jr.cancel()
+		if res.Err == nil && res.Summary != nil && !res.Summary.Interrupted {
+			// Its in-process writers have ended their input and are
+			// committing, once they know it has: it ends after them.
+			for _, e := range jr.node.Inputs {
+				if e.Via == InProcess {
+					<-r.jobs[e.From].finished
+				}
+			}
+		}
+		defer close(jr.finished)
 		jr.mu.Lock()
 		switch {
 		case res.Err != nil:
