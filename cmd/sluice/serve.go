@@ -15,8 +15,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/sluicesql/sluice/app"
 	"github.com/sluicesql/sluice/runner"
 	"github.com/sluicesql/sluice/server"
+	"github.com/sluicesql/sluice/sql"
 )
 
 type serveCmd struct {
@@ -105,7 +107,7 @@ func (c *client) call(e *env, method, path string, body []byte, out any) error {
 		if json.Unmarshal(b, &ej) == nil && ej.Error != "" {
 			msg = ej.Error
 		}
-		err := fmt.Errorf("server: %s (HTTP %d)", msg, res.StatusCode)
+		err := &answerError{status: res.StatusCode, msg: msg, errors: ej.Errors}
 		if res.StatusCode < 500 {
 			return userError{err}
 		}
@@ -117,6 +119,37 @@ func (c *client) call(e *env, method, path string, body []byte, out any) error {
 		}
 	}
 	return nil
+}
+
+// answerError is an error answer of the server.
+type answerError struct {
+	status int
+	msg    string
+	errors []server.PositionJSON // positioned errors in the SQL sent
+}
+
+func (e *answerError) Error() string { return fmt.Sprintf("server: %s (HTTP %d)", e.msg, e.status) }
+
+// located returns the positioned errors of e in src, the text of file, as
+// run shows them: file:line:column, the line and a caret; nil when it has
+// none.
+func (e *answerError) located(file, src string) error {
+	if len(e.errors) == 0 {
+		return nil
+	}
+	var list app.Errors
+	for _, p := range e.errors {
+		off, line := 0, 1
+		for line < p.Line {
+			i := strings.IndexByte(src[off:], '\n')
+			if i < 0 {
+				break
+			}
+			off, line = off+i+1, line+1
+		}
+		list = append(list, &sql.Error{Pos: sql.Pos{Offset: off + max(p.Column-1, 0), Line: p.Line, Col: p.Column}, Msg: p.Message})
+	}
+	return sql.Locate(list, file, src)
 }
 
 type deployCmd struct {
@@ -141,6 +174,12 @@ func (c *deployCmd) Run(e *env) error {
 	body, _ := json.Marshal(server.DeployRequest{Name: name, SQL: string(src)})
 	var a server.AppJSON
 	if err := c.call(e, http.MethodPost, "/v1/apps", body, &a); err != nil {
+		var ae *answerError
+		if errors.As(err, &ae) && ae.status < 500 {
+			if located := ae.located(c.File, string(src)); located != nil {
+				return userError{located}
+			}
+		}
 		return err
 	}
 	fmt.Fprintf(e.stdout, "deployed %s: %d jobs\n", a.Name, len(a.Jobs))

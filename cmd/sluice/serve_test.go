@@ -17,6 +17,8 @@ func TestServerCommands(t *testing.T) {
 	good := writeFile(t, dir, "live.sql", "CREATE STREAM big AS SELECT trader_id FROM g WHERE quantity > 500\n"+
 		"WITH ('g.type'='generator','g.generator'='trades','g.count'='unbounded','g.rate'='1000');\nSELECT * FROM big;\n")
 	bad := writeFile(t, dir, "bad.sql", "SELECT k FROM t\nWHERE x >\n")
+	unknown := writeFile(t, dir, "unknown.sql", "SELECT 1 AS x FROM g WITH ('g.type'='generator','g.generator'='trades');\n"+
+		"SELECT nope FROM g WITH ('g.type'='generator','g.generator'='trades');\n")
 	srv := []string{"--server", ts.URL, "--auth-token", "tok"}
 	cases := []struct {
 		name   string
@@ -28,6 +30,8 @@ func TestServerCommands(t *testing.T) {
 		{"deploy", append([]string{"deploy", good}, srv...), 0, "deployed live: 2 jobs", ""},
 		{"deploy again", append([]string{"deploy", good}, srv...), 1, "", "already deployed"},
 		{"deploy bad SQL", append([]string{"deploy", bad}, srv...), 1, "", "bad.sql:3:1"},
+		{"deploy, unknown column", append([]string{"deploy", unknown}, srv...), 1, "",
+			"unknown.sql:2:8: unknown column \"nope\"\nSELECT nope FROM g WITH ('g.type'='generator','g.generator'='trades');\n       ^"},
 		{"no token", []string{"jobs", "--server", ts.URL}, 1, "", "HTTP 401"},
 		{"jobs", append([]string{"jobs"}, srv...), 0, "big_3", ""},
 		{"stop job", append([]string{"stop", "big_3"}, srv...), 0, "stopped job big_3", ""},
