@@ -310,16 +310,52 @@ func (p *Program) compileEventTime(sel *sql.Select) error {
 	slot, ok := p.in.Lookup(name)
 	if !ok {
 		if !p.autoAdd {
-			msg := fmt.Sprintf("event time column %q is not an input column%s", name, expr.Hint(name, p.in.Names()))
-			if at == sql.Node(sel) {
-				return &sql.PropertyError{Key: PropEventTimeField, InValue: true, Msg: "WITH '" + PropEventTimeField + "': " + msg}
-			}
-			return errorAt(at, "%s", msg)
+			return eventTimeError(sel, at, fmt.Sprintf("event time column %q is not an input column%s", name, expr.Hint(name, p.in.Names())))
 		}
 		slot = p.in.Add(name)
 	}
+	if msg := p.notATime(p.in.Field(slot)); msg != "" {
+		return eventTimeError(sel, at, msg)
+	}
 	p.time.slot, p.time.name = slot, name
 	return nil
+}
+
+// notATime says why no value of the column f can be an event time, or "":
+// a BOOLEAN, ROW or ARRAY never is; a STRING inferred from a sample in which
+// no value was a time (an inferred event-time column with ISO-8601 text or
+// epoch numbers in it is a TIMESTAMP) is not one either, unless
+// 'event.time.format' reads its text as epoch seconds. Every record would
+// go to the dead-letter queue.
+func (p *Program) notATime(f record.Field) string {
+	var msg string
+	switch t := f.Type; {
+	case t.Kind == record.TypeBoolean || t.Nested():
+		msg = fmt.Sprintf("event time column %q is %s, which holds no time", f.Name, t)
+	case t.Kind == record.TypeString && f.Inferred && p.time.format != formatSeconds && p.time.format != formatISO:
+		msg = fmt.Sprintf("event time column %q holds no time: it is STRING, and none of its values in the sample its type was inferred from is ISO-8601 text or epoch milliseconds", f.Name)
+	default:
+		return ""
+	}
+	var times []string
+	for _, c := range p.in.Fields() {
+		if c.Type.Kind == record.TypeTimestamp {
+			times = append(times, c.Name)
+		}
+	}
+	if len(times) > 0 {
+		msg += "; the TIMESTAMP columns are " + strings.Join(times, ", ")
+	}
+	return msg
+}
+
+// eventTimeError is the error msg about the event-time column named at at,
+// or by WITH 'event.time.field' when at is the statement sel.
+func eventTimeError(sel *sql.Select, at sql.Node, msg string) error {
+	if at == sql.Node(sel) {
+		return &sql.PropertyError{Key: PropEventTimeField, InValue: true, Msg: "WITH '" + PropEventTimeField + "': " + msg}
+	}
+	return errorAt(at, "%s", msg)
 }
 
 // expandStars replaces `*` items by the input columns.

@@ -59,6 +59,9 @@ func (c *compiler) typeOf(x sql.Expr) (record.Type, error) {
 		if t := c.types[x.X]; known(t) && t.Kind != record.TypeString {
 			return record.AnyType, errorf(x, "LIKE needs a STRING, not %s %s", t, sql.FormatExpr(x.X))
 		}
+		if t := c.types[x.Pattern]; known(t) && t.Kind != record.TypeString {
+			return record.AnyType, errorf(x.Pattern, "the pattern of LIKE must be a STRING, not %s %s", t, sql.FormatExpr(x.Pattern))
+		}
 		return record.BooleanType, nil
 	case *sql.Cast:
 		return castType(x.Type), nil

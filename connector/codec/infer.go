@@ -70,13 +70,49 @@ func (in *Inferrer) AddJSON(data []byte) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return errors.New("unexpected text after the object")
 	}
+	in.timeText(t, data)
 	in.add(t)
 	return nil
 }
 
-// add adds one record's row type.
+// timeText types as TIMESTAMP the text values of row's event-time columns
+// that read as times (epoch numbers as text, "1705312805000"), which the
+// event time takes as it takes ISO-8601 text; data is row's JSON.
+func (in *Inferrer) timeText(row *record.Type, data []byte) {
+	var texts map[string]json.RawMessage
+	for i, f := range row.Fields {
+		if f.Type.Kind != record.TypeString || !in.time[strings.ToLower(f.Name)] {
+			continue
+		}
+		if texts == nil && json.Unmarshal(data, &texts) != nil {
+			return
+		}
+		var s string
+		if json.Unmarshal(texts[f.Name], &s) == nil && isTimeText(s) {
+			row.Fields[i].Type = record.TimestampType
+		}
+	}
+}
+
+// isTimeText reports whether an event-time column reads s as a time: ISO-8601
+// text, or an epoch number as text.
+func isTimeText(s string) bool {
+	if _, err := record.ToTimestamp(record.StringValue(s)); err == nil {
+		return true
+	}
+	_, err := record.ParseNumber(strings.TrimSpace(s))
+	return err == nil
+}
+
+// add adds one record's row type. In an event-time column an integer is
+// epoch milliseconds: a TIMESTAMP.
 func (in *Inferrer) add(row *record.Type) {
 	in.records++
+	for i, f := range row.Fields {
+		if (f.Type.Kind == record.TypeInteger || f.Type.Kind == record.TypeBigint) && in.time[strings.ToLower(f.Name)] {
+			row.Fields[i].Type = record.TimestampType
+		}
+	}
 	widenRow(in.root, row)
 	for _, f := range row.Fields {
 		if f.Type.Kind == unseen {
@@ -89,7 +125,7 @@ func (in *Inferrer) add(row *record.Type) {
 			in.stats[k] = st
 		}
 		st.values++
-		if f.Type.Kind == record.TypeString {
+		if f.Type.Kind == record.TypeString || in.time[k] && f.Type.Kind != record.TypeTimestamp {
 			st.texts++
 		} else {
 			t := f.Type
@@ -117,15 +153,15 @@ func (in *Inferrer) Schema() *record.Schema {
 	fields := make([]record.Field, len(in.root.Fields))
 	for i, f := range in.root.Fields {
 		f.Inferred = true
+		// An event-time column with times in it is a TIMESTAMP: its other
+		// text can never be a record's time.
+		time := in.time[strings.ToLower(f.Name)]
 		if st := in.stats[strings.ToLower(f.Name)]; f.Type.Kind == record.TypeString && st != nil && st.other != nil &&
-			st.other.Kind != record.TypeString && st.texts*100 <= st.values*maxOddTextPercent {
+			st.other.Kind != record.TypeString && (st.texts*100 <= st.values*maxOddTextPercent || time && st.other.Kind == record.TypeTimestamp) {
 			f.Type = *st.other
 		}
-		f.Type = final(f.Type)
-		if in.time[strings.ToLower(f.Name)] && (f.Type.Kind == record.TypeInteger || f.Type.Kind == record.TypeBigint) {
-			f.Type = record.TimestampType
-		}
 		fields[i] = f
+		fields[i].Type = final(f.Type)
 	}
 	return record.NewSchemaOf(fields...)
 }
