@@ -175,6 +175,16 @@ func New(file, src string, stmts []*sql.Statement, set map[string]string) (*App,
 			n.Inputs = append(n.Inputs, e)
 		}
 	}
+	for k, v := range set {
+		if !isAppKey(k) {
+			continue
+		}
+		policy, err := failurePolicy(k, v)
+		if err != nil {
+			return nil, fmt.Errorf("--set %s=%s: %w", k, v, err)
+		}
+		a.OnFailure = policy // --set wins over WITH
+	}
 	order, err := a.sorted(file, src)
 	if err != nil {
 		return nil, err
@@ -188,25 +198,49 @@ func New(file, src string, stmts []*sql.Statement, set map[string]string) (*App,
 	return a, nil
 }
 
+// isAppKey reports whether the property key is an application's
+// ('app.<option>'), which no job reads.
+func isAppKey(key string) bool { return strings.HasPrefix(strings.ToLower(key), "app.") }
+
+// failurePolicy returns the policy the application property key sets to
+// value: key must be 'app.on.failure', value stop or continue.
+func failurePolicy(key, value string) (string, error) {
+	if !strings.EqualFold(key, OnFailureKey) {
+		return "", fmt.Errorf("unknown application property %q; valid: %s", key, OnFailureKey)
+	}
+	switch v := strings.ToLower(strings.TrimSpace(value)); v {
+	case StopOnFailure, ContinueOnFailure:
+		return v, nil
+	}
+	return "", fmt.Errorf("%s: unknown value %q; valid: %s, %s", OnFailureKey, value, StopOnFailure, ContinueOnFailure)
+}
+
+// jobSet returns the --set overrides that are the jobs' (not 'app.*').
+func jobSet(set map[string]string) map[string]string {
+	out := make(map[string]string, len(set))
+	for k, v := range set {
+		if !isAppKey(k) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
 // node returns the application node of s and the failure policy s sets, if any.
 func node(file, src string, s *sql.Statement) (*Node, string, error) {
 	q := *s.Query
 	q.With = nil
 	policy := ""
 	for _, p := range s.Query.With {
-		if !strings.HasPrefix(strings.ToLower(p.Key), "app.") {
+		if !isAppKey(p.Key) {
 			q.With = append(q.With, p)
 			continue
 		}
-		if !strings.EqualFold(p.Key, OnFailureKey) {
-			return nil, "", errorAt(file, src, p.Pos, "unknown application property %q; valid: %s", p.Key, OnFailureKey)
+		v, err := failurePolicy(p.Key, p.Value)
+		if err != nil {
+			return nil, "", errorAt(file, src, p.Pos, "%s", err)
 		}
-		switch v := strings.ToLower(p.Value); v {
-		case StopOnFailure, ContinueOnFailure:
-			policy = v
-		default:
-			return nil, "", errorAt(file, src, p.Pos, "%s: unknown value %q; valid: %s, %s", OnFailureKey, p.Value, StopOnFailure, ContinueOnFailure)
-		}
+		policy = v
 	}
 	stmt := *s
 	stmt.Query = &q

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -298,25 +299,47 @@ func TestFailureContinue(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "bad.jsonl"), []byte("not json\nnor this\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	src := `CREATE STREAM trades AS SELECT * FROM g WITH ('g.type'='generator','g.generator'='trades','g.count'='50000','app.on.failure'='continue');
+	src := `CREATE STREAM trades AS SELECT * FROM g WITH ('g.type'='generator','g.generator'='trades','g.count'='50000'%s);
 SELECT trader_id FROM f WITH ('f.type'='file_source','f.path'='` + filepath.Join(dir, "bad.jsonl") + `','dlq.max_errors'='1');
 SELECT * FROM trades WITH ('dlq.path'='` + filepath.Join(dir, "dlq.jsonl") + `');`
-	a, err := build(t, src)
-	if err != nil {
-		t.Fatal(err)
+	// the policy in a WITH clause, or as --set (which wins)
+	for _, c := range []struct {
+		with string
+		set  map[string]string
+	}{
+		{",'app.on.failure'='continue'", nil},
+		{",'app.on.failure'='stop'", map[string]string{"app.on.failure": "continue"}},
+	} {
+		text := fmt.Sprintf(src, c.with)
+		stmts, err := sql.Parse("app.sql", text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := app.New("app.sql", text, stmts, c.set)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		run, err := a.Start(context.Background(), runner.Options{Stdout: &out, Set: c.set}, app.Hooks{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		results, err := run.Wait()
+		if err == nil || !strings.Contains(err.Error(), "job f failed") {
+			t.Fatalf("got %v, want the failure of job f", err)
+		}
+		for _, r := range results {
+			if r.Name != "f" && (r.Err != nil || r.Summary == nil || r.Summary.Interrupted || r.Summary.RowsWritten != 50000) {
+				t.Fatalf("%v: job %s did not run to its end: %v %+v", c, r.Name, r.Err, r.Summary)
+			}
+		}
 	}
-	var out bytes.Buffer
-	run, err := a.Start(context.Background(), runner.Options{Stdout: &out}, app.Hooks{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	results, err := run.Wait()
-	if err == nil || !strings.Contains(err.Error(), "job f failed") {
-		t.Fatalf("got %v, want the failure of job f", err)
-	}
-	for _, r := range results {
-		if r.Name != "f" && (r.Err != nil || r.Summary == nil || r.Summary.Interrupted || r.Summary.RowsWritten != 50000) {
-			t.Fatalf("job %s did not run to its end: %v %+v", r.Name, r.Err, r.Summary)
+	stmts, _ := sql.Parse("app.sql", fmt.Sprintf(src, ""))
+	for set, want := range map[string]string{"app.on.failure=retry": `--set app.on.failure=retry: app.on.failure: unknown value "retry"; valid: stop, continue`,
+		"app.onfailure=stop": `unknown application property "app.onfailure"`} {
+		k, v, _ := strings.Cut(set, "=")
+		if _, err := app.New("app.sql", "", stmts, map[string]string{k: v}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("--set %s: %v, want %q", set, err, want)
 		}
 	}
 }

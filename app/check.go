@@ -35,7 +35,7 @@ func (a *App) Check(ctx context.Context, opts runner.Options) error {
 			names = append(names, n.Writes)
 		}
 	}
-	if err := runner.CheckSet(opts.Set, names); err != nil {
+	if err := runner.CheckSet(jobSet(opts.Set), names); err != nil {
 		return err
 	}
 	streams := map[string]runner.Stream{}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"strings"
 	"sync"
@@ -184,10 +183,7 @@ func (a *App) nodeOptions(n *Node, opts runner.Options) runner.Options {
 	o.JobName = n.Name
 	o.KeepOrder = inProcessOut(n)
 	o.Catalog = a.Catalog
-	o.Set = maps.Clone(opts.Set)
-	if o.Set == nil {
-		o.Set = map[string]string{}
-	}
+	o.Set = jobSet(opts.Set)
 	col, push := a.writerTime(n, opts.Set)
 	if push != "" {
 		o.Set[eventTimeKey] = push
