@@ -138,7 +138,7 @@ type JobJSON struct {
 	PartitionStats []PartitionJSON            `json:"partition_stats,omitempty"`
 	Skew           float64                    `json:"skew,omitempty"`
 	Watermark      *time.Time                 `json:"watermark,omitempty"`
-	WatermarkLagMs int64                      `json:"watermark_lag_ms,omitempty"`
+	WatermarkLagMs *int64                     `json:"watermark_lag_ms,omitempty"` // set with Watermark
 	Lag            map[string]int64           `json:"lag,omitempty"`
 	Committed      map[string]map[int32]int64 `json:"committed,omitempty"`
 	Rates          []Sample                   `json:"rates,omitempty"`
@@ -433,7 +433,8 @@ func addDetail(j *JobJSON, rj *runner.Job, sum *job.Summary, rates []Sample) {
 		if sum.Watermark != math.MinInt64 {
 			t := time.UnixMilli(sum.Watermark).UTC()
 			j.Watermark = &t
-			j.WatermarkLagMs = sum.WatermarkLag.Milliseconds()
+			lag := sum.WatermarkLag.Milliseconds()
+			j.WatermarkLagMs = &lag
 		}
 		j.Committed = sum.Committed
 	}

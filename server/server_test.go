@@ -90,7 +90,10 @@ func TestDeployListInspectStopRestart(t *testing.T) {
 	if code := call(t, ts, "", "POST", "/v1/apps", string(body), nil); code != http.StatusConflict {
 		t.Fatalf("second deploy of one name: HTTP %d, want 409", code)
 	}
-	j := waitJob(t, ts, "counts", func(j server.JobJSON) bool { return j.Counters.In > 0 && len(j.Rates) > 0 })
+	j := waitJob(t, ts, "counts", func(j server.JobJSON) bool { return j.Counters.In > 0 && len(j.Rates) > 0 && j.Watermark != nil })
+	if j.WatermarkLagMs == nil {
+		t.Fatalf("a job with a watermark has no watermark_lag_ms: %+v", j)
+	}
 	if j.State != "running" || j.Strategy != "always_hash" || len(j.PartitionStats) == 0 || !strings.Contains(j.Explain, "GROUP BY trader_id") {
 		t.Fatalf("job detail %+v", j)
 	}

@@ -134,7 +134,7 @@ function renderDetail(j) {
   }
   $("watermark").textContent = j.watermark || "-";
   const lags = Object.entries(j.lag || {}).map(([s, n]) => `${s} ${fmt(n)} msgs`);
-  $("lag").textContent = (j.watermark_lag_ms ? `${fmt(j.watermark_lag_ms)} ms behind the newest event` : "-") + (lags.length ? "; consumer lag " + lags.join(", ") : "");
+  $("lag").textContent = (j.watermark_lag_ms != null ? `${fmt(j.watermark_lag_ms)} ms behind the newest event` : "-") + (lags.length ? "; consumer lag " + lags.join(", ") : "");
   const parts = j.partition_stats || [];
   const most = Math.max(1, ...parts.map((p) => p.in));
   const box = $("partitions");
