@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -283,8 +284,19 @@ func TestAvroErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := src.SourceSchema(ctx, connectorLimits()); err == nil || !strings.Contains(err.Error(), "unauthorized") {
-		t.Errorf("wrong credentials: %v", err)
+	var ae *AuthError
+	if _, err := src.SourceSchema(ctx, connectorLimits()); !errors.As(err, &ae) || !strings.Contains(err.Error(), "unauthorized") {
+		t.Errorf("wrong credentials: %v, want an AuthError", err)
+	}
+	// a sink registering its schema with them: the user's error too
+	sink, err := NewSink("out", map[string]string{"out.bootstrap.servers": strings.Join(brokers, ","), "out.format": "avro",
+		"out.schema.registry.url": url, "out.schema.registry.basic.auth.user.info": "sr:wrong"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sink.Open(ctx, record.NewSchemaOf(record.Field{Name: "n", Type: record.BigintType}), nil); !errors.As(err, &ae) ||
+		!strings.Contains(err.Error(), "authentication failed (schema registry user sr)") {
+		t.Errorf("a sink with wrong credentials: %v, want an AuthError", err)
 	}
 	props["trades.schema.registry.basic.auth.user.info"] = "sr:secret"
 	if src, err = NewSource("trades", props); err != nil {

@@ -41,8 +41,9 @@ func appendWireHeader(b []byte, id int) []byte {
 
 // registry is a Schema Registry client that caches schemas by id.
 type registry struct {
-	cl  *sr.Client
-	url string
+	cl   *sr.Client
+	url  string
+	user string // of basic auth, if any
 
 	// compatibility checks: '<n>.auto.register.schemas' (default true)
 	// registers a sink's schema; false only looks it up.
@@ -80,7 +81,8 @@ func newRegistry(url, userInfo string, tlsCfg *tls.Config) (*registry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("schema registry %s: %w", url, err)
 	}
-	return &registry{cl: cl, url: url, autoRegister: true, byID: map[int]sr.Schema{}, parsed: map[parsedKey]any{}}, nil
+	user, _, _ := strings.Cut(userInfo, ":")
+	return &registry{cl: cl, url: url, user: user, autoRegister: true, byID: map[int]sr.Schema{}, parsed: map[parsedKey]any{}}, nil
 }
 
 // registryTimeout bounds one request to the registry (pkg/sr's default).
@@ -95,7 +97,7 @@ func keySubject(topic string) string   { return topic + "-key" }
 func (r *registry) latest(ctx context.Context, subject string) (sr.SubjectSchema, error) {
 	ss, err := r.cl.SchemaByVersion(ctx, subject, -1)
 	if err != nil {
-		return ss, fmt.Errorf("schema registry %s: subject %q: %w", r.url, subject, err)
+		return ss, fmt.Errorf("schema registry %s: subject %q: %w", r.url, subject, r.authError(err))
 	}
 	r.mu.Lock()
 	r.byID[ss.ID] = ss.Schema
@@ -113,7 +115,7 @@ func (r *registry) schema(ctx context.Context, id int) (sr.Schema, error) {
 	}
 	got, err := r.cl.SchemaByID(ctx, id)
 	if err != nil {
-		return got, fmt.Errorf("schema registry %s: schema %d: %w", r.url, id, err)
+		return got, fmt.Errorf("schema registry %s: schema %d: %w", r.url, id, r.authError(err))
 	}
 	r.mu.Lock()
 	r.byID[id] = got
@@ -153,7 +155,7 @@ func (r *registry) references(ctx context.Context, s sr.Schema, into map[string]
 		}
 		got, err := r.cl.SchemaByVersion(ctx, ref.Subject, ref.Version)
 		if err != nil {
-			return fmt.Errorf("schema registry %s: reference %q (subject %q version %d): %w", r.url, ref.Name, ref.Subject, ref.Version, err)
+			return fmt.Errorf("schema registry %s: reference %q (subject %q version %d): %w", r.url, ref.Name, ref.Subject, ref.Version, r.authError(err))
 		}
 		into[ref.Name] = got.Schema.Schema
 		if err := r.references(ctx, got.Schema, into); err != nil {
@@ -170,6 +172,9 @@ func (r *registry) references(ctx context.Context, s sr.Schema, into map[string]
 func (r *registry) register(ctx context.Context, subject string, s sr.Schema) (sr.SubjectSchema, error) {
 	if !r.autoRegister {
 		ss, err := r.cl.LookupSchema(ctx, subject, s)
+		if ae := r.authError(err); ae != err {
+			return ss, fmt.Errorf("schema registry %s: subject %q: %w", r.url, subject, ae)
+		}
 		if err != nil {
 			return ss, fmt.Errorf("schema registry %s: subject %q has no version equal to the output's schema "+
 				"(auto.register.schemas is false, so it must be registered beforehand): %w\nthe output's schema: %s", r.url, subject, err, s.Schema)
@@ -183,7 +188,7 @@ func (r *registry) register(ctx context.Context, subject string, s sr.Schema) (s
 		if errors.As(err, &re) && re.StatusCode == http.StatusConflict {
 			return sr.SubjectSchema{}, r.incompatible(ctx, subject, s, err)
 		}
-		return sr.SubjectSchema{}, fmt.Errorf("schema registry %s: registering the schema of subject %q: %w", r.url, subject, err)
+		return sr.SubjectSchema{}, fmt.Errorf("schema registry %s: registering the schema of subject %q: %w", r.url, subject, r.authError(err))
 	}
 	ss := sr.SubjectSchema{Subject: subject, ID: id, Schema: s}
 	// The version, for EXPLAIN and errors: best effort, the id is what
@@ -193,6 +198,20 @@ func (r *registry) register(ctx context.Context, subject string, s sr.Schema) (s
 	}
 	r.remember(ss)
 	return ss, nil
+}
+
+// authError returns err as an *AuthError when the registry refused the
+// credentials (401, 403) or its TLS handshake failed: the user's to fix.
+func (r *registry) authError(err error) error {
+	var re *sr.ResponseError
+	if errors.As(err, &re) && (re.StatusCode == http.StatusUnauthorized || re.StatusCode == http.StatusForbidden) || isAuthError(err) {
+		conn := "schema registry"
+		if r.user != "" {
+			conn += " user " + r.user
+		}
+		return &AuthError{Conn: conn, Err: err}
+	}
+	return err
 }
 
 // latestFor returns the latest schema of subject that a sink writes with
