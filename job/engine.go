@@ -71,6 +71,24 @@ type Program interface {
 // execProgram adapts *exec.Program to Program.
 type execProgram struct{ *exec.Program }
 
+// Exchanger is implemented by pipelines whose workers hand rows to each
+// other (a join's exchange between two stream-stream joins on different
+// keys): when Exchanges reports true every worker is finished at the end
+// of the input, even one that read nothing, since others send it rows; a
+// Finish may wait for the other workers' Finish. The Program then
+// implements Aborter, which the job calls when it stops, so that no
+// Finish waits for a worker that will not finish.
+type Exchanger interface{ Exchanges() bool }
+
+// Aborter is implemented by programs whose pipelines exchange rows (see
+// Exchanger).
+type Aborter interface{ Abort() }
+
+func exchanges(p Pipeline) bool {
+	x, ok := p.(Exchanger)
+	return ok && x.Exchanges()
+}
+
 // NewPipeline returns a fresh exec pipeline.
 func (p execProgram) NewPipeline() Pipeline { return p.Program.NewPipeline() }
 

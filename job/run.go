@@ -120,6 +120,9 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		}
 		r.workers = append(r.workers, w)
 	}
+	if a, ok := r.prog.(Aborter); ok {
+		defer context.AfterFunc(r.ctx, a.Abort)()
+	}
 	em := &emitter{r: r}
 	go em.loop()
 	r.workerWG.Add(n)

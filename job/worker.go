@@ -106,9 +106,10 @@ func (w *worker) loop() {
 	}
 	// A pipeline that never got a record holds nothing; finishing it would
 	// only repeat the empty-input row of a global aggregate, which worker 0
-	// alone emits, once for the job.
+	// alone emits, once for the job. One whose workers exchange rows may
+	// hold rows others sent it.
 	w.flushPipe(true)
-	if w.r.finishing() && (w.id == 0 || w.pipe.Stats().In > 0) {
+	if w.r.finishing() && (w.id == 0 || w.pipe.Stats().In > 0 || exchanges(w.pipe)) {
 		start := time.Now()
 		w.pipe.Finish(&w.col)
 		w.busy.Add(int64(time.Since(start)))

@@ -130,6 +130,18 @@ func (p *Plan) routed(sel *sql.Select, r *resolver) []bool {
 	return out
 }
 
+// lookupTables splits every table that is not broadcast by its own key,
+// for a statement whose stream-stream joins run on several keys: each row
+// looks its match up in the shard that holds it, wherever the row is.
+func (p *Plan) lookupTables() {
+	for i := range p.Inputs {
+		if in := &p.Inputs[i]; in.Role == RoleTable && !in.Broadcast {
+			in.Exchange = true
+			in.Why += "; the statement's stream-stream joins route the rows on their own keys"
+		}
+	}
+}
+
 // joinAtSource tries joining every table as the stream is read, before
 // routing: the tables' columns are then columns of the stream's rows, and
 // a statement that needs one partition only because it groups by a
@@ -184,10 +196,20 @@ func (p *Plan) placeInputs(sel *sql.Select, r *resolver) {
 				in.Routing += " on " + strings.Join(p.RoutingKeys, ", ")
 			}
 			in.Why = p.Reason
+		case in.Role != RoleTable && in.Exchange:
+			st := p.stageOf(i)
+			in.Routing = "exchange on " + strings.Join(keys, ", ")
+			in.Why = fmt.Sprintf("JOIN %s runs after an exchange: %s", in.Name, st.Why)
 		case in.Role != RoleTable:
 			in.Routing = strat
 			if len(keys) > 0 && strat != partition.FanIn {
 				in.Routing += " on " + strings.Join(keys, ", ")
+				in.Why = fmt.Sprintf("its rows are hashed on %s, its side of the join key, into the key groups %s is routed to", strings.Join(keys, ", "), p.Inputs[0].Name)
+				if p.Requirement.Aligned() && (strat == partition.SmartRepartition || strat == partition.StickyPartition) {
+					in.Why = fmt.Sprintf("%s and %s are both partitioned by the join key into %d partitions, so stream partition p goes to worker p mod N for both", p.Inputs[0].Name, in.Name, in.Facts.Partitions)
+				}
+			} else if strat == partition.FanIn {
+				in.Why = "every row goes to one worker, as " + p.Inputs[0].Name + "'s"
 			}
 		case in.JoinedAtSource:
 			in.Routing = "joined as " + p.Inputs[0].Name + " is read"
@@ -216,6 +238,16 @@ func (p *Plan) placeInputs(sel *sql.Select, r *resolver) {
 			in.Why += "; its rows are hashed on " + strings.Join(keys, ", ") + " into the key groups the stream is hashed into"
 		}
 	}
+}
+
+// stageOf returns the stage of stream input i (a zero Stage when none).
+func (p *Plan) stageOf(i int) Stage {
+	for _, st := range p.Stages {
+		if st.Input == i {
+			return st
+		}
+	}
+	return Stage{}
 }
 
 // lookupKeys returns what input i (a table) is looked up by: the

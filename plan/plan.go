@@ -93,6 +93,9 @@ type Plan struct {
 	CPUs int
 	// BatchSize is the records per hand-over (@batch_size, default 1024).
 	BatchSize int
+	// Stages are the stream-stream joins of a statement with several, in
+	// order (nil otherwise).
+	Stages []Stage
 	// Repartition is set when the statement runs in two stages joined by a
 	// repartition topic (see ScaleOut).
 	Repartition *Repartition
@@ -157,7 +160,12 @@ func Build(stmt *sql.Statement, opts Options) (*Plan, error) {
 	if err := p.roles(sel, opts); err != nil {
 		return nil, err
 	}
-	req, keys := requirement(sel, r, p.routed(sel, r))
+	req, keys, chained := p.planStages(sel, r)
+	if chained {
+		p.lookupTables()
+	} else {
+		req, keys = requirement(sel, r, p.routed(sel, r))
+	}
 	if req.Kind == partition.Single && opts.StaticTables {
 		req, keys = p.joinAtSource(sel, r, req, keys)
 	}
@@ -169,7 +177,9 @@ func Build(stmt *sql.Statement, opts Options) (*Plan, error) {
 	}
 	p.Requirement, p.RoutingKeys, p.KeyExprs = req, req.Keys, keys
 	for i := range p.Inputs {
-		p.Inputs[i].KeyExprs = inputKeys(sel, r, keys, i)
+		if in := &p.Inputs[i]; !(chained && in.Role == RoleStream && in.Exchange) {
+			in.KeyExprs = inputKeys(sel, r, keys, i)
+		}
 	}
 	if err := p.counts(opts); err != nil {
 		return nil, err

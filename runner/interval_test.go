@@ -14,14 +14,14 @@ import (
 	"github.com/sluicesql/sluice/sql"
 )
 
-// intervalData returns two random streams a and b (k, ts, v) loaded into
-// SQLite, their records spread over partitions by key or at random, in
-// time order or shuffled within 2 s.
+// intervalData returns three random streams a, b and c (k, j, ts, v)
+// loaded into SQLite, their records spread over partitions by k, in time
+// order or shuffled within 2 s.
 func intervalData(t *testing.T, seed uint64, disordered bool) *joinData {
 	t.Helper()
 	d := newJoinData(t, seed, true) // for its SQLite handle; the streams replace its inputs
 	rng := rand.New(rand.NewPCG(seed, 7))
-	if _, err := d.db.Exec(`CREATE TABLE a (k TEXT, ts INTEGER, v INTEGER); CREATE TABLE b (k TEXT, ts INTEGER, v INTEGER)`); err != nil {
+	if _, err := d.db.Exec(`CREATE TABLE a (k TEXT, j INTEGER, ts INTEGER, v INTEGER); CREATE TABLE b (k TEXT, j INTEGER, ts INTEGER, v INTEGER); CREATE TABLE c (k TEXT, j INTEGER, ts INTEGER, v INTEGER)`); err != nil {
 		t.Fatal(err)
 	}
 	gen := func(table string) [][]mem.Message {
@@ -30,10 +30,11 @@ func intervalData(t *testing.T, seed uint64, disordered bool) *joinData {
 		for i := range 600 {
 			ts += rng.Int64N(400)
 			k := fmt.Sprintf("k%d", rng.IntN(12))
-			f := map[string]record.Value{"k": record.StringValue(k), "ts": record.IntValue(ts), "v": record.IntValue(int64(i))}
+			j := rng.Int64N(6)
+			f := map[string]record.Value{"k": record.StringValue(k), "j": record.IntValue(j), "ts": record.IntValue(ts), "v": record.IntValue(int64(i))}
 			p := keyPart(k, d.parts)
 			parts[p] = append(parts[p], mem.Message{Fields: f, Timestamp: ts})
-			if _, err := d.db.Exec(`INSERT INTO `+table+` VALUES (?, ?, ?)`, k, ts, i); err != nil {
+			if _, err := d.db.Exec(`INSERT INTO `+table+` VALUES (?, ?, ?, ?)`, k, j, ts, i); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -47,7 +48,7 @@ func intervalData(t *testing.T, seed uint64, disordered bool) *joinData {
 		}
 		return parts
 	}
-	d.streams = map[string][][]mem.Message{"a": gen("a"), "b": gen("b")}
+	d.streams = map[string][][]mem.Message{"a": gen("a"), "b": gen("b"), "c": gen("c")}
 	return d
 }
 
@@ -168,4 +169,45 @@ func TestIntervalJoinBounded(t *testing.T) {
 	if n := strings.Count(out.String(), "\n"); n != 3 {
 		t.Errorf("%d rows, want 3:\n%s", n, out.String())
 	}
+}
+
+// TestChainedIntervalJoinsDifferentialSQLite runs statements with two
+// stream-stream joins, on the same key (one routing for the three
+// streams) and on different keys (an exchange between the joins), INNER,
+// LEFT and FULL, WITHIN (the second join reads the joined row's time, the
+// later of its rows') and BETWEEN (an earlier stream's event time), with
+// tables between them and GROUP BY and windows after them, over
+// time-ordered and disordered streams at 1, 2, 4 and 8 partitions with
+// every strategy the planner accepts, and compares the rows with SQLite's.
+func TestChainedIntervalJoinsDifferentialSQLite(t *testing.T) {
+	const with = ` WITH ('event.time.field'='ts', 'watermark.max_out_of_orderness'='3s', 'traders.primary.key'='k', 'regions.primary.key'='region'`
+	const ab = `b.ts - a.ts BETWEEN -1000 AND 1000`
+	// the joined row's time: the later of a's and b's (either may be NULL)
+	const abt = `MAX(COALESCE(a.ts, b.ts), COALESCE(b.ts, a.ts))`
+	queries := []intervalQuery{
+		{"inner, one key", `SELECT a.v AS av, b.v AS bv, c.v AS cv FROM a JOIN b ON a.k = b.k WITHIN INTERVAL '1' SECOND JOIN c ON b.k = c.k WITHIN INTERVAL '1' SECOND`,
+			`SELECT a.v AS av, b.v AS bv, c.v AS cv FROM a JOIN b ON a.k = b.k AND ` + ab + ` JOIN c ON b.k = c.k AND c.ts - ` + abt + ` BETWEEN -1000 AND 1000`},
+		{"inner, two keys, between", `SELECT a.v AS av, b.v AS bv, c.v AS cv FROM a JOIN b ON a.k = b.k WITHIN INTERVAL '1' SECOND JOIN c ON b.j = c.j AND c.ts BETWEEN a.ts - INTERVAL '500' MILLISECONDS AND a.ts + INTERVAL '1' SECOND`,
+			`SELECT a.v AS av, b.v AS bv, c.v AS cv FROM a JOIN b ON a.k = b.k AND ` + ab + ` JOIN c ON b.j = c.j AND c.ts - a.ts BETWEEN -500 AND 1000`},
+		{"left, two keys", `SELECT a.v AS av, b.v AS bv, c.v AS cv FROM a LEFT JOIN b ON a.k = b.k WITHIN INTERVAL '1' SECOND LEFT JOIN c ON a.j = c.j AND c.ts BETWEEN b.ts - INTERVAL '1' SECOND AND b.ts`,
+			`SELECT a.v AS av, b.v AS bv, c.v AS cv FROM a LEFT JOIN b ON a.k = b.k AND ` + ab + ` LEFT JOIN c ON a.j = c.j AND c.ts - b.ts BETWEEN -1000 AND 0`},
+		{"full, two keys", `SELECT a.v AS av, b.v AS bv, c.v AS cv FROM a FULL JOIN b ON a.k = b.k WITHIN INTERVAL '1' SECOND FULL JOIN c ON b.j = c.j WITHIN INTERVAL '500' MILLISECONDS`,
+			`SELECT a.v AS av, b.v AS bv, c.v AS cv FROM a FULL JOIN b ON a.k = b.k AND ` + ab + ` FULL JOIN c ON b.j = c.j AND c.ts - ` + abt + ` BETWEEN -500 AND 500`},
+		{"full then left, one key", `SELECT a.v AS av, b.v AS bv, c.v AS cv FROM a FULL JOIN b ON a.k = b.k WITHIN INTERVAL '1' SECOND LEFT JOIN c ON b.k = c.k AND c.ts BETWEEN b.ts AND b.ts + INTERVAL '1' SECOND`,
+			`SELECT a.v AS av, b.v AS bv, c.v AS cv FROM a FULL JOIN b ON a.k = b.k AND ` + ab + ` LEFT JOIN c ON b.k = c.k AND c.ts - b.ts BETWEEN 0 AND 1000`},
+		{"right, two keys, a table between", `SELECT a.v AS av, c.v AS cv, r.name FROM a JOIN b ON a.k = b.k WITHIN INTERVAL '1' SECOND LEFT JOIN traders r ON b.k = r.k RIGHT JOIN c ON c.j = a.j AND c.v % 20 > COALESCE(r.lim, 0) WITHIN INTERVAL '1' SECOND`,
+			`SELECT a.v AS av, c.v AS cv, r.name FROM (a JOIN b ON a.k = b.k AND ` + ab + ` LEFT JOIN traders r ON b.k = r.k) RIGHT JOIN c ON c.j = a.j AND c.v % 20 > COALESCE(r.lim, 0) AND c.ts - ` + abt + ` BETWEEN -1000 AND 1000`},
+		{"group by the second key", `SELECT c.j, COUNT(*) AS n, SUM(a.v) AS s FROM a JOIN b ON a.k = b.k WITHIN INTERVAL '1' SECOND JOIN c ON b.j = c.j WITHIN INTERVAL '1' SECOND GROUP BY c.j EMIT FINAL`,
+			`SELECT c.j, COUNT(*) AS n, SUM(a.v) AS s FROM a JOIN b ON a.k = b.k AND ` + ab + ` JOIN c ON b.j = c.j AND c.ts - ` + abt + ` BETWEEN -1000 AND 1000 GROUP BY c.j`},
+	}
+	intervalQueries(t, queries, with, []string{"true", "false"})
+	// Windows after the joins take the joined row's event time (the latest
+	// of its rows'); a joined row is late in its window when the stream
+	// record that made it was late in its source partition (see
+	// Lateness), which the disordered streams' records may be: time-ordered
+	// streams only.
+	q := intervalQuery{"group by the first key, in windows", `SELECT a.k, COUNT(*) AS n FROM a JOIN b ON a.k = b.k WITHIN INTERVAL '1' SECOND LEFT JOIN c ON b.j = c.j WITHIN INTERVAL '1' SECOND GROUP BY a.k WINDOW TUMBLING(INTERVAL '10' SECONDS) EMIT FINAL`,
+		`SELECT a.k, COUNT(*) AS n FROM a JOIN b ON a.k = b.k AND ` + ab + ` LEFT JOIN c ON b.j = c.j AND c.ts - ` + abt + ` BETWEEN -1000 AND 1000 GROUP BY a.k, MAX(a.ts, b.ts, COALESCE(c.ts, a.ts)) / 10000`}
+	d := intervalData(t, 3, false)
+	d.eachInterval(t, q.q+with, []string{"true"}, d.sqlite(t, q.sqlite))
 }

@@ -419,16 +419,34 @@ func sourceFacts(ctx context.Context, src connector.Source, schema *record.Schem
 	return f, nil
 }
 
-// intervalJob configures the job of a statement with a stream-stream join
-// (its tables loaded, their facts and sizes in facts and rows): both
-// streams are read into the joined row and routed by their own side of the
-// join key.
+// setExchange tells a join program which of its stream-stream joins
+// re-route their rows first (Plan.Stages), over the plan's workers, one
+// when every row goes to one.
+func setExchange(p *plan.Plan, prog *join.Program) error {
+	keys := make([][2][]sql.Expr, len(p.Stages))
+	for k, st := range p.Stages {
+		if st.Exchange {
+			keys[k] = [2][]sql.Expr{st.LeftKeys, st.RightKeys}
+		}
+	}
+	n := p.Partitions
+	if p.Strategy.Name() == partition.FanIn || p.Requirement.Kind != partition.Hash {
+		n = 1
+	}
+	return prog.SetExchange(keys, n, len(p.KeyExprs))
+}
+
+// intervalJob configures the job of a statement with stream-stream joins
+// (its tables loaded, their facts and sizes in facts and rows): the streams
+// are read into the joined row and each routed by its own side of the key
+// the plan routes it on; the joins after an exchange re-route the rows
+// between the workers.
 func intervalJob(ctx context.Context, stmt *sql.Statement, opts Options, q *joinQuery, facts map[string]connector.Facts,
 	rows map[string]int64, sink connector.Sink, dead connector.DeadLetters, stdoutSink bool) (*Job, error) {
 	sel, prog, props := stmt.Select(), q.prog, q.props
 	sides := prog.Sides()
-	right := prog.StreamInput()
-	for s, in := range []int{0, right} {
+	streams := prog.StreamInputs()
+	for s, in := range streams {
 		f, err := sourceFacts(ctx, q.srcs[in], sides[s].Schema)
 		if err != nil {
 			return nil, err
@@ -444,12 +462,19 @@ func intervalJob(ctx context.Context, stmt *sql.Statement, opts Options, q *join
 	if err != nil {
 		return nil, configErr(err)
 	}
-	if len(p.KeyExprs) > 0 && p.Requirement.Kind == partition.Hash && len(p.Inputs[right].KeyExprs) == len(p.KeyExprs) {
-		fns, err := prog.RoutingKey([2][]sql.Expr{p.Inputs[0].KeyExprs, p.Inputs[right].KeyExprs})
+	if len(p.KeyExprs) > 0 && p.Requirement.Kind == partition.Hash {
+		keys := make([][]sql.Expr, len(streams))
+		for s, in := range streams {
+			keys[s] = p.Inputs[in].KeyExprs
+		}
+		fns, err := prog.RoutingKey(keys)
 		if err != nil {
 			return nil, configErr(err)
 		}
 		job.SetRoutingFuncs(&cfg.Routing, fns)
+	}
+	if err := setExchange(p, prog); err != nil {
+		return nil, configErr(err)
 	}
 	if ks, ok := sink.(*kafka.Sink); ok {
 		ks.SetDefaultPartitions(facts[sel.From.Name].Partitions)
@@ -457,7 +482,10 @@ func intervalJob(ctx context.Context, stmt *sql.Statement, opts Options, q *join
 	cfg.Program = joinProgram{prog}
 	cfg.DLQ = dead
 	cfg.Name = q.name
-	cfg.Sources = []connector.Source{join.SideSource(q.srcs[0], sides[0], 0), join.SideSource(q.srcs[right], sides[1], 1)}
+	cfg.Sources = nil
+	for s, in := range streams {
+		cfg.Sources = append(cfg.Sources, join.SideSource(q.srcs[in], sides[s], s))
+	}
 	if opts.InProcess != nil {
 		for i, src := range cfg.Sources {
 			cfg.Sources[i] = opts.InProcess.Gate(src)

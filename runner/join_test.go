@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -196,7 +197,8 @@ func (d *joinData) runPlan(t *testing.T, text string, opts Options) ([]string, *
 		t.Fatal(err)
 	}
 	if sum.DeadLetters != 0 {
-		t.Fatalf("%d records dead-lettered", sum.DeadLetters)
+		dl, _ := os.ReadFile(props["dlq.path"])
+		t.Fatalf("%d records dead-lettered: %.600s", sum.DeadLetters, dl)
 	}
 	var rows []string
 	dec := json.NewDecoder(&out)

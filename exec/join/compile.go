@@ -1,7 +1,8 @@
 // Package join runs joins inside a partition worker: a stream joined with
 // tables (sources with a primary key, latest value per key) looked up by
-// key, each on its own key, and at most one stream-stream join whose rows
-// meet within a time bound. Compile turns a SELECT with JOINs into a
+// key, each on its own key, and stream-stream joins whose rows meet within
+// a time bound, one after another (the rows one emits meet the next
+// stream, on the same worker or after an exchange on the next key). Compile turns a SELECT with JOINs into a
 // Program over the joined row: every input's columns in statement order,
 // so that the rest of the query (WHERE, GROUP BY, windows, EMIT) is an
 // ordinary exec.Program over that row. The tables' state lives in Tables
@@ -48,12 +49,14 @@ type Program struct {
 	stream *record.Schema // the stream's columns: slots 0..len-1 of the joined row
 	width  int            // the joined row's width
 	tables []*lookup      // the stream-table JOINs, in order
-	iv     *interval      // a stream-stream join; nil when there is none
-	// pre is the number of tables joined before the stream-stream join:
-	// they are looked up for the left input's rows as they arrive, the
-	// others for the joined rows
-	pre int
-	c   *compiler
+	// ivs are the stream-stream joins in statement order (nil when there
+	// are none): each joins the rows of the joins before it with one more
+	// stream. A table is looked up between them (lookup.after).
+	ivs []*interval
+	// x, when set, exchanges rows between the workers before the
+	// stream-stream joins it marks (SetExchange)
+	x *exchangeSet
+	c *compiler
 }
 
 // lookup is one stream-table JOIN.
@@ -63,7 +66,10 @@ type lookup struct {
 	keys     []expr.Func // over the joined row: the values equated with the table's key columns, in key order
 	residual expr.Func   // the rest of ON over the joined row; nil when none
 	offset   int         // the table's first slot in the joined row
-	table    *Table
+	// after is the stream-stream join whose rows the table is looked up
+	// for; -1: the FROM stream's rows as they arrive
+	after int
+	table *Table
 	asOf     *exec.Program // FOR SYSTEM_TIME AS OF: the stream's time over the joined row; nil when absent
 	// prunes: asOf reads the stream's event time, which the watermark
 	// bounds, so the table's versions older than the watermark's are dropped
@@ -71,27 +77,22 @@ type lookup struct {
 }
 
 // Compile compiles a SELECT with JOINs: any number of stream-table joins
-// (each on its own key) and at most one stream-stream join. The joined row
-// holds every input's columns in statement order (then, with a
-// stream-stream join, the slot that tells its two inputs apart). Errors in
-// the statement are positioned *expr.Error values.
+// (each on its own key) and stream-stream joins. The joined row holds
+// every input's columns in statement order (then, with a stream-stream
+// join, the slot that tells the streams apart). Errors in the statement
+// are positioned *expr.Error values.
 func Compile(sel *sql.Select, opts Options) (*Program, error) {
 	if len(opts.Inputs) != 1+len(sel.Joins) {
 		return nil, fmt.Errorf("join: %d inputs described for %d sources", len(opts.Inputs), 1+len(sel.Joins))
 	}
-	ss := 0 // the input of the stream-stream join's right side; 0 when none
+	var streams []int // the inputs of the stream-stream joins' right sides
 	for i, j := range sel.Joins {
 		in := opts.Inputs[i+1]
 		if len(in.PrimaryKey) == 0 {
-			if ss != 0 {
-				first := sel.Joins[ss-1].Source.Name
-				return nil, errorAt(j, "JOIN %s: %s and %s are both streams (no primary key), and a statement runs one stream-stream join: join %s in a CREATE STREAM ... AS SELECT and join %s with that stream, or declare '%s.primary.key' to join it as a table (latest row per key)",
-					j.Source.Name, first, j.Source.Name, first, j.Source.Name, j.Source.Name)
-			}
 			if j.AsOf != nil {
 				return nil, errorAt(j, "JOIN %s FOR SYSTEM_TIME AS OF: %s has no primary key, so it is a stream; a temporal join reads a table's versions: declare '%s.primary.key'", j.Source.Name, j.Source.Name, j.Source.Name)
 			}
-			ss = i + 1
+			streams = append(streams, i+1)
 			continue
 		}
 		if j.Kind != sql.InnerJoin && j.Kind != sql.LeftJoin {
@@ -99,7 +100,7 @@ func Compile(sel *sql.Select, opts Options) (*Program, error) {
 		}
 	}
 	c := newCompiler(sel, opts)
-	c.ss = ss
+	c.streams = streams
 	rsel, err := c.rewriteSelect(sel)
 	if err != nil {
 		return nil, err
@@ -107,16 +108,17 @@ func Compile(sel *sql.Select, opts Options) (*Program, error) {
 	p := &Program{c: c}
 	ons := make([][]sql.Expr, len(sel.Joins))
 	for i, j := range sel.Joins {
-		if i+1 == ss {
+		if c.isStream(i + 1) {
 			continue
 		}
 		if ons[i], err = c.on(i+1, j); err != nil {
 			return nil, err
 		}
 	}
-	var sj *streamJoin
-	if ss > 0 {
-		if sj, err = c.streamJoin(sel.Joins[ss-1]); err != nil {
+	sjs := make([]*streamJoin, len(streams))
+	for k, in := range streams {
+		c.ss = in
+		if sjs[k], err = c.streamJoin(sel.Joins[in-1], k); err != nil {
 			return nil, err
 		}
 	}
@@ -148,6 +150,7 @@ func Compile(sel *sql.Select, opts Options) (*Program, error) {
 	p.stream = c.schema(0)
 	joined := record.NewSchemaOf(p.stream.Fields()...)
 	offsets := make([]int, len(c.inputs))
+	stage := -1 // the stream-stream join the next table follows
 	for i := 1; i < len(c.inputs); i++ {
 		schema := c.schema(i)
 		offsets[i] = joined.Len()
@@ -155,7 +158,8 @@ func Compile(sel *sql.Select, opts Options) (*Program, error) {
 			f.Name = c.name(i, f.Name)
 			joined.AddField(f)
 		}
-		if i == ss {
+		if c.isStream(i) {
+			stage++
 			continue
 		}
 		t, err := NewTable(opts.Inputs[i].Name, schema, opts.Inputs[i].PrimaryKey)
@@ -163,21 +167,23 @@ func Compile(sel *sql.Select, opts Options) (*Program, error) {
 			return nil, err
 		}
 		t.input = i
-		p.tables = append(p.tables, &lookup{kind: sel.Joins[i-1].Kind, at: sel.Joins[i-1], offset: offsets[i], table: t})
-		if ss == 0 || i < ss {
-			p.pre++
-		}
+		p.tables = append(p.tables, &lookup{kind: sel.Joins[i-1].Kind, at: sel.Joins[i-1], offset: offsets[i], table: t, after: stage})
 	}
 	props := opts.Properties
-	if ss > 0 {
-		iv := &interval{kind: sel.Joins[ss-1].Kind, lo: sj.lo, hi: sj.hi}
-		iv.offset = [2]int{0, offsets[ss]}
-		iv.width = [2]int{offsets[ss], c.schema(ss).Len()}
-		iv.side = joined.Add(sideColumn)
-		iv.bound = fmt.Sprintf("%s.t - %s.t in [%dms, %dms]", c.qualifier(ss), c.qualifier(0), sj.lo, sj.hi)
-		p.iv = iv
+	if len(streams) > 0 {
+		side := joined.Add(sideColumn)
+		var slack int64
+		for k, in := range streams {
+			sj := sjs[k]
+			iv := &interval{kind: sel.Joins[in-1].Kind, lo: sj.lo, hi: sj.hi, slack: slack, side: side, k: k}
+			iv.offset = [2]int{0, offsets[in]}
+			iv.width = [2]int{offsets[in], c.schema(in).Len()}
+			iv.bound = sj.boundText(c, in)
+			p.ivs = append(p.ivs, iv)
+			slack += max(sj.hi, -sj.lo, 0)
+		}
 		// The query after the join reads each joined row's event time (the
-		// later of its two rows'), not a column.
+		// latest of its rows'), not a column.
 		props = map[string]string{}
 		for k, v := range opts.Properties {
 			if k != exec.PropEventTimeField {
@@ -186,12 +192,12 @@ func Compile(sel *sql.Select, opts Options) (*Program, error) {
 		}
 	}
 	p.width = joined.Len()
-	if ss > 0 {
+	if len(streams) > 0 {
 		p.stream = joined
 	}
 	lookups := 0
 	for i, j := range sel.Joins {
-		if i+1 == ss {
+		if c.isStream(i + 1) {
 			continue
 		}
 		if j.AsOf != nil {
@@ -217,8 +223,8 @@ func Compile(sel *sql.Select, opts Options) (*Program, error) {
 			}
 		}
 	}
-	if ss > 0 {
-		if err := sj.compile(p.iv, c, joined); err != nil {
+	for k, sj := range sjs {
+		if err := sj.compile(p.ivs[k], c, joined); err != nil {
 			return nil, err
 		}
 	}
@@ -227,6 +233,16 @@ func Compile(sel *sql.Select, opts Options) (*Program, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// isStream reports whether input i is the right side of a stream-stream join.
+func (c *compiler) isStream(i int) bool {
+	for _, s := range c.streams {
+		if s == i {
+			return true
+		}
+	}
+	return false
 }
 
 // compiler resolves the names of a join statement.
@@ -239,14 +255,17 @@ type compiler struct {
 	aliases map[string]bool
 	keys    map[int][]sql.Expr // per table input: the expressions equated with its key columns
 	props   map[string]string
-	ss      int // the right input of the stream-stream join; 0 when none
-	// leftTime is the event-time column of its left input ("" for the
-	// records' own times)
-	leftTime string
+	// streams are the right inputs of the stream-stream joins, ss the one
+	// being compiled
+	streams []int
+	ss      int
+	// times are the event-time columns of the streams, by input, as named
+	// in the joined row ("" for the records' own times)
+	times map[int]string
 }
 
 func newCompiler(sel *sql.Select, opts Options) *compiler {
-	c := &compiler{inputs: opts.Inputs, props: opts.Properties, quals: map[string]int{}, aliases: map[string]bool{}, keys: map[int][]sql.Expr{}}
+	c := &compiler{inputs: opts.Inputs, props: opts.Properties, quals: map[string]int{}, aliases: map[string]bool{}, keys: map[int][]sql.Expr{}, times: map[int]string{}}
 	for i, in := range opts.Inputs {
 		c.quals[strings.ToLower(in.Name)] = i
 		if in.Alias != "" {
@@ -675,10 +694,10 @@ func (c *compiler) temporal(i int, j sql.Join, lk *lookup, joined *record.Schema
 	// passed can go: in a statement with a stream-stream join, only for the
 	// left input's rows as they arrive (joined rows come out later).
 	et := strings.TrimSpace(c.props[exec.PropEventTimeField])
-	if c.ss != 0 {
-		et = c.leftTime
+	if len(c.streams) > 0 {
+		et = c.times[0]
 	}
-	lk.prunes = in == 0 && et != "" && strings.EqualFold(et, id.Name) && (c.ss == 0 || i < c.ss)
+	lk.prunes = in == 0 && et != "" && strings.EqualFold(et, id.Name) && (len(c.streams) == 0 || i < c.streams[0])
 	lk.table.SetDynamic() // versions are dropped while workers read it
 	col := c.versionColumn(i)
 	if col == "" {

@@ -16,7 +16,8 @@ const PropStateTTL = "join.state.ttl"
 
 // interval is a stream-stream join: each input's rows are kept per join
 // key until the watermark shows that no row of the other input can still
-// fall within the time bound. 0 is the left input (FROM), 1 the right.
+// fall within the time bound. 0 is the left input (FROM, or the rows of
+// the joins before it), 1 the right.
 type interval struct {
 	kind     sql.JoinKind
 	lo, hi   int64 // right time - left time must be in [lo, hi] (ms)
@@ -24,9 +25,19 @@ type interval struct {
 	keys     [2][]expr.Func // over the joined row: each side's join key
 	residual expr.Func
 	times    [2]*exec.Program // each side's event time over the joined row; nil: the record's own
+	tslot    [2]int           // the slot of each side's time column; -1: none
 	offset   [2]int           // each side's first slot in the joined row
 	width    [2]int
 	side     int // the slot that says which input a row came from
+	// slack bounds how far a left row's time may be ahead of the earliest
+	// time of the rows it joins (the spans of the joins before it), so that
+	// the watermark after the join stays behind every row it still holds
+	slack int64
+	// exchange: the join's rows are re-routed first, each side hashed on
+	// its xkeys (SetExchange); k is the join's place in the chain
+	exchange bool
+	xkeys    [2][]expr.Func
+	k        int
 }
 
 // outer reports whether unmatched rows of side s are emitted with NULLs.
@@ -46,7 +57,7 @@ func (iv *interval) outer(s int) bool {
 // conjunct `b.t BETWEEN a.t - x AND a.t + y` (either side first), else
 // 'join.state.ttl'. It returns the bound, the time columns it names (""
 // when it names none) and the other conjuncts.
-func (c *compiler) timeBound(j sql.Join) (lo, hi int64, cols [2]string, rest []sql.Expr, err error) {
+func (c *compiler) timeBound(j sql.Join) (lo, hi int64, cols [2]inputCol, rest []sql.Expr, err error) {
 	found := false
 	for _, conj := range conjuncts(j.On) {
 		if b, ok := conj.(*sql.Between); ok && !b.Not && !found {
@@ -82,9 +93,10 @@ func (c *compiler) timeBound(j sql.Join) (lo, hi int64, cols [2]string, rest []s
 }
 
 // between reads `x.t BETWEEN y.t [+-] INTERVAL AND y.t [+-] INTERVAL`
-// where x and y are the two streams (input 0 and c.ss), as right - left in
-// [lo, hi]; cols are indexed by side (0 left, 1 right).
-func (c *compiler) between(b *sql.Between) (lo, hi int64, cols [2]string, ok bool) {
+// where one of x and y is the right stream (c.ss) and the other an input
+// joined before it, as right - left in [lo, hi]; cols are indexed by side
+// (0 left, 1 right).
+func (c *compiler) between(b *sql.Between) (lo, hi int64, cols [2]inputCol, ok bool) {
 	x, okx := b.X.(*sql.Ident)
 	if !okx {
 		return 0, 0, cols, false
@@ -99,13 +111,13 @@ func (c *compiler) between(b *sql.Between) (lo, hi int64, cols [2]string, ok boo
 		return 0, 0, cols, false
 	}
 	switch {
-	case xi == c.ss && lcol.in == 0: // right - left in [yl, yh]
-		cols[1], cols[0] = x.Name, lcol.name
+	case xi == c.ss && lcol.in < c.ss: // right - left in [yl, yh]
+		cols[1], cols[0] = inputCol{xi, x.Name}, lcol
 		return yl, yh, cols, true
-	case xi != 0 || lcol.in != c.ss:
+	case xi >= c.ss || lcol.in != c.ss:
 		return 0, 0, cols, false
 	}
-	cols[0], cols[1] = x.Name, lcol.name
+	cols[0], cols[1] = inputCol{xi, x.Name}, lcol
 	// left in [right + yl, right + yh]: right - left in [-yh, -yl]
 	return -yh, -yl, cols, true
 }
@@ -158,6 +170,12 @@ func (c *compiler) offsetOf(e sql.Expr) (int64, inputCol, bool) {
 	return 0, inputCol{}, false
 }
 
+// nullTime reports whether a row's time on side s is NULL: the left row
+// of a later join whose bound reads a stream an outer join left out.
+func (iv *interval) nullTime(s int, r *record.Record) bool {
+	return iv.tslot[s] >= 0 && r.Values[iv.tslot[s]].IsNull()
+}
+
 // eventTime returns side s's event time of a row.
 func (iv *interval) eventTime(s int, r *record.Record) (int64, error) {
 	if p := iv.times[s]; p != nil {
@@ -178,22 +196,28 @@ func (iv *interval) eventTime(s int, r *record.Record) (int64, error) {
 const sideColumn = " side"
 
 // streamJoin is the ON of a statement's stream-stream JOIN (its right
-// input is c.ss, its left the stream and the tables joined before it).
+// input is c.ss, its left the inputs joined before it).
 type streamJoin struct {
-	at       sql.Join
-	lo, hi   int64
-	cols     [2]string     // each side's event-time column; "" for the records' own
+	at     sql.Join
+	lo, hi int64
+	// cols are each side's time in the bound, as named in the joined row:
+	// "" for the records' own (the right side, or a first join's left), or
+	// the joined row's event time (a later join's left)
+	cols     [2]string
+	left     int           // the input of the left side's time column; -1 when none
 	keys     [2][]sql.Expr // each side's join key over the joined row
 	residual []sql.Expr    // the rest of ON over the joined row
 }
 
-// streamJoin reads the stream-stream JOIN j: its time bound, its key
-// equalities (each side reading only its own inputs) and the rest of ON.
-func (c *compiler) streamJoin(j sql.Join) (*streamJoin, error) {
-	sj := &streamJoin{at: j}
+// streamJoin reads the stream-stream JOIN j, the k-th of the statement:
+// its time bound, its key equalities (each side reading only its own
+// inputs) and the rest of ON.
+func (c *compiler) streamJoin(j sql.Join, k int) (*streamJoin, error) {
+	sj := &streamJoin{at: j, left: -1}
 	var rest []sql.Expr
 	var err error
-	if sj.lo, sj.hi, sj.cols, rest, err = c.timeBound(j); err != nil {
+	var cols [2]inputCol
+	if sj.lo, sj.hi, cols, rest, err = c.timeBound(j); err != nil {
 		return nil, err
 	}
 	left, right := uint64(1)<<c.ss-1, uint64(1)<<c.ss
@@ -219,10 +243,29 @@ func (c *compiler) streamJoin(j sql.Join) (*streamJoin, error) {
 		}
 		sj.residual = append(sj.residual, r)
 	}
+	if k == 0 && cols[0].name != "" && cols[0].in != 0 {
+		return nil, errorAt(j, "JOIN %s: the time bound reads %s.%s: the first stream-stream join compares the event times of %s and %s", j.Source.Name, c.qualifier(cols[0].in), cols[0].name, c.qualifier(0), c.qualifier(c.ss))
+	}
+	if k > 0 {
+		// a later join's left side is the rows of the joins before it: its
+		// time is the event time of one of their streams, or the joined
+		// row's (the latest of its rows')
+		if cols[0].name != "" {
+			if err := c.earlierTime(j, cols[0]); err != nil {
+				return nil, err
+			}
+			sj.left = cols[0].in
+			sj.cols[0] = c.times[cols[0].in]
+		}
+		cols[0] = inputCol{in: -1}
+	}
 	// Each side's event time: the columns of a BETWEEN bound, else
 	// '<n>.event.time.field', else 'event.time.field', else the record's.
 	for s, in := range [2]int{0, c.ss} {
-		col := sj.cols[s]
+		if s == 0 && k > 0 {
+			continue
+		}
+		col := cols[s].name
 		if col == "" {
 			col = strings.TrimSpace(c.props[c.inputs[in].Name+".event.time.field"])
 		}
@@ -239,16 +282,60 @@ func (c *compiler) streamJoin(j sql.Join) (*streamJoin, error) {
 			col = c.name(in, c.canonical(in, col))
 		}
 		sj.cols[s] = col
+		c.times[in] = col
 	}
-	c.leftTime = sj.cols[0] // input 0's columns keep their names in the joined row
 	return sj, nil
+}
+
+// earlierTime checks that the left column of a later stream-stream join's
+// bound is the event time of a stream joined before: the watermark bounds
+// only that.
+func (c *compiler) earlierTime(j sql.Join, col inputCol) error {
+	t, ok := c.times[col.in]
+	name := c.name(col.in, c.canonical(col.in, col.name))
+	if ok && t != "" && strings.EqualFold(t, name) {
+		return nil
+	}
+	what := "is a table's column"
+	if ok && t == "" {
+		what = "is not its event time (it has none: its records' timestamps)"
+	} else if ok {
+		what = fmt.Sprintf("is not its event time (%s)", t)
+	}
+	return errorAt(j, "JOIN %s: the time bound reads %s.%s, which %s: the bound of a later stream-stream join compares the new stream's event time with that of a stream joined before, which the watermark bounds; name that column, or use WITHIN (the joined row's event time, the latest of its rows')",
+		j.Source.Name, c.qualifier(col.in), col.name, what)
+}
+
+// boundText describes the bound as right time - left time in [lo, hi]:
+// the left time of a later join is a stream's, or the joined row's (the
+// latest of the rows before it).
+func (sj *streamJoin) boundText(c *compiler, in int) string {
+	left := c.qualifier(0) + ".t"
+	if sj.left >= 0 {
+		left = c.qualifier(sj.left) + ".t"
+	} else if in != c.streams[0] {
+		var ts []string
+		for _, i := range append([]int{0}, c.streams...) {
+			if i < in {
+				ts = append(ts, c.qualifier(i)+".t")
+			}
+		}
+		left = "max(" + strings.Join(ts, ", ") + ")"
+	}
+	return fmt.Sprintf("%s.t - %s in [%dms, %dms]", c.qualifier(in), left, sj.lo, sj.hi)
 }
 
 // compile compiles the stream-stream join's keys, event times and the
 // rest of its ON over the joined row into iv.
 func (sj *streamJoin) compile(iv *interval, c *compiler, joined *record.Schema) error {
 	scope := &expr.Scope{Schema: joined}
+	iv.tslot = [2]int{-1, -1}
 	for s := range 2 {
+		if sj.cols[s] != "" {
+			if slot, ok := joined.Lookup(sj.cols[s]); ok {
+				iv.tslot[s] = slot
+			}
+		}
 		for _, k := range sj.keys[s] {
 			f, err := expr.Compile(k, scope)
 			if err != nil {
@@ -284,77 +371,98 @@ type Side struct {
 	Offset, Width, Slot int
 }
 
-// Sides returns the inputs of a stream-stream join (nil for a
-// stream-table join): their sources are read into the joined row.
+// Sides returns the streams of a statement with stream-stream joins (nil
+// for a stream-table join), by their tag in the side slot: the FROM stream,
+// then the right input of each stream-stream join. Their sources are read
+// into the joined row.
 func (p *Program) Sides() []Side {
-	if p.iv == nil {
+	if p.ivs == nil {
 		return nil
 	}
-	return []Side{
-		{Schema: p.c.schema(0), Offset: 0, Width: p.width, Slot: p.iv.side},
-		{Schema: p.c.schema(p.c.ss), Offset: p.iv.offset[1], Width: p.width, Slot: p.iv.side},
+	out := []Side{{Schema: p.c.schema(0), Offset: 0, Width: p.width, Slot: p.ivs[0].side}}
+	for k, iv := range p.ivs {
+		out = append(out, Side{Schema: p.c.schema(p.c.streams[k]), Offset: iv.offset[1], Width: p.width, Slot: iv.side})
 	}
+	return out
 }
 
-// StreamInput returns the input of the stream-stream join's right side (0
-// when there is none).
-func (p *Program) StreamInput() int { return p.c.ss }
+// StreamInputs returns the inputs of Sides (0, then each stream-stream
+// join's right input).
+func (p *Program) StreamInputs() []int { return append([]int{0}, p.c.streams...) }
+
+// sideOf returns a row's tag: 0 for the FROM stream, k+1 for the right
+// input of stream-stream join k.
+func sideOf(r *record.Record, slot int) int {
+	if v := r.Values[slot]; v.Kind() == record.Int {
+		return int(v.Int())
+	}
+	return 0
+}
+
+// stageOf returns the stream-stream join a stream's row enters and its side there.
+func stageOf(tag int) (k, s int) {
+	if tag == 0 {
+		return 0, 0
+	}
+	return tag - 1, 1
+}
 
 // EventTime returns a record's event time: a stream-stream join reads its
 // input's own event time (job.Program).
 func (p *Program) EventTime(r *record.Record) (int64, bool) {
-	if p.iv == nil {
+	if p.ivs == nil {
 		return p.Program.EventTime(r)
 	}
-	s := 0
-	if v := r.Values[p.iv.side]; v.Kind() == record.Int && v.Int() == 1 {
-		s = 1
-	}
-	t, err := p.iv.eventTime(s, r)
+	k, s := stageOf(sideOf(r, p.ivs[0].side))
+	t, err := p.ivs[k].eventTime(s, r)
 	return t, err == nil
 }
 
-// HoldsRows reports whether the query holds input rows until the
-// watermark passes them (job.Program): a stream-stream join buffers each
-// input's rows, and keeps the more of them the further one source
-// partition runs ahead of the slowest in event time.
-func (p *Program) HoldsRows() bool { return p.iv != nil || p.Program.HoldsRows() }
-
 // Bound describes a stream-stream join's time bound ("" for others).
 func (p *Program) Bound() string {
-	if p.iv == nil {
-		return ""
+	var out []string
+	for _, iv := range p.ivs {
+		out = append(out, iv.bound)
 	}
-	return p.iv.bound
+	return strings.Join(out, "; ")
 }
 
-// RoutingKey returns the routing key of a stream-stream join as functions
-// over the joined row: each reads its input's side of the key (keys[s] are
-// input s's key expressions as the planner wrote them).
-func (p *Program) RoutingKey(keys [2][]sql.Expr) ([]expr.Func, error) {
-	if len(keys[0]) != len(keys[1]) {
-		return nil, fmt.Errorf("join routing key: %d keys on the left, %d on the right", len(keys[0]), len(keys[1]))
+// RoutingKey returns the routing key of the streams of stream-stream
+// joins as functions over the joined row: each reads its stream's key
+// (keys[tag] are the key expressions of the stream Sides()[tag] as the
+// planner wrote them; a shorter list is padded with NULLs, a longer one
+// cut, to the FROM stream's).
+func (p *Program) RoutingKey(keys [][]sql.Expr) ([]expr.Func, error) {
+	if len(keys) != len(p.ivs)+1 {
+		return nil, fmt.Errorf("join routing key: keys for %d streams, %d streams", len(keys), len(p.ivs)+1)
 	}
 	scope := &expr.Scope{Schema: p.stream}
-	var out []expr.Func
-	slot := p.iv.side
-	for i := range keys[0] {
-		var fs [2]expr.Func
-		for s := range 2 {
-			e, _, err := p.c.expr(keys[s][i])
+	fs := make([][]expr.Func, len(keys))
+	for tag, ks := range keys {
+		for i := range keys[0] {
+			if i >= len(ks) || ks[i] == nil {
+				fs[tag] = append(fs[tag], nullKey)
+				continue
+			}
+			e, _, err := p.c.expr(ks[i])
 			if err != nil {
 				return nil, err
 			}
-			if fs[s], err = expr.Compile(e, scope); err != nil {
+			f, err := expr.Compile(e, scope)
+			if err != nil {
 				return nil, err
 			}
+			fs[tag] = append(fs[tag], f)
 		}
+	}
+	var out []expr.Func
+	slot := p.ivs[0].side
+	for i := range keys[0] {
 		out = append(out, func(r *record.Record) (record.Value, error) {
-			if v := r.Values[slot]; v.Kind() == record.Int && v.Int() == 1 {
-				return fs[1](r)
-			}
-			return fs[0](r)
+			return fs[sideOf(r, slot)][i](r)
 		})
 	}
 	return out, nil
 }
+
+func nullKey(*record.Record) (record.Value, error) { return record.NullValue(), nil }

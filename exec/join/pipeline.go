@@ -24,10 +24,17 @@ type Pipeline struct {
 	// counters of stream records that never reached the inner pipeline,
 	// and of joined rows a later table's lookup failed on
 	in, unmatched, dead, rowErrors int64
-	// a stream-stream join's state, its watermark and its output rows' values
-	ss    *ssState
+	// the stream-stream joins' states, the job's watermark, the rows each
+	// join emitted and not yet passed on, the rows for the query after the
+	// joins, and the values of the rows built
+	ss    []*ssState
 	wm    int64
+	outs  [][]record.Record
+	final []record.Record
 	arena []record.Value
+	// x is the worker's place in the exchanges between joins; nil when
+	// there are none
+	x *member
 	// the watermark this pipeline gives each temporal table it looks up by
 	// the stream's event time, whose old versions are then dropped
 	marks []tableMark
@@ -41,8 +48,12 @@ type tableMark struct {
 // NewPipeline returns a fresh pipeline (job.Program).
 func (p *Program) NewPipeline() *Pipeline {
 	pl := &Pipeline{p: p, inner: p.Program.NewPipeline(), wm: math.MinInt64}
-	if p.iv != nil {
-		pl.ss = newSSState(p.iv)
+	for k, iv := range p.ivs {
+		pl.ss = append(pl.ss, newSSState(iv, k))
+	}
+	pl.outs = make([][]record.Record, len(p.ivs))
+	if p.x != nil {
+		pl.x = p.x.join()
 	}
 	for _, lk := range p.tables {
 		if lk.prunes {
@@ -200,8 +211,10 @@ func (pl *prober) probe(lk *lookup, j *record.Record) ([]record.Value, error) {
 	return out, nil
 }
 
-// Advance moves the watermark: a stream-stream join first emits the
-// outer rows no match can come for and drops the rows that are done.
+// Advance moves the watermark: the stream-stream joins first emit the
+// outer rows no match can come for and drop the rows that are done, one
+// after another (the watermark after a join is the one it moves the next
+// to), and the query after them moves to the last one's.
 func (pl *Pipeline) Advance(wm int64, out exec.Output) {
 	for _, m := range pl.marks {
 		if wm > m.mark.Load() {
@@ -215,66 +228,224 @@ func (pl *Pipeline) Advance(wm int64, out exec.Output) {
 	}
 	pl.wm = max(pl.wm, wm)
 	pl.begin()
-	inner := pl.ss.evict(pl, pl.wm)
-	pl.flush(out)
-	pl.inner.Advance(inner, out)
+	w := pl.ss[0].evict(pl, pl.wm)
+	w = pl.run(out, advancing, w)
+	pl.inner.Advance(w, out)
 }
 
 // Finish ends a bounded input.
 func (pl *Pipeline) Finish(out exec.Output) {
 	if pl.ss != nil {
 		pl.begin()
-		pl.ss.finish(pl)
-		pl.flush(out)
+		pl.ss[0].finish(pl)
+		pl.run(out, finishing, 0)
 	}
-	pl.inner.Finish(out)
+	if pl.x == nil || pl.x.id == 0 || pl.inner.Stats().In > 0 {
+		// a worker whose query after the joins saw no row holds nothing
+		// (worker 0 gives a global aggregate's row for no input)
+		pl.inner.Finish(out)
+	}
 }
 
-// interval runs a batch through a stream-stream join.
+// Exchanges reports whether the workers hand rows to each other between
+// stream-stream joins: every worker must then be finished, even one that
+// read nothing, since others send it rows (job.Exchanger).
+func (pl *Pipeline) Exchanges() bool { return pl.x != nil }
+
+// interval runs a batch of the streams' records through the stream-stream
+// joins.
 func (pl *Pipeline) interval(recs []record.Record, out exec.Output) {
-	iv := pl.p.iv
 	pl.begin()
 	for i := range recs {
 		r := &recs[i]
 		pl.in++
-		s := 0
-		if v := r.Values[iv.side]; v.Kind() == record.Int && v.Int() == 1 {
-			s = 1
-		}
-		t, err := iv.eventTime(s, r)
-		if err == nil && s == 0 && pl.p.pre > 0 {
-			// the tables joined before the stream-stream join
-			var ok bool
-			if ok, err = pl.join(r, pl.p.tables[:pl.p.pre]); err == nil && !ok {
-				pl.unmatched++
-				continue
-			}
-		}
-		if err != nil {
-			pl.dead++
-			out.DeadLetter(r, err)
-			continue
-		}
-		key, ok, err := pl.keyOf(iv.keys[s], r)
-		if err == nil && ok {
-			err = pl.ss.insert(pl, r, s, t, key, pl.wm)
-		} else if err == nil && iv.outer(s) {
-			pl.emitOuter(r, s, t) // a NULL key never matches
-		} else if err == nil {
-			pl.unmatched++
-		}
-		if err != nil {
+		if err := pl.enter(r); err != nil {
 			pl.dead++
 			out.DeadLetter(r, err)
 		}
 	}
-	pl.flush(out)
+	pl.run(out, processing, 0)
 }
 
-// keyOf encodes a row's join key (valid until the next call); false when
-// a value is NULL.
+// enter takes a stream's record into the stream-stream join it is an input of.
+func (pl *Pipeline) enter(r *record.Record) error {
+	tag := sideOf(r, pl.p.ivs[0].side)
+	k, s := stageOf(tag)
+	iv := pl.p.ivs[k]
+	t, err := iv.eventTime(s, r)
+	if err != nil {
+		return err
+	}
+	if tag == 0 {
+		// the tables joined before the stream-stream joins
+		ok, err := pl.join(r, pl.p.lookups(-1))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			pl.unmatched++
+			return nil
+		}
+	}
+	return pl.into(k, s, r, t, t, false)
+}
+
+// into joins a row with side s of stream-stream join k (at time t in its
+// bound, event time et), or sends it to the worker that holds its key
+// there unless it arrived from the exchange (here).
+func (pl *Pipeline) into(k, s int, r *record.Record, t, et int64, here bool) error {
+	iv := pl.p.ivs[k]
+	key, ok, err := pl.keyOf(iv.keys[s], r)
+	switch {
+	case err != nil:
+		return err
+	case !ok && iv.outer(s): // a NULL key never matches
+		pl.ss[k].emitOuter(pl, r, s, et)
+	case !ok && (k == 0 || s == 1): // a stream's record
+		pl.unmatched++
+	case !ok:
+	case iv.exchange && !here && pl.x.send(iv, s, r):
+	default:
+		return pl.ss[k].insert(pl, r, s, t, et, key)
+	}
+	return nil
+}
+
+// The steps of run.
+const (
+	processing = iota
+	advancing
+	finishing
+)
+
+// run passes the rows each stream-stream join emitted on, join after join:
+// through the tables joined after it, to the next join (on this worker or,
+// with an exchange, on the one that holds their key there), after the last
+// to the query after the joins. Advancing, each join after the first then
+// drops its rows done at the watermark w the join before it moved to, and
+// run returns the last join's watermark; finishing, each join ends once
+// every row for it has come.
+func (pl *Pipeline) run(out exec.Output, step int, w int64) int64 {
+	last := len(pl.p.ivs) - 1
+	for k, iv := range pl.p.ivs {
+		if k > 0 && iv.exchange {
+			switch step {
+			case processing:
+				pl.x.flush(k)
+				pl.x.receive(pl, k, out, false)
+			case advancing:
+				pl.x.mark(k, w)
+				pl.x.receive(pl, k, out, false)
+				w = pl.x.low(k)
+			case finishing:
+				pl.x.mark(k, math.MaxInt64)
+				pl.x.receive(pl, k, out, true)
+			}
+		}
+		if k > 0 {
+			switch step {
+			case advancing:
+				w = pl.ss[k].evict(pl, w)
+			case finishing:
+				pl.ss[k].finish(pl)
+			}
+		}
+		rows := pl.outs[k]
+		if after := pl.p.lookups(k); len(after) > 0 {
+			rows = pl.lookup(rows, after, out)
+		}
+		if k == last {
+			pl.final = append(pl.final, rows...)
+		} else {
+			for i := range rows {
+				pl.next(k+1, &rows[i], out)
+			}
+		}
+		clear(pl.outs[k])
+		pl.outs[k] = pl.outs[k][:0]
+	}
+	if len(pl.final) > 0 {
+		pl.inner.Process(pl.final, out)
+	}
+	clear(pl.final)
+	pl.final = pl.final[:0]
+	return w
+}
+
+// next joins a row emitted by the stream-stream join before k with k's
+// right input.
+func (pl *Pipeline) next(k int, r *record.Record, out exec.Output) {
+	iv := pl.p.ivs[k]
+	if iv.nullTime(0, r) { // it meets no row
+		if iv.outer(0) {
+			pl.ss[k].emitOuter(pl, r, 0, r.EventTime)
+		}
+		return
+	}
+	t, err := iv.eventTime(0, r)
+	if err == nil {
+		err = pl.into(k, 0, r, t, r.EventTime, false)
+	}
+	if err != nil {
+		pl.rowErrors++
+		out.DeadLetter(r, err)
+	}
+}
+
+// arrive joins a row another worker sent for side s of join k.
+func (pl *Pipeline) arrive(k, s int, r *record.Record, out exec.Output) {
+	t, err := pl.p.ivs[k].eventTime(s, r)
+	if err == nil {
+		et := t
+		if s == 0 {
+			et = r.EventTime
+		}
+		err = pl.into(k, s, r, t, et, true)
+	}
+	if err != nil {
+		pl.rowErrors++
+		out.DeadLetter(r, err)
+	}
+}
+
+// lookups returns the tables joined after stream-stream join k (-1:
+// before the first).
+func (p *Program) lookups(k int) []*lookup {
+	lo := 0
+	for lo < len(p.tables) && p.tables[lo].after < k {
+		lo++
+	}
+	hi := lo
+	for hi < len(p.tables) && p.tables[hi].after == k {
+		hi++
+	}
+	return p.tables[lo:hi]
+}
+
+// lookup joins rows with the tables lks, keeping those that the joins
+// keep. A row whose lookup fails is dead-lettered with its stream record's
+// bytes.
+func (pl *Pipeline) lookup(rows []record.Record, lks []*lookup, out exec.Output) []record.Record {
+	kept := rows[:0]
+	for i := range rows {
+		j := &rows[i]
+		ok, err := pl.join(j, lks)
+		switch {
+		case err != nil:
+			pl.rowErrors++
+			out.DeadLetter(j, err)
+		case ok:
+			kept = append(kept, *j)
+		}
+	}
+	clear(rows[len(kept):])
+	return kept
+}
+
+// keyOf encodes a row's join key (valid until the next call; its values
+// in pl.keyVals); false when a value is NULL.
 func (pl *Pipeline) keyOf(fns []expr.Func, r *record.Record) ([]byte, bool, error) {
-	b := pl.keyBuf[:0]
+	b, vals := pl.keyBuf[:0], pl.keyVals[:0]
 	for _, f := range fns {
 		v, err := f(r)
 		if err != nil {
@@ -283,15 +454,15 @@ func (pl *Pipeline) keyOf(fns []expr.Func, r *record.Record) ([]byte, bool, erro
 		if v.IsNull() {
 			return nil, false, nil
 		}
+		vals = append(vals, v)
 		b = v.AppendKey(b)
 	}
-	pl.keyBuf = b
+	pl.keyBuf, pl.keyVals = b, vals
 	return b, true, nil
 }
 
 // begin starts collecting output rows.
 func (pl *Pipeline) begin() {
-	pl.recs = pl.recs[:0]
 	pl.arena = pl.arena[:0]
 }
 
@@ -308,22 +479,23 @@ func (pl *Pipeline) row() []record.Value {
 	return row
 }
 
-// emitPair joins r (side s) with the values o of a buffered row of the
-// other side when the rest of ON holds; the row's event time is the later
-// of the two.
-func (pl *Pipeline) emitPair(r *record.Record, s int, o []record.Value, t int64) (bool, error) {
-	iv := pl.p.iv
+// emitPair joins r (side s of st's join) with the values o of a buffered
+// row of the other side when the rest of ON holds; the row's event time is
+// t, the later of the two's.
+func (pl *Pipeline) emitPair(st *ssState, r *record.Record, s int, o []record.Value, t int64) (bool, error) {
+	iv := st.iv
 	vals := pl.row()
 	copy(vals[iv.offset[s]:iv.offset[s]+iv.width[s]], r.Values[iv.offset[s]:])
 	copy(vals[iv.offset[1-s]:], o)
-	pl.recs = append(pl.recs, *r)
-	j := &pl.recs[len(pl.recs)-1]
+	outs := &pl.outs[st.k]
+	*outs = append(*outs, *r)
+	j := &(*outs)[len(*outs)-1]
 	j.Values = vals
 	j.EventTime, j.HasEventTime = t, true
 	if iv.residual != nil {
 		v, err := iv.residual(j)
 		if err != nil || v.Kind() != record.Bool || !v.Bool() {
-			pl.recs = pl.recs[:len(pl.recs)-1]
+			*outs = (*outs)[:len(*outs)-1]
 		}
 		if err != nil {
 			return false, fmt.Errorf("JOIN ON: %w", err)
@@ -335,42 +507,15 @@ func (pl *Pipeline) emitPair(r *record.Record, s int, o []record.Value, t int64)
 	return true, nil
 }
 
-// emitOuter emits r (side s) with NULLs for the other input.
-func (pl *Pipeline) emitOuter(r *record.Record, s int, t int64) {
-	iv := pl.p.iv
+// emitOuter emits r (side s of st's join) with NULLs for the other side.
+func (st *ssState) emitOuter(pl *Pipeline, r *record.Record, s int, t int64) {
+	iv := st.iv
 	vals := pl.row()
 	copy(vals[iv.offset[s]:iv.offset[s]+iv.width[s]], r.Values[iv.offset[s]:])
 	j := *r
 	j.Values = vals
 	j.EventTime, j.HasEventTime = t, true
-	pl.recs = append(pl.recs, j)
-}
-
-// flush joins the collected rows with the tables joined after the
-// stream-stream join and runs them through the query after the join. A row
-// whose lookup fails is dead-lettered with its stream record's bytes.
-func (pl *Pipeline) flush(out exec.Output) {
-	if post := pl.p.tables[pl.p.pre:]; len(post) > 0 {
-		kept := pl.recs[:0]
-		for i := range pl.recs {
-			j := &pl.recs[i]
-			ok, err := pl.join(j, post)
-			switch {
-			case err != nil:
-				pl.rowErrors++
-				out.DeadLetter(j, err)
-			case ok:
-				kept = append(kept, *j)
-			}
-		}
-		clear(pl.recs[len(kept):])
-		pl.recs = kept
-	}
-	if len(pl.recs) > 0 {
-		pl.inner.Process(pl.recs, out)
-	}
-	clear(pl.recs)
-	pl.recs = pl.recs[:0]
+	pl.outs[st.k] = append(pl.outs[st.k], j)
 }
 
 // Stats counts stream records: those an INNER join found no row for are
@@ -378,8 +523,8 @@ func (pl *Pipeline) flush(out exec.Output) {
 func (pl *Pipeline) Stats() exec.Stats {
 	s := pl.inner.Stats()
 	if pl.ss != nil {
-		// every input record is folded into the join's state; the query
-		// after the join counts joined rows, whose failures are row errors
+		// every input record is folded into a join's state; the query
+		// after the joins counts joined rows, whose failures are row errors
 		return exec.Stats{In: pl.in, Accepted: pl.in - pl.dead - pl.unmatched, Filtered: pl.unmatched,
 			DeadLettered: pl.dead, RowErrors: s.RowErrors + s.DeadLettered + pl.rowErrors}
 	}
@@ -392,15 +537,19 @@ func (pl *Pipeline) Stats() exec.Stats {
 // Held reports the offsets still held in open state (exec.Pipeline.Held).
 func (pl *Pipeline) Held(fn func(topic string, partition int32, minOffset int64)) {
 	pl.inner.Held(fn)
-	if pl.ss != nil {
-		pl.ss.held(fn)
+	for _, st := range pl.ss {
+		st.held(fn)
+	}
+	if pl.x != nil {
+		pl.x.held(fn)
 	}
 }
 
-// StateRows returns the rows a stream-stream join buffers (0 for others).
+// StateRows returns the rows the stream-stream joins buffer (0 for others).
 func (pl *Pipeline) StateRows() int64 {
-	if pl.ss == nil {
-		return 0
+	var n int64
+	for _, st := range pl.ss {
+		n += st.rows
 	}
-	return pl.ss.rows
+	return n
 }

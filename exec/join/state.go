@@ -1,6 +1,8 @@
 package join
 
 import (
+	"math"
+
 	"github.com/sluicesql/sluice/record"
 )
 
@@ -15,6 +17,8 @@ import (
 // before it goes to a heap.
 type ssState struct {
 	iv    *interval
+	k     int   // the join's place in the chain (Program.ivs)
+	wm    int64 // the watermark it last dropped rows at
 	keys  keyMap[int32] // a join key's place in klist
 	klist []ssKey
 	// freeKeys are klist's unused places; empty counts the keys that hold
@@ -50,6 +54,7 @@ func (sr *sideRows) values(i int32) []record.Value {
 // and its links among its key's rows of its input.
 type ssRow struct {
 	t          int64
+	et         int64 // its event time: t, or a joined row's latest time
 	offset     int64
 	prev, next int32 // -1: none
 	key        int32
@@ -84,8 +89,8 @@ type doneQueue struct {
 	head      int // refs[head:] are buffered
 }
 
-func newSSState(iv *interval) *ssState {
-	st := &ssState{iv: iv, keys: newKeyMap[int32]()}
+func newSSState(iv *interval, k int) *ssState {
+	st := &ssState{iv: iv, k: k, wm: math.MinInt64, keys: newKeyMap[int32]()}
 	for s := range st.sides {
 		st.sides[s] = sideRows{width: iv.width[s], outer: iv.outer(s)}
 	}
@@ -101,10 +106,11 @@ func (iv *interval) doneAt(s int, t int64) int64 {
 	return t - iv.lo
 }
 
-// insert joins a row of side s with the other side's buffered rows of its
-// key, then buffers it unless it is already done at the watermark wm.
-func (st *ssState) insert(pl *Pipeline, r *record.Record, s int, t int64, key []byte, wm int64) error {
-	iv := st.iv
+// insert joins a row of side s (time t in the bound, event time et) with
+// the other side's buffered rows of its key, then buffers it unless it is
+// already done at the join's watermark.
+func (st *ssState) insert(pl *Pipeline, r *record.Record, s int, t, et int64, key []byte) error {
+	iv, wm := st.iv, st.wm
 	matched := false
 	ki, found := st.keys.get(key)
 	if found {
@@ -116,7 +122,7 @@ func (st *ssState) insert(pl *Pipeline, r *record.Record, s int, t int64, key []
 				tl, tr = row.t, t
 			}
 			if d := tr - tl; d >= iv.lo && d <= iv.hi {
-				ok, err := pl.emitPair(r, s, o.values(i), max(tl, tr))
+				ok, err := pl.emitPair(st, r, s, o.values(i), max(et, row.et))
 				if err != nil {
 					return err
 				}
@@ -131,7 +137,7 @@ func (st *ssState) insert(pl *Pipeline, r *record.Record, s int, t int64, key []
 	if done < wm {
 		// late: every row it could meet is gone
 		if iv.outer(s) && !matched {
-			pl.emitOuter(r, s, t)
+			st.emitOuter(pl, r, s, et)
 		}
 		return nil
 	}
@@ -149,7 +155,7 @@ func (st *ssState) insert(pl *Pipeline, r *record.Record, s int, t int64, key []
 		*rec = *r
 		rec.Values, rec.Headers = nil, nil
 	}
-	sr.rows[i] = ssRow{t: t, offset: r.Offset, prev: k.tail[s], next: -1, key: ki,
+	sr.rows[i] = ssRow{t: t, et: et, offset: r.Offset, prev: k.tail[s], next: -1, key: ki,
 		partition: r.Partition, topic: st.topic(r.Topic), matched: matched}
 	if k.tail[s] >= 0 {
 		sr.rows[k.tail[s]].next = i
@@ -236,8 +242,9 @@ func (st *ssState) queue(s int, topic, partition int32, ref rowRef) {
 
 // evict drops the rows done at watermark wm, emitting the unmatched rows
 // of an outer side with NULLs, and returns the watermark the query after
-// the join may move to: no row it will still receive is older.
+// the join may move to: no row it will still emit holds a time older.
 func (st *ssState) evict(pl *Pipeline, wm int64) int64 {
+	st.wm = max(st.wm, wm)
 	low, any := int64(0), false
 	for qi := range st.queues {
 		q := &st.queues[qi]
@@ -266,7 +273,7 @@ func (st *ssState) evict(pl *Pipeline, wm int64) int64 {
 		return wm
 	}
 	span := max(st.iv.hi, -st.iv.lo, 0)
-	return min(wm, low-span)
+	return min(wm, low-span-st.iv.slack)
 }
 
 func lowest(low int64, any bool, done int64) (int64, bool) {
@@ -288,8 +295,8 @@ func (st *ssState) drop(pl *Pipeline, ref rowRef) {
 			vals := pl.row()
 			copy(vals[st.iv.offset[s]:], sr.values(i))
 			rec.Values = vals
-			rec.EventTime, rec.HasEventTime = row.t, true
-			pl.recs = append(pl.recs, rec)
+			rec.EventTime, rec.HasEventTime = row.et, true
+			pl.outs[st.k] = append(pl.outs[st.k], rec)
 		}
 		sr.recs[i] = record.Record{}
 	}
