@@ -70,7 +70,7 @@ type lookup struct {
 	// for; -1: the FROM stream's rows as they arrive
 	after int
 	table *Table
-	asOf     *exec.Program // FOR SYSTEM_TIME AS OF: the stream's time over the joined row; nil when absent
+	asOf  *exec.Program // FOR SYSTEM_TIME AS OF: the stream's time over the joined row; nil when absent
 	// prunes: asOf reads the stream's event time, which the watermark
 	// bounds, so the table's versions older than the watermark's are dropped
 	prunes bool

@@ -52,9 +52,9 @@ type exchange struct {
 
 // item is a batch of rows or a mark.
 type item struct {
-	rows  []record.Record // their values are the item's own
-	sides []int8
-	mark  int64
+	rows   []record.Record // their values are the item's own
+	sides  []int8
+	mark   int64
 	isMark bool
 }
 
