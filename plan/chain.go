@@ -100,6 +100,15 @@ func (k stageKey) has(class string) int {
 // stream; false when the statement has at most one stream-stream join.
 func (p *Plan) planStages(sel *sql.Select, r *resolver) (partition.Requirement, []sql.Expr, bool) {
 	streams := p.streamInputs()
+	if len(streams) == 1 {
+		j := sel.Joins[streams[0]-1]
+		st := Stage{Input: streams[0], Kind: joinKinds[j.Kind], Bound: boundText(sel, j, r, streams[0])}
+		for _, pr := range equalities(j.On, r) {
+			st.Keys = append(st.Keys, sql.FormatExpr(pr.l)+" = "+sql.FormatExpr(pr.r))
+		}
+		st.Routing = "on the workers " + p.Inputs[0].Name + " and " + p.Inputs[streams[0]].Name + " are routed to"
+		p.Stages = []Stage{st}
+	}
 	if len(streams) < 2 {
 		return partition.Requirement{}, nil, false
 	}
@@ -204,10 +213,10 @@ func (p *Plan) planStages(sel *sql.Select, r *resolver) (partition.Requirement, 
 				st.RightKeys = append(st.RightKeys, keys[k].right[i])
 			}
 			st.Routing = "exchange on " + strings.Join(exprNames(st.LeftKeys), ", ")
-			st.Why = fmt.Sprintf("its key is not the one the rows before it are routed by, so they are re-routed on %s to the workers %s is hashed to on %s (an exchange inside the process)",
+			st.Why = fmt.Sprintf("its key is not the one the rows before it are routed by, so they are re-routed on %s to the workers %s is hashed to on %s, an exchange inside the process",
 				strings.Join(exprNames(st.LeftKeys), ", "), p.Inputs[in].Name, strings.Join(exprNames(st.RightKeys), ", "))
 		case k == 0:
-			st.Routing = "where " + p.Inputs[0].Name + " is routed"
+			st.Routing = "on the workers " + p.Inputs[0].Name + " is routed to"
 		default:
 			st.Routing = "on the workers of the rows before it"
 			st.Why = fmt.Sprintf("its key shares %s with the key the rows before it are routed by, so its matches are already on one worker", p.classNames(sel, r, cl, g.route, in))
@@ -299,5 +308,66 @@ func boundText(sel *sql.Select, j sql.Join, r *resolver, in int) string {
 			return sql.FormatExpr(b)
 		}
 	}
-	return "'" + PropStateTTL + "'"
+	return "no time bound in ON: '" + PropStateTTL + "'"
+}
+
+// stageAt returns the stage of input i, -1 when it is not a stream joined
+// as one.
+func (p *Plan) stageAt(i int) int {
+	for k, st := range p.Stages {
+		if st.Input == i {
+			return k
+		}
+	}
+	return -1
+}
+
+// stageText describes stage k: the join, where it runs and why, and the
+// state it keeps.
+func (p *Plan) stageText(k int) string {
+	st := p.Stages[k]
+	s := fmt.Sprintf("%d. %s JOIN %s", k+1, st.Kind, p.Inputs[st.Input].Name)
+	if len(st.Keys) > 0 {
+		s += " [keys " + strings.Join(st.Keys, ", ") + "]"
+	}
+	s += " " + st.Bound + ": " + st.Routing
+	if st.Why != "" {
+		s += ": " + st.Why
+	}
+	return s + "; state: " + p.stageState(k)
+}
+
+// stageState estimates the state of stage k: how long its rows are kept.
+func (p *Plan) stageState(k int) string {
+	st := p.Stages[k]
+	left := p.Inputs[0].Name
+	if k > 0 {
+		var names []string
+		for _, in := range append([]int{0}, p.streamInputs()[:k]...) {
+			names = append(names, p.Inputs[in].Name)
+		}
+		left = strings.Join(names, " JOIN ")
+	}
+	ooo := property(p.Statement.Query, Options{Properties: p.props}, "watermark.max_out_of_orderness")
+	if ooo == "" {
+		ooo = "0s"
+	}
+	s := fmt.Sprintf("the rows of %s and of %s per join key, each until the watermark passes its time plus the bound (about the bound's width plus the out-of-orderness, %s, of each input's rows", left, p.Inputs[st.Input].Name, ooo)
+	if k > 0 {
+		s += ", plus the bounds of the joins before"
+	}
+	s += ")"
+	var outer []string
+	switch st.Kind {
+	case "LEFT":
+		outer = []string{left}
+	case "RIGHT":
+		outer = []string{p.Inputs[st.Input].Name}
+	case "FULL":
+		outer = []string{left, p.Inputs[st.Input].Name}
+	}
+	if len(outer) > 0 {
+		s += "; unmatched rows of " + strings.Join(outer, " and ") + " are emitted with NULLs only then"
+	}
+	return s
 }

@@ -109,7 +109,14 @@ func Explain(w io.Writer, plans []*Plan) error {
 				}
 				fmt.Fprintf(&b, "  %-13s %s\n", label, in.explainText(j == 0))
 			}
-			line("join state", p.stateText())
+			for k := range p.Stages {
+				label := ""
+				if k == 0 {
+					label = "join stages:"
+				}
+				fmt.Fprintf(&b, "  %-13s %s\n", label, p.stageText(k))
+			}
+			line("join state", p.stateText(false))
 		}
 		for j, r := range p.Rejected {
 			label := ""
@@ -308,10 +315,17 @@ func (p *Plan) schemasJSON() []jsonSchema {
 	return out
 }
 
-// stateText estimates the state a join keeps.
-func (p *Plan) stateText() string {
+// stateText estimates the state a join keeps; streams only when told
+// (EXPLAIN's text describes them with their join stages).
+func (p *Plan) stateText(streams bool) string {
 	var parts []string
 	for i, in := range p.Inputs[1:] {
+		if k := p.stageAt(i + 1); k >= 0 {
+			if streams {
+				parts = append(parts, fmt.Sprintf("stream %s: %s", in.Name, p.stageState(k)))
+			}
+			continue
+		}
 		if in.Role != RoleTable {
 			bound := "WITHIN " + p.Analysis.Joins[i].Within
 			if p.Analysis.Joins[i].Within == "" {
@@ -346,6 +360,18 @@ type jsonInput struct {
 	Rows       *int64   `json:"rows,omitempty"`
 }
 
+// jsonStage is one stream-stream join of ExplainJSON's output.
+type jsonStage struct {
+	Input    string   `json:"input"`
+	Kind     string   `json:"kind"`
+	Keys     []string `json:"keys"`
+	Bound    string   `json:"bound"`
+	Exchange bool     `json:"exchange"`
+	Routing  string   `json:"routing"`
+	Why      string   `json:"why,omitempty"`
+	State    string   `json:"state"`
+}
+
 // jsonStatement is one statement of ExplainJSON's output.
 type jsonStatement struct {
 	Name             string       `json:"name"`
@@ -364,6 +390,7 @@ type jsonStatement struct {
 	Schemas          []jsonSchema `json:"schemas"`
 	Inputs           []jsonInput  `json:"inputs"`
 	JoinState        string       `json:"join_state,omitempty"`
+	Stages           []jsonStage  `json:"join_stages,omitempty"`
 	ScaleOut         ScaleOut     `json:"scale_out"`
 }
 
@@ -401,7 +428,15 @@ func ExplainJSON(w io.Writer, plans []*Plan) error {
 			s.Inputs = append(s.Inputs, ji)
 		}
 		if len(p.Inputs) > 1 {
-			s.JoinState = p.stateText()
+			s.JoinState = p.stateText(true)
+		}
+		for k, st := range p.Stages {
+			js := jsonStage{Input: p.Inputs[st.Input].Name, Kind: st.Kind, Keys: st.Keys, Bound: st.Bound, Exchange: st.Exchange,
+				Routing: st.Routing, Why: st.Why, State: p.stageState(k)}
+			if js.Keys == nil {
+				js.Keys = []string{}
+			}
+			s.Stages = append(s.Stages, js)
 		}
 		out.Statements = append(out.Statements, s)
 	}

@@ -197,7 +197,7 @@ func (p *Plan) placeInputs(sel *sql.Select, r *resolver) {
 			}
 			in.Why = p.Reason
 		case in.Role != RoleTable && in.Exchange:
-			st := p.stageOf(i)
+			st := p.Stages[p.stageAt(i)]
 			in.Routing = "exchange on " + strings.Join(keys, ", ")
 			in.Why = fmt.Sprintf("JOIN %s runs after an exchange: %s", in.Name, st.Why)
 		case in.Role != RoleTable:
@@ -238,16 +238,6 @@ func (p *Plan) placeInputs(sel *sql.Select, r *resolver) {
 			in.Why += "; its rows are hashed on " + strings.Join(keys, ", ") + " into the key groups the stream is hashed into"
 		}
 	}
-}
-
-// stageOf returns the stage of stream input i (a zero Stage when none).
-func (p *Plan) stageOf(i int) Stage {
-	for _, st := range p.Stages {
-		if st.Input == i {
-			return st
-		}
-	}
-	return Stage{}
 }
 
 // lookupKeys returns what input i (a table) is looked up by: the

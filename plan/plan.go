@@ -102,6 +102,8 @@ type Plan struct {
 	// unsplittable says why a statement that needs the whole source in
 	// one process is not repartitioned
 	unsplittable string
+	// props are the planner's Options.Properties
+	props map[string]string
 }
 
 // Input is one source of a statement.
@@ -152,7 +154,7 @@ func Build(stmt *sql.Statement, opts Options) (*Plan, error) {
 	}
 	sel := stmt.Query
 	r := newResolver(sel)
-	p := &Plan{Statement: stmt, Name: stmt.Name, Analysis: analyse(stmt, r)}
+	p := &Plan{Statement: stmt, Name: stmt.Name, Analysis: analyse(stmt, r), props: opts.Properties}
 	if p.Name == "" {
 		p.Name = sel.From.Name
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/sluicesql/sluice/connector/mem"
+	"github.com/sluicesql/sluice/plan"
 	"github.com/sluicesql/sluice/record"
 	"github.com/sluicesql/sluice/sql"
 )
@@ -210,4 +211,47 @@ func TestChainedIntervalJoinsDifferentialSQLite(t *testing.T) {
 		`SELECT a.k, COUNT(*) AS n FROM a JOIN b ON a.k = b.k AND ` + ab + ` LEFT JOIN c ON b.j = c.j AND c.ts - ` + abt + ` BETWEEN -1000 AND 1000 GROUP BY a.k, MAX(a.ts, b.ts, COALESCE(c.ts, a.ts)) / 10000`}
 	d := intervalData(t, 3, false)
 	d.eachInterval(t, q.q+with, []string{"true"}, d.sqlite(t, q.sqlite))
+}
+
+// TestChainedIntervalJoinsPlan checks how statements with two
+// stream-stream joins are routed: on one key when their keys share a
+// column, else with an exchange before the second join; a GROUP BY on a key
+// the last join's rows are not routed by runs on one worker. The streams
+// are all partitioned by k into as many partitions, so the first join
+// takes their source partitions.
+func TestChainedIntervalJoinsPlan(t *testing.T) {
+	d := intervalData(t, 3, false)
+	const with = ` WITH ('event.time.field'='ts', 'watermark.max_out_of_orderness'='3s')`
+	tests := []struct {
+		q, strategy, routing string
+		exchange             bool
+		cRouting             string
+	}{
+		{`SELECT a.v AS av, c.v AS cv FROM a JOIN b ON a.k = b.k WITHIN INTERVAL '1' SECOND JOIN c ON c.k = a.k WITHIN INTERVAL '1' SECOND`,
+			"smart_repartition", "a.k", false, "smart_repartition on c.k"},
+		{`SELECT a.v AS av, c.v AS cv FROM a JOIN b ON a.k = b.k WITHIN INTERVAL '1' SECOND JOIN c ON b.j = c.j WITHIN INTERVAL '1' SECOND`,
+			"smart_repartition", "a.k", true, "exchange on c.j"},
+		{`SELECT c.j, COUNT(*) AS n FROM a JOIN b ON a.k = b.k WITHIN INTERVAL '1' SECOND JOIN c ON b.j = c.j WITHIN INTERVAL '1' SECOND GROUP BY c.j EMIT FINAL`,
+			"smart_repartition", "a.k", true, "exchange on c.j"},
+		{`SELECT a.k, COUNT(*) AS n FROM a JOIN b ON a.k = b.k WITHIN INTERVAL '1' SECOND JOIN c ON b.j = c.j WITHIN INTERVAL '1' SECOND GROUP BY a.k EMIT FINAL`,
+			"fan_in", "", false, "fan_in"},
+	}
+	for _, tc := range tests {
+		_, p, err := d.runPlan(t, tc.q+with, Options{Partitions: 4})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.q, err)
+		}
+		if p.Strategy.Name() != tc.strategy || strings.Join(p.RoutingKeys, ", ") != tc.routing || len(p.Stages) != 2 ||
+			p.Stages[1].Exchange != tc.exchange || p.Inputs[2].Routing != tc.cRouting {
+			t.Errorf("%s: %s on %v, stages %+v, c routed %q", tc.q, p.Strategy.Name(), p.RoutingKeys, p.Stages, p.Inputs[2].Routing)
+		}
+		var text strings.Builder
+		if err := plan.Explain(&text, []*plan.Plan{p}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(text.String(), "join stages:  1. INNER JOIN b [keys a.k = b.k] WITHIN 1s") ||
+			!strings.Contains(text.String(), "2. INNER JOIN c") || tc.exchange != strings.Contains(text.String(), "an exchange inside the process") {
+			t.Errorf("%s: EXPLAIN\n%s", tc.q, text.String())
+		}
+	}
 }
