@@ -76,7 +76,7 @@ func compareOutput(t *testing.T, example, got string) {
 
 func TestFileExamples(t *testing.T) {
 	t.Chdir("..") // the examples name their data relative to the repository root
-	for _, name := range []string{"filter", "group_by", "tumbling_window", "session_window", "lag", "top_n", "enrichment", "schemas"} {
+	for _, name := range []string{"filter", "group_by", "tumbling_window", "session_window", "lag", "top_n", "enrichment", "schemas", "order_flow"} {
 		for _, n := range []int{1, 3} {
 			t.Run(fmt.Sprintf("%s/p%d", name, n), func(t *testing.T) {
 				example := filepath.Join("examples", name+".sql")
