@@ -418,6 +418,12 @@ func (p *Program) EventTime(r *record.Record) (int64, bool) {
 	return t, err == nil
 }
 
+// HoldsRows reports whether the query holds input rows until the
+// watermark passes them (job.Program): a stream-stream join buffers each
+// input's rows, and keeps the more of them the further one source
+// partition runs ahead of the slowest in event time.
+func (p *Program) HoldsRows() bool { return p.ivs != nil || p.Program.HoldsRows() }
+
 // Bound describes a stream-stream join's time bound ("" for others).
 func (p *Program) Bound() string {
 	var out []string

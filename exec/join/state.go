@@ -17,8 +17,8 @@ import (
 // before it goes to a heap.
 type ssState struct {
 	iv    *interval
-	k     int   // the join's place in the chain (Program.ivs)
-	wm    int64 // the watermark it last dropped rows at
+	k     int           // the join's place in the chain (Program.ivs)
+	wm    int64         // the watermark it last dropped rows at
 	keys  keyMap[int32] // a join key's place in klist
 	klist []ssKey
 	// freeKeys are klist's unused places; empty counts the keys that hold
