@@ -137,6 +137,10 @@ func check(ctx context.Context, stmt *sql.Statement, opts Options) (_ *checked, 
 		c.schema.Columns, c.schema.Origin = record.NewSchema(columns...), connector.SchemaGenerator
 	}
 	if c.prog, err = exec.Compile(sel, exec.Options{Properties: c.props, Schema: c.schema.Columns, ExternalWatermark: true}); err != nil {
+		var se *sql.Error
+		if c.schema.Columns == nil && c.schema.Note != "" && errors.As(err, &se) {
+			se.Msg += " (the schema of " + c.srcName + " is unknown: " + c.schema.Note + ")"
+		}
 		return nil, c.errorAt(err, sel)
 	}
 	if err := c.checkGuarantee(stmt, c.prog); err != nil {

@@ -114,3 +114,18 @@ func TestWindowedKafkaKeys(t *testing.T) {
 		t.Errorf("a window as the only key: %v", err)
 	}
 }
+
+// TestSelectStarOfAMissingTopic: SELECT * over a topic whose schema could
+// not be inferred says why (the topic does not exist), not only that no
+// columns are known.
+func TestSelectStarOfAMissingTopic(t *testing.T) {
+	brokers := kafkaCluster(t)
+	stmts, err := sql.Parse("q.sql", "SELECT * FROM nosuch WITH ('nosuch.type'='kafka_source', 'nosuch.bootstrap.servers'='"+brokers+"')")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Check(context.Background(), stmts[0], Options{})
+	if err == nil || !strings.Contains(err.Error(), "the schema of nosuch is unknown") || !strings.Contains(err.Error(), "UNKNOWN_TOPIC_OR_PARTITION") {
+		t.Fatalf("got %v, want the reason the schema is unknown", err)
+	}
+}
