@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/secret"
 )
 
 // FileDLQ is a dead-letter queue in a JSON-lines file. The file (and its
@@ -118,8 +119,10 @@ type dlqGuard struct {
 	stop  func(error)
 }
 
-// add forwards d and enforces the maximum.
+// add forwards d, its reason without secrets (an error may quote a
+// registry URL with its password), and enforces the maximum.
 func (g *dlqGuard) add(d connector.DeadLetter) {
+	d.Reason = secret.Redact(d.Reason)
 	g.next.Add(d)
 	if n := g.total.Add(1); g.max > 0 && n == g.max+1 {
 		g.stop(fmt.Errorf("more than %d records dead-lettered (dlq.max_errors); last: source %q partition %d offset %d: %s",

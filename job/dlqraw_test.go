@@ -2,8 +2,10 @@ package job
 
 import (
 	"context"
+	"strings"
 	"testing"
 
+	"github.com/sluicesql/sluice/connector"
 	"github.com/sluicesql/sluice/connector/mem"
 	"github.com/sluicesql/sluice/record"
 )
@@ -32,5 +34,17 @@ func TestDeadLetterWithoutRawBytes(t *testing.T) {
 	}
 	if d := dead[0]; string(d.Raw) != `{"k":"b","v":"twelve"}` || d.Offset != 1 || d.Reason == "" {
 		t.Errorf("dead letter raw %s, offset %d, reason %q", d.Raw, d.Offset, d.Reason)
+	}
+}
+
+// TestDeadLetterReasonHasNoSecrets: a reason quoting a URL with its
+// password (a Schema Registry's, in a decode error) reaches the DLQ, which
+// leaves the process, with the password masked.
+func TestDeadLetterReasonHasNoSecrets(t *testing.T) {
+	var dlq mem.DeadLetters
+	g := &dlqGuard{next: &dlq}
+	g.add(connector.DeadLetter{Source: "t", Reason: "schema registry http://sr:reg-pw-31@localhost:8081: schema 9: not found"})
+	if got := dlq.All()[0].Reason; strings.Contains(got, "reg-pw-31") || !strings.Contains(got, "sr:[redacted]@localhost") {
+		t.Fatalf("reason %q", got)
 	}
 }
