@@ -2,7 +2,11 @@ package partition
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
+
+	"github.com/sluicesql/sluice/sql"
 )
 
 // The canonical strategy names.
@@ -37,8 +41,12 @@ func Canonical(name string) (string, error) {
 	if c, ok := aliases[strings.ToLower(strings.TrimSpace(name))]; ok {
 		return c, nil
 	}
-	return "", fmt.Errorf("unknown partitioning strategy %q; valid: %s (%s)",
-		name, strings.Join(Names, ", "), aliasHelp)
+	hint := ""
+	if c, ok := sql.Closest(strings.TrimSpace(name), slices.Sorted(maps.Keys(aliases))); ok {
+		hint = fmt.Sprintf("; did you mean %q?", aliases[c])
+	}
+	return "", fmt.Errorf("unknown partitioning strategy %q%s (valid: %s; %s)",
+		name, hint, strings.Join(Names, ", "), aliasHelp)
 }
 
 // Parse returns a new strategy for name or one of its aliases, any case.

@@ -67,6 +67,13 @@ func TestParse(t *testing.T) {
 			t.Errorf("Parse(%q) error %q does not list the valid names", bad, msg)
 		}
 	}
+	for bad, want := range map[string]string{"hashh": AlwaysHash, "sticky partition": StickyPartition, "roundrobn": RoundRobin, "x": ""} {
+		_, err := Parse(bad)
+		hint := fmt.Sprintf("did you mean %q?", want)
+		if got := strings.Contains(err.Error(), "did you mean"); got != (want != "") || want != "" && !strings.Contains(err.Error(), hint) {
+			t.Errorf("Parse(%q) error %q, want the hint %q", bad, err, hint)
+		}
+	}
 	a, _ := Parse("smart")
 	b, _ := Parse("smart")
 	if a == b {

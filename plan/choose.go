@@ -33,6 +33,9 @@ func (p *Plan) choose(opts Options) error {
 		return positioned(at, fmt.Errorf("%s: %w; valid here: %s", where, err, strings.Join(p.valid(), ", ")))
 	}
 	p.Strategy, p.ChoiceSource = s, origin
+	if at != nil {
+		where += fmt.Sprintf(" (line %d)", at.Position().Line)
+	}
 	p.Reason = fmt.Sprintf("%s was chosen by %s and keeps the result: %s", s.Name(), where, p.accepts(s.Name()))
 	return nil
 }
@@ -53,12 +56,12 @@ func (p *Plan) explicit(opts Options) (name, origin, where string, at sql.Node) 
 	}
 	for _, a := range p.Statement.Annotations {
 		if a.Key == sql.AnnotationStrategy {
-			return a.Value, FromAnnotation, fmt.Sprintf("@%s: %s (line %d)", a.Key, a.Value, a.Line), a.ValuePos
+			return a.Value, FromAnnotation, fmt.Sprintf("@%s: %s", a.Key, a.Value), a.ValuePos
 		}
 	}
 	for _, w := range p.Statement.Query.With {
 		if strings.EqualFold(w.Key, PropStrategy) {
-			return w.Value, FromWith, fmt.Sprintf("WITH '%s'='%s' (line %d)", PropStrategy, w.Value, w.Line), w.ValuePos
+			return w.Value, FromWith, fmt.Sprintf("WITH '%s'='%s'", PropStrategy, w.Value), w.ValuePos
 		}
 	}
 	return "", "", "", nil

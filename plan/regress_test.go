@@ -119,7 +119,7 @@ func TestRegressionUnknownStrategy(t *testing.T) {
 		where string
 	}{
 		{src, Options{Strategy: "bogus"}, "--strategy bogus"},
-		{"-- @partitioning_strategy: bogus\n" + src, Options{}, "1:28: @partitioning_strategy: bogus (line 1)"},
+		{"-- @partitioning_strategy: bogus\n" + src, Options{}, "1:28: @partitioning_strategy: bogus: "},
 		{src + " WITH ('partitioning_strategy'='bogus')", Options{}, "1:68: WITH 'partitioning_strategy'='bogus'"},
 	}
 	for _, c := range cases {

@@ -208,7 +208,7 @@ func TestFlagErrorsHaveNoCaret(t *testing.T) {
 		flags []string
 		want  string
 	}{
-		{[]string{"--strategy", "fastest"}, `sluice: --strategy fastest: unknown partitioning strategy "fastest"; valid: always_hash,`},
+		{[]string{"--strategy", "fastest"}, `sluice: --strategy fastest: unknown partitioning strategy "fastest" (valid: always_hash,`},
 		{[]string{"--strategy", "round_robin"}, "sluice: --strategy round_robin: strategy round_robin would split the groups of GROUP BY a across partitions; valid here:"},
 		{[]string{"--partitions=-3"}, "sluice: --partitions -3: must be at least 1\n"},
 	} {
