@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicesql/sluice/job"
@@ -26,12 +25,7 @@ import (
 // that does not exist), and the dead letters of a file source reaching the
 // topic with the summary naming it.
 func TestDLQTopicOptions(t *testing.T) {
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "dead", "dead2", "out"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Close()
-	servers := strings.Join(cluster.ListenAddrs(), ",")
+	servers := kafkaCluster(t, "dead", "dead2", "out")
 	in := filepath.Join(t.TempDir(), "in.jsonl")
 	if err := os.WriteFile(in, []byte("{\"x\":1}\nnot json\n{\"x\":2}\n{\"x\":\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -105,7 +99,7 @@ func TestDLQTopicOptions(t *testing.T) {
 				t.Errorf("KafkaOpts called for %q, want dlq:%s among them", clients, tt.topic)
 			}
 			mu.Unlock()
-			if n := topicMessages(t, ctx, cluster.ListenAddrs(), tt.topic); n != 2 {
+			if n := topicMessages(t, ctx, []string{servers}, tt.topic); n != 2 {
 				t.Errorf("topic %s holds %d messages, want the 2 dead letters", tt.topic, n)
 			}
 		})

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
-
 	"github.com/sluicesql/sluice/connector/kafka"
 	"github.com/sluicesql/sluice/sql"
 )
@@ -19,12 +17,7 @@ import (
 // before anything runs, for what cannot take part in a Kafka transaction or
 // be rebuilt after a restart.
 func TestExactlyOnceRefused(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "trades", "out"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	b := c.ListenAddrs()[0]
+	b := kafkaCluster(t, "trades", "out")
 	src := "'trades.type'='kafka_source', 'trades.bootstrap.servers'='" + b + "', 'trades.group.id'='g'"
 	sink := "'out.type'='kafka_sink', 'out.bootstrap.servers'='" + b + "'"
 	eos := "'processing.guarantee'='exactly_once'"
@@ -73,12 +66,7 @@ func TestExactlyOnceRefused(t *testing.T) {
 // output and dead letters reach their topics in the job's transactions,
 // visible to read_committed readers, and the offsets are committed.
 func TestExactlyOnceDeadLetters(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "trades"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	b := c.ListenAddrs()[0]
+	b := kafkaCluster(t, "trades")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var msgs []kafka.Message
@@ -92,35 +80,13 @@ func TestExactlyOnceDeadLetters(t *testing.T) {
 	stmt := "CREATE STREAM out AS SELECT trader_id FROM trades WHERE quantity >= 500 WITH (" +
 		"'trades.type'='kafka_source', 'trades.group.id'='g', 'trades.stop.at'='end', 'out.type'='kafka_sink', " +
 		"'kafka.bootstrap.servers'='" + b + "', 'dlq.topic'='dead', 'processing.guarantee'='exactly_once')"
-	stmts, err := sql.Parse("eos.sql", stmt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	j, err := Prepare(ctx, stmts[0], Options{Stdout: io.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum, err := j.Run(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sum.DeadLetters != 1 {
+	if sum := runStatement(t, ctx, stmt, io.Discard); sum.DeadLetters != 1 {
 		t.Errorf("%d dead letters, want 1", sum.DeadLetters)
 	}
 	count := func(topic string) int {
-		stmts, err := sql.Parse("read.sql", "SELECT * FROM "+topic+" WITH ('"+topic+".type'='kafka_source', '"+topic+
-			".bootstrap.servers'='"+b+"', '"+topic+".stop.at'='end', '"+topic+".format'='string')")
-		if err != nil {
-			t.Fatal(err)
-		}
 		var out strings.Builder
-		r, err := Prepare(ctx, stmts[0], Options{Stdout: &out})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := r.Run(ctx); err != nil {
-			t.Fatal(err)
-		}
+		runStatement(t, ctx, "SELECT * FROM "+topic+" WITH ('"+topic+".type'='kafka_source', '"+topic+
+			".bootstrap.servers'='"+b+"', '"+topic+".stop.at'='end', '"+topic+".format'='string')", &out)
 		return strings.Count(out.String(), "\n")
 	}
 	if n := count("out"); n != 5 {

@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
-
 	"github.com/sluicesql/sluice/connector/kafka"
 	"github.com/sluicesql/sluice/sql"
 )
@@ -18,12 +16,7 @@ import (
 // what it holds at start and finishes (as --until-end does), and refuses,
 // before running, a source that cannot end.
 func TestBatchJobMode(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "trades"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	b := c.ListenAddrs()[0]
+	b := kafkaCluster(t, "trades")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var msgs []kafka.Message

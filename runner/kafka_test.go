@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/sluicesql/sluice/job"
 	"github.com/sluicesql/sluice/sql"
 )
 
@@ -29,8 +30,9 @@ func kafkaCluster(t *testing.T, topics ...string) string {
 	return c.ListenAddrs()[0]
 }
 
-// runStatement prepares and runs the one statement of text, its rows to out.
-func runStatement(t *testing.T, ctx context.Context, text string, out io.Writer) {
+// runStatement prepares and runs the one statement of text, its rows to
+// out, and returns its summary.
+func runStatement(t *testing.T, ctx context.Context, text string, out io.Writer) *job.Summary {
 	t.Helper()
 	stmts, err := sql.Parse("q.sql", text)
 	if err != nil {
@@ -40,9 +42,11 @@ func runStatement(t *testing.T, ctx context.Context, text string, out io.Writer)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := j.Run(ctx); err != nil {
+	sum, err := j.Run(ctx)
+	if err != nil {
 		t.Fatal(err)
 	}
+	return sum
 }
 
 // TestWindowedKafkaKeys: the results of a windowed aggregate written to

@@ -6,8 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-
-	"github.com/sluicesql/sluice/sql"
 )
 
 // TestFileSinkPathWithDotDot checks that a sink path through directories
@@ -20,18 +18,8 @@ func TestFileSinkPathWithDotDot(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := dir + "/new/dir/../../sub/o.jsonl"
-	stmts, err := sql.Parse("s.sql", "CREATE STREAM o AS SELECT x FROM t WITH ('t.type'='file_source', 't.path'='"+in+
-		"', 'o.type'='file_sink', 'o.path'='"+out+"')")
-	if err != nil {
-		t.Fatal(err)
-	}
-	j, err := Prepare(context.Background(), stmts[0], Options{Stdout: io.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := j.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	runStatement(t, context.Background(), "CREATE STREAM o AS SELECT x FROM t WITH ('t.type'='file_source', 't.path'='"+in+
+		"', 'o.type'='file_sink', 'o.path'='"+out+"')", io.Discard)
 	got, err := os.ReadFile(filepath.Join(dir, "sub", "o.jsonl"))
 	if err != nil || string(got) != "{\"x\":1}\n" {
 		t.Errorf("output %q, %v", got, err)
@@ -50,18 +38,8 @@ func TestCSVStringKeepsText(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "out.jsonl")
-	stmts, err := sql.Parse("s.sql", "CREATE STREAM o AS SELECT code, n FROM t WITH ('t.type'='file_source', 't.path'='"+in+
-		"', 'o.type'='file_sink', 'o.path'='"+out+"')")
-	if err != nil {
-		t.Fatal(err)
-	}
-	j, err := Prepare(context.Background(), stmts[0], Options{Stdout: io.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := j.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	runStatement(t, context.Background(), "CREATE STREAM o AS SELECT code, n FROM t WITH ('t.type'='file_source', 't.path'='"+in+
+		"', 'o.type'='file_sink', 'o.path'='"+out+"')", io.Discard)
 	got, _ := os.ReadFile(out)
 	want := `{"code":"01234","n":1}` + "\n" + `{"code":"ABC","n":2}` + "\n" + `{"code":"1e3","n":3}` + "\n"
 	if string(got) != want {
