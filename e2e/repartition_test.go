@@ -1,20 +1,18 @@
 package e2e
 
 import (
-	"errors"
-	"net"
-	"strings"
-	"sync"
-
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/internal/kafkatest"
 	"github.com/sluicesql/sluice/job"
 	"github.com/sluicesql/sluice/runner"
 	"github.com/sluicesql/sluice/sql"
@@ -149,45 +147,15 @@ func TestRepartitionedWindowsAcrossProcesses(t *testing.T) {
 	sameLines(t, "windows of three processes", windowRows(t, outs...), want)
 }
 
-// cutter is a process's network: cut closes its Kafka connections and
-// refuses new ones, as a process killed with -9 stops talking at once.
-type cutter struct {
-	mu    sync.Mutex
-	cut   bool
-	conns []net.Conn
-}
-
-func (c *cutter) dial(ctx context.Context, network, host string) (net.Conn, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.cut {
-		return nil, errors.New("process killed")
-	}
-	conn, err := (&net.Dialer{}).DialContext(ctx, network, host)
-	if err == nil {
-		c.conns = append(c.conns, conn)
-	}
-	return conn, err
-}
-
-func (c *cutter) kill() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.cut = true
-	for _, conn := range c.conns {
-		conn.Close()
-	}
-}
-
 // startStageOn is startStage with the process's Kafka connections made
 // through net.
-func startStageOn(t *testing.T, ctx context.Context, text string, net *cutter) *stage {
+func startStageOn(t *testing.T, ctx context.Context, text string, net *kafkatest.Cutter) *stage {
 	t.Helper()
 	s := &stage{done: make(chan struct{})}
 	runCtx, cancel := context.WithCancel(ctx)
 	s.cancel = cancel
 	j := prepare(t, runCtx, text, runner.Options{Partitions: 2, UntilEnd: true,
-		KafkaOpts: func(string, string) []kgo.Opt { return []kgo.Opt{kgo.Dialer(net.dial)} }})
+		KafkaOpts: func(string, string) []kgo.Opt { return []kgo.Opt{kgo.Dialer(net.Dial)} }})
 	go func() {
 		defer close(s.done)
 		s.sum, s.err = j.Run(runCtx)
@@ -227,21 +195,21 @@ func TestRepartitionedWindowsSurviveKillAndJoin(t *testing.T) {
 				// a killed process drains nothing: do not wait for it
 				victimText = strings.Replace(text, "'commit.interval'", "'drain.timeout'='1s', 'commit.interval'", 1)
 			}
-			victim := &cutter{}
-			procs := []*stage{startStageOn(t, ctx, victimText, victim), startStageOn(t, ctx, text, &cutter{}), startStageOn(t, ctx, text, &cutter{})}
+			victim := &kafkatest.Cutter{}
+			procs := []*stage{startStageOn(t, ctx, victimText, victim), startStageOn(t, ctx, text, &kafkatest.Cutter{}), startStageOn(t, ctx, text, &kafkatest.Cutter{})}
 			waitFor(t, "the group commits on the repartition topic", func() bool {
 				offs, err := groupOffsets(ctx, brokers, "g", "g-per_symbol-repartition")
 				return err == nil && len(offs) > 0
 			})
 			if crash {
-				victim.kill()
+				victim.Kill()
 			}
 			procs[0].cancel()
 			<-procs[0].done
 			if !crash && procs[0].err != nil {
 				t.Fatalf("stopped process: %v", procs[0].err)
 			}
-			procs = append(procs[1:], startStageOn(t, ctx, text, &cutter{}), startStageOn(t, ctx, text, &cutter{}))
+			procs = append(procs[1:], startStageOn(t, ctx, text, &kafkatest.Cutter{}), startStageOn(t, ctx, text, &kafkatest.Cutter{}))
 			for i, p := range procs {
 				p.wait(t, ctx, fmt.Sprint(i+1))
 			}

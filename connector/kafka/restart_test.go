@@ -2,10 +2,7 @@ package kafka
 
 import (
 	"context"
-	"errors"
-	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,38 +11,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/internal/kafkatest"
 	"github.com/sluicesql/sluice/record"
 )
-
-// cutter dials broker connections that it can cut all at once, as a
-// process killed with -9 loses them: no leave request, no heartbeat.
-type cutter struct {
-	mu    sync.Mutex
-	conns []net.Conn
-	cut   bool
-}
-
-func (c *cutter) dial(ctx context.Context, network, host string) (net.Conn, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.cut {
-		return nil, errors.New("cut")
-	}
-	conn, err := (&net.Dialer{}).DialContext(ctx, network, host)
-	if err == nil {
-		c.conns = append(c.conns, conn)
-	}
-	return conn, err
-}
-
-func (c *cutter) kill() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.cut = true
-	for _, conn := range c.conns {
-		conn.Close()
-	}
-}
 
 // assignedAll opens src and waits until it has readers of n partitions.
 func assignedAll(t *testing.T, ctx context.Context, src *Source, n int) {
@@ -81,13 +49,13 @@ func TestStaticMemberRestart(t *testing.T) {
 	defer cancel()
 	props := sourceProps(brokers, "group.id", "g", "group.instance.id", "worker-1", "session.timeout.ms", "120000")
 
-	var c cutter
-	first, err := NewSource("trades", props, kgo.Dialer(c.dial))
+	var c kafkatest.Cutter
+	first, err := NewSource("trades", props, kgo.Dialer(c.Dial))
 	if err != nil {
 		t.Fatal(err)
 	}
 	assignedAll(t, ctx, first, testPartitions)
-	c.kill() // kill -9: the member stops heartbeating without leaving
+	c.Kill() // kill -9: the member stops heartbeating without leaving
 
 	restarted, err := NewSource("trades", props)
 	if err != nil {
