@@ -310,10 +310,12 @@ func (b *runner) joinState(s *Scenario, parts [][][]record.Record) error {
 	}
 	var rows int64
 	var fixed, grew int64
+	unit := "buffered row"
 	runtime.GC() // twice: what pools and the limit runs left behind is gone
 	runtime.GC()
 	if tables := prog.Tables(); len(tables) > 0 {
 		t := tables[0]
+		unit = "table row"
 		grew = heapOf(func() any {
 			tt, _ := join.NewTable(t.Name(), t.Schema(), inputs[1].PrimaryKey)
 			for _, part := range parts[1] {
@@ -354,7 +356,7 @@ func (b *runner) joinState(s *Scenario, parts [][][]record.Record) error {
 	if rows <= 0 {
 		return errors.New("join state: no rows kept")
 	}
-	b.report.State = append(b.report.State, StateSize{Scenario: s.ID, Groups: rows, Bytes: grew, Fixed: fixed,
+	b.report.State = append(b.report.State, StateSize{Scenario: s.ID, Unit: unit, Groups: rows, Bytes: grew, Fixed: fixed,
 		BytesPerGroup: float64(grew-fixed) / float64(rows)})
 	return nil
 }

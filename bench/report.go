@@ -47,11 +47,15 @@ type Result struct {
 	Mismatch    bool   `json:"mismatch,omitempty"`
 }
 
-// StateSize is the heap one pipeline keeps for a keyed scenario's groups.
+// StateSize is the heap one pipeline keeps for a keyed scenario's groups,
+// or a join's rows.
 type StateSize struct {
 	Scenario string `json:"scenario"`
-	Groups   int64  `json:"groups"`
-	Bytes    int64  `json:"bytes"`
+	// Unit is what Groups counts: "group", "table row" (a stream-table
+	// join) or "buffered row" (a stream-stream join).
+	Unit   string `json:"unit"`
+	Groups int64  `json:"groups"`
+	Bytes  int64  `json:"bytes"`
 	// Fixed is the heap of a pipeline that has seen one group: buffers
 	// that do not grow with the groups.
 	Fixed int64 `json:"fixed_bytes"`
@@ -162,8 +166,8 @@ func (rep *Report) WriteTable(w io.Writer) error {
 		return err
 	}
 	for _, s := range rep.State {
-		fmt.Fprintf(w, "\nstate, scenario %s: %d groups, %s in one pipeline (%s fixed), %.0f bytes/group", s.Scenario,
-			s.Groups, sizeString(s.Bytes), sizeString(s.Fixed), s.BytesPerGroup)
+		fmt.Fprintf(w, "\nstate, scenario %s: %d %ss, %s in one pipeline (%s fixed), %.0f bytes/%s", s.Scenario,
+			s.Groups, s.Unit, sizeString(s.Bytes), sizeString(s.Fixed), s.BytesPerGroup, s.Unit)
 	}
 	if len(rep.State) > 0 {
 		fmt.Fprintln(w)

@@ -225,7 +225,7 @@ func (b *runner) stateSize(p *prepared) error {
 		return pipe
 	})
 	if g := p.limit.Rows; g > 1 {
-		b.report.State = append(b.report.State, StateSize{Scenario: p.s.ID, Groups: g, Bytes: grew, Fixed: fixed,
+		b.report.State = append(b.report.State, StateSize{Scenario: p.s.ID, Unit: "group", Groups: g, Bytes: grew, Fixed: fixed,
 			BytesPerGroup: float64(grew-fixed) / float64(g-1)})
 	}
 	return nil
