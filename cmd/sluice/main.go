@@ -30,6 +30,7 @@ import (
 	"github.com/sluicesql/sluice/connector/kafka"
 	"github.com/sluicesql/sluice/runner"
 	"github.com/sluicesql/sluice/secret"
+	"github.com/sluicesql/sluice/sql"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -146,12 +147,14 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) (code
 }
 
 // exitCode classifies err: the user's errors (including credentials or
-// certificates a Kafka cluster refuses) give 1, all others 2.
+// certificates a Kafka cluster refuses, and options it refuses) give 1,
+// all others 2.
 func exitCode(err error) int {
 	var ue userError
 	var ce *runner.ConfigError
 	var ae *kafka.AuthError
-	if errors.As(err, &ue) || errors.As(err, &ce) || errors.As(err, &ae) {
+	var pe *sql.PropertyError // an option found wrong only when used
+	if errors.As(err, &ue) || errors.As(err, &ce) || errors.As(err, &ae) || errors.As(err, &pe) {
 		return exitUser
 	}
 	return exitRuntime

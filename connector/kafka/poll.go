@@ -3,10 +3,13 @@ package kafka
 import (
 	"context"
 	"errors"
+	"fmt"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/sql"
 )
 
 // pollLoop fetches records and hands each partition's records to its
@@ -25,6 +28,14 @@ func (s *Source) pollLoop(ctx context.Context) {
 			return
 		}
 		fs.EachError(func(topic string, p int32, err error) {
+			if errors.Is(err, kerr.InvalidSessionTimeout) {
+				// the group refuses the member for good: no retry helps
+				key := s.cfg.name + ".session.timeout.ms"
+				s.fail(&sql.PropertyError{Key: key, InValue: true, Msg: fmt.Sprintf("kafka source %q: option '%s' (%d) is outside the range the brokers allow "+
+					"(their group.min.session.timeout.ms to group.max.session.timeout.ms, 6000 to 1800000 by default): %v",
+					s.cfg.name, key, s.cfg.sessionTimeout.Milliseconds(), err)})
+				return
+			}
 			if !errors.Is(err, context.Canceled) {
 				s.logger().Warn("kafka fetch error", "partition", p, "error", err)
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/sluicesql/sluice/connector"
 	"github.com/sluicesql/sluice/internal/kafkatest"
 	"github.com/sluicesql/sluice/record"
+	"github.com/sluicesql/sluice/sql"
 )
 
 // assignedAll opens src and waits until it has readers of n partitions.
@@ -130,5 +131,31 @@ func TestUnavailableTimeout(t *testing.T) {
 	}
 	if _, err := NewSource("t", map[string]string{"t.group.instance.id": "a"}); err == nil || !strings.Contains(err.Error(), "'t.group.id'") {
 		t.Errorf("instance id without group: %v", err)
+	}
+}
+
+// TestSessionTimeoutOutOfRange: a group member whose session timeout the
+// brokers refuse fails at once, naming the option, instead of retrying the
+// join for ever.
+func TestSessionTimeoutOutOfRange(t *testing.T) {
+	brokers := startCluster(t, "trades")
+	src, err := NewSource("trades", sourceProps(brokers, "group.id", "g", "session.timeout.ms", "1000"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := src.Open(ctx, record.NewSchema("trader_id"), nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-src.Failed():
+	case <-ctx.Done():
+		t.Fatal("the source did not fail")
+	}
+	var pe *sql.PropertyError
+	if err := src.Failure(); !errors.As(err, &pe) || pe.Key != "trades.session.timeout.ms" || !strings.Contains(err.Error(), "outside the range the brokers allow") {
+		t.Errorf("failure: %v", err)
 	}
 }
