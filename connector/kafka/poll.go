@@ -36,6 +36,12 @@ func (s *Source) pollLoop(ctx context.Context) {
 					s.cfg.name, key, s.cfg.sessionTimeout.Milliseconds(), err)})
 				return
 			}
+			if isAuthError(err) {
+				// refused credentials or rights (the group's, the
+				// topic's): no retry helps either
+				s.fail(fmt.Errorf("kafka source %q: %w", s.cfg.name, s.cfg.conn.connError(err)))
+				return
+			}
 			if !errors.Is(err, context.Canceled) {
 				s.logger().Warn("kafka fetch error", "partition", p, "error", err)
 			}

@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluicesql/sluice/connector"
 	"github.com/sluicesql/sluice/internal/kafkatest"
@@ -156,6 +157,42 @@ func TestSessionTimeoutOutOfRange(t *testing.T) {
 	}
 	var pe *sql.PropertyError
 	if err := src.Failure(); !errors.As(err, &pe) || pe.Key != "trades.session.timeout.ms" || !strings.Contains(err.Error(), "outside the range the brokers allow") {
+		t.Errorf("failure: %v", err)
+	}
+}
+
+// TestGroupNotAuthorized: a member whose user may read the topic but not
+// join its group fails at once with an authentication error, instead of
+// retrying the join for ever.
+func TestGroupNotAuthorized(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "trades"), kfake.EnableSASL(), kfake.EnableACLs(),
+		kfake.Superuser("PLAIN", "admin", "admin-pw"),
+		kfake.User("PLAIN", "bob", "bob-pw",
+			kfake.ACL{Resource: kmsg.ACLResourceTypeTopic, Name: "trades", Pattern: kmsg.ACLResourcePatternTypeLiteral, Operation: kmsg.ACLOperationRead, Allow: true},
+			kfake.ACL{Resource: kmsg.ACLResourceTypeTopic, Name: "trades", Pattern: kmsg.ACLResourcePatternTypeLiteral, Operation: kmsg.ACLOperationDescribe, Allow: true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	props := sourceProps([]string{c.ListenAddrs()[0], c.ListenAddrs()[0]}, "group.id", "g", "sasl.mechanism", "PLAIN",
+		"sasl.username", "bob", "sasl.password", "bob-pw")
+	src, err := NewSource("trades", props)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := src.Open(ctx, record.NewSchema("trader_id"), nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-src.Failed():
+	case <-ctx.Done():
+		t.Fatal("the source did not fail")
+	}
+	var ae *AuthError
+	if err := src.Failure(); !errors.As(err, &ae) || !strings.Contains(err.Error(), "GROUP_AUTHORIZATION_FAILED") {
 		t.Errorf("failure: %v", err)
 	}
 }
