@@ -77,6 +77,8 @@ func TestJoinErrors(t *testing.T) {
 		{`SELECT * EXCEPT (tradr_id) FROM trades t JOIN traders r ON t.trader_id = r.trader_id`, `unknown column "tradr_id"; did you mean "trader_id"?`},
 		{`SELECT t.id, name FROM trades t JOIN traders r ON t.trader_id = r.trader_id`, ``},
 		{`SELECT qty FROM trades t JOIN traders r ON t.trader_id = r.trader_id`, `column "qty" is ambiguous: write t.qty or r.qty`},
+		{`SELECT nam FROM trades t JOIN traders r ON t.trader_id = r.trader_id`, `unknown column "nam"; did you mean "r.name"? (the inputs are trades AS t, traders AS r)`},
+		{`SELECT r.nam FROM trades t JOIN traders r ON t.trader_id = r.trader_id`, `column "nam" is not a column of traders; did you mean "name"?`},
 		{`SELECT x.id FROM trades t JOIN traders r ON t.trader_id = r.trader_id`, `unknown source or alias "x"`},
 		{`SELECT t.id FROM trades t RIGHT JOIN traders r ON t.trader_id = r.trader_id`, `RIGHT JOIN traders: a stream-table join is INNER or LEFT`},
 		{`SELECT t.id FROM trades t JOIN traders r ON t.qty = r.qty`, `must equate r.trader_id with the stream`},

@@ -13,6 +13,7 @@ package join
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/sluicesql/sluice/exec"
@@ -349,7 +350,7 @@ func (c *compiler) use(i int, col string, at sql.Node) error {
 		}
 	}
 	if c.known[i] {
-		return errorAt(at, "column %q is not a column of %s (columns: %s)", col, c.inputs[i].Name, strings.Join(c.cols[i], ", "))
+		return errorAt(at, "column %q is not a column of %s%s (columns: %s)", col, c.inputs[i].Name, expr.Hint(col, c.cols[i]), strings.Join(c.cols[i], ", "))
 	}
 	c.cols[i] = append(c.cols[i], col)
 	return nil
@@ -406,7 +407,22 @@ func (c *compiler) resolve(id *sql.Ident) (int, error) {
 	case unknown:
 		return 0, errorAt(id, "column %q must be qualified in a join whose inputs' columns are not declared: %s", id.Name, c.candidates(id.Name, allInputs(len(c.inputs))))
 	}
-	return 0, errorAt(id, "unknown column %q (the inputs are %s)", id.Name, c.sourceList())
+	return 0, errorAt(id, "unknown column %q%s (the inputs are %s)", id.Name, c.hint(id.Name), c.sourceList())
+}
+
+// hint suggests the known column closest to name, qualified as PostgreSQL's
+// HINT does: `; did you mean "r.name"?`; "" when none is close.
+func (c *compiler) hint(name string) string {
+	var cols, qualified []string
+	for i := range c.inputs {
+		for _, col := range c.cols[i] {
+			cols, qualified = append(cols, col), append(qualified, c.qualifier(i)+"."+col)
+		}
+	}
+	if best, ok := sql.Closest(name, cols); ok {
+		return fmt.Sprintf("; did you mean %q?", qualified[slices.Index(cols, best)])
+	}
+	return ""
 }
 
 func allInputs(n int) []int {
