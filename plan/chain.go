@@ -22,7 +22,10 @@ type Stage struct {
 	Keys  []string
 	Bound string
 	// Exchange is set when the rows of the joins before it are re-routed
-	// on LeftKeys, and the stream on RightKeys, before the join.
+	// on LeftKeys, and the stream on RightKeys, before the join. A later
+	// join of the same group has the keys too: its rows are where they
+	// belong, and its stream's records, which the job may route by source
+	// partition, go to the worker that owns their RightKeys.
 	Exchange            bool
 	LeftKeys, RightKeys []sql.Expr
 	// Routing says where the join runs and Why says why.
@@ -202,16 +205,18 @@ func (p *Plan) planStages(sel *sql.Select, r *resolver) (partition.Requirement, 
 			gi++
 		}
 		g := groups[gi]
-		switch {
-		case single:
-			st.Routing = "on one worker"
-		case k > 0 && g.first == k:
-			st.Exchange = true
+		if !single && gi > 0 {
 			for _, c := range g.route {
 				i := keys[k].has(c)
 				st.LeftKeys = append(st.LeftKeys, keys[k].left[i])
 				st.RightKeys = append(st.RightKeys, keys[k].right[i])
 			}
+		}
+		switch {
+		case single:
+			st.Routing = "on one worker"
+		case k > 0 && g.first == k:
+			st.Exchange = true
 			st.Routing = "exchange on " + strings.Join(exprNames(st.LeftKeys), ", ")
 			st.Why = fmt.Sprintf("its key is not the one the rows before it are routed by, so they are re-routed on %s to the workers %s is hashed to on %s, an exchange inside the process",
 				strings.Join(exprNames(st.LeftKeys), ", "), p.Inputs[in].Name, strings.Join(exprNames(st.RightKeys), ", "))

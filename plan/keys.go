@@ -35,15 +35,21 @@ type resolver struct {
 
 func newResolver(sel *sql.Select) *resolver {
 	r := &resolver{inputs: map[string]int{}, single: len(sel.Joins) == 0}
-	add := func(s sql.Source, i int) {
-		r.inputs[strings.ToLower(s.Name)] = i
+	srcs := []sql.Source{sel.From}
+	for _, j := range sel.Joins {
+		srcs = append(srcs, j.Source)
+	}
+	for i, s := range srcs {
 		if s.Alias != "" {
 			r.inputs[strings.ToLower(s.Alias)] = i
 		}
 	}
-	add(sel.From, 0)
-	for i, j := range sel.Joins {
-		add(j.Source, i+1)
+	// A source's name names it unless another source of that name has no
+	// alias (FROM a JOIN a d: a is the first).
+	for i, s := range srcs {
+		if _, taken := r.inputs[strings.ToLower(s.Name)]; !taken || s.Alias == "" {
+			r.inputs[strings.ToLower(s.Name)] = i
+		}
 	}
 	return r
 }

@@ -198,6 +198,8 @@ func TestChainedIntervalJoinsDifferentialSQLite(t *testing.T) {
 			`SELECT a.v AS av, b.v AS bv, c.v AS cv FROM a FULL JOIN b ON a.k = b.k AND ` + ab + ` LEFT JOIN c ON b.k = c.k AND c.ts - b.ts BETWEEN 0 AND 1000`},
 		{"right, two keys, a table between", `SELECT a.v AS av, c.v AS cv, r.name FROM a JOIN b ON a.k = b.k WITHIN INTERVAL '1' SECOND LEFT JOIN traders r ON b.k = r.k RIGHT JOIN c ON c.j = a.j AND c.v % 20 > COALESCE(r.lim, 0) WITHIN INTERVAL '1' SECOND`,
 			`SELECT a.v AS av, c.v AS cv, r.name FROM (a JOIN b ON a.k = b.k AND ` + ab + ` LEFT JOIN traders r ON b.k = r.k) RIGHT JOIN c ON c.j = a.j AND c.v % 20 > COALESCE(r.lim, 0) AND c.ts - ` + abt + ` BETWEEN -1000 AND 1000`},
+		{"four streams, the last two on the second key", `SELECT a.v AS av, c.v AS cv, d.v AS dv FROM a JOIN b ON a.k = b.k WITHIN INTERVAL '1' SECOND JOIN c ON b.j = c.j AND c.ts BETWEEN b.ts - INTERVAL '1' SECOND AND b.ts + INTERVAL '1' SECOND LEFT JOIN a d ON d.j = c.j AND d.k = a.k AND d.ts BETWEEN c.ts - INTERVAL '2' SECONDS AND c.ts`,
+			`SELECT a.v AS av, c.v AS cv, d.v AS dv FROM a JOIN b ON a.k = b.k AND ` + ab + ` JOIN c ON b.j = c.j AND c.ts - b.ts BETWEEN -1000 AND 1000 LEFT JOIN a d ON d.j = c.j AND d.k = a.k AND d.ts - c.ts BETWEEN -2000 AND 0`},
 		{"group by the second key", `SELECT c.j, COUNT(*) AS n, SUM(a.v) AS s FROM a JOIN b ON a.k = b.k WITHIN INTERVAL '1' SECOND JOIN c ON b.j = c.j WITHIN INTERVAL '1' SECOND GROUP BY c.j EMIT FINAL`,
 			`SELECT c.j, COUNT(*) AS n, SUM(a.v) AS s FROM a JOIN b ON a.k = b.k AND ` + ab + ` JOIN c ON b.j = c.j AND c.ts - ` + abt + ` BETWEEN -1000 AND 1000 GROUP BY c.j`},
 	}

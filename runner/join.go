@@ -425,7 +425,7 @@ func sourceFacts(ctx context.Context, src connector.Source, schema *record.Schem
 func setExchange(p *plan.Plan, prog *join.Program) error {
 	keys := make([][2][]sql.Expr, len(p.Stages))
 	for k, st := range p.Stages {
-		if st.Exchange {
+		if len(st.RightKeys) > 0 {
 			keys[k] = [2][]sql.Expr{st.LeftKeys, st.RightKeys}
 		}
 	}

@@ -268,9 +268,15 @@ type compiler struct {
 func newCompiler(sel *sql.Select, opts Options) *compiler {
 	c := &compiler{inputs: opts.Inputs, props: opts.Properties, quals: map[string]int{}, aliases: map[string]bool{}, keys: map[int][]sql.Expr{}, times: map[int]string{}}
 	for i, in := range opts.Inputs {
-		c.quals[strings.ToLower(in.Name)] = i
 		if in.Alias != "" {
 			c.quals[strings.ToLower(in.Alias)] = i
+		}
+	}
+	for i, in := range opts.Inputs {
+		// a source's name names it unless another source of that name has
+		// no alias (FROM a JOIN a d: a is the first)
+		if _, taken := c.quals[strings.ToLower(in.Name)]; !taken || in.Alias == "" {
+			c.quals[strings.ToLower(in.Name)] = i
 		}
 		var cols []string
 		if in.Schema != nil {

@@ -85,7 +85,9 @@ const pendingBatch = 256
 // SetExchange makes the workers exchange rows before each stream-stream
 // join k with keys[k] set (never the first): the rows of the joins before
 // it are hashed on keys[k][0], its stream's on keys[k][1] (expressions as
-// the planner wrote them), their values cut or padded with NULLs to m (the
+// the planner wrote them; a join whose rows are already routed on its key
+// has them too, so that its stream's records, which the job may route by
+// source partition, reach the worker of their key), their values cut or padded with NULLs to m (the
 // width of the streams' routing key, RoutingKey, so that the job routes
 // the stream's records to the worker the exchange would), and a row goes
 // to the worker that owns its key group among n. n == 1 keeps every row
