@@ -316,6 +316,17 @@ func boundText(sel *sql.Select, j sql.Join, r *resolver, in int) string {
 	return "no time bound in ON: '" + PropStateTTL + "'"
 }
 
+// exchanges reports whether rows are re-routed between two stream-stream
+// joins.
+func (p *Plan) exchanges() bool {
+	for _, st := range p.Stages {
+		if st.Exchange {
+			return true
+		}
+	}
+	return false
+}
+
 // stageAt returns the stage of input i, -1 when it is not a stream joined
 // as one.
 func (p *Plan) stageAt(i int) int {

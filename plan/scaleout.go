@@ -95,6 +95,8 @@ func (p *Plan) scaleOut() ScaleOut {
 		}
 	}
 	switch {
+	case p.exchanges():
+		return ScaleOut{Why: "its stream-stream joins re-route the rows between the workers of one process on another key (an exchange), which the processes of a group do not do between them"}
 	case shared > 1:
 		return ScaleOut{Why: "a join needs equal keys of all its inputs in one process, and Sluice cannot check how the processes of a group share them"}
 	case p.Analysis.HasLimit:
