@@ -137,6 +137,29 @@ func TestIsAggregateAnalytic(t *testing.T) {
 	}
 }
 
+// TestNumberText: a string literal compared with a number is the number it
+// spells, as in PostgreSQL and DuckDB (quantity = '100').
+func TestNumberText(t *testing.T) {
+	schema := record.NewSchemaOf(record.Field{Name: "price", Type: record.DecimalType(5, 2)}, record.Field{Name: "quantity", Type: record.IntegerType})
+	row := &record.Record{Values: []record.Value{record.DecimalValue(18520, 2), record.IntValue(100)}}
+	for src, want := range map[string]bool{
+		"quantity = '100'": true, "'100' <> quantity": false, "price = '185.2'": true, "price > ' 185.19 '": true,
+		"quantity IN ('5', '1e2')": true, "price BETWEEN '185.21' AND '200'": false, "'2' > 10": false,
+	} {
+		stmts, err := sql.Parse("q.sql", "SELECT "+src+" FROM t")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := Compile(stmts[0].Select().Items[0].Expr, &Scope{Schema: schema})
+		if err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		if v, err := f(row); err != nil || v.Kind() != record.Bool || v.Bool() != want {
+			t.Errorf("%s = %v, %v; want %v", src, v, err, want)
+		}
+	}
+}
+
 // TestTypeErrorsBeforeRunning: CASE branches and conditions, COALESCE,
 // NULLIF and the arguments of string functions are type-checked when the
 // expression is compiled, with the position of the part at fault, as
@@ -160,6 +183,8 @@ func TestTypeErrorsBeforeRunning(t *testing.T) {
 		{"CASE symbol WHEN 1 THEN 'one' END", "1:25: cannot compare STRING with BIGINT: symbol = 1"},
 		{"COALESCE(symbol, 1)", "1:25: COALESCE types STRING and BIGINT cannot be matched (symbol and 1)"},
 		{"NULLIF(price, 'a')", "1:8: cannot compare DECIMAL(5,2) with STRING: price = 'a'"},
+		{"price = 'abc'", "1:8: cannot compare DECIMAL(5,2) with STRING: price = 'abc' ('abc' is not a number)"},
+		{"quantity IN (1, 'x')", "1:8: cannot compare INTEGER with STRING: quantity IN 'x' ('x' is not a number)"},
 		{"COALESCE(CAST(price AS TIMESTAMP), '2024-01-15')", "1:43: COALESCE types TIMESTAMP and STRING cannot be matched (CAST(price AS TIMESTAMP) and '2024-01-15'): write the time as TIMESTAMP '2024-01-15'"},
 		{`symbol = "AAPL"`, `1:17: unknown column "AAPL"; a string is written in single quotes: 'AAPL' (double quotes name a column)`},
 	} {
@@ -173,6 +198,7 @@ func TestTypeErrorsBeforeRunning(t *testing.T) {
 		}
 	}
 	for _, c := range []struct{ src, want string }{
+		{"quantity = '100' AND '185.20' < price AND quantity IN (' 7 ', '1e2') AND price BETWEEN '1' AND '2'", "BOOLEAN"},
 		{"CASE WHEN quantity > 1 THEN 'big' WHEN quantity < 0 THEN NULL ELSE 'small' END", "STRING"},
 		{"CASE quantity WHEN 1 THEN price ELSE price END", "DECIMAL(5,2)"},
 		{"CASE WHEN quantity > 1 THEN 1 ELSE 2.5 END", "ANY"}, // each value keeps its kind

@@ -72,8 +72,9 @@ type node struct {
 }
 
 type compiler struct {
-	scope *Scope
-	types map[sql.Expr]record.Type // the type of every node compiled
+	scope   *Scope
+	types   map[sql.Expr]record.Type // the type of every node compiled
+	numbers map[sql.Expr]bool        // string literals compiled as the numbers they spell (coerceText)
 }
 
 // compile compiles e and records its type.

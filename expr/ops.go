@@ -85,7 +85,10 @@ func (c *compiler) binary(x *sql.Binary) (node, error) {
 	case sql.Or:
 		return node{constant: constant, fn: orOp(lf, rf)}, nil
 	case sql.Eq, sql.NotEq, sql.Lt, sql.LtEq, sql.Gt, sql.GtEq:
-		return node{constant: constant, fn: compareOp(x.Op, lf, rf)}, nil
+		fns := []Func{lf, rf}
+		c.coerceText(fns[1:], []sql.Expr{x.R}, x.L)
+		c.coerceText(fns[:1], []sql.Expr{x.L}, x.R)
+		return node{constant: constant, fn: compareOp(x.Op, fns[0], fns[1])}, nil
 	}
 	return node{}, errorf(x, "unsupported operator %d", x.Op)
 }

@@ -31,6 +31,7 @@ func (c *compiler) in(x *sql.In) (node, error) {
 	if err != nil {
 		return node{}, err
 	}
+	c.coerceText(list, x.List, x.X)
 	f, not := xn.fn, x.Not
 	return node{constant: constant && xn.constant, fn: func(r *record.Record) (record.Value, error) {
 		v, err := f(r)
@@ -69,6 +70,7 @@ func (c *compiler) between(x *sql.Between) (node, error) {
 	if err != nil {
 		return node{}, err
 	}
+	c.coerceText(fns[1:], []sql.Expr{x.Lo, x.Hi}, x.X)
 	ge := compareOp(sql.GtEq, fns[0], fns[1])
 	le := compareOp(sql.LtEq, fns[0], fns[2])
 	f := andOp(ge, le)

@@ -184,7 +184,7 @@ func isInteger(t record.Type) bool {
 // comparable checks that values of a and b can be compared (at x, by op).
 func (c *compiler) comparable(x sql.Node, a, b sql.Expr, op string) error {
 	l, r := c.types[a], c.types[b]
-	if !known(l) || !known(r) || comparableTypes(l, r) {
+	if !known(l) || !known(r) || comparableTypes(l, r) || c.numbers[a] || c.numbers[b] {
 		return nil
 	}
 	// A timestamp compares with text holding a time: check a literal now.
@@ -203,7 +203,37 @@ func (c *compiler) comparable(x sql.Node, a, b sql.Expr, op string) error {
 	if l.Kind == record.TypeTimestamp && r.Kind == record.TypeString || l.Kind == record.TypeString && r.Kind == record.TypeTimestamp {
 		return nil // checked on each record
 	}
-	return errorf(x, "cannot compare %s with %s: %s %s %s", l, r, sql.FormatExpr(a), op, sql.FormatExpr(b))
+	msg := fmt.Sprintf("cannot compare %s with %s: %s %s %s", l, r, sql.FormatExpr(a), op, sql.FormatExpr(b))
+	for _, e := range []sql.Expr{a, b} {
+		if lit, ok := e.(*sql.Literal); ok && lit.Kind == sql.StringLit && (l.Numeric() || r.Numeric()) {
+			msg += fmt.Sprintf(" ('%s' is not a number)", sql.Clip(lit.Text))
+		}
+	}
+	return errorf(x, "%s", msg)
+}
+
+// coerceText compiles each string literal of es that is compared with
+// the number other as the number it spells, as PostgreSQL and DuckDB read
+// quantity = '100' as quantity = 100 (an untyped literal takes the other
+// side's type): fns[i] is es[i]'s compiled Func. A literal that is no
+// number stays text, and comparing it is refused (price = 'abc').
+func (c *compiler) coerceText(fns []Func, es []sql.Expr, other sql.Expr) {
+	if !c.types[other].Numeric() {
+		return
+	}
+	for i, e := range es {
+		lit, ok := e.(*sql.Literal)
+		if !ok || lit.Kind != sql.StringLit {
+			continue
+		}
+		if v, err := record.ParseNumber(strings.TrimSpace(lit.Text)); err == nil {
+			fns[i] = constNode(v).fn
+			if c.numbers == nil {
+				c.numbers = map[sql.Expr]bool{}
+			}
+			c.numbers[e] = true
+		}
+	}
 }
 
 // comparableTypes reports whether every value of l compares with every
