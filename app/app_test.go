@@ -226,6 +226,21 @@ func TestUnboundedChainStops(t *testing.T) {
 	}
 }
 
+// runFailingF runs a, whose job f fails, and returns how its jobs ended.
+func runFailingF(t *testing.T, a *app.App, opts runner.Options) []app.Result {
+	t.Helper()
+	opts.Stdout = io.Discard
+	run, err := a.Start(context.Background(), opts, app.Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	results, err := run.Wait()
+	if err == nil || !strings.Contains(err.Error(), "job f failed") {
+		t.Fatalf("got %v, want the failure of job f", err)
+	}
+	return results
+}
+
 // A failing job stops the application, which names it.
 func TestFailureStopsTheApplication(t *testing.T) {
 	dir := t.TempDir()
@@ -239,16 +254,7 @@ SELECT * FROM trades WITH ('dlq.path'='` + filepath.Join(dir, "dlq.jsonl") + `')
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out bytes.Buffer
-	run, err := a.Start(context.Background(), runner.Options{Stdout: &out}, app.Hooks{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	results, err := run.Wait()
-	if err == nil || !strings.Contains(err.Error(), "job f failed") {
-		t.Fatalf("got %v, want the failure of job f", err)
-	}
-	for _, r := range results {
+	for _, r := range runFailingF(t, a, runner.Options{}) {
 		if r.Name != "f" && (r.Summary == nil || !r.Summary.Interrupted) {
 			t.Fatalf("job %s was not stopped: %+v", r.Name, r.Summary)
 		}
@@ -319,16 +325,7 @@ SELECT * FROM trades WITH ('dlq.path'='` + filepath.Join(dir, "dlq.jsonl") + `')
 		if err != nil {
 			t.Fatal(err)
 		}
-		var out bytes.Buffer
-		run, err := a.Start(context.Background(), runner.Options{Stdout: &out, Set: c.set}, app.Hooks{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		results, err := run.Wait()
-		if err == nil || !strings.Contains(err.Error(), "job f failed") {
-			t.Fatalf("got %v, want the failure of job f", err)
-		}
-		for _, r := range results {
+		for _, r := range runFailingF(t, a, runner.Options{Set: c.set}) {
 			if r.Name != "f" && (r.Err != nil || r.Summary == nil || r.Summary.Interrupted || r.Summary.RowsWritten != 50000) {
 				t.Fatalf("%v: job %s did not run to its end: %v %+v", c, r.Name, r.Err, r.Summary)
 			}

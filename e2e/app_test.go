@@ -233,21 +233,8 @@ func TestKilledChainLosesNothing(t *testing.T) {
 	}()
 	rng := rand.New(rand.NewPCG(3, 9))
 	for range 3 {
-		cmd := exec.Command(bin, "run", "-q", app())
-		cmd.Dir = dir
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			t.Fatalf("run ended before its kill: %v\n%s", err, stderr.String())
-		case <-time.After(time.Duration(300+rng.IntN(700)) * time.Millisecond):
-			cmd.Process.Kill()
-			<-done
+		if !killAfter(t, bin, dir, time.Duration(300+rng.IntN(700))*time.Millisecond, "run", "-q", app()) {
+			t.Fatal("a run ended before its kill")
 		}
 	}
 	producing.Wait()

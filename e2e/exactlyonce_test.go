@@ -34,6 +34,32 @@ var sluiceBinary = sync.OnceValues(func() (string, error) {
 	return bin, nil
 })
 
+// killAfter runs bin with args in dir and kills it with SIGKILL after d;
+// it reports whether it killed it (false: the run ended well before).
+func killAfter(t *testing.T, bin, dir string, d time.Duration, args ...string) bool {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run ended before its kill: %v\n%s", err, stderr.String())
+		}
+		return false
+	case <-time.After(d):
+		cmd.Process.Kill()
+		<-done
+		return true
+	}
+}
+
 // crashKills is how many times each crash test kills the job: 4, or
 // SLUICE_KILLS for a longer run.
 func crashKills(t *testing.T) int {
@@ -99,23 +125,7 @@ func TestCrashesExactlyOnce(t *testing.T) {
 				}()
 				dir := t.TempDir() // the runs' working directory, where a dead-letter file would go
 				for range kills {
-					cmd := exec.Command(bin, "run", "-q", "-e", stmt())
-					cmd.Dir = dir
-					var stderr strings.Builder
-					cmd.Stderr = &stderr
-					if err := cmd.Start(); err != nil {
-						t.Fatal(err)
-					}
-					done := make(chan error, 1)
-					go func() { done <- cmd.Wait() }()
-					select {
-					case err := <-done:
-						if err != nil {
-							t.Fatalf("run ended before its kill: %v\n%s", err, stderr.String())
-						}
-					case <-time.After(time.Duration(200+rng.IntN(1300)) * time.Millisecond):
-						cmd.Process.Kill()
-						<-done
+					if killAfter(t, bin, dir, time.Duration(200+rng.IntN(1300))*time.Millisecond, "run", "-q", "-e", stmt()) {
 						killed++
 					}
 				}

@@ -136,47 +136,10 @@ func TestUnavailableTimeout(t *testing.T) {
 	}
 }
 
-// TestSessionTimeoutOutOfRange: a group member whose session timeout the
-// brokers refuse fails at once, naming the option, instead of retrying the
-// join for ever.
-func TestSessionTimeoutOutOfRange(t *testing.T) {
-	brokers := startCluster(t, "trades")
-	src, err := NewSource("trades", sourceProps(brokers, "group.id", "g", "session.timeout.ms", "1000"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := src.Open(ctx, record.NewSchema("trader_id"), nil); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-src.Failed():
-	case <-ctx.Done():
-		t.Fatal("the source did not fail")
-	}
-	var pe *sql.PropertyError
-	if err := src.Failure(); !errors.As(err, &pe) || pe.Key != "trades.session.timeout.ms" || !strings.Contains(err.Error(), "outside the range the brokers allow") {
-		t.Errorf("failure: %v", err)
-	}
-}
-
-// TestGroupNotAuthorized: a member whose user may read the topic but not
-// join its group fails at once with an authentication error, instead of
-// retrying the join for ever.
-func TestGroupNotAuthorized(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "trades"), kfake.EnableSASL(), kfake.EnableACLs(),
-		kfake.Superuser("PLAIN", "admin", "admin-pw"),
-		kfake.User("PLAIN", "bob", "bob-pw",
-			kfake.ACL{Resource: kmsg.ACLResourceTypeTopic, Name: "trades", Pattern: kmsg.ACLResourcePatternTypeLiteral, Operation: kmsg.ACLOperationRead, Allow: true},
-			kfake.ACL{Resource: kmsg.ACLResourceTypeTopic, Name: "trades", Pattern: kmsg.ACLResourcePatternTypeLiteral, Operation: kmsg.ACLOperationDescribe, Allow: true}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	props := sourceProps([]string{c.ListenAddrs()[0], c.ListenAddrs()[0]}, "group.id", "g", "sasl.mechanism", "PLAIN",
-		"sasl.username", "bob", "sasl.password", "bob-pw")
+// joinFailure opens a group source configured by props and returns why it
+// failed, which it must do at once rather than retry the join for ever.
+func joinFailure(t *testing.T, props map[string]string) error {
+	t.Helper()
 	src, err := NewSource("trades", props)
 	if err != nil {
 		t.Fatal(err)
@@ -192,8 +155,36 @@ func TestGroupNotAuthorized(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the source did not fail")
 	}
+	return src.Failure()
+}
+
+// TestSessionTimeoutOutOfRange: a group member whose session timeout the
+// brokers refuse fails at once, naming the option.
+func TestSessionTimeoutOutOfRange(t *testing.T) {
+	brokers := startCluster(t, "trades")
+	var pe *sql.PropertyError
+	err := joinFailure(t, sourceProps(brokers, "group.id", "g", "session.timeout.ms", "1000"))
+	if !errors.As(err, &pe) || pe.Key != "trades.session.timeout.ms" || !strings.Contains(err.Error(), "outside the range the brokers allow") {
+		t.Errorf("failure: %v", err)
+	}
+}
+
+// TestGroupNotAuthorized: a member whose user may read the topic but not
+// join its group fails at once with an authentication error.
+func TestGroupNotAuthorized(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "trades"), kfake.EnableSASL(), kfake.EnableACLs(),
+		kfake.Superuser("PLAIN", "admin", "admin-pw"),
+		kfake.User("PLAIN", "bob", "bob-pw",
+			kfake.ACL{Resource: kmsg.ACLResourceTypeTopic, Name: "trades", Pattern: kmsg.ACLResourcePatternTypeLiteral, Operation: kmsg.ACLOperationRead, Allow: true},
+			kfake.ACL{Resource: kmsg.ACLResourceTypeTopic, Name: "trades", Pattern: kmsg.ACLResourcePatternTypeLiteral, Operation: kmsg.ACLOperationDescribe, Allow: true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
 	var ae *AuthError
-	if err := src.Failure(); !errors.As(err, &ae) || !strings.Contains(err.Error(), "GROUP_AUTHORIZATION_FAILED") {
+	err = joinFailure(t, sourceProps([]string{c.ListenAddrs()[0], c.ListenAddrs()[0]}, "group.id", "g", "sasl.mechanism", "PLAIN",
+		"sasl.username", "bob", "sasl.password", "bob-pw"))
+	if !errors.As(err, &ae) || !strings.Contains(err.Error(), "GROUP_AUTHORIZATION_FAILED") {
 		t.Errorf("failure: %v", err)
 	}
 }
