@@ -2,6 +2,8 @@ package record
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -179,28 +181,26 @@ func (t Type) Equal(u Type) bool { return t.String() == u.String() }
 // LookupType returns the type kind a type name stands for: the SQL names and
 // their usual synonyms (INT, VARCHAR, FLOAT, STRUCT, ...).
 func LookupType(name string) (TypeKind, bool) {
-	switch strings.ToUpper(name) {
-	case "BOOLEAN", "BOOL":
-		return TypeBoolean, true
-	case "INTEGER", "INT", "INT4", "SMALLINT", "TINYINT":
-		return TypeInteger, true
-	case "BIGINT", "INT8", "LONG":
-		return TypeBigint, true
-	case "DECIMAL", "NUMERIC", "DEC":
-		return TypeDecimal, true
-	case "DOUBLE", "FLOAT", "REAL", "FLOAT8", "DOUBLE PRECISION":
-		return TypeDouble, true
-	case "STRING", "VARCHAR", "TEXT", "CHAR":
-		return TypeString, true
-	case "TIMESTAMP", "TIMESTAMP_LTZ", "TIMESTAMPTZ", "DATETIME":
-		return TypeTimestamp, true
-	case "ROW", "STRUCT":
-		return TypeRow, true
-	case "ARRAY":
-		return TypeArray, true
-	}
-	return 0, false
+	k, ok := typeSpellings[strings.ToUpper(name)]
+	return k, ok
 }
+
+// typeSpellings maps each type name LookupType knows to its kind.
+var typeSpellings = map[string]TypeKind{
+	"BOOLEAN": TypeBoolean, "BOOL": TypeBoolean,
+	"INTEGER": TypeInteger, "INT": TypeInteger, "INT4": TypeInteger, "SMALLINT": TypeInteger, "TINYINT": TypeInteger,
+	"BIGINT": TypeBigint, "INT8": TypeBigint, "LONG": TypeBigint,
+	"DECIMAL": TypeDecimal, "NUMERIC": TypeDecimal, "DEC": TypeDecimal,
+	"DOUBLE": TypeDouble, "FLOAT": TypeDouble, "REAL": TypeDouble, "FLOAT8": TypeDouble, "DOUBLE PRECISION": TypeDouble,
+	"STRING": TypeString, "VARCHAR": TypeString, "TEXT": TypeString, "CHAR": TypeString,
+	"TIMESTAMP": TypeTimestamp, "TIMESTAMP_LTZ": TypeTimestamp, "TIMESTAMPTZ": TypeTimestamp, "DATETIME": TypeTimestamp,
+	"ROW": TypeRow, "STRUCT": TypeRow,
+	"ARRAY": TypeArray,
+}
+
+// TypeSpellings returns every type name LookupType knows, sorted: the
+// candidates of a "did you mean" for an unknown type.
+func TypeSpellings() []string { return slices.Sorted(maps.Keys(typeSpellings)) }
 
 // TypeNames lists the type names LookupType knows, for messages.
 const TypeNames = "BOOLEAN, INTEGER (INT), BIGINT, DECIMAL(p,s), DOUBLE (FLOAT), STRING (VARCHAR), TIMESTAMP, ROW<...> (STRUCT), ARRAY<...>"

@@ -27,7 +27,8 @@ func sourceSchema(ctx context.Context, sel *sql.Select, name string, decl *sql.S
 	case strings.TrimSpace(cols) != "":
 		defs, err := sql.ParseColumns(name+".columns", cols)
 		if err != nil {
-			return s, &sql.PropertyError{Key: name + ".columns", InValue: true, Msg: fmt.Sprintf("WITH '%s.columns': %v", name, err)}
+			msg, at := sql.ValueError(err, cols)
+			return s, &sql.PropertyError{Key: name + ".columns", InValue: true, Offset: at, Msg: fmt.Sprintf("WITH '%s.columns': %s", name, msg)}
 		}
 		s = connector.Schema{Columns: schemaOf(defs), Origin: connector.SchemaDeclared}
 	default:

@@ -54,7 +54,7 @@ func TestParseErrors(t *testing.T) {
 		{"case without end", "SELECT CASE WHEN a THEN b FROM t", 1, 27, "expected END to close the CASE at 1:8, found FROM"},
 		{"is without null", "SELECT a FROM t WHERE a IS 1", 1, 28, "expected NULL after IS, found number 1"},
 		{"star in expression", "SELECT a FROM t WHERE * > 1", 1, 23, "expected expression after WHERE, found '*'"},
-		{"unknown column type", "CREATE STREAM t (a STRNG) WITH ('type'='x')", 1, 20, "unknown type STRNG; valid types: BOOLEAN, INTEGER (INT), BIGINT, DECIMAL(p,s), DOUBLE (FLOAT), STRING (VARCHAR), TIMESTAMP, ROW<...> (STRUCT), ARRAY<...>"},
+		{"unknown column type", "CREATE STREAM t (a STRNG) WITH ('type'='x')", 1, 20, "unknown type STRNG; did you mean STRING? (valid types: BOOLEAN, INTEGER (INT), BIGINT, DECIMAL(p,s), DOUBLE (FLOAT), STRING (VARCHAR), TIMESTAMP, ROW<...> (STRUCT), ARRAY<...>)"},
 		{"column declared twice", "CREATE STREAM t (a INT, A BIGINT) WITH ('type'='x')", 1, 25, "column A is declared twice"},
 		{"primary key not a column", "CREATE TABLE t (a INT, PRIMARY KEY (b)) WITH ('type'='x')", 1, 16, "PRIMARY KEY column b is not in the column list"},
 		{"decimal precision", "CREATE STREAM t (a DECIMAL(20,2)) WITH ('type'='x')", 1, 20, "DECIMAL precision 20 is out of range: 1 to 18"},

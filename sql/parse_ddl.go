@@ -121,7 +121,11 @@ func (p *parser) typeName() record.Type {
 	}
 	kind, ok := record.LookupType(t.up)
 	if !ok {
-		p.failf(t, "unknown type %s; valid types: %s", t.text, record.TypeNames)
+		hint := ""
+		if c, ok := Closest(t.text, record.TypeSpellings()); ok {
+			hint = fmt.Sprintf("; did you mean %s?", c)
+		}
+		p.failf(t, "unknown type %s%s (valid types: %s)", t.text, hint, record.TypeNames)
 	}
 	p.i++
 	switch kind {

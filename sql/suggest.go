@@ -102,6 +102,23 @@ type PropertyError struct {
 	InValue bool
 	// Msg is the complete message.
 	Msg string
+	// Offset is, when InValue, the byte offset in the value of the part at
+	// fault (a type in '<n>.columns'), for the caret; 0 is the value.
+	Offset int
+}
+
+// ValueError splits err, an error of ParseColumns over a property's value,
+// into its first message, without the value's own position, line and
+// caret, and the byte offset in the value it points at (PropertyError.Offset).
+func ValueError(err error, value string) (msg string, offset int) {
+	var e *Error
+	if !errors.As(err, &e) {
+		return err.Error(), 0
+	}
+	if e.Pos.Offset >= 0 && e.Pos.Offset <= len(value) {
+		offset = e.Pos.Offset
+	}
+	return e.Msg, offset
 }
 
 func (e *PropertyError) Error() string { return e.Msg }
@@ -123,6 +140,11 @@ func AtProperty(err error, with []Property) error {
 		pos := p.Pos
 		if pe.InValue && p.ValuePos.Line > 0 {
 			pos = p.ValuePos
+			// Inside the value when it is written as it reads: on one
+			// line, no quote doubled before the offset.
+			if o := pe.Offset; o > 0 && o <= len(p.Value) && !strings.ContainsAny(p.Value[:o], "'\n") {
+				pos.Offset, pos.Col = pos.Offset+1+o, pos.Col+1+o
+			}
 		}
 		return &Error{Pos: pos, Msg: err.Error()}
 	}

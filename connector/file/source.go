@@ -101,7 +101,10 @@ func parseSource(name string, all map[string]string) (*Source, *props.Options, e
 	if cols := o.String("columns", ""); cols != "" {
 		defs, err := sql.ParseColumns(name+".columns", cols)
 		if err != nil {
-			return nil, nil, o.Errorf("columns", "%v", err)
+			msg, at := sql.ValueError(err, cols)
+			pe := o.Errorf("columns", "%s", msg)
+			pe.Offset = at
+			return nil, nil, pe
 		}
 		for _, c := range defs {
 			s.columns = append(s.columns, c.Name)

@@ -81,7 +81,7 @@ func contains(list []string, s string) bool {
 
 // Errorf returns an error about option opt: about its value when it is
 // set, else about its absence.
-func (o *Options) Errorf(opt, format string, args ...any) error {
+func (o *Options) Errorf(opt, format string, args ...any) *sql.PropertyError {
 	return &sql.PropertyError{Key: o.Key(opt), InValue: o.Has(opt),
 		Msg: fmt.Sprintf("%s %q: option '%s.%s': %s", o.kind, o.name, o.name, opt, fmt.Sprintf(format, args...))}
 }
