@@ -170,27 +170,38 @@ func (p *Plan) planStages(sel *sql.Select, r *resolver) (partition.Requirement, 
 	if single {
 		whys = append(whys, "the key of JOIN "+sel.Joins[streams[0]-1].Source.Name+" cannot be computed from "+p.Inputs[0].Name+" alone")
 	}
-	for _, c := range clauses(sel, r, make([]bool, len(p.Inputs))) {
+	// Its keyed clauses keep their groups together where the last join's
+	// rows are when they share classes with its routing key; else the rows
+	// are exchanged once more, on the classes the clauses share, before
+	// the query after the joins (Plan.FinalKeys).
+	var keyed []sql.Expr // the keys of the first keyed clause, in the classes all share
+	var kwhys []string
+	shared := last.route
+	for i, c := range clauses(sel, r, make([]bool, len(p.Inputs))) {
 		whys = append(whys, c.why)
 		if c.single || c.all {
 			single = true
 			continue
 		}
-		var shared []string
-		for _, rc := range last.route {
-			for _, e := range c.keys {
-				if cl.of(e) == rc {
-					shared = append(shared, rc)
-					break
-				}
-			}
+		kwhys = append(kwhys, c.why)
+		shared = keep(shared, func(rc string) bool { return classIn(cl, rc, c.keys) })
+		if i == 0 || keyed == nil {
+			keyed = c.keys
+		} else {
+			keyed = keepExprs(keyed, func(e sql.Expr) bool { return classIn(cl, cl.of(e), c.keys) })
 		}
-		if len(shared) == 0 {
-			single = true
-			whys[len(whys)-1] += fmt.Sprintf(", whose keys are not the key the last join's rows are routed by (%s)", p.classNames(sel, r, cl, last.route, streams[last.first]))
-			continue
-		}
+	}
+	switch {
+	case single || kwhys == nil:
+	case len(shared) > 0:
 		last.route = shared
+	case len(keyed) > 0:
+		p.FinalKeys = keyed
+		p.FinalWhy = fmt.Sprintf("%s need rows equal on %s together, and the last join leaves its rows on the workers of %s, so they are re-routed on %s after the joins, an exchange inside the process",
+			strings.Join(kwhys, " and "), strings.Join(exprNames(keyed), ", "), p.classNames(sel, r, cl, last.route, streams[last.first]), strings.Join(exprNames(keyed), ", "))
+	default:
+		single = true
+		whys = append(whys, "which share no key")
 	}
 	req := partition.Requirement{OrderMatters: len(sel.OrderBy) > 0}
 	p.Stages = make([]Stage, len(streams))
@@ -268,6 +279,36 @@ func (p *Plan) planStages(sel *sql.Select, r *resolver) (partition.Requirement, 
 	return req, fromKeys, true
 }
 
+// classIn reports whether one of es is in class c.
+func classIn(cl *classes, c string, es []sql.Expr) bool {
+	for _, e := range es {
+		if cl.of(e) == c {
+			return true
+		}
+	}
+	return false
+}
+
+func keep(cs []string, ok func(string) bool) []string {
+	var out []string
+	for _, c := range cs {
+		if ok(c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func keepExprs(es []sql.Expr, ok func(sql.Expr) bool) []sql.Expr {
+	var out []sql.Expr
+	for _, e := range es {
+		if ok(e) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // member returns the expression of input i in class c (nil when none).
 func (p *Plan) member(sel *sql.Select, r *resolver, cl *classes, c string, i int) sql.Expr {
 	var out sql.Expr
@@ -317,8 +358,11 @@ func boundText(sel *sql.Select, j sql.Join, r *resolver, in int) string {
 }
 
 // exchanges reports whether rows are re-routed between two stream-stream
-// joins.
+// joins, or after them.
 func (p *Plan) exchanges() bool {
+	if p.FinalKeys != nil {
+		return true
+	}
 	for _, st := range p.Stages {
 		if st.Exchange {
 			return true

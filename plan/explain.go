@@ -116,6 +116,9 @@ func Explain(w io.Writer, plans []*Plan) error {
 				}
 				fmt.Fprintf(&b, "  %-13s %s\n", label, p.stageText(k))
 			}
+			if p.FinalKeys != nil {
+				line("then", "exchange on "+strings.Join(exprNames(p.FinalKeys), ", ")+": "+p.FinalWhy)
+			}
 			line("join state", p.stateText(false))
 		}
 		for j, r := range p.Rejected {
@@ -372,6 +375,12 @@ type jsonStage struct {
 	State    string   `json:"state"`
 }
 
+// jsonFinal is the exchange after the stream-stream joins in ExplainJSON's output.
+type jsonFinal struct {
+	Keys []string `json:"keys"`
+	Why  string   `json:"why"`
+}
+
 // jsonStatement is one statement of ExplainJSON's output.
 type jsonStatement struct {
 	Name             string       `json:"name"`
@@ -391,6 +400,7 @@ type jsonStatement struct {
 	Inputs           []jsonInput  `json:"inputs"`
 	JoinState        string       `json:"join_state,omitempty"`
 	Stages           []jsonStage  `json:"join_stages,omitempty"`
+	FinalExchange    *jsonFinal   `json:"final_exchange,omitempty"`
 	ScaleOut         ScaleOut     `json:"scale_out"`
 }
 
@@ -437,6 +447,9 @@ func ExplainJSON(w io.Writer, plans []*Plan) error {
 				js.Keys = []string{}
 			}
 			s.Stages = append(s.Stages, js)
+		}
+		if p.FinalKeys != nil {
+			s.FinalExchange = &jsonFinal{Keys: exprNames(p.FinalKeys), Why: p.FinalWhy}
 		}
 		out.Statements = append(out.Statements, s)
 	}

@@ -93,9 +93,13 @@ type Plan struct {
 	CPUs int
 	// BatchSize is the records per hand-over (@batch_size, default 1024).
 	BatchSize int
-	// Stages are the stream-stream joins of a statement with several, in
-	// order (nil otherwise).
+	// Stages are the stream-stream joins of a statement, in order.
 	Stages []Stage
+	// FinalKeys, when set, re-route the rows of several stream-stream
+	// joins on these keys (over the joined row) before the query after
+	// them, whose groups need them together; FinalWhy says why.
+	FinalKeys []sql.Expr
+	FinalWhy  string
 	// Repartition is set when the statement runs in two stages joined by a
 	// repartition topic (see ScaleOut).
 	Repartition *Repartition

@@ -141,7 +141,8 @@ func TestPlanTable(t *testing.T) {
 		{"SELECT a.k FROM a JOIN b ON a.k = b.k JOIN c ON b.k = c.k", nil, "hash(a.k)", "always_hash", "a.k"},
 		// two stream-stream joins on different keys: routed on the first, an exchange before the second
 		{"SELECT a.k FROM a JOIN b ON a.k = b.k JOIN c ON b.j = c.j", nil, "hash(a.k)", "always_hash", "a.k"},
-		{"SELECT a.k, COUNT(*) FROM a JOIN b ON a.k = b.k JOIN c ON b.j = c.j GROUP BY a.k", nil, "single", "fan_in", ""},
+		{"SELECT a.k, COUNT(*) FROM a JOIN b ON a.k = b.k JOIN c ON b.j = c.j GROUP BY a.k", nil, "hash(a.k)", "always_hash", "a.k"},
+		{"SELECT COUNT(*) FROM a JOIN b ON a.k = b.k JOIN c ON b.j = c.j", nil, "single", "fan_in", ""},
 		{"SELECT c.j, COUNT(*) FROM a JOIN b ON a.k = b.k JOIN c ON b.j = c.j GROUP BY c.j", nil, "hash(a.k)", "always_hash", "a.k"},
 		{"SELECT a.k FROM a JOIN b ON a.k = b.k AND a.j = b.j JOIN c ON b.j = c.j", nil, "hash(a.j)", "always_hash", "a.j"},
 		{"SELECT o.cid, COUNT(*) FROM orders o JOIN customers c ON o.cid = c.id GROUP BY o.cid WITH ('orders.partition.key'='cid')", nil, "hash(o.cid)", "always_hash", "o.cid"},

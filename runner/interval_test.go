@@ -200,6 +200,8 @@ func TestChainedIntervalJoinsDifferentialSQLite(t *testing.T) {
 			`SELECT a.v AS av, c.v AS cv, r.name FROM (a JOIN b ON a.k = b.k AND ` + ab + ` LEFT JOIN traders r ON b.k = r.k) RIGHT JOIN c ON c.j = a.j AND c.v % 20 > COALESCE(r.lim, 0) AND c.ts - ` + abt + ` BETWEEN -1000 AND 1000`},
 		{"four streams, the last two on the second key", `SELECT a.v AS av, c.v AS cv, d.v AS dv FROM a JOIN b ON a.k = b.k WITHIN INTERVAL '1' SECOND JOIN c ON b.j = c.j AND c.ts BETWEEN b.ts - INTERVAL '1' SECOND AND b.ts + INTERVAL '1' SECOND LEFT JOIN a d ON d.j = c.j AND d.k = a.k AND d.ts BETWEEN c.ts - INTERVAL '2' SECONDS AND c.ts`,
 			`SELECT a.v AS av, c.v AS cv, d.v AS dv FROM a JOIN b ON a.k = b.k AND ` + ab + ` JOIN c ON b.j = c.j AND c.ts - b.ts BETWEEN -1000 AND 1000 LEFT JOIN a d ON d.j = c.j AND d.k = a.k AND d.ts - c.ts BETWEEN -2000 AND 0`},
+		{"group by the first key, after an exchange", `SELECT a.k, COUNT(*) AS n, SUM(c.v) AS s FROM a JOIN b ON a.k = b.k WITHIN INTERVAL '1' SECOND JOIN c ON b.j = c.j WITHIN INTERVAL '1' SECOND GROUP BY a.k EMIT FINAL`,
+			`SELECT a.k, COUNT(*) AS n, SUM(c.v) AS s FROM a JOIN b ON a.k = b.k AND ` + ab + ` JOIN c ON b.j = c.j AND c.ts - ` + abt + ` BETWEEN -1000 AND 1000 GROUP BY a.k`},
 		{"group by the second key", `SELECT c.j, COUNT(*) AS n, SUM(a.v) AS s FROM a JOIN b ON a.k = b.k WITHIN INTERVAL '1' SECOND JOIN c ON b.j = c.j WITHIN INTERVAL '1' SECOND GROUP BY c.j EMIT FINAL`,
 			`SELECT c.j, COUNT(*) AS n, SUM(a.v) AS s FROM a JOIN b ON a.k = b.k AND ` + ab + ` JOIN c ON b.j = c.j AND c.ts - ` + abt + ` BETWEEN -1000 AND 1000 GROUP BY c.j`},
 	}
@@ -228,15 +230,18 @@ func TestChainedIntervalJoinsPlan(t *testing.T) {
 		q, strategy, routing string
 		exchange             bool
 		cRouting             string
+		final                string // the keys of the exchange after the joins
 	}{
 		{`SELECT a.v AS av, c.v AS cv FROM a JOIN b ON a.k = b.k WITHIN INTERVAL '1' SECOND JOIN c ON c.k = a.k WITHIN INTERVAL '1' SECOND`,
-			"smart_repartition", "a.k", false, "smart_repartition on c.k"},
+			"smart_repartition", "a.k", false, "smart_repartition on c.k", ""},
 		{`SELECT a.v AS av, c.v AS cv FROM a JOIN b ON a.k = b.k WITHIN INTERVAL '1' SECOND JOIN c ON b.j = c.j WITHIN INTERVAL '1' SECOND`,
-			"smart_repartition", "a.k", true, "exchange on c.j"},
+			"smart_repartition", "a.k", true, "exchange on c.j", ""},
 		{`SELECT c.j, COUNT(*) AS n FROM a JOIN b ON a.k = b.k WITHIN INTERVAL '1' SECOND JOIN c ON b.j = c.j WITHIN INTERVAL '1' SECOND GROUP BY c.j EMIT FINAL`,
-			"smart_repartition", "a.k", true, "exchange on c.j"},
+			"smart_repartition", "a.k", true, "exchange on c.j", ""},
 		{`SELECT a.k, COUNT(*) AS n FROM a JOIN b ON a.k = b.k WITHIN INTERVAL '1' SECOND JOIN c ON b.j = c.j WITHIN INTERVAL '1' SECOND GROUP BY a.k EMIT FINAL`,
-			"fan_in", "", false, "fan_in"},
+			"smart_repartition", "a.k", true, "exchange on c.j", "a.k"},
+		{`SELECT COUNT(*) AS n FROM a JOIN b ON a.k = b.k WITHIN INTERVAL '1' SECOND JOIN c ON b.j = c.j WITHIN INTERVAL '1' SECOND`,
+			"fan_in", "", false, "fan_in", ""},
 	}
 	for _, tc := range tests {
 		_, p, err := d.runPlan(t, tc.q+with, Options{Partitions: 4})
@@ -244,16 +249,25 @@ func TestChainedIntervalJoinsPlan(t *testing.T) {
 			t.Fatalf("%s: %v", tc.q, err)
 		}
 		if p.Strategy.Name() != tc.strategy || strings.Join(p.RoutingKeys, ", ") != tc.routing || len(p.Stages) != 2 ||
-			p.Stages[1].Exchange != tc.exchange || p.Inputs[2].Routing != tc.cRouting {
+			p.Stages[1].Exchange != tc.exchange || p.Inputs[2].Routing != tc.cRouting || formatKeys(p.FinalKeys) != tc.final {
 			t.Errorf("%s: %s on %v, stages %+v, c routed %q", tc.q, p.Strategy.Name(), p.RoutingKeys, p.Stages, p.Inputs[2].Routing)
 		}
 		var text strings.Builder
 		if err := plan.Explain(&text, []*plan.Plan{p}); err != nil {
 			t.Fatal(err)
 		}
-		if !strings.Contains(text.String(), "join stages:  1. INNER JOIN b [keys a.k = b.k] WITHIN 1s") ||
+		if !strings.Contains(text.String(), "join stages:  1. INNER JOIN b [keys a.k = b.k] WITHIN 1s") || (tc.final != "") != strings.Contains(text.String(), "then:         exchange on "+tc.final) ||
 			!strings.Contains(text.String(), "2. INNER JOIN c") || tc.exchange != strings.Contains(text.String(), "an exchange inside the process") {
 			t.Errorf("%s: EXPLAIN\n%s", tc.q, text.String())
 		}
 	}
+}
+
+// formatKeys prints keys as a comma-separated list.
+func formatKeys(keys []sql.Expr) string {
+	var out []string
+	for _, k := range keys {
+		out = append(out, sql.FormatExpr(k))
+	}
+	return strings.Join(out, ", ")
 }

@@ -433,7 +433,7 @@ func setExchange(p *plan.Plan, prog *join.Program) error {
 	if p.Strategy.Name() == partition.FanIn || p.Requirement.Kind != partition.Hash {
 		n = 1
 	}
-	return prog.SetExchange(keys, n, len(p.KeyExprs))
+	return prog.SetExchange(keys, p.FinalKeys, n, len(p.KeyExprs))
 }
 
 // intervalJob configures the job of a statement with stream-stream joins

@@ -26,7 +26,7 @@ func chainProgram(t *testing.T, n int) *Program {
 		t.Fatal(err)
 	}
 	items := keys[0].Select().Items
-	if err := prog.SetExchange([][2][]sql.Expr{{}, {{items[0].Expr}, {items[1].Expr}}}, n, 1); err != nil {
+	if err := prog.SetExchange([][2][]sql.Expr{{}, {{items[0].Expr}, {items[1].Expr}}}, nil, n, 1); err != nil {
 		t.Fatal(err)
 	}
 	return prog

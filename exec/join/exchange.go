@@ -31,7 +31,10 @@ import (
 type exchangeSet struct {
 	n, m   int     // workers; the routing key's width (0: the whole join key)
 	assign []int32 // key group -> worker
-	stages int     // the stream-stream joins
+	stages int     // the stream-stream joins, then the query after them
+	// final are the keys the rows of the last join are re-routed on
+	// before the query after the joins; nil: they stay
+	final []expr.Func
 
 	mu  sync.Mutex
 	cur *exchange // the exchange new workers join
@@ -91,10 +94,24 @@ const pendingBatch = 256
 // width of the streams' routing key, RoutingKey, so that the job routes
 // the stream's records to the worker the exchange would), and a row goes
 // to the worker that owns its key group among n. n == 1 keeps every row
-// on worker 0. Call it before the first pipeline is made.
-func (p *Program) SetExchange(keys [][2][]sql.Expr, n, m int) error {
+// on worker 0. final, when set, re-routes the last join's rows on these
+// keys (over the joined row) before the query after the joins, whose
+// groups need them together. Call it before the first pipeline is made.
+func (p *Program) SetExchange(keys [][2][]sql.Expr, final []sql.Expr, n, m int) error {
 	p.x = nil
 	scope := &expr.Scope{Schema: p.stream}
+	var finals []expr.Func
+	for _, e := range final {
+		re, _, err := p.c.expr(e)
+		if err != nil {
+			return err
+		}
+		f, err := expr.Compile(re, scope)
+		if err != nil {
+			return err
+		}
+		finals = append(finals, f)
+	}
 	for k, iv := range p.ivs {
 		iv.exchange, iv.xkeys = false, [2][]expr.Func{}
 		if k == 0 || k >= len(keys) || keys[k][0] == nil {
@@ -114,8 +131,14 @@ func (p *Program) SetExchange(keys [][2][]sql.Expr, n, m int) error {
 			}
 		}
 		iv.exchange = true
+	}
+	exchanged := finals != nil
+	for _, iv := range p.ivs {
+		exchanged = exchanged || iv.exchange
+	}
+	if exchanged {
 		n = max(n, 1)
-		p.x = &exchangeSet{n: n, m: m, assign: partition.Assignment(n), stages: len(p.ivs)}
+		p.x = &exchangeSet{n: n, m: m, assign: partition.Assignment(n), stages: len(p.ivs) + 1, final: finals}
 	}
 	return nil
 }
@@ -168,13 +191,14 @@ func (xs *exchangeSet) join() *member {
 	return m
 }
 
-// dest returns the worker that owns a join key (its non-NULL values).
-func (m *member) dest(vals []record.Value) int {
+// dest returns the worker that owns a key: a join's (its values cut or
+// padded to the routing key's width), or the final exchange's (pad false).
+func (m *member) dest(vals []record.Value, pad bool) int {
 	xs := m.x.xs
 	if xs.n == 1 {
 		return 0
 	}
-	if xs.m > 0 {
+	if pad && xs.m > 0 {
 		key := m.key[:0]
 		for i := range xs.m {
 			if i < len(vals) {
@@ -192,20 +216,25 @@ func (m *member) dest(vals []record.Value) int {
 // key there, and reports true; false when that is this worker, which joins
 // it at once.
 func (m *member) send(iv *interval, s int, r *record.Record) bool {
+	return m.sendOn(iv.k, s, r, iv.xkeys[s], true)
+}
+
+// sendOn queues r for exchange k hashed on keys, or reports false when
+// this worker owns it.
+func (m *member) sendOn(k, s int, r *record.Record, keys []expr.Func, pad bool) bool {
 	vals := m.vals[:0]
-	for _, f := range iv.xkeys[s] {
+	for _, f := range keys {
 		v, err := f(r)
 		if err != nil {
-			v = record.NullValue() // the join finds the error again
+			v = record.NullValue() // the query finds the error again
 		}
 		vals = append(vals, v)
 	}
 	m.vals = vals
-	to := m.dest(vals)
+	to := m.dest(vals, pad)
 	if to == m.id {
 		return false
 	}
-	k := iv.k
 	b := &m.pending[k][to]
 	rec := *r
 	rec.Values = append([]record.Value(nil), r.Values...)

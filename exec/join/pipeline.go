@@ -355,7 +355,7 @@ func (pl *Pipeline) run(out exec.Output, step int, w int64) int64 {
 			rows = pl.lookup(rows, after, out)
 		}
 		if k == last {
-			pl.final = append(pl.final, rows...)
+			pl.toQuery(rows)
 		} else {
 			for i := range rows {
 				pl.next(k+1, &rows[i], out)
@@ -364,12 +364,44 @@ func (pl *Pipeline) run(out exec.Output, step int, w int64) int64 {
 		clear(pl.outs[k])
 		pl.outs[k] = pl.outs[k][:0]
 	}
+	if pl.x != nil && pl.x.x.xs.final != nil {
+		// the exchange before the query after the joins
+		k := len(pl.p.ivs)
+		switch step {
+		case processing:
+			pl.x.flush(k)
+			pl.x.receive(pl, k, out, false)
+		case advancing:
+			pl.x.mark(k, w)
+			pl.x.receive(pl, k, out, false)
+			w = pl.x.low(k)
+		case finishing:
+			pl.x.mark(k, math.MaxInt64)
+			pl.x.receive(pl, k, out, true)
+		}
+	}
 	if len(pl.final) > 0 {
 		pl.inner.Process(pl.final, out)
 	}
 	clear(pl.final)
 	pl.final = pl.final[:0]
 	return w
+}
+
+// toQuery passes the last join's rows to the query after the joins: on
+// this worker, or on the one that owns their keys there (the final
+// exchange).
+func (pl *Pipeline) toQuery(rows []record.Record) {
+	if pl.x == nil || pl.x.x.xs.final == nil {
+		pl.final = append(pl.final, rows...)
+		return
+	}
+	k := len(pl.p.ivs)
+	for i := range rows {
+		if !pl.x.sendOn(k, 0, &rows[i], pl.x.x.xs.final, false) {
+			pl.final = append(pl.final, rows[i])
+		}
+	}
 }
 
 // next joins a row emitted by the stream-stream join before k with k's
@@ -392,8 +424,13 @@ func (pl *Pipeline) next(k int, r *record.Record, out exec.Output) {
 	}
 }
 
-// arrive joins a row another worker sent for side s of join k.
+// arrive joins a row another worker sent for side s of join k (or, past
+// the last join, for the query after the joins).
 func (pl *Pipeline) arrive(k, s int, r *record.Record, out exec.Output) {
+	if k == len(pl.p.ivs) {
+		pl.final = append(pl.final, *r)
+		return
+	}
 	t, err := pl.p.ivs[k].eventTime(s, r)
 	if err == nil {
 		et := t
