@@ -100,8 +100,9 @@ func (k stageKey) has(class string) int {
 // when their key is not one of its keys (a GROUP BY on another column, or
 // a global aggregate), every join runs on one worker. It returns the
 // requirement of the first joins' routing and its keys over the FROM
-// stream; false when the statement has at most one stream-stream join.
-func (p *Plan) planStages(sel *sql.Select, r *resolver) (partition.Requirement, []sql.Expr, bool) {
+// stream; false when the statement has at most one stream-stream join,
+// unless force (one join whose query after it needs another key).
+func (p *Plan) planStages(sel *sql.Select, r *resolver, force bool) (partition.Requirement, []sql.Expr, bool) {
 	streams := p.streamInputs()
 	if len(streams) == 1 {
 		j := sel.Joins[streams[0]-1]
@@ -112,7 +113,7 @@ func (p *Plan) planStages(sel *sql.Select, r *resolver) (partition.Requirement, 
 		st.Routing = "on the workers " + p.Inputs[0].Name + " and " + p.Inputs[streams[0]].Name + " are routed to"
 		p.Stages = []Stage{st}
 	}
-	if len(streams) < 2 {
+	if len(streams) == 0 || len(streams) == 1 && !force {
 		return partition.Requirement{}, nil, false
 	}
 	cl := newClasses(sel, r)
@@ -191,6 +192,7 @@ func (p *Plan) planStages(sel *sql.Select, r *resolver) (partition.Requirement, 
 			keyed = keepExprs(keyed, func(e sql.Expr) bool { return classIn(cl, cl.of(e), c.keys) })
 		}
 	}
+	keyed = keepExprs(keyed, func(e sql.Expr) bool { return !constant(e) }) // one group: one worker
 	switch {
 	case single || kwhys == nil:
 	case len(shared) > 0:

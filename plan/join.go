@@ -142,6 +142,21 @@ func (p *Plan) lookupTables() {
 	}
 }
 
+// streamsOnly reports whether the statement joins streams and no table
+// that is not broadcast.
+func (p *Plan) streamsOnly() bool {
+	streams := 0
+	for _, in := range p.Inputs[1:] {
+		switch {
+		case in.Role == RoleStream:
+			streams++
+		case !in.Broadcast:
+			return false
+		}
+	}
+	return streams > 0
+}
+
 // joinAtSource tries joining every table as the stream is read, before
 // routing: the tables' columns are then columns of the stream's rows, and
 // a statement that needs one partition only because it groups by a

@@ -166,11 +166,21 @@ func Build(stmt *sql.Statement, opts Options) (*Plan, error) {
 	if err := p.roles(sel, opts); err != nil {
 		return nil, err
 	}
-	req, keys, chained := p.planStages(sel, r)
+	req, keys, chained := p.planStages(sel, r, false)
 	if chained {
 		p.lookupTables()
 	} else {
 		req, keys = requirement(sel, r, p.routed(sel, r))
+		if req.Kind == partition.Single && p.streamsOnly() {
+			// one stream-stream join, whose query after it needs another
+			// key: the joined rows are exchanged on it
+			stages := p.Stages
+			if sreq, skeys, _ := p.planStages(sel, r, true); p.FinalKeys != nil {
+				req, keys, chained = sreq, skeys, true
+			} else {
+				p.Stages = stages
+			}
+		}
 	}
 	if req.Kind == partition.Single && opts.StaticTables {
 		req, keys = p.joinAtSource(sel, r, req, keys)

@@ -137,7 +137,7 @@ func TestPlanTable(t *testing.T) {
 		{"SELECT a.x FROM a JOIN b ON a.x = b.x AND a.y = b.y", nil, "hash(a.x, a.y)", "always_hash", "a.x, a.y"},
 		{"SELECT a.x FROM a JOIN b ON a.ts > b.ts", nil, "single", "fan_in", ""},
 		{"SELECT c.id, COUNT(*) FROM orders o JOIN customers c ON o.cid = c.id GROUP BY c.id", nil, "hash(o.cid)", "always_hash", "o.cid"},
-		{"SELECT c.name, COUNT(*) FROM orders o JOIN customers c ON o.cid = c.id GROUP BY c.name", nil, "single", "fan_in", ""},
+		{"SELECT c.name, COUNT(*) FROM orders o JOIN customers c ON o.cid = c.id GROUP BY c.name", nil, "hash(o.cid)", "always_hash", "o.cid"}, // streams joined on o.cid, then exchanged on c.name
 		{"SELECT a.k FROM a JOIN b ON a.k = b.k JOIN c ON b.k = c.k", nil, "hash(a.k)", "always_hash", "a.k"},
 		// two stream-stream joins on different keys: routed on the first, an exchange before the second
 		{"SELECT a.k FROM a JOIN b ON a.k = b.k JOIN c ON b.j = c.j", nil, "hash(a.k)", "always_hash", "a.k"},

@@ -68,6 +68,8 @@ func TestIntervalJoinDifferentialSQLite(t *testing.T) {
 			`SELECT a.v AS av, b.v AS bv FROM a FULL JOIN b ON a.k = b.k AND b.ts - a.ts BETWEEN -500 AND 2000`},
 		{"right between, extra condition", `SELECT a.v AS av, b.v AS bv FROM a RIGHT JOIN b ON a.k = b.k AND a.ts BETWEEN b.ts - INTERVAL '1' SECOND AND b.ts AND a.v < b.v`,
 			`SELECT a.v AS av, b.v AS bv FROM a RIGHT JOIN b ON a.k = b.k AND a.ts - b.ts BETWEEN -1000 AND 0 AND a.v < b.v`},
+		{"group by another column: an exchange after the join", `SELECT b.j, COUNT(*) AS n, SUM(a.v) AS s FROM a JOIN b ON a.k = b.k WITHIN INTERVAL '1' SECOND GROUP BY b.j EMIT FINAL`,
+			`SELECT b.j, COUNT(*) AS n, SUM(a.v) AS s FROM a JOIN b ON a.k = b.k AND b.ts - a.ts BETWEEN -1000 AND 1000 GROUP BY b.j`},
 		{"group by after a left join", `SELECT a.k, COUNT(*) AS n, COUNT(b.v) AS matched FROM a LEFT JOIN b ON a.k = b.k WITHIN INTERVAL '1' SECOND GROUP BY a.k EMIT FINAL`,
 			`SELECT a.k, COUNT(*) AS n, COUNT(b.v) AS matched FROM a LEFT JOIN b ON a.k = b.k AND b.ts - a.ts BETWEEN -1000 AND 1000 GROUP BY a.k`},
 	}
