@@ -457,3 +457,19 @@ SELECT trader_id, COUNT(*) AS n FROM b GROUP BY trader_id EMIT FINAL;`
 		}
 	}
 }
+
+// An exactly-once statement whose rows another statement reads in process
+// is refused naming that stream (not "stdout"): an in-process stream
+// cannot take part in a Kafka transaction.
+func TestExactlyOnceIntoAStreamIsRefused(t *testing.T) {
+	a, err := build(t, `CREATE STREAM big AS SELECT trader_id FROM trades WITH ('trades.type'='kafka_source','trades.bootstrap.servers'='127.0.0.1:1',
+  'trades.columns'='trader_id INT','trades.group.id'='g','processing.guarantee'='exactly_once');
+SELECT * FROM big;`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = a.Check(context.Background(), runner.Options{NoInfer: true})
+	if err == nil || !strings.Contains(err.Error(), "the sink is an in-process stream another statement reads") {
+		t.Fatalf("got %v", err)
+	}
+}

@@ -50,6 +50,9 @@ type checked struct {
 	kafkaOpts func(client string) []kgo.Opt
 	// upBounded: the input is one of Options.Streams, whose writer's input ends
 	upBounded bool
+	// inProcessOut: another statement of the application reads the rows
+	// in process (Options.KeepOrder)
+	inProcessOut bool
 }
 
 // isBounded reports whether src ends (connector.Bounded).
@@ -180,7 +183,7 @@ func checkOptions(stmt *sql.Statement, opts Options) (*checked, error) {
 		names = append(names, j.Source.Name)
 	}
 	c := &checked{srcName: sel.From.Name, name: stmt.Name,
-		with: inForce(append(declared(opts.Catalog, names), sel.With...), opts.Set), set: opts.Set}
+		with: inForce(append(declared(opts.Catalog, names), sel.With...), opts.Set), set: opts.Set, inProcessOut: opts.KeepOrder}
 	switch {
 	case opts.JobName != "":
 		c.name = opts.JobName

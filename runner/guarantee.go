@@ -54,6 +54,9 @@ func (c *checked) checkGuarantee(stmt *sql.Statement, prog *exec.Program) error 
 			}
 			var sink, dlq []string
 			sinkType := lookup(c.props, stmt.Name+".type")
+			if sinkType == "" && c.inProcessOut {
+				sinkType = "an in-process stream another statement reads (write it to a Kafka topic for that statement to read)"
+			}
 			if sinkType == "kafka_sink" {
 				if k, kerr := kafka.NewSink(stmt.Name, c.props); kerr == nil { // checked by checkSink
 					sink = k.Brokers()
