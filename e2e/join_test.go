@@ -108,7 +108,7 @@ WITH ('trades.type'='kafka_source', 'trades.bootstrap.servers'='%[1]s', 'trades.
 }
 
 // createTopic creates a topic with the given partition count.
-func createTopic(t *testing.T, brokers, topic string, partitions int32) {
+func createTopic(t testing.TB, brokers, topic string, partitions int32) {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...))
 	if err != nil {

@@ -68,3 +68,56 @@ func BenchmarkRepartition(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRepartitionedJoin measures records/s (orders and payments) of
+// the stream-stream JOIN of paidOrders with 100,000 orders, read from
+// Kafka to the end of both topics: in one process without a group (one
+// stage), and through the repartition topic in one and in two processes.
+// The ratio of "repartitioned/1" to "one-process" is the cost of the hop.
+// Run it with
+//
+//	go test ./e2e -run '^$' -bench RepartitionedJoin -benchtime 3x
+func BenchmarkRepartitionedJoin(b *testing.B) {
+	sc := paidOrdersN(100000, "JOIN")
+	brokers := startCluster(b)
+	records := 0
+	for topic, n := range sc.sized {
+		createTopic(b, brokers, topic, n)
+		produce(b, brokers, topic, sc.data[topic])
+		records += len(sc.data[topic])
+	}
+	for _, tc := range []struct {
+		name      string
+		processes int
+	}{{"one-process", 1}, {"repartitioned/1", 1}, {"repartitioned/2", 2}} {
+		b.Run(tc.name, func(b *testing.B) {
+			var elapsed time.Duration
+			for i := range b.N {
+				var group []string
+				if tc.name != "one-process" {
+					// a fresh group per run: nothing committed yet
+					group = []string{"group.id", fmt.Sprintf("bench-%s-%d", strings.ReplaceAll(tc.name, "/", "-"), i)}
+				}
+				text := sc.text(brokers, fmt.Sprintf("'out.type'='file_sink', 'out.path'='%s'", b.TempDir()+"/out.jsonl"), group...)
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+				var jobs []*runner.Job
+				for range tc.processes {
+					jobs = append(jobs, prepare(b, ctx, text, runner.Options{UntilEnd: true}))
+				}
+				start := time.Now()
+				var wg sync.WaitGroup
+				for _, j := range jobs {
+					wg.Go(func() {
+						if _, err := j.Run(ctx); err != nil {
+							b.Error(err)
+						}
+					})
+				}
+				wg.Wait()
+				elapsed += time.Since(start)
+				cancel()
+			}
+			b.ReportMetric(float64(records)*float64(b.N)/elapsed.Seconds(), "rec/s")
+		})
+	}
+}

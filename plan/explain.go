@@ -267,17 +267,48 @@ func scaleOutText(s ScaleOut) string {
 func (p *Plan) stageTexts() (one, two string) {
 	r := p.Repartition
 	parts := fmt.Sprintf("%d partitions", r.Partitions)
+	most := 0
+	var streams, routes, tables []string
+	for _, i := range p.streams() {
+		in := p.Inputs[i]
+		most = max(most, in.Facts.Partitions)
+		streams = append(streams, in.Name)
+		routes = append(routes, in.Name+" by "+strings.Join(exprNames(in.KeyExprs), ", "))
+	}
+	for _, in := range p.Inputs {
+		if in.Role == RoleTable {
+			tables = append(tables, in.Name)
+		}
+	}
 	if r.Partitions == 0 {
 		parts = fmt.Sprintf("max(source partitions, %d) partitions", MinRepartitionPartitions)
-		if n := p.Inputs[0].Facts.Partitions; n > 0 {
-			parts = fmt.Sprintf("%d partitions", r.TopicPartitions(n))
+		if most > 0 {
+			parts = fmt.Sprintf("%d partitions", r.TopicPartitions(most))
 		}
 	}
 	key := strings.Join(r.Key, ", ")
-	one = fmt.Sprintf("reads %s as a member of group %s and writes each record to topic %s (%s, created if missing), to the partition of its %s (murmur2), with its watermark",
-		p.Inputs[0].Name, r.Group, r.Topic, parts, key)
-	two = fmt.Sprintf("reads %s in group %s (each key in one partition, so in one process; whole partitions move on a rebalance and are replayed from their committed offsets) and runs the statement with %s",
-		r.Topic, r.Group, partition.SmartRepartition)
+	if len(p.Inputs) == 1 {
+		one = fmt.Sprintf("reads %s as a member of group %s and writes each record to topic %s (%s, created if missing), to the partition of its %s (murmur2), with its watermark",
+			p.Inputs[0].Name, r.Group, r.Topic, parts, key)
+		two = fmt.Sprintf("reads %s in group %s (each key in one partition, so in one process; whole partitions move on a rebalance and are replayed from their committed offsets) and runs the statement with %s",
+			r.Topic, r.Group, partition.SmartRepartition)
+		return one, two
+	}
+	whole := ""
+	if len(tables) > 0 {
+		whole = "; every process reads table " + strings.Join(tables, ", ") + " whole, not through the topic"
+	}
+	if len(streams) == 1 {
+		one = fmt.Sprintf("reads %s as a member of group %s and writes each record to topic %s (%s, created if missing), to the partition of its %s (murmur2), with the watermark of its source partition%s",
+			streams[0], r.Group, r.Topic, parts, key, whole)
+		two = fmt.Sprintf("reads %s in group %s (each key in one partition, so in one process; whole partitions move on a rebalance and are replayed from their committed offsets) and runs the join there, its inputs routed over the process's workers as above",
+			r.Topic, r.Group)
+		return one, two
+	}
+	one = fmt.Sprintf("reads %s as members of group %s and writes each record, tagged with its input, to topic %s (%s, created if missing), to the partition of its side of the join key (murmur2): %s, so equal keys of both streams share a partition whatever their partition counts, with the watermark of its source partition%s",
+		strings.Join(streams, " and "), r.Group, r.Topic, parts, strings.Join(routes, " and "), whole)
+	two = fmt.Sprintf("reads %s in group %s (each key of both streams in one partition, so in one process; whole partitions move on a rebalance and are replayed from their committed offsets), hands each record to its input by its tag and runs the join there, its inputs routed over the process's workers as above, each stream's watermark followed per source partition",
+		r.Topic, r.Group)
 	return one, two
 }
 

@@ -108,6 +108,10 @@ type Plan struct {
 	unsplittable string
 	// props are the planner's Options.Properties
 	props map[string]string
+	// across is the distribution that splitting the statement's streams
+	// over the processes of a consumer group needs: Requirement without
+	// the tables, which every process reads whole
+	across partition.Requirement
 }
 
 // Input is one source of a statement.
@@ -192,6 +196,7 @@ func Build(stmt *sql.Statement, opts Options) (*Plan, error) {
 		req.SourceKey = p.joinSourceKey(keys, r)
 	}
 	p.Requirement, p.RoutingKeys, p.KeyExprs = req, req.Keys, keys
+	p.across = p.acrossProcesses(sel, r)
 	for i := range p.Inputs {
 		if in := &p.Inputs[i]; !(chained && in.Role == RoleStream && in.Exchange) {
 			in.KeyExprs = inputKeys(sel, r, keys, i)

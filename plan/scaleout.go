@@ -73,8 +73,9 @@ type ScaleOut struct {
 // state keyed by a superset of the source's verified partition key (every
 // record of a key is in one partition, so in one process). Everything else
 // (a key the source is not partitioned by, a global aggregate, ORDER BY,
-// LIMIT, a join of inputs that are not broadcast) would be computed in
-// parts, one per process. A broadcast table is read whole by every process.
+// LIMIT, a stream-stream join) would be computed in parts, one per process.
+// A JOIN table is read whole by every process, so a stream-table join
+// splits as its stream does.
 func (p *Plan) ScaleOut() ScaleOut {
 	s := p.scaleOut()
 	s.Repartition = p.Repartition
@@ -87,18 +88,12 @@ func (p *Plan) ScaleOut() ScaleOut {
 // scaleOut is ScaleOut without the repartition decision.
 func (p *Plan) scaleOut() ScaleOut {
 	src := p.Inputs[0].Name
-	req := p.Requirement
-	shared := 0 // the inputs not broadcast whole to every worker
-	for _, in := range p.Inputs {
-		if !in.Broadcast {
-			shared++
-		}
-	}
+	req := p.across
 	switch {
 	case p.exchanges():
 		return ScaleOut{Why: "its stream-stream joins re-route the rows between the workers of one process on another key (an exchange), which the processes of a group do not do between them"}
-	case shared > 1:
-		return ScaleOut{Why: "a join needs equal keys of all its inputs in one process, and Sluice cannot check how the processes of a group share them"}
+	case len(p.streams()) > 1:
+		return ScaleOut{Why: "a stream-stream join needs the rows of its streams with equal keys in one process, and a consumer group splits only the FROM stream (every process would read the others whole)"}
 	case p.Analysis.HasLimit:
 		return ScaleOut{Why: "LIMIT counts the rows of the whole result, so each process would apply it to its own part"}
 	case req.OrderMatters:
@@ -109,17 +104,100 @@ func (p *Plan) scaleOut() ScaleOut {
 		return ScaleOut{Why: fmt.Sprintf("%s must each be in one process, and source %s is not partitioned by a subset of %s, so each process would see part of a key",
 			req.Why, src, strings.Join(req.Keys, ", "))}
 	case req.Kind == partition.Hash:
-		return ScaleOut{Split: true, Why: fmt.Sprintf("source %s is partitioned by %s, so every record of a key is in one partition and so in one process",
-			src, strings.Join(req.SourceKey, ", "))}
+		return ScaleOut{Split: true, Why: fmt.Sprintf("source %s is partitioned by %s, so every record of a key is in one partition and so in one process%s",
+			src, strings.Join(req.SourceKey, ", "), p.tablesWhole())}
 	}
-	return ScaleOut{Split: true, Why: "the statement is stateless, so any process may take any partition"}
+	return ScaleOut{Split: true, Why: "the statement is stateless" + p.tablesWhole() + ", so any process may take any partition"}
+}
+
+// tablesWhole says, for a join, that every process reads its tables whole.
+func (p *Plan) tablesWhole() string {
+	var names []string
+	for _, in := range p.Inputs {
+		if in.Role == RoleTable {
+			names = append(names, in.Name)
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	return " (every process reads table " + strings.Join(names, ", ") + " whole)"
+}
+
+// acrossProcesses returns the distribution the statement needs over the
+// processes of a consumer group: a JOIN table is read whole by every
+// process, never as a group member, so only the streams' joins and the
+// state after the joins constrain it.
+func (p *Plan) acrossProcesses(sel *sql.Select, r *resolver) partition.Requirement {
+	if len(p.Inputs) == 1 {
+		return p.Requirement
+	}
+	streams := make([]bool, len(p.Inputs))
+	for _, i := range p.streams() {
+		streams[i] = true
+	}
+	req, _ := requirement(sel, r, streams)
+	if req.Kind == partition.Hash && len(p.streams()) == 1 {
+		req.SourceKey = p.Inputs[0].Facts.Key
+	}
+	return req
+}
+
+// streams returns the indexes of the inputs that are streams.
+func (p *Plan) streams() []int {
+	var out []int
+	for i, in := range p.Inputs {
+		if in.Role != RoleTable {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 // Repartitionable reports whether a repartition topic can give every
-// process whole keys: one input, keyed state, no order or LIMIT over the
-// whole result.
+// process whole keys: keyed state, no order or LIMIT over the whole
+// result, and a routing key computed from each stream's own records (not
+// from a table joined as the stream is read).
 func (p *Plan) Repartitionable() bool {
-	return len(p.Inputs) == 1 && p.Requirement.Kind == partition.Hash && !p.Analysis.HasLimit && !p.Requirement.OrderMatters
+	if p.Requirement.Kind != partition.Hash || p.across.Kind != partition.Hash || p.Analysis.HasLimit || p.Requirement.OrderMatters || p.exchanges() {
+		return false
+	}
+	for _, in := range p.Inputs {
+		if in.JoinedAtSource {
+			return false
+		}
+	}
+	return p.outerStreams() == ""
+}
+
+// outerStreams names the stream of an outer stream-stream join, or "": a
+// rebalance replays the repartition topic from its committed offsets, and
+// a replayed row whose match came before them would be written again with
+// NULLs (inner joins only write pairs again, identical).
+func (p *Plan) outerStreams() string {
+	for _, i := range p.streams() {
+		if i > 0 && p.Statement.Query.Joins[i-1].Kind != sql.InnerJoin {
+			return p.Inputs[i].Name
+		}
+	}
+	return ""
+}
+
+// selfJoin names the topic two streams of the statement read, or "": the
+// members of one group cannot each read all of one topic.
+func (p *Plan) selfJoin(opts Options) string {
+	seen := map[string]bool{}
+	for _, i := range p.streams() {
+		t := strings.TrimSpace(property(p.Statement.Query, opts, p.Inputs[i].Name+".topic.name"))
+		if t == "" {
+			t = p.Inputs[i].Name
+		}
+		if seen[t] {
+			return t
+		}
+		seen[t] = true
+	}
+	return ""
 }
 
 // planRepartition decides whether the statement runs in two stages joined
@@ -146,26 +224,42 @@ func (p *Plan) planRepartition(opts Options) error {
 		parts = n
 	}
 	group := strings.TrimSpace(property(sel, opts, in.Name+".group.id"))
-	kafka := strings.EqualFold(in.Type, "kafka_source")
+	kafka, notKafka := true, in.Name // every stream is a Kafka topic, or notKafka is not
+	for _, i := range p.streams() {
+		if !strings.EqualFold(p.Inputs[i].Type, "kafka_source") {
+			kafka, notKafka = false, p.Inputs[i].Name
+			break
+		}
+	}
 	split := p.scaleOut()
+	self := p.selfJoin(opts)
 	switch {
 	case mode == "false":
 		p.unsplittable = "'repartition'='false'"
 		return nil
 	case mode == "true" && !kafka:
-		return &sql.PropertyError{Key: PropRepartition, InValue: true, Msg: fmt.Sprintf("WITH '%s'='true': source %s is not a kafka_source; only a Kafka source read in a consumer group is repartitioned", PropRepartition, in.Name)}
+		return &sql.PropertyError{Key: PropRepartition, InValue: true, Msg: fmt.Sprintf("WITH '%s'='true': source %s is not a kafka_source; only a Kafka source read in a consumer group is repartitioned", PropRepartition, notKafka)}
 	case mode == "true" && group == "":
 		return &sql.PropertyError{Key: PropRepartition, InValue: true, Msg: fmt.Sprintf("WITH '%s'='true' needs '%s.group.id': the repartition topic is read by the processes of a consumer group", PropRepartition, in.Name)}
-	case mode == "true" && !p.Repartitionable():
+	case mode == "true" && (!p.Repartitionable() || self != ""):
 		why := split.Why
 		if split.Split {
 			why = "the statement keeps no state by key, so there is no key to repartition by"
 		}
+		if self != "" {
+			why = fmt.Sprintf("two of its streams read topic %s, and the members of one group cannot each read all of a topic", self)
+		}
+		if o := p.outerStreams(); o != "" {
+			why = fmt.Sprintf("its outer join of stream %s writes rows with NULLs that a replay after a rebalance could write again for rows that matched (only inner stream-stream joins are repartitioned)", o)
+		}
 		return &sql.PropertyError{Key: PropRepartition, InValue: true, Msg: fmt.Sprintf("WITH '%s'='true': a repartition topic cannot split this statement: %s", PropRepartition, why)}
 	case mode == "" && (split.Split || !kafka || group == ""):
 		return nil
-	case mode == "" && !p.Repartitionable():
+	case mode == "" && (!p.Repartitionable() || self != ""):
 		p.unsplittable = "a repartition topic cannot split it"
+		if o := p.outerStreams(); o != "" {
+			p.unsplittable = "a repartition topic does not yet split an outer stream-stream join: a replay after a rebalance could write a matched row of " + o + " again with NULLs"
+		}
 		return nil
 	case mode == "" && strings.EqualFold(strings.TrimSpace(property(sel, opts, "processing.guarantee")), "exactly_once"):
 		// repartition topics are at-least-once: exactly-once keeps one process

@@ -335,6 +335,9 @@ func joinJob(ctx context.Context, stmt *sql.Statement, opts Options, q *joinQuer
 			return nil, err
 		}
 		j.closers = append(j.closers, closers...)
+		if err := q.scaleOut(ctx, stmt, opts, j, facts, rows, static); err != nil {
+			return nil, err
+		}
 		return j, nil
 	}
 	if facts[sel.From.Name], err = sourceFacts(ctx, stream, prog.InputSchema()); err != nil {
@@ -386,7 +389,22 @@ func joinJob(ctx context.Context, stmt *sql.Statement, opts Options, q *joinQuer
 	}
 	j = &Job{Name: q.name, Plan: p, Program: prog.Program, Props: props, Source: sel.From.Name, Sink: sinkName,
 		WritesStdout: stdoutSink, Facts: facts[sel.From.Name], Schema: q.schemas[0], src: stream, dlq: dlq, config: cfg, closers: closers}
+	if err := q.scaleOut(ctx, stmt, opts, j, facts, rows, static); err != nil {
+		return nil, err
+	}
 	return j, nil
+}
+
+// scaleOut prepares the join job j for the processes of a consumer group:
+// two stages through a repartition topic when its plan says so, else a
+// stop when the group gets a second member and the plan cannot split.
+func (q *joinQuery) scaleOut(ctx context.Context, stmt *sql.Statement, opts Options, j *Job,
+	facts map[string]connector.Facts, rows map[string]int64, static bool) error {
+	if j.Plan.Repartition != nil {
+		return q.repartitionJoin(ctx, stmt, opts, j, facts, rows, static)
+	}
+	guardScaleOut(j.Plan, q.srcs[0])
+	return nil
 }
 
 // shardTables splits the tables over the workers as the plan places them:
@@ -458,28 +476,13 @@ func intervalJob(ctx context.Context, stmt *sql.Statement, opts Options, q *join
 		return nil, configErr(err)
 	}
 	shardTables(p, prog.Tables())
-	cfg, err := job.FromPlan(p, prog.Program, props)
+	cfg, err := q.jobConfig(p)
 	if err != nil {
-		return nil, configErr(err)
-	}
-	if len(p.KeyExprs) > 0 && p.Requirement.Kind == partition.Hash {
-		keys := make([][]sql.Expr, len(streams))
-		for s, in := range streams {
-			keys[s] = p.Inputs[in].KeyExprs
-		}
-		fns, err := prog.RoutingKey(keys)
-		if err != nil {
-			return nil, configErr(err)
-		}
-		job.SetRoutingFuncs(&cfg.Routing, fns)
-	}
-	if err := setExchange(p, prog); err != nil {
-		return nil, configErr(err)
+		return nil, err
 	}
 	if ks, ok := sink.(*kafka.Sink); ok {
 		ks.SetDefaultPartitions(facts[sel.From.Name].Partitions)
 	}
-	cfg.Program = joinProgram{prog}
 	cfg.DLQ = dead
 	cfg.Name = q.name
 	cfg.Sources = nil

@@ -9,9 +9,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/sluicesql/sluice/connector"
 	"github.com/sluicesql/sluice/connector/kafka"
-	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/job"
 	"github.com/sluicesql/sluice/partition"
 	"github.com/sluicesql/sluice/plan"
@@ -39,48 +40,72 @@ type twoStages struct {
 // its two stages: it creates the repartition topic, plans stage 2 over it
 // and configures stage 1.
 func (c *checked) repartition(ctx context.Context, stmt *sql.Statement, opts Options, j *Job, ks *kafka.Source) error {
-	rp := j.Plan.Repartition
-	sourceParts := j.Facts.Partitions
-	if sourceParts <= 0 {
-		return fmt.Errorf("source %q: partition count unknown", j.Source)
+	fired := func(rec *record.Record, wm int64) bool {
+		et, ok := j.Program.EventTime(rec)
+		return ok && j.Program.Fired(et, wm)
 	}
-	n, err := kafka.EnsureRepartitionTopic(ctx, ks, rp.Topic, rp.TopicPartitions(sourceParts))
+	return splitStages(ctx, j, []*kafka.Source{ks}, j.Program.InputSchema(), fired, c.kafkaOpts, func(facts connector.Facts) (job.Config, error) {
+		p2, err := c.build(stmt, opts, facts)
+		if err != nil {
+			return job.Config{}, err
+		}
+		two, err := job.FromPlan(p2, j.Program, j.Props)
+		if err != nil {
+			return two, c.errorAt(err, stmt)
+		}
+		return two, nil
+	})
+}
+
+// splitStages turns the prepared job j (whose plan says Repartition) into
+// its two stages: it creates the repartition topic; stage 1 is j's own
+// configuration, reading srcs (the statement's streams, each a member of
+// the group) and writing every record to the topic; stage 2 reads the
+// topic, each record as stage 1's job read it (its schema: schema), and
+// runs the job stage2 configures over the topic's facts. fired says
+// whether a record had its whole effect under a watermark (see
+// kafka.Source.RepartitionSource).
+func splitStages(ctx context.Context, j *Job, srcs []*kafka.Source, schema *record.Schema, fired func(*record.Record, int64) bool,
+	kafkaOpts func(string) []kgo.Opt, stage2 func(connector.Facts) (job.Config, error)) error {
+	rp := j.Plan.Repartition
+	most := 0
+	for _, s := range srcs {
+		n := s.Facts().Partitions
+		if n <= 0 {
+			return fmt.Errorf("source %q: partition count unknown", s.Name())
+		}
+		most = max(most, n)
+	}
+	n, err := kafka.EnsureRepartitionTopic(ctx, srcs[0], rp.Topic, rp.TopicPartitions(most))
 	if err != nil {
-		return fmt.Errorf("source %q: %w", j.Source, err)
+		return fmt.Errorf("source %q: %w", srcs[0].Name(), err)
 	}
 	// stage 2's input is partitioned by the routing key when it is made of
 	// plain input columns (smart_repartition then routes whole partitions)
 	var key []string
-	schema := j.Program.InputSchema()
 	for _, k := range rp.Key {
-		if _, ok := schema.Lookup(k); !ok || !partition.KeySubset([]string{k}, []string{k}) {
+		if _, ok := schema.Lookup(k); !ok || !partition.KeySubset([]string{k}, []string{k}) || len(srcs) > 1 {
 			key = nil
 			break
 		}
 		key = append(key, k)
 	}
 	t := &twoStages{gen: &generations{}}
-	fired := func(rec *record.Record, wm int64) bool {
-		et, ok := j.Program.EventTime(rec)
-		return ok && j.Program.Fired(et, wm)
-	}
-	t.in = ks.RepartitionSource(rp.Topic, key, sourceParts, t.gen.revoked, fired)
+	t.in = srcs[0].RepartitionSource(rp.Topic, key, kafka.SourcePartitions(srcs), t.gen.revoked, fired)
 	t.gen.src = t.in
-	ks.UseEagerRebalancing()
-	if ks.Bounded() {
-		ks.KeepOpen()
+	for _, s := range srcs {
+		s.UseEagerRebalancing()
+		if s.Bounded() {
+			s.KeepOpen()
+		}
 	}
 	facts := connector.Facts{Key: key, Partitions: n}
 	if key != nil {
 		facts.Origin = "declared"
 	}
-	p2, err := c.build(stmt, opts, facts)
+	two, err := stage2(facts)
 	if err != nil {
 		return err
-	}
-	two, err := job.FromPlan(p2, j.Program, j.Props)
-	if err != nil {
-		return c.errorAt(err, stmt)
 	}
 	one := j.config
 	two.Name, two.Progress, two.ProgressInterval, two.OnBatch = one.Name, one.Progress, one.ProgressInterval, one.OnBatch
@@ -95,12 +120,12 @@ func (c *checked) repartition(ctx context.Context, stmt *sql.Statement, opts Opt
 		t.sinks = append(t.sinks, k)
 		two.Sinks = append(two.Sinks, k)
 	}
-	t.shuffle = kafka.NewShuffle(ks, kafka.ShuffleConfig{Topic: rp.Topic, Partitions: n, Key: two.Routing.Key,
-		EventTime: j.Program.EventTime, MaxOutOfOrder: two.MaxOutOfOrder, IdleTimeout: two.IdleTimeout},
-		c.kafkaOpts("repartition:"+rp.Topic)...)
-	one.Program = forward{j.Program}
+	t.shuffle = kafka.NewShuffle(srcs, kafka.ShuffleConfig{Topic: rp.Topic, Partitions: n, Key: two.Routing.Key,
+		EventTime: one.Program.EventTime, MaxOutOfOrder: two.MaxOutOfOrder, IdleTimeout: two.IdleTimeout},
+		kafkaOpts("repartition:"+rp.Topic)...)
+	one.Program = forward{one.Program}
 	one.Strategy = partition.NewSticky()
-	one.Routing = partition.Context{SourcePartitions: sourceParts}
+	one.Routing = partition.Context{SourcePartitions: most}
 	one.Sinks = []connector.Sink{t.shuffle}
 	one.Progress, one.OnBatch = nil, nil
 	t.one, t.two = one, two
@@ -162,9 +187,12 @@ func (t *twoStages) run(ctx context.Context) (*job.Summary, error) {
 		err = cause
 	}
 	var closeErr error
-	if err == nil {
+	if err == nil && ctx.Err() == nil {
 		closeErr = t.shuffle.Finish()
 	} else {
+		// failed or stopped: what is not acknowledged is not committed on
+		// the source either, and whoever takes its partitions sends it
+		// (a flush could wait for a cluster that no longer answers)
 		t.shuffle.Abort()
 	}
 	for _, s := range t.sinks {
@@ -477,7 +505,7 @@ func (k *keptSink) WriteThrough() bool {
 // forward is stage 1's program: every record goes on to the repartition
 // topic as it was read, stamped with its event time and the watermark of
 // its source partition (for stage 2's windows).
-type forward struct{ prog *exec.Program }
+type forward struct{ prog job.Program }
 
 func (f forward) InputSchema() *record.Schema              { return f.prog.InputSchema() }
 func (f forward) OutputSchema() *record.Schema             { return f.prog.InputSchema() }

@@ -67,6 +67,21 @@ func (s *Source) UseEagerRebalancing() {
 	s.eager = true
 }
 
+// ReadInGroupOf makes s a member of first's consumer group, with first's
+// session timeout (and static membership, suffixed with s's name): the
+// second stream of a join repartitioned through a topic is read in the
+// statement's group like the first, so that each of its records is read
+// by one process. Call it before Open.
+func (s *Source) ReadInGroupOf(first *Source) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cfg.group, s.cfg.sessionTimeout = first.cfg.group, first.cfg.sessionTimeout
+	s.cfg.instanceID = ""
+	if first.cfg.instanceID != "" {
+		s.cfg.instanceID = first.cfg.instanceID + "-" + s.cfg.name
+	}
+}
+
 // KeepOpen keeps a stop.at=end group member's readers channel open after
 // its partitions ended, so that it reads partitions a rebalance gives it
 // later (those of a member that stopped). Call it before Open.

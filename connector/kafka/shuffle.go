@@ -36,14 +36,20 @@ type ShuffleConfig struct {
 }
 
 // Shuffle is stage 1's sink of a repartitioned statement: it writes each
-// row the source read (the statement's input rows, in source order per
+// row the sources read (the statement's input rows, in source order per
 // source partition) to the repartition topic partition of its routing key,
-// and reports its source's progress there (see RepartitionSource). It
+// and reports its sources' progress there (see RepartitionSource). It
 // produces with its own idempotent client, so a source partition's records
 // and reports reach each repartition partition in the order it wrote them.
+//
+// A join's streams share the topic: the source partitions of the sources
+// are numbered one after the other (the first source's 0 to n-1, the
+// second's from n), and the topic carries that number, so stage 2 follows
+// every partition of every stream.
 type Shuffle struct {
 	cfg  ShuffleConfig
-	src  *Source // stage 1's source: the owned partitions, their commits and ends
+	srcs []*Source // stage 1's sources: the owned partitions, their commits and ends
+	base []int32   // per source: the number of its partition 0
 	opts []kgo.Opt
 
 	client *kgo.Client
@@ -64,10 +70,40 @@ type sent struct {
 	last     time.Time
 }
 
-// NewShuffle returns the sink writing src's rows to cfg.Topic. opts are
-// added to its producing client's options.
-func NewShuffle(src *Source, cfg ShuffleConfig, opts ...kgo.Opt) *Shuffle {
-	return &Shuffle{cfg: cfg, src: src, opts: opts, parts: map[int32]*sent{}}
+// NewShuffle returns the sink writing the rows of srcs to cfg.Topic; a
+// row's source is the one reading its topic. opts are added to its
+// producing client's options.
+func NewShuffle(srcs []*Source, cfg ShuffleConfig, opts ...kgo.Opt) *Shuffle {
+	s := &Shuffle{cfg: cfg, srcs: srcs, opts: opts, parts: map[int32]*sent{}}
+	n := int32(0)
+	for _, src := range srcs {
+		s.base = append(s.base, n)
+		n += int32(src.Facts().Partitions)
+	}
+	return s
+}
+
+// SourcePartitions returns the number of source partitions the sources
+// have together: the partitions of a repartition topic's upstream.
+func SourcePartitions(srcs []*Source) int {
+	n := 0
+	for _, src := range srcs {
+		n += src.Facts().Partitions
+	}
+	return n
+}
+
+// upstream returns the number the topic carries for a row's source partition.
+func (s *Shuffle) upstream(row *record.Record) int32 {
+	if len(s.srcs) == 1 {
+		return row.Partition
+	}
+	for i, src := range s.srcs {
+		if src.cfg.topic == row.Topic {
+			return s.base[i] + row.Partition
+		}
+	}
+	return row.Partition
 }
 
 // EnsureRepartitionTopic creates the repartition topic of src's cluster
@@ -123,7 +159,7 @@ func TopicExists(ctx context.Context, src *Source, topic string) (bool, error) {
 func (s *Shuffle) Open(ctx context.Context, schema *record.Schema, _ []int) error {
 	opts := append([]kgo.Opt{kgo.DefaultProduceTopic(s.cfg.Topic), kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.RecordDeliveryTimeout(deliveryTimeout), kgo.ProducerLinger(time.Millisecond)}, s.opts...)
-	cl, err := newClient(s.src.cfg.conn, opts...)
+	cl, err := newClient(s.srcs[0].cfg.conn, opts...)
 	if err != nil {
 		return fmt.Errorf("kafka repartition topic %q: %w", s.cfg.Topic, err)
 	}
@@ -156,14 +192,15 @@ func (s *Shuffle) Write(ctx context.Context, rows []record.Record) error {
 		k := len(buf)
 		buf = s.enc.AppendRow(buf, row.Values)
 		v := len(buf)
-		buf = appendOrigin(buf, row.Partition, row.Offset, row.Watermark)
+		up := s.upstream(row)
+		buf = appendOrigin(buf, up, row.Offset, row.Watermark)
 		m := &kgo.Record{Key: buf[:k:k], Value: buf[k:v:v], Partition: Partition(buf[:k], s.cfg.Partitions),
 			Timestamp: time.UnixMilli(row.Timestamp), Headers: []kgo.RecordHeader{{Key: originHeader, Value: buf[v:]}}}
 		s.client.Produce(ctx, m, s.produced)
-		p := s.parts[row.Partition]
+		p := s.parts[up]
 		if p == nil {
 			p = &sent{maxEvent: noWatermark}
-			s.parts[row.Partition] = p
+			s.parts[up] = p
 		}
 		if et, ok := s.cfg.EventTime(row); ok && et > p.maxEvent {
 			p.maxEvent = et
@@ -192,37 +229,48 @@ func (s *Shuffle) reportLoop() {
 // owns to every repartition partition. Rows written before it precede it
 // in each partition: the mutex orders the producing.
 func (s *Shuffle) report(ctx context.Context) {
-	owned := s.src.Owned()
-	committed := s.src.Committed()
-	_, ends := s.src.Offsets()
-	bounded := s.src.Bounded()
+	type owned struct {
+		base      int32
+		parts     []int32
+		committed map[int32]int64
+		ends      map[int32]int64
+		bounded   bool
+	}
+	srcs := make([]owned, len(s.srcs))
+	for i, src := range s.srcs {
+		_, ends := src.Offsets()
+		srcs[i] = owned{base: s.base[i], parts: src.Owned(), committed: src.Committed(), ends: ends, bounded: src.Bounded()}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := time.Now()
-	ps := make([]partProgress, 0, len(owned))
-	for _, p := range owned {
-		pp := partProgress{partition: p, watermark: noWatermark, committed: -1}
-		if c, ok := committed[p]; ok {
-			pp.committed = c
-		}
-		st := s.parts[p]
-		if st != nil && st.maxEvent != noWatermark {
-			pp.watermark = st.maxEvent - s.cfg.MaxOutOfOrder.Milliseconds()
-		}
-		switch {
-		case bounded:
-			// every record before the end was acknowledged and committed
-			if end, ok := ends[p]; ok && pp.committed >= end {
-				pp.flags |= progressEnded
+	var ps []partProgress
+	for _, o := range srcs {
+		for _, p := range o.parts {
+			up := o.base + p
+			pp := partProgress{partition: up, watermark: noWatermark, committed: -1}
+			if c, ok := o.committed[p]; ok {
+				pp.committed = c
 			}
-		case st == nil || now.Sub(st.last) > s.cfg.IdleTimeout:
-			if st == nil {
-				s.parts[p] = &sent{maxEvent: noWatermark, last: now}
-			} else {
-				pp.flags |= progressIdle
+			st := s.parts[up]
+			if st != nil && st.maxEvent != noWatermark {
+				pp.watermark = st.maxEvent - s.cfg.MaxOutOfOrder.Milliseconds()
 			}
+			switch {
+			case o.bounded:
+				// every record before the end was acknowledged and committed
+				if end, ok := o.ends[p]; ok && pp.committed >= end {
+					pp.flags |= progressEnded
+				}
+			case st == nil || now.Sub(st.last) > s.cfg.IdleTimeout:
+				if st == nil {
+					s.parts[up] = &sent{maxEvent: noWatermark, last: now}
+				} else {
+					pp.flags |= progressIdle
+				}
+			}
+			ps = append(ps, pp)
 		}
-		ps = append(ps, pp)
 	}
 	if len(ps) == 0 {
 		return

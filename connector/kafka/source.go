@@ -509,6 +509,21 @@ func (s *Source) commit(ctx context.Context, cl *kgo.Client, commit map[int32]kg
 				cerr = commitError(resp, err)
 			})
 	}
+	if cerr != nil && s.eager && rebalancing(cerr) {
+		// The group moved on while the commit was on its way: whoever
+		// holds the partitions now resumes from the last commit that went
+		// through, and reads again what this one would have passed
+		// (at-least-once). A revocation waiting for it goes on.
+		s.logger().Info("kafka commit refused: the group is rebalancing", "error", cerr)
+		s.mu.Lock()
+		s.seq++
+		for p := range commit {
+			s.commitSeq[p] = s.seq
+		}
+		s.commitCond.Broadcast()
+		s.mu.Unlock()
+		return nil
+	}
 	if cerr != nil {
 		return fmt.Errorf("kafka source %q: commit: %w", s.cfg.name, cerr)
 	}
@@ -524,6 +539,12 @@ func (s *Source) commit(ctx context.Context, cl *kgo.Client, commit map[int32]kg
 		s.purge(ctx, cl, commit)
 	}
 	return nil
+}
+
+// rebalancing reports whether a commit was refused because the group is
+// rebalancing or has rebalanced since the member's generation began.
+func rebalancing(err error) bool {
+	return errors.Is(err, kerr.IllegalGeneration) || errors.Is(err, kerr.RebalanceInProgress) || errors.Is(err, kerr.UnknownMemberID)
 }
 
 // Close stops reading, leaves the group and closes every reader.

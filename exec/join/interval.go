@@ -424,6 +424,17 @@ func (p *Program) EventTime(r *record.Record) (int64, bool) {
 // partition runs ahead of the slowest in event time.
 func (p *Program) HoldsRows() bool { return p.ivs != nil || p.Program.HoldsRows() }
 
+// Reach returns how much later than a row's own event time a joined row
+// made from it may be: the sum of the stream-stream joins' time bounds'
+// farthest ends, 0 without one.
+func (p *Program) Reach() int64 {
+	var r int64
+	for _, iv := range p.ivs {
+		r += max(iv.hi, -iv.lo, 0)
+	}
+	return r
+}
+
 // Bound describes a stream-stream join's time bound ("" for others).
 func (p *Program) Bound() string {
 	var out []string

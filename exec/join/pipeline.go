@@ -355,7 +355,7 @@ func (pl *Pipeline) run(out exec.Output, step int, w int64) int64 {
 			rows = pl.lookup(rows, after, out)
 		}
 		if k == last {
-			pl.toQuery(rows, out)
+			pl.toQuery(rows)
 		} else {
 			for i := range rows {
 				pl.next(k+1, &rows[i], out)
@@ -391,30 +391,7 @@ func (pl *Pipeline) run(out exec.Output, step int, w int64) int64 {
 // toQuery passes the last join's rows to the query after the joins: on
 // this worker, or on the one that owns their keys there (the final
 // exchange).
-func (pl *Pipeline) toQuery(rows []record.Record, out exec.Output) {
-	if pl.p.Windowed() {
-		// the watermark after the joins bounds every time of the rows to
-		// come, so a row is late only by it, not by the watermark of the
-		// source partition of the record that made it (its joined time may
-		// be behind that); a window naming its column takes that time
-		wt := pl.p.winTime
-		kept := rows[:0]
-		for i := range rows {
-			r := &rows[i]
-			if wt != nil {
-				t, ok := wt.EventTime(r)
-				if !ok {
-					pl.rowErrors++
-					out.DeadLetter(r, fmt.Errorf("WINDOW: the event time column %s is NULL or not a time", pl.p.winCol))
-					continue
-				}
-				r.EventTime, r.HasEventTime = t, true
-			}
-			r.Watermark = math.MinInt64
-			kept = append(kept, *r)
-		}
-		rows = kept
-	}
+func (pl *Pipeline) toQuery(rows []record.Record) {
 	if pl.x == nil || pl.x.x.xs.final == nil {
 		pl.final = append(pl.final, rows...)
 		return

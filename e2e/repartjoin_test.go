@@ -1,0 +1,334 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicesql/sluice/connector/kafka"
+	"github.com/sluicesql/sluice/internal/kafkatest"
+	"github.com/sluicesql/sluice/plan"
+	"github.com/sluicesql/sluice/runner"
+)
+
+// joinScenario is an unaligned join over Kafka topics: what the topics
+// hold and the statement, whose target is out.
+type joinScenario struct {
+	from string // the FROM stream
+	// topics are created with 8 partitions, sized with the counts given
+	sized map[string]int32
+	data  map[string][]kafka.Message
+	// stmt is the statement with %[1]s the brokers, %[2]s the FROM
+	// stream's group properties ("" for none) and %[3]s out's properties
+	stmt string
+	// key names the fields that identify an output row: two rows with the
+	// same key and other values are a partial result (nil: the whole row)
+	key []string
+}
+
+// paidOrders is a stream-stream JOIN within a second of orders (8
+// partitions, keyed by customer) and payments (5 partitions, keyed by
+// payment id): neither topic is partitioned by the join key, nor are
+// they partitioned alike. Some orders are never paid, some paid too late
+// to join, and some payments are for unknown orders.
+func paidOrders() joinScenario { return paidOrdersN(3000, "JOIN") }
+
+// paidOrdersN is paidOrders with n orders, joined with join ("JOIN",
+// "FULL JOIN", ...).
+func paidOrdersN(n int64, join string) joinScenario {
+	const base = int64(1_700_000_000_000)
+	type pay struct {
+		ts int64
+		m  kafka.Message
+	}
+	var orders []kafka.Message
+	var pays []pay
+	payment := func(id, order, ts int64) pay {
+		return pay{ts, kafka.Message{Key: []byte(fmt.Sprint(id)),
+			Value: fmt.Appendf(nil, `{"pay_id":%d,"order_id":%d,"paid":%d,"ts":%d}`, id, order, order%97, ts)}}
+	}
+	for i := range n {
+		ts := base + 3*i
+		orders = append(orders, kafka.Message{Key: fmt.Appendf(nil, "c%d", i%37),
+			Value: fmt.Appendf(nil, `{"order_id":%d,"customer":"c%d","amount":%d,"ts":%d}`, i, i%37, i%113, ts)})
+		switch i % 10 {
+		case 0: // never paid
+		case 3: // paid too late to join
+			pays = append(pays, payment(i+50000, i, ts+1500))
+		default:
+			pays = append(pays, payment(i+50000, i, ts+(i*37)%900))
+		}
+	}
+	for i := range int64(200) { // payments of unknown orders
+		pays = append(pays, payment(i+90000, 100000+i, base+40*i))
+	}
+	slices.SortStableFunc(pays, func(a, b pay) int { return int(a.ts - b.ts) })
+	var payments []kafka.Message
+	for _, p := range pays {
+		payments = append(payments, p.m)
+	}
+	return joinScenario{
+		from:  "orders",
+		sized: map[string]int32{"orders": 8, "payments": 5},
+		data:  map[string][]kafka.Message{"orders": orders, "payments": payments},
+		stmt: `CREATE STREAM out AS
+SELECT o.order_id, o.customer, o.amount, p.pay_id, p.paid
+FROM orders o ` + join + ` payments p ON o.order_id = p.order_id WITHIN INTERVAL '1' SECOND
+WITH ('orders.type'='kafka_source', 'orders.bootstrap.servers'='%[1]s'%[2]s,
+      'payments.type'='kafka_source', 'payments.bootstrap.servers'='%[1]s',
+      'event.time.field'='ts', 'watermark.max_out_of_orderness'='100ms', 'commit.interval'='50ms', %[3]s)`,
+	}
+}
+
+// tradersWindows is a stream-table join counted in windows per trader:
+// trades (8 partitions) keyed by symbol, joined on trader_id with a
+// traders table (5 partitions) too big to broadcast, with updates.
+func tradersWindows(t *testing.T) joinScenario {
+	trades := genTrades(t, 8000, 40)
+	var traders []kafka.Message
+	for i := range 40 {
+		traders = append(traders, kafka.Message{Key: fmt.Appendf(nil, "%d", i), Value: fmt.Appendf(nil, `{"trader_id":%d,"name":"first %d"}`, i, i)})
+	}
+	for i := 0; i < 40; i += 3 {
+		traders = append(traders, kafka.Message{Key: fmt.Appendf(nil, "%d", i), Value: fmt.Appendf(nil, `{"trader_id":%d,"name":"second %d"}`, i, i)})
+	}
+	return joinScenario{
+		from:  "trades",
+		sized: map[string]int32{"trades": 8, "traders": 5},
+		data:  map[string][]kafka.Message{"trades": keyBy(trades, bySymbol), "traders": traders},
+		stmt: `CREATE STREAM out AS
+SELECT t.trader_id, _WINDOW_START AS w, COUNT(*) AS n, SUM(t.quantity) AS qty, MAX(r.name) AS name
+FROM trades t JOIN traders r ON t.trader_id = r.trader_id
+GROUP BY t.trader_id
+WINDOW TUMBLING(trade_time, INTERVAL '100' MILLISECOND)
+EMIT FINAL
+WITH ('trades.type'='kafka_source', 'trades.bootstrap.servers'='%[1]s'%[2]s,
+      'traders.type'='kafka_source', 'traders.bootstrap.servers'='%[1]s', 'traders.primary.key'='trader_id', 'traders.broadcast'='false',
+      'commit.interval'='50ms', %[3]s)`,
+		key: []string{"trader_id", "w"},
+	}
+}
+
+// start creates and fills the scenario's topics and returns the brokers.
+func (sc joinScenario) start(t *testing.T, more ...string) string {
+	t.Helper()
+	brokers := startCluster(t, more...)
+	for topic, n := range sc.sized {
+		createTopic(t, brokers, topic, n)
+		produce(t, brokers, topic, sc.data[topic])
+	}
+	return brokers
+}
+
+// text returns the statement: group props for its FROM stream (pairs of
+// key and value) and out's.
+func (sc joinScenario) text(brokers, out string, group ...string) string {
+	var g string
+	for i := 0; i+1 < len(group); i += 2 {
+		g += fmt.Sprintf(", '%s.%s'='%s'", sc.from, group[i], group[i+1])
+	}
+	return fmt.Sprintf(sc.stmt, brokers, g, out)
+}
+
+// rows returns lines as distinct rows, sorted, failing the test when two
+// rows have the same key and other values (a partial result; a row
+// written again after a rebalance is the same row: at-least-once).
+func (sc joinScenario) rows(t *testing.T, lines []string) []string {
+	t.Helper()
+	seen := map[string]string{}
+	for _, line := range lines {
+		k := line
+		if sc.key != nil {
+			var r map[string]json.RawMessage
+			if err := json.Unmarshal([]byte(line), &r); err != nil {
+				t.Fatalf("%q: %v", line, err)
+			}
+			k = messageKey(r, sc.key)
+		}
+		if old, ok := seen[k]; ok && old != line {
+			t.Errorf("row %s written twice with different values: %s and %s (a partial result)", k, old, line)
+		}
+		seen[k] = line
+	}
+	out := make([]string, 0, len(seen))
+	for _, l := range seen {
+		out = append(out, l)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// oneProcess runs the statement in one process, without a consumer group,
+// and returns its rows: the answer every group of processes must give.
+func (sc joinScenario) oneProcess(t *testing.T, brokers string) []string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "want.jsonl")
+	j, _ := runToEnd(t, sc.text(brokers, fmt.Sprintf("'out.type'='file_sink', 'out.path'='%s'", out)))
+	if j.Plan.Repartition != nil {
+		t.Fatal("one process without a group was repartitioned")
+	}
+	lines := readLines(t, out)
+	want := sc.rows(t, lines)
+	if len(want) != len(lines) || len(want) < 100 {
+		t.Fatalf("one process wrote %d rows, %d distinct: the test checks little", len(lines), len(want))
+	}
+	return want
+}
+
+// TestRepartitionedJoinsAcrossProcesses runs unaligned joins in three
+// processes of one consumer group, and again with one of them killed
+// mid-run (its connections cut at once, as by kill -9) and restarted
+// while a fourth joins: a stream-stream JOIN of two topics with different
+// partition counts, neither keyed by the join key, and a windowed count
+// over a stream-table join whose stream is keyed by another column. Each
+// statement runs in two stages joined by one repartition topic that every
+// stream is written to by its side of the key; the group writes exactly
+// the rows one process writes (some more than once after a rebalance:
+// at-least-once), none partial.
+func TestRepartitionedJoinsAcrossProcesses(t *testing.T) {
+	t.Parallel()
+	scenarios := map[string]func(*testing.T) joinScenario{
+		"interval": func(*testing.T) joinScenario { return paidOrders() },
+		"table":    tradersWindows,
+	}
+	for name, scenario := range scenarios {
+		for _, kill := range []bool{false, true} {
+			sub := name + "/three"
+			if kill {
+				sub = name + "/kill-and-join"
+			}
+			t.Run(sub, func(t *testing.T) {
+				t.Parallel()
+				sc := scenario(t)
+				brokers := sc.start(t, "results")
+				want := sc.oneProcess(t, brokers)
+				ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+				defer cancel()
+				sink := fmt.Sprintf("'out.type'='kafka_sink', 'out.topic.name'='results', 'out.bootstrap.servers'='%s'", brokers)
+				text := sc.text(brokers, sink, "group.id", "g", "session.timeout.ms", "6000")
+				victimText := strings.Replace(text, "'commit.interval'", "'drain.timeout'='1s', 'commit.interval'", 1)
+				victim := &kafkatest.Cutter{}
+				procs := []*stage{startStageOn(t, ctx, victimText, victim), startStageOn(t, ctx, text, &kafkatest.Cutter{}), startStageOn(t, ctx, text, &kafkatest.Cutter{})}
+				if kill {
+					waitFor(t, "the group commits on the repartition topic", func() bool {
+						offs, err := groupOffsets(ctx, brokers, "g", "g-out-repartition")
+						return err == nil && len(offs) > 0
+					})
+					victim.Kill()
+					procs[0].cancel()
+					<-procs[0].done
+					procs = append(procs[1:], startStageOn(t, ctx, text, &kafkatest.Cutter{}), startStageOn(t, ctx, text, &kafkatest.Cutter{}))
+				}
+				for i, p := range procs {
+					p.wait(t, ctx, fmt.Sprint(i))
+				}
+				var lines []string
+				for _, r := range readTopic(t, brokers, "results") {
+					lines = append(lines, string(r.Value))
+				}
+				sameLines(t, "rows of the group", sc.rows(t, lines), want)
+			})
+		}
+	}
+}
+
+// TestJoinRepartitionPlan: a join whose streams are read in a consumer
+// group is repartitioned when splitting them would split its keys, and
+// EXPLAIN names the topic and each input's routing in each stage; a
+// stream-table join with nothing keyed after it splits as its stream
+// does, every process reading the table whole.
+func TestJoinRepartitionPlan(t *testing.T) {
+	t.Parallel()
+	for name, tt := range map[string]struct {
+		sc    joinScenario
+		stage []string
+	}{
+		"interval": {paidOrders(), []string{"stage 1:", "reads orders and payments as members of group g", "g-out-repartition (32 partitions",
+			"orders by o.order_id and payments by p.order_id", "stage 2:"}},
+		"table": {tradersWindows(t), []string{"reads trades as a member of group g", "g-out-repartition (32 partitions", "to the partition of its t.trader_id",
+			"every process reads table traders whole"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			brokers := tt.sc.start(t)
+			j := prepare(t, context.Background(), tt.sc.text(brokers, "'out.type'='stdout'", "group.id", "g"), runner.Options{UntilEnd: true})
+			defer j.Discard()
+			if rp := j.Plan.Repartition; rp == nil || rp.Topic != "g-out-repartition" {
+				t.Fatalf("repartition %+v, want through g-out-repartition", rp)
+			}
+			var b strings.Builder
+			if err := plan.Explain(&b, []*plan.Plan{j.Plan}); err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range tt.stage {
+				if !strings.Contains(b.String(), want) {
+					t.Errorf("EXPLAIN does not say %q:\n%s", want, b.String())
+				}
+			}
+		})
+	}
+	t.Run("plain stream-table join", func(t *testing.T) {
+		t.Parallel()
+		sc := tradersWindows(t)
+		brokers := sc.start(t)
+		text := fmt.Sprintf(`SELECT t.trader_id, t.quantity, r.name FROM trades t JOIN traders r ON t.trader_id = r.trader_id
+WITH ('trades.type'='kafka_source', 'trades.bootstrap.servers'='%[1]s', 'trades.group.id'='g',
+      'traders.type'='kafka_source', 'traders.bootstrap.servers'='%[1]s', 'traders.primary.key'='trader_id', 'traders.broadcast'='false')`, brokers)
+		j := prepare(t, context.Background(), text, runner.Options{UntilEnd: true})
+		defer j.Discard()
+		if s := j.Plan.ScaleOut(); !s.Split || j.Plan.Repartition != nil || !strings.Contains(s.Why, "reads table traders whole") {
+			t.Errorf("scale-out %+v, want split without a repartition topic, every process reading the table whole", s)
+		}
+	})
+}
+
+// TestUnrepartitionedJoinStopsOnSecondMember: a stream-stream join run in
+// a consumer group without a repartition topic would join the part of
+// its FROM stream each process reads with the whole other stream, and
+// write an outer join's unmatched rows once per process: with
+// 'repartition'='false', and for an outer join (which a replay after a
+// rebalance could not yet keep exact), the job runs in one process, and
+// the group's second member stops both.
+func TestUnrepartitionedJoinStopsOnSecondMember(t *testing.T) {
+	t.Parallel()
+	for name, tt := range map[string]struct{ join, with string }{
+		"repartition off": {"JOIN", ", 'repartition'='false'"},
+		"full join":       {"FULL JOIN", ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			secondMemberStops(t, paidOrdersN(3000, tt.join), tt.with)
+		})
+	}
+}
+
+// secondMemberStops runs the scenario in one process of a group, then a
+// second, and checks that both stop, naming the join.
+func secondMemberStops(t *testing.T, sc joinScenario, with string) {
+	brokers := sc.start(t)
+	dir := t.TempDir()
+	text := func(out string) string {
+		return sc.text(brokers, fmt.Sprintf("'out.type'='file_sink', 'out.path'='%s'%s", out, with),
+			"group.id", "shared", "session.timeout.ms", "6000")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	a := startMember(t, ctx, text(filepath.Join(dir, "a.jsonl")), filepath.Join(dir, "a.jsonl"))
+	waitFor(t, "process a reads", func() bool { return a.in.Load() > 0 })
+	b := startMember(t, ctx, text(filepath.Join(dir, "b.jsonl")), filepath.Join(dir, "b.jsonl"))
+	for name, m := range map[string]*member{"a": a, "b": b} {
+		select {
+		case <-m.done:
+		case <-ctx.Done():
+			t.Fatalf("process %s did not stop when the group got a second member", name)
+		}
+		if m.err == nil || !strings.Contains(m.err.Error(), "has another member") || !strings.Contains(m.err.Error(), "stream-stream join") {
+			t.Errorf("process %s: err = %v, want the group's second member named with the join it splits", name, m.err)
+		}
+	}
+}

@@ -1,0 +1,113 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"maps"
+
+	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/connector/kafka"
+	"github.com/sluicesql/sluice/job"
+	"github.com/sluicesql/sluice/partition"
+	"github.com/sluicesql/sluice/plan"
+	"github.com/sluicesql/sluice/record"
+	"github.com/sluicesql/sluice/sql"
+)
+
+// repartitionJoin turns the join job j, whose plan says Repartition, into
+// two stages. Stage 1 reads the join's streams, each a member of the
+// statement's consumer group, and writes every record to the one
+// repartition topic, keyed by its own side of the routing key, so that the
+// records of both streams with equal keys land in one partition whatever
+// the streams' partition counts (co-partitioned through the topic). Stage
+// 2 reads the topic in the group and runs the join; a stream-stream join's
+// records carry the side they came from. The tables are not repartitioned:
+// every process reads them whole, as one process does. facts and rows are
+// the facts and sizes the plan was made with, static whether every table
+// was read whole and no longer changes.
+func (q *joinQuery) repartitionJoin(ctx context.Context, stmt *sql.Statement, opts Options, j *Job,
+	facts map[string]connector.Facts, rows map[string]int64, static bool) error {
+	prog := q.prog
+	streams := []int{0}
+	if prog.Sides() != nil {
+		streams = prog.StreamInputs()
+	}
+	var srcs []*kafka.Source
+	for _, i := range streams {
+		ks, ok := q.srcs[i].(*kafka.Source)
+		if !ok {
+			return configErr(fmt.Errorf("source %q is not a Kafka topic: only the Kafka streams of a consumer group are repartitioned", q.srcs[i].Name()))
+		}
+		srcs = append(srcs, ks)
+	}
+	for _, ks := range srcs[1:] {
+		ks.ReadInGroupOf(srcs[0])
+	}
+	// A record had its whole effect (a replay skips it) once every window
+	// of every row it can be joined into fired: a stream-stream join's rows
+	// are as late as its bound reaches past the record's own event time.
+	// With nothing kept after a stream-stream join, once the watermark
+	// passed that reach: the record left the join, its matches and its
+	// NULL-padded row (outer, unmatched) written. Replaying it would find
+	// none of its partners and write it again unmatched.
+	reach, after := prog.Reach(), prog.Program
+	left := prog.Sides() != nil && after.Replayable() == nil && !after.Windowed()
+	fired := func(rec *record.Record, wm int64) bool {
+		et, ok := prog.EventTime(rec)
+		if !ok {
+			return false
+		}
+		if left {
+			return et+reach < wm
+		}
+		return after.Fired(et+reach, wm)
+	}
+	return splitStages(ctx, j, srcs, j.config.Program.InputSchema(), fired, q.kafkaOpts, func(topic connector.Facts) (job.Config, error) {
+		byTopic := maps.Clone(facts)
+		for _, i := range streams {
+			byTopic[q.srcs[i].Name()] = topic
+		}
+		popts := q.planOptions(stmt.Select(), opts, byTopic, rows)
+		popts.StaticTables = static
+		p, err := plan.Build(stmt, popts)
+		if err != nil {
+			return job.Config{}, configErr(err)
+		}
+		shardTables(p, prog.Tables())
+		return q.jobConfig(p)
+	})
+}
+
+// jobConfig configures the job of a join planned by p, without its
+// sources and sinks: the join program, routed as p says (each stream of
+// stream-stream joins by its own side of the key, the joins after an
+// exchange re-routing the rows between the workers). A join whose tables
+// are joined as the stream is read (plan.Input.JoinedAtSource) is
+// configured by joinJob.
+func (q *joinQuery) jobConfig(p *plan.Plan) (job.Config, error) {
+	prog := q.prog
+	cfg, err := job.FromPlan(p, prog.Program, q.props)
+	if err != nil {
+		return cfg, configErr(err)
+	}
+	if prog.Sides() != nil {
+		if len(p.KeyExprs) > 0 && p.Requirement.Kind == partition.Hash {
+			streams := prog.StreamInputs()
+			keys := make([][]sql.Expr, len(streams))
+			for s, in := range streams {
+				keys[s] = p.Inputs[in].KeyExprs
+			}
+			fns, err := prog.RoutingKey(keys)
+			if err != nil {
+				return cfg, configErr(err)
+			}
+			job.SetRoutingFuncs(&cfg.Routing, fns)
+		}
+		if err := setExchange(p, prog); err != nil {
+			return cfg, configErr(err)
+		}
+	}
+	cfg.Program = joinProgram{prog}
+	cfg.Name = q.name
+	return cfg, nil
+}
