@@ -48,6 +48,7 @@ func TestSchemaErrors(t *testing.T) {
 		{"GROUP BY position out of range", "SELECT symbol, COUNT(*) FROM trades GROUP BY 3"},
 		{"GROUP BY an aggregate", "SELECT symbol, COUNT(*) AS n FROM trades GROUP BY n"},
 		{"unknown source", "SELECT symbol FROM trade"},
+		{"unknown primary key column", "SELECT * FROM trades WITH ('trades.primary.key'='symbl')"},
 		{"unknown type in declared columns", "SELECT * FROM trades WITH ('trades.columns'='symbol STRING, price DECMAL(10,2)')"},
 	}
 	var b strings.Builder

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/expr"
 	"github.com/sluicesql/sluice/record"
 	"github.com/sluicesql/sluice/sql"
 )
@@ -72,7 +73,8 @@ func sourceSchema(ctx context.Context, sel *sql.Select, name string, decl *sql.S
 	if s.Columns != nil {
 		for _, k := range s.PrimaryKey {
 			if _, ok := s.Columns.Lookup(k); !ok {
-				return s, fmt.Errorf("source %q: primary key column %q is not a column (columns: %s)", name, k, strings.Join(s.Columns.Names(), ", "))
+				return s, &sql.PropertyError{Key: name + ".primary.key", InValue: true,
+					Msg: fmt.Sprintf("source %q: primary key column %q is not a column%s (columns: %s)", name, k, expr.Hint(k, s.Columns.Names()), strings.Join(s.Columns.Names(), ", "))}
 			}
 		}
 	}
