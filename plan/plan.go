@@ -140,8 +140,10 @@ type Input struct {
 	// for a table split by source partition like the stream (aligned);
 	// Exchange for a table split by its own key, not the stream's routing
 	// key, whose rows each stream row looks up in the shard that holds its
-	// key (a multi-way join on several keys); JoinedAtSource for a table
-	// looked up as the stream is read, before routing (Options.StaticTables).
+	// key (a multi-way join on several keys), and for a stream joined
+	// after an exchange between stream-stream joins (Stage), routed on its
+	// own key; JoinedAtSource for a table looked up as the stream is read,
+	// before routing (Options.StaticTables).
 	Broadcast, ByPartition, Exchange, JoinedAtSource bool
 	// Routing says how the input reaches the workers ("always_hash on k",
 	// "broadcast", ...) and Why says why.

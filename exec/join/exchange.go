@@ -191,6 +191,10 @@ func (xs *exchangeSet) join() *member {
 	return m
 }
 
+// final returns the keys the last join's rows are re-routed on before the
+// query after the joins (nil: they stay).
+func (m *member) final() []expr.Func { return m.x.xs.final }
+
 // dest returns the worker that owns a key: a join's (its values cut or
 // padded to the routing key's width), or the final exchange's (pad false).
 func (m *member) dest(vals []record.Value, pad bool) int {

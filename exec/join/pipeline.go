@@ -329,18 +329,7 @@ func (pl *Pipeline) run(out exec.Output, step int, w int64) int64 {
 	last := len(pl.p.ivs) - 1
 	for k, iv := range pl.p.ivs {
 		if k > 0 && iv.exchange {
-			switch step {
-			case processing:
-				pl.x.flush(k)
-				pl.x.receive(pl, k, out, false)
-			case advancing:
-				pl.x.mark(k, w)
-				pl.x.receive(pl, k, out, false)
-				w = pl.x.low(k)
-			case finishing:
-				pl.x.mark(k, math.MaxInt64)
-				pl.x.receive(pl, k, out, true)
-			}
+			w = pl.exchange(k, step, w, out)
 		}
 		if k > 0 {
 			switch step {
@@ -355,7 +344,7 @@ func (pl *Pipeline) run(out exec.Output, step int, w int64) int64 {
 			rows = pl.lookup(rows, after, out)
 		}
 		if k == last {
-			pl.toQuery(rows)
+			pl.toQuery(rows, out)
 		} else {
 			for i := range rows {
 				pl.next(k+1, &rows[i], out)
@@ -364,21 +353,9 @@ func (pl *Pipeline) run(out exec.Output, step int, w int64) int64 {
 		clear(pl.outs[k])
 		pl.outs[k] = pl.outs[k][:0]
 	}
-	if pl.x != nil && pl.x.x.xs.final != nil {
+	if pl.x != nil && pl.x.final() != nil {
 		// the exchange before the query after the joins
-		k := len(pl.p.ivs)
-		switch step {
-		case processing:
-			pl.x.flush(k)
-			pl.x.receive(pl, k, out, false)
-		case advancing:
-			pl.x.mark(k, w)
-			pl.x.receive(pl, k, out, false)
-			w = pl.x.low(k)
-		case finishing:
-			pl.x.mark(k, math.MaxInt64)
-			pl.x.receive(pl, k, out, true)
-		}
+		w = pl.exchange(len(pl.p.ivs), step, w, out)
 	}
 	if len(pl.final) > 0 {
 		pl.inner.Process(pl.final, out)
@@ -388,17 +365,60 @@ func (pl *Pipeline) run(out exec.Output, step int, w int64) int64 {
 	return w
 }
 
+// exchange sends the rows queued for exchange k (join k, or past the last
+// join the query after them) and joins those sent to this worker; with
+// the step, it sends the mark w (advancing; it returns the lowest mark
+// taken) or the last mark, then waits for every worker's (finishing).
+func (pl *Pipeline) exchange(k, step int, w int64, out exec.Output) int64 {
+	switch step {
+	case processing:
+		pl.x.flush(k)
+		pl.x.receive(pl, k, out, false)
+	case advancing:
+		pl.x.mark(k, w)
+		pl.x.receive(pl, k, out, false)
+		w = pl.x.low(k)
+	case finishing:
+		pl.x.mark(k, math.MaxInt64)
+		pl.x.receive(pl, k, out, true)
+	}
+	return w
+}
+
 // toQuery passes the last join's rows to the query after the joins: on
 // this worker, or on the one that owns their keys there (the final
 // exchange).
-func (pl *Pipeline) toQuery(rows []record.Record) {
-	if pl.x == nil || pl.x.x.xs.final == nil {
+func (pl *Pipeline) toQuery(rows []record.Record, out exec.Output) {
+	if pl.p.Windowed() {
+		// the watermark after the joins bounds every time of the rows to
+		// come, so a row is late only by it, not by the watermark of the
+		// source partition of the record that made it (its joined time may
+		// be behind that); a window naming its column takes that time
+		wt := pl.p.winTime
+		kept := rows[:0]
+		for i := range rows {
+			r := &rows[i]
+			if wt != nil {
+				t, ok := wt.EventTime(r)
+				if !ok {
+					pl.rowErrors++
+					out.DeadLetter(r, fmt.Errorf("WINDOW: the event time column %s is NULL or not a time", pl.p.winCol))
+					continue
+				}
+				r.EventTime, r.HasEventTime = t, true
+			}
+			r.Watermark = math.MinInt64
+			kept = append(kept, *r)
+		}
+		rows = kept
+	}
+	if pl.x == nil || pl.x.final() == nil {
 		pl.final = append(pl.final, rows...)
 		return
 	}
 	k := len(pl.p.ivs)
 	for i := range rows {
-		if !pl.x.sendOn(k, 0, &rows[i], pl.x.x.xs.final, false) {
+		if !pl.x.sendOn(k, 0, &rows[i], pl.x.final(), false) {
 			pl.final = append(pl.final, rows[i])
 		}
 	}
