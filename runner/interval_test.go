@@ -70,6 +70,10 @@ func TestIntervalJoinDifferentialSQLite(t *testing.T) {
 			`SELECT a.v AS av, b.v AS bv FROM a RIGHT JOIN b ON a.k = b.k AND a.ts - b.ts BETWEEN -1000 AND 0 AND a.v < b.v`},
 		{"group by another column: an exchange after the join", `SELECT b.j, COUNT(*) AS n, SUM(a.v) AS s FROM a JOIN b ON a.k = b.k WITHIN INTERVAL '1' SECOND GROUP BY b.j EMIT FINAL`,
 			`SELECT b.j, COUNT(*) AS n, SUM(a.v) AS s FROM a JOIN b ON a.k = b.k AND b.ts - a.ts BETWEEN -1000 AND 1000 GROUP BY b.j`},
+		{"windows of a's time", `SELECT a.k, COUNT(*) AS n FROM a JOIN b ON a.k = b.k WITHIN INTERVAL '1' SECOND GROUP BY a.k WINDOW TUMBLING(ts, INTERVAL '10' SECONDS) EMIT FINAL`,
+			`SELECT a.k, COUNT(*) AS n FROM a JOIN b ON a.k = b.k AND b.ts - a.ts BETWEEN -1000 AND 1000 GROUP BY a.k, a.ts / 10000`},
+		{"windows of the joined row's time", `SELECT b.j, COUNT(*) AS n FROM a LEFT JOIN b ON a.k = b.k WITHIN INTERVAL '1' SECOND GROUP BY b.j WINDOW TUMBLING(INTERVAL '10' SECONDS) EMIT FINAL`,
+			`SELECT b.j, COUNT(*) AS n FROM a LEFT JOIN b ON a.k = b.k AND b.ts - a.ts BETWEEN -1000 AND 1000 GROUP BY b.j, MAX(a.ts, COALESCE(b.ts, a.ts)) / 10000`},
 		{"group by after a left join", `SELECT a.k, COUNT(*) AS n, COUNT(b.v) AS matched FROM a LEFT JOIN b ON a.k = b.k WITHIN INTERVAL '1' SECOND GROUP BY a.k EMIT FINAL`,
 			`SELECT a.k, COUNT(*) AS n, COUNT(b.v) AS matched FROM a LEFT JOIN b ON a.k = b.k AND b.ts - a.ts BETWEEN -1000 AND 1000 GROUP BY a.k`},
 	}
@@ -208,15 +212,15 @@ func TestChainedIntervalJoinsDifferentialSQLite(t *testing.T) {
 			`SELECT c.j, COUNT(*) AS n, SUM(a.v) AS s FROM a JOIN b ON a.k = b.k AND ` + ab + ` JOIN c ON b.j = c.j AND c.ts - ` + abt + ` BETWEEN -1000 AND 1000 GROUP BY c.j`},
 	}
 	intervalQueries(t, queries, with, []string{"true", "false"})
-	// Windows after the joins take the joined row's event time (the latest
-	// of its rows'); a joined row is late in its window when the stream
-	// record that made it was late in its source partition (see
-	// Lateness), which the disordered streams' records may be: time-ordered
-	// streams only.
-	q := intervalQuery{"group by the first key, in windows", `SELECT a.k, COUNT(*) AS n FROM a JOIN b ON a.k = b.k WITHIN INTERVAL '1' SECOND LEFT JOIN c ON b.j = c.j WITHIN INTERVAL '1' SECOND GROUP BY a.k WINDOW TUMBLING(INTERVAL '10' SECONDS) EMIT FINAL`,
-		`SELECT a.k, COUNT(*) AS n FROM a JOIN b ON a.k = b.k AND ` + ab + ` LEFT JOIN c ON b.j = c.j AND c.ts - ` + abt + ` BETWEEN -1000 AND 1000 GROUP BY a.k, MAX(a.ts, b.ts, COALESCE(c.ts, a.ts)) / 10000`}
-	d := intervalData(t, 3, false)
-	d.eachInterval(t, q.q+with, []string{"true"}, d.sqlite(t, q.sqlite))
+	// A window takes the joined row's event time (the latest of its
+	// rows'), or the FROM stream's column it names.
+	windowed := []intervalQuery{
+		{"group by the first key, in windows", `SELECT a.k, COUNT(*) AS n FROM a JOIN b ON a.k = b.k WITHIN INTERVAL '1' SECOND LEFT JOIN c ON b.j = c.j WITHIN INTERVAL '1' SECOND GROUP BY a.k WINDOW TUMBLING(INTERVAL '10' SECONDS) EMIT FINAL`,
+			`SELECT a.k, COUNT(*) AS n FROM a JOIN b ON a.k = b.k AND ` + ab + ` LEFT JOIN c ON b.j = c.j AND c.ts - ` + abt + ` BETWEEN -1000 AND 1000 GROUP BY a.k, MAX(a.ts, b.ts, COALESCE(c.ts, a.ts)) / 10000`},
+		{"group by the second key, in windows of a's time", `SELECT c.j, COUNT(*) AS n FROM a JOIN b ON a.k = b.k WITHIN INTERVAL '1' SECOND JOIN c ON b.j = c.j WITHIN INTERVAL '1' SECOND GROUP BY c.j WINDOW TUMBLING(ts, INTERVAL '5' SECONDS) EMIT FINAL`,
+			`SELECT c.j, COUNT(*) AS n FROM a JOIN b ON a.k = b.k AND ` + ab + ` JOIN c ON b.j = c.j AND c.ts - ` + abt + ` BETWEEN -1000 AND 1000 GROUP BY c.j, a.ts / 5000`},
+	}
+	intervalQueries(t, windowed, with, []string{"true"})
 }
 
 // TestChainedIntervalJoinsPlan checks how statements with two

@@ -57,7 +57,11 @@ type Program struct {
 	// x, when set, exchanges rows between the workers before the
 	// stream-stream joins it marks (SetExchange)
 	x *exchangeSet
-	c *compiler
+	// winTime, after stream-stream joins, reads the column a WINDOW names
+	// for its time (the FROM stream's), instead of the joined row's
+	winTime *exec.Program
+	winCol  string
+	c       *compiler
 }
 
 // lookup is one stream-table JOIN.
@@ -227,6 +231,14 @@ func Compile(sel *sql.Select, opts Options) (*Program, error) {
 	for k, sj := range sjs {
 		if err := sj.compile(p.ivs[k], c, joined); err != nil {
 			return nil, err
+		}
+	}
+	if w := sel.Window; w != nil && w.TimeColumn != "" && len(streams) > 0 {
+		if _, sys := record.IsSystemColumn(w.TimeColumn); !sys {
+			p.winCol = c.canonical(0, w.TimeColumn)
+			if p.winTime, err = timeProgram(p.winCol, c.props[exec.PropEventTimeFormat], joined, sel.Joins[0]); err != nil {
+				return nil, err
+			}
 		}
 	}
 	p.Program, err = exec.Compile(rsel, exec.Options{Properties: props, Schema: joined, ExternalWatermark: true})
