@@ -30,8 +30,8 @@ func (r *run) alignDrift() int64 {
 
 // align waits, before sp's reader reads on, while sp is more than
 // alignDrift ahead in event time of the slowest partition that is active
-// (not ended, not idle) and has handed over data, as Flink's watermark
-// alignment does. It changes only when records are read, never which are
+// (not ended, not idle), has handed over data and has more to read (not
+// caught up), as Flink's watermark alignment does. It changes only when records are read, never which are
 // late: lateness is judged against each partition's own watermark. The
 // slowest partition never waits, so reading always progresses.
 func (r *run) align(sp *sourcePartition) {
@@ -48,14 +48,26 @@ func (r *run) align(sp *sourcePartition) {
 	}
 }
 
+// setCaughtUp records whether the partition's last read, of n records
+// when a batch holds size, left its reader with nothing waiting.
+func (sp *sourcePartition) setCaughtUp(n, size int) {
+	up := n < size
+	sp.mu.Lock()
+	sp.caughtUp = up
+	sp.mu.Unlock()
+}
+
 // lowestActiveEvent returns the lowest highest-event-time over partitions
-// that have handed over data and are neither ended nor idle (as
-// watermarkOf decides activity), and whether there is one.
+// that have handed over data, are neither ended nor idle (as watermarkOf
+// decides activity) and are not caught up (their last read filled a batch:
+// waiting for a partition whose reader has nothing more to read now, a
+// sparse live input, would only delay the others), and whether there is
+// one.
 func lowestActiveEvent(sps []*sourcePartition, now time.Time, idle time.Duration) (int64, bool) {
 	low, ok := int64(math.MaxInt64), false
 	for _, sp := range sps {
 		sp.mu.Lock()
-		if !sp.inactiveLocked(now, idle) && sp.maxEvent != noWatermark {
+		if !sp.inactiveLocked(now, idle) && !sp.caughtUp && sp.maxEvent != noWatermark {
 			low, ok = min(low, sp.maxEvent), true
 		}
 		sp.mu.Unlock()

@@ -6,9 +6,15 @@ import (
 )
 
 // TestLowestActiveEvent: alignment waits only for partitions that hold the
-// watermark back (active) and have handed over data.
+// watermark back (active), have handed over data and have more to read
+// (not caught up: a sparse live input would otherwise hold the others
+// back until it turns idle).
 func TestLowestActiveEvent(t *testing.T) {
 	now := time.Now()
+	caughtUp := func(p *sourcePartition) *sourcePartition {
+		p.setCaughtUp(3, 1024)
+		return p
+	}
 	sp := func(maxEvent int64, ended, bounded bool, lastData time.Time) *sourcePartition {
 		p := newSourcePartition(0, "s", 0, lastData)
 		p.maxEvent, p.ended, p.bounded = maxEvent, ended, bounded
@@ -25,6 +31,7 @@ func TestLowestActiveEvent(t *testing.T) {
 		{"no data ignored", []*sourcePartition{sp(100, false, true, now), sp(noWatermark, false, true, now)}, 100, true},
 		{"idle unbounded ignored", []*sourcePartition{sp(100, false, false, now), sp(40, false, false, now.Add(-time.Hour))}, 100, true},
 		{"none", []*sourcePartition{sp(40, true, true, now)}, 0, false},
+		{"caught up ignored", []*sourcePartition{sp(100, false, false, now), caughtUp(sp(40, false, false, now))}, 100, true},
 	}
 	for _, tt := range tests {
 		low, ok := lowestActiveEvent(tt.sps, now, time.Minute)

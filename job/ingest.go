@@ -180,6 +180,9 @@ func (r *run) ingest(sp *sourcePartition, rd connector.PartitionReader) error {
 			r.align(sp)
 		}
 		err := rd.Next(r.ctx, b, r.cfg.BatchSize)
+		if aligns {
+			sp.setCaughtUp(len(b.Records), r.cfg.BatchSize)
+		}
 		if len(b.Records) > 0 {
 			sp.busy.Store(true)
 			var rerr error

@@ -26,11 +26,14 @@ type sourcePartition struct {
 	// waiting on a full queue): a partition held up by backpressure is not idle.
 	busy atomic.Bool
 
-	mu        sync.Mutex
-	maxEvent  int64 // highest event time handed over (noWatermark: none)
-	next      int64 // offset after the last record handed over (-1: none)
-	lastData  time.Time
-	ended     bool
+	mu       sync.Mutex
+	maxEvent int64 // highest event time handed over (noWatermark: none)
+	next     int64 // offset after the last record handed over (-1: none)
+	lastData time.Time
+	ended    bool
+	// caughtUp: the partition's last read did not fill a batch, so its
+	// reader has no records waiting (alignment does not wait for it)
+	caughtUp  bool
 	topics    []string // record topics seen, to match Pipeline.Held reports
 	committed int64    // last committed offset (-1: none)
 
