@@ -43,7 +43,17 @@ var PropertyKeys = []string{PropEventTimeField, PropEventTimeFormat, PropOutOfOr
 
 // propertyError returns an error about the value of the WITH property key.
 func propertyError(key, format string, args ...any) error {
-	return &sql.PropertyError{Key: key, InValue: true, Msg: fmt.Sprintf("WITH %q: ", key) + fmt.Sprintf(format, args...)}
+	return &sql.PropertyError{Key: key, InValue: true, Msg: "WITH " + sql.QuoteProperty(key) + ": " + fmt.Sprintf(format, args...)}
+}
+
+// unknownValue is the error for the value v of key, none of valid: it
+// names them, with the closest as a did-you-mean.
+func unknownValue(key, what, v string, valid ...string) error {
+	hint := ""
+	if c, ok := sql.Closest(v, valid); ok {
+		hint = fmt.Sprintf("; did you mean %q?", c)
+	}
+	return propertyError(key, "unknown %s %q%s (valid: %s)", what, sql.Clip(v), hint, strings.Join(valid, ", "))
 }
 
 // LateStrategy says what happens to a record whose window has already fired.
@@ -98,7 +108,7 @@ func parseSettings(props map[string]string) (settings, error) {
 		case "iso8601", "iso-8601", "rfc3339":
 			s.timeFormat = formatISO
 		default:
-			return s, propertyError(PropEventTimeFormat, "unknown format %q (want epoch_millis, epoch_seconds or iso8601)", sql.Clip(v))
+			return s, unknownValue(PropEventTimeFormat, "format", v, "epoch_millis", "epoch_seconds", "iso8601")
 		}
 	}
 	var err error
@@ -122,7 +132,7 @@ func parseSettings(props map[string]string) (settings, error) {
 		case "update":
 			s.late = LateUpdate
 		default:
-			return s, propertyError(PropLateDataStrategy, "unknown strategy %q (want dead_letter, drop or update)", sql.Clip(v))
+			return s, unknownValue(PropLateDataStrategy, "strategy", v, "dead_letter", "drop", "update")
 		}
 	}
 	return s, nil

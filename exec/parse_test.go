@@ -73,3 +73,18 @@ func TestParsedQueries(t *testing.T) {
 		})
 	}
 }
+
+// TestUnknownPropertyValue: an unknown value of an enumerated job property
+// names the valid values, with a did-you-mean when one is close.
+func TestUnknownPropertyValue(t *testing.T) {
+	for _, c := range []struct{ key, value, want string }{
+		{"late.data.strategy", "drp", `WITH 'late.data.strategy': unknown strategy "drp"; did you mean "drop"? (valid: dead_letter, drop, update)`},
+		{"late.data.strategy", "sometimes", `WITH 'late.data.strategy': unknown strategy "sometimes" (valid: dead_letter, drop, update)`},
+		{"event.time.format", "epoch_milis", `WITH 'event.time.format': unknown format "epoch_milis"; did you mean "epoch_millis"?`},
+	} {
+		_, err := compileSQLErr("SELECT v FROM t", Options{Properties: map[string]string{c.key: c.value}}, "v")
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("%s=%s: %v, want %s", c.key, c.value, err, c.want)
+		}
+	}
+}

@@ -55,21 +55,21 @@ func (c *Config) ApplyProperties(props map[string]string) error {
 		if v, ok := get(d.key); ok {
 			dur, err := exec.ParseDuration(v)
 			if err != nil {
-				return propertyError(d.key, true, "WITH %q: %v", d.key, err)
+				return propertyError(d.key, true, "WITH %s: %v", sql.QuoteProperty(d.key), err)
 			}
 			*d.dst = dur
 		}
 	}
 	if v, ok := get(PropDLQPath); ok {
 		if _, topic := get(PropDLQTopic); topic {
-			return propertyError(PropDLQTopic, false, "WITH %q and %q: give one dead-letter queue, a file or a Kafka topic, not both", PropDLQPath, PropDLQTopic)
+			return propertyError(PropDLQTopic, false, "WITH %s and %s: give one dead-letter queue, a file or a Kafka topic, not both", sql.QuoteProperty(PropDLQPath), sql.QuoteProperty(PropDLQTopic))
 		}
 		c.DLQPath = v
 	}
 	if v, ok := get(PropMaxErrors); ok {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 0 {
-			return propertyError(PropMaxErrors, true, "WITH %q: want a count of records, got %q", PropMaxErrors, sql.Clip(v))
+			return propertyError(PropMaxErrors, true, "WITH %s: want a count of records, got %q", sql.QuoteProperty(PropMaxErrors), sql.Clip(v))
 		}
 		c.MaxErrors = n
 	}

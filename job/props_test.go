@@ -30,7 +30,7 @@ func TestApplyProperties(t *testing.T) {
 		{props: map[string]string{"dlq.max_errors": "many"}, wantErr: true},
 		{props: map[string]string{"dlq.topic": "dead"}, want: Config{}},
 		{props: map[string]string{"dlq.path": "x.jsonl", "dlq.topic": "dead"}, wantErr: true,
-			errHas: []string{`"dlq.path"`, `"dlq.topic"`}},
+			errHas: []string{`'dlq.path'`, `'dlq.topic'`}},
 	}
 	for _, tt := range tests {
 		var c Config
