@@ -14,6 +14,7 @@ import (
 	"github.com/sluicesql/sluice/internal/kafkatest"
 	"github.com/sluicesql/sluice/plan"
 	"github.com/sluicesql/sluice/runner"
+	"github.com/sluicesql/sluice/sql"
 )
 
 // joinScenario is an unaligned join over Kafka topics: what the topics
@@ -334,5 +335,28 @@ func secondMemberStops(t *testing.T, sc joinScenario, with string) {
 		if m.err == nil || !strings.Contains(m.err.Error(), "has another member") || !strings.Contains(m.err.Error(), "stream-stream join") {
 			t.Errorf("process %s: err = %v, want the group's second member named with the join it splits", name, m.err)
 		}
+	}
+}
+
+// TestJoinStaysRepartitioned: once a join has run repartitioned in a group,
+// its repartition topic may hold records committed on the streams that
+// only stage 2 reads, so running it in one stage is refused, naming the
+// topic.
+func TestJoinStaysRepartitioned(t *testing.T) {
+	t.Parallel()
+	sc := paidOrders()
+	brokers := sc.start(t)
+	ctx := context.Background()
+	first := prepare(t, ctx, sc.text(brokers, "'out.type'='stdout'", "group.id", "sticky"), runner.Options{UntilEnd: true})
+	first.Discard()
+	if first.Plan.Repartition == nil {
+		t.Fatal("the join was not repartitioned")
+	}
+	stmts, err := sql.Parse("e2e.sql", sc.text(brokers, "'out.type'='stdout', 'repartition'='false'", "group.id", "sticky"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runner.Prepare(ctx, stmts[0], runner.Options{UntilEnd: true}); err == nil || !strings.Contains(err.Error(), "sticky-out-repartition") {
+		t.Errorf("'repartition'='false' with the group's repartition topic: err = %v, want it refused naming the topic", err)
 	}
 }

@@ -335,7 +335,7 @@ func joinJob(ctx context.Context, stmt *sql.Statement, opts Options, q *joinQuer
 			return nil, err
 		}
 		j.closers = append(j.closers, closers...)
-		if err := q.scaleOut(ctx, stmt, opts, j, facts, rows, static); err != nil {
+		if err := q.scaleOut(ctx, stmt, opts, j, q.planOptions(sel, opts, facts, rows)); err != nil {
 			return nil, err
 		}
 		return j, nil
@@ -389,19 +389,31 @@ func joinJob(ctx context.Context, stmt *sql.Statement, opts Options, q *joinQuer
 	}
 	j = &Job{Name: q.name, Plan: p, Program: prog.Program, Props: props, Source: sel.From.Name, Sink: sinkName,
 		WritesStdout: stdoutSink, Facts: facts[sel.From.Name], Schema: q.schemas[0], src: stream, dlq: dlq, config: cfg, closers: closers}
-	if err := q.scaleOut(ctx, stmt, opts, j, facts, rows, static); err != nil {
+	if err := q.scaleOut(ctx, stmt, opts, j, popts); err != nil {
 		return nil, err
 	}
 	return j, nil
 }
 
-// scaleOut prepares the join job j for the processes of a consumer group:
-// two stages through a repartition topic when its plan says so, else a
+// scaleOut prepares the join job j, planned with popts, for the processes
+// of a consumer group: two stages through a repartition topic when its
+// plan says so (or its group has the topic from an earlier run), else a
 // stop when the group gets a second member and the plan cannot split.
-func (q *joinQuery) scaleOut(ctx context.Context, stmt *sql.Statement, opts Options, j *Job,
-	facts map[string]connector.Facts, rows map[string]int64, static bool) error {
+func (q *joinQuery) scaleOut(ctx context.Context, stmt *sql.Statement, opts Options, j *Job, popts plan.Options) error {
+	if ks, ok := q.srcs[0].(*kafka.Source); ok && j.Plan.Repartition == nil && j.Plan.Repartitionable() {
+		again, err := keepRepartitioned(ctx, stmt, ks, j.Plan, q.props)
+		if err != nil {
+			return err
+		}
+		if again {
+			popts.Properties = q.props
+			if j.Plan, err = plan.Build(stmt, popts); err != nil {
+				return configErr(err)
+			}
+		}
+	}
 	if j.Plan.Repartition != nil {
-		return q.repartitionJoin(ctx, stmt, opts, j, facts, rows, static)
+		return q.repartitionJoin(ctx, stmt, opts, j, popts)
 	}
 	guardScaleOut(j.Plan, q.srcs[0])
 	return nil

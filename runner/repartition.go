@@ -141,21 +141,37 @@ func splitStages(ctx context.Context, j *Job, srcs []*kafka.Source, schema *reco
 // when the topic exists; with 'repartition'='false' it is refused.
 func (c *checked) stickyRepartition(ctx context.Context, stmt *sql.Statement, opts Options, p *plan.Plan, facts connector.Facts) (*plan.Plan, error) {
 	ks, ok := c.src.(*kafka.Source)
-	if !ok || p.Repartition != nil || ks.Group() == "" || !p.Repartitionable() {
+	if !ok || p.Repartition != nil || !p.Repartitionable() {
 		return p, nil
+	}
+	again, err := keepRepartitioned(ctx, stmt, ks, p, c.props)
+	if err != nil || !again {
+		return p, err
+	}
+	return c.build(stmt, opts, facts)
+}
+
+// keepRepartitioned reports whether the statement planned one-stage as p,
+// whose first source ks is read in a group, must run repartitioned because
+// the group has its repartition topic, and then sets 'repartition'='true'
+// in props. A run in one stage ('repartition'='false' or exactly-once) is
+// then refused.
+func keepRepartitioned(ctx context.Context, stmt *sql.Statement, ks *kafka.Source, p *plan.Plan, props map[string]string) (bool, error) {
+	if ks.Group() == "" {
+		return false, nil
 	}
 	topic := plan.RepartitionTopic(ks.Group(), p.Name)
 	exists, err := kafka.TopicExists(ctx, ks, topic)
 	if err != nil || !exists {
-		return p, err
+		return false, err
 	}
-	if g, _ := guarantee(c.props); g == ExactlyOnce || strings.EqualFold(strings.TrimSpace(c.props[plan.PropRepartition]), "false") {
-		return nil, configErr(sql.Errorf(stmt, "the statement runs in one stage ('repartition'='false' or exactly_once), but group %q has the repartition topic %s of an earlier run of this statement, "+
+	if g, _ := guarantee(props); g == ExactlyOnce || strings.EqualFold(strings.TrimSpace(props[plan.PropRepartition]), "false") {
+		return false, configErr(sql.Errorf(stmt, "the statement runs in one stage ('repartition'='false' or exactly_once), but group %q has the repartition topic %s of an earlier run of this statement, "+
 			"whose records only a repartitioned run reads: run it repartitioned until they are processed, or delete the topic if they are not needed", ks.Group(), topic))
 	}
 	slog.Info("the group has a repartition topic from an earlier run: the statement stays repartitioned", "group", ks.Group(), "topic", topic)
-	c.props[plan.PropRepartition] = "true"
-	return c.build(stmt, opts, facts)
+	props[plan.PropRepartition] = "true"
+	return true, nil
 }
 
 // run runs both stages until stage 2 ends (a bounded source read to its

@@ -22,11 +22,9 @@ import (
 // the streams' partition counts (co-partitioned through the topic). Stage
 // 2 reads the topic in the group and runs the join; a stream-stream join's
 // records carry the side they came from. The tables are not repartitioned:
-// every process reads them whole, as one process does. facts and rows are
-// the facts and sizes the plan was made with, static whether every table
-// was read whole and no longer changes.
-func (q *joinQuery) repartitionJoin(ctx context.Context, stmt *sql.Statement, opts Options, j *Job,
-	facts map[string]connector.Facts, rows map[string]int64, static bool) error {
+// every process reads them whole, as one process does. popts are the
+// options the plan was made with.
+func (q *joinQuery) repartitionJoin(ctx context.Context, stmt *sql.Statement, opts Options, j *Job, popts plan.Options) error {
 	prog := q.prog
 	streams := []int{0}
 	if prog.Sides() != nil {
@@ -63,13 +61,12 @@ func (q *joinQuery) repartitionJoin(ctx context.Context, stmt *sql.Statement, op
 		return after.Fired(et+reach, wm)
 	}
 	return splitStages(ctx, j, srcs, j.config.Program.InputSchema(), fired, q.kafkaOpts, func(topic connector.Facts) (job.Config, error) {
-		byTopic := maps.Clone(facts)
+		two := popts
+		two.Sources = maps.Clone(popts.Sources)
 		for _, i := range streams {
-			byTopic[q.srcs[i].Name()] = topic
+			two.Sources[q.srcs[i].Name()] = topic
 		}
-		popts := q.planOptions(stmt.Select(), opts, byTopic, rows)
-		popts.StaticTables = static
-		p, err := plan.Build(stmt, popts)
+		p, err := plan.Build(stmt, two)
 		if err != nil {
 			return job.Config{}, configErr(err)
 		}
