@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -523,9 +524,25 @@ func checkKeys(stmt *sql.Statement, props, set map[string]string) error {
 				continue
 			}
 		}
+		if err := unnamedSink(stmt, k, props); err != nil {
+			return err
+		}
 		return unknownKey(k, false, job, eps)
 	}
 	return nil
+}
+
+// unnamedSink is the error for the key k of a sink that a statement without
+// a name declares ('out.type'='file_sink' after a bare SELECT), or nil: the
+// rows of a bare SELECT go to stdout, and a sink is written by naming it.
+func unnamedSink(stmt *sql.Statement, k string, props map[string]string) error {
+	name, _, ok := strings.Cut(k, ".")
+	typeKey := name + ".type"
+	if !ok || stmt.Name != "" || !slices.Contains(sinkTypes, lookup(props, typeKey)) || lookup(props, typeKey) == "stdout" {
+		return nil
+	}
+	return &sql.PropertyError{Key: typeKey, Msg: fmt.Sprintf("WITH %s declares the sink %s, but this SELECT has no name, so nothing writes to it "+
+		"(its rows go to stdout): write CREATE STREAM %s AS SELECT ...", sql.QuoteProperty(typeKey), name, name)}
 }
 
 // CheckSet checks the --set keys of a file whose statements read and write

@@ -85,6 +85,8 @@ func TestCheckKeys(t *testing.T) {
 		{"'kafka.bootstrap.server'='x'", "did you mean 'kafka.bootstrap.servers'?"},
 		{"'dlq.pth'='x'", "did you mean 'dlq.path'?"},
 		{"'zzz'='1'", "unknown WITH property 'zzz' (valid: the job properties"},
+		{"'out.type'='file_sink', 'out.path'='o.jsonl'", "WITH 'out.type' declares the sink out, but this SELECT has no name, so nothing writes to it " +
+			"(its rows go to stdout): write CREATE STREAM out AS SELECT ..."},
 	}
 	for _, tt := range tests {
 		stmts, err := sql.Parse("q.sql", "SELECT a FROM t WITH ("+base+", "+tt.with+")")
