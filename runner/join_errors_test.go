@@ -86,7 +86,7 @@ func TestJoinErrors(t *testing.T) {
 		{`SELECT t.id, r._offset FROM trades t JOIN traders r ON t.trader_id = r.trader_id`, `system columns are those of the stream record`},
 		{`SELECT t.id FROM trades t JOIN trades u ON t.id = u.id WITHIN INTERVAL '1' SECOND JOIN trades v ON t.id = v.id WITHIN INTERVAL '1' SECOND`, ``},
 		{`SELECT t.id, u.qty AS uq, v.qty AS vq FROM trades t JOIN trades u ON t.id = u.id WITHIN INTERVAL '1' SECOND JOIN trades v ON u.qty = v.qty WITHIN INTERVAL '1' SECOND`, ``},
-		{`SELECT t.id, v.id FROM trades t JOIN trades u ON t.id = u.id WITHIN INTERVAL '1' SECOND JOIN trades v ON t.id = v.id WITHIN INTERVAL '1' SECOND`, `alias`},
+		{`SELECT t.id, v.id FROM trades t JOIN trades u ON t.id = u.id WITHIN INTERVAL '1' SECOND JOIN trades v ON t.id = v.id WITHIN INTERVAL '1' SECOND`, `SELECT gives two columns "id" (t.id and v.id): name one with AS, as in v.id AS v_id`},
 		{`SELECT * FROM trades t JOIN trades u ON t.id = u.id WITHIN INTERVAL '1' SECOND JOIN trades v ON t.id = v.id WITHIN INTERVAL '1' SECOND`, `SELECT * gives two columns "id" (of t and u)`},
 		{`SELECT t.*, u.qty AS uq, v.* EXCEPT (id, trader_id, qty) FROM trades t JOIN trades u ON t.id = u.id WITHIN INTERVAL '1' SECOND JOIN trades v ON t.id = v.id WITHIN INTERVAL '1' SECOND`, ``},
 		{`SELECT t.id FROM trades t JOIN trades u ON t.id = u.id WITHIN INTERVAL '1' SECOND JOIN trades v ON t.id = v.id AND v.qty BETWEEN u.qty - INTERVAL '1' SECOND AND u.qty + INTERVAL '1' SECOND`,

@@ -537,7 +537,8 @@ func (c *compiler) rewriteSelect(sel *sql.Select) (*sql.Select, error) {
 			}
 		}
 	}
-	starred := map[string]int{} // lower-case output name -> input, for star columns
+	starred := map[string]int{}      // lower-case output name -> input, for star columns
+	named := map[string]*sql.Ident{} // lower-case output name -> the column named so
 	for _, it := range sel.Items {
 		if it.Star {
 			items, ins, serr := c.star(it)
@@ -558,6 +559,13 @@ func (c *compiler) rewriteSelect(sel *sql.Select) (*sql.Select, error) {
 		if id, ok := it.Expr.(*sql.Ident); ok && it.Alias == "" {
 			if _, sys := record.IsSystemColumn(id.Name); !sys {
 				n.Alias = id.Name
+				// two inputs' columns of one name: say which, and how to
+				// name them apart
+				if first, dup := named[strings.ToLower(id.Name)]; dup && err == nil {
+					return nil, errorAt(it, "SELECT gives two columns %q (%s and %s): name one with AS, as in %s AS %s_%s",
+						id.Name, sql.FormatExpr(first), sql.FormatExpr(id), sql.FormatExpr(id), c.label(c.inputOf(id)), id.Name)
+				}
+				named[strings.ToLower(id.Name)] = id
 			}
 		}
 		out.Items = append(out.Items, n)
@@ -573,6 +581,14 @@ func (c *compiler) rewriteSelect(sel *sql.Select) (*sql.Select, error) {
 		out.OrderBy = append(out.OrderBy, sql.OrderItem{Pos: o.Pos, Expr: ex(o.Expr), Desc: o.Desc})
 	}
 	return &out, err
+}
+
+// inputOf returns the input a resolved column reads (0 when none).
+func (c *compiler) inputOf(id *sql.Ident) int {
+	if i, err := c.resolve(id); err == nil && i > 0 {
+		return i
+	}
+	return 0
 }
 
 // label names input i as a query may qualify it: its alias, else its name.
