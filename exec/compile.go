@@ -50,6 +50,7 @@ type Program struct {
 // values, then the aggregate results, then the window start and end.
 type aggPlan struct {
 	keys    []expr.Func
+	keyText []string // the GROUP BY expressions as written, naming keys in dead letters
 	specs   []aggSpec
 	having  expr.Func
 	project []expr.Func

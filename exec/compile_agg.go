@@ -44,6 +44,7 @@ func (p *Program) compileAggregate(sel *sql.Select, items []sql.SelectItem, in *
 			return err
 		}
 		a.keys = append(a.keys, f)
+		a.keyText = append(a.keyText, sql.FormatExpr(g))
 		keyTypes = append(keyTypes, t)
 	}
 	var calls []*sql.Call
@@ -61,8 +62,8 @@ func (p *Program) compileAggregate(sel *sql.Select, items []sql.SelectItem, in *
 	}
 	p.keyOutputTypes(sel.GroupBy, keyTypes, items)
 	p.aggOutputTypes(items, in)
-	g := &groupScope{in: in, plan: a, groupBy: sel.GroupBy, items: items}
-	scope := &expr.Scope{Schema: record.NewSchema(), Override: g.slot}
+	g := &groupScope{in: in, plan: a, groupBy: sel.GroupBy, keyTypes: keyTypes, items: items}
+	scope := &expr.Scope{Schema: record.NewSchema(), Override: g.slot, OverrideType: g.typeOf}
 	a.project = make([]expr.Func, len(items))
 	for i, it := range items {
 		if top != nil && i == top.rankOut {
@@ -112,50 +113,97 @@ func nullValue(*record.Record) (record.Value, error) { return record.Value{}, ni
 
 // groupScope maps the nodes a group row holds to their slots.
 type groupScope struct {
-	in      *expr.Scope // the input rows, for a name that is no column at all
-	plan    *aggPlan
-	groupBy []sql.Expr
-	items   []sql.SelectItem
-	aliases bool // HAVING may name select-list aliases of group row values
+	in       *expr.Scope // the input rows, for a name that is no column at all
+	plan     *aggPlan
+	groupBy  []sql.Expr
+	keyTypes []record.Type // of groupBy
+	items    []sql.SelectItem
+	aliases  bool // HAVING may name select-list aliases of group row values
 }
 
 // slot is the expr.Scope Override for expressions over group rows.
 func (g *groupScope) slot(e sql.Expr) (int, bool) {
+	slot, _, ok := g.resolve(e)
+	return slot, ok
+}
+
+// typeOf is the expr.Scope OverrideType: the type of a node slot maps, so
+// that HAVING and the select list are type-checked over group rows as
+// over input rows (HAVING COUNT(*) > 'x', symbol + 1 with symbol grouped).
+func (g *groupScope) typeOf(e sql.Expr) record.Type {
+	_, t, _ := g.resolve(e)
+	return t
+}
+
+// resolve returns the slot of the group row holding e, and its type.
+func (g *groupScope) resolve(e sql.Expr) (int, record.Type, bool) {
 	for i, k := range g.groupBy {
 		if sameExpr(e, k) {
-			return i, true
+			return i, g.keyTypes[i], true
 		}
 	}
-	if _, ok := isAggregateCall(e); ok {
+	if c, ok := isAggregateCall(e); ok {
 		for i, s := range g.plan.specs {
 			if sameExpr(e, s.call) {
-				return g.plan.aggSlot(i), true
+				return g.plan.aggSlot(i), aggType(c, g.in), true
 			}
 		}
 	}
 	id, ok := e.(*sql.Ident)
 	if !ok {
-		return 0, false
+		return 0, record.AnyType, false
 	}
 	if sys, ok := record.IsSystemColumn(id.Name); ok && g.plan.window != nil {
 		switch sys {
 		case record.SysWindowStart:
-			return g.plan.startSlot(), true
+			return g.plan.startSlot(), record.TimestampType, true
 		case record.SysWindowEnd:
-			return g.plan.startSlot() + 1, true
+			return g.plan.startSlot() + 1, record.TimestampType, true
 		}
 	}
 	if g.aliases && id.Qualifier == "" {
 		for _, it := range g.items {
 			if strings.EqualFold(it.Alias, id.Name) {
 				g.aliases = false
-				slot, ok := g.slot(it.Expr)
+				slot, t, ok := g.resolve(it.Expr)
 				g.aliases = true
-				return slot, ok
+				return slot, t, ok
 			}
 		}
 	}
-	return 0, false
+	return 0, record.AnyType, false
+}
+
+// aggType is the type an aggregate call's results are checked as: COUNT
+// a BIGINT, MIN, MAX, FIRST_VALUE and LAST_VALUE their argument's type,
+// SUM of integers a BIGINT, the other numeric aggregates of numbers a
+// number, STRING_AGG a STRING; ANY when that is not known.
+func aggType(c *sql.Call, in *expr.Scope) record.Type {
+	name := strings.ToUpper(c.Name)
+	if name == "COUNT" {
+		return record.BigintType
+	}
+	if len(c.Args) == 0 {
+		return record.AnyType
+	}
+	_, t, err := expr.CompileTyped(c.Args[0], in)
+	if err != nil {
+		return record.AnyType
+	}
+	switch name {
+	case "MIN", "MAX", "FIRST_VALUE", "LAST_VALUE":
+		return t
+	case "STRING_AGG":
+		return record.StringType
+	case "SUM", "AVG", "STDDEV", "STDDEV_POP", "STDDEV_SAMP", "VARIANCE", "VAR_POP", "VAR_SAMP", "MEDIAN":
+		switch {
+		case name == "SUM" && (t.Kind == record.TypeInteger || t.Kind == record.TypeBigint):
+			return record.BigintType
+		case t.Numeric():
+			return record.DoubleType
+		}
+	}
+	return record.AnyType
 }
 
 // check rejects column references that are neither grouped nor inside an

@@ -149,15 +149,39 @@ func (p *Program) splitsEmissions() bool {
 	return !p.distinct && len(p.order) == 0 && !p.hasLimit && p.groupTop == nil
 }
 
-// rowError reports a group row that failed to evaluate.
+// rowError reports a group row that failed to evaluate. Its dead letter's
+// record is the group: the JSON object of its GROUP BY keys (and window),
+// as no input record is at fault.
 func (pl *Pipeline) rowError(err error) {
 	pl.stats.RowErrors++
+	a := pl.p.agg
 	keys := pl.group.Values[:pl.gt.width]
 	parts := make([]string, len(keys))
+	raw := []byte{'{'}
 	for i, v := range keys {
 		parts[i] = v.String()
+		raw = appendMember(raw, a.keyText[i], v)
 	}
+	if a.windowed() {
+		raw = appendMember(raw, "window_start", pl.group.Values[a.startSlot()])
+		raw = appendMember(raw, "window_end", pl.group.Values[a.startSlot()+1])
+	}
+	pl.group.Raw = append(raw, '}')
 	pl.out.DeadLetter(&pl.group, fmt.Errorf("group (%s): %w", strings.Join(parts, ", "), err))
+	pl.group.Raw = nil
+}
+
+// appendMember appends "name":value to the JSON object being written in b.
+func appendMember(b []byte, name string, v record.Value) []byte {
+	if b[len(b)-1] != '{' {
+		b = append(b, ',')
+	}
+	b = record.AppendJSONString(b, name)
+	b = append(b, ':')
+	if v.Kind() == record.String {
+		return record.AppendJSONString(b, v.Str())
+	}
+	return v.AppendJSON(b)
 }
 
 // markChanged queues group g for emission at the end of the call.

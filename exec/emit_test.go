@@ -153,3 +153,18 @@ func TestEmitChangesLastRowEqualsFinal(t *testing.T) {
 		})
 	}
 }
+
+// TestGroupDeadLetter: a group row that fails to evaluate goes to the
+// dead-letter output as its GROUP BY keys and window (JSON), not as input
+// columns filled with the group row's values.
+func TestGroupDeadLetter(t *testing.T) {
+	p := compileSQL(t, "SELECT k, SUM(v) / (COUNT(*) - 1) AS x FROM t GROUP BY k WINDOW TUMBLING(ts, 1m) EMIT FINAL", Options{}, "k", "v", "ts")
+	c := runEach(p, recs([]any{"a", 1, 1000}, []any{"a", 2, 2000}, []any{"b", 3, 3000}))
+	if len(c.rows) != 1 || len(c.deadRec) != 1 {
+		t.Fatalf("rows %v, dead letters %v", c.rows, c.dead)
+	}
+	want := `{"k":"b","window_start":"1970-01-01T00:00:00.000Z","window_end":"1970-01-01T00:01:00.000Z"}`
+	if got := string(c.deadRec[0].Raw); got != want || !strings.Contains(c.dead[0].Error(), "group (b): division by zero") {
+		t.Errorf("dead letter %s: %v\nwant %s", got, c.dead[0], want)
+	}
+}

@@ -29,6 +29,9 @@ type Scope struct {
 	// node compiles to a read of r.Values[slot]. The executor uses it to map
 	// aggregate calls, group keys and _WINDOW_START to its output slots.
 	Override func(e sql.Expr) (slot int, ok bool)
+	// OverrideType gives the type of a node Override maps to a slot, for
+	// the type checks of the expressions around it; nil: ANY.
+	OverrideType func(e sql.Expr) record.Type
 }
 
 // Error is a compile error at a position of the SQL text: the positioned
@@ -82,6 +85,9 @@ func (c *compiler) compile(e sql.Expr) (node, error) {
 	if c.scope.Override != nil {
 		if slot, ok := c.scope.Override(e); ok {
 			c.types[e] = record.AnyType
+			if c.scope.OverrideType != nil {
+				c.types[e] = c.scope.OverrideType(e)
+			}
 			return node{fn: slotReader(slot)}, nil
 		}
 	}

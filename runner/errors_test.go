@@ -41,6 +41,8 @@ func TestSchemaErrors(t *testing.T) {
 		{"ABS of a string", "SELECT ABS(symbol) FROM trades"},
 		{"string plus number", "SELECT symbol + 1 FROM trades"},
 		{"number compared with text", "SELECT * FROM trades WHERE price = 'abc'"},
+		{"HAVING aggregate compared with text", "SELECT symbol, COUNT(*) AS n FROM trades GROUP BY symbol HAVING COUNT(*) > 'many'"},
+		{"grouped key of the wrong type", "SELECT symbol + 1 AS s, COUNT(*) AS n FROM trades GROUP BY symbol"},
 		{"LIKE of a number", "SELECT * FROM trades WHERE symbol LIKE 5"},
 		{"bad timestamp literal", "SELECT * FROM trades WHERE trade_time > 'yesterday'"},
 		{"WHERE not boolean", "SELECT * FROM trades WHERE symbol"},
