@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -271,23 +272,29 @@ type generations struct {
 	dlq     connector.DeadLetters
 	cur     chan connector.PartitionReader // the running generation's readers; nil between generations
 	cancel  context.CancelFunc             // stops the running generation
+	stopped chan struct{}                  // closed when the running generation's job returned
 	revoke  bool                           // the running generation was stopped by a rebalance
-	pending []connector.PartitionReader    // readers for the next generation
-	closed  bool                           // the source hands out no more readers
+	// assignment is the group assignment of the running generation's
+	// readers, which its commits are made under
+	assignment int64
+	pending    []connector.PartitionReader // readers for the next generation
+	closed     bool                        // the source hands out no more readers
 }
 
 // start begins a generation stopped by cancel.
 func (g *generations) start(cancel context.CancelFunc) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.cancel, g.revoke = cancel, false
+	g.cancel, g.revoke, g.stopped, g.assignment = cancel, false, make(chan struct{}), -1
 }
 
-// stop ends the generation and reports whether a rebalance stopped it.
+// stop ends the generation, whose job returned, and reports whether a
+// rebalance stopped it.
 func (g *generations) stop() bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.cancel = nil
+	close(g.stopped)
 	if g.cur != nil {
 		close(g.cur)
 		g.cur = nil
@@ -296,13 +303,17 @@ func (g *generations) stop() bool {
 }
 
 // revoked stops the running generation: the group takes partitions away,
-// and their state goes with them.
-func (g *generations) revoked() {
+// and their state goes with them. The handover waits for the channel it
+// returns, closed once the generation's job returned (its last commit
+// made).
+func (g *generations) revoked() <-chan struct{} {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	var stopped <-chan struct{}
 	if g.cancel != nil {
 		g.cancel()
 		g.revoke = true
+		stopped = g.stopped
 	}
 	if g.cur != nil {
 		close(g.cur)
@@ -314,6 +325,7 @@ func (g *generations) revoked() {
 		rd.Close()
 	}
 	g.pending = nil
+	return stopped
 }
 
 // Name returns the source's name.
@@ -352,6 +364,7 @@ func (g *generations) Open(ctx context.Context, schema *record.Schema, dlq conne
 	ch := make(chan connector.PartitionReader, len(g.pending)+g.src.Facts().Partitions+1)
 	for _, rd := range g.pending {
 		if g.src.Current(rd) {
+			g.assignment = g.src.Assignment(rd)
 			ch <- rd
 		} else {
 			rd.Close()
@@ -445,16 +458,21 @@ func (g *generations) forward(readers <-chan connector.PartitionReader) {
 	g.mu.Unlock()
 }
 
-// Commit commits the generation's offsets.
+// Commit commits the generation's offsets (the job commits with
+// CommitCheckpoint).
 func (g *generations) Commit(ctx context.Context, offsets map[int32]int64) error {
-	return g.src.Commit(ctx, offsets)
+	return g.CommitCheckpoint(ctx, offsets, connector.Checkpoint{Watermark: math.MinInt64})
 }
 
 // CommitCheckpoint commits the generation's offsets with its checkpoint
 // (connector.Checkpointer): the next generation, here or in another
-// process, skips what had its effect.
+// process, skips what had its effect. Once a rebalance handed the
+// generation's partitions over, it commits nothing.
 func (g *generations) CommitCheckpoint(ctx context.Context, offsets map[int32]int64, cp connector.Checkpoint) error {
-	return g.src.CommitCheckpoint(ctx, offsets, cp)
+	g.mu.Lock()
+	a := g.assignment
+	g.mu.Unlock()
+	return g.src.CommitCheckpoint(ctx, a, offsets, cp)
 }
 
 // Restored returns no checkpoint: the repartition topic's reader itself

@@ -107,12 +107,17 @@ func (s *Source) adjustOffsets(ctx context.Context, offsets map[string]map[int32
 // revoked hands revoked partitions over cleanly: their readers return io.EOF
 // after the records already fetched, and the rebalance waits (at most
 // revokeWait) until each has drained and the coordinator has committed its
-// offsets. Commits for these partitions are accepted until then.
+// offsets. Commits for these partitions are accepted until then. A
+// repartition topic's handover also waits for the job that read them to
+// stop and for the commits under way, and then ends the assignment.
 func (s *Source) revoked(ctx context.Context, _ *kgo.Client, m map[string][]int32) {
-	s.notifyRevoke(m[s.cfg.topic])
+	stopped := s.notifyRevoke(m[s.cfg.topic])
 	s.disowned(m[s.cfg.topic])
 	rs := s.release(m, true)
 	if len(rs) == 0 {
+		s.mu.Lock()
+		s.endAssignmentLocked()
+		s.mu.Unlock()
 		return
 	}
 	deadline := time.Now().Add(revokeWait)
@@ -126,6 +131,15 @@ func (s *Source) revoked(ctx context.Context, _ *kgo.Client, m map[string][]int3
 		case <-wait.Done():
 		}
 	}
+	// a job that stopped made its last commit: nothing more will come
+	jobStopped := false
+	if stopped != nil {
+		select {
+		case <-stopped:
+			jobStopped = true
+		case <-wait.Done():
+		}
+	}
 	wake := time.AfterFunc(time.Until(deadline), func() {
 		s.mu.Lock()
 		s.commitCond.Broadcast()
@@ -135,12 +149,16 @@ func (s *Source) revoked(ctx context.Context, _ *kgo.Client, m map[string][]int3
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	since := s.seq
-	for !s.closing && time.Now().Before(deadline) && ctx.Err() == nil && !s.committedLocked(rs, since) {
+	for !jobStopped && !s.closing && time.Now().Before(deadline) && ctx.Err() == nil && !s.committedLocked(rs, since) {
+		s.commitCond.Wait()
+	}
+	for s.repart != nil && s.repart.committing > 0 && !s.closing && time.Now().Before(deadline) && ctx.Err() == nil {
 		s.commitCond.Wait()
 	}
 	for _, r := range rs {
 		delete(s.revoking, r.part)
 	}
+	s.endAssignmentLocked()
 	s.logger().Debug("kafka partitions revoked", "partitions", m[s.cfg.topic])
 }
 
@@ -171,6 +189,7 @@ func (s *Source) lost(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 	s.release(m, false)
 	s.mu.Lock()
 	closing := s.closing
+	s.endAssignmentLocked()
 	s.mu.Unlock()
 	if len(m[s.cfg.topic]) > 0 && !closing {
 		s.logger().Warn("kafka partitions lost", "partitions", m[s.cfg.topic])

@@ -32,6 +32,9 @@ type partReader struct {
 	queue chan []*kgo.Record // closed when the partition ends or is revoked
 	dec   *decoder
 	up    *upstream // the upstream view of a repartition topic's partition, else nil
+	// assignment is the group assignment that created the reader (a
+	// repartition topic's; see Source.Assignment)
+	assignment int64
 
 	closeOnce sync.Once     // closes queue
 	stop      chan struct{} // closed by Close: the consumer went away

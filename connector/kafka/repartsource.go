@@ -20,9 +20,19 @@ import (
 
 // repartIn configures the reader of a repartition topic.
 type repartIn struct {
-	sourcePartitions int    // the partitions of the source stage 1 reads
-	bounded          bool   // the source ends, and so does every partition
-	onRevoke         func() // called when the group takes partitions away
+	sourcePartitions int  // the partitions of the source stage 1 reads
+	bounded          bool // the source ends, and so does every partition
+	// onRevoke is called when the group takes partitions away; the
+	// handover waits (at most revokeWait) until the channel it returns,
+	// if any, is closed: the job that read them has stopped
+	onRevoke func() <-chan struct{}
+	// assignment numbers the group's assignments of this member: it grows
+	// when a handover ends (revoked) or partitions are lost, and each
+	// reader keeps the number it was created under
+	assignment int64
+	// committing counts the commits under way; a handover ends only
+	// after them
+	committing int
 	// fired reports whether every window of the record has fired under
 	// the watermark
 	fired func(rec *record.Record, wm int64) bool
@@ -41,9 +51,11 @@ type repartIn struct {
 // readers end: stage 2 keeps no durable state, so its job must stop and
 // start again from the committed offsets, where each partition skips the
 // records before the read offset of its last commit whose windows (fired
-// says) had all fired under that commit's watermark. Call
-// UseEagerRebalancing on s too.
-func (s *Source) RepartitionSource(topic string, key []string, sourcePartitions int, onRevoke func(), fired func(*record.Record, int64) bool) *Source {
+// says) had all fired under that commit's watermark. The handover waits
+// for the channel onRevoke returns (the job stopped, its last commit made)
+// and accepts no commit of that job afterwards (see CommitCheckpoint).
+// Call UseEagerRebalancing on s too.
+func (s *Source) RepartitionSource(topic string, key []string, sourcePartitions int, onRevoke func() <-chan struct{}, fired func(*record.Record, int64) bool) *Source {
 	cfg := s.cfg
 	cfg.topic = topic
 	cfg.format, cfg.values, cfg.keys, cfg.registry, cfg.keyField = "json", nil, nil, nil, ""
@@ -94,18 +106,34 @@ func (s *Source) KeepOpen() {
 // Current reports whether rd is the reader of its partition that the
 // group assigned last: false for one whose partition was revoked since.
 func (s *Source) Current(rd connector.PartitionReader) bool {
-	var r *partReader
-	switch v := rd.(type) {
-	case *partReader:
-		r = v
-	case repartReader:
-		r = v.partReader
-	default:
+	r := partReaderOf(rd)
+	if r == nil {
 		return false
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.readers[r.part] == r
+}
+
+// Assignment returns the number of the group assignment that gave a
+// repartition topic's reader rd its partition: the one to commit the
+// offsets read from it under (CommitCheckpoint).
+func (s *Source) Assignment(rd connector.PartitionReader) int64 {
+	if r := partReaderOf(rd); r != nil {
+		return r.assignment
+	}
+	return -1
+}
+
+// partReaderOf returns the partition reader rd is, or nil.
+func partReaderOf(rd connector.PartitionReader) *partReader {
+	switch v := rd.(type) {
+	case *partReader:
+		return v
+	case repartReader:
+		return v.partReader
+	}
+	return nil
 }
 
 // Owned returns the partitions the group assigns to this member now.
@@ -126,10 +154,20 @@ func (s *Source) Committed() map[int32]int64 {
 	return maps.Clone(s.committed)
 }
 
-// notifyRevoke tells a repartition topic's reader that partitions are taken away.
-func (s *Source) notifyRevoke(parts []int32) {
+// notifyRevoke tells a repartition topic's reader that partitions are
+// taken away, and returns what onRevoke returned (or nil).
+func (s *Source) notifyRevoke(parts []int32) <-chan struct{} {
 	if s.repart != nil && s.repart.onRevoke != nil && len(parts) > 0 {
-		s.repart.onRevoke()
+		return s.repart.onRevoke()
+	}
+	return nil
+}
+
+// endAssignmentLocked ends a repartition topic's assignment after its
+// handover: commits made under it are refused from now on.
+func (s *Source) endAssignmentLocked() {
+	if s.repart != nil {
+		s.repart.assignment++
 	}
 }
 
@@ -194,13 +232,27 @@ const stagePrefix = "sluice-stage2:"
 // with the checkpoint of stage 2's job in their metadata (its watermark and
 // how far it read), so that whoever resumes a partition skips the records
 // before the read offset whose windows had all fired: their rows are out.
-func (s *Source) CommitCheckpoint(ctx context.Context, offsets map[int32]int64, cp connector.Checkpoint) error {
+//
+// assignment is the Assignment of the readers the job read. Once their
+// handover ended it commits nothing: the group may have given a partition
+// back to this member, whose new reader resumed from the offset and fence
+// committed then, and a later commit of the old job would move the
+// partition past records the new reader still replays (and purge them),
+// or leave a checkpoint that does not match where it started.
+func (s *Source) CommitCheckpoint(ctx context.Context, assignment int64, offsets map[int32]int64, cp connector.Checkpoint) error {
 	s.mu.Lock()
 	cl := s.client
-	if cl == nil || len(offsets) == 0 {
+	if cl == nil || len(offsets) == 0 || assignment != s.repart.assignment {
 		s.mu.Unlock()
 		return nil
 	}
+	s.repart.committing++
+	defer func() {
+		s.mu.Lock()
+		s.repart.committing--
+		s.commitCond.Broadcast()
+		s.mu.Unlock()
+	}()
 	commit := s.commitsLocked(offsets)
 	meta := make(map[int32]string, len(commit))
 	for p, o := range commit {
@@ -274,7 +326,9 @@ func (s *Source) topicID(ctx context.Context, cl *kgo.Client) ([16]byte, error) 
 // partitions this member was just assigned (CommitCheckpoint) and gives
 // each reader its fence: the records before the read offset whose windows
 // had all fired under the watermark are skipped, their rows being out
-// already. A partition without a checkpoint has no fence.
+// already. A partition without a checkpoint has no fence. The offset and
+// its checkpoint are one commit: a partition whose committed offset moved
+// since the group fetched it starts at the one read here, with its fence.
 func (s *Source) loadFences(ctx context.Context, offsets map[int32]kgo.Offset) error {
 	s.mu.Lock()
 	cl := s.client
@@ -294,8 +348,11 @@ func (s *Source) loadFences(ctx context.Context, offsets map[int32]kgo.Offset) e
 	for p, at := range offsets {
 		o, ok := resp.Lookup(s.cfg.topic, p)
 		r := s.readers[p]
-		if !ok || r == nil || r.up == nil || o.At != at.EpochOffset().Offset {
+		if !ok || r == nil || r.up == nil || o.At < 0 {
 			continue
+		}
+		if o.At != at.EpochOffset().Offset {
+			offsets[p] = kgo.NewOffset().At(o.At)
 		}
 		rest, ok := strings.CutPrefix(o.Metadata, stagePrefix)
 		w, rd, found := strings.Cut(rest, ":")

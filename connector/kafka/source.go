@@ -431,6 +431,7 @@ func (s *Source) addReaderLocked(p int32, start int64) *partReader {
 	r := newPartReader(s, p, newDecoder(&s.cfg, s.schema))
 	if s.repart != nil {
 		r.up = newUpstream(s.repart.sourcePartitions, s.repart.bounded)
+		r.assignment = s.repart.assignment
 		s.ups[p] = r.up
 	}
 	if end, ok := s.ends[p]; ok {
