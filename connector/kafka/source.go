@@ -392,6 +392,13 @@ func (s *Source) newConsumer() (*kgo.Client, error) {
 	} else {
 		opts = append(opts, kgo.Balancers(kgo.CooperativeStickyBalancer(), kgo.RangeBalancer()))
 	}
+	if s.eager {
+		// A member rejoins within revokeWait of a rebalance (its
+		// handover's bound), so the group need not wait Kafka's default
+		// minute for one that does not: a bounded run's last members,
+		// leaving as one joins, held their close that long on kfake.
+		opts = append(opts, kgo.RebalanceTimeout(eagerRebalanceTimeout))
+	}
 	if s.txn != nil {
 		session, err := s.newTransactSession(opts)
 		if err != nil {
@@ -413,6 +420,11 @@ func (s *Source) newConsumer() (*kgo.Client, error) {
 // learns of a rebalance at its next heartbeat, and every member of both
 // stages stops until all have rejoined.
 const eagerHeartbeat = 300 * time.Millisecond
+
+// eagerRebalanceTimeout is how long the group waits for the members of a
+// group shared with a repartition topic's readers to rejoin in a
+// rebalance: their handover takes at most revokeWait.
+const eagerRebalanceTimeout = revokeWait + 5*time.Second
 
 // heartbeat returns the member's heartbeat interval: at most a third of
 // the session timeout, 3s (Kafka's default), or eagerHeartbeat.
