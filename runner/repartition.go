@@ -351,8 +351,22 @@ func (g *generations) Open(ctx context.Context, schema *record.Schema, dlq conne
 	}
 	// Hand the job every partition of the assignment at once, so that all
 	// hold the watermark back from the start: a partition registered late
-	// would find windows of its keys fired by the others' progress.
+	// would find windows of its keys fired by the others' progress. A
+	// member given none in a bounded run ends once the group finished it.
+	var checked time.Time
 	for !g.assigned() {
+		if len(g.src.Owned()) == 0 && time.Since(checked) >= groupDonePoll {
+			checked = time.Now()
+			done, err := g.src.GroupDone(ctx)
+			if err != nil {
+				slog.Debug("kafka repartition topic: checking whether the group finished", "error", err)
+			}
+			if done {
+				ch := make(chan connector.PartitionReader)
+				close(ch)
+				return ch, nil
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
@@ -428,6 +442,10 @@ func (g *generations) assigned() bool {
 // assignPoll is how often a generation checks whether the partitions it
 // holds have all ended.
 const assignPoll = 10 * time.Millisecond
+
+// groupDonePoll is how often a member the group gives no partition of a
+// bounded run checks whether the others finished it.
+const groupDonePoll = 200 * time.Millisecond
 
 // forward hands each reader the group assigns to the running generation,
 // or keeps it for the next; a reader revoked meanwhile is closed.

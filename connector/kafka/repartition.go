@@ -28,7 +28,10 @@ import (
 // watermark after the records sent before the report, its committed offset
 // (every record before it was acknowledged by the repartition topic, and no
 // member will send it again) and whether it is idle or ended. A done marker
-// says that stage 2 finished the partition of a bounded run.
+// says that stage 2 finished the partition of a bounded run, with what it
+// knew of every source partition then, in a progress report's form: a
+// member the group gives the partition later in the same run ends at once,
+// and a later run (whose source ends further on) reads on.
 const (
 	originHeader  = "sluice.origin"
 	controlHeader = "sluice.control"
@@ -96,15 +99,25 @@ func appendProgress(b []byte, ps []partProgress) []byte {
 	return b
 }
 
-// parseControl reads a control header's value: a progress report's
-// entries, or done for a done marker.
+// appendDone appends a done marker's header value.
+func appendDone(b []byte, ps []partProgress) []byte {
+	b = appendProgress(b, ps)
+	b[0] = controlDone
+	return b
+}
+
+// parseControl reads a control header's value: a progress report's or a
+// done marker's entries, and whether it is a done marker.
 func parseControl(b []byte, ps []partProgress) (_ []partProgress, done bool, err error) {
 	if len(b) == 0 {
 		return ps, false, errCorrupt
 	}
 	switch b[0] {
 	case controlDone:
-		return ps, true, nil
+		done = true
+		if len(b) == 1 {
+			return ps, true, nil // an earlier version's marker: it says nothing
+		}
 	case controlProgress:
 	default:
 		return ps, false, errCorrupt
@@ -130,7 +143,7 @@ func parseControl(b []byte, ps []partProgress) (_ []partProgress, done bool, err
 		ps = append(ps, partProgress{partition: int32(v[0]), watermark: v[1], committed: v[2], flags: b[0]})
 		b = b[1:]
 	}
-	return ps, false, nil
+	return ps, done, nil
 }
 
 // header returns the value of the header key of kr, or nil.
@@ -156,11 +169,14 @@ type span struct {
 
 // upstreamPart is what a stage-2 reader knows of one source partition.
 type upstreamPart struct {
-	known       bool  // a report about it was read
-	watermark   int64 // the highest reported
-	committed   int64 // the highest reported committed offset (-1: none)
-	idle, ended bool
-	last        int64 // the highest source offset handed out (-1: none)
+	known     bool  // a report about it was read
+	watermark int64 // the highest reported
+	committed int64 // the highest reported committed offset (-1: none)
+	idle      bool
+	// ended: its owner reported it ended (committed up to the end of its
+	// run); see upstream.partEnded
+	ended bool
+	last  int64 // the highest source offset handed out (-1: none)
 	// spans are the runs of records handed out whose source offsets are
 	// not yet reported committed: stage 1 may send them again, so they
 	// must be read again after a restart
@@ -174,10 +190,15 @@ type upstreamPart struct {
 type upstream struct {
 	parts   []upstreamPart
 	bounded bool // the source ends (stop.at=end): so does the partition
-	done    bool // a done marker was read
-	known   int  // parts reported
-	carried int64
-	scratch []partProgress
+	// ends are where this process's run of the source ends, per source
+	// partition, once sourceEnds (nil: wherever each owner says) returned
+	// them
+	ends       map[int32]int64
+	sourceEnds func() map[int32]int64
+	done       bool // a done marker of this run was read
+	known      int  // parts reported
+	carried    int64
+	scratch    []partProgress
 	// fenceTo and fenceWM are the checkpoint the partition resumed from:
 	// a record before fenceTo whose windows had all fired under fenceWM
 	// had its effect already
@@ -207,10 +228,10 @@ func (u *upstream) admit(kr *kgo.Record) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		u.done = u.done || done
 		for _, p := range ps {
 			u.report(p)
 		}
+		u.done = u.done || done && u.ended()
 		return false, nil
 	}
 	v, ok := header(kr, originHeader)
@@ -295,21 +316,52 @@ func (u *upstream) publish(next int64) {
 	u.safe.Store(safe)
 }
 
-// ended reports whether the partition holds nothing more: a done marker,
-// or every source partition of a bounded source reported ended.
+// ended reports whether the partition holds nothing more of this run:
+// every source partition of a bounded source ended.
 func (u *upstream) ended() bool {
-	if u.done {
-		return true
-	}
 	if !u.bounded || u.known < len(u.parts) {
 		return false
 	}
 	for i := range u.parts {
-		if !u.parts[i].ended {
+		if !u.partEnded(i) {
 			return false
 		}
 	}
 	return true
+}
+
+// partEnded reports whether source partition i ended in this run: its
+// owner reported it ended, and it is committed up to where this process's
+// run of the source ends. A report of an earlier run of the group (a done
+// marker, the last reports of its stage 1) says ended at an earlier end.
+func (u *upstream) partEnded(i int) bool {
+	p := &u.parts[i]
+	if !p.ended {
+		return false
+	}
+	if u.sourceEnds == nil {
+		return true
+	}
+	if len(u.ends) == 0 {
+		u.ends = u.sourceEnds()
+	}
+	end, ok := u.ends[int32(i)]
+	return ok && p.committed >= end
+}
+
+// progress returns what the reader knows of every source partition, as a
+// done marker carries it.
+func (u *upstream) progress() []partProgress {
+	ps := make([]partProgress, 0, len(u.parts))
+	for i := range u.parts {
+		p := &u.parts[i]
+		pp := partProgress{partition: int32(i), watermark: p.watermark, committed: p.committed}
+		if p.ended {
+			pp.flags |= progressEnded
+		}
+		ps = append(ps, pp)
+	}
+	return ps
 }
 
 // watermark is the partition's watermark, computed as the job computes
@@ -324,7 +376,7 @@ func (u *upstream) watermark() (int64, bool) {
 	active, passive, any := int64(math.MaxInt64), int64(noWatermark), false
 	for i := range u.parts {
 		p := &u.parts[i]
-		if p.ended || p.idle {
+		if p.idle || u.partEnded(i) {
 			passive = max(passive, p.watermark)
 			continue
 		}

@@ -26,6 +26,9 @@ type repartIn struct {
 	// handover waits (at most revokeWait) until the channel it returns,
 	// if any, is closed: the job that read them has stopped
 	onRevoke func() <-chan struct{}
+	// sourceEnds returns where this process's run of the source ends
+	// (stop.at=end), per source partition; empty until stage 1 opened
+	sourceEnds func() map[int32]int64
 	// assignment numbers the group's assignments of this member: it grows
 	// when a handover ends (revoked) or partitions are lost, and each
 	// reader keeps the number it was created under
@@ -66,6 +69,12 @@ func (s *Source) RepartitionSource(topic string, key []string, sourcePartitions 
 	}
 	r := &Source{cfg: cfg, wake: make(chan struct{}, 1), extraOpts: s.extraOpts, failed: make(chan struct{}), eager: true,
 		repart: &repartIn{sourcePartitions: sourcePartitions, bounded: s.cfg.stopAtEnd, onRevoke: onRevoke, fired: fired}}
+	if s.cfg.stopAtEnd {
+		r.repart.sourceEnds = func() map[int32]int64 {
+			_, ends := s.Offsets()
+			return ends
+		}
+	}
 	r.commitCond = sync.NewCond(&r.mu)
 	return r
 }
@@ -197,16 +206,18 @@ func (s *Source) purge(ctx context.Context, cl *kgo.Client, commit map[int32]kgo
 
 // MarkDone ends a bounded run's partitions that this member finished:
 // for each that ended upstream it writes a done marker with sh's producer
-// and commits the marker's own offset, so that a member the group gives
-// the partition later (this one stopped) reads the marker and ends at
-// once. Call it after the job ran to its end, before Close.
+// and commits the marker's own offset, with donePrefix metadata, so that a
+// member the group gives the partition later (this one stopped) reads the
+// marker and ends at once, and a member without partitions sees that the
+// run is over (GroupDone). Call it after the job ran to its end, before
+// Close.
 func (s *Source) MarkDone(ctx context.Context, sh *Shuffle) error {
 	s.mu.Lock()
 	cl := s.client
-	var ended []int32
+	ended := map[int32]*upstream{}
 	for p, r := range s.readers {
 		if r.up != nil && r.ended.Load() && !r.up.done {
-			ended = append(ended, p)
+			ended[p] = r.up
 		}
 	}
 	s.mu.Unlock()
@@ -214,14 +225,71 @@ func (s *Source) MarkDone(ctx context.Context, sh *Shuffle) error {
 		return nil
 	}
 	commit := make(map[int32]kgo.EpochOffset, len(ended))
-	for _, p := range ended {
-		off, err := sh.produceDone(ctx, p)
+	meta := make(map[int32]string, len(ended))
+	for p, u := range ended {
+		ps := u.progress()
+		off, err := sh.produceDone(ctx, p, ps)
 		if err != nil {
 			return fmt.Errorf("kafka repartition topic %q: done marker: %w", s.cfg.topic, err)
 		}
 		commit[p] = kgo.EpochOffset{Epoch: -1, Offset: off}
+		meta[p] = donePrefix + strconv.FormatInt(committedSum(ps), 10)
 	}
-	return s.commit(ctx, cl, commit, nil)
+	return s.commit(ctx, cl, commit, meta)
+}
+
+// donePrefix starts the metadata of a done marker's commit, followed by
+// the sum of the source's committed offsets it records.
+const donePrefix = "sluice-done:"
+
+// committedSum returns the sum of the committed offsets of ps.
+func committedSum(ps []partProgress) int64 {
+	var n int64
+	for _, p := range ps {
+		n += max(p.committed, 0)
+	}
+	return n
+}
+
+// GroupDone reports whether the group finished a bounded run: every
+// partition of the repartition topic is committed at a done marker that
+// records the source read at least to where this process's run of it ends
+// (an earlier run's markers record less). A member the group gives no
+// partition ends then.
+func (s *Source) GroupDone(ctx context.Context) (bool, error) {
+	s.mu.Lock()
+	cl, n := s.client, s.partitions
+	s.mu.Unlock()
+	if cl == nil || s.repart == nil || s.repart.sourceEnds == nil || n == 0 {
+		return false, nil
+	}
+	ends := s.repart.sourceEnds()
+	if len(ends) == 0 {
+		return false, nil
+	}
+	var want int64
+	for _, e := range ends {
+		want += e
+	}
+	resp, err := kadm.NewClient(cl).FetchOffsets(ctx, s.cfg.group)
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		return false, err
+	}
+	for p := range int32(n) {
+		o, ok := resp.Lookup(s.cfg.topic, p)
+		if !ok {
+			return false, nil
+		}
+		sum, found := strings.CutPrefix(o.Metadata, donePrefix)
+		v, err := strconv.ParseInt(sum, 10, 64)
+		if !found || err != nil || v < want {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // stagePrefix starts the metadata of a repartition topic's committed

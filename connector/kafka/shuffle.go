@@ -281,9 +281,10 @@ func (s *Shuffle) report(ctx context.Context) {
 	}
 }
 
-// produceDone writes a done marker to partition p and returns its offset.
-func (s *Shuffle) produceDone(ctx context.Context, p int32) (int64, error) {
-	res := s.client.ProduceSync(ctx, &kgo.Record{Partition: p, Headers: []kgo.RecordHeader{{Key: controlHeader, Value: []byte{controlDone}}}})
+// produceDone writes a done marker recording ps to partition p and
+// returns its offset.
+func (s *Shuffle) produceDone(ctx context.Context, p int32, ps []partProgress) (int64, error) {
+	res := s.client.ProduceSync(ctx, &kgo.Record{Partition: p, Headers: []kgo.RecordHeader{{Key: controlHeader, Value: appendDone(nil, ps)}}})
 	r, err := res.First()
 	if err != nil {
 		return 0, err

@@ -443,6 +443,7 @@ func (s *Source) addReaderLocked(p int32, start int64) *partReader {
 	r := newPartReader(s, p, newDecoder(&s.cfg, s.schema))
 	if s.repart != nil {
 		r.up = newUpstream(s.repart.sourcePartitions, s.repart.bounded)
+		r.up.sourceEnds = s.repart.sourceEnds
 		r.assignment = s.repart.assignment
 		s.ups[p] = r.up
 	}

@@ -1,0 +1,64 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// runStages runs the statement text (with %s for the sink's path) in n
+// processes of one group to the end of the source and returns the window
+// rows they wrote.
+func runStages(t *testing.T, text string, n int, dir, name string) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	var outs []string
+	var procs []*stage
+	for i := range n {
+		out := filepath.Join(dir, fmt.Sprintf("%s-%d.jsonl", name, i))
+		outs = append(outs, out)
+		procs = append(procs, startStage(t, ctx, fmt.Sprintf(text, out), out))
+	}
+	for i, p := range procs {
+		p.wait(t, ctx, fmt.Sprintf("%s %d", name, i))
+	}
+	return windowRows(t, outs...)
+}
+
+// TestRepartitionedMemberWithoutPartitionEnds runs a bounded repartitioned
+// statement in more processes than its topic has partitions: the group
+// gives one process none, and it ends once the others finished the run
+// (their done markers committed) instead of waiting for ever.
+func TestRepartitionedMemberWithoutPartitionEnds(t *testing.T) {
+	t.Parallel()
+	brokers := startCluster(t, "trades")
+	trades := genTrades(t, 12000, 40)
+	produce(t, brokers, "trades", keyBy(trades, byTrader))
+	want := singleProcess(t, trades)
+	src := kafkaTrades(brokers, "group.id", "few", "session.timeout.ms", "6000")
+	text := strings.Replace(fmt.Sprintf(perSymbolWindow, src, "%s"), "'commit.interval'", "'repartition.partitions'='2', 'commit.interval'", 1)
+	sameLines(t, "windows of three processes over two repartition partitions", runStages(t, text, 3, t.TempDir(), "p"), want)
+}
+
+// TestRepartitionedRerunReadsNewInput runs a bounded repartitioned
+// statement twice in one group, with more input between the runs: the
+// second run reads past the first run's done markers and its stage 1's
+// last reports (which said the source ended, at the first run's end) and
+// writes the windows of the new input.
+func TestRepartitionedRerunReadsNewInput(t *testing.T) {
+	t.Parallel()
+	brokers := startCluster(t, "trades")
+	trades := genTrades(t, 4000, 40)
+	first, second := trades[:2000], trades[2000:]
+	src := kafkaTrades(brokers, "group.id", "again", "session.timeout.ms", "6000")
+	text := fmt.Sprintf(perSymbolWindow, src, "%s")
+	dir := t.TempDir()
+	produce(t, brokers, "trades", keyBy(first, byTrader))
+	sameLines(t, "windows of the first run", runStages(t, text, 2, dir, "first"), singleProcess(t, first))
+	produce(t, brokers, "trades", keyBy(second, byTrader))
+	sameLines(t, "windows of the second run", runStages(t, text, 2, dir, "second"), singleProcess(t, second))
+}
