@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -47,5 +48,32 @@ func TestUpstreamEndsAtThisRunsEnd(t *testing.T) {
 
 	if ps, done, err := parseControl([]byte{controlDone}, nil); !done || err != nil || len(ps) != 0 {
 		t.Errorf("an earlier version's done marker: %v, %v, %v", ps, done, err)
+	}
+}
+
+// TestShuffleIdleAfterRebalance pins the idle rule of an unbounded run's
+// progress reports: a source partition is idle once IdleTimeout passed
+// without a record since this member got it, so one the group gives back
+// after a rebalance is not reported idle at once (which would let stage 2's
+// watermark pass the records this member is about to send again).
+func TestShuffleIdleAfterRebalance(t *testing.T) {
+	s := NewShuffle(nil, ShuffleConfig{IdleTimeout: time.Second})
+	t0 := time.UnixMilli(1_700_000_000_000)
+	idle := func(at time.Duration, owned ...int32) bool {
+		ps := s.progressLocked([]ownedParts{{parts: owned}}, t0.Add(at))
+		return len(ps) == 1 && ps[0].flags&progressIdle != 0
+	}
+	if idle(0, 0) {
+		t.Error("idle as soon as assigned")
+	}
+	if !idle(1500*time.Millisecond, 0) {
+		t.Error("not idle after IdleTimeout without records")
+	}
+	s.progressLocked([]ownedParts{{}}, t0.Add(2*time.Second)) // taken away
+	if idle(3*time.Second, 0) {
+		t.Error("idle at once when the group gave the partition back")
+	}
+	if !idle(4500*time.Millisecond, 0) {
+		t.Error("not idle after IdleTimeout since it was given back")
 	}
 }

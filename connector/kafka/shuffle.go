@@ -58,6 +58,7 @@ type Shuffle struct {
 
 	mu      sync.Mutex // orders rows before the reports that cover them
 	parts   map[int32]*sent
+	held    map[int32]bool // the source partitions owned at the last report
 	keyBuf  []record.Value
 	hdr     []byte
 	stop    chan struct{}
@@ -229,31 +230,57 @@ func (s *Shuffle) reportLoop() {
 // owns to every repartition partition. Rows written before it precede it
 // in each partition: the mutex orders the producing.
 func (s *Shuffle) report(ctx context.Context) {
-	type owned struct {
-		base      int32
-		parts     []int32
-		committed map[int32]int64
-		ends      map[int32]int64
-		bounded   bool
-	}
-	srcs := make([]owned, len(s.srcs))
+	srcs := make([]ownedParts, len(s.srcs))
 	for i, src := range s.srcs {
 		_, ends := src.Offsets()
-		srcs[i] = owned{base: s.base[i], parts: src.Owned(), committed: src.Committed(), ends: ends, bounded: src.Bounded()}
+		srcs[i] = ownedParts{base: s.base[i], parts: src.Owned(), committed: src.Committed(), ends: ends, bounded: src.Bounded()}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := time.Now()
+	ps := s.progressLocked(srcs, time.Now())
+	if len(ps) == 0 {
+		return
+	}
+	v := appendProgress(nil, ps)
+	for q := range s.cfg.Partitions {
+		s.client.Produce(ctx, &kgo.Record{Partition: int32(q), Headers: []kgo.RecordHeader{{Key: controlHeader, Value: v}}}, s.produced)
+	}
+}
+
+// ownedParts is what a source of the Shuffle owns when it reports: its
+// partitions (numbered from base in the reports), their committed offsets
+// and ends.
+type ownedParts struct {
+	base      int32
+	parts     []int32
+	committed map[int32]int64
+	ends      map[int32]int64
+	bounded   bool
+}
+
+// progressLocked returns the progress of the source partitions owned at
+// now. A partition is idle once IdleTimeout passed without a record since
+// the group gave it to this member (a partition it owned before and gets
+// back is not idle at once: its records are still to be read).
+func (s *Shuffle) progressLocked(srcs []ownedParts, now time.Time) []partProgress {
 	var ps []partProgress
+	held := map[int32]bool{}
 	for _, o := range srcs {
 		for _, p := range o.parts {
 			up := o.base + p
+			held[up] = true
 			pp := partProgress{partition: up, watermark: noWatermark, committed: -1}
 			if c, ok := o.committed[p]; ok {
 				pp.committed = c
 			}
 			st := s.parts[up]
-			if st != nil && st.maxEvent != noWatermark {
+			if st == nil {
+				st = &sent{maxEvent: noWatermark, last: now}
+				s.parts[up] = st
+			} else if !s.held[up] {
+				st.last = now
+			}
+			if st.maxEvent != noWatermark {
 				pp.watermark = st.maxEvent - s.cfg.MaxOutOfOrder.Milliseconds()
 			}
 			switch {
@@ -262,23 +289,14 @@ func (s *Shuffle) report(ctx context.Context) {
 				if end, ok := o.ends[p]; ok && pp.committed >= end {
 					pp.flags |= progressEnded
 				}
-			case st == nil || now.Sub(st.last) > s.cfg.IdleTimeout:
-				if st == nil {
-					s.parts[up] = &sent{maxEvent: noWatermark, last: now}
-				} else {
-					pp.flags |= progressIdle
-				}
+			case now.Sub(st.last) > s.cfg.IdleTimeout:
+				pp.flags |= progressIdle
 			}
 			ps = append(ps, pp)
 		}
 	}
-	if len(ps) == 0 {
-		return
-	}
-	v := appendProgress(nil, ps)
-	for q := range s.cfg.Partitions {
-		s.client.Produce(ctx, &kgo.Record{Partition: int32(q), Headers: []kgo.RecordHeader{{Key: controlHeader, Value: v}}}, s.produced)
-	}
+	s.held = held
+	return ps
 }
 
 // produceDone writes a done marker recording ps to partition p and
