@@ -41,6 +41,9 @@ type twoStages struct {
 // its two stages: it creates the repartition topic, plans stage 2 over it
 // and configures stage 1.
 func (c *checked) repartition(ctx context.Context, stmt *sql.Statement, opts Options, j *Job, ks *kafka.Source) error {
+	if err := refuseSourcePosition(stmt); err != nil {
+		return c.errorAt(err, stmt)
+	}
 	fired := func(rec *record.Record, wm int64) bool {
 		et, ok := j.Program.EventTime(rec)
 		return ok && j.Program.Fired(et, wm)
@@ -56,6 +59,42 @@ func (c *checked) repartition(ctx context.Context, stmt *sql.Statement, opts Opt
 		}
 		return two, nil
 	})
+}
+
+// refuseSourcePosition refuses a repartitioned statement that reads a
+// record's place in its source.
+func refuseSourcePosition(stmt *sql.Statement) error {
+	if id := sourcePosition(stmt.Select()); id != nil {
+		return sql.Errorf(id, "%s in a statement repartitioned across processes would be the repartition topic's, not the source's: "+
+			"drop it, or run the statement in one process per group with '%s'='false'", strings.ToUpper(id.Name), plan.PropRepartition)
+	}
+	return nil
+}
+
+// sourcePosition returns the first reference of sel to a record's place in
+// its source (_PARTITION, _OFFSET), or nil. Stage 2 reads the records from
+// the repartition topic, whose partitions and offsets they would give.
+func sourcePosition(sel *sql.Select) *sql.Ident {
+	es := []sql.Expr{sel.Where, sel.Having, sel.Qualify}
+	for _, it := range sel.Items {
+		es = append(es, it.Expr)
+	}
+	es = append(es, sel.GroupBy...)
+	for _, o := range sel.OrderBy {
+		es = append(es, o.Expr)
+	}
+	var found *sql.Ident
+	for _, e := range es {
+		sql.Inspect(e, func(n sql.Expr) bool {
+			if id, ok := n.(*sql.Ident); ok && found == nil {
+				if sys, _ := record.IsSystemColumn(id.Name); sys == record.SysPartition || sys == record.SysOffset {
+					found = id
+				}
+			}
+			return found == nil
+		})
+	}
+	return found
 }
 
 // splitStages turns the prepared job j (whose plan says Repartition) into
