@@ -39,7 +39,7 @@ func runStages(t *testing.T, text string, n int, dir, name string) []string {
 func TestRepartitionedMemberWithoutPartitionEnds(t *testing.T) {
 	t.Parallel()
 	brokers := startCluster(t, "trades")
-	trades := genTrades(t, 12000, 40)
+	trades := genTrades(t, 8000, 40)
 	produce(t, brokers, "trades", keyBy(trades, byTrader))
 	want := singleProcess(t, trades)
 	src := kafkaTrades(brokers, "group.id", "few", "session.timeout.ms", "6000")

@@ -72,7 +72,12 @@ func (s *Source) adjustOffsets(ctx context.Context, offsets map[string]map[int32
 	if s.repart != nil {
 		// without its fence a replay would emit windows again in part
 		if err := s.loadFences(ctx, offsets[s.cfg.topic]); err != nil {
-			s.fail(fmt.Errorf("kafka source %q: %w", s.cfg.name, err))
+			s.mu.Lock()
+			closing := s.closing
+			s.mu.Unlock()
+			if !closing {
+				s.fail(fmt.Errorf("kafka source %q: %w", s.cfg.name, err))
+			}
 		}
 	}
 	s.mu.Lock()

@@ -195,8 +195,7 @@ type upstream struct {
 	// them
 	ends       map[int32]int64
 	sourceEnds func() map[int32]int64
-	done       bool // a done marker of this run was read
-	known      int  // parts reported
+	known      int // parts reported
 	carried    int64
 	scratch    []partProgress
 	// fenceTo and fenceWM are the checkpoint the partition resumed from:
@@ -223,7 +222,7 @@ func newUpstream(sourcePartitions int, bounded bool) *upstream {
 // record carries for the decoder to set.
 func (u *upstream) admit(kr *kgo.Record) (bool, error) {
 	if v, ok := header(kr, controlHeader); ok {
-		ps, done, err := parseControl(v, u.scratch[:0])
+		ps, _, err := parseControl(v, u.scratch[:0])
 		u.scratch = ps
 		if err != nil {
 			return false, err
@@ -231,7 +230,6 @@ func (u *upstream) admit(kr *kgo.Record) (bool, error) {
 		for _, p := range ps {
 			u.report(p)
 		}
-		u.done = u.done || done && u.ended()
 		return false, nil
 	}
 	v, ok := header(kr, originHeader)

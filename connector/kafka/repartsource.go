@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -209,14 +210,16 @@ func (s *Source) purge(ctx context.Context, cl *kgo.Client, commit map[int32]kgo
 // and commits the marker's own offset, with donePrefix metadata, so that a
 // member the group gives the partition later (this one stopped) reads the
 // marker and ends at once, and a member without partitions sees that the
-// run is over (GroupDone). Call it after the job ran to its end, before
-// Close.
+// run is over (GroupDone). A partition that ended at another member's
+// marker gets one again: the job's last commit moved past that one, and
+// whoever reads on from there (when no stage 1 reports any more) would
+// wait for ever. Call it after the job ran to its end, before Close.
 func (s *Source) MarkDone(ctx context.Context, sh *Shuffle) error {
 	s.mu.Lock()
 	cl := s.client
 	ended := map[int32]*upstream{}
 	for p, r := range s.readers {
-		if r.up != nil && r.ended.Load() && !r.up.done {
+		if r.up != nil && r.ended.Load() {
 			ended[p] = r.up
 		}
 	}
@@ -235,7 +238,12 @@ func (s *Source) MarkDone(ctx context.Context, sh *Shuffle) error {
 		commit[p] = kgo.EpochOffset{Epoch: -1, Offset: off}
 		meta[p] = donePrefix + strconv.FormatInt(committedSum(ps), 10)
 	}
-	return s.commit(ctx, cl, commit, meta)
+	if err := s.commit(ctx, cl, commit, meta); err != nil && !rebalanced(err) {
+		return err
+	}
+	// refused by a rebalance: the marker is in the partition, and whoever
+	// resumes it from the commit before reads up to it
+	return nil
 }
 
 // donePrefix starts the metadata of a done marker's commit, followed by
@@ -335,7 +343,21 @@ func (s *Source) CommitCheckpoint(ctx context.Context, assignment int64, offsets
 		meta[p] = stagePrefix + strconv.FormatInt(wm, 10) + ":" + strconv.FormatInt(read, 10)
 	}
 	s.mu.Unlock()
-	return s.commit(ctx, cl, commit, meta)
+	err := s.commit(ctx, cl, commit, meta)
+	if rebalanced(err) {
+		// the group moved on while the commit was under way: its
+		// partitions resume from the commit before, as after a refusal
+		s.logger().Debug("kafka repartition topic: commit refused by a rebalance", "error", err)
+		return nil
+	}
+	return err
+}
+
+// rebalanced reports whether err is the group refusing a commit because
+// a rebalance ended the member's generation.
+func rebalanced(err error) bool {
+	return errors.Is(err, kerr.IllegalGeneration) || errors.Is(err, kerr.RebalanceInProgress) ||
+		errors.Is(err, kerr.UnknownMemberID) || errors.Is(err, kerr.FencedInstanceID)
 }
 
 // commitWithMetadata commits offsets with metadata as this member of the
@@ -390,6 +412,9 @@ func (s *Source) topicID(ctx context.Context, cl *kgo.Client) ([16]byte, error) 
 	return id, nil
 }
 
+// fenceWait bounds how long a new assignment waits for its fences.
+const fenceWait = 30 * time.Second
+
 // loadFences reads the checkpoints stored with the committed offsets of the
 // partitions this member was just assigned (CommitCheckpoint) and gives
 // each reader its fence: the records before the read offset whose windows
@@ -401,7 +426,11 @@ func (s *Source) loadFences(ctx context.Context, offsets map[int32]kgo.Offset) e
 	s.mu.Lock()
 	cl := s.client
 	s.mu.Unlock()
-	resp, err := kadm.NewClient(cl).FetchOffsets(ctx, s.cfg.group)
+	// The group's context ends with a rebalance that follows at once, but
+	// the readers exist already: they must not read without their fences.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fenceWait)
+	defer cancel()
+	resp, err := kadm.NewClient(cl).FetchOffsets(fctx, s.cfg.group)
 	if err == nil {
 		err = resp.Error()
 	}
