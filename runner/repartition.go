@@ -132,6 +132,7 @@ func splitStages(ctx context.Context, j *Job, srcs []*kafka.Source, schema *reco
 	}
 	t := &twoStages{gen: &generations{}}
 	t.in = srcs[0].RepartitionSource(rp.Topic, key, kafka.SourcePartitions(srcs), t.gen.revoked, fired)
+	t.in.FollowEnds(srcs)
 	t.gen.src = t.in
 	for _, s := range srcs {
 		s.UseEagerRebalancing()

@@ -70,14 +70,34 @@ func (s *Source) RepartitionSource(topic string, key []string, sourcePartitions 
 	}
 	r := &Source{cfg: cfg, wake: make(chan struct{}, 1), extraOpts: s.extraOpts, failed: make(chan struct{}), eager: true,
 		repart: &repartIn{sourcePartitions: sourcePartitions, bounded: s.cfg.stopAtEnd, onRevoke: onRevoke, fired: fired}}
-	if s.cfg.stopAtEnd {
-		r.repart.sourceEnds = func() map[int32]int64 {
-			_, ends := s.Offsets()
-			return ends
-		}
-	}
 	r.commitCond = sync.NewCond(&r.mu)
+	r.FollowEnds([]*Source{s})
 	return r
+}
+
+// FollowEnds makes a bounded run's repartition topic (RepartitionSource)
+// end where this process's run of srcs, the sources its Shuffle reads,
+// ends: their partitions are numbered one after the other, as the Shuffle
+// numbers them.
+func (s *Source) FollowEnds(srcs []*Source) {
+	if s.repart == nil || !s.repart.bounded {
+		return
+	}
+	s.repart.sourceEnds = func() map[int32]int64 {
+		out := map[int32]int64{}
+		base := int32(0)
+		for _, src := range srcs {
+			_, ends := src.Offsets()
+			if len(ends) == 0 {
+				return nil // not open yet
+			}
+			for p, e := range ends {
+				out[base+p] = e
+			}
+			base += int32(len(ends))
+		}
+		return out
+	}
 }
 
 // UseEagerRebalancing makes the member rebalance eagerly (range balancer),
