@@ -142,8 +142,11 @@ func check(ctx context.Context, stmt *sql.Statement, opts Options) (_ *checked, 
 	}
 	if c.prog, err = exec.Compile(sel, exec.Options{Properties: c.props, Schema: c.schema.Columns, ExternalWatermark: true}); err != nil {
 		var se *sql.Error
-		if c.schema.Columns == nil && c.schema.Note != "" && errors.As(err, &se) {
+		switch {
+		case c.schema.Columns == nil && c.schema.Note != "" && errors.As(err, &se):
 			se.Msg += " (the schema of " + c.srcName + " is unknown: " + c.schema.Note + ")"
+		case c.schema.Origin == connector.SchemaNotInferred && errors.As(err, &se):
+			se.Msg += " (explain --no-infer read no sample of " + c.srcName + ", so it knows no columns; run would infer them)"
 		}
 		return nil, c.errorAt(err, sel)
 	}

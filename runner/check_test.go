@@ -207,3 +207,23 @@ func TestSchemasInferOnce(t *testing.T) {
 		t.Errorf("nil Schemas: %d calls, %v", src.calls, err)
 	}
 }
+
+// TestNoInferStar: explain --no-infer cannot expand SELECT * over a source
+// it read no sample of, and says that this is why.
+func TestNoInferStar(t *testing.T) {
+	in := filepath.Join(t.TempDir(), "in.jsonl")
+	if err := os.WriteFile(in, []byte(`{"a":1}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stmts, err := sql.Parse("q.sql", "SELECT * FROM t WITH ('t.type'='file_source', 't.path'='"+in+"')")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Check(context.Background(), stmts[0], Options{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Check(context.Background(), stmts[0], Options{NoInfer: true})
+	if err == nil || !strings.Contains(err.Error(), "(explain --no-infer read no sample of t, so it knows no columns; run would infer them)") {
+		t.Errorf("--no-infer: %v", err)
+	}
+}
