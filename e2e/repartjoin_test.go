@@ -360,3 +360,20 @@ func TestJoinStaysRepartitioned(t *testing.T) {
 		t.Errorf("'repartition'='false' with the group's repartition topic: err = %v, want it refused naming the topic", err)
 	}
 }
+
+// TestJoinGroupOfFromOnly: only the FROM stream names the consumer group;
+// a group on another input is refused, saying how each input is read.
+func TestJoinGroupOfFromOnly(t *testing.T) {
+	t.Parallel()
+	sc := paidOrders()
+	brokers := sc.start(t)
+	text := strings.Replace(sc.text(brokers, "'out.type'='stdout'", "group.id", "g"), "'payments.type'", "'payments.group.id'='g', 'payments.type'", 1)
+	stmts, err := sql.Parse("e2e.sql", text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = runner.Prepare(context.Background(), stmts[0], runner.Options{UntilEnd: true})
+	if err == nil || !strings.Contains(err.Error(), "only the FROM source orders has a consumer group") || !strings.Contains(err.Error(), "read in orders's group") {
+		t.Errorf("err = %v, want the group of payments refused", err)
+	}
+}

@@ -87,7 +87,8 @@ func openJoin(ctx context.Context, stmt *sql.Statement, opts Options) (_ *joinQu
 		}
 		q.bootstrap = append(q.bootstrap, b)
 		if i > 0 && strings.TrimSpace(props[n+".group.id"]) != "" {
-			return nil, configErr(fmt.Errorf("WITH '%s.group.id': %s is read whole from its topic on every start, not as a consumer-group member", n, n))
+			return nil, configErr(fmt.Errorf("WITH '%s.group.id': only the FROM source %s has a consumer group: a table (%s with a primary key) is read whole from its topic by every process on every start, and the other streams of a stream-stream join are read in %s's group ('%s.group.id')",
+				n, names[0], n, names[0], names[0]))
 		}
 	}
 	defer func() {
