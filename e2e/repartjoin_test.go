@@ -86,6 +86,23 @@ WITH ('orders.type'='kafka_source', 'orders.bootstrap.servers'='%[1]s'%[2]s,
 	}
 }
 
+// shippedOrders chains paidOrders with a third stream on the same key:
+// shipments (3 partitions, keyed by shipment id), within a second of the
+// order.
+func shippedOrders() joinScenario {
+	sc := paidOrders()
+	var ships []kafka.Message
+	for _, m := range sc.data["payments"] {
+		ships = append(ships, kafka.Message{Key: m.Key, Value: []byte(strings.Replace(string(m.Value), `"pay_id"`, `"ship_id"`, 1))})
+	}
+	sc.sized["ships"] = 3
+	sc.data["ships"] = ships
+	sc.stmt = strings.NewReplacer("p.pay_id, p.paid", "p.pay_id, p.paid, s.ship_id",
+		"WITHIN INTERVAL '1' SECOND\n", "WITHIN INTERVAL '1' SECOND\nJOIN ships s ON o.order_id = s.order_id WITHIN INTERVAL '1' SECOND\n",
+		"'payments.type'", "'ships.type'='kafka_source', 'ships.bootstrap.servers'='%[1]s', 'payments.type'").Replace(sc.stmt)
+	return sc
+}
+
 // tradersWindows is a stream-table join counted in windows per trader:
 // trades (8 partitions) keyed by symbol, joined on trader_id with a
 // traders table (5 partitions) too big to broadcast, with updates.
@@ -186,7 +203,8 @@ func (sc joinScenario) oneProcess(t *testing.T, brokers string) []string {
 // mid-run (its connections cut at once, as by kill -9) and restarted
 // while a fourth joins: a stream-stream JOIN of two topics with different
 // partition counts, neither keyed by the join key, and a windowed count
-// over a stream-table join whose stream is keyed by another column. Each
+// over a stream-table join whose stream is keyed by another column, and a
+// chain of three streams joined on one key. Each
 // statement runs in two stages joined by one repartition topic that every
 // stream is written to by its side of the key; the group writes exactly
 // the rows one process writes (some more than once after a rebalance:
@@ -195,6 +213,7 @@ func TestRepartitionedJoinsAcrossProcesses(t *testing.T) {
 	t.Parallel()
 	scenarios := map[string]func(*testing.T) joinScenario{
 		"interval": func(*testing.T) joinScenario { return paidOrders() },
+		"chain":    func(*testing.T) joinScenario { return shippedOrders() },
 		"table":    tradersWindows,
 	}
 	for name, scenario := range scenarios {
