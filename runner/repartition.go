@@ -294,12 +294,16 @@ func (t *twoStages) runTwo(ctx context.Context) (*job.Summary, error) {
 		case !revoked && !sum.Interrupted:
 			// the bounded run ended: mark the partitions finished here
 			// finishing: a stop now must not leave the markers half written
-			mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+			mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markDoneWait)
 			defer cancel()
 			return sum, t.in.MarkDone(mctx, t.shuffle)
 		}
 	}
 }
+
+// markDoneWait bounds the writing of a bounded run's done markers (a
+// cluster that answers takes milliseconds).
+const markDoneWait = 15 * time.Second
 
 // generations is stage 2's source as each generation's job sees it: the
 // repartition topic's source, opened once and kept across generations,

@@ -52,9 +52,10 @@ type Shuffle struct {
 	base []int32   // per source: the number of its partition 0
 	opts []kgo.Opt
 
-	client *kgo.Client
-	enc    *codec.JSONEncoder
-	err    firstError
+	client  *kgo.Client
+	sinkCtx context.Context // the context Open was given (the job's for its sinks)
+	enc     *codec.JSONEncoder
+	err     firstError
 
 	mu      sync.Mutex // orders rows before the reports that cover them
 	parts   map[int32]*sent
@@ -164,7 +165,7 @@ func (s *Shuffle) Open(ctx context.Context, schema *record.Schema, _ []int) erro
 	if err != nil {
 		return fmt.Errorf("kafka repartition topic %q: %w", s.cfg.Topic, err)
 	}
-	s.client, s.enc = cl, codec.NewJSONEncoder(schema)
+	s.client, s.enc, s.sinkCtx = cl, codec.NewJSONEncoder(schema), ctx
 	s.stop = make(chan struct{})
 	s.stopped.Add(1)
 	go s.reportLoop()
@@ -302,12 +303,21 @@ func (s *Shuffle) progressLocked(srcs []ownedParts, now time.Time) []partProgres
 // produceDone writes a done marker recording ps to partition p and
 // returns its offset.
 func (s *Shuffle) produceDone(ctx context.Context, p int32, ps []partProgress) (int64, error) {
-	res := s.client.ProduceSync(ctx, &kgo.Record{Partition: p, Headers: []kgo.RecordHeader{{Key: controlHeader, Value: appendDone(nil, ps)}}})
-	r, err := res.First()
-	if err != nil {
-		return 0, err
+	type result struct {
+		off int64
+		err error
 	}
-	return r.Offset, nil
+	done := make(chan result, 1)
+	s.client.Produce(ctx, &kgo.Record{Partition: p, Headers: []kgo.RecordHeader{{Key: controlHeader, Value: appendDone(nil, ps)}}},
+		func(r *kgo.Record, err error) { done <- result{r.Offset, err} })
+	// a record already sent waits for its answer whatever ctx says (a
+	// cluster that no longer answers): stop waiting at ctx's end
+	select {
+	case r := <-done:
+		return r.off, r.err
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
 }
 
 // produced records the first produce failure.
@@ -330,7 +340,14 @@ func (s *Shuffle) Flush(ctx context.Context) error {
 // this member after its source ended), so the runner closes the Shuffle
 // only when stage 2 is done (see Shuffle.Finish).
 func (s *Shuffle) Close() error {
-	return s.Flush(context.Background())
+	// the job's context for its sinks: a stopping job that does not drain
+	// in time cancels it, and a flush to a cluster that no longer answers
+	// lets go
+	ctx := s.sinkCtx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return s.Flush(ctx)
 }
 
 // Finish stops the reports after a last one, flushes and disconnects.
