@@ -47,14 +47,29 @@ func (c *compiler) ident(x *sql.Ident) (node, error) {
 
 // columnPath splits a column reference into the column's name and the
 // nested field path after it: `t.col.f` (t a qualifier) and `col.f` (col
-// no qualifier) both give col and [f]. The name is "" for an unknown
-// qualifier that is no column either.
+// no qualifier) both give col and [f]. A qualifier that is also a column
+// is the qualifier unless the source has no column of the next name and
+// the column has a field of that name: then, as in DuckDB, it is the
+// column (`p.user.id` over a source p with a ROW column p). The name is ""
+// for an unknown qualifier that is no column either.
 func (c *compiler) columnPath(x *sql.Ident) (string, []string) {
-	q := c.scope.Qualifiers
-	if x.Qualifier == "" || q == nil || containsFold(q, x.Qualifier) {
+	q, s := c.scope.Qualifiers, c.scope.Schema
+	if x.Qualifier == "" || q == nil {
 		return x.Name, x.Path
 	}
-	if s := c.scope.Schema; s != nil {
+	if containsFold(q, x.Qualifier) {
+		if s != nil && !c.scope.AutoAdd {
+			if _, ok := s.Lookup(x.Name); !ok {
+				if slot, ok := s.Lookup(x.Qualifier); ok {
+					if _, err := fieldType(x, x.Qualifier, s.Type(slot), []string{x.Name}); err == nil {
+						return x.Qualifier, append([]string{x.Name}, x.Path...)
+					}
+				}
+			}
+		}
+		return x.Name, x.Path
+	}
+	if s != nil {
 		if _, ok := s.Lookup(x.Qualifier); ok || c.scope.AutoAdd {
 			return x.Qualifier, append([]string{x.Name}, x.Path...)
 		}

@@ -1,9 +1,11 @@
 package expr
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/sluicesql/sluice/record"
+	"github.com/sluicesql/sluice/sql"
 )
 
 func TestJSONPath(t *testing.T) {
@@ -50,5 +52,33 @@ func TestJSONPath(t *testing.T) {
 	}
 	if v, err := jsonValue(`"2024-01-15T10:00:05Z"`, record.TimestampType); err != nil || v.Kind() != record.Timestamp {
 		t.Errorf("typed field: %v, %v", v, err)
+	}
+}
+
+// TestQualifierOrColumn: in p.x.y over a source p with a ROW column p, p is
+// the source when it has a column x, else (as in DuckDB) the column p when
+// its type has a field x; an unknown name stays an unknown column.
+func TestQualifierOrColumn(t *testing.T) {
+	user := record.RowType(record.Field{Name: "id", Type: record.IntegerType})
+	schema := record.NewSchemaOf(record.Field{Name: "p", Type: record.RowType(record.Field{Name: "user", Type: user})},
+		record.Field{Name: "c", Type: record.StringType})
+	row := &record.Record{Values: []record.Value{record.StringValue(`{"user":{"id":7}}`), record.StringValue("x")}}
+	for src, want := range map[string]string{"p.user.id": "7", "p.p.user.id": "7", "p.c": "x", "p.usr.id": `unknown column "usr"`} {
+		stmts, err := sql.Parse("q.sql", "SELECT "+src+" FROM p")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := Compile(stmts[0].Select().Items[0].Expr, &Scope{Schema: schema, Qualifiers: []string{"p"}})
+		got := ""
+		if err != nil {
+			got = err.Error()
+		} else if v, err := f(row); err != nil {
+			got = err.Error()
+		} else {
+			got = v.String()
+		}
+		if !strings.Contains(got, want) {
+			t.Errorf("%s: %s, want %s", src, got, want)
+		}
 	}
 }
