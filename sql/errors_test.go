@@ -56,7 +56,7 @@ func TestParseErrors(t *testing.T) {
 		{"star in expression", "SELECT a FROM t WHERE * > 1", 1, 23, "expected expression after WHERE, found '*'"},
 		{"unknown column type", "CREATE STREAM t (a STRNG) WITH ('type'='x')", 1, 20, "unknown type STRNG; did you mean STRING? (valid types: BOOLEAN, INTEGER (INT), BIGINT, DECIMAL(p,s), DOUBLE (FLOAT), STRING (VARCHAR), TIMESTAMP, ROW<...> (STRUCT), ARRAY<...>)"},
 		{"column declared twice", "CREATE STREAM t (a INT, A BIGINT) WITH ('type'='x')", 1, 25, "column A is declared twice"},
-		{"primary key not a column", "CREATE TABLE t (a INT, PRIMARY KEY (b)) WITH ('type'='x')", 1, 16, "PRIMARY KEY column b is not in the column list"},
+		{"primary key not a column", "CREATE TABLE t (a INT, PRIMARY KEY (b)) WITH ('type'='x')", 1, 37, "PRIMARY KEY column b is not in the column list"},
 		{"decimal precision", "CREATE STREAM t (a DECIMAL(20,2)) WITH ('type'='x')", 1, 20, "DECIMAL precision 20 is out of range: 1 to 18"},
 		{"decimal scale", "CREATE STREAM t (a DECIMAL(4,6)) WITH ('type'='x')", 1, 20, "DECIMAL scale 6 is larger than its precision 4"},
 		{"declaration without WITH", "CREATE STREAM t (a INT)", 1, 24, "expected WITH ('type'=..., ...) after the declaration of t, found end of input"},

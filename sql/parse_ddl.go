@@ -12,14 +12,16 @@ import (
 func (p *parser) ddl(s *Statement) {
 	if p.isOp("(") {
 		open := p.next()
+		var keyAt []Pos // where each PRIMARY KEY column is named
 		for {
 			if p.isWord("PRIMARY") {
-				p.primaryKeyConstraint(s)
+				keyAt = append(keyAt, p.primaryKeyConstraint(s)...)
 			} else {
 				c, pk := p.columnDef()
 				s.Columns = append(s.Columns, c)
 				if pk {
 					s.PrimaryKey = append(s.PrimaryKey, c.Name)
+					keyAt = append(keyAt, c.Pos)
 				}
 			}
 			if !p.acceptOp(",") {
@@ -30,7 +32,7 @@ func (p *parser) ddl(s *Statement) {
 		if len(s.Columns) == 0 {
 			p.failf(open, "the column list of %s declares no column", s.Name)
 		}
-		p.checkColumns(s.Columns, s.PrimaryKey, open)
+		p.checkColumns(s.Columns, s.PrimaryKey, keyAt)
 	}
 	if !p.isWord("WITH") {
 		p.failf(p.peek(), "expected WITH ('type'=..., ...) after the declaration of %s, found %s", s.Name, p.describe(p.peek()))
@@ -39,15 +41,18 @@ func (p *parser) ddl(s *Statement) {
 	s.With = p.properties()
 }
 
-// primaryKeyConstraint parses `PRIMARY KEY (a, b) [NOT ENFORCED]`.
-func (p *parser) primaryKeyConstraint(s *Statement) {
+// primaryKeyConstraint parses `PRIMARY KEY (a, b) [NOT ENFORCED]` and
+// returns where each column is named.
+func (p *parser) primaryKeyConstraint(s *Statement) []Pos {
 	t := p.next()
 	p.expectWord("KEY", "after PRIMARY")
 	if len(s.PrimaryKey) > 0 {
 		p.failf(t, "%s has two primary keys", s.Name)
 	}
 	open := p.expectOp("(", "after PRIMARY KEY")
+	var at []Pos
 	for {
+		at = append(at, p.peek().pos)
 		s.PrimaryKey = append(s.PrimaryKey, p.name("column name in PRIMARY KEY"))
 		if !p.acceptOp(",") {
 			break
@@ -55,6 +60,7 @@ func (p *parser) primaryKeyConstraint(s *Statement) {
 	}
 	p.closeParen(open)
 	p.notEnforced()
+	return at
 }
 
 // notEnforced accepts Flink's `NOT ENFORCED` after a primary key.
@@ -64,8 +70,9 @@ func (p *parser) notEnforced() {
 	}
 }
 
-// checkColumns reports a repeated column and a primary key naming no column.
-func (p *parser) checkColumns(cols []ColumnDef, pk []string, at token) {
+// checkColumns reports a repeated column and a primary key column (named
+// at at) that is not a column.
+func (p *parser) checkColumns(cols []ColumnDef, pk []string, at []Pos) {
 	seen := map[string]bool{}
 	for _, c := range cols {
 		k := strings.ToLower(c.Name)
@@ -74,9 +81,9 @@ func (p *parser) checkColumns(cols []ColumnDef, pk []string, at token) {
 		}
 		seen[k] = true
 	}
-	for _, k := range pk {
+	for i, k := range pk {
 		if !seen[strings.ToLower(k)] {
-			p.failf(at, "PRIMARY KEY column %s is not in the column list", k)
+			p.failAt(at[i], fmt.Sprintf("PRIMARY KEY column %s is not in the column list", k))
 		}
 	}
 }
@@ -233,6 +240,6 @@ func ParseColumns(what, src string) (cols []ColumnDef, err error) {
 	if t := p.peek(); t.kind != tEOF {
 		p.failf(t, "expected ',' or the end of the column list, found %s", p.describe(t))
 	}
-	p.checkColumns(cols, nil, p.peek())
+	p.checkColumns(cols, nil, nil)
 	return cols, nil
 }
