@@ -46,23 +46,7 @@ func BenchmarkRepartition(b *testing.B) {
 				text := fmt.Sprintf("CREATE STREAM out AS SELECT %s, COUNT(*) AS n, SUM(quantity) AS q FROM trades GROUP BY %s EMIT FINAL "+
 					"WITH (%s%s, 'out.type'='file_sink', 'out.path'='%s', 'commit.interval'='200ms')",
 					tc.key, tc.key, kafkaTrades(brokers, "group.id", group), tc.extra, b.TempDir()+"/out.jsonl")
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-				var jobs []*runner.Job
-				for range tc.processes {
-					jobs = append(jobs, prepare(b, ctx, text, runner.Options{UntilEnd: true}))
-				}
-				start := time.Now()
-				var wg sync.WaitGroup
-				for _, j := range jobs {
-					wg.Go(func() {
-						if _, err := j.Run(ctx); err != nil {
-							b.Error(err)
-						}
-					})
-				}
-				wg.Wait()
-				elapsed += time.Since(start)
-				cancel()
+				elapsed += runProcesses(b, text, tc.processes)
 			}
 			b.ReportMetric(float64(n)*float64(b.N)/elapsed.Seconds(), "rec/s")
 		})
@@ -99,25 +83,31 @@ func BenchmarkRepartitionedJoin(b *testing.B) {
 					group = []string{"group.id", fmt.Sprintf("bench-%s-%d", strings.ReplaceAll(tc.name, "/", "-"), i)}
 				}
 				text := sc.text(brokers, fmt.Sprintf("'out.type'='file_sink', 'out.path'='%s'", b.TempDir()+"/out.jsonl"), group...)
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-				var jobs []*runner.Job
-				for range tc.processes {
-					jobs = append(jobs, prepare(b, ctx, text, runner.Options{UntilEnd: true}))
-				}
-				start := time.Now()
-				var wg sync.WaitGroup
-				for _, j := range jobs {
-					wg.Go(func() {
-						if _, err := j.Run(ctx); err != nil {
-							b.Error(err)
-						}
-					})
-				}
-				wg.Wait()
-				elapsed += time.Since(start)
-				cancel()
+				elapsed += runProcesses(b, text, tc.processes)
 			}
 			b.ReportMetric(float64(records)*float64(b.N)/elapsed.Seconds(), "rec/s")
 		})
 	}
+}
+
+// runProcesses prepares text in n processes of one group, runs them to
+// the end of the source together and returns how long the run took.
+func runProcesses(b *testing.B, text string, n int) time.Duration {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var jobs []*runner.Job
+	for range n {
+		jobs = append(jobs, prepare(b, ctx, text, runner.Options{UntilEnd: true}))
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	for _, j := range jobs {
+		wg.Go(func() {
+			if _, err := j.Run(ctx); err != nil {
+				b.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	return time.Since(start)
 }
