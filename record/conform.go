@@ -2,6 +2,7 @@ package record
 
 import (
 	"fmt"
+	"math"
 	"strings"
 )
 
@@ -48,7 +49,7 @@ func (c *Conformer) Apply(vals []Value) error {
 			continue
 		}
 		v := vals[col.slot]
-		if v.kind == col.want && col.typ.Kind != TypeDecimal && !col.typ.Nested() {
+		if v.kind == col.want && col.typ.Kind != TypeDecimal && !col.typ.Nested() && (col.typ.Kind != TypeInteger || fitsInt32(v.num)) {
 			continue
 		}
 		if v.kind == Null {
@@ -87,19 +88,23 @@ func conform(v Value, f Field) (Value, error) {
 	}
 	switch t.Kind {
 	case TypeInteger, TypeBigint:
-		switch v.kind {
-		case Int:
-			return v, nil
-		case Decimal, Float, String:
-			n, err := ToInt(v)
-			if err != nil {
+		n := v
+		if v.kind != Int {
+			if v.kind != Decimal && v.kind != Float && v.kind != String {
+				return misfit()
+			}
+			var err error
+			if n, err = ToInt(v); err != nil {
 				return misfit()
 			}
 			if eq, err := Equal(n, v); v.kind != String && (err != nil || !eq) {
 				return misfit()
 			}
-			return n, nil
 		}
+		if t.Kind == TypeInteger && !fitsInt32(n.num) {
+			return Value{}, fmt.Errorf("%s does not fit type INTEGER (out of range; use BIGINT)", v.quoted())
+		}
+		return n, nil
 	case TypeDecimal:
 		if v.kind == Bool || v.kind == Timestamp {
 			return misfit()
@@ -155,6 +160,10 @@ func conform(v Value, f Field) (Value, error) {
 	}
 	return misfit()
 }
+
+// fitsInt32 reports whether n is in the range of an INTEGER column (32 bits,
+// as in PostgreSQL; BIGINT holds 64).
+func fitsInt32(n int64) bool { return n >= math.MinInt32 && n <= math.MaxInt32 }
 
 // Digits returns the number of decimal digits of |u| (1 for 0).
 func Digits(u int64) int {

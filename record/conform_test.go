@@ -17,6 +17,9 @@ func TestConform(t *testing.T) {
 		{"int stays", IntValue(7), Field{Type: BigintType}, IntValue(7), ""},
 		{"whole decimal to int", dec(700, 2), Field{Type: IntegerType}, IntValue(7), ""},
 		{"fraction is no int", dec(750, 2), Field{Type: IntegerType}, Value{}, "DECIMAL 7.50 does not fit type INTEGER"},
+		{"integer range", IntValue(99999999999), Field{Type: IntegerType}, Value{}, "INTEGER 99999999999 does not fit type INTEGER (out of range; use BIGINT)"},
+		{"bigint range", IntValue(99999999999), Field{Type: BigintType}, IntValue(99999999999), ""},
+		{"integer text range", StringValue("3000000000"), Field{Type: IntegerType}, Value{}, "does not fit type INTEGER"},
 		{"int text to int", StringValue("12"), Field{Type: IntegerType}, IntValue(12), ""},
 		{"decimal rescales", dec(1852, 1), Field{Type: DecimalType(10, 2)}, dec(18520, 2), ""},
 		{"decimal keeps digits", dec(1855, 3), Field{Type: DecimalType(10, 2)}, Value{}, "does not fit type DECIMAL(10,2)"},
@@ -58,6 +61,10 @@ func TestConformer(t *testing.T) {
 	vals = []Value{{}, {}, {}}
 	if err := c.Apply(vals); err == nil || !strings.Contains(err.Error(), "column b is NOT NULL") {
 		t.Fatalf("NOT NULL: %v", err)
+	}
+	vals = []Value{{}, IntValue(1 << 40), {}}
+	if err := c.Apply(vals); err == nil || !strings.Contains(err.Error(), "column b: INTEGER 1099511627776 does not fit type INTEGER (out of range") {
+		t.Fatalf("INTEGER range: %v", err)
 	}
 	if NewConformer(NewSchema("x", "y")) != nil {
 		t.Error("an untyped schema has a conformer")
