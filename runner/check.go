@@ -147,6 +147,8 @@ func check(ctx context.Context, stmt *sql.Statement, opts Options) (_ *checked, 
 			se.Msg += " (the schema of " + c.srcName + " is unknown: " + c.schema.Note + ")"
 		case c.schema.Origin == connector.SchemaNotInferred && errors.As(err, &se):
 			se.Msg += " (explain --no-infer read no sample of " + c.srcName + ", so it knows no columns; run would infer them)"
+		case c.schema.Columns == nil && c.schema.Origin == connector.SchemaInferred && errors.As(err, &se):
+			se.Msg += " (" + c.srcName + " has no record to infer them from: its data is empty)"
 		}
 		return nil, c.errorAt(err, sel)
 	}

@@ -60,20 +60,19 @@ func (s *Source) sampleFile(f *inputFile, in *codec.Inferrer, n int) error {
 	var dec *codec.CSVDecoder
 	var vals []record.Value
 	if s.format.kind == formatCSV {
-		columns = s.columns
-		if s.format.hasHeader {
-			line, err := readLine(r)
-			if err != nil {
-				return nil // no header: no record
-			}
-			header, err := codec.ParseCSVHeader(line, s.format.delim)
-			if err != nil {
-				return fmt.Errorf("%s: %w", f.path, err)
-			}
-			if columns == nil {
-				columns = header
+		if size, err := file.Stat(); err != nil || size.Size() == 0 {
+			return err // no header: no record
+		}
+		header, cols, err := s.fileHeader(f, nil)
+		if err != nil {
+			return err
+		}
+		if header {
+			if _, err := readLine(r); err != nil {
+				return nil
 			}
 		}
+		columns = cols
 		if dec, err = codec.NewCSVDecoder(record.NewSchema(columns...), columns, s.format.delim); err != nil {
 			return fmt.Errorf("%s: %w", f.path, err)
 		}

@@ -30,6 +30,10 @@ type Source struct {
 	format      format
 	invalidUTF8 codec.InvalidUTF8
 	columns     []string // given CSV column names, if any
+	// sniffHeader says that each CSV file's first line is a header only
+	// when it reads as one (see isHeader): the columns are declared and
+	// 'has_header' is not set.
+	sniffHeader bool
 	files       []*inputFile
 	splits      []split
 	opened      bool
@@ -112,6 +116,9 @@ func parseSource(name string, all map[string]string) (*Source, *props.Options, e
 	}
 	if s.format.kind == formatCSV && !s.format.hasHeader && s.columns == nil {
 		return nil, nil, o.Errorf("columns", "required when '%s.has_header' is false: the CSV column names, e.g. 'station,temperature'", name)
+	}
+	if s.format.kind == formatCSV && s.columns != nil && !o.Has("has_header") {
+		s.sniffHeader, s.format.hasHeader = true, false
 	}
 	utf, err := o.Enum(codec.InvalidUTF8Option, codec.InvalidUTF8Values[0], codec.InvalidUTF8Values...)
 	if err != nil {
@@ -238,23 +245,18 @@ func (s *Source) Open(ctx context.Context, schema *record.Schema, dlq connector.
 		return nil, fmt.Errorf("file source %q: no dead-letter queue", s.name)
 	}
 	columns := make(map[*inputFile][]string, len(s.files))
+	header := make(map[*inputFile]bool, len(s.files))
 	if s.format.kind == formatCSV {
 		for _, f := range s.files {
-			cols := s.columns
-			if s.format.hasHeader {
-				header, err := readHeader(f.path, s.format.delim)
-				if err != nil {
-					return nil, fmt.Errorf("file source %q: %w", s.name, err)
-				}
-				if cols == nil {
-					cols = header
-				}
+			h, cols, err := s.fileHeader(f, schema)
+			if err != nil {
+				return nil, fmt.Errorf("file source %q: %w", s.name, err)
 			}
 			// Check the columns now, so that a bad header fails the job at once.
 			if _, err := codec.NewCSVDecoder(schema, cols, s.format.delim); err != nil {
 				return nil, fmt.Errorf("file source %q: %s: %w", s.name, f.path, err)
 			}
-			columns[f] = cols
+			columns[f], header[f] = cols, h
 		}
 	}
 	ch := make(chan connector.PartitionReader, len(s.splits))
@@ -263,7 +265,7 @@ func (s *Source) Open(ctx context.Context, schema *record.Schema, dlq connector.
 			source:    s.name,
 			partition: int32(i),
 			split:     sp,
-			skipFirst: sp.start > 0 || s.format.hasHeader,
+			skipFirst: sp.start > 0 || header[sp.file],
 			schema:    schema,
 			conform:   record.NewConformer(schema),
 			dlq:       dlq,

@@ -1,0 +1,223 @@
+package file
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/sluicesql/sluice/connector/codec"
+	"github.com/sluicesql/sluice/record"
+)
+
+// headerSample is how many lines after the first one header detection
+// reads to learn the types of the columns declared without one.
+const headerSample = 20
+
+// fileHeader tells how the CSV file f starts: whether its first line is a
+// header, and the column names its fields are read by (the declared
+// columns, or the header's when none are declared or when the header names
+// the declared columns in another order). schema gives the declared
+// columns' types (a column it lacks, or an ANY one, is typed from the lines
+// after the first; see isHeader).
+func (s *Source) fileHeader(f *inputFile, schema *record.Schema) (header bool, columns []string, err error) {
+	if !s.format.hasHeader && !s.sniffHeader {
+		return false, s.columns, nil
+	}
+	if !s.sniffHeader {
+		names, err := readHeader(f.path, s.format.delim)
+		if err != nil {
+			return false, nil, err
+		}
+		if s.columns == nil {
+			return true, names, nil
+		}
+		return true, headerOrder(names, s.columns), nil
+	}
+	first, rest, err := headLines(f.path, headerSample)
+	if err != nil || first == nil {
+		return false, s.columns, err
+	}
+	if !isHeader(first, rest, s.columns, schema, s.format.delim) {
+		return false, s.columns, nil
+	}
+	names, _ := codec.ParseCSVHeader(first, s.format.delim)
+	return true, headerOrder(names, s.columns), nil
+}
+
+// headerOrder returns the header's names when they are the declared
+// columns in another order (so each field is read by its name), else the
+// declared columns (the header's names are then ignored, and the fields are
+// read by position).
+func headerOrder(header, declared []string) []string {
+	if sameNames(header, declared) {
+		return header
+	}
+	return declared
+}
+
+// sameNames reports whether a and b hold the same names, ignoring case and
+// order.
+func sameNames(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	seen := make(map[string]int, len(a))
+	for _, n := range a {
+		seen[strings.ToLower(n)]++
+	}
+	for _, n := range b {
+		k := strings.ToLower(strings.TrimSpace(n))
+		if seen[k] == 0 {
+			return false
+		}
+		seen[k]--
+	}
+	return true
+}
+
+// isHeader decides, as DuckDB's CSV sniffer does, whether first (the first
+// line of a CSV file whose columns are declared and whose
+// has_header is not set) is a header; rest are the lines after it. It is a
+// header when its fields are the declared column names (ignoring case and
+// order), or when its fields look like names (distinct text, none empty, a
+// number or a time) and at least one of them does not fit its column's
+// type while the values of that column in rest all do. A column's type is
+// its declared one, or, declared without a type, the type inferred from
+// rest. A first line that is neither is the first record: when every column
+// is a STRING and the names differ, nothing tells a header from data, so set
+// 'has_header'.
+func isHeader(first []byte, rest [][]byte, columns []string, schema *record.Schema, delim byte) bool {
+	names, err := codec.ParseCSVHeader(first, delim)
+	if err != nil || len(names) != len(columns) {
+		return false
+	}
+	if sameNames(names, columns) {
+		return true
+	}
+	if !lookLikeNames(names) {
+		return false
+	}
+	typed := columnTypes(columns, schema, rest, delim)
+	dec, err := codec.NewCSVDecoder(typed, columns, delim)
+	if err != nil {
+		return false
+	}
+	vals := make([]record.Value, typed.Len())
+	if dec.Decode(first, vals) != nil {
+		return false
+	}
+	var misfits []int
+	for i := range columns {
+		if t := typed.Type(i); t.Kind != record.TypeString && t.Kind != record.TypeAny {
+			if _, err := record.Conform(vals[i], typed.Field(i)); err != nil {
+				misfits = append(misfits, i)
+			}
+		}
+	}
+	for _, line := range rest {
+		if dec.Decode(line, vals) != nil {
+			continue
+		}
+		misfits = slices.DeleteFunc(misfits, func(i int) bool {
+			_, err := record.Conform(vals[i], typed.Field(i))
+			return err != nil
+		})
+	}
+	return len(misfits) > 0
+}
+
+// lookLikeNames reports whether fields could be column names: none empty,
+// none a number or a time, no two the same.
+func lookLikeNames(fields []string) bool {
+	seen := make(map[string]bool, len(fields))
+	for _, f := range fields {
+		f = strings.TrimSpace(f)
+		k := strings.ToLower(f)
+		if f == "" || seen[k] {
+			return false
+		}
+		seen[k] = true
+		if _, err := record.ParseNumber(f); err == nil {
+			return false
+		}
+		if _, err := record.ToTimestamp(record.StringValue(f)); err == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// columnTypes returns the schema of columns in order, each with its type
+// in schema, or the type inferred from the sample lines when schema lacks
+// it or has it as ANY.
+func columnTypes(columns []string, schema *record.Schema, sample [][]byte, delim byte) *record.Schema {
+	var inferred *record.Schema
+	fields := make([]record.Field, len(columns))
+	for i, c := range columns {
+		fields[i] = record.Field{Name: c, Type: record.AnyType}
+		if schema != nil {
+			if slot, ok := schema.Lookup(c); ok {
+				fields[i].Type = schema.Type(slot)
+			}
+		}
+		if fields[i].Type.Kind != record.TypeAny {
+			continue
+		}
+		if inferred == nil {
+			inferred = inferLines(columns, sample, delim)
+		}
+		if slot, ok := inferred.Lookup(c); ok {
+			fields[i] = inferred.Field(slot)
+		}
+	}
+	return record.NewSchemaOf(fields...)
+}
+
+// inferLines infers the types of columns from CSV lines.
+func inferLines(columns []string, lines [][]byte, delim byte) *record.Schema {
+	in := codec.NewInferrer()
+	dec, err := codec.NewCSVDecoder(record.NewSchema(columns...), columns, delim)
+	if err != nil {
+		return record.NewSchema()
+	}
+	vals := make([]record.Value, len(columns))
+	for _, l := range lines {
+		if dec.Decode(l, vals) == nil {
+			in.AddValues(columns, vals)
+		}
+	}
+	return in.Schema()
+}
+
+// headLines returns the first line of the file at path (nil when the file
+// is empty) and up to n non-blank lines after it.
+func headLines(path string, n int) (first []byte, rest [][]byte, err error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer file.Close()
+	r := bufio.NewReaderSize(file, 64<<10)
+	for first == nil || len(rest) < n {
+		line, err := readLine(r)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", path, err)
+		}
+		line = append([]byte(nil), line...)
+		switch {
+		case first == nil:
+			first = line
+		case len(bytes.TrimSpace(line)) > 0:
+			rest = append(rest, line)
+		}
+	}
+	return first, rest, nil
+}

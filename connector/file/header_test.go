@@ -1,0 +1,113 @@
+package file
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/sluicesql/sluice/record"
+	"github.com/sluicesql/sluice/sql"
+)
+
+// TestCSVHeaderDetection reads CSV files whose columns are declared, with
+// and without a header line and with and without 'has_header', and checks
+// which lines are records and how their fields are named.
+func TestCSVHeaderDetection(t *testing.T) {
+	const typed = "trader_id STRING, symbol STRING, price DECIMAL(10,2), quantity INT, trade_time TIMESTAMP"
+	const untyped = "trader_id, symbol, price, quantity, trade_time"
+	data := "T1,AAPL,185.20,100,2024-01-15T10:00:05Z\nT2,MSFT,402.10,50,2024-01-15T10:00:12Z\n"
+	tests := []struct {
+		name, columns, hasHeader, content string
+		want                              string // the records, as trader_id/quantity pairs
+		dead                              int
+	}{
+		{"typed, no header", typed, "", data, "T1/100 T2/50", 0},
+		{"typed, header of the declared names", typed, "", "trader_id,symbol,price,quantity,trade_time\n" + data, "T1/100 T2/50", 0},
+		{"typed, header in upper case", typed, "", "TRADER_ID,Symbol,PRICE,quantity,trade_time\n" + data, "T1/100 T2/50", 0},
+		{"typed, header of other names", typed, "", "id,sym,px,qty,ts\n" + data, "T1/100 T2/50", 0},
+		{"typed, header in another order", typed, "", "quantity,trader_id,symbol,price,trade_time\n" +
+			"100,T1,AAPL,185.20,2024-01-15T10:00:05Z\n", "T1/100", 0},
+		{"typed, bad first record is a record", typed, "", "T0,AAPL,cheap,1,2024-01-15T10:00:00Z\n" + data, "T1/100 T2/50", 1},
+		{"typed, has_header false keeps a header as a record", typed, "false", "trader_id,symbol,price,quantity,trade_time\n" + data, "T1/100 T2/50", 1},
+		{"typed, has_header true skips a record", typed, "true", data, "T2/50", 0},
+		{"untyped, no header", untyped, "", data, "T1/100 T2/50", 0},
+		{"untyped, header of the declared names", untyped, "", "trader_id,symbol,price,quantity,trade_time\n" + data, "T1/100 T2/50", 0},
+		{"untyped, header of other names", untyped, "", "id,sym,px,qty,ts\n" + data, "T1/100 T2/50", 0},
+		{"only text columns, other names: data", "a STRING, b STRING", "", "x,y\nu,v\n", "x/ u/", 0},
+		{"a header alone", typed, "", "trader_id,symbol,price,quantity,trade_time\n", "", 0},
+		{"empty file", typed, "", "", "", 0},
+		{"crlf", typed, "", strings.ReplaceAll("trader_id,symbol,price,quantity,trade_time\n"+data, "\n", "\r\n"), "T1/100 T2/50", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeFile(t, t.TempDir(), "t.csv", tt.content)
+			props := map[string]string{"t.path": path, "t.columns": tt.columns}
+			if tt.hasHeader != "" {
+				props["t.has_header"] = tt.hasHeader
+			}
+			src, err := NewSource("t", props)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cols, err := sql.ParseColumns("t.columns", tt.columns)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fields := make([]record.Field, len(cols))
+			for i, c := range cols {
+				fields[i] = c.Field()
+			}
+			schema := record.NewSchemaOf(fields...)
+			dlq := &memDLQ{}
+			var got []string
+			for _, r := range readAll(t, src, schema, dlq) {
+				q := ""
+				if s, ok := schema.Lookup("quantity"); ok {
+					q = r.Values[s].String()
+				}
+				got = append(got, r.Values[0].String()+"/"+q)
+			}
+			if strings.Join(got, " ") != tt.want {
+				t.Errorf("records %q, want %q", strings.Join(got, " "), tt.want)
+			}
+			if len(dlq.list) != tt.dead {
+				t.Errorf("%d dead letters %v, want %d", len(dlq.list), dlq.list, tt.dead)
+			}
+		})
+	}
+}
+
+// TestIsHeader checks the header rule on its own: names, types declared
+// and inferred, and lines that are data.
+func TestIsHeader(t *testing.T) {
+	typed := record.NewSchemaOf(
+		record.Field{Name: "id", Type: record.BigintType},
+		record.Field{Name: "name", Type: record.StringType},
+		record.Field{Name: "at", Type: record.TimestampType})
+	cols := []string{"id", "name", "at"}
+	rest := [][]byte{[]byte("1,ann,2024-01-15T10:00:00Z"), []byte("2,bob,1705312805000")}
+	for _, tt := range []struct {
+		first  string
+		schema *record.Schema
+		want   bool
+	}{
+		{"id,name,at", typed, true},
+		{"ID , Name , AT", typed, true},
+		{"at,id,name", nil, true},
+		{"key,who,when", typed, true},
+		{"key,who,when", nil, true}, // id is inferred a number from the rest
+		{"key,who,2024-01-15T10:00:00Z", typed, false},
+		{"0,ann,2024-01-15T10:00:00Z", typed, false},
+		{"key,key,when", typed, false},
+		{"key,,when", typed, false},
+		{"key,who", typed, false},
+		{"", typed, false},
+	} {
+		if got := isHeader([]byte(tt.first), rest, cols, tt.schema, ','); got != tt.want {
+			t.Errorf("isHeader(%q, schema %v) = %v, want %v", tt.first, tt.schema, got, tt.want)
+		}
+	}
+	// A first line that fails a type the rest fail too is no header.
+	if isHeader([]byte("key,who,when"), [][]byte{[]byte("x,ann,soon")}, cols, typed, ',') {
+		t.Error("a header by a type the data does not fit either")
+	}
+}
