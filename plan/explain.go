@@ -221,7 +221,16 @@ func schemaText(in Input) string {
 	}
 	s += ")"
 	if in.Schema.Columns != nil {
-		s += ": " + in.Schema.Columns.String()
+		// Each column with its type, ANY included (a column declared by
+		// name only, or inferred from NULLs only).
+		cols := make([]string, in.Schema.Columns.Len())
+		for i, f := range in.Schema.Columns.Fields() {
+			cols[i] = f.Name + " " + f.Type.String()
+			if f.NotNull {
+				cols[i] += " NOT NULL"
+			}
+		}
+		s += ": " + strings.Join(cols, ", ")
 	}
 	return s
 }
@@ -317,6 +326,10 @@ type jsonSchema struct {
 	Source     string       `json:"source"`
 	Origin     string       `json:"origin"`
 	Records    int          `json:"records,omitempty"`
+	Registry   string       `json:"registry,omitempty"`
+	Note       string       `json:"note,omitempty"`
+	Describe   string       `json:"describe"`
+	Table      bool         `json:"table"`
 	PrimaryKey []string     `json:"primary_key,omitempty"`
 	Columns    []jsonColumn `json:"columns"`
 }
@@ -336,7 +349,8 @@ func (p *Plan) schemasJSON() []jsonSchema {
 		if s.Columns == nil && s.Origin == "" {
 			continue
 		}
-		js := jsonSchema{Source: in.Name, Origin: s.Origin, Records: s.Records, PrimaryKey: s.PrimaryKey, Columns: []jsonColumn{}}
+		js := jsonSchema{Source: in.Name, Origin: s.Origin, Records: s.Records, Registry: s.Registry, Note: s.Note,
+			Describe: s.Describe(), Table: s.Table(), PrimaryKey: s.PrimaryKey, Columns: []jsonColumn{}}
 		if s.Columns == nil {
 			js.Origin = "unknown"
 		} else {

@@ -3,6 +3,8 @@ package runner
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -10,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/plan"
 	"github.com/sluicesql/sluice/sql"
 )
 
@@ -132,5 +135,85 @@ func TestNestedData(t *testing.T) {
 	}
 	if strings.Join(rows, "\n") != strings.Join(want, "\n") {
 		t.Errorf("rows:\n%s\nwant:\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestExplainSchemas checks each source's schema line in EXPLAIN and its
+// entry in explain --json: the origin (DDL, declared, inferred from N
+// records), a table's primary key, and every column with its type, ANY
+// included.
+func TestExplainSchemas(t *testing.T) {
+	events := writeData(t, "e.jsonl", `{"id":1,"n":null,"p":{"a":[1,2]}}`+"\n"+`{"id":2,"n":null}`+"\n")
+	people := writeData(t, "p.jsonl", `{"id":1,"name":"ann"}`+"\n")
+	src := `CREATE TABLE people (id BIGINT, name STRING NOT NULL, PRIMARY KEY (id)) WITH ('type'='file_source', 'path'='` + people + `');
+		SELECT e.id, name FROM e JOIN people ON e.id = people.id WITH ('e.type'='file_source', 'e.path'='` + events + `');
+		SELECT * FROM d WITH ('d.type'='file_source', 'd.path'='` + people + `', 'd.columns'='id, name STRING');`
+	stmts, err := sql.Parse("test.sql", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := NewCatalog(stmts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plans []*plan.Plan
+	for _, s := range stmts[1:] {
+		p, err := Plan(context.Background(), s, Options{Partitions: 2, Catalog: cat})
+		if err != nil {
+			t.Fatal(err)
+		}
+		plans = append(plans, p)
+	}
+	var text bytes.Buffer
+	if err := plan.Explain(&text, plans); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"schema:       e (inferred from 2 records): id INTEGER, n ANY, p ROW<a ARRAY<INTEGER>>\n",
+		"schema:       people (DDL; table, primary key id): id BIGINT, name STRING NOT NULL\n",
+		"schema:       d (declared): id ANY, name STRING\n",
+	} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("EXPLAIN lacks %q:\n%s", want, text.String())
+		}
+	}
+	var js bytes.Buffer
+	if err := plan.ExplainJSON(&js, plans); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Statements []struct {
+			Schemas []struct {
+				Source, Origin, Describe string
+				Records                  int
+				Table                    bool
+				PrimaryKey               []string `json:"primary_key"`
+				Columns                  []struct {
+					Name, Type string
+					Nullable   bool
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal(js.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, st := range doc.Statements {
+		for _, s := range st.Schemas {
+			line := fmt.Sprintf("%s %s %d %q %v %v:", s.Source, s.Origin, s.Records, s.Describe, s.Table, s.PrimaryKey)
+			for _, c := range s.Columns {
+				line += fmt.Sprintf(" %s %s %v", c.Name, c.Type, c.Nullable)
+			}
+			got = append(got, line)
+		}
+	}
+	want := []string{
+		`e inferred 2 "inferred from 2 records" false []: id INTEGER true n ANY true p ROW<a ARRAY<INTEGER>> true`,
+		`people DDL 0 "DDL" true [id]: id BIGINT true name STRING false`,
+		`d declared 0 "declared" false []: id ANY true name STRING true`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("explain --json schemas:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
