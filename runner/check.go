@@ -208,8 +208,14 @@ func checkOptions(stmt *sql.Statement, opts Options) (*checked, error) {
 	}
 	for _, n := range names {
 		decl, _ := opts.Catalog.Lookup(n)
-		if decl != nil && len(decl.Columns) > 0 && c.props[n+".columns"] == "" {
-			// A header-less CSV file takes its column names from the DDL.
+		if decl != nil && len(decl.Columns) > 0 {
+			if v := c.props[n+".columns"]; strings.TrimSpace(v) != "" {
+				// Two column lists: neither may silently win.
+				return nil, c.errorAt(&sql.PropertyError{Key: n + ".columns", Msg: fmt.Sprintf(
+					"WITH '%s.columns': %s already declares its columns, in the column list of its CREATE statement at line %d; declare them once (drop '%[1]s.columns', or the column list)",
+					n, decl.Name, decl.Line)}, sel)
+			}
+			// A CSV file's fields are the DDL's columns.
 			cols := make([]string, len(decl.Columns))
 			for i, col := range decl.Columns {
 				cols[i] = col.Name

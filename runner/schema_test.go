@@ -217,3 +217,35 @@ func TestExplainSchemas(t *testing.T) {
 		t.Errorf("explain --json schemas:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestDDLColumnsDeclaredTwice checks that a DDL column list and a
+// '<n>.columns' (in the DDL's WITH, the reading statement's or --set) are
+// refused: neither may silently win.
+func TestDDLColumnsDeclaredTwice(t *testing.T) {
+	data := writeData(t, "t.jsonl", `{"a":1}`+"\n")
+	ddl := `CREATE STREAM t (a BIGINT) WITH ('type'='file_source', 'path'='` + data + `'%s);
+		SELECT * FROM t%s;`
+	for _, tt := range []struct {
+		ddlWith, with string
+		set           map[string]string
+		want          string
+	}{
+		{", 'columns'='b STRING'", "", nil, "1:121: "},
+		{"", " WITH ('t.columns'='b STRING')", nil, "2:25: "},
+		{"", "", map[string]string{"t.columns": "b"}, "--set t.columns: "},
+	} {
+		stmts, err := sql.Parse("test.sql", fmt.Sprintf(ddl, tt.ddlWith, tt.with))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cat, err := NewCatalog(stmts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Plan(context.Background(), stmts[1], Options{Catalog: cat, Set: tt.set})
+		if err == nil || !strings.Contains(err.Error(), tt.want) ||
+			!strings.Contains(err.Error(), "t already declares its columns, in the column list of its CREATE statement at line 1") {
+			t.Errorf("%s%s %v: %v", tt.ddlWith, tt.with, tt.set, err)
+		}
+	}
+}
