@@ -145,6 +145,7 @@ func Compile(sel *sql.Select, opts Options) (*Program, error) {
 	if err != nil {
 		return nil, err
 	}
+	p.markNotNull(sel, items)
 	if err := p.compileOrder(sel, items); err != nil {
 		return nil, err
 	}

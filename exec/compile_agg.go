@@ -406,7 +406,8 @@ func (p *Program) aggOutputTypes(items []sql.SelectItem, in *expr.Scope) {
 }
 
 // keyOutputTypes gives the output columns that are group keys their keys'
-// types (a nested key is then written as JSON).
+// types (a nested key is then written as JSON), and those that are a
+// window's bounds (_WINDOW_START, _WINDOW_END) TIMESTAMP.
 func (p *Program) keyOutputTypes(keys []sql.Expr, types []record.Type, items []sql.SelectItem) {
 	fields := p.out.Fields()
 	for i, it := range items {
@@ -414,6 +415,11 @@ func (p *Program) keyOutputTypes(keys []sql.Expr, types []record.Type, items []s
 			if sameExpr(g, it.Expr) {
 				fields[i].Type = types[k]
 				break
+			}
+		}
+		if id, ok := it.Expr.(*sql.Ident); ok && p.agg.window != nil {
+			if sys, _ := record.IsSystemColumn(id.Name); sys == record.SysWindowStart || sys == record.SysWindowEnd {
+				fields[i].Type = record.TimestampType
 			}
 		}
 	}

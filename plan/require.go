@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/sluicesql/sluice/partition"
@@ -306,18 +307,8 @@ func distinctClause(sel *sql.Select) clause {
 // join: an unmatched row has NULL there whatever its join key, so such a
 // key does not keep equal rows on one partition.
 func outerKeys(sel *sql.Select, r *resolver, cls []clause) {
-	nullable := map[int]bool{}
-	for i, j := range sel.Joins {
-		switch j.Kind {
-		case sql.LeftJoin:
-			nullable[i+1] = true
-		case sql.RightJoin, sql.FullJoin:
-			for k := 0; k <= i+1; k++ {
-				nullable[k] = j.Kind == sql.FullJoin || k <= i
-			}
-		}
-	}
-	if len(nullable) == 0 {
+	nullable := sql.NullExtended(sel.Joins)
+	if !slices.Contains(nullable, true) {
 		return
 	}
 	for i := range cls {
@@ -327,7 +318,7 @@ func outerKeys(sel *sql.Select, r *resolver, cls []clause) {
 		}
 		var kept []sql.Expr
 		for _, e := range c.keys {
-			if !nullable[r.input(e)] {
+			if in := r.input(e); in < 0 || !nullable[in] {
 				kept = append(kept, e)
 			}
 		}

@@ -211,6 +211,25 @@ type Join struct {
 	AsOf Expr
 }
 
+// NullExtended reports, for the FROM source (0) and each joined source
+// (i for joins[i-1]), whether an outer join may give its columns NULL in
+// a row that has no match there: the right side of a LEFT JOIN, every
+// source before a RIGHT JOIN, both sides of a FULL JOIN.
+func NullExtended(joins []Join) []bool {
+	out := make([]bool, len(joins)+1)
+	for i, j := range joins {
+		switch j.Kind {
+		case LeftJoin:
+			out[i+1] = true
+		case RightJoin, FullJoin:
+			for k := 0; k <= i+1; k++ {
+				out[k] = j.Kind == FullJoin || k <= i
+			}
+		}
+	}
+	return out
+}
+
 // WindowKind is the kind of an event-time window.
 type WindowKind uint8
 

@@ -176,8 +176,13 @@ func (r *registry) register(ctx context.Context, subject string, s sr.Schema) (s
 			return ss, fmt.Errorf("schema registry %s: subject %q: %w", r.url, subject, ae)
 		}
 		if err != nil {
-			return ss, fmt.Errorf("schema registry %s: subject %q has no version equal to the output's schema "+
+			err = fmt.Errorf("schema registry %s: subject %q has no version equal to the output's schema "+
 				"(auto.register.schemas is false, so it must be registered beforehand): %w\nthe output's schema: %s", r.url, subject, err, s.Schema)
+			var re *sr.ResponseError
+			if errors.As(err, &re) && re.StatusCode == http.StatusNotFound {
+				err = refusal{err}
+			}
+			return ss, err
 		}
 		r.remember(ss)
 		return ss, nil
@@ -186,7 +191,7 @@ func (r *registry) register(ctx context.Context, subject string, s sr.Schema) (s
 	if err != nil {
 		var re *sr.ResponseError
 		if errors.As(err, &re) && re.StatusCode == http.StatusConflict {
-			return sr.SubjectSchema{}, r.incompatible(ctx, subject, s, err)
+			return sr.SubjectSchema{}, refusal{r.incompatible(ctx, subject, s, err)}
 		}
 		return sr.SubjectSchema{}, fmt.Errorf("schema registry %s: registering the schema of subject %q: %w", r.url, subject, r.authError(err))
 	}
@@ -199,6 +204,13 @@ func (r *registry) register(ctx context.Context, subject string, s sr.Schema) (s
 	r.remember(ss)
 	return ss, nil
 }
+
+// refusal is the registry's refusal of a sink's schema: incompatible with
+// the subject's versions (409), or, with auto.register.schemas off, not one
+// of them.
+type refusal struct{ error }
+
+func (r refusal) Unwrap() error { return r.error }
 
 // authError returns err as an *AuthError when the registry refused the
 // credentials (401, 403) or its TLS handshake failed: the user's to fix.

@@ -2,7 +2,9 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -62,7 +64,7 @@ func (k *Sink) Open(ctx context.Context, schema *record.Schema, keySlots []int) 
 		}
 	}
 	if f := k.cfg.values; f != nil {
-		enc, ss, err := f.encoder(ctx, k.cfg.registry, valueSubject(k.cfg.topic), k.cfg.topic, schema)
+		enc, ss, err := openEncoder(ctx, f, k.cfg.registry, valueSubject(k.cfg.topic), k.cfg.topic, schema)
 		if err != nil {
 			return fmt.Errorf("kafka sink %q: %w", k.cfg.name, err)
 		}
@@ -74,10 +76,10 @@ func (k *Sink) Open(ctx context.Context, schema *record.Schema, keySlots []int) 
 			fields[i] = schema.Fields()[s]
 		}
 		if k.window {
-			fields = append(fields, record.Field{Name: windowStartKey, Type: record.TimestampType},
-				record.Field{Name: windowEndKey, Type: record.TimestampType})
+			fields = append(fields, record.Field{Name: windowStartKey, Type: record.TimestampType, NotNull: true},
+				record.Field{Name: windowEndKey, Type: record.TimestampType, NotNull: true})
 		}
-		enc, ss, err := f.encoder(ctx, k.cfg.registry, keySubject(k.cfg.topic), k.cfg.topic+"_key", record.NewSchemaOf(fields...))
+		enc, ss, err := openEncoder(ctx, f, k.cfg.registry, keySubject(k.cfg.topic), k.cfg.topic+"_key", record.NewSchemaOf(fields...))
 		if err != nil {
 			return fmt.Errorf("kafka sink %q: key: %w", k.cfg.name, err)
 		}
@@ -99,6 +101,36 @@ func (k *Sink) Open(ctx context.Context, schema *record.Schema, keySlots []int) 
 		k.keyNames = append(k.keyNames, schema.Name(s))
 	}
 	return nil
+}
+
+// openEncoder returns f's encoder of rows of schema, whose registry schema
+// it registers under subject (see registryFormat). When the subject
+// refuses that schema and some of its columns are NOT NULL, it tries the
+// schema with every column nullable instead: the one Sluice registered
+// before it wrote the columns that are never NULL as non-nullable fields,
+// which a subject's existing versions may hold. That schema writes the same
+// values; when the subject refuses it too, the first refusal is the error.
+func openEncoder(ctx context.Context, f registryFormat, reg *registry, subject, name string, schema *record.Schema) (rowEncoder, sr.SubjectSchema, error) {
+	enc, ss, err := f.encoder(ctx, reg, subject, name, schema)
+	if err == nil || !errors.As(err, new(refusal)) {
+		return enc, ss, err
+	}
+	fields := schema.Fields()
+	relaxed := false
+	for i := range fields {
+		relaxed = relaxed || fields[i].NotNull
+		fields[i].NotNull = false
+	}
+	if !relaxed {
+		return enc, ss, err
+	}
+	nullable, nss, nerr := f.encoder(ctx, reg, subject, name, record.NewSchemaOf(fields...))
+	if nerr != nil {
+		return enc, ss, err
+	}
+	slog.Info("schema registry: the subject refuses NOT NULL fields; writing every field nullable, as its versions are",
+		"subject", subject, "version", nss.Version, "id", nss.ID)
+	return nullable, nss, nil
 }
 
 // The names of the window's bounds in a windowed key.

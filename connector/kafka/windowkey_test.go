@@ -47,7 +47,7 @@ func TestWindowedAvroKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := schemaText(sch.Columns); got != "symbol STRING, n BIGINT, window_start TIMESTAMP, window_end TIMESTAMP" {
+	if got := schemaText(sch.Columns); got != "symbol STRING, n BIGINT, window_start TIMESTAMP NOT NULL, window_end TIMESTAMP NOT NULL" {
 		t.Fatalf("read back as %s", got)
 	}
 	got := readAll(t, back, sch.Columns, nil)

@@ -153,13 +153,16 @@ func Compile(sel *sql.Select, opts Options) (*Program, error) {
 		}
 	}
 	p.stream = c.schema(0)
-	joined := record.NewSchemaOf(p.stream.Fields()...)
+	// A column of a side an outer join NULL-extends is nullable whatever
+	// its source declares.
+	outer := sql.NullExtended(sel.Joins)
+	joined := record.NewSchemaOf(nullable(p.stream.Fields(), outer[0])...)
 	offsets := make([]int, len(c.inputs))
 	stage := -1 // the stream-stream join the next table follows
 	for i := 1; i < len(c.inputs); i++ {
 		schema := c.schema(i)
 		offsets[i] = joined.Len()
-		for _, f := range schema.Fields() {
+		for _, f := range nullable(schema.Fields(), outer[i]) {
 			f.Name = c.name(i, f.Name)
 			joined.AddField(f)
 		}
@@ -304,6 +307,16 @@ func newCompiler(sel *sql.Select, opts Options) *compiler {
 		}
 	}
 	return c
+}
+
+// nullable returns fields, without NOT NULL when null is set.
+func nullable(fields []record.Field, null bool) []record.Field {
+	if null {
+		for i := range fields {
+			fields[i].NotNull = false
+		}
+	}
+	return fields
 }
 
 // schema returns input i's schema: the known one, else the columns the
