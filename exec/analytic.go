@@ -1,6 +1,8 @@
 package exec
 
 import (
+	"strings"
+
 	"github.com/sluicesql/sluice/exec/analytic"
 	"github.com/sluicesql/sluice/expr"
 	"github.com/sluicesql/sluice/record"
@@ -56,6 +58,32 @@ func (a *analyticPlan) override(e sql.Expr) (int, bool) {
 		}
 	}
 	return 0, false
+}
+
+// typeOf is the expr.Scope OverrideType of an OVER call's slot, so that
+// the expressions around it are type-checked (QUALIFY rn <= 'a'): a rank
+// is a BIGINT, LAG its argument's type, an aggregate as over a group.
+func (a *analyticPlan) typeOf(in *expr.Scope) func(e sql.Expr) record.Type {
+	return func(e sql.Expr) record.Type {
+		c, ok := isAnalyticCall(e)
+		if !ok {
+			return record.AnyType
+		}
+		switch strings.ToUpper(c.Name) {
+		case "ROW_NUMBER", "RANK", "DENSE_RANK":
+			return record.BigintType
+		case "LAG":
+			if len(c.Args) == 0 {
+				return record.AnyType
+			}
+			_, t, err := expr.CompileTyped(c.Args[0], in)
+			if err != nil {
+				return record.AnyType
+			}
+			return t
+		}
+		return aggType(c, in)
+	}
 }
 
 // compileAnalytic compiles the OVER calls of a select list.

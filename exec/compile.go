@@ -456,16 +456,14 @@ func (p *Program) compileStateless(sel *sql.Select, items []sql.SelectItem, in *
 		if err != nil {
 			return err
 		}
-		if plan.ordered, err = p.eventOrdered(calls); err != nil {
-			return err
-		}
-		p.analytic = plan
 		// A first pass discovers every input column the select list reads,
-		// so that the analytic slots can follow the final input schema.
+		// so that the analytic slots can follow the final input schema, and
+		// type-checks the expressions over the OVER values (before the
+		// window's ORDER BY is judged: QUALIFY rn <= 'a' is a type error).
 		discover := &expr.Scope{Schema: in.Schema, AutoAdd: in.AutoAdd, Override: func(e sql.Expr) (int, bool) {
 			_, ok := plan.override(e)
 			return 0, ok
-		}}
+		}, OverrideType: plan.typeOf(in)}
 		for _, e := range append(itemExprs(items), sel.Qualify) {
 			if e == nil {
 				continue
@@ -474,8 +472,12 @@ func (p *Program) compileStateless(sel *sql.Select, items []sql.SelectItem, in *
 				return err
 			}
 		}
+		if plan.ordered, err = p.eventOrdered(calls); err != nil {
+			return err
+		}
+		p.analytic = plan
 		plan.base = p.in.Len()
-		scope = &expr.Scope{Schema: in.Schema, AutoAdd: in.AutoAdd, Override: plan.override}
+		scope = &expr.Scope{Schema: in.Schema, AutoAdd: in.AutoAdd, Override: plan.override, OverrideType: plan.typeOf(in)}
 		if err := p.compileQualify(sel.Qualify, scope); err != nil {
 			return err
 		}
