@@ -12,6 +12,7 @@
 package join
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -218,6 +219,12 @@ func Compile(sel *sql.Select, opts Options) (*Program, error) {
 	scope := &expr.Scope{Schema: joined}
 	for _, lk := range p.tables {
 		i := lk.table.input
+		// The key equalities are type-checked as written (t.symbol =
+		// r.trader_id compares STRING with BIGINT), though rows are
+		// looked up by the key's values.
+		if err := checkEqs(c.keyEqs[i], scope); err != nil {
+			return nil, err
+		}
 		for _, k := range c.keys[i] {
 			f, err := expr.Compile(k, scope)
 			if err != nil {
@@ -269,7 +276,8 @@ type compiler struct {
 	known   []bool            // per input: the columns are known (a name outside them is an error)
 	used    []map[string]bool // per input: the lower-case names of the columns the statement reads
 	aliases map[string]bool
-	keys    map[int][]sql.Expr // per table input: the expressions equated with its key columns
+	keys    map[int][]sql.Expr    // per table input: the expressions equated with its key columns
+	keyEqs  map[int][][2]sql.Expr // per table input: those equalities over the joined row, and as written, to type-check
 	props   map[string]string
 	// streams are the right inputs of the stream-stream joins, ss the one
 	// being compiled
@@ -281,7 +289,7 @@ type compiler struct {
 }
 
 func newCompiler(sel *sql.Select, opts Options) *compiler {
-	c := &compiler{inputs: opts.Inputs, props: opts.Properties, quals: map[string]int{}, aliases: map[string]bool{}, keys: map[int][]sql.Expr{}, times: map[int]string{}}
+	c := &compiler{inputs: opts.Inputs, props: opts.Properties, quals: map[string]int{}, aliases: map[string]bool{}, keys: map[int][]sql.Expr{}, keyEqs: map[int][][2]sql.Expr{}, times: map[int]string{}}
 	for i, in := range opts.Inputs {
 		if in.Alias != "" {
 			c.quals[strings.ToLower(in.Alias)] = i
@@ -686,10 +694,12 @@ func (c *compiler) on(i int, j sql.Join) ([]sql.Expr, error) {
 		if b, ok := conj.(*sql.Binary); ok && b.Op == sql.Eq {
 			if k, other := c.keyColumn(i, b.L, b.R); k >= 0 && keys[k] == nil {
 				keys[k] = other
+				c.keyEqs[i] = append(c.keyEqs[i], [2]sql.Expr{r, conj})
 				continue
 			}
 			if k, other := c.keyColumn(i, b.R, b.L); k >= 0 && keys[k] == nil {
 				keys[k] = other
+				c.keyEqs[i] = append(c.keyEqs[i], [2]sql.Expr{r, conj})
 				continue
 			}
 		}
@@ -726,6 +736,21 @@ func (c *compiler) keyColumn(i int, col, other sql.Expr) (int, sql.Expr) {
 		}
 	}
 	return -1, nil
+}
+
+// checkEqs type-checks key equalities, each over the joined row and as
+// written (an error quotes the equality as written).
+func checkEqs(eqs [][2]sql.Expr, scope *expr.Scope) error {
+	for _, eq := range eqs {
+		if _, err := expr.Compile(eq[0], scope); err != nil {
+			var se *sql.Error
+			if errors.As(err, &se) {
+				se.Msg = strings.ReplaceAll(se.Msg, sql.FormatExpr(eq[0]), sql.FormatExpr(eq[1]))
+			}
+			return err
+		}
+	}
+	return nil
 }
 
 func errorAt(n sql.Node, format string, args ...any) error {

@@ -206,6 +206,7 @@ type streamJoin struct {
 	cols     [2]string
 	left     int           // the input of the left side's time column; -1 when none
 	keys     [2][]sql.Expr // each side's join key over the joined row
+	eqs      [][2]sql.Expr // the key equalities over the joined row, and as written
 	residual []sql.Expr    // the rest of ON over the joined row
 }
 
@@ -235,9 +236,11 @@ func (c *compiler) streamJoin(j sql.Join, k int) (*streamJoin, error) {
 			switch {
 			case lm != 0 && lm&^left == 0 && rm == right:
 				sj.keys[0], sj.keys[1] = append(sj.keys[0], l), append(sj.keys[1], rr)
+				sj.eqs = append(sj.eqs, [2]sql.Expr{r, conj})
 				continue
 			case lm == right && rm != 0 && rm&^left == 0:
 				sj.keys[0], sj.keys[1] = append(sj.keys[0], rr), append(sj.keys[1], l)
+				sj.eqs = append(sj.eqs, [2]sql.Expr{r, conj})
 				continue
 			}
 		}
@@ -329,6 +332,9 @@ func (sj *streamJoin) boundText(c *compiler, in int) string {
 // rest of its ON over the joined row into iv.
 func (sj *streamJoin) compile(iv *interval, c *compiler, joined *record.Schema) error {
 	scope := &expr.Scope{Schema: joined}
+	if err := checkEqs(sj.eqs, scope); err != nil {
+		return err
+	}
 	iv.tslot = [2]int{-1, -1}
 	for s := range 2 {
 		if sj.cols[s] != "" {
