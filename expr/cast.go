@@ -36,8 +36,19 @@ func castTarget(typ string) (castFunc, error) {
 	case "DECIMAL", "NUMERIC":
 		return decimalCast(name, args)
 	}
-	return nil, fmt.Errorf("unknown type %s", typ)
+	msg := "unknown type " + name
+	if hint := sql.DidYouMean(name, castTypes, func(s string) string { return s }); hint != "" {
+		msg += "; " + hint
+	}
+	return nil, fmt.Errorf("%s (valid types: %s)", msg, castTypeNames)
 }
+
+// castTypes are the type names CAST converts to, the candidates of a
+// "did you mean"; castTypeNames lists them for messages.
+var castTypes = []string{"INTEGER", "INT", "BIGINT", "SMALLINT", "INT8", "INT4", "LONG", "FLOAT", "DOUBLE", "REAL", "FLOAT8", "FLOAT4",
+	"BOOLEAN", "BOOL", "TIMESTAMP", "STRING", "TEXT", "VARCHAR", "CHAR", "DECIMAL", "NUMERIC"}
+
+const castTypeNames = "BOOLEAN, INTEGER (INT), BIGINT, DECIMAL(p,s), DOUBLE (FLOAT), STRING (VARCHAR), TIMESTAMP"
 
 // splitType splits "DECIMAL(10, 2)" into "DECIMAL" and [10 2].
 func splitType(typ string) (string, []int, error) {
@@ -127,7 +138,11 @@ func decimalCast(name string, args []int) (castFunc, error) {
 func (c *compiler) cast(x *sql.Cast) (node, error) {
 	conv, err := castTarget(x.Type)
 	if err != nil {
-		return node{}, errorf(x, "CAST: %v", err)
+		at := sql.Node(x)
+		if x.TypePos.Line > 0 {
+			at = x.TypePos
+		}
+		return node{}, errorf(at, "CAST: %v", err)
 	}
 	in, err := c.compile(x.X)
 	if err != nil {

@@ -429,6 +429,8 @@ type Cast struct {
 	Pos
 	X    Expr
 	Type string
+	// TypePos is where the type name starts.
+	TypePos Pos
 }
 
 // Call is a function call. Name is upper-case. `COUNT(*)` has Star set and

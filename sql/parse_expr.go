@@ -436,7 +436,7 @@ func (p *parser) cast() Expr {
 		p.failf(ty, "expected type name after AS in CAST, found %s", p.describe(ty))
 	}
 	p.i++
-	c.Type = ty.up
+	c.Type, c.TypePos = ty.up, ty.pos
 	if p.isOp("(") {
 		topen := p.next()
 		var args []string
