@@ -130,6 +130,15 @@ func (p *parser) attachAnnotations(anns []rawAnnotation, starts map[int]*Stateme
 			p.errs = append(p.errs, newError(p.file, p.src, a.keyPos, msg))
 			continue
 		}
+		if s.IsDDL() {
+			kind := "STREAM"
+			if s.Kind == CreateTable {
+				kind = "TABLE"
+			}
+			p.errs = append(p.errs, newError(p.file, p.src, a.keyPos, fmt.Sprintf(
+				"annotation @%s is before CREATE %s %s, which declares a source and runs nothing: put it directly before the query it is for", a.Key, kind, s.Name)))
+			continue
+		}
 		if msg := validateAnnotation(a.Key, a.Value); msg != "" {
 			p.errs = append(p.errs, newError(p.file, p.src, a.ValuePos, msg))
 			continue
