@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/sluicesql/sluice/connector"
 	"github.com/sluicesql/sluice/runner"
 )
 
@@ -73,7 +74,11 @@ next:
 			continue
 		}
 		if n.Writes != "" {
-			streams[strings.ToLower(n.Writes)] = runner.Stream{Schema: n.output(c.Program), Bounded: c.Bounded}
+			s := runner.Stream{Schema: n.output(c.Program), Bounded: c.Bounded}
+			if c.ColumnsUnknown {
+				s.Schema = connector.Schema{Origin: connector.SchemaNotInferred}
+			}
+			streams[strings.ToLower(n.Writes)] = s
 		}
 	}
 	if len(errs) == 0 {

@@ -49,6 +49,9 @@ type checked struct {
 	// plan is made with the facts src knows before it connects.
 	plan      *plan.Plan
 	kafkaOpts func(client string) []kgo.Opt
+	// starsUnknown: explain --no-infer read a SELECT * over columns it
+	// does not know (see starsUnknown), so the output's are not known.
+	starsUnknown bool
 	// upBounded: the input is one of Options.Streams, whose writer's input ends
 	upBounded bool
 	// inProcessOut: another statement of the application reads the rows
@@ -73,6 +76,9 @@ type Checked struct {
 	// generator with a count, Kafka read to its end, another statement's
 	// bounded output), so that the statement does.
 	Bounded bool
+	// ColumnsUnknown: the output's columns are not known (explain
+	// --no-infer of a SELECT * over a source whose columns it did not read).
+	ColumnsUnknown bool
 }
 
 // Check makes every check of Prepare that opens no connection: the WITH
@@ -100,7 +106,7 @@ func Check(ctx context.Context, stmt *sql.Statement, opts Options) (*Checked, er
 		bounded = isBounded(c.src)
 		c.src.Close()
 	}
-	return &Checked{Plan: c.plan, Program: c.prog, Bounded: bounded}, nil
+	return &Checked{Plan: c.plan, Program: c.prog, Bounded: bounded, ColumnsUnknown: c.starsUnknown}, nil
 }
 
 // Plan checks and plans the statement as Prepare does, without connecting
@@ -140,6 +146,9 @@ func check(ctx context.Context, stmt *sql.Statement, opts Options) (_ *checked, 
 	} else if c.schema.Columns == nil && columns != nil {
 		c.schema.Columns, c.schema.Origin = record.NewSchema(columns...), connector.SchemaGenerator
 	}
+	if opts.NoInfer && c.schema.Columns == nil {
+		sel, c.starsUnknown = starsUnknown(sel)
+	}
 	if c.prog, err = exec.Compile(sel, exec.Options{Properties: c.props, Schema: c.schema.Columns, ExternalWatermark: true}); err != nil {
 		var se *sql.Error
 		switch {
@@ -173,6 +182,25 @@ func check(ctx context.Context, stmt *sql.Statement, opts Options) (_ *checked, 
 		return nil, c.errorAt(err, stmt)
 	}
 	return c, nil
+}
+
+// starsUnknown returns sel with each `*` of its select list read as one
+// column named *, for explain --no-infer: without a sample the source's
+// columns are not known, so the plan is shown with * standing for them
+// (its schema line says it was not inferred).
+func starsUnknown(sel *sql.Select) (*sql.Select, bool) {
+	if !slices.ContainsFunc(sel.Items, func(it sql.SelectItem) bool { return it.Star }) {
+		return sel, false
+	}
+	cp := *sel
+	cp.Items = slices.Clone(sel.Items)
+	for i, it := range cp.Items {
+		known := it.Qualifier == "" || strings.EqualFold(it.Qualifier, sel.From.Name) || strings.EqualFold(it.Qualifier, sel.From.Alias)
+		if it.Star && known { // an unknown qualifier stays an error
+			cp.Items[i] = sql.SelectItem{Pos: it.Pos, Expr: &sql.Ident{Pos: it.Pos, Qualifier: it.Qualifier, Name: "*"}}
+		}
+	}
+	return &cp, true
 }
 
 // checkOptions makes the checks of the statement's properties that need

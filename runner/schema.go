@@ -60,6 +60,11 @@ func sourceSchema(ctx context.Context, sel *sql.Select, name string, decl *sql.S
 	}
 	switch {
 	case decl != nil && len(decl.PrimaryKey) > 0:
+		if v := props[name+".primary.key"]; strings.TrimSpace(v) != "" && !sameColumns(v, decl.PrimaryKey) {
+			return s, &sql.PropertyError{Key: name + ".primary.key", InValue: true,
+				Msg: fmt.Sprintf("source %q: primary key %q disagrees with PRIMARY KEY (%s) of CREATE %s %s at line %d: give the key once, or the same columns in both",
+					name, sql.Clip(v), strings.Join(decl.PrimaryKey, ", "), ddlKind(decl), decl.Name, decl.Line)}
+		}
 		s.PrimaryKey = decl.PrimaryKey
 	case strings.TrimSpace(props[name+".primary.key"]) != "":
 		for _, k := range strings.Split(props[name+".primary.key"], ",") {
@@ -79,6 +84,29 @@ func sourceSchema(ctx context.Context, sel *sql.Select, name string, decl *sql.S
 		}
 	}
 	return s, nil
+}
+
+// sameColumns reports whether list, a comma-separated '<n>.primary.key'
+// value, names cols in order (compared case-insensitively).
+func sameColumns(list string, cols []string) bool {
+	parts := strings.Split(list, ",")
+	if len(parts) != len(cols) {
+		return false
+	}
+	for i, p := range parts {
+		if !strings.EqualFold(strings.TrimSpace(p), cols[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// ddlKind is STREAM or TABLE, as a DDL statement says.
+func ddlKind(s *sql.Statement) string {
+	if s.Kind == sql.CreateTable {
+		return "TABLE"
+	}
+	return "STREAM"
 }
 
 // withUpstream returns the schema of a source that another statement of

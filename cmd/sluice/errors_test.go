@@ -108,6 +108,26 @@ SELECT a FROM k WITH ('k.type'='kafka_source', 'k.bootstrap.servers'='127.0.0.1:
 	}
 }
 
+// TestExplainNoInferStar checks that explain --no-infer explains a
+// SELECT * over a source whose columns it does not read, and a statement
+// reading that one's output, where run (which infers them) succeeds.
+func TestExplainNoInferStar(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	writeFile(t, dir, "t.jsonl", "{\"a\":1,\"b\":2}\n")
+	f := writeFile(t, dir, "star.sql", `CREATE STREAM t WITH ('type'='file_source', 'path'='t.jsonl');
+CREATE STREAM mid AS SELECT * FROM t WHERE a > 0;
+SELECT b, COUNT(*) AS n FROM mid GROUP BY b;
+`)
+	if code, out, errOut := sluice(t, "run", "-q", f); code != exitOK || out != `{"b":2,"n":1}`+"\n" {
+		t.Fatalf("run: exit %d, stdout %q\nstderr:\n%s", code, out, errOut)
+	}
+	code, out, errOut := sluice(t, "explain", "--no-infer", f)
+	if code != exitOK || !strings.Contains(out, "t (unknown: not inferred (--no-infer))") || !strings.Contains(out, "statement 2") {
+		t.Fatalf("explain --no-infer: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+}
+
 // TestHugeInputGivesAShortMessage checks that a megabyte-long line with a
 // huge key and value quotes a window of the line and clipped names.
 func TestHugeInputGivesAShortMessage(t *testing.T) {
