@@ -62,8 +62,8 @@ func sourceSchema(ctx context.Context, sel *sql.Select, name string, decl *sql.S
 	case decl != nil && len(decl.PrimaryKey) > 0:
 		if v := props[name+".primary.key"]; strings.TrimSpace(v) != "" && !sameColumns(v, decl.PrimaryKey) {
 			return s, &sql.PropertyError{Key: name + ".primary.key", InValue: true,
-				Msg: fmt.Sprintf("source %q: primary key %q disagrees with PRIMARY KEY (%s) of CREATE %s %s at line %d: give the key once, or the same columns in both",
-					name, sql.Clip(v), strings.Join(decl.PrimaryKey, ", "), ddlKind(decl), decl.Name, decl.Line)}
+				Msg: fmt.Sprintf("WITH '%s.primary.key': %s already declares its primary key, PRIMARY KEY (%s) in its CREATE statement at line %d; declare it once (drop '%[1]s.primary.key', or name the same columns)",
+					name, decl.Name, strings.Join(decl.PrimaryKey, ", "), decl.Line)}
 		}
 		s.PrimaryKey = decl.PrimaryKey
 	case strings.TrimSpace(props[name+".primary.key"]) != "":
@@ -99,14 +99,6 @@ func sameColumns(list string, cols []string) bool {
 		}
 	}
 	return true
-}
-
-// ddlKind is STREAM or TABLE, as a DDL statement says.
-func ddlKind(s *sql.Statement) string {
-	if s.Kind == sql.CreateTable {
-		return "TABLE"
-	}
-	return "STREAM"
 }
 
 // withUpstream returns the schema of a source that another statement of
