@@ -441,6 +441,9 @@ func columnName(it sql.SelectItem) string {
 		}
 		return id.Name
 	}
+	if ix, ok := it.Expr.(*sql.Index); ok && len(ix.Path) > 0 {
+		return ix.Path[len(ix.Path)-1]
+	}
 	return sql.FormatExpr(it.Expr)
 }
 

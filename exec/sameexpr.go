@@ -19,7 +19,7 @@ func sameExpr(a, b sql.Expr) bool {
 			(x.Qualifier == "" || y.Qualifier == "" || strings.EqualFold(x.Qualifier, y.Qualifier))
 	case *sql.Index:
 		y, ok := b.(*sql.Index)
-		return ok && sameExpr(x.X, y.X) && sameExpr(x.Index, y.Index)
+		return ok && sameExpr(x.X, y.X) && sameExpr(x.Index, y.Index) && samePath(x.Path, y.Path)
 	case *sql.Literal:
 		y, ok := b.(*sql.Literal)
 		return ok && x.Kind == y.Kind && x.Text == y.Text && strings.EqualFold(x.Unit, y.Unit)

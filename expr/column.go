@@ -80,7 +80,7 @@ func (c *compiler) columnPath(x *sql.Ident) (string, []string) {
 // fieldType returns the type of the nested field path of column name, of
 // type t: ANY when t does not say (a column of type ANY), else the declared or inferred field's type. A field the ROW type
 // does not have is an error with a hint.
-func fieldType(x *sql.Ident, name string, t record.Type, path []string) (record.Type, error) {
+func fieldType(x sql.Node, name string, t record.Type, path []string) (record.Type, error) {
 	at := name
 	for _, f := range path {
 		switch t.Kind {

@@ -50,11 +50,11 @@ func (c *compiler) index(x *sql.Index) (node, error) {
 	if it := c.types[x.Index]; known(it) && !isInteger(it) {
 		return node{}, errorf(x.Index, "array subscript must be an integer, not %s", it)
 	}
-	elem := record.AnyType
-	if t.Kind == record.TypeArray && t.Elem != nil {
-		elem = *t.Elem
+	elem, err := c.elemType(x)
+	if err != nil {
+		return node{}, err
 	}
-	af, xf := arr.fn, at.fn
+	af, xf, path := arr.fn, at.fn, x.Path
 	return node{constant: arr.constant && at.constant, fn: func(r *record.Record) (record.Value, error) {
 		v, err := af(r)
 		if err != nil || v.Kind() != record.String {
@@ -65,6 +65,12 @@ func (c *compiler) index(x *sql.Index) (node, error) {
 			return record.Value{}, err
 		}
 		text, ok := jsonElem(v.Str(), i.Int())
+		for _, name := range path {
+			if !ok {
+				break
+			}
+			text, ok = jsonField(text, name)
+		}
 		if !ok {
 			return record.Value{}, nil
 		}
@@ -72,12 +78,17 @@ func (c *compiler) index(x *sql.Index) (node, error) {
 	}}, nil
 }
 
-// indexType returns the type of `x[i]`.
-func (c *compiler) indexType(x *sql.Index) record.Type {
-	if t := c.types[x.X]; t.Kind == record.TypeArray && t.Elem != nil {
-		return *t.Elem
+// elemType returns the type of `x[i]`, or of the field of it that x.Path
+// names (an error when the element's ROW type has no such field).
+func (c *compiler) elemType(x *sql.Index) (record.Type, error) {
+	t := record.AnyType
+	if xt := c.types[x.X]; xt.Kind == record.TypeArray && xt.Elem != nil {
+		t = *xt.Elem
 	}
-	return record.AnyType
+	if len(x.Path) == 0 {
+		return t, nil
+	}
+	return fieldType(x, sql.FormatExpr(&sql.Index{X: x.X, Index: x.Index}), t, x.Path)
 }
 
 // jsonValue turns the JSON text of one value into a Value: NULL, BOOLEAN,

@@ -70,7 +70,7 @@ func (c *compiler) typeOf(x sql.Expr) (record.Type, error) {
 	case *sql.Call:
 		return c.callType(x)
 	case *sql.Index:
-		return c.indexType(x), nil
+		return c.elemType(x)
 	}
 	return record.AnyType, nil
 }

@@ -259,3 +259,35 @@ func TestDDLColumnsDeclaredTwice(t *testing.T) {
 		}
 	}
 }
+
+// TestArrayOfObjects reads the fields of an array's elements
+// (items[1].sku): typed from the inferred ARRAY<ROW<...>>, NULL when the
+// element or the field is missing, and an unknown field is an error with a
+// hint.
+func TestArrayOfObjects(t *testing.T) {
+	data := writeData(t, "o.jsonl", `{"id":1,"items":[{"sku":"x","qty":2,"tags":["a","b"]},{"sku":"y","qty":1}]}`+"\n"+
+		`{"id":2,"items":[{"sku":"z","qty":5}]}`+"\n"+`{"id":3,"items":[]}`+"\n")
+	src := `CREATE STREAM o WITH ('type'='file_source', 'path'='` + data + `');
+		SELECT id, items[1].sku, items[1].qty + 1 AS q, items[2].sku AS second, items[1].tags[2] AS tag FROM o;
+		SELECT items[1].sku AS sku, SUM(items[1].qty) AS n FROM o WHERE items[1].qty > 1 GROUP BY items[1].sku;`
+	rows, _ := runSQL(t, src, nil)
+	want := []string{
+		`{"id":1,"sku":"x","q":3,"second":"y","tag":"b"}`,
+		`{"id":2,"sku":"z","q":6,"second":null,"tag":null}`,
+		`{"id":3,"sku":null,"q":null,"second":null,"tag":null}`,
+		`{"sku":"x","n":2}`,
+		`{"sku":"z","n":5}`,
+	}
+	sort.Strings(want)
+	if strings.Join(rows, "\n") != strings.Join(want, "\n") {
+		t.Errorf("rows:\n%s\nwant:\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))
+	}
+	stmts, err := sql.Parse("test.sql", `SELECT items[1].skux FROM o WITH ('o.type'='file_source', 'o.path'='`+data+`')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Plan(context.Background(), stmts[0], Options{}); err == nil ||
+		!strings.Contains(err.Error(), `items[1] has no field "skux" (its fields: sku, qty, tags); did you mean "sku"?`) {
+		t.Errorf("unknown field: %v", err)
+	}
+}

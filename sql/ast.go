@@ -305,10 +305,12 @@ type Ident struct {
 	Quoted bool
 }
 
-// Index is an array element, `x[i]`, counting from 1 as SQL does.
+// Index is an array element, `x[i]`, counting from 1 as SQL does, or a
+// field of it, `items[1].sku.id` (Path lists the field names).
 type Index struct {
 	Pos
 	X, Index Expr
+	Path     []string
 }
 
 // LiteralKind is the kind of a literal.

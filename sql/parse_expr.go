@@ -249,7 +249,8 @@ func (p *parser) ident() Expr {
 	return id
 }
 
-// postfix parses the array subscripts after a primary expression: `x[1][2]`.
+// postfix parses the array subscripts after a primary expression, each
+// with the fields read from its element: `x[1][2]`, `items[1].sku`.
 func (p *parser) postfix(x Expr) Expr {
 	for p.isOp("[") {
 		open := p.next()
@@ -259,7 +260,12 @@ func (p *parser) postfix(x Expr) Expr {
 			p.failf(t, "expected ']' to close the '[' at %d:%d, found %s", open.pos.Line, open.pos.Col, p.describe(t))
 		}
 		p.i++
-		x = &Index{Pos: x.Position(), X: x, Index: i}
+		ix := &Index{Pos: x.Position(), X: x, Index: i}
+		for p.isOp(".") {
+			p.i++
+			ix.Path = append(ix.Path, p.name("field name after '.'"))
+		}
+		x = ix
 	}
 	return x
 }

@@ -309,6 +309,9 @@ func writeExpr(b *strings.Builder, e Expr) {
 		b.WriteString("[")
 		writeExpr(b, n.Index)
 		b.WriteString("]")
+		for _, f := range n.Path {
+			b.WriteString("." + quoteIdent(f))
+		}
 	case *Literal:
 		writeLiteral(b, n)
 	case *Unary:

@@ -14,3 +14,5 @@ WITH ('type'='file_source', 'path'='n.jsonl');
 SELECT * EXCEPT (price, quantity), t.* EXCLUDE (symbol), t.* EXCLUDE trader_id FROM trades t;
 
 SELECT payload.user.id, t.payload.user.name AS n, tags[1], payload.tags[2 + 1][1], -tags[1] FROM events t WHERE payload.user.id > 0;
+
+SELECT items[1].sku, t.items[2].price.amount AS a, items[1].tags[2], items[1].tags[2].x FROM events t WHERE items[1].qty > 1;
