@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -15,8 +16,9 @@ import (
 )
 
 // SourceSchema infers the source's schema from the first messages of each
-// partition: up to limits.Records in all, read within limits.Wait (a slow
-// topic gives the schema of what arrived in time). A value that is not a
+// partition: up to limits.Records in all, a share of them per partition,
+// read within limits.Wait (a slow topic gives the schema of what arrived in
+// time), and taken in partition order. A value that is not a
 // JSON object is skipped. The 'string' format has the one column "value";
 // '<n>.key.field' adds a STRING column holding the message key. An empty
 // topic has no known schema (Columns nil, Origin inferred).
@@ -37,12 +39,21 @@ func (s *Source) SourceSchema(ctx context.Context, limits connector.InferLimits)
 	if err != nil {
 		return connector.Schema{Origin: connector.SchemaInferred, Note: fmt.Sprintf("kafka source %q: %v", s.cfg.name, err)}, nil
 	}
-	in := codec.NewInferrer(limits.TimeColumns...)
+	// The sample is taken in partition order, whatever order the fetches
+	// come in, so that the columns (in the order first seen) are the same
+	// on every run.
+	values := map[int32][][]byte{}
 	err = s.fetchSample(ctx, starts, ends, limits.Records, limits.Wait, func(kr *kgo.Record) {
-		_ = in.AddJSON(kr.Value) // a bad message goes to the DLQ when the job reads it
+		values[kr.Partition] = append(values[kr.Partition], kr.Value)
 	})
 	if err != nil && !(errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil) {
 		return connector.Schema{Origin: connector.SchemaInferred, Note: err.Error()}, nil
+	}
+	in := codec.NewInferrer(limits.TimeColumns...)
+	for _, p := range slices.Sorted(maps.Keys(values)) {
+		for _, v := range values[p] {
+			_ = in.AddJSON(v) // a bad message goes to the DLQ when the job reads it
+		}
 	}
 	if in.Records() == 0 {
 		return connector.Schema{Origin: connector.SchemaInferred}, nil
