@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -131,5 +132,85 @@ func TestSelectStarOfAMissingTopic(t *testing.T) {
 	_, err = Check(context.Background(), stmts[0], Options{})
 	if err == nil || !strings.Contains(err.Error(), "the schema of nosuch is unknown") || !strings.Contains(err.Error(), "UNKNOWN_TOPIC_OR_PARTITION") {
 		t.Fatalf("got %v, want the reason the schema is unknown", err)
+	}
+}
+
+// TestKafkaSchemas reads Kafka topics through the schema layer: a DDL table
+// with a column list and a primary key, and a stream whose schema is
+// inferred from its messages (nested objects, arrays, epoch milliseconds in
+// the window's time column) with SELECT *, nested access and a window.
+func TestKafkaSchemas(t *testing.T) {
+	b := kafkaCluster(t, "events", "users")
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b), kgo.DefaultProduceTopic("events"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var recs []*kgo.Record
+	for _, v := range []string{
+		`{"id":1,"user":{"id":7,"name":"ann"},"tags":["a","b"],"ts":1705312805000,"amount":1.5}`,
+		`{"id":2,"user":{"id":8},"tags":[],"ts":1705312866000,"amount":2}`,
+		`{"id":3,"user":{"id":7,"name":"ann"},"tags":["c"],"ts":1705312867000,"amount":null}`,
+	} {
+		recs = append(recs, &kgo.Record{Key: []byte("k"), Value: []byte(v)})
+	}
+	for _, v := range []string{`{"uid":7,"region":"eu"}`, `{"uid":8,"region":"us"}`} {
+		recs = append(recs, &kgo.Record{Topic: "users", Key: []byte(v[7:8]), Value: []byte(v)})
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	conn := "'bootstrap.servers'='" + b + "'"
+	src := `CREATE STREAM events WITH ('type'='kafka_source', 'topic.name'='events', 'group.id'='g', ` + conn + `);
+		CREATE TABLE users (uid BIGINT, region STRING, PRIMARY KEY (uid)) WITH ('type'='kafka_source', 'topic.name'='users', ` + conn + `);
+		SELECT * EXCEPT (ts) FROM events;
+		SELECT e.id, user.name, tags[1] AS tag, region FROM events e JOIN users u ON e.user.id = u.uid;
+		SELECT COUNT(*) AS n, SUM(amount) AS total, _WINDOW_START AS ws FROM events WINDOW TUMBLING(ts, 1m) EMIT FINAL;`
+	stmts, err := sql.Parse("q.sql", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := NewCatalog(stmts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []string
+	var schemas []string
+	for k, s := range stmts[2:] {
+		var out strings.Builder
+		// Each statement in its own group (a group's commits would start the next after them).
+		set := map[string]string{"events.group.id": "g" + strconv.Itoa(k)}
+		j, err := Prepare(ctx, s, Options{Stdout: &out, Catalog: cat, UntilEnd: true, Partitions: 2, Set: set})
+		if err != nil {
+			t.Fatal(err)
+		}
+		schemas = append(schemas, j.Schema.Describe()+": "+j.Schema.Columns.String())
+		if _, err := j.Run(ctx); err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, strings.Split(strings.TrimSpace(out.String()), "\n")...)
+	}
+	slices.Sort(rows)
+	want := []string{
+		`{"id":1,"name":"ann","tag":"a","region":"eu"}`,
+		`{"id":1,"user":{"id":7,"name":"ann"},"tags":["a","b"],"amount":1.5}`,
+		`{"id":2,"name":null,"tag":null,"region":"us"}`,
+		`{"id":2,"user":{"id":8},"tags":[],"amount":2}`,
+		`{"id":3,"name":"ann","tag":"c","region":"eu"}`,
+		`{"id":3,"user":{"id":7,"name":"ann"},"tags":["c"],"amount":null}`,
+		`{"n":1,"total":1.5,"ws":"2024-01-15T10:00:00.000Z"}`,
+		`{"n":2,"total":2,"ws":"2024-01-15T10:01:00.000Z"}`,
+	}
+	slices.Sort(want)
+	if strings.Join(rows, "\n") != strings.Join(want, "\n") {
+		t.Errorf("rows:\n%s\nwant:\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))
+	}
+	if w := "inferred from 3 records: id INTEGER, user ROW<id INTEGER, name STRING>, tags ARRAY<STRING>, ts BIGINT, amount DECIMAL(2,1)"; schemas[0] != w {
+		t.Errorf("schema %s, want %s", schemas[0], w)
+	}
+	if w := "inferred from 3 records: id INTEGER, user ROW<id INTEGER, name STRING>, tags ARRAY<STRING>, ts TIMESTAMP, amount DECIMAL(2,1)"; schemas[2] != w {
+		t.Errorf("windowed schema %s, want %s", schemas[2], w)
 	}
 }

@@ -291,3 +291,26 @@ func TestArrayOfObjects(t *testing.T) {
 		t.Errorf("unknown field: %v", err)
 	}
 }
+
+// TestNestedDataInAJoin reads nested fields in a join: in ON (a path was
+// dropped there, so the whole object was compared and no row matched),
+// qualified or not (user.name, a column's field, not an input's column),
+// and named by their last name.
+func TestNestedDataInAJoin(t *testing.T) {
+	events := writeData(t, "e.jsonl", `{"id":1,"user":{"id":7,"name":"ann"}}`+"\n"+`{"id":2,"user":{"id":8}}`+"\n")
+	users := writeData(t, "u.jsonl", `{"uid":7,"region":"eu"}`+"\n"+`{"uid":8,"region":"us"}`+"\n")
+	src := `CREATE TABLE users (uid BIGINT, region STRING, PRIMARY KEY (uid)) WITH ('type'='file_source', 'path'='` + users + `');
+		CREATE STREAM payload WITH ('type'='file_source', 'path'='` + events + `');
+		SELECT e.id, user.name, e.user.id AS uid, region FROM payload e JOIN users u ON e.user.id = u.uid;
+		SELECT payload.user.name AS who, region FROM payload JOIN users ON user.id = users.uid WHERE user.id > 7;`
+	rows, _ := runSQL(t, src, nil)
+	want := []string{
+		`{"id":1,"name":"ann","uid":7,"region":"eu"}`,
+		`{"id":2,"name":null,"uid":8,"region":"us"}`,
+		`{"who":null,"region":"us"}`,
+	}
+	sort.Strings(want)
+	if strings.Join(rows, "\n") != strings.Join(want, "\n") {
+		t.Errorf("rows:\n%s\nwant:\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))
+	}
+}

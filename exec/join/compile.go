@@ -498,18 +498,43 @@ func (c *compiler) sourceList() string {
 func (c *compiler) expr(e sql.Expr) (sql.Expr, uint64, error) {
 	var mask uint64
 	out, err := rewrite(e, func(id *sql.Ident) (sql.Expr, error) {
+		id = c.field(id)
 		i, err := c.resolve(id)
 		if err != nil {
 			return nil, err
 		}
 		if i < 0 {
-			return &sql.Ident{Pos: id.Pos, Name: id.Name}, nil
+			return &sql.Ident{Pos: id.Pos, Name: id.Name, Path: id.Path}, nil
 		}
 		mask |= 1 << i
 		c.mark(i, id.Name)
-		return &sql.Ident{Pos: id.Pos, Name: c.name(i, c.canonical(i, id.Name))}, nil
+		return &sql.Ident{Pos: id.Pos, Name: c.name(i, c.canonical(i, id.Name)), Path: id.Path}, nil
 	})
 	return out, mask, err
+}
+
+// field reads `a.b` as the field b of the column a when a is no input's
+// name or alias but a column of an input (user.name), or, as DuckDB does,
+// when the input a has no column b but a column a (payload.user over a
+// source named payload with a payload column); otherwise id is as written.
+func (c *compiler) field(id *sql.Ident) *sql.Ident {
+	if id.Qualifier == "" {
+		return id
+	}
+	asField := &sql.Ident{Pos: id.Pos, Name: id.Qualifier, Path: append([]string{id.Name}, id.Path...)}
+	if i, ok := c.quals[strings.ToLower(id.Qualifier)]; ok {
+		if c.known[i] && !c.has(i, id.Name) && c.has(i, id.Qualifier) {
+			asField.Qualifier = id.Qualifier
+			return asField
+		}
+		return id
+	}
+	for i := range c.inputs {
+		if c.has(i, id.Qualifier) {
+			return asField
+		}
+	}
+	return id
 }
 
 // canonical returns the spelling of input i's column as registered.
@@ -578,7 +603,10 @@ func (c *compiler) rewriteSelect(sel *sql.Select) (*sql.Select, error) {
 		n := it
 		n.Expr = ex(it.Expr)
 		if id, ok := it.Expr.(*sql.Ident); ok && it.Alias == "" {
-			if _, sys := record.IsSystemColumn(id.Name); !sys {
+			if id = c.field(id); len(id.Path) > 0 {
+				// a nested field is named by its last name, as in DuckDB
+				n.Alias = id.Path[len(id.Path)-1]
+			} else if _, sys := record.IsSystemColumn(id.Name); !sys {
 				n.Alias = id.Name
 				// two inputs' columns of one name: say which, and how to
 				// name them apart
