@@ -21,16 +21,18 @@ import (
 // come in the order they are first seen; a column seen only as NULL has the
 // type ANY.
 //
-// Unlike DuckDB, which reads a file once, a stream keeps its type when a
-// few values are text that does not fit it: when at most 1% of a column's
-// values are STRING and the others share a type, that type is kept and the
-// records with the odd values go to the dead-letter queue when read (one
-// malformed message in the sample does not turn a number column into text).
+// Unlike DuckDB, which reads a file once, a stream (see ForStream) keeps
+// its type when a few values are text that does not fit it: when at most 1%
+// of a column's values are STRING and the others share a type, that type is
+// kept and the records with the odd values go to the dead-letter queue when
+// read (one malformed message in the sample does not turn a number column
+// into text).
 type Inferrer struct {
 	root    *record.Type // a ROW of the columns
 	records int
 	time    map[string]bool
 	stats   map[string]*columnStats // by lower-case column name
+	stream  bool                    // odd text keeps a column's type
 }
 
 // columnStats counts a column's values apart from its text values.
@@ -50,6 +52,13 @@ func NewInferrer(timeColumns ...string) *Inferrer {
 	for _, c := range timeColumns {
 		in.time[strings.ToLower(c)] = true
 	}
+	return in
+}
+
+// ForStream makes in infer a stream's schema: a column keeps its type when
+// at most 1% of its values are odd text.
+func (in *Inferrer) ForStream() *Inferrer {
+	in.stream = true
 	return in
 }
 
@@ -157,7 +166,7 @@ func (in *Inferrer) Schema() *record.Schema {
 		// text can never be a record's time.
 		time := in.time[strings.ToLower(f.Name)]
 		if st := in.stats[strings.ToLower(f.Name)]; f.Type.Kind == record.TypeString && st != nil && st.other != nil &&
-			st.other.Kind != record.TypeString && (st.texts*100 <= st.values*maxOddTextPercent || time && st.other.Kind == record.TypeTimestamp) {
+			st.other.Kind != record.TypeString && (in.stream && st.texts*100 <= st.values*maxOddTextPercent || time && st.other.Kind == record.TypeTimestamp) {
 			f.Type = *st.other
 		}
 		fields[i] = f
@@ -208,7 +217,14 @@ func jsonType(dec *json.Decoder) (*record.Type, error) {
 		t := record.BooleanType
 		return &t, nil
 	case string:
-		return valueType(record.StringValue(x)), nil
+		// A JSON string is text, or a TIMESTAMP when it is an ISO-8601
+		// time; "true" stays text (JSON has its own booleans), as in
+		// DuckDB's read_json.
+		t := record.StringType
+		if st := stringType(x); st.Kind == record.TypeTimestamp {
+			t = st
+		}
+		return &t, nil
 	case json.Number:
 		v, err := record.ParseNumber(string(x))
 		if err != nil {
@@ -284,8 +300,8 @@ func valueType(v record.Value) *record.Type {
 	return &t
 }
 
-// stringType types text: TIMESTAMP for an ISO-8601 date and time, BOOLEAN
-// for true or false, else STRING.
+// stringType types text (a CSV field): TIMESTAMP for an ISO-8601 date and
+// time, BOOLEAN for true or false, else STRING.
 func stringType(s string) record.Type {
 	if isISODate(s) {
 		if _, err := record.ToTimestamp(record.StringValue(s)); err == nil {

@@ -34,9 +34,18 @@ func TestInferJSON(t *testing.T) {
 		{"odd values in a time column", []string{`{"ts":"2024-01-15T10:00:05Z"}`, `{"ts":"soon"}`, `{"ts":true}`}, []string{"ts"}, "ts TIMESTAMP"},
 		{"no time in a time column", []string{`{"ts":"soon"}`, `{"ts":"later"}`}, []string{"ts"}, "ts STRING"},
 		{"ISO in any column", []string{`{"at":"2024-01-15 10:00:05"}`}, nil, "at TIMESTAMP"},
-		{"odd text keeps the type", append(repeat(`{"q":5}`, 99), `{"q":"lots"}`), nil, "q INTEGER"},
-		{"more text makes a string", append(repeat(`{"q":5}`, 98), `{"q":"lots"}`, `{"q":"many"}`), nil, "q STRING"},
+		{"odd text makes a file's column a string", append(repeat(`{"q":5}`, 99), `{"q":"lots"}`), nil, "q STRING"},
 		{"digits are not a date", []string{`{"code":"20240115"}`}, nil, "code STRING"},
+		{"a JSON string is no boolean", []string{`{"s":"true","b":false}`, `{"s":"false","b":true}`}, nil, "s STRING, b BOOLEAN"},
+		{"boolean and string", []string{`{"b":true}`, `{"b":"yes"}`}, nil, "b STRING"},
+		{"all null", []string{`{"n":null}`, `{"n":null}`}, nil, "n"},
+		{"missing in some records", []string{`{"a":1}`, `{"b":"x"}`, `{"a":2,"b":"y"}`}, nil, "a INTEGER, b STRING"},
+		{"bigint and double", []string{`{"x":3000000000}`, `{"x":1.5e3}`}, nil, "x DOUBLE"},
+		{"integer, bigint, decimal, double, string", []string{`{"x":1}`, `{"x":3000000000}`, `{"x":0.25}`, `{"x":1e300}`, `{"x":"many"}`, `{"x":"more"}`}, nil, "x STRING"},
+		{"too many digits for a decimal", []string{`{"x":123456789012345678}`, `{"x":0.125}`}, nil, "x DOUBLE"},
+		{"array of objects", []string{`{"items":[{"sku":"x","qty":1},{"sku":"y","qty":2.5}]}`, `{"items":[{"sku":"z","note":null}]}`}, nil, "items ARRAY<ROW<sku STRING, qty DECIMAL(2,1), note ANY>>"},
+		{"array and scalar", []string{`{"a":[1]}`, `{"a":1}`}, nil, "a STRING"},
+		{"ISO with offset and fraction", []string{`{"t":"2024-01-15T10:00:05.123+01:00"}`, `{"t":"2024-01-15"}`}, nil, "t TIMESTAMP"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			in := NewInferrer(tt.time...)
@@ -52,6 +61,28 @@ func TestInferJSON(t *testing.T) {
 				t.Errorf("Records() = %d, want %d", in.Records(), len(tt.lines))
 			}
 		})
+	}
+}
+
+// TestInferStream checks that a stream's column keeps its type when at
+// most 1% of its values are odd text.
+func TestInferStream(t *testing.T) {
+	for _, tt := range []struct {
+		lines []string
+		want  string
+	}{
+		{append(repeat(`{"q":5}`, 99), `{"q":"lots"}`), "q INTEGER"},
+		{append(repeat(`{"q":5}`, 98), `{"q":"lots"}`, `{"q":"many"}`), "q STRING"},
+	} {
+		in := NewInferrer().ForStream()
+		for _, l := range tt.lines {
+			if err := in.AddJSON([]byte(l)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := in.Schema().String(); got != tt.want {
+			t.Errorf("%d lines: got %s, want %s", len(tt.lines), got, tt.want)
+		}
 	}
 }
 

@@ -49,7 +49,7 @@ func (s *Source) SourceSchema(ctx context.Context, limits connector.InferLimits)
 	if err != nil && !(errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil) {
 		return connector.Schema{Origin: connector.SchemaInferred, Note: err.Error()}, nil
 	}
-	in := codec.NewInferrer(limits.TimeColumns...)
+	in := codec.NewInferrer(limits.TimeColumns...).ForStream()
 	for _, p := range slices.Sorted(maps.Keys(values)) {
 		for _, v := range values[p] {
 			_ = in.AddJSON(v) // a bad message goes to the DLQ when the job reads it
