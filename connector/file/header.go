@@ -49,33 +49,32 @@ func (s *Source) fileHeader(f *inputFile, schema *record.Schema) (header bool, c
 	return true, headerOrder(names, s.columns), nil
 }
 
-// headerOrder returns the header's names when they are the declared
-// columns in another order (so each field is read by its name), else the
-// declared columns (the header's names are then ignored, and the fields are
-// read by position).
+// headerOrder returns the header's names when they name every declared
+// column (so each field is read by its name, in any order, and a field
+// not declared is skipped), else the declared columns (the header's names
+// are then ignored, and the fields are read by position).
 func headerOrder(header, declared []string) []string {
-	if sameNames(header, declared) {
+	if namesAll(header, declared) {
 		return header
 	}
 	return declared
 }
 
-// sameNames reports whether a and b hold the same names, ignoring case and
-// order.
-func sameNames(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	seen := make(map[string]int, len(a))
-	for _, n := range a {
-		seen[strings.ToLower(n)]++
-	}
-	for _, n := range b {
-		k := strings.ToLower(strings.TrimSpace(n))
-		if seen[k] == 0 {
+// namesAll reports whether header, a list of distinct names, holds every
+// name of declared, ignoring case and order.
+func namesAll(header, declared []string) bool {
+	seen := make(map[string]bool, len(header))
+	for _, n := range header {
+		k := strings.ToLower(n)
+		if seen[k] {
 			return false
 		}
-		seen[k]--
+		seen[k] = true
+	}
+	for _, n := range declared {
+		if !seen[strings.ToLower(strings.TrimSpace(n))] {
+			return false
+		}
 	}
 	return true
 }
@@ -83,8 +82,8 @@ func sameNames(a, b []string) bool {
 // isHeader decides, as DuckDB's CSV sniffer does, whether first (the first
 // line of a CSV file whose columns are declared and whose
 // has_header is not set) is a header; rest are the lines after it. It is a
-// header when its fields are the declared column names (ignoring case and
-// order), or when its fields look like names (distinct text, none empty, a
+// header when its fields name every declared column (ignoring case and
+// order; a file may have more columns than are declared), or when its fields look like names (distinct text, none empty, a
 // number or a time) and at least one of them does not fit its column's
 // type while the values of that column in rest all do. A column's type is
 // its declared one, or, declared without a type, the type inferred from
@@ -93,13 +92,13 @@ func sameNames(a, b []string) bool {
 // 'has_header'.
 func isHeader(first []byte, rest [][]byte, columns []string, schema *record.Schema, delim byte) bool {
 	names, err := codec.ParseCSVHeader(first, delim)
-	if err != nil || len(names) != len(columns) {
+	if err != nil {
 		return false
 	}
-	if sameNames(names, columns) {
+	if namesAll(names, columns) {
 		return true
 	}
-	if !lookLikeNames(names) {
+	if len(names) != len(columns) || !lookLikeNames(names) {
 		return false
 	}
 	typed := columnTypes(columns, schema, rest, delim)

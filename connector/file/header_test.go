@@ -26,6 +26,10 @@ func TestCSVHeaderDetection(t *testing.T) {
 		{"typed, header of other names", typed, "", "id,sym,px,qty,ts\n" + data, "T1/100 T2/50", 0},
 		{"typed, header in another order", typed, "", "quantity,trader_id,symbol,price,trade_time\n" +
 			"100,T1,AAPL,185.20,2024-01-15T10:00:05Z\n", "T1/100", 0},
+		{"typed, header of more columns than declared", "quantity INT, trader_id STRING", "",
+			"trader_id,symbol,price,quantity,trade_time\n" + data, "T1/100 T2/50", 0},
+		{"typed, has_header true and more columns than declared", "quantity INT, trader_id STRING", "true",
+			"trader_id,symbol,price,quantity,trade_time\n" + data, "T1/100 T2/50", 0},
 		{"typed, bad first record is a record", typed, "", "T0,AAPL,cheap,1,2024-01-15T10:00:00Z\n" + data, "T1/100 T2/50", 1},
 		{"typed, has_header false keeps a header as a record", typed, "false", "trader_id,symbol,price,quantity,trade_time\n" + data, "T1/100 T2/50", 1},
 		{"typed, has_header true skips a record", typed, "true", data, "T2/50", 0},
@@ -64,7 +68,11 @@ func TestCSVHeaderDetection(t *testing.T) {
 				if s, ok := schema.Lookup("quantity"); ok {
 					q = r.Values[s].String()
 				}
-				got = append(got, r.Values[0].String()+"/"+q)
+				id := r.Values[0].String()
+				if s, ok := schema.Lookup("trader_id"); ok {
+					id = r.Values[s].String()
+				}
+				got = append(got, id+"/"+q)
 			}
 			if strings.Join(got, " ") != tt.want {
 				t.Errorf("records %q, want %q", strings.Join(got, " "), tt.want)
@@ -93,6 +101,7 @@ func TestIsHeader(t *testing.T) {
 		{"id,name,at", typed, true},
 		{"ID , Name , AT", typed, true},
 		{"at,id,name", nil, true},
+		{"x,at,id,name", nil, true},
 		{"key,who,when", typed, true},
 		{"key,who,when", nil, true}, // id is inferred a number from the rest
 		{"key,who,2024-01-15T10:00:00Z", typed, false},
