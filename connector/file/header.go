@@ -202,6 +202,7 @@ func headLines(path string, n int) (first []byte, rest [][]byte, err error) {
 	}
 	defer file.Close()
 	r := bufio.NewReaderSize(file, 64<<10)
+	skipBOM(r)
 	for first == nil || len(rest) < n {
 		line, err := readLine(r)
 		if errors.Is(err, io.EOF) {

@@ -120,3 +120,35 @@ func TestIsHeader(t *testing.T) {
 		t.Error("a header by a type the data does not fit either")
 	}
 }
+
+// TestByteOrderMark reads files that start with a UTF-8 byte order mark:
+// it is not part of the first field, header or not, nor of a JSON line.
+func TestByteOrderMark(t *testing.T) {
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		name, content string
+		props         map[string]string
+	}{
+		{"data.csv", "\xEF\xBB\xBFT1,AAPL\nT2,MSFT\n", map[string]string{"t.columns": "id STRING, sym STRING"}},
+		{"header.csv", "\xEF\xBB\xBFid,sym\nT1,AAPL\nT2,MSFT\n", nil},
+		{"data.jsonl", "\xEF\xBB\xBF{\"id\":\"T1\",\"sym\":\"AAPL\"}\n{\"id\":\"T2\",\"sym\":\"MSFT\"}\n", nil},
+	} {
+		props := map[string]string{"t.path": writeFile(t, dir, tt.name, tt.content)}
+		for k, v := range tt.props {
+			props[k] = v
+		}
+		src, err := NewSource("t", props)
+		if err != nil {
+			t.Fatal(err)
+		}
+		schema := record.NewSchemaOf(record.Field{Name: "id", Type: record.StringType}, record.Field{Name: "sym", Type: record.StringType})
+		dlq := &memDLQ{}
+		var got []string
+		for _, r := range readAll(t, src, schema, dlq) {
+			got = append(got, r.Values[0].Str())
+		}
+		if strings.Join(got, " ") != "T1 T2" || len(dlq.list) > 0 {
+			t.Errorf("%s: ids %q, dead letters %v", tt.name, got, dlq.list)
+		}
+	}
+}

@@ -56,6 +56,7 @@ func (s *Source) sampleFile(f *inputFile, in *codec.Inferrer, n int) error {
 	}
 	defer file.Close()
 	r := bufio.NewReaderSize(file, 64<<10)
+	skipBOM(r)
 	var columns []string
 	var dec *codec.CSVDecoder
 	var vals []record.Value
@@ -100,6 +101,17 @@ func (s *Source) sampleFile(f *inputFile, in *codec.Inferrer, n int) error {
 		added++
 	}
 	return nil
+}
+
+// bom is the UTF-8 byte order mark some tools write at the start of a
+// file; it is not part of the first line.
+var bom = []byte("\xEF\xBB\xBF")
+
+// skipBOM discards a byte order mark at the start of r.
+func skipBOM(r *bufio.Reader) {
+	if head, err := r.Peek(len(bom)); err == nil && bytes.Equal(head, bom) {
+		_, _ = r.Discard(len(bom))
+	}
 }
 
 // readLine returns the next line without its line break; io.EOF after the

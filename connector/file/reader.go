@@ -224,7 +224,8 @@ func blank(line []byte) bool {
 
 // open opens the file, positioned to read the split's first line: a split
 // that does not start the file starts reading one byte early, so that the
-// discarded first line ends exactly where the split's first line begins.
+// discarded first line ends exactly where the split's first line begins;
+// the first split starts after a UTF-8 byte order mark.
 func (r *splitReader) open() error {
 	f, err := os.Open(r.split.file.path)
 	if err != nil {
@@ -234,6 +235,11 @@ func (r *splitReader) open() error {
 	off := r.split.start
 	if off > 0 {
 		off--
+	} else {
+		head := make([]byte, len(bom))
+		if n, _ := f.ReadAt(head, 0); n == len(bom) && bytes.Equal(head, bom) {
+			off = int64(len(bom))
+		}
 	}
 	r.bufOff, r.readOff = off, off
 	return nil
