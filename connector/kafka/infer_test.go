@@ -97,7 +97,7 @@ func TestSourceSchema(t *testing.T) {
 // not; and that the columns come in partition order, however the fetches
 // arrive.
 func TestSourceSchemaSamplesEveryPartition(t *testing.T) {
-	brokers := startCluster(t, "parts", "order")
+	brokers := startCluster(t, "parts", "order", "one")
 	var msgs []Message
 	for p := 0; p < testPartitions; p++ {
 		for i := 0; i < 5; i++ {
@@ -122,6 +122,19 @@ func TestSourceSchemaSamplesEveryPartition(t *testing.T) {
 	}
 	if got.Columns == nil || got.Columns.String() != "p INTEGER, i INTEGER, last STRING" || got.Records != 2*testPartitions {
 		t.Errorf("schema %v from %d records, want p INTEGER, i INTEGER, last STRING from %d", got.Columns, got.Records, 2*testPartitions)
+	}
+	// One partition of eight holds messages: it gets the whole bound.
+	msgs = nil
+	for i := 0; i < 20; i++ {
+		msgs = append(msgs, Message{Value: []byte(fmt.Sprintf(`{"i":%d}`, i))})
+	}
+	produceTo(t, brokers, "one", msgs, func(int) int32 { return 3 })
+	s, err = NewSource("trades", sourceProps(brokers, "topic.name", "one"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.SourceSchema(context.Background(), connector.InferLimits{Records: 16, Wait: 20 * time.Second}); err != nil || got.Records != 16 {
+		t.Errorf("one partition of eight: %d records, %v; want 16", got.Records, err)
 	}
 	msgs = nil
 	want := []string{"p INTEGER"}

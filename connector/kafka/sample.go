@@ -111,9 +111,16 @@ func (s *Source) sample(ctx context.Context, starts, ends map[int32]int64, schem
 }
 
 // fetchSample calls each with up to about n records spread over the
-// partitions, read from each partition's start, within wait.
+// partitions that hold any, an equal share from the start of each, within
+// wait.
 func (s *Source) fetchSample(ctx context.Context, starts, ends map[int32]int64, n int, wait time.Duration, each func(*kgo.Record)) error {
-	per := int64(max(n/max(len(ends), 1), 1))
+	full := 0
+	for p, end := range ends {
+		if end > starts[p] {
+			full++
+		}
+	}
+	per := int64(max(n/max(full, 1), 1))
 	want := make(map[int32]int64)
 	parts := make(map[int32]kgo.Offset)
 	for p, end := range ends {
