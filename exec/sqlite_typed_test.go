@@ -1,18 +1,25 @@
 package exec
 
 import (
+	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
-	"github.com/sluicesql/sluice/connector/codec"
+	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/connector/file"
 	"github.com/sluicesql/sluice/record"
 	ast "github.com/sluicesql/sluice/sql"
 )
 
-// TestDifferentialSQLiteTypedCSV decodes random header-less CSV lines with
-// a declared schema (a STRING column of digits such as "0042" keeps its
+// TestDifferentialSQLiteTypedCSV reads a random header-less CSV file with
+// a declared schema and no 'has_header' through the file source (a STRING column of digits such as "0042" keeps its
 // text, a DECIMAL column is exact), runs SELECT *, SELECT * EXCEPT and
 // typed filters and groups through the pipeline, and compares with SQLite
 // over the same rows.
@@ -36,13 +43,8 @@ func TestDifferentialSQLiteTypedCSV(t *testing.T) {
 		fields[i], names[i] = c.Field(), c.Name
 	}
 	schema := record.NewSchemaOf(fields...)
-	dec, err := codec.NewCSVDecoder(schema, names, ',')
-	if err != nil {
-		t.Fatal(err)
-	}
-	conform := record.NewConformer(schema)
 	rng := rand.New(rand.NewPCG(3, 5))
-	var data []record.Record
+	var lines strings.Builder
 	for i := 0; i < 2000; i++ {
 		code := fmt.Sprintf("%04d", rng.IntN(50))
 		g := fmt.Sprintf("k%d", rng.IntN(5))
@@ -53,19 +55,14 @@ func TestDifferentialSQLiteTypedCSV(t *testing.T) {
 		if rng.IntN(10) == 0 {
 			xText, xv = "", nil
 		}
-		line := fmt.Sprintf("%s,%s,%s,%s,%d", code, g, xText, dText, ts)
-		vals := make([]record.Value, schema.Len())
-		if err := dec.Decode([]byte(line), vals); err != nil {
-			t.Fatalf("%s: %v", line, err)
-		}
-		if err := conform.Apply(vals); err != nil {
-			t.Fatalf("%s: %v", line, err)
-		}
-		data = append(data, record.Record{Values: vals})
+		fmt.Fprintf(&lines, "%s,%s,%s,%s,%d\n", code, g, xText, dText, ts)
 		if _, err := db.Exec(`INSERT INTO t VALUES (?, ?, ?, ?, ?)`, code, g, xv, float64(cents)/100, ts); err != nil {
 			t.Fatal(err)
 		}
 	}
+	// The file source reads the lines as a user's header-less CSV with
+	// typed columns and no 'has_header': every line is a record.
+	data := readCSV(t, lines.String(), schema)
 	tests := []struct{ name, sluice, sqlite string }{
 		{"select star", "SELECT * FROM t", "SELECT code, g, x, d, ts FROM t"},
 		{"star except with filter", "SELECT * EXCEPT (ts, g) FROM t WHERE d > 12.5 AND code < '0010'",
@@ -105,3 +102,48 @@ func TestDifferentialSQLiteTypedCSV(t *testing.T) {
 		})
 	}
 }
+
+// readCSV reads text as the CSV file of a file source whose typed columns
+// are declared (as schema) and whose 'has_header' is not set.
+func readCSV(t *testing.T, text string, schema *record.Schema) []record.Record {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "t.csv")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src, err := file.NewSource("t", map[string]string{"t.path": path, "t.columns": schema.String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dead deadLetters
+	readers, err := src.Open(context.Background(), schema, &dead)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []record.Record
+	for r := range readers {
+		var b record.Batch
+		for {
+			err := r.Next(context.Background(), &b, 256)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, rec := range b.Records {
+				out = append(out, record.Record{Values: append([]record.Value(nil), rec.Values...)})
+			}
+		}
+		r.Close()
+	}
+	if len(dead) > 0 {
+		t.Fatalf("dead letter: %s", dead[0].Reason)
+	}
+	return out
+}
+
+// deadLetters collects a source's dead letters.
+type deadLetters []connector.DeadLetter
+
+func (d *deadLetters) Add(l connector.DeadLetter) { *d = append(*d, l) }
