@@ -168,14 +168,7 @@ func TestKafkaSchemas(t *testing.T) {
 		SELECT * EXCEPT (ts) FROM events;
 		SELECT e.id, user.name, tags[1] AS tag, region FROM events e JOIN users u ON e.user.id = u.uid;
 		SELECT COUNT(*) AS n, SUM(amount) AS total, _WINDOW_START AS ws FROM events WINDOW TUMBLING(ts, 1m) EMIT FINAL;`
-	stmts, err := sql.Parse("q.sql", src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cat, err := NewCatalog(stmts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	stmts, cat := parseApp(t, src)
 	var rows []string
 	var schemas []string
 	for k, s := range stmts[2:] {

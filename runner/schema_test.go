@@ -16,9 +16,9 @@ import (
 	"github.com/sluicesql/sluice/sql"
 )
 
-// runSQL runs every query statement of src (DDL declares sources for the
-// others) and returns the rows each writes to stdout, sorted, and the jobs.
-func runSQL(t *testing.T, src string, set map[string]string) ([]string, []*Job) {
+// parseApp parses src as the file test.sql and returns its statements and
+// the catalog of its DDL.
+func parseApp(t *testing.T, src string) ([]*sql.Statement, *Catalog) {
 	t.Helper()
 	stmts, err := sql.Parse("test.sql", src)
 	if err != nil {
@@ -28,6 +28,14 @@ func runSQL(t *testing.T, src string, set map[string]string) ([]string, []*Job) 
 	if err != nil {
 		t.Fatal(err)
 	}
+	return stmts, cat
+}
+
+// runSQL runs every query statement of src (DDL declares sources for the
+// others) and returns the rows each writes to stdout, sorted, and the jobs.
+func runSQL(t *testing.T, src string, set map[string]string) ([]string, []*Job) {
+	t.Helper()
+	stmts, cat := parseApp(t, src)
 	var rows []string
 	var jobs []*Job
 	for _, s := range stmts {
@@ -148,14 +156,7 @@ func TestExplainSchemas(t *testing.T) {
 	src := `CREATE TABLE people (id BIGINT, name STRING NOT NULL, PRIMARY KEY (id)) WITH ('type'='file_source', 'path'='` + people + `');
 		SELECT e.id, name FROM e JOIN people ON e.id = people.id WITH ('e.type'='file_source', 'e.path'='` + events + `');
 		SELECT * FROM d WITH ('d.type'='file_source', 'd.path'='` + people + `', 'd.columns'='id, name STRING');`
-	stmts, err := sql.Parse("test.sql", src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cat, err := NewCatalog(stmts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	stmts, cat := parseApp(t, src)
 	var plans []*plan.Plan
 	for _, s := range stmts[1:] {
 		p, err := Plan(context.Background(), s, Options{Partitions: 2, Catalog: cat})
@@ -235,10 +236,7 @@ func TestDDLColumnsDeclaredTwice(t *testing.T) {
 		{"", "", map[string]string{"t.columns": "b"}, "--set t.columns: "},
 	} {
 		text := fmt.Sprintf(ddl, tt.ddlWith, tt.with)
-		stmts, err := sql.Parse("test.sql", text)
-		if err != nil {
-			t.Fatal(err)
-		}
+		stmts, cat := parseApp(t, text)
 		if tt.set == nil {
 			// The caret goes under the key: line:column of it.
 			for i, line := range strings.Split(text, "\n") {
@@ -248,11 +246,7 @@ func TestDDLColumnsDeclaredTwice(t *testing.T) {
 				}
 			}
 		}
-		cat, err := NewCatalog(stmts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = Plan(context.Background(), stmts[1], Options{Catalog: cat, Set: tt.set})
+		_, err := Plan(context.Background(), stmts[1], Options{Catalog: cat, Set: tt.set})
 		if err == nil || !strings.Contains(err.Error(), tt.want) ||
 			!strings.Contains(err.Error(), "t already declares its columns, in the column list of its CREATE statement at line 1") {
 			t.Errorf("%s%s %v: %v", tt.ddlWith, tt.with, tt.set, err)
