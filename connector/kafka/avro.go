@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,12 +33,16 @@ func avroColumns(s avro.Schema) ([]record.Field, error) {
 	return cols, nil
 }
 
-// avroType maps an Avro type to a SQL type: boolean BOOLEAN; int INTEGER;
-// long BIGINT (TIMESTAMP with timestamp-millis or -micros); float and double
-// DOUBLE; string and enum STRING; bytes or fixed with the decimal logical
-// type DECIMAL(p, s) (p at most 18); a record ROW; an array ARRAY; a union
-// of null and one type that type, nullable. notNull is false for a union
-// with null.
+// avroType maps an Avro type to a SQL type: boolean BOOLEAN; int INTEGER
+// (TIMESTAMP with the date logical type: midnight UTC of the day, as Kafka
+// Connect's Date; STRING with time-millis: 'HH:MM:SS.fff'); long BIGINT
+// (TIMESTAMP with timestamp-millis, timestamp-micros and their local-
+// forms; STRING with time-micros: 'HH:MM:SS.ffffff'); float and double
+// DOUBLE; string (uuid too) and enum STRING; bytes or fixed with the
+// decimal logical type DECIMAL(p, s) (p at most 18), without a logical type
+// STRING (base64, as the protobuf format reads bytes); a record ROW; an
+// array ARRAY; a union of null and one type that type, nullable. notNull is
+// false for a union with null. Sluice has no DATE or TIME type.
 func avroType(s avro.Schema) (t record.Type, notNull bool, err error) {
 	if u, ok := s.(*avro.UnionSchema); ok {
 		inner, ok := nullableOf(u)
@@ -53,11 +58,22 @@ func avroType(s avro.Schema) (t record.Type, notNull bool, err error) {
 	case avro.Boolean:
 		t.Kind = record.TypeBoolean
 	case avro.Int:
-		t.Kind = record.TypeInteger
-	case avro.Long:
-		t.Kind = record.TypeBigint
-		if isTimestamp(s) != 0 {
+		switch logicalType(s) {
+		case avro.Date:
 			t.Kind = record.TypeTimestamp
+		case avro.TimeMillis:
+			t.Kind = record.TypeString
+		default:
+			t.Kind = record.TypeInteger
+		}
+	case avro.Long:
+		switch {
+		case isTimestamp(s) != 0:
+			t.Kind = record.TypeTimestamp
+		case logicalType(s) == avro.TimeMicros:
+			t.Kind = record.TypeString
+		default:
+			t.Kind = record.TypeBigint
 		}
 	case avro.Float, avro.Double:
 		t.Kind = record.TypeDouble
@@ -66,7 +82,11 @@ func avroType(s avro.Schema) (t record.Type, notNull bool, err error) {
 	case avro.Bytes, avro.Fixed:
 		d := decimalOf(s)
 		if d == nil {
-			return t, false, fmt.Errorf("%s without the decimal logical type is not supported", s.Type())
+			if l := fixedLogical(s); l != "" {
+				return t, false, fmt.Errorf("%s with the %s logical type is not supported", s.Type(), l)
+			}
+			t.Kind = record.TypeString
+			break
 		}
 		if d.Precision() > 18 {
 			return t, false, fmt.Errorf("decimal(%d, %d) exceeds the 18 digits of DECIMAL", d.Precision(), d.Scale())
@@ -108,17 +128,71 @@ func nullableOf(u *avro.UnionSchema) (avro.Schema, bool) {
 // isTimestamp returns 1 for a timestamp-millis long, 1000 for
 // timestamp-micros (the divisor to milliseconds), else 0.
 func isTimestamp(s avro.Schema) int64 {
-	p, ok := s.(*avro.PrimitiveSchema)
-	if !ok || p.Logical() == nil {
-		return 0
-	}
-	switch p.Logical().Type() {
+	switch logicalType(s) {
 	case avro.TimestampMillis, avro.LocalTimestampMillis:
 		return 1
 	case avro.TimestampMicros, avro.LocalTimestampMicros:
 		return 1000
 	}
 	return 0
+}
+
+// logicalType returns the logical type of a primitive type, or "".
+func logicalType(s avro.Schema) avro.LogicalType {
+	if p, ok := s.(*avro.PrimitiveSchema); ok && p.Logical() != nil {
+		return p.Logical().Type()
+	}
+	return ""
+}
+
+// fixedLogical returns the logical type of a fixed type, or "".
+func fixedLogical(s avro.Schema) avro.LogicalType {
+	if f, ok := s.(*avro.FixedSchema); ok && f.Logical() != nil {
+		return f.Logical().Type()
+	}
+	return ""
+}
+
+// msPerDay is the milliseconds of a day: an Avro date counts days.
+const msPerDay = 86_400_000
+
+// timeOfDay returns the text 'HH:MM:SS.fff' (digits 3: n counts
+// milliseconds) or 'HH:MM:SS.ffffff' (digits 6: microseconds) of an Avro
+// time-millis or time-micros value, false when n is not within a day.
+func timeOfDay(n int64, digits int) (string, bool) {
+	unit := int64(1000)
+	if digits == 6 {
+		unit = 1_000_000
+	}
+	if n < 0 || n >= 86400*unit {
+		return "", false
+	}
+	secs := n / unit
+	return fmt.Sprintf("%02d:%02d:%02d.%0*d", secs/3600, secs/60%60, secs%60, digits, n%unit), true
+}
+
+// parseTimeOfDay is timeOfDay's inverse: the count of milliseconds (digits
+// 3) or microseconds (6) of the time 'HH:MM:SS[.f...]' (or 'HH:MM').
+func parseTimeOfDay(text string, digits int) (int64, error) {
+	var h, m, sec int64
+	var frac string
+	clock, frac, _ := strings.Cut(text, ".")
+	n, _ := fmt.Sscanf(clock, "%d:%d:%d", &h, &m, &sec)
+	if n < 2 || h > 23 || m > 59 || sec > 59 || h < 0 || m < 0 || sec < 0 || len(frac) > digits || strings.Trim(frac, "0123456789") != "" {
+		return 0, fmt.Errorf("%q is not a time of day (HH:MM:SS.%s)", text, strings.Repeat("f", digits))
+	}
+	v := (h*3600 + m*60 + sec)
+	for range digits {
+		v *= 10
+	}
+	f := int64(0)
+	for i := range digits {
+		f *= 10
+		if i < len(frac) {
+			f += int64(frac[i] - '0')
+		}
+	}
+	return v + f, nil
 }
 
 // decimalOf returns the decimal logical type of bytes or fixed, or nil.
@@ -183,12 +257,20 @@ func avroDecoder(s avro.Schema) (avroDecode, error) {
 	case avro.Boolean:
 		return func(r *avro.Reader) record.Value { return record.BoolValue(r.ReadBool()) }, nil
 	case avro.Int:
+		switch logicalType(s) {
+		case avro.Date:
+			return func(r *avro.Reader) record.Value { return record.TimestampValue(int64(r.ReadInt()) * msPerDay) }, nil
+		case avro.TimeMillis:
+			return timeDecoder(func(r *avro.Reader) int64 { return int64(r.ReadInt()) }, 3), nil
+		}
 		return func(r *avro.Reader) record.Value { return record.IntValue(int64(r.ReadInt())) }, nil
 	case avro.Long:
-		switch div := isTimestamp(s); div {
-		case 0:
+		switch div := isTimestamp(s); {
+		case logicalType(s) == avro.TimeMicros:
+			return timeDecoder((*avro.Reader).ReadLong, 6), nil
+		case div == 0:
 			return func(r *avro.Reader) record.Value { return record.IntValue(r.ReadLong()) }, nil
-		case 1:
+		case div == 1:
 			return func(r *avro.Reader) record.Value { return record.TimestampValue(r.ReadLong()) }, nil
 		default:
 			return func(r *avro.Reader) record.Value { return record.TimestampValue(floorDiv(r.ReadLong(), div)) }, nil
@@ -211,27 +293,19 @@ func avroDecoder(s avro.Schema) (avroDecode, error) {
 		}, nil
 	case avro.Bytes, avro.Fixed:
 		d := decimalOf(s)
+		if d == nil && fixedLogical(s) == "" {
+			read := bytesReader(s)
+			return func(r *avro.Reader) record.Value {
+				return record.StringValue(base64.StdEncoding.EncodeToString(read(r)))
+			}, nil
+		}
 		if d == nil || d.Precision() > 18 {
-			return nil, fmt.Errorf("%s is only read with the decimal logical type (at most 18 digits)", s.Type())
+			return nil, fmt.Errorf("%s is only read with the decimal logical type (at most 18 digits) or none", s.Type())
 		}
 		scale := uint8(d.Scale())
-		size := -1
-		if f, ok := s.(*avro.FixedSchema); ok {
-			size = f.Size()
-		}
-		var buf []byte
+		read := bytesReader(s)
 		return func(r *avro.Reader) record.Value {
-			var b []byte
-			if size >= 0 {
-				if cap(buf) < size {
-					buf = make([]byte, size)
-				}
-				b = buf[:size]
-				r.Read(b)
-			} else {
-				b = r.ReadBytes()
-			}
-			u, ok := twosComplement(b)
+			u, ok := twosComplement(read(r))
 			if !ok {
 				r.ReportError("decimal", "unscaled value exceeds 64 bits")
 				return record.NullValue()
@@ -247,6 +321,34 @@ func avroDecoder(s avro.Schema) (avroDecode, error) {
 		return func(r *avro.Reader) record.Value { return record.StringValue(string(enc(r, nil))) }, nil
 	}
 	return nil, fmt.Errorf("Avro type %s is not supported", s.Type())
+}
+
+// bytesReader returns the reader of a bytes or fixed value: the bytes it
+// returns are valid until its next call.
+func bytesReader(s avro.Schema) func(r *avro.Reader) []byte {
+	f, ok := s.(*avro.FixedSchema)
+	if !ok {
+		return (*avro.Reader).ReadBytes
+	}
+	buf := make([]byte, f.Size())
+	return func(r *avro.Reader) []byte {
+		r.Read(buf)
+		return buf
+	}
+}
+
+// timeDecoder returns the decoder of a time-millis (digits 3) or
+// time-micros (6) value read by read: its text 'HH:MM:SS.fff'.
+func timeDecoder(read func(r *avro.Reader) int64, digits int) avroDecode {
+	return func(r *avro.Reader) record.Value {
+		n := read(r)
+		text, ok := timeOfDay(n, digits)
+		if !ok {
+			r.ReportError("time", fmt.Sprintf("%d is not within a day", n))
+			return record.NullValue()
+		}
+		return record.StringValue(text)
+	}
 }
 
 // unionDecoder reads a union: its branch index, then that branch.
@@ -587,7 +689,8 @@ func avroName(s string) string {
 type avroEncoder struct {
 	id     int
 	fields []avroEncode
-	slots  []int // by field: the column it writes (-1: NULL); nil: field i writes column i
+	names  []string // by field: its name, for errors
+	slots  []int    // by field: the column it writes (-1: NULL); nil: field i writes column i
 	w      *avro.Writer
 }
 
@@ -600,6 +703,7 @@ func newAvroEncoder(id int, s avro.Schema, schema *record.Schema) *avroEncoder {
 	e := &avroEncoder{id: id, w: avro.NewWriter(nil, 0)}
 	for i, f := range s.(*avro.RecordSchema).Fields() {
 		e.fields = append(e.fields, avroEncoderOf(f.Type(), schema.Fields()[i].Type))
+		e.names = append(e.names, schema.Name(i))
 	}
 	return e
 }
@@ -627,6 +731,7 @@ func newAvroEncoderByName(id int, s avro.Schema, schema *record.Schema) (*avroEn
 			slot = -1
 		}
 		e.fields = append(e.fields, avroEncoderOf(f.Type(), t))
+		e.names = append(e.names, f.Name())
 		e.slots = append(e.slots, slot)
 	}
 	for i, u := range used {
@@ -683,6 +788,12 @@ func avroEncoderOf(s avro.Schema, t record.Type) avroEncode {
 	case avro.Boolean:
 		return func(w *avro.Writer, v record.Value) error { w.WriteBool(v.Bool()); return nil }
 	case avro.Int:
+		switch logicalType(s) {
+		case avro.Date:
+			return writeDate
+		case avro.TimeMillis:
+			return timeEncoder(3, func(w *avro.Writer, n int64) { w.WriteInt(int32(n)) })
+		}
 		return func(w *avro.Writer, v record.Value) error {
 			if v.Int() < math.MinInt32 || v.Int() > math.MaxInt32 {
 				return fmt.Errorf("%d does not fit an Avro int", v.Int())
@@ -691,6 +802,18 @@ func avroEncoderOf(s avro.Schema, t record.Type) avroEncode {
 			return nil
 		}
 	case avro.Long:
+		switch {
+		case logicalType(s) == avro.TimeMicros:
+			return timeEncoder(6, func(w *avro.Writer, n int64) { w.WriteLong(n) })
+		case isTimestamp(s) == 1000:
+			return func(w *avro.Writer, v record.Value) error {
+				if v.Int() > math.MaxInt64/1000 || v.Int() < math.MinInt64/1000 {
+					return fmt.Errorf("%s does not fit timestamp-micros", v)
+				}
+				w.WriteLong(v.Int() * 1000)
+				return nil
+			}
+		}
 		return func(w *avro.Writer, v record.Value) error { w.WriteLong(v.Int()); return nil }
 	case avro.Double:
 		return func(w *avro.Writer, v record.Value) error {
@@ -704,11 +827,16 @@ func avroEncoderOf(s avro.Schema, t record.Type) avroEncode {
 			w.WriteDouble(f)
 			return nil
 		}
-	case avro.Bytes:
-		scale := 0
-		if d := decimalOf(s); d != nil {
-			scale = d.Scale()
+	case avro.Bytes, avro.Fixed:
+		size := -1
+		if f, ok := s.(*avro.FixedSchema); ok {
+			size = f.Size()
 		}
+		d := decimalOf(s)
+		if d == nil {
+			return bytesEncoder(size)
+		}
+		scale := d.Scale()
 		var buf []byte
 		return func(w *avro.Writer, v record.Value) error {
 			u, vs := v.Decimal()
@@ -720,7 +848,21 @@ func avroEncoderOf(s avro.Schema, t record.Type) avroEncode {
 				return fmt.Errorf("%s does not fit scale %d", v, scale)
 			}
 			buf = appendTwosComplement(buf[:0], u)
-			w.WriteBytes(buf)
+			if size < 0 {
+				w.WriteBytes(buf)
+				return nil
+			}
+			if len(buf) > size {
+				return fmt.Errorf("%s does not fit a fixed(%d) decimal", v, size)
+			}
+			pad := byte(0)
+			if u < 0 {
+				pad = 0xff
+			}
+			for range size - len(buf) {
+				w.Write([]byte{pad})
+			}
+			w.Write(buf)
 			return nil
 		}
 	}
@@ -733,6 +875,68 @@ func avroEncoderOf(s avro.Schema, t record.Type) avroEncode {
 		}
 		buf = v.AppendText(buf[:0])
 		w.WriteString(string(buf))
+		return nil
+	}
+}
+
+// writeDate writes a TIMESTAMP at midnight UTC (or a value that converts
+// to one, such as 'YYYY-MM-DD') as an Avro date, its day since 1970-01-01.
+func writeDate(w *avro.Writer, v record.Value) error {
+	t, err := record.ToTimestamp(v)
+	if err != nil {
+		return err
+	}
+	ms := t.Int()
+	if ms%msPerDay != 0 {
+		return fmt.Errorf("%s is not a date (midnight UTC)", t)
+	}
+	days := ms / msPerDay
+	if days < math.MinInt32 || days > math.MaxInt32 {
+		return fmt.Errorf("%s does not fit an Avro date", t)
+	}
+	w.WriteInt(int32(days))
+	return nil
+}
+
+// timeEncoder returns the encoder of a time-millis (digits 3) or
+// time-micros (6) field, written by write: a STRING value is the time's
+// text ('HH:MM:SS.fff'), a number the count itself.
+func timeEncoder(digits int, write func(*avro.Writer, int64)) avroEncode {
+	return func(w *avro.Writer, v record.Value) error {
+		n := v.Int()
+		if v.Kind() == record.String {
+			var err error
+			if n, err = parseTimeOfDay(v.Str(), digits); err != nil {
+				return err
+			}
+		} else if _, ok := timeOfDay(n, digits); !ok {
+			return fmt.Errorf("%d is not a time of day", n)
+		}
+		write(w, n)
+		return nil
+	}
+}
+
+// bytesEncoder returns the encoder of a bytes field (size -1) or a fixed
+// one of size bytes, without a logical type: a STRING value is its bytes'
+// base64 text, as a bytes field reads.
+func bytesEncoder(size int) avroEncode {
+	return func(w *avro.Writer, v record.Value) error {
+		if v.Kind() != record.String {
+			return fmt.Errorf("a %s value is not the base64 text of bytes", v.Kind())
+		}
+		b, err := base64.StdEncoding.DecodeString(v.Str())
+		if err != nil {
+			return fmt.Errorf("the base64 text of bytes: %w", err)
+		}
+		if size < 0 {
+			w.WriteBytes(b)
+			return nil
+		}
+		if len(b) != size {
+			return fmt.Errorf("%d bytes do not fit a fixed(%d)", len(b), size)
+		}
+		w.Write(b)
 		return nil
 	}
 }
@@ -821,34 +1025,39 @@ func avroJSONEncoder(s avro.Schema, t record.Type) func(*avro.Writer, any) error
 	}
 }
 
-// unionBranch returns the branch of a union a value is written in, or -1.
+// unionBranch returns the branch of a union a value is written in, or -1:
+// a TIMESTAMP a long or a date, a STRING a string, bytes, a record, an
+// array (the JSON text of a ROW or ARRAY) or a time.
 func unionBranch(types avro.Schemas, v record.Value) int {
-	want := func(k avro.Type) bool { return false }
+	want := func(avro.Type, avro.LogicalType) bool { return false }
 	switch v.Kind() {
 	case record.Null:
-		want = func(k avro.Type) bool { return k == avro.Null }
+		want = func(k avro.Type, _ avro.LogicalType) bool { return k == avro.Null }
 	case record.Bool:
-		want = func(k avro.Type) bool { return k == avro.Boolean }
+		want = func(k avro.Type, _ avro.LogicalType) bool { return k == avro.Boolean }
 	case record.Int:
-		want = func(k avro.Type) bool { return k == avro.Long || k == avro.Int || k == avro.Double || k == avro.Bytes }
+		want = func(k avro.Type, _ avro.LogicalType) bool {
+			return k == avro.Long || k == avro.Int || k == avro.Double || k == avro.Bytes
+		}
 	case record.Float:
-		want = func(k avro.Type) bool { return k == avro.Double }
+		want = func(k avro.Type, _ avro.LogicalType) bool { return k == avro.Double }
 	case record.Decimal:
 		if _, ok := exactFloat(v); ok {
-			want = func(k avro.Type) bool { return k == avro.Double || k == avro.Bytes }
+			want = func(k avro.Type, _ avro.LogicalType) bool { return k == avro.Double || k == avro.Bytes }
 		} else {
-			want = func(k avro.Type) bool { return k == avro.String || k == avro.Bytes }
+			want = func(k avro.Type, _ avro.LogicalType) bool { return k == avro.String || k == avro.Bytes }
 		}
 	case record.Timestamp:
-		want = func(k avro.Type) bool { return k == avro.Long }
+		want = func(k avro.Type, l avro.LogicalType) bool { return k == avro.Long || l == avro.Date }
 	default:
 		// a string, or the JSON text of a record or array
-		want = func(k avro.Type) bool {
-			return k == avro.String || k == avro.Bytes || k == avro.Record || k == avro.Array
+		want = func(k avro.Type, l avro.LogicalType) bool {
+			return k == avro.String || k == avro.Bytes || k == avro.Record || k == avro.Array ||
+				l == avro.TimeMillis || l == avro.TimeMicros
 		}
 	}
 	for i, t := range types {
-		if want(t.Type()) {
+		if want(t.Type(), logicalType(t)) {
 			return i
 		}
 	}
@@ -904,7 +1113,7 @@ func (e *avroEncoder) AppendRow(b []byte, row []record.Value) ([]byte, error) {
 			v = row[slot]
 		}
 		if err := enc(e.w, v); err != nil {
-			return b, fmt.Errorf("column %d: %w", i+1, err)
+			return b, fmt.Errorf("column %s: %w", e.names[i], err)
 		}
 	}
 	if e.w.Error != nil {
