@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"strings"
 
@@ -216,10 +217,44 @@ type avroProgram struct {
 }
 
 // avroField is one field of the writer schema: its decoder and the slot it
-// fills (-1: skipped).
+// fills (-1: skipped), its name and type for messages.
 type avroField struct {
-	slot int
-	dec  avroDecode
+	slot      int
+	dec       avroDecode
+	name, typ string
+}
+
+// failed returns the error of reading the field, naming it and its type.
+func (f *avroField) failed(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("field %s (%s): the value ends before the field does", f.name, f.typ)
+	}
+	return fmt.Errorf("field %s (%s): %w", f.name, f.typ, err)
+}
+
+// avroTypeName names an Avro type for messages: its type and logical type
+// (long timestamp-millis, bytes decimal(10,2)), a named type's name, a
+// union's branches.
+func avroTypeName(s avro.Schema) string {
+	if d := decimalOf(s); d != nil {
+		return fmt.Sprintf("%s decimal(%d,%d)", s.Type(), d.Precision(), d.Scale())
+	}
+	switch x := s.(type) {
+	case *avro.UnionSchema:
+		names := make([]string, len(x.Types()))
+		for i, t := range x.Types() {
+			names[i] = avroTypeName(t)
+		}
+		return "union [" + strings.Join(names, ", ") + "]"
+	case *avro.ArraySchema:
+		return "array<" + avroTypeName(x.Items()) + ">"
+	case avro.NamedSchema:
+		return fmt.Sprintf("%s %s", s.Type(), x.FullName())
+	}
+	if l := logicalType(s); l != "" {
+		return fmt.Sprintf("%s %s", s.Type(), l)
+	}
+	return string(s.Type())
 }
 
 // avroDecode reads one value of a field's type.
@@ -241,7 +276,7 @@ func newAvroProgram(writer avro.Schema, schema *record.Schema) (*avroProgram, er
 		if !ok {
 			slot = -1
 		}
-		p.fields = append(p.fields, avroField{slot: slot, dec: dec})
+		p.fields = append(p.fields, avroField{slot: slot, dec: dec, name: f.Name(), typ: avroTypeName(f.Type())})
 	}
 	return p, nil
 }
@@ -286,7 +321,7 @@ func avroDecoder(s avro.Schema) (avroDecode, error) {
 		return func(r *avro.Reader) record.Value {
 			i := int(r.ReadInt())
 			if i < 0 || i >= len(symbols) {
-				r.ReportError("enum", "symbol index out of range")
+				r.ReportError("enum", fmt.Sprintf("symbol index %d is not one of its %d symbols", i, len(symbols)))
 				return record.NullValue()
 			}
 			return record.StringValue(symbols[i])
@@ -305,9 +340,10 @@ func avroDecoder(s avro.Schema) (avroDecode, error) {
 		scale := uint8(d.Scale())
 		read := bytesReader(s)
 		return func(r *avro.Reader) record.Value {
-			u, ok := twosComplement(read(r))
+			b := read(r)
+			u, ok := twosComplement(b)
 			if !ok {
-				r.ReportError("decimal", "unscaled value exceeds 64 bits")
+				r.ReportError("decimal", fmt.Sprintf("an unscaled value of %d bytes exceeds 64 bits", len(b)))
 				return record.NullValue()
 			}
 			return record.DecimalValue(u, scale)
@@ -365,7 +401,7 @@ func unionDecoder(u *avro.UnionSchema) (avroDecode, error) {
 	return func(r *avro.Reader) record.Value {
 		i := r.ReadLong()
 		if i < 0 || int(i) >= len(decs) {
-			r.ReportError("union", "branch index out of range")
+			r.ReportError("union", fmt.Sprintf("branch index %d is not one of its %d branches", i, len(decs)))
 			return record.NullValue()
 		}
 		return decs[i](r)
@@ -387,7 +423,7 @@ func avroJSON(s avro.Schema) (func(r *avro.Reader, b []byte) []byte, error) {
 		return func(r *avro.Reader, b []byte) []byte {
 			i := r.ReadLong()
 			if i < 0 || int(i) >= len(branches) {
-				r.ReportError("union", "branch index out of range")
+				r.ReportError("union", fmt.Sprintf("branch index %d is not one of its %d branches", i, len(branches)))
 				return append(b, "null"...)
 			}
 			return branches[i](r, b)
@@ -578,16 +614,17 @@ func (d *avroValueDecoder) decodeInto(data []byte, dst []record.Value) error {
 		d.progs[id] = prog
 	}
 	r := d.reader.Reset(body)
-	for _, f := range prog.fields {
+	for i := range prog.fields {
+		f := &prog.fields[i]
 		v := f.dec(r)
+		if r.Error != nil {
+			err := r.Error
+			r.Error = nil
+			return fmt.Errorf("avro (schema %d): %w", id, f.failed(err))
+		}
 		if f.slot >= 0 && f.slot < len(dst) {
 			dst[f.slot] = v
 		}
-	}
-	if r.Error != nil {
-		err := r.Error
-		r.Error = nil
-		return fmt.Errorf("avro (schema %d): %w", id, err)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/hamba/avro/v2"
+	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/sluicesql/sluice/record"
 )
@@ -137,5 +138,45 @@ func TestAvroLogicalTypes(t *testing.T) {
 	dur := avro.MustParse(`{"type":"record","name":"D","fields":[{"name":"wait","type":{"type":"fixed","name":"Dur","size":12,"logicalType":"duration"}}]}`)
 	if _, err := avroColumns(dur); err == nil || !strings.Contains(err.Error(), `field "wait": fixed with the duration logical type is not supported`) {
 		t.Errorf("a duration: %v", err)
+	}
+}
+
+// TestAvroDecodeReasons: the reason a value does not decode names the
+// field, its Avro type and what was found instead.
+func TestAvroDecodeReasons(t *testing.T) {
+	text := `{"type":"record","name":"R","fields":[{"name":"id","type":"long"},{"name":"side","type":{"type":"enum","name":"Side","symbols":["BUY","SELL"]}},
+{"name":"note","type":["null","string"]},{"name":"amount","type":{"type":"bytes","logicalType":"decimal","precision":9,"scale":2}},{"name":"name","type":"string"}]}`
+	reg, client := emptyRegistry(t)
+	id, _, err := reg.RegisterSchema("t-value", sr.Schema{Schema: text, Type: sr.TypeAvro})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols, err := avroColumns(avro.MustParse(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := record.NewSchemaOf(cols...)
+	d := newAvroValueDecoder(client, schema)
+	value := func(write func(w *avro.Writer)) []byte {
+		w := avro.NewWriter(nil, 0)
+		write(w)
+		return append(appendWireHeader(nil, id), w.Buffer()...)
+	}
+	upToAmount := func(w *avro.Writer) { w.WriteLong(1); w.WriteInt(1); w.WriteLong(0) }
+	good := func(w *avro.Writer) { upToAmount(w); w.WriteBytes([]byte{1}) }
+	for _, c := range []struct {
+		value []byte
+		want  string
+	}{
+		{value(func(w *avro.Writer) { w.WriteLong(1); w.WriteInt(7) }), "field side (enum Side): avro: enum: symbol index 7 is not one of its 2 symbols"},
+		{value(func(w *avro.Writer) { w.WriteLong(1); w.WriteInt(0); w.WriteLong(4) }), "field note (union [null, string]): avro: union: branch index 4 is not one of its 2 branches"},
+		{value(func(w *avro.Writer) { upToAmount(w); w.WriteBytes([]byte{0x7f, 0, 0, 0, 0, 0, 0, 0, 0}) }), "field amount (bytes decimal(9,2)): avro: decimal: an unscaled value of 9 bytes exceeds 64 bits"},
+		{value(good), "field name (string): the value ends before the field does"},
+		{value(func(w *avro.Writer) { good(w); w.WriteLong(-3) }), "field name (string): avro: ReadSTRING: invalid string length"},
+	} {
+		err := d.decodeInto(c.value, make([]record.Value, schema.Len()))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%x: %v, want %q", c.value, err, c.want)
+		}
 	}
 }

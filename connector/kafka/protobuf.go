@@ -340,6 +340,7 @@ const (
 type protoField struct {
 	name   string
 	num    protowire.Number
+	typ    string // its Protobuf type, for messages: int64, repeated string, shop.Addr, map<string, int64>
 	kind   protoreflect.Kind
 	wire   protowire.Type // the wire type of its values
 	list   bool
@@ -385,7 +386,8 @@ func compileMessage(md protoreflect.MessageDescriptor, schema *record.Schema, vi
 	}
 	for i := range fds.Len() {
 		fd := fds.Get(i)
-		f := protoField{name: string(fd.Name()), num: fd.Number(), kind: fd.Kind(), wire: scalarWire(fd.Kind()), list: fd.IsList(), isMap: fd.IsMap(), slot: i}
+		f := protoField{name: string(fd.Name()), num: fd.Number(), typ: protoTypeName(fd), kind: fd.Kind(), wire: scalarWire(fd.Kind()),
+			list: fd.IsList(), isMap: fd.IsMap(), slot: i}
 		if schema != nil {
 			if slot, ok := schema.Lookup(f.name); ok {
 				f.slot = slot
@@ -437,6 +439,48 @@ func compileMessage(md protoreflect.MessageDescriptor, schema *record.Schema, vi
 	return m, nil
 }
 
+// protoTypeName names a field's Protobuf type, for messages: int64,
+// repeated string, shop.Addr, map<string, int64>.
+func protoTypeName(fd protoreflect.FieldDescriptor) string {
+	if fd.IsMap() {
+		return fmt.Sprintf("map<%s, %s>", protoTypeName(fd.MapKey()), protoTypeName(fd.MapValue()))
+	}
+	name := fd.Kind().String()
+	switch fd.Kind() {
+	case protoreflect.MessageKind, protoreflect.GroupKind:
+		name = string(fd.Message().FullName())
+	case protoreflect.EnumKind:
+		name = string(fd.Enum().FullName())
+	}
+	if fd.IsList() {
+		return "repeated " + name
+	}
+	return name
+}
+
+// failed returns the error of reading the field, naming it and its type.
+func (f *protoField) failed(err error) error {
+	return fmt.Errorf("field %s (%d, %s): %w", f.name, f.num, f.typ, err)
+}
+
+// wireNames names the wire types, for messages.
+var wireNames = map[protowire.Type]string{
+	protowire.VarintType:     "a varint (wire type 0)",
+	protowire.Fixed64Type:    "a 64-bit value (wire type 1)",
+	protowire.BytesType:      "a length-delimited value (wire type 2)",
+	protowire.StartGroupType: "a group start (wire type 3)",
+	protowire.EndGroupType:   "a group end (wire type 4)",
+	protowire.Fixed32Type:    "a 32-bit value (wire type 5)",
+}
+
+// wireName names wire type typ.
+func wireName(typ protowire.Type) string {
+	if n, ok := wireNames[typ]; ok {
+		return n
+	}
+	return fmt.Sprintf("wire type %d", typ)
+}
+
 // protoZero is the value of a proto3 scalar field the message lacks.
 func protoZero(fd protoreflect.FieldDescriptor) record.Value {
 	switch fd.Kind() {
@@ -479,26 +523,31 @@ func (m *protoMessage) decode(b []byte, dst []record.Value, text *protoText) err
 			dst[f.slot] = f.zero
 		}
 	}
+	size := len(b)
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
-			return protowire.ParseError(n)
+			return fmt.Errorf("the field tag at byte %d: %w", size-len(b), protowire.ParseError(n))
 		}
 		b = b[n:]
 		i, ok := m.fieldIndex(num)
-		if !ok || !wireFits(&m.fields[i], typ) {
-			// An unknown field, or one of another type (as Protobuf
-			// reads it): skipped.
+		if !ok {
+			// A field the schema does not have (a newer writer's): skipped.
 			if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
-				return protowire.ParseError(n)
+				return fmt.Errorf("field %d (not in the schema, %s): %w", num, wireName(typ), protowire.ParseError(n))
 			}
 			b = b[n:]
 			continue
 		}
 		f := &m.fields[i]
+		if !wireFits(f, typ) {
+			// Protobuf's own decoders skip it as an unknown field, which
+			// would read the field's default instead of its value.
+			return f.failed(fmt.Errorf("expected %s, got %s", wireName(f.wire), wireName(typ)))
+		}
 		var err error
 		if n, err = m.field(f, typ, b, dst, text); err != nil {
-			return fmt.Errorf("field %s (%d): %w", f.name, f.num, err)
+			return f.failed(err)
 		}
 		b = b[n:]
 	}
@@ -515,7 +564,7 @@ func (m *protoMessage) decode(b []byte, dst []record.Value, text *protoText) err
 		case f.msg != nil:
 			v, err := f.msg.value(f.raw, text)
 			if err != nil {
-				return fmt.Errorf("field %s (%d): %w", f.name, f.num, err)
+				return f.failed(err)
 			}
 			dst[f.slot] = v
 		}
