@@ -744,76 +744,65 @@ func scalarWire(k protoreflect.Kind) protowire.Type {
 	return protowire.VarintType
 }
 
-// scalar reads one scalar of f's kind in wire type typ.
+// scalar reads one scalar of f's kind in wire type typ (its kind's, which
+// the caller checked): the wire type's bits or bytes, then their value as
+// the kind reads them.
 func (f *protoField) scalar(typ protowire.Type, b []byte, text *protoText) (record.Value, int, error) {
+	var (
+		u     uint64
+		bytes []byte
+		n     int
+	)
 	switch typ {
 	case protowire.VarintType:
-		u, n := protowire.ConsumeVarint(b)
-		if n < 0 {
-			return record.Value{}, 0, protowire.ParseError(n)
-		}
-		switch f.kind {
-		case protoreflect.BoolKind:
-			return record.BoolValue(u != 0), n, nil
-		case protoreflect.Int32Kind:
-			return record.IntValue(int64(int32(u))), n, nil
-		case protoreflect.Uint32Kind:
-			return record.IntValue(int64(uint32(u))), n, nil
-		case protoreflect.Sint32Kind:
-			return record.IntValue(int64(int32(protowire.DecodeZigZag(u & math.MaxUint32)))), n, nil
-		case protoreflect.Sint64Kind:
-			return record.IntValue(protowire.DecodeZigZag(u)), n, nil
-		case protoreflect.Uint64Kind:
-			if u > math.MaxInt64 {
-				return record.Value{}, 0, fmt.Errorf("uint64 %d exceeds BIGINT", u)
-			}
-			return record.IntValue(int64(u)), n, nil
-		case protoreflect.EnumKind:
-			if ev := f.enum.ByNumber(protoreflect.EnumNumber(int32(u))); ev != nil {
-				return record.StringValue(string(ev.Name())), n, nil
-			}
-			return record.StringValue(strconv.FormatInt(int64(int32(u)), 10)), n, nil
-		}
-		return record.IntValue(int64(u)), n, nil
+		u, n = protowire.ConsumeVarint(b)
 	case protowire.Fixed32Type:
-		u, n := protowire.ConsumeFixed32(b)
-		if n < 0 {
-			return record.Value{}, 0, protowire.ParseError(n)
-		}
-		switch f.kind {
-		case protoreflect.FloatKind:
-			return record.FloatValue(float64(math.Float32frombits(u))), n, nil
-		case protoreflect.Sfixed32Kind:
-			return record.IntValue(int64(int32(u))), n, nil
-		}
-		return record.IntValue(int64(u)), n, nil
+		var x uint32
+		x, n = protowire.ConsumeFixed32(b)
+		u = uint64(x)
 	case protowire.Fixed64Type:
-		u, n := protowire.ConsumeFixed64(b)
-		if n < 0 {
-			return record.Value{}, 0, protowire.ParseError(n)
-		}
-		switch f.kind {
-		case protoreflect.DoubleKind:
-			return record.FloatValue(math.Float64frombits(u)), n, nil
-		case protoreflect.Fixed64Kind:
-			if u > math.MaxInt64 {
-				return record.Value{}, 0, fmt.Errorf("fixed64 %d exceeds BIGINT", u)
-			}
+		u, n = protowire.ConsumeFixed64(b)
+	case protowire.BytesType:
+		bytes, n = protowire.ConsumeBytes(b)
+	default:
+		return record.Value{}, 0, fmt.Errorf("unexpected %s", wireName(typ))
+	}
+	if n < 0 {
+		return record.Value{}, 0, protowire.ParseError(n)
+	}
+	switch f.kind {
+	case protoreflect.BoolKind:
+		return record.BoolValue(u != 0), n, nil
+	case protoreflect.Int32Kind, protoreflect.Sfixed32Kind:
+		return record.IntValue(int64(int32(u))), n, nil
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
+		return record.IntValue(int64(uint32(u))), n, nil
+	case protoreflect.Sint32Kind:
+		return record.IntValue(int64(int32(protowire.DecodeZigZag(u & math.MaxUint32)))), n, nil
+	case protoreflect.Sint64Kind:
+		return record.IntValue(protowire.DecodeZigZag(u)), n, nil
+	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		if u > math.MaxInt64 {
+			return record.Value{}, 0, fmt.Errorf("%s %d exceeds BIGINT", f.kind, u)
 		}
 		return record.IntValue(int64(u)), n, nil
-	case protowire.BytesType:
-		v, n := protowire.ConsumeBytes(b)
-		if n < 0 {
-			return record.Value{}, 0, protowire.ParseError(n)
+	case protoreflect.FloatKind:
+		return record.FloatValue(float64(math.Float32frombits(uint32(u)))), n, nil
+	case protoreflect.DoubleKind:
+		return record.FloatValue(math.Float64frombits(u)), n, nil
+	case protoreflect.EnumKind:
+		if ev := f.enum.ByNumber(protoreflect.EnumNumber(int32(u))); ev != nil {
+			return record.StringValue(string(ev.Name())), n, nil
 		}
-		if f.kind == protoreflect.BytesKind {
-			return record.StringValue(base64.StdEncoding.EncodeToString(v)), n, nil
-		}
-		s, err := text.str(v)
+		return record.StringValue(strconv.FormatInt(int64(int32(u)), 10)), n, nil
+	case protoreflect.BytesKind:
+		return record.StringValue(base64.StdEncoding.EncodeToString(bytes)), n, nil
+	case protoreflect.StringKind:
+		s, err := text.str(bytes)
 		if err != nil {
 			return record.Value{}, 0, err
 		}
 		return record.StringValue(s), n, nil
 	}
-	return record.Value{}, 0, fmt.Errorf("unexpected wire type %d", typ)
+	return record.IntValue(int64(u)), n, nil // int64, sfixed64
 }
