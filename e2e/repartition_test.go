@@ -148,14 +148,14 @@ func TestRepartitionedWindowsAcrossProcesses(t *testing.T) {
 }
 
 // startStageOn is startStage with the process's Kafka connections made
-// through net.
-func startStageOn(t *testing.T, ctx context.Context, text string, net *kafkatest.Cutter) *stage {
+// through net, its clients given the options more.
+func startStageOn(t *testing.T, ctx context.Context, text string, net *kafkatest.Cutter, more ...kgo.Opt) *stage {
 	t.Helper()
 	s := &stage{done: make(chan struct{})}
 	runCtx, cancel := context.WithCancel(ctx)
 	s.cancel = cancel
 	j := prepare(t, runCtx, text, runner.Options{Partitions: 2, UntilEnd: true,
-		KafkaOpts: func(string, string) []kgo.Opt { return []kgo.Opt{kgo.Dialer(net.Dial)} }})
+		KafkaOpts: func(string, string) []kgo.Opt { return append([]kgo.Opt{kgo.Dialer(net.Dial)}, more...) }})
 	go func() {
 		defer close(s.done)
 		s.sum, s.err = j.Run(runCtx)

@@ -6,9 +6,14 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicesql/sluice/connector/kafka"
 	"github.com/sluicesql/sluice/internal/kafkatest"
@@ -30,6 +35,10 @@ type joinScenario struct {
 	// key names the fields that identify an output row: two rows with the
 	// same key and other values are a partial result (nil: the whole row)
 	key []string
+	// midRun slows the first processes (slowRepartition) and kills one
+	// once the group checkpointed past 3s of event time, its state and
+	// watermark well under way (else at the group's first commit)
+	midRun bool
 }
 
 // paidOrders is a stream-stream JOIN within a second of orders (8
@@ -80,6 +89,63 @@ func paidOrdersN(n int64, join string) joinScenario {
 		stmt: `CREATE STREAM out AS
 SELECT o.order_id, o.customer, o.amount, p.pay_id, p.paid
 FROM orders o ` + join + ` payments p ON o.order_id = p.order_id WITHIN INTERVAL '1' SECOND
+WITH ('orders.type'='kafka_source', 'orders.bootstrap.servers'='%[1]s'%[2]s,
+      'payments.type'='kafka_source', 'payments.bootstrap.servers'='%[1]s',
+      'event.time.field'='ts', 'watermark.max_out_of_orderness'='100ms', 'commit.interval'='50ms', %[3]s)`,
+	}
+}
+
+// unpaidOrders is an outer stream-stream join (join: "LEFT JOIN", "FULL
+// JOIN", ...) of orders (8 partitions, keyed by customer) and payments (5
+// partitions, keyed by payment id) on bound (the rest of ON after the
+// key), with rows left unmatched on both sides: orders never paid, orders
+// paid too late (and their payments), payments of unknown orders; some
+// orders are paid before they were placed (their only match is an earlier
+// row), some twice. Each topic's event times are out of order by up to
+// 89ms, within the allowed 100ms (no record is late).
+func unpaidOrders(join, bound string) joinScenario {
+	const base = int64(1_700_000_000_000)
+	const n = 3000
+	type pay struct {
+		ts        int64
+		id, order int64
+	}
+	var orders []kafka.Message
+	var pays []pay
+	for i := range int64(n) {
+		ts := base + 3*i + (i*7919)%90
+		orders = append(orders, kafka.Message{Key: fmt.Appendf(nil, "c%d", i%37),
+			Value: fmt.Appendf(nil, `{"order_id":%d,"customer":"c%d","amount":%d,"ts":%d}`, i, i%37, i%113, ts)})
+		switch i % 10 {
+		case 0: // never paid
+		case 3: // paid too late to join
+			pays = append(pays, pay{ts + 1500, i + 50000, i})
+		case 5, 8: // paid before the order was placed
+			pays = append(pays, pay{ts - 100 - (i*13)%380, i + 50000, i})
+		case 7: // paid twice
+			pays = append(pays, pay{ts - 200, i + 50000, i}, pay{ts + 700 + i%200, i + 60000, i})
+		default:
+			pays = append(pays, pay{ts + 120 + (i*37)%850, i + 50000, i})
+		}
+	}
+	for i := range int64(300) { // payments of unknown orders
+		pays = append(pays, pay{base + 30*i, i + 90000, 100000 + i})
+	}
+	slices.SortStableFunc(pays, func(a, b pay) int { return int(a.ts - b.ts) })
+	var payments []kafka.Message
+	for k, p := range pays {
+		ts := p.ts + (int64(k)*31)%90
+		payments = append(payments, kafka.Message{Key: []byte(fmt.Sprint(p.id)),
+			Value: fmt.Appendf(nil, `{"pay_id":%d,"order_id":%d,"paid":%d,"ts":%d}`, p.id, p.order, p.order%97, ts)})
+	}
+	return joinScenario{
+		from:   "orders",
+		sized:  map[string]int32{"orders": 8, "payments": 5},
+		data:   map[string][]kafka.Message{"orders": orders, "payments": payments},
+		midRun: true,
+		stmt: `CREATE STREAM out AS
+SELECT o.order_id, o.customer, o.amount, p.pay_id, p.order_id AS paid_order, p.paid
+FROM orders o ` + join + ` payments p ON o.order_id = p.order_id ` + bound + `
 WITH ('orders.type'='kafka_source', 'orders.bootstrap.servers'='%[1]s'%[2]s,
       'payments.type'='kafka_source', 'payments.bootstrap.servers'='%[1]s',
       'event.time.field'='ts', 'watermark.max_out_of_orderness'='100ms', 'commit.interval'='50ms', %[3]s)`,
@@ -215,6 +281,13 @@ func TestRepartitionedJoinsAcrossProcesses(t *testing.T) {
 		"interval": func(*testing.T) joinScenario { return paidOrders() },
 		"chain":    func(*testing.T) joinScenario { return shippedOrders() },
 		"table":    tradersWindows,
+		"left": func(*testing.T) joinScenario {
+			return unpaidOrders("LEFT JOIN", "WITHIN INTERVAL '1' SECOND")
+		},
+		"full": func(*testing.T) joinScenario {
+			// a bound longer on one side: the payment from 300ms before the order to 1s after
+			return unpaidOrders("FULL JOIN", "AND p.ts BETWEEN o.ts - INTERVAL '300' MILLISECOND AND o.ts + INTERVAL '1' SECOND")
+		},
 	}
 	for name, scenario := range scenarios {
 		for _, kill := range []bool{false, true} {
@@ -236,13 +309,23 @@ func TestRepartitionedJoinsAcrossProcesses(t *testing.T) {
 					// a killed process drains nothing: do not wait for it
 					victimText = strings.Replace(text, "'commit.interval'", "'drain.timeout'='1s', 'commit.interval'", 1)
 				}
-				victim := &kafkatest.Cutter{}
-				procs := []*stage{startStageOn(t, ctx, victimText, victim), startStageOn(t, ctx, text, &kafkatest.Cutter{}), startStageOn(t, ctx, text, &kafkatest.Cutter{})}
-				if kill {
+				victim, slow := &kafkatest.Cutter{}, &slowRepartition{}
+				var hooks []kgo.Opt
+				if kill && sc.midRun {
+					hooks = append(hooks, kgo.WithHooks(slow))
+				}
+				procs := []*stage{startStageOn(t, ctx, victimText, victim, hooks...), startStageOn(t, ctx, text, &kafkatest.Cutter{}, hooks...), startStageOn(t, ctx, text, &kafkatest.Cutter{}, hooks...)}
+				if kill && sc.midRun {
+					waitFor(t, "a checkpoint of the process to kill past 2s of event time", func() bool {
+						return checkpointPast(ctx, brokers, "g", "g-out-repartition", 1_700_000_003_000)
+					})
+				} else if kill {
 					waitFor(t, "the group commits on the repartition topic", func() bool {
 						offs, err := groupOffsets(ctx, brokers, "g", "g-out-repartition")
 						return err == nil && len(offs) > 0
 					})
+				}
+				if kill {
 					victim.Kill()
 					procs[0].cancel()
 					<-procs[0].done
@@ -259,6 +342,46 @@ func TestRepartitionedJoinsAcrossProcesses(t *testing.T) {
 			})
 		}
 	}
+}
+
+// slowRepartition is a kgo hook that slows a process's reading of a
+// repartition topic, counting the records it read there.
+type slowRepartition struct{ read atomic.Int64 }
+
+// OnFetchRecordUnbuffered implements kgo.HookFetchRecordUnbuffered.
+func (s *slowRepartition) OnFetchRecordUnbuffered(r *kgo.Record, polled bool) {
+	if !polled || !strings.HasSuffix(r.Topic, "-repartition") {
+		return
+	}
+	for _, h := range r.Headers {
+		if h.Key == "sluice.origin" { // a record, not a progress report
+			s.read.Add(1)
+			time.Sleep(time.Millisecond)
+		}
+	}
+}
+
+// checkpointPast reports whether a partition of the repartition topic
+// topic is committed by group with a stage-2 checkpoint whose watermark is
+// past wm (not a done marker: a partition still being read).
+func checkpointPast(ctx context.Context, brokers, group, topic string, wm int64) bool {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...))
+	if err != nil {
+		return false
+	}
+	defer cl.Close()
+	resp, err := kadm.NewClient(cl).FetchOffsets(ctx, group)
+	if err != nil {
+		return false
+	}
+	for _, o := range resp[topic] {
+		rest, ok := strings.CutPrefix(o.Metadata, "sluice-stage2:")
+		w, _, _ := strings.Cut(rest, ":")
+		if v, err := strconv.ParseInt(w, 10, 64); ok && err == nil && v > wm {
+			return true
+		}
+	}
+	return false
 }
 
 // TestJoinRepartitionPlan: a join whose streams are read in a consumer
@@ -315,14 +438,13 @@ WITH ('trades.type'='kafka_source', 'trades.bootstrap.servers'='%[1]s', 'trades.
 // a consumer group without a repartition topic would join the part of
 // its FROM stream each process reads with the whole other stream, and
 // write an outer join's unmatched rows once per process: with
-// 'repartition'='false', and for an outer join (which a replay after a
-// rebalance could not yet keep exact), the job runs in one process, and
-// the group's second member stops both.
+// 'repartition'='false' the job runs in one process, and the group's
+// second member stops both.
 func TestUnrepartitionedJoinStopsOnSecondMember(t *testing.T) {
 	t.Parallel()
 	for name, tt := range map[string]struct{ join, with string }{
-		"repartition off": {"JOIN", ", 'repartition'='false'"},
-		"full join":       {"FULL JOIN", ""},
+		"repartition off":      {"JOIN", ", 'repartition'='false'"},
+		"full join, no repart": {"FULL JOIN", ", 'repartition'='false'"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

@@ -167,20 +167,43 @@ func (p *Plan) Repartitionable() bool {
 			return false
 		}
 	}
-	return p.outerStreams() == ""
+	return p.outerRefusal() == ""
 }
 
-// outerStreams names the stream of an outer stream-stream join, or "": a
-// rebalance replays the repartition topic from its committed offsets, and
-// a replayed row whose match came before them would be written again with
-// NULLs (inner joins only write pairs again, identical).
-func (p *Plan) outerStreams() string {
+// outerRefusal says why a repartition topic cannot split the statement's
+// outer stream-stream join, or returns "". A rebalance replays the
+// topic's partitions from their committed offsets with empty state: one
+// outer join with nothing kept after it replays every row a replayed row
+// may meet and writes no row with NULLs twice (see join.Program.Replayed),
+// but a chain of joins or keyed state after the join would need the rows
+// with NULLs it does not write again.
+func (p *Plan) outerRefusal() string {
+	outer := ""
 	for _, i := range p.streams() {
 		if i > 0 && p.Statement.Query.Joins[i-1].Kind != sql.InnerJoin {
-			return p.Inputs[i].Name
+			outer = p.Inputs[i].Name
+			break
 		}
 	}
-	return ""
+	a := p.Analysis
+	var after string
+	switch {
+	case outer == "":
+		return ""
+	case len(p.streams()) > 2:
+		return fmt.Sprintf("its chain of stream-stream joins has an outer join (of %s), and a replay after a rebalance could not tell the later joins which rows of the earlier ones it wrote", outer)
+	case a.Window != "":
+		after = "a " + a.Window + " window"
+	case len(a.GroupBy) > 0 || len(a.Aggregates) > 0:
+		after = "an aggregate"
+	case a.Distinct:
+		after = "DISTINCT"
+	case len(a.Over) > 0 || a.TopN != "":
+		after = "a row window (OVER)"
+	default:
+		return ""
+	}
+	return fmt.Sprintf("its outer join of stream %s is followed by %s, whose state a replay after a rebalance could not rebuild: the rows with NULLs it wrote before are not written again", outer, after)
 }
 
 // selfJoin names the topic two streams of the statement read, or "": the
@@ -249,16 +272,16 @@ func (p *Plan) planRepartition(opts Options) error {
 		if self != "" {
 			why = fmt.Sprintf("two of its streams read topic %s, and the members of one group cannot each read all of a topic", self)
 		}
-		if o := p.outerStreams(); o != "" {
-			why = fmt.Sprintf("its outer join of stream %s writes rows with NULLs that a replay after a rebalance could write again for rows that matched (only inner stream-stream joins are repartitioned)", o)
+		if o := p.outerRefusal(); o != "" {
+			why = o
 		}
 		return &sql.PropertyError{Key: PropRepartition, InValue: true, Msg: fmt.Sprintf("WITH '%s'='true': a repartition topic cannot split this statement: %s", PropRepartition, why)}
 	case mode == "" && (split.Split || !kafka || group == ""):
 		return nil
 	case mode == "" && (!p.Repartitionable() || self != ""):
 		p.unsplittable = "a repartition topic cannot split it"
-		if o := p.outerStreams(); o != "" {
-			p.unsplittable = "a repartition topic does not yet split an outer stream-stream join: a replay after a rebalance could write a matched row of " + o + " again with NULLs"
+		if o := p.outerRefusal(); o != "" {
+			p.unsplittable = "a repartition topic cannot split it yet: " + o
 		}
 		return nil
 	case mode == "" && strings.EqualFold(strings.TrimSpace(property(sel, opts, "processing.guarantee")), "exactly_once"):

@@ -90,3 +90,41 @@ func TestRepartitionTopicName(t *testing.T) {
 		t.Errorf("RepartitionTopic = %q, want %q", got, want)
 	}
 }
+
+// TestOuterJoinRepartition: an outer stream-stream join (LEFT, RIGHT,
+// FULL) is repartitioned like an inner one when nothing is kept after it;
+// a chain with an outer join, or keyed state after it, runs in one
+// process per group, saying why, and 'repartition'='true' is refused.
+func TestOuterJoinRepartition(t *testing.T) {
+	const with = ` WITH ('o.type'='kafka_source', 'o.group.id'='g', 'p.type'='kafka_source', 'c.type'='kafka_source'`
+	tests := []struct {
+		sql  string
+		why  string // "" when repartitioned, else a fragment of Unsplittable
+		want string // the error of 'repartition'='true' when not
+	}{
+		{"CREATE STREAM out AS SELECT o.v, p.w FROM o LEFT JOIN p ON o.k = p.k WITHIN INTERVAL '1' SECOND", "", ""},
+		{"CREATE STREAM out AS SELECT o.v, p.w FROM o RIGHT JOIN p ON o.k = p.k WITHIN INTERVAL '1' SECOND", "", ""},
+		{"CREATE STREAM out AS SELECT o.v, p.w FROM o FULL JOIN p ON o.k = p.k AND p.ts BETWEEN o.ts AND o.ts + INTERVAL '1' SECOND", "", ""},
+		{"SELECT o.k, COUNT(*) AS n FROM o LEFT JOIN p ON o.k = p.k WITHIN INTERVAL '1' SECOND GROUP BY o.k WINDOW TUMBLING(INTERVAL '1' MINUTE) EMIT FINAL",
+			"its outer join of stream p is followed by a tumbling window", "cannot split this statement: its outer join of stream p is followed by a tumbling window"},
+		{"SELECT DISTINCT o.k FROM o FULL JOIN p ON o.k = p.k WITHIN INTERVAL '1' SECOND", "followed by DISTINCT", "followed by DISTINCT"},
+		{"SELECT o.v, p.w, c.x FROM o JOIN p ON o.k = p.k WITHIN INTERVAL '1' SECOND LEFT JOIN c ON o.k = c.k WITHIN INTERVAL '1' SECOND",
+			"chain of stream-stream joins has an outer join (of c)", "chain of stream-stream joins"},
+	}
+	for _, tt := range tests {
+		p := build(t, tt.sql+with+")", Options{})
+		if tt.why == "" {
+			if p.Repartition == nil || p.Repartition.Topic != "g-out-repartition" {
+				t.Errorf("%s:\n repartition %+v, want through g-out-repartition", tt.sql, p.Repartition)
+			}
+			continue
+		}
+		if s := p.ScaleOut(); p.Repartition != nil || s.Split || !strings.Contains(s.Unsplittable, tt.why) {
+			t.Errorf("%s:\n repartition %+v, scale-out %+v, want one process per group because %q", tt.sql, p.Repartition, s, tt.why)
+		}
+		_, err := Build(parseOne(t, tt.sql+with+", 'repartition'='true')"), Options{CPUs: 4})
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s with 'repartition'='true':\n err = %v, want one with %q", tt.sql, err, tt.want)
+		}
+	}
+}

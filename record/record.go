@@ -26,6 +26,12 @@ type Record struct {
 	Watermark int64
 	// HasEventTime says whether EventTime is set.
 	HasEventTime bool
+	// Settled marks a record read again after a rebalance (a repartition
+	// topic replayed from its committed offset) whose own outcome in an
+	// outer stream-stream join was written before: it was matched, or
+	// written with NULLs. The join pairs it again, but never writes it
+	// with NULLs.
+	Settled bool
 	// WindowStart is, on a result row of a windowed aggregate, the start
 	// of its window in Unix milliseconds; the window ends at EventTime+1
 	// (the row's event time is the window's last millisecond).

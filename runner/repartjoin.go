@@ -48,12 +48,18 @@ func (q *joinQuery) repartitionJoin(ctx context.Context, stmt *sql.Statement, op
 	// of every row it can be joined into fired: a stream-stream join's rows
 	// are as late as its bound reaches past the record's own event time.
 	// With nothing kept after a stream-stream join, once the watermark
-	// passed that reach: the record left the join, its matches and its
-	// NULL-padded row (outer, unmatched) written. Replaying it would find
-	// none of its partners and write it again unmatched.
+	// passed that reach: the record left the join, its matches written.
+	// An outer join (planned only with nothing kept after it) also needs
+	// every row a replayed row may meet, or it would write that row with
+	// NULLs: join.Program.Replayed decides, and marks the rows whose NULLs
+	// were decided already Settled.
 	reach, after := prog.Reach(), prog.Program
 	left := prog.Sides() != nil && after.Replayable() == nil && !after.Windowed()
+	outer := prog.Outer()
 	fired := func(rec *record.Record, wm int64) bool {
+		if outer {
+			return prog.Replayed(rec, wm)
+		}
 		et, ok := prog.EventTime(rec)
 		if !ok {
 			return false

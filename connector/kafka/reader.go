@@ -260,7 +260,7 @@ func (d *decoder) decode(rec *record.Record, kr *kgo.Record) error {
 		rec.Values = make([]record.Value, d.width)
 	}
 	rec.Timestamp = kr.Timestamp.UnixMilli()
-	rec.EventTime, rec.HasEventTime, rec.Watermark, rec.WindowStart = 0, false, 0, 0
+	rec.EventTime, rec.HasEventTime, rec.Watermark, rec.WindowStart, rec.Settled = 0, false, 0, 0, false
 	rec.Partition = kr.Partition
 	rec.Offset = kr.Offset
 	rec.Topic = kr.Topic

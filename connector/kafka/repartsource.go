@@ -37,8 +37,9 @@ type repartIn struct {
 	// committing counts the commits under way; a handover ends only
 	// after them
 	committing int
-	// fired reports whether every window of the record has fired under
-	// the watermark
+	// fired reports whether a record read again before its partition's
+	// fence had its whole effect under the fence's watermark (every window
+	// of the record fired); it may mark a record it keeps Settled
 	fired func(rec *record.Record, wm int64) bool
 	// topicID is the topic's id once known (commits with metadata use it)
 	topicID [16]byte
@@ -55,7 +56,8 @@ type repartIn struct {
 // readers end: stage 2 keeps no durable state, so its job must stop and
 // start again from the committed offsets, where each partition skips the
 // records before the read offset of its last commit whose windows (fired
-// says) had all fired under that commit's watermark. The handover waits
+// says) had all fired under that commit's watermark (fired may mark a
+// record it keeps record.Record.Settled: an outer join's). The handover waits
 // for the channel onRevoke returns (the job stopped, its last commit made)
 // and accepts no commit of that job afterwards (see CommitCheckpoint).
 // Call UseEagerRebalancing on s too.

@@ -441,6 +441,67 @@ func (p *Program) Reach() int64 {
 	return r
 }
 
+// Outer reports whether a stream-stream join of the program writes the
+// unmatched rows of an input with NULLs (LEFT, RIGHT, FULL).
+func (p *Program) Outer() bool {
+	for _, iv := range p.ivs {
+		if iv.kind != sql.InnerJoin {
+			return true
+		}
+	}
+	return false
+}
+
+// Replayed decides about a record of the first stream-stream join's
+// inputs that a replay after a rebalance reads again before the read
+// offset of the checkpoint its partition resumed from, whose watermark
+// was wm. It reports true when the record may be skipped: it and every
+// row it can meet were settled under wm. A record settled itself that
+// may meet one that was not is kept and marked Settled: it pairs again,
+// so that the other finds its match, but is not written with NULLs again.
+//
+// A row is settled under wm when wm passed its event time and the time
+// the join decides it at (its time plus the bound's far end, when it is
+// written with NULLs unless it matched). The job that committed the
+// checkpoint had read it (a record after the read offset is not before
+// the watermark, or it would be late) and wrote the rows it decided
+// before it committed. Records of later joins are kept.
+func (p *Program) Replayed(r *record.Record, wm int64) bool {
+	if p.ivs == nil {
+		return false
+	}
+	k, s := stageOf(sideOf(r, p.ivs[0].side))
+	if k > 0 {
+		return false
+	}
+	iv := p.ivs[0]
+	t, err := iv.eventTime(s, r)
+	if err != nil {
+		return false
+	}
+	own, meets := iv.settles(s)
+	switch {
+	case t+own >= wm:
+		return false
+	case t+meets < wm:
+		return true
+	}
+	r.Settled = true
+	return false
+}
+
+// settles returns how long after its time a row of side s is settled (its
+// time passed and its join decided it), and how long after it every row
+// it can meet is: side 0 at t meets side-1 rows up to t+hi, each decided
+// at its time - lo; side 1 at t meets side-0 rows up to t-lo, each decided
+// at its time + hi.
+func (iv *interval) settles(s int) (own, meets int64) {
+	if s == 0 {
+		return max(iv.hi, 0), max(iv.hi, 0, iv.hi-iv.lo)
+	}
+	return max(-iv.lo, 0), max(-iv.lo, 0, iv.hi-iv.lo)
+}
+
 // Bound describes a stream-stream join's time bound ("" for others).
 func (p *Program) Bound() string {
 	var out []string

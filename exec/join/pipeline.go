@@ -300,7 +300,9 @@ func (pl *Pipeline) into(k, s int, r *record.Record, t, et int64, here bool) err
 	case err != nil:
 		return err
 	case !ok && iv.outer(s): // a NULL key never matches
-		pl.ss[k].emitOuter(pl, r, s, et)
+		if !r.Settled {
+			pl.ss[k].emitOuter(pl, r, s, et)
+		}
 	case !ok && (k == 0 || s == 1): // a stream's record
 		pl.unmatched++
 	case !ok:

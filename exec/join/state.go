@@ -36,10 +36,13 @@ type ssState struct {
 
 // sideRows holds one input's buffered rows.
 type sideRows struct {
-	rows  []ssRow
-	vals  []record.Value  // row i's values (its input's slots of the joined row) at i*width
-	recs  []record.Record // row i's record without values, kept only for an outer side
-	free  []int32         // unused places
+	rows []ssRow
+	vals []record.Value  // row i's values (its input's slots of the joined row) at i*width
+	recs []record.Record // row i's record without values, kept only for an outer side
+	// holds are, for an outer side, the offset each row holds in its
+	// source partition (see held)
+	holds []int64
+	free  []int32 // unused places
 	width int
 	outer bool
 }
@@ -108,10 +111,13 @@ func (iv *interval) doneAt(s int, t int64) int64 {
 
 // insert joins a row of side s (time t in the bound, event time et) with
 // the other side's buffered rows of its key, then buffers it unless it is
-// already done at the join's watermark.
+// already done at the join's watermark. A Settled row counts as matched.
 func (st *ssState) insert(pl *Pipeline, r *record.Record, s int, t, et int64, key []byte) error {
 	iv, wm := st.iv, st.wm
-	matched := false
+	matched := r.Settled
+	// an outer row holds the offset of the earliest row it matched in its
+	// own source partition, besides its own (see held)
+	topic, hold := st.topic(r.Topic), r.Offset
 	ki, found := st.keys.get(key)
 	if found {
 		o := &st.sides[1-s]
@@ -128,6 +134,9 @@ func (st *ssState) insert(pl *Pipeline, r *record.Record, s int, t, et int64, ke
 				}
 				if ok {
 					row.matched, matched = true, true
+					if row.offset < hold && row.partition == r.Partition && row.topic == topic {
+						hold = row.offset
+					}
 				}
 			}
 			i = row.next
@@ -154,9 +163,10 @@ func (st *ssState) insert(pl *Pipeline, r *record.Record, s int, t, et int64, ke
 		rec := &sr.recs[i]
 		*rec = *r
 		rec.Values, rec.Headers = nil, nil
+		sr.holds[i] = hold
 	}
 	sr.rows[i] = ssRow{t: t, et: et, offset: r.Offset, prev: k.tail[s], next: -1, key: ki,
-		partition: r.Partition, topic: st.topic(r.Topic), matched: matched}
+		partition: r.Partition, topic: topic, matched: matched}
 	if k.tail[s] >= 0 {
 		sr.rows[k.tail[s]].next = i
 	} else {
@@ -181,6 +191,7 @@ func (sr *sideRows) add(vals []record.Value) int32 {
 	sr.vals = append(sr.vals, vals...)
 	if sr.outer {
 		sr.recs = append(sr.recs, record.Record{})
+		sr.holds = append(sr.holds, 0)
 	}
 	return i
 }
@@ -349,15 +360,25 @@ func (st *ssState) finish(pl *Pipeline) {
 	st.sweep()
 }
 
-// held reports the smallest offset of the buffered rows per source partition.
+// held reports the smallest offset of the buffered rows per source
+// partition. A row of an outer side holds the offset of the earliest row
+// of its own source partition it matched, when that is earlier: a replay
+// from the committed offset (a repartition topic's, where both inputs
+// share a partition) must read that row again, or it would find the outer
+// row unmatched and write it with NULLs.
 func (st *ssState) held(fn func(topic string, partition int32, minOffset int64)) {
 	type tp struct{ topic, p int32 }
 	mins := map[tp]int64{}
 	note := func(ref rowRef) {
-		r := &st.sides[ref.side].rows[ref.row]
+		sr := &st.sides[ref.side]
+		r := &sr.rows[ref.row]
+		off := r.offset
+		if sr.outer {
+			off = sr.holds[ref.row]
+		}
 		k := tp{r.topic, r.partition}
-		if m, ok := mins[k]; !ok || r.offset < m {
-			mins[k] = r.offset
+		if m, ok := mins[k]; !ok || off < m {
+			mins[k] = off
 		}
 	}
 	for qi := range st.queues {
