@@ -178,10 +178,10 @@ func (p *Plan) Repartitionable() bool {
 // but a chain of joins or keyed state after the join would need the rows
 // with NULLs it does not write again.
 func (p *Plan) outerRefusal() string {
-	outer := ""
-	for _, i := range p.streams() {
-		if i > 0 && p.Statement.Query.Joins[i-1].Kind != sql.InnerJoin {
-			outer = p.Inputs[i].Name
+	var outer string
+	for _, i := range p.streams()[1:] {
+		if j := p.Statement.Query.Joins[i-1]; j.Kind != sql.InnerJoin {
+			outer = fmt.Sprintf("%s JOIN %s", j.Kind, p.Inputs[i].Name)
 			break
 		}
 	}
@@ -191,7 +191,7 @@ func (p *Plan) outerRefusal() string {
 	case outer == "":
 		return ""
 	case len(p.streams()) > 2:
-		return fmt.Sprintf("its chain of stream-stream joins has an outer join (of %s), and a replay after a rebalance could not tell the later joins which rows of the earlier ones it wrote", outer)
+		return fmt.Sprintf("its chain of stream-stream joins has an outer one (%s), and a replay after a rebalance could not tell the later joins which rows of the earlier ones it wrote", outer)
 	case a.Window != "":
 		after = "a " + a.Window + " window"
 	case len(a.GroupBy) > 0 || len(a.Aggregates) > 0:
@@ -203,7 +203,30 @@ func (p *Plan) outerRefusal() string {
 	default:
 		return ""
 	}
-	return fmt.Sprintf("its outer join of stream %s is followed by %s, whose state a replay after a rebalance could not rebuild: the rows with NULLs it wrote before are not written again", outer, after)
+	return fmt.Sprintf("its outer stream-stream join (%s) is followed by %s, whose state a replay after a rebalance could not rebuild: the rows with NULLs it wrote before are not written again", outer, after)
+}
+
+// outerStreams names the streams an outer stream-stream join writes with
+// NULLs when unmatched ("a and b" for FULL), or "".
+func (p *Plan) outerStreams() string {
+	for _, i := range p.streams() {
+		if i == 0 {
+			continue
+		}
+		left, right := p.Inputs[0].Name, p.Inputs[i].Name
+		if i > 1 {
+			left = "the joined rows"
+		}
+		switch p.Statement.Query.Joins[i-1].Kind {
+		case sql.LeftJoin:
+			return left
+		case sql.RightJoin:
+			return right
+		case sql.FullJoin:
+			return left + " and " + right
+		}
+	}
+	return ""
 }
 
 // selfJoin names the topic two streams of the statement read, or "": the

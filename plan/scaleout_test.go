@@ -106,10 +106,10 @@ func TestOuterJoinRepartition(t *testing.T) {
 		{"CREATE STREAM out AS SELECT o.v, p.w FROM o RIGHT JOIN p ON o.k = p.k WITHIN INTERVAL '1' SECOND", "", ""},
 		{"CREATE STREAM out AS SELECT o.v, p.w FROM o FULL JOIN p ON o.k = p.k AND p.ts BETWEEN o.ts AND o.ts + INTERVAL '1' SECOND", "", ""},
 		{"SELECT o.k, COUNT(*) AS n FROM o LEFT JOIN p ON o.k = p.k WITHIN INTERVAL '1' SECOND GROUP BY o.k WINDOW TUMBLING(INTERVAL '1' MINUTE) EMIT FINAL",
-			"its outer join of stream p is followed by a tumbling window", "cannot split this statement: its outer join of stream p is followed by a tumbling window"},
+			"its outer stream-stream join (LEFT JOIN p) is followed by a tumbling window", "cannot split this statement: its outer stream-stream join (LEFT JOIN p) is followed by a tumbling window"},
 		{"SELECT DISTINCT o.k FROM o FULL JOIN p ON o.k = p.k WITHIN INTERVAL '1' SECOND", "followed by DISTINCT", "followed by DISTINCT"},
 		{"SELECT o.v, p.w, c.x FROM o JOIN p ON o.k = p.k WITHIN INTERVAL '1' SECOND LEFT JOIN c ON o.k = c.k WITHIN INTERVAL '1' SECOND",
-			"chain of stream-stream joins has an outer join (of c)", "chain of stream-stream joins"},
+			"chain of stream-stream joins has an outer one (LEFT JOIN c)", "chain of stream-stream joins"},
 	}
 	for _, tt := range tests {
 		p := build(t, tt.sql+with+")", Options{})
