@@ -45,13 +45,14 @@ func (a *App) Plans(ctx context.Context, opts plan.Options, set map[string]strin
 			}
 		}
 		var p *plan.Plan
+		var prog *exec.Program // the statement compiled over its input's types, when known
 		var err error
 		if len(n.Inputs) == 0 {
 			var c *runner.Checked
 			c, err = runner.Check(ctx, n.Stmt, runner.Options{Strategy: opts.Strategy, Partitions: opts.Partitions,
 				Set: set, Catalog: a.Catalog, NoInfer: noInfer, JobName: n.Name, KeepOrder: inProcessOut(n), Schemas: a.schemas})
 			if err == nil {
-				p, bounded[n] = c.Plan, c.Bounded
+				p, bounded[n], prog = c.Plan, c.Bounded, c.Program
 			}
 		} else {
 			bounded[n] = true
@@ -68,6 +69,9 @@ func (a *App) Plans(ctx context.Context, opts plan.Options, set map[string]strin
 			if err == nil {
 				p, err = plan.Build(n.Stmt, o)
 			}
+			if in, ok := o.Schemas[n.Stmt.Query.From.Name]; ok && err == nil && len(n.Stmt.Query.Joins) == 0 && in.Columns != nil {
+				prog, _ = exec.Compile(n.Stmt.Query, exec.Options{Properties: o.Properties, Schema: in.Columns, ExternalWatermark: true})
+			}
 		}
 		if err != nil {
 			return nil, a.positioned(n, err)
@@ -76,7 +80,7 @@ func (a *App) Plans(ctx context.Context, opts plan.Options, set map[string]strin
 		byNode[n] = p
 		if n.Writes != "" {
 			k := strings.ToLower(n.Writes)
-			facts[k], schemas[k] = outputFacts(n, p, set, bounded[n])
+			facts[k], schemas[k] = outputFacts(n, p, prog, set, bounded[n])
 		}
 	}
 	nodes := slices.Clone(a.Nodes)
@@ -113,15 +117,17 @@ func (a *App) positioned(n *Node, err error) error {
 // outputFacts is the partitioning of what n writes: by its output key
 // over its partitions, when its query has a key (one sorted partition when
 // its input ends: see package pipe); and its schema, whose primary key
-// makes a CREATE TABLE's output a table.
-func outputFacts(n *Node, p *plan.Plan, set map[string]string, bounded bool) (connector.Facts, connector.Schema) {
-	props, err := runner.Properties(n.Stmt.Query, nil, set, nil)
-	if err != nil {
-		return connector.Facts{}, connector.Schema{}
-	}
-	prog, err := exec.Compile(n.Stmt.Query, exec.Options{Properties: props, ExternalWatermark: true})
-	if err != nil {
-		return connector.Facts{}, connector.Schema{}
+// makes a CREATE TABLE's output a table. prog, when not nil, is n's query
+// compiled over its input's types, so the output columns have theirs.
+func outputFacts(n *Node, p *plan.Plan, prog *exec.Program, set map[string]string, bounded bool) (connector.Facts, connector.Schema) {
+	if prog == nil {
+		props, err := runner.Properties(n.Stmt.Query, nil, set, nil)
+		if err != nil {
+			return connector.Facts{}, connector.Schema{}
+		}
+		if prog, err = exec.Compile(n.Stmt.Query, exec.Options{Properties: props, ExternalWatermark: true}); err != nil {
+			return connector.Facts{}, connector.Schema{}
+		}
 	}
 	if len(prog.KeySlots()) == 0 {
 		return connector.Facts{}, n.output(prog)

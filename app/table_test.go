@@ -140,3 +140,27 @@ WITH ('s.type'='generator','s.generator'='trades','s.count'='10','totals.bootstr
 		t.Fatalf("got %v, want the refusal of 'totals.bootstrap'", err)
 	}
 }
+
+// EXPLAIN gives an in-process stream the writer's column types, as run
+// does, for the statement after it too (they showed as ANY).
+func TestExplainInProcessSchemaIsTyped(t *testing.T) {
+	a, err := build(t, `CREATE STREAM big AS SELECT trader_id, symbol, price * quantity AS notional FROM g WHERE quantity > 5
+WITH ('g.type'='generator','g.generator'='trades','g.count'='10');
+CREATE TABLE totals AS SELECT symbol, MAX(notional) AS top, COUNT(*) AS n FROM big GROUP BY symbol;
+SELECT * FROM totals;`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plans, err := a.Plans(context.Background(), plan.Options{Partitions: 2}, nil, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{
+		"trader_id BIGINT, symbol STRING, notional DECIMAL(18,2)",
+		"symbol STRING, top DECIMAL(18,2), n BIGINT NOT NULL",
+	} {
+		if got := plans[i+1].Inputs[0].Schema.Columns.String(); got != want {
+			t.Errorf("statement %d reads %s, want %s", i+2, got, want)
+		}
+	}
+}
