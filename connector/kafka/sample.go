@@ -155,7 +155,9 @@ func (s *Source) fetchSample(ctx context.Context, starts, ends map[int32]int64, 
 			if !kr.Attrs.IsControl() {
 				each(kr)
 			}
-			if left--; left <= 0 {
+			// A compacted partition holds fewer records than its offsets
+			// span: its last offset ends it too.
+			if left--; left <= 0 || kr.Offset >= ends[kr.Partition]-1 {
 				delete(want, kr.Partition)
 			} else {
 				want[kr.Partition] = left
