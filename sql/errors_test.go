@@ -24,6 +24,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad duration unit", "SELECT a FROM t WINDOW TUMBLING(5x)", 1, 33, `bad duration 5x in TUMBLING: unknown unit "x": expected ns, us, ms, s, m, h, d or w`},
 		{"zero duration", "SELECT a FROM t WINDOW SESSION(0s)", 1, 32, "bad duration in SESSION: must be positive"},
 		{"missing duration", "SELECT a FROM t WINDOW TUMBLING(ts)", 1, 33, "expected duration (like 1m, 30s or INTERVAL '1' MINUTE) in TUMBLING, found identifier ts"},
+		{"nested time column", "SELECT a FROM t WINDOW TUMBLING(meta.ts, 1m)", 1, 33, "the time column of TUMBLING is a column name, not meta.ts (a nested field or a qualified name): name the column alone, or make a nested time a column first (CREATE STREAM s AS SELECT meta.ts AS ts, ... FROM ...)"},
 		{"sliding needs advance", "SELECT a FROM t WINDOW SLIDING(10m)", 1, 35, "expected ',' between the SLIDING size and advance, found ')'"},
 		{"bad interval unit", "SELECT a FROM t WINDOW TUMBLING(INTERVAL '1' MONTH)", 1, 33, "bad INTERVAL: unknown INTERVAL unit MONTH: expected NANOSECOND, MICROSECOND, MILLISECOND, SECOND, MINUTE, HOUR, DAY or WEEK"},
 		{"bad interval number", "SELECT INTERVAL 'x' SECOND FROM t", 1, 8, `bad INTERVAL: "x" is not a number`},

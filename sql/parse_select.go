@@ -277,6 +277,13 @@ func (p *parser) window() *Window {
 	if c := p.peek(); isName(c) && p.peekAt(1).kind == tOp && p.peekAt(1).text == "," {
 		w.TimeColumn, w.TimeColumnPos = c.text, c.pos
 		p.i += 2
+	} else if isName(c) && p.peekAt(1).kind == tOp && p.peekAt(1).text == "." {
+		name := c.text
+		for k := 1; p.peekAt(k).kind == tOp && p.peekAt(k).text == "." && isName(p.peekAt(k+1)); k += 2 {
+			name += "." + p.peekAt(k+1).text
+		}
+		p.failf(c, "the time column of %s is a column name, not %s (a nested field or a qualified name): "+
+			"name the column alone, or make a nested time a column first (CREATE STREAM s AS SELECT %[2]s AS ts, ... FROM ...)", t.up, clip(name))
 	}
 	var ds [2]time.Duration
 	for i := 0; i < nDurations; i++ {
