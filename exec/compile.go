@@ -312,6 +312,11 @@ func (p *Program) compileEventTime(sel *sql.Select) error {
 	slot, ok := p.in.Lookup(name)
 	if !ok {
 		if !p.autoAdd {
+			if col, _, nested := strings.Cut(name, "."); nested {
+				if _, ok := p.in.Lookup(col); ok {
+					return eventTimeError(sel, at, fmt.Sprintf("event time column %q is a nested field of %s, not a column: make it a column first, in a statement before (CREATE STREAM s AS SELECT %[1]s AS ts, ... FROM ...)", name, col))
+				}
+			}
 			return eventTimeError(sel, at, fmt.Sprintf("event time column %q is not an input column%s", name, expr.Hint(name, p.in.Names())))
 		}
 		slot = p.in.Add(name)

@@ -333,3 +333,15 @@ func TestHeaderlessTypedCSV(t *testing.T) {
 		}
 	}
 }
+
+// TestNestedEventTime checks that a nested field named as the event time
+// ('event.time.field'='meta.ts') is refused with how to make it a column,
+// not called an unknown column.
+func TestNestedEventTime(t *testing.T) {
+	data := writeData(t, "n.jsonl", `{"meta":{"ts":"2024-01-15T10:00:05Z"},"s":"A"}`+"\n")
+	stmts, _ := parseApp(t, `SELECT s FROM w WITH ('w.type'='file_source', 'w.path'='`+data+`', 'event.time.field'='meta.ts')`)
+	_, err := Plan(context.Background(), stmts[0], Options{})
+	if err == nil || !strings.Contains(err.Error(), `event time column "meta.ts" is a nested field of meta, not a column: make it a column first`) {
+		t.Errorf("got %v", err)
+	}
+}
