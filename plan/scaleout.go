@@ -167,17 +167,22 @@ func (p *Plan) Repartitionable() bool {
 			return false
 		}
 	}
-	return p.outerRefusal() == ""
+	return p.streamJoinRefusal() == ""
 }
 
-// outerRefusal says why a repartition topic cannot split the statement's
-// outer stream-stream join, or returns "". A rebalance replays the
-// topic's partitions from their committed offsets with empty state: one
-// outer join with nothing kept after it replays every row a replayed row
-// may meet and writes no row with NULLs twice (see join.Program.Replayed),
-// but a chain of joins or keyed state after the join would need the rows
-// with NULLs it does not write again.
-func (p *Plan) outerRefusal() string {
+// streamJoinRefusal says why a repartition topic cannot split the
+// statement's stream-stream joins yet, or returns "". A rebalance replays
+// the topic's partitions from their committed offsets with empty state:
+// one outer join with nothing kept after it replays every row a replayed
+// row may meet and writes no row with NULLs twice (see
+// join.Program.Replayed), but a chain of joins or keyed state after an
+// outer join would need the rows with NULLs it does not write again; and
+// a window after a stream-stream join would be written again, with part
+// of its rows, when a replayed pair falls in a window that fired before.
+func (p *Plan) streamJoinRefusal() string {
+	if len(p.streams()) < 2 {
+		return ""
+	}
 	var outer string
 	for _, i := range p.streams()[1:] {
 		if j := p.Statement.Query.Joins[i-1]; j.Kind != sql.InnerJoin {
@@ -188,12 +193,12 @@ func (p *Plan) outerRefusal() string {
 	a := p.Analysis
 	var after string
 	switch {
+	case a.Window != "":
+		return fmt.Sprintf("its stream-stream join is followed by a %s window, and a replay after a rebalance would write a window that fired before it again with part of its rows", a.Window)
 	case outer == "":
 		return ""
 	case len(p.streams()) > 2:
 		return fmt.Sprintf("its chain of stream-stream joins has an outer one (%s), and a replay after a rebalance could not tell the later joins which rows of the earlier ones it wrote", outer)
-	case a.Window != "":
-		after = "a " + a.Window + " window"
 	case len(a.GroupBy) > 0 || len(a.Aggregates) > 0:
 		after = "an aggregate"
 	case a.Distinct:
@@ -295,7 +300,7 @@ func (p *Plan) planRepartition(opts Options) error {
 		if self != "" {
 			why = fmt.Sprintf("two of its streams read topic %s, and the members of one group cannot each read all of a topic", self)
 		}
-		if o := p.outerRefusal(); o != "" {
+		if o := p.streamJoinRefusal(); o != "" {
 			why = o
 		}
 		return &sql.PropertyError{Key: PropRepartition, InValue: true, Msg: fmt.Sprintf("WITH '%s'='true': a repartition topic cannot split this statement: %s", PropRepartition, why)}
@@ -303,7 +308,7 @@ func (p *Plan) planRepartition(opts Options) error {
 		return nil
 	case mode == "" && (!p.Repartitionable() || self != ""):
 		p.unsplittable = "a repartition topic cannot split it"
-		if o := p.outerRefusal(); o != "" {
+		if o := p.streamJoinRefusal(); o != "" {
 			p.unsplittable = "a repartition topic cannot split it yet: " + o
 		}
 		return nil
