@@ -136,6 +136,14 @@ func TestSourceSchemaSamplesEveryPartition(t *testing.T) {
 	if got, err := s.SourceSchema(context.Background(), connector.InferLimits{Records: 16, Wait: 20 * time.Second}); err != nil || got.Records != 16 {
 		t.Errorf("one partition of eight: %d records, %v; want 16", got.Records, err)
 	}
+	// Fewer records than partitions: the first partitions', one each.
+	s, err = NewSource("trades", sourceProps(brokers, "topic.name", "parts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.SourceSchema(context.Background(), connector.InferLimits{Records: 3, Wait: 20 * time.Second}); err != nil || got.Records != 3 || got.Columns.String() != "p INTEGER, i INTEGER" {
+		t.Errorf("3 records of 8 partitions: %v from %d records, %v; want p INTEGER, i INTEGER from 3", got.Columns, got.Records, err)
+	}
 	msgs = nil
 	want := []string{"p INTEGER"}
 	for p := testPartitions - 1; p >= 0; p-- {

@@ -3,6 +3,8 @@ package kafka
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -110,24 +112,24 @@ func (s *Source) sample(ctx context.Context, starts, ends map[int32]int64, schem
 	return out, err
 }
 
-// fetchSample calls each with up to about n records spread over the
-// partitions that hold any, an equal share from the start of each, within
-// wait.
+// fetchSample calls each with up to n records spread over the partitions
+// that hold any, an equal share from the start of each (one from each of
+// the first n when n is less than their number), within wait.
 func (s *Source) fetchSample(ctx context.Context, starts, ends map[int32]int64, n int, wait time.Duration, each func(*kgo.Record)) error {
-	full := 0
-	for p, end := range ends {
-		if end > starts[p] {
-			full++
+	var full []int32 // the partitions that hold messages, in order
+	for _, p := range slices.Sorted(maps.Keys(ends)) {
+		if ends[p] > starts[p] {
+			full = append(full, p)
 		}
 	}
-	per := int64(max(n/max(full, 1), 1))
+	// Fewer records than partitions: one from each of the first n.
+	full = full[:min(len(full), max(n, 1))]
+	per := int64(max(n/max(len(full), 1), 1))
 	want := make(map[int32]int64)
 	parts := make(map[int32]kgo.Offset)
-	for p, end := range ends {
-		if n := min(end-starts[p], per); n > 0 {
-			want[p] = n
-			parts[p] = kgo.NewOffset().At(starts[p])
-		}
+	for _, p := range full {
+		want[p] = min(ends[p]-starts[p], per)
+		parts[p] = kgo.NewOffset().At(starts[p])
 	}
 	if len(want) == 0 {
 		return nil
