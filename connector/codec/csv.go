@@ -76,27 +76,39 @@ var utf8BOM = []byte("\xEF\xBB\xBF")
 
 // ParseCSVHeader splits a header line into column names.
 func ParseCSVHeader(line []byte, delim byte) ([]string, error) {
+	names, err := SplitCSVLine(line, delim)
+	if err != nil {
+		return nil, fmt.Errorf("csv header: %w", err)
+	}
+	for i, name := range names {
+		if name == "" {
+			return nil, fmt.Errorf("csv header: column %d has no name", i+1)
+		}
+	}
+	return names, nil
+}
+
+// SplitCSVLine splits a CSV line into its fields' text, an unquoted field
+// trimmed of white space (a byte order mark before the line is dropped).
+func SplitCSVLine(line []byte, delim byte) ([]string, error) {
 	if err := checkDelimiter(delim); err != nil {
 		return nil, err
 	}
 	line = bytes.TrimPrefix(line, utf8BOM)
-	var names []string
+	var fields []string
 	var buf []byte
 	for i := 0; ; {
 		field, quoted, next, err := csvField(line, i, delim, &buf)
 		if err != nil {
-			return nil, fmt.Errorf("csv header: %w", err)
+			return nil, err
 		}
-		name := string(field)
+		text := string(field)
 		if !quoted {
-			name = string(bytes.TrimSpace(field))
+			text = string(bytes.TrimSpace(field))
 		}
-		if name == "" {
-			return nil, fmt.Errorf("csv header: column %d has no name", len(names)+1)
-		}
-		names = append(names, name)
+		fields = append(fields, text)
 		if next < 0 {
-			return names, nil
+			return fields, nil
 		}
 		i = next
 	}

@@ -11,10 +11,11 @@
 //	'n.delimiter'   the CSV field delimiter, one character or "tab"
 //	                (default ',' and tab for .tsv)
 //	'n.has_header'  whether each CSV file starts with a header row; when
-//	                not set, true unless columns are declared, and then each
-//	                file's first line is a header only when it reads as one
-//	                (its fields are the column names, or names where the
-//	                types of the lines after it say data; see isHeader)
+//	                not set, each file's first line is a header only when
+//	                it reads as one: with declared columns, when it names
+//	                them or is names where the lines after it are data (see
+//	                isHeader); without, unless it holds a number or a time
+//	                (the columns are then column0, column1, ...)
 //	'n.columns'     the declared columns, with or without types
 //	                ('id BIGINT, name STRING' or 'id,name'); for CSV their
 //	                names name the fields, and they are required when

@@ -29,6 +29,11 @@ func (s *Source) fileHeader(f *inputFile, schema *record.Schema) (header bool, c
 		return false, s.columns, nil
 	}
 	if !s.sniffHeader {
+		if s.columns == nil && !s.headerSet {
+			if names, ok := dataNames(f.path, s.format.delim); ok {
+				return false, names, nil
+			}
+		}
 		names, err := readHeader(f.path, s.format.delim)
 		if err != nil {
 			return false, nil, err
@@ -47,6 +52,36 @@ func (s *Source) fileHeader(f *inputFile, schema *record.Schema) (header bool, c
 	}
 	names, _ := codec.ParseCSVHeader(first, s.format.delim)
 	return true, headerOrder(names, s.columns), nil
+}
+
+// dataNames returns the names of the columns of the CSV file at path when
+// its first line is data, not a header: a field of it is a number or a
+// time, which no column name is. The columns are then named column0,
+// column1, ... as DuckDB names a header-less file's.
+func dataNames(path string, delim byte) ([]string, bool) {
+	first, _, err := headLines(path, 0)
+	if err != nil || first == nil {
+		return nil, false
+	}
+	fields, err := codec.SplitCSVLine(first, delim)
+	if err != nil || !slices.ContainsFunc(fields, isValue) {
+		return nil, false
+	}
+	names := make([]string, len(fields))
+	for i := range names {
+		names[i] = fmt.Sprintf("column%d", i)
+	}
+	return names, true
+}
+
+// isValue reports whether the text of a field is a number or a time, which
+// a column name is not.
+func isValue(text string) bool {
+	if _, err := record.ParseNumber(text); err == nil {
+		return true
+	}
+	_, err := record.ToTimestamp(record.StringValue(text))
+	return text != "" && err == nil
 }
 
 // headerOrder returns the header's names when they name every declared
@@ -141,10 +176,7 @@ func lookLikeNames(fields []string) bool {
 			return false
 		}
 		seen[k] = true
-		if _, err := record.ParseNumber(f); err == nil {
-			return false
-		}
-		if _, err := record.ToTimestamp(record.StringValue(f)); err == nil {
+		if isValue(f) {
 			return false
 		}
 	}

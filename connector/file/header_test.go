@@ -1,9 +1,11 @@
 package file
 
 import (
+	"context"
 	"strings"
 	"testing"
 
+	"github.com/sluicesql/sluice/connector"
 	"github.com/sluicesql/sluice/record"
 	"github.com/sluicesql/sluice/sql"
 )
@@ -150,5 +152,35 @@ func TestByteOrderMark(t *testing.T) {
 		if strings.Join(got, " ") != "T1 T2" || len(dlq.list) > 0 {
 			t.Errorf("%s: ids %q, dead letters %v", tt.name, got, dlq.list)
 		}
+	}
+}
+
+// TestHeaderlessUndeclaredCSV reads a CSV file with no declared columns
+// whose first line is data (it holds numbers): the file has no header, its
+// columns are column0, column1, ... as DuckDB names them, inferred and read
+// alike; 'has_header'='true' still takes the first line for the header.
+func TestHeaderlessUndeclaredCSV(t *testing.T) {
+	path := writeFile(t, t.TempDir(), "t.csv", "T1,AAPL,185.20\nT2,MSFT,402.10\n")
+	src, err := NewSource("t", map[string]string{"t.path": path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := src.SourceSchema(context.Background(), connector.InferLimits{Records: 10})
+	if err != nil || s.Columns.String() != "column0 STRING, column1 STRING, column2 DECIMAL(5,2)" || s.Records != 2 {
+		t.Fatalf("schema %v from %d records, %v", s.Columns, s.Records, err)
+	}
+	var got []string
+	for _, r := range readAll(t, src, s.Columns, &memDLQ{}) {
+		got = append(got, r.Values[0].Str()+"/"+r.Values[2].String())
+	}
+	if strings.Join(got, " ") != "T1/185.20 T2/402.10" {
+		t.Errorf("records %q", got)
+	}
+	src, err = NewSource("t", map[string]string{"t.path": path, "t.has_header": "true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := src.SourceSchema(context.Background(), connector.InferLimits{Records: 10}); err != nil || s.Records != 1 || s.Columns.Names()[0] != "T1" {
+		t.Errorf("has_header true: schema %v from %d records, %v", s.Columns, s.Records, err)
 	}
 }

@@ -34,6 +34,7 @@ type Source struct {
 	// when it reads as one (see isHeader): the columns are declared and
 	// 'has_header' is not set.
 	sniffHeader bool
+	headerSet   bool // 'has_header' is set
 	files       []*inputFile
 	splits      []split
 	opened      bool
@@ -117,7 +118,8 @@ func parseSource(name string, all map[string]string) (*Source, *props.Options, e
 	if s.format.kind == formatCSV && !s.format.hasHeader && s.columns == nil {
 		return nil, nil, o.Errorf("columns", "required when '%s.has_header' is false: the CSV column names, e.g. 'station,temperature'", name)
 	}
-	if s.format.kind == formatCSV && s.columns != nil && !o.Has("has_header") {
+	s.headerSet = o.Has("has_header")
+	if s.format.kind == formatCSV && s.columns != nil && !s.headerSet {
 		s.sniffHeader, s.format.hasHeader = true, false
 	}
 	utf, err := o.Enum(codec.InvalidUTF8Option, codec.InvalidUTF8Values[0], codec.InvalidUTF8Values...)
