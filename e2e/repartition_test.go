@@ -83,8 +83,7 @@ func windowRows(t *testing.T, paths ...string) []string {
 // returns the distinct rows sorted.
 func windowLines(t *testing.T, lines []string) []string {
 	t.Helper()
-	seen := map[string]string{}
-	for _, line := range lines {
+	return distinctRows(t, lines, func(line string) string {
 		var r struct {
 			Symbol string          `json:"symbol"`
 			W      json.RawMessage `json:"w"`
@@ -92,9 +91,20 @@ func windowLines(t *testing.T, lines []string) []string {
 		if err := json.Unmarshal([]byte(line), &r); err != nil {
 			t.Fatalf("%q: %v", line, err)
 		}
-		k := r.Symbol + "@" + string(r.W)
+		return "window " + r.Symbol + "@" + string(r.W)
+	})
+}
+
+// distinctRows returns lines without repeats, sorted, failing the test when
+// two lines of one key (key(line)) differ: a partial result (a row written
+// again after a rebalance is the same row: at-least-once).
+func distinctRows(t *testing.T, lines []string, key func(line string) string) []string {
+	t.Helper()
+	seen := map[string]string{}
+	for _, line := range lines {
+		k := key(line)
 		if old, ok := seen[k]; ok && old != line {
-			t.Errorf("window %s has two rows: %s and %s (a partial count)", k, old, line)
+			t.Errorf("%s has two rows: %s and %s (a partial result)", k, old, line)
 		}
 		seen[k] = line
 	}
@@ -130,21 +140,8 @@ func TestRepartitionedWindowsAcrossProcesses(t *testing.T) {
 	trades := genTrades(t, 6000, 40)
 	produce(t, brokers, "trades", keyBy(trades, byTrader))
 	want := singleProcess(t, trades)
-	dir := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
 	src := kafkaTrades(brokers, "group.id", "three", "session.timeout.ms", "6000")
-	var outs []string
-	var procs []*stage
-	for i := range 3 {
-		out := filepath.Join(dir, fmt.Sprintf("p%d.jsonl", i))
-		outs = append(outs, out)
-		procs = append(procs, startStage(t, ctx, fmt.Sprintf(perSymbolWindow, src, out), out))
-	}
-	for i, p := range procs {
-		p.wait(t, ctx, fmt.Sprint(i))
-	}
-	sameLines(t, "windows of three processes", windowRows(t, outs...), want)
+	sameLines(t, "windows of three processes", runStages(t, fmt.Sprintf(perSymbolWindow, src, "%s"), 3, t.TempDir(), "p"), want)
 }
 
 // startStageOn is startStage with the process's Kafka connections made
@@ -283,18 +280,6 @@ WITH (%s, 'per_symbol.type'='file_sink', 'per_symbol.path'='%s', 'commit.interva
 	}
 	want := readLines(t, one)
 	slices.Sort(want)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
 	src := kafkaTrades(brokers, "group.id", "late")
-	var outs []string
-	var procs []*stage
-	for i := range 3 {
-		out := filepath.Join(dir, fmt.Sprintf("p%d.jsonl", i))
-		outs = append(outs, out)
-		procs = append(procs, startStage(t, ctx, fmt.Sprintf(q, src, out), out))
-	}
-	for i, p := range procs {
-		p.wait(t, ctx, fmt.Sprint(i))
-	}
-	sameLines(t, "windows with late records dropped", windowRows(t, outs...), want)
+	sameLines(t, "windows with late records dropped", runStages(t, fmt.Sprintf(q, src, "%s"), 3, dir, "p"), want)
 }

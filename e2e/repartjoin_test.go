@@ -220,31 +220,19 @@ func (sc joinScenario) text(brokers, out string, group ...string) string {
 }
 
 // rows returns lines as distinct rows, sorted, failing the test when two
-// rows have the same key and other values (a partial result; a row
-// written again after a rebalance is the same row: at-least-once).
+// rows have the same key and other values (distinctRows).
 func (sc joinScenario) rows(t *testing.T, lines []string) []string {
 	t.Helper()
-	seen := map[string]string{}
-	for _, line := range lines {
-		k := line
-		if sc.key != nil {
-			var r map[string]json.RawMessage
-			if err := json.Unmarshal([]byte(line), &r); err != nil {
-				t.Fatalf("%q: %v", line, err)
-			}
-			k = messageKey(r, sc.key)
+	return distinctRows(t, lines, func(line string) string {
+		if sc.key == nil {
+			return "row " + line
 		}
-		if old, ok := seen[k]; ok && old != line {
-			t.Errorf("row %s written twice with different values: %s and %s (a partial result)", k, old, line)
+		var r map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("%q: %v", line, err)
 		}
-		seen[k] = line
-	}
-	out := make([]string, 0, len(seen))
-	for _, l := range seen {
-		out = append(out, l)
-	}
-	slices.Sort(out)
-	return out
+		return "row " + messageKey(r, sc.key)
+	})
 }
 
 // oneProcess runs the statement in one process, without a consumer group,
