@@ -128,7 +128,7 @@ func (p *Program) compileTopN(sel *sql.Select, items []sql.SelectItem, in *expr.
 		}
 		t.window = w
 		if p.set.late == LateUpdate {
-			return fmt.Errorf("WITH %q: 'update' is not supported by a Top-N within a window: "+
+			return fmt.Errorf("WITH '%s': 'update' is not supported by a Top-N within a window: "+
 				"a window's top rows are emitted once, when it closes; use 'dead_letter' or 'drop'", PropLateDataStrategy)
 		}
 		if sel.Emit == sql.EmitChanges {

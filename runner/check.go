@@ -774,7 +774,7 @@ func checkDLQ(props map[string]string, kafkaConn bool) error {
 	if topic == "" {
 		if strings.TrimSpace(props[job.PropDLQBrokers]) != "" {
 			return &sql.PropertyError{Key: job.PropDLQBrokers,
-				Msg: fmt.Sprintf("WITH %q is set but %q is not: name the dead-letter topic", job.PropDLQBrokers, job.PropDLQTopic)}
+				Msg: fmt.Sprintf("WITH '%s' is set but '%s' is not: name the dead-letter topic", job.PropDLQBrokers, job.PropDLQTopic)}
 		}
 		return nil
 	}
@@ -786,7 +786,7 @@ func checkDLQ(props map[string]string, kafkaConn bool) error {
 		return err
 	} else if !ok {
 		return &sql.PropertyError{Key: job.PropDLQTopic, InValue: true,
-			Msg: fmt.Sprintf("WITH %q=%q: no Kafka brokers known for the dead-letter topic: set %q "+
+			Msg: fmt.Sprintf("WITH '%s'='%s': no Kafka brokers known for the dead-letter topic: set '%s' "+
 				"(the job has no Kafka source or sink to take them from)", job.PropDLQTopic, topic, job.PropDLQBrokers)}
 	}
 	_, err := kafka.DeadLetterTopicSpec(props)

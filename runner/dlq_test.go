@@ -39,11 +39,11 @@ func TestDLQTopicOptions(t *testing.T) {
 		topic   string   // the topic that gets the 2 dead letters
 	}{
 		{name: "no brokers known", sql: "SELECT x FROM t WITH (" + source + in + "', 'dlq.topic'='dead')",
-			wantErr: []string{`"dlq.topic"`, `"dlq.bootstrap.servers"`, "no Kafka brokers"}, config: true},
+			wantErr: []string{`'dlq.topic'`, `'dlq.bootstrap.servers'`, "no Kafka brokers"}, config: true},
 		{name: "path and topic", sql: "SELECT x FROM t WITH (" + source + in + "', 'dlq.topic'='dead', 'dlq.path'='x.jsonl', 'dlq.bootstrap.servers'='" + servers + "')",
 			wantErr: []string{`'dlq.path'`, `'dlq.topic'`}, config: true},
 		{name: "brokers without topic", sql: "SELECT x FROM t WITH (" + source + in + "', 'dlq.bootstrap.servers'='" + servers + "')",
-			wantErr: []string{`"dlq.bootstrap.servers"`, `"dlq.topic"`}, config: true},
+			wantErr: []string{`'dlq.bootstrap.servers'`, `'dlq.topic'`}, config: true},
 		{name: "missing topic", sql: "SELECT x FROM t WITH (" + source + in + "', 'dlq.topic'='nope', 'dlq.create.topic'='false', 'dlq.bootstrap.servers'='" + servers + "')",
 			wantErr: []string{`"dlq.topic"`, `"nope"`, "does not exist"}},
 		{name: "bad partitions", sql: "SELECT x FROM t WITH (" + source + in + "', 'dlq.topic'='nope', 'dlq.partitions'='none', 'dlq.bootstrap.servers'='" + servers + "')",

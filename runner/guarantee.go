@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/sluicesql/sluice/connector"
@@ -31,8 +32,13 @@ func guarantee(props map[string]string) (string, error) {
 	case ExactlyOnce, "exactly_once_v2":
 		return ExactlyOnce, nil
 	}
-	return "", &sql.PropertyError{Key: job.PropGuarantee, InValue: true, Msg: fmt.Sprintf("WITH %q: invalid value %q (valid values: %s, %s, exactly_once_v2)",
-		job.PropGuarantee, sql.Clip(props[job.PropGuarantee]), AtLeastOnce, ExactlyOnce)}
+	valid := []string{AtLeastOnce, ExactlyOnce, "exactly_once_v2"}
+	hint := sql.DidYouMean(v, valid, strconv.Quote)
+	if hint != "" {
+		hint = "; " + hint
+	}
+	return "", &sql.PropertyError{Key: job.PropGuarantee, InValue: true, Msg: fmt.Sprintf("WITH '%s': invalid value %q%s (valid values: %s)",
+		job.PropGuarantee, sql.Clip(props[job.PropGuarantee]), hint, strings.Join(valid, ", "))}
 }
 
 // checkGuarantee makes the checks of 'processing.guarantee' that need no

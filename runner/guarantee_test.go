@@ -30,7 +30,7 @@ func TestExactlyOnceRefused(t *testing.T) {
 		{"CREATE STREAM out AS SELECT trader_id, COUNT(*) AS n FROM trades GROUP BY trader_id WITH (" + src + ", " + sink + ", " + eos + ")",
 			"a GROUP BY without a window keeps its groups in memory"},
 		{"CREATE STREAM out AS SELECT trader_id FROM trades WITH (" + src + ", " + sink + ", 'processing.guarantee'='exactly-once')",
-			`invalid value "exactly-once" (valid values: at_least_once, exactly_once, exactly_once_v2)`},
+			`invalid value "exactly-once"; did you mean "exactly_once"? (valid values: at_least_once, exactly_once, exactly_once_v2)`},
 		{"CREATE STREAM out AS SELECT trader_id FROM trades WITH ('trades.type'='kafka_source', 'trades.bootstrap.servers'='" + b + "', " + sink + ", 'processing.guarantee'='exactly_once_v2')",
 			`the Kafka source "trades" needs 'trades.group.id'`},
 		{"CREATE STREAM out AS SELECT trader_id FROM trades WITH (" + src + ", 'out.type'='kafka_sink', 'out.bootstrap.servers'='127.0.0.1:1', " + eos + ")",

@@ -250,7 +250,7 @@ func TestDLQTopicWithoutBrokers(t *testing.T) {
 	q := "SELECT a FROM t WITH ('t.type'='file_source', 't.path'='t.jsonl', 'dlq.topic'='dead')"
 	for _, cmd := range []string{"run", "explain"} {
 		code, _, errOut := sluice(t, cmd, "-e", q)
-		want := `sluice: <command line>:1:79: WITH "dlq.topic"="dead": no Kafka brokers known for the dead-letter topic: set "dlq.bootstrap.servers"`
+		want := `sluice: <command line>:1:79: WITH 'dlq.topic'='dead': no Kafka brokers known for the dead-letter topic: set 'dlq.bootstrap.servers'`
 		if code != exitUser || !strings.HasPrefix(errOut, want) {
 			t.Errorf("%s: exit %d\n%s", cmd, code, errOut)
 		}

@@ -55,7 +55,7 @@ func TestExitCodes(t *testing.T) {
 		{"no source type", []string{"run", "-e", "SELECT k FROM t"}, 1, "", `source "t" has no type`},
 		{"unset variable", []string{"run", "-e", "SELECT k FROM t WITH ('t.type'='file_source','t.path'='${SLUICE_TEST_UNSET}')"}, 1, "", "SLUICE_TEST_UNSET is not set"},
 		{"too many errors", []string{"run", "-e", "SELECT k FROM t WITH ('t.type'='file_source','t.path'='" + in + "','dlq.max_errors'='0.5')"}, 1, "", "dlq.max_errors"},
-		{"dlq topic without brokers", []string{"run", "-e", "SELECT k FROM t WITH ('t.type'='file_source','t.path'='" + in + "','dlq.topic'='dead')"}, 1, "", `set "dlq.bootstrap.servers"`},
+		{"dlq topic without brokers", []string{"run", "-e", "SELECT k FROM t WITH ('t.type'='file_source','t.path'='" + in + "','dlq.topic'='dead')"}, 1, "", `set 'dlq.bootstrap.servers'`},
 		{"dlq path and topic", []string{"run", "-e", "SELECT k FROM t WITH ('t.type'='file_source','t.path'='" + in + "','dlq.topic'='dead','dlq.path'='d.jsonl')"}, 1, "", `'dlq.path' and 'dlq.topic'`},
 		{"bad log format", []string{"--log-format", "xml", "version"}, 1, "", "log-format"},
 		{"bench: unknown scenario", []string{"bench", "-q", "--scenarios", "9", "--dir", dir}, 1, "", "valid: 0, 1, 2"},

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -18,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/sluicesql/sluice/connector/internal/props"
+	"github.com/sluicesql/sluice/sql"
 )
 
 // connOptions are the options saying how a client reaches the cluster, with
@@ -194,7 +196,11 @@ func upperEnum(o *props.Options, opt, def string, valid []string) (string, error
 			return v, nil
 		}
 	}
-	return "", o.Errorf(opt, "invalid value %q (valid values: %s)", o.String(opt, ""), strings.Join(valid, ", "))
+	hint := sql.DidYouMean(v, valid, strconv.Quote)
+	if hint != "" {
+		hint = "; " + hint
+	}
+	return "", o.Errorf(opt, "invalid value %q%s (valid values: %s)", o.String(opt, ""), hint, strings.Join(valid, ", "))
 }
 
 // tlsConfig builds the TLS configuration of the options prefix+'ssl.*':

@@ -113,7 +113,7 @@ func (o *Options) Enum(opt, def string, valid ...string) (string, error) {
 	}
 	lv := strings.ToLower(strings.TrimSpace(v))
 	if !contains(valid, lv) {
-		return "", o.Errorf(opt, "invalid value %q (valid values: %s)", sql.Clip(v), strings.Join(valid, ", "))
+		return "", o.Errorf(opt, "invalid value %q%s (valid values: %s)", sql.Clip(v), hint(lv, valid), strings.Join(valid, ", "))
 	}
 	return lv, nil
 }
@@ -218,4 +218,12 @@ func (o *Options) Size(opt string, def int64) (int64, error) {
 		return 0, o.Errorf(opt, "invalid size %q: want a positive number of bytes such as 4096 or 64MiB", sql.Clip(v))
 	}
 	return n * mult, nil
+}
+
+// hint is "; did you mean X?" for the valid value closest to v, or "".
+func hint(v string, valid []string) string {
+	if h := sql.DidYouMean(v, valid, strconv.Quote); h != "" {
+		return "; " + h
+	}
+	return ""
 }
