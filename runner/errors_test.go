@@ -58,6 +58,8 @@ func TestSchemaErrors(t *testing.T) {
 		{"simple CASE of another type", "SELECT CASE symbol WHEN 1 THEN 'x' END AS c FROM trades"},
 		{"LIKE of an integer", "SELECT * FROM trades WHERE quantity LIKE 'a%'"},
 		{"JOIN key of another type", "SELECT t.symbol FROM trades t JOIN trades u ON t.symbol = u.quantity AND u.trade_time BETWEEN t.trade_time AND t.trade_time + INTERVAL '1' MINUTE"},
+		{"unknown column of a joined source", "SELECT t.symbol, u.prize FROM trades t JOIN trades u ON t.symbol = u.symbol WITHIN INTERVAL '1' MINUTE"},
+		{"unknown qualifier in a join", "SELECT t.symbol, v.price FROM trades t JOIN trades u ON t.symbol = u.symbol WITHIN INTERVAL '1' MINUTE"},
 		{"QUALIFY rank compared with text", "SELECT symbol, ROW_NUMBER() OVER (PARTITION BY symbol ORDER BY price DESC) AS rn FROM trades QUALIFY rn <= 'a'"},
 		{"window function plus text", "SELECT SUM(price) OVER (PARTITION BY symbol ORDER BY trade_time) + 'x' AS s FROM trades"},
 		{"CAST to an unknown type", "SELECT CAST(quantity AS BIGNT) FROM trades"},

@@ -78,8 +78,8 @@ func TestJoinErrors(t *testing.T) {
 		{`SELECT t.id, name FROM trades t JOIN traders r ON t.trader_id = r.trader_id`, ``},
 		{`SELECT qty FROM trades t JOIN traders r ON t.trader_id = r.trader_id`, `column "qty" is ambiguous: write t.qty or r.qty`},
 		{`SELECT nam FROM trades t JOIN traders r ON t.trader_id = r.trader_id`, `unknown column "nam"; did you mean "r.name"? (the inputs are trades AS t, traders AS r)`},
-		{`SELECT r.nam FROM trades t JOIN traders r ON t.trader_id = r.trader_id`, `column "nam" is not a column of traders; did you mean "name"?`},
-		{`SELECT x.id FROM trades t JOIN traders r ON t.trader_id = r.trader_id`, `unknown source or alias "x"`},
+		{`SELECT r.nam FROM trades t JOIN traders r ON t.trader_id = r.trader_id`, `unknown column "nam" in traders; did you mean "name"?`},
+		{`SELECT x.id FROM trades t JOIN traders r ON t.trader_id = r.trader_id`, `unknown qualifier "x"`},
 		{`SELECT t.id FROM trades t RIGHT JOIN traders r ON t.trader_id = r.trader_id`, `RIGHT JOIN traders: a stream-table join is INNER or LEFT`},
 		{`SELECT t.id FROM trades t JOIN traders r ON t.qty = r.qty`, `must equate r.trader_id with the stream`},
 		{`SELECT t.id FROM trades t JOIN trades u ON t.id = u.id`, `a stream-stream join needs a time bound`},
@@ -93,7 +93,7 @@ func TestJoinErrors(t *testing.T) {
 			`JOIN trades: the time bound reads u.qty, which is not its event time (it has none: its records' timestamps)`},
 		{`SELECT t.id FROM trades t JOIN trades u ON t.id = u.id WITHIN INTERVAL '1' SECOND JOIN trades v ON t.id = v.id`, `a stream-stream join needs a time bound`},
 		{`SELECT t.id FROM trades t JOIN trades u ON t.id = u.id AND u.qty < r.qty WITHIN INTERVAL '1' SECOND JOIN traders r ON r.trader_id = t.trader_id`, `ON of JOIN trades reads a source joined after it: u.qty < r.qty`},
-		{`SELECT t.id FROM trades t JOIN traders r ON t.trader_id = r.trader_id JOIN trades u ON t.id = u.id AND u.qty = v.qty WITHIN INTERVAL '1' SECOND`, `unknown source or alias "v"`},
+		{`SELECT t.id FROM trades t JOIN traders r ON t.trader_id = r.trader_id JOIN trades u ON t.id = u.id AND u.qty = v.qty WITHIN INTERVAL '1' SECOND`, `unknown qualifier "v"`},
 	}
 	// A statement that does not read traders must not name it in WITH.
 	tradesOnly := regexp.MustCompile(`'traders\.[a-z_.]+'='[^']*',\s*`).ReplaceAllString(with, "")

@@ -389,10 +389,23 @@ func (c *compiler) use(i int, col string, at sql.Node) error {
 		}
 	}
 	if c.known[i] {
-		return errorAt(at, "column %q is not a column of %s%s (columns: %s)", col, c.inputs[i].Name, expr.Hint(col, c.cols[i]), strings.Join(c.cols[i], ", "))
+		return errorAt(at, "unknown column %q in %s%s (its columns: %s)", col, c.inputs[i].Name, expr.Hint(col, c.cols[i]), strings.Join(c.cols[i], ", "))
 	}
 	c.cols[i] = append(c.cols[i], col)
 	return nil
+}
+
+// qualifierHint is "; did you mean ..." for the name or alias of an input
+// closest to q, or "".
+func (c *compiler) qualifierHint(q string) string {
+	var names []string
+	for _, in := range c.inputs {
+		names = append(names, in.Name)
+		if in.Alias != "" {
+			names = append(names, in.Alias)
+		}
+	}
+	return expr.Hint(q, names)
 }
 
 // has reports whether input i is known to have column col.
@@ -419,7 +432,7 @@ func (c *compiler) resolve(id *sql.Ident) (int, error) {
 	if id.Qualifier != "" {
 		i, ok := c.quals[strings.ToLower(id.Qualifier)]
 		if !ok {
-			return 0, errorAt(id, "unknown source or alias %q in %s.%s (the statement reads %s)", id.Qualifier, id.Qualifier, id.Name, c.sourceList())
+			return 0, errorAt(id, "unknown qualifier %q in %s.%s%s (the statement reads %s)", id.Qualifier, id.Qualifier, id.Name, c.qualifierHint(id.Qualifier), c.sourceList())
 		}
 		return i, c.use(i, id.Name, id)
 	}
@@ -655,7 +668,7 @@ func (c *compiler) star(it sql.SelectItem) ([]sql.SelectItem, []int, error) {
 	if it.Qualifier != "" {
 		i, ok := c.quals[strings.ToLower(it.Qualifier)]
 		if !ok {
-			return nil, nil, errorAt(it, "unknown source or alias %q in %s.* (the statement reads %s)", it.Qualifier, it.Qualifier, c.sourceList())
+			return nil, nil, errorAt(it, "unknown qualifier %q in %s.*%s (the statement reads %s)", it.Qualifier, it.Qualifier, c.qualifierHint(it.Qualifier), c.sourceList())
 		}
 		ins = []int{i}
 	}
