@@ -176,8 +176,10 @@ func (g *groupScope) resolve(e sql.Expr) (int, record.Type, bool) {
 
 // aggType is the type an aggregate call's results are checked as: COUNT
 // a BIGINT, MIN, MAX, FIRST_VALUE and LAST_VALUE their argument's type,
-// SUM of integers a BIGINT, the other numeric aggregates of numbers a
-// number, STRING_AGG a STRING; ANY when that is not known.
+// SUM of integers a BIGINT, SUM of decimals a DECIMAL at their scale, AVG
+// of integers or decimals a DECIMAL of scale at least 6 (see "Exact SUM and
+// AVG"), the other numeric aggregates of numbers a DOUBLE, STRING_AGG a
+// STRING; ANY when that is not known.
 func aggType(c *sql.Call, in *expr.Scope) record.Type {
 	name := strings.ToUpper(c.Name)
 	if name == "COUNT" {
@@ -196,9 +198,14 @@ func aggType(c *sql.Call, in *expr.Scope) record.Type {
 	case "STRING_AGG":
 		return record.StringType
 	case "SUM", "AVG", "STDDEV", "STDDEV_POP", "STDDEV_SAMP", "VARIANCE", "VAR_POP", "VAR_SAMP", "MEDIAN":
+		exact := t.Kind == record.TypeInteger || t.Kind == record.TypeBigint || t.Kind == record.TypeDecimal
 		switch {
 		case name == "SUM" && (t.Kind == record.TypeInteger || t.Kind == record.TypeBigint):
 			return record.BigintType
+		case name == "SUM" && t.Kind == record.TypeDecimal:
+			return record.DecimalType(record.MaxPrecision, t.Scale) // exact, at the column's scale
+		case name == "AVG" && exact:
+			return record.DecimalType(record.MaxPrecision, max(t.Scale, 6)) // SUM / COUNT by the decimal division rule
 		case t.Numeric():
 			return record.DoubleType
 		}
