@@ -460,18 +460,27 @@ func avroJSON(s avro.Schema) (func(r *avro.Reader, b []byte) []byte, error) {
 		}
 		return func(r *avro.Reader, b []byte) []byte {
 			b = append(b, '[')
-			first := true
+			items := int64(0)
 			for {
 				n, _ := r.ReadBlockHeader()
 				if n == 0 || r.Error != nil {
 					break
 				}
+				// A block count is the writer's word: a bad message can
+				// claim billions of items. Items stop where the bytes do,
+				// and items that take no bytes (null) stop at a bound.
+				if n < 0 || n > maxAvroArrayItems-items {
+					r.ReportError("array", fmt.Sprintf("more than %d items", maxAvroArrayItems))
+					break
+				}
 				for range n {
-					if !first {
+					if items > 0 {
 						b = append(b, ',')
 					}
-					first = false
-					b = item(r, b)
+					items++
+					if b = item(r, b); r.Error != nil {
+						break
+					}
 				}
 			}
 			return append(b, ']')
@@ -483,6 +492,9 @@ func avroJSON(s avro.Schema) (func(r *avro.Reader, b []byte) []byte, error) {
 	}
 	return func(r *avro.Reader, b []byte) []byte { return dec(r).AppendJSON(b) }, nil
 }
+
+// maxAvroArrayItems bounds the items of one array of a decoded message.
+const maxAvroArrayItems = 1 << 22
 
 // twosComplement reads a big-endian two's complement integer of at most 8
 // bytes (sign-extended).
