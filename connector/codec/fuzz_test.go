@@ -109,3 +109,34 @@ func isNumeric(v record.Value) bool {
 	k := v.Kind()
 	return k == record.Int || k == record.Decimal || k == record.Float
 }
+
+// FuzzInferJSON: no sample panics schema inference, and a record always
+// fits the schema inferred from it alone: decoded over that schema, its
+// values conform to their columns' types (inference never picks a type its
+// own sample would send to the dead-letter queue).
+func FuzzInferJSON(f *testing.F) {
+	for _, s := range []string{
+		`{"id":1,"big":3000000000,"price":185.20,"ratio":1e3,"ok":true,"sym":"AAPL","ts":"2024-01-15T10:00:05Z"}`,
+		`{"payload":{"user":{"id":7,"name":"ann"}},"tags":["a","b"],"xs":[1,2.5],"n":null}`,
+		`{"ts":1705312805000,"p":-0.001,"q":1e400,"r":99999999999999999999}`, `{"a":"2024-01-15 10:00:05","b":"20240115"}`,
+		`[1]`, `{"a":`, `{"A":1,"a":"x"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		in := NewInferrer("ts")
+		if err := in.AddJSON(data); err != nil {
+			return
+		}
+		schema := in.Schema()
+		dst := make([]record.Value, schema.Len())
+		if err := NewJSONDecoder(schema).Decode(data, dst); err != nil {
+			return // the decoder is stricter than inference about the JSON itself
+		}
+		if c := record.NewConformer(schema); c != nil {
+			if err := c.Apply(dst); err != nil {
+				t.Fatalf("%s: the record does not fit the schema inferred from it, %s: %v", data, schema, err)
+			}
+		}
+	})
+}
