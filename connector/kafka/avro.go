@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/sr"
@@ -261,14 +262,14 @@ func avroTypeName(s avro.Schema) string {
 type avroDecode func(r *avro.Reader) record.Value
 
 // newAvroProgram compiles the decoding of writer into schema's slots.
-func newAvroProgram(writer avro.Schema, schema *record.Schema) (*avroProgram, error) {
+func newAvroProgram(writer avro.Schema, schema *record.Schema, text textDecoder) (*avroProgram, error) {
 	rec, ok := writer.(*avro.RecordSchema)
 	if !ok {
 		return nil, fmt.Errorf("the Avro schema is a %s, not a record", writer.Type())
 	}
 	p := &avroProgram{}
 	for _, f := range rec.Fields() {
-		dec, err := avroDecoder(f.Type())
+		dec, err := avroDecoder(f.Type(), text)
 		if err != nil {
 			return nil, fmt.Errorf("field %q: %w", f.Name(), err)
 		}
@@ -282,9 +283,9 @@ func newAvroProgram(writer avro.Schema, schema *record.Schema) (*avroProgram, er
 }
 
 // avroDecoder returns the decoder of an Avro type.
-func avroDecoder(s avro.Schema) (avroDecode, error) {
+func avroDecoder(s avro.Schema, text textDecoder) (avroDecode, error) {
 	if u, ok := s.(*avro.UnionSchema); ok {
-		return unionDecoder(u)
+		return unionDecoder(u, text)
 	}
 	switch s.Type() {
 	case avro.Null:
@@ -315,7 +316,17 @@ func avroDecoder(s avro.Schema) (avroDecode, error) {
 	case avro.Double:
 		return func(r *avro.Reader) record.Value { return record.FloatValue(r.ReadDouble()) }, nil
 	case avro.String:
-		return func(r *avro.Reader) record.Value { return record.StringValue(r.ReadString()) }, nil
+		return func(r *avro.Reader) record.Value {
+			s := r.ReadString()
+			if utf8.ValidString(s) {
+				return record.StringValue(s)
+			}
+			v, err := text.str([]byte(s))
+			if err != nil {
+				r.ReportError("string", err.Error())
+			}
+			return record.StringValue(v)
+		}, nil
 	case avro.Enum:
 		symbols := s.(*avro.EnumSchema).Symbols()
 		return func(r *avro.Reader) record.Value {
@@ -350,7 +361,7 @@ func avroDecoder(s avro.Schema) (avroDecode, error) {
 		}, nil
 	case avro.Record, avro.Array:
 		// Nested values are their JSON text, as ROW and ARRAY values are.
-		enc, err := avroJSON(s)
+		enc, err := avroJSON(s, text)
 		if err != nil {
 			return nil, err
 		}
@@ -388,11 +399,11 @@ func timeDecoder(read func(r *avro.Reader) int64, digits int) avroDecode {
 }
 
 // unionDecoder reads a union: its branch index, then that branch.
-func unionDecoder(u *avro.UnionSchema) (avroDecode, error) {
+func unionDecoder(u *avro.UnionSchema, text textDecoder) (avroDecode, error) {
 	types := u.Types()
 	decs := make([]avroDecode, len(types))
 	for i, t := range types {
-		d, err := avroDecoder(t)
+		d, err := avroDecoder(t, text)
 		if err != nil {
 			return nil, err
 		}
@@ -409,12 +420,12 @@ func unionDecoder(u *avro.UnionSchema) (avroDecode, error) {
 }
 
 // avroJSON returns a function appending the JSON text of one value of s.
-func avroJSON(s avro.Schema) (func(r *avro.Reader, b []byte) []byte, error) {
+func avroJSON(s avro.Schema, text textDecoder) (func(r *avro.Reader, b []byte) []byte, error) {
 	switch x := s.(type) {
 	case *avro.UnionSchema:
 		branches := make([]func(r *avro.Reader, b []byte) []byte, len(x.Types()))
 		for i, t := range x.Types() {
-			enc, err := avroJSON(t)
+			enc, err := avroJSON(t, text)
 			if err != nil {
 				return nil, err
 			}
@@ -435,7 +446,7 @@ func avroJSON(s avro.Schema) (func(r *avro.Reader, b []byte) []byte, error) {
 		}
 		var parts []part
 		for i, f := range x.Fields() {
-			enc, err := avroJSON(f.Type())
+			enc, err := avroJSON(f.Type(), text)
 			if err != nil {
 				return nil, err
 			}
@@ -454,7 +465,7 @@ func avroJSON(s avro.Schema) (func(r *avro.Reader, b []byte) []byte, error) {
 			return append(b, '}')
 		}, nil
 	case *avro.ArraySchema:
-		item, err := avroJSON(x.Items())
+		item, err := avroJSON(x.Items(), text)
 		if err != nil {
 			return nil, err
 		}
@@ -486,7 +497,7 @@ func avroJSON(s avro.Schema) (func(r *avro.Reader, b []byte) []byte, error) {
 			return append(b, ']')
 		}, nil
 	}
-	dec, err := avroDecoder(s)
+	dec, err := avroDecoder(s, text)
 	if err != nil {
 		return nil, err
 	}
@@ -562,8 +573,8 @@ func (avroFormat) columns(_ context.Context, _ *registry, s sr.Schema) ([]record
 	return avroColumns(schema.(avro.Schema))
 }
 
-func (avroFormat) decoder(reg *registry, schema *record.Schema, _ textDecoder) slotDecoder {
-	return newAvroValueDecoder(reg, schema)
+func (avroFormat) decoder(reg *registry, schema *record.Schema, text textDecoder) slotDecoder {
+	return newAvroValueDecoder(reg, schema, text)
 }
 
 func (avroFormat) encoder(ctx context.Context, reg *registry, subject, name string, schema *record.Schema) (rowEncoder, sr.SubjectSchema, error) {
@@ -599,12 +610,13 @@ func (avroFormat) encoder(ctx context.Context, reg *registry, subject, name stri
 type avroValueDecoder struct {
 	reg    *registry
 	schema *record.Schema
+	text   textDecoder // reads a string that is not UTF-8
 	reader *avro.Reader
 	progs  map[int]*avroProgram
 }
 
-func newAvroValueDecoder(reg *registry, schema *record.Schema) *avroValueDecoder {
-	return &avroValueDecoder{reg: reg, schema: schema, reader: avro.NewReader(nil, 0), progs: map[int]*avroProgram{}}
+func newAvroValueDecoder(reg *registry, schema *record.Schema, text textDecoder) *avroValueDecoder {
+	return &avroValueDecoder{reg: reg, schema: schema, text: text, reader: avro.NewReader(nil, 0), progs: map[int]*avroProgram{}}
 }
 
 // decodeInto sets the slots of dst that the value's fields fill, leaving
@@ -620,7 +632,7 @@ func (d *avroValueDecoder) decodeInto(data []byte, dst []record.Value) error {
 		if err != nil {
 			return err
 		}
-		if prog, err = newAvroProgram(writer, d.schema); err != nil {
+		if prog, err = newAvroProgram(writer, d.schema, d.text); err != nil {
 			return fmt.Errorf("schema %d: %w", id, err)
 		}
 		d.progs[id] = prog

@@ -8,6 +8,7 @@ import (
 	"github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/sr"
 
+	"github.com/sluicesql/sluice/connector/codec"
 	"github.com/sluicesql/sluice/record"
 )
 
@@ -71,7 +72,7 @@ func TestAvroLogicalTypes(t *testing.T) {
 	if got := schema.String(); got != want {
 		t.Errorf("columns\n %s\nwant\n %s", got, want)
 	}
-	prog, err := newAvroProgram(s, schema)
+	prog, err := newAvroProgram(s, schema, textDecoder{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +157,7 @@ func TestAvroDecodeReasons(t *testing.T) {
 		t.Fatal(err)
 	}
 	schema := record.NewSchemaOf(cols...)
-	d := newAvroValueDecoder(client, schema)
+	d := newAvroValueDecoder(client, schema, textDecoder{option: "t.invalid.utf8"})
 	value := func(write func(w *avro.Writer)) []byte {
 		w := avro.NewWriter(nil, 0)
 		write(w)
@@ -173,10 +174,18 @@ func TestAvroDecodeReasons(t *testing.T) {
 		{value(func(w *avro.Writer) { upToAmount(w); w.WriteBytes([]byte{0x7f, 0, 0, 0, 0, 0, 0, 0, 0}) }), "field amount (bytes decimal(9,2)): avro: decimal: an unscaled value of 9 bytes exceeds 64 bits"},
 		{value(good), "field name (string): the value ends before the field does"},
 		{value(func(w *avro.Writer) { good(w); w.WriteLong(-3) }), "field name (string): avro: ReadSTRING: invalid string length"},
+		{value(func(w *avro.Writer) { good(w); w.WriteBytes([]byte("a\xffb")) }),
+			"field name (string): avro: string: invalid UTF-8 (byte 0xff at byte 1); set 't.invalid.utf8'='replace'"},
 	} {
 		err := d.decodeInto(c.value, make([]record.Value, schema.Len()))
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%x: %v, want %q", c.value, err, c.want)
 		}
+	}
+	// 'replace' reads each bad byte as U+FFFD.
+	d = newAvroValueDecoder(client, schema, textDecoder{mode: codec.ReplaceInvalidUTF8})
+	row := make([]record.Value, schema.Len())
+	if err := d.decodeInto(value(func(w *avro.Writer) { good(w); w.WriteBytes([]byte("a\xffb")) }), row); err != nil || row[4].Str() != "a\uFFFDb" {
+		t.Errorf("replace: %q, %v", row[4], err)
 	}
 }
