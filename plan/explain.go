@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/sluicesql/sluice/partition"
+	"github.com/sluicesql/sluice/record"
 	"github.com/sluicesql/sluice/secret"
 	"github.com/sluicesql/sluice/sql"
 )
@@ -337,11 +338,31 @@ type jsonSchema struct {
 	Columns    []jsonColumn `json:"columns"`
 }
 
-// jsonColumn is one column of a jsonSchema.
+// jsonColumn is one column of a jsonSchema, or a field of a ROW column,
+// or the element of an ARRAY (no name).
 type jsonColumn struct {
-	Name     string `json:"name"`
-	Type     string `json:"type"`
-	Nullable bool   `json:"nullable"`
+	Name     string       `json:"name,omitempty"`
+	Type     string       `json:"type"`
+	Nullable bool         `json:"nullable"`
+	Fields   []jsonColumn `json:"fields,omitempty"`  // a ROW's
+	Element  *jsonColumn  `json:"element,omitempty"` // an ARRAY's
+}
+
+// columnJSON describes the field f, with its nested structure.
+func columnJSON(f record.Field) jsonColumn {
+	c := jsonColumn{Name: f.Name, Type: f.Type.String(), Nullable: !f.NotNull}
+	switch f.Type.Kind {
+	case record.TypeRow:
+		for _, g := range f.Type.Fields {
+			c.Fields = append(c.Fields, columnJSON(g))
+		}
+	case record.TypeArray:
+		if f.Type.Elem != nil {
+			e := columnJSON(record.Field{Type: *f.Type.Elem})
+			c.Element = &e
+		}
+	}
+	return c
 }
 
 // schemasJSON returns the schemas of p's inputs.
@@ -358,7 +379,7 @@ func (p *Plan) schemasJSON() []jsonSchema {
 			js.Origin = "unknown"
 		} else {
 			for _, f := range s.Columns.Fields() {
-				js.Columns = append(js.Columns, jsonColumn{Name: f.Name, Type: f.Type.String(), Nullable: !f.NotNull})
+				js.Columns = append(js.Columns, columnJSON(f))
 			}
 		}
 		out = append(out, js)

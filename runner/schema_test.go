@@ -192,6 +192,10 @@ func TestExplainSchemas(t *testing.T) {
 				Columns                  []struct {
 					Name, Type string
 					Nullable   bool
+					Fields     []struct {
+						Name    string
+						Element struct{ Type string }
+					}
 				}
 			}
 		}
@@ -205,12 +209,15 @@ func TestExplainSchemas(t *testing.T) {
 			line := fmt.Sprintf("%s %s %d %q %v %v:", s.Source, s.Origin, s.Records, s.Describe, s.Table, s.PrimaryKey)
 			for _, c := range s.Columns {
 				line += fmt.Sprintf(" %s %s %v", c.Name, c.Type, c.Nullable)
+				for _, f := range c.Fields {
+					line += fmt.Sprintf(" (field %s of %s)", f.Name, f.Element.Type)
+				}
 			}
 			got = append(got, line)
 		}
 	}
 	want := []string{
-		`e inferred 2 "inferred from 2 records" false []: id INTEGER true n ANY true p ROW<a ARRAY<INTEGER>> true`,
+		`e inferred 2 "inferred from 2 records" false []: id INTEGER true n ANY true p ROW<a ARRAY<INTEGER>> true (field a of INTEGER)`,
 		`people DDL 0 "DDL" true [id]: id BIGINT true name STRING false`,
 		`d declared 0 "declared" false []: id ANY true name STRING true`,
 	}
