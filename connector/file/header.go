@@ -19,11 +19,12 @@ import (
 const headerSample = 20
 
 // fileHeader tells how the CSV file f starts: whether its first line is a
-// header, and the column names its fields are read by (the declared
-// columns, or the header's when none are declared or when the header names
-// the declared columns in another order). schema gives the declared
-// columns' types (a column it lacks, or an ANY one, is typed from the lines
-// after the first; see isHeader).
+// header, and the column names its fields are read by: the declared
+// columns; or the header's, when none are declared or when the header
+// names every declared column; or column0, column1, ... when none are
+// declared, 'has_header' is not set and the first line is data (see
+// dataNames). schema gives the declared columns' types (a column it lacks,
+// or an ANY one, is typed from the lines after the first; see isHeader).
 func (s *Source) fileHeader(f *inputFile, schema *record.Schema) (header bool, columns []string, err error) {
 	if !s.format.hasHeader && !s.sniffHeader {
 		return false, s.columns, nil
