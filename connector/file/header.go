@@ -119,13 +119,13 @@ func namesAll(header, declared []string) bool {
 // line of a CSV file whose columns are declared and whose
 // has_header is not set) is a header; rest are the lines after it. It is a
 // header when its fields name every declared column (ignoring case and
-// order; a file may have more columns than are declared), or when its fields look like names (distinct text, none empty, a
-// number or a time) and at least one of them does not fit its column's
-// type while the values of that column in rest all do. A column's type is
-// its declared one, or, declared without a type, the type inferred from
-// rest. A first line that is neither is the first record: when every column
-// is a STRING and the names differ, nothing tells a header from data, so set
-// 'has_header'.
+// order; a file may have more columns than are declared), or when its
+// fields look like names (distinct text, none empty, a number or a time),
+// none of them fits the type of its column where that is not a STRING, and
+// every line of rest fits those types. A column's type is its declared one,
+// or, declared without a type, the type inferred from rest. A first line
+// that is neither is the first record: when every column is a STRING and
+// the names differ, nothing tells a header from data, so set 'has_header'.
 func isHeader(first []byte, rest [][]byte, columns []string, schema *record.Schema, delim byte) bool {
 	names, err := codec.ParseCSVHeader(first, delim)
 	if err != nil {
@@ -146,24 +146,27 @@ func isHeader(first []byte, rest [][]byte, columns []string, schema *record.Sche
 	if dec.Decode(first, vals) != nil {
 		return false
 	}
-	var misfits []int
+	fits := func(i int) bool {
+		_, err := record.Conform(vals[i], typed.Field(i))
+		return err == nil
+	}
+	// The typed columns: a header's names fit none of them, a record
+	// (even a bad one) most.
+	var cols []int
 	for i := range columns {
 		if t := typed.Type(i); t.Kind != record.TypeString && t.Kind != record.TypeAny {
-			if _, err := record.Conform(vals[i], typed.Field(i)); err != nil {
-				misfits = append(misfits, i)
+			if fits(i) {
+				return false
 			}
+			cols = append(cols, i)
 		}
 	}
 	for _, line := range rest {
-		if dec.Decode(line, vals) != nil {
-			continue
+		if dec.Decode(line, vals) == nil && slices.ContainsFunc(cols, func(i int) bool { return !fits(i) }) {
+			return false
 		}
-		misfits = slices.DeleteFunc(misfits, func(i int) bool {
-			_, err := record.Conform(vals[i], typed.Field(i))
-			return err != nil
-		})
 	}
-	return len(misfits) > 0
+	return len(cols) > 0
 }
 
 // lookLikeNames reports whether fields could be column names: none empty,

@@ -107,6 +107,7 @@ func TestIsHeader(t *testing.T) {
 		{"key,who,when", typed, true},
 		{"key,who,when", nil, true}, // id is inferred a number from the rest
 		{"key,who,2024-01-15T10:00:00Z", typed, false},
+		{"key,who,soon", record.NewSchemaOf(record.Field{Name: "id", Type: record.StringType}, record.Field{Name: "name", Type: record.StringType}, record.Field{Name: "at", Type: record.TimestampType}), true},
 		{"0,ann,2024-01-15T10:00:00Z", typed, false},
 		{"key,key,when", typed, false},
 		{"key,,when", typed, false},
@@ -120,6 +121,14 @@ func TestIsHeader(t *testing.T) {
 	// A first line that fails a type the rest fail too is no header.
 	if isHeader([]byte("key,who,when"), [][]byte{[]byte("x,ann,soon")}, cols, typed, ',') {
 		t.Error("a header by a type the data does not fit either")
+	}
+	// A bad record that fits one typed column of two is a record.
+	flags := record.NewSchemaOf(record.Field{Name: "ok", Type: record.BooleanType}, record.Field{Name: "n", Type: record.BigintType})
+	if isHeader([]byte("true,many"), [][]byte{[]byte("false,2")}, []string{"ok", "n"}, flags, ',') {
+		t.Error("a header with a boolean value in it")
+	}
+	if !isHeader([]byte("flag,count"), [][]byte{[]byte("false,2")}, []string{"ok", "n"}, flags, ',') {
+		t.Error("no header where each name fits no type")
 	}
 }
 
