@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"slices"
 	"sort"
 	"strings"
 
@@ -24,6 +25,9 @@ func NewCatalog(stmts []*sql.Statement) (*Catalog, error) {
 		if !s.IsDDL() {
 			continue
 		}
+		if err := prefixedKey(s); err != nil {
+			return nil, err
+		}
 		k := strings.ToLower(s.Name)
 		if prev, ok := c.decls[k]; ok {
 			return nil, sql.Errorf(s, "%s is declared twice (first at line %d)", s.Name, prev.Line)
@@ -31,6 +35,44 @@ func NewCatalog(stmts []*sql.Statement) (*Catalog, error) {
 		c.decls[k] = s
 	}
 	return c, nil
+}
+
+// prefixedKey is the error for a key of a DDL's WITH written with the
+// source's name before it, as a query's WITH writes it ('trades.path' in
+// CREATE STREAM trades): the key is then '<name>.<name>.<option>', which
+// no source has.
+func prefixedKey(ddl *sql.Statement) error {
+	var typ string
+	for _, p := range ddl.With {
+		if strings.EqualFold(p.Key, "type") {
+			typ = strings.ToLower(strings.TrimSpace(p.Value))
+		}
+	}
+	opts := sourceOptions(typ)
+	if opts == nil { // no type, or 'trades.type': any source's options
+		for _, t := range sourceTypes {
+			opts = append(opts, sourceOptions(t)...)
+		}
+	}
+	for _, p := range ddl.With {
+		if len(p.Key) <= len(ddl.Name) || !strings.EqualFold(p.Key[:len(ddl.Name)+1], ddl.Name+".") {
+			continue
+		}
+		opt := p.Key[len(ddl.Name)+1:]
+		if slices.Contains(opts, strings.ToLower(opt)) && !slices.Contains(opts, strings.ToLower(p.Key)) {
+			return sql.Errorf(p, "'%s': the keys of a declaration's WITH are not prefixed with its name (CREATE %s %s WITH (...) gives them to %[3]s): write '%[4]s'",
+				p.Key, ddlKind(ddl), ddl.Name, opt)
+		}
+	}
+	return nil
+}
+
+// ddlKind is STREAM or TABLE, as a DDL statement says.
+func ddlKind(s *sql.Statement) string {
+	if s.Kind == sql.CreateTable {
+		return "TABLE"
+	}
+	return "STREAM"
 }
 
 // Lookup returns the declaration of the source name, if any.
