@@ -43,6 +43,21 @@ func (a *App) Check(ctx context.Context, opts runner.Options) error {
 	failed := map[string]bool{}
 	var errs Errors
 	var at []int // the offset of each error's statement
+	// A declaration no statement reads is checked on its own.
+	read := map[string]bool{}
+	for _, n := range a.Nodes {
+		for _, r := range n.Reads {
+			read[strings.ToLower(r)] = true
+		}
+	}
+	for _, d := range a.Catalog.Declarations() {
+		if read[strings.ToLower(d.Name)] {
+			continue
+		}
+		if err := runner.CheckDeclaration(d, a.Catalog, opts.Set, opts.Env); err != nil {
+			errs, at = append(errs, err), append(at, d.Offset)
+		}
+	}
 next:
 	for _, n := range a.Nodes {
 		o := a.nodeOptions(n, opts)

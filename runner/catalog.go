@@ -1,6 +1,8 @@
 package runner
 
 import (
+	"errors"
+	"fmt"
 	"slices"
 	"sort"
 	"strings"
@@ -73,6 +75,59 @@ func ddlKind(s *sql.Statement) string {
 		return "TABLE"
 	}
 	return "STREAM"
+}
+
+// Declarations returns the DDL declarations, in the file's order.
+func (c *Catalog) Declarations() []*sql.Statement {
+	if c == nil {
+		return nil
+	}
+	out := make([]*sql.Statement, 0, len(c.decls))
+	for _, s := range c.decls {
+		out = append(out, s)
+	}
+	slices.SortFunc(out, func(a, b *sql.Statement) int { return a.Offset - b.Offset })
+	return out
+}
+
+// CheckDeclaration checks a DDL declaration that no statement reads as a
+// reading statement would: its type is a source type and its options are
+// valid (nothing is opened). set holds the --set overrides; env looks up
+// the ${VAR}s (nil: the environment). Its error is a *ConfigError
+// positioned at the WITH entry at fault.
+func CheckDeclaration(ddl *sql.Statement, cat *Catalog, set map[string]string, env func(string) (string, bool)) error {
+	name := ddl.Name
+	own := map[string]string{}
+	for k, v := range set {
+		if len(k) > len(name) && strings.EqualFold(k[:len(name)+1], name+".") {
+			own[k] = v
+		}
+	}
+	props, err := Properties(&sql.Select{}, cat.Properties(name), own, env)
+	if err == nil {
+		if typ := strings.ToLower(strings.TrimSpace(lookup(props, name+".type"))); typ != "" && typ != "stdout" && sinkOptions(typ) != nil {
+			err = &sql.PropertyError{Key: name + ".type", InValue: true, Msg: fmt.Sprintf(
+				"CREATE %s %s declares a source, and %s is a sink type (source types: %s): declare the sink in the WITH of the statement that writes it ('%s.type'='%s')",
+				ddlKind(ddl), name, typ, strings.Join(sourceTypes, ", "), name, typ)}
+		} else {
+			_, err = checkSource(name, props)
+		}
+	}
+	if err == nil {
+		return nil
+	}
+	for k := range own {
+		var pe *sql.PropertyError
+		if errors.As(err, &pe) && strings.EqualFold(pe.Key, k) {
+			return configErr(fmt.Errorf("--set %s: %w", sql.Clip(k), err))
+		}
+	}
+	err = sql.AtProperty(err, declared(cat, []string{name}))
+	var se *sql.Error
+	if !errors.As(err, &se) {
+		err = &sql.Error{Pos: ddl.Pos, Msg: err.Error()}
+	}
+	return configErr(err)
 }
 
 // Lookup returns the declaration of the source name, if any.
