@@ -207,3 +207,14 @@ func TestKafkaSchemas(t *testing.T) {
 		t.Errorf("windowed schema %s, want %s", schemas[2], w)
 	}
 }
+
+// TestSelectStarOfAnEmptyTopic: SELECT * over a topic with no message says
+// that there was no record to infer the columns from.
+func TestSelectStarOfAnEmptyTopic(t *testing.T) {
+	brokers := kafkaCluster(t, "empty")
+	stmts, _ := parseApp(t, "SELECT * FROM e WITH ('e.type'='kafka_source', 'e.topic.name'='empty', 'e.bootstrap.servers'='"+brokers+"')")
+	_, err := Check(context.Background(), stmts[0], Options{})
+	if err == nil || !strings.Contains(err.Error(), "SELECT * needs the input columns") || !strings.Contains(err.Error(), "e has no record to infer them from") {
+		t.Fatalf("got %v, want why no column is known", err)
+	}
+}
