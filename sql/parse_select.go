@@ -117,7 +117,7 @@ func (p *parser) clause(sel *Select, c clause) {
 		p.i++
 		sel.Having = p.exprAfter("HAVING")
 	case clauseWindow:
-		sel.Window = p.window()
+		sel.Window = p.window(sel)
 	case clauseQualify:
 		p.i++
 		sel.Qualify = p.exprAfter("QUALIFY")
@@ -253,8 +253,10 @@ func (p *parser) join() Join {
 	return j
 }
 
-// window parses `WINDOW TUMBLING(...)`, `SLIDING(...)` or `SESSION(...)`.
-func (p *parser) window() *Window {
+// window parses `WINDOW TUMBLING(...)`, `SLIDING(...)` or `SESSION(...)`
+// of sel; the time column may be qualified by the FROM source's name or
+// alias (t.trade_time).
+func (p *parser) window(sel *Select) *Window {
 	w := &Window{Pos: p.next().pos}
 	t := p.peek()
 	if t.kind != tWord {
@@ -277,6 +279,12 @@ func (p *parser) window() *Window {
 	if c := p.peek(); isName(c) && p.peekAt(1).kind == tOp && p.peekAt(1).text == "," {
 		w.TimeColumn, w.TimeColumnPos = c.text, c.pos
 		p.i += 2
+	} else if col := p.peekAt(2); isName(c) && p.peekAt(1).kind == tOp && p.peekAt(1).text == "." && isName(col) &&
+		p.peekAt(3).kind == tOp && p.peekAt(3).text == "," && sel.Derived == nil &&
+		(strings.EqualFold(c.text, sel.From.Name) || sel.From.Alias != "" && strings.EqualFold(c.text, sel.From.Alias)) {
+		// qualified by the FROM source's name or alias: the column itself
+		w.TimeColumn, w.TimeColumnPos = col.text, col.pos
+		p.i += 4
 	} else if isName(c) && p.peekAt(1).kind == tOp && p.peekAt(1).text == "." {
 		name := c.text
 		for k := 1; p.peekAt(k).kind == tOp && p.peekAt(k).text == "." && isName(p.peekAt(k+1)); k += 2 {

@@ -1,6 +1,9 @@
 package sql
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // TestTimeSyntax covers EXTRACT(field FROM ts), CURRENT_TIMESTAMP and short
 // durations in expressions: what each parses to and how it prints.
@@ -37,5 +40,27 @@ func TestTimeSyntax(t *testing.T) {
 		t.Fatalf("2h parses to %s", dump(e))
 	} else if d, err := l.Duration(); err != nil || d.Hours() != 2 {
 		t.Errorf("2h is %v, %v", d, err)
+	}
+}
+
+// TestQualifiedWindowColumn: the window's time column may be qualified by
+// the FROM source's name or alias; another qualifier is refused.
+func TestQualifiedWindowColumn(t *testing.T) {
+	for _, src := range []string{
+		"SELECT COUNT(*) FROM trades t WINDOW TUMBLING(t.ts, 1m)",
+		"SELECT COUNT(*) FROM trades t WINDOW SLIDING(T.ts, 1m, 30s)",
+		"SELECT COUNT(*) FROM trades WINDOW SESSION(trades.ts, 1m)",
+	} {
+		stmts, err := Parse("q.sql", src)
+		if err != nil {
+			t.Errorf("%s: %v", src, err)
+			continue
+		}
+		if w := stmts[0].Query.Window; w.TimeColumn != "ts" || w.TimeColumnPos.Col != strings.Index(src, ".ts")+2 {
+			t.Errorf("%s: time column %q at %d", src, w.TimeColumn, w.TimeColumnPos.Col)
+		}
+	}
+	if _, err := Parse("q.sql", "SELECT COUNT(*) FROM trades t WINDOW TUMBLING(u.ts, 1m)"); err == nil {
+		t.Error("another qualifier is accepted")
 	}
 }
