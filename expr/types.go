@@ -128,8 +128,12 @@ func (c *compiler) binaryType(x *sql.Binary) (record.Type, error) {
 	case sql.Add, sql.Sub, sql.Mul, sql.Div, sql.Mod:
 		t, ok := arithType(x.Op, l, r)
 		if !ok {
-			return record.AnyType, errorf(x, "operator does not exist: %s %s %s (%s %s %s)", l, x.Op, r,
-				sql.FormatExpr(x.L), x.Op, sql.FormatExpr(x.R))
+			hint := ""
+			if x.Op == sql.Add && (l.Kind == record.TypeString || r.Kind == record.TypeString) && !l.Numeric() && !r.Numeric() {
+				hint = "; strings are joined with ||"
+			}
+			return record.AnyType, errorf(x, "operator does not exist: %s %s %s (%s %s %s)%s", l, x.Op, r,
+				sql.FormatExpr(x.L), x.Op, sql.FormatExpr(x.R), hint)
 		}
 		return t, nil
 	case sql.And, sql.Or:

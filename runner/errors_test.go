@@ -40,6 +40,7 @@ func TestSchemaErrors(t *testing.T) {
 		{"AVG OVER of a string", "SELECT AVG(symbol) OVER (PARTITION BY trader_id) AS a FROM trades"},
 		{"ABS of a string", "SELECT ABS(symbol) FROM trades"},
 		{"string plus number", "SELECT symbol + 1 FROM trades"},
+		{"string plus string", "SELECT symbol + '.x' AS s FROM trades"},
 		{"number compared with text", "SELECT * FROM trades WHERE price = 'abc'"},
 		{"HAVING aggregate compared with text", "SELECT symbol, COUNT(*) AS n FROM trades GROUP BY symbol HAVING COUNT(*) > 'many'"},
 		{"grouped key of the wrong type", "SELECT symbol + 1 AS s, COUNT(*) AS n FROM trades GROUP BY symbol"},
