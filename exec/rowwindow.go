@@ -66,8 +66,8 @@ func (p *Program) eventOrdered(calls []*sql.Call) (bool, error) {
 		ordered = true
 	}
 	if ordered && p.set.late == LateUpdate {
-		return false, fmt.Errorf("WITH '%s': 'update' is not supported by a row window ordered by event time: "+
-			"a row that arrives after later rows have run cannot change their results; use 'dead_letter' or 'drop'", PropLateDataStrategy)
+		return false, &sql.PropertyError{Key: PropLateDataStrategy, InValue: true, Msg: fmt.Sprintf("WITH '%s': 'update' is not supported by a row window ordered by event time: "+
+			"a row that arrives after later rows have run cannot change their results; use 'dead_letter' or 'drop'", PropLateDataStrategy)}
 	}
 	return ordered, nil
 }

@@ -128,8 +128,8 @@ func (p *Program) compileTopN(sel *sql.Select, items []sql.SelectItem, in *expr.
 		}
 		t.window = w
 		if p.set.late == LateUpdate {
-			return fmt.Errorf("WITH '%s': 'update' is not supported by a Top-N within a window: "+
-				"a window's top rows are emitted once, when it closes; use 'dead_letter' or 'drop'", PropLateDataStrategy)
+			return &sql.PropertyError{Key: PropLateDataStrategy, InValue: true, Msg: fmt.Sprintf("WITH '%s': 'update' is not supported by a Top-N within a window: "+
+				"a window's top rows are emitted once, when it closes; use 'dead_letter' or 'drop'", PropLateDataStrategy)}
 		}
 		if sel.Emit == sql.EmitChanges {
 			return errorAt(sel, "a Top-N within a window emits each window's top rows when it closes: use EMIT FINAL (the default with a WINDOW)")

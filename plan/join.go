@@ -58,7 +58,8 @@ func (p *Plan) roles(sel *sql.Select, opts Options) error {
 	if v := strings.TrimSpace(property(sel, opts, PropBroadcastMaxRows)); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 0 {
-			return fmt.Errorf("WITH '%s'='%s': want a number of rows", PropBroadcastMaxRows, v)
+			return &sql.PropertyError{Key: PropBroadcastMaxRows, InValue: true,
+				Msg: fmt.Sprintf("WITH '%s': invalid value %q: want a number of rows", PropBroadcastMaxRows, sql.Clip(v))}
 		}
 		maxRows = n
 	}
@@ -94,7 +95,8 @@ func (p *Plan) roles(sel *sql.Select, opts Options) error {
 				in.Why = fmt.Sprintf("the table holds %d rows, more than '%s'=%d", in.Rows, PropBroadcastMaxRows, maxRows)
 			}
 		default:
-			return fmt.Errorf("WITH '%s'='%s': want true or false", key, v)
+			return &sql.PropertyError{Key: key, InValue: true,
+				Msg: fmt.Sprintf("WITH '%s': invalid value %q (valid values: true, false)", key, sql.Clip(v))}
 		}
 	}
 	return nil

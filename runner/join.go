@@ -83,12 +83,13 @@ func openJoin(ctx context.Context, stmt *sql.Statement, opts Options) (_ *joinQu
 		if v := strings.ToLower(strings.TrimSpace(props[n+"."+plan.PropBootstrap])); v == "false" {
 			b = false
 		} else if v != "" && v != "true" {
-			return nil, configErr(fmt.Errorf("WITH '%s.%s'='%s': want true or false", n, plan.PropBootstrap, v))
+			return nil, c.errorAt(&sql.PropertyError{Key: n + "." + plan.PropBootstrap, InValue: true,
+				Msg: fmt.Sprintf("WITH '%s.%s': invalid value %q (valid values: true, false)", n, plan.PropBootstrap, sql.Clip(v))}, sel)
 		}
 		q.bootstrap = append(q.bootstrap, b)
 		if i > 0 && strings.TrimSpace(props[n+".group.id"]) != "" {
-			return nil, configErr(fmt.Errorf("WITH '%s.group.id': only the FROM source %s has a consumer group: a table (%s with a primary key) is read whole from its topic by every process on every start, and the other streams of a stream-stream join are read in %s's group ('%s.group.id')",
-				n, names[0], n, names[0], names[0]))
+			return nil, c.errorAt(&sql.PropertyError{Key: n + ".group.id", Msg: fmt.Sprintf("WITH '%s.group.id': only the FROM source %s has a consumer group: a table (%s with a primary key) is read whole from its topic by every process on every start, and the other streams of a stream-stream join are read in %s's group ('%s.group.id')",
+				n, names[0], n, names[0], names[0])}, sel)
 		}
 	}
 	defer func() {
