@@ -111,6 +111,9 @@ func Compile(sel *sql.Select, opts Options) (*Program, error) {
 	if err := checkDerived(sel, in); err != nil {
 		return nil, err
 	}
+	if err := checkSelectList(sel, in); err != nil {
+		return nil, err
+	}
 	p.nestedFields(sel)
 	if err := p.compileEventTime(sel); err != nil {
 		return nil, err
@@ -192,6 +195,26 @@ func checkDerived(sel *sql.Select, in *expr.Scope) error {
 	}
 	if sel.DerivedErr != nil {
 		return sel.DerivedErr
+	}
+	return nil
+}
+
+// checkSelectList resolves the input columns the select list names before
+// the rest of the query is compiled, so that of several unknown names the
+// first one written is reported (SELECT symbl ... WHERE quantty > 5 reports
+// symbl), as PostgreSQL does. The OVER clauses of a grouping query may name
+// its aliases, and are checked with the rest.
+func checkSelectList(sel *sql.Select, in *expr.Scope) error {
+	if in.AutoAdd || sel.Derived != nil {
+		return nil
+	}
+	for _, it := range sel.Items {
+		if it.Star || it.Expr == nil {
+			continue
+		}
+		if err := checkColumns(it.Expr, in, false); err != nil {
+			return err
+		}
 	}
 	return nil
 }
