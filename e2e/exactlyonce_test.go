@@ -195,6 +195,21 @@ const sentinel = "~sluice-test-end~"
 // returns the output rows.
 func readCommitted(t *testing.T, brokers, topic string) []outRow {
 	t.Helper()
+	var rows []outRow
+	for _, v := range readCommittedValues(t, brokers, topic) {
+		var row outRow
+		if err := json.Unmarshal(v, &row); err != nil {
+			t.Fatalf("row %q: %v", v, err)
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+// readCommittedValues reads topic read_committed as readCommitted does and
+// returns the messages' values.
+func readCommittedValues(t *testing.T, brokers, topic string) [][]byte {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	seeds := strings.Split(brokers, ",")
@@ -214,7 +229,7 @@ func readCommitted(t *testing.T, brokers, topic string) []outRow {
 		t.Fatal(err)
 	}
 	defer cons.Close()
-	var rows []outRow
+	var values [][]byte
 	ended := map[int32]bool{}
 	for len(ended) < kafkaPartitions {
 		fs := cons.PollFetches(ctx)
@@ -226,14 +241,10 @@ func readCommitted(t *testing.T, brokers, topic string) []outRow {
 				ended[r.Partition] = true
 				return
 			}
-			var row outRow
-			if err := json.Unmarshal(r.Value, &row); err != nil {
-				t.Fatalf("row %q: %v", r.Value, err)
-			}
-			rows = append(rows, row)
+			values = append(values, r.Value)
 		})
 	}
-	return rows
+	return values
 }
 
 // countFilter counts the selected records missing from the filter's rows

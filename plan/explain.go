@@ -273,8 +273,21 @@ func scaleOutText(s ScaleOut) string {
 	return "one process per consumer group: " + s.Why + "; a second member of the group stops the job"
 }
 
-// stageTexts describe the two stages of a repartitioned statement.
+// stageTexts describe the two stages of a repartitioned statement, each
+// with its delivery guarantee.
 func (p *Plan) stageTexts() (one, two string) {
+	one, two = p.stageWork()
+	one += "; it commits a source offset once the topic acknowledged every record before it, and stage 2 drops a record sent again after a restart by its source offset"
+	if p.Repartition.Guarantee == "exactly_once" {
+		two += "; exactly-once: its output, dead letters and topic offsets commit in one Kafka transaction per commit interval, which a rebalance or a crash aborts (the partitions replay from the last commit)"
+	} else {
+		two += "; at-least-once: it commits topic offsets once the output before them is flushed (after a rebalance or a crash some rows may be written again)"
+	}
+	return one, two
+}
+
+// stageWork describes what the two stages of a repartitioned statement do.
+func (p *Plan) stageWork() (one, two string) {
 	r := p.Repartition
 	parts := fmt.Sprintf("%d partitions", r.Partitions)
 	most := 0

@@ -40,6 +40,9 @@ type Repartition struct {
 	Partitions int `json:"partitions,omitempty"`
 	// Key names the routing keys the topic is partitioned by.
 	Key []string `json:"key"`
+	// Guarantee is the statement's 'processing.guarantee': at_least_once
+	// or exactly_once (stage 2 commits in Kafka transactions).
+	Guarantee string `json:"guarantee"`
 }
 
 // TopicPartitions returns the partition count to create the topic with for
@@ -312,12 +315,13 @@ func (p *Plan) planRepartition(opts Options) error {
 			p.unsplittable = "a repartition topic cannot split it yet: " + o
 		}
 		return nil
-	case mode == "" && strings.EqualFold(strings.TrimSpace(property(sel, opts, "processing.guarantee")), "exactly_once"):
-		// repartition topics are at-least-once: exactly-once keeps one process
-		p.unsplittable = "'processing.guarantee'='exactly_once': repartition topics are at-least-once"
-		return nil
 	}
-	p.Repartition = &Repartition{Topic: RepartitionTopic(group, p.Name), Group: group, Partitions: parts, Key: append([]string(nil), p.Requirement.Keys...)}
+	p.Repartition = &Repartition{Topic: RepartitionTopic(group, p.Name), Group: group, Partitions: parts, Key: append([]string(nil), p.Requirement.Keys...),
+		Guarantee: "at_least_once"}
+	switch g := strings.ToLower(strings.TrimSpace(property(sel, opts, "processing.guarantee"))); g {
+	case "exactly_once", "exactly_once_v2":
+		p.Repartition.Guarantee = "exactly_once"
+	}
 	return nil
 }
 

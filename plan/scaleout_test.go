@@ -52,7 +52,7 @@ func TestRepartitionDecision(t *testing.T) {
 		{"SELECT COUNT(*) AS n FROM t" + group + ")", "", 0},                                                                           // global: a topic cannot split it
 		{"SELECT a FROM t ORDER BY a" + group + ")", "", 0},
 		{"SELECT a, b FROM t WHERE b > 1" + group + ")", "", 0},
-		{"SELECT a, COUNT(*) AS n FROM t GROUP BY a" + group + ", 'processing.guarantee'='exactly_once')", "", 0}, // topics are at-least-once
+		{"SELECT a, COUNT(*) AS n FROM t GROUP BY a" + group + ", 'processing.guarantee'='exactly_once')", "g-t-repartition", 0}, // stage 2 commits in transactions
 	}
 	for _, tt := range tests {
 		p := build(t, tt.sql, Options{})

@@ -174,10 +174,6 @@ func check(ctx context.Context, stmt *sql.Statement, opts Options) (_ *checked, 
 	if c.plan, err = c.build(stmt, opts, facts); err != nil {
 		return nil, err
 	}
-	if g, _ := guarantee(c.props); g == ExactlyOnce && c.plan.Repartition != nil {
-		return nil, configErr(sql.Errorf(stmt, "'processing.guarantee'='exactly_once' is not available with a repartition topic (%s): "+
-			"use at_least_once, or 'repartition'='false' to run in one process per consumer group", c.plan.Repartition.Topic))
-	}
 	if _, err := job.FromPlan(c.plan, c.prog, c.props); err != nil {
 		return nil, c.errorAt(err, stmt)
 	}

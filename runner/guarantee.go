@@ -3,6 +3,7 @@ package runner
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"slices"
 	"strconv"
@@ -117,8 +118,9 @@ func exactlyOnceRefusal(srcName string, src connector.Source, sinkType string, s
 // Kafka source becomes transactional, and the Kafka sink and the Kafka
 // dead-letter topic produce in its transaction, so that output, dead
 // letters and offsets commit together once per commit interval. It refuses
-// what cannot take part (exactlyOnceRefusal).
-func exactlyOnce(cfg *job.Config, src connector.Source, sink connector.Sink, dlq *kafka.DeadLetterQueue, prog *exec.Program, sinkType string) error {
+// what cannot take part (exactlyOnceRefusal). Without convert it only
+// refuses (a repartitioned statement's transaction is stage 2's).
+func exactlyOnce(cfg *job.Config, src connector.Source, sink connector.Sink, dlq *kafka.DeadLetterQueue, prog *exec.Program, sinkType string, convert bool) error {
 	kk, isKafka := sink.(*kafka.Sink)
 	var sinkBrokers, dlqBrokers []string
 	switch {
@@ -130,7 +132,7 @@ func exactlyOnce(cfg *job.Config, src connector.Source, sink connector.Sink, dlq
 	if dlq != nil {
 		dlqBrokers = dlq.Brokers()
 	}
-	if err := exactlyOnceRefusal(src.Name(), src, sinkType, sinkBrokers, dlqBrokers, prog); err != nil {
+	if err := exactlyOnceRefusal(src.Name(), src, sinkType, sinkBrokers, dlqBrokers, prog); err != nil || !convert {
 		return err
 	}
 	ks := src.(*kafka.Source)
@@ -148,13 +150,14 @@ func exactlyOnce(cfg *job.Config, src connector.Source, sink connector.Sink, dlq
 
 // transactionalID is the source's transactional id: stable across restarts
 // when it is a static member (a restart then fences the killed process's
-// open transaction at once), else unique to this process.
+// open transaction at once), else unique to this process and this client
+// (a process may run several members of one group).
 func transactionalID(ks *kafka.Source) string {
 	if id := ks.InstanceID(); id != "" {
 		return "sluice-" + ks.Group() + "-" + id
 	}
 	host, _ := os.Hostname()
-	return fmt.Sprintf("sluice-%s-%s-%d", ks.Group(), host, os.Getpid())
+	return fmt.Sprintf("sluice-%s-%s-%d-%08x", ks.Group(), host, os.Getpid(), rand.Uint32())
 }
 
 // sameCluster reports whether two bootstrap lists share a broker.

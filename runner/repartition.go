@@ -48,7 +48,7 @@ func (c *checked) repartition(ctx context.Context, stmt *sql.Statement, opts Opt
 		et, ok := j.Program.EventTime(rec)
 		return ok && j.Program.Fired(et, wm)
 	}
-	return splitStages(ctx, j, []*kafka.Source{ks}, j.Program.InputSchema(), fired, c.kafkaOpts, func(facts connector.Facts) (job.Config, error) {
+	err := splitStages(ctx, j, []*kafka.Source{ks}, j.Program.InputSchema(), fired, c.kafkaOpts, func(facts connector.Facts) (job.Config, error) {
 		p2, err := c.build(stmt, opts, facts)
 		if err != nil {
 			return job.Config{}, err
@@ -59,6 +59,40 @@ func (c *checked) repartition(ctx context.Context, stmt *sql.Statement, opts Opt
 		}
 		return two, nil
 	})
+	if err != nil {
+		return err
+	}
+	if g, _ := guarantee(c.props); g == ExactlyOnce {
+		return j.stages.exactlyOnce(j)
+	}
+	return nil
+}
+
+// exactlyOnce makes stage 2 commit in Kafka transactions
+// ('processing.guarantee'='exactly_once'): the repartition topic's reader
+// becomes the transactional client, and the Kafka sink and dead-letter
+// topic produce in its transaction, so that the output, the dead letters
+// and the topic's offsets with their fences commit together. Stage 1 needs
+// no transaction: stage 2 drops every record stage 1 sends again by its
+// source position (kafka.RepartitionSource), so each source record has
+// its effect once whatever stage 1 repeats. The statement was checked
+// (exactlyOnceRefusal) before its sources opened.
+func (t *twoStages) exactlyOnce(j *Job) error {
+	_, txn, err := t.in.Transactional(transactionalID(t.in))
+	if err != nil {
+		return err
+	}
+	for _, s := range t.sinks {
+		ks, ok := s.Sink.(*kafka.Sink)
+		if !ok {
+			return fmt.Errorf("exactly-once: the sink %T is no Kafka sink", s.Sink) // refused before: cannot happen
+		}
+		ks.UseTransaction(txn)
+	}
+	if j.dlq != nil {
+		j.dlq.UseTransaction(txn)
+	}
+	return nil
 }
 
 // refuseSourcePosition refuses a repartitioned statement that reads a
@@ -195,8 +229,7 @@ func (c *checked) stickyRepartition(ctx context.Context, stmt *sql.Statement, op
 // keepRepartitioned reports whether the statement planned one-stage as p,
 // whose first source ks is read in a group, must run repartitioned because
 // the group has its repartition topic, and then sets 'repartition'='true'
-// in props. A run in one stage ('repartition'='false' or exactly-once) is
-// then refused.
+// in props. A run in one stage ('repartition'='false') is then refused.
 func keepRepartitioned(ctx context.Context, stmt *sql.Statement, ks *kafka.Source, p *plan.Plan, props map[string]string) (bool, error) {
 	if ks.Group() == "" {
 		return false, nil
@@ -206,8 +239,8 @@ func keepRepartitioned(ctx context.Context, stmt *sql.Statement, ks *kafka.Sourc
 	if err != nil || !exists {
 		return false, err
 	}
-	if g, _ := guarantee(props); g == ExactlyOnce || strings.EqualFold(strings.TrimSpace(props[plan.PropRepartition]), "false") {
-		return false, configErr(sql.Errorf(stmt, "the statement runs in one stage ('repartition'='false' or exactly_once), but group %q has the repartition topic %s of an earlier run of this statement, "+
+	if strings.EqualFold(strings.TrimSpace(props[plan.PropRepartition]), "false") {
+		return false, configErr(sql.Errorf(stmt, "the statement runs in one stage ('repartition'='false'), but group %q has the repartition topic %s of an earlier run of this statement, "+
 			"whose records only a repartitioned run reads: run it repartitioned until they are processed, or delete the topic if they are not needed", ks.Group(), topic))
 	}
 	slog.Info("the group has a repartition topic from an earlier run: the statement stays repartitioned", "group", ks.Group(), "topic", topic)
@@ -416,6 +449,10 @@ func (g *generations) Open(ctx context.Context, schema *record.Schema, dlq conne
 			return nil, ctx.Err()
 		case <-time.After(5 * time.Millisecond):
 		}
+	}
+	// exactly-once: a rebalance aborted the last generation's transaction
+	if err := g.src.BeginTransaction(); err != nil {
+		return nil, err
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()

@@ -215,7 +215,8 @@ func Prepare(ctx context.Context, stmt *sql.Statement, opts Options) (j *Job, er
 	if g, err := guarantee(props); err != nil {
 		return nil, configErr(err)
 	} else if g == ExactlyOnce {
-		if err := exactlyOnce(&cfg, src, sink, dlq, prog, lookup(props, stmt.Name+".type")); err != nil {
+		// a repartitioned statement's stage 2 is transactional (twoStages.exactlyOnce)
+		if err := exactlyOnce(&cfg, src, sink, dlq, prog, lookup(props, stmt.Name+".type"), p.Repartition == nil); err != nil {
 			return nil, configErr(err)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 // A member that must hold the whole topic (RequireWholeTopic) and was given
 // only part of it stops.
 func (s *Source) assigned(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+	s.abortRevoked()
 	s.mu.Lock()
 	for _, p := range m[s.cfg.topic] {
 		s.owned[p] = true
@@ -64,7 +65,7 @@ func (s *Source) disowned(parts []int32) {
 // start of partitions without a commit to the offsets listed at Open and
 // ends at once the readers of partitions already at their end.
 func (s *Source) adjustOffsets(ctx context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
-	if s.txn != nil {
+	if s.txn != nil && s.repart == nil {
 		for p, o := range offsets[s.cfg.topic] {
 			s.checkResume(p, o.EpochOffset().Offset)
 		}
@@ -116,6 +117,10 @@ func (s *Source) adjustOffsets(ctx context.Context, offsets map[string]map[int32
 // repartition topic's handover also waits for the job that read them to
 // stop and for the commits under way, and then ends the assignment.
 func (s *Source) revoked(ctx context.Context, _ *kgo.Client, m map[string][]int32) {
+	if s.repart != nil && s.txn != nil {
+		s.dropAssignment(m)
+		return
+	}
 	stopped := s.notifyRevoke(m[s.cfg.topic])
 	s.disowned(m[s.cfg.topic])
 	rs := s.release(m, true)
@@ -189,6 +194,10 @@ func (s *Source) committedLocked(rs []*partReader, since int64) bool {
 // lost ends the readers of partitions the group took away without a
 // handover; their offsets can no longer be committed by this member.
 func (s *Source) lost(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+	if s.repart != nil && s.txn != nil {
+		s.dropAssignment(m)
+		return
+	}
 	s.notifyRevoke(m[s.cfg.topic])
 	s.disowned(m[s.cfg.topic])
 	s.release(m, false)

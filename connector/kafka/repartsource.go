@@ -43,6 +43,12 @@ type repartIn struct {
 	fired func(rec *record.Record, wm int64) bool
 	// topicID is the topic's id once known (commits with metadata use it)
 	topicID [16]byte
+	// abort: exactly-once, a rebalance took the assignment away, and the
+	// transaction holding its generation's output is aborted before the
+	// next assignment reads anything
+	abort bool
+	// stopped is closed once the generation a rebalance stopped returned
+	stopped <-chan struct{}
 }
 
 // RepartitionSource returns stage 2's source: the repartition topic that a
@@ -365,6 +371,9 @@ func (s *Source) CommitCheckpoint(ctx context.Context, assignment int64, offsets
 		meta[p] = stagePrefix + strconv.FormatInt(wm, 10) + ":" + strconv.FormatInt(read, 10)
 	}
 	s.mu.Unlock()
+	if s.txn != nil {
+		return s.commitTransaction(ctx, assignment, commit, meta)
+	}
 	err := s.commit(ctx, cl, commit, meta)
 	if rebalanced(err) {
 		// the group moved on while the commit was under way: its
@@ -452,6 +461,10 @@ func (s *Source) loadFences(ctx context.Context, offsets map[int32]kgo.Offset) e
 	// the readers exist already: they must not read without their fences.
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fenceWait)
 	defer cancel()
+	if s.txn != nil {
+		// wait for the transactions that commit offsets to end
+		fctx = kadm.RequireStable(fctx)
+	}
 	resp, err := kadm.NewClient(cl).FetchOffsets(fctx, s.cfg.group)
 	if err == nil {
 		err = resp.Error()

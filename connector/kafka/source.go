@@ -277,7 +277,7 @@ func (s *Source) Open(ctx context.Context, schema *record.Schema, dlq connector.
 	if err != nil {
 		return nil, fmt.Errorf("kafka source %q: %w", s.cfg.name, err)
 	}
-	if s.txn != nil {
+	if s.txn != nil && s.repart == nil {
 		if err := s.restoreCheckpoint(ctx); err != nil {
 			return nil, fmt.Errorf("kafka source %q: %w", s.cfg.name, err)
 		}

@@ -27,6 +27,16 @@ type Transaction struct {
 	session *kgo.GroupTransactSession // set when the source opens
 	commit  bool                      // a sink closed normally: Close may commit what is open
 	aborted bool                      // a sink aborted: Close aborts what is open
+	// closed: a rebalance aborted the transaction of a repartition
+	// topic's reader and the next has not begun; what the stopping
+	// generation still writes is dropped, as its transaction was
+	closed bool
+	// dropAborted: the transaction is a repartition topic's reader's,
+	// which a rebalance may abort while a stopping generation writes
+	dropAborted bool
+	// ending is held while a repartition topic's reader ends the
+	// transaction (a commit, or an abort while the group assigns)
+	ending sync.Mutex
 }
 
 // producer is what a Sink and a DeadLetterQueue produce through: their own
@@ -65,22 +75,44 @@ func (p txnProducer) Close() {
 // open) the promise gets an error.
 func (t *Transaction) produce(ctx context.Context, r *kgo.Record, promise func(*kgo.Record, error)) {
 	t.mu.Lock()
-	s := t.session
+	s, closed := t.session, t.closed
 	t.mu.Unlock()
-	if s == nil {
+	switch {
+	case s == nil:
 		promise(r, errors.New("no open transaction: the transactional source is not open"))
+		return
+	case closed:
+		promise(r, nil)
+		return
+	case t.dropAborted:
+		// a message the abort of the transaction for a rebalance
+		// failed went with its generation's output, as it should
+		s.Produce(ctx, r, func(r *kgo.Record, err error) {
+			if err != nil && t.isClosed() {
+				err = nil
+			}
+			promise(r, err)
+		})
 		return
 	}
 	s.Produce(ctx, r, promise)
+}
+
+// isClosed reports whether a rebalance aborted the transaction and the
+// next has not begun.
+func (t *Transaction) isClosed() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.closed
 }
 
 // flush waits until every message produced in the transaction so far is
 // acknowledged (it is still uncommitted).
 func (t *Transaction) flush(ctx context.Context) error {
 	t.mu.Lock()
-	s := t.session
+	s, closed := t.session, t.closed
 	t.mu.Unlock()
-	if s == nil {
+	if s == nil || closed {
 		return nil
 	}
 	return s.Client().Flush(ctx)
@@ -103,7 +135,7 @@ func (s *Source) Transactional(txnID string) (*TxnSource, *Transaction, error) {
 		return nil, nil, fmt.Errorf("kafka source %q: exactly-once needs '%s.group.id' (offsets commit with the output for a consumer group)", s.cfg.name, s.cfg.name)
 	}
 	s.txnID = txnID
-	s.txn = &Transaction{}
+	s.txn = &Transaction{dropAborted: s.repart != nil}
 	s.turn = make(chan struct{}, 1)
 	s.turn <- struct{}{}
 	return &TxnSource{s}, s.txn, nil

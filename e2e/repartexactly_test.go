@@ -1,0 +1,83 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/internal/kafkatest"
+)
+
+// TestRepartitionedExactlyOnce runs the unaligned windowed GROUP BY with
+// 'processing.guarantee'='exactly_once' in three processes of one group
+// writing to one Kafka topic; mid-run one is killed (its connections cut,
+// as by kill -9: its open transaction stays open until Kafka times it out)
+// and restarted, and a fourth joins. Every rebalance aborts the open
+// transactions of stage 2, and whoever takes a partition replays it from
+// its last committed transaction; stage 1's records sent again after the
+// kill are dropped by their source offsets. Read read_committed, the topic
+// holds exactly the windows one process writes, each once.
+func TestRepartitionedExactlyOnce(t *testing.T) {
+	t.Parallel()
+	brokers := startCluster(t, "trades", "windows")
+	trades := genTrades(t, 12000, 40)
+	produce(t, brokers, "trades", keyBy(trades, byTrader))
+	want := singleProcess(t, trades)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	text := strings.Replace(fmt.Sprintf(perSymbolWindow, kafkaTrades(brokers, "group.id", "eos", "session.timeout.ms", "6000"), "-"),
+		"'per_symbol.type'='file_sink', 'per_symbol.path'='-'",
+		fmt.Sprintf("'per_symbol.type'='kafka_sink', 'per_symbol.topic.name'='windows', 'per_symbol.bootstrap.servers'='%s', "+
+			"'processing.guarantee'='exactly_once'", brokers), 1)
+	// a longer interval leaves more output in the open transactions that
+	// the kill and the rebalances abort (at-least-once writes it again)
+	text = strings.Replace(text, "'commit.interval'='50ms'", "'commit.interval'='300ms'", 1)
+	// a killed process drains nothing: do not wait for it
+	victimText := strings.Replace(text, "'commit.interval'", "'drain.timeout'='1s', 'commit.interval'", 1)
+	victim := &kafkatest.Cutter{}
+	procs := []*stage{startStageOn(t, ctx, victimText, victim), startStageOn(t, ctx, text, &kafkatest.Cutter{}), startStageOn(t, ctx, text, &kafkatest.Cutter{})}
+	// kill it once a good part of the output is written: some of it is in
+	// the open transactions then
+	waitFor(t, "a quarter of the output is written", func() bool {
+		return topicEnd(ctx, t, brokers, "windows") >= int64(len(want)/4)
+	})
+	victim.Kill()
+	procs[0].cancel()
+	<-procs[0].done
+	procs = append(procs[1:], startStageOn(t, ctx, text, &kafkatest.Cutter{}), startStageOn(t, ctx, text, &kafkatest.Cutter{}))
+	for i, p := range procs {
+		p.wait(t, ctx, fmt.Sprint(i+1))
+	}
+	var got []string
+	for _, v := range readCommittedValues(t, brokers, "windows") {
+		got = append(got, string(v))
+	}
+	slices.Sort(got)
+	sameLines(t, "windows read committed", got, want)
+}
+
+// topicEnd returns the sum of the end offsets of topic's partitions: its
+// messages, committed or not, and its transaction markers.
+func topicEnd(ctx context.Context, t *testing.T, brokers, topic string) int64 {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	ends.Each(func(o kadm.ListedOffset) { n += o.Offset })
+	return n
+}
