@@ -133,3 +133,26 @@ func TestOuterJoinRepartition(t *testing.T) {
 		}
 	}
 }
+
+// TestRepartitionGuarantee: EXPLAIN states the delivery guarantee of both
+// stages of a repartitioned statement, and --json has it.
+func TestRepartitionGuarantee(t *testing.T) {
+	const q = "SELECT a, COUNT(*) AS n FROM t GROUP BY a WITH ('t.type'='kafka_source', 't.group.id'='g'"
+	for _, tt := range []struct{ with, guarantee, stage2 string }{
+		{")", "at_least_once", "at-least-once: it commits topic offsets once the output before them is flushed"},
+		{", 'processing.guarantee'='exactly_once')", "exactly_once", "exactly-once: its output, dead letters and topic offsets commit in one Kafka transaction"},
+		{", 'processing.guarantee'='EXACTLY_ONCE_V2')", "exactly_once", "exactly-once"},
+	} {
+		p := build(t, q+tt.with, Options{})
+		if p.Repartition == nil || p.Repartition.Guarantee != tt.guarantee {
+			t.Fatalf("%s: Repartition = %+v, want guarantee %s", tt.with, p.Repartition, tt.guarantee)
+		}
+		one, two := p.stageTexts()
+		if !strings.Contains(one, "stage 2 drops a record sent again after a restart by its source offset") {
+			t.Errorf("%s: stage 1 = %q, without its guarantee", tt.with, one)
+		}
+		if !strings.Contains(two, tt.stage2) {
+			t.Errorf("%s: stage 2 = %q, want %q in it", tt.with, two, tt.stage2)
+		}
+	}
+}

@@ -62,22 +62,32 @@ func (c *checked) repartition(ctx context.Context, stmt *sql.Statement, opts Opt
 	if err != nil {
 		return err
 	}
-	if g, _ := guarantee(c.props); g == ExactlyOnce {
-		return j.stages.exactlyOnce(j)
+	if g, _ := guarantee(c.props); g != ExactlyOnce {
+		return nil
 	}
-	return nil
+	// Stage 2's dead letters commit in its transaction; stage 1's (records
+	// it cannot decode) go with its own commits, through a queue of its own.
+	var dlq *kafka.DeadLetterQueue
+	if j.dlq != nil {
+		if dlq, err = openDLQ(ctx, c.props, ks, j.config.Sinks[0], j.Facts.Partitions, c.kafkaOpts); err != nil {
+			return err
+		}
+		j.closers = append(j.closers, dlq.Close)
+	}
+	return j.stages.exactlyOnce(dlq)
 }
 
 // exactlyOnce makes stage 2 commit in Kafka transactions
 // ('processing.guarantee'='exactly_once'): the repartition topic's reader
-// becomes the transactional client, and the Kafka sink and dead-letter
-// topic produce in its transaction, so that the output, the dead letters
-// and the topic's offsets with their fences commit together. Stage 1 needs
-// no transaction: stage 2 drops every record stage 1 sends again by its
+// becomes the transactional client, and the Kafka sink and stage 2's
+// dead-letter queue dlq (nil for none, or a file) produce in its
+// transaction, so that the output, the dead letters and the topic's
+// offsets with their fences commit together. Stage 1 needs no
+// transaction: stage 2 drops every record stage 1 sends again by its
 // source position (kafka.RepartitionSource), so each source record has
 // its effect once whatever stage 1 repeats. The statement was checked
 // (exactlyOnceRefusal) before its sources opened.
-func (t *twoStages) exactlyOnce(j *Job) error {
+func (t *twoStages) exactlyOnce(dlq *kafka.DeadLetterQueue) error {
 	_, txn, err := t.in.Transactional(transactionalID(t.in))
 	if err != nil {
 		return err
@@ -89,8 +99,9 @@ func (t *twoStages) exactlyOnce(j *Job) error {
 		}
 		ks.UseTransaction(txn)
 	}
-	if j.dlq != nil {
-		j.dlq.UseTransaction(txn)
+	if dlq != nil {
+		dlq.UseTransaction(txn)
+		t.two.DLQ = dlq
 	}
 	return nil
 }
