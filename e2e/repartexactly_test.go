@@ -59,6 +59,23 @@ func TestRepartitionedExactlyOnce(t *testing.T) {
 		got = append(got, string(v))
 	}
 	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		counts := map[string]int{}
+		for _, l := range got {
+			counts[l]++
+		}
+		for _, l := range want {
+			counts[l]--
+		}
+		for l, n := range counts {
+			switch {
+			case n > 0:
+				t.Errorf("%d extra: %s", n, l)
+			case n < 0:
+				t.Errorf("missing: %s", l)
+			}
+		}
+	}
 	sameLines(t, "windows read committed", got, want)
 }
 

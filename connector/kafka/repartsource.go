@@ -457,6 +457,15 @@ func (s *Source) loadFences(ctx context.Context, offsets map[int32]kgo.Offset) e
 	s.mu.Lock()
 	cl := s.client
 	s.mu.Unlock()
+	if cl == nil {
+		// the group assigned before Open stored its client (it joins as
+		// the client is made)
+		var err error
+		if cl, err = newClient(s.cfg.conn); err != nil {
+			return err
+		}
+		defer cl.Close()
+	}
 	// The group's context ends with a rebalance that follows at once, but
 	// the readers exist already: they must not read without their fences.
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fenceWait)

@@ -150,11 +150,15 @@ func (s *Source) abortRevoked() {
 		return
 	}
 	s.mu.Lock()
-	abort, session, stopped := s.repart.abort, s.session, s.repart.stopped
+	abort, stopped := s.repart.abort, s.repart.stopped
 	s.repart.abort, s.repart.stopped = false, nil
 	s.mu.Unlock()
-	if !abort || session == nil {
+	if !abort {
 		return
+	}
+	session := s.openSession()
+	if session == nil {
+		return // closing
 	}
 	// the stopping generation's last writes go into the transaction
 	// aborted here; then nothing more is written until the next begins
@@ -178,6 +182,21 @@ func (s *Source) abortRevoked() {
 	defer s.txn.ending.Unlock()
 	if _, err := session.End(ctx, kgo.TryAbort); err != nil {
 		s.fail(fmt.Errorf("kafka repartition topic %q: aborting the transaction of a revoked assignment: %w", s.cfg.topic, err))
+	}
+}
+
+// openSession returns the transactional session once Open stored it (the
+// group may assign before: the client joins as it is made), or nil when
+// the source closes (or fails to open) first.
+func (s *Source) openSession() *kgo.GroupTransactSession {
+	for deadline := time.Now().Add(abortWait); ; {
+		s.mu.Lock()
+		session, closing := s.session, s.closing
+		s.mu.Unlock()
+		if session != nil || closing || time.Now().After(deadline) {
+			return session
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
