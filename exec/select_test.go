@@ -77,7 +77,7 @@ func TestDerivedTableNamesInside(t *testing.T) {
 		{"SELECT n FROM (SELECT symbol, SUM(quantty) AS n FROM t GROUP BY symbol)", `1:35: unknown column "quantty"; did you mean "quantity"?`},
 		{"SELECT n FROM (SELECT ROW_NUMBER() OVER (PARTITION BY symbl ORDER BY price) AS n FROM t) WHERE n <= 2", `1:55: unknown column "symbl"; did you mean "symbol"?`},
 		{"SELECT x FROM (SELECT * FROM (SELECT symbol AS x, prce FROM t))", `1:51: unknown column "prce"; did you mean "price"?`},
-		{"SELECT symbl FROM (SELECT symbol, price FROM t) AS s", `1:8: column symbl is not an output column of the subquery in FROM (its columns: symbol, price); did you mean "symbol"?`},
+		{"SELECT symbl FROM (SELECT symbol, price FROM t) AS s", `1:8: unknown column "symbl"; did you mean "symbol"? (the subquery in FROM has the columns symbol, price)`},
 	} {
 		stmts, err := sql.Parse("q.sql", c.src)
 		if err != nil {

@@ -26,6 +26,7 @@ func TestSchemaErrors(t *testing.T) {
 		{"unknown column", "SELECT symbl FROM trades"},
 		{"unknown column in WHERE", "SELECT symbol FROM trades\nWHERE quantty > 5"},
 		{"the first of two unknown columns", "SELECT symbl, COUNT(*) FROM trades WHERE quantty > 5 GROUP BY symbl"},
+		{"column the subquery in FROM does not output", "SELECT sym FROM (SELECT symbol AS s, price FROM trades)"},
 		{"unknown column, nothing close", "SELECT volume FROM trades"},
 		{"unknown qualifier", "SELECT trade.symbol FROM trades t"},
 		{"unknown function", "SELECT UPPR(symbol) FROM trades"},

@@ -277,10 +277,11 @@ func (m *derived) notColumn(id *Ident) {
 	if m.err != nil {
 		return
 	}
-	msg := "column " + id.Name + " is not an output column of the subquery in FROM (its columns: " + strings.Join(m.names, ", ") + ")"
+	msg := "unknown column " + strconv.Quote(id.Name)
 	if hint := DidYouMean(id.Name, m.names, strconv.Quote); hint != "" {
 		msg += "; " + hint
 	}
+	msg += " (the subquery in FROM has the columns " + strings.Join(m.names, ", ") + ")"
 	m.err = &Error{Pos: id.Pos, Msg: msg} // located by the planner, as its own errors
 }
 

@@ -46,7 +46,7 @@ func TestDerivedTableMerge(t *testing.T) {
 
 func TestDerivedTableErrors(t *testing.T) {
 	tests := []struct{ src, want string }{
-		{`SELECT b FROM (SELECT a FROM t)`, "1:8: column b is not an output column of the subquery in FROM (its columns: a)"},
+		{`SELECT b FROM (SELECT a FROM t)`, `1:8: unknown column "b" (the subquery in FROM has the columns a)`},
 		{`SELECT a FROM (SELECT a FROM t`, "expected ')' to close the '(' at 1:15"},
 		{`SELECT a FROM (a)`, "1:16: expected SELECT after '(' in FROM"},
 		{`SELECT COUNT(*) FROM (SELECT a FROM t)`, "COUNT over a subquery in FROM is not supported"},
@@ -56,7 +56,7 @@ func TestDerivedTableErrors(t *testing.T) {
 		{`SELECT b FROM (SELECT DISTINCT a, b FROM t)`, "a subquery with SELECT DISTINCT can only be selected whole"},
 		{`SELECT a FROM (SELECT a FROM t EMIT FINAL) EMIT CHANGES`, "the subquery says EMIT FINAL and the outer query EMIT CHANGES"},
 		{`SELECT r, LAG(r) OVER (ORDER BY r) FROM (SELECT RANK() OVER (ORDER BY a) AS r FROM t)`, "over a subquery with window functions"},
-		{`SELECT * EXCEPT (c) FROM (SELECT a, b FROM t)`, "1:18: column c is not an output column of the subquery in FROM (its columns: a, b)"},
+		{`SELECT * EXCEPT (c) FROM (SELECT a, b FROM t)`, `1:18: unknown column "c" (the subquery in FROM has the columns a, b)`},
 		{`SELECT a FROM t QUALIFY`, "expected expression after QUALIFY"},
 		{`SELECT a FROM t QUALIFY a > 1 WHERE a > 2`, "WHERE clause is out of order"},
 	}
