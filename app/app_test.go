@@ -278,7 +278,7 @@ func TestExampleApplication(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range []int{1, 3} {
+	for _, n := range []int{1, 2, 3, 4, 8} {
 		a, err := app.New(path, string(src), stmts, nil)
 		if err != nil {
 			t.Fatal(err)
