@@ -244,6 +244,9 @@ func headLines(path string, n int) (first []byte, rest [][]byte, err error) {
 		if errors.Is(err, io.EOF) {
 			break
 		}
+		if errors.Is(err, errLongLine) && first != nil {
+			continue // a record too long to sample tells nothing about the header
+		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", path, err)
 		}

@@ -81,10 +81,13 @@ func (s *Source) sampleFile(f *inputFile, in *codec.Inferrer, n int) error {
 	}
 	for added := 0; added < n; {
 		line, err := readLine(r)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if errors.Is(err, errLongLine) {
+			continue // not sampled; the job reads it like any other line
+		}
 		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
 			return fmt.Errorf("%s: %w", f.path, err)
 		}
 		if len(bytes.TrimSpace(line)) == 0 {
@@ -114,8 +117,12 @@ func skipBOM(r *bufio.Reader) {
 	}
 }
 
+// errLongLine is readLine's error for a line longer than maxSampleLine; the
+// line is consumed, so the next call reads the line after it.
+var errLongLine = fmt.Errorf("line longer than %d bytes", maxSampleLine)
+
 // readLine returns the next line without its line break; io.EOF after the
-// last one.
+// last one, errLongLine (having skipped it) for a line too long to sample.
 func readLine(r *bufio.Reader) ([]byte, error) {
 	line, err := r.ReadSlice('\n')
 	if errors.Is(err, bufio.ErrBufferFull) {
@@ -126,10 +133,16 @@ func readLine(r *bufio.Reader) ([]byte, error) {
 		}
 		line = buf
 	}
-	if err != nil && !(errors.Is(err, io.EOF) && len(line) > 0) {
-		if errors.Is(err, bufio.ErrBufferFull) {
-			return nil, fmt.Errorf("line longer than %d bytes", maxSampleLine)
+	if errors.Is(err, bufio.ErrBufferFull) {
+		for errors.Is(err, bufio.ErrBufferFull) {
+			_, err = r.ReadSlice('\n')
 		}
+		if err == nil || errors.Is(err, io.EOF) {
+			err = errLongLine
+		}
+		return nil, err
+	}
+	if err != nil && !(errors.Is(err, io.EOF) && len(line) > 0) {
 		return nil, err
 	}
 	return bytes.TrimRight(line, "\r\n"), nil

@@ -1,0 +1,51 @@
+package file
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/sluicesql/sluice/connector"
+)
+
+// TestInferSkipsLongLine: a line longer than the sampler reads is left out
+// of the sample instead of failing the job before it starts; the job then
+// reads it like any other line (here: a good record).
+func TestInferSkipsLongLine(t *testing.T) {
+	long := `{"k":"` + strings.Repeat("x", maxSampleLine+10) + `","n":3}`
+	for _, tc := range []struct {
+		name, content, schema string
+		records               int
+	}{
+		{"t.jsonl", `{"k":"a","n":1}` + "\n" + long + "\n" + `{"k":"b","n":2}` + "\n", "k STRING, n INTEGER", 3},
+		{"t.jsonl", long + "\n" + `{"k":"b","n":2}`, "k STRING, n INTEGER", 2},
+		{"t.csv", "k,n\na,1\n" + strings.Repeat("y", maxSampleLine+10) + ",3\nb,2\n", "k STRING, n INTEGER", 3},
+	} {
+		path := writeFile(t, t.TempDir(), tc.name, tc.content)
+		src, err := NewSource("t", map[string]string{"t.path": path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := src.SourceSchema(context.Background(), connector.InferLimits{Records: 10})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := s.Columns.String(); got != tc.schema {
+			t.Errorf("%s: schema %s, want %s", tc.name, got, tc.schema)
+		}
+		dlq := &memDLQ{}
+		recs := readAll(t, src, s.Columns, dlq)
+		if len(recs) != tc.records || len(dlq.list) != 0 {
+			t.Errorf("%s: %d records and %d dead letters", tc.name, len(recs), len(dlq.list))
+		}
+		var long int
+		for _, r := range recs {
+			if len(r.Values[0].Str()) > maxSampleLine {
+				long++
+			}
+		}
+		if long != 1 {
+			t.Errorf("%s: the long line was read %d times, want once", tc.name, long)
+		}
+	}
+}
