@@ -296,20 +296,34 @@ func TestDeadLetters(t *testing.T) {
 	}
 }
 
+// TestMaxErrorsStopsTheJob: 'dlq.max_errors' N stops the job at the
+// (N+1)th dead letter, 0 at the first; without it there is no limit.
 func TestMaxErrorsStopsTheJob(t *testing.T) {
-	input := genInput(9, 1, 300)
-	for i := 0; i < 5; i++ {
-		input[0][i*10] = mem.Message{Raw: []byte("garbage")}
-	}
-	sink := &mem.Sink{}
-	cfg := baseConfig(t, &fakeProgram{mode: "pass"}, "hash", 2, mem.NewSource("in", input), sink)
-	cfg.MaxErrors = 3
-	_, err := Run(context.Background(), cfg)
-	if err == nil || !strings.Contains(err.Error(), "dlq.max_errors") {
-		t.Fatalf("err = %v, want the max errors error", err)
-	}
-	if _, aborted := sink.State(); !aborted {
-		t.Error("sink not aborted")
+	for _, tc := range []struct {
+		limit bool
+		max   int64
+		fails bool
+	}{{true, 3, true}, {true, 0, true}, {true, 5, false}, {false, 0, false}} {
+		input := genInput(9, 1, 300)
+		for i := 0; i < 5; i++ {
+			input[0][i*10] = mem.Message{Raw: []byte("garbage")}
+		}
+		sink := &mem.Sink{}
+		cfg := baseConfig(t, &fakeProgram{mode: "pass"}, "hash", 2, mem.NewSource("in", input), sink)
+		cfg.MaxErrors, cfg.LimitErrors = tc.max, tc.limit
+		s, err := Run(context.Background(), cfg)
+		if !tc.fails {
+			if err != nil || s.Total.DeadLettered != 5 {
+				t.Errorf("%+v: err = %v, %d dead-lettered, want no error and 5", tc, err, s.Total.DeadLettered)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), "dlq.max_errors") {
+			t.Fatalf("%+v: err = %v, want the max errors error", tc, err)
+		}
+		if _, aborted := sink.State(); !aborted {
+			t.Errorf("%+v: sink not aborted", tc)
+		}
 	}
 }
 

@@ -78,8 +78,11 @@ type Config struct {
 	// DLQPath is the default dead-letter file (default DefaultDLQPath(Name)).
 	DLQPath string
 	// MaxErrors stops the job once more than this many records were
-	// dead-lettered (0: no limit).
+	// dead-lettered, when LimitErrors is set (0 then stops it at the first).
 	MaxErrors int64
+	// LimitErrors applies MaxErrors ('dlq.max_errors' given); without it
+	// any number of records may be dead-lettered.
+	LimitErrors bool
 	// Progress, when set, is called with a snapshot of the running job's
 	// counters every ProgressInterval (default 1s), from one goroutine.
 	Progress         func(*Summary)

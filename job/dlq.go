@@ -111,9 +111,10 @@ type TopicNamer interface {
 }
 
 // dlqGuard counts dead letters across the job, forwards them to the queue
-// and stops the job when their number exceeds the configured maximum.
+// and, with limit, stops the job when their number exceeds max.
 type dlqGuard struct {
 	next  connector.DeadLetters
+	limit bool
 	max   int64
 	total atomic.Int64
 	stop  func(error)
@@ -124,7 +125,7 @@ type dlqGuard struct {
 func (g *dlqGuard) add(d connector.DeadLetter) {
 	d.Reason = secret.Redact(d.Reason)
 	g.next.Add(d)
-	if n := g.total.Add(1); g.max > 0 && n == g.max+1 {
+	if n := g.total.Add(1); g.limit && n == g.max+1 {
 		g.stop(fmt.Errorf("more than %d records dead-lettered (dlq.max_errors); last: source %q partition %d offset %d: %s",
 			g.max, d.Source, d.Partition, d.Offset, d.Reason))
 	}

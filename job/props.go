@@ -71,7 +71,7 @@ func (c *Config) ApplyProperties(props map[string]string) error {
 		if err != nil || n < 0 {
 			return propertyError(PropMaxErrors, true, "WITH %s: want a count of records, got %q", sql.QuoteProperty(PropMaxErrors), sql.Clip(v))
 		}
-		c.MaxErrors = n
+		c.MaxErrors, c.LimitErrors = n, true
 	}
 	return nil
 }

@@ -21,7 +21,8 @@ func TestApplyProperties(t *testing.T) {
 		{props: map[string]string{"watermark.max_out_of_orderness": "5s", "watermark.idle_timeout": "1m",
 			"commit.interval": "250ms", "dlq.path": "x.jsonl", "dlq.max_errors": "10"},
 			want: Config{MaxOutOfOrder: 5 * time.Second, IdleTimeout: time.Minute, CommitInterval: 250 * time.Millisecond,
-				DLQPath: "x.jsonl", MaxErrors: 10}},
+				DLQPath: "x.jsonl", MaxErrors: 10, LimitErrors: true}},
+		{props: map[string]string{"dlq.max_errors": "0"}, want: Config{LimitErrors: true}},
 		{props: map[string]string{"watermark.idle_timeout": "2", "commit.interval": "1d"},
 			want: Config{IdleTimeout: 2 * time.Second, CommitInterval: 24 * time.Hour}},
 		{props: map[string]string{"watermark.idle_timeout": " "}, want: Config{}},
@@ -45,7 +46,8 @@ func TestApplyProperties(t *testing.T) {
 			}
 		}
 		if err == nil && (c.MaxOutOfOrder != tt.want.MaxOutOfOrder || c.IdleTimeout != tt.want.IdleTimeout ||
-			c.CommitInterval != tt.want.CommitInterval || c.DLQPath != tt.want.DLQPath || c.MaxErrors != tt.want.MaxErrors) {
+			c.CommitInterval != tt.want.CommitInterval || c.DLQPath != tt.want.DLQPath || c.MaxErrors != tt.want.MaxErrors ||
+			c.LimitErrors != tt.want.LimitErrors) {
 			t.Errorf("%v: got %+v", tt.props, c)
 		}
 	}
