@@ -218,3 +218,46 @@ func TestDocErrorMessages(t *testing.T) {
 		t.Errorf("%d messages found in the error tables of docs/sql.md: the tables moved", n)
 	}
 }
+
+// consoleFence matches a ```console block: commands after "$ " and what
+// they print.
+var consoleFence = regexp.MustCompile("(?ms)^```console\n(.*?)^```")
+
+// TestDocConsoleBlocks runs the one-line `$ go run ./cmd/sluice ...` commands
+// of the ```console blocks of the docs from the repository root and checks
+// they print what the block shows after them (stdout and stderr together).
+func TestDocConsoleBlocks(t *testing.T) {
+	t.Chdir(filepath.Join("..", ".."))
+	docs, _ := filepath.Glob(filepath.Join("docs", "*.md"))
+	docs = append(docs, "README.md")
+	n := 0
+	for _, d := range docs {
+		src, err := os.ReadFile(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range consoleFence.FindAllSubmatch(src, -1) {
+			lines := strings.Split(strings.TrimRight(string(m[1]), "\n"), "\n")
+			for i := 0; i < len(lines); i++ {
+				cmd, ok := strings.CutPrefix(lines[i], "$ go run ./cmd/sluice ")
+				if !ok {
+					continue
+				}
+				var want []string
+				for i+1 < len(lines) && !strings.HasPrefix(lines[i+1], "$ ") {
+					i++
+					want = append(want, lines[i])
+				}
+				n++
+				_, out, errOut := sluice(t, strings.Fields(cmd)...)
+				got := strings.TrimRight(out+errOut, "\n")
+				if got != strings.Join(want, "\n") {
+					t.Errorf("%s: sluice %s printed:\n%s\nthe doc shows:\n%s", filepath.Base(d), cmd, got, strings.Join(want, "\n"))
+				}
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no console command found in the docs")
+	}
+}
