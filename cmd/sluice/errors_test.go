@@ -231,6 +231,7 @@ func TestFlagErrorsHaveNoCaret(t *testing.T) {
 		{[]string{"--strategy", "fastest"}, `sluice: --strategy fastest: unknown partitioning strategy "fastest" (valid: always_hash,`},
 		{[]string{"--strategy", "round_robin"}, "sluice: --strategy round_robin: strategy round_robin would split the groups of GROUP BY a across partitions; valid here:"},
 		{[]string{"--partitions=-3"}, "sluice: --partitions -3: must be at least 1\n"},
+		{[]string{"--partitions", "0"}, "sluice: --partitions 0: must be at least 1\n"},
 	} {
 		for _, cmd := range []string{"run", "explain"} {
 			code, _, errOut := sluice(t, append(append([]string{cmd}, c.flags...), "-e", q)...)

@@ -13,7 +13,7 @@ type explainCmd struct {
 	Execute    string            `short:"e" placeholder:"SQL" help:"Explain this SQL text instead of a file."`
 	JSON       bool              `help:"Print the plans as JSON."`
 	Strategy   string            `help:"Partitioning strategy to check instead of the automatic choice (always_hash, smart_repartition, sticky_partition, round_robin, fan_in)."`
-	Partitions int               `help:"Number of partitions (default: @num_partitions, else the CPU count)."`
+	Partitions *int              `placeholder:"N" help:"Number of partitions, at least 1 (default: @num_partitions, else the CPU count)."`
 	Set        map[string]string `placeholder:"KEY=VALUE" help:"Override a WITH property, as run --set does (repeatable)." mapsep:"\x00"`
 	NoInfer    bool              `help:"Do not read a sample of undeclared sources to infer their schemas."`
 }
@@ -31,6 +31,9 @@ Examples:
 }
 
 func (c *explainCmd) Run(e *env) error {
+	if err := checkPartitions(c.Partitions); err != nil {
+		return err
+	}
 	s, err := readScript(c.File, c.Execute)
 	if err != nil {
 		return err
@@ -39,11 +42,11 @@ func (c *explainCmd) Run(e *env) error {
 	if err != nil {
 		return userError{err}
 	}
-	opts := runner.Options{Strategy: c.Strategy, Partitions: c.Partitions, Set: c.Set, NoInfer: c.NoInfer}
+	opts := runner.Options{Strategy: c.Strategy, Partitions: partitions(c.Partitions), Set: c.Set, NoInfer: c.NoInfer}
 	if err := a.Check(e.ctx, opts); err != nil {
 		return s.locate(err)
 	}
-	plans, err := a.Plans(e.ctx, plan.Options{Strategy: c.Strategy, Partitions: c.Partitions, CPUs: runtime.NumCPU()}, c.Set, c.NoInfer)
+	plans, err := a.Plans(e.ctx, plan.Options{Strategy: c.Strategy, Partitions: partitions(c.Partitions), CPUs: runtime.NumCPU()}, c.Set, c.NoInfer)
 	if err != nil {
 		return userError{s.locate(err)}
 	}
