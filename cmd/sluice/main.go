@@ -24,6 +24,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/alecthomas/kong"
 
@@ -93,7 +94,7 @@ func (helpCmd) Help() string { return "Examples:\n  sluice help\n  sluice help r
 
 func (h helpCmd) Run(k *kong.Context) error {
 	_, err := k.Kong.Parse(append(h.Command, "--help"))
-	return userError{err} // reached only for an unknown command: --help exits
+	return userError{errors.New(parseMessage(k.Kong, err))} // reached only for an unknown command: --help exits
 }
 
 func main() {
@@ -135,7 +136,7 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) (code
 	}()
 	k, err := parser.Parse(args)
 	if err != nil {
-		fmt.Fprintf(stderr, "sluice: %v (see sluice --help)\n", err)
+		fmt.Fprintln(stderr, "sluice:", parseMessage(parser, err))
 		return exitUser
 	}
 	logger := newLogger(stderr, c.LogFormat)
@@ -144,6 +145,39 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) (code
 		return exitCode(err)
 	}
 	return exitOK
+}
+
+// parseMessage says what is wrong with the command line: an unknown or
+// missing command lists the commands, and every message names the help of
+// the command it is about.
+func parseMessage(parser *kong.Kong, err error) string {
+	var pe *kong.ParseError
+	var node *kong.Node
+	if errors.As(err, &pe) && pe.Context != nil {
+		node = pe.Context.Selected()
+	}
+	if node != nil {
+		return fmt.Sprintf("%v (see %s --help)", err, node.FullPath())
+	}
+	var names []string
+	for _, c := range parser.Model.Children {
+		if !c.Hidden {
+			names = append(names, c.Name)
+		}
+	}
+	commands := strings.Join(names, ", ")
+	msg := err.Error()
+	if rest, ok := strings.CutPrefix(msg, "unexpected argument "); ok {
+		name, hint, _ := strings.Cut(rest, ", did you mean")
+		if hint != "" {
+			hint = "; did you mean" + hint
+		}
+		return fmt.Sprintf("unknown command %q%s (commands: %s; see sluice --help)", name, hint, commands)
+	}
+	if strings.HasPrefix(msg, "expected one of ") {
+		return fmt.Sprintf("no command given (commands: %s; see sluice --help)", commands)
+	}
+	return msg + " (see sluice --help)"
 }
 
 // exitCode classifies err: the user's errors (including credentials or
