@@ -79,7 +79,7 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	for _, m := range c.Modes {
 		if !slices.Contains(Modes, m) {
-			return c, fmt.Errorf("unknown mode %q (valid: %s)", m, strings.Join(Modes, ", "))
+			return c, fmt.Errorf("--modes: unknown mode %q (valid: %s)", m, strings.Join(Modes, ", "))
 		}
 	}
 	if slices.Contains(c.Modes, ModeKafka) && !slices.Contains(c.Modes, ModeKafkaAvro) {
@@ -91,7 +91,7 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	for _, n := range c.Partitions {
 		if n < 1 || n > 256 {
-			return c, fmt.Errorf("partitions %d out of range [1, 256]", n)
+			return c, fmt.Errorf("--partitions %d: out of range [1, 256]", n)
 		}
 	}
 	if !slices.Contains(c.Partitions, 1) {
@@ -99,7 +99,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.Partitions = append([]int{1}, c.Partitions...)
 	}
 	if c.Records < 0 || c.Seconds < 0 {
-		return c, fmt.Errorf("negative records or seconds")
+		return c, fmt.Errorf("--records and --seconds must not be negative")
 	}
 	if c.Dir == "" {
 		return c, fmt.Errorf("no data directory")

@@ -238,7 +238,7 @@ func SelectScenarios(ids []string) ([]*Scenario, error) {
 			for i, s := range all {
 				names[i] = s.ID
 			}
-			return nil, fmt.Errorf("unknown scenario %q (valid: %s)", id, strings.Join(names, ", "))
+			return nil, fmt.Errorf("--scenarios: unknown scenario %q (valid: %s)", id, strings.Join(names, ", "))
 		}
 	}
 	return out, nil

@@ -78,8 +78,18 @@ WITH ('trades.type' = 'kafka_source',
 }
 
 func (c *demoCmd) Run(e *env) error {
-	if c.Rate <= 0 || c.Traders <= 0 || c.Duration < 0 || c.Partitions < 0 || c.Trades < 0 {
-		return userError{errors.New("--rate and --traders must be positive, --duration, --partitions and --trades not negative")}
+	for _, f := range []struct {
+		name string
+		bad  bool
+		want string
+	}{
+		{"--rate", c.Rate <= 0, "positive"}, {"--traders", c.Traders <= 0, "positive"},
+		{"--duration", c.Duration < 0, "zero or more"}, {"--partitions", c.Partitions < 0, "zero or more"},
+		{"--trades", c.Trades < 0, "zero or more"},
+	} {
+		if f.bad {
+			return userError{fmt.Errorf("%s must be %s", f.name, f.want)}
+		}
 	}
 	ctx := e.ctx
 	if c.Duration > 0 {

@@ -66,8 +66,11 @@ func TestExitCodes(t *testing.T) {
 		{"dlq topic without brokers", []string{"run", "-e", "SELECT k FROM t WITH ('t.type'='file_source','t.path'='" + in + "','dlq.topic'='dead')"}, 1, "", `set 'dlq.bootstrap.servers'`},
 		{"dlq path and topic", []string{"run", "-e", "SELECT k FROM t WITH ('t.type'='file_source','t.path'='" + in + "','dlq.topic'='dead','dlq.path'='d.jsonl')"}, 1, "", `'dlq.path' and 'dlq.topic'`},
 		{"bad log format", []string{"--log-format", "xml", "version"}, 1, "", "log-format"},
-		{"bench: unknown scenario", []string{"bench", "-q", "--scenarios", "9", "--dir", dir}, 1, "", "valid: 0, 1, 2"},
-		{"bench: unknown mode", []string{"bench", "-q", "--modes", "disk", "--dir", dir}, 1, "", "valid: memory, jsonl, text, kafka"},
+		{"bench: unknown scenario", []string{"bench", "-q", "--scenarios", "9", "--dir", dir}, 1, "", `--scenarios: unknown scenario "9" (valid: 0, 1, 2`},
+		{"bench: unknown mode", []string{"bench", "-q", "--modes", "disk", "--dir", dir}, 1, "", `--modes: unknown mode "disk" (valid: memory, jsonl, text, kafka`},
+		{"bench: no partitions", []string{"bench", "-q", "--partitions", "0", "--dir", dir}, 1, "", "--partitions 0: out of range [1, 256]"},
+		{"demo: negative trades", []string{"demo", "--trades=-5"}, 1, "", "--trades must be zero or more"},
+		{"demo: no rate", []string{"demo", "--rate", "0"}, 1, "", "--rate must be positive"},
 		{"bench: bad strategies", []string{"bench", "-q", "--strategies", "some", "--dir", dir}, 1, "", `"auto","all"`},
 	}
 	t.Chdir(dir) // dead-letter files land here
