@@ -120,6 +120,10 @@ func (p *parser) expr(minPrec int) Expr {
 		case "IN":
 			p.i++
 			open := p.expectOp("(", "after IN")
+			if t := p.peek(); t.kind == tWord && t.up == "SELECT" {
+				p.failf(t, "a subquery in IN is not supported: IN takes a list of values, x IN (1, 2); "+
+					"to keep the rows whose key is in another source, JOIN it")
+			}
 			list := p.exprList("IN (")
 			p.closeParen(open)
 			x = &In{Pos: x.Position(), X: x, List: list, Not: not}
