@@ -2,6 +2,7 @@ package exec
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/sluicesql/sluice/expr"
@@ -48,7 +49,16 @@ func (p *Program) compileOrder(sel *sql.Select, items []sql.SelectItem) error {
 			if err != nil {
 				var se *sql.Error
 				if errors.As(err, &se) {
-					return &sql.Error{Pos: se.Pos, Msg: "ORDER BY must refer to output columns (" + strings.Join(p.out.Names(), ", ") + "): " + se.Msg}
+					msg := "ORDER BY must refer to output columns (" + strings.Join(p.out.Names(), ", ") + "): " + se.Msg
+					sql.Inspect(o.Expr, func(x sql.Expr) bool {
+						if id, ok := x.(*sql.Ident); ok && id.Pos == se.Pos {
+							if _, in := p.in.Lookup(id.Name); in {
+								msg += fmt.Sprintf("; %s is an input column: add it to the select list to order by it", id.Name)
+							}
+						}
+						return true
+					})
+					return &sql.Error{Pos: se.Pos, Msg: msg}
 				}
 				return errorAt(o, "ORDER BY must refer to output columns: %v", err)
 			}

@@ -119,7 +119,7 @@ func TestOrderByUnknownColumn(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = Compile(stmts[0].Select(), Options{Schema: record.NewSchema("k", "v")})
-	want := `1:58: ORDER BY must refer to output columns (k, n): unknown column "v"`
+	want := `1:58: ORDER BY must refer to output columns (k, n): unknown column "v"; v is an input column: add it to the select list to order by it`
 	if err == nil || err.Error() != want {
 		t.Fatalf("got %v, want %s", err, want)
 	}

@@ -50,6 +50,7 @@ func TestSchemaErrors(t *testing.T) {
 		{"bad timestamp literal", "SELECT * FROM trades WHERE trade_time > 'yesterday'"},
 		{"WHERE not boolean", "SELECT * FROM trades WHERE symbol"},
 		{"NOT of a number", "SELECT * FROM trades WHERE NOT quantity"},
+		{"ORDER BY an input column not selected", "SELECT symbol FROM trades ORDER BY trade_time"},
 		{"GROUP BY position out of range", "SELECT symbol, COUNT(*) FROM trades GROUP BY 3"},
 		{"GROUP BY an aggregate", "SELECT symbol, COUNT(*) AS n FROM trades GROUP BY n"},
 		{"string in double quotes", `SELECT * FROM trades WHERE symbol = "AAPL"`},
