@@ -40,9 +40,41 @@ func (c *genCmd) options() gen.Options {
 	return gen.Options{Generator: c.Name, Count: c.Count, Seed: c.Seed, Keys: c.Keys, Zipf: c.Zipf, DisorderMs: c.Disorder, Rate: c.Rate}
 }
 
+// check refuses a flag out of its range, naming it, before anything is
+// created.
+func (c *genCmd) check() error {
+	for _, f := range []struct {
+		name string
+		bad  bool
+		want string
+	}{
+		{"--count", c.Count <= 0, "must be positive"},
+		{"--keys", c.Keys < 0, "must be zero or more"},
+		{"--zipf", c.Zipf < 0, "must be zero or more"},
+		{"--disorder", c.Disorder < 0, "must be zero or more"},
+		{"--rate", c.Rate < 0, "must be zero or more"},
+		{"--partitions", c.Topic != "" && c.Partitions < 1, "must be at least 1"},
+		{"--replication-factor", c.Topic != "" && c.Replication < 0, "must be zero or more"},
+	} {
+		if f.bad {
+			return userError{fmt.Errorf("%s %s", f.name, f.want)}
+		}
+	}
+	src, err := gen.New(c.Name, c.options())
+	if err != nil {
+		return userError{err}
+	}
+	if schema := src.Schema(); c.Key != "" {
+		if _, ok := schema.Lookup(c.Key); !ok {
+			return userError{fmt.Errorf("--key %q is not a column of %s; columns: %s", c.Key, c.Name, strings.Join(schema.Names(), ", "))}
+		}
+	}
+	return nil
+}
+
 func (c *genCmd) Run(e *env) error {
-	if c.Count <= 0 {
-		return userError{errors.New("--count must be positive")}
+	if err := c.check(); err != nil {
+		return err
 	}
 	if c.Topic != "" {
 		return c.produce(e.ctx, e.stderr)
@@ -99,10 +131,7 @@ func (c *genCmd) produce(ctx context.Context, stderr io.Writer) error {
 	schema := src.Schema()
 	var key []string
 	if c.Key != "" {
-		if _, ok := schema.Lookup(c.Key); !ok {
-			return userError{fmt.Errorf("--key %q is not a column of %s; columns: %s", c.Key, c.Name, strings.Join(schema.Names(), ", "))}
-		}
-		key = []string{c.Key}
+		key = []string{c.Key} // a column: checked by check
 	}
 	readers, err := src.Open(ctx, schema, nil)
 	if err != nil {
