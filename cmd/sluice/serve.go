@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -154,7 +153,7 @@ func (e *answerError) located(file, src string) error {
 
 type deployCmd struct {
 	client
-	File string `arg:"" type:"existingfile" help:"SQL file of the application."`
+	File string `arg:"" help:"SQL file of the application (its path is shown in errors as given)."`
 	Name string `help:"Application name (default: the file's base name)."`
 }
 
@@ -163,20 +162,21 @@ func (c *deployCmd) Help() string {
 }
 
 func (c *deployCmd) Run(e *env) error {
-	src, err := os.ReadFile(c.File)
+	s, err := readScript(c.File, "") // a file that does not parse is not sent
 	if err != nil {
-		return userError{err}
+		return err
 	}
+	src := s.text
 	name := c.Name
 	if name == "" {
 		name = strings.TrimSuffix(filepath.Base(c.File), filepath.Ext(c.File))
 	}
-	body, _ := json.Marshal(server.DeployRequest{Name: name, SQL: string(src)})
+	body, _ := json.Marshal(server.DeployRequest{Name: name, SQL: src})
 	var a server.AppJSON
 	if err := c.call(e, http.MethodPost, "/v1/apps", body, &a); err != nil {
 		var ae *answerError
 		if errors.As(err, &ae) && ae.status < 500 {
-			if located := ae.located(c.File, string(src)); located != nil {
+			if located := ae.located(c.File, src); located != nil {
 				return userError{located}
 			}
 		}

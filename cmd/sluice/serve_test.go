@@ -19,6 +19,8 @@ func TestServerCommands(t *testing.T) {
 	bad := writeFile(t, dir, "bad.sql", "SELECT k FROM t\nWHERE x >\n")
 	unknown := writeFile(t, dir, "unknown.sql", "SELECT 1 AS x FROM g WITH ('g.type'='generator','g.generator'='trades');\n"+
 		"SELECT nope FROM g WITH ('g.type'='generator','g.generator'='trades');\n")
+	writeFile(t, dir, "empty.sql", "-- nothing yet\n")
+	t.Chdir(dir)
 	srv := []string{"--server", ts.URL, "--auth-token", "tok"}
 	cases := []struct {
 		name   string
@@ -30,6 +32,9 @@ func TestServerCommands(t *testing.T) {
 		{"deploy", append([]string{"deploy", good}, srv...), 0, "deployed live: 2 jobs", ""},
 		{"deploy again", append([]string{"deploy", good}, srv...), 1, "", "already deployed"},
 		{"deploy bad SQL", append([]string{"deploy", bad}, srv...), 1, "", "bad.sql:3:1"},
+		{"deploy bad SQL, the path as given", append([]string{"deploy", "bad.sql"}, srv...), 1, "", "sluice: bad.sql:3:1: expected expression"},
+		{"deploy no statements", append([]string{"deploy", "empty.sql"}, srv...), 1, "", "sluice: empty.sql: no statements"},
+		{"deploy no file", append([]string{"deploy", "nope.sql"}, srv...), 1, "", "sluice: open nope.sql: no such file"},
 		{"deploy, unknown column", append([]string{"deploy", unknown}, srv...), 1, "",
 			"unknown.sql:2:8: unknown column \"nope\"\nSELECT nope FROM g WITH ('g.type'='generator','g.generator'='trades');\n       ^"},
 		{"no token", []string{"jobs", "--server", ts.URL}, 1, "", "HTTP 401"},
