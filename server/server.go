@@ -341,7 +341,7 @@ func (s *Server) reserve(name string, a *app.App) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.apps[name]; ok || s.starting[name] != nil {
-		return &DeployError{http.StatusConflict, fmt.Errorf("application %s is already deployed; delete it first", name)}
+		return &DeployError{http.StatusConflict, fmt.Errorf("application %s is already deployed; stop it first (sluice stop %s, or DELETE /v1/apps/%s)", name, name, name)}
 	}
 	for _, n := range a.Nodes {
 		if other := s.jobApp(n.Name); other != "" {

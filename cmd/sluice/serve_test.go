@@ -30,7 +30,7 @@ func TestServerCommands(t *testing.T) {
 		stderr string
 	}{
 		{"deploy", append([]string{"deploy", good}, srv...), 0, "deployed live: 2 jobs", ""},
-		{"deploy again", append([]string{"deploy", good}, srv...), 1, "", "already deployed"},
+		{"deploy again", append([]string{"deploy", good}, srv...), 1, "", "application live is already deployed; stop it first (sluice stop live, or DELETE /v1/apps/live)"},
 		{"deploy bad SQL", append([]string{"deploy", bad}, srv...), 1, "", "bad.sql:3:1"},
 		{"deploy bad SQL, the path as given", append([]string{"deploy", "bad.sql"}, srv...), 1, "", "sluice: bad.sql:3:1: expected expression"},
 		{"deploy no statements", append([]string{"deploy", "empty.sql"}, srv...), 1, "", "sluice: empty.sql: no statements"},
