@@ -78,7 +78,11 @@ func writeSummary(w io.Writer, info runInfo, s *job.Summary) {
 	}
 	fmt.Fprintf(w, "  elapsed:    %s, %s records/s\n", s.Elapsed.Round(time.Millisecond), count(int64(rate(t.In, s.Elapsed))))
 	fmt.Fprintf(w, "  partitions: %s\n", partitionsText(s))
-	fmt.Fprintf(w, "  skew:       %.2f (largest partition / mean; 1.00 is even)\n", s.Skew)
+	if s.Skew > 0 {
+		fmt.Fprintf(w, "  skew:       %.2f (largest partition / mean; 1.00 is even)\n", s.Skew)
+	} else {
+		fmt.Fprintln(w, "  skew:       none (no record reached a partition)")
+	}
 	if t.BackpressureWaits > 0 {
 		var waits []string
 		for i, p := range s.Partitions {

@@ -44,6 +44,12 @@ func TestWriteSummary(t *testing.T) {
 	if got, line := b.String(), "\n  dead letters in Kafka topic trades-dead\n  elapsed:"; !strings.Contains(got, line) {
 		t.Errorf("summary with a DLQ topic:\n%s\nwant the line %q", got, line)
 	}
+	// No record routed: no skew to speak of (0.00 would read as better than even).
+	b.Reset()
+	writeSummary(&b, runInfo{Name: "empty", Choice: "auto", PartitionsOrigin: "flag"}, &job.Summary{Strategy: "always_hash", Partitions: make([]job.PartitionStats, 2)})
+	if got, line := b.String(), "\n  skew:       none (no record reached a partition)\n"; !strings.Contains(got, line) {
+		t.Errorf("summary of an empty input:\n%s\nwant the line %q", got, line)
+	}
 	// Records read after a LIMIT are not "filtered".
 	s.Total.Limited = 7
 	b.Reset()
