@@ -53,6 +53,10 @@ func NewSink(name string, props map[string]string) (*Sink, error) {
 	// Clean lexically, as a shell user reads new/dir/../../sub/o.jsonl: the
 	// system would need new/dir to exist.
 	s := &Sink{name: name, path: filepath.Clean(path)}
+	if fi, err := os.Stat(s.path); err == nil && fi.IsDir() {
+		// Found now, not when Close renames the output onto it.
+		return nil, o.Errorf("path", "%q is a directory: give the file to write", path)
+	}
 	if s.format, err = parseFormat(o, path); err != nil {
 		return nil, err
 	}

@@ -111,6 +111,7 @@ func TestSinkAbortLeavesNothing(t *testing.T) {
 }
 
 func TestSinkOptionErrors(t *testing.T) {
+	dir := t.TempDir()
 	tests := []struct {
 		props map[string]string
 		want  string
@@ -118,6 +119,8 @@ func TestSinkOptionErrors(t *testing.T) {
 		{map[string]string{}, "option 'out.path': required"},
 		{map[string]string{"out.path": "x.parquet"}, "option 'out.format': not set"},
 		{map[string]string{"out.path": "x.csv", "out.split.size": "1"}, "unknown option 'out.split.size'"},
+		// a directory is refused before the job runs, not when the output is renamed onto it
+		{map[string]string{"out.path": dir, "out.format": "jsonl"}, "option 'out.path': \"" + dir + "\" is a directory: give the file to write"},
 	}
 	for _, tt := range tests {
 		if _, err := NewSink("out", tt.props); err == nil || !strings.Contains(err.Error(), tt.want) {
