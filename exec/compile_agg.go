@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/sluicesql/sluice/expr"
@@ -327,7 +328,11 @@ func aggFactory(c *sql.Call, in *expr.Scope) (func() aggregator, error) {
 		hi = 2
 	}
 	if len(c.Args) < lo || len(c.Args) > hi {
-		return nil, errorAt(c, "%s takes %d argument(s), got %d", name, hi, len(c.Args))
+		want := "1 argument"
+		if hi > lo {
+			want = fmt.Sprintf("%d or %d arguments", lo, hi)
+		}
+		return nil, errorAt(c, "%s takes %s, got %d", name, want, len(c.Args))
 	}
 	args := make([]expr.Func, len(c.Args))
 	for i, e := range c.Args {
