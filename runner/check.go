@@ -550,7 +550,21 @@ func checkKeys(stmt *sql.Statement, props, set map[string]string) error {
 	for i, ep := range eps {
 		names[i] = ep.name
 	}
+	// The statement's own keys in the order written, so that the first
+	// unknown one is reported; then those of DDL declarations and --set.
+	var keys []string
+	seen := map[string]bool{}
+	for _, p := range stmt.Select().With {
+		if _, ok := props[p.Key]; ok && !seen[p.Key] {
+			keys, seen[p.Key] = append(keys, p.Key), true
+		}
+	}
 	for _, k := range sortedKeys(props) {
+		if !seen[k] {
+			keys = append(keys, k)
+		}
+	}
+	for _, k := range keys {
 		if knownKey(k, job, names) {
 			continue
 		}
