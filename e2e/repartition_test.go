@@ -153,6 +153,9 @@ func startStageOn(t *testing.T, ctx context.Context, text string, net *kafkatest
 	s.cancel = cancel
 	j := prepare(t, runCtx, text, runner.Options{Partitions: 2, UntilEnd: true,
 		KafkaOpts: func(string, string) []kgo.Opt { return append([]kgo.Opt{kgo.Dialer(net.Dial)}, more...) }})
+	if j.Plan.Repartition == nil {
+		t.Fatalf("statement not repartitioned:\n%s", text)
+	}
 	go func() {
 		defer close(s.done)
 		s.sum, s.err = j.Run(runCtx)

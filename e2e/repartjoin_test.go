@@ -152,6 +152,18 @@ WITH ('orders.type'='kafka_source', 'orders.bootstrap.servers'='%[1]s'%[2]s,
 	}
 }
 
+// paidWindows counts the pairs of an inner join of unpaidOrders' streams
+// in windows of 200ms per order (the join key), a window's rows reaching
+// a second past their orders' times.
+func paidWindows() joinScenario {
+	sc := unpaidOrders("JOIN", "WITHIN INTERVAL '1' SECOND")
+	sc.stmt = strings.Replace(sc.stmt, "SELECT o.order_id, o.customer, o.amount, p.pay_id, p.order_id AS paid_order, p.paid",
+		"SELECT o.order_id, _WINDOW_START AS w, COUNT(*) AS n, SUM(p.pay_id) AS pays", 1)
+	sc.stmt = strings.Replace(sc.stmt, "\nWITH", "\nGROUP BY o.order_id WINDOW TUMBLING(INTERVAL '200' MILLISECOND) EMIT FINAL\nWITH", 1)
+	sc.key = []string{"order_id", "w"}
+	return sc
+}
+
 // shippedOrders chains paidOrders with a third stream on the same key:
 // shipments (3 partitions, keyed by shipment id), within a second of the
 // order.
@@ -269,6 +281,7 @@ func TestRepartitionedJoinsAcrossProcesses(t *testing.T) {
 		"interval": func(*testing.T) joinScenario { return paidOrders() },
 		"chain":    func(*testing.T) joinScenario { return shippedOrders() },
 		"table":    tradersWindows,
+		"windows":  func(*testing.T) joinScenario { return paidWindows() },
 		"left": func(*testing.T) joinScenario {
 			return unpaidOrders("LEFT JOIN", "WITHIN INTERVAL '1' SECOND")
 		},

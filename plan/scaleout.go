@@ -179,9 +179,7 @@ func (p *Plan) Repartitionable() bool {
 // one outer join with nothing kept after it replays every row a replayed
 // row may meet and writes no row with NULLs twice (see
 // join.Program.Replayed), but a chain of joins or keyed state after an
-// outer join would need the rows with NULLs it does not write again; and
-// a window after a stream-stream join would be written again, with part
-// of its rows, when a replayed pair falls in a window that fired before.
+// outer join would need the rows with NULLs it does not write again.
 func (p *Plan) streamJoinRefusal() string {
 	if len(p.streams()) < 2 {
 		return ""
@@ -196,12 +194,12 @@ func (p *Plan) streamJoinRefusal() string {
 	a := p.Analysis
 	var after string
 	switch {
-	case a.Window != "":
-		return fmt.Sprintf("its stream-stream join is followed by a %s window, and a replay after a rebalance would write a window that fired before it again with part of its rows", a.Window)
 	case outer == "":
 		return ""
 	case len(p.streams()) > 2:
 		return fmt.Sprintf("its chain of stream-stream joins has an outer one (%s), and a replay after a rebalance could not tell the later joins which rows of the earlier ones it wrote", outer)
+	case a.Window != "":
+		after = "a " + a.Window + " window"
 	case len(a.GroupBy) > 0 || len(a.Aggregates) > 0:
 		after = "an aggregate"
 	case a.Distinct:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"math"
 
 	"github.com/sluicesql/sluice/connector"
 	"github.com/sluicesql/sluice/connector/kafka"
@@ -46,14 +47,18 @@ func (q *joinQuery) repartitionJoin(ctx context.Context, stmt *sql.Statement, op
 	}
 	// A record had its whole effect (a replay skips it) once every window
 	// of every row it can be joined into fired: a stream-stream join's rows
-	// are as late as its bound reaches past the record's own event time.
+	// are as late as its bound reaches past the record's own event time,
+	// and the watermark after the joins, which fires the windows, lags
+	// the checkpoint's by up to prog.Lag (stage 2 drops the rows of the
+	// windows fired under that, SetReplayFences, so a window is either
+	// written whole again or not at all).
 	// With nothing kept after a stream-stream join, once the watermark
 	// passed that reach: the record left the join, its matches written.
 	// An outer join (planned only with nothing kept after it) also needs
 	// every row a replayed row may meet, or it would write that row with
 	// NULLs: join.Program.Replayed decides, and marks the rows whose NULLs
 	// were decided already Settled.
-	reach, after := prog.Reach(), prog.Program
+	reach, lag, after := prog.Reach(), prog.Lag(), prog.Program
 	left := prog.Sides() != nil && after.Replayable() == nil && !after.Windowed()
 	outer := prog.Outer()
 	fired := func(rec *record.Record, wm int64) bool {
@@ -67,9 +72,9 @@ func (q *joinQuery) repartitionJoin(ctx context.Context, stmt *sql.Statement, op
 		if left {
 			return et+reach < wm
 		}
-		return after.Fired(et+reach, wm)
+		return wm > math.MinInt64+lag && after.Fired(et+reach, wm-lag)
 	}
-	return splitStages(ctx, j, srcs, j.config.Program.InputSchema(), fired, q.kafkaOpts, func(topic connector.Facts) (job.Config, error) {
+	err := splitStages(ctx, j, srcs, j.config.Program.InputSchema(), fired, q.kafkaOpts, func(topic connector.Facts) (job.Config, error) {
 		two := popts
 		two.Sources = maps.Clone(popts.Sources)
 		for _, i := range streams {
@@ -82,6 +87,10 @@ func (q *joinQuery) repartitionJoin(ctx context.Context, stmt *sql.Statement, op
 		shardTables(p, prog.Tables())
 		return q.jobConfig(p)
 	})
+	if err == nil && prog.Sides() != nil {
+		prog.SetReplayFences(j.stages.in.FenceWatermark)
+	}
+	return err
 }
 
 // jobConfig configures the job of a join planned by p, without its

@@ -174,6 +174,20 @@ func partReaderOf(rd connector.PartitionReader) *partReader {
 	return nil
 }
 
+// FenceWatermark returns the watermark of the checkpoint that the
+// repartition topic's partition p resumed from (see CommitCheckpoint), or
+// false when it resumed from none: every window that fired under it was
+// written before.
+func (s *Source) FenceWatermark(p int32) (int64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.readers[p]
+	if r == nil || r.up == nil || r.up.fenceWM == noWatermark {
+		return 0, false
+	}
+	return r.up.fenceWM, true
+}
+
 // Owned returns the partitions the group assigns to this member now.
 func (s *Source) Owned() []int32 {
 	s.mu.Lock()

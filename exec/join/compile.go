@@ -62,7 +62,10 @@ type Program struct {
 	// for its time (the FROM stream's), instead of the joined row's
 	winTime *exec.Program
 	winCol  string
-	c       *compiler
+	// fence, when set, gives the watermark of the checkpoint a repartition
+	// partition resumed from (SetReplayFences)
+	fence func(partition int32) (int64, bool)
+	c     *compiler
 }
 
 // lookup is one stream-table JOIN.

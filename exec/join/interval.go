@@ -490,6 +490,30 @@ func (p *Program) Replayed(r *record.Record, wm int64) bool {
 	return false
 }
 
+// Lag returns how far the watermark after the stream-stream joins may be
+// behind the watermark of their inputs: each join holds it back by its
+// bound's farthest end and its slack while it holds rows.
+func (p *Program) Lag() int64 {
+	var lag int64
+	for _, iv := range p.ivs {
+		lag += max(iv.hi, -iv.lo, 0) + iv.slack
+	}
+	return lag
+}
+
+// SetReplayFences makes the program, run by stage 2 of a statement
+// repartitioned across processes, drop the joined rows whose windows had
+// all fired when the checkpoint of their partition (fence says its
+// watermark) was committed: a replay after a rebalance joins such rows
+// again, and their windows, written already, must not be written again
+// with part of their rows. The windows after the joins then fire once the
+// watermark less Lag passes them, on every worker alike (never before the
+// joins could still emit a row into them), so those that fired at a
+// checkpoint are the ones its watermark less Lag passed.
+func (p *Program) SetReplayFences(fence func(partition int32) (int64, bool)) {
+	p.fence = fence
+}
+
 // settles returns how long after its time a row of side s is settled (its
 // time passed and its join decided it), and how long after it every row
 // it can meet is: side 0 at t meets side-1 rows up to t+hi, each decided

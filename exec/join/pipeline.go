@@ -38,6 +38,9 @@ type Pipeline struct {
 	// the watermark this pipeline gives each temporal table it looks up by
 	// the stream's event time, whose old versions are then dropped
 	marks []tableMark
+	// fences caches, per partition, the watermark under which the windows
+	// after the joins had fired before a replay (Program.SetReplayFences)
+	fences map[int32]int64
 }
 
 type tableMark struct {
@@ -230,6 +233,13 @@ func (pl *Pipeline) Advance(wm int64, out exec.Output) {
 	pl.begin()
 	w := pl.ss[0].evict(pl, pl.wm)
 	w = pl.run(out, advancing, w)
+	if pl.p.fence != nil && pl.wm > math.MinInt64+pl.p.Lag() {
+		// repartitioned: the windows fire by the watermark less the most
+		// the joins may hold it back, never earlier, so that the windows
+		// fired at a checkpoint are known from its watermark alone (the
+		// joins' own hold depends on the rows each worker holds)
+		w = pl.wm - pl.p.Lag()
+	}
 	pl.inner.Advance(w, out)
 }
 
@@ -410,6 +420,14 @@ func (pl *Pipeline) toQuery(rows []record.Record, out exec.Output) {
 				r.EventTime, r.HasEventTime = t, true
 			}
 			r.Watermark = math.MinInt64
+			if pl.p.fence != nil {
+				// a replay: not into the windows that fired before it
+				floor := pl.replayFloor(r.Partition)
+				if r.HasEventTime && floor > math.MinInt64 && pl.p.Fired(r.EventTime, floor) {
+					continue
+				}
+				r.Watermark = floor
+			}
 			kept = append(kept, *r)
 		}
 		rows = kept
@@ -424,6 +442,28 @@ func (pl *Pipeline) toQuery(rows []record.Record, out exec.Output) {
 			pl.final = append(pl.final, rows[i])
 		}
 	}
+}
+
+// replayFloor returns the watermark under which the windows after the
+// joins had fired before a replay of partition p: the watermark of the
+// checkpoint it resumed from less the most the watermark after the joins
+// lags behind it (math.MinInt64 when it resumed from none). A joined row
+// goes into none of those windows: a row only in such windows is dropped,
+// and the others are stamped with it, as a record is with the watermark
+// of its source partition.
+func (pl *Pipeline) replayFloor(p int32) int64 {
+	if pl.fences == nil {
+		pl.fences = map[int32]int64{}
+	}
+	wm, ok := pl.fences[p]
+	if !ok {
+		wm = math.MinInt64
+		if w, found := pl.p.fence(p); found && w > math.MinInt64+pl.p.Lag() {
+			wm = w - pl.p.Lag()
+		}
+		pl.fences[p] = wm
+	}
+	return wm
 }
 
 // next joins a row emitted by the stream-stream join before k with k's
@@ -540,8 +580,9 @@ func (pl *Pipeline) row() []record.Value {
 
 // emitPair joins r (side s of st's join) with the values o of a buffered
 // row of the other side when the rest of ON holds; the row's event time is
-// t, the later of the two's.
-func (pl *Pipeline) emitPair(st *ssState, r *record.Record, s int, o []record.Value, t int64) (bool, error) {
+// t, the later of the two's, and its offset off (the query after the joins
+// holds it while the row is in an open window).
+func (pl *Pipeline) emitPair(st *ssState, r *record.Record, s int, o []record.Value, t, off int64) (bool, error) {
 	iv := st.iv
 	vals := pl.row()
 	copy(vals[iv.offset[s]:iv.offset[s]+iv.width[s]], r.Values[iv.offset[s]:])
@@ -551,6 +592,7 @@ func (pl *Pipeline) emitPair(st *ssState, r *record.Record, s int, o []record.Va
 	j := &(*outs)[len(*outs)-1]
 	j.Values = vals
 	j.EventTime, j.HasEventTime = t, true
+	j.Offset = off
 	if iv.residual != nil {
 		v, err := iv.residual(j)
 		if err != nil || v.Kind() != record.Bool || !v.Bool() {

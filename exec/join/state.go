@@ -128,15 +128,19 @@ func (st *ssState) insert(pl *Pipeline, r *record.Record, s int, t, et int64, ke
 				tl, tr = row.t, t
 			}
 			if d := tr - tl; d >= iv.lo && d <= iv.hi {
-				ok, err := pl.emitPair(st, r, s, o.values(i), max(et, row.et))
+				// the pair holds the earlier offset of its rows when they
+				// share a source partition (a repartition topic's)
+				off := r.Offset
+				if row.partition == r.Partition && row.topic == topic {
+					off = min(off, row.offset)
+				}
+				ok, err := pl.emitPair(st, r, s, o.values(i), max(et, row.et), off)
 				if err != nil {
 					return err
 				}
 				if ok {
 					row.matched, matched = true, true
-					if row.offset < hold && row.partition == r.Partition && row.topic == topic {
-						hold = row.offset
-					}
+					hold = min(hold, off)
 				}
 			}
 			i = row.next
