@@ -472,7 +472,7 @@ func secondMemberStops(t *testing.T, sc joinScenario, with string) {
 		select {
 		case <-m.done:
 		case <-ctx.Done():
-			t.Fatalf("process %s did not stop when the group got a second member", name)
+			t.Fatalf("process %s did not stop when the group got a second member (a: in %d, b: in %d)", name, a.in.Load(), b.in.Load())
 		}
 		if m.err == nil || !strings.Contains(m.err.Error(), "has another member") || !strings.Contains(m.err.Error(), "stream-stream join") {
 			t.Errorf("process %s: err = %v, want the group's second member named with the join it splits", name, m.err)
