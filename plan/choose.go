@@ -59,9 +59,25 @@ func (p *Plan) explicit(opts Options) (name, origin, where string, at sql.Node) 
 			return a.Value, FromAnnotation, fmt.Sprintf("@%s: %s", a.Key, a.Value), a.ValuePos
 		}
 	}
-	for _, w := range p.Statement.Query.With {
-		if strings.EqualFold(w.Key, PropStrategy) {
-			return w.Value, FromWith, fmt.Sprintf("WITH '%s'='%s'", PropStrategy, w.Value), w.ValuePos
+	with := func(w sql.Property) (string, string, string, sql.Node) {
+		return w.Value, FromWith, fmt.Sprintf("WITH '%s'='%s'", PropStrategy, w.Value), w.ValuePos
+	}
+	for k, v := range opts.Properties { // the WITH with --set applied
+		if !strings.EqualFold(k, PropStrategy) {
+			continue
+		}
+		for _, w := range p.Statement.Query.With {
+			if strings.EqualFold(w.Key, PropStrategy) && w.Value == v {
+				return with(w)
+			}
+		}
+		return v, FromWith, fmt.Sprintf("--set %s=%s", PropStrategy, v), nil
+	}
+	if opts.Properties == nil {
+		for _, w := range p.Statement.Query.With {
+			if strings.EqualFold(w.Key, PropStrategy) {
+				return with(w)
+			}
 		}
 	}
 	return "", "", "", nil

@@ -172,6 +172,35 @@ SELECT a FROM mid;
 	}
 }
 
+// TestSetStrategy: --set partitioning_strategy=NAME chooses the strategy as
+// the WITH property does (it was ignored), overriding the statement's, and
+// an unknown or refused name is an error naming the flag, with no caret.
+func TestSetStrategy(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	writeFile(t, dir, "t.jsonl", "{\"a\":1}\n{\"a\":2}\n")
+	stateless := writeFile(t, dir, "filter.sql", "SELECT a FROM t WITH ('t.type'='file_source', 't.path'='t.jsonl', 'partitioning_strategy'='round_robin')")
+	grouped := writeFile(t, dir, "group.sql", "SELECT a, COUNT(*) AS n FROM t GROUP BY a WITH ('t.type'='file_source', 't.path'='t.jsonl')")
+	code, out, errOut := sluice(t, "explain", "--set", "partitioning_strategy=fan_in", stateless)
+	if code != exitOK || !strings.Contains(out, "strategy:     fan_in\n") || !strings.Contains(out, "chosen by --set partitioning_strategy=fan_in") {
+		t.Errorf("explain --set partitioning_strategy=fan_in: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, _, errOut := sluice(t, "run", "--set", "partitioning_strategy=fan_in", stateless); code != exitOK || !strings.HasPrefix(errOut, "job t done: fan_in (chosen by with)") {
+		t.Errorf("run --set partitioning_strategy=fan_in: exit %d\n%s", code, errOut)
+	}
+	for _, c := range []struct{ set, file, want string }{
+		{"partitioning_strategy=bad", stateless, `sluice: --set partitioning_strategy=bad: unknown partitioning strategy "bad" (valid: always_hash,`},
+		{"partitioning_strategy=round_robin", grouped, "sluice: --set partitioning_strategy=round_robin: strategy round_robin would split the groups of GROUP BY a across partitions; valid here:"},
+	} {
+		for _, cmd := range []string{"run", "explain"} {
+			code, _, errOut := sluice(t, cmd, "--set", c.set, c.file)
+			if code != exitUser || !strings.HasPrefix(errOut, c.want) || strings.Contains(errOut, "^") {
+				t.Errorf("%s --set %s: exit %d\n%s", cmd, c.set, code, errOut)
+			}
+		}
+	}
+}
+
 // TestSetOptionOfDeclaredSource checks that a bad --set option of a source
 // a DDL declares names the flag, its key and the valid options, once for
 // the file, with no caret into the DDL (the SQL text is not at fault).
