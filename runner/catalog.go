@@ -30,6 +30,10 @@ func NewCatalog(stmts []*sql.Statement) (*Catalog, error) {
 		if err := prefixedKey(s); err != nil {
 			return nil, err
 		}
+		if s.Kind == sql.CreateTable && len(s.PrimaryKey) == 0 && !slices.ContainsFunc(s.With, func(p sql.Property) bool { return strings.EqualFold(p.Key, "primary.key") }) {
+			return nil, sql.Errorf(s, "CREATE TABLE %s declares a table, which needs a primary key (a table holds the latest row of each key): "+
+				"add PRIMARY KEY (column) to the column list or 'primary.key' to WITH, or declare a stream with CREATE STREAM", s.Name)
+		}
 		k := strings.ToLower(s.Name)
 		if prev, ok := c.decls[k]; ok {
 			return nil, sql.Errorf(s, "%s is declared twice (first at line %d)", s.Name, prev.Line)

@@ -76,6 +76,7 @@ func TestParseErrors(t *testing.T) {
 		{"annotation inside statement", "SELECT a\n-- @batch_size: 10\nFROM t", 2, 1, "annotation @batch_size is inside a statement: put -- @key: value lines directly before the statement"},
 		{"trailing annotation", "SELECT a FROM t;\n-- @job_mode: x\n", 2, 1, "annotation @job_mode is not followed by a statement"},
 		{"unknown annotation", "-- @num_partition: 4\nSELECT a FROM t", 1, 5, "unknown annotation @num_partition (valid: @partitioning_strategy, @num_partitions, @batch_size, @job_mode); did you mean @num_partitions?"},
+		{"property given twice", "SELECT a FROM t WITH ('t.type'='generator',\n  'T.type'='file_source')", 2, 3, "property 'T.type' is given twice (first at 1:23): give it once"},
 		{"subquery in IN", "SELECT a FROM t WHERE a IN (SELECT b FROM u)", 1, 29, "a subquery in IN is not supported: IN takes a list of values, x IN (1, 2); to keep the rows whose key is in another source, JOIN it"},
 		{"annotation before a DDL", "-- @num_partitions: 4\nCREATE STREAM t (a INT) WITH ('type'='generator');\nSELECT a FROM t", 1, 5, "annotation @num_partitions is before CREATE STREAM t, which declares a source and runs nothing: put it directly before the query it is for"},
 		{"unknown annotation far from any", "--   @color: red\nSELECT a FROM t", 1, 7, "unknown annotation @color (valid: @partitioning_strategy, @num_partitions, @batch_size, @job_mode)"},

@@ -347,6 +347,11 @@ func (p *parser) properties() []Property {
 			p.failf(v, "expected property value as a 'string' for %s, found %s", quoteString(clip(t.text)), p.describe(v))
 		}
 		p.i++
+		for _, prev := range props {
+			if strings.EqualFold(prev.Key, t.text) {
+				p.failf(t, "property %s is given twice (first at %d:%d): give it once", quoteString(clip(t.text)), prev.Line, prev.Col)
+			}
+		}
 		props = append(props, Property{Pos: t.pos, Key: t.text, Value: v.text, ValuePos: v.pos})
 		if !p.acceptOp(",") {
 			break

@@ -1,0 +1,3 @@
+SELECT a FROM t
+WITH ('t.type'='file_source', 't.path'='t.jsonl',
+      't.path'='other.jsonl');
