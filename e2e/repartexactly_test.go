@@ -25,23 +25,49 @@ import (
 // holds exactly the windows one process writes, each once.
 func TestRepartitionedExactlyOnce(t *testing.T) {
 	t.Parallel()
+	// static: each process is a static member, so the restart takes the
+	// killed process's place at once and fences its open transaction
+	for _, static := range []bool{false, true} {
+		name := "dynamic"
+		if static {
+			name = "static"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			repartitionedExactlyOnce(t, static)
+		})
+	}
+}
+
+func repartitionedExactlyOnce(t *testing.T, static bool) {
 	brokers := startCluster(t, "trades", "windows")
 	trades := genTrades(t, 12000, 40)
 	produce(t, brokers, "trades", keyBy(trades, byTrader))
 	want := singleProcess(t, trades)
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	text := strings.Replace(fmt.Sprintf(perSymbolWindow, kafkaTrades(brokers, "group.id", "eos", "session.timeout.ms", "6000"), "-"),
-		"'per_symbol.type'='file_sink', 'per_symbol.path'='-'",
-		fmt.Sprintf("'per_symbol.type'='kafka_sink', 'per_symbol.topic.name'='windows', 'per_symbol.bootstrap.servers'='%s', "+
-			"'processing.guarantee'='exactly_once'", brokers), 1)
-	// a longer interval leaves more output in the open transactions that
-	// the kill and the rebalances abort (at-least-once writes it again)
-	text = strings.Replace(text, "'commit.interval'='50ms'", "'commit.interval'='300ms'", 1)
-	// a killed process drains nothing: do not wait for it
-	victimText := strings.Replace(text, "'commit.interval'", "'drain.timeout'='1s', 'commit.interval'", 1)
+	text := func(process int, victim bool) string {
+		src := []string{"group.id", "eos", "session.timeout.ms", "6000"}
+		if static {
+			src = append(src, "group.instance.id", fmt.Sprintf("p%d", process))
+		}
+		q := strings.Replace(fmt.Sprintf(perSymbolWindow, kafkaTrades(brokers, src...), "-"),
+			"'per_symbol.type'='file_sink', 'per_symbol.path'='-'",
+			fmt.Sprintf("'per_symbol.type'='kafka_sink', 'per_symbol.topic.name'='windows', 'per_symbol.bootstrap.servers'='%s', "+
+				"'processing.guarantee'='exactly_once'", brokers), 1)
+		// a longer interval leaves more output in the open transactions
+		// that the kill and the rebalances abort (at-least-once writes it
+		// again)
+		q = strings.Replace(q, "'commit.interval'='50ms'", "'commit.interval'='300ms'", 1)
+		if victim {
+			// a killed process drains nothing: do not wait for it
+			q = strings.Replace(q, "'commit.interval'", "'drain.timeout'='1s', 'commit.interval'", 1)
+		}
+		return q
+	}
 	victim := &kafkatest.Cutter{}
-	procs := []*stage{startStageOn(t, ctx, victimText, victim), startStageOn(t, ctx, text, &kafkatest.Cutter{}), startStageOn(t, ctx, text, &kafkatest.Cutter{})}
+	procs := []*stage{startStageOn(t, ctx, text(0, true), victim), startStageOn(t, ctx, text(1, false), &kafkatest.Cutter{}),
+		startStageOn(t, ctx, text(2, false), &kafkatest.Cutter{})}
 	// kill it once a good part of the output is written: some of it is in
 	// the open transactions then
 	waitFor(t, "a quarter of the output is written", func() bool {
@@ -50,7 +76,7 @@ func TestRepartitionedExactlyOnce(t *testing.T) {
 	victim.Kill()
 	procs[0].cancel()
 	<-procs[0].done
-	procs = append(procs[1:], startStageOn(t, ctx, text, &kafkatest.Cutter{}), startStageOn(t, ctx, text, &kafkatest.Cutter{}))
+	procs = append(procs[1:], startStageOn(t, ctx, text(0, false), &kafkatest.Cutter{}), startStageOn(t, ctx, text(3, false), &kafkatest.Cutter{}))
 	for i, p := range procs {
 		p.wait(t, ctx, fmt.Sprint(i+1))
 	}
