@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -123,4 +124,62 @@ func topicEnd(ctx context.Context, t *testing.T, brokers, topic string) int64 {
 	var n int64
 	ends.Each(func(o kadm.ListedOffset) { n += o.Offset })
 	return n
+}
+
+// TestRepartitionedExactlyOnceDeadLetters: with records late for their
+// windows dead-lettered to a Kafka topic, three exactly-once processes, one
+// killed mid-run and a fourth joining (the rebalances abort the open
+// transactions) write exactly one process's windows and each late record
+// once to the dead-letter topic: stage 2's dead letters commit in its
+// transaction.
+func TestRepartitionedExactlyOnceDeadLetters(t *testing.T) {
+	t.Parallel()
+	const q = `CREATE STREAM per_symbol AS
+SELECT symbol, _WINDOW_START AS w, COUNT(*) AS n, SUM(quantity) AS qty
+FROM trades
+GROUP BY symbol
+WINDOW TUMBLING(trade_time, INTERVAL '200' MILLISECOND)
+EMIT FINAL
+WITH (%s, %s, 'commit.interval'='300ms', 'watermark.max_out_of_orderness'='50ms', 'late.data.strategy'='%s'%s)`
+	brokers := startCluster(t, "trades", "windows")
+	trades, _ := disorderedTrades(t, 30000, 40, 300)
+	produce(t, brokers, "trades", keyBy(trades, byTrader))
+	dir := t.TempDir()
+	// one process, reading the same Kafka partitions (the lateness of a
+	// record depends on the records before it in its partition)
+	one := filepath.Join(dir, "one.jsonl")
+	_, sum := runToEnd(t, fmt.Sprintf(q, kafkaTrades(brokers), fmt.Sprintf("'per_symbol.type'='file_sink', 'per_symbol.path'='%s'", one), "drop", ""))
+	if sum.Total.Late == 0 {
+		t.Fatal("no late records: the test checks nothing")
+	}
+	want := readLines(t, one)
+	slices.Sort(want)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	text := fmt.Sprintf(q, kafkaTrades(brokers, "group.id", "eos-dead", "session.timeout.ms", "6000"),
+		fmt.Sprintf("'per_symbol.type'='kafka_sink', 'per_symbol.topic.name'='windows', 'per_symbol.bootstrap.servers'='%s'", brokers),
+		"dead_letter", ", 'dlq.topic'='dead', 'processing.guarantee'='exactly_once'")
+	victim := &kafkatest.Cutter{}
+	victimText := strings.Replace(text, "'commit.interval'", "'drain.timeout'='1s', 'commit.interval'", 1)
+	procs := []*stage{startStageOn(t, ctx, victimText, victim), startStageOn(t, ctx, text, &kafkatest.Cutter{}), startStageOn(t, ctx, text, &kafkatest.Cutter{})}
+	waitFor(t, "the group commits on the repartition topic", func() bool {
+		offs, err := groupOffsets(ctx, brokers, "eos-dead", "eos-dead-per_symbol-repartition")
+		return err == nil && len(offs) > 0
+	})
+	victim.Kill()
+	procs[0].cancel()
+	<-procs[0].done
+	procs = append(procs[1:], startStageOn(t, ctx, text, &kafkatest.Cutter{}))
+	for i, p := range procs {
+		p.wait(t, ctx, fmt.Sprint(i))
+	}
+	var got []string
+	for _, v := range readCommittedValues(t, brokers, "windows") {
+		got = append(got, string(v))
+	}
+	slices.Sort(got)
+	sameLines(t, "windows read committed", got, want)
+	if dead := len(readCommittedValues(t, brokers, "dead")); dead != int(sum.Total.Late) {
+		t.Errorf("%d dead letters read committed, want the %d late records of one process", dead, sum.Total.Late)
+	}
 }

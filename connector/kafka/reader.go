@@ -225,11 +225,13 @@ func (r *partReader) decodeInto(b *record.Batch, kr *kgo.Record) {
 		return
 	}
 	if r.up != nil {
+		// the watermark the record carries is set first: whether it had
+		// its effect may depend on it (a record that was late)
+		rec.Watermark = r.up.carried
 		if kr.Offset < r.up.fenceTo && r.src.repart.fired(rec, r.up.fenceWM) {
 			b.Records = b.Records[:n]
 			return
 		}
-		rec.Watermark = r.up.carried
 	}
 	r.src.verify(rec)
 }
