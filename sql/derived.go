@@ -87,7 +87,7 @@ func (p *parser) mergeDerived(outer, inner *Select) *Select {
 	for _, it := range outer.Items {
 		if it.Star {
 			if it.Qualifier != "" && !strings.EqualFold(it.Qualifier, m.alias) {
-				p.failAt(it.Pos, "unknown qualifier "+it.Qualifier+" in "+it.Qualifier+".*: the subquery is "+m.describe())
+				p.failAt(it.Pos, m.unknownQualifier(it.Qualifier, it.Qualifier+".*"))
 			}
 			merged.Items = append(merged.Items, m.except(it)...)
 			continue
@@ -249,6 +249,18 @@ func (m *derived) describe() string {
 	return s
 }
 
+// unknownQualifier is the message for the qualifier q of ref, which is
+// not the subquery's alias, in the form of the other unknown names.
+func (m *derived) unknownQualifier(q, ref string) string {
+	msg := "unknown qualifier " + strconv.Quote(q) + " in " + ref
+	if m.alias != "" {
+		if hint := DidYouMean(q, []string{m.alias}, strconv.Quote); hint != "" {
+			msg += "; " + hint
+		}
+	}
+	return msg + " (the subquery in FROM is " + m.describe() + ")"
+}
+
 // rewrite replaces the subquery's column references in e by their expressions.
 func (m *derived) rewrite(e Expr) Expr {
 	return Rewrite(e, func(x Expr) Expr {
@@ -257,7 +269,7 @@ func (m *derived) rewrite(e Expr) Expr {
 			return nil
 		}
 		if id.Qualifier != "" && !strings.EqualFold(id.Qualifier, m.alias) {
-			m.p.failAt(id.Pos, "unknown qualifier "+id.Qualifier+" in "+FormatExpr(id)+": the subquery is "+m.describe())
+			m.p.failAt(id.Pos, m.unknownQualifier(id.Qualifier, FormatExpr(id)))
 		}
 		if c, ok := m.columns[strings.ToLower(id.Name)]; ok {
 			return c

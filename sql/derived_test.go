@@ -51,7 +51,7 @@ func TestDerivedTableErrors(t *testing.T) {
 		{`SELECT a FROM (a)`, "1:16: expected SELECT after '(' in FROM"},
 		{`SELECT COUNT(*) FROM (SELECT a FROM t)`, "COUNT over a subquery in FROM is not supported"},
 		{`SELECT a FROM (SELECT a FROM t) GROUP BY a`, "GROUP BY over a subquery in FROM is not supported"},
-		{`SELECT x.a FROM (SELECT a FROM t) y`, "unknown qualifier x"},
+		{`SELECT x.a FROM (SELECT a FROM t) y`, `unknown qualifier "x"`},
 		{`SELECT a FROM (SELECT a FROM t LIMIT 3) WHERE a > 1`, "LIMIT inside a subquery that the outer query filters"},
 		{`SELECT b FROM (SELECT DISTINCT a, b FROM t)`, "a subquery with SELECT DISTINCT can only be selected whole"},
 		{`SELECT a FROM (SELECT a FROM t EMIT FINAL) EMIT CHANGES`, "the subquery says EMIT FINAL and the outer query EMIT CHANGES"},
