@@ -152,13 +152,13 @@ WITH ('orders.type'='kafka_source', 'orders.bootstrap.servers'='%[1]s'%[2]s,
 	}
 }
 
-// paidWindows counts the pairs of an inner join of unpaidOrders' streams
-// in windows of 200ms per order (the join key), a window's rows reaching
-// a second past their orders' times.
-func paidWindows() joinScenario {
-	sc := unpaidOrders("JOIN", "WITHIN INTERVAL '1' SECOND")
+// paidWindows counts the rows of a join (join: "JOIN", "LEFT JOIN") of
+// unpaidOrders' streams in windows of 200ms per order (the join key), a
+// window's rows reaching a second past their orders' times.
+func paidWindows(join string) joinScenario {
+	sc := unpaidOrders(join, "WITHIN INTERVAL '1' SECOND")
 	sc.stmt = strings.Replace(sc.stmt, "SELECT o.order_id, o.customer, o.amount, p.pay_id, p.order_id AS paid_order, p.paid",
-		"SELECT o.order_id, _WINDOW_START AS w, COUNT(*) AS n, SUM(p.pay_id) AS pays", 1)
+		"SELECT o.order_id, _WINDOW_START AS w, COUNT(*) AS n, COUNT(p.pay_id) AS paid, SUM(p.pay_id) AS pays", 1)
 	sc.stmt = strings.Replace(sc.stmt, "\nWITH", "\nGROUP BY o.order_id WINDOW TUMBLING(INTERVAL '200' MILLISECOND) EMIT FINAL\nWITH", 1)
 	sc.key = []string{"order_id", "w"}
 	return sc
@@ -278,10 +278,11 @@ func (sc joinScenario) oneProcess(t *testing.T, brokers string) []string {
 func TestRepartitionedJoinsAcrossProcesses(t *testing.T) {
 	t.Parallel()
 	scenarios := map[string]func(*testing.T) joinScenario{
-		"interval": func(*testing.T) joinScenario { return paidOrders() },
-		"chain":    func(*testing.T) joinScenario { return shippedOrders() },
-		"table":    tradersWindows,
-		"windows":  func(*testing.T) joinScenario { return paidWindows() },
+		"interval":     func(*testing.T) joinScenario { return paidOrders() },
+		"chain":        func(*testing.T) joinScenario { return shippedOrders() },
+		"table":        tradersWindows,
+		"windows":      func(*testing.T) joinScenario { return paidWindows("JOIN") },
+		"left-windows": func(*testing.T) joinScenario { return paidWindows("LEFT JOIN") },
 		"left": func(*testing.T) joinScenario {
 			return unpaidOrders("LEFT JOIN", "WITHIN INTERVAL '1' SECOND")
 		},

@@ -54,13 +54,19 @@ func (q *joinQuery) repartitionJoin(ctx context.Context, stmt *sql.Statement, op
 	// written whole again or not at all).
 	// With nothing kept after a stream-stream join, once the watermark
 	// passed that reach: the record left the join, its matches written.
-	// An outer join (planned only with nothing kept after it) also needs
-	// every row a replayed row may meet, or it would write that row with
-	// NULLs: join.Program.Replayed decides, and marks the rows whose NULLs
-	// were decided already Settled.
+	// An outer join with nothing kept after it also needs every row a
+	// replayed row may meet, or it would write that row with NULLs:
+	// join.Program.Replayed decides, and marks the rows whose NULLs were
+	// decided already Settled. Followed by windows (the only state the
+	// plan allows after an outer join), the windows rule suffices: a row
+	// whose row with NULLs falls in a window still open meets only rows
+	// that are replayed, and one in a window that fired is dropped.
 	reach, lag, after := prog.Reach(), prog.Lag(), prog.Program
 	left := prog.Sides() != nil && after.Replayable() == nil && !after.Windowed()
-	outer := prog.Outer()
+	outer := prog.Outer() && left
+	if err := after.Replayable(); err != nil && prog.Outer() {
+		return configErr(fmt.Errorf("an outer stream-stream join repartitioned across processes is followed by state a replay cannot rebuild (%w): run it with '%s'='false'", err, plan.PropRepartition))
+	}
 	fired := func(rec *record.Record, wm int64) bool {
 		if outer {
 			return prog.Replayed(rec, wm)
