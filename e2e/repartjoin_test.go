@@ -268,13 +268,16 @@ func (sc joinScenario) oneProcess(t *testing.T, brokers string) []string {
 // processes of one consumer group, and again with one of them killed
 // mid-run (its connections cut at once, as by kill -9) and restarted
 // while a fourth joins: a stream-stream JOIN of two topics with different
-// partition counts, neither keyed by the join key, and a windowed count
-// over a stream-table join whose stream is keyed by another column, and a
-// chain of three streams joined on one key. Each
-// statement runs in two stages joined by one repartition topic that every
-// stream is written to by its side of the key; the group writes exactly
-// the rows one process writes (some more than once after a rebalance:
-// at-least-once), none partial.
+// partition counts, neither keyed by the join key, its LEFT (WITHIN) and
+// FULL (asymmetric BETWEEN) forms with rows unmatched on both sides and
+// event times out of order, windowed counts per order after the inner
+// and the LEFT join, a windowed count over a stream-table join whose
+// stream is keyed by another column, and a chain of three streams joined
+// on one key. Each statement runs in two stages joined by one
+// repartition topic that every stream is written to by its side of the
+// key; the group writes exactly the rows one process writes (some more
+// than once after a rebalance: at-least-once), none partial, no row with
+// NULLs for a row that matched.
 func TestRepartitionedJoinsAcrossProcesses(t *testing.T) {
 	t.Parallel()
 	scenarios := map[string]func(*testing.T) joinScenario{
