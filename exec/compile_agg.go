@@ -392,8 +392,9 @@ func argTypeFits(name string, t record.Type) bool {
 
 // aggOutputTypes gives the output columns that are an aggregate call the
 // type its values always have: BIGINT for COUNT and for SUM of integers,
-// the argument's type for MIN and MAX (others stay ANY), so that a
-// statement reading the output (in one application) is type-checked.
+// DECIMAL for SUM of decimals and AVG of integers or decimals (computed
+// exactly), the argument's type for MIN and MAX (others stay ANY), so that
+// a statement reading the output (in one application) is type-checked.
 func (p *Program) aggOutputTypes(items []sql.SelectItem, in *expr.Scope) {
 	fields := p.out.Fields()
 	for i, it := range items {
@@ -408,9 +409,10 @@ func (p *Program) aggOutputTypes(items []sql.SelectItem, in *expr.Scope) {
 			if _, t, err := expr.CompileTyped(c.Args[0], in); err == nil {
 				fields[i].Type = t
 			}
-		case name == "SUM" && len(c.Args) == 1:
-			if _, t, err := expr.CompileTyped(c.Args[0], in); err == nil && (t.Kind == record.TypeInteger || t.Kind == record.TypeBigint) {
-				fields[i].Type = record.BigintType
+		case (name == "SUM" || name == "AVG") && len(c.Args) == 1:
+			// exact: BIGINT or DECIMAL (see aggType); of floats, ANY
+			if t := aggType(c, in); t.Kind == record.TypeBigint || t.Kind == record.TypeDecimal {
+				fields[i].Type = t
 			}
 		}
 	}

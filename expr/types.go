@@ -129,7 +129,7 @@ func (c *compiler) binaryType(x *sql.Binary) (record.Type, error) {
 		t, ok := arithType(x.Op, l, r)
 		if !ok {
 			hint := ""
-			if x.Op == sql.Add && (l.Kind == record.TypeString || r.Kind == record.TypeString) && !l.Numeric() && !r.Numeric() {
+			if x.Op == sql.Add && (l.Kind == record.TypeString || r.Kind == record.TypeString) && known(l) && known(r) && !l.Numeric() && !r.Numeric() {
 				hint = "; strings are joined with ||"
 			}
 			return record.AnyType, errorf(x, "operator does not exist: %s %s %s (%s %s %s)%s", l, x.Op, r,
