@@ -457,6 +457,38 @@ func (s *Source) topicID(ctx context.Context, cl *kgo.Client) ([16]byte, error) 
 	return id, nil
 }
 
+// fetchStable fetches the group's committed offsets. Exactly-once, a
+// transaction that commits offsets may be under way (another member's, or
+// this member's last, ended by the rebalance): the offsets and fences are
+// read once every such transaction has ended (RequireStable, asked again
+// while the brokers answer that one is pending), or a replay would start
+// from an older offset and fence than those its output committed with.
+func (s *Source) fetchStable(ctx context.Context, cl *kgo.Client) (kadm.OffsetResponses, error) {
+	adm := kadm.NewClient(cl)
+	if s.txn == nil {
+		resp, err := adm.FetchOffsets(ctx, s.cfg.group)
+		if err == nil {
+			err = resp.Error()
+		}
+		return resp, err
+	}
+	ctx = kadm.RequireStable(ctx)
+	for {
+		resp, err := adm.FetchOffsets(ctx, s.cfg.group)
+		if err == nil {
+			err = resp.Error()
+		}
+		if !errors.Is(err, kerr.UnstableOffsetCommit) {
+			return resp, err
+		}
+		select {
+		case <-ctx.Done():
+			return resp, err
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
 // fenceWait bounds how long a new assignment waits for its fences.
 const fenceWait = 30 * time.Second
 
@@ -484,14 +516,7 @@ func (s *Source) loadFences(ctx context.Context, offsets map[int32]kgo.Offset) e
 	// the readers exist already: they must not read without their fences.
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fenceWait)
 	defer cancel()
-	if s.txn != nil {
-		// wait for the transactions that commit offsets to end
-		fctx = kadm.RequireStable(fctx)
-	}
-	resp, err := kadm.NewClient(cl).FetchOffsets(fctx, s.cfg.group)
-	if err == nil {
-		err = resp.Error()
-	}
+	resp, err := s.fetchStable(fctx, cl)
 	if errors.Is(err, kerr.GroupIDNotFound) {
 		return nil
 	}
