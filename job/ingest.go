@@ -204,7 +204,13 @@ func (r *run) ingest(sp *sourcePartition, rd connector.PartitionReader) error {
 		}
 		switch {
 		case errors.Is(err, io.EOF):
-			in.flushAll(true)
+			// A reader closed because the job is stopping (a rebalance
+			// took its partition away and stopped the job) did not reach
+			// the partition's end: counted as ended, the partition would
+			// no longer hold the watermark back while the others finish,
+			// and windows of its keys would fire with the records read so
+			// far.
+			in.flushAll(r.ctx.Err() == nil)
 			return nil
 		case err != nil && r.ctx.Err() != nil:
 			in.flushAll(false)
