@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -64,6 +65,38 @@ func TestRepartitionedRerunReadsNewInput(t *testing.T) {
 	sameLines(t, "windows of the first run", runStages(t, text, 2, dir, "first"), singleProcess(t, first))
 	produce(t, brokers, "trades", keyBy(second, byTrader))
 	sameLines(t, "windows of the second run", runStages(t, text, 2, dir, "second"), singleProcess(t, second))
+}
+
+// TestRepartitionedJobReportsBatches: the batch callback (SetOnBatch, the
+// server's per-partition metrics) is called by the workers of stage 2,
+// which run the statement, for every record it processes.
+func TestRepartitionedJobReportsBatches(t *testing.T) {
+	t.Parallel()
+	brokers := startCluster(t, "trades")
+	trades := genTrades(t, 2000, 40)
+	produce(t, brokers, "trades", keyBy(trades, byTrader))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out := filepath.Join(t.TempDir(), "out.jsonl")
+	j := prepare(t, ctx, fmt.Sprintf(perSymbolWindow, kafkaTrades(brokers, "group.id", "batches"), out), runner.Options{Partitions: 2, UntilEnd: true})
+	if j.Plan.Repartition == nil {
+		t.Fatal("not repartitioned")
+	}
+	var records, outside atomic.Int64
+	j.SetOnBatch(func(partition, n int, _ time.Duration) {
+		if partition < 0 || partition >= j.Plan.Partitions {
+			outside.Add(1)
+		}
+		records.Add(int64(n))
+	})
+	if _, err := j.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// a rebalance as the stages join makes stage 2 read some records again
+	if n := records.Load(); n < int64(len(trades)) || outside.Load() > 0 {
+		t.Errorf("batches of %d records reported (%d outside the job's %d partitions), want at least the %d records read",
+			n, outside.Load(), j.Plan.Partitions, len(trades))
+	}
 }
 
 // TestRepartitionedSourcePositionRefused: _PARTITION and _OFFSET in a

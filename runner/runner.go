@@ -291,8 +291,13 @@ func (j *Job) InputProgress() (read, total int64, ok bool) {
 }
 
 // SetOnBatch sets the function the job's workers call after each batch
-// (job.Config.OnBatch); call it before Run.
+// (job.Config.OnBatch; with two stages, those of stage 2, which runs the
+// statement); call it before Run.
 func (j *Job) SetOnBatch(f func(partition, records int, d time.Duration)) {
+	if j.stages != nil {
+		j.stages.two.OnBatch = f
+		return
+	}
 	j.config.OnBatch = f
 }
 
