@@ -12,8 +12,18 @@ import (
 // starts after adjustOffsets, so no records reach a reader before it exists.
 // A member that must hold the whole topic (RequireWholeTopic) and was given
 // only part of it stops.
-func (s *Source) assigned(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+//
+// A stop.at=end member stops fetching a partition whose reader reached its
+// end (push), and the client keeps it paused across rebalances; but the
+// group may take the partition away before the offsets up to its end were
+// committed (a handover commits what the job finished) and give it back, to
+// be read again from the committed offset: every partition the group
+// assigns is fetched again.
+func (s *Source) assigned(_ context.Context, cl *kgo.Client, m map[string][]int32) {
 	s.abortRevoked()
+	if s.cfg.stopAtEnd && len(m[s.cfg.topic]) > 0 {
+		cl.ResumeFetchPartitions(map[string][]int32{s.cfg.topic: m[s.cfg.topic]})
+	}
 	s.mu.Lock()
 	for _, p := range m[s.cfg.topic] {
 		s.owned[p] = true
@@ -94,6 +104,7 @@ func (s *Source) adjustOffsets(ctx context.Context, offsets map[string]map[int32
 	if !s.cfg.stopAtEnd {
 		return offsets, nil
 	}
+	var atEnd []int32
 	for p, o := range offsets[s.cfg.topic] {
 		start := o.EpochOffset().Offset
 		if start < 0 {
@@ -104,7 +115,12 @@ func (s *Source) adjustOffsets(ctx context.Context, offsets map[string]map[int32
 		if r := s.readers[p]; r != nil && start >= s.ends[p] {
 			r.ended.Store(true)
 			r.finish()
+			atEnd = append(atEnd, p)
 		}
+	}
+	if len(atEnd) > 0 && s.client != nil {
+		// nothing to read: as push does for a reader reaching its end
+		s.client.PauseFetchPartitions(map[string][]int32{s.cfg.topic: atEnd})
 	}
 	s.signal()
 	return offsets, nil

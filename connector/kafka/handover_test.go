@@ -104,3 +104,68 @@ func TestRepartitionCommitAfterHandover(t *testing.T) {
 		t.Errorf("a commit under the current assignment: partition %d committed at %d, want 7", p, got)
 	}
 }
+
+// startBoundedMember opens a stop.at=end member of group g, rebalancing
+// eagerly and kept open for later assignments (as stage 1 of a
+// repartitioned statement is), that reads whatever the group assigns it
+// and commits nothing.
+func startBoundedMember(t *testing.T, brokers []string, g string) (*Source, *collector) {
+	t.Helper()
+	src, err := NewSource("trades", sourceProps(brokers, "group.id", g, "stop.at", "end", "session.timeout.ms", "6000"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.UseEagerRebalancing()
+	src.KeepOpen()
+	ctx, cancel := context.WithCancel(context.Background())
+	ch, err := src.Open(ctx, tradeSchema(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &collector{}
+	go c.run(ctx, ch)
+	t.Cleanup(func() {
+		cancel()
+		src.Close()
+		c.wg.Wait()
+	})
+	return src, c
+}
+
+// TestBoundedPartitionBackBeforeItsEnd: a stop.at=end member whose reader
+// reached its partition's end stops fetching the partition; when the group
+// takes it away before the offsets up to the end were committed (the
+// handover commits what the job finished) and gives it back, its new
+// reader starts at the committed offset, before the end, and must read on
+// to the end. The fetch stayed paused across the rebalance: the member
+// never read the partition again and a bounded run never ended (issue 17's
+// stall).
+func TestBoundedPartitionBackBeforeItsEnd(t *testing.T) {
+	brokers := startCluster(t, "trades")
+	produce(t, brokers, "trades", trades(800, 40))
+	const g = "paused"
+	a, ca := startBoundedMember(t, brokers, g)
+	waitFor(t, "the first member reads every partition to its end", func() bool { return a.AllEnded() && ownedCount(a) == testPartitions })
+	_, ends := a.Offsets()
+	half := map[int32]int64{}
+	for p, e := range ends {
+		half[p] = e / 2
+	}
+	read := len(ca.records())
+
+	b, _ := startBoundedMember(t, brokers, g)
+	// the handover commits less than the readers read
+	waitFor(t, "the group takes the partitions back", func() bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return len(a.revoking) > 0
+	})
+	if err := a.Commit(context.Background(), half); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "both members hold partitions", func() bool { return ownedCount(a) > 0 && ownedCount(b) > 0 })
+	waitFor(t, "both members read their partitions to the end", func() bool { return a.AllEnded() && b.AllEnded() })
+	if len(ca.records()) == read {
+		t.Error("the first member read nothing again from the committed offsets")
+	}
+}
