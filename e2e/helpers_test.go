@@ -190,19 +190,36 @@ func sameLines(t testing.TB, what string, got, want []string) {
 		return
 	}
 	t.Errorf("%s: %d lines, want %d", what, len(got), len(want))
-	for i := 0; i < max(len(got), len(want)); i++ {
-		var g, w string
-		if i < len(got) {
-			g = got[i]
-		}
-		if i < len(want) {
-			w = want[i]
-		}
-		if g != w {
-			t.Errorf("first difference at sorted line %d:\n got  %s\n want %s", i, g, w)
-			return
+	missing, extra := lineDiff(got, want), lineDiff(want, got)
+	for _, d := range []struct {
+		what  string
+		lines []string
+	}{{"missing", missing}, {"not wanted", extra}} {
+		for i, l := range d.lines {
+			if i == 10 {
+				t.Errorf("... %d more %s", len(d.lines)-i, d.what)
+				break
+			}
+			t.Errorf("%s: %s", d.what, l)
 		}
 	}
+}
+
+// lineDiff returns the lines of want that got does not have.
+func lineDiff(got, want []string) []string {
+	have := map[string]int{}
+	for _, l := range got {
+		have[l]++
+	}
+	var out []string
+	for _, l := range want {
+		if have[l] > 0 {
+			have[l]--
+			continue
+		}
+		out = append(out, l)
+	}
+	return out
 }
 
 // groupOffsets returns the offsets group has committed for topic, per partition.
@@ -242,7 +259,13 @@ func committedSum(ctx context.Context, brokers, group string) int64 {
 // waitFor polls cond every 10ms until it holds, failing the test after 20s.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	waitWithin(t, 20*time.Second, what, cond)
+}
+
+// waitWithin is waitFor failing the test after d.
+func waitWithin(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting: %s", what)

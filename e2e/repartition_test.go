@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -55,12 +56,22 @@ func startStage(t *testing.T, ctx context.Context, text, out string) *stage {
 	return s
 }
 
+// wait waits for the process to end. One still running shortly before
+// ctx's deadline fails the test with every goroutine's stack, taken while
+// the processes are stuck (their context has not ended yet).
 func (s *stage) wait(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
+	left := time.Minute
+	if d, ok := ctx.Deadline(); ok {
+		left = time.Until(d) - 5*time.Second
+	}
+	timer := time.NewTimer(left)
+	defer timer.Stop()
 	select {
 	case <-s.done:
-	case <-ctx.Done():
-		t.Fatalf("process %s did not end", name)
+	case <-timer.C:
+		buf := make([]byte, 16<<20)
+		t.Fatalf("process %s did not end; goroutines:\n%s", name, buf[:runtime.Stack(buf, true)])
 	}
 	if s.err != nil {
 		t.Fatalf("process %s: %v", name, s.err)
