@@ -66,6 +66,11 @@ func (s *Source) pollLoop(ctx context.Context) {
 // transaction must not end during a poll): a commit cancels the poll under
 // way and runs before the next. Handing the polled records to the readers
 // is not part of the turn, so a commit never waits for a full reader.
+//
+// A commit that asked for the turn between the poll loop taking it and
+// storing its cancel function cancelled the previous poll, not this one:
+// the poll is cancelled here instead, or it could wait for ever for
+// records (every partition read to its end) while the commit waits for it.
 func (s *Source) pollTurn(ctx context.Context) (context.Context, func()) {
 	if s.txn == nil {
 		return ctx, func() {}
@@ -75,9 +80,18 @@ func (s *Source) pollTurn(ctx context.Context) (context.Context, func()) {
 	case <-ctx.Done():
 		return ctx, func() {}
 	}
+	return s.startPoll(ctx)
+}
+
+// startPoll returns the context of a poll whose turn the poll loop has
+// taken, and the function that ends the poll and hands the turn back.
+func (s *Source) startPoll(ctx context.Context) (context.Context, func()) {
 	pctx, cancel := context.WithCancel(ctx)
 	s.mu.Lock()
 	s.pollCancel = cancel
+	if s.commitsWaiting > 0 {
+		cancel()
+	}
 	s.mu.Unlock()
 	return pctx, func() {
 		cancel()

@@ -82,9 +82,12 @@ type Source struct {
 	restored *connector.Checkpoint
 	resumeAt map[int32]int64
 	// turn is held by the poll loop while it polls and by a commit while
-	// it ends the transaction; pollCancel ends the poll under way.
-	turn       chan struct{}
-	pollCancel context.CancelFunc
+	// it ends the transaction; pollCancel ends the poll under way, and
+	// commitsWaiting counts the commits waiting for the turn (a poll that
+	// starts while one waits is cancelled at once).
+	turn           chan struct{}
+	pollCancel     context.CancelFunc
+	commitsWaiting int
 
 	// eager: the member rebalances eagerly (range), as the members of a
 	// group shared with a repartition topic's readers must

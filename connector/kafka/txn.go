@@ -169,15 +169,8 @@ func (t *TxnSource) CommitCheckpoint(ctx context.Context, offsets map[int32]int6
 		marks[p] = kgo.EpochOffset{Epoch: -1, Offset: o}
 	}
 	// Take the poll loop's turn: no poll runs while the transaction ends.
-	s.mu.Lock()
-	if s.pollCancel != nil {
-		s.pollCancel()
-	}
-	s.mu.Unlock()
-	select {
-	case <-s.turn:
-	case <-ctx.Done():
-		return fmt.Errorf("kafka source %q: commit: %w", s.cfg.name, ctx.Err())
+	if err := s.commitTurn(ctx); err != nil {
+		return fmt.Errorf("kafka source %q: commit: %w", s.cfg.name, err)
 	}
 	defer func() { s.turn <- struct{}{} }()
 	session.Client().MarkCommitOffsets(map[string]map[int32]kgo.EpochOffset{s.cfg.topic: marks})
@@ -206,6 +199,29 @@ func (t *TxnSource) CommitCheckpoint(ctx context.Context, offsets map[int32]int6
 	s.commitCond.Broadcast()
 	s.mu.Unlock()
 	return nil
+}
+
+// commitTurn takes the poll loop's turn for a commit, cancelling the poll
+// under way and any that starts before the commit has the turn; the
+// commit hands it back.
+func (s *Source) commitTurn(ctx context.Context) error {
+	s.mu.Lock()
+	s.commitsWaiting++
+	if s.pollCancel != nil {
+		s.pollCancel()
+	}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.commitsWaiting--
+		s.mu.Unlock()
+	}()
+	select {
+	case <-s.turn:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Commit commits offsets in the transaction, without a checkpoint.
