@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -238,11 +237,7 @@ func TestKilledChainLosesNothing(t *testing.T) {
 		}
 	}
 	producing.Wait()
-	cmd := exec.Command(bin, "run", "-q", app("stop.at", "end"))
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("last run: %v\n%s", err, out)
-	}
+	runToCompletion(t, bin, dir, "run", "-q", app("stop.at", "end"))
 	missing, dups := countFilter(t, trades, where, readCommitted(t, brokers, "out"))
 	t.Logf("3 kills: %d missing, %d duplicates", missing, dups)
 	if missing > 0 {

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -57,6 +58,38 @@ func killAfter(t *testing.T, bin, dir string, d time.Duration, args ...string) b
 		cmd.Process.Kill()
 		<-done
 		return true
+	}
+}
+
+// runToCompletion runs bin with args in dir until it ends and fails the
+// test when it fails. A run still going after 3 minutes is hung: it gets
+// SIGQUIT, and the failure shows every goroutine's stack.
+func runToCompletion(t *testing.T, bin, dir string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOTRACEBACK=all")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run %q: %v\n%s", args, err, out.String())
+		}
+	case <-time.After(3 * time.Minute):
+		cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+		t.Fatalf("run %q did not end in 3 minutes; its goroutines:\n%s", args, out.String())
 	}
 }
 
@@ -130,11 +163,7 @@ func TestCrashesExactlyOnce(t *testing.T) {
 					}
 				}
 				producing.Wait()
-				cmd := exec.Command(bin, "run", "-q", "-e", stmt("stop.at", "end"))
-				cmd.Dir = dir
-				if out, err := cmd.CombinedOutput(); err != nil {
-					t.Fatalf("last run: %v\n%s", err, out)
-				}
+				runToCompletion(t, bin, dir, "run", "-q", "-e", stmt("stop.at", "end"))
 				rows := readCommitted(t, brokers, "out")
 				var missing, dups int
 				if q.name == "filter" {

@@ -33,14 +33,22 @@ func TestSecondMemberStopsUnsplittableJob(t *testing.T) {
 	a := startMember(t, ctx, stmt(filepath.Join(dir, "a.jsonl")), filepath.Join(dir, "a.jsonl"))
 	waitFor(t, "process a reads", func() bool { return a.in.Load() > 0 })
 	b := startMember(t, ctx, stmt(filepath.Join(dir, "b.jsonl")), filepath.Join(dir, "b.jsonl"))
+	bothStop(t, ctx, a, b, "symbol")
+}
+
+// bothStop waits for members a and b of a group to stop, and checks that
+// each says the group has another member, naming what the split breaks.
+func bothStop(t *testing.T, ctx context.Context, a, b *member, what string) {
+	t.Helper()
 	for name, m := range map[string]*member{"a": a, "b": b} {
 		select {
 		case <-m.done:
 		case <-ctx.Done():
-			t.Fatalf("process %s did not stop when the group got a second member", name)
+			t.Fatalf("process %s did not stop when the group got a second member (a: in %d, b: in %d); goroutines:\n%s",
+				name, a.in.Load(), b.in.Load(), goroutines())
 		}
-		if m.err == nil || !strings.Contains(m.err.Error(), "has another member") || !strings.Contains(m.err.Error(), "symbol") {
-			t.Errorf("process %s: err = %v, want the group's second member named with the key it splits", name, m.err)
+		if m.err == nil || !strings.Contains(m.err.Error(), "has another member") || !strings.Contains(m.err.Error(), what) {
+			t.Errorf("process %s: err = %v, want the group's second member named with the %s it splits", name, m.err, what)
 		}
 	}
 }
