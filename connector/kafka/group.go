@@ -34,6 +34,9 @@ func (s *Source) assigned(_ context.Context, cl *kgo.Client, m map[string][]int3
 	}
 	owned, total := len(s.owned), s.partitions
 	shared := s.wholeTopic != "" && owned < total
+	if shared {
+		s.holdSplitLocked()
+	}
 	s.mu.Unlock()
 	s.logger().Debug("kafka partitions assigned", "partitions", m[s.cfg.topic])
 	if shared {

@@ -89,6 +89,12 @@ type Source struct {
 	pollCancel     context.CancelFunc
 	commitsWaiting int
 
+	// ledMembers is how many members the generation this member leads
+	// has (0: it does not lead); splitHeld, closed when the group
+	// rebalances again, holds its close after a split (split.go)
+	ledMembers int
+	splitHeld  chan struct{}
+
 	// eager: the member rebalances eagerly (range), as the members of a
 	// group shared with a repartition topic's readers must
 	eager bool
@@ -390,9 +396,12 @@ func (s *Source) newConsumer() (*kgo.Client, error) {
 	// offers the eager range protocol, so members whose plans differ (facts
 	// sampled at different times) still agree on one protocol. The members of
 	// a group that reads a repartition topic rebalance eagerly too (eager).
-	if s.wholeTopic != "" || s.eager {
+	switch {
+	case s.wholeTopic != "":
+		opts = append(opts, kgo.Balancers(splitBalancer{kgo.RangeBalancer(), s}))
+	case s.eager:
 		opts = append(opts, kgo.Balancers(kgo.RangeBalancer()))
-	} else {
+	default:
 		opts = append(opts, kgo.Balancers(kgo.CooperativeStickyBalancer(), kgo.RangeBalancer()))
 	}
 	if s.eager {
@@ -576,6 +585,7 @@ func (s *Source) Close() error {
 	}
 	cancel()
 	s.wg.Wait()
+	s.awaitSplit()
 	s.endTransaction()
 	cl.CloseAllowingRebalance()
 	s.leaveStatic()
