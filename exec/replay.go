@@ -3,6 +3,7 @@ package exec
 import (
 	"errors"
 
+	"github.com/sluicesql/sluice/record"
 	"github.com/sluicesql/sluice/sql"
 )
 
@@ -50,4 +51,25 @@ func (p *Program) Fired(t, wm int64) bool {
 		}
 	}
 	return true
+}
+
+// Replayed reports whether a record that stage 2 of a repartitioned
+// statement reads again before its partition's fence had its whole effect
+// under the fence's watermark wm: every window of it fired under wm, or
+// under the watermark it carries (it was late by it, so dead-lettered or
+// dropped, and would be again). A record it keeps goes only into its
+// windows that had not fired under wm: the others were written with it
+// (each had all its records before the fence), and a replay would open
+// them again with part of their rows. So it raises the watermark the
+// record is judged late by (record.Record.Watermark) to wm, which makes a
+// SLIDING window's record skip its earlier windows, not dead-letter it.
+func (p *Program) Replayed(rec *record.Record, wm int64) bool {
+	t, ok := p.EventTime(rec)
+	if ok && p.Fired(t, max(wm, rec.Watermark)) {
+		return true
+	}
+	if p.agg != nil && p.agg.window != nil && p.agg.window.kind != sql.Session {
+		rec.Watermark = max(rec.Watermark, wm)
+	}
+	return false
 }

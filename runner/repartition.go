@@ -47,12 +47,9 @@ func (c *checked) repartition(ctx context.Context, stmt *sql.Statement, opts Opt
 	// A record had its effect under a fence's watermark wm when its windows
 	// had all fired under wm (its rows are out), or under the watermark it
 	// carries (it was late by it, so dead-lettered or dropped, and a
-	// replay finds it late again).
-	fired := func(rec *record.Record, wm int64) bool {
-		et, ok := j.Program.EventTime(rec)
-		return ok && j.Program.Fired(et, max(wm, rec.Watermark))
-	}
-	err := splitStages(ctx, j, []*kafka.Source{ks}, j.Program.InputSchema(), fired, c.kafkaOpts, func(facts connector.Facts) (job.Config, error) {
+	// replay finds it late again); one kept goes only into the windows
+	// that had not fired (exec.Program.Replayed).
+	err := splitStages(ctx, j, []*kafka.Source{ks}, j.Program.InputSchema(), j.Program.Replayed, c.kafkaOpts, func(facts connector.Facts) (job.Config, error) {
 		p2, err := c.build(stmt, opts, facts)
 		if err != nil {
 			return job.Config{}, err
