@@ -131,10 +131,17 @@ func distinctRows(t *testing.T, lines []string, key func(line string) string) []
 // its rows sorted: the answer every group of processes must give.
 func singleProcess(t *testing.T, trades []trade) []string {
 	t.Helper()
+	return singleProcessOf(t, perSymbolWindow, trades)
+}
+
+// singleProcessOf is singleProcess for the statement stmt (formatted as
+// perSymbolWindow is).
+func singleProcessOf(t *testing.T, stmt string, trades []trade) []string {
+	t.Helper()
 	dir := t.TempDir()
 	in := writeTrades(t, dir, trades)
 	out := filepath.Join(dir, "want.jsonl")
-	runToEnd(t, fmt.Sprintf(perSymbolWindow, fmt.Sprintf("'trades.type'='file_source', 'trades.path'='%s'", in), out))
+	runToEnd(t, fmt.Sprintf(stmt, fmt.Sprintf("'trades.type'='file_source', 'trades.path'='%s'", in), out))
 	want := readLines(t, out)
 	slices.Sort(want)
 	return want
@@ -182,23 +189,28 @@ func startStageOn(t *testing.T, ctx context.Context, text string, net *kafkatest
 // it from its committed offset, skipping the records of windows already
 // written, and stage 1's records sent again after the kill are recognised
 // by their source offsets: the windows written are exactly one process's,
-// some more than once (at-least-once), none with a partial count.
+// some more than once (at-least-once), none with a partial count. A
+// SLIDING window's record replayed for its open windows stays out of the
+// ones written before the kill.
 func TestRepartitionedWindowsSurviveKillAndJoin(t *testing.T) {
 	t.Parallel()
-	for _, crash := range []bool{true, false} {
-		name := "stop"
-		if crash {
-			name = "kill"
-		}
-		t.Run(name, func(t *testing.T) {
+	sliding := strings.Replace(perSymbolWindow, "TUMBLING(trade_time, INTERVAL '100' MILLISECOND)",
+		"SLIDING(trade_time, INTERVAL '300' MILLISECOND, INTERVAL '100' MILLISECOND)", 1)
+	for _, tt := range []struct {
+		name  string
+		crash bool
+		stmt  string
+	}{{"kill", true, perSymbolWindow}, {"stop", false, perSymbolWindow}, {"sliding-kill", true, sliding}} {
+		crash := tt.crash
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			brokers := startCluster(t, "trades", "windows")
 			trades := genTrades(t, 12000, 40)
 			produce(t, brokers, "trades", keyBy(trades, byTrader))
-			want := singleProcess(t, trades)
+			want := singleProcessOf(t, tt.stmt, trades)
 			ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 			defer cancel()
-			text := strings.Replace(fmt.Sprintf(perSymbolWindow, kafkaTrades(brokers, "group.id", "g", "session.timeout.ms", "6000"), "-"),
+			text := strings.Replace(fmt.Sprintf(tt.stmt, kafkaTrades(brokers, "group.id", "g", "session.timeout.ms", "6000"), "-"),
 				"'per_symbol.type'='file_sink', 'per_symbol.path'='-'",
 				fmt.Sprintf("'per_symbol.type'='kafka_sink', 'per_symbol.topic.name'='windows', 'per_symbol.bootstrap.servers'='%s'", brokers), 1)
 			victimText := text
