@@ -115,7 +115,9 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) (code
 	var c cli
 	parser, err := kong.New(&c,
 		kong.Name("sluice"),
-		kong.Description("Sluice: streaming SQL over Kafka and files, on a partitioned parallel executor."),
+		kong.Description("Sluice: streaming SQL over Kafka and files, on a partitioned parallel executor.\n\n"+
+			"Exit codes: 0 success (also after a clean stop on Ctrl-C), 1 your error (SQL, options, flags), "+
+			"2 a runtime failure (a sink or broker that fails), 130 a second Ctrl-C."),
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(code int) { panic(exitRequest(code)) }),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),

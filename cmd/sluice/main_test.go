@@ -42,6 +42,7 @@ func TestExitCodes(t *testing.T) {
 		{"version", []string{"version"}, 0, "sluice dev", ""},
 		{"--version", []string{"--version"}, 0, "sluice dev", ""},
 		{"help", []string{"help"}, 0, "Usage: sluice <command>", ""},
+		{"help: exit codes", []string{"--help"}, 0, "Exit codes: 0 success", ""},
 		{"help run", []string{"help", "run"}, 0, "Usage: sluice run", ""},
 		{"help of an unknown command", []string{"help", "nope"}, 1, "", "nope"},
 		{"run -e", []string{"run", "-q", "-e", "SELECT k, x FROM t WHERE x > 1 " + src}, 0, `{"k":"a","x":3}`, ""},
