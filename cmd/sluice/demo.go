@@ -160,7 +160,11 @@ func (c *demoCmd) Run(e *env) error {
 	if err := plan.Explain(e.stdout, []*plan.Plan{j.Plan}); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "\n-- windows as they fire (Ctrl-C to stop):\n")
+	stop := "Ctrl-C to stop"
+	if c.Trades > 0 {
+		stop = fmt.Sprintf("it stops at the end of the %d trades", c.Trades)
+	}
+	fmt.Fprintf(e.stdout, "\n-- windows as they fire (%s):\n", stop)
 	sum, err := j.Run(ctx)
 	if sum != nil {
 		if e.ctx.Err() == nil {

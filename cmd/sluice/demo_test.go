@@ -18,7 +18,7 @@ func TestDemo(t *testing.T) {
 		"strategy:     smart_repartition on trader_id\n",
 		"chosen by:    auto\n",
 		"partitioned by trader_id (declared); 8 partitions",
-		"-- windows as they fire",
+		"-- windows as they fire (it stops at the end of the 30000 trades):\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, out)
