@@ -26,6 +26,9 @@ type Program struct {
 	where    expr.Func
 	distinct bool
 
+	// holdChanges: Held covers the groups EMIT CHANGES updates (HoldChanges)
+	holdChanges bool
+
 	// project computes the output row from an input row (stateless and
 	// analytic queries); nil for aggregating queries.
 	project []expr.Func

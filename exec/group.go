@@ -189,9 +189,11 @@ func (pl *Pipeline) unwindowed(r *record.Record) {
 	pl.stats.Accepted++
 	if pl.p.agg.changes() {
 		pl.markChanged(g)
-	} else {
-		pl.held.note(pl.src.index(r), r.Offset)
+		if !pl.p.holdChanges {
+			return
+		}
 	}
+	pl.held.note(pl.src.index(r), r.Offset)
 }
 
 // finishGroups emits every unwindowed group (EMIT FINAL) at the end of the
@@ -232,7 +234,7 @@ func (pl *Pipeline) Held(fn func(topic string, partition int32, minOffset int64)
 			r := &pl.rows.rows[i]
 			h.note(pl.src.index(r), r.Offset)
 		}
-	case a == nil || a.changes():
+	case a == nil || a.changes() && !pl.p.holdChanges:
 		return
 	case !a.windowed():
 		h = pl.held

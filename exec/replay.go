@@ -53,6 +53,16 @@ func (p *Program) Fired(t, wm int64) bool {
 	return true
 }
 
+// HoldChanges makes Held report the records of the groups and windows
+// that EMIT CHANGES updates too (the oldest record of each one still
+// kept), not only those not yet emitted: stage 2 of a repartitioned
+// statement keeps no durable state, so a replay from its committed offset
+// must rebuild them, or a rebalance would start their counts again from
+// zero. The updates of the records replayed are written again (at least
+// once); the last one of each group is the one-process answer. Call it
+// before the first pipeline.
+func (p *Program) HoldChanges() { p.holdChanges = true }
+
 // Replayed reports whether a record that stage 2 of a repartitioned
 // statement reads again before its partition's fence had its whole effect
 // under the fence's watermark wm: every window of it fired under wm, or

@@ -1,9 +1,11 @@
 package exec
 
 import (
+	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/sluicesql/sluice/record"
@@ -21,7 +23,6 @@ import (
 // record replayed for its open windows must not reopen the ones that
 // fired).
 func TestRepartitionReplayWritesTheOneRunRows(t *testing.T) {
-	const ooo = 200
 	for _, window := range []string{
 		"TUMBLING(INTERVAL '100' MILLISECONDS)",
 		"SLIDING(INTERVAL '300' MILLISECONDS, INTERVAL '100' MILLISECONDS)",
@@ -30,92 +31,113 @@ func TestRepartitionReplayWritesTheOneRunRows(t *testing.T) {
 		t.Run(window, func(t *testing.T) {
 			prog := compileSQL(t, "SELECT k, _WINDOW_START AS ws, COUNT(*) AS n, SUM(v) AS s FROM rp GROUP BY k WINDOW "+window+" EMIT FINAL",
 				Options{ExternalWatermark: true}, "k", "v")
-			rng := rand.New(rand.NewPCG(11, uint64(len(window))))
-			// the partition: a few keys, disordered within ooo; wms[i] is
-			// the watermark before record i, the one it carries (none late)
-			const n = 3000
-			ts, vs := make([]int64, n), make([]int64, n)
-			now := int64(0)
-			for i := range ts {
-				now += rng.Int64N(25)
-				ts[i] = now
-			}
-			for i := range ts {
-				if j := min(n-1, i+rng.IntN(6)); ts[j]-ts[i] <= ooo {
-					ts[i], ts[j] = ts[j], ts[i]
-				}
-			}
-			wms := make([]int64, n+1)
-			high := int64(math.MinInt64)
-			for i := range ts {
-				ts[i] = max(ts[i], high)
-				wms[i], vs[i] = high, int64(i)
-				high = max(high, ts[i]-ooo)
-			}
-			wms[n] = high
-			rec := func(i int) record.Record {
-				return record.Record{Values: []record.Value{record.IntValue(int64(i % 7)), record.IntValue(vs[i])},
-					Timestamp: ts[i], Watermark: wms[i], Topic: "rp", Offset: int64(i)}
-			}
-			// run reads records [from, to) in random batches, moving the
-			// watermark as the partition's reports would; skip drops a
-			// replayed record
-			run := func(pl *Pipeline, out *collector, from, to int, skip func(*record.Record) bool) int64 {
-				wm := int64(math.MinInt64)
-				for i := from; i < to; {
-					var batch []record.Record
-					for end := min(to, i+1+rng.IntN(40)); i < end; i++ {
-						if r := rec(i); skip == nil || !skip(&r) {
-							batch = append(batch, r)
-						}
-					}
-					pl.Process(batch, out)
-					if w := wms[i]; w > wm && rng.IntN(3) > 0 {
-						wm = w
-						pl.Advance(wm, out)
-					}
-				}
-				return wm
-			}
-			one := &collector{}
-			pl := prog.NewPipeline()
-			run(pl, one, 0, n, nil)
-			pl.Finish(one)
-			want := sortedSet(one.texts())
+			p := newReplayPartition(uint64(len(window)))
+			want := sortedSet(p.oneRun(prog))
 			for round := range 20 {
-				var all []string
-				from, fenceTo, fenceWM := 0, int64(0), int64(math.MinInt64)
-				for gen := 0; ; gen++ {
-					out := &collector{}
-					fto, fwm := fenceTo, fenceWM
-					pl := prog.NewPipeline()
-					to := from + rng.IntN(n/3)
-					if gen == 4 || to >= n {
-						to = n
-					}
-					wm := run(pl, out, from, to, func(r *record.Record) bool {
-						return r.Offset < fto && prog.Replayed(r, fwm)
-					})
-					if to == n {
-						pl.Finish(out)
-					}
-					if len(out.dead) > 0 {
-						t.Fatalf("round %d: a replay dead-lettered %v", round, out.dead[0])
-					}
-					all = append(all, out.texts()...)
-					if to == n {
-						break
-					}
-					held := int64(to)
-					pl.Held(func(_ string, _ int32, off int64) { held = min(held, off) })
-					from = max(from, int(held))
-					fenceTo, fenceWM = max(int64(to), fenceTo), max(wm, fenceWM)
-				}
-				if got := sortedSet(all); !slices.Equal(got, want) {
+				if got := sortedSet(p.generations(t, prog)); !slices.Equal(got, want) {
 					t.Fatalf("round %d: %d distinct rows, one run %d: extra %v, missing %v", round, len(got), len(want), setMinus(got, want), setMinus(want, got))
 				}
 			}
 		})
+	}
+}
+
+// replayPartition is a repartition topic's partition: a few keys,
+// disordered within ooo, each record carrying the watermark before it
+// (none is late).
+type replayPartition struct {
+	rng     *rand.Rand
+	ts, wms []int64
+}
+
+func newReplayPartition(seed uint64) *replayPartition {
+	const n, ooo = 3000, 200
+	p := &replayPartition{rng: rand.New(rand.NewPCG(11, seed)), ts: make([]int64, n), wms: make([]int64, n+1)}
+	now := int64(0)
+	for i := range p.ts {
+		now += p.rng.Int64N(25)
+		p.ts[i] = now
+	}
+	for i := range p.ts {
+		if j := min(n-1, i+p.rng.IntN(6)); p.ts[j]-p.ts[i] <= ooo {
+			p.ts[i], p.ts[j] = p.ts[j], p.ts[i]
+		}
+	}
+	high := int64(math.MinInt64)
+	for i := range p.ts {
+		p.ts[i] = max(p.ts[i], high)
+		p.wms[i] = high
+		high = max(high, p.ts[i]-ooo)
+	}
+	p.wms[n] = high
+	return p
+}
+
+func (p *replayPartition) rec(i int) record.Record {
+	return record.Record{Values: []record.Value{record.IntValue(int64(i % 7)), record.IntValue(int64(i))},
+		Timestamp: p.ts[i], Watermark: p.wms[i], Topic: "rp", Offset: int64(i)}
+}
+
+// run reads records [from, to) in random batches, moving the watermark as
+// the partition's reports would; skip drops a replayed record.
+func (p *replayPartition) run(pl *Pipeline, out *collector, from, to int, skip func(*record.Record) bool) int64 {
+	wm := int64(math.MinInt64)
+	for i := from; i < to; {
+		var batch []record.Record
+		for end := min(to, i+1+p.rng.IntN(40)); i < end; i++ {
+			if r := p.rec(i); skip == nil || !skip(&r) {
+				batch = append(batch, r)
+			}
+		}
+		pl.Process(batch, out)
+		if w := p.wms[i]; w > wm && p.rng.IntN(3) > 0 {
+			wm = w
+			pl.Advance(wm, out)
+		}
+	}
+	return wm
+}
+
+// oneRun returns the rows of prog over the whole partition in one run.
+func (p *replayPartition) oneRun(prog *Program) []string {
+	out := &collector{}
+	pl := prog.NewPipeline()
+	p.run(pl, out, 0, len(p.ts), nil)
+	pl.Finish(out)
+	return out.texts()
+}
+
+// generations returns the rows of prog over the partition read by
+// generations, in order.
+func (p *replayPartition) generations(t *testing.T, prog *Program) []string {
+	n := len(p.ts)
+	var all []string
+	from, fenceTo, fenceWM := 0, int64(0), int64(math.MinInt64)
+	for gen := 0; ; gen++ {
+		out := &collector{}
+		fto, fwm := fenceTo, fenceWM
+		pl := prog.NewPipeline()
+		to := from + p.rng.IntN(n/3)
+		if gen == 4 || to >= n {
+			to = n
+		}
+		wm := p.run(pl, out, from, to, func(r *record.Record) bool {
+			return r.Offset < fto && prog.Replayed(r, fwm)
+		})
+		if to == n {
+			pl.Finish(out)
+		}
+		if len(out.dead) > 0 {
+			t.Fatalf("a replay dead-lettered %v", out.dead[0])
+		}
+		all = append(all, out.texts()...)
+		if to == n {
+			return all
+		}
+		held := int64(to)
+		pl.Held(func(_ string, _ int32, off int64) { held = min(held, off) })
+		from = max(from, int(held))
+		fenceTo, fenceWM = max(int64(to), fenceTo), max(wm, fenceWM)
 	}
 }
 
@@ -135,4 +157,45 @@ func setMinus(a, b []string) []string {
 		}
 	}
 	return out
+}
+
+// TestRepartitionReplayUpdatesEndAtTheOneRunRows runs GROUP BYs with EMIT
+// CHANGES over a repartition topic's partition as one run and as
+// generations, as TestRepartitionReplayWritesTheOneRunRows does, with
+// HoldChanges as stage 2 sets it: a replay may write updates again, but
+// the last update of each group (and window) is the one run's, never one
+// counted from the records after a commit only.
+func TestRepartitionReplayUpdatesEndAtTheOneRunRows(t *testing.T) {
+	for _, q := range []string{
+		"SELECT k, COUNT(*) AS n, SUM(v) AS s FROM rp GROUP BY k EMIT CHANGES",
+		"SELECT k, _WINDOW_START AS ws, COUNT(*) AS n, SUM(v) AS s FROM rp GROUP BY k WINDOW TUMBLING(INTERVAL '100' MILLISECONDS) EMIT CHANGES",
+		"SELECT k, _WINDOW_START AS ws, COUNT(*) AS n, SUM(v) AS s FROM rp GROUP BY k WINDOW SLIDING(INTERVAL '300' MILLISECONDS, INTERVAL '100' MILLISECONDS) EMIT CHANGES",
+	} {
+		t.Run(q, func(t *testing.T) {
+			prog := compileSQL(t, q, Options{ExternalWatermark: true}, "k", "v")
+			prog.HoldChanges()
+			windowed := strings.Contains(q, "WINDOW ")
+			// last returns the last row of each group: a session's key is
+			// its start and key, as it grows at its end
+			last := func(rows []string) []string {
+				m := map[string]string{}
+				for _, r := range rows {
+					f := strings.Split(r, "|")
+					k := f[0]
+					if windowed {
+						k += "|" + f[1]
+					}
+					m[k] = r
+				}
+				return sortedSet(slices.Collect(maps.Values(m)))
+			}
+			p := newReplayPartition(uint64(len(q)))
+			want := last(p.oneRun(prog))
+			for round := range 10 {
+				if got := last(p.generations(t, prog)); !slices.Equal(got, want) {
+					t.Fatalf("round %d: last updates differ from the one run's: extra %v, missing %v", round, setMinus(got, want), setMinus(want, got))
+				}
+			}
+		})
+	}
 }

@@ -81,6 +81,9 @@ func (pl *Pipeline) sessionRecord(r *record.Record, t int64) {
 		pl.nextDue = min(pl.nextDue, pl.closeAt(s)+keep)
 	case a.changes():
 		pl.markChanged(s.g)
+		if pl.p.holdChanges {
+			s.held.note(pl.src.index(r), r.Offset)
+		}
 		pl.nextDue = min(pl.nextDue, pl.closeAt(s))
 	default:
 		s.held.note(pl.src.index(r), r.Offset)

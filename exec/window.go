@@ -81,7 +81,9 @@ func (pl *Pipeline) windowRecord(r *record.Record, t int64) {
 		applied = true
 		if pl.p.agg.changes() {
 			pl.markChanged(g)
-			continue
+			if !pl.p.holdChanges {
+				continue
+			}
 		}
 		if src < 0 {
 			src = pl.src.index(r)

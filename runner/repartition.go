@@ -48,7 +48,9 @@ func (c *checked) repartition(ctx context.Context, stmt *sql.Statement, opts Opt
 	// had all fired under wm (its rows are out), or under the watermark it
 	// carries (it was late by it, so dead-lettered or dropped, and a
 	// replay finds it late again); one kept goes only into the windows
-	// that had not fired (exec.Program.Replayed).
+	// that had not fired (exec.Program.Replayed). Commits wait for the
+	// groups EMIT CHANGES updates too, so that a replay rebuilds them.
+	j.Program.HoldChanges()
 	err := splitStages(ctx, j, []*kafka.Source{ks}, j.Program.InputSchema(), j.Program.Replayed, c.kafkaOpts, func(facts connector.Facts) (job.Config, error) {
 		p2, err := c.build(stmt, opts, facts)
 		if err != nil {
