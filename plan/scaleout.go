@@ -170,7 +170,20 @@ func (p *Plan) Repartitionable() bool {
 			return false
 		}
 	}
-	return p.streamJoinRefusal() == ""
+	return p.repartitionRefusal() == ""
+}
+
+// repartitionRefusal says why a repartition topic cannot split the
+// statement yet, or returns "": a SESSION window (a replay from a
+// committed offset after a rebalance reads again records of sessions that
+// fired before it, and whether one had fired depends on records before
+// that offset, so it would write them again with part of their records),
+// or its stream-stream joins (streamJoinRefusal, said first).
+func (p *Plan) repartitionRefusal() string {
+	if o := p.streamJoinRefusal(); o != "" || p.Analysis.Window != "session" {
+		return o
+	}
+	return "its SESSION window cannot be rebuilt by a replay after a rebalance (the sessions that had fired would be written again with part of their records)"
 }
 
 // streamJoinRefusal says why a repartition topic cannot split the
@@ -306,7 +319,7 @@ func (p *Plan) planRepartition(opts Options) error {
 		if self != "" {
 			why = fmt.Sprintf("two of its streams read topic %s, and the members of one group cannot each read all of a topic", self)
 		}
-		if o := p.streamJoinRefusal(); o != "" {
+		if o := p.repartitionRefusal(); o != "" {
 			why = o
 		}
 		return &sql.PropertyError{Key: PropRepartition, InValue: true, Msg: fmt.Sprintf("WITH '%s'='true': a repartition topic cannot split this statement: %s", PropRepartition, why)}
@@ -314,7 +327,7 @@ func (p *Plan) planRepartition(opts Options) error {
 		return nil
 	case mode == "" && (!p.Repartitionable() || self != ""):
 		p.unsplittable = "a repartition topic cannot split it"
-		if o := p.streamJoinRefusal(); o != "" {
+		if o := p.repartitionRefusal(); o != "" {
 			p.unsplittable = "a repartition topic cannot split it yet: " + o
 		}
 		return nil

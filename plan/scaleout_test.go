@@ -68,7 +68,13 @@ func TestRepartitionDecision(t *testing.T) {
 			t.Errorf("%s: ScaleOut().Repartition = %v", tt.sql, s.Repartition)
 		}
 	}
+	// a SESSION window: one process per group, EXPLAIN says why
+	session := build(t, "SELECT a, COUNT(*) AS n FROM t GROUP BY a WINDOW SESSION(INTERVAL '1' MINUTE) EMIT FINAL"+group+")", Options{})
+	if s := session.ScaleOut(); session.Repartition != nil || s.Split || !strings.Contains(s.Unsplittable, "SESSION window") {
+		t.Errorf("a SESSION window: repartition %v, scale-out %+v, want one process per group because of the SESSION window", session.Repartition, s)
+	}
 	for _, tt := range []struct{ sql, want string }{
+		{"SELECT a, COUNT(*) AS n FROM t GROUP BY a WINDOW SESSION(INTERVAL '1' MINUTE) EMIT CHANGES" + group + ", 'repartition'='true')", "its SESSION window cannot be rebuilt"},
 		{"SELECT a, COUNT(*) AS n FROM t GROUP BY a" + kafka[:len(kafka)-1] + ", 'repartition'='true')", "needs 't.group.id'"},
 		{"SELECT COUNT(*) AS n FROM t" + group + ", 'repartition'='true')", "cannot split this statement"},
 		{"SELECT a FROM t" + group + ", 'repartition'='true')", "no key to repartition by"},
