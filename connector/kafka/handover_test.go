@@ -20,18 +20,7 @@ func startRepartMember(t *testing.T, brokers []string, g string) *Source {
 		t.Fatal(err)
 	}
 	src := base.RepartitionSource("rp", nil, 1, nil, func(*record.Record, int64) bool { return false })
-	ctx, cancel := context.WithCancel(context.Background())
-	ch, err := src.Open(ctx, tradeSchema(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &collector{}
-	go c.run(ctx, ch)
-	t.Cleanup(func() {
-		cancel()
-		src.Close()
-		c.wg.Wait()
-	})
+	openCollected(t, src)
 	return src
 }
 
@@ -117,19 +106,7 @@ func startBoundedMember(t *testing.T, brokers []string, g string) (*Source, *col
 	}
 	src.UseEagerRebalancing()
 	src.KeepOpen()
-	ctx, cancel := context.WithCancel(context.Background())
-	ch, err := src.Open(ctx, tradeSchema(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &collector{}
-	go c.run(ctx, ch)
-	t.Cleanup(func() {
-		cancel()
-		src.Close()
-		c.wg.Wait()
-	})
-	return src, c
+	return src, openCollected(t, src)
 }
 
 // TestBoundedPartitionBackBeforeItsEnd: a stop.at=end member whose reader

@@ -89,6 +89,25 @@ type collector struct {
 	stop func(g got) bool
 }
 
+// openCollected opens src on the trades schema and collects what it reads
+// until the test ends, when src is closed.
+func openCollected(t *testing.T, src connector.Source) *collector {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ch, err := src.Open(ctx, tradeSchema(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &collector{}
+	go c.run(ctx, ch)
+	t.Cleanup(func() {
+		cancel()
+		src.Close()
+		c.wg.Wait()
+	})
+	return c
+}
+
 func (c *collector) run(ctx context.Context, ch <-chan connector.PartitionReader) {
 	for r := range ch {
 		c.wg.Add(1)
