@@ -176,6 +176,9 @@ func (c *Catalog) Properties(names ...string) map[string]string {
 // '<name>.type' property gives a type, with a hint among the names that
 // are declared.
 func unknownSource(from sql.Source, props map[string]string, c *Catalog) error {
+	if d, ok := c.Lookup(from.Name); ok {
+		return untypedDeclaration(d)
+	}
 	known := c.Names()
 	for k := range props {
 		if name, ok := strings.CutSuffix(k, ".type"); ok && !strings.Contains(name, ".") {
@@ -185,4 +188,18 @@ func unknownSource(from sql.Source, props map[string]string, c *Catalog) error {
 	sort.Strings(known)
 	return sql.Errorf(from, "unknown source %q: no CREATE STREAM/TABLE %s declares it and WITH has no '%s.type' (one of %s)%s",
 		from.Name, from.Name, from.Name, strings.Join(sourceTypes, ", "), expr.Hint(from.Name, known))
+}
+
+// untypedDeclaration is the error for a DDL declaration whose WITH gives no
+// 'type', at the declaration. Flink's 'connector' key is named, as a Flink
+// user writes it.
+func untypedDeclaration(d *sql.Statement) error {
+	for _, p := range d.With {
+		if strings.EqualFold(p.Key, "connector") {
+			return sql.Errorf(p, "'connector' is not a key of CREATE %s %s: Sluice names the source with 'type' (one of %s; Flink's 'kafka' is 'kafka_source', 'filesystem' is 'file_source')",
+				ddlKind(d), d.Name, strings.Join(sourceTypes, ", "))
+		}
+	}
+	return sql.Errorf(d, "CREATE %s %s declares no source type: add 'type' to its WITH (one of %s)",
+		ddlKind(d), d.Name, strings.Join(sourceTypes, ", "))
 }
