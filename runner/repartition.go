@@ -168,6 +168,11 @@ func splitStages(ctx context.Context, j *Job, srcs []*kafka.Source, schema *reco
 	if err != nil {
 		return fmt.Errorf("source %q: %w", srcs[0].Name(), err)
 	}
+	if rp.Partitions > 0 && n != rp.Partitions {
+		return configErr(fmt.Errorf("'%s' is %d, but the repartition topic %s exists with %d partitions: its partition count decides which partition each key is in, so it cannot change while the topic holds records; "+
+			"set '%s'='%d' (or drop it), or stop every process of group %s and delete the topic once they have processed its records",
+			plan.PropRepartitionPartitions, rp.Partitions, rp.Topic, n, plan.PropRepartitionPartitions, n, rp.Group))
+	}
 	// stage 2's input is partitioned by the routing key when it is made of
 	// plain input columns (smart_repartition then routes whole partitions)
 	var key []string

@@ -226,8 +226,10 @@ func (r *partReader) decodeInto(b *record.Batch, kr *kgo.Record) {
 	}
 	if r.up != nil {
 		// the watermark the record carries is set first: whether it had
-		// its effect may depend on it (a record that was late)
+		// its effect may depend on it (a record that was late); the
+		// record's timestamp was its event time, its source's comes back
 		rec.Watermark = r.up.carried
+		rec.Timestamp += r.up.shift
 		if kr.Offset < r.up.fenceTo && r.src.repart.fired(rec, r.up.fenceWM) {
 			b.Records = b.Records[:n]
 			return

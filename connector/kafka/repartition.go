@@ -19,9 +19,13 @@ import (
 //
 // A data record is keyed by its routing key (AppendMessageKey), is in the
 // partition Kafka's default partitioner gives that key, holds the decoded
-// row as JSON, keeps the source record's timestamp and has the header
-// originHeader: its source partition, source offset and the watermark of
-// its source partition before it (the one lateness is judged against).
+// row as JSON, has the row's event time as its timestamp (CreateTime; the
+// source record's timestamp when the row has no event time, or one before
+// 1970) and has the header originHeader: its source partition, source
+// offset, the watermark of its source partition before it (the one
+// lateness is judged against) and, when the source record's timestamp
+// differs from the event time, the difference, so that stage 2 gives the
+// row its source timestamp (_TIMESTAMP) back.
 //
 // A control record has no key and the header controlHeader. A progress
 // report lists, for each source partition the producing member owns, its
@@ -60,30 +64,45 @@ type partProgress struct {
 	flags     byte
 }
 
-// appendOrigin appends the origin header's value.
-func appendOrigin(b []byte, partition int32, offset, watermark int64) []byte {
+// appendOrigin appends the origin header's value; shift is the source
+// record's timestamp less the repartition record's, written only when not 0.
+func appendOrigin(b []byte, partition int32, offset, watermark, shift int64) []byte {
 	b = binary.AppendVarint(b, int64(partition))
 	b = binary.AppendVarint(b, offset)
-	return binary.AppendVarint(b, watermark)
+	b = binary.AppendVarint(b, watermark)
+	if shift != 0 {
+		b = binary.AppendVarint(b, shift)
+	}
+	return b
 }
 
 var errCorrupt = errors.New("corrupt repartition header")
 
+// origin is what a data record's origin header says.
+type origin struct {
+	partition         int32 // the source partition
+	offset, watermark int64
+	shift             int64 // the source timestamp less the record's
+}
+
 // parseOrigin reads the origin header's value.
-func parseOrigin(b []byte) (partition int32, offset, watermark int64, err error) {
-	var v [3]int64
+func parseOrigin(b []byte) (origin, error) {
+	var v [4]int64
 	for i := range v {
+		if i == 3 && len(b) == 0 {
+			break // no shift: the record has its source timestamp
+		}
 		n := 0
 		v[i], n = binary.Varint(b)
 		if n <= 0 {
-			return 0, 0, 0, errCorrupt
+			return origin{}, errCorrupt
 		}
 		b = b[n:]
 	}
-	if v[0] < 0 || v[0] > math.MaxInt32 {
-		return 0, 0, 0, errCorrupt
+	if v[0] < 0 || v[0] > math.MaxInt32 || len(b) > 0 {
+		return origin{}, errCorrupt
 	}
-	return int32(v[0]), v[1], v[2], nil
+	return origin{partition: int32(v[0]), offset: v[1], watermark: v[2], shift: v[3]}, nil
 }
 
 // appendProgress appends a progress report's header value.
@@ -196,8 +215,10 @@ type upstream struct {
 	ends       map[int32]int64
 	sourceEnds func() map[int32]int64
 	known      int // parts reported
-	carried    int64
-	scratch    []partProgress
+	// carried and shift are the last data record's watermark and
+	// timestamp shift (origin), for the decoder to set
+	carried, shift int64
+	scratch        []partProgress
 	// fenceTo and fenceWM are the checkpoint the partition resumed from:
 	// a record before fenceTo whose windows had all fired under fenceWM
 	// had its effect already
@@ -236,10 +257,11 @@ func (u *upstream) admit(kr *kgo.Record) (bool, error) {
 	if !ok {
 		return false, fmt.Errorf("not a repartition record (no %s header)", originHeader)
 	}
-	p, off, wm, err := parseOrigin(v)
+	o, err := parseOrigin(v)
 	if err != nil {
 		return false, err
 	}
+	p, off := o.partition, o.offset
 	if int(p) >= len(u.parts) {
 		return false, fmt.Errorf("repartition record from source partition %d, but the source has %d", p, len(u.parts))
 	}
@@ -258,7 +280,7 @@ func (u *upstream) admit(kr *kgo.Record) (bool, error) {
 	} else if off >= up.committed {
 		up.spans = append(up.spans, span{first: kr.Offset, lastSource: off, n: 1})
 	}
-	u.carried = wm
+	u.carried, u.shift = o.watermark, o.shift
 	return true, nil
 }
 

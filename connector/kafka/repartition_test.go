@@ -9,9 +9,11 @@ import (
 // TestRepartitionHeaders round-trips the origin and control headers and
 // refuses corrupt ones.
 func TestRepartitionHeaders(t *testing.T) {
-	p, off, wm, err := parseOrigin(appendOrigin(nil, 7, 123456, noWatermark))
-	if err != nil || p != 7 || off != 123456 || wm != noWatermark {
-		t.Errorf("origin = %d, %d, %d, %v", p, off, wm, err)
+	for _, shift := range []int64{0, -86_400_000, 1} {
+		o, err := parseOrigin(appendOrigin(nil, 7, 123456, noWatermark, shift))
+		if want := (origin{partition: 7, offset: 123456, watermark: noWatermark, shift: shift}); err != nil || o != want {
+			t.Errorf("origin = %+v, %v; want %+v", o, err, want)
+		}
 	}
 	in := []partProgress{{partition: 0, watermark: -5, committed: -1}, {partition: 3, watermark: 1700000000000, committed: 42, flags: progressEnded}}
 	out, done, err := parseControl(appendProgress(nil, in), nil)
@@ -26,13 +28,16 @@ func TestRepartitionHeaders(t *testing.T) {
 			t.Errorf("parseControl(%v) accepted", bad)
 		}
 	}
-	if _, _, _, err := parseOrigin([]byte{1}); err == nil {
+	if _, err := parseOrigin([]byte{1}); err == nil {
 		t.Error("parseOrigin accepted a truncated header")
+	}
+	if _, err := parseOrigin(append(appendOrigin(nil, 1, 2, 3, 4), 0)); err == nil {
+		t.Error("parseOrigin accepted a header with a byte too many")
 	}
 }
 
 func dataRecord(offset int64, p int32, srcOffset, wm int64) *kgo.Record {
-	return &kgo.Record{Offset: offset, Headers: []kgo.RecordHeader{{Key: originHeader, Value: appendOrigin(nil, p, srcOffset, wm)}}}
+	return &kgo.Record{Offset: offset, Headers: []kgo.RecordHeader{{Key: originHeader, Value: appendOrigin(nil, p, srcOffset, wm, 0)}}}
 }
 
 func progressRecord(offset int64, ps ...partProgress) *kgo.Record {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -57,7 +58,8 @@ type Shuffle struct {
 	enc     *codec.JSONEncoder
 	err     firstError
 
-	mu      sync.Mutex // orders rows before the reports that cover them
+	acked   atomic.Int64 // records the topic answered, for watchStall
+	mu      sync.Mutex   // orders rows before the reports that cover them
 	parts   map[int32]*sent
 	held    map[int32]bool // the source partitions owned at the last report
 	keyBuf  []record.Value
@@ -111,7 +113,11 @@ func (s *Shuffle) upstream(row *record.Record) int32 {
 // EnsureRepartitionTopic creates the repartition topic of src's cluster
 // with partitions partitions (and the cluster's replication factor) unless
 // it exists, and returns its partition count: an existing topic keeps its
-// own, which decides the key groups.
+// own, which decides the key groups. It is created as Kafka Streams
+// creates its repartition topics: CreateTime (a record's timestamp is its
+// event time), deleted records only (no compaction) and no retention by
+// time or size (stage 2 purges what it committed); an existing topic whose
+// records would get the broker's append time instead is refused.
 func EnsureRepartitionTopic(ctx context.Context, src *Source, topic string, partitions int) (int, error) {
 	cl, err := newClient(src.cfg.conn)
 	if err != nil {
@@ -119,7 +125,7 @@ func EnsureRepartitionTopic(ctx context.Context, src *Source, topic string, part
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	resp, err := adm.CreateTopic(ctx, int32(partitions), -1, nil, topic)
+	resp, err := adm.CreateTopic(ctx, int32(partitions), -1, repartitionTopicConfig, topic)
 	if err == nil {
 		err = resp.Err
 	}
@@ -137,7 +143,26 @@ func EnsureRepartitionTopic(ctx context.Context, src *Source, topic string, part
 	if n == 0 {
 		return 0, fmt.Errorf("repartition topic %q has no partitions", topic)
 	}
+	// a cluster that does not let this client describe the topic's
+	// configuration (its ACLs) is trusted to keep the records' timestamps
+	configs, err := adm.DescribeTopicConfigs(ctx, topic)
+	if c, cerr := configs.On(topic, nil); err == nil && cerr == nil && c.Err == nil {
+		for _, kv := range c.Configs {
+			if kv.Key == "message.timestamp.type" && kv.Value != nil && *kv.Value == "LogAppendTime" {
+				return 0, fmt.Errorf("repartition topic %q has 'message.timestamp.type'='LogAppendTime': the broker would replace each record's timestamp (its event time) "+
+					"with the time it appended it; set it to CreateTime (kafka-configs --alter --entity-type topics --entity-name %s --add-config message.timestamp.type=CreateTime)", topic, topic)
+			}
+		}
+	}
 	return n, nil
+}
+
+// repartitionTopicConfig is the configuration a repartition topic is
+// created with (see EnsureRepartitionTopic).
+var repartitionTopicConfig = map[string]*string{
+	"message.timestamp.type": kadm.StringPtr("CreateTime"),
+	"cleanup.policy":         kadm.StringPtr("delete"),
+	"retention.ms":           kadm.StringPtr("-1"),
 }
 
 // TopicExists reports whether topic exists on src's cluster.
@@ -159,16 +184,19 @@ func TopicExists(ctx context.Context, src *Source, topic string) (bool, error) {
 
 // Open connects the producer and starts the progress reports.
 func (s *Shuffle) Open(ctx context.Context, schema *record.Schema, _ []int) error {
+	// no kgo.RecordDeliveryTimeout: it counts from a record's timestamp,
+	// which is its event time here (watchStall bounds the wait instead)
 	opts := append([]kgo.Opt{kgo.DefaultProduceTopic(s.cfg.Topic), kgo.RecordPartitioner(kgo.ManualPartitioner()),
-		kgo.RecordDeliveryTimeout(deliveryTimeout), kgo.ProducerLinger(time.Millisecond)}, s.opts...)
+		kgo.ProducerLinger(time.Millisecond)}, s.opts...)
 	cl, err := newClient(s.srcs[0].cfg.conn, opts...)
 	if err != nil {
 		return fmt.Errorf("kafka repartition topic %q: %w", s.cfg.Topic, err)
 	}
 	s.client, s.enc, s.sinkCtx = cl, codec.NewJSONEncoder(schema), ctx
 	s.stop = make(chan struct{})
-	s.stopped.Add(1)
+	s.stopped.Add(2)
 	go s.reportLoop()
+	go s.watchStall()
 	return nil
 }
 
@@ -195,16 +223,23 @@ func (s *Shuffle) Write(ctx context.Context, rows []record.Record) error {
 		buf = s.enc.AppendRow(buf, row.Values)
 		v := len(buf)
 		up := s.upstream(row)
-		buf = appendOrigin(buf, up, row.Offset, row.Watermark)
+		// the record's timestamp is the row's event time (Kafka rejects
+		// one before 1970): the source's goes in the header
+		ts := row.Timestamp
+		et, hasET := s.cfg.EventTime(row)
+		if hasET && et >= 0 {
+			ts = et
+		}
+		buf = appendOrigin(buf, up, row.Offset, row.Watermark, row.Timestamp-ts)
 		m := &kgo.Record{Key: buf[:k:k], Value: buf[k:v:v], Partition: Partition(buf[:k], s.cfg.Partitions),
-			Timestamp: time.UnixMilli(row.Timestamp), Headers: []kgo.RecordHeader{{Key: originHeader, Value: buf[v:]}}}
+			Timestamp: time.UnixMilli(ts), Headers: []kgo.RecordHeader{{Key: originHeader, Value: buf[v:]}}}
 		s.client.Produce(ctx, m, s.produced)
 		p := s.parts[up]
 		if p == nil {
 			p = &sent{maxEvent: noWatermark}
 			s.parts[up] = p
 		}
-		if et, ok := s.cfg.EventTime(row); ok && et > p.maxEvent {
+		if hasET && et > p.maxEvent {
 			p.maxEvent = et
 		}
 		p.last = now
@@ -320,8 +355,43 @@ func (s *Shuffle) produceDone(ctx context.Context, p int32, ps []partProgress) (
 	}
 }
 
+// watchStall fails the Shuffle when records wait and the topic answered
+// none for deliveryTimeout (a cluster that no longer answers), as Kafka's
+// delivery.timeout.ms does: a blocked Write or Flush then returns the
+// error. It runs until Close or Abort, apart from the mutex a blocked
+// Write holds.
+func (s *Shuffle) watchStall() {
+	defer s.stopped.Done()
+	t := time.NewTicker(stallCheck)
+	defer t.Stop()
+	acked, since := s.acked.Load(), time.Now()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case now := <-t.C:
+			if n := s.acked.Load(); n != acked || s.client.BufferedProduceRecords() == 0 {
+				acked, since = n, now
+				continue
+			}
+			if now.Sub(since) <= deliveryTimeout {
+				continue
+			}
+			// the Shuffle is failed for good: its records are dropped
+			// without waiting for requests a dead cluster never answers
+			s.err.set(fmt.Errorf("kafka repartition topic %q: produce: no record acknowledged for %s: %w", s.cfg.Topic, deliveryTimeout, kgo.ErrRecordTimeout))
+			s.client.UnsafeAbortBufferedRecords()
+			acked, since = s.acked.Load(), now
+		}
+	}
+}
+
+// stallCheck is how often watchStall looks.
+const stallCheck = 250 * time.Millisecond
+
 // produced records the first produce failure.
 func (s *Shuffle) produced(_ *kgo.Record, err error) {
+	s.acked.Add(1)
 	if err != nil {
 		s.err.set(fmt.Errorf("kafka repartition topic %q: produce: %w", s.cfg.Topic, err))
 	}
@@ -358,7 +428,9 @@ func (s *Shuffle) Finish() error {
 	close(s.stop)
 	s.stopped.Wait()
 	s.report(context.Background())
-	err := s.Flush(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), deliveryTimeout)
+	defer cancel()
+	err := s.Flush(ctx)
 	s.client.Close()
 	s.client = nil
 	return err

@@ -1,0 +1,90 @@
+package kafka
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/record"
+)
+
+// TestShuffleEventTimeStamps: a Shuffle writes each row with its event time
+// as the record timestamp, however old (the producer's delivery timeout
+// does not count from it), and the source timestamp's difference in its
+// origin header; when the cluster stops answering, a Flush fails once
+// nothing was acknowledged for the delivery timeout instead of waiting
+// for ever.
+func TestShuffleEventTimeStamps(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(2), kfake.SeedTopics(2, "trades", "r"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	was := deliveryTimeout
+	deliveryTimeout = time.Second
+	defer func() { deliveryTimeout = was }()
+	src, err := NewSource("trades", sourceProps(c.ListenAddrs()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewShuffle([]*Source{src}, ShuffleConfig{Topic: "r", Partitions: 2, IdleTimeout: time.Minute,
+		EventTime: func(r *record.Record) (int64, bool) { return r.EventTime, r.HasEventTime }})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := s.Open(ctx, record.NewSchema("k"), nil); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Abort()
+	const eventTime = 1_500_000_000_000 // 2017: far beyond any delivery timeout
+	now := time.Now().UnixMilli()
+	rows := []record.Record{
+		{Values: []record.Value{record.StringValue("a")}, Timestamp: now, EventTime: eventTime, HasEventTime: true},
+		{Values: []record.Value{record.StringValue("b")}, Timestamp: now, Offset: 1},
+	}
+	if err := s.Write(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatalf("flush of a row with an old event time: %v", err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumeTopics("r"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	seen := map[string]bool{}
+	for len(seen) < 2 && ctx.Err() == nil {
+		cl.PollFetches(ctx).EachRecord(func(kr *kgo.Record) {
+			v, ok := header(kr, originHeader)
+			if !ok {
+				return // a progress report
+			}
+			o, err := parseOrigin(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := int64(now)
+			if string(kr.Key) == `a` {
+				want = eventTime
+			}
+			if ts := kr.Timestamp.UnixMilli(); ts != want || ts+o.shift != now {
+				t.Errorf("record %s: timestamp %d, shift %d; want %d, its source timestamp %d", kr.Key, ts, o.shift, want, now)
+			}
+			seen[string(kr.Key)] = true
+		})
+	}
+	if len(seen) < 2 {
+		t.Fatalf("read back %v", seen)
+	}
+
+	c.Close()
+	if err := s.Write(ctx, rows[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(ctx); err == nil || ctx.Err() != nil {
+		t.Errorf("flush with the cluster gone: %v (context: %v), want the delivery timeout's error", err, ctx.Err())
+	}
+}
