@@ -247,10 +247,10 @@ func (pl *Pipeline) Held(fn func(topic string, partition int32, minOffset int64)
 			}
 		}
 	default:
+		// a fired window kept for late updates holds its records only
+		// under HoldChanges
 		for _, w := range pl.windows {
-			if !w.fired {
-				h.mergeFrom(w.held)
-			}
+			h.mergeFrom(w.held)
 		}
 	}
 	for i, off := range h {

@@ -311,10 +311,14 @@ func (pl *Pipeline) firstSeen(row []record.Value) bool {
 	return true
 }
 
-// deadLetter sends r to the dead-letter output and counts it.
+// deadLetter sends r to the dead-letter output and counts it; a record
+// read again after a rebalance (record.Record.Replay) is only counted, the
+// run before having sent it.
 func (pl *Pipeline) deadLetter(r *record.Record, err error) {
 	pl.stats.DeadLettered++
-	pl.out.DeadLetter(r, err)
+	if !r.Replay {
+		pl.out.DeadLetter(r, err)
+	}
 }
 
 // sortsAll reports whether a query without aggregation has an ORDER BY:

@@ -41,26 +41,48 @@ func (p *Program) Replayable() error {
 // record read again after a restart (exactly-once) whose windows have all
 // fired had its effect in the output already.
 func (p *Program) Fired(t, wm int64) bool {
-	if p.agg == nil || p.agg.window == nil || p.agg.window.kind == sql.Session {
+	return p.closedBy(t, wm, p.set.lateness)
+}
+
+// closedBy reports whether every TUMBLING or SLIDING window that event
+// time t belongs to (of the aggregate, or of a Top-N within a window)
+// ends, plus after, at or before wm.
+func (p *Program) closedBy(t, wm, after int64) bool {
+	ws := p.firingWindow()
+	if ws == nil {
 		return false
 	}
-	ws := p.agg.window
 	for start := floorDiv(t, ws.advance) * ws.advance; start > t-ws.size; start -= ws.advance {
-		if start+ws.size+p.set.lateness > wm {
+		if start+ws.size+after > wm {
 			return false
 		}
 	}
 	return true
 }
 
-// HoldChanges makes Held report the records of the groups and windows
-// that EMIT CHANGES updates too (the oldest record of each one still
-// kept), not only those not yet emitted: stage 2 of a repartitioned
-// statement keeps no durable state, so a replay from its committed offset
-// must rebuild them, or a rebalance would start their counts again from
-// zero. The updates of the records replayed are written again (at least
-// once); the last one of each group is the one-process answer. Call it
-// before the first pipeline.
+// firingWindow returns the TUMBLING or SLIDING window whose firing writes
+// the query's rows (its aggregate's, or its Top-N's), or nil.
+func (p *Program) firingWindow() *windowSpec {
+	switch {
+	case p.agg != nil && p.agg.window != nil && p.agg.window.kind != sql.Session:
+		return p.agg.window
+	case p.top != nil:
+		return p.top.window
+	}
+	return nil
+}
+
+// HoldChanges makes Held report the records of the state that is updated
+// after its rows were written too (the oldest record of each one still
+// kept), not only of the state not yet emitted: the groups and windows
+// EMIT CHANGES updates, the fired windows the 'update' lateness strategy
+// keeps, and the rows in an EMIT CHANGES Top-N's top n. Stage 2 of a
+// repartitioned statement keeps no durable state, so a replay from its
+// committed offset must rebuild them, or a rebalance would start their
+// counts again from zero (or rank a key's later rows without its top
+// ones). The updates of the records replayed are written again (at least
+// once); the last one of each group (or rank) is the one-process answer.
+// Call it before the first pipeline.
 func (p *Program) HoldChanges() { p.holdChanges = true }
 
 // Replayed reports whether a record that stage 2 of a repartitioned
@@ -73,12 +95,25 @@ func (p *Program) HoldChanges() { p.holdChanges = true }
 // them again with part of their rows. So it raises the watermark the
 // record is judged late by (record.Record.Watermark) to wm, which makes a
 // SLIDING window's record skip its earlier windows, not dead-letter it.
+//
+// Under the 'update' lateness strategy a fired window keeps its state
+// for late records until its retention has passed, and stage 2 commits
+// only up to the oldest record of a window it keeps (HoldChanges): a
+// record had its whole effect once its window's retention had passed
+// under wm. One it keeps is judged late as it was the first time (its
+// window, rebuilt whole, fires again with the same row, and its late
+// records update it as they did); its TUMBLING window is the only one
+// (the planner runs a SLIDING one with 'update' in one process per
+// group).
 func (p *Program) Replayed(rec *record.Record, wm int64) bool {
 	t, ok := p.EventTime(rec)
+	if p.set.late == LateUpdate {
+		return ok && p.closedBy(t, max(wm, rec.Watermark), p.set.lateness+p.retention())
+	}
 	if ok && p.Fired(t, max(wm, rec.Watermark)) {
 		return true
 	}
-	if p.agg != nil && p.agg.window != nil && p.agg.window.kind != sql.Session {
+	if p.firingWindow() != nil {
 		rec.Watermark = max(rec.Watermark, wm)
 	}
 	return false

@@ -296,9 +296,16 @@ type topRow struct {
 	order []record.Value
 	rec   record.Record
 	// shown is, under EMIT CHANGES of RANK and DENSE_RANK, the rank the
-	// row was last emitted with; 0 when it is not shown.
+	// row was last emitted with; 0 when it is not shown, shownBefore when
+	// an earlier run of the job may have shown it.
 	shown int64
 }
+
+// shownBefore is the shown rank of a row read again after a rebalance
+// (record.Record.Replay): the run before may have emitted it with a rank
+// this run does not know, so it is emitted with its rank at the next
+// flush, and retracted if it leaves the top N first.
+const shownBefore = -1
 
 func newTopState() topState {
 	return topState{wins: make(map[int64]*topWindow), nextDue: math.MaxInt64}
@@ -383,7 +390,12 @@ func (pl *Pipeline) topRecord(r *record.Record) {
 	}
 	rec := *r
 	rec.Values = slices.Clone(r.Values)
-	l.rows = slices.Insert(l.rows, pos, topRow{order: slices.Clone(order), rec: rec})
+	row := topRow{order: slices.Clone(order), rec: rec}
+	if r.Replay && t.changes && t.kind != rowNumber {
+		// read again after a rebalance: the run before may have shown it
+		row.shown = shownBefore
+	}
+	l.rows = slices.Insert(l.rows, pos, row)
 	n := t.kept(l.rows)
 	if t.changes && t.kind != rowNumber {
 		for _, g := range l.rows[n:] {
@@ -597,13 +609,27 @@ func (pl *Pipeline) fireTop(all bool) {
 }
 
 // heldTop notes, under EMIT FINAL, the smallest offset read per source of
-// the open windows: nothing of them is emitted before they close.
+// the open windows: nothing of them is emitted before they close. Under
+// EMIT CHANGES with HoldChanges it notes the offsets of the rows in the
+// top n: a replay from the smallest reads every one of them again, and
+// the top n of those rows and the rows after them is the top n of all.
 func (pl *Pipeline) heldTop(h *heldSet) {
-	if pl.p.top.changes {
+	if !pl.p.top.changes {
+		for _, w := range pl.top.wins {
+			h.mergeFrom(w.held)
+		}
+		return
+	}
+	if !pl.p.holdChanges {
 		return
 	}
 	for _, w := range pl.top.wins {
-		h.mergeFrom(w.held)
+		for i := range w.lists {
+			for j := range w.lists[i].rows {
+				r := &w.lists[i].rows[j].rec
+				h.note(pl.src.index(r), r.Offset)
+			}
+		}
 	}
 }
 

@@ -66,10 +66,14 @@ func (pl *Pipeline) windowRecord(r *record.Record, t int64) {
 		end := start + ws.size
 		if end+lateness <= wm {
 			if keep > 0 && end+lateness+keep > wm {
-				g := pl.windowGroup(pl.windowAt(start, end, true))
+				w := pl.windowAt(start, end, true)
+				g := pl.windowGroup(w)
 				pl.fold(g, r)
 				pl.markChanged(g)
 				applied = true
+				if pl.p.holdChanges {
+					w.held.note(pl.src.index(r), r.Offset)
+				}
 			} else {
 				late = true
 			}
@@ -190,7 +194,9 @@ func (pl *Pipeline) fireDue(all bool) {
 			}
 			if !all && keep > 0 && w.end+lateness+keep > pl.wm {
 				w.fired = true
-				w.held.reset()
+				if !pl.p.holdChanges {
+					w.held.reset()
+				}
 				pl.nextDue = min(pl.nextDue, w.end+lateness+keep)
 				continue
 			}

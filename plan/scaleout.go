@@ -174,16 +174,31 @@ func (p *Plan) Repartitionable() bool {
 }
 
 // repartitionRefusal says why a repartition topic cannot split the
-// statement yet, or returns "": a SESSION window (a replay from a
-// committed offset after a rebalance reads again records of sessions that
-// fired before it, and whether one had fired depends on records before
-// that offset, so it would write them again with part of their records),
-// or its stream-stream joins (streamJoinRefusal, said first).
+// statement yet, or returns "". Stage 2 keeps no durable state: after a
+// rebalance it replays a partition from its committed offset, which
+// rebuilds state that its records still before that offset do not feed.
+// It cannot rebuild its stream-stream joins (streamJoinRefusal, said
+// first), a SESSION window (whether one had fired depends on records
+// before that offset, so it would write them again with part of their
+// records), a row window (LAG and running aggregates carry every earlier
+// row of their key), or a SLIDING window under the 'update' lateness
+// strategy (a replayed record belongs to windows whose retention had
+// passed and to windows it updates, and it cannot skip the first without
+// being judged late for the others).
 func (p *Plan) repartitionRefusal() string {
-	if o := p.streamJoinRefusal(); o != "" || p.Analysis.Window != "session" {
+	a := p.Analysis
+	if o := p.streamJoinRefusal(); o != "" {
 		return o
 	}
-	return "its SESSION window cannot be rebuilt by a replay after a rebalance (the sessions that had fired would be written again with part of their records)"
+	switch {
+	case a.Window == "session":
+		return "its SESSION window cannot be rebuilt by a replay after a rebalance (the sessions that had fired would be written again with part of their records)"
+	case len(a.Over) > 0 && a.TopN == "":
+		return fmt.Sprintf("its row window (%s) carries every earlier row of its key, which a replay after a rebalance from the committed offset could not rebuild (its rows would be written again with other values)", a.Over[0])
+	case a.Window == "sliding" && strings.EqualFold(strings.TrimSpace(property(p.Statement.Query, Options{Properties: p.props}, "late.data.strategy")), "update"):
+		return "its SLIDING window with 'late.data.strategy'='update' cannot be rebuilt by a replay after a rebalance (a record replayed into the windows it still updates would open again those whose retention had passed); use a TUMBLING window, or 'dead_letter' or 'drop'"
+	}
+	return ""
 }
 
 // streamJoinRefusal says why a repartition topic cannot split the

@@ -176,3 +176,47 @@ func TestRepartitionRefusesExactlyOnce(t *testing.T) {
 		t.Fatalf("'repartition'='true': err = %v", err)
 	}
 }
+
+// TestRepartitionStateKinds pins which kinds of keyed state a repartition
+// topic splits (a replay after a rebalance rebuilds them: see exec's
+// TestRepartitionReplayStateKinds) and which run in one process per group,
+// saying why on the scale-out line, with 'repartition'='true' refused.
+func TestRepartitionStateKinds(t *testing.T) {
+	const group = ` WITH ('t.type'='kafka_source', 't.group.id'='g'`
+	tests := []struct {
+		sql string
+		why string // "" when repartitioned, else a fragment of Unsplittable
+	}{
+		{"SELECT DISTINCT a, b FROM t", ""},
+		{"SELECT a, COUNT(*) AS n FROM t GROUP BY a HAVING COUNT(*) > 3", ""},
+		{"SELECT a, COUNT(DISTINCT b) AS n FROM t GROUP BY a EMIT CHANGES", ""},
+		{"SELECT a, b, ROW_NUMBER() OVER (PARTITION BY a ORDER BY b DESC) AS rn FROM t QUALIFY rn <= 3", ""},
+		{"SELECT a, b, RANK() OVER (PARTITION BY a ORDER BY b DESC) AS r FROM t QUALIFY r <= 3", ""},
+		{"SELECT a, b, _WINDOW_START AS ws, ROW_NUMBER() OVER (PARTITION BY a ORDER BY b DESC) AS rn FROM t WINDOW TUMBLING(INTERVAL '1' MINUTE) QUALIFY rn <= 3", ""},
+		{"SELECT a, COUNT(*) AS n FROM t GROUP BY a WINDOW TUMBLING(INTERVAL '1' MINUTE) EMIT FINAL" + group + ", 'late.data.strategy'='update'", ""},
+		{"SELECT a, b, LAG(b) OVER (PARTITION BY a) AS prev FROM t", "its row window (LAG(b) OVER (PARTITION BY a)) carries every earlier row of its key"},
+		{"SELECT a, b, SUM(b) OVER (PARTITION BY a ORDER BY _EVENT_TIME) AS s FROM t", "its row window (SUM(b) OVER"},
+		{"SELECT a, COUNT(*) AS n FROM t GROUP BY a WINDOW SLIDING(INTERVAL '1' MINUTE, INTERVAL '10' SECONDS) EMIT FINAL" + group + ", 'late.data.strategy'='update'",
+			"its SLIDING window with 'late.data.strategy'='update' cannot be rebuilt"},
+	}
+	for _, tt := range tests {
+		with := tt.sql
+		if !strings.Contains(with, " WITH (") {
+			with += group
+		}
+		p := build(t, with+")", Options{})
+		if tt.why == "" {
+			if p.Repartition == nil {
+				t.Errorf("%s:\n not repartitioned (scale-out %+v)", tt.sql, p.ScaleOut())
+			}
+			continue
+		}
+		if s := p.ScaleOut(); p.Repartition != nil || s.Split || !strings.Contains(s.Unsplittable, tt.why) {
+			t.Errorf("%s:\n repartition %+v, scale-out %+v, want one process per group because %q", tt.sql, p.Repartition, s, tt.why)
+		}
+		_, err := Build(parseOne(t, with+", 'repartition'='true')"), Options{CPUs: 4})
+		if err == nil || !strings.Contains(err.Error(), tt.why) {
+			t.Errorf("%s with 'repartition'='true':\n err = %v, want one with %q", tt.sql, err, tt.why)
+		}
+	}
+}

@@ -32,6 +32,11 @@ type Record struct {
 	// written with NULLs. The join pairs it again, but never writes it
 	// with NULLs.
 	Settled bool
+	// Replay marks a record read again after a rebalance from before its
+	// partition's fence (how far the last commit had read): a run of the
+	// job processed it before and wrote its dead letter, if it had one,
+	// so it is not dead-lettered again.
+	Replay bool
 	// WindowStart is, on a result row of a windowed aggregate, the start
 	// of its window in Unix milliseconds; the window ends at EventTime+1
 	// (the row's event time is the window's last millisecond).

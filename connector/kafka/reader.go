@@ -230,9 +230,12 @@ func (r *partReader) decodeInto(b *record.Batch, kr *kgo.Record) {
 		// record's timestamp was its event time, its source's comes back
 		rec.Watermark = r.up.carried
 		rec.Timestamp += r.up.shift
-		if kr.Offset < r.up.fenceTo && r.src.repart.fired(rec, r.up.fenceWM) {
-			b.Records = b.Records[:n]
-			return
+		if kr.Offset < r.up.fenceTo {
+			if r.src.repart.fired(rec, r.up.fenceWM) {
+				b.Records = b.Records[:n]
+				return
+			}
+			rec.Replay = true
 		}
 	}
 	r.src.verify(rec)
@@ -264,7 +267,7 @@ func (d *decoder) decode(rec *record.Record, kr *kgo.Record) error {
 		rec.Values = make([]record.Value, d.width)
 	}
 	rec.Timestamp = kr.Timestamp.UnixMilli()
-	rec.EventTime, rec.HasEventTime, rec.Watermark, rec.WindowStart, rec.Settled = 0, false, 0, 0, false
+	rec.EventTime, rec.HasEventTime, rec.Watermark, rec.WindowStart, rec.Settled, rec.Replay = 0, false, 0, 0, false, false
 	rec.Partition = kr.Partition
 	rec.Offset = kr.Offset
 	rec.Topic = kr.Topic

@@ -1,0 +1,156 @@
+package exec
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/sluicesql/sluice/record"
+)
+
+// replayKind is a statement kind stage 2 of a repartitioned statement may
+// run, with how its output is compared: as a set of rows (each row written
+// at least once, none the one run does not write), or by the last row of
+// each key (updates: only the last one of a key is the result).
+type replayKind struct {
+	name  string
+	query string
+	props map[string]string
+	// key gives the columns of an update's key; nil compares sets of rows.
+	key []int
+	// retract says that a row whose column retract is NULL deletes its key
+	// (RANK's retractions).
+	retract int
+	// count is the column of a window's COUNT(*) under the update
+	// strategy: no row written may count less than the window's first row
+	// when the watermark moves after every record (a window written again
+	// with part of its rows).
+	count int
+}
+
+// TestRepartitionReplayStateKinds runs every kind of keyed state that a
+// repartitioned statement may keep (besides joins; SESSION windows, row
+// windows other than a Top-N, and SLIDING windows with 'update' run in one
+// process per group: plan.TestRepartitionStateKinds)
+// over a repartition topic's partition with late records, as one run and
+// as generations killed at random points (see
+// TestRepartitionReplayWritesTheOneRunRows): the generations write the
+// one run's result, and dead-letter each record the one run dead-letters
+// exactly once, however often it is read again.
+func TestRepartitionReplayStateKinds(t *testing.T) {
+	update := map[string]string{PropLateDataStrategy: "update"}
+	for _, k := range []replayKind{
+		{name: "tumbling", query: "SELECT k, _WINDOW_START AS ws, COUNT(*) AS n, SUM(v) AS s FROM rp GROUP BY k WINDOW TUMBLING(INTERVAL '100' MILLISECONDS) EMIT FINAL"},
+		{name: "sliding", query: "SELECT k, _WINDOW_START AS ws, COUNT(*) AS n, SUM(v) AS s FROM rp GROUP BY k WINDOW SLIDING(INTERVAL '300' MILLISECONDS, INTERVAL '100' MILLISECONDS) EMIT FINAL"},
+		{name: "having", query: "SELECT k, _WINDOW_START AS ws, COUNT(*) AS n FROM rp GROUP BY k HAVING SUM(v) % 3 <> 0 WINDOW SLIDING(INTERVAL '300' MILLISECONDS, INTERVAL '100' MILLISECONDS) EMIT FINAL"},
+		{name: "count-distinct", query: "SELECT k, _WINDOW_START AS ws, COUNT(DISTINCT v % 5) AS d FROM rp GROUP BY k WINDOW SLIDING(INTERVAL '250' MILLISECONDS, INTERVAL '50' MILLISECONDS) EMIT FINAL"},
+		{name: "eval-error", query: "SELECT k, _WINDOW_START AS ws, SUM(1000 / (v % 50)) AS s FROM rp GROUP BY k WINDOW SLIDING(INTERVAL '300' MILLISECONDS, INTERVAL '100' MILLISECONDS) EMIT FINAL"},
+		{name: "update-tumbling", query: "SELECT k, _WINDOW_START AS ws, COUNT(*) AS n, SUM(v) AS s FROM rp GROUP BY k WINDOW TUMBLING(INTERVAL '100' MILLISECONDS) EMIT FINAL",
+			props: update, key: []int{0, 1}, count: 2},
+		{name: "update-changes", query: "SELECT k, _WINDOW_START AS ws, COUNT(*) AS n FROM rp GROUP BY k WINDOW TUMBLING(INTERVAL '100' MILLISECONDS) EMIT CHANGES",
+			props: update, key: []int{0, 1}},
+		{name: "having-changes", query: "SELECT k, COUNT(*) AS n FROM rp GROUP BY k HAVING COUNT(*) > 100 EMIT CHANGES", key: []int{0}},
+		{name: "count-distinct-changes", query: "SELECT k, COUNT(DISTINCT v % 50) AS d, COUNT(*) AS n FROM rp GROUP BY k EMIT CHANGES", key: []int{0}},
+		{name: "distinct", query: "SELECT DISTINCT k, v % 10 AS m FROM rp"},
+		{name: "top-n-window", query: "SELECT k, v, _WINDOW_START AS ws, ROW_NUMBER() OVER (PARTITION BY k ORDER BY v % 10 DESC) AS rn FROM rp WINDOW TUMBLING(INTERVAL '100' MILLISECONDS) QUALIFY rn <= 2"},
+		{name: "top-n-final", query: "SELECT k, v, RANK() OVER (PARTITION BY k ORDER BY v % 100 DESC) AS r FROM rp QUALIFY r <= 3"},
+		{name: "top-n-row-number", query: "SELECT k, v, ROW_NUMBER() OVER (PARTITION BY k ORDER BY v % 100 DESC) AS rn FROM rp QUALIFY rn <= 3", key: []int{0, 2}},
+		{name: "top-n-rank-changes", query: "SELECT k, v, v % 100 AS m, RANK() OVER (PARTITION BY k ORDER BY v % 100 DESC) AS r FROM rp QUALIFY r <= 3 EMIT CHANGES", key: []int{0, 1, 2}, retract: 3},
+		{name: "top-n-grouped", query: "SELECT * FROM (SELECT k, g, ws, n, ROW_NUMBER() OVER (PARTITION BY ws, k ORDER BY n DESC) AS rn FROM (SELECT k, v % 3 AS g, _WINDOW_START AS ws, COUNT(*) AS n FROM rp GROUP BY k, v % 3 WINDOW SLIDING(INTERVAL '300' MILLISECONDS, INTERVAL '100' MILLISECONDS))) WHERE rn <= 2"},
+	} {
+		t.Run(k.name, func(t *testing.T) {
+			prog := compileSQL(t, k.query, Options{ExternalWatermark: true, Properties: k.props}, "k", "v")
+			prog.HoldChanges()
+			p := newReplayPartition(uint64(len(k.query)), true)
+			one := p.oneRun(prog)
+			if len(one.rows) == 0 {
+				t.Fatal("the one run wrote nothing")
+			}
+			want := k.result(one.rows)
+			floor := k.firstCounts(p.eachRun(prog))
+			for round := range 10 {
+				gens := p.generations(prog)
+				if got := k.result(gens.rows); !slices.Equal(got, want) {
+					t.Fatalf("round %d: %d rows, one run %d: extra %v, missing %v", round, len(got), len(want), setMinus(got, want), setMinus(want, got))
+				}
+				if !slices.Equal(sortedInts(gens.dead), sortedInts(one.dead)) {
+					t.Fatalf("round %d: dead-lettered offsets %v, one run %v", round, sortedInts(gens.dead), sortedInts(one.dead))
+				}
+				for key, n := range k.firstCounts(gens.rows) {
+					if n < floor[key] {
+						t.Fatalf("round %d: window %s written with count %d, the one run never counts less than %d", round, key, n, floor[key])
+					}
+				}
+			}
+		})
+	}
+}
+
+// keyOf returns the key of row (its columns k.key).
+func (k replayKind) keyOf(f []string) string {
+	var parts []string
+	for _, i := range k.key {
+		parts = append(parts, f[i])
+	}
+	return strings.Join(parts, "|")
+}
+
+// result returns the rows as a sorted set, or the last row of each key
+// (but the keys a retraction deleted).
+func (k replayKind) result(rows []string) []string {
+	if k.key == nil {
+		return sortedSet(rows)
+	}
+	last := map[string]string{}
+	for _, r := range rows {
+		f := strings.Split(r, "|")
+		last[k.keyOf(f)] = r
+		if k.retract > 0 && f[k.retract] == "NULL" {
+			delete(last, k.keyOf(f))
+		}
+	}
+	var out []string
+	for _, r := range last {
+		out = append(out, r)
+	}
+	return sortedSet(out)
+}
+
+// firstCounts returns, for a kind with a count column, the smallest count
+// written for each key.
+func (k replayKind) firstCounts(rows []string) map[string]int {
+	least := map[string]int{}
+	if k.count == 0 {
+		return least
+	}
+	for _, r := range rows {
+		f := strings.Split(r, "|")
+		n, _ := strconv.Atoi(f[k.count])
+		if have, ok := least[k.keyOf(f)]; !ok || n < have {
+			least[k.keyOf(f)] = n
+		}
+	}
+	return least
+}
+
+// sortedInts returns xs sorted.
+func sortedInts(xs []int64) []int64 {
+	out := slices.Clone(xs)
+	slices.Sort(out)
+	return out
+}
+
+// eachRun returns the rows of prog over the partition in one run that
+// moves the watermark after every record, so that each window fires as
+// early as it can, with the fewest records.
+func (p *replayPartition) eachRun(prog *Program) []string {
+	out := &collector{}
+	pl := prog.NewPipeline()
+	for i := range p.ts {
+		pl.Process([]record.Record{p.rec(i)}, out)
+		pl.Advance(p.wms[i+1], out)
+	}
+	pl.Finish(out)
+	return out.texts()
+}
