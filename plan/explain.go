@@ -483,7 +483,15 @@ type jsonStatement struct {
 	JoinState        string       `json:"join_state,omitempty"`
 	Stages           []jsonStage  `json:"join_stages,omitempty"`
 	FinalExchange    *jsonFinal   `json:"final_exchange,omitempty"`
-	ScaleOut         ScaleOut     `json:"scale_out"`
+	ScaleOut         jsonScaleOut `json:"scale_out"`
+}
+
+// jsonScaleOut is ScaleOut with what each stage of a repartitioned
+// statement does, as EXPLAIN's stage lines say it.
+type jsonScaleOut struct {
+	ScaleOut
+	Stage1 string `json:"stage1,omitempty"`
+	Stage2 string `json:"stage2,omitempty"`
 }
 
 // ExplainJSON writes the plans as
@@ -499,7 +507,10 @@ func ExplainJSON(w io.Writer, plans []*Plan) error {
 			RoutingKeys: p.RoutingKeys, ChoiceSource: p.ChoiceSource, Reason: p.Reason,
 			Requirement: RequirementText(p.Requirement), RequirementWhy: p.Requirement.Why,
 			Partitions: p.Partitions, PartitionsOrigin: p.PartitionsOrigin, BatchSize: p.BatchSize,
-			Rejected: p.Rejected, Analysis: p.Analysis, Schemas: p.schemasJSON(), ScaleOut: p.ScaleOut(),
+			Rejected: p.Rejected, Analysis: p.Analysis, Schemas: p.schemasJSON(), ScaleOut: jsonScaleOut{ScaleOut: p.ScaleOut()},
+		}
+		if p.Repartition != nil {
+			s.ScaleOut.Stage1, s.ScaleOut.Stage2 = p.stageTexts()
 		}
 		if s.RoutingKeys == nil {
 			s.RoutingKeys = []string{}
