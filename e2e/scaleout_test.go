@@ -34,6 +34,11 @@ func TestSecondMemberStopsUnsplittableJob(t *testing.T) {
 	waitFor(t, "process a reads", func() bool { return a.in.Load() > 0 })
 	b := startMember(t, ctx, stmt(filepath.Join(dir, "b.jsonl")), filepath.Join(dir, "b.jsonl"))
 	bothStop(t, ctx, a, b, "symbol")
+	for _, want := range []string{"Run one process; or drop 'repartition'='false', so that", `; or partition topic "trades" by the statement's key`} {
+		if !strings.Contains(a.err.Error(), want) {
+			t.Errorf("err = %v, want the remedies named (%q)", a.err, want)
+		}
+	}
 }
 
 // bothStop waits for members a and b of a group to stop, and checks that

@@ -1,8 +1,11 @@
 package runner
 
 import (
+	"fmt"
+
 	"github.com/sluicesql/sluice/connector"
 	"github.com/sluicesql/sluice/connector/kafka"
+	"github.com/sluicesql/sluice/partition"
 	"github.com/sluicesql/sluice/plan"
 )
 
@@ -17,6 +20,30 @@ func guardScaleOut(p *plan.Plan, src connector.Source) {
 		return
 	}
 	if s := p.ScaleOut(); !s.Split {
-		ks.RequireWholeTopic(s.Why)
+		ks.RequireWholeTopic(s.Why, scaleOutRemedy(p, s, ks))
 	}
+}
+
+// scaleOutRemedy says what, besides running one process, would let the
+// statement p share its group: repartitioning, when only
+// 'repartition'='false' keeps it from it, and for keyed state over one
+// stream, a topic partitioned by the key.
+func scaleOutRemedy(p *plan.Plan, s plan.ScaleOut, ks *kafka.Source) string {
+	var remedy string
+	if s.Unsplittable == "'repartition'='false'" && p.Repartitionable() {
+		remedy = fmt.Sprintf("drop '%s'='false', so that the processes repartition the records by the statement's key through a topic", plan.PropRepartition)
+	}
+	streams := 0
+	for _, in := range p.Inputs {
+		if in.Role != plan.RoleTable {
+			streams++
+		}
+	}
+	if p.Requirement.Kind == partition.Hash && streams == 1 && !p.Analysis.HasLimit && !p.Requirement.OrderMatters {
+		if remedy != "" {
+			remedy += "; or "
+		}
+		remedy += fmt.Sprintf("partition topic %q by the statement's key and declare it with '%s.partition.key'", ks.Topic(), ks.Name())
+	}
+	return remedy
 }

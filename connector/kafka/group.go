@@ -46,20 +46,23 @@ func (s *Source) assigned(_ context.Context, cl *kgo.Client, m map[string][]int3
 
 // RequireWholeTopic makes a consumer-group member stop as soon as the group
 // gives any partition of the topic to another member: why says what needs
-// every record in one process. It does nothing without '<n>.group.id'.
-// Call it before Open.
-func (s *Source) RequireWholeTopic(why string) {
+// every record in one process, and remedy what else than one process would
+// do (or ""). It does nothing without '<n>.group.id'. Call it before Open.
+func (s *Source) RequireWholeTopic(why, remedy string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.wholeTopic = why
+	s.wholeTopic, s.remedy = why, remedy
 }
 
 // sharedError says that another member shares the group although the
 // statement needs the whole topic in this process.
 func (s *Source) sharedError(what string) error {
-	return fmt.Errorf("kafka source %q: group %q has another member (%s), but this statement runs in one process per group: %s. "+
-		"Run one process, or partition topic %q by the statement's key and declare it with '%s.partition.key'",
-		s.cfg.name, s.cfg.group, what, s.wholeTopic, s.cfg.topic, s.cfg.name)
+	remedy := ""
+	if s.remedy != "" {
+		remedy = "; or " + s.remedy
+	}
+	return fmt.Errorf("kafka source %q: group %q has another member (%s), but this statement runs in one process per group: %s. Run one process%s",
+		s.cfg.name, s.cfg.group, what, s.wholeTopic, remedy)
 }
 
 // disowned forgets partitions the group took away. A member that needs the

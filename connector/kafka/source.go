@@ -56,6 +56,7 @@ type Source struct {
 	revoking   map[int32]bool
 	owned      map[int32]bool // the partitions the group assigned to this member
 	wholeTopic string         // why the statement needs every partition (RequireWholeTopic), or ""
+	remedy     string         // what else than one process would do (RequireWholeTopic)
 	everOwned  bool
 	committed  map[int32]int64
 	commitSeq  map[int32]int64 // per partition: the sequence number of its latest commit
