@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -144,5 +145,54 @@ func TestBoundedPartitionBackBeforeItsEnd(t *testing.T) {
 	waitFor(t, "both members read their partitions to the end", func() bool { return a.AllEnded() && b.AllEnded() })
 	if len(ca.records()) == read {
 		t.Error("the first member read nothing again from the committed offsets")
+	}
+}
+
+// TestFenceOutlivesItsReader pins that the fence a partition resumed from
+// is still known once the group took the partition away: the stage-2 job
+// that a rebalance stops still passes the rows it read through its
+// windows, and a partition without a fence would open again windows that
+// had fired before the replay (found by the e2e kill test of an outer
+// join followed by windows: an order written unmatched into its window,
+// its payment before the committed offset).
+func TestFenceOutlivesItsReader(t *testing.T) {
+	brokers := startCluster(t, "rp")
+	const g = "outlives"
+	a := startRepartMember(t, brokers, g)
+	waitFor(t, "the first member holds every partition", func() bool { return ownedCount(a) == testPartitions })
+	offsets := map[int32]int64{}
+	for p := range int32(testPartitions) {
+		offsets[p] = 0
+	}
+	cp := connector.Checkpoint{Watermark: 1000, Read: map[int32]int64{}}
+	a.mu.Lock()
+	first := a.repart.assignment
+	a.mu.Unlock()
+	if err := a.CommitCheckpoint(context.Background(), first, offsets, cp); err != nil {
+		t.Fatal(err)
+	}
+	// the next assignment resumes from the checkpoint
+	b := startRepartMember(t, brokers, g)
+	waitFor(t, "the group splits the partitions", func() bool { return ownedCount(a) > 0 && ownedCount(b) > 0 })
+	held := a.Owned()
+	for _, p := range held {
+		if wm, ok := a.FenceWatermark(p); !ok || wm != 1000 {
+			t.Fatalf("partition %d resumed from the checkpoint: fence %d, %v; want 1000", p, wm, ok)
+		}
+	}
+	// a third member takes some of them away
+	startRepartMember(t, brokers, g)
+	waitFor(t, "the group takes partitions from the first member", func() bool { return ownedCount(a) > 0 && ownedCount(a) < len(held) })
+	gone := 0
+	for _, p := range held {
+		if !slices.Contains(a.Owned(), p) {
+			gone++
+			if wm, ok := a.FenceWatermark(p); !ok || wm != 1000 {
+				t.Errorf("partition %d taken away: fence %d, %v; want still 1000 for the job that read it", p, wm, ok)
+			}
+		}
+	}
+	if gone == 0 {
+		t.Fatal("no partition was taken away: the test checks nothing")
 	}
 }

@@ -41,6 +41,13 @@ type repartIn struct {
 	// fence had its whole effect under the fence's watermark (every window
 	// of the record fired); it may mark a record it keeps Settled
 	fired func(rec *record.Record, wm int64) bool
+	// fences holds, per partition, the watermark of the checkpoint that
+	// this member's last reader of it resumed from (noWatermark: none),
+	// set as the group assigns the partition (loadFences). It outlives the
+	// reader: a job that a rebalance stops still passes the rows it read
+	// before through its windows after the group took the partition away,
+	// and must not take those windows for open (FenceWatermark).
+	fences map[int32]int64
 	// topicID is the topic's id once known (commits with metadata use it)
 	topicID [16]byte
 	// abort: exactly-once, a rebalance took the assignment away, and the
@@ -77,7 +84,7 @@ func (s *Source) RepartitionSource(topic string, key []string, sourcePartitions 
 		cfg.instanceID += "-repartition" // one member per client of the group
 	}
 	r := &Source{cfg: cfg, wake: make(chan struct{}, 1), extraOpts: s.extraOpts, failed: make(chan struct{}), eager: true,
-		repart: &repartIn{sourcePartitions: sourcePartitions, bounded: s.cfg.stopAtEnd, onRevoke: onRevoke, fired: fired}}
+		repart: &repartIn{sourcePartitions: sourcePartitions, bounded: s.cfg.stopAtEnd, onRevoke: onRevoke, fired: fired, fences: map[int32]int64{}}}
 	r.commitCond = sync.NewCond(&r.mu)
 	r.FollowEnds([]*Source{s})
 	return r
@@ -175,17 +182,20 @@ func partReaderOf(rd connector.PartitionReader) *partReader {
 }
 
 // FenceWatermark returns the watermark of the checkpoint that the
-// repartition topic's partition p resumed from (see CommitCheckpoint), or
-// false when it resumed from none: every window that fired under it was
-// written before.
+// repartition topic's partition p resumed from when the group last gave
+// it to this member (see CommitCheckpoint), or false when it resumed from
+// none: every window that fired under it was written before. The answer
+// stays once the group takes the partition away, until it gives it back:
+// the job that read it may still be passing the rows it read through its
+// windows.
 func (s *Source) FenceWatermark(p int32) (int64, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r := s.readers[p]
-	if r == nil || r.up == nil || r.up.fenceWM == noWatermark {
+	if s.repart == nil {
 		return 0, false
 	}
-	return r.up.fenceWM, true
+	wm, ok := s.repart.fences[p]
+	return wm, ok && wm != noWatermark
 }
 
 // Owned returns the partitions the group assigns to this member now.
@@ -517,18 +527,21 @@ func (s *Source) loadFences(ctx context.Context, offsets map[int32]kgo.Offset) e
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fenceWait)
 	defer cancel()
 	resp, err := s.fetchStable(fctx, cl)
-	if errors.Is(err, kerr.GroupIDNotFound) {
-		return nil
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, kerr.GroupIDNotFound) {
 		return fmt.Errorf("fetching the committed offsets of group %q: %w", s.cfg.group, s.cfg.conn.connError(err))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for p, at := range offsets {
-		o, ok := resp.Lookup(s.cfg.topic, p)
 		r := s.readers[p]
-		if !ok || r == nil || r.up == nil || o.At < 0 {
+		if r == nil || r.up == nil {
+			continue
+		}
+		// replaced in one step: a job still passing the rows of the
+		// reader before through its windows never sees no fence
+		s.repart.fences[p] = noWatermark
+		o, ok := resp.Lookup(s.cfg.topic, p)
+		if !ok || o.At < 0 {
 			continue
 		}
 		if o.At != at.EpochOffset().Offset {
@@ -540,6 +553,7 @@ func (s *Source) loadFences(ctx context.Context, offsets map[int32]kgo.Offset) e
 		read, err2 := strconv.ParseInt(rd, 10, 64)
 		if ok && found && err1 == nil && err2 == nil {
 			r.up.fenceTo, r.up.fenceWM = read, wm
+			s.repart.fences[p] = wm
 		}
 	}
 	return nil
