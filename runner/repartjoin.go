@@ -4,14 +4,12 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"math"
 
 	"github.com/sluicesql/sluice/connector"
 	"github.com/sluicesql/sluice/connector/kafka"
 	"github.com/sluicesql/sluice/job"
 	"github.com/sluicesql/sluice/partition"
 	"github.com/sluicesql/sluice/plan"
-	"github.com/sluicesql/sluice/record"
 	"github.com/sluicesql/sluice/sql"
 )
 
@@ -45,41 +43,12 @@ func (q *joinQuery) repartitionJoin(ctx context.Context, stmt *sql.Statement, op
 	for _, ks := range srcs[1:] {
 		ks.ReadInGroupOf(srcs[0])
 	}
-	// A record had its whole effect (a replay skips it) once every window
-	// of every row it can be joined into fired: a stream-stream join's rows
-	// are as late as its bound reaches past the record's own event time,
-	// and the watermark after the joins, which fires the windows, lags
-	// the checkpoint's by up to prog.Lag (stage 2 drops the rows of the
-	// windows fired under that, SetReplayFences, so a window is either
-	// written whole again or not at all).
-	// With nothing kept after a stream-stream join, once the watermark
-	// passed that reach: the record left the join, its matches written.
-	// An outer join with nothing kept after it also needs every row a
-	// replayed row may meet, or it would write that row with NULLs:
-	// join.Program.Replayed decides, and marks the rows whose NULLs were
-	// decided already Settled. Followed by windows (the only state the
-	// plan allows after an outer join), the windows rule suffices: a row
-	// whose row with NULLs falls in a window still open meets only rows
-	// that are replayed, and one in a window that fired is dropped.
-	reach, lag, after := prog.Reach(), prog.Lag(), prog.Program
-	left := prog.Sides() != nil && after.Replayable() == nil && !after.Windowed()
-	outer := prog.Outer() && left
-	if err := after.Replayable(); err != nil && prog.Outer() {
+	// A record read again before its partition's fence is skipped when
+	// it had its whole effect (join.Program.ReplayRule).
+	if err := prog.Program.Replayable(); err != nil && prog.Outer() {
 		return configErr(fmt.Errorf("an outer stream-stream join repartitioned across processes is followed by state a replay cannot rebuild (%w): run it with '%s'='false'", err, plan.PropRepartition))
 	}
-	fired := func(rec *record.Record, wm int64) bool {
-		if outer {
-			return prog.Replayed(rec, wm)
-		}
-		et, ok := prog.EventTime(rec)
-		if !ok {
-			return false
-		}
-		if left {
-			return et+reach < wm
-		}
-		return wm > math.MinInt64+lag && after.Fired(et+reach, wm-lag)
-	}
+	fired := prog.ReplayRule()
 	err := splitStages(ctx, j, srcs, j.config.Program.InputSchema(), fired, q.kafkaOpts, func(topic connector.Facts) (job.Config, error) {
 		two := popts
 		two.Sources = maps.Clone(popts.Sources)

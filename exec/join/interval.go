@@ -2,6 +2,7 @@ package join
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/sluicesql/sluice/exec"
@@ -488,6 +489,39 @@ func (p *Program) Replayed(r *record.Record, wm int64) bool {
 	}
 	r.Settled = true
 	return false
+}
+
+// ReplayRule returns what stage 2 of a statement repartitioned across
+// processes does with a record it reads again before its partition's
+// fence, whose watermark is wm (kafka.RepartitionSource's fired): true
+// when the record had its whole effect under wm, so the replay skips it.
+//
+// A record had its whole effect once every window of every row it can be
+// joined into fired: a stream-stream join's rows are as late as its
+// bounds reach past the record's own event time (Reach), and the windows
+// after the joins fire by the watermark less Lag (SetReplayFences drops
+// the rows of the windows fired under that, so a window is either written
+// whole again or not at all). With nothing kept after a stream-stream
+// join, a record left the join, its pairs written, once wm passed its
+// time plus that reach; an outer join also needs every row a replayed row
+// may meet, or it would write that row with NULLs: Replayed decides, and
+// marks the rows whose NULLs were decided already Settled.
+func (p *Program) ReplayRule() func(rec *record.Record, wm int64) bool {
+	reach, lag, after := p.Reach(), p.Lag(), p.Program
+	left := p.ivs != nil && after.Replayable() == nil && !after.Windowed()
+	if left && p.Outer() {
+		return p.Replayed
+	}
+	return func(rec *record.Record, wm int64) bool {
+		et, ok := p.EventTime(rec)
+		switch {
+		case !ok:
+			return false
+		case left:
+			return et+reach < wm
+		}
+		return wm > math.MinInt64+lag && after.Fired(et+reach, wm-lag)
+	}
 }
 
 // Lag returns how far the watermark after the stream-stream joins may be

@@ -10,151 +10,226 @@ import (
 	"github.com/sluicesql/sluice/sql"
 )
 
-// TestOuterReplayWritesTheOneRunRows runs outer interval joins, and
-// windows after inner ones, over one partition holding the rows of both
-// inputs (a repartition topic's), as one run and as generations that each
-// stop at a random point and commit what a job commits (the smallest
-// offset held, the read offset and the watermark); the next generation
-// replays from that offset with a fresh state, skipping and settling the
-// rows stage 2 says, with the checkpoints joined as the repartition topic
-// joins them. The rows the generations write together are exactly the one
-// run's: none missing, no row with NULLs for a row that matched, no window
-// with part of its rows.
-func TestOuterReplayWritesTheOneRunRows(t *testing.T) {
+// replayWindows selects per-key windowed counts of the joined rows.
+const replayWindows = "SELECT a.k, _WINDOW_START AS ws, COUNT(*) AS n, SUM(b.w) AS s FROM a "
+
+// replayCases are the statements the replay tests run: outer interval
+// joins with nothing kept after them, windows after inner joins, and
+// windows after outer joins, with their rows with NULLs.
+var replayCases = []struct{ sel, join, bound, after string }{
+	{"", "LEFT JOIN", "WITHIN INTERVAL '500' MILLISECONDS", ""},
+	{"", "RIGHT JOIN", "AND b.ts BETWEEN a.ts - INTERVAL '300' MILLISECONDS AND a.ts + INTERVAL '700' MILLISECONDS", ""},
+	{"", "FULL JOIN", "AND b.ts BETWEEN a.ts - INTERVAL '300' MILLISECONDS AND a.ts + INTERVAL '700' MILLISECONDS", ""},
+	{"", "FULL JOIN", "AND b.ts BETWEEN a.ts + INTERVAL '100' MILLISECONDS AND a.ts + INTERVAL '600' MILLISECONDS", ""},
+	{"", "FULL JOIN", "AND a.ts BETWEEN b.ts + INTERVAL '100' MILLISECONDS AND b.ts + INTERVAL '600' MILLISECONDS", ""},
+	{replayWindows, "JOIN", "WITHIN INTERVAL '500' MILLISECONDS", " GROUP BY a.k WINDOW TUMBLING(INTERVAL '100' MILLISECONDS) EMIT FINAL"},
+	{replayWindows, "JOIN", "AND b.ts BETWEEN a.ts - INTERVAL '300' MILLISECONDS AND a.ts + INTERVAL '700' MILLISECONDS", " GROUP BY a.k WINDOW SLIDING(INTERVAL '300' MILLISECONDS, INTERVAL '100' MILLISECONDS) EMIT FINAL"},
+	{replayWindows, "LEFT JOIN", "WITHIN INTERVAL '500' MILLISECONDS", " GROUP BY a.k WINDOW TUMBLING(INTERVAL '100' MILLISECONDS) EMIT FINAL"},
+	{replayWindows, "LEFT JOIN", "WITHIN INTERVAL '500' MILLISECONDS", " GROUP BY a.k WINDOW TUMBLING(INTERVAL '200' MILLISECONDS) EMIT FINAL"},
+	{"SELECT b.k, _WINDOW_START AS ws, COUNT(*) AS n, COUNT(a.v) AS matched FROM a ", "FULL JOIN", "AND b.ts BETWEEN a.ts - INTERVAL '300' MILLISECONDS AND a.ts + INTERVAL '700' MILLISECONDS",
+		" GROUP BY b.k WINDOW SLIDING(INTERVAL '300' MILLISECONDS, INTERVAL '100' MILLISECONDS) EMIT FINAL"},
+}
+
+// replayInput is a generated repartition topic partition holding the rows
+// of both inputs of a join, and the program that joins them.
+type replayInput struct {
+	prog *Program
+	data []replayRow
+	// wms[i] is the watermark before row i: the highest time before it
+	// less the allowed disorder, which no row is behind (none is late)
+	wms []int64
+}
+
+type replayRow struct{ s, k, ts, v int64 }
+
+// newReplayInput compiles stmt over inputs a (k, ts, v) and b (k, ts, w)
+// and generates n rows of keys below keys, both inputs interleaved about
+// in time order, disordered within ooo milliseconds.
+func newReplayInput(t *testing.T, stmt string, n int, keys int64, rng *rand.Rand) *replayInput {
+	t.Helper()
 	const ooo = 200
-	const windows = "SELECT a.k, _WINDOW_START AS ws, COUNT(*) AS n, SUM(b.w) AS s FROM a "
-	for _, tt := range []struct{ sel, join, bound, after string }{
-		{"", "LEFT JOIN", "WITHIN INTERVAL '500' MILLISECONDS", ""},
-		{"", "RIGHT JOIN", "AND b.ts BETWEEN a.ts - INTERVAL '300' MILLISECONDS AND a.ts + INTERVAL '700' MILLISECONDS", ""},
-		{"", "FULL JOIN", "AND b.ts BETWEEN a.ts - INTERVAL '300' MILLISECONDS AND a.ts + INTERVAL '700' MILLISECONDS", ""},
-		{"", "FULL JOIN", "AND b.ts BETWEEN a.ts + INTERVAL '100' MILLISECONDS AND a.ts + INTERVAL '600' MILLISECONDS", ""},
-		{"", "FULL JOIN", "AND a.ts BETWEEN b.ts + INTERVAL '100' MILLISECONDS AND b.ts + INTERVAL '600' MILLISECONDS", ""},
-		// windows after an inner join: each written whole, or not again
-		{windows, "JOIN", "WITHIN INTERVAL '500' MILLISECONDS", " GROUP BY a.k WINDOW TUMBLING(INTERVAL '100' MILLISECONDS) EMIT FINAL"},
-		{windows, "JOIN", "AND b.ts BETWEEN a.ts - INTERVAL '300' MILLISECONDS AND a.ts + INTERVAL '700' MILLISECONDS", " GROUP BY a.k WINDOW SLIDING(INTERVAL '300' MILLISECONDS, INTERVAL '100' MILLISECONDS) EMIT FINAL"},
-		// and after outer joins, with their rows with NULLs
-		{windows, "LEFT JOIN", "WITHIN INTERVAL '500' MILLISECONDS", " GROUP BY a.k WINDOW TUMBLING(INTERVAL '100' MILLISECONDS) EMIT FINAL"},
-		{"SELECT b.k, _WINDOW_START AS ws, COUNT(*) AS n, COUNT(a.v) AS matched FROM a ", "FULL JOIN", "AND b.ts BETWEEN a.ts - INTERVAL '300' MILLISECONDS AND a.ts + INTERVAL '700' MILLISECONDS",
-			" GROUP BY b.k WINDOW SLIDING(INTERVAL '300' MILLISECONDS, INTERVAL '100' MILLISECONDS) EMIT FINAL"},
-	} {
+	stmts, err := sql.Parse("q", stmt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, err := Compile(stmts[0].Select(), Options{Inputs: []Input{
+		{Name: "a", Schema: record.NewSchema("k", "ts", "v")}, {Name: "b", Schema: record.NewSchema("k", "ts", "w")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := make([]replayRow, n)
+	ts := int64(0)
+	for i := range data {
+		ts += rng.Int64N(25)
+		data[i] = replayRow{s: rng.Int64N(2), k: rng.Int64N(keys), ts: ts, v: int64(i)}
+	}
+	for i := range data {
+		if j := min(n-1, i+rng.IntN(6)); data[j].ts-data[i].ts <= ooo {
+			data[i], data[j] = data[j], data[i]
+		}
+	}
+	wms := make([]int64, n+1)
+	high := int64(math.MinInt64)
+	for i := range data {
+		data[i].ts = max(data[i].ts, high)
+		wms[i] = high
+		high = max(high, data[i].ts-ooo)
+	}
+	wms[n] = high
+	return &replayInput{prog: prog, data: data, wms: wms}
+}
+
+// rec returns row i as stage 2 reads it.
+func (in *replayInput) rec(i int) record.Record {
+	r := in.data[i]
+	side := in.prog.Sides()[r.s]
+	vals := make([]record.Value, side.Width)
+	vals[side.Offset] = record.IntValue(r.k)
+	vals[side.Offset+1] = record.IntValue(r.ts)
+	vals[side.Offset+2] = record.IntValue(r.v)
+	vals[side.Slot] = record.IntValue(r.s)
+	return record.Record{Values: vals, Timestamp: r.ts, Topic: "rp", Offset: int64(i)}
+}
+
+// run reads rows [from, to) into pl in batches of up to batch rows,
+// moving the watermark after a batch when advance says; skip says which
+// rows a replay skips (nil: none). It returns the last watermark.
+func (in *replayInput) run(pl *Pipeline, out *rows, from, to int, batch func() int, advance func() bool, skip func(*record.Record) bool) int64 {
+	wm := int64(math.MinInt64)
+	for i := from; i < to; {
+		var recs []record.Record
+		for end := min(to, i+batch()); i < end; i++ {
+			r := in.rec(i)
+			if skip != nil && skip(&r) {
+				continue
+			}
+			recs = append(recs, r)
+		}
+		pl.Process(recs, out)
+		if w := in.wms[i]; w > wm && advance() {
+			wm = w
+			pl.Advance(wm, out)
+		}
+	}
+	return wm
+}
+
+// oneRun returns the rows of one run over the whole input, each once.
+func (in *replayInput) oneRun() []string {
+	out := &rows{}
+	pl := in.prog.NewPipeline()
+	in.run(pl, out, 0, len(in.data), func() int { return 1 }, func() bool { return true }, nil)
+	pl.Finish(out)
+	return distinct(out.out)
+}
+
+// checkpoint is what a generation commits: the offset to resume from
+// (the smallest held) and its fence, joined with the one it resumed from.
+type checkpoint struct {
+	from         int
+	fenceTo      int64
+	fenceWM      int64
+	readToTheEnd bool
+}
+
+// generation runs a job that resumes from cp and reads to row to (the end
+// of the input: it finishes), writing to out, as stage 2 does: the rows
+// before the fence that the replay rule says had their effect are
+// skipped. It returns the checkpoint it commits.
+func (in *replayInput) generation(cp checkpoint, to int, out *rows, batch func() int, advance func() bool) checkpoint {
+	prog := in.prog
+	fto, fwm := cp.fenceTo, cp.fenceWM
+	prog.SetReplayFences(func(int32) (int64, bool) { return fwm, fwm != math.MinInt64 })
+	rule := prog.ReplayRule()
+	pl := prog.NewPipeline()
+	wm := in.run(pl, out, cp.from, to, batch, advance, func(r *record.Record) bool {
+		return r.Offset < fto && rule(r, fwm)
+	})
+	if to == len(in.data) {
+		pl.Finish(out)
+		return checkpoint{readToTheEnd: true}
+	}
+	held := int64(to)
+	pl.Held(func(_ string, _ int32, off int64) { held = min(held, off) })
+	return checkpoint{from: max(cp.from, int(held)), fenceTo: max(int64(to), cp.fenceTo), fenceWM: max(wm, cp.fenceWM)}
+}
+
+// start is the checkpoint of a partition never committed.
+var start = checkpoint{fenceWM: math.MinInt64}
+
+// TestOuterReplayWritesTheOneRunRows runs outer interval joins, and
+// windows after inner and outer ones, over one partition holding the rows
+// of both inputs (a repartition topic's), as one run and as generations
+// that each stop at a random point and commit what a job commits (the
+// smallest offset held, the read offset and the watermark); the next
+// generation replays from that offset with a fresh state, skipping and
+// settling the rows stage 2 says, with the checkpoints joined as the
+// repartition topic joins them. The rows the generations write together
+// are exactly the one run's: none missing, no row with NULLs for a row
+// that matched, no window with part of its rows.
+func TestOuterReplayWritesTheOneRunRows(t *testing.T) {
+	for _, tt := range replayCases {
 		if tt.sel == "" {
 			tt.sel = "SELECT a.v, b.w FROM a "
 		}
 		t.Run(tt.join+" "+tt.bound+tt.after, func(t *testing.T) {
-			stmts, err := sql.Parse("q", tt.sel+tt.join+" b ON a.k = b.k "+tt.bound+tt.after)
-			if err != nil {
-				t.Fatal(err)
-			}
-			prog, err := Compile(stmts[0].Select(), Options{Inputs: []Input{
-				{Name: "a", Schema: record.NewSchema("k", "ts", "v")}, {Name: "b", Schema: record.NewSchema("k", "ts", "w")}}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			sides := prog.Sides()
 			rng := rand.New(rand.NewPCG(7, uint64(len(tt.bound))))
-			// the partition: both inputs interleaved about in time order,
-			// disordered within ooo, a few keys so that rows meet often
 			const n = 3000
-			type row struct{ s, k, ts, v int64 }
-			data := make([]row, n)
-			ts := int64(0)
-			for i := range data {
-				ts += rng.Int64N(25)
-				data[i] = row{s: rng.Int64N(2), k: rng.Int64N(12), ts: ts, v: int64(i)}
-			}
-			for i := range data {
-				if j := min(n-1, i+rng.IntN(6)); data[j].ts-data[i].ts <= ooo {
-					data[i], data[j] = data[j], data[i]
-				}
-			}
-			// wms[i] is the watermark before row i: the highest time before it
-			// less ooo, which no row is behind (none is late)
-			wms := make([]int64, n+1)
-			high := int64(math.MinInt64)
-			for i := range data {
-				data[i].ts = max(data[i].ts, high)
-				wms[i] = high
-				high = max(high, data[i].ts-ooo)
-			}
-			wms[n] = high
-			rec := func(i int) record.Record {
-				r := data[i]
-				vals := make([]record.Value, sides[r.s].Width)
-				vals[sides[r.s].Offset] = record.IntValue(r.k)
-				vals[sides[r.s].Offset+1] = record.IntValue(r.ts)
-				vals[sides[r.s].Offset+2] = record.IntValue(r.v)
-				vals[sides[r.s].Slot] = record.IntValue(r.s)
-				return record.Record{Values: vals, Timestamp: r.ts, Topic: "rp", Offset: int64(i)}
-			}
-			// run reads rows [from, to) into pl in random batches, moving the
-			// watermark as the partition's reports would; fence says what a
-			// replayed row does (nil: nothing is replayed)
-			run := func(pl *Pipeline, out *rows, from, to int, fence func(*record.Record) bool) int64 {
-				wm := int64(math.MinInt64)
-				for i := from; i < to; {
-					var batch []record.Record
-					for end := min(to, i+1+rng.IntN(40)); i < end; i++ {
-						r := rec(i)
-						if fence != nil && fence(&r) {
-							continue
-						}
-						batch = append(batch, r)
-					}
-					pl.Process(batch, out)
-					if w := wms[i]; w > wm && rng.IntN(3) > 0 {
-						wm = w
-						pl.Advance(wm, out)
-					}
-				}
-				return wm
-			}
-			one := &rows{}
-			pl := prog.NewPipeline()
-			run(pl, one, 0, n, nil)
-			pl.Finish(one)
-			want := distinct(one.out)
+			in := newReplayInput(t, tt.sel+tt.join+" b ON a.k = b.k "+tt.bound+tt.after, n, 12, rng)
+			want := in.oneRun()
 			if tt.after == "" && !slices.ContainsFunc(want, func(s string) bool { return len(s) > 4 && (s[:4] == "NULL" || s[len(s)-4:] == "NULL") }) {
 				t.Fatal("no row with NULLs: the test checks little")
 			}
-			// what a replayed record before the fence does, as stage 2 decides
-			// it (runner's repartitionJoin)
-			replayed := func(r *record.Record, wm int64) bool {
-				if prog.Outer() && tt.after == "" {
-					return prog.Replayed(r, wm)
-				}
-				et, ok := prog.EventTime(r)
-				return ok && wm > math.MinInt64+prog.Lag() && prog.Program.Fired(et+prog.Reach(), wm-prog.Lag())
-			}
+			batch := func() int { return 1 + rng.IntN(40) }
+			advance := func() bool { return rng.IntN(3) > 0 }
 			for round := range 20 {
 				var all []string
-				from, fenceTo, fenceWM := 0, int64(0), int64(math.MinInt64)
-				for gen := 0; ; gen++ {
+				cp := start
+				for gen := 0; !cp.readToTheEnd; gen++ {
 					out := &rows{}
-					fto, fwm := fenceTo, fenceWM
-					prog.SetReplayFences(func(int32) (int64, bool) { return fwm, fwm != math.MinInt64 })
-					pl := prog.NewPipeline()
-					to, end := from+rng.IntN(n/3), gen == 4
-					if end || to >= n {
+					to := cp.from + rng.IntN(n/3)
+					if gen == 4 || to >= n {
 						to = n
 					}
-					wm := run(pl, out, from, to, func(r *record.Record) bool {
-						return r.Offset < fto && replayed(r, fwm)
-					})
-					if to == n {
-						pl.Finish(out)
-						all = append(all, out.out...)
-						break
-					}
-					// the commit: the smallest offset held, and the fence
-					// joined with the one this generation resumed from
+					cp = in.generation(cp, to, out, batch, advance)
 					all = append(all, out.out...)
-					held := int64(to)
-					pl.Held(func(_ string, _ int32, off int64) { held = min(held, off) })
-					from = max(from, int(held))
-					fenceTo, fenceWM = max(int64(to), fenceTo), max(wm, fenceWM)
 				}
 				if got := distinct(all); !slices.Equal(got, want) {
 					t.Fatalf("round %d: %d distinct rows, one run %d: extra %v, missing %v", round, len(got), len(want), minus(got, want), minus(want, got))
+				}
+			}
+		})
+	}
+}
+
+// TestOuterReplayAtEveryPoint stops a job of an outer join after every
+// row of a generated input and replays the rest from its checkpoint, the watermark moving
+// after every row: among those points are all where a row of an outer
+// side is undecided under the checkpoint's watermark (its time passed,
+// its decision not) while a match of it comes after the checkpoint, or
+// came before it. Each time the two generations write exactly the one
+// run's rows.
+func TestOuterReplayAtEveryPoint(t *testing.T) {
+	for _, tt := range replayCases {
+		if tt.join == "JOIN" {
+			continue
+		}
+		if tt.sel == "" {
+			tt.sel = "SELECT a.v, b.w FROM a "
+		}
+		t.Run(tt.join+" "+tt.bound+tt.after, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(11, uint64(len(tt.bound)+len(tt.after))))
+			const n = 200
+			in := newReplayInput(t, tt.sel+tt.join+" b ON a.k = b.k "+tt.bound+tt.after, n, 3, rng)
+			want := in.oneRun()
+			one, always := func() int { return 1 }, func() bool { return true }
+			for kill := range n {
+				first, second := &rows{}, &rows{}
+				cp := in.generation(start, kill, first, one, always)
+				in.generation(cp, n, second, one, always)
+				if got := distinct(append(first.out, second.out...)); !slices.Equal(got, want) {
+					t.Fatalf("stopped after %d rows, resumed from %d (fence %d, watermark %d): %d distinct rows, one run %d: extra %v, missing %v",
+						kill, cp.from, cp.fenceTo, cp.fenceWM, len(got), len(want), minus(got, want), minus(want, got))
 				}
 			}
 		})
