@@ -48,15 +48,7 @@ type replayRow struct{ s, k, ts, v int64 }
 func newReplayInput(t *testing.T, stmt string, n int, keys int64, rng *rand.Rand) *replayInput {
 	t.Helper()
 	const ooo = 200
-	stmts, err := sql.Parse("q", stmt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	prog, err := Compile(stmts[0].Select(), Options{Inputs: []Input{
-		{Name: "a", Schema: record.NewSchema("k", "ts", "v")}, {Name: "b", Schema: record.NewSchema("k", "ts", "w")}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	prog := compileAB(t, stmt)
 	data := make([]replayRow, n)
 	ts := int64(0)
 	for i := range data {
@@ -77,6 +69,21 @@ func newReplayInput(t *testing.T, stmt string, n int, keys int64, rng *rand.Rand
 	}
 	wms[n] = high
 	return &replayInput{prog: prog, data: data, wms: wms}
+}
+
+// compileAB compiles stmt over streams a (k, ts, v) and b (k, ts, w).
+func compileAB(t *testing.T, stmt string) *Program {
+	t.Helper()
+	stmts, err := sql.Parse("q", stmt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, err := Compile(stmts[0].Select(), Options{Inputs: []Input{
+		{Name: "a", Schema: record.NewSchema("k", "ts", "v")}, {Name: "b", Schema: record.NewSchema("k", "ts", "w")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return prog
 }
 
 // rec returns row i as stage 2 reads it.

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/sluicesql/sluice/record"
-	"github.com/sluicesql/sluice/sql"
 )
 
 // TestIntervalStateMatchesNestedLoop feeds a FULL interval join two
@@ -20,15 +19,7 @@ import (
 // empty and dropped.
 func TestIntervalStateMatchesNestedLoop(t *testing.T) {
 	const lo, hi, ooo = -300, 700, 400
-	stmts, err := sql.Parse("q", "SELECT a.v, b.w FROM a FULL JOIN b ON a.k = b.k AND b.ts BETWEEN a.ts - INTERVAL '300' MILLISECONDS AND a.ts + INTERVAL '700' MILLISECONDS")
-	if err != nil {
-		t.Fatal(err)
-	}
-	prog, err := Compile(stmts[0].Select(), Options{Inputs: []Input{
-		{Name: "a", Schema: record.NewSchema("k", "ts", "v")}, {Name: "b", Schema: record.NewSchema("k", "ts", "w")}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	prog := compileAB(t, "SELECT a.v, b.w FROM a FULL JOIN b ON a.k = b.k AND b.ts BETWEEN a.ts - INTERVAL '300' MILLISECONDS AND a.ts + INTERVAL '700' MILLISECONDS")
 	sides := prog.Sides()
 	type row struct {
 		s, part int
