@@ -152,8 +152,7 @@ WITH ('orders.type'='kafka_source', 'orders.bootstrap.servers'='%[1]s'%[2]s,
 	}
 }
 
-// paidWindows counts the rows of a join (join: "JOIN"; an outer join
-// followed by windows runs in one process per group) of
+// paidWindows counts the rows of a join (join: "JOIN", "LEFT JOIN") of
 // unpaidOrders' streams in windows of 200ms per order (the join key), a
 // window's rows reaching a second past their orders' times.
 func paidWindows(join string) joinScenario {
@@ -282,10 +281,11 @@ func (sc joinScenario) oneProcess(t *testing.T, brokers string) []string {
 func TestRepartitionedJoinsAcrossProcesses(t *testing.T) {
 	t.Parallel()
 	scenarios := map[string]func(*testing.T) joinScenario{
-		"interval": func(*testing.T) joinScenario { return paidOrders() },
-		"chain":    func(*testing.T) joinScenario { return shippedOrders() },
-		"table":    tradersWindows,
-		"windows":  func(*testing.T) joinScenario { return paidWindows("JOIN") },
+		"interval":     func(*testing.T) joinScenario { return paidOrders() },
+		"chain":        func(*testing.T) joinScenario { return shippedOrders() },
+		"table":        tradersWindows,
+		"windows":      func(*testing.T) joinScenario { return paidWindows("JOIN") },
+		"left-windows": func(*testing.T) joinScenario { return paidWindows("LEFT JOIN") },
 		"left": func(*testing.T) joinScenario {
 			return unpaidOrders("LEFT JOIN", "WITHIN INTERVAL '1' SECOND")
 		},

@@ -332,7 +332,10 @@ func (p *Plan) stageWork() (one, two string) {
 		strings.Join(streams, " and "), r.Group, r.Topic, parts, strings.Join(routes, " and "), whole)
 	two = fmt.Sprintf("reads %s in group %s (each key of both streams in one partition, so in one process; whole partitions move on a rebalance and are replayed from their committed offsets), hands each record to its input by its tag and runs the join there, its inputs routed over the process's workers as above, each stream's watermark followed per source partition",
 		r.Topic, r.Group)
-	if o := p.outerStreams(); o != "" {
+	switch o := p.outerStreams(); {
+	case o != "" && p.Analysis.Window != "":
+		two += fmt.Sprintf("; a replay reads again every row that can reach a window still open, and puts no row into a window that fired before it, so the windows count the rows with NULLs of %s exactly as one process does, each written whole", o)
+	case o != "":
 		two += fmt.Sprintf("; a replay reads again every row that an unmatched row of %s may still meet, so it writes rows with NULLs exactly as one process does, and not again for rows written before", o)
 	}
 	return one, two

@@ -206,8 +206,11 @@ func (p *Plan) repartitionRefusal() string {
 // the topic's partitions from their committed offsets with empty state:
 // one outer join with nothing kept after it replays every row a replayed
 // row may meet and writes no row with NULLs twice (see
-// join.Program.Replayed), but a chain of joins or keyed state after an
-// outer join would need the rows with NULLs it does not write again.
+// join.Program.Replayed), and one followed by TUMBLING or SLIDING windows
+// with EMIT FINAL replays every row that can reach a window still open
+// and puts no row into a window that fired (join.Program.ReplayRule); but
+// a chain of joins or other keyed state after an outer join would need
+// the rows with NULLs it does not write again.
 func (p *Plan) streamJoinRefusal() string {
 	if len(p.streams()) < 2 {
 		return ""
@@ -226,10 +229,14 @@ func (p *Plan) streamJoinRefusal() string {
 		return ""
 	case len(p.streams()) > 2:
 		return fmt.Sprintf("its chain of stream-stream joins has an outer one (%s), and a replay after a rebalance could not tell the later joins which rows of the earlier ones it wrote", outer)
+	case a.Window != "" && a.Window != "session" && !a.Distinct && len(a.Over) == 0 && a.TopN == "" && a.Emit == "final":
+		// windows written once: a replay writes each whole or not again
+		return ""
+	case a.Window == "session":
+		after = "a session window"
+	case a.Window != "" && a.Emit != "final":
+		after = "a " + a.Window + " window without EMIT FINAL"
 	case a.Window != "":
-		// A replay of an outer join followed by windows was seen to write
-		// a matched row with NULLs into a window (a kill mid-run under
-		// load), so windows after an outer join stay one process per group.
 		after = "a " + a.Window + " window"
 	case len(a.GroupBy) > 0 || len(a.Aggregates) > 0:
 		after = "an aggregate"

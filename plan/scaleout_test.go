@@ -98,8 +98,9 @@ func TestRepartitionTopicName(t *testing.T) {
 }
 
 // TestOuterJoinRepartition: an outer stream-stream join (LEFT, RIGHT,
-// FULL) is repartitioned like an inner one when nothing is kept after it;
-// a chain with an outer join, or keyed state (windows too) after it, runs in one process per group,
+// FULL) is repartitioned like an inner one when nothing is kept after it
+// but TUMBLING or SLIDING windows with EMIT FINAL; a chain with an outer
+// join, or other keyed state after it, runs in one process per group,
 // saying why, and 'repartition'='true' is refused.
 func TestOuterJoinRepartition(t *testing.T) {
 	const with = ` WITH ('o.type'='kafka_source', 'o.group.id'='g', 'p.type'='kafka_source', 'c.type'='kafka_source'`
@@ -112,10 +113,10 @@ func TestOuterJoinRepartition(t *testing.T) {
 		{"CREATE STREAM out AS SELECT o.v, p.w FROM o RIGHT JOIN p ON o.k = p.k WITHIN INTERVAL '1' SECOND", "", ""},
 		{"CREATE STREAM out AS SELECT o.v, p.w FROM o FULL JOIN p ON o.k = p.k AND p.ts BETWEEN o.ts AND o.ts + INTERVAL '1' SECOND", "", ""},
 		{"CREATE STREAM out AS SELECT o.k, COUNT(*) AS n FROM o JOIN p ON o.k = p.k WITHIN INTERVAL '1' SECOND GROUP BY o.k WINDOW SLIDING(INTERVAL '1' MINUTE, INTERVAL '10' SECONDS) EMIT FINAL", "", ""},
-		{"CREATE STREAM out AS SELECT o.k, COUNT(*) AS n FROM o LEFT JOIN p ON o.k = p.k WITHIN INTERVAL '1' SECOND GROUP BY o.k WINDOW TUMBLING(INTERVAL '1' MINUTE) EMIT FINAL",
-			"its outer stream-stream join (LEFT JOIN p) is followed by a tumbling window", "followed by a tumbling window"},
+		{"CREATE STREAM out AS SELECT o.k, COUNT(*) AS n FROM o LEFT JOIN p ON o.k = p.k WITHIN INTERVAL '1' SECOND GROUP BY o.k WINDOW TUMBLING(INTERVAL '1' MINUTE) EMIT FINAL", "", ""},
+		{"CREATE STREAM out AS SELECT p.k, COUNT(*) AS n, COUNT(o.v) AS m FROM o RIGHT JOIN p ON o.k = p.k AND p.ts BETWEEN o.ts AND o.ts + INTERVAL '1' SECOND GROUP BY p.k WINDOW SLIDING(INTERVAL '1' MINUTE, INTERVAL '10' SECONDS) EMIT FINAL", "", ""},
 		{"SELECT o.k, COUNT(*) AS n FROM o LEFT JOIN p ON o.k = p.k WITHIN INTERVAL '1' SECOND GROUP BY o.k WINDOW TUMBLING(INTERVAL '1' MINUTE) EMIT CHANGES",
-			"its outer stream-stream join (LEFT JOIN p) is followed by a tumbling window", "cannot split this statement: its outer stream-stream join (LEFT JOIN p) is followed by a tumbling window"},
+			"its outer stream-stream join (LEFT JOIN p) is followed by a tumbling window without EMIT FINAL", "cannot split this statement: its outer stream-stream join (LEFT JOIN p) is followed by a tumbling window without EMIT FINAL"},
 		{"SELECT o.k, COUNT(*) AS n FROM o FULL JOIN p ON o.k = p.k WITHIN INTERVAL '1' SECOND GROUP BY o.k WINDOW SESSION(INTERVAL '1' MINUTE) EMIT FINAL",
 			"followed by a session window", "followed by a session window"},
 		{"SELECT o.k, COUNT(*) AS n FROM o LEFT JOIN p ON o.k = p.k WITHIN INTERVAL '1' SECOND GROUP BY o.k",
@@ -129,6 +130,22 @@ func TestOuterJoinRepartition(t *testing.T) {
 		if tt.why == "" {
 			if p.Repartition == nil || p.Repartition.Topic != "g-out-repartition" {
 				t.Errorf("%s:\n repartition %+v, want through g-out-repartition", tt.sql, p.Repartition)
+			}
+			var b strings.Builder
+			if err := Explain(&b, []*Plan{p}); err != nil {
+				t.Fatal(err)
+			}
+			outer := strings.Contains(tt.sql, "LEFT") || strings.Contains(tt.sql, "RIGHT") || strings.Contains(tt.sql, "FULL")
+			if want := "so it writes rows with NULLs exactly as one process does"; !outer {
+				if strings.Contains(b.String(), "rows with NULLs") {
+					t.Errorf("%s:\n EXPLAIN speaks of rows with NULLs of an inner join:\n%s", tt.sql, b.String())
+				}
+			} else if p.Analysis.Window != "" {
+				if want = "so the windows count the rows with NULLs of"; !strings.Contains(b.String(), want) {
+					t.Errorf("%s:\n EXPLAIN does not say %q:\n%s", tt.sql, want, b.String())
+				}
+			} else if !strings.Contains(b.String(), want) {
+				t.Errorf("%s:\n EXPLAIN does not say %q:\n%s", tt.sql, want, b.String())
 			}
 			continue
 		}
