@@ -229,6 +229,8 @@ func (p *Plan) streamJoinRefusal() string {
 		return ""
 	case len(p.streams()) > 2:
 		return fmt.Sprintf("its chain of stream-stream joins has an outer one (%s), and a replay after a rebalance could not tell the later joins which rows of the earlier ones it wrote", outer)
+	case a.Window != "" && strings.EqualFold(strings.TrimSpace(property(p.Statement.Query, Options{Properties: p.props}, "late.data.strategy")), "update"):
+		after = "a window with 'late.data.strategy'='update'"
 	case a.Window != "" && a.Window != "session" && !a.Distinct && len(a.Over) == 0 && a.TopN == "" && a.Emit == "final":
 		// windows written once: a replay writes each whole or not again
 		return ""

@@ -157,6 +157,12 @@ func TestOuterJoinRepartition(t *testing.T) {
 			t.Errorf("%s with 'repartition'='true':\n err = %v, want one with %q", tt.sql, err, tt.want)
 		}
 	}
+	// windows that late records update after they fired: one process
+	update := "SELECT o.k, COUNT(*) AS n FROM o LEFT JOIN p ON o.k = p.k WITHIN INTERVAL '1' SECOND GROUP BY o.k WINDOW TUMBLING(INTERVAL '1' MINUTE) EMIT FINAL" +
+		with + ", 'late.data.strategy'='update')"
+	if s := build(t, update, Options{}).ScaleOut(); s.Split || !strings.Contains(s.Unsplittable, "is followed by a window with 'late.data.strategy'='update'") {
+		t.Errorf("%s:\n scale-out %+v, want one process per group because of the 'update' strategy", update, s)
+	}
 }
 
 // TestRepartitionGuarantee: EXPLAIN states the delivery guarantee of both
