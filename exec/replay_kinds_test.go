@@ -154,3 +154,20 @@ func (p *replayPartition) eachRun(prog *Program) []string {
 	pl.Finish(out)
 	return out.texts()
 }
+
+// TestTopNTiesRankBySourceThroughRepartition: tied rows read through a
+// repartition topic rank by their places in the source, as in one
+// process, not by their offsets in the topic (where rows of several
+// source partitions interleave as stage 1's processes wrote them).
+func TestTopNTiesRankBySourceThroughRepartition(t *testing.T) {
+	prog := compileSQL(t, "SELECT k, id, ROW_NUMBER() OVER (PARTITION BY k ORDER BY v DESC) AS rn FROM rp QUALIFY rn <= 2 EMIT FINAL", Options{}, "k", "v", "id")
+	data := recs([]any{"a", 5, 1}, []any{"a", 5, 2}, []any{"a", 5, 3}, []any{"a", 5, 4})
+	// the topic's order: source partition 1 first, then 0
+	for i, o := range [][2]int64{{1, 7}, {1, 8}, {0, 40}, {0, 41}} {
+		data[i].HasOrigin, data[i].OriginPartition, data[i].OriginOffset = true, int32(o[0]), o[1]
+	}
+	got := runEach(prog, data).texts()
+	if want := []string{"a|3|1", "a|4|2"}; !slices.Equal(got, want) {
+		t.Fatalf("rows %v, want %v", got, want)
+	}
+}

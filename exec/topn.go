@@ -422,15 +422,19 @@ func (pl *Pipeline) topRecord(r *record.Record) {
 
 // before reports whether a ranks before b when their ORDER BY values tie:
 // by source (topic, then partition), then offset, so that ties rank the
-// same whatever the order in which source partitions' records arrive.
+// same whatever the order in which source partitions' records arrive. A
+// record read through a repartition topic ranks by its place in its
+// source (record.Record.SourcePosition), as in one process.
 func before(a, b *record.Record) bool {
 	if c := strings.Compare(a.Topic, b.Topic); c != 0 {
 		return c < 0
 	}
-	if a.Partition != b.Partition {
-		return a.Partition < b.Partition
+	ap, ao := a.SourcePosition()
+	bp, bo := b.SourcePosition()
+	if ap != bp {
+		return ap < bp
 	}
-	return a.Offset < b.Offset
+	return ao < bo
 }
 
 // compare orders two rows' ORDER BY values (NULLs last when ascending).

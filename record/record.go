@@ -37,14 +37,23 @@ type Record struct {
 	// job processed it before and wrote its dead letter, if it had one,
 	// so it is not dead-lettered again.
 	Replay bool
+	// HasOrigin says that OriginPartition and OriginOffset are set.
+	HasOrigin bool
 	// WindowStart is, on a result row of a windowed aggregate, the start
 	// of its window in Unix milliseconds; the window ends at EventTime+1
 	// (the row's event time is the window's last millisecond).
 	WindowStart int64
 	// Partition is the source partition (a Kafka partition or a file split); -1 if unknown.
 	Partition int32
+	// OriginPartition and OriginOffset are, on a record read through a
+	// repartition topic (stage 2 of a repartitioned statement), its
+	// partition and offset in its source (HasOrigin): Partition and
+	// Offset are the topic's. See SourcePosition.
+	OriginPartition int32
 	// Offset is the record's position within its source partition.
 	Offset int64
+	// OriginOffset: see OriginPartition.
+	OriginOffset int64
 	// Topic names the Kafka topic or file the record came from.
 	Topic string
 	// Key is the Kafka message key, if any.
@@ -53,6 +62,16 @@ type Record struct {
 	Headers []Header
 	// Raw is the record's original bytes, kept for the dead-letter queue.
 	Raw []byte
+}
+
+// SourcePosition returns the record's partition and offset in its source:
+// its origin when it was read through a repartition topic, else Partition
+// and Offset.
+func (r *Record) SourcePosition() (partition int32, offset int64) {
+	if r.HasOrigin {
+		return r.OriginPartition, r.OriginOffset
+	}
+	return r.Partition, r.Offset
 }
 
 // Batch is a run of records from one source partition, in source order.

@@ -199,7 +199,7 @@ func unreserve(recs []record.Record, vals []record.Value) []record.Record {
 func (r *splitReader) setRecord(rec *record.Record, vals []record.Value, line []byte, off int64) {
 	rec.Values = vals
 	rec.Timestamp = r.split.file.modTime
-	rec.EventTime, rec.HasEventTime, rec.Watermark, rec.WindowStart, rec.Settled, rec.Replay = 0, false, 0, 0, false, false
+	rec.EventTime, rec.HasEventTime, rec.Watermark, rec.WindowStart, rec.Settled, rec.Replay, rec.HasOrigin = 0, false, 0, 0, false, false, false
 	rec.Partition = r.partition
 	rec.Offset = off
 	rec.Topic = r.split.file.path

@@ -230,6 +230,7 @@ func (r *partReader) decodeInto(b *record.Batch, kr *kgo.Record) {
 		// record's timestamp was its event time, its source's comes back
 		rec.Watermark = r.up.carried
 		rec.Timestamp += r.up.shift
+		rec.HasOrigin, rec.OriginPartition, rec.OriginOffset = true, r.up.origin.partition, r.up.origin.offset
 		if kr.Offset < r.up.fenceTo {
 			if r.src.repart.fired(rec, r.up.fenceWM) {
 				b.Records = b.Records[:n]
@@ -267,7 +268,7 @@ func (d *decoder) decode(rec *record.Record, kr *kgo.Record) error {
 		rec.Values = make([]record.Value, d.width)
 	}
 	rec.Timestamp = kr.Timestamp.UnixMilli()
-	rec.EventTime, rec.HasEventTime, rec.Watermark, rec.WindowStart, rec.Settled, rec.Replay = 0, false, 0, 0, false, false
+	rec.EventTime, rec.HasEventTime, rec.Watermark, rec.WindowStart, rec.Settled, rec.Replay, rec.HasOrigin = 0, false, 0, 0, false, false, false
 	rec.Partition = kr.Partition
 	rec.Offset = kr.Offset
 	rec.Topic = kr.Topic

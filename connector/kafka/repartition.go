@@ -216,8 +216,10 @@ type upstream struct {
 	sourceEnds func() map[int32]int64
 	known      int // parts reported
 	// carried and shift are the last data record's watermark and
-	// timestamp shift (origin), for the decoder to set
+	// timestamp shift, origin its place in the source, for the decoder
+	// to set
 	carried, shift int64
+	origin         origin
 	scratch        []partProgress
 	// fenceTo and fenceWM are the checkpoint the partition resumed from:
 	// a record before fenceTo whose windows had all fired under fenceWM
@@ -280,7 +282,7 @@ func (u *upstream) admit(kr *kgo.Record) (bool, error) {
 	} else if off >= up.committed {
 		up.spans = append(up.spans, span{first: kr.Offset, lastSource: off, n: 1})
 	}
-	u.carried, u.shift = o.watermark, o.shift
+	u.carried, u.shift, u.origin = o.watermark, o.shift, o
 	return true, nil
 }
 
