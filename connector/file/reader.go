@@ -200,8 +200,8 @@ func (r *splitReader) setRecord(rec *record.Record, vals []record.Value, line []
 	rec.Values = vals
 	rec.Timestamp = r.split.file.modTime
 	rec.EventTime, rec.HasEventTime, rec.Watermark, rec.WindowStart, rec.Settled, rec.Replay, rec.HasOrigin = 0, false, 0, 0, false, false, false
-	rec.Partition = r.partition
-	rec.Offset = off
+	rec.Partition, rec.OriginPartition = r.partition, 0
+	rec.Offset, rec.OriginOffset = off, 0
 	rec.Topic = r.split.file.path
 	if rec.Key != nil {
 		rec.Key = nil
