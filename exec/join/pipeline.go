@@ -110,7 +110,7 @@ func (pl *Pipeline) Process(recs []record.Record, out exec.Output) {
 		case err != nil:
 			joined = joined[:len(joined)-1]
 			pl.dead++
-			out.DeadLetter(r, err)
+			deadLetter(out, r, err)
 		case !ok:
 			joined = joined[:len(joined)-1]
 			pl.unmatched++
@@ -271,7 +271,7 @@ func (pl *Pipeline) interval(recs []record.Record, out exec.Output) {
 		pl.in++
 		if err := pl.enter(r); err != nil {
 			pl.dead++
-			out.DeadLetter(r, err)
+			deadLetter(out, r, err)
 		}
 	}
 	pl.run(out, processing, 0)
@@ -414,7 +414,7 @@ func (pl *Pipeline) toQuery(rows []record.Record, out exec.Output) {
 				t, ok := wt.EventTime(r)
 				if !ok {
 					pl.rowErrors++
-					out.DeadLetter(r, fmt.Errorf("WINDOW: the event time column %s is NULL or not a time", pl.p.winCol))
+					deadLetter(out, r, fmt.Errorf("WINDOW: the event time column %s is NULL or not a time", pl.p.winCol))
 					continue
 				}
 				r.EventTime, r.HasEventTime = t, true
@@ -482,7 +482,7 @@ func (pl *Pipeline) next(k int, r *record.Record, out exec.Output) {
 	}
 	if err != nil {
 		pl.rowErrors++
-		out.DeadLetter(r, err)
+		deadLetter(out, r, err)
 	}
 }
 
@@ -503,7 +503,7 @@ func (pl *Pipeline) arrive(k, s int, r *record.Record, out exec.Output) {
 	}
 	if err != nil {
 		pl.rowErrors++
-		out.DeadLetter(r, err)
+		deadLetter(out, r, err)
 	}
 }
 
@@ -532,7 +532,7 @@ func (pl *Pipeline) lookup(rows []record.Record, lks []*lookup, out exec.Output)
 		switch {
 		case err != nil:
 			pl.rowErrors++
-			out.DeadLetter(j, err)
+			deadLetter(out, j, err)
 		case ok:
 			kept = append(kept, *j)
 		}
@@ -616,6 +616,10 @@ func (st *ssState) emitOuter(pl *Pipeline, r *record.Record, s int, t int64) {
 	j := *r
 	j.Values = vals
 	j.EventTime, j.HasEventTime = t, true
+	// a row with NULLs is written once, when it is decided (a replayed
+	// record whose row was written before is Settled and gets none): a
+	// failure after the join is dead-lettered even for a replayed record
+	j.Replay = false
 	pl.outs[st.k] = append(pl.outs[st.k], j)
 }
 
@@ -653,4 +657,14 @@ func (pl *Pipeline) StateRows() int64 {
 		n += st.rows
 	}
 	return n
+}
+
+// deadLetter sends r to out's dead letters, unless r was read again after
+// a rebalance from before its partition's fence (record.Record.Replay; a
+// joined row carries its record's mark): the run before sent it, with
+// every row it joined then.
+func deadLetter(out exec.Output, r *record.Record, err error) {
+	if !r.Replay {
+		out.DeadLetter(r, err)
+	}
 }
