@@ -75,6 +75,7 @@ type Pipeline struct {
 	changed  []int32                // groups to emit at the end of the call
 	held     heldSet                // unwindowed EMIT FINAL: per source, smallest offset held
 	src      sources
+	fences   []fenceEntry // per source (indexed as in src): its replay fence
 
 	// Stateless state.
 	distinct map[string]struct{}

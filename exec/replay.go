@@ -105,9 +105,20 @@ func (p *Program) HoldChanges() { p.holdChanges = true }
 // records update it as they did); its TUMBLING window is the only one
 // (the planner runs a SLIDING one with 'update' in one process per
 // group).
+//
+// Whether a SESSION window's record had its effect depends on the other
+// records of its session (a later one may have extended it past the
+// fence's watermark), so only a record late by the watermark it carries
+// is skipped; the others are kept, and the pipeline writes nothing of the
+// sessions they rebuild that had fired under the fence (SetReplayFences;
+// the planner runs a SESSION window with 'update' in one process per
+// group).
 func (p *Program) Replayed(rec *record.Record, wm int64) bool {
 	t, ok := p.EventTime(rec)
-	if p.set.late == LateUpdate {
+	switch {
+	case p.agg != nil && p.agg.session():
+		return ok && t+p.agg.window.gap+p.set.lateness <= rec.Watermark
+	case p.set.late == LateUpdate:
 		return ok && p.closedBy(t, max(wm, rec.Watermark), p.set.lateness+p.retention())
 	}
 	if ok && p.Fired(t, max(wm, rec.Watermark)) {
@@ -117,4 +128,15 @@ func (p *Program) Replayed(rec *record.Record, wm int64) bool {
 		rec.Watermark = max(rec.Watermark, wm)
 	}
 	return false
+}
+
+// SetReplayFences makes a SESSION window program, run by stage 2 of a
+// statement repartitioned across processes, write nothing of the sessions
+// a replay after a rebalance rebuilds that had fired before it: fence
+// gives the watermark of the checkpoint a partition resumed from (false
+// for none). Such a session closes at or before that watermark (see
+// Pipeline.firedBeforeFence). Call it before the first pipeline; nil
+// turns it off.
+func (p *Program) SetReplayFences(fence func(partition int32) (int64, bool)) {
+	p.fence = fence
 }

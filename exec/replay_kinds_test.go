@@ -30,8 +30,9 @@ type replayKind struct {
 }
 
 // TestRepartitionReplayStateKinds runs every kind of keyed state that a
-// repartitioned statement may keep (besides joins; SESSION windows, row
-// windows other than a Top-N, and SLIDING windows with 'update' run in one
+// repartitioned statement may keep (besides joins and SESSION windows,
+// see TestRepartitionReplaySessionsWriteTheOneRunRows; row windows other
+// than a Top-N, and SLIDING and SESSION windows with 'update' run in one
 // process per group: plan.TestRepartitionStateKinds)
 // over a repartition topic's partition with late records, as one run and
 // as generations killed at random points (see

@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"fmt"
 	"maps"
 	"math"
 	"math/rand/v2"
@@ -129,14 +130,18 @@ func deadOffsets(out *collector) []int64 {
 
 // generations returns what prog writes over the partition read by
 // generations, in order. A record read again before the fence that
-// Replayed keeps is marked Replay, as the topic's reader marks it.
+// Replayed keeps is marked Replay, as the topic's reader marks it, and
+// each generation's pipelines know its fence (SetReplayFences), as stage
+// 2's do.
 func (p *replayPartition) generations(prog *Program) replayed {
 	n := len(p.ts)
 	var all replayed
 	from, fenceTo, fenceWM := 0, int64(0), int64(math.MinInt64)
+	defer prog.SetReplayFences(nil)
 	for gen := 0; ; gen++ {
 		out := &collector{}
 		fto, fwm := fenceTo, fenceWM
+		prog.SetReplayFences(func(int32) (int64, bool) { return fwm, fwm != math.MinInt64 })
 		pl := prog.NewPipeline()
 		to := from + p.rng.IntN(n/3)
 		if gen == 4 || to >= n {
@@ -221,4 +226,99 @@ func TestRepartitionReplayUpdatesEndAtTheOneRunRows(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRepartitionReplaySessionsWriteTheOneRunRows runs SESSION windows over
+// a repartition topic's partition as one run and as generations that stop
+// at random points and replay from their commits (as
+// TestRepartitionReplayWritesTheOneRunRows does), with and without late
+// records. A session's end depends on its later records, so a replay reads
+// again records of sessions that fired before its fence, some of their
+// records being before the committed offset: those sessions must not be
+// written again with part of their records. With EMIT FINAL the
+// generations write exactly the one run's sessions and dead-letter exactly
+// its late records, each once; with EMIT CHANGES every row they write is
+// one a one run could write (the state of a session after some prefix of
+// the partition), and the last row of each of the one run's sessions is
+// its.
+func TestRepartitionReplaySessionsWriteTheOneRunRows(t *testing.T) {
+	const q = "SELECT k, _WINDOW_START AS ws, _WINDOW_END AS we, COUNT(*) AS n, SUM(v) AS s FROM rp GROUP BY k WINDOW SESSION(INTERVAL '%d' MILLISECONDS) EMIT %s"
+	for _, tt := range []struct {
+		gap   int
+		emit  string
+		props map[string]string
+	}{
+		{100, "FINAL", nil},
+		{250, "FINAL", map[string]string{PropAllowedLateness: "150ms"}},
+		{60, "FINAL", map[string]string{PropLateDataStrategy: "drop"}},
+		{100, "CHANGES", nil},
+		{150, "CHANGES", map[string]string{PropAllowedLateness: "50ms", PropLateDataStrategy: "drop"}},
+	} {
+		q := fmt.Sprintf(q, tt.gap, tt.emit)
+		t.Run(fmt.Sprint(tt.gap, tt.emit, tt.props), func(t *testing.T) {
+			opts := Options{ExternalWatermark: true, Properties: tt.props}
+			prog := compileSQL(t, q, opts, "k", "v")
+			prog.HoldChanges()
+			changes := tt.emit == "CHANGES"
+			for _, late := range []bool{false, true} {
+				p := newReplayPartition(uint64(len(q)), late)
+				one := p.oneRun(prog)
+				want := sortedSet(one.rows)
+				var states []string
+				if changes {
+					// the one run's sessions: its last rows of the sessions
+					// EMIT FINAL writes
+					final := compileSQL(t, strings.Replace(q, "EMIT CHANGES", "EMIT FINAL", 1), opts, "k", "v")
+					want = sortedSet(p.oneRun(final).rows)
+					if last := ofSessions(lastBySession(one.rows), want); !slices.Equal(last, want) {
+						t.Fatalf("late %v: the one run's last rows of its sessions differ from EMIT FINAL's: extra %v, missing %v", late, setMinus(last, want), setMinus(want, last))
+					}
+					states = sortedSet(p.eachRun(prog))
+				}
+				for round := range 15 {
+					gens := p.generations(prog)
+					if !slices.Equal(sortedInts(gens.dead), sortedInts(one.dead)) {
+						t.Fatalf("late %v, round %d: dead-lettered offsets %v, one run %v", late, round, sortedInts(gens.dead), sortedInts(one.dead))
+					}
+					got := sortedSet(gens.rows)
+					if changes {
+						if wrong := setMinus(got, states); len(wrong) > 0 {
+							t.Fatalf("late %v, round %d: %d rows no one run writes: %v", late, round, len(wrong), wrong[:min(5, len(wrong))])
+						}
+						got = ofSessions(lastBySession(gens.rows), want)
+					}
+					if !slices.Equal(got, want) {
+						extra, missing := setMinus(got, want), setMinus(want, got)
+						t.Fatalf("late %v, round %d: %d distinct rows, one run %d: %d extra %v, %d missing %v", late, round, len(got), len(want), len(extra), extra[:min(5, len(extra))], len(missing), missing[:min(5, len(missing))])
+					}
+				}
+			}
+		})
+	}
+}
+
+// lastBySession returns the last row written for each session (key,
+// start and end: a session that grows gets a new one), sorted.
+func lastBySession(rows []string) []string {
+	m := map[string]string{}
+	for _, r := range rows {
+		m[sessionOf(r)] = r
+	}
+	return sortedSet(slices.Collect(maps.Values(m)))
+}
+
+// ofSessions returns the rows of rows that are of a session (key, start,
+// end) some row of of is of.
+func ofSessions(rows, of []string) []string {
+	sessions := map[string]bool{}
+	for _, r := range of {
+		sessions[sessionOf(r)] = true
+	}
+	return slices.DeleteFunc(rows, func(r string) bool { return !sessions[sessionOf(r)] })
+}
+
+// sessionOf returns the key, start and end of a row.
+func sessionOf(r string) string {
+	f := strings.SplitN(r, "|", 4)
+	return strings.Join(f[:3], "|")
 }

@@ -11,9 +11,13 @@ import (
 // last event time plus the gap.
 type session struct {
 	start, end int64
-	g          int32 // -1 once merged away or released
-	fired      bool
-	held       heldSet
+	// fence is the watermark of the checkpoint its partition resumed from
+	// (SetReplayFences; math.MinInt64 for none): a session that closes at
+	// or before it fired before the replay, which read it again in part
+	fence int64
+	g     int32 // -1 once merged away or released
+	fired bool
+	held  heldSet
 }
 
 // sessionKey holds the sessions of one group key.
@@ -61,10 +65,10 @@ func (pl *Pipeline) sessionRecord(r *record.Record, t int64) {
 	switch {
 	case s != nil && (open || keep > 0):
 	case open:
-		sk.list = append(sk.list, session{start: lo, end: hi, g: pl.newSessionGroup(lo, hi)})
+		sk.list = append(sk.list, session{start: lo, end: hi, fence: pl.fenceOf(r), g: pl.newSessionGroup(lo, hi)})
 		s = &sk.list[len(sk.list)-1]
 	case keep > 0 && hi+lateness+keep > wm:
-		sk.list = append(sk.list, session{start: lo, end: hi, g: pl.newSessionGroup(lo, hi), fired: true})
+		sk.list = append(sk.list, session{start: lo, end: hi, fence: pl.fenceOf(r), g: pl.newSessionGroup(lo, hi), fired: true})
 		s = &sk.list[len(sk.list)-1]
 	default:
 		pl.compactSessions(sk)
@@ -80,7 +84,9 @@ func (pl *Pipeline) sessionRecord(r *record.Record, t int64) {
 		pl.markChanged(s.g)
 		pl.nextDue = min(pl.nextDue, pl.closeAt(s)+keep)
 	case a.changes():
-		pl.markChanged(s.g)
+		if !pl.firedBeforeFence(s) {
+			pl.markChanged(s.g)
+		}
 		if pl.p.holdChanges {
 			s.held.note(pl.src.index(r), r.Offset)
 		}
@@ -99,6 +105,51 @@ func (pl *Pipeline) closeAt(s *session) int64 {
 	return s.end + pl.p.agg.window.gap + pl.p.set.lateness
 }
 
+// firedBeforeFence reports whether session s, rebuilt by a replay after a
+// rebalance, fired before it: it closes at or before the watermark of the
+// checkpoint its partition resumed from. Its rows are out, and it was
+// rebuilt only from its records after the committed offset, so it writes
+// nothing, neither its final row nor (EMIT CHANGES) an update.
+//
+// A session that had not fired then has every record after the committed
+// offset (commits wait for its oldest one, Held), so the replay rebuilds
+// it whole, and it closes after the fence: it was not closed at the
+// checkpoint, and a record read after the checkpoint that joins a session
+// is not late by a watermark at or above the fence's, so it ends after
+// it. The sessions the replay builds from records that belonged to one
+// which fired are parts of it (a key's sessions are the runs of its
+// on-time records' own sessions, and a subset of the records makes parts
+// of those runs), so they close at or before it and write nothing either.
+func (pl *Pipeline) firedBeforeFence(s *session) bool {
+	return pl.closeAt(s) <= s.fence
+}
+
+// fenceOf returns the watermark of the checkpoint r's partition resumed
+// from, or math.MinInt64 without one (SetReplayFences).
+func (pl *Pipeline) fenceOf(r *record.Record) int64 {
+	if pl.p.fence == nil {
+		return math.MinInt64
+	}
+	i := pl.src.index(r)
+	for len(pl.fences) <= i {
+		pl.fences = append(pl.fences, fenceEntry{})
+	}
+	f := &pl.fences[i]
+	if !f.known {
+		f.known, f.wm = true, math.MinInt64
+		if wm, ok := pl.p.fence(r.Partition); ok {
+			f.wm = wm
+		}
+	}
+	return f.wm
+}
+
+// fenceEntry caches the fence of a source partition.
+type fenceEntry struct {
+	wm    int64
+	known bool
+}
+
 func (pl *Pipeline) newSessionGroup(start, end int64) int32 {
 	g := pl.gt.alloc(pl.aggs, pl.keyVals)
 	pl.gt.start[g], pl.gt.end[g] = start, end
@@ -112,6 +163,7 @@ func (pl *Pipeline) mergeSession(dst, src *session) {
 	}
 	pl.gt.ts[dst.g] = max(pl.gt.ts[dst.g], pl.gt.ts[src.g])
 	dst.start, dst.end = min(dst.start, src.start), max(dst.end, src.end)
+	dst.fence = max(dst.fence, src.fence)
 	dst.held.mergeFrom(src.held)
 	pl.gt.release(pl.aggs, src.g)
 	src.g = -1
@@ -150,6 +202,9 @@ func (pl *Pipeline) fireSessions(all bool) {
 	pl.rows.reset()
 	for _, d := range due {
 		s := &d.sk.list[d.i]
+		if pl.firedBeforeFence(s) && !s.fired {
+			continue
+		}
 		if (!s.fired && !changes) || pl.gt.changed[s.g] {
 			pl.gt.changed[s.g] = false
 			pl.addGroupRow(s.g)

@@ -178,25 +178,30 @@ func (p *Plan) Repartitionable() bool {
 // rebalance it replays a partition from its committed offset, which
 // rebuilds state that its records still before that offset do not feed.
 // It cannot rebuild its stream-stream joins (streamJoinRefusal, said
-// first), a SESSION window (whether one had fired depends on records
-// before that offset, so it would write them again with part of their
-// records), a row window (LAG and running aggregates carry every earlier
-// row of their key), or a SLIDING window under the 'update' lateness
+// first), a row window (LAG and running aggregates carry every earlier
+// row of their key), a SLIDING window under the 'update' lateness
 // strategy (a replayed record belongs to windows whose retention had
 // passed and to windows it updates, and it cannot skip the first without
-// being judged late for the others).
+// being judged late for the others), a SESSION window under 'update' (a
+// late record would correct a session kept for it that a replay rebuilt
+// from part of its records), or a SESSION window after a JOIN (a replay
+// tells the sessions that had fired by the statement's own records, see
+// exec.Program.SetReplayFences, not yet by joined rows).
 func (p *Plan) repartitionRefusal() string {
 	a := p.Analysis
 	if o := p.streamJoinRefusal(); o != "" {
 		return o
 	}
+	update := strings.EqualFold(strings.TrimSpace(property(p.Statement.Query, Options{Properties: p.props}, "late.data.strategy")), "update")
 	switch {
-	case a.Window == "session":
-		return "its SESSION window cannot be rebuilt by a replay after a rebalance (the sessions that had fired would be written again with part of their records)"
 	case len(a.Over) > 0 && a.TopN == "":
 		return fmt.Sprintf("its row window (%s) carries every earlier row of its key, which a replay after a rebalance from the committed offset could not rebuild (its rows would be written again with other values)", a.Over[0])
-	case a.Window == "sliding" && strings.EqualFold(strings.TrimSpace(property(p.Statement.Query, Options{Properties: p.props}, "late.data.strategy")), "update"):
+	case a.Window == "sliding" && update:
 		return "its SLIDING window with 'late.data.strategy'='update' cannot be rebuilt by a replay after a rebalance (a record replayed into the windows it still updates would open again those whose retention had passed); use a TUMBLING window, or 'dead_letter' or 'drop'"
+	case a.Window == "session" && update:
+		return "its SESSION window with 'late.data.strategy'='update' cannot be rebuilt by a replay after a rebalance (a late record would correct a session kept for it from the part of its records the replay read again); use 'dead_letter' or 'drop'"
+	case a.Window == "session" && len(p.Inputs) > 1:
+		return "its SESSION window follows a JOIN, and a replay after a rebalance cannot yet tell which joined rows belong to sessions that had fired"
 	}
 	return ""
 }

@@ -68,13 +68,14 @@ func TestRepartitionDecision(t *testing.T) {
 			t.Errorf("%s: ScaleOut().Repartition = %v", tt.sql, s.Repartition)
 		}
 	}
-	// a SESSION window: one process per group, EXPLAIN says why
-	session := build(t, "SELECT a, COUNT(*) AS n FROM t GROUP BY a WINDOW SESSION(INTERVAL '1' MINUTE) EMIT FINAL"+group+")", Options{})
-	if s := session.ScaleOut(); session.Repartition != nil || s.Split || !strings.Contains(s.Unsplittable, "SESSION window") {
-		t.Errorf("a SESSION window: repartition %v, scale-out %+v, want one process per group because of the SESSION window", session.Repartition, s)
+	// SESSION windows are repartitioned, EMIT FINAL and CHANGES alike
+	for _, emit := range []string{"FINAL", "CHANGES"} {
+		session := build(t, "SELECT a, COUNT(*) AS n FROM t GROUP BY a WINDOW SESSION(INTERVAL '1' MINUTE) EMIT "+emit+group+", 'window.allowed_lateness'='10s')", Options{})
+		if session.Repartition == nil || session.Repartition.Topic != "g-t-repartition" {
+			t.Errorf("a SESSION window with EMIT %s: repartition %+v, want through g-t-repartition", emit, session.Repartition)
+		}
 	}
 	for _, tt := range []struct{ sql, want string }{
-		{"SELECT a, COUNT(*) AS n FROM t GROUP BY a WINDOW SESSION(INTERVAL '1' MINUTE) EMIT CHANGES" + group + ", 'repartition'='true')", "its SESSION window cannot be rebuilt"},
 		{"SELECT a, COUNT(*) AS n FROM t GROUP BY a" + kafka[:len(kafka)-1] + ", 'repartition'='true')", "needs 't.group.id'"},
 		{"SELECT COUNT(*) AS n FROM t" + group + ", 'repartition'='true')", "cannot split this statement"},
 		{"SELECT a FROM t" + group + ", 'repartition'='true')", "no key to repartition by"},
@@ -221,6 +222,12 @@ func TestRepartitionStateKinds(t *testing.T) {
 		{"SELECT a, b, SUM(b) OVER (PARTITION BY a ORDER BY _EVENT_TIME) AS s FROM t", "its row window (SUM(b) OVER"},
 		{"SELECT a, COUNT(*) AS n FROM t GROUP BY a WINDOW SLIDING(INTERVAL '1' MINUTE, INTERVAL '10' SECONDS) EMIT FINAL" + group + ", 'late.data.strategy'='update'",
 			"its SLIDING window with 'late.data.strategy'='update' cannot be rebuilt"},
+		{"SELECT a, COUNT(*) AS n FROM t GROUP BY a WINDOW SESSION(INTERVAL '1' MINUTE) EMIT FINAL", ""},
+		{"SELECT a, COUNT(*) AS n FROM t GROUP BY a WINDOW SESSION(INTERVAL '1' MINUTE) EMIT CHANGES" + group + ", 'window.allowed_lateness'='10s', 'late.data.strategy'='drop'", ""},
+		{"SELECT a, COUNT(*) AS n FROM t GROUP BY a WINDOW SESSION(INTERVAL '1' MINUTE) EMIT FINAL" + group + ", 'late.data.strategy'=' Update '",
+			"its SESSION window with 'late.data.strategy'='update' cannot be rebuilt"},
+		{"SELECT t.a, COUNT(*) AS n FROM t JOIN u ON t.b = u.b GROUP BY t.a WINDOW SESSION(INTERVAL '1' MINUTE) EMIT FINAL" + group + ", 'u.type'='kafka_source'",
+			"its SESSION window follows a JOIN"},
 	}
 	for _, tt := range tests {
 		with := tt.sql

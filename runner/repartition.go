@@ -49,7 +49,10 @@ func (c *checked) repartition(ctx context.Context, stmt *sql.Statement, opts Opt
 	// carries (it was late by it, so dead-lettered or dropped, and a
 	// replay finds it late again); one kept goes only into the windows
 	// that had not fired (exec.Program.Replayed). Commits wait for the
-	// groups EMIT CHANGES updates too, so that a replay rebuilds them.
+	// groups EMIT CHANGES updates too, so that a replay rebuilds them. A
+	// SESSION window's record is kept unless it was late: the sessions
+	// the replay rebuilds that had fired under its partition's fence write
+	// nothing (SetReplayFences).
 	j.Program.HoldChanges()
 	err := splitStages(ctx, j, []*kafka.Source{ks}, j.Program.InputSchema(), j.Program.Replayed, c.kafkaOpts, func(facts connector.Facts) (job.Config, error) {
 		p2, err := c.build(stmt, opts, facts)
@@ -65,6 +68,7 @@ func (c *checked) repartition(ctx context.Context, stmt *sql.Statement, opts Opt
 	if err != nil {
 		return err
 	}
+	j.Program.SetReplayFences(j.stages.in.FenceWatermark)
 	if g, _ := guarantee(c.props); g != ExactlyOnce {
 		return nil
 	}
