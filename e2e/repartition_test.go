@@ -166,6 +166,13 @@ func TestRepartitionedWindowsAcrossProcesses(t *testing.T) {
 // through net, its clients given the options more.
 func startStageOn(t *testing.T, ctx context.Context, text string, net *kafkatest.Cutter, more ...kgo.Opt) *stage {
 	t.Helper()
+	return startStageWith(t, ctx, text, net, nil, more...)
+}
+
+// startStageWith is startStageOn with onBatch, if set, called after each
+// batch stage 2 processes (runner.Job.SetOnBatch).
+func startStageWith(t *testing.T, ctx context.Context, text string, net *kafkatest.Cutter, onBatch func(partition, records int, took time.Duration), more ...kgo.Opt) *stage {
+	t.Helper()
 	s := &stage{done: make(chan struct{})}
 	runCtx, cancel := context.WithCancel(ctx)
 	s.cancel = cancel
@@ -173,6 +180,9 @@ func startStageOn(t *testing.T, ctx context.Context, text string, net *kafkatest
 		KafkaOpts: func(string, string) []kgo.Opt { return append([]kgo.Opt{kgo.Dialer(net.Dial)}, more...) }})
 	if j.Plan.Repartition == nil {
 		t.Fatalf("statement not repartitioned:\n%s", text)
+	}
+	if onBatch != nil {
+		j.SetOnBatch(onBatch)
 	}
 	go func() {
 		defer close(s.done)

@@ -315,6 +315,9 @@ func (p *Plan) stageWork() (one, two string) {
 			p.Inputs[0].Name, r.Group, r.Topic, parts, key)
 		two = fmt.Sprintf("reads %s in group %s (each key in one partition, so in one process; whole partitions move on a rebalance and are replayed from their committed offsets) and runs the statement with %s",
 			r.Topic, r.Group, partition.SmartRepartition)
+		if p.Analysis.Window == "session" {
+			two += "; a replay writes nothing of a session that closed (its end plus the gap plus the allowed lateness) at or before the watermark of the commit it resumed from, and rebuilds the others whole (commits wait for their oldest records)"
+		}
 		return one, two
 	}
 	whole := ""

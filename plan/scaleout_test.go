@@ -73,6 +73,10 @@ func TestRepartitionDecision(t *testing.T) {
 		session := build(t, "SELECT a, COUNT(*) AS n FROM t GROUP BY a WINDOW SESSION(INTERVAL '1' MINUTE) EMIT "+emit+group+", 'window.allowed_lateness'='10s')", Options{})
 		if session.Repartition == nil || session.Repartition.Topic != "g-t-repartition" {
 			t.Errorf("a SESSION window with EMIT %s: repartition %+v, want through g-t-repartition", emit, session.Repartition)
+			continue
+		}
+		if _, two := session.stageTexts(); !strings.Contains(two, "a replay writes nothing of a session that closed") {
+			t.Errorf("a SESSION window with EMIT %s: stage 2 %q does not say how a replay tells the sessions that fired", emit, two)
 		}
 	}
 	for _, tt := range []struct{ sql, want string }{

@@ -1,0 +1,149 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sluicesql/sluice/internal/kafkatest"
+)
+
+// perSymbolSession is the unaligned SESSION-windowed GROUP BY of the
+// repartition tests (the topic is keyed by trader_id, the statement groups
+// by symbol); %s is FINAL or CHANGES, %s the source's WITH properties,
+// %s the sink's, %s more.
+const perSymbolSession = `CREATE STREAM per_symbol AS
+SELECT symbol, _WINDOW_START AS w, _WINDOW_END AS e, COUNT(*) AS n, SUM(quantity) AS qty
+FROM trades
+GROUP BY symbol
+WINDOW SESSION(trade_time, INTERVAL '60' MILLISECOND)
+EMIT %s
+WITH (%s, %s, 'commit.interval'='20ms', 'repartition.partitions'='4'%s)`
+
+// TestRepartitionedSessionsSurviveKillAndJoin runs the unaligned SESSION
+// GROUP BY in three processes of a group over 8 source partitions (through
+// a topic of 4, so that each partition interleaves the sessions of many
+// symbols), stage 2 slowed so that the run is still under way when, a
+// third of the records in, one process is killed (its connections cut, as
+// by kill -9) or stopped, and restarted, and a fourth joins. Every
+// rebalance replays the partitions from their committed offsets: the
+// sessions open then are rebuilt whole, and those that had fired (some of
+// whose records a replay reads again, the others being before the
+// committed offset) are not written again. The sessions written are
+// exactly one process's, some more than once, none with part of its
+// records. With disordered trades, records late by their own source
+// partition's watermark are dropped as one process drops them. With EMIT
+// CHANGES the last row of each of one process's sessions (its message key
+// holds the session's start and end) is that process's row.
+func TestRepartitionedSessionsSurviveKillAndJoin(t *testing.T) {
+	t.Parallel()
+	const late = ", 'watermark.max_out_of_orderness'='50ms', 'window.allowed_lateness'='20ms', 'late.data.strategy'='drop'"
+	for _, tt := range []struct {
+		name     string
+		emit     string
+		disorder int64
+		more     string
+		crash    bool // kill the process, else stop it
+	}{
+		{"kill", "FINAL", 0, "", true},
+		{"late-stop", "FINAL", 300, late, false},
+		{"changes-kill", "CHANGES", 300, late, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			const total = 12000
+			brokers := startCluster(t, "trades", "windows")
+			trades, _ := disorderedTrades(t, total, 40, tt.disorder)
+			produce(t, brokers, "trades", keyBy(trades, byTrader))
+			// one process reading the same Kafka partitions (whether a
+			// record is late depends on the records before it in its own)
+			one := filepath.Join(t.TempDir(), "one.jsonl")
+			_, sum := runToEnd(t, fmt.Sprintf(perSymbolSession, "FINAL", kafkaTrades(brokers), fmt.Sprintf("'per_symbol.type'='file_sink', 'per_symbol.path'='%s'", one), tt.more))
+			if tt.disorder > 0 && sum.Total.Late == 0 {
+				t.Fatal("no late records: the test checks nothing")
+			}
+			want := readLines(t, one)
+			if len(want) < 200 {
+				t.Fatalf("%d sessions: too few to tell", len(want))
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+			defer cancel()
+			text := fmt.Sprintf(perSymbolSession, tt.emit, kafkaTrades(brokers, "group.id", "g", "session.timeout.ms", "6000"),
+				fmt.Sprintf("'per_symbol.type'='kafka_sink', 'per_symbol.topic.name'='windows', 'per_symbol.bootstrap.servers'='%s'", brokers), tt.more)
+			victimText := text
+			if tt.crash {
+				// a killed process drains nothing: do not wait for it
+				victimText = strings.Replace(text, "'commit.interval'", "'drain.timeout'='1s', 'commit.interval'", 1)
+			}
+			var done atomic.Int64
+			slow := func(_, n int, _ time.Duration) {
+				done.Add(int64(n))
+				time.Sleep(time.Duration(n) * 200 * time.Microsecond)
+			}
+			victim := &kafkatest.Cutter{}
+			procs := []*stage{startStageWith(t, ctx, victimText, victim, slow), startStageWith(t, ctx, text, &kafkatest.Cutter{}, slow),
+				startStageWith(t, ctx, text, &kafkatest.Cutter{}, slow)}
+			waitWithin(t, 60*time.Second, "a third of the records processed", func() bool { return done.Load() >= total/3 })
+			if tt.crash {
+				victim.Kill()
+			}
+			procs[0].cancel()
+			<-procs[0].done
+			if !tt.crash && procs[0].err != nil {
+				t.Fatalf("stopped process: %v", procs[0].err)
+			}
+			procs = append(procs[1:], startStageWith(t, ctx, text, &kafkatest.Cutter{}, slow), startStageWith(t, ctx, text, &kafkatest.Cutter{}, slow))
+			for i, p := range procs {
+				p.wait(t, ctx, fmt.Sprint(i+1))
+			}
+			var lines []string
+			last := map[string]string{} // by message key: the session
+			for _, r := range readTopic(t, brokers, "windows") {
+				lines = append(lines, string(r.Value))
+				last[string(r.Key)] = string(r.Value)
+			}
+			if tt.emit == "CHANGES" {
+				// the last update of each of one process's sessions (a
+				// session's updates are in its key's partition, in order;
+				// the others are of sessions that grew on)
+				sessions := map[string]bool{}
+				for _, l := range want {
+					sessions[sessionOf(t, l)] = true
+				}
+				lines = lines[:0]
+				for _, l := range last {
+					if sessions[sessionOf(t, l)] {
+						lines = append(lines, l)
+					}
+				}
+			}
+			sameLines(t, "sessions", sessionLines(t, lines), sessionLines(t, want))
+		})
+	}
+}
+
+// sessionLines checks that no session (symbol, start and end) has two
+// different rows and returns the distinct rows sorted.
+func sessionLines(t *testing.T, lines []string) []string {
+	t.Helper()
+	return distinctRows(t, lines, func(line string) string { return sessionOf(t, line) })
+}
+
+// sessionOf returns the session of a row: its symbol, start and end.
+func sessionOf(t *testing.T, line string) string {
+	t.Helper()
+	var r struct {
+		Symbol string          `json:"symbol"`
+		W      json.RawMessage `json:"w"`
+		E      json.RawMessage `json:"e"`
+	}
+	if err := json.Unmarshal([]byte(line), &r); err != nil {
+		t.Fatalf("%q: %v", line, err)
+	}
+	return "session " + r.Symbol + "@" + string(r.W) + "/" + string(r.E)
+}
