@@ -172,3 +172,32 @@ func TestTopNTiesRankBySourceThroughRepartition(t *testing.T) {
 		t.Fatalf("rows %v, want %v", got, want)
 	}
 }
+
+// TestTopNHoldsItsTopRows: a Top-N without a window holds only the rows in
+// its top n (a replay from the oldest of them rebuilds it), so its commits
+// move on and a repartition topic is purged behind them; within a window
+// it holds every record of the open windows.
+func TestTopNHoldsItsTopRows(t *testing.T) {
+	for _, tt := range []struct {
+		query string
+		want  int64
+	}{
+		{"SELECT k, v, RANK() OVER (PARTITION BY k ORDER BY v DESC) AS r FROM t QUALIFY r <= 3", 97},
+		{"SELECT k, v, ROW_NUMBER() OVER (PARTITION BY k ORDER BY v DESC) AS rn FROM t QUALIFY rn <= 3", 97},
+		{"SELECT k, v, ROW_NUMBER() OVER (PARTITION BY k ORDER BY v DESC) AS rn FROM t WINDOW TUMBLING(INTERVAL '1' HOUR) QUALIFY rn <= 3", 0},
+	} {
+		prog := compileSQL(t, tt.query, Options{}, "k", "v")
+		prog.HoldChanges()
+		var rows [][]any
+		for i := range 100 {
+			rows = append(rows, []any{"a", i})
+		}
+		pl := prog.NewPipeline()
+		pl.Process(recs(rows...), &collector{})
+		held := int64(-1)
+		pl.Held(func(_ string, _ int32, off int64) { held = off })
+		if held != tt.want {
+			t.Errorf("%s: holds from offset %d, want %d", tt.query, held, tt.want)
+		}
+	}
+}

@@ -276,7 +276,7 @@ type topWindow struct {
 	start int64
 	ids   map[string]int32
 	lists []topList
-	held  heldSet // EMIT FINAL: the smallest offset per source read
+	held  heldSet // within a WINDOW: the smallest offset per source read
 }
 
 // topList is one key's rows, best first.
@@ -349,7 +349,7 @@ func (pl *Pipeline) topRecord(r *record.Record) {
 		st.nextDue = min(st.nextDue, start+t.window.size+pl.p.set.lateness)
 	}
 	w := st.window(start)
-	if !t.changes {
+	if t.window != nil {
 		w.held.note(pl.src.index(r), r.Offset)
 	}
 	st.key = st.key[:0]
@@ -612,19 +612,22 @@ func (pl *Pipeline) fireTop(all bool) {
 	}
 }
 
-// heldTop notes, under EMIT FINAL, the smallest offset read per source of
-// the open windows: nothing of them is emitted before they close. Under
-// EMIT CHANGES with HoldChanges it notes the offsets of the rows in the
-// top n: a replay from the smallest reads every one of them again, and
-// the top n of those rows and the rows after them is the top n of all.
+// heldTop notes the offsets a replay must read again to rebuild the
+// Top-N: within a window, the smallest offset read per source of the open
+// windows (nothing of them is emitted before they close); without one,
+// the offsets of the rows in the top n, as a replay from the smallest
+// reads every one of them again, and the top n of those rows and the rows
+// after them is the top n of all. EMIT CHANGES holds them only with
+// HoldChanges: its rows are written as they change.
 func (pl *Pipeline) heldTop(h *heldSet) {
-	if !pl.p.top.changes {
+	t := pl.p.top
+	switch {
+	case t.window != nil:
 		for _, w := range pl.top.wins {
 			h.mergeFrom(w.held)
 		}
 		return
-	}
-	if !pl.p.holdChanges {
+	case t.changes && !pl.p.holdChanges:
 		return
 	}
 	for _, w := range pl.top.wins {
