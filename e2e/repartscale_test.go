@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicesql/sluice/internal/kafkatest"
+	"github.com/sluicesql/sluice/runner"
 )
 
 // repartRead is a kgo hook counting the data records a process read from a
@@ -96,4 +97,38 @@ func TestRepartitionedFourthJoins(t *testing.T) {
 			sameLines(t, "rows of the group after a fourth process joined", rows(lines), want)
 		})
 	}
+}
+
+// TestRepartitionedBroadcastTableJoin: a windowed count per trader over a
+// join of trades (keyed by symbol) with a traders table broadcast to every
+// worker (the default for a table): the trades are repartitioned by trader,
+// every process reads the whole table, and three processes write exactly
+// the windows of one.
+func TestRepartitionedBroadcastTableJoin(t *testing.T) {
+	t.Parallel()
+	sc := tradersWindows(t)
+	sc.stmt = strings.Replace(sc.stmt, ", 'traders.broadcast'='false'", "", 1)
+	brokers := sc.start(t, "results")
+	want := sc.oneProcess(t, brokers)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	text := sc.text(brokers, fmt.Sprintf("'out.type'='kafka_sink', 'out.topic.name'='results', 'out.bootstrap.servers'='%s'", brokers),
+		"group.id", "g", "session.timeout.ms", "6000")
+	j := prepare(t, ctx, text, runner.Options{UntilEnd: true})
+	j.Discard()
+	if in := j.Plan.Inputs[1]; !in.Broadcast || j.Plan.Repartition == nil {
+		t.Fatalf("table %s broadcast %v, repartition %+v: want a broadcast table and the trades repartitioned", in.Name, in.Broadcast, j.Plan.Repartition)
+	}
+	var procs []*stage
+	for range 3 {
+		procs = append(procs, startStageOn(t, ctx, text, &kafkatest.Cutter{}))
+	}
+	for i, p := range procs {
+		p.wait(t, ctx, fmt.Sprint(i))
+	}
+	var lines []string
+	for _, r := range readTopic(t, brokers, "results") {
+		lines = append(lines, string(r.Value))
+	}
+	sameLines(t, "windows over a broadcast table join", sc.rows(t, lines), want)
 }
