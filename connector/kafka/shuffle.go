@@ -208,6 +208,7 @@ func (s *Shuffle) Write(ctx context.Context, rows []record.Record) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := time.Now()
+	latest := now.Add(time.Hour).UnixMilli()
 	for i := range rows {
 		row := &rows[i]
 		var key []record.Value
@@ -223,11 +224,13 @@ func (s *Shuffle) Write(ctx context.Context, rows []record.Record) error {
 		buf = s.enc.AppendRow(buf, row.Values)
 		v := len(buf)
 		up := s.upstream(row)
-		// the record's timestamp is the row's event time (Kafka rejects
-		// one before 1970): the source's goes in the header
+		// the record's timestamp is the row's event time, the source's
+		// going in the header; one Kafka would refuse (before 1970, or
+		// further ahead than message.timestamp.after.max.ms, an hour
+		// since Kafka 4.0) keeps the source's, which it took
 		ts := row.Timestamp
 		et, hasET := s.cfg.EventTime(row)
-		if hasET && et >= 0 {
+		if hasET && et >= 0 && et <= latest {
 			ts = et
 		}
 		buf = appendOrigin(buf, up, row.Offset, row.Watermark, row.Timestamp-ts)
