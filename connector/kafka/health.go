@@ -1,6 +1,8 @@
 package kafka
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -44,6 +46,9 @@ func (h *health) OnBrokerRead(_ kgo.BrokerMetadata, _ int16, _ int, _, _ time.Du
 }
 
 func (h *health) fail(err error) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, kgo.ErrClientClosed) {
+		return // this process stopped asking (a stop, a rebalance), not a broker that failed
+	}
 	h.mu.Lock()
 	h.lastErr = err
 	h.mu.Unlock()
