@@ -518,3 +518,52 @@ func TestJoinGroupOfFromOnly(t *testing.T) {
 		t.Errorf("err = %v, want the group of payments refused", err)
 	}
 }
+
+// TestOneProcessJoinRestart: a stream-stream join run in one process of a
+// consumer group ('repartition'='false') reads only its FROM stream in the
+// group, and its other streams whole, so a restart from the FROM stream's
+// committed offsets would join every payment with part of the orders and
+// write again with NULLs the payments whose orders were before them. A
+// FULL join's process therefore commits nothing (EXPLAIN says why), and a
+// restart writes the one-process rows again; a LEFT join's, whose
+// unmatched rows are the FROM stream's, commits as it goes and a restart
+// writes no row that one process does not.
+func TestOneProcessJoinRestart(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		join    string
+		commits bool
+	}{{"FULL JOIN", false}, {"LEFT JOIN", true}} {
+		t.Run(tt.join, func(t *testing.T) {
+			t.Parallel()
+			sc := unpaidOrders(tt.join, "WITHIN INTERVAL '1' SECOND")
+			brokers := sc.start(t)
+			want := sc.oneProcess(t, brokers)
+			dir := t.TempDir()
+			for run := range 2 {
+				out := filepath.Join(dir, fmt.Sprintf("run%d.jsonl", run))
+				j, _ := runToEnd(t, sc.text(brokers, fmt.Sprintf("'out.type'='file_sink', 'out.path'='%s', 'repartition'='false'", out), "group.id", "g"))
+				if s := j.Plan.ScaleOut(); (s.Restart == "") != tt.commits {
+					t.Fatalf("scale-out %+v: want a restart from committed offsets %v", s, tt.commits)
+				}
+				got := sc.rows(t, readLines(t, out))
+				if run == 0 || !tt.commits {
+					sameLines(t, fmt.Sprintf("rows of run %d", run), got, want)
+					continue
+				}
+				for _, r := range got {
+					if _, ok := slices.BinarySearch(want, r); !ok {
+						t.Errorf("the restart wrote a row one process does not: %s", r)
+					}
+				}
+			}
+			offs, err := groupOffsets(context.Background(), brokers, "g", "orders")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if committed := len(offs) > 0; committed != tt.commits {
+				t.Errorf("group g committed orders offsets %v, want commits %v", offs, tt.commits)
+			}
+		})
+	}
+}

@@ -267,10 +267,15 @@ func scaleOutText(s ScaleOut) string {
 		return "several processes may share the source's consumer group: " + s.Why
 	case s.Repartition != nil:
 		return "repartitioned, so several processes may share the consumer group: " + s.Why + ", so the job runs in two stages in every process (below)"
-	case s.Unsplittable != "":
-		return "one process per consumer group: " + s.Why + "; a second member of the group stops the job (" + s.Unsplittable + ")"
 	}
-	return "one process per consumer group: " + s.Why + "; a second member of the group stops the job"
+	text := "one process per consumer group: " + s.Why + "; a second member of the group stops the job"
+	if s.Unsplittable != "" {
+		text += " (" + s.Unsplittable + ")"
+	}
+	if s.Restart != "" {
+		text += "; it commits no offset, so a restart reads every stream again from its start: " + s.Restart
+	}
+	return text
 }
 
 // stageTexts describe the two stages of a repartitioned statement, each

@@ -106,6 +106,8 @@ type Plan struct {
 	// unsplittable says why a statement that needs the whole source in
 	// one process is not repartitioned
 	unsplittable string
+	// grouped: the FROM source is read in a consumer group
+	grouped bool
 	// props are the planner's Options.Properties
 	props map[string]string
 	// across is the distribution that splitting the statement's streams

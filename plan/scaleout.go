@@ -69,6 +69,11 @@ type ScaleOut struct {
 	// Unsplittable says why a statement that does not split is not
 	// repartitioned either ("" when it is, or when it splits).
 	Unsplittable string `json:"unsplittable,omitempty"`
+	// Restart says why the one process of a group that runs a statement
+	// neither split nor repartitioned commits no offset, so that a
+	// restart reads its FROM stream again from the group's reset
+	// position ("" when it commits as it goes): see restartFromStart.
+	Restart string `json:"restart,omitempty"`
 }
 
 // ScaleOut reports whether the statement's result survives splitting its
@@ -85,7 +90,45 @@ func (p *Plan) ScaleOut() ScaleOut {
 	if !s.Split {
 		s.Unsplittable = p.unsplittable
 	}
+	if p.Repartition == nil && p.grouped {
+		s.Restart = p.restartFromStart()
+	}
 	return s
+}
+
+// restartFromStart says why stream-stream joins run in one process of a
+// consumer group (not repartitioned) cannot resume from the FROM stream's
+// committed offsets, or returns "". Only the FROM stream is read in the
+// group; the others are read whole, without committed offsets, so a
+// restart from the FROM stream's offsets would join all of them with
+// part of it: a row of another stream that an outer join writes with
+// NULLs when unmatched would be written so again when its matches were
+// before the committed offsets, and state after the joins would be
+// rebuilt with part of its rows (a joined row holds back the commit of
+// the stream it was made from, not of the FROM stream). Such a process
+// commits nothing: a restart reads every stream again from its start, as
+// a run without a group does, and writes the same rows again
+// (at-least-once).
+func (p *Plan) restartFromStart() string {
+	streams := p.streams()
+	if len(streams) < 2 {
+		return ""
+	}
+	var others []string
+	for _, i := range streams[1:] {
+		others = append(others, p.Inputs[i].Name)
+	}
+	whole := fmt.Sprintf("its other streams (%s) are read whole, without committed offsets, so a restart from the committed offsets of %s would join them with part of it", strings.Join(others, ", "), p.Inputs[0].Name)
+	for _, i := range streams[1:] {
+		if k := p.Statement.Query.Joins[i-1].Kind; k == sql.RightJoin || k == sql.FullJoin {
+			return fmt.Sprintf("%s and write again with NULLs the rows of %s whose matches were before them (%s JOIN %s)", whole, p.Inputs[i].Name, k, p.Inputs[i].Name)
+		}
+	}
+	a := p.Analysis
+	if a.Window != "" || len(a.GroupBy) > 0 || len(a.Aggregates) > 0 || a.Distinct || len(a.Over) > 0 || a.TopN != "" || p.Requirement.OrderMatters {
+		return whole + " and rebuild the state after the joins with part of its rows"
+	}
+	return ""
 }
 
 // scaleOut is ScaleOut without the repartition decision.
@@ -321,6 +364,7 @@ func (p *Plan) planRepartition(opts Options) error {
 		parts = n
 	}
 	group := strings.TrimSpace(property(sel, opts, in.Name+".group.id"))
+	p.grouped = group != "" && strings.EqualFold(in.Type, "kafka_source")
 	kafka, notKafka := true, in.Name // every stream is a Kafka topic, or notKafka is not
 	for _, i := range p.streams() {
 		if !strings.EqualFold(p.Inputs[i].Type, "kafka_source") {

@@ -254,3 +254,44 @@ func TestRepartitionStateKinds(t *testing.T) {
 		}
 	}
 }
+
+// TestRestartFromStart: stream-stream joins run in one process of a
+// consumer group read only the FROM stream in the group; when a restart
+// from its committed offsets would write rows with NULLs of another
+// stream again, or rebuild state after the joins with part of its rows,
+// the process commits nothing, and EXPLAIN says why. A repartitioned
+// statement, one without a group and a LEFT join with nothing kept after
+// it (its rows with NULLs are the FROM stream's) commit as they go.
+func TestRestartFromStart(t *testing.T) {
+	const off = `, 'repartition'='false'`
+	for _, tt := range []struct {
+		sql, with, restart string
+	}{
+		{"SELECT o.v, p.w FROM o FULL JOIN p ON o.k = p.k WITHIN INTERVAL '1' SECOND", off, "write again with NULLs the rows of p whose matches were before them (FULL JOIN p)"},
+		{"SELECT o.v, p.w FROM o RIGHT JOIN p ON o.k = p.k WITHIN INTERVAL '1' SECOND", off, "(RIGHT JOIN p)"},
+		{"SELECT o.k, COUNT(*) AS n FROM o JOIN p ON o.k = p.k WITHIN INTERVAL '1' SECOND GROUP BY o.k WINDOW TUMBLING(INTERVAL '1' MINUTE) EMIT FINAL", off, "rebuild the state after the joins with part of its rows"},
+		{"SELECT o.v, p.w FROM o LEFT JOIN p ON o.k = p.k WITHIN INTERVAL '1' SECOND", off, ""},
+		{"SELECT o.v, p.w FROM o JOIN p ON o.k = p.k WITHIN INTERVAL '1' SECOND", off, ""},
+		{"SELECT o.v, p.w FROM o FULL JOIN p ON o.k = p.k WITHIN INTERVAL '1' SECOND", "", ""},
+	} {
+		text := tt.sql + ` WITH ('o.type'='kafka_source', 'o.group.id'='g', 'p.type'='kafka_source'` + tt.with + ")"
+		p := build(t, text, Options{})
+		s := p.ScaleOut()
+		var b strings.Builder
+		if err := Explain(&b, []*Plan{p}); err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case tt.restart == "" && s.Restart != "":
+			t.Errorf("%s:\n restart %q, want it to commit as it goes", text, s.Restart)
+		case tt.restart != "" && !strings.Contains(s.Restart, tt.restart):
+			t.Errorf("%s:\n restart %q, want one with %q", text, s.Restart, tt.restart)
+		case tt.restart != "" && !strings.Contains(b.String(), "it commits no offset, so a restart reads every stream again from its start: its other streams (p) are read whole"):
+			t.Errorf("%s:\n EXPLAIN does not say that it commits no offset:\n%s", text, b.String())
+		}
+	}
+	noGroup := build(t, "SELECT o.v, p.w FROM o FULL JOIN p ON o.k = p.k WITHIN INTERVAL '1' SECOND WITH ('o.type'='kafka_source', 'p.type'='kafka_source')", Options{})
+	if s := noGroup.ScaleOut(); s.Restart != "" {
+		t.Errorf("without a group: restart %q, want none (nothing is committed anyway)", s.Restart)
+	}
+}

@@ -13,14 +13,19 @@ import (
 // over processes (plan.ScaleOut) and is not repartitioned through a topic
 // (plan.Repartition: turned off with 'repartition'='false', or a statement
 // a topic cannot split) stop when the group gets a second member, instead
-// of computing part of the answer.
+// of computing part of the answer; one that could not resume from its
+// committed offsets (ScaleOut.Restart) commits none.
 func guardScaleOut(p *plan.Plan, src connector.Source) {
 	ks, ok := src.(*kafka.Source)
 	if !ok || p.Repartition != nil {
 		return
 	}
-	if s := p.ScaleOut(); !s.Split {
+	s := p.ScaleOut()
+	if !s.Split {
 		ks.RequireWholeTopic(s.Why, scaleOutRemedy(p, s, ks))
+	}
+	if s.Restart != "" {
+		ks.CommitNothing()
 	}
 }
 

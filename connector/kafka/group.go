@@ -54,6 +54,16 @@ func (s *Source) RequireWholeTopic(why, remedy string) {
 	s.wholeTopic, s.remedy = why, remedy
 }
 
+// CommitNothing makes a consumer-group member commit no offset, so that a
+// restart reads the topic again from the group's reset position: the
+// statement cannot resume from committed offsets (the other streams of
+// its joins are read whole, without any). Call it before Open.
+func (s *Source) CommitNothing() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.noCommits = true
+}
+
 // sharedError says that another member shares the group although the
 // statement needs the whole topic in this process.
 func (s *Source) sharedError(what string) error {

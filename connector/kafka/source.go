@@ -56,6 +56,7 @@ type Source struct {
 	revoking   map[int32]bool
 	owned      map[int32]bool // the partitions the group assigned to this member
 	wholeTopic string         // why the statement needs every partition (RequireWholeTopic), or ""
+	noCommits  bool           // commit no offset (CommitNothing)
 	remedy     string         // what else than one process would do (RequireWholeTopic)
 	everOwned  bool
 	committed  map[int32]int64
@@ -492,7 +493,7 @@ func (s *Source) signal() {
 func (s *Source) Commit(ctx context.Context, offsets map[int32]int64) error {
 	s.mu.Lock()
 	cl := s.client
-	if s.cfg.group == "" || cl == nil || len(offsets) == 0 {
+	if s.cfg.group == "" || s.noCommits || cl == nil || len(offsets) == 0 {
 		s.mu.Unlock()
 		return nil
 	}
