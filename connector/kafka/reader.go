@@ -225,6 +225,9 @@ func (r *partReader) decodeInto(b *record.Batch, kr *kgo.Record) {
 		return
 	}
 	if r.up != nil {
+		// the row's bytes are the topic's encoding, not the source
+		// record's: a dead letter of stage 2 carries the row as JSON
+		rec.Raw = nil
 		// the watermark the record carries is set first: whether it had
 		// its effect may depend on it (a record that was late); the
 		// record's timestamp was its event time, its source's comes back

@@ -19,7 +19,7 @@ import (
 //
 // A data record is keyed by its routing key (AppendMessageKey), is in the
 // partition Kafka's default partitioner gives that key, holds the decoded
-// row as JSON, has the row's event time as its timestamp (CreateTime; the
+// row in a binary encoding (repartrow.go), has the row's event time as its timestamp (CreateTime; the
 // source record's timestamp when the row has no event time, or one before
 // 1970) and has the header originHeader: its source partition, source
 // offset, the watermark of its source partition before it (the one

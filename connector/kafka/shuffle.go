@@ -12,7 +12,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/sluicesql/sluice/connector/codec"
 	"github.com/sluicesql/sluice/record"
 )
 
@@ -55,17 +54,17 @@ type Shuffle struct {
 
 	client  *kgo.Client
 	sinkCtx context.Context // the context Open was given (the job's for its sinks)
-	enc     *codec.JSONEncoder
+	enc     repartEncoder
 	err     firstError
 
-	acked   atomic.Int64 // records the topic answered, for watchStall
-	mu      sync.Mutex   // orders rows before the reports that cover them
-	parts   map[int32]*sent
-	held    map[int32]bool // the source partitions owned at the last report
-	keyBuf  []record.Value
-	hdr     []byte
-	stop    chan struct{}
-	stopped sync.WaitGroup
+	acked    atomic.Int64 // records the topic answered, for watchStall
+	mu       sync.Mutex   // orders rows before the reports that cover them
+	parts    map[int32]*sent
+	held     map[int32]bool // the source partitions owned at the last report
+	keyBuf   []record.Value
+	rowBytes int // the bytes a message of the last Write took, on average
+	stop     chan struct{}
+	stopped  sync.WaitGroup
 }
 
 // sent is what a Shuffle wrote of one source partition.
@@ -187,12 +186,15 @@ func (s *Shuffle) Open(ctx context.Context, schema *record.Schema, _ []int) erro
 	// no kgo.RecordDeliveryTimeout: it counts from a record's timestamp,
 	// which is its event time here (watchStall bounds the wait instead)
 	opts := append([]kgo.Opt{kgo.DefaultProduceTopic(s.cfg.Topic), kgo.RecordPartitioner(kgo.ManualPartitioner()),
-		kgo.ProducerLinger(time.Millisecond)}, s.opts...)
+		kgo.ProducerLinger(time.Millisecond),
+		// the rows are compact already, and both stages spend CPU on a
+		// codec: Kafka Streams' repartition topics are not compressed either
+		kgo.ProducerBatchCompression(kgo.NoCompression())}, s.opts...)
 	cl, err := newClient(s.srcs[0].cfg.conn, opts...)
 	if err != nil {
 		return fmt.Errorf("kafka repartition topic %q: %w", s.cfg.Topic, err)
 	}
-	s.client, s.enc, s.sinkCtx = cl, codec.NewJSONEncoder(schema), ctx
+	s.client, s.enc, s.sinkCtx = cl, newRepartEncoder(schema), ctx
 	s.stop = make(chan struct{})
 	s.stopped.Add(2)
 	go s.reportLoop()
@@ -201,6 +203,8 @@ func (s *Shuffle) Open(ctx context.Context, schema *record.Schema, _ []int) erro
 }
 
 // Write produces one message per row to the partition of its routing key.
+// The messages of a call share their storage (the producer keeps each
+// until it is acknowledged, and the storage lives until the last is).
 func (s *Shuffle) Write(ctx context.Context, rows []record.Record) error {
 	if err := s.err.get(); err != nil {
 		return err
@@ -209,21 +213,11 @@ func (s *Shuffle) Write(ctx context.Context, rows []record.Record) error {
 	defer s.mu.Unlock()
 	now := time.Now()
 	latest := now.Add(time.Hour).UnixMilli()
+	msgs := make([]kgo.Record, len(rows))
+	hdrs := make([]kgo.RecordHeader, len(rows))
+	buf := make([]byte, 0, len(rows)*s.rowBytes)
 	for i := range rows {
 		row := &rows[i]
-		var key []record.Value
-		if s.cfg.Key != nil {
-			s.keyBuf = s.cfg.Key(row, s.keyBuf)
-			key = s.keyBuf
-		} else {
-			key = row.Values
-		}
-		// one buffer per message: the producer keeps it until acknowledged
-		buf := AppendMessageKey(nil, key)
-		k := len(buf)
-		buf = s.enc.AppendRow(buf, row.Values)
-		v := len(buf)
-		up := s.upstream(row)
 		// the record's timestamp is the row's event time, the source's
 		// going in the header; one Kafka would refuse (before 1970, or
 		// further ahead than message.timestamp.after.max.ms, an hour
@@ -233,10 +227,9 @@ func (s *Shuffle) Write(ctx context.Context, rows []record.Record) error {
 		if hasET && et >= 0 && et <= latest {
 			ts = et
 		}
-		buf = appendOrigin(buf, up, row.Offset, row.Watermark, row.Timestamp-ts)
-		m := &kgo.Record{Key: buf[:k:k], Value: buf[k:v:v], Partition: Partition(buf[:k], s.cfg.Partitions),
-			Timestamp: time.UnixMilli(ts), Headers: []kgo.RecordHeader{{Key: originHeader, Value: buf[v:]}}}
-		s.client.Produce(ctx, m, s.produced)
+		var up int32
+		buf, up = s.message(buf, row, ts, &msgs[i], hdrs[i:i+1:i+1])
+		s.client.Produce(ctx, &msgs[i], s.produced)
 		p := s.parts[up]
 		if p == nil {
 			p = &sent{maxEvent: noWatermark}
@@ -247,7 +240,36 @@ func (s *Shuffle) Write(ctx context.Context, rows []record.Record) error {
 		}
 		p.last = now
 	}
+	if len(rows) > 0 {
+		// the next call's storage is sized by this one's rows
+		s.rowBytes = len(buf)/len(rows) + 1
+	}
 	return nil
+}
+
+// message makes m the message of row, with timestamp ts and header h
+// (one entry), and returns buf with m's bytes appended and the number of
+// row's source partition. Later appends never write over m's bytes (they
+// move buf when it is full).
+func (s *Shuffle) message(buf []byte, row *record.Record, ts int64, m *kgo.Record, h []kgo.RecordHeader) ([]byte, int32) {
+	var key []record.Value
+	if s.cfg.Key != nil {
+		s.keyBuf = s.cfg.Key(row, s.keyBuf)
+		key = s.keyBuf
+	} else {
+		key = row.Values
+	}
+	start := len(buf)
+	buf = AppendMessageKey(buf, key)
+	k := len(buf)
+	buf = s.enc.appendRow(buf, row.Values)
+	v := len(buf)
+	up := s.upstream(row)
+	buf = appendOrigin(buf, up, row.Offset, row.Watermark, row.Timestamp-ts)
+	h[0] = kgo.RecordHeader{Key: originHeader, Value: buf[v:len(buf):len(buf)]}
+	m.Key, m.Value, m.Partition = buf[start:k:k], buf[k:v:v], Partition(buf[start:k], s.cfg.Partitions)
+	m.Timestamp, m.Headers = time.UnixMilli(ts), h
+	return buf, up
 }
 
 // reportLoop reports progress every progressInterval until Close or Abort.

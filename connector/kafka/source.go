@@ -454,7 +454,13 @@ func (s *Source) heartbeat() time.Duration {
 // start, and queues it for delivery. Under stop.at=end a partition already
 // at its end gets a reader that ends at once.
 func (s *Source) addReaderLocked(p int32, start int64) *partReader {
-	r := newPartReader(s, p, newDecoder(&s.cfg, s.schema))
+	var dec *decoder
+	if s.repart != nil {
+		dec = newRepartDecoder(&s.cfg, s.schema)
+	} else {
+		dec = newDecoder(&s.cfg, s.schema)
+	}
+	r := newPartReader(s, p, dec)
 	if s.repart != nil {
 		r.up = newUpstream(s.repart.sourcePartitions, s.repart.bounded)
 		r.up.sourceEnds = s.repart.sourceEnds
