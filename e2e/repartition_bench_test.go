@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -18,7 +19,9 @@ import (
 // hashed to workers), and unaligned through the repartition topic in one
 // and in two processes (two stages: every record is written to the
 // internal topic and read again). The ratio of "repartitioned/1" to
-// "one-process" is the cost of the extra hop. Run it with
+// "one-process" is the cost of the extra hop. Beside records/s (wall
+// time, which other work on the machine slows) it reports the CPU time
+// the whole test process (the broker included) spent per record. Run it with
 //
 //	go test ./e2e -run '^$' -bench Repartition -benchtime 3x
 func BenchmarkRepartition(b *testing.B) {
@@ -39,16 +42,18 @@ func BenchmarkRepartition(b *testing.B) {
 	}
 	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {
-			var elapsed time.Duration
+			var elapsed, cpu time.Duration
 			for i := range b.N {
 				// a fresh group per run: nothing committed yet
 				group := fmt.Sprintf("bench-%s-%d", strings.ReplaceAll(tc.name, "/", "-"), i)
 				text := fmt.Sprintf("CREATE STREAM out AS SELECT %s, COUNT(*) AS n, SUM(quantity) AS q FROM trades GROUP BY %s EMIT FINAL "+
 					"WITH (%s%s, 'out.type'='file_sink', 'out.path'='%s', 'commit.interval'='200ms')",
 					tc.key, tc.key, kafkaTrades(brokers, "group.id", group), tc.extra, b.TempDir()+"/out.jsonl")
-				elapsed += runProcesses(b, text, tc.processes)
+				wall, used := runProcesses(b, text, tc.processes)
+				elapsed, cpu = elapsed+wall, cpu+used
 			}
 			b.ReportMetric(float64(n)*float64(b.N)/elapsed.Seconds(), "rec/s")
+			b.ReportMetric(float64(cpu.Nanoseconds())/float64(n*b.N), "cpu-ns/rec")
 		})
 	}
 }
@@ -75,7 +80,7 @@ func BenchmarkRepartitionedJoin(b *testing.B) {
 		processes int
 	}{{"one-process", 1}, {"repartitioned/1", 1}, {"repartitioned/2", 2}} {
 		b.Run(tc.name, func(b *testing.B) {
-			var elapsed time.Duration
+			var elapsed, cpu time.Duration
 			for i := range b.N {
 				var group []string
 				if tc.name != "one-process" {
@@ -83,23 +88,26 @@ func BenchmarkRepartitionedJoin(b *testing.B) {
 					group = []string{"group.id", fmt.Sprintf("bench-%s-%d", strings.ReplaceAll(tc.name, "/", "-"), i)}
 				}
 				text := sc.text(brokers, fmt.Sprintf("'out.type'='file_sink', 'out.path'='%s'", b.TempDir()+"/out.jsonl"), group...)
-				elapsed += runProcesses(b, text, tc.processes)
+				wall, used := runProcesses(b, text, tc.processes)
+				elapsed, cpu = elapsed+wall, cpu+used
 			}
 			b.ReportMetric(float64(records)*float64(b.N)/elapsed.Seconds(), "rec/s")
+			b.ReportMetric(float64(cpu.Nanoseconds())/float64(records*b.N), "cpu-ns/rec")
 		})
 	}
 }
 
 // runProcesses prepares text in n processes of one group, runs them to
-// the end of the source together and returns how long the run took.
-func runProcesses(b *testing.B, text string, n int) time.Duration {
+// the end of the source together and returns how long the run took and
+// the CPU time the test process spent meanwhile.
+func runProcesses(b *testing.B, text string, n int) (wall, cpu time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	var jobs []*runner.Job
 	for range n {
 		jobs = append(jobs, prepare(b, ctx, text, runner.Options{UntilEnd: true}))
 	}
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime(b)
 	var wg sync.WaitGroup
 	for _, j := range jobs {
 		wg.Go(func() {
@@ -109,5 +117,14 @@ func runProcesses(b *testing.B, text string, n int) time.Duration {
 		})
 	}
 	wg.Wait()
-	return time.Since(start)
+	return time.Since(start), cpuTime(b) - cpu0
+}
+
+// cpuTime returns the CPU time (user and system) the process spent so far.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -52,6 +52,11 @@ type Config struct {
 	// CommitInterval is the period of offset commits (default 5s; negative:
 	// commit only at the end).
 	CommitInterval time.Duration
+	// CommitOnEnd commits as soon as a source partition ends, besides
+	// every CommitInterval: a job whose commits another job waits for
+	// (stage 1 of a repartitioned statement, whose stage 2 finishes a
+	// bounded run only at stage 1's commits of the source's end).
+	CommitOnEnd bool
 	// DrainTimeout bounds how long a stopping job (cancelled, failed or at
 	// its LIMIT) may take to drain what is in flight: then the sinks'
 	// context is cancelled, so a sink blocked on a stalled reader or an

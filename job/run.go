@@ -420,6 +420,7 @@ func (r *run) control(stop <-chan struct{}, done chan<- struct{}) {
 	defer tick.Stop()
 	nextCommit := time.Now().Add(r.cfg.CommitInterval)
 	nextProgress := time.Now().Add(r.cfg.ProgressInterval)
+	ended := 0 // source partitions ended at the last commit
 	for {
 		select {
 		case <-stop:
@@ -433,8 +434,12 @@ func (r *run) control(stop <-chan struct{}, done chan<- struct{}) {
 				nextProgress = now.Add(r.cfg.ProgressInterval)
 				r.cfg.Progress(r.summary(false))
 			}
-			if r.cfg.CommitInterval > 0 && !now.Before(nextCommit) {
-				nextCommit = now.Add(r.cfg.CommitInterval)
+			n := ended
+			if r.cfg.CommitOnEnd {
+				n = endedCount(sps)
+			}
+			if r.cfg.CommitInterval > 0 && (!now.Before(nextCommit) || n > ended) {
+				nextCommit, ended = now.Add(r.cfg.CommitInterval), n
 				r.wmMu.Lock()
 				bar := &barrier{next: map[*sourcePartition]int64{}, wm: r.wm.Load()}
 				for _, sp := range sps {
@@ -449,6 +454,19 @@ func (r *run) control(stop <-chan struct{}, done chan<- struct{}) {
 			}
 		}
 	}
+}
+
+// endedCount returns the number of partitions of sps that ended.
+func endedCount(sps []*sourcePartition) int {
+	n := 0
+	for _, sp := range sps {
+		sp.mu.Lock()
+		if sp.ended {
+			n++
+		}
+		sp.mu.Unlock()
+	}
+	return n
 }
 
 // advanceLocked sends the job's watermark over sps to every worker when

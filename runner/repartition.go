@@ -226,6 +226,8 @@ func splitStages(ctx context.Context, j *Job, srcs []*kafka.Source, schema *reco
 	one.Routing = partition.Context{SourcePartitions: most}
 	one.Sinks = []connector.Sink{t.shuffle}
 	one.Progress, one.OnBatch = nil, nil
+	// stage 2 finishes a bounded run once stage 1 committed the source's end
+	one.CommitOnEnd = true
 	t.one, t.two = one, two
 	j.stages = t
 	return nil

@@ -65,6 +65,10 @@ type Shuffle struct {
 	rowBytes int // the bytes a message of the last Write took, on average
 	stop     chan struct{}
 	stopped  sync.WaitGroup
+	// committed is told after each commit of a source: the report
+	// after it tells stage 2 at once how far stage 1 committed, which it
+	// may then commit and, at a bounded run's end, finish at
+	committed chan struct{}
 }
 
 // sent is what a Shuffle wrote of one source partition.
@@ -77,11 +81,14 @@ type sent struct {
 // row's source is the one reading its topic. opts are added to its
 // producing client's options.
 func NewShuffle(srcs []*Source, cfg ShuffleConfig, opts ...kgo.Opt) *Shuffle {
-	s := &Shuffle{cfg: cfg, srcs: srcs, opts: opts, parts: map[int32]*sent{}}
+	s := &Shuffle{cfg: cfg, srcs: srcs, opts: opts, parts: map[int32]*sent{}, committed: make(chan struct{}, 1)}
 	n := int32(0)
 	for _, src := range srcs {
 		s.base = append(s.base, n)
 		n += int32(src.Facts().Partitions)
+		src.mu.Lock()
+		src.committedC = s.committed
+		src.mu.Unlock()
 	}
 	return s
 }
@@ -272,7 +279,8 @@ func (s *Shuffle) message(buf []byte, row *record.Record, ts int64, m *kgo.Recor
 	return buf, up
 }
 
-// reportLoop reports progress every progressInterval until Close or Abort.
+// reportLoop reports progress every progressInterval, and after each
+// commit of a source, until Close or Abort.
 func (s *Shuffle) reportLoop() {
 	defer s.stopped.Done()
 	t := time.NewTicker(progressInterval)
@@ -282,6 +290,8 @@ func (s *Shuffle) reportLoop() {
 		case <-s.stop:
 			return
 		case <-t.C:
+			s.report(context.Background())
+		case <-s.committed:
 			s.report(context.Background())
 		}
 	}

@@ -44,6 +44,7 @@ type Source struct {
 	cfg sourceConfig
 
 	mu         sync.Mutex
+	committedC chan struct{} // told after each commit (a Shuffle's sources), or nil
 	opened     bool
 	closing    bool
 	client     *kgo.Client
@@ -568,6 +569,12 @@ func (s *Source) commit(ctx context.Context, cl *kgo.Client, commit map[int32]kg
 		s.commitSeq[p] = s.seq
 	}
 	s.commitCond.Broadcast()
+	if s.committedC != nil {
+		select {
+		case s.committedC <- struct{}{}:
+		default:
+		}
+	}
 	s.mu.Unlock()
 	if s.repart != nil {
 		s.purge(ctx, cl, commit)
