@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -22,33 +23,56 @@ import (
 // repartRecords is a kgo hook checking every data record a process reads
 // from a repartition topic of n partitions: its timestamp is the trade's
 // event time (trade_time), and it is in the partition Kafka's murmur2
-// partitioner gives its key.
+// partitioner gives its key. The hook sees the source's records too (the
+// repartition topic is read by a client of the same name), which give
+// each trade's event time by its source position; a repartition record
+// names the position it came from in its origin header.
 type repartRecords struct {
-	n    int
-	mu   sync.Mutex
-	read int
-	bad  []string
+	n      int
+	mu     sync.Mutex
+	traded map[[2]int64]time.Time // by source partition and offset
+	read   int
+	bad    []string
 }
 
 // OnFetchRecordUnbuffered implements kgo.HookFetchRecordUnbuffered.
 func (h *repartRecords) OnFetchRecordUnbuffered(r *kgo.Record, polled bool) {
-	if !polled || !strings.HasSuffix(r.Topic, "-repartition") || !slices.ContainsFunc(r.Headers, func(h kgo.RecordHeader) bool { return h.Key == "sluice.origin" }) {
+	if !polled {
 		return
 	}
-	var v struct {
-		TradeTime time.Time `json:"trade_time"`
-	}
-	err := json.Unmarshal(r.Value, &v)
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if !strings.HasSuffix(r.Topic, "-repartition") {
+		var v struct {
+			TradeTime time.Time `json:"trade_time"`
+		}
+		if err := json.Unmarshal(r.Value, &v); err != nil {
+			h.bad = append(h.bad, fmt.Sprintf("source record %s: %v", r.Value, err))
+		}
+		if h.traded == nil {
+			h.traded = map[[2]int64]time.Time{}
+		}
+		h.traded[[2]int64{int64(r.Partition), r.Offset}] = v.TradeTime
+		return
+	}
+	i := slices.IndexFunc(r.Headers, func(h kgo.RecordHeader) bool { return h.Key == "sluice.origin" })
+	if i < 0 {
+		return
+	}
+	// the origin header starts with the source partition and offset (varints)
+	origin := r.Headers[i].Value
+	p, n := binary.Varint(origin)
+	off, m := binary.Varint(origin[max(n, 0):])
 	h.read++
+	tradeTime, ok := h.traded[[2]int64{p, off}]
 	switch {
-	case err != nil:
-		h.bad = append(h.bad, fmt.Sprintf("%s: %v", r.Value, err))
-	case !r.Timestamp.Equal(v.TradeTime):
-		h.bad = append(h.bad, fmt.Sprintf("%s: timestamp %s, want the event time", r.Value, r.Timestamp.UTC().Format(time.RFC3339Nano)))
+	case n <= 0 || m <= 0 || !ok:
+		h.bad = append(h.bad, fmt.Sprintf("record at %d: origin %x names no source record read", r.Offset, origin))
+	case !r.Timestamp.Equal(tradeTime):
+		h.bad = append(h.bad, fmt.Sprintf("record of %d@%d: timestamp %s, want the event time %s", p, off,
+			r.Timestamp.UTC().Format(time.RFC3339Nano), tradeTime.UTC().Format(time.RFC3339Nano)))
 	case r.Partition != kafka.Partition(r.Key, h.n):
-		h.bad = append(h.bad, fmt.Sprintf("%s: key %q in partition %d, murmur2 gives %d", r.Value, r.Key, r.Partition, kafka.Partition(r.Key, h.n)))
+		h.bad = append(h.bad, fmt.Sprintf("record of %d@%d: key %q in partition %d, murmur2 gives %d", p, off, r.Key, r.Partition, kafka.Partition(r.Key, h.n)))
 	}
 }
 
