@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -15,20 +16,23 @@ import (
 // (rowBinary), made for the topic: stage 2 reads back exactly the values
 // stage 1 had, of their kinds, with no text to format or parse.
 //
-//	value   = rowBinary names:uint32 types:uint32 column*
+//	value   = rowBinary types:uint32 uvarint-length names column*
+//	names   = (uvarint-length name)*
 //	column  = tagNull | tagFalse | tagTrue
 //	        | tagInt varint | tagFloat bits:uint64 | tagDecimal scale:byte varint
 //	        | tagString uvarint-length bytes | tagTimestamp varint(ms)
 //
 // Fixed-size integers are little-endian; varints are encoding/binary's.
-// There is one column per column of the statement's input schema, in its
-// order; names is a fingerprint of the schema's column names and types one
-// of their names and types, so a row written for other columns (the
-// statement changed while the topic held records) is refused with a clear
-// error rather than read into the wrong columns, and one written for the
-// same columns of other types is converted (record.Conformer) as a JSON row
-// would be. A STRING (or the JSON text of a ROW or ARRAY) keeps its bytes
-// as they are, valid UTF-8 or not; a FLOAT its IEEE bits (NaN, -0).
+// There is one column per name, in order. The names are the writer's
+// input columns, and types a fingerprint of their names and types: a
+// reader whose schema has the same names (the same bytes, compared whole)
+// reads the columns into its slots in order, converting them
+// (record.Conformer) only when the types differ; one with other columns
+// (processes of a group that inferred their schemas from different
+// samples, or a statement changed while the topic held records) reads
+// them by name, as a JSON row, leaving its other columns NULL. A STRING
+// (or the JSON text of a ROW or ARRAY) keeps its bytes as they are, valid
+// UTF-8 or not; a FLOAT its IEEE bits (NaN, -0).
 //
 // Sluice before this encoding wrote each row as a JSON object, which
 // starts with '{': stage 2 still reads such rows (those a topic holds when
@@ -47,41 +51,44 @@ const (
 	tagTimestamp
 )
 
-// rowHeader is the size of a binary row's header (version and fingerprints).
-const rowHeader = 9
+// rowSchema is what the binary rows of one schema start with: the
+// fingerprint of its column names and types, and its names block.
+type rowSchema struct {
+	types uint32
+	names []byte // uvarint-length names
+}
 
-// fingerprints returns the fingerprints of schema's column names and of
-// their names and types.
-func fingerprints(schema *record.Schema) (names, types uint32) {
-	n, t := fnv.New32a(), fnv.New32a()
+func newRowSchema(schema *record.Schema) rowSchema {
+	h := fnv.New32a()
+	var names []byte
 	for i := range schema.Len() {
 		f := schema.Field(i)
-		n.Write([]byte(f.Name))
-		n.Write([]byte{0})
-		t.Write([]byte(f.Name))
-		t.Write([]byte{0})
-		t.Write([]byte(f.Type.String()))
+		names = binary.AppendUvarint(names, uint64(len(f.Name)))
+		names = append(names, f.Name...)
+		h.Write([]byte(f.Name))
+		h.Write([]byte{0})
+		h.Write([]byte(f.Type.String()))
 		if f.NotNull {
-			t.Write([]byte(" NOT NULL"))
+			h.Write([]byte(" NOT NULL"))
 		}
-		t.Write([]byte{0})
+		h.Write([]byte{0})
 	}
-	return n.Sum32(), t.Sum32()
+	return rowSchema{types: h.Sum32(), names: names}
 }
 
 // repartEncoder writes rows of one schema in the binary row encoding.
-type repartEncoder struct{ names, types uint32 }
+type repartEncoder struct{ head []byte }
 
 func newRepartEncoder(schema *record.Schema) repartEncoder {
-	n, t := fingerprints(schema)
-	return repartEncoder{names: n, types: t}
+	rs := newRowSchema(schema)
+	head := binary.LittleEndian.AppendUint32([]byte{rowBinary}, rs.types)
+	head = binary.AppendUvarint(head, uint64(len(rs.names)))
+	return repartEncoder{head: append(head, rs.names...)}
 }
 
 // appendRow appends row's encoding to b.
 func (e repartEncoder) appendRow(b []byte, row []record.Value) []byte {
-	b = append(b, rowBinary)
-	b = binary.LittleEndian.AppendUint32(b, e.names)
-	b = binary.LittleEndian.AppendUint32(b, e.types)
+	b = append(b, e.head...)
 	for _, v := range row {
 		b = appendColumn(b, v)
 	}
@@ -117,17 +124,22 @@ func appendColumn(b []byte, v record.Value) []byte {
 // statement's input schema: binary rows, and the JSON rows of earlier
 // versions. A partition reader owns one (it is not safe for concurrent use).
 type repartRowDecoder struct {
-	names, types uint32
-	conform      *record.Conformer // converts the values of rows written for other types
-	strs         codec.Interner    // repeated strings (symbols, keys) without allocating
-	schema       *record.Schema
-	json         *codec.JSONDecoder // made for the first JSON row
-	text         textDecoder
+	own     rowSchema
+	conform *record.Conformer // converts the values of rows written for other types
+	strs    codec.Interner    // repeated strings (symbols, keys) without allocating
+	schema  *record.Schema
+	// others maps the names blocks of writers with other columns to the
+	// slot of each of their columns (-1: not in the schema)
+	others map[string][]int
+	json   *codec.JSONDecoder // made for the first JSON row
+	text   textDecoder
 }
 
+// maxOtherSchemas bounds repartRowDecoder.others (it is emptied when full).
+const maxOtherSchemas = 16
+
 func newRepartRowDecoder(schema *record.Schema, text textDecoder) *repartRowDecoder {
-	n, t := fingerprints(schema)
-	return &repartRowDecoder{names: n, types: t, conform: record.NewConformer(schema), schema: schema, text: text}
+	return &repartRowDecoder{own: newRowSchema(schema), conform: record.NewConformer(schema), schema: schema, text: text}
 }
 
 // newRepartDecoder returns the decoder of a repartition topic's records
@@ -154,72 +166,138 @@ func (d *repartRowDecoder) Decode(data []byte, dst []record.Value) error {
 	default:
 		return fmt.Errorf("%w: unknown encoding %#x (written by a newer Sluice?)", errRowCorrupt, data[0])
 	}
-	if len(data) < rowHeader {
+	if len(data) < 5 {
 		return fmt.Errorf("%w: %d bytes, shorter than its header", errRowCorrupt, len(data))
 	}
-	names, types := binary.LittleEndian.Uint32(data[1:]), binary.LittleEndian.Uint32(data[5:])
-	if names != d.names {
-		return errors.New("repartition row written for other columns than the statement's input has " +
-			"(the statement changed while its repartition topic held records): it cannot be read")
+	types := binary.LittleEndian.Uint32(data[1:])
+	size, n := binary.Uvarint(data[5:])
+	if n <= 0 || size > uint64(len(data)-5-n) {
+		return fmt.Errorf("%w: bad column names", errRowCorrupt)
 	}
-	i := rowHeader
-	for slot := range dst {
-		if i >= len(data) {
-			return fmt.Errorf("%w: %d columns, want %d", errRowCorrupt, slot, len(dst))
+	i := 5 + n
+	names := data[i : i+int(size)]
+	i += int(size)
+	if bytes.Equal(names, d.own.names) {
+		i, err := d.columns(data, i, dst, nil)
+		if err != nil {
+			return err
 		}
-		tag := data[i]
-		i++
-		var n int
-		switch tag {
-		case tagNull:
-		case tagFalse, tagTrue:
-			dst[slot] = record.BoolValue(tag == tagTrue)
-		case tagInt, tagTimestamp:
-			var x int64
-			if x, n = binary.Varint(data[i:]); n <= 0 {
-				return fmt.Errorf("%w: column %d: bad integer", errRowCorrupt, slot)
-			}
-			if tag == tagInt {
-				dst[slot] = record.IntValue(x)
-			} else {
-				dst[slot] = record.TimestampValue(x)
-			}
-		case tagFloat:
-			if n = 8; len(data)-i < n {
-				return fmt.Errorf("%w: column %d: bad float", errRowCorrupt, slot)
-			}
-			dst[slot] = record.FloatValue(math.Float64frombits(binary.LittleEndian.Uint64(data[i:])))
-		case tagDecimal:
-			if i >= len(data) || data[i] > record.MaxPrecision {
-				return fmt.Errorf("%w: column %d: bad decimal scale", errRowCorrupt, slot)
-			}
-			scale := data[i]
-			u, m := binary.Varint(data[i+1:])
-			if m <= 0 {
-				return fmt.Errorf("%w: column %d: bad decimal", errRowCorrupt, slot)
-			}
-			n = 1 + m
-			dst[slot] = record.DecimalValue(u, scale)
-		case tagString:
-			size, m := binary.Uvarint(data[i:])
-			if m <= 0 || size > uint64(len(data)-i-m) {
-				return fmt.Errorf("%w: column %d: bad string length", errRowCorrupt, slot)
-			}
-			n = m + int(size)
-			s, _ := d.strs.String(data[i+m : i+n]) // any bytes, as written
-			dst[slot] = record.StringValue(s)
-		default:
-			return fmt.Errorf("%w: column %d: unknown tag %#x", errRowCorrupt, slot, tag)
+		if i != len(data) {
+			return fmt.Errorf("%w: %d bytes after the last column", errRowCorrupt, len(data)-i)
 		}
-		i += n
+		if types != d.own.types && d.conform != nil {
+			return d.conform.Apply(dst)
+		}
+		return nil
+	}
+	slots, err := d.slotsOf(names)
+	if err != nil {
+		return err
+	}
+	if i, err = d.columns(data, i, dst, slots); err != nil {
+		return err
 	}
 	if i != len(data) {
 		return fmt.Errorf("%w: %d bytes after the last column", errRowCorrupt, len(data)-i)
 	}
-	if types != d.types && d.conform != nil {
+	if d.conform != nil {
 		return d.conform.Apply(dst)
 	}
 	return nil
+}
+
+// slotsOf returns the slot of each column a names block names (-1: not in
+// the schema).
+func (d *repartRowDecoder) slotsOf(names []byte) ([]int, error) {
+	if slots, ok := d.others[string(names)]; ok {
+		return slots, nil
+	}
+	var slots []int
+	for b := names; len(b) > 0; {
+		size, n := binary.Uvarint(b)
+		if n <= 0 || size > uint64(len(b)-n) {
+			return nil, fmt.Errorf("%w: bad column names", errRowCorrupt)
+		}
+		slot, ok := d.schema.Lookup(string(b[n : n+int(size)]))
+		if !ok {
+			slot = -1
+		}
+		slots = append(slots, slot)
+		b = b[n+int(size):]
+	}
+	if d.others == nil || len(d.others) >= maxOtherSchemas {
+		d.others = map[string][]int{}
+	}
+	d.others[string(names)] = slots
+	return slots, nil
+}
+
+// columns reads the columns of a binary row from data[i:] into dst: the
+// k-th into slots[k] (none when it is -1), or into dst[k] when slots is
+// nil; it returns the offset after the last.
+func (d *repartRowDecoder) columns(data []byte, i int, dst []record.Value, slots []int) (int, error) {
+	count := len(dst)
+	if slots != nil {
+		count = len(slots)
+	}
+	for col := range count {
+		if i >= len(data) {
+			return i, fmt.Errorf("%w: %d columns, want %d", errRowCorrupt, col, count)
+		}
+		tag := data[i]
+		i++
+		var v record.Value
+		var n int
+		switch tag {
+		case tagNull:
+		case tagFalse, tagTrue:
+			v = record.BoolValue(tag == tagTrue)
+		case tagInt, tagTimestamp:
+			var x int64
+			if x, n = binary.Varint(data[i:]); n <= 0 {
+				return i, fmt.Errorf("%w: column %d: bad integer", errRowCorrupt, col)
+			}
+			if tag == tagInt {
+				v = record.IntValue(x)
+			} else {
+				v = record.TimestampValue(x)
+			}
+		case tagFloat:
+			if n = 8; len(data)-i < n {
+				return i, fmt.Errorf("%w: column %d: bad float", errRowCorrupt, col)
+			}
+			v = record.FloatValue(math.Float64frombits(binary.LittleEndian.Uint64(data[i:])))
+		case tagDecimal:
+			if i >= len(data) || data[i] > record.MaxPrecision {
+				return i, fmt.Errorf("%w: column %d: bad decimal scale", errRowCorrupt, col)
+			}
+			scale := data[i]
+			u, m := binary.Varint(data[i+1:])
+			if m <= 0 {
+				return i, fmt.Errorf("%w: column %d: bad decimal", errRowCorrupt, col)
+			}
+			n = 1 + m
+			v = record.DecimalValue(u, scale)
+		case tagString:
+			size, m := binary.Uvarint(data[i:])
+			if m <= 0 || size > uint64(len(data)-i-m) {
+				return i, fmt.Errorf("%w: column %d: bad string length", errRowCorrupt, col)
+			}
+			n = m + int(size)
+			s, _ := d.strs.String(data[i+m : i+n]) // any bytes, as written
+			v = record.StringValue(s)
+		default:
+			return i, fmt.Errorf("%w: column %d: unknown tag %#x", errRowCorrupt, col, tag)
+		}
+		i += n
+		switch {
+		case slots == nil:
+			dst[col] = v
+		case slots[col] >= 0:
+			dst[slots[col]] = v
+		}
+	}
+	return i, nil
 }
 
 // decodeJSON reads a row an earlier version wrote: a JSON object of the
