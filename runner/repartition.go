@@ -218,8 +218,14 @@ func splitStages(ctx context.Context, j *Job, srcs []*kafka.Source, schema *reco
 		t.sinks = append(t.sinks, k)
 		two.Sinks = append(two.Sinks, k)
 	}
+	// the job's default applies when the statement sets none (job.Run
+	// applies it to the jobs' own configurations, not yet here)
+	idle := two.IdleTimeout
+	if idle <= 0 {
+		idle = job.DefaultIdleTimeout
+	}
 	t.shuffle = kafka.NewShuffle(srcs, kafka.ShuffleConfig{Topic: rp.Topic, Partitions: n, Key: two.Routing.Key,
-		EventTime: one.Program.EventTime, MaxOutOfOrder: two.MaxOutOfOrder, IdleTimeout: two.IdleTimeout},
+		EventTime: one.Program.EventTime, MaxOutOfOrder: two.MaxOutOfOrder, IdleTimeout: idle},
 		kafkaOpts("repartition:"+rp.Topic)...)
 	one.Program = forward{one.Program}
 	one.Strategy = partition.NewSticky()

@@ -31,7 +31,8 @@ type ShuffleConfig struct {
 	EventTime func(r *record.Record) (int64, bool)
 	// MaxOutOfOrder is subtracted from a source partition's highest event
 	// time to give its watermark; IdleTimeout is how long an unbounded
-	// source partition may go without records before it is reported idle.
+	// source partition may go without records before it is reported idle
+	// (0: never).
 	MaxOutOfOrder, IdleTimeout time.Duration
 }
 
@@ -360,7 +361,7 @@ func (s *Shuffle) progressLocked(srcs []ownedParts, now time.Time) []partProgres
 				if end, ok := o.ends[p]; ok && pp.committed >= end {
 					pp.flags |= progressEnded
 				}
-			case now.Sub(st.last) > s.cfg.IdleTimeout:
+			case s.cfg.IdleTimeout > 0 && now.Sub(st.last) > s.cfg.IdleTimeout:
 				pp.flags |= progressIdle
 			}
 			ps = append(ps, pp)

@@ -90,3 +90,16 @@ func TestShuffleEventTimeStamps(t *testing.T) {
 		t.Errorf("flush with the cluster gone: %v (context: %v), want the delivery timeout's error", err, ctx.Err())
 	}
 }
+
+// TestShuffleNoIdleTimeout: without an idle timeout no source partition is
+// reported idle, however long it goes without records (reporting every
+// partition idle at once let stage 2's watermark run ahead of the slowest
+// partition, and its records came late).
+func TestShuffleNoIdleTimeout(t *testing.T) {
+	s := NewShuffle(nil, ShuffleConfig{})
+	t0 := time.UnixMilli(1_700_000_000_000)
+	s.progressLocked([]ownedParts{{parts: []int32{0}}}, t0)
+	if ps := s.progressLocked([]ownedParts{{parts: []int32{0}}}, t0.Add(time.Hour)); len(ps) != 1 || ps[0].flags&progressIdle != 0 {
+		t.Errorf("progress %+v, want partition 0 not idle", ps)
+	}
+}
