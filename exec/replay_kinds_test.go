@@ -201,3 +201,30 @@ func TestTopNHoldsItsTopRows(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordAfterFenceJudgedByIt: in stage 2 a record after its
+// partition's fence is judged late against the fence's watermark, which
+// the run before had reached before reading it, although the replay's own
+// watermark is still unknown (its source partitions not yet reported
+// again) and the watermark the record carries is behind: it must not open
+// again a window that fired before the rebalance. A record read again
+// before the fence (Replay) is left to Program.Replayed.
+func TestRecordAfterFenceJudgedByIt(t *testing.T) {
+	prog := compileSQL(t, "SELECT k, _WINDOW_START AS ws, COUNT(*) AS n FROM rp GROUP BY k WINDOW TUMBLING(INTERVAL '100' MILLISECONDS) EMIT FINAL",
+		Options{ExternalWatermark: true, Properties: map[string]string{PropLateDataStrategy: "drop"}}, "k", "v")
+	prog.SetReplayFences(func(int32) (int64, bool) { return 1000, true })
+	defer prog.SetReplayFences(nil)
+	pl := prog.NewPipeline()
+	out := &collector{}
+	rec := func(ts int64, replay bool) record.Record {
+		return record.Record{Values: []record.Value{record.IntValue(1), record.IntValue(ts)}, Timestamp: ts, Watermark: 400, Topic: "rp", Offset: ts, Replay: replay}
+	}
+	pl.Process([]record.Record{rec(500, false), rec(1500, false)}, out)
+	pl.Finish(out)
+	if got := out.texts(); len(got) != 1 || !strings.HasPrefix(got[0], "1|1970-01-01T00:00:01.500Z|1") {
+		t.Errorf("rows %v, want only the window at 1.5 s: the record at 0.5 s is late by the fence", got)
+	}
+	if s := pl.Stats(); s.LateDropped != 1 {
+		t.Errorf("late dropped %d, want 1", s.LateDropped)
+	}
+}

@@ -339,7 +339,7 @@ func (pl *Pipeline) topRecord(r *record.Record) {
 			}
 		}
 		start = floorDiv(et, t.window.size) * t.window.size
-		if wm := pl.lateBound(r); start+t.window.size+pl.p.set.lateness <= wm {
+		if wm := pl.windowBound(r); start+t.window.size+pl.p.set.lateness <= wm {
 			pl.late(r, et, wm)
 			return
 		}

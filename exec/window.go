@@ -60,7 +60,7 @@ func (p *Program) retention() int64 {
 func (pl *Pipeline) windowRecord(r *record.Record, t int64) {
 	ws := pl.p.agg.window
 	lateness, keep := pl.p.set.lateness, pl.p.retention()
-	wm := pl.lateBound(r)
+	wm := pl.windowBound(r)
 	applied, late, src := false, false, -1
 	for start := floorDiv(t, ws.advance) * ws.advance; start > t-ws.size; start -= ws.advance {
 		end := start + ws.size
@@ -112,6 +112,23 @@ func (pl *Pipeline) lateBound(r *record.Record) int64 {
 		return max(pl.wm, r.Watermark)
 	}
 	return pl.wm
+}
+
+// windowBound is lateBound for a record of TUMBLING or SLIDING windows
+// (of an aggregate or a Top-N). In stage 2 of a repartitioned statement a
+// record after its partition's fence is judged against the fence's
+// watermark too: the run that committed the fence had reached it before
+// the record, and found late a record whose windows had fired by it, but
+// a replay knows no watermark of its own until every source partition has
+// reported again, and would open such a window again with that record
+// alone. A record read again before the fence was judged when first read
+// (Program.Replayed).
+func (pl *Pipeline) windowBound(r *record.Record) int64 {
+	wm := pl.lateBound(r)
+	if pl.p.external && !r.Replay {
+		wm = max(wm, pl.fenceOf(r))
+	}
+	return wm
 }
 
 // late handles a record whose windows have all closed by the watermark wm.
