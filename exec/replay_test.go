@@ -322,3 +322,55 @@ func sessionOf(r string) string {
 	f := strings.SplitN(r, "|", 4)
 	return strings.Join(f[:3], "|")
 }
+
+// TestRepartitionReplaySessionJudgesLaterRecordsByTheFence: a record read
+// after a replay's fence was judged, the first time, against a job
+// watermark at or above the fence's (the job had moved its watermark
+// there before the checkpoint), even when the watermark it carries is
+// lower (its source partition was idle, say). The replay judges it so
+// too: it must not join, as an on-time record, a session that fired before
+// the fence and that the replay rebuilt from part of its records (it
+// would write that session again, with a part of its records and this
+// one).
+func TestRepartitionReplaySessionJudgesLaterRecordsByTheFence(t *testing.T) {
+	prog := compileSQL(t, "SELECT k, _WINDOW_START AS ws, _WINDOW_END AS we, COUNT(*) AS n FROM rp GROUP BY k WINDOW SESSION(INTERVAL '100' MILLISECONDS) EMIT FINAL",
+		Options{ExternalWatermark: true}, "k", "v")
+	rec := func(off int64, k string, ts, wm int64) record.Record {
+		return record.Record{Values: []record.Value{record.StringValue(k), record.IntValue(off)}, Timestamp: ts, Watermark: wm, Topic: "rp", Offset: off}
+	}
+	// a's session [0, 150) fires at 250 while b's stays open, so the
+	// commit holds b's first record (offset 1), after a's first
+	first := []record.Record{rec(0, "a", 0, math.MinInt64), rec(1, "b", 5, math.MinInt64), rec(2, "a", 50, 0),
+		rec(3, "b", 100, 0), rec(4, "b", 200, 100), rec(5, "b", 290, 190)}
+	out := &collector{}
+	pl := prog.NewPipeline()
+	pl.Process(first, out)
+	pl.Advance(260, out)
+	held := int64(len(first))
+	pl.Held(func(_ string, _ int32, off int64) { held = min(held, off) })
+	if len(out.rows) != 1 || held != 1 {
+		t.Fatalf("first run: rows %v, held from %d; want a's session and b's first record held", out.texts(), held)
+	}
+	// the replay: from the commit, a's record at 50 again, then a record
+	// of a at 120 whose partition's watermark (100) is behind the fence's
+	// (260): late, as it was for the first run, which dead-lettered it
+	prog.SetReplayFences(func(int32) (int64, bool) { return 260, true })
+	defer prog.SetReplayFences(nil)
+	replay := out
+	replay.rows = nil
+	pl = prog.NewPipeline()
+	again := slices.Clone(first[held:])
+	for i := range again {
+		again[i].Replay = true
+	}
+	pl.Process(append(again, rec(6, "a", 120, 100)), replay)
+	pl.Finish(replay)
+	for _, r := range replay.texts() {
+		if strings.HasPrefix(r, "a|") {
+			t.Errorf("the replay wrote a session of a again: %s", r)
+		}
+	}
+	if len(replay.deadRec) != 1 || replay.deadRec[0].Offset != 6 {
+		t.Errorf("dead letters %v, want the record at offset 6 (late)", replay.dead)
+	}
+}

@@ -42,6 +42,12 @@ func (pl *Pipeline) sessionRecord(r *record.Record, t int64) {
 	a := pl.p.agg
 	lateness, keep := pl.p.set.lateness, pl.p.retention()
 	wm := pl.lateBound(r)
+	if pl.p.fence != nil && !r.Replay {
+		// read after its partition's fence: the job that wrote the
+		// checkpoint had its watermark there already, and judged the
+		// record against it (see firedBeforeFence)
+		wm = max(wm, pl.fenceOf(r))
+	}
 	lo, hi := t, t+a.window.gap
 	open := hi+lateness > wm
 	sk := pl.sessions[string(pl.keyBuf)]
@@ -116,10 +122,14 @@ func (pl *Pipeline) closeAt(s *session) int64 {
 // it whole, and it closes after the fence: it was not closed at the
 // checkpoint, and a record read after the checkpoint that joins a session
 // is not late by a watermark at or above the fence's, so it ends after
-// it. The sessions the replay builds from records that belonged to one
-// which fired are parts of it (a key's sessions are the runs of its
-// on-time records' own sessions, and a subset of the records makes parts
-// of those runs), so they close at or before it and write nothing either.
+// it (a record read after the fence is judged against the fence's
+// watermark at least, as the job that wrote the checkpoint judged it,
+// even when the watermark it carries is behind: its source partition was
+// idle, say). The sessions the replay builds from records that belonged
+// to one which fired are parts of it (a key's sessions are the runs of
+// its on-time records' own sessions, and a subset of the records makes
+// parts of those runs), so they close at or before it and write nothing
+// either.
 func (pl *Pipeline) firedBeforeFence(s *session) bool {
 	return pl.closeAt(s) <= s.fence
 }
