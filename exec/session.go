@@ -41,13 +41,9 @@ type sessionKey struct {
 func (pl *Pipeline) sessionRecord(r *record.Record, t int64) {
 	a := pl.p.agg
 	lateness, keep := pl.p.set.lateness, pl.p.retention()
-	wm := pl.lateBound(r)
-	if pl.p.fence != nil && !r.Replay {
-		// read after its partition's fence: the job that wrote the
-		// checkpoint had its watermark there already, and judged the
-		// record against it (see firedBeforeFence)
-		wm = max(wm, pl.fenceOf(r))
-	}
+	// read after its partition's fence, a record is judged against the
+	// fence's watermark too (see firedBeforeFence)
+	wm := pl.windowBound(r)
 	lo, hi := t, t+a.window.gap
 	open := hi+lateness > wm
 	sk := pl.sessions[string(pl.keyBuf)]

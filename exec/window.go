@@ -114,15 +114,15 @@ func (pl *Pipeline) lateBound(r *record.Record) int64 {
 	return pl.wm
 }
 
-// windowBound is lateBound for a record of TUMBLING or SLIDING windows
-// (of an aggregate or a Top-N). In stage 2 of a repartitioned statement a
-// record after its partition's fence is judged against the fence's
-// watermark too: the run that committed the fence had reached it before
-// the record, and found late a record whose windows had fired by it, but
-// a replay knows no watermark of its own until every source partition has
-// reported again, and would open such a window again with that record
-// alone. A record read again before the fence was judged when first read
-// (Program.Replayed).
+// windowBound is lateBound for a record of windows (TUMBLING or SLIDING,
+// of an aggregate or a Top-N, and SESSION). In stage 2 of a repartitioned
+// statement a record after its partition's fence is judged against the
+// fence's watermark too: the run that committed the fence had reached it
+// before the record, and found late a record whose windows had fired by
+// it, but a replay knows no watermark of its own until every source
+// partition has reported again, and would open such a window again with
+// that record alone (or join a session that fired to it). A record read
+// again before the fence was judged when first read (Program.Replayed).
 func (pl *Pipeline) windowBound(r *record.Record) int64 {
 	wm := pl.lateBound(r)
 	if pl.p.external && !r.Replay {
