@@ -263,3 +263,37 @@ func FuzzRepartRow(f *testing.F) {
 		checkRow(t, again, got)
 	})
 }
+
+// FuzzRepartRecord: no record read from a repartition topic panics its
+// reader, whatever its value and repartition header (an origin, or a
+// control record's reports); a record it cannot read is an error (the
+// record goes to the dead-letter queue with it).
+func FuzzRepartRecord(f *testing.F) {
+	schema := repartSchema()
+	enc := newRepartEncoder(schema)
+	for i, row := range repartRows() {
+		f.Add(enc.appendRow(nil, row), appendOrigin(nil, int32(i), int64(i), int64(i)-1, int64(i)), false)
+	}
+	f.Add([]byte(nil), appendProgress(nil, []partProgress{{partition: 1, watermark: 5, committed: 3, flags: progressEnded}}), true)
+	f.Add([]byte(nil), appendDone(nil, []partProgress{{partition: 7, watermark: noWatermark, committed: -1}}), true)
+	f.Fuzz(func(t *testing.T, value, header []byte, control bool) {
+		cfg := sourceConfig{name: "t", topic: "g-out-repartition"}
+		dec := newRepartDecoder(&cfg, schema)
+		up := newUpstream(8, true)
+		key := originHeader
+		if control {
+			key = controlHeader
+		}
+		kr := &kgo.Record{Value: value, Topic: cfg.topic, Headers: []kgo.RecordHeader{{Key: key, Value: header}}}
+		keep, err := up.admit(kr)
+		if err != nil || !keep {
+			return
+		}
+		var rec record.Record
+		if err := dec.decode(&rec, kr); err != nil && err.Error() == "" {
+			t.Fatal("an error without a message")
+		}
+		up.watermark()
+		up.publish(1)
+	})
+}
