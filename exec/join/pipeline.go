@@ -241,6 +241,17 @@ func (pl *Pipeline) Advance(wm int64, out exec.Output) {
 		w = pl.wm - pl.p.Lag()
 	}
 	pl.inner.Advance(w, out)
+	if pl.p.keepsMatched() {
+		pl.ss[0].keepMatched(pl.p, w)
+	}
+}
+
+// keepsMatched reports whether the outer rows dropped as matched hold
+// the commit until the windows of their rows with NULLs fired
+// (ssState.keepMatched): in stage 2 of a repartitioned statement whose
+// outer join is followed by windows.
+func (p *Program) keepsMatched() bool {
+	return p.fence != nil && p.Windowed() && p.Outer()
 }
 
 // Finish ends a bounded input.

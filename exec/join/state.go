@@ -32,6 +32,19 @@ type ssState struct {
 	late     rowHeap // rows done before their queue's last row
 	topics   []string
 	rows     int64
+	// matched are, in the order they were dropped, the rows of an outer
+	// side dropped as matched whose row with NULLs could still fall in a
+	// window after the joins not yet fired (see keepMatched)
+	matched     []matchedRow
+	matchedHead int
+}
+
+// matchedRow is an outer row dropped as matched: its event time and the
+// offset it held in its source partition (its own, or an earlier row's it
+// matched there).
+type matchedRow struct {
+	et, hold         int64
+	topic, partition int32
 }
 
 // sideRows holds one input's buffered rows.
@@ -305,6 +318,9 @@ func (st *ssState) drop(pl *Pipeline, ref rowRef) {
 	sr := &st.sides[s]
 	row := &sr.rows[i]
 	if sr.outer {
+		if row.matched && pl.p.keepsMatched() {
+			st.matched = append(st.matched, matchedRow{et: row.et, hold: sr.holds[i], topic: row.topic, partition: row.partition})
+		}
 		if !row.matched {
 			rec := sr.recs[i]
 			vals := pl.row()
@@ -362,6 +378,31 @@ func (st *ssState) finish(pl *Pipeline) {
 		st.drop(pl, st.late.pop())
 	}
 	st.sweep()
+	st.matched, st.matchedHead = st.matched[:0], 0
+}
+
+// keepMatched forgets the outer rows dropped as matched whose every window
+// fired under wm, the watermark the windows after the joins fire by.
+//
+// Stage 2 of a repartitioned statement keeps, in the offsets it commits,
+// such a row and the rows it matched until the windows that its row with
+// NULLs would fall in fired: a replay from a commit past the rows it
+// matched would read the row alone and write it with NULLs into a window
+// still open. A pair of it in a window holds them too, but not a pair
+// that no window takes (a WHERE after the join drops it: an anti-join
+// counting the unmatched rows). They go in drop order, about their time
+// order: one behind a row whose windows are still open waits for it,
+// which only holds the commit a little longer.
+func (st *ssState) keepMatched(p *Program, wm int64) {
+	for st.matchedHead < len(st.matched) && p.Program.Fired(st.matched[st.matchedHead].et, wm) {
+		st.matchedHead++
+	}
+	if st.matchedHead == len(st.matched) {
+		st.matched, st.matchedHead = st.matched[:0], 0
+	} else if st.matchedHead >= len(st.matched)/2 {
+		n := copy(st.matched, st.matched[st.matchedHead:])
+		st.matched, st.matchedHead = st.matched[:n], 0
+	}
 }
 
 // held reports the smallest offset of the buffered rows per source
@@ -393,6 +434,12 @@ func (st *ssState) held(fn func(topic string, partition int32, minOffset int64))
 	}
 	for _, ref := range st.late {
 		note(ref)
+	}
+	for _, m := range st.matched[st.matchedHead:] {
+		k := tp{m.topic, m.partition}
+		if old, ok := mins[k]; !ok || m.hold < old {
+			mins[k] = m.hold
+		}
 	}
 	for k, m := range mins {
 		fn(st.topics[k.topic], k.p, m)
