@@ -49,6 +49,9 @@ func (q *joinQuery) repartitionJoin(ctx context.Context, stmt *sql.Statement, op
 		return configErr(fmt.Errorf("an outer stream-stream join repartitioned across processes is followed by state a replay cannot rebuild (%w): run it with '%s'='false'", err, plan.PropRepartition))
 	}
 	fired := prog.ReplayRule()
+	// Commits wait for the groups EMIT CHANGES updates too, so that a
+	// replay rebuilds them instead of counting again from zero.
+	prog.Program.HoldChanges()
 	err := splitStages(ctx, j, srcs, j.config.Program.InputSchema(), fired, q.kafkaOpts, func(topic connector.Facts) (job.Config, error) {
 		two := popts
 		two.Sources = maps.Clone(popts.Sources)
