@@ -177,6 +177,10 @@ func splitStages(ctx context.Context, j *Job, srcs []*kafka.Source, schema *reco
 			"set '%s'='%d' (or drop it), or stop every process of group %s and delete the topic once they have processed its records",
 			plan.PropRepartitionPartitions, rp.Partitions, rp.Topic, n, plan.PropRepartitionPartitions, n, rp.Group))
 	}
+	if want := rp.TopicPartitions(most); n != want {
+		slog.Info("the repartition topic exists with its own partition count, which it keeps (it decides the partition of every key)",
+			"topic", rp.Topic, "partitions", n, "default", want)
+	}
 	// stage 2's input is partitioned by the routing key when it is made of
 	// plain input columns (smart_repartition then routes whole partitions)
 	var key []string
