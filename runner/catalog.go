@@ -3,6 +3,7 @@ package runner
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -131,7 +132,7 @@ func CheckDeclaration(ddl *sql.Statement, cat *Catalog, set map[string]string, e
 	if !errors.As(err, &se) {
 		err = &sql.Error{Pos: ddl.Pos, Msg: err.Error()}
 	}
-	return configErr(err)
+	return configErr(cat.unprefixed(err))
 }
 
 // Lookup returns the declaration of the source name, if any.
@@ -202,4 +203,34 @@ func untypedDeclaration(d *sql.Statement) error {
 	}
 	return sql.Errorf(d, "CREATE %s %s declares no source type: add 'type' to its WITH (one of %s)",
 		ddlKind(d), d.Name, strings.Join(sourceTypes, ", "))
+}
+
+// unprefixed rewrites an error positioned in a declaration's WITH so that
+// it names keys as the declaration writes them ('topic', not
+// 'trades.topic'): the options of a source are checked under its name's
+// prefix, which the declaration leaves out.
+func (c *Catalog) unprefixed(err error) error {
+	var se *sql.Error
+	if c == nil || !errors.As(err, &se) {
+		return err
+	}
+	for _, d := range c.decls {
+		for _, p := range d.With {
+			if se.Pos.Offset < p.Pos.Offset || se.Pos.Offset > p.ValuePos.Offset+len(p.Value)+1 {
+				continue
+			}
+			// a quoted key, unless it is followed by a value: that is
+			// advice for a statement's WITH, where the prefix belongs
+			key := regexp.MustCompile(`(?i)'` + regexp.QuoteMeta(d.Name) + `\.([^']*)'(=?)`)
+			out := *se
+			out.Msg = key.ReplaceAllStringFunc(se.Msg, func(m string) string {
+				if strings.HasSuffix(m, "=") {
+					return m
+				}
+				return "'" + m[len(d.Name)+2:]
+			})
+			return &out
+		}
+	}
+	return err
 }

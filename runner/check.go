@@ -37,6 +37,9 @@ type checked struct {
 	with []sql.Property
 	// set are the --set overrides, which have no position in the SQL text.
 	set map[string]string
+	// catalog holds the file's declarations, whose errors name keys
+	// without the source's prefix.
+	catalog *Catalog
 	// untilEnd makes Kafka sources stop at the end of what they hold at
 	// start: Options.UntilEnd, or a batch job (-- @job_mode: batch).
 	untilEnd bool
@@ -213,7 +216,7 @@ func checkOptions(stmt *sql.Statement, opts Options) (*checked, error) {
 		names = append(names, j.Source.Name)
 	}
 	c := &checked{srcName: sel.From.Name, name: stmt.Name,
-		with: inForce(append(declared(opts.Catalog, names), sel.With...), opts.Set), set: opts.Set, inProcessOut: opts.KeepOrder}
+		with: inForce(append(declared(opts.Catalog, names), sel.With...), opts.Set), set: opts.Set, catalog: opts.Catalog, inProcessOut: opts.KeepOrder}
 	switch {
 	case opts.JobName != "":
 		c.name = opts.JobName
@@ -407,7 +410,7 @@ func (c *checked) errorAt(err error, fallback sql.Node) error {
 	default:
 		err = &sql.Error{Pos: fallback.Position(), Msg: err.Error()}
 	}
-	return configErr(err)
+	return configErr(c.catalog.unprefixed(err))
 }
 
 // fromSet returns the --set key that is key, compared case-insensitively.

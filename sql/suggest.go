@@ -9,10 +9,11 @@ import (
 // by edit distance (insertions, deletions, substitutions and swaps of two
 // neighbours each count one), when it is near enough to be a likely typo: at
 // most one edit for names of up to five bytes, two up to eight, three beyond.
-// Names shorter than three bytes match only when equal but for case. Failing
-// that, a candidate that continues name after a dot or an underscore
-// ('o.topic' for 'o.topic.name') is taken. On a tie the earlier candidate wins, so the
-// answer is the same on every run.
+// Names shorter than three bytes match only when equal but for case. A
+// candidate that continues name after a dot or an underscore ('o.topic' for
+// 'o.topic.name') is taken before a candidate two or more edits away
+// ('o.type'). On a tie the earlier candidate wins, so the answer is the same
+// on every run.
 func Closest(name string, candidates []string) (string, bool) {
 	if len(name) > 256 {
 		return "", false // not a typo of a name; and the distance would be slow
@@ -33,7 +34,7 @@ func Closest(name string, candidates []string) (string, bool) {
 			best, bestDist = c, d
 		}
 	}
-	if best == "" && len(name) >= 3 {
+	if bestDist > 1 && len(name) >= 3 {
 		// A name cut short at a dot or underscore: 'o.topic' for
 		// 'o.topic.name', 'file' for 'file_sink'.
 		for _, c := range candidates {

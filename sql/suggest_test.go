@@ -8,7 +8,7 @@ import (
 )
 
 func TestClosest(t *testing.T) {
-	keys := []string{"late.data.strategy", "late.data.retention", "watermark.idle_timeout", "trades.path", "trades.format", "trades.topic.name"}
+	keys := []string{"late.data.strategy", "late.data.retention", "watermark.idle_timeout", "trades.type", "trades.path", "trades.format", "trades.topic.name"}
 	tests := []struct {
 		name, want string
 	}{
@@ -19,7 +19,8 @@ func TestClosest(t *testing.T) {
 		{"trades.fromat", "trades.format"},           // a swap of neighbours counts one
 		{"watermark.idle", "watermark.idle_timeout"}, // cut short at an underscore
 		{"watermark.speed", ""},                      // too far
-		{"trades.topic", "trades.topic.name"},        // cut short at a dot
+		{"trades.topic", "trades.topic.name"},        // cut short at a dot, before 'trades.type' three edits away
+		{"trades.typ", "trades.type"},                // one edit beats a continuation
 		{"x", ""},
 	}
 	for _, tt := range tests {
