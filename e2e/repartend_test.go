@@ -25,27 +25,12 @@ func runStages(t *testing.T, text string, n int, dir, name string) []string {
 	for i := range n {
 		out := filepath.Join(dir, fmt.Sprintf("%s-%d.jsonl", name, i))
 		outs = append(outs, out)
-		procs = append(procs, startStage(t, ctx, fmt.Sprintf(text, out), out))
+		procs = append(procs, startStage(t, ctx, fmt.Sprintf(text, out)))
 	}
 	for i, p := range procs {
 		p.wait(t, ctx, fmt.Sprintf("%s %d", name, i))
 	}
 	return windowRows(t, outs...)
-}
-
-// TestRepartitionedMemberWithoutPartitionEnds runs a bounded repartitioned
-// statement in more processes than its topic has partitions: the group
-// gives one process none, and it ends once the others finished the run
-// (their done markers committed) instead of waiting for ever.
-func TestRepartitionedMemberWithoutPartitionEnds(t *testing.T) {
-	t.Parallel()
-	brokers := startCluster(t, "trades")
-	trades := genTrades(t, 8000, 40)
-	produce(t, brokers, "trades", keyBy(trades, byTrader))
-	want := singleProcess(t, trades)
-	src := kafkaTrades(brokers, "group.id", "few", "session.timeout.ms", "6000")
-	text := strings.Replace(fmt.Sprintf(perSymbolWindow, src, "%s"), "'commit.interval'", "'repartition.partitions'='2', 'commit.interval'", 1)
-	sameLines(t, "windows of three processes over two repartition partitions", runStages(t, text, 3, t.TempDir(), "p"), want)
 }
 
 // TestRepartitionedRerunReadsNewInput runs a bounded repartitioned

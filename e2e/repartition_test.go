@@ -33,27 +33,47 @@ WITH (%s, 'per_symbol.type'='file_sink', 'per_symbol.path'='%s', 'commit.interva
 // stage is one process running a repartitioned statement to the end of its
 // bounded source.
 type stage struct {
+	job    *runner.Job
+	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
 	sum    *job.Summary
 	err    error
-	out    string
 }
 
-func startStage(t *testing.T, ctx context.Context, text, out string) *stage {
+// startStage starts a process running the repartitioned statement text.
+func startStage(t *testing.T, ctx context.Context, text string) *stage {
 	t.Helper()
-	s := &stage{done: make(chan struct{}), out: out}
-	runCtx, cancel := context.WithCancel(ctx)
-	s.cancel = cancel
-	j := prepare(t, runCtx, text, runner.Options{Partitions: 2, UntilEnd: true})
-	if j.Plan.Repartition == nil {
+	s := prepareStage(t, ctx, text, nil)
+	s.start()
+	return s
+}
+
+// prepareStage prepares a process running the repartitioned statement
+// text, with opts (nil: none) giving the options of its Kafka clients by
+// their name (runner.Options.KafkaOpts), and does not start it: it has
+// listed where its source ends but not yet joined the group.
+func prepareStage(t *testing.T, ctx context.Context, text string, opts func(client string) []kgo.Opt) *stage {
+	t.Helper()
+	s := &stage{done: make(chan struct{})}
+	s.ctx, s.cancel = context.WithCancel(ctx)
+	o := runner.Options{Partitions: 2, UntilEnd: true}
+	if opts != nil {
+		o.KafkaOpts = func(_, client string) []kgo.Opt { return opts(client) }
+	}
+	s.job = prepare(t, s.ctx, text, o)
+	if s.job.Plan.Repartition == nil {
 		t.Fatalf("statement not repartitioned:\n%s", text)
 	}
+	return s
+}
+
+// start runs the prepared process.
+func (s *stage) start() {
 	go func() {
 		defer close(s.done)
-		s.sum, s.err = j.Run(runCtx)
+		s.sum, s.err = s.job.Run(s.ctx)
 	}()
-	return s
 }
 
 // wait waits for the process to end. One still running shortly before
@@ -151,15 +171,27 @@ func singleProcessOf(t *testing.T, stmt string, trades []trade) []string {
 // BY in three processes of one consumer group over 8 partitions keyed by
 // another column: each process repartitions what it reads through the
 // internal topic, and together they write exactly the windows one process
-// writes.
+// writes. With more processes than the topic has partitions
+// ('repartition.partitions'='2') the group gives one process none, and it
+// ends once the others finished the run (their done markers committed)
+// instead of waiting for ever.
 func TestRepartitionedWindowsAcrossProcesses(t *testing.T) {
 	t.Parallel()
-	brokers := startCluster(t, "trades")
-	trades := genTrades(t, 6000, 40)
-	produce(t, brokers, "trades", keyBy(trades, byTrader))
-	want := singleProcess(t, trades)
-	src := kafkaTrades(brokers, "group.id", "three", "session.timeout.ms", "6000")
-	sameLines(t, "windows of three processes", runStages(t, fmt.Sprintf(perSymbolWindow, src, "%s"), 3, t.TempDir(), "p"), want)
+	for _, tt := range []struct{ name, props string }{
+		{"three", ""},
+		{"more-processes-than-partitions", "'repartition.partitions'='2', "},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			brokers := startCluster(t, "trades")
+			trades := genTrades(t, 6000, 40)
+			produce(t, brokers, "trades", keyBy(trades, byTrader))
+			want := singleProcess(t, trades)
+			src := kafkaTrades(brokers, "group.id", "g", "session.timeout.ms", "6000")
+			text := strings.Replace(fmt.Sprintf(perSymbolWindow, src, "%s"), "'commit.interval'", tt.props+"'commit.interval'", 1)
+			sameLines(t, "windows of three processes", runStages(t, text, 3, t.TempDir(), "p"), want)
+		})
+	}
 }
 
 // startStageOn is startStage with the process's Kafka connections made
@@ -173,21 +205,11 @@ func startStageOn(t *testing.T, ctx context.Context, text string, net *kafkatest
 // batch stage 2 processes (runner.Job.SetOnBatch).
 func startStageWith(t *testing.T, ctx context.Context, text string, net *kafkatest.Cutter, onBatch func(partition, records int, took time.Duration), more ...kgo.Opt) *stage {
 	t.Helper()
-	s := &stage{done: make(chan struct{})}
-	runCtx, cancel := context.WithCancel(ctx)
-	s.cancel = cancel
-	j := prepare(t, runCtx, text, runner.Options{Partitions: 2, UntilEnd: true,
-		KafkaOpts: func(string, string) []kgo.Opt { return append([]kgo.Opt{kgo.Dialer(net.Dial)}, more...) }})
-	if j.Plan.Repartition == nil {
-		t.Fatalf("statement not repartitioned:\n%s", text)
-	}
+	s := prepareStage(t, ctx, text, func(string) []kgo.Opt { return append([]kgo.Opt{kgo.Dialer(net.Dial)}, more...) })
 	if onBatch != nil {
-		j.SetOnBatch(onBatch)
+		s.job.SetOnBatch(onBatch)
 	}
-	go func() {
-		defer close(s.done)
-		s.sum, s.err = j.Run(runCtx)
-	}()
+	s.start()
 	return s
 }
 
