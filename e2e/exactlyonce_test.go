@@ -35,23 +35,32 @@ var sluiceBinary = sync.OnceValues(func() (string, error) {
 	return bin, nil
 })
 
-// killAfter runs bin with args in dir and kills it with SIGKILL after d;
-// it reports whether it killed it (false: the run ended well before).
-func killAfter(t *testing.T, bin, dir string, d time.Duration, args ...string) bool {
+// startRun starts bin with args in dir and returns it, its output (stdout
+// and stderr, complete once it exited) and the result of its Wait.
+func startRun(t *testing.T, bin, dir string, args ...string) (*exec.Cmd, *bytes.Buffer, <-chan error) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
+	cmd.Env = append(os.Environ(), "GOTRACEBACK=all")
+	out := &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
+	return cmd, out, done
+}
+
+// killAfter runs bin with args in dir and kills it with SIGKILL after d;
+// it reports whether it killed it (false: the run ended well before).
+func killAfter(t *testing.T, bin, dir string, d time.Duration, args ...string) bool {
+	t.Helper()
+	cmd, out, done := startRun(t, bin, dir, args...)
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Fatalf("run ended before its kill: %v\n%s", err, stderr.String())
+			t.Fatalf("run ended before its kill: %v\n%s", err, out.String())
 		}
 		return false
 	case <-time.After(d):
@@ -66,16 +75,7 @@ func killAfter(t *testing.T, bin, dir string, d time.Duration, args ...string) b
 // SIGQUIT, and the failure shows every goroutine's stack.
 func runToCompletion(t *testing.T, bin, dir string, args ...string) {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOTRACEBACK=all")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	cmd, out, done := startRun(t, bin, dir, args...)
 	select {
 	case err := <-done:
 		if err != nil {
@@ -224,21 +224,6 @@ const sentinel = "~sluice-test-end~"
 // returns the output rows.
 func readCommitted(t *testing.T, brokers, topic string) []outRow {
 	t.Helper()
-	var rows []outRow
-	for _, v := range readCommittedValues(t, brokers, topic) {
-		var row outRow
-		if err := json.Unmarshal(v, &row); err != nil {
-			t.Fatalf("row %q: %v", v, err)
-		}
-		rows = append(rows, row)
-	}
-	return rows
-}
-
-// readCommittedValues reads topic read_committed as readCommitted does and
-// returns the messages' values.
-func readCommittedValues(t *testing.T, brokers, topic string) [][]byte {
-	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	seeds := strings.Split(brokers, ",")
@@ -258,7 +243,7 @@ func readCommittedValues(t *testing.T, brokers, topic string) [][]byte {
 		t.Fatal(err)
 	}
 	defer cons.Close()
-	var values [][]byte
+	var rows []outRow
 	ended := map[int32]bool{}
 	for len(ended) < kafkaPartitions {
 		fs := cons.PollFetches(ctx)
@@ -270,10 +255,14 @@ func readCommittedValues(t *testing.T, brokers, topic string) [][]byte {
 				ended[r.Partition] = true
 				return
 			}
-			values = append(values, r.Value)
+			var row outRow
+			if err := json.Unmarshal(r.Value, &row); err != nil {
+				t.Fatalf("row %q: %v", r.Value, err)
+			}
+			rows = append(rows, row)
 		})
 	}
-	return values
+	return rows
 }
 
 // countFilter counts the selected records missing from the filter's rows
