@@ -8,9 +8,11 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicesql/sluice/internal/kafkatest"
@@ -223,7 +225,9 @@ func startStageWith(t *testing.T, ctx context.Context, text string, net *kafkate
 // by their source offsets: the windows written are exactly one process's,
 // some more than once (at-least-once), none with a partial count. A
 // SLIDING window's record replayed for its open windows stays out of the
-// ones written before the kill.
+// ones written before the kill. The survivors purge the topic as they
+// commit, and never past a committed offset: whoever resumes a partition
+// there finds every record it replays.
 func TestRepartitionedWindowsSurviveKillAndJoin(t *testing.T) {
 	t.Parallel()
 	sliding := strings.Replace(perSymbolWindow, "TUMBLING(trade_time, INTERVAL '100' MILLISECOND)",
@@ -256,9 +260,11 @@ func TestRepartitionedWindowsSurviveKillAndJoin(t *testing.T) {
 				offs, err := groupOffsets(ctx, brokers, "g", "g-per_symbol-repartition")
 				return err == nil && len(offs) > 0
 			})
+			purge := watchPurge(t, ctx, brokers, "g", "g-per_symbol-repartition")
 			if crash {
 				victim.Kill()
 			}
+			atKill := purge.sample(ctx)
 			procs[0].cancel()
 			<-procs[0].done
 			if !crash && procs[0].err != nil {
@@ -268,6 +274,9 @@ func TestRepartitionedWindowsSurviveKillAndJoin(t *testing.T) {
 			for i, p := range procs {
 				p.wait(t, ctx, fmt.Sprint(i+1))
 			}
+			if !purge.end(t, atKill) && crash {
+				t.Error("no repartition partition was purged after the kill: the test checks no purge")
+			}
 			var lines []string
 			for _, r := range readTopic(t, brokers, "windows") {
 				lines = append(lines, string(r.Value))
@@ -275,6 +284,95 @@ func TestRepartitionedWindowsSurviveKillAndJoin(t *testing.T) {
 			sameLines(t, "windows", windowLines(t, lines), want)
 		})
 	}
+}
+
+// purgeWatch samples a repartition topic while its group runs: the start
+// of each partition's log, then the group's committed offset of it. A
+// purge past a partition's committed offset would delete records that
+// whoever resumes the partition replays from there (the open windows'
+// records: a commit stays at the oldest record an open window holds).
+type purgeWatch struct {
+	brokers, group, topic string
+	stop, done            chan struct{}
+
+	mu     sync.Mutex
+	breach string // the first partition seen purged past its commit
+}
+
+// watchPurge samples topic, read by group, until end.
+func watchPurge(t *testing.T, ctx context.Context, brokers, group, topic string) *purgeWatch {
+	t.Helper()
+	w := &purgeWatch{brokers: brokers, group: group, topic: topic, stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		for {
+			select {
+			case <-w.stop:
+				return
+			case <-ctx.Done():
+				return
+			case <-time.After(20 * time.Millisecond):
+				w.sample(ctx)
+			}
+		}
+	}()
+	return w
+}
+
+// sample reads where the topic's partitions start, then their committed
+// offsets (which only move on), and returns the starts.
+func (w *purgeWatch) sample(ctx context.Context) map[int32]int64 {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(w.brokers, ",")...))
+	if err != nil {
+		return nil
+	}
+	defer cl.Close()
+	listed, err := kadm.NewClient(cl).ListStartOffsets(ctx, w.topic)
+	if err != nil || listed.Error() != nil {
+		return nil
+	}
+	committed, err := groupOffsets(ctx, w.brokers, w.group, w.topic)
+	if err != nil {
+		return nil
+	}
+	starts := map[int32]int64{}
+	listed.Each(func(o kadm.ListedOffset) {
+		starts[o.Partition] = o.Offset
+		c, ok := committed[o.Partition]
+		if o.Offset == 0 || (ok && c >= o.Offset) {
+			return
+		}
+		w.mu.Lock()
+		if w.breach == "" {
+			w.breach = fmt.Sprintf("partition %d starts at %d, past the group's committed offset %d", o.Partition, o.Offset, c)
+			if !ok {
+				w.breach = fmt.Sprintf("partition %d starts at %d, and the group committed nothing there", o.Partition, o.Offset)
+			}
+		}
+		w.mu.Unlock()
+	})
+	return starts
+}
+
+// end stops sampling, fails the test if a partition was purged past its
+// commit, and reports whether one was purged since since (starts that
+// sample returned).
+func (w *purgeWatch) end(t *testing.T, since map[int32]int64) bool {
+	t.Helper()
+	close(w.stop)
+	<-w.done
+	now := w.sample(context.Background())
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.breach != "" {
+		t.Errorf("repartition topic %s purged past a committed offset: %s", w.topic, w.breach)
+	}
+	for p, o := range now {
+		if o > since[p] {
+			return true
+		}
+	}
+	return false
 }
 
 // TestRepartitionStaysOnceTopicExists: once a run of a statement in a group

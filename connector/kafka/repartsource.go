@@ -266,13 +266,21 @@ func (s *Source) purge(ctx context.Context, cl *kgo.Client, commit map[int32]kgo
 // marker gets one again: the job's last commit moved past that one, and
 // whoever reads on from there (when no stage 1 reports any more) would
 // wait for ever. Call it after the job ran to its end, before Close.
+//
+// A marker's offset is committed only while this member still holds the
+// partition under the assignment its reader read it in, and a handover
+// waits for that commit, as for CommitCheckpoint's: once the partition
+// moved, its next holder may have read past the marker, committed further
+// and purged what is before, and this member's commit, sent with its new
+// generation (which the group accepts), would move the partition back to
+// records that are gone.
 func (s *Source) MarkDone(ctx context.Context, sh *Shuffle) error {
 	s.mu.Lock()
 	cl := s.client
-	ended := map[int32]*upstream{}
+	ended := map[int32]*partReader{}
 	for p, r := range s.readers {
 		if r.up != nil && r.ended.Load() {
-			ended[p] = r.up
+			ended[p] = r
 		}
 	}
 	s.mu.Unlock()
@@ -281,8 +289,8 @@ func (s *Source) MarkDone(ctx context.Context, sh *Shuffle) error {
 	}
 	commit := make(map[int32]kgo.EpochOffset, len(ended))
 	meta := make(map[int32]string, len(ended))
-	for p, u := range ended {
-		ps := u.progress()
+	for p, r := range ended {
+		ps := r.up.progress()
 		off, err := sh.produceDone(ctx, p, ps)
 		if err != nil {
 			return fmt.Errorf("kafka repartition topic %q: done marker: %w", s.cfg.topic, err)
@@ -290,6 +298,25 @@ func (s *Source) MarkDone(ctx context.Context, sh *Shuffle) error {
 		commit[p] = kgo.EpochOffset{Epoch: -1, Offset: off}
 		meta[p] = donePrefix + strconv.FormatInt(committedSum(ps), 10)
 	}
+	s.mu.Lock()
+	for p, r := range ended {
+		if s.readers[p] != r || r.assignment != s.repart.assignment {
+			// handed over: whoever holds it now reads up to the marker
+			delete(commit, p)
+		}
+	}
+	if len(commit) == 0 {
+		s.mu.Unlock()
+		return nil
+	}
+	s.repart.committing++
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.repart.committing--
+		s.commitCond.Broadcast()
+		s.mu.Unlock()
+	}()
 	if err := s.commit(ctx, cl, commit, meta); err != nil && !rebalanced(err) {
 		return err
 	}
