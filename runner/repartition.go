@@ -30,6 +30,7 @@ import (
 // again from the committed offsets: a generation per assignment.
 type twoStages struct {
 	one, two job.Config
+	bounded  bool // the sources end (stop.at=end): so does stage 2
 	shuffle  *kafka.Shuffle
 	in       *kafka.Source // stage 2's source (the repartition topic)
 	gen      *generations
@@ -199,6 +200,7 @@ func splitStages(ctx context.Context, j *Job, srcs []*kafka.Source, schema *reco
 		s.UseEagerRebalancing()
 		if s.Bounded() {
 			s.KeepOpen()
+			t.bounded = true
 		}
 	}
 	facts := connector.Facts{Key: key, Partitions: n}
@@ -346,8 +348,14 @@ func (t *twoStages) run(ctx context.Context) (*job.Summary, error) {
 
 // runTwo runs stage 2 one generation after another: each rebalance stops
 // the generation's job, which commits what it finished; the next starts
-// from the committed offsets with empty state.
+// from the committed offsets with empty state. In a bounded run, once the
+// partitions this member holds ended it marks them done and stays in the
+// group until the group finished the run: a member that stopped (killed)
+// may still hold partitions, which the group gives to the members left
+// once its session times out, and a process that ended before would leave
+// them unread.
 func (t *twoStages) runTwo(ctx context.Context) (*job.Summary, error) {
+	var last *job.Summary // the last generation that read partitions
 	for {
 		gctx, cancel := context.WithCancel(ctx)
 		t.gen.start(cancel)
@@ -360,11 +368,22 @@ func (t *twoStages) runTwo(ctx context.Context) (*job.Summary, error) {
 		case ctx.Err() != nil:
 			return sum, nil
 		case !revoked && !sum.Interrupted:
-			// the bounded run ended: mark the partitions finished here
-			// finishing: a stop now must not leave the markers half written
+			if t.gen.over() {
+				// the group finished the run (or no reader comes any more)
+				if last != nil {
+					return last, nil
+				}
+				return sum, nil
+			}
+			last = sum
+			// the partitions held ended: mark them finished here; a stop
+			// now must not leave the markers half written
 			mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markDoneWait)
-			defer cancel()
-			return sum, t.in.MarkDone(mctx, t.shuffle)
+			err := t.in.MarkDone(mctx, t.shuffle)
+			cancel()
+			if err != nil || !t.bounded {
+				return sum, err
+			}
 		}
 	}
 }
@@ -391,6 +410,9 @@ type generations struct {
 	assignment int64
 	pending    []connector.PartitionReader // readers for the next generation
 	closed     bool                        // the source hands out no more readers
+	// finished: the group finished a bounded run (kafka.Source.GroupDone),
+	// and the generation got no partition
+	finished bool
 }
 
 // start begins a generation stopped by cancel.
@@ -398,6 +420,14 @@ func (g *generations) start(cancel context.CancelFunc) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.cancel, g.revoke, g.stopped, g.assignment = cancel, false, make(chan struct{}), -1
+}
+
+// over reports whether no generation has anything more to read: the group
+// finished the bounded run, or the source hands out no more readers.
+func (g *generations) over() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.finished || g.closed
 }
 
 // stop ends the generation, whose job returned, and reports whether a
@@ -464,16 +494,20 @@ func (g *generations) Open(ctx context.Context, schema *record.Schema, dlq conne
 	// Hand the job every partition of the assignment at once, so that all
 	// hold the watermark back from the start: a partition registered late
 	// would find windows of its keys fired by the others' progress. A
-	// member given none in a bounded run ends once the group finished it.
+	// member given no partition to read in a bounded run (none, or only
+	// those it finished) ends once the group finished the run.
 	var checked time.Time
 	for !g.assigned() {
-		if len(g.src.Owned()) == 0 && time.Since(checked) >= groupDonePoll {
+		if time.Since(checked) >= groupDonePoll {
 			checked = time.Now()
 			done, err := g.src.GroupDone(ctx)
 			if err != nil {
 				slog.Debug("kafka repartition topic: checking whether the group finished", "error", err)
 			}
 			if done {
+				g.mu.Lock()
+				g.finished = true
+				g.mu.Unlock()
 				ch := make(chan connector.PartitionReader)
 				close(ch)
 				return ch, nil
