@@ -268,6 +268,9 @@ func scaleOutText(s ScaleOut) string {
 	case s.Repartition != nil:
 		return "repartitioned, so several processes may share the consumer group: " + s.Why + ", so the job runs in two stages in every process (below)"
 	}
+	if s.Ungrouped != "" {
+		return "one process, in no consumer group: it reads every partition of its source itself, so its result is whole; " + s.Why + "; " + s.Ungrouped
+	}
 	text := "one process per consumer group: " + s.Why + "; a second member of the group stops the job"
 	if s.Unsplittable != "" {
 		text += " (" + s.Unsplittable + ")"

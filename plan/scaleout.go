@@ -74,6 +74,12 @@ type ScaleOut struct {
 	// restart reads its FROM stream again from the group's reset
 	// position ("" when it commits as it goes): see restartFromStart.
 	Restart string `json:"restart,omitempty"`
+	// Ungrouped is set when the FROM source is a Kafka topic read in no
+	// consumer group (no '<src>.group.id'): the process reads every
+	// partition itself, so its result is whole, and a second process
+	// would not share the work but do it all again. It says what a group
+	// would do.
+	Ungrouped string `json:"ungrouped,omitempty"`
 }
 
 // ScaleOut reports whether the statement's result survives splitting its
@@ -92,6 +98,14 @@ func (p *Plan) ScaleOut() ScaleOut {
 	}
 	if p.Repartition == nil && p.grouped {
 		s.Restart = p.restartFromStart()
+	}
+	if from := p.Inputs[0]; !s.Split && !p.grouped && strings.EqualFold(from.Type, "kafka_source") {
+		s.Ungrouped = fmt.Sprintf("with '%s.group.id' set, ", from.Name)
+		if p.Repartitionable() {
+			s.Ungrouped += "several processes share its partitions through a repartition topic"
+		} else {
+			s.Ungrouped += "it runs in one process per group (a second member stops the job)"
+		}
 	}
 	return s
 }
