@@ -57,6 +57,11 @@ type Config struct {
 	// (stage 1 of a repartitioned statement, whose stage 2 finishes a
 	// bounded run only at stage 1's commits of the source's end).
 	CommitOnEnd bool
+	// Transactional: the sources commit in the transaction that holds the
+	// output written since their last commit (exactly-once), so a commit's
+	// transaction must hold exactly the rows emitted before its barrier:
+	// rows a worker emits after passing it wait until it is committed.
+	Transactional bool
 	// DrainTimeout bounds how long a stopping job (cancelled, failed or at
 	// its LIMIT) may take to drain what is in flight: then the sinks'
 	// context is cancelled, so a sink blocked on a stalled reader or an

@@ -3,9 +3,11 @@ package job
 import (
 	"container/heap"
 	"fmt"
-	"github.com/sluicesql/sluice/connector"
 	"maps"
+	"math"
 	"slices"
+
+	"github.com/sluicesql/sluice/connector"
 
 	"github.com/sluicesql/sluice/record"
 )
@@ -55,6 +57,27 @@ type emitter struct {
 	done    int
 	final   []heldOffset
 	merged  []record.Record
+
+	// hold: the sources commit in the transaction that holds the output
+	// written since their last commit (Config.Transactional), so the
+	// transaction of a barrier must hold exactly the rows emitted before
+	// it. A worker that passed a barrier goes on while the others
+	// have not: its rows wait in deferred until the barrier is committed
+	// (a window it fires under a later watermark would otherwise commit
+	// under the barrier's checkpoint, and a replay from it would write
+	// the window again). passed counts the barriers each worker passed,
+	// committed those all workers passed.
+	hold      bool
+	passed    []int
+	committed int
+	deferred  []deferredRows
+}
+
+// deferredRows are rows a worker emitted after passing barrier number
+// after (counting from 1), kept until that barrier is committed.
+type deferredRows struct {
+	after int
+	rows  *rowBuf
 }
 
 // loop consumes the emitter channel until every worker is done, then
@@ -66,9 +89,14 @@ func (e *emitter) loop() {
 	e.ackN = map[*barrier]int{}
 	e.pending = map[*barrier]bool{}
 	n := len(e.r.workers)
+	e.passed = make([]int, n)
 	for m := range e.r.emitCh {
 		switch m.kind {
 		case emitRows:
+			if e.hold && e.passed[m.worker] > e.committed {
+				e.deferred = append(e.deferred, deferredRows{after: e.passed[m.worker], rows: m.rows})
+				continue
+			}
 			e.write(m.rows.rows)
 			e.r.rows.put(m.rows)
 		case emitRun:
@@ -84,6 +112,7 @@ func (e *emitter) loop() {
 			e.acks[m.bar] = append(e.acks[m.bar], m.held...)
 			e.ackN[m.bar]++
 			e.pending[m.bar] = e.pending[m.bar] || m.pending
+			e.passed[m.worker]++
 			if e.ackN[m.bar] == n {
 				if !e.pending[m.bar] {
 					e.checkpoint(m.bar, e.acks[m.bar])
@@ -91,15 +120,37 @@ func (e *emitter) loop() {
 				delete(e.acks, m.bar)
 				delete(e.ackN, m.bar)
 				delete(e.pending, m.bar)
+				// every worker passes the barriers in the order they were
+				// sent, so they complete in that order
+				e.committed++
+				e.release(e.committed)
 			}
 		case emitDone:
 			e.done++
 			e.final = append(e.final, m.held...)
 		}
 	}
+	// the final checkpoint covers everything the workers emitted
+	e.release(math.MaxInt)
 	if runs := e.rounds[finalRound]; len(runs) > 0 {
 		e.merge(runs)
 	}
+}
+
+// release writes the deferred rows of the barriers up to number upTo, in
+// the order they came.
+func (e *emitter) release(upTo int) {
+	kept := e.deferred[:0]
+	for _, d := range e.deferred {
+		if d.after > upTo {
+			kept = append(kept, d)
+			continue
+		}
+		e.write(d.rows.rows)
+		e.r.rows.put(d.rows)
+	}
+	clear(e.deferred[len(kept):])
+	e.deferred = kept
 }
 
 // write hands rows to every sink, up to the LIMIT.

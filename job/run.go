@@ -123,7 +123,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if a, ok := r.prog.(Aborter); ok {
 		defer context.AfterFunc(r.ctx, a.Abort)()
 	}
-	em := &emitter{r: r}
+	em := &emitter{r: r, hold: cfg.Transactional}
 	go em.loop()
 	r.workerWG.Add(n)
 	for _, w := range r.workers {

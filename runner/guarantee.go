@@ -145,6 +145,7 @@ func exactlyOnce(cfg *job.Config, src connector.Source, sink connector.Sink, dlq
 		dlq.UseTransaction(txn)
 	}
 	cfg.Sources[0] = ts
+	cfg.Transactional = true
 	return nil
 }
 

@@ -111,6 +111,7 @@ func (t *twoStages) exactlyOnce(dlq *kafka.DeadLetterQueue) error {
 		dlq.UseTransaction(txn)
 		t.two.DLQ = dlq
 	}
+	t.two.Transactional = true
 	return nil
 }
 
