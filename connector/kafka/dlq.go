@@ -36,6 +36,7 @@ type DeadLetterQueue struct {
 	topic   string
 	brokers []string
 	client  producer
+	txn     *Transaction // the transaction of UseTransaction, or nil
 	count   atomic.Int64
 	failed  firstError
 	closed  sync.Once
@@ -56,11 +57,14 @@ func OpenDeadLetterQueue(ctx context.Context, conn Conn, topic string, spec Topi
 }
 
 // UseTransaction makes the queue produce in t from now on (exactly-once):
-// its dead letters commit with the job's output and offsets. Call it before
-// the first Add.
+// each dead letter commits with the job's output and offsets in the
+// transaction of the first commit whose checkpoint read past its record
+// (a replay from an earlier commit finds the record again), so Add only
+// keeps it until then. Call it before the first Add.
 func (q *DeadLetterQueue) UseTransaction(t *Transaction) {
 	q.client.Close()
 	q.client = txnProducer{t}
+	q.txn = t
 }
 
 // Brokers returns the bootstrap servers of the dead-letter topic.
@@ -93,6 +97,10 @@ func (q *DeadLetterQueue) Add(d connector.DeadLetter) {
 		{Key: HeaderDLQOffset, Value: []byte(offset)},
 		{Key: HeaderDLQReason, Value: []byte(d.Reason)},
 	}}
+	if q.txn != nil {
+		q.txn.hold(d.Partition, d.Offset, m, q.produced)
+		return
+	}
 	// Not the job's context: a dead letter added while the job stops must
 	// still reach the topic.
 	q.client.Produce(context.Background(), m, q.produced)

@@ -410,6 +410,7 @@ func (s *Source) CommitCheckpoint(ctx context.Context, assignment int64, offsets
 	}()
 	commit := s.commitsLocked(offsets)
 	meta := make(map[int32]string, len(commit))
+	reads := make(map[int32]int64, len(commit))
 	for p, o := range commit {
 		read, ok := cp.Read[p]
 		if !ok {
@@ -420,10 +421,11 @@ func (s *Source) CommitCheckpoint(ctx context.Context, assignment int64, offsets
 			read, wm = u.fence(read, wm)
 		}
 		meta[p] = stagePrefix + strconv.FormatInt(wm, 10) + ":" + strconv.FormatInt(read, 10)
+		reads[p] = read
 	}
 	s.mu.Unlock()
 	if s.txn != nil {
-		return s.commitTransaction(ctx, assignment, commit, meta)
+		return s.commitTransaction(ctx, assignment, commit, meta, reads)
 	}
 	err := s.commit(ctx, cl, commit, meta)
 	if rebalanced(err) {

@@ -30,7 +30,7 @@ import (
 // aborted (the assignment the commit was made under ended) is no error:
 // its generation is stopping, and its output went with the transaction;
 // any other abort is.
-func (s *Source) commitTransaction(ctx context.Context, assignment int64, commit map[int32]kgo.EpochOffset, meta map[int32]string) error {
+func (s *Source) commitTransaction(ctx context.Context, assignment int64, commit map[int32]kgo.EpochOffset, meta map[int32]string, reads map[int32]int64) error {
 	s.mu.Lock()
 	session := s.session
 	s.mu.Unlock()
@@ -50,6 +50,9 @@ func (s *Source) commitTransaction(ctx context.Context, assignment int64, commit
 	if s.txn.isClosed() {
 		return nil // a rebalance aborted it: nothing of this generation commits
 	}
+	// the dead letters of the records before the checkpoint's read
+	// offsets commit with it, no others
+	s.txn.releaseLetters(session, reads)
 	session.Client().MarkCommitOffsets(map[string]map[int32]kgo.EpochOffset{s.cfg.topic: commit})
 	// The fences change with the watermark even when no offset moved, so
 	// the offsets commit with every transaction: the function fills the
@@ -171,6 +174,7 @@ func (s *Source) abortRevoked() {
 	s.txn.mu.Lock()
 	s.txn.closed = true
 	s.txn.mu.Unlock()
+	s.txn.dropLetters()
 	ctx, cancel := context.WithTimeout(context.Background(), abortWait)
 	defer cancel()
 	// No poll runs while the group assigns (the poll loop may hold its

@@ -37,6 +37,61 @@ type Transaction struct {
 	// ending is held while a repartition topic's reader ends the
 	// transaction (a commit, or an abort while the group assigns)
 	ending sync.Mutex
+	// letters are the dead letters that wait for the commit whose
+	// checkpoint read past their records (hold)
+	letters []heldLetter
+}
+
+// heldLetter is a dead letter waiting for its commit: the source
+// partition and offset of its record, and its message.
+type heldLetter struct {
+	partition int32
+	offset    int64
+	msg       *kgo.Record
+	promise   func(*kgo.Record, error)
+}
+
+// hold keeps the dead letter msg of the record at offset of the source's
+// partition until the commit whose checkpoint read past it
+// (releaseLetters). Produced at once, it would commit with the
+// transaction under way even when its record is after that commit's read
+// offset (the workers go on while a commit ends), and a replay from that
+// commit would dead-letter the record again.
+func (t *Transaction) hold(partition int32, offset int64, msg *kgo.Record, promise func(*kgo.Record, error)) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		promise(msg, nil) // the stopping generation's: its transaction was aborted
+		return
+	}
+	t.letters = append(t.letters, heldLetter{partition: partition, offset: offset, msg: msg, promise: promise})
+}
+
+// releaseLetters produces in the open transaction the held dead letters of
+// records before read's offset of their partition, and keeps the others.
+func (t *Transaction) releaseLetters(s *kgo.GroupTransactSession, read map[int32]int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	kept := t.letters[:0]
+	for _, l := range t.letters {
+		if r, ok := read[l.partition]; !ok || l.offset >= r {
+			kept = append(kept, l)
+			continue
+		}
+		s.Produce(context.Background(), l.msg, l.promise)
+	}
+	clear(t.letters[len(kept):])
+	t.letters = kept
+}
+
+// dropLetters forgets the held dead letters: their generation's
+// transaction is aborted, and whoever replays their records dead-letters
+// them again.
+func (t *Transaction) dropLetters() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	clear(t.letters)
+	t.letters = t.letters[:0]
 }
 
 // producer is what a Sink and a DeadLetterQueue produce through: their own
@@ -141,6 +196,10 @@ func (s *Source) Transactional(txnID string) (*TxnSource, *Transaction, error) {
 	return &TxnSource{s}, s.txn, nil
 }
 
+// minTransactionTimeout is the shortest transaction timeout: Kafka
+// Streams' default for exactly-once.
+const minTransactionTimeout = 10 * time.Second
+
 // checkpointPrefix starts the offset metadata of a checkpoint:
 // "sluice1:<watermark>:<read offset>".
 const checkpointPrefix = "sluice1:"
@@ -173,6 +232,7 @@ func (t *TxnSource) CommitCheckpoint(ctx context.Context, offsets map[int32]int6
 		return fmt.Errorf("kafka source %q: commit: %w", s.cfg.name, err)
 	}
 	defer func() { s.turn <- struct{}{} }()
+	s.txn.releaseLetters(session, checkpointReads(commit, cp))
 	session.Client().MarkCommitOffsets(map[string]map[int32]kgo.EpochOffset{s.cfg.topic: marks})
 	ctx = kgo.PreTxnCommitFnContext(ctx, func(req *kmsg.TxnOffsetCommitRequest) error {
 		req.Topics = checkpointTopics(s.cfg.topic, commit, cp)
@@ -232,19 +292,30 @@ func (t *TxnSource) Commit(ctx context.Context, offsets map[int32]int64) error {
 // noCheckpointWatermark marks a commit without a watermark.
 const noCheckpointWatermark = -1 << 63
 
+// checkpointReads returns, per partition of offsets, how far the job had
+// read at checkpoint cp (the offset itself when cp does not say).
+func checkpointReads(offsets map[int32]int64, cp connector.Checkpoint) map[int32]int64 {
+	reads := make(map[int32]int64, len(offsets))
+	for p, o := range offsets {
+		read, ok := cp.Read[p]
+		if !ok {
+			read = o
+		}
+		reads[p] = read
+	}
+	return reads
+}
+
 // checkpointTopics returns the offset commit of offsets with cp in each
 // partition's metadata.
 func checkpointTopics(topic string, offsets map[int32]int64, cp connector.Checkpoint) []kmsg.TxnOffsetCommitRequestTopic {
 	t := kmsg.NewTxnOffsetCommitRequestTopic()
 	t.Topic = topic
+	reads := checkpointReads(offsets, cp)
 	for p, o := range offsets {
 		tp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
 		tp.Partition, tp.Offset, tp.LeaderEpoch = p, o, -1
-		read, ok := cp.Read[p]
-		if !ok {
-			read = o
-		}
-		meta := checkpointPrefix + strconv.FormatInt(cp.Watermark, 10) + ":" + strconv.FormatInt(read, 10)
+		meta := checkpointPrefix + strconv.FormatInt(cp.Watermark, 10) + ":" + strconv.FormatInt(reads[p], 10)
 		tp.Metadata = &meta
 		t.Partitions = append(t.Partitions, tp)
 	}
@@ -350,10 +421,14 @@ func (s *Source) endTransaction() {
 
 // newTransactSession returns the exactly-once client: a group member that
 // reads read_committed, commits only the offsets the job marks, and
-// produces in transactions (timed out before the group's session, so a
-// stalled transaction never outlives this member's partitions).
+// produces in transactions. A transaction times out a second before the
+// group's session, so a killed process's open transaction, which holds
+// read_committed readers of its output back, ends about when its
+// partitions move; but not before minTransactionTimeout, which a loaded
+// machine may take between two commits (a broker that aborts a
+// transaction for its timeout stops the job).
 func (s *Source) newTransactSession(opts []kgo.Opt) (*kgo.GroupTransactSession, error) {
-	timeout := max(s.cfg.sessionTimeout-time.Second, time.Second)
+	timeout := max(s.cfg.sessionTimeout-time.Second, minTransactionTimeout)
 	opts = append(opts,
 		kgo.TransactionalID(s.txnID),
 		kgo.TransactionTimeout(timeout),
