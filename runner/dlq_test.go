@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/sluicesql/sluice/internal/kafkatest"
 	"github.com/sluicesql/sluice/job"
 	"github.com/sluicesql/sluice/sql"
 )
@@ -99,31 +99,11 @@ func TestDLQTopicOptions(t *testing.T) {
 				t.Errorf("KafkaOpts called for %q, want dlq:%s among them", clients, tt.topic)
 			}
 			mu.Unlock()
-			if n := topicMessages(t, ctx, []string{servers}, tt.topic); n != 2 {
-				t.Errorf("topic %s holds %d messages, want the 2 dead letters", tt.topic, n)
+			if n, err := kafkatest.TopicEnd(ctx, []string{servers}, tt.topic); err != nil || n != 2 {
+				t.Errorf("topic %s holds %d messages (%v), want the 2 dead letters", tt.topic, n, err)
 			}
 		})
 	}
-}
-
-// topicMessages returns the number of messages in topic.
-func topicMessages(t *testing.T, ctx context.Context, brokers []string, topic string) int64 {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
-	if err == nil {
-		err = ends.Error()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n int64
-	ends.Each(func(o kadm.ListedOffset) { n += o.Offset })
-	return n
 }
 
 // TestSourceSkipsOwnOutputs runs a statement whose glob matches its own
