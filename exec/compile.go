@@ -60,6 +60,10 @@ type aggPlan struct {
 	specs   []aggSpec
 	having  expr.Func
 	project []expr.Func
+	// retract computes, with HAVING, the row that retracts a group's
+	// earlier row: project's functions for the columns of keys and window
+	// only, NULL for a column of an aggregate.
+	retract []expr.Func
 	window  *windowSpec
 	emit    sql.EmitMode
 	// global is set for aggregates without GROUP BY and window: SQL gives

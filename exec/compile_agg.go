@@ -106,6 +106,13 @@ func (p *Program) compileAggregate(sel *sql.Select, items []sql.SelectItem, in *
 			return err
 		}
 		a.having = f
+		a.retract = make([]expr.Func, len(items))
+		for i, it := range items {
+			a.retract[i] = a.project[i]
+			if len(collectAggregates(it.Expr, nil)) > 0 {
+				a.retract[i] = nullValue
+			}
+		}
 	}
 	return nil
 }

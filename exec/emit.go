@@ -90,18 +90,14 @@ func (pl *Pipeline) dedupe(rows []record.Record) []record.Record {
 
 // addGroupRow evaluates group g's output row into the row buffer, unless
 // HAVING rejects it or it fails (then it goes to the dead-letter output).
+// A group whose last row written met HAVING and whose row now does not (or
+// fails) has that row retracted instead (retractGroup), so the last row of
+// each key in the output is the group's final row, or none when its final
+// row fails HAVING, whatever the batches were.
 func (pl *Pipeline) addGroupRow(g int32) {
 	a := pl.p.agg
 	row := pl.group.Values
 	copy(row, pl.gt.keyOf(g))
-	for i, ag := range pl.aggs {
-		v, err := ag.result(g)
-		if err != nil {
-			pl.rowError(err)
-			return
-		}
-		row[a.aggSlot(i)] = v
-	}
 	meta := &pl.group
 	meta.Timestamp = pl.gt.ts[g]
 	meta.HasEventTime = false
@@ -111,27 +107,72 @@ func (pl *Pipeline) addGroupRow(g int32) {
 		row[a.startSlot()+1] = record.TimestampValue(end)
 		meta.Timestamp, meta.EventTime, meta.HasEventTime, meta.WindowStart = end-1, end-1, true, start
 	}
+	meta.Partition, meta.Offset = -1, -1
+	for i, ag := range pl.aggs {
+		v, err := ag.result(g)
+		if err != nil {
+			pl.rowError(err)
+			pl.retractGroup(g)
+			return
+		}
+		row[a.aggSlot(i)] = v
+	}
 	if a.having != nil {
 		v, err := a.having(meta)
 		if err != nil {
 			pl.rowError(fmt.Errorf("HAVING: %w", err))
+			pl.retractGroup(g)
 			return
 		}
 		if v.Kind() != record.Bool || !v.Bool() {
+			pl.retractGroup(g)
 			return
 		}
 	}
-	meta.Partition, meta.Offset = -1, -1
 	dst := pl.rows.add(meta)
 	for i, f := range a.project {
 		v, err := f(meta)
 		if err != nil {
 			pl.rows.drop()
 			pl.rowError(err)
+			pl.retractGroup(g)
 			return
 		}
 		dst[i] = v
 	}
+	if pl.gt.retracts {
+		pl.gt.shown[g] = true
+	}
+	pl.rowAdded()
+}
+
+// retractGroup adds, when group g's last row written met HAVING, the row
+// that retracts it (record.Record.Retract): the group's key and window
+// columns, NULL for its aggregates. pl.group holds the group's row.
+func (pl *Pipeline) retractGroup(g int32) {
+	if !pl.gt.retracts || !pl.gt.shown[g] {
+		return
+	}
+	pl.gt.shown[g] = false
+	a := pl.p.agg
+	for i := range pl.aggs {
+		pl.group.Values[a.aggSlot(i)] = record.Value{}
+	}
+	dst := pl.rows.add(&pl.group)
+	pl.rows.rows[len(pl.rows.rows)-1].Retract = true
+	for i, f := range a.retract {
+		v, err := f(&pl.group)
+		if err != nil {
+			v = record.Value{} // a key's column failed on the row too: it is dead-lettered
+		}
+		dst[i] = v
+	}
+	pl.rowAdded()
+}
+
+// rowAdded emits the group rows gathered once they are emitChunk, when the
+// emission may be split.
+func (pl *Pipeline) rowAdded() {
 	if len(pl.rows.rows) >= emitChunk && pl.p.splitsEmissions() {
 		pl.emit()
 	}

@@ -18,8 +18,13 @@ type groupTable struct {
 	end      []int64        // window end (windowed queries only)
 	ts       []int64        // largest record timestamp folded in
 	changed  []bool         // queued in Pipeline.changed
-	free     []int32
-	n        int
+	retracts bool           // a row HAVING rejects retracts the group's earlier one (shown is kept)
+	// shown says, with retracts, that the group's last row written met
+	// HAVING (or may have: a run before a rebalance wrote it), so a row
+	// that fails HAVING retracts it.
+	shown []bool
+	free  []int32
+	n     int
 }
 
 func (t *groupTable) keyOf(g int32) []record.Value {
@@ -42,6 +47,9 @@ func (t *groupTable) alloc(aggs []aggregator, keys []record.Value) int32 {
 		}
 		t.ts = growTo(t.ts, t.n)
 		t.changed = growTo(t.changed, t.n)
+		if t.retracts {
+			t.shown = growTo(t.shown, t.n)
+		}
 		for _, a := range aggs {
 			a.grow(t.n)
 		}
@@ -61,6 +69,9 @@ func (t *groupTable) release(aggs []aggregator, g int32) {
 	}
 	clear(t.keyOf(g))
 	t.changed[g] = false
+	if t.retracts {
+		t.shown[g] = false
+	}
 	t.free = append(t.free, g)
 }
 
@@ -175,6 +186,11 @@ func (pl *Pipeline) fold(g int32, r *record.Record) {
 	}
 	if r.Timestamp > pl.gt.ts[g] {
 		pl.gt.ts[g] = r.Timestamp
+	}
+	if r.Replay && pl.gt.retracts {
+		// read again after a rebalance: the run before may have written
+		// the group's row
+		pl.gt.shown[g] = true
 	}
 }
 

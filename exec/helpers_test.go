@@ -91,6 +91,7 @@ func recs(rows ...[]any) []record.Record {
 // collector is an Output that keeps copies of what it receives.
 type collector struct {
 	rows    [][]record.Value
+	retract []bool // per row: record.Record.Retract
 	emits   int
 	dead    []error
 	deadRec []record.Record
@@ -100,6 +101,7 @@ func (c *collector) Emit(rows []record.Record) {
 	c.emits++
 	for _, r := range rows {
 		c.rows = append(c.rows, slices.Clone(r.Values))
+		c.retract = append(c.retract, r.Retract)
 	}
 }
 

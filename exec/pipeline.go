@@ -104,6 +104,9 @@ func (p *Program) NewPipeline() *Pipeline {
 		pl.group.Values = make([]record.Value, a.rowLen())
 		pl.gt.width = len(a.keys)
 		pl.gt.windowed = a.windowed()
+		// a group's row may be written again with a row HAVING rejects:
+		// under EMIT CHANGES, and when late records update fired windows
+		pl.gt.retracts = a.having != nil && p.groupTop == nil && (a.changes() || p.retention() > 0)
 		for _, s := range a.specs {
 			pl.aggs = append(pl.aggs, s.make())
 		}

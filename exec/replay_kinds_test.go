@@ -20,7 +20,7 @@ type replayKind struct {
 	// key gives the columns of an update's key; nil compares sets of rows.
 	key []int
 	// retract says that a row whose column retract is NULL deletes its key
-	// (RANK's retractions).
+	// (RANK's retractions, and those of a group HAVING no longer keeps).
 	retract int
 	// count is the column of a window's COUNT(*) under the update
 	// strategy: no row written may count less than the window's first row
@@ -52,6 +52,11 @@ func TestRepartitionReplayStateKinds(t *testing.T) {
 		{name: "update-changes", query: "SELECT k, _WINDOW_START AS ws, COUNT(*) AS n FROM rp GROUP BY k WINDOW TUMBLING(INTERVAL '100' MILLISECONDS) EMIT CHANGES",
 			props: update, key: []int{0, 1}},
 		{name: "having-changes", query: "SELECT k, COUNT(*) AS n FROM rp GROUP BY k HAVING COUNT(*) > 100 EMIT CHANGES", key: []int{0}},
+		{name: "having-flips", query: "SELECT k, SUM(v) AS s FROM rp GROUP BY k HAVING SUM(v) % 7 <> 0 EMIT CHANGES", key: []int{0}, retract: 1},
+		{name: "having-flips-window", query: "SELECT k, _WINDOW_START AS ws, COUNT(*) AS n FROM rp GROUP BY k HAVING COUNT(*) % 3 <> 0 WINDOW TUMBLING(INTERVAL '100' MILLISECONDS) EMIT CHANGES",
+			key: []int{0, 1}, retract: 2},
+		{name: "having-flips-update", query: "SELECT k, _WINDOW_START AS ws, COUNT(*) AS n FROM rp GROUP BY k HAVING COUNT(*) % 3 <> 0 WINDOW TUMBLING(INTERVAL '100' MILLISECONDS) EMIT FINAL",
+			props: update, key: []int{0, 1}, retract: 2},
 		{name: "count-distinct-changes", query: "SELECT k, COUNT(DISTINCT v % 50) AS d, COUNT(*) AS n FROM rp GROUP BY k EMIT CHANGES", key: []int{0}},
 		{name: "distinct", query: "SELECT DISTINCT k, v % 10 AS m FROM rp"},
 		{name: "top-n-window", query: "SELECT k, v, _WINDOW_START AS ws, ROW_NUMBER() OVER (PARTITION BY k ORDER BY v % 10 DESC) AS rn FROM rp WINDOW TUMBLING(INTERVAL '100' MILLISECONDS) QUALIFY rn <= 2"},

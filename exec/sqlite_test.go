@@ -102,6 +102,20 @@ func TestDifferentialSQLite(t *testing.T) {
 // and returns the output rows as plain values; a dead letter fails t.
 func plainRows(t *testing.T, p *Program, data []record.Record, batch int) [][]any {
 	t.Helper()
+	out := runBatches(t, p, data, batch)
+	got := make([][]any, len(out.rows))
+	for i, r := range out.rows {
+		for _, v := range r {
+			got[i] = append(got[i], plain(v))
+		}
+	}
+	return got
+}
+
+// runBatches runs data through p in batches of size batch, then Finish; a
+// dead letter fails t.
+func runBatches(t *testing.T, p *Program, data []record.Record, batch int) *collector {
+	t.Helper()
 	pl := p.NewPipeline()
 	var out collector
 	for i := 0; i < len(data); i += batch {
@@ -111,13 +125,7 @@ func plainRows(t *testing.T, p *Program, data []record.Record, batch int) [][]an
 	if len(out.dead) > 0 {
 		t.Fatalf("dead letters: %v", out.dead[0])
 	}
-	got := make([][]any, len(out.rows))
-	for i, r := range out.rows {
-		for _, v := range r {
-			got[i] = append(got[i], plain(v))
-		}
-	}
-	return got
+	return &out
 }
 
 // plain converts a value to what database/sql gives for SQLite: int64,

@@ -39,6 +39,11 @@ type Record struct {
 	Replay bool
 	// HasOrigin says that OriginPartition and OriginOffset are set.
 	HasOrigin bool
+	// Retract marks a result row that withdraws its key's earlier row
+	// (under EMIT CHANGES, a group that no longer meets HAVING): its key
+	// and window columns hold the group's, its aggregates are NULL. A
+	// keyed Kafka sink writes it as a tombstone (a message with no value).
+	Retract bool
 	// WindowStart is, on a result row of a windowed aggregate, the start
 	// of its window in Unix milliseconds; the window ends at EventTime+1
 	// (the row's event time is the window's last millisecond).

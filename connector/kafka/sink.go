@@ -19,7 +19,9 @@ import (
 // the key columns by AppendMessageKey (the single key column's text, or the
 // JSON array of several; no key without key columns), or for the results
 // of a windowed aggregate (KeyByWindow) the JSON object of the key columns
-// and the window's bounds. Keyed messages land in
+// and the window's bounds. A row that retracts its key's earlier one
+// (record.Record.Retract) is a tombstone: the key with no value, which
+// deletes the key for a compacted topic or a table reading it. Keyed messages land in
 // the partition Kafka's default partitioner (Partition) chooses. The producer
 // is idempotent with acks=all (franz-go's defaults).
 type Sink struct {
@@ -169,6 +171,10 @@ func (k *Sink) Write(ctx context.Context, rows []record.Record) error {
 			return fmt.Errorf("kafka sink %q: key: %w", k.cfg.name, err)
 		}
 		ends[i][0] = len(buf)
+		if rows[i].Retract && k.keyed() {
+			ends[i][1] = -1 // a tombstone: no value
+			continue
+		}
 		if k.values != nil {
 			if buf, err = k.values.AppendRow(buf, rows[i].Values); err != nil {
 				return fmt.Errorf("kafka sink %q: %s: %w", k.cfg.name, k.cfg.format, err)
@@ -180,21 +186,30 @@ func (k *Sink) Write(ctx context.Context, rows []record.Record) error {
 	}
 	start := 0
 	for i := range rows {
-		m := &kgo.Record{Topic: k.cfg.topic, Value: buf[ends[i][0]:ends[i][1]:ends[i][1]]}
-		if len(k.keySlots) > 0 || k.window {
+		m := &kgo.Record{Topic: k.cfg.topic}
+		end := ends[i][1]
+		if end < 0 {
+			end = ends[i][0]
+		} else {
+			m.Value = buf[ends[i][0]:end:end]
+		}
+		if k.keyed() {
 			m.Key = buf[start:ends[i][0]:ends[i][0]]
 		}
-		start = ends[i][1]
+		start = end
 		k.client.Produce(ctx, m, k.produced)
 	}
 	return nil
 }
 
+// keyed reports whether messages have keys.
+func (k *Sink) keyed() bool { return len(k.keySlots) > 0 || k.window }
+
 // appendKey appends the message key of row: the key columns' text (with
 // KeyByWindow, the JSON object of them and the window), or with a registry
 // '<n>.key.format' their record in the wire format.
 func (k *Sink) appendKey(b []byte, row *record.Record) ([]byte, error) {
-	if len(k.keySlots) == 0 && !k.window {
+	if !k.keyed() {
 		return b, nil
 	}
 	k.keyVals = k.keyVals[:0]
