@@ -65,7 +65,10 @@ func (q *joinQuery) repartitionJoin(ctx context.Context, stmt *sql.Statement, op
 		shardTables(p, prog.Tables())
 		return q.jobConfig(p)
 	})
-	if err == nil && prog.Sides() != nil {
+	if err == nil {
+		// the windows after the joins write nothing again that had fired
+		// under a replayed partition's fence (for tables only, the query
+		// after them judges the records after the fence by it too)
 		prog.SetReplayFences(j.stages.in.FenceWatermark)
 	}
 	return err

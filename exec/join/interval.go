@@ -508,6 +508,13 @@ func (p *Program) Replayed(r *record.Record, wm int64) bool {
 // marks the rows whose NULLs were decided already Settled.
 func (p *Program) ReplayRule() func(rec *record.Record, wm int64) bool {
 	reach, lag, after := p.Reach(), p.Lag(), p.Program
+	if p.ivs == nil {
+		// tables only: a joined row keeps its record's event time, offset
+		// and watermark, so the query after the joins judges the record
+		// as it would without them (which also stamps a record it keeps
+		// with wm, keeping it out of the windows that fired)
+		return after.Replayed
+	}
 	left := p.ivs != nil && after.Replayable() == nil && !after.Windowed()
 	if left && p.Outer() {
 		return p.Replayed
@@ -543,8 +550,16 @@ func (p *Program) Lag() int64 {
 // with part of their rows. The windows after the joins then fire once the
 // watermark less Lag passes them, on every worker alike (never before the
 // joins could still emit a row into them), so those that fired at a
-// checkpoint are the ones its watermark less Lag passed.
+// checkpoint are the ones its watermark less Lag passed. Without a
+// stream-stream join (tables only) the query after the joins takes the
+// fences (exec.Program.SetReplayFences): a joined row is its record's.
 func (p *Program) SetReplayFences(fence func(partition int32) (int64, bool)) {
+	if p.ivs == nil {
+		// tables only: the query after the joins sees each record's rows
+		// as its own records, and fences them itself
+		p.Program.SetReplayFences(fence)
+		return
+	}
 	p.fence = fence
 }
 
