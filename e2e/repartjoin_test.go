@@ -228,6 +228,18 @@ WITH ('trades.type'='kafka_source', 'trades.bootstrap.servers'='%[1]s'%[2]s,
 	}
 }
 
+// tradersWindowed is tradersWindows with another window: SESSION (each
+// session spanning many offsets of the repartition topic) or SLIDING (a
+// record in several windows).
+func tradersWindowed(window string) func(*testing.T) joinScenario {
+	return func(t *testing.T) joinScenario {
+		sc := tradersWindows(t)
+		sc.stmt = strings.NewReplacer("_WINDOW_START AS w,", "_WINDOW_START AS w, _WINDOW_END AS e,",
+			"WINDOW TUMBLING(trade_time, INTERVAL '100' MILLISECOND)", "WINDOW "+window).Replace(sc.stmt)
+		return sc
+	}
+}
+
 // start creates and fills the scenario's topics and returns the brokers.
 func (sc joinScenario) start(t *testing.T, more ...string) string {
 	t.Helper()
@@ -317,12 +329,14 @@ func (sc joinScenario) oneProcess(t *testing.T, brokers string) []string {
 func TestRepartitionedJoinsAcrossProcesses(t *testing.T) {
 	t.Parallel()
 	scenarios := map[string]func(*testing.T) joinScenario{
-		"interval":     func(*testing.T) joinScenario { return paidOrders() },
-		"chain":        func(*testing.T) joinScenario { return shippedOrders() },
-		"table":        tradersWindows,
-		"windows":      func(*testing.T) joinScenario { return paidWindows("JOIN") },
-		"left-windows": func(*testing.T) joinScenario { return paidWindows("LEFT JOIN") },
-		"counts":       func(*testing.T) joinScenario { return paidCounts("JOIN") },
+		"interval":      func(*testing.T) joinScenario { return paidOrders() },
+		"chain":         func(*testing.T) joinScenario { return shippedOrders() },
+		"table":         tradersWindows,
+		"table-session": tradersWindowed("SESSION(trade_time, INTERVAL '30' MILLISECOND)"),
+		"table-sliding": tradersWindowed("SLIDING(trade_time, INTERVAL '300' MILLISECOND, INTERVAL '100' MILLISECOND)"),
+		"windows":       func(*testing.T) joinScenario { return paidWindows("JOIN") },
+		"left-windows":  func(*testing.T) joinScenario { return paidWindows("LEFT JOIN") },
+		"counts":        func(*testing.T) joinScenario { return paidCounts("JOIN") },
 		"left": func(*testing.T) joinScenario {
 			return unpaidOrders("LEFT JOIN", "WITHIN INTERVAL '1' SECOND")
 		},
