@@ -1,10 +1,13 @@
 package join
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluicesql/sluice/record"
 	"github.com/sluicesql/sluice/sql"
@@ -154,4 +157,87 @@ func TestTableJoinReplayWritesTheOneRunRows(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestTableJoinHoldsTheOldestOpenRecord reads the partition one record at
+// a time, the watermark moving after each, and compares the offset the
+// pipeline holds after each record with the oldest record of any window
+// or session not yet written at that point (known from the rows the run
+// writes: a row's window holds the records of its key whose time is in
+// it and that meet a table row), which is what a commit there must not
+// pass.
+func TestTableJoinHoldsTheOldestOpenRecord(t *testing.T) {
+	const sel = "SELECT s.k, _WINDOW_START AS ws, _WINDOW_END AS we, COUNT(*) AS n FROM s "
+	for _, tt := range []struct {
+		join, window string
+		gap          int64 // a SESSION window's gap: a row's end is its last record's time plus it
+	}{
+		{"JOIN", "SESSION(INTERVAL '150' MILLISECONDS)", 150},
+		{"LEFT JOIN", "SESSION(INTERVAL '60' MILLISECONDS)", 60},
+		{"JOIN", "TUMBLING(INTERVAL '5' SECONDS)", 0},
+		{"LEFT JOIN", "SLIDING(INTERVAL '4' SECONDS, INTERVAL '1' SECONDS)", 0},
+	} {
+		t.Run(tt.join+" "+tt.window, func(t *testing.T) {
+			stmt := sel + tt.join + " t ON s.u = t.u GROUP BY s.k WINDOW " + tt.window + " EMIT FINAL"
+			in := newTableReplay(t, stmt, uint64(len(stmt)))
+			n := len(in.ts)
+			pl := in.prog.NewPipeline()
+			out := &rows{}
+			held, written := make([]int64, n), make([]int, n)
+			for i := range n {
+				pl.Process([]record.Record{in.rec(i)}, out)
+				pl.Advance(in.wms[i+1], out)
+				held[i] = math.MaxInt64
+				pl.Held(func(_ string, _ int32, off int64) { held[i] = min(held[i], off) })
+				written[i] = len(out.out)
+			}
+			pl.Finish(out)
+			want := make([]int64, n)
+			for i := range want {
+				want[i] = math.MaxInt64
+			}
+			inner := tt.join == "JOIN"
+			for r, line := range out.out {
+				// the point after which row r was written (n: at the end)
+				e, _ := slices.BinarySearch(written, r+1)
+				var k int64
+				var ws, we string
+				if _, err := fmt.Sscanf(strings.ReplaceAll(line, ",", " "), "%d %s %s", &k, &ws, &we); err != nil {
+					t.Fatalf("row %q: %v", line, err)
+				}
+				start, end := parseTime(t, ws), parseTime(t, we)-tt.gap
+				if tt.gap == 0 {
+					end-- // [start, end)
+				}
+				members := 0
+				for j := range n {
+					rec := in.rec(j)
+					if rec.Values[0].Int() != k || in.ts[j] < start || in.ts[j] > end || inner && rec.Values[1].Int() >= 5 {
+						continue
+					}
+					members++
+					for i := j; i < e; i++ {
+						want[i] = min(want[i], int64(j))
+					}
+				}
+				if n := strings.Split(line, ",")[3]; fmt.Sprint(members) != n {
+					t.Fatalf("row %q: %d records in its window", line, members)
+				}
+			}
+			for i := range n {
+				if held[i] != want[i] {
+					t.Fatalf("after record %d: holds %d, the oldest record of a window not written is %d", i, held[i], want[i])
+				}
+			}
+		})
+	}
+}
+
+func parseTime(t *testing.T, s string) int64 {
+	t.Helper()
+	tm, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tm.UnixMilli()
 }
