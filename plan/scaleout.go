@@ -241,10 +241,9 @@ func (p *Plan) Repartitionable() bool {
 // passed and to windows it updates, and it cannot skip the first without
 // being judged late for the others), a SESSION window under 'update' (a
 // late record would correct a session kept for it that a replay rebuilt
-// from part of its records), or a SESSION window after a stream-stream
-// JOIN (a replay tells the sessions that had fired by the statement's own
-// records, see exec.Program.SetReplayFences, not yet by rows two records
-// made; after tables only, a joined row is its record's).
+// from part of its records), or a SESSION window after a JOIN (a replay
+// tells the sessions that had fired by the statement's own records, see
+// exec.Program.SetReplayFences, not yet by joined rows).
 func (p *Plan) repartitionRefusal() string {
 	a := p.Analysis
 	if o := p.streamJoinRefusal(); o != "" {
@@ -258,8 +257,8 @@ func (p *Plan) repartitionRefusal() string {
 		return "its SLIDING window with 'late.data.strategy'='update' cannot be rebuilt by a replay after a rebalance (a record replayed into the windows it still updates would open again those whose retention had passed); use a TUMBLING window, or 'dead_letter' or 'drop'"
 	case a.Window == "session" && update:
 		return "its SESSION window with 'late.data.strategy'='update' cannot be rebuilt by a replay after a rebalance (a late record would correct a session kept for it from the part of its records the replay read again); use 'dead_letter' or 'drop'"
-	case a.Window == "session" && len(p.streams()) > 1:
-		return "its SESSION window follows a stream-stream JOIN, and a replay after a rebalance cannot yet tell which joined rows belong to sessions that had fired"
+	case a.Window == "session" && len(p.Inputs) > 1:
+		return "its SESSION window follows a JOIN, and a replay after a rebalance cannot yet tell which joined rows belong to sessions that had fired"
 	}
 	return ""
 }
