@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -358,18 +357,21 @@ func TestRepartitionedJoinsAcrossProcesses(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 				defer cancel()
 				sink := fmt.Sprintf("'out.type'='kafka_sink', 'out.topic.name'='results', 'out.bootstrap.servers'='%s'", brokers)
-				text := sc.text(brokers, sink, "group.id", "g", "session.timeout.ms", "6000")
+				text := sc.text(brokers, sink, "group.id", "g", "session.timeout.ms", joinSessionTimeout)
 				victimText := text
 				if kill {
 					// a killed process drains nothing: do not wait for it
 					victimText = strings.Replace(text, "'commit.interval'", "'drain.timeout'='1s', 'commit.interval'", 1)
 				}
-				victim, slow := &kafkatest.Cutter{}, &slowRepartition{}
-				var hooks []kgo.Opt
+				// midRun: the first processes' stage 2 works slowly on
+				// purpose (after each batch: not in the Kafka client's poll,
+				// which would hold the group's rebalances)
+				var slow func(partition, records int, took time.Duration)
 				if kill && sc.midRun {
-					hooks = append(hooks, kgo.WithHooks(slow))
+					slow = func(_, n int, _ time.Duration) { time.Sleep(time.Duration(n) * time.Millisecond) }
 				}
-				procs := []*stage{startStageOn(t, ctx, victimText, victim, hooks...), startStageOn(t, ctx, text, &kafkatest.Cutter{}, hooks...), startStageOn(t, ctx, text, &kafkatest.Cutter{}, hooks...)}
+				victim := &kafkatest.Cutter{}
+				procs := []*stage{startStageWith(t, ctx, victimText, victim, slow), startStageWith(t, ctx, text, &kafkatest.Cutter{}, slow), startStageWith(t, ctx, text, &kafkatest.Cutter{}, slow)}
 				if kill && sc.midRun {
 					// stage 2 reads slowly on purpose, and slower still
 					// under the race detector on a loaded machine: its
@@ -403,22 +405,22 @@ func TestRepartitionedJoinsAcrossProcesses(t *testing.T) {
 	}
 }
 
-// slowRepartition is a kgo hook that slows a process's reading of a
-// repartition topic, counting the records it read there.
-type slowRepartition struct{ read atomic.Int64 }
-
-// OnFetchRecordUnbuffered implements kgo.HookFetchRecordUnbuffered.
-func (s *slowRepartition) OnFetchRecordUnbuffered(r *kgo.Record, polled bool) {
-	if !polled || !strings.HasSuffix(r.Topic, "-repartition") {
-		return
-	}
-	for _, h := range r.Headers {
-		if h.Key == "sluice.origin" { // a record, not a progress report
-			s.read.Add(1)
-			time.Sleep(time.Millisecond)
-		}
-	}
-}
+// joinSessionTimeout is the session timeout (ms) of the processes of
+// TestRepartitionedJoinsAcrossProcesses. Each process has three members in
+// the group (both streams' and the repartition topic's), and every
+// rebalance is eager: each member rejoins once its poll let go and its
+// handover is done. kfake, unlike Kafka, drops a member that waits in
+// JoinGroup longer than its session timeout since its last heartbeat, and
+// never answers that join: the member notices 25s later (the join's read
+// timeout: 10s and the 15s rebalance timeout) and joins again, starting
+// another rebalance. Under -race at load 10 the last members rejoined up
+// to 12s after the first (a stage 2 whose poll was slowed for up to 12s), so
+// with 6s the first ones back were dropped in every rebalance and the
+// group never settled before the test's deadline. With the rebalance
+// timeout's 15s a member is dropped only when another holds the group
+// longer than Kafka itself would wait for it; a killed process's members
+// go 15s after the kill (or after the last live member rejoined).
+const joinSessionTimeout = "15000"
 
 // checkpointPast reports whether a partition of the repartition topic
 // topic is committed by group with a stage-2 checkpoint whose watermark is
