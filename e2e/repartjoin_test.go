@@ -167,6 +167,15 @@ func paidWindows(join string) joinScenario {
 	return sc
 }
 
+// paidWindowUpdates is paidWindows with EMIT CHANGES: the answer is each
+// window's last update.
+func paidWindowUpdates(join string) joinScenario {
+	sc := paidWindows(join)
+	sc.stmt = strings.Replace(sc.stmt, "EMIT FINAL", "EMIT CHANGES", 1)
+	sc.changes = true
+	return sc
+}
+
 // paidCounts counts the rows of a join (join: "JOIN", "LEFT JOIN") of
 // unpaidOrders' streams per order (the join key), without a window, with
 // EMIT CHANGES: the answer is each order's last update.
@@ -318,7 +327,9 @@ func (sc joinScenario) oneProcess(t *testing.T, brokers string) []string {
 // partition counts, neither keyed by the join key, its LEFT (WITHIN) and
 // FULL (asymmetric BETWEEN) forms with rows unmatched on both sides and
 // event times out of order, windowed counts per order after the inner
-// and the LEFT join, a windowed count over a stream-table join whose
+// and the LEFT join (EMIT FINAL, and EMIT CHANGES after the LEFT join),
+// counts per order without a window after the inner join (EMIT CHANGES:
+// each order's last update), a windowed count over a stream-table join whose
 // stream is keyed by another column, and a chain of three streams joined
 // on one key. Each statement runs in two stages joined by one
 // repartition topic that every stream is written to by its side of the
@@ -335,6 +346,7 @@ func TestRepartitionedJoinsAcrossProcesses(t *testing.T) {
 		"windows":       func(*testing.T) joinScenario { return paidWindows("JOIN") },
 		"left-windows":  func(*testing.T) joinScenario { return paidWindows("LEFT JOIN") },
 		"counts":        func(*testing.T) joinScenario { return paidCounts("JOIN") },
+		"left-updates":  func(*testing.T) joinScenario { return paidWindowUpdates("LEFT JOIN") },
 		"left": func(*testing.T) joinScenario {
 			return unpaidOrders("LEFT JOIN", "WITHIN INTERVAL '1' SECOND")
 		},

@@ -72,6 +72,16 @@ func (p *Program) firingWindow() *windowSpec {
 	return nil
 }
 
+// WindowedChanges reports whether the query is a TUMBLING or SLIDING
+// window aggregate with EMIT CHANGES whose late records are dropped or
+// dead-lettered: with HoldChanges, a replay from the committed offsets
+// rebuilds every window still open, and its last update is the one of
+// one run.
+func (p *Program) WindowedChanges() bool {
+	return p.agg != nil && p.agg.windowed() && !p.agg.session() && p.agg.changes() && p.set.late != LateUpdate &&
+		len(p.order) == 0 && p.analytic == nil && p.top == nil
+}
+
 // HoldChanges makes Held report the records of the state that is updated
 // after its rows were written too (the oldest record of each one still
 // kept), not only of the state not yet emitted: the groups and windows

@@ -269,7 +269,7 @@ func (p *Plan) repartitionRefusal() string {
 // one outer join with nothing kept after it replays every row a replayed
 // row may meet and writes no row with NULLs twice (see
 // join.Program.Replayed), and one followed by TUMBLING or SLIDING windows
-// with EMIT FINAL replays every row that can reach a window still open
+// (EMIT FINAL or CHANGES) replays every row that can reach a window still open
 // and puts no row into a window that fired (join.Program.ReplayRule); but
 // a chain of joins or other keyed state after an outer join would need
 // the rows with NULLs it does not write again.
@@ -293,13 +293,12 @@ func (p *Plan) streamJoinRefusal() string {
 		return fmt.Sprintf("its chain of stream-stream joins has an outer one (%s), and a replay after a rebalance could not tell the later joins which rows of the earlier ones it wrote", outer)
 	case a.Window != "" && strings.EqualFold(strings.TrimSpace(property(p.Statement.Query, Options{Properties: p.props}, "late.data.strategy")), "update"):
 		after = "a window with 'late.data.strategy'='update'"
-	case a.Window != "" && a.Window != "session" && !a.Distinct && len(a.Over) == 0 && a.TopN == "" && a.Emit == "final":
-		// windows written once: a replay writes each whole or not again
+	case a.Window != "" && a.Window != "session" && !a.Distinct && len(a.Over) == 0 && a.TopN == "":
+		// a replay writes each window whole or not again (with EMIT
+		// CHANGES, its last update)
 		return ""
 	case a.Window == "session":
 		after = "a session window"
-	case a.Window != "" && a.Emit != "final":
-		after = "a " + a.Window + " window without EMIT FINAL"
 	case a.Window != "":
 		after = "a " + a.Window + " window"
 	case len(a.GroupBy) > 0 || len(a.Aggregates) > 0:
