@@ -332,12 +332,20 @@ func (t *Table) Dynamic() bool { return t.dynamic.Load() }
 func (t *Table) SetDynamic() { t.dynamic.Store(true) }
 
 // Apply stores a table record as its key's latest row. A record whose key
-// has a NULL is ignored (no stream key equals NULL) and reported false.
+// has a NULL is ignored (no stream key equals NULL) and reported false. A
+// retraction (record.Record.Retract: a group its writer's HAVING no longer
+// keeps) deletes its key's rows, as a tombstone does.
 func (t *Table) Apply(rec *record.Record) bool {
 	var arr [64]byte
 	key, ok := t.key(arr[:0], rec.Values)
 	if !ok {
 		return false
+	}
+	if rec.Retract {
+		t.layout.RLock()
+		defer t.layout.RUnlock()
+		t.deleteKey(key)
+		return true
 	}
 	var vt int64
 	if t.versionTime != nil {
@@ -406,19 +414,28 @@ func (t *Table) Delete(msgKey []byte) bool {
 	t.layout.RLock()
 	defer t.layout.RUnlock()
 	for _, v := range cands {
-		key := v.AppendKey(nil)
-		for _, sh := range t.shards {
-			sh.mu.Lock()
-			if r, ok := sh.rows.get(key); ok {
-				sh.rows.del(key)
-				if r.hist != nil {
-					delete(sh.multi, r.hist)
-				}
-				t.rows.Add(-1)
-				deleted = true
-			}
-			sh.mu.Unlock()
+		if t.deleteKey(v.AppendKey(nil)) {
+			deleted = true
 		}
+	}
+	return deleted
+}
+
+// deleteKey removes the rows (and versions) of the encoded primary key
+// from every shard; t.layout is read-locked.
+func (t *Table) deleteKey(key []byte) bool {
+	deleted := false
+	for _, sh := range t.shards {
+		sh.mu.Lock()
+		if r, ok := sh.rows.get(key); ok {
+			sh.rows.del(key)
+			if r.hist != nil {
+				delete(sh.multi, r.hist)
+			}
+			t.rows.Add(-1)
+			deleted = true
+		}
+		sh.mu.Unlock()
 	}
 	return deleted
 }
