@@ -58,10 +58,13 @@ type Positioner interface {
 // Watermarker is an optional interface of a PartitionReader whose records
 // were read and judged by an upstream stage (a repartition topic's): the
 // reader sets each record's Watermark itself, to the watermark of the
-// record's own upstream partition before it, and Watermark returns the
+// record's own upstream partition before it (or the partition's highest
+// watermark before it, when higher), and Watermark returns the
 // partition's watermark, which only the upstream stage's reports move (ok
 // is false before there is one). The job then neither stamps the records
-// nor derives the partition's watermark from their event times. Unlike a
+// nor derives the partition's watermark from their event times, and never
+// takes the partition for idle: its upstream partitions are idle or not
+// there. Unlike a
 // WatermarkCarrier's (one writer partition per reader partition), such a
 // partition holds records of many upstream partitions, so its watermark
 // is the upstream's minimum, reported apart from the records.

@@ -166,6 +166,7 @@ func (r *run) ingest(sp *sourcePartition, rd connector.PartitionReader) error {
 	}
 	if c, ok := rd.(connector.Watermarker); ok {
 		in.carrier, in.stamp = c, false
+		sp.follows.Store(true)
 	}
 	b := r.batches.get(r.cfg.BatchSize)
 	defer func() { r.batches.put(b) }()

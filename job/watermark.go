@@ -21,6 +21,11 @@ type sourcePartition struct {
 	// bounded: the source ends (connector.Bounded), so the partition is
 	// never idle
 	bounded bool
+	// follows: its reader follows the watermarks of the source partitions
+	// upstream (connector.Watermarker), each idle or not by its own
+	// records there, so the partition is never idle here (set before its
+	// first progress is published)
+	follows atomic.Bool
 
 	// busy is set while the ingest goroutine hands records over (possibly
 	// waiting on a full queue): a partition held up by backpressure is not idle.
@@ -65,9 +70,15 @@ func (sp *sourcePartition) publish(maxEvent, next int64, lastData time.Time, end
 
 // inactiveLocked reports whether the partition holds back no watermark:
 // it ended, or it has had no data for longer than idle, is not busy
-// handing records over and belongs to a source that does not end.
+// handing records over, belongs to a source that does not end and does
+// not follow the watermarks upstream. A repartition topic's partition
+// gets progress reports while it gets no records, and its watermark
+// leaves out the idle source partitions itself: were it idle here, the
+// watermark would move past it by when the process read its other
+// partitions, and a replay after a rebalance (reading it at once) would
+// judge its records otherwise.
 func (sp *sourcePartition) inactiveLocked(now time.Time, idle time.Duration) bool {
-	return sp.ended || (!sp.bounded && now.Sub(sp.lastData) > idle && !sp.busy.Load())
+	return sp.ended || (!sp.bounded && !sp.follows.Load() && now.Sub(sp.lastData) > idle && !sp.busy.Load())
 }
 
 // watermarkOf computes the job watermark over the source partitions: the

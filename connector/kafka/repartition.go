@@ -1,10 +1,13 @@
 package kafka
 
 import (
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"sync"
 	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -215,6 +218,10 @@ type upstream struct {
 	ends       map[int32]int64
 	sourceEnds func() map[int32]int64
 	known      int // parts reported
+	// high is the highest watermark the partition had so far (watermark;
+	// noWatermark before every source partition was reported): a record
+	// is judged late by it, or by the one it carries if higher
+	high int64
 	// carried and shift are the last data record's watermark and
 	// timestamp shift, origin its place in the source, for the decoder
 	// to set
@@ -225,13 +232,21 @@ type upstream struct {
 	// a record before fenceTo whose windows had all fired under fenceWM
 	// had its effect already
 	fenceTo, fenceWM int64
+	// views are the reader's views after each report (or the one it
+	// resumed from), oldest first, kept from the one before the last
+	// commit on (viewAt); the reader appends, commits read
+	viewMu sync.Mutex
+	views  []*view
+	// resume is the view the partition resumes from, set as the group
+	// assigns it and taken in by the reader before its first record
+	resume atomic.Pointer[view]
 	// safe is the offset of the first record that stage 1 may still send
 	// again (-1: none), published after each batch
 	safe atomic.Int64
 }
 
 func newUpstream(sourcePartitions int, bounded bool) *upstream {
-	u := &upstream{parts: make([]upstreamPart, sourcePartitions), bounded: bounded, fenceWM: noWatermark}
+	u := &upstream{parts: make([]upstreamPart, sourcePartitions), bounded: bounded, fenceWM: noWatermark, high: noWatermark}
 	for i := range u.parts {
 		u.parts[i] = upstreamPart{watermark: noWatermark, committed: -1, last: -1}
 	}
@@ -244,6 +259,7 @@ func newUpstream(sourcePartitions int, bounded bool) *upstream {
 // again by stage 1 after a restart); for data it keeps the watermark the
 // record carries for the decoder to set.
 func (u *upstream) admit(kr *kgo.Record) (bool, error) {
+	u.takeResume()
 	if v, ok := header(kr, controlHeader); ok {
 		ps, _, err := parseControl(v, u.scratch[:0])
 		u.scratch = ps
@@ -253,6 +269,10 @@ func (u *upstream) admit(kr *kgo.Record) (bool, error) {
 		for _, p := range ps {
 			u.report(p)
 		}
+		if wm, ok := u.watermark(); ok {
+			u.high = max(u.high, wm)
+		}
+		u.keepView(kr.Offset + 1)
 		return false, nil
 	}
 	v, ok := header(kr, originHeader)
@@ -282,7 +302,12 @@ func (u *upstream) admit(kr *kgo.Record) (bool, error) {
 	} else if off >= up.committed {
 		up.spans = append(up.spans, span{first: kr.Offset, lastSource: off, n: 1})
 	}
-	u.carried, u.shift, u.origin = o.watermark, o.shift, o
+	// late by the partition's watermark too: it depends only on what
+	// the partition holds before the record, not on when the job's other
+	// partitions were read, so a replay judges the record as the run
+	// before did (a record of a source partition reported idle may be
+	// behind the others' watermark)
+	u.carried, u.shift, u.origin = max(o.watermark, u.high), o.shift, o
 	return true, nil
 }
 
@@ -329,6 +354,7 @@ func (u *upstream) report(p partProgress) {
 // confirmed by stage 1, or next (the offset after the last record read)
 // when there is none.
 func (u *upstream) publish(next int64) {
+	u.takeResume()
 	safe := next
 	for i := range u.parts {
 		if s := u.parts[i].spans; len(s) > 0 {
@@ -392,6 +418,7 @@ func (u *upstream) progress() []partProgress {
 // is false until every source partition was reported, so that none is
 // passed before its first report.
 func (u *upstream) watermark() (int64, bool) {
+	u.takeResume()
 	if u.known < len(u.parts) {
 		return 0, false
 	}
@@ -409,4 +436,221 @@ func (u *upstream) watermark() (int64, bool) {
 		return active, true
 	}
 	return passive, true
+}
+
+// A view is what a stage-2 reader knew of every source partition once it
+// had read up to at: each one reported, as the last report before at said
+// it (its highest watermark and committed offset, idle, ended). A
+// checkpoint records the view at its committed offset, so that a replay
+// from there starts with the watermark the run before had at the same
+// place, and, reading the same reports after it, follows that run's
+// watermark record by record. Without it the replay knew no watermark
+// until every source partition had reported again, and then only what the
+// reports after its committed offset said: a source partition idle since
+// a pause, or one whose owner reports rarely, weighed differently, windows
+// fired at other records than in the run before, and a window it had
+// written was written again with other rows.
+type view struct {
+	at    int64
+	high  int64          // upstream.high
+	parts []partProgress // the source partitions reported
+	// until is the last offset the view holds for (the offset of the next
+	// report): a replay from after it missed a report. -1: it holds up to
+	// the next report, not read yet.
+	until int64
+}
+
+// maxViews bounds the views a reader keeps (a view changes with each
+// report that moves a watermark or a committed offset, 10 times a second
+// per stage-1 process): past it the second oldest goes, so the oldest (the
+// one before the commit) stays, with a gap after it.
+const maxViews = 128
+
+// keepView records the reader's view after the report before at.
+func (u *upstream) keepView(at int64) {
+	v := &view{at: at, high: u.high, until: -1}
+	for i := range u.parts {
+		p := &u.parts[i]
+		if !p.known {
+			continue
+		}
+		pp := partProgress{partition: int32(i), watermark: p.watermark, committed: p.committed}
+		if p.idle {
+			pp.flags |= progressIdle
+		}
+		if p.ended {
+			pp.flags |= progressEnded
+		}
+		v.parts = append(v.parts, pp)
+	}
+	u.viewMu.Lock()
+	defer u.viewMu.Unlock()
+	k := len(u.views)
+	if k > 0 && u.views[k-1].until < 0 {
+		if last := u.views[k-1]; last.high == v.high && slices.Equal(last.parts, v.parts) {
+			return // nothing changed (a pause): the last one holds on
+		}
+		u.views[k-1].until = at - 1
+	}
+	if len(u.views) >= maxViews {
+		u.views = append(u.views[:1], u.views[2:]...)
+	}
+	u.views = append(u.views, v)
+}
+
+// viewAt returns the view to record with a commit at offset off: the last
+// one before it, exactly as the reader knew its source partitions at off.
+// One that misses a report before off (kept with a gap after it) is made
+// safe: its idle source partitions count as active, so that a replay from
+// it never has a higher watermark than the run before. The views before
+// it go: commits only move forward. Nil when there is none.
+func (u *upstream) viewAt(off int64) *view {
+	u.viewMu.Lock()
+	defer u.viewMu.Unlock()
+	k := -1
+	for i, v := range u.views {
+		if v.at > off {
+			break
+		}
+		k = i
+	}
+	if k < 0 {
+		return nil
+	}
+	u.views = u.views[k:]
+	v := u.views[0]
+	if v.until < 0 || off <= v.until {
+		return v
+	}
+	stale := &view{at: v.at, high: v.high, until: v.until, parts: slices.Clone(v.parts)}
+	for i := range stale.parts {
+		stale.parts[i].flags &^= progressIdle
+	}
+	return stale
+}
+
+// resumeFrom starts the reader with the view a checkpoint recorded at the
+// offset it resumes from: commits record it until the reader reports
+// otherwise, and the reader takes it in before its first record. Call it
+// before the reader gets records.
+func (u *upstream) resumeFrom(v *view) {
+	v = &view{at: v.at, high: v.high, parts: v.parts, until: -1}
+	u.viewMu.Lock()
+	u.views = []*view{v}
+	u.viewMu.Unlock()
+	u.resume.Store(v)
+}
+
+// takeResume takes in the view the partition resumes from, if any; in the
+// reader's goroutine.
+func (u *upstream) takeResume() {
+	if u.resume.Load() == nil {
+		return
+	}
+	v := u.resume.Swap(nil)
+	for _, p := range v.parts {
+		u.report(p)
+	}
+	u.high = max(u.high, v.high)
+}
+
+// maxViewBytes bounds a view's encoding in a commit's metadata (brokers
+// keep 4096 bytes by default, offset.metadata.max.bytes): a larger one is
+// left out, and a replay knows its watermark once every source partition
+// reported again.
+const maxViewBytes = 3000
+
+// encodeView returns v's encoding for a commit's metadata, watermarks as
+// differences from base, or "" when it would be too long.
+func encodeView(v *view, base int64) string {
+	if v == nil {
+		return ""
+	}
+	if base == noWatermark {
+		base = 0
+	}
+	b := binary.AppendVarint(nil, v.at)
+	b = appendViewWatermark(b, v.high, base)
+	b = binary.AppendUvarint(b, uint64(len(v.parts)))
+	for _, p := range v.parts {
+		b = binary.AppendUvarint(b, uint64(p.partition))
+		b = append(b, p.flags)
+		b = appendViewWatermark(b, p.watermark, base)
+		b = binary.AppendUvarint(b, uint64(p.committed+1))
+	}
+	s := base64.RawURLEncoding.EncodeToString(b)
+	if len(s) > maxViewBytes {
+		return ""
+	}
+	return s
+}
+
+// appendViewWatermark appends wm as a difference from base, after a byte
+// saying whether there is one.
+func appendViewWatermark(b []byte, wm, base int64) []byte {
+	if wm == noWatermark {
+		return append(b, 0)
+	}
+	return binary.AppendVarint(append(b, 1), wm-base)
+}
+
+// viewWatermark reads appendViewWatermark's encoding.
+func viewWatermark(b []byte, base int64) (int64, []byte, error) {
+	if len(b) == 0 || b[0] > 1 {
+		return 0, b, errCorrupt
+	}
+	if b[0] == 0 {
+		return noWatermark, b[1:], nil
+	}
+	d, n := binary.Varint(b[1:])
+	if n <= 0 {
+		return 0, b, errCorrupt
+	}
+	return base + d, b[1+n:], nil
+}
+
+// decodeView reads encodeView's encoding.
+func decodeView(s string, base int64) (*view, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return nil, errCorrupt
+	}
+	if base == noWatermark {
+		base = 0
+	}
+	at, n := binary.Varint(b)
+	if n <= 0 {
+		return nil, errCorrupt
+	}
+	b = b[n:]
+	high, b, err := viewWatermark(b, base)
+	if err != nil {
+		return nil, err
+	}
+	count, n := binary.Uvarint(b)
+	if n <= 0 || count > uint64(len(b)) {
+		return nil, errCorrupt
+	}
+	b = b[n:]
+	v := &view{at: at, high: high, until: -1, parts: make([]partProgress, 0, count)}
+	for range count {
+		part, n := binary.Uvarint(b)
+		if n <= 0 || part > math.MaxInt32 || len(b) == n {
+			return nil, errCorrupt
+		}
+		p := partProgress{partition: int32(part), flags: b[n]}
+		if p.watermark, b, err = viewWatermark(b[n+1:], base); err != nil {
+			return nil, err
+		}
+		c, n := binary.Uvarint(b)
+		if n <= 0 {
+			return nil, errCorrupt
+		}
+		p.committed, b = int64(c)-1, b[n:]
+		v.parts = append(v.parts, p)
+	}
+	if len(b) > 0 {
+		return nil, errCorrupt
+	}
+	return v, nil
 }

@@ -380,8 +380,35 @@ func (s *Source) GroupDone(ctx context.Context) (bool, error) {
 }
 
 // stagePrefix starts the metadata of a repartition topic's committed
-// offsets: the stage-2 watermark and read offset of the commit.
+// offsets: "<watermark>:<read offset>[:<view>]", the stage-2 watermark and
+// read offset of the commit and, when it fits, the view of the source
+// partitions the reader had (encodeView; earlier versions wrote none).
 const stagePrefix = "sluice-stage2:"
+
+// parseStageCheckpoint reads a commit's checkpoint metadata: its read offset,
+// watermark and view (nil: none, or one that does not parse); false when
+// it holds no checkpoint.
+func parseStageCheckpoint(meta string) (read, wm int64, v *view, ok bool) {
+	rest, ok := strings.CutPrefix(meta, stagePrefix)
+	if !ok {
+		return 0, 0, nil, false
+	}
+	fields := strings.SplitN(rest, ":", 3)
+	if len(fields) < 2 {
+		return 0, 0, nil, false
+	}
+	wm, err1 := strconv.ParseInt(fields[0], 10, 64)
+	read, err2 := strconv.ParseInt(fields[1], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, 0, nil, false
+	}
+	if len(fields) == 3 {
+		// a view that does not parse is left out: the replay knows no
+		// watermark until every source partition reported again
+		v, _ = decodeView(fields[2], wm)
+	}
+	return read, wm, v, true
+}
 
 // CommitCheckpoint commits the offsets of a repartition topic's partitions
 // with the checkpoint of stage 2's job in their metadata (its watermark and
@@ -416,11 +443,15 @@ func (s *Source) CommitCheckpoint(ctx context.Context, assignment int64, offsets
 		if !ok {
 			read = o.Offset
 		}
-		wm := cp.Watermark
+		wm, v := cp.Watermark, ""
 		if u := s.ups[p]; u != nil {
 			read, wm = u.fence(read, wm)
+			v = encodeView(u.viewAt(o.Offset), wm)
 		}
 		meta[p] = stagePrefix + strconv.FormatInt(wm, 10) + ":" + strconv.FormatInt(read, 10)
+		if v != "" {
+			meta[p] += ":" + v
+		}
 		reads[p] = read
 	}
 	s.mu.Unlock()
@@ -576,12 +607,11 @@ func (s *Source) loadFences(ctx context.Context, offsets map[int32]kgo.Offset) e
 		if o.At != at.EpochOffset().Offset {
 			offsets[p] = kgo.NewOffset().At(o.At)
 		}
-		rest, ok := strings.CutPrefix(o.Metadata, stagePrefix)
-		w, rd, found := strings.Cut(rest, ":")
-		wm, err1 := strconv.ParseInt(w, 10, 64)
-		read, err2 := strconv.ParseInt(rd, 10, 64)
-		if ok && found && err1 == nil && err2 == nil {
+		if read, wm, v, ok := parseStageCheckpoint(o.Metadata); ok {
 			r.up.fenceTo, r.up.fenceWM = read, wm
+			if v != nil {
+				r.up.resumeFrom(v)
+			}
 			s.repart.fences[p] = wm
 		}
 	}
