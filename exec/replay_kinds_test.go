@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sluicesql/sluice/internal/replaytest"
 	"github.com/sluicesql/sluice/record"
 )
 
@@ -78,7 +79,7 @@ func TestRepartitionReplayStateKinds(t *testing.T) {
 			for round := range 10 {
 				gens := p.generations(prog)
 				if got := k.result(gens.rows); !slices.Equal(got, want) {
-					t.Fatalf("round %d: %d rows, one run %d: extra %v, missing %v", round, len(got), len(want), setMinus(got, want), setMinus(want, got))
+					t.Fatalf("round %d: %d rows, one run %d: extra %v, missing %v", round, len(got), len(want), replaytest.Minus(got, want), replaytest.Minus(want, got))
 				}
 				if !slices.Equal(sortedInts(gens.dead), sortedInts(one.dead)) {
 					t.Fatalf("round %d: dead-lettered offsets %v, one run %v", round, sortedInts(gens.dead), sortedInts(one.dead))
@@ -106,7 +107,7 @@ func (k replayKind) keyOf(f []string) string {
 // (but the keys a retraction deleted).
 func (k replayKind) result(rows []string) []string {
 	if k.key == nil {
-		return sortedSet(rows)
+		return replaytest.Distinct(rows)
 	}
 	last := map[string]string{}
 	for _, r := range rows {
@@ -120,7 +121,7 @@ func (k replayKind) result(rows []string) []string {
 	for _, r := range last {
 		out = append(out, r)
 	}
-	return sortedSet(out)
+	return replaytest.Distinct(out)
 }
 
 // firstCounts returns, for a kind with a count column, the smallest count

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sluicesql/sluice/internal/replaytest"
 	"github.com/sluicesql/sluice/record"
 )
 
@@ -33,10 +34,10 @@ func TestRepartitionReplayWritesTheOneRunRows(t *testing.T) {
 			prog := compileSQL(t, "SELECT k, _WINDOW_START AS ws, COUNT(*) AS n, SUM(v) AS s FROM rp GROUP BY k WINDOW "+window+" EMIT FINAL",
 				Options{ExternalWatermark: true}, "k", "v")
 			p := newReplayPartition(uint64(len(window)), false)
-			want := sortedSet(p.oneRun(prog).rows)
+			want := replaytest.Distinct(p.oneRun(prog).rows)
 			for round := range 20 {
-				if got := sortedSet(p.generations(prog).rows); !slices.Equal(got, want) {
-					t.Fatalf("round %d: %d distinct rows, one run %d: extra %v, missing %v", round, len(got), len(want), setMinus(got, want), setMinus(want, got))
+				if got := replaytest.Distinct(p.generations(prog).rows); !slices.Equal(got, want) {
+					t.Fatalf("round %d: %d distinct rows, one run %d: extra %v, missing %v", round, len(got), len(want), replaytest.Minus(got, want), replaytest.Minus(want, got))
 				}
 			}
 		})
@@ -44,7 +45,7 @@ func TestRepartitionReplayWritesTheOneRunRows(t *testing.T) {
 }
 
 // replayPartition is a repartition topic's partition: a few keys,
-// disordered within ooo, each record carrying the watermark before it
+// disordered within 200 ms, each record carrying the watermark before it
 // (none is late, unless late: then about one in 40 is, by up to 300 ms).
 type replayPartition struct {
 	rng     *rand.Rand
@@ -52,29 +53,8 @@ type replayPartition struct {
 }
 
 func newReplayPartition(seed uint64, late bool) *replayPartition {
-	const n, ooo = 3000, 200
-	p := &replayPartition{rng: rand.New(rand.NewPCG(11, seed)), ts: make([]int64, n), wms: make([]int64, n+1)}
-	now := int64(0)
-	for i := range p.ts {
-		now += p.rng.Int64N(25)
-		p.ts[i] = now
-	}
-	for i := range p.ts {
-		if j := min(n-1, i+p.rng.IntN(6)); p.ts[j]-p.ts[i] <= ooo {
-			p.ts[i], p.ts[j] = p.ts[j], p.ts[i]
-		}
-	}
-	high := int64(math.MinInt64)
-	for i := range p.ts {
-		p.wms[i] = high
-		if late && i > 100 && p.rng.IntN(40) == 0 {
-			p.ts[i] = high - 1 - p.rng.Int64N(300)
-			continue
-		}
-		p.ts[i] = max(p.ts[i], high)
-		high = max(high, p.ts[i]-ooo)
-	}
-	p.wms[n] = high
+	p := &replayPartition{rng: rand.New(rand.NewPCG(11, seed))}
+	p.ts, p.wms = replaytest.Times(p.rng, 3000, 200, late)
 	return p
 }
 
@@ -86,21 +66,10 @@ func (p *replayPartition) rec(i int) record.Record {
 // run reads records [from, to) in random batches, moving the watermark as
 // the partition's reports would; skip drops a replayed record.
 func (p *replayPartition) run(pl *Pipeline, out *collector, from, to int, skip func(*record.Record) bool) int64 {
-	wm := int64(math.MinInt64)
-	for i := from; i < to; {
-		var batch []record.Record
-		for end := min(to, i+1+p.rng.IntN(40)); i < end; i++ {
-			if r := p.rec(i); skip == nil || !skip(&r) {
-				batch = append(batch, r)
-			}
-		}
-		pl.Process(batch, out)
-		if w := p.wms[i]; w > wm && p.rng.IntN(3) > 0 {
-			wm = w
-			pl.Advance(wm, out)
-		}
-	}
-	return wm
+	r := replaytest.Reader{Rec: p.rec, WMs: p.wms,
+		Batch:   func() int { return 1 + p.rng.IntN(40) },
+		Advance: func() bool { return p.rng.IntN(3) > 0 }}
+	return replaytest.Run[Output](r, pl, out, from, to, skip)
 }
 
 // replayed is what a run writes: its rows in order and the offsets of
@@ -136,18 +105,18 @@ func deadOffsets(out *collector) []int64 {
 func (p *replayPartition) generations(prog *Program) replayed {
 	n := len(p.ts)
 	var all replayed
-	from, fenceTo, fenceWM := 0, int64(0), int64(math.MinInt64)
+	cp := replaytest.Start
 	defer prog.SetReplayFences(nil)
 	for gen := 0; ; gen++ {
 		out := &collector{}
-		fto, fwm := fenceTo, fenceWM
-		prog.SetReplayFences(func(int32) (int64, bool) { return fwm, fwm != math.MinInt64 })
+		fto, fwm := cp.FenceTo, cp.FenceWM
+		prog.SetReplayFences(cp.Fence)
 		pl := prog.NewPipeline()
-		to := from + p.rng.IntN(n/3)
+		to := cp.From + p.rng.IntN(n/3)
 		if gen == 4 || to >= n {
 			to = n
 		}
-		wm := p.run(pl, out, from, to, func(r *record.Record) bool {
+		wm := p.run(pl, out, cp.From, to, func(r *record.Record) bool {
 			if r.Offset >= fto {
 				return false
 			}
@@ -162,29 +131,8 @@ func (p *replayPartition) generations(prog *Program) replayed {
 		if to == n {
 			return all
 		}
-		held := int64(to)
-		pl.Held(func(_ string, _ int32, off int64) { held = min(held, off) })
-		from = max(from, int(held))
-		fenceTo, fenceWM = max(int64(to), fenceTo), max(wm, fenceWM)
+		cp = cp.Commit(pl, to, wm)
 	}
-}
-
-// sortedSet returns the rows sorted, each once.
-func sortedSet(rows []string) []string {
-	out := slices.Clone(rows)
-	slices.Sort(out)
-	return slices.Compact(out)
-}
-
-// setMinus returns the rows of a (sorted) that are not in b (sorted).
-func setMinus(a, b []string) []string {
-	var out []string
-	for _, r := range a {
-		if _, ok := slices.BinarySearch(b, r); !ok {
-			out = append(out, r)
-		}
-	}
-	return out
 }
 
 // TestRepartitionReplayUpdatesEndAtTheOneRunRows runs GROUP BYs with EMIT
@@ -215,13 +163,13 @@ func TestRepartitionReplayUpdatesEndAtTheOneRunRows(t *testing.T) {
 					}
 					m[k] = r
 				}
-				return sortedSet(slices.Collect(maps.Values(m)))
+				return replaytest.Distinct(slices.Collect(maps.Values(m)))
 			}
 			p := newReplayPartition(uint64(len(q)), false)
 			want := last(p.oneRun(prog).rows)
 			for round := range 10 {
 				if got := last(p.generations(prog).rows); !slices.Equal(got, want) {
-					t.Fatalf("round %d: last updates differ from the one run's: extra %v, missing %v", round, setMinus(got, want), setMinus(want, got))
+					t.Fatalf("round %d: last updates differ from the one run's: extra %v, missing %v", round, replaytest.Minus(got, want), replaytest.Minus(want, got))
 				}
 			}
 		})
@@ -263,32 +211,32 @@ func TestRepartitionReplaySessionsWriteTheOneRunRows(t *testing.T) {
 			for _, late := range []bool{false, true} {
 				p := newReplayPartition(uint64(len(q)), late)
 				one := p.oneRun(prog)
-				want := sortedSet(one.rows)
+				want := replaytest.Distinct(one.rows)
 				var states []string
 				if changes {
 					// the one run's sessions: its last rows of the sessions
 					// EMIT FINAL writes
 					final := compileSQL(t, strings.Replace(q, "EMIT CHANGES", "EMIT FINAL", 1), opts, "k", "v")
-					want = sortedSet(p.oneRun(final).rows)
+					want = replaytest.Distinct(p.oneRun(final).rows)
 					if last := ofSessions(lastBySession(one.rows), want); !slices.Equal(last, want) {
-						t.Fatalf("late %v: the one run's last rows of its sessions differ from EMIT FINAL's: extra %v, missing %v", late, setMinus(last, want), setMinus(want, last))
+						t.Fatalf("late %v: the one run's last rows of its sessions differ from EMIT FINAL's: extra %v, missing %v", late, replaytest.Minus(last, want), replaytest.Minus(want, last))
 					}
-					states = sortedSet(p.eachRun(prog))
+					states = replaytest.Distinct(p.eachRun(prog))
 				}
 				for round := range 15 {
 					gens := p.generations(prog)
 					if !slices.Equal(sortedInts(gens.dead), sortedInts(one.dead)) {
 						t.Fatalf("late %v, round %d: dead-lettered offsets %v, one run %v", late, round, sortedInts(gens.dead), sortedInts(one.dead))
 					}
-					got := sortedSet(gens.rows)
+					got := replaytest.Distinct(gens.rows)
 					if changes {
-						if wrong := setMinus(got, states); len(wrong) > 0 {
+						if wrong := replaytest.Minus(got, states); len(wrong) > 0 {
 							t.Fatalf("late %v, round %d: %d rows no one run writes: %v", late, round, len(wrong), wrong[:min(5, len(wrong))])
 						}
 						got = ofSessions(lastBySession(gens.rows), want)
 					}
 					if !slices.Equal(got, want) {
-						extra, missing := setMinus(got, want), setMinus(want, got)
+						extra, missing := replaytest.Minus(got, want), replaytest.Minus(want, got)
 						t.Fatalf("late %v, round %d: %d distinct rows, one run %d: %d extra %v, %d missing %v", late, round, len(got), len(want), len(extra), extra[:min(5, len(extra))], len(missing), missing[:min(5, len(missing))])
 					}
 				}
@@ -304,7 +252,7 @@ func lastBySession(rows []string) []string {
 	for _, r := range rows {
 		m[sessionOf(r)] = r
 	}
-	return sortedSet(slices.Collect(maps.Values(m)))
+	return replaytest.Distinct(slices.Collect(maps.Values(m)))
 }
 
 // ofSessions returns the rows of rows that are of a session (key, start,

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/internal/replaytest"
 	"github.com/sluicesql/sluice/record"
 	"github.com/sluicesql/sluice/sql"
 )
@@ -113,27 +115,12 @@ func (in *replayInput) rec(i int) record.Record {
 	return record.Record{Values: vals, Timestamp: r.ts, Topic: "rp", Offset: int64(i)}
 }
 
-// run reads rows [from, to) into pl in batches of up to batch rows,
-// moving the watermark after a batch when advance says; skip says which
-// rows a replay skips (nil: none). It returns the last watermark.
+// run reads rows [from, to) into pl in batches of batch() rows, moving
+// the watermark after a batch when advance says; skip says which rows a
+// replay skips (nil: none). It returns the last watermark.
 func (in *replayInput) run(pl *Pipeline, out *rows, from, to int, batch func() int, advance func() bool, skip func(*record.Record) bool) int64 {
-	wm := int64(math.MinInt64)
-	for i := from; i < to; {
-		var recs []record.Record
-		for end := min(to, i+batch()); i < end; i++ {
-			r := in.rec(i)
-			if skip != nil && skip(&r) {
-				continue
-			}
-			recs = append(recs, r)
-		}
-		pl.Process(recs, out)
-		if w := in.wms[i]; w > wm && advance() {
-			wm = w
-			pl.Advance(wm, out)
-		}
-	}
-	return wm
+	r := replaytest.Reader{Rec: in.rec, WMs: in.wms, Batch: batch, Advance: advance}
+	return replaytest.Run[exec.Output](r, pl, out, from, to, skip)
 }
 
 // oneRun returns the rows of one run over the whole input, in order.
@@ -150,49 +137,35 @@ func (in *replayInput) oneRun() []string {
 // columns), else every row once; sorted.
 func answer(rows []string, changes bool) []string {
 	if !changes {
-		return distinct(rows)
+		return replaytest.Distinct(rows)
 	}
 	last := map[string]string{}
 	for _, r := range rows {
 		f := strings.SplitN(r, ",", 3)
 		last[f[0]+","+f[1]] = r
 	}
-	return distinct(slices.Collect(maps.Values(last)))
-}
-
-// checkpoint is what a generation commits: the offset to resume from
-// (the smallest held) and its fence, joined with the one it resumed from.
-type checkpoint struct {
-	from         int
-	fenceTo      int64
-	fenceWM      int64
-	readToTheEnd bool
+	return replaytest.Distinct(slices.Collect(maps.Values(last)))
 }
 
 // generation runs a job that resumes from cp and reads to row to (the end
 // of the input: it finishes), writing to out, as stage 2 does: the rows
 // before the fence that the replay rule says had their effect are
 // skipped. It returns the checkpoint it commits.
-func (in *replayInput) generation(cp checkpoint, to int, out *rows, batch func() int, advance func() bool) checkpoint {
+func (in *replayInput) generation(cp replaytest.Checkpoint, to int, out *rows, batch func() int, advance func() bool) replaytest.Checkpoint {
 	prog := in.prog
-	fto, fwm := cp.fenceTo, cp.fenceWM
-	prog.SetReplayFences(func(int32) (int64, bool) { return fwm, fwm != math.MinInt64 })
+	fto, fwm := cp.FenceTo, cp.FenceWM
+	prog.SetReplayFences(cp.Fence)
 	rule := prog.ReplayRule()
 	pl := prog.NewPipeline()
-	wm := in.run(pl, out, cp.from, to, batch, advance, func(r *record.Record) bool {
+	wm := in.run(pl, out, cp.From, to, batch, advance, func(r *record.Record) bool {
 		return r.Offset < fto && rule(r, fwm)
 	})
 	if to == len(in.data) {
 		pl.Finish(out)
-		return checkpoint{readToTheEnd: true}
+		return replaytest.Checkpoint{ReadToTheEnd: true}
 	}
-	held := int64(to)
-	pl.Held(func(_ string, _ int32, off int64) { held = min(held, off) })
-	return checkpoint{from: max(cp.from, int(held)), fenceTo: max(int64(to), cp.fenceTo), fenceWM: max(wm, cp.fenceWM)}
+	return cp.Commit(pl, to, wm)
 }
-
-// start is the checkpoint of a partition never committed.
-var start = checkpoint{fenceWM: math.MinInt64}
 
 // TestOuterReplayWritesTheOneRunRows runs outer interval joins, and
 // windows after inner and outer ones, over one partition holding the rows
@@ -222,10 +195,10 @@ func TestOuterReplayWritesTheOneRunRows(t *testing.T) {
 			advance := func() bool { return rng.IntN(3) > 0 }
 			for round := range 12 {
 				var all []string
-				cp := start
-				for gen := 0; !cp.readToTheEnd; gen++ {
+				cp := replaytest.Start
+				for gen := 0; !cp.ReadToTheEnd; gen++ {
 					out := &rows{}
-					to := cp.from + rng.IntN(n/3)
+					to := cp.From + rng.IntN(n/3)
 					if gen == 4 || to >= n {
 						to = n
 					}
@@ -233,7 +206,7 @@ func TestOuterReplayWritesTheOneRunRows(t *testing.T) {
 					all = append(all, out.out...)
 				}
 				if got := answer(all, changes); !slices.Equal(got, want) {
-					t.Fatalf("round %d: %d distinct rows, one run %d: extra %v, missing %v", round, len(got), len(want), minus(got, want), minus(want, got))
+					t.Fatalf("round %d: %d distinct rows, one run %d: extra %v, missing %v", round, len(got), len(want), replaytest.Minus(got, want), replaytest.Minus(want, got))
 				}
 			}
 		})
@@ -264,31 +237,13 @@ func TestOuterReplayAtEveryPoint(t *testing.T) {
 			one, always := func() int { return 1 }, func() bool { return true }
 			for kill := range n {
 				first, second := &rows{}, &rows{}
-				cp := in.generation(start, kill, first, one, always)
+				cp := in.generation(replaytest.Start, kill, first, one, always)
 				in.generation(cp, n, second, one, always)
 				if got := answer(append(first.out, second.out...), changes); !slices.Equal(got, want) {
 					t.Fatalf("stopped after %d rows, resumed from %d (fence %d, watermark %d): %d distinct rows, one run %d: extra %v, missing %v",
-						kill, cp.from, cp.fenceTo, cp.fenceWM, len(got), len(want), minus(got, want), minus(want, got))
+						kill, cp.From, cp.FenceTo, cp.FenceWM, len(got), len(want), replaytest.Minus(got, want), replaytest.Minus(want, got))
 				}
 			}
 		})
 	}
-}
-
-// distinct returns the rows sorted, each once.
-func distinct(rows []string) []string {
-	out := slices.Clone(rows)
-	slices.Sort(out)
-	return slices.Compact(out)
-}
-
-// minus returns the rows of a (sorted) that are not in b (sorted).
-func minus(a, b []string) []string {
-	var out []string
-	for _, r := range a {
-		if _, ok := slices.BinarySearch(b, r); !ok {
-			out = append(out, r)
-		}
-	}
-	return out
 }

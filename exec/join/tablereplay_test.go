@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/internal/replaytest"
 	"github.com/sluicesql/sluice/record"
 	"github.com/sluicesql/sluice/sql"
 )
@@ -38,25 +40,8 @@ func newTableReplay(t *testing.T, stmt string, seed uint64) *tableReplay {
 	for u := range int64(5) { // u 5 and 6 meet no row of t
 		prog.Tables()[0].Apply(&record.Record{Values: []record.Value{record.IntValue(u), record.IntValue(100 + u)}})
 	}
-	const n, ooo = 2000, 200
-	in := &tableReplay{prog: prog, ts: make([]int64, n), wms: make([]int64, n+1), rng: rand.New(rand.NewPCG(3, seed))}
-	now := int64(0)
-	for i := range in.ts {
-		now += in.rng.Int64N(25)
-		in.ts[i] = now
-	}
-	for i := range in.ts {
-		if j := min(n-1, i+in.rng.IntN(6)); in.ts[j]-in.ts[i] <= ooo {
-			in.ts[i], in.ts[j] = in.ts[j], in.ts[i]
-		}
-	}
-	high := int64(math.MinInt64)
-	for i := range in.ts {
-		in.ts[i] = max(in.ts[i], high)
-		in.wms[i] = high
-		high = max(high, in.ts[i]-ooo)
-	}
-	in.wms[n] = high
+	in := &tableReplay{prog: prog, rng: rand.New(rand.NewPCG(3, seed))}
+	in.ts, in.wms = replaytest.Times(in.rng, 2000, 200, false)
 	return in
 }
 
@@ -70,34 +55,22 @@ func (in *tableReplay) rec(i int) record.Record {
 // run reads records [from, to) in random batches, moving the watermark
 // as the partition's reports would; skip drops a replayed record.
 func (in *tableReplay) run(pl *Pipeline, out *rows, from, to int, skip func(*record.Record) bool) int64 {
-	wm := int64(math.MinInt64)
-	for i := from; i < to; {
-		var batch []record.Record
-		for end := min(to, i+1+in.rng.IntN(40)); i < end; i++ {
-			if r := in.rec(i); skip == nil || !skip(&r) {
-				batch = append(batch, r)
-			}
-		}
-		pl.Process(batch, out)
-		if w := in.wms[i]; w > wm && in.rng.IntN(3) > 0 {
-			wm = w
-			pl.Advance(wm, out)
-		}
-	}
-	return wm
+	r := replaytest.Reader{Rec: in.rec, WMs: in.wms,
+		Batch:   func() int { return 1 + in.rng.IntN(40) },
+		Advance: func() bool { return in.rng.IntN(3) > 0 }}
+	return replaytest.Run[exec.Output](r, pl, out, from, to, skip)
 }
 
 // generation runs a stage-2 job that resumes from cp and reads up to
 // record to, as the runner sets it up (the fences on the join and on the
 // query after it, the join's replay rule marking replayed records).
-func (in *tableReplay) generation(cp checkpoint, to int, out *rows) checkpoint {
+func (in *tableReplay) generation(cp replaytest.Checkpoint, to int, out *rows) replaytest.Checkpoint {
 	prog := in.prog
-	fto, fwm := cp.fenceTo, cp.fenceWM
-	fence := func(int32) (int64, bool) { return fwm, fwm != math.MinInt64 }
-	prog.SetReplayFences(fence)
+	fto, fwm := cp.FenceTo, cp.FenceWM
+	prog.SetReplayFences(cp.Fence)
 	rule := prog.ReplayRule()
 	pl := prog.NewPipeline()
-	wm := in.run(pl, out, cp.from, to, func(r *record.Record) bool {
+	wm := in.run(pl, out, cp.From, to, func(r *record.Record) bool {
 		if r.Offset >= fto {
 			return false
 		}
@@ -106,11 +79,9 @@ func (in *tableReplay) generation(cp checkpoint, to int, out *rows) checkpoint {
 	})
 	if to == len(in.ts) {
 		pl.Finish(out)
-		return checkpoint{readToTheEnd: true}
+		return replaytest.Checkpoint{ReadToTheEnd: true}
 	}
-	held := int64(to)
-	pl.Held(func(_ string, _ int32, off int64) { held = min(held, off) })
-	return checkpoint{from: max(cp.from, int(held)), fenceTo: max(int64(to), cp.fenceTo), fenceWM: max(wm, cp.fenceWM)}
+	return cp.Commit(pl, to, wm)
 }
 
 // TestTableJoinReplayWritesTheOneRunRows runs windows after a stream-table
@@ -135,24 +106,24 @@ func TestTableJoinReplayWritesTheOneRunRows(t *testing.T) {
 			pl := in.prog.NewPipeline()
 			in.run(pl, out, 0, n, nil)
 			pl.Finish(out)
-			want := distinct(out.out)
+			want := replaytest.Distinct(out.out)
 			if len(want) < 10 {
 				t.Fatalf("%d rows: the test checks little", len(want))
 			}
 			for round := range 15 {
 				var all []string
-				cp := start
-				for gen := 0; !cp.readToTheEnd; gen++ {
+				cp := replaytest.Start
+				for gen := 0; !cp.ReadToTheEnd; gen++ {
 					o := &rows{}
-					to := cp.from + 1 + in.rng.IntN(n/3)
+					to := cp.From + 1 + in.rng.IntN(n/3)
 					if gen == 5 || to >= n {
 						to = n
 					}
 					cp = in.generation(cp, to, o)
 					all = append(all, o.out...)
 				}
-				if got := distinct(all); !slices.Equal(got, want) {
-					t.Fatalf("round %d: %d distinct rows, one run %d: extra %v, missing %v", round, len(got), len(want), minus(got, want), minus(want, got))
+				if got := replaytest.Distinct(all); !slices.Equal(got, want) {
+					t.Fatalf("round %d: %d distinct rows, one run %d: extra %v, missing %v", round, len(got), len(want), replaytest.Minus(got, want), replaytest.Minus(want, got))
 				}
 			}
 		})
