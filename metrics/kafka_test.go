@@ -8,6 +8,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/internal/kafkatest"
 )
 
 func TestBatchObserver(t *testing.T) {
@@ -85,11 +87,7 @@ func TestWatchLag(t *testing.T) {
 // cluster and checks that both export kprom's metrics on the registry,
 // before and after they close.
 func TestKafkaClientOpt(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "t"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := kafkatest.Cluster(t, kfake.NumBrokers(1), kfake.SeedTopics(2, "t"))
 	m := New()
 	srv, err := Serve("127.0.0.1:0", m)
 	if err != nil {

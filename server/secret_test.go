@@ -9,6 +9,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/sluicesql/sluice/internal/kafkatest"
 	"github.com/sluicesql/sluice/server"
 )
 
@@ -16,11 +17,7 @@ import (
 // and checks that no answer of the API (the application's SQL, a job's
 // EXPLAIN, POST /v1/explain) carries its password.
 func TestAnswersRedactSecrets(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.EnableSASL(), kfake.Superuser("PLAIN", "alice", "api-pw-4242"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close) // after the server's shutdown, which drains into it
+	c := kafkatest.Cluster(t, kfake.NumBrokers(1), kfake.EnableSASL(), kfake.Superuser("PLAIN", "alice", "api-pw-4242")) // after the server's shutdown, which drains into it
 	src := "CREATE STREAM big AS SELECT trader_id, quantity FROM g WHERE quantity >= 500 WITH ('g.type'='generator'," +
 		" 'g.generator'='trades', 'g.count'='unbounded', 'g.rate'='1000', 'big.type'='kafka_sink'," +
 		" 'big.bootstrap.servers'='" + strings.Join(c.ListenAddrs(), ",") + "', 'big.security.protocol'='SASL_PLAINTEXT'," +

@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/sluicesql/sluice/connector/kafka"
+	"github.com/sluicesql/sluice/internal/kafkatest"
 )
 
 // freeAddr returns a loopback address with a port free a moment ago.
@@ -121,11 +122,7 @@ func containsAll(s string, subs []string) bool {
 // franz-go client metrics of its consumer and producer.
 func TestKafkaMetricsDuringRun(t *testing.T) {
 	t.Chdir(t.TempDir())
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, "trades", "out"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Close()
+	cluster := kafkatest.Cluster(t, kfake.NumBrokers(1), kfake.SeedTopics(4, "trades", "out"))
 	brokers := cluster.ListenAddrs()
 	msgs := make([]kafka.Message, 400)
 	for i := range msgs {

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/sluicesql/sluice/internal/kafkatest"
 )
 
 // TestSecuredCluster runs statements against a SASL cluster: with the
@@ -12,12 +14,8 @@ import (
 // user's error (exit 1) naming the mechanism, and no password, from the
 // properties or a broker URL, reaches stderr.
 func TestSecuredCluster(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "trades"),
+	c := kafkatest.Cluster(t, kfake.NumBrokers(1), kfake.SeedTopics(2, "trades"),
 		kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-256", "alice", "s3cret-pw"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	brokers := strings.Join(c.ListenAddrs(), ",")
 	stmt := func(password string) string {
 		return "SELECT trader_id FROM trades WITH ('trades.type'='kafka_source', 'trades.bootstrap.servers'='" + brokers + "'," +

@@ -9,16 +9,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/sluicesql/sluice/connector/kafka"
+	"github.com/sluicesql/sluice/internal/kafkatest"
 )
 
 // TestUnavailableExit: a running job whose brokers go away for longer than
 // '<n>.unavailable.timeout' stops with exit 2 and a message naming it.
 func TestUnavailableExit(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "trades"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := kafkatest.Cluster(t, kfake.NumBrokers(1), kfake.SeedTopics(2, "trades"))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := kafka.Produce(ctx, c.ListenAddrs(), "trades", kafka.Message{Key: []byte("a"), Value: []byte(`{"trader_id":"a"}`)}); err != nil {

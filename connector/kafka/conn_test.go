@@ -25,6 +25,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluicesql/sluice/internal/kafkatest"
 	"github.com/sluicesql/sluice/record"
 )
 
@@ -32,11 +33,7 @@ import (
 // holding 20 records, produced with an admin connection.
 func secureCluster(t *testing.T, admin map[string]string, opts ...kfake.Opt) []string {
 	t.Helper()
-	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(2, "trades")}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
+	c := kafkatest.Cluster(t, append([]kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(2, "trades")}, opts...)...)
 	brokers := c.ListenAddrs()
 	props := map[string]string{"w.bootstrap.servers": strings.Join(brokers, ","), "w.topic.name": "trades"}
 	for k, v := range admin {
@@ -130,11 +127,7 @@ func TestSASL(t *testing.T) {
 // itself: it accepts the mechanism and one token, and records the tokens
 // it was sent.
 func TestOAuthBearer(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "trades"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
+	c := kafkatest.Cluster(t, kfake.NumBrokers(1), kfake.SeedTopics(2, "trades"))
 	brokers := c.ListenAddrs()
 	produce(t, brokers, "trades", trades(20, 4))
 	var mu sync.Mutex
@@ -183,7 +176,7 @@ func TestOAuthBearer(t *testing.T) {
 		t.Errorf("the broker was sent the tokens %q, want tok-123", tokens)
 	}
 	mu.Unlock()
-	_, err = readSecure(t, brokers, map[string]string{"sasl.mechanism": "OAUTHBEARER", "sasl.oauthbearer.token": "stale-token"})
+	_, err := readSecure(t, brokers, map[string]string{"sasl.mechanism": "OAUTHBEARER", "sasl.oauthbearer.token": "stale-token"})
 	var ae *AuthError
 	if !errors.As(err, &ae) || !strings.Contains(err.Error(), "OAUTHBEARER") || strings.Contains(err.Error(), "stale-token") {
 		t.Errorf("a refused token: %v, want an AuthError naming OAUTHBEARER, not the token", err)

@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/internal/kafkatest"
 	"github.com/sluicesql/sluice/record"
 )
 
@@ -129,11 +130,7 @@ func TestDeadLetterQueueRoundTrip(t *testing.T) {
 // at open; a produce the broker refuses fails Flush and Close, so a job
 // never commits past a dead letter that is not in the topic.
 func TestDeadLetterQueueErrors(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "dead"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := kafkatest.Cluster(t, kfake.NumBrokers(1), kfake.SeedTopics(2, "dead"))
 	brokers := c.ListenAddrs()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -183,15 +180,10 @@ func TestDeadLetterQueueErrors(t *testing.T) {
 // TestProducerGivesUpOnLostCluster: with the cluster gone, Flush fails
 // after the delivery timeout instead of waiting forever.
 func TestProducerGivesUpOnLostCluster(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "dead"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := kafkatest.Cluster(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "dead"))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	was := deliveryTimeout
-	deliveryTimeout = time.Second
-	defer func() { deliveryTimeout = was }()
+	shortDeliveryTimeout(t)
 	q, err := OpenDeadLetterQueue(ctx, Plain(c.ListenAddrs()), "dead", TopicSpec{})
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/internal/kafkatest"
 	"github.com/sluicesql/sluice/record"
 )
 
@@ -20,12 +21,17 @@ const testPartitions = 8
 // startCluster starts an in-process 3-broker Kafka with 8-partition topics.
 func startCluster(t testing.TB, topics ...string) []string {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(testPartitions, topics...))
-	if err != nil {
-		t.Fatalf("kfake: %v", err)
-	}
-	t.Cleanup(c.Close)
+	c := kafkatest.Cluster(t, kfake.NumBrokers(3), kfake.SeedTopics(testPartitions, topics...))
 	return c.ListenAddrs()
+}
+
+// shortDeliveryTimeout makes the producers t starts give up on a record
+// after a second instead of two minutes, for the tests of a cluster that
+// goes away; it puts the timeout back when t ends.
+func shortDeliveryTimeout(t testing.TB) {
+	was := deliveryTimeout
+	deliveryTimeout = time.Second
+	t.Cleanup(func() { deliveryTimeout = was })
 }
 
 // trade returns the i-th test trade keyed by its trader.

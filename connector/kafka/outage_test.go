@@ -13,6 +13,7 @@ import (
 	"github.com/sluicesql/sluice/connector"
 	"github.com/sluicesql/sluice/connector/mem"
 	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/internal/kafkatest"
 	"github.com/sluicesql/sluice/job"
 	"github.com/sluicesql/sluice/partition"
 	"github.com/sluicesql/sluice/record"
@@ -24,14 +25,8 @@ import (
 // in flight, so the job fails when its drain timeout passes, its summary
 // says so, and it counts as written only rows the brokers acknowledged.
 func TestJobSinkOutage(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "out"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	was := deliveryTimeout
-	deliveryTimeout = time.Second
-	defer func() { deliveryTimeout = was }()
+	c := kafkatest.Cluster(t, kfake.NumBrokers(1), kfake.SeedTopics(2, "out"))
+	shortDeliveryTimeout(t)
 
 	stmts, err := sql.Parse("t.sql", "SELECT k, v FROM src")
 	if err != nil {

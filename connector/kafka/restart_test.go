@@ -88,10 +88,7 @@ func TestStaticMemberRestart(t *testing.T) {
 // the option; without it, it retries forever and says so.
 func TestUnavailableTimeout(t *testing.T) {
 	for _, timeout := range []string{"1s", ""} {
-		c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "trades"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := kafkatest.Cluster(t, kfake.NumBrokers(1), kfake.SeedTopics(2, "trades"))
 		brokers := c.ListenAddrs()
 		produce(t, brokers, "trades", trades(10, 2))
 		props := sourceProps([]string{brokers[0], brokers[0]})
@@ -172,17 +169,13 @@ func TestSessionTimeoutOutOfRange(t *testing.T) {
 // TestGroupNotAuthorized: a member whose user may read the topic but not
 // join its group fails at once with an authentication error.
 func TestGroupNotAuthorized(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "trades"), kfake.EnableSASL(), kfake.EnableACLs(),
+	c := kafkatest.Cluster(t, kfake.NumBrokers(1), kfake.SeedTopics(2, "trades"), kfake.EnableSASL(), kfake.EnableACLs(),
 		kfake.Superuser("PLAIN", "admin", "admin-pw"),
 		kfake.User("PLAIN", "bob", "bob-pw",
 			kfake.ACL{Resource: kmsg.ACLResourceTypeTopic, Name: "trades", Pattern: kmsg.ACLResourcePatternTypeLiteral, Operation: kmsg.ACLOperationRead, Allow: true},
 			kfake.ACL{Resource: kmsg.ACLResourceTypeTopic, Name: "trades", Pattern: kmsg.ACLResourcePatternTypeLiteral, Operation: kmsg.ACLOperationDescribe, Allow: true}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	var ae *AuthError
-	err = joinFailure(t, sourceProps([]string{c.ListenAddrs()[0], c.ListenAddrs()[0]}, "group.id", "g", "sasl.mechanism", "PLAIN",
+	err := joinFailure(t, sourceProps([]string{c.ListenAddrs()[0], c.ListenAddrs()[0]}, "group.id", "g", "sasl.mechanism", "PLAIN",
 		"sasl.username", "bob", "sasl.password", "bob-pw"))
 	if !errors.As(err, &ae) || !strings.Contains(err.Error(), "GROUP_AUTHORIZATION_FAILED") {
 		t.Errorf("failure: %v", err)

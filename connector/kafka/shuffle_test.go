@@ -8,6 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/sluicesql/sluice/internal/kafkatest"
 	"github.com/sluicesql/sluice/record"
 )
 
@@ -18,14 +19,8 @@ import (
 // nothing was acknowledged for the delivery timeout instead of waiting
 // for ever.
 func TestShuffleEventTimeStamps(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(2), kfake.SeedTopics(2, "trades", "r"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	was := deliveryTimeout
-	deliveryTimeout = time.Second
-	defer func() { deliveryTimeout = was }()
+	c := kafkatest.Cluster(t, kfake.NumBrokers(2), kfake.SeedTopics(2, "trades", "r"))
+	shortDeliveryTimeout(t)
 	src, err := NewSource("trades", sourceProps(c.ListenAddrs()))
 	if err != nil {
 		t.Fatal(err)
