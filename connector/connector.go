@@ -29,6 +29,12 @@ type Facts struct {
 // DeadLetter is one record that could not be processed, kept with its
 // original bytes so that nothing is lost. Its JSON form, the one every
 // dead-letter queue writes, is DeadLetterJSON (see DeadLetter.AppendJSON).
+//
+// Source, Partition and Offset say where the record is in its source, also
+// when the job read it through a repartition topic (stage 2 of a statement
+// repartitioned across processes): Via then says where in that topic, and
+// Raw holds the row stage 1 decoded, as JSON (the topic carries the row,
+// not the source's bytes, which are in the source at Partition and Offset).
 type DeadLetter struct {
 	Source    string    `json:"source"`
 	Partition int32     `json:"partition"`
@@ -39,6 +45,34 @@ type DeadLetter struct {
 	// Key is the record's Kafka message key, if it had one; a dead-letter
 	// topic keys the entry by it.
 	Key []byte `json:"key,omitempty"`
+	// Via is, for a record read through a repartition topic, its place
+	// there; nil for a record read from its source.
+	Via *Place `json:"via,omitempty"`
+}
+
+// Place is a record's place in a Kafka topic.
+type Place struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	Offset    int64  `json:"offset"`
+}
+
+// ReadAt returns the partition and offset the job read the dead letter's
+// record at: its place in the repartition topic (Via) when it came through
+// one, else in its source. The job commits past it by that place.
+func (d DeadLetter) ReadAt() (int32, int64) {
+	if d.Via != nil {
+		return d.Via.Partition, d.Via.Offset
+	}
+	return d.Partition, d.Offset
+}
+
+// Upstream is an optional interface of a Source whose records an upstream
+// stage read from sources of its own and passed on (a repartition topic's,
+// whose records carry record.Record.HasOrigin): Origin returns the name of
+// the source, and its partition, that a record's OriginPartition numbers.
+type Upstream interface {
+	Origin(partition int32) (source string, sourcePartition int32)
 }
 
 // DeadLetters receives dead letters. Implementations are safe for concurrent use.

@@ -24,6 +24,16 @@ const (
 // Raw holds the record's original bytes: as a string when they are valid
 // UTF-8 (RawEncoding "text"), otherwise in standard base64 (RawEncoding
 // "base64").
+//
+// A record read through a repartition topic (stage 2 of a statement
+// repartitioned across processes) has its source's partition and offset
+// all the same, and its place in the topic under "repartition"; its raw is
+// the row stage 1 decoded, as a JSON object of the statement's input
+// columns (its original bytes are in the source, at partition and offset):
+//
+//	{"source":"trades","partition":5,"offset":1207,"raw":"{\"symbol\":\"ACME\",\"qty\":0}","raw_encoding":"text",
+//	 "reason":"WHERE: division by zero","time":"2024-01-15T10:00:00Z",
+//	 "repartition":{"topic":"g-per_symbol-repartition","partition":12,"offset":88}}
 type DeadLetterJSON struct {
 	Source      string    `json:"source"`
 	Partition   int32     `json:"partition"`
@@ -32,11 +42,12 @@ type DeadLetterJSON struct {
 	RawEncoding string    `json:"raw_encoding"`
 	Reason      string    `json:"reason"`
 	Time        time.Time `json:"time"`
+	Repartition *Place    `json:"repartition,omitempty"`
 }
 
 // JSON returns d's JSON form, its time in UTC.
 func (d DeadLetter) JSON() DeadLetterJSON {
-	j := DeadLetterJSON{Source: d.Source, Partition: d.Partition, Offset: d.Offset, Reason: d.Reason, Time: d.Time.UTC()}
+	j := DeadLetterJSON{Source: d.Source, Partition: d.Partition, Offset: d.Offset, Reason: d.Reason, Time: d.Time.UTC(), Repartition: d.Via}
 	if utf8.Valid(d.Raw) {
 		j.Raw, j.RawEncoding = string(d.Raw), RawText
 	} else {

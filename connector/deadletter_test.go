@@ -42,3 +42,28 @@ func TestDeadLetterJSON(t *testing.T) {
 		t.Error("Bytes with raw_encoding hex: no error")
 	}
 }
+
+// TestDeadLetterJSONVia: a record read through a repartition topic keeps
+// its source's partition and offset, its place in the topic under
+// "repartition", and ReadAt gives the place the job read it at.
+func TestDeadLetterJSONVia(t *testing.T) {
+	at := time.Date(2024, 1, 15, 10, 0, 0, 0, time.UTC)
+	d := DeadLetter{Source: "trades", Partition: 5, Offset: 1207, Raw: []byte(`{"qty":0}`), Reason: "WHERE: division by zero", Time: at,
+		Via: &Place{Topic: "g-s-repartition", Partition: 12, Offset: 88}}
+	b, err := d.AppendJSON(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"source":"trades","partition":5,"offset":1207,"raw":"{\"qty\":0}","raw_encoding":"text","reason":"WHERE: division by zero",` +
+		`"time":"2024-01-15T10:00:00Z","repartition":{"topic":"g-s-repartition","partition":12,"offset":88}}`
+	if string(b) != want {
+		t.Errorf("AppendJSON = %s, want %s", b, want)
+	}
+	if p, o := d.ReadAt(); p != 12 || o != 88 {
+		t.Errorf("ReadAt = %d, %d; want the topic's 12, 88", p, o)
+	}
+	d.Via = nil
+	if p, o := d.ReadAt(); p != 5 || o != 1207 {
+		t.Errorf("ReadAt without Via = %d, %d; want 5, 1207", p, o)
+	}
+}

@@ -4,13 +4,11 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sluicesql/sluice/runner"
-	"github.com/sluicesql/sluice/sql"
 )
 
 // runStages runs the statement text (with %s for the sink's path) in n
@@ -81,23 +79,5 @@ func TestRepartitionedJobReportsBatches(t *testing.T) {
 	if n := records.Load(); n < int64(len(trades)) || outside.Load() > 0 {
 		t.Errorf("batches of %d records reported (%d outside the job's %d partitions), want at least the %d records read",
 			n, outside.Load(), j.Plan.Partitions, len(trades))
-	}
-}
-
-// TestRepartitionedSourcePositionRefused: _PARTITION and _OFFSET in a
-// statement repartitioned across processes would give the repartition
-// topic's partitions and offsets, not the source's: the statement is
-// refused before anything is read, at the column.
-func TestRepartitionedSourcePositionRefused(t *testing.T) {
-	t.Parallel()
-	brokers := startCluster(t, "trades")
-	text := fmt.Sprintf("SELECT symbol, MAX(_OFFSET) AS o FROM trades GROUP BY symbol WITH (%s)", kafkaTrades(brokers, "group.id", "pos"))
-	stmts, err := sql.Parse("e2e.sql", text)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = runner.Prepare(context.Background(), stmts[0], runner.Options{})
-	if err == nil || !strings.Contains(err.Error(), "_OFFSET") || !strings.Contains(err.Error(), "1:20") || !strings.Contains(err.Error(), "'repartition'='false'") {
-		t.Errorf("err = %v, want _OFFSET refused at 1:20, naming 'repartition'='false'", err)
 	}
 }

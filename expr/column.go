@@ -138,12 +138,16 @@ func systemColumn(x *sql.Ident, sys string) (Func, error) {
 			return record.TimestampValue(r.Timestamp), nil
 		}, nil
 	case record.SysOffset:
+		// the place in the record's source, also for a record read
+		// through a repartition topic
 		return func(r *record.Record) (record.Value, error) {
-			return record.IntValue(r.Offset), nil
+			_, off := r.SourcePosition()
+			return record.IntValue(off), nil
 		}, nil
 	case record.SysPartition:
 		return func(r *record.Record) (record.Value, error) {
-			return record.IntValue(int64(r.Partition)), nil
+			p, _ := r.SourcePosition()
+			return record.IntValue(int64(p)), nil
 		}, nil
 	case record.SysEventTime:
 		return func(r *record.Record) (record.Value, error) {

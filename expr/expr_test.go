@@ -92,6 +92,24 @@ func TestLiteralsAndColumns(t *testing.T) {
 	})
 }
 
+// TestSourcePositionThroughRepartition: a record read through a
+// repartition topic gives its source's partition and offset, not the
+// topic's.
+func TestSourcePositionThroughRepartition(t *testing.T) {
+	scope := &Scope{Schema: record.NewSchema(testSchema...)}
+	rec := testRecord()
+	rec.HasOrigin, rec.OriginPartition, rec.OriginOffset = true, 6, 1207
+	for name, want := range map[string]string{"_PARTITION": "INTEGER 6", "_OFFSET": "INTEGER 1207"} {
+		f, err := Compile(col(name), scope)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := show(f(rec)); got != want {
+			t.Errorf("%s = %s, want %s", name, got, want)
+		}
+	}
+}
+
 func TestArithmetic(t *testing.T) {
 	runEval(t, []evalCase{
 		{"int+int", bin(sql.Add, col("a"), num("5")), "INTEGER 15"},

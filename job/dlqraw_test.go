@@ -37,6 +37,54 @@ func TestDeadLetterWithoutRawBytes(t *testing.T) {
 	}
 }
 
+// upstreamMem is an in-memory source whose records an upstream stage read
+// from two sources of 8 partitions each (connector.Upstream).
+type upstreamMem struct{ *mem.Source }
+
+// Origin implements connector.Upstream.
+func (upstreamMem) Origin(p int32) (string, int32) {
+	if p < 8 {
+		return "orders", p
+	}
+	return "payments", p - 8
+}
+
+// TestDeadLetterThroughRepartition: a record read through a repartition
+// topic that fails to evaluate is dead-lettered at its place in its
+// source (the source the upstream stage read it from, its partition and
+// offset there), with its place in the topic as Via and no message key
+// (the topic's is the routing key's); one read from its source has none.
+func TestDeadLetterThroughRepartition(t *testing.T) {
+	prog, _ := compileQuery(t, "SELECT k, CAST(v AS INTEGER) AS n FROM t", nil)
+	schema := record.NewSchema("k", "v")
+	recs := [][]record.Record{{
+		{Values: []record.Value{record.StringValue("a"), record.StringValue("one")}, Key: []byte("routing"),
+			HasOrigin: true, OriginPartition: 10, OriginOffset: 1207},
+		{Values: []record.Value{record.StringValue("b"), record.StringValue("two")}, Key: []byte("b")},
+	}}
+	dlq := &mem.DeadLetters{}
+	cfg := baseConfig(t, FromExec(prog), "sticky", 1, upstreamMem{mem.FromRecords("t", schema, recs)}, &mem.Sink{})
+	cfg.DLQ = dlq
+	if _, err := Run(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	dead := dlq.All()
+	if len(dead) != 2 {
+		t.Fatalf("%d dead letters, want 2", len(dead))
+	}
+	d, o := dead[0], dead[1]
+	if d.Via == nil {
+		d, o = o, d
+	}
+	if d.Source != "payments" || d.Partition != 2 || d.Offset != 1207 || d.Key != nil ||
+		d.Via == nil || *d.Via != (connector.Place{Topic: "t", Partition: 0, Offset: 0}) {
+		t.Errorf("dead letter through the topic: %s %d/%d key %q via %+v; want payments 2/1207, no key, via t 0/0", d.Source, d.Partition, d.Offset, d.Key, d.Via)
+	}
+	if o.Source != "t" || o.Partition != 0 || o.Offset != 1 || o.Via != nil || string(o.Key) != "b" {
+		t.Errorf("dead letter from the source: %s %d/%d key %q via %+v; want t 0/1, key b, no via", o.Source, o.Partition, o.Offset, o.Key, o.Via)
+	}
+}
+
 // TestDeadLetterReasonHasNoSecrets: a reason quoting a URL with its
 // password (a Schema Registry's, in a decode error) reaches the DLQ, which
 // leaves the process, with the password masked.

@@ -96,8 +96,10 @@ func (r *run) summary(interrupted bool) *Summary {
 	if hi := highestEvent(r.sourcePartitions()); hi != noWatermark && s.Watermark != noWatermark {
 		s.WatermarkLag = time.Duration(hi-s.Watermark) * time.Millisecond
 	}
-	if r.fileDLQ != nil && r.fileDLQ.Count() > 0 {
-		s.DLQPath = r.fileDLQ.Path()
+	if f, ok := r.cfg.DLQ.(*FileDLQ); ok && f.Count() > 0 {
+		// the job's own file, or one it shares (the stages of a
+		// repartitioned statement)
+		s.DLQPath = f.Path()
 	}
 	if t, ok := r.cfg.DLQ.(TopicNamer); ok && s.DeadLetters > 0 {
 		s.DLQTopic = t.Topic()

@@ -236,8 +236,19 @@ func (c *collector) DeadLetter(rec *record.Record, reason error) {
 		}
 		raw = c.enc.AppendRow(nil, rec.Values)
 	}
-	c.w.r.dlq.add(connector.DeadLetter{Source: src, Partition: rec.Partition, Offset: rec.Offset,
-		Raw: raw, Key: append([]byte(nil), rec.Key...), Reason: reason.Error(), Time: time.Now()})
+	d := connector.DeadLetter{Source: src, Partition: rec.Partition, Offset: rec.Offset,
+		Raw: raw, Key: append([]byte(nil), rec.Key...), Reason: reason.Error(), Time: time.Now()}
+	if rec.HasOrigin {
+		// read through a repartition topic: the letter says where the
+		// record is in its source, and where the job read it; the topic's
+		// message key is the routing key's encoding, not the record's
+		d.Via = &connector.Place{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset}
+		d.Partition, d.Offset, d.Key = rec.OriginPartition, rec.OriginOffset, nil
+		if up := c.w.r.upstream(c.source); up != nil {
+			d.Source, d.Partition = up.Origin(rec.OriginPartition)
+		}
+	}
+	c.w.r.dlq.add(d)
 }
 
 // flush hands buffered unordered rows to the emitter.

@@ -42,9 +42,6 @@ type twoStages struct {
 // its two stages: it creates the repartition topic, plans stage 2 over it
 // and configures stage 1.
 func (c *checked) repartition(ctx context.Context, stmt *sql.Statement, opts Options, j *Job, ks *kafka.Source) error {
-	if err := refuseSourcePosition(stmt); err != nil {
-		return c.errorAt(err, stmt)
-	}
 	// A record had its effect under a fence's watermark wm when its windows
 	// had all fired under wm (its rows are out), or under the watermark it
 	// carries (it was late by it, so dead-lettered or dropped, and a
@@ -115,19 +112,23 @@ func (t *twoStages) exactlyOnce(dlq *kafka.DeadLetterQueue) error {
 	return nil
 }
 
-// refuseSourcePosition refuses a repartitioned statement that reads a
-// record's place in its source.
+// refuseSourcePosition refuses a join repartitioned across processes that
+// reads a record's place in its source. A statement over one stream reads
+// it in stage 2 as in one process (each record carries its source
+// partition and offset through the topic), but a join's rows are not
+// always one source record's (a stream-stream join gives its joined rows
+// offsets of its own), and stage 2 numbers the partitions of the join's
+// streams one after the other.
 func refuseSourcePosition(stmt *sql.Statement) error {
 	if id := sourcePosition(stmt.Select()); id != nil {
-		return sql.Errorf(id, "%s in a statement repartitioned across processes would be the repartition topic's, not the source's: "+
+		return sql.Errorf(id, "%s in a join repartitioned across processes is not supported (stage 2 reads the joined streams from one repartition topic, and a joined row is not one source record): "+
 			"drop it, or run the statement in one process per group with '%s'='false'", strings.ToUpper(id.Name), plan.PropRepartition)
 	}
 	return nil
 }
 
 // sourcePosition returns the first reference of sel to a record's place in
-// its source (_PARTITION, _OFFSET), or nil. Stage 2 reads the records from
-// the repartition topic, whose partitions and offsets they would give.
+// its source (_PARTITION, _OFFSET), or nil.
 func sourcePosition(sel *sql.Select) *sql.Ident {
 	es := []sql.Expr{sel.Where, sel.Having, sel.Qualify}
 	for _, it := range sel.Items {
@@ -196,6 +197,7 @@ func splitStages(ctx context.Context, j *Job, srcs []*kafka.Source, schema *reco
 	t := &twoStages{gen: &generations{}}
 	t.in = srcs[0].RepartitionSource(rp.Topic, key, kafka.SourcePartitions(srcs), t.gen.revoked, fired)
 	t.in.FollowEnds(srcs)
+	t.in.ReadsFrom(srcs)
 	t.gen.src = t.in
 	for _, s := range srcs {
 		s.UseEagerRebalancing()
@@ -215,7 +217,12 @@ func splitStages(ctx context.Context, j *Job, srcs []*kafka.Source, schema *reco
 	one := j.config
 	two.Name, two.Progress, two.ProgressInterval, two.OnBatch = one.Name, one.Progress, one.ProgressInterval, one.OnBatch
 	if one.DLQ == nil {
-		t.fileDLQ = job.NewFileDLQ(job.DefaultDLQPath(one.Name))
+		// both stages write one file: 'dlq.path', else the job's default
+		path := one.DLQPath
+		if path == "" {
+			path = job.DefaultDLQPath(one.Name)
+		}
+		t.fileDLQ = job.NewFileDLQ(path)
 		one.DLQ = t.fileDLQ
 	}
 	two.DLQ = one.DLQ
@@ -657,6 +664,10 @@ func (g *generations) Failed() <-chan struct{} { return g.src.Failed() }
 
 // Failure implements connector.Failer.
 func (g *generations) Failure() error { return g.src.Failure() }
+
+// Origin implements connector.Upstream: the source, and its partition,
+// of a record stage 1 read there (its dead letter is placed in it).
+func (g *generations) Origin(partition int32) (string, int32) { return g.src.Origin(partition) }
 
 // Contradicted implements connector.KeyChecker.
 func (g *generations) Contradicted() <-chan struct{} { return g.src.Contradicted() }

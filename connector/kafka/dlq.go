@@ -18,13 +18,19 @@ const (
 	HeaderDLQPartition = "dlq.partition"
 	HeaderDLQOffset    = "dlq.offset"
 	HeaderDLQReason    = "dlq.reason"
+	// HeaderDLQRepartition is the place in the repartition topic where
+	// stage 2 of a repartitioned statement read the record:
+	// "<topic>/<partition>/<offset>" (the other headers say where it is in
+	// its source).
+	HeaderDLQRepartition = "dlq.repartition"
 )
 
 // DeadLetterQueue produces dead letters to a Kafka topic ('dlq.topic'). Each
 // message's value is the dead letter's JSON object (connector.DeadLetterJSON,
 // the line a dead-letter file holds), its key the record's own message key
 // when it had one, else "<source>/<partition>/<offset>", and its headers
-// dlq.source, dlq.partition, dlq.offset and dlq.reason. Keyed messages land
+// dlq.source, dlq.partition, dlq.offset and dlq.reason (and dlq.repartition
+// for a record read through a repartition topic). Keyed messages land
 // in Kafka's default partition of their key; the producer is idempotent with
 // acks=all, like the Sink's.
 //
@@ -97,8 +103,15 @@ func (q *DeadLetterQueue) Add(d connector.DeadLetter) {
 		{Key: HeaderDLQOffset, Value: []byte(offset)},
 		{Key: HeaderDLQReason, Value: []byte(d.Reason)},
 	}}
+	if v := d.Via; v != nil {
+		m.Headers = append(m.Headers, kgo.RecordHeader{Key: HeaderDLQRepartition,
+			Value: []byte(v.Topic + "/" + strconv.FormatInt(int64(v.Partition), 10) + "/" + strconv.FormatInt(v.Offset, 10))})
+	}
 	if q.txn != nil {
-		q.txn.hold(d.Partition, d.Offset, m, q.produced)
+		// held until a commit reads past the record: in the topic the job
+		// read, which is the repartition topic's for stage 2
+		p, o := d.ReadAt()
+		q.txn.hold(p, o, m, q.produced)
 		return
 	}
 	// Not the job's context: a dead letter added while the job stops must

@@ -34,7 +34,8 @@ func (h *ackCount) OnProduceRecordUnbuffered(_ *kgo.Record, err error) {
 // and reads the topic back: every entry is acknowledged when Flush returns,
 // its value is the dead-letter file's JSON line, its key the original
 // message key or source/partition/offset, and its headers name source,
-// partition, offset and reason.
+// partition, offset and reason, and the place in the repartition topic of
+// a record stage 2 read there.
 func TestDeadLetterQueueRoundTrip(t *testing.T) {
 	brokers := startCluster(t, "dead")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -54,8 +55,11 @@ func TestDeadLetterQueueRoundTrip(t *testing.T) {
 			if i%5 == 0 {
 				d.Raw = []byte{0xff, byte(i)}
 			}
-			if i%3 == 0 {
+			switch {
+			case i%3 == 0:
 				d.Key = []byte(fmt.Sprintf("K%d-%d", g, i))
+			case i%7 == 1: // read through a repartition topic
+				d.Via = &connector.Place{Topic: "g-s-repartition", Partition: g + 10, Offset: i + 100}
 			}
 			want[pk{g, i}] = d
 		}
@@ -115,6 +119,12 @@ func TestDeadLetterQueueRoundTrip(t *testing.T) {
 		}
 		wantHdrs := map[string]string{HeaderDLQSource: "orders", HeaderDLQPartition: fmt.Sprint(d.Partition),
 			HeaderDLQOffset: fmt.Sprint(d.Offset), HeaderDLQReason: d.Reason}
+		if d.Via != nil {
+			wantHdrs[HeaderDLQRepartition] = fmt.Sprintf("g-s-repartition/%d/%d", d.Partition+10, d.Offset+100)
+			if j.Repartition == nil || *j.Repartition != *d.Via {
+				t.Errorf("value %s: repartition %+v, want %+v", m.raw, j.Repartition, *d.Via)
+			}
+		}
 		switch {
 		case m.raw != string(line):
 			t.Errorf("value %s, want the dead-letter line %s", m.raw, line)
@@ -194,4 +204,23 @@ func TestProducerGivesUpOnLostCluster(t *testing.T) {
 		t.Fatalf("Flush with the cluster gone = %v (context: %v), want a delivery failure before the deadline", err, ctx.Err())
 	}
 	q.Close()
+}
+
+// TestDeadLetterHeldByReadPlace: exactly-once, a dead letter waits for the
+// commit that read past its record in the topic the job read: a record of
+// stage 2 by its place in the repartition topic, not in its source.
+func TestDeadLetterHeldByReadPlace(t *testing.T) {
+	txn := &Transaction{}
+	q := &DeadLetterQueue{topic: "dead", txn: txn, client: txnProducer{txn}}
+	q.Add(connector.DeadLetter{Source: "trades", Partition: 5, Offset: 1207, Reason: "r",
+		Via: &connector.Place{Topic: "g-s-repartition", Partition: 12, Offset: 88}})
+	q.Add(connector.DeadLetter{Source: "trades", Partition: 3, Offset: 9, Reason: "r"})
+	if len(txn.letters) != 2 {
+		t.Fatalf("%d letters held, want 2", len(txn.letters))
+	}
+	for i, want := range []pk{{12, 88}, {3, 9}} {
+		if l := txn.letters[i]; l.partition != want.p || l.offset != want.o {
+			t.Errorf("letter %d held at %d/%d, want %d/%d", i, l.partition, l.offset, want.p, want.o)
+		}
+	}
 }

@@ -221,6 +221,10 @@ func (r *partReader) decodeInto(b *record.Batch, kr *kgo.Record) {
 	r.next.Store(kr.Offset + 1)
 	if err := r.dec.decode(rec, kr); err != nil {
 		b.Records = b.Records[:n]
+		if r.up != nil {
+			r.src.deadLetterOrigin(kr, r.up.origin, err)
+			return
+		}
 		r.src.deadLetter(kr, err)
 		return
 	}
@@ -319,5 +323,25 @@ func (s *Source) deadLetter(kr *kgo.Record, err error) {
 		Key:       kr.Key,
 		Reason:    fmt.Sprintf("topic %s: %v", kr.Topic, err),
 		Time:      time.Now().UTC(),
+	})
+}
+
+// deadLetterOrigin sends a repartition topic's record whose row failed to
+// decode to the dead-letter queue, placed at o, its place in its source
+// (the record's place in the topic is its Via). Its raw bytes are the
+// topic's row, the only bytes there are.
+func (s *Source) deadLetterOrigin(kr *kgo.Record, o origin, err error) {
+	if s.dlq == nil {
+		return
+	}
+	name, p := s.Origin(o.partition)
+	s.dlq.Add(connector.DeadLetter{
+		Source:    name,
+		Partition: p,
+		Offset:    o.offset,
+		Raw:       kr.Value,
+		Reason:    fmt.Sprintf("repartition topic %s: %v", kr.Topic, err),
+		Time:      time.Now().UTC(),
+		Via:       &connector.Place{Topic: kr.Topic, Partition: kr.Partition, Offset: kr.Offset},
 	})
 }

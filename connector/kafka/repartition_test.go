@@ -129,3 +129,37 @@ func TestUpstreamDropsCommittedCopies(t *testing.T) {
 		t.Error("the first record not committed upstream was dropped")
 	}
 }
+
+// TestRepartitionOrigin: a repartition topic's source names the source,
+// and its partition, of each partition number stage 1 gives its records:
+// the source it was made from, or the join's streams numbered one after
+// the other.
+func TestRepartitionOrigin(t *testing.T) {
+	var srcs []*Source
+	for name, n := range map[string]int{"orders": 8, "payments": 5} {
+		s, err := NewSource(name, map[string]string{name + ".bootstrap.servers": "localhost:9092", name + ".group.id": "g"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.partitions = n
+		srcs = append(srcs, s)
+	}
+	if srcs[0].Name() != "orders" {
+		srcs[0], srcs[1] = srcs[1], srcs[0]
+	}
+	in := srcs[0].RepartitionSource("g-s-repartition", nil, 8, nil, nil)
+	if name, p := in.Origin(7); name != "orders" || p != 7 {
+		t.Errorf("one stream: Origin(7) = %s %d, want orders 7", name, p)
+	}
+	in = srcs[0].RepartitionSource("g-s-repartition", nil, 13, nil, nil)
+	in.ReadsFrom(srcs)
+	for _, tt := range []struct {
+		n    int32
+		name string
+		p    int32
+	}{{0, "orders", 0}, {7, "orders", 7}, {8, "payments", 0}, {12, "payments", 4}} {
+		if name, p := in.Origin(tt.n); name != tt.name || p != tt.p {
+			t.Errorf("Origin(%d) = %s %d, want %s %d", tt.n, name, p, tt.name, tt.p)
+		}
+	}
+}

@@ -56,6 +56,15 @@ type repartIn struct {
 	abort bool
 	// stopped is closed once the generation a rebalance stopped returned
 	stopped <-chan struct{}
+	// upstream names the sources stage 1 reads, in the order the Shuffle
+	// numbers their partitions (Origin)
+	upstream []upstreamSource
+}
+
+// upstreamSource is a source stage 1 reads: its name and partition count.
+type upstreamSource struct {
+	name       string
+	partitions int32
 }
 
 // RepartitionSource returns stage 2's source: the repartition topic that a
@@ -84,10 +93,44 @@ func (s *Source) RepartitionSource(topic string, key []string, sourcePartitions 
 		cfg.instanceID += "-repartition" // one member per client of the group
 	}
 	r := &Source{cfg: cfg, wake: make(chan struct{}, 1), extraOpts: s.extraOpts, failed: make(chan struct{}), eager: true,
-		repart: &repartIn{sourcePartitions: sourcePartitions, bounded: s.cfg.stopAtEnd, onRevoke: onRevoke, fired: fired, fences: map[int32]int64{}}}
+		repart: &repartIn{sourcePartitions: sourcePartitions, bounded: s.cfg.stopAtEnd, onRevoke: onRevoke, fired: fired, fences: map[int32]int64{},
+			upstream: []upstreamSource{{name: s.cfg.name, partitions: int32(sourcePartitions)}}}}
 	r.commitCond = sync.NewCond(&r.mu)
 	r.FollowEnds([]*Source{s})
 	return r
+}
+
+// ReadsFrom says which sources stage 1 reads for a repartition topic
+// (RepartitionSource) when there are several (a join's streams): their
+// partitions are numbered one after the other, as the Shuffle numbers
+// them, and Origin tells them apart. Call it before Open.
+func (s *Source) ReadsFrom(srcs []*Source) {
+	ups := make([]upstreamSource, len(srcs))
+	for i, src := range srcs {
+		ups[i] = upstreamSource{name: src.cfg.name, partitions: int32(src.Facts().Partitions)}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.repart.upstream = ups
+}
+
+// Origin implements connector.Upstream for a repartition topic's source:
+// the name of the source, and its partition, that stage 1 numbered
+// partition (record.Record.OriginPartition).
+func (s *Source) Origin(partition int32) (string, int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.repart == nil || len(s.repart.upstream) == 0 {
+		return s.cfg.name, partition
+	}
+	ups := s.repart.upstream
+	for _, u := range ups[:len(ups)-1] {
+		if partition < u.partitions {
+			return u.name, partition
+		}
+		partition -= u.partitions
+	}
+	return ups[len(ups)-1].name, partition
 }
 
 // FollowEnds makes a bounded run's repartition topic (RepartitionSource)
