@@ -24,7 +24,7 @@ func (*StickyStrategy) Version() int { return 1 }
 // Route returns b.Partition mod N (a negative, unknown partition maps into
 // [0, N) too); each source partition stays on one worker, in order.
 func (*StickyStrategy) Route(b *record.Batch, ctx *Context, _ []int) int {
-	return mod(b.Partition, ctx.Partitions)
+	return Mod(b.Partition, ctx.Partitions)
 }
 
 // Validate accepts Any, and Hash when the source is partitioned by a subset

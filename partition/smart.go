@@ -33,7 +33,7 @@ func (s *SmartStrategy) Route(b *record.Batch, ctx *Context, dst []int) int {
 	n := int64(len(b.Records))
 	if ctx.Aligned() {
 		s.aligned.Add(n)
-		return mod(b.Partition, ctx.Partitions)
+		return Mod(b.Partition, ctx.Partitions)
 	}
 	s.rehashed.Add(n)
 	return s.hash.Route(b, ctx, dst)

@@ -200,8 +200,11 @@ func splits(name string, req Requirement) *InvalidError {
 	return &InvalidError{Strategy: name, Why: "would split " + req.Why + " across partitions"}
 }
 
-// mod maps a source partition number onto [0, n).
-func mod(p int32, n int) int {
+// Mod maps a source partition number onto [0, n) (a negative, unknown
+// partition too): the worker that sticky_partition, and
+// smart_repartition for an aligned source, give source partition p's
+// records, and so the shard of a table sharded by partition.
+func Mod(p int32, n int) int {
 	if n <= 1 {
 		return 0
 	}

@@ -294,7 +294,7 @@ func (t *Table) shardOf(row []record.Value, part int32, buf *[]record.Value) int
 		*buf = vals
 		return int(t.assign[partition.KeyGroup(vals)])
 	case ByPartition:
-		return mod(part, t.n)
+		return partition.Mod(part, t.n)
 	}
 	return 0
 }
@@ -307,20 +307,9 @@ func (t *Table) shardOfKey(key []record.Value, part int32) int {
 	case ByKey:
 		return int(t.assign[partition.KeyGroup(key)])
 	case ByPartition:
-		return mod(part, t.n)
+		return partition.Mod(part, t.n)
 	}
 	return 0
-}
-
-func mod(p int32, n int) int {
-	if n <= 1 {
-		return 0
-	}
-	m := int(p) % n
-	if m < 0 {
-		m += n
-	}
-	return m
 }
 
 // Dynamic reports whether the table may change while workers read it.
