@@ -73,23 +73,27 @@ func retain(v record.Value) record.Value {
 	return v
 }
 
+// counts is the per-group state of COUNT(*) and COUNT(x): a count each.
+type counts struct{ n []int64 }
+
+func (a *counts) result(g int32) (record.Value, error) {
+	return record.IntValue(a.n[g]), nil
+}
+func (a *counts) merge(d, s int32) { a.n[d] += a.n[s] }
+func (a *counts) grow(n int)       { a.n = growTo(a.n, n) }
+func (a *counts) clear(g int32)    { a.n[g] = 0 }
+
 // countStar is COUNT(*).
-type countStar struct{ n []int64 }
+type countStar struct{ counts }
 
 func (a *countStar) prepare(*record.Record) error { return nil }
 func (a *countStar) apply(g int32)                { a.n[g]++ }
-func (a *countStar) result(g int32) (record.Value, error) {
-	return record.IntValue(a.n[g]), nil
-}
-func (a *countStar) merge(d, s int32) { a.n[d] += a.n[s] }
-func (a *countStar) grow(n int)       { a.n = growTo(a.n, n) }
-func (a *countStar) clear(g int32)    { a.n[g] = 0 }
 
 // countValues is COUNT(x): the number of non-NULL values.
 type countValues struct {
 	arg  expr.Func
 	null bool
-	n    []int64
+	counts
 }
 
 func (a *countValues) prepare(r *record.Record) error {
@@ -103,12 +107,6 @@ func (a *countValues) apply(g int32) {
 		a.n[g]++
 	}
 }
-func (a *countValues) result(g int32) (record.Value, error) {
-	return record.IntValue(a.n[g]), nil
-}
-func (a *countValues) merge(d, s int32) { a.n[d] += a.n[s] }
-func (a *countValues) grow(n int)       { a.n = growTo(a.n, n) }
-func (a *countValues) clear(g int32)    { a.n[g] = 0 }
 
 // countDistinct is COUNT(DISTINCT x), keyed by the values' key encoding
 // (so 1, 1.0 and 1.00 count once).
