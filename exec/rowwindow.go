@@ -216,13 +216,7 @@ func (pl *Pipeline) rowBound(r *record.Record) int64 {
 // lateRow handles a row whose place in event-time order, bound, has been
 // passed.
 func (pl *Pipeline) lateRow(r *record.Record, t, bound int64) {
-	pl.stats.Late++
-	if pl.p.set.late == LateDrop {
-		pl.stats.LateDropped++
-		return
-	}
-	pl.deadLetter(r, fmt.Errorf("%w: event time %s is behind %s, up to which the row window runs",
-		ErrLate, record.TimestampValue(t), record.TimestampValue(bound)))
+	pl.lateBehind(r, t, bound, "%s, up to which the row window runs")
 }
 
 // releaseOrdered runs the held rows with event time up to the watermark

@@ -133,13 +133,19 @@ func (pl *Pipeline) windowBound(r *record.Record) int64 {
 
 // late handles a record whose windows have all closed by the watermark wm.
 func (pl *Pipeline) late(r *record.Record, t, wm int64) {
+	pl.lateBehind(r, t, wm, "the watermark %s plus allowed lateness; its window has closed")
+}
+
+// lateBehind counts a late record, with event time t behind bound, and
+// drops or dead-letters it as the late-data strategy says; behind says
+// what bound is (a format with one %s for it).
+func (pl *Pipeline) lateBehind(r *record.Record, t, bound int64, behind string) {
 	pl.stats.Late++
 	if pl.p.set.late == LateDrop {
 		pl.stats.LateDropped++
 		return
 	}
-	pl.deadLetter(r, fmt.Errorf("%w: event time %s is behind the watermark %s plus allowed lateness; its window has closed",
-		ErrLate, record.TimestampValue(t), record.TimestampValue(wm)))
+	pl.deadLetter(r, fmt.Errorf("%w: event time %s is behind "+behind, ErrLate, record.TimestampValue(t), record.TimestampValue(bound)))
 }
 
 // windowAt returns the window starting at start, creating it.
