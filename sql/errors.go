@@ -156,23 +156,11 @@ func Positioned(err error) []*Error {
 // returns err, so that `return sql.Locate(err, file, src)` reads well; a nil
 // err stays nil.
 func Locate(err error, file, src string) error {
-	var walk func(error)
-	walk = func(err error) {
-		switch x := err.(type) {
-		case nil:
-		case *Error:
-			if x.File == "" && x.Pos.Line > 0 {
-				x.locate(file, src)
-			}
-		case interface{ Unwrap() []error }:
-			for _, e := range x.Unwrap() {
-				walk(e)
-			}
-		case interface{ Unwrap() error }:
-			walk(x.Unwrap())
+	for _, e := range Positioned(err) {
+		if e.File == "" && e.Pos.Line > 0 {
+			e.locate(file, src)
 		}
 	}
-	walk(err)
 	return err
 }
 
