@@ -291,7 +291,7 @@ type pair struct{ l, r sql.Expr }
 // different inputs, with the lower-numbered input on the left.
 func equalities(on sql.Expr, r *resolver) []pair {
 	var out []pair
-	for _, c := range conjuncts(on) {
+	for _, c := range sql.Conjuncts(on) {
 		b, ok := c.(*sql.Binary)
 		if !ok || b.Op != sql.Eq {
 			continue

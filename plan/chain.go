@@ -351,7 +351,7 @@ func boundText(sel *sql.Select, j sql.Join, r *resolver, in int) string {
 	if j.Within > 0 {
 		return "WITHIN " + durationText(j.Within)
 	}
-	for _, c := range conjuncts(j.On) {
+	for _, c := range sql.Conjuncts(j.On) {
 		if b, ok := c.(*sql.Between); ok && !b.Not && (r.input(b.X) == in || r.input(b.Lo) == in) {
 			return sql.FormatExpr(b)
 		}

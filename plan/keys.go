@@ -226,17 +226,6 @@ func isClock(name string) bool {
 	return false
 }
 
-// conjuncts splits e at its top-level ANDs.
-func conjuncts(e sql.Expr) []sql.Expr {
-	if b, ok := e.(*sql.Binary); ok && b.Op == sql.And {
-		return append(conjuncts(b.L), conjuncts(b.R)...)
-	}
-	if e == nil {
-		return nil
-	}
-	return []sql.Expr{e}
-}
-
 // formatList prints expressions as canonical SQL joined by ", ".
 func formatList(es []sql.Expr) string {
 	s := make([]string, len(es))

@@ -727,7 +727,7 @@ func (c *compiler) on(i int, j sql.Join) ([]sql.Expr, error) {
 	pk := c.inputs[i].PrimaryKey
 	keys := make([]sql.Expr, len(pk))
 	var rest []sql.Expr
-	for _, conj := range conjuncts(j.On) {
+	for _, conj := range sql.Conjuncts(j.On) {
 		r, mask, err := c.expr(conj)
 		if err != nil {
 			return nil, err

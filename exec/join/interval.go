@@ -60,7 +60,7 @@ func (iv *interval) outer(s int) bool {
 // when it names none) and the other conjuncts.
 func (c *compiler) timeBound(j sql.Join) (lo, hi int64, cols [2]inputCol, rest []sql.Expr, err error) {
 	found := false
-	for _, conj := range conjuncts(j.On) {
+	for _, conj := range sql.Conjuncts(j.On) {
 		if b, ok := conj.(*sql.Between); ok && !b.Not && !found {
 			if l, h, cs, ok := c.between(b); ok {
 				lo, hi, cols, found = l, h, cs, true

@@ -25,17 +25,6 @@ func rewrite(e sql.Expr, f func(*sql.Ident) (sql.Expr, error)) (sql.Expr, error)
 	return out, err
 }
 
-// conjuncts splits e at its top-level ANDs.
-func conjuncts(e sql.Expr) []sql.Expr {
-	if b, ok := e.(*sql.Binary); ok && b.Op == sql.And {
-		return append(conjuncts(b.L), conjuncts(b.R)...)
-	}
-	if e == nil {
-		return nil
-	}
-	return []sql.Expr{e}
-}
-
 // and joins es with AND (nil for none).
 func and(es []sql.Expr) sql.Expr {
 	var out sql.Expr
