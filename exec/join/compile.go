@@ -529,6 +529,15 @@ func (c *compiler) expr(e sql.Expr) (sql.Expr, uint64, error) {
 	return out, mask, err
 }
 
+// compile rewrites e over the joined row and compiles it in scope.
+func (c *compiler) compile(e sql.Expr, scope *expr.Scope) (expr.Func, error) {
+	re, _, err := c.expr(e)
+	if err != nil {
+		return nil, err
+	}
+	return expr.Compile(re, scope)
+}
+
 // field reads `a.b` as the field b of the column a when a is no input's
 // name or alias but a column of an input (user.name), or, as DuckDB does,
 // when the input a has no column b but a column a (payload.user over a

@@ -102,11 +102,7 @@ func (p *Program) SetExchange(keys [][2][]sql.Expr, final []sql.Expr, n, m int) 
 	scope := &expr.Scope{Schema: p.stream}
 	var finals []expr.Func
 	for _, e := range final {
-		re, _, err := p.c.expr(e)
-		if err != nil {
-			return err
-		}
-		f, err := expr.Compile(re, scope)
+		f, err := p.c.compile(e, scope)
 		if err != nil {
 			return err
 		}
@@ -119,11 +115,7 @@ func (p *Program) SetExchange(keys [][2][]sql.Expr, final []sql.Expr, n, m int) 
 		}
 		for s := range 2 {
 			for _, e := range keys[k][s] {
-				re, _, err := p.c.expr(e)
-				if err != nil {
-					return err
-				}
-				f, err := expr.Compile(re, scope)
+				f, err := p.c.compile(e, scope)
 				if err != nil {
 					return err
 				}

@@ -601,11 +601,7 @@ func (p *Program) RoutingKey(keys [][]sql.Expr) ([]expr.Func, error) {
 				fs[tag] = append(fs[tag], nullKey)
 				continue
 			}
-			e, _, err := p.c.expr(ks[i])
-			if err != nil {
-				return nil, err
-			}
-			f, err := expr.Compile(e, scope)
+			f, err := p.c.compile(ks[i], scope)
 			if err != nil {
 				return nil, err
 			}

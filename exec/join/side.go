@@ -72,11 +72,7 @@ func (p *Program) JoinedRoutingKey(keys []sql.Expr) ([]expr.Func, error) {
 	scope := &expr.Scope{Schema: p.Program.InputSchema()}
 	var out []expr.Func
 	for _, k := range keys {
-		e, _, err := p.c.expr(k)
-		if err != nil {
-			return nil, err
-		}
-		f, err := expr.Compile(e, scope)
+		f, err := p.c.compile(k, scope)
 		if err != nil {
 			return nil, err
 		}
