@@ -877,17 +877,7 @@ func avroEncoderOf(s avro.Schema, t record.Type) avroEncode {
 		}
 		return func(w *avro.Writer, v record.Value) error { w.WriteLong(v.Int()); return nil }
 	case avro.Double:
-		return func(w *avro.Writer, v record.Value) error {
-			f := v.Float()
-			switch v.Kind() {
-			case record.Int:
-				f = float64(v.Int())
-			case record.Decimal:
-				f, _ = exactFloat(v)
-			}
-			w.WriteDouble(f)
-			return nil
-		}
+		return func(w *avro.Writer, v record.Value) error { w.WriteDouble(doubleOf(v)); return nil }
 	case avro.Bytes, avro.Fixed:
 		size := -1
 		if f, ok := s.(*avro.FixedSchema); ok {

@@ -237,15 +237,8 @@ func appendScalar(b []byte, num protowire.Number, t record.Type, v record.Value)
 		b = protowire.AppendTag(b, num, protowire.VarintType)
 		return protowire.AppendVarint(b, uint64(n)), nil
 	case record.TypeDouble:
-		x := v.Float()
-		switch v.Kind() {
-		case record.Int:
-			x = float64(v.Int())
-		case record.Decimal:
-			x, _ = exactFloat(v)
-		}
 		b = protowire.AppendTag(b, num, protowire.Fixed64Type)
-		return protowire.AppendFixed64(b, math.Float64bits(x)), nil
+		return protowire.AppendFixed64(b, math.Float64bits(doubleOf(v))), nil
 	case record.TypeDecimal:
 		b, at := beginSubmessage(b, num)
 		b, err := appendDecimal(b, v, decimalPrecision(t), t.Scale)

@@ -327,6 +327,19 @@ func exactFloat(v record.Value) (float64, bool) {
 	return f, err == nil && strconv.FormatFloat(f, 'f', int(scale), 64) == text
 }
 
+// doubleOf returns a number as a double field holds it: a FLOAT as it is,
+// an INTEGER converted, a DECIMAL as the nearest float.
+func doubleOf(v record.Value) float64 {
+	switch v.Kind() {
+	case record.Int:
+		return float64(v.Int())
+	case record.Decimal:
+		f, _ := exactFloat(v)
+		return f
+	}
+	return v.Float()
+}
+
 // slotDecoder decodes one wire-format value into the slots of a schema,
 // leaving the slots it does not fill as they are (a key's fields after the
 // value's).
