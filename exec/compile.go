@@ -309,8 +309,14 @@ func isAggregating(sel *sql.Select, items []sql.SelectItem) bool {
 
 // collectAggregates appends the distinct aggregate calls in e to have.
 func collectAggregates(e sql.Expr, have []*sql.Call) []*sql.Call {
+	return collectCalls(e, have, isAggregateCall)
+}
+
+// collectCalls appends to have the distinct calls in e that is recognises
+// (not looking inside a call it recognised).
+func collectCalls(e sql.Expr, have []*sql.Call, is func(sql.Expr) (*sql.Call, bool)) []*sql.Call {
 	sql.Inspect(e, func(n sql.Expr) bool {
-		c, ok := isAggregateCall(n)
+		c, ok := is(n)
 		if !ok {
 			return true
 		}

@@ -27,26 +27,10 @@ import (
 // overCalls returns the distinct OVER calls of the select list and QUALIFY.
 func overCalls(items []sql.SelectItem, qualify sql.Expr) []*sql.Call {
 	var calls []*sql.Call
-	add := func(e sql.Expr) {
-		sql.Inspect(e, func(n sql.Expr) bool {
-			c, ok := isAnalyticCall(n)
-			if !ok {
-				return true
-			}
-			for _, h := range calls {
-				if sameExpr(h, c) {
-					return false
-				}
-			}
-			calls = append(calls, c)
-			return false
-		})
-	}
 	for _, it := range items {
-		add(it.Expr)
+		calls = collectCalls(it.Expr, calls, isAnalyticCall)
 	}
-	add(qualify)
-	return calls
+	return collectCalls(qualify, calls, isAnalyticCall)
 }
 
 // eventOrdered checks that every OVER call with an ORDER BY orders by the
