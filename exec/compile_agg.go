@@ -272,21 +272,17 @@ func (g *groupScope) unknown(id *sql.Ident) ([]string, bool) {
 	return names, true
 }
 
-func findAggregate(e sql.Expr) (*sql.Call, bool) {
-	var found *sql.Call
-	sql.Inspect(e, func(n sql.Expr) bool {
-		if c, ok := isAggregateCall(n); ok && found == nil {
-			found = c
-		}
-		return found == nil
-	})
-	return found, found != nil
-}
+// findAggregate returns the first aggregate call in e.
+func findAggregate(e sql.Expr) (*sql.Call, bool) { return findCall(e, isAggregateCall) }
 
-func findAnalytic(e sql.Expr) (*sql.Call, bool) {
+// findAnalytic returns the first analytic (OVER) call in e.
+func findAnalytic(e sql.Expr) (*sql.Call, bool) { return findCall(e, isAnalyticCall) }
+
+// findCall returns the first call in e that is recognises.
+func findCall(e sql.Expr, is func(sql.Expr) (*sql.Call, bool)) (*sql.Call, bool) {
 	var found *sql.Call
 	sql.Inspect(e, func(n sql.Expr) bool {
-		if c, ok := isAnalyticCall(n); ok && found == nil {
+		if c, ok := is(n); ok && found == nil {
 			found = c
 		}
 		return found == nil
