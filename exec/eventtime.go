@@ -34,6 +34,26 @@ func (s *eventTimeSpec) of(r *record.Record) (int64, error) {
 	return ms, nil
 }
 
+// eventTime returns r's event time: the one the job stamped on it, else
+// the query's (eventTimeSpec.of). A record whose time it cannot read is
+// dead-lettered (false).
+func (pl *Pipeline) eventTime(r *record.Record) (int64, bool) {
+	if r.HasEventTime {
+		return r.EventTime, true // inlined: most records carry it
+	}
+	return pl.readEventTime(r)
+}
+
+// readEventTime is eventTime for a record the job did not stamp.
+func (pl *Pipeline) readEventTime(r *record.Record) (int64, bool) {
+	t, err := pl.p.time.of(r)
+	if err != nil {
+		pl.deadLetter(r, err)
+		return 0, false
+	}
+	return t, true
+}
+
 // timeValue converts a column value to Unix milliseconds per format.
 func timeValue(v record.Value, f timeFormat) (int64, error) {
 	switch v.Kind() {

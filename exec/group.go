@@ -133,14 +133,9 @@ func (pl *Pipeline) aggregate(r *record.Record) {
 	}
 	var t int64
 	if a.windowed() {
-		if r.HasEventTime {
-			t = r.EventTime
-		} else {
-			var err error
-			if t, err = pl.p.time.of(r); err != nil {
-				pl.deadLetter(r, err)
-				return
-			}
+		var ok bool
+		if t, ok = pl.eventTime(r); !ok {
+			return
 		}
 	}
 	b := pl.keyBuf[:0]

@@ -155,13 +155,9 @@ func (a *heldRow) cmp(b *heldRow) int {
 // holdOrdered buffers r for release in event-time order, or handles it as
 // late when rows after its event time have already run.
 func (pl *Pipeline) holdOrdered(r *record.Record) {
-	t := r.EventTime
-	if !r.HasEventTime {
-		var err error
-		if t, err = pl.p.time.of(r); err != nil {
-			pl.deadLetter(r, err)
-			return
-		}
+	t, ok := pl.eventTime(r)
+	if !ok {
+		return
 	}
 	o := &pl.ord
 	if bound := pl.rowBound(r); t < bound {

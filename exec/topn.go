@@ -330,13 +330,9 @@ func (pl *Pipeline) topRecord(r *record.Record) {
 	t, st := pl.p.top, &pl.top
 	var start int64
 	if t.window != nil {
-		et := r.EventTime
-		if !r.HasEventTime {
-			var err error
-			if et, err = pl.p.time.of(r); err != nil {
-				pl.deadLetter(r, err)
-				return
-			}
+		et, ok := pl.eventTime(r)
+		if !ok {
+			return
 		}
 		start = floorDiv(et, t.window.size) * t.window.size
 		if wm := pl.windowBound(r); start+t.window.size+pl.p.set.lateness <= wm {
