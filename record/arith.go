@@ -30,17 +30,11 @@ func (o Op) String() string {
 // Add returns a + b. See Arith for the typing rules.
 func Add(a, b Value) (Value, error) { return Arith(OpAdd, a, b) }
 
-// Sub returns a - b. See Arith for the typing rules.
-func Sub(a, b Value) (Value, error) { return Arith(OpSub, a, b) }
-
 // Mul returns a * b. See Arith for the typing rules.
 func Mul(a, b Value) (Value, error) { return Arith(OpMul, a, b) }
 
 // Div returns a / b. See Arith for the typing rules.
 func Div(a, b Value) (Value, error) { return Arith(OpDiv, a, b) }
-
-// Mod returns a % b. See Arith for the typing rules.
-func Mod(a, b Value) (Value, error) { return Arith(OpMod, a, b) }
 
 // Arith applies op to a and b with PostgreSQL-like typing:
 //
