@@ -166,11 +166,7 @@ func maskProps(props []sql.Property) []sql.Property {
 	}
 	out := make([]sql.Property, len(props))
 	for i, p := range props {
-		if secret.IsKey(p.Key) {
-			p.Value = secret.Mask
-		} else {
-			p.Value = secret.Redact(p.Value)
-		}
+		p.Value = secret.Value(p.Key, p.Value)
 		out[i] = p
 	}
 	return out

@@ -92,17 +92,13 @@ func Redact(s string) string {
 	return s
 }
 
-// Props returns a copy of props with the values of secret keys, and URL
-// passwords in any value, masked.
-func Props(props map[string]string) map[string]string {
-	out := make(map[string]string, len(props))
-	for k, v := range props {
-		if IsKey(k) {
-			v = Mask
-		}
-		out[k] = Redact(v)
+// Value returns the value of the property key as it may be shown: Mask
+// for a secret key, else v with URL passwords masked.
+func Value(key, v string) string {
+	if IsKey(key) {
+		return Mask
 	}
-	return out
+	return Redact(v)
 }
 
 // Writer returns a writer that redacts what is written to w. Each Write is

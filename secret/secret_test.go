@@ -25,9 +25,16 @@ func TestRedact(t *testing.T) {
 			t.Errorf("%q lost %q", got, keep)
 		}
 	}
-	p := Props(map[string]string{"t.sasl.password": "x", "t.sasl.oauthbearer.token": "tok", "t.sasl.oauthbearer.token.file": "/f", "t.topic.name": "a"})
-	if p["t.sasl.password"] != Mask || p["t.sasl.oauthbearer.token"] != Mask || p["t.sasl.oauthbearer.token.file"] != "/f" || p["t.topic.name"] != "a" {
-		t.Errorf("Props = %v", p)
+	for _, tt := range [][3]string{
+		{"t.sasl.password", "x", Mask},
+		{"t.sasl.oauthbearer.token", "tok", Mask},
+		{"t.sasl.oauthbearer.token.file", "/f", "/f"},
+		{"t.topic.name", "a", "a"},
+		{"t.bootstrap.servers", "sasl://user:pw@broker", "sasl://user:" + Mask + "@broker"},
+	} {
+		if got := Value(tt[0], tt[1]); got != tt[2] {
+			t.Errorf("Value(%q, %q) = %q, want %q", tt[0], tt[1], got, tt[2])
+		}
 	}
 	var b strings.Builder
 	Writer(&b).Write([]byte("password hunter2-ENV\n"))
