@@ -1080,7 +1080,7 @@ func avroJSONEncoder(s avro.Schema, t record.Type) func(*avro.Writer, any) error
 // a TIMESTAMP a long or a date, a STRING a string, bytes, a record, an
 // array (the JSON text of a ROW or ARRAY) or a time.
 func unionBranch(types avro.Schemas, v record.Value) int {
-	want := func(avro.Type, avro.LogicalType) bool { return false }
+	var want func(avro.Type, avro.LogicalType) bool
 	switch v.Kind() {
 	case record.Null:
 		want = func(k avro.Type, _ avro.LogicalType) bool { return k == avro.Null }
