@@ -28,15 +28,14 @@ import (
 // joinData is random input for the join differential test: a stream of
 // trades and three tables, each table message an upsert or a tombstone.
 type joinData struct {
-	trades   [][]mem.Message // by partition
-	traders  [][]mem.Message
-	limits   [][]mem.Message
-	regions  [][]mem.Message
-	keyed    bool                       // trades are partitioned by k like traders
-	streams  map[string][][]mem.Message // other inputs by name
-	parts    int
-	db       *stdsql.DB
-	keyParts func(k string) int
+	trades  [][]mem.Message // by partition
+	traders [][]mem.Message
+	limits  [][]mem.Message
+	regions [][]mem.Message
+	keyed   bool                       // trades are partitioned by k like traders
+	streams map[string][][]mem.Message // other inputs by name
+	parts   int
+	db      *stdsql.DB
 }
 
 func keyPart(k string, n int) int {
