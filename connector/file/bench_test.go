@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/sluicesql/sluice/connector/gen"
+	"github.com/sluicesql/sluice/connector/mem"
 	"github.com/sluicesql/sluice/record"
 )
 
@@ -78,7 +79,7 @@ func benchRead(b *testing.B, path string, props map[string]string, schema *recor
 		if err != nil {
 			b.Fatal(err)
 		}
-		ch, err := src.Open(context.Background(), schema, &memDLQ{})
+		ch, err := src.Open(context.Background(), schema, &mem.DeadLetters{})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/sluicesql/sluice/connector/codec"
+	"github.com/sluicesql/sluice/connector/mem"
 	"github.com/sluicesql/sluice/record"
 )
 
@@ -93,13 +94,13 @@ func TestCSVSplitsMatchLineDecode(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		dlq := &memDLQ{}
+		dlq := &mem.DeadLetters{}
 		var got []entry
 		for _, r := range readAll(t, src, schema, dlq) {
 			got = append(got, entry{off: r.Offset, raw: string(r.Raw),
 				values: fmt.Sprint(r.Values[0].Kind(), r.Values[0], r.Values[1].Kind(), r.Values[1])})
 		}
-		for _, d := range dlq.list {
+		for _, d := range dlq.All() {
 			var no int
 			if _, err := fmt.Sscanf(d.Reason[len(path):], " line %d:", &no); err != nil {
 				t.Fatalf("trial %d: dead letter reason %q has no line number", trial, d.Reason)
@@ -166,7 +167,7 @@ func TestCSVLongQuotedRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch, err := src.Open(t.Context(), record.NewSchema("station", "temperature"), &memDLQ{})
+	ch, err := src.Open(t.Context(), record.NewSchema("station", "temperature"), &mem.DeadLetters{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/connector/mem"
 	"github.com/sluicesql/sluice/record"
 	"github.com/sluicesql/sluice/sql"
 )
@@ -63,7 +64,7 @@ func TestCSVHeaderDetection(t *testing.T) {
 				fields[i] = c.Field()
 			}
 			schema := record.NewSchemaOf(fields...)
-			dlq := &memDLQ{}
+			dlq := &mem.DeadLetters{}
 			var got []string
 			for _, r := range readAll(t, src, schema, dlq) {
 				q := ""
@@ -79,8 +80,8 @@ func TestCSVHeaderDetection(t *testing.T) {
 			if strings.Join(got, " ") != tt.want {
 				t.Errorf("records %q, want %q", strings.Join(got, " "), tt.want)
 			}
-			if len(dlq.list) != tt.dead {
-				t.Errorf("%d dead letters %v, want %d", len(dlq.list), dlq.list, tt.dead)
+			if len(dlq.All()) != tt.dead {
+				t.Errorf("%d dead letters %v, want %d", len(dlq.All()), dlq.All(), tt.dead)
 			}
 		})
 	}
@@ -153,13 +154,13 @@ func TestByteOrderMark(t *testing.T) {
 			t.Fatal(err)
 		}
 		schema := record.NewSchemaOf(record.Field{Name: "id", Type: record.StringType}, record.Field{Name: "sym", Type: record.StringType})
-		dlq := &memDLQ{}
+		dlq := &mem.DeadLetters{}
 		var got []string
 		for _, r := range readAll(t, src, schema, dlq) {
 			got = append(got, r.Values[0].Str())
 		}
-		if strings.Join(got, " ") != "T1 T2" || len(dlq.list) > 0 {
-			t.Errorf("%s: ids %q, dead letters %v", tt.name, got, dlq.list)
+		if strings.Join(got, " ") != "T1 T2" || len(dlq.All()) > 0 {
+			t.Errorf("%s: ids %q, dead letters %v", tt.name, got, dlq.All())
 		}
 	}
 }
@@ -179,7 +180,7 @@ func TestHeaderlessUndeclaredCSV(t *testing.T) {
 		t.Fatalf("schema %v from %d records, %v", s.Columns, s.Records, err)
 	}
 	var got []string
-	for _, r := range readAll(t, src, s.Columns, &memDLQ{}) {
+	for _, r := range readAll(t, src, s.Columns, &mem.DeadLetters{}) {
 		got = append(got, r.Values[0].Str()+"/"+r.Values[2].String())
 	}
 	if strings.Join(got, " ") != "T1/185.20 T2/402.10" {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/connector/mem"
 )
 
 // TestInferSkipsLongLine: a line longer than the sampler reads is left out
@@ -33,10 +34,10 @@ func TestInferSkipsLongLine(t *testing.T) {
 		if got := s.Columns.String(); got != tc.schema {
 			t.Errorf("%s: schema %s, want %s", tc.name, got, tc.schema)
 		}
-		dlq := &memDLQ{}
+		dlq := &mem.DeadLetters{}
 		recs := readAll(t, src, s.Columns, dlq)
-		if len(recs) != tc.records || len(dlq.list) != 0 {
-			t.Errorf("%s: %d records and %d dead letters", tc.name, len(recs), len(dlq.list))
+		if len(recs) != tc.records || len(dlq.All()) != 0 {
+			t.Errorf("%s: %d records and %d dead letters", tc.name, len(recs), len(dlq.All()))
 		}
 		var long int
 		for _, r := range recs {

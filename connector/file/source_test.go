@@ -10,24 +10,12 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/connector/mem"
 	"github.com/sluicesql/sluice/record"
 )
-
-// memDLQ collects dead letters.
-type memDLQ struct {
-	mu   sync.Mutex
-	list []connector.DeadLetter
-}
-
-func (q *memDLQ) Add(d connector.DeadLetter) {
-	q.mu.Lock()
-	q.list = append(q.list, d)
-	q.mu.Unlock()
-}
 
 // readAll opens src and reads every partition to the end, with small batches.
 func readAll(t *testing.T, src *Source, schema *record.Schema, dlq connector.DeadLetters) []record.Record {
@@ -106,10 +94,10 @@ func TestSplitsReadEveryLineOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		dlq := &memDLQ{}
+		dlq := &mem.DeadLetters{}
 		recs := readAll(t, src, schema, dlq)
-		if len(dlq.list) > 0 {
-			t.Fatalf("trial %d: dead letters %v", trial, dlq.list)
+		if len(dlq.All()) > 0 {
+			t.Fatalf("trial %d: dead letters %v", trial, dlq.All())
 		}
 		var got []line
 		for _, r := range recs {
@@ -135,7 +123,7 @@ func TestRecordMetadata(t *testing.T) {
 		t.Fatal(err)
 	}
 	fi, _ := os.Stat(path)
-	recs := readAll(t, src, record.NewSchema("x"), &memDLQ{})
+	recs := readAll(t, src, record.NewSchema("x"), &mem.DeadLetters{})
 	if len(recs) != 2 {
 		t.Fatalf("%d records", len(recs))
 	}
@@ -158,7 +146,7 @@ func TestGlobOfSeveralFiles(t *testing.T) {
 	if p := src.Facts().Partitions; p != 5 { // a.csv: 31 bytes, 2 splits; b.csv: 40 bytes, 3 splits
 		t.Errorf("partitions = %d, want 5", p)
 	}
-	recs := readAll(t, src, record.NewSchema("station", "temperature"), &memDLQ{})
+	recs := readAll(t, src, record.NewSchema("station", "temperature"), &mem.DeadLetters{})
 	var got []string
 	for _, r := range recs {
 		got = append(got, fmt.Sprintf("%s %s %s", filepath.Base(r.Topic), r.Values[0], r.Values[1]))
@@ -179,22 +167,23 @@ func TestMalformedLinesGoToDLQ(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		dlq := &memDLQ{}
+		dlq := &mem.DeadLetters{}
 		recs := readAll(t, src, record.NewSchema("a"), dlq)
 		if len(recs) != 3 {
 			t.Errorf("split %s: %d records, want 3", splitSize, len(recs))
 		}
-		sort.Slice(dlq.list, func(i, j int) bool { return dlq.list[i].Offset < dlq.list[j].Offset })
+		dead := dlq.All()
+		sort.Slice(dead, func(i, j int) bool { return dead[i].Offset < dead[j].Offset })
 		want := []struct {
 			off  int64
 			raw  string
 			line string
 		}{{8, `{"a":`, "line 2:"}, {22, "not json", "line 4:"}}
-		if len(dlq.list) != len(want) {
-			t.Fatalf("split %s: dead letters %+v", splitSize, dlq.list)
+		if len(dead) != len(want) {
+			t.Fatalf("split %s: dead letters %+v", splitSize, dead)
 		}
 		for i, w := range want {
-			d := dlq.list[i]
+			d := dead[i]
 			if d.Offset != w.off || string(d.Raw) != w.raw || d.Source != "s" ||
 				!strings.Contains(d.Reason, path+" "+w.line) || d.Time.IsZero() {
 				t.Errorf("split %s: dead letter %d = %+v (reason %q), want offset %d raw %q reason with %q",
@@ -213,7 +202,7 @@ func TestCSVOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	recs := readAll(t, src, record.NewSchema("temperature", "station"), &memDLQ{})
+	recs := readAll(t, src, record.NewSchema("temperature", "station"), &mem.DeadLetters{})
 	var got []string
 	for _, r := range recs {
 		got = append(got, r.Values[1].Str()+"|"+r.Values[0].Kind().String()+" "+r.Values[0].String())
@@ -256,7 +245,7 @@ func TestCSVHeaderErrorsAtOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := src.Open(context.Background(), record.NewSchema("a"), &memDLQ{}); err == nil || !strings.Contains(err.Error(), "appears twice") {
+	if _, err := src.Open(context.Background(), record.NewSchema("a"), &mem.DeadLetters{}); err == nil || !strings.Contains(err.Error(), "appears twice") {
 		t.Errorf("Open = %v, want duplicate column error", err)
 	}
 }
@@ -281,23 +270,23 @@ func TestInvalidUTF8(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			dlq := &memDLQ{}
+			dlq := &mem.DeadLetters{}
 			recs := readAll(t, src, record.NewSchema("a"), dlq)
 			if len(recs) != 1 || recs[0].Values[0].Str() != "ok" {
 				t.Errorf("records %v", recs)
 			}
-			if len(dlq.list) != 1 || string(dlq.list[0].Raw) != bad || !strings.Contains(dlq.list[0].Reason, "invalid UTF-8") ||
-				!strings.Contains(dlq.list[0].Reason, "'s.invalid.utf8'='replace'") {
-				t.Fatalf("dead letters %+v", dlq.list)
+			if len(dlq.All()) != 1 || string(dlq.All()[0].Raw) != bad || !strings.Contains(dlq.All()[0].Reason, "invalid UTF-8") ||
+				!strings.Contains(dlq.All()[0].Reason, "'s.invalid.utf8'='replace'") {
+				t.Fatalf("dead letters %+v", dlq.All())
 			}
 			src, err = NewSource("s", map[string]string{"s.path": path, "s.invalid.utf8": "replace"})
 			if err != nil {
 				t.Fatal(err)
 			}
-			dlq = &memDLQ{}
+			dlq = &mem.DeadLetters{}
 			recs = readAll(t, src, record.NewSchema("a"), dlq)
-			if len(recs) != 2 || len(dlq.list) != 0 || recs[1].Values[0].Str() != "\ufffd\ufffd bad" {
-				t.Errorf("replace: records %v, dead letters %v", recs, dlq.list)
+			if len(recs) != 2 || len(dlq.All()) != 0 || recs[1].Values[0].Str() != "\ufffd\ufffd bad" {
+				t.Errorf("replace: records %v, dead letters %v", recs, dlq.All())
 			}
 		})
 	}
@@ -323,7 +312,7 @@ func TestProgress(t *testing.T) {
 	if read, total := src.Progress(); read != 0 || total != int64(len(data)) {
 		t.Errorf("before reading: %d of %d", read, total)
 	}
-	readAll(t, src, record.NewSchema("a"), &memDLQ{})
+	readAll(t, src, record.NewSchema("a"), &mem.DeadLetters{})
 	if read, total := src.Progress(); read != total || total != int64(len(data)) {
 		t.Errorf("after reading: %d of %d, want %d", read, total, len(data))
 	}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"testing"
 
+	"github.com/sluicesql/sluice/connector/mem"
 	"github.com/sluicesql/sluice/record"
 )
 
@@ -16,7 +17,7 @@ func BenchmarkGenerate(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			ch, err := src.Open(context.Background(), src.Schema(), &memDLQ{})
+			ch, err := src.Open(context.Background(), src.Schema(), &mem.DeadLetters{})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -10,31 +10,20 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/sluicesql/sluice/connector"
 	"github.com/sluicesql/sluice/connector/file"
+	"github.com/sluicesql/sluice/connector/mem"
 	"github.com/sluicesql/sluice/record"
 )
-
-type memDLQ struct {
-	mu   sync.Mutex
-	list []connector.DeadLetter
-}
-
-func (q *memDLQ) Add(d connector.DeadLetter) {
-	q.mu.Lock()
-	q.list = append(q.list, d)
-	q.mu.Unlock()
-}
 
 // drain reads every partition of src; the result maps record index to the
 // record's display text.
 func drain(t *testing.T, src connector.Source, schema *record.Schema) map[uint64]string {
 	t.Helper()
-	ch, err := src.Open(context.Background(), schema, &memDLQ{})
+	ch, err := src.Open(context.Background(), schema, &mem.DeadLetters{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +116,7 @@ func TestOrdersFollowTheReferenceFormulas(t *testing.T) {
 
 func TestMeasurements(t *testing.T) {
 	src := newSource(t, map[string]string{"g.generator": "measurements", "g.count": "20000"})
-	ch, err := src.Open(context.Background(), record.NewSchema("station", "temperature"), &memDLQ{})
+	ch, err := src.Open(context.Background(), record.NewSchema("station", "temperature"), &mem.DeadLetters{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +190,7 @@ func TestDisorderBoundsEventTime(t *testing.T) {
 
 func TestRateHoldsRecordsBack(t *testing.T) {
 	src := newSource(t, map[string]string{"g.generator": "orders", "g.rate": "100"})
-	ch, err := src.Open(context.Background(), record.NewSchema("order_id"), &memDLQ{})
+	ch, err := src.Open(context.Background(), record.NewSchema("order_id"), &mem.DeadLetters{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,7 +298,7 @@ func TestWriteFileReadsBackAsTheSource(t *testing.T) {
 // drainFile reads a file source; records are numbered in file order.
 func drainFile(t *testing.T, src connector.Source, schema *record.Schema) map[uint64]string {
 	t.Helper()
-	ch, err := src.Open(context.Background(), schema, &memDLQ{})
+	ch, err := src.Open(context.Background(), schema, &mem.DeadLetters{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -345,7 +334,7 @@ func TestSchemaTypesMatchValues(t *testing.T) {
 	for _, name := range Generators() {
 		src := newSource(t, map[string]string{"g.generator": name, "g.count": "50"})
 		schema := src.Schema()
-		ch, err := src.Open(context.Background(), schema, &memDLQ{})
+		ch, err := src.Open(context.Background(), schema, &mem.DeadLetters{})
 		if err != nil {
 			t.Fatal(err)
 		}
