@@ -262,9 +262,10 @@ func (a *firstLast) clear(g int32) { a.vals[g], a.poss[g] = record.Value{}, posi
 // position orders the records of a group for FIRST_VALUE, LAST_VALUE and
 // STRING_AGG so that the result does not depend on how the records of
 // several source partitions interleave: by event time, then by place in
-// the source (topic or file, partition, offset). seq, the order the
-// pipeline took the records in, breaks ties only between records that
-// share a source place (records not read from a source).
+// the source (topic or file, partition, offset; a record read through a
+// repartition topic by its place in its source, as in one process). seq,
+// the order the pipeline took the records in, breaks ties only between
+// records that share a source place (records not read from a source).
 type position struct {
 	t        int64
 	topic    string
@@ -278,7 +279,8 @@ func positionOf(r *record.Record, seq int64) position {
 	if r.HasEventTime {
 		t = r.EventTime
 	}
-	return position{t: t, topic: r.Topic, part: r.Partition, off: r.Offset, seq: seq}
+	part, off := r.SourcePosition()
+	return position{t: t, topic: r.Topic, part: part, off: off, seq: seq}
 }
 
 func (p *position) compare(q *position) int {

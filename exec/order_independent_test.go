@@ -53,3 +53,37 @@ func TestAggregatesDoNotDependOnArrivalOrder(t *testing.T) {
 		t.Errorf("got %s, want %s", want[0], w)
 	}
 }
+
+// TestTiesFollowTheSourceThroughRepartition: records of equal event time
+// read through a repartition topic (where stage 1's processes interleave
+// the source partitions as they wrote them) keep the order of their
+// places in the source, as in one process: FIRST_VALUE, LAST_VALUE,
+// STRING_AGG and LAG see source partition 0's record first although the
+// topic holds partition 1's before it.
+func TestTiesFollowTheSourceThroughRepartition(t *testing.T) {
+	for _, tt := range []struct {
+		query string
+		want  []string
+	}{
+		{"SELECT g, FIRST_VALUE(v) AS f, LAST_VALUE(v) AS l, STRING_AGG(v, '-') AS s FROM rp GROUP BY g EMIT FINAL", []string{"a|3|2|3-4-1-2"}},
+		{"SELECT g, v, LAG(v) OVER (PARTITION BY g ORDER BY ts) AS p FROM rp", []string{"a|1|4", "a|2|1", "a|3|NULL", "a|4|3"}},
+	} {
+		prog := compileSQL(t, tt.query, Options{}, "g", "v", "ts")
+		data := recs([]any{"a", 1, 1000}, []any{"a", 2, 1000}, []any{"a", 3, 1000}, []any{"a", 4, 1000})
+		// the topic's order: source partition 1 first, then 0
+		for i, o := range [][2]int64{{1, 7}, {1, 8}, {0, 40}, {0, 41}} {
+			data[i].Timestamp = 1000
+			data[i].Topic, data[i].Offset = "rp", int64(i)
+			data[i].HasOrigin, data[i].OriginPartition, data[i].OriginOffset = true, int32(o[0]), o[1]
+		}
+		pl := prog.NewPipeline()
+		var out collector
+		pl.Process(data, &out)
+		pl.Finish(&out)
+		got := out.texts()
+		slices.Sort(got)
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("%s: rows %v, want %v", tt.query, got, tt.want)
+		}
+	}
+}

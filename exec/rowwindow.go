@@ -138,16 +138,19 @@ type heldRow struct {
 // cmp orders held rows by event time, rows of equal time by their place in
 // the source (topic or file, partition, offset: arrival order within one
 // source partition, and the same order whatever the interleaving of
-// several), then by arrival.
+// several; a row read through a repartition topic by its source
+// partition, as in one process), then by arrival.
 func (a *heldRow) cmp(b *heldRow) int {
 	if c := cmp.Compare(a.t, b.t); c != 0 {
 		return c
 	}
-	if a.rec.Topic != b.rec.Topic || a.rec.Partition != b.rec.Partition {
+	ap, _ := a.rec.SourcePosition()
+	bp, _ := b.rec.SourcePosition()
+	if a.rec.Topic != b.rec.Topic || ap != bp {
 		if c := strings.Compare(a.rec.Topic, b.rec.Topic); c != 0 {
 			return c
 		}
-		return cmp.Compare(a.rec.Partition, b.rec.Partition)
+		return cmp.Compare(ap, bp)
 	}
 	return cmp.Compare(a.seq, b.seq)
 }
@@ -172,8 +175,12 @@ func (pl *Pipeline) holdOrdered(r *record.Record) {
 		o.runs = append(o.runs, heldRun{sorted: true})
 	}
 	run := &o.runs[src]
-	if n := len(run.rows); n > run.head && o.rows[run.rows[n-1]].t > t {
-		run.sorted = false
+	// out of order by event time, or (read through a repartition topic,
+	// where source partitions interleave) by place in the source
+	if n := len(run.rows); n > run.head {
+		if last := &o.rows[run.rows[n-1]]; last.t > t || last.t == t && last.cmp(&h) > 0 {
+			run.sorted = false
+		}
 	}
 	run.rows = append(run.rows, int32(len(o.rows)))
 	o.rows = append(o.rows, h)
