@@ -19,7 +19,7 @@ import (
 // perSymbolPositions is perSymbolWindow reading the records' places in
 // their source, with a WHERE that fails (a division by zero) for every
 // trade whose quantity is a multiple of 50; %s are the source's
-// properties, the sink's path and the dead-letter file's.
+// properties, the sink's path and the dead-letter queue's properties.
 const perSymbolPositions = `CREATE STREAM per_symbol AS
 SELECT symbol, _WINDOW_START AS w, COUNT(*) AS n, MIN(_OFFSET) AS lo, MAX(_OFFSET) AS hi,
        MAX(_PARTITION) AS p, SUM(_PARTITION * 1000000 + _OFFSET) AS pos
@@ -28,7 +28,7 @@ WHERE 100 / (quantity %% 50) >= 0
 GROUP BY symbol
 WINDOW TUMBLING(trade_time, INTERVAL '100' MILLISECOND)
 EMIT FINAL
-WITH (%s, 'per_symbol.type'='file_sink', 'per_symbol.path'='%s', 'dlq.path'='%s', 'commit.interval'='50ms')`
+WITH (%s, 'per_symbol.type'='file_sink', 'per_symbol.path'='%s', %s, 'commit.interval'='50ms')`
 
 // TestRepartitionedSourcePositions: _PARTITION and _OFFSET in a statement
 // repartitioned across two processes are the records' places in the
@@ -36,10 +36,11 @@ WITH (%s, 'per_symbol.type'='file_sink', 'per_symbol.path'='%s', 'dlq.path'='%s'
 // fails to evaluate in stage 2 is dead-lettered at its place in the
 // source too (the place Kafka's partitioner gave it when it was produced),
 // with its place in the repartition topic beside it and its row as
-// stage 1 decoded it.
+// stage 1 decoded it, in a dead-letter file and in a dead-letter topic
+// (one process writes each), whose messages' key and headers say the same.
 func TestRepartitionedSourcePositions(t *testing.T) {
 	t.Parallel()
-	brokers := startCluster(t, "trades")
+	brokers := startCluster(t, "trades", "dead")
 	trades := genTrades(t, 4000, 40)
 	msgs := keyBy(trades, byTrader)
 	produce(t, brokers, "trades", msgs)
@@ -64,7 +65,7 @@ func TestRepartitionedSourcePositions(t *testing.T) {
 
 	// one process, not in a group: not repartitioned
 	out, dead := filepath.Join(dir, "one.jsonl"), filepath.Join(dir, "one.dlq.jsonl")
-	j, _ := runToEnd(t, fmt.Sprintf(perSymbolPositions, kafkaTrades(brokers), out, dead))
+	j, _ := runToEnd(t, fmt.Sprintf(perSymbolPositions, kafkaTrades(brokers), out, "'dlq.path'='"+dead+"'"))
 	if j.Plan.Repartition != nil {
 		t.Fatal("the single process is repartitioned")
 	}
@@ -73,12 +74,11 @@ func TestRepartitionedSourcePositions(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	src := kafkaTrades(brokers, "group.id", "pos", "session.timeout.ms", "6000")
-	var outs, deads []string
-	var procs []*stage
-	for i := range 2 {
-		outs = append(outs, filepath.Join(dir, fmt.Sprintf("p%d.jsonl", i)))
-		deads = append(deads, filepath.Join(dir, fmt.Sprintf("p%d.dlq.jsonl", i)))
-		procs = append(procs, startStage(t, ctx, fmt.Sprintf(perSymbolPositions, src, outs[i], deads[i])))
+	outs := []string{filepath.Join(dir, "p0.jsonl"), filepath.Join(dir, "p1.jsonl")}
+	deadFile := filepath.Join(dir, "p0.dlq.jsonl")
+	procs := []*stage{
+		startStage(t, ctx, fmt.Sprintf(perSymbolPositions, src, outs[0], "'dlq.path'='"+deadFile+"'")),
+		startStage(t, ctx, fmt.Sprintf(perSymbolPositions, src, outs[1], "'dlq.topic'='dead'")),
 	}
 	for i, p := range procs {
 		p.wait(t, ctx, fmt.Sprint("process ", i))
@@ -87,39 +87,55 @@ func TestRepartitionedSourcePositions(t *testing.T) {
 
 	// the dead letters: one process's, each at the failing trade's place
 	// in the source; those of stage 2 name the place in the topic too
-	check := func(what string, paths []string, repartitioned bool) {
+	check := func(what string, lines []string, repartitioned bool) {
 		t.Helper()
 		got := map[place]bool{}
-		for _, path := range paths {
-			for _, line := range deadLines(t, path) {
-				var d connector.DeadLetterJSON
-				if err := json.Unmarshal([]byte(line), &d); err != nil {
-					t.Fatalf("%s: dead letter %s: %v", what, line, err)
-				}
-				at := place{d.Partition, d.Offset}
-				tr, ok := failing[at]
-				switch {
-				case !ok:
-					t.Errorf("%s: dead letter at %d/%d, where no trade fails: %s", what, d.Partition, d.Offset, line)
-					continue
-				case d.Source != "trades" || !strings.Contains(d.Reason, "division by zero"):
-					t.Errorf("%s: dead letter %s: want source trades, reason division by zero", what, line)
-				case !repartitioned && (d.Repartition != nil || d.Raw != string(tr.line)):
-					t.Errorf("%s: dead letter %s: want the source's bytes %s, no repartition place", what, line, tr.line)
-				case repartitioned && (d.Repartition == nil || d.Repartition.Topic != "pos-per_symbol-repartition"):
-					t.Errorf("%s: dead letter %s: want its place in pos-per_symbol-repartition", what, line)
-				case repartitioned && !rowOf(t, d.Raw, tr):
-					t.Errorf("%s: dead letter %s: want the row of %s", what, line, tr.line)
-				}
-				got[at] = true
+		for _, line := range lines {
+			var d connector.DeadLetterJSON
+			if err := json.Unmarshal([]byte(line), &d); err != nil {
+				t.Fatalf("%s: dead letter %s: %v", what, line, err)
 			}
+			at := place{d.Partition, d.Offset}
+			tr, ok := failing[at]
+			switch {
+			case !ok:
+				t.Errorf("%s: dead letter at %d/%d, where no trade fails: %s", what, d.Partition, d.Offset, line)
+				continue
+			case d.Source != "trades" || !strings.Contains(d.Reason, "division by zero"):
+				t.Errorf("%s: dead letter %s: want source trades, reason division by zero", what, line)
+			case !repartitioned && (d.Repartition != nil || d.Raw != string(tr.line)):
+				t.Errorf("%s: dead letter %s: want the source's bytes %s, no repartition place", what, line, tr.line)
+			case repartitioned && (d.Repartition == nil || d.Repartition.Topic != "pos-per_symbol-repartition"):
+				t.Errorf("%s: dead letter %s: want its place in pos-per_symbol-repartition", what, line)
+			case repartitioned && !rowOf(t, d.Raw, tr):
+				t.Errorf("%s: dead letter %s: want the row of %s", what, line, tr.line)
+			}
+			got[at] = true
 		}
 		if len(got) != len(failing) {
 			t.Errorf("%s: dead letters at %d places, want the %d failing trades'", what, len(got), len(failing))
 		}
 	}
-	check("one process", []string{dead}, false)
-	check("two processes", deads, true)
+	check("one process", deadLines(t, dead), false)
+	lines := deadLines(t, deadFile)
+	t.Logf("stage 2 dead-lettered %d records to its file and the rest to its topic", len(lines))
+	for _, m := range readTopic(t, brokers, "dead") {
+		lines = append(lines, string(m.Value))
+		var d connector.DeadLetterJSON
+		if err := json.Unmarshal(m.Value, &d); err != nil || d.Repartition == nil {
+			t.Fatalf("dead-letter message %s: %v", m.Value, err)
+		}
+		hdrs := map[string]string{}
+		for _, h := range m.Headers {
+			hdrs[h.Key] = string(h.Value)
+		}
+		want := map[string]string{kafka.HeaderDLQSource: "trades", kafka.HeaderDLQPartition: fmt.Sprint(d.Partition), kafka.HeaderDLQOffset: fmt.Sprint(d.Offset),
+			kafka.HeaderDLQReason: d.Reason, kafka.HeaderDLQRepartition: fmt.Sprintf("%s/%d/%d", d.Repartition.Topic, d.Repartition.Partition, d.Repartition.Offset)}
+		if key := fmt.Sprintf("trades/%d/%d", d.Partition, d.Offset); string(m.Key) != key || fmt.Sprint(hdrs) != fmt.Sprint(want) {
+			t.Errorf("dead-letter message %s: key %q, headers %v; want key %q, headers %v", m.Value, m.Key, hdrs, key, want)
+		}
+	}
+	check("two processes", lines, true)
 }
 
 // deadLines returns the lines of a dead-letter file (none when there is
