@@ -164,9 +164,35 @@ func rowOf(t *testing.T, raw string, tr trade) bool {
 	return r.Trader.String() == tr.trader && r.Symbol == tr.symbol && r.Quantity == tr.quantity
 }
 
+// TestRepartitionedTableJoinSourcePositions: _PARTITION and _OFFSET after a
+// stream-table join repartitioned across two processes are the stream
+// records' places in their source, as in one process.
+func TestRepartitionedTableJoinSourcePositions(t *testing.T) {
+	t.Parallel()
+	sc := tradersWindows(t)
+	sc.stmt = strings.Replace(sc.stmt, "MAX(r.name) AS name", "MAX(r.name) AS name, MIN(_OFFSET) AS lo, MAX(_OFFSET) AS hi, SUM(_PARTITION * 1000000 + _OFFSET) AS pos", 1)
+	brokers := sc.start(t)
+	want := sc.oneProcess(t, brokers)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	var procs []*stage
+	var outs []string
+	for i := range 2 {
+		outs = append(outs, filepath.Join(dir, fmt.Sprintf("p%d.jsonl", i)))
+		procs = append(procs, startStage(t, ctx, sc.text(brokers, fmt.Sprintf("'out.type'='file_sink', 'out.path'='%s'", outs[i]), "group.id", "g", "session.timeout.ms", "6000")))
+	}
+	var lines []string
+	for i, p := range procs {
+		p.wait(t, ctx, fmt.Sprint("process ", i))
+		lines = append(lines, deadLines(t, outs[i])...)
+	}
+	sameLines(t, "rows of two processes", sc.rows(t, lines), want)
+}
+
 // TestRepartitionedJoinSourcePositionRefused: _PARTITION and _OFFSET in a
-// join repartitioned across processes are refused before anything is
-// read, at the column, naming the way out.
+// stream-stream join repartitioned across processes are refused before
+// anything is read, at the column, naming the way out.
 func TestRepartitionedJoinSourcePositionRefused(t *testing.T) {
 	t.Parallel()
 	brokers := startCluster(t, "orders", "payments")

@@ -112,16 +112,16 @@ func (t *twoStages) exactlyOnce(dlq *kafka.DeadLetterQueue) error {
 	return nil
 }
 
-// refuseSourcePosition refuses a join repartitioned across processes that
-// reads a record's place in its source. A statement over one stream reads
-// it in stage 2 as in one process (each record carries its source
-// partition and offset through the topic), but a join's rows are not
-// always one source record's (a stream-stream join gives its joined rows
-// offsets of its own), and stage 2 numbers the partitions of the join's
-// streams one after the other.
+// refuseSourcePosition refuses a stream-stream join repartitioned across
+// processes that reads a record's place in its source. A statement over
+// one stream (joined with tables or not) reads it in stage 2 as in one
+// process (each record carries its source partition and offset through
+// the topic), but a stream-stream join's rows are not one source record's
+// (they get offsets of their own), and stage 2 numbers the partitions of
+// the join's streams one after the other.
 func refuseSourcePosition(stmt *sql.Statement) error {
 	if id := sourcePosition(stmt.Select()); id != nil {
-		return sql.Errorf(id, "%s in a join repartitioned across processes is not supported (stage 2 reads the joined streams from one repartition topic, and a joined row is not one source record): "+
+		return sql.Errorf(id, "%s in a stream-stream join repartitioned across processes is not supported (stage 2 reads the joined streams from one repartition topic, and a joined row is not one source record): "+
 			"drop it, or run the statement in one process per group with '%s'='false'", strings.ToUpper(id.Name), plan.PropRepartition)
 	}
 	return nil

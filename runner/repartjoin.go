@@ -24,12 +24,12 @@ import (
 // every process reads them whole, as one process does. popts are the
 // options the plan was made with.
 func (q *joinQuery) repartitionJoin(ctx context.Context, stmt *sql.Statement, opts Options, j *Job, popts plan.Options) error {
-	if err := refuseSourcePosition(stmt); err != nil {
-		return err
-	}
 	prog := q.prog
 	streams := []int{0}
 	if prog.Sides() != nil {
+		if err := refuseSourcePosition(stmt); err != nil {
+			return err
+		}
 		streams = prog.StreamInputs()
 	}
 	var srcs []*kafka.Source
