@@ -109,8 +109,15 @@ type collector struct {
 // until the test ends, when src is closed.
 func openCollected(t *testing.T, src connector.Source) *collector {
 	t.Helper()
+	return openCollectedTo(t, src, nil)
+}
+
+// openCollectedTo is openCollected with the source's dead letters going to
+// dlq.
+func openCollectedTo(t *testing.T, src connector.Source, dlq connector.DeadLetters) *collector {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	ch, err := src.Open(ctx, tradeSchema(), nil)
+	ch, err := src.Open(ctx, tradeSchema(), dlq)
 	if err != nil {
 		t.Fatal(err)
 	}

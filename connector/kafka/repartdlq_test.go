@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -23,19 +24,10 @@ func TestRepartitionRowDeadLetteredAtItsOrigin(t *testing.T) {
 		t.Fatal(err)
 	}
 	src := base.RepartitionSource("rp", nil, 8, nil, func(*record.Record, int64) bool { return false })
-	ctx, cancel := context.WithCancel(context.Background())
 	dlq := &mem.DeadLetters{}
-	ch, err := src.Open(ctx, tradeSchema(), dlq)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &collector{}
-	go c.run(ctx, ch)
-	t.Cleanup(func() {
-		cancel()
-		src.Close()
-		c.wg.Wait()
-	})
+	openCollectedTo(t, src, dlq)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
 		t.Fatal(err)
