@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/sluicesql/sluice/connector"
-	"github.com/sluicesql/sluice/connector/kafka"
 )
 
 // TestMalformedMessagesReachTheDLQ produces keyed trades with some values
@@ -30,19 +29,7 @@ func TestMalformedMessagesReachTheDLQ(t *testing.T) {
 			bad[i] = v
 		}
 	}
-	// The offset of each message: topics start empty and a keyed message
-	// goes to its key's default partition, in order.
-	type at struct {
-		p int32
-		o int64
-	}
-	next := map[int32]int64{}
-	where := make([]at, len(msgs))
-	for i := range msgs {
-		p := kafka.Partition(msgs[i].Key, kafkaPartitions)
-		where[i] = at{p, next[p]}
-		next[p]++
-	}
+	where := places(msgs)
 	wantRows := spoil(msgs, trades, bad)
 	produce(t, brokers, "trades", msgs)
 
