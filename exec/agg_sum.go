@@ -139,8 +139,8 @@ func (a *sumAvg) prepare(r *record.Record) error {
 	if err != nil {
 		return err
 	}
-	if err := record.CheckSummable(v); err != nil {
-		return fmt.Errorf("%s of %s %s: %w", a.name(), v.Kind(), v, err)
+	if err := record.CheckSummable(a.name(), v); err != nil {
+		return err
 	}
 	a.cur = v
 	return nil

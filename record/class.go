@@ -1,6 +1,9 @@
 package record
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Class groups the kinds whose values compare with each other: every
 // number (INTEGER, DECIMAL, FLOAT) is one class. NULL has ClassNone.
@@ -43,18 +46,26 @@ func (v Value) Class() Class {
 // ErrNotNumber reports a value that SUM, AVG and arithmetic need as a number.
 var ErrNotNumber = errors.New("want a number")
 
-// CheckSummable returns nil when SUM or AVG can take v: NULL (skipped) or a
-// number; ErrDecimalOverflow for a DECIMAL whose scale is beyond MaxScale;
-// ErrNotNumber otherwise.
-func CheckSummable(v Value) error {
+// CheckSummable returns nil when SUM or AVG (fn, named in the error) can
+// take v: NULL (skipped) or a number. A DECIMAL whose scale is beyond
+// MaxScale is an ErrDecimalOverflow, anything else an ErrNotNumber.
+func CheckSummable(fn string, v Value) error {
 	switch v.kind {
 	case Null, Int, Float:
 		return nil
 	case Decimal:
-		if v.scale > MaxScale {
-			return ErrDecimalOverflow
+		if v.scale <= MaxScale {
+			return nil
 		}
-		return nil
 	}
-	return ErrNotNumber
+	return notSummable(fn, v) // apart, so that the check inlines
+}
+
+// notSummable is CheckSummable's error for v.
+func notSummable(fn string, v Value) error {
+	err := ErrNotNumber
+	if v.kind == Decimal {
+		err = ErrDecimalOverflow
+	}
+	return fmt.Errorf("%s of %s %s: %w", fn, v.Kind(), v, err)
 }

@@ -1,7 +1,6 @@
 package analytic
 
 import (
-	"fmt"
 	"math"
 
 	"github.com/sluicesql/sluice/expr"
@@ -60,8 +59,8 @@ func (f *sumAvg) prepare(r *record.Record, _ int32) error {
 	if err != nil {
 		return err
 	}
-	if err := record.CheckSummable(v); err != nil {
-		return fmt.Errorf("%s of %s %s: %w", f.name(), v.Kind(), v, err)
+	if err := record.CheckSummable(f.name(), v); err != nil {
+		return err
 	}
 	f.cur = v
 	return nil
