@@ -277,9 +277,15 @@ func connOption(opt string, registry bool) bool {
 }
 
 // inStreams returns the in-process streams n reads.
-func (r *Run) inStreams(n *Node) []*pipe.Stream {
+func (r *Run) inStreams(n *Node) []*pipe.Stream { return r.inProcess(n.Inputs) }
+
+// outStreams returns the in-process streams n writes.
+func (r *Run) outStreams(n *Node) []*pipe.Stream { return r.inProcess(n.Outputs) }
+
+// inProcess returns the streams of the in-process links among edges.
+func (r *Run) inProcess(edges []*Edge) []*pipe.Stream {
 	var out []*pipe.Stream
-	for _, e := range n.Inputs {
+	for _, e := range edges {
 		if e.Via == InProcess {
 			out = append(out, r.streams[edgeKey(e)])
 		}
@@ -291,17 +297,6 @@ func (r *Run) inStreams(n *Node) []*pipe.Stream {
 // several statements has one per reader, all written by its writer.
 func edgeKey(e *Edge) string {
 	return strings.ToLower(e.Stream) + "\x00" + strings.ToLower(e.To)
-}
-
-// outStreams returns the in-process streams n writes.
-func (r *Run) outStreams(n *Node) []*pipe.Stream {
-	var out []*pipe.Stream
-	for _, e := range n.Outputs {
-		if e.Via == InProcess {
-			out = append(out, r.streams[edgeKey(e)])
-		}
-	}
-	return out
 }
 
 // prepare prepares jr's job and configures the stream it writes.
