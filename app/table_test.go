@@ -16,9 +16,9 @@ import (
 	"github.com/sluicesql/sluice/sql"
 )
 
-// runApp runs the application src to its end and fails the test on any
-// job's error or interruption.
-func runApp(t *testing.T, src string, opts runner.Options) {
+// runApp runs the application src to its end, fails the test on any
+// job's error or interruption, and returns how its jobs ended.
+func runApp(t *testing.T, src string, opts runner.Options) []app.Result {
 	t.Helper()
 	a, err := build(t, src)
 	if err != nil {
@@ -37,6 +37,7 @@ func runApp(t *testing.T, src string, opts runner.Options) {
 			t.Fatalf("job %s did not run to its end: %+v", r.Name, r.Summary)
 		}
 	}
+	return results
 }
 
 // A CREATE TABLE ... GROUP BY k read by a JOIN is a table keyed by k with

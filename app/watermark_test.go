@@ -19,28 +19,12 @@ import (
 // records counted by its job called name.
 func runLate(t *testing.T, src, name string, parts int) int64 {
 	t.Helper()
-	a, err := build(t, src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	run, err := a.Start(context.Background(), runner.Options{Partitions: parts}, app.Hooks{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	results, err := run.Wait()
-	if err != nil {
-		t.Fatal(err)
-	}
-	late := int64(-1)
-	for _, r := range results {
-		if r.Summary == nil || r.Summary.Interrupted {
-			t.Fatalf("job %s did not run to its end: %+v", r.Name, r.Summary)
-		}
+	for _, r := range runApp(t, src, runner.Options{Partitions: parts}) {
 		if r.Name == name {
-			late = r.Summary.Total.Late
+			return r.Summary.Total.Late
 		}
 	}
-	return late
+	return -1
 }
 
 // A windowed statement reading an in-process stream fires on the
