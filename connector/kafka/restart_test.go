@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -81,6 +82,98 @@ func TestStaticMemberRestart(t *testing.T) {
 		t.Errorf("after a clean close the group still has %d members: %+v", len(m), m)
 	}
 	first.Close()
+}
+
+// TestStaticMemberLeavesOnlyItself: a static member that closes leaves its
+// group as the member it was, through its own connections. A process killed
+// (kill -9) whose shutdown still runs reaches no broker, and one whose
+// instance id its restart took over (it hung past its session) names its own
+// member id, which Kafka fences (KIP-345; kfake removes whoever holds the
+// instance id, so the test answers as Kafka does): neither removes the
+// restart, whose partitions would move and be read again from their last
+// commits. The restart's own close leaves at once.
+func TestStaticMemberLeavesOnlyItself(t *testing.T) {
+	for _, killed := range []bool{true, false} {
+		name := map[bool]string{true: "killed", false: "replaced"}[killed]
+		t.Run(name, func(t *testing.T) {
+			c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(testPartitions, "trades"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			brokers := c.ListenAddrs()
+			produce(t, brokers, "trades", trades(50, 5))
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			props := sourceProps(brokers, "group.id", "g", "group.instance.id", "worker-1", "session.timeout.ms", "120000")
+
+			var net kafkatest.Cutter
+			first, err := NewSource("trades", props, kgo.Dialer(net.Dial))
+			if err != nil {
+				t.Fatal(err)
+			}
+			assignedAll(t, ctx, first, testPartitions)
+			if killed {
+				net.Kill()
+			}
+			restarted, err := NewSource("trades", props)
+			if err != nil {
+				t.Fatal(err)
+			}
+			assignedAll(t, ctx, restarted, testPartitions)
+			holder := groupMembers(t, ctx, brokers)
+			if len(holder) != 1 {
+				t.Fatalf("members after the restart: %v", holder)
+			}
+			c.ControlKey(int16(kmsg.LeaveGroup), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+				c.KeepControl()
+				req := kreq.(*kmsg.LeaveGroupRequest)
+				resp := req.ResponseKind().(*kmsg.LeaveGroupResponse)
+				fenced := false
+				for _, m := range req.Members {
+					r := kmsg.NewLeaveGroupResponseMember()
+					r.MemberID, r.InstanceID = m.MemberID, m.InstanceID
+					if m.MemberID != "" && m.MemberID != holder[0] {
+						r.ErrorCode, fenced = kerr.FencedInstanceID.Code, true
+					}
+					resp.Members = append(resp.Members, r)
+				}
+				return resp, nil, fenced
+			})
+			first.Close()
+			if got := groupMembers(t, ctx, brokers); len(got) != 1 || got[0] != holder[0] {
+				t.Errorf("the %s process's close left the group with members %v, want its restart %v", name, got, holder)
+			}
+			if err := restarted.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if got := groupMembers(t, ctx, brokers); len(got) != 0 {
+				t.Errorf("after the restart's clean close the group has members %v", got)
+			}
+		})
+	}
+}
+
+// groupMembers returns the member ids of group g.
+func groupMembers(t *testing.T, ctx context.Context, brokers []string) []string {
+	t.Helper()
+	cl, err := newClient(Plain(brokers))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	groups, err := kadm.NewClient(cl).DescribeGroups(ctx, "g")
+	if err == nil {
+		err = groups.Error()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, m := range groups["g"].Members {
+		ids = append(ids, m.MemberID)
+	}
+	return ids
 }
 
 // TestUnavailableTimeout: a source whose brokers go away says how long it

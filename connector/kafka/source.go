@@ -602,8 +602,12 @@ func (s *Source) Close() error {
 	s.wg.Wait()
 	s.awaitSplit()
 	s.endTransaction()
-	cl.CloseAllowingRebalance()
-	s.leaveStatic()
+	// the group's last callbacks run as the member stops taking part; a
+	// static member then leaves through the same client, before it closes
+	cl.AllowRebalance()
+	cl.LeaveGroup()
+	s.leaveStatic(cl)
+	cl.Close()
 	s.mu.Lock()
 	for _, r := range s.readers {
 		r.finish()
@@ -620,22 +624,40 @@ const leaveWait = 5 * time.Second
 // partitions move to the other members at once instead of after the session
 // timeout. A process killed without shutting down keeps its membership, and
 // its restart takes its partitions back without a rebalance.
-func (s *Source) leaveStatic() {
-	if s.cfg.instanceID == "" {
+//
+// It leaves as the member cl, the member's own client, last was: its member
+// id with its instance id. Once a restart took the instance id over (this
+// process hung past its session, or stopped while the restart had already
+// joined), Kafka answers FENCED_INSTANCE_ID instead of removing the member
+// that replaced it, whose partitions would move and be read again from
+// their last commits; a client that never got a member id has nothing to
+// leave. Through cl, the request takes the member's own connections, and
+// options such as a dialer: a process that can no longer reach the
+// cluster says nothing.
+func (s *Source) leaveStatic(cl *kgo.Client) {
+	member, _ := cl.GroupMetadata()
+	if s.cfg.instanceID == "" || member == "" {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), leaveWait)
 	defer cancel()
-	cl, err := newClient(s.cfg.conn)
+	req := kmsg.NewPtrLeaveGroupRequest()
+	req.Group, req.MemberID = s.cfg.group, member // v0 to v2 name the member alone
+	m := kmsg.NewLeaveGroupRequestMember()
+	m.MemberID, m.InstanceID, m.Reason = member, kmsg.StringPtr(s.cfg.instanceID), kmsg.StringPtr("sluice shut down")
+	req.Members = append(req.Members, m)
+	resp, err := req.RequestWith(ctx, cl)
 	if err == nil {
-		defer cl.Close()
-		var resp kadm.LeaveGroupResponses
-		resp, err = kadm.NewClient(cl).LeaveGroup(ctx, kadm.LeaveGroup(s.cfg.group).InstanceIDs(s.cfg.instanceID).Reason("sluice shut down"))
-		if err == nil {
-			err = resp.Error()
+		err = kerr.ErrorForCode(resp.ErrorCode)
+		for _, m := range resp.Members {
+			if err == nil {
+				err = kerr.ErrorForCode(m.ErrorCode)
+			}
 		}
 	}
-	if err != nil && !errors.Is(err, kerr.UnknownMemberID) { // not a member: nothing to leave
+	// not a member (any more), or no longer the one with the instance id:
+	// nothing to leave
+	if err != nil && !errors.Is(err, kerr.UnknownMemberID) && !errors.Is(err, kerr.FencedInstanceID) {
 		s.logger().Warn("kafka static member could not leave its group; its partitions move after the session timeout",
 			"group", s.cfg.group, "instance", s.cfg.instanceID, "error", err)
 	}
