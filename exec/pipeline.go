@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/sluicesql/sluice/expr"
 	"github.com/sluicesql/sluice/record"
 )
 
@@ -286,12 +287,16 @@ func (pl *Pipeline) statelessRow(r *record.Record) {
 
 // pass applies WHERE; it counts filtered and failed records.
 func (pl *Pipeline) pass(r *record.Record) bool {
-	if pl.p.where == nil {
-		return true
-	}
-	v, err := pl.p.where(r)
+	return pl.p.where == nil || pl.holds(pl.p.where, "WHERE", r, r)
+}
+
+// holds applies the filter f of a clause (WHERE, QUALIFY) to src: a row
+// for which it is not TRUE is counted filtered, and one it fails on is
+// dead-lettered as r, the error naming the clause.
+func (pl *Pipeline) holds(f expr.Func, clause string, r, src *record.Record) bool {
+	v, err := f(src)
 	if err != nil {
-		pl.deadLetter(r, fmt.Errorf("WHERE: %w", err))
+		pl.deadLetter(r, fmt.Errorf("%s: %w", clause, err))
 		return false
 	}
 	if v.Kind() != record.Bool || !v.Bool() {

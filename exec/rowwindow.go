@@ -334,16 +334,7 @@ func (p *Program) compileQualify(q sql.Expr, scope *expr.Scope) error {
 
 // qualifies applies QUALIFY to a row extended with its OVER values.
 func (pl *Pipeline) qualifies(r, src *record.Record) bool {
-	v, err := pl.p.qualify(src)
-	if err != nil {
-		pl.deadLetter(r, fmt.Errorf("QUALIFY: %w", err))
-		return false
-	}
-	if v.Kind() != record.Bool || !v.Bool() {
-		pl.stats.Filtered++
-		return false
-	}
-	return true
+	return pl.holds(pl.p.qualify, "QUALIFY", r, src)
 }
 
 // rowOrdered reports whether rows run in event-time order (an OVER call
