@@ -434,13 +434,19 @@ func before(a, b *record.Record) bool {
 }
 
 // compare orders two rows' ORDER BY values (NULLs last when ascending).
-func (t *topNPlan) compare(a, b []record.Value) int {
+func (t *topNPlan) compare(a, b []record.Value) int { return compareTuples(a, b, t.desc) }
+
+// compareTuples orders two lists of values as compareValues orders
+// values (its rule written out here, so that the loop makes no call but
+// record.Compare), the first that differ deciding, descending where desc
+// says (nil: all ascending).
+func compareTuples(a, b []record.Value, desc []bool) int {
 	for i := range a {
 		c, err := record.Compare(a[i], b[i])
 		if err != nil {
 			c = int(a[i].Kind()) - int(b[i].Kind())
 		}
-		if t.desc[i] {
+		if desc != nil && desc[i] {
 			c = -c
 		}
 		if c != 0 {
@@ -735,32 +741,17 @@ func (t *groupTopN) groupTopColumns(a *aggPlan) []sql.Expr {
 func (pl *Pipeline) rankGroupRows(rows []record.Record) []record.Record {
 	t, width := pl.p.groupTop, pl.p.out.Len()
 	hidden := func(r *record.Record) []record.Value { return r.Values[width:] }
-	cmpVals := func(a, b []record.Value, desc []bool) int {
-		for i := range a {
-			c, err := record.Compare(a[i], b[i])
-			if err != nil {
-				c = int(a[i].Kind()) - int(b[i].Kind())
-			}
-			if desc != nil && desc[i] {
-				c = -c
-			}
-			if c != 0 {
-				return c
-			}
-		}
-		return 0
-	}
 	// rows that tie on the rank's ORDER BY are ordered by their columns,
 	// not by the order their groups were made in, which follows arrival
 	slices.SortFunc(rows, func(a, b record.Record) int {
 		ha, hb := hidden(&a), hidden(&b)
-		if c := cmpVals(ha[:t.keys], hb[:t.keys], nil); c != 0 {
+		if c := compareTuples(ha[:t.keys], hb[:t.keys], nil); c != 0 {
 			return c
 		}
-		if c := cmpVals(ha[t.keys:], hb[t.keys:], t.desc); c != 0 {
+		if c := compareTuples(ha[t.keys:], hb[t.keys:], t.desc); c != 0 {
 			return c
 		}
-		return cmpVals(a.Values[:width], b.Values[:width], nil)
+		return compareTuples(a.Values[:width], b.Values[:width], nil)
 	})
 	kept := rows[:0] // overwrites rows only behind i; prev keeps the hidden values
 	var rank int64
@@ -769,11 +760,11 @@ func (pl *Pipeline) rankGroupRows(rows []record.Record) []record.Record {
 	for i := range rows {
 		h := hidden(&rows[i])
 		switch {
-		case prev == nil || cmpVals(h[:t.keys], prev[:t.keys], nil) != 0:
+		case prev == nil || compareTuples(h[:t.keys], prev[:t.keys], nil) != 0:
 			rank, first = 1, i
 		case t.kind == rowNumber:
 			rank++
-		case cmpVals(h[t.keys:], prev[t.keys:], t.desc) != 0:
+		case compareTuples(h[t.keys:], prev[t.keys:], t.desc) != 0:
 			if t.kind == rankGaps {
 				rank = int64(i-first) + 1
 			} else {
