@@ -296,15 +296,7 @@ func whereAlias(err error, sel *sql.Select, in *expr.Scope) error {
 // isAggregating reports whether the query groups: GROUP BY, a WINDOW or an
 // aggregate call in the select list or HAVING.
 func isAggregating(sel *sql.Select, items []sql.SelectItem) bool {
-	if len(sel.GroupBy) > 0 || sel.Window != nil || sel.Having != nil {
-		return true
-	}
-	for _, it := range items {
-		if len(collectAggregates(it.Expr, nil)) > 0 {
-			return true
-		}
-	}
-	return false
+	return sel.Window != nil || groups(sel, items)
 }
 
 // collectAggregates appends the distinct aggregate calls in e to have.
