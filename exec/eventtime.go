@@ -82,17 +82,14 @@ func timeValue(v record.Value, f timeFormat) (int64, error) {
 		}
 		return t.Millis(), nil
 	case record.String:
-		if f == formatSeconds {
+		if f == formatSeconds || f == formatMillis {
 			n, err := record.ParseNumber(v.Str())
 			if err != nil {
-				return 0, fmt.Errorf("%q is not epoch seconds", v.Str())
-			}
-			return timeValue(n, f)
-		}
-		if f == formatMillis {
-			n, err := record.ParseNumber(v.Str())
-			if err != nil {
-				return 0, fmt.Errorf("%q is not epoch milliseconds", v.Str())
+				unit := "milliseconds"
+				if f == formatSeconds {
+					unit = "seconds"
+				}
+				return 0, fmt.Errorf("%q is not epoch %s", v.Str(), unit)
 			}
 			return timeValue(n, f)
 		}
