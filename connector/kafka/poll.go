@@ -142,10 +142,11 @@ func (s *Source) push(ctx context.Context, cl *kgo.Client, p int32, recs []*kgo.
 	if r == nil || r.ended.Load() {
 		return
 	}
-	// Transaction markers (control records, kept so that a partition whose
-	// last records are markers still reaches its end) are not data.
+	// Transaction markers (control records) are kept: they are no data,
+	// but the reader's position moves past them as it reads (decodeInto),
+	// so that a partition whose last records are markers (a topic written
+	// in transactions) is read up to its end.
 	last := recs[len(recs)-1].Offset
-	recs = dropControl(recs)
 	if s.cfg.stopAtEnd {
 		n := len(recs)
 		for n > 0 && recs[n-1].Offset >= end {
@@ -154,7 +155,7 @@ func (s *Source) push(ctx context.Context, cl *kgo.Client, p int32, recs []*kgo.
 		recs = recs[:n]
 	}
 	// The reader owns recs once pushed: read what is needed first.
-	atEnd := s.cfg.stopAtEnd && (last+1 >= end || len(recs) == 0 || recs[len(recs)-1].Offset+1 >= end)
+	atEnd := s.cfg.stopAtEnd && last+1 >= end
 	if len(recs) > 0 && !r.push(ctx, recs) {
 		return
 	}
@@ -164,24 +165,6 @@ func (s *Source) push(ctx context.Context, cl *kgo.Client, p int32, recs []*kgo.
 		cl.PauseFetchPartitions(map[string][]int32{s.cfg.topic: {p}})
 		s.signal()
 	}
-}
-
-// dropControl returns recs without its control records (transaction
-// markers), in place; recs without any is returned as it is.
-func dropControl(recs []*kgo.Record) []*kgo.Record {
-	for i, r := range recs {
-		if !r.Attrs.IsControl() {
-			continue
-		}
-		kept := recs[:i]
-		for _, r := range recs[i+1:] {
-			if !r.Attrs.IsControl() {
-				kept = append(kept, r)
-			}
-		}
-		return kept
-	}
-	return recs
 }
 
 // deliverLoop sends new readers on out. Without a group every reader exists

@@ -199,6 +199,11 @@ func (r *partReader) upstreamEnd() {
 
 // decodeInto decodes kr into the next record of b, or dead-letters it.
 func (r *partReader) decodeInto(b *record.Batch, kr *kgo.Record) {
+	if kr.Attrs.IsControl() {
+		// a transaction marker: read, but no record
+		r.next.Store(kr.Offset + 1)
+		return
+	}
 	if r.up != nil {
 		keep, err := r.up.admit(kr)
 		if err != nil {
