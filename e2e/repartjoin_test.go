@@ -41,9 +41,9 @@ type joinScenario struct {
 	// killOnly: only the run with a process killed and one joining (the
 	// run of three alone adds nothing to the scenario it varies)
 	killOnly bool
-	// midRun slows the first processes (slowRepartition) and kills one
-	// once the group checkpointed past 3s of event time, its state and
-	// watermark well under way (else at the group's first commit)
+	// midRun kills a process once the group checkpointed past 3s of
+	// event time, its state and watermark well under way (else at the
+	// group's first commit on the repartition topic)
 	midRun bool
 }
 
@@ -254,12 +254,80 @@ func tradersWindowed(window string) func(*testing.T) joinScenario {
 // start creates and fills the scenario's topics and returns the brokers.
 func (sc joinScenario) start(t *testing.T, more ...string) string {
 	t.Helper()
+	brokers, _ := sc.startHeld(t, 0, more...)
+	return brokers
+}
+
+// startHeld is start with the last fraction held (0 to 1) of the FROM
+// stream's records written in a transaction left open (holdTail): a
+// bounded run counts them, but reads them only once the test releases
+// them.
+func (sc joinScenario) startHeld(t *testing.T, held float64, more ...string) (string, *heldTail) {
+	t.Helper()
 	brokers := startCluster(t, more...)
+	var tail *heldTail
 	for topic, n := range sc.sized {
 		createTopic(t, brokers, topic, n)
-		produce(t, brokers, topic, sc.data[topic])
+		msgs := sc.data[topic]
+		k := len(msgs)
+		if topic == sc.from {
+			k -= int(held * float64(len(msgs)))
+		}
+		produce(t, brokers, topic, msgs[:k])
+		if k < len(msgs) {
+			tail = holdTail(t, brokers, topic, msgs[k:])
+		}
 	}
-	return brokers
+	return brokers, tail
+}
+
+// heldTail is the end of a topic written in a transaction that stays open
+// until release: a read_committed consumer (a Kafka source's default)
+// reads the topic up to the transaction's first record and waits there,
+// while the topic's end offsets, where a bounded run ends, count every
+// record of it. A run of a group over the topic cannot end before the
+// release, whatever the speed of its processes: the test acts mid-run
+// without racing them.
+type heldTail struct {
+	cl *kgo.Client
+}
+
+// holdTail writes msgs to topic (partitioned as produce does) in a
+// transaction left open, before which every record of topic must have been
+// written (in each partition, the transaction's first record is where
+// reading stops).
+func holdTail(t *testing.T, brokers, topic string, msgs []kafka.Message) *heldTail {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...), kgo.DefaultProduceTopic(topic),
+		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)), kgo.TransactionalID("held-"+topic),
+		kgo.TransactionTimeout(5*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	recs := make([]*kgo.Record, len(msgs))
+	for i, m := range msgs {
+		recs[i] = &kgo.Record{Key: m.Key, Value: m.Value}
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	return &heldTail{cl: cl}
+}
+
+// release commits the tail's transaction: its records become readable.
+func (h *heldTail) release(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := h.cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // text returns the statement: group props for its FROM stream (pairs of
@@ -326,8 +394,10 @@ func (sc joinScenario) oneProcess(t *testing.T, brokers string) []string {
 // TestRepartitionedJoinsAcrossProcesses runs unaligned joins in three
 // processes of one consumer group, and again with one of them killed
 // mid-run (its connections cut at once, as by kill -9) and restarted
-// while a fourth joins: a stream-stream JOIN of two topics with different
-// partition counts, neither keyed by the join key, its LEFT (WITHIN) and
+// while a fourth joins (mid-run by construction: the last 40% of the FROM
+// stream is held in an open transaction until then, heldTail): a
+// stream-stream JOIN of two topics with different partition counts,
+// neither keyed by the join key, its LEFT (WITHIN) and
 // FULL (asymmetric BETWEEN) forms with rows unmatched on both sides and
 // event times out of order, windowed counts per order after the inner
 // and the LEFT join (EMIT FINAL, and EMIT CHANGES after the LEFT join),
@@ -370,8 +440,18 @@ func TestRepartitionedJoinsAcrossProcesses(t *testing.T) {
 				if sc.killOnly && !kill {
 					t.Skip("varies another scenario: only its run with a process killed and one joining")
 				}
-				brokers := sc.start(t, "results")
-				want := sc.oneProcess(t, brokers)
+				// killed and joined: the last part of the FROM stream is
+				// held back until the kill, so that the kill comes mid-run
+				// whatever the speed of the processes (unheld, the whole run
+				// takes them half a second, and about 1 run in 3 had ended
+				// before the test saw a checkpoint past 3s)
+				var brokers string
+				var tail *heldTail
+				if kill {
+					brokers, tail = sc.startHeld(t, 0.4, "results")
+				} else {
+					brokers = sc.start(t, "results")
+				}
 				ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
 				defer cancel()
 				sink := fmt.Sprintf("'out.type'='kafka_sink', 'out.topic.name'='results', 'out.bootstrap.servers'='%s'", brokers)
@@ -381,46 +461,39 @@ func TestRepartitionedJoinsAcrossProcesses(t *testing.T) {
 					// a killed process drains nothing: do not wait for it
 					victimText = strings.Replace(text, "'commit.interval'", "'drain.timeout'='1s', 'commit.interval'", 1)
 				}
-				// midRun: the first processes' stage 2 works slowly on
-				// purpose (after each batch: not in the Kafka client's poll,
-				// which would hold the group's rebalances)
-				// (a millisecond per record, at most 5 per batch: a stopping
-				// generation passes the batches it read through this too,
-				// and a handover held for seconds makes kfake drop the
-				// members waiting in JoinGroup, whose rejoin starts the next
-				// rebalance: the group never settled in some full runs)
-				var slow func(partition, records int, took time.Duration)
-				if kill && sc.midRun {
-					slow = func(_, n int, _ time.Duration) { time.Sleep(time.Duration(min(n, 5)) * time.Millisecond) }
-				}
 				victim := &kafkatest.Cutter{}
-				procs := []*stage{startStageWith(t, ctx, victimText, victim, slow), startStageWith(t, ctx, text, &kafkatest.Cutter{}, slow), startStageWith(t, ctx, text, &kafkatest.Cutter{}, slow)}
-				if kill && sc.midRun {
-					// stage 2 reads slowly on purpose: the kill waits for a
-					// checkpoint past 2s of event time, at most a minute. A
-					// group that has not got there is killed all the same
-					// and must still write the one-process rows (at the
-					// session's end about 1 run in 3 never got there until
-					// the kill's rebalance: a stall not yet explained)
-					deadline := time.Now().Add(time.Minute)
-					for !checkpointPast(ctx, brokers, "g", "g-out-repartition", 1_700_000_003_000) && time.Now().Before(deadline) {
-						time.Sleep(50 * time.Millisecond)
-					}
-				} else if kill {
-					waitFor(t, "the group commits on the repartition topic", func() bool {
-						offs, err := groupOffsets(ctx, brokers, "g", "g-out-repartition")
-						return err == nil && len(offs) > 0
-					})
-				}
+				procs := []*stage{startStageOn(t, ctx, victimText, victim), startStageOn(t, ctx, text, &kafkatest.Cutter{}), startStageOn(t, ctx, text, &kafkatest.Cutter{})}
 				if kill {
+					if sc.midRun {
+						// the held records start past 5s of event time:
+						// every process's watermark gets past 3s
+						waitWithin(t, time.Minute, "a checkpoint past 3s of event time", func() bool {
+							return checkpointPast(ctx, brokers, "g", "g-out-repartition", 1_700_000_003_000)
+						})
+					} else {
+						waitFor(t, "the group commits on the repartition topic", func() bool {
+							offs, err := groupOffsets(ctx, brokers, "g", "g-out-repartition")
+							return err == nil && len(offs) > 0
+						})
+					}
+					if n := doneMarkers(ctx, brokers, "g", "g-out-repartition"); n > 0 {
+						t.Fatalf("%d partitions of the repartition topic finished before the kill: not mid-run", n)
+					}
 					victim.Kill()
 					procs[0].cancel()
 					<-procs[0].done
-					procs = append(procs[1:], startStageOn(t, ctx, text, &kafkatest.Cutter{}), startStageOn(t, ctx, text, &kafkatest.Cutter{}))
+					// the processes started now list where the source ends
+					// before the release, as those that run on did: all end
+					// at the same offsets (the release adds a commit marker)
+					started := []*stage{startStageOn(t, ctx, text, &kafkatest.Cutter{}), startStageOn(t, ctx, text, &kafkatest.Cutter{})}
+					waitFor(t, "the processes started after the kill list where the source ends", func() bool { return listedEnds(started...) })
+					tail.release(t)
+					procs = append(procs[1:], started...)
 				}
 				for i, p := range procs {
 					p.wait(t, ctx, fmt.Sprint(i))
 				}
+				want := sc.oneProcess(t, brokers)
 				var lines []string
 				for _, r := range readTopic(t, brokers, "results") {
 					lines = append(lines, string(r.Value))
@@ -452,6 +525,41 @@ func TestRepartitionedJoinsAcrossProcesses(t *testing.T) {
 // session timeout is 40s: a killed process's members go 40s after the
 // kill, which the test's deadline allows for.
 const joinSessionTimeout = "40000"
+
+// listedEnds reports whether every process has opened its Kafka source
+// (listed where a bounded run of it ends).
+func listedEnds(procs ...*stage) bool {
+	for _, p := range procs {
+		for _, ks := range p.job.KafkaSources() {
+			if _, ends := ks.Offsets(); ends == nil {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// doneMarkers returns how many partitions of the repartition topic topic
+// group committed at a done marker (finished in a bounded run), -1 when
+// the offsets cannot be fetched.
+func doneMarkers(ctx context.Context, brokers, group, topic string) int {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...))
+	if err != nil {
+		return -1
+	}
+	defer cl.Close()
+	resp, err := kadm.NewClient(cl).FetchOffsets(ctx, group)
+	if err != nil {
+		return -1
+	}
+	n := 0
+	for _, o := range resp[topic] {
+		if strings.HasPrefix(o.Metadata, "sluice-done:") {
+			n++
+		}
+	}
+	return n
+}
 
 // checkpointPast reports whether a partition of the repartition topic
 // topic is committed by group with a stage-2 checkpoint whose watermark is
