@@ -16,6 +16,7 @@ import (
 
 	"github.com/sluicesql/sluice/connector"
 	"github.com/sluicesql/sluice/connector/kafka"
+	"github.com/sluicesql/sluice/internal/kafkatest"
 	"github.com/sluicesql/sluice/runner"
 )
 
@@ -62,11 +63,7 @@ func (h *ackedDeadLetters) has(a at) bool {
 // has committed the whole input.
 func TestMalformedMessagesReachTheDLQTopic(t *testing.T) {
 	t.Parallel()
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(kafkaPartitions, "trades", "dead"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cluster.Close)
+	cluster := kafkatest.Cluster(t, kfake.NumBrokers(3), kfake.SeedTopics(kafkaPartitions, "trades", "dead"))
 	brokers := strings.Join(cluster.ListenAddrs(), ",")
 	trades := genTrades(t, 3000, 40)
 	msgs := keyBy(trades, byTrader)

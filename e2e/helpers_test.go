@@ -20,6 +20,7 @@ import (
 
 	"github.com/sluicesql/sluice/connector/gen"
 	"github.com/sluicesql/sluice/connector/kafka"
+	"github.com/sluicesql/sluice/internal/kafkatest"
 	"github.com/sluicesql/sluice/job"
 	"github.com/sluicesql/sluice/runner"
 	"github.com/sluicesql/sluice/sql"
@@ -32,11 +33,7 @@ const kafkaPartitions = 8
 // partitions and returns its bootstrap servers, comma-separated.
 func startCluster(t testing.TB, topics ...string) string {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(kafkaPartitions, topics...))
-	if err != nil {
-		t.Fatalf("kfake: %v", err)
-	}
-	t.Cleanup(c.Close)
+	c := kafkatest.Cluster(t, kfake.NumBrokers(3), kfake.SeedTopics(kafkaPartitions, topics...))
 	return strings.Join(c.ListenAddrs(), ",")
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/sluicesql/sluice/connector/kafka"
+	"github.com/sluicesql/sluice/internal/kafkatest"
 	"github.com/sluicesql/sluice/sql"
 )
 
@@ -128,11 +129,7 @@ func TestQuickstart(t *testing.T) {
 func TestKafkaExample(t *testing.T) {
 	t.Chdir("..")
 	// trades only: the sink creates trader_volume with the source's 8 partitions.
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(8, "trades"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Close()
+	cluster := kafkatest.Cluster(t, kfake.NumBrokers(3), kfake.SeedTopics(8, "trades"))
 	brokers := cluster.ListenAddrs()
 	produceFile(t, brokers, "trades", "examples/data/trades.jsonl", "trader_id")
 

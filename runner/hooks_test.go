@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/sluicesql/sluice/internal/kafkatest"
 	"github.com/sluicesql/sluice/sql"
 )
 
@@ -27,11 +28,7 @@ func (h *newClients) OnNewClient(*kgo.Client) { h.n.Add(1) }
 // the job, and the workers report their batches.
 func TestKafkaHooks(t *testing.T) {
 	t.Chdir("..")
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, "trades", "trader_volume"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Close()
+	cluster := kafkatest.Cluster(t, kfake.NumBrokers(1), kfake.SeedTopics(4, "trades", "trader_volume"))
 	servers := strings.Join(cluster.ListenAddrs(), ",")
 	produceFile(t, cluster.ListenAddrs(), "trades", "examples/data/trades.jsonl", "trader_id")
 	text, err := os.ReadFile("examples/kafka_pipeline.sql")

@@ -96,11 +96,7 @@ func TestStaticMemberLeavesOnlyItself(t *testing.T) {
 	for _, killed := range []bool{true, false} {
 		name := map[bool]string{true: "killed", false: "replaced"}[killed]
 		t.Run(name, func(t *testing.T) {
-			c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(testPartitions, "trades"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			c := kafkatest.Cluster(t, kfake.NumBrokers(3), kfake.SeedTopics(testPartitions, "trades"))
 			brokers := c.ListenAddrs()
 			produce(t, brokers, "trades", trades(50, 5))
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
