@@ -101,6 +101,16 @@ func Value(key, v string) string {
 	return Redact(v)
 }
 
+// Props returns a copy of props with their values masked as Value masks
+// them.
+func Props(props map[string]string) map[string]string {
+	out := make(map[string]string, len(props))
+	for k, v := range props {
+		out[k] = Value(k, v)
+	}
+	return out
+}
+
 // Writer returns a writer that redacts what is written to w. Each Write is
 // redacted on its own, so a writer of whole lines (log handlers, fmt
 // calls) never lets a secret through split across two writes.

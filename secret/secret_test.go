@@ -36,6 +36,10 @@ func TestRedact(t *testing.T) {
 			t.Errorf("Value(%q, %q) = %q, want %q", tt[0], tt[1], got, tt[2])
 		}
 	}
+	p := Props(map[string]string{"t.sasl.password": "x", "t.sasl.oauthbearer.token": "tok", "t.sasl.oauthbearer.token.file": "/f", "t.topic.name": "a"})
+	if p["t.sasl.password"] != Mask || p["t.sasl.oauthbearer.token"] != Mask || p["t.sasl.oauthbearer.token.file"] != "/f" || p["t.topic.name"] != "a" {
+		t.Errorf("Props = %v", p)
+	}
 	var b strings.Builder
 	Writer(&b).Write([]byte("password hunter2-ENV\n"))
 	if b.String() != "password "+Mask+"\n" {

@@ -36,7 +36,7 @@ func checkFacts(t *testing.T, brokers []string, columns []string, kv ...string) 
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	f, err := observeFacts(ctx, "trades", sourceProps(brokers, kv...), columns)
+	f, err := ObserveFacts(ctx, "trades", sourceProps(brokers, kv...), columns)
 	if err != nil {
 		t.Fatal(err)
 	}

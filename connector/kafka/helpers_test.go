@@ -34,16 +34,6 @@ func shortDeliveryTimeout(t testing.TB) {
 	t.Cleanup(func() { deliveryTimeout = was })
 }
 
-// observeFacts is NewSource followed by CheckFacts: the partitioning facts
-// of the source name configured by props, checked on a sample of its topic.
-func observeFacts(ctx context.Context, name string, props map[string]string, columns []string) (connector.Facts, error) {
-	s, err := NewSource(name, props)
-	if err != nil {
-		return connector.Facts{}, err
-	}
-	return s.CheckFacts(ctx, columns)
-}
-
 // trade returns the i-th test trade keyed by its trader.
 func trade(i, traders int) Message {
 	trader := fmt.Sprintf("T%d", i%traders)

@@ -16,6 +16,16 @@ import (
 // sampleWait bounds how long CheckFacts reads.
 const sampleWait = 10 * time.Second
 
+// ObserveFacts is NewSource followed by CheckFacts: the partitioning facts
+// of the source name configured by props, checked on a sample of its topic.
+func ObserveFacts(ctx context.Context, name string, props map[string]string, columns []string) (connector.Facts, error) {
+	s, err := NewSource(name, props)
+	if err != nil {
+		return connector.Facts{}, err
+	}
+	return s.CheckFacts(ctx, columns)
+}
+
 // CheckFacts reads a sample of the topic (about VerifyRecords records spread
 // over its partitions, from the start of each) and returns the facts it
 // supports. A declared '<n>.partition.key' is checked: a sampled record whose

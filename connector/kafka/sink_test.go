@@ -206,7 +206,7 @@ func TestCreateTopic(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	f, err := observeFacts(ctx, "trades", sourceProps(brokers, "topic.name", "created"), nil)
+	f, err := ObserveFacts(ctx, "trades", sourceProps(brokers, "topic.name", "created"), nil)
 	if err != nil || f.Partitions != 4 {
 		t.Fatalf("facts %+v, %v; want 4 partitions", f, err)
 	}
