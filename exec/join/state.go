@@ -280,12 +280,7 @@ func (st *ssState) evict(pl *Pipeline, wm int64) int64 {
 			st.drop(pl, q.refs[q.head])
 			q.head++
 		}
-		if q.head == len(q.refs) {
-			q.refs, q.head = q.refs[:0], 0
-		} else if q.head >= len(q.refs)/2 {
-			n := copy(q.refs, q.refs[q.head:])
-			q.refs, q.head = q.refs[:n], 0
-		}
+		q.refs, q.head = compact(q.refs, q.head)
 		if q.head < len(q.refs) {
 			low, any = lowest(low, any, q.refs[q.head].done)
 		}
@@ -397,12 +392,22 @@ func (st *ssState) keepMatched(p *Program, wm int64) {
 	for st.matchedHead < len(st.matched) && p.Program.Fired(st.matched[st.matchedHead].et, wm) {
 		st.matchedHead++
 	}
-	if st.matchedHead == len(st.matched) {
-		st.matched, st.matchedHead = st.matched[:0], 0
-	} else if st.matchedHead >= len(st.matched)/2 {
-		n := copy(st.matched, st.matched[st.matchedHead:])
-		st.matched, st.matchedHead = st.matched[:n], 0
+	st.matched, st.matchedHead = compact(st.matched, st.matchedHead)
+}
+
+// compact drops the items of queue q before head, which are done, when
+// they are all of it or at least half (so that a queue popped from the
+// front keeps its memory bounded without a copy on every pop), and
+// returns the queue and its head.
+func compact[T any](q []T, head int) ([]T, int) {
+	switch {
+	case head == len(q):
+		return q[:0], 0
+	case head >= len(q)/2:
+		n := copy(q, q[head:])
+		return q[:n], 0
 	}
+	return q, head
 }
 
 // held reports the smallest offset of the buffered rows per source
