@@ -51,11 +51,7 @@ type rowBuf struct{ rows []record.Record }
 func (b *rowBuf) add(rows []record.Record) {
 	for i := range rows {
 		n := len(b.rows)
-		if n < cap(b.rows) {
-			b.rows = b.rows[:n+1]
-		} else {
-			b.rows = append(b.rows, record.Record{})
-		}
+		b.rows = record.Extend(b.rows)
 		d := &b.rows[n]
 		vals := append(d.Values[:0], rows[i].Values...)
 		*d = rows[i]

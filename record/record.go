@@ -103,3 +103,14 @@ func (b *Batch) Reset() {
 	}
 	b.Records = b.Records[:0]
 }
+
+// Extend returns recs one record longer. Within its capacity the new last
+// record is the one the slot held before (a refilled batch's earlier
+// record), whose Values storage the caller may reuse and must overwrite;
+// at capacity it is a zero Record.
+func Extend(recs []Record) []Record {
+	if len(recs) < cap(recs) {
+		return recs[:len(recs)+1]
+	}
+	return append(recs, Record{})
+}

@@ -170,11 +170,7 @@ func (r *splitReader) fastLines(recs []record.Record, slab *[]record.Value, n, m
 // values: the record's own from an earlier batch, else a piece of *slab,
 // allocated for up to slabRecords records at once.
 func grow(recs []record.Record, slab *[]record.Value, n, max int) ([]record.Record, []record.Value) {
-	if len(recs) < cap(recs) {
-		recs = recs[:len(recs)+1]
-	} else {
-		recs = append(recs, record.Record{})
-	}
+	recs = record.Extend(recs)
 	vals := recs[len(recs)-1].Values
 	if cap(vals) < n {
 		if len(*slab) < n {

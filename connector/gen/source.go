@@ -150,11 +150,7 @@ func (r *reader) Next(ctx context.Context, b *record.Batch, max int) error {
 	recs := b.Records
 	var slab []record.Value
 	for k := uint64(0); k < want; k++ {
-		if len(recs) < cap(recs) {
-			recs = recs[:len(recs)+1]
-		} else {
-			recs = append(recs, record.Record{})
-		}
+		recs = record.Extend(recs)
 		rec := &recs[len(recs)-1]
 		vals := rec.Values
 		if cap(vals) < r.n {

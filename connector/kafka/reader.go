@@ -217,11 +217,7 @@ func (r *partReader) decodeInto(b *record.Batch, kr *kgo.Record) {
 		}
 	}
 	n := len(b.Records)
-	if n < cap(b.Records) {
-		b.Records = b.Records[:n+1]
-	} else {
-		b.Records = append(b.Records, record.Record{})
-	}
+	b.Records = record.Extend(b.Records)
 	rec := &b.Records[n]
 	r.next.Store(kr.Offset + 1)
 	if err := r.dec.decode(rec, kr); err != nil {

@@ -564,11 +564,7 @@ func (rd *reader) copyTo(b *record.Batch, take []record.Record) {
 	n := len(take)
 	var slab []record.Value // values for records the job's batch never held
 	for i := range take {
-		if len(b.Records) < cap(b.Records) {
-			b.Records = b.Records[:i+1]
-		} else {
-			b.Records = append(b.Records, record.Record{})
-		}
+		b.Records = record.Extend(b.Records)
 		out := &b.Records[i]
 		vals := out.Values[:0]
 		if cap(vals) < width {
