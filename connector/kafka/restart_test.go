@@ -51,35 +51,12 @@ func TestStaticMemberRestart(t *testing.T) {
 	produce(t, brokers, "trades", trades(50, 5))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	props := sourceProps(brokers, "group.id", "g", "group.instance.id", "worker-1", "session.timeout.ms", "120000")
-
-	var c kafkatest.Cutter
-	first, err := NewSource("trades", props, kgo.Dialer(c.Dial))
-	if err != nil {
-		t.Fatal(err)
-	}
-	assignedAll(t, ctx, first, testPartitions)
-	c.Kill() // kill -9: the member stops heartbeating without leaving
-
-	restarted, err := NewSource("trades", props)
-	if err != nil {
-		t.Fatal(err)
-	}
-	assignedAll(t, ctx, restarted, testPartitions)
+	first, restarted := restartStaticMember(t, ctx, brokers, true)
 	if err := restarted.Close(); err != nil {
 		t.Fatal(err)
 	}
-	cl, err := newClient(Plain(brokers))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	groups, err := kadm.NewClient(cl).DescribeGroups(ctx, "g")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m := groups["g"].Members; len(m) != 0 {
-		t.Errorf("after a clean close the group still has %d members: %+v", len(m), m)
+	if m := groupMembers(t, ctx, brokers); len(m) != 0 {
+		t.Errorf("after a clean close the group still has %d members: %v", len(m), m)
 	}
 	first.Close()
 }
@@ -101,22 +78,7 @@ func TestStaticMemberLeavesOnlyItself(t *testing.T) {
 			produce(t, brokers, "trades", trades(50, 5))
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			props := sourceProps(brokers, "group.id", "g", "group.instance.id", "worker-1", "session.timeout.ms", "120000")
-
-			var net kafkatest.Cutter
-			first, err := NewSource("trades", props, kgo.Dialer(net.Dial))
-			if err != nil {
-				t.Fatal(err)
-			}
-			assignedAll(t, ctx, first, testPartitions)
-			if killed {
-				net.Kill()
-			}
-			restarted, err := NewSource("trades", props)
-			if err != nil {
-				t.Fatal(err)
-			}
-			assignedAll(t, ctx, restarted, testPartitions)
+			first, restarted := restartStaticMember(t, ctx, brokers, killed)
 			holder := groupMembers(t, ctx, brokers)
 			if len(holder) != 1 {
 				t.Fatalf("members after the restart: %v", holder)
@@ -148,6 +110,30 @@ func TestStaticMemberLeavesOnlyItself(t *testing.T) {
 			}
 		})
 	}
+}
+
+// restartStaticMember starts a static member of group g (instance
+// worker-1, a 2-minute session) over a network the test may cut and waits
+// until it holds every partition of trades; when kill it then stops it as
+// kill -9 does (its connections cut, no leave). It starts the member's
+// restart, waits until that holds every partition, and returns both.
+func restartStaticMember(t *testing.T, ctx context.Context, brokers []string, kill bool) (first, restarted *Source) {
+	t.Helper()
+	props := sourceProps(brokers, "group.id", "g", "group.instance.id", "worker-1", "session.timeout.ms", "120000")
+	var net kafkatest.Cutter
+	first, err := NewSource("trades", props, kgo.Dialer(net.Dial))
+	if err != nil {
+		t.Fatal(err)
+	}
+	assignedAll(t, ctx, first, testPartitions)
+	if kill {
+		net.Kill()
+	}
+	if restarted, err = NewSource("trades", props); err != nil {
+		t.Fatal(err)
+	}
+	assignedAll(t, ctx, restarted, testPartitions)
+	return first, restarted
 }
 
 // groupMembers returns the member ids of group g.
