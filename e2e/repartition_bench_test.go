@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -43,12 +44,51 @@ func BenchmarkRepartition(b *testing.B) {
 	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {
 			var elapsed, cpu time.Duration
-			for i := range b.N {
-				// a fresh group per run: nothing committed yet
-				group := fmt.Sprintf("bench-%s-%d", strings.ReplaceAll(tc.name, "/", "-"), i)
+			for range b.N {
+				group := freshGroup(tc.name)
 				text := fmt.Sprintf("CREATE STREAM out AS SELECT %s, COUNT(*) AS n, SUM(quantity) AS q FROM trades GROUP BY %s EMIT FINAL "+
 					"WITH (%s%s, 'out.type'='file_sink', 'out.path'='%s', 'commit.interval'='200ms')",
 					tc.key, tc.key, kafkaTrades(brokers, "group.id", group), tc.extra, b.TempDir()+"/out.jsonl")
+				wall, used := runProcesses(b, text, tc.processes)
+				elapsed, cpu = elapsed+wall, cpu+used
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/elapsed.Seconds(), "rec/s")
+			b.ReportMetric(float64(cpu.Nanoseconds())/float64(n*b.N), "cpu-ns/rec")
+		})
+	}
+}
+
+// BenchmarkRepartitionExactlyOnce measures records/s of a windowed GROUP
+// BY through the repartition topic to a Kafka topic, read from 8 Kafka
+// partitions (kfake, in process) to the end, at-least-once and
+// exactly-once (stage 2 commits its output and offsets in a transaction
+// per commit interval), in one and in two processes. The ratio of
+// "exactly_once" to "at_least_once" is the cost of the transactions;
+// beside records/s it reports the CPU time the whole test process (the
+// broker included) spent per record, which other work on the machine
+// disturbs less. Run it with
+//
+//	go test ./e2e -run '^$' -bench RepartitionExactlyOnce -benchtime 3x
+func BenchmarkRepartitionExactlyOnce(b *testing.B) {
+	const n = 200000
+	brokers := startCluster(b, "trades")
+	trades := genTrades(b, n, 200)
+	produce(b, brokers, "trades", keyBy(trades, byTrader))
+	for _, tc := range []struct {
+		guarantee string
+		processes int
+	}{{"at_least_once", 1}, {"exactly_once", 1}, {"at_least_once", 2}, {"exactly_once", 2}} {
+		name := fmt.Sprintf("%s/%d", tc.guarantee, tc.processes)
+		b.Run(name, func(b *testing.B) {
+			var elapsed, cpu time.Duration
+			for range b.N {
+				// a fresh output topic too
+				run := freshGroup(name)
+				text := fmt.Sprintf("CREATE STREAM out AS SELECT symbol, _WINDOW_START AS w, COUNT(*) AS n, SUM(quantity) AS q FROM trades "+
+					"GROUP BY symbol WINDOW TUMBLING(trade_time, INTERVAL '1' SECOND) EMIT FINAL "+
+					"WITH (%s, 'out.type'='kafka_sink', 'out.topic.name'='%s', 'out.bootstrap.servers'='%s', 'commit.interval'='200ms', "+
+					"'processing.guarantee'='%s')",
+					kafkaTrades(brokers, "group.id", run), run, brokers, tc.guarantee)
 				wall, used := runProcesses(b, text, tc.processes)
 				elapsed, cpu = elapsed+wall, cpu+used
 			}
@@ -81,11 +121,10 @@ func BenchmarkRepartitionedJoin(b *testing.B) {
 	}{{"one-process", 1}, {"repartitioned/1", 1}, {"repartitioned/2", 2}} {
 		b.Run(tc.name, func(b *testing.B) {
 			var elapsed, cpu time.Duration
-			for i := range b.N {
+			for range b.N {
 				var group []string
 				if tc.name != "one-process" {
-					// a fresh group per run: nothing committed yet
-					group = []string{"group.id", fmt.Sprintf("bench-%s-%d", strings.ReplaceAll(tc.name, "/", "-"), i)}
+					group = []string{"group.id", freshGroup(tc.name)}
 				}
 				text := sc.text(brokers, fmt.Sprintf("'out.type'='file_sink', 'out.path'='%s'", b.TempDir()+"/out.jsonl"), group...)
 				wall, used := runProcesses(b, text, tc.processes)
@@ -95,6 +134,18 @@ func BenchmarkRepartitionedJoin(b *testing.B) {
 			b.ReportMetric(float64(cpu.Nanoseconds())/float64(records*b.N), "cpu-ns/rec")
 		})
 	}
+}
+
+// benchRuns numbers the benchmarks' runs (freshGroup).
+var benchRuns atomic.Int64
+
+// freshGroup returns a consumer group name for one run of the benchmark
+// case name that no run used before, so that nothing is committed yet: the
+// testing package runs a benchmark once before its b.N runs, and -count
+// runs it again, so b.N's index alone repeats names (a run in a group
+// that had read the topic to its end read nothing).
+func freshGroup(name string) string {
+	return fmt.Sprintf("bench-%s-%d", strings.ReplaceAll(name, "/", "-"), benchRuns.Add(1))
 }
 
 // runProcesses prepares text in n processes of one group, runs them to
