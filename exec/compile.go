@@ -60,9 +60,9 @@ type aggPlan struct {
 	specs   []aggSpec
 	having  expr.Func
 	project []expr.Func
-	// retract computes, with HAVING, the row that retracts a group's
-	// earlier row: project's functions for the columns of keys and window
-	// only, NULL for a column of an aggregate.
+	// retract computes, with HAVING or a SESSION window, the row that
+	// retracts a group's earlier row: project's functions for the columns
+	// of keys and window only, NULL for a column of an aggregate.
 	retract []expr.Func
 	window  *windowSpec
 	emit    sql.EmitMode
@@ -167,6 +167,9 @@ func Compile(sel *sql.Select, opts Options) (*Program, error) {
 			return nil, errorAt(sel.Limit, "LIMIT must not be negative")
 		}
 		p.limit, p.hasLimit = sel.Limit.Count, true
+	}
+	if err := p.checkRetracting(sel, items); err != nil {
+		return nil, err
 	}
 	p.keySlots = keySlots(sel, items)
 	if p.top != nil && p.keySlots == nil {

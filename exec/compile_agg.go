@@ -106,6 +106,8 @@ func (p *Program) compileAggregate(sel *sql.Select, items []sql.SelectItem, in *
 			return err
 		}
 		a.having = f
+	}
+	if a.having != nil || a.session() {
 		a.retract = make([]expr.Func, len(items))
 		for i, it := range items {
 			a.retract[i] = a.project[i]

@@ -59,7 +59,16 @@ func (pl *Pipeline) emit() {
 		rows = pl.dedupe(rows)
 	}
 	if len(p.order) > 0 && len(rows) > 1 {
-		slices.SortStableFunc(rows, func(a, b record.Record) int { return p.compare(&a, &b) })
+		slices.SortStableFunc(rows, func(a, b record.Record) int {
+			// a retraction goes first: a row after it may write its key again
+			switch {
+			case a.Retract && !b.Retract:
+				return -1
+			case b.Retract && !a.Retract:
+				return 1
+			}
+			return p.compare(&a, &b)
+		})
 	}
 	if (p.agg != nil || p.sortsAll()) && p.hasLimit && int64(len(rows)) > p.limit {
 		rows = rows[:p.limit]
@@ -70,11 +79,17 @@ func (pl *Pipeline) emit() {
 	pl.rows.reset()
 }
 
-// dedupe keeps the first of equal rows.
+// dedupe keeps the first of equal rows. A retraction is kept whatever
+// other rows are: it withdraws one group's earlier row, which another
+// row, even an equal one, does not.
 func (pl *Pipeline) dedupe(rows []record.Record) []record.Record {
 	seen := make(map[string]struct{}, len(rows))
 	kept := rows[:0]
 	for _, r := range rows {
+		if r.Retract {
+			kept = append(kept, r)
+			continue
+		}
 		b := pl.keyBuf[:0]
 		for _, v := range r.Values {
 			b = v.AppendKey(b)
@@ -93,21 +108,19 @@ func (pl *Pipeline) dedupe(rows []record.Record) []record.Record {
 // A group whose last row written met HAVING and whose row now does not (or
 // fails) has that row retracted instead (retractGroup), so the last row of
 // each key in the output is the group's final row, or none when its final
-// row fails HAVING, whatever the batches were.
+// row fails HAVING, whatever the batches were. A session whose bounds
+// moved since its row was written has that row retracted first, as its
+// window, part of its key, names another one.
 func (pl *Pipeline) addGroupRow(g int32) {
 	a := pl.p.agg
-	row := pl.group.Values
-	copy(row, pl.gt.keyOf(g))
-	meta := &pl.group
-	meta.Timestamp = pl.gt.ts[g]
-	meta.HasEventTime = false
-	if a.windowed() {
-		start, end := pl.gt.start[g], pl.gt.end[g]
-		row[a.startSlot()] = record.TimestampValue(start)
-		row[a.startSlot()+1] = record.TimestampValue(end)
-		meta.Timestamp, meta.EventTime, meta.HasEventTime, meta.WindowStart = end-1, end-1, true, start
+	if pl.gt.moves && pl.gt.shown[g] && (pl.gt.shownStart[g] != pl.gt.start[g] || pl.gt.shownEnd[g] != pl.gt.end[g]) {
+		pl.retractGroup(g)
 	}
-	meta.Partition, meta.Offset = -1, -1
+	pl.loadGroup(g)
+	if a.windowed() {
+		pl.setWindow(pl.gt.start[g], pl.gt.end[g])
+	}
+	meta, row := &pl.group, pl.group.Values
 	for i, ag := range pl.aggs {
 		v, err := ag.result(g)
 		if err != nil {
@@ -142,19 +155,47 @@ func (pl *Pipeline) addGroupRow(g int32) {
 	}
 	if pl.gt.retracts {
 		pl.gt.shown[g] = true
+		if pl.gt.moves {
+			pl.gt.shownStart[g], pl.gt.shownEnd[g] = pl.gt.start[g], pl.gt.end[g]
+		}
 	}
 	pl.rowAdded()
 }
 
+// loadGroup puts group g's key values and metadata in pl.group, the group
+// row under evaluation.
+func (pl *Pipeline) loadGroup(g int32) {
+	copy(pl.group.Values, pl.gt.keyOf(g))
+	meta := &pl.group
+	meta.Timestamp = pl.gt.ts[g]
+	meta.HasEventTime = false
+	meta.Partition, meta.Offset = -1, -1
+}
+
+// setWindow puts a window's bounds in pl.group: its columns, and the
+// row's event time and WindowStart.
+func (pl *Pipeline) setWindow(start, end int64) {
+	a, meta := pl.p.agg, &pl.group
+	meta.Values[a.startSlot()] = record.TimestampValue(start)
+	meta.Values[a.startSlot()+1] = record.TimestampValue(end)
+	meta.Timestamp, meta.EventTime, meta.HasEventTime, meta.WindowStart = end-1, end-1, true, start
+}
+
 // retractGroup adds, when group g's last row written met HAVING, the row
 // that retracts it (record.Record.Retract): the group's key and window
-// columns, NULL for its aggregates. pl.group holds the group's row.
+// columns, NULL for its aggregates. pl.group holds the group's row, or
+// for a session (whose bounds may have moved since) is loaded with the
+// bounds of the row written.
 func (pl *Pipeline) retractGroup(g int32) {
 	if !pl.gt.retracts || !pl.gt.shown[g] {
 		return
 	}
 	pl.gt.shown[g] = false
 	a := pl.p.agg
+	if pl.gt.moves {
+		pl.loadGroup(g)
+		pl.setWindow(pl.gt.shownStart[g], pl.gt.shownEnd[g])
+	}
 	for i := range pl.aggs {
 		pl.group.Values[a.aggSlot(i)] = record.Value{}
 	}
@@ -235,10 +276,11 @@ func (pl *Pipeline) markChanged(g int32) {
 
 // flushChanged emits the latest row of every queued group.
 func (pl *Pipeline) flushChanged() {
-	if len(pl.changed) == 0 {
+	if len(pl.changed) == 0 && len(pl.absorbed) == 0 {
 		return
 	}
 	pl.rows.reset()
+	pl.retractAbsorbed()
 	for _, g := range pl.changed {
 		if pl.gt.changed[g] {
 			pl.gt.changed[g] = false

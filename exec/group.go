@@ -18,13 +18,19 @@ type groupTable struct {
 	end      []int64        // window end (windowed queries only)
 	ts       []int64        // largest record timestamp folded in
 	changed  []bool         // queued in Pipeline.changed
-	retracts bool           // a row HAVING rejects retracts the group's earlier one (shown is kept)
+	retracts bool           // a group's row written may be withdrawn (Program.Retracts; shown is kept)
 	// shown says, with retracts, that the group's last row written met
 	// HAVING (or may have: a run before a rebalance wrote it), so a row
 	// that fails HAVING retracts it.
 	shown []bool
-	free  []int32
-	n     int
+	// moves says, with retracts, that a group's window may change its
+	// bounds after its row is written (a session that a record extends,
+	// or merges with another): shownStart and shownEnd hold the bounds of
+	// the row written, which its retraction names.
+	moves                bool
+	shownStart, shownEnd []int64
+	free                 []int32
+	n                    int
 }
 
 func (t *groupTable) keyOf(g int32) []record.Value {
@@ -49,6 +55,10 @@ func (t *groupTable) alloc(aggs []aggregator, keys []record.Value) int32 {
 		t.changed = growTo(t.changed, t.n)
 		if t.retracts {
 			t.shown = growTo(t.shown, t.n)
+		}
+		if t.moves {
+			t.shownStart = growTo(t.shownStart, t.n)
+			t.shownEnd = growTo(t.shownEnd, t.n)
 		}
 		for _, a := range aggs {
 			a.grow(t.n)
@@ -182,10 +192,13 @@ func (pl *Pipeline) fold(g int32, r *record.Record) {
 	if r.Timestamp > pl.gt.ts[g] {
 		pl.gt.ts[g] = r.Timestamp
 	}
-	if r.Replay && pl.gt.retracts {
+	if r.Replay && pl.gt.retracts && !pl.gt.shown[g] {
 		// read again after a rebalance: the run before may have written
 		// the group's row
 		pl.gt.shown[g] = true
+		if pl.gt.moves {
+			pl.gt.shownStart[g], pl.gt.shownEnd[g] = pl.gt.start[g], pl.gt.end[g]
+		}
 	}
 }
 

@@ -74,6 +74,7 @@ type Pipeline struct {
 	due      []dueItem              // scratch for firing
 	nextDue  int64                  // no window is due before the watermark reaches this
 	changed  []int32                // groups to emit at the end of the call
+	absorbed []int32                // sessions merged into others, whose rows written are to be retracted
 	held     heldSet                // unwindowed EMIT FINAL: per source, smallest offset held
 	src      sources
 	fences   []fenceEntry // per source (indexed as in src): its replay fence
@@ -105,9 +106,8 @@ func (p *Program) NewPipeline() *Pipeline {
 		pl.group.Values = make([]record.Value, a.rowLen())
 		pl.gt.width = len(a.keys)
 		pl.gt.windowed = a.windowed()
-		// a group's row may be written again with a row HAVING rejects:
-		// under EMIT CHANGES, and when late records update fired windows
-		pl.gt.retracts = a.having != nil && p.groupTop == nil && (a.changes() || p.retention() > 0)
+		pl.gt.retracts = p.Retracts()
+		pl.gt.moves = pl.gt.retracts && a.session()
 		for _, s := range a.specs {
 			pl.aggs = append(pl.aggs, s.make())
 		}

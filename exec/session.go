@@ -31,7 +31,12 @@ type sessionKey struct {
 // while its end plus the allowed lateness is after the watermark of the
 // record's source partition (lateBound); then the record merges every
 // session it overlaps into one, or starts a new one. Otherwise it is late
-// (under 'update', folded into a retained session it overlaps).
+// (under 'update', it merges the retained sessions it overlaps into one,
+// or starts a new one that has fired).
+//
+// A session whose row was written and which a record extends or merges
+// into another has that row retracted when the session's row is next
+// written (Program.Retracts).
 //
 // Whether a record is late thus depends on the record alone, and the
 // sessions are the connected runs of the records' own sessions, whatever
@@ -58,9 +63,11 @@ func (pl *Pipeline) sessionRecord(r *record.Record, t int64) {
 		case o.start >= hi || lo >= o.end:
 		case s == nil:
 			s = o
-		case open:
-			// none is fired: a session closes only when no open
-			// record can overlap it
+		case open || keep > 0:
+			// an open record's sessions have not fired: a session
+			// closes only when no open record can overlap it; a late
+			// record under 'update' bridges sessions kept for it as
+			// an on-time one would have
 			pl.mergeSession(s, o)
 		}
 	}
@@ -162,7 +169,9 @@ func (pl *Pipeline) newSessionGroup(start, end int64) int32 {
 	return g
 }
 
-// mergeSession folds session src into dst and marks src removed.
+// mergeSession folds session src into dst and marks src removed. A row
+// written for src is retracted at the next emission, before dst's row
+// (retractAbsorbed): src's group is kept until then.
 func (pl *Pipeline) mergeSession(dst, src *session) {
 	for _, ag := range pl.aggs {
 		ag.merge(dst.g, src.g)
@@ -171,8 +180,25 @@ func (pl *Pipeline) mergeSession(dst, src *session) {
 	dst.start, dst.end = min(dst.start, src.start), max(dst.end, src.end)
 	dst.fence = max(dst.fence, src.fence)
 	dst.held.mergeFrom(src.held)
-	pl.gt.release(pl.aggs, src.g)
+	if pl.gt.moves && pl.gt.shown[src.g] {
+		pl.gt.changed[src.g] = false
+		pl.absorbed = append(pl.absorbed, src.g)
+	} else {
+		pl.gt.release(pl.aggs, src.g)
+	}
 	src.g = -1
+}
+
+// retractAbsorbed adds the rows that retract the rows written for the
+// sessions merged into others since the last emission, and frees their
+// groups. It comes first in an emission: the merged session's row may
+// have an absorbed session's start.
+func (pl *Pipeline) retractAbsorbed() {
+	for _, g := range pl.absorbed {
+		pl.retractGroup(g)
+		pl.gt.release(pl.aggs, g)
+	}
+	pl.absorbed = pl.absorbed[:0]
 }
 
 // compactSessions drops removed sessions and forgets a key without any.
@@ -206,6 +232,7 @@ func (pl *Pipeline) fireSessions(all bool) {
 	}
 	slices.SortFunc(due, cmpDue)
 	pl.rows.reset()
+	pl.retractAbsorbed()
 	for _, d := range due {
 		s := &d.sk.list[d.i]
 		if pl.firedBeforeFence(s) && !s.fired {

@@ -2,6 +2,7 @@ package exec
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -241,11 +242,13 @@ func TestSessionLateUpdate(t *testing.T) {
 	w := &sql.Window{Kind: sql.Session, TimeColumn: "ts", Gap: 5 * time.Second}
 	p := compile(t, windowQuery(w, sql.EmitFinal), map[string]string{PropLateDataStrategy: "update", PropLateRetention: "30s"}, "g", "x", "ts")
 	// The session [0, 5000) fires at 20000 and is retained; the late record
-	// at 2000 updates it and its corrected row is emitted again.
+	// at 2000 updates it and its corrected row is emitted again. It ends
+	// later, so the row written for [0, 5000) is retracted first.
 	_, out := run(t, p, true, ev{"a", 1, 0}, ev{"b", 1, 20000}, ev{"a", 2, 2000})
-	want := "a|1|1|" + ms(0) + "|" + ms(5000) + ";a|2|3|" + ms(0) + "|" + ms(7000) + ";b|1|1|" + ms(20000) + "|" + ms(25000)
-	if got := strings.Join(out.texts(), ";"); got != want {
-		t.Fatalf("got  %s\nwant %s", got, want)
+	want := "a|1|1|" + ms(0) + "|" + ms(5000) + ";a|NULL|NULL|" + ms(0) + "|" + ms(5000) +
+		";a|2|3|" + ms(0) + "|" + ms(7000) + ";b|1|1|" + ms(20000) + "|" + ms(25000)
+	if got := strings.Join(out.texts(), ";"); got != want || !slices.Equal(out.retract, []bool{false, true, false, false}) {
+		t.Fatalf("got  %s %v\nwant %s", got, out.retract, want)
 	}
 }
 
