@@ -191,11 +191,25 @@ func (pl *Pipeline) retractGroup(g int32) {
 		return
 	}
 	pl.gt.shown[g] = false
-	a := pl.p.agg
 	if pl.gt.moves {
-		pl.loadGroup(g)
-		pl.setWindow(pl.gt.shownStart[g], pl.gt.shownEnd[g])
+		pl.addRetraction(g, pl.gt.shownStart[g], pl.gt.shownEnd[g])
+		return
 	}
+	pl.addRetractionRow()
+}
+
+// addRetraction adds the row that retracts session g's row written with
+// the bounds start and end.
+func (pl *Pipeline) addRetraction(g int32, start, end int64) {
+	pl.loadGroup(g)
+	pl.setWindow(start, end)
+	pl.addRetractionRow()
+}
+
+// addRetractionRow adds the row that retracts the group row in pl.group:
+// its key and window columns, NULL for its aggregates.
+func (pl *Pipeline) addRetractionRow() {
+	a := pl.p.agg
 	for i := range pl.aggs {
 		pl.group.Values[a.aggSlot(i)] = record.Value{}
 	}
@@ -276,11 +290,11 @@ func (pl *Pipeline) markChanged(g int32) {
 
 // flushChanged emits the latest row of every queued group.
 func (pl *Pipeline) flushChanged() {
-	if len(pl.changed) == 0 && len(pl.absorbed) == 0 {
+	if len(pl.changed) == 0 && len(pl.stale) == 0 {
 		return
 	}
 	pl.rows.reset()
-	pl.retractAbsorbed()
+	pl.retractStale()
 	for _, g := range pl.changed {
 		if pl.gt.changed[g] {
 			pl.gt.changed[g] = false

@@ -192,13 +192,10 @@ func (pl *Pipeline) fold(g int32, r *record.Record) {
 	if r.Timestamp > pl.gt.ts[g] {
 		pl.gt.ts[g] = r.Timestamp
 	}
-	if r.Replay && pl.gt.retracts && !pl.gt.shown[g] {
+	if r.Replay && pl.gt.retracts {
 		// read again after a rebalance: the run before may have written
 		// the group's row
 		pl.gt.shown[g] = true
-		if pl.gt.moves {
-			pl.gt.shownStart[g], pl.gt.shownEnd[g] = pl.gt.start[g], pl.gt.end[g]
-		}
 	}
 }
 

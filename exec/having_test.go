@@ -306,3 +306,25 @@ func TestRetractingRefusesLimitAndLooseDistinct(t *testing.T) {
 		}
 	}
 }
+
+// The example of docs/sql.md: a session a record extends, and one it
+// merges into another, have their rows retracted, before the row of the
+// session they became.
+func TestSessionChangesRetractMovedSessions(t *testing.T) {
+	p := compileSQL(t, `SELECT g, _WINDOW_START AS ws, _WINDOW_END AS we, COUNT(*) AS n FROM t GROUP BY g
+		WINDOW SESSION(ts, INTERVAL '5' MINUTE) EMIT CHANGES`, Options{ExternalWatermark: true}, "g", "ts")
+	const m = 60_000
+	c := runEach(p, recs([]any{"a", 0}, []any{"a", 10 * m}, []any{"a", 4 * m}, []any{"a", 7 * m}))
+	at := func(min int) string { return ms(int64(min) * m) }
+	want := []string{
+		"a|" + at(0) + "|" + at(5) + "|1",
+		"a|" + at(10) + "|" + at(15) + "|1",
+		"a|" + at(0) + "|" + at(5) + "|NULL", "a|" + at(0) + "|" + at(9) + "|2",
+		"a|" + at(10) + "|" + at(15) + "|NULL", "a|" + at(0) + "|" + at(9) + "|NULL", "a|" + at(0) + "|" + at(15) + "|4",
+	}
+	wantRetract := []bool{false, false, true, false, true, true, false}
+	if got := c.texts(); !slices.Equal(got, want) || !slices.Equal(c.retract, wantRetract) {
+		t.Errorf("got  %v %v\nwant %v %v", got, c.retract, want, wantRetract)
+	}
+	checkStats(t, runEachStats(p, recs([]any{"a", 0}, []any{"a", 10 * m}, []any{"a", 4 * m})))
+}

@@ -74,7 +74,7 @@ type Pipeline struct {
 	due      []dueItem              // scratch for firing
 	nextDue  int64                  // no window is due before the watermark reaches this
 	changed  []int32                // groups to emit at the end of the call
-	absorbed []int32                // sessions merged into others, whose rows written are to be retracted
+	stale    []staleRow             // rows written for sessions whose bounds moved, to retract
 	held     heldSet                // unwindowed EMIT FINAL: per source, smallest offset held
 	src      sources
 	fences   []fenceEntry // per source (indexed as in src): its replay fence

@@ -75,8 +75,9 @@ func (p *replayPartition) run(pl *Pipeline, out *collector, from, to int, skip f
 // replayed is what a run writes: its rows in order and the offsets of
 // the records it dead-letters.
 type replayed struct {
-	rows []string
-	dead []int64
+	rows    []string
+	retract []bool // per row: record.Record.Retract
+	dead    []int64
 }
 
 // oneRun returns what prog writes over the whole partition in one run.
@@ -85,7 +86,7 @@ func (p *replayPartition) oneRun(prog *Program) replayed {
 	pl := prog.NewPipeline()
 	p.run(pl, out, 0, len(p.ts), nil)
 	pl.Finish(out)
-	return replayed{rows: out.texts(), dead: deadOffsets(out)}
+	return replayed{rows: out.texts(), retract: out.retract, dead: deadOffsets(out)}
 }
 
 // deadOffsets returns the offsets of the records out dead-lettered.
@@ -127,6 +128,7 @@ func (p *replayPartition) generations(prog *Program) replayed {
 			pl.Finish(out)
 		}
 		all.rows = append(all.rows, out.texts()...)
+		all.retract = append(all.retract, out.retract...)
 		all.dead = append(all.dead, deadOffsets(out)...)
 		if to == n {
 			return all
@@ -187,8 +189,10 @@ func TestRepartitionReplayUpdatesEndAtTheOneRunRows(t *testing.T) {
 // generations write exactly the one run's sessions and dead-letter exactly
 // its late records, each once; with EMIT CHANGES every row they write is
 // one a one run could write (the state of a session after some prefix of
-// the partition), and the last row of each of the one run's sessions is
-// its.
+// the partition), and their changelog, each row replacing its session's
+// (key, start and end) and each retraction deleting it, ends at the one
+// run's sessions (a replay may retract a session it does not know was
+// written, which deletes nothing).
 func TestRepartitionReplaySessionsWriteTheOneRunRows(t *testing.T) {
 	const q = "SELECT k, _WINDOW_START AS ws, _WINDOW_END AS we, COUNT(*) AS n, SUM(v) AS s FROM rp GROUP BY k WINDOW SESSION(INTERVAL '%d' MILLISECONDS) EMIT %s"
 	for _, tt := range []struct {
@@ -218,8 +222,8 @@ func TestRepartitionReplaySessionsWriteTheOneRunRows(t *testing.T) {
 					// EMIT FINAL writes
 					final := compileSQL(t, strings.Replace(q, "EMIT CHANGES", "EMIT FINAL", 1), opts, "k", "v")
 					want = replaytest.Distinct(p.oneRun(final).rows)
-					if last := ofSessions(lastBySession(one.rows), want); !slices.Equal(last, want) {
-						t.Fatalf("late %v: the one run's last rows of its sessions differ from EMIT FINAL's: extra %v, missing %v", late, replaytest.Minus(last, want), replaytest.Minus(want, last))
+					if last := sessionState(one); !slices.Equal(last, want) {
+						t.Fatalf("late %v: the one run's changelog differs from EMIT FINAL's sessions: extra %v, missing %v", late, replaytest.Minus(last, want), replaytest.Minus(want, last))
 					}
 					states = replaytest.Distinct(p.eachRun(prog))
 				}
@@ -230,10 +234,16 @@ func TestRepartitionReplaySessionsWriteTheOneRunRows(t *testing.T) {
 					}
 					got := replaytest.Distinct(gens.rows)
 					if changes {
-						if wrong := replaytest.Minus(got, states); len(wrong) > 0 {
+						var written []string
+						for i, r := range gens.rows {
+							if !gens.retract[i] {
+								written = append(written, r)
+							}
+						}
+						if wrong := replaytest.Minus(replaytest.Distinct(written), states); len(wrong) > 0 {
 							t.Fatalf("late %v, round %d: %d rows no one run writes: %v", late, round, len(wrong), wrong[:min(5, len(wrong))])
 						}
-						got = ofSessions(lastBySession(gens.rows), want)
+						got = sessionState(gens)
 					}
 					if !slices.Equal(got, want) {
 						extra, missing := replaytest.Minus(got, want), replaytest.Minus(want, got)
@@ -245,24 +255,19 @@ func TestRepartitionReplaySessionsWriteTheOneRunRows(t *testing.T) {
 	}
 }
 
-// lastBySession returns the last row written for each session (key,
-// start and end: a session that grows gets a new one), sorted.
-func lastBySession(rows []string) []string {
+// sessionState applies a changelog of session rows: each row replaces its
+// session's (key, start and end: a session that grows gets a new one), a
+// retraction deletes it. It returns the rows left, sorted.
+func sessionState(log replayed) []string {
 	m := map[string]string{}
-	for _, r := range rows {
+	for i, r := range log.rows {
+		if log.retract[i] {
+			delete(m, sessionOf(r))
+			continue
+		}
 		m[sessionOf(r)] = r
 	}
 	return replaytest.Distinct(slices.Collect(maps.Values(m)))
-}
-
-// ofSessions returns the rows of rows that are of a session (key, start,
-// end) some row of of is of.
-func ofSessions(rows, of []string) []string {
-	sessions := map[string]bool{}
-	for _, r := range of {
-		sessions[sessionOf(r)] = true
-	}
-	return slices.DeleteFunc(rows, func(r string) bool { return !sessions[sessionOf(r)] })
 }
 
 // sessionOf returns the key, start and end of a row.

@@ -86,6 +86,9 @@ func (pl *Pipeline) sessionRecord(r *record.Record, t int64) {
 	}
 	s.start, s.end = min(s.start, lo), max(s.end, hi)
 	pl.gt.start[s.g], pl.gt.end[s.g] = s.start, s.end
+	if r.Replay && pl.gt.moves {
+		pl.replayedInto(s.g)
+	}
 	pl.fold(s.g, r)
 	pl.stats.Accepted++
 	switch {
@@ -180,25 +183,48 @@ func (pl *Pipeline) mergeSession(dst, src *session) {
 	dst.start, dst.end = min(dst.start, src.start), max(dst.end, src.end)
 	dst.fence = max(dst.fence, src.fence)
 	dst.held.mergeFrom(src.held)
-	if pl.gt.moves && pl.gt.shown[src.g] {
-		pl.gt.changed[src.g] = false
-		pl.absorbed = append(pl.absorbed, src.g)
+	if t := &pl.gt; t.moves && t.shown[src.g] {
+		t.changed[src.g], t.shown[src.g] = false, false
+		pl.stale = append(pl.stale, staleRow{g: src.g, start: t.shownStart[src.g], end: t.shownEnd[src.g], release: true})
 	} else {
 		pl.gt.release(pl.aggs, src.g)
 	}
 	src.g = -1
 }
 
-// retractAbsorbed adds the rows that retract the rows written for the
-// sessions merged into others since the last emission, and frees their
-// groups. It comes first in an emission: the merged session's row may
-// have an absorbed session's start.
-func (pl *Pipeline) retractAbsorbed() {
-	for _, g := range pl.absorbed {
-		pl.retractGroup(g)
-		pl.gt.release(pl.aggs, g)
+// staleRow is a row written for a session whose bounds have moved since,
+// to be retracted at the next emission.
+type staleRow struct {
+	g          int32
+	start, end int64
+	release    bool // the session was merged into another: free g then
+}
+
+// replayedInto notes that a record read again after a rebalance joined
+// session g, whose bounds it may have moved: the run before may have
+// written g's row after any record, so the bounds g has now count as
+// written, and a row written with other bounds is retracted.
+func (pl *Pipeline) replayedInto(g int32) {
+	t := &pl.gt
+	if t.shown[g] && (t.shownStart[g] != t.start[g] || t.shownEnd[g] != t.end[g]) {
+		pl.stale = append(pl.stale, staleRow{g: g, start: t.shownStart[g], end: t.shownEnd[g]})
 	}
-	pl.absorbed = pl.absorbed[:0]
+	t.shown[g] = true
+	t.shownStart[g], t.shownEnd[g] = t.start[g], t.end[g]
+}
+
+// retractStale adds the rows that retract the stale rows (of sessions
+// merged into others, or moved by replayed records) and frees the groups
+// of merged sessions. It comes first in an emission: the row of the
+// session they became may have a stale row's start.
+func (pl *Pipeline) retractStale() {
+	for _, s := range pl.stale {
+		pl.addRetraction(s.g, s.start, s.end)
+		if s.release {
+			pl.gt.release(pl.aggs, s.g)
+		}
+	}
+	pl.stale = pl.stale[:0]
 }
 
 // compactSessions drops removed sessions and forgets a key without any.
@@ -232,7 +258,7 @@ func (pl *Pipeline) fireSessions(all bool) {
 	}
 	slices.SortFunc(due, cmpDue)
 	pl.rows.reset()
-	pl.retractAbsorbed()
+	pl.retractStale()
 	for _, d := range due {
 		s := &d.sk.list[d.i]
 		if pl.firedBeforeFence(s) && !s.fired {

@@ -51,6 +51,9 @@ type Analysis struct {
 	PrimaryKey []string `json:"primary_key,omitempty"`
 	// Emit is "changes", "final" or "" (default).
 	Emit string `json:"emit,omitempty"`
+	// Retracts says which rows written the statement may withdraw later
+	// with a retraction (exec.Program.Retracts), or "" when it never does.
+	Retracts string `json:"retracts,omitempty"`
 	// Stateful is set when the statement keeps state across records
 	// (grouping, windows, DISTINCT, joins, analytic functions, ORDER BY, LIMIT).
 	Stateful bool `json:"stateful"`
@@ -136,6 +139,45 @@ func analyse(stmt *sql.Statement, r *resolver) Analysis {
 	a.Stateful = a.Distinct || len(a.GroupBy) > 0 || len(a.Aggregates) > 0 || a.Window != "" ||
 		len(a.Over) > 0 || len(a.OrderBy) > 0 || a.HasLimit || len(a.Joins) > 0 || len(analyticCalls(sel)) > 0
 	return a
+}
+
+// retracts says which rows sel may retract (Analysis.Retracts): under
+// EMIT CHANGES, or when late records update fired windows, a group's row
+// that HAVING no longer keeps and a session's row whose bounds moved.
+func retracts(sel *sql.Select, opts Options) string {
+	session := sel.Window != nil && sel.Window.Kind == sql.Session
+	if sel.Having == nil && !session {
+		return ""
+	}
+	if _, _, _, ok := sql.TopN(sel); ok && !rowTopN(sel) {
+		return "" // a Top-N over grouped rows ranks each emission
+	}
+	changes := sel.Emit == sql.EmitChanges || sel.Emit == sql.EmitDefault && sel.Window == nil
+	retention := strings.TrimSpace(property(sel, opts, "late.data.retention"))
+	noRetention := retention != "" && strings.Trim(retention, "0.smhdwnu ") == "" // '0', '0s': fired windows are not kept
+	update := sel.Window != nil && !noRetention && strings.EqualFold(strings.TrimSpace(property(sel, opts, "late.data.strategy")), "update")
+	var rows []string
+	if sel.Having != nil {
+		rows = append(rows, "a group's row when the group stops meeting HAVING")
+	}
+	if session {
+		rows = append(rows, "a session's row when a record extends the session or merges it with another")
+	}
+	var when string
+	switch {
+	case changes:
+		when = "under EMIT CHANGES"
+	case update:
+		when = "as late records update fired windows ('late.data.strategy'='update')"
+	default:
+		return ""
+	}
+	key := "key"
+	if sel.Window != nil {
+		key = "key and window"
+	}
+	return strings.Join(rows, ", and ") + ", " + when +
+		" (a retraction: the row's " + key + " with NULL aggregates; a keyed Kafka sink writes a tombstone)"
 }
 
 // rowWindows describes a Top-N, or the order row windows take their rows

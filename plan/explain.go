@@ -89,6 +89,7 @@ func Explain(w io.Writer, plans []*Plan) error {
 		}
 		line("primary key", strings.Join(a.PrimaryKey, ", "))
 		line("emit", a.Emit)
+		line("retracts", a.Retracts)
 		state := "stateless"
 		if a.Stateful {
 			state = "stateful"

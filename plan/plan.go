@@ -167,6 +167,7 @@ func Build(stmt *sql.Statement, opts Options) (*Plan, error) {
 	sel := stmt.Query
 	r := newResolver(sel)
 	p := &Plan{Statement: stmt, Name: stmt.Name, Analysis: analyse(stmt, r), props: opts.Properties}
+	p.Analysis.Retracts = retracts(sel, opts)
 	if p.Name == "" {
 		p.Name = sel.From.Name
 	}
