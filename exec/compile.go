@@ -588,6 +588,9 @@ func (p *Program) Windowed() bool { return p.agg != nil && p.agg.windowed() || p
 // window): a key that names the row holds the window too.
 func (p *Program) WindowedRows() bool { return p.agg != nil && p.agg.windowed() }
 
+// Sessions reports whether the query aggregates SESSION windows.
+func (p *Program) Sessions() bool { return p.agg != nil && p.agg.session() }
+
 // Limit returns the query's LIMIT, if any.
 func (p *Program) Limit() (int64, bool) { return p.limit, p.hasLimit }
 

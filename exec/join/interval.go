@@ -550,9 +550,13 @@ func (p *Program) Lag() int64 {
 // with part of their rows. The windows after the joins then fire once the
 // watermark less Lag passes them, on every worker alike (never before the
 // joins could still emit a row into them), so those that fired at a
-// checkpoint are the ones its watermark less Lag passed. Without a
-// stream-stream join (tables only) the query after the joins takes the
-// fences (exec.Program.SetReplayFences): a joined row is its record's.
+// checkpoint are the ones its watermark less Lag passed. SESSION windows
+// after the joins are fenced by the query itself, with the fence less
+// Lag (exec.Program.SetReplayFences: a session rebuilt that closes under
+// it fired before, and writes nothing), and take every joined row (a
+// session's end depends on its later rows). Without a stream-stream join
+// (tables only) the query after the joins takes the fences as they are:
+// a joined row is its record's.
 func (p *Program) SetReplayFences(fence func(partition int32) (int64, bool)) {
 	if p.ivs == nil {
 		// tables only: the query after the joins sees each record's rows
@@ -561,6 +565,22 @@ func (p *Program) SetReplayFences(fence func(partition int32) (int64, bool)) {
 		return
 	}
 	p.fence = fence
+	if fence == nil {
+		p.Program.SetReplayFences(nil)
+		return
+	}
+	// the query after the joins moves by the watermark less Lag: its
+	// SESSION windows fired before a replay closed under the fence less
+	// Lag (exec.Program.SetReplayFences), a joined row being its
+	// partition's (both its rows are in the one repartition topic's)
+	lag := p.Lag()
+	p.Program.SetReplayFences(func(part int32) (int64, bool) {
+		wm, ok := fence(part)
+		if !ok || wm <= math.MinInt64+lag {
+			return math.MinInt64, false
+		}
+		return wm - lag, true
+	})
 }
 
 // settles returns how long after its time a row of side s is settled (its

@@ -431,8 +431,11 @@ func (pl *Pipeline) toQuery(rows []record.Record, out exec.Output) {
 				r.EventTime, r.HasEventTime = t, true
 			}
 			r.Watermark = math.MinInt64
-			if pl.p.fence != nil {
+			if pl.p.fence != nil && !pl.p.Sessions() {
 				// a replay: not into the windows that fired before it
+				// (SESSION windows fence their sessions themselves: a
+				// row of a record read again is judged as it was, the
+				// others by the fence, see exec.Program.SetReplayFences)
 				floor := pl.replayFloor(r.Partition)
 				if r.HasEventTime && floor > math.MinInt64 && pl.p.Fired(r.EventTime, floor) {
 					continue

@@ -17,6 +17,10 @@ import (
 // replayWindows selects per-key windowed counts of the joined rows.
 const replayWindows = "SELECT a.k, _WINDOW_START AS ws, COUNT(*) AS n, SUM(b.w) AS s FROM a "
 
+// replaySessions selects per-key sessions of the joined rows, named by
+// their key, start and end.
+const replaySessions = "SELECT a.k, _WINDOW_START AS ws, _WINDOW_END AS we, COUNT(*) AS n, SUM(b.w) AS s FROM a "
+
 // replayCases are the statements the replay tests run: outer interval
 // joins with nothing kept after them, windows after inner joins, and
 // windows after outer joins, with their rows with NULLs.
@@ -33,6 +37,11 @@ var replayCases = []struct{ sel, join, bound, after string }{
 	// large windows over a slow stream: each spans many offsets
 	{replayWindows, "JOIN", "WITHIN INTERVAL '500' MILLISECONDS", " GROUP BY a.k WINDOW TUMBLING(INTERVAL '5' SECONDS) EMIT FINAL"},
 	{replayWindows, "JOIN", "WITHIN INTERVAL '300' MILLISECONDS", " GROUP BY a.k WINDOW SLIDING(INTERVAL '4' SECONDS, INTERVAL '1' SECONDS) EMIT FINAL"},
+	// sessions of joined rows: a replay writes nothing of those that had
+	// fired under the fence less Lag, and the others whole
+	{replayWindows, "JOIN", "WITHIN INTERVAL '500' MILLISECONDS", " GROUP BY a.k WINDOW SESSION(INTERVAL '100' MILLISECONDS) EMIT FINAL"},
+	{replayWindows, "JOIN", "AND b.ts BETWEEN a.ts - INTERVAL '300' MILLISECONDS AND a.ts + INTERVAL '700' MILLISECONDS", " GROUP BY a.k WINDOW SESSION(INTERVAL '400' MILLISECONDS) EMIT FINAL"},
+	{replaySessions, "JOIN", "WITHIN INTERVAL '200' MILLISECONDS", " GROUP BY a.k WINDOW SESSION(INTERVAL '150' MILLISECONDS) EMIT CHANGES"},
 	// unmatched rows only (an anti-join): the pairs never reach a window
 	{"SELECT a.k, _WINDOW_START AS ws, COUNT(*) AS n FROM a ", "LEFT JOIN", "WITHIN INTERVAL '500' MILLISECONDS", " WHERE b.w IS NULL GROUP BY a.k WINDOW TUMBLING(INTERVAL '100' MILLISECONDS) EMIT FINAL"},
 	// windows that emit their updates: the last of each is the one run's
@@ -124,12 +133,12 @@ func (in *replayInput) run(pl *Pipeline, out *rows, from, to int, batch func() i
 }
 
 // oneRun returns the rows of one run over the whole input, in order.
-func (in *replayInput) oneRun() []string {
+func (in *replayInput) oneRun() *rows {
 	out := &rows{}
 	pl := in.prog.NewPipeline()
 	in.run(pl, out, 0, len(in.data), func() int { return 1 }, func() bool { return true }, nil)
 	pl.Finish(out)
-	return out.out
+	return out
 }
 
 // answer returns what rows written in order say: with EMIT CHANGES
@@ -147,6 +156,52 @@ func answer(rows []string, changes bool) []string {
 	return replaytest.Distinct(slices.Collect(maps.Values(last)))
 }
 
+// add appends the rows o wrote after r's.
+func (r *rows) add(o *rows) {
+	r.out = append(r.out, o.out...)
+	r.retract = append(r.retract, o.retract...)
+}
+
+// sessionState applies the changelog an EMIT CHANGES SESSION window
+// wrote: each row replaces its session's (key, start and end: a session
+// that grows gets a new one), a retraction deletes it (a replay may
+// retract a session it does not know was written, which deletes
+// nothing). It returns the rows left, sorted.
+func sessionState(log *rows) []string {
+	m := map[string]string{}
+	for i, r := range log.out {
+		f := strings.SplitN(r, ",", 4)
+		s := strings.Join(f[:3], ",")
+		if log.retract[i] {
+			delete(m, s)
+			continue
+		}
+		m[s] = r
+	}
+	return replaytest.Distinct(slices.Collect(maps.Values(m)))
+}
+
+// answer returns what the rows of one run over the input of query+after
+// (compiled as in.prog) say, and how to read that from the rows of
+// generations (see answer and sessionState).
+func (in *replayInput) answer(t *testing.T, query, after string) (want []string, check func(*rows) []string) {
+	t.Helper()
+	changes := strings.HasSuffix(after, "EMIT CHANGES")
+	want = answer(in.oneRun().out, changes)
+	check = func(all *rows) []string { return answer(all.out, changes) }
+	if changes && strings.Contains(after, "SESSION") {
+		// the changelog's sessions are the EMIT FINAL rows
+		fin := *in
+		fin.prog = compileAB(t, query+strings.TrimSuffix(after, "CHANGES")+"FINAL")
+		want = replaytest.Distinct(fin.oneRun().out)
+		check = sessionState
+		if got := check(in.oneRun()); !slices.Equal(got, want) {
+			t.Fatalf("one run: the changelog's sessions are not the EMIT FINAL rows: extra %v, missing %v", replaytest.Minus(got, want), replaytest.Minus(want, got))
+		}
+	}
+	return want, check
+}
+
 // generation runs a job that resumes from cp and reads to row to (the end
 // of the input: it finishes), writing to out, as stage 2 does: the rows
 // before the fence that the replay rule says had their effect are
@@ -158,7 +213,14 @@ func (in *replayInput) generation(cp replaytest.Checkpoint, to int, out *rows, b
 	rule := prog.ReplayRule()
 	pl := prog.NewPipeline()
 	wm := in.run(pl, out, cp.From, to, batch, advance, func(r *record.Record) bool {
-		return r.Offset < fto && rule(r, fwm)
+		if r.Offset >= fto {
+			return false
+		}
+		if rule(r, fwm) {
+			return true
+		}
+		r.Replay = true // as the repartition topic's reader marks it
+		return false
 	})
 	if to == len(in.data) {
 		pl.Finish(out)
@@ -186,15 +248,14 @@ func TestOuterReplayWritesTheOneRunRows(t *testing.T) {
 			rng := rand.New(rand.NewPCG(7, uint64(len(tt.bound))))
 			const n = 3000
 			in := newReplayInput(t, tt.sel+tt.join+" b ON a.k = b.k "+tt.bound+tt.after, n, 12, rng)
-			changes := strings.HasSuffix(tt.after, "EMIT CHANGES")
-			want := answer(in.oneRun(), changes)
+			want, check := in.answer(t, tt.sel+tt.join+" b ON a.k = b.k "+tt.bound, tt.after)
 			if tt.after == "" && !slices.ContainsFunc(want, func(s string) bool { return len(s) > 4 && (s[:4] == "NULL" || s[len(s)-4:] == "NULL") }) {
 				t.Fatal("no row with NULLs: the test checks little")
 			}
 			batch := func() int { return 1 + rng.IntN(40) }
 			advance := func() bool { return rng.IntN(3) > 0 }
 			for round := range 12 {
-				var all []string
+				all := &rows{}
 				cp := replaytest.Start
 				for gen := 0; !cp.ReadToTheEnd; gen++ {
 					out := &rows{}
@@ -203,9 +264,9 @@ func TestOuterReplayWritesTheOneRunRows(t *testing.T) {
 						to = n
 					}
 					cp = in.generation(cp, to, out, batch, advance)
-					all = append(all, out.out...)
+					all.add(out)
 				}
-				if got := answer(all, changes); !slices.Equal(got, want) {
+				if got := check(all); !slices.Equal(got, want) {
 					t.Fatalf("round %d: %d distinct rows, one run %d: extra %v, missing %v", round, len(got), len(want), replaytest.Minus(got, want), replaytest.Minus(want, got))
 				}
 			}
@@ -213,7 +274,7 @@ func TestOuterReplayWritesTheOneRunRows(t *testing.T) {
 	}
 }
 
-// TestOuterReplayAtEveryPoint stops a job of an outer join after every
+// TestOuterReplayAtEveryPoint stops a job of an outer join (or of SESSION windows after an inner one) after every
 // row of a generated input and replays the rest from its checkpoint, the watermark moving
 // after every row: among those points are all where a row of an outer
 // side is undecided under the checkpoint's watermark (its time passed,
@@ -222,7 +283,7 @@ func TestOuterReplayWritesTheOneRunRows(t *testing.T) {
 // run's rows.
 func TestOuterReplayAtEveryPoint(t *testing.T) {
 	for _, tt := range replayCases {
-		if tt.join == "JOIN" {
+		if tt.join == "JOIN" && !strings.Contains(tt.after, "SESSION") {
 			continue
 		}
 		if tt.sel == "" {
@@ -232,14 +293,14 @@ func TestOuterReplayAtEveryPoint(t *testing.T) {
 			rng := rand.New(rand.NewPCG(11, uint64(len(tt.bound)+len(tt.after))))
 			const n = 150
 			in := newReplayInput(t, tt.sel+tt.join+" b ON a.k = b.k "+tt.bound+tt.after, n, 3, rng)
-			changes := strings.HasSuffix(tt.after, "EMIT CHANGES")
-			want := answer(in.oneRun(), changes)
+			want, check := in.answer(t, tt.sel+tt.join+" b ON a.k = b.k "+tt.bound, tt.after)
 			one, always := func() int { return 1 }, func() bool { return true }
 			for kill := range n {
 				first, second := &rows{}, &rows{}
 				cp := in.generation(replaytest.Start, kill, first, one, always)
 				in.generation(cp, n, second, one, always)
-				if got := answer(append(first.out, second.out...), changes); !slices.Equal(got, want) {
+				first.add(second)
+				if got := check(first); !slices.Equal(got, want) {
 					t.Fatalf("stopped after %d rows, resumed from %d (fence %d, watermark %d): %d distinct rows, one run %d: extra %v, missing %v",
 						kill, cp.From, cp.FenceTo, cp.FenceWM, len(got), len(want), replaytest.Minus(got, want), replaytest.Minus(want, got))
 				}

@@ -25,7 +25,7 @@ type tableReplay struct {
 	rng  *rand.Rand
 }
 
-func newTableReplay(t *testing.T, stmt string, seed uint64) *tableReplay {
+func newTableReplay(t *testing.T, stmt string, seed uint64, late bool) *tableReplay {
 	t.Helper()
 	stmts, err := sql.Parse("q", stmt)
 	if err != nil {
@@ -41,7 +41,7 @@ func newTableReplay(t *testing.T, stmt string, seed uint64) *tableReplay {
 		prog.Tables()[0].Apply(&record.Record{Values: []record.Value{record.IntValue(u), record.IntValue(100 + u)}})
 	}
 	in := &tableReplay{prog: prog, rng: rand.New(rand.NewPCG(3, seed))}
-	in.ts, in.wms = replaytest.Times(in.rng, 2000, 200, false)
+	in.ts, in.wms = replaytest.Times(in.rng, 2000, 200, late)
 	return in
 }
 
@@ -91,16 +91,22 @@ func (in *tableReplay) generation(cp replaytest.Checkpoint, to int, out *rows) r
 // write exactly the one run's rows.
 func TestTableJoinReplayWritesTheOneRunRows(t *testing.T) {
 	const sel = "SELECT s.k, _WINDOW_START AS ws, _WINDOW_END AS we, COUNT(*) AS n, SUM(s.v) AS sv, MAX(t.name) AS mx FROM s "
-	for _, tt := range []struct{ join, window string }{
-		{"JOIN", "SESSION(INTERVAL '100' MILLISECONDS)"},
-		{"JOIN", "SESSION(INTERVAL '400' MILLISECONDS)"},
-		{"LEFT JOIN", "SESSION(INTERVAL '250' MILLISECONDS)"},
-		{"JOIN", "TUMBLING(INTERVAL '5' SECONDS)"},
-		{"LEFT JOIN", "SLIDING(INTERVAL '4' SECONDS, INTERVAL '1' SECONDS)"},
+	for _, tt := range []struct {
+		join, window string
+		late         bool // about one record in 40 late
+	}{
+		{"JOIN", "SESSION(INTERVAL '100' MILLISECONDS)", false},
+		{"JOIN", "SESSION(INTERVAL '400' MILLISECONDS)", false},
+		{"LEFT JOIN", "SESSION(INTERVAL '250' MILLISECONDS)", false},
+		{"JOIN", "SESSION(INTERVAL '100' MILLISECONDS)", true},
+		{"LEFT JOIN", "SESSION(INTERVAL '250' MILLISECONDS)", true},
+		{"JOIN", "TUMBLING(INTERVAL '5' SECONDS)", false},
+		{"LEFT JOIN", "SLIDING(INTERVAL '4' SECONDS, INTERVAL '1' SECONDS)", false},
+		{"JOIN", "TUMBLING(INTERVAL '1' SECONDS)", true},
 	} {
-		t.Run(tt.join+" "+tt.window, func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s %s late=%v", tt.join, tt.window, tt.late), func(t *testing.T) {
 			stmt := sel + tt.join + " t ON s.u = t.u GROUP BY s.k WINDOW " + tt.window + " EMIT FINAL"
-			in := newTableReplay(t, stmt, uint64(len(stmt)))
+			in := newTableReplay(t, stmt, uint64(len(stmt)), tt.late)
 			n := len(in.ts)
 			out := &rows{}
 			pl := in.prog.NewPipeline()
@@ -150,7 +156,7 @@ func TestTableJoinHoldsTheOldestOpenRecord(t *testing.T) {
 	} {
 		t.Run(tt.join+" "+tt.window, func(t *testing.T) {
 			stmt := sel + tt.join + " t ON s.u = t.u GROUP BY s.k WINDOW " + tt.window + " EMIT FINAL"
-			in := newTableReplay(t, stmt, uint64(len(stmt)))
+			in := newTableReplay(t, stmt, uint64(len(stmt)), false)
 			n := len(in.ts)
 			pl := in.prog.NewPipeline()
 			out := &rows{}

@@ -11,12 +11,14 @@ import (
 
 // rows collects a pipeline's output and dead letters.
 type rows struct {
-	out  []string
-	dead []error
+	out     []string
+	retract []bool // per row: record.Record.Retract
+	dead    []error
 }
 
 func (r *rows) Emit(recs []record.Record) {
 	for _, rec := range recs {
+		r.retract = append(r.retract, rec.Retract)
 		var s []string
 		for _, v := range rec.Values {
 			s = append(s, v.String())
