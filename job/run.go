@@ -55,6 +55,9 @@ type run struct {
 	awaiting atomic.Int32
 	written  atomic.Int64
 	halted   atomic.Bool
+	// finish: the input ended normally (decided once, as the workers'
+	// queues close: see finishing)
+	finish bool
 	// writeThrough: every sink's Write is durable by itself
 	// (connector.WriteThrough), so rows count as written at once
 	writeThrough bool
@@ -176,6 +179,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	r.checkKeys(checkers)
 	close(ctrlStop)
 	<-ctrlDone
+	r.finish = r.ctx.Err() == nil
 	for _, w := range r.workers {
 		close(w.in)
 	}
@@ -409,8 +413,17 @@ func (r *run) halt() {
 }
 
 // finishing reports whether the input ended normally, so the pipelines
-// must fire and emit everything they still hold.
-func (r *run) finishing() bool { return r.ctx.Err() == nil }
+// must fire and emit everything they still hold. It is decided once for
+// every worker, when the input ended: a stop that comes while the workers
+// drain their queues (a rebalance revoking a repartition topic's
+// partitions, say) must not leave some pipelines finished and others not.
+// Those finished would have fired their windows and sessions, letting go
+// of the offsets they held, while those stopped hold earlier offsets of
+// the same source partitions (routed by hash, a partition's records are
+// on every worker): the final commit would resume a replay there, and it
+// would write again, from part of their records, the windows and sessions
+// fired by the finish.
+func (r *run) finishing() bool { return r.finish }
 
 // control sends watermarks and commit barriers to every worker until stop
 // is closed.

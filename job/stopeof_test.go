@@ -3,11 +3,13 @@ package job
 import (
 	"context"
 	"io"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/connector/mem"
 	"github.com/sluicesql/sluice/record"
 )
 
@@ -134,4 +136,45 @@ func (s *rowSink) all() []record.Record {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.rows
+}
+
+// TestStopWhileDrainingFinishesEveryWorker: a stop that comes after the
+// input ended, while the workers still drain their queues (a rebalance
+// revoking a repartition topic's partitions at the end of a bounded run),
+// finishes every pipeline or none, never some: each finished worker lets
+// go of the offsets it held, and routed by hash a source partition's
+// records are on every worker, so the final commit would resume a replay
+// before records whose groups the finished workers wrote.
+func TestStopWhileDrainingFinishesEveryWorker(t *testing.T) {
+	input := genInput(3, 2, 100)
+	sink := &rowSink{}
+	cfg := baseConfig(t, &fakeProgram{mode: "group"}, "hash", 2, mem.NewSource("in", input), sink)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// worker 1 waits in its first batch until worker 0 has finished (so
+	// the input ended: the workers' queues closed) and the job was stopped
+	release := make(chan struct{})
+	var once sync.Once
+	cfg.OnBatch = func(w, _ int, _ time.Duration) {
+		if w == 1 {
+			once.Do(func() { <-release })
+		}
+	}
+	go func() {
+		for len(sink.all()) == 0 && ctx.Err() == nil {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+		close(release)
+	}()
+	if _, err := Run(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	one := &mem.Sink{}
+	if _, err := Run(context.Background(), baseConfig(t, &fakeProgram{mode: "group"}, "hash", 2, mem.NewSource("in", input), one)); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := rowStrings(sink.all()), rowStrings(one.Rows()); !slices.Equal(got, want) {
+		t.Errorf("stopped while draining: %d groups written, want all %d (every worker finishes, as the input ended)", len(got), len(want))
+	}
 }
