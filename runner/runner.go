@@ -313,7 +313,9 @@ func (j *Job) SetOnOpen(f func()) {
 }
 
 // Run runs the job until its bounded input ends or ctx is cancelled, then
-// closes its dead-letter topic's producer (flushing it first).
+// closes its dead-letter topic's producer: flushing it after a run that
+// ended, for a few seconds at most after one that failed or was stopped
+// (kafka.DeadLetterQueue.Stop).
 func (j *Job) Run(ctx context.Context) (*job.Summary, error) {
 	var sum *job.Summary
 	var err error
@@ -327,8 +329,15 @@ func (j *Job) Run(ctx context.Context) (*job.Summary, error) {
 			err = cerr
 		}
 	}
-	if j.dlq != nil {
-		if cerr := j.dlq.Close(); cerr != nil && err == nil {
+	switch {
+	case j.dlq == nil:
+	case err != nil || ctx.Err() != nil:
+		// failed or stopped: what the last commit covers is flushed
+		if cerr := j.dlq.Stop(); cerr != nil && err == nil {
+			err = cerr
+		}
+	default:
+		if cerr := j.dlq.Close(); cerr != nil {
 			err = cerr
 		}
 	}

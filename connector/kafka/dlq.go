@@ -142,6 +142,24 @@ func (q *DeadLetterQueue) Close() error {
 	return err
 }
 
+// Stop flushes for at most abortWait, drops the dead letters still unsent
+// and disconnects: for a job that failed or was stopped, whose cluster may
+// no longer answer (Close would wait for it). What the job's last commit
+// covers was flushed before that commit; the others belong to records
+// after it, which a restart reads, and dead-letters, again. It returns the
+// first failure of a produce before then.
+func (q *DeadLetterQueue) Stop() error {
+	ctx, cancel := context.WithTimeout(context.Background(), abortWait)
+	defer cancel()
+	flushed := q.client.Flush(ctx) == nil
+	failed := q.failed.get() // the drop below fails what is unsent
+	if !flushed {
+		_ = q.client.AbortBufferedRecords(ctx)
+	}
+	q.closed.Do(q.client.Close)
+	return failed
+}
+
 // firstError keeps the first error of asynchronous produces.
 type firstError struct {
 	mu  sync.Mutex

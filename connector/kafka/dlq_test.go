@@ -206,6 +206,33 @@ func TestProducerGivesUpOnLostCluster(t *testing.T) {
 	q.Close()
 }
 
+// TestDeadLetterQueueStopsWithoutCluster: a stopped job's queue whose
+// connections are cut (as a process killed mid-run) lets go of the dead
+// letters it cannot send instead of waiting for the cluster (Close waited
+// past the delivery timeout when every dial failed).
+func TestDeadLetterQueueStopsWithoutCluster(t *testing.T) {
+	c := kafkatest.Cluster(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "dead"))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var net kafkatest.Cutter
+	q, err := OpenDeadLetterQueue(ctx, Plain(c.ListenAddrs()), "dead", TopicSpec{}, kgo.Dialer(net.Dial))
+	if err != nil {
+		t.Fatal(err)
+	}
+	net.Kill()
+	q.Add(connector.DeadLetter{Source: "s", Raw: []byte("x"), Reason: "bad", Time: time.Now()})
+	done := make(chan error, 1)
+	go func() { done <- q.Stop() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Stop = %v, want no failure (the letter was never answered)", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("Stop did not return with the cluster unreachable")
+	}
+}
+
 // TestDeadLetterHeldByReadPlace: exactly-once, a dead letter waits for the
 // commit that read past its record in the topic the job read: a record of
 // stage 2 by its place in the repartition topic, not in its source.
