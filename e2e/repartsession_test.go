@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicesql/sluice/connector/kafka"
 	"github.com/sluicesql/sluice/internal/kafkatest"
 )
 
@@ -49,18 +50,45 @@ func TestRepartitionedSessionsSurviveKillAndJoin(t *testing.T) {
 		emit     string
 		disorder int64
 		more     string
-		crash    bool // kill the process, else stop it
+		crash    bool   // kill the process, else stop it
+		join     string // the trades joined first with a "table" of traders, or a "stream" of quotes
 	}{
-		{"kill", "FINAL", 0, "", true},
-		{"late-stop", "FINAL", 300, late, false},
-		{"changes-kill", "CHANGES", 300, late, true},
+		{"kill", "FINAL", 0, "", true, ""},
+		{"late-stop", "FINAL", 300, late, false, ""},
+		{"changes-kill", "CHANGES", 300, late, true, ""},
+		{"table-kill", "FINAL", 0, "", true, "table"},
+		{"table-late-stop", "FINAL", 300, late, false, "table"},
+		{"stream-kill", "FINAL", 0, "", true, "stream"},
+		{"stream-stop", "FINAL", 0, "", false, "stream"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			const total = 12000
-			brokers := startCluster(t, "trades", "windows")
-			trades, _ := disorderedTrades(t, total, 40, tt.disorder)
+			brokers := startCluster(t, "trades", "windows", "traders", "quotes")
+			trades, times := disorderedTrades(t, total, 40, tt.disorder)
+			perSymbolSession := perSymbolSession
 			produce(t, brokers, "trades", keyBy(trades, byTrader))
+			switch tt.join {
+			case "table":
+				// every process reads the table whole; a trader missing
+				// from it filters its trades out (an INNER join)
+				var traders []kafka.Message
+				for i := range 35 {
+					traders = append(traders, kafka.Message{Key: fmt.Appendf(nil, "%d", i), Value: fmt.Appendf(nil, `{"trader_id":%d,"name":"trader %d"}`, i, i)})
+				}
+				produce(t, brokers, "traders", traders)
+				perSymbolSession = strings.NewReplacer("SELECT symbol,", "SELECT t.symbol,", "SUM(quantity)", "SUM(t.quantity)", "GROUP BY symbol", "GROUP BY t.symbol",
+					"SESSION(trade_time", "SESSION(t.trade_time", "FROM trades\n", "FROM trades t JOIN traders r ON t.trader_id = r.trader_id\n",
+					"'commit.interval'", fmt.Sprintf("'traders.type'='kafka_source', 'traders.bootstrap.servers'='%s', 'traders.primary.key'='trader_id', 'commit.interval'", brokers)).Replace(perSymbolSession)
+			case "stream":
+				// an inner stream-stream join on the symbol (the GROUP BY
+				// key): a quote 3ms after two trades in three, keyed by
+				// neither; the sessions are of the joined rows' times
+				produce(t, brokers, "quotes", quotesOf(t, trades, times))
+				perSymbolSession = strings.NewReplacer("SELECT symbol,", "SELECT t.symbol,", "SUM(quantity)", "SUM(t.quantity)", "GROUP BY symbol", "GROUP BY t.symbol",
+					"SESSION(trade_time, ", "SESSION(", "FROM trades\n", "FROM trades t JOIN quotes q ON t.symbol = q.symbol WITHIN INTERVAL '10' MILLISECOND\n",
+					"'commit.interval'", fmt.Sprintf("'quotes.type'='kafka_source', 'quotes.bootstrap.servers'='%s', 'event.time.field'='trade_time', 'commit.interval'", brokers)).Replace(perSymbolSession)
+			}
 			// one process reading the same Kafka partitions (whether a
 			// record is late depends on the records before it in its own)
 			one := filepath.Join(t.TempDir(), "one.jsonl")
@@ -74,7 +102,12 @@ func TestRepartitionedSessionsSurviveKillAndJoin(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 			defer cancel()
-			text := fmt.Sprintf(perSymbolSession, tt.emit, kafkaTrades(brokers, "group.id", "g", "session.timeout.ms", "6000"),
+			timeout := "6000"
+			if tt.join == "stream" {
+				// three members per process: see joinSessionTimeout
+				timeout = joinSessionTimeout
+			}
+			text := fmt.Sprintf(perSymbolSession, tt.emit, kafkaTrades(brokers, "group.id", "g", "session.timeout.ms", timeout),
 				fmt.Sprintf("'per_symbol.type'='kafka_sink', 'per_symbol.topic.name'='windows', 'per_symbol.bootstrap.servers'='%s'", brokers), tt.more)
 			if tt.emit == "CHANGES" {
 				// small batches: sessions are written, then grow on
@@ -134,6 +167,27 @@ func TestRepartitionedSessionsSurviveKillAndJoin(t *testing.T) {
 			sameLines(t, "sessions", sessionLines(t, lines), sessionLines(t, want))
 		})
 	}
+}
+
+// quotesOf returns a quote of the symbol of two trades in three, 3ms
+// after it, keyed by its index.
+func quotesOf(t *testing.T, trades []trade, times []int64) []kafka.Message {
+	t.Helper()
+	var quotes []kafka.Message
+	for i, tr := range trades {
+		if i%3 == 0 {
+			continue
+		}
+		var f struct {
+			Symbol string `json:"symbol"`
+		}
+		if err := json.Unmarshal(tr.line, &f); err != nil {
+			t.Fatal(err)
+		}
+		at := time.UnixMilli(times[i] + 3).UTC().Format("2006-01-02T15:04:05.000Z")
+		quotes = append(quotes, kafka.Message{Key: fmt.Appendf(nil, "%d", i), Value: fmt.Appendf(nil, `{"symbol":%q,"bid":%d,"trade_time":%q}`, f.Symbol, i, at)})
+	}
+	return quotes
 }
 
 // sessionLines checks that no session (symbol, start and end) has two

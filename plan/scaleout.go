@@ -241,9 +241,11 @@ func (p *Plan) Repartitionable() bool {
 // passed and to windows it updates, and it cannot skip the first without
 // being judged late for the others), a SESSION window under 'update' (a
 // late record would correct a session kept for it that a replay rebuilt
-// from part of its records), or a SESSION window after a JOIN (a replay
-// tells the sessions that had fired by the statement's own records, see
-// exec.Program.SetReplayFences, not yet by joined rows).
+// from part of its records), or a SESSION window after a chain of
+// stream-stream joins. After a table join or one stream-stream join a
+// replay tells the sessions that had fired by the fence of the partition
+// of their rows (exec.Program.SetReplayFences, less the joins' Lag; see
+// join.Program.SetReplayFences).
 func (p *Plan) repartitionRefusal() string {
 	a := p.Analysis
 	if o := p.streamJoinRefusal(); o != "" {
@@ -257,8 +259,8 @@ func (p *Plan) repartitionRefusal() string {
 		return "its SLIDING window with 'late.data.strategy'='update' cannot be rebuilt by a replay after a rebalance (a record replayed into the windows it still updates would open again those whose retention had passed); use a TUMBLING window, or 'dead_letter' or 'drop'"
 	case a.Window == "session" && update:
 		return "its SESSION window with 'late.data.strategy'='update' cannot be rebuilt by a replay after a rebalance (a late record would correct a session kept for it from the part of its records the replay read again); use 'dead_letter' or 'drop'"
-	case a.Window == "session" && len(p.Inputs) > 1:
-		return "its SESSION window follows a JOIN, and a replay after a rebalance cannot yet tell which joined rows belong to sessions that had fired"
+	case a.Window == "session" && len(p.streams()) > 2:
+		return "its SESSION window follows a chain of stream-stream joins, and a replay after a rebalance is not yet known to tell which of their rows belong to sessions that had fired"
 	}
 	return ""
 }

@@ -229,8 +229,15 @@ func TestRepartitionStateKinds(t *testing.T) {
 		{"SELECT a, COUNT(*) AS n FROM t GROUP BY a WINDOW SESSION(INTERVAL '1' MINUTE) EMIT CHANGES" + group + ", 'window.allowed_lateness'='10s', 'late.data.strategy'='drop'", ""},
 		{"SELECT a, COUNT(*) AS n FROM t GROUP BY a WINDOW SESSION(INTERVAL '1' MINUTE) EMIT FINAL" + group + ", 'late.data.strategy'=' Update '",
 			"its SESSION window with 'late.data.strategy'='update' cannot be rebuilt"},
-		{"SELECT t.a, COUNT(*) AS n FROM t JOIN u ON t.b = u.b GROUP BY t.a WINDOW SESSION(INTERVAL '1' MINUTE) EMIT FINAL" + group + ", 'u.type'='kafka_source'",
-			"its SESSION window follows a JOIN"},
+		// after a table join (inner or outer) or one stream-stream inner
+		// join, a replay fences the sessions of the joined rows
+		{"SELECT t.a, COUNT(*) AS n FROM t JOIN u ON t.b = u.b GROUP BY t.a WINDOW SESSION(INTERVAL '1' MINUTE) EMIT FINAL" + group + ", 'u.type'='kafka_source', 'u.primary.key'='b'", ""},
+		{"SELECT t.a, COUNT(*) AS n FROM t LEFT JOIN u ON t.b = u.b GROUP BY t.a WINDOW SESSION(INTERVAL '1' MINUTE) EMIT CHANGES" + group + ", 'u.type'='kafka_source', 'u.primary.key'='b'", ""},
+		{"SELECT t.a, COUNT(*) AS n FROM t JOIN u ON t.a = u.a WITHIN INTERVAL '1' SECOND GROUP BY t.a WINDOW SESSION(INTERVAL '1' MINUTE) EMIT FINAL" + group + ", 'u.type'='kafka_source'", ""},
+		{"SELECT t.a, COUNT(*) AS n FROM t JOIN u ON t.a = u.a WITHIN INTERVAL '1' SECOND JOIN v ON t.a = v.a WITHIN INTERVAL '1' SECOND GROUP BY t.a WINDOW SESSION(INTERVAL '1' MINUTE) EMIT FINAL" + group + ", 'u.type'='kafka_source', 'v.type'='kafka_source'",
+			"its SESSION window follows a chain of stream-stream joins"},
+		{"SELECT t.a, COUNT(*) AS n FROM t JOIN u ON t.b = u.b GROUP BY t.a WINDOW SESSION(INTERVAL '1' MINUTE) EMIT FINAL" + group + ", 'u.type'='kafka_source', 'u.primary.key'='b', 'late.data.strategy'='update'",
+			"its SESSION window with 'late.data.strategy'='update' cannot be rebuilt"},
 	}
 	for _, tt := range tests {
 		with := tt.sql
