@@ -237,12 +237,23 @@ type upstream struct {
 	// commit on (viewAt); the reader appends, commits read
 	viewMu sync.Mutex
 	views  []*view
+	// confirmed are the spans of records handed out that stage 1 reported
+	// committed upstream and no commit passed yet (commitOffset); the
+	// reader appends, commits read and drop (under viewMu)
+	confirmed []confirmedSpan
 	// resume is the view the partition resumes from, set as the group
 	// assigns it and taken in by the reader before its first record
 	resume atomic.Pointer[view]
 	// safe is the offset of the first record that stage 1 may still send
 	// again (-1: none), published after each batch
 	safe atomic.Int64
+}
+
+// confirmedSpan is a span of source partition part that stage 1 reported
+// committed upstream.
+type confirmedSpan struct {
+	part int32
+	span
 }
 
 func newUpstream(sourcePartitions int, bounded bool) *upstream {
@@ -347,7 +358,74 @@ func (u *upstream) report(p partProgress) {
 	for k < len(up.spans) && up.spans[k].lastSource < up.committed {
 		k++
 	}
+	if k > 0 {
+		u.viewMu.Lock()
+		for _, sp := range up.spans[:k] {
+			u.confirmed = append(u.confirmed, confirmedSpan{part: p.partition, span: sp})
+		}
+		u.viewMu.Unlock()
+	}
 	up.spans = up.spans[k:]
+}
+
+// commitOffset returns where a commit of a checkpoint that read up to off
+// may be made: never past a record that stage 1 may still send again
+// (safe), nor past one whose confirmation (the report that stage 1
+// committed it upstream) the view recorded with the commit lacks. A replay
+// from the commit starts with that view; stage 1's resend of such a
+// record, which precedes its confirmation in the partition (stage 1 sends
+// again only what it had not committed), would come before the
+// confirmation and be taken for new: its effect counted twice. Committing
+// before the original instead makes the replay read the original first,
+// and drop the resend as a copy. The reader may have read a confirmation
+// well after the checkpoint's offset, so its current knowledge (safe) is
+// not enough.
+func (u *upstream) commitOffset(off int64) int64 {
+	if safe := u.safe.Load(); safe >= 0 {
+		off = min(off, safe)
+	}
+	u.viewMu.Lock()
+	defer u.viewMu.Unlock()
+	for {
+		v := u.viewBeforeLocked(off)
+		next := off
+		for _, c := range u.confirmed {
+			if c.first < next && !v.confirms(c) {
+				next = c.first
+			}
+		}
+		if next == off {
+			return off
+		}
+		off = next // an earlier view may confirm less: check again
+	}
+}
+
+// viewBeforeLocked returns the view that viewAt(off) takes (the committed
+// offsets of one with a gap after it are those it has), or nil.
+func (u *upstream) viewBeforeLocked(off int64) *view {
+	var last *view
+	for _, v := range u.views {
+		if v.at > off {
+			break
+		}
+		last = v
+	}
+	return last
+}
+
+// confirms reports whether a replay starting with v drops any resend of
+// the records of c: v has their source partition committed past them.
+func (v *view) confirms(c confirmedSpan) bool {
+	if v == nil {
+		return false
+	}
+	for _, p := range v.parts {
+		if p.partition == c.part {
+			return p.committed > c.lastSource
+		}
+	}
+	return false
 }
 
 // publish updates safe after a batch: the first record still to be
@@ -514,6 +592,9 @@ func (u *upstream) viewAt(off int64) *view {
 		}
 		k = i
 	}
+	// the spans before off are passed: the view confirms them
+	// (commitOffset), and so does every later one
+	u.confirmed = slices.DeleteFunc(u.confirmed, func(c confirmedSpan) bool { return c.first < off })
 	if k < 0 {
 		return nil
 	}

@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"math/rand/v2"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -161,5 +162,133 @@ func TestRepartitionOrigin(t *testing.T) {
 		if name, p := in.Origin(tt.n); name != tt.name || p != tt.p {
 			t.Errorf("Origin(%d) = %s %d, want %s %d", tt.n, name, p, tt.name, tt.p)
 		}
+	}
+}
+
+// TestCommitWaitsForTheConfirmationInItsView pins the commit rule against
+// a confirmation read after the checkpoint: stage 1 sent source offsets
+// 0-2, died before committing them and sent them again; its successor's
+// report that they are committed comes after the resend. A checkpoint that
+// read past the originals but not to the report must not commit past the
+// originals: a replay from there starts with the view at its offset,
+// which lacks the report, and would take the resend for new.
+func TestCommitWaitsForTheConfirmationInItsView(t *testing.T) {
+	recs := []*kgo.Record{
+		progressRecord(0, partProgress{partition: 0, watermark: 100, committed: 0}),
+		dataRecord(1, 0, 0, 100), dataRecord(2, 0, 1, 100), dataRecord(3, 0, 2, 100), // the originals
+		dataRecord(4, 0, 0, 100), dataRecord(5, 0, 1, 100), dataRecord(6, 0, 2, 100), // the resend
+		progressRecord(7, partProgress{partition: 0, watermark: 100, committed: 3}),
+		dataRecord(8, 0, 3, 100),
+	}
+	u := newUpstream(1, false)
+	for _, kr := range recs {
+		u.admit(kr)
+	}
+	u.publish(9)
+	if got := u.safe.Load(); got != 8 {
+		t.Fatalf("safe = %d, want 8: the reader knows the originals committed", got)
+	}
+	for _, c := range []struct{ read, want int64 }{{1, 1}, {5, 1}, {7, 1}, {8, 8}, {9, 8}} {
+		if got := u.commitOffset(c.read); got != c.want {
+			t.Errorf("commitOffset(%d) = %d, want %d", c.read, got, c.want)
+		}
+	}
+	// a commit at 8 records the view with the report: a later commit
+	// passes the originals without looking again
+	if v := u.viewAt(u.commitOffset(8)); !v.confirms(confirmedSpan{part: 0, span: span{first: 1, lastSource: 2}}) {
+		t.Errorf("the view at 8 = %+v does not confirm the originals", v)
+	}
+	if len(u.confirmed) != 0 {
+		t.Errorf("spans passed by the commit are kept: %+v", u.confirmed)
+	}
+}
+
+// TestReplayFromACommitAdmitsEachRecordOnce replays repartition partitions
+// in which stage 1's members die and their successors send again what
+// they had not committed, from each commit a reader makes while it reads
+// on (its reports confirming records at any distance after its
+// checkpoints): the records the run before handed out before the commit
+// and those the replay hands out from it are each source record once.
+func TestReplayFromACommitAdmitsEachRecordOnce(t *testing.T) {
+	const sources = 3
+	commits, lowered := 0, 0
+	for seed := range uint64(400) {
+		rng := rand.New(rand.NewPCG(seed, 11))
+		var recs []*kgo.Record
+		sent := make([]int64, sources)      // the next source offset stage 1 sends
+		committed := make([]int64, sources) // stage 1's committed offset
+		for i := range 100 + rng.IntN(500) {
+			off := int64(len(recs))
+			p := rng.IntN(sources)
+			switch r := rng.IntN(20); {
+			case r == 0:
+				sent[p] = committed[p] // its member dies: its successor sends again
+			case r < 5:
+				committed[p] = committed[p] + rng.Int64N(sent[p]-committed[p]+1)
+				recs = append(recs, progressRecord(off, partProgress{partition: int32(p), watermark: int64(i), committed: committed[p]}))
+			default:
+				recs = append(recs, dataRecord(off, int32(p), sent[p], int64(i)))
+				sent[p]++
+			}
+		}
+		for p := range sources { // the run ends: every record sent is committed
+			recs = append(recs, progressRecord(int64(len(recs)), partProgress{partition: int32(p), committed: sent[p]}))
+		}
+		run := newUpstream(sources, false)
+		kept := make([]bool, len(recs))
+		read, last := int64(0), int64(0)
+		for i, kr := range recs {
+			kept[i], _ = run.admit(kr)
+			run.publish(int64(i + 1))
+			if rng.IntN(10) > 0 {
+				continue
+			}
+			// a checkpoint that read up to read, committed now
+			read = read + rng.Int64N(int64(i+1)-read+1)
+			o := run.commitOffset(read)
+			if o < last || o > read {
+				t.Fatalf("seed %d: commitOffset(%d) = %d after a commit at %d", seed, read, o, last)
+			}
+			commits++
+			if o < read {
+				lowered++
+			}
+			last = o
+			v := run.viewAt(o)
+			replay := newUpstream(sources, false)
+			if v != nil {
+				_, _, got, _ := parseStageCheckpoint(stagePrefix + "0:0:" + encodeView(v, 0))
+				replay.resumeFrom(got)
+			}
+			seen := map[[2]int64]int64{}
+			note := func(j int, kr *kgo.Record) {
+				o, _ := parseOrigin(kr.Headers[0].Value)
+				key := [2]int64{int64(o.partition), o.offset}
+				if at, ok := seen[key]; ok {
+					t.Fatalf("seed %d: commit at %d (read %d, reader at %d): source %d/%d handed out at %d and again at %d", seed, last, read, i+1, o.partition, o.offset, at, j)
+				}
+				seen[key] = int64(j)
+			}
+			for j := range recs[:o] {
+				if kept[j] {
+					note(j, recs[j])
+				}
+			}
+			for j := o; j < int64(len(recs)); j++ {
+				if keep, _ := replay.admit(recs[j]); keep {
+					note(int(j), recs[j])
+				}
+			}
+			for p := range sources {
+				for off := range sent[p] {
+					if _, ok := seen[[2]int64{int64(p), off}]; !ok {
+						t.Fatalf("seed %d: commit at %d: source %d/%d lost", seed, last, p, off)
+					}
+				}
+			}
+		}
+	}
+	if lowered == 0 || lowered == commits {
+		t.Errorf("%d of %d commits held back for a confirmation: the test checks little", lowered, commits)
 	}
 }

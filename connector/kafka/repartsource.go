@@ -37,6 +37,11 @@ type repartIn struct {
 	// committing counts the commits under way; a handover ends only
 	// after them
 	committing int
+	// marking counts MarkDone's commits under way (among committing);
+	// an exactly-once member giving its partitions up waits for them
+	// (dropAssignment), not for a transaction's, which the rebalance
+	// aborts
+	marking int
 	// fired reports whether a record read again before its partition's
 	// fence had its whole effect under the fence's watermark (every window
 	// of the record fired); it may mark a record it keeps Settled
@@ -353,10 +358,12 @@ func (s *Source) MarkDone(ctx context.Context, sh *Shuffle) error {
 		return nil
 	}
 	s.repart.committing++
+	s.repart.marking++
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
 		s.repart.committing--
+		s.repart.marking--
 		s.commitCond.Broadcast()
 		s.mu.Unlock()
 	}()

@@ -128,9 +128,23 @@ func (s *Source) takeTurn(ctx context.Context) error {
 // the generation wrote since its last commit, so nothing is left to
 // commit. The assignment ends at once, so the generation's commits are
 // refused; it stops, and the transaction is aborted before the next
-// assignment's readers start (abortRevoked).
+// assignment's readers start (abortRevoked). A done marker's commit
+// (MarkDone, outside the transaction) that was under way goes through
+// first, at most revokeWait: sent later, with the member's next
+// generation, it would move a partition that another member may have read
+// past back to the marker.
 func (s *Source) dropAssignment(m map[string][]int32) {
+	deadline := time.Now().Add(revokeWait)
+	wake := time.AfterFunc(revokeWait, func() {
+		s.mu.Lock()
+		s.commitCond.Broadcast()
+		s.mu.Unlock()
+	})
+	defer wake.Stop()
 	s.mu.Lock()
+	for s.repart.marking > 0 && !s.closing && time.Now().Before(deadline) {
+		s.commitCond.Wait()
+	}
 	s.endAssignmentLocked()
 	s.repart.abort = true
 	s.mu.Unlock()

@@ -516,11 +516,10 @@ func (s *Source) commitsLocked(offsets map[int32]int64) map[int32]kgo.EpochOffse
 	for p, o := range offsets {
 		if _, owned := s.readers[p]; owned || s.revoking[p] {
 			if u := s.ups[p]; u != nil {
-				// never past a record stage 1 may send again: a replay
-				// from here must meet the original first
-				if safe := u.safe.Load(); safe >= 0 {
-					o = min(o, safe)
-				}
+				// never past a record stage 1 may send again, unless the
+				// commit's view says it will not: a replay from here must
+				// meet the original first
+				o = u.commitOffset(o)
 			}
 			commit[p] = kgo.EpochOffset{Epoch: -1, Offset: o}
 		}
