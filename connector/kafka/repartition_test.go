@@ -212,7 +212,7 @@ func TestCommitWaitsForTheConfirmationInItsView(t *testing.T) {
 func TestReplayFromACommitAdmitsEachRecordOnce(t *testing.T) {
 	const sources = 3
 	commits, lowered := 0, 0
-	for seed := range uint64(400) {
+	for seed := range uint64(150) {
 		rng := rand.New(rand.NewPCG(seed, 11))
 		var recs []*kgo.Record
 		sent := make([]int64, sources)      // the next source offset stage 1 sends
