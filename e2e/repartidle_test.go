@@ -35,10 +35,14 @@ func (s slowPartition) OnFetchRecordUnbuffered(r *kgo.Record, polled bool) {
 //     records, and stage 2's watermark then leaves it out (once every
 //     partition is read and idle, every window up to the highest event time
 //     fires);
-//   - with every partition busy, one read slowly, and the default idle
-//     timeout, no window fires before the slow partition's records reached
-//     it (no record is late): the windows up to the lowest of the
-//     partitions' highest event times fire, each with all its records.
+//   - with every partition busy, one read slowly, and an idle timeout of an
+//     hour, no window fires before the slow partition's records reached it
+//     (no record is late): the windows up to the lowest of the partitions'
+//     highest event times fire, each with all its records, and without
+//     waiting for any partition to go idle, also when the second process
+//     joins after the first read some partitions to their end (a lull for
+//     those partitions): the first reports them a last time after the
+//     records its handover wrote.
 func TestRepartitionedUnboundedWatermarks(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
@@ -48,7 +52,7 @@ func TestRepartitionedUnboundedWatermarks(t *testing.T) {
 		slow  bool   // partition 0 is read slowly
 	}{
 		{"idle partitions", 4, ", 'watermark.idle_timeout'='5s'", false}, // long enough that a busy partition is not idle between two fetches, under load
-		{"slow partition", kafkaPartitions, "", true},
+		{"slow partition", kafkaPartitions, ", 'watermark.idle_timeout'='1h'", true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -139,13 +143,11 @@ WITH (%s, 'per_symbol.type'='file_sink', 'per_symbol.path'='%s', 'commit.interva
 				return all
 			}
 			// When the second process joins after the first read some
-			// partitions to their end (under -race), the windows fire
-			// only at the default idle timeout (30s), all at once: the
-			// new owner reads nothing there, so it reports no
-			// watermark for them, and the first owner no longer
-			// reports them once revoked (apparently after a report
-			// that missed its last records). Under -race on a loaded
-			// machine this wait took some 40s of the 60s it had.
+			// partitions to their end, the new owner reads nothing
+			// there and reports no watermark for them: the windows
+			// wait for the first owner's last report of them, after
+			// the records its handover wrote (before, they waited for
+			// the idle timeout, here an hour)
 			waitWithin(t, 90*time.Second, "the windows to fire", func() bool {
 				return len(windowLines(t, lines())) >= len(want)
 			})

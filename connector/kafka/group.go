@@ -147,7 +147,12 @@ func (s *Source) adjustOffsets(ctx context.Context, offsets map[string]map[int32
 // revokeWait) until each has drained and the coordinator has committed its
 // offsets. Commits for these partitions are accepted until then. A
 // repartition topic's handover also waits for the job that read them to
-// stop and for the commits under way, and then ends the assignment.
+// stop and for the commits under way, and then ends the assignment. A
+// Shuffle's source then has the Shuffle report the partitions' progress a
+// last time (handedOver): the report covers their last records, written
+// and committed during the handover, so stage 2's watermark moves past
+// them without waiting for the idle timeout of a partition whose next
+// owner reads nothing more (a lull).
 func (s *Source) revoked(ctx context.Context, _ *kgo.Client, m map[string][]int32) {
 	if s.repart != nil && s.txn != nil {
 		s.dropAssignment(m)
@@ -197,11 +202,45 @@ func (s *Source) revoked(ctx context.Context, _ *kgo.Client, m map[string][]int3
 	for s.repart != nil && s.repart.committing > 0 && !s.closing && time.Now().Before(deadline) && ctx.Err() == nil {
 		s.commitCond.Wait()
 	}
+	report := s.handedOver
+	if report != nil && !s.closing {
+		// a Shuffle reports the partitions (still revoking) once more,
+		// after their last records: its reports stop covering them once
+		// they are gone
+		s.mu.Unlock()
+		rctx, cancel := context.WithTimeout(ctx, handoverReportWait)
+		report(rctx)
+		cancel()
+		s.mu.Lock()
+	}
 	for _, r := range rs {
 		delete(s.revoking, r.part)
 	}
 	s.endAssignmentLocked()
 	s.logger().Debug("kafka partitions revoked", "partitions", m[s.cfg.topic])
+}
+
+// handoverReportWait bounds how long a handover waits for a Shuffle's
+// last report of the revoked partitions to be acknowledged (a cluster
+// that answers takes milliseconds).
+const handoverReportWait = 2 * time.Second
+
+// reporting returns the partitions a Shuffle reports the progress of: those
+// the group assigns to this member now and those it is handing over, whose
+// last records may still be on their way to the repartition topic.
+func (s *Source) reporting() []int32 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]int32, 0, len(s.owned)+len(s.revoking))
+	for p := range s.owned {
+		out = append(out, p)
+	}
+	for p := range s.revoking {
+		if !s.owned[p] {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // committedLocked reports whether every reader in rs has had its offsets

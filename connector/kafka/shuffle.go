@@ -89,6 +89,7 @@ func NewShuffle(srcs []*Source, cfg ShuffleConfig, opts ...kgo.Opt) *Shuffle {
 		n += int32(src.Facts().Partitions)
 		src.mu.Lock()
 		src.committedC = s.committed
+		src.handedOver = s.handover
 		src.mu.Unlock()
 	}
 	return s
@@ -291,31 +292,66 @@ func (s *Shuffle) reportLoop() {
 		case <-s.stop:
 			return
 		case <-t.C:
-			s.report(context.Background())
+			s.report(context.Background(), nil)
 		case <-s.committed:
-			s.report(context.Background())
+			s.report(context.Background(), nil)
 		}
 	}
 }
 
 // report writes a progress report of every source partition this member
-// owns to every repartition partition. Rows written before it precede it
-// in each partition: the mutex orders the producing.
-func (s *Shuffle) report(ctx context.Context) {
+// owns or is handing over to every repartition partition. Rows written
+// before it precede it in each partition: the mutex orders the producing.
+// acked, if not nil, counts the report's records until the topic answered
+// each.
+func (s *Shuffle) report(ctx context.Context, acked *sync.WaitGroup) {
 	srcs := make([]ownedParts, len(s.srcs))
 	for i, src := range s.srcs {
 		_, ends := src.Offsets()
-		srcs[i] = ownedParts{base: s.base[i], parts: src.Owned(), committed: src.Committed(), ends: ends, bounded: src.Bounded()}
+		srcs[i] = ownedParts{base: s.base[i], parts: src.reporting(), committed: src.Committed(), ends: ends, bounded: src.Bounded()}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.client == nil {
+		return // not open, or closed
+	}
 	ps := s.progressLocked(srcs, time.Now())
 	if len(ps) == 0 {
 		return
 	}
 	v := appendProgress(nil, ps)
+	promise := s.produced
+	if acked != nil {
+		promise = func(r *kgo.Record, err error) {
+			s.produced(r, err)
+			acked.Done()
+		}
+	}
 	for q := range s.cfg.Partitions {
-		s.client.Produce(ctx, &kgo.Record{Partition: int32(q), Headers: []kgo.RecordHeader{{Key: controlHeader, Value: v}}}, s.produced)
+		if acked != nil {
+			acked.Add(1)
+		}
+		s.client.Produce(ctx, &kgo.Record{Partition: int32(q), Headers: []kgo.RecordHeader{{Key: controlHeader, Value: v}}}, promise)
+	}
+}
+
+// handover reports the progress of the source partitions a rebalance is
+// taking away, after the records of theirs the handover wrote and
+// committed, and waits until the topic acknowledged the report or ctx
+// ends. The reports after it leave them out: without it, their last report
+// could precede their last records, and stage 2's watermark waited for
+// the idle timeout of a partition whose next owner reads nothing (a lull).
+func (s *Shuffle) handover(ctx context.Context) {
+	var acked sync.WaitGroup
+	s.report(ctx, &acked)
+	done := make(chan struct{})
+	go func() {
+		acked.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
 	}
 }
 
@@ -463,12 +499,11 @@ func (s *Shuffle) Finish() error {
 	}
 	close(s.stop)
 	s.stopped.Wait()
-	s.report(context.Background())
+	s.report(context.Background(), nil)
 	ctx, cancel := context.WithTimeout(context.Background(), deliveryTimeout)
 	defer cancel()
 	err := s.Flush(ctx)
-	s.client.Close()
-	s.client = nil
+	s.closeClient()
 	return err
 }
 
@@ -482,6 +517,15 @@ func (s *Shuffle) Abort() {
 	ctx, cancel := context.WithTimeout(context.Background(), abortWait)
 	defer cancel()
 	_ = s.client.AbortBufferedRecords(ctx)
-	s.client.Close()
+	s.closeClient()
+}
+
+// closeClient disconnects; a handover's report (from a source's rebalance)
+// finds no client afterwards.
+func (s *Shuffle) closeClient() {
+	s.mu.Lock()
+	cl := s.client
 	s.client = nil
+	s.mu.Unlock()
+	cl.Close()
 }

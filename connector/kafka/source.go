@@ -45,6 +45,10 @@ type Source struct {
 
 	mu         sync.Mutex
 	committedC chan struct{} // told after each commit (a Shuffle's sources), or nil
+	// handedOver is called (a Shuffle's sources) when a handover has
+	// committed what the revoked partitions' readers handed out, before
+	// they are forgotten
+	handedOver func(context.Context)
 	opened     bool
 	closing    bool
 	client     *kgo.Client
