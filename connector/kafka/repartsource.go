@@ -139,28 +139,15 @@ func (s *Source) Origin(partition int32) (string, int32) {
 }
 
 // FollowEnds makes a bounded run's repartition topic (RepartitionSource)
-// end where this process's run of srcs, the sources its Shuffle reads,
-// ends: their partitions are numbered one after the other, as the Shuffle
-// numbers them.
+// end where the group's run of srcs, the sources its Shuffle reads, ends:
+// the group agrees on one end as it assigns (runEnd), which srcs read up
+// to; their partitions are numbered one after the other, as the Shuffle
+// numbers them. Call it before Open.
 func (s *Source) FollowEnds(srcs []*Source) {
 	if s.repart == nil || !s.repart.bounded {
 		return
 	}
-	s.repart.sourceEnds = func() map[int32]int64 {
-		out := map[int32]int64{}
-		base := int32(0)
-		for _, src := range srcs {
-			_, ends := src.Offsets()
-			if len(ends) == 0 {
-				return nil // not open yet
-			}
-			for p, e := range ends {
-				out[base+p] = e
-			}
-			base += int32(len(ends))
-		}
-		return out
-	}
+	s.repart.sourceEnds = newRunEnd(s, srcs).sourceEnds
 }
 
 // UseEagerRebalancing makes the member rebalance eagerly (range balancer),

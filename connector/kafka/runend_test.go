@@ -1,10 +1,15 @@
 package kafka
 
 import (
+	"context"
+	"reflect"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluicesql/sluice/record"
 )
 
 func doneRecord(offset int64, ps ...partProgress) *kgo.Record {
@@ -75,5 +80,103 @@ func TestShuffleIdleAfterRebalance(t *testing.T) {
 	}
 	if !idle(4500*time.Millisecond, 0) {
 		t.Error("not idle after IdleTimeout since it was given back")
+	}
+}
+
+// runEndMember returns a group member whose subscription carries ends of kind.
+func runEndMember(kind byte, ends map[string][]int64) kmsg.JoinGroupResponseMember {
+	meta := kmsg.NewConsumerMemberMetadata()
+	meta.Version, meta.Topics = 3, []string{"trades"}
+	meta.UserData = encodeRunEnds(kind, ends)
+	m := kmsg.NewJoinGroupResponseMember()
+	m.ProtocolMetadata = meta.AppendTo(nil)
+	return m
+}
+
+// TestRunEndDecided pins how the leader of a generation decides where a
+// bounded run ends: the end the members adopted from the group (the
+// highest, should a member of an earlier run be back), else the lowest
+// each partition was listed at (the process that started first), and
+// that a member of another version (no user data) counts for nothing.
+func TestRunEndDecided(t *testing.T) {
+	r := &runEnd{}
+	first := map[string][]int64{"trades": {10, 20}}
+	grown := map[string][]int64{"trades": {15, 18}}
+	later := map[string][]int64{"trades": {30, 40}}
+	old := kmsg.NewJoinGroupResponseMember()
+	for _, tt := range []struct {
+		name    string
+		members []kmsg.JoinGroupResponseMember
+		want    map[string][]int64
+	}{
+		{"listed", []kmsg.JoinGroupResponseMember{runEndMember(runEndListed, first), runEndMember(runEndListed, grown), runEndMember(runEndNone, nil), old},
+			map[string][]int64{"trades": {10, 18}}},
+		{"adopted", []kmsg.JoinGroupResponseMember{runEndMember(runEndListed, later), runEndMember(runEndAgreed, first), runEndMember(runEndNone, nil)}, first},
+		{"earlier run back", []kmsg.JoinGroupResponseMember{runEndMember(runEndAgreed, first), runEndMember(runEndAgreed, later)}, later},
+	} {
+		got, err := r.decide(tt.members)
+		if err != nil || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s: decided %v, %v; want %v", tt.name, got, err, tt.want)
+		}
+	}
+	two := map[string][]int64{"orders": {1, 2, 3}, "trades": {4}}
+	kind, ends, ok := decodeRunEnds(encodeRunEnds(runEndAgreed, two))
+	if !ok || kind != runEndAgreed || !reflect.DeepEqual(ends, two) {
+		t.Errorf("decoded %d %v %v, want the agreed %v", kind, ends, ok, two)
+	}
+	for _, bad := range [][]byte{nil, {runEndVersion}, {9, runEndAgreed}, {runEndVersion, runEndAgreed, 5}, append(encodeRunEnds(runEndListed, two), 0)} {
+		if _, _, ok := decodeRunEnds(bad); ok {
+			t.Errorf("decoded %v", bad)
+		}
+	}
+}
+
+// TestRunEndAgreedAcrossMembers: two processes of a bounded run, the
+// second started after the topic grew, read up to the end the group
+// agreed when the first started: the second adopts it from its assignment
+// (stage 1 stops there, and stage 2 ends its partitions there) instead of
+// the end it listed itself, past which no one else reads.
+func TestRunEndAgreedAcrossMembers(t *testing.T) {
+	brokers := startCluster(t, "trades", "rp")
+	produce(t, brokers, "trades", trades(400, 40))
+	const g = "agreed"
+	start := func() (*Source, *Source) {
+		src, err := NewSource("trades", sourceProps(brokers, "group.id", g, "stop.at", "end", "session.timeout.ms", "6000"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := src.RepartitionSource("rp", nil, testPartitions, nil, func(*record.Record, int64) bool { return false })
+		src.UseEagerRebalancing()
+		src.KeepOpen()
+		// commits what it read, so that a handover does not wait
+		ctx, cancel := context.WithCancel(context.Background())
+		ch, err := src.Open(ctx, tradeSchema(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := &collector{after: func(p int32, last int64) { _ = src.Commit(ctx, map[int32]int64{p: last + 1}) }}
+		go c.run(ctx, ch)
+		t.Cleanup(func() {
+			cancel()
+			src.Close()
+			c.wg.Wait()
+		})
+		return src, in
+	}
+	a, ain := start()
+	waitFor(t, "the first process holds the source", func() bool { return ownedCount(a) == testPartitions })
+	_, first := a.Offsets()
+	produce(t, brokers, "trades", trades(400, 40))
+	b, bin := start()
+	openCollected(t, bin)
+	openCollected(t, ain)
+	waitFor(t, "the processes share the source", func() bool { return ownedCount(a) > 0 && ownedCount(b) > 0 })
+	if _, ends := b.Offsets(); !reflect.DeepEqual(ends, first) {
+		t.Errorf("the second process ends its source at %v, want the first's %v", ends, first)
+	}
+	for name, in := range map[string]*Source{"first": ain, "second": bin} {
+		if got := in.repart.sourceEnds(); !reflect.DeepEqual(got, first) {
+			t.Errorf("the %s process's stage 2 ends at %v, want %v", name, got, first)
+		}
 	}
 }

@@ -105,6 +105,9 @@ type Source struct {
 	// eager: the member rebalances eagerly (range), as the members of a
 	// group shared with a repartition topic's readers must
 	eager bool
+	// run is a bounded run's end as the group agrees it (runend.go), for
+	// the members of a repartitioned statement's group; nil otherwise
+	run *runEnd
 	// keepOpen: under stop.at=end the readers channel stays open after
 	// every reader ended, for partitions the group may still assign
 	keepOpen bool
@@ -185,7 +188,8 @@ func (s *Source) Facts() connector.Facts {
 
 // Offsets returns the log start offsets and the end offsets (high
 // watermarks) of the topic's partitions as listed when the source opened
-// (nil before Open). A table read from the topic is bootstrapped once each
+// (nil before Open); the end offsets of a bounded run of a repartitioned
+// statement are the ones its group agreed (runEnd) once it did. A table read from the topic is bootstrapped once each
 // partition has been read up to its end offset.
 func (s *Source) Offsets() (starts, ends map[int32]int64) {
 	s.mu.Lock()
@@ -301,6 +305,10 @@ func (s *Source) Open(ctx context.Context, schema *record.Schema, dlq connector.
 	s.mu.Lock()
 	s.schema, s.dlq = schema, dlq
 	s.starts, s.ends, s.partitions = starts, ends, len(ends)
+	if s.run != nil {
+		// the group agreed where the run ends before this source opened
+		s.adoptEndsLocked(s.run.endsOf(s.cfg.topic))
+	}
 	s.readers = make(map[int32]*partReader)
 	s.revoking = make(map[int32]bool)
 	s.owned = make(map[int32]bool)
@@ -406,6 +414,8 @@ func (s *Source) newConsumer() (*kgo.Client, error) {
 	switch {
 	case s.wholeTopic != "":
 		opts = append(opts, kgo.Balancers(splitBalancer{kgo.RangeBalancer(), s}))
+	case s.eager && s.run != nil:
+		opts = append(opts, kgo.Balancers(runEndBalancer{kgo.RangeBalancer(), s.run}))
 	case s.eager:
 		opts = append(opts, kgo.Balancers(kgo.RangeBalancer()))
 	default:
