@@ -2,9 +2,7 @@ package exec
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/sluicesql/sluice/record"
 	"github.com/sluicesql/sluice/sql"
@@ -111,16 +109,17 @@ func parseSettings(props map[string]string) (settings, error) {
 			return s, unknownValue(PropEventTimeFormat, "format", v, "epoch_millis", "epoch_seconds", "iso8601")
 		}
 	}
-	var err error
 	durations := []struct {
 		key string
 		dst *int64
 	}{{PropOutOfOrderness, &s.outOfOrder}, {PropAllowedLateness, &s.lateness}, {PropLateRetention, &s.retention}}
 	for _, d := range durations {
 		if v, ok := get(d.key); ok {
-			if *d.dst, err = parseMillis(v); err != nil {
+			dur, err := sql.PropertyDuration(v)
+			if err != nil {
 				return s, propertyError(d.key, "%v", err)
 			}
+			*d.dst = dur.Milliseconds()
 		}
 	}
 	if v, ok := get(PropLateDataStrategy); ok {
@@ -136,31 +135,4 @@ func parseSettings(props map[string]string) (settings, error) {
 		}
 	}
 	return s, nil
-}
-
-// parseMillis reads a non-negative duration: Go syntax (5s, 500ms, 1m30s),
-// the suffixes d (days) and w (weeks), or a bare number of seconds.
-func parseMillis(text string) (int64, error) {
-	t := strings.ToLower(strings.ReplaceAll(text, " ", ""))
-	if n, err := strconv.ParseFloat(t, 64); err == nil {
-		if n < 0 {
-			return 0, fmt.Errorf("negative duration %q", sql.Clip(text))
-		}
-		return int64(n * 1000), nil
-	}
-	for suffix, unit := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour} {
-		if n, ok := strings.CutSuffix(t, suffix); ok {
-			if f, err := strconv.ParseFloat(n, 64); err == nil && f >= 0 {
-				return int64(f * float64(unit/time.Millisecond)), nil
-			}
-		}
-	}
-	d, err := time.ParseDuration(t)
-	if err != nil {
-		return 0, fmt.Errorf("invalid duration %q (want e.g. 5s, 500ms, 2m)", sql.Clip(text))
-	}
-	if d < 0 {
-		return 0, fmt.Errorf("negative duration %q", sql.Clip(text))
-	}
-	return d.Milliseconds(), nil
 }

@@ -53,7 +53,7 @@ func (c *Config) ApplyProperties(props map[string]string) error {
 	}{{PropOutOfOrderness, &c.MaxOutOfOrder}, {PropIdleTimeout, &c.IdleTimeout}, {PropCommitInterval, &c.CommitInterval},
 		{PropDrainTimeout, &c.DrainTimeout}} {
 		if v, ok := get(d.key); ok {
-			dur, err := exec.ParseDuration(v)
+			dur, err := sql.PropertyDuration(v)
 			if err != nil {
 				return propertyError(d.key, true, "WITH %s: %v", sql.QuoteProperty(d.key), err)
 			}

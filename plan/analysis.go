@@ -153,8 +153,11 @@ func retracts(sel *sql.Select, opts Options) string {
 		return "" // a Top-N over grouped rows ranks each emission
 	}
 	changes := sel.Emit == sql.EmitChanges || sel.Emit == sql.EmitDefault && sel.Window == nil
-	retention := strings.TrimSpace(property(sel, opts, "late.data.retention"))
-	noRetention := retention != "" && strings.Trim(retention, "0.smhdwnu ") == "" // '0', '0s': fired windows are not kept
+	noRetention := false // a zero retention ('0', '0s', '500us'): fired windows are not kept
+	if retention := strings.TrimSpace(property(sel, opts, "late.data.retention")); retention != "" {
+		d, err := sql.PropertyDuration(retention)
+		noRetention = err == nil && d == 0
+	}
 	update := sel.Window != nil && !noRetention && strings.EqualFold(strings.TrimSpace(property(sel, opts, "late.data.strategy")), "update")
 	var rows []string
 	if sel.Having != nil {

@@ -31,6 +31,16 @@ func TestExplainRetracts(t *testing.T) {
 			"a group's row when the group stops meeting HAVING, and a session's row"},
 		{`SELECT g, COUNT(*) AS n FROM t GROUP BY g EMIT CHANGES`, ""},
 	}
+	// a zero retention, however written, keeps no fired window to update
+	for _, r := range []string{"0", "0s", "0ms", "0 ms", "0.0", "0h0m0s", "0d", "0w", "500us", "0.0004s"} {
+		tests = append(tests, struct{ src, want string }{
+			`SELECT g, COUNT(*) AS n FROM t GROUP BY g WINDOW SESSION(ts, 1s) WITH ('late.data.strategy'='update', 'late.data.retention'='` + r + `')`, ""})
+	}
+	for _, r := range []string{"1ms", "0.001", "0.5s", "1d"} {
+		tests = append(tests, struct{ src, want string }{
+			`SELECT g, COUNT(*) AS n FROM t GROUP BY g WINDOW SESSION(ts, 1s) WITH ('late.data.strategy'='update', 'late.data.retention'='` + r + `')`,
+			"a session's row when a record extends the session or merges it with another, as late records update fired windows"})
+	}
 	for _, tt := range tests {
 		stmt := parseOne(t, tt.src)
 		p := build(t, tt.src, Options{})

@@ -2,7 +2,9 @@ package sql
 
 import (
 	"fmt"
+	"math"
 	"math/big"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -142,4 +144,39 @@ func allDigits(s string) bool {
 		}
 	}
 	return true
+}
+
+// PropertyDuration reads a non-negative duration as the WITH properties
+// write them: Go syntax (5s, 500ms, 1m30s), the suffixes d (days) and w
+// (weeks), or a bare number of seconds. The engine keeps time in whole
+// milliseconds, so the result is truncated to one: '500us' is zero, as
+// '0', '0s' and '0ms' are.
+func PropertyDuration(text string) (time.Duration, error) {
+	t := strings.ToLower(strings.ReplaceAll(text, " ", ""))
+	num, unit := t, time.Second
+	if _, err := strconv.ParseFloat(t, 64); err != nil {
+		for _, suffix := range []string{"d", "w"} {
+			if n, ok := strings.CutSuffix(t, suffix); ok {
+				num, unit = n, shortUnits[suffix]
+			}
+		}
+	}
+	if n, err := strconv.ParseFloat(num, 64); err == nil {
+		ms := n * float64(unit/time.Millisecond)
+		switch {
+		case n < 0:
+			return 0, fmt.Errorf("negative duration %q", clip(text))
+		case math.IsNaN(ms) || ms >= float64(math.MaxInt64/int64(time.Millisecond)):
+			return 0, fmt.Errorf("invalid duration %q (want e.g. 5s, 500ms, 2m)", clip(text))
+		}
+		return time.Duration(ms) * time.Millisecond, nil
+	}
+	d, err := time.ParseDuration(t)
+	if err != nil {
+		return 0, fmt.Errorf("invalid duration %q (want e.g. 5s, 500ms, 2m)", clip(text))
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("negative duration %q", clip(text))
+	}
+	return d.Truncate(time.Millisecond), nil
 }

@@ -88,3 +88,34 @@ func TestFormatDurations(t *testing.T) {
 		}
 	}
 }
+
+func TestPropertyDuration(t *testing.T) {
+	tests := []struct {
+		in   string
+		want time.Duration
+		err  bool
+	}{
+		{"0", 0, false},
+		{"0s", 0, false},
+		{"0ms", 0, false},
+		{"0 ms", 0, false},
+		{"500us", 0, false}, // whole milliseconds
+		{"1.5ms", time.Millisecond, false},
+		{"1m30s", 90 * time.Second, false},
+		{"2.5", 2500 * time.Millisecond, false},
+		{"1d", 24 * time.Hour, false},
+		{"0.5w", 84 * time.Hour, false},
+		{"-1s", 0, true},
+		{"-2", 0, true},
+		{"NaN", 0, true},
+		{"inf", 0, true},
+		{"1e300", 0, true},
+		{"soon", 0, true},
+	}
+	for _, tt := range tests {
+		got, err := PropertyDuration(tt.in)
+		if (err != nil) != tt.err || got != tt.want {
+			t.Errorf("PropertyDuration(%q) = %v, %v; want %v, err=%v", tt.in, got, err, tt.want, tt.err)
+		}
+	}
+}

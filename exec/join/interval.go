@@ -83,7 +83,7 @@ func (c *compiler) timeBound(j sql.Join) (lo, hi int64, cols [2]inputCol, rest [
 		return lo, hi, cols, rest, nil
 	}
 	if ttl := strings.TrimSpace(c.props[PropStateTTL]); ttl != "" {
-		d, perr := exec.ParseDuration(ttl)
+		d, perr := sql.PropertyDuration(ttl)
 		if perr != nil || d <= 0 {
 			return 0, 0, cols, nil, fmt.Errorf("WITH '%s'='%s': want a positive duration (5s, 10m, 1h)", PropStateTTL, ttl)
 		}
