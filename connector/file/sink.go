@@ -64,7 +64,8 @@ func NewSink(name string, props map[string]string) (*Sink, error) {
 }
 
 // Open creates the temporary file next to the sink's path and, for CSV with
-// a header, writes the header.
+// a header, writes the header. It first removes the temporary files that
+// sinks of the same path killed while writing left behind.
 func (s *Sink) Open(_ context.Context, schema *record.Schema, _ []int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -88,6 +89,7 @@ func (s *Sink) Open(_ context.Context, schema *record.Schema, _ []int) error {
 	if dir == "" {
 		dir = "."
 	}
+	removeLeftovers(dir, tempPrefix(base))
 	tmp, err := createTemp(dir, tempPrefix(base))
 	if err != nil {
 		return fmt.Errorf("file sink %q: %w", s.name, err)
@@ -208,16 +210,75 @@ func (s *Sink) fail(err error) error {
 
 // createTemp creates a new file in dir whose name starts with prefix, with
 // mode 0666 less the umask (the mode the final file keeps), unlike
-// os.CreateTemp's 0600.
+// os.CreateTemp's 0600. The file is locked (tryLock) until it is closed.
 func createTemp(dir, prefix string) (*os.File, error) {
 	for range 100 {
 		name := filepath.Join(dir, prefix+strconv.FormatUint(rand.Uint64(), 36))
 		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
-		if !errors.Is(err, fs.ErrExist) {
-			return f, err
+		if errors.Is(err, fs.ErrExist) {
+			continue
 		}
+		if err != nil {
+			return nil, err
+		}
+		// Another sink's removeLeftovers may have locked and removed the
+		// file between its creation and the lock: then take another name.
+		if tryLock(f) && sameFile(f, name) {
+			return f, nil
+		}
+		f.Close()
 	}
 	return nil, fmt.Errorf("cannot create a temporary file in %s", dir)
+}
+
+// sameFile reports whether name still names the open file f.
+func sameFile(f *os.File, name string) bool {
+	fi, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	ni, err := os.Stat(name)
+	return err == nil && os.SameFile(fi, ni)
+}
+
+// removeLeftovers removes the temporary files in dir, named with prefix,
+// that sinks killed while writing (kill -9, a crash, a power cut) left
+// behind. A live sink, in this process or another, holds its file locked,
+// so it is never one of them. It is best effort: a file that cannot be
+// removed stays, as it would without it.
+func removeLeftovers(dir, prefix string) {
+	if !locks {
+		return
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !isTempName(e.Name(), prefix) {
+			continue
+		}
+		name := filepath.Join(dir, e.Name())
+		f, err := os.Open(name)
+		if err != nil {
+			continue
+		}
+		if tryLock(f) && sameFile(f, name) {
+			os.Remove(name)
+		}
+		f.Close()
+	}
+}
+
+// isTempName reports whether the file name base is a temporary file's
+// name that starts with prefix: prefix and a random base-36 number.
+func isTempName(base, prefix string) bool {
+	n, ok := strings.CutPrefix(base, prefix)
+	if !ok || n == "" {
+		return false
+	}
+	_, err := strconv.ParseUint(n, 36, 64)
+	return err == nil
 }
 
 // tempPrefix begins the name of a sink's temporary file for the file base.
