@@ -233,7 +233,10 @@ func checkOptions(stmt *sql.Statement, opts Options) (*checked, error) {
 	if c.props, err = Properties(sel, opts.Catalog.Properties(names...), opts.Set, opts.Env); err != nil {
 		return nil, c.errorAt(err, sel)
 	}
-	for _, n := range names {
+	for i, n := range names {
+		if slices.IndexFunc(names, func(m string) bool { return strings.EqualFold(m, n) }) < i {
+			continue // a self-join reads one source twice
+		}
 		decl, _ := opts.Catalog.Lookup(n)
 		if decl != nil && len(decl.Columns) > 0 {
 			if v := c.props[n+".columns"]; strings.TrimSpace(v) != "" {

@@ -390,7 +390,7 @@ func joinJob(ctx context.Context, stmt *sql.Statement, opts Options, q *joinQuer
 		sinkName = ""
 	}
 	j = &Job{Name: q.name, Plan: p, Program: prog.Program, Props: props, Source: sel.From.Name, Sink: sinkName,
-		WritesStdout: stdoutSink, Facts: facts[sel.From.Name], Schema: q.schemas[0], src: stream, dlq: dlq, config: cfg, closers: closers}
+		WritesStdout: stdoutSink, Facts: facts[sel.From.Name], Schema: q.schemas[0], src: stream, inputs: q.srcs, dlq: dlq, config: cfg, closers: closers}
 	if err := q.scaleOut(ctx, stmt, opts, j, popts); err != nil {
 		return nil, err
 	}
@@ -515,7 +515,7 @@ func intervalJob(ctx context.Context, stmt *sql.Statement, opts Options, q *join
 		sinkName = ""
 	}
 	j := &Job{Name: q.name, Plan: p, Program: prog.Program, Props: props, Source: sel.From.Name, Sink: sinkName,
-		WritesStdout: stdoutSink, Facts: facts[sel.From.Name], Schema: q.schemas[0], src: q.srcs[0], config: cfg}
+		WritesStdout: stdoutSink, Facts: facts[sel.From.Name], Schema: q.schemas[0], src: q.srcs[0], inputs: q.srcs, config: cfg}
 	if d, ok := dead.(*kafka.DeadLetterQueue); ok {
 		j.dlq = d
 	}

@@ -132,6 +132,9 @@ type Job struct {
 	// key makes the source a table.
 	Schema connector.Schema
 	src    connector.Source
+	// inputs are the statement's sources, FROM first, then each JOIN's
+	// (a table or another stream); only src when it joins nothing
+	inputs []connector.Source
 	dlq    *kafka.DeadLetterQueue // the 'dlq.topic' queue, closed after Run
 	config job.Config
 	// closers end what the job's inputs keep running (a join's tables) after Run
@@ -227,7 +230,7 @@ func Prepare(ctx context.Context, stmt *sql.Statement, opts Options) (j *Job, er
 		sinkName = ""
 	}
 	j = &Job{Name: name, Plan: p, Program: prog, Props: props, Source: srcName, Sink: sinkName,
-		WritesStdout: stdoutSink, Facts: facts, Schema: schema, src: src, dlq: dlq, config: cfg}
+		WritesStdout: stdoutSink, Facts: facts, Schema: schema, src: src, inputs: []connector.Source{src}, dlq: dlq, config: cfg}
 	if ks, ok := src.(*kafka.Source); ok && p.Repartition != nil {
 		if err := c.repartition(ctx, stmt, opts, j, ks); err != nil {
 			return nil, err
@@ -257,13 +260,20 @@ func (j *Job) Bounded() bool {
 	return true
 }
 
-// KafkaSources returns the job's Kafka sources (none when it reads no
-// Kafka topic), for their consumer lag.
+// KafkaSources returns the job's Kafka sources, for their consumer lag
+// and health: the FROM source and every joined one (a table, another
+// stream), one per source name (a self-join reads its topic twice), in
+// the statement's order; none when it reads no Kafka topic.
 func (j *Job) KafkaSources() []*kafka.Source {
-	if ks, ok := j.src.(*kafka.Source); ok {
-		return []*kafka.Source{ks}
+	var out []*kafka.Source
+	seen := map[string]bool{}
+	for _, src := range j.inputs {
+		if ks, ok := src.(*kafka.Source); ok && !seen[ks.Name()] {
+			seen[ks.Name()] = true
+			out = append(out, ks)
+		}
 	}
-	return nil
+	return out
 }
 
 // Status describes the state of the job's sources worth showing beside its

@@ -157,6 +157,17 @@ func TestKafkaMetricsDuringRun(t *testing.T) {
 		// every record read: no lag left on any partition
 		want = append(want, fmt.Sprintf(`sluice_kafka_consumer_lag{job="out",partition="%d",source="trades",topic="trades"} 0`, p))
 	}
+	scrapeUntil(ctx, t, addr, want, &stderr)
+	stop()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+}
+
+// scrapeUntil scrapes addr until its metrics hold every line of want, or
+// ctx ends; then it reports those missing.
+func scrapeUntil(ctx context.Context, t *testing.T, addr string, want []string, stderr *syncBuilder) {
+	t.Helper()
 	var body string
 	for ctx.Err() == nil {
 		if body = scrape(addr); containsAll(body, want) {
@@ -172,6 +183,52 @@ func TestKafkaMetricsDuringRun(t *testing.T) {
 	if t.Failed() {
 		t.Logf("last scrape:\n%s\nstderr: %s", body, stderr.String())
 	}
+}
+
+// TestJoinLagMetrics: the consumer lag of every Kafka source of a join is
+// exported, the table's as well as the FROM stream's.
+func TestJoinLagMetrics(t *testing.T) {
+	t.Chdir(t.TempDir())
+	cluster := kafkatest.Cluster(t, kfake.NumBrokers(1), kfake.SeedTopics(2, "trades", "traders"))
+	brokers := cluster.ListenAddrs()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var trades, traders []kafka.Message
+	for i := range 50 {
+		trader := fmt.Sprintf("T%d", i%5)
+		trades = append(trades, kafka.Message{Key: []byte(trader), Value: []byte(fmt.Sprintf(`{"trader_id":%q,"quantity":%d}`, trader, i))})
+	}
+	for i := range 5 {
+		trader := fmt.Sprintf("T%d", i)
+		traders = append(traders, kafka.Message{Key: []byte(trader), Value: []byte(fmt.Sprintf(`{"trader_id":%q,"region":"r%d"}`, trader, i))})
+	}
+	if err := kafka.Produce(ctx, brokers, "trades", trades...); err != nil {
+		t.Fatal(err)
+	}
+	if err := kafka.Produce(ctx, brokers, "traders", traders...); err != nil {
+		t.Fatal(err)
+	}
+	servers := strings.Join(brokers, ",")
+	addr := freeAddr(t)
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	var stdout, stderr syncBuilder
+	done := make(chan int, 1)
+	go func() {
+		done <- execute(runCtx, []string{"run", "--metrics-addr", addr, "-e",
+			"SELECT t.trader_id, t.quantity, r.region FROM trades t JOIN traders r ON t.trader_id = r.trader_id WITH (" +
+				"'trades.type'='kafka_source','trades.bootstrap.servers'='" + servers + "'," +
+				"'traders.type'='kafka_source','traders.bootstrap.servers'='" + servers + "','traders.primary.key'='trader_id')"},
+			&stdout, &stderr)
+	}()
+	var want []string
+	for _, src := range []string{"trades", "traders"} {
+		for p := range 2 {
+			want = append(want, fmt.Sprintf(`sluice_kafka_consumer_lag{job="trades",partition="%d",source="%s",topic="%[2]s"} 0`, p, src))
+		}
+		want = append(want, fmt.Sprintf(`sluice_kafka_source_unavailable_seconds{job="trades",source="%s",topic="%[1]s"} 0`, src))
+	}
+	scrapeUntil(ctx, t, addr, want, &stderr)
 	stop()
 	if code := <-done; code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
