@@ -2,13 +2,17 @@ package kafkatest
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // TestJoinerStaysInGroup: a member that rejoins at once waits in JoinGroup
@@ -94,5 +98,105 @@ func TestJoinerStaysInGroup(t *testing.T) {
 	slices.Sort(want)
 	if got := members(); !slices.Equal(got, want) {
 		t.Errorf("members %v, want a, b and c %v", got, want)
+	}
+}
+
+// TestCutJoinerExpires: members whose connections are cut while their
+// JoinGroup waits for the group (a process killed mid-rebalance) are
+// answered in the new generation, and assigned partitions, but never sync
+// nor heartbeat; Kafka expires them after their session timeout and the
+// one live member ends with every partition. kfake starts a new member's
+// session timer only once its join answer is written, and an answer to a
+// cut connection is often dropped: without kafkatest such a member stayed
+// in the group, holding its partitions, until another rebalance timed out
+// (here never: the rebalance timeout is longer than the test).
+func TestCutJoinerExpires(t *testing.T) {
+	const parts, dead = 16, 8
+	c := Cluster(t, kfake.SeedTopics(parts, "t"), kfake.BrokerConfigs(map[string]string{"group.min.session.timeout.ms": "1000"}))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	opts := func(id string, session time.Duration) []kgo.Opt {
+		return []kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...), kgo.ClientID(id), kgo.ConsumerGroup("g"), kgo.ConsumeTopics("t"),
+			kgo.Balancers(kgo.RangeBalancer()), kgo.SessionTimeout(session), kgo.HeartbeatInterval(session / 10),
+			kgo.RebalanceTimeout(10 * time.Minute)}
+	}
+	poll := func(cl *kgo.Client) {
+		t.Cleanup(cl.Close)
+		go func() {
+			for ctx.Err() == nil && !cl.PollFetches(ctx).IsClientClosed() {
+			}
+		}()
+	}
+
+	// each dead member is cut as its JoinGroup with its member ID arrives,
+	// before the group answers it
+	cutters := map[string]*Cutter{}
+	for i := range dead {
+		cutters[fmt.Sprintf("dead%d", i)] = &Cutter{}
+	}
+	var mu sync.Mutex
+	cut := map[string]bool{}
+	allCut := make(chan struct{})
+	c.ControlKey(int16(kmsg.JoinGroup), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		id := req.(*kmsg.JoinGroupRequest).MemberID
+		client, _, _ := strings.Cut(id, "-")
+		mu.Lock()
+		defer mu.Unlock()
+		if cu := cutters[client]; cu != nil && id != client && !cut[client] {
+			cut[client] = true
+			cu.Kill()
+			if len(cut) == dead {
+				close(allCut)
+			}
+		}
+		return nil, nil, false
+	})
+
+	// the live member rejoins only once every dead member waits in the
+	// group, so one rebalance answers them all and the group is then stable
+	live, err := kgo.NewClient(append(opts("live", 1500*time.Millisecond), kgo.OnPartitionsRevoked(func(context.Context, *kgo.Client, map[string][]int32) {
+		select {
+		case <-allCut:
+		case <-ctx.Done():
+		}
+	}))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	poll(live)
+	if _, err := c.WaitGroupStable(ctx, "g", 1); err != nil {
+		t.Fatal(err)
+	}
+	for id, cu := range cutters {
+		// a longer session: kafkatest heartbeats a member waiting in
+		// JoinGroup a third of it after it joined, which would start
+		// kfake's own timer
+		cl, err := kgo.NewClient(append(opts(id, 3*time.Second), kgo.Dialer(cu.Dial))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		poll(cl)
+	}
+	// a failed test closes the cluster first: the live member's client,
+	// waiting in JoinGroup, would close only as the rebalance ends
+	t.Cleanup(c.Close)
+	select {
+	case <-allCut:
+	case <-ctx.Done():
+		t.Fatalf("dead members cut while joining: %d of %d", len(cut), dead)
+	}
+	g, err := c.WaitGroupInfo(ctx, "g", func(g *kfake.GroupInfo) bool {
+		return g != nil && g.State == "Stable" && len(g.Members) == 1 && g.NumAssigned() == parts
+	})
+	if err != nil {
+		var ms []string
+		for _, m := range g.Members {
+			ms = append(ms, fmt.Sprintf("%s%v", m.MemberID, m.Assignment["t"]))
+		}
+		t.Fatalf("group %s: members %v; want the live member alone with all %d partitions", g.State, ms, parts)
+	}
+	if id, _ := live.GroupMetadata(); g.Members[0].MemberID != id {
+		t.Errorf("member %s, want the live member %s", g.Members[0].MemberID, id)
 	}
 }
