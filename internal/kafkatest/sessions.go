@@ -2,7 +2,6 @@ package kafkatest
 
 import (
 	"context"
-	"net"
 	"sync"
 	"time"
 
@@ -20,8 +19,8 @@ import (
 //     timeout bounds the wait): the members that joined first wait for
 //     the ones still handing their partitions over. kfake drops a member
 //     whose session timeout passes in JoinGroup and never answers its
-//     join (the member notices some 25s later and joins again, starting
-//     another rebalance); on a loaded machine a handover can outlast a
+//     join (the member notices as its request times out, and joins again,
+//     starting another rebalance); on a loaded machine a handover can outlast a
 //     short session timeout, and a group of several processes could
 //     rebalance for ever. sessions heartbeats, on its behalf, a member
 //     waiting in JoinGroup, in its group's generation, every third of its
@@ -48,7 +47,6 @@ import (
 // itself.
 type sessions struct {
 	c      *kfake.Cluster
-	addrs  []string
 	cl     *kgo.Client // sends the heartbeats and leaves
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -92,12 +90,11 @@ const poll = 100 * time.Millisecond
 
 // watchSessions starts running c's group sessions.
 func watchSessions(c *kfake.Cluster) (*sessions, error) {
-	addrs := c.ListenAddrs()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
 	if err != nil {
 		return nil, err
 	}
-	s := &sessions{c: c, addrs: addrs, cl: cl, members: map[member]*session{}, static: map[member]*session{}, groups: map[string]*groupSession{}}
+	s := &sessions{c: c, cl: cl, members: map[member]*session{}, static: map[member]*session{}, groups: map[string]*groupSession{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	for _, key := range []kmsg.Key{kmsg.JoinGroup, kmsg.SyncGroup, kmsg.Heartbeat} {
 		c.ControlKey(int16(key), func(req kmsg.Request) (kmsg.Response, error, bool) {
@@ -195,12 +192,26 @@ func (s *sessions) run() {
 		}
 		s.mu.Unlock()
 		for _, g := range groups {
-			info := s.c.GroupInfo(g)
-			if s.ctx.Err() != nil {
+			info, ok := s.read(g)
+			if !ok {
 				return
 			}
 			s.check(g, info, seq, time.Now())
 		}
+	}
+}
+
+// read returns group's state, or false once the sessions stop.
+// GroupInfo blocks for ever once the cluster is closed (a test may close
+// it before it ends): such a read is left behind.
+func (s *sessions) read(group string) (*kfake.GroupInfo, bool) {
+	info := make(chan *kfake.GroupInfo, 1)
+	go func() { info <- s.c.GroupInfo(group) }()
+	select {
+	case i := <-info:
+		return i, true
+	case <-s.ctx.Done():
+		return nil, false
 	}
 }
 
@@ -341,26 +352,11 @@ func (s *sessions) send(req kmsg.Request) {
 	}()
 }
 
-// close stops the sessions. GroupInfo blocks for ever once the cluster is
-// closed: if a test closed it already, a read under way stays blocked and
-// close does not wait for it.
+// close stops the sessions.
 func (s *sessions) close() {
 	s.mu.Lock()
 	s.cancel()
 	s.mu.Unlock()
-	if s.open() {
-		s.wg.Wait()
-	}
+	s.wg.Wait()
 	s.cl.Close()
-}
-
-// open reports whether the cluster still accepts connections (kfake
-// closes its listeners first as it closes).
-func (s *sessions) open() bool {
-	conn, err := net.Dial("tcp", s.addrs[0])
-	if err != nil {
-		return false
-	}
-	conn.Close()
-	return true
 }
