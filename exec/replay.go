@@ -82,6 +82,16 @@ func (p *Program) WindowedChanges() bool {
 		len(p.order) == 0 && p.analytic == nil && p.top == nil
 }
 
+// GroupsForEver reports whether the query folds its rows into groups
+// without a window (a GROUP BY with no ORDER BY, OVER, Top-N or DISTINCT
+// after it), which it keeps until the input ends: under HoldChanges, or
+// with EMIT FINAL, every record folded into one holds the commit of its
+// partition for ever, so a replay rebuilds the groups from their first
+// records.
+func (p *Program) GroupsForEver() bool {
+	return p.agg != nil && !p.agg.windowed() && !p.agg.global && len(p.order) == 0 && p.analytic == nil && p.top == nil && p.groupTop == nil && !p.distinct
+}
+
 // HoldChanges makes Held report the records of the state that is updated
 // after its rows were written too (the oldest record of each one still
 // kept), not only of the state not yet emitted: the groups and windows

@@ -343,6 +343,8 @@ func (p *Plan) stageWork() (one, two string) {
 	switch o := p.outerStreams(); {
 	case o != "" && p.Analysis.Window != "":
 		two += fmt.Sprintf("; a replay reads again every row that can reach a window still open, and puts no row into a window that fired before it, so the windows count the rows with NULLs of %s exactly as one process does, each written whole", o)
+	case o != "" && p.groupsForEver():
+		two += fmt.Sprintf("; its groups, kept for ever, hold the commit at their first rows, and so does every row of %s that matched, so a replay rebuilds each group from its first row, with the rows with NULLs of %s exactly as one process folds them (it writes the updates of the groups again)", o, o)
 	case o != "":
 		two += fmt.Sprintf("; a replay reads again every row that an unmatched row of %s may still meet, so it writes rows with NULLs exactly as one process does, and not again for rows written before", o)
 	}

@@ -272,9 +272,12 @@ func (p *Plan) repartitionRefusal() string {
 // row may meet and writes no row with NULLs twice (see
 // join.Program.Replayed), and one followed by TUMBLING or SLIDING windows
 // (EMIT FINAL or CHANGES) replays every row that can reach a window still open
-// and puts no row into a window that fired (join.Program.ReplayRule); but
-// a chain of joins or other keyed state after an outer join would need
-// the rows with NULLs it does not write again.
+// and puts no row into a window that fired (join.Program.ReplayRule), and
+// one followed by a GROUP BY without a window rebuilds its groups from
+// their first rows, which hold the commit with every row an outer row
+// matched; but a chain of joins or other keyed state after an outer join
+// (a SESSION window, DISTINCT, a row window) would need the rows with
+// NULLs it does not write again.
 func (p *Plan) streamJoinRefusal() string {
 	if len(p.streams()) < 2 {
 		return ""
@@ -299,6 +302,10 @@ func (p *Plan) streamJoinRefusal() string {
 		// a replay writes each window whole or not again (with EMIT
 		// CHANGES, its last update)
 		return ""
+	case p.groupsForEver():
+		// its groups hold the commit at their first rows, and the outer
+		// rows that matched hold it too (join.Program.holdsMatched)
+		return ""
 	case a.Window == "session":
 		after = "a session window"
 	case a.Window != "":
@@ -313,6 +320,14 @@ func (p *Plan) streamJoinRefusal() string {
 		return ""
 	}
 	return fmt.Sprintf("its outer stream-stream join (%s) is followed by %s, whose state a replay after a rebalance could not rebuild: the rows with NULLs it wrote before are not written again", outer, after)
+}
+
+// groupsForEver reports whether the statement folds its rows into groups
+// without a window, kept for ever: a GROUP BY with no DISTINCT, row window
+// or Top-N.
+func (p *Plan) groupsForEver() bool {
+	a := p.Analysis
+	return a.Window == "" && len(a.GroupBy) > 0 && !a.Distinct && len(a.Over) == 0 && a.TopN == ""
 }
 
 // outerStreams names the streams an outer stream-stream join writes with

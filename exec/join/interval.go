@@ -505,7 +505,10 @@ func (p *Program) Replayed(r *record.Record, wm int64) bool {
 // join, a record left the join, its pairs written, once wm passed its
 // time plus that reach; an outer join also needs every row a replayed row
 // may meet, or it would write that row with NULLs: Replayed decides, and
-// marks the rows whose NULLs were decided already Settled.
+// marks the rows whose NULLs were decided already Settled. Groups without
+// a window never fire: a replay keeps every record, and rebuilds them
+// (with their rows with NULLs) from their first rows, which hold the
+// commit (holdsMatched).
 func (p *Program) ReplayRule() func(rec *record.Record, wm int64) bool {
 	reach, lag, after := p.Reach(), p.Lag(), p.Program
 	if p.ivs == nil {

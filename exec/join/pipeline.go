@@ -254,6 +254,13 @@ func (p *Program) keepsMatched() bool {
 	return p.fence != nil && p.Windowed() && p.Outer()
 }
 
+// holdsMatched reports whether the outer rows dropped as matched hold the
+// commit for good (ssState.holdMatched): in stage 2 of a repartitioned
+// statement whose outer join is followed by groups without a window.
+func (p *Program) holdsMatched() bool {
+	return p.fence != nil && p.Outer() && p.Program.GroupsForEver()
+}
+
 // Finish ends a bounded input.
 func (pl *Pipeline) Finish(out exec.Output) {
 	if pl.ss != nil {

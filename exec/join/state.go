@@ -37,6 +37,10 @@ type ssState struct {
 	// window after the joins not yet fired (see keepMatched)
 	matched     []matchedRow
 	matchedHead int
+	// matchedFloor is, per source partition, the least offset an outer
+	// row dropped as matched held, when the query after the joins keeps
+	// its groups for ever (see holdMatched)
+	matchedFloor map[[2]int32]int64
 }
 
 // matchedRow is an outer row dropped as matched: its event time and the
@@ -313,8 +317,12 @@ func (st *ssState) drop(pl *Pipeline, ref rowRef) {
 	sr := &st.sides[s]
 	row := &sr.rows[i]
 	if sr.outer {
-		if row.matched && pl.p.keepsMatched() {
+		switch {
+		case !row.matched:
+		case pl.p.keepsMatched():
 			st.matched = append(st.matched, matchedRow{et: row.et, hold: sr.holds[i], topic: row.topic, partition: row.partition})
+		case pl.p.holdsMatched():
+			st.holdMatched(row, sr.holds[i])
 		}
 		if !row.matched {
 			rec := sr.recs[i]
@@ -374,6 +382,25 @@ func (st *ssState) finish(pl *Pipeline) {
 	}
 	st.sweep()
 	st.matched, st.matchedHead = st.matched[:0], 0
+	clear(st.matchedFloor)
+}
+
+// holdMatched keeps, for good, the offset an outer row dropped as matched
+// held (its own, or that of an earlier row it matched in its partition)
+// when the query after the joins keeps its groups for ever
+// (Program.holdsMatched): those groups hold the commit at their first
+// records, but a pair that no group took (a WHERE after the join dropped
+// it) holds nothing, and a replay from a commit past the row it paired
+// with would find the outer row unmatched and fold it with NULLs into a
+// group. One offset per source partition: the least of them.
+func (st *ssState) holdMatched(row *ssRow, hold int64) {
+	if st.matchedFloor == nil {
+		st.matchedFloor = map[[2]int32]int64{}
+	}
+	k := [2]int32{row.topic, row.partition}
+	if old, ok := st.matchedFloor[k]; !ok || hold < old {
+		st.matchedFloor[k] = hold
+	}
 }
 
 // keepMatched forgets the outer rows dropped as matched whose every window
@@ -444,6 +471,12 @@ func (st *ssState) held(fn func(topic string, partition int32, minOffset int64))
 		k := tp{m.topic, m.partition}
 		if old, ok := mins[k]; !ok || m.hold < old {
 			mins[k] = m.hold
+		}
+	}
+	for tk, off := range st.matchedFloor {
+		k := tp{tk[0], tk[1]}
+		if old, ok := mins[k]; !ok || off < old {
+			mins[k] = off
 		}
 	}
 	for k, m := range mins {
