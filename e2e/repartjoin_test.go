@@ -181,7 +181,8 @@ func paidWindowUpdates(join string) joinScenario {
 
 // paidCounts counts the rows of a join (join: "JOIN", "LEFT JOIN") of
 // unpaidOrders' streams per order (the join key), without a window, with
-// EMIT CHANGES: the answer is each order's last update.
+// EMIT CHANGES: the answer is each order's last update (a LEFT JOIN's
+// unpaid orders counted with NULLs).
 func paidCounts(join string) joinScenario {
 	sc := unpaidOrders(join, "WITHIN INTERVAL '1' SECOND")
 	sc.stmt = strings.Replace(sc.stmt, "SELECT o.order_id, o.customer, o.amount, p.pay_id, p.order_id AS paid_order, p.paid",
@@ -190,6 +191,17 @@ func paidCounts(join string) joinScenario {
 	// every group is kept, so a replay reads the topic from its start:
 	// killed at the group's first commit, not slowed down mid-run
 	sc.key, sc.changes, sc.midRun, sc.killOnly = []string{"order_id"}, true, false, true
+	return sc
+}
+
+// unpaidCounts counts per order the unmatched orders and the payments
+// with a paid code over 48 of unpaidOrders' LEFT JOIN, without a window: a
+// WHERE after the join drops the other pairs, which no group holds, so
+// the orders they paired hold the commit themselves (a replay past the
+// payment an order matched would count the order as unpaid).
+func unpaidCounts() joinScenario {
+	sc := paidCounts("LEFT JOIN")
+	sc.stmt = strings.Replace(sc.stmt, "\nGROUP BY", "\nWHERE p.pay_id IS NULL OR p.paid > 48\nGROUP BY", 1)
 	return sc
 }
 
@@ -419,6 +431,8 @@ func TestRepartitionedJoinsAcrossProcesses(t *testing.T) {
 		"windows":       func(*testing.T) joinScenario { return paidWindows("JOIN") },
 		"left-windows":  func(*testing.T) joinScenario { return paidWindows("LEFT JOIN") },
 		"counts":        func(*testing.T) joinScenario { return paidCounts("JOIN") },
+		"left-counts":   func(*testing.T) joinScenario { return paidCounts("LEFT JOIN") },
+		"unpaid-counts": func(*testing.T) joinScenario { return unpaidCounts() },
 		"left-updates":  func(*testing.T) joinScenario { return paidWindowUpdates("LEFT JOIN") },
 		"left": func(*testing.T) joinScenario {
 			return unpaidOrders("LEFT JOIN", "WITHIN INTERVAL '1' SECOND")
