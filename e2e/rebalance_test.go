@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sluicesql/sluice/job"
+	"github.com/sluicesql/sluice/plan"
 	"github.com/sluicesql/sluice/runner"
 )
 
@@ -20,6 +21,7 @@ type member struct {
 	sum  *job.Summary
 	err  error
 	out  string
+	plan *plan.Plan // the plan the job was prepared with
 }
 
 func startMember(t *testing.T, ctx context.Context, text, out string) *member {
@@ -28,6 +30,7 @@ func startMember(t *testing.T, ctx context.Context, text, out string) *member {
 	runCtx, stop := context.WithCancel(ctx)
 	m.stop = stop
 	j := prepare(t, runCtx, text, runner.Options{Partitions: 2, Progress: func(s *job.Summary) { m.in.Store(s.Total.In) }})
+	m.plan = j.Plan
 	go func() {
 		defer close(m.done)
 		m.sum, m.err = j.Run(runCtx)

@@ -435,6 +435,8 @@ func (p *Plan) planRepartition(opts Options) error {
 		p.unsplittable = "a repartition topic cannot split it"
 		if o := p.repartitionRefusal(); o != "" {
 			p.unsplittable = "a repartition topic cannot split it yet: " + o
+		} else if self != "" {
+			p.unsplittable = fmt.Sprintf("a repartition topic cannot split it: two of its streams read topic %s, and the members of one group cannot each read all of a topic", self)
 		}
 		return nil
 	}

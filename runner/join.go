@@ -418,6 +418,7 @@ func (q *joinQuery) scaleOut(ctx context.Context, stmt *sql.Statement, opts Opti
 		return q.repartitionJoin(ctx, stmt, opts, j, popts)
 	}
 	guardScaleOut(j.Plan, q.srcs[0])
+	holdOtherStreams(j.Plan, q.srcs)
 	return nil
 }
 

@@ -22,10 +22,34 @@ func guardScaleOut(p *plan.Plan, src connector.Source) {
 	}
 	s := p.ScaleOut()
 	if !s.Split {
-		ks.RequireWholeTopic(s.Why, scaleOutRemedy(p, s, ks))
+		why := s.Why
+		if s.Unsplittable != "" {
+			// as EXPLAIN's scale-out line: why no topic splits it either
+			why += " (" + s.Unsplittable + ")"
+		}
+		ks.RequireWholeTopic(why, scaleOutRemedy(p, s, ks))
 	}
 	if s.Restart != "" {
 		ks.CommitNothing()
+	}
+}
+
+// holdOtherStreams makes the other streams of a stream-stream join run in
+// one process per consumer group (srcs[0], its FROM stream, is the group's
+// member; the others are read whole) wait until the FROM stream's member
+// holds its whole topic. Read before, they would move the watermark alone:
+// an outer join would write their rows with NULLs for want of the FROM
+// stream's, in the first member before its assignment and in a second
+// one, which stops at its first assignment, before it stops.
+func holdOtherStreams(p *plan.Plan, srcs []connector.Source) {
+	from, ok := srcs[0].(*kafka.Source)
+	if !ok || p.Repartition != nil || from.Group() == "" {
+		return
+	}
+	for i, in := range p.Inputs {
+		if ks, ok := srcs[i].(*kafka.Source); ok && i > 0 && in.Role != plan.RoleTable {
+			ks.HoldUntil(from.Whole())
+		}
 	}
 }
 

@@ -54,6 +54,42 @@ func (s *Source) RequireWholeTopic(why, remedy string) {
 	s.wholeTopic, s.remedy = why, remedy
 }
 
+// Whole returns a channel closed once the job has been handed a reader of
+// every partition of the topic: at Open without a consumer group, else
+// after the first assignment that gives this member the whole topic.
+func (s *Source) Whole() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.wholeLocked()
+}
+
+func (s *Source) wholeLocked() chan struct{} {
+	if s.whole == nil {
+		s.whole = make(chan struct{})
+	}
+	return s.whole
+}
+
+// noteWholeLocked closes Whole's channel, once.
+func (s *Source) noteWholeLocked() {
+	w := s.wholeLocked()
+	select {
+	case <-w:
+	default:
+		close(w)
+	}
+}
+
+// HoldUntil keeps the source's partition readers from the job until ready
+// is closed: another stream of a stream-stream join run in one process per
+// group waits for the FROM stream's member to hold its whole topic
+// (Whole), or it would move the watermark alone. Call it before Open.
+func (s *Source) HoldUntil(ready <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.holdFor = ready
+}
+
 // CommitNothing makes a consumer-group member commit no offset, so that a
 // restart reads the topic again from the group's reset position: the
 // statement cannot resume from committed offsets (the other streams of

@@ -173,6 +173,16 @@ func (s *Source) push(ctx context.Context, cl *kgo.Client, p int32, recs []*kgo.
 func (s *Source) deliverLoop(ctx context.Context, out chan<- connector.PartitionReader) {
 	defer s.wg.Done()
 	defer close(out)
+	s.mu.Lock()
+	hold := s.holdFor
+	s.mu.Unlock()
+	if hold != nil {
+		select {
+		case <-hold:
+		case <-ctx.Done():
+			return
+		}
+	}
 	for {
 		s.mu.Lock()
 		batch := s.pending
@@ -193,6 +203,11 @@ func (s *Source) deliverLoop(ctx context.Context, out chan<- connector.Partition
 				return
 			}
 		}
+		s.mu.Lock()
+		if s.partitions > 0 && len(s.readers) == s.partitions && len(s.pending) == 0 {
+			s.noteWholeLocked()
+		}
+		s.mu.Unlock()
 		if done {
 			return
 		}

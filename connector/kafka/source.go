@@ -59,10 +59,12 @@ type Source struct {
 	ends       map[int32]int64 // high watermarks listed at Open (stop.at=end)
 	readers    map[int32]*partReader
 	revoking   map[int32]bool
-	owned      map[int32]bool // the partitions the group assigned to this member
-	wholeTopic string         // why the statement needs every partition (RequireWholeTopic), or ""
-	noCommits  bool           // commit no offset (CommitNothing)
-	remedy     string         // what else than one process would do (RequireWholeTopic)
+	owned      map[int32]bool  // the partitions the group assigned to this member
+	wholeTopic string          // why the statement needs every partition (RequireWholeTopic), or ""
+	noCommits  bool            // commit no offset (CommitNothing)
+	remedy     string          // what else than one process would do (RequireWholeTopic)
+	whole      chan struct{}   // closed once the job has every partition's reader (Whole)
+	holdFor    <-chan struct{} // the readers wait for it before they reach the job (HoldUntil)
 	everOwned  bool
 	committed  map[int32]int64
 	commitSeq  map[int32]int64 // per partition: the sequence number of its latest commit

@@ -1,0 +1,158 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicesql/sluice/connector/kafka"
+	"github.com/sluicesql/sluice/plan"
+)
+
+// oneProcessCase is a statement that neither splits over the processes of
+// a consumer group nor is repartitioned: %[1]s is the brokers, %[2]s the
+// FROM stream's group properties and %[3]s out's properties.
+type oneProcessCase struct {
+	topics []string
+	data   map[string][]kafka.Message
+	stmt   string
+	from   string
+	why    string // a fragment of the scale-out line's reason
+	remedy string // a fragment of the error's remedy ("": none checked)
+	// sc, for a join, gives the answer of one process: every row a member
+	// writes must be one of its rows
+	sc *joinScenario
+}
+
+// oneProcessCases are the statements that run in one process per group:
+// row windows, SESSION and SLIDING windows with late updates, SESSION
+// windows after a chain of stream-stream joins, an outer join followed by
+// DISTINCT, joins that exchange rows between their workers, two streams
+// of one topic and a GROUP BY on a column of a table joined as the stream
+// is read; and an unaligned GROUP BY and a join with 'repartition'='false'.
+func oneProcessCases(t *testing.T) map[string]oneProcessCase {
+	trades := keyBy(genTrades(t, 3000, 50), byTrader)
+	var traders []kafka.Message
+	for i := range 100 {
+		traders = append(traders, kafka.Message{Key: fmt.Appendf(nil, "%d", i), Value: fmt.Appendf(nil, `{"trader_id":%d,"desk":"d%d"}`, i, i%7)})
+	}
+	trade := func(stmt, why string, extra ...string) oneProcessCase {
+		with := "'trades.type'='kafka_source', 'trades.bootstrap.servers'='%[1]s'%[2]s, 'commit.interval'='20ms', %[3]s"
+		for i := 0; i+1 < len(extra); i += 2 {
+			with += fmt.Sprintf(", '%s'='%s'", extra[i], extra[i+1])
+		}
+		return oneProcessCase{topics: []string{"trades"}, data: map[string][]kafka.Message{"trades": trades}, from: "trades",
+			stmt: "CREATE STREAM out AS " + stmt + " WITH (" + with + ")", why: why}
+	}
+	join := func(sc joinScenario, repl []string, why string) oneProcessCase {
+		sc.stmt = strings.NewReplacer(repl...).Replace(sc.stmt)
+		c := oneProcessCase{data: sc.data, from: sc.from, stmt: sc.stmt, why: why, sc: &sc}
+		for topic := range sc.data {
+			c.topics = append(c.topics, topic)
+		}
+		return c
+	}
+	off := func(c oneProcessCase) oneProcessCase {
+		c.why, c.remedy = "('repartition'='false')", "Run one process; or drop 'repartition'='false', so that the processes repartition the records"
+		return c
+	}
+	ships := shippedOrders()
+	session := "\nGROUP BY o.order_id WINDOW SESSION(INTERVAL '300' MILLISECOND) EMIT FINAL\nWITH"
+	selfJoin := trade("SELECT a.symbol, a.price, b.price AS other FROM trades a JOIN trades2 b ON a.symbol = b.symbol WITHIN INTERVAL '1' MILLISECOND",
+		"two of its streams read topic trades", "trades2.type", "kafka_source", "trades2.topic.name", "trades", "trades2.bootstrap.servers", "%[1]s",
+		"event.time.field", "trade_time")
+	tableColumn := trade("SELECT r.desk, COUNT(*) AS n FROM trades t JOIN traders r ON t.trader_id = r.trader_id GROUP BY r.desk EMIT CHANGES",
+		"r.desk", "traders.type", "kafka_source", "traders.bootstrap.servers", "%[1]s", "traders.primary.key", "trader_id", "traders.stop.at", "end")
+	tableColumn.topics = append(tableColumn.topics, "traders")
+	tableColumn.data["traders"] = traders
+	return map[string]oneProcessCase{
+		"row window": trade("SELECT symbol, price, LAG(price) OVER (PARTITION BY symbol ORDER BY trade_time) AS prev FROM trades",
+			"its row window (LAG(price) OVER (PARTITION BY symbol ORDER BY trade_time)) carries every earlier row of its key"),
+		"session update": trade("SELECT symbol, COUNT(*) AS n FROM trades GROUP BY symbol WINDOW SESSION(trade_time, INTERVAL '5' MILLISECOND) EMIT FINAL",
+			"its SESSION window with 'late.data.strategy'='update' cannot be rebuilt", "late.data.strategy", "update"),
+		"sliding update": trade("SELECT symbol, _WINDOW_START AS w, COUNT(*) AS n FROM trades GROUP BY symbol WINDOW SLIDING(trade_time, INTERVAL '20' MILLISECOND, INTERVAL '10' MILLISECOND) EMIT FINAL",
+			"its SLIDING window with 'late.data.strategy'='update' cannot be rebuilt", "late.data.strategy", "update"),
+		"self join":    selfJoin,
+		"table column": tableColumn,
+		"session after a chain": join(ships, []string{"SELECT o.order_id, o.customer, o.amount, p.pay_id, p.paid, s.ship_id", "SELECT o.order_id, COUNT(*) AS n",
+			"\nWITH", session}, "its SESSION window follows a chain of stream-stream joins"),
+		"outer join then distinct": join(paidOrdersN(3000, "LEFT JOIN"), []string{"SELECT o.order_id, o.customer, o.amount, p.pay_id, p.paid", "SELECT DISTINCT o.order_id, p.paid"},
+			"its outer stream-stream join (LEFT JOIN payments) is followed by DISTINCT"),
+		"group by, repartition off": off(trade("SELECT symbol, COUNT(*) AS n FROM trades GROUP BY symbol EMIT CHANGES",
+			"", "repartition", "false")),
+		"full join, repartition off": off(join(paidOrdersN(3000, "FULL JOIN"), []string{"'commit.interval'", "'repartition'='false', 'commit.interval'"}, "")),
+		"exchange": join(ships, []string{"JOIN ships s ON o.order_id = s.order_id", "JOIN ships s ON p.paid = s.paid"},
+			"its stream-stream joins re-route the rows between the workers of one process on another key (an exchange)"),
+	}
+}
+
+// TestOneProcessStatementsStopOnSecondMember runs each statement that
+// neither splits over a consumer group nor is repartitioned in one
+// process of a group, then starts a second: EXPLAIN says it runs in one
+// process per group and why, and the second member stops both with an
+// error naming the reason, before the second has written a row (it
+// writes no part of the answer).
+func TestOneProcessStatementsStopOnSecondMember(t *testing.T) {
+	t.Parallel()
+	for name, tt := range oneProcessCases(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			brokers := startCluster(t, append(tt.topics, "out-a", "out-b")...)
+			for topic, msgs := range tt.data {
+				produce(t, brokers, topic, msgs)
+			}
+			group := fmt.Sprintf(", '%[1]s.group.id'='shared', '%[1]s.session.timeout.ms'='6000'", tt.from)
+			// each writes a topic of its own (a file sink writes nothing
+			// of a run that fails)
+			text := func(out string) string {
+				return fmt.Sprintf(tt.stmt, brokers, group, fmt.Sprintf("'out.type'='kafka_sink', 'out.topic.name'='%s', 'out.bootstrap.servers'='%s'", out, brokers))
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+			defer cancel()
+			a := startMember(t, ctx, text("out-a"), "out-a")
+			var b strings.Builder
+			if err := plan.Explain(&b, []*plan.Plan{a.plan}); err != nil {
+				t.Fatal(err)
+			}
+			line := scaleOutLine(b.String())
+			for _, want := range []string{"scale-out:    one process per consumer group: ", tt.why, "a second member of the group stops the job"} {
+				if !strings.Contains(line, want) {
+					t.Errorf("EXPLAIN's scale-out line does not say %q:\n%s", want, line)
+				}
+			}
+			waitFor(t, "process a reads", func() bool { return a.in.Load() > 0 })
+			second := startMember(t, ctx, text("out-b"), "out-b")
+			bothStop(t, ctx, a, second, "runs in one process per group")
+			for _, m := range []*member{a, second} {
+				if !strings.Contains(m.err.Error(), tt.why) || !strings.Contains(m.err.Error(), tt.remedy) {
+					t.Errorf("err = %v, want the reason (%q) and the remedy (%q)", m.err, tt.why, tt.remedy)
+				}
+			}
+			if rows := readTopic(t, brokers, "out-b"); len(rows) > 0 {
+				t.Errorf("the second member wrote %d rows before it stopped, the first %s", len(rows), rows[0].Value)
+			}
+			if tt.sc == nil {
+				return
+			}
+			want := tt.sc.oneProcess(t, brokers)
+			for _, r := range readTopic(t, brokers, "out-a") {
+				if _, ok := slices.BinarySearch(want, string(r.Value)); !ok {
+					t.Errorf("the first member wrote a row one process does not: %s", r.Value)
+				}
+			}
+		})
+	}
+}
+
+// scaleOutLine returns the scale-out line of an EXPLAIN text.
+func scaleOutLine(text string) string {
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, "scale-out:") {
+			return strings.TrimSpace(l)
+		}
+	}
+	return ""
+}
