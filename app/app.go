@@ -268,6 +268,7 @@ func (n *Node) output(prog *exec.Program) connector.Schema {
 		for _, slot := range prog.KeySlots() {
 			s.PrimaryKey = append(s.PrimaryKey, s.Columns.Name(slot))
 		}
+		s.Windowed = prog.WindowedRows()
 	}
 	return s
 }

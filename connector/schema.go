@@ -34,6 +34,10 @@ type Schema struct {
 	// PrimaryKey lists the columns of a table's primary key (DDL PRIMARY KEY
 	// or '<n>.primary.key'); nil for a stream.
 	PrimaryKey []string
+	// Windowed says that each record is the result of one window of a
+	// windowed aggregate (record.Record.WindowStart gives it): a table of
+	// them, keyed by the GROUP BY columns, holds each key's latest window.
+	Windowed bool
 	// Note says why an inferred schema is unknown (the sample could not be
 	// read), or "".
 	Note string

@@ -173,7 +173,7 @@ func (q *joinQuery) compile(sel *sql.Select) error {
 		if i > 0 {
 			s = sel.Joins[i-1].Source
 		}
-		inputs[i] = join.Input{Name: s.Name, Alias: s.Alias, Schema: q.schemas[i].Columns, PrimaryKey: q.schemas[i].PrimaryKey}
+		inputs[i] = join.Input{Name: s.Name, Alias: s.Alias, Schema: q.schemas[i].Columns, PrimaryKey: q.schemas[i].PrimaryKey, Windowed: q.schemas[i].Windowed}
 	}
 	var err error
 	q.prog, err = join.Compile(sel, join.Options{Properties: q.props, Inputs: inputs})

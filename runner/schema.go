@@ -113,6 +113,7 @@ func withUpstream(s, up connector.Schema) connector.Schema {
 	if s.PrimaryKey == nil {
 		s.PrimaryKey = up.PrimaryKey
 	}
+	s.Windowed = up.Windowed
 	return s
 }
 

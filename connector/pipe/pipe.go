@@ -313,7 +313,7 @@ func (k *sink) Write(ctx context.Context, rows []record.Record) error {
 		b.vals = append(b.vals, row.Values[:width]...)
 		b.recs = append(b.recs, record.Record{Values: b.vals[start:len(b.vals):len(b.vals)],
 			Timestamp: row.Timestamp, EventTime: row.EventTime, HasEventTime: row.HasEventTime, Watermark: row.Watermark,
-			Retract: row.Retract, Partition: int32(p), Offset: pt.seq, Topic: s.name})
+			Retract: row.Retract, WindowStart: row.WindowStart, Partition: int32(p), Offset: pt.seq, Topic: s.name})
 		pt.seq++
 		if len(b.recs) == BatchSize {
 			if err := k.send(ctx, pt); err != nil {

@@ -33,6 +33,9 @@ type Input struct {
 	Schema *record.Schema
 	// PrimaryKey names a table's key columns; empty for a stream.
 	PrimaryKey []string
+	// Windowed says that a table's rows are a windowed aggregate's results
+	// (connector.Schema.Windowed): it keeps each key's latest window.
+	Windowed bool
 }
 
 // Options configure Compile.
@@ -179,6 +182,9 @@ func Compile(sel *sql.Select, opts Options) (*Program, error) {
 			return nil, err
 		}
 		t.input = i
+		if opts.Inputs[i].Windowed {
+			t.KeepLatestWindow()
+		}
 		p.tables = append(p.tables, &lookup{kind: sel.Joins[i-1].Kind, at: sel.Joins[i-1], offset: offsets[i], table: t, after: stage})
 	}
 	props := opts.Properties

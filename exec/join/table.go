@@ -47,6 +47,10 @@ type Table struct {
 	input  int // its input in the statement (1 for the first JOIN)
 	schema *record.Schema
 	pk     []int
+	// windowed: each row is a window's result (its writer is a windowed
+	// aggregate, record.Record.WindowStart): a key's row is the one of its
+	// latest window (see KeepLatestWindow)
+	windowed bool
 
 	sharding Sharding
 	n        int
@@ -92,6 +96,9 @@ func (sh *shard) addMulti(r row) {
 // row is a key's latest row, small enough to live in the map's slot.
 type row struct {
 	vals []record.Value
+	// start and last are a windowed table's row's window: its start and
+	// its last millisecond (the row's event time)
+	start, last int64
 	// hist holds a temporal table's versions of the key, by version time
 	hist *history
 	part int32 // the source partition it came from (ByPartition)
@@ -320,10 +327,23 @@ func (t *Table) Dynamic() bool { return t.dynamic.Load() }
 // source that goes on, or one not yet read whole).
 func (t *Table) SetDynamic() { t.dynamic.Store(true) }
 
+// KeepLatestWindow makes the table hold, per key, the row of its latest
+// window: its rows are the results of a windowed aggregate keyed by its
+// GROUP BY columns (a CREATE TABLE ... GROUP BY k WINDOW ...), whose
+// changelog updates and retracts older windows' rows after a later one's
+// (late records, a SESSION extended or merged). Call it before the first
+// row.
+func (t *Table) KeepLatestWindow() { t.windowed = true }
+
 // Apply stores a table record as its key's latest row. A record whose key
 // has a NULL is ignored (no stream key equals NULL) and reported false. A
 // retraction (record.Record.Retract: a group its writer's HAVING no longer
-// keeps) deletes its key's rows, as a tombstone does.
+// keeps, a session whose bounds moved) deletes its key's rows, as a
+// tombstone does. In a table that keeps each key's latest window
+// (KeepLatestWindow), a row of a window that starts before the key's
+// row's is an update of an older window, which leaves the key's row as
+// it is, and a retraction deletes the key's row only when it names the
+// same window.
 func (t *Table) Apply(rec *record.Record) bool {
 	var arr [64]byte
 	key, ok := t.key(arr[:0], rec.Values)
@@ -333,6 +353,10 @@ func (t *Table) Apply(rec *record.Record) bool {
 	if rec.Retract {
 		t.layout.RLock()
 		defer t.layout.RUnlock()
+		if t.windowed {
+			t.deleteKeyIf(key, func(r row) bool { return r.start == rec.WindowStart && r.last == rec.EventTime })
+			return true
+		}
 		t.deleteKey(key)
 		return true
 	}
@@ -347,9 +371,15 @@ func (t *Table) Apply(rec *record.Record) bool {
 	defer t.layout.RUnlock()
 	sh := t.shards[t.shardOf(rec.Values, rec.Partition, &buf)]
 	r := row{vals: append([]record.Value(nil), rec.Values...), part: rec.Partition}
+	if t.windowed {
+		r.start, r.last = rec.WindowStart, rec.EventTime
+	}
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	old, had := sh.rows.get(key)
+	if had && t.windowed && t.versionTime == nil && r.start < old.start {
+		return true
+	}
 	if !had {
 		t.rows.Add(1)
 	}
@@ -413,10 +443,15 @@ func (t *Table) Delete(msgKey []byte) bool {
 // deleteKey removes the rows (and versions) of the encoded primary key
 // from every shard; t.layout is read-locked.
 func (t *Table) deleteKey(key []byte) bool {
+	return t.deleteKeyIf(key, nil)
+}
+
+// deleteKeyIf is deleteKey of a row that match (nil: any) accepts.
+func (t *Table) deleteKeyIf(key []byte, match func(row) bool) bool {
 	deleted := false
 	for _, sh := range t.shards {
 		sh.mu.Lock()
-		if r, ok := sh.rows.get(key); ok {
+		if r, ok := sh.rows.get(key); ok && (match == nil || match(r)) {
 			sh.rows.del(key)
 			if r.hist != nil {
 				delete(sh.multi, r.hist)
