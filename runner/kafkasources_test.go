@@ -54,7 +54,7 @@ func TestJoinKafkaSources(t *testing.T) {
 		stmt    int
 		set     map[string]string
 		sources string
-	}{{3, map[string]string{"orders.group.id": "g"}, "orders users"}, {4, nil, "orders users clicks"}, {5, nil, "clicks"}} {
+	}{{3, map[string]string{"orders.group.id": "g"}, "orders users"}, {4, nil, "orders users clicks"}, {4, map[string]string{"orders.group.id": "g4"}, "orders users clicks"}, {5, nil, "clicks"}} {
 		j, err := Prepare(ctx, stmts[tt.stmt], Options{Stdout: io.Discard, Catalog: cat, Partitions: 2, Set: tt.set})
 		if err != nil {
 			t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicesql/sluice/connector"
@@ -102,4 +103,45 @@ func (h *hookCount) OnFetchBatchRead(kgo.BrokerMetadata, string, int32, kgo.Fetc
 // OnProduceBatchWritten implements kgo.HookProduceBatchWritten.
 func (h *hookCount) OnProduceBatchWritten(kgo.BrokerMetadata, string, int32, kgo.ProduceBatchMetrics) {
 	h.n.Add(1)
+}
+
+// TestGroupLagAtCommit: a group member whose group committed every record
+// of the topic (as after a rebalance that gives back partitions read to
+// their end) fetches nothing, yet reports its lag: 0 on every partition,
+// its position being the group's committed offset.
+func TestGroupLagAtCommit(t *testing.T) {
+	brokers := startCluster(t, "trades")
+	msgs := trades(100, 7)
+	produce(t, brokers, "trades", msgs)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, "trades")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kadm.NewClient(cl).CommitAllOffsets(ctx, "g", ends.Offsets()); err != nil {
+		t.Fatal(err)
+	}
+	src, err := NewSource("trades", sourceProps(brokers, "group.id", "g"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.Open(ctx, tradeSchema(), &mem.DeadLetters{}); err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	zero := perPartition(nil)
+	got := src.Lag()
+	for !maps.Equal(got, zero) && ctx.Err() == nil {
+		time.Sleep(20 * time.Millisecond)
+		got = src.Lag()
+	}
+	if !maps.Equal(got, zero) {
+		t.Fatalf("lag at the group's commit %v, want %v", got, zero)
+	}
 }

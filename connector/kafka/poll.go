@@ -118,16 +118,31 @@ func (s *Source) noteFetch(p int32, hwm int64, recs []*kgo.Record) {
 
 // Lag returns the consumer lag of each partition the source reads: the
 // partition's latest known high watermark (listed at Open, then from every
-// fetch) minus the offset of the next record the source hands out. A
-// partition whose position is not known yet (a group member's before its
-// first fetch) is left out. It is safe for concurrent use.
+// fetch) minus the offset of the next record the source hands out. A group
+// member's partition that has fetched no record since the group assigned
+// it is at the group's committed offset (a partition read to its end
+// before a rebalance has lag 0); one without a commit, whose position is
+// not known yet, is left out. It is safe for concurrent use.
 func (s *Source) Lag() map[int32]int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make(map[int32]int64, len(s.readers))
+	var committed map[int32]kgo.EpochOffset // the group's, read once
+	read := false
 	for p, r := range s.readers {
 		if l, ok := r.lag(); ok {
 			out[p] = l
+			continue
+		}
+		if s.cfg.group == "" || s.client == nil {
+			continue
+		}
+		if !read {
+			committed, read = s.client.CommittedOffsets()[s.cfg.topic], true
+		}
+		c, ok := committed[p]
+		if hwm := r.hwm.Load(); ok && c.Offset >= 0 && hwm >= 0 {
+			out[p] = max(0, hwm-c.Offset)
 		}
 	}
 	return out
