@@ -87,6 +87,10 @@ func openJoin(ctx context.Context, stmt *sql.Statement, opts Options) (_ *joinQu
 				Msg: fmt.Sprintf("WITH '%s.%s': invalid value %q (valid values: true, false)", n, plan.PropBootstrap, sql.Clip(v))}, sel)
 		}
 		q.bootstrap = append(q.bootstrap, b)
+		if i > 0 && strings.EqualFold(n, names[0]) && strings.TrimSpace(props[n+".group.id"]) != "" {
+			return nil, c.errorAt(&sql.PropertyError{Key: n + ".group.id", Msg: fmt.Sprintf("WITH '%s.group.id': %s is joined with itself in a consumer group: its two readers would split the topic's partitions between them in the one group, so neither would read every record; run the self-join without '%[1]s.group.id'",
+				n, names[0])}, sel)
+		}
 		if i > 0 && strings.TrimSpace(props[n+".group.id"]) != "" {
 			return nil, c.errorAt(&sql.PropertyError{Key: n + ".group.id", Msg: fmt.Sprintf("WITH '%s.group.id': only the FROM source %s has a consumer group: a table (%s with a primary key) is read whole from its topic by every process on every start, and the other streams of a stream-stream join are read in %s's group ('%s.group.id')",
 				n, names[0], n, names[0], names[0])}, sel)

@@ -91,4 +91,9 @@ func TestJoinKafkaSources(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// in a consumer group, a self-join's two readers would split the topic
+	_, err = Prepare(ctx, stmts[5], Options{Stdout: io.Discard, Catalog: cat, Set: map[string]string{"clicks.group.id": "g"}})
+	if err == nil || !strings.Contains(err.Error(), "clicks is joined with itself in a consumer group") {
+		t.Errorf("self-join in a group: %v", err)
+	}
 }
