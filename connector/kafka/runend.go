@@ -255,8 +255,10 @@ func (r *runEnd) endsOf(topic string) []int64 {
 	return r.agreed[topic]
 }
 
-// sourceEnds returns the agreed end of every source partition, numbered as
-// the Shuffle numbers them; nil until the group agreed one.
+// sourceEnds returns where every source partition ends in the run, numbered
+// as the Shuffle numbers them: the group's agreed end (a partition the
+// agreement lacks, added to the topic since, ends where its source listed
+// it); nil until the group agreed one and every source opened.
 func (r *runEnd) sourceEnds() map[int32]int64 {
 	r.mu.Lock()
 	agreed := r.agreed
@@ -267,15 +269,18 @@ func (r *runEnd) sourceEnds() map[int32]int64 {
 	out := map[int32]int64{}
 	base := int32(0)
 	for _, s := range r.srcs {
-		es, ok := agreed[s.cfg.topic]
-		n := int32(s.Facts().Partitions)
-		if !ok || int32(len(es)) < n {
-			return nil // an assignment of another statement's shape
+		_, ends := s.Offsets()
+		if len(ends) == 0 {
+			return nil // not open yet
 		}
-		for p := range n {
-			out[base+p] = es[p]
+		es := agreed[s.cfg.topic]
+		for p, e := range ends {
+			if int(p) < len(es) {
+				e = es[p]
+			}
+			out[base+p] = e
 		}
-		base += n
+		base += int32(len(ends))
 	}
 	return out
 }
