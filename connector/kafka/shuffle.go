@@ -343,7 +343,9 @@ func (s *Shuffle) report(ctx context.Context, acked *sync.WaitGroup) {
 // the idle timeout of a partition whose next owner reads nothing (a lull).
 func (s *Shuffle) handover(ctx context.Context) {
 	var acked sync.WaitGroup
-	s.report(ctx, &acked)
+	// ctx bounds the wait only: a record whose context ends before it is
+	// sent fails, and a failed record fails the Shuffle
+	s.report(context.WithoutCancel(ctx), &acked)
 	done := make(chan struct{})
 	go func() {
 		acked.Wait()
