@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -10,9 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluicesql/sluice/internal/kafkatest"
 	"github.com/sluicesql/sluice/runner"
 )
 
@@ -87,18 +89,78 @@ func TestRepartitionedJobReportsBatches(t *testing.T) {
 	}
 }
 
-// gateFetch is a kgo hook that holds a process's first read of topic
-// trades until open is closed; hit is closed once it holds it.
-type gateFetch struct {
-	once      *sync.Once
-	hit, open chan struct{}
+// groupWatch observes a kfake cluster's group members (those that
+// heartbeat, and which of them join again) and holds every fetch until
+// released.
+type groupWatch struct {
+	mu      sync.Mutex
+	beating map[string]bool // members seen heartbeating
+	watch   map[string]bool // members whose next join closes rejoin
+	rejoin  chan struct{}
+	release chan struct{} // closed: fetches go on
+	held    bool
 }
 
-// OnFetchRecordUnbuffered implements kgo.HookFetchRecordUnbuffered.
-func (g gateFetch) OnFetchRecordUnbuffered(r *kgo.Record, polled bool) {
-	if polled && r.Topic == "trades" {
-		g.once.Do(func() { close(g.hit) })
-		<-g.open
+// watchGroup starts observing c's members and holding its fetches.
+func watchGroup(c *kfake.Cluster) *groupWatch {
+	w := &groupWatch{beating: map[string]bool{}, release: make(chan struct{}), held: true}
+	c.ControlKey(int16(kmsg.Heartbeat), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		w.mu.Lock()
+		w.beating[req.(*kmsg.HeartbeatRequest).MemberID] = true
+		w.mu.Unlock()
+		return nil, nil, false
+	})
+	c.ControlKey(int16(kmsg.JoinGroup), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		w.mu.Lock()
+		if id := req.(*kmsg.JoinGroupRequest).MemberID; w.watch[id] && w.rejoin != nil {
+			close(w.rejoin)
+			w.rejoin = nil
+		}
+		w.mu.Unlock()
+		return nil, nil, false
+	})
+	c.ControlKey(int16(kmsg.Fetch), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		w.mu.Lock()
+		held := w.held
+		w.mu.Unlock()
+		if held {
+			// franz-go fetches on connections of their own: nothing
+			// else waits behind a held fetch
+			c.SleepControl(func() { <-w.release })
+		}
+		return nil, nil, false
+	})
+	return w
+}
+
+// members returns how many members heartbeated so far.
+func (w *groupWatch) members() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.beating)
+}
+
+// rejoined returns a channel closed once one of the members that
+// heartbeated so far joins again (a rebalance).
+func (w *groupWatch) rejoined() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.watch = maps.Clone(w.beating)
+	ch := make(chan struct{})
+	w.rejoin = ch
+	return ch
+}
+
+// fetch lets the fetches held and later ones go on.
+func (w *groupWatch) fetch() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.held {
+		w.held = false
+		close(w.release)
 	}
 }
 
@@ -110,47 +172,34 @@ func (g gateFetch) OnFetchRecordUnbuffered(r *kgo.Record, polled bool) {
 // the one-process windows of the input up to that end.
 func TestRepartitionedRunAgreesOnItsEnd(t *testing.T) {
 	t.Parallel()
-	brokers := startCluster(t, "trades")
+	c := kafkatest.Cluster(t, kfake.NumBrokers(3), kfake.SeedTopics(kafkaPartitions, "trades"))
+	brokers := strings.Join(c.ListenAddrs(), ",")
 	trades := genTrades(t, 4000, 40)
 	first, later := trades[:2000], trades[2000:]
-	// in small batches, which the first process fetches one at a time:
-	// it reads part of its input before the rebalance the second's
-	// joining starts, and does not finish the run before that ends
-	for i := 0; i < len(first); i += 25 {
-		produce(t, brokers, "trades", keyBy(first[i:i+25], byTrader))
-	}
+	produce(t, brokers, "trades", keyBy(first, byTrader))
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	const group = "agreed"
-	text := fmt.Sprintf(perSymbolWindow, kafkaTrades(brokers, "group.id", group, "session.timeout.ms", "6000"), "%s")
+	text := fmt.Sprintf(perSymbolWindow, kafkaTrades(brokers, "group.id", "agreed", "session.timeout.ms", "6000"), "%s")
 	dir := t.TempDir()
 	outs := []string{filepath.Join(dir, "a.jsonl"), filepath.Join(dir, "b.jsonl")}
+	a := prepareStage(t, ctx, fmt.Sprintf(text, outs[0]), nil)
+	b := prepareStage(t, ctx, fmt.Sprintf(text, outs[1]), nil)
 
-	// the first process reads (it listed the source's end and joined),
-	// and holds its first record until the second is in the group: the
-	// run is still going when the second joins
-	gate := gateFetch{once: &sync.Once{}, hit: make(chan struct{}), open: make(chan struct{})}
-	a := prepareStage(t, ctx, fmt.Sprintf(text, outs[0]), func(string) []kgo.Opt {
-		return []kgo.Opt{kgo.WithHooks(gate), kgo.FetchMaxPartitionBytes(1)}
-	})
+	// The first process lists the source's end and joins the group (both
+	// stages) but reads nothing until the second one's joining made it
+	// join again: the run cannot end before the second is in it.
+	group := watchGroup(c)
 	a.start()
-	select {
-	case <-gate.hit:
-	case <-ctx.Done():
-		t.Fatal("the first process read nothing")
-	}
+	waitFor(t, "both stages of the first process in the group", func() bool { return group.members() == 2 })
+	rejoined := group.rejoined()
 	produce(t, brokers, "trades", keyBy(later, byTrader))
-	b := startStage(t, ctx, fmt.Sprintf(text, outs[1]))
-	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...))
-	if err != nil {
-		t.Fatal(err)
+	b.start()
+	select {
+	case <-rejoined:
+	case <-ctx.Done():
+		t.Fatal("the second process's joining did not make the first join again")
 	}
-	defer cl.Close()
-	waitFor(t, "the second process joins the group", func() bool {
-		groups, err := kadm.NewClient(cl).DescribeGroups(ctx, group)
-		return err == nil && len(groups[group].Members) > 2 // each process: stage 1 and stage 2
-	})
-	close(gate.open)
+	group.fetch()
 	a.wait(t, ctx, "a")
 	b.wait(t, ctx, "b")
 	sameLines(t, "windows of two processes started before and after the topic grew", windowRows(t, outs...), singleProcess(t, first))
