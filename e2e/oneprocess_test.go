@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicesql/sluice/connector/kafka"
 	"github.com/sluicesql/sluice/plan"
@@ -155,4 +158,51 @@ func scaleOutLine(text string) string {
 		}
 	}
 	return ""
+}
+
+// TestOneProcessKeepsItsStateAcrossARebalance: a statement run in one
+// process per group keeps its partitions' readers when a rebalance gives
+// the whole topic back to it (another member of the group reads another
+// topic, as another statement of an application sharing the group.id
+// does). Before, its readers ended and new ones read again from the
+// committed offsets, which open windows hold back: their records were
+// counted twice.
+func TestOneProcessKeepsItsStateAcrossARebalance(t *testing.T) {
+	t.Parallel()
+	brokers := startCluster(t, "trades", "other", "out-a")
+	trades := keyBy(genTrades(t, 4000, 50), byTrader)
+	produce(t, brokers, "trades", trades[:2000])
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	text := fmt.Sprintf("CREATE STREAM out AS SELECT symbol, COUNT(*) AS n FROM trades GROUP BY symbol WINDOW TUMBLING(trade_time, INTERVAL '1' HOUR) EMIT FINAL "+
+		"WITH (%s, 'repartition'='false', 'commit.interval'='20ms', 'out.type'='kafka_sink', 'out.topic.name'='out-a', 'out.bootstrap.servers'='%s')",
+		kafkaTrades(brokers, "group.id", "shared", "session.timeout.ms", "6000"), brokers)
+	a := startMember(t, ctx, text, "out-a")
+	waitFor(t, "process a reads the first half", func() bool { return a.in.Load() >= 2000 })
+	// another member of the group, on another topic: the group rebalances
+	// and gives a the whole of trades again
+	var joined atomic.Bool
+	other, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...), kgo.ConsumerGroup("shared"), kgo.ConsumeTopics("other"),
+		kgo.Balancers(kgo.RangeBalancer()), kgo.SessionTimeout(6*time.Second),
+		kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) { joined.Store(true) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	waitFor(t, "the other member joins", func() bool {
+		pctx, pcancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		defer pcancel()
+		other.PollFetches(pctx)
+		return joined.Load()
+	})
+	produce(t, brokers, "trades", trades[2000:])
+	waitFor(t, "process a reads the second half", func() bool { return a.in.Load() >= 4000 })
+	a.stop()
+	<-a.done
+	if a.err != nil {
+		t.Fatalf("the rebalance stopped process a: %v", a.err)
+	}
+	if n := a.sum.Total.In; n != 4000 {
+		t.Errorf("process a read %d records of 4000: a rebalance that gave it the whole topic again made it read some twice", n)
+	}
 }

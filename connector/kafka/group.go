@@ -27,7 +27,7 @@ func (s *Source) assigned(_ context.Context, cl *kgo.Client, m map[string][]int3
 	s.mu.Lock()
 	for _, p := range m[s.cfg.topic] {
 		s.owned[p] = true
-		if _, ok := s.readers[p]; ok {
+		if _, ok := s.readers[p]; ok || s.unparkLocked(p) {
 			continue
 		}
 		s.addReaderLocked(p, -1)
@@ -88,6 +88,48 @@ func (s *Source) HoldUntil(ready <-chan struct{}) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.holdFor = ready
+}
+
+// park keeps the readers of the partitions a rebalance revokes from a
+// member that needs the whole topic (RequireWholeTopic), and reports
+// whether it did. Ended, they would let the watermark pass the records
+// still to come on them (a window would fire with part of its records),
+// and the readers the group's next assignment made would read again from
+// the committed offsets, which the state still open holds back: records
+// counted twice. A parked reader is given back if the next assignment
+// holds the whole topic (unparkLocked), fetching on after the records it
+// was handed; if it holds part, the member stops (assigned). Nothing is
+// committed for a parked partition.
+func (s *Source) park(parts []int32) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.wholeTopic == "" || s.closing {
+		return false
+	}
+	for _, p := range parts {
+		if r := s.readers[p]; r != nil {
+			delete(s.readers, p)
+			s.parked[p] = r
+		}
+		delete(s.owned, p)
+	}
+	s.logger().Debug("kafka partitions revoked: readers kept for the next assignment", "partitions", parts)
+	return true
+}
+
+// unparkLocked gives partition p its parked reader back, to fetch from
+// the offset after the records it was handed; false when p has none.
+func (s *Source) unparkLocked(p int32) bool {
+	r := s.parked[p]
+	if r == nil {
+		return false
+	}
+	delete(s.parked, p)
+	s.readers[p] = r
+	if at, ok := s.pushed[p]; ok {
+		s.resume[p] = at
+	}
+	return true
 }
 
 // CommitNothing makes a consumer-group member commit no offset, so that a
@@ -152,6 +194,11 @@ func (s *Source) adjustOffsets(ctx context.Context, offsets map[string]map[int32
 		if c := o.EpochOffset().Offset; c >= 0 {
 			s.noteCommittedLocked(p, c)
 		}
+		if at, ok := s.resume[p]; ok {
+			// a parked reader goes on after the records it was handed
+			offsets[s.cfg.topic][p] = kgo.NewOffset().At(at)
+			delete(s.resume, p)
+		}
 	}
 	if !s.cfg.stopAtEnd {
 		return offsets, nil
@@ -192,6 +239,9 @@ func (s *Source) adjustOffsets(ctx context.Context, offsets map[string]map[int32
 func (s *Source) revoked(ctx context.Context, _ *kgo.Client, m map[string][]int32) {
 	if s.repart != nil && s.txn != nil {
 		s.dropAssignment(m)
+		return
+	}
+	if s.park(m[s.cfg.topic]) {
 		return
 	}
 	stopped := s.notifyRevoke(m[s.cfg.topic])

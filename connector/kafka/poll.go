@@ -153,6 +153,9 @@ func (s *Source) Lag() map[int32]int64 {
 func (s *Source) push(ctx context.Context, cl *kgo.Client, p int32, recs []*kgo.Record) {
 	s.mu.Lock()
 	r, end := s.readers[p], s.ends[p]
+	if r != nil && s.wholeTopic != "" {
+		s.pushed[p] = recs[len(recs)-1].Offset + 1
+	}
 	s.mu.Unlock()
 	if r == nil || r.ended.Load() {
 		return

@@ -65,6 +65,13 @@ type Source struct {
 	remedy     string          // what else than one process would do (RequireWholeTopic)
 	whole      chan struct{}   // closed once the job has every partition's reader (Whole)
 	holdFor    <-chan struct{} // the readers wait for it before they reach the job (HoldUntil)
+	// a member that needs the whole topic keeps its readers across a
+	// rebalance (park): parked are those of the partitions revoked, pushed
+	// the offset after the last record each reader was handed, and resume
+	// the offsets to fetch the partitions given back from
+	parked     map[int32]*partReader
+	pushed     map[int32]int64
+	resume     map[int32]int64
 	everOwned  bool
 	committed  map[int32]int64
 	commitSeq  map[int32]int64 // per partition: the sequence number of its latest commit
@@ -317,6 +324,9 @@ func (s *Source) Open(ctx context.Context, schema *record.Schema, dlq connector.
 	s.committed = make(map[int32]int64)
 	s.commitSeq = make(map[int32]int64)
 	s.ups = make(map[int32]*upstream)
+	s.parked = make(map[int32]*partReader)
+	s.pushed = make(map[int32]int64)
+	s.resume = make(map[int32]int64)
 	if key := s.factsKeyLocked(); len(key) > 0 && (s.check == nil || s.check.result() == nil) {
 		origin := "declared"
 		if len(s.cfg.partitionKey) == 0 {
@@ -625,6 +635,9 @@ func (s *Source) Close() error {
 	cl.Close()
 	s.mu.Lock()
 	for _, r := range s.readers {
+		r.finish()
+	}
+	for _, r := range s.parked {
 		r.finish()
 	}
 	s.mu.Unlock()
