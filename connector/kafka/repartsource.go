@@ -64,6 +64,8 @@ type repartIn struct {
 	// upstream names the sources stage 1 reads, in the order the Shuffle
 	// numbers their partitions (Origin)
 	upstream []upstreamSource
+	// bigView warns once that a commit's view did not fit its metadata
+	bigView sync.Once
 }
 
 // upstreamSource is a source stage 1 reads: its name and partition count.
@@ -483,7 +485,14 @@ func (s *Source) CommitCheckpoint(ctx context.Context, assignment int64, offsets
 		wm, v := cp.Watermark, ""
 		if u := s.ups[p]; u != nil {
 			read, wm = u.fence(read, wm)
-			v = encodeView(u.viewAt(o.Offset), wm)
+			uv := u.viewAt(o.Offset)
+			if v = encodeView(uv, wm); v == "" && uv != nil {
+				s.repart.bigView.Do(func() {
+					s.logger().Warn("kafka repartition topic: the source has too many partitions to record what stage 2 knew of them with its commits; "+
+						"a replay after a rebalance waits for every source partition's next report for its watermark, and may take a record stage 1 sent again for new",
+						"source_partitions", s.repart.sourcePartitions, "metadata_bytes", maxViewBytes)
+				})
+			}
 		}
 		meta[p] = stagePrefix + strconv.FormatInt(wm, 10) + ":" + strconv.FormatInt(read, 10)
 		if v != "" {
