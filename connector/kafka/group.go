@@ -235,7 +235,8 @@ func (s *Source) adjustOffsets(ctx context.Context, offsets map[string]map[int32
 // last time (handedOver): the report covers their last records, written
 // and committed during the handover, so stage 2's watermark moves past
 // them without waiting for the idle timeout of a partition whose next
-// owner reads nothing more (a lull).
+// owner reads nothing more (a lull). A member that needs the whole topic
+// hands nothing over: it keeps its readers for the next assignment (park).
 func (s *Source) revoked(ctx context.Context, _ *kgo.Client, m map[string][]int32) {
 	if s.repart != nil && s.txn != nil {
 		s.dropAssignment(m)
