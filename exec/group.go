@@ -192,7 +192,7 @@ func (pl *Pipeline) fold(g int32, r *record.Record) {
 	if r.Timestamp > pl.gt.ts[g] {
 		pl.gt.ts[g] = r.Timestamp
 	}
-	if r.Replay && pl.gt.retracts {
+	if r.MayBeWritten() && pl.gt.retracts {
 		// read again after a rebalance: the run before may have written
 		// the group's row
 		pl.gt.shown[g] = true

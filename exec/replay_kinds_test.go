@@ -37,9 +37,12 @@ type replayKind struct {
 // process per group: plan.TestRepartitionStateKinds)
 // over a repartition topic's partition with late records, as one run and
 // as generations killed at random points (see
-// TestRepartitionReplayWritesTheOneRunRows): the generations write the
-// one run's result, and dead-letter each record the one run dead-letters
-// exactly once, however often it is read again.
+// TestRepartitionReplayWritesTheOneRunRows), at their commits or some way
+// past them (killedGenerations): the generations write the one run's
+// result, and dead-letter each record the one run dead-letters exactly
+// once, however often it is read again (at least once when a generation
+// was killed past its commit: it wrote dead letters the commit does not
+// cover).
 func TestRepartitionReplayStateKinds(t *testing.T) {
 	update := map[string]string{PropLateDataStrategy: "update"}
 	for _, k := range []replayKind{
@@ -76,17 +79,20 @@ func TestRepartitionReplayStateKinds(t *testing.T) {
 			}
 			want := k.result(one.rows)
 			floor := k.firstCounts(p.eachRun(prog))
-			for round := range 10 {
-				gens := p.generations(prog)
+			for round := range 20 {
+				// every other round the generations are killed past
+				// their commits (see killedGenerations)
+				killed := round%2 == 1
+				gens := p.runGenerations(prog, killed)
 				if got := k.result(gens.rows); !slices.Equal(got, want) {
-					t.Fatalf("round %d: %d rows, one run %d: extra %v, missing %v", round, len(got), len(want), replaytest.Minus(got, want), replaytest.Minus(want, got))
+					t.Fatalf("round %d (killed %v): %d rows, one run %d: extra %v, missing %v", round, killed, len(got), len(want), replaytest.Minus(got, want), replaytest.Minus(want, got))
 				}
-				if !slices.Equal(sortedInts(gens.dead), sortedInts(one.dead)) {
-					t.Fatalf("round %d: dead-lettered offsets %v, one run %v", round, sortedInts(gens.dead), sortedInts(one.dead))
+				if dead := deadOnce(gens.dead, killed); !slices.Equal(dead, sortedInts(one.dead)) {
+					t.Fatalf("round %d (killed %v): dead-lettered offsets %v, one run %v", round, killed, dead, sortedInts(one.dead))
 				}
 				for key, n := range k.firstCounts(gens.rows) {
 					if n < floor[key] {
-						t.Fatalf("round %d: window %s written with count %d, the one run never counts less than %d", round, key, n, floor[key])
+						t.Fatalf("round %d (killed %v): window %s written with count %d, the one run never counts less than %d", round, killed, key, n, floor[key])
 					}
 				}
 			}

@@ -86,7 +86,7 @@ func (pl *Pipeline) sessionRecord(r *record.Record, t int64) {
 	}
 	s.start, s.end = min(s.start, lo), max(s.end, hi)
 	pl.gt.start[s.g], pl.gt.end[s.g] = s.start, s.end
-	if r.Replay && pl.gt.moves {
+	if r.MayBeWritten() && pl.gt.moves {
 		pl.replayedInto(s.g)
 	}
 	pl.fold(s.g, r)

@@ -302,7 +302,7 @@ type topRow struct {
 }
 
 // shownBefore is the shown rank of a row read again after a rebalance
-// (record.Record.Replay): the run before may have emitted it with a rank
+// (record.Record.MayBeWritten): the run before may have emitted it with a rank
 // this run does not know, so it is emitted with its rank at the next
 // flush, and retracted if it leaves the top N first.
 const shownBefore = -1
@@ -387,7 +387,7 @@ func (pl *Pipeline) topRecord(r *record.Record) {
 	rec := *r
 	rec.Values = slices.Clone(r.Values)
 	row := topRow{order: slices.Clone(order), rec: rec}
-	if r.Replay && t.changes && t.kind != rowNumber {
+	if r.MayBeWritten() && t.changes && t.kind != rowNumber {
 		// read again after a rebalance: the run before may have shown it
 		row.shown = shownBefore
 	}

@@ -35,8 +35,18 @@ type Record struct {
 	// Replay marks a record read again after a rebalance from before its
 	// partition's fence (how far the last commit had read): a run of the
 	// job processed it before and wrote its dead letter, if it had one,
-	// so it is not dead-lettered again.
+	// so it is not dead-lettered again. A Replay record counts as Reread
+	// too (MayBeWritten).
 	Replay bool
+	// Reread marks a record read after a rebalance that a run of the job
+	// before it may have processed, writing rows after it: one before the
+	// end its partition had when the partition was assigned (the member
+	// that had it, killed or revoked, read no further). Past the fence
+	// (not Replay) that run's dead letter was not committed, so it is
+	// written again (at least once), but a row the run may have written
+	// (a session's bounds after the record, a group meeting HAVING, a
+	// Top-N rank) is retracted as if written when this run moves on.
+	Reread bool
 	// HasOrigin says that OriginPartition and OriginOffset are set.
 	HasOrigin bool
 	// Retract marks a result row that withdraws its key's earlier row
@@ -78,6 +88,11 @@ func (r *Record) SourcePosition() (partition int32, offset int64) {
 	}
 	return r.Partition, r.Offset
 }
+
+// MayBeWritten reports whether a run of the job before a rebalance may
+// have written rows after r (Replay or Reread): a row that r leaves with
+// other contents is then retracted as if written.
+func (r *Record) MayBeWritten() bool { return r.Replay || r.Reread }
 
 // Batch is a run of records from one source partition, in source order.
 type Batch struct {

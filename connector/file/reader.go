@@ -195,7 +195,7 @@ func unreserve(recs []record.Record, vals []record.Value) []record.Record {
 func (r *splitReader) setRecord(rec *record.Record, vals []record.Value, line []byte, off int64) {
 	rec.Values = vals
 	rec.Timestamp = r.split.file.modTime
-	rec.EventTime, rec.HasEventTime, rec.Watermark, rec.WindowStart, rec.Settled, rec.Replay, rec.HasOrigin, rec.Retract = 0, false, 0, 0, false, false, false, false
+	rec.EventTime, rec.HasEventTime, rec.Watermark, rec.WindowStart, rec.Settled, rec.Replay, rec.Reread, rec.HasOrigin, rec.Retract = 0, false, 0, 0, false, false, false, false, false
 	rec.Partition, rec.OriginPartition = r.partition, 0
 	rec.Offset, rec.OriginOffset = off, 0
 	rec.Topic = r.split.file.path

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -199,5 +200,74 @@ func TestFenceOutlivesItsReader(t *testing.T) {
 	}
 	if gone == 0 {
 		t.Fatal("no partition was taken away: the test checks nothing")
+	}
+}
+
+// TestRereadUpToTheEndAtAssignment: a member given a partition that
+// another had marks Reread every record before the partition's end as it
+// was assigned (the member before may have processed them, and written
+// rows after them, past its last commit's fence: it was killed before
+// committing again), Replay as well those before the fence, and neither
+// the records produced later.
+func TestRereadUpToTheEndAtAssignment(t *testing.T) {
+	brokers := startCluster(t, "rp")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	enc := newRepartEncoder(tradeSchema())
+	next := int64(0) // the next record's offset in its source partition
+	produceRows := func(n int) {
+		t.Helper()
+		for range n {
+			row := []record.Value{record.IntValue(next), record.StringValue("ACME"), record.IntValue(1), record.IntValue(2), record.StringValue("k")}
+			kr := &kgo.Record{Topic: "rp", Partition: 0, Value: enc.appendRow(nil, row),
+				Headers: []kgo.RecordHeader{{Key: originHeader, Value: appendOrigin(nil, 0, next, noWatermark, 0)}}}
+			if err := cl.ProduceSync(ctx, kr).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+			next++
+		}
+	}
+	produceRows(10)
+
+	const g = "reread"
+	base, err := NewSource("trades", sourceProps(brokers, "group.id", g))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := base.RepartitionSource("rp", nil, 1, nil, func(*record.Record, int64) bool { return false })
+	ca := openCollected(t, a)
+	waitFor(t, "the first member reads the partition", func() bool { return len(ca.records()) == 10 })
+	a.mu.Lock()
+	first := a.repart.assignment
+	a.mu.Unlock()
+	// its last commit: read to 4; then it reads on to 10 and is killed
+	// (it leaves the group without committing again)
+	cp := connector.Checkpoint{Watermark: 1000, Read: map[int32]int64{0: 4}}
+	if err := a.CommitCheckpoint(ctx, first, map[int32]int64{0: 2}, cp); err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+
+	base, err = NewSource("trades", sourceProps(brokers, "group.id", g))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := base.RepartitionSource("rp", nil, 1, nil, func(*record.Record, int64) bool { return false })
+	cb := openCollected(t, b)
+	// the commit stays at 0: stage 1 reported no progress, so every
+	// record may still be sent again (commitsLocked)
+	waitFor(t, "the next member reads the partition from the commit", func() bool { return len(cb.records()) == 10 })
+	produceRows(3)
+	waitFor(t, "the next member reads the records produced since", func() bool { return len(cb.records()) == 13 })
+	for _, r := range cb.records() {
+		replay, reread := r.offset < 4, r.offset < 10
+		if r.replay != replay || r.reread != reread {
+			t.Errorf("offset %d: Replay %v, Reread %v; want %v, %v", r.offset, r.replay, r.reread, replay, reread)
+		}
 	}
 }

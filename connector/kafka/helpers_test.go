@@ -78,6 +78,8 @@ type got struct {
 	raw    string
 	values []record.Value
 	hdrs   []record.Header
+	// replay and reread are the record's Replay and Reread marks
+	replay, reread bool
 }
 
 // collector reads every reader a source delivers, each in its own
@@ -142,7 +144,7 @@ func (c *collector) read(ctx context.Context, r connector.PartitionReader) {
 			rec := &b.Records[i]
 			g := got{part: rec.Partition, offset: rec.Offset, topic: rec.Topic, ts: rec.Timestamp,
 				key: string(rec.Key), raw: string(rec.Raw), values: append([]record.Value(nil), rec.Values...),
-				hdrs: append([]record.Header(nil), rec.Headers...)}
+				hdrs: append([]record.Header(nil), rec.Headers...), replay: rec.Replay, reread: rec.Reread}
 			if c.stop != nil && c.stop(g) {
 				if last >= 0 && c.after != nil {
 					c.after(r.Partition(), last)

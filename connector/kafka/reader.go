@@ -246,6 +246,7 @@ func (r *partReader) decodeInto(b *record.Batch, kr *kgo.Record) {
 			}
 			rec.Replay = true
 		}
+		rec.Reread = kr.Offset < r.up.rereadTo
 	}
 	r.src.verify(rec)
 }
@@ -276,7 +277,7 @@ func (d *decoder) decode(rec *record.Record, kr *kgo.Record) error {
 		rec.Values = make([]record.Value, d.width)
 	}
 	rec.Timestamp = kr.Timestamp.UnixMilli()
-	rec.EventTime, rec.HasEventTime, rec.Watermark, rec.WindowStart, rec.Settled, rec.Replay, rec.HasOrigin, rec.Retract = 0, false, 0, 0, false, false, false, false
+	rec.EventTime, rec.HasEventTime, rec.Watermark, rec.WindowStart, rec.Settled, rec.Replay, rec.Reread, rec.HasOrigin, rec.Retract = 0, false, 0, 0, false, false, false, false, false
 	rec.Partition = kr.Partition
 	rec.Offset = kr.Offset
 	rec.Topic = kr.Topic

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -605,6 +606,27 @@ func (s *Source) fetchStable(ctx context.Context, cl *kgo.Client) (kadm.OffsetRe
 	}
 }
 
+// assignedEnds lists the ends of the repartition topic's partitions as
+// the group assigns some to this member (nil if they cannot be listed).
+// The member that had a partition before, killed or revoked, read no
+// record at or past its end then: the records before it that a new
+// reader reads may have had their rows written (record.Record.Reread),
+// even past the last commit's fence, which that member may have read
+// beyond before it went.
+func (s *Source) assignedEnds(ctx context.Context, cl *kgo.Client) kadm.ListedOffsets {
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, s.cfg.topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		// every record the new readers read counts as Reread: more
+		// retractions, none missing
+		s.logger().Debug("kafka repartition topic: listing the ends of assigned partitions", "error", err)
+		return nil
+	}
+	return ends
+}
+
 // fenceWait bounds how long a new assignment waits for its fences.
 const fenceWait = 30 * time.Second
 
@@ -636,12 +658,17 @@ func (s *Source) loadFences(ctx context.Context, offsets map[int32]kgo.Offset) e
 	if err != nil && !errors.Is(err, kerr.GroupIDNotFound) {
 		return fmt.Errorf("fetching the committed offsets of group %q: %w", s.cfg.group, s.cfg.conn.connError(err))
 	}
+	ends := s.assignedEnds(fctx, cl)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for p, at := range offsets {
 		r := s.readers[p]
 		if r == nil || r.up == nil {
 			continue
+		}
+		r.up.rereadTo = math.MaxInt64
+		if end, ok := ends.Lookup(s.cfg.topic, p); ok && end.Err == nil {
+			r.up.rereadTo = end.Offset
 		}
 		// replaced in one step: a job still passing the rows of the
 		// reader before through its windows never sees no fence
