@@ -247,6 +247,21 @@ func TestLateUpdatesRetractThroughDistinctAndOrder(t *testing.T) {
 		{"session distinct", `SELECT DISTINCT g, _WINDOW_START AS ws FROM t GROUP BY g
 			WINDOW SESSION(ts, INTERVAL '1' SECOND) EMIT FINAL`,
 			`SELECT g, MIN(ts) FROM (` + sessionsSQLite + `) GROUP BY g, sid`},
+		// sessions that late records extend and bridge (3 and more
+		// merging at once), under EMIT CHANGES and EMIT FINAL, with HAVING,
+		// and under ORDER BY (retractions first)
+		{"session update", `SELECT g, _WINDOW_START AS ws, _WINDOW_END AS we, SUM(x) AS s, COUNT(*) AS n FROM t GROUP BY g
+			WINDOW SESSION(ts, INTERVAL '1' SECOND) EMIT FINAL`,
+			`SELECT g, MIN(ts), MAX(ts) + 1000, SUM(x), COUNT(*) FROM (` + sessionsSQLite + `) GROUP BY g, sid`},
+		{"session changes update", `SELECT g, _WINDOW_START AS ws, _WINDOW_END AS we, SUM(x) AS s FROM t GROUP BY g
+			WINDOW SESSION(ts, INTERVAL '1' SECOND) EMIT CHANGES`,
+			`SELECT g, MIN(ts), MAX(ts) + 1000, SUM(x) FROM (` + sessionsSQLite + `) GROUP BY g, sid`},
+		{"session having update", `SELECT g, _WINDOW_START AS ws, _WINDOW_END AS we, COUNT(*) AS n FROM t GROUP BY g
+			HAVING COUNT(*) BETWEEN 2 AND 4 WINDOW SESSION(ts, INTERVAL '1' SECOND) EMIT CHANGES`,
+			`SELECT g, MIN(ts), MAX(ts) + 1000, COUNT(*) FROM (` + sessionsSQLite + `) GROUP BY g, sid HAVING COUNT(*) BETWEEN 2 AND 4`},
+		{"session ordered update", `SELECT g, _WINDOW_START AS ws, SUM(x) AS s FROM t GROUP BY g
+			WINDOW SESSION(ts, INTERVAL '1' SECOND) ORDER BY s DESC EMIT FINAL`,
+			`SELECT g, MIN(ts), SUM(x) FROM (` + sessionsSQLite + `) GROUP BY g, sid`},
 	}
 	opts := Options{ExternalWatermark: true, Properties: map[string]string{PropLateDataStrategy: "update", PropLateRetention: "1h"}}
 	for _, tt := range tests {
