@@ -45,10 +45,18 @@ func startApp(t *testing.T, ctx context.Context, src, watch string) (*app.Run, *
 	return run, &in
 }
 
-// waitApp waits for run and fails the test on a job failure.
-func waitApp(t *testing.T, run *app.Run) []app.Result {
+// waitApp waits for run, started with ctx, and fails the test on a job
+// failure or once hangAfter(ctx) passes.
+func waitApp(t *testing.T, ctx context.Context, run *app.Run) []app.Result {
 	t.Helper()
-	results, err := run.Wait()
+	var results []app.Result
+	var err error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		results, err = run.Wait()
+	}()
+	endedWithin(t, hangAfter(ctx), done, "the application")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +101,7 @@ WITH ('big.group.id'='reader', 'copy.type'='file_sink', 'copy.path'='%[2]s');`, 
 	run, in := startApp(t, ctx, src, "copy")
 	waitFor(t, "the reader to read every big trade from the topic", func() bool { return in.Load() >= int64(len(want)) })
 	cancel()
-	waitApp(t, run)
+	waitApp(t, ctx, run)
 	got := map[string]bool{}
 	for _, l := range readLines(t, out) {
 		got[tradeTime(l)] = true
@@ -126,7 +134,7 @@ WITH ('copy.type'='file_sink', 'copy.path'='%s', 'commit.interval'='10ms');`, br
 	run, in := startApp(t, ctx, text(first), "copy")
 	waitFor(t, "the last job to read rows", func() bool { return in.Load() > 0 })
 	cancel()
-	waitApp(t, run)
+	waitApp(t, ctx, run)
 	committed := committedSum(context.Background(), brokers, "chain")
 	got := map[string]bool{}
 	for _, l := range readLines(t, first) {
@@ -143,7 +151,7 @@ WITH ('copy.type'='file_sink', 'copy.path'='%s', 'commit.interval'='10ms');`, br
 		return committedSum(context.Background(), brokers, "chain") == int64(len(trades))
 	})
 	cancel2()
-	waitApp(t, run2)
+	waitApp(t, ctx2, run2)
 	if _, err := os.Stat(second); err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +184,7 @@ WITH ('big.stop.at'='end', 'copy.type'='file_sink', 'copy.path'='%s');`, brokers
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	run, _ := startApp(t, ctx, src, "copy")
-	results := waitApp(t, run)
+	results := waitApp(t, ctx, run)
 	var written int64
 	for _, r := range results {
 		if r.Err != nil || r.Summary == nil {

@@ -127,7 +127,7 @@ WITH (%s, 'commit.interval'='10ms', 'dlq.topic'='dead')`, kafkaTrades(brokers, "
 			}
 			return nil
 		}})
-	sum, err := j.Run(ctx)
+	sum, err := runJob(t, ctx, j)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -135,7 +135,7 @@ func runToEnd(t testing.TB, text string) (*runner.Job, *job.Summary) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	j := prepare(t, ctx, text, runner.Options{UntilEnd: true, Partitions: 4})
-	sum, err := j.Run(ctx)
+	sum, err := runJob(t, ctx, j)
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, text)
 	}
@@ -270,6 +270,61 @@ func waitWithin(t testing.TB, d time.Duration, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// endWithin bounds how long a test waits for a job, a process or an
+// application it stopped to end: one that hangs fails its test with every
+// goroutine's stack rather than the whole package at go test's timeout.
+const endWithin = time.Minute
+
+// ended waits for done, closed as what ends, failing the test after
+// endWithin.
+func ended(t testing.TB, done <-chan struct{}, what string) {
+	t.Helper()
+	endedWithin(t, endWithin, done, what)
+}
+
+// endedWithin waits for done, closed as what ends, failing the test with
+// every goroutine's stack after d.
+func endedWithin(t testing.TB, d time.Duration, done <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-done:
+		return // ended: d may be past already
+	default:
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-done:
+	case <-timer.C:
+		t.Fatalf("%s did not end within %v; goroutines:\n%s", what, d, goroutines())
+	}
+}
+
+// hangAfter is how long to wait for work bounded by ctx before calling it
+// hung: until 5s before ctx's deadline, so that the stacks are taken while
+// it hangs (the deadline would unwind it), or endWithin with none.
+func hangAfter(ctx context.Context) time.Duration {
+	if d, ok := ctx.Deadline(); ok {
+		return time.Until(d) - 5*time.Second
+	}
+	return endWithin
+}
+
+// runJob runs j with ctx; a run still going as hangAfter(ctx) passes fails
+// the test with every goroutine's stack.
+func runJob(t testing.TB, ctx context.Context, j *runner.Job) (*job.Summary, error) {
+	t.Helper()
+	var sum *job.Summary
+	var err error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sum, err = j.Run(ctx)
+	}()
+	endedWithin(t, hangAfter(ctx), done, "the job")
+	return sum, err
 }
 
 // goroutines returns the stack of every goroutine in the test binary, for

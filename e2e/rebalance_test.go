@@ -43,7 +43,7 @@ func startMember(t *testing.T, ctx context.Context, text, out string) *member {
 func (m *member) finish(t *testing.T) {
 	t.Helper()
 	m.stop()
-	<-m.done
+	ended(t, m.done, "the member's job")
 	if m.err != nil {
 		t.Fatalf("job: %v", m.err)
 	}

@@ -53,7 +53,7 @@ func TestApplicationStatementsShareAGroup(t *testing.T) {
 		runs = append(runs, run)
 	}
 	for _, run := range runs {
-		waitApp(t, run)
+		waitApp(t, ctx, run)
 	}
 	sameLines(t, "per_symbol over trades", windowRows(t, filepath.Join(dir, "a0.jsonl"), filepath.Join(dir, "a1.jsonl")), wantFirst)
 	sameLines(t, "per_symbol2 over trades2", windowRows(t, filepath.Join(dir, "b0.jsonl"), filepath.Join(dir, "b1.jsonl")), wantSecond)

@@ -88,8 +88,7 @@ func TestRepartitionedCommitsWaitForAcknowledgement(t *testing.T) {
 				break
 			}
 			rest.Kill()
-			victim.cancel()
-			<-victim.done
+			victim.stop(t, "killed")
 
 			procs := []*stage{startStageOn(t, ctx, text, &kafkatest.Cutter{}), startStageOn(t, ctx, text, &kafkatest.Cutter{})}
 			for i, p := range procs {

@@ -79,7 +79,7 @@ func TestRepartitionedJobReportsBatches(t *testing.T) {
 		}
 		records.Add(int64(n))
 	})
-	if _, err := j.Run(ctx); err != nil {
+	if _, err := runJob(t, ctx, j); err != nil {
 		t.Fatal(err)
 	}
 	// a rebalance as the stages join makes stage 2 read some records again

@@ -153,8 +153,7 @@ WITH (%s, 'per_symbol.type'='file_sink', 'per_symbol.path'='%s', 'commit.interva
 			})
 			var late int64
 			for i, p := range procs {
-				p.cancel()
-				<-p.done
+				p.stop(t, fmt.Sprint(i))
 				if p.err != nil {
 					t.Errorf("process %d: %v", i, p.err)
 				}

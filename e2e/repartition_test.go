@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -78,23 +77,19 @@ func (s *stage) start() {
 	}()
 }
 
+// stop cancels the process and waits for it to end (ended).
+func (s *stage) stop(t *testing.T, name string) {
+	t.Helper()
+	s.cancel()
+	ended(t, s.done, "process "+name)
+}
+
 // wait waits for the process to end. One still running shortly before
 // ctx's deadline fails the test with every goroutine's stack, taken while
 // the processes are stuck (their context has not ended yet).
 func (s *stage) wait(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	left := time.Minute
-	if d, ok := ctx.Deadline(); ok {
-		left = time.Until(d) - 5*time.Second
-	}
-	timer := time.NewTimer(left)
-	defer timer.Stop()
-	select {
-	case <-s.done:
-	case <-timer.C:
-		buf := make([]byte, 16<<20)
-		t.Fatalf("process %s did not end; goroutines:\n%s", name, buf[:runtime.Stack(buf, true)])
-	}
+	endedWithin(t, hangAfter(ctx), s.done, "process "+name)
 	if s.err != nil {
 		t.Fatalf("process %s: %v", name, s.err)
 	}
@@ -265,8 +260,7 @@ func TestRepartitionedWindowsSurviveKillAndJoin(t *testing.T) {
 				victim.Kill()
 			}
 			atKill := purge.sample(ctx)
-			procs[0].cancel()
-			<-procs[0].done
+			procs[0].stop(t, "0")
 			if !crash && procs[0].err != nil {
 				t.Fatalf("stopped process: %v", procs[0].err)
 			}

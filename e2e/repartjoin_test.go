@@ -494,8 +494,7 @@ func TestRepartitionedJoinsAcrossProcesses(t *testing.T) {
 						t.Fatalf("%d partitions of the repartition topic finished before the kill: not mid-run", n)
 					}
 					victim.Kill()
-					procs[0].cancel()
-					<-procs[0].done
+					procs[0].stop(t, "0 (killed)")
 					// the processes started now list where the source ends
 					// before the release, as those that run on did: all end
 					// at the same offsets (the release adds a commit marker)

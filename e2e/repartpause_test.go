@@ -76,7 +76,9 @@ func TestRepartitionedWindowsSurviveKillAfterPause(t *testing.T) {
 	defer func() {
 		for _, p := range procs {
 			p.cancel()
-			<-p.done
+		}
+		for i, p := range procs {
+			ended(t, p.done, fmt.Sprint("process ", i))
 		}
 	}()
 	written := func(after time.Time) int {

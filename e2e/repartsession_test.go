@@ -130,8 +130,7 @@ func TestRepartitionedSessionsSurviveKillAndJoin(t *testing.T) {
 			if tt.crash {
 				victim.Kill()
 			}
-			procs[0].cancel()
-			<-procs[0].done
+			procs[0].stop(t, "0")
 			if !tt.crash && procs[0].err != nil {
 				t.Fatalf("stopped process: %v", procs[0].err)
 			}

@@ -114,7 +114,7 @@ WITH (%s, 'per_symbol.type'='file_sink', 'per_symbol.path'='%s', 'commit.interva
 	if j.Plan.Repartition == nil {
 		t.Fatal("not repartitioned")
 	}
-	if _, err := j.Run(ctx); err != nil {
+	if _, err := runJob(t, ctx, j); err != nil {
 		t.Fatal(err)
 	}
 	sameLines(t, "windows with _TIMESTAMP through the repartition topic", windowRows(t, two), want)

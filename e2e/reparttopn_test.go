@@ -50,7 +50,9 @@ func TestRepartitionedTopNSurvivesKill(t *testing.T) {
 	defer func() {
 		for _, p := range procs {
 			p.cancel()
-			<-p.done
+		}
+		for i, p := range procs {
+			ended(t, p.done, fmt.Sprint("process ", i))
 		}
 	}()
 	waitFor(t, "stage 2 ranks the first half", func() bool {

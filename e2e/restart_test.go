@@ -115,7 +115,7 @@ func TestCrashAndRestart(t *testing.T) {
 				return committedSum(ctx, brokers, "restart") > 0
 			})
 			stop()
-			<-ran
+			ended(t, ran, "the first run")
 			if err1 != nil {
 				t.Fatalf("first run: %v", err1)
 			}

@@ -75,7 +75,7 @@ WITH (%s, 'per_trader.type'='file_sink', 'per_trader.path'='%s')`, kafkaTrades(b
 	if j.Plan.Strategy.Name() != partition.SmartRepartition {
 		t.Fatalf("strategy %s: the sample before planning should have trusted the claim", j.Plan.Strategy.Name())
 	}
-	_, err = j.Run(ctx)
+	_, err = runJob(t, ctx, j)
 	if err == nil || !strings.Contains(err.Error(), "contradicted") || !strings.Contains(err.Error(), "offset 500") {
 		t.Fatalf("run error %v: want the contradiction at partition 0 offset 500", err)
 	}
