@@ -69,14 +69,19 @@ func (o *countingOutput) DeadLetter(r *record.Record, err error) {
 	o.b.Fatalf("dead letter: %v", err)
 }
 
-// runBench feeds b.N records in batches, advancing their event time so
-// that time keeps ascending as the data cycles.
+// runBench feeds b.N market data records in batches, advancing their event
+// time so that time keeps ascending as the data cycles.
 func runBench(b *testing.B, sel *sql.Select) {
-	p, err := Compile(sel, Options{Schema: record.NewSchema("trader_id", "symbol", "price", "quantity", "trade_time")})
+	runBenchOver(b, sel, record.NewSchema("trader_id", "symbol", "price", "quantity", "trade_time"), marketData())
+}
+
+// runBenchOver feeds b.N records of data (cycled) in batches, advancing
+// their event time so that time keeps ascending as the data cycles.
+func runBenchOver(b *testing.B, sel *sql.Select, schema *record.Schema, data []record.Record) {
+	p, err := Compile(sel, Options{Schema: schema})
 	if err != nil {
 		b.Fatal(err)
 	}
-	data := marketData()
 	pl := p.NewPipeline()
 	out := &countingOutput{b: b}
 	b.ReportAllocs()
@@ -116,6 +121,30 @@ func BenchmarkScenario3a(b *testing.B) {
 // BenchmarkScenario3b is scenario 3a with EMIT CHANGES.
 func BenchmarkScenario3b(b *testing.B) {
 	runBench(b, scenario2(tumbling("trade_time", time.Minute), sql.EmitChanges))
+}
+
+// BenchmarkScenario1BRC is the 1BRC query, SELECT station,
+// MIN(temperature), AVG(temperature), MAX(temperature) FROM measurements
+// GROUP BY station, over 413 stations and DECIMAL(3,1) temperatures: the
+// pipeline's share of `sluice bench --scenarios 1brc`.
+func BenchmarkScenario1BRC(b *testing.B) {
+	stations := make([]record.Value, 413)
+	for i := range stations {
+		stations[i] = record.StringValue(fmt.Sprintf("Station %d", i))
+	}
+	data := make([]record.Record, benchRecords)
+	vals := make([]record.Value, 2*benchRecords)
+	for i := range data {
+		v := vals[i*2 : i*2+2 : i*2+2]
+		v[0], v[1] = stations[(i*7919)%len(stations)], record.DecimalValue(int64(i%999-400), 1)
+		data[i] = record.Record{Values: v, Offset: int64(i), Topic: "measurements"}
+	}
+	sel := &sql.Select{
+		Items: []sql.SelectItem{item(id("station"), ""), item(call("MIN", id("temperature")), ""),
+			item(call("AVG", id("temperature")), ""), item(call("MAX", id("temperature")), "")},
+		GroupBy: []sql.Expr{id("station")},
+	}
+	runBenchOver(b, sel, record.NewSchema("station", "temperature"), data)
 }
 
 // handKey and handState are the hand-written scenario 2 loop's group map.
