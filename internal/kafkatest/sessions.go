@@ -24,8 +24,12 @@ import (
 //     short session timeout, and a group of several processes could
 //     rebalance for ever. sessions heartbeats, on its behalf, a member
 //     waiting in JoinGroup, in its group's generation, every third of its
-//     session timeout, until its join is answered (kfake answers every
-//     join within the rebalance timeout).
+//     session timeout, until its join is answered or its rebalance timeout
+//     passed since it joined (Kafka would have answered it by then; kfake
+//     restarts the rebalance's timer at every join, and the answer to a
+//     member may be missed here when the group completes and rebalances
+//     again between two reads: keeping such a member, dead, for ever held
+//     the group in its rebalance).
 //   - Kafka starts every member's session timer when a join completes,
 //     whether or not the answer reaches the member. kfake starts it only
 //     once the answer is written, and drops the answer to a connection
@@ -64,8 +68,9 @@ type member struct{ group, id string }
 
 // session is what was seen of one member.
 type session struct {
-	timeout time.Duration // its session timeout, from its latest JoinGroup
-	last    uint64        // the sequence number of its latest request
+	timeout   time.Duration // its session timeout, from its latest JoinGroup
+	rebalance time.Duration // its rebalance timeout, from its latest JoinGroup
+	last      uint64        // the sequence number of its latest request
 
 	join    uint64    // its latest JoinGroup's sequence number while not known to be answered, else 0
 	joinAt  time.Time // when join was seen
@@ -124,9 +129,12 @@ func (s *sessions) saw(req kmsg.Request) {
 		}
 		ss := s.session(m, r.MemberID == "")
 		ss.timeout = time.Duration(r.SessionTimeoutMillis) * time.Millisecond
+		ss.rebalance = time.Duration(r.RebalanceTimeoutMillis) * time.Millisecond
 		ss.join, ss.joinAt, ss.joinGen = s.seq, now, -1
 	case *kmsg.SyncGroupRequest:
-		s.session(member{r.Group, r.MemberID}, false).named(r.Generation, true, now)
+		ss := s.session(member{r.Group, r.MemberID}, false)
+		ss.join = 0 // a member syncs once its join was answered
+		ss.named(r.Generation, true, now)
 	case *kmsg.HeartbeatRequest:
 		s.session(member{r.Group, r.MemberID}, false).named(r.Generation, false, now)
 	}
@@ -297,7 +305,8 @@ func (s *sessions) checkMember(m member, ss *session, gs *groupSession, state st
 		}
 	}
 	if ss.join != 0 {
-		if ss.join <= seq && preparing && now.Sub(later(ss.joinAt, ss.keptAt)) >= ss.timeout/3 {
+		if ss.join <= seq && preparing && now.Sub(ss.joinAt) < max(ss.rebalance, ss.timeout) &&
+			now.Sub(later(ss.joinAt, ss.keptAt)) >= ss.timeout/3 {
 			ss.keptAt = now
 			hb := kmsg.NewPtrHeartbeatRequest()
 			hb.Group, hb.MemberID, hb.Generation = m.group, m.id, gen
