@@ -135,18 +135,10 @@ func TestKafkaMetricsDuringRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	servers := strings.Join(brokers, ",")
-	addr := freeAddr(t)
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	var stdout, stderr syncBuilder
-	done := make(chan int, 1)
-	go func() {
-		done <- execute(runCtx, []string{"run", "--metrics-addr", addr, "--partitions", "2", "-e",
-			"CREATE STREAM out AS SELECT trader_id, quantity FROM trades WHERE quantity % 2 = 0 WITH (" +
-				"'trades.type'='kafka_source','trades.bootstrap.servers'='" + servers + "'," +
-				"'out.type'='kafka_sink','out.bootstrap.servers'='" + servers + "')"},
-			&stdout, &stderr)
-	}()
+	args := []string{"--partitions", "2", "-e",
+		"CREATE STREAM out AS SELECT trader_id, quantity FROM trades WHERE quantity % 2 = 0 WITH (" +
+			"'trades.type'='kafka_source','trades.bootstrap.servers'='" + servers + "'," +
+			"'out.type'='kafka_sink','out.bootstrap.servers'='" + servers + "')"}
 	want := []string{
 		`sluice_records_in_total{job="out"} 400`,
 		`sluice_kafka_read_bytes_total{client="source:trades",job="out",node_id=`,
@@ -157,17 +149,22 @@ func TestKafkaMetricsDuringRun(t *testing.T) {
 		// every record read: no lag left on any partition
 		want = append(want, fmt.Sprintf(`sluice_kafka_consumer_lag{job="out",partition="%d",source="trades",topic="trades"} 0`, p))
 	}
-	scrapeUntil(ctx, t, addr, want, &stderr)
-	stop()
-	if code := <-done; code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr.String())
-	}
+	runScraped(ctx, t, args, want)
 }
 
-// scrapeUntil scrapes addr until its metrics hold every line of want, or
-// ctx ends; then it reports those missing.
-func scrapeUntil(ctx context.Context, t *testing.T, addr string, want []string, stderr *syncBuilder) {
+// runScraped runs sluice with args and a metrics endpoint, scrapes it
+// until its metrics hold every line of want, or ctx ends (the lines
+// missing fail the test), then interrupts the run, which must exit 0.
+func runScraped(ctx context.Context, t *testing.T, args, want []string) {
 	t.Helper()
+	addr := freeAddr(t)
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	var stdout, stderr syncBuilder
+	done := make(chan int, 1)
+	go func() {
+		done <- execute(runCtx, append([]string{"run", "--metrics-addr", addr}, args...), &stdout, &stderr)
+	}()
 	var body string
 	for ctx.Err() == nil {
 		if body = scrape(addr); containsAll(body, want) {
@@ -182,6 +179,10 @@ func scrapeUntil(ctx context.Context, t *testing.T, addr string, want []string, 
 	}
 	if t.Failed() {
 		t.Logf("last scrape:\n%s\nstderr: %s", body, stderr.String())
+	}
+	stop()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 }
 
@@ -209,18 +210,10 @@ func TestJoinLagMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	servers := strings.Join(brokers, ",")
-	addr := freeAddr(t)
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	var stdout, stderr syncBuilder
-	done := make(chan int, 1)
-	go func() {
-		done <- execute(runCtx, []string{"run", "--metrics-addr", addr, "-e",
-			"SELECT t.trader_id, t.quantity, r.region FROM trades t JOIN traders r ON t.trader_id = r.trader_id WITH (" +
-				"'trades.type'='kafka_source','trades.bootstrap.servers'='" + servers + "'," +
-				"'traders.type'='kafka_source','traders.bootstrap.servers'='" + servers + "','traders.primary.key'='trader_id')"},
-			&stdout, &stderr)
-	}()
+	args := []string{"-e",
+		"SELECT t.trader_id, t.quantity, r.region FROM trades t JOIN traders r ON t.trader_id = r.trader_id WITH (" +
+			"'trades.type'='kafka_source','trades.bootstrap.servers'='" + servers + "'," +
+			"'traders.type'='kafka_source','traders.bootstrap.servers'='" + servers + "','traders.primary.key'='trader_id')"}
 	var want []string
 	for _, src := range []string{"trades", "traders"} {
 		for p := range 2 {
@@ -228,9 +221,5 @@ func TestJoinLagMetrics(t *testing.T) {
 		}
 		want = append(want, fmt.Sprintf(`sluice_kafka_source_unavailable_seconds{job="trades",source="%s",topic="%[1]s"} 0`, src))
 	}
-	scrapeUntil(ctx, t, addr, want, &stderr)
-	stop()
-	if code := <-done; code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr.String())
-	}
+	runScraped(ctx, t, args, want)
 }
