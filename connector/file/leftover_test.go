@@ -11,8 +11,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/sluicesql/sluice/record"
 )
 
 // sinkHelperEnv names the path the helper process writes (TestSinkHelperProcess).
@@ -26,20 +24,7 @@ func TestSinkHelperProcess(t *testing.T) {
 	if path == "" {
 		t.Skip("run by TestSinkRemovesKilledSinksLeftover")
 	}
-	ctx := context.Background()
-	s, err := NewSink("out", map[string]string{"out.path": path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Open(ctx, record.NewSchema("symbol", "avg_price", "n"), nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Write(ctx, sinkRows()); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
+	writeFlushed(t, openSink(t, path))
 	os.Stdout.WriteString("open\n")
 	bufio.NewReader(os.Stdin).ReadString('\n') // killed before any line comes
 }
@@ -80,21 +65,10 @@ func TestSinkRemovesKilledSinksLeftover(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ctx, schema := context.Background(), record.NewSchema("symbol", "avg_price", "n")
-	open := func() *Sink {
-		s, err := NewSink("out", map[string]string{"out.path": path})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Open(ctx, schema, nil); err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	live := open()
+	live := openSink(t, path)
 	defer live.Abort()
 	liveTemp := tempFiles(t, dir)
-	s := open()
+	s := openSink(t, path)
 	defer s.Abort()
 	got := tempFiles(t, dir)
 	if slices.Contains(got, killed[0]) {
@@ -111,7 +85,7 @@ func TestSinkRemovesKilledSinksLeftover(t *testing.T) {
 	if _, err := os.Stat(other); err != nil {
 		t.Errorf("another path's temporary file: %v", err)
 	}
-	if err := s.Write(ctx, sinkRows()); err != nil {
+	if err := s.Write(context.Background(), sinkRows()); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {

@@ -18,6 +18,31 @@ func sinkRows() []record.Record {
 	}
 }
 
+// openSink returns sink out writing path, opened with sinkRows's columns.
+func openSink(t *testing.T, path string) *Sink {
+	t.Helper()
+	s, err := NewSink("out", map[string]string{"out.path": path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Open(context.Background(), record.NewSchema("symbol", "avg_price", "n"), nil); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// writeFlushed writes sinkRows to s and flushes them to its temporary file.
+func writeFlushed(t *testing.T, s *Sink) {
+	t.Helper()
+	ctx := context.Background()
+	if err := s.Write(ctx, sinkRows()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestSinkWritesThroughTempAndRename(t *testing.T) {
 	schema := record.NewSchema("symbol", "avg_price", "n")
 	tests := []struct {
@@ -83,20 +108,8 @@ func TestSinkAbortLeavesNothing(t *testing.T) {
 	if err := os.WriteFile(path, []byte("previous\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewSink("out", map[string]string{"out.path": path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if err := s.Open(ctx, record.NewSchema("symbol", "avg_price", "n"), nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Write(ctx, sinkRows()); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s := openSink(t, path)
+	writeFlushed(t, s)
 	s.Abort()
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 1 {
@@ -105,7 +118,7 @@ func TestSinkAbortLeavesNothing(t *testing.T) {
 	if got, _ := os.ReadFile(path); string(got) != "previous\n" {
 		t.Errorf("Abort changed the existing file: %q", got)
 	}
-	if err := s.Write(ctx, sinkRows()); err == nil {
+	if err := s.Write(context.Background(), sinkRows()); err == nil {
 		t.Error("Write after Abort: want error")
 	}
 }
