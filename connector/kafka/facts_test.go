@@ -16,6 +16,16 @@ import (
 // produceTo writes msgs with a manual partition each, ignoring the key.
 func produceTo(t *testing.T, brokers []string, topic string, msgs []Message, part func(i int) int32) {
 	t.Helper()
+	recs := make([]*kgo.Record, len(msgs))
+	for i, m := range msgs {
+		recs[i] = &kgo.Record{Topic: topic, Key: m.Key, Value: m.Value, Partition: part(i)}
+	}
+	produceRecords(t, brokers, recs...)
+}
+
+// produceRecords writes recs, each to the partition it names, in order.
+func produceRecords(t *testing.T, brokers []string, recs ...*kgo.Record) {
+	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
 		t.Fatal(err)
@@ -23,10 +33,6 @@ func produceTo(t *testing.T, brokers []string, topic string, msgs []Message, par
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	recs := make([]*kgo.Record, len(msgs))
-	for i, m := range msgs {
-		recs[i] = &kgo.Record{Topic: topic, Key: m.Key, Value: m.Value, Partition: part(i)}
-	}
 	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		t.Fatal(err)
 	}

@@ -213,24 +213,18 @@ func TestRereadUpToTheEndAtAssignment(t *testing.T) {
 	brokers := startCluster(t, "rp")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
 	enc := newRepartEncoder(tradeSchema())
 	next := int64(0) // the next record's offset in its source partition
 	produceRows := func(n int) {
 		t.Helper()
+		var krs []*kgo.Record
 		for range n {
 			row := []record.Value{record.IntValue(next), record.StringValue("ACME"), record.IntValue(1), record.IntValue(2), record.StringValue("k")}
-			kr := &kgo.Record{Topic: "rp", Partition: 0, Value: enc.appendRow(nil, row),
-				Headers: []kgo.RecordHeader{{Key: originHeader, Value: appendOrigin(nil, 0, next, noWatermark, 0)}}}
-			if err := cl.ProduceSync(ctx, kr).FirstErr(); err != nil {
-				t.Fatal(err)
-			}
+			krs = append(krs, &kgo.Record{Topic: "rp", Partition: 0, Value: enc.appendRow(nil, row),
+				Headers: []kgo.RecordHeader{{Key: originHeader, Value: appendOrigin(nil, 0, next, noWatermark, 0)}}})
 			next++
 		}
+		produceRecords(t, brokers, krs...)
 	}
 	produceRows(10)
 

@@ -1,10 +1,8 @@
 package kafka
 
 import (
-	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -26,18 +24,9 @@ func TestRepartitionRowDeadLetteredAtItsOrigin(t *testing.T) {
 	src := base.RepartitionSource("rp", nil, 8, nil, func(*record.Record, int64) bool { return false })
 	dlq := &mem.DeadLetters{}
 	openCollectedTo(t, src, dlq)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
 	row := []byte{rowBinary, 1, 2}
-	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "rp", Partition: 3, Value: row,
-		Headers: []kgo.RecordHeader{{Key: originHeader, Value: appendOrigin(nil, 5, 1207, noWatermark, 0)}}}).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
+	produceRecords(t, brokers, &kgo.Record{Topic: "rp", Partition: 3, Value: row,
+		Headers: []kgo.RecordHeader{{Key: originHeader, Value: appendOrigin(nil, 5, 1207, noWatermark, 0)}}})
 	waitFor(t, "the row's dead letter", func() bool { return len(dlq.All()) > 0 })
 	d := dlq.All()[0]
 	if d.Source != "trades" || d.Partition != 5 || d.Offset != 1207 || string(d.Raw) != string(row) ||
