@@ -200,3 +200,60 @@ func TestCutJoinerExpires(t *testing.T) {
 		t.Errorf("member %s, want the live member %s", g.Members[0].MemberID, id)
 	}
 }
+
+// TestSessionsStopOnAClusterClosedEarly: a test may close its cluster
+// before it ends; the sessions then stop without waiting for a read of a
+// group's state, which kfake never answers on a closed cluster.
+func TestSessionsStopOnAClusterClosedEarly(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.SeedTopics(1, "t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := watchSessions(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	assigned := make(chan struct{}, 1)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumerGroup("g"), kgo.ConsumeTopics("t"),
+		kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) {
+			select {
+			case assigned <- struct{}{}:
+			default:
+			}
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for ctx.Err() == nil && !cl.PollFetches(ctx).IsClientClosed() {
+		}
+	}()
+	select {
+	case <-assigned:
+	case <-ctx.Done():
+		t.Fatal("the member was never assigned")
+	}
+	s.mu.Lock()
+	followed := s.groups["g"] != nil
+	s.mu.Unlock()
+	if !followed {
+		t.Fatal("the sessions do not follow the group: the test checks nothing")
+	}
+	c.Close()
+	// the sessions read the group's state on the closed cluster
+	time.Sleep(3 * poll)
+	closed := make(chan struct{})
+	go func() {
+		s.close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-ctx.Done():
+		t.Fatal("the sessions never stopped: a read of the closed cluster held them")
+	}
+	cancel()
+	cl.Close()
+}
