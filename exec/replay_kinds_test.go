@@ -38,7 +38,7 @@ type replayKind struct {
 // over a repartition topic's partition with late records, as one run and
 // as generations killed at random points (see
 // TestRepartitionReplayWritesTheOneRunRows), at their commits or some way
-// past them (killedGenerations): the generations write the one run's
+// past them (runGenerations): the generations write the one run's
 // result, and dead-letter each record the one run dead-letters exactly
 // once, however often it is read again (at least once when a generation
 // was killed past its commit: it wrote dead letters the commit does not
@@ -81,7 +81,7 @@ func TestRepartitionReplayStateKinds(t *testing.T) {
 			floor := k.firstCounts(p.eachRun(prog))
 			for round := range 20 {
 				// every other round the generations are killed past
-				// their commits (see killedGenerations)
+				// their commits (see runGenerations)
 				killed := round%2 == 1
 				gens := p.runGenerations(prog, killed)
 				if got := k.result(gens.rows); !slices.Equal(got, want) {

@@ -107,16 +107,12 @@ func (p *replayPartition) generations(prog *Program) replayed {
 	return p.runGenerations(prog, false)
 }
 
-// killedGenerations is generations whose every generation but the last
-// is killed some way past its last commit: it read on, and wrote rows
-// and dead letters, after the checkpoint the next one resumes from. The
-// next one marks Reread the records the killed one may have processed
-// (those before the partition's end as it is assigned: here, exactly
-// those the killed one read), as the topic's reader marks them.
-func (p *replayPartition) killedGenerations(prog *Program) replayed {
-	return p.runGenerations(prog, true)
-}
-
+// runGenerations is generations, each killed past its last commit if
+// killed: every generation but the last read on, and wrote rows and dead
+// letters, after the checkpoint the next one resumes from. The next one
+// marks Reread the records the killed one may have processed (those
+// before the partition's end as it is assigned: here, exactly those the
+// killed one read), as the topic's reader marks them.
 func (p *replayPartition) runGenerations(prog *Program, killed bool) replayed {
 	n := len(p.ts)
 	var all replayed
@@ -217,7 +213,7 @@ func TestRepartitionReplayUpdatesEndAtTheOneRunRows(t *testing.T) {
 // (key, start and end) and each retraction deleting it, ends at the one
 // run's sessions (a replay may retract a session it does not know was
 // written, which deletes nothing). Every other round the generations are
-// killed some way past their commits (killedGenerations): the rows a
+// killed some way past their commits (runGenerations): the rows a
 // killed one wrote past its commit, with its own batches, are retracted
 // by the next, which marks Reread what the killed one read (before, one
 // or two sessions of a few records were left, never retracted, as the
