@@ -40,6 +40,7 @@ import (
 // runEnd is a bounded run's end as a process knows it, shared by the
 // process's members of the group (stage 1's sources and stage 2's).
 type runEnd struct {
+	in   *Source   // stage 2's source, of the repartition topic
 	srcs []*Source // stage 1's sources, in the Shuffle's order
 
 	mu     sync.Mutex
@@ -49,7 +50,7 @@ type runEnd struct {
 // newRunEnd makes srcs, and the repartition topic's source in, share one
 // run's end.
 func newRunEnd(in *Source, srcs []*Source) *runEnd {
-	r := &runEnd{srcs: srcs}
+	r := &runEnd{in: in, srcs: srcs}
 	for _, s := range append([]*Source{in}, srcs...) {
 		s.mu.Lock()
 		s.run = r
@@ -318,15 +319,30 @@ func (b runEndBalancer) JoinGroupMetadata(topics []string, current map[string][]
 	return meta.AppendTo(nil)
 }
 
-// ParseSyncAssignment adopts the run's end the assignment carries.
+// ParseSyncAssignment adopts the run's end the assignment carries. An
+// assignment without one comes from a leader that does not agree the
+// run's end (a process of an older sluice leads the group): the members
+// could not agree where the run ends, and each would wait for records
+// past its own end that no one reads, so the run fails at once, saying
+// why.
 func (b runEndBalancer) ParseSyncAssignment(assignment []byte) (map[string][]int32, error) {
 	a := kmsg.NewConsumerMemberAssignment()
 	if a.ReadFrom(assignment) == nil {
 		if kind, ends, ok := decodeRunEnds(a.UserData); ok && kind == runEndAgreed {
 			b.run.adopt(ends)
+		} else {
+			b.run.fail()
 		}
 	}
 	return b.GroupBalancer.ParseSyncAssignment(assignment)
+}
+
+// fail fails the run's sources: the group's leader gave no run's end.
+func (r *runEnd) fail() {
+	for _, s := range append([]*Source{r.in}, r.srcs...) {
+		s.fail(fmt.Errorf("kafka source %q: the leader of group %q assigned partitions without the bounded run's end (stop.at=end): "+
+			"every process of a bounded run across processes must run a sluice that agrees where the run ends", s.cfg.name, s.cfg.group))
+	}
 }
 
 // MemberBalancer decides the run's end for the generation this member

@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -177,6 +178,60 @@ func TestRunEndAgreedAcrossMembers(t *testing.T) {
 	for name, in := range map[string]*Source{"first": ain, "second": bin} {
 		if got := in.repart.sourceEnds(); !reflect.DeepEqual(got, first) {
 			t.Errorf("the %s process's stage 2 ends at %v, want %v", name, got, first)
+		}
+	}
+}
+
+// TestRunEndLeaderWithoutEnd pins the fallback when the group's leader
+// does not agree the run's end (a process of an older sluice leads): an
+// assignment without it fails both stages of the run at once, saying why,
+// instead of leaving each process to wait for records past its own end
+// that no one reads; an assignment with it is adopted, and one that is no
+// consumer assignment at all changes nothing.
+func TestRunEndLeaderWithoutEnd(t *testing.T) {
+	src, err := NewSource("trades", sourceProps([]string{"127.0.0.1:1", "127.0.0.1:2"}, "group.id", "old-leader", "stop.at", "end"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := src.RepartitionSource("rp", nil, testPartitions, nil, func(*record.Record, int64) bool { return false })
+	if src.run == nil || in.run != src.run {
+		t.Fatal("the stages of a bounded run do not share its end")
+	}
+	b := runEndBalancer{kgo.RangeBalancer(), src.run}
+	assignment := func(userData []byte) []byte {
+		a := kmsg.NewConsumerMemberAssignment()
+		a.Topics = []kmsg.ConsumerMemberAssignmentTopic{{Topic: "trades", Partitions: []int32{0, 1}}}
+		a.UserData = userData
+		return a.AppendTo(nil)
+	}
+	failed := func(s *Source) bool {
+		select {
+		case <-s.Failed():
+			return true
+		default:
+			return false
+		}
+	}
+	ends := map[string][]int64{"trades": {7, 9}}
+	if _, err := b.ParseSyncAssignment(assignment(encodeRunEnds(runEndAgreed, ends))); err != nil {
+		t.Fatal(err)
+	}
+	if got := src.run.endsOf("trades"); !reflect.DeepEqual(got, ends["trades"]) || failed(src) || failed(in) {
+		t.Fatalf("an assignment with the run's end: adopted %v (want %v), failed %v %v", got, ends["trades"], failed(src), failed(in))
+	}
+	if _, _ = b.ParseSyncAssignment(nil); failed(src) || failed(in) {
+		t.Fatal("an empty assignment failed the run")
+	}
+	got, err := b.ParseSyncAssignment(assignment(nil))
+	if err != nil || !reflect.DeepEqual(got, map[string][]int32{"trades": {0, 1}}) {
+		t.Fatalf("assignment = %v, %v", got, err)
+	}
+	for name, s := range map[string]*Source{"stage 1": src, "stage 2": in} {
+		if !failed(s) {
+			t.Fatalf("%s did not fail on an assignment without the run's end", name)
+		}
+		if msg := s.Failure().Error(); !strings.Contains(msg, `leader of group "old-leader"`) || !strings.Contains(msg, "stop.at=end") {
+			t.Errorf("%s failed with %q", name, msg)
 		}
 	}
 }
