@@ -341,7 +341,7 @@ func (b runEndBalancer) ParseSyncAssignment(assignment []byte) (map[string][]int
 func (r *runEnd) fail() {
 	for _, s := range append([]*Source{r.in}, r.srcs...) {
 		s.fail(fmt.Errorf("kafka source %q: the leader of group %q assigned partitions without the bounded run's end (stop.at=end): "+
-			"every process of a bounded run across processes must run a sluice that agrees where the run ends", s.cfg.name, s.cfg.group))
+			"every member of the group must agree where the run ends (a sluice that does, and no statement of the group that is not a bounded run)", s.cfg.name, s.cfg.group))
 	}
 }
 
