@@ -479,10 +479,14 @@ func (s *Shuffle) Flush(ctx context.Context) error {
 	return s.err.get()
 }
 
-// Close reports the final progress, flushes it and disconnects. A bounded
-// run's stage 2 may still wait for reports (of partitions the group gives
-// this member after its source ended), so the runner closes the Shuffle
-// only when stage 2 is done (see Shuffle.Finish).
+// Close reports the progress after the last rows written and flushes
+// both; the client stays, for the reports after (see Shuffle.Finish). A
+// job that stops cleanly (its context cancelled) writes its last rows and
+// commits them, and its sources leave the group without a handover: a
+// periodic report might not have followed those rows, and stage 2 of the
+// other processes kept the partitions' watermarks behind them until their
+// new owners, reading nothing more, reported them idle (or for ever,
+// without an idle timeout): windows the rows closed fired late.
 func (s *Shuffle) Close() error {
 	// the job's context for its sinks: a stopping job that does not drain
 	// in time cancels it, and a flush to a cluster that no longer answers
@@ -491,6 +495,7 @@ func (s *Shuffle) Close() error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	s.report(context.WithoutCancel(ctx), nil)
 	return s.Flush(ctx)
 }
 
