@@ -1,6 +1,7 @@
 package job
 
 import (
+	"cmp"
 	"time"
 )
 
@@ -133,6 +134,61 @@ func (t *PartitionStats) add(p PartitionStats) {
 	t.QueueCap += p.QueueCap
 	t.BackpressureWaits += p.BackpressureWaits
 	t.BackpressureWait += p.BackpressureWait
+}
+
+// Add adds the counts of an earlier run of the same job to s (a
+// repartitioned statement's stage 2 runs one generation after another,
+// each rebalance starting the next): records and rows of each partition
+// and in total, rows written and dead letters sum, and the commits of
+// partitions s did not commit are kept; the rest (queue depths, the
+// watermark, the elapsed time) stays s's.
+func (s *Summary) Add(earlier *Summary) {
+	if earlier == nil {
+		return
+	}
+	for i := range min(len(s.Partitions), len(earlier.Partitions)) {
+		s.Partitions[i].addCounts(earlier.Partitions[i])
+	}
+	s.Total.addCounts(earlier.Total)
+	for name, n := range earlier.SourceDeadLettered {
+		if s.SourceDeadLettered == nil {
+			s.SourceDeadLettered = map[string]int64{}
+		}
+		s.SourceDeadLettered[name] += n
+	}
+	s.RowsWritten += earlier.RowsWritten
+	s.DeadLetters += earlier.DeadLetters
+	s.DLQPath = cmp.Or(s.DLQPath, earlier.DLQPath)
+	s.DLQTopic = cmp.Or(s.DLQTopic, earlier.DLQTopic)
+	for name, m := range earlier.Committed {
+		if s.Committed == nil {
+			s.Committed = map[string]map[int32]int64{}
+		}
+		if s.Committed[name] == nil {
+			s.Committed[name] = map[int32]int64{}
+		}
+		for p, o := range m {
+			if _, ok := s.Committed[name][p]; !ok {
+				s.Committed[name][p] = o
+			}
+		}
+	}
+	var maxIn int64
+	for _, p := range s.Partitions {
+		maxIn = max(maxIn, p.In)
+	}
+	s.Skew = 0
+	if mean := float64(s.Total.In-sumValues(s.SourceDeadLettered)) / float64(len(s.Partitions)); len(s.Partitions) > 0 && mean > 0 {
+		s.Skew = float64(maxIn) / mean
+	}
+}
+
+// addCounts adds p's counters to t, keeping t's queue depth and capacity
+// (p is an earlier run's).
+func (t *PartitionStats) addCounts(p PartitionStats) {
+	depth, capacity := t.QueueDepth, t.QueueCap
+	t.add(p)
+	t.QueueDepth, t.QueueCap = depth, capacity
 }
 
 func sumValues(m map[string]int64) int64 {

@@ -294,8 +294,8 @@ func keepRepartitioned(ctx context.Context, stmt *sql.Statement, ks *kafka.Sourc
 }
 
 // run runs both stages until stage 2 ends (a bounded source read to its
-// end by the whole group) or ctx is cancelled, and returns stage 2's last
-// summary.
+// end by the whole group) or ctx is cancelled, and returns stage 2's
+// summary: the counts of all its generations.
 func (t *twoStages) run(ctx context.Context) (*job.Summary, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -361,9 +361,23 @@ func (t *twoStages) run(ctx context.Context) (*job.Summary, error) {
 // group until the group finished the run: a member that stopped (killed)
 // may still hold partitions, which the group gives to the members left
 // once its session times out, and a process that ended before would leave
-// them unread.
+// them unread. Its summary adds up every generation's counts, so that a
+// process whose partitions moved away still reports the rows it wrote.
 func (t *twoStages) runTwo(ctx context.Context) (*job.Summary, error) {
-	var last *job.Summary // the last generation that read partitions
+	start := time.Now()
+	var total *job.Summary // the generations so far
+	read := false          // a generation ended on its partitions' end
+	done := func(sum *job.Summary) *job.Summary {
+		if sum == nil {
+			sum = total
+		} else {
+			sum.Add(total)
+		}
+		if sum != nil {
+			sum.Elapsed = time.Since(start)
+		}
+		return sum
+	}
 	for {
 		gctx, cancel := context.WithCancel(ctx)
 		t.gen.start(cancel)
@@ -372,26 +386,31 @@ func (t *twoStages) runTwo(ctx context.Context) (*job.Summary, error) {
 		cancel()
 		switch {
 		case err != nil:
-			return sum, err
+			return done(sum), err
 		case ctx.Err() != nil:
-			return sum, nil
+			return done(sum), nil
 		case !revoked && !sum.Interrupted:
 			if t.gen.over() {
-				// the group finished the run (or no reader comes any more)
-				if last != nil {
-					return last, nil
+				// the group finished the run (or no reader comes any
+				// more): a generation that read nothing adds nothing,
+				// and the one that read its partitions' end tells the
+				// rest (strategy, watermark)
+				if read {
+					return done(nil), nil
 				}
-				return sum, nil
+				return done(sum), nil
 			}
-			last = sum
+			total, read = done(sum), true
 			// the partitions held ended: mark them finished here; a stop
 			// now must not leave the markers half written
 			mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markDoneWait)
 			err := t.in.MarkDone(mctx, t.shuffle)
 			cancel()
 			if err != nil || !t.bounded {
-				return sum, err
+				return total, err
 			}
+		default:
+			total = done(sum)
 		}
 	}
 }
