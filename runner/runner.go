@@ -189,6 +189,7 @@ func Prepare(ctx context.Context, stmt *sql.Statement, opts Options) (j *Job, er
 		return nil, err
 	}
 	guardScaleOut(p, src)
+	replayAligned(p, prog, src)
 	cfg, err := job.FromPlan(p, prog, props)
 	if err != nil {
 		return nil, c.errorAt(err, stmt)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/sluicesql/sluice/connector"
 	"github.com/sluicesql/sluice/connector/kafka"
+	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/partition"
 	"github.com/sluicesql/sluice/plan"
 )
@@ -32,6 +33,25 @@ func guardScaleOut(p *plan.Plan, src connector.Source) {
 	if s.Restart != "" {
 		ks.CommitNothing()
 	}
+}
+
+// replayAligned makes a Kafka group member whose statement splits as it is
+// over the processes (no repartition topic: its keys are the topic's
+// partition key) replay a partition it gets in a rebalance as stage 2 of a
+// repartitioned statement does: the state EMIT CHANGES updates holds the
+// commit (exec.Program.HoldChanges), so the replay from the committed
+// offset rebuilds it whole instead of counting again from zero, and the
+// records before the partition's end at the assignment count as written
+// by the member before (kafka.Source.MarkRereads), so the rows they leave
+// (a HAVING that turned false, a session merged, a Top-N row pushed out)
+// are retracted.
+func replayAligned(p *plan.Plan, prog *exec.Program, src connector.Source) {
+	ks, ok := src.(*kafka.Source)
+	if !ok || p.Repartition != nil || ks.Group() == "" || !p.ScaleOut().Split {
+		return
+	}
+	prog.HoldChanges()
+	ks.MarkRereads()
 }
 
 // holdOtherStreams makes the other streams of a stream-stream join run in

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -153,6 +154,42 @@ func (s *Source) sharedError(what string) error {
 		s.cfg.name, s.cfg.group, what, s.wholeTopic, remedy)
 }
 
+// MarkRereads makes a consumer-group member mark Reread
+// (record.Record.Reread) every record before a partition's end as the
+// group assigns it: the member that had the partition before, killed or
+// revoked, may have written rows for records past its last commit, which
+// the new member reads again. A statement whose state EMIT CHANGES updates
+// retracts such rows as a repartition topic's reader does. Call it before
+// Open.
+func (s *Source) MarkRereads() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rereads = true
+}
+
+// markRereads gives the readers of the partitions just assigned their
+// reread ends (MarkRereads), before they fetch.
+func (s *Source) markRereads(ctx context.Context, offsets map[int32]kgo.Offset) {
+	s.mu.Lock()
+	cl := s.client
+	s.mu.Unlock()
+	var ends kadm.ListedOffsets
+	if cl != nil {
+		// the group's context ends with a rebalance that follows at
+		// once, but the readers exist already
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fenceWait)
+		ends = s.assignedEnds(lctx, cl)
+		cancel()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for p := range offsets {
+		if r := s.readers[p]; r != nil {
+			r.rereadTo = rereadTo(ends, s.cfg.topic, p)
+		}
+	}
+}
+
 // disowned forgets partitions the group took away. A member that needs the
 // whole topic decides in assigned, which sees the generation's share: under
 // eager rebalancing every rebalance revokes everything first.
@@ -173,6 +210,9 @@ func (s *Source) adjustOffsets(ctx context.Context, offsets map[string]map[int32
 		for p, o := range offsets[s.cfg.topic] {
 			s.checkResume(p, o.EpochOffset().Offset)
 		}
+	}
+	if s.rereads && s.repart == nil {
+		s.markRereads(ctx, offsets[s.cfg.topic])
 	}
 	if s.repart != nil {
 		// without its fence a replay would emit windows again in part

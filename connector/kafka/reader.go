@@ -35,6 +35,10 @@ type partReader struct {
 	// assignment is the group assignment that created the reader (a
 	// repartition topic's; see Source.Assignment)
 	assignment int64
+	// rereadTo is the partition's end when the group assigned it: a
+	// member that had it before may have processed the records before it
+	// (record.Record.Reread); 0 when the source marks no reread
+	rereadTo int64
 
 	closeOnce sync.Once     // closes queue
 	stop      chan struct{} // closed by Close: the consumer went away
@@ -246,8 +250,8 @@ func (r *partReader) decodeInto(b *record.Batch, kr *kgo.Record) {
 			}
 			rec.Replay = true
 		}
-		rec.Reread = kr.Offset < r.up.rereadTo
 	}
+	rec.Reread = kr.Offset < r.rereadTo
 	r.src.verify(rec)
 }
 

@@ -232,10 +232,6 @@ type upstream struct {
 	// a record before fenceTo whose windows had all fired under fenceWM
 	// had its effect already
 	fenceTo, fenceWM int64
-	// rereadTo is the partition's end when the group assigned it: a
-	// member that had it before may have processed the records before it
-	// (record.Record.Reread)
-	rereadTo int64
 	// views are the reader's views after each report (or the one it
 	// resumed from), oldest first, kept from the one before the last
 	// commit on (viewAt); the reader appends, commits read

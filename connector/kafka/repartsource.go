@@ -606,8 +606,9 @@ func (s *Source) fetchStable(ctx context.Context, cl *kgo.Client) (kadm.OffsetRe
 	}
 }
 
-// assignedEnds lists the ends of the repartition topic's partitions as
-// the group assigns some to this member (nil if they cannot be listed).
+// assignedEnds lists the ends of the topic's partitions as the group
+// assigns some to this member (nil if they cannot be listed): a
+// repartition topic's, or an aligned member's (MarkRereads).
 // The member that had a partition before, killed or revoked, read no
 // record at or past its end then: the records before it that a new
 // reader reads may have had their rows written (record.Record.Reread),
@@ -621,10 +622,20 @@ func (s *Source) assignedEnds(ctx context.Context, cl *kgo.Client) kadm.ListedOf
 	if err != nil {
 		// every record the new readers read counts as Reread: more
 		// retractions, none missing
-		s.logger().Debug("kafka repartition topic: listing the ends of assigned partitions", "error", err)
+		s.logger().Debug("kafka source: listing the ends of assigned partitions", "topic", s.cfg.topic, "error", err)
 		return nil
 	}
 	return ends
+}
+
+// rereadTo returns where the records of partition p of topic that a
+// member before may have processed end: its end as listed at the
+// assignment (assignedEnds), or every record when ends has none.
+func rereadTo(ends kadm.ListedOffsets, topic string, p int32) int64 {
+	if end, ok := ends.Lookup(topic, p); ok && end.Err == nil {
+		return end.Offset
+	}
+	return math.MaxInt64
 }
 
 // fenceWait bounds how long a new assignment waits for its fences.
@@ -666,10 +677,7 @@ func (s *Source) loadFences(ctx context.Context, offsets map[int32]kgo.Offset) e
 		if r == nil || r.up == nil {
 			continue
 		}
-		r.up.rereadTo = math.MaxInt64
-		if end, ok := ends.Lookup(s.cfg.topic, p); ok && end.Err == nil {
-			r.up.rereadTo = end.Offset
-		}
+		r.rereadTo = rereadTo(ends, s.cfg.topic, p)
 		// replaced in one step: a job still passing the rows of the
 		// reader before through its windows never sees no fence
 		s.repart.fences[p] = noWatermark

@@ -62,6 +62,7 @@ type Source struct {
 	owned      map[int32]bool  // the partitions the group assigned to this member
 	wholeTopic string          // why the statement needs every partition (RequireWholeTopic), or ""
 	noCommits  bool            // commit no offset (CommitNothing)
+	rereads    bool            // mark the records a member before may have processed (MarkRereads)
 	remedy     string          // what else than one process would do (RequireWholeTopic)
 	whole      chan struct{}   // closed once the job has every partition's reader (Whole)
 	holdFor    <-chan struct{} // the readers wait for it before they reach the job (HoldUntil)

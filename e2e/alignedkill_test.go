@@ -1,0 +1,121 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sluicesql/sluice/internal/kafkatest"
+	"github.com/sluicesql/sluice/runner"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// alignedPerTrader is a statement grouped by the trades topic's partition key,
+// which it declares: each process of a group runs it on the source
+// partitions the group gives it, with no repartition topic.
+const alignedPerTrader = `CREATE STREAM per_trader AS
+SELECT trader_id, %s COUNT(*) AS n, SUM(quantity) AS qty
+FROM trades
+GROUP BY trader_id
+%s
+EMIT %s
+WITH (%s, %s, 'commit.interval'='20ms')`
+
+// TestAlignedChangesSurviveKillAndJoin runs EMIT CHANGES statements grouped
+// by the source's partition key (aligned: no repartition topic) in three
+// processes of a group over 8 partitions, slowed so that the run is under
+// way when, a third of the records in, one process is killed (as by kill
+// -9, past its last commit), and two more join. The output topic applied
+// as a table (the last value of each message key, a tombstone deleting
+// it) must hold exactly one process's rows: the groups and windows open at
+// a commit hold it, so a partition that moves is replayed with their
+// records (before, their counts started again from zero: 30 of 2386
+// windows and all but a few of the 25 HAVING groups wrong), and the rows
+// a HAVING that turned false leaves are retracted (MarkRereads).
+//
+// Not covered yet: a SESSION window, and windows over disordered records,
+// whose replay rebuilds part of a window or session that fired before the
+// commit (stage 2 of a repartitioned statement skips those by the
+// watermark it commits with its offsets; an aligned member commits none).
+func TestAlignedChangesSurviveKillAndJoin(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name, cols, window string
+	}{
+		{"having", "", "HAVING SUM(quantity) % 3 <> 0"},
+		{"tumbling", "_WINDOW_START AS w,", "WINDOW TUMBLING(trade_time, INTERVAL '200' MILLISECOND)"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			const total = 12000
+			brokers := startCluster(t, "trades", "out")
+			trades, _ := disorderedTrades(t, total, 40, 0)
+			produce(t, brokers, "trades", keyBy(trades, byTrader))
+			stmt := func(emit, src, sink string) string {
+				return fmt.Sprintf(alignedPerTrader, tt.cols, tt.window, emit, src, sink)
+			}
+			one := filepath.Join(t.TempDir(), "one.jsonl")
+			runToEnd(t, stmt("FINAL", kafkaTrades(brokers, "partition.key", "trader_id"), fmt.Sprintf("'per_trader.type'='file_sink', 'per_trader.path'='%s'", one)))
+			want := readLines(t, one)
+			if len(want) < 20 {
+				t.Fatalf("%d rows: too few to tell", len(want))
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+			defer cancel()
+			text := "-- @batch_size: 2\n" + stmt("CHANGES", kafkaTrades(brokers, "partition.key", "trader_id", "group.id", "g", "session.timeout.ms", "6000"),
+				fmt.Sprintf("'per_trader.type'='kafka_sink', 'per_trader.topic.name'='out', 'per_trader.bootstrap.servers'='%s'", brokers))
+			victimText := strings.Replace(text, "'commit.interval'", "'drain.timeout'='1s', 'commit.interval'", 1)
+			var done atomic.Int64
+			slow := func(_, n int, _ time.Duration) {
+				done.Add(int64(n))
+				time.Sleep(time.Duration(n) * 200 * time.Microsecond)
+			}
+			victim := &kafkatest.Cutter{}
+			procs := []*stage{startAligned(t, ctx, victimText, victim, slow), startAligned(t, ctx, text, &kafkatest.Cutter{}, slow),
+				startAligned(t, ctx, text, &kafkatest.Cutter{}, slow)}
+			waitWithin(t, 60*time.Second, "a third of the records processed", func() bool { return done.Load() >= total/3 })
+			victim.Kill()
+			procs[0].stop(t, "0")
+			procs = append(procs[1:], startAligned(t, ctx, text, &kafkatest.Cutter{}, slow), startAligned(t, ctx, text, &kafkatest.Cutter{}, slow))
+			for i, p := range procs {
+				p.wait(t, ctx, fmt.Sprint(i+1))
+			}
+			last := map[string]string{}
+			for _, r := range readTopic(t, brokers, "out") {
+				if r.Value == nil {
+					delete(last, string(r.Key))
+					continue
+				}
+				last[string(r.Key)] = string(r.Value)
+			}
+			var got []string
+			for _, l := range last {
+				got = append(got, l)
+			}
+			slices.Sort(got)
+			slices.Sort(want)
+			sameLines(t, "rows", got, want)
+		})
+	}
+}
+
+// startAligned runs a process of an aligned statement (no repartition
+// topic) whose connections go through net, calling onBatch after each batch.
+func startAligned(t *testing.T, ctx context.Context, text string, net *kafkatest.Cutter, onBatch func(partition, records int, took time.Duration)) *stage {
+	t.Helper()
+	s := &stage{done: make(chan struct{})}
+	s.ctx, s.cancel = context.WithCancel(ctx)
+	s.job = prepare(t, s.ctx, text, runner.Options{Partitions: 2, UntilEnd: true,
+		KafkaOpts: func(_, _ string) []kgo.Opt { return []kgo.Opt{kgo.Dialer(net.Dial)} }})
+	if s.job.Plan.Repartition != nil {
+		t.Fatalf("statement repartitioned, want aligned:\n%s", text)
+	}
+	s.job.SetOnBatch(onBatch)
+	s.start()
+	return s
+}
