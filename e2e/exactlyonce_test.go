@@ -219,10 +219,25 @@ func disorderedTrades(t *testing.T, n int64, keys int, disorder int64) ([]trade,
 // to know where the topic ends.
 const sentinel = "~sluice-test-end~"
 
-// readCommitted reads topic read_committed from the start to a sentinel it
-// appends to each partition (after every transaction so far has ended) and
+// readCommitted reads topic read_committed (readCommittedValues) and
 // returns the output rows.
 func readCommitted(t *testing.T, brokers, topic string) []outRow {
+	t.Helper()
+	var rows []outRow
+	for _, v := range readCommittedValues(t, brokers, topic) {
+		var row outRow
+		if err := json.Unmarshal(v, &row); err != nil {
+			t.Fatalf("row %q: %v", v, err)
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+// readCommittedValues reads topic read_committed from the start to a
+// sentinel it appends to each partition (after every transaction so far
+// has ended) and returns the messages' values.
+func readCommittedValues(t *testing.T, brokers, topic string) [][]byte {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -243,7 +258,7 @@ func readCommitted(t *testing.T, brokers, topic string) []outRow {
 		t.Fatal(err)
 	}
 	defer cons.Close()
-	var rows []outRow
+	var values [][]byte
 	ended := map[int32]bool{}
 	for len(ended) < kafkaPartitions {
 		fs := cons.PollFetches(ctx)
@@ -255,14 +270,10 @@ func readCommitted(t *testing.T, brokers, topic string) []outRow {
 				ended[r.Partition] = true
 				return
 			}
-			var row outRow
-			if err := json.Unmarshal(r.Value, &row); err != nil {
-				t.Fatalf("row %q: %v", r.Value, err)
-			}
-			rows = append(rows, row)
+			values = append(values, r.Value)
 		})
 	}
-	return rows
+	return values
 }
 
 // countFilter counts the selected records missing from the filter's rows

@@ -58,6 +58,46 @@ func BenchmarkRepartition(b *testing.B) {
 	}
 }
 
+// BenchmarkRepartitionExactlyOnce measures records/s of a windowed GROUP
+// BY through the repartition topic to a Kafka topic, read from 8 Kafka
+// partitions (kfake, in process) to the end, at-least-once and
+// exactly-once (stage 2 commits its output and offsets in a transaction
+// per commit interval), in one and in two processes. The ratio of
+// "exactly_once" to "at_least_once" is the cost of the transactions;
+// beside records/s it reports the CPU time the whole test process (the
+// broker included) spent per record, which other work on the machine
+// disturbs less. Run it with
+//
+//	go test ./e2e -run '^$' -bench RepartitionExactlyOnce -benchtime 3x
+func BenchmarkRepartitionExactlyOnce(b *testing.B) {
+	const n = 200000
+	brokers := startCluster(b, "trades")
+	trades := genTrades(b, n, 200)
+	produce(b, brokers, "trades", keyBy(trades, byTrader))
+	for _, tc := range []struct {
+		guarantee string
+		processes int
+	}{{"at_least_once", 1}, {"exactly_once", 1}, {"at_least_once", 2}, {"exactly_once", 2}} {
+		name := fmt.Sprintf("%s/%d", tc.guarantee, tc.processes)
+		b.Run(name, func(b *testing.B) {
+			var elapsed, cpu time.Duration
+			for range b.N {
+				// a fresh output topic too
+				run := freshGroup(name)
+				text := fmt.Sprintf("CREATE STREAM out AS SELECT symbol, _WINDOW_START AS w, COUNT(*) AS n, SUM(quantity) AS q FROM trades "+
+					"GROUP BY symbol WINDOW TUMBLING(trade_time, INTERVAL '1' SECOND) EMIT FINAL "+
+					"WITH (%s, 'out.type'='kafka_sink', 'out.topic.name'='%s', 'out.bootstrap.servers'='%s', 'commit.interval'='200ms', "+
+					"'processing.guarantee'='%s')",
+					kafkaTrades(brokers, "group.id", run), run, brokers, tc.guarantee)
+				wall, used := runProcesses(b, text, tc.processes)
+				elapsed, cpu = elapsed+wall, cpu+used
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/elapsed.Seconds(), "rec/s")
+			b.ReportMetric(float64(cpu.Nanoseconds())/float64(n*b.N), "cpu-ns/rec")
+		})
+	}
+}
+
 // BenchmarkRepartitionedJoin measures records/s (orders and payments) of
 // the stream-stream JOIN of paidOrders with 100,000 orders, read from
 // Kafka to the end of both topics: in one process without a group (one

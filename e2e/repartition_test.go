@@ -402,6 +402,18 @@ func TestRepartitionStaysOnceTopicExists(t *testing.T) {
 	}
 }
 
+// lateWindows is a windowed count per symbol whose bound on disorder
+// (50ms) is below disorderedTrades' disorder, so that some records are
+// late. It takes the source's properties, the sink's, the commit
+// interval, the lateness strategy and more properties (", ..." or "").
+const lateWindows = `CREATE STREAM per_symbol AS
+SELECT symbol, _WINDOW_START AS w, COUNT(*) AS n, SUM(quantity) AS qty
+FROM trades
+GROUP BY symbol
+WINDOW TUMBLING(trade_time, INTERVAL '200' MILLISECOND)
+EMIT FINAL
+WITH (%s, %s, 'commit.interval'='%s', 'watermark.max_out_of_orderness'='50ms', 'late.data.strategy'='%s'%s)`
+
 // TestRepartitionedLatenessAsOneProcess: with disordered event times and a
 // bound smaller than the disorder, some records are late. Three processes
 // judge each record against the watermark of its own source partition,
@@ -409,14 +421,7 @@ func TestRepartitionStaysOnceTopicExists(t *testing.T) {
 // one process drops: the windows are the same.
 func TestRepartitionedLatenessAsOneProcess(t *testing.T) {
 	t.Parallel()
-	const q = `CREATE STREAM per_symbol AS
-SELECT symbol, _WINDOW_START AS w, COUNT(*) AS n, SUM(quantity) AS qty
-FROM trades
-GROUP BY symbol
-WINDOW TUMBLING(trade_time, INTERVAL '200' MILLISECOND)
-EMIT FINAL
-WITH (%s, 'per_symbol.type'='file_sink', 'per_symbol.path'='%s', 'commit.interval'='50ms',
-      'watermark.max_out_of_orderness'='50ms', 'late.data.strategy'='drop')`
+	q := fmt.Sprintf(lateWindows, "%s", "'per_symbol.type'='file_sink', 'per_symbol.path'='%s'", "50ms", "drop", "")
 	brokers := startCluster(t, "trades")
 	trades, _ := disorderedTrades(t, 8000, 40, 300)
 	produce(t, brokers, "trades", keyBy(trades, byTrader))

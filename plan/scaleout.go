@@ -426,11 +426,6 @@ func (p *Plan) planRepartition(opts Options) error {
 		return &sql.PropertyError{Key: PropRepartition, InValue: true, Msg: fmt.Sprintf("WITH '%s'='true': a repartition topic cannot split this statement: %s", PropRepartition, why)}
 	case mode == "" && (split.Split || !kafka || group == ""):
 		return nil
-	case exactlyOnce(sel, opts) && mode == "true":
-		return &sql.PropertyError{Key: PropRepartition, InValue: true, Msg: fmt.Sprintf("WITH '%s'='true': a repartition topic cannot split this statement yet: %s", PropRepartition, eosRefusal)}
-	case exactlyOnce(sel, opts) && mode == "":
-		p.unsplittable = "a repartition topic cannot split it yet: " + eosRefusal
-		return nil
 	case mode == "" && (!p.Repartitionable() || self != ""):
 		p.unsplittable = "a repartition topic cannot split it"
 		if o := p.repartitionRefusal(); o != "" {
@@ -442,26 +437,11 @@ func (p *Plan) planRepartition(opts Options) error {
 	}
 	p.Repartition = &Repartition{Topic: RepartitionTopic(group, p.Name), Group: group, Partitions: parts, Key: append([]string(nil), p.Requirement.Keys...),
 		Guarantee: "at_least_once"}
-	return nil
-}
-
-// eosRefusal says why an exactly-once statement is not repartitioned: its
-// stage 2's transactions (runner.twoStages.exactlyOnce) lost and repeated
-// windows after a kill under load (e2e tests of commit 2c81fe3 under
-// -race), and, re-enabled in 77c89b6, dead-lettered late records twice
-// on a slowed machine (TestRepartitionedExactlyOnceDeadLetters under
-// -race -cpu 1: a record and stage 1's resend of it after the kill, read
-// at two offsets of one repartition partition, each dead-lettered), so
-// until that is found it runs in one process per group.
-const eosRefusal = "'processing.guarantee'='exactly_once' through a repartition topic is not reliable yet (windows were lost or repeated after a kill under load); run it in one process per group, or at_least_once"
-
-// exactlyOnce reports whether the statement asks for exactly-once.
-func exactlyOnce(sel *sql.Select, opts Options) bool {
-	switch strings.ToLower(strings.TrimSpace(property(sel, opts, "processing.guarantee"))) {
+	switch g := strings.ToLower(strings.TrimSpace(property(sel, opts, "processing.guarantee"))); g {
 	case "exactly_once", "exactly_once_v2":
-		return true
+		p.Repartition.Guarantee = "exactly_once"
 	}
-	return false
+	return nil
 }
 
 // RepartitionTopic returns the name of the repartition topic of statement

@@ -52,7 +52,7 @@ func TestRepartitionDecision(t *testing.T) {
 		{"SELECT COUNT(*) AS n FROM t" + group + ")", "", 0},                                                                           // global: a topic cannot split it
 		{"SELECT a FROM t ORDER BY a" + group + ")", "", 0},
 		{"SELECT a, b FROM t WHERE b > 1" + group + ")", "", 0},
-		{"SELECT a, COUNT(*) AS n FROM t GROUP BY a" + group + ", 'processing.guarantee'='exactly_once')", "", 0}, // one process per group until stage 2's transactions are reliable
+		{"SELECT a, COUNT(*) AS n FROM t GROUP BY a" + group + ", 'processing.guarantee'='exactly_once')", "g-t-repartition", 0}, // stage 2 commits in transactions
 	}
 	for _, tt := range tests {
 		p := build(t, tt.sql, Options{})
@@ -180,6 +180,9 @@ func TestRepartitionGuarantee(t *testing.T) {
 	const q = "SELECT a, COUNT(*) AS n FROM t GROUP BY a WITH ('t.type'='kafka_source', 't.group.id'='g'"
 	for _, tt := range []struct{ with, guarantee, stage2 string }{
 		{")", "at_least_once", "at-least-once: it commits topic offsets once the output before them is flushed"},
+		{", 'processing.guarantee'='exactly_once')", "exactly_once", "exactly-once: its output, dead letters and topic offsets commit in one Kafka transaction"},
+		{", 'processing.guarantee'='EXACTLY_ONCE_V2')", "exactly_once", "exactly-once"},
+		{", 'processing.guarantee'='exactly_once', 'repartition'='true')", "exactly_once", "exactly-once"}, // asked for: accepted
 	} {
 		p := build(t, q+tt.with, Options{})
 		if p.Repartition == nil || p.Repartition.Guarantee != tt.guarantee {
@@ -192,20 +195,6 @@ func TestRepartitionGuarantee(t *testing.T) {
 		if !strings.Contains(two, tt.stage2) {
 			t.Errorf("%s: stage 2 = %q, want %q in it", tt.with, two, tt.stage2)
 		}
-	}
-}
-
-// TestRepartitionRefusesExactlyOnce: an exactly-once statement is not
-// repartitioned (one process per group, saying why), and
-// 'repartition'='true' with it is refused.
-func TestRepartitionRefusesExactlyOnce(t *testing.T) {
-	const q = "SELECT a, COUNT(*) AS n FROM t GROUP BY a WITH ('t.type'='kafka_source', 't.group.id'='g', 'processing.guarantee'='exactly_once'"
-	p := build(t, q+")", Options{})
-	if p.Repartition != nil || !strings.Contains(p.unsplittable, "exactly_once' through a repartition topic is not reliable yet") {
-		t.Fatalf("Repartition = %+v, unsplittable %q", p.Repartition, p.unsplittable)
-	}
-	if _, err := Build(parseOne(t, q+", 'repartition'='true')"), Options{CPUs: 4}); err == nil || !strings.Contains(err.Error(), "not reliable yet") {
-		t.Fatalf("'repartition'='true': err = %v", err)
 	}
 }
 
