@@ -42,9 +42,18 @@ import (
 //     answered (or, if it was waiting in SyncGroup, since that was), as
 //     Kafka expires it.
 //
+// And in a third, a miscount (holdStaticRejoin): a static member that
+// joins again with no member ID (a restarted process) while its old
+// member waits in SyncGroup leaves kfake's count of the members waiting
+// in JoinGroup one short for the rest of that rebalance, so it never ends
+// as its last member joins; it ends only as its timer fires, which kfake
+// restarts at every join and leave: with members that time out and join
+// again, never (the static e2e hang of eos4: every process waiting for an
+// assignment, joins failing "i/o timeout").
+//
 // It sees every JoinGroup, SyncGroup and Heartbeat through control
-// functions that only observe, and reads each group's state (GroupInfo)
-// every poll. A control function runs on the cluster's loop just before
+// functions that only observe (a static rejoin may wait), and reads each
+// group's state (GroupInfo) every poll. A control function runs on the cluster's loop just before
 // its request is handled, so a request seen before a read is handled
 // before it. The heartbeats and leaves go through a client with no
 // credentials: on a cluster with SASL they fail and kfake behaves as
@@ -103,6 +112,9 @@ func watchSessions(c *kfake.Cluster) (*sessions, error) {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	for _, key := range []kmsg.Key{kmsg.JoinGroup, kmsg.SyncGroup, kmsg.Heartbeat} {
 		c.ControlKey(int16(key), func(req kmsg.Request) (kmsg.Response, error, bool) {
+			if j, ok := req.(*kmsg.JoinGroupRequest); ok {
+				s.holdStaticRejoin(j)
+			}
 			s.saw(req)
 			return nil, nil, false
 		})
@@ -110,6 +122,45 @@ func watchSessions(c *kfake.Cluster) (*sessions, error) {
 	s.wg.Add(1)
 	go s.run()
 	return s, nil
+}
+
+// holdStaticRejoin holds, on the cluster's loop, the JoinGroup of a
+// static member with no member ID (a restarted process) while its group
+// completes a rebalance in which the instance is a member, until the
+// group no longer does: the leader synced (the old member's SyncGroup is
+// answered), a rebalance started, or the rebalance timeout removed the
+// members that did not sync; the replacement then happens as kfake
+// should. kfake replaces an old member waiting in SyncGroup by
+// removeMember, which counts it as a member leaving JoinGroup: the
+// rebalance the replacement starts waits for one more join than there
+// are members. Kafka replaces it at once (and counts right); the wait
+// here is bounded by the rebalance timeout, within the joining client's
+// own timeout for its JoinGroup.
+func (s *sessions) holdStaticRejoin(req *kmsg.JoinGroupRequest) {
+	if req.MemberID != "" || req.InstanceID == nil {
+		return
+	}
+	completing := func() bool {
+		info, ok := s.read(req.Group)
+		if !ok || info == nil || info.State != "CompletingRebalance" {
+			return false
+		}
+		for _, m := range info.Members {
+			if m.InstanceID != nil && *m.InstanceID == *req.InstanceID {
+				return true
+			}
+		}
+		return false
+	}
+	s.c.SleepControl(func() {
+		for completing() {
+			select {
+			case <-s.ctx.Done():
+				return
+			case <-time.After(poll):
+			}
+		}
+	})
 }
 
 // saw notes a group request.
