@@ -71,7 +71,7 @@ func repartitionedExactlyOnce(t *testing.T, static bool) {
 	// kill it once a good part of the output is written: some of it is in
 	// the open transactions then
 	// (a loaded machine under the race detector takes long to get there)
-	waitWithin(t, time.Minute, "a quarter of the output is written", func() bool {
+	waitWithin(t, hangAfter(ctx), "a quarter of the output is written", func() bool {
 		n, err := kafkatest.TopicEnd(ctx, strings.Split(brokers, ","), "windows")
 		return err == nil && n >= int64(len(want)/4)
 	})
@@ -137,7 +137,7 @@ func TestRepartitionedExactlyOnceDeadLetters(t *testing.T) {
 	victim := &kafkatest.Cutter{}
 	victimText := strings.Replace(text, "'commit.interval'", "'drain.timeout'='1s', 'commit.interval'", 1)
 	procs := []*stage{startStageOn(t, ctx, victimText, victim), startStageOn(t, ctx, text, &kafkatest.Cutter{}), startStageOn(t, ctx, text, &kafkatest.Cutter{})}
-	waitFor(t, "the group commits on the repartition topic", func() bool {
+	waitWithin(t, hangAfter(ctx), "the group commits on the repartition topic", func() bool {
 		offs, err := groupOffsets(ctx, brokers, "eos-dead", "eos-dead-per_symbol-repartition")
 		return err == nil && len(offs) > 0
 	})

@@ -402,10 +402,9 @@ func (t *twoStages) runTwo(ctx context.Context) (*job.Summary, error) {
 			}
 			total, read = done(sum), true
 			// the partitions held ended: mark them finished here; a stop
-			// now must not leave the markers half written
-			mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markDoneWait)
-			err := t.in.MarkDone(mctx, t.shuffle)
-			cancel()
+			// now must not leave the markers half written (MarkDone is
+			// bounded by the topic's delivery timeout)
+			err := t.in.MarkDone(context.WithoutCancel(ctx), t.shuffle)
 			if err != nil || !t.bounded {
 				return total, err
 			}
@@ -414,10 +413,6 @@ func (t *twoStages) runTwo(ctx context.Context) (*job.Summary, error) {
 		}
 	}
 }
-
-// markDoneWait bounds the writing of a bounded run's done markers (a
-// cluster that answers takes milliseconds).
-const markDoneWait = 15 * time.Second
 
 // generations is stage 2's source as each generation's job sees it: the
 // repartition topic's source, opened once and kept across generations,

@@ -312,7 +312,13 @@ func (s *Source) purge(ctx context.Context, cl *kgo.Client, commit map[int32]kgo
 // and purged what is before, and this member's commit, sent with its new
 // generation (which the group accepts), would move the partition back to
 // records that are gone.
+//
+// The markers and their commit take at most deliveryTimeout (Kafka's
+// delivery.timeout.ms, the bound of the topic's other writes), or until
+// ctx ends.
 func (s *Source) MarkDone(ctx context.Context, sh *Shuffle) error {
+	ctx, cancel := context.WithTimeout(ctx, deliveryTimeout)
+	defer cancel()
 	s.mu.Lock()
 	cl := s.client
 	ended := map[int32]*partReader{}
