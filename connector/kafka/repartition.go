@@ -237,10 +237,10 @@ type upstream struct {
 	// commit on (viewAt); the reader appends, commits read
 	viewMu sync.Mutex
 	views  []*view
-	// confirmed are the spans of records handed out that stage 1 reported
-	// committed upstream and no commit passed yet (commitOffset); the
-	// reader appends, commits read and drop (under viewMu)
-	confirmed []confirmedSpan
+	// pending is the offset of the first record of the spans that stage 1
+	// reported committed upstream since the last view was kept (noSpan:
+	// none); the next view takes them (view.confirmsFrom), under viewMu
+	pending int64
 	// resume is the view the partition resumes from, set as the group
 	// assigns it and taken in by the reader before its first record
 	resume atomic.Pointer[view]
@@ -249,15 +249,11 @@ type upstream struct {
 	safe atomic.Int64
 }
 
-// confirmedSpan is a span of source partition part that stage 1 reported
-// committed upstream.
-type confirmedSpan struct {
-	part int32
-	span
-}
+// noSpan is view.confirmsFrom and upstream.pending with no span.
+const noSpan = math.MaxInt64
 
 func newUpstream(sourcePartitions int, bounded bool) *upstream {
-	u := &upstream{parts: make([]upstreamPart, sourcePartitions), bounded: bounded, fenceWM: noWatermark, high: noWatermark}
+	u := &upstream{parts: make([]upstreamPart, sourcePartitions), bounded: bounded, fenceWM: noWatermark, high: noWatermark, pending: noSpan}
 	for i := range u.parts {
 		u.parts[i] = upstreamPart{watermark: noWatermark, committed: -1, last: -1}
 	}
@@ -359,10 +355,9 @@ func (u *upstream) report(p partProgress) {
 		k++
 	}
 	if k > 0 {
+		// the spans' first offsets rise: the first is the lowest
 		u.viewMu.Lock()
-		for _, sp := range up.spans[:k] {
-			u.confirmed = append(u.confirmed, confirmedSpan{part: p.partition, span: sp})
-		}
+		u.pending = min(u.pending, up.spans[0].first)
 		u.viewMu.Unlock()
 	}
 	up.spans = up.spans[k:]
@@ -380,6 +375,16 @@ func (u *upstream) report(p partProgress) {
 // and drop the resend as a copy. The reader may have read a confirmation
 // well after the checkpoint's offset, so its current knowledge (safe) is
 // not enough.
+//
+// The view before a commit (the one viewAt records, or an earlier one)
+// confirms the records whose confirmation came before it: those of the
+// views up to it (view.confirmsFrom), not those of the views after it nor
+// those pending. A view confirms a span exactly when it comes after the
+// report that confirmed it: the reports before had the span's source
+// partition committed no further than its records (a record before the
+// committed offset is a copy, never a span's), and committed offsets only
+// rise. So the work and the memory a commit takes are bounded by the
+// views kept (maxViews), whatever the records read since the last commit.
 func (u *upstream) commitOffset(off int64) int64 {
 	if safe := u.safe.Load(); safe >= 0 {
 		off = min(off, safe)
@@ -387,45 +392,15 @@ func (u *upstream) commitOffset(off int64) int64 {
 	u.viewMu.Lock()
 	defer u.viewMu.Unlock()
 	for {
-		v := u.viewBeforeLocked(off)
-		next := off
-		for _, c := range u.confirmed {
-			if c.first < next && !v.confirms(c) {
-				next = c.first
-			}
+		next := min(off, u.pending)
+		for i := len(u.views) - 1; i >= 0 && u.views[i].at > off; i-- {
+			next = min(next, u.views[i].confirmsFrom)
 		}
 		if next == off {
 			return off
 		}
-		off = next // an earlier view may confirm less: check again
+		off = next // an earlier view confirms less: check again
 	}
-}
-
-// viewBeforeLocked returns the view that viewAt(off) takes (the committed
-// offsets of one with a gap after it are those it has), or nil.
-func (u *upstream) viewBeforeLocked(off int64) *view {
-	var last *view
-	for _, v := range u.views {
-		if v.at > off {
-			break
-		}
-		last = v
-	}
-	return last
-}
-
-// confirms reports whether a replay starting with v drops any resend of
-// the records of c: v has their source partition committed past them.
-func (v *view) confirms(c confirmedSpan) bool {
-	if v == nil {
-		return false
-	}
-	for _, p := range v.parts {
-		if p.partition == c.part {
-			return p.committed > c.lastSource
-		}
-	}
-	return false
 }
 
 // publish updates safe after a batch: the first record still to be
@@ -536,6 +511,12 @@ type view struct {
 	// report): a replay from after it missed a report. -1: it holds up to
 	// the next report, not read yet.
 	until int64
+	// confirmsFrom is, for a view the reader keeps, the offset of the first
+	// record of the spans it is the first to confirm (stage 1 reported
+	// them committed upstream in the report before it), noSpan for none:
+	// a commit whose view comes before it must not pass that record
+	// (commitOffset). Under upstream.viewMu.
+	confirmsFrom int64
 }
 
 // maxViews bounds the views a reader keeps (a view changes with each
@@ -546,7 +527,7 @@ const maxViews = 128
 
 // keepView records the reader's view after the report before at.
 func (u *upstream) keepView(at int64) {
-	v := &view{at: at, high: u.high, until: -1}
+	v := &view{at: at, high: u.high, until: -1, confirmsFrom: noSpan}
 	for i := range u.parts {
 		p := &u.parts[i]
 		if !p.known {
@@ -570,7 +551,15 @@ func (u *upstream) keepView(at int64) {
 		}
 		u.views[k-1].until = at - 1
 	}
+	v.confirmsFrom, u.pending = u.pending, noSpan
 	if len(u.views) >= maxViews {
+		// what the second oldest was the first to confirm, the one after
+		// it is now
+		next := v
+		if len(u.views) > 2 {
+			next = u.views[2]
+		}
+		next.confirmsFrom = min(next.confirmsFrom, u.views[1].confirmsFrom)
 		u.views = append(u.views[:1], u.views[2:]...)
 	}
 	u.views = append(u.views, v)
@@ -592,14 +581,14 @@ func (u *upstream) viewAt(off int64) *view {
 		}
 		k = i
 	}
-	// the spans before off are passed: the view confirms them
-	// (commitOffset), and so does every later one
-	u.confirmed = slices.DeleteFunc(u.confirmed, func(c confirmedSpan) bool { return c.first < off })
 	if k < 0 {
 		return nil
 	}
+	// the views before it go, and what it confirms every later commit's
+	// view confirms too
 	u.views = u.views[k:]
 	v := u.views[0]
+	v.confirmsFrom = noSpan
 	if v.until < 0 || off <= v.until {
 		return v
 	}
@@ -615,7 +604,7 @@ func (u *upstream) viewAt(off int64) *view {
 // otherwise, and the reader takes it in before its first record. Call it
 // before the reader gets records.
 func (u *upstream) resumeFrom(v *view) {
-	v = &view{at: v.at, high: v.high, parts: v.parts, until: -1}
+	v = &view{at: v.at, high: v.high, parts: v.parts, until: -1, confirmsFrom: noSpan}
 	u.viewMu.Lock()
 	u.views = []*view{v}
 	u.viewMu.Unlock()
