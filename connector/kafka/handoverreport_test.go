@@ -25,27 +25,11 @@ import (
 // nothing more in a lull, reported the partition idle: windows fired up to
 // 'watermark.idle_timeout' late (here an hour: the test would time out).
 func TestShuffleReportsRevokedPartitionsLast(t *testing.T) {
-	brokers := startCluster(t, "trades", "rp")
-	const n = 400
-	produce(t, brokers, "trades", trades(n, 40))
-	const g = "lull"
-	a, err := NewSource("trades", sourceProps(brokers, "group.id", g, "session.timeout.ms", "6000"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.UseEagerRebalancing()
-	// a row's event time is its source offset: a source partition's
-	// watermark is the offset of its last row written
-	sh := NewShuffle([]*Source{a}, ShuffleConfig{Topic: "rp", Partitions: testPartitions, IdleTimeout: time.Hour,
-		EventTime: func(r *record.Record) (int64, bool) { return r.Offset, true }})
+	const n, g = 400, "lull"
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := sh.Open(ctx, tradeSchema(), nil); err != nil {
-		t.Fatal(err)
-	}
-	defer sh.Abort()
-	ca := openCollected(t, a) // reads, and keeps, what a reads: the pipeline
-	waitFor(t, "the first member reads every record", func() bool { return len(ca.records()) == n })
+	st := openOffsetShuffle(ctx, t, n, g)
+	brokers, a, sh := st.brokers, st.src, st.sh
 
 	b, err := NewSource("trades", sourceProps(brokers, "group.id", g, "session.timeout.ms", "6000"))
 	if err != nil {
@@ -60,14 +44,10 @@ func TestShuffleReportsRevokedPartitionsLast(t *testing.T) {
 	})
 	// the job writes what it read during the handover, and commits it
 	// once acknowledged
-	read := ca.records()
-	rows := make([]record.Record, len(read))
+	rows, last := rowsRead(st.read.records())
 	next := map[int32]int64{}
-	last := map[int32]int64{}
-	for i, r := range read {
-		rows[i] = record.Record{Values: r.values, Partition: r.part, Offset: r.offset, Timestamp: r.ts}
-		next[r.part] = max(next[r.part], r.offset+1)
-		last[r.part] = max(last[r.part], r.offset)
+	for p, o := range last {
+		next[p] = o + 1
 	}
 	if err := sh.Write(ctx, rows); err != nil {
 		t.Fatal(err)
@@ -87,45 +67,14 @@ func TestShuffleReportsRevokedPartitionsLast(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	type place struct{ q, p int32 }
-	lastRow := map[place]int64{} // the repartition offset of a source partition's last row there
-	covered := map[place]int64{} // the repartition offset of a report covering it
-	rowsRead := 0
-	missing := func() []string {
-		var out []string
-		for at, off := range lastRow {
-			if c, ok := covered[at]; !ok || c < off {
-				out = append(out, fmt.Sprintf("source partition %d in repartition partition %d", at.p, at.q))
-			}
-		}
-		slices.Sort(out)
-		return out
-	}
-	for rowsRead < n || len(missing()) > 0 {
+	var rr rowReports
+	for rr.rows < n || len(rr.missing()) > 0 {
 		fs := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
-			t.Fatalf("%d of %d rows read back; no report after the last rows of %s", rowsRead, n, strings.Join(missing(), ", "))
+			t.Fatalf("%d of %d rows read back; no report after the last rows of %s", rr.rows, n, strings.Join(rr.missing(), ", "))
 		}
 		fs.EachRecord(func(kr *kgo.Record) {
-			if v, ok := header(kr, originHeader); ok {
-				o, err := parseOrigin(v)
-				if err != nil {
-					t.Fatal(err)
-				}
-				rowsRead++
-				lastRow[place{kr.Partition, o.partition}] = kr.Offset
-				return
-			}
-			v, _ := header(kr, controlHeader)
-			ps, _, err := parseControl(v, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, p := range ps {
-				if p.watermark >= last[p.partition] && p.committed >= next[p.partition] {
-					covered[place{kr.Partition, p.partition}] = kr.Offset
-				}
-			}
+			rr.take(t, kr, func(p partProgress) bool { return p.watermark >= last[p.partition] && p.committed >= next[p.partition] })
 		})
 	}
 	if len(a.Owned()) == len(next) {
@@ -142,31 +91,12 @@ func TestShuffleReportsRevokedPartitionsLast(t *testing.T) {
 // processes' stage 2 would have kept the watermark behind the burst until
 // the idle timeout, an hour here).
 func TestShuffleCloseReportsLastRows(t *testing.T) {
-	brokers := startCluster(t, "trades", "rp")
 	const n = 200
-	produce(t, brokers, "trades", trades(n, 40))
-	a, err := NewSource("trades", sourceProps(brokers, "group.id", "clean-stop", "session.timeout.ms", "6000"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.UseEagerRebalancing()
-	sh := NewShuffle([]*Source{a}, ShuffleConfig{Topic: "rp", Partitions: testPartitions, IdleTimeout: time.Hour,
-		EventTime: func(r *record.Record) (int64, bool) { return r.Offset, true }})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := sh.Open(ctx, tradeSchema(), nil); err != nil {
-		t.Fatal(err)
-	}
-	defer sh.Abort()
-	ca := openCollected(t, a)
-	waitFor(t, "the member reads every record", func() bool { return len(ca.records()) == n })
-	read := ca.records()
-	rows := make([]record.Record, len(read))
-	last := map[int32]int64{}
-	for i, r := range read {
-		rows[i] = record.Record{Values: r.values, Partition: r.part, Offset: r.offset, Timestamp: r.ts}
-		last[r.part] = max(last[r.part], r.offset)
-	}
+	st := openOffsetShuffle(ctx, t, n, "clean-stop")
+	brokers, sh := st.brokers, st.sh
+	rows, last := rowsRead(st.read.records())
 	if err := sh.Write(ctx, rows); err != nil {
 		t.Fatal(err)
 	}
@@ -188,9 +118,7 @@ func TestShuffleCloseReportsLastRows(t *testing.T) {
 	}
 	ends, readTo := map[int32]int64{}, map[int32]int64{}
 	listed.Each(func(o kadm.ListedOffset) { ends[o.Partition] = o.Offset })
-	type place struct{ q, p int32 }
-	lastRow := map[place]int64{}
-	covered := map[place]int64{}
+	var rr rowReports
 	atEnd := func() bool {
 		for q, end := range ends {
 			if got, ok := readTo[q]; end > 0 && (!ok || got < end-1) {
@@ -206,32 +134,107 @@ func TestShuffleCloseReportsLastRows(t *testing.T) {
 		}
 		fs.EachRecord(func(kr *kgo.Record) {
 			readTo[kr.Partition] = kr.Offset
-			if v, ok := header(kr, originHeader); ok {
-				o, err := parseOrigin(v)
-				if err != nil {
-					t.Fatal(err)
-				}
-				lastRow[place{kr.Partition, o.partition}] = kr.Offset
-				return
-			}
-			v, _ := header(kr, controlHeader)
-			ps, _, err := parseControl(v, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, p := range ps {
-				if p.watermark >= last[p.partition] {
-					covered[place{kr.Partition, p.partition}] = kr.Offset
-				}
-			}
+			rr.take(t, kr, func(p partProgress) bool { return p.watermark >= last[p.partition] })
 		})
 	}
-	if len(lastRow) == 0 {
+	if rr.rows == 0 {
 		t.Fatal("no row read back")
 	}
-	for at, off := range lastRow {
-		if c, ok := covered[at]; !ok || c < off {
-			t.Errorf("no report after the last row of source partition %d in repartition partition %d", at.p, at.q)
+	for _, m := range rr.missing() {
+		t.Errorf("no report after the last row of %s", m)
+	}
+}
+
+// offsetShuffle is a stage-1 member of a group reading trades from a new
+// cluster, with a Shuffle writing its rows to the repartition topic "rp":
+// a row's event time is its source offset (a source partition's watermark
+// is the offset of its last row written), the idle timeout an hour.
+type offsetShuffle struct {
+	brokers []string
+	src     *Source
+	sh      *Shuffle
+	read    *collector // what src read, kept: the job's pipeline
+}
+
+// openOffsetShuffle opens an offsetShuffle of group over n trades, and
+// waits until its member read every one.
+func openOffsetShuffle(ctx context.Context, t *testing.T, n int, group string) offsetShuffle {
+	t.Helper()
+	brokers := startCluster(t, "trades", "rp")
+	produce(t, brokers, "trades", trades(n, 40))
+	a, err := NewSource("trades", sourceProps(brokers, "group.id", group, "session.timeout.ms", "6000"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.UseEagerRebalancing()
+	sh := NewShuffle([]*Source{a}, ShuffleConfig{Topic: "rp", Partitions: testPartitions, IdleTimeout: time.Hour,
+		EventTime: func(r *record.Record) (int64, bool) { return r.Offset, true }})
+	if err := sh.Open(ctx, tradeSchema(), nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sh.Abort)
+	ca := openCollected(t, a)
+	waitFor(t, "the member reads every record", func() bool { return len(ca.records()) == n })
+	return offsetShuffle{brokers: brokers, src: a, sh: sh, read: ca}
+}
+
+// rowsRead returns what a source read as the rows a job writes, and the
+// offset of the last row of each source partition.
+func rowsRead(read []got) ([]record.Record, map[int32]int64) {
+	rows := make([]record.Record, len(read))
+	last := map[int32]int64{}
+	for i, r := range read {
+		rows[i] = record.Record{Values: r.values, Partition: r.part, Offset: r.offset, Timestamp: r.ts}
+		last[r.part] = max(last[r.part], r.offset)
+	}
+	return rows, last
+}
+
+// place is source partition p in repartition partition q.
+type place struct{ q, p int32 }
+
+// rowReports follows a repartition topic read back: in each place, the
+// offset of the last row and of the last report covering the rows.
+type rowReports struct {
+	rows             int
+	lastRow, covered map[place]int64
+}
+
+// take reads kr: a row, or a report whose entries covers says cover the
+// rows of their source partition.
+func (rr *rowReports) take(t *testing.T, kr *kgo.Record, covers func(partProgress) bool) {
+	if rr.lastRow == nil {
+		rr.lastRow, rr.covered = map[place]int64{}, map[place]int64{}
+	}
+	if v, ok := header(kr, originHeader); ok {
+		o, err := parseOrigin(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rr.rows++
+		rr.lastRow[place{kr.Partition, o.partition}] = kr.Offset
+		return
+	}
+	v, _ := header(kr, controlHeader)
+	ps, _, err := parseControl(v, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ps {
+		if covers(p) {
+			rr.covered[place{kr.Partition, p.partition}] = kr.Offset
 		}
 	}
+}
+
+// missing lists the places whose last row no report after it covers.
+func (rr *rowReports) missing() []string {
+	var out []string
+	for at, off := range rr.lastRow {
+		if c, ok := rr.covered[at]; !ok || c < off {
+			out = append(out, fmt.Sprintf("source partition %d in repartition partition %d", at.p, at.q))
+		}
+	}
+	slices.Sort(out)
+	return out
 }
