@@ -1,0 +1,325 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicesql/sluice/connector/kafka"
+	"github.com/sluicesql/sluice/internal/kafkatest"
+	"github.com/sluicesql/sluice/runner"
+)
+
+// shape is a statement over Kafka topics that a group of processes must
+// answer as one process does: its topics, what they hold and the
+// statement, with %[1]s the brokers, %[2]s the FROM stream's group
+// properties ("" in one process) and %[3]s the properties of its target
+// out, a Kafka sink.
+type shape struct {
+	from   string           // the FROM stream, read in the group
+	topics map[string]int32 // partitions of each topic
+	data   map[string][]kafka.Message
+	stmt   string
+	// changes: the statement emits updates, and the answer is the last
+	// row of each message key (a tombstone deleting it); else the rows,
+	// none written twice with other values
+	changes bool
+	// aligned: the group may split the statement as it is (no
+	// repartition topic), else it must repartition
+	aligned bool
+	// few: the answer may have fewer than 50 rows
+	few bool
+	// procs is the number of processes (0: 3)
+	procs int
+	// kill: also run it with a process killed mid-run and two joining
+	kill bool
+}
+
+// tradeShape is a shape over the trades (8 partitions, keyed by trader)
+// with stmt's WITH properties given after its own.
+func tradeShape(t *testing.T, stmt string, with ...string) shape {
+	return tradeShapeOf(t, keyBy(genTrades(t, 6000, 40), byTrader), stmt, with...)
+}
+
+// tradeShapeOf is tradeShape over msgs.
+func tradeShapeOf(t *testing.T, msgs []kafka.Message, stmt string, with ...string) shape {
+	t.Helper()
+	props := "'trades.type'='kafka_source', 'trades.bootstrap.servers'='%[1]s'%[2]s, 'commit.interval'='50ms', %[3]s"
+	for i := 0; i+1 < len(with); i += 2 {
+		props += fmt.Sprintf(", '%s'='%s'", with[i], with[i+1])
+	}
+	return shape{
+		from:   "trades",
+		topics: map[string]int32{"trades": kafkaPartitions},
+		data:   map[string][]kafka.Message{"trades": msgs},
+		stmt:   "CREATE STREAM out AS " + stmt + "\nWITH (" + props + ")",
+	}
+}
+
+// start creates and fills the shape's topics (and more, empty) and
+// returns the brokers.
+func (sh shape) start(t *testing.T, more ...string) string {
+	t.Helper()
+	brokers, _ := sh.startHeld(t, 0, more...)
+	return brokers
+}
+
+// startHeld is start with the last fraction held of the FROM stream's
+// records written in a transaction left open (holdTail).
+func (sh shape) startHeld(t *testing.T, held float64, more ...string) (string, *heldTail) {
+	t.Helper()
+	brokers := startCluster(t, more...)
+	var tail *heldTail
+	for topic, n := range sh.topics {
+		createTopic(t, brokers, topic, n)
+		msgs := sh.data[topic]
+		k := len(msgs)
+		if topic == sh.from {
+			k -= int(held * float64(len(msgs)))
+		}
+		if k > 0 {
+			produce(t, brokers, topic, msgs[:k])
+		}
+		if k < len(msgs) {
+			tail = holdTail(t, brokers, topic, msgs[k:])
+		}
+	}
+	return brokers, tail
+}
+
+// text returns the statement writing to Kafka topic sink, in group
+// ("": none).
+func (sh shape) text(brokers, group, sink string, extra ...string) string {
+	g := ""
+	if group != "" {
+		g = fmt.Sprintf(", '%[1]s.group.id'='%[2]s', '%[1]s.session.timeout.ms'='6000'", sh.from, group)
+	}
+	out := fmt.Sprintf("'out.type'='kafka_sink', 'out.topic.name'='%s', 'out.bootstrap.servers'='%s'", sink, brokers)
+	for i := 0; i+1 < len(extra); i += 2 {
+		out += fmt.Sprintf(", '%s'='%s'", extra[i], extra[i+1])
+	}
+	return fmt.Sprintf(sh.stmt, brokers, g, out)
+}
+
+// answer reads the rows of topic: for a statement that emits updates,
+// the last row of each message key (a tombstone deleting it), else every
+// row, failing the test when a message key has two different rows (a
+// partial result). The rows are sorted.
+func (sh shape) answer(t *testing.T, brokers, topic string) []string {
+	t.Helper()
+	last := map[string]string{}
+	for _, r := range readTopic(t, brokers, topic) {
+		k := string(r.Key)
+		if r.Value == nil {
+			if !sh.changes {
+				t.Errorf("a tombstone for %s in a statement without updates", k)
+			}
+			delete(last, k)
+			continue
+		}
+		v := string(r.Value)
+		if old, ok := last[k]; ok && old != v && !sh.changes {
+			t.Errorf("key %s has two rows: %s and %s (a partial result)", k, old, v)
+		}
+		if k == "" { // an unkeyed row: a row of its own
+			k = v
+		}
+		last[k] = v
+	}
+	rows := make([]string, 0, len(last))
+	for _, v := range last {
+		rows = append(rows, v)
+	}
+	slices.Sort(rows)
+	return rows
+}
+
+// oneProcess runs the statement in one process without a group to topic
+// "want" and returns its answer.
+func (sh shape) oneProcess(t *testing.T, brokers string, extra ...string) []string {
+	t.Helper()
+	j, _ := runToEnd(t, sh.text(brokers, "", "want", extra...))
+	if j.Plan.Repartition != nil {
+		t.Fatal("one process without a group was repartitioned")
+	}
+	want := sh.answer(t, brokers, "want")
+	if len(want) < 50 && !sh.few {
+		t.Fatalf("one process wrote %d rows: the test checks little", len(want))
+	}
+	return want
+}
+
+// group runs the statement in n processes of group g to topic "got" to
+// the end of its input and returns their answer.
+func (sh shape) group(t *testing.T, brokers string, n int, extra ...string) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	text := sh.text(brokers, "g", "got", extra...)
+	var procs []*stage
+	for range n {
+		s := &stage{done: make(chan struct{})}
+		s.ctx, s.cancel = context.WithCancel(ctx)
+		s.job = prepare(t, s.ctx, text, runner.Options{Partitions: 2, UntilEnd: true})
+		if (s.job.Plan.Repartition == nil) != sh.aligned {
+			t.Fatalf("repartitioned %v, want %v:\n%s", s.job.Plan.Repartition != nil, !sh.aligned, text)
+		}
+		s.start()
+		procs = append(procs, s)
+	}
+	for i, p := range procs {
+		p.wait(t, ctx, fmt.Sprint(i))
+	}
+	return sh.answer(t, brokers, "got")
+}
+
+// killAndJoin runs the repartitioned statement in three processes of
+// group g to topic "got"; once the group committed on the repartition
+// topic, it kills one (its connections cut, as by kill -9), starts two
+// more and releases tail, the rest of the input. It returns the answer
+// of the group.
+func (sh shape) killAndJoin(t *testing.T, brokers string, tail *heldTail) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	text := sh.text(brokers, "g", "got")
+	// a killed process drains nothing: do not wait for it
+	victimText := strings.Replace(text, "'commit.interval'", "'drain.timeout'='1s', 'commit.interval'", 1)
+	victim := &kafkatest.Cutter{}
+	procs := []*stage{startStageOn(t, ctx, victimText, victim), startStageOn(t, ctx, text, &kafkatest.Cutter{}), startStageOn(t, ctx, text, &kafkatest.Cutter{})}
+	waitFor(t, "the group commits on the repartition topic", func() bool {
+		offs, err := groupOffsets(ctx, brokers, "g", "g-out-repartition")
+		return err == nil && len(offs) > 0
+	})
+	victim.Kill()
+	procs[0].stop(t, "0 (killed)")
+	started := []*stage{startStageOn(t, ctx, text, &kafkatest.Cutter{}), startStageOn(t, ctx, text, &kafkatest.Cutter{})}
+	waitFor(t, "the processes started after the kill list where the source ends", func() bool { return listedEnds(started...) })
+	tail.release(t)
+	for i, p := range append(procs[1:], started...) {
+		p.wait(t, ctx, fmt.Sprint(i+1))
+	}
+	return sh.answer(t, brokers, "got")
+}
+
+// TestRepartitionedShapes runs statements of shapes the other repartition
+// tests do not in three processes of one consumer group (four for a topic
+// of two partitions: one reads no source partition) over the same topics,
+// and some again with one process killed mid-run (kill -9) and two more
+// joining, and checks that the group writes exactly one process's answer
+// (the last row of each key for EMIT CHANGES and late updates): SLIDING
+// and TUMBLING windows with EMIT CHANGES (HAVING retracting), a GROUP BY
+// without a window, on an expression and on two keys, COUNT(DISTINCT)
+// after WHERE, SELECT DISTINCT, an unkeyed source, late records folded in
+// ('update') or dropped after an allowed lateness (whose source
+// partition's watermark a process taking it over after the kill starts
+// again from its committed offset), a SESSION window over a topic of
+// three partitions, an empty source, and an aligned GROUP BY on a
+// superset of the partition key (no repartition topic).
+func TestRepartitionedShapes(t *testing.T) {
+	t.Parallel()
+	const perSymbol = "SELECT symbol, _WINDOW_START AS w, COUNT(*) AS n, SUM(quantity) AS qty FROM trades GROUP BY symbol "
+	shapes := map[string]func(*testing.T) shape{
+		"sliding-changes": func(t *testing.T) shape {
+			sh := tradeShape(t, perSymbol+"WINDOW SLIDING(trade_time, INTERVAL '300' MILLISECOND, INTERVAL '100' MILLISECOND) EMIT CHANGES")
+			sh.changes, sh.kill = true, true
+			return sh
+		},
+		"tumbling-changes-having": func(t *testing.T) shape {
+			sh := tradeShape(t, perSymbol+"HAVING SUM(quantity) > 2000 WINDOW TUMBLING(trade_time, INTERVAL '100' MILLISECOND) EMIT CHANGES")
+			sh.changes, sh.kill = true, true
+			return sh
+		},
+		"changes-no-window": func(t *testing.T) shape {
+			sh := tradeShape(t, "SELECT symbol, COUNT(*) AS n, SUM(quantity) AS qty, MAX(price) AS hi FROM trades GROUP BY symbol EMIT CHANGES")
+			sh.changes, sh.few, sh.kill = true, true, true
+			return sh
+		},
+		"expression-key": func(t *testing.T) shape {
+			return tradeShape(t, "SELECT UPPER(symbol) AS sym, _WINDOW_START AS w, COUNT(*) AS n FROM trades GROUP BY UPPER(symbol) "+
+				"WINDOW TUMBLING(trade_time, INTERVAL '100' MILLISECOND) EMIT FINAL")
+		},
+		"two-keys": func(t *testing.T) shape {
+			return tradeShape(t, "SELECT symbol, quantity %% 3 AS q3, _WINDOW_START AS w, COUNT(*) AS n FROM trades GROUP BY symbol, quantity %% 3 "+
+				"WINDOW TUMBLING(trade_time, INTERVAL '200' MILLISECOND) EMIT FINAL")
+		},
+		"count-distinct-where": func(t *testing.T) shape {
+			return tradeShape(t, "SELECT symbol, _WINDOW_START AS w, COUNT(DISTINCT trader_id) AS traders, MIN(price) AS lo FROM trades "+
+				"WHERE quantity > 100 GROUP BY symbol WINDOW TUMBLING(trade_time, INTERVAL '200' MILLISECOND) EMIT FINAL")
+		},
+		"distinct": func(t *testing.T) shape {
+			sh := tradeShape(t, "SELECT DISTINCT symbol, quantity %% 5 AS q5 FROM trades")
+			sh.kill = true
+			return sh
+		},
+		"unkeyed-source": func(t *testing.T) shape {
+			return tradeShapeOf(t, keyBy(genTrades(t, 6000, 40), nil), perSymbol+"WINDOW TUMBLING(trade_time, INTERVAL '100' MILLISECOND) EMIT FINAL")
+		},
+		"tumbling-late-update": func(t *testing.T) shape {
+			trades, _ := disorderedTrades(t, 6000, 40, 300)
+			// a late record corrects its window's row: the last row of
+			// each window is the answer
+			sh := tradeShapeOf(t, keyBy(trades, byTrader), perSymbol+"WINDOW TUMBLING(trade_time, INTERVAL '100' MILLISECOND) EMIT FINAL",
+				"watermark.max_out_of_orderness", "50ms", "late.data.strategy", "update")
+			sh.changes, sh.kill = true, true
+			return sh
+		},
+		"sliding-lateness-drop": func(t *testing.T) shape {
+			trades, _ := disorderedTrades(t, 6000, 40, 300)
+			sh := tradeShapeOf(t, keyBy(trades, byTrader), perSymbol+"WINDOW SLIDING(trade_time, INTERVAL '200' MILLISECOND, INTERVAL '50' MILLISECOND) EMIT FINAL",
+				"watermark.max_out_of_orderness", "50ms", "window.allowed_lateness", "30ms", "late.data.strategy", "drop")
+			sh.kill = true
+			return sh
+		},
+		"aligned-superset": func(t *testing.T) shape {
+			sh := tradeShape(t, "SELECT trader_id, symbol, _WINDOW_START AS w, COUNT(*) AS n FROM trades GROUP BY trader_id, symbol "+
+				"WINDOW TUMBLING(trade_time, INTERVAL '200' MILLISECOND) EMIT FINAL", "trades.partition.key", "trader_id")
+			sh.aligned = true // a kill of an aligned statement: TestAlignedChangesSurviveKillAndJoin
+			return sh
+		},
+		"four-processes-two-partitions": func(t *testing.T) shape {
+			sh := tradeShape(t, perSymbol+"WINDOW TUMBLING(trade_time, INTERVAL '100' MILLISECOND) EMIT FINAL")
+			sh.topics["trades"], sh.procs, sh.kill = 2, 4, true
+			return sh
+		},
+		"empty-source": func(t *testing.T) shape {
+			sh := tradeShapeOf(t, nil, perSymbol+"WINDOW TUMBLING(trade_time, INTERVAL '100' MILLISECOND) EMIT FINAL")
+			sh.few = true
+			return sh
+		},
+		"session-three-partitions": func(t *testing.T) shape {
+			sh := tradeShape(t, "SELECT symbol, _WINDOW_START AS w, _WINDOW_END AS e, COUNT(*) AS n FROM trades GROUP BY symbol "+
+				"WINDOW SESSION(trade_time, INTERVAL '60' MILLISECOND) EMIT FINAL")
+			sh.topics["trades"] = 3
+			return sh
+		},
+	}
+	for name, mk := range shapes {
+		for _, kill := range []bool{false, true} {
+			sub := name + "/group"
+			if kill {
+				sub = name + "/kill-and-join"
+			}
+			t.Run(sub, func(t *testing.T) {
+				t.Parallel()
+				sh := mk(t)
+				if kill && !sh.kill {
+					t.Skip("no run with a process killed")
+				}
+				if !kill {
+					brokers := sh.start(t, "want", "got")
+					sameLines(t, "rows of the group", sh.group(t, brokers, max(sh.procs, 3)), sh.oneProcess(t, brokers))
+					return
+				}
+				// the last 40% of the input is held back until the
+				// kill: the kill comes mid-run
+				brokers, tail := sh.startHeld(t, 0.4, "want", "got")
+				got := sh.killAndJoin(t, brokers, tail)
+				sameLines(t, "rows of the group", got, sh.oneProcess(t, brokers))
+			})
+		}
+	}
+}
