@@ -314,7 +314,7 @@ func (u *upstream) admit(kr *kgo.Record) (bool, error) {
 	// partitions were read, so a replay judges the record as the run
 	// before did (a record of a source partition reported idle may be
 	// behind the others' watermark)
-	u.carried, u.shift, u.origin = max(o.watermark, u.high), o.shift, o
+	u.carried, u.shift, u.origin = max(o.watermark, u.high, up.watermark), o.shift, o
 	return true, nil
 }
 
