@@ -64,8 +64,15 @@ func (pl *Pipeline) windowRecord(r *record.Record, t int64) {
 	applied, late, src := false, false, -1
 	for start := floorDiv(t, ws.advance) * ws.advance; start > t-ws.size; start -= ws.advance {
 		end := start + ws.size
-		if end+lateness <= wm {
-			if keep > 0 && end+lateness+keep > wm {
+		// A record late by its own partition's watermark whose window
+		// the watermark here has not reached (another partition holds it
+		// back) joins the window as it stands, open: created fired, the
+		// window would be written with the late records alone, and the
+		// on-time records after them would never be written, or before
+		// them, depending on the order partitions were read in.
+		retained := keep > 0 && end+lateness+keep > wm
+		if end+lateness <= wm && (!retained || end+lateness <= pl.firedBound(r)) {
+			if retained {
 				w := pl.windowAt(start, end, true)
 				g := pl.windowGroup(w)
 				pl.fold(g, r)
@@ -129,6 +136,15 @@ func (pl *Pipeline) windowBound(r *record.Record) int64 {
 		wm = max(wm, pl.fenceOf(r))
 	}
 	return wm
+}
+
+// firedBound is the watermark the windows here have fired by: windowBound
+// without the record's own partition's watermark.
+func (pl *Pipeline) firedBound(r *record.Record) int64 {
+	if pl.p.external && !r.Replay {
+		return max(pl.wm, pl.fenceOf(r))
+	}
+	return pl.wm
 }
 
 // late handles a record whose windows have all closed by the watermark wm.
