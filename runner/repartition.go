@@ -417,8 +417,18 @@ func (t *twoStages) runTwo(ctx context.Context) (*job.Summary, error) {
 // generations is stage 2's source as each generation's job sees it: the
 // repartition topic's source, opened once and kept across generations,
 // whose readers go to the generation running when they arrive.
+//
+// Every reader the source hands out ends up read by a generation's job or
+// closed: the source's poll loop feeds each reader of a partition the
+// member holds and blocks while its queue is full, which blocks the
+// group's rebalances too. A reader goes to the running generation unless
+// a rebalance stopped it (revoked): then it waits in pending for the
+// next, which Open hands it. A reader left unread in a generation's
+// channel when its job returned goes back to pending (stop), one of a
+// revoked generation is closed (revoked), and one revoked since it was
+// handed out is closed wherever it is (forward, Open).
 type generations struct {
-	src *kafka.Source
+	src groupTopic
 
 	mu      sync.Mutex
 	opened  bool
@@ -453,7 +463,9 @@ func (g *generations) over() bool {
 }
 
 // stop ends the generation, whose job returned, and reports whether a
-// rebalance stopped it.
+// rebalance stopped it. The readers its job did not take (a job that
+// stopped reading before the source handed them out) are the next
+// generation's.
 func (g *generations) stop() bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -461,6 +473,9 @@ func (g *generations) stop() bool {
 	close(g.stopped)
 	if g.cur != nil {
 		close(g.cur)
+		for rd := range g.cur {
+			g.pending = append(g.pending, rd)
+		}
 		g.cur = nil
 	}
 	return g.revoke
@@ -479,12 +494,16 @@ func (g *generations) revoked() <-chan struct{} {
 		g.revoke = true
 		stopped = g.stopped
 	}
+	// the readers the generation has not taken, and those waiting for
+	// the next generation, belong to the assignment revoked: the
+	// revocation waits until they are closed
 	if g.cur != nil {
 		close(g.cur)
+		for rd := range g.cur {
+			rd.Close()
+		}
 		g.cur = nil
 	}
-	// readers waiting for the next generation belong to this one: the
-	// revocation waits until they are closed
 	for _, rd := range g.pending {
 		rd.Close()
 	}
@@ -547,6 +566,17 @@ func (g *generations) Open(ctx context.Context, schema *record.Schema, dlq conne
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if g.revoke {
+		// A rebalance stopped the generation before it took its
+		// readers: those pending now come from the assignment after it,
+		// and are the next generation's. Taken by a job that stops,
+		// they would be closed while the member holds their partitions
+		// (no reader comes for them again), or left in a channel no one
+		// reads, their queues full and the poll loop blocked on them.
+		ch := make(chan connector.PartitionReader)
+		close(ch)
+		return ch, nil
+	}
 	ch := make(chan connector.PartitionReader, len(g.pending)+g.src.Facts().Partitions+1)
 	for _, rd := range g.pending {
 		if g.src.Current(rd) {
@@ -672,6 +702,30 @@ func (g *generations) Restored() (connector.Checkpoint, bool) { return connector
 
 // Close ends a generation; the source stays open for the next.
 func (g *generations) Close() error { return nil }
+
+// groupTopic is the repartition topic's source as generations reads it
+// across generations: a *kafka.Source (kafka.Source.RepartitionSource).
+type groupTopic interface {
+	connector.Source
+	connector.Failer
+	connector.Upstream
+	connector.KeyChecker
+	// Owned returns the partitions the group assigns to the member now.
+	Owned() []int32
+	// Current reports whether rd is the reader the group's last
+	// assignment of its partition made (false once revoked).
+	Current(rd connector.PartitionReader) bool
+	// Assignment returns the number of the assignment that made rd.
+	Assignment(rd connector.PartitionReader) int64
+	// AllEnded reports whether every partition the member holds ended.
+	AllEnded() bool
+	// GroupDone reports whether the group finished a bounded run.
+	GroupDone(ctx context.Context) (bool, error)
+	// BeginTransaction begins the generation's transaction (exactly-once).
+	BeginTransaction() error
+	// CommitCheckpoint commits offsets read under assignment with cp.
+	CommitCheckpoint(ctx context.Context, assignment int64, offsets map[int32]int64, cp connector.Checkpoint) error
+}
 
 // Failed implements connector.Failer.
 func (g *generations) Failed() <-chan struct{} { return g.src.Failed() }
