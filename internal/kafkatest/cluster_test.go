@@ -265,103 +265,32 @@ func TestSessionsStopOnAClusterClosedEarly(t *testing.T) {
 // ends, as on Kafka. On kfake alone the rebalance waited for one join
 // more than its members (until its timeout, here 10 minutes).
 func TestStaticReplacedInSync(t *testing.T) {
-	c := Cluster(t, kfake.SeedTopics(4, "t"))
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	meta := kmsg.NewConsumerMemberMetadata()
-	meta.Topics = []string{"t"}
-	client := func() *kgo.Client {
-		cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(cl.Close)
-		return cl
-	}
-	join := func(cl *kgo.Client, instance, id string) <-chan *kmsg.JoinGroupResponse {
-		req := kmsg.NewPtrJoinGroupRequest()
-		req.Group, req.MemberID, req.InstanceID = "g", id, kmsg.StringPtr(instance)
-		req.SessionTimeoutMillis, req.RebalanceTimeoutMillis = 30000, 600000
-		req.ProtocolType = "consumer"
-		p := kmsg.NewJoinGroupRequestProtocol()
-		p.Name, p.Metadata = "range", meta.AppendTo(nil)
-		req.Protocols = append(req.Protocols, p)
-		out := make(chan *kmsg.JoinGroupResponse, 1)
-		go func() {
-			resp, err := req.RequestWith(ctx, cl)
-			if err != nil {
-				t.Errorf("join %s: %v", instance, err)
-			}
-			out <- resp
-		}()
-		return out
-	}
-	sync := func(cl *kgo.Client, instance, id string, gen int32, assign []string) <-chan *kmsg.SyncGroupResponse {
-		req := kmsg.NewPtrSyncGroupRequest()
-		req.Group, req.MemberID, req.InstanceID, req.Generation = "g", id, kmsg.StringPtr(instance), gen
-		for _, m := range assign {
-			a := kmsg.NewSyncGroupRequestGroupAssignment()
-			a.MemberID = m
-			req.GroupAssignment = append(req.GroupAssignment, a)
-		}
-		req.ProtocolType, req.Protocol = kmsg.StringPtr("consumer"), kmsg.StringPtr("range")
-		out := make(chan *kmsg.SyncGroupResponse, 1)
-		go func() {
-			resp, err := req.RequestWith(ctx, cl)
-			if err != nil {
-				t.Errorf("sync %s: %v", instance, err)
-			}
-			out <- resp
-		}()
-		return out
-	}
-	answer := func(ch <-chan *kmsg.JoinGroupResponse, what string) *kmsg.JoinGroupResponse {
-		select {
-		case r := <-ch:
-			if r == nil {
-				t.Fatalf("%s: no answer", what)
-			}
-			if err := kerr.ErrorForCode(r.ErrorCode); err != nil {
-				t.Fatalf("%s: %v", what, err)
-			}
-			return r
-		case <-ctx.Done():
-			g := c.GroupInfo("g")
-			t.Fatalf("%s: not answered; group %s generation %d, %d members", what, g.State, g.Epoch, len(g.Members))
-			return nil
-		}
-	}
-	ca, cb, cb2 := client(), client(), client()
-	a := answer(join(ca, "a", ""), "a joins")
+	w := newWire(t, true)
+	ca, cb, cb2 := w.client(), w.client(), w.client()
+	a := answer(w, w.join(ca, "", "a", wireSession), "a joins")
 	// a is the leader of generation 1 and leaves it unsynced: b joins
-	bj := join(cb, "b", "")
-	if _, err := c.WaitGroupInfo(ctx, "g", func(g *kfake.GroupInfo) bool { return g != nil && len(g.Members) == 2 }); err != nil {
+	bj := w.join(cb, "", "b", wireSession)
+	if _, err := w.c.WaitGroupInfo(w.ctx, "g", func(g *kfake.GroupInfo) bool { return g != nil && len(g.Members) == 2 }); err != nil {
 		t.Fatal(err)
 	}
-	a = answer(join(ca, "a", a.MemberID), "a rejoins")
-	b := answer(bj, "b joins")
+	a = answer(w, w.join(ca, a.MemberID, "a", wireSession), "a rejoins")
+	b := answer(w, bj, "b joins")
 	if a.Generation != b.Generation {
 		t.Fatalf("generations %d and %d", a.Generation, b.Generation)
 	}
 	// b syncs and waits for the leader, and restarts meanwhile: the new
 	// b joins before the leader syncs
-	bs := sync(cb, "b", b.MemberID, b.Generation, nil)
-	if _, err := c.WaitGroupInfo(ctx, "g", func(g *kfake.GroupInfo) bool { return g != nil && g.State == "CompletingRebalance" }); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(200 * time.Millisecond) // b's sync and then b2's join arrive
-	b2j := join(cb2, "b", "")
-	time.Sleep(200 * time.Millisecond)
+	bs := w.sync(cb, b.MemberID, "b", b.Generation)
+	w.arrived(1, "b's sync", syncOf(b.MemberID))
+	b2j := w.join(cb2, "", "b", wireSession)
+	w.arrived(2, "the new b's join", restartOf("b"))
 	// the leader syncs, and joins again if the group rebalances
-	as := <-sync(ca, "a", a.MemberID, a.Generation, []string{a.MemberID, b.MemberID})
-	if as == nil {
-		t.Fatal("the leader's sync: no answer")
-	}
+	as := await(w, w.sync(ca, a.MemberID, "a", a.Generation, a.MemberID, b.MemberID), "the leader's sync")
 	if as.ErrorCode == kerr.RebalanceInProgress.Code {
-		a = answer(join(ca, "a", a.MemberID), "a rejoins after b restarted")
+		a = answer(w, w.join(ca, a.MemberID, "a", wireSession), "a rejoins after b restarted")
 	}
-	<-bs // answered or fenced
-	b2 := answer(b2j, "the new b joins")
+	await(w, bs, "b's sync") // answered or fenced
+	b2 := answer(w, b2j, "the new b joins")
 	if a.Generation != b2.Generation {
 		t.Errorf("generations %d and %d", a.Generation, b2.Generation)
 	}

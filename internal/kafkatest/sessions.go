@@ -42,25 +42,43 @@ import (
 //     answered (or, if it was waiting in SyncGroup, since that was), as
 //     Kafka expires it.
 //
-// And in a third, a miscount (holdStaticRejoin): a static member that
-// joins again with no member ID (a restarted process) while its old
-// member waits in SyncGroup leaves kfake's count of the members waiting
-// in JoinGroup one short for the rest of that rebalance, so it never ends
-// as its last member joins; it ends only as its timer fires, which kfake
-// restarts at every join and leave: with members that time out and join
-// again, never (the static e2e hang of eos4: every process waiting for an
-// assignment, joins failing "i/o timeout").
+// And in a third, a miscount: kfake removes a member (removeMember) by
+// decrementing its count of the members waiting in JoinGroup whenever the
+// member has a request waiting, though a member waiting in SyncGroup was
+// never counted there. The rebalance the removal starts then waits for
+// one join more than there are members, and ends only as its timer fires,
+// which kfake restarts at every join and leave: with members that time
+// out and join again, never (the static e2e hang of eos4: every process
+// waiting for an assignment, joins failing "i/o timeout"). Kafka counts
+// only the members awaiting a join (ClassicGroup.remove decrements
+// numMembersAwaitingJoinResponse only if the member isAwaitingJoin). kfake
+// removes a member waiting in SyncGroup in three ways, and sessions keeps
+// each from miscounting:
 //
-// It sees every JoinGroup, SyncGroup and Heartbeat through control
-// functions that only observe (a static rejoin may wait), and reads each
-// group's state (GroupInfo) every poll. A control function runs on the cluster's loop just before
-// its request is handled, so a request seen before a read is handled
-// before it. The heartbeats and leaves go through a client with no
-// credentials: on a cluster with SASL they fail and kfake behaves as
-// itself.
+//   - a LeaveGroup naming it, and the JoinGroup of a static member with no
+//     member ID (a restarted process) replacing it: sessions holds the
+//     request until the member no longer waits in SyncGroup (holdRemoval);
+//   - its session timeout: Kafka never expires a member waiting in
+//     SyncGroup (ClassicGroupMember.hasSatisfiedHeartbeat: "Members that
+//     are awaiting a rebalance automatically satisfy expected
+//     heartbeats"; its wait is bounded by the leader's SyncGroup or, if
+//     that never comes, the rebalance timeout after which the members that
+//     did not sync are removed), while kfake keeps the timer it started as
+//     it answered the member's join running: sessions heartbeats, on its
+//     behalf, a member waiting in SyncGroup, every third of its session
+//     timeout, as it does one waiting in JoinGroup.
+//
+// It sees every JoinGroup, SyncGroup, Heartbeat and LeaveGroup through
+// control functions that only observe (a removal may wait), and reads
+// each group's state (GroupInfo) every poll. A control function runs on
+// the cluster's loop just before its request is handled, so a request
+// seen before a read is handled before it. The heartbeats and leaves go
+// through clients with no credentials: on a cluster with SASL they fail
+// and kfake behaves as itself.
 type sessions struct {
 	c      *kfake.Cluster
-	cl     *kgo.Client // sends the heartbeats and leaves
+	cl     *kgo.Client // sends the heartbeats
+	leaves *kgo.Client // sends the leaves, which may be held while heartbeats go on
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -108,13 +126,16 @@ func watchSessions(c *kfake.Cluster) (*sessions, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &sessions{c: c, cl: cl, members: map[member]*session{}, static: map[member]*session{}, groups: map[string]*groupSession{}}
+	leaves, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	if err != nil {
+		cl.Close()
+		return nil, err
+	}
+	s := &sessions{c: c, cl: cl, leaves: leaves, members: map[member]*session{}, static: map[member]*session{}, groups: map[string]*groupSession{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	for _, key := range []kmsg.Key{kmsg.JoinGroup, kmsg.SyncGroup, kmsg.Heartbeat} {
+	for _, key := range []kmsg.Key{kmsg.JoinGroup, kmsg.SyncGroup, kmsg.Heartbeat, kmsg.LeaveGroup} {
 		c.ControlKey(int16(key), func(req kmsg.Request) (kmsg.Response, error, bool) {
-			if j, ok := req.(*kmsg.JoinGroupRequest); ok {
-				s.holdStaticRejoin(j)
-			}
+			s.holdRemoval(req)
 			s.saw(req)
 			return nil, nil, false
 		})
@@ -124,36 +145,47 @@ func watchSessions(c *kfake.Cluster) (*sessions, error) {
 	return s, nil
 }
 
-// holdStaticRejoin holds, on the cluster's loop, the JoinGroup of a
-// static member with no member ID (a restarted process) while its group
-// completes a rebalance in which the instance is a member, until the
-// group no longer does: the leader synced (the old member's SyncGroup is
-// answered), a rebalance started, or the rebalance timeout removed the
-// members that did not sync; the replacement then happens as kfake
-// should. kfake replaces an old member waiting in SyncGroup by
-// removeMember, which counts it as a member leaving JoinGroup: the
-// rebalance the replacement starts waits for one more join than there
-// are members. Kafka replaces it at once (and counts right); the wait
-// here is bounded by the rebalance timeout, within the joining client's
-// own timeout for its JoinGroup.
-func (s *sessions) holdStaticRejoin(req *kmsg.JoinGroupRequest) {
-	if req.MemberID != "" || req.InstanceID == nil {
-		return
-	}
-	completing := func() bool {
-		info, ok := s.read(req.Group)
-		if !ok || info == nil || info.State != "CompletingRebalance" {
+// holdRemoval holds, on the cluster's loop, a request that removes a
+// member of its group (a LeaveGroup naming it, or the JoinGroup of a
+// static member with no member ID, a restarted process, replacing the
+// instance's member) while that member waits in SyncGroup, until it no
+// longer does: the leader synced, a rebalance started, or the rebalance
+// timeout removed the members that did not sync. The removal then happens
+// as kfake should. Kafka removes the member at once (and counts right):
+// holding the request only delays it, as a slow network could, and Kafka
+// too handles a connection's requests one at a time, in order, so the
+// test's clients meet an order Kafka could give them. The wait is bounded
+// by the rebalance timeout, within a JoinGroup's own timeout on the
+// client (a LeaveGroup's may pass: the member leaves either way).
+func (s *sessions) holdRemoval(req kmsg.Request) {
+	var group string
+	var removes func(kfake.GroupMember) bool
+	switch r := req.(type) {
+	case *kmsg.JoinGroupRequest:
+		if r.MemberID != "" || r.InstanceID == nil {
+			return
+		}
+		group = r.Group
+		removes = func(m kfake.GroupMember) bool { return m.InstanceID != nil && *m.InstanceID == *r.InstanceID }
+	case *kmsg.LeaveGroupRequest:
+		group = r.Group
+		removes = func(m kfake.GroupMember) bool {
+			if r.Version < 3 {
+				return m.MemberID == r.MemberID
+			}
+			for _, l := range r.Members {
+				if l.InstanceID != nil && m.InstanceID != nil && *l.InstanceID == *m.InstanceID ||
+					l.InstanceID == nil && l.MemberID == m.MemberID {
+					return true
+				}
+			}
 			return false
 		}
-		for _, m := range info.Members {
-			if m.InstanceID != nil && *m.InstanceID == *req.InstanceID {
-				return true
-			}
-		}
-		return false
+	default:
+		return
 	}
 	s.c.SleepControl(func() {
-		for completing() {
+		for s.syncing(group, removes) {
 			select {
 			case <-s.ctx.Done():
 				return
@@ -161,6 +193,25 @@ func (s *sessions) holdStaticRejoin(req *kmsg.JoinGroupRequest) {
 			}
 		}
 	})
+}
+
+// syncing reports whether a member of group that removes selects waits
+// in SyncGroup: the group completes a rebalance and the member sent a
+// SyncGroup naming its generation. It reads the group's state, so runs
+// off the cluster's loop.
+func (s *sessions) syncing(group string, removes func(kfake.GroupMember) bool) bool {
+	info, ok := s.read(group)
+	if !ok || info == nil || info.State != "CompletingRebalance" {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range info.Members {
+		if ss := s.members[member{group, m.MemberID}]; removes(m) && ss != nil && ss.synced && ss.gen == info.Epoch {
+			return true
+		}
+	}
+	return false
 }
 
 // saw notes a group request.
@@ -361,7 +412,7 @@ func (s *sessions) checkMember(m member, ss *session, gs *groupSession, state st
 			ss.keptAt = now
 			hb := kmsg.NewPtrHeartbeatRequest()
 			hb.Group, hb.MemberID, hb.Generation = m.group, m.id, gen
-			s.send(hb)
+			s.send(s.cl, hb)
 		}
 		return // waiting in JoinGroup
 	}
@@ -372,7 +423,15 @@ func (s *sessions) checkMember(m member, ss *session, gs *groupSession, state st
 		ss.answered(gen, now) // it is in gen, so was answered in it
 	}
 	if ss.synced && state == "CompletingRebalance" {
-		return // waiting in SyncGroup
+		// waiting in SyncGroup: kfake runs the timer it started as it
+		// answered the member's join
+		if now.Sub(ss.keptAt) >= ss.timeout/3 {
+			ss.keptAt = now
+			hb := kmsg.NewPtrHeartbeatRequest()
+			hb.Group, hb.MemberID, hb.Generation = m.group, m.id, gen
+			s.send(s.cl, hb)
+		}
+		return
 	}
 	live := ss.liveAt
 	if ss.synced && gs.settledGen == gen {
@@ -387,7 +446,7 @@ func (s *sessions) checkMember(m member, ss *session, gs *groupSession, state st
 		reason := "kafkatest: session timeout expired"
 		lm.Reason = &reason
 		leave.Members = append(leave.Members, lm)
-		s.send(leave)
+		s.send(s.leaves, leave)
 	}
 }
 
@@ -399,16 +458,16 @@ func later(a, b time.Time) time.Time {
 	return b
 }
 
-// send sends req to the cluster in the background, ignoring its answer.
-// s.mu is held.
-func (s *sessions) send(req kmsg.Request) {
+// send sends req to the cluster through cl in the background, ignoring
+// its answer. s.mu is held.
+func (s *sessions) send(cl *kgo.Client, req kmsg.Request) {
 	if s.ctx.Err() != nil {
 		return
 	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		s.cl.Request(s.ctx, req)
+		cl.Request(s.ctx, req)
 	}()
 }
 
@@ -419,4 +478,5 @@ func (s *sessions) close() {
 	s.mu.Unlock()
 	s.wg.Wait()
 	s.cl.Close()
+	s.leaves.Close()
 }
