@@ -239,6 +239,16 @@ func readCommitted(t *testing.T, brokers, topic string) []outRow {
 // has ended) and returns the messages' values.
 func readCommittedValues(t *testing.T, brokers, topic string) [][]byte {
 	t.Helper()
+	var values [][]byte
+	for _, r := range readCommittedRecords(t, brokers, topic) {
+		values = append(values, r.Value)
+	}
+	return values
+}
+
+// readCommittedRecords is readCommittedValues returning the records.
+func readCommittedRecords(t *testing.T, brokers, topic string) []*kgo.Record {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	seeds := strings.Split(brokers, ",")
@@ -258,7 +268,7 @@ func readCommittedValues(t *testing.T, brokers, topic string) [][]byte {
 		t.Fatal(err)
 	}
 	defer cons.Close()
-	var values [][]byte
+	var recs []*kgo.Record
 	ended := map[int32]bool{}
 	for len(ended) < kafkaPartitions {
 		fs := cons.PollFetches(ctx)
@@ -270,10 +280,10 @@ func readCommittedValues(t *testing.T, brokers, topic string) [][]byte {
 				ended[r.Partition] = true
 				return
 			}
-			values = append(values, r.Value)
+			recs = append(recs, r)
 		})
 	}
-	return values
+	return recs
 }
 
 // countFilter counts the selected records missing from the filter's rows

@@ -2,12 +2,18 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"maps"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/connector"
 	"github.com/sluicesql/sluice/connector/kafka"
 	"github.com/sluicesql/sluice/internal/kafkatest"
 	"github.com/sluicesql/sluice/runner"
@@ -36,6 +42,10 @@ type shape struct {
 	procs int
 	// kill: also run it with a process killed mid-run and two joining
 	kill bool
+	// exactly: the statement runs exactly once: its output is read
+	// read_committed, and a statement without updates writes each row
+	// once
+	exactly bool
 }
 
 // tradeShape is a shape over the trades (8 partitions, keyed by trader)
@@ -111,7 +121,13 @@ func (sh shape) text(brokers, group, sink string, extra ...string) string {
 func (sh shape) answer(t *testing.T, brokers, topic string) []string {
 	t.Helper()
 	last := map[string]string{}
-	for _, r := range readTopic(t, brokers, topic) {
+	var recs []*kgo.Record
+	if sh.exactly {
+		recs = readCommittedRecords(t, brokers, topic)
+	} else {
+		recs = readTopic(t, brokers, topic)
+	}
+	for _, r := range recs {
 		k := string(r.Key)
 		if r.Value == nil {
 			if !sh.changes {
@@ -121,8 +137,8 @@ func (sh shape) answer(t *testing.T, brokers, topic string) []string {
 			continue
 		}
 		v := string(r.Value)
-		if old, ok := last[k]; ok && old != v && !sh.changes {
-			t.Errorf("key %s has two rows: %s and %s (a partial result)", k, old, v)
+		if old, ok := last[k]; ok && !sh.changes && (old != v || sh.exactly) {
+			t.Errorf("key %s has two rows: %s and %s (a partial result, or a row twice exactly once)", k, old, v)
 		}
 		if k == "" { // an unkeyed row: a row of its own
 			k = v
@@ -181,11 +197,11 @@ func (sh shape) group(t *testing.T, brokers string, n int, extra ...string) []st
 // topic, it kills one (its connections cut, as by kill -9), starts two
 // more and releases tail, the rest of the input. It returns the answer
 // of the group.
-func (sh shape) killAndJoin(t *testing.T, brokers string, tail *heldTail) []string {
+func (sh shape) killAndJoin(t *testing.T, brokers string, tail *heldTail, extra ...string) []string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	text := sh.text(brokers, "g", "got")
+	text := sh.text(brokers, "g", "got", extra...)
 	// a killed process drains nothing: do not wait for it
 	victimText := strings.Replace(text, "'commit.interval'", "'drain.timeout'='1s', 'commit.interval'", 1)
 	victim := &kafkatest.Cutter{}
@@ -208,34 +224,37 @@ func (sh shape) killAndJoin(t *testing.T, brokers string, tail *heldTail) []stri
 // TestRepartitionedShapes runs statements of shapes the other repartition
 // tests do not in three processes of one consumer group (four for a topic
 // of two partitions: one reads no source partition) over the same topics,
-// and some again with one process killed mid-run (kill -9) and two more
-// joining, and checks that the group writes exactly one process's answer
-// (the last row of each key for EMIT CHANGES and late updates): SLIDING
-// and TUMBLING windows with EMIT CHANGES (HAVING retracting), a GROUP BY
-// without a window, on an expression and on two keys, COUNT(DISTINCT)
-// after WHERE, SELECT DISTINCT, an unkeyed source, late records folded in
-// ('update') or dropped after an allowed lateness (whose source
-// partition's watermark a process taking it over after the kill starts
-// again from its committed offset), a SESSION window over a topic of
-// three partitions, an empty source, and an aligned GROUP BY on a
-// superset of the partition key (no repartition topic).
+// and checks that the group writes exactly one process's answer (the last
+// row of each key for EMIT CHANGES and late updates): SLIDING and
+// TUMBLING windows with EMIT CHANGES (HAVING retracting), GROUP BY
+// without a window (EMIT CHANGES and FINAL), on an expression and on two
+// keys, NULL and empty keys, COUNT(DISTINCT) after WHERE, SELECT
+// DISTINCT, an unkeyed source, windows of the records' timestamps, late
+// records folded in ('update') or dropped after an allowed lateness, a
+// SESSION window over a topic of three partitions, an empty source, LEFT
+// stream-table joins (the table broadcast or not), and an aligned GROUP BY
+// on a superset of the partition key (no repartition topic). Some run
+// again with one process killed mid-run (kill -9) and two joining: late
+// records whose source partition a process takes over after the kill,
+// starting its watermark again from the committed offset, are late as in
+// one process.
 func TestRepartitionedShapes(t *testing.T) {
 	t.Parallel()
 	const perSymbol = "SELECT symbol, _WINDOW_START AS w, COUNT(*) AS n, SUM(quantity) AS qty FROM trades GROUP BY symbol "
 	shapes := map[string]func(*testing.T) shape{
 		"sliding-changes": func(t *testing.T) shape {
 			sh := tradeShape(t, perSymbol+"WINDOW SLIDING(trade_time, INTERVAL '300' MILLISECOND, INTERVAL '100' MILLISECOND) EMIT CHANGES")
-			sh.changes, sh.kill = true, true
+			sh.changes = true
 			return sh
 		},
 		"tumbling-changes-having": func(t *testing.T) shape {
 			sh := tradeShape(t, perSymbol+"HAVING SUM(quantity) > 2000 WINDOW TUMBLING(trade_time, INTERVAL '100' MILLISECOND) EMIT CHANGES")
-			sh.changes, sh.kill = true, true
+			sh.changes = true
 			return sh
 		},
 		"changes-no-window": func(t *testing.T) shape {
 			sh := tradeShape(t, "SELECT symbol, COUNT(*) AS n, SUM(quantity) AS qty, MAX(price) AS hi FROM trades GROUP BY symbol EMIT CHANGES")
-			sh.changes, sh.few, sh.kill = true, true, true
+			sh.changes, sh.few = true, true
 			return sh
 		},
 		"expression-key": func(t *testing.T) shape {
@@ -251,9 +270,7 @@ func TestRepartitionedShapes(t *testing.T) {
 				"WHERE quantity > 100 GROUP BY symbol WINDOW TUMBLING(trade_time, INTERVAL '200' MILLISECOND) EMIT FINAL")
 		},
 		"distinct": func(t *testing.T) shape {
-			sh := tradeShape(t, "SELECT DISTINCT symbol, quantity %% 5 AS q5 FROM trades")
-			sh.kill = true
-			return sh
+			return tradeShape(t, "SELECT DISTINCT symbol, quantity %% 5 AS q5 FROM trades")
 		},
 		"unkeyed-source": func(t *testing.T) shape {
 			return tradeShapeOf(t, keyBy(genTrades(t, 6000, 40), nil), perSymbol+"WINDOW TUMBLING(trade_time, INTERVAL '100' MILLISECOND) EMIT FINAL")
@@ -282,7 +299,7 @@ func TestRepartitionedShapes(t *testing.T) {
 		},
 		"four-processes-two-partitions": func(t *testing.T) shape {
 			sh := tradeShape(t, perSymbol+"WINDOW TUMBLING(trade_time, INTERVAL '100' MILLISECOND) EMIT FINAL")
-			sh.topics["trades"], sh.procs, sh.kill = 2, 4, true
+			sh.topics["trades"], sh.procs = 2, 4
 			return sh
 		},
 		"empty-source": func(t *testing.T) shape {
@@ -290,6 +307,32 @@ func TestRepartitionedShapes(t *testing.T) {
 			sh.few = true
 			return sh
 		},
+		"null-and-empty-keys": func(t *testing.T) shape {
+			// a NULL symbol and an empty one are two groups
+			msgs := keyBy(genTrades(t, 6000, 40), byTrader)
+			for i := range msgs {
+				switch {
+				case i%7 == 3:
+					msgs[i].Value = symbolRe.ReplaceAll(msgs[i].Value, []byte(`"symbol":null`))
+				case i%11 == 5:
+					msgs[i].Value = symbolRe.ReplaceAll(msgs[i].Value, []byte(`"symbol":""`))
+				}
+			}
+			return tradeShapeOf(t, msgs, perSymbol+"WINDOW TUMBLING(trade_time, INTERVAL '100' MILLISECOND) EMIT FINAL")
+		},
+		"record-timestamp-window": func(t *testing.T) shape {
+			// windows of the Kafka records' timestamps (no time column)
+			sh := tradeShape(t, "SELECT symbol, _WINDOW_START AS w, COUNT(*) AS n FROM trades GROUP BY symbol WINDOW TUMBLING(INTERVAL '5' MILLISECOND) EMIT FINAL")
+			sh.few = true
+			return sh
+		},
+		"final-no-window": func(t *testing.T) shape {
+			sh := tradeShape(t, "SELECT symbol, COUNT(*) AS n, SUM(quantity) AS qty, MIN(trade_time) AS first FROM trades GROUP BY symbol EMIT FINAL")
+			sh.few = true
+			return sh
+		},
+		"left-table-join":     func(t *testing.T) shape { return traderDesks(t, "'false'") },
+		"left-broadcast-join": func(t *testing.T) shape { return traderDesks(t, "'true'") },
 		"session-three-partitions": func(t *testing.T) shape {
 			sh := tradeShape(t, "SELECT symbol, _WINDOW_START AS w, _WINDOW_END AS e, COUNT(*) AS n FROM trades GROUP BY symbol "+
 				"WINDOW SESSION(trade_time, INTERVAL '60' MILLISECOND) EMIT FINAL")
@@ -298,17 +341,17 @@ func TestRepartitionedShapes(t *testing.T) {
 		},
 	}
 	for name, mk := range shapes {
+		sh := mk(t)
 		for _, kill := range []bool{false, true} {
 			sub := name + "/group"
 			if kill {
+				if !sh.kill {
+					continue
+				}
 				sub = name + "/kill-and-join"
 			}
 			t.Run(sub, func(t *testing.T) {
 				t.Parallel()
-				sh := mk(t)
-				if kill && !sh.kill {
-					t.Skip("no run with a process killed")
-				}
 				if !kill {
 					brokers := sh.start(t, "want", "got")
 					sameLines(t, "rows of the group", sh.group(t, brokers, max(sh.procs, 3)), sh.oneProcess(t, brokers))
@@ -321,5 +364,148 @@ func TestRepartitionedShapes(t *testing.T) {
 				sameLines(t, "rows of the group", got, sh.oneProcess(t, brokers))
 			})
 		}
+	}
+}
+
+// TestRepartitionedLatenessExactlyOnce runs a SLIDING window with
+// allowed lateness over disordered trades exactly once
+// ('processing.guarantee'='exactly_once') in three processes, one killed
+// mid-run and two joining: read read_committed, the output holds each of
+// one process's windows once, the records late for it dropped as one
+// process drops them.
+func TestRepartitionedLatenessExactlyOnce(t *testing.T) {
+	t.Parallel()
+	trades, _ := disorderedTrades(t, 6000, 40, 300)
+	sh := tradeShapeOf(t, keyBy(trades, byTrader), "SELECT symbol, _WINDOW_START AS w, COUNT(*) AS n FROM trades GROUP BY symbol "+
+		"WINDOW SLIDING(trade_time, INTERVAL '200' MILLISECOND, INTERVAL '50' MILLISECOND) EMIT FINAL",
+		"watermark.max_out_of_orderness", "50ms", "window.allowed_lateness", "30ms", "late.data.strategy", "drop", "processing.guarantee", "exactly_once")
+	sh.exactly = true
+	brokers, tail := sh.startHeld(t, 0.4, "want", "got")
+	got := sh.killAndJoin(t, brokers, tail)
+	// one process, without a group (which exactly once needs), at least once
+	one := sh
+	one.exactly, one.stmt = false, strings.Replace(sh.stmt, ", 'processing.guarantee'='exactly_once'", "", 1)
+	sameLines(t, "rows of the group", got, one.oneProcess(t, brokers))
+}
+
+// TestRepartitionedDeadLettersAsOneProcess runs an unaligned windowed
+// GROUP BY over disordered trades, some malformed (dead-lettered by stage
+// 1 as it decodes them) and some late (by stage 2), in three processes,
+// one killed mid-run and two joining: the group writes one process's
+// windows and dead-letters the records one process does, each at least
+// once, late for late and malformed for malformed.
+func TestRepartitionedDeadLettersAsOneProcess(t *testing.T) {
+	t.Parallel()
+	trades, _ := disorderedTrades(t, 6000, 40, 300)
+	msgs := keyBy(trades, byTrader)
+	for i := 100; i < len(msgs); i += 997 {
+		msgs[i].Value = []byte(`{"trader_id":`)
+	}
+	sh := tradeShapeOf(t, msgs, "SELECT symbol, _WINDOW_START AS w, COUNT(*) AS n, SUM(quantity) AS qty FROM trades GROUP BY symbol "+
+		"WINDOW TUMBLING(trade_time, INTERVAL '100' MILLISECOND) EMIT FINAL", "watermark.max_out_of_orderness", "50ms")
+	brokers, tail := sh.startHeld(t, 0.4, "want", "got", "dead-want", "dead-got")
+	got := sh.killAndJoin(t, brokers, tail, "dlq.topic", "dead-got")
+	sameLines(t, "rows of the group", got, sh.oneProcess(t, brokers, "dlq.topic", "dead-want"))
+	want := deadPlaces(t, brokers, "dead-want")
+	late := 0
+	for _, p := range want {
+		if strings.HasSuffix(p, " late") {
+			late++
+		}
+	}
+	if late == 0 || late == len(want) {
+		t.Fatalf("%d dead letters, %d late: the test checks little", len(want), late)
+	}
+	sameLines(t, "dead letters of the group", deadPlaces(t, brokers, "dead-got"), want)
+}
+
+// deadPlaces returns the places in the source of the dead letters topic
+// holds, each once, sorted, with "late" or "failed".
+func deadPlaces(t *testing.T, brokers, topic string) []string {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, r := range readTopic(t, brokers, topic) {
+		var l connector.DeadLetterJSON
+		if err := json.Unmarshal(r.Value, &l); err != nil {
+			t.Fatalf("dead letter %q: %v", r.Value, err)
+		}
+		kind := "failed"
+		if strings.Contains(l.Reason, "late record") {
+			kind = "late"
+		}
+		seen[fmt.Sprintf("%s/%d/%d %s", l.Source, l.Partition, l.Offset, kind)] = true
+	}
+	return slices.Sorted(maps.Keys(seen))
+}
+
+// symbolRe matches the symbol of a generated trade's JSON line.
+var symbolRe = regexp.MustCompile(`"symbol":"[^"]*"`)
+
+// traderDesks is a windowed count per trader of trades (8 partitions,
+// keyed by symbol) LEFT JOINed with a table of traders (5 partitions)
+// that lacks some of them and updates others, read whole by every
+// process when broadcast is 'true'.
+func traderDesks(t *testing.T, broadcast string) shape {
+	sh := tradeShapeOf(t, keyBy(genTrades(t, 6000, 40), bySymbol), `SELECT t.trader_id, _WINDOW_START AS w, COUNT(*) AS n, COUNT(r.desk) AS known, MAX(r.desk) AS desk
+FROM trades t LEFT JOIN traders r ON t.trader_id = r.trader_id
+GROUP BY t.trader_id WINDOW TUMBLING(t.trade_time, INTERVAL '200' MILLISECOND) EMIT FINAL`,
+		"traders.type", "kafka_source", "traders.bootstrap.servers", "%[1]s", "traders.primary.key", "trader_id", "traders.broadcast", strings.Trim(broadcast, "'"))
+	var traders []kafka.Message
+	for i := range 40 {
+		if i%6 == 5 {
+			continue // not in the table
+		}
+		traders = append(traders, kafka.Message{Key: fmt.Appendf(nil, "%d", i), Value: fmt.Appendf(nil, `{"trader_id":%d,"desk":"d%d"}`, i, i%7)})
+	}
+	for i := 0; i < 40; i += 4 {
+		traders = append(traders, kafka.Message{Key: fmt.Appendf(nil, "%d", i), Value: fmt.Appendf(nil, `{"trader_id":%d,"desk":"e%d"}`, i, i%5)})
+	}
+	sh.topics["traders"], sh.data["traders"] = 5, traders
+	return sh
+}
+
+// TestRepartitionedJoinShapes runs joins the other join tests do not in
+// three processes of one group: a LEFT join counted in windows per order whose streams have 8
+// and 3 partitions, and a RIGHT join. The group writes exactly one
+// process's rows. (DISTINCT, or a GROUP BY, on other columns after a
+// stream-stream join re-routes the joined rows, and runs in one process
+// per group: TestOneProcessStatementsStopOnSecondMember.)
+func TestRepartitionedJoinShapes(t *testing.T) {
+	t.Parallel()
+	scenarios := map[string]func() joinScenario{
+		"left-windows-8-and-3": func() joinScenario {
+			sc := paidWindows("LEFT JOIN")
+			sc.sized["payments"] = 3
+			return sc
+		},
+		"right": func() joinScenario {
+			sc := unpaidOrders("RIGHT JOIN", "WITHIN INTERVAL '1' SECOND")
+			sc.sized["payments"] = 3
+			return sc
+		},
+	}
+	for name, mk := range scenarios {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			sc := mk()
+			brokers := sc.start(t, "results")
+			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+			defer cancel()
+			sink := fmt.Sprintf("'out.type'='kafka_sink', 'out.topic.name'='results', 'out.bootstrap.servers'='%s'", brokers)
+			text := sc.text(brokers, sink, "group.id", "g", "session.timeout.ms", "6000")
+			var procs []*stage
+			for range 3 {
+				procs = append(procs, startStage(t, ctx, text))
+			}
+			for i, p := range procs {
+				p.wait(t, ctx, fmt.Sprint(i))
+			}
+			want := sc.oneProcess(t, brokers)
+			var lines []string
+			for _, r := range readTopic(t, brokers, "results") {
+				lines = append(lines, string(r.Value))
+			}
+			sameLines(t, "rows of the group", sc.rows(t, sc.last(t, lines)), want)
+		})
 	}
 }
