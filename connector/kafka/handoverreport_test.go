@@ -167,6 +167,9 @@ func openOffsetShuffle(ctx context.Context, t *testing.T, n int, group string) o
 		t.Fatal(err)
 	}
 	a.UseEagerRebalancing()
+	if _, err := a.CheckFacts(ctx, nil); err != nil { // the partition count, as the planner finds it
+		t.Fatal(err)
+	}
 	sh := NewShuffle([]*Source{a}, ShuffleConfig{Topic: "rp", Partitions: testPartitions, IdleTimeout: time.Hour,
 		EventTime: func(r *record.Record) (int64, bool) { return r.Offset, true }})
 	if err := sh.Open(ctx, tradeSchema(), nil); err != nil {

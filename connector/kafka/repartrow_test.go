@@ -112,7 +112,7 @@ func TestRepartMessageRoundTrip(t *testing.T) {
 	schema := repartSchema()
 	sh := &Shuffle{cfg: ShuffleConfig{Partitions: 32, Key: func(r *record.Record, buf []record.Value) []record.Value {
 		return append(buf[:0], r.Values[5])
-	}}, enc: newRepartEncoder(schema), srcs: []*Source{{}}}
+	}}, enc: newRepartEncoder(schema), srcs: []*Source{{}}, nums: sourceNumbers{base: []int32{0}, count: []int32{8}}}
 	cfg := sourceConfig{name: "t", topic: "g-out-repartition"}
 	dec := newRepartDecoder(&cfg, schema)
 	up := newUpstream(8, false)
@@ -124,7 +124,10 @@ func TestRepartMessageRoundTrip(t *testing.T) {
 			ts = et.Millis() // the event time, as Write sets it
 		}
 		var m kgo.Record
-		buf, _ = sh.message(buf, &row, ts, &m, make([]kgo.RecordHeader, 1))
+		var err error
+		if buf, _, err = sh.message(buf, &row, ts, &m, make([]kgo.RecordHeader, 1)); err != nil {
+			t.Fatal(err)
+		}
 		m.Offset, m.Topic = int64(i), cfg.topic
 		if want := Partition(AppendMessageKey(nil, []record.Value{vals[5]}), 32); m.Partition != want || m.Timestamp.UnixMilli() != ts {
 			t.Fatalf("message in partition %d at %v, want %d at %d", m.Partition, m.Timestamp, want, ts)

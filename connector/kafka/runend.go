@@ -42,6 +42,7 @@ import (
 type runEnd struct {
 	in   *Source   // stage 2's source, of the repartition topic
 	srcs []*Source // stage 1's sources, in the Shuffle's order
+	nums sourceNumbers
 
 	mu     sync.Mutex
 	agreed map[string][]int64 // per topic, each partition's end; nil until adopted
@@ -50,7 +51,7 @@ type runEnd struct {
 // newRunEnd makes srcs, and the repartition topic's source in, share one
 // run's end.
 func newRunEnd(in *Source, srcs []*Source) *runEnd {
-	r := &runEnd{in: in, srcs: srcs}
+	r := &runEnd{in: in, srcs: srcs, nums: numberSources(srcs)}
 	for _, s := range append([]*Source{in}, srcs...) {
 		s.mu.Lock()
 		s.run = r
@@ -257,7 +258,7 @@ func (r *runEnd) endsOf(topic string) []int64 {
 }
 
 // sourceEnds returns where every source partition ends in the run, numbered
-// as the Shuffle numbers them: the group's agreed end (a partition the
+// as the Shuffle numbers them (sourceNumbers): the group's agreed end (a partition the
 // agreement lacks, added to the topic since, ends where its source listed
 // it); nil until the group agreed one and every source opened.
 func (r *runEnd) sourceEnds() map[int32]int64 {
@@ -268,20 +269,22 @@ func (r *runEnd) sourceEnds() map[int32]int64 {
 		return nil
 	}
 	out := map[int32]int64{}
-	base := int32(0)
-	for _, s := range r.srcs {
+	for i, s := range r.srcs {
 		_, ends := s.Offsets()
 		if len(ends) == 0 {
 			return nil // not open yet
 		}
 		es := agreed[s.cfg.topic]
 		for p, e := range ends {
+			up, ok := r.nums.of(i, p)
+			if !ok {
+				continue // added since the statement started: the Shuffle sends none of it
+			}
 			if int(p) < len(es) {
 				e = es[p]
 			}
-			out[base+p] = e
+			out[up] = e
 		}
-		base += int32(len(ends))
 	}
 	return out
 }

@@ -146,6 +146,9 @@ func TestRunEndAgreedAcrossMembers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if _, err := src.CheckFacts(context.Background(), nil); err != nil { // the partition count, as the planner finds it
+			t.Fatal(err)
+		}
 		in := src.RepartitionSource("rp", nil, testPartitions, nil, func(*record.Record, int64) bool { return false })
 		src.UseEagerRebalancing()
 		src.KeepOpen()
@@ -233,5 +236,59 @@ func TestRunEndLeaderWithoutEnd(t *testing.T) {
 		if msg := s.Failure().Error(); !strings.Contains(msg, `leader of group "old-leader"`) || !strings.Contains(msg, "stop.at=end") {
 			t.Errorf("%s failed with %q", name, msg)
 		}
+	}
+}
+
+// TestOneSourceNumbering pins that the Shuffle and a bounded run's end
+// number a join's source partitions alike, one source after the other by
+// the partition counts the planner saw, when the first source's topic grew
+// before it opened: the second source's ends are those of the partitions
+// the Shuffle numbers so, and a partition added since is refused by the
+// Shuffle, saying why, instead of taking the number of another source's.
+func TestOneSourceNumbering(t *testing.T) {
+	var srcs []*Source
+	for _, tt := range []struct {
+		name string
+		n    int
+	}{{"orders", 4}, {"payments", 3}} {
+		s, err := NewSource(tt.name, map[string]string{tt.name + ".bootstrap.servers": "localhost:9092", tt.name + ".group.id": "g", tt.name + ".stop.at": "end"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.partitions = tt.n // as planned
+		srcs = append(srcs, s)
+	}
+	in := srcs[0].RepartitionSource("g-s-repartition", nil, SourcePartitions(srcs), nil, nil)
+	in.FollowEnds(srcs)
+	in.ReadsFrom(srcs)
+	sh := NewShuffle(srcs, ShuffleConfig{Topic: "g-s-repartition", Partitions: 8})
+	// the sources open: orders has grown to 6 partitions
+	opened := []map[int32]int64{{0: 10, 1: 11, 2: 12, 3: 13, 4: 14, 5: 15}, {0: 20, 1: 21, 2: 22}}
+	for i, s := range srcs {
+		s.mu.Lock()
+		s.ends, s.partitions = opened[i], len(opened[i])
+		s.mu.Unlock()
+	}
+	in.repart.sourceEnds() // nil until agreed
+	srcs[0].run.adopt(map[string][]int64{"orders": {10, 11, 12, 13}, "payments": {20, 21, 22}})
+	want := map[int32]int64{0: 10, 1: 11, 2: 12, 3: 13, 4: 20, 5: 21, 6: 22}
+	if got := in.repart.sourceEnds(); !reflect.DeepEqual(got, want) {
+		t.Errorf("the run's ends by source partition = %v, want %v (payments from 4, as the Shuffle numbers it)", got, want)
+	}
+	for _, tt := range []struct {
+		topic string
+		p     int32
+		want  int32
+	}{{"orders", 3, 3}, {"payments", 0, 4}, {"payments", 2, 6}} {
+		if got, err := sh.upstream(&record.Record{Topic: tt.topic, Partition: tt.p}); got != tt.want || err != nil {
+			t.Errorf("Shuffle numbers %s/%d as %d, %v; want %d", tt.topic, tt.p, got, err, tt.want)
+		}
+		if name, p := in.Origin(tt.want); name != tt.topic || p != tt.p {
+			t.Errorf("stage 2 takes %d for %s/%d, want %s/%d", tt.want, name, p, tt.topic, tt.p)
+		}
+	}
+	_, err := sh.upstream(&record.Record{Topic: "orders", Partition: 4})
+	if err == nil || !strings.Contains(err.Error(), "partition 4, but had 4 partitions when the statement started") {
+		t.Errorf("a partition added since: %v", err)
 	}
 }

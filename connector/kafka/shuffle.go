@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,7 +51,7 @@ type ShuffleConfig struct {
 type Shuffle struct {
 	cfg  ShuffleConfig
 	srcs []*Source // stage 1's sources: the owned partitions, their commits and ends
-	base []int32   // per source: the number of its partition 0
+	nums sourceNumbers
 	opts []kgo.Opt
 
 	client  *kgo.Client
@@ -82,11 +83,8 @@ type sent struct {
 // row's source is the one reading its topic. opts are added to its
 // producing client's options.
 func NewShuffle(srcs []*Source, cfg ShuffleConfig, opts ...kgo.Opt) *Shuffle {
-	s := &Shuffle{cfg: cfg, srcs: srcs, opts: opts, parts: map[int32]*sent{}, committed: make(chan struct{}, 1)}
-	n := int32(0)
+	s := &Shuffle{cfg: cfg, srcs: srcs, nums: numberSources(srcs), opts: opts, parts: map[int32]*sent{}, committed: make(chan struct{}, 1)}
 	for _, src := range srcs {
-		s.base = append(s.base, n)
-		n += int32(src.Facts().Partitions)
 		src.mu.Lock()
 		src.committedC = s.committed
 		src.handedOver = s.handover
@@ -98,24 +96,64 @@ func NewShuffle(srcs []*Source, cfg ShuffleConfig, opts ...kgo.Opt) *Shuffle {
 // SourcePartitions returns the number of source partitions the sources
 // have together: the partitions of a repartition topic's upstream.
 func SourcePartitions(srcs []*Source) int {
-	n := 0
+	n := numberSources(srcs)
+	if len(n.base) == 0 {
+		return 0
+	}
+	return int(n.base[len(n.base)-1] + n.count[len(n.count)-1])
+}
+
+// sourceNumbers numbers the partitions of stage 1's sources one after the
+// other, as the repartition topic carries them (the first source's 0 to
+// n-1, the second's from n). The partition counts are those the planner
+// saw (Facts), taken before the sources open: the Shuffle, its reports
+// and stage 2's run's end (runEnd) number every partition alike, even
+// when a topic grew before a source opened.
+type sourceNumbers struct {
+	base, count []int32 // per source: the number of its partition 0, its partition count
+}
+
+// numberSources numbers the partitions of srcs, in their order.
+func numberSources(srcs []*Source) sourceNumbers {
+	var n sourceNumbers
+	next := int32(0)
 	for _, src := range srcs {
-		n += src.Facts().Partitions
+		c := int32(src.Facts().Partitions)
+		n.base, n.count = append(n.base, next), append(n.count, c)
+		next += c
 	}
 	return n
 }
 
-// upstream returns the number the topic carries for a row's source partition.
-func (s *Shuffle) upstream(row *record.Record) int32 {
-	if len(s.srcs) == 1 {
-		return row.Partition
+// of returns the number of partition p of source i; false for a partition
+// the numbering lacks (one added to the topic since).
+func (n sourceNumbers) of(i int, p int32) (int32, bool) {
+	if p < 0 || p >= n.count[i] {
+		return 0, false
 	}
-	for i, src := range s.srcs {
+	return n.base[i] + p, true
+}
+
+// upstream returns the number the topic carries for a row's source
+// partition. A partition added to the source's topic since the statement
+// started has none: the repartition topic's readers follow the source
+// partitions counted then.
+func (s *Shuffle) upstream(row *record.Record) (int32, error) {
+	i := 0
+	for j, src := range s.srcs[1:] {
 		if src.cfg.topic == row.Topic {
-			return s.base[i] + row.Partition
+			i = j + 1
+			break
 		}
 	}
-	return row.Partition
+	up, ok := s.nums.of(i, row.Partition)
+	if !ok {
+		src := s.srcs[i]
+		return 0, fmt.Errorf("kafka source %q: topic %q has a partition %d, but had %d partitions when the statement started: "+
+			"a statement repartitioned through %q follows the source partitions it counted then; restart it to take in the new ones",
+			src.cfg.name, src.cfg.topic, row.Partition, s.nums.count[i], s.cfg.Topic)
+	}
+	return up, nil
 }
 
 // EnsureRepartitionTopic creates the repartition topic of src's cluster
@@ -237,7 +275,10 @@ func (s *Shuffle) Write(ctx context.Context, rows []record.Record) error {
 			ts = et
 		}
 		var up int32
-		buf, up = s.message(buf, row, ts, &msgs[i], hdrs[i:i+1:i+1])
+		var err error
+		if buf, up, err = s.message(buf, row, ts, &msgs[i], hdrs[i:i+1:i+1]); err != nil {
+			return err
+		}
 		s.client.Produce(ctx, &msgs[i], s.produced)
 		p := s.parts[up]
 		if p == nil {
@@ -260,7 +301,11 @@ func (s *Shuffle) Write(ctx context.Context, rows []record.Record) error {
 // (one entry), and returns buf with m's bytes appended and the number of
 // row's source partition. Later appends never write over m's bytes (they
 // move buf when it is full).
-func (s *Shuffle) message(buf []byte, row *record.Record, ts int64, m *kgo.Record, h []kgo.RecordHeader) ([]byte, int32) {
+func (s *Shuffle) message(buf []byte, row *record.Record, ts int64, m *kgo.Record, h []kgo.RecordHeader) ([]byte, int32, error) {
+	up, err := s.upstream(row)
+	if err != nil {
+		return buf, 0, err
+	}
 	var key []record.Value
 	if s.cfg.Key != nil {
 		s.keyBuf = s.cfg.Key(row, s.keyBuf)
@@ -273,12 +318,11 @@ func (s *Shuffle) message(buf []byte, row *record.Record, ts int64, m *kgo.Recor
 	k := len(buf)
 	buf = s.enc.appendRow(buf, row.Values)
 	v := len(buf)
-	up := s.upstream(row)
 	buf = appendOrigin(buf, up, row.Offset, row.Watermark, row.Timestamp-ts)
 	h[0] = kgo.RecordHeader{Key: originHeader, Value: buf[v:len(buf):len(buf)]}
 	m.Key, m.Value, m.Partition = buf[start:k:k], buf[k:v:v], Partition(buf[start:k], s.cfg.Partitions)
 	m.Timestamp, m.Headers = time.UnixMilli(ts), h
-	return buf, up
+	return buf, up, nil
 }
 
 // reportLoop reports progress every progressInterval, and after each
@@ -308,7 +352,8 @@ func (s *Shuffle) report(ctx context.Context, acked *sync.WaitGroup) {
 	srcs := make([]ownedParts, len(s.srcs))
 	for i, src := range s.srcs {
 		_, ends := src.Offsets()
-		srcs[i] = ownedParts{base: s.base[i], parts: src.reporting(), committed: src.Committed(), ends: ends, bounded: src.Bounded()}
+		parts := slices.DeleteFunc(src.reporting(), func(p int32) bool { _, ok := s.nums.of(i, p); return !ok })
+		srcs[i] = ownedParts{base: s.nums.base[i], parts: parts, committed: src.Committed(), ends: ends, bounded: src.Bounded()}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

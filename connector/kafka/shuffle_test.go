@@ -25,10 +25,13 @@ func TestShuffleEventTimeStamps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := NewShuffle([]*Source{src}, ShuffleConfig{Topic: "r", Partitions: 2, IdleTimeout: time.Minute,
-		EventTime: func(r *record.Record) (int64, bool) { return r.EventTime, r.HasEventTime }})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
+	if _, err := src.CheckFacts(ctx, nil); err != nil { // the partition count, as the planner finds it
+		t.Fatal(err)
+	}
+	s := NewShuffle([]*Source{src}, ShuffleConfig{Topic: "r", Partitions: 2, IdleTimeout: time.Minute,
+		EventTime: func(r *record.Record) (int64, bool) { return r.EventTime, r.HasEventTime }})
 	if err := s.Open(ctx, record.NewSchema("k"), nil); err != nil {
 		t.Fatal(err)
 	}
