@@ -2,11 +2,13 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicesql/sluice/connector"
@@ -178,5 +180,95 @@ func TestAppendMessageKey(t *testing.T) {
 	}
 	if keyMatches([]byte("T2"), []record.Value{record.StringValue("T1")}, nil) {
 		t.Error("T2 matches T1")
+	}
+}
+
+// TestSampleOfATruncatedTopic: a partition deleted up to its end after
+// the sample listed it (DeleteRecords, retention) holds none of the
+// records the sample waits for: the sample is what the other partitions
+// hold, taken at once, not an error after a fixed wait.
+func TestSampleOfATruncatedTopic(t *testing.T) {
+	brokers := startCluster(t, "trades")
+	produce(t, brokers, "trades", trades(200, 40))
+	s, err := NewSource("trades", sourceProps(brokers))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	starts, ends, err := listOffsets(ctx, s.cfg.conn, "trades")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := newClient(s.cfg.conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	gone := kadm.Offsets{}
+	for _, p := range []int32{0, 5} {
+		if ends[p] == 0 {
+			t.Fatalf("partition %d is empty: the test truncates nothing", p)
+		}
+		gone.Add(kadm.Offset{Topic: "trades", Partition: p, At: ends[p], LeaderEpoch: -1})
+	}
+	deleted, err := kadm.NewClient(cl).DeleteRecords(ctx, gone)
+	if err == nil {
+		err = deleted.Error()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[int32]int{}
+	if err := s.fetchSample(ctx, starts, ends, 1000, 0, func(kr *kgo.Record) { got[kr.Partition]++ }); err != nil {
+		t.Fatalf("sample of a truncated topic: %v", err)
+	}
+	for p, end := range ends {
+		want := int(end - starts[p])
+		if p == 0 || p == 5 {
+			want = 0
+		}
+		if got[p] != want {
+			t.Errorf("partition %d: %d records sampled, want %d", p, got[p], want)
+		}
+	}
+}
+
+// TestCheckFactsBoundedByUnavailableTimeout: the partition facts' listing
+// and sample take as long as the brokers need, at most
+// '<n>.unavailable.timeout' when it is set (as long as the caller allows
+// otherwise), and an error from its end names it.
+func TestCheckFactsBoundedByUnavailableTimeout(t *testing.T) {
+	for _, tt := range []struct {
+		timeout string
+		bound   time.Duration
+	}{{"", 0}, {"45s", 45 * time.Second}} {
+		props := map[string]string{"trades.bootstrap.servers": "localhost:9092"}
+		if tt.timeout != "" {
+			props["trades.unavailable.timeout"] = tt.timeout
+		}
+		s, err := NewSource("trades", props)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := time.Now()
+		ctx, cancel := s.unavailableBound(context.Background())
+		deadline, ok := ctx.Deadline()
+		switch {
+		case tt.bound == 0 && ok:
+			t.Errorf("no unavailable.timeout: the sample is bounded at %v, want the caller's context only", deadline)
+		case tt.bound > 0 && (!ok || deadline.Before(before.Add(tt.bound)) || deadline.After(time.Now().Add(tt.bound))):
+			t.Errorf("unavailable.timeout %s: the sample's deadline is %v (%v), want %v after it started", tt.timeout, deadline, ok, tt.bound)
+		}
+		cancel()
+		if tt.bound > 0 {
+			ctx, cancel := context.WithTimeoutCause(context.Background(), time.Nanosecond, errUnavailableTimeout)
+			<-ctx.Done() // the bound passed
+			err := s.unavailableErr(ctx, errors.New("listing offsets: context deadline exceeded"))
+			cancel()
+			if !strings.Contains(err.Error(), "'trades.unavailable.timeout' (45s)") {
+				t.Errorf("error at the bound: %v, want it to name 'trades.unavailable.timeout'", err)
+			}
+		}
 	}
 }

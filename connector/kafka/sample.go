@@ -2,19 +2,24 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicesql/sluice/connector"
 	"github.com/sluicesql/sluice/record"
 )
 
-// sampleWait bounds how long CheckFacts reads.
-const sampleWait = 10 * time.Second
+// sampleCheck is how long a sample's fetch waits for records before it
+// lists the topic's start offsets again: a partition truncated since the
+// sample began (DeleteRecords, retention) holds none of the records it
+// waits for, and none will come.
+const sampleCheck = time.Second
 
 // ObserveFacts is NewSource followed by CheckFacts: the partitioning facts
 // of the source name configured by props, checked on a sample of its topic.
@@ -35,11 +40,16 @@ func ObserveFacts(ctx context.Context, name string, props map[string]string, col
 // the first of columns that every sampled message key equals and murmur2
 // confirms becomes the observed key (Origin "observed"). The planner calls it
 // before planning, with the query's grouping columns; Open keeps what it
-// found and keeps checking the records it reads.
+// found and keeps checking the records it reads. It takes as long as the
+// brokers need to answer: at most '<n>.unavailable.timeout' when it is set,
+// else as long as ctx allows (each listing stops after the client's
+// request retries, as the source's own does).
 func (s *Source) CheckFacts(ctx context.Context, columns []string) (connector.Facts, error) {
+	ctx, cancel := s.unavailableBound(ctx)
+	defer cancel()
 	starts, ends, err := listOffsets(ctx, s.cfg.conn, s.cfg.topic)
 	if err != nil {
-		return connector.Facts{}, fmt.Errorf("kafka source %q: %w", s.cfg.name, err)
+		return connector.Facts{}, s.unavailableErr(ctx, fmt.Errorf("kafka source %q: %w", s.cfg.name, err))
 	}
 	cols := s.cfg.partitionKey
 	if len(cols) == 0 {
@@ -49,7 +59,7 @@ func (s *Source) CheckFacts(ctx context.Context, columns []string) (connector.Fa
 	if len(cols) > 0 {
 		recs, err = s.sample(ctx, starts, ends, record.NewSchema(cols...))
 		if err != nil {
-			return connector.Facts{}, err
+			return connector.Facts{}, s.unavailableErr(ctx, err)
 		}
 	}
 	n := len(ends)
@@ -97,13 +107,34 @@ func allMatch(recs []record.Record, col string, slot, n int) bool {
 	return true
 }
 
+// unavailableBound returns ctx bounded by '<n>.unavailable.timeout', when
+// it is set.
+func (s *Source) unavailableBound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.cfg.unavailableTimeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeoutCause(ctx, s.cfg.unavailableTimeout, errUnavailableTimeout)
+}
+
+// errUnavailableTimeout is the cause of a context unavailableBound ended.
+var errUnavailableTimeout = errors.New("unavailable.timeout passed")
+
+// unavailableErr returns err, saying so when it came from the end of an
+// unavailableBound context.
+func (s *Source) unavailableErr(ctx context.Context, err error) error {
+	if !errors.Is(context.Cause(ctx), errUnavailableTimeout) {
+		return err
+	}
+	return fmt.Errorf("%w: the brokers did not answer within '%s.unavailable.timeout' (%s)", err, s.cfg.name, s.cfg.unavailableTimeout)
+}
+
 // sample reads up to about VerifyRecords records spread over the partitions,
 // from each partition's start, decoded into schema. Records that fail to
 // decode are skipped.
 func (s *Source) sample(ctx context.Context, starts, ends map[int32]int64, schema *record.Schema) ([]record.Record, error) {
 	dec := newDecoder(&s.cfg, schema)
 	var out []record.Record
-	err := s.fetchSample(ctx, starts, ends, VerifyRecords, sampleWait, func(kr *kgo.Record) {
+	err := s.fetchSample(ctx, starts, ends, VerifyRecords, 0, func(kr *kgo.Record) {
 		var rec record.Record
 		if dec.decode(&rec, kr) == nil {
 			out = append(out, rec)
@@ -114,7 +145,9 @@ func (s *Source) sample(ctx context.Context, starts, ends map[int32]int64, schem
 
 // fetchSample calls each with up to n records spread over the partitions
 // that hold any, an equal share from the start of each (one from each of
-// the first n when n is less than their number), within wait.
+// the first n when n is less than their number), within wait (0: as long
+// as ctx allows). A partition truncated past the end it was listed at
+// since gives what it gave until then.
 func (s *Source) fetchSample(ctx context.Context, starts, ends map[int32]int64, n int, wait time.Duration, each func(*kgo.Record)) error {
 	var full []int32 // the partitions that hold messages, in order
 	for _, p := range slices.Sorted(maps.Keys(ends)) {
@@ -142,12 +175,35 @@ func (s *Source) fetchSample(ctx context.Context, starts, ends map[int32]int64, 
 		return fmt.Errorf("kafka source %q: %w", s.cfg.name, err)
 	}
 	defer cl.Close()
-	ctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
+	if wait > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, wait)
+		defer cancel()
+	}
+	adm := kadm.NewClient(cl)
 	for len(want) > 0 {
-		fs := cl.PollFetches(ctx)
+		poll, cancel := context.WithTimeout(ctx, sampleCheck)
+		fs := cl.PollFetches(poll)
+		cancel()
 		if ctx.Err() != nil {
 			return fmt.Errorf("kafka source %q: sampling topic %q: %w", s.cfg.name, s.cfg.topic, ctx.Err())
+		}
+		if fs.Empty() {
+			// nothing came: a partition whose log now starts at or past
+			// the end it was listed at has nothing more to give
+			listed, err := adm.ListStartOffsets(ctx, s.cfg.topic)
+			if err == nil {
+				err = listed.Error()
+			}
+			if err != nil {
+				return fmt.Errorf("kafka source %q: sampling topic %q: %w", s.cfg.name, s.cfg.topic, s.cfg.conn.connError(err))
+			}
+			listed.Each(func(o kadm.ListedOffset) {
+				if _, ok := want[o.Partition]; ok && o.Offset >= ends[o.Partition] {
+					delete(want, o.Partition)
+				}
+			})
+			continue
 		}
 		fs.EachRecord(func(kr *kgo.Record) {
 			left, ok := want[kr.Partition]
