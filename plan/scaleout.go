@@ -407,7 +407,7 @@ func (p *Plan) planRepartition(opts Options) error {
 	switch {
 	case mode == "false":
 		p.unsplittable = "'repartition'='false'"
-		return nil
+		return p.unusedPartitions("'repartition'='false'")
 	case mode == "true" && !kafka:
 		return &sql.PropertyError{Key: PropRepartition, InValue: true, Msg: fmt.Sprintf("WITH '%s'='true': source %s is not a kafka_source; only a Kafka source read in a consumer group is repartitioned", PropRepartition, notKafka)}
 	case mode == "true" && group == "":
@@ -424,8 +424,17 @@ func (p *Plan) planRepartition(opts Options) error {
 			why = o
 		}
 		return &sql.PropertyError{Key: PropRepartition, InValue: true, Msg: fmt.Sprintf("WITH '%s'='true': a repartition topic cannot split this statement: %s", PropRepartition, why)}
-	case mode == "" && (split.Split || !kafka || group == ""):
+	case mode == "" && !kafka:
+		return p.unusedPartitions(fmt.Sprintf("source %s is not a kafka_source, and only a Kafka source read in a consumer group is repartitioned", notKafka))
+	case mode == "" && group == "":
+		return p.unusedPartitions(fmt.Sprintf("source %s is read in no consumer group ('%s.group.id'), so one process reads all of it", in.Name, in.Name))
+	case mode == "" && split.Split && p.Repartitionable() && self == "":
+		// its source's key splits it; the runner says whether the group's
+		// repartition topic of an earlier run keeps it repartitioned
+		// (UnusedRepartitionPartitions)
 		return nil
+	case mode == "" && split.Split:
+		return p.unusedPartitions(split.Why)
 	case mode == "" && (!p.Repartitionable() || self != ""):
 		p.unsplittable = "a repartition topic cannot split it"
 		if o := p.repartitionRefusal(); o != "" {
@@ -433,7 +442,7 @@ func (p *Plan) planRepartition(opts Options) error {
 		} else if self != "" {
 			p.unsplittable = fmt.Sprintf("a repartition topic cannot split it: two of its streams read topic %s, and the members of one group cannot each read all of a topic", self)
 		}
-		return nil
+		return p.unusedPartitions(p.unsplittable)
 	}
 	p.Repartition = &Repartition{Topic: RepartitionTopic(group, p.Name), Group: group, Partitions: parts, Key: append([]string(nil), p.Requirement.Keys...),
 		Guarantee: "at_least_once"}
@@ -442,6 +451,33 @@ func (p *Plan) planRepartition(opts Options) error {
 		p.Repartition.Guarantee = "exactly_once"
 	}
 	return nil
+}
+
+// unusedPartitions is the error for 'repartition.partitions' in the WITH
+// of a statement that is not repartitioned, saying why (nil when its WITH
+// does not set it): the option would change nothing. One given with --set
+// applies to every statement of a file, and to those repartitioned only.
+func (p *Plan) unusedPartitions(why string) error {
+	for _, w := range p.Statement.Query.With {
+		if strings.EqualFold(w.Key, PropRepartitionPartitions) {
+			return &sql.PropertyError{Key: w.Key, Msg: fmt.Sprintf("WITH '%s' is set, but the statement is not repartitioned: %s; remove it", PropRepartitionPartitions, why)}
+		}
+	}
+	return nil
+}
+
+// UnusedRepartitionPartitions is the error for 'repartition.partitions' in
+// the WITH of a statement that its source's key splits over processes (nil
+// when the statement is repartitioned, or its WITH does not set it). The
+// plan leaves it to the runner, which calls it once it knows that the
+// group has no repartition topic of an earlier run of the statement (which
+// keeps it repartitioned, the option then checking the topic's partition
+// count).
+func (p *Plan) UnusedRepartitionPartitions() error {
+	if p.Repartition != nil {
+		return nil
+	}
+	return p.unusedPartitions(p.scaleOut().Why)
 }
 
 // RepartitionTopic returns the name of the repartition topic of statement

@@ -281,8 +281,11 @@ func keepRepartitioned(ctx context.Context, stmt *sql.Statement, ks *kafka.Sourc
 	}
 	topic := plan.RepartitionTopic(ks.Group(), p.Name)
 	exists, err := kafka.TopicExists(ctx, ks, topic)
-	if err != nil || !exists {
+	if err != nil {
 		return false, err
+	}
+	if !exists {
+		return false, configErr(sql.AtProperty(p.UnusedRepartitionPartitions(), stmt.Select().With))
 	}
 	if strings.EqualFold(strings.TrimSpace(props[plan.PropRepartition]), "false") {
 		return false, configErr(sql.Errorf(stmt, "the statement runs in one stage ('repartition'='false'), but group %q has the repartition topic %s of an earlier run of this statement, "+
