@@ -39,6 +39,12 @@ func (s *Source) SourceSchema(ctx context.Context, limits connector.InferLimits)
 	if err != nil {
 		return connector.Schema{Origin: connector.SchemaInferred, Note: fmt.Sprintf("kafka source %q: %v", s.cfg.name, err)}, nil
 	}
+	s.mu.Lock()
+	if s.partitions == 0 {
+		// the partition count, for Facts before CheckFacts (EXPLAIN)
+		s.partitions = len(ends)
+	}
+	s.mu.Unlock()
 	// The sample is taken in partition order, whatever order the fetches
 	// come in, so that the columns (in the order first seen) are the same
 	// on every run.
