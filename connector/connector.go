@@ -106,6 +106,17 @@ type Watermarker interface {
 	Watermark() (wm int64, ok bool)
 }
 
+// Fenced is an optional interface of a PartitionReader whose partition
+// resumed from a Checkpoint committed with its offset (a consumer-group
+// member given a partition another member, or a run before, read): Fence
+// returns that checkpoint's read offset and watermark, ok false when the
+// commit held none. A record before read whose windows had all fired
+// under wm had its effect already; one after it is judged late by wm at
+// least. It is known once the reader has returned its first records.
+type Fenced interface {
+	Fence() (read, wm int64, ok bool)
+}
+
 // PartitionReader reads one source partition (a Kafka partition or a file
 // split) in source order. It is used by one goroutine.
 type PartitionReader interface {
@@ -159,21 +170,26 @@ type Sink interface {
 	Abort()
 }
 
-// Checkpoint is the job's progress stored with a source's committed offsets
-// (exactly-once): its watermark when the offsets were committed and, per
-// partition, the offset after the last record read by then. After a
-// restart, a record before Read whose windows had all fired under
+// Checkpoint is the job's progress stored with a source's committed offsets:
+// its watermark when the offsets were committed and, per partition, the
+// offset after the last record read by then. After a restart or a
+// rebalance, a record before Read whose windows had all fired under
 // Watermark already had its effect in the committed output.
 type Checkpoint struct {
 	Watermark int64
 	Read      map[int32]int64
 }
 
-// Checkpointer is implemented by sources that commit offsets in one
-// transaction with the job's output and keep a Checkpoint with them.
+// Checkpointer is implemented by sources that keep a Checkpoint with their
+// committed offsets: the job commits every partition it has read at each
+// commit, moved or not, as the checkpoint moves on without it. Exactly-once
+// (Config.Transactional) the offsets commit in one transaction with the
+// job's output; at least once they do not, and a partition's checkpoint
+// reaches the job through its reader (Fenced).
 type Checkpointer interface {
-	// CommitCheckpoint is Commit that also stores cp; it commits the
-	// transaction that holds everything written since the last commit.
+	// CommitCheckpoint is Commit that also stores cp; a transactional
+	// source commits the transaction that holds everything written since
+	// the last commit.
 	CommitCheckpoint(ctx context.Context, offsets map[int32]int64, cp Checkpoint) error
 	// Restored returns the checkpoint stored with the offsets the source
 	// resumed from, once Open has returned (ok false when there is none).

@@ -24,7 +24,7 @@ FROM trades
 GROUP BY trader_id
 %s
 EMIT %s
-WITH (%s, %s, 'commit.interval'='20ms')`
+WITH (%s, %s, 'commit.interval'='20ms'%s)`
 
 // TestAlignedChangesSurviveKillAndJoin runs EMIT CHANGES statements grouped
 // by the source's partition key (aligned: no repartition topic) in three
@@ -44,23 +44,32 @@ WITH (%s, %s, 'commit.interval'='20ms')`
 // watermark it commits with its offsets; an aligned member commits none).
 func TestAlignedChangesSurviveKillAndJoin(t *testing.T) {
 	t.Parallel()
+	const late = ", 'watermark.max_out_of_orderness'='50ms', 'window.allowed_lateness'='20ms', 'late.data.strategy'='drop'"
 	for _, tt := range []struct {
 		name, cols, window string
+		disorder           int64
+		more               string
 	}{
-		{"having", "", "HAVING SUM(quantity) % 3 <> 0"},
-		{"tumbling", "_WINDOW_START AS w,", "WINDOW TUMBLING(trade_time, INTERVAL '200' MILLISECOND)"},
+		{"having", "", "HAVING SUM(quantity) % 3 <> 0", 0, ""},
+		{"tumbling", "_WINDOW_START AS w,", "WINDOW TUMBLING(trade_time, INTERVAL '200' MILLISECOND)", 0, ""},
+		{"tumbling-late", "_WINDOW_START AS w,", "WINDOW TUMBLING(trade_time, INTERVAL '200' MILLISECOND)", 300, late},
+		{"session", "_WINDOW_START AS w, _WINDOW_END AS e,", "WINDOW SESSION(trade_time, INTERVAL '60' MILLISECOND)", 0, ""},
+		{"session-late", "_WINDOW_START AS w, _WINDOW_END AS e,", "WINDOW SESSION(trade_time, INTERVAL '60' MILLISECOND)", 300, late},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			const total = 12000
 			brokers := startCluster(t, "trades", "out")
-			trades, _ := disorderedTrades(t, total, 40, 0)
+			trades, _ := disorderedTrades(t, total, 40, tt.disorder)
 			produce(t, brokers, "trades", keyBy(trades, byTrader))
 			stmt := func(emit, src, sink string) string {
-				return fmt.Sprintf(alignedPerTrader, tt.cols, tt.window, emit, src, sink)
+				return fmt.Sprintf(alignedPerTrader, tt.cols, tt.window, emit, src, sink, tt.more)
 			}
 			one := filepath.Join(t.TempDir(), "one.jsonl")
-			runToEnd(t, stmt("FINAL", kafkaTrades(brokers, "partition.key", "trader_id"), fmt.Sprintf("'per_trader.type'='file_sink', 'per_trader.path'='%s'", one)))
+			_, sum := runToEnd(t, stmt("FINAL", kafkaTrades(brokers, "partition.key", "trader_id"), fmt.Sprintf("'per_trader.type'='file_sink', 'per_trader.path'='%s'", one)))
+			if tt.disorder > 0 && sum.Total.Late == 0 {
+				t.Fatal("no late records: the test checks nothing")
+			}
 			want := readLines(t, one)
 			if len(want) < 20 {
 				t.Fatalf("%d rows: too few to tell", len(want))

@@ -150,6 +150,11 @@ func (p *Program) Replayed(rec *record.Record, wm int64) bool {
 	return false
 }
 
+// ReplayRule returns Replayed, the rule a job applies to the records read
+// again before the read offset of the checkpoint their partition resumed
+// from (job.Replayer).
+func (p *Program) ReplayRule() func(rec *record.Record, wm int64) bool { return p.Replayed }
+
 // SetReplayFences makes a SESSION window program, run by stage 2 of a
 // statement repartitioned across processes, write nothing of the sessions
 // a replay after a rebalance rebuilds that had fired before it: fence

@@ -168,6 +168,8 @@ func (r *run) ingest(sp *sourcePartition, rd connector.PartitionReader) error {
 		in.carrier, in.stamp = c, false
 		sp.follows.Store(true)
 	}
+	// a reader that resumed from a checkpoint knows it by its first records
+	fenced, _ := rd.(connector.Fenced)
 	b := r.batches.get(r.cfg.BatchSize)
 	defer func() { r.batches.put(b) }()
 	aligns := r.aligns()
@@ -183,6 +185,12 @@ func (r *run) ingest(sp *sourcePartition, rd connector.PartitionReader) error {
 		err := rd.Next(r.ctx, b, r.cfg.BatchSize)
 		if aligns {
 			sp.setCaughtUp(len(b.Records), r.cfg.BatchSize)
+		}
+		if fenced != nil && len(b.Records) > 0 {
+			if read, wm, ok := fenced.Fence(); ok {
+				sp.fenceTo, sp.fenceWM = read, wm
+			}
+			fenced = nil
 		}
 		if len(b.Records) > 0 {
 			sp.busy.Store(true)
@@ -236,11 +244,6 @@ func (in *ingester) route(b *record.Batch) (*record.Batch, error) {
 	if n > len(in.dst) {
 		return b, fmt.Errorf("reader returned %d records, more than the %d asked for", n, len(in.dst))
 	}
-	if b.Records[0].Offset < in.sp.fenceTo {
-		if n = in.fence(b); n == 0 {
-			return b, nil
-		}
-	}
 	for i := range b.Records {
 		// A record keeps no stamp when its event time is its timestamp:
 		// every reader of event times falls back to that. Not writing
@@ -277,6 +280,14 @@ func (in *ingester) route(b *record.Batch) (*record.Batch, error) {
 	}
 	if in.carrier != nil {
 		in.carry()
+	}
+	if b.Records[0].Offset < in.sp.fenceTo {
+		// after the stamps: a record that had its effect moved the
+		// partition's watermark on for the records after it, as it did
+		// for the run that read it first
+		if n = in.fence(b); n == 0 {
+			return b, nil
+		}
 	}
 	in.offset = max(in.offset, b.Records[n-1].Offset+1)
 	now := time.Now()
@@ -327,21 +338,23 @@ func (in *ingester) carry() {
 	}
 }
 
-// fence drops the records of b that a restored checkpoint says already had
-// their effect (read before it, every window fired under its watermark),
-// keeping the others in order, and returns how many are left. Dropped
-// records still count as read for the commit.
+// fence drops the records of b that the checkpoint the partition resumed
+// from says already had their effect (read before it, and every window of
+// theirs fired under its watermark, or they were late: Replayer), keeping
+// the others in order, marked Replay, and returns how many are left.
+// Dropped records still count as read for the commit.
 func (in *ingester) fence(b *record.Batch) int {
 	sp, r := in.sp, in.r
 	kept := 0
 	for i := range b.Records {
 		rec := &b.Records[i]
 		if rec.Offset < sp.fenceTo {
-			if et, ok := r.prog.EventTime(rec); ok && r.fired(et, sp.fenceWM) {
+			if r.hadEffect(rec, sp.fenceWM) {
 				in.offset = max(in.offset, rec.Offset+1)
 				r.replayed.Add(1)
 				continue
 			}
+			rec.Replay = true
 		}
 		if kept != i {
 			b.Records[kept], b.Records[i] = b.Records[i], b.Records[kept]

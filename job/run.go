@@ -11,6 +11,7 @@ import (
 
 	"github.com/sluicesql/sluice/connector"
 	"github.com/sluicesql/sluice/partition"
+	"github.com/sluicesql/sluice/record"
 )
 
 // run is the state of one running job.
@@ -22,6 +23,10 @@ type run struct {
 	// records it let the job skip.
 	restored map[int]connector.Checkpoint
 	replayed atomic.Int64
+	// rule decides about the records read again before a fence
+	// (hadEffect), taken from the program once
+	rule     func(*record.Record, int64) bool
+	ruleOnce sync.Once
 	ordered  bool
 	hasLimit bool
 	limit    int64
@@ -284,16 +289,28 @@ func (r *run) restore(idx int, src connector.Source) {
 	r.restored[idx] = c
 }
 
-// windowFirer is implemented by programs with event-time windows
-// (*exec.Program): Fired reports whether every window of event time t has
-// fired under watermark wm.
-type windowFirer interface{ Fired(t, wm int64) bool }
+// Replayer is implemented by programs that can tell whether a record read
+// again after a restart or a rebalance, from before the read offset of the
+// checkpoint its partition resumed from, had its whole effect under that
+// checkpoint's watermark (*exec.Program, *join.Program): ReplayRule
+// returns the rule, which reports true for a record every window of which
+// fired, or that was late by the watermark it carries, and may adjust a
+// record it keeps (its watermark, so that it skips the windows that
+// fired).
+type Replayer interface {
+	ReplayRule() func(rec *record.Record, wm int64) bool
+}
 
-// fired reports whether every window of event time t has fired under
-// watermark wm: false for programs without windows.
-func (r *run) fired(t, wm int64) bool {
-	f, ok := r.prog.(windowFirer)
-	return ok && f.Fired(t, wm)
+// hadEffect reports whether rec, read again before its partition's fence,
+// had its whole effect under the fence's watermark wm: false for programs
+// that cannot tell (it is kept).
+func (r *run) hadEffect(rec *record.Record, wm int64) bool {
+	r.ruleOnce.Do(func() {
+		if p, ok := r.prog.(Replayer); ok {
+			r.rule = p.ReplayRule()
+		}
+	})
+	return r.rule != nil && r.rule(rec, wm)
 }
 
 // seedWatermark starts the job's watermark at the lowest restored

@@ -189,7 +189,7 @@ func Prepare(ctx context.Context, stmt *sql.Statement, opts Options) (j *Job, er
 		return nil, err
 	}
 	guardScaleOut(p, src)
-	replayAligned(p, prog, src)
+	runSrc := replayAligned(p, prog, src)
 	cfg, err := job.FromPlan(p, prog, props)
 	if err != nil {
 		return nil, c.errorAt(err, stmt)
@@ -211,7 +211,7 @@ func Prepare(ctx context.Context, stmt *sql.Statement, opts Options) (j *Job, er
 		cfg.DLQ = dlq
 	}
 	cfg.Name = name
-	cfg.Sources = []connector.Source{src}
+	cfg.Sources = []connector.Source{runSrc}
 	if opts.InProcess != nil {
 		cfg.Sources[0] = opts.InProcess.Gate(src)
 	}

@@ -38,20 +38,29 @@ func guardScaleOut(p *plan.Plan, src connector.Source) {
 // replayAligned makes a Kafka group member whose statement splits as it is
 // over the processes (no repartition topic: its keys are the topic's
 // partition key) replay a partition it gets in a rebalance as stage 2 of a
-// repartitioned statement does: the state EMIT CHANGES updates holds the
-// commit (exec.Program.HoldChanges), so the replay from the committed
-// offset rebuilds it whole instead of counting again from zero, and the
-// records before the partition's end at the assignment count as written
-// by the member before (kafka.Source.MarkRereads), so the rows they leave
-// (a HAVING that turned false, a session merged, a Top-N row pushed out)
-// are retracted.
-func replayAligned(p *plan.Plan, prog *exec.Program, src connector.Source) {
+// repartitioned statement does, and returns the source the job reads. The
+// state EMIT CHANGES updates holds the commit (exec.Program.HoldChanges),
+// so the replay from the committed offset rebuilds it whole instead of
+// counting again from zero, and the records before the partition's end at
+// the assignment count as written by the member before
+// (kafka.Source.MarkRereads), so the rows they leave (a HAVING that turned
+// false, a session merged, a Top-N row pushed out) are retracted. Each
+// commit stores the job's watermark and read offsets with the offsets
+// (kafka.Source.Checkpointing), and the member given the partition next
+// fences its replay with them: it skips the records whose windows had
+// fired (their rows are out), judges the records after them late by that
+// watermark too (a window that fired is not opened again with part of its
+// records), and writes nothing of the sessions it rebuilds that had fired
+// (exec.Program.SetReplayFences).
+func replayAligned(p *plan.Plan, prog *exec.Program, src connector.Source) connector.Source {
 	ks, ok := src.(*kafka.Source)
 	if !ok || p.Repartition != nil || ks.Group() == "" || !p.ScaleOut().Split {
-		return
+		return src
 	}
 	prog.HoldChanges()
+	prog.SetReplayFences(ks.FenceWatermark)
 	ks.MarkRereads()
+	return ks.Checkpointing()
 }
 
 // holdOtherStreams makes the other streams of a stream-stream join run in

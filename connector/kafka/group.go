@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -159,35 +158,13 @@ func (s *Source) sharedError(what string) error {
 // group assigns it: the member that had the partition before, killed or
 // revoked, may have written rows for records past its last commit, which
 // the new member reads again. A statement whose state EMIT CHANGES updates
-// retracts such rows as a repartition topic's reader does. Call it before
-// Open.
+// retracts such rows as a repartition topic's reader does. Its readers
+// also report the checkpoint their partition resumed from (Fence), which
+// commits through Checkpointing store. Call it before Open.
 func (s *Source) MarkRereads() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.rereads = true
-}
-
-// markRereads gives the readers of the partitions just assigned their
-// reread ends (MarkRereads), before they fetch.
-func (s *Source) markRereads(ctx context.Context, offsets map[int32]kgo.Offset) {
-	s.mu.Lock()
-	cl := s.client
-	s.mu.Unlock()
-	var ends kadm.ListedOffsets
-	if cl != nil {
-		// the group's context ends with a rebalance that follows at
-		// once, but the readers exist already
-		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fenceWait)
-		ends = s.assignedEnds(lctx, cl)
-		cancel()
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for p := range offsets {
-		if r := s.readers[p]; r != nil {
-			r.rereadTo = rereadTo(ends, s.cfg.topic, p)
-		}
-	}
 }
 
 // disowned forgets partitions the group took away. A member that needs the
@@ -211,10 +188,7 @@ func (s *Source) adjustOffsets(ctx context.Context, offsets map[string]map[int32
 			s.checkResume(p, o.EpochOffset().Offset)
 		}
 	}
-	if s.rereads && s.repart == nil {
-		s.markRereads(ctx, offsets[s.cfg.topic])
-	}
-	if s.repart != nil {
+	if s.repart != nil || s.rereads {
 		// without its fence a replay would emit windows again in part
 		if err := s.loadFences(ctx, offsets[s.cfg.topic]); err != nil {
 			s.mu.Lock()

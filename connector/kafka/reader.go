@@ -39,6 +39,10 @@ type partReader struct {
 	// member that had it before may have processed the records before it
 	// (record.Record.Reread); 0 when the source marks no reread
 	rereadTo int64
+	// fence is the checkpoint an aligned member's partition resumed from
+	// (loadFences; connector.Fenced), set under the source's lock before
+	// the reader's first records
+	fence fence
 
 	closeOnce sync.Once     // closes queue
 	stop      chan struct{} // closed by Close: the consumer went away
@@ -253,6 +257,19 @@ func (r *partReader) decodeInto(b *record.Batch, kr *kgo.Record) {
 	}
 	rec.Reread = kr.Offset < r.rereadTo
 	r.src.verify(rec)
+}
+
+// Fence implements connector.Fenced for an aligned member's reader
+// (MarkRereads): the checkpoint committed with the offset its partition
+// resumed from. A repartition topic's reader skips the records its fence
+// covers itself, and reports none.
+func (r *partReader) Fence() (read, wm int64, ok bool) {
+	if r.up != nil {
+		return 0, 0, false
+	}
+	r.src.mu.Lock()
+	defer r.src.mu.Unlock()
+	return r.fence.to, r.fence.wm, r.fence.to > 0
 }
 
 // repartReader is the reader of a repartition topic's partition: its

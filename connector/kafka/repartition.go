@@ -330,10 +330,7 @@ func (u *upstream) admit(kr *kgo.Record) (bool, error) {
 // generation had not yet read as far or seen as high a watermark as the
 // one before it.
 func (u *upstream) fence(read, wm int64) (int64, int64) {
-	if u.fenceTo <= 0 {
-		return read, wm
-	}
-	return max(read, u.fenceTo), max(wm, u.fenceWM)
+	return fence{to: u.fenceTo, wm: u.fenceWM}.join(read, wm)
 }
 
 // report takes one source partition's progress.

@@ -47,13 +47,6 @@ type repartIn struct {
 	// fence had its whole effect under the fence's watermark (every window
 	// of the record fired); it may mark a record it keeps Settled
 	fired func(rec *record.Record, wm int64) bool
-	// fences holds, per partition, the watermark of the checkpoint that
-	// this member's last reader of it resumed from (noWatermark: none),
-	// set as the group assigns the partition (loadFences). It outlives the
-	// reader: a job that a rebalance stops still passes the rows it read
-	// before through its windows after the group took the partition away,
-	// and must not take those windows for open (FenceWatermark).
-	fences map[int32]int64
 	// topicID is the topic's id once known (commits with metadata use it)
 	topicID [16]byte
 	// abort: exactly-once, a rebalance took the assignment away, and the
@@ -101,7 +94,7 @@ func (s *Source) RepartitionSource(topic string, key []string, sourcePartitions 
 		cfg.instanceID += "-repartition" // one member per client of the group
 	}
 	r := &Source{cfg: cfg, wake: make(chan struct{}, 1), extraOpts: s.extraOpts, failed: make(chan struct{}), eager: true,
-		repart: &repartIn{sourcePartitions: sourcePartitions, bounded: s.cfg.stopAtEnd, onRevoke: onRevoke, fired: fired, fences: map[int32]int64{},
+		repart: &repartIn{sourcePartitions: sourcePartitions, bounded: s.cfg.stopAtEnd, onRevoke: onRevoke, fired: fired,
 			upstream: []upstreamSource{{name: s.cfg.name, partitions: int32(sourcePartitions)}}}}
 	r.commitCond = sync.NewCond(&r.mu)
 	r.FollowEnds([]*Source{s})
@@ -219,21 +212,18 @@ func partReaderOf(rd connector.PartitionReader) *partReader {
 	return nil
 }
 
-// FenceWatermark returns the watermark of the checkpoint that the
-// repartition topic's partition p resumed from when the group last gave
-// it to this member (see CommitCheckpoint), or false when it resumed from
-// none: every window that fired under it was written before. The answer
-// stays once the group takes the partition away, until it gives it back:
-// the job that read it may still be passing the rows it read through its
-// windows.
+// FenceWatermark returns the watermark of the checkpoint that partition p
+// of a repartition topic, or of an aligned member (MarkRereads), resumed
+// from when the group last gave it to this member (see CommitCheckpoint),
+// or false when it resumed from none: every window that fired under it
+// was written before. The answer stays once the group takes the partition
+// away, until it gives it back: the job that read it may still be passing
+// the rows it read through its windows.
 func (s *Source) FenceWatermark(p int32) (int64, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.repart == nil {
-		return 0, false
-	}
-	wm, ok := s.repart.fences[p]
-	return wm, ok && wm != noWatermark
+	f, ok := s.fences[p]
+	return f.wm, ok && f.wm != noWatermark
 }
 
 // Owned returns the partitions the group assigns to this member now.
@@ -651,9 +641,12 @@ const fenceWait = 30 * time.Second
 // partitions this member was just assigned (CommitCheckpoint) and gives
 // each reader its fence: the records before the read offset whose windows
 // had all fired under the watermark are skipped, their rows being out
-// already. A partition without a checkpoint has no fence. The offset and
-// its checkpoint are one commit: a partition whose committed offset moved
-// since the group fetched it starts at the one read here, with its fence.
+// already, by a repartition topic's reader itself, and for an aligned
+// member (MarkRereads) by the job (connector.Fenced). A partition without
+// a checkpoint has no fence. The offset and its checkpoint are one commit:
+// a partition whose committed offset moved since the group fetched it
+// starts at the one read here, with its fence. Each reader also learns
+// where the records a member before may have processed end (rereadTo).
 func (s *Source) loadFences(ctx context.Context, offsets map[int32]kgo.Offset) error {
 	s.mu.Lock()
 	cl := s.client
@@ -680,13 +673,13 @@ func (s *Source) loadFences(ctx context.Context, offsets map[int32]kgo.Offset) e
 	defer s.mu.Unlock()
 	for p, at := range offsets {
 		r := s.readers[p]
-		if r == nil || r.up == nil {
+		if r == nil {
 			continue
 		}
 		r.rereadTo = rereadTo(ends, s.cfg.topic, p)
 		// replaced in one step: a job still passing the rows of the
 		// reader before through its windows never sees no fence
-		s.repart.fences[p] = noWatermark
+		s.fences[p] = fence{wm: noWatermark}
 		o, ok := resp.Lookup(s.cfg.topic, p)
 		if !ok || o.At < 0 {
 			continue
@@ -694,12 +687,19 @@ func (s *Source) loadFences(ctx context.Context, offsets map[int32]kgo.Offset) e
 		if o.At != at.EpochOffset().Offset {
 			offsets[p] = kgo.NewOffset().At(o.At)
 		}
+		if r.up == nil {
+			if wm, read, ok := parseCheckpoint(o.Metadata); ok {
+				r.fence = fence{to: read, wm: wm}
+				s.fences[p] = r.fence
+			}
+			continue
+		}
 		if read, wm, v, ok := parseStageCheckpoint(o.Metadata); ok {
 			r.up.fenceTo, r.up.fenceWM = read, wm
 			if v != nil {
 				r.up.resumeFrom(v)
 			}
-			s.repart.fences[p] = wm
+			s.fences[p] = fence{to: read, wm: wm}
 		}
 	}
 	return nil

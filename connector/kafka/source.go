@@ -62,7 +62,7 @@ type Source struct {
 	owned      map[int32]bool  // the partitions the group assigned to this member
 	wholeTopic string          // why the statement needs every partition (RequireWholeTopic), or ""
 	noCommits  bool            // commit no offset (CommitNothing)
-	rereads    bool            // mark the records a member before may have processed (MarkRereads)
+	rereads    bool            // mark the records a member before may have processed, and fence them (MarkRereads)
 	remedy     string          // what else than one process would do (RequireWholeTopic)
 	whole      chan struct{}   // closed once the job has every partition's reader (Whole)
 	holdFor    <-chan struct{} // the readers wait for it before they reach the job (HoldUntil)
@@ -125,6 +125,13 @@ type Source struct {
 	// (RepartitionSource); ups holds each partition's upstream view
 	repart *repartIn
 	ups    map[int32]*upstream
+	// fences holds, per partition, the checkpoint that this member's last
+	// reader of it resumed from (loadFences), for a repartition topic's
+	// reader and an aligned member (MarkRereads). It outlives the reader:
+	// a job still passes the rows it read through its windows after the
+	// group took the partition away (FenceWatermark), and a handover's
+	// last commit joins it (CommitCheckpoint).
+	fences map[int32]fence
 }
 
 // NewSource returns the Kafka source named name configured by the
@@ -325,6 +332,7 @@ func (s *Source) Open(ctx context.Context, schema *record.Schema, dlq connector.
 	s.committed = make(map[int32]int64)
 	s.commitSeq = make(map[int32]int64)
 	s.ups = make(map[int32]*upstream)
+	s.fences = make(map[int32]fence)
 	s.parked = make(map[int32]*partReader)
 	s.pushed = make(map[int32]int64)
 	s.resume = make(map[int32]int64)
