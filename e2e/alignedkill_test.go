@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicesql/sluice/connector/kafka"
 	"github.com/sluicesql/sluice/internal/kafkatest"
 	"github.com/sluicesql/sluice/runner"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -27,21 +28,22 @@ EMIT %s
 WITH (%s, %s, 'commit.interval'='20ms'%s)`
 
 // TestAlignedChangesSurviveKillAndJoin runs EMIT CHANGES statements grouped
-// by the source's partition key (aligned: no repartition topic) in three
-// processes of a group over 8 partitions, slowed so that the run is under
-// way when, a third of the records in, one process is killed (as by kill
-// -9, past its last commit), and two more join. The output topic applied
-// as a table (the last value of each message key, a tombstone deleting
-// it) must hold exactly one process's rows: the groups and windows open at
-// a commit hold it, so a partition that moves is replayed with their
-// records (before, their counts started again from zero: 30 of 2386
-// windows and all but a few of the 25 HAVING groups wrong), and the rows
-// a HAVING that turned false leaves are retracted (MarkRereads).
-//
-// Not covered yet: a SESSION window, and windows over disordered records,
-// whose replay rebuilds part of a window or session that fired before the
-// commit (stage 2 of a repartitioned statement skips those by the
-// watermark it commits with its offsets; an aligned member commits none).
+// by the source's partition key (aligned: no repartition topic), alone or
+// after a join with a table of traders, in three processes of a group over
+// 8 partitions, slowed so that the run is under way when, a third of the
+// records in, one process is killed (as by kill -9, past its last commit),
+// and two more join. The output topic applied as a table (the last value
+// of each message key, a tombstone deleting it) must hold exactly one
+// process's rows: the groups and windows open at a commit hold it, so a
+// partition that moves is replayed with their records (before, their
+// counts started again from zero: 30 of 2386 windows and all but a few of
+// the 25 HAVING groups wrong), the rows a HAVING that turned false leaves
+// are retracted (MarkRereads), and the replay is fenced by the watermark
+// and read offset committed with the offset (before, a SESSION window
+// wrote 5 to 10 sessions again from their records after the commit, and
+// a TUMBLING window over disordered records 24 windows with part of their
+// records; after a join with a table, which replayed nothing, every case
+// was wrong).
 func TestAlignedChangesSurviveKillAndJoin(t *testing.T) {
 	t.Parallel()
 	const late = ", 'watermark.max_out_of_orderness'='50ms', 'window.allowed_lateness'='20ms', 'late.data.strategy'='drop'"
@@ -49,21 +51,37 @@ func TestAlignedChangesSurviveKillAndJoin(t *testing.T) {
 		name, cols, window string
 		disorder           int64
 		more               string
+		table              bool // the trades joined with a table of traders first
 	}{
-		{"having", "", "HAVING SUM(quantity) % 3 <> 0", 0, ""},
-		{"tumbling", "_WINDOW_START AS w,", "WINDOW TUMBLING(trade_time, INTERVAL '200' MILLISECOND)", 0, ""},
-		{"tumbling-late", "_WINDOW_START AS w,", "WINDOW TUMBLING(trade_time, INTERVAL '200' MILLISECOND)", 300, late},
-		{"session", "_WINDOW_START AS w, _WINDOW_END AS e,", "WINDOW SESSION(trade_time, INTERVAL '60' MILLISECOND)", 0, ""},
-		{"session-late", "_WINDOW_START AS w, _WINDOW_END AS e,", "WINDOW SESSION(trade_time, INTERVAL '60' MILLISECOND)", 300, late},
+		{"having", "", "HAVING SUM(quantity) % 3 <> 0", 0, "", false},
+		{"tumbling", "_WINDOW_START AS w,", "WINDOW TUMBLING(trade_time, INTERVAL '200' MILLISECOND)", 0, "", false},
+		{"tumbling-late", "_WINDOW_START AS w,", "WINDOW TUMBLING(trade_time, INTERVAL '200' MILLISECOND)", 300, late, false},
+		{"session", "_WINDOW_START AS w, _WINDOW_END AS e,", "WINDOW SESSION(trade_time, INTERVAL '60' MILLISECOND)", 0, "", false},
+		{"session-late", "_WINDOW_START AS w, _WINDOW_END AS e,", "WINDOW SESSION(trade_time, INTERVAL '60' MILLISECOND)", 300, late, false},
+		{"table-having", "", "HAVING SUM(quantity) % 3 <> 0", 0, "", true},
+		{"table-tumbling-late", "_WINDOW_START AS w,", "WINDOW TUMBLING(trade_time, INTERVAL '200' MILLISECOND)", 300, late, true},
+		{"table-session-late", "_WINDOW_START AS w, _WINDOW_END AS e,", "WINDOW SESSION(trade_time, INTERVAL '60' MILLISECOND)", 300, late, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			const total = 12000
-			brokers := startCluster(t, "trades", "out")
+			brokers := startCluster(t, "trades", "out", "traders")
 			trades, _ := disorderedTrades(t, total, 40, tt.disorder)
 			produce(t, brokers, "trades", keyBy(trades, byTrader))
+			tmpl := alignedPerTrader
+			if tt.table {
+				// every process reads the table whole; a trader missing
+				// from it filters its trades out (an INNER join)
+				var traders []kafka.Message
+				for i := range 35 {
+					traders = append(traders, kafka.Message{Key: fmt.Appendf(nil, "%d", i), Value: fmt.Appendf(nil, `{"trader_id":%d,"name":"trader %d"}`, i, i)})
+				}
+				produce(t, brokers, "traders", traders)
+				tmpl = strings.NewReplacer("SELECT trader_id,", "SELECT t.trader_id,", "COUNT(*)", "COUNT(r.name)", "GROUP BY trader_id", "GROUP BY t.trader_id", "FROM trades\n", "FROM trades t JOIN traders r ON t.trader_id = r.trader_id\n",
+					"'commit.interval'", fmt.Sprintf("'traders.type'='kafka_source', 'traders.bootstrap.servers'='%s', 'traders.primary.key'='trader_id', 'commit.interval'", brokers)).Replace(tmpl)
+			}
 			stmt := func(emit, src, sink string) string {
-				return fmt.Sprintf(alignedPerTrader, tt.cols, tt.window, emit, src, sink, tt.more)
+				return fmt.Sprintf(tmpl, tt.cols, tt.window, emit, src, sink, tt.more)
 			}
 			one := filepath.Join(t.TempDir(), "one.jsonl")
 			_, sum := runToEnd(t, stmt("FINAL", kafkaTrades(brokers, "partition.key", "trader_id"), fmt.Sprintf("'per_trader.type'='file_sink', 'per_trader.path'='%s'", one)))

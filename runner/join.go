@@ -59,6 +59,9 @@ type joinQuery struct {
 	bootstrap []bool // per input: read the table whole before the stream flows
 	inProcess []bool // per input: another statement's in-process output
 	prog      *join.Program
+	// runStream, for a stream-table join, wraps the stream's source as
+	// its job reads it
+	runStream func(connector.Source) connector.Source
 }
 
 // openJoin opens a join statement's sources, resolves their schemas and
@@ -379,13 +382,19 @@ func joinJob(ctx context.Context, stmt *sql.Statement, opts Options, q *joinQuer
 	cfg.Program = joinProgram{prog}
 	cfg.DLQ = dead
 	cfg.Name = q.name
-	cfg.Sources = []connector.Source{stream}
-	if atSource {
-		cfg.Sources[0] = prog.JoinAtSource(stream)
-		job.SetRoutingFuncs(&cfg.Routing, keyFns)
+	// the stream as the job reads it: joined as it is read, or not
+	q.runStream = func(src connector.Source) connector.Source {
+		if atSource {
+			src = prog.JoinAtSource(src)
+		}
+		if opts.InProcess != nil {
+			src = opts.InProcess.Gate(src)
+		}
+		return src
 	}
-	if opts.InProcess != nil {
-		cfg.Sources[0] = opts.InProcess.Gate(cfg.Sources[0])
+	cfg.Sources = []connector.Source{q.runStream(stream)}
+	if atSource {
+		job.SetRoutingFuncs(&cfg.Routing, keyFns)
 	}
 	cfg.Sinks = []connector.Sink{sink}
 	cfg.Progress, cfg.ProgressInterval = opts.Progress, opts.ProgressInterval
@@ -423,6 +432,12 @@ func (q *joinQuery) scaleOut(ctx context.Context, stmt *sql.Statement, opts Opti
 	}
 	guardScaleOut(j.Plan, q.srcs[0])
 	holdOtherStreams(j.Plan, q.srcs)
+	if q.runStream != nil {
+		// a stream-table join split as its stream is
+		if src := replayAligned(j.Plan, q.prog, q.srcs[0]); src != q.srcs[0] {
+			j.config.Sources[0] = q.runStream(src)
+		}
+	}
 	return nil
 }
 

@@ -5,7 +5,6 @@ import (
 
 	"github.com/sluicesql/sluice/connector"
 	"github.com/sluicesql/sluice/connector/kafka"
-	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/partition"
 	"github.com/sluicesql/sluice/plan"
 )
@@ -52,7 +51,7 @@ func guardScaleOut(p *plan.Plan, src connector.Source) {
 // watermark too (a window that fired is not opened again with part of its
 // records), and writes nothing of the sessions it rebuilds that had fired
 // (exec.Program.SetReplayFences).
-func replayAligned(p *plan.Plan, prog *exec.Program, src connector.Source) connector.Source {
+func replayAligned(p *plan.Plan, prog replayable, src connector.Source) connector.Source {
 	ks, ok := src.(*kafka.Source)
 	if !ok || p.Repartition != nil || ks.Group() == "" || !p.ScaleOut().Split {
 		return src
@@ -61,6 +60,13 @@ func replayAligned(p *plan.Plan, prog *exec.Program, src connector.Source) conne
 	prog.SetReplayFences(ks.FenceWatermark)
 	ks.MarkRereads()
 	return ks.Checkpointing()
+}
+
+// replayable is a program a replay after a rebalance can rebuild the state
+// of (*exec.Program, *join.Program).
+type replayable interface {
+	HoldChanges()
+	SetReplayFences(fence func(partition int32) (int64, bool))
 }
 
 // holdOtherStreams makes the other streams of a stream-stream join run in
