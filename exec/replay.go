@@ -156,12 +156,14 @@ func (p *Program) Replayed(rec *record.Record, wm int64) bool {
 func (p *Program) ReplayRule() func(rec *record.Record, wm int64) bool { return p.Replayed }
 
 // SetReplayFences makes a SESSION window program, run by stage 2 of a
-// statement repartitioned across processes, write nothing of the sessions
+// statement repartitioned across processes or by a consumer-group member
+// of a statement aligned with its source, write nothing of the sessions
 // a replay after a rebalance rebuilds that had fired before it: fence
 // gives the watermark of the checkpoint a partition resumed from (false
 // for none). Such a session closes at or before that watermark (see
-// Pipeline.firedBeforeFence). Call it before the first pipeline; nil
-// turns it off.
+// Pipeline.firedBeforeFence); a window's record after the checkpoint is
+// judged late by it too (Pipeline.windowBound). A pipeline asks once per
+// source partition. Call it before the first pipeline; nil turns it off.
 func (p *Program) SetReplayFences(fence func(partition int32) (int64, bool)) {
 	p.fence = fence
 }

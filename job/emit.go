@@ -269,13 +269,15 @@ func (r *run) flushAll() error {
 // lowered by every held offset reported for the partition. A held report
 // whose topic no source partition carries lowers every partition with its
 // number. A connector.Checkpointer source commits every partition it has
-// read, moved or not, with the barrier's watermark and read offsets, in
-// the transaction that holds the output written since its last commit.
+// read, moved or not, with the barrier's watermark and read offsets (the
+// checkpoint moves on while open state holds the offsets back); exactly-once
+// (Config.Transactional) in the transaction that holds the output written
+// since its last commit.
 func (r *run) commit(bar *barrier, held []heldOffset) error {
 	next := bar.next
 	bySource := map[int]map[int32]int64{}
 	for sp, off := range next {
-		_, txn := r.cfg.Sources[sp.source].(connector.Checkpointer)
+		_, checkpoints := r.cfg.Sources[sp.source].(connector.Checkpointer)
 		sp.mu.Lock()
 		topics := sp.topics
 		sp.mu.Unlock()
@@ -284,7 +286,7 @@ func (r *run) commit(bar *barrier, held []heldOffset) error {
 				off = min(off, h.offset)
 			}
 		}
-		if off < 0 || (off <= sp.committed && !txn) {
+		if off < 0 || (off <= sp.committed && !checkpoints) {
 			continue
 		}
 		if bySource[sp.source] == nil {
