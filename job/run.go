@@ -202,7 +202,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		em.checkpoint(&barrier{next: next, wm: r.wm.Load()}, em.final)
 	}
 	if n := r.replayed.Load(); n > 0 {
-		slog.Info("exactly-once: skipped records read again after a restart whose windows were already emitted", "records", n)
+		slog.Info("skipped records read again after a restart or a rebalance that had their effect already (their windows were written)", "records", n)
 	}
 	err = r.finishOutputs()
 	for _, src := range cfg.Sources {
