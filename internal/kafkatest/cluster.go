@@ -17,10 +17,21 @@ func Cluster(t testing.TB, opts ...kfake.Opt) *kfake.Cluster {
 		t.Fatalf("kfake: %v", err)
 	}
 	t.Cleanup(c.Close)
-	s, err := watchSessions(c)
+	stop, err := Watch(c)
 	if err != nil {
 		t.Fatalf("kfake: %v", err)
 	}
-	t.Cleanup(s.close) // before the cluster closes
+	t.Cleanup(stop) // before the cluster closes
 	return c
+}
+
+// Watch keeps and expires the members of c's classic consumer groups as
+// Kafka's coordinator does where kfake differs (see Cluster) until stop,
+// which returns once that stopped (also on a cluster closed first).
+func Watch(c *kfake.Cluster) (stop func(), err error) {
+	s, err := watchSessions(c)
+	if err != nil {
+		return nil, err
+	}
+	return s.close, nil
 }
