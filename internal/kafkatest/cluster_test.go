@@ -266,32 +266,18 @@ func TestSessionsStopOnAClusterClosedEarly(t *testing.T) {
 // more than its members (until its timeout, here 10 minutes).
 func TestStaticReplacedInSync(t *testing.T) {
 	w := newWire(t, true)
-	ca, cb, cb2 := w.client(), w.client(), w.client()
-	a := answer(w, w.join(ca, "", "a", wireSession), "a joins")
-	// a is the leader of generation 1 and leaves it unsynced: b joins
-	bj := w.join(cb, "", "b", wireSession)
-	if _, err := w.c.WaitGroupInfo(w.ctx, "g", func(g *kfake.GroupInfo) bool { return g != nil && len(g.Members) == 2 }); err != nil {
-		t.Fatal(err)
-	}
-	a = answer(w, w.join(ca, a.MemberID, "a", wireSession), "a rejoins")
-	b := answer(w, bj, "b joins")
-	if a.Generation != b.Generation {
-		t.Fatalf("generations %d and %d", a.Generation, b.Generation)
-	}
-	// b syncs and waits for the leader, and restarts meanwhile: the new
-	// b joins before the leader syncs
-	bs := w.sync(cb, b.MemberID, "b", b.Generation)
-	w.arrived(1, "b's sync", syncOf(b.MemberID))
-	b2j := w.join(cb2, "", "b", wireSession)
-	w.arrived(2, "the new b's join", restartOf("b"))
+	p := w.pairInSync(wireSession, true)
+	// b restarts meanwhile: the new b joins before the leader syncs
+	b2j := w.join(w.client(), "", p.bi, wireSession)
+	w.arrived(2, "the new b's join", restartOf(p.bi))
 	// the leader syncs, and joins again if the group rebalances
-	as := await(w, w.sync(ca, a.MemberID, "a", a.Generation, a.MemberID, b.MemberID), "the leader's sync")
+	gen := p.gen
+	as := await(w, w.sync(p.ca, p.a, p.ai, p.gen, p.a, p.b), "the leader's sync")
 	if as.ErrorCode == kerr.RebalanceInProgress.Code {
-		a = answer(w, w.join(ca, a.MemberID, "a", wireSession), "a rejoins after b restarted")
+		gen = answer(w, w.join(p.ca, p.a, p.ai, wireSession), "a rejoins after b restarted").Generation
 	}
-	await(w, bs, "b's sync") // answered or fenced
-	b2 := answer(w, b2j, "the new b joins")
-	if a.Generation != b2.Generation {
-		t.Errorf("generations %d and %d", a.Generation, b2.Generation)
+	await(w, p.bSync, "b's sync") // answered or fenced
+	if b2 := answer(w, b2j, "the new b joins"); b2.Generation != gen {
+		t.Errorf("generations %d and %d", gen, b2.Generation)
 	}
 }

@@ -253,74 +253,95 @@ func (w *wire) members() []string {
 	return ids
 }
 
-// pair is a group of two dynamic members in generation gen, the leader
-// a and b, each with its client.
+// pair is a group of two members in generation gen, the leader a and b,
+// each with its client, dynamic or static (instances ai and bi).
 type pair struct {
 	ca, cb *kgo.Client
 	a, b   string
+	ai, bi string // "" if dynamic
 	gen    int32
 	bSync  <-chan result[*kmsg.SyncGroupResponse] // b's SyncGroup, waiting
 }
 
-// pairInSync makes a pair whose b (with session timeout bSession) waits
-// in SyncGroup for the leader, which has not synced.
-func (w *wire) pairInSync(bSession time.Duration) pair {
+// pairInSync makes a pair, of static members if static, whose b (with
+// session timeout bSession) waits in SyncGroup for the leader, which has
+// not synced.
+func (w *wire) pairInSync(bSession time.Duration, static bool) pair {
 	w.t.Helper()
 	p := pair{ca: w.client(), cb: w.client()}
-	p.a = w.newMember(p.ca, wireSession)
-	answer(w, w.join(p.ca, p.a, "", wireSession), "a joins")
+	if static {
+		p.ai, p.bi = "a", "b"
+		p.a = answer(w, w.join(p.ca, "", p.ai, wireSession), "a joins").MemberID
+	} else {
+		p.a = w.newMember(p.ca, wireSession)
+		answer(w, w.join(p.ca, p.a, "", wireSession), "a joins")
+	}
 	// a leads generation 1 and leaves it unsynced: b joins, then a again
-	p.b = w.newMember(p.cb, bSession)
-	bj := w.join(p.cb, p.b, "", bSession)
-	w.arrived(1, "b's join", joinOf(p.b))
-	ar := answer(w, w.join(p.ca, p.a, "", wireSession), "a rejoins")
+	var bj <-chan result[*kmsg.JoinGroupResponse]
+	if static {
+		bj = w.join(p.cb, "", p.bi, bSession)
+		w.arrived(1, "b's join", restartOf(p.bi))
+	} else {
+		id := w.newMember(p.cb, bSession)
+		bj = w.join(p.cb, id, "", bSession)
+		w.arrived(1, "b's join", joinOf(id))
+	}
+	ar := answer(w, w.join(p.ca, p.a, p.ai, wireSession), "a rejoins")
 	br := answer(w, bj, "b joins")
 	if ar.LeaderID != p.a || ar.Generation != br.Generation {
 		w.t.Fatalf("leader %s, generations %d and %d; want a (%s) leading both in one", ar.LeaderID, ar.Generation, br.Generation, p.a)
 	}
-	p.gen = ar.Generation
-	p.bSync = w.sync(p.cb, p.b, "", p.gen)
+	p.b, p.gen = br.MemberID, ar.Generation
+	p.bSync = w.sync(p.cb, p.b, p.bi, p.gen)
 	w.arrived(1, "b's sync", syncOf(p.b))
 	return p
 }
 
 // TestKfakeMiscountsRemovalInSync shows on kfake alone (the pinned
 // version) the miscount sessions works around: a member waiting in
-// SyncGroup that leaves, or that kfake expires, leaves the rebalance its
-// removal starts waiting for one join more than there are members, until
-// its timer fires (here 10 minutes): the leader, alone in the group,
-// joins again and is not answered. On Kafka it is answered at once. If
-// this fails, kfake counts right and sessions' holdRemoval, and its
-// heartbeats of members waiting in SyncGroup, can go.
+// SyncGroup that leaves, that kfake expires, or whose static instance
+// restarts leaves the rebalance its removal starts waiting for one join
+// more than there are members, until its timer fires (here 10 minutes):
+// the leader joins again, last, and is not answered. On Kafka it is
+// answered at once. If this fails, kfake counts right and sessions'
+// holdRemoval, and its heartbeats of members waiting in SyncGroup, can
+// go.
 func TestKfakeMiscountsRemovalInSync(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
+		static   bool
 		bSession time.Duration
 		remove   func(*wire, pair)
+		members  int // once removed
 	}{
-		{"leave", wireSession, func(w *wire, p pair) {
+		{"leave", false, wireSession, func(w *wire, p pair) {
 			answer(w, w.leave(w.client(), p.b), "b leaves")
-		}},
-		{"expiry", time.Second, func(w *wire, p pair) {
+		}, 1},
+		{"expiry", false, time.Second, func(w *wire, p pair) {
 			if _, err := w.c.WaitGroupInfo(w.ctx, "g", func(g *kfake.GroupInfo) bool { return len(g.Members) == 1 }); err != nil {
 				t.Fatal("kfake never expired b, waiting in SyncGroup past its session timeout")
 			}
-		}},
+		}, 1},
+		{"static-restart", true, wireSession, func(w *wire, p pair) {
+			w.join(w.client(), "", p.bi, wireSession)
+			w.arrived(2, "the new b's join", restartOf(p.bi))
+		}, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWire(t, false)
-			p := w.pairInSync(tc.bSession)
+			p := w.pairInSync(tc.bSession, tc.static)
 			tc.remove(w, p)
-			if r := await(w, w.sync(p.ca, p.a, "", p.gen, p.a, p.b), "a syncs"); r.ErrorCode != kerr.RebalanceInProgress.Code {
+			if r := await(w, w.sync(p.ca, p.a, p.ai, p.gen, p.a, p.b), "a syncs"); r.ErrorCode != kerr.RebalanceInProgress.Code {
 				t.Fatalf("a syncs: %v, want REBALANCE_IN_PROGRESS (b removed)", kerr.ErrorForCode(r.ErrorCode))
 			}
-			w.join(p.ca, p.a, "", wireSession)
-			w.arrived(3, "a's third join", joinOf(p.a))
+			n := w.count(joinOf(p.a))
+			w.join(p.ca, p.a, p.ai, wireSession)
+			w.arrived(n+1, "a's join", joinOf(p.a))
 			// kfake completes a rebalance as it handles the join that
 			// brings every member in: handled before this read
 			g := w.c.GroupInfo("g")
-			if g.State != "PreparingRebalance" || len(g.Members) != 1 {
-				t.Fatalf("group %s with %d members after its one member joined: kfake no longer miscounts", g.State, len(g.Members))
+			if g.State != "PreparingRebalance" || len(g.Members) != tc.members {
+				t.Fatalf("group %s with %d members after all joined (want %d): kfake no longer miscounts", g.State, len(g.Members), tc.members)
 			}
 		})
 	}
@@ -331,7 +352,7 @@ func TestKfakeMiscountsRemovalInSync(t *testing.T) {
 // rebalance waited for one more join (TestKfakeMiscountsRemovalInSync).
 func TestLeaveInSync(t *testing.T) {
 	w := newWire(t, true)
-	p := w.pairInSync(wireSession)
+	p := w.pairInSync(wireSession, false)
 	left := w.leave(w.client(), p.b)
 	w.arrived(1, "b's leave", leaveOf(p.b))
 	// the leader syncs: completing the rebalance if b's leave waits for
@@ -353,7 +374,7 @@ func TestLeaveInSync(t *testing.T) {
 // (TestKfakeMiscountsRemovalInSync).
 func TestSessionKeptInSync(t *testing.T) {
 	w := newWire(t, true)
-	p := w.pairInSync(time.Second)
+	p := w.pairInSync(time.Second, false)
 	// b does not heartbeat: the heartbeats naming it are sessions',
 	// at least a third of its session timeout apart, so four span more
 	// than its session timeout
