@@ -140,6 +140,7 @@ var (
 	_ connector.KeyChecker   = (*sideSource)(nil)
 	_ connector.Failer       = (*sideSource)(nil)
 	_ connector.Checkpointer = (*checkpointSideSource)(nil)
+	_ connector.Fenced       = (*sideReader)(nil)
 )
 
 type sideReader struct {
@@ -239,6 +240,16 @@ func widen(dst, vals []record.Value, side Side, tag record.Value) []record.Value
 		row[side.Slot] = tag
 	}
 	return row
+}
+
+// Fence forwards the checkpoint the reader's partition resumed from
+// (connector.Fenced), none when it has none: a stream joined with tables
+// as it is read is fenced as it would be alone.
+func (r *sideReader) Fence() (read, wm int64, ok bool) {
+	if f, ok := r.PartitionReader.(connector.Fenced); ok {
+		return f.Fence()
+	}
+	return 0, 0, false
 }
 
 // Position forwards the reader's position (connector.Positioner), -1 when
