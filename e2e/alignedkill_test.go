@@ -41,9 +41,9 @@ WITH (%s, %s, 'commit.interval'='20ms'%s)`
 // are retracted (MarkRereads), and the replay is fenced by the watermark
 // and read offset committed with the offset (before, a SESSION window
 // wrote 5 to 10 sessions again from their records after the commit, and
-// a TUMBLING window over disordered records 24 windows with part of their
-// records; after a join with a table, which replayed nothing, every case
-// was wrong).
+// windows over disordered records were written with part of their records:
+// 24 of 2380 TUMBLING windows, 43 of 4739 SLIDING ones; after a join with a
+// table, which replayed nothing, every case was wrong).
 func TestAlignedChangesSurviveKillAndJoin(t *testing.T) {
 	t.Parallel()
 	const late = ", 'watermark.max_out_of_orderness'='50ms', 'window.allowed_lateness'='20ms', 'late.data.strategy'='drop'"
@@ -56,6 +56,7 @@ func TestAlignedChangesSurviveKillAndJoin(t *testing.T) {
 		{"having", "", "HAVING SUM(quantity) % 3 <> 0", 0, "", false},
 		{"tumbling", "_WINDOW_START AS w,", "WINDOW TUMBLING(trade_time, INTERVAL '200' MILLISECOND)", 0, "", false},
 		{"tumbling-late", "_WINDOW_START AS w,", "WINDOW TUMBLING(trade_time, INTERVAL '200' MILLISECOND)", 300, late, false},
+		{"sliding-late", "_WINDOW_START AS w,", "WINDOW SLIDING(trade_time, INTERVAL '200' MILLISECOND, INTERVAL '100' MILLISECOND)", 300, late, false},
 		{"session", "_WINDOW_START AS w, _WINDOW_END AS e,", "WINDOW SESSION(trade_time, INTERVAL '60' MILLISECOND)", 0, "", false},
 		{"session-late", "_WINDOW_START AS w, _WINDOW_END AS e,", "WINDOW SESSION(trade_time, INTERVAL '60' MILLISECOND)", 300, late, false},
 		{"table-having", "", "HAVING SUM(quantity) % 3 <> 0", 0, "", true},
