@@ -42,34 +42,38 @@ import (
 //     answered (or, if it was waiting in SyncGroup, since that was), as
 //     Kafka expires it.
 //
-// And in a third, a miscount: kfake removes a member (removeMember) by
-// decrementing its count of the members waiting in JoinGroup whenever the
-// member has a request waiting, though a member waiting in SyncGroup was
-// never counted there. The rebalance the removal starts then waits for
-// one join more than there are members, and ends only as its timer fires,
-// which kfake restarts at every join and leave: with members that time
-// out and join again, never (the static e2e hang of eos4: every process
-// waiting for an assignment, joins failing "i/o timeout"). Kafka counts
-// only the members awaiting a join (ClassicGroup.remove decrements
-// numMembersAwaitingJoinResponse only if the member isAwaitingJoin). kfake
-// removes a member waiting in SyncGroup in three ways, and sessions keeps
-// each from miscounting:
+// And in a third, a miscount: kfake keeps a count of the members waiting
+// in JoinGroup, and a rebalance ends as it reaches the group's size. But
+// it counts a member by whether it has a request waiting, which may be a
+// SyncGroup, never counted: removing such a member (removeMember)
+// decrements the count, and its JoinGroup (updateMemberAndRebalance, with
+// another subscription: one that gave its SyncGroup up) does not
+// increment it. The rebalance that starts then waits for one join more
+// than there are members, and ends only as its timer fires, which kfake
+// restarts at every join and leave: with members that time out and join
+// again, never (the static e2e hang of eos4: every process waiting for an
+// assignment, joins failing "i/o timeout"). Kafka counts only the members
+// awaiting a join (ClassicGroup.remove and updateMember change
+// numMembersAwaitingJoinResponse by whether the member isAwaitingJoin).
+// sessions keeps kfake from miscounting:
 //
-//   - a LeaveGroup naming it, and the JoinGroup of a static member with no
-//     member ID (a restarted process) replacing it: sessions holds the
-//     request until the member no longer waits in SyncGroup (holdRemoval);
-//   - its session timeout: Kafka never expires a member waiting in
-//     SyncGroup (ClassicGroupMember.hasSatisfiedHeartbeat: "Members that
-//     are awaiting a rebalance automatically satisfy expected
-//     heartbeats"; its wait is bounded by the leader's SyncGroup or, if
-//     that never comes, the rebalance timeout after which the members that
-//     did not sync are removed), while kfake keeps the timer it started as
-//     it answered the member's join running: sessions heartbeats, on its
-//     behalf, a member waiting in SyncGroup, every third of its session
-//     timeout, as it does one waiting in JoinGroup.
+//   - a LeaveGroup naming a member waiting in SyncGroup, the JoinGroup of
+//     a static member with no member ID (a restarted process) replacing
+//     one, and a JoinGroup of one: sessions holds the request until the
+//     member no longer waits in SyncGroup (holdMiscount);
+//   - kfake also removes a member waiting in SyncGroup as its session
+//     timeout passes, which Kafka never does
+//     (ClassicGroupMember.hasSatisfiedHeartbeat: "Members that are
+//     awaiting a rebalance automatically satisfy expected heartbeats"; the
+//     wait is bounded by the leader's SyncGroup or, if that never comes,
+//     the rebalance timeout after which the members that did not sync are
+//     removed): kfake keeps the timer it started as it answered the
+//     member's join running. sessions heartbeats, on its behalf, a member
+//     waiting in SyncGroup, every third of its session timeout, as it does
+//     one waiting in JoinGroup.
 //
 // It sees every JoinGroup, SyncGroup, Heartbeat and LeaveGroup through
-// control functions that only observe (a removal may wait), and reads
+// control functions that only observe (some may wait), and reads
 // each group's state (GroupInfo) every poll. A control function runs on
 // the cluster's loop just before its request is handled, so a request
 // seen before a read is handled before it. The heartbeats and leaves go
@@ -135,7 +139,7 @@ func watchSessions(c *kfake.Cluster) (*sessions, error) {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	for _, key := range []kmsg.Key{kmsg.JoinGroup, kmsg.SyncGroup, kmsg.Heartbeat, kmsg.LeaveGroup} {
 		c.ControlKey(int16(key), func(req kmsg.Request) (kmsg.Response, error, bool) {
-			s.holdRemoval(req)
+			s.holdMiscount(req)
 			s.saw(req)
 			return nil, nil, false
 		})
@@ -145,31 +149,35 @@ func watchSessions(c *kfake.Cluster) (*sessions, error) {
 	return s, nil
 }
 
-// holdRemoval holds, on the cluster's loop, a request that removes a
-// member of its group (a LeaveGroup naming it, or the JoinGroup of a
-// static member with no member ID, a restarted process, replacing the
-// instance's member) while that member waits in SyncGroup, until it no
-// longer does: the leader synced, a rebalance started, or the rebalance
-// timeout removed the members that did not sync. The removal then happens
-// as kfake should. Kafka removes the member at once (and counts right):
-// holding the request only delays it, as a slow network could, and Kafka
+// holdMiscount holds, on the cluster's loop, a request that kfake
+// miscounts when it names a member waiting in SyncGroup (see sessions: a
+// LeaveGroup naming it, the JoinGroup of a static member with no member ID
+// replacing the instance's member, or its own JoinGroup), until that
+// member no longer waits: the leader synced, a rebalance started, or the
+// rebalance timeout removed the members that did not sync. The request is
+// then handled as kfake should. Kafka handles it at once (and counts
+// right): holding it only delays it, as a slow network could, and Kafka
 // too handles a connection's requests one at a time, in order, so the
 // test's clients meet an order Kafka could give them. The wait is bounded
 // by the rebalance timeout, within a JoinGroup's own timeout on the
 // client (a LeaveGroup's may pass: the member leaves either way).
-func (s *sessions) holdRemoval(req kmsg.Request) {
+func (s *sessions) holdMiscount(req kmsg.Request) {
 	var group string
-	var removes func(kfake.GroupMember) bool
+	var names func(kfake.GroupMember) bool
 	switch r := req.(type) {
 	case *kmsg.JoinGroupRequest:
-		if r.MemberID != "" || r.InstanceID == nil {
-			return
-		}
 		group = r.Group
-		removes = func(m kfake.GroupMember) bool { return m.InstanceID != nil && *m.InstanceID == *r.InstanceID }
+		switch {
+		case r.MemberID != "":
+			names = func(m kfake.GroupMember) bool { return m.MemberID == r.MemberID }
+		case r.InstanceID != nil:
+			names = func(m kfake.GroupMember) bool { return m.InstanceID != nil && *m.InstanceID == *r.InstanceID }
+		default:
+			return // a new member
+		}
 	case *kmsg.LeaveGroupRequest:
 		group = r.Group
-		removes = func(m kfake.GroupMember) bool {
+		names = func(m kfake.GroupMember) bool {
 			if r.Version < 3 {
 				return m.MemberID == r.MemberID
 			}
@@ -185,7 +193,7 @@ func (s *sessions) holdRemoval(req kmsg.Request) {
 		return
 	}
 	s.c.SleepControl(func() {
-		for s.syncing(group, removes) {
+		for s.syncing(group, names) {
 			select {
 			case <-s.ctx.Done():
 				return
@@ -195,11 +203,11 @@ func (s *sessions) holdRemoval(req kmsg.Request) {
 	})
 }
 
-// syncing reports whether a member of group that removes selects waits
+// syncing reports whether a member of group that names selects waits
 // in SyncGroup: the group completes a rebalance and the member sent a
 // SyncGroup naming its generation. It reads the group's state, so runs
 // off the cluster's loop.
-func (s *sessions) syncing(group string, removes func(kfake.GroupMember) bool) bool {
+func (s *sessions) syncing(group string, names func(kfake.GroupMember) bool) bool {
 	info, ok := s.read(group)
 	if !ok || info == nil || info.State != "CompletingRebalance" {
 		return false
@@ -207,7 +215,7 @@ func (s *sessions) syncing(group string, removes func(kfake.GroupMember) bool) b
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, m := range info.Members {
-		if ss := s.members[member{group, m.MemberID}]; removes(m) && ss != nil && ss.synced && ss.gen == info.Epoch {
+		if ss := s.members[member{group, m.MemberID}]; names(m) && ss != nil && ss.synced && ss.gen == info.Epoch {
 			return true
 		}
 	}

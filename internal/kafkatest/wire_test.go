@@ -31,9 +31,10 @@ const wireSession = 30 * time.Second
 
 // newWire starts a cluster whose group requests w sees, with kafkatest's
 // sessions if sessions, else kfake alone. w sees a request before
-// sessions does (and before sessions may hold it), and the cluster
-// handles it next, before any request that arrives later: once w saw a
-// request, a request sent then is handled after it.
+// sessions does, and the cluster handles it next, before any request that
+// arrives later, unless sessions holds it (holdMiscount: a JoinGroup
+// naming a member, a LeaveGroup, may wait): once w saw a SyncGroup, or
+// any request on kfake alone, a request sent then is handled after it.
 func newWire(t *testing.T, sessions bool) *wire {
 	t.Helper()
 	c, err := kfake.NewCluster(kfake.SeedTopics(4, "t"), kfake.BrokerConfigs(map[string]string{"group.min.session.timeout.ms": "1000"}))
@@ -138,8 +139,14 @@ func errorCode(r kmsg.Response) int16 {
 // join sends the JoinGroup of member id (or a new member if ""), of
 // static instance (or dynamic if "").
 func (w *wire) join(cl *kgo.Client, id, instance string, session time.Duration) <-chan result[*kmsg.JoinGroupResponse] {
+	return w.joinWith(cl, id, instance, session, nil)
+}
+
+// joinWith sends a JoinGroup as join does, with userData in the member's
+// subscription.
+func (w *wire) joinWith(cl *kgo.Client, id, instance string, session time.Duration, userData []byte) <-chan result[*kmsg.JoinGroupResponse] {
 	meta := kmsg.NewConsumerMemberMetadata()
-	meta.Topics = []string{"t"}
+	meta.Topics, meta.UserData = []string{"t"}, userData
 	req := kmsg.NewPtrJoinGroupRequest()
 	req.Group, req.MemberID = "g", id
 	if instance != "" {
@@ -280,11 +287,13 @@ func (w *wire) pairInSync(bSession time.Duration, static bool) pair {
 	var bj <-chan result[*kmsg.JoinGroupResponse]
 	if static {
 		bj = w.join(p.cb, "", p.bi, bSession)
-		w.arrived(1, "b's join", restartOf(p.bi))
 	} else {
-		id := w.newMember(p.cb, bSession)
-		bj = w.join(p.cb, id, "", bSession)
-		w.arrived(1, "b's join", joinOf(id))
+		bj = w.join(p.cb, w.newMember(p.cb, bSession), "", bSession)
+	}
+	if _, err := w.c.WaitGroupInfo(w.ctx, "g", func(g *kfake.GroupInfo) bool {
+		return g != nil && g.State == "PreparingRebalance" && len(g.Members) == 2
+	}); err != nil {
+		w.t.Fatal("b's join was never handled")
 	}
 	ar := answer(w, w.join(p.ca, p.a, p.ai, wireSession), "a rejoins")
 	br := answer(w, bj, "b joins")
@@ -304,7 +313,7 @@ func (w *wire) pairInSync(bSession time.Duration, static bool) pair {
 // more than there are members, until its timer fires (here 10 minutes):
 // the leader joins again, last, and is not answered. On Kafka it is
 // answered at once. If this fails, kfake counts right and sessions'
-// holdRemoval, and its heartbeats of members waiting in SyncGroup, can
+// holdMiscount, and its heartbeats of members waiting in SyncGroup, can
 // go.
 func TestKfakeMiscountsRemovalInSync(t *testing.T) {
 	for _, tc := range []struct {
@@ -325,6 +334,13 @@ func TestKfakeMiscountsRemovalInSync(t *testing.T) {
 		{"static-restart", true, wireSession, func(w *wire, p pair) {
 			w.join(w.client(), "", p.bi, wireSession)
 			w.arrived(2, "the new b's join", restartOf(p.bi))
+		}, 2},
+		{"rejoin", false, wireSession, func(w *wire, p pair) {
+			// b gave its SyncGroup up (its read timed out), and joins
+			// again with another subscription
+			n := w.count(joinOf(p.b))
+			w.joinWith(w.client(), p.b, "", wireSession, []byte("changed"))
+			w.arrived(n+1, "b's join again", joinOf(p.b))
 		}, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -364,6 +380,28 @@ func TestLeaveInSync(t *testing.T) {
 	r := answer(w, w.join(p.ca, p.a, "", wireSession), "a joins again")
 	if len(r.Members) != 1 || r.Generation <= p.gen {
 		t.Errorf("a answered in generation %d with %d members, want alone after %d", r.Generation, len(r.Members), p.gen)
+	}
+}
+
+// TestRejoinInSync: a member waiting in SyncGroup gives it up and joins
+// again with another subscription; once the leader has joined again too,
+// both are answered in one generation, as on Kafka. On kfake alone the
+// rebalance waited for one more join (TestKfakeMiscountsRemovalInSync).
+func TestRejoinInSync(t *testing.T) {
+	w := newWire(t, true)
+	p := w.pairInSync(wireSession, false)
+	n := w.count(joinOf(p.b))
+	bj := w.joinWith(w.client(), p.b, "", wireSession, []byte("changed"))
+	w.arrived(n+1, "b's join again", joinOf(p.b))
+	// the leader syncs: completing the rebalance if b's join waits for
+	// it, else told of the one b's join started
+	if r := await(w, w.sync(p.ca, p.a, "", p.gen, p.a, p.b), "a syncs"); r.ErrorCode != 0 && r.ErrorCode != kerr.RebalanceInProgress.Code {
+		t.Fatalf("a syncs: %v", kerr.ErrorForCode(r.ErrorCode))
+	}
+	a := answer(w, w.join(p.ca, p.a, "", wireSession), "a joins again")
+	b := answer(w, bj, "b joins again")
+	if a.Generation != b.Generation || len(a.Members) != 2 {
+		t.Errorf("generations %d and %d, %d members; want both in one", a.Generation, b.Generation, len(a.Members))
 	}
 }
 
