@@ -412,7 +412,9 @@ func TestRejoinInSync(t *testing.T) {
 // (TestKfakeMiscountsRemovalInSync).
 func TestSessionKeptInSync(t *testing.T) {
 	w := newWire(t, true)
-	p := w.pairInSync(time.Second, false)
+	// a session timeout of 2s leaves sessions time to see b waiting on a
+	// loaded machine (it reads the group every 100ms)
+	p := w.pairInSync(2*time.Second, false)
 	// b does not heartbeat: the heartbeats naming it are sessions',
 	// at least a third of its session timeout apart, so four span more
 	// than its session timeout
