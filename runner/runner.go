@@ -213,7 +213,7 @@ func Prepare(ctx context.Context, stmt *sql.Statement, opts Options) (j *Job, er
 	cfg.Name = name
 	cfg.Sources = []connector.Source{runSrc}
 	if opts.InProcess != nil {
-		cfg.Sources[0] = opts.InProcess.Gate(src)
+		cfg.Sources[0] = opts.InProcess.Gate(runSrc)
 	}
 	cfg.Sinks = []connector.Sink{sink}
 	if g, err := guarantee(props); err != nil {
