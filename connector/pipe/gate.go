@@ -30,15 +30,21 @@ type Gate struct {
 type heldCommit struct {
 	marks   [][]int64 // per stream: the writer's positions at the commit
 	offsets map[int32]int64
+	cp      *connector.Checkpoint // the job's checkpoint (CommitCheckpoint), or nil
 }
 
 // NewGate returns src with its commits held back until the readers of
 // streams have committed. The gate passes on what src says through the
-// optional source interfaces (connector.Bounded, KeyChecker, Failer).
-func NewGate(src connector.Source, streams []*Stream) *Gate {
+// optional source interfaces (connector.Bounded, KeyChecker, Failer), and
+// is a connector.Checkpointer when src is one: a checkpoint commits with
+// the offsets it came with.
+func NewGate(src connector.Source, streams []*Stream) connector.Source {
 	g := &Gate{Wrapped: connector.Wrapped{Source: src}, streams: streams, changed: make(chan struct{})}
 	for _, s := range streams {
 		s.onChange(g.release)
+	}
+	if _, ok := src.(connector.Checkpointer); ok {
+		return checkpointGate{g}
 	}
 	return g
 }
@@ -46,7 +52,13 @@ func NewGate(src connector.Source, streams []*Stream) *Gate {
 // Commit implements connector.Source: it holds offsets until every stream
 // reader has committed what the writer had flushed by now.
 func (g *Gate) Commit(ctx context.Context, offsets map[int32]int64) error {
-	c := heldCommit{offsets: maps.Clone(offsets)}
+	return g.hold(offsets, nil)
+}
+
+// hold holds offsets, committed with cp when it is not nil, until every
+// stream reader has committed what the writer had flushed by now.
+func (g *Gate) hold(offsets map[int32]int64, cp *connector.Checkpoint) error {
+	c := heldCommit{offsets: maps.Clone(offsets), cp: cp}
 	for _, s := range g.streams {
 		c.marks = append(c.marks, s.marks())
 	}
@@ -64,6 +76,7 @@ func (g *Gate) release() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	var ready map[int32]int64
+	var cp *connector.Checkpoint
 	n := 0
 	for _, c := range g.pending {
 		if !g.reached(c) {
@@ -73,6 +86,14 @@ func (g *Gate) release() {
 			ready = map[int32]int64{}
 		}
 		maps.Copy(ready, c.offsets)
+		if c.cp != nil {
+			// the latest watermark, with every partition's read offset
+			if cp == nil {
+				cp = &connector.Checkpoint{Read: map[int32]int64{}}
+			}
+			cp.Watermark = c.cp.Watermark
+			maps.Copy(cp.Read, c.cp.Read)
+		}
 		n++
 	}
 	g.pending = g.pending[n:]
@@ -80,7 +101,13 @@ func (g *Gate) release() {
 		g.pending = nil
 	}
 	if ready != nil {
-		if err := g.Source.Commit(context.Background(), ready); err != nil && g.err == nil {
+		var err error
+		if cpr, ok := g.Source.(connector.Checkpointer); ok && cp != nil {
+			err = cpr.CommitCheckpoint(context.Background(), ready, *cp)
+		} else {
+			err = g.Source.Commit(context.Background(), ready)
+		}
+		if err != nil && g.err == nil {
 			g.err = fmt.Errorf("source %q: commit: %w", g.Source.Name(), err)
 			slog.Warn("commit after the in-process readers flushed failed", "source", g.Source.Name(), "err", err)
 		}
@@ -131,8 +158,24 @@ func (g *Gate) Close() error {
 	}
 }
 
+// checkpointGate is the Gate of a connector.Checkpointer source.
+type checkpointGate struct{ *Gate }
+
+// CommitCheckpoint implements connector.Checkpointer: it holds offsets and
+// cp as Commit holds offsets.
+func (g checkpointGate) CommitCheckpoint(_ context.Context, offsets map[int32]int64, cp connector.Checkpoint) error {
+	cp.Read = maps.Clone(cp.Read)
+	return g.hold(offsets, &cp)
+}
+
+// Restored implements connector.Checkpointer: the source's.
+func (g checkpointGate) Restored() (connector.Checkpoint, bool) {
+	return g.Source.(connector.Checkpointer).Restored()
+}
+
 var (
-	_ connector.Bounded    = (*Gate)(nil)
-	_ connector.KeyChecker = (*Gate)(nil)
-	_ connector.Failer     = (*Gate)(nil)
+	_ connector.Checkpointer = checkpointGate{}
+	_ connector.Bounded      = (*Gate)(nil)
+	_ connector.KeyChecker   = (*Gate)(nil)
+	_ connector.Failer       = (*Gate)(nil)
 )
