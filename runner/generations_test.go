@@ -105,13 +105,13 @@ func (f *topicGroup) CommitCheckpoint(context.Context, int64, map[int32]int64, c
 }
 
 // generation runs one generation of stage 2 as runTwo does, with a job
-// that takes what Open hands it and returns once its context ends,
-// closing every reader it took (job.Run's readSource). It returns the
+// that takes what Open hands it and returns once its context ends (a
+// rebalance: revoked), closing every reader it took (job.Run's
+// readSource), or that still runs once it took some. It returns the
 // readers the job took.
 func generation(t *testing.T, g *generations, before func()) []connector.PartitionReader {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	g.start(cancel)
 	if before != nil {
 		before()
@@ -173,10 +173,9 @@ func waitPending(t *testing.T, g *generations, n int) {
 
 // A rebalance that stops a generation before its job opened the source,
 // followed at once by the next assignment, leaves that assignment's
-// readers to the next generation: the stopped one, taking them, closed
-// them while the member held their partitions (the stall of issue 17's
-// -race e2e runs: no reader came for them again, and every later
-// generation waited for them in Open).
+// readers to the next generation: the stopped one took them and closed
+// them while the member held their partitions, no reader came for them
+// again, and every later generation waited for them in Open.
 func TestGenerationsRevokedBeforeOpenLeaveReadersToNext(t *testing.T) {
 	f := newTopicGroup()
 	g := &generations{src: f}
