@@ -12,7 +12,7 @@ import (
 // processing relies on: nil for a stateless query (no aggregate, sort or
 // OVER) and for a TUMBLING or SLIDING window aggregate with EMIT FINAL whose
 // late records are dropped or dead-lettered (its open windows are rebuilt
-// from the records after the committed offsets, and Fired tells the
+// from the records after the committed offsets, and Replayed tells the
 // records of windows already emitted). Other state (EMIT CHANGES, groups
 // without a window, SESSION windows, late updates, ORDER BY, OVER, Top-N)
 // lives only in memory, so a restart could not rebuild it.
@@ -105,8 +105,9 @@ func (p *Program) GroupsForEver() bool {
 // Call it before the first pipeline.
 func (p *Program) HoldChanges() { p.holdChanges = true }
 
-// Replayed reports whether a record that stage 2 of a repartitioned
-// statement reads again before its partition's fence had its whole effect
+// Replayed reports whether a record that a job reads again before its
+// partition's fence (stage 2 of a repartitioned statement, a consumer-group
+// member aligned with its source, a restart exactly once) had its whole effect
 // under the fence's watermark wm: every window of it fired under wm, or
 // under the watermark it carries (it was late by it, so dead-lettered or
 // dropped, and would be again). A record it keeps goes only into its

@@ -122,8 +122,9 @@ func (pl *Pipeline) lateBound(r *record.Record) int64 {
 }
 
 // windowBound is lateBound for a record of windows (TUMBLING or SLIDING,
-// of an aggregate or a Top-N, and SESSION). In stage 2 of a repartitioned
-// statement a record after its partition's fence is judged against the
+// of an aggregate or a Top-N, and SESSION). With replay fences (stage 2 of
+// a repartitioned statement, an aligned consumer-group member:
+// SetReplayFences) a record after its partition's fence is judged against the
 // fence's watermark too: the run that committed the fence had reached it
 // before the record, and found late a record whose windows had fired by
 // it, but a replay knows no watermark of its own until every source
