@@ -5,7 +5,6 @@ import (
 	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluicesql/sluice/connector"
 )
@@ -49,40 +48,18 @@ type checkpointing struct{ *Source }
 // hands over, with cp joined with the fence each resumed from.
 func (c checkpointing) CommitCheckpoint(ctx context.Context, offsets map[int32]int64, cp connector.Checkpoint) error {
 	s := c.Source
-	s.mu.Lock()
-	cl := s.client
-	if s.cfg.group == "" || s.noCommits || cl == nil || len(offsets) == 0 {
-		s.mu.Unlock()
-		return nil
-	}
-	commit := s.commitsLocked(offsets)
-	meta := make(map[int32]string, len(commit))
-	for p, o := range commit {
-		read, ok := cp.Read[p]
-		if !ok {
-			read = o.Offset
-		}
-		read, wm := s.fences[p].join(read, cp.Watermark)
-		meta[p] = checkpointPrefix + strconv.FormatInt(wm, 10) + ":" + strconv.FormatInt(read, 10)
-	}
-	s.mu.Unlock()
-	if len(commit) == 0 {
-		return nil
-	}
-	// the client's own commit, which a rebalance waits for, with the
-	// checkpoints as metadata
-	ctx = kgo.PreCommitFnContext(ctx, func(req *kmsg.OffsetCommitRequest) error {
-		for i := range req.Topics {
-			t := &req.Topics[i]
-			for j := range t.Partitions {
-				if m, ok := meta[t.Partitions[j].Partition]; ok && t.Topic == s.cfg.topic {
-					t.Partitions[j].Metadata = &m
-				}
+	return s.commitOwned(ctx, offsets, func(commit map[int32]kgo.EpochOffset) map[int32]string {
+		meta := make(map[int32]string, len(commit))
+		for p, o := range commit {
+			read, ok := cp.Read[p]
+			if !ok {
+				read = o.Offset
 			}
+			read, wm := s.fences[p].join(read, cp.Watermark)
+			meta[p] = checkpointPrefix + strconv.FormatInt(wm, 10) + ":" + strconv.FormatInt(read, 10)
 		}
-		return nil
+		return meta
 	})
-	return s.commit(ctx, cl, commit, nil)
 }
 
 // Restored returns no checkpoint: each partition's reaches the job through

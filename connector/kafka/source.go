@@ -533,6 +533,14 @@ func (s *Source) signal() {
 // partitions are ignored, so a late commit never rewinds another member.
 // Without a group it does nothing.
 func (s *Source) Commit(ctx context.Context, offsets map[int32]int64) error {
+	return s.commitOwned(ctx, offsets, nil)
+}
+
+// commitOwned commits offsets for the partitions this member owns or is
+// handing over (commitsLocked), each with the metadata that metaLocked,
+// called under s.mu, returns for it (none when metaLocked is nil): the
+// client's own commit, which a rebalance waits for.
+func (s *Source) commitOwned(ctx context.Context, offsets map[int32]int64, metaLocked func(commit map[int32]kgo.EpochOffset) map[int32]string) error {
 	s.mu.Lock()
 	cl := s.client
 	if s.cfg.group == "" || s.noCommits || cl == nil || len(offsets) == 0 {
@@ -540,7 +548,24 @@ func (s *Source) Commit(ctx context.Context, offsets map[int32]int64) error {
 		return nil
 	}
 	commit := s.commitsLocked(offsets)
+	var meta map[int32]string
+	if metaLocked != nil && len(commit) > 0 {
+		meta = metaLocked(commit)
+	}
 	s.mu.Unlock()
+	if meta != nil {
+		ctx = kgo.PreCommitFnContext(ctx, func(req *kmsg.OffsetCommitRequest) error {
+			for i := range req.Topics {
+				t := &req.Topics[i]
+				for j := range t.Partitions {
+					if m, ok := meta[t.Partitions[j].Partition]; ok && t.Topic == s.cfg.topic {
+						t.Partitions[j].Metadata = &m
+					}
+				}
+			}
+			return nil
+		})
+	}
 	return s.commit(ctx, cl, commit, nil)
 }
 
