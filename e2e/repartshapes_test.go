@@ -333,6 +333,12 @@ func TestRepartitionedShapes(t *testing.T) {
 		},
 		"left-table-join":     func(t *testing.T) shape { return traderDesks(t, "'false'") },
 		"left-broadcast-join": func(t *testing.T) shape { return traderDesks(t, "'true'") },
+		"key-field": func(t *testing.T) shape {
+			// the message key (the trader) read as a column, through the
+			// repartition topic
+			return tradeShape(t, "SELECT symbol, _WINDOW_START AS w, COUNT(DISTINCT k) AS traders, MAX(k) AS hi FROM trades GROUP BY symbol "+
+				"WINDOW TUMBLING(trade_time, INTERVAL '200' MILLISECOND) EMIT FINAL", "trades.key.field", "k")
+		},
 		"session-three-partitions": func(t *testing.T) shape {
 			sh := tradeShape(t, "SELECT symbol, _WINDOW_START AS w, _WINDOW_END AS e, COUNT(*) AS n FROM trades GROUP BY symbol "+
 				"WINDOW SESSION(trade_time, INTERVAL '60' MILLISECOND) EMIT FINAL")
