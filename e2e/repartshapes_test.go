@@ -373,6 +373,33 @@ func TestRepartitionedShapes(t *testing.T) {
 	}
 }
 
+// TestRepartitionedMisplacedKeys: a topic keyed by the GROUP BY column
+// whose records were not placed by Kafka's partitioner (round robin: each
+// key in every partition) is not aligned; three processes repartition it
+// and write one process's windows.
+func TestRepartitionedMisplacedKeys(t *testing.T) {
+	t.Parallel()
+	trades := genTrades(t, 6000, 40)
+	sh := tradeShapeOf(t, nil, "SELECT trader_id, _WINDOW_START AS w, COUNT(*) AS n FROM trades GROUP BY trader_id "+
+		"WINDOW TUMBLING(trade_time, INTERVAL '100' MILLISECOND) EMIT FINAL")
+	brokers := sh.start(t, "want", "got")
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	recs := make([]*kgo.Record, len(trades))
+	for i, tr := range trades {
+		recs[i] = &kgo.Record{Topic: "trades", Partition: int32(i % kafkaPartitions), Key: []byte(tr.trader), Value: tr.line}
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	sameLines(t, "rows of the group", sh.group(t, brokers, 3), sh.oneProcess(t, brokers))
+}
+
 // TestRepartitionedLatenessExactlyOnce runs a SLIDING window with
 // allowed lateness over disordered trades exactly once
 // ('processing.guarantee'='exactly_once') in three processes, one killed
