@@ -222,6 +222,16 @@ type Bounded interface {
 	Bounded() bool
 }
 
+// AllAtOnce is an optional interface of a Source whose partition readers
+// must all be read at once: one loop of the source feeds them all (Kafka's
+// poll loop), so a reader left waiting for its turn would stop the loop,
+// and every other reader with it, once its queue filled; a reader of an
+// unbounded partition would never get its turn. The job reads them all,
+// whatever its bound on the partitions it reads at once.
+type AllAtOnce interface {
+	ReadAllAtOnce() bool
+}
+
 // WatermarkCarrier is implemented by sources whose records carry the
 // watermark of the job that wrote them (record.Record.Watermark: the
 // writer's watermark of the record's source partition when it read the

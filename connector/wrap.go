@@ -2,7 +2,7 @@ package connector
 
 // Wrapped is a Source that wraps another: embedded in a wrapping source, it
 // answers for the wrapped one through the optional interfaces Bounded,
-// KeyChecker, Failer and WatermarkCarrier (with neutral answers where the wrapped source
+// KeyChecker, Failer, WatermarkCarrier and AllAtOnce (with neutral answers where the wrapped source
 // does not implement them), so that wrapping hides none of them.
 type Wrapped struct {
 	Source
@@ -48,6 +48,12 @@ func (w Wrapped) Failure() error {
 	return nil
 }
 
+// ReadAllAtOnce implements AllAtOnce for the wrapped source.
+func (w Wrapped) ReadAllAtOnce() bool {
+	a, ok := w.Source.(AllAtOnce)
+	return ok && a.ReadAllAtOnce()
+}
+
 // CarriesWatermarks implements WatermarkCarrier for the wrapped source.
 func (w Wrapped) CarriesWatermarks() bool {
 	wc, ok := w.Source.(WatermarkCarrier)
@@ -59,4 +65,5 @@ var (
 	_ KeyChecker       = Wrapped{}
 	_ Failer           = Wrapped{}
 	_ WatermarkCarrier = Wrapped{}
+	_ AllAtOnce        = Wrapped{}
 )

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicesql/sluice/connector"
@@ -398,6 +399,70 @@ func TestRepartitionedMisplacedKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameLines(t, "rows of the group", sh.group(t, brokers, 3), sh.oneProcess(t, brokers))
+}
+
+// TestEveryPartitionRead: a job reads at most 64 source partitions at
+// once, but a Kafka source's readers are fed by one poll loop, and a
+// reader waiting for its turn would stop it once its queue filled (every
+// other partition with it), or never be read at all when the others never
+// end (an unbounded topic; stage 2 of a process holding more than 64
+// partitions of a repartition topic: a group of 2 processes on a topic
+// of 200 partitions hung with one killed). Reading a topic of 80
+// partitions, unbounded, a job writes the records of every partition.
+func TestEveryPartitionRead(t *testing.T) {
+	t.Parallel()
+	const parts = 80
+	brokers := startCluster(t, "got")
+	createTopic(t, brokers, "trades", parts)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	trades := genTrades(t, 4*parts, 40)
+	recs := make([]*kgo.Record, len(trades))
+	for i, tr := range trades {
+		recs[i] = &kgo.Record{Topic: "trades", Partition: int32(i % parts), Key: []byte(tr.trader), Value: tr.line}
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	text := fmt.Sprintf("CREATE STREAM out AS SELECT trader_id, _PARTITION AS p FROM trades WITH (%s, 'out.type'='kafka_sink', 'out.topic.name'='got', 'out.bootstrap.servers'='%s')",
+		kafkaTrades(brokers), brokers)
+	runCtx, stop := context.WithCancel(ctx)
+	j := prepare(t, runCtx, text, runner.Options{Partitions: 2})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, err = j.Run(runCtx)
+	}()
+	waitFor(t, "a row of every partition", func() bool {
+		end, err := topicEnd(ctx, brokers, "got")
+		return err == nil && end == int64(len(trades))
+	})
+	stop()
+	ended(t, done, "the job")
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// topicEnd returns how many records topic holds.
+func topicEnd(ctx context.Context, brokers, topic string) (int64, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...))
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	ends.Each(func(o kadm.ListedOffset) { n += o.Offset })
+	return n, ends.Error()
 }
 
 // TestRepartitionedLatenessExactlyOnce runs a SLIDING window with

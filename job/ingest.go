@@ -38,7 +38,8 @@ type pendingReader struct {
 
 // readSource starts an ingest goroutine for every partition reader the
 // source hands out (first the initial ones), at most cfg.Readers at once
-// across the job. A reader waiting for its turn counts as busy, so it holds
+// across the job (but every reader of a source that reads them all at once,
+// connector.AllAtOnce). A reader waiting for its turn counts as busy, so it holds
 // the watermark back without ever turning idle. When awaited > 0 the source
 // counts in r.awaiting until that many more readers came or it hands out no
 // more.
@@ -57,22 +58,32 @@ func (r *run) readSource(idx int, src connector.Source, initial []pendingReader,
 	for _, p := range initial {
 		p.sp.busy.Store(true)
 	}
+	// a source whose readers share one feed has them all read at once
+	a, ok := src.(connector.AllAtOnce)
+	slots := r.slots
+	if ok && a.ReadAllAtOnce() {
+		slots = nil
+	}
 	start := func(p pendingReader) {
 		p.sp.busy.Store(true)
-		select {
-		case r.slots <- struct{}{}:
-		case <-r.ctx.Done():
-			p.rd.Close()
-			p.sp.publish(noWatermark, -1, time.Now(), true)
-			p.sp.busy.Store(false)
-			return
+		if slots != nil {
+			select {
+			case slots <- struct{}{}:
+			case <-r.ctx.Done():
+				p.rd.Close()
+				p.sp.publish(noWatermark, -1, time.Now(), true)
+				p.sp.busy.Store(false)
+				return
+			}
 		}
 		p.sp.publish(noWatermark, -1, time.Now(), false) // idleness counts from the start of reading
 		p.sp.busy.Store(false)
 		r.ingestWG.Add(1)
 		go func() {
 			defer r.ingestWG.Done()
-			defer func() { <-r.slots }()
+			if slots != nil {
+				defer func() { <-slots }()
+			}
 			err := r.ingest(p.sp, p.rd)
 			if cerr := p.rd.Close(); err == nil && cerr != nil {
 				err = cerr

@@ -740,6 +740,10 @@ func (g *generations) Failure() error { return g.src.Failure() }
 // of a record stage 1 read there (its dead letter is placed in it).
 func (g *generations) Origin(partition int32) (string, int32) { return g.src.Origin(partition) }
 
+// ReadAllAtOnce implements connector.AllAtOnce: the repartition topic's
+// readers are fed by one poll loop.
+func (g *generations) ReadAllAtOnce() bool { return true }
+
 // Contradicted implements connector.KeyChecker.
 func (g *generations) Contradicted() <-chan struct{} { return g.src.Contradicted() }
 

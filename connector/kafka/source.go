@@ -180,6 +180,10 @@ func (s *Source) Conn() Conn { return s.cfg.conn }
 // (stop.at=end).
 func (s *Source) Bounded() bool { return s.cfg.stopAtEnd }
 
+// ReadAllAtOnce implements connector.AllAtOnce: the poll loop feeds every
+// partition's reader, and blocks on one whose queue is full.
+func (s *Source) ReadAllAtOnce() bool { return true }
+
 // Facts returns the source's partitioning: the declared partition key (Origin
 // "declared"), else one observed by CheckFacts ("observed"), with the
 // partition count once known. A key contradicted by the data is dropped and
