@@ -47,7 +47,9 @@ type Config struct {
 	Linger time.Duration
 	// QueueSize is the capacity, in batches, of each worker's queue (default 8).
 	QueueSize int
-	// Readers bounds the number of source partitions read at once (default 64).
+	// Readers bounds the number of source partitions read at once (default
+	// 64), except those of a source that has them all read at once
+	// (connector.AllAtOnce: Kafka's).
 	Readers int
 	// CommitInterval is the period of offset commits (default 5s; negative:
 	// commit only at the end).
