@@ -255,7 +255,8 @@ SELECT * FROM trades WITH ('dlq.path'='` + filepath.Join(dir, "dlq.jsonl") + `')
 		t.Fatal(err)
 	}
 	for _, r := range runFailingF(t, a, runner.Options{}) {
-		if r.Name != "f" && (r.Summary == nil || !r.Summary.Interrupted) {
+		// a job stopped before it ran has no summary
+		if r.Name != "f" && (r.Err != nil || r.Summary != nil && !r.Summary.Interrupted) {
 			t.Fatalf("job %s was not stopped: %+v", r.Name, r.Summary)
 		}
 	}

@@ -370,10 +370,22 @@ func (r *Run) runJob(ctx context.Context, jr *jobRun) {
 			jr.state = Done
 		}
 		jr.result = res
+		prepared := jr.job
 		jr.mu.Unlock()
 		jr.once.Do(func() { close(jr.prepared) })
-		if res.Summary == nil && res.Job != nil {
-			res.Job.Discard() // its readers fail rather than wait
+		if res.Summary == nil && prepared != nil {
+			// it was stopped before it ran: the readers of its
+			// in-process streams, which may run already, end as
+			// interrupted; those of a job that failed or never ran for
+			// a failure fail rather than wait
+			if res.Job == nil && res.Err == nil {
+				for _, s := range r.outStreams(jr.node) {
+					if s.Interrupted() {
+						s.Sink().Close()
+					}
+				}
+			}
+			prepared.Discard()
 		}
 		if res.Job == nil {
 			// it never read its in-process inputs: their writers stop
