@@ -276,16 +276,28 @@ func (sc joinScenario) start(t *testing.T, more ...string) string {
 // them.
 func (sc joinScenario) startHeld(t *testing.T, held float64, more ...string) (string, *heldTail) {
 	t.Helper()
+	return fillHeld(t, sc.sized, sc.data, sc.from, held, more...)
+}
+
+// fillHeld starts a cluster with topics more, creates each topic of sized
+// with its partitions and writes it data's messages, all but the last
+// fraction held (0 to 1) of stream from's, which are written in a
+// transaction left open (holdTail); it returns the brokers and that tail
+// (nil when none is held).
+func fillHeld(t *testing.T, sized map[string]int32, data map[string][]kafka.Message, from string, held float64, more ...string) (string, *heldTail) {
+	t.Helper()
 	brokers := startCluster(t, more...)
 	var tail *heldTail
-	for topic, n := range sc.sized {
+	for topic, n := range sized {
 		createTopic(t, brokers, topic, n)
-		msgs := sc.data[topic]
+		msgs := data[topic]
 		k := len(msgs)
-		if topic == sc.from {
+		if topic == from {
 			k -= int(held * float64(len(msgs)))
 		}
-		produce(t, brokers, topic, msgs[:k])
+		if k > 0 {
+			produce(t, brokers, topic, msgs[:k])
+		}
 		if k < len(msgs) {
 			tail = holdTail(t, brokers, topic, msgs[k:])
 		}

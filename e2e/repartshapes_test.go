@@ -82,23 +82,7 @@ func (sh shape) start(t *testing.T, more ...string) string {
 // records written in a transaction left open (holdTail).
 func (sh shape) startHeld(t *testing.T, held float64, more ...string) (string, *heldTail) {
 	t.Helper()
-	brokers := startCluster(t, more...)
-	var tail *heldTail
-	for topic, n := range sh.topics {
-		createTopic(t, brokers, topic, n)
-		msgs := sh.data[topic]
-		k := len(msgs)
-		if topic == sh.from {
-			k -= int(held * float64(len(msgs)))
-		}
-		if k > 0 {
-			produce(t, brokers, topic, msgs[:k])
-		}
-		if k < len(msgs) {
-			tail = holdTail(t, brokers, topic, msgs[k:])
-		}
-	}
-	return brokers, tail
+	return fillHeld(t, sh.topics, sh.data, sh.from, held, more...)
 }
 
 // text returns the statement writing to Kafka topic sink, in group
