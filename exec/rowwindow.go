@@ -36,7 +36,8 @@ func overCalls(items []sql.SelectItem, qualify sql.Expr) []*sql.Call {
 // eventOrdered checks that every OVER call with an ORDER BY orders by the
 // event-time column, ascending, and reports whether any does. When the
 // query names no event-time column (no event.time.field), the ORDER BY
-// column becomes the event time, as a WINDOW's time column does.
+// column becomes the event time, as a WINDOW's time column does, and must
+// hold a time as that column must.
 func (p *Program) eventOrdered(calls []*sql.Call) (bool, error) {
 	ordered := false
 	for _, c := range calls {
@@ -95,6 +96,9 @@ func (p *Program) eventTimeOrder(c *sql.Call, o []sql.OrderItem) error {
 			return errorAt(id, "unknown column %q in ORDER BY of %s", id.Name, sql.FormatExpr(c))
 		}
 		slot = p.in.Add(id.Name)
+	}
+	if msg := p.notATime(p.in.Field(slot)); msg != "" {
+		return errorAt(id, "%s", msg)
 	}
 	p.time.slot, p.time.name = slot, id.Name
 	return nil

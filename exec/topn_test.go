@@ -505,3 +505,39 @@ func TestGroupTopNOrdersByAlias(t *testing.T) {
 		}
 	}
 }
+
+// A row window ordered by a column makes it the event time when the query
+// names none, so the column must hold a time, as a WINDOW's time column
+// must: ordering by an inferred STRING of no times (or a BOOLEAN) is an
+// error before the first record, not every record dead-lettered.
+func TestRowWindowOrderedByNoTime(t *testing.T) {
+	schema := record.NewSchemaOf(
+		record.Field{Name: "symbol", Type: record.StringType, Inferred: true},
+		record.Field{Name: "ok", Type: record.BooleanType},
+		record.Field{Name: "v", Type: record.IntegerType},
+		record.Field{Name: "ts", Type: record.TimestampType},
+	)
+	tests := []struct{ src, want string }{
+		{`SELECT v, LAG(v) OVER (PARTITION BY v ORDER BY symbol) AS prev FROM t`,
+			`1:48: event time column "symbol" holds no time: it is STRING, and none of its values in the sample its type was inferred from is ISO-8601 text or epoch milliseconds; the TIMESTAMP columns are ts`},
+		{`SELECT v, ROW_NUMBER() OVER (ORDER BY ok) AS rn FROM t`,
+			`1:39: event time column "ok" is BOOLEAN, which holds no time`},
+	}
+	for _, tt := range tests {
+		stmts, err := sql.Parse("q.sql", tt.src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Compile(stmts[0].Select(), Options{Schema: schema})
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s:\ngot  %v\nwant %q", tt.src, err, tt.want)
+		}
+	}
+	stmts, err := sql.Parse("q.sql", `SELECT v, LAG(v) OVER (ORDER BY ts) AS prev FROM t`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Compile(stmts[0].Select(), Options{Schema: schema}); err != nil {
+		t.Errorf("ORDER BY a TIMESTAMP column: %v", err)
+	}
+}
