@@ -31,7 +31,7 @@ type oneProcessCase struct {
 }
 
 // oneProcessCases are the statements that run in one process per group:
-// row windows, SESSION and SLIDING windows with late updates, SESSION
+// row windows, SESSION windows with late updates, SESSION
 // windows after a chain of stream-stream joins, an outer join followed by
 // DISTINCT, joins that exchange rows between their workers, two streams
 // of one topic and a GROUP BY on a column of a table joined as the stream
@@ -76,8 +76,6 @@ func oneProcessCases(t *testing.T) map[string]oneProcessCase {
 			"its row window (LAG(price) OVER (PARTITION BY symbol ORDER BY trade_time)) carries every earlier row of its key"),
 		"session update": trade("SELECT symbol, COUNT(*) AS n FROM trades GROUP BY symbol WINDOW SESSION(trade_time, INTERVAL '5' MILLISECOND) EMIT FINAL",
 			"its SESSION window with 'late.data.strategy'='update' cannot be rebuilt", "late.data.strategy", "update"),
-		"sliding update": trade("SELECT symbol, _WINDOW_START AS w, COUNT(*) AS n FROM trades GROUP BY symbol WINDOW SLIDING(trade_time, INTERVAL '20' MILLISECOND, INTERVAL '10' MILLISECOND) EMIT FINAL",
-			"its SLIDING window with 'late.data.strategy'='update' cannot be rebuilt", "late.data.strategy", "update"),
 		"self join":    selfJoin,
 		"table column": tableColumn,
 		"session after a chain": join(ships, []string{"SELECT o.order_id, o.customer, o.amount, p.pay_id, p.paid, s.ship_id", "SELECT o.order_id, COUNT(*) AS n",

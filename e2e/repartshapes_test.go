@@ -215,7 +215,7 @@ func (sh shape) killAndJoin(t *testing.T, brokers string, tail *heldTail, extra 
 // without a window (EMIT CHANGES and FINAL), on an expression and on two
 // keys, NULL and empty keys, COUNT(DISTINCT) after WHERE, SELECT
 // DISTINCT, an unkeyed source, windows of the records' timestamps, late
-// records folded in ('update') or dropped after an allowed lateness, a
+// records folded in ('update', TUMBLING and SLIDING windows) or dropped after an allowed lateness, a
 // SESSION window over a topic of three partitions, an empty source, LEFT
 // stream-table joins (the table broadcast or not), and an aligned GROUP BY
 // on a superset of the partition key (no repartition topic). Some run
@@ -266,6 +266,16 @@ func TestRepartitionedShapes(t *testing.T) {
 			// each window is the answer
 			sh := tradeShapeOf(t, keyBy(trades, byTrader), perSymbol+"WINDOW TUMBLING(trade_time, INTERVAL '100' MILLISECOND) EMIT FINAL",
 				"watermark.max_out_of_orderness", "50ms", "late.data.strategy", "update")
+			sh.changes, sh.kill = true, true
+			return sh
+		},
+		"sliding-late-update": func(t *testing.T) shape {
+			// a late record corrects every SLIDING window of it still
+			// kept; a replay puts a record it reads again into none whose
+			// retention had passed
+			trades, _ := disorderedTrades(t, 6000, 40, 300)
+			sh := tradeShapeOf(t, keyBy(trades, byTrader), perSymbol+"WINDOW SLIDING(trade_time, INTERVAL '200' MILLISECOND, INTERVAL '50' MILLISECOND) EMIT FINAL",
+				"watermark.max_out_of_orderness", "50ms", "late.data.strategy", "update", "late.data.retention", "100ms")
 			sh.changes, sh.kill = true, true
 			return sh
 		},

@@ -120,12 +120,13 @@ func (p *Program) HoldChanges() { p.holdChanges = true }
 // Under the 'update' lateness strategy a fired window keeps its state
 // for late records until its retention has passed, and stage 2 commits
 // only up to the oldest record of a window it keeps (HoldChanges): a
-// record had its whole effect once its window's retention had passed
+// record had its whole effect once its windows' retention had passed
 // under wm. One it keeps is judged late as it was the first time (its
-// window, rebuilt whole, fires again with the same row, and its late
-// records update it as they did); its TUMBLING window is the only one
-// (the planner runs a SLIDING one with 'update' in one process per
-// group).
+// windows kept, rebuilt whole, fire again with the same rows, and its late
+// records update them as they did), and goes into none of its SLIDING
+// windows whose retention had passed under its partition's fence
+// (Pipeline.releasedBy): written and released, they would open again with
+// part of their records.
 //
 // Whether a SESSION window's record had its effect depends on the other
 // records of its session (a later one may have extended it past the

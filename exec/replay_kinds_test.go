@@ -33,8 +33,8 @@ type replayKind struct {
 // TestRepartitionReplayStateKinds runs every kind of keyed state that a
 // repartitioned statement may keep (besides joins and SESSION windows,
 // see TestRepartitionReplaySessionsWriteTheOneRunRows; row windows other
-// than a Top-N, and SLIDING and SESSION windows with 'update' run in one
-// process per group: plan.TestRepartitionStateKinds)
+// than a Top-N, and SESSION windows with 'update' run in one process per
+// group: plan.TestRepartitionStateKinds)
 // over a repartition topic's partition with late records, as one run and
 // as generations killed at random points (see
 // TestRepartitionReplayWritesTheOneRunRows), at their commits or some way
@@ -53,6 +53,10 @@ func TestRepartitionReplayStateKinds(t *testing.T) {
 		{name: "eval-error", query: "SELECT k, _WINDOW_START AS ws, SUM(1000 / (v % 50)) AS s FROM rp GROUP BY k WINDOW SLIDING(INTERVAL '300' MILLISECONDS, INTERVAL '100' MILLISECONDS) EMIT FINAL"},
 		{name: "update-tumbling", query: "SELECT k, _WINDOW_START AS ws, COUNT(*) AS n, SUM(v) AS s FROM rp GROUP BY k WINDOW TUMBLING(INTERVAL '100' MILLISECONDS) EMIT FINAL",
 			props: update, key: []int{0, 1}, count: 2},
+		{name: "update-sliding", query: "SELECT k, _WINDOW_START AS ws, COUNT(*) AS n, SUM(v) AS s FROM rp GROUP BY k WINDOW SLIDING(INTERVAL '300' MILLISECONDS, INTERVAL '100' MILLISECONDS) EMIT FINAL",
+			props: update, key: []int{0, 1}, count: 2},
+		{name: "update-sliding-retention", query: "SELECT k, _WINDOW_START AS ws, COUNT(*) AS n FROM rp GROUP BY k WINDOW SLIDING(INTERVAL '300' MILLISECONDS, INTERVAL '100' MILLISECONDS) EMIT CHANGES",
+			props: map[string]string{PropLateDataStrategy: "update", "late.data.retention": "100ms"}, key: []int{0, 1}},
 		{name: "update-changes", query: "SELECT k, _WINDOW_START AS ws, COUNT(*) AS n FROM rp GROUP BY k WINDOW TUMBLING(INTERVAL '100' MILLISECONDS) EMIT CHANGES",
 			props: update, key: []int{0, 1}},
 		{name: "having-changes", query: "SELECT k, COUNT(*) AS n FROM rp GROUP BY k HAVING COUNT(*) > 100 EMIT CHANGES", key: []int{0}},

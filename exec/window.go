@@ -61,9 +61,15 @@ func (pl *Pipeline) windowRecord(r *record.Record, t int64) {
 	ws := pl.p.agg.window
 	lateness, keep := pl.p.set.lateness, pl.p.retention()
 	wm := pl.windowBound(r)
+	released := pl.releasedBy(r, keep)
 	applied, late, src := false, false, -1
 	for start := floorDiv(t, ws.advance) * ws.advance; start > t-ws.size; start -= ws.advance {
 		end := start + ws.size
+		if end+lateness+keep <= released {
+			// written and released before the replay: opened again, it
+			// would be written once more with part of its records
+			continue
+		}
 		// A record late by its own partition's watermark whose window
 		// the watermark here has not reached (another partition holds it
 		// back) joins the window as it stands, open: created fired, the
@@ -107,6 +113,22 @@ func (pl *Pipeline) windowRecord(r *record.Record, t int64) {
 	case late:
 		pl.late(r, t, wm)
 	}
+}
+
+// releasedBy returns the watermark under which the windows of r, a record
+// a replay reads again before its partition's fence, had been written and
+// released (math.MinInt64 for another record). Under the 'update' lateness
+// strategy (keep > 0) such a record is judged late as it was the first
+// time (Program.Replayed), so its SLIDING windows whose retention had
+// passed under the fence would open again; it goes into none of them, and
+// into the windows still kept (rebuilt whole from the committed offset)
+// as it did the first time. Without 'update' Replayed raised its
+// watermark to the fence's, which keeps it out of the windows that fired.
+func (pl *Pipeline) releasedBy(r *record.Record, keep int64) int64 {
+	if !r.Replay || keep == 0 || !pl.p.external {
+		return math.MinInt64
+	}
+	return pl.fenceOf(r)
 }
 
 // lateBound returns the watermark r is judged late by: under a job, the

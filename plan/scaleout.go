@@ -236,10 +236,7 @@ func (p *Plan) Repartitionable() bool {
 // rebuilds state that its records still before that offset do not feed.
 // It cannot rebuild its stream-stream joins (streamJoinRefusal, said
 // first), a row window (LAG and running aggregates carry every earlier
-// row of their key), a SLIDING window under the 'update' lateness
-// strategy (a replayed record belongs to windows whose retention had
-// passed and to windows it updates, and it cannot skip the first without
-// being judged late for the others), a SESSION window under 'update' (a
+// row of their key), a SESSION window under 'update' (a
 // late record would correct a session kept for it that a replay rebuilt
 // from part of its records), or a SESSION window after a chain of
 // stream-stream joins. After a table join or one stream-stream join a
@@ -255,8 +252,6 @@ func (p *Plan) repartitionRefusal() string {
 	switch {
 	case len(a.Over) > 0 && a.TopN == "":
 		return fmt.Sprintf("its row window (%s) carries every earlier row of its key, which a replay after a rebalance from the committed offset could not rebuild (its rows would be written again with other values)", a.Over[0])
-	case a.Window == "sliding" && update:
-		return "its SLIDING window with 'late.data.strategy'='update' cannot be rebuilt by a replay after a rebalance (a record replayed into the windows it still updates would open again those whose retention had passed); use a TUMBLING window, or 'dead_letter' or 'drop'"
 	case a.Window == "session" && update:
 		return "its SESSION window with 'late.data.strategy'='update' cannot be rebuilt by a replay after a rebalance (a late record would correct a session kept for it from the part of its records the replay read again); use 'dead_letter' or 'drop'"
 	case a.Window == "session" && len(p.streams()) > 2:
