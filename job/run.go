@@ -79,10 +79,13 @@ type run struct {
 // fails. On cancellation it stops reading, drains what is in flight,
 // flushes, commits what is done and returns the summary with Interrupted
 // set and a nil error. On failure it aborts the sinks and returns the error
-// together with the summary so far.
+// together with the summary so far. It closes every source on every return,
+// also one that fails before reading: the writer of an in-process stream
+// waits, in its gate's Close, until the stream's reader commits or closes.
 func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
+		closeSources(cfg.Sources)
 		return nil, err
 	}
 	r := &run{cfg: cfg, prog: cfg.Program, ordered: cfg.Program.Ordered(), start: time.Now(),
@@ -104,6 +107,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	r.dlq = &dlqGuard{next: r.cfg.DLQ, limit: cfg.LimitErrors, max: cfg.MaxErrors, stop: r.fail}
 
 	if err := r.openSinks(); err != nil {
+		closeSources(cfg.Sources)
 		return nil, err
 	}
 	if cfg.OnOpen != nil {
@@ -205,10 +209,8 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		slog.Info("skipped records read again after a restart or a rebalance that had their effect already (their windows were written)", "records", n)
 	}
 	err = r.finishOutputs()
-	for _, src := range cfg.Sources {
-		if cerr := src.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("source %q: close: %w", src.Name(), cerr)
-		}
+	if cerr := closeSources(cfg.Sources); err == nil {
+		err = cerr
 	}
 	if err == nil {
 		err = r.failure()
@@ -216,6 +218,17 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	sum := r.summary(ctx.Err() != nil)
 	sum.Failed = err != nil
 	return sum, err
+}
+
+// closeSources closes every source and returns the first error.
+func closeSources(sources []connector.Source) error {
+	var err error
+	for _, src := range sources {
+		if cerr := src.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("source %q: close: %w", src.Name(), cerr)
+		}
+	}
+	return err
 }
 
 // drainTimer gives a stopping job cfg.DrainTimeout to drain, then fails it

@@ -140,7 +140,10 @@ func (g *Gate) readerGone() bool {
 
 // Close implements connector.Source: it waits until every held commit was
 // made or dropped (the readers finish after the writer), then closes the
-// source.
+// source. The wait ends with the reading jobs: each commits its stream or
+// closes its source when it returns (job.Run closes its sources on every
+// path), and an application closes the stream source of a job it never
+// ran.
 func (g *Gate) Close() error {
 	for {
 		g.mu.Lock()
