@@ -56,16 +56,11 @@ type repartIn struct {
 	// stopped is closed once the generation a rebalance stopped returned
 	stopped <-chan struct{}
 	// upstream names the sources stage 1 reads, in the order the Shuffle
-	// numbers their partitions (Origin)
-	upstream []upstreamSource
+	// numbers their partitions, and nums is that numbering (Origin)
+	upstream []string
+	nums     sourceNumbers
 	// bigView warns once that a commit's view did not fit its metadata
 	bigView sync.Once
-}
-
-// upstreamSource is a source stage 1 reads: its name and partition count.
-type upstreamSource struct {
-	name       string
-	partitions int32
 }
 
 // RepartitionSource returns stage 2's source: the repartition topic that a
@@ -95,7 +90,7 @@ func (s *Source) RepartitionSource(topic string, key []string, sourcePartitions 
 	}
 	r := &Source{cfg: cfg, wake: make(chan struct{}, 1), extraOpts: s.extraOpts, failed: make(chan struct{}), eager: true,
 		repart: &repartIn{sourcePartitions: sourcePartitions, bounded: s.cfg.stopAtEnd, onRevoke: onRevoke, fired: fired,
-			upstream: []upstreamSource{{name: s.cfg.name, partitions: int32(sourcePartitions)}}}}
+			upstream: []string{s.cfg.name}, nums: numberSources([]*Source{s})}}
 	r.commitCond = sync.NewCond(&r.mu)
 	r.FollowEnds([]*Source{s})
 	return r
@@ -106,13 +101,14 @@ func (s *Source) RepartitionSource(topic string, key []string, sourcePartitions 
 // partitions are numbered one after the other, as the Shuffle numbers
 // them, and Origin tells them apart. Call it before Open.
 func (s *Source) ReadsFrom(srcs []*Source) {
-	ups := make([]upstreamSource, len(srcs))
+	names := make([]string, len(srcs))
 	for i, src := range srcs {
-		ups[i] = upstreamSource{name: src.cfg.name, partitions: int32(src.Facts().Partitions)}
+		names[i] = src.cfg.name
 	}
+	nums := numberSources(srcs)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.repart.upstream = ups
+	s.repart.upstream, s.repart.nums = names, nums
 }
 
 // Origin implements connector.Upstream for a repartition topic's source:
@@ -124,14 +120,12 @@ func (s *Source) Origin(partition int32) (string, int32) {
 	if s.repart == nil || len(s.repart.upstream) == 0 {
 		return s.cfg.name, partition
 	}
-	ups := s.repart.upstream
-	for _, u := range ups[:len(ups)-1] {
-		if partition < u.partitions {
-			return u.name, partition
-		}
-		partition -= u.partitions
+	names, base := s.repart.upstream, s.repart.nums.base
+	i := len(names) - 1
+	for i > 0 && partition < base[i] {
+		i--
 	}
-	return ups[len(ups)-1].name, partition
+	return names[i], partition - base[i]
 }
 
 // FollowEnds makes a bounded run's repartition topic (RepartitionSource)
