@@ -550,14 +550,10 @@ func (u *upstream) keepView(at int64) {
 	}
 	v.confirmsFrom, u.pending = u.pending, noSpan
 	if len(u.views) >= maxViews {
-		// what the second oldest was the first to confirm, the one after
-		// it is now
-		next := v
-		if len(u.views) > 2 {
-			next = u.views[2]
-		}
-		next.confirmsFrom = min(next.confirmsFrom, u.views[1].confirmsFrom)
-		u.views = append(u.views[:1], u.views[2:]...)
+		// the second oldest goes (maxViews > 2: one follows it): what it
+		// was the first to confirm, the one after it is now
+		u.views[2].confirmsFrom = min(u.views[2].confirmsFrom, u.views[1].confirmsFrom)
+		u.views = slices.Delete(u.views, 1, 2)
 	}
 	u.views = append(u.views, v)
 }

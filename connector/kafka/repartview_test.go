@@ -152,3 +152,38 @@ func TestResumedUpstreamSeesTheRunBefore(t *testing.T) {
 		t.Errorf("%d exact views, %d with a gap: the test checks little", exact, stale)
 	}
 }
+
+// TestKeptViewsStayBounded: past maxViews views a reader drops the second
+// oldest, keeping the oldest (the one before the last commit) with a gap
+// after it, and the view after the dropped one takes over the records it
+// was the first to confirm, so that no commit whose view comes before
+// them passes them.
+func TestKeptViewsStayBounded(t *testing.T) {
+	u := newUpstream(1, false)
+	u.parts[0].known = true
+	for i := range maxViews + 1 {
+		u.high = int64(i) // every view differs from the last
+		switch i {
+		case 1:
+			u.pending = 50
+		case 2:
+			u.pending = 70
+		}
+		u.keepView(int64(10 * i))
+	}
+	if len(u.views) != maxViews {
+		t.Fatalf("%d views kept, want %d", len(u.views), maxViews)
+	}
+	if first := u.views[0]; first.at != 0 || first.until != 9 {
+		t.Errorf("the oldest view is at %d until %d, want the first (at 0, until 9: a gap after it)", first.at, first.until)
+	}
+	if second := u.views[1]; second.at != 20 || second.confirmsFrom != 50 {
+		t.Errorf("the view after the oldest is at %d confirming from %d, want the third (at 20) confirming from 50, what the dropped one confirmed", second.at, second.confirmsFrom)
+	}
+	if last := u.views[maxViews-1]; last.at != 10*maxViews || last.until != -1 {
+		t.Errorf("the last view is at %d until %d, want the newest (at %d, until -1)", last.at, last.until, 10*maxViews)
+	}
+	if v := u.viewAt(15); v == nil || v.at != 0 || v.until != 9 {
+		t.Errorf("a commit at 15 records %+v, want the oldest view, with its gap", v)
+	}
+}
