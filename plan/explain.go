@@ -295,11 +295,15 @@ func (p *Plan) stageTexts() (one, two string) {
 func (p *Plan) stageWork() (one, two string) {
 	r := p.Repartition
 	parts := fmt.Sprintf("%d partitions", r.Partitions)
-	most := 0
+	// the run creates the topic with the most partitions of a stream,
+	// at least MinRepartitionPartitions: a number only when every
+	// stream's count is known (listed to infer its columns)
+	most, known := 0, true
 	var streams, routes, tables []string
 	for _, i := range p.streams() {
 		in := p.Inputs[i]
 		most = max(most, in.Facts.Partitions)
+		known = known && in.Facts.Partitions > 0
 		streams = append(streams, in.Name)
 		routes = append(routes, in.Name+" by "+strings.Join(exprNames(in.KeyExprs), ", "))
 	}
@@ -310,7 +314,7 @@ func (p *Plan) stageWork() (one, two string) {
 	}
 	if r.Partitions == 0 {
 		parts = fmt.Sprintf("max(source partitions, %d) partitions", MinRepartitionPartitions)
-		if most > 0 {
+		if known {
 			parts = fmt.Sprintf("%d partitions", r.TopicPartitions(most))
 		}
 	}

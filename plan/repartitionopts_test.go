@@ -85,3 +85,29 @@ func TestExplainRepartitionTopicPartitions(t *testing.T) {
 		}
 	}
 }
+
+// TestExplainJoinRepartitionTopicPartitions: a repartitioned join's topic
+// is created with the larger of its streams' partition counts and 32, so
+// EXPLAIN gives that number only when it knows every stream's count (one
+// it did not list, its columns declared, may be the larger), else the rule.
+func TestExplainJoinRepartitionTopicPartitions(t *testing.T) {
+	const q = `SELECT o.id, p.id AS pay FROM orders o JOIN payments p ON o.id = p.id WITHIN INTERVAL '1' SECOND
+WITH ('orders.type'='kafka_source', 'orders.group.id'='g', 'payments.type'='kafka_source', 'payments.group.id'='g')`
+	for _, tt := range []struct {
+		facts map[string]connector.Facts
+		want  string
+	}{
+		{map[string]connector.Facts{"orders": {Partitions: 8}, "payments": {Partitions: 40}}, "(40 partitions, created if missing)"},
+		{map[string]connector.Facts{"orders": {Partitions: 8}, "payments": {Partitions: 4}}, "(32 partitions, created if missing)"},
+		{map[string]connector.Facts{"orders": {Partitions: 40}}, "(max(source partitions, 32) partitions, created if missing)"},
+		{map[string]connector.Facts{"payments": {Partitions: 8}}, "(max(source partitions, 32) partitions, created if missing)"},
+	} {
+		p := build(t, q, Options{Sources: tt.facts})
+		if p.Repartition == nil {
+			t.Fatalf("%v: not repartitioned", tt.facts)
+		}
+		if one, _ := p.stageWork(); !strings.Contains(one, tt.want) {
+			t.Errorf("%v: stage 1 %q, want %q", tt.facts, one, tt.want)
+		}
+	}
+}
