@@ -52,7 +52,8 @@ func primaryKey(sel *sql.Select, opts Options, in *Input) []string {
 // roles marks every JOIN source with a primary key as a table and decides
 // which tables are broadcast: forced by '<n>.broadcast', else when the
 // table's size (opts.TableRows) is at most 'join.broadcast.max.rows', or
-// unknown.
+// unknown. It checks the values of the join properties, whether or not
+// the statement joins.
 func (p *Plan) roles(sel *sql.Select, opts Options) error {
 	maxRows := int64(DefaultBroadcastMaxRows)
 	if v := strings.TrimSpace(property(sel, opts, PropBroadcastMaxRows)); v != "" {
@@ -62,6 +63,12 @@ func (p *Plan) roles(sel *sql.Select, opts Options) error {
 				Msg: fmt.Sprintf("WITH '%s': invalid value %q: want a number of rows", PropBroadcastMaxRows, sql.Clip(v))}
 		}
 		maxRows = n
+	}
+	if v := strings.TrimSpace(property(sel, opts, PropStateTTL)); v != "" {
+		if d, err := sql.PropertyDuration(v); err != nil || d <= 0 {
+			return &sql.PropertyError{Key: PropStateTTL, InValue: true,
+				Msg: fmt.Sprintf("WITH '%s': invalid value %q: want a positive duration (5s, 10m, 1h)", PropStateTTL, sql.Clip(v))}
+		}
 	}
 	for i := range p.Inputs {
 		in := &p.Inputs[i]

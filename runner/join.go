@@ -142,7 +142,7 @@ func openJoin(ctx context.Context, stmt *sql.Statement, opts Options) (_ *joinQu
 		return nil, err
 	}
 	if err := q.compile(sel); err != nil {
-		return nil, err
+		return nil, c.errorAt(err, stmt)
 	}
 	if err := checkKeyFormat(stmt.Name, props, len(q.prog.KeySlots()) > 0 || q.prog.WindowedRows()); err != nil {
 		return nil, c.errorAt(err, stmt)
@@ -184,7 +184,7 @@ func (q *joinQuery) compile(sel *sql.Select) error {
 	}
 	var err error
 	q.prog, err = join.Compile(sel, join.Options{Properties: q.props, Inputs: inputs})
-	return configErr(err)
+	return err
 }
 
 // close closes the sources.
