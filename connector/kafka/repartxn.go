@@ -57,17 +57,18 @@ func (s *Source) commitTransaction(ctx context.Context, assignment int64, commit
 	// The fences change with the watermark even when no offset moved, so
 	// the offsets commit with every transaction: the function fills the
 	// request in (franz-go sends one even when it has nothing marked).
+	t := kmsg.NewTxnOffsetCommitRequestTopic()
+	t.Topic, t.TopicID = s.cfg.topic, id
+	for p, o := range commit {
+		tp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+		tp.Partition, tp.Offset, tp.LeaderEpoch = p, o.Offset, -1
+		m := meta[p]
+		tp.Metadata = &m
+		t.Partitions = append(t.Partitions, tp)
+	}
+	topics := []kmsg.TxnOffsetCommitRequestTopic{t}
 	ctx = kgo.PreTxnCommitFnContext(ctx, func(req *kmsg.TxnOffsetCommitRequest) error {
-		t := kmsg.NewTxnOffsetCommitRequestTopic()
-		t.Topic, t.TopicID = s.cfg.topic, id
-		for p, o := range commit {
-			tp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
-			tp.Partition, tp.Offset, tp.LeaderEpoch = p, o.Offset, -1
-			m := meta[p]
-			tp.Metadata = &m
-			t.Partitions = append(t.Partitions, tp)
-		}
-		req.Topics = []kmsg.TxnOffsetCommitRequestTopic{t}
+		req.Topics = topics
 		return nil
 	})
 	committed, err := session.End(ctx, kgo.TryCommit)
@@ -86,6 +87,7 @@ func (s *Source) commitTransaction(ctx context.Context, assignment int64, commit
 		s.txn.mu.Unlock()
 		return nil
 	}
+	s.txn.committed(topics)
 	if err := session.Begin(); err != nil {
 		return fmt.Errorf("kafka repartition topic %q: beginning a transaction: %w", s.cfg.topic, err)
 	}

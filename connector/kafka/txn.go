@@ -40,6 +40,17 @@ type Transaction struct {
 	// letters are the dead letters that wait for the commit whose
 	// checkpoint read past their records (hold)
 	letters []heldLetter
+	// offsets is the offset commit of the last transaction committed:
+	// the one a transaction that ends as the source closes commits again
+	// (endTransaction)
+	offsets []kmsg.TxnOffsetCommitRequestTopic
+}
+
+// committed notes the offset commit of a transaction that committed.
+func (t *Transaction) committed(offsets []kmsg.TxnOffsetCommitRequestTopic) {
+	t.mu.Lock()
+	t.offsets = offsets
+	t.mu.Unlock()
 }
 
 // heldLetter is a dead letter waiting for its commit: the source
@@ -234,8 +245,9 @@ func (t *TxnSource) CommitCheckpoint(ctx context.Context, offsets map[int32]int6
 	defer func() { s.turn <- struct{}{} }()
 	s.txn.releaseLetters(session, checkpointReads(commit, cp))
 	session.Client().MarkCommitOffsets(map[string]map[int32]kgo.EpochOffset{s.cfg.topic: marks})
+	topics := checkpointTopics(s.cfg.topic, commit, cp)
 	ctx = kgo.PreTxnCommitFnContext(ctx, func(req *kmsg.TxnOffsetCommitRequest) error {
-		req.Topics = checkpointTopics(s.cfg.topic, commit, cp)
+		req.Topics = topics
 		return nil
 	})
 	committed, err := session.End(ctx, kgo.TryCommit)
@@ -247,6 +259,7 @@ func (t *TxnSource) CommitCheckpoint(ctx context.Context, offsets map[int32]int6
 	if !committed {
 		return fmt.Errorf("kafka source %q: the transaction was aborted (the consumer group rebalanced or a message failed): stopping, a restart resumes from the last committed transaction", s.cfg.name)
 	}
+	s.txn.committed(topics)
 	if err := session.Begin(); err != nil {
 		return fmt.Errorf("kafka source %q: beginning a transaction: %w", s.cfg.name, err)
 	}
@@ -402,21 +415,60 @@ func (s *Source) checkResume(p int32, start int64) {
 }
 
 // endTransaction ends the transaction still open when the source closes:
-// committed when the job's sink closed normally (what it holds was written
-// after the last commit and its offsets did not move), else aborted.
+// committed when the job's sink closed normally, with the offsets (and
+// checkpoint) of the last transaction committed again: what it holds was
+// written after that commit. The offsets of the records read since are
+// not committed (the client would commit them, as read): their effect
+// may still be in open state only, a window a stop left open. Without a
+// commit before, it is aborted, as it is when the sink did not close
+// normally.
 func (s *Source) endTransaction() {
 	if s.session == nil {
 		return
 	}
 	s.txn.mu.Lock()
-	commit := s.txn.commit
+	commit, offsets := s.txn.commit && s.txn.offsets != nil, s.txn.offsets
 	s.txn.session = nil
 	s.txn.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), abortWait)
 	defer cancel()
+	ctx = kgo.PreTxnCommitFnContext(ctx, func(req *kmsg.TxnOffsetCommitRequest) error {
+		req.Topics = assignedOffsets(offsets, req.Topics)
+		return nil
+	})
 	if _, err := s.session.End(ctx, kgo.TransactionEndTry(commit)); err != nil {
 		s.logger().Warn("kafka transaction could not end on close; Kafka aborts it after its timeout", "error", err)
 	}
+}
+
+// assignedOffsets returns the partitions of offsets that the client would
+// commit (assigned: its request's), so that a member never commits again
+// an offset of a partition the group has given another since.
+func assignedOffsets(offsets, assigned []kmsg.TxnOffsetCommitRequestTopic) []kmsg.TxnOffsetCommitRequestTopic {
+	type tp struct {
+		topic string
+		p     int32
+	}
+	own := map[tp]bool{}
+	for _, t := range assigned {
+		for _, p := range t.Partitions {
+			own[tp{t.Topic, p.Partition}] = true
+		}
+	}
+	var out []kmsg.TxnOffsetCommitRequestTopic
+	for _, t := range offsets {
+		kept := t
+		kept.Partitions = nil
+		for _, p := range t.Partitions {
+			if own[tp{t.Topic, p.Partition}] {
+				kept.Partitions = append(kept.Partitions, p)
+			}
+		}
+		if len(kept.Partitions) > 0 {
+			out = append(out, kept)
+		}
+	}
+	return out
 }
 
 // newTransactSession returns the exactly-once client: a group member that

@@ -1,0 +1,114 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/connector/kafka"
+	"github.com/sluicesql/sluice/runner"
+)
+
+// TestStoppedExactlyOnceKeepsItsOpenWindow: an exactly-once job stopped
+// while a window is open commits its last transaction's offsets as it
+// closes, not those of the records it read: the restart reads the
+// window's record again and writes the window.
+func TestStoppedExactlyOnceKeepsItsOpenWindow(t *testing.T) {
+	t.Parallel()
+	got, want := stopAndRestart(t, "exactly_once", "", []kafka.Message{lateTrade(0, 10*time.Second), lateTrade(5, 11*time.Second), lateTrade(7, 12*time.Second)})
+	if len(want) != 2 {
+		t.Fatalf("one run wrote %q, want the windows at 11s and 12s", want)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("stopped and restarted, the job wrote %q; one run wrote %q", got, want)
+	}
+}
+
+// lateTrade is a trade of trader 1 (one partition) of quantity qty at
+// event time at after an epoch.
+func lateTrade(qty int, at time.Duration) kafka.Message {
+	ts := time.Date(2024, 1, 15, 0, 0, 0, 0, time.UTC).Add(at).Format("2006-01-02T15:04:05.000Z")
+	return kafka.Message{Key: []byte("1"), Value: fmt.Appendf(nil,
+		`{"trader_id":1,"symbol":"S","price":1.5,"quantity":%d,"trade_time":"%s"}`, qty, ts)}
+}
+
+// stopAndRestart runs a windowed count of the trades with quantity > 0
+// (5s of allowed lateness) over msgs under guarantee, with src's extra
+// properties, twice: once to the end, and once stopped once it has
+// committed a checkpoint of every record read (the topic's other
+// partitions, empty, hold the watermark back: no window fires before),
+// then restarted to the end. It returns what the stopped and restarted
+// job wrote and what the one run wrote, read read_committed and sorted.
+func stopAndRestart(t *testing.T, guarantee, src string, msgs []kafka.Message) (got, want []string) {
+	t.Helper()
+	brokers := startCluster(t, "trades", "one", "restarted")
+	produce(t, brokers, "trades", msgs)
+	stmt := func(group, out string) string {
+		return fmt.Sprintf("CREATE STREAM %s AS SELECT trader_id, _WINDOW_START AS w, COUNT(*) AS n FROM trades WHERE quantity > 0 "+
+			"GROUP BY trader_id WINDOW TUMBLING(trade_time, INTERVAL '1' SECOND) EMIT FINAL WITH (%s, %s"+
+			"'%s.type'='kafka_sink', '%s.bootstrap.servers'='%s', 'commit.interval'='20ms', 'processing.guarantee'='%s', "+
+			"'window.allowed_lateness'='5s', 'watermark.max_out_of_orderness'='0ms')",
+			out, kafkaTrades(brokers, "group.id", group), src, out, out, brokers, guarantee)
+	}
+	runToEnd(t, stmt("one", "one"))
+	want = committedStrings(t, brokers, "one")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	runCtx, stop := context.WithCancel(ctx)
+	first := prepare(t, runCtx, stmt("g", "restarted"), runner.Options{Partitions: 2})
+	ran := make(chan error, 1)
+	go func() {
+		_, err := first.Run(runCtx)
+		ran <- err
+	}()
+	read := strconv.Itoa(len(msgs))
+	waitFor(t, "the first run commits a checkpoint of every record read", func() bool {
+		return readOffset(ctx, brokers, "g") == read
+	})
+	stop()
+	if err := <-ran; err != nil {
+		t.Fatalf("first run: %v", err)
+	}
+	runToEnd(t, stmt("g", "restarted"))
+	return committedStrings(t, brokers, "restarted"), want
+}
+
+// committedStrings returns the values of topic read read_committed, sorted.
+func committedStrings(t *testing.T, brokers, topic string) []string {
+	t.Helper()
+	var out []string
+	for _, v := range readCommittedValues(t, brokers, topic) {
+		out = append(out, string(v))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// readOffset returns the read offset of the checkpoint group committed with
+// a partition of topic trades that has one ("" when none has).
+func readOffset(ctx context.Context, brokers, group string) string {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...))
+	if err != nil {
+		return ""
+	}
+	defer cl.Close()
+	resp, err := kadm.NewClient(cl).FetchOffsets(ctx, group)
+	if err != nil {
+		return ""
+	}
+	for _, o := range resp["trades"] {
+		// sluice1:<watermark>:<read> or sluice2:<watermark>:<read>:...
+		if f := strings.Split(o.Metadata, ":"); o.Err == nil && len(f) >= 3 && strings.HasPrefix(f[0], "sluice") {
+			return f[2]
+		}
+	}
+	return ""
+}
