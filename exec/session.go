@@ -31,8 +31,9 @@ type sessionKey struct {
 // while its end plus the allowed lateness is after the watermark of the
 // record's source partition (lateBound); then the record merges every
 // session it overlaps into one, or starts a new one. Otherwise it is late
-// (under 'update', it merges the retained sessions it overlaps into one,
-// or starts a new one that has fired).
+// (under 'update', while its own session is retained by that watermark,
+// it merges the sessions it overlaps into one, or starts a new one, fired
+// once the watermark here has passed its close).
 //
 // A session whose row was written and which a record extends or merges
 // into another has that row retracted when the session's row is next
@@ -51,6 +52,12 @@ func (pl *Pipeline) sessionRecord(r *record.Record, t int64) {
 	wm := pl.windowBound(r)
 	lo, hi := t, t+a.window.gap
 	open := hi+lateness > wm
+	if !open && (keep == 0 || hi+lateness+keep <= wm) {
+		// its own session's retention has passed too: late, whatever
+		// sessions of other partitions' records are still kept here
+		pl.late(r, t, wm)
+		return
+	}
 	sk := pl.sessions[string(pl.keyBuf)]
 	if sk == nil {
 		sk = &sessionKey{key: string(pl.keyBuf)}
@@ -63,7 +70,7 @@ func (pl *Pipeline) sessionRecord(r *record.Record, t int64) {
 		case o.start >= hi || lo >= o.end:
 		case s == nil:
 			s = o
-		case open || keep > 0:
+		default:
 			// an open record's sessions have not fired: a session
 			// closes only when no open record can overlap it; a late
 			// record under 'update' bridges sessions kept for it as
@@ -71,18 +78,15 @@ func (pl *Pipeline) sessionRecord(r *record.Record, t int64) {
 			pl.mergeSession(s, o)
 		}
 	}
-	switch {
-	case s != nil && (open || keep > 0):
-	case open:
-		sk.list = append(sk.list, session{start: lo, end: hi, fence: pl.fenceOf(r), g: pl.newSessionGroup(lo, hi)})
+	if s == nil {
+		// A late record's own session that the watermark here has not
+		// closed (another partition holds it back) is open, as its
+		// window is (Pipeline.firedBound): made fired, it would be
+		// written with the late record alone, before or after the
+		// on-time records that join it, as the partitions were read.
+		fired := !open && hi+a.window.gap+lateness <= pl.firedBound(r)
+		sk.list = append(sk.list, session{start: lo, end: hi, fence: pl.fenceOf(r), g: pl.newSessionGroup(lo, hi), fired: fired})
 		s = &sk.list[len(sk.list)-1]
-	case keep > 0 && hi+lateness+keep > wm:
-		sk.list = append(sk.list, session{start: lo, end: hi, fence: pl.fenceOf(r), g: pl.newSessionGroup(lo, hi), fired: true})
-		s = &sk.list[len(sk.list)-1]
-	default:
-		pl.compactSessions(sk)
-		pl.late(r, t, wm)
-		return
 	}
 	s.start, s.end = min(s.start, lo), max(s.end, hi)
 	pl.gt.start[s.g], pl.gt.end[s.g] = s.start, s.end
