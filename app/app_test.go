@@ -395,7 +395,7 @@ func TestExplainInfersOnce(t *testing.T) {
 	if err := os.WriteFile(data, []byte("{\"b\":1}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	plans, err := a.Plans(context.Background(), plan.Options{}, nil, false)
+	plans, err := a.Plans(context.Background(), plan.Options{}, runner.Options{})
 	if err != nil || len(plans) != 1 {
 		t.Fatalf("the sample was read again: %v", err)
 	}

@@ -20,14 +20,16 @@ import (
 // Plans plans every statement, in the file's order, the way Start would:
 // a statement reading an in-process stream is planned with the stream's
 // partitioning (its writer's key and partition count), so a GROUP BY on
-// the writer's key is aligned with no re-hash. set holds --set overrides.
+// the writer's key is aligned with no re-hash. run holds the options of the
+// run the plans are for: its --set overrides (Set), NoInfer and UntilEnd.
 // An error names the statement's position.
 //
 // A statement that reads only outside sources is checked as Start would
 // check it (runner.Plan): its source's schema is found (declared, or
-// inferred from a sample unless noInfer) and its names and types are
+// inferred from a sample unless run.NoInfer) and its names and types are
 // resolved against it. A schema Check inferred is not inferred again.
-func (a *App) Plans(ctx context.Context, opts plan.Options, set map[string]string, noInfer bool) ([]*plan.Plan, error) {
+func (a *App) Plans(ctx context.Context, opts plan.Options, run runner.Options) ([]*plan.Plan, error) {
+	set := run.Set
 	facts := map[string]connector.Facts{}
 	schemas := map[string]connector.Schema{}
 	bounded := map[*Node]bool{} // the job's input ends
@@ -50,7 +52,7 @@ func (a *App) Plans(ctx context.Context, opts plan.Options, set map[string]strin
 		if len(n.Inputs) == 0 {
 			var c *runner.Checked
 			c, err = runner.Check(ctx, n.Stmt, runner.Options{Strategy: opts.Strategy, Partitions: opts.Partitions,
-				Set: set, Catalog: a.Catalog, NoInfer: noInfer, JobName: n.Name, KeepOrder: inProcessOut(n), Schemas: a.schemas})
+				Set: set, Catalog: a.Catalog, NoInfer: run.NoInfer, UntilEnd: run.UntilEnd, JobName: n.Name, KeepOrder: inProcessOut(n), Schemas: a.schemas})
 			if err == nil {
 				p, bounded[n], prog = c.Plan, c.Bounded, c.Program
 			}

@@ -113,7 +113,7 @@ SELECT t.trader_id, v.n FROM trades t JOIN totals v ON t.trader_id = v.trader_id
 	if err != nil {
 		t.Fatal(err)
 	}
-	plans, err := a.Plans(context.Background(), plan.Options{Partitions: 2}, nil, true)
+	plans, err := a.Plans(context.Background(), plan.Options{Partitions: 2}, runner.Options{NoInfer: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +152,7 @@ SELECT * FROM totals;`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	plans, err := a.Plans(context.Background(), plan.Options{Partitions: 2}, nil, true)
+	plans, err := a.Plans(context.Background(), plan.Options{Partitions: 2}, runner.Options{NoInfer: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -598,6 +598,24 @@ func (p *Program) Limit() (int64, bool) { return p.limit, p.hasLimit }
 // partitions.
 func (p *Program) Ordered() bool { return len(p.order) > 0 }
 
+// AtEnd says which of the query's rows wait for the end of its input, and
+// what else would give them, or "" when it emits as it goes: an aggregate
+// under EMIT FINAL without a WINDOW emits its groups once, at the end; an
+// ORDER BY over rows that are not grouped sorts the whole input; a Top-N
+// under EMIT FINAL without a WINDOW ranks it. Over an input that never
+// ends, such a query writes nothing. sorts says the ORDER BY is why.
+func (p *Program) AtEnd() (why, instead string, sorts bool) {
+	switch {
+	case p.agg != nil && !p.agg.windowed() && p.agg.emit == sql.EmitFinal:
+		return "EMIT FINAL without a WINDOW emits each group's row once, at the end of the input", "add a WINDOW, or EMIT CHANGES", false
+	case p.sortsAll():
+		return "ORDER BY over rows that are not grouped sorts the whole input and writes it at its end", "drop the ORDER BY, or sort within a WINDOW", true
+	case p.top != nil && p.top.window == nil && !p.top.changes:
+		return "a Top-N under EMIT FINAL without a WINDOW emits each key's top rows at the end of the input", "add a WINDOW, or EMIT CHANGES", false
+	}
+	return "", "", false
+}
+
 // HoldsRows reports whether the query holds input rows until the watermark
 // passes them (a row window ordered by event time): a source partition
 // that runs far ahead of the others in event time then fills its state.

@@ -62,6 +62,40 @@ type checked struct {
 	inProcessOut bool
 }
 
+// bounded reports whether the statement's input ends: its source's, or
+// the output of the statement writing it.
+func (c *checked) bounded() bool {
+	if c.src != nil {
+		return isBounded(c.src)
+	}
+	return c.upBounded
+}
+
+// checkEnds refuses a query whose rows wait for the end of its input
+// (exec.Program.AtEnd) over an input name that does not end (bounded is
+// false; upstream: name is another statement's output): it would run and
+// never write a row.
+func (c *checked) checkEnds(sel *sql.Select, prog *exec.Program, name string, bounded, upstream bool) error {
+	why, instead, sorts := prog.AtEnd()
+	if why == "" || bounded {
+		return nil
+	}
+	var at sql.Node = sel
+	if sorts {
+		at = sel.OrderBy[0]
+	}
+	var end string
+	switch {
+	case upstream:
+		end = "give the statement writing " + name + " an input that ends"
+	case strings.EqualFold(lookup(c.props, name+".type"), "generator"):
+		end = fmt.Sprintf("give %s an end ('%[1]s.count')", name)
+	default:
+		end = fmt.Sprintf("read %s to its end ('%[1]s.stop.at'='end', sluice run --until-end, or -- @job_mode: batch)", name)
+	}
+	return c.errorAt(fmt.Errorf("%s, and %s does not end, so the statement would never write a row: %s; or %s", why, name, instead, end), at)
+}
+
 // isBounded reports whether src ends (connector.Bounded).
 func isBounded(src connector.Source) bool {
 	b, ok := src.(connector.Bounded)
@@ -104,9 +138,8 @@ func Check(ctx context.Context, stmt *sql.Statement, opts Options) (*Checked, er
 	if err != nil {
 		return nil, err
 	}
-	bounded := c.upBounded
+	bounded := c.bounded()
 	if c.src != nil {
-		bounded = isBounded(c.src)
 		c.src.Close()
 	}
 	return &Checked{Plan: c.plan, Program: c.prog, Bounded: bounded, ColumnsUnknown: c.starsUnknown}, nil
@@ -165,6 +198,9 @@ func check(ctx context.Context, stmt *sql.Statement, opts Options) (_ *checked, 
 		return nil, c.errorAt(err, sel)
 	}
 	if err := c.checkGuarantee(stmt, c.prog); err != nil {
+		return nil, err
+	}
+	if err := c.checkEnds(sel, c.prog, c.srcName, c.bounded(), c.src == nil); err != nil {
 		return nil, err
 	}
 	if err := checkKeyFormat(stmt.Name, c.props, len(c.prog.KeySlots()) > 0 || c.prog.WindowedRows()); err != nil {

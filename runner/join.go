@@ -144,6 +144,9 @@ func openJoin(ctx context.Context, stmt *sql.Statement, opts Options) (_ *joinQu
 	if err := q.compile(sel); err != nil {
 		return nil, c.errorAt(err, stmt)
 	}
+	if err := q.checkEnds(sel, names, opts); err != nil {
+		return nil, err
+	}
 	if err := checkKeyFormat(stmt.Name, props, len(q.prog.KeySlots()) > 0 || q.prog.WindowedRows()); err != nil {
 		return nil, c.errorAt(err, stmt)
 	}
@@ -185,6 +188,23 @@ func (q *joinQuery) compile(sel *sql.Select) error {
 	var err error
 	q.prog, err = join.Compile(sel, join.Options{Properties: q.props, Inputs: inputs})
 	return err
+}
+
+// checkEnds refuses a query whose rows wait for the end of its input when
+// one of its streams (an input that is not a table) does not end.
+func (q *joinQuery) checkEnds(sel *sql.Select, names []string, opts Options) error {
+	tables := map[int]bool{}
+	for _, t := range q.prog.Tables() {
+		tables[t.Input()] = true
+	}
+	for i, src := range q.srcs {
+		if tables[i] || isBounded(src) {
+			continue
+		}
+		_, upstream := opts.Streams[strings.ToLower(names[i])]
+		return q.checked.checkEnds(sel, q.prog.Program, names[i], false, upstream || q.inProcess[i])
+	}
+	return nil
 }
 
 // close closes the sources.

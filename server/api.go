@@ -324,7 +324,7 @@ func (s *Server) explain(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
-	plans, err := a.Plans(context.Background(), planOptions(), nil, false)
+	plans, err := a.Plans(context.Background(), planOptions(), runner.Options{UntilEnd: s.cfg.Options.UntilEnd})
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err)
 		return

@@ -208,7 +208,7 @@ func (s *Server) restoreEnded(name, src string) (bool, error) {
 	if err := json.Unmarshal(b, &ended); err != nil {
 		return false, fmt.Errorf("%s: %w", endPath(s.cfg.StateDir, name), err)
 	}
-	a, err := validate(name, src)
+	a, err := validate(name, src, s.cfg.Options.UntilEnd)
 	if err != nil {
 		return false, err
 	}
@@ -282,7 +282,7 @@ func (s *Server) Deploy(name, src string, save bool) (*deployed, error) {
 	if !validName.MatchString(name) {
 		return nil, &DeployError{http.StatusBadRequest, fmt.Errorf("application name %q: use letters, digits, '_', '-' and '.' (at most 64)", name)}
 	}
-	a, err := validate(name, src)
+	a, err := validate(name, src, s.cfg.Options.UntilEnd)
 	if err != nil {
 		return nil, &DeployError{http.StatusBadRequest, err}
 	}
@@ -387,9 +387,10 @@ func writeFile(path string, b []byte) error {
 	return os.Rename(tmp, path)
 }
 
-// validate parses and plans src like `sluice explain`, and refuses a read
-// of a name nothing declares or writes.
-func validate(name, src string) (*app.App, error) {
+// validate parses and plans src like `sluice explain` (with --until-end
+// when untilEnd, as the server runs it), and refuses a read of a name
+// nothing declares or writes.
+func validate(name, src string, untilEnd bool) (*app.App, error) {
 	stmts, err := sql.Parse(name+".sql", src)
 	if err != nil {
 		return nil, err
@@ -401,10 +402,11 @@ func validate(name, src string) (*app.App, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := a.Check(context.Background(), runner.Options{}); err != nil {
+	opts := runner.Options{UntilEnd: untilEnd}
+	if err := a.Check(context.Background(), opts); err != nil {
 		return nil, err
 	}
-	if _, err := a.Plans(context.Background(), planOptions(), nil, false); err != nil {
+	if _, err := a.Plans(context.Background(), planOptions(), opts); err != nil {
 		return nil, err
 	}
 	return a, nil

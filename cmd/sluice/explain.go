@@ -16,6 +16,7 @@ type explainCmd struct {
 	Partitions *int              `placeholder:"N" help:"Number of partitions, at least 1 (default: @num_partitions, else the CPU count)."`
 	Set        map[string]string `placeholder:"KEY=VALUE" help:"Override a WITH property, as run --set does (repeatable)." mapsep:"\x00"`
 	NoInfer    bool              `help:"Do not read a sample of undeclared sources to infer their schemas."`
+	UntilEnd   bool              `help:"Check the statements as run --until-end runs them: Kafka sources end."`
 }
 
 func (c *explainCmd) Help() string {
@@ -42,11 +43,11 @@ func (c *explainCmd) Run(e *env) error {
 	if err != nil {
 		return userError{err}
 	}
-	opts := runner.Options{Strategy: c.Strategy, Partitions: partitions(c.Partitions), Set: c.Set, NoInfer: c.NoInfer}
+	opts := runner.Options{Strategy: c.Strategy, Partitions: partitions(c.Partitions), Set: c.Set, NoInfer: c.NoInfer, UntilEnd: c.UntilEnd}
 	if err := a.Check(e.ctx, opts); err != nil {
 		return s.locate(err)
 	}
-	plans, err := a.Plans(e.ctx, plan.Options{Strategy: c.Strategy, Partitions: partitions(c.Partitions), CPUs: runtime.NumCPU()}, c.Set, c.NoInfer)
+	plans, err := a.Plans(e.ctx, plan.Options{Strategy: c.Strategy, Partitions: partitions(c.Partitions), CPUs: runtime.NumCPU()}, opts)
 	if err != nil {
 		return userError{s.locate(err)}
 	}
