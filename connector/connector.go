@@ -109,12 +109,22 @@ type Watermarker interface {
 // Fenced is an optional interface of a PartitionReader whose partition
 // resumed from a Checkpoint committed with its offset (a consumer-group
 // member given a partition another member, or a run before, read): Fence
-// returns that checkpoint's read offset and watermark, ok false when the
-// commit held none. A record before read whose windows had all fired
-// under wm had its effect already; one after it is judged late by wm at
-// least. It is known once the reader has returned its first records.
+// returns that checkpoint's part for the partition, ok false when the
+// commit held none. It is known once the reader has returned its first
+// records.
 type Fenced interface {
-	Fence() (read, wm int64, ok bool)
+	Fence() (f Fence, ok bool)
+}
+
+// Fence is the checkpoint one partition resumed from: a record before
+// Read whose windows had all fired under Watermark had its effect already;
+// one after it is judged late by Watermark at least. When HasStart, Start
+// says where the offset it resumed from stands in its records
+// (Checkpoint.Starts).
+type Fence struct {
+	Read, Watermark int64
+	Start           Start
+	HasStart        bool
 }
 
 // PartitionReader reads one source partition (a Kafka partition or a file
@@ -178,6 +188,28 @@ type Sink interface {
 type Checkpoint struct {
 	Watermark int64
 	Read      map[int32]int64
+	// Starts holds, per partition whose watermark comes from its own
+	// event times, where its committed offset stands in its records (the
+	// others have none).
+	Starts map[int32]Start
+}
+
+// Start tells a replay from a partition's committed offset what the
+// records before it were, so that it judges lateness as the run that
+// committed it did: the partition's watermark before a record depends on
+// every record before it, those that had no effect (dropped by WHERE, late,
+// or in windows that fired) too, and a replay that started its watermark
+// afresh at the committed offset would take a record for on time that
+// was late.
+type Start struct {
+	// MaxEvent is the highest event time of the records before the
+	// committed offset (math.MinInt64: none).
+	MaxEvent int64
+	// Skip is the offset up to which the records from the committed
+	// offset on had their whole effect: a replay reads them only for their
+	// event times. A job commits the offset of a batch it read, whose
+	// MaxEvent it knows, at or before the one its records' effect ends at.
+	Skip int64
 }
 
 // Checkpointer is implemented by sources that keep a Checkpoint with their

@@ -16,6 +16,35 @@ import (
 	"github.com/sluicesql/sluice/runner"
 )
 
+// TestRestartJudgesLateAsOneRun: a record dropped by WHERE before the
+// committed offset raised its partition's watermark, and made a record
+// after it late; a job stopped with its commit behind its read offset (a
+// window still open) and restarted from its checkpoint judges that record
+// late too, and writes exactly what one uninterrupted run writes:
+// exactly-once (the transactional source's checkpoint) and as an aligned
+// member at least once (the checkpoint its readers report).
+func TestRestartJudgesLateAsOneRun(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ guarantee, src string }{
+		{"exactly_once", ""},
+		{"at_least_once", "'trades.partition.key'='trader_id', "},
+	} {
+		t.Run(tc.guarantee, func(t *testing.T) {
+			t.Parallel()
+			// one partition: 10s (dropped by WHERE), 6s (its window open
+			// at the stop), 1.5s (late by 10s with 5s of allowed lateness)
+			got, want := stopAndRestart(t, tc.guarantee, tc.src,
+				[]kafka.Message{lateTrade(0, 10*time.Second), lateTrade(5, 6*time.Second), lateTrade(7, 1500*time.Millisecond)})
+			if len(want) != 1 {
+				t.Fatalf("one run wrote %q, want the window at 6s alone (the record at 1.5s is late)", want)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("stopped and restarted, the job wrote %q; one run wrote %q", got, want)
+			}
+		})
+	}
+}
+
 // TestStoppedExactlyOnceKeepsItsOpenWindow: an exactly-once job stopped
 // while a window is open commits its last transaction's offsets as it
 // closes, not those of the records it read: the restart reads the

@@ -272,10 +272,13 @@ func (r *run) flushAll() error {
 // read, moved or not, with the barrier's watermark and read offsets (the
 // checkpoint moves on while open state holds the offsets back); exactly-once
 // (Config.Transactional) in the transaction that holds the output written
-// since its last commit.
+// since its last commit. A partition whose progress points its ingester
+// tracks commits at the last one at or before the offset that is done,
+// with the Start that lets a replay judge lateness as this run did
+// (sourcePartition.commitPoint).
 func (r *run) commit(bar *barrier, held []heldOffset) error {
 	next := bar.next
-	bySource := map[int]map[int32]int64{}
+	bySource := map[int]map[int32]commitPoint{}
 	for sp, off := range next {
 		_, checkpoints := r.cfg.Sources[sp.source].(connector.Checkpointer)
 		sp.mu.Lock()
@@ -290,15 +293,29 @@ func (r *run) commit(bar *barrier, held []heldOffset) error {
 			continue
 		}
 		if bySource[sp.source] == nil {
-			bySource[sp.source] = map[int32]int64{}
+			bySource[sp.source] = map[int32]commitPoint{}
 		}
-		if have, ok := bySource[sp.source][sp.partition]; ok {
-			off = min(off, have)
+		c := commitPoint{at: off, done: off}
+		if checkpoints {
+			c.at, c.start, c.started = sp.commitPoint(off)
 		}
-		bySource[sp.source][sp.partition] = off
+		if have, ok := bySource[sp.source][sp.partition]; ok && have.done <= off {
+			continue
+		}
+		bySource[sp.source][sp.partition] = c
 	}
 	for _, src := range slices.Sorted(maps.Keys(bySource)) {
-		offs := bySource[src]
+		offs := make(map[int32]int64, len(bySource[src]))
+		var starts map[int32]connector.Start
+		for p, c := range bySource[src] {
+			offs[p] = c.at
+			if c.started {
+				if starts == nil {
+					starts = map[int32]connector.Start{}
+				}
+				starts[p] = c.start
+			}
+		}
 		var err error
 		if cp, ok := r.cfg.Sources[src].(connector.Checkpointer); ok {
 			read := make(map[int32]int64, len(offs))
@@ -307,7 +324,7 @@ func (r *run) commit(bar *barrier, held []heldOffset) error {
 					read[sp.partition] = n
 				}
 			}
-			err = cp.CommitCheckpoint(r.sinkCtx, offs, connector.Checkpoint{Watermark: bar.wm, Read: read})
+			err = cp.CommitCheckpoint(r.sinkCtx, offs, connector.Checkpoint{Watermark: bar.wm, Read: read, Starts: starts})
 		} else {
 			err = r.cfg.Sources[src].Commit(r.sinkCtx, offs)
 		}
@@ -324,6 +341,15 @@ func (r *run) commit(bar *barrier, held []heldOffset) error {
 		}
 	}
 	return nil
+}
+
+// commitPoint is where a source partition's commit stands: at, with start
+// when started (sourcePartition.commitPoint); the effect of its records
+// before done is out.
+type commitPoint struct {
+	at, done int64
+	start    connector.Start
+	started  bool
 }
 
 // knownTopic reports whether some source partition's records carry topic.

@@ -65,7 +65,9 @@ func (s fencedSource) Open(ctx context.Context, schema *record.Schema, dlq conne
 
 type fencedReader struct{ connector.PartitionReader }
 
-func (fencedReader) Fence() (int64, int64, bool) { return 40, 12345, true }
+func (fencedReader) Fence() (connector.Fence, bool) {
+	return connector.Fence{Read: 40, Watermark: 12345}, true
+}
 
 // replayProgram is the fake program with a replay rule that takes every
 // even offset for a record that had its effect; it notes the watermark

@@ -157,6 +157,13 @@ type ingester struct {
 	// pending is the progress of the routed batches some of whose records
 	// are still buffered, oldest first
 	pending []progress
+	// tracks: the partition's watermark comes from its own event times and
+	// its source keeps checkpoints, so its progress points are noted for
+	// them (sourcePartition.marks)
+	tracks bool
+	// skip is the restored Start's: the records before it had their whole
+	// effect, and are read only for their event times
+	skip int64
 }
 
 // progress is how far a partition had been read once a batch was routed.
@@ -179,6 +186,9 @@ func (r *run) ingest(sp *sourcePartition, rd connector.PartitionReader) error {
 		in.carrier, in.stamp = c, false
 		sp.follows.Store(true)
 	}
+	_, checkpoints := r.cfg.Sources[sp.source].(connector.Checkpointer)
+	in.tracks = checkpoints && in.stamp && !in.carried && in.carrier == nil
+	in.resume()
 	// a reader that resumed from a checkpoint knows it by its first records
 	fenced, _ := rd.(connector.Fenced)
 	b := r.batches.get(r.cfg.BatchSize)
@@ -198,8 +208,14 @@ func (r *run) ingest(sp *sourcePartition, rd connector.PartitionReader) error {
 			sp.setCaughtUp(len(b.Records), r.cfg.BatchSize)
 		}
 		if fenced != nil && len(b.Records) > 0 {
-			if read, wm, ok := fenced.Fence(); ok {
-				sp.fenceTo, sp.fenceWM = read, wm
+			if f, ok := fenced.Fence(); ok {
+				sp.fenceTo, sp.fenceWM = f.Read, f.Watermark
+				if f.HasStart {
+					sp.mu.Lock()
+					sp.start, sp.started = f.Start, true
+					sp.mu.Unlock()
+					in.resume()
+				}
 			}
 			fenced = nil
 		}
@@ -220,6 +236,11 @@ func (r *run) ingest(sp *sourcePartition, rd connector.PartitionReader) error {
 			// past dead letters the batch did not carry (they are in the DLQ,
 			// which the job flushes before it commits)
 			in.offset = p.Position()
+			if in.tracks {
+				sp.mu.Lock()
+				sp.addMarkLocked(mark{in.offset, in.maxEvent})
+				sp.mu.Unlock()
+			}
 			in.publishIfFlushed(false)
 		}
 		switch {
@@ -255,6 +276,7 @@ func (in *ingester) route(b *record.Batch) (*record.Batch, error) {
 	if n > len(in.dst) {
 		return b, fmt.Errorf("reader returned %d records, more than the %d asked for", n, len(in.dst))
 	}
+	maxBefore := in.maxEvent
 	for i := range b.Records {
 		// A record keeps no stamp when its event time is its timestamp:
 		// every reader of event times falls back to that. Not writing
@@ -292,7 +314,15 @@ func (in *ingester) route(b *record.Batch) (*record.Batch, error) {
 	if in.carrier != nil {
 		in.carry()
 	}
-	if b.Records[0].Offset < in.sp.fenceTo {
+	if in.tracks {
+		// before the batch's progress is published: a commit stands at
+		// a mark (sourcePartition.commitPoint)
+		in.sp.mu.Lock()
+		in.sp.addMarkLocked(mark{b.Records[0].Offset, maxBefore})
+		in.sp.addMarkLocked(mark{b.Records[n-1].Offset + 1, in.maxEvent})
+		in.sp.mu.Unlock()
+	}
+	if first := b.Records[0].Offset; first < in.sp.fenceTo || first < in.skip {
 		// after the stamps: a record that had its effect moved the
 		// partition's watermark on for the records after it, as it did
 		// for the run that read it first
@@ -339,6 +369,26 @@ func (in *ingester) route(b *record.Batch) (*record.Batch, error) {
 	return r.batches.get(r.cfg.BatchSize), nil
 }
 
+// resume starts the partition's watermark, and skips the records, as the
+// Start of the checkpoint it resumed from says (sourcePartition.start),
+// when it has one: the watermark only when it comes from the partition's
+// own event times.
+func (in *ingester) resume() {
+	sp := in.sp
+	sp.mu.Lock()
+	st, ok := sp.start, sp.started
+	sp.mu.Unlock()
+	if !ok {
+		return
+	}
+	in.skip = st.Skip
+	if in.carried || in.carrier != nil || st.MaxEvent <= in.maxEvent {
+		return
+	}
+	in.maxEvent = st.MaxEvent
+	in.wm = st.MaxEvent - in.r.cfg.MaxOutOfOrder.Milliseconds()
+}
+
 // carry takes the partition's watermark from its reader (carrier): the
 // published highest event time is set so that it less the allowed
 // out-of-orderness is the upstream watermark, as watermarkOf computes it.
@@ -350,15 +400,21 @@ func (in *ingester) carry() {
 }
 
 // fence drops the records of b that the checkpoint the partition resumed
-// from says already had their effect (read before it, and every window of
-// theirs fired under its watermark, or they were late: Replayer), keeping
-// the others in order, marked Replay, and returns how many are left.
-// Dropped records still count as read for the commit.
+// from says already had their effect (before its Start's Skip, or read
+// before it, and every window of theirs fired under its watermark, or they
+// were late: Replayer), keeping the others in order, marked Replay, and
+// returns how many are left. Dropped records still count as read for the
+// commit.
 func (in *ingester) fence(b *record.Batch) int {
 	sp, r := in.sp, in.r
 	kept := 0
 	for i := range b.Records {
 		rec := &b.Records[i]
+		if rec.Offset < in.skip {
+			in.offset = max(in.offset, rec.Offset+1)
+			r.replayed.Add(1)
+			continue
+		}
 		if rec.Offset < sp.fenceTo {
 			if r.hadEffect(rec, sp.fenceWM) {
 				in.offset = max(in.offset, rec.Offset+1)
@@ -518,6 +574,9 @@ func (r *run) addSourcePartition(src int, name string, p int32) *sourcePartition
 	if c, ok := r.restored[src]; ok {
 		if read, ok := c.Read[p]; ok {
 			sp.fenceTo, sp.fenceWM = read, c.Watermark
+		}
+		if st, ok := c.Starts[p]; ok {
+			sp.start, sp.started = st, true
 		}
 	}
 	r.spMu.Lock()

@@ -2,9 +2,12 @@ package job
 
 import (
 	"math"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/sluicesql/sluice/connector"
 )
 
 // noWatermark is the watermark before any event time was seen.
@@ -46,6 +49,93 @@ type sourcePartition struct {
 	// watermark (exactly-once): a record before fenceTo whose windows had
 	// all fired under fenceWM is not processed again. Set before reading.
 	fenceTo, fenceWM int64
+	// start is where the committed offset the partition resumed from
+	// stands in its records (connector.Start), when started; set before
+	// its first records are routed, under mu (a commit reads its Skip)
+	start   connector.Start
+	started bool
+
+	// marks are the partition's progress points, oldest first, from the
+	// one its last commit stood at, when its ingester tracks them
+	// (ingester.tracks):
+	// a commit stands at one, whose highest event time before it it knows
+	// (commitPoint). Under mu.
+	marks []mark
+	// stride is how many progress points a kept mark stands for (it
+	// doubles as the marks are thinned, so that they stay evenly spread);
+	// pending counts those the last mark stands for so far (while it is
+	// short of stride it moves on with each point). Under mu.
+	stride, pending int
+}
+
+// mark is a progress point of a partition: its records before offset have
+// maxEvent as their highest event time.
+type mark struct{ offset, maxEvent int64 }
+
+// maxMarks bounds a partition's marks: past it, every other one is
+// dropped, and a commit stands a little further back.
+const maxMarks = 1024
+
+// addMarkLocked notes a progress point, keeping the marks in offset order,
+// evenly spread over the points since the last commit, and the last point
+// always.
+func (sp *sourcePartition) addMarkLocked(m mark) {
+	n := len(sp.marks)
+	if n > 0 && m.offset <= sp.marks[n-1].offset {
+		return
+	}
+	switch {
+	case sp.pending > 0:
+		sp.marks[n-1] = m
+	case n >= maxMarks:
+		sp.thinMarksLocked()
+		fallthrough
+	default:
+		sp.marks = append(sp.marks, m)
+	}
+	if sp.pending++; sp.pending >= max(sp.stride, 1) {
+		sp.pending = 0
+	}
+}
+
+// thinMarksLocked drops every other mark but the last, and doubles the
+// stride.
+func (sp *sourcePartition) thinMarksLocked() {
+	last := sp.marks[len(sp.marks)-1]
+	n := 0
+	for i := 0; i < len(sp.marks)-1; i += 2 {
+		sp.marks[n] = sp.marks[i]
+		n++
+	}
+	sp.marks[n] = last
+	sp.marks = sp.marks[:n+1]
+	sp.stride = 2 * max(sp.stride, 1)
+}
+
+// commitPoint returns where a commit of the partition whose records before
+// off had their whole effect stands: the offset of its last mark at or
+// before off, with the Start that says what the records before it were
+// (Skip: off, or the restored Skip when the partition has not read that
+// far yet). The marks before it are dropped: commits only move on. ok is
+// false when the partition tracks no mark there (its watermark is not its
+// own, or off is before its marks).
+func (sp *sourcePartition) commitPoint(off int64) (at int64, st connector.Start, ok bool) {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	i := sort.Search(len(sp.marks), func(i int) bool { return sp.marks[i].offset > off }) - 1
+	if i < 0 {
+		return off, connector.Start{}, false
+	}
+	m := sp.marks[i]
+	sp.marks = sp.marks[:copy(sp.marks, sp.marks[i:])]
+	for sp.stride > 1 && len(sp.marks)*4 < maxMarks {
+		sp.stride /= 2
+	}
+	skip := off
+	if sp.started {
+		skip = max(skip, sp.start.Skip)
+	}
+	return m.offset, connector.Start{MaxEvent: m.maxEvent, Skip: skip}, true
 }
 
 func newSourcePartition(src int, name string, p int32, now time.Time) *sourcePartition {

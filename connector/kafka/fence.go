@@ -2,7 +2,6 @@ package kafka
 
 import (
 	"context"
-	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -11,8 +10,13 @@ import (
 
 // fence is the checkpoint a partition resumed from: a record before offset
 // to whose windows had all fired under watermark wm had its effect already.
-// A zero to is no fence.
-type fence struct{ to, wm int64 }
+// A zero to is no fence. An aligned member's has the Start of its
+// committed offset too, when the commit stored one (started).
+type fence struct {
+	to, wm  int64
+	start   connector.Start
+	started bool
+}
 
 // join returns the fence to commit with a checkpoint that read up to read
 // under watermark wm, for a partition that resumed from f: f joined with
@@ -45,7 +49,8 @@ func (s *Source) Checkpointing() connector.Source { return checkpointing{s} }
 type checkpointing struct{ *Source }
 
 // CommitCheckpoint commits offsets, for the partitions this member owns or
-// hands over, with cp joined with the fence each resumed from.
+// hands over, with cp joined with the fence each resumed from, and each
+// partition's Start (connector.Checkpoint.Starts).
 func (c checkpointing) CommitCheckpoint(ctx context.Context, offsets map[int32]int64, cp connector.Checkpoint) error {
 	s := c.Source
 	return s.commitOwned(ctx, offsets, func(commit map[int32]kgo.EpochOffset) map[int32]string {
@@ -56,7 +61,10 @@ func (c checkpointing) CommitCheckpoint(ctx context.Context, offsets map[int32]i
 				read = o.Offset
 			}
 			read, wm := s.fences[p].join(read, cp.Watermark)
-			meta[p] = checkpointPrefix + strconv.FormatInt(wm, 10) + ":" + strconv.FormatInt(read, 10)
+			// the job's Start is of the offset it asked to commit
+			st, started := cp.Starts[p]
+			started = started && o.Offset == offsets[p]
+			meta[p] = checkpointMeta(connector.Fence{Read: read, Watermark: wm, Start: st, HasStart: started})
 		}
 		return meta
 	})

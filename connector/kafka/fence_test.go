@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,11 +27,12 @@ func TestAlignedCheckpointFences(t *testing.T) {
 	// to 20 under watermark 5000
 	commits := map[int32]int64{}
 	reads := map[int32]int64{}
+	starts := map[int32]connector.Start{}
 	for p := range int32(testPartitions) {
-		commits[p], reads[p] = 10, 20
+		commits[p], reads[p], starts[p] = 10, 20, connector.Start{MaxEvent: 4200 + int64(p), Skip: 11}
 	}
 	alignedMember(t, ctx, brokers, func(cp connector.Checkpointer, _ map[int32]firstBatch) {
-		if err := cp.CommitCheckpoint(ctx, commits, connector.Checkpoint{Watermark: 5000, Read: reads}); err != nil {
+		if err := cp.CommitCheckpoint(ctx, commits, connector.Checkpoint{Watermark: 5000, Read: reads, Starts: starts}); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -44,6 +46,9 @@ func TestAlignedCheckpointFences(t *testing.T) {
 			if f.offset != 10 || !f.reread || f.fenceTo != 20 || f.fenceWM != 5000 || !f.fenced {
 				t.Errorf("partition %d: first record at %d (reread %v), fence %d under %d (%v); want 10, reread, fence 20 under 5000", p, f.offset, f.reread, f.fenceTo, f.fenceWM, f.fenced)
 			}
+			if !f.started || f.start != starts[p] {
+				t.Errorf("partition %d: start %+v (%v), want the one committed: %+v", p, f.start, f.started, starts[p])
+			}
 		}
 		if err := cp.CommitCheckpoint(ctx, commits, connector.Checkpoint{Watermark: 100, Read: reads}); err != nil {
 			t.Fatal(err)
@@ -54,6 +59,10 @@ func TestAlignedCheckpointFences(t *testing.T) {
 			if f.offset != 12 || f.fenceTo != 20 || f.fenceWM != 5000 {
 				t.Errorf("partition %d: first record at %d, fence %d under %d; want 12, the fence resumed from: 20 under 5000", p, f.offset, f.fenceTo, f.fenceWM)
 			}
+			// the start is of the offset it came with: none was committed with 12
+			if f.started {
+				t.Errorf("partition %d: start %+v, but the commit of offset 12 had none", p, f.start)
+			}
 		}
 	})
 }
@@ -63,6 +72,37 @@ type firstBatch struct {
 	offset           int64
 	reread, fenced   bool
 	fenceTo, fenceWM int64
+	start            connector.Start
+	started          bool
+}
+
+// TestCheckpointMetadata: a partition's checkpoint is stored in its offset
+// metadata in the first version's format without a Start, and in the
+// second's with one; both are read back, as is the first version written
+// by an earlier release, and anything else is no checkpoint.
+func TestCheckpointMetadata(t *testing.T) {
+	for _, f := range []connector.Fence{
+		{Read: 20, Watermark: 5000},
+		{Read: 20, Watermark: -1 << 63},
+		{Read: 20, Watermark: 5000, Start: connector.Start{MaxEvent: 4200, Skip: 11}, HasStart: true},
+		{Read: 7, Watermark: -1 << 63, Start: connector.Start{MaxEvent: -1 << 63, Skip: 3}, HasStart: true},
+	} {
+		meta := checkpointMeta(f)
+		if want := strings.HasPrefix(meta, "sluice2:"); want != f.HasStart {
+			t.Errorf("%+v: metadata %q", f, meta)
+		}
+		if got, ok := parseCheckpoint(meta); !ok || got != f {
+			t.Errorf("%+v: metadata %q reads back as %+v (%v)", f, meta, got, ok)
+		}
+	}
+	if got, ok := parseCheckpoint("sluice1:5000:20"); !ok || got != (connector.Fence{Read: 20, Watermark: 5000}) {
+		t.Errorf("an earlier release's checkpoint reads as %+v (%v)", got, ok)
+	}
+	for _, meta := range []string{"", "kgo-abc", "sluice1:5000", "sluice1:5000:20:11:4200", "sluice2:5000:20", "sluice2:5000:20:x:4200", "sluice3:1:2:3:4"} {
+		if got, ok := parseCheckpoint(meta); ok {
+			t.Errorf("metadata %q reads as a checkpoint: %+v", meta, got)
+		}
+	}
 }
 
 // alignedMember opens an aligned member of group g, reads the first batch of
@@ -98,7 +138,9 @@ func alignedMember(t *testing.T, ctx context.Context, brokers []string, do func(
 			}
 		}
 		f := firstBatch{offset: b.Records[0].Offset, reread: b.Records[0].Reread}
-		f.fenceTo, f.fenceWM, f.fenced = rd.(connector.Fenced).Fence()
+		fence, fenced := rd.(connector.Fenced).Fence()
+		f.fenceTo, f.fenceWM, f.fenced = fence.Read, fence.Watermark, fenced
+		f.start, f.started = fence.Start, fence.HasStart
 		first[rd.Partition()] = f
 	}
 	do(cp, first)

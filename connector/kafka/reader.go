@@ -263,13 +263,14 @@ func (r *partReader) decodeInto(b *record.Batch, kr *kgo.Record) {
 // (MarkRereads): the checkpoint committed with the offset its partition
 // resumed from. A repartition topic's reader skips the records its fence
 // covers itself, and reports none.
-func (r *partReader) Fence() (read, wm int64, ok bool) {
+func (r *partReader) Fence() (connector.Fence, bool) {
 	if r.up != nil {
-		return 0, 0, false
+		return connector.Fence{}, false
 	}
 	r.src.mu.Lock()
 	defer r.src.mu.Unlock()
-	return r.fence.to, r.fence.wm, r.fence.to > 0
+	f := r.fence
+	return connector.Fence{Read: f.to, Watermark: f.wm, Start: f.start, HasStart: f.started}, f.to > 0
 }
 
 // repartReader is the reader of a repartition topic's partition: its

@@ -682,8 +682,8 @@ func (s *Source) loadFences(ctx context.Context, offsets map[int32]kgo.Offset) e
 			offsets[p] = kgo.NewOffset().At(o.At)
 		}
 		if r.up == nil {
-			if wm, read, ok := parseCheckpoint(o.Metadata); ok {
-				r.fence = fence{to: read, wm: wm}
+			if f, ok := parseCheckpoint(o.Metadata); ok {
+				r.fence = fence{to: f.Read, wm: f.Watermark, start: f.Start, started: f.HasStart}
 				s.fences[p] = r.fence
 			}
 			continue

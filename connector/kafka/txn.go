@@ -211,9 +211,14 @@ func (s *Source) Transactional(txnID string) (*TxnSource, *Transaction, error) {
 // Streams' default for exactly-once.
 const minTransactionTimeout = 10 * time.Second
 
-// checkpointPrefix starts the offset metadata of a checkpoint:
-// "sluice1:<watermark>:<read offset>".
-const checkpointPrefix = "sluice1:"
+// The offset metadata of a partition's checkpoint is
+// "sluice1:<watermark>:<read offset>", or, with the partition's
+// connector.Start, "sluice2:<watermark>:<read offset>:<skip>:<max event>"
+// (checkpointMeta, parseCheckpoint).
+const (
+	checkpointPrefix      = "sluice1:"
+	startCheckpointPrefix = "sluice2:"
+)
 
 // CommitCheckpoint commits offsets and cp with everything produced in the
 // transaction since the last commit, and begins the next transaction. A
@@ -328,26 +333,49 @@ func checkpointTopics(topic string, offsets map[int32]int64, cp connector.Checkp
 	for p, o := range offsets {
 		tp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
 		tp.Partition, tp.Offset, tp.LeaderEpoch = p, o, -1
-		meta := checkpointPrefix + strconv.FormatInt(cp.Watermark, 10) + ":" + strconv.FormatInt(reads[p], 10)
+		st, started := cp.Starts[p]
+		meta := checkpointMeta(connector.Fence{Read: reads[p], Watermark: cp.Watermark, Start: st, HasStart: started})
 		tp.Metadata = &meta
 		t.Partitions = append(t.Partitions, tp)
 	}
 	return []kmsg.TxnOffsetCommitRequestTopic{t}
 }
 
-// parseCheckpoint reads an offset's metadata written by checkpointTopics.
-func parseCheckpoint(meta string) (wm, read int64, ok bool) {
+// checkpointMeta returns the offset metadata of a partition's part of a
+// checkpoint: its Start too when it has one.
+func checkpointMeta(f connector.Fence) string {
+	if !f.HasStart {
+		return checkpointPrefix + strconv.FormatInt(f.Watermark, 10) + ":" + strconv.FormatInt(f.Read, 10)
+	}
+	return startCheckpointPrefix + strconv.FormatInt(f.Watermark, 10) + ":" + strconv.FormatInt(f.Read, 10) + ":" +
+		strconv.FormatInt(f.Start.Skip, 10) + ":" + strconv.FormatInt(f.Start.MaxEvent, 10)
+}
+
+// parseCheckpoint reads an offset's metadata written by checkpointMeta, of
+// either version.
+func parseCheckpoint(meta string) (connector.Fence, bool) {
+	var f connector.Fence
 	rest, found := strings.CutPrefix(meta, checkpointPrefix)
+	want := 2
 	if !found {
-		return 0, 0, false
+		if rest, found = strings.CutPrefix(meta, startCheckpointPrefix); !found {
+			return f, false
+		}
+		want, f.HasStart = 4, true
 	}
-	w, r, found := strings.Cut(rest, ":")
-	if !found {
-		return 0, 0, false
+	fields := strings.Split(rest, ":")
+	if len(fields) != want {
+		return connector.Fence{}, false
 	}
-	wm, err1 := strconv.ParseInt(w, 10, 64)
-	read, err2 := strconv.ParseInt(r, 10, 64)
-	return wm, read, err1 == nil && err2 == nil
+	to := []*int64{&f.Watermark, &f.Read, &f.Start.Skip, &f.Start.MaxEvent}
+	for i, field := range fields {
+		v, err := strconv.ParseInt(field, 10, 64)
+		if err != nil {
+			return connector.Fence{}, false
+		}
+		*to[i] = v
+	}
+	return f, true
 }
 
 // Restored returns the checkpoint stored with the group's committed offsets
@@ -385,10 +413,16 @@ func (s *Source) restoreCheckpoint(ctx context.Context) error {
 	offsets := map[int32]int64{}
 	for p, o := range resp[s.cfg.topic] {
 		offsets[p] = o.At
-		if wm, read, ok := parseCheckpoint(o.Metadata); ok {
-			cp.Read[p] = read
-			if cp.Watermark == noCheckpointWatermark || wm < cp.Watermark {
-				cp.Watermark = wm
+		if f, ok := parseCheckpoint(o.Metadata); ok {
+			cp.Read[p] = f.Read
+			if cp.Watermark == noCheckpointWatermark || f.Watermark < cp.Watermark {
+				cp.Watermark = f.Watermark
+			}
+			if f.HasStart {
+				if cp.Starts == nil {
+					cp.Starts = map[int32]connector.Start{}
+				}
+				cp.Starts[p] = f.Start
 			}
 		}
 	}

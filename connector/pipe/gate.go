@@ -86,13 +86,20 @@ func (g *Gate) release() {
 			ready = map[int32]int64{}
 		}
 		maps.Copy(ready, c.offsets)
+		if c.cp != nil && cp == nil {
+			cp = &connector.Checkpoint{Read: map[int32]int64{}, Starts: map[int32]connector.Start{}}
+		}
+		if cp != nil {
+			// a partition's Start is of the offset it commits
+			for p := range c.offsets {
+				delete(cp.Starts, p)
+			}
+		}
 		if c.cp != nil {
 			// the latest watermark, with every partition's read offset
-			if cp == nil {
-				cp = &connector.Checkpoint{Read: map[int32]int64{}}
-			}
 			cp.Watermark = c.cp.Watermark
 			maps.Copy(cp.Read, c.cp.Read)
+			maps.Copy(cp.Starts, c.cp.Starts)
 		}
 		n++
 	}

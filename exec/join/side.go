@@ -245,11 +245,11 @@ func widen(dst, vals []record.Value, side Side, tag record.Value) []record.Value
 // Fence forwards the checkpoint the reader's partition resumed from
 // (connector.Fenced), none when it has none: a stream joined with tables
 // as it is read is fenced as it would be alone.
-func (r *sideReader) Fence() (read, wm int64, ok bool) {
+func (r *sideReader) Fence() (connector.Fence, bool) {
 	if f, ok := r.PartitionReader.(connector.Fenced); ok {
 		return f.Fence()
 	}
-	return 0, 0, false
+	return connector.Fence{}, false
 }
 
 // Position forwards the reader's position (connector.Positioner), -1 when
