@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -219,6 +220,59 @@ func shippedOrders() joinScenario {
 	sc.stmt = strings.NewReplacer("p.pay_id, p.paid", "p.pay_id, p.paid, s.ship_id",
 		"WITHIN INTERVAL '1' SECOND\n", "WITHIN INTERVAL '1' SECOND\nJOIN ships s ON o.order_id = s.order_id WITHIN INTERVAL '1' SECOND\n",
 		"'payments.type'", "'ships.type'='kafka_source', 'ships.bootstrap.servers'='%[1]s', 'payments.type'").Replace(sc.stmt)
+	return sc
+}
+
+// shippedSessions counts shippedOrders' chain in SESSION windows of 400ms
+// per order, its order ids recurring (recurringOrders).
+func shippedSessions() joinScenario {
+	sc := recurringOrders(shippedOrders())
+	sc.stmt = strings.NewReplacer("SELECT o.order_id, o.customer, o.amount, p.pay_id, p.paid, s.ship_id",
+		"SELECT o.order_id, _WINDOW_START AS w, _WINDOW_END AS e, COUNT(*) AS n, SUM(s.ship_id) AS ships",
+		"\nWITH", "\nGROUP BY o.order_id WINDOW SESSION(INTERVAL '400' MILLISECOND) EMIT FINAL\nWITH").Replace(sc.stmt)
+	sc.key, sc.midRun = []string{"order_id", "w"}, true
+	return sc
+}
+
+// unpaidSessions counts the rows of unpaidOrders' LEFT JOIN, its order
+// ids recurring (recurringOrders), in SESSION windows of 400ms per order:
+// a session holds orders paid and unpaid (their rows with NULLs).
+func unpaidSessions() joinScenario {
+	sc := recurringOrders(unpaidOrders("LEFT JOIN", "WITHIN INTERVAL '1' SECOND"))
+	sc.stmt = strings.NewReplacer("SELECT o.order_id, o.customer, o.amount, p.pay_id, p.order_id AS paid_order, p.paid",
+		"SELECT o.order_id, _WINDOW_START AS w, _WINDOW_END AS e, COUNT(*) AS n, COUNT(p.pay_id) AS paid, SUM(p.pay_id) AS pays",
+		"\nWITH", "\nGROUP BY o.order_id WINDOW SESSION(INTERVAL '400' MILLISECOND) EMIT FINAL\nWITH").Replace(sc.stmt)
+	sc.key = []string{"order_id", "w"}
+	return sc
+}
+
+// unpaidDistinct is the distinct pairs of order and payment code (NULL
+// for an unpaid order) of unpaidOrders' LEFT JOIN, its order ids
+// recurring (recurringOrders).
+func unpaidDistinct() joinScenario {
+	sc := recurringOrders(unpaidOrders("LEFT JOIN", "WITHIN INTERVAL '1' SECOND"))
+	sc.stmt = strings.Replace(sc.stmt, "SELECT o.order_id, o.customer, o.amount, p.pay_id, p.order_id AS paid_order, p.paid",
+		"SELECT DISTINCT o.order_id, p.paid %% 3 AS code", 1)
+	return sc
+}
+
+// recurringOrders rewrites the order ids of sc's topics modulo 300, so
+// that each recurs every 300 orders (900ms of event time): a key's rows
+// meet again after the join, in sessions of several orders or as rows
+// DISTINCT writes once.
+func recurringOrders(sc joinScenario) joinScenario {
+	id := regexp.MustCompile(`"order_id":(\d+)`)
+	for topic, msgs := range sc.data {
+		recurring := make([]kafka.Message, len(msgs))
+		for i, m := range msgs {
+			m.Value = id.ReplaceAllFunc(m.Value, func(b []byte) []byte {
+				n, _ := strconv.Atoi(string(id.FindSubmatch(b)[1]))
+				return fmt.Appendf(nil, `"order_id":%d`, n%300)
+			})
+			recurring[i] = m
+		}
+		sc.data[topic] = recurring
+	}
 	return sc
 }
 
@@ -436,16 +490,19 @@ func (sc joinScenario) oneProcess(t *testing.T, brokers string) []string {
 func TestRepartitionedJoinsAcrossProcesses(t *testing.T) {
 	t.Parallel()
 	scenarios := map[string]func(*testing.T) joinScenario{
-		"interval":      func(*testing.T) joinScenario { return paidOrders() },
-		"chain":         func(*testing.T) joinScenario { return shippedOrders() },
-		"table":         tradersWindows,
-		"table-sliding": tradersWindowed("SLIDING(trade_time, INTERVAL '300' MILLISECOND, INTERVAL '100' MILLISECOND)"),
-		"windows":       func(*testing.T) joinScenario { return paidWindows("JOIN") },
-		"left-windows":  func(*testing.T) joinScenario { return paidWindows("LEFT JOIN") },
-		"counts":        func(*testing.T) joinScenario { return paidCounts("JOIN") },
-		"left-counts":   func(*testing.T) joinScenario { return paidCounts("LEFT JOIN") },
-		"unpaid-counts": func(*testing.T) joinScenario { return unpaidCounts() },
-		"left-updates":  func(*testing.T) joinScenario { return paidWindowUpdates("LEFT JOIN") },
+		"interval":       func(*testing.T) joinScenario { return paidOrders() },
+		"chain":          func(*testing.T) joinScenario { return shippedOrders() },
+		"chain-sessions": func(*testing.T) joinScenario { return shippedSessions() },
+		"left-sessions":  func(*testing.T) joinScenario { return unpaidSessions() },
+		"left-distinct":  func(*testing.T) joinScenario { return unpaidDistinct() },
+		"table":          tradersWindows,
+		"table-sliding":  tradersWindowed("SLIDING(trade_time, INTERVAL '300' MILLISECOND, INTERVAL '100' MILLISECOND)"),
+		"windows":        func(*testing.T) joinScenario { return paidWindows("JOIN") },
+		"left-windows":   func(*testing.T) joinScenario { return paidWindows("LEFT JOIN") },
+		"counts":         func(*testing.T) joinScenario { return paidCounts("JOIN") },
+		"left-counts":    func(*testing.T) joinScenario { return paidCounts("LEFT JOIN") },
+		"unpaid-counts":  func(*testing.T) joinScenario { return unpaidCounts() },
+		"left-updates":   func(*testing.T) joinScenario { return paidWindowUpdates("LEFT JOIN") },
 		"left": func(*testing.T) joinScenario {
 			return unpaidOrders("LEFT JOIN", "WITHIN INTERVAL '1' SECOND")
 		},

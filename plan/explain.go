@@ -344,7 +344,12 @@ func (p *Plan) stageWork() (one, two string) {
 		strings.Join(streams, " and "), r.Group, r.Topic, parts, strings.Join(routes, " and "), whole)
 	two = fmt.Sprintf("reads %s in group %s (each key of both streams in one partition, so in one process; whole partitions move on a rebalance and are replayed from their committed offsets), hands each record to its input by its tag and runs the join there, its inputs routed over the process's workers as above, each stream's watermark followed per source partition",
 		r.Topic, r.Group)
+	const sessions = "a replay writes nothing of a session that closed (its end plus the gap plus the allowed lateness) at or before the watermark of the commit it resumed from less the most the joins hold the watermark back, and rebuilds the others whole (commits wait for their oldest rows)"
 	switch o := p.outerStreams(); {
+	case o != "" && p.Analysis.Window == "session":
+		two += fmt.Sprintf("; every row of %s that matched holds the commit for good, so a replay reads it again with its matches and folds the rows with NULLs of %s into sessions exactly as one process does; %s", o, o, sessions)
+	case p.Analysis.Window == "session":
+		two += "; " + sessions
 	case o != "" && p.Analysis.Window != "":
 		two += fmt.Sprintf("; a replay reads again every row that can reach a window still open, and puts no row into a window that fired before it, so the windows count the rows with NULLs of %s exactly as one process does, each written whole", o)
 	case o != "" && p.groupsForEver():

@@ -238,13 +238,17 @@ func (p *Plan) Repartitionable() bool {
 // first), a row window (LAG and running aggregates carry every earlier
 // row of their key), a SESSION window under 'update' (a
 // late record would correct a session kept for it that a replay rebuilt
-// from part of its records), or a SESSION window after a chain of
-// stream-stream joins. After a table join or one stream-stream join a
-// replay tells the sessions that had fired by the fence of the partition
-// of their rows (exec.Program.SetReplayFences, less the joins' Lag; see
-// join.Program.SetReplayFences).
+// from part of its records). After a table join, or inner stream-stream
+// joins on one key, a replay tells the sessions that had fired by the
+// fence of the partition of their rows (exec.Program.SetReplayFences,
+// less the joins' Lag, summed over a chain; see
+// join.Program.SetReplayFences): a joined row holds the commit at the
+// earliest of its rows, through every join of the chain.
 func (p *Plan) repartitionRefusal() string {
 	a := p.Analysis
+	if o := p.exchangeRefusal(); o != "" {
+		return o
+	}
 	if o := p.streamJoinRefusal(); o != "" {
 		return o
 	}
@@ -254,8 +258,27 @@ func (p *Plan) repartitionRefusal() string {
 		return fmt.Sprintf("its row window (%s) carries every earlier row of its key, which a replay after a rebalance from the committed offset could not rebuild (its rows would be written again with other values)", a.Over[0])
 	case a.Window == "session" && update:
 		return "its SESSION window with 'late.data.strategy'='update' cannot be rebuilt by a replay after a rebalance (a late record would correct a session kept for it from the part of its records the replay read again); use 'dead_letter' or 'drop'"
-	case a.Window == "session" && len(p.streams()) > 2:
-		return "its SESSION window follows a chain of stream-stream joins, and a replay after a rebalance is not yet known to tell which of their rows belong to sessions that had fired"
+	}
+	return ""
+}
+
+// exchangeRefusal says why a repartition topic cannot split statement
+// whose rows are re-routed on another key between or after its
+// stream-stream joins (an exchange inside the process), or returns "".
+// The topic routes every stream once, by the key of the first joins;
+// re-routing rows across processes after a join would take a second
+// topic, written by the join's stage, which Sluice does not create.
+func (p *Plan) exchangeRefusal() string {
+	const second = "; re-routing them across processes would take a second repartition topic after the join, which Sluice does not create yet"
+	if p.FinalKeys != nil {
+		return fmt.Sprintf("the query after its stream-stream joins needs their rows equal on %s together, but the repartition topic routes the streams by their join key%s",
+			strings.Join(exprNames(p.FinalKeys), ", "), second)
+	}
+	for _, st := range p.Stages {
+		if st.Exchange {
+			return fmt.Sprintf("its JOIN %s is on another key than the joins before it, so their rows are re-routed on %s, but the repartition topic routes the streams by one key%s",
+				p.Inputs[st.Input].Name, strings.Join(exprNames(st.LeftKeys), ", "), second)
+		}
 	}
 	return ""
 }
@@ -268,11 +291,13 @@ func (p *Plan) repartitionRefusal() string {
 // join.Program.Replayed), and one followed by TUMBLING or SLIDING windows
 // (EMIT FINAL or CHANGES) replays every row that can reach a window still open
 // and puts no row into a window that fired (join.Program.ReplayRule), and
-// one followed by a GROUP BY without a window rebuilds its groups from
-// their first rows, which hold the commit with every row an outer row
-// matched; but a chain of joins or other keyed state after an outer join
-// (a SESSION window, DISTINCT, a row window) would need the rows with
-// NULLs it does not write again.
+// one followed by a GROUP BY without a window or by SESSION windows
+// rebuilds its groups from their first rows, and its open sessions from
+// their oldest, which hold the commit with every row an outer row matched
+// (for good), and one followed by DISTINCT writes a distinct row again
+// at most; but a chain of joins or other keyed state after an outer join
+// (a row window, a window with 'update') would need the rows with NULLs
+// it does not write again.
 func (p *Plan) streamJoinRefusal() string {
 	if len(p.streams()) < 2 {
 		return ""
@@ -297,18 +322,21 @@ func (p *Plan) streamJoinRefusal() string {
 		// a replay writes each window whole or not again (with EMIT
 		// CHANGES, its last update)
 		return ""
-	case p.groupsForEver():
-		// its groups hold the commit at their first rows, and the outer
-		// rows that matched hold it too (join.Program.holdsMatched)
+	case p.groupsForEver(), a.Window == "session" && !a.Distinct && len(a.Over) == 0 && a.TopN == "":
+		// its groups hold the commit at their first rows, an open
+		// session at its oldest, and the outer rows that matched hold
+		// it for good (join.Program.holdsMatched): a replay reads every
+		// row again, and decides each outer row as one process does
 		return ""
-	case a.Window == "session":
-		after = "a session window"
+	case a.Distinct && a.Window == "" && len(a.GroupBy) == 0 && len(a.Aggregates) == 0 && len(a.Over) == 0 && a.TopN == "":
+		// a replay writes the rows with NULLs of one process, none for a
+		// row that matched (join.Program.Replayed), and DISTINCT writes
+		// a row again at most (at least once), as it does without a join
+		return ""
 	case a.Window != "":
 		after = "a " + a.Window + " window"
 	case len(a.GroupBy) > 0 || len(a.Aggregates) > 0:
 		after = "an aggregate"
-	case a.Distinct:
-		after = "DISTINCT"
 	case len(a.Over) > 0 || a.TopN != "":
 		after = "a row window (OVER)"
 	default:
@@ -346,6 +374,16 @@ func (p *Plan) outerStreams() string {
 		}
 	}
 	return ""
+}
+
+// joinedSingle says why the rows after a statement's stream-stream joins
+// must all be in one process (a key that reads the NULL-extended side of
+// an outer join, a global aggregate), or returns "": no key routes them.
+func (p *Plan) joinedSingle() string {
+	if len(p.streams()) < 2 || p.across.Kind != partition.Single {
+		return ""
+	}
+	return p.across.Why + " must all be in one process, so no key routes them"
 }
 
 // selfJoin names the topic two streams of the statement read, or "": the
@@ -417,6 +455,8 @@ func (p *Plan) planRepartition(opts Options) error {
 		}
 		if o := p.repartitionRefusal(); o != "" {
 			why = o
+		} else if w := p.joinedSingle(); w != "" {
+			why = w
 		}
 		return &sql.PropertyError{Key: PropRepartition, InValue: true, Msg: fmt.Sprintf("WITH '%s'='true': a repartition topic cannot split this statement: %s", PropRepartition, why)}
 	case mode == "" && !kafka:
@@ -436,6 +476,8 @@ func (p *Plan) planRepartition(opts Options) error {
 			p.unsplittable = "a repartition topic cannot split it yet: " + o
 		} else if self != "" {
 			p.unsplittable = fmt.Sprintf("a repartition topic cannot split it: two of its streams read topic %s, and the members of one group cannot each read all of a topic", self)
+		} else if w := p.joinedSingle(); w != "" {
+			p.unsplittable = "a repartition topic cannot split it: " + w
 		}
 		return p.unusedPartitions(p.unsplittable)
 	}

@@ -45,7 +45,7 @@ func (q *joinQuery) repartitionJoin(ctx context.Context, stmt *sql.Statement, op
 	}
 	// A record read again before its partition's fence is skipped when
 	// it had its whole effect (join.Program.ReplayRule).
-	if err := prog.Program.Replayable(); err != nil && prog.Outer() && !prog.Program.WindowedChanges() && !prog.Program.GroupsForEver() {
+	if err := prog.Program.Replayable(); err != nil && prog.Outer() && !prog.Program.WindowedChanges() && !prog.Program.GroupsForEver() && !prog.Program.Sessions() {
 		return configErr(fmt.Errorf("an outer stream-stream join repartitioned across processes is followed by state a replay cannot rebuild (%w): run it with '%s'='false'", err, plan.PropRepartition))
 	}
 	fired := prog.ReplayRule()

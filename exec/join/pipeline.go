@@ -249,16 +249,21 @@ func (pl *Pipeline) Advance(wm int64, out exec.Output) {
 // keepsMatched reports whether the outer rows dropped as matched hold
 // the commit until the windows of their rows with NULLs fired
 // (ssState.keepMatched): in stage 2 of a repartitioned statement whose
-// outer join is followed by windows.
+// outer join is followed by TUMBLING or SLIDING windows.
 func (p *Program) keepsMatched() bool {
-	return p.fence != nil && p.Windowed() && p.Outer()
+	return p.fence != nil && p.Windowed() && p.Outer() && !p.Program.Sessions()
 }
 
 // holdsMatched reports whether the outer rows dropped as matched hold the
 // commit for good (ssState.holdMatched): in stage 2 of a repartitioned
-// statement whose outer join is followed by groups without a window.
+// statement whose outer join is followed by groups without a window, or
+// by SESSION windows. A replay reads every record again for those (a
+// session's end depends on its later rows, and groups never fire), so an
+// outer row read again must meet again every row it matched, whenever
+// that was, or it would be folded with NULLs into a group or a session
+// that is written.
 func (p *Program) holdsMatched() bool {
-	return p.fence != nil && p.Outer() && p.Program.GroupsForEver()
+	return p.fence != nil && p.Outer() && (p.Program.GroupsForEver() || p.Program.Sessions())
 }
 
 // Finish ends a bounded input.

@@ -46,6 +46,13 @@ var replayCases = []struct{ sel, join, bound, after string }{
 	{replayWindows, "JOIN", "WITHIN INTERVAL '500' MILLISECONDS", " GROUP BY a.k WINDOW SESSION(INTERVAL '100' MILLISECONDS) EMIT FINAL"},
 	{replayWindows, "JOIN", "AND b.ts BETWEEN a.ts - INTERVAL '300' MILLISECONDS AND a.ts + INTERVAL '700' MILLISECONDS", " GROUP BY a.k WINDOW SESSION(INTERVAL '400' MILLISECONDS) EMIT FINAL"},
 	{replaySessions, "JOIN", "WITHIN INTERVAL '200' MILLISECONDS", " GROUP BY a.k WINDOW SESSION(INTERVAL '150' MILLISECONDS) EMIT CHANGES"},
+	// DISTINCT after an outer join: a replay writes a row again (at least
+	// once), never one a single run does not write
+	{"SELECT DISTINCT a.k, b.w % 4 AS m FROM a ", "LEFT JOIN", "WITHIN INTERVAL '500' MILLISECONDS", ""},
+	{"SELECT DISTINCT COALESCE(a.k, b.k) AS k, a.v % 3 AS l, b.w % 3 AS r FROM a ", "FULL JOIN", "AND b.ts BETWEEN a.ts - INTERVAL '300' MILLISECONDS AND a.ts + INTERVAL '700' MILLISECONDS", ""},
+	// sessions after an outer join
+	{replaySessions, "LEFT JOIN", "WITHIN INTERVAL '500' MILLISECONDS", " GROUP BY a.k WINDOW SESSION(INTERVAL '100' MILLISECONDS) EMIT FINAL"},
+	{replaySessions, "FULL JOIN", "AND b.ts BETWEEN a.ts - INTERVAL '300' MILLISECONDS AND a.ts + INTERVAL '700' MILLISECONDS", " GROUP BY a.k WINDOW SESSION(INTERVAL '150' MILLISECONDS) EMIT CHANGES"},
 	// unmatched rows only (an anti-join): the pairs never reach a window
 	{"SELECT a.k, _WINDOW_START AS ws, COUNT(*) AS n FROM a ", "LEFT JOIN", "WITHIN INTERVAL '500' MILLISECONDS", " WHERE b.w IS NULL GROUP BY a.k WINDOW TUMBLING(INTERVAL '100' MILLISECONDS) EMIT FINAL"},
 	// windows that emit their updates: the last of each is the one run's

@@ -39,7 +39,7 @@ type ssState struct {
 	matchedHead int
 	// matchedFloor is, per source partition, the least offset an outer
 	// row dropped as matched held, when the query after the joins keeps
-	// its groups for ever (see holdMatched)
+	// its groups for ever or SESSION windows (see holdMatched)
 	matchedFloor map[[2]int32]int64
 }
 
@@ -387,12 +387,14 @@ func (st *ssState) finish(pl *Pipeline) {
 
 // holdMatched keeps, for good, the offset an outer row dropped as matched
 // held (its own, or that of an earlier row it matched in its partition)
-// when the query after the joins keeps its groups for ever
-// (Program.holdsMatched): those groups hold the commit at their first
-// records, but a pair that no group took (a WHERE after the join dropped
-// it) holds nothing, and a replay from a commit past the row it paired
-// with would find the outer row unmatched and fold it with NULLs into a
-// group. One offset per source partition: the least of them.
+// when the query after the joins keeps its groups for ever, or SESSION
+// windows (Program.holdsMatched): those groups hold the commit at their
+// first records, and an open session at its oldest, but a pair that no
+// group or open session holds (a WHERE after the join dropped it, its
+// session fired) holds nothing, and a replay from a commit past the row
+// it paired with would find the outer row unmatched and fold it with
+// NULLs into a group or a session. One offset per source partition: the
+// least of them.
 func (st *ssState) holdMatched(row *ssRow, hold int64) {
 	if st.matchedFloor == nil {
 		st.matchedFloor = map[[2]int32]int64{}
