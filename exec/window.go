@@ -125,7 +125,7 @@ func (pl *Pipeline) windowRecord(r *record.Record, t int64) {
 // as it did the first time. Without 'update' Replayed raised its
 // watermark to the fence's, which keeps it out of the windows that fired.
 func (pl *Pipeline) releasedBy(r *record.Record, keep int64) int64 {
-	if !r.Replay || keep == 0 || !pl.p.external {
+	if keep == 0 || !r.Replay || !pl.p.external {
 		return math.MinInt64
 	}
 	return pl.fenceOf(r)
