@@ -25,7 +25,7 @@ import (
 // member at least once (the checkpoint its readers report).
 func TestRestartJudgesLateAsOneRun(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct{ guarantee, src string }{
+	for _, tc := range []struct{ guarantee, props string }{
 		{"exactly_once", ""},
 		{"at_least_once", "'trades.partition.key'='trader_id', "},
 	} {
@@ -33,7 +33,7 @@ func TestRestartJudgesLateAsOneRun(t *testing.T) {
 			t.Parallel()
 			// one partition: 10s (dropped by WHERE), 6s (its window open
 			// at the stop), 1.5s (late by 10s with 5s of allowed lateness)
-			got, want := stopAndRestart(t, tc.guarantee, tc.src,
+			got, want := stopAndRestart(t, stopCluster(t), tc.guarantee, func(string) string { return tc.props },
 				[]kafka.Message{lateTrade(0, 10*time.Second), lateTrade(5, 6*time.Second), lateTrade(7, 1500*time.Millisecond)})
 			if len(want) != 1 {
 				t.Fatalf("one run wrote %q, want the window at 6s alone (the record at 1.5s is late)", want)
@@ -51,13 +51,48 @@ func TestRestartJudgesLateAsOneRun(t *testing.T) {
 // window's record again and writes the window.
 func TestStoppedExactlyOnceKeepsItsOpenWindow(t *testing.T) {
 	t.Parallel()
-	got, want := stopAndRestart(t, "exactly_once", "", []kafka.Message{lateTrade(0, 10*time.Second), lateTrade(5, 11*time.Second), lateTrade(7, 12*time.Second)})
+	got, want := stopAndRestart(t, stopCluster(t), "exactly_once", noProps, []kafka.Message{lateTrade(0, 10*time.Second), lateTrade(5, 11*time.Second), lateTrade(7, 12*time.Second)})
 	if len(want) != 2 {
 		t.Fatalf("one run wrote %q, want the windows at 11s and 12s", want)
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("stopped and restarted, the job wrote %q; one run wrote %q", got, want)
 	}
+}
+
+// TestStoppedExactlyOnceDeadLettersOnce: a record that fails to decode,
+// read before the commit of a job stopped exactly once and read again on
+// its restart, is in the dead-letter topic once, as one run puts it: its
+// dead letter committed with the transaction that read past it.
+func TestStoppedExactlyOnceDeadLettersOnce(t *testing.T) {
+	t.Parallel()
+	brokers := stopCluster(t)
+	bad := kafka.Message{Key: []byte("1"), Value: []byte("not json")}
+	got, want := stopAndRestart(t, brokers, "exactly_once", func(group string) string { return "'dlq.topic'='dead-" + group + "', " },
+		[]kafka.Message{lateTrade(5, 6*time.Second), bad, lateTrade(7, 7*time.Second)})
+	if !slices.Equal(got, want) {
+		t.Errorf("stopped and restarted, the job wrote %q; one run wrote %q", got, want)
+	}
+	one, restarted := deadOffsets(t, brokers, "dead-one"), deadOffsets(t, brokers, "dead-g")
+	if !slices.Equal(one, []string{"1"}) || !slices.Equal(restarted, one) {
+		t.Errorf("dead letters at offsets %q stopped and restarted, %q in one run; want [1] in both", restarted, one)
+	}
+}
+
+// deadOffsets returns the source offsets of the dead letters in topic,
+// read read_committed.
+func deadOffsets(t *testing.T, brokers, topic string) []string {
+	t.Helper()
+	var out []string
+	for _, r := range readCommittedRecords(t, brokers, topic) {
+		for _, h := range r.Headers {
+			if h.Key == kafka.HeaderDLQOffset {
+				out = append(out, string(h.Value))
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // lateTrade is a trade of trader 1 (one partition) of quantity qty at
@@ -68,23 +103,32 @@ func lateTrade(qty int, at time.Duration) kafka.Message {
 		`{"trader_id":1,"symbol":"S","price":1.5,"quantity":%d,"trade_time":"%s"}`, qty, ts)}
 }
 
+// stopCluster starts a cluster with the topics of stopAndRestart.
+func stopCluster(t *testing.T) string {
+	return startCluster(t, "trades", "one", "restarted", "dead-one", "dead-g")
+}
+
+// noProps adds no properties.
+func noProps(string) string { return "" }
+
 // stopAndRestart runs a windowed count of the trades with quantity > 0
-// (5s of allowed lateness) over msgs under guarantee, with src's extra
-// properties, twice: once to the end, and once stopped once it has
+// (5s of allowed lateness) over msgs under guarantee, with the extra
+// properties props gives for its group ("one" for the one run, "g" for
+// the other), on a cluster from stopCluster, twice: once to the end, and
+// once stopped once it has
 // committed a checkpoint of every record read (the topic's other
 // partitions, empty, hold the watermark back: no window fires before),
 // then restarted to the end. It returns what the stopped and restarted
 // job wrote and what the one run wrote, read read_committed and sorted.
-func stopAndRestart(t *testing.T, guarantee, src string, msgs []kafka.Message) (got, want []string) {
+func stopAndRestart(t *testing.T, brokers, guarantee string, props func(group string) string, msgs []kafka.Message) (got, want []string) {
 	t.Helper()
-	brokers := startCluster(t, "trades", "one", "restarted")
 	produce(t, brokers, "trades", msgs)
 	stmt := func(group, out string) string {
 		return fmt.Sprintf("CREATE STREAM %s AS SELECT trader_id, _WINDOW_START AS w, COUNT(*) AS n FROM trades WHERE quantity > 0 "+
 			"GROUP BY trader_id WINDOW TUMBLING(trade_time, INTERVAL '1' SECOND) EMIT FINAL WITH (%s, %s"+
 			"'%s.type'='kafka_sink', '%s.bootstrap.servers'='%s', 'commit.interval'='20ms', 'processing.guarantee'='%s', "+
 			"'window.allowed_lateness'='5s', 'watermark.max_out_of_orderness'='0ms')",
-			out, kafkaTrades(brokers, "group.id", group), src, out, out, brokers, guarantee)
+			out, kafkaTrades(brokers, "group.id", group), props(group), out, out, brokers, guarantee)
 	}
 	runToEnd(t, stmt("one", "one"))
 	want = committedStrings(t, brokers, "one")

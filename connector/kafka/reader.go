@@ -336,7 +336,7 @@ func (d *decoder) decode(rec *record.Record, kr *kgo.Record) error {
 
 // deadLetter sends a record that failed to decode to the dead-letter queue.
 func (s *Source) deadLetter(kr *kgo.Record, err error) {
-	if s.dlq == nil {
+	if s.dlq == nil || s.lettered(kr) {
 		return
 	}
 	s.dlq.Add(connector.DeadLetter{
@@ -348,6 +348,20 @@ func (s *Source) deadLetter(kr *kgo.Record, err error) {
 		Reason:    fmt.Sprintf("topic %s: %v", kr.Topic, err),
 		Time:      time.Now().UTC(),
 	})
+}
+
+// lettered reports whether kr, read again by an exactly-once source after
+// a restart, is before the read offset of the checkpoint it restored: its
+// dead letter committed then, with the first transaction whose checkpoint
+// read past it (Transaction.hold), and is not written again.
+func (s *Source) lettered(kr *kgo.Record) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.restored == nil {
+		return false
+	}
+	read, ok := s.restored.Read[kr.Partition]
+	return ok && kr.Offset < read
 }
 
 // deadLetterOrigin sends a repartition topic's record whose row failed to
