@@ -171,6 +171,9 @@ func Compile(sel *sql.Select, opts Options) (*Program, error) {
 	if err := p.checkRetracting(sel, items); err != nil {
 		return nil, err
 	}
+	if err := p.checkLimitOrder(sel, items); err != nil {
+		return nil, err
+	}
 	p.keySlots = keySlots(sel, items)
 	if p.top != nil && p.keySlots == nil {
 		p.keySlots = p.top.keySlots

@@ -64,7 +64,9 @@ func TestStatelessErrorsDeadLetter(t *testing.T) {
 
 func TestOrderAndLimitWithinWindow(t *testing.T) {
 	sel := windowQuery(tumbling("ts", 10*time.Second), sql.EmitFinal)
-	sel.OrderBy = []sql.OrderItem{{Expr: num("3"), Desc: true}}
+	// led by the window's start, so that the windows' emissions come in
+	// the ORDER BY's order (checkLimitOrder)
+	sel.OrderBy = []sql.OrderItem{{Expr: num("4")}, {Expr: num("3"), Desc: true}}
 	sel.Limit = &sql.Limit{Count: 2}
 	p := compile(t, sel, nil, "g", "x", "ts")
 	if !p.Ordered() {

@@ -69,6 +69,72 @@ func (p *Program) compileOrder(sel *sql.Select, items []sql.SelectItem) error {
 	return nil
 }
 
+// checkLimitOrder refuses an ORDER BY ... LIMIT of an aggregate whose rows
+// are written in several emissions, each sorted on its own, unless the
+// emissions come in the order of the ORDER BY: the LIMIT keeps the first
+// rows written, so which rows those are would depend on how the input was
+// batched. Under EMIT CHANGES each emission holds the groups changed since
+// the one before; over windows, the rows of the windows one step of the
+// watermark closes, which come in the order of their end, so an ORDER BY
+// led by the window's end (or start, but for sessions), ascending, keeps
+// the same rows on every run. EMIT FINAL without a window sorts every
+// group at the end.
+func (p *Program) checkLimitOrder(sel *sql.Select, items []sql.SelectItem) error {
+	if p.agg == nil || !p.hasLimit || len(p.order) == 0 {
+		return nil
+	}
+	a := p.agg
+	switch {
+	case a.emit != sql.EmitFinal:
+		return errorAt(sel.Limit, "ORDER BY ... LIMIT %d under EMIT CHANGES keeps the first %[1]d rows written, and each emission sorts only the groups that changed since the one before, "+
+			"so which rows those are depends on how the input was batched: use EMIT FINAL (the rows sorted once, %s)", p.limit, finalOrder(a))
+	case a.windowed() && !p.ordersByWindowEnd(items):
+		return errorAt(sel.Limit, "ORDER BY ... LIMIT %d over windows sorts the rows of the windows that each step of the watermark closes, and keeps the first %[1]d written, "+
+			"so which rows those are depends on how far the watermark moved at each step: lead the ORDER BY with %s, ascending (the windows that close first), "+
+			"or keep the top rows of each window with a Top-N (QUALIFY ROW_NUMBER() OVER (PARTITION BY _WINDOW_START ORDER BY ...) <= %[1]d)", p.limit, windowEnds(a))
+	}
+	return nil
+}
+
+// finalOrder says when EMIT FINAL sorts a's rows.
+func finalOrder(a *aggPlan) string {
+	if a.windowed() {
+		return "each window's when it closes, with ORDER BY " + windowEnds(a) + " first"
+	}
+	return "at the end of the input"
+}
+
+// windowEnds names the window bounds an ORDER BY may lead with, so that
+// rows sorted by it come in the order their windows close: the end, or
+// the start of a TUMBLING or SLIDING window (which is the end less the
+// window's size).
+func windowEnds(a *aggPlan) string {
+	if a.session() {
+		return "_WINDOW_END"
+	}
+	return "_WINDOW_START or _WINDOW_END"
+}
+
+// ordersByWindowEnd reports whether the first ORDER BY key is a window
+// bound that orders windows as they close (windowEnds), ascending.
+func (p *Program) ordersByWindowEnd(items []sql.SelectItem) bool {
+	k := p.order[0]
+	if k.desc || k.slot < 0 {
+		return false
+	}
+	id, ok := items[k.slot].Expr.(*sql.Ident)
+	if !ok {
+		return false
+	}
+	switch sys, _ := record.IsSystemColumn(id.Name); sys {
+	case record.SysWindowEnd:
+		return true
+	case record.SysWindowStart:
+		return !p.agg.session()
+	}
+	return false
+}
+
 // Less orders two output rows by the query's ORDER BY (NULLs last when
 // ascending, first when descending, as in PostgreSQL), and rows that tie
 // on it by their columns, left to right: the order, and which rows a LIMIT

@@ -138,3 +138,40 @@ func TestHavingUnknownColumn(t *testing.T) {
 		t.Fatalf("got %v, want %s", err, want)
 	}
 }
+
+// An ORDER BY ... LIMIT of an aggregate keeps the same rows on every run
+// only when its rows are sorted once (EMIT FINAL without a window) or its
+// emissions come in the ORDER BY's order (windows, ORDER BY led by their
+// bound): otherwise it is refused before running.
+func TestLimitOfSortedEmissions(t *testing.T) {
+	refused := []struct{ src, want string }{
+		{"SELECT k, COUNT(*) AS n FROM t GROUP BY k ORDER BY n DESC LIMIT 3",
+			"1:59: ORDER BY ... LIMIT 3 under EMIT CHANGES keeps the first 3 rows written, and each emission sorts only the groups that changed since the one before, " +
+				"so which rows those are depends on how the input was batched: use EMIT FINAL (the rows sorted once, at the end of the input)"},
+		{"SELECT k, _WINDOW_START AS ws, COUNT(*) AS n FROM t GROUP BY k WINDOW TUMBLING(ts, 1m) ORDER BY n DESC LIMIT 2",
+			"ORDER BY ... LIMIT 2 over windows sorts the rows of the windows that each step of the watermark closes, and keeps the first 2 written, " +
+				"so which rows those are depends on how far the watermark moved at each step: lead the ORDER BY with _WINDOW_START or _WINDOW_END, ascending"},
+		{"SELECT k, _WINDOW_START AS ws, COUNT(*) AS n FROM t GROUP BY k WINDOW TUMBLING(ts, 1m) ORDER BY ws DESC LIMIT 2", "lead the ORDER BY with _WINDOW_START or _WINDOW_END, ascending"},
+		{"SELECT k, _WINDOW_START AS ws, COUNT(*) AS n FROM t GROUP BY k WINDOW SESSION(ts, 1m) ORDER BY ws LIMIT 2", "lead the ORDER BY with _WINDOW_END, ascending"},
+		{"SELECT k, _WINDOW_START AS ws, COUNT(*) AS n FROM t GROUP BY k WINDOW TUMBLING(ts, 1m) ORDER BY ws LIMIT 2 EMIT CHANGES",
+			"use EMIT FINAL (the rows sorted once, each window's when it closes, with ORDER BY _WINDOW_START or _WINDOW_END first)"},
+	}
+	for _, tt := range refused {
+		_, err := compileSQLErr(tt.src, Options{}, "k", "v", "ts")
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s:\ngot  %v\nwant %q", tt.src, err, tt.want)
+		}
+	}
+	for _, src := range []string{
+		"SELECT k, COUNT(*) AS n FROM t GROUP BY k ORDER BY n DESC LIMIT 3 EMIT FINAL",
+		"SELECT k, _WINDOW_START AS ws, COUNT(*) AS n FROM t GROUP BY k WINDOW TUMBLING(ts, 1m) ORDER BY ws, n DESC LIMIT 2",
+		"SELECT k, _WINDOW_END, COUNT(*) AS n FROM t GROUP BY k WINDOW SESSION(ts, 1m) ORDER BY 2, n DESC LIMIT 2",
+		"SELECT k, COUNT(*) AS n FROM t GROUP BY k LIMIT 3",
+		"SELECT k, COUNT(*) AS n FROM t GROUP BY k ORDER BY n DESC",
+		"SELECT k, v FROM t ORDER BY v DESC LIMIT 3",
+	} {
+		if _, err := compileSQLErr(src, Options{}, "k", "v", "ts"); err != nil {
+			t.Errorf("%s: %v", src, err)
+		}
+	}
+}
