@@ -31,7 +31,7 @@ type oneProcessCase struct {
 }
 
 // oneProcessCases are the statements that run in one process per group:
-// row windows, SESSION windows with late updates, a GROUP BY after a join
+// a row window after a join, SESSION windows with late updates, a GROUP BY after a join
 // on another key and joins that exchange rows between their workers, two streams
 // of one topic and a GROUP BY on a column of a table joined as the stream
 // is read; and an unaligned GROUP BY and a join with 'repartition'='false'.
@@ -70,8 +70,8 @@ func oneProcessCases(t *testing.T) map[string]oneProcessCase {
 	tableColumn.topics = append(tableColumn.topics, "traders")
 	tableColumn.data["traders"] = traders
 	return map[string]oneProcessCase{
-		"row window": trade("SELECT symbol, price, LAG(price) OVER (PARTITION BY symbol ORDER BY trade_time) AS prev FROM trades",
-			"its row window (LAG(price) OVER (PARTITION BY symbol ORDER BY trade_time)) carries every earlier row of its key"),
+		"row window after a join": join(paidOrders(), []string{"SELECT o.order_id, o.customer, o.amount, p.pay_id, p.paid", "SELECT o.order_id, p.paid, LAG(p.paid) OVER (PARTITION BY o.order_id) AS prev"},
+			"its row window (LAG(p.paid) OVER (PARTITION BY o.order_id)) follows stream-stream joins"),
 		"session update": trade("SELECT symbol, COUNT(*) AS n FROM trades GROUP BY symbol WINDOW SESSION(trade_time, INTERVAL '5' MILLISECOND) EMIT FINAL",
 			"its SESSION window with 'late.data.strategy'='update' cannot be rebuilt", "late.data.strategy", "update"),
 		"self join":    selfJoin,

@@ -215,8 +215,9 @@ func (sh shape) killAndJoin(t *testing.T, brokers string, tail *heldTail, extra 
 // without a window (EMIT CHANGES and FINAL), on an expression and on two
 // keys, NULL and empty keys, COUNT(DISTINCT) after WHERE, SELECT
 // DISTINCT, an unkeyed source, windows of the records' timestamps, late
-// records folded in ('update', TUMBLING and SLIDING windows) or dropped after an allowed lateness, a
-// SESSION window over a topic of three partitions, an empty source, LEFT
+// records folded in ('update', TUMBLING and SLIDING windows) or dropped
+// after an allowed lateness, a row window (LAG, ROW_NUMBER, a running SUM)
+// in event-time order, a SESSION window over a topic of three partitions, an empty source, LEFT
 // stream-table joins (the table broadcast or not), and an aligned GROUP BY
 // on a superset of the partition key (no repartition topic). Some run
 // again with one process killed mid-run (kill -9) and two joining: late
@@ -277,6 +278,15 @@ func TestRepartitionedShapes(t *testing.T) {
 			sh := tradeShapeOf(t, keyBy(trades, byTrader), perSymbol+"WINDOW SLIDING(trade_time, INTERVAL '200' MILLISECOND, INTERVAL '50' MILLISECOND) EMIT FINAL",
 				"watermark.max_out_of_orderness", "50ms", "late.data.strategy", "update", "late.data.retention", "100ms")
 			sh.changes, sh.kill = true, true
+			return sh
+		},
+		"row-window": func(t *testing.T) shape {
+			// each row's LAG and running values carry every earlier row
+			// of its symbol: the commit holds at the first, and a replay
+			// writes the rows again, identical
+			sh := tradeShape(t, "SELECT symbol, trade_time, price, LAG(price) OVER (PARTITION BY symbol ORDER BY trade_time) AS prev, "+
+				"ROW_NUMBER() OVER (PARTITION BY symbol ORDER BY trade_time) AS n, SUM(quantity) OVER (PARTITION BY symbol ORDER BY trade_time) AS qty FROM trades")
+			sh.kill = true
 			return sh
 		},
 		"sliding-lateness-drop": func(t *testing.T) shape {

@@ -43,6 +43,10 @@ func (pl *Pipeline) applyAnalytic(r *record.Record) (*record.Record, error) {
 	if err := pl.an.Apply(r, vals[a.base:a.base+len(a.calls)]); err != nil {
 		return nil, err
 	}
+	if pl.p.holdChanges && pl.p.agg == nil {
+		// every later row of its key carries it (heldRowWindow)
+		pl.held.note(pl.src.index(r), r.Offset)
+	}
 	return &pl.ext, nil
 }
 

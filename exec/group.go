@@ -239,6 +239,18 @@ func (pl *Pipeline) finishGroups() {
 	pl.held.reset()
 }
 
+// heldRowWindow notes, under HoldChanges, the first row each source
+// partition gave a row window (OVER without a GROUP BY), for good: every
+// later row of a key carries the rows before it (LAG, running aggregates,
+// ROW_NUMBER), so a replay from a commit past them would write its rows
+// with other values. The replay reads them all again and writes their
+// rows again, identical (at least once).
+func (pl *Pipeline) heldRowWindow(h *heldSet) {
+	if pl.p.holdChanges && pl.p.agg == nil {
+		h.mergeFrom(pl.held)
+	}
+}
+
 // Held reports, for each source partition, the smallest offset whose effect
 // is still only in open state (not yet emitted).
 func (pl *Pipeline) Held(fn func(topic string, partition int32, minOffset int64)) {
@@ -249,6 +261,9 @@ func (pl *Pipeline) Held(fn func(topic string, partition int32, minOffset int64)
 		pl.heldTop(&h)
 	case pl.p.rowOrdered():
 		pl.heldOrdered(&h)
+		pl.heldRowWindow(&h)
+	case a == nil && pl.p.analytic != nil && pl.p.holdChanges:
+		pl.heldRowWindow(&h)
 	case a == nil && pl.p.sortsAll():
 		// rows wait for Finish, which sorts them
 		for i := range pl.rows.rows {

@@ -96,7 +96,9 @@ func (p *Program) GroupsForEver() bool {
 // after its rows were written too (the oldest record of each one still
 // kept), not only of the state not yet emitted: the groups and windows
 // EMIT CHANGES updates, the fired windows the 'update' lateness strategy
-// keeps, and the rows in an EMIT CHANGES Top-N's top n. Stage 2 of a
+// keeps, the rows in an EMIT CHANGES Top-N's top n, and, for good, the
+// first row each source partition gave a row window (its keys carry
+// every earlier row: heldRowWindow). Stage 2 of a
 // repartitioned statement keeps no durable state, so a replay from its
 // committed offset must rebuild them, or a rebalance would start their
 // counts again from zero (or rank a key's later rows without its top

@@ -67,6 +67,8 @@ func TestRepartitionReplayStateKinds(t *testing.T) {
 			props: update, key: []int{0, 1}, retract: 2},
 		{name: "count-distinct-changes", query: "SELECT k, COUNT(DISTINCT v % 50) AS d, COUNT(*) AS n FROM rp GROUP BY k EMIT CHANGES", key: []int{0}},
 		{name: "distinct", query: "SELECT DISTINCT k, v % 10 AS m FROM rp"},
+		{name: "lag-event-time", query: "SELECT k, v, LAG(v) OVER (PARTITION BY k ORDER BY _EVENT_TIME) AS prev, ROW_NUMBER() OVER (PARTITION BY k ORDER BY _EVENT_TIME) AS n FROM rp"},
+		{name: "running-sum-arrival", query: "SELECT k, v, SUM(v) OVER (PARTITION BY k) AS s, COUNT(*) OVER (PARTITION BY k) AS n FROM rp"},
 		{name: "top-n-window", query: "SELECT k, v, _WINDOW_START AS ws, ROW_NUMBER() OVER (PARTITION BY k ORDER BY v % 10 DESC) AS rn FROM rp WINDOW TUMBLING(INTERVAL '100' MILLISECONDS) QUALIFY rn <= 2"},
 		{name: "top-n-final", query: "SELECT k, v, RANK() OVER (PARTITION BY k ORDER BY v % 100 DESC) AS r FROM rp QUALIFY r <= 3"},
 		{name: "top-n-row-number", query: "SELECT k, v, ROW_NUMBER() OVER (PARTITION BY k ORDER BY v % 100 DESC) AS rn FROM rp QUALIFY rn <= 3", key: []int{0, 2}},

@@ -235,8 +235,11 @@ func (p *Plan) Repartitionable() bool {
 // rebalance it replays a partition from its committed offset, which
 // rebuilds state that its records still before that offset do not feed.
 // It cannot rebuild its stream-stream joins (streamJoinRefusal, said
-// first), a row window (LAG and running aggregates carry every earlier
-// row of their key), a SESSION window under 'update' (a
+// first), a row window over grouped or windowed rows or after
+// stream-stream joins (a row window over a stream's own rows holds the
+// commit at the first row of each partition, for good, since LAG and
+// running aggregates carry every earlier row of their key, and a replay
+// writes its rows again, identical), a SESSION window under 'update' (a
 // late record would correct a session kept for it that a replay rebuilt
 // from part of its records). After a table join, or inner stream-stream
 // joins on one key, a replay tells the sessions that had fired by the
@@ -254,8 +257,10 @@ func (p *Plan) repartitionRefusal() string {
 	}
 	update := strings.EqualFold(strings.TrimSpace(property(p.Statement.Query, Options{Properties: p.props}, "late.data.strategy")), "update")
 	switch {
-	case len(a.Over) > 0 && a.TopN == "":
-		return fmt.Sprintf("its row window (%s) carries every earlier row of its key, which a replay after a rebalance from the committed offset could not rebuild (its rows would be written again with other values)", a.Over[0])
+	case len(a.Over) > 0 && a.TopN == "" && (len(a.GroupBy) > 0 || len(a.Aggregates) > 0 || a.Window != "" || a.Distinct):
+		return fmt.Sprintf("its row window (%s) runs over grouped or windowed rows, which a replay after a rebalance from the committed offset could not give it again whole (its rows would be written again with other values)", a.Over[0])
+	case len(a.Over) > 0 && a.TopN == "" && len(p.streams()) > 1:
+		return fmt.Sprintf("its row window (%s) follows stream-stream joins, and a replay after a rebalance is not yet known to give it every joined row of a key again", a.Over[0])
 	case a.Window == "session" && update:
 		return "its SESSION window with 'late.data.strategy'='update' cannot be rebuilt by a replay after a rebalance (a late record would correct a session kept for it from the part of its records the replay read again); use 'dead_letter' or 'drop'"
 	}

@@ -223,8 +223,12 @@ func TestRepartitionStateKinds(t *testing.T) {
 		{"SELECT a, b, RANK() OVER (PARTITION BY a ORDER BY b DESC) AS r FROM t QUALIFY r <= 3", ""},
 		{"SELECT a, b, _WINDOW_START AS ws, ROW_NUMBER() OVER (PARTITION BY a ORDER BY b DESC) AS rn FROM t WINDOW TUMBLING(INTERVAL '1' MINUTE) QUALIFY rn <= 3", ""},
 		{"SELECT a, COUNT(*) AS n FROM t GROUP BY a WINDOW TUMBLING(INTERVAL '1' MINUTE) EMIT FINAL" + group + ", 'late.data.strategy'='update'", ""},
-		{"SELECT a, b, LAG(b) OVER (PARTITION BY a) AS prev FROM t", "its row window (LAG(b) OVER (PARTITION BY a)) carries every earlier row of its key"},
-		{"SELECT a, b, SUM(b) OVER (PARTITION BY a ORDER BY _EVENT_TIME) AS s FROM t", "its row window (SUM(b) OVER"},
+		// a row window holds the commit at the first row of each
+		// partition, for good, and a replay writes its rows again
+		{"SELECT a, b, LAG(b) OVER (PARTITION BY a) AS prev FROM t", ""},
+		{"SELECT a, b, SUM(b) OVER (PARTITION BY a ORDER BY _EVENT_TIME) AS s FROM t", ""},
+		{"SELECT a, SUM(COUNT(*)) OVER (PARTITION BY a ORDER BY _WINDOW_START) AS s FROM t GROUP BY a WINDOW TUMBLING(INTERVAL '1' MINUTE)", "runs over grouped or windowed rows"},
+		{"SELECT t.a, LAG(u.b) OVER (PARTITION BY t.a) AS prev FROM t JOIN u ON t.a = u.a WITHIN INTERVAL '1' SECOND" + group + ", 'u.type'='kafka_source'", "its row window (LAG(u.b) OVER (PARTITION BY t.a)) follows stream-stream joins"},
 		{"SELECT a, COUNT(*) AS n FROM t GROUP BY a WINDOW SLIDING(INTERVAL '1' MINUTE, INTERVAL '10' SECONDS) EMIT FINAL" + group + ", 'late.data.strategy'='update'", ""},
 		{"SELECT a, COUNT(*) AS n FROM t GROUP BY a WINDOW SESSION(INTERVAL '1' MINUTE) EMIT FINAL", ""},
 		{"SELECT a, COUNT(*) AS n FROM t GROUP BY a WINDOW SESSION(INTERVAL '1' MINUTE) EMIT CHANGES" + group + ", 'window.allowed_lateness'='10s', 'late.data.strategy'='drop'", ""},
