@@ -56,7 +56,7 @@ func TestRepartitionedCommitsWaitForAcknowledgement(t *testing.T) {
 			victimText := strings.Replace(text, "'commit.interval'", "'drain.timeout'='1s', 'commit.interval'", 1)
 
 			producer, rest, reads := &kafkatest.Cutter{}, &kafkatest.Cutter{}, &polled{}
-			victim := &stage{done: make(chan struct{})}
+			victim := &stage{done: make(chan struct{}), net: rest}
 			runCtx, stop := context.WithCancel(ctx)
 			victim.cancel = stop
 			j := prepare(t, runCtx, victimText, runner.Options{Partitions: 2, UntilEnd: true,
@@ -87,8 +87,7 @@ func TestRepartitionedCommitsWaitForAcknowledgement(t *testing.T) {
 				}
 				break
 			}
-			rest.Kill()
-			victim.stop(t, "killed")
+			victim.kill(t, "0")
 
 			procs := []*stage{startStageOn(t, ctx, text, &kafkatest.Cutter{}), startStageOn(t, ctx, text, &kafkatest.Cutter{})}
 			for i, p := range procs {

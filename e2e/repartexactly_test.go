@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -65,8 +64,7 @@ func repartitionedExactlyOnce(t *testing.T, static bool) {
 		}
 		return q
 	}
-	victim := &kafkatest.Cutter{}
-	procs := []*stage{startStageOn(t, ctx, text(0, true), victim), startStageOn(t, ctx, text(1, false), &kafkatest.Cutter{}),
+	procs := []*stage{startStageOn(t, ctx, text(0, true), &kafkatest.Cutter{}), startStageOn(t, ctx, text(1, false), &kafkatest.Cutter{}),
 		startStageOn(t, ctx, text(2, false), &kafkatest.Cutter{})}
 	// kill it once a good part of the output is written: some of it is in
 	// the open transactions then
@@ -75,9 +73,7 @@ func repartitionedExactlyOnce(t *testing.T, static bool) {
 		n, err := kafkatest.TopicEnd(ctx, strings.Split(brokers, ","), "windows")
 		return err == nil && n >= int64(len(want)/4)
 	})
-	victim.Kill()
-	procs[0].cancel()
-	<-procs[0].done
+	procs[0].kill(t, "0")
 	procs = append(procs[1:], startStageOn(t, ctx, text(0, false), &kafkatest.Cutter{}), startStageOn(t, ctx, text(3, false), &kafkatest.Cutter{}))
 	for i, p := range procs {
 		p.wait(t, ctx, fmt.Sprint(i+1))
@@ -119,31 +115,23 @@ func TestRepartitionedExactlyOnceDeadLetters(t *testing.T) {
 	brokers := startCluster(t, "trades", "windows")
 	trades, _ := disorderedTrades(t, 30000, 40, 300)
 	produce(t, brokers, "trades", keyBy(trades, byTrader))
-	dir := t.TempDir()
 	// one process, reading the same Kafka partitions (the lateness of a
 	// record depends on the records before it in its partition)
-	one := filepath.Join(dir, "one.jsonl")
-	_, sum := runToEnd(t, fmt.Sprintf(q, kafkaTrades(brokers), fmt.Sprintf("'per_symbol.type'='file_sink', 'per_symbol.path'='%s'", one), "drop", ""))
-	if sum.Total.Late == 0 {
-		t.Fatal("no late records: the test checks nothing")
-	}
-	want := readLines(t, one)
-	slices.Sort(want)
+	want, sum := oneProcessReference(t, func(path string) string {
+		return fmt.Sprintf(q, kafkaTrades(brokers), fmt.Sprintf("'per_symbol.type'='file_sink', 'per_symbol.path'='%s'", path), "drop", "")
+	}, 20, true)
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	text := fmt.Sprintf(q, kafkaTrades(brokers, "group.id", "eos-dead", "session.timeout.ms", "6000"),
 		fmt.Sprintf("'per_symbol.type'='kafka_sink', 'per_symbol.topic.name'='windows', 'per_symbol.bootstrap.servers'='%s'", brokers),
 		"dead_letter", ", 'dlq.topic'='dead', 'processing.guarantee'='exactly_once'")
-	victim := &kafkatest.Cutter{}
 	victimText := strings.Replace(text, "'commit.interval'", "'drain.timeout'='1s', 'commit.interval'", 1)
-	procs := []*stage{startStageOn(t, ctx, victimText, victim), startStageOn(t, ctx, text, &kafkatest.Cutter{}), startStageOn(t, ctx, text, &kafkatest.Cutter{})}
+	procs := []*stage{startStageOn(t, ctx, victimText, &kafkatest.Cutter{}), startStageOn(t, ctx, text, &kafkatest.Cutter{}), startStageOn(t, ctx, text, &kafkatest.Cutter{})}
 	waitWithin(t, hangAfter(ctx), "the group commits on the repartition topic", func() bool {
 		offs, err := groupOffsets(ctx, brokers, "eos-dead", "eos-dead-per_symbol-repartition")
 		return err == nil && len(offs) > 0
 	})
-	victim.Kill()
-	procs[0].cancel()
-	<-procs[0].done
+	procs[0].kill(t, "0")
 	procs = append(procs[1:], startStageOn(t, ctx, text, &kafkatest.Cutter{}))
 	for i, p := range procs {
 		p.wait(t, ctx, fmt.Sprint(i))

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,6 +41,7 @@ type stage struct {
 	done   chan struct{}
 	sum    *job.Summary
 	err    error
+	net    *kafkatest.Cutter // its connections (startStageOn), cut by kill
 }
 
 // startStage starts a process running the repartitioned statement text.
@@ -82,6 +84,20 @@ func (s *stage) stop(t *testing.T, name string) {
 	t.Helper()
 	s.cancel()
 	ended(t, s.done, "process "+name)
+}
+
+// kill kills the process as kill -9 does: its connections are cut at
+// once (no leave, no heartbeat, no commit gets out) and its run is
+// cancelled. It does not wait for the run to end, since nothing waits for
+// a killed process: what the run does as it winds down (aborting its
+// produce requests, it waits up to 5s for answers that cannot come)
+// reaches Kafka no more. The test waits for that end as it ends (ended),
+// before its cluster closes.
+func (s *stage) kill(t *testing.T, name string) {
+	t.Helper()
+	s.net.Kill()
+	s.cancel()
+	t.Cleanup(func() { ended(t, s.done, "process "+name+" (killed)") })
 }
 
 // wait waits for the process to end. One still running shortly before
@@ -203,11 +219,30 @@ func startStageOn(t *testing.T, ctx context.Context, text string, net *kafkatest
 func startStageWith(t *testing.T, ctx context.Context, text string, net *kafkatest.Cutter, onBatch func(partition, records int, took time.Duration), more ...kgo.Opt) *stage {
 	t.Helper()
 	s := prepareStage(t, ctx, text, func(string) []kgo.Opt { return append([]kgo.Opt{kgo.Dialer(net.Dial)}, more...) })
+	s.net = net
 	if onBatch != nil {
 		s.job.SetOnBatch(onBatch)
 	}
 	s.start()
 	return s
+}
+
+// slowed slows the processes given its onBatch by 200µs a record, so that
+// their run is still under way when the test acts on it, and counts the
+// records they processed.
+type slowed struct{ records atomic.Int64 }
+
+// onBatch counts and sleeps (runner.Job.SetOnBatch).
+func (s *slowed) onBatch(_, n int, _ time.Duration) {
+	s.records.Add(int64(n))
+	time.Sleep(time.Duration(n) * 200 * time.Microsecond)
+}
+
+// wait waits until n records were processed, failing the test after a
+// minute.
+func (s *slowed) wait(t *testing.T, n int64) {
+	t.Helper()
+	waitWithin(t, time.Minute, fmt.Sprintf("%d records processed", n), func() bool { return s.records.Load() >= n })
 }
 
 // TestRepartitionedWindowsSurviveKillAndJoin runs the unaligned windowed
@@ -249,20 +284,22 @@ func TestRepartitionedWindowsSurviveKillAndJoin(t *testing.T) {
 				// a killed process drains nothing: do not wait for it
 				victimText = strings.Replace(text, "'commit.interval'", "'drain.timeout'='1s', 'commit.interval'", 1)
 			}
-			victim := &kafkatest.Cutter{}
-			procs := []*stage{startStageOn(t, ctx, victimText, victim), startStageOn(t, ctx, text, &kafkatest.Cutter{}), startStageOn(t, ctx, text, &kafkatest.Cutter{})}
+			procs := []*stage{startStageOn(t, ctx, victimText, &kafkatest.Cutter{}), startStageOn(t, ctx, text, &kafkatest.Cutter{}), startStageOn(t, ctx, text, &kafkatest.Cutter{})}
 			waitFor(t, "the group commits on the repartition topic", func() bool {
 				offs, err := groupOffsets(ctx, brokers, "g", "g-per_symbol-repartition")
 				return err == nil && len(offs) > 0
 			})
 			purge := watchPurge(t, ctx, brokers, "g", "g-per_symbol-repartition")
+			var atKill map[int32]int64
 			if crash {
-				victim.Kill()
-			}
-			atKill := purge.sample(ctx)
-			procs[0].stop(t, "0")
-			if !crash && procs[0].err != nil {
-				t.Fatalf("stopped process: %v", procs[0].err)
+				procs[0].kill(t, "0")
+				atKill = purge.sample(ctx)
+			} else {
+				atKill = purge.sample(ctx)
+				procs[0].stop(t, "0")
+				if procs[0].err != nil {
+					t.Fatalf("stopped process: %v", procs[0].err)
+				}
 			}
 			procs = append(procs[1:], startStageOn(t, ctx, text, &kafkatest.Cutter{}), startStageOn(t, ctx, text, &kafkatest.Cutter{}))
 			for i, p := range procs {
@@ -428,13 +465,7 @@ func TestRepartitionedLatenessAsOneProcess(t *testing.T) {
 	dir := t.TempDir()
 	// one process, reading the same Kafka partitions (the lateness of a
 	// record depends on the records before it in its partition)
-	one := filepath.Join(dir, "one.jsonl")
-	_, sum := runToEnd(t, fmt.Sprintf(q, kafkaTrades(brokers), one))
-	if sum.Total.Late == 0 {
-		t.Fatal("no late records: the test checks nothing")
-	}
-	want := readLines(t, one)
-	slices.Sort(want)
+	want, _ := oneProcessReference(t, func(path string) string { return fmt.Sprintf(q, kafkaTrades(brokers), path) }, 20, true)
 	src := kafkaTrades(brokers, "group.id", "late")
 	sameLines(t, "windows with late records dropped", runStages(t, fmt.Sprintf(q, src, "%s"), 3, dir, "p"), want)
 }

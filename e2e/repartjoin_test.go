@@ -26,10 +26,7 @@ import (
 // joinScenario is an unaligned join over Kafka topics: what the topics
 // hold and the statement, whose target is out.
 type joinScenario struct {
-	from string // the FROM stream
-	// topics are created with 8 partitions, sized with the counts given
-	sized map[string]int32
-	data  map[string][]kafka.Message
+	kafkaInput
 	// stmt is the statement with %[1]s the brokers, %[2]s the FROM
 	// stream's group properties ("" for none) and %[3]s out's properties
 	stmt string
@@ -90,9 +87,8 @@ func paidOrdersN(n int64, join string) joinScenario {
 		payments = append(payments, p.m)
 	}
 	return joinScenario{
-		from:  "orders",
-		sized: map[string]int32{"orders": 8, "payments": 5},
-		data:  map[string][]kafka.Message{"orders": orders, "payments": payments},
+		kafkaInput: kafkaInput{from: "orders", sized: map[string]int32{"orders": 8, "payments": 5},
+			data: map[string][]kafka.Message{"orders": orders, "payments": payments}},
 		stmt: `CREATE STREAM out AS
 SELECT o.order_id, o.customer, o.amount, p.pay_id, p.paid
 FROM orders o ` + join + ` payments p ON o.order_id = p.order_id WITHIN INTERVAL '1' SECOND
@@ -146,9 +142,8 @@ func unpaidOrders(join, bound string) joinScenario {
 			Value: fmt.Appendf(nil, `{"pay_id":%d,"order_id":%d,"paid":%d,"ts":%d}`, p.id, p.order, p.order%97, ts)})
 	}
 	return joinScenario{
-		from:   "orders",
-		sized:  map[string]int32{"orders": 8, "payments": 5},
-		data:   map[string][]kafka.Message{"orders": orders, "payments": payments},
+		kafkaInput: kafkaInput{from: "orders", sized: map[string]int32{"orders": 8, "payments": 5},
+			data: map[string][]kafka.Message{"orders": orders, "payments": payments}},
 		midRun: true,
 		stmt: `CREATE STREAM out AS
 SELECT o.order_id, o.customer, o.amount, p.pay_id, p.order_id AS paid_order, p.paid
@@ -289,9 +284,8 @@ func tradersWindows(t *testing.T) joinScenario {
 		traders = append(traders, kafka.Message{Key: fmt.Appendf(nil, "%d", i), Value: fmt.Appendf(nil, `{"trader_id":%d,"name":"second %d"}`, i, i)})
 	}
 	return joinScenario{
-		from:  "trades",
-		sized: map[string]int32{"trades": 8, "traders": 5},
-		data:  map[string][]kafka.Message{"trades": keyBy(trades, bySymbol), "traders": traders},
+		kafkaInput: kafkaInput{from: "trades", sized: map[string]int32{"trades": 8, "traders": 5},
+			data: map[string][]kafka.Message{"trades": keyBy(trades, bySymbol), "traders": traders}},
 		stmt: `CREATE STREAM out AS
 SELECT t.trader_id, _WINDOW_START AS w, COUNT(*) AS n, SUM(t.quantity) AS qty, MAX(r.name) AS name
 FROM trades t JOIN traders r ON t.trader_id = r.trader_id
@@ -317,36 +311,35 @@ func tradersWindowed(window string) func(*testing.T) joinScenario {
 	}
 }
 
-// start creates and fills the scenario's topics and returns the brokers.
-func (sc joinScenario) start(t *testing.T, more ...string) string {
+// kafkaInput is what a test's topics hold: its FROM stream, and each
+// topic's partitions and messages.
+type kafkaInput struct {
+	from  string           // the FROM stream
+	sized map[string]int32 // the partitions of each topic
+	data  map[string][]kafka.Message
+}
+
+// start starts a cluster with topics more, empty, and the input's topics,
+// filled, and returns the brokers.
+func (in kafkaInput) start(t *testing.T, more ...string) string {
 	t.Helper()
-	brokers, _ := sc.startHeld(t, 0, more...)
+	brokers, _ := in.startHeld(t, 0, more...)
 	return brokers
 }
 
 // startHeld is start with the last fraction held (0 to 1) of the FROM
 // stream's records written in a transaction left open (holdTail): a
 // bounded run counts them, but reads them only once the test releases
-// them.
-func (sc joinScenario) startHeld(t *testing.T, held float64, more ...string) (string, *heldTail) {
-	t.Helper()
-	return fillHeld(t, sc.sized, sc.data, sc.from, held, more...)
-}
-
-// fillHeld starts a cluster with topics more, creates each topic of sized
-// with its partitions and writes it data's messages, all but the last
-// fraction held (0 to 1) of stream from's, which are written in a
-// transaction left open (holdTail); it returns the brokers and that tail
-// (nil when none is held).
-func fillHeld(t *testing.T, sized map[string]int32, data map[string][]kafka.Message, from string, held float64, more ...string) (string, *heldTail) {
+// them. It returns the brokers and that tail (nil when none is held).
+func (in kafkaInput) startHeld(t *testing.T, held float64, more ...string) (string, *heldTail) {
 	t.Helper()
 	brokers := startCluster(t, more...)
 	var tail *heldTail
-	for topic, n := range sized {
+	for topic, n := range in.sized {
 		createTopic(t, brokers, topic, n)
-		msgs := data[topic]
+		msgs := in.data[topic]
 		k := len(msgs)
-		if topic == from {
+		if topic == in.from {
 			k -= int(held * float64(len(msgs)))
 		}
 		if k > 0 {
@@ -469,6 +462,18 @@ func (sc joinScenario) oneProcess(t *testing.T, brokers string) []string {
 	return want
 }
 
+// sameAsOneProcess fails the test unless the rows written to topic
+// "results" are the rows of oneProcess, each at least once.
+func (sc joinScenario) sameAsOneProcess(t *testing.T, brokers string) {
+	t.Helper()
+	want := sc.oneProcess(t, brokers)
+	var lines []string
+	for _, r := range readTopic(t, brokers, "results") {
+		lines = append(lines, string(r.Value))
+	}
+	sameLines(t, "rows of the group", sc.rows(t, sc.last(t, lines)), want)
+}
+
 // TestRepartitionedJoinsAcrossProcesses runs unaligned joins in three
 // processes of one consumer group, and again with one of them killed
 // mid-run (its connections cut at once, as by kill -9) and restarted
@@ -538,14 +543,13 @@ func TestRepartitionedJoinsAcrossProcesses(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
 				defer cancel()
 				sink := fmt.Sprintf("'out.type'='kafka_sink', 'out.topic.name'='results', 'out.bootstrap.servers'='%s'", brokers)
-				text := sc.text(brokers, sink, "group.id", "g", "session.timeout.ms", joinSessionTimeout)
+				text := sc.text(brokers, sink, "group.id", "g", "session.timeout.ms", "6000")
 				victimText := text
 				if kill {
 					// a killed process drains nothing: do not wait for it
 					victimText = strings.Replace(text, "'commit.interval'", "'drain.timeout'='1s', 'commit.interval'", 1)
 				}
-				victim := &kafkatest.Cutter{}
-				procs := []*stage{startStageOn(t, ctx, victimText, victim), startStageOn(t, ctx, text, &kafkatest.Cutter{}), startStageOn(t, ctx, text, &kafkatest.Cutter{})}
+				procs := []*stage{startStageOn(t, ctx, victimText, &kafkatest.Cutter{}), startStageOn(t, ctx, text, &kafkatest.Cutter{}), startStageOn(t, ctx, text, &kafkatest.Cutter{})}
 				if kill {
 					if sc.midRun {
 						// the held records start past 5s of event time:
@@ -562,8 +566,7 @@ func TestRepartitionedJoinsAcrossProcesses(t *testing.T) {
 					if n := doneMarkers(ctx, brokers, "g", "g-out-repartition"); n > 0 {
 						t.Fatalf("%d partitions of the repartition topic finished before the kill: not mid-run", n)
 					}
-					victim.Kill()
-					procs[0].stop(t, "0 (killed)")
+					procs[0].kill(t, "0")
 					// the processes started now list where the source ends
 					// before the release, as those that run on did: all end
 					// at the same offsets (the release adds a commit marker)
@@ -575,38 +578,11 @@ func TestRepartitionedJoinsAcrossProcesses(t *testing.T) {
 				for i, p := range procs {
 					p.wait(t, ctx, fmt.Sprint(i))
 				}
-				want := sc.oneProcess(t, brokers)
-				var lines []string
-				for _, r := range readTopic(t, brokers, "results") {
-					lines = append(lines, string(r.Value))
-				}
-				sameLines(t, "rows of the group", sc.rows(t, sc.last(t, lines)), want)
+				sc.sameAsOneProcess(t, brokers)
 			})
 		}
 	}
 }
-
-// joinSessionTimeout is the session timeout (ms) of the processes of
-// TestRepartitionedJoinsAcrossProcesses. Each process has three members in
-// the group (both streams' and the repartition topic's), and every
-// rebalance is eager: each member rejoins once its poll let go and its
-// handover is done. kfake, unlike Kafka, drops a member that waits in
-// JoinGroup longer than its session timeout since its last heartbeat, and
-// never answers that join: the member notices 25s later (the join's read
-// timeout: 10s and the 15s rebalance timeout) and joins again, starting
-// another rebalance. Under -race at load 10 the last members rejoined up
-// to 12s after the first (a stage 2 whose poll was slowed for up to 12s), so
-// with 6s the first ones back were dropped in every rebalance and the
-// group never settled before the test's deadline. With the rebalance
-// timeout's 15s a member is dropped only when another holds the group
-// longer than Kafka itself would wait for it; a killed process's members
-// go 15s after the kill (or after the last live member rejoined).
-//
-// Even 15s was not enough in full package runs (about 1 kill-and-join
-// run in 4 never settled: members in JoinGroup, no generation), so the
-// session timeout is 40s: a killed process's members go 40s after the
-// kill, which the test's deadline allows for.
-const joinSessionTimeout = "40000"
 
 // listedEnds reports whether every process has opened its Kafka source
 // (listed where a bounded run of it ends).

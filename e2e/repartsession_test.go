@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -92,24 +90,13 @@ func TestRepartitionedSessionsSurviveKillAndJoin(t *testing.T) {
 			// one process reading the same Kafka partitions (whether a
 			// record is late depends on the records before it in its own),
 			// in no group: nothing is repartitioned
-			one := filepath.Join(t.TempDir(), "one.jsonl")
 			alone := strings.Replace(perSymbolSession, ", 'repartition.partitions'='4'", "", 1)
-			_, sum := runToEnd(t, fmt.Sprintf(alone, "FINAL", kafkaTrades(brokers), fmt.Sprintf("'per_symbol.type'='file_sink', 'per_symbol.path'='%s'", one), tt.more))
-			if tt.disorder > 0 && sum.Total.Late == 0 {
-				t.Fatal("no late records: the test checks nothing")
-			}
-			want := readLines(t, one)
-			if len(want) < 200 {
-				t.Fatalf("%d sessions: too few to tell", len(want))
-			}
+			want, _ := oneProcessReference(t, func(path string) string {
+				return fmt.Sprintf(alone, "FINAL", kafkaTrades(brokers), fmt.Sprintf("'per_symbol.type'='file_sink', 'per_symbol.path'='%s'", path), tt.more)
+			}, 200, tt.disorder > 0)
 			ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 			defer cancel()
-			timeout := "6000"
-			if tt.join == "stream" {
-				// three members per process: see joinSessionTimeout
-				timeout = joinSessionTimeout
-			}
-			text := fmt.Sprintf(perSymbolSession, tt.emit, kafkaTrades(brokers, "group.id", "g", "session.timeout.ms", timeout),
+			text := fmt.Sprintf(perSymbolSession, tt.emit, kafkaTrades(brokers, "group.id", "g", "session.timeout.ms", "6000"),
 				fmt.Sprintf("'per_symbol.type'='kafka_sink', 'per_symbol.topic.name'='windows', 'per_symbol.bootstrap.servers'='%s'", brokers), tt.more)
 			if tt.emit == "CHANGES" {
 				// small batches: sessions are written, then grow on
@@ -120,23 +107,19 @@ func TestRepartitionedSessionsSurviveKillAndJoin(t *testing.T) {
 				// a killed process drains nothing: do not wait for it
 				victimText = strings.Replace(text, "'commit.interval'", "'drain.timeout'='1s', 'commit.interval'", 1)
 			}
-			var done atomic.Int64
-			slow := func(_, n int, _ time.Duration) {
-				done.Add(int64(n))
-				time.Sleep(time.Duration(n) * 200 * time.Microsecond)
-			}
-			victim := &kafkatest.Cutter{}
-			procs := []*stage{startStageWith(t, ctx, victimText, victim, slow), startStageWith(t, ctx, text, &kafkatest.Cutter{}, slow),
-				startStageWith(t, ctx, text, &kafkatest.Cutter{}, slow)}
-			waitWithin(t, 60*time.Second, "a third of the records processed", func() bool { return done.Load() >= total/3 })
+			slow := &slowed{}
+			procs := []*stage{startStageWith(t, ctx, victimText, &kafkatest.Cutter{}, slow.onBatch), startStageWith(t, ctx, text, &kafkatest.Cutter{}, slow.onBatch),
+				startStageWith(t, ctx, text, &kafkatest.Cutter{}, slow.onBatch)}
+			slow.wait(t, total/3)
 			if tt.crash {
-				victim.Kill()
+				procs[0].kill(t, "0")
+			} else {
+				procs[0].stop(t, "0")
+				if procs[0].err != nil {
+					t.Fatalf("stopped process: %v", procs[0].err)
+				}
 			}
-			procs[0].stop(t, "0")
-			if !tt.crash && procs[0].err != nil {
-				t.Fatalf("stopped process: %v", procs[0].err)
-			}
-			procs = append(procs[1:], startStageWith(t, ctx, text, &kafkatest.Cutter{}, slow), startStageWith(t, ctx, text, &kafkatest.Cutter{}, slow))
+			procs = append(procs[1:], startStageWith(t, ctx, text, &kafkatest.Cutter{}, slow.onBatch), startStageWith(t, ctx, text, &kafkatest.Cutter{}, slow.onBatch))
 			for i, p := range procs {
 				p.wait(t, ctx, fmt.Sprint(i+1))
 			}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/sluicesql/sluice/connector"
 	"github.com/sluicesql/sluice/connector/kafka"
 	"github.com/sluicesql/sluice/internal/kafkatest"
+	"github.com/sluicesql/sluice/job"
 	"github.com/sluicesql/sluice/runner"
 )
 
@@ -26,10 +28,8 @@ import (
 // properties ("" in one process) and %[3]s the properties of its target
 // out, a Kafka sink.
 type shape struct {
-	from   string           // the FROM stream, read in the group
-	topics map[string]int32 // partitions of each topic
-	data   map[string][]kafka.Message
-	stmt   string
+	kafkaInput // its FROM stream is read in the group
+	stmt       string
 	// changes: the statement emits updates, and the answer is the last
 	// row of each message key (a tombstone deleting it); else the rows,
 	// none written twice with other values
@@ -63,26 +63,10 @@ func tradeShapeOf(t *testing.T, msgs []kafka.Message, stmt string, with ...strin
 		props += fmt.Sprintf(", '%s'='%s'", with[i], with[i+1])
 	}
 	return shape{
-		from:   "trades",
-		topics: map[string]int32{"trades": kafkaPartitions},
-		data:   map[string][]kafka.Message{"trades": msgs},
-		stmt:   "CREATE STREAM out AS " + stmt + "\nWITH (" + props + ")",
+		kafkaInput: kafkaInput{from: "trades", sized: map[string]int32{"trades": kafkaPartitions},
+			data: map[string][]kafka.Message{"trades": msgs}},
+		stmt: "CREATE STREAM out AS " + stmt + "\nWITH (" + props + ")",
 	}
-}
-
-// start creates and fills the shape's topics (and more, empty) and
-// returns the brokers.
-func (sh shape) start(t *testing.T, more ...string) string {
-	t.Helper()
-	brokers, _ := sh.startHeld(t, 0, more...)
-	return brokers
-}
-
-// startHeld is start with the last fraction held of the FROM stream's
-// records written in a transaction left open (holdTail).
-func (sh shape) startHeld(t *testing.T, held float64, more ...string) (string, *heldTail) {
-	t.Helper()
-	return fillHeld(t, sh.topics, sh.data, sh.from, held, more...)
 }
 
 // text returns the statement writing to Kafka topic sink, in group
@@ -153,6 +137,26 @@ func (sh shape) oneProcess(t *testing.T, brokers string, extra ...string) []stri
 	return want
 }
 
+// oneProcessReference runs a statement in one process without a group to
+// the end of its Kafka topics, text giving the statement with its sink
+// writing to the file at path, and returns the lines written, sorted, and
+// the run's summary. It fails the test when late is set and no record was
+// late, or when fewer than minRows lines were written: the reference
+// would check little.
+func oneProcessReference(t *testing.T, text func(path string) string, minRows int, late bool) ([]string, *job.Summary) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "one.jsonl")
+	_, sum := runToEnd(t, text(path))
+	if late && sum.Total.Late == 0 {
+		t.Fatal("no late records: the test checks nothing")
+	}
+	lines := readLines(t, path)
+	if len(lines) < minRows {
+		t.Fatalf("one process wrote %d rows: too few to tell", len(lines))
+	}
+	return lines, sum
+}
+
 // group runs the statement in n processes of group g to topic "got" to
 // the end of its input and returns their answer.
 func (sh shape) group(t *testing.T, brokers string, n int, extra ...string) []string {
@@ -189,14 +193,12 @@ func (sh shape) killAndJoin(t *testing.T, brokers string, tail *heldTail, extra 
 	text := sh.text(brokers, "g", "got", extra...)
 	// a killed process drains nothing: do not wait for it
 	victimText := strings.Replace(text, "'commit.interval'", "'drain.timeout'='1s', 'commit.interval'", 1)
-	victim := &kafkatest.Cutter{}
-	procs := []*stage{startStageOn(t, ctx, victimText, victim), startStageOn(t, ctx, text, &kafkatest.Cutter{}), startStageOn(t, ctx, text, &kafkatest.Cutter{})}
+	procs := []*stage{startStageOn(t, ctx, victimText, &kafkatest.Cutter{}), startStageOn(t, ctx, text, &kafkatest.Cutter{}), startStageOn(t, ctx, text, &kafkatest.Cutter{})}
 	waitFor(t, "the group commits on the repartition topic", func() bool {
 		offs, err := groupOffsets(ctx, brokers, "g", "g-out-repartition")
 		return err == nil && len(offs) > 0
 	})
-	victim.Kill()
-	procs[0].stop(t, "0 (killed)")
+	procs[0].kill(t, "0")
 	started := []*stage{startStageOn(t, ctx, text, &kafkatest.Cutter{}), startStageOn(t, ctx, text, &kafkatest.Cutter{})}
 	waitFor(t, "the processes started after the kill list where the source ends", func() bool { return listedEnds(started...) })
 	tail.release(t)
@@ -304,7 +306,7 @@ func TestRepartitionedShapes(t *testing.T) {
 		},
 		"four-processes-two-partitions": func(t *testing.T) shape {
 			sh := tradeShape(t, perSymbol+"WINDOW TUMBLING(trade_time, INTERVAL '100' MILLISECOND) EMIT FINAL")
-			sh.topics["trades"], sh.procs = 2, 4
+			sh.sized["trades"], sh.procs = 2, 4
 			return sh
 		},
 		"empty-source": func(t *testing.T) shape {
@@ -347,7 +349,7 @@ func TestRepartitionedShapes(t *testing.T) {
 		"session-three-partitions": func(t *testing.T) shape {
 			sh := tradeShape(t, "SELECT symbol, _WINDOW_START AS w, _WINDOW_END AS e, COUNT(*) AS n FROM trades GROUP BY symbol "+
 				"WINDOW SESSION(trade_time, INTERVAL '60' MILLISECOND) EMIT FINAL")
-			sh.topics["trades"] = 3
+			sh.sized["trades"] = 3
 			return sh
 		},
 	}
@@ -562,7 +564,7 @@ GROUP BY t.trader_id WINDOW TUMBLING(t.trade_time, INTERVAL '200' MILLISECOND) E
 	for i := 0; i < 40; i += 4 {
 		traders = append(traders, kafka.Message{Key: fmt.Appendf(nil, "%d", i), Value: fmt.Appendf(nil, `{"trader_id":%d,"desk":"e%d"}`, i, i%5)})
 	}
-	sh.topics["traders"], sh.data["traders"] = 5, traders
+	sh.sized["traders"], sh.data["traders"] = 5, traders
 	return sh
 }
 
@@ -602,12 +604,7 @@ func TestRepartitionedJoinShapes(t *testing.T) {
 			for i, p := range procs {
 				p.wait(t, ctx, fmt.Sprint(i))
 			}
-			want := sc.oneProcess(t, brokers)
-			var lines []string
-			for _, r := range readTopic(t, brokers, "results") {
-				lines = append(lines, string(r.Value))
-			}
-			sameLines(t, "rows of the group", sc.rows(t, sc.last(t, lines)), want)
+			sc.sameAsOneProcess(t, brokers)
 		})
 	}
 }
