@@ -254,6 +254,16 @@ type Bounded interface {
 	Bounded() bool
 }
 
+// Sequenced is an optional interface of a Source whose partitions follow
+// one another (the splits of its files, in file order): every record of a
+// partition comes after every record of a lower one, so a record's
+// partition and offset place it among all of the source's records. A table
+// read from it keeps the last row of each key in that order, whichever of
+// its partitions is read first.
+type Sequenced interface {
+	Sequenced() bool
+}
+
 // AllAtOnce is an optional interface of a Source whose partition readers
 // must all be read at once: one loop of the source feeds them all (Kafka's
 // poll loop), so a reader left waiting for its turn would stop the loop,

@@ -232,6 +232,10 @@ func (s *Source) Name() string { return s.name }
 // Bounded reports true: files end.
 func (s *Source) Bounded() bool { return true }
 
+// Sequenced reports true: the source's partitions are its files' splits,
+// numbered in file and offset order (connector.Sequenced).
+func (s *Source) Sequenced() bool { return true }
+
 // Facts reports no partition key and one partition per split.
 func (s *Source) Facts() connector.Facts {
 	return connector.Facts{Partitions: len(s.splits)}

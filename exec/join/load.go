@@ -49,6 +49,9 @@ type Loader struct {
 func Load(ctx context.Context, t *Table, src connector.Source, dlq connector.DeadLetters) (*Loader, error) {
 	l := &Loader{t: t, src: src, next: dlq, tombs: map[int32][]connector.DeadLetter{}, behind: map[int32]bool{},
 		caughtUp: make(chan struct{})}
+	if sq, ok := src.(connector.Sequenced); ok && sq.Sequenced() {
+		t.KeepSourceOrder()
+	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	l.cancel = cancel
 	readers, err := src.Open(rctx, t.schema, l)

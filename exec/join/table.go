@@ -47,6 +47,10 @@ type Table struct {
 	input  int // its input in the statement (1 for the first JOIN)
 	schema *record.Schema
 	pk     []int
+	// sequenced: the rows come from a source whose partitions follow one
+	// another (connector.Sequenced): a key's row from a lower partition
+	// than its row's is older, and does not replace it
+	sequenced bool
 	// windowed: each row is a window's result (its writer is a windowed
 	// aggregate, record.Record.WindowStart): a key's row is the one of its
 	// latest window (see KeepLatestWindow)
@@ -327,6 +331,12 @@ func (t *Table) Dynamic() bool { return t.dynamic.Load() }
 // source that goes on, or one not yet read whole).
 func (t *Table) SetDynamic() { t.dynamic.Store(true) }
 
+// KeepSourceOrder makes the table hold, per key, the last row in the order
+// of a source whose partitions follow one another (connector.Sequenced),
+// whatever the order its partitions are read in. Call it before the first
+// row.
+func (t *Table) KeepSourceOrder() { t.sequenced = true }
+
 // KeepLatestWindow makes the table hold, per key, the row of its latest
 // window: its rows are the results of a windowed aggregate keyed by its
 // GROUP BY columns (a CREATE TABLE ... GROUP BY k WINDOW ...), whose
@@ -379,6 +389,9 @@ func (t *Table) Apply(rec *record.Record) bool {
 	old, had := sh.rows.get(key)
 	if had && t.windowed && t.versionTime == nil && r.start < old.start {
 		return true
+	}
+	if had && t.sequenced && t.versionTime == nil && r.part < old.part {
+		return true // an older row, read after its key's later one
 	}
 	if !had {
 		t.rows.Add(1)

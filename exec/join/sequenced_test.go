@@ -1,0 +1,57 @@
+package join
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sluicesql/sluice/connector/file"
+	"github.com/sluicesql/sluice/record"
+)
+
+// TestFileTableKeepsTheLastRow: a table read from a file cut into many
+// splits, read at once, holds each key's last row in the file, not the row
+// of whichever split was read last.
+func TestFileTableKeepsTheLastRow(t *testing.T) {
+	var b strings.Builder
+	for i := range 4000 {
+		fmt.Fprintf(&b, `{"k":"k%d","v":%d,"pad":"%s"}`+"\n", i%3, i, strings.Repeat("x", 40))
+	}
+	path := filepath.Join(t.TempDir(), "t.jsonl")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	schema := record.NewSchema("k", "v", "pad")
+	for run := range 5 {
+		src, err := file.NewSource("t", map[string]string{"t.type": "file_source", "t.path": path, "t.split.size": "4096"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		table, err := NewTable("t", schema, []string{"k"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := Load(context.Background(), table, src, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Wait(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		l.Close()
+		for k, want := range map[string]int64{"k0": 3999, "k1": 3997, "k2": 3998} {
+			var got []record.Value
+			for _, sh := range table.shards {
+				if r, ok := sh.rows.get(record.StringValue(k).AppendKey(nil)); ok {
+					got = r.vals
+				}
+			}
+			if len(got) < 2 || got[1].Int() != want {
+				t.Fatalf("run %d: key %s holds %v, want the file's last row of it, v %d", run, k, got, want)
+			}
+		}
+	}
+}
