@@ -49,7 +49,8 @@ type Table struct {
 	pk     []int
 	// sequenced: the rows come from a source whose partitions follow one
 	// another (connector.Sequenced): a key's row from a lower partition
-	// than its row's is older, and does not replace it
+	// than its row's is older, and does not replace it (nor, in a temporal
+	// table, follow the versions of its time from higher partitions)
 	sequenced bool
 	// windowed: each row is a window's result (its writer is a windowed
 	// aggregate, record.Record.WindowStart): a key's row is the one of its
@@ -120,6 +121,7 @@ type history struct {
 type version struct {
 	t    int64
 	vals []record.Value
+	part int32 // the source partition it came from
 }
 
 // errPruned says that the version a lookup needs was dropped.
@@ -401,8 +403,13 @@ func (t *Table) Apply(rec *record.Record) bool {
 		if h == nil {
 			h = &history{}
 		}
-		i := sort.Search(len(h.versions), func(i int) bool { return h.versions[i].t > vt })
-		h.versions = slices.Insert(h.versions, i, version{vt, r.vals})
+		// after the versions of its time read before it, or, from a
+		// sequenced source, after those of its time earlier in the source
+		i := sort.Search(len(h.versions), func(i int) bool {
+			v := h.versions[i]
+			return v.t > vt || t.sequenced && v.t == vt && v.part > r.part
+		})
+		h.versions = slices.Insert(h.versions, i, version{vt, r.vals, r.part})
 		if h.prune(t.pruned.Load()) {
 			delete(sh.multi, h)
 		} else {
