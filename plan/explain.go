@@ -327,6 +327,7 @@ func (p *Plan) stageWork() (one, two string) {
 		if p.Analysis.Window == "session" {
 			two += "; a replay writes nothing of a session that closed (its end plus the gap plus the allowed lateness) at or before the watermark of the commit it resumed from, and rebuilds the others whole (commits wait for their oldest records)"
 		}
+		two += p.rowWindowReplay()
 		return one, two
 	}
 	whole := ""
@@ -337,7 +338,7 @@ func (p *Plan) stageWork() (one, two string) {
 		one = fmt.Sprintf("reads %s as a member of group %s and writes each record to topic %s (%s, created if missing), to the partition of its %s (murmur2), with the watermark of its source partition%s",
 			streams[0], r.Group, r.Topic, parts, key, whole)
 		two = fmt.Sprintf("reads %s in group %s (each key in one partition, so in one process; whole partitions move on a rebalance and are replayed from their committed offsets) and runs the join there, its inputs routed over the process's workers as above",
-			r.Topic, r.Group)
+			r.Topic, r.Group) + p.rowWindowReplay()
 		return one, two
 	}
 	one = fmt.Sprintf("reads %s as members of group %s and writes each record, tagged with its input, to topic %s (%s, created if missing), to the partition of its side of the join key (murmur2): %s, so equal keys of both streams share a partition whatever their partition counts, with the watermark of its source partition%s",
@@ -358,6 +359,15 @@ func (p *Plan) stageWork() (one, two string) {
 		two += fmt.Sprintf("; a replay reads again every row that an unmatched row of %s may still meet, so it writes rows with NULLs exactly as one process does, and not again for rows written before", o)
 	}
 	return one, two
+}
+
+// rowWindowReplay says how stage 2 replays a row window (OVER other than
+// a Top-N), or returns "".
+func (p *Plan) rowWindowReplay() string {
+	if len(p.Analysis.Over) == 0 || p.Analysis.TopN != "" {
+		return ""
+	}
+	return "; its row window holds the commit, for good, at the first row each partition gave it (each row carries every earlier row of its key), so a replay rebuilds every key from its first row and writes its rows again, identical"
 }
 
 // jsonSchema is one source's schema in ExplainJSON's output.

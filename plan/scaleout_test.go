@@ -259,6 +259,9 @@ func TestRepartitionStateKinds(t *testing.T) {
 			if p.Repartition == nil {
 				t.Errorf("%s:\n not repartitioned (scale-out %+v)", tt.sql, p.ScaleOut())
 			}
+			if _, two := p.stageTexts(); len(p.Analysis.Over) > 0 && p.Analysis.TopN == "" && !strings.Contains(two, "its row window holds the commit, for good, at the first row each partition gave it") {
+				t.Errorf("%s:\n stage 2 does not say how a replay rebuilds its row window: %s", tt.sql, two)
+			}
 			continue
 		}
 		if s := p.ScaleOut(); p.Repartition != nil || s.Split || !strings.Contains(s.Unsplittable, tt.why) {
