@@ -21,7 +21,7 @@ func TestRowsAtTheEndOfAnEndlessInput(t *testing.T) {
 	refused := []struct{ sql, want string }{
 		{"SELECT symbol, COUNT(*) AS n FROM k GROUP BY symbol EMIT FINAL WITH (" + kafka + ")",
 			"q.sql:1:1: EMIT FINAL without a WINDOW emits each group's row once, at the end of the input, and k does not end, so the statement would never write a row: " +
-				"add a WINDOW, or EMIT CHANGES; or read k to its end ('k.stop.at'='end', sluice run --until-end, or -- @job_mode: batch)"},
+				"add a WINDOW, or EMIT CHANGES; or read k to its end ('k.stop.at'='end', --until-end, or -- @job_mode: batch)"},
 		{"SELECT COUNT(*) AS n FROM k EMIT FINAL WITH (" + kafka + ")", "q.sql:1:1: EMIT FINAL without a WINDOW"},
 		{"SELECT symbol, price FROM k ORDER BY price DESC LIMIT 3 WITH (" + kafka + ")",
 			"q.sql:1:38: ORDER BY over rows that are not grouped sorts the whole input and writes it at its end, and k does not end"},

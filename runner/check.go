@@ -91,7 +91,7 @@ func (c *checked) checkEnds(sel *sql.Select, prog *exec.Program, name string, bo
 	case strings.EqualFold(lookup(c.props, name+".type"), "generator"):
 		end = fmt.Sprintf("give %s an end ('%[1]s.count')", name)
 	default:
-		end = fmt.Sprintf("read %s to its end ('%[1]s.stop.at'='end', sluice run --until-end, or -- @job_mode: batch)", name)
+		end = fmt.Sprintf("read %s to its end ('%[1]s.stop.at'='end', --until-end, or -- @job_mode: batch)", name)
 	}
 	return c.errorAt(fmt.Errorf("%s, and %s does not end, so the statement would never write a row: %s; or %s", why, name, instead, end), at)
 }
