@@ -118,13 +118,14 @@ func TestAlignedChangesSurviveKillAndJoin(t *testing.T) {
 }
 
 // startAligned runs a process of an aligned statement (no repartition
-// topic) whose connections go through net, calling onBatch after each batch.
-func startAligned(t *testing.T, ctx context.Context, text string, net *kafkatest.Cutter, onBatch func(partition, records int, took time.Duration)) *stage {
+// topic) whose connections go through net, calling onBatch after each batch;
+// extra are added to its Kafka clients' options.
+func startAligned(t *testing.T, ctx context.Context, text string, net *kafkatest.Cutter, onBatch func(partition, records int, took time.Duration), extra ...kgo.Opt) *stage {
 	t.Helper()
 	s := &stage{done: make(chan struct{}), net: net}
 	s.ctx, s.cancel = context.WithCancel(ctx)
 	s.job = prepare(t, s.ctx, text, runner.Options{Partitions: 2, UntilEnd: true,
-		KafkaOpts: func(_, _ string) []kgo.Opt { return []kgo.Opt{kgo.Dialer(net.Dial)} }})
+		KafkaOpts: func(_, _ string) []kgo.Opt { return append([]kgo.Opt{kgo.Dialer(net.Dial)}, extra...) }})
 	if s.job.Plan.Repartition != nil {
 		t.Fatalf("statement repartitioned, want aligned:\n%s", text)
 	}

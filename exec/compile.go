@@ -28,9 +28,9 @@ type Program struct {
 
 	// holdChanges: Held covers the groups EMIT CHANGES updates (HoldChanges)
 	holdChanges bool
-	// fence, when set, gives the watermark of the checkpoint a repartition
-	// partition resumed from (SetReplayFences)
-	fence func(partition int32) (int64, bool)
+	// fence, when set, gives the watermark of the checkpoint a partition
+	// resumed from after a rebalance (SetReplayFences)
+	fence Fences
 
 	// project computes the output row from an input row (stateless and
 	// analytic queries); nil for aggregating queries.

@@ -167,7 +167,30 @@ func (p *Program) ReplayRule() func(rec *record.Record, wm int64) bool { return 
 // for none). Such a session closes at or before that watermark (see
 // Pipeline.firedBeforeFence); a window's record after the checkpoint is
 // judged late by it too (Pipeline.windowBound). A pipeline asks once per
-// source partition. Call it before the first pipeline; nil turns it off.
-func (p *Program) SetReplayFences(fence func(partition int32) (int64, bool)) {
+// source partition, and again once the fences moved (Fences.FenceEpoch).
+// Call it before the first pipeline; nil turns it off.
+func (p *Program) SetReplayFences(fence Fences) {
 	p.fence = fence
 }
+
+// Fences gives the replay fence of each source partition
+// (SetReplayFences): a *kafka.Source, whose partitions resume from the
+// checkpoints committed with their offsets as the group assigns them.
+type Fences interface {
+	// FenceWatermark returns the watermark of the checkpoint partition
+	// resumed from, or false when it resumed from none.
+	FenceWatermark(partition int32) (int64, bool)
+	// FenceEpoch returns a number that changes whenever partitions
+	// resume again (a rebalance gave them back): a fence looked up
+	// before may no longer be the partition's.
+	FenceEpoch() uint64
+}
+
+// FenceFunc is the Fences of a function whose answers never change.
+type FenceFunc func(partition int32) (int64, bool)
+
+// FenceWatermark implements Fences.
+func (f FenceFunc) FenceWatermark(partition int32) (int64, bool) { return f(partition) }
+
+// FenceEpoch implements Fences: the fences never move.
+func (f FenceFunc) FenceEpoch() uint64 { return 0 }

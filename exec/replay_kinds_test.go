@@ -230,7 +230,7 @@ func TestTopNHoldsItsTopRows(t *testing.T) {
 func TestRecordAfterFenceJudgedByIt(t *testing.T) {
 	prog := compileSQL(t, "SELECT k, _WINDOW_START AS ws, COUNT(*) AS n FROM rp GROUP BY k WINDOW TUMBLING(INTERVAL '100' MILLISECONDS) EMIT FINAL",
 		Options{ExternalWatermark: true, Properties: map[string]string{PropLateDataStrategy: "drop"}}, "k", "v")
-	prog.SetReplayFences(func(int32) (int64, bool) { return 1000, true })
+	prog.SetReplayFences(FenceFunc(func(int32) (int64, bool) { return 1000, true }))
 	defer prog.SetReplayFences(nil)
 	pl := prog.NewPipeline()
 	out := &collector{}

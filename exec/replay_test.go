@@ -122,7 +122,7 @@ func (p *replayPartition) runGenerations(prog *Program, killed bool) replayed {
 	for gen := 0; ; gen++ {
 		out := &collector{}
 		fto, fwm, rto := cp.FenceTo, cp.FenceWM, reach
-		prog.SetReplayFences(cp.Fence)
+		prog.SetReplayFences(FenceFunc(cp.Fence))
 		pl := prog.NewPipeline()
 		to := cp.From + p.rng.IntN(n/3)
 		if gen == 4 || to >= n {
@@ -347,7 +347,7 @@ func TestRepartitionReplaySessionJudgesLaterRecordsByTheFence(t *testing.T) {
 	// the replay: from the commit, a's record at 50 again, then a record
 	// of a at 120 whose partition's watermark (100) is behind the fence's
 	// (260): late, as it was for the first run, which dead-lettered it
-	prog.SetReplayFences(func(int32) (int64, bool) { return 260, true })
+	prog.SetReplayFences(FenceFunc(func(int32) (int64, bool) { return 260, true }))
 	defer prog.SetReplayFences(nil)
 	replay := out
 	replay.rows = nil
@@ -365,5 +365,40 @@ func TestRepartitionReplaySessionJudgesLaterRecordsByTheFence(t *testing.T) {
 	}
 	if len(replay.deadRec) != 1 || replay.deadRec[0].Offset != 6 {
 		t.Errorf("dead letters %v, want the record at offset 6 (late)", replay.dead)
+	}
+}
+
+// movingFences is Fences whose answer changes with its epoch, as a Kafka
+// source's does when the group gives a partition back.
+type movingFences struct{ wm, epoch int64 }
+
+func (f *movingFences) FenceWatermark(int32) (int64, bool) { return f.wm, true }
+func (f *movingFences) FenceEpoch() uint64                 { return uint64(f.epoch) }
+
+// TestMovedFenceIsLookedUpAgain: a pipeline that judged a partition's
+// records by the fence it resumed from judges them by the new one once
+// the partition resumed again (a rebalance took it away and gave it back,
+// FenceEpoch moved): a record whose window fired under the new fence is
+// late. A pipeline that kept the first fence took it into a window the
+// member before had written.
+func TestMovedFenceIsLookedUpAgain(t *testing.T) {
+	prog := compileSQL(t, "SELECT k, _WINDOW_START AS ws, COUNT(*) AS n FROM rp GROUP BY k WINDOW TUMBLING(INTERVAL '100' MILLISECONDS) EMIT FINAL",
+		Options{ExternalWatermark: true}, "k", "v")
+	rec := func(off int64, ts int64) record.Record {
+		return record.Record{Values: []record.Value{record.StringValue("a"), record.IntValue(off)}, Timestamp: ts, Watermark: math.MinInt64, Topic: "rp", Offset: off}
+	}
+	fences := &movingFences{wm: 50, epoch: 1}
+	prog.SetReplayFences(fences)
+	defer prog.SetReplayFences(nil)
+	pl := prog.NewPipeline()
+	out := &collector{}
+	pl.Process([]record.Record{rec(0, 120)}, out)
+	if late := pl.Stats().Late; late != 0 {
+		t.Fatalf("%d late under the first fence (50), want none", late)
+	}
+	fences.wm, fences.epoch = 300, 2
+	pl.Process([]record.Record{rec(1, 150)}, out)
+	if late := pl.Stats().Late; late != 1 {
+		t.Errorf("%d late once the fence moved to 300, want the record at 150 (its window [100, 200) fired)", late)
 	}
 }

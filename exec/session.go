@@ -145,7 +145,9 @@ func (pl *Pipeline) firedBeforeFence(s *session) bool {
 }
 
 // fenceOf returns the watermark of the checkpoint r's partition resumed
-// from, or math.MinInt64 without one (SetReplayFences).
+// from, or math.MinInt64 without one (SetReplayFences). It is looked up
+// again once the fences moved: a partition the group took away and gave
+// back resumed from a later checkpoint.
 func (pl *Pipeline) fenceOf(r *record.Record) int64 {
 	if pl.p.fence == nil {
 		return math.MinInt64
@@ -155,18 +157,19 @@ func (pl *Pipeline) fenceOf(r *record.Record) int64 {
 		pl.fences = append(pl.fences, fenceEntry{})
 	}
 	f := &pl.fences[i]
-	if !f.known {
-		f.known, f.wm = true, math.MinInt64
-		if wm, ok := pl.p.fence(r.Partition); ok {
+	if epoch := pl.p.fence.FenceEpoch(); !f.known || f.epoch != epoch {
+		f.known, f.epoch, f.wm = true, epoch, math.MinInt64
+		if wm, ok := pl.p.fence.FenceWatermark(r.Partition); ok {
 			f.wm = wm
 		}
 	}
 	return f.wm
 }
 
-// fenceEntry caches the fence of a source partition.
+// fenceEntry caches the fence of a source partition, as of a FenceEpoch.
 type fenceEntry struct {
 	wm    int64
+	epoch uint64
 	known bool
 }
 

@@ -76,6 +76,7 @@ func (f *topicGroup) revoke(g *generations) {
 
 func (f *topicGroup) Name() string           { return "trades" }
 func (f *topicGroup) Facts() connector.Facts { return connector.Facts{Partitions: 4} }
+func (f *topicGroup) Bounded() bool          { return false }
 func (f *topicGroup) Open(context.Context, *record.Schema, connector.DeadLetters) (<-chan connector.PartitionReader, error) {
 	return f.readers, nil
 }

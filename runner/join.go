@@ -454,8 +454,12 @@ func (q *joinQuery) scaleOut(ctx context.Context, stmt *sql.Statement, opts Opti
 	holdOtherStreams(j.Plan, q.srcs)
 	if q.runStream != nil {
 		// a stream-table join split as its stream is
-		if src := replayAligned(j.Plan, q.prog, q.srcs[0]); src != q.srcs[0] {
+		src, gen := replayAligned(j.Plan, q.prog, q.srcs[0], restartsAtLeastOnce(q.props))
+		if src != q.srcs[0] {
 			j.config.Sources[0] = q.runStream(src)
+		}
+		if gen != nil {
+			j.restarts = restartPerAssignment(&j.config, gen, q.srcs[0].(*kafka.Source))
 		}
 	}
 	return nil

@@ -66,7 +66,7 @@ func (c *checked) repartition(ctx context.Context, stmt *sql.Statement, opts Opt
 	if err != nil {
 		return err
 	}
-	j.Program.SetReplayFences(j.stages.in.FenceWatermark)
+	j.Program.SetReplayFences(j.stages.in)
 	if g, _ := guarantee(c.props); g != ExactlyOnce {
 		return nil
 	}
@@ -216,22 +216,11 @@ func splitStages(ctx context.Context, j *Job, srcs []*kafka.Source, schema *reco
 	}
 	one := j.config
 	two.Name, two.Progress, two.ProgressInterval, two.OnBatch = one.Name, one.Progress, one.ProgressInterval, one.OnBatch
-	if one.DLQ == nil {
-		// both stages write one file: 'dlq.path', else the job's default
-		path := one.DLQPath
-		if path == "" {
-			path = job.DefaultDLQPath(one.Name)
-		}
-		t.fileDLQ = job.NewFileDLQ(path)
-		one.DLQ = t.fileDLQ
-	}
-	two.DLQ = one.DLQ
+	// both stages write one dead-letter file (if any); stage 2's
+	// generations write the statement's sinks
+	t.sinks, t.fileDLQ = keepAcrossGenerations(&one)
+	two.DLQ, two.Sinks = one.DLQ, one.Sinks
 	two.Sources = []connector.Source{t.gen}
-	for _, s := range one.Sinks {
-		k := &keptSink{Sink: s}
-		t.sinks = append(t.sinks, k)
-		two.Sinks = append(two.Sinks, k)
-	}
 	// the job's default applies when the statement sets none (job.Run
 	// applies it to the jobs' own configurations, not yet here)
 	idle := two.IdleTimeout
@@ -333,23 +322,17 @@ func (t *twoStages) run(ctx context.Context) (*job.Summary, error) {
 		// (a flush could wait for a cluster that no longer answers)
 		t.shuffle.Abort()
 	}
-	for _, s := range t.sinks {
-		if err != nil {
-			s.Sink.Abort()
-		} else if cerr := s.Sink.Close(); cerr != nil && closeErr == nil {
-			closeErr = cerr
+	return finishRun(sum, err, closeErr, closeKept(t.sinks, t.fileDLQ, err != nil), inErr)
+}
+
+// finishRun returns a run's summary and error: err, else the first of
+// closing (the errors of ending what it ran with) that is not nil; the
+// summary, if any, says whether the run failed.
+func finishRun(sum *job.Summary, err error, closing ...error) (*job.Summary, error) {
+	for _, cerr := range closing {
+		if err == nil {
+			err = cerr
 		}
-	}
-	if inErr != nil && closeErr == nil {
-		closeErr = inErr
-	}
-	if t.fileDLQ != nil {
-		if cerr := t.fileDLQ.Close(); cerr != nil && closeErr == nil {
-			closeErr = cerr
-		}
-	}
-	if err == nil {
-		err = closeErr
 	}
 	if sum != nil {
 		sum.Failed = err != nil
@@ -357,16 +340,30 @@ func (t *twoStages) run(ctx context.Context) (*job.Summary, error) {
 	return sum, err
 }
 
-// runTwo runs stage 2 one generation after another: each rebalance stops
-// the generation's job, which commits what it finished; the next starts
-// from the committed offsets with empty state. In a bounded run, once the
-// partitions this member holds ended it marks them done and stays in the
-// group until the group finished the run: a member that stopped (killed)
-// may still hold partitions, which the group gives to the members left
-// once its session times out, and a process that ended before would leave
-// them unread. Its summary adds up every generation's counts, so that a
-// process whose partitions moved away still reports the rows it wrote.
+// runTwo runs stage 2 one generation after another (runGenerations). In
+// a bounded run, once the partitions this member holds ended it marks them
+// done and stays in the group until the group finished the run: a member
+// that stopped (killed) may still hold partitions, which the group gives
+// to the members left once its session times out, and a process that
+// ended before would leave them unread.
 func (t *twoStages) runTwo(ctx context.Context) (*job.Summary, error) {
+	return runGenerations(ctx, t.two, t.gen, func() (bool, error) {
+		// the partitions held ended: mark them finished here; a stop
+		// now must not leave the markers half written (MarkDone is
+		// bounded by the topic's delivery timeout)
+		err := t.in.MarkDone(context.WithoutCancel(ctx), t.shuffle)
+		return err != nil || !t.bounded, err
+	})
+}
+
+// runGenerations runs the job cfg, whose source is gen, one generation
+// after another: each rebalance stops the generation's job, which commits
+// what it finished; the next starts from the committed offsets with empty
+// state. ended, if not nil, is called when a generation's partitions all
+// ended (no rebalance stopped it) and more may come, and says whether the
+// run stops there. The summary adds up every generation's counts, so that
+// a process whose partitions moved away still reports the rows it wrote.
+func runGenerations(ctx context.Context, cfg job.Config, gen *generations, ended func() (bool, error)) (*job.Summary, error) {
 	start := time.Now()
 	var total *job.Summary // the generations so far
 	read := false          // a generation ended on its partitions' end
@@ -383,9 +380,9 @@ func (t *twoStages) runTwo(ctx context.Context) (*job.Summary, error) {
 	}
 	for {
 		gctx, cancel := context.WithCancel(ctx)
-		t.gen.start(cancel)
-		sum, err := job.Run(gctx, t.two)
-		revoked := t.gen.stop()
+		gen.start(cancel)
+		sum, err := job.Run(gctx, cfg)
+		revoked := gen.stop()
 		cancel()
 		switch {
 		case err != nil:
@@ -393,7 +390,7 @@ func (t *twoStages) runTwo(ctx context.Context) (*job.Summary, error) {
 		case ctx.Err() != nil:
 			return done(sum), nil
 		case !revoked && !sum.Interrupted:
-			if t.gen.over() {
+			if gen.over() {
 				// the group finished the run (or no reader comes any
 				// more): a generation that read nothing adds nothing,
 				// and the one that read its partitions' end tells the
@@ -404,12 +401,10 @@ func (t *twoStages) runTwo(ctx context.Context) (*job.Summary, error) {
 				return done(sum), nil
 			}
 			total, read = done(sum), true
-			// the partitions held ended: mark them finished here; a stop
-			// now must not leave the markers half written (MarkDone is
-			// bounded by the topic's delivery timeout)
-			err := t.in.MarkDone(context.WithoutCancel(ctx), t.shuffle)
-			if err != nil || !t.bounded {
-				return total, err
+			if ended != nil {
+				if stop, err := ended(); stop || err != nil {
+					return total, err
+				}
 			}
 		default:
 			total = done(sum)
@@ -417,9 +412,57 @@ func (t *twoStages) runTwo(ctx context.Context) (*job.Summary, error) {
 	}
 }
 
-// generations is stage 2's source as each generation's job sees it: the
-// repartition topic's source, opened once and kept across generations,
-// whose readers go to the generation running when they arrive.
+// keepAcrossGenerations makes the sinks and the dead-letter file of cfg,
+// whose job runs once per generation (runGenerations), outlive each run:
+// every sink opens once and a generation's end only flushes it
+// (keptSink), and without a dead-letter queue the file the job would
+// write ('dlq.path', else the job's default) is opened once for all
+// (nil otherwise). closeKept ends them after the last generation.
+func keepAcrossGenerations(cfg *job.Config) ([]*keptSink, *job.FileDLQ) {
+	var fileDLQ *job.FileDLQ
+	if cfg.DLQ == nil {
+		path := cfg.DLQPath
+		if path == "" {
+			path = job.DefaultDLQPath(cfg.Name)
+		}
+		fileDLQ = job.NewFileDLQ(path)
+		cfg.DLQ = fileDLQ
+	}
+	var kept []*keptSink
+	sinks := make([]connector.Sink, 0, len(cfg.Sinks))
+	for _, s := range cfg.Sinks {
+		k := &keptSink{Sink: s}
+		kept = append(kept, k)
+		sinks = append(sinks, k)
+	}
+	cfg.Sinks = sinks
+	return kept, fileDLQ
+}
+
+// closeKept ends what keepAcrossGenerations kept: it aborts the sinks of a
+// run that failed and closes them otherwise, closes the dead-letter file
+// (if any), and returns the first error.
+func closeKept(sinks []*keptSink, fileDLQ *job.FileDLQ, failed bool) error {
+	var err error
+	for _, s := range sinks {
+		if failed {
+			s.Sink.Abort()
+		} else if cerr := s.Sink.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}
+	if fileDLQ != nil {
+		if cerr := fileDLQ.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+// generations is stage 2's source as each generation's job sees it (or
+// an aligned member's: restarting): the repartition topic's source, opened
+// once and kept across generations, whose readers go to the generation
+// running when they arrive.
 //
 // Every reader the source hands out ends up read by a generation's job or
 // closed: the source's poll loop feeds each reader of a partition the
@@ -432,6 +475,12 @@ func (t *twoStages) runTwo(ctx context.Context) (*job.Summary, error) {
 // handed out is closed wherever it is (forward, Open).
 type generations struct {
 	src groupTopic
+	// whole: a generation reads the readers of its assignment, handed
+	// over at once, and no more (its readers channel closes then), so
+	// that its job does not wait for the source's other partitions,
+	// which other members hold, before its watermark moves (a bounded
+	// source's partitions not handed out yet hold it back)
+	whole bool
 
 	mu      sync.Mutex
 	opened  bool
@@ -590,7 +639,7 @@ func (g *generations) Open(ctx context.Context, schema *record.Schema, dlq conne
 		}
 	}
 	g.pending = nil
-	if g.closed || g.cancel == nil {
+	if g.closed || g.cancel == nil || g.whole {
 		close(ch)
 	} else {
 		g.cur = ch
@@ -706,10 +755,12 @@ func (g *generations) Restored() (connector.Checkpoint, bool) { return connector
 // Close ends a generation; the source stays open for the next.
 func (g *generations) Close() error { return nil }
 
-// groupTopic is the repartition topic's source as generations reads it
-// across generations: a *kafka.Source (kafka.Source.RepartitionSource).
+// groupTopic is the topic generations reads across generations: a
+// repartition topic's *kafka.Source (kafka.Source.RepartitionSource), or
+// an aligned member's (alignedTopic).
 type groupTopic interface {
 	connector.Source
+	connector.Bounded
 	connector.Failer
 	connector.Upstream
 	connector.KeyChecker
@@ -729,6 +780,12 @@ type groupTopic interface {
 	// CommitCheckpoint commits offsets read under assignment with cp.
 	CommitCheckpoint(ctx context.Context, assignment int64, offsets map[int32]int64, cp connector.Checkpoint) error
 }
+
+// Bounded implements connector.Bounded: whether the source's partitions
+// end (an aligned member's under stop.at=end; never a repartition topic's,
+// whose partitions end at markers). The job never counts a bounded
+// source's partition as idle.
+func (g *generations) Bounded() bool { return g.src.Bounded() }
 
 // Failed implements connector.Failer.
 func (g *generations) Failed() <-chan struct{} { return g.src.Failed() }

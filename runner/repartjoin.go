@@ -69,7 +69,7 @@ func (q *joinQuery) repartitionJoin(ctx context.Context, stmt *sql.Statement, op
 		// the windows after the joins write nothing again that had fired
 		// under a replayed partition's fence (for tables only, the query
 		// after them judges the records after the fence by it too)
-		prog.SetReplayFences(j.stages.in.FenceWatermark)
+		prog.SetReplayFences(j.stages.in)
 	}
 	return err
 }

@@ -142,6 +142,9 @@ type Job struct {
 	// stages, when set, are the two stages of a statement repartitioned
 	// through a topic (Plan.Repartition), which Run runs instead of config
 	stages *twoStages
+	// restarts, when set, runs config once per group assignment (an
+	// aligned consumer-group member: replayAligned)
+	restarts *restarting
 }
 
 // Source and sink types accepted in '<name>.type'.
@@ -189,7 +192,7 @@ func Prepare(ctx context.Context, stmt *sql.Statement, opts Options) (j *Job, er
 		return nil, err
 	}
 	guardScaleOut(p, src)
-	runSrc := replayAligned(p, prog, src)
+	runSrc, gen := replayAligned(p, prog, src, restartsAtLeastOnce(props))
 	cfg, err := job.FromPlan(p, prog, props)
 	if err != nil {
 		return nil, c.errorAt(err, stmt)
@@ -230,8 +233,12 @@ func Prepare(ctx context.Context, stmt *sql.Statement, opts Options) (j *Job, er
 	if stdoutSink {
 		sinkName = ""
 	}
+	var restarts *restarting
+	if gen != nil {
+		restarts = restartPerAssignment(&cfg, gen, src.(*kafka.Source))
+	}
 	j = &Job{Name: name, Plan: p, Program: prog, Props: props, Source: srcName, Sink: sinkName,
-		WritesStdout: stdoutSink, Facts: facts, Schema: schema, src: src, inputs: []connector.Source{src}, dlq: dlq, config: cfg}
+		WritesStdout: stdoutSink, Facts: facts, Schema: schema, src: src, inputs: []connector.Source{src}, dlq: dlq, config: cfg, restarts: restarts}
 	if ks, ok := src.(*kafka.Source); ok && p.Repartition != nil {
 		if err := c.repartition(ctx, stmt, opts, j, ks); err != nil {
 			return nil, err
@@ -330,9 +337,12 @@ func (j *Job) SetOnOpen(f func()) {
 func (j *Job) Run(ctx context.Context) (*job.Summary, error) {
 	var sum *job.Summary
 	var err error
-	if j.stages != nil {
+	switch {
+	case j.stages != nil:
 		sum, err = j.stages.run(ctx)
-	} else {
+	case j.restarts != nil:
+		sum, err = j.restarts.run(ctx, j.config)
+	default:
 		sum, err = job.Run(ctx, j.config)
 	}
 	for _, c := range j.closers {
@@ -360,6 +370,9 @@ func (j *Job) Run(ctx context.Context) (*job.Summary, error) {
 func (j *Job) Discard() {
 	for _, s := range j.config.Sources {
 		s.Close()
+	}
+	if j.restarts != nil {
+		j.restarts.src.Close() // its generations' source does not close it
 	}
 	for _, s := range j.config.Sinks {
 		s.Abort()

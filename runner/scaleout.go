@@ -1,10 +1,13 @@
 package runner
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/sluicesql/sluice/connector"
 	"github.com/sluicesql/sluice/connector/kafka"
+	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/job"
 	"github.com/sluicesql/sluice/partition"
 	"github.com/sluicesql/sluice/plan"
 )
@@ -51,22 +54,100 @@ func guardScaleOut(p *plan.Plan, src connector.Source) {
 // watermark too (a window that fired is not opened again with part of its
 // records), and writes nothing of the sessions it rebuilds that had fired
 // (exec.Program.SetReplayFences).
-func replayAligned(p *plan.Plan, prog replayable, src connector.Source) connector.Source {
+//
+// With restart (at least once) the member runs its job once per
+// assignment, as stage 2 does (restarting), and gen is the source of its
+// generations; nil otherwise. A job that kept running across a rebalance
+// would judge the records of a partition it gained, replayed from the
+// last commit of the member before, by the watermark its own partitions
+// had taken it to (never back): late, or in windows that had fired.
+// Exactly once, the job reads the source in transactions instead
+// (exactlyOnce), and the state its replay rebuilds is that of a restart.
+func replayAligned(p *plan.Plan, prog replayable, src connector.Source, restart bool) (run connector.Source, gen *generations) {
 	ks, ok := src.(*kafka.Source)
 	if !ok || p.Repartition != nil || ks.Group() == "" || !p.ScaleOut().Split {
-		return src
+		return src, nil
 	}
 	prog.HoldChanges()
-	prog.SetReplayFences(ks.FenceWatermark)
+	prog.SetReplayFences(ks)
 	ks.MarkRereads()
-	return ks.Checkpointing()
+	if !restart {
+		return ks.Checkpointing(), nil
+	}
+	gen = &generations{src: alignedTopic{Source: ks, cp: ks.Checkpointing().(connector.Checkpointer)}, whole: true}
+	ks.RestartOnRebalance(gen.revoked)
+	if ks.Bounded() {
+		// a bounded run's member stays in the group until the group
+		// committed every partition to its end: the partitions of a
+		// member that stopped (killed) come to those left once its
+		// session times out, and a process that ended before would
+		// leave them unread
+		ks.KeepOpen()
+	}
+	return gen, gen
+}
+
+// restartsAtLeastOnce reports whether an aligned member of a statement
+// with props runs its job once per assignment (replayAligned): at least
+// once, not exactly once.
+func restartsAtLeastOnce(props map[string]string) bool {
+	g, _ := guarantee(props)
+	return g != ExactlyOnce
+}
+
+// alignedTopic is an aligned member's topic as its generations read it
+// (groupTopic): its commits store the job's checkpoint (cp, its
+// Checkpointing).
+type alignedTopic struct {
+	*kafka.Source
+	cp connector.Checkpointer
+}
+
+// CommitCheckpoint commits offsets with cp for the partitions the member
+// holds or hands over. A generation's commits need no assignment of their
+// own: the handover waits for the generation's job to stop (its last
+// commit made), and the topic is never purged, so a commit of a job that
+// outlived it is a checkpoint of rows that job wrote.
+func (a alignedTopic) CommitCheckpoint(ctx context.Context, _ int64, offsets map[int32]int64, cp connector.Checkpoint) error {
+	return a.cp.CommitCheckpoint(ctx, offsets, cp)
+}
+
+// restarting runs an aligned member's job once per group assignment
+// (replayAligned): each rebalance stops it (committing what it finished)
+// and the next assignment starts it again with empty state, every
+// partition replayed from its committed offset with its fence, as stage 2
+// of a repartitioned statement runs (runGenerations). The source, the
+// sinks and the dead-letter file outlive the generations.
+type restarting struct {
+	gen     *generations
+	src     *kafka.Source
+	sinks   []*keptSink
+	fileDLQ *job.FileDLQ
+}
+
+// restartPerAssignment makes the job cfg, which reads gen (over src), run
+// once per assignment; call it once cfg's sinks and dead-letter queue are
+// set.
+func restartPerAssignment(cfg *job.Config, gen *generations, src *kafka.Source) *restarting {
+	r := &restarting{gen: gen, src: src}
+	r.sinks, r.fileDLQ = keepAcrossGenerations(cfg)
+	return r
+}
+
+// run runs cfg's generations until the member's bounded partitions ended
+// (and no more came) or ctx is cancelled, then leaves the group and ends
+// the sinks and the dead-letter file.
+func (r *restarting) run(ctx context.Context, cfg job.Config) (*job.Summary, error) {
+	sum, err := runGenerations(ctx, cfg, r.gen, nil)
+	inErr := r.src.Close()
+	return finishRun(sum, err, closeKept(r.sinks, r.fileDLQ, err != nil), inErr)
 }
 
 // replayable is a program a replay after a rebalance can rebuild the state
 // of (*exec.Program, *join.Program).
 type replayable interface {
 	HoldChanges()
-	SetReplayFences(fence func(partition int32) (int64, bool))
+	SetReplayFences(fence exec.Fences)
 }
 
 // holdOtherStreams makes the other streams of a stream-stream join run in

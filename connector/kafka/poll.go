@@ -251,9 +251,10 @@ func (s *Source) allEndedLocked() bool {
 	if !s.everOwned || len(s.pending) > 0 {
 		return false
 	}
-	if s.repart != nil && len(s.readers) == 0 {
-		// between a rebalance's revoking and assigning: the partitions
-		// to end are still to come
+	if (s.repart != nil || s.onRevoke != nil) && len(s.readers) == 0 {
+		// between a rebalance's revoking and assigning (a repartition
+		// topic's reader, a member that restarts per assignment): the
+		// partitions to end are still to come
 		return false
 	}
 	for _, r := range s.readers {

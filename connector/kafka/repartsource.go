@@ -24,10 +24,6 @@ import (
 type repartIn struct {
 	sourcePartitions int  // the partitions of the source stage 1 reads
 	bounded          bool // the source ends, and so does every partition
-	// onRevoke is called when the group takes partitions away; the
-	// handover waits (at most revokeWait) until the channel it returns,
-	// if any, is closed: the job that read them has stopped
-	onRevoke func() <-chan struct{}
 	// sourceEnds returns where this process's run of the source ends
 	// (stop.at=end), per source partition; empty until stage 1 opened
 	sourceEnds func() map[int32]int64
@@ -88,8 +84,8 @@ func (s *Source) RepartitionSource(topic string, key []string, sourcePartitions 
 	if cfg.instanceID != "" {
 		cfg.instanceID += "-repartition" // one member per client of the group
 	}
-	r := &Source{cfg: cfg, wake: make(chan struct{}, 1), extraOpts: s.extraOpts, failed: make(chan struct{}), eager: true,
-		repart: &repartIn{sourcePartitions: sourcePartitions, bounded: s.cfg.stopAtEnd, onRevoke: onRevoke, fired: fired,
+	r := &Source{cfg: cfg, wake: make(chan struct{}, 1), extraOpts: s.extraOpts, failed: make(chan struct{}), eager: true, onRevoke: onRevoke,
+		repart: &repartIn{sourcePartitions: sourcePartitions, bounded: s.cfg.stopAtEnd, fired: fired,
 			upstream: []string{s.cfg.name}, nums: numberSources([]*Source{s})}}
 	r.commitCond = sync.NewCond(&r.mu)
 	r.FollowEnds([]*Source{s})
@@ -220,6 +216,11 @@ func (s *Source) FenceWatermark(p int32) (int64, bool) {
 	return f.wm, ok && f.wm != noWatermark
 }
 
+// FenceEpoch returns a number that grows whenever partitions resume from
+// their checkpoints again (the group assigned them to this member): a
+// fence FenceWatermark returned before may no longer be the partition's.
+func (s *Source) FenceEpoch() uint64 { return s.fenceEpoch.Load() }
+
 // Owned returns the partitions the group assigns to this member now.
 func (s *Source) Owned() []int32 {
 	s.mu.Lock()
@@ -238,13 +239,30 @@ func (s *Source) Committed() map[int32]int64 {
 	return maps.Clone(s.committed)
 }
 
-// notifyRevoke tells a repartition topic's reader that partitions are
-// taken away, and returns what onRevoke returned (or nil).
+// notifyRevoke tells a repartition topic's reader, or a member whose job
+// restarts per assignment (RestartOnRebalance), that partitions are taken
+// away, and returns what onRevoke returned (or nil).
 func (s *Source) notifyRevoke(parts []int32) <-chan struct{} {
-	if s.repart != nil && s.repart.onRevoke != nil && len(parts) > 0 {
-		return s.repart.onRevoke()
+	if s.onRevoke != nil && len(parts) > 0 {
+		return s.onRevoke()
 	}
 	return nil
+}
+
+// RestartOnRebalance makes an aligned consumer-group member (MarkRereads)
+// rebalance eagerly, so that every rebalance takes all its partitions
+// away, and call onRevoke when it does: its job keeps no durable state, so
+// it stops and starts again on the next assignment, every partition of
+// which it replays from the committed offset with its fence, as stage 2
+// of a repartitioned statement does (RepartitionSource). The handover
+// waits (at most revokeWait) for the channel onRevoke returns, closed once
+// the job stopped (its last commit made). Between a rebalance's revoking
+// and assigning, the member has not ended (AllEnded) under stop.at=end.
+// Call it before Open.
+func (s *Source) RestartOnRebalance(onRevoke func() <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.eager, s.onRevoke = true, onRevoke
 }
 
 // endAssignmentLocked ends a repartition topic's assignment after its
@@ -371,12 +389,17 @@ func committedSum(ps []partProgress) int64 {
 // GroupDone reports whether the group finished a bounded run: every
 // partition of the repartition topic is committed at a done marker that
 // records the source read at least to where this process's run of it ends
-// (an earlier run's markers record less). A member the group gives no
-// partition ends then.
+// (an earlier run's markers record less); for an aligned member that
+// restarts per assignment (RestartOnRebalance), every partition of its
+// topic is committed at least up to where this process's run of it ends
+// (runDone). A member the group gives no partition ends then.
 func (s *Source) GroupDone(ctx context.Context) (bool, error) {
 	s.mu.Lock()
 	cl, n := s.client, s.partitions
 	s.mu.Unlock()
+	if cl != nil && s.repart == nil && s.onRevoke != nil && s.cfg.stopAtEnd {
+		return s.runDone(ctx, cl)
+	}
 	if cl == nil || s.repart == nil || s.repart.sourceEnds == nil || n == 0 {
 		return false, nil
 	}
@@ -407,6 +430,33 @@ func (s *Source) GroupDone(ctx context.Context) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// runDone reports whether the group committed every partition of the
+// topic at least up to where this process's run of it ends (stop.at=end:
+// its end listed at Open); a partition without a commit counts when this
+// member would start it there (nothing to read).
+func (s *Source) runDone(ctx context.Context, cl *kgo.Client) (bool, error) {
+	resp, err := kadm.NewClient(cl).FetchOffsets(ctx, s.cfg.group)
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		return false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for p, end := range s.ends {
+		o, ok := resp.Lookup(s.cfg.topic, p)
+		if ok && o.At >= 0 {
+			if o.At < end {
+				return false, nil
+			}
+		} else if s.directStart(p) < end {
+			return false, nil
+		}
+	}
+	return len(s.ends) > 0, nil
 }
 
 // stagePrefix starts the metadata of a repartition topic's committed
@@ -665,6 +715,7 @@ func (s *Source) loadFences(ctx context.Context, offsets map[int32]kgo.Offset) e
 	ends := s.assignedEnds(fctx, cl)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.fenceEpoch.Add(1)
 	for p, at := range offsets {
 		r := s.readers[p]
 		if r == nil {

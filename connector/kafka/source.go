@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"maps"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -121,6 +122,12 @@ type Source struct {
 	// keepOpen: under stop.at=end the readers channel stays open after
 	// every reader ended, for partitions the group may still assign
 	keepOpen bool
+	// onRevoke is called when the group takes partitions away from a
+	// repartition topic's reader or a member that restarts its job per
+	// assignment (RestartOnRebalance); the handover waits (at most
+	// revokeWait) until the channel it returns, if any, is closed: the
+	// job that read them has stopped
+	onRevoke func() <-chan struct{}
 	// repart is set for the reader of a repartition topic
 	// (RepartitionSource); ups holds each partition's upstream view
 	repart *repartIn
@@ -132,6 +139,8 @@ type Source struct {
 	// group took the partition away (FenceWatermark), and a handover's
 	// last commit joins it (CommitCheckpoint).
 	fences map[int32]fence
+	// fenceEpoch grows whenever fences change (FenceEpoch)
+	fenceEpoch atomic.Uint64
 }
 
 // NewSource returns the Kafka source named name configured by the

@@ -67,7 +67,7 @@ type Program struct {
 	winCol  string
 	// fence, when set, gives the watermark of the checkpoint a repartition
 	// partition resumed from (SetReplayFences)
-	fence func(partition int32) (int64, bool)
+	fence exec.Fences
 	c     *compiler
 }
 

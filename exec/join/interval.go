@@ -561,7 +561,7 @@ func (p *Program) Lag() int64 {
 // session's end depends on its later rows). Without a stream-stream join
 // (tables only) the query after the joins takes the fences as they are:
 // a joined row is its record's.
-func (p *Program) SetReplayFences(fence func(partition int32) (int64, bool)) {
+func (p *Program) SetReplayFences(fence exec.Fences) {
 	if p.ivs == nil {
 		// tables only: the query after the joins sees each record's rows
 		// as its own records, and fences them itself
@@ -577,14 +577,22 @@ func (p *Program) SetReplayFences(fence func(partition int32) (int64, bool)) {
 	// SESSION windows fired before a replay closed under the fence less
 	// Lag (exec.Program.SetReplayFences), a joined row being its
 	// partition's (both its rows are in the one repartition topic's)
-	lag := p.Lag()
-	p.Program.SetReplayFences(func(part int32) (int64, bool) {
-		wm, ok := fence(part)
-		if !ok || wm <= math.MinInt64+lag {
-			return math.MinInt64, false
-		}
-		return wm - lag, true
-	})
+	p.Program.SetReplayFences(lagged{fence, p.Lag()})
+}
+
+// lagged is the Fences of the query after the joins: each fence less lag.
+type lagged struct {
+	exec.Fences
+	lag int64
+}
+
+// FenceWatermark implements exec.Fences.
+func (l lagged) FenceWatermark(part int32) (int64, bool) {
+	wm, ok := l.Fences.FenceWatermark(part)
+	if !ok || wm <= math.MinInt64+l.lag {
+		return math.MinInt64, false
+	}
+	return wm - l.lag, true
 }
 
 // settles returns how long after its time a row of side s is settled (its

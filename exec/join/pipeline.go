@@ -39,8 +39,10 @@ type Pipeline struct {
 	// the stream's event time, whose old versions are then dropped
 	marks []tableMark
 	// fences caches, per partition, the watermark under which the windows
-	// after the joins had fired before a replay (Program.SetReplayFences)
-	fences map[int32]int64
+	// after the joins had fired before a replay (Program.SetReplayFences),
+	// as of the FenceEpoch fencesEpoch
+	fences      map[int32]int64
+	fencesEpoch uint64
 }
 
 type tableMark struct {
@@ -478,13 +480,14 @@ func (pl *Pipeline) toQuery(rows []record.Record, out exec.Output) {
 // and the others are stamped with it, as a record is with the watermark
 // of its source partition.
 func (pl *Pipeline) replayFloor(p int32) int64 {
-	if pl.fences == nil {
-		pl.fences = map[int32]int64{}
+	if epoch := pl.p.fence.FenceEpoch(); pl.fences == nil || pl.fencesEpoch != epoch {
+		// none looked up yet, or the fences moved (a partition given back)
+		pl.fences, pl.fencesEpoch = map[int32]int64{}, epoch
 	}
 	wm, ok := pl.fences[p]
 	if !ok {
 		wm = math.MinInt64
-		if w, found := pl.p.fence(p); found && w > math.MinInt64+pl.p.Lag() {
+		if w, found := pl.p.fence.FenceWatermark(p); found && w > math.MinInt64+pl.p.Lag() {
 			wm = w - pl.p.Lag()
 		}
 		pl.fences[p] = wm

@@ -230,7 +230,7 @@ func (in *replayInput) answer(t *testing.T, query, after string) (want []string,
 func (in *replayInput) generation(cp replaytest.Checkpoint, to int, out *rows, batch func() int, advance func() bool) replaytest.Checkpoint {
 	prog := in.prog
 	fto, fwm := cp.FenceTo, cp.FenceWM
-	prog.SetReplayFences(cp.Fence)
+	prog.SetReplayFences(exec.FenceFunc(cp.Fence))
 	rule := prog.ReplayRule()
 	pl := prog.NewPipeline()
 	wm := in.run(pl, out, cp.From, to, batch, advance, func(r *record.Record) bool {

@@ -67,7 +67,7 @@ func (in *tableReplay) run(pl *Pipeline, out *rows, from, to int, skip func(*rec
 func (in *tableReplay) generation(cp replaytest.Checkpoint, to int, out *rows) replaytest.Checkpoint {
 	prog := in.prog
 	fto, fwm := cp.FenceTo, cp.FenceWM
-	prog.SetReplayFences(cp.Fence)
+	prog.SetReplayFences(exec.FenceFunc(cp.Fence))
 	rule := prog.ReplayRule()
 	pl := prog.NewPipeline()
 	wm := in.run(pl, out, cp.From, to, func(r *record.Record) bool {
