@@ -192,4 +192,16 @@ func TestCommitPointStandsAtAMark(t *testing.T) {
 	if at, _, ok := sp.commitPoint(last - 1); ok {
 		t.Errorf("a commit before the last one's mark stands at %d", at)
 	}
+	// the points after it are marks again, the commit's kept
+	for o := last + 3; o < last+30; o += 3 {
+		sp.mu.Lock()
+		sp.addMarkLocked(mark{o, 100 * (o - 1)})
+		sp.mu.Unlock()
+	}
+	if at, st, ok := sp.commitPoint(last + 1); !ok || at != last || st.MaxEvent != 100*(last-1) {
+		t.Errorf("commit of %d after the commit at %d: at %d, %+v (%v)", last+1, last, at, st, ok)
+	}
+	if at, _, ok := sp.commitPoint(last + 28); !ok || at != last+27 {
+		t.Errorf("commit of %d: at %d (%v), want %d", last+28, at, ok, last+27)
+	}
 }

@@ -131,6 +131,11 @@ func (sp *sourcePartition) commitPoint(off int64) (at int64, st connector.Start,
 	for sp.stride > 1 && len(sp.marks)*4 < maxMarks {
 		sp.stride /= 2
 	}
+	if len(sp.marks) == 1 {
+		// the mark a commit stands at stays: the next point is a mark of
+		// its own
+		sp.pending = 0
+	}
 	skip := off
 	if sp.started {
 		skip = max(skip, sp.start.Skip)
