@@ -31,7 +31,8 @@ type oneProcessCase struct {
 }
 
 // oneProcessCases are the statements that run in one process per group:
-// a row window after a join, SESSION windows with late updates, a GROUP BY after a join
+// a row window after a join, SESSION windows with late updates (aligned
+// with the source too), a GROUP BY after a join
 // on another key and joins that exchange rows between their workers, two streams
 // of one topic and a GROUP BY on a column of a table joined as the stream
 // is read; and an unaligned GROUP BY and a join with 'repartition'='false'.
@@ -74,6 +75,8 @@ func oneProcessCases(t *testing.T) map[string]oneProcessCase {
 			"its row window (LAG(p.paid) OVER (PARTITION BY o.order_id)) follows stream-stream joins"),
 		"session update": trade("SELECT symbol, COUNT(*) AS n FROM trades GROUP BY symbol WINDOW SESSION(trade_time, INTERVAL '5' MILLISECOND) EMIT FINAL",
 			"its SESSION window with 'late.data.strategy'='update' cannot be rebuilt", "late.data.strategy", "update"),
+		"aligned session update": trade("SELECT trader_id, COUNT(*) AS n FROM trades GROUP BY trader_id WINDOW SESSION(trade_time, INTERVAL '5' MILLISECOND) EMIT FINAL",
+			"replayed from its committed offset, which cannot rebuild the statement's state", "late.data.strategy", "update", "trades.partition.key", "trader_id"),
 		"self join":    selfJoin,
 		"table column": tableColumn,
 		"group by after a join on another key": join(paidOrders(), []string{"SELECT o.order_id, o.customer, o.amount, p.pay_id, p.paid", "SELECT o.customer, _WINDOW_START AS w, COUNT(*) AS n",

@@ -163,6 +163,11 @@ func (p *Plan) scaleOut() ScaleOut {
 	case req.Kind == partition.Hash && !req.Aligned():
 		return ScaleOut{Why: fmt.Sprintf("%s must each be in one process, and source %s is not partitioned by a subset of %s, so each process would see part of a key",
 			req.Why, src, strings.Join(req.Keys, ", "))}
+	case req.Kind == partition.Hash && p.repartitionRefusal() != "":
+		// a partition that moves is replayed as stage 2 of a
+		// repartitioned statement replays it (see replayAligned)
+		return ScaleOut{Why: fmt.Sprintf("source %s is partitioned by %s, but a partition that moves in a rebalance is replayed from its committed offset, which cannot rebuild the statement's state",
+			src, strings.Join(req.SourceKey, ", "))}
 	case req.Kind == partition.Hash:
 		return ScaleOut{Split: true, Why: fmt.Sprintf("source %s is partitioned by %s, so every record of a key is in one partition and so in one process%s",
 			src, strings.Join(req.SourceKey, ", "), p.tablesWhole())}

@@ -234,6 +234,10 @@ func TestRepartitionStateKinds(t *testing.T) {
 		{"SELECT a, COUNT(*) AS n FROM t GROUP BY a WINDOW SESSION(INTERVAL '1' MINUTE) EMIT CHANGES" + group + ", 'window.allowed_lateness'='10s', 'late.data.strategy'='drop'", ""},
 		{"SELECT a, COUNT(*) AS n FROM t GROUP BY a WINDOW SESSION(INTERVAL '1' MINUTE) EMIT FINAL" + group + ", 'late.data.strategy'=' Update '",
 			"its SESSION window with 'late.data.strategy'='update' cannot be rebuilt"},
+		// aligned: a partition that moves is replayed as stage 2 replays
+		// one, which cannot rebuild it either
+		{"SELECT a, COUNT(*) AS n FROM t GROUP BY a WINDOW SESSION(INTERVAL '1' MINUTE) EMIT FINAL" + group + ", 't.partition.key'='a', 'late.data.strategy'='update'",
+			"its SESSION window with 'late.data.strategy'='update' cannot be rebuilt"},
 		// after a table join (inner or outer) or inner stream-stream
 		// joins on one key, a replay fences the sessions of the joined rows
 		{"SELECT t.a, COUNT(*) AS n FROM t JOIN u ON t.b = u.b GROUP BY t.a WINDOW SESSION(INTERVAL '1' MINUTE) EMIT FINAL" + group + ", 'u.type'='kafka_source', 'u.primary.key'='b'", ""},
