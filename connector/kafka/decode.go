@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"errors"
 	"unicode/utf8"
 
 	"github.com/sluicesql/sluice/connector/codec"
@@ -22,9 +23,19 @@ type stringDecoder struct {
 	text textDecoder
 }
 
-// Decode sets the value column (when the schema has it) to data's text.
+// errNoValue is the decode error of a message with no value (a tombstone),
+// which the JSON decoder gives as "empty input": a stream's goes to the
+// dead-letter queue, and a table takes it as the deletion of its key.
+var errNoValue = errors.New("no value (a tombstone)")
+
+// Decode sets the value column (when the schema has it) to data's text. A
+// message with no value (nil data, a tombstone) fails with errNoValue; an
+// empty value is the empty string.
 func (d stringDecoder) Decode(data []byte, dst []record.Value) error {
 	clear(dst)
+	if data == nil {
+		return errNoValue
+	}
 	if d.slot >= 0 && d.slot < len(dst) {
 		s, err := d.text.str(data)
 		if err != nil {

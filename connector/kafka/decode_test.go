@@ -71,3 +71,26 @@ func TestOptionErrorNamesSourceOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestStringFormatTombstone: a '<n>.format'='string' message with no value
+// (a tombstone) fails to decode as a JSON one does, so a table takes it as
+// the deletion of its key and a stream dead-letters it; it was read as the
+// empty string, and a table kept the key with the value "". An empty value
+// is the empty string.
+func TestStringFormatTombstone(t *testing.T) {
+	cfg, err := parseSourceConfig("tb", map[string]string{"tb.type": "kafka_source", "tb.format": "string", "tb.key.field": "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := newDecoder(&cfg, record.NewSchema("value", "k"))
+	var rec record.Record
+	if err := d.decode(&rec, &kgo.Record{Key: []byte("k1")}); err == nil || !strings.Contains(err.Error(), "tombstone") {
+		t.Errorf("a message with no value: got %v (values %v), want a tombstone error", err, rec.Values)
+	}
+	if err := d.decode(&rec, &kgo.Record{Key: []byte("k1"), Value: []byte{}}); err != nil {
+		t.Fatalf("an empty value: %v", err)
+	}
+	if v := rec.Values[0]; v.IsNull() || v.Str() != "" {
+		t.Errorf("an empty value: got %v, want the empty string", v)
+	}
+}
