@@ -212,9 +212,18 @@ func decimalOf(s avro.Schema) *avro.DecimalLogicalSchema {
 
 // avroProgram decodes values of one writer schema into the slots of the
 // source's columns, matched by field name; fields the columns lack are
-// read and skipped.
+// read and skipped, and a column the writer lacks takes the default of
+// its field in the reader schema (Avro's schema resolution), if it has one.
 type avroProgram struct {
-	fields []avroField
+	fields   []avroField
+	defaults []avroDefault
+}
+
+// avroDefault is the value of a column the writer schema lacks: its
+// field's default in the reader schema.
+type avroDefault struct {
+	slot  int
+	value record.Value
 }
 
 // avroField is one field of the writer schema: its decoder and the slot it
@@ -261,25 +270,68 @@ func avroTypeName(s avro.Schema) string {
 // avroDecode reads one value of a field's type.
 type avroDecode func(r *avro.Reader) record.Value
 
-// newAvroProgram compiles the decoding of writer into schema's slots.
-func newAvroProgram(writer avro.Schema, schema *record.Schema, text textDecoder) (*avroProgram, error) {
+// newAvroProgram compiles the decoding of writer into schema's slots. The
+// slots no field of writer fills are returned in missing.
+func newAvroProgram(writer avro.Schema, schema *record.Schema, text textDecoder) (p *avroProgram, missing []int, err error) {
 	rec, ok := writer.(*avro.RecordSchema)
 	if !ok {
-		return nil, fmt.Errorf("the Avro schema is a %s, not a record", writer.Type())
+		return nil, nil, fmt.Errorf("the Avro schema is a %s, not a record", writer.Type())
 	}
-	p := &avroProgram{}
+	p = &avroProgram{}
+	filled := make([]bool, schema.Len())
 	for _, f := range rec.Fields() {
 		dec, err := avroDecoder(f.Type(), text)
 		if err != nil {
-			return nil, fmt.Errorf("field %q: %w", f.Name(), err)
+			return nil, nil, fmt.Errorf("field %q: %w", f.Name(), err)
 		}
 		slot, ok := schema.Lookup(f.Name())
 		if !ok {
 			slot = -1
+		} else {
+			filled[slot] = true
 		}
 		p.fields = append(p.fields, avroField{slot: slot, dec: dec, name: f.Name(), typ: avroTypeName(f.Type())})
 	}
-	return p, nil
+	for slot, ok := range filled {
+		if !ok {
+			missing = append(missing, slot)
+		}
+	}
+	return p, missing, nil
+}
+
+// addDefaults gives each slot of missing whose column is a field with a
+// default in reader that default, decoded as a value of the field would be.
+func (p *avroProgram) addDefaults(reader avro.Schema, missing []int, schema *record.Schema, text textDecoder) error {
+	rec, ok := reader.(*avro.RecordSchema)
+	if !ok {
+		return nil
+	}
+	byName := make(map[string]*avro.Field, len(rec.Fields()))
+	for _, f := range rec.Fields() {
+		byName[f.Name()] = f
+	}
+	for _, slot := range missing {
+		f := byName[schema.Name(slot)]
+		if f == nil || !f.HasDefault() {
+			continue
+		}
+		b, err := avro.Marshal(f.Type(), f.Default())
+		if err != nil {
+			return fmt.Errorf("the default of field %q: %w", f.Name(), err)
+		}
+		dec, err := avroDecoder(f.Type(), text)
+		if err != nil {
+			return fmt.Errorf("field %q: %w", f.Name(), err)
+		}
+		r := avro.NewReader(nil, 0).Reset(b)
+		v := dec(r)
+		if r.Error != nil {
+			return fmt.Errorf("the default of field %q: %w", f.Name(), r.Error)
+		}
+		p.defaults = append(p.defaults, avroDefault{slot: slot, value: v})
+	}
+	return nil
 }
 
 // avroDecoder returns the decoder of an Avro type.
@@ -573,8 +625,8 @@ func (avroFormat) columns(_ context.Context, _ *registry, s sr.Schema) ([]record
 	return avroColumns(schema.(avro.Schema))
 }
 
-func (avroFormat) decoder(reg *registry, schema *record.Schema, text textDecoder) slotDecoder {
-	return newAvroValueDecoder(reg, schema, text)
+func (avroFormat) decoder(reg *registry, subject string, schema *record.Schema, text textDecoder) slotDecoder {
+	return newAvroValueDecoder(reg, subject, schema, text)
 }
 
 func (avroFormat) encoder(ctx context.Context, reg *registry, subject, name string, schema *record.Schema) (rowEncoder, sr.SubjectSchema, error) {
@@ -606,17 +658,52 @@ func (avroFormat) encoder(ctx context.Context, reg *registry, subject, name stri
 
 // avroValueDecoder decodes Confluent wire-format Avro values: the writer
 // schema is fetched by the id each message carries (once per id) and its
-// fields fill the source's columns by name.
+// fields fill the source's columns by name. A column the writer schema
+// lacks takes the default its field has in the subject's latest schema
+// (the reader schema), so a message written before a field with a default
+// was added reads with that default, as Avro's schema resolution has it.
 type avroValueDecoder struct {
-	reg    *registry
-	schema *record.Schema
-	text   textDecoder // reads a string that is not UTF-8
-	reader *avro.Reader
-	progs  map[int]*avroProgram
+	reg     *registry
+	subject string
+	schema  *record.Schema
+	text    textDecoder // reads a string that is not UTF-8
+	reader  *avro.Reader
+	progs   map[int]*avroProgram
+	latest  avro.Schema // the subject's latest schema, once a writer lacked a column
 }
 
-func newAvroValueDecoder(reg *registry, schema *record.Schema, text textDecoder) *avroValueDecoder {
-	return &avroValueDecoder{reg: reg, schema: schema, text: text, reader: avro.NewReader(nil, 0), progs: map[int]*avroProgram{}}
+func newAvroValueDecoder(reg *registry, subject string, schema *record.Schema, text textDecoder) *avroValueDecoder {
+	return &avroValueDecoder{reg: reg, subject: subject, schema: schema, text: text, reader: avro.NewReader(nil, 0), progs: map[int]*avroProgram{}}
+}
+
+// program compiles the decoding of the writer schema id, with the reader
+// schema's defaults for the columns it lacks.
+func (d *avroValueDecoder) program(id int) (*avroProgram, error) {
+	ctx := context.Background()
+	writer, err := avroSchema(ctx, d.reg, id)
+	if err != nil {
+		return nil, err
+	}
+	prog, missing, err := newAvroProgram(writer, d.schema, d.text)
+	if err != nil {
+		return nil, fmt.Errorf("schema %d: %w", id, err)
+	}
+	if len(missing) == 0 {
+		return prog, nil
+	}
+	if d.latest == nil {
+		ss, err := d.reg.latest(ctx, d.subject)
+		if err != nil {
+			return nil, fmt.Errorf("schema %d lacks columns, and the reader schema for their defaults: %w", id, err)
+		}
+		if d.latest, err = avroSchema(ctx, d.reg, ss.ID); err != nil {
+			return nil, err
+		}
+	}
+	if err := prog.addDefaults(d.latest, missing, d.schema, d.text); err != nil {
+		return nil, fmt.Errorf("schema %d: %w", id, err)
+	}
+	return prog, nil
 }
 
 // decodeInto sets the slots of dst that the value's fields fill, leaving
@@ -628,14 +715,15 @@ func (d *avroValueDecoder) decodeInto(data []byte, dst []record.Value) error {
 	}
 	prog, ok := d.progs[id]
 	if !ok {
-		writer, err := avroSchema(context.Background(), d.reg, id)
-		if err != nil {
+		if prog, err = d.program(id); err != nil {
 			return err
 		}
-		if prog, err = newAvroProgram(writer, d.schema, d.text); err != nil {
-			return fmt.Errorf("schema %d: %w", id, err)
-		}
 		d.progs[id] = prog
+	}
+	for _, def := range prog.defaults {
+		if def.slot < len(dst) {
+			dst[def.slot] = def.value
+		}
 	}
 	r := d.reader.Reset(body)
 	for i := range prog.fields {

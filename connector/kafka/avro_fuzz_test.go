@@ -58,7 +58,7 @@ func FuzzAvroDecode(f *testing.F) {
 		f.Fatal(err)
 	}
 	columns := record.NewSchemaOf(cols...)
-	d := avroFormat{}.decoder(client, columns, textDecoder{})
+	d := avroFormat{}.decoder(client, "fuzz-value", columns, textDecoder{})
 	header := binary.BigEndian.AppendUint32([]byte{0}, uint32(id))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		dst := make([]record.Value, columns.Len())

@@ -1,13 +1,16 @@
 package kafka
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -461,7 +464,7 @@ func TestAvroNestedSink(t *testing.T) {
 	}
 	a := `{"zip":75001,"city":"Paris","fee":1.50,"tags":["x","y"]}`
 	b2 := `{"zip":2,"city":null,"fee":null,"tags":[]}`
-	dec := avroFormat{}.decoder(client, record.NewSchemaOf(back...), textDecoder{})
+	dec := avroFormat{}.decoder(client, "out-value", record.NewSchemaOf(back...), textDecoder{})
 	for _, row := range [][]string{{a, "[" + a + "," + b2 + "]", "[1,2]"}, {"", "[]", ""}} {
 		vals := make([]record.Value, 3)
 		for i, s := range row {
@@ -486,6 +489,68 @@ func TestAvroNestedSink(t *testing.T) {
 	for _, bad := range []string{`{"zip":"x","tags":[]}`, `{"zip":null,"tags":[]}`, `[1]`, `{"zip":1}`} {
 		if _, err := enc.AppendRow(nil, []record.Value{record.StringValue(bad), record.StringValue("[]"), {}}); err == nil {
 			t.Errorf("addr %s was written", bad)
+		}
+	}
+}
+
+// TestAvroEvolutionDefaults: a message written before a field with a
+// default was added to the subject reads with that default (Avro's schema
+// resolution, the reader schema being the subject's latest); it was a dead
+// letter ("column m is NOT NULL and has no value"). A message with an
+// unknown schema id, a bad magic byte, no schema id or a truncated body is a
+// dead letter at its offset, with its bytes and the reason.
+func TestAvroEvolutionDefaults(t *testing.T) {
+	brokers := startCluster(t, "ev")
+	reg, url := newFakeRegistry(t, "")
+	v1 := avro.MustParse(`{"type":"record","name":"R","fields":[{"name":"n","type":"long"}]}`)
+	// registered as written: String() is the canonical form, without defaults
+	v2text := `{"type":"record","name":"R","fields":[{"name":"n","type":"long"},{"name":"m","type":"string","default":"dflt"}]}`
+	v2 := avro.MustParse(v2text)
+	old := wire(t, v1, reg.add("ev-value", v1.String()), map[string]any{"n": int64(1)})
+	id2 := reg.add("ev-value", v2text)
+	msgs := []Message{
+		{Value: old},
+		{Value: wire(t, v2, id2, map[string]any{"n": int64(2), "m": "x"})},
+		{Value: wire(t, v2, 999, map[string]any{"n": int64(3), "m": "y"})},
+		{Value: append([]byte{1}, old[1:]...)},
+		{Value: old[:3]},
+		{Value: append(slices.Clone(old[:5]), 0xff, 0xff)},
+	}
+	for i := range msgs {
+		msgs[i].Key = []byte("k") // one partition: offsets 0 to 5
+	}
+	produce(t, brokers, "ev", msgs)
+	props := sourceProps(brokers, "format", "avro", "schema.registry.url", url, "stop.at", "end", "topic.name", "ev")
+	src, err := NewSource("trades", props)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	schema, err := src.SourceSchema(ctx, connectorLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := schema.Columns.String(), "n BIGINT NOT NULL, m STRING NOT NULL"; got != want {
+		t.Fatalf("columns %s, want %s", got, want)
+	}
+	var dlq mem.DeadLetters
+	var rows []string
+	for _, g := range readAll(t, src, schema.Columns, &dlq) {
+		rows = append(rows, fmt.Sprintf("%d:%s/%s", g.offset, g.values[0], g.values[1]))
+	}
+	slices.Sort(rows)
+	if want := []string{"0:1/dflt", "1:2/x"}; !slices.Equal(rows, want) {
+		t.Errorf("rows %v, want %v", rows, want)
+	}
+	want := map[int64]string{2: "schema 999", 3: "magic byte", 4: "magic byte", 5: "the value ends before the field does"}
+	dead := dlq.All()
+	if len(dead) != len(want) {
+		t.Fatalf("dead letters %+v, want %d", dead, len(want))
+	}
+	for _, d := range dead {
+		if !strings.Contains(d.Reason, want[d.Offset]) || !bytes.Equal(d.Raw, msgs[d.Offset].Value) {
+			t.Errorf("dead letter at offset %d: %q (raw %q), want %q and the message's bytes", d.Offset, d.Reason, d.Raw, want[d.Offset])
 		}
 	}
 }

@@ -72,7 +72,7 @@ func TestAvroLogicalTypes(t *testing.T) {
 	if got := schema.String(); got != want {
 		t.Errorf("columns\n %s\nwant\n %s", got, want)
 	}
-	prog, err := newAvroProgram(s, schema, textDecoder{})
+	prog, _, err := newAvroProgram(s, schema, textDecoder{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func TestAvroDecodeReasons(t *testing.T) {
 		t.Fatal(err)
 	}
 	schema := record.NewSchemaOf(cols...)
-	d := newAvroValueDecoder(client, schema, textDecoder{option: "t.invalid.utf8"})
+	d := newAvroValueDecoder(client, "t-value", schema, textDecoder{option: "t.invalid.utf8"})
 	value := func(write func(w *avro.Writer)) []byte {
 		w := avro.NewWriter(nil, 0)
 		write(w)
@@ -183,7 +183,7 @@ func TestAvroDecodeReasons(t *testing.T) {
 		}
 	}
 	// 'replace' reads each bad byte as U+FFFD.
-	d = newAvroValueDecoder(client, schema, textDecoder{mode: codec.ReplaceInvalidUTF8})
+	d = newAvroValueDecoder(client, "t-value", schema, textDecoder{mode: codec.ReplaceInvalidUTF8})
 	row := make([]record.Value, schema.Len())
 	if err := d.decodeInto(value(func(w *avro.Writer) { good(w); w.WriteBytes([]byte("a\xffb")) }), row); err != nil || row[4].Str() != "a\uFFFDb" {
 		t.Errorf("replace: %q, %v", row[4], err)

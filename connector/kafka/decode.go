@@ -86,11 +86,11 @@ func newDecoder(cfg *sourceConfig, schema *record.Schema) *decoder {
 		}
 	}
 	if cfg.keys != nil {
-		d.keys = cfg.keys.decoder(cfg.registry, schema, text)
+		d.keys = cfg.keys.decoder(cfg.registry, keySubject(cfg.topic), schema, text)
 	}
 	switch {
 	case cfg.values != nil:
-		sd := cfg.values.decoder(cfg.registry, schema, text)
+		sd := cfg.values.decoder(cfg.registry, valueSubject(cfg.topic), schema, text)
 		if vd, ok := sd.(valueDecoder); ok {
 			d.value = vd
 		} else {

@@ -317,7 +317,7 @@ func parseValue(dec *json.Decoder) (any, error) {
 	return tok, nil
 }
 
-func (jsonSRFormat) decoder(_ *registry, schema *record.Schema, text textDecoder) slotDecoder {
+func (jsonSRFormat) decoder(_ *registry, _ string, schema *record.Schema, text textDecoder) slotDecoder {
 	d := &jsonSRDecoder{json: codec.NewJSONDecoder(schema), scratch: make([]record.Value, schema.Len())}
 	d.json.SetInvalidUTF8(text.mode, text.option)
 	return d

@@ -171,7 +171,7 @@ func isWrapper(md protoreflect.MessageDescriptor) bool {
 	return md.ParentFile().Path() == "google/protobuf/wrappers.proto"
 }
 
-func (protoFormat) decoder(reg *registry, schema *record.Schema, text textDecoder) slotDecoder {
+func (protoFormat) decoder(reg *registry, _ string, schema *record.Schema, text textDecoder) slotDecoder {
 	return &protoDecoder{reg: reg, schema: schema, text: &protoText{text: text}, progs: map[int]*protoSchemaProgs{}}
 }
 

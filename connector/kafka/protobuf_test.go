@@ -300,7 +300,7 @@ func TestProtobufMessageIndexes(t *testing.T) {
 	_, id, client := protoRegistry(t, "t-value")
 	fd := compileProto(t, protoTradeSchema)
 	cols := record.NewSchema("name", "city")
-	d := protoFormat{}.decoder(client, cols, textDecoder{})
+	d := protoFormat{}.decoder(client, "", cols, textDecoder{})
 	other := dynamicpb.NewMessage(fd.Messages().ByName("Other"))
 	other.Set(other.Descriptor().Fields().ByName("name"), protoreflect.ValueOfString("o"))
 	addr := dynamicpb.NewMessage(fd.Messages().ByName("Trade").Messages().ByName("Addr"))
@@ -360,7 +360,7 @@ func TestProtobufReferences(t *testing.T) {
 	value := appendWireHeader(nil, id)
 	value = append(value, 0, 0x0a, 2, 'o', '1', 0x12, 8, 0x0a, 3, 'E', 'U', 'R', 0x10, 0xfa, 0x01)
 	dst := make([]record.Value, 2)
-	if err := (protoFormat{}).decoder(client, record.NewSchemaOf(cols...), textDecoder{}).decodeInto(value, dst); err != nil {
+	if err := (protoFormat{}).decoder(client, "", record.NewSchemaOf(cols...), textDecoder{}).decodeInto(value, dst); err != nil {
 		t.Fatal(err)
 	}
 	if dst[1].String() != `{"currency":"EUR","cents":250}` {
@@ -470,7 +470,7 @@ func FuzzProtobufDecode(f *testing.F) {
 		f.Fatal(err)
 	}
 	schema := record.NewSchemaOf(cols...)
-	d := protoFormat{}.decoder(client, schema, textDecoder{})
+	d := protoFormat{}.decoder(client, "", schema, textDecoder{})
 	header := append(appendWireHeader(nil, id), 0)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		dst := make([]record.Value, schema.Len())
@@ -616,7 +616,7 @@ message Pay {
 	// amount: 12345 at scale 2; free: -5 at scale 1.
 	value := append(appendWireHeader(nil, id), 0, 0x0a, 8, 0x0a, 2, 0x30, 0x39, 0x10, 10, 0x18, 2, 0x12, 5, 0x0a, 1, 0xfb, 0x18, 1)
 	dst := make([]record.Value, 2)
-	if err := (protoFormat{}).decoder(client, schema, textDecoder{}).decodeInto(value, dst); err != nil {
+	if err := (protoFormat{}).decoder(client, "", schema, textDecoder{}).decodeInto(value, dst); err != nil {
 		t.Fatal(err)
 	}
 	if dst[0].String() != "123.45" || dst[0].Kind() != record.Decimal || dst[1].String() != "-0.5" {
@@ -642,7 +642,7 @@ message Pay {
 			t.Fatal(err)
 		}
 		got := make([]record.Value, 1)
-		if err := (protoFormat{}).decoder(client, out, textDecoder{}).decodeInto(b, got); err != nil {
+		if err := (protoFormat{}).decoder(client, "", out, textDecoder{}).decodeInto(b, got); err != nil {
 			t.Fatal(err)
 		}
 		if c, err := record.Compare(got[0], v); err != nil || c != 0 || got[0].Kind() != record.Decimal {
@@ -772,7 +772,7 @@ func TestProtobufNestedSink(t *testing.T) {
 		{a, "[" + a + `,{"zip":2,"city":null,"since":null,"fee":null,"tags":[]}]`, "[1,2]", "[[1],[2,3]]"},
 		{"NULL", "[]", "[]", "[]"},
 	}
-	dec := protoFormat{}.decoder(client, record.NewSchemaOf(back...), textDecoder{})
+	dec := protoFormat{}.decoder(client, "", record.NewSchemaOf(back...), textDecoder{})
 	for i, row := range rows {
 		b, err := enc.AppendRow(nil, row)
 		if err != nil {

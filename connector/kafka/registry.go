@@ -365,8 +365,9 @@ func (d registryValues) Decode(data []byte, dst []record.Value) error {
 type registryFormat interface {
 	// columns returns the columns of a subject's schema.
 	columns(ctx context.Context, reg *registry, s sr.Schema) ([]record.Field, error)
-	// decoder returns a decoder of wire-format values into schema's slots.
-	decoder(reg *registry, schema *record.Schema, text textDecoder) slotDecoder
+	// decoder returns a decoder of wire-format values of subject into
+	// schema's slots.
+	decoder(reg *registry, subject string, schema *record.Schema, text textDecoder) slotDecoder
 	// encoder derives the registry schema of rows of schema (its record
 	// named name), registers it under subject and returns its encoder.
 	encoder(ctx context.Context, reg *registry, subject, name string, schema *record.Schema) (rowEncoder, sr.SubjectSchema, error)
