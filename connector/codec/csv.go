@@ -14,9 +14,10 @@ import (
 // CSV are NULL. A quoted field ("a ""b""", RFC 4180) is a STRING; an unquoted
 // field is NULL when empty, a number by record.ParseNumber's rule when it has
 // the shape of one, and a STRING otherwise; a field of a column the schema
-// types STRING keeps its text (007 stays "007"). A record is one line: a
-// line break inside a quoted field is not supported. A field that is not
-// valid UTF-8 fails the line unless SetInvalidUTF8 says to replace it.
+// types STRING keeps its text (007 stays "007"). A quoted field may hold
+// line breaks: the caller cuts records with CSVRecordEnd and passes one
+// whole record, which may span lines. A field that is not valid UTF-8 fails
+// the record unless SetInvalidUTF8 says to replace it.
 type CSVDecoder struct {
 	delim  byte
 	option string // the option that replaces invalid UTF-8, for errors

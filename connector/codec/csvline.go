@@ -1,6 +1,7 @@
 package codec
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math/bits"
 
@@ -118,4 +119,49 @@ func fieldEnd(buf []byte, i int, a, b uint64) int {
 		i++
 	}
 	return i
+}
+
+// CSVRecordEnd returns the offset in buf of the line break ('\n') that ends
+// the CSV record starting at buf[0], or -1 when buf ends inside the record.
+// A record is RFC 4180's: it ends at the first '\n' outside a quoted field,
+// and a field is quoted when its first byte is '"' (the first byte of the
+// record, or the byte after a delimiter); a quoted field ends at a '"' not
+// followed by another (a doubled quote is one quote of its text). Any
+// other '"' is a byte of its unquoted field, as Decode has it. Bytes after
+// a closing quote other than the delimiter or the line break make the
+// record undecodable but do not change where it ends: a '"' among them
+// opens nothing, a delimiter after them starts a field.
+func CSVRecordEnd(buf []byte, delim byte) int {
+	i := 0
+	for {
+		nl := bytes.IndexByte(buf[i:], '\n')
+		if nl < 0 {
+			nl = len(buf) - i
+		}
+		q := bytes.IndexByte(buf[i:i+nl], '"')
+		if q < 0 {
+			if i+nl == len(buf) {
+				return -1
+			}
+			return i + nl
+		}
+		q += i
+		if q > 0 && buf[q-1] != delim {
+			i = q + 1 // a quote inside an unquoted field
+			continue
+		}
+		// A quoted field: find its closing quote.
+		for j := q + 1; ; {
+			c := bytes.IndexByte(buf[j:], '"')
+			if c < 0 || j+c+1 == len(buf) {
+				return -1 // the field, or whether its last quote is doubled, is not in buf
+			}
+			j += c
+			if buf[j+1] != '"' {
+				i = j + 1
+				break
+			}
+			j += 2
+		}
+	}
 }

@@ -13,15 +13,26 @@ import (
 	"github.com/sluicesql/sluice/record"
 )
 
-// csvLine returns a random CSV line for the columns station;temperature:
-// mostly plain, sometimes quoted, empty-fielded, or undecodable.
+// csvLine returns a random CSV record for the columns station;temperature:
+// mostly plain, sometimes quoted (over several lines, with doubled quotes),
+// empty-fielded, or undecodable.
 func csvLine(rng *rand.Rand, quoted float64) string {
 	station := []string{"Hamburg", "St. John's", "Ho Chi Minh City", "Łódź", "A", "ab\rc"}[rng.IntN(6)]
 	temp := fmt.Sprintf("%d.%d", rng.IntN(199)-99, rng.IntN(10))
 	if rng.Float64() < quoted {
 		return fmt.Sprintf("%q;%s", station+"; x", temp)
 	}
-	switch rng.IntN(24) {
+	switch rng.IntN(30) {
+	case 6:
+		return `"` + station + "\n;" + station + `";` + temp // a line break in a quoted field
+	case 7:
+		return `"a ""` + station + "\"\"\r\n\n\";" + temp // doubled quotes, CRLF and LF in a field
+	case 8:
+		return "ab\"" + station + ";" + temp // a quote inside an unquoted field is text
+	case 9:
+		return `"` + station + `"x;` + temp // text after a closing quote
+	case 10:
+		return `"` + station + ";\n" // a quoted field that closes on a later line, or never
 	case 0:
 		return station + ";" + temp + ";extra" // too many fields
 	case 1:
@@ -38,10 +49,11 @@ func csvLine(rng *rand.Rand, quoted float64) string {
 	return station + ";" + temp
 }
 
-// TestCSVSplitsMatchLineDecode reads random CSV files with random split
-// sizes and checks every record and dead letter against the file cut into
-// lines by hand and decoded line by line with Decode.
-func TestCSVSplitsMatchLineDecode(t *testing.T) {
+// TestCSVSplitsMatchRecordDecode reads random CSV files, with quoted fields
+// over several lines, with random split sizes and checks every record and
+// dead letter against the file cut into records by hand (cutRecords) and
+// decoded record by record with Decode.
+func TestCSVSplitsMatchRecordDecode(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	dir := t.TempDir()
 	schema := record.NewSchema("temperature", "station")
@@ -64,28 +76,32 @@ func TestCSVSplitsMatchLineDecode(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		lineNo := strings.Count(sb.String(), "\n")
+		first := sb.Len()
 		n := rng.IntN(120)
 		for i := 0; i < n; i++ {
 			if rng.IntN(10) == 0 {
 				sb.WriteString([]string{"\n", "\r\n"}[rng.IntN(2)]) // empty lines are skipped
-				lineNo++
 			}
 			text := csvLine(rng, quoted)
 			if trial%5 == 1 && i > n/2 {
 				text = csvLine(rng, 1) // a long run of quoted lines after plain ones
 			}
-			lineNo++
-			e := entry{off: int64(sb.Len()), lineNo: lineNo, raw: text}
+			sb.WriteString(text)
+			if i < n-1 || rng.IntN(2) == 0 {
+				sb.WriteString([]string{"\n", "\r\n"}[rng.IntN(2)]) // the last line may have no line break
+			}
+		}
+		for _, sp := range cutRecords(sb.String(), first, ';') {
+			text := strings.TrimSuffix(sb.String()[sp[0]:sp[1]], "\r")
+			if text == "" {
+				continue
+			}
+			e := entry{off: int64(sp[0]), lineNo: strings.Count(sb.String()[:sp[0]], "\n") + 1, raw: text}
 			vals := make([]record.Value, 2)
 			if err := dec.Decode([]byte(text), vals); err == nil {
 				e.values = fmt.Sprint(vals[0].Kind(), vals[0], vals[1].Kind(), vals[1])
 			}
 			want = append(want, e)
-			sb.WriteString(text)
-			if i < n-1 || rng.IntN(2) == 0 {
-				sb.WriteString([]string{"\n", "\r\n"}[rng.IntN(2)]) // the last line may have no line break
-			}
 		}
 		path := writeFile(t, dir, fmt.Sprintf("t%d.txt", trial), sb.String())
 		splitSize := 1 + rng.IntN(300)
@@ -118,6 +134,42 @@ func TestCSVSplitsMatchLineDecode(t *testing.T) {
 				trial, splitSize, header, got, want, sb.String())
 		}
 	}
+}
+
+// cutRecords cuts text from start into CSV records, one byte at a time, as
+// RFC 4180 has them and codec.Decode reads them: a '"' that starts a field
+// opens a quoted field, which a '"' not followed by another closes; a '\n'
+// outside a quoted field ends a record. It returns each record's start and
+// end (before its line break; the last record may run to the end).
+func cutRecords(text string, start int, delim byte) [][2]int {
+	var recs [][2]int
+	recStart, fieldStart, quoted := start, true, false
+	for i := start; i < len(text); i++ {
+		c := text[i]
+		switch {
+		case quoted:
+			if c == '"' {
+				if i+1 < len(text) && text[i+1] == '"' {
+					i++
+				} else {
+					quoted = false
+				}
+			}
+		case c == '"' && fieldStart:
+			quoted, fieldStart = true, false
+		case c == delim:
+			fieldStart = true
+		case c == '\n':
+			recs = append(recs, [2]int{recStart, i})
+			recStart, fieldStart = i+1, true
+		default:
+			fieldStart = false
+		}
+	}
+	if recStart < len(text) {
+		recs = append(recs, [2]int{recStart, len(text)})
+	}
+	return recs
 }
 
 // TestSetRecordResetsEveryField checks that setRecord leaves no field of a

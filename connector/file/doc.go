@@ -32,24 +32,34 @@
 // dead-letter file, a sink's temporary files), even when its glob matches
 // them; see NewSource.
 //
-// Every file is cut into splits of about split.size bytes, aligned to line
-// boundaries: a split other than a file's first starts at the first line
-// that begins at or after its start offset, and every split reads through
-// the line that crosses its end, so each line is read exactly once. Each
-// split is one source partition, numbered in the order of the sorted file
-// names; the job reads them in parallel, each with its own decoder.
+// A JSON record is one line. A CSV record is RFC 4180's: a quoted field may
+// hold line breaks and doubled quotes, so a record may span lines (see
+// codec.CSVRecordEnd for where one ends).
+//
+// Every file is cut into splits of about split.size bytes, aligned to
+// record boundaries: a split other than a file's first starts at the first
+// record that begins at or after its start offset, and every split reads
+// through the record that crosses its end, so each record is read exactly
+// once. For a CSV file of several splits, one sequential pass over the
+// file, shared by its splits' readers, finds where each split's first
+// record begins; a run of lines with no quote is skipped at the speed of a
+// byte search. Each split is one source partition, numbered in the order
+// of the sorted file names; the job reads them in parallel, each with its
+// own decoder.
 //
 // Decoded values are converted to the types of the schema given to Open
 // (record.Conformer); a line whose value does not fit goes to the
 // dead-letter queue with the reason. SourceSchema infers a schema from the
 // head of each file when none is declared.
 //
-// A record's offset is the byte offset of its line within its file, its
+// A record's offset is the byte offset of its (first) line within its file, its
 // topic is the file's path and its timestamp is the file's modification time
 // (so results do not depend on when the file was read). Blank lines are
-// skipped. A line that does not decode goes to the dead-letter queue with its
-// bytes, partition, byte offset and a reason that names the file and line
-// number. Commit does nothing: a file is read whole on every run.
+// skipped. A record that does not decode goes to the dead-letter queue with
+// its bytes (all its lines), partition, byte offset and a reason that names
+// the file and the number of its first line. A CSV quoted field that never
+// closes runs to the end of the file: that rest of the file is one
+// undecodable record. Commit does nothing: a file is read whole on every run.
 //
 // # Sink
 //

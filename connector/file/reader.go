@@ -36,7 +36,15 @@ type splitReader struct {
 	source    string
 	partition int32
 	split     split
-	skipFirst bool // the first line read is not this split's (a partial line or the header)
+	skipFirst bool // the first record read is not this split's (a partial line or the header)
+	// csv, when set, cuts CSV records (which a quoted field may carry over
+	// several lines) separated by delim, not lines; starts finds where the
+	// split's first record begins when the split does not start the file
+	// (startIdx indexes its bounds).
+	csv       bool
+	delim     byte
+	starts    *csvStarts
+	startIdx  int
 	skipBlank bool // white-space-only lines are skipped too, not only empty ones
 	schema    *record.Schema
 	dlq       connector.DeadLetters
@@ -218,45 +226,55 @@ func blank(line []byte) bool {
 	return false
 }
 
-// open opens the file, positioned to read the split's first line: a split
-// that does not start the file starts reading one byte early, so that the
-// discarded first line ends exactly where the split's first line begins;
-// the first split starts after a UTF-8 byte order mark.
+// open opens the file, positioned to read the split's first record: a CSV
+// split that does not start the file starts where r.starts found its first
+// record; a JSON one starts reading one byte early, so that the discarded
+// first line ends exactly where the split's first line begins; the first
+// split starts after a UTF-8 byte order mark.
 func (r *splitReader) open() error {
+	off := r.split.start
+	if r.starts != nil {
+		var err error
+		if off, err = r.starts.start(r.startIdx); err != nil {
+			return fmt.Errorf("file source %q: %w", r.source, err)
+		}
+	}
 	f, err := os.Open(r.split.file.path)
 	if err != nil {
 		return fmt.Errorf("file source %q: %w", r.source, err)
 	}
 	r.f = f
-	off := r.split.start
-	if off > 0 {
+	switch {
+	case r.starts != nil:
+		// off is a record's start, or the file's end.
+	case off > 0:
 		off--
-	} else {
-		head := make([]byte, len(bom))
-		if n, _ := f.ReadAt(head, 0); n == len(bom) && bytes.Equal(head, bom) {
-			off = int64(len(bom))
-		}
+	default:
+		off = bomEnd(f)
 	}
 	r.bufOff, r.readOff = off, off
 	return nil
 }
 
-// nextLine returns the next line of the split without its line break (\n or
-// \r\n) and the file offset where it begins; ok is false at the split's end.
+// nextLine returns the next line of the split (for CSV, the next record,
+// which may span lines) without its line break (\n or \r\n) and the file
+// offset where it begins; ok is false at the split's end.
 func (r *splitReader) nextLine() (line []byte, off int64, ok bool, err error) {
 	for {
 		off = r.bufOff + int64(r.pos)
 		if !r.skipFirst && off >= r.split.end {
 			return nil, 0, false, nil
 		}
-		if i := bytes.IndexByte(r.buf[r.pos:r.lim], '\n'); i >= 0 {
+		if i := r.lineEnd(r.buf[r.pos:r.lim]); i >= 0 {
 			line = r.buf[r.pos : r.pos+i]
 			r.pos += i + 1
 		} else if r.eof {
 			if r.pos == r.lim {
 				return nil, 0, false, nil
 			}
-			line = r.buf[r.pos:r.lim] // the last line has no line break
+			// The last line has no line break; a CSV record with a quoted
+			// field that never closes runs to the end of the file.
+			line = r.buf[r.pos:r.lim]
 			r.pos = r.lim
 		} else {
 			if err := r.fill(); err != nil {
@@ -273,6 +291,15 @@ func (r *splitReader) nextLine() (line []byte, off int64, ok bool, err error) {
 		}
 		return line, off, true, nil
 	}
+}
+
+// lineEnd returns the offset in buf of the line break that ends the line
+// or CSV record buf starts with, or -1 when buf does not hold its end.
+func (r *splitReader) lineEnd(buf []byte) int {
+	if r.csv {
+		return codec.CSVRecordEnd(buf, r.delim)
+	}
+	return bytes.IndexByte(buf, '\n')
 }
 
 // fill moves the unread partial line into a new buffer and reads more.
@@ -336,6 +363,16 @@ func (r *splitReader) lineNumber(off int64) (int64, error) {
 		}
 	}
 	return r.countLines + 1, nil
+}
+
+// bomEnd returns the offset where the first line of f begins: after a
+// UTF-8 byte order mark, if f starts with one.
+func bomEnd(f *os.File) int64 {
+	head := make([]byte, len(bom))
+	if n, _ := f.ReadAt(head, 0); n == len(bom) && bytes.Equal(head, bom) {
+		return int64(len(bom))
+	}
+	return 0
 }
 
 // finish marks the split done and closes its file.

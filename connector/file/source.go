@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -265,13 +266,17 @@ func (s *Source) Open(ctx context.Context, schema *record.Schema, dlq connector.
 			columns[f], header[f] = cols, h
 		}
 	}
+	starts, err := s.csvStarts()
+	if err != nil {
+		return nil, err
+	}
 	ch := make(chan connector.PartitionReader, len(s.splits))
 	for i, sp := range s.splits {
 		r := &splitReader{
 			source:    s.name,
 			partition: int32(i),
 			split:     sp,
-			skipFirst: sp.start > 0 || header[sp.file],
+			skipFirst: sp.start > 0 && s.format.kind != formatCSV || sp.start == 0 && header[sp.file],
 			schema:    schema,
 			conform:   record.NewConformer(schema),
 			dlq:       dlq,
@@ -284,6 +289,11 @@ func (s *Source) Open(ctx context.Context, schema *record.Schema, dlq connector.
 			}
 			dec.SetInvalidUTF8(s.invalidUTF8, s.name+"."+codec.InvalidUTF8Option)
 			r.decode, r.fast = dec.Decode, dec
+			r.csv, r.delim = true, s.format.delim
+			if sp.start > 0 {
+				r.starts = starts[sp.file]
+				r.startIdx, _ = slices.BinarySearch(r.starts.bounds, sp.start)
+			}
 		} else {
 			dec := codec.NewJSONDecoder(schema)
 			dec.SetInvalidUTF8(s.invalidUTF8, s.name+"."+codec.InvalidUTF8Option)
@@ -295,6 +305,32 @@ func (s *Source) Open(ctx context.Context, schema *record.Schema, dlq connector.
 	close(ch)
 	s.opened = true
 	return ch, nil
+}
+
+// csvStarts returns, for each CSV file cut into more than one split, what
+// finds where its splits' first records begin.
+func (s *Source) csvStarts() (map[*inputFile]*csvStarts, error) {
+	if s.format.kind != formatCSV {
+		return nil, nil
+	}
+	starts := make(map[*inputFile]*csvStarts)
+	for _, sp := range s.splits {
+		if sp.start == 0 {
+			continue
+		}
+		c := starts[sp.file]
+		if c == nil {
+			f, err := os.Open(sp.file.path)
+			if err != nil {
+				return nil, fmt.Errorf("file source %q: %w", s.name, err)
+			}
+			c = &csvStarts{path: sp.file.path, from: bomEnd(f), delim: s.format.delim}
+			f.Close()
+			starts[sp.file] = c
+		}
+		c.bounds = append(c.bounds, sp.start)
+	}
+	return starts, nil
 }
 
 // maxHeader bounds the length of a CSV header line.
