@@ -88,10 +88,11 @@ func TestAlignedSurvivorsTakeOverExactly(t *testing.T) {
 			pace := func(per time.Duration) func(int, int, time.Duration) {
 				return func(_, n int, _ time.Duration) {
 					done.Add(int64(n))
+					d := per
 					if !formed.Load() {
-						per = 5 * time.Millisecond
+						d = 5 * time.Millisecond
 					}
-					time.Sleep(time.Duration(n) * per)
+					time.Sleep(time.Duration(n) * d)
 				}
 			}
 			held := func(p, n int, d time.Duration) {
@@ -101,13 +102,23 @@ func TestAlignedSurvivorsTakeOverExactly(t *testing.T) {
 				}
 			}
 			victim := &kafkatest.Cutter{}
-			victimText := strings.Replace(text, "'commit.interval'", "'drain.timeout'='1s', 'commit.interval'", 1)
+			// killed, the victim's stop cannot flush its sink: a drain
+			// timeout bounds it (long enough for each rebalance's stop
+			// of its slow job before)
+			victimText := strings.Replace(text, "'commit.interval'", "'drain.timeout'='3s', 'commit.interval'", 1)
 			// small fetches: a handover waits until the records fetched
 			// of the partitions it revokes are processed
 			small := kgo.FetchMaxPartitionBytes(2 << 10)
 			procs := []*stage{startAligned(t, ctx, victimText, victim, pace(1500*time.Microsecond), small),
 				startAligned(t, ctx, text, &kafkatest.Cutter{}, held, small), startAligned(t, ctx, text, &kafkatest.Cutter{}, held, small)}
 			waitWithin(t, 60*time.Second, "every process given partitions", func() bool {
+				for i, p := range procs {
+					select {
+					case <-p.done:
+						t.Fatalf("process %d ended before every process had partitions (error %v), having read %d records", i, p.err, done.Load())
+					default:
+					}
+				}
 				shares := groupShares(t, ctx, brokers, group, in)
 				return len(shares) == 3 && !slices.Contains(shares, 0)
 			})
