@@ -79,6 +79,95 @@ func TestStoppedExactlyOnceDeadLettersOnce(t *testing.T) {
 	}
 }
 
+// TestRestartFromAnEarlierCheckpoint: a job upgraded from a version that
+// stored its checkpoints as sluice1:<watermark>:<read offset> restarts
+// from such a commit: it reads its read offset (a record that failed to
+// decode before it is not dead-lettered again), writes what one run
+// writes, and its own commits store the current format, sluice2:.
+func TestRestartFromAnEarlierCheckpoint(t *testing.T) {
+	t.Parallel()
+	brokers := stopCluster(t)
+	bad := kafka.Message{Key: []byte("1"), Value: []byte("not json")}
+	downgraded := 0
+	got, want := stopAndRestartAfter(t, brokers, "exactly_once", func(group string) string { return "'dlq.topic'='dead-" + group + "', " },
+		[]kafka.Message{lateTrade(5, 6*time.Second), bad, lateTrade(7, 7*time.Second)},
+		func() { downgraded = downgradeCheckpoints(t, brokers, "g") })
+	if downgraded == 0 {
+		t.Fatal("the first run committed no sluice2: checkpoint to write as an earlier version would")
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("restarted from an earlier version's checkpoint, the job wrote %q; one run wrote %q", got, want)
+	}
+	if one, restarted := deadOffsets(t, brokers, "dead-one"), deadOffsets(t, brokers, "dead-g"); !slices.Equal(restarted, one) {
+		t.Errorf("dead letters at offsets %q restarted from an earlier version's checkpoint, %q in one run", restarted, one)
+	}
+	if len(currentCheckpoints(t, brokers, "g")) == 0 {
+		t.Error("the restarted job's commits store no sluice2: checkpoint")
+	}
+}
+
+// downgradeCheckpoints commits again the offsets of topic trades that
+// group committed with a sluice2:<watermark>:<read>:<skip>:<max event>
+// checkpoint, with the metadata an earlier version stored,
+// sluice1:<watermark>:<read>, and returns how many there were.
+func downgradeCheckpoints(t *testing.T, brokers, group string) int {
+	t.Helper()
+	offsets := kadm.Offsets{}
+	for _, o := range currentCheckpoints(t, brokers, group) {
+		f := strings.Split(o.Metadata, ":")
+		o.Metadata = "sluice1:" + f[1] + ":" + f[2]
+		offsets.Add(o)
+	}
+	if len(offsets) == 0 {
+		return 0
+	}
+	withAdmin(t, brokers, func(ctx context.Context, adm *kadm.Client) error {
+		resp, err := adm.CommitOffsets(ctx, group, offsets)
+		if err == nil {
+			err = resp.Error()
+		}
+		return err
+	})
+	return len(offsets["trades"])
+}
+
+// currentCheckpoints returns the offsets of topic trades that group
+// committed with a checkpoint in the current format (sluice2:, five
+// fields).
+func currentCheckpoints(t *testing.T, brokers, group string) []kadm.Offset {
+	t.Helper()
+	var out []kadm.Offset
+	withAdmin(t, brokers, func(ctx context.Context, adm *kadm.Client) error {
+		resp, err := adm.FetchOffsets(ctx, group)
+		if err == nil {
+			err = resp.Error()
+		}
+		for _, o := range resp["trades"] {
+			if strings.HasPrefix(o.Metadata, "sluice2:") && len(strings.Split(o.Metadata, ":")) == 5 {
+				out = append(out, o.Offset)
+			}
+		}
+		return err
+	})
+	return out
+}
+
+// withAdmin calls do with an admin client of the cluster, failing t on
+// its error.
+func withAdmin(t *testing.T, brokers string, do func(context.Context, *kadm.Client) error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := do(ctx, kadm.NewClient(cl)); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // deadOffsets returns the source offsets of the dead letters in topic,
 // read read_committed.
 func deadOffsets(t *testing.T, brokers, topic string) []string {
@@ -122,6 +211,13 @@ func noProps(string) string { return "" }
 // job wrote and what the one run wrote, read read_committed and sorted.
 func stopAndRestart(t *testing.T, brokers, guarantee string, props func(group string) string, msgs []kafka.Message) (got, want []string) {
 	t.Helper()
+	return stopAndRestartAfter(t, brokers, guarantee, props, msgs, nil)
+}
+
+// stopAndRestartAfter is stopAndRestart, calling between (if not nil)
+// after the stop and before the restart.
+func stopAndRestartAfter(t *testing.T, brokers, guarantee string, props func(group string) string, msgs []kafka.Message, between func()) (got, want []string) {
+	t.Helper()
 	produce(t, brokers, "trades", msgs)
 	stmt := func(group, out string) string {
 		return fmt.Sprintf("CREATE STREAM %s AS SELECT trader_id, _WINDOW_START AS w, COUNT(*) AS n FROM trades WHERE quantity > 0 "+
@@ -149,6 +245,9 @@ func stopAndRestart(t *testing.T, brokers, guarantee string, props func(group st
 	stop()
 	if err := <-ran; err != nil {
 		t.Fatalf("first run: %v", err)
+	}
+	if between != nil {
+		between()
 	}
 	runToEnd(t, stmt("g", "restarted"))
 	return committedStrings(t, brokers, "restarted"), want
