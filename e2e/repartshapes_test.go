@@ -181,11 +181,11 @@ func (sh shape) group(t *testing.T, brokers string, n int, extra ...string) []st
 	return sh.answer(t, brokers, "got")
 }
 
-// killAndJoin runs the repartitioned statement in three processes of
-// group g to topic "got"; once the group committed on the repartition
-// topic, it kills one (its connections cut, as by kill -9), starts two
-// more and releases tail, the rest of the input. It returns the answer
-// of the group.
+// killAndJoin runs the statement in three processes of group g to topic
+// "got"; once the group committed on the repartition topic (on the source
+// for an aligned statement), it kills one (its connections cut, as by
+// kill -9), starts two more and releases tail, the rest of the input. It
+// returns the answer of the group.
 func (sh shape) killAndJoin(t *testing.T, brokers string, tail *heldTail, extra ...string) []string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
@@ -193,13 +193,23 @@ func (sh shape) killAndJoin(t *testing.T, brokers string, tail *heldTail, extra 
 	text := sh.text(brokers, "g", "got", extra...)
 	// a killed process drains nothing: do not wait for it
 	victimText := strings.Replace(text, "'commit.interval'", "'drain.timeout'='1s', 'commit.interval'", 1)
-	procs := []*stage{startStageOn(t, ctx, victimText, &kafkatest.Cutter{}), startStageOn(t, ctx, text, &kafkatest.Cutter{}), startStageOn(t, ctx, text, &kafkatest.Cutter{})}
-	waitFor(t, "the group commits on the repartition topic", func() bool {
-		offs, err := groupOffsets(ctx, brokers, "g", "g-out-repartition")
+	start := func(text string) *stage {
+		if sh.aligned {
+			return startAligned(t, ctx, text, &kafkatest.Cutter{}, nil)
+		}
+		return startStageOn(t, ctx, text, &kafkatest.Cutter{})
+	}
+	procs := []*stage{start(victimText), start(text), start(text)}
+	committed := "g-out-repartition"
+	if sh.aligned {
+		committed = sh.from
+	}
+	waitFor(t, "the group commits on "+committed, func() bool {
+		offs, err := groupOffsets(ctx, brokers, "g", committed)
 		return err == nil && len(offs) > 0
 	})
 	procs[0].kill(t, "0")
-	started := []*stage{startStageOn(t, ctx, text, &kafkatest.Cutter{}), startStageOn(t, ctx, text, &kafkatest.Cutter{})}
+	started := []*stage{start(text), start(text)}
 	waitFor(t, "the processes started after the kill list where the source ends", func() bool { return listedEnds(started...) })
 	tail.release(t)
 	for i, p := range append(procs[1:], started...) {
@@ -220,8 +230,9 @@ func (sh shape) killAndJoin(t *testing.T, brokers string, tail *heldTail, extra 
 // records folded in ('update', TUMBLING and SLIDING windows) or dropped
 // after an allowed lateness, a row window (LAG, ROW_NUMBER, a running SUM)
 // in event-time order, a SESSION window over a topic of three partitions, an empty source, LEFT
-// stream-table joins (the table broadcast or not), and an aligned GROUP BY
-// on a superset of the partition key (no repartition topic). Some run
+// stream-table joins (the table broadcast or not), and aligned statements
+// (no repartition topic): a GROUP BY on a superset of the partition key,
+// and, with a kill, SLIDING windows with late updates and a row window. Some run
 // again with one process killed mid-run (kill -9) and two joining: late
 // records whose source partition a process takes over after the kill,
 // starting its watermark again from the committed offset, are late as in
@@ -289,6 +300,22 @@ func TestRepartitionedShapes(t *testing.T) {
 			sh := tradeShape(t, "SELECT symbol, trade_time, price, LAG(price) OVER (PARTITION BY symbol ORDER BY trade_time) AS prev, "+
 				"ROW_NUMBER() OVER (PARTITION BY symbol ORDER BY trade_time) AS n, SUM(quantity) OVER (PARTITION BY symbol ORDER BY trade_time) AS qty FROM trades")
 			sh.kill = true
+			return sh
+		},
+		"aligned-sliding-late-update": func(t *testing.T) shape {
+			// aligned: a partition that moves is replayed as stage 2
+			// replays one, by the same rules
+			trades, _ := disorderedTrades(t, 6000, 40, 300)
+			sh := tradeShapeOf(t, keyBy(trades, byTrader), "SELECT trader_id, _WINDOW_START AS w, COUNT(*) AS n, SUM(quantity) AS qty FROM trades GROUP BY trader_id "+
+				"WINDOW SLIDING(trade_time, INTERVAL '200' MILLISECOND, INTERVAL '50' MILLISECOND) EMIT FINAL",
+				"watermark.max_out_of_orderness", "50ms", "late.data.strategy", "update", "late.data.retention", "100ms", "trades.partition.key", "trader_id")
+			sh.changes, sh.kill, sh.aligned = true, true, true
+			return sh
+		},
+		"aligned-row-window": func(t *testing.T) shape {
+			sh := tradeShape(t, "SELECT trader_id, trade_time, price, LAG(price) OVER (PARTITION BY trader_id ORDER BY trade_time) AS prev, "+
+				"SUM(quantity) OVER (PARTITION BY trader_id ORDER BY trade_time) AS qty FROM trades", "trades.partition.key", "trader_id")
+			sh.kill, sh.aligned = true, true
 			return sh
 		},
 		"sliding-lateness-drop": func(t *testing.T) shape {

@@ -223,6 +223,9 @@ func (pl *Pipeline) Finish(out Output) {
 		case pl.p.rowOrdered():
 			pl.releaseOrdered(true)
 		}
+		// the input ended: a row window's rows are all out, and its
+		// first rows hold the commit no more (heldRowWindow)
+		pl.held.reset()
 		pl.emit()
 		return
 	}

@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -204,20 +205,56 @@ func TestTopNHoldsItsTopRows(t *testing.T) {
 		{"SELECT k, v, ROW_NUMBER() OVER (PARTITION BY k ORDER BY v DESC) AS rn FROM t QUALIFY rn <= 3", 97},
 		{"SELECT k, v, ROW_NUMBER() OVER (PARTITION BY k ORDER BY v DESC) AS rn FROM t WINDOW TUMBLING(INTERVAL '1' HOUR) QUALIFY rn <= 3", 0},
 	} {
-		prog := compileSQL(t, tt.query, Options{}, "k", "v")
-		prog.HoldChanges()
-		var rows [][]any
-		for i := range 100 {
-			rows = append(rows, []any{"a", i})
-		}
-		pl := prog.NewPipeline()
-		pl.Process(recs(rows...), &collector{})
-		held := int64(-1)
-		pl.Held(func(_ string, _ int32, off int64) { held = off })
-		if held != tt.want {
+		pl := holdingPipeline(t, tt.query)
+		if held := heldFrom(pl); held != tt.want {
 			t.Errorf("%s: holds from offset %d, want %d", tt.query, held, tt.want)
 		}
 	}
+}
+
+// TestRowWindowHoldsItsFirstRows: under HoldChanges a row window holds
+// the commit at the first row of its source partition while it runs (every
+// later row carries it), and nothing once its input ended: a bounded run
+// commits its end (an aligned member of a group waits for that commit
+// before it ends, and waited for ever).
+func TestRowWindowHoldsItsFirstRows(t *testing.T) {
+	for _, q := range []string{
+		"SELECT k, v, LAG(v) OVER (PARTITION BY k) AS prev FROM t",
+		"SELECT k, v, SUM(v) OVER (PARTITION BY k ORDER BY _EVENT_TIME) AS s FROM t",
+	} {
+		pl := holdingPipeline(t, q)
+		pl.Advance(math.MaxInt64-1, &collector{})
+		if held := heldFrom(pl); held != 0 {
+			t.Errorf("%s: holds from offset %d while it runs, want 0", q, held)
+		}
+		pl.Finish(&collector{})
+		if held := heldFrom(pl); held != -1 {
+			t.Errorf("%s: holds from offset %d once its input ended, want nothing", q, held)
+		}
+	}
+}
+
+// holdingPipeline compiles query over t (k, v) under HoldChanges and
+// runs 100 rows of key "a" through it, v their offsets.
+func holdingPipeline(t *testing.T, query string) *Pipeline {
+	t.Helper()
+	prog := compileSQL(t, query, Options{}, "k", "v")
+	prog.HoldChanges()
+	var rows [][]any
+	for i := range 100 {
+		rows = append(rows, []any{"a", i})
+	}
+	pl := prog.NewPipeline()
+	pl.Process(recs(rows...), &collector{})
+	return pl
+}
+
+// heldFrom returns the offset pl holds its partition's commit at, -1 for
+// none.
+func heldFrom(pl *Pipeline) int64 {
+	held := int64(-1)
+	pl.Held(func(_ string, _ int32, off int64) { held = off })
+	return held
 }
 
 // TestRecordAfterFenceJudgedByIt: in stage 2 a record after its
