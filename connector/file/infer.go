@@ -18,10 +18,10 @@ import (
 const maxSampleLine = 16 << 20
 
 // SourceSchema infers the source's schema from the head of each file: up to
-// limits.Records records in all, shared over the files. Lines that do not
-// decode are skipped (the job sends them to the dead-letter queue). A
-// source whose files hold no record has no known schema (Columns nil,
-// Origin inferred).
+// limits.Records records in all, shared over the files (a CSV record may
+// span lines). Records that do not decode are skipped (the job sends them
+// to the dead-letter queue). A source whose files hold no record has no
+// known schema (Columns nil, Origin inferred).
 func (s *Source) SourceSchema(ctx context.Context, limits connector.InferLimits) (connector.Schema, error) {
 	if limits.NoSample {
 		return connector.Schema{Origin: connector.SchemaNotInferred}, nil
@@ -60,7 +60,9 @@ func (s *Source) sampleFile(f *inputFile, in *codec.Inferrer, n int) error {
 	var columns []string
 	var dec *codec.CSVDecoder
 	var vals []record.Value
+	next := readLine
 	if s.format.kind == formatCSV {
+		next = func(r *bufio.Reader) ([]byte, error) { return readCSVRecord(r, s.format.delim) }
 		if size, err := file.Stat(); err != nil || size.Size() == 0 {
 			return err // no header: no record
 		}
@@ -69,7 +71,7 @@ func (s *Source) sampleFile(f *inputFile, in *codec.Inferrer, n int) error {
 			return err
 		}
 		if header {
-			if _, err := readLine(r); err != nil {
+			if _, err := next(r); err != nil {
 				return nil
 			}
 		}
@@ -80,8 +82,8 @@ func (s *Source) sampleFile(f *inputFile, in *codec.Inferrer, n int) error {
 		vals = make([]record.Value, len(columns))
 	}
 	for added := 0; added < n; {
-		line, err := readLine(r)
-		if errors.Is(err, io.EOF) {
+		line, err := next(r)
+		if errors.Is(err, io.EOF) || errors.Is(err, errLongRecord) {
 			return nil
 		}
 		if errors.Is(err, errLongLine) {
@@ -146,4 +148,33 @@ func readLine(r *bufio.Reader) ([]byte, error) {
 		return nil, err
 	}
 	return bytes.TrimRight(line, "\r\n"), nil
+}
+
+// errLongRecord is readCSVRecord's error for a record longer than
+// maxSampleLine; the rest of the record is not consumed, so nothing after
+// it can be sampled.
+var errLongRecord = fmt.Errorf("CSV record longer than %d bytes", maxSampleLine)
+
+// readCSVRecord returns the next CSV record, which a quoted field may carry
+// over several lines (codec.CSVRecordEnd), without its line break; io.EOF
+// after the last one.
+func readCSVRecord(r *bufio.Reader, delim byte) ([]byte, error) {
+	var rec []byte
+	for {
+		line, err := r.ReadSlice('\n')
+		rec = append(rec, line...)
+		if len(rec) > maxSampleLine {
+			return nil, errLongRecord
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if err != nil && !(errors.Is(err, io.EOF) && len(rec) > 0) {
+			return nil, err
+		}
+		if err != nil || codec.CSVRecordEnd(rec, delim) >= 0 {
+			rec = bytes.TrimSuffix(rec, []byte{'\n'})
+			return bytes.TrimSuffix(rec, []byte{'\r'}), nil
+		}
+	}
 }

@@ -50,3 +50,21 @@ func TestInferSkipsLongLine(t *testing.T) {
 		}
 	}
 }
+
+// TestInferReadsMultilineCSVRecords: the sampler reads a CSV record whose
+// quoted field holds a line break whole, not its lines as records of their
+// own (the second line of this one would sample id as a DECIMAL).
+func TestInferReadsMultilineCSVRecords(t *testing.T) {
+	path := writeFile(t, t.TempDir(), "t.csv", "id,s\n1,\"x\r\n2.5,y\"\r\n3,z\n")
+	src, err := NewSource("t", map[string]string{"t.path": path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := src.SourceSchema(context.Background(), connector.InferLimits{Records: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := s.Columns.String(), "id INTEGER, s STRING"; got != want || s.Records != 2 {
+		t.Errorf("schema %s from %d records, want %s from 2", got, s.Records, want)
+	}
+}
