@@ -2,6 +2,7 @@ package expr
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -18,7 +19,7 @@ func (c *compiler) ident(x *sql.Ident) (node, error) {
 	}
 	name, path := c.columnPath(x)
 	if name == "" {
-		return node{}, errorf(x, "unknown qualifier %q in %s%s", x.Qualifier, sql.FormatExpr(x), Hint(x.Qualifier, c.scope.Qualifiers))
+		return node{}, errorf(x, "unknown qualifier %q in %s%s", x.Qualifier, sql.FormatExpr(x), Hint(x.Qualifier, c.qualifierCandidates(x)))
 	}
 	s := c.scope.Schema
 	if s == nil {
@@ -43,6 +44,22 @@ func (c *compiler) ident(x *sql.Ident) (node, error) {
 		return node{}, err
 	}
 	return node{fn: fieldReader(slotReader(slot), path, t)}, nil
+}
+
+// qualifierCandidates are the names an unknown qualifier in x may have
+// meant: the statement's qualifiers and the columns that have the field x
+// names (`usr.uid` meant the column user, a ROW with the field uid).
+func (c *compiler) qualifierCandidates(x *sql.Ident) []string {
+	names := c.scope.Qualifiers
+	if s := c.scope.Schema; s != nil {
+		names = slices.Clone(names)
+		for i, n := range s.Names() {
+			if _, err := fieldType(x, n, s.Type(i), []string{x.Name}); err == nil {
+				names = append(names, n)
+			}
+		}
+	}
+	return names
 }
 
 // columnPath splits a column reference into the column's name and the
