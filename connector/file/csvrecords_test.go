@@ -3,9 +3,11 @@ package file
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -162,4 +164,47 @@ func FuzzCSVSplits(f *testing.F) {
 			t.Fatalf("records start at %q, want %q", got, starts)
 		}
 	})
+}
+
+// TestQuoteScanChunks runs the pre-scan that finds each split's first CSV
+// record over random files read a few bytes at a time (a chunk may end
+// inside a quoted field, or between a quote and the one that doubles it)
+// and checks every start against the records cutRecords finds.
+func TestQuoteScanChunks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for trial := 0; trial < 200; trial++ {
+		var sb strings.Builder
+		if trial%7 == 0 {
+			sb.Write(bom)
+		}
+		for i := rng.IntN(30); i > 0; i-- {
+			sb.WriteString(csvLine(rng, 0.2))
+			sb.WriteString([]string{"\n", "\r\n", "\n\n"}[rng.IntN(3)])
+		}
+		text := sb.String()
+		from := 0
+		if trial%7 == 0 {
+			from = len(bom)
+		}
+		var recStarts []int64
+		for _, sp := range cutRecords(text, from, ';') {
+			recStarts = append(recStarts, int64(sp[0]))
+		}
+		var bounds, want []int64
+		for b := int64(1); b < int64(len(text)); b += 1 + rng.Int64N(9) {
+			bounds = append(bounds, b)
+			i, _ := slices.BinarySearch(recStarts, b)
+			want = append(want, append(recStarts, int64(len(text)))[i])
+		}
+		for _, size := range []int{1, 2, 3, 7, 64} {
+			c := &csvStarts{path: "t", from: int64(from), bounds: bounds, delim: ';'}
+			got, err := c.scanFrom(strings.NewReader(text), size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("trial %d, %d-byte chunks: starts %v, want %v\nbounds %v\nfile %q", trial, size, got, want, bounds, text)
+			}
+		}
+	}
 }
