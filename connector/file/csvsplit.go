@@ -13,9 +13,9 @@ import (
 // the first record of each split begins: a split holds the records that
 // begin in it, and a quoted field may hold line breaks, so a line break
 // after a split's start need not end a record. One sequential pass from the
-// start of the file cuts it into records (codec.CSVRecordEnd); the lines of
-// a run with no quote are records as they are, found at the speed of a
-// byte search.
+// start of the file follows its quoted fields (quoteScan, with the rule of
+// codec.CSVRecordEnd): two byte searches per quoted field, and a stretch
+// with no quote goes at the speed of one.
 type csvStarts struct {
 	path   string
 	from   int64   // where the first record begins (after a byte order mark)
