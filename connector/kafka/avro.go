@@ -216,14 +216,7 @@ func decimalOf(s avro.Schema) *avro.DecimalLogicalSchema {
 // its field in the reader schema (Avro's schema resolution), if it has one.
 type avroProgram struct {
 	fields   []avroField
-	defaults []avroDefault
-}
-
-// avroDefault is the value of a column the writer schema lacks: its
-// field's default in the reader schema.
-type avroDefault struct {
-	slot  int
-	value record.Value
+	defaults []slotDefault
 }
 
 // avroField is one field of the writer schema: its decoder and the slot it
@@ -292,12 +285,7 @@ func newAvroProgram(writer avro.Schema, schema *record.Schema, text textDecoder)
 		}
 		p.fields = append(p.fields, avroField{slot: slot, dec: dec, name: f.Name(), typ: avroTypeName(f.Type())})
 	}
-	for slot, ok := range filled {
-		if !ok {
-			missing = append(missing, slot)
-		}
-	}
-	return p, missing, nil
+	return p, unfilled(len(filled), func(slot int) bool { return filled[slot] }), nil
 }
 
 // addDefaults gives each slot of missing whose column is a field with a
@@ -329,7 +317,7 @@ func (p *avroProgram) addDefaults(reader avro.Schema, missing []int, schema *rec
 		if r.Error != nil {
 			return fmt.Errorf("the default of field %q: %w", f.Name(), r.Error)
 		}
-		p.defaults = append(p.defaults, avroDefault{slot: slot, value: v})
+		p.defaults = append(p.defaults, slotDefault{slot: slot, value: v})
 	}
 	return nil
 }
@@ -692,9 +680,12 @@ func (d *avroValueDecoder) program(id int) (*avroProgram, error) {
 		return prog, nil
 	}
 	if d.latest == nil {
+		// A subject that cannot be read (the columns were declared, and the
+		// producer names its subjects otherwise) has no reader schema:
+		// the columns the writer lacks stay NULL.
 		ss, err := d.reg.latest(ctx, d.subject)
 		if err != nil {
-			return nil, fmt.Errorf("schema %d lacks columns, and the reader schema for their defaults: %w", id, err)
+			return prog, nil
 		}
 		if d.latest, err = avroSchema(ctx, d.reg, ss.ID); err != nil {
 			return nil, err

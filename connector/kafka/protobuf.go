@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 
@@ -171,8 +172,8 @@ func isWrapper(md protoreflect.MessageDescriptor) bool {
 	return md.ParentFile().Path() == "google/protobuf/wrappers.proto"
 }
 
-func (protoFormat) decoder(reg *registry, _ string, schema *record.Schema, text textDecoder) slotDecoder {
-	return &protoDecoder{reg: reg, schema: schema, text: &protoText{text: text}, progs: map[int]*protoSchemaProgs{}}
+func (protoFormat) decoder(reg *registry, subject string, schema *record.Schema, text textDecoder) slotDecoder {
+	return &protoDecoder{reg: reg, subject: subject, schema: schema, text: &protoText{text: text}, progs: map[int]*protoSchemaProgs{}}
 }
 
 // protoText reads string fields: repeated values without allocating,
@@ -195,11 +196,19 @@ func (t *protoText) str(b []byte) (string, error) {
 // message the header's indexes name fills the source's columns by field
 // name. Each partition reader owns one: it keeps the scratch space of
 // nested values.
+//
+// A column the writer's message lacks takes the value the subject's latest
+// schema (the reader's) gives its field when a message lacks it (proto3:
+// the zero value of a scalar, an empty list or map, NULL for a field with
+// presence), so a message written before a field was added reads as one
+// written after it without the field.
 type protoDecoder struct {
-	reg    *registry
-	schema *record.Schema
-	text   *protoText
-	progs  map[int]*protoSchemaProgs
+	reg     *registry
+	subject string
+	schema  *record.Schema
+	text    *protoText
+	progs   map[int]*protoSchemaProgs
+	latest  protoreflect.MessageDescriptor // the reader's message, once a writer lacked a column
 
 	// the program of the previous value, reused while values keep their
 	// schema id and message indexes (as they usually do)
@@ -228,6 +237,11 @@ func (d *protoDecoder) decodeInto(data []byte, dst []record.Value) error {
 	m, err := d.program(id, path)
 	if err != nil {
 		return err
+	}
+	for _, def := range m.defaults {
+		if def.slot < len(dst) {
+			dst[def.slot] = def.value
+		}
 	}
 	if err := m.decode(body, dst, d.text); err != nil {
 		return fmt.Errorf("protobuf (schema %d, message %s): %w", id, m.name, err)
@@ -290,8 +304,60 @@ func (d *protoDecoder) compiled(id int, path []byte) (*protoMessage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("protobuf (schema %d, message %s): %w", id, md.FullName(), err)
 	}
+	if err := d.addDefaults(m); err != nil {
+		return nil, fmt.Errorf("protobuf (schema %d, message %s): %w", id, md.FullName(), err)
+	}
 	sp.byPath[string(path)] = m
 	return m, nil
+}
+
+// addDefaults gives m the values of the columns its message lacks that
+// are fields of the reader's message (the first of the subject's latest
+// schema, whose fields are the source's columns).
+func (d *protoDecoder) addDefaults(m *protoMessage) error {
+	missing := unfilled(d.schema.Len(), func(slot int) bool {
+		return slices.ContainsFunc(m.fields, func(f protoField) bool { return f.slot == slot })
+	})
+	if len(missing) == 0 {
+		return nil
+	}
+	if d.latest == nil {
+		// A subject that cannot be read (the columns were declared, and the
+		// producer names its subjects otherwise) has no reader schema:
+		// the columns the message lacks stay NULL.
+		ctx := context.Background()
+		ss, err := d.reg.latest(ctx, d.subject)
+		if err != nil {
+			return nil
+		}
+		fd, err := protoFile(ctx, d.reg, ss.ID)
+		if err != nil {
+			return err
+		}
+		if d.latest, err = firstMessage(fd); err != nil {
+			return err
+		}
+	}
+	for _, slot := range missing {
+		if fd := d.latest.Fields().ByName(protoreflect.Name(d.schema.Name(slot))); fd != nil {
+			m.defaults = append(m.defaults, slotDefault{slot: slot, value: absentValue(fd)})
+		}
+	}
+	return nil
+}
+
+// absentValue is the value of a field a message lacks: an empty map or
+// list, NULL for a field with presence, else the type's zero value.
+func absentValue(fd protoreflect.FieldDescriptor) record.Value {
+	switch {
+	case fd.IsMap():
+		return record.StringValue("{}")
+	case fd.IsList():
+		return record.StringValue("[]")
+	case fd.HasPresence():
+		return record.NullValue()
+	}
+	return protoZero(fd)
 }
 
 // messageAt returns the message the indexes name: the top-level message
@@ -325,6 +391,8 @@ type protoMessage struct {
 	dense  []int16                  // the same for numbers below denseFields (-1: none), without hashing
 	vals   []record.Value           // a nested message's field values
 	wkt    int                      // wktTimestamp, wktWrapper or 0
+
+	defaults []slotDefault // the source's columns the message lacks, with the reader's values
 }
 
 // The well-known messages read as scalars.
@@ -403,19 +471,12 @@ func compileMessage(md protoreflect.MessageDescriptor, schema *record.Schema, vi
 		if f.isMap {
 			f.nested = true
 		}
-		switch {
-		case f.isMap:
+		if f.isMap {
 			if f.msg, err = compileMessage(fd.Message(), nil, visiting); err != nil {
 				return nil, err
 			}
-			f.zero = record.StringValue("{}")
-		case f.list:
-			f.zero = record.StringValue("[]")
-		case fd.HasPresence():
-			// NULL when absent
-		default:
-			f.zero = protoZero(fd)
 		}
+		f.zero = absentValue(fd)
 		if f.kind == protoreflect.EnumKind {
 			f.enum = fd.Enum().Values()
 		}

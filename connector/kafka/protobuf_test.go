@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -300,7 +301,7 @@ func TestProtobufMessageIndexes(t *testing.T) {
 	_, id, client := protoRegistry(t, "t-value")
 	fd := compileProto(t, protoTradeSchema)
 	cols := record.NewSchema("name", "city")
-	d := protoFormat{}.decoder(client, "", cols, textDecoder{})
+	d := protoFormat{}.decoder(client, "t-value", cols, textDecoder{})
 	other := dynamicpb.NewMessage(fd.Messages().ByName("Other"))
 	other.Set(other.Descriptor().Fields().ByName("name"), protoreflect.ValueOfString("o"))
 	addr := dynamicpb.NewMessage(fd.Messages().ByName("Trade").Messages().ByName("Addr"))
@@ -360,7 +361,7 @@ func TestProtobufReferences(t *testing.T) {
 	value := appendWireHeader(nil, id)
 	value = append(value, 0, 0x0a, 2, 'o', '1', 0x12, 8, 0x0a, 3, 'E', 'U', 'R', 0x10, 0xfa, 0x01)
 	dst := make([]record.Value, 2)
-	if err := (protoFormat{}).decoder(client, "", record.NewSchemaOf(cols...), textDecoder{}).decodeInto(value, dst); err != nil {
+	if err := (protoFormat{}).decoder(client, "t-value", record.NewSchemaOf(cols...), textDecoder{}).decodeInto(value, dst); err != nil {
 		t.Fatal(err)
 	}
 	if dst[1].String() != `{"currency":"EUR","cents":250}` {
@@ -470,7 +471,7 @@ func FuzzProtobufDecode(f *testing.F) {
 		f.Fatal(err)
 	}
 	schema := record.NewSchemaOf(cols...)
-	d := protoFormat{}.decoder(client, "", schema, textDecoder{})
+	d := protoFormat{}.decoder(client, "t-value", schema, textDecoder{})
 	header := append(appendWireHeader(nil, id), 0)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		dst := make([]record.Value, schema.Len())
@@ -616,7 +617,7 @@ message Pay {
 	// amount: 12345 at scale 2; free: -5 at scale 1.
 	value := append(appendWireHeader(nil, id), 0, 0x0a, 8, 0x0a, 2, 0x30, 0x39, 0x10, 10, 0x18, 2, 0x12, 5, 0x0a, 1, 0xfb, 0x18, 1)
 	dst := make([]record.Value, 2)
-	if err := (protoFormat{}).decoder(client, "", schema, textDecoder{}).decodeInto(value, dst); err != nil {
+	if err := (protoFormat{}).decoder(client, "t-value", schema, textDecoder{}).decodeInto(value, dst); err != nil {
 		t.Fatal(err)
 	}
 	if dst[0].String() != "123.45" || dst[0].Kind() != record.Decimal || dst[1].String() != "-0.5" {
@@ -642,7 +643,7 @@ message Pay {
 			t.Fatal(err)
 		}
 		got := make([]record.Value, 1)
-		if err := (protoFormat{}).decoder(client, "", out, textDecoder{}).decodeInto(b, got); err != nil {
+		if err := (protoFormat{}).decoder(client, "t-value", out, textDecoder{}).decodeInto(b, got); err != nil {
 			t.Fatal(err)
 		}
 		if c, err := record.Compare(got[0], v); err != nil || c != 0 || got[0].Kind() != record.Decimal {
@@ -772,7 +773,7 @@ func TestProtobufNestedSink(t *testing.T) {
 		{a, "[" + a + `,{"zip":2,"city":null,"since":null,"fee":null,"tags":[]}]`, "[1,2]", "[[1],[2,3]]"},
 		{"NULL", "[]", "[]", "[]"},
 	}
-	dec := protoFormat{}.decoder(client, "", record.NewSchemaOf(back...), textDecoder{})
+	dec := protoFormat{}.decoder(client, "t-value", record.NewSchemaOf(back...), textDecoder{})
 	for i, row := range rows {
 		b, err := enc.AppendRow(nil, row)
 		if err != nil {
@@ -800,5 +801,51 @@ func TestProtobufNestedSink(t *testing.T) {
 	}
 	if _, err := enc.AppendRow(nil, []record.Value{record.StringValue(`{"zip":"x"}`), record.StringValue("[]"), {}, record.StringValue("[]")}); err == nil {
 		t.Error("a ROW whose zip is not a number was written")
+	}
+}
+
+// TestProtobufEvolution: a message written before fields were added to the
+// subject reads them as a message of the latest schema without them does
+// (proto3: a scalar's zero value, an empty list, NULL for an optional
+// field); it was a dead letter (column m is NOT NULL and has no value).
+func TestProtobufEvolution(t *testing.T) {
+	brokers := startCluster(t, "ev")
+	reg := srfake.New()
+	t.Cleanup(reg.Close)
+	v1 := "syntax = \"proto3\";\npackage p;\nmessage R { int64 n = 1; }\n"
+	v2 := "syntax = \"proto3\";\npackage p;\nmessage R { int64 n = 1; string m = 2; repeated int64 l = 3; optional string o = 4; }\n"
+	var ids []int
+	for _, text := range []string{v1, v2} {
+		id, _, err := reg.RegisterSchema("ev-value", sr.Schema{Schema: text, Type: sr.TypeProtobuf})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	var msgs []Message
+	for i, text := range []string{v1, v2} {
+		m := dynamicpb.NewMessage(compileProto(t, text).Messages().ByName("R"))
+		m.Set(m.Descriptor().Fields().ByName("n"), protoreflect.ValueOfInt64(int64(i+1)))
+		msgs = append(msgs, Message{Key: []byte("k"), Value: protoWire(t, ids[i], nil, m)})
+	}
+	produce(t, brokers, "ev", msgs)
+	src, err := NewSource("ev", protoProps(brokers, reg.URL(), "ev", "stop.at", "end"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	schema, err := src.SourceSchema(ctx, connectorLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dlq mem.DeadLetters
+	var rows []string
+	for _, g := range readAll(t, src, schema.Columns, &dlq) {
+		rows = append(rows, fmt.Sprintf("%d:%s/%q/%s/%s", g.offset, g.values[0], g.values[1].Str(), g.values[2], g.values[3]))
+	}
+	slices.Sort(rows)
+	if want := []string{`0:1/""/[]/NULL`, `1:2/""/[]/NULL`}; !slices.Equal(rows, want) || len(dlq.All()) > 0 {
+		t.Errorf("rows %v, dead letters %+v; want %v and none", rows, dlq.All(), want)
 	}
 }

@@ -361,6 +361,24 @@ func (d registryValues) Decode(data []byte, dst []record.Value) error {
 	return d.decodeInto(data, dst)
 }
 
+// slotDefault is the value of a column the writer schema of a message
+// lacks: its field's default in the reader schema (the subject's latest).
+type slotDefault struct {
+	slot  int
+	value record.Value
+}
+
+// unfilled returns the slots of width that filled does not report.
+func unfilled(width int, filled func(slot int) bool) []int {
+	var out []int
+	for slot := range width {
+		if !filled(slot) {
+			out = append(out, slot)
+		}
+	}
+	return out
+}
+
 // registryFormat is a format whose schemas are in the Schema Registry.
 type registryFormat interface {
 	// columns returns the columns of a subject's schema.
