@@ -65,9 +65,8 @@ func (p *Plan) roles(sel *sql.Select, opts Options) error {
 		maxRows = n
 	}
 	if v := strings.TrimSpace(property(sel, opts, PropStateTTL)); v != "" {
-		if d, err := sql.PropertyDuration(v); err != nil || d <= 0 {
-			return &sql.PropertyError{Key: PropStateTTL, InValue: true,
-				Msg: fmt.Sprintf("WITH '%s': invalid value %q: want a positive duration (5s, 10m, 1h)", PropStateTTL, sql.Clip(v))}
+		if _, err := sql.PositiveDurationProperty(PropStateTTL, v); err != nil {
+			return err
 		}
 	}
 	for i := range p.Inputs {

@@ -146,6 +146,18 @@ func allDigits(s string) bool {
 	return true
 }
 
+// PositiveDurationProperty reads the value v of WITH property key, a
+// positive duration as PropertyDuration reads it; a value that is not one
+// is a PropertyError on the value.
+func PositiveDurationProperty(key, v string) (time.Duration, error) {
+	d, err := PropertyDuration(v)
+	if err != nil || d <= 0 {
+		return 0, &PropertyError{Key: key, InValue: true,
+			Msg: fmt.Sprintf("WITH '%s': invalid value %q: want a positive duration (5s, 10m, 1h)", key, clip(v))}
+	}
+	return d, nil
+}
+
 // PropertyDuration reads a non-negative duration as the WITH properties
 // write them: Go syntax (5s, 500ms, 1m30s), the suffixes d (days) and w
 // (weeks), or a bare number of seconds. The engine keeps time in whole

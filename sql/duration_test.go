@@ -1,6 +1,7 @@
 package sql
 
 import (
+	"errors"
 	"testing"
 	"time"
 )
@@ -116,6 +117,23 @@ func TestPropertyDuration(t *testing.T) {
 		got, err := PropertyDuration(tt.in)
 		if (err != nil) != tt.err || got != tt.want {
 			t.Errorf("PropertyDuration(%q) = %v, %v; want %v, err=%v", tt.in, got, err, tt.want, tt.err)
+		}
+	}
+}
+
+// TestPositiveDurationProperty: a property that must be a positive
+// duration reads as PropertyDuration does, and a zero, negative or
+// malformed value is an error on the value, naming the key.
+func TestPositiveDurationProperty(t *testing.T) {
+	if d, err := PositiveDurationProperty("join.state.ttl", "90s"); err != nil || d != 90*time.Second {
+		t.Errorf("90s: %v, %v", d, err)
+	}
+	for _, v := range []string{"0", "0s", "500us", "-1s", "soon", ""} {
+		_, err := PositiveDurationProperty("join.state.ttl", v)
+		var pe *PropertyError
+		want := "WITH 'join.state.ttl': invalid value \"" + v + "\": want a positive duration (5s, 10m, 1h)"
+		if !errors.As(err, &pe) || pe.Key != "join.state.ttl" || !pe.InValue || pe.Msg != want {
+			t.Errorf("%q: %#v, want a PropertyError on the value: %s", v, err, want)
 		}
 	}
 }

@@ -83,10 +83,9 @@ func (c *compiler) timeBound(j sql.Join) (lo, hi int64, cols [2]inputCol, rest [
 		return lo, hi, cols, rest, nil
 	}
 	if ttl := strings.TrimSpace(c.props[PropStateTTL]); ttl != "" {
-		d, perr := sql.PropertyDuration(ttl)
-		if perr != nil || d <= 0 {
-			return 0, 0, cols, nil, &sql.PropertyError{Key: PropStateTTL, InValue: true,
-				Msg: fmt.Sprintf("WITH '%s': invalid value %q: want a positive duration (5s, 10m, 1h)", PropStateTTL, sql.Clip(ttl))}
+		d, err := sql.PositiveDurationProperty(PropStateTTL, ttl)
+		if err != nil {
+			return 0, 0, cols, nil, err
 		}
 		return -d.Milliseconds(), d.Milliseconds(), cols, rest, nil
 	}
