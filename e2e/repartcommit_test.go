@@ -70,7 +70,7 @@ func TestRepartitionedCommitsWaitForAcknowledgement(t *testing.T) {
 				defer close(victim.done)
 				victim.sum, victim.err = j.Run(runCtx)
 			}()
-			waitFor(t, "the group commits on the source and the repartition topic", func() bool {
+			waitWithin(t, hangAfter(ctx), "the group commits on the source and the repartition topic", func() bool {
 				src, err1 := groupOffsets(ctx, brokers, "g", "trades")
 				rep, err2 := groupOffsets(ctx, brokers, "g", "g-per_symbol-repartition")
 				return err1 == nil && err2 == nil && len(src) > 0 && len(rep) > 0

@@ -285,7 +285,7 @@ func TestRepartitionedWindowsSurviveKillAndJoin(t *testing.T) {
 				victimText = strings.Replace(text, "'commit.interval'", "'drain.timeout'='1s', 'commit.interval'", 1)
 			}
 			procs := []*stage{startStageOn(t, ctx, victimText, &kafkatest.Cutter{}), startStageOn(t, ctx, text, &kafkatest.Cutter{}), startStageOn(t, ctx, text, &kafkatest.Cutter{})}
-			waitFor(t, "the group commits on the repartition topic", func() bool {
+			waitWithin(t, hangAfter(ctx), "the group commits on the repartition topic", func() bool {
 				offs, err := groupOffsets(ctx, brokers, "g", "g-per_symbol-repartition")
 				return err == nil && len(offs) > 0
 			})

@@ -558,7 +558,7 @@ func TestRepartitionedJoinsAcrossProcesses(t *testing.T) {
 							return checkpointPast(ctx, brokers, "g", "g-out-repartition", 1_700_000_003_000)
 						})
 					} else {
-						waitFor(t, "the group commits on the repartition topic", func() bool {
+						waitWithin(t, hangAfter(ctx), "the group commits on the repartition topic", func() bool {
 							offs, err := groupOffsets(ctx, brokers, "g", "g-out-repartition")
 							return err == nil && len(offs) > 0
 						})

@@ -78,7 +78,7 @@ func TestRepartitionedFourthJoins(t *testing.T) {
 			for range 3 {
 				procs = append(procs, startStageOn(t, ctx, text, &kafkatest.Cutter{}, kgo.WithHooks(&repartRead{slow: true})))
 			}
-			waitFor(t, "the group commits on the repartition topic", func() bool {
+			waitWithin(t, hangAfter(ctx), "the group commits on the repartition topic", func() bool {
 				offs, err := groupOffsets(ctx, brokers, "g", topic)
 				return err == nil && len(offs) > 0
 			})

@@ -204,7 +204,7 @@ func (sh shape) killAndJoin(t *testing.T, brokers string, tail *heldTail, extra 
 	if sh.aligned {
 		committed = sh.from
 	}
-	waitFor(t, "the group commits on "+committed, func() bool {
+	waitWithin(t, hangAfter(ctx), "the group commits on "+committed, func() bool {
 		offs, err := groupOffsets(ctx, brokers, "g", committed)
 		return err == nil && len(offs) > 0
 	})
