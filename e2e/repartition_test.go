@@ -89,16 +89,22 @@ func (s *stage) stop(t *testing.T, name string) {
 // kill kills the process as kill -9 does: its connections are cut at
 // once (no leave, no heartbeat, no commit gets out) and its run is
 // cancelled. It does not wait for the run to end, since nothing waits for
-// a killed process: what the run does as it winds down (aborting its
-// produce requests, it waits up to 5s for answers that cannot come)
-// reaches Kafka no more. The test waits for that end as it ends (ended),
-// before its cluster closes.
+// a killed process: what the run does as it winds down reaches Kafka no
+// more, but may wait long for answers that cannot come (aborting its
+// produce requests, up to 5s; writing the done markers of a stage 1 that
+// read its partitions to their end, which a stop must not leave half
+// written, up to the 2 minutes of Kafka's delivery timeout). The test
+// waits for that end as it ends, before its cluster closes, failing if it
+// takes longer (killedWithin).
 func (s *stage) kill(t *testing.T, name string) {
 	t.Helper()
 	s.net.Kill()
 	s.cancel()
-	t.Cleanup(func() { ended(t, s.done, "process "+name+" (killed)") })
+	t.Cleanup(func() { endedWithin(t, killedWithin, s.done, "process "+name+" (killed)") })
 }
+
+// killedWithin bounds how long a killed process takes to end (kill).
+const killedWithin = 3 * time.Minute
 
 // wait waits for the process to end. One still running shortly before
 // ctx's deadline fails the test with every goroutine's stack, taken while
