@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -222,6 +223,35 @@ func lineDiff(got, want []string) []string {
 
 // groupOffsets returns the offsets group has committed for topic, per partition.
 func groupOffsets(ctx context.Context, brokers, group, topic string) (map[int32]int64, error) {
+	return groupOffsetsBy(ctx, brokers, group, topic, func(o kadm.Offset) (int64, error) { return o.At, nil })
+}
+
+// groupDone returns, per partition of topic, the offset before which
+// group's commits say every record had its whole effect: the committed
+// offset, or past it the skip of its checkpoint
+// (sluice2:<watermark>:<read>:<skip>:<max event>), which a windowed job
+// stores when its commit stands at a batch it read before that offset. A
+// restart reads the records up to the skip only for their event times.
+func groupDone(ctx context.Context, brokers, group, topic string) (map[int32]int64, error) {
+	return groupOffsetsBy(ctx, brokers, group, topic, func(o kadm.Offset) (int64, error) {
+		f := strings.Split(o.Metadata, ":")
+		if f[0] != "sluice2" {
+			return o.At, nil
+		}
+		if len(f) != 5 {
+			return 0, fmt.Errorf("partition %d: checkpoint %q: want sluice2: and four fields", o.Partition, o.Metadata)
+		}
+		skip, err := strconv.ParseInt(f[3], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("partition %d: checkpoint %q: skip: %w", o.Partition, o.Metadata, err)
+		}
+		return max(o.At, skip), nil
+	})
+}
+
+// groupOffsetsBy returns, per partition of topic that group committed an
+// offset for, what at makes of its commit.
+func groupOffsetsBy(ctx context.Context, brokers, group, topic string, at func(kadm.Offset) (int64, error)) (map[int32]int64, error) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...))
 	if err != nil {
 		return nil, err
@@ -233,8 +263,11 @@ func groupOffsets(ctx context.Context, brokers, group, topic string) (map[int32]
 	}
 	out := map[int32]int64{}
 	for p, o := range resp[topic] {
-		if o.Err == nil && o.At >= 0 {
-			out[p] = o.At
+		if o.Err != nil || o.At < 0 {
+			continue
+		}
+		if out[p], err = at(o.Offset); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
