@@ -680,12 +680,12 @@ func (d *avroValueDecoder) program(id int) (*avroProgram, error) {
 		return prog, nil
 	}
 	if d.latest == nil {
-		// A subject that cannot be read (the columns were declared, and the
-		// producer names its subjects otherwise) has no reader schema:
-		// the columns the writer lacks stay NULL.
-		ss, err := d.reg.latest(ctx, d.subject)
+		ss, ok, err := d.reg.readerSchema(ctx, d.subject)
 		if err != nil {
-			return prog, nil
+			return nil, fmt.Errorf("schema %d lacks columns, and the reader schema for their defaults: %w", id, err)
+		}
+		if !ok {
+			return prog, nil // no reader schema: the columns stay NULL
 		}
 		if d.latest, err = avroSchema(ctx, d.reg, ss.ID); err != nil {
 			return nil, err

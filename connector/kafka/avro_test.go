@@ -36,6 +36,9 @@ type fakeRegistry struct {
 	schemas  []string         // by id-1
 	subjects map[string][]int // subject -> ids of its versions
 	user     string           // basic auth "user:password", when set
+	// latestDown is how many requests for a subject's latest schema
+	// fail with 500 (a registry that does not answer for a while)
+	latestDown int
 }
 
 func newFakeRegistry(t testing.TB, user string) (*fakeRegistry, string) {
@@ -67,6 +70,10 @@ func (f *fakeRegistry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		json.NewEncoder(w).Encode(map[string]int{"id": f.add(parts[1], body.Schema)})
+	case r.Method == http.MethodGet && len(parts) == 4 && parts[0] == "subjects" && parts[3] == "latest" && f.latestDown > 0:
+		f.latestDown--
+		w.WriteHeader(http.StatusInternalServerError)
+		json.NewEncoder(w).Encode(map[string]any{"error_code": 50001, "message": "Error in the backend data store"})
 	case r.Method == http.MethodGet && len(parts) == 4 && parts[0] == "subjects" && parts[3] == "latest":
 		ids := f.subjects[parts[1]]
 		if len(ids) == 0 {
@@ -552,5 +559,46 @@ func TestAvroEvolutionDefaults(t *testing.T) {
 		if !strings.Contains(d.Reason, want[d.Offset]) || !bytes.Equal(d.Raw, msgs[d.Offset].Value) {
 			t.Errorf("dead letter at offset %d: %q (raw %q), want %q and the message's bytes", d.Offset, d.Reason, d.Raw, want[d.Offset])
 		}
+	}
+}
+
+// TestAvroEvolutionRegistryDown: a registry that fails to give the
+// subject's latest schema (the reader's) when a message of an older writer
+// schema comes makes that message a dead letter with the registry's
+// error; the next one, the registry answering again, reads with the
+// default. The failure does not leave the column without its default for
+// the rest of the run (only a subject the registry does not have does).
+func TestAvroEvolutionRegistryDown(t *testing.T) {
+	brokers := startCluster(t, "ev")
+	reg, url := newFakeRegistry(t, "")
+	v1 := avro.MustParse(`{"type":"record","name":"R","fields":[{"name":"n","type":"long"}]}`)
+	v2text := `{"type":"record","name":"R","fields":[{"name":"n","type":"long"},{"name":"m","type":"string","default":"dflt"}]}`
+	old := func(n int64) []byte { return wire(t, v1, 1, map[string]any{"n": n}) }
+	reg.add("ev-value", v1.String())
+	reg.add("ev-value", v2text)
+	produce(t, brokers, "ev", []Message{{Key: []byte("k"), Value: old(1)}, {Key: []byte("k"), Value: old(2)}})
+	src, err := NewSource("trades", sourceProps(brokers, "format", "avro", "schema.registry.url", url, "stop.at", "end", "topic.name", "ev"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	schema, err := src.SourceSchema(ctx, connectorLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.mu.Lock()
+	reg.latestDown = 1
+	reg.mu.Unlock()
+	var dlq mem.DeadLetters
+	var rows []string
+	for _, g := range readAll(t, src, schema.Columns, &dlq) {
+		rows = append(rows, fmt.Sprintf("%d:%s/%s", g.offset, g.values[0], g.values[1]))
+	}
+	if want := []string{"1:2/dflt"}; !slices.Equal(rows, want) {
+		t.Errorf("rows %v, want %v", rows, want)
+	}
+	if dead := dlq.All(); len(dead) != 1 || dead[0].Offset != 0 || !strings.Contains(dead[0].Reason, "Error in the backend data store") {
+		t.Errorf("dead letters %+v, want offset 0's, with the registry's error", dead)
 	}
 }

@@ -322,13 +322,13 @@ func (d *protoDecoder) addDefaults(m *protoMessage) error {
 		return nil
 	}
 	if d.latest == nil {
-		// A subject that cannot be read (the columns were declared, and the
-		// producer names its subjects otherwise) has no reader schema:
-		// the columns the message lacks stay NULL.
 		ctx := context.Background()
-		ss, err := d.reg.latest(ctx, d.subject)
+		ss, ok, err := d.reg.readerSchema(ctx, d.subject)
 		if err != nil {
-			return nil
+			return fmt.Errorf("the message lacks columns, and the reader schema for their values: %w", err)
+		}
+		if !ok {
+			return nil // no reader schema: the columns stay NULL
 		}
 		fd, err := protoFile(ctx, d.reg, ss.ID)
 		if err != nil {

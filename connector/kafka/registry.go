@@ -105,6 +105,21 @@ func (r *registry) latest(ctx context.Context, subject string) (sr.SubjectSchema
 	return ss, nil
 }
 
+// readerSchema returns subject's latest schema, the reader's schema of a
+// decoder whose writer schema lacks some of the source's columns; ok is
+// false when the registry has no such subject (the columns were declared,
+// and the producer names its subjects otherwise), and the columns stay
+// NULL. Any other error is returned: a registry that does not answer now
+// must not leave the columns without their values for the rest of the run.
+func (r *registry) readerSchema(ctx context.Context, subject string) (ss sr.SubjectSchema, ok bool, err error) {
+	ss, err = r.latest(ctx, subject)
+	var re *sr.ResponseError
+	if errors.As(err, &re) && re.StatusCode == http.StatusNotFound {
+		return ss, false, nil
+	}
+	return ss, err == nil, err
+}
+
 // schema returns the schema with id, fetching it once.
 func (r *registry) schema(ctx context.Context, id int) (sr.Schema, error) {
 	r.mu.Lock()
