@@ -3,6 +3,7 @@ package job
 import (
 	"context"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"testing"
@@ -204,4 +205,63 @@ func TestCommitPointStandsAtAMark(t *testing.T) {
 	if at, _, ok := sp.commitPoint(last + 28); !ok || at != last+27 {
 		t.Errorf("commit of %d: at %d (%v), want %d", last+28, at, ok, last+27)
 	}
+}
+
+// TestCommitPointGapBound: however the commits before it stood, a commit
+// of offset off stands at most one progress point's gap, or 1/2^markShift
+// of the records between off and the last point read, behind off, at a
+// point whose highest event time it knows; the marks never exceed
+// maxMarks. Randomized: batches of 1 to 500 records (some much larger,
+// as past dead letters), a commit at a random offset between the last
+// commit and the read offset every 1 to 10,000 batches.
+func TestCommitPointGapBound(t *testing.T) {
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 17))
+	seed := rng.Uint64()
+	t.Logf("seed %d", seed)
+	rng = rand.New(rand.NewPCG(seed, 17))
+	sp := newSourcePartition(0, "t", 0, time.Now())
+	// maxEvent[o]: the highest event time before offset o, at every point
+	maxEvent := map[int64]int64{0: noWatermark}
+	read, maxEv, maxGap, lastAt := int64(0), int64(noWatermark), int64(0), int64(0)
+	worst := 0.0
+	for c := 0; c < 200; c++ {
+		for range rng.IntN(10_000) + 1 {
+			n := rng.Int64N(500) + 1
+			if rng.IntN(100) == 0 {
+				n = rng.Int64N(20_000) + 1
+			}
+			before := maxEv
+			maxEv = max(maxEv, read+n+rng.Int64N(1000)-500)
+			sp.mu.Lock()
+			sp.addMarkLocked(mark{read, before})
+			sp.addMarkLocked(mark{read + n, maxEv})
+			sp.mu.Unlock()
+			read += n
+			maxEvent[read] = maxEv
+			maxGap = max(maxGap, n)
+			if len(sp.marks) > maxMarks {
+				t.Fatalf("%d marks, more than %d", len(sp.marks), maxMarks)
+			}
+		}
+		if sp.shift != 0 && sp.shift != markShift {
+			t.Fatalf("the marks were thinned wider (shift %d) after %d records since the last commit", sp.shift, read-lastAt)
+		}
+		off := lastAt + rng.Int64N(read-lastAt+1)
+		at, st, ok := sp.commitPoint(off)
+		want, point := maxEvent[at]
+		switch {
+		case !ok || at > off || at < lastAt || !point:
+			t.Fatalf("commit %d of %d (last at %d, read %d): at %d (%v), want a point between %d and %d", c, off, lastAt, read, at, ok, lastAt, off)
+		case st.MaxEvent != want:
+			t.Fatalf("commit %d of %d at %d: highest event time %d, want %d", c, off, at, st.MaxEvent, want)
+		case off-at > max(maxGap, (read-off)>>markShift):
+			t.Fatalf("commit %d of %d (last at %d, read %d) stands at %d: %d behind, more than %d (a point's gap) and %d (1/%d of the %d records after it)",
+				c, off, lastAt, read, at, off-at, maxGap, (read-off)>>markShift, 1<<markShift, read-off)
+		}
+		if read > lastAt {
+			worst = max(worst, float64(off-at)/float64(read-lastAt))
+		}
+		lastAt = at
+	}
+	t.Logf("a commit stood at most %.2f%% of the records read since the last commit behind what was done (%d records read)", 100*worst, read)
 }

@@ -61,55 +61,76 @@ type sourcePartition struct {
 	// a commit stands at one, whose highest event time before it it knows
 	// (commitPoint). Under mu.
 	marks []mark
-	// stride is how many progress points a kept mark stands for (it
-	// doubles as the marks are thinned, so that they stay evenly spread);
-	// pending counts those the last mark stands for so far (while it is
-	// short of stride it moves on with each point). Under mu.
-	stride, pending int
+	// shift is how close thinMarksLocked keeps the marks: two kept marks
+	// with points dropped between them are at most 1/2^shift of the
+	// records from the later one to the last point apart (0: markShift).
+	// Under mu.
+	shift uint
 }
 
 // mark is a progress point of a partition: its records before offset have
 // maxEvent as their highest event time.
 type mark struct{ offset, maxEvent int64 }
 
-// maxMarks bounds a partition's marks: past it, every other one is
-// dropped, and a commit stands a little further back.
+// maxMarks bounds a partition's marks: when it has that many, it keeps
+// only some of them (thinMarksLocked), and a commit stands a little
+// further back.
 const maxMarks = 1024
 
-// addMarkLocked notes a progress point, keeping the marks in offset order,
-// evenly spread over the points since the last commit, and the last point
-// always.
+// markShift is how close the marks are kept: a commit stands at most
+// 1/2^markShift of the records between what is done and the read offset
+// (or one progress point) behind what is done. Past about 3/4 maxMarks
+// marks so kept (about 140,000 points since the last commit), thinning
+// halves the closeness until they fit (at 1/32, beyond 100 million).
+const markShift = 6
+
+// addMarkLocked notes a progress point, keeping the marks in offset order
+// and the last point always.
 func (sp *sourcePartition) addMarkLocked(m mark) {
 	n := len(sp.marks)
 	if n > 0 && m.offset <= sp.marks[n-1].offset {
 		return
 	}
-	switch {
-	case sp.pending > 0:
-		sp.marks[n-1] = m
-	case n >= maxMarks:
+	if n >= maxMarks {
 		sp.thinMarksLocked()
-		fallthrough
-	default:
-		sp.marks = append(sp.marks, m)
 	}
-	if sp.pending++; sp.pending >= max(sp.stride, 1) {
-		sp.pending = 0
-	}
+	sp.marks = append(sp.marks, m)
 }
 
-// thinMarksLocked drops every other mark but the last, and doubles the
-// stride.
+// thinMarksLocked drops marks on a grid that widens with the distance
+// from the last point: a mark goes when the kept one before it and the
+// one after it are at most 1/2^shift of the records from the one after
+// it to the last point apart. So every two neighbouring marks kept are
+// neighbouring points, or that close: a commit of offset off, which
+// stands at the last mark at or before it, is at most one point's gap or
+// (last - off)/2^shift behind it, however the commits before it stood
+// (the gaps near the last point, where the next commits stand, stay
+// narrow). The first mark (the last commit's) and the last stay. When
+// more than 3/4 maxMarks remain, the shift goes down (wider gaps) until
+// they fit; commitPoint restores it once few marks remain.
 func (sp *sourcePartition) thinMarksLocked() {
-	last := sp.marks[len(sp.marks)-1]
-	n := 0
-	for i := 0; i < len(sp.marks)-1; i += 2 {
-		sp.marks[n] = sp.marks[i]
-		n++
+	if sp.shift == 0 {
+		sp.shift = markShift
 	}
-	sp.marks[n] = last
-	sp.marks = sp.marks[:n+1]
-	sp.stride = 2 * max(sp.stride, 1)
+	for {
+		n := len(sp.marks)
+		last := sp.marks[n-1]
+		kept := 1
+		for i := 1; i < n-1; i++ {
+			next := sp.marks[i+1].offset
+			if next-sp.marks[kept-1].offset <= (last.offset-next)>>sp.shift {
+				continue
+			}
+			sp.marks[kept] = sp.marks[i]
+			kept++
+		}
+		sp.marks[kept] = last
+		sp.marks = sp.marks[:kept+1]
+		if len(sp.marks) <= 3*maxMarks/4 || sp.shift == 1 {
+			return
+		}
+		sp.shift--
+	}
 }
 
 // commitPoint returns where a commit of the partition whose records before
@@ -128,13 +149,8 @@ func (sp *sourcePartition) commitPoint(off int64) (at int64, st connector.Start,
 	}
 	m := sp.marks[i]
 	sp.marks = sp.marks[:copy(sp.marks, sp.marks[i:])]
-	for sp.stride > 1 && len(sp.marks)*4 < maxMarks {
-		sp.stride /= 2
-	}
-	if len(sp.marks) == 1 {
-		// the mark a commit stands at stays: the next point is a mark of
-		// its own
-		sp.pending = 0
+	if len(sp.marks)*4 < maxMarks {
+		sp.shift = markShift
 	}
 	skip := off
 	if sp.started {
