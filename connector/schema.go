@@ -38,9 +38,9 @@ type Schema struct {
 	// windowed aggregate (record.Record.WindowStart gives it): a table of
 	// them, keyed by the GROUP BY columns, holds each key's latest window.
 	Windowed bool
-	// Note says why an inferred schema is unknown (the sample could not be
-	// read), or "".
-	Note string
+	// Err says why an inferred schema is unknown (the sample could not be
+	// read), or nil.
+	Err error
 	// Registry names a registry schema: "subject trades-value version 3 id 7".
 	Registry string
 }
@@ -53,8 +53,8 @@ func (s Schema) Table() bool { return len(s.PrimaryKey) > 0 }
 // "declared", "inferred from 120 records", "registry", or "unknown".
 func (s Schema) Describe() string {
 	switch {
-	case s.Columns == nil && s.Note != "":
-		return "unknown: could not read a sample to infer it: " + s.Note
+	case s.Columns == nil && s.Err != nil:
+		return "unknown: could not read a sample to infer it: " + s.Err.Error()
 	case s.Columns == nil && s.Origin == SchemaInferred:
 		return "unknown: no record to infer it from; the query's columns are taken as they come"
 	case s.Columns == nil:

@@ -418,8 +418,11 @@ func (p *Plan) schemasJSON() []jsonSchema {
 		if s.Columns == nil && s.Origin == "" {
 			continue
 		}
-		js := jsonSchema{Source: in.Name, Origin: s.Origin, Records: s.Records, Registry: s.Registry, Note: s.Note,
+		js := jsonSchema{Source: in.Name, Origin: s.Origin, Records: s.Records, Registry: s.Registry,
 			Describe: s.Describe(), Table: s.Table(), PrimaryKey: s.PrimaryKey, Columns: []jsonColumn{}}
+		if s.Err != nil {
+			js.Note = s.Err.Error()
+		}
 		if s.Columns == nil {
 			js.Origin = "unknown"
 		} else {

@@ -188,8 +188,13 @@ func check(ctx context.Context, stmt *sql.Statement, opts Options) (_ *checked, 
 	if c.prog, err = exec.Compile(sel, exec.Options{Properties: c.props, Schema: c.schema.Columns, ExternalWatermark: true}); err != nil {
 		var se *sql.Error
 		switch {
-		case c.schema.Columns == nil && c.schema.Note != "" && errors.As(err, &se):
-			se.Msg += " (the schema of " + c.srcName + " is unknown: " + c.schema.Note + ")"
+		case c.schema.Columns == nil && c.schema.Err != nil && !UsersToFix(c.schema.Err):
+			// The source cannot be read now (its brokers do not answer):
+			// that is the failure, the one the job meets on opening it
+			// when its columns are declared, not the missing columns.
+			return nil, fmt.Errorf("source %q: %w", c.srcName, c.schema.Err)
+		case c.schema.Columns == nil && c.schema.Err != nil && errors.As(err, &se):
+			se.Msg += " (the schema of " + c.srcName + " is unknown: " + c.schema.Err.Error() + ")"
 		case c.schema.Origin == connector.SchemaNotInferred && errors.As(err, &se):
 			se.Msg += " (explain --no-infer read no sample of " + c.srcName + ", so it knows no columns; run would infer them)"
 		case c.schema.Columns == nil && c.schema.Origin == connector.SchemaInferred && errors.As(err, &se):

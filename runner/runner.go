@@ -6,6 +6,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -104,6 +105,19 @@ func (e *ConfigError) Error() string { return e.Err.Error() }
 
 // Unwrap returns the underlying error.
 func (e *ConfigError) Unwrap() error { return e.Err }
+
+// UsersToFix reports whether err is the user's to fix: an error in the
+// statement or its options (ConfigError, sql.PropertyError), credentials
+// or certificates a Kafka cluster refuses (kafka.AuthError), a source
+// topic it does not have (kafka.UnknownTopicError). Any other error is a
+// runtime failure, such as brokers that cannot be reached.
+func UsersToFix(err error) bool {
+	var ce *ConfigError
+	var ae *kafka.AuthError
+	var ute *kafka.UnknownTopicError
+	var pe *sql.PropertyError // an option found wrong only when used
+	return errors.As(err, &ce) || errors.As(err, &ae) || errors.As(err, &ute) || errors.As(err, &pe)
+}
 
 // configErr wraps a non-nil err as a ConfigError.
 func configErr(err error) error {

@@ -317,8 +317,7 @@ func (s *Server) Deploy(name, src string, save bool) (*deployed, error) {
 	}
 	run, err := a.Start(s.ctx, opts, hooks)
 	if err != nil {
-		var ce *runner.ConfigError
-		if errors.As(err, &ce) {
+		if runner.UsersToFix(err) {
 			return nil, &DeployError{http.StatusBadRequest, err}
 		}
 		return nil, &DeployError{http.StatusInternalServerError, err}

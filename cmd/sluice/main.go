@@ -28,10 +28,8 @@ import (
 
 	"github.com/alecthomas/kong"
 
-	"github.com/sluicesql/sluice/connector/kafka"
 	"github.com/sluicesql/sluice/runner"
 	"github.com/sluicesql/sluice/secret"
-	"github.com/sluicesql/sluice/sql"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -182,15 +180,12 @@ func parseMessage(parser *kong.Kong, err error) string {
 	return msg + " (see sluice --help)"
 }
 
-// exitCode classifies err: the user's errors (including credentials or
-// certificates a Kafka cluster refuses, and options it refuses) give 1,
-// all others 2.
+// exitCode classifies err: the user's errors (runner.UsersToFix: SQL,
+// options, credentials or a source topic a Kafka cluster refuses) give 1,
+// all others (brokers that cannot be reached, a failing sink) 2.
 func exitCode(err error) int {
 	var ue userError
-	var ce *runner.ConfigError
-	var ae *kafka.AuthError
-	var pe *sql.PropertyError // an option found wrong only when used
-	if errors.As(err, &ue) || errors.As(err, &ce) || errors.As(err, &ae) || errors.As(err, &pe) {
+	if errors.As(err, &ue) || runner.UsersToFix(err) {
 		return exitUser
 	}
 	return exitRuntime

@@ -34,10 +34,10 @@ func (s *Source) SourceSchema(ctx context.Context, limits connector.InferLimits)
 		return connector.Schema{Columns: s.withKeyField(cols), Origin: connector.SchemaInferred}, nil
 	}
 	// A topic that cannot be read now is no error here: the job fails when
-	// it connects, and EXPLAIN shows why the schema is unknown (Note).
+	// it connects, and EXPLAIN shows why the schema is unknown (Err).
 	starts, ends, err := listOffsets(ctx, s.cfg.conn, s.cfg.topic)
 	if err != nil {
-		return connector.Schema{Origin: connector.SchemaInferred, Note: fmt.Sprintf("kafka source %q: %v", s.cfg.name, err)}, nil
+		return connector.Schema{Origin: connector.SchemaInferred, Err: fmt.Errorf("kafka source %q: %w", s.cfg.name, err)}, nil
 	}
 	s.mu.Lock()
 	if s.partitions == 0 {
@@ -53,7 +53,7 @@ func (s *Source) SourceSchema(ctx context.Context, limits connector.InferLimits)
 		values[kr.Partition] = append(values[kr.Partition], kr.Value)
 	})
 	if err != nil && !(errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil) {
-		return connector.Schema{Origin: connector.SchemaInferred, Note: err.Error()}, nil
+		return connector.Schema{Origin: connector.SchemaInferred, Err: err}, nil
 	}
 	in := codec.NewInferrer(limits.TimeColumns...).ForStream()
 	for _, p := range slices.Sorted(maps.Keys(values)) {

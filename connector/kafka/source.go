@@ -296,18 +296,45 @@ func listOffsets(ctx context.Context, conn Conn, topic string) (starts, ends map
 			out[p] = o.Offset
 		}
 		if len(out) == 0 {
-			return nil, fmt.Errorf("topic %q not found", topic)
+			return nil, &UnknownTopicError{Topic: topic}
 		}
 		return out, nil
 	}
 	if starts, err = get(adm.ListStartOffsets); err != nil {
-		return nil, nil, fmt.Errorf("listing offsets of topic %q: %w", topic, conn.connError(err))
+		return nil, nil, fmt.Errorf("listing offsets of topic %q: %w", topic, conn.topicError(topic, err))
 	}
 	if ends, err = get(adm.ListEndOffsets); err != nil {
-		return nil, nil, fmt.Errorf("listing offsets of topic %q: %w", topic, conn.connError(err))
+		return nil, nil, fmt.Errorf("listing offsets of topic %q: %w", topic, conn.topicError(topic, err))
 	}
 	return starts, ends, nil
 }
+
+// topicError is connError for a request about topic: the brokers' answer
+// that they do not have it becomes an *UnknownTopicError.
+func (c Conn) topicError(topic string, err error) error {
+	if errors.Is(err, kerr.UnknownTopicOrPartition) {
+		return &UnknownTopicError{Topic: topic, Err: err}
+	}
+	return c.connError(err)
+}
+
+// UnknownTopicError is a source topic the cluster does not have (a wrong
+// name, or a topic not created yet). It is the user's to fix, whether the
+// statement declares its columns or they are to be inferred from the topic.
+type UnknownTopicError struct {
+	Topic string
+	Err   error // the brokers' answer, or nil when they listed no partition
+}
+
+func (e *UnknownTopicError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("topic %q not found", e.Topic)
+	}
+	return fmt.Sprintf("topic %q not found: %v", e.Topic, e.Err)
+}
+
+// Unwrap returns the brokers' answer.
+func (e *UnknownTopicError) Unwrap() error { return e.Err }
 
 // Open connects and starts reading. Readers arrive on the returned channel:
 // every partition at once without a group; with a group, each partition when
