@@ -92,6 +92,25 @@ func (p *Program) GroupsForEver() bool {
 	return p.agg != nil && !p.agg.windowed() && !p.agg.global && len(p.order) == 0 && p.analytic == nil && p.top == nil && p.groupTop == nil && !p.distinct
 }
 
+// HeldForGood says why, under HoldChanges, the first record each source
+// partition gives the query holds the partition's commit until the input
+// ends, or returns "" when its commits move on: a row window (OVER
+// without a GROUP BY or Top-N) carries every earlier row of its key
+// (heldRowWindow), and an aggregate without a window keeps its groups
+// until the input ends. A replay from a commit past that record would
+// rebuild the state without it.
+func (p *Program) HeldForGood() string {
+	switch {
+	case p.top != nil:
+		return ""
+	case p.agg == nil && p.analytic != nil:
+		return "its row window (OVER) carries every earlier row of its key"
+	case p.agg != nil && !p.agg.windowed():
+		return "its aggregate without a window keeps its groups until the input ends"
+	}
+	return ""
+}
+
 // HoldChanges makes Held report the records of the state that is updated
 // after its rows were written too (the oldest record of each one still
 // kept), not only of the state not yet emitted: the groups and windows

@@ -67,6 +67,7 @@ func (c *checked) repartition(ctx context.Context, stmt *sql.Statement, opts Opt
 		return err
 	}
 	j.Program.SetReplayFences(j.stages.in)
+	warnHeldForGood(j, j.Program.HeldForGood())
 	if g, _ := guarantee(c.props); g != ExactlyOnce {
 		return nil
 	}
@@ -80,6 +81,23 @@ func (c *checked) repartition(ctx context.Context, stmt *sql.Statement, opts Opt
 		j.closers = append(j.closers, dlq.Close)
 	}
 	return j.stages.exactlyOnce(dlq)
+}
+
+// warnHeldForGood warns, once per statement as it is prepared, that stage
+// 2 of the repartitioned statement j holds its commits at the first
+// record of each partition of the repartition topic for good, for why
+// (exec.Program.HeldForGood; nothing when why is ""): the topic is never
+// purged, a rebalance or restart replays each partition from its start,
+// and once the topic's retention deletes its first records a replay
+// rebuilds the state without them.
+func warnHeldForGood(j *Job, why string) {
+	if why == "" {
+		return
+	}
+	rp := j.Plan.Repartition
+	slog.Warn("the repartitioned statement holds its commits on the repartition topic at each partition's first record for good, since "+why+
+		": the topic is never purged and grows with the input, and a rebalance or restart replays every partition from its start; size the topic's retention for the whole run (once it deletes the first records, a replay gives other results)",
+		"statement", j.Name, "topic", rp.Topic, "group", rp.Group)
 }
 
 // exactlyOnce makes stage 2 commit in Kafka transactions

@@ -2,7 +2,9 @@ package runner
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -85,5 +87,82 @@ func TestExplainKnowsTheSourcePartitions(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("EXPLAIN lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+// TestHeldForGoodWarning: preparing a repartitioned statement whose stage
+// 2 holds its commits at each partition's first record for good (a GROUP
+// BY without a window, a row window, SESSION windows after an outer join)
+// logs one warning that says why, names the topic and says what it means;
+// a windowed GROUP BY, whose commits move on as its windows fire, and a
+// SESSION window without an outer join log none.
+func TestHeldForGoodWarning(t *testing.T) {
+	b := kafkaCluster(t, "trades", "payments")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.ProduceSync(ctx,
+		&kgo.Record{Topic: "trades", Key: []byte("t1"), Value: []byte(`{"trader":"t1","symbol":"A","price":3,"ts":1700000000000}`)},
+		&kgo.Record{Topic: "payments", Key: []byte("p1"), Value: []byte(`{"pay_id":1,"symbol":"A","ts":1700000000001}`)},
+	).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	prev := slog.Default()
+	defer slog.SetDefault(prev)
+	const with = ` WITH ('trades.type'='kafka_source', 'trades.bootstrap.servers'='%[1]s', 'trades.group.id'='%[2]s', 'event.time.field'='ts'%[3]s)`
+	const payments = `, 'payments.type'='kafka_source', 'payments.bootstrap.servers'='%s'`
+	const warning = "holds its commits on the repartition topic at each partition's first record for good"
+	for _, c := range []struct {
+		name, query, why string
+	}{
+		{"groups", `SELECT symbol, COUNT(*) AS n FROM trades GROUP BY symbol`, "its aggregate without a window keeps its groups until the input ends"},
+		{"row_window", `SELECT symbol, LAG(price) OVER (PARTITION BY symbol ORDER BY ts) AS prev FROM trades`, "its row window (OVER) carries every earlier row of its key"},
+		{"outer_sessions", `SELECT t.symbol, _WINDOW_START AS w, COUNT(*) AS n, COUNT(p.pay_id) AS paid
+FROM trades t LEFT JOIN payments p ON t.symbol = p.symbol WITHIN INTERVAL '1' SECOND
+GROUP BY t.symbol WINDOW SESSION(INTERVAL '400' MILLISECOND) EMIT FINAL`, "the rows of its outer join that matched hold it"},
+		{"tumbling", `SELECT symbol, COUNT(*) AS n FROM trades GROUP BY symbol WINDOW TUMBLING(INTERVAL '1' SECOND) EMIT FINAL`, ""},
+		{"inner_sessions", `SELECT t.symbol, _WINDOW_START AS w, COUNT(*) AS n
+FROM trades t JOIN payments p ON t.symbol = p.symbol WITHIN INTERVAL '1' SECOND
+GROUP BY t.symbol WINDOW SESSION(INTERVAL '400' MILLISECOND) EMIT FINAL`, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			joins := ""
+			if strings.Contains(c.query, "JOIN") {
+				joins = fmt.Sprintf(payments, b)
+			}
+			stmts, err := sql.Parse("q.sql", fmt.Sprintf(c.query+with, b, "g-"+c.name, joins))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var logs strings.Builder
+			slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
+			j, err := Prepare(ctx, stmts[0], Options{Stdout: io.Discard})
+			slog.SetDefault(prev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer j.Discard()
+			if j.Plan.Repartition == nil {
+				t.Fatal("the statement is not repartitioned")
+			}
+			got := logs.String()
+			switch n := strings.Count(got, warning); {
+			case c.why == "" && n > 0:
+				t.Errorf("warned that the commits are held for good:\n%s", got)
+			case c.why == "":
+			case n != 1:
+				t.Errorf("%d warnings that the commits are held for good, want 1:\n%s", n, got)
+			default:
+				for _, want := range []string{"level=WARN", c.why, "the topic is never purged", "replays every partition from its start", "topic=g-" + c.name + "-"} {
+					if !strings.Contains(got, want) {
+						t.Errorf("the warning lacks %q:\n%s", want, got)
+					}
+				}
+			}
+		})
 	}
 }

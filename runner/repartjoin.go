@@ -70,6 +70,7 @@ func (q *joinQuery) repartitionJoin(ctx context.Context, stmt *sql.Statement, op
 		// under a replayed partition's fence (for tables only, the query
 		// after them judges the records after the fence by it too)
 		prog.SetReplayFences(j.stages.in)
+		warnHeldForGood(j, prog.HeldForGood())
 	}
 	return err
 }

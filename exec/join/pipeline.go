@@ -268,6 +268,22 @@ func (p *Program) holdsMatched() bool {
 	return p.fence != nil && p.Outer() && (p.Program.GroupsForEver() || p.Program.Sessions())
 }
 
+// HeldForGood says why, in stage 2 of a repartitioned statement, the
+// first record each source partition gives the join holds the
+// partition's commit until the input ends, or returns "": as the query
+// after the join does (exec.Program.HeldForGood), or, for SESSION windows
+// after an outer join, because the outer rows that matched hold it
+// (holdsMatched).
+func (p *Program) HeldForGood() string {
+	if why := p.Program.HeldForGood(); why != "" {
+		return why
+	}
+	if p.Outer() && p.Program.Sessions() {
+		return "the rows of its outer join that matched hold it, so that a replay folds every row into sessions as one process does"
+	}
+	return ""
+}
+
 // Finish ends a bounded input.
 func (pl *Pipeline) Finish(out exec.Output) {
 	if pl.ss != nil {
