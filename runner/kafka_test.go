@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/sluicesql/sluice/connector/kafka"
 	"github.com/sluicesql/sluice/internal/kafkatest"
 	"github.com/sluicesql/sluice/job"
 	"github.com/sluicesql/sluice/sql"
@@ -213,5 +214,62 @@ func TestSelectStarOfAnEmptyTopic(t *testing.T) {
 	_, err := Check(context.Background(), stmts[0], Options{})
 	if err == nil || !strings.Contains(err.Error(), "SELECT * needs the input columns") || !strings.Contains(err.Error(), "e has no record to infer them from") {
 		t.Fatalf("got %v, want why no column is known", err)
+	}
+}
+
+// TestJSONKeyColumns: with 'key.format'='json' a Kafka source reads the
+// fields of each message key, a JSON object, as columns: inferred after the
+// value's (SELECT *) or declared, and a key that is not a JSON object
+// sends its message to the dead-letter queue with the reason.
+func TestJSONKeyColumns(t *testing.T) {
+	b := kafkaCluster(t, "orders")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	msgs := []kafka.Message{
+		{Key: []byte(`{"region":"eu","store":1}`), Value: []byte(`{"amount":5}`)},
+		{Key: []byte(`{"region":"us","store":2}`), Value: []byte(`{"amount":7,"store":9}`)},
+		{Key: []byte(`eu-3`), Value: []byte(`{"amount":9}`)},
+	}
+	if err := kafka.Produce(ctx, []string{b}, "orders", msgs...); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	with := func(dlq string) string {
+		return " WITH ('orders.type'='kafka_source', 'orders.bootstrap.servers'='" + b + "', 'orders.key.format'='json'," +
+			" 'orders.stop.at'='end', 'dlq.path'='" + filepath.Join(dir, dlq) + "'"
+	}
+	for _, c := range []struct {
+		name, sql string
+		want      []string
+	}{
+		{"inferred", "SELECT * FROM orders" + with("inferred.jsonl") + ")",
+			[]string{`{"amount":5,"store":1,"region":"eu"}`, `{"amount":7,"store":2,"region":"us"}`}},
+		{"declared", "SELECT amount, region, store FROM orders" + with("declared.jsonl") + ", 'orders.columns'='amount BIGINT, region STRING, store INTEGER')",
+			[]string{`{"amount":5,"region":"eu","store":1}`, `{"amount":7,"region":"us","store":2}`}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			stmts, cat := parseApp(t, c.sql)
+			var out strings.Builder
+			j, err := Prepare(ctx, stmts[len(stmts)-1], Options{Stdout: &out, Catalog: cat})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum, err := j.Run(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows := strings.Split(strings.TrimSpace(out.String()), "\n")
+			slices.Sort(rows)
+			if !slices.Equal(rows, c.want) {
+				t.Errorf("rows %q, want %q", rows, c.want)
+			}
+			dead, err := os.ReadFile(filepath.Join(dir, c.name+".jsonl"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.Total.DeadLettered != 1 || !strings.Contains(string(dead), `"raw":"{\"amount\":9}"`) || !strings.Contains(string(dead), "key: ") {
+				t.Errorf("%d dead letters: %s", sum.Total.DeadLettered, dead)
+			}
+		})
 	}
 }

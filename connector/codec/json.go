@@ -59,6 +59,13 @@ func (d *JSONDecoder) SetInvalidUTF8(mode InvalidUTF8, option string) {
 // is set: to the field's value or to NULL. On error dst holds partial values.
 func (d *JSONDecoder) Decode(data []byte, dst []record.Value) error {
 	clear(dst)
+	return d.DecodeFields(data, dst)
+}
+
+// DecodeFields is Decode setting only the slots of the fields data has,
+// leaving the others as they are (a Kafka message key's fields, over the
+// columns its value filled).
+func (d *JSONDecoder) DecodeFields(data []byte, dst []record.Value) error {
 	d.intern.invalid = false
 	i := skipSpace(data, 0)
 	if i >= len(data) {

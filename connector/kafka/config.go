@@ -22,6 +22,7 @@ type sourceConfig struct {
 	format       string         // "json", "string" or a registry format
 	values       registryFormat // the registry format of values, else nil
 	keys         registryFormat // '<n>.key.format' in a registry format: the key's fields are columns; else nil
+	jsonKey      bool           // '<n>.key.format'='json' set: the key is a JSON object whose fields are columns
 	registry     *registry      // the Schema Registry of the registry formats
 	invalidUTF8  codec.InvalidUTF8
 	keyField     string
@@ -79,6 +80,7 @@ func parseSourceConfig(name string, m map[string]string) (sourceConfig, error) {
 	if c.format, c.values, c.keys, c.registry, err = parseFormats(o, ownRegistry, "json", "string"); err != nil {
 		return c, err
 	}
+	c.jsonKey = o.Has("key.format") && c.keys == nil
 	utf, err := o.Enum(codec.InvalidUTF8Option, codec.InvalidUTF8Values[0], codec.InvalidUTF8Values...)
 	if err != nil {
 		return c, err

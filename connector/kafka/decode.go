@@ -72,7 +72,7 @@ type decoder struct {
 	keySlot int // the '<n>.key.field' column, or -1
 	key     textDecoder
 	value   valueDecoder
-	keys    slotDecoder       // '<n>.key.format' in a registry format, else nil
+	keys    slotDecoder       // '<n>.key.format' when set: the key's fields fill columns; else nil
 	conform *record.Conformer // makes values fit the schema's types; nil when untyped
 }
 
@@ -85,8 +85,13 @@ func newDecoder(cfg *sourceConfig, schema *record.Schema) *decoder {
 			d.keySlot = slot
 		}
 	}
-	if cfg.keys != nil {
+	switch {
+	case cfg.keys != nil:
 		d.keys = cfg.keys.decoder(cfg.registry, keySubject(cfg.topic), schema, text)
+	case cfg.jsonKey:
+		j := codec.NewJSONDecoder(schema)
+		j.SetInvalidUTF8(cfg.invalidUTF8, text.option)
+		d.keys = jsonKeys{j}
 	}
 	switch {
 	case cfg.values != nil:
@@ -108,4 +113,14 @@ func newDecoder(cfg *sourceConfig, schema *record.Schema) *decoder {
 		d.value = j
 	}
 	return d
+}
+
+// jsonKeys reads the message key of a source with '<n>.key.format'='json'
+// as a JSON object: its fields fill the columns of their names, over what
+// the value put there; a key that is not a JSON object fails the message.
+type jsonKeys struct{ *codec.JSONDecoder }
+
+// decodeInto implements slotDecoder.
+func (k jsonKeys) decodeInto(data []byte, dst []record.Value) error {
+	return k.DecodeFields(data, dst)
 }

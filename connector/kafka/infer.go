@@ -19,9 +19,11 @@ import (
 // partition: up to limits.Records in all, a share of them per partition,
 // read within limits.Wait (a slow topic gives the schema of what arrived in
 // time), and taken in partition order. A value that is not a
-// JSON object is skipped. The 'string' format has the one column "value";
-// '<n>.key.field' adds a STRING column holding the message key. An empty
-// topic has no known schema (Columns nil, Origin inferred).
+// JSON object is skipped. The 'string' format has the one column "value".
+// With '<n>.key.format'='json' the fields of the keys that are JSON objects
+// are columns too, after the value's; '<n>.key.field' adds a STRING column
+// holding the message key. An empty topic has no known schema (Columns
+// nil, Origin inferred).
 func (s *Source) SourceSchema(ctx context.Context, limits connector.InferLimits) (connector.Schema, error) {
 	if limits.NoSample {
 		return connector.Schema{Origin: connector.SchemaNotInferred}, nil
@@ -29,9 +31,9 @@ func (s *Source) SourceSchema(ctx context.Context, limits connector.InferLimits)
 	if s.cfg.values != nil {
 		return s.registrySchema(ctx)
 	}
-	if s.cfg.format == "string" {
-		cols := []record.Field{{Name: StringColumn, Type: record.StringType}}
-		return connector.Schema{Columns: s.withKeyField(cols), Origin: connector.SchemaInferred}, nil
+	stringCols := []record.Field{{Name: StringColumn, Type: record.StringType}}
+	if s.cfg.format == "string" && !s.cfg.jsonKey {
+		return connector.Schema{Columns: s.withKeyField(stringCols), Origin: connector.SchemaInferred}, nil
 	}
 	// A topic that cannot be read now is no error here: the job fails when
 	// it connects, and EXPLAIN shows why the schema is unknown (Err).
@@ -48,24 +50,49 @@ func (s *Source) SourceSchema(ctx context.Context, limits connector.InferLimits)
 	// The sample is taken in partition order, whatever order the fetches
 	// come in, so that the columns (in the order first seen) are the same
 	// on every run.
-	values := map[int32][][]byte{}
+	values, keys := map[int32][][]byte{}, map[int32][][]byte{}
 	err = s.fetchSample(ctx, starts, ends, limits.Records, limits.Wait, func(kr *kgo.Record) {
 		values[kr.Partition] = append(values[kr.Partition], kr.Value)
+		if s.cfg.jsonKey && kr.Key != nil {
+			keys[kr.Partition] = append(keys[kr.Partition], kr.Key)
+		}
 	})
 	if err != nil && !(errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil) {
 		return connector.Schema{Origin: connector.SchemaInferred, Err: err}, nil
 	}
-	in := codec.NewInferrer(limits.TimeColumns...).ForStream()
-	for _, p := range slices.Sorted(maps.Keys(values)) {
-		for _, v := range values[p] {
-			_ = in.AddJSON(v) // a bad message goes to the DLQ when the job reads it
+	cols, n := stringCols, 0
+	for _, vs := range values {
+		n += len(vs)
+	}
+	if s.cfg.format != "string" {
+		in := inferJSON(values, limits.TimeColumns)
+		if in.Records() == 0 {
+			return connector.Schema{Origin: connector.SchemaInferred}, nil
+		}
+		cols, n = in.Schema().Fields(), in.Records()
+	}
+	if s.cfg.jsonKey {
+		have := record.NewSchemaOf(cols...)
+		for _, f := range inferJSON(keys, limits.TimeColumns).Schema().Fields() {
+			if _, ok := have.Lookup(f.Name); !ok {
+				cols = append(cols, f)
+			}
 		}
 	}
-	if in.Records() == 0 {
-		return connector.Schema{Origin: connector.SchemaInferred}, nil
+	return connector.Schema{Columns: s.withKeyField(cols), Origin: connector.SchemaInferred, Records: n}, nil
+}
+
+// inferJSON infers the columns of the JSON objects among docs, taken in
+// partition order; a document that is not one is skipped (a bad message
+// goes to the DLQ when the job reads it).
+func inferJSON(docs map[int32][][]byte, timeColumns []string) *codec.Inferrer {
+	in := codec.NewInferrer(timeColumns...).ForStream()
+	for _, p := range slices.Sorted(maps.Keys(docs)) {
+		for _, d := range docs[p] {
+			_ = in.AddJSON(d)
+		}
 	}
-	inferred := in.Schema()
-	return connector.Schema{Columns: s.withKeyField(inferred.Fields()), Origin: connector.SchemaInferred, Records: in.Records()}, nil
+	return in
 }
 
 // registrySchema returns the columns of the latest schema of the topic's
