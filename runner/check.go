@@ -856,29 +856,51 @@ func checkDLQ(props map[string]string, kafkaConn bool) error {
 // use.
 type Schemas struct {
 	mu sync.Mutex
-	m  map[string]connector.Schema
+	m  map[string]foundSchema
 }
 
+// foundSchema is a source's schema and its partition count as known once
+// the schema was found (0: unknown): a Kafka source lists its topic to
+// read a sample.
+type foundSchema struct {
+	schema     connector.Schema
+	partitions int
+}
+
+// partitionsTold is a source that can be told its partition count, which
+// another source over the same topic listed to infer the schema that
+// Schemas gives it, so that its Facts (EXPLAIN's sources line and the
+// repartition topic's size) know it as the first's did.
+type partitionsTold interface{ TellPartitions(n int) }
+
 // NewSchemas returns an empty Schemas.
-func NewSchemas() *Schemas { return &Schemas{m: map[string]connector.Schema{}} }
+func NewSchemas() *Schemas { return &Schemas{m: map[string]foundSchema{}} }
 
 // find returns the schema of the source name (see sourceSchema), from s
-// when it was found before for the same properties.
+// when it was found before for the same properties (src is then told the
+// partition count found with it).
 func (s *Schemas) find(ctx context.Context, sel *sql.Select, name string, decl *sql.Statement, props map[string]string, src connector.Source, noInfer bool) (connector.Schema, error) {
 	if s == nil {
 		return sourceSchema(ctx, sel, name, decl, props, src, noInfer)
 	}
 	key := schemaKey(sel, name, props, noInfer)
 	s.mu.Lock()
-	sch, ok := s.m[key]
+	f, ok := s.m[key]
 	s.mu.Unlock()
 	if ok {
-		return sch, nil
+		if t, ok := src.(partitionsTold); ok && f.partitions > 0 {
+			t.TellPartitions(f.partitions)
+		}
+		return f.schema, nil
 	}
 	sch, err := sourceSchema(ctx, sel, name, decl, props, src, noInfer)
 	if err == nil {
+		f = foundSchema{schema: sch}
+		if src != nil {
+			f.partitions = src.Facts().Partitions
+		}
 		s.mu.Lock()
-		s.m[key] = sch
+		s.m[key] = f
 		s.mu.Unlock()
 	}
 	return sch, err

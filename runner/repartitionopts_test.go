@@ -58,7 +58,9 @@ WITH ('trades.type'='kafka_source', 'trades.bootstrap.servers'='%s', 'trades.gro
 // TestExplainKnowsTheSourcePartitions: EXPLAIN of a statement over a Kafka
 // topic it reads a sample of gives the topic's partition count on the
 // sources line and the repartition topic's as a number (the larger of the
-// source's and 32), not the rule.
+// source's and 32), not the rule, also when the schema it inferred is
+// taken again from the Schemas that remember it (sluice explain checks the
+// file, then plans it).
 func TestExplainKnowsTheSourcePartitions(t *testing.T) {
 	b := kafkaCluster(t, "trades")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -75,17 +77,22 @@ func TestExplainKnowsTheSourcePartitions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := Check(ctx, stmts[0], Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out strings.Builder
-	if err := plan.Explain(&out, []*plan.Plan{c.Plan}); err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{"trades (kafka_source; partition key unknown; 2 partitions)", "topic g-trades-repartition (32 partitions, created if missing)"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("EXPLAIN lacks %q:\n%s", want, out.String())
+	// twice with one Schemas, as sluice explain checks the file and then
+	// plans it: the second check takes the schema the first inferred
+	schemas := NewSchemas()
+	for _, check := range []string{"first", "again"} {
+		c, err := Check(ctx, stmts[0], Options{Schemas: schemas})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out strings.Builder
+		if err := plan.Explain(&out, []*plan.Plan{c.Plan}); err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"trades (kafka_source; partition key unknown; 2 partitions)", "topic g-trades-repartition (32 partitions, created if missing)"} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("%s check: EXPLAIN lacks %q:\n%s", check, want, out.String())
+			}
 		}
 	}
 }

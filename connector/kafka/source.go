@@ -216,6 +216,17 @@ func (s *Source) Facts() connector.Facts {
 	return f
 }
 
+// TellPartitions sets the topic's partition count, for Facts, when the
+// source has not listed the topic itself: another source over the same
+// topic listed it to infer the schema this one was given.
+func (s *Source) TellPartitions(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.partitions == 0 {
+		s.partitions = n
+	}
+}
+
 // Offsets returns the log start offsets and the end offsets (high
 // watermarks) of the topic's partitions as listed when the source opened
 // (nil before Open); the end offsets of a bounded run of a repartitioned

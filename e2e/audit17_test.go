@@ -1,0 +1,262 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/sluicesql/sluice/connector"
+	"github.com/sluicesql/sluice/connector/kafka"
+)
+
+// pricedTrades returns n trades keyed by trader (23 traders, 17 symbols):
+// FLOAT prices with long fractions (a sum depends on its order unless it
+// is exact), a NULL price now and then, and four trades at each event
+// time, so that FIRST_VALUE, LAST_VALUE and STRING_AGG meet ties that only
+// the records' places in the source break.
+func pricedTrades(n int) []kafka.Message {
+	base := time.Date(2024, 1, 15, 0, 0, 0, 0, time.UTC)
+	msgs := make([]kafka.Message, n)
+	for i := range n {
+		trader := i % 23
+		price := fmt.Sprintf("%.17g", 100+float64(i%97)/7)
+		if i%31 == 7 {
+			price = "null"
+		}
+		ts := base.Add(time.Duration(i/4*5) * time.Millisecond).Format("2006-01-02T15:04:05.000Z")
+		msgs[i] = kafka.Message{Key: fmt.Appendf(nil, "%d", trader),
+			Value: fmt.Appendf(nil, `{"trader_id":%d,"symbol":"S%d","price":%s,"quantity":%d,"trade_time":"%s"}`,
+				trader, (i*7+i/50)%17, price, 1+(i*13)%500, ts)}
+	}
+	return msgs
+}
+
+// pricedColumns declares the columns of pricedTrades, the price a FLOAT.
+const pricedColumns = "trader_id BIGINT, symbol STRING, price DOUBLE, quantity BIGINT, trade_time TIMESTAMP"
+
+// everyAggregate is a GROUP BY symbol with every aggregate whose value
+// could depend on the order in which a group's records arrive, a HAVING,
+// and %s the window and EMIT clause.
+const everyAggregate = `SELECT symbol, _WINDOW_START AS w, COUNT(*) AS n, COUNT(price) AS priced, SUM(quantity) AS qty,
+  SUM(price) AS total, AVG(price) AS mean, MIN(price) AS lo, MAX(price) AS hi, COUNT(DISTINCT trader_id) AS traders,
+  STDDEV(price) AS sd, VARIANCE(price) AS var, MEDIAN(price) AS med, FIRST_VALUE(trader_id) AS first_trader,
+  LAST_VALUE(trader_id) AS last_trader, STRING_AGG(CAST(trader_id AS STRING), '-') AS who
+FROM trades GROUP BY symbol HAVING COUNT(*) > 3 AND MAX(price) > 101 %s`
+
+// TestAuditAggregatesAcrossProcesses runs an unaligned windowed GROUP BY
+// with every order-dependent aggregate (a FLOAT SUM and AVG, STDDEV,
+// VARIANCE, MEDIAN, FIRST_VALUE and LAST_VALUE over ties, STRING_AGG,
+// COUNT(DISTINCT)) and a HAVING, in three processes of a group over topics
+// of 12, 8 and 3 partitions with a repartition topic of another count
+// ('repartition.partitions' 5, 7, 16), SLIDING and TUMBLING windows, EMIT
+// FINAL and EMIT CHANGES: the group writes exactly the rows of one
+// process, to the last digit; and again with a process killed mid-run and
+// two joining.
+func TestAuditAggregatesAcrossProcesses(t *testing.T) {
+	t.Parallel()
+	for name, tt := range map[string]struct {
+		source  int32
+		topic   string
+		window  string
+		changes bool
+		kill    bool
+	}{
+		"sliding-final-12-into-5":    {12, "5", "WINDOW SLIDING(trade_time, INTERVAL '1' SECOND, INTERVAL '250' MILLISECOND) EMIT FINAL", false, false},
+		"sliding-changes-3-into-7":   {3, "7", "WINDOW SLIDING(trade_time, INTERVAL '1' SECOND, INTERVAL '250' MILLISECOND) EMIT CHANGES", true, false},
+		"tumbling-final-8-into-16":   {8, "16", "WINDOW TUMBLING(trade_time, INTERVAL '500' MILLISECOND) EMIT FINAL", false, true},
+		"tumbling-changes-12-into-5": {12, "5", "WINDOW TUMBLING(trade_time, INTERVAL '500' MILLISECOND) EMIT CHANGES", true, true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			sh := tradeShapeOf(t, pricedTrades(6000), fmt.Sprintf(everyAggregate, tt.window), "trades.columns", pricedColumns)
+			sh.sized["trades"], sh.changes = tt.source, tt.changes
+			var got []string
+			var brokers string
+			if tt.kill {
+				var tail *heldTail
+				brokers, tail = sh.startHeld(t, 0.4, "want", "got")
+				got = sh.killAndJoin(t, brokers, tail, "repartition.partitions", tt.topic)
+			} else {
+				brokers = sh.start(t, "want", "got")
+				got = sh.group(t, brokers, 3, "repartition.partitions", tt.topic)
+			}
+			sameLines(t, "rows of the group", got, sh.oneProcess(t, brokers))
+			if n := topicPartitions(t, brokers, "g-out-repartition"); fmt.Sprint(n) != tt.topic {
+				t.Errorf("the repartition topic has %d partitions, want 'repartition.partitions' %s", n, tt.topic)
+			}
+		})
+	}
+}
+
+// topicPartitions returns how many partitions topic has.
+func topicPartitions(t *testing.T, brokers, topic string) int {
+	t.Helper()
+	n := 0
+	withAdmin(t, brokers, func(ctx context.Context, adm *kadm.Client) error {
+		td, err := adm.ListTopics(ctx, topic)
+		if err == nil {
+			err = td.Error()
+		}
+		n = len(td[topic].Partitions)
+		return err
+	})
+	return n
+}
+
+// TestAuditJoinsOfUnequalTopics joins orders (4 partitions, keyed by
+// customer, the FROM stream) with payments (8 partitions, keyed by payment
+// id) within a second, inner and LEFT, through a repartition topic of 6
+// partitions, in three processes of a group, and again with one killed
+// mid-run and two joining: the group writes exactly one process's rows.
+func TestAuditJoinsOfUnequalTopics(t *testing.T) {
+	t.Parallel()
+	for _, join := range []string{"JOIN", "LEFT JOIN"} {
+		for _, kill := range []bool{false, true} {
+			name := strings.ReplaceAll(join, " ", "-") + "/three"
+			if kill {
+				name = strings.ReplaceAll(join, " ", "-") + "/kill-and-join"
+			}
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				sc := paidOrdersN(3000, join)
+				sc.sized["orders"], sc.sized["payments"] = 4, 8
+				sh := shape{kafkaInput: sc.kafkaInput, stmt: sc.stmt}
+				var brokers string
+				var got []string
+				if kill {
+					var tail *heldTail
+					brokers, tail = sh.startHeld(t, 0.4, "want", "got")
+					got = sh.killAndJoin(t, brokers, tail, "repartition.partitions", "6")
+				} else {
+					brokers = sh.start(t, "want", "got")
+					got = sh.group(t, brokers, 3, "repartition.partitions", "6")
+				}
+				sameLines(t, "rows of the group", got, sh.oneProcess(t, brokers))
+				if n := topicPartitions(t, brokers, "g-out-repartition"); n != 6 {
+					t.Errorf("the repartition topic has %d partitions, want 6", n)
+				}
+			})
+		}
+	}
+}
+
+// TestAuditProcessesLeaveGracefully runs the unaligned windowed GROUP BY
+// in three processes; once the group committed on the repartition topic,
+// two of them stop cleanly (drained, committed, leaving the group) and one
+// more starts, and the rest of the input arrives: the two processes left
+// write exactly one process's windows, with the rows the leavers wrote
+// never contradicting them.
+func TestAuditProcessesLeaveGracefully(t *testing.T) {
+	t.Parallel()
+	sh := tradeShapeOf(t, pricedTrades(6000), fmt.Sprintf(everyAggregate, "WINDOW TUMBLING(trade_time, INTERVAL '250' MILLISECOND) EMIT FINAL"),
+		"trades.columns", pricedColumns)
+	brokers, tail := sh.startHeld(t, 0.4, "want", "got")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	text := sh.text(brokers, "g", "got")
+	procs := []*stage{startStage(t, ctx, text), startStage(t, ctx, text), startStage(t, ctx, text)}
+	waitWithin(t, hangAfter(ctx), "the group commits on the repartition topic", func() bool {
+		offs, err := groupOffsets(ctx, brokers, "g", "g-out-repartition")
+		return err == nil && len(offs) > 0
+	})
+	procs[0].stop(t, "0")
+	procs[1].stop(t, "1")
+	for i, p := range procs[:2] {
+		if p.err != nil {
+			t.Fatalf("process %d stopped with %v", i, p.err)
+		}
+	}
+	joined := startStage(t, ctx, text)
+	waitFor(t, "the process started after the others left lists where the source ends", func() bool { return listedEnds(joined) })
+	tail.release(t)
+	procs[2].wait(t, ctx, "2")
+	joined.wait(t, ctx, "3")
+	sameLines(t, "rows of the group", sh.answer(t, brokers, "got"), sh.oneProcess(t, brokers))
+}
+
+// TestAuditDeadLettersOfRepartitionedRecords: malformed records (JSON cut
+// short, a quantity that is not a number) and records that fail to
+// evaluate (a division by zero in WHERE) in a repartitioned statement run
+// by three processes are dead-lettered as one process dead-letters them:
+// at their place in the source (topic, partition, offset), with the same
+// reason, a malformed one with its original bytes; and the group writes
+// one process's windows.
+func TestAuditDeadLettersOfRepartitionedRecords(t *testing.T) {
+	t.Parallel()
+	msgs := keyBy(genTrades(t, 6000, 40), byTrader)
+	bad := map[string]bool{} // the original bytes of the malformed records
+	for i := 50; i < len(msgs); i += 613 {
+		msgs[i].Value = msgs[i].Value[:len(msgs[i].Value)/2]
+		bad[string(msgs[i].Value)] = true
+	}
+	for i := 90; i < len(msgs); i += 877 {
+		msgs[i].Value = quantityRe.ReplaceAll(msgs[i].Value, []byte(`"quantity":"many"`))
+		bad[string(msgs[i].Value)] = true
+	}
+	sh := tradeShapeOf(t, msgs, "SELECT symbol, _WINDOW_START AS w, COUNT(*) AS n, SUM(quantity) AS qty FROM trades "+
+		"WHERE 100 / (quantity %% 97) >= 0 GROUP BY symbol WINDOW TUMBLING(trade_time, INTERVAL '100' MILLISECOND) EMIT FINAL",
+		"trades.columns", "trader_id BIGINT, symbol STRING, price DECIMAL(10,2), quantity BIGINT, trade_time TIMESTAMP")
+	brokers := sh.start(t, "want", "got", "dead-want", "dead-got")
+	got := sh.group(t, brokers, 3, "dlq.topic", "dead-got")
+	sameLines(t, "rows of the group", got, sh.oneProcess(t, brokers, "dlq.topic", "dead-want"))
+	want, gotDead := deadLetters(t, brokers, "dead-want"), deadLetters(t, brokers, "dead-got")
+	if len(want) != len(gotDead) {
+		t.Errorf("the group dead-lettered %d records, one process %d", len(gotDead), len(want))
+	}
+	malformed, failed := 0, 0
+	for at, w := range want {
+		g, ok := gotDead[at]
+		switch {
+		case !ok:
+			t.Errorf("no dead letter at %s (one process: %s)", at, w.Reason)
+			continue
+		case g.Reason != w.Reason:
+			t.Errorf("dead letter at %s: reason %q, one process %q", at, g.Reason, w.Reason)
+		}
+		if bad[original(t, w)] {
+			malformed++
+			if original(t, g) != original(t, w) {
+				t.Errorf("dead letter at %s holds %q, want the original %q", at, original(t, g), original(t, w))
+			}
+			continue
+		}
+		failed++
+		if !strings.Contains(g.Reason, "division by zero") {
+			t.Errorf("dead letter at %s: reason %q, want a division by zero", at, g.Reason)
+		}
+		if g.Repartition == nil {
+			t.Errorf("dead letter at %s of stage 2 does not give its place in the repartition topic", at)
+		}
+	}
+	if malformed != len(bad) || failed == 0 {
+		t.Errorf("%d malformed records dead-lettered of %d, %d failed: the test checks little", malformed, len(bad), failed)
+	}
+}
+
+// quantityRe matches the quantity of a generated trade's JSON line.
+var quantityRe = regexp.MustCompile(`"quantity":[0-9]+`)
+
+// deadLetters returns the dead letters in topic by their place in the
+// source, failing the test when one place has two different reasons.
+func deadLetters(t *testing.T, brokers, topic string) map[string]connector.DeadLetterJSON {
+	t.Helper()
+	out := map[string]connector.DeadLetterJSON{}
+	for _, r := range readTopic(t, brokers, topic) {
+		var l connector.DeadLetterJSON
+		if err := json.Unmarshal(r.Value, &l); err != nil {
+			t.Fatalf("dead letter %q: %v", r.Value, err)
+		}
+		at := fmt.Sprintf("%s/%d/%d", l.Source, l.Partition, l.Offset)
+		if old, ok := out[at]; ok && old.Reason != l.Reason {
+			t.Errorf("two dead letters at %s: %q and %q", at, old.Reason, l.Reason)
+		}
+		out[at] = l
+	}
+	return out
+}
