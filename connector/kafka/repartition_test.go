@@ -304,3 +304,147 @@ func resendingRecords(rng *rand.Rand, sources, n int) ([]*kgo.Record, []int64) {
 	}
 	return recs, sent
 }
+
+// TestStage1RestartLowersNoWatermark pins stage 2's rule across stage-1
+// restarts: a member that takes a source partition over starts its
+// watermark again from the event times it reads from the committed offset
+// (lower than one run's), and reports it, but a repartition partition's
+// watermark never goes back, every record it keeps is judged late by at
+// least its partition's highest watermark before it and its source
+// partition's highest report (so no record goes into a window that fired,
+// which would write it twice, and a record late before the restart is
+// late after it), the copies of records handed out are dropped (a record
+// judged on time is not judged again), and a replay from any commit
+// judges every record it keeps as the run did. Randomized: members die at
+// random, their successors send again what was not committed.
+func TestStage1RestartLowersNoWatermark(t *testing.T) {
+	const sources, window = 3, 50
+	restarts, lowered := 0, 0
+	for seed := range uint64(40) {
+		rng := rand.New(rand.NewPCG(seed, 13))
+		// each source partition's event times, out of order by up to 40
+		var events [sources][]int64
+		for p := range events {
+			for o := range 400 {
+				events[p] = append(events[p], int64(o)*3+rng.Int64N(40))
+			}
+		}
+		// stage 1: each member's watermark is the highest event time it
+		// read since it took the partition, less 20 (noWatermark before one)
+		var recs []*kgo.Record
+		var sent, committed, from [sources]int64
+		wm := func(p int) int64 {
+			w := int64(noWatermark)
+			for _, e := range events[p][from[p]:sent[p]] {
+				w = max(w, e-20)
+			}
+			return w
+		}
+		for range 1500 {
+			off := int64(len(recs))
+			p := rng.IntN(sources)
+			switch r := rng.IntN(30); {
+			case r == 0 && sent[p] > committed[p]:
+				// its member dies: its successor starts from the committed
+				// offset, and its watermark from the records from there
+				sent[p], from[p] = committed[p], committed[p]
+				restarts++
+			case r < 6:
+				committed[p] += rng.Int64N(sent[p] - committed[p] + 1)
+				recs = append(recs, progressRecord(off, partProgress{partition: int32(p), watermark: wm(p), committed: committed[p]}))
+			case sent[p] < int64(len(events[p])):
+				recs = append(recs, dataRecord(off, int32(p), sent[p], wm(p)))
+				sent[p]++
+			}
+		}
+
+		run := newUpstream(sources, false)
+		type judged struct {
+			kept    bool
+			carried int64 // the watermark the record is judged late by
+			wm      int64 // the partition's watermark after it (noWatermark: none)
+		}
+		got := make([]judged, len(recs))
+		reported := make([]int64, sources)
+		for p := range reported {
+			reported[p] = noWatermark
+		}
+		high, seen := int64(noWatermark), map[[2]int64]bool{}
+		for i, kr := range recs {
+			o, isData := origin{}, false
+			if v, ok := header(kr, originHeader); ok {
+				o, _ = parseOrigin(v)
+				isData = true
+			}
+			keep, err := run.admit(kr)
+			if err != nil {
+				t.Fatalf("seed %d: record %d: %v", seed, i, err)
+			}
+			got[i] = judged{kept: keep, carried: run.carried, wm: noWatermark}
+			if w, ok := run.watermark(); ok {
+				got[i].wm = w
+				if w < high {
+					t.Fatalf("seed %d: record %d: the partition's watermark went back from %d to %d", seed, i, high, w)
+				}
+				high = w
+			}
+			if !isData {
+				ps, _, _ := parseControl(kr.Headers[0].Value, nil)
+				for _, pp := range ps {
+					reported[pp.partition] = max(reported[pp.partition], pp.watermark)
+				}
+				continue
+			}
+			key := [2]int64{int64(o.partition), o.offset}
+			if keep == seen[key] {
+				t.Fatalf("seed %d: record %d (source %d/%d): kept %v, seen before %v", seed, i, o.partition, o.offset, keep, seen[key])
+			}
+			seen[key] = true
+			if !keep {
+				continue
+			}
+			if c := run.carried; c < high || c < reported[o.partition] {
+				t.Fatalf("seed %d: record %d (source %d/%d) judged by watermark %d, below the partition's %d or its source partition's report %d",
+					seed, i, o.partition, o.offset, c, high, reported[o.partition])
+			}
+			if o.watermark < run.carried {
+				lowered++
+			}
+			// a window that fired: the record is late by it
+			if e := events[o.partition][o.offset]; (e/window+1)*window <= high && (e/window+1)*window > run.carried {
+				t.Fatalf("seed %d: record %d (event time %d) joins a window that fired under %d", seed, i, e, high)
+			}
+		}
+
+		// a replay from each commit a reader makes as it reads (as one
+		// at every twentieth record would) judges the records after it as the
+		// run did
+		again := newUpstream(sources, false)
+		for i, kr := range recs {
+			again.admit(kr)
+			again.publish(int64(i + 1))
+			if i%20 != 0 {
+				continue
+			}
+			o := again.commitOffset(int64(i + 1))
+			replay := newUpstream(sources, false)
+			if v := again.viewAt(o); v != nil {
+				_, _, rv, _ := parseStageCheckpoint(stagePrefix + "0:0:" + encodeView(v, 0))
+				replay.resumeFrom(rv)
+			}
+			for j := o; j < int64(len(recs)); j++ {
+				keep, _ := replay.admit(recs[j])
+				r := judged{kept: keep, carried: replay.carried, wm: noWatermark}
+				if w, ok := replay.watermark(); ok {
+					r.wm = w
+				}
+				if keep != got[j].kept || (keep && r.carried != got[j].carried) || r.wm != got[j].wm {
+					t.Fatalf("seed %d: replay from %d: record %d: %+v, the run had %+v", seed, o, j, r, got[j])
+				}
+			}
+		}
+	}
+	if restarts == 0 || lowered == 0 {
+		t.Errorf("%d restarts, %d records carrying a watermark below the one they were judged by: the test checks little", restarts, lowered)
+	}
+}
