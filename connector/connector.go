@@ -48,6 +48,11 @@ type DeadLetter struct {
 	// Via is, for a record read through a repartition topic, its place
 	// there; nil for a record read from its source.
 	Via *Place `json:"via,omitempty"`
+	// Tombstone marks a Kafka message with no value, which is no record:
+	// a table deletes its key with it, and a stream (the job's sources)
+	// skips it, counted as filtered, as ksqlDB does; it is not written to
+	// the dead-letter queue. A table that cannot apply one clears the mark.
+	Tombstone bool `json:"-"`
 }
 
 // Place is a record's place in a Kafka topic.

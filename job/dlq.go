@@ -132,14 +132,20 @@ func (g *dlqGuard) add(d connector.DeadLetter) {
 }
 
 // sourceDLQ is the DeadLetters a source gets: it counts decode failures of
-// that source.
+// that source, and the tombstones it skips.
 type sourceDLQ struct {
-	g     *dlqGuard
-	count atomic.Int64
+	g       *dlqGuard
+	count   atomic.Int64
+	skipped atomic.Int64
 }
 
-// Add implements connector.DeadLetters.
+// Add implements connector.DeadLetters. A tombstone (a Kafka message with
+// no value) is no row of a stream: it is counted, not dead-lettered.
 func (s *sourceDLQ) Add(d connector.DeadLetter) {
+	if d.Tombstone {
+		s.skipped.Add(1)
+		return
+	}
 	s.count.Add(1)
 	d.Raw = append([]byte(nil), d.Raw...)
 	if d.Key != nil {

@@ -42,6 +42,10 @@ type Summary struct {
 	Total      PartitionStats
 	// SourceDeadLettered counts records that failed to decode, per source.
 	SourceDeadLettered map[string]int64
+	// SourceSkipped counts the records a source read that are no row, per
+	// source: a stream's Kafka messages with no value (tombstones), which
+	// ksqlDB skips too. They count in Total.In and Total.Filtered.
+	SourceSkipped map[string]int64
 	// RowsWritten counts the rows the sinks made durable (after LIMIT):
 	// written, then flushed or acknowledged by the broker. Rows written
 	// after the last successful flush do not count.
@@ -71,7 +75,7 @@ type Summary struct {
 
 // summary assembles the run's Summary from the live counters.
 func (r *run) summary(interrupted bool) *Summary {
-	s := &Summary{Strategy: r.cfg.Strategy.Name(), SourceDeadLettered: map[string]int64{},
+	s := &Summary{Strategy: r.cfg.Strategy.Name(), SourceDeadLettered: map[string]int64{}, SourceSkipped: map[string]int64{},
 		RowsWritten: r.written.Load(), Watermark: r.wm.Load(), DeadLetters: r.dlq.total.Load(),
 		Committed: map[string]map[int32]int64{}, Elapsed: time.Since(r.start), Interrupted: interrupted}
 	var maxIn int64
@@ -90,8 +94,13 @@ func (r *run) summary(interrupted bool) *Summary {
 		s.SourceDeadLettered[r.cfg.Sources[i].Name()] += n
 		s.Total.In += n
 		s.Total.DeadLettered += n
+		if n := sd.skipped.Load(); n > 0 {
+			s.SourceSkipped[r.cfg.Sources[i].Name()] += n
+			s.Total.In += n
+			s.Total.Filtered += n
+		}
 	}
-	if mean := float64(s.Total.In-sumValues(s.SourceDeadLettered)) / float64(len(r.workers)); mean > 0 {
+	if mean := float64(s.Total.In-s.sourceOnly()) / float64(len(r.workers)); mean > 0 {
 		s.Skew = float64(maxIn) / mean
 	}
 	if hi := highestEvent(r.sourcePartitions()); hi != noWatermark && s.Watermark != noWatermark {
@@ -150,12 +159,8 @@ func (s *Summary) Add(earlier *Summary) {
 		s.Partitions[i].addCounts(earlier.Partitions[i])
 	}
 	s.Total.addCounts(earlier.Total)
-	for name, n := range earlier.SourceDeadLettered {
-		if s.SourceDeadLettered == nil {
-			s.SourceDeadLettered = map[string]int64{}
-		}
-		s.SourceDeadLettered[name] += n
-	}
+	s.SourceDeadLettered = addCounts(s.SourceDeadLettered, earlier.SourceDeadLettered)
+	s.SourceSkipped = addCounts(s.SourceSkipped, earlier.SourceSkipped)
 	s.RowsWritten += earlier.RowsWritten
 	s.DeadLetters += earlier.DeadLetters
 	s.DLQPath = cmp.Or(s.DLQPath, earlier.DLQPath)
@@ -178,7 +183,7 @@ func (s *Summary) Add(earlier *Summary) {
 		maxIn = max(maxIn, p.In)
 	}
 	s.Skew = 0
-	if mean := float64(s.Total.In-sumValues(s.SourceDeadLettered)) / float64(len(s.Partitions)); len(s.Partitions) > 0 && mean > 0 {
+	if mean := float64(s.Total.In-s.sourceOnly()) / float64(len(s.Partitions)); len(s.Partitions) > 0 && mean > 0 {
 		s.Skew = float64(maxIn) / mean
 	}
 }
@@ -189,6 +194,23 @@ func (t *PartitionStats) addCounts(p PartitionStats) {
 	depth, capacity := t.QueueDepth, t.QueueCap
 	t.add(p)
 	t.QueueDepth, t.QueueCap = depth, capacity
+}
+
+// addCounts adds the counts of earlier to m, by name, and returns m.
+func addCounts(m, earlier map[string]int64) map[string]int64 {
+	for name, n := range earlier {
+		if m == nil {
+			m = map[string]int64{}
+		}
+		m[name] += n
+	}
+	return m
+}
+
+// sourceOnly returns the records of Total.In that no partition saw: the
+// sources' dead letters and skipped records.
+func (s *Summary) sourceOnly() int64 {
+	return sumValues(s.SourceDeadLettered) + sumValues(s.SourceSkipped)
 }
 
 func sumValues(m map[string]int64) int64 {

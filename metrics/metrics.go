@@ -82,7 +82,7 @@ var (
 	descElapsed                 = desc("job_elapsed_seconds", "Time since the job started.", jobL...)
 	descIn                      = desc("records_in_total", "Records read by the job (including those that failed to decode).", jobL...)
 	descOut                     = desc("records_out_total", "Rows the job's pipelines emitted.", jobL...)
-	descFiltered                = desc("records_filtered_total", "Records dropped by WHERE (or HAVING).", jobL...)
+	descFiltered                = desc("records_filtered_total", "Records dropped by WHERE (or HAVING), and a stream's Kafka messages with no value (tombstones).", jobL...)
 	descLimited                 = desc("records_limited_total", "Records read after a LIMIT on rows was reached (counted, not output).", jobL...)
 	descDead                    = desc("records_dead_lettered_total", "Records sent to the dead-letter queue.", jobL...)
 	descLate                    = desc("records_late_total", "Late records, dropped or dead-lettered because their window had closed.", jobL...)

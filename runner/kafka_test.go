@@ -273,3 +273,47 @@ func TestJSONKeyColumns(t *testing.T) {
 		})
 	}
 }
+
+// TestStreamSkipsTombstones: a Kafka message with no value is no row of a
+// stream, in every value format, as in ksqlDB: it is counted as filtered
+// (in = out + filtered holds) and not dead-lettered; an empty value is
+// still a JSON record that fails to decode.
+func TestStreamSkipsTombstones(t *testing.T) {
+	b := kafkaCluster(t, "events")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	msgs := []kafka.Message{
+		{Key: []byte("a"), Value: []byte(`{"x":1}`)},
+		{Key: []byte("a")},
+		{Key: []byte("b"), Value: []byte{}},
+	}
+	if err := kafka.Produce(ctx, []string{b}, "events", msgs...); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		format, want string
+		dead         int64
+	}{
+		{"json", `{"x":1}`, 1},
+		{"string", `{"value":""}` + "\n" + `{"value":"{\"x\":1}"}`, 0},
+	} {
+		t.Run(c.format, func(t *testing.T) {
+			dlq := filepath.Join(t.TempDir(), "dlq.jsonl")
+			var out strings.Builder
+			sum := runStatement(t, ctx, "SELECT * FROM events WITH ('events.type'='kafka_source', 'events.bootstrap.servers'='"+b+"',"+
+				" 'events.format'='"+c.format+"', 'events.stop.at'='end', 'dlq.path'='"+dlq+"')", &out)
+			rows := strings.Split(strings.TrimSpace(out.String()), "\n")
+			slices.Sort(rows)
+			if got := strings.Join(rows, "\n"); got != c.want {
+				t.Errorf("rows %s, want %s", got, c.want)
+			}
+			tot := sum.Total
+			if tot.In != 3 || tot.Filtered != 1 || tot.DeadLettered != c.dead || sum.SourceSkipped["events"] != 1 || tot.In != tot.Accepted+tot.Filtered+tot.DeadLettered {
+				t.Errorf("in %d, accepted %d, filtered %d, dead-lettered %d, skipped %v", tot.In, tot.Accepted, tot.Filtered, tot.DeadLettered, sum.SourceSkipped)
+			}
+			if dead, _ := os.ReadFile(dlq); strings.Contains(string(dead), "tombstone") {
+				t.Errorf("a tombstone was dead-lettered: %s", dead)
+			}
+		})
+	}
+}

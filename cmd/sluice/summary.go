@@ -65,8 +65,15 @@ func writeSummary(w io.Writer, info runInfo, s *job.Summary) {
 	fmt.Fprintf(w, "job %s %s: %s (chosen by %s), %d partitions (%s)\n",
 		info.Name, state, strategy, info.Choice, len(s.Partitions), originText(info.PartitionsOrigin))
 	limited := ""
+	var tombstones int64
+	for _, n := range s.SourceSkipped {
+		tombstones += n
+	}
+	if tombstones > 0 {
+		limited = " (" + count(tombstones) + " tombstones)"
+	}
 	if t.Limited > 0 {
-		limited = ", past LIMIT " + count(t.Limited)
+		limited += ", past LIMIT " + count(t.Limited)
 	}
 	fmt.Fprintf(w, "  records:    in %s, out %s, filtered %s%s, dead-lettered %s, late %s%s; rows written %s\n",
 		count(t.In), count(t.Out), count(t.Filtered), limited, count(s.DeadLetters), count(t.Late), lateText(t), count(s.RowsWritten))

@@ -24,18 +24,14 @@ type stringDecoder struct {
 }
 
 // errNoValue is the decode error of a message with no value (a tombstone),
-// which the JSON decoder gives as "empty input": a stream's goes to the
-// dead-letter queue, and a table takes it as the deletion of its key.
+// in every format: its dead letter is a connector.DeadLetter.Tombstone,
+// which a table takes as the deletion of its key and a stream skips.
 var errNoValue = errors.New("no value (a tombstone)")
 
-// Decode sets the value column (when the schema has it) to data's text. A
-// message with no value (nil data, a tombstone) fails with errNoValue; an
+// Decode sets the value column (when the schema has it) to data's text; an
 // empty value is the empty string.
 func (d stringDecoder) Decode(data []byte, dst []record.Value) error {
 	clear(dst)
-	if data == nil {
-		return errNoValue
-	}
 	if d.slot >= 0 && d.slot < len(dst) {
 		s, err := d.text.str(data)
 		if err != nil {

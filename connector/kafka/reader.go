@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -309,6 +310,9 @@ func (d *decoder) decode(rec *record.Record, kr *kgo.Record) error {
 	for _, h := range kr.Headers {
 		rec.Headers = append(rec.Headers, record.Header{Key: h.Key, Value: h.Value})
 	}
+	if kr.Value == nil {
+		return errNoValue
+	}
 	if err := d.value.Decode(kr.Value, rec.Values); err != nil {
 		return err
 	}
@@ -347,6 +351,7 @@ func (s *Source) deadLetter(kr *kgo.Record, err error) {
 		Key:       kr.Key,
 		Reason:    fmt.Sprintf("topic %s: %v", kr.Topic, err),
 		Time:      time.Now().UTC(),
+		Tombstone: errors.Is(err, errNoValue),
 	})
 }
 

@@ -205,6 +205,11 @@ func (l *Loader) Add(d connector.DeadLetter) {
 	l.dead++
 	l.mu.Unlock()
 	if l.next != nil {
+		if d.Tombstone {
+			// one the table cannot apply is a dead letter
+			d.Tombstone = false
+			d.Reason += fmt.Sprintf(": table %s deletes by a message key holding its one key column's text", l.t.name)
+		}
 		l.next.Add(d)
 	}
 }
