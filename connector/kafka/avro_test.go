@@ -180,14 +180,7 @@ func TestAvroRoundTrip(t *testing.T) {
 		}
 		return p
 	}
-	src, err := NewSource("trades", avroProps("trades", "stop.at", "end"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := src.SourceSchema(ctx, connectorLimits())
-	if err != nil {
-		t.Fatal(err)
-	}
+	src, got := openWithSchema(t, "trades", avroProps("trades", "stop.at", "end"))
 	wantTypes := map[string]string{"id": "BIGINT", "qty": "INTEGER", "trader": "STRING", "price": "DECIMAL(10,2)",
 		"ts": "TIMESTAMP", "ts_us": "TIMESTAMP", "note": "STRING", "ok": "BOOLEAN", "ratio": "DOUBLE"}
 	for name, want := range wantTypes {
@@ -207,11 +200,7 @@ func TestAvroRoundTrip(t *testing.T) {
 		t.Errorf("EXPLAIN's schema origin %q", d)
 	}
 	cols := record.NewSchemaOf(got.Columns.Fields()...)
-	first := readAll(t, src, cols, nil)
-	if len(first) != 20 {
-		t.Fatalf("read %d records, want 20", len(first))
-	}
-	byID := byFirstColumn(first)
+	first, byID := readByID(t, src, cols, 20)
 	v := byID[3]
 	checks := []struct{ col, want string }{
 		{"price", "103.25"}, {"ts", "2024-01-15T00:00:00.003Z"}, {"ts_us", "2024-01-15T00:00:00.003Z"},
@@ -233,19 +222,12 @@ func TestAvroRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeAll(t, ctx, sink, cols, nil, first)
-	back, err := NewSource("copy", avroProps("copy", "stop.at", "end"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The sink's schema has the source's types (a record stays a record).
-	backSchema, err := back.SourceSchema(ctx, connectorLimits())
-	if err != nil {
-		t.Fatal(err)
-	}
+	back, backSchema := openWithSchema(t, "copy", avroProps("copy", "stop.at", "end"))
 	if got, want := schemaText(backSchema.Columns), schemaText(got.Columns); got != want {
 		t.Errorf("the sink's schema reads back as\n %s\nwant\n %s", got, want)
 	}
-	readBack(t, ctx, back, cols, first)
+	readBack(t, back, backSchema, cols, first)
 }
 
 func connectorLimits() connector.InferLimits {
@@ -395,14 +377,7 @@ func TestAvroKeys(t *testing.T) {
 	defer cancel()
 	props := sourceProps(brokers, "format", "avro", "key.format", "avro", "schema.registry.url", url, "stop.at", "end")
 	props["trades.topic.name"] = "keyed"
-	src, err := NewSource("trades", props)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sch, err := src.SourceSchema(ctx, connectorLimits())
-	if err != nil {
-		t.Fatal(err)
-	}
+	src, sch := openWithSchema(t, "trades", props)
 	if got := strings.Join(sch.Columns.Names(), ","); got != "v,kid" {
 		t.Fatalf("columns %s, want v,kid", got)
 	}
@@ -528,16 +503,7 @@ func TestAvroEvolutionDefaults(t *testing.T) {
 	}
 	produce(t, brokers, "ev", msgs)
 	props := sourceProps(brokers, "format", "avro", "schema.registry.url", url, "stop.at", "end", "topic.name", "ev")
-	src, err := NewSource("trades", props)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	schema, err := src.SourceSchema(ctx, connectorLimits())
-	if err != nil {
-		t.Fatal(err)
-	}
+	src, schema := openWithSchema(t, "trades", props)
 	if got, want := schema.Columns.String(), "n BIGINT NOT NULL, m STRING NOT NULL"; got != want {
 		t.Fatalf("columns %s, want %s", got, want)
 	}
@@ -577,16 +543,7 @@ func TestAvroEvolutionRegistryDown(t *testing.T) {
 	reg.add("ev-value", v1.String())
 	reg.add("ev-value", v2text)
 	produce(t, brokers, "ev", []Message{{Key: []byte("k"), Value: old(1)}, {Key: []byte("k"), Value: old(2)}})
-	src, err := NewSource("trades", sourceProps(brokers, "format", "avro", "schema.registry.url", url, "stop.at", "end", "topic.name", "ev"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	schema, err := src.SourceSchema(ctx, connectorLimits())
-	if err != nil {
-		t.Fatal(err)
-	}
+	src, schema := openWithSchema(t, "trades", sourceProps(brokers, "format", "avro", "schema.registry.url", url, "stop.at", "end", "topic.name", "ev"))
 	reg.mu.Lock()
 	reg.latestDown = 1
 	reg.mu.Unlock()

@@ -243,16 +243,30 @@ func writeAll(t *testing.T, ctx context.Context, sink *Sink, schema *record.Sche
 	}
 }
 
-// readBack reads back, a source of what was written from first, and checks
-// that every record (by its first column, an id) has the values and kinds
-// it had.
-func readBack(t *testing.T, ctx context.Context, back *Source, cols *record.Schema, first []got) {
+// openWithSchema returns the source name opens with props and the schema
+// it reads of its topic (SourceSchema with connectorLimits, within 20 s),
+// failing t on an error.
+func openWithSchema(t testing.TB, name string, props map[string]string) (*Source, connector.Schema) {
 	t.Helper()
-	byID := byFirstColumn(first)
-	backSchema, err := back.SourceSchema(ctx, connectorLimits())
+	src, err := NewSource(name, props)
 	if err != nil {
 		t.Fatal(err)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	sch, err := src.SourceSchema(ctx, connectorLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src, sch
+}
+
+// readBack reads back, a source of what was written from first whose
+// schema is backSchema, and checks that every record (by its first
+// column, an id) has the values and kinds it had.
+func readBack(t *testing.T, back *Source, backSchema connector.Schema, cols *record.Schema, first []got) {
+	t.Helper()
+	byID := byFirstColumn(first)
 	if backSchema.Columns.Len() != cols.Len() {
 		t.Fatalf("read back columns %s", backSchema.Columns)
 	}
@@ -269,6 +283,18 @@ func readBack(t *testing.T, ctx context.Context, back *Source, cols *record.Sche
 			}
 		}
 	}
+}
+
+// readByID reads src to its end with schema (readAll, without a
+// dead-letter queue), wants n records, and returns them with their values
+// by id (byFirstColumn).
+func readByID(t *testing.T, src *Source, schema *record.Schema, n int) ([]got, map[int64][]record.Value) {
+	t.Helper()
+	recs := readAll(t, src, schema, nil)
+	if len(recs) != n {
+		t.Fatalf("read %d records, want %d", len(recs), n)
+	}
+	return recs, byFirstColumn(recs)
 }
 
 // byFirstColumn returns the values of records by their first column, an id.

@@ -79,14 +79,7 @@ func TestJSONSchemaRoundTrip(t *testing.T) {
 		}
 		return p
 	}
-	src, err := NewSource("trades", props("trades", "stop.at", "end"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sch, err := src.SourceSchema(ctx, connectorLimits())
-	if err != nil {
-		t.Fatal(err)
-	}
+	src, sch := openWithSchema(t, "trades", props("trades", "stop.at", "end"))
 	want := "id BIGINT NOT NULL, qty INTEGER NOT NULL, trader STRING NOT NULL, price DECIMAL(10,2) NOT NULL, ratio DOUBLE NOT NULL, " +
 		"ok BOOLEAN NOT NULL, ts TIMESTAMP NOT NULL, note STRING, addr ROW<city STRING, zip BIGINT> NOT NULL, " +
 		"tags ARRAY<STRING> NOT NULL, side STRING, extra STRING, anything"
@@ -97,11 +90,7 @@ func TestJSONSchemaRoundTrip(t *testing.T) {
 		t.Errorf("EXPLAIN's schema origin %q", d)
 	}
 	cols := record.NewSchemaOf(sch.Columns.Fields()...)
-	first := readAll(t, src, cols, nil)
-	if len(first) != 10 {
-		t.Fatalf("read %d records, want 10", len(first))
-	}
-	byID := byFirstColumn(first)
+	first, byID := readByID(t, src, cols, 10)
 	for _, c := range []struct{ col, want string }{
 		{"price", "103.25"}, {"ts", "2024-01-15T00:00:03.003Z"}, {"note", "NULL"}, {"addr", `{"city":"Paris","zip":75003}`},
 		{"tags", `["a","b"]`}, {"ok", "false"}, {"anything", "[1]"},
@@ -120,18 +109,11 @@ func TestJSONSchemaRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeAll(t, ctx, sink, cols, nil, first)
-	back, err := NewSource("copy", props("copy", "stop.at", "end"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	backSchema, err := back.SourceSchema(ctx, connectorLimits())
-	if err != nil {
-		t.Fatal(err)
-	}
+	back, backSchema := openWithSchema(t, "copy", props("copy", "stop.at", "end"))
 	if got := schemaText(backSchema.Columns); got != want {
 		t.Errorf("the sink's schema reads back as\n %s\nwant\n %s", got, want)
 	}
-	readBack(t, ctx, back, cols, first)
+	readBack(t, back, backSchema, cols, first)
 }
 
 // schemaText lists a schema's columns with their types and NOT NULL.
@@ -172,17 +154,8 @@ func TestJSONSchemaKeysAndErrors(t *testing.T) {
 		{Key: append(appendWireHeader(nil, kid), `{"k":2}`...), Value: []byte(`{"v":"plain"}`)},
 		{Key: append(appendWireHeader(nil, kid), `{"k":3}`...), Value: append(appendWireHeader(nil, vid), `{"v":`...)},
 	})
-	src, err := NewSource("s", map[string]string{"s.bootstrap.servers": brokers[0], "s.topic.name": "keyed", "s.format": "json_sr",
+	src, sch := openWithSchema(t, "s", map[string]string{"s.bootstrap.servers": brokers[0], "s.topic.name": "keyed", "s.format": "json_sr",
 		"s.key.format": "json_sr", "s.schema.registry.url": reg.URL(), "s.stop.at": "end"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	sch, err := src.SourceSchema(ctx, connectorLimits())
-	if err != nil {
-		t.Fatal(err)
-	}
 	if got := schemaText(sch.Columns); got != "v STRING, k BIGINT NOT NULL" {
 		t.Errorf("columns %s", got)
 	}
@@ -215,7 +188,7 @@ func TestJSONSchemaKeysAndErrors(t *testing.T) {
 		{`{"type":"object","properties":{"n":{"$ref":"other.json"}}}`, "only references inside the schema"},
 		{`{"type":"object",`, "the JSON Schema"},
 	} {
-		_, err := jsonSRFormat{}.columns(ctx, client, sr.Schema{Schema: c.schema, Type: sr.TypeJSON})
+		_, err := jsonSRFormat{}.columns(t.Context(), client, sr.Schema{Schema: c.schema, Type: sr.TypeJSON})
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want %q", c.schema, err, c.want)
 		}

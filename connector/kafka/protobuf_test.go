@@ -217,14 +217,7 @@ func TestProtobufRoundTrip(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 
-	src, err := NewSource("trades", protoProps(brokers, reg.URL(), "trades", "stop.at", "end"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sch, err := src.SourceSchema(ctx, connectorLimits())
-	if err != nil {
-		t.Fatal(err)
-	}
+	src, sch := openWithSchema(t, "trades", protoProps(brokers, reg.URL(), "trades", "stop.at", "end"))
 	if d := sch.Describe(); d != "registry, subject trades-value version 1 id 1" {
 		t.Errorf("EXPLAIN's schema origin %q", d)
 	}
@@ -249,11 +242,7 @@ func TestProtobufRoundTrip(t *testing.T) {
 		}
 	}
 	cols := record.NewSchemaOf(sch.Columns.Fields()...)
-	first := readAll(t, src, cols, nil)
-	if len(first) != 10 {
-		t.Fatalf("read %d records, want 10", len(first))
-	}
-	byID := byFirstColumn(first)
+	first, byID := readByID(t, src, cols, 10)
 	checks := []struct {
 		id        int64
 		col, want string
@@ -278,20 +267,13 @@ func TestProtobufRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeAll(t, ctx, sink, cols, nil, first)
-	back, err := NewSource("copy", protoProps(brokers, reg.URL(), "copy", "stop.at", "end"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The sink's schema has the source's types: nested messages, repeated
 	// fields, Timestamp, Value, optional scalars.
-	backSchema, err := back.SourceSchema(ctx, connectorLimits())
-	if err != nil {
-		t.Fatal(err)
-	}
+	back, backSchema := openWithSchema(t, "copy", protoProps(brokers, reg.URL(), "copy", "stop.at", "end"))
 	if got, want := schemaText(backSchema.Columns), schemaText(sch.Columns); got != want {
 		t.Errorf("the sink's schema reads back as\n %s\nwant\n %s", got, want)
 	}
-	readBack(t, ctx, back, cols, first)
+	readBack(t, back, backSchema, cols, first)
 }
 
 // TestProtobufMessageIndexes: a value whose header names the schema's
@@ -829,16 +811,7 @@ func TestProtobufEvolution(t *testing.T) {
 		msgs = append(msgs, Message{Key: []byte("k"), Value: protoWire(t, ids[i], nil, m)})
 	}
 	produce(t, brokers, "ev", msgs)
-	src, err := NewSource("ev", protoProps(brokers, reg.URL(), "ev", "stop.at", "end"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	schema, err := src.SourceSchema(ctx, connectorLimits())
-	if err != nil {
-		t.Fatal(err)
-	}
+	src, schema := openWithSchema(t, "ev", protoProps(brokers, reg.URL(), "ev", "stop.at", "end"))
 	var dlq mem.DeadLetters
 	var rows []string
 	for _, g := range readAll(t, src, schema.Columns, &dlq) {

@@ -38,15 +38,8 @@ func TestWindowedAvroKeys(t *testing.T) {
 	if err := sink.Close(); err != nil {
 		t.Fatal(err)
 	}
-	back, err := NewSource("back", map[string]string{"back.bootstrap.servers": brokers[0], "back.topic.name": "win",
+	back, sch := openWithSchema(t, "back", map[string]string{"back.bootstrap.servers": brokers[0], "back.topic.name": "win",
 		"back.format": "avro", "back.key.format": "avro", "back.schema.registry.url": url, "back.stop.at": "end"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sch, err := back.SourceSchema(ctx, connectorLimits())
-	if err != nil {
-		t.Fatal(err)
-	}
 	if got := schemaText(sch.Columns); got != "symbol STRING, n BIGINT, window_start TIMESTAMP NOT NULL, window_end TIMESTAMP NOT NULL" {
 		t.Fatalf("read back as %s", got)
 	}
