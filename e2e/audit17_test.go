@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -258,5 +260,78 @@ func deadLetters(t *testing.T, brokers, topic string) map[string]connector.DeadL
 		}
 		out[at] = l
 	}
+	return out
+}
+
+// TestAuditEqualNumbersMeetAcrossProcesses: numbers that are one key for
+// GROUP BY and a join's equality however they are written (150, 150.0,
+// 150.00, 1.5e2; 0 and -0.0) are one key across processes too: a GROUP BY
+// of a DECIMAL column whose values come with different scales, and a join
+// of INTEGER order ids with payments that give them as DECIMALs,
+// write one process's rows in three processes. (Stage 1 keyed each record
+// of the repartition topic by its key's text, so 150 and 150.00 went to
+// two partitions: two partial counts.)
+func TestAuditEqualNumbersMeetAcrossProcesses(t *testing.T) {
+	t.Parallel()
+	const base = int64(1_700_000_000_000)
+	forms := []string{"150", "150.0", "150.00", "1.5e2", "7.5", "7.50", "-0.0", "0", "0.000", "100", "100.000", "1e2", "12.345"}
+	var levels []kafka.Message
+	for i := range int64(3000) {
+		levels = append(levels, kafka.Message{Key: fmt.Appendf(nil, "t%d", i%13),
+			Value: fmt.Appendf(nil, `{"trader":"t%d","lvl":%s,"q":%d,"ts":%d}`, i%13, forms[i%int64(len(forms))], i%7, base+i)})
+	}
+	levelCounts := tradeShapeOf(t, levels, "SELECT lvl, _WINDOW_START AS w, COUNT(*) AS n, SUM(q) AS q FROM trades GROUP BY lvl "+
+		"WINDOW TUMBLING(ts, INTERVAL '300' MILLISECOND) EMIT FINAL", "event.time.field", "ts")
+	var orders, payments []kafka.Message
+	for i := range int64(2000) {
+		orders = append(orders, kafka.Message{Key: fmt.Appendf(nil, "c%d", i%37),
+			Value: fmt.Appendf(nil, `{"order_id":%d,"amount":%d,"ts":%d}`, i, i%113, base+3*i)})
+		id := fmt.Sprintf("%d.%0*d", i, 1+i%3, 0) // a DECIMAL of scale 1 to 3
+		payments = append(payments, kafka.Message{Key: fmt.Appendf(nil, "p%d", i),
+			Value: fmt.Appendf(nil, `{"order_id":%s,"paid":%d,"ts":%d}`, id, i%97, base+3*i+50)})
+	}
+	paid := shape{kafkaInput: kafkaInput{from: "orders", sized: map[string]int32{"orders": 8, "payments": 5},
+		data: map[string][]kafka.Message{"orders": orders, "payments": payments}},
+		stmt: `CREATE STREAM out AS
+SELECT o.order_id, o.amount, p.paid FROM orders o JOIN payments p ON o.order_id = p.order_id WITHIN INTERVAL '1' SECOND
+WITH ('orders.type'='kafka_source', 'orders.bootstrap.servers'='%[1]s'%[2]s,
+      'payments.type'='kafka_source', 'payments.bootstrap.servers'='%[1]s',
+      'event.time.field'='ts', 'commit.interval'='50ms', %[3]s)`}
+	for name, sh := range map[string]shape{"decimal-group": levelCounts, "integer-decimal-join": paid} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			brokers := sh.start(t, "want", "got")
+			// a group's lvl is written as one of its records wrote it
+			// (which one depends on the order they arrive in, also in one
+			// process): compared as a number
+			sameLines(t, "rows of the group", numericLevels(t, sh.group(t, brokers, 3)), numericLevels(t, sh.oneProcess(t, brokers)))
+		})
+	}
+}
+
+// numericLevels returns rows with the number of their field lvl, if any,
+// written in one form (150, 150.0 and 150.00 as 150), sorted.
+func numericLevels(t *testing.T, rows []string) []string {
+	t.Helper()
+	out := make([]string, len(rows))
+	for i, row := range rows {
+		var r map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(row), &r); err != nil {
+			t.Fatalf("%q: %v", row, err)
+		}
+		if lvl, ok := r["lvl"]; ok {
+			f, err := strconv.ParseFloat(string(lvl), 64)
+			if err != nil {
+				t.Fatalf("%q: lvl: %v", row, err)
+			}
+			r["lvl"] = json.RawMessage(strconv.FormatFloat(f, 'g', -1, 64))
+		}
+		b, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = string(b)
+	}
+	slices.Sort(out)
 	return out
 }

@@ -34,11 +34,7 @@ func (v Value) AppendKey(b []byte) []byte {
 	case Int:
 		return appendInt64(append(b, keyNumber), v.num)
 	case Decimal:
-		n, s := v.num, v.scale
-		for s > 0 && n%10 == 0 {
-			n /= 10
-			s--
-		}
+		n, s := trimDecimal(v.num, v.scale)
 		if s == 0 {
 			return appendInt64(append(b, keyNumber), n)
 		}
@@ -60,6 +56,37 @@ func (v Value) AppendKey(b []byte) []byte {
 		return appendInt64(append(b, keyTimestamp), v.num)
 	}
 	return append(b, keyNull)
+}
+
+// GroupValue returns v in the one form of its group (see AppendKey): a
+// whole DECIMAL or FLOAT in the int64 range as an INTEGER, another DECIMAL
+// without the trailing zeros of its fraction, any other value as it is. So
+// values that GROUP BY (and a join's equality) takes for one key have one
+// GroupValue and one text: 150, 150.0, 150.00 and 1.5e2 are all 150.
+func (v Value) GroupValue() Value {
+	switch v.kind {
+	case Decimal:
+		n, s := trimDecimal(v.num, v.scale)
+		if s == 0 {
+			return IntValue(n)
+		}
+		return DecimalValue(n, s)
+	case Float:
+		if f := v.Float(); f == math.Trunc(f) && f >= -(1<<63) && f < 1<<63 {
+			return IntValue(int64(f))
+		}
+	}
+	return v
+}
+
+// trimDecimal returns the DECIMAL n × 10^-s without the trailing zeros of
+// its fraction.
+func trimDecimal(n int64, s uint8) (int64, uint8) {
+	for s > 0 && n%10 == 0 {
+		n /= 10
+		s--
+	}
+	return n, s
 }
 
 func appendInt64(b []byte, n int64) []byte {

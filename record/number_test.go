@@ -1,6 +1,9 @@
 package record
 
-import "testing"
+import (
+	"math"
+	"testing"
+)
 
 func TestParseNumber(t *testing.T) {
 	tests := []struct {
@@ -28,6 +31,28 @@ func TestParseNumber(t *testing.T) {
 	for _, bad := range []string{"", "-", "1.2.3", "abc", "1e", "99999999999999999999", "1.0000000000000000000001"} {
 		if _, err := ParseNumber(bad); err == nil {
 			t.Errorf("ParseNumber(%q): want error", bad)
+		}
+	}
+}
+
+// TestGroupValueText: values that AppendKey encodes alike (one group)
+// have one GroupValue text, and values it encodes apart have different
+// ones unless they are a STRING and a number spelled alike.
+func TestGroupValueText(t *testing.T) {
+	vals := []Value{IntValue(150), DecimalValue(1500, 1), DecimalValue(15000, 2), FloatValue(150), FloatValue(1.5e2),
+		DecimalValue(75, 1), DecimalValue(750, 2), FloatValue(7.5), IntValue(0), DecimalValue(0, 3), FloatValue(math.Copysign(0, -1)),
+		IntValue(-20), DecimalValue(-2000, 2), FloatValue(-20), FloatValue(1e300), FloatValue(math.NaN()), DecimalValue(12345, 3),
+		StringValue("x"), NullValue(), TimestampValue(5)}
+	for _, a := range vals {
+		for _, b := range vals {
+			sameKey := string(a.AppendKey(nil)) == string(b.AppendKey(nil))
+			sameText := string(a.GroupValue().AppendText(nil)) == string(b.GroupValue().AppendText(nil))
+			// a FLOAT and a DECIMAL 7.5 are two groups, whose texts agree
+			floatAndDecimal := a.Kind() != b.Kind() && (a.Kind() == Float || b.Kind() == Float)
+			if sameKey != sameText && !(sameText && floatAndDecimal) {
+				t.Errorf("%v and %v: one group %v, one GroupValue text %v (%s, %s)", a, b, sameKey, sameText,
+					a.GroupValue().AppendText(nil), b.GroupValue().AppendText(nil))
+			}
 		}
 	}
 }

@@ -37,6 +37,20 @@ func AppendMessageKey(b []byte, vals []record.Value) []byte {
 	return append(b, ']')
 }
 
+// AppendRoutingKey appends the message key of a repartition topic's record
+// whose routing key has the values vals: AppendMessageKey of each value's
+// GroupValue, so that values one group (or a join's equality) takes for
+// one key, such as 150, 150.0 and 150.00, have one message key, hence one
+// partition, and so meet in one process.
+func AppendRoutingKey(b []byte, vals []record.Value) []byte {
+	var one [4]record.Value
+	group := one[:0]
+	for _, v := range vals {
+		group = append(group, v.GroupValue())
+	}
+	return AppendMessageKey(b, group)
+}
+
 // appendJSONValue appends v as JSON, strings escaped as the JSON encoder does.
 func appendJSONValue(b []byte, v record.Value) []byte {
 	if v.Kind() == record.String {
@@ -47,10 +61,10 @@ func appendJSONValue(b []byte, v record.Value) []byte {
 
 // keyMatches reports whether the message key is what a producer keyed by
 // the columns with values vals would have written: AppendMessageKey's form,
-// or for one column also its JSON form (a quoted string).
+// the form of a repartition topic (AppendRoutingKey), or for one column
+// also its JSON form (a quoted string).
 func keyMatches(key []byte, vals []record.Value, buf []byte) bool {
-	buf = AppendMessageKey(buf[:0], vals)
-	if bytes.Equal(key, buf) {
+	if bytes.Equal(key, AppendMessageKey(buf[:0], vals)) || bytes.Equal(key, AppendRoutingKey(buf[:0], vals)) {
 		return true
 	}
 	if len(vals) == 1 {

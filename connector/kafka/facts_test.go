@@ -183,6 +183,29 @@ func TestAppendMessageKey(t *testing.T) {
 	}
 }
 
+// TestAppendRoutingKey: a repartition topic's key is one for values that
+// are one group however they are written, and its records pass stage 2's
+// verification of the key against their values.
+func TestAppendRoutingKey(t *testing.T) {
+	for _, c := range []struct {
+		vals []record.Value
+		want string
+	}{
+		{[]record.Value{record.DecimalValue(15000, 2)}, "150"},
+		{[]record.Value{record.FloatValue(150)}, "150"},
+		{[]record.Value{record.DecimalValue(1250, 3)}, "1.25"},
+		{[]record.Value{record.StringValue("12.50")}, "12.50"},
+		{[]record.Value{record.StringValue("T1"), record.DecimalValue(700, 2)}, `["T1",7]`},
+	} {
+		if got := string(AppendRoutingKey(nil, c.vals)); got != c.want {
+			t.Errorf("AppendRoutingKey(%v) = %s, want %s", c.vals, got, c.want)
+		}
+		if !keyMatches([]byte(c.want), c.vals, nil) {
+			t.Errorf("the routing key %s does not match its values %v", c.want, c.vals)
+		}
+	}
+}
+
 // TestSampleOfATruncatedTopic: a partition deleted up to its end after
 // the sample listed it (DeleteRecords, retention) holds none of the
 // records the sample waits for: the sample is what the other partitions

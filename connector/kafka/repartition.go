@@ -20,7 +20,7 @@ import (
 // upstream watermarks, which records stage 1 will never send again, and
 // when the source ended.
 //
-// A data record is keyed by its routing key (AppendMessageKey), is in the
+// A data record is keyed by its routing key (AppendRoutingKey), is in the
 // partition Kafka's default partitioner gives that key, holds the decoded
 // row in a binary encoding (repartrow.go), has the row's event time as its timestamp (CreateTime; the
 // source record's timestamp when the row has no event time, or one before

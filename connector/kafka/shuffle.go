@@ -314,7 +314,7 @@ func (s *Shuffle) message(buf []byte, row *record.Record, ts int64, m *kgo.Recor
 		key = row.Values
 	}
 	start := len(buf)
-	buf = AppendMessageKey(buf, key)
+	buf = AppendRoutingKey(buf, key)
 	k := len(buf)
 	buf = s.enc.appendRow(buf, row.Values)
 	v := len(buf)
