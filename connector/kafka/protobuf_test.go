@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"google.golang.org/protobuf/types/dynamicpb"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/sluicesql/sluice/connector"
 	"github.com/sluicesql/sluice/connector/mem"
 	"github.com/sluicesql/sluice/record"
 )
@@ -791,27 +793,7 @@ func TestProtobufNestedSink(t *testing.T) {
 // (proto3: a scalar's zero value, an empty list, NULL for an optional
 // field); it was a dead letter (column m is NOT NULL and has no value).
 func TestProtobufEvolution(t *testing.T) {
-	brokers := startCluster(t, "ev")
-	reg := srfake.New()
-	t.Cleanup(reg.Close)
-	v1 := "syntax = \"proto3\";\npackage p;\nmessage R { int64 n = 1; }\n"
-	v2 := "syntax = \"proto3\";\npackage p;\nmessage R { int64 n = 1; string m = 2; repeated int64 l = 3; optional string o = 4; }\n"
-	var ids []int
-	for _, text := range []string{v1, v2} {
-		id, _, err := reg.RegisterSchema("ev-value", sr.Schema{Schema: text, Type: sr.TypeProtobuf})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, id)
-	}
-	var msgs []Message
-	for i, text := range []string{v1, v2} {
-		m := dynamicpb.NewMessage(compileProto(t, text).Messages().ByName("R"))
-		m.Set(m.Descriptor().Fields().ByName("n"), protoreflect.ValueOfInt64(int64(i+1)))
-		msgs = append(msgs, Message{Key: []byte("k"), Value: protoWire(t, ids[i], nil, m)})
-	}
-	produce(t, brokers, "ev", msgs)
-	src, schema := openWithSchema(t, "ev", protoProps(brokers, reg.URL(), "ev", "stop.at", "end"))
+	_, src, schema := evolvedProtoTopic(t, 0, 1)
 	var dlq mem.DeadLetters
 	var rows []string
 	for _, g := range readAll(t, src, schema.Columns, &dlq) {
@@ -821,4 +803,71 @@ func TestProtobufEvolution(t *testing.T) {
 	if want := []string{`0:1/""/[]/NULL`, `1:2/""/[]/NULL`}; !slices.Equal(rows, want) || len(dlq.All()) > 0 {
 		t.Errorf("rows %v, dead letters %+v; want %v and none", rows, dlq.All(), want)
 	}
+}
+
+// TestProtobufEvolutionRegistryDown: a registry that fails to give the
+// subject's latest schema (the reader's, an error other than not found)
+// when a message of an older writer schema comes makes that message a
+// dead letter with the registry's error; the next one, the registry
+// answering again, reads the added fields as the latest schema has them.
+// The failure does not leave the columns NULL for the rest of the run.
+func TestProtobufEvolutionRegistryDown(t *testing.T) {
+	reg, src, schema := evolvedProtoTopic(t, 0, 0)
+	var mu sync.Mutex
+	down := 1
+	reg.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Method != http.MethodGet || r.URL.Path != "/subjects/ev-value/versions/latest" || down == 0 {
+			return false
+		}
+		down--
+		w.WriteHeader(http.StatusInternalServerError)
+		w.Write([]byte(`{"error_code":50001,"message":"Error in the backend data store"}`))
+		return true
+	})
+	var dlq mem.DeadLetters
+	var rows []string
+	for _, g := range readAll(t, src, schema.Columns, &dlq) {
+		rows = append(rows, fmt.Sprintf("%d:%s/%q/%s/%s", g.offset, g.values[0], g.values[1].Str(), g.values[2], g.values[3]))
+	}
+	if want := []string{`1:2/""/[]/NULL`}; !slices.Equal(rows, want) {
+		t.Errorf("rows %v, want %v", rows, want)
+	}
+	if dead := dlq.All(); len(dead) != 1 || dead[0].Offset != 0 || !strings.Contains(dead[0].Reason, "Error in the backend data store") {
+		t.Errorf("dead letters %+v, want offset 0's, with the registry's error", dead)
+	}
+}
+
+// evolvedProtoTopic registers two versions of subject ev-value (the second
+// adds fields m, l and o), writes to topic ev, in one partition, a message
+// of n = 1, 2, ... of each version given (0: the first), and returns the
+// registry with a source of the topic (stop.at=end) and its schema (the
+// latest version's).
+func evolvedProtoTopic(t *testing.T, versions ...int) (*srfake.Registry, *Source, connector.Schema) {
+	t.Helper()
+	brokers := startCluster(t, "ev")
+	reg := srfake.New()
+	t.Cleanup(reg.Close)
+	texts := []string{
+		"syntax = \"proto3\";\npackage p;\nmessage R { int64 n = 1; }\n",
+		"syntax = \"proto3\";\npackage p;\nmessage R { int64 n = 1; string m = 2; repeated int64 l = 3; optional string o = 4; }\n",
+	}
+	var ids []int
+	for _, text := range texts {
+		id, _, err := reg.RegisterSchema("ev-value", sr.Schema{Schema: text, Type: sr.TypeProtobuf})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	var msgs []Message
+	for i, v := range versions {
+		m := dynamicpb.NewMessage(compileProto(t, texts[v]).Messages().ByName("R"))
+		m.Set(m.Descriptor().Fields().ByName("n"), protoreflect.ValueOfInt64(int64(i+1)))
+		msgs = append(msgs, Message{Key: []byte("k"), Value: protoWire(t, ids[v], nil, m)})
+	}
+	produce(t, brokers, "ev", msgs)
+	src, schema := openWithSchema(t, "ev", protoProps(brokers, reg.URL(), "ev", "stop.at", "end"))
+	return reg, src, schema
 }
