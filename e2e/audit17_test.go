@@ -15,6 +15,7 @@ import (
 
 	"github.com/sluicesql/sluice/connector"
 	"github.com/sluicesql/sluice/connector/kafka"
+	"github.com/sluicesql/sluice/runner"
 )
 
 // pricedTrades returns n trades keyed by trader (23 traders, 17 symbols):
@@ -56,7 +57,8 @@ FROM trades GROUP BY symbol HAVING COUNT(*) > 3 AND MAX(price) > 101 %s`
 // VARIANCE, MEDIAN, FIRST_VALUE and LAST_VALUE over ties, STRING_AGG,
 // COUNT(DISTINCT)) and a HAVING, in three processes of a group over topics
 // of 12, 8 and 3 partitions with a repartition topic of another count
-// ('repartition.partitions' 5, 7, 16), SLIDING and TUMBLING windows, EMIT
+// ('repartition.partitions' 5, 7, 16), over topics of 1 and 40 partitions
+// with the default count (32, 40), SLIDING and TUMBLING windows, EMIT
 // FINAL and EMIT CHANGES: the group writes exactly the rows of one
 // process, to the last digit; and again with a process killed mid-run and
 // two joining.
@@ -73,24 +75,34 @@ func TestAuditAggregatesAcrossProcesses(t *testing.T) {
 		"sliding-changes-3-into-7":   {3, "7", "WINDOW SLIDING(trade_time, INTERVAL '1' SECOND, INTERVAL '250' MILLISECOND) EMIT CHANGES", true, false},
 		"tumbling-final-8-into-16":   {8, "16", "WINDOW TUMBLING(trade_time, INTERVAL '500' MILLISECOND) EMIT FINAL", false, true},
 		"tumbling-changes-12-into-5": {12, "5", "WINDOW TUMBLING(trade_time, INTERVAL '500' MILLISECOND) EMIT CHANGES", true, true},
+		// one source partition: two processes read nothing in stage 1
+		"sliding-final-1-into-default": {1, "", "WINDOW SLIDING(trade_time, INTERVAL '1' SECOND, INTERVAL '250' MILLISECOND) EMIT FINAL", false, false},
+		// more source partitions than 32: the topic takes their count
+		"tumbling-final-40-into-default": {40, "", "WINDOW TUMBLING(trade_time, INTERVAL '500' MILLISECOND) EMIT FINAL", false, false},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			sh := tradeShapeOf(t, pricedTrades(6000), fmt.Sprintf(everyAggregate, tt.window), "trades.columns", pricedColumns)
 			sh.sized["trades"], sh.changes = tt.source, tt.changes
+			var extra []string
+			want := max(int(tt.source), 32) // the default
+			if tt.topic != "" {
+				extra = []string{"repartition.partitions", tt.topic}
+				want, _ = strconv.Atoi(tt.topic)
+			}
 			var got []string
 			var brokers string
 			if tt.kill {
 				var tail *heldTail
 				brokers, tail = sh.startHeld(t, 0.4, "want", "got")
-				got = sh.killAndJoin(t, brokers, tail, "repartition.partitions", tt.topic)
+				got = sh.killAndJoin(t, brokers, tail, extra...)
 			} else {
 				brokers = sh.start(t, "want", "got")
-				got = sh.group(t, brokers, 3, "repartition.partitions", tt.topic)
+				got = sh.group(t, brokers, 3, extra...)
 			}
 			sameLines(t, "rows of the group", got, sh.oneProcess(t, brokers))
-			if n := topicPartitions(t, brokers, "g-out-repartition"); fmt.Sprint(n) != tt.topic {
-				t.Errorf("the repartition topic has %d partitions, want 'repartition.partitions' %s", n, tt.topic)
+			if n := topicPartitions(t, brokers, "g-out-repartition"); n != want {
+				t.Errorf("the repartition topic has %d partitions, want %d", n, want)
 			}
 		})
 	}
@@ -334,4 +346,44 @@ func numericLevels(t *testing.T, rows []string) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// TestAuditUnboundedStopThenBoundedRun runs the unaligned GROUP BY with
+// every aggregate in three unbounded processes (no stop.at) until the
+// group committed on the repartition topic, stops them all (Ctrl-C: each
+// drains and commits), and then, once the rest of the input arrived, runs
+// three processes to its end (--until-end): the two runs together write
+// one process's windows, none partial.
+func TestAuditUnboundedStopThenBoundedRun(t *testing.T) {
+	t.Parallel()
+	sh := tradeShapeOf(t, pricedTrades(6000), fmt.Sprintf(everyAggregate, "WINDOW TUMBLING(trade_time, INTERVAL '250' MILLISECOND) EMIT FINAL"),
+		"trades.columns", pricedColumns)
+	brokers, tail := sh.startHeld(t, 0.4, "want", "got")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	text := sh.text(brokers, "g", "got")
+	var procs []*stage
+	for range 3 {
+		s := &stage{done: make(chan struct{})}
+		s.ctx, s.cancel = context.WithCancel(ctx)
+		s.job = prepare(t, s.ctx, text, runner.Options{Partitions: 2})
+		if s.job.Plan.Repartition == nil {
+			t.Fatalf("statement not repartitioned:\n%s", text)
+		}
+		s.start()
+		procs = append(procs, s)
+	}
+	waitWithin(t, hangAfter(ctx), "the group commits on the repartition topic and writes windows", func() bool {
+		offs, err := groupOffsets(ctx, brokers, "g", "g-out-repartition")
+		end, err2 := topicEnd(ctx, brokers, "got")
+		return err == nil && len(offs) > 0 && err2 == nil && end > 0
+	})
+	for i, p := range procs {
+		p.stop(t, fmt.Sprint(i))
+		if p.err != nil {
+			t.Fatalf("process %d stopped with %v", i, p.err)
+		}
+	}
+	tail.release(t)
+	sameLines(t, "rows of both runs", sh.group(t, brokers, 3), sh.oneProcess(t, brokers))
 }
