@@ -277,9 +277,9 @@ func (pl *Pipeline) Held(fn func(topic string, partition int32, minOffset int64)
 	case a.session():
 		for _, sk := range pl.sessions {
 			for i := range sk.list {
-				if !sk.list[i].fired {
-					h.mergeFrom(sk.list[i].held)
-				}
+				// a fired session kept for late updates holds its
+				// records only under HoldChanges
+				h.mergeFrom(sk.list[i].held)
 			}
 		}
 	default:

@@ -114,8 +114,8 @@ func (p *Program) HeldForGood() string {
 // HoldChanges makes Held report the records of the state that is updated
 // after its rows were written too (the oldest record of each one still
 // kept), not only of the state not yet emitted: the groups and windows
-// EMIT CHANGES updates, the fired windows the 'update' lateness strategy
-// keeps, the rows in an EMIT CHANGES Top-N's top n, and, for good, the
+// EMIT CHANGES updates, the fired windows and sessions the 'update'
+// lateness strategy keeps, the rows in an EMIT CHANGES Top-N's top n, and, for good, the
 // first row each source partition gave a row window (its keys carry
 // every earlier row: heldRowWindow). Stage 2 of a
 // repartitioned statement keeps no durable state, so a replay from its
@@ -152,15 +152,16 @@ func (p *Program) HoldChanges() { p.holdChanges = true }
 // Whether a SESSION window's record had its effect depends on the other
 // records of its session (a later one may have extended it past the
 // fence's watermark), so only a record late by the watermark it carries
-// is skipped; the others are kept, and the pipeline writes nothing of the
-// sessions they rebuild that had fired under the fence (SetReplayFences;
-// the planner runs a SESSION window with 'update' in one process per
-// group).
+// is skipped (under 'update', late beyond its own session's retention);
+// the others are kept, and the pipeline writes nothing of the sessions
+// they rebuild that had fired under the fence, nor, under 'update', of
+// those whose retention had passed under it (SetReplayFences; see
+// Pipeline.releasedBeforeFence).
 func (p *Program) Replayed(rec *record.Record, wm int64) bool {
 	t, ok := p.EventTime(rec)
 	switch {
 	case p.agg != nil && p.agg.session():
-		return ok && t+p.agg.window.gap+p.set.lateness <= rec.Watermark
+		return ok && t+p.agg.window.gap+p.set.lateness+p.retention() <= rec.Watermark
 	case p.set.late == LateUpdate:
 		return ok && p.closedBy(t, max(wm, rec.Watermark), p.set.lateness+p.retention())
 	}

@@ -263,13 +263,7 @@ func TestRepartitionReplaySessionsWriteTheOneRunRows(t *testing.T) {
 					}
 					got := replaytest.Distinct(gens.rows)
 					if changes {
-						var written []string
-						for i, r := range gens.rows {
-							if !gens.retract[i] {
-								written = append(written, r)
-							}
-						}
-						if wrong := replaytest.Minus(replaytest.Distinct(written), states); len(wrong) > 0 {
+						if wrong := replaytest.Minus(gens.written(), states); len(wrong) > 0 {
 							t.Fatalf("late %v, round %d (killed %v): %d rows no one run writes: %v", late, round, killed, len(wrong), wrong[:min(5, len(wrong))])
 						}
 						got = sessionState(gens)
@@ -282,6 +276,18 @@ func TestRepartitionReplaySessionsWriteTheOneRunRows(t *testing.T) {
 			}
 		})
 	}
+}
+
+// written returns the rows of the log that are not retractions, sorted,
+// each once.
+func (log replayed) written() []string {
+	var rows []string
+	for i, r := range log.rows {
+		if !log.retract[i] {
+			rows = append(rows, r)
+		}
+	}
+	return replaytest.Distinct(rows)
 }
 
 // deadOnce returns the dead-lettered offsets sorted, each once when the

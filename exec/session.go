@@ -63,9 +63,20 @@ func (pl *Pipeline) sessionRecord(r *record.Record, t int64) {
 		sk = &sessionKey{key: string(pl.keyBuf)}
 		pl.sessions[sk.key] = sk
 	}
+	// read after its partition's fence, a late record under 'update'
+	// found fired the sessions that fired before it: the replay, whose
+	// watermark is behind, has not fired them (it writes nothing of them
+	// until then, firedBeforeFence), but the record updates them
+	fence := int64(math.MinInt64)
+	if keep > 0 && !r.Replay {
+		fence = pl.fenceOf(r)
+	}
 	var s *session
 	for i := range sk.list {
 		o := &sk.list[i]
+		if o.start < hi && lo < o.end && !o.fired && pl.closeAt(o) <= fence {
+			o.fired = true
+		}
 		switch {
 		case o.start >= hi || lo >= o.end:
 		case s == nil:
@@ -97,7 +108,12 @@ func (pl *Pipeline) sessionRecord(r *record.Record, t int64) {
 	pl.stats.Accepted++
 	switch {
 	case s.fired:
-		pl.markChanged(s.g)
+		if !pl.releasedBeforeFence(s) {
+			pl.markChanged(s.g)
+		}
+		if pl.p.holdChanges {
+			s.held.note(pl.src.index(r), r.Offset)
+		}
 		pl.nextDue = min(pl.nextDue, pl.closeAt(s)+keep)
 	case a.changes():
 		if !pl.firedBeforeFence(s) {
@@ -142,6 +158,15 @@ func (pl *Pipeline) closeAt(s *session) int64 {
 // either.
 func (pl *Pipeline) firedBeforeFence(s *session) bool {
 	return pl.closeAt(s) <= s.fence
+}
+
+// releasedBeforeFence reports whether session s, rebuilt by a replay
+// after a rebalance, was released before it: its retention for late
+// updates ('late.data.strategy'='update') passed at or before the fence's
+// watermark. It is then part of a session whose every row is out, and
+// writes nothing, not even an update a late record read again makes.
+func (pl *Pipeline) releasedBeforeFence(s *session) bool {
+	return pl.closeAt(s)+pl.p.retention() <= s.fence
 }
 
 // fenceOf returns the watermark of the checkpoint r's partition resumed
@@ -281,7 +306,9 @@ func (pl *Pipeline) fireSessions(all bool) {
 		s := &d.sk.list[d.i]
 		if !s.fired && !all && keep > 0 && pl.closeAt(s)+keep > pl.wm {
 			s.fired = true
-			s.held.reset()
+			if !pl.p.holdChanges {
+				s.held.reset()
+			}
 			pl.nextDue = min(pl.nextDue, pl.closeAt(s)+keep)
 			continue
 		}
