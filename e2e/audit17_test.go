@@ -160,6 +160,17 @@ func TestAuditJoinsOfUnequalTopics(t *testing.T) {
 	}
 }
 
+// heldWindows is the unaligned GROUP BY of every aggregate in TUMBLING
+// windows over pricedTrades, started on a cluster with its last 40% held
+// back (heldTail), its answer in topic "got" ("want" for one process).
+func heldWindows(t *testing.T) (shape, string, *heldTail) {
+	t.Helper()
+	sh := tradeShapeOf(t, pricedTrades(6000), fmt.Sprintf(everyAggregate, "WINDOW TUMBLING(trade_time, INTERVAL '250' MILLISECOND) EMIT FINAL"),
+		"trades.columns", pricedColumns)
+	brokers, tail := sh.startHeld(t, 0.4, "want", "got")
+	return sh, brokers, tail
+}
+
 // TestAuditProcessesLeaveGracefully runs the unaligned windowed GROUP BY
 // in three processes; once the group committed on the repartition topic,
 // two of them stop cleanly (drained, committed, leaving the group) and one
@@ -168,9 +179,7 @@ func TestAuditJoinsOfUnequalTopics(t *testing.T) {
 // never contradicting them.
 func TestAuditProcessesLeaveGracefully(t *testing.T) {
 	t.Parallel()
-	sh := tradeShapeOf(t, pricedTrades(6000), fmt.Sprintf(everyAggregate, "WINDOW TUMBLING(trade_time, INTERVAL '250' MILLISECOND) EMIT FINAL"),
-		"trades.columns", pricedColumns)
-	brokers, tail := sh.startHeld(t, 0.4, "want", "got")
+	sh, brokers, tail := heldWindows(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	text := sh.text(brokers, "g", "got")
@@ -356,9 +365,7 @@ func numericLevels(t *testing.T, rows []string) []string {
 // one process's windows, none partial.
 func TestAuditUnboundedStopThenBoundedRun(t *testing.T) {
 	t.Parallel()
-	sh := tradeShapeOf(t, pricedTrades(6000), fmt.Sprintf(everyAggregate, "WINDOW TUMBLING(trade_time, INTERVAL '250' MILLISECOND) EMIT FINAL"),
-		"trades.columns", pricedColumns)
-	brokers, tail := sh.startHeld(t, 0.4, "want", "got")
+	sh, brokers, tail := heldWindows(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	text := sh.text(brokers, "g", "got")
@@ -366,10 +373,7 @@ func TestAuditUnboundedStopThenBoundedRun(t *testing.T) {
 	for range 3 {
 		s := &stage{done: make(chan struct{})}
 		s.ctx, s.cancel = context.WithCancel(ctx)
-		s.job = prepare(t, s.ctx, text, runner.Options{Partitions: 2})
-		if s.job.Plan.Repartition == nil {
-			t.Fatalf("statement not repartitioned:\n%s", text)
-		}
+		s.job = prepare(t, s.ctx, text, runner.Options{Partitions: 2}) // unbounded
 		s.start()
 		procs = append(procs, s)
 	}
