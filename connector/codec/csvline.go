@@ -132,6 +132,18 @@ func fieldEnd(buf []byte, i int, a, b uint64) int {
 // record undecodable but do not change where it ends: a '"' among them
 // opens nothing, a delimiter after them starts a field.
 func CSVRecordEnd(buf []byte, delim byte) int {
+	end, _ := CSVRecordEndMax(buf, delim, 0)
+	return end
+}
+
+// CSVRecordEndMax is CSVRecordEnd with a bound, when maxField > 0, on the
+// quoted fields that hold a line break: one whose closing quote is more
+// than maxField bytes after its opening quote (or that never closes, such
+// as a stray quote) ends the record at its first line break, and cut is
+// true; the record, then cut inside a quoted field, cannot decode. So an
+// unclosed quote costs the line it opens on, not the rest of the file. A
+// quoted field without a line break ends where it closes, however long.
+func CSVRecordEndMax(buf []byte, delim byte, maxField int) (end int, cut bool) {
 	i := 0
 	for {
 		nl := bytes.IndexByte(buf[i:], '\n')
@@ -141,9 +153,9 @@ func CSVRecordEnd(buf []byte, delim byte) int {
 		q := bytes.IndexByte(buf[i:i+nl], '"')
 		if q < 0 {
 			if i+nl == len(buf) {
-				return -1
+				return -1, false
 			}
-			return i + nl
+			return i + nl, false
 		}
 		q += i
 		if q > 0 && buf[q-1] != delim {
@@ -154,10 +166,27 @@ func CSVRecordEnd(buf []byte, delim byte) int {
 		for j := q + 1; ; {
 			c := bytes.IndexByte(buf[j:], '"')
 			if c < 0 || j+c+1 == len(buf) {
-				return -1 // the field, or whether its last quote is doubled, is not in buf
+				// The field, or whether its last quote is doubled, is not
+				// in buf: it closes at len(buf) or later (at j+c when
+				// that quote is not doubled).
+				closes := len(buf)
+				if c >= 0 {
+					closes = j + c
+				}
+				if maxField > 0 && closes-q > maxField {
+					if lb := bytes.IndexByte(buf[q:closes], '\n'); lb >= 0 {
+						return q + lb, true
+					}
+				}
+				return -1, false
 			}
 			j += c
 			if buf[j+1] != '"' {
+				if maxField > 0 && j-q > maxField {
+					if lb := bytes.IndexByte(buf[q:j], '\n'); lb >= 0 {
+						return q + lb, true
+					}
+				}
 				i = j + 1
 				break
 			}

@@ -142,10 +142,36 @@ func TestCSVSplitsMatchRecordDecode(t *testing.T) {
 // outside a quoted field ends a record. It returns each record's start and
 // end (before its line break; the last record may run to the end).
 func cutRecords(text string, start int, delim byte) [][2]int {
+	return cutRecordsMax(text, start, delim, 0)
+}
+
+// cutRecordsMax is cutRecords with the bound of codec.CSVRecordEndMax
+// (maxField > 0): a quoted field whose closing quote (the end of the text
+// when it never closes) is more than maxField bytes after its opening one
+// ends its record at its first line break, if it holds one.
+func cutRecordsMax(text string, start int, delim byte, maxField int) [][2]int {
 	var recs [][2]int
 	recStart, fieldStart, quoted := start, true, false
 	for i := start; i < len(text); i++ {
 		c := text[i]
+		if c == '"' && fieldStart && !quoted && maxField > 0 {
+			end := len(text)
+			for j := i + 1; j < len(text); j++ {
+				if text[j] == '"' {
+					if j+1 < len(text) && text[j+1] == '"' {
+						j++
+						continue
+					}
+					end = j
+					break
+				}
+			}
+			if lb := strings.IndexByte(text[i:end], '\n'); end-i > maxField && lb >= 0 {
+				recs = append(recs, [2]int{recStart, i + lb})
+				recStart, fieldStart, i = i+lb+1, true, i+lb
+				continue
+			}
+		}
 		switch {
 		case quoted:
 			if c == '"' {

@@ -17,10 +17,11 @@ import (
 // codec.CSVRecordEnd): two byte searches per quoted field, and a stretch
 // with no quote goes at the speed of one.
 type csvStarts struct {
-	path   string
-	from   int64   // where the first record begins (after a byte order mark)
-	bounds []int64 // the starts of the file's splits after the first, ascending
-	delim  byte
+	path     string
+	from     int64   // where the first record begins (after a byte order mark)
+	bounds   []int64 // the starts of the file's splits after the first, ascending
+	delim    byte
+	maxField int // '<n>.max.field.bytes': see codec.CSVRecordEndMax
 
 	once   sync.Once
 	starts []int64 // by bound: the offset of the first record at or after it
@@ -56,7 +57,7 @@ func (c *csvStarts) scan() ([]int64, error) {
 // scanFrom is scan reading r, the file, size bytes at a time (at least 2:
 // the quote a chunk may keep and one more).
 func (c *csvStarts) scanFrom(r io.ReaderAt, size int) ([]int64, error) {
-	q := quoteScan{delim: c.delim, bounds: c.bounds, prev: '\n'}
+	q := quoteScan{delim: c.delim, bounds: c.bounds, prev: '\n', maxField: int64(c.maxField), restart: -1}
 	for len(q.starts) < len(q.bounds) && q.bounds[len(q.starts)] <= c.from {
 		q.starts = append(q.starts, c.from) // the file's first record
 	}
@@ -68,11 +69,26 @@ func (c *csvStarts) scanFrom(r io.ReaderAt, size int) ([]int64, error) {
 		if err != nil && !errors.Is(err, io.EOF) {
 			return nil, err
 		}
+		b := buf[:keep+n]
+		used := 0
+		if n == 0 && keep == 0 {
+			// the end of the file closes a quoted field still open
+			if !q.quoted || !q.cuts(readOff) {
+				break
+			}
+		} else {
+			used = q.chunk(b, base, n == 0)
+		}
+		if q.restart >= 0 {
+			// a quoted field cut at maxField: the record ends at the
+			// field's first line break, read again from it
+			base, readOff, keep = q.restart, q.restart, 0
+			q.restart, q.quoted, q.prev = -1, false, '\n'
+			continue
+		}
 		if n == 0 {
 			break
 		}
-		b := buf[:keep+n]
-		used := q.chunk(b, base)
 		keep = copy(buf, b[used:])
 		base += int64(used)
 	}
@@ -91,24 +107,44 @@ type quoteScan struct {
 	starts []int64 // by bound, those found so far
 	prev   byte    // the byte before the chunk, when it starts outside a quoted field
 	quoted bool    // the chunk starts inside a quoted field
+
+	// The quoted field being read: where its opening quote and its first
+	// line break (-1: none yet) are, for the bound on its length
+	// (maxField, 0 for none). When the bound cuts it, restart is the
+	// offset of that line break, to scan again from (else -1).
+	open, lineBreak   int64
+	maxField, restart int64
 }
 
 // chunk scans b, the file from offset base on, and returns how many of its
 // bytes it used: all but a last '"' in a quoted field, which the next byte
-// tells from a doubled one.
-func (s *quoteScan) chunk(b []byte, base int64) int {
+// tells from a doubled one (at the file's end, last, that quote closes).
+// When the bound on quoted fields cuts one, it sets s.restart and returns.
+func (s *quoteScan) chunk(b []byte, base int64, last bool) int {
 	p := 0
 	for p < len(b) && len(s.starts) < len(s.bounds) {
 		if s.quoted {
 			c := bytes.IndexByte(b[p:], '"')
+			end := len(b) // the field closes at base+end or later
+			if c >= 0 {
+				end = p + c
+			}
+			if s.lineBreak < 0 {
+				if lb := bytes.IndexByte(b[p:end], '\n'); lb >= 0 {
+					s.lineBreak = base + int64(p+lb)
+				}
+			}
+			if s.cuts(base + int64(end)) {
+				return 0
+			}
 			if c < 0 {
 				return len(b)
 			}
-			j := p + c
+			j := end
 			switch {
-			case j+1 == len(b):
+			case j+1 == len(b) && !last:
 				return j
-			case b[j+1] == '"':
+			case j+1 < len(b) && b[j+1] == '"':
 				p = j + 2 // a doubled quote
 			default:
 				s.quoted, p = false, j+1
@@ -129,12 +165,23 @@ func (s *quoteScan) chunk(b []byte, base int64) int {
 		}
 		// A quote opens a quoted field where a field starts.
 		s.quoted = prev == s.delim || prev == '\n'
+		s.open, s.lineBreak = base+int64(end), -1
 		p = end + 1
 	}
 	if !s.quoted && len(b) > 0 {
 		s.prev = b[len(b)-1]
 	}
 	return len(b)
+}
+
+// cuts reports whether the bound on quoted fields cuts the one being read,
+// which closes at offset closes or later, and then sets s.restart.
+func (s *quoteScan) cuts(closes int64) bool {
+	if s.maxField > 0 && s.lineBreak >= 0 && closes-s.open > s.maxField {
+		s.restart = s.lineBreak
+		return true
+	}
+	return false
 }
 
 // lineBreaks finds the records that start after a line break in b[p:], a

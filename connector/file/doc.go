@@ -24,6 +24,9 @@
 //	'n.infer.records' how many records SourceSchema infers the schema
 //	                from (read by the runner; default 1000)
 //	'n.split.size'  the size of a split in bytes, e.g. 64MiB (the default)
+//	'n.max.field.bytes' CSV: the most a quoted field holding line breaks
+//	                may run before its record is cut at its first line
+//	                break (default 16MiB; see codec.CSVRecordEndMax)
 //	'n.invalid.utf8' error (the default: a line with a string field that is
 //	                not UTF-8 goes to the dead-letter queue) or replace
 //	                (each bad byte reads as U+FFFD)
@@ -34,7 +37,7 @@
 //
 // A JSON record is one line. A CSV record is RFC 4180's: a quoted field may
 // hold line breaks and doubled quotes, so a record may span lines (see
-// codec.CSVRecordEnd for where one ends).
+// codec.CSVRecordEndMax for where one ends).
 //
 // Every file is cut into splits of about split.size bytes, aligned to
 // record boundaries: a split other than a file's first starts at the first

@@ -44,7 +44,7 @@ func (s *Source) fileHeader(f *inputFile, schema *record.Schema) (header bool, c
 		}
 		return true, headerOrder(names, s.columns), nil
 	}
-	first, rest, err := headLines(f.path, headerSample)
+	first, rest, err := headLines(f.path, headerSample, s.format.delim)
 	if err != nil || first == nil {
 		return false, s.columns, err
 	}
@@ -60,7 +60,7 @@ func (s *Source) fileHeader(f *inputFile, schema *record.Schema) (header bool, c
 // time, which no column name is. The columns are then named column0,
 // column1, ... as DuckDB names a header-less file's.
 func dataNames(path string, delim byte) ([]string, bool) {
-	first, _, err := headLines(path, 0)
+	first, _, err := headLines(path, 0, delim)
 	if err != nil || first == nil {
 		return nil, false
 	}
@@ -229,9 +229,10 @@ func inferLines(columns []string, lines [][]byte, delim byte) *record.Schema {
 	return in.Schema()
 }
 
-// headLines returns the first line of the file at path (nil when the file
-// is empty) and up to n non-blank lines after it.
-func headLines(path string, n int) (first []byte, rest [][]byte, err error) {
+// headLines returns the first CSV record of the file at path (nil when the
+// file is empty), which a quoted field may carry over several lines, and
+// up to n non-blank records after it.
+func headLines(path string, n int, delim byte) (first []byte, rest [][]byte, err error) {
 	file, err := os.Open(path)
 	if err != nil {
 		return nil, nil, err
@@ -240,12 +241,12 @@ func headLines(path string, n int) (first []byte, rest [][]byte, err error) {
 	r := bufio.NewReaderSize(file, 64<<10)
 	skipBOM(r)
 	for first == nil || len(rest) < n {
-		line, err := readLine(r)
+		line, err := readCSVRecord(r, delim)
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		if errors.Is(err, errLongLine) && first != nil {
-			continue // a record too long to sample tells nothing about the header
+		if errors.Is(err, errLongRecord) && first != nil {
+			break // a record too long to sample ends the sample (its rest is not read)
 		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", path, err)

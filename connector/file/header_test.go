@@ -42,6 +42,8 @@ func TestCSVHeaderDetection(t *testing.T) {
 		{"only text columns, other names: data", "a STRING, b STRING", "", "x,y\nu,v\n", "x/ u/", 0},
 		{"a header alone", typed, "", "trader_id,symbol,price,quantity,trade_time\n", "", 0},
 		{"empty file", typed, "", "", "", 0},
+		{"header with quoted line breaks", typed, "", "\"trader\nid\",symbol,price,quantity,\"trade\r\ntime\"\n" + data, "T1/100 T2/50", 0},
+		{"has_header true, header with quoted line breaks", typed, "true", "trader_id,symbol,price,\"quantity\n(shares)\",trade_time\n" + data, "T1/100 T2/50", 0},
 		{"crlf", typed, "", strings.ReplaceAll("trader_id,symbol,price,quantity,trade_time\n"+data, "\n", "\r\n"), "T1/100 T2/50", 0},
 	}
 	for _, tt := range tests {
@@ -192,5 +194,31 @@ func TestHeaderlessUndeclaredCSV(t *testing.T) {
 	}
 	if s, err := src.SourceSchema(context.Background(), connector.InferLimits{Records: 10}); err != nil || s.Records != 1 || s.Columns.Names()[0] != "T1" {
 		t.Errorf("has_header true: schema %v from %d records, %v", s.Columns, s.Records, err)
+	}
+}
+
+// TestCSVHeaderQuotedLineBreak: a header whose quoted field holds a line
+// break (RFC 4180) names the columns of a file whose columns are not
+// declared, and its records are read after it.
+func TestCSVHeaderQuotedLineBreak(t *testing.T) {
+	path := writeFile(t, t.TempDir(), "t.csv", "id,\"long\nname\"\n1,x\n2,\"y\nz\"\n")
+	src, err := NewSource("t", map[string]string{"t.path": path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := src.SourceSchema(context.Background(), connector.InferLimits{Records: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := s.Columns.String(), "id INTEGER, long\nname STRING"; got != want {
+		t.Fatalf("columns %q, want %q", got, want)
+	}
+	dlq := &mem.DeadLetters{}
+	var got []string
+	for _, r := range readAll(t, src, s.Columns, dlq) {
+		got = append(got, r.Values[0].String()+"/"+r.Values[1].Str())
+	}
+	if strings.Join(got, " ") != "1/x 2/y\nz" || len(dlq.All()) != 0 {
+		t.Errorf("records %q, dead letters %v", got, dlq.All())
 	}
 }

@@ -11,6 +11,11 @@ import (
 // DefaultSplitSize is the default size of a source split.
 const DefaultSplitSize = 64 << 20
 
+// DefaultMaxFieldBytes is the default of '<n>.max.field.bytes': the most a
+// CSV quoted field holding line breaks may run from its opening quote
+// before its record is cut at its first line break (codec.CSVRecordEndMax).
+const DefaultMaxFieldBytes = 16 << 20
+
 // Formats.
 const (
 	formatJSON = "json"
@@ -22,6 +27,7 @@ type format struct {
 	kind      string // formatJSON or formatCSV
 	delim     byte
 	hasHeader bool
+	maxField  int // CSV: '<n>.max.field.bytes'
 }
 
 // parseFormat reads the format options, defaulting from path's extension.
@@ -62,6 +68,14 @@ func parseFormat(o *props.Options, path string) (format, error) {
 	if f.hasHeader && kind != formatCSV {
 		return format{}, o.Errorf("has_header", "applies only to format csv")
 	}
+	if o.Has("max.field.bytes") && kind != formatCSV {
+		return format{}, o.Errorf("max.field.bytes", "applies only to format csv")
+	}
+	maxField, err := o.Size("max.field.bytes", DefaultMaxFieldBytes)
+	if err != nil {
+		return format{}, err
+	}
+	f.maxField = int(min(maxField, 1<<40))
 	return f, nil
 }
 

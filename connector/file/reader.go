@@ -43,6 +43,8 @@ type splitReader struct {
 	// (startIdx indexes its bounds).
 	csv       bool
 	delim     byte
+	maxField  int  // '<n>.max.field.bytes': see codec.CSVRecordEndMax
+	cut       bool // the record nextLine returned last was cut at maxField
 	starts    *csvStarts
 	startIdx  int
 	skipBlank bool // white-space-only lines are skipped too, not only empty ones
@@ -115,6 +117,11 @@ func (r *splitReader) Next(ctx context.Context, b *record.Batch, max int) error 
 		}
 		if len(line) == 0 || r.skipBlank && blank(line) {
 			recs = unreserve(recs, vals)
+			continue
+		}
+		if r.cut {
+			recs = unreserve(recs, vals)
+			r.deadLetter(line, off, fmt.Errorf("a quoted field holding line breaks runs past '%s.max.field.bytes' (%d bytes; a quote that never closes?): the record is cut at the field's first line break, and reading goes on after it", r.source, r.maxField))
 			continue
 		}
 		err = r.decode(line, vals)
@@ -265,7 +272,13 @@ func (r *splitReader) nextLine() (line []byte, off int64, ok bool, err error) {
 		if !r.skipFirst && off >= r.split.end {
 			return nil, 0, false, nil
 		}
-		if i := r.lineEnd(r.buf[r.pos:r.lim]); i >= 0 {
+		i := -1
+		if r.csv {
+			i, r.cut = codec.CSVRecordEndMax(r.buf[r.pos:r.lim], r.delim, r.maxField)
+		} else {
+			i = bytes.IndexByte(r.buf[r.pos:r.lim], '\n')
+		}
+		if i >= 0 {
 			line = r.buf[r.pos : r.pos+i]
 			r.pos += i + 1
 		} else if r.eof {
@@ -291,15 +304,6 @@ func (r *splitReader) nextLine() (line []byte, off int64, ok bool, err error) {
 		}
 		return line, off, true, nil
 	}
-}
-
-// lineEnd returns the offset in buf of the line break that ends the line
-// or CSV record buf starts with, or -1 when buf does not hold its end.
-func (r *splitReader) lineEnd(buf []byte) int {
-	if r.csv {
-		return codec.CSVRecordEnd(buf, r.delim)
-	}
-	return bytes.IndexByte(buf, '\n')
 }
 
 // fill moves the unread partial line into a new buffer and reads more.

@@ -22,7 +22,7 @@ import (
 )
 
 // sourceOptions are the options a file source accepts after its name.
-var sourceOptions = []string{"type", "path", "format", "delimiter", "has_header", "columns", "split.size", "primary.key", "infer.records", codec.InvalidUTF8Option}
+var sourceOptions = []string{"type", "path", "format", "delimiter", "has_header", "columns", "split.size", "primary.key", "infer.records", codec.InvalidUTF8Option, "max.field.bytes"}
 
 // Source reads the files matching a path or glob, each cut into splits that
 // are read in parallel. See the package documentation for its options.
@@ -289,7 +289,7 @@ func (s *Source) Open(ctx context.Context, schema *record.Schema, dlq connector.
 			}
 			dec.SetInvalidUTF8(s.invalidUTF8, s.name+"."+codec.InvalidUTF8Option)
 			r.decode, r.fast = dec.Decode, dec
-			r.csv, r.delim = true, s.format.delim
+			r.csv, r.delim, r.maxField = true, s.format.delim, s.format.maxField
 			if sp.start > 0 {
 				r.starts = starts[sp.file]
 				r.startIdx, _ = slices.BinarySearch(r.starts.bounds, sp.start)
@@ -324,7 +324,7 @@ func (s *Source) csvStarts() (map[*inputFile]*csvStarts, error) {
 			if err != nil {
 				return nil, fmt.Errorf("file source %q: %w", s.name, err)
 			}
-			c = &csvStarts{path: sp.file.path, from: bomEnd(f), delim: s.format.delim}
+			c = &csvStarts{path: sp.file.path, from: bomEnd(f), delim: s.format.delim, maxField: s.format.maxField}
 			f.Close()
 			starts[sp.file] = c
 		}
@@ -336,21 +336,21 @@ func (s *Source) csvStarts() (map[*inputFile]*csvStarts, error) {
 // maxHeader bounds the length of a CSV header line.
 const maxHeader = 1 << 20
 
-// readHeader reads and parses the first line of the CSV file at path.
+// readHeader reads and parses the first record of the CSV file at path,
+// which a quoted field may carry over several lines (RFC 4180).
 func readHeader(path string, delim byte) ([]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	line, err := bufio.NewReader(io.LimitReader(f, maxHeader)).ReadBytes('\n')
+	line, err := readCSVRecord(bufio.NewReader(io.LimitReader(f, maxHeader+1)), delim)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if err != nil && len(line) == maxHeader {
+	if len(line) > maxHeader {
 		return nil, fmt.Errorf("%s: header line longer than %d bytes", path, maxHeader)
 	}
-	line = bytes.TrimRight(line, "\r\n")
 	if len(bytes.TrimSpace(line)) == 0 {
 		return nil, fmt.Errorf("%s: no header line (set has_header to false and give the columns)", path)
 	}
