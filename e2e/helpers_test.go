@@ -164,6 +164,14 @@ func checkBalance(t testing.TB, s *job.Summary) {
 // readLines returns the lines of a file, sorted.
 func readLines(t testing.TB, path string) []string {
 	t.Helper()
+	lines := readLinesInOrder(t, path)
+	slices.Sort(lines)
+	return lines
+}
+
+// readLinesInOrder returns the lines of path in the order they were written.
+func readLinesInOrder(t testing.TB, path string) []string {
+	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -178,7 +186,6 @@ func readLines(t testing.TB, path string) []string {
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
-	slices.Sort(lines)
 	return lines
 }
 

@@ -233,11 +233,18 @@ func shippedSessions() joinScenario {
 // ids recurring (recurringOrders), in SESSION windows of 400ms per order:
 // a session holds orders paid and unpaid (their rows with NULLs).
 func unpaidSessions() joinScenario {
-	sc := recurringOrders(unpaidOrders("LEFT JOIN", "WITHIN INTERVAL '1' SECOND"))
-	sc.stmt = strings.NewReplacer("SELECT o.order_id, o.customer, o.amount, p.pay_id, p.order_id AS paid_order, p.paid",
+	sc := recurringOrders(unpaidOrders("LEFT JOIN", "WITHIN INTERVAL '1' SECOND")).aggregated(
 		"SELECT o.order_id, _WINDOW_START AS w, _WINDOW_END AS e, COUNT(*) AS n, COUNT(p.pay_id) AS paid, SUM(p.pay_id) AS pays",
-		"\nWITH", "\nGROUP BY o.order_id WINDOW SESSION(INTERVAL '400' MILLISECOND) EMIT FINAL\nWITH").Replace(sc.stmt)
+		"GROUP BY o.order_id WINDOW SESSION(INTERVAL '400' MILLISECOND) EMIT FINAL")
 	sc.key = []string{"order_id", "w"}
+	return sc
+}
+
+// aggregated replaces the SELECT list of an unpaidOrders statement with
+// sel and adds tail (its GROUP BY, WINDOW and EMIT) before its WITH.
+func (sc joinScenario) aggregated(sel, tail string) joinScenario {
+	sc.stmt = strings.NewReplacer("SELECT o.order_id, o.customer, o.amount, p.pay_id, p.order_id AS paid_order, p.paid", sel,
+		"\nWITH", "\n"+tail+"\nWITH").Replace(sc.stmt)
 	return sc
 }
 
@@ -454,7 +461,9 @@ func (sc joinScenario) oneProcess(t *testing.T, brokers string) []string {
 	if j.Plan.Repartition != nil {
 		t.Fatal("one process without a group was repartitioned")
 	}
-	lines := sc.last(t, readLines(t, out))
+	// the updates of a key in the order they were written: its last is
+	// its answer
+	lines := sc.last(t, readLinesInOrder(t, out))
 	want := sc.rows(t, lines)
 	if len(want) != len(lines) || len(want) < 100 {
 		t.Fatalf("one process wrote %d rows, %d distinct: the test checks little", len(lines), len(want))
@@ -516,6 +525,12 @@ func TestRepartitionedJoinsAcrossProcesses(t *testing.T) {
 			return unpaidOrders("FULL JOIN", "AND p.ts BETWEEN o.ts - INTERVAL '300' MILLISECOND AND o.ts + INTERVAL '1' SECOND")
 		},
 	}
+	runAcrossProcesses(t, scenarios)
+}
+
+// runAcrossProcesses runs each scenario in a subtest with three processes
+// and in one with a process killed and one joining (acrossProcesses).
+func runAcrossProcesses(t *testing.T, scenarios map[string]func(*testing.T) joinScenario) {
 	for name, scenario := range scenarios {
 		for _, kill := range []bool{false, true} {
 			sub := name + "/three"
@@ -528,60 +543,69 @@ func TestRepartitionedJoinsAcrossProcesses(t *testing.T) {
 				if sc.killOnly && !kill {
 					t.Skip("varies another scenario: only its run with a process killed and one joining")
 				}
-				// killed and joined: the last part of the FROM stream is
-				// held back until the kill, so that the kill comes mid-run
-				// whatever the speed of the processes (unheld, the whole run
-				// takes them half a second, and about 1 run in 3 had ended
-				// before the test saw a checkpoint past 3s)
-				var brokers string
-				var tail *heldTail
-				if kill {
-					brokers, tail = sc.startHeld(t, 0.4, "results")
-				} else {
-					brokers = sc.start(t, "results")
-				}
-				ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
-				defer cancel()
-				sink := fmt.Sprintf("'out.type'='kafka_sink', 'out.topic.name'='results', 'out.bootstrap.servers'='%s'", brokers)
-				text := sc.text(brokers, sink, "group.id", "g", "session.timeout.ms", "6000")
-				victimText := text
-				if kill {
-					// a killed process drains nothing: do not wait for it
-					victimText = strings.Replace(text, "'commit.interval'", "'drain.timeout'='1s', 'commit.interval'", 1)
-				}
-				procs := []*stage{startStageOn(t, ctx, victimText, &kafkatest.Cutter{}), startStageOn(t, ctx, text, &kafkatest.Cutter{}), startStageOn(t, ctx, text, &kafkatest.Cutter{})}
-				if kill {
-					if sc.midRun {
-						// the held records start past 5s of event time:
-						// every process's watermark gets past 3s
-						waitWithin(t, time.Minute, "a checkpoint past 3s of event time", func() bool {
-							return checkpointPast(ctx, brokers, "g", "g-out-repartition", 1_700_000_003_000)
-						})
-					} else {
-						waitWithin(t, hangAfter(ctx), "the group commits on the repartition topic", func() bool {
-							offs, err := groupOffsets(ctx, brokers, "g", "g-out-repartition")
-							return err == nil && len(offs) > 0
-						})
-					}
-					if n := doneMarkers(ctx, brokers, "g", "g-out-repartition"); n > 0 {
-						t.Fatalf("%d partitions of the repartition topic finished before the kill: not mid-run", n)
-					}
-					procs[0].kill(t, "0")
-					// the processes started now list where the source ends
-					// before the release, as those that run on did: all end
-					// at the same offsets (the release adds a commit marker)
-					started := []*stage{startStageOn(t, ctx, text, &kafkatest.Cutter{}), startStageOn(t, ctx, text, &kafkatest.Cutter{})}
-					waitFor(t, "the processes started after the kill list where the source ends", func() bool { return listedEnds(started...) })
-					tail.release(t)
-					procs = append(procs[1:], started...)
-				}
-				for i, p := range procs {
-					p.wait(t, ctx, fmt.Sprint(i))
-				}
-				sc.sameAsOneProcess(t, brokers)
+				sc.acrossProcesses(t, kill)
 			})
 		}
 	}
+}
+
+// acrossProcesses runs the scenario in three processes of one consumer
+// group, or, with kill, with one of them killed mid-run (its connections
+// cut at once, as by kill -9) and restarted while a fourth joins, and
+// checks that the group writes the rows of one process.
+func (sc joinScenario) acrossProcesses(t *testing.T, kill bool) {
+	t.Helper()
+	// killed and joined: the last part of the FROM stream is
+	// held back until the kill, so that the kill comes mid-run
+	// whatever the speed of the processes (unheld, the whole run
+	// takes them half a second, and about 1 run in 3 had ended
+	// before the test saw a checkpoint past 3s)
+	var brokers string
+	var tail *heldTail
+	if kill {
+		brokers, tail = sc.startHeld(t, 0.4, "results")
+	} else {
+		brokers = sc.start(t, "results")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
+	defer cancel()
+	sink := fmt.Sprintf("'out.type'='kafka_sink', 'out.topic.name'='results', 'out.bootstrap.servers'='%s'", brokers)
+	text := sc.text(brokers, sink, "group.id", "g", "session.timeout.ms", "6000")
+	victimText := text
+	if kill {
+		// a killed process drains nothing: do not wait for it
+		victimText = strings.Replace(text, "'commit.interval'", "'drain.timeout'='1s', 'commit.interval'", 1)
+	}
+	procs := []*stage{startStageOn(t, ctx, victimText, &kafkatest.Cutter{}), startStageOn(t, ctx, text, &kafkatest.Cutter{}), startStageOn(t, ctx, text, &kafkatest.Cutter{})}
+	if kill {
+		if sc.midRun {
+			// the held records start past 5s of event time:
+			// every process's watermark gets past 3s
+			waitWithin(t, time.Minute, "a checkpoint past 3s of event time", func() bool {
+				return checkpointPast(ctx, brokers, "g", "g-out-repartition", 1_700_000_003_000)
+			})
+		} else {
+			waitWithin(t, hangAfter(ctx), "the group commits on the repartition topic", func() bool {
+				offs, err := groupOffsets(ctx, brokers, "g", "g-out-repartition")
+				return err == nil && len(offs) > 0
+			})
+		}
+		if n := doneMarkers(ctx, brokers, "g", "g-out-repartition"); n > 0 {
+			t.Fatalf("%d partitions of the repartition topic finished before the kill: not mid-run", n)
+		}
+		procs[0].kill(t, "0")
+		// the processes started now list where the source ends
+		// before the release, as those that run on did: all end
+		// at the same offsets (the release adds a commit marker)
+		started := []*stage{startStageOn(t, ctx, text, &kafkatest.Cutter{}), startStageOn(t, ctx, text, &kafkatest.Cutter{})}
+		waitFor(t, "the processes started after the kill list where the source ends", func() bool { return listedEnds(started...) })
+		tail.release(t)
+		procs = append(procs[1:], started...)
+	}
+	for i, p := range procs {
+		p.wait(t, ctx, fmt.Sprint(i))
+	}
+	sc.sameAsOneProcess(t, brokers)
 }
 
 // listedEnds reports whether every process has opened its Kafka source

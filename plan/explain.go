@@ -138,6 +138,9 @@ func Explain(w io.Writer, plans []*Plan) error {
 				one, two := p.stageTexts()
 				line("stage 1", one)
 				line("stage 2", two)
+				if three := p.exchangeText(); three != "" {
+					line("stage 3", three)
+				}
 			}
 		}
 	}
@@ -262,6 +265,8 @@ func scaleOutText(s ScaleOut) string {
 		return "repartitioned ('repartition'='true'), so the job runs in two stages in every process of the consumer group (below), although " + s.Why
 	case s.Split:
 		return "several processes may share the source's consumer group: " + s.Why
+	case s.Repartition != nil && s.Repartition.Exchange != nil:
+		return "repartitioned, so several processes may share the consumer group: " + s.Why + ", so the job runs in three stages in every process, joined by two topics (below)"
 	case s.Repartition != nil:
 		return "repartitioned, so several processes may share the consumer group: " + s.Why + ", so the job runs in two stages in every process (below)"
 	}
@@ -283,12 +288,31 @@ func scaleOutText(s ScaleOut) string {
 func (p *Plan) stageTexts() (one, two string) {
 	one, two = p.stageWork()
 	one += "; it commits a source offset once the topic acknowledged every record before it, and stage 2 drops a record sent again after a restart by its source offset"
+	if x := p.Repartition.Exchange; x != nil {
+		two = strings.Replace(two, "its inputs routed over the process's workers as above", "each partition on one worker (the join writes its rows in the partition's order)", 1)
+		two += fmt.Sprintf("; it writes each joined row to topic %s (as many partitions as %s, created if missing), to the partition of its %s (murmur2), identified by the offsets of the two records it joins, with the watermark of its partition less the join's lag; "+
+			"at-least-once: it commits topic offsets once the exchange topic acknowledged the rows before them, and a replay after a rebalance makes the same rows again, which stage 3 drops",
+			x.Topic, p.Repartition.Topic, strings.Join(x.Key, ", "))
+		return one, two
+	}
 	if p.Repartition.Guarantee == "exactly_once" {
 		two += "; exactly-once: its output, dead letters and topic offsets commit in one Kafka transaction per commit interval, which a rebalance or a crash aborts (the partitions replay from the last commit)"
 	} else {
 		two += "; at-least-once: it commits topic offsets once the output before them is flushed (after a rebalance or a crash some rows may be written again)"
 	}
 	return one, two
+}
+
+// exchangeText describes the third stage of a statement whose joined rows
+// go through an exchange topic, or returns "".
+func (p *Plan) exchangeText() string {
+	r := p.Repartition
+	if r == nil || r.Exchange == nil {
+		return ""
+	}
+	return fmt.Sprintf("reads %s in group %s (each %s in one partition, so in one process; whole partitions move on a rebalance and are replayed from their committed offsets), drops a joined row sent again by its identity and runs the query after the join; "+
+		"at-least-once: it commits topic offsets once the output before them is flushed (after a rebalance or a crash some rows may be written again)",
+		r.Exchange.Topic, r.Group, strings.Join(r.Exchange.Key, ", "))
 }
 
 // stageWork describes what the two stages of a repartitioned statement do.
@@ -527,6 +551,7 @@ type jsonScaleOut struct {
 	ScaleOut
 	Stage1 string `json:"stage1,omitempty"`
 	Stage2 string `json:"stage2,omitempty"`
+	Stage3 string `json:"stage3,omitempty"`
 }
 
 // ExplainJSON writes the plans as
@@ -546,6 +571,7 @@ func ExplainJSON(w io.Writer, plans []*Plan) error {
 		}
 		if p.Repartition != nil {
 			s.ScaleOut.Stage1, s.ScaleOut.Stage2 = p.stageTexts()
+			s.ScaleOut.Stage3 = p.exchangeText()
 		}
 		if s.RoutingKeys == nil {
 			s.RoutingKeys = []string{}

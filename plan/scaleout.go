@@ -43,6 +43,23 @@ type Repartition struct {
 	// Guarantee is the statement's 'processing.guarantee': at_least_once
 	// or exactly_once (stage 2 commits in Kafka transactions).
 	Guarantee string `json:"guarantee"`
+	// Exchange is set when the query after the statement's stream-stream
+	// join needs its rows together on another key than the join's: stage
+	// 2 runs the join and writes the joined rows to a second topic, which
+	// stage 3 reads in the same group and runs the query after the join.
+	Exchange *Exchange `json:"exchange,omitempty"`
+}
+
+// Exchange is the second internal topic of a repartitioned statement,
+// between its stream-stream join (stage 2) and the query after it (stage
+// 3): each joined row goes to the partition of its key there, so every key
+// of the query after the join is in one process.
+type Exchange struct {
+	// Topic is the exchange topic: <group.id>-<statement>-exchange, with
+	// the repartition topic's partition count.
+	Topic string `json:"topic"`
+	// Key names the keys (over the joined row) the topic is partitioned by.
+	Key []string `json:"key"`
 }
 
 // TopicPartitions returns the partition count to create the topic with for
@@ -150,6 +167,8 @@ func (p *Plan) scaleOut() ScaleOut {
 	src := p.Inputs[0].Name
 	req := p.across
 	switch {
+	case p.exchanges() && p.exchangeShape() == "":
+		return ScaleOut{Why: fmt.Sprintf("the query after its stream-stream join needs their rows equal on %s together, and the join their rows equal on its key", strings.Join(exprNames(p.FinalKeys), ", "))}
 	case p.exchanges():
 		return ScaleOut{Why: "its stream-stream joins re-route the rows between the workers of one process on another key (an exchange), which the processes of a group do not do between them"}
 	case len(p.streams()) > 1:
@@ -224,7 +243,8 @@ func (p *Plan) streams() []int {
 // result, and a routing key computed from each stream's own records (not
 // from a table joined as the stream is read).
 func (p *Plan) Repartitionable() bool {
-	if p.Requirement.Kind != partition.Hash || p.across.Kind != partition.Hash || p.Analysis.HasLimit || p.Requirement.OrderMatters || p.exchanges() {
+	exchange := p.exchanges() && p.exchangeShape() == ""
+	if p.Requirement.Kind != partition.Hash || (p.across.Kind != partition.Hash && !exchange) || p.Analysis.HasLimit || p.Requirement.OrderMatters || (p.exchanges() && !exchange) {
 		return false
 	}
 	for _, in := range p.Inputs {
@@ -275,20 +295,59 @@ func (p *Plan) repartitionRefusal() string {
 // exchangeRefusal says why a repartition topic cannot split statement
 // whose rows are re-routed on another key between or after its
 // stream-stream joins (an exchange inside the process), or returns "".
-// The topic routes every stream once, by the key of the first joins;
-// re-routing rows across processes after a join would take a second
-// topic, written by the join's stage, which Sluice does not create.
+// The topic routes every stream once, by the key of the first joins; the
+// rows of one inner join are re-routed across processes after it through
+// a second topic, the exchange topic (exchangeShape), but not the rows
+// between joins.
 func (p *Plan) exchangeRefusal() string {
 	const second = "; re-routing them across processes would take a second repartition topic after the join, which Sluice does not create yet"
 	if p.FinalKeys != nil {
-		return fmt.Sprintf("the query after its stream-stream joins needs their rows equal on %s together, but the repartition topic routes the streams by their join key%s",
-			strings.Join(exprNames(p.FinalKeys), ", "), second)
+		if why := p.exchangeShape(); why != "" {
+			return fmt.Sprintf("the query after its stream-stream joins needs their rows equal on %s together, but the repartition topic routes the streams by their join key, and an exchange topic after the join cannot re-route them: %s",
+				strings.Join(exprNames(p.FinalKeys), ", "), why)
+		}
+		return ""
 	}
 	for _, st := range p.Stages {
 		if st.Exchange {
 			return fmt.Sprintf("its JOIN %s is on another key than the joins before it, so their rows are re-routed on %s, but the repartition topic routes the streams by one key%s",
 				p.Inputs[st.Input].Name, strings.Join(exprNames(st.LeftKeys), ", "), second)
 		}
+	}
+	return ""
+}
+
+// exchangeShape says why the rows of the statement's stream-stream join
+// cannot be re-routed across processes on the keys of the query after it
+// (FinalKeys) through an exchange topic, or returns "" when they can.
+// Stage 2 writes each joined row there with an identity its replay after
+// a rebalance gives it again (the offsets of the two records it joins, in
+// the order the join makes them), so that stage 3 drops the copies, and
+// the watermark of its partition less the join's lag. That holds for one
+// inner join of two streams: a chain would pair rows of rows, an outer
+// join writes its rows with NULLs as the watermark passes, which a replay
+// does not repeat row for row, and a table joined as the rows pass is
+// read at another time by a replay.
+func (p *Plan) exchangeShape() string {
+	streams := p.streams()
+	a := p.Analysis
+	switch {
+	case p.FinalKeys == nil:
+		return "the query after the join needs no other key"
+	case len(streams) != 2:
+		return "it chains several stream-stream joins; only the rows of one join are exchanged"
+	case p.Statement.Query.Joins[streams[1]-1].Kind != sql.InnerJoin:
+		return fmt.Sprintf("its %s JOIN %s is outer; only the rows of an inner join are exchanged", p.Statement.Query.Joins[streams[1]-1].Kind, p.Inputs[streams[1]].Name)
+	case len(p.Inputs) != 2:
+		return "it joins a table too; only the rows of two streams joined alone are exchanged"
+	case len(a.Over) > 0 || a.TopN != "":
+		return "its row window (OVER) is not run after an exchange topic"
+	case strings.EqualFold(strings.TrimSpace(property(p.Statement.Query, Options{Properties: p.props}, "late.data.strategy")), "update"):
+		return "its 'late.data.strategy'='update' is not run after an exchange topic"
+	}
+	switch strings.ToLower(strings.TrimSpace(property(p.Statement.Query, Options{Properties: p.props}, "processing.guarantee"))) {
+	case "exactly_once", "exactly_once_v2":
+		return "'processing.guarantee'='exactly_once' is not run through an exchange topic (its stage 2 does not write the joined rows in a transaction)"
 	}
 	return ""
 }
@@ -493,6 +552,9 @@ func (p *Plan) planRepartition(opts Options) error {
 	}
 	p.Repartition = &Repartition{Topic: RepartitionTopic(group, p.Name), Group: group, Partitions: parts, Key: append([]string(nil), p.Requirement.Keys...),
 		Guarantee: "at_least_once"}
+	if p.FinalKeys != nil {
+		p.Repartition.Exchange = &Exchange{Topic: ExchangeTopic(group, p.Name), Key: exprNames(p.FinalKeys)}
+	}
 	switch g := strings.ToLower(strings.TrimSpace(property(sel, opts, "processing.guarantee"))); g {
 	case "exactly_once", "exactly_once_v2":
 		p.Repartition.Guarantee = "exactly_once"
@@ -530,8 +592,17 @@ func (p *Plan) UnusedRepartitionPartitions() error {
 // RepartitionTopic returns the name of the repartition topic of statement
 // name in group: <group>-<name>-repartition, with characters a topic name
 // cannot hold replaced by '_'.
-func RepartitionTopic(group, name string) string {
-	t := []byte(group + "-" + name + "-repartition")
+func RepartitionTopic(group, name string) string { return internalTopic(group, name, "repartition") }
+
+// ExchangeTopic returns the name of the exchange topic of statement name
+// in group: <group>-<name>-exchange, with characters a topic name cannot
+// hold replaced by '_'.
+func ExchangeTopic(group, name string) string { return internalTopic(group, name, "exchange") }
+
+// internalTopic returns <group>-<name>-<kind>, with characters a topic
+// name cannot hold replaced by '_'.
+func internalTopic(group, name, kind string) string {
+	t := []byte(group + "-" + name + "-" + kind)
 	for i, c := range t {
 		ok := c == '.' || c == '_' || c == '-' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
 		if !ok {

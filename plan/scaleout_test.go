@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -246,10 +247,20 @@ func TestRepartitionStateKinds(t *testing.T) {
 		{"SELECT t.a, COUNT(*) AS n FROM t JOIN u ON t.a = u.a WITHIN INTERVAL '1' SECOND JOIN v ON t.a = v.a WITHIN INTERVAL '1' SECOND GROUP BY t.a WINDOW SESSION(INTERVAL '1' MINUTE) EMIT FINAL" + group + ", 'u.type'='kafka_source', 'v.type'='kafka_source'", ""},
 		{"SELECT t.a, COUNT(*) AS n FROM t JOIN u ON t.b = u.b GROUP BY t.a WINDOW SESSION(INTERVAL '1' MINUTE) EMIT FINAL" + group + ", 'u.type'='kafka_source', 'u.primary.key'='b', 'late.data.strategy'='update'",
 			"its SESSION window with 'late.data.strategy'='update' cannot be rebuilt"},
-		// rows re-routed on another key after or between stream-stream
-		// joins would need a second topic
-		{"SELECT t.b, COUNT(*) AS n FROM t JOIN u ON t.a = u.a WITHIN INTERVAL '1' SECOND GROUP BY t.b EMIT CHANGES" + group + ", 'u.type'='kafka_source'",
-			"the query after its stream-stream joins needs their rows equal on t.b together, but the repartition topic routes the streams by their join key; re-routing them across processes would take a second repartition topic"},
+		// the rows of one inner stream-stream join are re-routed on the
+		// key of the query after it through an exchange topic; other
+		// joins' rows, and rows between joins, would need more
+		{"SELECT t.b, COUNT(*) AS n FROM t JOIN u ON t.a = u.a WITHIN INTERVAL '1' SECOND GROUP BY t.b EMIT CHANGES" + group + ", 'u.type'='kafka_source'", ""},
+		{"SELECT t.b, COUNT(*) AS n FROM t JOIN u ON t.a = u.a WITHIN INTERVAL '1' SECOND GROUP BY t.b WINDOW TUMBLING(INTERVAL '1' MINUTE) EMIT FINAL" + group + ", 'u.type'='kafka_source'", ""},
+		{"SELECT DISTINCT t.b, u.c FROM t JOIN u ON t.a = u.a WITHIN INTERVAL '1' SECOND" + group + ", 'u.type'='kafka_source'", ""},
+		{"SELECT t.b, COUNT(*) AS n FROM t LEFT JOIN u ON t.a = u.a WITHIN INTERVAL '1' SECOND GROUP BY t.b EMIT CHANGES" + group + ", 'u.type'='kafka_source'",
+			"an exchange topic after the join cannot re-route them: its LEFT JOIN u is outer"},
+		{"SELECT t.b, COUNT(*) AS n FROM t JOIN u ON t.a = u.a WITHIN INTERVAL '1' SECOND GROUP BY t.b WINDOW TUMBLING(INTERVAL '1' MINUTE) EMIT FINAL" + group + ", 'u.type'='kafka_source', 'late.data.strategy'='update'",
+			"its 'late.data.strategy'='update' is not run after an exchange topic"},
+		{"SELECT t.b, COUNT(*) AS n FROM t JOIN u ON t.a = u.a WITHIN INTERVAL '1' SECOND GROUP BY t.b EMIT CHANGES" + group + ", 'u.type'='kafka_source', 'processing.guarantee'='exactly_once'",
+			"'processing.guarantee'='exactly_once' is not run through an exchange topic"},
+		{"SELECT t.b, COUNT(*) AS n FROM t JOIN u ON t.a = u.a WITHIN INTERVAL '1' SECOND JOIN w ON t.c = w.c GROUP BY t.b EMIT CHANGES" + group + ", 'u.type'='kafka_source', 'w.type'='kafka_source', 'w.primary.key'='c'",
+			"it joins a table too"},
 		{"SELECT v.b, COUNT(*) AS n FROM t JOIN u ON t.a = u.a WITHIN INTERVAL '1' SECOND JOIN v ON u.b = v.b WITHIN INTERVAL '1' SECOND GROUP BY v.b EMIT CHANGES" + group + ", 'u.type'='kafka_source', 'v.type'='kafka_source'",
 			"its JOIN v is on another key than the joins before it, so their rows are re-routed on u.b"},
 	}
@@ -316,5 +327,30 @@ func TestRestartFromStart(t *testing.T) {
 	noGroup := build(t, "SELECT o.v, p.w FROM o FULL JOIN p ON o.k = p.k WITHIN INTERVAL '1' SECOND WITH ('o.type'='kafka_source', 'p.type'='kafka_source')", Options{})
 	if s := noGroup.ScaleOut(); s.Restart != "" {
 		t.Errorf("without a group: restart %q, want none (nothing is committed anyway)", s.Restart)
+	}
+}
+
+// TestExchangePlan: an inner stream-stream join whose query after it
+// groups on another key runs in three stages joined by the repartition
+// topic and the exchange topic, and EXPLAIN shows both topics and the
+// third stage.
+func TestExchangePlan(t *testing.T) {
+	p := build(t, "SELECT o.customer, COUNT(*) AS n FROM o JOIN p ON o.id = p.order_id WITHIN INTERVAL '1' SECOND GROUP BY o.customer WINDOW TUMBLING(INTERVAL '1' MINUTE) EMIT FINAL"+
+		" WITH ('o.type'='kafka_source', 'o.group.id'='g', 'p.type'='kafka_source')", Options{})
+	rp := p.Repartition
+	if rp == nil || rp.Exchange == nil || rp.Exchange.Topic != "g-o-exchange" || !slices.Equal(rp.Exchange.Key, []string{"o.customer"}) || !slices.Equal(rp.Key, []string{"o.id"}) {
+		t.Fatalf("repartition %+v, want through g-o-repartition on o.id and g-o-exchange on o.customer", rp)
+	}
+	var b strings.Builder
+	if err := Explain(&b, []*Plan{p}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"three stages in every process, joined by two topics",
+		"stage 1:      reads o and p as members of group g and writes each record, tagged with its input, to topic g-o-repartition",
+		"it writes each joined row to topic g-o-exchange", "to the partition of its o.customer",
+		"stage 3:      reads g-o-exchange in group g (each o.customer in one partition"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("EXPLAIN does not say %q:\n%s", want, b.String())
+		}
 	}
 }

@@ -36,6 +36,9 @@ type twoStages struct {
 	gen      *generations
 	sinks    []*keptSink
 	fileDLQ  *job.FileDLQ // the dead-letter file both stages share, if any
+	// three, when set, runs the query after a stream-stream join whose
+	// rows stage 2 writes to an exchange topic (exchangeJoin)
+	three *exchangeStage
 }
 
 // repartition turns the prepared job j (whose plan says Repartition) into
@@ -318,7 +321,13 @@ func (t *twoStages) run(ctx context.Context) (*job.Summary, error) {
 		}
 		oneDone <- err
 	}()
-	sum, err := t.runTwo(ctx)
+	var sum *job.Summary
+	var err error
+	if t.three != nil {
+		sum, err = t.runThree(ctx, cancel)
+	} else {
+		sum, err = t.runTwo(ctx)
+	}
 	// stage 2 reads no more: its member leaves the group now, so that no
 	// rebalance (stage 1's leaving, another process's) waits for it while
 	// its poll blocks on readers that nobody reads

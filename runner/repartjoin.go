@@ -43,6 +43,9 @@ func (q *joinQuery) repartitionJoin(ctx context.Context, stmt *sql.Statement, op
 	for _, ks := range srcs[1:] {
 		ks.ReadInGroupOf(srcs[0])
 	}
+	if j.Plan.Repartition.Exchange != nil {
+		return q.exchangeJoin(ctx, stmt, j, popts, srcs, streams)
+	}
 	// A record read again before its partition's fence is skipped when
 	// it had its whole effect (join.Program.ReplayRule).
 	if err := prog.Program.Replayable(); err != nil && prog.Outer() && !prog.Program.WindowedChanges() && !prog.Program.GroupsForEver() && !prog.Program.Sessions() {

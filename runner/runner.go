@@ -327,7 +327,7 @@ func (j *Job) InputProgress() (read, total int64, ok bool) {
 // statement); call it before Run.
 func (j *Job) SetOnBatch(f func(partition, records int, d time.Duration)) {
 	if j.stages != nil {
-		j.stages.two.OnBatch = f
+		j.stages.last().OnBatch = f
 		return
 	}
 	j.config.OnBatch = f
@@ -338,7 +338,7 @@ func (j *Job) SetOnBatch(f func(partition, records int, d time.Duration)) {
 // generations); call it before Run.
 func (j *Job) SetOnOpen(f func()) {
 	if j.stages != nil {
-		j.stages.two.OnOpen = f
+		j.stages.last().OnOpen = f
 		return
 	}
 	j.config.OnOpen = f

@@ -221,7 +221,7 @@ func TestRereadUpToTheEndAtAssignment(t *testing.T) {
 		for range n {
 			row := []record.Value{record.IntValue(next), record.StringValue("ACME"), record.IntValue(1), record.IntValue(2), record.StringValue("k")}
 			krs = append(krs, &kgo.Record{Topic: "rp", Partition: 0, Value: enc.appendRow(nil, row),
-				Headers: []kgo.RecordHeader{{Key: originHeader, Value: appendOrigin(nil, 0, next, noWatermark, 0)}}})
+				Headers: []kgo.RecordHeader{{Key: originHeader, Value: appendOrigin(nil, 0, next, noWatermark, 0, 0)}}})
 			next++
 		}
 		produceRecords(t, brokers, krs...)

@@ -26,7 +26,7 @@ func TestRepartitionRowDeadLetteredAtItsOrigin(t *testing.T) {
 	openCollectedTo(t, src, dlq)
 	row := []byte{rowBinary, 1, 2}
 	produceRecords(t, brokers, &kgo.Record{Topic: "rp", Partition: 3, Value: row,
-		Headers: []kgo.RecordHeader{{Key: originHeader, Value: appendOrigin(nil, 5, 1207, noWatermark, 0)}}})
+		Headers: []kgo.RecordHeader{{Key: originHeader, Value: appendOrigin(nil, 5, 1207, noWatermark, 0, 0)}}})
 	waitFor(t, "the row's dead letter", func() bool { return len(dlq.All()) > 0 })
 	d := dlq.All()[0]
 	if d.Source != "trades" || d.Partition != 5 || d.Offset != 1207 || string(d.Raw) != string(row) ||

@@ -30,6 +30,17 @@ import (
 // differs from the event time, the difference, so that stage 2 gives the
 // row its source timestamp (_TIMESTAMP) back.
 //
+// An exchange topic (NewExchange) carries the rows of a stream-stream
+// join from the process that joins them (stage 2) to the one that owns
+// their key in the query after the join (stage 3), as a repartition topic
+// carries records: its "source partitions" are the repartition topic's
+// partitions, a row's "source offset" is the offset of the record whose
+// arrival made it, and the origin header adds the offset of the record it
+// met, plus one (its sub-position: 0 for a repartition topic's records),
+// so that two rows made by one record differ. A record's rows come in the
+// order of the records they met, so a stage-2 partition's rows come in
+// the order of (offset, sub-position).
+//
 // A control record has no key and the header controlHeader. A progress
 // report lists, for each source partition the producing member owns, its
 // watermark after the records sent before the report, its committed offset
@@ -68,13 +79,17 @@ type partProgress struct {
 }
 
 // appendOrigin appends the origin header's value; shift is the source
-// record's timestamp less the repartition record's, written only when not 0.
-func appendOrigin(b []byte, partition int32, offset, watermark, shift int64) []byte {
+// record's timestamp less the repartition record's, written only when not 0
+// or when sub (an exchange topic's row's sub-position) follows it.
+func appendOrigin(b []byte, partition int32, offset, watermark, shift, sub int64) []byte {
 	b = binary.AppendVarint(b, int64(partition))
 	b = binary.AppendVarint(b, offset)
 	b = binary.AppendVarint(b, watermark)
-	if shift != 0 {
+	if shift != 0 || sub != 0 {
 		b = binary.AppendVarint(b, shift)
+	}
+	if sub != 0 {
+		b = binary.AppendVarint(b, sub)
 	}
 	return b
 }
@@ -86,15 +101,18 @@ type origin struct {
 	partition         int32 // the source partition
 	offset, watermark int64
 	shift             int64 // the source timestamp less the record's
+	sub               int64 // an exchange topic's row's sub-position (0: none)
 }
 
 // parseOrigin reads the origin header's value.
 func parseOrigin(b []byte) (origin, error) {
-	var v [4]int64
+	var v [5]int64
+	sub := false
 	for i := range v {
-		if i == 3 && len(b) == 0 {
-			break // no shift: the record has its source timestamp
+		if i >= 3 && len(b) == 0 {
+			break // no shift: the record has its source timestamp; no sub-position
 		}
+		sub = i == 4
 		n := 0
 		v[i], n = binary.Varint(b)
 		if n <= 0 {
@@ -102,10 +120,11 @@ func parseOrigin(b []byte) (origin, error) {
 		}
 		b = b[n:]
 	}
-	if v[0] < 0 || v[0] > math.MaxInt32 || len(b) > 0 {
+	// a sub-position is written only when not 0 (it is one past an offset)
+	if v[0] < 0 || v[0] > math.MaxInt32 || len(b) > 0 || (sub && v[4] <= 0) {
 		return origin{}, errCorrupt
 	}
-	return origin{partition: int32(v[0]), offset: v[1], watermark: v[2], shift: v[3]}, nil
+	return origin{partition: int32(v[0]), offset: v[1], watermark: v[2], shift: v[3], sub: v[4]}, nil
 }
 
 // appendProgress appends a progress report's header value.
@@ -199,6 +218,9 @@ type upstreamPart struct {
 	// run); see upstream.partEnded
 	ended bool
 	last  int64 // the highest source offset handed out (-1: none)
+	// lastSub is the sub-position of the last record handed out (an
+	// exchange topic's: see origin.sub)
+	lastSub int64
 	// spans are the runs of records handed out whose source offsets are
 	// not yet reported committed: stage 1 may send them again, so they
 	// must be read again after a restart
@@ -217,7 +239,11 @@ type upstream struct {
 	// them
 	ends       map[int32]int64
 	sourceEnds func() map[int32]int64
-	known      int // parts reported
+	// live: sourceEnds is asked again until it gives every source
+	// partition's end (an exchange topic's, known only as stage 2
+	// finishes each partition), instead of once
+	live  bool
+	known int // parts reported
 	// high is the highest watermark the partition had so far (watermark;
 	// noWatermark before every source partition was reported): a record
 	// is judged late by it, or by the one it carries if higher
@@ -300,10 +326,10 @@ func (u *upstream) admit(kr *kgo.Record) (bool, error) {
 	// the copy is a straggler of a member that lost the source partition):
 	// the original was acknowledged before that commit, so before the
 	// report, in this partition.
-	if off <= up.last || off < up.committed {
+	if off < up.last || (off == up.last && o.sub <= up.lastSub) || off < up.committed {
 		return false, nil
 	}
-	up.last = off
+	up.last, up.lastSub = off, o.sub
 	if k := len(up.spans) - 1; k >= 0 && up.spans[k].n < runLen {
 		up.spans[k].lastSource, up.spans[k].n = off, up.spans[k].n+1
 	} else if off >= up.committed {
@@ -440,7 +466,7 @@ func (u *upstream) partEnded(i int) bool {
 	if u.sourceEnds == nil {
 		return true
 	}
-	if len(u.ends) == 0 {
+	if len(u.ends) == 0 || (u.live && len(u.ends) < len(u.parts)) {
 		u.ends = u.sourceEnds()
 	}
 	end, ok := u.ends[int32(i)]

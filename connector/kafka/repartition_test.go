@@ -1,7 +1,9 @@
 package kafka
 
 import (
+	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -11,7 +13,7 @@ import (
 // refuses corrupt ones.
 func TestRepartitionHeaders(t *testing.T) {
 	for _, shift := range []int64{0, -86_400_000, 1} {
-		o, err := parseOrigin(appendOrigin(nil, 7, 123456, noWatermark, shift))
+		o, err := parseOrigin(appendOrigin(nil, 7, 123456, noWatermark, shift, 0))
 		if want := (origin{partition: 7, offset: 123456, watermark: noWatermark, shift: shift}); err != nil || o != want {
 			t.Errorf("origin = %+v, %v; want %+v", o, err, want)
 		}
@@ -32,13 +34,48 @@ func TestRepartitionHeaders(t *testing.T) {
 	if _, err := parseOrigin([]byte{1}); err == nil {
 		t.Error("parseOrigin accepted a truncated header")
 	}
-	if _, err := parseOrigin(append(appendOrigin(nil, 1, 2, 3, 4), 0)); err == nil {
+	if _, err := parseOrigin(append(appendOrigin(nil, 1, 2, 3, 4, 0), 0)); err == nil {
 		t.Error("parseOrigin accepted a header with a byte too many")
+	}
+	for _, shift := range []int64{0, 3} {
+		o, err := parseOrigin(appendOrigin(nil, 7, 123456, noWatermark, shift, 42))
+		if want := (origin{partition: 7, offset: 123456, watermark: noWatermark, shift: shift, sub: 42}); err != nil || o != want {
+			t.Errorf("origin with a sub-position = %+v, %v; want %+v", o, err, want)
+		}
+	}
+	if _, err := parseOrigin(append(appendOrigin(nil, 1, 2, 3, 4, 5), 0)); err == nil {
+		t.Error("parseOrigin accepted a header with a sub-position and a byte too many")
+	}
+}
+
+// TestUpstreamDropsCopiesOfRows: an exchange topic's rows are told apart
+// by their source offset and sub-position, in that order: a stage-2
+// replay sends again the rows of a record, each with the same
+// sub-position, and only those past the last handed out are kept.
+func TestUpstreamDropsCopiesOfRows(t *testing.T) {
+	row := func(offset int64, srcOffset, sub int64) *kgo.Record {
+		return &kgo.Record{Offset: offset, Headers: []kgo.RecordHeader{{Key: originHeader, Value: appendOrigin(nil, 0, srcOffset, noWatermark, 0, sub)}}}
+	}
+	u := newUpstream(1, false)
+	var kept []string
+	for i, r := range [][2]int64{{10, 3}, {10, 6}, {10, 3}, {10, 6}, {10, 8}, {11, 1}, {10, 9}, {11, 1}, {11, 4}} {
+		if keep, err := u.admit(row(int64(i), r[0], r[1])); err != nil {
+			t.Fatal(err)
+		} else if keep {
+			kept = append(kept, fmt.Sprintf("%d.%d", r[0], r[1]))
+		}
+	}
+	if want := "10.3 10.6 10.8 11.1 11.4"; strings.Join(kept, " ") != want {
+		t.Errorf("kept %s, want %s", strings.Join(kept, " "), want)
+	}
+	u.admit(progressRecord(9, partProgress{partition: 0, committed: 12}))
+	if keep, _ := u.admit(row(10, 11, 9)); keep {
+		t.Error("a row of a record before the offset stage 2 committed was kept")
 	}
 }
 
 func dataRecord(offset int64, p int32, srcOffset, wm int64) *kgo.Record {
-	return &kgo.Record{Offset: offset, Headers: []kgo.RecordHeader{{Key: originHeader, Value: appendOrigin(nil, p, srcOffset, wm, 0)}}}
+	return &kgo.Record{Offset: offset, Headers: []kgo.RecordHeader{{Key: originHeader, Value: appendOrigin(nil, p, srcOffset, wm, 0, 0)}}}
 }
 
 func progressRecord(offset int64, ps ...partProgress) *kgo.Record {

@@ -275,7 +275,7 @@ func FuzzRepartRecord(f *testing.F) {
 	schema := repartSchema()
 	enc := newRepartEncoder(schema)
 	for i, row := range repartRows() {
-		f.Add(enc.appendRow(nil, row), appendOrigin(nil, int32(i), int64(i), int64(i)-1, int64(i)), false)
+		f.Add(enc.appendRow(nil, row), appendOrigin(nil, int32(i), int64(i), int64(i)-1, int64(i), 0), false)
 	}
 	f.Add([]byte(nil), appendProgress(nil, []partProgress{{partition: 1, watermark: 5, committed: 3, flags: progressEnded}}), true)
 	f.Add([]byte(nil), appendDone(nil, []partProgress{{partition: 7, watermark: noWatermark, committed: -1}}), true)

@@ -57,6 +57,19 @@ type repartIn struct {
 	nums     sourceNumbers
 	// bigView warns once that a commit's view did not fit its metadata
 	bigView sync.Once
+	// liveEnds: sourceEnds gives the ends of the source partitions as
+	// they become known, and is asked again until it gives them all (an
+	// exchange topic's: ExchangeSource)
+	liveEnds bool
+	// eventTimes: a record's timestamp is its event time, which the
+	// reader sets (an exchange topic's rows: their joined time is no
+	// column's)
+	eventTimes bool
+	// commitWM is, per partition, the watermark of the last checkpoint
+	// committed, and doneAt the offset of the done marker this member
+	// last committed it at (MarkDone): what an exchange topic's reports
+	// say of stage 2's partitions (NewExchange)
+	commitWM, doneAt map[int32]int64
 }
 
 // RepartitionSource returns stage 2's source: the repartition topic that a
@@ -76,19 +89,28 @@ type repartIn struct {
 // and accepts no commit of that job afterwards (see CommitCheckpoint).
 // Call UseEagerRebalancing on s too.
 func (s *Source) RepartitionSource(topic string, key []string, sourcePartitions int, onRevoke func() <-chan struct{}, fired func(*record.Record, int64) bool) *Source {
+	r := s.internalSource(topic, key, sourcePartitions, "-repartition", onRevoke, fired)
+	r.FollowEnds([]*Source{s})
+	return r
+}
+
+// internalSource returns the source of an internal topic of s's group
+// (a repartition or exchange topic) read as another member of the group,
+// its static membership suffixed with suffix.
+func (s *Source) internalSource(topic string, key []string, sourcePartitions int, suffix string, onRevoke func() <-chan struct{}, fired func(*record.Record, int64) bool) *Source {
 	cfg := s.cfg
 	cfg.topic = topic
 	cfg.format, cfg.values, cfg.keys, cfg.registry, cfg.keyField = "json", nil, nil, nil, ""
 	cfg.partitionKey = append([]string(nil), key...)
 	cfg.stopAtEnd, cfg.reset = false, "earliest"
 	if cfg.instanceID != "" {
-		cfg.instanceID += "-repartition" // one member per client of the group
+		cfg.instanceID += suffix // one member per client of the group
 	}
 	r := &Source{cfg: cfg, wake: make(chan struct{}, 1), extraOpts: s.extraOpts, failed: make(chan struct{}), eager: true, onRevoke: onRevoke,
 		repart: &repartIn{sourcePartitions: sourcePartitions, bounded: s.cfg.stopAtEnd, fired: fired,
-			upstream: []string{s.cfg.name}, nums: numberSources([]*Source{s})}}
+			upstream: []string{s.cfg.name}, nums: numberSources([]*Source{s}),
+			commitWM: map[int32]int64{}, doneAt: map[int32]int64{}}}
 	r.commitCond = sync.NewCond(&r.mu)
-	r.FollowEnds([]*Source{s})
 	return r
 }
 
@@ -368,6 +390,13 @@ func (s *Source) MarkDone(ctx context.Context, sh *Shuffle) error {
 	if err := s.commit(ctx, cl, commit, meta); err != nil && !rebalanced(err) {
 		return err
 	}
+	s.mu.Lock()
+	for p, o := range commit {
+		if s.committed[p] == o.Offset {
+			s.repart.doneAt[p] = o.Offset
+		}
+	}
+	s.mu.Unlock()
 	// refused by a rebalance: the marker is in the partition, and whoever
 	// resumes it from the commit before reads up to it
 	return nil
@@ -404,7 +433,7 @@ func (s *Source) GroupDone(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	ends := s.repart.sourceEnds()
-	if len(ends) == 0 {
+	if len(ends) == 0 || (s.repart.liveEnds && len(ends) < s.repart.sourcePartitions) {
 		return false, nil
 	}
 	var want int64
@@ -546,6 +575,14 @@ func (s *Source) CommitCheckpoint(ctx context.Context, assignment int64, offsets
 		return s.commitTransaction(ctx, assignment, commit, meta, reads)
 	}
 	err := s.commit(ctx, cl, commit, meta)
+	if err == nil {
+		// every row the job wrote before the checkpoint was flushed
+		s.mu.Lock()
+		for p := range commit {
+			s.repart.commitWM[p] = cp.Watermark
+		}
+		s.mu.Unlock()
+	}
 	if rebalanced(err) {
 		// the group moved on while the commit was under way: its
 		// partitions resume from the commit before, as after a refusal

@@ -53,6 +53,10 @@ type Shuffle struct {
 	srcs []*Source // stage 1's sources: the owned partitions, their commits and ends
 	nums sourceNumbers
 	opts []kgo.Opt
+	conn Conn // the cluster to produce to
+	// from, for an exchange topic (NewExchange), is the stage-2 source
+	// whose partitions the rows come from, in place of srcs
+	from *exchangeFrom
 
 	client  *kgo.Client
 	sinkCtx context.Context // the context Open was given (the job's for its sinks)
@@ -84,6 +88,9 @@ type sent struct {
 // producing client's options.
 func NewShuffle(srcs []*Source, cfg ShuffleConfig, opts ...kgo.Opt) *Shuffle {
 	s := &Shuffle{cfg: cfg, srcs: srcs, nums: numberSources(srcs), opts: opts, parts: map[int32]*sent{}, committed: make(chan struct{}, 1)}
+	if len(srcs) > 0 {
+		s.conn = srcs[0].cfg.conn
+	}
 	for _, src := range srcs {
 		src.mu.Lock()
 		src.committedC = s.committed
@@ -237,7 +244,7 @@ func (s *Shuffle) Open(ctx context.Context, schema *record.Schema, _ []int) erro
 		// the rows are compact already, and both stages spend CPU on a
 		// codec: Kafka Streams' repartition topics are not compressed either
 		kgo.ProducerBatchCompression(kgo.NoCompression())}, s.opts...)
-	cl, err := newClient(s.srcs[0].cfg.conn, opts...)
+	cl, err := newClient(s.conn, opts...)
 	if err != nil {
 		return fmt.Errorf("kafka repartition topic %q: %w", s.cfg.Topic, err)
 	}
@@ -273,6 +280,10 @@ func (s *Shuffle) Write(ctx context.Context, rows []record.Record) error {
 		et, hasET := s.cfg.EventTime(row)
 		if hasET && et >= 0 && et <= latest {
 			ts = et
+		} else if s.from != nil {
+			// an exchange topic's reader takes a row's timestamp for its
+			// event time, which no column holds
+			return fmt.Errorf("kafka exchange topic %q: a joined row's event time %d is not a Kafka timestamp (from 1970 to an hour from now)", s.cfg.Topic, et)
 		}
 		var up int32
 		var err error
@@ -302,9 +313,16 @@ func (s *Shuffle) Write(ctx context.Context, rows []record.Record) error {
 // row's source partition. Later appends never write over m's bytes (they
 // move buf when it is full).
 func (s *Shuffle) message(buf []byte, row *record.Record, ts int64, m *kgo.Record, h []kgo.RecordHeader) ([]byte, int32, error) {
-	up, err := s.upstream(row)
-	if err != nil {
-		return buf, 0, err
+	up, off, wm, sub := row.Partition, row.Offset, row.Watermark, int64(0)
+	if s.from != nil {
+		// a joined row: its stage-2 partition, the offset of the record
+		// that made it and of the one it met (see NewExchange)
+		wm, sub = noWatermark, row.OriginOffset+1
+	} else {
+		var err error
+		if up, err = s.upstream(row); err != nil {
+			return buf, 0, err
+		}
 	}
 	var key []record.Value
 	if s.cfg.Key != nil {
@@ -318,7 +336,7 @@ func (s *Shuffle) message(buf []byte, row *record.Record, ts int64, m *kgo.Recor
 	k := len(buf)
 	buf = s.enc.appendRow(buf, row.Values)
 	v := len(buf)
-	buf = appendOrigin(buf, up, row.Offset, row.Watermark, row.Timestamp-ts)
+	buf = appendOrigin(buf, up, off, wm, row.Timestamp-ts, sub)
 	h[0] = kgo.RecordHeader{Key: originHeader, Value: buf[v:len(buf):len(buf)]}
 	m.Key, m.Value, m.Partition = buf[start:k:k], buf[k:v:v], Partition(buf[start:k], s.cfg.Partitions)
 	m.Timestamp, m.Headers = time.UnixMilli(ts), h
@@ -349,18 +367,24 @@ func (s *Shuffle) reportLoop() {
 // acked, if not nil, counts the report's records until the topic answered
 // each.
 func (s *Shuffle) report(ctx context.Context, acked *sync.WaitGroup) {
+	var ps []partProgress
 	srcs := make([]ownedParts, len(s.srcs))
 	for i, src := range s.srcs {
 		_, ends := src.Offsets()
 		parts := slices.DeleteFunc(src.reporting(), func(p int32) bool { _, ok := s.nums.of(i, p); return !ok })
 		srcs[i] = ownedParts{base: s.nums.base[i], parts: parts, committed: src.Committed(), ends: ends, bounded: src.Bounded()}
 	}
+	if s.from != nil {
+		ps = s.from.progress()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.client == nil {
 		return // not open, or closed
 	}
-	ps := s.progressLocked(srcs, time.Now())
+	if s.from == nil {
+		ps = s.progressLocked(srcs, time.Now())
+	}
 	if len(ps) == 0 {
 		return
 	}

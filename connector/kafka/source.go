@@ -550,7 +550,7 @@ func (s *Source) addReaderLocked(p int32, start int64) *partReader {
 	r := newPartReader(s, p, dec)
 	if s.repart != nil {
 		r.up = newUpstream(s.repart.sourcePartitions, s.repart.bounded)
-		r.up.sourceEnds = s.repart.sourceEnds
+		r.up.sourceEnds, r.up.live = s.repart.sourceEnds, s.repart.liveEnds
 		r.assignment = s.repart.assignment
 		s.ups[p] = r.up
 	}

@@ -68,7 +68,10 @@ type Program struct {
 	// fence, when set, gives the watermark of the checkpoint a repartition
 	// partition resumed from (SetReplayFences)
 	fence exec.Fences
-	c     *compiler
+	// rows: the pipelines write the joined rows instead of running the
+	// query after the join (WriteRows)
+	rows bool
+	c    *compiler
 }
 
 // lookup is one stream-table JOIN.

@@ -100,13 +100,9 @@ const pendingBatch = 256
 func (p *Program) SetExchange(keys [][2][]sql.Expr, final []sql.Expr, n, m int) error {
 	p.x = nil
 	scope := &expr.Scope{Schema: p.stream}
-	var finals []expr.Func
-	for _, e := range final {
-		f, err := p.c.compile(e, scope)
-		if err != nil {
-			return err
-		}
-		finals = append(finals, f)
+	finals, err := p.RowKey(final)
+	if err != nil {
+		return err
 	}
 	for k, iv := range p.ivs {
 		iv.exchange, iv.xkeys = false, [2][]expr.Func{}

@@ -534,6 +534,43 @@ func (p *Program) ReplayRule() func(rec *record.Record, wm int64) bool {
 	}
 }
 
+// WriteRows makes the pipelines write the rows of the program's
+// stream-stream join as they are made, instead of running the query after
+// the join over them: stage 2 of a statement whose joined rows go through
+// an exchange topic to the process that owns their key in the query after
+// the join (stage 3, which runs Program over them). Each row's Offset is
+// the offset of the record whose arrival made it, and its OriginOffset the
+// offset of the record it met, both in their partition (the repartition
+// topic's, where both sides of a key are); a record meets the rows before
+// it in the order they came, so a partition read in order makes the same
+// rows in the same order every time. A window naming a column of the
+// joined row takes its time from it, as one process does. Only one inner
+// join of two streams without tables writes its rows: an outer join
+// writes rows with NULLs as the watermark passes, not as records arrive.
+func (p *Program) WriteRows() error {
+	if len(p.ivs) != 1 || len(p.tables) > 0 || p.ivs[0].outer(0) || p.ivs[0].outer(1) {
+		return fmt.Errorf("join: only one inner join of two streams writes its joined rows")
+	}
+	p.rows = true
+	return nil
+}
+
+// RowKey compiles keys over the joined row: those the query after the
+// joins groups its rows by (plan.Plan.FinalKeys), which an exchange topic
+// routes them on.
+func (p *Program) RowKey(keys []sql.Expr) ([]expr.Func, error) {
+	scope := &expr.Scope{Schema: p.stream}
+	var out []expr.Func
+	for _, e := range keys {
+		f, err := p.c.compile(e, scope)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
 // Lag returns how far the watermark after the stream-stream joins may be
 // behind the watermark of their inputs: each join holds it back by its
 // bound's farthest end and its slack while it holds rows.

@@ -242,6 +242,9 @@ func (pl *Pipeline) Advance(wm int64, out exec.Output) {
 		// joins' own hold depends on the rows each worker holds)
 		w = pl.wm - pl.p.Lag()
 	}
+	if pl.p.rows {
+		return
+	}
 	pl.inner.Advance(w, out)
 	if pl.p.keepsMatched() {
 		pl.ss[0].keepMatched(pl.p, w)
@@ -290,6 +293,9 @@ func (pl *Pipeline) Finish(out exec.Output) {
 		pl.begin()
 		pl.ss[0].finish(pl)
 		pl.run(out, finishing, 0)
+	}
+	if pl.p.rows {
+		return
 	}
 	if pl.x == nil || pl.x.id == 0 || pl.inner.Stats().In > 0 {
 		// a worker whose query after the joins saw no row holds nothing
@@ -410,7 +416,10 @@ func (pl *Pipeline) run(out exec.Output, step int, w int64) int64 {
 		// the exchange before the query after the joins
 		w = pl.exchange(len(pl.p.ivs), step, w, out)
 	}
-	if len(pl.final) > 0 {
+	switch {
+	case len(pl.final) > 0 && pl.p.rows:
+		out.Emit(pl.final)
+	case len(pl.final) > 0:
 		pl.inner.Process(pl.final, out)
 	}
 	clear(pl.final)
@@ -459,6 +468,11 @@ func (pl *Pipeline) toQuery(rows []record.Record, out exec.Output) {
 					continue
 				}
 				r.EventTime, r.HasEventTime = t, true
+			}
+			if pl.p.rows {
+				// the query after the join judges it (stage 3)
+				kept = append(kept, *r)
+				continue
 			}
 			r.Watermark = math.MinInt64
 			if pl.p.fence != nil && !pl.p.Sessions() {
@@ -624,10 +638,12 @@ func (pl *Pipeline) row() []record.Value {
 }
 
 // emitPair joins r (side s of st's join) with the values o of a buffered
-// row of the other side when the rest of ON holds; the row's event time is
-// t, the later of the two's, and its offset off (the query after the joins
-// holds it while the row is in an open window).
-func (pl *Pipeline) emitPair(st *ssState, r *record.Record, s int, o []record.Value, t, off int64) (bool, error) {
+// row of the other side, read at offset at, when the rest of ON holds; the
+// row's event time is t, the later of the two's, and its offset off (the
+// query after the joins holds it while the row is in an open window), or,
+// when the program writes its rows (WriteRows), r's, with at as its
+// OriginOffset.
+func (pl *Pipeline) emitPair(st *ssState, r *record.Record, s int, o []record.Value, t, off, at int64) (bool, error) {
 	iv := st.iv
 	vals := pl.row()
 	copy(vals[iv.offset[s]:iv.offset[s]+iv.width[s]], r.Values[iv.offset[s]:])
@@ -638,6 +654,9 @@ func (pl *Pipeline) emitPair(st *ssState, r *record.Record, s int, o []record.Va
 	j.Values = vals
 	j.EventTime, j.HasEventTime = t, true
 	j.Offset = off
+	if pl.p.rows {
+		j.Offset, j.OriginOffset = r.Offset, at
+	}
 	if iv.residual != nil {
 		v, err := iv.residual(j)
 		if err != nil || v.Kind() != record.Bool || !v.Bool() {

@@ -151,7 +151,7 @@ func (st *ssState) insert(pl *Pipeline, r *record.Record, s int, t, et int64, ke
 				if row.partition == r.Partition && row.topic == topic {
 					off = min(off, row.offset)
 				}
-				ok, err := pl.emitPair(st, r, s, o.values(i), max(et, row.et), off)
+				ok, err := pl.emitPair(st, r, s, o.values(i), max(et, row.et), off, row.offset)
 				if err != nil {
 					return err
 				}

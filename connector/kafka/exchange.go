@@ -1,0 +1,190 @@
+package kafka
+
+import (
+	"context"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/record"
+)
+
+// exchangeFrom is what an exchange topic's writer reports of stage 2: the
+// partitions of the repartition topic its source src holds, and the lag
+// of the join's watermark behind theirs.
+type exchangeFrom struct {
+	src *Source
+	lag int64
+}
+
+// NewExchange returns stage 2's sink of a statement whose query after its
+// stream-stream join needs the joined rows on another key than the
+// join's: it writes each row to the partition of its key (cfg.Key) in the
+// exchange topic cfg.Topic, as a Shuffle writes records to a repartition
+// topic, for stage 3 to read with ExchangeSource. src is stage 2's source
+// (RepartitionSource): its partitions are the exchange topic's source
+// partitions. A row carries its partition there, the offset of the record
+// whose arrival made it (record.Record.Offset) and the offset of the
+// record it met (record.Record.OriginOffset, written one past it): stage
+// 2 reads a partition in order and joins it the same way every time, so
+// a replay after a rebalance makes the same rows with the same positions,
+// in the same order, and stage 3 drops the copies as stage 2 drops those
+// of stage 1. Its reports give, for each partition src holds, the offset
+// stage 2 committed (the rows of the records before it were acknowledged
+// first, and are never made again), the watermark of that commit less
+// lag (every row stage 2 makes later from the partition is at or after
+// it: its records' lateness is judged by their partition's watermark) and
+// whether stage 2 finished it in a bounded run (committed at a done
+// marker). Rows must have an event time of a Kafka timestamp: the topic
+// carries it as the record's timestamp. opts are added to its producing
+// client's options.
+func NewExchange(src *Source, cfg ShuffleConfig, lag int64, opts ...kgo.Opt) *Shuffle {
+	s := &Shuffle{cfg: cfg, opts: opts, conn: src.cfg.conn, parts: map[int32]*sent{}, committed: make(chan struct{}, 1),
+		from: &exchangeFrom{src: src, lag: lag}}
+	src.mu.Lock()
+	src.committedC = s.committed
+	src.handedOver = s.handover
+	src.mu.Unlock()
+	return s
+}
+
+// progress returns the progress of the partitions stage 2 holds or is
+// handing over.
+func (x *exchangeFrom) progress() []partProgress {
+	parts := x.src.reporting()
+	x.src.mu.Lock()
+	defer x.src.mu.Unlock()
+	ps := make([]partProgress, 0, len(parts))
+	for _, p := range parts {
+		pp := partProgress{partition: p, watermark: noWatermark, committed: -1}
+		if c, ok := x.src.committed[p]; ok {
+			pp.committed = c
+		}
+		if wm, ok := x.src.repart.commitWM[p]; ok && wm > math.MinInt64+x.lag {
+			pp.watermark = wm - x.lag
+		}
+		if d, ok := x.src.repart.doneAt[p]; ok && d == pp.committed {
+			pp.flags |= progressEnded
+		}
+		ps = append(ps, pp)
+	}
+	return ps
+}
+
+// ExchangeSource returns stage 3's source: the exchange topic that an
+// exchange sink (NewExchange) fed from s, stage 2's source of a
+// repartition topic of partitions partitions, writes, read in s's group
+// (another member of it, sharing s's bounded run's end) and decoded into
+// the joined rows' schema, each with its timestamp as its event time. A
+// partition ends in a bounded run once every partition of the repartition
+// topic did: stage 2 committed it at a done marker of this run (one that
+// records the source read to its end) and reported it so; its offset is
+// that partition's end, exchangeEnds. onRevoke and fired are as
+// RepartitionSource's.
+func (s *Source) ExchangeSource(topic string, partitions int, onRevoke func() <-chan struct{}, fired func(*record.Record, int64) bool) *Source {
+	x := s.internalSource(topic, nil, partitions, "-exchange", onRevoke, fired)
+	if instance := s.cfg.instanceID; instance != "" {
+		x.cfg.instanceID = strings.TrimSuffix(instance, "-repartition") + "-exchange"
+	}
+	s.mu.Lock()
+	x.run = s.run
+	x.repart.bounded = s.repart.bounded
+	s.mu.Unlock()
+	x.repart.eventTimes = true
+	if x.repart.bounded {
+		x.repart.sourceEnds, x.repart.liveEnds = (&exchangeEnds{in: s}).ends, true
+	}
+	return x
+}
+
+// exchangeEnds finds where each partition of a repartition topic ended in
+// a bounded run, as its exchange topic's reader sees it: the offset the
+// group committed it at, at a done marker that records the source read to
+// the run's end. A done marker of an earlier run records less, so a later
+// run's partition has not ended until stage 2 finished it again.
+type exchangeEnds struct {
+	in *Source // stage 2's source
+
+	mu      sync.Mutex
+	at      time.Time // of the last fetch
+	found   map[int32]int64
+	fetched bool
+}
+
+// exchangeEndsPoll is how often exchangeEnds asks the group again.
+const exchangeEndsPoll = 100 * time.Millisecond
+
+// ends returns the ends found, asking the group at most every
+// exchangeEndsPoll until every partition's is.
+func (e *exchangeEnds) ends() map[int32]int64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := e.in.repartPartitions()
+	if (e.fetched && len(e.found) >= n) || time.Since(e.at) < exchangeEndsPoll {
+		return e.found
+	}
+	e.at, e.fetched = time.Now(), true
+	want, ok := e.in.runEndSum()
+	if !ok || n == 0 {
+		return e.found
+	}
+	cl, err := newClient(e.in.cfg.conn)
+	if err != nil {
+		return e.found
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := kadm.NewClient(cl).FetchOffsets(ctx, e.in.cfg.group)
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		e.in.logger().Debug("kafka exchange topic: fetching where stage 2 finished its partitions", "error", err)
+		return e.found
+	}
+	found := map[int32]int64{}
+	for p := range int32(n) {
+		o, ok := resp.Lookup(e.in.cfg.topic, p)
+		if !ok {
+			continue
+		}
+		sum, isDone := strings.CutPrefix(o.Metadata, donePrefix)
+		if v, err := strconv.ParseInt(sum, 10, 64); isDone && err == nil && v >= want {
+			found[p] = o.At
+		}
+	}
+	e.found = found
+	return found
+}
+
+// repartPartitions returns the partition count of the repartition topic
+// s reads (0 before it opened).
+func (s *Source) repartPartitions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.partitions
+}
+
+// runEndSum returns the sum of the ends of the source partitions of a
+// repartition topic's bounded run (false before they are known): what a
+// done marker of the run records at least.
+func (s *Source) runEndSum() (int64, bool) {
+	if s.repart == nil || s.repart.sourceEnds == nil {
+		return 0, false
+	}
+	ends := s.repart.sourceEnds()
+	if len(ends) == 0 {
+		return 0, false
+	}
+	var sum int64
+	for _, e := range ends {
+		sum += e
+	}
+	return sum, true
+}

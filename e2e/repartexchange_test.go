@@ -1,0 +1,82 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/sluicesql/sluice/plan"
+	"github.com/sluicesql/sluice/runner"
+)
+
+// customerWindows counts the rows of unpaidOrders' inner join per customer
+// in windows of 200ms, its order ids recurring (recurringOrders: a record
+// meets several of the other stream): the query after the join groups on
+// o.customer, not on the join key, so its rows go through the exchange
+// topic.
+func customerWindows() joinScenario {
+	sc := recurringOrders(unpaidOrders("JOIN", "WITHIN INTERVAL '1' SECOND")).aggregated(
+		"SELECT o.customer, _WINDOW_START AS w, COUNT(*) AS n, SUM(p.pay_id) AS pays, SUM(o.amount) AS amount",
+		"GROUP BY o.customer WINDOW TUMBLING(INTERVAL '200' MILLISECOND) EMIT FINAL")
+	sc.key = []string{"customer", "w"}
+	return sc
+}
+
+// customerCounts counts the rows of unpaidOrders' inner join, its order
+// ids recurring, per order amount without a window (EMIT CHANGES: each
+// amount's last update).
+func customerCounts() joinScenario {
+	sc := recurringOrders(unpaidOrders("JOIN", "WITHIN INTERVAL '1' SECOND")).aggregated(
+		"SELECT o.amount, COUNT(*) AS n, SUM(p.pay_id) AS pays", "GROUP BY o.amount EMIT CHANGES")
+	// the groups are kept for ever: a replay reads the exchange topic
+	// from its start, killed at the group's first commit
+	sc.key, sc.changes, sc.midRun = []string{"amount"}, true, false
+	return sc
+}
+
+// customerPairs is the distinct pairs of customer and payment code of
+// unpaidOrders' inner join.
+func customerPairs() joinScenario {
+	sc := unpaidOrders("JOIN", "WITHIN INTERVAL '1' SECOND")
+	sc.stmt = strings.Replace(sc.stmt, "SELECT o.order_id, o.customer, o.amount, p.pay_id, p.order_id AS paid_order, p.paid",
+		"SELECT DISTINCT o.customer, p.paid %% 41 AS code", 1)
+	return sc
+}
+
+// TestExchangedJoinsAcrossProcesses runs stream-stream joins whose query
+// after the join needs another key than the join's (a window per customer,
+// a count per order amount, DISTINCT pairs) in three processes of one
+// consumer group, and again with one of them killed mid-run and
+// restarted while a fourth joins: stage 2 writes the joined rows to the
+// exchange topic, keyed by the query's key, and stage 3 runs the query;
+// the group writes exactly the rows one process writes.
+func TestExchangedJoinsAcrossProcesses(t *testing.T) {
+	t.Parallel()
+	runAcrossProcesses(t, map[string]func(*testing.T) joinScenario{
+		"windows":  func(*testing.T) joinScenario { return customerWindows() },
+		"counts":   func(*testing.T) joinScenario { return customerCounts() },
+		"distinct": func(*testing.T) joinScenario { return customerPairs() },
+	})
+}
+
+// TestExchangePlanEXPLAIN: the statement runs in three stages, and EXPLAIN
+// names both topics and what each stage does.
+func TestExchangePlanEXPLAIN(t *testing.T) {
+	t.Parallel()
+	sc := customerWindows()
+	brokers := sc.start(t)
+	j := prepare(t, context.Background(), sc.text(brokers, "'out.type'='stdout'", "group.id", "g"), runner.Options{UntilEnd: true})
+	defer j.Discard()
+	if rp := j.Plan.Repartition; rp == nil || rp.Exchange == nil || rp.Exchange.Topic != "g-out-exchange" {
+		t.Fatalf("repartition %+v, want through g-out-repartition and g-out-exchange", rp)
+	}
+	var b strings.Builder
+	if err := plan.Explain(&b, []*plan.Plan{j.Plan}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"three stages", "g-out-repartition (32 partitions", "to topic g-out-exchange", "to the partition of its o.customer", "stage 3:      reads g-out-exchange in group g"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("EXPLAIN does not say %q:\n%s", want, b.String())
+		}
+	}
+}
