@@ -2,9 +2,12 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/sluicesql/sluice/internal/kafkatest"
 	"github.com/sluicesql/sluice/plan"
 	"github.com/sluicesql/sluice/runner"
 )
@@ -79,4 +82,30 @@ func TestExchangePlanEXPLAIN(t *testing.T) {
 			t.Errorf("EXPLAIN does not say %q:\n%s", want, b.String())
 		}
 	}
+}
+
+// TestExchangedWindowsFireMidRun: stage 3's windows fire as the
+// watermark stage 2 reports passes them, not only at the end of a bounded
+// run: with the last 40% of the orders held back (an open transaction),
+// two processes write the windows of the first part before the release,
+// and the whole run writes the rows of one process.
+func TestExchangedWindowsFireMidRun(t *testing.T) {
+	t.Parallel()
+	sc := customerWindows()
+	brokers, tail := sc.startHeld(t, 0.4, "results")
+	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
+	defer cancel()
+	sink := fmt.Sprintf("'out.type'='kafka_sink', 'out.topic.name'='results', 'out.bootstrap.servers'='%s'", brokers)
+	text := sc.text(brokers, sink, "group.id", "g", "session.timeout.ms", "6000")
+	procs := []*stage{startStageOn(t, ctx, text, &kafkatest.Cutter{}), startStageOn(t, ctx, text, &kafkatest.Cutter{})}
+	// 37 customers, a window of 200ms, the held orders from about 5.4s
+	// of event time on: some 900 windows can fire before the release
+	waitWithin(t, time.Minute, "windows written before the held orders are released", func() bool {
+		return len(readTopic(t, brokers, "results")) >= 500
+	})
+	tail.release(t)
+	for i, p := range procs {
+		p.wait(t, ctx, fmt.Sprint(i))
+	}
+	sc.sameAsOneProcess(t, brokers)
 }
