@@ -109,3 +109,49 @@ func TestExchangedWindowsFireMidRun(t *testing.T) {
 	}
 	sc.sameAsOneProcess(t, brokers)
 }
+
+// BenchmarkExchangedJoin measures records/s (orders and payments) of the
+// stream-stream JOIN of paidOrders with 100,000 orders counted in windows
+// of 200ms, read from Kafka to the end of both topics: per order (the
+// join key) through the repartition topic alone ("one-hop", two stages),
+// and per customer in one process without a group ("one-process", one
+// stage) and through both topics in one and two processes ("two-hops",
+// three stages: every joined row is written to the exchange topic and
+// read again). The ratio of "two-hops/1" to "one-hop/1" is the cost of
+// the exchange topic. Run it with
+//
+//	go test ./e2e -run '^$' -bench ExchangedJoin -benchtime 3x
+func BenchmarkExchangedJoin(b *testing.B) {
+	sc := paidOrdersN(100000, "JOIN")
+	brokers := startCluster(b)
+	records := 0
+	for topic, n := range sc.sized {
+		createTopic(b, brokers, topic, n)
+		produce(b, brokers, topic, sc.data[topic])
+		records += len(sc.data[topic])
+	}
+	by := func(key string) string {
+		return strings.NewReplacer("SELECT o.order_id, o.customer, o.amount, p.pay_id, p.paid", "SELECT "+key+", _WINDOW_START AS w, COUNT(*) AS n, SUM(p.paid) AS paid",
+			"\nWITH", "\nGROUP BY "+key+" WINDOW TUMBLING(INTERVAL '200' MILLISECOND) EMIT FINAL\nWITH").Replace(sc.stmt)
+	}
+	for _, tc := range []struct {
+		name, key string
+		processes int
+		grouped   bool
+	}{{"one-process", "o.customer", 1, false}, {"one-hop/1", "o.order_id", 1, true}, {"two-hops/1", "o.customer", 1, true}, {"two-hops/2", "o.customer", 2, true}} {
+		b.Run(tc.name, func(b *testing.B) {
+			var elapsed, cpu time.Duration
+			for range b.N {
+				var group []string
+				if tc.grouped {
+					group = []string{"group.id", freshGroup(tc.name)}
+				}
+				text := joinScenario{kafkaInput: sc.kafkaInput, stmt: by(tc.key)}.text(brokers, fmt.Sprintf("'out.type'='file_sink', 'out.path'='%s'", b.TempDir()+"/out.jsonl"), group...)
+				wall, used := runProcesses(b, text, tc.processes)
+				elapsed, cpu = elapsed+wall, cpu+used
+			}
+			b.ReportMetric(float64(records)*float64(b.N)/elapsed.Seconds(), "rec/s")
+			b.ReportMetric(float64(cpu.Nanoseconds())/float64(records*b.N), "cpu-ns/rec")
+		})
+	}
+}
