@@ -386,6 +386,10 @@ func TestStage1RestartLowersNoWatermark(t *testing.T) {
 				// offset, and its watermark from the records from there
 				sent[p], from[p] = committed[p], committed[p]
 				restarts++
+			case r < 3:
+				// committed, not reported yet (the member may die before
+				// its next report)
+				committed[p] += rng.Int64N(sent[p] - committed[p] + 1)
 			case r < 6:
 				committed[p] += rng.Int64N(sent[p] - committed[p] + 1)
 				recs = append(recs, progressRecord(off, partProgress{partition: int32(p), watermark: wm(p), committed: committed[p]}))
