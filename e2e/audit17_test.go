@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicesql/sluice/connector"
 	"github.com/sluicesql/sluice/connector/kafka"
@@ -390,4 +392,44 @@ func TestAuditUnboundedStopThenBoundedRun(t *testing.T) {
 	}
 	tail.release(t)
 	sameLines(t, "rows of both runs", sh.group(t, brokers, 3), sh.oneProcess(t, brokers))
+}
+
+// TestAuditLargeRecordsAcrossProcesses: records larger than Kafka's
+// default limit of 1 MB, in a source topic that takes them
+// (max.message.bytes), go through the repartition topic as one process
+// reads them: the topic is created to take records as large as its
+// source's. (It took 1 MB, and stage 1's producer as much, so the
+// group's run failed with MESSAGE_TOO_LARGE where one process ran.)
+func TestAuditLargeRecordsAcrossProcesses(t *testing.T) {
+	t.Parallel()
+	msgs := keyBy(genTrades(t, 3000, 40), byTrader)
+	note := strings.Repeat("x", 1_500_000)
+	for _, i := range []int{100, 1700} {
+		msgs[i].Value = bytes.Replace(msgs[i].Value, []byte(`"symbol":"`), []byte(`"note":"`+note+`","symbol":"`), 1)
+	}
+	sh := tradeShapeOf(t, nil, "SELECT symbol, _WINDOW_START AS w, COUNT(*) AS n, MAX(LENGTH(note)) AS longest FROM trades GROUP BY symbol "+
+		"WINDOW TUMBLING(trade_time, INTERVAL '100' MILLISECOND) EMIT FINAL")
+	brokers := startCluster(t, "want", "got")
+	withAdmin(t, brokers, func(ctx context.Context, adm *kadm.Client) error {
+		resp, err := adm.CreateTopic(ctx, kafkaPartitions, -1, map[string]*string{"max.message.bytes": kadm.StringPtr("4000000")}, "trades")
+		if err == nil {
+			err = resp.Err
+		}
+		return err
+	})
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...), kgo.ProducerBatchMaxBytes(4_000_000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	recs := make([]*kgo.Record, len(msgs))
+	for i, m := range msgs {
+		recs[i] = &kgo.Record{Topic: "trades", Key: m.Key, Value: m.Value}
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	sameLines(t, "rows of the group", sh.group(t, brokers, 3), sh.oneProcess(t, brokers))
 }

@@ -77,7 +77,7 @@ func (q *joinQuery) exchangeJoin(ctx context.Context, stmt *sql.Statement, j *Jo
 		return err
 	}
 	t := j.stages
-	nx, err := kafka.EnsureRepartitionTopic(ctx, srcs[0], x.Topic, n)
+	exchange, err := kafka.EnsureRepartitionTopic(ctx, srcs, x.Topic, n)
 	if err != nil {
 		return fmt.Errorf("source %q: %w", srcs[0].Name(), err)
 	}
@@ -88,7 +88,7 @@ func (q *joinQuery) exchangeJoin(ctx context.Context, stmt *sql.Statement, j *Jo
 	three := &exchangeStage{gen: &generations{}}
 	three.cfg = t.two
 	job.SetRoutingFuncs(&three.cfg.Routing, keys)
-	three.out = kafka.NewExchange(t.in, kafka.ShuffleConfig{Topic: x.Topic, Partitions: nx, Key: three.cfg.Routing.Key,
+	three.out = kafka.NewExchange(t.in, kafka.ShuffleConfig{Topic: x.Topic, Partitions: exchange.Partitions, MaxMessageBytes: exchange.MaxMessageBytes, Key: three.cfg.Routing.Key,
 		EventTime: func(r *record.Record) (int64, bool) { return r.EventTime, r.HasEventTime }}, prog.Lag(), q.kafkaOpts("exchange:"+x.Topic)...)
 	three.in = t.in.ExchangeSource(x.Topic, n, three.gen.revoked, after.Replayed)
 	three.gen.src = three.in

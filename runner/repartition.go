@@ -192,10 +192,11 @@ func splitStages(ctx context.Context, j *Job, srcs []*kafka.Source, schema *reco
 		}
 		most = max(most, n)
 	}
-	n, err := kafka.EnsureRepartitionTopic(ctx, srcs[0], rp.Topic, rp.TopicPartitions(most))
+	topic, err := kafka.EnsureRepartitionTopic(ctx, srcs, rp.Topic, rp.TopicPartitions(most))
 	if err != nil {
 		return fmt.Errorf("source %q: %w", srcs[0].Name(), err)
 	}
+	n := topic.Partitions
 	if rp.Partitions > 0 && n != rp.Partitions {
 		return configErr(fmt.Errorf("'%s' is %d, but the repartition topic %s exists with %d partitions: its partition count decides which partition each key is in, so it cannot change while the topic holds records; "+
 			"set '%s'='%d' (or drop it), or stop every process of group %s and delete the topic once they have processed its records",
@@ -248,7 +249,7 @@ func splitStages(ctx context.Context, j *Job, srcs []*kafka.Source, schema *reco
 	if idle <= 0 {
 		idle = job.DefaultIdleTimeout
 	}
-	t.shuffle = kafka.NewShuffle(srcs, kafka.ShuffleConfig{Topic: rp.Topic, Partitions: n, Key: two.Routing.Key,
+	t.shuffle = kafka.NewShuffle(srcs, kafka.ShuffleConfig{Topic: rp.Topic, Partitions: n, MaxMessageBytes: topic.MaxMessageBytes, Key: two.Routing.Key,
 		EventTime: one.Program.EventTime, MaxOutOfOrder: two.MaxOutOfOrder, IdleTimeout: idle},
 		kafkaOpts("repartition:"+rp.Topic)...)
 	one.Program = forward{one.Program}

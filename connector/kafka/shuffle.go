@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"math"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +29,9 @@ type ShuffleConfig struct {
 	// Topic is the repartition topic and Partitions its partition count.
 	Topic      string
 	Partitions int
+	// MaxMessageBytes is the largest record batch the topic takes (0: the
+	// client's default, 1 MB).
+	MaxMessageBytes int
 	// Key evaluates a row's routing key into buf; nil routes by the whole row.
 	Key func(r *record.Record, buf []record.Value) []record.Value
 	// EventTime returns a row's event time, if it has one.
@@ -163,38 +169,63 @@ func (s *Shuffle) upstream(row *record.Record) (int32, error) {
 	return up, nil
 }
 
-// EnsureRepartitionTopic creates the repartition topic of src's cluster
-// with partitions partitions (and the cluster's replication factor) unless
-// it exists, and returns its partition count: an existing topic keeps its
-// own, which decides the key groups. It is created as Kafka Streams
+// RepartitionTopic is what stage 1 needs to know of its topic.
+type RepartitionTopic struct {
+	// Partitions is the topic's partition count, which decides the
+	// partition of every key.
+	Partitions int
+	// MaxMessageBytes is the largest record batch the topic takes
+	// (max.message.bytes), 0 when the cluster does not say.
+	MaxMessageBytes int
+}
+
+// EnsureRepartitionTopic creates the repartition topic on the cluster of
+// srcs (its statement's Kafka sources) with partitions partitions (and the
+// cluster's replication factor) unless it exists, and returns its partition
+// count and largest record: an existing topic keeps its own, and the
+// partition count decides the key groups. It is created as Kafka Streams
 // creates its repartition topics: CreateTime (a record's timestamp is its
 // event time), deleted records only (no compaction) and no retention by
-// time or size (stage 2 purges what it committed); an existing topic whose
-// records would get the broker's append time instead is refused.
-func EnsureRepartitionTopic(ctx context.Context, src *Source, topic string, partitions int) (int, error) {
+// time or size (stage 2 purges what it committed); and it takes records as
+// large as the sources take (their largest max.message.bytes, with room
+// for the record's header), so a record one process reads is never too
+// large for the topic. An existing topic whose records would get the
+// broker's append time instead is refused.
+func EnsureRepartitionTopic(ctx context.Context, srcs []*Source, topic string, partitions int) (RepartitionTopic, error) {
+	src := srcs[0]
 	cl, err := newClient(src.cfg.conn)
 	if err != nil {
-		return 0, err
+		return RepartitionTopic{}, err
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	resp, err := adm.CreateTopic(ctx, int32(partitions), -1, repartitionTopicConfig, topic)
+	config := maps.Clone(repartitionTopicConfig)
+	var topics []string
+	for _, s := range srcs {
+		topics = append(topics, s.cfg.topic)
+	}
+	// a cluster that does not let this client describe the sources'
+	// configuration (its ACLs) gives the topic its default
+	if largest := maxMessageBytes(ctx, adm, topics...); largest > 0 {
+		config["max.message.bytes"] = kadm.StringPtr(strconv.Itoa(largest + repartitionRecordRoom))
+	}
+	resp, err := adm.CreateTopic(ctx, int32(partitions), -1, config, topic)
 	if err == nil {
 		err = resp.Err
 	}
 	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-		return 0, src.cfg.conn.connError(fmt.Errorf("creating repartition topic %q: %w", topic, err))
+		return RepartitionTopic{}, src.cfg.conn.connError(fmt.Errorf("creating repartition topic %q: %w", topic, err))
 	}
 	details, err := adm.ListTopics(ctx, topic)
 	if err == nil {
 		err = details.Error()
 	}
 	if err != nil {
-		return 0, src.cfg.conn.connError(fmt.Errorf("repartition topic %q: %w", topic, err))
+		return RepartitionTopic{}, src.cfg.conn.connError(fmt.Errorf("repartition topic %q: %w", topic, err))
 	}
-	n := len(details[topic].Partitions)
-	if n == 0 {
-		return 0, fmt.Errorf("repartition topic %q has no partitions", topic)
+	rt := RepartitionTopic{Partitions: len(details[topic].Partitions)}
+	if rt.Partitions == 0 {
+		return RepartitionTopic{}, fmt.Errorf("repartition topic %q has no partitions", topic)
 	}
 	// a cluster that does not let this client describe the topic's
 	// configuration (its ACLs) is trusted to keep the records' timestamps
@@ -202,12 +233,42 @@ func EnsureRepartitionTopic(ctx context.Context, src *Source, topic string, part
 	if c, cerr := configs.On(topic, nil); err == nil && cerr == nil && c.Err == nil {
 		for _, kv := range c.Configs {
 			if kv.Key == "message.timestamp.type" && kv.Value != nil && *kv.Value == "LogAppendTime" {
-				return 0, fmt.Errorf("repartition topic %q has 'message.timestamp.type'='LogAppendTime': the broker would replace each record's timestamp (its event time) "+
+				return RepartitionTopic{}, fmt.Errorf("repartition topic %q has 'message.timestamp.type'='LogAppendTime': the broker would replace each record's timestamp (its event time) "+
 					"with the time it appended it; set it to CreateTime (kafka-configs --alter --entity-type topics --entity-name %s --add-config message.timestamp.type=CreateTime)", topic, topic)
 			}
 		}
 	}
-	return n, nil
+	rt.MaxMessageBytes = maxMessageBytes(ctx, adm, topic)
+	return rt, nil
+}
+
+// repartitionRecordRoom is how much larger than its source's largest
+// record a repartition topic's may be: its key, its header (source place,
+// watermark) and the row's column names.
+const repartitionRecordRoom = 64 << 10
+
+// maxMessageBytes returns the largest max.message.bytes of topics, 0 when
+// none can be described.
+func maxMessageBytes(ctx context.Context, adm *kadm.Client, topics ...string) int {
+	configs, err := adm.DescribeTopicConfigs(ctx, topics...)
+	if err != nil {
+		return 0
+	}
+	largest := 0
+	for _, c := range configs {
+		if c.Err != nil {
+			continue
+		}
+		for _, kv := range c.Configs {
+			if kv.Key != "max.message.bytes" || kv.Value == nil {
+				continue
+			}
+			if n, err := strconv.Atoi(*kv.Value); err == nil {
+				largest = max(largest, n)
+			}
+		}
+	}
+	return largest
 }
 
 // repartitionTopicConfig is the configuration a repartition topic is
@@ -244,6 +305,10 @@ func (s *Shuffle) Open(ctx context.Context, schema *record.Schema, _ []int) erro
 		// the rows are compact already, and both stages spend CPU on a
 		// codec: Kafka Streams' repartition topics are not compressed either
 		kgo.ProducerBatchCompression(kgo.NoCompression())}, s.opts...)
+	if s.cfg.MaxMessageBytes > 0 {
+		// a record as large as the topic takes (the client's default is 1 MB)
+		opts = append(opts, kgo.ProducerBatchMaxBytes(int32(min(s.cfg.MaxMessageBytes, math.MaxInt32))))
+	}
 	cl, err := newClient(s.conn, opts...)
 	if err != nil {
 		return fmt.Errorf("kafka repartition topic %q: %w", s.cfg.Topic, err)
