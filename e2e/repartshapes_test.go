@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -229,7 +230,11 @@ func (sh shape) killAndJoin(t *testing.T, brokers string, tail *heldTail, extra 
 // DISTINCT, an unkeyed source, windows of the records' timestamps, late
 // records folded in ('update', TUMBLING and SLIDING windows) or dropped
 // after an allowed lateness, a row window (LAG, ROW_NUMBER, a running SUM)
-// in event-time order, a SESSION window over a topic of three partitions, an empty source, LEFT
+// in event-time order, a SESSION window over a topic of three partitions, an empty source,
+// the system columns (_PARTITION, _OFFSET, _TIMESTAMP) aggregated after the
+// shuffle, a routing key that fails to evaluate for some records, a CREATE
+// TABLE of updates, TIMESTAMP, BOOLEAN and CASE keys, records without an
+// event time or from before 1970, LEFT
 // stream-table joins (the table broadcast or not), and aligned statements
 // (no repartition topic): a GROUP BY on a superset of the partition key,
 // and, with a kill, SLIDING windows with late updates and a row window. Some run
@@ -372,6 +377,41 @@ func TestRepartitionedShapes(t *testing.T) {
 			// repartition topic
 			return tradeShape(t, "SELECT symbol, _WINDOW_START AS w, COUNT(DISTINCT k) AS traders, MAX(k) AS hi FROM trades GROUP BY symbol "+
 				"WINDOW TUMBLING(trade_time, INTERVAL '200' MILLISECOND) EMIT FINAL", "trades.key.field", "k")
+		},
+		"system-columns": func(t *testing.T) shape {
+			return tradeShape(t, "SELECT symbol, _WINDOW_START AS w, MIN(_PARTITION) AS p, MAX(_OFFSET) AS o, MAX(_TIMESTAMP) AS ts, COUNT(*) AS n FROM trades GROUP BY symbol "+
+				"WINDOW TUMBLING(trade_time, INTERVAL '100' MILLISECOND) EMIT FINAL")
+		},
+		"failing-key": func(t *testing.T) shape {
+			return tradeShape(t, "SELECT 1000 / (quantity %% 50) AS k, _WINDOW_START AS w, COUNT(*) AS n FROM trades GROUP BY 1000 / (quantity %% 50) "+
+				"WINDOW TUMBLING(trade_time, INTERVAL '300' MILLISECOND) EMIT FINAL")
+		},
+		"table": func(t *testing.T) shape {
+			sh := tradeShape(t, "SELECT symbol PRIMARY KEY, COUNT(*) AS n, AVG(price) AS p FROM trades GROUP BY symbol EMIT CHANGES")
+			sh.stmt = "CREATE TABLE" + sh.stmt[len("CREATE STREAM"):]
+			sh.changes, sh.few = true, true
+			return sh
+		},
+		"timestamp-key": func(t *testing.T) shape {
+			return tradeShape(t, "SELECT TUMBLE_START(trade_time, INTERVAL '50' MILLISECOND) AS b, COUNT(*) AS n, COUNT(DISTINCT symbol) AS s FROM trades GROUP BY TUMBLE_START(trade_time, INTERVAL '50' MILLISECOND) EMIT FINAL")
+		},
+		"bool-and-case-key": func(t *testing.T) shape {
+			sh := tradeShape(t, "SELECT quantity > 500 AS big, CASE WHEN price > 300 THEN 'hi' ELSE 'lo' END AS band, COUNT(*) AS n FROM trades GROUP BY quantity > 500, CASE WHEN price > 300 THEN 'hi' ELSE 'lo' END EMIT FINAL")
+			sh.few = true
+			return sh
+		},
+		"null-and-old-times": func(t *testing.T) shape {
+			msgs := keyBy(genTrades(t, 6000, 40), byTrader)
+			for i := range msgs {
+				switch {
+				case i%17 == 3:
+					msgs[i].Value = timeRe.ReplaceAll(msgs[i].Value, []byte(`"trade_time":null`))
+				case i < 3000:
+					// the first half in 1960
+					msgs[i].Value = bytes.Replace(msgs[i].Value, []byte(`"2024-`), []byte(`"1960-`), 1)
+				}
+			}
+			return tradeShapeOf(t, msgs, "SELECT symbol, _WINDOW_START AS w, COUNT(*) AS n FROM trades GROUP BY symbol WINDOW TUMBLING(trade_time, INTERVAL '100' MILLISECOND) EMIT FINAL")
 		},
 		"session-three-partitions": func(t *testing.T) shape {
 			sh := tradeShape(t, "SELECT symbol, _WINDOW_START AS w, _WINDOW_END AS e, COUNT(*) AS n FROM trades GROUP BY symbol "+
@@ -571,6 +611,9 @@ func deadPlaces(t *testing.T, brokers, topic string) []string {
 
 // symbolRe matches the symbol of a generated trade's JSON line.
 var symbolRe = regexp.MustCompile(`"symbol":"[^"]*"`)
+
+// timeRe matches the trade time of a generated trade's JSON line.
+var timeRe = regexp.MustCompile(`"trade_time":"[^"]*"`)
 
 // traderDesks is a windowed count per trader of trades (8 partitions,
 // keyed by symbol) LEFT JOINed with a table of traders (5 partitions)
