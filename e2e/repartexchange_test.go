@@ -3,10 +3,13 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sluicesql/sluice/connector/kafka"
 	"github.com/sluicesql/sluice/internal/kafkatest"
 	"github.com/sluicesql/sluice/plan"
 	"github.com/sluicesql/sluice/runner"
@@ -154,4 +157,46 @@ func BenchmarkExchangedJoin(b *testing.B) {
 			b.ReportMetric(float64(cpu.Nanoseconds())/float64(records*b.N), "cpu-ns/rec")
 		})
 	}
+}
+
+// TestExchangedJoinRunsAgain: a second bounded run of the group reads on
+// from where the first ended, through both topics: the first run's done
+// markers (stage 2's on the repartition topic, stage 3's on the exchange
+// topic) do not end the second before it has read the records written
+// since, which it ends after. The records of the second run are 100s of
+// event time later than the first's (nothing joins across the runs), and
+// the two runs write the rows one process writes over all of them.
+func TestExchangedJoinRunsAgain(t *testing.T) {
+	t.Parallel()
+	sc := customerWindows()
+	brokers := sc.start(t, "results")
+	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
+	defer cancel()
+	sink := fmt.Sprintf("'out.type'='kafka_sink', 'out.topic.name'='results', 'out.bootstrap.servers'='%s'", brokers)
+	text := sc.text(brokers, sink, "group.id", "g", "session.timeout.ms", "6000")
+	run := func() {
+		procs := []*stage{startStageOn(t, ctx, text, &kafkatest.Cutter{}), startStageOn(t, ctx, text, &kafkatest.Cutter{})}
+		for i, p := range procs {
+			p.wait(t, ctx, fmt.Sprint(i))
+		}
+	}
+	run()
+	first := len(readTopic(t, brokers, "results"))
+	ts := regexp.MustCompile(`"ts":(\d+)`)
+	for topic, msgs := range sc.data {
+		later := make([]kafka.Message, len(msgs))
+		for i, m := range msgs {
+			m.Value = ts.ReplaceAllFunc(m.Value, func(b []byte) []byte {
+				n, _ := strconv.ParseInt(string(ts.FindSubmatch(b)[1]), 10, 64)
+				return fmt.Appendf(nil, `"ts":%d`, n+100_000)
+			})
+			later[i] = m
+		}
+		produce(t, brokers, topic, later)
+	}
+	run()
+	if n := len(readTopic(t, brokers, "results")); n < 2*first {
+		t.Errorf("the second run wrote %d rows, the first %d: it did not read on", n-first, first)
+	}
+	sc.sameAsOneProcess(t, brokers)
 }

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -352,5 +353,24 @@ func TestExchangePlan(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("EXPLAIN does not say %q:\n%s", want, b.String())
 		}
+	}
+	b.Reset()
+	if err := ExplainJSON(&b, []*Plan{p}); err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		Statements []struct {
+			ScaleOut struct {
+				Repartition struct{ Exchange *Exchange }
+				Stage3      string
+			} `json:"scale_out"`
+		}
+	}
+	if err := json.Unmarshal([]byte(b.String()), &out); err != nil || len(out.Statements) != 1 {
+		t.Fatalf("EXPLAIN --json: %v, %d statements", err, len(out.Statements))
+	}
+	so := out.Statements[0].ScaleOut
+	if x := so.Repartition.Exchange; x == nil || x.Topic != "g-o-exchange" || !slices.Equal(x.Key, []string{"o.customer"}) || !strings.HasPrefix(so.Stage3, "reads g-o-exchange in group g") {
+		t.Errorf("EXPLAIN --json: exchange %+v, stage3 %q", x, so.Stage3)
 	}
 }
