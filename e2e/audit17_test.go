@@ -433,3 +433,33 @@ func TestAuditLargeRecordsAcrossProcesses(t *testing.T) {
 	}
 	sameLines(t, "rows of the group", sh.group(t, brokers, 3), sh.oneProcess(t, brokers))
 }
+
+// TestAuditJoinDeadLetters: malformed records of both streams of a LEFT
+// interval join repartitioned across three processes (payments cut
+// short, orders with an amount that is no number) are dead-lettered as
+// one process dead-letters them: at their place in their own topic, with
+// the same reason and their original bytes; the group writes one
+// process's rows.
+func TestAuditJoinDeadLetters(t *testing.T) {
+	t.Parallel()
+	sc := paidOrdersN(3000, "LEFT JOIN")
+	for i := 7; i < len(sc.data["payments"]); i += 301 {
+		sc.data["payments"][i].Value = sc.data["payments"][i].Value[:10]
+	}
+	for i := 11; i < len(sc.data["orders"]); i += 401 {
+		sc.data["orders"][i].Value = bytes.Replace(sc.data["orders"][i].Value, []byte(`"amount":`), []byte(`"amount":"x`), 1)
+	}
+	sh := shape{kafkaInput: sc.kafkaInput, stmt: sc.stmt}
+	brokers := sh.start(t, "want", "got", "dead-want", "dead-got")
+	got := sh.group(t, brokers, 3, "dlq.topic", "dead-got")
+	sameLines(t, "rows of the group", got, sh.oneProcess(t, brokers, "dlq.topic", "dead-want"))
+	want, gotDead := deadLetters(t, brokers, "dead-want"), deadLetters(t, brokers, "dead-got")
+	if len(want) < 10 || len(gotDead) != len(want) {
+		t.Errorf("the group dead-lettered %d records, one process %d", len(gotDead), len(want))
+	}
+	for at, w := range want {
+		if g, ok := gotDead[at]; !ok || g.Reason != w.Reason || original(t, g) != original(t, w) {
+			t.Errorf("dead letter at %s: %+v, one process %+v", at, g, w)
+		}
+	}
+}

@@ -258,7 +258,7 @@ func TestRepartitionedShapes(t *testing.T) {
 		},
 		"changes-no-window": func(t *testing.T) shape {
 			sh := tradeShape(t, "SELECT symbol, COUNT(*) AS n, SUM(quantity) AS qty, MAX(price) AS hi FROM trades GROUP BY symbol EMIT CHANGES")
-			sh.changes, sh.few = true, true
+			sh.changes, sh.few, sh.kill = true, true, true
 			return sh
 		},
 		"expression-key": func(t *testing.T) shape {
@@ -274,7 +274,9 @@ func TestRepartitionedShapes(t *testing.T) {
 				"WHERE quantity > 100 GROUP BY symbol WINDOW TUMBLING(trade_time, INTERVAL '200' MILLISECOND) EMIT FINAL")
 		},
 		"distinct": func(t *testing.T) shape {
-			return tradeShape(t, "SELECT DISTINCT symbol, quantity %% 5 AS q5 FROM trades")
+			sh := tradeShape(t, "SELECT DISTINCT symbol, quantity %% 5 AS q5 FROM trades")
+			sh.kill = true
+			return sh
 		},
 		"unkeyed-source": func(t *testing.T) shape {
 			return tradeShapeOf(t, keyBy(genTrades(t, 6000, 40), nil), perSymbol+"WINDOW TUMBLING(trade_time, INTERVAL '100' MILLISECOND) EMIT FINAL")
