@@ -82,6 +82,37 @@ func TestShuffleReportsRevokedPartitionsLast(t *testing.T) {
 	}
 }
 
+// TestShuffleFlushReportsBeforeTheCommit pins the report before a commit:
+// the rows a Flush acknowledges (which the job then commits on the
+// source) are followed, in every partition of the repartition topic, by a
+// report of their source partition whose watermark covers them, without
+// the periodic reports (stopped here). Killed between its commit and its
+// next periodic report, a process left the rows' event times out of every
+// report, and its successor, resuming at the commit with the partition's
+// watermark started again there, judged its first records by less than
+// one process does.
+func TestShuffleFlushReportsBeforeTheCommit(t *testing.T) {
+	const n = 200
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st := openOffsetShuffle(ctx, t, n, "flush-report")
+	sh := st.sh
+	close(sh.stop) // no periodic report, no stall watch
+	sh.stopped.Wait()
+	sh.stop = make(chan struct{}) // for Abort
+	rows, last := rowsRead(st.read.records())
+	if err := sh.Write(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := sh.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rr := readRowReports(ctx, t, st.brokers, func(p partProgress) bool { return p.watermark >= last[p.partition] })
+	for _, m := range rr.missing() {
+		t.Errorf("no report after the last row of %s", m)
+	}
+}
+
 // TestShuffleCloseReportsLastRows pins the report of a clean stop: the
 // rows a stopping job writes last (a burst just before its context was
 // cancelled) are followed, in every partition of the repartition topic,
@@ -103,7 +134,18 @@ func TestShuffleCloseReportsLastRows(t *testing.T) {
 	if err := sh.Close(); err != nil {
 		t.Fatal(err)
 	}
-	// everything Close sent is acknowledged: read the topic to its end
+	// everything Close sent is acknowledged
+	rr := readRowReports(ctx, t, brokers, func(p partProgress) bool { return p.watermark >= last[p.partition] })
+	for _, m := range rr.missing() {
+		t.Errorf("no report after the last row of %s", m)
+	}
+}
+
+// readRowReports reads the repartition topic "rp" to its end (what was
+// acknowledged when it starts), taking each record into a rowReports whose
+// reports cover their rows by covers; it fails t when no row was written.
+func readRowReports(ctx context.Context, t *testing.T, brokers []string, covers func(partProgress) bool) *rowReports {
+	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics("rp"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		t.Fatal(err)
@@ -134,15 +176,13 @@ func TestShuffleCloseReportsLastRows(t *testing.T) {
 		}
 		fs.EachRecord(func(kr *kgo.Record) {
 			readTo[kr.Partition] = kr.Offset
-			rr.take(t, kr, func(p partProgress) bool { return p.watermark >= last[p.partition] })
+			rr.take(t, kr, covers)
 		})
 	}
 	if rr.rows == 0 {
 		t.Fatal("no row read back")
 	}
-	for _, m := range rr.missing() {
-		t.Errorf("no report after the last row of %s", m)
-	}
+	return &rr
 }
 
 // offsetShuffle is a stage-1 member of a group reading trades from a new

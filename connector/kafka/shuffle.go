@@ -605,8 +605,18 @@ func (s *Shuffle) produced(_ *kgo.Record, err error) {
 	}
 }
 
-// Flush waits until everything written is acknowledged.
+// Flush writes a progress report after the rows written so far and waits
+// until the topic acknowledged everything written. The job commits the
+// sources' offsets after it, so every repartition partition holds, before
+// a commit, a report whose watermark covers the records the commit
+// passes: a process killed between its commit and its next periodic
+// report left them out of every report, and its successor, which resumes
+// at the commit with the partition's watermark started again there,
+// judged its first records by a lower watermark than one process does.
 func (s *Shuffle) Flush(ctx context.Context) error {
+	// the report's records outlive ctx: a record whose context ends
+	// before it is sent fails the Shuffle
+	s.report(context.WithoutCancel(ctx), nil)
 	if err := s.client.Flush(ctx); err != nil {
 		return fmt.Errorf("kafka repartition topic %q: flush: %w", s.cfg.Topic, err)
 	}
@@ -614,7 +624,7 @@ func (s *Shuffle) Flush(ctx context.Context) error {
 }
 
 // Close reports the progress after the last rows written and flushes
-// both; the client stays, for the reports after (see Shuffle.Finish). A
+// both (Flush); the client stays, for the reports after (see Shuffle.Finish). A
 // job that stops cleanly (its context cancelled) writes its last rows and
 // commits them, and its sources leave the group without a handover: a
 // periodic report might not have followed those rows, and stage 2 of the
@@ -629,18 +639,17 @@ func (s *Shuffle) Close() error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	s.report(context.WithoutCancel(ctx), nil)
 	return s.Flush(ctx)
 }
 
-// Finish stops the reports after a last one, flushes and disconnects.
+// Finish stops the periodic reports, flushes (after a last report) and
+// disconnects.
 func (s *Shuffle) Finish() error {
 	if s.client == nil {
 		return nil
 	}
 	close(s.stop)
 	s.stopped.Wait()
-	s.report(context.Background(), nil)
 	ctx, cancel := context.WithTimeout(context.Background(), deliveryTimeout)
 	defer cancel()
 	err := s.Flush(ctx)
