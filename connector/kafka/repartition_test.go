@@ -352,8 +352,11 @@ func resendingRecords(rng *rand.Rand, sources, n int) ([]*kgo.Record, []int64) {
 // which would write it twice, and a record late before the restart is
 // late after it), the copies of records handed out are dropped (a record
 // judged on time is not judged again), and a replay from any commit
-// judges every record it keeps as the run did. Randomized: members die at
-// random, their successors send again what was not committed.
+// judges every record as the run did. With a report before each commit
+// (Shuffle.Flush), every record is judged by the watermark one process
+// judges it by. Randomized: members commit (some commits reported only
+// later), die at random, and their successors send again what was not
+// committed.
 func TestStage1RestartLowersNoWatermark(t *testing.T) {
 	const sources, window = 3, 50
 	restarts, lowered := 0, 0
@@ -387,8 +390,10 @@ func TestStage1RestartLowersNoWatermark(t *testing.T) {
 				sent[p], from[p] = committed[p], committed[p]
 				restarts++
 			case r < 3:
-				// committed, not reported yet (the member may die before
-				// its next report)
+				// committed after a report of the watermark (Shuffle.Flush),
+				// the committed offset not reported yet (the member may die
+				// before its next report)
+				recs = append(recs, progressRecord(off, partProgress{partition: int32(p), watermark: wm(p), committed: committed[p]}))
 				committed[p] += rng.Int64N(sent[p] - committed[p] + 1)
 			case r < 6:
 				committed[p] += rng.Int64N(sent[p] - committed[p] + 1)
@@ -450,6 +455,15 @@ func TestStage1RestartLowersNoWatermark(t *testing.T) {
 			}
 			if o.watermark < run.carried {
 				lowered++
+			}
+			// as one process judges it: by the highest event time before
+			// it in its source partition
+			one := int64(noWatermark)
+			for _, e := range events[o.partition][:o.offset] {
+				one = max(one, e-20)
+			}
+			if run.carried != one {
+				t.Fatalf("seed %d: record %d (source %d/%d) judged by watermark %d, one process by %d", seed, i, o.partition, o.offset, run.carried, one)
 			}
 			// a window that fired: the record is late by it
 			if e := events[o.partition][o.offset]; (e/window+1)*window <= high && (e/window+1)*window > run.carried {
