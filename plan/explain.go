@@ -199,11 +199,8 @@ func (p *Plan) sourcesText() string {
 		} else {
 			notes = append(notes, "partition key unknown")
 		}
-		switch n := in.Facts.Partitions; {
-		case n == 1:
-			notes = append(notes, "1 partition")
-		case n > 1:
-			notes = append(notes, fmt.Sprintf("%d partitions", n))
+		if n := in.Facts.Partitions; n > 0 {
+			notes = append(notes, partitionCount(n))
 		}
 		if in.Facts.Note != "" {
 			notes = append(notes, in.Facts.Note)
@@ -211,6 +208,14 @@ func (p *Plan) sourcesText() string {
 		parts = append(parts, s+" ("+strings.Join(notes, "; ")+")")
 	}
 	return strings.Join(parts, ", ")
+}
+
+// partitionCount says n partitions, one in the singular.
+func partitionCount(n int) string {
+	if n == 1 {
+		return "1 partition"
+	}
+	return fmt.Sprintf("%d partitions", n)
 }
 
 // schemaText describes an input's schema: its name, where the schema
@@ -318,7 +323,7 @@ func (p *Plan) exchangeText() string {
 // stageWork describes what the two stages of a repartitioned statement do.
 func (p *Plan) stageWork() (one, two string) {
 	r := p.Repartition
-	parts := fmt.Sprintf("%d partitions", r.Partitions)
+	parts := partitionCount(r.Partitions)
 	// the run creates the topic with the most partitions of a stream,
 	// at least MinRepartitionPartitions: a number only when every
 	// stream's count is known (listed to infer its columns)

@@ -73,6 +73,7 @@ func TestExplainRepartitionTopicPartitions(t *testing.T) {
 		{")", 8, "(32 partitions, created if missing)"},
 		{")", 48, "(48 partitions, created if missing)"},
 		{", 'repartition.partitions'='12')", 48, "(12 partitions, created if missing)"},
+		{", 'repartition.partitions'='1')", 8, "(1 partition, created if missing)"},
 		{")", 0, "(max(source partitions, 32) partitions, created if missing)"},
 	} {
 		opts := Options{}
