@@ -179,7 +179,8 @@ func (s *Source) disowned(parts []int32) {
 }
 
 // adjustOffsets learns where each newly assigned partition starts: its
-// committed offset, else the reset offset. Under stop.at=end it pins the
+// committed offset, else the reset offset, which its reader then knows as
+// its position. Under stop.at=end it pins the
 // start of partitions without a commit to the offsets listed at Open and
 // ends at once the readers of partitions already at their end.
 func (s *Source) adjustOffsets(ctx context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
@@ -212,6 +213,16 @@ func (s *Source) adjustOffsets(ctx context.Context, offsets map[string]map[int32
 			// a parked reader goes on after the records it was handed
 			offsets[s.cfg.topic][p] = kgo.NewOffset().At(at)
 			delete(s.resume, p)
+		}
+		// the reader's position is known from here on (Lag), before it
+		// fetched anything: a partition the group has no commit of starts
+		// where the reset policy says
+		if r := s.readers[p]; r != nil {
+			at := offsets[s.cfg.topic][p].EpochOffset().Offset
+			if at < 0 {
+				at = s.directStart(p)
+			}
+			r.start.CompareAndSwap(-1, at)
 		}
 	}
 	if !s.cfg.stopAtEnd {

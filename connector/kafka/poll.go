@@ -51,7 +51,7 @@ func (s *Source) pollLoop(ctx context.Context) {
 				return
 			}
 			if fp.Err == nil {
-				s.noteFetch(fp.Partition, fp.HighWatermark, fp.Records)
+				s.noteFetch(fp.Partition, fp.HighWatermark, fp.LogStartOffset, fp.Records)
 			}
 			if len(fp.Records) > 0 {
 				s.push(ctx, cl, fp.Partition, fp.Records)
@@ -100,10 +100,13 @@ func (s *Source) startPoll(ctx context.Context) (context.Context, func()) {
 }
 
 // noteFetch records partition p's high watermark from a fetch and, for a
-// reader that does not know its start yet (a group member's partition
-// without a commit), the first fetched offset. It must run before push,
-// which hands recs over.
-func (s *Source) noteFetch(p int32, hwm int64, recs []*kgo.Record) {
+// reader that does not know its start yet, the first fetched offset. A
+// reader that has handed out nothing yet starts no earlier than the log's
+// start (logStart): its start taken from the listing at Open (adjustOffsets)
+// may have been purged since, and a fetch of a partition purged whole
+// brings no record to say so. It must run before push, which hands recs
+// over.
+func (s *Source) noteFetch(p int32, hwm, logStart int64, recs []*kgo.Record) {
 	s.mu.Lock()
 	r := s.readers[p]
 	s.mu.Unlock()
@@ -113,6 +116,10 @@ func (s *Source) noteFetch(p int32, hwm int64, recs []*kgo.Record) {
 	r.hwm.Store(hwm)
 	if len(recs) > 0 {
 		r.start.CompareAndSwap(-1, recs[0].Offset)
+		return
+	}
+	if at := r.start.Load(); r.next.Load() < 0 && at >= 0 && at < logStart {
+		r.start.CompareAndSwap(at, logStart)
 	}
 }
 
@@ -121,8 +128,9 @@ func (s *Source) noteFetch(p int32, hwm int64, recs []*kgo.Record) {
 // fetch) minus the offset of the next record the source hands out. A group
 // member's partition that has fetched no record since the group assigned
 // it is at the group's committed offset (a partition read to its end
-// before a rebalance has lag 0); one without a commit, whose position is
-// not known yet, is left out. It is safe for concurrent use.
+// before a rebalance has lag 0), or, without one, where the reset policy
+// starts it; one whose committed offset the group has not answered yet is
+// left out. It is safe for concurrent use.
 func (s *Source) Lag() map[int32]int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()

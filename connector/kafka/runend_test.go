@@ -66,7 +66,7 @@ func TestShuffleIdleAfterRebalance(t *testing.T) {
 	s := NewShuffle(nil, ShuffleConfig{IdleTimeout: time.Second})
 	t0 := time.UnixMilli(1_700_000_000_000)
 	idle := func(at time.Duration, owned ...int32) bool {
-		ps := s.progressLocked([]ownedParts{{parts: owned}}, t0.Add(at))
+		ps := s.progressLocked([]ownedParts{{parts: owned, lag: caughtUp(owned...)}}, t0.Add(at))
 		return len(ps) == 1 && ps[0].flags&progressIdle != 0
 	}
 	if idle(0, 0) {
@@ -82,6 +82,47 @@ func TestShuffleIdleAfterRebalance(t *testing.T) {
 	if !idle(4500*time.Millisecond, 0) {
 		t.Error("not idle after IdleTimeout since it was given back")
 	}
+}
+
+// TestShuffleNotIdleWhileRecordsWait: a source partition with records the
+// member has not read yet (its lag above 0, or not known while the group
+// has not said where it starts) is not idle, however long since the last
+// record; it is once IdleTimeout passed after the member read everything.
+// Under load a member took over 3s to read its first records after the
+// group gave it its partitions, reported them idle with thousands of
+// records waiting, and stage 2 wrote windows without them
+// (TestRepartitionedWindowsSurviveKillAfterPause, under -race).
+func TestShuffleNotIdleWhileRecordsWait(t *testing.T) {
+	s := NewShuffle(nil, ShuffleConfig{IdleTimeout: time.Second})
+	t0 := time.UnixMilli(1_700_000_000_000)
+	idle := func(at time.Duration, lag map[int32]int64) bool {
+		ps := s.progressLocked([]ownedParts{{parts: []int32{0}, lag: lag}}, t0.Add(at))
+		return len(ps) == 1 && ps[0].flags&progressIdle != 0
+	}
+	if idle(0, nil) {
+		t.Error("idle as soon as assigned")
+	}
+	if idle(2*time.Second, nil) {
+		t.Error("idle while its position is not known")
+	}
+	if idle(4*time.Second, map[int32]int64{0: 3000}) {
+		t.Error("idle with 3000 records waiting")
+	}
+	if idle(4500*time.Millisecond, caughtUp(0)) {
+		t.Error("idle less than IdleTimeout after its records were read")
+	}
+	if !idle(5500*time.Millisecond, caughtUp(0)) {
+		t.Error("not idle IdleTimeout after its records were read")
+	}
+}
+
+// caughtUp is the lag of a source that read every record of parts.
+func caughtUp(parts ...int32) map[int32]int64 {
+	lag := map[int32]int64{}
+	for _, p := range parts {
+		lag[p] = 0
+	}
+	return lag
 }
 
 // runEndMember returns a group member whose subscription carries ends of kind.

@@ -437,7 +437,7 @@ func (s *Shuffle) report(ctx context.Context, acked *sync.WaitGroup) {
 	for i, src := range s.srcs {
 		_, ends := src.Offsets()
 		parts := slices.DeleteFunc(src.reporting(), func(p int32) bool { _, ok := s.nums.of(i, p); return !ok })
-		srcs[i] = ownedParts{base: s.nums.base[i], parts: parts, committed: src.Committed(), ends: ends, bounded: src.Bounded()}
+		srcs[i] = ownedParts{base: s.nums.base[i], parts: parts, committed: src.Committed(), ends: ends, bounded: src.Bounded(), lag: src.Lag()}
 	}
 	if s.from != nil {
 		ps = s.from.progress()
@@ -492,20 +492,27 @@ func (s *Shuffle) handover(ctx context.Context) {
 }
 
 // ownedParts is what a source of the Shuffle owns when it reports: its
-// partitions (numbered from base in the reports), their committed offsets
-// and ends.
+// partitions (numbered from base in the reports), their committed offsets,
+// ends and consumer lag (Source.Lag).
 type ownedParts struct {
 	base      int32
 	parts     []int32
 	committed map[int32]int64
 	ends      map[int32]int64
+	lag       map[int32]int64
 	bounded   bool
 }
 
 // progressLocked returns the progress of the source partitions owned at
 // now. A partition is idle once IdleTimeout passed without a record since
 // the group gave it to this member (a partition it owned before and gets
-// back is not idle at once: its records are still to be read).
+// back is not idle at once: its records are still to be read) and since
+// it last had records waiting: its lag not known to be 0 (records fetched
+// or listed but not read yet, or a position the group has not answered),
+// a partition is not idle however long the member takes to read it. Before,
+// a member slow to get its first records (a rebalance, a loaded machine)
+// reported the partition idle, stage 2's watermark passed its records, and
+// they came late: windows were written without them.
 func (s *Shuffle) progressLocked(srcs []ownedParts, now time.Time) []partProgress {
 	var ps []partProgress
 	held := map[int32]bool{}
@@ -522,6 +529,9 @@ func (s *Shuffle) progressLocked(srcs []ownedParts, now time.Time) []partProgres
 				st = &sent{maxEvent: noWatermark, last: now}
 				s.parts[up] = st
 			} else if !s.held[up] {
+				st.last = now
+			}
+			if lag, ok := o.lag[p]; !ok || lag > 0 {
 				st.last = now
 			}
 			if st.maxEvent != noWatermark {
