@@ -85,7 +85,7 @@ func TestAlignedChangesSurviveKillAndJoin(t *testing.T) {
 			want, _ := oneProcessReference(t, func(path string) string {
 				return stmt("FINAL", kafkaTrades(brokers, "partition.key", "trader_id"), fmt.Sprintf("'per_trader.type'='file_sink', 'per_trader.path'='%s'", path))
 			}, 20, tt.disorder > 0)
-			ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+			ctx, cancel := testContext(t)
 			defer cancel()
 			text := "-- @batch_size: 2\n" + stmt("CHANGES", kafkaTrades(brokers, "partition.key", "trader_id", "group.id", "g", "session.timeout.ms", "6000"),
 				fmt.Sprintf("'per_trader.type'='kafka_sink', 'per_trader.topic.name'='out', 'per_trader.bootstrap.servers'='%s'", brokers))

@@ -73,7 +73,7 @@ func TestAlignedSurvivorsTakeOverExactly(t *testing.T) {
 			if len(want) < 20 {
 				t.Fatalf("%d rows: too few to tell", len(want))
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+			ctx, cancel := testContext(t)
 			defer cancel()
 			text := "-- @batch_size: 2\n" + stmt(tt.emit,
 				kafkaTrades(brokers, "topic.name", in, "partition.key", "trader_id", "group.id", group, "session.timeout.ms", fmt.Sprint(session.Milliseconds())),
@@ -111,7 +111,7 @@ func TestAlignedSurvivorsTakeOverExactly(t *testing.T) {
 			small := kgo.FetchMaxPartitionBytes(2 << 10)
 			procs := []*stage{startAligned(t, ctx, victimText, victim, pace(1500*time.Microsecond), small),
 				startAligned(t, ctx, text, &kafkatest.Cutter{}, held, small), startAligned(t, ctx, text, &kafkatest.Cutter{}, held, small)}
-			waitWithin(t, 60*time.Second, "every process given partitions", func() bool {
+			waitWithin(t, hangAfter(ctx), "every process given partitions", func() bool {
 				for i, p := range procs {
 					select {
 					case <-p.done:
@@ -124,11 +124,11 @@ func TestAlignedSurvivorsTakeOverExactly(t *testing.T) {
 			})
 			formed.Store(true)
 			from := done.Load()
-			waitWithin(t, 60*time.Second, "records processed by the three", func() bool { return done.Load()-from >= total/6 })
+			waitWithin(t, hangAfter(ctx), "records processed by the three", func() bool { return done.Load()-from >= total/6 })
 			killed.Store(true)
 			victim.Kill()
 			procs[0].stop(t, "0")
-			waitWithin(t, 60*time.Second, "the group to expire the killed process", func() bool { return len(groupShares(t, ctx, brokers, group, in)) == 2 })
+			waitWithin(t, hangAfter(ctx), "the group to expire the killed process", func() bool { return len(groupShares(t, ctx, brokers, group, in)) == 2 })
 			expired.Store(true)
 			for i, p := range procs[1:] {
 				p.wait(t, ctx, fmt.Sprint(i+1))

@@ -181,7 +181,7 @@ WITH ('g.type'='generator', 'g.generator'='trades', 'g.count'='3000', 'big.type'
       'kafka.bootstrap.servers'='%s', 'kafka.schema.registry.url'='%s');
 CREATE STREAM copy AS SELECT trader_id, quantity FROM big
 WITH ('big.stop.at'='end', 'copy.type'='file_sink', 'copy.path'='%s');`, brokers, reg.URL(), out)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := testContext(t)
 	defer cancel()
 	run, _ := startApp(t, ctx, src, "copy")
 	results := waitApp(t, ctx, run)

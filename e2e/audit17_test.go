@@ -182,7 +182,7 @@ func heldWindows(t *testing.T) (shape, string, *heldTail) {
 func TestAuditProcessesLeaveGracefully(t *testing.T) {
 	t.Parallel()
 	sh, brokers, tail := heldWindows(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := testContext(t)
 	defer cancel()
 	text := sh.text(brokers, "g", "got")
 	procs := []*stage{startStage(t, ctx, text), startStage(t, ctx, text), startStage(t, ctx, text)}
@@ -368,7 +368,7 @@ func numericLevels(t *testing.T, rows []string) []string {
 func TestAuditUnboundedStopThenBoundedRun(t *testing.T) {
 	t.Parallel()
 	sh, brokers, tail := heldWindows(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := testContext(t)
 	defer cancel()
 	text := sh.text(brokers, "g", "got")
 	var procs []*stage
@@ -422,7 +422,7 @@ func TestAuditLargeRecordsAcrossProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := testContext(t)
 	defer cancel()
 	recs := make([]*kgo.Record, len(msgs))
 	for i, m := range msgs {

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -115,7 +114,7 @@ func TestMalformedMessagesReachTheDLQTopic(t *testing.T) {
 		return nil, nil, false
 	})
 
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := testContext(t)
 	defer cancel()
 	text := fmt.Sprintf(`SELECT trader_id, symbol, quantity FROM trades WHERE quantity > 500
 WITH (%s, 'commit.interval'='10ms', 'dlq.topic'='dead')`, kafkaTrades(brokers, "group.id", "dlq-topic"))
@@ -213,7 +212,7 @@ func consume(t *testing.T, brokers, topic string, n int) []*kgo.Record {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := testContext(t)
 	defer cancel()
 	var out []*kgo.Record
 	for len(out) < n {

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -71,7 +70,7 @@ func killAfter(t *testing.T, bin, dir string, d time.Duration, args ...string) b
 }
 
 // runToCompletion runs bin with args in dir until it ends and fails the
-// test when it fails. A run still going after 3 minutes is hung: it gets
+// test when it fails. A run still going at the test's deadline is hung: it gets
 // SIGQUIT, and the failure shows every goroutine's stack.
 func runToCompletion(t *testing.T, bin, dir string, args ...string) {
 	t.Helper()
@@ -81,7 +80,7 @@ func runToCompletion(t *testing.T, bin, dir string, args ...string) {
 		if err != nil {
 			t.Fatalf("run %q: %v\n%s", args, err, out.String())
 		}
-	case <-time.After(3 * time.Minute):
+	case <-time.After(untilDeadline(t)):
 		cmd.Process.Signal(syscall.SIGQUIT)
 		select {
 		case <-done:
@@ -249,7 +248,7 @@ func readCommittedValues(t *testing.T, brokers, topic string) [][]byte {
 // readCommittedRecords is readCommittedValues returning the records.
 func readCommittedRecords(t *testing.T, brokers, topic string) []*kgo.Record {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := testContext(t)
 	defer cancel()
 	seeds := strings.Split(brokers, ",")
 	prod, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.RecordPartitioner(kgo.ManualPartitioner()))

@@ -90,7 +90,7 @@ func bySymbol(tr trade) string { return tr.symbol }
 // produce writes msgs to topic with Kafka's default partitioner.
 func produce(t testing.TB, brokers, topic string, msgs []kafka.Message) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := testContext(t)
 	defer cancel()
 	if err := kafka.Produce(ctx, strings.Split(brokers, ","), topic, msgs...); err != nil {
 		t.Fatal(err)
@@ -133,7 +133,7 @@ func prepare(t testing.TB, ctx context.Context, text string, opts runner.Options
 // end of what their topics hold, and fails the test on error.
 func runToEnd(t testing.TB, text string) (*runner.Job, *job.Summary) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := testContext(t)
 	defer cancel()
 	j := prepare(t, ctx, text, runner.Options{UntilEnd: true, Partitions: 4})
 	sum, err := runJob(t, ctx, j)
@@ -294,10 +294,41 @@ func committedSum(ctx context.Context, brokers, group string) int64 {
 	return n
 }
 
-// waitFor polls cond every 10ms until it holds, failing the test after 20s.
+// testContext returns the context of a test's work, ending at
+// testDeadline.
+func testContext(t testing.TB) (context.Context, context.CancelFunc) {
+	return context.WithDeadline(context.Background(), testDeadline(t))
+}
+
+// testDeadline is when a test's waits give up: a minute before the test
+// binary's deadline (go test -timeout), so that on a loaded machine a test
+// takes the time it needs (the tests run several at once, under -race,
+// beside other packages), while one that hangs fails with every
+// goroutine's stack rather than the whole binary at its timeout. Without
+// a deadline (-timeout 0, a benchmark) it is noDeadline away.
+func testDeadline(t testing.TB) time.Time {
+	if tt, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
+		if d, ok := tt.Deadline(); ok {
+			return d.Add(-time.Minute)
+		}
+	}
+	return time.Now().Add(noDeadline)
+}
+
+// noDeadline bounds a test's waits when nothing else does (testDeadline,
+// hangAfter).
+const noDeadline = 10 * time.Minute
+
+// untilDeadline is how long a test may still wait (testDeadline).
+func untilDeadline(t testing.TB) time.Duration {
+	return time.Until(testDeadline(t))
+}
+
+// waitFor polls cond every 10ms until it holds, failing the test at its
+// deadline (untilDeadline).
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	waitWithin(t, 20*time.Second, what, cond)
+	waitWithin(t, untilDeadline(t), what, cond)
 }
 
 // waitWithin is waitFor failing the test after d.
@@ -312,16 +343,13 @@ func waitWithin(t testing.TB, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-// endWithin bounds how long a test waits for a job, a process or an
-// application it stopped to end: one that hangs fails its test with every
-// goroutine's stack rather than the whole package at go test's timeout.
-const endWithin = time.Minute
-
-// ended waits for done, closed as what ends, failing the test after
-// endWithin.
+// ended waits for done, closed as what ends (a job, a process or an
+// application the test stopped), failing the test at its deadline
+// (untilDeadline): one that hangs fails its test with every goroutine's
+// stack rather than the whole package at go test's timeout.
 func ended(t testing.TB, done <-chan struct{}, what string) {
 	t.Helper()
-	endedWithin(t, endWithin, done, what)
+	endedWithin(t, untilDeadline(t), done, what)
 }
 
 // endedWithin waits for done, closed as what ends, failing the test with
@@ -344,12 +372,12 @@ func endedWithin(t testing.TB, d time.Duration, done <-chan struct{}, what strin
 
 // hangAfter is how long to wait for work bounded by ctx before calling it
 // hung: until 5s before ctx's deadline, so that the stacks are taken while
-// it hangs (the deadline would unwind it), or endWithin with none.
+// it hangs (the deadline would unwind it), or noDeadline with none.
 func hangAfter(ctx context.Context) time.Duration {
 	if d, ok := ctx.Deadline(); ok {
 		return time.Until(d) - 5*time.Second
 	}
-	return endWithin
+	return noDeadline
 }
 
 // runJob runs j with ctx; a run still going as hangAfter(ctx) passes fails

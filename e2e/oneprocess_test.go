@@ -110,7 +110,7 @@ func TestOneProcessStatementsStopOnSecondMember(t *testing.T) {
 			text := func(out string) string {
 				return fmt.Sprintf(tt.stmt, brokers, group, fmt.Sprintf("'out.type'='kafka_sink', 'out.topic.name'='%s', 'out.bootstrap.servers'='%s'", out, brokers))
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+			ctx, cancel := testContext(t)
 			defer cancel()
 			a := startMember(t, ctx, text("out-a"), "out-a")
 			var b strings.Builder
@@ -169,7 +169,7 @@ func TestOneProcessKeepsItsStateAcrossARebalance(t *testing.T) {
 	brokers := startCluster(t, "trades", "other", "out-a")
 	trades := keyBy(genTrades(t, 4000, 50), byTrader)
 	produce(t, brokers, "trades", trades[:2000])
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := testContext(t)
 	defer cancel()
 	text := fmt.Sprintf("CREATE STREAM out AS SELECT symbol, COUNT(*) AS n FROM trades GROUP BY symbol WINDOW TUMBLING(trade_time, INTERVAL '1' HOUR) EMIT FINAL "+
 		"WITH (%s, 'repartition'='false', 'commit.interval'='20ms', 'out.type'='kafka_sink', 'out.topic.name'='out-a', 'out.bootstrap.servers'='%s')",

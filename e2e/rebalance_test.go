@@ -67,7 +67,7 @@ func TestRebalanceBetweenJobs(t *testing.T) {
 			"WITH (%s, 'out.type'='file_sink', 'out.path'='%s', 'commit.interval'='20ms')",
 			kafkaTrades(brokers, "group.id", "pair"), out)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := testContext(t)
 	defer cancel()
 
 	produce(t, brokers, "trades", msgs[:2000])

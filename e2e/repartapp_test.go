@@ -1,12 +1,10 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/sluicesql/sluice/app"
 	"github.com/sluicesql/sluice/runner"
@@ -31,7 +29,7 @@ func TestApplicationStatementsShareAGroup(t *testing.T) {
 			"per_symbol", name, -1)
 		return s + ";\n"
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := testContext(t)
 	defer cancel()
 	dir := t.TempDir()
 	var runs []*app.Run

@@ -48,7 +48,7 @@ func TestRepartitionedCommitsWaitForAcknowledgement(t *testing.T) {
 			trades := genTrades(t, 12000, 40)
 			produce(t, brokers, "trades", keyBy(trades, byTrader))
 			want := singleProcess(t, trades)
-			ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+			ctx, cancel := testContext(t)
 			defer cancel()
 			text := strings.Replace(fmt.Sprintf(perSymbolWindow, kafkaTrades(brokers, "group.id", "g", "session.timeout.ms", "6000"), "-"),
 				"'per_symbol.type'='file_sink', 'per_symbol.path'='-'",

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -239,7 +237,7 @@ func TestRepartitionedEndSurvivesCrash(t *testing.T) {
 			t.Parallel()
 			brokers := startCluster(t, "trades", "windows")
 			produce(t, brokers, "trades", keyBy(trades, byTrader))
-			ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+			ctx, cancel := testContext(t)
 			defer cancel()
 			// each process is a static member: a restart takes the
 			// killed one's place (and its partitions) at once

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"maps"
 	"path/filepath"
@@ -23,7 +22,7 @@ import (
 // rows they wrote.
 func runStages(t *testing.T, text string, n int, dir, name string) []string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := testContext(t)
 	defer cancel()
 	var outs []string
 	var procs []*stage
@@ -65,7 +64,7 @@ func TestRepartitionedJobReportsBatches(t *testing.T) {
 	brokers := startCluster(t, "trades")
 	trades := genTrades(t, 2000, 40)
 	produce(t, brokers, "trades", keyBy(trades, byTrader))
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := testContext(t)
 	defer cancel()
 	out := filepath.Join(t.TempDir(), "out.jsonl")
 	j := prepare(t, ctx, fmt.Sprintf(perSymbolWindow, kafkaTrades(brokers, "group.id", "batches"), out), runner.Options{Partitions: 2, UntilEnd: true})
@@ -177,7 +176,7 @@ func TestRepartitionedRunAgreesOnItsEnd(t *testing.T) {
 	trades := genTrades(t, 4000, 40)
 	first, later := trades[:2000], trades[2000:]
 	produce(t, brokers, "trades", keyBy(first, byTrader))
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := testContext(t)
 	defer cancel()
 	text := fmt.Sprintf(perSymbolWindow, kafkaTrades(brokers, "group.id", "agreed", "session.timeout.ms", "6000"), "%s")
 	dir := t.TempDir()

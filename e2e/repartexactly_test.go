@@ -1,13 +1,11 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/sluicesql/sluice/connector"
 	"github.com/sluicesql/sluice/internal/kafkatest"
@@ -43,7 +41,7 @@ func repartitionedExactlyOnce(t *testing.T, static bool) {
 	trades := genTrades(t, 12000, 40)
 	produce(t, brokers, "trades", keyBy(trades, byTrader))
 	want := singleProcess(t, trades)
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	ctx, cancel := testContext(t)
 	defer cancel()
 	text := func(process int, victim bool) string {
 		src := []string{"group.id", "eos", "session.timeout.ms", "6000"}
@@ -120,7 +118,7 @@ func TestRepartitionedExactlyOnceDeadLetters(t *testing.T) {
 	want, sum := oneProcessReference(t, func(path string) string {
 		return fmt.Sprintf(q, kafkaTrades(brokers), fmt.Sprintf("'per_symbol.type'='file_sink', 'per_symbol.path'='%s'", path), "drop", "")
 	}, 20, true)
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	ctx, cancel := testContext(t)
 	defer cancel()
 	text := fmt.Sprintf(q, kafkaTrades(brokers, "group.id", "eos-dead", "session.timeout.ms", "6000"),
 		fmt.Sprintf("'per_symbol.type'='kafka_sink', 'per_symbol.topic.name'='windows', 'per_symbol.bootstrap.servers'='%s'", brokers),

@@ -96,14 +96,14 @@ func TestExchangedWindowsFireMidRun(t *testing.T) {
 	t.Parallel()
 	sc := customerWindows()
 	brokers, tail := sc.startHeld(t, 0.4, "results")
-	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
+	ctx, cancel := testContext(t)
 	defer cancel()
 	sink := fmt.Sprintf("'out.type'='kafka_sink', 'out.topic.name'='results', 'out.bootstrap.servers'='%s'", brokers)
 	text := sc.text(brokers, sink, "group.id", "g", "session.timeout.ms", "6000")
 	procs := []*stage{startStageOn(t, ctx, text, &kafkatest.Cutter{}), startStageOn(t, ctx, text, &kafkatest.Cutter{})}
 	// 37 customers, a window of 200ms, the held orders from about 5.4s
 	// of event time on: some 900 windows can fire before the release
-	waitWithin(t, time.Minute, "windows written before the held orders are released", func() bool {
+	waitWithin(t, hangAfter(ctx), "windows written before the held orders are released", func() bool {
 		return len(readTopic(t, brokers, "results")) >= 500
 	})
 	tail.release(t)
@@ -170,7 +170,7 @@ func TestExchangedJoinRunsAgain(t *testing.T) {
 	t.Parallel()
 	sc := customerWindows()
 	brokers := sc.start(t, "results")
-	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
+	ctx, cancel := testContext(t)
 	defer cancel()
 	sink := fmt.Sprintf("'out.type'='kafka_sink', 'out.topic.name'='results', 'out.bootstrap.servers'='%s'", brokers)
 	text := sc.text(brokers, sink, "group.id", "g", "session.timeout.ms", "6000")

@@ -108,7 +108,7 @@ WITH (%s, 'per_symbol.type'='file_sink', 'per_symbol.path'='%s', 'commit.interva
 				t.Fatalf("%d windows to fire: the test checks little", len(want))
 			}
 
-			ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+			ctx, cancel := testContext(t)
 			defer cancel()
 			// the windows go to a topic: a file sink shows its file only at the end
 			text := strings.Replace(fmt.Sprintf(q, kafkaTrades(brokers, "group.id", "g", "session.timeout.ms", "6000"), "-"),
@@ -148,7 +148,7 @@ WITH (%s, 'per_symbol.type'='file_sink', 'per_symbol.path'='%s', 'commit.interva
 			// wait for the first owner's last report of them, after
 			// the records its handover wrote (before, they waited for
 			// the idle timeout, here an hour)
-			waitWithin(t, 90*time.Second, "the windows to fire", func() bool {
+			waitWithin(t, hangAfter(ctx), "the windows to fire", func() bool {
 				return len(windowLines(t, lines())) >= len(want)
 			})
 			var late int64

@@ -94,17 +94,14 @@ func (s *stage) stop(t *testing.T, name string) {
 // produce requests, up to 5s; writing the done markers of a stage 1 that
 // read its partitions to their end, which a stop must not leave half
 // written, up to the 2 minutes of Kafka's delivery timeout). The test
-// waits for that end as it ends, before its cluster closes, failing if it
-// takes longer (killedWithin).
+// waits for that end as it ends, before its cluster closes, failing at
+// the test's deadline (ended).
 func (s *stage) kill(t *testing.T, name string) {
 	t.Helper()
 	s.net.Kill()
 	s.cancel()
-	t.Cleanup(func() { endedWithin(t, killedWithin, s.done, "process "+name+" (killed)") })
+	t.Cleanup(func() { ended(t, s.done, "process "+name+" (killed)") })
 }
-
-// killedWithin bounds how long a killed process takes to end (kill).
-const killedWithin = 3 * time.Minute
 
 // wait waits for the process to end. One still running shortly before
 // ctx's deadline fails the test with every goroutine's stack, taken while
@@ -244,11 +241,11 @@ func (s *slowed) onBatch(_, n int, _ time.Duration) {
 	time.Sleep(time.Duration(n) * 200 * time.Microsecond)
 }
 
-// wait waits until n records were processed, failing the test after a
-// minute.
+// wait waits until n records were processed, failing the test at its
+// deadline (waitFor).
 func (s *slowed) wait(t *testing.T, n int64) {
 	t.Helper()
-	waitWithin(t, time.Minute, fmt.Sprintf("%d records processed", n), func() bool { return s.records.Load() >= n })
+	waitFor(t, fmt.Sprintf("%d records processed", n), func() bool { return s.records.Load() >= n })
 }
 
 // TestRepartitionedWindowsSurviveKillAndJoin runs the unaligned windowed
@@ -280,7 +277,7 @@ func TestRepartitionedWindowsSurviveKillAndJoin(t *testing.T) {
 			trades := genTrades(t, 12000, 40)
 			produce(t, brokers, "trades", keyBy(trades, byTrader))
 			want := singleProcessOf(t, tt.stmt, trades)
-			ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+			ctx, cancel := testContext(t)
 			defer cancel()
 			text := strings.Replace(fmt.Sprintf(tt.stmt, kafkaTrades(brokers, "group.id", "g", "session.timeout.ms", "6000"), "-"),
 				"'per_symbol.type'='file_sink', 'per_symbol.path'='-'",

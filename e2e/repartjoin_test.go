@@ -383,7 +383,7 @@ func holdTail(t *testing.T, brokers, topic string, msgs []kafka.Message) *heldTa
 		t.Fatal(err)
 	}
 	t.Cleanup(cl.Close)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := testContext(t)
 	defer cancel()
 	if err := cl.BeginTransaction(); err != nil {
 		t.Fatal(err)
@@ -401,7 +401,7 @@ func holdTail(t *testing.T, brokers, topic string, msgs []kafka.Message) *heldTa
 // release commits the tail's transaction: its records become readable.
 func (h *heldTail) release(t *testing.T) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := testContext(t)
 	defer cancel()
 	if err := h.cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
 		t.Fatal(err)
@@ -567,7 +567,7 @@ func (sc joinScenario) acrossProcesses(t *testing.T, kill bool) {
 	} else {
 		brokers = sc.start(t, "results")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
+	ctx, cancel := testContext(t)
 	defer cancel()
 	sink := fmt.Sprintf("'out.type'='kafka_sink', 'out.topic.name'='results', 'out.bootstrap.servers'='%s'", brokers)
 	text := sc.text(brokers, sink, "group.id", "g", "session.timeout.ms", "6000")
@@ -581,7 +581,7 @@ func (sc joinScenario) acrossProcesses(t *testing.T, kill bool) {
 		if sc.midRun {
 			// the held records start past 5s of event time:
 			// every process's watermark gets past 3s
-			waitWithin(t, time.Minute, "a checkpoint past 3s of event time", func() bool {
+			waitWithin(t, hangAfter(ctx), "a checkpoint past 3s of event time", func() bool {
 				return checkpointPast(ctx, brokers, "g", "g-out-repartition", 1_700_000_003_000)
 			})
 		} else {
@@ -744,7 +744,7 @@ func secondMemberStops(t *testing.T, sc joinScenario, with string) {
 		return sc.text(brokers, fmt.Sprintf("'out.type'='file_sink', 'out.path'='%s'%s", out, with),
 			"group.id", "shared", "session.timeout.ms", "6000")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := testContext(t)
 	defer cancel()
 	a := startMember(t, ctx, text(filepath.Join(dir, "a.jsonl")), filepath.Join(dir, "a.jsonl"))
 	waitFor(t, "process a reads", func() bool { return a.in.Load() > 0 })

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -63,7 +62,7 @@ func TestRepartitionedWindowsSurviveKillAfterPause(t *testing.T) {
 		oneRun[w.Symbol+"@"+w.W.String()] = w
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	ctx, cancel := testContext(t)
 	defer cancel()
 	text := strings.Replace(fmt.Sprintf(perSymbolWindow, kafkaTrades(brokers, "group.id", "g", "session.timeout.ms", "6000"), "-"),
 		"'per_symbol.type'='file_sink', 'per_symbol.path'='-'",
@@ -91,15 +90,15 @@ func TestRepartitionedWindowsSurviveKillAfterPause(t *testing.T) {
 		return n
 	}
 	// the pause: every source partition idle, the first half's windows out
-	waitWithin(t, 60*time.Second, "the first half's windows", func() bool {
+	waitWithin(t, hangAfter(ctx), "the first half's windows", func() bool {
 		return written(firstEnd.Add(-300*time.Millisecond)) > 0
 	})
 	produce(t, brokers, "trades", msgs[6000:])
-	waitWithin(t, 60*time.Second, "windows of the second half", func() bool { return written(firstEnd.Add(200*time.Millisecond)) > 0 })
+	waitWithin(t, hangAfter(ctx), "windows of the second half", func() bool { return written(firstEnd.Add(200*time.Millisecond)) > 0 })
 	victim.Kill()
 	procs = append(procs, runUnbounded(t, ctx, text, &kafkatest.Cutter{}), runUnbounded(t, ctx, text, &kafkatest.Cutter{}))
 	// the second pause: every window before the last fires
-	waitWithin(t, 90*time.Second, "the last windows", func() bool {
+	waitWithin(t, hangAfter(ctx), "the last windows", func() bool {
 		return written(end.Add(-300*time.Millisecond)) > 0
 	})
 

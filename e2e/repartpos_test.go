@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/sluicesql/sluice/connector"
 	"github.com/sluicesql/sluice/connector/kafka"
@@ -71,7 +70,7 @@ func TestRepartitionedSourcePositions(t *testing.T) {
 	}
 	want := windowRows(t, out)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := testContext(t)
 	defer cancel()
 	src := kafkaTrades(brokers, "group.id", "pos", "session.timeout.ms", "6000")
 	outs := []string{filepath.Join(dir, "p0.jsonl"), filepath.Join(dir, "p1.jsonl")}
@@ -173,7 +172,7 @@ func TestRepartitionedTableJoinSourcePositions(t *testing.T) {
 	sc.stmt = strings.Replace(sc.stmt, "MAX(r.name) AS name", "MAX(r.name) AS name, MIN(_OFFSET) AS lo, MAX(_OFFSET) AS hi, SUM(_PARTITION * 1000000 + _OFFSET) AS pos", 1)
 	brokers := sc.start(t)
 	want := sc.oneProcess(t, brokers)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := testContext(t)
 	defer cancel()
 	dir := t.TempDir()
 	var procs []*stage

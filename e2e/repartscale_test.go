@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -72,7 +71,7 @@ func TestRepartitionedFourthJoins(t *testing.T) {
 				rows = func(lines []string) []string { return sc.rows(t, lines) }
 				topic = "g-out-repartition"
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+			ctx, cancel := testContext(t)
 			defer cancel()
 			var procs []*stage
 			for range 3 {
@@ -110,7 +109,7 @@ func TestRepartitionedBroadcastTableJoin(t *testing.T) {
 	sc.stmt = strings.Replace(sc.stmt, ", 'traders.broadcast'='false'", "", 1)
 	brokers := sc.start(t, "results")
 	want := sc.oneProcess(t, brokers)
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	ctx, cancel := testContext(t)
 	defer cancel()
 	text := sc.text(brokers, fmt.Sprintf("'out.type'='kafka_sink', 'out.topic.name'='results', 'out.bootstrap.servers'='%s'", brokers),
 		"group.id", "g", "session.timeout.ms", "6000")

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -94,7 +93,7 @@ func TestRepartitionedSessionsSurviveKillAndJoin(t *testing.T) {
 			want, _ := oneProcessReference(t, func(path string) string {
 				return fmt.Sprintf(alone, "FINAL", kafkaTrades(brokers), fmt.Sprintf("'per_symbol.type'='file_sink', 'per_symbol.path'='%s'", path), tt.more)
 			}, 200, tt.disorder > 0)
-			ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+			ctx, cancel := testContext(t)
 			defer cancel()
 			text := fmt.Sprintf(perSymbolSession, tt.emit, kafkaTrades(brokers, "group.id", "g", "session.timeout.ms", "6000"),
 				fmt.Sprintf("'per_symbol.type'='kafka_sink', 'per_symbol.topic.name'='windows', 'per_symbol.bootstrap.servers'='%s'", brokers), tt.more)

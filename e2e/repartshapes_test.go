@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -162,7 +161,7 @@ func oneProcessReference(t *testing.T, text func(path string) string, minRows in
 // the end of its input and returns their answer.
 func (sh shape) group(t *testing.T, brokers string, n int, extra ...string) []string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := testContext(t)
 	defer cancel()
 	text := sh.text(brokers, "g", "got", extra...)
 	var procs []*stage
@@ -189,7 +188,7 @@ func (sh shape) group(t *testing.T, brokers string, n int, extra ...string) []st
 // returns the answer of the group.
 func (sh shape) killAndJoin(t *testing.T, brokers string, tail *heldTail, extra ...string) []string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	ctx, cancel := testContext(t)
 	defer cancel()
 	text := sh.text(brokers, "g", "got", extra...)
 	// a killed process drains nothing: do not wait for it
@@ -464,7 +463,7 @@ func TestRepartitionedMisplacedKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := testContext(t)
 	defer cancel()
 	recs := make([]*kgo.Record, len(trades))
 	for i, tr := range trades {
@@ -494,7 +493,7 @@ func TestEveryPartitionRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := testContext(t)
 	defer cancel()
 	trades := genTrades(t, 4*parts, 40)
 	recs := make([]*kgo.Record, len(trades))
@@ -665,7 +664,7 @@ func TestRepartitionedJoinShapes(t *testing.T) {
 			t.Parallel()
 			sc := mk()
 			brokers := sc.start(t, "results")
-			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+			ctx, cancel := testContext(t)
 			defer cancel()
 			sink := fmt.Sprintf("'out.type'='kafka_sink', 'out.topic.name'='results', 'out.bootstrap.servers'='%s'", brokers)
 			text := sc.text(brokers, sink, "group.id", "g", "session.timeout.ms", "6000")

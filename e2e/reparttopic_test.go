@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -100,7 +99,7 @@ WITH (%s, 'per_symbol.type'='file_sink', 'per_symbol.path'='%s', 'commit.interva
 	want := readLines(t, one)
 	slices.Sort(want)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := testContext(t)
 	defer cancel()
 	hook := &repartRecords{n: 32}
 	two := filepath.Join(dir, "two.jsonl")
@@ -170,7 +169,7 @@ func TestRepartitionTopicExisting(t *testing.T) {
 	t.Parallel()
 	brokers := startCluster(t, "trades")
 	createTopic(t, brokers, "g-per_symbol-repartition", 4)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := testContext(t)
 	defer cancel()
 	resp, err := admin(t, brokers).CreateTopic(ctx, 4, 1, map[string]*string{"message.timestamp.type": kadm.StringPtr("LogAppendTime")}, "appended-per_symbol-repartition")
 	if err == nil {

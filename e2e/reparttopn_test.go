@@ -40,7 +40,7 @@ func TestRepartitionedTopNSurvivesKill(t *testing.T) {
 	trades := genTrades(t, 12000, 40)
 	msgs := keyBy(trades, byTrader)
 	produce(t, brokers, "trades", msgs[:6000])
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	ctx, cancel := testContext(t)
 	defer cancel()
 
 	text := fmt.Sprintf(topPerSymbol, kafkaTrades(brokers, "group.id", "g", "session.timeout.ms", "6000"), "got", brokers)

@@ -93,7 +93,7 @@ func TestCrashAndRestart(t *testing.T) {
 			// The first run reads while the topic is being written and is
 			// cancelled once it has committed something, mid-stream.
 			produce(t, brokers, "trades", msgs[:n/4])
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			ctx, cancel := testContext(t)
 			defer cancel()
 			runCtx, stop := context.WithCancel(ctx)
 			first := prepare(t, runCtx, stmt(out1), runner.Options{Partitions: 4})

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/sluicesql/sluice/runner"
 	"github.com/sluicesql/sluice/sql"
@@ -28,7 +27,7 @@ func TestSecondMemberStopsUnsplittableJob(t *testing.T) {
 			"WITH (%s, 'per_symbol.type'='file_sink', 'per_symbol.path'='%s', 'repartition'='false', 'commit.interval'='20ms')",
 			kafkaTrades(brokers, "group.id", "shared", "session.timeout.ms", "6000"), out)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := testContext(t)
 	defer cancel()
 	a := startMember(t, ctx, stmt(filepath.Join(dir, "a.jsonl")), filepath.Join(dir, "a.jsonl"))
 	waitFor(t, "process a reads", func() bool { return a.in.Load() > 0 })

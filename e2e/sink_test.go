@@ -1,13 +1,11 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -107,7 +105,7 @@ func messageKey(row map[string]json.RawMessage, key []string) string {
 // readTopic reads every message topic holds now.
 func readTopic(t testing.TB, brokers, topic string) []*kgo.Record {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := testContext(t)
 	defer cancel()
 	seeds := strings.Split(brokers, ",")
 	admin, err := kgo.NewClient(kgo.SeedBrokers(seeds...))

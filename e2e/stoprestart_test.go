@@ -156,7 +156,7 @@ func currentCheckpoints(t *testing.T, brokers, group string) []kadm.Offset {
 // its error.
 func withAdmin(t *testing.T, brokers string, do func(context.Context, *kadm.Client) error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := testContext(t)
 	defer cancel()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...))
 	if err != nil {
@@ -229,7 +229,7 @@ func stopAndRestartAfter(t *testing.T, brokers, guarantee string, props func(gro
 	runToEnd(t, stmt("one", "one"))
 	want = committedStrings(t, brokers, "one")
 
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := testContext(t)
 	defer cancel()
 	runCtx, stop := context.WithCancel(ctx)
 	first := prepare(t, runCtx, stmt("g", "restarted"), runner.Options{Partitions: 2})

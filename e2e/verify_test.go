@@ -1,13 +1,11 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -58,7 +56,7 @@ func TestClaimContradictedWhileRunning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := testContext(t)
 	defer cancel()
 	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		t.Fatal(err)
@@ -66,7 +64,7 @@ func TestClaimContradictedWhileRunning(t *testing.T) {
 	cl.Close()
 
 	out := filepath.Join(t.TempDir(), "out.jsonl")
-	ctx, cancel = context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel = testContext(t)
 	defer cancel()
 	j := prepare(t, ctx, fmt.Sprintf(`CREATE STREAM per_trader AS
 SELECT trader_id, COUNT(*) AS n FROM trades GROUP BY trader_id EMIT FINAL
