@@ -70,7 +70,7 @@ func TestRepartitionedTopNSurvivesKill(t *testing.T) {
 	// the processes never end: wait until they wrote the one process's
 	// top rows (a wrong result shows as the difference once time is up)
 	got := lastPerKey(t, brokers, "got")
-	for deadline := time.Now().Add(60 * time.Second); !slices.Equal(got, want) && time.Now().Before(deadline); {
+	for deadline := testDeadline(t); !slices.Equal(got, want) && time.Now().Before(deadline); {
 		time.Sleep(200 * time.Millisecond)
 		got = lastPerKey(t, brokers, "got")
 	}
