@@ -463,3 +463,30 @@ func TestAuditJoinDeadLetters(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditDuplicateInstanceID: a process started with the
+// group.instance.id of a process that runs (a configuration copied to a
+// second machine) takes the first's place in the group, as Kafka's static
+// membership does; the first, fenced, stops with an error that names the
+// option instead of retrying to join for ever, and the second finishes the
+// run with one process's windows.
+func TestAuditDuplicateInstanceID(t *testing.T) {
+	t.Parallel()
+	sh, brokers, tail := heldWindows(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	text := sh.text(brokers, "g", "got", "trades.group.instance.id", "same")
+	first := startStage(t, ctx, text)
+	waitWithin(t, hangAfter(ctx), "the group commits on the repartition topic", func() bool {
+		offs, err := groupOffsets(ctx, brokers, "g", "g-out-repartition")
+		return err == nil && len(offs) > 0
+	})
+	second := startStage(t, ctx, text)
+	endedWithin(t, 30*time.Second, first.done, "the fenced process")
+	if first.err == nil || !strings.Contains(first.err.Error(), "'trades.group.instance.id'") || !strings.Contains(first.err.Error(), "same") {
+		t.Fatalf("the fenced process ended with %v, want an error naming 'trades.group.instance.id' and its value", first.err)
+	}
+	tail.release(t)
+	second.wait(t, ctx, "second")
+	sameLines(t, "rows of the group", sh.answer(t, brokers, "got"), sh.oneProcess(t, brokers))
+}

@@ -36,6 +36,15 @@ func (s *Source) pollLoop(ctx context.Context) {
 					s.cfg.name, key, s.cfg.sessionTimeout.Milliseconds(), err)})
 				return
 			}
+			if errors.Is(err, kerr.FencedInstanceID) {
+				// another member joined with this member's instance id
+				// and took its place: a retry would fence that one
+				key := s.cfg.name + ".group.instance.id"
+				s.fail(&sql.PropertyError{Key: key, InValue: true, Msg: fmt.Sprintf("kafka source %q: another process joined group %q with this process's "+
+					"group.instance.id %q and took its place (Kafka's static membership): each process of a group needs its own '%s'; this one stops: %v",
+					s.cfg.name, s.cfg.group, s.cfg.instanceID, key, err)})
+				return
+			}
 			if isAuthError(err) {
 				// refused credentials or rights (the group's, the
 				// topic's): no retry helps either
