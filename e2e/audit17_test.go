@@ -17,6 +17,7 @@ import (
 
 	"github.com/sluicesql/sluice/connector"
 	"github.com/sluicesql/sluice/connector/kafka"
+	"github.com/sluicesql/sluice/internal/kafkatest"
 	"github.com/sluicesql/sluice/runner"
 )
 
@@ -173,6 +174,16 @@ func heldWindows(t *testing.T) (shape, string, *heldTail) {
 	return sh, brokers, tail
 }
 
+// waitCommitted waits until group g has committed an offset of its
+// repartition topic g-out-repartition: its processes are mid-run.
+func waitCommitted(t *testing.T, ctx context.Context, brokers string) {
+	t.Helper()
+	waitWithin(t, hangAfter(ctx), "the group commits on the repartition topic", func() bool {
+		offs, err := groupOffsets(ctx, brokers, "g", "g-out-repartition")
+		return err == nil && len(offs) > 0
+	})
+}
+
 // TestAuditProcessesLeaveGracefully runs the unaligned windowed GROUP BY
 // in three processes; once the group committed on the repartition topic,
 // two of them stop cleanly (drained, committed, leaving the group) and one
@@ -186,10 +197,7 @@ func TestAuditProcessesLeaveGracefully(t *testing.T) {
 	defer cancel()
 	text := sh.text(brokers, "g", "got")
 	procs := []*stage{startStage(t, ctx, text), startStage(t, ctx, text), startStage(t, ctx, text)}
-	waitWithin(t, hangAfter(ctx), "the group commits on the repartition topic", func() bool {
-		offs, err := groupOffsets(ctx, brokers, "g", "g-out-repartition")
-		return err == nil && len(offs) > 0
-	})
+	waitCommitted(t, ctx, brokers)
 	procs[0].stop(t, "0")
 	procs[1].stop(t, "1")
 	for i, p := range procs[:2] {
@@ -477,10 +485,7 @@ func TestAuditDuplicateInstanceID(t *testing.T) {
 	defer cancel()
 	text := sh.text(brokers, "g", "got", "trades.group.instance.id", "same")
 	first := startStage(t, ctx, text)
-	waitWithin(t, hangAfter(ctx), "the group commits on the repartition topic", func() bool {
-		offs, err := groupOffsets(ctx, brokers, "g", "g-out-repartition")
-		return err == nil && len(offs) > 0
-	})
+	waitCommitted(t, ctx, brokers)
 	second := startStage(t, ctx, text)
 	endedWithin(t, 30*time.Second, first.done, "the fenced process")
 	if first.err == nil || !strings.Contains(first.err.Error(), "'trades.group.instance.id'") || !strings.Contains(first.err.Error(), "same") {
@@ -488,5 +493,33 @@ func TestAuditDuplicateInstanceID(t *testing.T) {
 	}
 	tail.release(t)
 	second.wait(t, ctx, "second")
+	sameLines(t, "rows of the group", sh.answer(t, brokers, "got"), sh.oneProcess(t, brokers))
+}
+
+// TestAuditWholeGroupKilled kills every process of the group mid-run (as
+// by kill -9, a machine lost) and starts three new ones: once the killed
+// members' sessions time out, the new processes finish the run from the
+// group's commits with one process's windows.
+func TestAuditWholeGroupKilled(t *testing.T) {
+	t.Parallel()
+	sh, brokers, tail := heldWindows(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	text := sh.text(brokers, "g", "got")
+	victim := strings.Replace(text, "'commit.interval'", "'drain.timeout'='1s', 'commit.interval'", 1)
+	var procs []*stage
+	for range 3 {
+		procs = append(procs, startStageOn(t, ctx, victim, &kafkatest.Cutter{}))
+	}
+	waitCommitted(t, ctx, brokers)
+	for i, p := range procs {
+		p.kill(t, fmt.Sprint(i))
+	}
+	started := []*stage{startStage(t, ctx, text), startStage(t, ctx, text), startStage(t, ctx, text)}
+	waitFor(t, "the processes started after the kill list where the source ends", func() bool { return listedEnds(started...) })
+	tail.release(t)
+	for i, p := range started {
+		p.wait(t, ctx, fmt.Sprint(i))
+	}
 	sameLines(t, "rows of the group", sh.answer(t, brokers, "got"), sh.oneProcess(t, brokers))
 }
