@@ -90,12 +90,11 @@ func (s *stage) stop(t *testing.T, name string) {
 // once (no leave, no heartbeat, no commit gets out) and its run is
 // cancelled. It does not wait for the run to end, since nothing waits for
 // a killed process: what the run does as it winds down reaches Kafka no
-// more, but may wait long for answers that cannot come (aborting its
-// produce requests, up to 5s; writing the done markers of a stage 1 that
-// read its partitions to their end, which a stop must not leave half
-// written, up to the 2 minutes of Kafka's delivery timeout). The test
-// waits for that end as it ends, before its cluster closes, failing at
-// the test's deadline (ended).
+// more, but may wait for answers that cannot come (its drain timeout,
+// then aborting its produce requests, up to 5s; the done markers of a
+// bounded run get 5s: TestStopWhileMarkingDoneIsBounded). The test waits
+// for that end as it ends, before its cluster closes, failing at the
+// test's deadline (ended).
 func (s *stage) kill(t *testing.T, name string) {
 	t.Helper()
 	s.net.Kill()

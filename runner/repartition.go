@@ -377,9 +377,8 @@ func finishRun(sum *job.Summary, err error, closing ...error) (*job.Summary, err
 func (t *twoStages) runTwo(ctx context.Context) (*job.Summary, error) {
 	return runGenerations(ctx, t.two, t.gen, func() (bool, error) {
 		// the partitions held ended: mark them finished here; a stop
-		// now must not leave the markers half written (MarkDone is
-		// bounded by the topic's delivery timeout)
-		err := t.in.MarkDone(context.WithoutCancel(ctx), t.shuffle)
+		// now gives the markers a short grace (MarkDone)
+		err := t.in.MarkDone(ctx, t.shuffle)
 		return err != nil || !t.bounded, err
 	})
 }

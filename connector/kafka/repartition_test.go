@@ -1,10 +1,12 @@
 package kafka
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -501,5 +503,28 @@ func TestStage1RestartLowersNoWatermark(t *testing.T) {
 	}
 	if restarts == 0 || lowered == 0 {
 		t.Errorf("%d restarts, %d records carrying a watermark below the one they were judged by: the test checks little", restarts, lowered)
+	}
+}
+
+// TestAfterStop: the context MarkDone works under outlives its parent's
+// end by the grace only: not done when the parent ends, done once the
+// grace passed, and done at once when released.
+func TestAfterStop(t *testing.T) {
+	parent, stop := context.WithCancel(context.Background())
+	long, release := afterStop(parent, time.Hour)
+	short, releaseShort := afterStop(parent, time.Millisecond)
+	defer releaseShort()
+	stop()
+	select {
+	case <-short.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("a millisecond's grace did not end")
+	}
+	if long.Err() != nil {
+		t.Fatalf("an hour's grace ended with its parent: %v", long.Err())
+	}
+	release()
+	if long.Err() == nil {
+		t.Fatal("released, the context goes on")
 	}
 }

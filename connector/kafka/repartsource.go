@@ -338,9 +338,13 @@ func (s *Source) purge(ctx context.Context, cl *kgo.Client, commit map[int32]kgo
 // records that are gone.
 //
 // The markers and their commit take at most deliveryTimeout (Kafka's
-// delivery.timeout.ms, the bound of the topic's other writes), or until
-// ctx ends.
+// delivery.timeout.ms, the bound of the topic's other writes) and, once
+// ctx ends (a stop), at most markGrace more: a stop does not cut them
+// short on a cluster that answers, nor waits minutes for one that does
+// not. A marker not acknowledged in time is not committed.
 func (s *Source) MarkDone(ctx context.Context, sh *Shuffle) error {
+	ctx, stop := afterStop(ctx, markGrace)
+	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, deliveryTimeout)
 	defer cancel()
 	s.mu.Lock()
@@ -400,6 +404,24 @@ func (s *Source) MarkDone(ctx context.Context, sh *Shuffle) error {
 	// refused by a rebalance: the marker is in the partition, and whoever
 	// resumes it from the commit before reads up to it
 	return nil
+}
+
+// markGrace is how long MarkDone's markers and commits may still take
+// once the run is stopped.
+const markGrace = 5 * time.Second
+
+// afterStop returns a context that ends grace after ctx ends, and the
+// function that releases it.
+func afterStop(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
+	out, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(grace, cancel)
+		context.AfterFunc(out, func() { t.Stop() })
+	})
+	return out, func() {
+		stop()
+		cancel()
+	}
 }
 
 // donePrefix starts the metadata of a done marker's commit, followed by

@@ -75,8 +75,16 @@ type Shuffle struct {
 	held     map[int32]bool // the source partitions owned at the last report
 	keyBuf   []record.Value
 	rowBytes int // the bytes a message of the last Write took, on average
-	stop     chan struct{}
-	stopped  sync.WaitGroup
+	// reportsEnd and stop end the periodic reports (reporting) and then
+	// watchStall (stopped): a report waiting for room in the producer's
+	// buffer (a cluster that no longer answers) gets it when watchStall
+	// fails the records that wait, so the reports stop first. halt
+	// cancels loopCtx, the periodic reports' context, when the Shuffle
+	// drops what is not sent (Abort): a report waiting for room lets go.
+	reportsEnd, stop   chan struct{}
+	reporting, stopped sync.WaitGroup
+	loopCtx            context.Context
+	halt               context.CancelFunc
 	// committed is told after each commit of a source: the report
 	// after it tells stage 2 at once how far stage 1 committed, which it
 	// may then commit and, at a bounded run's end, finish at
@@ -314,8 +322,10 @@ func (s *Shuffle) Open(ctx context.Context, schema *record.Schema, _ []int) erro
 		return fmt.Errorf("kafka repartition topic %q: %w", s.cfg.Topic, err)
 	}
 	s.client, s.enc, s.sinkCtx = cl, newRepartEncoder(schema), ctx
-	s.stop = make(chan struct{})
-	s.stopped.Add(2)
+	s.reportsEnd, s.stop = make(chan struct{}), make(chan struct{})
+	s.loopCtx, s.halt = context.WithCancel(context.Background())
+	s.reporting.Add(1)
+	s.stopped.Add(1)
 	go s.reportLoop()
 	go s.watchStall()
 	return nil
@@ -409,19 +419,19 @@ func (s *Shuffle) message(buf []byte, row *record.Record, ts int64, m *kgo.Recor
 }
 
 // reportLoop reports progress every progressInterval, and after each
-// commit of a source, until Close or Abort.
+// commit of a source, until Finish or Abort.
 func (s *Shuffle) reportLoop() {
-	defer s.stopped.Done()
+	defer s.reporting.Done()
 	t := time.NewTicker(progressInterval)
 	defer t.Stop()
 	for {
 		select {
-		case <-s.stop:
+		case <-s.reportsEnd:
 			return
 		case <-t.C:
-			s.report(context.Background(), nil)
+			s.report(s.loopCtx, nil)
 		case <-s.committed:
-			s.report(context.Background(), nil)
+			s.report(s.loopCtx, nil)
 		}
 	}
 }
@@ -430,7 +440,8 @@ func (s *Shuffle) reportLoop() {
 // owns or is handing over to every repartition partition. Rows written
 // before it precede it in each partition: the mutex orders the producing.
 // acked, if not nil, counts the report's records until the topic answered
-// each.
+// each. ctx bounds the wait for room in the producer's buffer (a cluster
+// that no longer answers fills it); a record buffered outlives it.
 func (s *Shuffle) report(ctx context.Context, acked *sync.WaitGroup) {
 	var ps []partProgress
 	srcs := make([]ownedParts, len(s.srcs))
@@ -465,8 +476,23 @@ func (s *Shuffle) report(ctx context.Context, acked *sync.WaitGroup) {
 		if acked != nil {
 			acked.Add(1)
 		}
-		s.client.Produce(ctx, &kgo.Record{Partition: int32(q), Headers: []kgo.RecordHeader{{Key: controlHeader, Value: v}}}, promise)
+		produceBuffered(ctx, s.client, &kgo.Record{Partition: int32(q), Headers: []kgo.RecordHeader{{Key: controlHeader, Value: v}}}, promise)
 	}
+}
+
+// produceBuffered produces r with cl, ctx bounding only the wait for room
+// in the producer's buffer: a record buffered is not failed when ctx ends
+// (a record whose context ends before it is sent fails, with the others
+// of its batch), unless ctx ends as it is being buffered. A record that
+// found no room before ctx ended fails with ctx's error.
+func produceBuffered(ctx context.Context, cl *kgo.Client, r *kgo.Record, promise func(*kgo.Record, error)) {
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, cancel)
+	cl.Produce(rctx, r, promise)
+	if stop() {
+		return // buffered before ctx ended; rctx is never cancelled
+	}
+	cancel()
 }
 
 // handover reports the progress of the source partitions a rebalance is
@@ -477,9 +503,8 @@ func (s *Shuffle) report(ctx context.Context, acked *sync.WaitGroup) {
 // the idle timeout of a partition whose next owner reads nothing (a lull).
 func (s *Shuffle) handover(ctx context.Context) {
 	var acked sync.WaitGroup
-	// ctx bounds the wait only: a record whose context ends before it is
-	// sent fails, and a failed record fails the Shuffle
-	s.report(context.WithoutCancel(ctx), &acked)
+	// ctx bounds the wait (for room in the buffer, then for the answers)
+	s.report(ctx, &acked)
 	done := make(chan struct{})
 	go func() {
 		acked.Wait()
@@ -576,7 +601,7 @@ func (s *Shuffle) produceDone(ctx context.Context, p int32, ps []partProgress) (
 // watchStall fails the Shuffle when records wait and the topic answered
 // none for deliveryTimeout (a cluster that no longer answers), as Kafka's
 // delivery.timeout.ms does: a blocked Write or Flush then returns the
-// error. It runs until Close or Abort, apart from the mutex a blocked
+// error. It runs until Finish or Abort, apart from the mutex a blocked
 // Write holds.
 func (s *Shuffle) watchStall() {
 	defer s.stopped.Done()
@@ -624,9 +649,9 @@ func (s *Shuffle) produced(_ *kgo.Record, err error) {
 // at the commit with the partition's watermark started again there,
 // judged its first records by a lower watermark than one process does.
 func (s *Shuffle) Flush(ctx context.Context) error {
-	// the report's records outlive ctx: a record whose context ends
-	// before it is sent fails the Shuffle
-	s.report(context.WithoutCancel(ctx), nil)
+	// ctx bounds the wait for room for the report: a stopping job that
+	// does not drain in time cancels it (a cluster that no longer answers)
+	s.report(ctx, nil)
 	if err := s.client.Flush(ctx); err != nil {
 		return fmt.Errorf("kafka repartition topic %q: flush: %w", s.cfg.Topic, err)
 	}
@@ -658,11 +683,11 @@ func (s *Shuffle) Finish() error {
 	if s.client == nil {
 		return nil
 	}
-	close(s.stop)
-	s.stopped.Wait()
+	s.stopReports(false)
 	ctx, cancel := context.WithTimeout(context.Background(), deliveryTimeout)
 	defer cancel()
 	err := s.Flush(ctx)
+	s.stopStall()
 	s.closeClient()
 	return err
 }
@@ -672,12 +697,31 @@ func (s *Shuffle) Abort() {
 	if s.client == nil {
 		return
 	}
-	close(s.stop)
-	s.stopped.Wait()
+	s.stopReports(true)
+	s.stopStall()
 	ctx, cancel := context.WithTimeout(context.Background(), abortWait)
 	defer cancel()
 	_ = s.client.AbortBufferedRecords(ctx)
 	s.closeClient()
+}
+
+// stopReports stops the periodic reports and waits for the loop to end.
+// With drop (Abort) a report waiting for room in the producer's buffer
+// gives up at once; without, it waits for room, which watchStall (still
+// running) makes within the delivery timeout.
+func (s *Shuffle) stopReports(drop bool) {
+	close(s.reportsEnd)
+	if drop {
+		s.halt()
+	}
+	s.reporting.Wait()
+	s.halt()
+}
+
+// stopStall stops watchStall and waits for it to end.
+func (s *Shuffle) stopStall() {
+	close(s.stop)
+	s.stopped.Wait()
 }
 
 // closeClient disconnects; a handover's report (from a source's rebalance)
