@@ -94,17 +94,24 @@ func TestExchangePlanEXPLAIN(t *testing.T) {
 // and the whole run writes the rows of one process.
 func TestExchangedWindowsFireMidRun(t *testing.T) {
 	t.Parallel()
-	sc := customerWindows()
+	// 37 customers, a window of 200ms, the held orders from about 5.4s
+	// of event time on: some 900 windows can fire before the release
+	firesMidRun(t, customerWindows(), 500)
+}
+
+// firesMidRun runs sc in two processes of a group with the last 40% of
+// its FROM stream held back, waits for at least rows rows written before
+// the release (windows that fired mid-run), then releases them and checks
+// that the group wrote the rows of one process.
+func firesMidRun(t *testing.T, sc joinScenario, rows int) {
+	t.Helper()
 	brokers, tail := sc.startHeld(t, 0.4, "results")
 	ctx, cancel := testContext(t)
 	defer cancel()
-	sink := fmt.Sprintf("'out.type'='kafka_sink', 'out.topic.name'='results', 'out.bootstrap.servers'='%s'", brokers)
-	text := sc.text(brokers, sink, "group.id", "g", "session.timeout.ms", "6000")
+	text := sc.groupText(brokers)
 	procs := []*stage{startStageOn(t, ctx, text, &kafkatest.Cutter{}), startStageOn(t, ctx, text, &kafkatest.Cutter{})}
-	// 37 customers, a window of 200ms, the held orders from about 5.4s
-	// of event time on: some 900 windows can fire before the release
 	waitWithin(t, hangAfter(ctx), "windows written before the held orders are released", func() bool {
-		return len(readTopic(t, brokers, "results")) >= 500
+		return len(readTopic(t, brokers, "results")) >= rows
 	})
 	tail.release(t)
 	for i, p := range procs {
@@ -126,13 +133,7 @@ func TestExchangedWindowsFireMidRun(t *testing.T) {
 //	go test ./e2e -run '^$' -bench ExchangedJoin -benchtime 3x
 func BenchmarkExchangedJoin(b *testing.B) {
 	sc := paidOrdersN(100000, "JOIN")
-	brokers := startCluster(b)
-	records := 0
-	for topic, n := range sc.sized {
-		createTopic(b, brokers, topic, n)
-		produce(b, brokers, topic, sc.data[topic])
-		records += len(sc.data[topic])
-	}
+	brokers, records := sc.filled(b)
 	by := func(key string) string {
 		return strings.NewReplacer("SELECT o.order_id, o.customer, o.amount, p.pay_id, p.paid", "SELECT "+key+", _WINDOW_START AS w, COUNT(*) AS n, SUM(p.paid) AS paid",
 			"\nWITH", "\nGROUP BY "+key+" WINDOW TUMBLING(INTERVAL '200' MILLISECOND) EMIT FINAL\nWITH").Replace(sc.stmt)
@@ -172,8 +173,7 @@ func TestExchangedJoinRunsAgain(t *testing.T) {
 	brokers := sc.start(t, "results")
 	ctx, cancel := testContext(t)
 	defer cancel()
-	sink := fmt.Sprintf("'out.type'='kafka_sink', 'out.topic.name'='results', 'out.bootstrap.servers'='%s'", brokers)
-	text := sc.text(brokers, sink, "group.id", "g", "session.timeout.ms", "6000")
+	text := sc.groupText(brokers)
 	run := func() {
 		procs := []*stage{startStageOn(t, ctx, text, &kafkatest.Cutter{}), startStageOn(t, ctx, text, &kafkatest.Cutter{})}
 		for i, p := range procs {

@@ -108,13 +108,7 @@ func BenchmarkRepartitionExactlyOnce(b *testing.B) {
 //	go test ./e2e -run '^$' -bench RepartitionedJoin -benchtime 3x
 func BenchmarkRepartitionedJoin(b *testing.B) {
 	sc := paidOrdersN(100000, "JOIN")
-	brokers := startCluster(b)
-	records := 0
-	for topic, n := range sc.sized {
-		createTopic(b, brokers, topic, n)
-		produce(b, brokers, topic, sc.data[topic])
-		records += len(sc.data[topic])
-	}
+	brokers, records := sc.filled(b)
 	for _, tc := range []struct {
 		name      string
 		processes int
@@ -138,6 +132,19 @@ func BenchmarkRepartitionedJoin(b *testing.B) {
 
 // benchRuns numbers the benchmarks' runs (freshGroup).
 var benchRuns atomic.Int64
+
+// filled starts a cluster with the input's topics, filled, and returns
+// the brokers and how many records the topics hold.
+func (in kafkaInput) filled(b *testing.B) (string, int) {
+	brokers := startCluster(b)
+	records := 0
+	for topic, n := range in.sized {
+		createTopic(b, brokers, topic, n)
+		produce(b, brokers, topic, in.data[topic])
+		records += len(in.data[topic])
+	}
+	return brokers, records
+}
 
 // freshGroup returns a consumer group name for one run of the benchmark
 // case name that no run used before, so that nothing is committed yet: the

@@ -418,6 +418,13 @@ func (sc joinScenario) text(brokers, out string, group ...string) string {
 	return fmt.Sprintf(sc.stmt, brokers, g, out)
 }
 
+// groupText returns the statement run as a member of consumer group g
+// (a session of 6s), writing its rows to topic "results".
+func (sc joinScenario) groupText(brokers string) string {
+	sink := fmt.Sprintf("'out.type'='kafka_sink', 'out.topic.name'='results', 'out.bootstrap.servers'='%s'", brokers)
+	return sc.text(brokers, sink, "group.id", "g", "session.timeout.ms", "6000")
+}
+
 // rows returns lines as distinct rows, sorted, failing the test when two
 // rows have the same key and other values (distinctRows).
 func (sc joinScenario) rows(t *testing.T, lines []string) []string {
@@ -569,8 +576,7 @@ func (sc joinScenario) acrossProcesses(t *testing.T, kill bool) {
 	}
 	ctx, cancel := testContext(t)
 	defer cancel()
-	sink := fmt.Sprintf("'out.type'='kafka_sink', 'out.topic.name'='results', 'out.bootstrap.servers'='%s'", brokers)
-	text := sc.text(brokers, sink, "group.id", "g", "session.timeout.ms", "6000")
+	text := sc.groupText(brokers)
 	victimText := text
 	if kill {
 		// a killed process drains nothing: do not wait for it

@@ -666,8 +666,7 @@ func TestRepartitionedJoinShapes(t *testing.T) {
 			brokers := sc.start(t, "results")
 			ctx, cancel := testContext(t)
 			defer cancel()
-			sink := fmt.Sprintf("'out.type'='kafka_sink', 'out.topic.name'='results', 'out.bootstrap.servers'='%s'", brokers)
-			text := sc.text(brokers, sink, "group.id", "g", "session.timeout.ms", "6000")
+			text := sc.groupText(brokers)
 			var procs []*stage
 			for range 3 {
 				procs = append(procs, startStage(t, ctx, text))
