@@ -355,6 +355,9 @@ func (p *Plan) stageWork() (one, two string) {
 			r.Topic, r.Group, partition.SmartRepartition)
 		if p.Analysis.Window == "session" {
 			two += "; a replay writes nothing of a session that closed (its end plus the gap plus the allowed lateness) at or before the watermark of the commit it resumed from, and rebuilds the others whole (commits wait for their oldest records)"
+			if p.lateUpdate() {
+				two += "; a session kept for late records after it fired holds the commit too, until its retention has passed, so a replay rebuilds it whole, and writes nothing of one whose retention had passed by that watermark"
+			}
 		}
 		two += p.rowWindowReplay()
 		return one, two

@@ -25,6 +25,10 @@ func TestScaleOut(t *testing.T) {
 		{"SELECT a FROM t LIMIT 3" + kafka, false, "LIMIT"},
 		{"SELECT a, LAG(b) OVER (PARTITION BY c) AS l FROM t" + keyedC, true, "partitioned by c"},
 		{"SELECT a, LAG(b) OVER (PARTITION BY a) AS l FROM t" + keyedC, false, "part of a key"},
+		// an aligned member's replay is not known to rebuild the sessions
+		// kept for late records: repartitioned (TestRepartitionDecision)
+		{"SELECT a, COUNT(*) AS n FROM t GROUP BY a WINDOW SESSION(INTERVAL '1' MINUTE) EMIT FINAL" + strings.Replace(keyedA, ")", ", 'late.data.strategy'='update')", 1), false,
+			"its SESSION window with 'late.data.strategy'='update' is not yet known to be rebuilt exactly when a member replays a partition"},
 	}
 	for _, tt := range tests {
 		s := build(t, tt.sql, Options{}).ScaleOut()
@@ -51,7 +55,9 @@ func TestRepartitionDecision(t *testing.T) {
 		{"SELECT a, COUNT(*) AS n FROM t GROUP BY a" + kafka, "", 0},                                                                   // no group: one process
 		{"SELECT a, COUNT(*) AS n FROM t GROUP BY a" + group + ", 't.partition.key'='a')", "", 0},                                      // aligned
 		{"SELECT a, COUNT(*) AS n FROM t GROUP BY a" + group + ", 't.partition.key'='a', 'repartition'='TRUE')", "g-t-repartition", 0}, // forced
-		{"SELECT COUNT(*) AS n FROM t" + group + ")", "", 0},                                                                           // global: a topic cannot split it
+		// an aligned SESSION window under 'update': stage 2 rebuilds it
+		{"SELECT a, COUNT(*) AS n FROM t GROUP BY a WINDOW SESSION(INTERVAL '1' MINUTE) EMIT FINAL" + group + ", 't.partition.key'='a', 'late.data.strategy'='update')", "g-t-repartition", 0},
+		{"SELECT COUNT(*) AS n FROM t" + group + ")", "", 0}, // global: a topic cannot split it
 		{"SELECT a FROM t ORDER BY a" + group + ")", "", 0},
 		{"SELECT a, b FROM t WHERE b > 1" + group + ")", "", 0},
 		{"SELECT a, COUNT(*) AS n FROM t GROUP BY a" + group + ", 'processing.guarantee'='exactly_once')", "g-t-repartition", 0}, // stage 2 commits in transactions
@@ -80,6 +86,14 @@ func TestRepartitionDecision(t *testing.T) {
 		if _, two := session.stageTexts(); !strings.Contains(two, "a replay writes nothing of a session that closed") {
 			t.Errorf("a SESSION window with EMIT %s: stage 2 %q does not say how a replay tells the sessions that fired", emit, two)
 		}
+	}
+	// under 'update' the sessions kept for late records hold the commit
+	update := build(t, "SELECT a, COUNT(*) AS n FROM t GROUP BY a WINDOW SESSION(INTERVAL '1' MINUTE) EMIT FINAL"+group+", 'late.data.strategy'='update')", Options{})
+	if update.Repartition == nil {
+		t.Fatalf("a SESSION window with 'update': not repartitioned (scale-out %+v)", update.ScaleOut())
+	}
+	if _, two := update.stageTexts(); !strings.Contains(two, "a session kept for late records after it fired holds the commit too") {
+		t.Errorf("a SESSION window with 'update': stage 2 %q does not say how a replay rebuilds the sessions kept for late records", two)
 	}
 	for _, tt := range []struct{ sql, want string }{
 		{"SELECT a, COUNT(*) AS n FROM t GROUP BY a" + kafka[:len(kafka)-1] + ", 'repartition'='true')", "needs 't.group.id'"},
@@ -234,12 +248,9 @@ func TestRepartitionStateKinds(t *testing.T) {
 		{"SELECT a, COUNT(*) AS n FROM t GROUP BY a WINDOW SLIDING(INTERVAL '1' MINUTE, INTERVAL '10' SECONDS) EMIT FINAL" + group + ", 'late.data.strategy'='update'", ""},
 		{"SELECT a, COUNT(*) AS n FROM t GROUP BY a WINDOW SESSION(INTERVAL '1' MINUTE) EMIT FINAL", ""},
 		{"SELECT a, COUNT(*) AS n FROM t GROUP BY a WINDOW SESSION(INTERVAL '1' MINUTE) EMIT CHANGES" + group + ", 'window.allowed_lateness'='10s', 'late.data.strategy'='drop'", ""},
-		{"SELECT a, COUNT(*) AS n FROM t GROUP BY a WINDOW SESSION(INTERVAL '1' MINUTE) EMIT FINAL" + group + ", 'late.data.strategy'=' Update '",
-			"its SESSION window with 'late.data.strategy'='update' cannot be rebuilt"},
-		// aligned: a partition that moves is replayed as stage 2 replays
-		// one, which cannot rebuild it either
-		{"SELECT a, COUNT(*) AS n FROM t GROUP BY a WINDOW SESSION(INTERVAL '1' MINUTE) EMIT FINAL" + group + ", 't.partition.key'='a', 'late.data.strategy'='update'",
-			"its SESSION window with 'late.data.strategy'='update' cannot be rebuilt"},
+		// every session kept for late records, fired or not, holds the
+		// commit, so a replay rebuilds it whole
+		{"SELECT a, COUNT(*) AS n FROM t GROUP BY a WINDOW SESSION(INTERVAL '1' MINUTE) EMIT FINAL" + group + ", 'late.data.strategy'=' Update '", ""},
 		// after a table join (inner or outer) or inner stream-stream
 		// joins on one key, a replay fences the sessions of the joined rows
 		{"SELECT t.a, COUNT(*) AS n FROM t JOIN u ON t.b = u.b GROUP BY t.a WINDOW SESSION(INTERVAL '1' MINUTE) EMIT FINAL" + group + ", 'u.type'='kafka_source', 'u.primary.key'='b'", ""},
@@ -247,7 +258,7 @@ func TestRepartitionStateKinds(t *testing.T) {
 		{"SELECT t.a, COUNT(*) AS n FROM t JOIN u ON t.a = u.a WITHIN INTERVAL '1' SECOND GROUP BY t.a WINDOW SESSION(INTERVAL '1' MINUTE) EMIT FINAL" + group + ", 'u.type'='kafka_source'", ""},
 		{"SELECT t.a, COUNT(*) AS n FROM t JOIN u ON t.a = u.a WITHIN INTERVAL '1' SECOND JOIN v ON t.a = v.a WITHIN INTERVAL '1' SECOND GROUP BY t.a WINDOW SESSION(INTERVAL '1' MINUTE) EMIT FINAL" + group + ", 'u.type'='kafka_source', 'v.type'='kafka_source'", ""},
 		{"SELECT t.a, COUNT(*) AS n FROM t JOIN u ON t.b = u.b GROUP BY t.a WINDOW SESSION(INTERVAL '1' MINUTE) EMIT FINAL" + group + ", 'u.type'='kafka_source', 'u.primary.key'='b', 'late.data.strategy'='update'",
-			"its SESSION window with 'late.data.strategy'='update' cannot be rebuilt"},
+			"its SESSION window with 'late.data.strategy'='update' after a join is not yet known to be rebuilt"},
 		// the rows of one inner stream-stream join are re-routed on the
 		// key of the query after it through an exchange topic; other
 		// joins' rows, and rows between joins, would need more
