@@ -179,3 +179,34 @@ func TestExchangedJoinExactlyOnceRefused(t *testing.T) {
 		t.Errorf("err = %v, want exactly_once refused for a join", err)
 	}
 }
+
+// shiftedTimes shifts every event time of sc's topics by d milliseconds.
+func shiftedTimes(sc joinScenario, d int64) joinScenario {
+	ts := regexp.MustCompile(`"ts":(-?\d+)`)
+	for _, msgs := range sc.data {
+		for i := range msgs {
+			msgs[i].Value = ts.ReplaceAllFunc(msgs[i].Value, func(b []byte) []byte {
+				n, _ := strconv.ParseInt(string(ts.FindSubmatch(b)[1]), 10, 64)
+				return fmt.Appendf(nil, `"ts":%d`, n+d)
+			})
+		}
+	}
+	return sc
+}
+
+// TestExchangedJoinEventTimesBeyondKafka: joined rows whose event times
+// are no Kafka timestamp (in 2100, more than an hour ahead; in 1960,
+// before 1970) go through the exchange topic with their event times in
+// the origin header, and three processes write one process's windows:
+// stage 2 stopped with "a joined row's event time ... is not a Kafka
+// timestamp", where one process runs.
+func TestExchangedJoinEventTimesBeyondKafka(t *testing.T) {
+	t.Parallel()
+	const year = 365 * 86_400_000
+	for name, d := range map[string]int64{"2100": 76 * year, "1960": -64 * year} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			shiftedTimes(customerWindows(), d).acrossProcesses(t, false)
+		})
+	}
+}

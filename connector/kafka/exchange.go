@@ -40,9 +40,10 @@ type exchangeFrom struct {
 // lag (every row stage 2 makes later from the partition is at or after
 // it: its records' lateness is judged by their partition's watermark) and
 // whether stage 2 finished it in a bounded run (committed at a done
-// marker). Rows must have an event time of a Kafka timestamp: the topic
-// carries it as the record's timestamp. opts are added to its producing
-// client's options.
+// marker). A row's event time is its record's timestamp, or, when it is
+// no Kafka timestamp (before 1970, or more than an hour ahead), the row's
+// own timestamp with the difference in the origin header
+// (origin.eventShift). opts are added to its producing client's options.
 func NewExchange(src *Source, cfg ShuffleConfig, lag int64, opts ...kgo.Opt) *Shuffle {
 	s := &Shuffle{cfg: cfg, opts: opts, conn: src.cfg.conn, parts: map[int32]*sent{}, committed: make(chan struct{}, 1),
 		from: &exchangeFrom{src: src, lag: lag}}
@@ -80,7 +81,8 @@ func (x *exchangeFrom) progress() []partProgress {
 // exchange sink (NewExchange) fed from s, stage 2's source of a
 // repartition topic of partitions partitions, writes, read in s's group
 // (another member of it, sharing s's bounded run's end) and decoded into
-// the joined rows' schema, each with its timestamp as its event time. A
+// the joined rows' schema, each with its event time (its timestamp, or as
+// its origin header shifts it). A
 // partition ends in a bounded run once every partition of the repartition
 // topic did: stage 2 committed it at a done marker of this run (one that
 // records the source read to its end) and reported it so; its offset is

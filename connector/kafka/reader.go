@@ -247,7 +247,7 @@ func (r *partReader) decodeInto(b *record.Batch, kr *kgo.Record) {
 		// record's timestamp was its event time, its source's comes back
 		rec.Watermark = r.up.carried
 		if r.src.repart.eventTimes {
-			rec.EventTime, rec.HasEventTime = rec.Timestamp, true
+			rec.EventTime, rec.HasEventTime = rec.Timestamp+r.up.origin.eventShift, true
 		}
 		rec.Timestamp += r.up.shift
 		rec.HasOrigin, rec.OriginPartition, rec.OriginOffset = true, r.up.origin.partition, r.up.origin.offset

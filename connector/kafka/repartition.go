@@ -102,17 +102,22 @@ type origin struct {
 	offset, watermark int64
 	shift             int64 // the source timestamp less the record's
 	sub               int64 // an exchange topic's row's sub-position (0: none)
+	// eventShift is an exchange topic's row's event time less the
+	// record's timestamp: written (after sub) only when the event time is
+	// not a Kafka timestamp (before 1970, or more than an hour ahead), so
+	// that the record carries the row's own timestamp instead
+	eventShift int64
 }
 
 // parseOrigin reads the origin header's value.
 func parseOrigin(b []byte) (origin, error) {
-	var v [5]int64
-	sub := false
+	var v [6]int64
+	sub, shifted := false, false
 	for i := range v {
 		if i >= 3 && len(b) == 0 {
 			break // no shift: the record has its source timestamp; no sub-position
 		}
-		sub = i == 4
+		sub, shifted = sub || i == 4, i == 5
 		n := 0
 		v[i], n = binary.Varint(b)
 		if n <= 0 {
@@ -120,11 +125,12 @@ func parseOrigin(b []byte) (origin, error) {
 		}
 		b = b[n:]
 	}
-	// a sub-position is written only when not 0 (it is one past an offset)
-	if v[0] < 0 || v[0] > math.MaxInt32 || len(b) > 0 || (sub && v[4] <= 0) {
+	// a sub-position is written only when not 0 (it is one past an
+	// offset), and an event time's shift only when not 0
+	if v[0] < 0 || v[0] > math.MaxInt32 || len(b) > 0 || (sub && v[4] <= 0) || (shifted && v[5] == 0) {
 		return origin{}, errCorrupt
 	}
-	return origin{partition: int32(v[0]), offset: v[1], watermark: v[2], shift: v[3], sub: v[4]}, nil
+	return origin{partition: int32(v[0]), offset: v[1], watermark: v[2], shift: v[3], sub: v[4], eventShift: v[5]}, nil
 }
 
 // appendProgress appends a progress report's header value.

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -46,7 +47,14 @@ func TestRepartitionHeaders(t *testing.T) {
 		}
 	}
 	if _, err := parseOrigin(append(appendOrigin(nil, 1, 2, 3, 4, 5), 0)); err == nil {
-		t.Error("parseOrigin accepted a header with a sub-position and a byte too many")
+		t.Error("parseOrigin accepted a header with a sub-position and a zero event-time shift")
+	}
+	o, err := parseOrigin(binary.AppendVarint(appendOrigin(nil, 7, 12, noWatermark, 0, 42), -5_000_000_000_000))
+	if want := (origin{partition: 7, offset: 12, watermark: noWatermark, sub: 42, eventShift: -5_000_000_000_000}); err != nil || o != want {
+		t.Errorf("origin with an event-time shift = %+v, %v; want %+v", o, err, want)
+	}
+	if _, err := parseOrigin(append(binary.AppendVarint(appendOrigin(nil, 1, 2, 3, 4, 5), 6), 0)); err == nil {
+		t.Error("parseOrigin accepted a header with an event-time shift and a byte too many")
 	}
 }
 

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
@@ -355,10 +356,6 @@ func (s *Shuffle) Write(ctx context.Context, rows []record.Record) error {
 		et, hasET := s.cfg.EventTime(row)
 		if hasET && et >= 0 && et <= latest {
 			ts = et
-		} else if s.from != nil {
-			// an exchange topic's reader takes a row's timestamp for its
-			// event time, which no column holds
-			return fmt.Errorf("kafka exchange topic %q: a joined row's event time %d is not a Kafka timestamp (from 1970 to an hour from now)", s.cfg.Topic, et)
 		}
 		var up int32
 		var err error
@@ -412,6 +409,11 @@ func (s *Shuffle) message(buf []byte, row *record.Record, ts int64, m *kgo.Recor
 	buf = s.enc.appendRow(buf, row.Values)
 	v := len(buf)
 	buf = appendOrigin(buf, up, off, wm, row.Timestamp-ts, sub)
+	if s.from != nil && row.HasEventTime && row.EventTime != ts {
+		// a joined row's event time no column holds, which is not a
+		// Kafka timestamp: the header carries it (origin.eventShift)
+		buf = binary.AppendVarint(buf, row.EventTime-ts)
+	}
 	h[0] = kgo.RecordHeader{Key: originHeader, Value: buf[v:len(buf):len(buf)]}
 	m.Key, m.Value, m.Partition = buf[start:k:k], buf[k:v:v], Partition(buf[start:k], s.cfg.Partitions)
 	m.Timestamp, m.Headers = time.UnixMilli(ts), h
