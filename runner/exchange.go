@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"sync/atomic"
 
 	"github.com/sluicesql/sluice/connector"
 	"github.com/sluicesql/sluice/connector/kafka"
@@ -26,6 +27,9 @@ type exchangeStage struct {
 	in  *kafka.Source  // the exchange topic's reader
 	gen *generations   // in, across stage 3's generations
 	out *kafka.Shuffle // stage 2's sink, the exchange topic's writer
+	// two is stage 2's topic, which says the run finished when stage 3
+	// did
+	two *finishedWith
 }
 
 // exchangeJoin turns the join job j, whose plan says Repartition with an
@@ -102,7 +106,8 @@ func (q *joinQuery) exchangeJoin(ctx context.Context, stmt *sql.Statement, j *Jo
 	// stage 2 stays in the group until stage 3 finished a bounded run: a
 	// partition of a process that stopped must be finished by another
 	// before stage 3 can end
-	t.gen.src = finishedWith{groupTopic: t.in, last: three.in}
+	three.two = &finishedWith{groupTopic: t.in, last: three.in}
+	t.gen.src = three.two
 	t.three = three
 	return nil
 }
@@ -136,10 +141,18 @@ func (joinedRows) EventTime(r *record.Record) (int64, bool) { return r.EventTime
 type finishedWith struct {
 	groupTopic
 	last *kafka.Source
+	// done: this process's stage 3 saw the group finish the run (and
+	// leaves the group, its reader closed)
+	done atomic.Bool
 }
 
 // GroupDone reports whether the group finished stage 3's bounded run.
-func (f finishedWith) GroupDone(ctx context.Context) (bool, error) { return f.last.GroupDone(ctx) }
+func (f *finishedWith) GroupDone(ctx context.Context) (bool, error) {
+	if f.done.Load() {
+		return true, nil
+	}
+	return f.last.GroupDone(ctx)
+}
 
 // runThree runs stages 2 and 3 until stage 3 ends (a bounded run that the
 // group finished) or ctx is cancelled, and returns stage 3's summary;
@@ -150,8 +163,8 @@ func (t *twoStages) runThree(ctx context.Context, fail context.CancelCauseFunc) 
 	twoDone := make(chan error, 1)
 	go func() {
 		_, err := t.runTwo(twoCtx)
-		if err != nil {
-			fail(err)
+		if err != nil && !errors.Is(err, context.Canceled) {
+			fail(fmt.Errorf("stage 2 (the join): %w", err))
 		}
 		twoDone <- err
 	}()
@@ -159,11 +172,19 @@ func (t *twoStages) runThree(ctx context.Context, fail context.CancelCauseFunc) 
 		err := x.in.MarkDone(context.WithoutCancel(ctx), x.out)
 		return err != nil || !t.bounded, err
 	})
-	inErr := x.in.Close()
-	stopTwo()
+	if err == nil && ctx.Err() == nil {
+		// the group finished the run: stage 2 ends as its generation
+		// does, not stopped in the middle of one (a rebalance may have
+		// given it partitions to finish again)
+		x.two.done.Store(true)
+	} else {
+		stopTwo()
+	}
 	errTwo := <-twoDone
-	if err == nil && !errors.Is(errTwo, context.Canceled) {
-		err = errTwo
+	stopTwo()
+	inErr := x.in.Close()
+	if err == nil && errTwo != nil && !errors.Is(errTwo, context.Canceled) {
+		err = fmt.Errorf("stage 2 (the join): %w", errTwo)
 	}
 	if err == nil && ctx.Err() == nil {
 		err = x.out.Finish()

@@ -108,38 +108,57 @@ func (s *Source) ExchangeSource(topic string, partitions int, onRevoke func() <-
 // a bounded run, as its exchange topic's reader sees it: the offset the
 // group committed it at, at a done marker that records the source read to
 // the run's end. A done marker of an earlier run records less, so a later
-// run's partition has not ended until stage 2 finished it again.
+// run's partition has not ended until stage 2 finished it again. The
+// readers ask as they read: the group is asked in the background, so that
+// no reader waits for it.
 type exchangeEnds struct {
 	in *Source // stage 2's source
 
-	mu      sync.Mutex
-	at      time.Time // of the last fetch
-	found   map[int32]int64
-	fetched bool
+	mu       sync.Mutex
+	at       time.Time       // when the last lookup began
+	asking   bool            // a lookup is under way
+	found    map[int32]int64 // replaced whole, never changed: readers keep it
+	complete bool            // found holds every partition's end
 }
 
 // exchangeEndsPoll is how often exchangeEnds asks the group again.
 const exchangeEndsPoll = 100 * time.Millisecond
 
-// ends returns the ends found, asking the group at most every
-// exchangeEndsPoll until every partition's is.
+// ends returns the ends found so far, and asks the group again in the
+// background, at most every exchangeEndsPoll, until every partition's is
+// found.
 func (e *exchangeEnds) ends() map[int32]int64 {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	n := e.in.repartPartitions()
-	if (e.fetched && len(e.found) >= n) || time.Since(e.at) < exchangeEndsPoll {
-		return e.found
+	if !e.complete && !e.asking && time.Since(e.at) >= exchangeEndsPoll {
+		e.asking, e.at = true, time.Now()
+		go e.lookup()
 	}
-	e.at, e.fetched = time.Now(), true
+	return e.found
+}
+
+// lookup asks the group where stage 2 finished its partitions.
+func (e *exchangeEnds) lookup() {
+	found, n := e.finished()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.asking = false
+	if found != nil {
+		e.found, e.complete = found, n > 0 && len(found) >= n
+	}
+}
+
+// finished returns the partitions the group committed at a done marker of
+// this run, with their offsets (nil when it cannot tell yet), and the
+// repartition topic's partition count.
+func (e *exchangeEnds) finished() (map[int32]int64, int) {
+	e.in.mu.Lock()
+	cl, n := e.in.client, e.in.partitions
+	e.in.mu.Unlock()
 	want, ok := e.in.runEndSum()
-	if !ok || n == 0 {
-		return e.found
+	if !ok || cl == nil || n == 0 {
+		return nil, n
 	}
-	cl, err := newClient(e.in.cfg.conn)
-	if err != nil {
-		return e.found
-	}
-	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	resp, err := kadm.NewClient(cl).FetchOffsets(ctx, e.in.cfg.group)
@@ -148,7 +167,7 @@ func (e *exchangeEnds) ends() map[int32]int64 {
 	}
 	if err != nil {
 		e.in.logger().Debug("kafka exchange topic: fetching where stage 2 finished its partitions", "error", err)
-		return e.found
+		return nil, n
 	}
 	found := map[int32]int64{}
 	for p := range int32(n) {
@@ -161,16 +180,7 @@ func (e *exchangeEnds) ends() map[int32]int64 {
 			found[p] = o.At
 		}
 	}
-	e.found = found
-	return found
-}
-
-// repartPartitions returns the partition count of the repartition topic
-// s reads (0 before it opened).
-func (s *Source) repartPartitions() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.partitions
+	return found, n
 }
 
 // runEndSum returns the sum of the ends of the source partitions of a
