@@ -2,10 +2,13 @@ package e2e
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -102,7 +105,9 @@ func messageKey(row map[string]json.RawMessage, key []string) string {
 	return "[" + strings.Join(parts, ",") + "]"
 }
 
-// readTopic reads every message topic holds now.
+// readTopic reads every message topic holds now. A cluster that does not
+// answer in time (a loaded machine: a kfake broker's connection timing
+// out) is asked again until the test's deadline.
 func readTopic(t testing.TB, brokers, topic string) []*kgo.Record {
 	t.Helper()
 	ctx, cancel := testContext(t)
@@ -112,13 +117,21 @@ func readTopic(t testing.TB, brokers, topic string) []*kgo.Record {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ends, err := kadm.NewClient(admin).ListEndOffsets(ctx, topic)
-	admin.Close()
-	if err == nil {
-		err = ends.Error()
+	var ends kadm.ListedOffsets
+	for {
+		ends, err = kadm.NewClient(admin).ListEndOffsets(ctx, topic)
+		if err == nil {
+			err = ends.Error()
+		}
+		var netErr net.Error
+		if err == nil || !errors.As(err, &netErr) || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
+	admin.Close()
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("listing the end offsets of topic %q: %v", topic, err)
 	}
 	left := 0
 	remaining := map[int32]int64{}
