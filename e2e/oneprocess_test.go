@@ -32,9 +32,8 @@ type oneProcessCase struct {
 
 // oneProcessCases are the statements that run in one process per group:
 // a row window after a join, SESSION windows with late updates after a
-// join, a GROUP BY after a join
-// on another key and joins that exchange rows between their workers, two streams
-// of one topic and a GROUP BY on a column of a table joined as the stream
+// join, joins that exchange rows between their workers, two streams of
+// one topic and a GROUP BY on a column of a table joined as the stream
 // is read; and an unaligned GROUP BY and a join with 'repartition'='false'.
 func oneProcessCases(t *testing.T) map[string]oneProcessCase {
 	trades := keyBy(genTrades(t, 3000, 50), byTrader)
@@ -81,8 +80,6 @@ func oneProcessCases(t *testing.T) map[string]oneProcessCase {
 		"session update after a join": sessionUpdateAfterJoin,
 		"self join":                   selfJoin,
 		"table column":                tableColumn,
-		"group by after a join on another key": join(paidOrders(), []string{"SELECT o.order_id, o.customer, o.amount, p.pay_id, p.paid", "SELECT o.customer, _WINDOW_START AS w, COUNT(*) AS n",
-			"\nWITH", "\nGROUP BY o.customer WINDOW TUMBLING(INTERVAL '200' MILLISECOND) EMIT FINAL\nWITH"}, "the query after its stream-stream joins needs their rows equal on o.customer together, but the repartition topic routes the streams by their join key"),
 		"group by, repartition off": off(trade("SELECT symbol, COUNT(*) AS n FROM trades GROUP BY symbol EMIT CHANGES",
 			"", "repartition", "false")),
 		"full join, repartition off": off(join(paidOrdersN(3000, "FULL JOIN"), []string{"'commit.interval'", "'repartition'='false', 'commit.interval'"}, "")),
