@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"sync/atomic"
 
 	"github.com/sluicesql/sluice/connector"
@@ -55,14 +54,9 @@ func (q *joinQuery) exchangeJoin(ctx context.Context, stmt *sql.Statement, j *Jo
 	replayAll := func(*record.Record, int64) bool { return false }
 	err := splitStages(ctx, j, srcs, j.config.Program.InputSchema(), replayAll, q.kafkaOpts, func(topic connector.Facts) (job.Config, error) {
 		n = topic.Partitions
-		two := popts
-		two.Sources = maps.Clone(popts.Sources)
-		for _, i := range streams {
-			two.Sources[q.srcs[i].Name()] = topic
-		}
-		p, err := plan.Build(stmt, two)
+		p, err := q.replanOver(stmt, popts, streams, topic)
 		if err != nil {
-			return job.Config{}, configErr(err)
+			return job.Config{}, err
 		}
 		cfg, err := q.jobConfig(p)
 		if err != nil {

@@ -56,14 +56,9 @@ func (q *joinQuery) repartitionJoin(ctx context.Context, stmt *sql.Statement, op
 	// replay rebuilds them instead of counting again from zero.
 	prog.Program.HoldChanges()
 	err := splitStages(ctx, j, srcs, j.config.Program.InputSchema(), fired, q.kafkaOpts, func(topic connector.Facts) (job.Config, error) {
-		two := popts
-		two.Sources = maps.Clone(popts.Sources)
-		for _, i := range streams {
-			two.Sources[q.srcs[i].Name()] = topic
-		}
-		p, err := plan.Build(stmt, two)
+		p, err := q.replanOver(stmt, popts, streams, topic)
 		if err != nil {
-			return job.Config{}, configErr(err)
+			return job.Config{}, err
 		}
 		shardTables(p, prog.Tables())
 		return q.jobConfig(p)
@@ -76,6 +71,22 @@ func (q *joinQuery) repartitionJoin(ctx context.Context, stmt *sql.Statement, op
 		warnHeldForGood(j, prog.HeldForGood())
 	}
 	return err
+}
+
+// replanOver plans stmt again with the options popts it was planned
+// with, the join's streams (by their indexes) seen as the repartition
+// topic of facts topic: stage 2's plan, which reads them there.
+func (q *joinQuery) replanOver(stmt *sql.Statement, popts plan.Options, streams []int, topic connector.Facts) (*plan.Plan, error) {
+	two := popts
+	two.Sources = maps.Clone(popts.Sources)
+	for _, i := range streams {
+		two.Sources[q.srcs[i].Name()] = topic
+	}
+	p, err := plan.Build(stmt, two)
+	if err != nil {
+		return nil, configErr(err)
+	}
+	return p, nil
 }
 
 // jobConfig configures the job of a join planned by p, without its
