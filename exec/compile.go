@@ -19,8 +19,9 @@ import (
 type Program struct {
 	in, out  *record.Schema
 	keySlots []int
-	autoAdd  bool // input columns are discovered from the query
-	external bool // the watermark moves only through Advance
+	keyTypes []record.Type // of the keySlots' columns (Program.keyColumns)
+	autoAdd  bool          // input columns are discovered from the query
+	external bool          // the watermark moves only through Advance
 	set      settings
 	time     eventTimeSpec
 	where    expr.Func
@@ -57,9 +58,12 @@ type Program struct {
 type aggPlan struct {
 	keys    []expr.Func
 	keyText []string // the GROUP BY expressions as written, naming keys in dead letters
-	specs   []aggSpec
-	having  expr.Func
-	project []expr.Func
+	// keyTypes are the GROUP BY expressions' types: a group keeps its key
+	// in their form (record.Value.KeyForm).
+	keyTypes []record.Type
+	specs    []aggSpec
+	having   expr.Func
+	project  []expr.Func
 	// retract computes, with HAVING or a SESSION window, the row that
 	// retracts a group's earlier row: project's functions for the columns
 	// of keys and window only, NULL for a column of an aggregate.
@@ -177,6 +181,13 @@ func Compile(sel *sql.Select, opts Options) (*Program, error) {
 	p.keySlots = keySlots(sel, items)
 	if p.top != nil && p.keySlots == nil {
 		p.keySlots = p.top.keySlots
+	}
+	for _, s := range p.keySlots {
+		t := p.out.Field(s).Type
+		if p.top != nil {
+			t = p.top.types[s]
+		}
+		p.keyTypes = append(p.keyTypes, t)
 	}
 	return p, nil
 }

@@ -61,6 +61,7 @@ func (p *Program) compileAggregate(sel *sql.Select, items []sql.SelectItem, in *
 		}
 		a.specs = append(a.specs, aggSpec{call: c, make: mk})
 	}
+	a.keyTypes = keyTypes
 	p.keyOutputTypes(sel.GroupBy, keyTypes, items)
 	p.aggOutputTypes(items, in)
 	g := &groupScope{in: in, plan: a, groupBy: sel.GroupBy, keyTypes: keyTypes, items: items}

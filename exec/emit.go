@@ -74,14 +74,29 @@ func (pl *Pipeline) emit() {
 		rows = rows[:p.limit]
 	}
 	if len(rows) > 0 {
+		p.keyColumns(rows)
 		pl.out.Emit(rows)
 	}
 	pl.rows.reset()
 }
 
-// dedupe keeps the first of equal rows. A retraction is kept whatever
-// other rows are: it withdraws one group's earlier row, which another
-// row, even an equal one, does not.
+// keyColumns puts the message key columns of rows (KeySlots: PRIMARY KEY
+// columns, GROUP BY keys, a Top-N's PARTITION BY columns) in the form of
+// their types (record.Value.KeyForm): rows whose keys are equal have one
+// key text, in the message key and in the row.
+func (p *Program) keyColumns(rows []record.Record) {
+	for k, s := range p.keySlots {
+		t := p.keyTypes[k]
+		for i := range rows {
+			rows[i].Values[s] = rows[i].Values[s].KeyForm(t)
+		}
+	}
+}
+
+// dedupe keeps the first of equal rows, in the key forms of its columns
+// (Program.keyForms). A retraction is kept whatever other rows are: it
+// withdraws one group's earlier row, which another row, even an equal one,
+// does not.
 func (pl *Pipeline) dedupe(rows []record.Record) []record.Record {
 	seen := make(map[string]struct{}, len(rows))
 	kept := rows[:0]
@@ -97,6 +112,7 @@ func (pl *Pipeline) dedupe(rows []record.Record) []record.Record {
 		pl.keyBuf = b
 		if _, ok := seen[string(b)]; !ok {
 			seen[string(b)] = struct{}{}
+			pl.p.keyForms(r.Values)
 			kept = append(kept, r)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 // Released ids are reused.
 type groupTable struct {
 	width    int            // group key values per group
+	types    []record.Type  // of the key values, which are kept in their KeyForm
 	windowed bool           // the groups are windows' (start and end are kept)
 	keys     []record.Value // width values per group
 	start    []int64        // window start (windowed queries only)
@@ -37,7 +38,9 @@ func (t *groupTable) keyOf(g int32) []record.Value {
 	return t.keys[int(g)*t.width : int(g+1)*t.width]
 }
 
-// alloc returns a fresh group id with the given key values.
+// alloc returns a fresh group id with the given key values, kept in the
+// form of their type (record.Value.KeyForm): the values of one group take
+// one form, so its key prints alike whichever came first.
 func (t *groupTable) alloc(aggs []aggregator, keys []record.Value) int32 {
 	var g int32
 	if k := len(t.free); k > 0 {
@@ -66,7 +69,7 @@ func (t *groupTable) alloc(aggs []aggregator, keys []record.Value) int32 {
 	}
 	dst := t.keyOf(g)
 	for i, v := range keys {
-		dst[i] = retain(v)
+		dst[i] = retain(v.KeyForm(t.types[i]))
 	}
 	t.ts[g] = math.MinInt64
 	return g

@@ -105,6 +105,7 @@ func (p *Program) NewPipeline() *Pipeline {
 		pl.keyVals = make([]record.Value, len(a.keys))
 		pl.group.Values = make([]record.Value, a.rowLen())
 		pl.gt.width = len(a.keys)
+		pl.gt.types = a.keyTypes
 		pl.gt.windowed = a.windowed()
 		pl.gt.retracts = p.Retracts()
 		pl.gt.moves = pl.gt.retracts && a.session()
@@ -310,6 +311,8 @@ func (pl *Pipeline) holds(f expr.Func, clause string, r, src *record.Record) boo
 }
 
 // firstSeen reports whether row is new to SELECT DISTINCT, remembering it.
+// A new row stands for every row equal to it, so it takes its columns'
+// key forms (keyForms).
 func (pl *Pipeline) firstSeen(row []record.Value) bool {
 	b := pl.keyBuf[:0]
 	for _, v := range row {
@@ -320,7 +323,17 @@ func (pl *Pipeline) firstSeen(row []record.Value) bool {
 		return false
 	}
 	pl.distinct[string(b)] = struct{}{}
+	pl.p.keyForms(row)
 	return true
+}
+
+// keyForms puts the output columns of a row that stands for all rows equal
+// to it (SELECT DISTINCT) in the form of their types (record.Value.KeyForm),
+// so that it prints alike whichever of them came first.
+func (p *Program) keyForms(row []record.Value) {
+	for i := range min(len(row), p.out.Len()) {
+		row[i] = row[i].KeyForm(p.out.Field(i).Type)
+	}
 }
 
 // deadLetter sends r to the dead-letter output and counts it; a record

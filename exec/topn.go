@@ -53,6 +53,9 @@ type topNPlan struct {
 	// rank at rankSlot, then the window start and end.
 	project  []expr.Func
 	rankSlot int
+	// types are the types of project's values, whose key columns take
+	// their form (Program.keyColumns).
+	types    []record.Type
 	changes  bool
 	keySlots []int
 	// window is the TUMBLING window the rows are ranked within; nil for none.
@@ -184,11 +187,12 @@ func (p *Program) compileTopN(sel *sql.Select, items []sql.SelectItem, in *expr.
 	t.rankSlot = p.in.Len()
 	scope := &expr.Scope{Schema: in.Schema, AutoAdd: in.AutoAdd, Override: isRank}
 	for _, it := range items {
-		f, err := expr.Compile(it.Expr, scope)
+		f, typ, err := expr.CompileTyped(it.Expr, scope)
 		if err != nil {
 			return err
 		}
 		t.project = append(t.project, f)
+		t.types = append(t.types, typ)
 	}
 	if t.changes {
 		slots, err := topKeySlots(c, items, t.kind == rowNumber && t.lo == t.hi)

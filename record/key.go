@@ -58,25 +58,58 @@ func (v Value) AppendKey(b []byte) []byte {
 	return append(b, keyNull)
 }
 
-// GroupValue returns v in the one form of its group (see AppendKey): a
-// whole DECIMAL or FLOAT in the int64 range as an INTEGER, another DECIMAL
-// without the trailing zeros of its fraction, any other value as it is. So
-// values that GROUP BY (and a join's equality) takes for one key have one
-// GroupValue and one text: 150, 150.0, 150.00 and 1.5e2 are all 150.
-func (v Value) GroupValue() Value {
+// KeyForm returns v in the one form that every value of its group (see
+// AppendKey) takes as a key of type t, so that a key prints alike whichever
+// of its values came first:
+//
+//   - a number in a DECIMAL(p,s) key is an exact DECIMAL at scale s (150,
+//     150.0 and 1.5e2 are 150.000 in a DECIMAL(6,3) key); one with more
+//     fraction digits than s (which an inferred column may meet after its
+//     sample) keeps them, without trailing zeros;
+//   - a whole number in a DOUBLE key is a FLOAT (-0.0 is 0);
+//   - a whole number in any other key (INTEGER, BIGINT, a column without a
+//     type) is an INTEGER, another DECIMAL has no trailing zeros;
+//   - every NaN is one NaN, and any other value is as it is.
+//
+// A group's values print alike, and values of different groups print
+// differently, except for a FLOAT and a DECIMAL with equal text (7.5), which
+// AppendKey keeps apart.
+func (v Value) KeyForm(t Type) Value {
+	var n int64
+	var s uint8
 	switch v.kind {
+	case Int:
+		n = v.num
 	case Decimal:
-		n, s := trimDecimal(v.num, v.scale)
-		if s == 0 {
-			return IntValue(n)
+		n, s = trimDecimal(v.num, v.scale)
+	case Float:
+		f := v.Float()
+		if f != f {
+			return FloatValue(math.NaN())
+		}
+		if f != math.Trunc(f) || f < -(1<<63) || f >= 1<<63 {
+			return v
+		}
+		n = int64(f)
+	default:
+		return v
+	}
+	switch {
+	case t.Kind == TypeDecimal:
+		if t.Scale > int(s) && t.Scale <= MaxScale {
+			if m, ok := rescaleUp(n, t.Scale-int(s)); ok {
+				return DecimalValue(m, uint8(t.Scale))
+			}
 		}
 		return DecimalValue(n, s)
-	case Float:
-		if f := v.Float(); f == math.Trunc(f) && f >= -(1<<63) && f < 1<<63 {
-			return IntValue(int64(f))
+	case s > 0:
+		return DecimalValue(n, s)
+	case t.Kind == TypeDouble:
+		if f := float64(n); f < 1<<63 && int64(f) == n {
+			return FloatValue(f)
 		}
 	}
-	return v
+	return IntValue(n)
 }
 
 // trimDecimal returns the DECIMAL n × 10^-s without the trailing zeros of

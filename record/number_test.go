@@ -35,24 +35,82 @@ func TestParseNumber(t *testing.T) {
 	}
 }
 
-// TestGroupValueText: values that AppendKey encodes alike (one group)
-// have one GroupValue text, and values it encodes apart have different
-// ones unless they are a STRING and a number spelled alike.
-func TestGroupValueText(t *testing.T) {
+// TestKeyFormText: values that AppendKey encodes alike (one group) have
+// one KeyForm text as keys of any type, and values it encodes apart have
+// different ones unless they are a STRING and a number spelled alike, or a
+// FLOAT and a DECIMAL (7.5) that AppendKey keeps apart. KeyForm keeps a
+// value in its group.
+func TestKeyFormText(t *testing.T) {
 	vals := []Value{IntValue(150), DecimalValue(1500, 1), DecimalValue(15000, 2), FloatValue(150), FloatValue(1.5e2),
 		DecimalValue(75, 1), DecimalValue(750, 2), FloatValue(7.5), IntValue(0), DecimalValue(0, 3), FloatValue(math.Copysign(0, -1)),
-		IntValue(-20), DecimalValue(-2000, 2), FloatValue(-20), FloatValue(1e300), FloatValue(math.NaN()), DecimalValue(12345, 3),
-		StringValue("x"), NullValue(), TimestampValue(5)}
-	for _, a := range vals {
-		for _, b := range vals {
-			sameKey := string(a.AppendKey(nil)) == string(b.AppendKey(nil))
-			sameText := string(a.GroupValue().AppendText(nil)) == string(b.GroupValue().AppendText(nil))
-			// a FLOAT and a DECIMAL 7.5 are two groups, whose texts agree
-			floatAndDecimal := a.Kind() != b.Kind() && (a.Kind() == Float || b.Kind() == Float)
-			if sameKey != sameText && !(sameText && floatAndDecimal) {
-				t.Errorf("%v and %v: one group %v, one GroupValue text %v (%s, %s)", a, b, sameKey, sameText,
-					a.GroupValue().AppendText(nil), b.GroupValue().AppendText(nil))
+		IntValue(-20), DecimalValue(-2000, 2), FloatValue(-20), FloatValue(1e300), FloatValue(math.NaN()),
+		FloatValue(-math.NaN()), DecimalValue(12345, 3), DecimalValue(123450, 4), IntValue(1500000), FloatValue(1.5e6),
+		IntValue(1<<62 + 1), StringValue("x"), StringValue("150"), NullValue(), TimestampValue(5)}
+	for _, typ := range []Type{AnyType, BigintType, DoubleType, DecimalType(6, 3), DecimalType(18, 0), StringType} {
+		for _, a := range vals {
+			ka := a.KeyForm(typ)
+			if string(ka.AppendKey(nil)) != string(a.AppendKey(nil)) {
+				t.Errorf("%s: %v's KeyForm %v is in another group", typ, a, ka)
 			}
+			for _, b := range vals {
+				kb := b.KeyForm(typ)
+				sameKey := string(a.AppendKey(nil)) == string(b.AppendKey(nil))
+				sameText := ka.String() == kb.String() && string(ka.AppendJSON(nil)) == string(kb.AppendJSON(nil))
+				stringAndNumber := (a.Kind() == String) != (b.Kind() == String)
+				floatAndDecimal := a.Kind() != b.Kind() && (a.Kind() == Float || b.Kind() == Float)
+				if sameKey && (!sameText || ka.Kind() != kb.Kind()) || !sameKey && sameText && !stringAndNumber && !floatAndDecimal {
+					t.Errorf("%s: %v and %v: one group %v, KeyForms %v %s and %v %s", typ, a, b, sameKey, ka.Kind(), ka, kb.Kind(), kb)
+				}
+			}
+		}
+	}
+}
+
+// TestKeyForm: a key takes the form of its type: a DECIMAL(p,s) key's
+// numbers are at scale s (unless they have more fraction digits), a DOUBLE
+// key's whole numbers are FLOATs, another key's whole numbers INTEGERs and
+// its other decimals have no trailing zeros.
+func TestKeyForm(t *testing.T) {
+	tests := []struct {
+		v    Value
+		typ  Type
+		kind Kind
+		text string
+	}{
+		{DecimalValue(1500, 1), DecimalType(6, 3), Decimal, "150.000"},
+		{IntValue(150), DecimalType(6, 3), Decimal, "150.000"},
+		{FloatValue(150), DecimalType(6, 3), Decimal, "150.000"},
+		{DecimalValue(750, 2), DecimalType(6, 3), Decimal, "7.500"},
+		{DecimalValue(123450, 4), DecimalType(6, 3), Decimal, "12.345"},
+		{DecimalValue(123456, 4), DecimalType(6, 3), Decimal, "12.3456"},
+		{DecimalValue(15000, 2), DecimalType(5, 2), Decimal, "150.00"},
+		{IntValue(150), DecimalType(5, 0), Decimal, "150"},
+		{IntValue(1 << 62), DecimalType(18, 3), Decimal, "4611686018427387904"}, // 10^3 times it overflows
+		{FloatValue(7.5), DecimalType(6, 3), Float, "7.5"},
+		{DecimalValue(15000, 2), AnyType, Int, "150"},
+		{FloatValue(1.5e6), AnyType, Int, "1500000"},
+		{DecimalValue(750, 2), AnyType, Decimal, "7.5"},
+		{DecimalValue(750, 2), BigintType, Decimal, "7.5"},
+		{DecimalValue(15000, 2), BigintType, Int, "150"},
+		{IntValue(150), DoubleType, Float, "150"},
+		{DecimalValue(15000, 2), DoubleType, Float, "150"},
+		{IntValue(1500000), DoubleType, Float, "1.5e+06"},
+		{IntValue(1<<62 + 1), DoubleType, Int, "4611686018427387905"}, // no FLOAT holds it
+		{FloatValue(math.Copysign(0, -1)), DoubleType, Float, "0"},
+		{FloatValue(math.Copysign(0, -1)), AnyType, Int, "0"},
+		{DecimalValue(0, 3), DoubleType, Float, "0"},
+		{FloatValue(1e300), DoubleType, Float, "1e+300"},
+		{FloatValue(math.NaN()), DoubleType, Float, "NaN"},
+		{StringValue("150.0"), DecimalType(6, 3), String, "150.0"},
+		{NullValue(), DecimalType(6, 3), Null, "NULL"},
+	}
+	for _, tt := range tests {
+		got := tt.v.KeyForm(tt.typ)
+		if got.Kind() != tt.kind || got.String() != tt.text {
+			t.Errorf("%v.KeyForm(%s) = %v %s, want %v %s", tt.v, tt.typ, got.Kind(), got, tt.kind, tt.text)
+		}
+		if again := got.KeyForm(tt.typ); again != got {
+			t.Errorf("%v.KeyForm(%s) = %v, but its KeyForm is %v", tt.v, tt.typ, got, again)
 		}
 	}
 }

@@ -39,14 +39,14 @@ func AppendMessageKey(b []byte, vals []record.Value) []byte {
 
 // AppendRoutingKey appends the message key of a repartition topic's record
 // whose routing key has the values vals: AppendMessageKey of each value's
-// GroupValue, so that values one group (or a join's equality) takes for
-// one key, such as 150, 150.0 and 150.00, have one message key, hence one
-// partition, and so meet in one process.
+// KeyForm as an untyped key, so that values one group (or a join's
+// equality) takes for one key, such as 150, 150.0 and 150.00, have one
+// message key, hence one partition, and so meet in one process.
 func AppendRoutingKey(b []byte, vals []record.Value) []byte {
 	var one [4]record.Value
 	group := one[:0]
 	for _, v := range vals {
-		group = append(group, v.GroupValue())
+		group = append(group, v.KeyForm(record.AnyType))
 	}
 	return AppendMessageKey(b, group)
 }
