@@ -201,15 +201,7 @@ func TestHeaderlessUndeclaredCSV(t *testing.T) {
 // break (RFC 4180) names the columns of a file whose columns are not
 // declared, and its records are read after it.
 func TestCSVHeaderQuotedLineBreak(t *testing.T) {
-	path := writeFile(t, t.TempDir(), "t.csv", "id,\"long\nname\"\n1,x\n2,\"y\nz\"\n")
-	src, err := NewSource("t", map[string]string{"t.path": path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := src.SourceSchema(context.Background(), connector.InferLimits{Records: 10})
-	if err != nil {
-		t.Fatal(err)
-	}
+	src, s := inferSource(t, "t.csv", "id,\"long\nname\"\n1,x\n2,\"y\nz\"\n")
 	if got, want := s.Columns.String(), "id INTEGER, long\nname STRING"; got != want {
 		t.Fatalf("columns %q, want %q", got, want)
 	}

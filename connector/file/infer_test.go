@@ -1,11 +1,9 @@
 package file
 
 import (
-	"context"
 	"strings"
 	"testing"
 
-	"github.com/sluicesql/sluice/connector"
 	"github.com/sluicesql/sluice/connector/mem"
 )
 
@@ -22,15 +20,7 @@ func TestInferSkipsLongLine(t *testing.T) {
 		{"t.jsonl", long + "\n" + `{"k":"b","n":2}`, "k STRING, n INTEGER", 2},
 		{"t.csv", "k,n\na,1\n" + strings.Repeat("y", maxSampleLine+10) + ",3\nb,2\n", "k STRING, n INTEGER", 3},
 	} {
-		path := writeFile(t, t.TempDir(), tc.name, tc.content)
-		src, err := NewSource("t", map[string]string{"t.path": path})
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := src.SourceSchema(context.Background(), connector.InferLimits{Records: 10})
-		if err != nil {
-			t.Fatalf("%s: %v", tc.name, err)
-		}
+		src, s := inferSource(t, tc.name, tc.content)
 		if got := s.Columns.String(); got != tc.schema {
 			t.Errorf("%s: schema %s, want %s", tc.name, got, tc.schema)
 		}
@@ -55,15 +45,7 @@ func TestInferSkipsLongLine(t *testing.T) {
 // quoted field holds a line break whole, not its lines as records of their
 // own (the second line of this one would sample id as a DECIMAL).
 func TestInferReadsMultilineCSVRecords(t *testing.T) {
-	path := writeFile(t, t.TempDir(), "t.csv", "id,s\n1,\"x\r\n2.5,y\"\r\n3,z\n")
-	src, err := NewSource("t", map[string]string{"t.path": path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := src.SourceSchema(context.Background(), connector.InferLimits{Records: 10})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, s := inferSource(t, "t.csv", "id,s\n1,\"x\r\n2.5,y\"\r\n3,z\n")
 	if got, want := s.Columns.String(), "id INTEGER, s STRING"; got != want || s.Records != 2 {
 		t.Errorf("schema %s from %d records, want %s from 2", got, s.Records, want)
 	}

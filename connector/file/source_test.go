@@ -50,6 +50,22 @@ func readAll(t *testing.T, src *Source, schema *record.Schema, dlq connector.Dea
 	return all
 }
 
+// inferSource writes content to the file name in a new directory and
+// returns the source t reading it, with the schema it infers from at most
+// 10 records.
+func inferSource(t *testing.T, name, content string) (*Source, connector.Schema) {
+	t.Helper()
+	src, err := NewSource("t", map[string]string{"t.path": writeFile(t, t.TempDir(), name, content)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := src.SourceSchema(context.Background(), connector.InferLimits{Records: 10})
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return src, s
+}
+
 func writeFile(t *testing.T, dir, name, content string) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
