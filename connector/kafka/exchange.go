@@ -45,7 +45,7 @@ type exchangeFrom struct {
 // own timestamp with the difference in the origin header
 // (origin.eventShift). opts are added to its producing client's options.
 func NewExchange(src *Source, cfg ShuffleConfig, lag int64, opts ...kgo.Opt) *Shuffle {
-	s := &Shuffle{cfg: cfg, opts: opts, conn: src.cfg.conn, parts: map[int32]*sent{}, committed: make(chan struct{}, 1),
+	s := &Shuffle{cfg: cfg, opts: opts, conn: src.cfg.conn, mu: newCtxMutex(), parts: map[int32]*sent{}, committed: make(chan struct{}, 1),
 		from: &exchangeFrom{src: src, lag: lag}}
 	src.mu.Lock()
 	src.committedC = s.committed

@@ -196,9 +196,9 @@ type offsetShuffle struct {
 	read    *collector // what src read, kept: the job's pipeline
 }
 
-// openOffsetShuffle opens an offsetShuffle of group over n trades, and
-// waits until its member read every one.
-func openOffsetShuffle(ctx context.Context, t *testing.T, n int, group string) offsetShuffle {
+// openOffsetShuffle opens an offsetShuffle of group over n trades, its
+// producing client with opts, and waits until its member read every one.
+func openOffsetShuffle(ctx context.Context, t *testing.T, n int, group string, opts ...kgo.Opt) offsetShuffle {
 	t.Helper()
 	brokers := startCluster(t, "trades", "rp")
 	produce(t, brokers, "trades", trades(n, 40))
@@ -211,7 +211,7 @@ func openOffsetShuffle(ctx context.Context, t *testing.T, n int, group string) o
 		t.Fatal(err)
 	}
 	sh := NewShuffle([]*Source{a}, ShuffleConfig{Topic: "rp", Partitions: testPartitions, IdleTimeout: time.Hour,
-		EventTime: func(r *record.Record) (int64, bool) { return r.Offset, true }})
+		EventTime: func(r *record.Record) (int64, bool) { return r.Offset, true }}, opts...)
 	if err := sh.Open(ctx, tradeSchema(), nil); err != nil {
 		t.Fatal(err)
 	}

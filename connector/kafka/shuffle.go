@@ -70,8 +70,12 @@ type Shuffle struct {
 	enc     repartEncoder
 	err     firstError
 
-	acked    atomic.Int64 // records the topic answered, for watchStall
-	mu       sync.Mutex   // orders rows before the reports that cover them
+	acked atomic.Int64 // records the topic answered, for watchStall
+	// mu orders rows before the reports that cover them. Its holder may
+	// wait for room in the producer's buffer (a cluster that no longer
+	// answers fills it), so taking it ends with the taker's context: a
+	// Flush behind a periodic report gives up with the drain timeout
+	mu       ctxMutex
 	parts    map[int32]*sent
 	held     map[int32]bool // the source partitions owned at the last report
 	keyBuf   []record.Value
@@ -102,7 +106,7 @@ type sent struct {
 // row's source is the one reading its topic. opts are added to its
 // producing client's options.
 func NewShuffle(srcs []*Source, cfg ShuffleConfig, opts ...kgo.Opt) *Shuffle {
-	s := &Shuffle{cfg: cfg, srcs: srcs, nums: numberSources(srcs), opts: opts, parts: map[int32]*sent{}, committed: make(chan struct{}, 1)}
+	s := &Shuffle{cfg: cfg, srcs: srcs, nums: numberSources(srcs), opts: opts, mu: newCtxMutex(), parts: map[int32]*sent{}, committed: make(chan struct{}, 1)}
 	if len(srcs) > 0 {
 		s.conn = srcs[0].cfg.conn
 	}
@@ -339,8 +343,10 @@ func (s *Shuffle) Write(ctx context.Context, rows []record.Record) error {
 	if err := s.err.get(); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	if err := s.mu.lock(ctx); err != nil {
+		return fmt.Errorf("kafka repartition topic %q: produce: %w", s.cfg.Topic, err)
+	}
+	defer s.mu.unlock()
 	now := time.Now()
 	latest := now.Add(time.Hour).UnixMilli()
 	msgs := make([]kgo.Record, len(rows))
@@ -431,10 +437,10 @@ func (s *Shuffle) reportLoop() {
 		case <-s.reportsEnd:
 			return
 		case <-t.C:
-			s.report(s.loopCtx, nil)
 		case <-s.committed:
-			s.report(s.loopCtx, nil)
 		}
+		// an error is the end of the loop's context (Abort)
+		_ = s.report(s.loopCtx, nil)
 	}
 }
 
@@ -442,9 +448,11 @@ func (s *Shuffle) reportLoop() {
 // owns or is handing over to every repartition partition. Rows written
 // before it precede it in each partition: the mutex orders the producing.
 // acked, if not nil, counts the report's records until the topic answered
-// each. ctx bounds the wait for room in the producer's buffer (a cluster
-// that no longer answers fills it); a record buffered outlives it.
-func (s *Shuffle) report(ctx context.Context, acked *sync.WaitGroup) {
+// each. ctx bounds the wait for the mutex, whose holder may wait for room,
+// and for room in the producer's buffer (a cluster that no longer answers
+// fills it); a record buffered outlives it. It returns ctx's error when
+// ctx ended before the report had the mutex.
+func (s *Shuffle) report(ctx context.Context, acked *sync.WaitGroup) error {
 	var ps []partProgress
 	srcs := make([]ownedParts, len(s.srcs))
 	for i, src := range s.srcs {
@@ -455,16 +463,18 @@ func (s *Shuffle) report(ctx context.Context, acked *sync.WaitGroup) {
 	if s.from != nil {
 		ps = s.from.progress()
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	if err := s.mu.lock(ctx); err != nil {
+		return err
+	}
+	defer s.mu.unlock()
 	if s.client == nil {
-		return // not open, or closed
+		return nil // not open, or closed
 	}
 	if s.from == nil {
 		ps = s.progressLocked(srcs, time.Now())
 	}
 	if len(ps) == 0 {
-		return
+		return nil
 	}
 	v := appendProgress(nil, ps)
 	promise := s.produced
@@ -480,6 +490,7 @@ func (s *Shuffle) report(ctx context.Context, acked *sync.WaitGroup) {
 		}
 		produceBuffered(ctx, s.client, &kgo.Record{Partition: int32(q), Headers: []kgo.RecordHeader{{Key: controlHeader, Value: v}}}, promise)
 	}
+	return nil
 }
 
 // produceBuffered produces r with cl, ctx bounding only the wait for room
@@ -505,8 +516,9 @@ func produceBuffered(ctx context.Context, cl *kgo.Client, r *kgo.Record, promise
 // the idle timeout of a partition whose next owner reads nothing (a lull).
 func (s *Shuffle) handover(ctx context.Context) {
 	var acked sync.WaitGroup
-	// ctx bounds the wait (for room in the buffer, then for the answers)
-	s.report(ctx, &acked)
+	// ctx bounds the wait (for the mutex and room in the buffer, then
+	// for the answers); a report not made leaves acked at 0
+	_ = s.report(ctx, &acked)
 	done := make(chan struct{})
 	go func() {
 		acked.Wait()
@@ -581,14 +593,23 @@ func (s *Shuffle) progressLocked(srcs []ownedParts, now time.Time) []partProgres
 }
 
 // produceDone writes a done marker recording ps to partition p and
-// returns its offset.
+// returns its offset. Stage 1 may have closed the producer meanwhile (it
+// failed, or its drain timed out: Abort).
 func (s *Shuffle) produceDone(ctx context.Context, p int32, ps []partProgress) (int64, error) {
+	if err := s.mu.lock(ctx); err != nil {
+		return 0, err
+	}
+	cl := s.client
+	s.mu.unlock()
+	if cl == nil {
+		return 0, errors.New("the producer is closed")
+	}
 	type result struct {
 		off int64
 		err error
 	}
 	done := make(chan result, 1)
-	s.client.Produce(ctx, &kgo.Record{Partition: p, Headers: []kgo.RecordHeader{{Key: controlHeader, Value: appendDone(nil, ps)}}},
+	cl.Produce(ctx, &kgo.Record{Partition: p, Headers: []kgo.RecordHeader{{Key: controlHeader, Value: appendDone(nil, ps)}}},
 		func(r *kgo.Record, err error) { done <- result{r.Offset, err} })
 	// a record already sent waits for its answer whatever ctx says (a
 	// cluster that no longer answers): stop waiting at ctx's end
@@ -651,9 +672,12 @@ func (s *Shuffle) produced(_ *kgo.Record, err error) {
 // at the commit with the partition's watermark started again there,
 // judged its first records by a lower watermark than one process does.
 func (s *Shuffle) Flush(ctx context.Context) error {
-	// ctx bounds the wait for room for the report: a stopping job that
-	// does not drain in time cancels it (a cluster that no longer answers)
-	s.report(ctx, nil)
+	// ctx bounds the wait for room for the report, and for a periodic
+	// report waiting for room before it: a stopping job that does not
+	// drain in time cancels it (a cluster that no longer answers)
+	if err := s.report(ctx, nil); err != nil {
+		return fmt.Errorf("kafka repartition topic %q: flush: progress report: %w", s.cfg.Topic, err)
+	}
 	if err := s.client.Flush(ctx); err != nil {
 		return fmt.Errorf("kafka repartition topic %q: flush: %w", s.cfg.Topic, err)
 	}
@@ -729,9 +753,27 @@ func (s *Shuffle) stopStall() {
 // closeClient disconnects; a handover's report (from a source's rebalance)
 // finds no client afterwards.
 func (s *Shuffle) closeClient() {
-	s.mu.Lock()
+	_ = s.mu.lock(context.Background())
 	cl := s.client
 	s.client = nil
-	s.mu.Unlock()
+	s.mu.unlock()
 	cl.Close()
 }
+
+// ctxMutex is a mutex whose lock gives up when a context ends.
+type ctxMutex chan struct{}
+
+func newCtxMutex() ctxMutex { return make(ctxMutex, 1) }
+
+// lock takes the mutex, or returns ctx's error if ctx ends first.
+func (m ctxMutex) lock(ctx context.Context) error {
+	select {
+	case m <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// unlock releases the mutex.
+func (m ctxMutex) unlock() { <-m }

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -99,5 +100,36 @@ func TestShuffleNoIdleTimeout(t *testing.T) {
 	s.progressLocked([]ownedParts{{parts: []int32{0}}}, t0)
 	if ps := s.progressLocked([]ownedParts{{parts: []int32{0}}}, t0.Add(time.Hour)); len(ps) != 1 || ps[0].flags&progressIdle != 0 {
 		t.Errorf("progress %+v, want partition 0 not idle", ps)
+	}
+}
+
+// TestShuffleFlushNotBehindABlockedReport: a Flush (stage 1's drain, before
+// its last commit) to a cluster that no longer answers, with the producer's
+// buffer full, ends with its context although a periodic report holds the
+// order of the producing while it waits for room in the buffer. Before, the
+// Flush waited for that report, whose wait only an Abort (after the drain)
+// or the stall watch (the 2-minute delivery timeout, then again for each
+// record of the report) ended: a process stopped as its periodic report
+// took the lock did not end within minutes (TestStopWhileMarkingDoneIsBounded).
+func TestShuffleFlushNotBehindABlockedReport(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var net kafkatest.Cutter
+	st := openOffsetShuffle(ctx, t, 50, "blocked-report", kgo.Dialer(net.Dial), kgo.MaxBufferedRecords(1))
+	net.Kill()
+	// a periodic report fills the buffer with its first record and waits
+	// for room for the next
+	time.Sleep(5 * progressInterval)
+	drain, stop := context.WithTimeout(ctx, time.Second)
+	defer stop()
+	flushed := make(chan error, 1)
+	go func() { flushed <- st.sh.Flush(drain) }()
+	select {
+	case err := <-flushed:
+		if err == nil || !strings.Contains(err.Error(), `"rp"`) {
+			t.Fatalf("flush to a cluster gone: %v, want an error naming the topic", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the flush did not end with its context: it waits behind the periodic report")
 	}
 }
