@@ -181,7 +181,7 @@ func (t *twoStages) runThree(ctx context.Context, fail context.CancelCauseFunc) 
 		err = fmt.Errorf("stage 2 (the join): %w", errTwo)
 	}
 	if err == nil && ctx.Err() == nil {
-		err = x.out.Finish()
+		err = finish(x.out, t.two)
 	} else {
 		x.out.Abort()
 	}

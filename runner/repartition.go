@@ -343,7 +343,7 @@ func (t *twoStages) run(ctx context.Context) (*job.Summary, error) {
 	}
 	var closeErr error
 	if err == nil && ctx.Err() == nil {
-		closeErr = t.shuffle.Finish()
+		closeErr = finish(t.shuffle, t.one)
 	} else {
 		// failed or stopped: what is not acknowledged is not committed on
 		// the source either, and whoever takes its partitions sends it
@@ -351,6 +351,19 @@ func (t *twoStages) run(ctx context.Context) (*job.Summary, error) {
 		t.shuffle.Abort()
 	}
 	return finishRun(sum, err, closeErr, closeKept(t.sinks, t.fileDLQ, err != nil), inErr)
+}
+
+// finish finishes sh, which the job cfg writes to, at a bounded run's
+// end, within cfg's drain timeout: brokers that no longer answer then
+// fail the run in that time, not Kafka's delivery timeout.
+func finish(sh *kafka.Shuffle, cfg job.Config) error {
+	d := cfg.DrainTimeout
+	if d <= 0 {
+		d = job.DefaultDrainTimeout
+	}
+	ctx, cancel := context.WithTimeoutCause(context.Background(), d, fmt.Errorf("'%s' (%s) passed", job.PropDrainTimeout, d))
+	defer cancel()
+	return sh.Finish(ctx)
 }
 
 // finishRun returns a run's summary and error: err, else the first of

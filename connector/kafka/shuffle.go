@@ -85,7 +85,8 @@ type Shuffle struct {
 	// buffer (a cluster that no longer answers) gets it when watchStall
 	// fails the records that wait, so the reports stop first. halt
 	// cancels loopCtx, the periodic reports' context, when the Shuffle
-	// drops what is not sent (Abort): a report waiting for room lets go.
+	// drops what is not sent (Abort) or Finish's context ends: a report
+	// waiting for room lets go.
 	reportsEnd, stop   chan struct{}
 	reporting, stopped sync.WaitGroup
 	loopCtx            context.Context
@@ -704,17 +705,23 @@ func (s *Shuffle) Close() error {
 }
 
 // Finish stops the periodic reports, flushes (after a last report) and
-// disconnects.
-func (s *Shuffle) Finish() error {
+// disconnects. ctx bounds it (the job's drain timeout, not Kafka's
+// delivery timeout): when it ends first, as with brokers that no longer
+// answer, what is not acknowledged is dropped and the error names the
+// topic, the brokers and ctx's cause. Nothing is committed after Finish:
+// the sources' offsets were committed after their records were
+// acknowledged (Flush).
+func (s *Shuffle) Finish(ctx context.Context) error {
 	if s.client == nil {
 		return nil
 	}
-	s.stopReports(false)
-	ctx, cancel := context.WithTimeout(context.Background(), deliveryTimeout)
-	defer cancel()
+	s.stopReports(ctx)
 	err := s.Flush(ctx)
 	s.stopStall()
 	s.closeClient()
+	if err != nil && ctx.Err() != nil {
+		err = fmt.Errorf("kafka repartition topic %q: finishing: records not acknowledged by %s: %w", s.cfg.Topic, s.conn, context.Cause(ctx))
+	}
 	return err
 }
 
@@ -723,7 +730,8 @@ func (s *Shuffle) Abort() {
 	if s.client == nil {
 		return
 	}
-	s.stopReports(true)
+	s.halt() // a report waiting for room lets go
+	s.stopReports(context.Background())
 	s.stopStall()
 	ctx, cancel := context.WithTimeout(context.Background(), abortWait)
 	defer cancel()
@@ -731,15 +739,13 @@ func (s *Shuffle) Abort() {
 	s.closeClient()
 }
 
-// stopReports stops the periodic reports and waits for the loop to end.
-// With drop (Abort) a report waiting for room in the producer's buffer
-// gives up at once; without, it waits for room, which watchStall (still
-// running) makes within the delivery timeout.
-func (s *Shuffle) stopReports(drop bool) {
+// stopReports stops the periodic reports and waits for the loop to end. A
+// report waiting for room in the producer's buffer gets it from
+// watchStall (still running) within the delivery timeout, or gives up
+// when ctx ends (or Abort halted the loop already).
+func (s *Shuffle) stopReports(ctx context.Context) {
 	close(s.reportsEnd)
-	if drop {
-		s.halt()
-	}
+	defer context.AfterFunc(ctx, s.halt)()
 	s.reporting.Wait()
 	s.halt()
 }

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -131,5 +132,40 @@ func TestShuffleFlushNotBehindABlockedReport(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the flush did not end with its context: it waits behind the periodic report")
+	}
+}
+
+// TestShuffleFinishWithDeadBrokers: a Finish (a bounded run's end) whose
+// brokers no longer answer ends with its context (the job's drain
+// timeout), not after Kafka's delivery timeout (2 minutes), with an error
+// naming the topic, the brokers and the context's cause.
+func TestShuffleFinishWithDeadBrokers(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var net kafkatest.Cutter
+	st := openOffsetShuffle(ctx, t, 50, "finish-dead", kgo.Dialer(net.Dial))
+	rows, _ := rowsRead(st.read.records())
+	if err := st.sh.Write(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.sh.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	net.Kill()
+	drain, stop := context.WithTimeoutCause(ctx, time.Second, errors.New("the drain timeout passed"))
+	defer stop()
+	start := time.Now()
+	err := st.sh.Finish(drain)
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("finish took %s", took)
+	}
+	if err == nil {
+		t.Fatal("finish with the brokers gone succeeded")
+	}
+	t.Logf("finish: %v", err)
+	for _, want := range []string{`"rp"`, st.brokers[0], "the drain timeout passed"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("finish: %v, want it to say %s", err, want)
+		}
 	}
 }
