@@ -32,9 +32,11 @@ type oneProcessCase struct {
 
 // oneProcessCases are the statements that run in one process per group:
 // a row window after a join, SESSION windows with late updates after a
-// join, joins that exchange rows between their workers, two streams of
-// one topic and a GROUP BY on a column of a table joined as the stream
-// is read; and an unaligned GROUP BY and a join with 'repartition'='false'.
+// join, joins that exchange rows between their workers and two streams
+// of one topic; and an unaligned GROUP BY and a join with
+// 'repartition'='false'. (A GROUP BY on a column of a table is
+// repartitioned with the table joined in stage 1:
+// TestTableColumnRoutedAcrossProcesses.)
 func oneProcessCases(t *testing.T) map[string]oneProcessCase {
 	trades := keyBy(genTrades(t, 3000, 50), byTrader)
 	var traders []kafka.Message
@@ -65,10 +67,6 @@ func oneProcessCases(t *testing.T) map[string]oneProcessCase {
 	selfJoin := trade("SELECT a.symbol, a.price, b.price AS other FROM trades a JOIN trades2 b ON a.symbol = b.symbol WITHIN INTERVAL '1' MILLISECOND",
 		"two of its streams read topic trades", "trades2.type", "kafka_source", "trades2.topic.name", "trades", "trades2.bootstrap.servers", "%[1]s",
 		"event.time.field", "trade_time")
-	tableColumn := trade("SELECT r.desk, COUNT(*) AS n FROM trades t JOIN traders r ON t.trader_id = r.trader_id GROUP BY r.desk EMIT CHANGES",
-		"r.desk", "traders.type", "kafka_source", "traders.bootstrap.servers", "%[1]s", "traders.primary.key", "trader_id", "traders.stop.at", "end")
-	tableColumn.topics = append(tableColumn.topics, "traders")
-	tableColumn.data["traders"] = traders
 	sessionUpdateAfterJoin := trade("SELECT t.symbol, COUNT(*) AS n FROM trades t JOIN traders r ON t.trader_id = r.trader_id GROUP BY t.symbol WINDOW SESSION(t.trade_time, INTERVAL '5' MILLISECOND) EMIT FINAL",
 		"its SESSION window with 'late.data.strategy'='update' after a join is not yet known to be rebuilt", "late.data.strategy", "update",
 		"traders.type", "kafka_source", "traders.bootstrap.servers", "%[1]s", "traders.primary.key", "trader_id", "traders.stop.at", "end")
@@ -79,7 +77,6 @@ func oneProcessCases(t *testing.T) map[string]oneProcessCase {
 			"its row window (LAG(p.paid) OVER (PARTITION BY o.order_id)) follows stream-stream joins"),
 		"session update after a join": sessionUpdateAfterJoin,
 		"self join":                   selfJoin,
-		"table column":                tableColumn,
 		"group by, repartition off": off(trade("SELECT symbol, COUNT(*) AS n FROM trades GROUP BY symbol EMIT CHANGES",
 			"", "repartition", "false")),
 		"full join, repartition off": off(join(paidOrdersN(3000, "FULL JOIN"), []string{"'commit.interval'", "'repartition'='false', 'commit.interval'"}, "")),

@@ -366,6 +366,14 @@ func (p *Plan) stageWork() (one, two string) {
 	if len(tables) > 0 {
 		whole = "; every process reads table " + strings.Join(tables, ", ") + " whole, not through the topic"
 	}
+	if len(r.JoinedTables) > 0 {
+		joined := strings.Join(r.JoinedTables, ", ")
+		one = fmt.Sprintf("reads %s as a member of group %s, and table %s whole (to the end it has when the process starts, before the stream; a Kafka table is followed after), looks each record up in %s as it reads it and writes the joined row (a record an inner join drops is not written) to topic %s (%s, created if missing), to the partition of its %s (murmur2), with the watermark of its source partition",
+			streams[0], r.Group, joined, joined, r.Topic, parts, key)
+		two = fmt.Sprintf("reads %s in group %s (each key in one partition, so in one process; whole partitions move on a rebalance and are replayed from their committed offsets) and runs the query after the join over the joined rows; it never looks %s up, so a replay reads the values stage 1 joined",
+			r.Topic, r.Group, joined) + p.rowWindowReplay()
+		return one, two
+	}
 	if len(streams) == 1 {
 		one = fmt.Sprintf("reads %s as a member of group %s and writes each record to topic %s (%s, created if missing), to the partition of its %s (murmur2), with the watermark of its source partition%s",
 			streams[0], r.Group, r.Topic, parts, key, whole)

@@ -172,18 +172,8 @@ func (p *Plan) streamsOnly() bool {
 // marking the tables, or req and keys when that does not help (or another
 // input is a stream).
 func (p *Plan) joinAtSource(sel *sql.Select, r *resolver, req partition.Requirement, keys []sql.Expr) (partition.Requirement, []sql.Expr) {
-	routed := make([]bool, len(p.Inputs))
-	routed[0] = true
-	jr := *r
-	jr.joined = map[int]bool{}
-	for i, in := range p.Inputs[1:] {
-		if in.Role != RoleTable {
-			return req, keys
-		}
-		jr.joined[i+1] = true
-	}
-	jreq, jkeys := requirement(sel, &jr, routed)
-	if jreq.Kind != partition.Hash {
+	jreq, jkeys, ok := p.joinedRequirement(sel, r)
+	if !ok {
 		return req, keys
 	}
 	for i := range p.Inputs[1:] {
@@ -191,6 +181,25 @@ func (p *Plan) joinAtSource(sel *sql.Select, r *resolver, req partition.Requirem
 		in.JoinedAtSource, in.Exchange = true, false
 	}
 	return jreq, jkeys
+}
+
+// joinedRequirement returns the requirement of the statement with every
+// table joined as the stream is read (their columns the stream's), and
+// whether it hashes: false when it does not, or another input is a
+// stream.
+func (p *Plan) joinedRequirement(sel *sql.Select, r *resolver) (partition.Requirement, []sql.Expr, bool) {
+	routed := make([]bool, len(p.Inputs))
+	routed[0] = true
+	jr := *r
+	jr.joined = map[int]bool{}
+	for i, in := range p.Inputs[1:] {
+		if in.Role != RoleTable {
+			return partition.Requirement{}, nil, false
+		}
+		jr.joined[i+1] = true
+	}
+	jreq, jkeys := requirement(sel, &jr, routed)
+	return jreq, jkeys, jreq.Kind == partition.Hash
 }
 
 // placeInputs says how each input reaches the workers, once the strategy

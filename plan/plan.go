@@ -58,6 +58,10 @@ type Options struct {
 	// instead of rotating batches, so the reader sees the same order, and
 	// so the same late records, on every run.
 	KeepOrder bool
+	// noStageOneJoin keeps the tables from being joined as the stream is
+	// read for a repartitioned run's stage 1 (Build plans again with it
+	// when the statement is not repartitioned after all).
+	noStageOneJoin bool
 }
 
 // Plan is the planner's decision for one statement.
@@ -108,6 +112,10 @@ type Plan struct {
 	unsplittable string
 	// grouped: the FROM source is read in a consumer group
 	grouped bool
+	// tableKey: the statement needs one partition only because its
+	// routing key reads a column of a table; joined with the stream
+	// before routing, its rows hash (joinedRequirement)
+	tableKey bool
 	// props are the planner's Options.Properties
 	props map[string]string
 	// across is the distribution that splitting the statement's streams
@@ -191,7 +199,10 @@ func Build(stmt *sql.Statement, opts Options) (*Plan, error) {
 			}
 		}
 	}
-	if req.Kind == partition.Single && opts.StaticTables {
+	if req.Kind == partition.Single {
+		_, _, p.tableKey = p.joinedRequirement(sel, r)
+	}
+	if req.Kind == partition.Single && (opts.StaticTables || p.joinsInStageOne(sel, opts)) {
 		req, keys = p.joinAtSource(sel, r, req, keys)
 	}
 	switch {
@@ -217,6 +228,14 @@ func Build(stmt *sql.Statement, opts Options) (*Plan, error) {
 	if err := p.planRepartition(opts); err != nil {
 		return nil, err
 	}
+	if p.Repartition == nil && !opts.StaticTables && p.joinedAtSource() {
+		// the tables were joined as the stream is read only so that
+		// stage 1 of a repartitioned run joins them; one process joins
+		// tables that change on its workers
+		opts.noStageOneJoin = true
+		return Build(stmt, opts)
+	}
+	p.stageOneJoins()
 	return p, nil
 }
 

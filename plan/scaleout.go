@@ -48,6 +48,11 @@ type Repartition struct {
 	// 2 runs the join and writes the joined rows to a second topic, which
 	// stage 3 reads in the same group and runs the query after the join.
 	Exchange *Exchange `json:"exchange,omitempty"`
+	// JoinedTables names the tables stage 1 joins each record with as it
+	// reads it, when the routing key reads their columns: the topic
+	// carries the joined rows, and stage 2 runs the query after the join
+	// over them without looking the tables up.
+	JoinedTables []string `json:"joined_tables,omitempty"`
 }
 
 // Exchange is the second internal topic of a repartitioned statement,
@@ -118,7 +123,7 @@ func (p *Plan) ScaleOut() ScaleOut {
 	}
 	if from := p.Inputs[0]; !s.Split && !p.grouped && strings.EqualFold(from.Type, "kafka_source") {
 		s.Ungrouped = fmt.Sprintf("with '%s.group.id' set, ", from.Name)
-		if p.Repartitionable() {
+		if p.Repartitionable() || p.groupJoinsInStageOne() {
 			s.Ungrouped += "several processes share its partitions through a repartition topic"
 		} else {
 			s.Ungrouped += "it runs in one process per group (a second member stops the job)"
@@ -221,7 +226,9 @@ func (p *Plan) tablesWhole() string {
 // process, never as a group member, so only the streams' joins and the
 // state after the joins constrain it.
 func (p *Plan) acrossProcesses(sel *sql.Select, r *resolver) partition.Requirement {
-	if len(p.Inputs) == 1 {
+	if len(p.Inputs) == 1 || p.joinedAtSource() {
+		// tables joined as the stream is read: their columns are the
+		// stream's, in stage 1 of a repartitioned run too
 		return p.Requirement
 	}
 	streams := make([]bool, len(p.Inputs))
@@ -248,17 +255,12 @@ func (p *Plan) streams() []int {
 
 // Repartitionable reports whether a repartition topic can give every
 // process whole keys: keyed state, no order or LIMIT over the whole
-// result, and a routing key computed from each stream's own records (not
-// from a table joined as the stream is read).
+// result, and a routing key computed from each stream's own records, or
+// from the tables stage 1 joins as it reads the stream.
 func (p *Plan) Repartitionable() bool {
 	exchange := p.exchanges() && p.exchangeShape() == ""
 	if p.Requirement.Kind != partition.Hash || (p.across.Kind != partition.Hash && !exchange) || p.Analysis.HasLimit || p.Requirement.OrderMatters || (p.exchanges() && !exchange) {
 		return false
-	}
-	for _, in := range p.Inputs {
-		if in.JoinedAtSource {
-			return false
-		}
 	}
 	return p.repartitionRefusal() == ""
 }
@@ -288,6 +290,9 @@ func (p *Plan) repartitionRefusal() string {
 		return o
 	}
 	if o := p.streamJoinRefusal(); o != "" {
+		return o
+	}
+	if o := p.tableKeyRefusal(); o != "" {
 		return o
 	}
 	switch {

@@ -60,8 +60,10 @@ type joinQuery struct {
 	inProcess []bool // per input: another statement's in-process output
 	prog      *join.Program
 	// runStream, for a stream-table join, wraps the stream's source as
-	// its job reads it
+	// its job reads it: looked up in the tables as it is read when
+	// atSource
 	runStream func(connector.Source) connector.Source
+	atSource  bool
 }
 
 // openJoin opens a join statement's sources, resolves their schemas and
@@ -402,9 +404,11 @@ func joinJob(ctx context.Context, stmt *sql.Statement, opts Options, q *joinQuer
 	cfg.Program = joinProgram{prog}
 	cfg.DLQ = dead
 	cfg.Name = q.name
-	// the stream as the job reads it: joined as it is read, or not
+	// the stream as the job reads it: joined as it is read, or not (in
+	// stage 1 of a repartitioned run, which joins in its pipelines)
+	q.atSource = atSource && p.Repartition == nil
 	q.runStream = func(src connector.Source) connector.Source {
-		if atSource {
+		if q.atSource {
 			src = prog.JoinAtSource(src)
 		}
 		if opts.InProcess != nil {

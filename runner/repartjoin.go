@@ -46,6 +46,9 @@ func (q *joinQuery) repartitionJoin(ctx context.Context, stmt *sql.Statement, op
 	if j.Plan.Repartition.Exchange != nil {
 		return q.exchangeJoin(ctx, stmt, j, popts, srcs, streams)
 	}
+	if j.Plan.Repartition.JoinedTables != nil {
+		return q.joinInStageOne(ctx, stmt, j, popts, srcs[0])
+	}
 	// A record read again before its partition's fence is skipped when
 	// it had its whole effect (join.Program.ReplayRule).
 	if err := prog.Program.Replayable(); err != nil && prog.Outer() && !prog.Program.WindowedChanges() && !prog.Program.GroupsForEver() && !prog.Program.Sessions() {
@@ -121,4 +124,61 @@ func (q *joinQuery) jobConfig(p *plan.Plan) (job.Config, error) {
 	cfg.Program = joinProgram{prog}
 	cfg.Name = q.name
 	return cfg, nil
+}
+
+// joinInStageOne turns the stream-table join job j, whose routing key
+// reads a column of its tables (plan.Repartition.JoinedTables), into two
+// stages. Stage 1 reads the stream ks as a member of the group, looks each
+// record up in the tables (loaded whole before the stream flows, as one
+// process loads them) and writes the joined row to the repartition topic,
+// by the key evaluated over it; stage 2 runs the query after the join over
+// the joined rows, never looking a table up: a replay after a rebalance
+// reads the values stage 1 joined, whatever the tables hold by then. A
+// joined row keeps its record's source partition, offset, event time and
+// watermark, so stage 2 replays, fences and finishes the run as it does
+// for a statement without a join. popts are the options the plan was
+// made with.
+func (q *joinQuery) joinInStageOne(ctx context.Context, stmt *sql.Statement, j *Job, popts plan.Options, ks *kafka.Source) error {
+	prog := q.prog
+	if err := prog.WriteRows(); err != nil {
+		return configErr(err)
+	}
+	after := prog.Program // the query after the join: stage 2's
+	// Commits wait for the groups EMIT CHANGES updates too, so that a
+	// replay rebuilds them instead of counting again from zero.
+	after.HoldChanges()
+	// stage 1 reads the stream itself: its pipelines join it
+	q.atSource = false
+	j.config.Sources[0] = q.runStream(q.srcs[0])
+	// the topic's rows are joined already: as tables joined as the
+	// stream is read, they route on the key over the joined row
+	joined := popts
+	joined.StaticTables = true
+	err := splitStages(ctx, j, []*kafka.Source{ks}, after.InputSchema(), after.Replayed, q.kafkaOpts, func(topic connector.Facts) (job.Config, error) {
+		p, err := q.replanOver(stmt, joined, []int{0}, topic)
+		if err != nil {
+			return job.Config{}, err
+		}
+		keys, err := prog.JoinedRoutingKey(p.KeyExprs)
+		if err != nil {
+			return job.Config{}, configErr(err)
+		}
+		at := *p
+		at.KeyExprs = nil // set below, over the joined rows
+		cfg, err := job.FromPlan(&at, after, q.props)
+		if err != nil {
+			return cfg, configErr(err)
+		}
+		job.SetRoutingFuncs(&cfg.Routing, keys)
+		cfg.Name = q.name
+		return cfg, nil
+	})
+	if err != nil {
+		return err
+	}
+	// stage 1 writes the joined rows, not the records it read
+	j.stages.one.Program = joinWrites{joinProgram{prog}}
+	after.SetReplayFences(j.stages.in)
+	warnHeldForGood(j, after.HeldForGood())
+	return nil
 }

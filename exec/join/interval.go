@@ -534,22 +534,43 @@ func (p *Program) ReplayRule() func(rec *record.Record, wm int64) bool {
 	}
 }
 
-// WriteRows makes the pipelines write the rows of the program's
-// stream-stream join as they are made, instead of running the query after
-// the join over them: stage 2 of a statement whose joined rows go through
-// an exchange topic to the process that owns their key in the query after
-// the join (stage 3, which runs Program over them). Each row's Offset is
-// the offset of the record whose arrival made it, and its OriginOffset the
-// offset of the record it met, both in their partition (the repartition
-// topic's, where both sides of a key are); a record meets the rows before
-// it in the order they came, so a partition read in order makes the same
-// rows in the same order every time. A window naming a column of the
-// joined row takes its time from it, as one process does. Only one inner
-// join of two streams without tables writes its rows: an outer join
-// writes rows with NULLs as the watermark passes, not as records arrive.
+// WriteRows makes the pipelines write the rows of the program's joins as
+// they are made, instead of running the query after the joins over them:
+// a stage of a statement repartitioned across processes whose joined rows
+// go through a topic to the process that owns their key in the query after
+// the joins, which runs Program over them.
+//
+// Of one inner join of two streams (stage 2, whose rows go to an exchange
+// topic), each row's Offset is the offset of the record whose arrival
+// made it, and its OriginOffset the offset of the record it met, both in
+// their partition (the repartition topic's, where both sides of a key
+// are); a record meets the rows before it in the order they came, so a
+// partition read in order makes the same rows in the same order every
+// time. A window naming a column of the joined row takes its time from
+// it, as one process does. An outer join writes rows with NULLs as the
+// watermark passes, not as records arrive, and is refused.
+//
+// Of tables joined alone (stage 1, whose rows go to the repartition
+// topic), each record is looked up in the tables as it is read and its
+// joined row, which keeps the record's place, times and watermark, is
+// written at once: a record an inner join drops is counted filtered, one
+// a lookup fails on is dead-lettered, as one process does. A temporal
+// join, whose table versions the watermark prunes, is refused.
 func (p *Program) WriteRows() error {
+	if len(p.ivs) == 0 {
+		for _, lk := range p.tables {
+			if lk.asOf != nil {
+				return fmt.Errorf("join: a temporal join (JOIN %s FOR SYSTEM_TIME AS OF) does not write its joined rows", lk.table.name)
+			}
+		}
+		if len(p.tables) == 0 {
+			return fmt.Errorf("join: no join writes its joined rows")
+		}
+		p.rows = true
+		return nil
+	}
 	if len(p.ivs) != 1 || len(p.tables) > 0 || p.ivs[0].outer(0) || p.ivs[0].outer(1) {
-		return fmt.Errorf("join: only one inner join of two streams writes its joined rows")
+		return fmt.Errorf("join: only one inner join of two streams, or tables joined alone, write their joined rows")
 	}
 	p.rows = true
 	return nil

@@ -121,7 +121,11 @@ func (pl *Pipeline) Process(recs []record.Record, out exec.Output) {
 		}
 	}
 	pl.recs = joined
-	if len(joined) > 0 {
+	switch {
+	case len(joined) == 0:
+	case pl.p.rows:
+		out.Emit(joined)
+	default:
 		pl.inner.Process(joined, out)
 	}
 	clear(pl.recs) // drop references to the batch's records
@@ -228,7 +232,9 @@ func (pl *Pipeline) Advance(wm int64, out exec.Output) {
 		}
 	}
 	if pl.ss == nil {
-		pl.inner.Advance(wm, out)
+		if !pl.p.rows {
+			pl.inner.Advance(wm, out)
+		}
 		return
 	}
 	pl.wm = max(pl.wm, wm)
@@ -700,6 +706,11 @@ func (pl *Pipeline) Stats() exec.Stats {
 	s.In = pl.in
 	s.Filtered += pl.unmatched
 	s.DeadLettered += pl.dead
+	if pl.p.rows {
+		// the joined rows are written, not passed to the query after
+		// the joins
+		s.Accepted = pl.in - pl.unmatched - pl.dead
+	}
 	return s
 }
 
