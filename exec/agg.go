@@ -189,12 +189,17 @@ func (a *minMax) apply(g int32) {
 }
 
 // better reports whether v replaces the current extreme have. Values of one
-// class always compare without error.
+// class always compare without error. Of equal values, the one of the
+// greater form (record.CompareForm: 7.50 over 7.5) is kept, whichever came
+// first, so that the result's text does not depend on the arrival order.
 func (a *minMax) better(v, have record.Value) bool {
 	if have.IsNull() {
 		return true
 	}
 	c, _ := record.Compare(v, have)
+	if c == 0 {
+		return record.CompareForm(v, have) > 0
+	}
 	if a.max {
 		return c > 0
 	}

@@ -175,8 +175,10 @@ func (a *median) result(g int32) (record.Value, error) {
 		return record.Value{}, nil
 	}
 	slices.SortFunc(vs, func(x, y record.Value) int {
-		c, _ := record.Compare(x, y)
-		return c
+		if c, _ := record.Compare(x, y); c != 0 {
+			return c
+		}
+		return record.CompareForm(x, y) // equal values in one order, whatever their arrival
 	})
 	mid := len(vs) / 2
 	if len(vs)%2 == 1 {

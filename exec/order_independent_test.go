@@ -87,3 +87,19 @@ func TestTiesFollowTheSourceThroughRepartition(t *testing.T) {
 		}
 	}
 }
+
+// TestExtremesOfEqualValuesDoNotDependOnArrivalOrder: MIN, MAX and MEDIAN
+// over equal values written differently (7.5 and 7.50, 150 and 1.5e2,
+// -0.0 and 0.0) return one form whichever came first: the greater by
+// record.CompareForm. Like any aggregate's value, it is one of the values
+// as written, not the key form of the column's type.
+func TestExtremesOfEqualValuesDoNotDependOnArrivalOrder(t *testing.T) {
+	p := compileSQL(t, `SELECT g, MIN(lvl) AS lo, MAX(lvl) AS hi, MEDIAN(lvl) AS m, MIN(x) AS z FROM t GROUP BY g EMIT FINAL`,
+		Options{}, "g", "lvl", "x", "ts", "v")
+	want := []string{"g|7.50|150.00|125|0"}
+	for rotate := range 4 {
+		if got := runEach(p, keyFormData(rotate)).texts(); !slices.Equal(got, want) {
+			t.Errorf("forms rotated by %d: rows %v, want %v", rotate, got, want)
+		}
+	}
+}

@@ -56,6 +56,34 @@ func Compare(a, b Value) (int, error) {
 	return 0, fmt.Errorf("cannot compare %s with %s", a.kind, b.kind)
 }
 
+// CompareForm orders the forms of values that Compare finds equal (7.5 and
+// 7.50, 150 and 1.5e2, -0.0 and 0.0), returning -1, 0 or +1, so that a
+// choice among equal values does not depend on which came first: a FLOAT
+// before an INTEGER before a DECIMAL, DECIMALs by scale (7.5 before 7.50),
+// FLOATs by their bits as an int64 (-0.0 before 0.0). Equal values of one
+// form give 0.
+func CompareForm(a, b Value) int {
+	if c := cmp.Compare(formRank(a.kind), formRank(b.kind)); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.scale, b.scale); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.num, b.num)
+}
+
+// formRank orders the kinds of equal numbers for CompareForm: the exact
+// ones after FLOAT, a DECIMAL, which may show fraction digits, last.
+func formRank(k Kind) int {
+	switch k {
+	case Float:
+		return 0
+	case Int:
+		return 1
+	}
+	return 2
+}
+
 // Equal reports whether a and b are equal by Compare's rules.
 func Equal(a, b Value) (bool, error) {
 	c, err := Compare(a, b)

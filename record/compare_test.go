@@ -1,6 +1,7 @@
 package record
 
 import (
+	"cmp"
 	"math"
 	"testing"
 )
@@ -60,5 +61,25 @@ func TestEqual(t *testing.T) {
 	}
 	if _, err := Equal(StringValue("a"), IntValue(1)); err == nil {
 		t.Error("STRING = INTEGER: want error")
+	}
+}
+
+// TestCompareForm: equal values written differently are in one order (a
+// FLOAT, an INTEGER, then DECIMALs by scale; -0.0 before 0.0), the same
+// whichever is first.
+func TestCompareForm(t *testing.T) {
+	ordered := []Value{FloatValue(1.5e2), IntValue(150), DecimalValue(150, 0), DecimalValue(1500, 1), DecimalValue(15000, 2)}
+	for i, a := range ordered {
+		for j, b := range ordered {
+			if c, _ := Compare(a, b); c != 0 {
+				t.Fatalf("%v and %v are not equal", a, b)
+			}
+			if got, want := CompareForm(a, b), cmp.Compare(i, j); got != want {
+				t.Errorf("CompareForm(%v, %v) = %d, want %d", a, b, got, want)
+			}
+		}
+	}
+	if CompareForm(FloatValue(math.Copysign(0, -1)), FloatValue(0)) >= 0 {
+		t.Error("-0.0 is not before 0.0")
 	}
 }
