@@ -33,7 +33,7 @@ func TestTableKeyRepartition(t *testing.T) {
 		{"SELECT o.sku, c.region, COUNT(*) AS n " + from + "GROUP BY o.sku, c.region" + group + ")", "o.sku", false, "always_hash", "repartitioned"},
 		// one process: the table, which changes, joined on one worker
 		{region + from + "GROUP BY c.region" + group + ", 'repartition'='false')", "", false, "fan_in", "'repartition'='false'"},
-		{region + from + "GROUP BY c.region" + with + ")", "", false, "fan_in", "in no consumer group"},
+		{region + from + "GROUP BY c.region" + with + ")", "", false, "fan_in", "in no consumer group: it reads every partition of its source itself, so its result is whole; the groups of GROUP BY c.region, whose keys not every input can compute must all be in one process, so each process would compute a partial result; with 'o.group.id' set, several processes share its partitions through a repartition topic"},
 		{region + "FROM o JOIN c FOR SYSTEM_TIME AS OF o.ts ON o.cust = c.id GROUP BY c.region" + group + ")", "", false, "fan_in",
 			"a repartition topic cannot split it yet: its routing key reads a column of a table, which stage 1 would look up as it reads the stream, but its temporal JOIN c (FOR SYSTEM_TIME AS OF) drops the table's old versions"},
 	}
