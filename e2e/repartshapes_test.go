@@ -55,6 +55,38 @@ func tradeShape(t *testing.T, stmt string, with ...string) shape {
 	return tradeShapeOf(t, keyBy(genTrades(t, 6000, 40), byTrader), stmt, with...)
 }
 
+// lateTradeShape is tradeShape over trades out of order by up to 300ms
+// (disorderedTrades).
+func lateTradeShape(t *testing.T, stmt string, with ...string) shape {
+	trades, _ := disorderedTrades(t, 6000, 40, 300)
+	return tradeShapeOf(t, keyBy(trades, byTrader), stmt, with...)
+}
+
+// editedTrades returns tradeShape's messages with the value of the i-th
+// changed by edit.
+func editedTrades(t *testing.T, edit func(i int, value []byte) []byte) []kafka.Message {
+	msgs := keyBy(genTrades(t, 6000, 40), byTrader)
+	for i := range msgs {
+		msgs[i].Value = edit(i, msgs[i].Value)
+	}
+	return msgs
+}
+
+// overTrades is a table's case of tradeShape(t, stmt, with...).
+func overTrades(stmt string, with ...string) func(*testing.T) shape {
+	return func(t *testing.T) shape { return tradeShape(t, stmt, with...) }
+}
+
+// fewRows is the table's case of, whose answer may have fewer than 50
+// rows (few).
+func fewRows(of func(*testing.T) shape) func(*testing.T) shape {
+	return func(t *testing.T) shape {
+		sh := of(t)
+		sh.few = true
+		return sh
+	}
+}
+
 // tradeShapeOf is tradeShape over msgs.
 func tradeShapeOf(t *testing.T, msgs []kafka.Message, stmt string, with ...string) shape {
 	t.Helper()
@@ -260,18 +292,12 @@ func TestRepartitionedShapes(t *testing.T) {
 			sh.changes, sh.few, sh.kill = true, true, true
 			return sh
 		},
-		"expression-key": func(t *testing.T) shape {
-			return tradeShape(t, "SELECT UPPER(symbol) AS sym, _WINDOW_START AS w, COUNT(*) AS n FROM trades GROUP BY UPPER(symbol) "+
-				"WINDOW TUMBLING(trade_time, INTERVAL '100' MILLISECOND) EMIT FINAL")
-		},
-		"two-keys": func(t *testing.T) shape {
-			return tradeShape(t, "SELECT symbol, quantity %% 3 AS q3, _WINDOW_START AS w, COUNT(*) AS n FROM trades GROUP BY symbol, quantity %% 3 "+
-				"WINDOW TUMBLING(trade_time, INTERVAL '200' MILLISECOND) EMIT FINAL")
-		},
-		"count-distinct-where": func(t *testing.T) shape {
-			return tradeShape(t, "SELECT symbol, _WINDOW_START AS w, COUNT(DISTINCT trader_id) AS traders, MIN(price) AS lo FROM trades "+
-				"WHERE quantity > 100 GROUP BY symbol WINDOW TUMBLING(trade_time, INTERVAL '200' MILLISECOND) EMIT FINAL")
-		},
+		"expression-key": overTrades("SELECT UPPER(symbol) AS sym, _WINDOW_START AS w, COUNT(*) AS n FROM trades GROUP BY UPPER(symbol) " +
+			"WINDOW TUMBLING(trade_time, INTERVAL '100' MILLISECOND) EMIT FINAL"),
+		"two-keys": overTrades("SELECT symbol, quantity %% 3 AS q3, _WINDOW_START AS w, COUNT(*) AS n FROM trades GROUP BY symbol, quantity %% 3 " +
+			"WINDOW TUMBLING(trade_time, INTERVAL '200' MILLISECOND) EMIT FINAL"),
+		"count-distinct-where": overTrades("SELECT symbol, _WINDOW_START AS w, COUNT(DISTINCT trader_id) AS traders, MIN(price) AS lo FROM trades " +
+			"WHERE quantity > 100 GROUP BY symbol WINDOW TUMBLING(trade_time, INTERVAL '200' MILLISECOND) EMIT FINAL"),
 		"distinct": func(t *testing.T) shape {
 			sh := tradeShape(t, "SELECT DISTINCT symbol, quantity %% 5 AS q5 FROM trades")
 			sh.kill = true
@@ -281,10 +307,9 @@ func TestRepartitionedShapes(t *testing.T) {
 			return tradeShapeOf(t, keyBy(genTrades(t, 6000, 40), nil), perSymbol+"WINDOW TUMBLING(trade_time, INTERVAL '100' MILLISECOND) EMIT FINAL")
 		},
 		"tumbling-late-update": func(t *testing.T) shape {
-			trades, _ := disorderedTrades(t, 6000, 40, 300)
 			// a late record corrects its window's row: the last row of
 			// each window is the answer
-			sh := tradeShapeOf(t, keyBy(trades, byTrader), perSymbol+"WINDOW TUMBLING(trade_time, INTERVAL '100' MILLISECOND) EMIT FINAL",
+			sh := lateTradeShape(t, perSymbol+"WINDOW TUMBLING(trade_time, INTERVAL '100' MILLISECOND) EMIT FINAL",
 				"watermark.max_out_of_orderness", "50ms", "late.data.strategy", "update")
 			sh.changes, sh.kill = true, true
 			return sh
@@ -293,8 +318,7 @@ func TestRepartitionedShapes(t *testing.T) {
 			// a late record corrects every SLIDING window of it still
 			// kept; a replay puts a record it reads again into none whose
 			// retention had passed
-			trades, _ := disorderedTrades(t, 6000, 40, 300)
-			sh := tradeShapeOf(t, keyBy(trades, byTrader), perSymbol+"WINDOW SLIDING(trade_time, INTERVAL '200' MILLISECOND, INTERVAL '50' MILLISECOND) EMIT FINAL",
+			sh := lateTradeShape(t, perSymbol+"WINDOW SLIDING(trade_time, INTERVAL '200' MILLISECOND, INTERVAL '50' MILLISECOND) EMIT FINAL",
 				"watermark.max_out_of_orderness", "50ms", "late.data.strategy", "update", "late.data.retention", "100ms")
 			sh.changes, sh.kill = true, true
 			return sh
@@ -311,8 +335,7 @@ func TestRepartitionedShapes(t *testing.T) {
 		"aligned-sliding-late-update": func(t *testing.T) shape {
 			// aligned: a partition that moves is replayed as stage 2
 			// replays one, by the same rules
-			trades, _ := disorderedTrades(t, 6000, 40, 300)
-			sh := tradeShapeOf(t, keyBy(trades, byTrader), "SELECT trader_id, _WINDOW_START AS w, COUNT(*) AS n, SUM(quantity) AS qty FROM trades GROUP BY trader_id "+
+			sh := lateTradeShape(t, "SELECT trader_id, _WINDOW_START AS w, COUNT(*) AS n, SUM(quantity) AS qty FROM trades GROUP BY trader_id "+
 				"WINDOW SLIDING(trade_time, INTERVAL '200' MILLISECOND, INTERVAL '50' MILLISECOND) EMIT FINAL",
 				"watermark.max_out_of_orderness", "50ms", "late.data.strategy", "update", "late.data.retention", "100ms", "trades.partition.key", "trader_id")
 			sh.changes, sh.kill, sh.aligned = true, true, true
@@ -325,8 +348,7 @@ func TestRepartitionedShapes(t *testing.T) {
 			return sh
 		},
 		"sliding-lateness-drop": func(t *testing.T) shape {
-			trades, _ := disorderedTrades(t, 6000, 40, 300)
-			sh := tradeShapeOf(t, keyBy(trades, byTrader), perSymbol+"WINDOW SLIDING(trade_time, INTERVAL '200' MILLISECOND, INTERVAL '50' MILLISECOND) EMIT FINAL",
+			sh := lateTradeShape(t, perSymbol+"WINDOW SLIDING(trade_time, INTERVAL '200' MILLISECOND, INTERVAL '50' MILLISECOND) EMIT FINAL",
 				"watermark.max_out_of_orderness", "50ms", "window.allowed_lateness", "30ms", "late.data.strategy", "drop")
 			sh.kill = true
 			return sh
@@ -349,69 +371,49 @@ func TestRepartitionedShapes(t *testing.T) {
 		},
 		"null-and-empty-keys": func(t *testing.T) shape {
 			// a NULL symbol and an empty one are two groups
-			msgs := keyBy(genTrades(t, 6000, 40), byTrader)
-			for i := range msgs {
+			msgs := editedTrades(t, func(i int, v []byte) []byte {
 				switch {
 				case i%7 == 3:
-					msgs[i].Value = symbolRe.ReplaceAll(msgs[i].Value, []byte(`"symbol":null`))
+					return symbolRe.ReplaceAll(v, []byte(`"symbol":null`))
 				case i%11 == 5:
-					msgs[i].Value = symbolRe.ReplaceAll(msgs[i].Value, []byte(`"symbol":""`))
+					return symbolRe.ReplaceAll(v, []byte(`"symbol":""`))
 				}
-			}
+				return v
+			})
 			return tradeShapeOf(t, msgs, perSymbol+"WINDOW TUMBLING(trade_time, INTERVAL '100' MILLISECOND) EMIT FINAL")
 		},
-		"record-timestamp-window": func(t *testing.T) shape {
-			// windows of the Kafka records' timestamps (no time column)
-			sh := tradeShape(t, "SELECT symbol, _WINDOW_START AS w, COUNT(*) AS n FROM trades GROUP BY symbol WINDOW TUMBLING(INTERVAL '5' MILLISECOND) EMIT FINAL")
-			sh.few = true
-			return sh
-		},
-		"final-no-window": func(t *testing.T) shape {
-			sh := tradeShape(t, "SELECT symbol, COUNT(*) AS n, SUM(quantity) AS qty, MIN(trade_time) AS first FROM trades GROUP BY symbol EMIT FINAL")
-			sh.few = true
-			return sh
-		},
-		"left-table-join":     func(t *testing.T) shape { return traderDesks(t, "'false'") },
-		"left-broadcast-join": func(t *testing.T) shape { return traderDesks(t, "'true'") },
-		"key-field": func(t *testing.T) shape {
-			// the message key (the trader) read as a column, through the
-			// repartition topic
-			return tradeShape(t, "SELECT symbol, _WINDOW_START AS w, COUNT(DISTINCT k) AS traders, MAX(k) AS hi FROM trades GROUP BY symbol "+
-				"WINDOW TUMBLING(trade_time, INTERVAL '200' MILLISECOND) EMIT FINAL", "trades.key.field", "k")
-		},
-		"system-columns": func(t *testing.T) shape {
-			return tradeShape(t, "SELECT symbol, _WINDOW_START AS w, MIN(_PARTITION) AS p, MAX(_OFFSET) AS o, MAX(_TIMESTAMP) AS ts, COUNT(*) AS n FROM trades GROUP BY symbol "+
-				"WINDOW TUMBLING(trade_time, INTERVAL '100' MILLISECOND) EMIT FINAL")
-		},
-		"failing-key": func(t *testing.T) shape {
-			return tradeShape(t, "SELECT 1000 / (quantity %% 50) AS k, _WINDOW_START AS w, COUNT(*) AS n FROM trades GROUP BY 1000 / (quantity %% 50) "+
-				"WINDOW TUMBLING(trade_time, INTERVAL '300' MILLISECOND) EMIT FINAL")
-		},
+		// windows of the Kafka records' timestamps (no time column)
+		"record-timestamp-window": fewRows(overTrades("SELECT symbol, _WINDOW_START AS w, COUNT(*) AS n FROM trades GROUP BY symbol WINDOW TUMBLING(INTERVAL '5' MILLISECOND) EMIT FINAL")),
+		"final-no-window":         fewRows(overTrades("SELECT symbol, COUNT(*) AS n, SUM(quantity) AS qty, MIN(trade_time) AS first FROM trades GROUP BY symbol EMIT FINAL")),
+		"left-table-join":         func(t *testing.T) shape { return traderDesks(t, "'false'") },
+		"left-broadcast-join":     func(t *testing.T) shape { return traderDesks(t, "'true'") },
+		// the message key (the trader) read as a column, through the
+		// repartition topic
+		"key-field": overTrades("SELECT symbol, _WINDOW_START AS w, COUNT(DISTINCT k) AS traders, MAX(k) AS hi FROM trades GROUP BY symbol "+
+			"WINDOW TUMBLING(trade_time, INTERVAL '200' MILLISECOND) EMIT FINAL", "trades.key.field", "k"),
+		"system-columns": overTrades("SELECT symbol, _WINDOW_START AS w, MIN(_PARTITION) AS p, MAX(_OFFSET) AS o, MAX(_TIMESTAMP) AS ts, COUNT(*) AS n FROM trades GROUP BY symbol " +
+			"WINDOW TUMBLING(trade_time, INTERVAL '100' MILLISECOND) EMIT FINAL"),
+		"failing-key": overTrades("SELECT 1000 / (quantity %% 50) AS k, _WINDOW_START AS w, COUNT(*) AS n FROM trades GROUP BY 1000 / (quantity %% 50) " +
+			"WINDOW TUMBLING(trade_time, INTERVAL '300' MILLISECOND) EMIT FINAL"),
 		"table": func(t *testing.T) shape {
 			sh := tradeShape(t, "SELECT symbol PRIMARY KEY, COUNT(*) AS n, AVG(price) AS p FROM trades GROUP BY symbol EMIT CHANGES")
 			sh.stmt = "CREATE TABLE" + sh.stmt[len("CREATE STREAM"):]
 			sh.changes, sh.few = true, true
 			return sh
 		},
-		"timestamp-key": func(t *testing.T) shape {
-			return tradeShape(t, "SELECT TUMBLE_START(trade_time, INTERVAL '50' MILLISECOND) AS b, COUNT(*) AS n, COUNT(DISTINCT symbol) AS s FROM trades GROUP BY TUMBLE_START(trade_time, INTERVAL '50' MILLISECOND) EMIT FINAL")
-		},
-		"bool-and-case-key": func(t *testing.T) shape {
-			sh := tradeShape(t, "SELECT quantity > 500 AS big, CASE WHEN price > 300 THEN 'hi' ELSE 'lo' END AS band, COUNT(*) AS n FROM trades GROUP BY quantity > 500, CASE WHEN price > 300 THEN 'hi' ELSE 'lo' END EMIT FINAL")
-			sh.few = true
-			return sh
-		},
+		"timestamp-key":     overTrades("SELECT TUMBLE_START(trade_time, INTERVAL '50' MILLISECOND) AS b, COUNT(*) AS n, COUNT(DISTINCT symbol) AS s FROM trades GROUP BY TUMBLE_START(trade_time, INTERVAL '50' MILLISECOND) EMIT FINAL"),
+		"bool-and-case-key": fewRows(overTrades("SELECT quantity > 500 AS big, CASE WHEN price > 300 THEN 'hi' ELSE 'lo' END AS band, COUNT(*) AS n FROM trades GROUP BY quantity > 500, CASE WHEN price > 300 THEN 'hi' ELSE 'lo' END EMIT FINAL")),
 		"null-and-old-times": func(t *testing.T) shape {
-			msgs := keyBy(genTrades(t, 6000, 40), byTrader)
-			for i := range msgs {
+			msgs := editedTrades(t, func(i int, v []byte) []byte {
 				switch {
 				case i%17 == 3:
-					msgs[i].Value = timeRe.ReplaceAll(msgs[i].Value, []byte(`"trade_time":null`))
+					return timeRe.ReplaceAll(v, []byte(`"trade_time":null`))
 				case i < 3000:
 					// the first half in 1960
-					msgs[i].Value = bytes.Replace(msgs[i].Value, []byte(`"2024-`), []byte(`"1960-`), 1)
+					return bytes.Replace(v, []byte(`"2024-`), []byte(`"1960-`), 1)
 				}
-			}
+				return v
+			})
 			return tradeShapeOf(t, msgs, "SELECT symbol, _WINDOW_START AS w, COUNT(*) AS n FROM trades GROUP BY symbol WINDOW TUMBLING(trade_time, INTERVAL '100' MILLISECOND) EMIT FINAL")
 		},
 		"session-three-partitions": func(t *testing.T) shape {
