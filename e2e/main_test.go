@@ -13,8 +13,8 @@ import (
 // computing: for a killed process's session to expire, for a rebalance,
 // for stages slowed on purpose; alone, a kill-and-join test used a tenth
 // of one core. Four at a time keep the cores busier; a test's waits last
-// until shortly before the binary's deadline (testDeadline), so that a
-// slower run on a loaded machine fails none.
+// up to 10 minutes (testDeadline), so that a slower run on a loaded
+// machine fails none.
 const parallel = 4
 
 func TestMain(m *testing.M) {
