@@ -111,6 +111,17 @@ type Watermarker interface {
 	Watermark() (wm int64, ok bool)
 }
 
+// Backlog is an optional interface of a PartitionReader that knows
+// whether its partition holds records it has not handed out yet:
+// RecordsWaiting reports true while it does, or while the reader does not
+// know its position or the partition's end yet (a Kafka partition before
+// its first fetch). The job does not take such a partition for idle,
+// however long its reader takes to hand the records out: the watermark
+// would pass them, and they would come late.
+type Backlog interface {
+	RecordsWaiting() bool
+}
+
 // Fenced is an optional interface of a PartitionReader whose partition
 // resumed from a Checkpoint committed with its offset (a consumer-group
 // member given a partition another member, or a run before, read): Fence

@@ -99,6 +99,20 @@ func TestBackpressureLosesNothing(t *testing.T) {
 	}
 }
 
+// runAside runs the job cfg until ctx ends, failing t if it fails, and
+// sends its summary on the channel it returns.
+func runAside(t *testing.T, ctx context.Context, cfg Config) <-chan *Summary {
+	done := make(chan *Summary, 1)
+	go func() {
+		sum, err := Run(ctx, cfg)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- sum
+	}()
+	return done
+}
+
 func TestIdlePartitionDoesNotHoldWindows(t *testing.T) {
 	busy := genInput(5, 1, 400)[0]
 	src := mem.NewSource("in", [][]mem.Message{busy, nil}, mem.Live(time.Millisecond))
@@ -107,14 +121,7 @@ func TestIdlePartitionDoesNotHoldWindows(t *testing.T) {
 	cfg.IdleTimeout = 30 * time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	done := make(chan *Summary)
-	go func() {
-		sum, err := Run(ctx, cfg)
-		if err != nil {
-			t.Error(err)
-		}
-		done <- sum
-	}()
+	done := runAside(t, ctx, cfg)
 	deadline := time.Now().Add(5 * time.Second)
 	for len(sink.Rows()) == 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)

@@ -76,6 +76,11 @@ func (r *run) readSource(idx int, src connector.Source, initial []pendingReader,
 				return
 			}
 		}
+		if b, ok := p.rd.(connector.Backlog); ok {
+			p.sp.mu.Lock()
+			p.sp.backlog = b
+			p.sp.mu.Unlock()
+		}
 		p.sp.publish(noWatermark, -1, time.Now(), false) // idleness counts from the start of reading
 		p.sp.busy.Store(false)
 		r.ingestWG.Add(1)

@@ -519,6 +519,9 @@ func (r *run) advanceLocked(sps []*sourcePartition, now time.Time) {
 	if r.awaiting.Load() != 0 {
 		return
 	}
+	for _, sp := range sps {
+		sp.noteBacklog(now, r.cfg.IdleTimeout)
+	}
 	if wm := watermarkOf(sps, now, r.cfg.IdleTimeout, r.cfg.MaxOutOfOrder); wm > r.wm.Load() {
 		r.wm.Store(wm)
 		for _, w := range r.workers {

@@ -36,6 +36,10 @@ type sourcePartition struct {
 
 	mu       sync.Mutex
 	maxEvent int64 // highest event time handed over (noWatermark: none)
+	// backlog, when set (as its reader starts), is a reader that knows
+	// whether records wait to be read (connector.Backlog): while they do,
+	// the partition is not idle (noteBacklog)
+	backlog  connector.Backlog
 	next     int64 // offset after the last record handed over (-1: none)
 	lastData time.Time
 	ended    bool
@@ -176,6 +180,26 @@ func (sp *sourcePartition) publish(maxEvent, next int64, lastData time.Time, end
 		sp.lastData = lastData
 	}
 	sp.ended = sp.ended || ended
+	sp.mu.Unlock()
+}
+
+// noteBacklog restarts the idle clock of a partition about to turn idle
+// (no data for longer than idle) whose reader still has records waiting
+// (connector.Backlog): a reader slow to hand out its first records (a
+// Kafka fetch after a rebalance, on a loaded machine) must not let the
+// watermark pass them. The reader is asked outside mu, and only then.
+func (sp *sourcePartition) noteBacklog(now time.Time, idle time.Duration) {
+	sp.mu.Lock()
+	b := sp.backlog
+	due := b != nil && !sp.ended && !sp.bounded && !sp.follows.Load() && now.Sub(sp.lastData) > idle
+	sp.mu.Unlock()
+	if !due || !b.RecordsWaiting() {
+		return
+	}
+	sp.mu.Lock()
+	if now.After(sp.lastData) {
+		sp.lastData = now
+	}
 	sp.mu.Unlock()
 }
 

@@ -32,7 +32,9 @@ func perPartition(msgs []Message) map[int32]int64 {
 // TestSourceLag checks Lag before reading (the high watermarks listed at
 // Open), after reading everything (zero) and after more records arrive
 // (the high watermarks of later fetches), while extra kgo options reach
-// the consuming client.
+// the consuming client; and that each reader says records wait
+// (connector.Backlog, which keeps the job from taking its partition for
+// idle) exactly when its lag is above 0.
 func TestSourceLag(t *testing.T) {
 	brokers := startCluster(t, "trades")
 	first, more := trades(300, 17), trades(50, 5)
@@ -60,6 +62,7 @@ func TestSourceLag(t *testing.T) {
 	for r := range ch {
 		readers = append(readers, r)
 	}
+	checkWaiting(t, "after Open", readers, want)
 	for _, r := range readers {
 		drain(ctx, t, r, want[r.Partition()])
 	}
@@ -67,6 +70,7 @@ func TestSourceLag(t *testing.T) {
 	if got := src.Lag(); !maps.Equal(got, zero) {
 		t.Fatalf("lag after reading everything %v, want %v", got, zero)
 	}
+	checkWaiting(t, "after reading everything", readers, zero)
 	produce(t, brokers, "trades", more)
 	want = perPartition(more)
 	got := src.Lag()
@@ -77,8 +81,20 @@ func TestSourceLag(t *testing.T) {
 	if !maps.Equal(got, want) {
 		t.Fatalf("lag after producing more %v, want %v", got, want)
 	}
+	checkWaiting(t, "after producing more", readers, want)
 	if fetched.n.Load() == 0 {
 		t.Error("the hook passed to NewSource saw no fetch")
+	}
+}
+
+// checkWaiting checks that each of readers says records wait exactly when
+// lag has its partition above 0.
+func checkWaiting(t *testing.T, when string, readers []connector.PartitionReader, lag map[int32]int64) {
+	t.Helper()
+	for _, r := range readers {
+		if got, want := r.(connector.Backlog).RecordsWaiting(), lag[r.Partition()] > 0; got != want {
+			t.Errorf("%s: partition %d (lag %d) says records wait: %v", when, r.Partition(), lag[r.Partition()], got)
+		}
 	}
 }
 

@@ -145,24 +145,54 @@ func (s *Source) Lag() map[int32]int64 {
 	defer s.mu.Unlock()
 	out := make(map[int32]int64, len(s.readers))
 	var committed map[int32]kgo.EpochOffset // the group's, read once
-	read := false
 	for p, r := range s.readers {
-		if l, ok := r.lag(); ok {
+		if l, ok := s.lagLocked(r, &committed); ok {
 			out[p] = l
-			continue
-		}
-		if s.cfg.group == "" || s.client == nil {
-			continue
-		}
-		if !read {
-			committed, read = s.client.CommittedOffsets()[s.cfg.topic], true
-		}
-		c, ok := committed[p]
-		if hwm := r.hwm.Load(); ok && c.Offset >= 0 && hwm >= 0 {
-			out[p] = max(0, hwm-c.Offset)
 		}
 	}
 	return out
+}
+
+// lagLocked returns the consumer lag of r's partition as Lag does, and
+// false when it is not known; committed caches the group's committed
+// offsets, read at the first reader that needs them. The caller holds
+// s.mu.
+func (s *Source) lagLocked(r *partReader, committed *map[int32]kgo.EpochOffset) (int64, bool) {
+	if l, ok := r.lag(); ok {
+		return l, true
+	}
+	if s.cfg.group == "" || s.client == nil {
+		return 0, false
+	}
+	if *committed == nil {
+		*committed = s.client.CommittedOffsets()[s.cfg.topic]
+	}
+	c, ok := (*committed)[r.part]
+	if hwm := r.hwm.Load(); ok && c.Offset >= 0 && hwm >= 0 {
+		return max(0, hwm-c.Offset), true
+	}
+	return 0, false
+}
+
+// recordsWaiting reports whether a partition whose consumer lag is lag
+// (known: whether it is) may hold records its reader has not handed out:
+// its lag is above 0 or not known. Such a partition is not idle, in one
+// process (partReader.RecordsWaiting) as through a repartition topic
+// (Shuffle.progressLocked).
+func recordsWaiting(lag int64, known bool) bool { return !known || lag > 0 }
+
+// RecordsWaiting implements connector.Backlog: the partition's records
+// past the reader's position wait, or its lag is not known yet (Lag). A
+// reader the source no longer has (its partition revoked) has none.
+func (r *partReader) RecordsWaiting() bool {
+	s := r.src
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.readers[r.part] != r {
+		return false
+	}
+	var committed map[int32]kgo.EpochOffset
+	return recordsWaiting(s.lagLocked(r, &committed))
 }
 
 // push queues recs for partition p's reader. Under stop.at=end it drops

@@ -571,7 +571,7 @@ func (s *Shuffle) progressLocked(srcs []ownedParts, now time.Time) []partProgres
 			} else if !s.held[up] {
 				st.last = now
 			}
-			if lag, ok := o.lag[p]; !ok || lag > 0 {
+			if lag, ok := o.lag[p]; recordsWaiting(lag, ok) {
 				st.last = now
 			}
 			if st.maxEvent != noWatermark {
