@@ -208,6 +208,12 @@ type Checkpoint struct {
 	// event times, where its committed offset stands in its records (the
 	// others have none).
 	Starts map[int32]Start
+	// Pending holds, per partition whose records left the job rows it
+	// may still write with event times the watermark passed (a join's
+	// rows with NULLs that its records' watermarks decide), the least of
+	// those event times: a reader of the output must not take its
+	// watermark past it.
+	Pending map[int32]int64
 }
 
 // Start tells a replay from a partition's committed offset what the

@@ -284,8 +284,13 @@ func (r *run) commit(bar *barrier, held []heldOffset) error {
 		sp.mu.Lock()
 		topics := sp.topics
 		sp.mu.Unlock()
+		pending, anyPending := int64(math.MaxInt64), false
 		for _, h := range held {
-			if h.partition == sp.partition && (slices.Contains(topics, h.topic) || !r.knownTopic(h.topic)) {
+			switch {
+			case h.partition != sp.partition || (!slices.Contains(topics, h.topic) && r.knownTopic(h.topic)):
+			case h.pending:
+				pending, anyPending = min(pending, h.offset), true
+			default:
 				off = min(off, h.offset)
 			}
 		}
@@ -295,7 +300,7 @@ func (r *run) commit(bar *barrier, held []heldOffset) error {
 		if bySource[sp.source] == nil {
 			bySource[sp.source] = map[int32]commitPoint{}
 		}
-		c := commitPoint{at: off, done: off}
+		c := commitPoint{at: off, done: off, pending: pending, anyPending: anyPending}
 		if checkpoints {
 			c.at, c.start, c.started = sp.commitPoint(off)
 		}
@@ -307,8 +312,15 @@ func (r *run) commit(bar *barrier, held []heldOffset) error {
 	for _, src := range slices.Sorted(maps.Keys(bySource)) {
 		offs := make(map[int32]int64, len(bySource[src]))
 		var starts map[int32]connector.Start
+		var pending map[int32]int64
 		for p, c := range bySource[src] {
 			offs[p] = c.at
+			if c.anyPending {
+				if pending == nil {
+					pending = map[int32]int64{}
+				}
+				pending[p] = c.pending
+			}
 			if c.started {
 				if starts == nil {
 					starts = map[int32]connector.Start{}
@@ -324,7 +336,7 @@ func (r *run) commit(bar *barrier, held []heldOffset) error {
 					read[sp.partition] = n
 				}
 			}
-			err = cp.CommitCheckpoint(r.sinkCtx, offs, connector.Checkpoint{Watermark: bar.wm, Read: read, Starts: starts})
+			err = cp.CommitCheckpoint(r.sinkCtx, offs, connector.Checkpoint{Watermark: bar.wm, Read: read, Starts: starts, Pending: pending})
 		} else {
 			err = r.cfg.Sources[src].Commit(r.sinkCtx, offs)
 		}
@@ -350,6 +362,10 @@ type commitPoint struct {
 	at, done int64
 	start    connector.Start
 	started  bool
+	// pending is the least event time of a row the pipelines may still
+	// write from the partition behind the watermark (anyPending: one)
+	pending    int64
+	anyPending bool
 }
 
 // knownTopic reports whether some source partition's records carry topic.

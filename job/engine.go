@@ -29,6 +29,16 @@ type Pipeline interface {
 	Held(fn func(topic string, partition int32, minOffset int64))
 }
 
+// Pender is an optional interface of a Pipeline that may still write rows
+// whose event times the watermark passed: a stream-stream join that
+// decides its rows with NULLs by the watermarks its records carry
+// (join.Pipeline.Pending). Pending reports, per source partition, the
+// least event time of such a row; the job commits it with its checkpoint
+// (connector.Checkpoint.Pending).
+type Pender interface {
+	Pending(fn func(topic string, partition int32, minEventTime int64))
+}
+
 // selector is a Pipeline that runs a selection of a batch in place
 // (exec.Pipeline does). A worker gives it its shares of batches that other
 // partitions share; other pipelines get copies of the selected records.

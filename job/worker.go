@@ -30,11 +30,13 @@ type message struct {
 	bar   *barrier
 }
 
-// heldOffset is one Pipeline.Held report.
+// heldOffset is one Pipeline.Held report or, when pending, one
+// Pender.Pending report (offset is then an event time).
 type heldOffset struct {
 	topic     string
 	partition int32
 	offset    int64
+	pending   bool
 }
 
 // worker owns one partition's pipeline. Only its goroutine touches the
@@ -171,12 +173,18 @@ func (w *worker) publish() {
 	w.out.Store(w.col.emitted)
 }
 
-// held returns the pipeline's held offsets.
+// held returns the pipeline's held offsets, and the event times of the
+// rows it may still write behind the watermark (Pender).
 func (w *worker) held() []heldOffset {
 	var h []heldOffset
 	w.pipe.Held(func(topic string, partition int32, offset int64) {
-		h = append(h, heldOffset{topic, partition, offset})
+		h = append(h, heldOffset{topic, partition, offset, false})
 	})
+	if p, ok := w.pipe.(Pender); ok {
+		p.Pending(func(topic string, partition int32, et int64) {
+			h = append(h, heldOffset{topic, partition, et, true})
+		})
+	}
 	return h
 }
 

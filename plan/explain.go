@@ -298,6 +298,10 @@ func (p *Plan) stageTexts() (one, two string) {
 		two += fmt.Sprintf("; it writes each joined row to topic %s (as many partitions as %s, created if missing), to the partition of its %s (murmur2), identified by the offsets of the two records it joins, with the watermark of its partition less the join's lag; "+
 			"at-least-once: it commits topic offsets once the exchange topic acknowledged the rows before them, and a replay after a rebalance makes the same rows again, which stage 3 drops",
 			x.Topic, p.Repartition.Topic, strings.Join(x.Key, ", "))
+		if o := p.outerStreams(); o != "" {
+			two += fmt.Sprintf("; a row of %s that met no match is written with NULLs once the watermark of its partition, as the records after it carry it, passes its bound, identified by the offsets of that record and its own, so a replay decides it at the same record; every row of %s that matched holds the commit until the commit may pass it too, so a replay never reads it without its matches, and the watermark it reports stays behind the rows with NULLs it has still to write",
+				o, o)
+		}
 		return one, two
 	}
 	if p.Repartition.Guarantee == "exactly_once" {
@@ -387,6 +391,8 @@ func (p *Plan) stageWork() (one, two string) {
 		r.Topic, r.Group)
 	const sessions = "a replay writes nothing of a session that closed (its end plus the gap plus the allowed lateness) at or before the watermark of the commit it resumed from less the most the joins hold the watermark back, and rebuilds the others whole (commits wait for their oldest rows)"
 	switch o := p.outerStreams(); {
+	case r.Exchange != nil:
+		// stage 2 writes the joined rows (stageTexts)
 	case o != "" && p.Analysis.Window == "session":
 		two += fmt.Sprintf("; every row of %s that matched holds the commit for good, so a replay reads it again with its matches and folds the rows with NULLs of %s into sessions exactly as one process does; %s", o, o, sessions)
 	case p.Analysis.Window == "session":

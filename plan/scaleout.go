@@ -289,7 +289,9 @@ func (p *Plan) repartitionRefusal() string {
 	if o := p.exchangeRefusal(); o != "" {
 		return o
 	}
-	if o := p.streamJoinRefusal(); o != "" {
+	// through an exchange topic, stage 3 rebuilds the state after the
+	// join from the joined rows, the rows with NULLs among them
+	if o := p.streamJoinRefusal(); o != "" && p.FinalKeys == nil {
 		return o
 	}
 	if o := p.tableKeyRefusal(); o != "" {
@@ -343,10 +345,12 @@ func (p *Plan) exchangeRefusal() string {
 // Stage 2 writes each joined row there with an identity its replay after
 // a rebalance gives it again (the offsets of the two records it joins, in
 // the order the join makes them), so that stage 3 drops the copies, and
-// the watermark of its partition less the join's lag. That holds for one
-// inner join of two streams: a chain would pair rows of rows, an outer
-// join writes its rows with NULLs as the watermark passes, which a replay
-// does not repeat row for row, and a table joined as the rows pass is
+// the watermark of its partition less the join's lag. An outer join
+// decides its rows with NULLs by the watermark of their partition as its
+// records carry it, record by record, so a replay decides them again at
+// the same records, and identifies each by that record's offset and its
+// own (join.Program.WriteRows). That holds for one join of two streams: a
+// chain would pair rows of rows, and a table joined as the rows pass is
 // read at another time by a replay.
 func (p *Plan) exchangeShape() string {
 	streams := p.streams()
@@ -356,8 +360,6 @@ func (p *Plan) exchangeShape() string {
 		return "the query after the join needs no other key"
 	case len(streams) != 2:
 		return "it chains several stream-stream joins; only the rows of one join are exchanged"
-	case p.Statement.Query.Joins[streams[1]-1].Kind != sql.InnerJoin:
-		return fmt.Sprintf("its %s JOIN %s is outer; only the rows of an inner join are exchanged", p.Statement.Query.Joins[streams[1]-1].Kind, p.Inputs[streams[1]].Name)
 	case len(p.Inputs) != 2:
 		return "it joins a table too; only the rows of two streams joined alone are exchanged"
 	case len(a.Over) > 0 || a.TopN != "":

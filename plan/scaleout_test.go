@@ -265,8 +265,14 @@ func TestRepartitionStateKinds(t *testing.T) {
 		{"SELECT t.b, COUNT(*) AS n FROM t JOIN u ON t.a = u.a WITHIN INTERVAL '1' SECOND GROUP BY t.b EMIT CHANGES" + group + ", 'u.type'='kafka_source'", ""},
 		{"SELECT t.b, COUNT(*) AS n FROM t JOIN u ON t.a = u.a WITHIN INTERVAL '1' SECOND GROUP BY t.b WINDOW TUMBLING(INTERVAL '1' MINUTE) EMIT FINAL" + group + ", 'u.type'='kafka_source'", ""},
 		{"SELECT DISTINCT t.b, u.c FROM t JOIN u ON t.a = u.a WITHIN INTERVAL '1' SECOND" + group + ", 'u.type'='kafka_source'", ""},
-		{"SELECT t.b, COUNT(*) AS n FROM t LEFT JOIN u ON t.a = u.a WITHIN INTERVAL '1' SECOND GROUP BY t.b EMIT CHANGES" + group + ", 'u.type'='kafka_source'",
-			"an exchange topic after the join cannot re-route them: its LEFT JOIN u is outer"},
+		// an outer join's rows with NULLs too, whatever the query after
+		// it (stage 3 rebuilds its state from the exchange topic)
+		{"SELECT t.b, COUNT(*) AS n FROM t LEFT JOIN u ON t.a = u.a WITHIN INTERVAL '1' SECOND GROUP BY t.b EMIT CHANGES" + group + ", 'u.type'='kafka_source'", ""},
+		{"SELECT u.c, COUNT(*) AS n FROM t RIGHT JOIN u ON t.a = u.a WITHIN INTERVAL '1' SECOND GROUP BY u.c WINDOW TUMBLING(INTERVAL '1' MINUTE) EMIT FINAL" + group + ", 'u.type'='kafka_source'", ""},
+		{"SELECT COALESCE(t.b, u.c) AS k, COUNT(*) AS n FROM t FULL JOIN u ON t.a = u.a WITHIN INTERVAL '1' SECOND GROUP BY COALESCE(t.b, u.c) WINDOW SESSION(INTERVAL '1' MINUTE) EMIT FINAL" + group + ", 'u.type'='kafka_source'", ""},
+		{"SELECT DISTINCT t.b, u.c FROM t LEFT JOIN u ON t.a = u.a WITHIN INTERVAL '1' SECOND" + group + ", 'u.type'='kafka_source'", ""},
+		{"SELECT t.b, COUNT(*) AS n FROM t LEFT JOIN u ON t.a = u.a WITHIN INTERVAL '1' SECOND GROUP BY t.b WINDOW TUMBLING(INTERVAL '1' MINUTE) EMIT FINAL" + group + ", 'u.type'='kafka_source', 'late.data.strategy'='update'",
+			"its 'late.data.strategy'='update' is not run after an exchange topic"},
 		{"SELECT t.b, COUNT(*) AS n FROM t JOIN u ON t.a = u.a WITHIN INTERVAL '1' SECOND GROUP BY t.b WINDOW TUMBLING(INTERVAL '1' MINUTE) EMIT FINAL" + group + ", 'u.type'='kafka_source', 'late.data.strategy'='update'",
 			"its 'late.data.strategy'='update' is not run after an exchange topic"},
 		{"SELECT t.b, COUNT(*) AS n FROM t JOIN u ON t.a = u.a WITHIN INTERVAL '1' SECOND GROUP BY t.b EMIT CHANGES" + group + ", 'u.type'='kafka_source', 'processing.guarantee'='exactly_once'",
@@ -339,6 +345,30 @@ func TestRestartFromStart(t *testing.T) {
 	noGroup := build(t, "SELECT o.v, p.w FROM o FULL JOIN p ON o.k = p.k WITHIN INTERVAL '1' SECOND WITH ('o.type'='kafka_source', 'p.type'='kafka_source')", Options{})
 	if s := noGroup.ScaleOut(); s.Restart != "" {
 		t.Errorf("without a group: restart %q, want none (nothing is committed anyway)", s.Restart)
+	}
+}
+
+// TestOuterExchangePlan: an outer stream-stream join whose query after it
+// groups on another key runs in three stages too, and EXPLAIN says how
+// stage 2 decides and identifies its rows with NULLs.
+func TestOuterExchangePlan(t *testing.T) {
+	p := build(t, "SELECT o.customer, COUNT(*) AS n FROM o LEFT JOIN p ON o.id = p.order_id WITHIN INTERVAL '1' SECOND GROUP BY o.customer WINDOW TUMBLING(INTERVAL '1' MINUTE) EMIT FINAL"+
+		" WITH ('o.type'='kafka_source', 'o.group.id'='g', 'p.type'='kafka_source')", Options{})
+	if rp := p.Repartition; rp == nil || rp.Exchange == nil || rp.Exchange.Topic != "g-o-exchange" {
+		t.Fatalf("repartition %+v, want through g-o-repartition and g-o-exchange", rp)
+	}
+	var b strings.Builder
+	if err := Explain(&b, []*Plan{p}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"three stages in every process", "a row of o that met no match is written with NULLs once the watermark of its partition",
+		"every row of o that matched holds the commit until the commit may pass it too", "stage 3:      reads g-o-exchange in group g"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("EXPLAIN does not say %q:\n%s", want, b.String())
+		}
+	}
+	if strings.Contains(b.String(), "a replay reads again every row that can reach a window still open") {
+		t.Errorf("EXPLAIN says how stage 2 replays the windows it does not run:\n%s", b.String())
 	}
 }
 

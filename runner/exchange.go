@@ -75,6 +75,11 @@ func (q *joinQuery) exchangeJoin(ctx context.Context, stmt *sql.Statement, j *Jo
 		return err
 	}
 	t := j.stages
+	if prog.Outer() {
+		// its rows with NULLs are decided by their partition's watermark
+		// as each record carries it (join.Program.WriteRows)
+		t.in.StampPartitionWatermarks()
+	}
 	exchange, err := kafka.EnsureRepartitionTopic(ctx, srcs, x.Topic, n)
 	if err != nil {
 		return fmt.Errorf("source %q: %w", srcs[0].Name(), err)

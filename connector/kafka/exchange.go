@@ -38,7 +38,9 @@ type exchangeFrom struct {
 // stage 2 committed (the rows of the records before it were acknowledged
 // first, and are never made again), the watermark of that commit less
 // lag (every row stage 2 makes later from the partition is at or after
-// it: its records' lateness is judged by their partition's watermark) and
+// it: its records' lateness is judged by their partition's watermark), or
+// the event time of the earliest row with NULLs stage 2 had still to
+// write then when earlier (connector.Checkpoint.Pending), and
 // whether stage 2 finished it in a bounded run (committed at a done
 // marker). A row's event time is its record's timestamp, or, when it is
 // no Kafka timestamp (before 1970, or more than an hour ahead), the row's
@@ -68,6 +70,10 @@ func (x *exchangeFrom) progress() []partProgress {
 		}
 		if wm, ok := x.src.repart.commitWM[p]; ok && wm > math.MinInt64+x.lag {
 			pp.watermark = wm - x.lag
+		}
+		if et, ok := x.src.repart.commitPending[p]; ok && pp.watermark != noWatermark {
+			// a row with NULLs still to write is not late
+			pp.watermark = min(pp.watermark, et)
 		}
 		if d, ok := x.src.repart.doneAt[p]; ok && d == pp.committed {
 			pp.flags |= progressEnded

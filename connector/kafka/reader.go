@@ -246,6 +246,9 @@ func (r *partReader) decodeInto(b *record.Batch, kr *kgo.Record) {
 		// its effect may depend on it (a record that was late); the
 		// record's timestamp was its event time, its source's comes back
 		rec.Watermark = r.up.carried
+		if r.src.repart.partitionWatermarks {
+			rec.Watermark = r.up.high
+		}
 		if r.src.repart.eventTimes {
 			rec.EventTime, rec.HasEventTime = rec.Timestamp+r.up.origin.eventShift, true
 		}

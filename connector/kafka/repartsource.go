@@ -68,8 +68,25 @@ type repartIn struct {
 	// commitWM is, per partition, the watermark of the last checkpoint
 	// committed, and doneAt the offset of the done marker this member
 	// last committed it at (MarkDone): what an exchange topic's reports
-	// say of stage 2's partitions (NewExchange)
-	commitWM, doneAt map[int32]int64
+	// say of stage 2's partitions (NewExchange); commitPending the least
+	// event time of a row the job could still write from the partition
+	// behind that watermark (connector.Checkpoint.Pending), when there
+	// was one
+	commitWM, doneAt, commitPending map[int32]int64
+	// partitionWatermarks: a record carries its partition's watermark
+	// (StampPartitionWatermarks)
+	partitionWatermarks bool
+}
+
+// StampPartitionWatermarks makes the records of stage 2's source carry the
+// watermark of their partition as the reports before each give it (the
+// lowest of the source partitions', which no record that is not late is
+// behind) instead of the one its lateness is judged by (which adds its
+// own source partition's): an outer join that writes its joined rows to
+// an exchange topic decides its rows with NULLs by it, record by record
+// (join.Program.WriteRows). Call it before the source is opened.
+func (s *Source) StampPartitionWatermarks() {
+	s.repart.partitionWatermarks = true
 }
 
 // RepartitionSource returns stage 2's source: the repartition topic that a
@@ -109,7 +126,7 @@ func (s *Source) internalSource(topic string, key []string, sourcePartitions int
 	r := &Source{cfg: cfg, wake: make(chan struct{}, 1), extraOpts: s.extraOpts, failed: make(chan struct{}), eager: true, onRevoke: onRevoke,
 		repart: &repartIn{sourcePartitions: sourcePartitions, bounded: s.cfg.stopAtEnd, fired: fired,
 			upstream: []string{s.cfg.name}, nums: numberSources([]*Source{s}),
-			commitWM: map[int32]int64{}, doneAt: map[int32]int64{}}}
+			commitWM: map[int32]int64{}, doneAt: map[int32]int64{}, commitPending: map[int32]int64{}}}
 	r.commitCond = sync.NewCond(&r.mu)
 	return r
 }
@@ -602,6 +619,11 @@ func (s *Source) CommitCheckpoint(ctx context.Context, assignment int64, offsets
 		s.mu.Lock()
 		for p := range commit {
 			s.repart.commitWM[p] = cp.Watermark
+			if et, ok := cp.Pending[p]; ok {
+				s.repart.commitPending[p] = et
+			} else {
+				delete(s.repart.commitPending, p)
+			}
 		}
 		s.mu.Unlock()
 	}

@@ -540,15 +540,30 @@ func (p *Program) ReplayRule() func(rec *record.Record, wm int64) bool {
 // go through a topic to the process that owns their key in the query after
 // the joins, which runs Program over them.
 //
-// Of one inner join of two streams (stage 2, whose rows go to an exchange
+// Of one join of two streams (stage 2, whose rows go to an exchange
 // topic), each row's Offset is the offset of the record whose arrival
 // made it, and its OriginOffset the offset of the record it met, both in
 // their partition (the repartition topic's, where both sides of a key
 // are); a record meets the rows before it in the order they came, so a
 // partition read in order makes the same rows in the same order every
 // time. A window naming a column of the joined row takes its time from
-// it, as one process does. An outer join writes rows with NULLs as the
-// watermark passes, not as records arrive, and is refused.
+// it, as one process does.
+//
+// An outer join of two streams decides its rows with NULLs record by
+// record, by the watermark each record carries (that of its partition,
+// the lowest of its source partitions' as the reports before the record
+// give it: no record that is not late can still match a row it passed),
+// each partition with a state of its own, so that a replay decides them
+// at the same records: after a record's pairs, the unmatched rows its
+// watermark passes, by their offsets, each with the record's offset as
+// its Offset and that offset plus its own as its OriginOffset (a pair's
+// is below the record's offset); those left when the input ends after
+// the last record L, with L as their Offset and 2L+1 plus their own
+// offset as their OriginOffset. A replay from the committed offset
+// decides again exactly the rows that record decided then with the
+// offset of their own, from its state of the rows after the commit: each
+// row that matched held the commit where it would read it without its
+// matches (ssState.held).
 //
 // Of tables joined alone (stage 1, whose rows go to the repartition
 // topic), each record is looked up in the tables as it is read and its
@@ -569,12 +584,17 @@ func (p *Program) WriteRows() error {
 		p.rows = true
 		return nil
 	}
-	if len(p.ivs) != 1 || len(p.tables) > 0 || p.ivs[0].outer(0) || p.ivs[0].outer(1) {
-		return fmt.Errorf("join: only one inner join of two streams, or tables joined alone, write their joined rows")
+	if len(p.ivs) != 1 || len(p.tables) > 0 {
+		return fmt.Errorf("join: only one join of two streams, or tables joined alone, write their joined rows")
 	}
 	p.rows = true
 	return nil
 }
+
+// decidesByRecord reports whether the pipelines decide the rows with
+// NULLs record by record, each partition with a state of its own: an
+// outer join that writes its rows (WriteRows).
+func (p *Program) decidesByRecord() bool { return p.rows && p.Outer() }
 
 // RowKey compiles keys over the joined row: those the query after the
 // joins groups its rows by (plan.Plan.FinalKeys), which an exchange topic

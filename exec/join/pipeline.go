@@ -1,8 +1,11 @@
 package join
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"sync/atomic"
 
 	"github.com/sluicesql/sluice/exec"
@@ -43,6 +46,12 @@ type Pipeline struct {
 	// as of the FenceEpoch fencesEpoch
 	fences      map[int32]int64
 	fencesEpoch uint64
+	// parts is, when the join decides its rows with NULLs record by
+	// record (Program.decidesByRecord), its state per partition, ss[0]
+	// being the one of the record in hand; nulls counts the rows with
+	// NULLs at the end of outs[0] not yet identified (identify)
+	parts map[int32]*ssState
+	nulls int
 }
 
 type tableMark struct {
@@ -57,6 +66,9 @@ func (p *Program) NewPipeline() *Pipeline {
 		pl.ss = append(pl.ss, newSSState(iv, k))
 	}
 	pl.outs = make([][]record.Record, len(p.ivs))
+	if p.decidesByRecord() {
+		pl.parts = map[int32]*ssState{}
+	}
 	if p.x != nil {
 		pl.x = p.x.join()
 	}
@@ -237,6 +249,10 @@ func (pl *Pipeline) Advance(wm int64, out exec.Output) {
 		}
 		return
 	}
+	if pl.parts != nil {
+		// its records' watermarks decide (decide)
+		return
+	}
 	pl.wm = max(pl.wm, wm)
 	pl.begin()
 	w := pl.ss[0].evict(pl, pl.wm)
@@ -295,7 +311,17 @@ func (p *Program) HeldForGood() string {
 
 // Finish ends a bounded input.
 func (pl *Pipeline) Finish(out exec.Output) {
-	if pl.ss != nil {
+	switch {
+	case pl.parts != nil:
+		pl.begin()
+		for _, part := range slices.Sorted(maps.Keys(pl.parts)) {
+			st := pl.parts[part]
+			pl.ss[0] = st
+			st.finish(pl)
+			pl.identify(st.lastRead, 2*st.lastRead+1)
+		}
+		pl.run(out, finishing, 0)
+	case pl.ss != nil:
 		pl.begin()
 		pl.ss[0].finish(pl)
 		pl.run(out, finishing, 0)
@@ -322,12 +348,58 @@ func (pl *Pipeline) interval(recs []record.Record, out exec.Output) {
 	for i := range recs {
 		r := &recs[i]
 		pl.in++
+		if pl.parts != nil {
+			pl.ss[0] = pl.partition(r)
+		}
 		if err := pl.enter(r); err != nil {
 			pl.dead++
 			deadLetter(out, r, err)
 		}
+		if pl.parts != nil {
+			pl.decide(r)
+		}
 	}
 	pl.run(out, processing, 0)
+}
+
+// partition returns the join's state of r's partition, when it decides
+// its rows with NULLs record by record.
+func (pl *Pipeline) partition(r *record.Record) *ssState {
+	st := pl.parts[r.Partition]
+	if st == nil {
+		st = newSSState(pl.p.ivs[0], 0)
+		pl.parts[r.Partition] = st
+	}
+	st.lastRead = r.Offset
+	return st
+}
+
+// decide writes, after the pairs of r, the rows with NULLs of its
+// partition's unmatched rows that the watermark r carries passes, and
+// identifies them by r's offset (Program.WriteRows).
+func (pl *Pipeline) decide(r *record.Record) {
+	if st := pl.ss[0]; r.Watermark > st.wm {
+		st.evict(pl, r.Watermark)
+	}
+	pl.identify(r.Offset, r.Offset)
+}
+
+// identify gives the rows with NULLs at the end of outs[0], decided
+// together, their identity: ordered by their own offsets, each has at as
+// its Offset and base plus its own offset as its OriginOffset (the
+// exchange topic's sub-position is one past it).
+func (pl *Pipeline) identify(at, base int64) {
+	n := pl.nulls
+	pl.nulls = 0
+	if n == 0 {
+		return
+	}
+	outs := pl.outs[0]
+	rows := outs[len(outs)-n:]
+	slices.SortFunc(rows, func(a, b record.Record) int { return cmp.Compare(a.Offset, b.Offset) })
+	for i := range rows {
+		rows[i].Offset, rows[i].OriginOffset = at, base+rows[i].Offset
+	}
 }
 
 // enter takes a stream's record into the stream-stream join it is an input of.
@@ -691,6 +763,9 @@ func (st *ssState) emitOuter(pl *Pipeline, r *record.Record, s int, t int64) {
 	// failure after the join is dead-lettered even for a replayed record
 	j.Replay = false
 	pl.outs[st.k] = append(pl.outs[st.k], j)
+	if pl.parts != nil {
+		pl.nulls++
+	}
 }
 
 // Stats counts stream records: those an INNER join found no row for are
@@ -717,7 +792,7 @@ func (pl *Pipeline) Stats() exec.Stats {
 // Held reports the offsets still held in open state (exec.Pipeline.Held).
 func (pl *Pipeline) Held(fn func(topic string, partition int32, minOffset int64)) {
 	pl.inner.Held(fn)
-	for _, st := range pl.ss {
+	for _, st := range pl.states() {
 		st.held(fn)
 	}
 	if pl.x != nil {
@@ -728,10 +803,33 @@ func (pl *Pipeline) Held(fn func(topic string, partition int32, minOffset int64)
 // StateRows returns the rows the stream-stream joins buffer (0 for others).
 func (pl *Pipeline) StateRows() int64 {
 	var n int64
-	for _, st := range pl.ss {
+	for _, st := range pl.states() {
 		n += st.rows
 	}
 	return n
+}
+
+// states returns the stream-stream joins' states: one per partition when
+// the join decides its rows with NULLs record by record.
+func (pl *Pipeline) states() []*ssState {
+	if pl.parts == nil {
+		return pl.ss
+	}
+	return slices.Collect(maps.Values(pl.parts))
+}
+
+// Pending reports, per source partition, the least event time of a row
+// with NULLs the pipeline may still write from the records it took: that
+// of its unmatched rows of an outer side, when the join decides them
+// record by record (job.Pender). The watermark stage 2 reports after its
+// commits stays at it, so that stage 3 takes none of them for late.
+func (pl *Pipeline) Pending(fn func(topic string, partition int32, minEventTime int64)) {
+	if pl.parts == nil {
+		return
+	}
+	for _, st := range pl.parts {
+		st.pending(fn)
+	}
 }
 
 // deadLetter sends r to out's dead letters, unless r was read again after

@@ -1,6 +1,7 @@
 package join
 
 import (
+	"maps"
 	"math"
 
 	"github.com/sluicesql/sluice/record"
@@ -41,6 +42,20 @@ type ssState struct {
 	// row dropped as matched held, when the query after the joins keeps
 	// its groups for ever or SESSION windows (see holdMatched)
 	matchedFloor map[[2]int32]int64
+	// spans are, when the join decides its rows with NULLs record by
+	// record (Program.decidesByRecord; one partition per state), the rows
+	// of an outer side dropped as matched after a row they matched in
+	// their partition (see held); lastRead is the offset of the last
+	// record the state took
+	spans    []matchedSpan
+	lastRead int64
+}
+
+// matchedSpan is an outer row dropped as matched: the offset it held (the
+// earliest row it matched in its partition) and its own.
+type matchedSpan struct {
+	hold, offset     int64
+	topic, partition int32
 }
 
 // matchedRow is an outer row dropped as matched: its event time and the
@@ -166,8 +181,11 @@ func (st *ssState) insert(pl *Pipeline, r *record.Record, s int, t, et int64, ke
 	done := iv.doneAt(s, t)
 	if done < wm {
 		// late: every row it could meet is gone
-		if iv.outer(s) && !matched {
+		switch {
+		case iv.outer(s) && !matched:
 			st.emitOuter(pl, r, s, et)
+		case iv.outer(s) && pl.parts != nil && hold < r.Offset:
+			st.spans = append(st.spans, matchedSpan{hold: hold, offset: r.Offset, topic: topic, partition: r.Partition})
 		}
 		return nil
 	}
@@ -323,6 +341,8 @@ func (st *ssState) drop(pl *Pipeline, ref rowRef) {
 			st.matched = append(st.matched, matchedRow{et: row.et, hold: sr.holds[i], topic: row.topic, partition: row.partition})
 		case pl.p.holdsMatched():
 			st.holdMatched(row, sr.holds[i])
+		case pl.parts != nil && sr.holds[i] < row.offset:
+			st.spans = append(st.spans, matchedSpan{hold: sr.holds[i], offset: row.offset, topic: row.topic, partition: row.partition})
 		}
 		if !row.matched {
 			rec := sr.recs[i]
@@ -331,6 +351,9 @@ func (st *ssState) drop(pl *Pipeline, ref rowRef) {
 			rec.Values = vals
 			rec.EventTime, rec.HasEventTime = row.et, true
 			pl.outs[st.k] = append(pl.outs[st.k], rec)
+			if pl.parts != nil {
+				pl.nulls++
+			}
 		}
 		sr.recs[i] = record.Record{}
 	}
@@ -383,6 +406,7 @@ func (st *ssState) finish(pl *Pipeline) {
 	st.sweep()
 	st.matched, st.matchedHead = st.matched[:0], 0
 	clear(st.matchedFloor)
+	st.spans = st.spans[:0]
 }
 
 // holdMatched keeps, for good, the offset an outer row dropped as matched
@@ -445,44 +469,88 @@ func compact[T any](q []T, head int) ([]T, int) {
 // from the committed offset (a repartition topic's, where both inputs
 // share a partition) must read that row again, or it would find the outer
 // row unmatched and write it with NULLs.
+//
+// When the join decides its rows with NULLs record by record, such a row
+// dropped as matched (a span) holds that offset as long as a commit could
+// otherwise fall after it and at or before the row itself: while the
+// partition's buffered rows hold an offset in that range. The offsets the
+// buffered rows hold only rise (a row read later holds its own, or that
+// of a buffered row it matched), so a span below them is forgotten, and
+// with no buffered row the commit passes every span's row (the read offset
+// is past it).
 func (st *ssState) held(fn func(topic string, partition int32, minOffset int64)) {
-	type tp struct{ topic, p int32 }
-	mins := map[tp]int64{}
-	note := func(ref rowRef) {
+	mins := leasts{}
+	st.buffered(func(ref rowRef) {
 		sr := &st.sides[ref.side]
 		r := &sr.rows[ref.row]
 		off := r.offset
 		if sr.outer {
 			off = sr.holds[ref.row]
 		}
-		k := tp{r.topic, r.partition}
-		if m, ok := mins[k]; !ok || off < m {
-			mins[k] = off
-		}
+		mins.note(r.topic, r.partition, off)
+	})
+	for _, m := range st.matched[st.matchedHead:] {
+		mins.note(m.topic, m.partition, m.hold)
 	}
+	for k, off := range st.matchedFloor {
+		mins.note(k[0], k[1], off)
+	}
+	kept := st.spans[:0]
+	low := maps.Clone(mins) // the buffered rows' holds
+	for _, sp := range st.spans {
+		if b, ok := low[[2]int32{sp.topic, sp.partition}]; !ok || sp.offset < b {
+			continue // a commit passes the row, or stays before its hold
+		}
+		kept = append(kept, sp)
+		mins.note(sp.topic, sp.partition, sp.hold)
+	}
+	clear(st.spans[len(kept):])
+	st.spans = kept
+	mins.report(st, fn)
+}
+
+// buffered calls fn with every buffered row.
+func (st *ssState) buffered(fn func(ref rowRef)) {
 	for qi := range st.queues {
 		q := &st.queues[qi]
 		for _, ref := range q.refs[q.head:] {
-			note(ref)
+			fn(ref)
 		}
 	}
 	for _, ref := range st.late {
-		note(ref)
+		fn(ref)
 	}
-	for _, m := range st.matched[st.matchedHead:] {
-		k := tp{m.topic, m.partition}
-		if old, ok := mins[k]; !ok || m.hold < old {
-			mins[k] = m.hold
+}
+
+// pending reports, per source partition, the least event time of the
+// buffered unmatched rows of an outer side: the rows with NULLs it may
+// still write.
+func (st *ssState) pending(fn func(topic string, partition int32, minEventTime int64)) {
+	mins := leasts{}
+	st.buffered(func(ref rowRef) {
+		sr := &st.sides[ref.side]
+		if r := &sr.rows[ref.row]; sr.outer && !r.matched {
+			mins.note(r.topic, r.partition, r.et)
 		}
+	})
+	mins.report(st, fn)
+}
+
+// leasts keeps the least of the values noted per source partition (its
+// topic's place in ssState.topics, and its number).
+type leasts map[[2]int32]int64
+
+func (m leasts) note(topic, partition int32, v int64) {
+	k := [2]int32{topic, partition}
+	if old, ok := m[k]; !ok || v < old {
+		m[k] = v
 	}
-	for tk, off := range st.matchedFloor {
-		k := tp{tk[0], tk[1]}
-		if old, ok := mins[k]; !ok || off < old {
-			mins[k] = off
-		}
-	}
-	for k, m := range mins {
-		fn(st.topics[k.topic], k.p, m)
+}
+
+// report calls fn with each partition's least value.
+func (m leasts) report(st *ssState, fn func(topic string, partition int32, v int64)) {
+	for k, v := range m {
+		fn(st.topics[k[0]], k[1], v)
 	}
 }
 

@@ -43,3 +43,13 @@ GROUP BY symbol
 WINDOW TUMBLING(trade_time, INTERVAL '1' MINUTE)
 EMIT FINAL
 WITH ('trades.type'='kafka_source', 'trades.group.id'='shared', 'trades.partition.key'='trader_id', 'repartition.partitions'='16');
+
+-- An outer stream-stream join counted per customer, read in a consumer
+-- group: three stages, its joined rows (those with NULLs too) crossing an
+-- exchange topic keyed by the customer.
+SELECT o.customer, COUNT(*) AS n, COUNT(p.pay_id) AS paid
+FROM orders o LEFT JOIN payments p ON o.order_id = p.order_id WITHIN INTERVAL '1' MINUTE
+GROUP BY o.customer
+WINDOW TUMBLING(INTERVAL '1' MINUTE)
+EMIT FINAL
+WITH ('orders.type'='kafka_source', 'orders.group.id'='shared', 'payments.type'='kafka_source');
