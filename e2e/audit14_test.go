@@ -1,0 +1,254 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/sluicesql/sluice/connector/kafka"
+)
+
+// enriched is a stream-table join aggregated by columns of its tables:
+// trades (8 partitions, keyed by symbol) joined on trader_id with
+// traders (3 partitions, followed, the rows tradersRows gives) and, when
+// the statement reads s, on symbol with symbols (2 partitions: each of 50
+// symbols' sector and lot, a DECIMAL written as 1, 1.0 or 1.00), the
+// statement's SELECT list sel and what follows the joins, tail.
+func enriched(t *testing.T, traders []kafka.Message, sel, joins, tail string, key ...string) joinScenario {
+	return enrichedOf(t, keyBy(genTrades(t, 6000, 400), bySymbol), traders, "", sel, joins, tail, key...)
+}
+
+// enrichedOf is enriched over the trades msgs, with the job's properties
+// with ("" or ", 'p'='v', ...").
+func enrichedOf(t *testing.T, trades, traders []kafka.Message, with, sel, joins, tail string, key ...string) joinScenario {
+	var symbols []kafka.Message
+	for i := range 50 {
+		lot := []string{"1", "1.0", "1.00", "2.5", "2.50"}[i%5]
+		symbols = append(symbols, kafka.Message{Key: fmt.Appendf(nil, "SYM%d", i), Value: fmt.Appendf(nil, `{"symbol":"SYM%d","sector":"s%d","lot":%s}`, i, i%4, lot)})
+	}
+	var tables string
+	for name, pk := range map[string]string{"traders": "trader_id", "symbols": "symbol"} {
+		if strings.Contains(joins, "JOIN "+name+" ") {
+			tables += fmt.Sprintf("\n      '%[1]s.type'='kafka_source', '%[1]s.bootstrap.servers'='%%[1]s', '%[1]s.primary.key'='%[2]s',", name, pk)
+		}
+	}
+	return joinScenario{
+		kafkaInput: kafkaInput{from: "trades", sized: map[string]int32{"trades": 8, "traders": 3, "symbols": 2},
+			data: map[string][]kafka.Message{"trades": trades, "traders": traders, "symbols": symbols}},
+		stmt: "CREATE STREAM out AS\n" + sel + "\nFROM trades t " + joins + "\n" + tail +
+			"\nWITH ('trades.type'='kafka_source', 'trades.bootstrap.servers'='%[1]s'%[2]s," + tables +
+			"\n      'commit.interval'='50ms'" + with + ", %[3]s)",
+		key: key,
+	}
+}
+
+// tradersRows returns the traders table of regionWindows: 360 of 400
+// traders, each with a region and a desk, some moved to another region.
+func tradersRows() []kafka.Message {
+	var traders []kafka.Message
+	for i := range 360 {
+		traders = append(traders, kafka.Message{Key: fmt.Appendf(nil, "%d", i), Value: fmt.Appendf(nil, `{"trader_id":%d,"region":"r%d","desk":%d}`, i, i%7, i%97)})
+	}
+	for i := 0; i < 360; i += 5 {
+		traders = append(traders, kafka.Message{Key: fmt.Appendf(nil, "%d", i), Value: fmt.Appendf(nil, `{"trader_id":%d,"region":"moved %d","desk":%d}`, i, i%3, i%97)})
+	}
+	return traders
+}
+
+const (
+	byTraderJoin = "JOIN traders r ON t.trader_id = r.trader_id"
+	regionWindow = "WINDOW TUMBLING(trade_time, INTERVAL '100' MILLISECOND)"
+)
+
+// TestAuditTableColumnShapes runs statements a user writes over a stream
+// enriched by tables and aggregated by a table's column in three
+// processes of one group, and compares their rows with one process's.
+func TestAuditTableColumnShapes(t *testing.T) {
+	t.Parallel()
+	shapes := map[string]func(*testing.T) joinScenario{
+		"changes": func(t *testing.T) joinScenario {
+			sc := enriched(t, tradersRows(), "SELECT r.region, _WINDOW_START AS w, COUNT(*) AS n", byTraderJoin,
+				"GROUP BY r.region "+regionWindow+" EMIT CHANGES", "region", "w")
+			sc.changes = true
+			return sc
+		},
+		"having": func(t *testing.T) joinScenario {
+			return enriched(t, tradersRows(), "SELECT r.region, _WINDOW_START AS w, COUNT(*) AS n", byTraderJoin,
+				"GROUP BY r.region HAVING COUNT(*) > 7 "+regionWindow+" EMIT FINAL", "region", "w")
+		},
+		"upper": func(t *testing.T) joinScenario {
+			return enriched(t, tradersRows(), "SELECT UPPER(r.region) AS region, _WINDOW_START AS w, COUNT(*) AS n, SUM(t.quantity) AS q", byTraderJoin,
+				"GROUP BY UPPER(r.region) "+regionWindow+" EMIT FINAL", "region", "w")
+		},
+		"two-tables": func(t *testing.T) joinScenario {
+			return enriched(t, tradersRows(), "SELECT s.sector, r.region, _WINDOW_START AS w, COUNT(*) AS n", byTraderJoin+" JOIN symbols s ON t.symbol = s.symbol",
+				"GROUP BY s.sector, r.region "+regionWindow+" EMIT FINAL", "sector", "region", "w")
+		},
+		"decimal-key": func(t *testing.T) joinScenario {
+			return enriched(t, tradersRows(), "SELECT s.lot, _WINDOW_START AS w, COUNT(*) AS n", "JOIN symbols s ON t.symbol = s.symbol",
+				"GROUP BY s.lot "+regionWindow+" EMIT FINAL", "lot", "w")
+		},
+		"sessions": func(t *testing.T) joinScenario {
+			return enriched(t, tradersRows(), "SELECT r.region, _WINDOW_START AS w, _WINDOW_END AS e, COUNT(*) AS n", byTraderJoin,
+				"GROUP BY r.region WINDOW SESSION(trade_time, INTERVAL '6' MILLISECOND) EMIT FINAL", "region", "w")
+		},
+		"left-changes-no-window": func(t *testing.T) joinScenario {
+			sc := enriched(t, tradersRows(), "SELECT r.region, r.desk, COUNT(*) AS n, SUM(t.quantity) AS q", "LEFT "+byTraderJoin,
+				"GROUP BY r.region, r.desk EMIT CHANGES", "region", "desk")
+			sc.changes = true
+			return sc
+		},
+		"tombstones": func(t *testing.T) joinScenario {
+			traders := tradersRows()
+			for i := 1; i < 360; i += 11 {
+				traders = append(traders, kafka.Message{Key: fmt.Appendf(nil, "%d", i)})
+			}
+			return enriched(t, traders, "SELECT r.region, _WINDOW_START AS w, COUNT(*) AS n", byTraderJoin,
+				"GROUP BY r.region "+regionWindow+" EMIT FINAL", "region", "w")
+		},
+		"late": func(t *testing.T) joinScenario {
+			trades, _ := disorderedTrades(t, 6000, 400, 300)
+			return enrichedOf(t, keyBy(trades, byTrader), tradersRows(), ", 'watermark.max_out_of_orderness'='150ms', 'window.allowed_lateness'='100ms'",
+				"SELECT r.region, _WINDOW_START AS w, COUNT(*) AS n", byTraderJoin, "GROUP BY r.region "+regionWindow+" EMIT FINAL", "region", "w")
+		},
+	}
+	// killed: the shapes also run with a process killed mid-run and
+	// restarted while a fourth joins
+	killed := map[string]bool{"sessions": true, "left-changes-no-window": true, "late": true}
+	for name, shape := range shapes {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			shape(t).acrossProcesses(t, false)
+		})
+		if killed[name] {
+			t.Run(name+"/kill-and-join", func(t *testing.T) {
+				t.Parallel()
+				shape(t).acrossProcesses(t, true)
+			})
+		}
+	}
+}
+
+// TestAuditTableColumnDeadLetters: a stream enriched by a table and
+// aggregated by the table's column, whose stream has malformed records
+// (cut short, a quantity that is not a number) and records whose WHERE
+// divides by zero, in three processes of one group: stage 1 dead-letters
+// what it cannot read with the original bytes and source position, the
+// job goes on, and the group writes one process's rows and dead letters.
+func TestAuditTableColumnDeadLetters(t *testing.T) {
+	t.Parallel()
+	msgs := keyBy(genTrades(t, 6000, 400), bySymbol)
+	bad := map[string]bool{} // the original bytes of the malformed records
+	for i := 50; i < len(msgs); i += 613 {
+		msgs[i].Value = msgs[i].Value[:len(msgs[i].Value)/2]
+		bad[string(msgs[i].Value)] = true
+	}
+	for i := 90; i < len(msgs); i += 877 {
+		msgs[i].Value = quantityRe.ReplaceAll(msgs[i].Value, []byte(`"quantity":"many"`))
+		bad[string(msgs[i].Value)] = true
+	}
+	sc := enrichedOf(t, msgs, tradersRows(), ", 'trades.columns'='trader_id BIGINT, symbol STRING, price DECIMAL(10,2), quantity BIGINT, trade_time TIMESTAMP'",
+		"SELECT r.region, _WINDOW_START AS w, COUNT(*) AS n", byTraderJoin,
+		"WHERE 100 / (t.quantity %% 97 + r.desk %% 2) >= 0 GROUP BY r.region "+regionWindow+" EMIT FINAL")
+	sh := shape{kafkaInput: sc.kafkaInput, stmt: sc.stmt}
+	brokers := sh.start(t, "want", "got", "dead-want", "dead-got")
+	got := sh.group(t, brokers, 3, "dlq.topic", "dead-got")
+	sameLines(t, "rows of the group", got, sh.oneProcess(t, brokers, "dlq.topic", "dead-want"))
+	want, gotDead := deadLetters(t, brokers, "dead-want"), deadLetters(t, brokers, "dead-got")
+	if len(want) != len(gotDead) {
+		t.Errorf("the group dead-lettered %d records, one process %d", len(gotDead), len(want))
+	}
+	malformed, failed := 0, 0
+	for at, w := range want {
+		g, ok := gotDead[at]
+		switch {
+		case !ok:
+			t.Errorf("no dead letter at %s (one process: %s)", at, w.Reason)
+			continue
+		case g.Reason != w.Reason:
+			t.Errorf("dead letter at %s: reason %q, one process %q", at, g.Reason, w.Reason)
+		}
+		if bad[original(t, w)] {
+			malformed++
+			if original(t, g) != original(t, w) {
+				t.Errorf("dead letter at %s holds %q, want the original %q", at, original(t, g), original(t, w))
+			}
+			continue
+		}
+		// failed in stage 2: the joined row stage 1 wrote, the
+		// record's columns as read and the table's as joined
+		failed++
+		var row, rec map[string]json.RawMessage
+		if json.Unmarshal([]byte(original(t, g)), &row) != nil || json.Unmarshal([]byte(original(t, w)), &rec) != nil || g.Repartition == nil {
+			t.Errorf("dead letter at %s of stage 2: raw %q via %+v, want the joined row of %q and its place in the topic", at, original(t, g), g.Repartition, original(t, w))
+			continue
+		}
+		for col, v := range rec {
+			if string(row[col]) != string(v) {
+				t.Errorf("dead letter at %s: %s is %s in the joined row, %s in the record", at, col, row[col], v)
+			}
+		}
+		if row["r.region"] == nil {
+			t.Errorf("dead letter at %s: the joined row %q lacks the table's columns", at, original(t, g))
+		}
+	}
+	if malformed != len(bad) || failed == 0 {
+		t.Errorf("%d malformed records dead-lettered of %d, %d failed: the test checks little", malformed, len(bad), failed)
+	}
+}
+
+// TestAuditKeyFormsAcrossProcesses: numbers written in several forms in
+// different source partitions (150, 150.0, 1.5e2, -0.0, 0) are one group
+// across processes, printed in one form, one process's, and the message
+// key of each row written to Kafka is the text of the row's key columns:
+// a GROUP BY of an inferred DECIMAL without a window (EMIT CHANGES), with
+// a second key column, and of a DOUBLE computed from it, in windows.
+func TestAuditKeyFormsAcrossProcesses(t *testing.T) {
+	t.Parallel()
+	const base = int64(1_700_000_000_000)
+	forms := []string{"150", "150.0", "150.00", "1.5e2", "7.5", "7.50", "-0.0", "0", "0.000", "100", "100.000", "1e2", "12.345", "-3", "-3.00"}
+	var levels []kafka.Message
+	for i := range int64(3000) {
+		levels = append(levels, kafka.Message{Key: fmt.Appendf(nil, "t%d", i%13),
+			Value: fmt.Appendf(nil, `{"trader":"t%d","lvl":%s,"q":%d,"ts":%d}`, i%13, forms[(i/7)%int64(len(forms))], i%7, base+i)})
+	}
+	for name, tc := range map[string]struct {
+		stmt    string
+		key     []string
+		changes bool
+	}{
+		"changes":        {"SELECT lvl, COUNT(*) AS n, SUM(q) AS q FROM trades GROUP BY lvl EMIT CHANGES", []string{"lvl"}, true},
+		"two-columns":    {"SELECT q, lvl, COUNT(*) AS n FROM trades GROUP BY q, lvl EMIT CHANGES", []string{"q", "lvl"}, true},
+		"double-windows": {"SELECT CAST(lvl AS DOUBLE) AS d, _WINDOW_START AS w, COUNT(*) AS n FROM trades GROUP BY CAST(lvl AS DOUBLE) WINDOW TUMBLING(ts, INTERVAL '300' MILLISECOND) EMIT FINAL", []string{"d"}, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			sh := tradeShapeOf(t, levels, tc.stmt, "event.time.field", "ts")
+			sh.changes, sh.few = tc.changes, true
+			brokers := sh.start(t, "want", "got")
+			got := sh.group(t, brokers, 3)
+			sameLines(t, "rows of the group", got, sh.oneProcess(t, brokers))
+			for _, r := range readTopic(t, brokers, "got") {
+				var row map[string]json.RawMessage
+				if err := json.Unmarshal(r.Value, &row); err != nil {
+					t.Fatalf("%q: %v", r.Value, err)
+				}
+				want := messageKey(row, tc.key)
+				if _, ok := row["w"]; ok { // a window's key: the columns, then the window
+					var k map[string]json.RawMessage
+					if err := json.Unmarshal(r.Key, &k); err != nil {
+						t.Fatalf("key %q: %v", r.Key, err)
+					}
+					if string(k[tc.key[0]]) != string(row[tc.key[0]]) {
+						t.Errorf("row %s has key %s", r.Value, r.Key)
+					}
+					continue
+				}
+				if string(r.Key) != want {
+					t.Errorf("row %s has key %s, want %s", r.Value, r.Key, want)
+				}
+			}
+		})
+	}
+}
