@@ -56,6 +56,17 @@ func tradersRows() []kafka.Message {
 	return traders
 }
 
+// retypedTraders is tradersRows with each trader_id written as form
+// makes it of the id's digits.
+func retypedTraders(form func(id string) string) []kafka.Message {
+	var traders []kafka.Message
+	for _, m := range tradersRows() {
+		v := strings.Replace(string(m.Value), `"trader_id":`+string(m.Key)+",", `"trader_id":`+form(string(m.Key))+",", 1)
+		traders = append(traders, kafka.Message{Key: m.Key, Value: []byte(v)})
+	}
+	return traders
+}
+
 const (
 	byTraderJoin = "JOIN traders r ON t.trader_id = r.trader_id"
 	regionWindow = "WINDOW TUMBLING(trade_time, INTERVAL '100' MILLISECOND)"
@@ -111,6 +122,26 @@ func TestAuditTableColumnShapes(t *testing.T) {
 			trades, _ := disorderedTrades(t, 6000, 400, 300)
 			return enrichedOf(t, keyBy(trades, byTrader), tradersRows(), ", 'watermark.max_out_of_orderness'='150ms', 'window.allowed_lateness'='100ms'",
 				"SELECT r.region, _WINDOW_START AS w, COUNT(*) AS n", byTraderJoin, "GROUP BY r.region "+regionWindow+" EMIT FINAL", "region", "w")
+		},
+		"cast-string-table-key": func(t *testing.T) joinScenario {
+			return enriched(t, retypedTraders(func(id string) string { return `"` + id + `"` }), "SELECT r.region, _WINDOW_START AS w, COUNT(*) AS n",
+				"JOIN traders r ON CAST(t.trader_id AS STRING) = r.trader_id", "GROUP BY r.region "+regionWindow+" EMIT FINAL", "region", "w")
+		},
+		"decimal-table-key": func(t *testing.T) joinScenario {
+			forms := []string{".0", ".00", "", ".000"}
+			n := 0
+			return enriched(t, retypedTraders(func(id string) string { n++; return id + forms[n%len(forms)] }), "SELECT r.region, _WINDOW_START AS w, COUNT(*) AS n",
+				byTraderJoin, "GROUP BY r.region "+regionWindow+" EMIT FINAL", "region", "w")
+		},
+		"left-on-condition": func(t *testing.T) joinScenario {
+			return enriched(t, tradersRows(), "SELECT r.region, _WINDOW_START AS w, COUNT(*) AS n, COUNT(r.desk) AS desks",
+				"LEFT "+byTraderJoin+" AND r.desk > 40", "GROUP BY r.region "+regionWindow+" EMIT FINAL", "region", "w")
+		},
+		"coalesce": func(t *testing.T) joinScenario {
+			sc := enriched(t, tradersRows(), "SELECT COALESCE(r.region, t.symbol) AS k, _WINDOW_START AS w, COUNT(*) AS n",
+				"LEFT "+byTraderJoin, "GROUP BY COALESCE(r.region, t.symbol) WINDOW TUMBLING(trade_time, INTERVAL '300' MILLISECOND) EMIT CHANGES", "k", "w")
+			sc.changes = true
+			return sc
 		},
 	}
 	// killed: the shapes also run with a process killed mid-run and
