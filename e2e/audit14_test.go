@@ -283,3 +283,27 @@ func TestAuditKeyFormsAcrossProcesses(t *testing.T) {
 		})
 	}
 }
+
+// TestAuditLateMemberOfFinishedRun runs a stream enriched by a table and
+// aggregated by the table's columns, with a HAVING whose groups stop
+// meeting it (EMIT CHANGES retracts their rows: a tombstone), in two
+// processes of a bounded run (--until-end): they write one process's
+// rows, and a process of the group that starts once they finished ends
+// without writing a row.
+func TestAuditLateMemberOfFinishedRun(t *testing.T) {
+	t.Parallel()
+	sc := enriched(t, tradersRows(), "SELECT r.region, r.desk, COUNT(*) AS n, MIN(t.quantity) AS lo", byTraderJoin,
+		"GROUP BY r.region, r.desk HAVING MIN(t.quantity) > 30 EMIT CHANGES")
+	sh := shape{kafkaInput: sc.kafkaInput, stmt: sc.stmt, changes: true}
+	brokers := sh.start(t, "want", "got")
+	got := sh.group(t, brokers, 2)
+	sameLines(t, "rows of the group", got, sh.oneProcess(t, brokers))
+	before := len(readTopic(t, brokers, "got"))
+	ctx, cancel := testContext(t)
+	defer cancel()
+	late := startStage(t, ctx, sh.text(brokers, "g", "got"))
+	late.wait(t, ctx, "late")
+	if after := len(readTopic(t, brokers, "got")); after != before {
+		t.Errorf("the late process wrote %d rows after the group finished", after-before)
+	}
+}
