@@ -3,6 +3,8 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -120,7 +122,7 @@ func TestAuditTableColumnShapes(t *testing.T) {
 		},
 		"late": func(t *testing.T) joinScenario {
 			trades, _ := disorderedTrades(t, 6000, 400, 300)
-			return enrichedOf(t, keyBy(trades, byTrader), tradersRows(), ", 'watermark.max_out_of_orderness'='150ms', 'window.allowed_lateness'='100ms'",
+			return enrichedOf(t, keyBy(trades, byTrader), tradersRows(), ", 'watermark.max_out_of_orderness'='100ms', 'window.allowed_lateness'='50ms'",
 				"SELECT r.region, _WINDOW_START AS w, COUNT(*) AS n", byTraderJoin, "GROUP BY r.region "+regionWindow+" EMIT FINAL", "region", "w")
 		},
 		"cast-string-table-key": func(t *testing.T) joinScenario {
@@ -143,10 +145,28 @@ func TestAuditTableColumnShapes(t *testing.T) {
 			sc.changes = true
 			return sc
 		},
+		"file-table": func(t *testing.T) joinScenario {
+			var lines []string
+			for _, m := range tradersRows() {
+				lines = append(lines, string(m.Value))
+			}
+			path := filepath.Join(t.TempDir(), "traders.jsonl")
+			if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			sc := enriched(t, nil, "SELECT r.region, _WINDOW_START AS w, COUNT(*) AS n", "JOIN file r ON t.trader_id = r.trader_id",
+				"GROUP BY r.region "+regionWindow+" EMIT FINAL", "region", "w")
+			sc.stmt = strings.Replace(sc.stmt, "'commit.interval'", "'file.type'='file_source', 'file.path'='"+path+"', 'file.primary.key'='trader_id', 'commit.interval'", 1)
+			return sc
+		},
+		"aggregates-sliding": func(t *testing.T) joinScenario {
+			return enriched(t, tradersRows(), "SELECT r.region, _WINDOW_START AS w, COUNT(DISTINCT t.symbol) AS syms, MEDIAN(t.price) AS med, MIN(t.price) AS lo, MAX(r.desk) AS desk, AVG(t.quantity) AS q",
+				byTraderJoin, "GROUP BY r.region WINDOW SLIDING(trade_time, INTERVAL '300' MILLISECOND, INTERVAL '100' MILLISECOND) EMIT FINAL", "region", "w")
+		},
 	}
 	// killed: the shapes also run with a process killed mid-run and
 	// restarted while a fourth joins
-	killed := map[string]bool{"sessions": true, "left-changes-no-window": true, "late": true}
+	killed := map[string]bool{"sessions": true, "left-changes-no-window": true, "late": true, "file-table": true, "aggregates-sliding": true}
 	for name, shape := range shapes {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
