@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/sluicesql/sluice/connector"
 	"os"
 	"path/filepath"
 	"strings"
@@ -183,10 +184,14 @@ func TestAuditTableColumnShapes(t *testing.T) {
 
 // TestAuditTableColumnDeadLetters: a stream enriched by a table and
 // aggregated by the table's column, whose stream has malformed records
-// (cut short, a quantity that is not a number) and records whose WHERE
-// divides by zero, in three processes of one group: stage 1 dead-letters
-// what it cannot read with the original bytes and source position, the
-// job goes on, and the group writes one process's rows and dead letters.
+// (cut short, a quantity that is not a number) and records that fail to
+// evaluate, in three processes of one group: in the join's ON condition
+// (evaluated by stage 1 as it joins), after the join (a WHERE that
+// divides by zero) and in the routing key (stage 1 writes the row on,
+// and stage 2 fails it as one process does). The job goes on, and the group writes
+// one process's rows and dead letters, at the records' places in the
+// source: those of stage 1 with the original bytes, those of stage 2
+// with the joined row.
 func TestAuditTableColumnDeadLetters(t *testing.T) {
 	t.Parallel()
 	msgs := keyBy(genTrades(t, 6000, 400), bySymbol)
@@ -199,20 +204,42 @@ func TestAuditTableColumnDeadLetters(t *testing.T) {
 		msgs[i].Value = quantityRe.ReplaceAll(msgs[i].Value, []byte(`"quantity":"many"`))
 		bad[string(msgs[i].Value)] = true
 	}
-	sc := enrichedOf(t, msgs, tradersRows(), ", 'trades.columns'='trader_id BIGINT, symbol STRING, price DECIMAL(10,2), quantity BIGINT, trade_time TIMESTAMP'",
-		"SELECT r.region, _WINDOW_START AS w, COUNT(*) AS n", byTraderJoin,
-		"WHERE 100 / (t.quantity %% 97 + r.desk %% 2) >= 0 GROUP BY r.region "+regionWindow+" EMIT FINAL")
-	sh := shape{kafkaInput: sc.kafkaInput, stmt: sc.stmt}
-	brokers := sh.start(t, "want", "got", "dead-want", "dead-got")
-	got := sh.group(t, brokers, 3, "dlq.topic", "dead-got")
-	sameLines(t, "rows of the group", got, sh.oneProcess(t, brokers, "dlq.topic", "dead-want"))
-	want, gotDead := deadLetters(t, brokers, "dead-want"), deadLetters(t, brokers, "dead-got")
-	if len(want) != len(gotDead) {
-		t.Errorf("the group dead-lettered %d records, one process %d", len(gotDead), len(want))
+	const window = " WINDOW TUMBLING(trade_time, INTERVAL '100' MILLISECOND) EMIT FINAL"
+	for name, tc := range map[string]struct {
+		sel, joins, tail string
+		stage            int // the stage that fails the records
+	}{
+		"where": {"SELECT r.region, _WINDOW_START AS w, COUNT(*) AS n", byTraderJoin, "WHERE 100 / (t.quantity %% 97 + r.desk %% 2) >= 0 GROUP BY r.region" + window, 2},
+		"on":    {"SELECT r.region, _WINDOW_START AS w, COUNT(*) AS n", "LEFT " + byTraderJoin + " AND 100 / (t.quantity %% 97) > 0", "GROUP BY r.region" + window, 1},
+		"key":   {"SELECT r.region, 100 / (t.quantity %% 97 + r.desk %% 2) AS x, _WINDOW_START AS w, COUNT(*) AS n", byTraderJoin, "GROUP BY r.region, 100 / (t.quantity %% 97 + r.desk %% 2)" + window, 2},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			sc := enrichedOf(t, msgs, tradersRows(), ", 'trades.columns'='trader_id BIGINT, symbol STRING, price DECIMAL(10,2), quantity BIGINT, trade_time TIMESTAMP'",
+				tc.sel, tc.joins, tc.tail)
+			sh := shape{kafkaInput: sc.kafkaInput, stmt: sc.stmt}
+			brokers := sh.start(t, "want", "got", "dead-want", "dead-got")
+			got := sh.group(t, brokers, 3, "dlq.topic", "dead-got")
+			sameLines(t, "rows of the group", got, sh.oneProcess(t, brokers, "dlq.topic", "dead-want"))
+			sameDeadLetters(t, deadLetters(t, brokers, "dead-got"), deadLetters(t, brokers, "dead-want"), bad, tc.stage)
+		})
+	}
+}
+
+// sameDeadLetters fails the test unless the group's dead letters got are
+// at the places of one process's, want, with the same reasons: the
+// malformed records (their original bytes in bad) with their original
+// bytes, the others, which fail in stage (1 or 2), with their original
+// bytes in stage 1 and the joined row, the record's columns as read and
+// the table's as joined, in stage 2.
+func sameDeadLetters(t *testing.T, got, want map[string]connector.DeadLetterJSON, bad map[string]bool, stage int) {
+	t.Helper()
+	if len(want) != len(got) {
+		t.Errorf("the group dead-lettered %d records, one process %d", len(got), len(want))
 	}
 	malformed, failed := 0, 0
 	for at, w := range want {
-		g, ok := gotDead[at]
+		g, ok := got[at]
 		switch {
 		case !ok:
 			t.Errorf("no dead letter at %s (one process: %s)", at, w.Reason)
@@ -220,15 +247,17 @@ func TestAuditTableColumnDeadLetters(t *testing.T) {
 		case g.Reason != w.Reason:
 			t.Errorf("dead letter at %s: reason %q, one process %q", at, g.Reason, w.Reason)
 		}
-		if bad[original(t, w)] {
-			malformed++
-			if original(t, g) != original(t, w) {
-				t.Errorf("dead letter at %s holds %q, want the original %q", at, original(t, g), original(t, w))
+		if bad[original(t, w)] || stage == 1 {
+			if bad[original(t, w)] {
+				malformed++
+			} else {
+				failed++
+			}
+			if original(t, g) != original(t, w) || g.Repartition != nil {
+				t.Errorf("dead letter at %s holds %q via %+v, want the original %q from stage 1", at, original(t, g), g.Repartition, original(t, w))
 			}
 			continue
 		}
-		// failed in stage 2: the joined row stage 1 wrote, the
-		// record's columns as read and the table's as joined
 		failed++
 		var row, rec map[string]json.RawMessage
 		if json.Unmarshal([]byte(original(t, g)), &row) != nil || json.Unmarshal([]byte(original(t, w)), &rec) != nil || g.Repartition == nil {
