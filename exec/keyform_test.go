@@ -113,3 +113,25 @@ func compileSchema(t *testing.T, src string, schema *record.Schema) *Program {
 	}
 	return p
 }
+
+// TestEqualNumbersAreOneKey: in an inferred DOUBLE column, numbers that =
+// finds equal however they are written (7.5 and 7.5e0, 0.1 and 1e-1, 100
+// and 1e2) are one group and one DISTINCT row, printed as the FLOAT, and
+// each matches a WHERE on the other form.
+func TestEqualNumbersAreOneKey(t *testing.T) {
+	schema := record.NewSchemaOf(record.Field{Name: "x", Type: record.DoubleType, Inferred: true})
+	var in []record.Record
+	for i, v := range []record.Value{dec("7.5"), record.FloatValue(7.5), dec("0.1"), record.FloatValue(0.1),
+		record.IntValue(100), record.FloatValue(1e2), dec("7.50")} {
+		in = append(in, record.Record{Values: []record.Value{v}, Topic: "t", Offset: int64(i)})
+	}
+	for src, want := range map[string][]string{
+		`SELECT x, COUNT(*) AS n FROM t GROUP BY x EMIT FINAL`:  {"7.5|3", "0.1|2", "100|2"},
+		`SELECT DISTINCT x FROM t`:                              {"7.5", "0.1", "100"},
+		`SELECT x FROM t WHERE x = 7.5e0 OR x = 0.1 OR x = 1e2`: {"7.5", "7.5", "0.1", "0.1", "100", "100", "7.50"},
+	} {
+		if got := runEach(compileSchema(t, src, schema), in).texts(); !slices.Equal(got, want) {
+			t.Errorf("%s: rows %v, want %v", src, got, want)
+		}
+	}
+}

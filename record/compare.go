@@ -10,8 +10,12 @@ import (
 // Compare orders a and b, returning -1, 0 or +1.
 //
 // Numbers compare by value across INTEGER, DECIMAL and FLOAT: INTEGER and
-// DECIMAL exactly (150 = 150.00), against a FLOAT through float64. Like
-// PostgreSQL, NaN equals NaN and sorts above every other number. STRINGs
+// DECIMAL exactly (150 = 150.00), FLOATs as float64, and an INTEGER or
+// DECIMAL with a FLOAT against the number the FLOAT stands for (how it
+// prints, see floatDecimal: 7.5 = 7.5e0, 0.1 = 1e-1, 150 = 1.5e2), so that
+// equality is transitive and a digit of an exact number is never rounded
+// away (2^53+1 ≠ 2^53 as a FLOAT). Like PostgreSQL, NaN equals NaN and sorts
+// above every other number. STRINGs
 // compare byte-wise (lexicographic in UTF-8), BOOLEANs false < true, and
 // TIMESTAMPs by time; a STRING compared with a TIMESTAMP is read as a
 // timestamp (see ToTimestamp). Other mixes of kinds are an error.
@@ -41,8 +45,10 @@ func Compare(a, b Value) (int, error) {
 		return -1, nil
 	case a.isExact() && b.isExact():
 		return cmpDecimal(a.num, a.scaleOf(), b.num, b.scaleOf()), nil
-	case a.isNumeric() && b.isNumeric():
-		return cmpFloat(a.toFloat(), b.toFloat()), nil
+	case a.isExact() && b.kind == Float:
+		return cmpExactFloat(a.num, a.scaleOf(), b.Float()), nil
+	case a.kind == Float && b.isExact():
+		return -cmpExactFloat(b.num, b.scaleOf(), a.Float()), nil
 	case a.kind == Timestamp && b.kind == String:
 		t, err := ToTimestamp(b)
 		if err != nil {
@@ -96,6 +102,24 @@ func (v Value) scaleOf() uint8 {
 		return v.scale
 	}
 	return 0
+}
+
+// cmpExactFloat compares the exact number n × 10^-s with the FLOAT f by the
+// number f stands for (floatDecimal). An f that stands for no exact number
+// compares as a float64, and is never equal to one: |f| ≥ 2^63 is beyond
+// every INTEGER, and a fraction needing more than MaxScale digits lies
+// between two DECIMALs.
+func cmpExactFloat(n int64, s uint8, f float64) int {
+	if m, r, ok := floatDecimal(f); ok {
+		return cmpDecimal(n, s, m, r)
+	}
+	if c := cmpFloat(decimalToFloat(n, s), f); c != 0 {
+		return c
+	}
+	if f > 0 {
+		return -1
+	}
+	return 1
 }
 
 func cmpFloat(a, b float64) int {

@@ -3,6 +3,8 @@ package record
 import (
 	"cmp"
 	"math"
+	"math/rand/v2"
+	"strconv"
 	"testing"
 )
 
@@ -81,5 +83,61 @@ func TestCompareForm(t *testing.T) {
 	}
 	if CompareForm(FloatValue(math.Copysign(0, -1)), FloatValue(0)) >= 0 {
 		t.Error("-0.0 is not before 0.0")
+	}
+}
+
+// TestEqualIffSameKey: for random pairs of numbers in every form (INTEGERs
+// beyond 2^53, DECIMALs of up to 18 digits, FLOATs, -0.0, NaN, ±Inf) and
+// STRINGs spelled like them, a = b exactly when their keys are equal, and
+// their KeyForms as keys of any type stay in their groups: grouping,
+// DISTINCT, joins and routing agree with the = operator.
+func TestEqualIffSameKey(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var pool []Value
+	add := func(v Value) {
+		pool = append(pool, v)
+		if f, err := strconv.ParseFloat(v.String(), 64); err == nil && v.Kind() != String {
+			pool = append(pool, FloatValue(f)) // the nearest FLOAT of an exact number
+			if w, err := ParseNumber(strconv.FormatFloat(f, 'f', -1, 64)); err == nil {
+				pool = append(pool, w) // the decimal a FLOAT prints as
+			}
+		}
+		pool = append(pool, StringValue(v.String()))
+	}
+	for _, v := range []Value{IntValue(0), FloatValue(math.Copysign(0, -1)), FloatValue(math.NaN()), FloatValue(math.Inf(1)),
+		FloatValue(math.Inf(-1)), IntValue(math.MaxInt64), IntValue(math.MinInt64), FloatValue(1 << 63), FloatValue(-(1 << 63)),
+		IntValue(1 << 53), IntValue(1<<53 + 1), DecimalValue(1, 1), FloatValue(0.1), DecimalValue(100000000000000001, 18),
+		FloatValue(1e-19), DecimalValue(1, 18), FloatValue(1e-18), FloatValue(7.5), DecimalValue(7500, 3)} {
+		add(v)
+	}
+	for range 80 {
+		s := uint8(rng.IntN(MaxScale))
+		n := rng.Int64N(1<<rng.IntN(63)+1) - rng.Int64N(1<<rng.IntN(63)+1)
+		add(DecimalValue(n, s))
+		add(DecimalValue(n*10, s+1)) // trailing zero, perhaps overflowing: another number then
+		add(IntValue(n))
+		add(FloatValue(math.Float64frombits(rng.Uint64())))
+		add(FloatValue(float64(n) / math.Pow10(int(s))))
+	}
+	keys := make([]string, len(pool))
+	for i, v := range pool {
+		keys[i] = string(v.AppendKey(nil))
+	}
+	for i, a := range pool {
+		for j, b := range pool {
+			c, err := Compare(a, b)
+			eq := err == nil && c == 0
+			if same := keys[i] == keys[j]; eq != same {
+				t.Fatalf("%v %v and %v %v: equal %v, one key %v", a.Kind(), a, b.Kind(), b, eq, same)
+			}
+			if c2, err2 := Compare(b, a); err == nil && (err2 != nil || c2 != -c) {
+				t.Fatalf("%v vs %v: %d, reversed %d", a, b, c, c2)
+			}
+		}
+		for _, typ := range []Type{AnyType, DoubleType, DecimalType(18, 3), BigintType} {
+			if k := a.KeyForm(typ); string(k.AppendKey(nil)) != string(a.AppendKey(nil)) {
+				t.Fatalf("%v %v: its KeyForm(%s) %v %v is another key", a.Kind(), a, typ, k.Kind(), k)
+			}
+		}
 	}
 }

@@ -1,8 +1,10 @@
 package record
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math"
+	"strconv"
 )
 
 // Key encoding tags. Every encoded value starts with its tag, so values of
@@ -19,10 +21,11 @@ const (
 )
 
 // AppendKey appends a typed, self-delimiting binary encoding of v to b and
-// returns the extended slice. Values that GROUP BY treats as the same group
-// encode identically: numerically equal INTEGER, DECIMAL and whole FLOAT
-// values share one encoding (150, 150.0 and 150.00 are one group), while a
-// STRING "150" never equals the number 150. NULL is a value of its own.
+// returns the extended slice. Values encode alike exactly when Compare finds
+// them equal (NULLs aside): a number encodes as its exact value, a FLOAT as
+// the decimal it stands for (see floatDecimal), so 150, 150.0, 150.00 and
+// 1.5e2 are one key, as are 7.5 and 7.5e0 or 0.1 and 1e-1, while a STRING
+// "150" never equals the number 150. NULL is a value of its own.
 // The encoding is stable across processes and machines: it serves as a
 // grouping map key and as the input of routing hashes.
 func (v Value) AppendKey(b []byte) []byte {
@@ -41,8 +44,11 @@ func (v Value) AppendKey(b []byte) []byte {
 		return appendInt64(append(b, keyDecimal, s), n)
 	case Float:
 		f := v.Float()
-		if f == math.Trunc(f) && f >= -(1<<63) && f < 1<<63 {
-			return appendInt64(append(b, keyNumber), int64(f))
+		if n, s, ok := floatDecimal(f); ok {
+			if s == 0 {
+				return appendInt64(append(b, keyNumber), n)
+			}
+			return appendInt64(append(b, keyDecimal, s), n)
 		}
 		bits := math.Float64bits(f)
 		if f != f { // every NaN is one group
@@ -66,14 +72,16 @@ func (v Value) AppendKey(b []byte) []byte {
 //     150.0 and 1.5e2 are 150.000 in a DECIMAL(6,3) key); one with more
 //     fraction digits than s (which an inferred column may meet after its
 //     sample) keeps them, without trailing zeros;
-//   - a whole number in a DOUBLE key is a FLOAT (-0.0 is 0);
+//   - a number in a DOUBLE key is a FLOAT (-0.0 is 0, 7.50 is 7.5), unless
+//     no FLOAT stands for it (2^53+1, 0.100000000000000001: see
+//     floatDecimal), which keeps its digits;
 //   - a whole number in any other key (INTEGER, BIGINT, a column without a
-//     type) is an INTEGER, another DECIMAL has no trailing zeros;
+//     type) is an INTEGER, another number a DECIMAL without trailing zeros
+//     (1e-7 is 0.0000001);
 //   - every NaN is one NaN, and any other value is as it is.
 //
 // A group's values print alike, and values of different groups print
-// differently, except for a FLOAT and a DECIMAL with equal text (7.5), which
-// AppendKey keeps apart.
+// differently, except a STRING and a number spelled alike.
 func (v Value) KeyForm(t Type) Value {
 	var n int64
 	var s uint8
@@ -87,14 +95,26 @@ func (v Value) KeyForm(t Type) Value {
 		if f != f {
 			return FloatValue(math.NaN())
 		}
-		if f != math.Trunc(f) || f < -(1<<63) || f >= 1<<63 {
+		var ok bool
+		if n, s, ok = floatDecimal(f); !ok {
 			return v
 		}
-		n = int64(f)
 	default:
 		return v
 	}
 	switch {
+	case t.Kind == TypeDouble:
+		// The FLOAT the number stands for, unless no FLOAT stands for it
+		// (0.100000000000000001, 2^53+1): then its own digits.
+		if f := decimalToFloat(n, s); f == f {
+			if m, r, ok := floatDecimal(f); ok && m == n && r == s {
+				return FloatValue(f)
+			}
+		}
+		if s > 0 {
+			return DecimalValue(n, s)
+		}
+		return IntValue(n)
 	case t.Kind == TypeDecimal:
 		if t.Scale > int(s) && t.Scale <= MaxScale {
 			if m, ok := rescaleUp(n, t.Scale-int(s)); ok {
@@ -104,12 +124,70 @@ func (v Value) KeyForm(t Type) Value {
 		return DecimalValue(n, s)
 	case s > 0:
 		return DecimalValue(n, s)
-	case t.Kind == TypeDouble:
-		if f := float64(n); f < 1<<63 && int64(f) == n {
-			return FloatValue(f)
-		}
 	}
 	return IntValue(n)
+}
+
+// floatDecimal returns the exact number n × 10^-s (s ≤ MaxScale, no
+// trailing zeros) that the FLOAT f stands for in comparisons and keys: a
+// whole f in the int64 range is that integer (1.5e2 is 150, -0.0 is 0),
+// another f the shortest decimal that reads back as f, which is how f
+// prints (1e-1 is 0.1, 7.5e0 is 7.5). ok is false when no such number
+// exists (NaN, ±Inf, |f| ≥ 2^63, a fraction needing more than MaxScale
+// digits): such an f equals no INTEGER or DECIMAL.
+func floatDecimal(f float64) (n int64, s uint8, ok bool) {
+	if f == math.Trunc(f) {
+		if f >= -(1<<63) && f < 1<<63 {
+			return int64(f), 0, true
+		}
+		return 0, 0, false
+	}
+	if f != f || math.Abs(f) < 1e-18 {
+		return 0, 0, false
+	}
+	// A decimal of at most 15 significant digits that reads back as f is
+	// the shortest (no two such decimals read back as one float64); most
+	// fractions have one, found without formatting f.
+	for s := 1; s <= 15; s++ {
+		p := float64(pow10[s])
+		m := math.Round(f * p)
+		if math.Abs(m) >= 1e15 {
+			break
+		}
+		if m/p == f {
+			n, r := trimDecimal(int64(m), uint8(s))
+			return n, r, true
+		}
+	}
+	var buf [32]byte
+	text := strconv.AppendFloat(buf[:0], f, 'e', -1, 64) // -d.ddde±xx
+	neg := text[0] == '-'
+	if neg {
+		text = text[1:]
+	}
+	e := bytes.IndexByte(text, 'e')
+	exp := 0
+	for _, c := range text[e+2:] {
+		exp = exp*10 + int(c-'0')
+	}
+	if text[e+1] == '-' {
+		exp = -exp
+	}
+	digits := 0
+	for _, c := range text[:e] {
+		if c != '.' {
+			n = n*10 + int64(c-'0') // at most 17 digits
+			digits++
+		}
+	}
+	scale := digits - 1 - exp // f is not whole, so scale > 0
+	if scale > MaxScale {
+		return 0, 0, false
+	}
+	if neg {
+		n = -n
+	}
+	return n, uint8(scale), true
 }
 
 // trimDecimal returns the DECIMAL n × 10^-s without the trailing zeros of

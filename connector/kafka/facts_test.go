@@ -194,6 +194,11 @@ func TestAppendRoutingKey(t *testing.T) {
 		{[]record.Value{record.DecimalValue(15000, 2)}, "150"},
 		{[]record.Value{record.FloatValue(150)}, "150"},
 		{[]record.Value{record.DecimalValue(1250, 3)}, "1.25"},
+		{[]record.Value{record.FloatValue(0.1)}, "0.1"},
+		{[]record.Value{record.FloatValue(1234567.5)}, "1234567.5"}, // one key with the DECIMAL 1234567.50
+		{[]record.Value{record.DecimalValue(123456750, 2)}, "1234567.5"},
+		{[]record.Value{record.FloatValue(1e-7)}, "0.0000001"},
+		{[]record.Value{record.FloatValue(1e300)}, "1e+300"},
 		{[]record.Value{record.StringValue("12.50")}, "12.50"},
 		{[]record.Value{record.StringValue("T1"), record.DecimalValue(700, 2)}, `["T1",7]`},
 	} {
