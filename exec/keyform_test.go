@@ -135,3 +135,22 @@ func TestEqualNumbersAreOneKey(t *testing.T) {
 		}
 	}
 }
+
+// TestProductKeyHasTheProductScale: GROUP BY p * q over DECIMAL(10,2)
+// columns is a DECIMAL of scale 4, the scale of its values, and its key
+// prints at it (2.5000, not 2.50).
+func TestProductKeyHasTheProductScale(t *testing.T) {
+	schema := record.NewSchemaOf(
+		record.Field{Name: "p", Type: record.DecimalType(10, 2)},
+		record.Field{Name: "q", Type: record.DecimalType(10, 2)},
+	)
+	in := []record.Record{
+		{Values: []record.Value{dec("1.00"), dec("2.50")}, Topic: "t", Offset: 0},
+		{Values: []record.Value{dec("0.50"), dec("5.00")}, Topic: "t", Offset: 1},
+		{Values: []record.Value{dec("1.25"), dec("1.25")}, Topic: "t", Offset: 2},
+	}
+	p := compileSchema(t, `SELECT p * q AS k, COUNT(*) AS n FROM t GROUP BY p * q EMIT FINAL`, schema)
+	if got, want := runEach(p, in).texts(), []string{"2.5000|2", "1.5625|1"}; !slices.Equal(got, want) {
+		t.Errorf("rows %v, want %v", got, want)
+	}
+}

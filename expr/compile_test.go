@@ -217,3 +217,38 @@ func TestTypeErrorsBeforeRunning(t *testing.T) {
 		}
 	}
 }
+
+// TestDecimalArithmeticTypes: the type of a DECIMAL expression has the
+// scale its values have (record.Arith): the sum of the scales for *,
+// max(scales, 6) for /, the larger otherwise, at most 18.
+func TestDecimalArithmeticTypes(t *testing.T) {
+	schema := record.NewSchemaOf(
+		record.Field{Name: "price", Type: record.DecimalType(10, 2)},
+		record.Field{Name: "rate", Type: record.DecimalType(6, 4)},
+		record.Field{Name: "quantity", Type: record.IntegerType},
+	)
+	row := &record.Record{Values: []record.Value{record.DecimalValue(250, 2), record.DecimalValue(15000, 4), record.IntValue(3)}}
+	for _, c := range []struct{ src, typ, val string }{
+		{"price * price", "DECIMAL(18,4)", "6.2500"},
+		{"price * rate", "DECIMAL(18,6)", "3.750000"},
+		{"price * quantity", "DECIMAL(18,2)", "7.50"},
+		{"price / price", "DECIMAL(18,6)", "1.000000"},
+		{"quantity / price", "DECIMAL(18,6)", "1.200000"},
+		{"price + rate", "DECIMAL(18,4)", "4.0000"},
+		{"price % rate", "DECIMAL(18,4)", "1.0000"},
+		{"rate * rate * rate * rate * rate", "DECIMAL(18,18)", "7.593750000000000000"},
+	} {
+		stmts, err := sql.Parse("q.sql", "SELECT "+c.src+" FROM t")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, typ, err := CompileTyped(stmts[0].Select().Items[0].Expr, &Scope{Schema: schema})
+		if err != nil || typ.String() != c.typ {
+			t.Errorf("%s: type %s, %v; want %s", c.src, typ, err, c.typ)
+			continue
+		}
+		if v, err := f(row); err != nil || v.String() != c.val {
+			t.Errorf("%s = %v, %v; want %s", c.src, v, err, c.val)
+		}
+	}
+}

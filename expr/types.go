@@ -170,7 +170,7 @@ func arithType(op sql.BinaryOp, l, r record.Type) (record.Type, bool) {
 		case l.Kind == record.TypeDouble || r.Kind == record.TypeDouble:
 			return record.DoubleType, true
 		case l.Kind == record.TypeDecimal || r.Kind == record.TypeDecimal:
-			return record.DecimalType(record.MaxPrecision, max(l.Scale, r.Scale)), true
+			return record.DecimalType(record.MaxPrecision, decimalScale(op, l.Scale, r.Scale)), true
 		}
 		return record.BigintType, true
 	case l.Kind == record.TypeTimestamp && r.Kind == record.TypeTimestamp:
@@ -179,6 +179,21 @@ func arithType(op sql.BinaryOp, l, r record.Type) (record.Type, bool) {
 		return record.TimestampType, op == sql.Add || op == sql.Sub && l.Kind == record.TypeTimestamp
 	}
 	return record.AnyType, false
+}
+
+// decimalScale is the scale of a DECIMAL a op b over operands of scales sa
+// and sb (an INTEGER's is 0), the scale record.Arith gives its values: the
+// sum of the scales for *, max(sa, sb, record.DivisionScale) for /, the
+// larger scale otherwise, at most record.MaxScale (a product of more
+// fraction digits drops its trailing zeros or overflows).
+func decimalScale(op sql.BinaryOp, sa, sb int) int {
+	switch op {
+	case sql.Mul:
+		return min(sa+sb, record.MaxScale)
+	case sql.Div:
+		return min(max(sa, sb, record.DivisionScale), record.MaxScale)
+	}
+	return max(sa, sb)
 }
 
 func isInteger(t record.Type) bool {
