@@ -66,3 +66,30 @@ func TestFileTableKeepsTheLastRow(t *testing.T) {
 		}
 	}
 }
+
+// TestTableKeyPrintsAsAGroupKey: a table keyed by an inferred DECIMAL
+// column keeps its key in the form of the column's type (as a GROUP BY key
+// prints, record.Value.KeyForm), not in that of its latest row: 150.0 and
+// then 150 are the row of key 150.000, whose other columns are the latest.
+func TestTableKeyPrintsAsAGroupKey(t *testing.T) {
+	schema := record.NewSchemaOf(
+		record.Field{Name: "k", Type: record.DecimalType(6, 3), Inferred: true},
+		record.Field{Name: "v", Type: record.BigintType},
+	)
+	for _, keys := range [][]record.Value{
+		{record.DecimalValue(1500, 1), record.IntValue(150)},
+		{record.IntValue(150), record.FloatValue(1.5e2)},
+	} {
+		table, err := NewTable("t", schema, []string{"k"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, k := range keys {
+			table.Apply(&record.Record{Values: []record.Value{k, record.IntValue(int64(i))}})
+		}
+		r, ok := table.shards[0].rows.get(record.IntValue(150).AppendKey(nil))
+		if got := fmt.Sprint(r.vals); !ok || got != "[150.000 1]" {
+			t.Errorf("keys %v: row %s, want [150.000 1]", keys, got)
+		}
+	}
+}

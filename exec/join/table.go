@@ -383,6 +383,11 @@ func (t *Table) Apply(rec *record.Record) bool {
 	defer t.layout.RUnlock()
 	sh := t.shards[t.shardOf(rec.Values, rec.Partition, &buf)]
 	r := row{vals: append([]record.Value(nil), rec.Values...), part: rec.Partition}
+	for _, s := range t.pk { // the key prints as a group key does, whichever row came last
+		if s < len(r.vals) {
+			r.vals[s] = r.vals[s].KeyForm(t.schema.Field(s).Type)
+		}
+	}
 	if t.windowed {
 		r.start, r.last = rec.WindowStart, rec.EventTime
 	}
