@@ -283,7 +283,8 @@ func sameDeadLetters(t *testing.T, got, want map[string]connector.DeadLetterJSON
 // across processes, printed in one form, one process's, and the message
 // key of each row written to Kafka is the text of the row's key columns:
 // a GROUP BY of an inferred DECIMAL without a window (EMIT CHANGES), with
-// a second key column, and of a DOUBLE computed from it, in windows.
+// a second key column, of a DOUBLE computed from it, in windows, and of a
+// table's inferred DECIMAL column after a stream-table join.
 func TestAuditKeyFormsAcrossProcesses(t *testing.T) {
 	t.Parallel()
 	const base = int64(1_700_000_000_000)
@@ -293,18 +294,27 @@ func TestAuditKeyFormsAcrossProcesses(t *testing.T) {
 		levels = append(levels, kafka.Message{Key: fmt.Appendf(nil, "t%d", i%13),
 			Value: fmt.Appendf(nil, `{"trader":"t%d","lvl":%s,"q":%d,"ts":%d}`, i%13, forms[(i/7)%int64(len(forms))], i%7, base+i)})
 	}
+	levelsOf := func(stmt string) func(*testing.T) shape {
+		return func(t *testing.T) shape { return tradeShapeOf(t, levels, stmt, "event.time.field", "ts") }
+	}
 	for name, tc := range map[string]struct {
-		stmt    string
+		shape   func(*testing.T) shape
 		key     []string
 		changes bool
 	}{
-		"changes":        {"SELECT lvl, COUNT(*) AS n, SUM(q) AS q FROM trades GROUP BY lvl EMIT CHANGES", []string{"lvl"}, true},
-		"two-columns":    {"SELECT q, lvl, COUNT(*) AS n FROM trades GROUP BY q, lvl EMIT CHANGES", []string{"q", "lvl"}, true},
-		"double-windows": {"SELECT CAST(lvl AS DOUBLE) AS d, _WINDOW_START AS w, COUNT(*) AS n FROM trades GROUP BY CAST(lvl AS DOUBLE) WINDOW TUMBLING(ts, INTERVAL '300' MILLISECOND) EMIT FINAL", []string{"d"}, false},
+		"changes":        {levelsOf("SELECT lvl, COUNT(*) AS n, SUM(q) AS q FROM trades GROUP BY lvl EMIT CHANGES"), []string{"lvl"}, true},
+		"two-columns":    {levelsOf("SELECT q, lvl, COUNT(*) AS n FROM trades GROUP BY q, lvl EMIT CHANGES"), []string{"q", "lvl"}, true},
+		"double-windows": {levelsOf("SELECT CAST(lvl AS DOUBLE) AS d, _WINDOW_START AS w, COUNT(*) AS n FROM trades GROUP BY CAST(lvl AS DOUBLE) WINDOW TUMBLING(ts, INTERVAL '300' MILLISECOND) EMIT FINAL"), []string{"d"}, false},
+		// a table's DECIMAL column, 1, 1.0 and 1.00 in rows of
+		// symbols whose trades are in different partitions
+		"table-column": {func(t *testing.T) shape {
+			sc := enriched(t, nil, "SELECT s.lot, COUNT(*) AS n", "JOIN symbols s ON t.symbol = s.symbol", "GROUP BY s.lot EMIT CHANGES")
+			return shape{kafkaInput: sc.kafkaInput, stmt: sc.stmt}
+		}, []string{"lot"}, true},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			sh := tradeShapeOf(t, levels, tc.stmt, "event.time.field", "ts")
+			sh := tc.shape(t)
 			sh.changes, sh.few = tc.changes, true
 			brokers := sh.start(t, "want", "got")
 			got := sh.group(t, brokers, 3)
