@@ -372,8 +372,8 @@ func (p *Plan) stageWork() (one, two string) {
 	}
 	if len(r.JoinedTables) > 0 {
 		joined := strings.Join(r.JoinedTables, ", ")
-		one = fmt.Sprintf("reads %s as a member of group %s, and table %s whole (to the end it has when the process starts, before the stream; a Kafka table is followed after), looks each record up in %s as it reads it and writes the joined row (a record an inner join drops is not written) to topic %s (%s, created if missing), to the partition of its %s (murmur2), with the watermark of its source partition",
-			streams[0], r.Group, joined, joined, r.Topic, parts, key)
+		one = fmt.Sprintf("reads %s as a member of group %s, and table %s whole (to the end it has when the process starts, before the stream; a Kafka table is followed after), looks each record up in %s as it reads it and writes the joined row (%s) to topic %s (%s, created if missing), to the partition of its %s (murmur2), with the watermark of its source partition",
+			streams[0], r.Group, joined, joined, p.unmatchedInStageOne(), r.Topic, parts, key)
 		two = fmt.Sprintf("reads %s in group %s (each key in one partition, so in one process; whole partitions move on a rebalance and are replayed from their committed offsets) and runs the query after the join over the joined rows; it never looks %s up, so a replay reads the values stage 1 joined",
 			r.Topic, r.Group, joined) + p.rowWindowReplay()
 		return one, two
@@ -635,4 +635,26 @@ func ExplainJSON(w io.Writer, plans []*Plan) error {
 	}
 	_, err = io.WriteString(w, secret.Redact(string(b))+"\n")
 	return err
+}
+
+// unmatchedInStageOne says what stage 1 writes of a record that finds no
+// row in a table it joins: nothing after an inner join, the record with
+// NULLs in the table's columns after a LEFT JOIN.
+func (p *Plan) unmatchedInStageOne() string {
+	var inner, left bool
+	for _, j := range p.Statement.Query.Joins {
+		inner = inner || j.Kind == sql.InnerJoin
+		left = left || j.Kind == sql.LeftJoin
+	}
+	var says []string
+	if inner {
+		says = append(says, "a record an inner join drops is not written")
+	}
+	if left {
+		says = append(says, "a record a LEFT JOIN finds no row for is written with NULLs in the table's columns")
+	}
+	if len(says) == 0 {
+		return "a record the join drops is not written"
+	}
+	return strings.Join(says, "; ")
 }
