@@ -237,13 +237,36 @@ func TestAuditDeadLettersOfRepartitionedRecords(t *testing.T) {
 	brokers := sh.start(t, "want", "got", "dead-want", "dead-got")
 	got := sh.group(t, brokers, 3, "dlq.topic", "dead-got")
 	sameLines(t, "rows of the group", got, sh.oneProcess(t, brokers, "dlq.topic", "dead-want"))
-	want, gotDead := deadLetters(t, brokers, "dead-want"), deadLetters(t, brokers, "dead-got")
-	if len(want) != len(gotDead) {
-		t.Errorf("the group dead-lettered %d records, one process %d", len(gotDead), len(want))
+	sameDeadLetterPlaces(t, deadLetters(t, brokers, "dead-got"), deadLetters(t, brokers, "dead-want"), bad, func(at string, g, w connector.DeadLetterJSON, malformed bool) {
+		if malformed {
+			if original(t, g) != original(t, w) {
+				t.Errorf("dead letter at %s holds %q, want the original %q", at, original(t, g), original(t, w))
+			}
+			return
+		}
+		if !strings.Contains(g.Reason, "division by zero") {
+			t.Errorf("dead letter at %s: reason %q, want a division by zero", at, g.Reason)
+		}
+		if g.Repartition == nil {
+			t.Errorf("dead letter at %s of stage 2 does not give its place in the repartition topic", at)
+		}
+	})
+}
+
+// sameDeadLetterPlaces fails the test unless the group's dead letters got
+// are at the places of one process's, want, with the same reasons, and
+// hands each pair to check, malformed when want holds one of the original
+// bytes of the malformed records, bad. It fails the test too when there
+// are no dead letters of records that were not malformed, or not every
+// malformed one: it would check little.
+func sameDeadLetterPlaces(t *testing.T, got, want map[string]connector.DeadLetterJSON, bad map[string]bool, check func(at string, g, w connector.DeadLetterJSON, malformed bool)) {
+	t.Helper()
+	if len(want) != len(got) {
+		t.Errorf("the group dead-lettered %d records, one process %d", len(got), len(want))
 	}
 	malformed, failed := 0, 0
 	for at, w := range want {
-		g, ok := gotDead[at]
+		g, ok := got[at]
 		switch {
 		case !ok:
 			t.Errorf("no dead letter at %s (one process: %s)", at, w.Reason)
@@ -253,18 +276,10 @@ func TestAuditDeadLettersOfRepartitionedRecords(t *testing.T) {
 		}
 		if bad[original(t, w)] {
 			malformed++
-			if original(t, g) != original(t, w) {
-				t.Errorf("dead letter at %s holds %q, want the original %q", at, original(t, g), original(t, w))
-			}
-			continue
+		} else {
+			failed++
 		}
-		failed++
-		if !strings.Contains(g.Reason, "division by zero") {
-			t.Errorf("dead letter at %s: reason %q, want a division by zero", at, g.Reason)
-		}
-		if g.Repartition == nil {
-			t.Errorf("dead letter at %s of stage 2 does not give its place in the repartition topic", at)
-		}
+		check(at, g, w, bad[original(t, w)])
 	}
 	if malformed != len(bad) || failed == 0 {
 		t.Errorf("%d malformed records dead-lettered of %d, %d failed: the test checks little", malformed, len(bad), failed)

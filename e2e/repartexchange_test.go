@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/sluicesql/sluice/connector/kafka"
 	"github.com/sluicesql/sluice/internal/kafkatest"
@@ -138,26 +137,7 @@ func BenchmarkExchangedJoin(b *testing.B) {
 		return strings.NewReplacer("SELECT o.order_id, o.customer, o.amount, p.pay_id, p.paid", "SELECT "+key+", _WINDOW_START AS w, COUNT(*) AS n, SUM(p.paid) AS paid",
 			"\nWITH", "\nGROUP BY "+key+" WINDOW TUMBLING(INTERVAL '200' MILLISECOND) EMIT FINAL\nWITH").Replace(sc.stmt)
 	}
-	for _, tc := range []struct {
-		name, key string
-		processes int
-		grouped   bool
-	}{{"one-process", "o.customer", 1, false}, {"one-hop/1", "o.order_id", 1, true}, {"two-hops/1", "o.customer", 1, true}, {"two-hops/2", "o.customer", 2, true}} {
-		b.Run(tc.name, func(b *testing.B) {
-			var elapsed, cpu time.Duration
-			for range b.N {
-				var group []string
-				if tc.grouped {
-					group = []string{"group.id", freshGroup(tc.name)}
-				}
-				text := joinScenario{kafkaInput: sc.kafkaInput, stmt: by(tc.key)}.text(brokers, fmt.Sprintf("'out.type'='file_sink', 'out.path'='%s'", b.TempDir()+"/out.jsonl"), group...)
-				wall, used := runProcesses(b, text, tc.processes)
-				elapsed, cpu = elapsed+wall, cpu+used
-			}
-			b.ReportMetric(float64(records)*float64(b.N)/elapsed.Seconds(), "rec/s")
-			b.ReportMetric(float64(cpu.Nanoseconds())/float64(records*b.N), "cpu-ns/rec")
-		})
-	}
+	benchHops(b, brokers, records, sc.kafkaInput, by, []hopRun{{"one-process", "o.customer", 1, false}, {"one-hop/1", "o.order_id", 1, true}, {"two-hops/1", "o.customer", 1, true}, {"two-hops/2", "o.customer", 2, true}})
 }
 
 // TestExchangedJoinRunsAgain: a second bounded run of the group reads on

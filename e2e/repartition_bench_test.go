@@ -186,3 +186,33 @@ func cpuTime(b *testing.B) time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// hopRun is one case of benchHops: the statement grouped by key, run in
+// processes processes, in a consumer group when grouped.
+type hopRun struct {
+	name, key string
+	processes int
+	grouped   bool
+}
+
+// benchHops runs, for each case, the statement by(key) over in's topics
+// on brokers (records in all) to the end of the topics, writing to a file,
+// and reports records/s and CPU per record.
+func benchHops(b *testing.B, brokers string, records int, in kafkaInput, by func(key string) string, cases []hopRun) {
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			var elapsed, cpu time.Duration
+			for range b.N {
+				var group []string
+				if tc.grouped {
+					group = []string{"group.id", freshGroup(tc.name)}
+				}
+				text := joinScenario{kafkaInput: in, stmt: by(tc.key)}.text(brokers, fmt.Sprintf("'out.type'='file_sink', 'out.path'='%s'", b.TempDir()+"/out.jsonl"), group...)
+				wall, used := runProcesses(b, text, tc.processes)
+				elapsed, cpu = elapsed+wall, cpu+used
+			}
+			b.ReportMetric(float64(records)*float64(b.N)/elapsed.Seconds(), "rec/s")
+			b.ReportMetric(float64(cpu.Nanoseconds())/float64(records*b.N), "cpu-ns/rec")
+		})
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/sluicesql/sluice/connector/kafka"
 	"github.com/sluicesql/sluice/plan"
@@ -148,24 +147,5 @@ func BenchmarkTableColumnRouted(b *testing.B) {
 	by := func(key string) string {
 		return strings.NewReplacer("SELECT r.region,", "SELECT "+key+",", "GROUP BY r.region", "GROUP BY "+key).Replace(sc.stmt)
 	}
-	for _, tc := range []struct {
-		name, key string
-		processes int
-		grouped   bool
-	}{{"one-process", "r.region", 1, false}, {"joined-in-stage-2/1", "t.trader_id", 1, true}, {"joined-in-stage-1/1", "r.region", 1, true}, {"joined-in-stage-1/2", "r.region", 2, true}} {
-		b.Run(tc.name, func(b *testing.B) {
-			var elapsed, cpu time.Duration
-			for range b.N {
-				var group []string
-				if tc.grouped {
-					group = []string{"group.id", freshGroup(tc.name)}
-				}
-				text := joinScenario{kafkaInput: sc.kafkaInput, stmt: by(tc.key)}.text(brokers, fmt.Sprintf("'out.type'='file_sink', 'out.path'='%s'", b.TempDir()+"/out.jsonl"), group...)
-				wall, used := runProcesses(b, text, tc.processes)
-				elapsed, cpu = elapsed+wall, cpu+used
-			}
-			b.ReportMetric(float64(records)*float64(b.N)/elapsed.Seconds(), "rec/s")
-			b.ReportMetric(float64(cpu.Nanoseconds())/float64(records*b.N), "cpu-ns/rec")
-		})
-	}
+	benchHops(b, brokers, records, sc.kafkaInput, by, []hopRun{{"one-process", "r.region", 1, false}, {"joined-in-stage-2/1", "t.trader_id", 1, true}, {"joined-in-stage-1/1", "r.region", 1, true}, {"joined-in-stage-1/2", "r.region", 2, true}})
 }
