@@ -190,11 +190,12 @@ func decimalWords(n int64, s uint8) (tag, x uint64) {
 	return tagDecimal | uint64(s)<<8, uint64(n)
 }
 
-// floatWords hashes a whole FLOAT in the INTEGER range as that INTEGER, and
-// every NaN alike, as AppendKey does.
+// floatWords hashes a FLOAT as the INTEGER or DECIMAL it stands for
+// (record.FloatDecimal: 1.5e2 as 150, 7.5e0 as 7.5), and every NaN alike,
+// as AppendKey does.
 func floatWords(f float64) (tag, x uint64) {
-	if f == math.Trunc(f) && f >= -(1<<63) && f < 1<<63 {
-		return tagNumber, uint64(int64(f))
+	if n, s, ok := record.FloatDecimal(f); ok {
+		return decimalWords(n, s)
 	}
 	if f != f {
 		return tagFloat, 0x7ff8000000000001

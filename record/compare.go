@@ -12,7 +12,7 @@ import (
 // Numbers compare by value across INTEGER, DECIMAL and FLOAT: INTEGER and
 // DECIMAL exactly (150 = 150.00), FLOATs as float64, and an INTEGER or
 // DECIMAL with a FLOAT against the number the FLOAT stands for (how it
-// prints, see floatDecimal: 7.5 = 7.5e0, 0.1 = 1e-1, 150 = 1.5e2), so that
+// prints, see FloatDecimal: 7.5 = 7.5e0, 0.1 = 1e-1, 150 = 1.5e2), so that
 // equality is transitive and a digit of an exact number is never rounded
 // away (2^53+1 ≠ 2^53 as a FLOAT). Like PostgreSQL, NaN equals NaN and sorts
 // above every other number. STRINGs
@@ -105,12 +105,12 @@ func (v Value) scaleOf() uint8 {
 }
 
 // cmpExactFloat compares the exact number n × 10^-s with the FLOAT f by the
-// number f stands for (floatDecimal). An f that stands for no exact number
+// number f stands for (FloatDecimal). An f that stands for no exact number
 // compares as a float64, and is never equal to one: |f| ≥ 2^63 is beyond
 // every INTEGER, and a fraction needing more than MaxScale digits lies
 // between two DECIMALs.
 func cmpExactFloat(n int64, s uint8, f float64) int {
-	if m, r, ok := floatDecimal(f); ok {
+	if m, r, ok := FloatDecimal(f); ok {
 		return cmpDecimal(n, s, m, r)
 	}
 	if c := cmpFloat(decimalToFloat(n, s), f); c != 0 {

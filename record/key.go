@@ -23,7 +23,7 @@ const (
 // AppendKey appends a typed, self-delimiting binary encoding of v to b and
 // returns the extended slice. Values encode alike exactly when Compare finds
 // them equal (NULLs aside): a number encodes as its exact value, a FLOAT as
-// the decimal it stands for (see floatDecimal), so 150, 150.0, 150.00 and
+// the decimal it stands for (see FloatDecimal), so 150, 150.0, 150.00 and
 // 1.5e2 are one key, as are 7.5 and 7.5e0 or 0.1 and 1e-1, while a STRING
 // "150" never equals the number 150. NULL is a value of its own.
 // The encoding is stable across processes and machines: it serves as a
@@ -44,7 +44,7 @@ func (v Value) AppendKey(b []byte) []byte {
 		return appendInt64(append(b, keyDecimal, s), n)
 	case Float:
 		f := v.Float()
-		if n, s, ok := floatDecimal(f); ok {
+		if n, s, ok := FloatDecimal(f); ok {
 			if s == 0 {
 				return appendInt64(append(b, keyNumber), n)
 			}
@@ -74,7 +74,7 @@ func (v Value) AppendKey(b []byte) []byte {
 //     sample) keeps them, without trailing zeros;
 //   - a number in a DOUBLE key is a FLOAT (-0.0 is 0, 7.50 is 7.5), unless
 //     no FLOAT stands for it (2^53+1, 0.100000000000000001: see
-//     floatDecimal), which keeps its digits;
+//     FloatDecimal), which keeps its digits;
 //   - a whole number in any other key (INTEGER, BIGINT, a column without a
 //     type) is an INTEGER, another number a DECIMAL without trailing zeros
 //     (1e-7 is 0.0000001);
@@ -96,7 +96,7 @@ func (v Value) KeyForm(t Type) Value {
 			return FloatValue(math.NaN())
 		}
 		var ok bool
-		if n, s, ok = floatDecimal(f); !ok {
+		if n, s, ok = FloatDecimal(f); !ok {
 			return v
 		}
 	default:
@@ -107,7 +107,7 @@ func (v Value) KeyForm(t Type) Value {
 		// The FLOAT the number stands for, unless no FLOAT stands for it
 		// (0.100000000000000001, 2^53+1): then its own digits.
 		if f := decimalToFloat(n, s); f == f {
-			if m, r, ok := floatDecimal(f); ok && m == n && r == s {
+			if m, r, ok := FloatDecimal(f); ok && m == n && r == s {
 				return FloatValue(f)
 			}
 		}
@@ -128,14 +128,14 @@ func (v Value) KeyForm(t Type) Value {
 	return IntValue(n)
 }
 
-// floatDecimal returns the exact number n × 10^-s (s ≤ MaxScale, no
+// FloatDecimal returns the exact number n × 10^-s (s ≤ MaxScale, no
 // trailing zeros) that the FLOAT f stands for in comparisons and keys: a
 // whole f in the int64 range is that integer (1.5e2 is 150, -0.0 is 0),
 // another f the shortest decimal that reads back as f, which is how f
 // prints (1e-1 is 0.1, 7.5e0 is 7.5). ok is false when no such number
 // exists (NaN, ±Inf, |f| ≥ 2^63, a fraction needing more than MaxScale
 // digits): such an f equals no INTEGER or DECIMAL.
-func floatDecimal(f float64) (n int64, s uint8, ok bool) {
+func FloatDecimal(f float64) (n int64, s uint8, ok bool) {
 	if f == math.Trunc(f) {
 		if f >= -(1<<63) && f < 1<<63 {
 			return int64(f), 0, true
