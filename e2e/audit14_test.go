@@ -197,15 +197,7 @@ func TestAuditTableColumnShapes(t *testing.T) {
 func TestAuditTableColumnDeadLetters(t *testing.T) {
 	t.Parallel()
 	msgs := keyBy(genTrades(t, 6000, 400), bySymbol)
-	bad := map[string]bool{} // the original bytes of the malformed records
-	for i := 50; i < len(msgs); i += 613 {
-		msgs[i].Value = msgs[i].Value[:len(msgs[i].Value)/2]
-		bad[string(msgs[i].Value)] = true
-	}
-	for i := 90; i < len(msgs); i += 877 {
-		msgs[i].Value = quantityRe.ReplaceAll(msgs[i].Value, []byte(`"quantity":"many"`))
-		bad[string(msgs[i].Value)] = true
-	}
+	bad := spoilTrades(msgs)
 	const window = " WINDOW TUMBLING(trade_time, INTERVAL '100' MILLISECOND) EMIT FINAL"
 	for name, tc := range map[string]struct {
 		sel, joins, tail string

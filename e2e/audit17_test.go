@@ -222,15 +222,7 @@ func TestAuditProcessesLeaveGracefully(t *testing.T) {
 func TestAuditDeadLettersOfRepartitionedRecords(t *testing.T) {
 	t.Parallel()
 	msgs := keyBy(genTrades(t, 6000, 40), byTrader)
-	bad := map[string]bool{} // the original bytes of the malformed records
-	for i := 50; i < len(msgs); i += 613 {
-		msgs[i].Value = msgs[i].Value[:len(msgs[i].Value)/2]
-		bad[string(msgs[i].Value)] = true
-	}
-	for i := 90; i < len(msgs); i += 877 {
-		msgs[i].Value = quantityRe.ReplaceAll(msgs[i].Value, []byte(`"quantity":"many"`))
-		bad[string(msgs[i].Value)] = true
-	}
+	bad := spoilTrades(msgs)
 	sh := tradeShapeOf(t, msgs, "SELECT symbol, _WINDOW_START AS w, COUNT(*) AS n, SUM(quantity) AS qty FROM trades "+
 		"WHERE 100 / (quantity %% 97) >= 0 GROUP BY symbol WINDOW TUMBLING(trade_time, INTERVAL '100' MILLISECOND) EMIT FINAL",
 		"trades.columns", "trader_id BIGINT, symbol STRING, price DECIMAL(10,2), quantity BIGINT, trade_time TIMESTAMP")
@@ -284,6 +276,21 @@ func sameDeadLetterPlaces(t *testing.T, got, want map[string]connector.DeadLette
 	if malformed != len(bad) || failed == 0 {
 		t.Errorf("%d malformed records dead-lettered of %d, %d failed: the test checks little", malformed, len(bad), failed)
 	}
+}
+
+// spoilTrades makes some of msgs malformed, cut in half or with a
+// quantity that is no number, and returns their original bytes.
+func spoilTrades(msgs []kafka.Message) map[string]bool {
+	bad := map[string]bool{}
+	for i := 50; i < len(msgs); i += 613 {
+		msgs[i].Value = msgs[i].Value[:len(msgs[i].Value)/2]
+		bad[string(msgs[i].Value)] = true
+	}
+	for i := 90; i < len(msgs); i += 877 {
+		msgs[i].Value = quantityRe.ReplaceAll(msgs[i].Value, []byte(`"quantity":"many"`))
+		bad[string(msgs[i].Value)] = true
+	}
+	return bad
 }
 
 // quantityRe matches the quantity of a generated trade's JSON line.
