@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/sluicesql/sluice/connector"
 	"github.com/sluicesql/sluice/connector/kafka"
 	"github.com/sluicesql/sluice/partition"
 )
@@ -229,4 +231,53 @@ WITH ('trades.type'='kafka_source', 'trades.bootstrap.servers'='%[1]s',
 		t.Errorf("in %d, want %d", sum.Total.In, len(trades))
 	}
 	sameLines(t, "joined counts", readLines(t, out), want)
+}
+
+// TestTableTombstoneByNumericKey: a tombstone deletes the row of a
+// DECIMAL(6,3) key whose message key spells the number otherwise ("2.500"
+// for the row keyed "2.5"), so no trade meets it; one whose message key is
+// no number deletes nothing and is in the dead-letter file at its place,
+// with the reason. The traders topic has one partition, so that the
+// tombstones, keyed otherwise, come after their rows.
+func TestTableTombstoneByNumericKey(t *testing.T) {
+	t.Parallel()
+	brokers := startCluster(t, "trades")
+	createTopic(t, brokers, "traders", 1)
+	var table, trades []kafka.Message
+	for i := range 10 {
+		table = append(table, kafka.Message{Key: fmt.Appendf(nil, "%d.5", i), Value: fmt.Appendf(nil, `{"trader_id":%d.5,"name":"n%d"}`, i, i)})
+	}
+	for i := 0; i < 10; i += 2 {
+		table = append(table, kafka.Message{Key: fmt.Appendf(nil, "%d.500", i)}) // tombstone
+	}
+	table = append(table, kafka.Message{Key: []byte("x7")}) // a tombstone of no key
+	var want []string
+	for i := range 40 {
+		trades = append(trades, kafka.Message{Key: fmt.Appendf(nil, "%d", i), Value: fmt.Appendf(nil, `{"id":%d,"trader_id":%d.5}`, i, i%10)})
+		if i%2 == 1 {
+			want = append(want, fmt.Sprintf(`{"id":%d,"name":"n%d"}`, i, i%10))
+		}
+	}
+	slices.Sort(want)
+	produce(t, brokers, "trades", trades)
+	produce(t, brokers, "traders", table)
+	dir := t.TempDir()
+	out, dlq := filepath.Join(dir, "out.jsonl"), filepath.Join(dir, "dead.jsonl")
+	runToEnd(t, fmt.Sprintf(`CREATE STREAM out AS SELECT t.id, r.name FROM trades t JOIN traders r ON t.trader_id = r.trader_id
+WITH ('trades.type'='kafka_source', 'trades.bootstrap.servers'='%[1]s', 'trades.columns'='id BIGINT, trader_id DECIMAL(6,3)',
+      'traders.type'='kafka_source', 'traders.bootstrap.servers'='%[1]s', 'traders.primary.key'='trader_id',
+      'traders.columns'='trader_id DECIMAL(6,3), name STRING',
+      'out.type'='file_sink', 'out.path'='%[2]s', 'dlq.path'='%[3]s')`, brokers, out, dlq))
+	sameLines(t, "trades joined with the traders not deleted", readLines(t, out), want)
+	dead := readLines(t, dlq)
+	if len(dead) != 1 {
+		t.Fatalf("dead letters %q, want the tombstone keyed x7", dead)
+	}
+	var e connector.DeadLetterJSON
+	if err := json.Unmarshal([]byte(dead[0]), &e); err != nil {
+		t.Fatal(err)
+	}
+	if e.Source != "traders" || e.Partition != 0 || e.Offset != int64(len(table)-1) || !strings.Contains(e.Reason, `message key "x7" is no key of column trader_id`) {
+		t.Errorf("dead letter %+v, want the tombstone of traders at partition 0 offset %d, its reason naming its key", e, len(table)-1)
+	}
 }

@@ -32,11 +32,11 @@ type Loader struct {
 	wg     sync.WaitGroup
 
 	mu        sync.Mutex
-	tombs     map[int32][]connector.DeadLetter // per partition: tombstones not yet applied
-	ends      map[int32]int64                  // bootstrap end offsets (offsetLister)
-	behind    map[int32]bool                   // partitions still bootstrapping
-	listed    bool                             // readers' channel closed: every partition is known
-	open      int                              // readers still reading
+	tombs     map[int32][]tombstone // per partition: tombstones not yet applied
+	ends      map[int32]int64       // bootstrap end offsets (offsetLister)
+	behind    map[int32]bool        // partitions still bootstrapping
+	listed    bool                  // readers' channel closed: every partition is known
+	open      int                   // readers still reading
 	caughtUp  chan struct{}
 	caughtErr error
 	done      bool
@@ -44,10 +44,17 @@ type Loader struct {
 	dead      int64
 }
 
+// tombstone is a message with no value that deletes its key's row: its
+// offset and the encoded keys it names (Table.tombstoneKeys).
+type tombstone struct {
+	offset int64
+	keys   [][]byte
+}
+
 // Load opens src with the table's schema and starts reading it in the
 // background. Dead letters that are not tombstones go to dlq.
 func Load(ctx context.Context, t *Table, src connector.Source, dlq connector.DeadLetters) (*Loader, error) {
-	l := &Loader{t: t, src: src, next: dlq, tombs: map[int32][]connector.DeadLetter{}, behind: map[int32]bool{},
+	l := &Loader{t: t, src: src, next: dlq, tombs: map[int32][]tombstone{}, behind: map[int32]bool{},
 		caughtUp: make(chan struct{})}
 	if sq, ok := src.(connector.Sequenced); ok && sq.Sequenced() {
 		t.KeepSourceOrder()
@@ -157,17 +164,17 @@ func (l *Loader) apply(p int32, recs []record.Record) {
 	delete(l.tombs, p)
 	l.records += int64(len(recs))
 	l.mu.Unlock()
-	sort.SliceStable(tombs, func(i, j int) bool { return tombs[i].Offset < tombs[j].Offset })
+	sort.SliceStable(tombs, func(i, j int) bool { return tombs[i].offset < tombs[j].offset })
 	i := 0
 	for k := range recs {
-		for i < len(tombs) && tombs[i].Offset < recs[k].Offset {
-			l.t.Delete(tombs[i].Key)
+		for i < len(tombs) && tombs[i].offset < recs[k].Offset {
+			l.t.deleteKeys(tombs[i].keys)
 			i++
 		}
 		l.t.Apply(&recs[k])
 	}
 	for ; i < len(tombs); i++ {
-		l.t.Delete(tombs[i].Key)
+		l.t.deleteKeys(tombs[i].keys)
 	}
 }
 
@@ -191,24 +198,30 @@ func (l *Loader) checkLocked() {
 }
 
 // Add takes the source's dead letters: a message with no value is a
-// tombstone, applied in its partition's order; others go on to the DLQ.
+// tombstone, applied in its partition's order; others go on to the DLQ,
+// as does a tombstone the table cannot apply (no message key, a key of
+// several columns, a message key that is no value of the key column's
+// type), as an upsert whose key does not fit its column does.
 func (l *Loader) Add(d connector.DeadLetter) {
-	if raw := bytes.TrimSpace(d.Raw); len(raw) == 0 || string(raw) == "null" {
-		if d.Key != nil && len(l.t.pk) == 1 {
+	if raw := bytes.TrimSpace(d.Raw); (len(raw) == 0 || string(raw) == "null") && d.Key != nil {
+		keys, err := l.t.tombstoneKeys(d.Key)
+		if err == nil {
 			l.mu.Lock()
-			l.tombs[d.Partition] = append(l.tombs[d.Partition], d)
+			l.tombs[d.Partition] = append(l.tombs[d.Partition], tombstone{d.Offset, keys})
 			l.mu.Unlock()
 			return
 		}
+		d.Tombstone = false // a dead letter now
+		d.Reason += ": " + err.Error()
 	}
 	l.mu.Lock()
 	l.dead++
 	l.mu.Unlock()
 	if l.next != nil {
 		if d.Tombstone {
-			// one the table cannot apply is a dead letter
+			// one without a message key is a dead letter
 			d.Tombstone = false
-			d.Reason += fmt.Sprintf(": table %s deletes by a message key holding its one key column's text", l.t.name)
+			d.Reason += fmt.Sprintf(": table %s deletes by a message key holding its one key column's text, and the message has no key", l.t.name)
 		}
 		l.next.Add(d)
 	}

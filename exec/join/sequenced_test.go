@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sluicesql/sluice/connector"
 	"github.com/sluicesql/sluice/connector/file"
 	"github.com/sluicesql/sluice/record"
 )
@@ -40,14 +41,7 @@ func TestFileTableKeepsTheLastRow(t *testing.T) {
 		if temporal { // every version of one time
 			table.versionTime = func(*record.Record) (int64, bool) { return 1000, true }
 		}
-		l, err := Load(context.Background(), table, src, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := l.Wait(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		l.Close()
+		loadWhole(t, table, src, nil)
 		for k, want := range map[string]int64{"k0": 3999, "k1": 3997, "k2": 3998} {
 			var got []record.Value
 			for _, sh := range table.shards {
@@ -91,5 +85,18 @@ func TestTableKeyPrintsAsAGroupKey(t *testing.T) {
 		if got := fmt.Sprint(r.vals); !ok || got != "[150.000 1]" {
 			t.Errorf("keys %v: row %s, want [150.000 1]", keys, got)
 		}
+	}
+}
+
+// loadWhole reads src into table up to its end, its dead letters to dlq.
+func loadWhole(t *testing.T, table *Table, src connector.Source, dlq connector.DeadLetters) {
+	t.Helper()
+	l, err := Load(context.Background(), table, src, dlq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := l.Wait(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 }

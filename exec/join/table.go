@@ -6,7 +6,6 @@ import (
 	"math"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -442,23 +441,51 @@ func (t *Table) key(b []byte, vals []record.Value) ([]byte, bool) {
 	return b, true
 }
 
-// Delete removes the row of a tombstone: a message with no value whose
-// message key is the primary key's text (a single key column). The text is
-// matched as a string and, when it reads as one, as a number.
-func (t *Table) Delete(msgKey []byte) bool {
-	if len(t.pk) != 1 || msgKey == nil {
-		return false
+// tombstoneKeys returns the encoded primary keys that a tombstone's
+// message key names: its text read as a value of the key column's type
+// (a single key column), so that it deletes the row whose key equals that
+// value, as keys are equal everywhere (record.Value.AppendKey): in a
+// numeric column the text is a number converted as a decoded value is
+// (record.Conform: "150", "150.0" and "1.5e2" are the INTEGER 150, "7.50"
+// the DOUBLE 7.5, "150" the DECIMAL(6,3) 150.000), in another typed column
+// the text converted to its type. A column without a type holds what its
+// records decoded to, so the text names both the STRING and, when it reads
+// as one, the number. It is an error when the text is no value of the
+// column's type ("15x" or "150.5" in an INTEGER column): no row can have
+// that key.
+func (t *Table) tombstoneKeys(msgKey []byte) ([][]byte, error) {
+	if len(t.pk) != 1 {
+		return nil, fmt.Errorf("table %s deletes by a message key holding its one key column's text, and its key has %d columns", t.name, len(t.pk))
 	}
+	f := t.schema.Field(t.pk[0])
 	text := string(msgKey)
-	cands := []record.Value{record.StringValue(text)}
-	if n, err := strconv.ParseInt(text, 10, 64); err == nil {
-		cands = append(cands, record.IntValue(n))
+	num, numErr := record.ParseNumber(strings.TrimSpace(text))
+	if f.Type.Kind == record.TypeAny {
+		keys := [][]byte{record.StringValue(text).AppendKey(nil)}
+		if numErr == nil {
+			keys = append(keys, num.AppendKey(nil))
+		}
+		return keys, nil
 	}
+	v := record.StringValue(text)
+	if f.Type.Numeric() && numErr == nil {
+		v = num
+	}
+	v, err := record.Conform(v, f)
+	if err != nil {
+		return nil, fmt.Errorf("table %s: message key %q is no key of column %s: %w", t.name, text, f.Name, err)
+	}
+	return [][]byte{v.AppendKey(nil)}, nil
+}
+
+// deleteKeys removes the rows of the encoded primary keys (a tombstone's,
+// see tombstoneKeys) and reports whether one was held.
+func (t *Table) deleteKeys(keys [][]byte) bool {
 	deleted := false
 	t.layout.RLock()
 	defer t.layout.RUnlock()
-	for _, v := range cands {
-		if t.deleteKey(v.AppendKey(nil)) {
+	for _, k := range keys {
+		if t.deleteKey(k) {
 			deleted = true
 		}
 	}
