@@ -57,7 +57,7 @@ func (a *analyticPlan) override(e sql.Expr) (int, bool) {
 		return 0, false
 	}
 	for i, x := range a.calls {
-		if x == c || sameExpr(x, c) {
+		if x == c || sql.SameExpr(x, c) {
 			return a.base + i, true
 		}
 	}

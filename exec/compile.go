@@ -330,7 +330,7 @@ func collectCalls(e sql.Expr, have []*sql.Call, is func(sql.Expr) (*sql.Call, bo
 			return true
 		}
 		for _, h := range have {
-			if sameExpr(h, c) {
+			if sql.SameExpr(h, c) {
 				return false
 			}
 		}
@@ -566,7 +566,7 @@ func keySlots(sel *sql.Select, items []sql.SelectItem) []int {
 	}
 	for _, g := range sel.GroupBy {
 		for i, it := range items {
-			if sameExpr(g, it.Expr) {
+			if sql.SameExpr(g, it.Expr) {
 				slots = append(slots, i)
 				break
 			}

@@ -149,13 +149,13 @@ func (g *groupScope) typeOf(e sql.Expr) record.Type {
 // resolve returns the slot of the group row holding e, and its type.
 func (g *groupScope) resolve(e sql.Expr) (int, record.Type, bool) {
 	for i, k := range g.groupBy {
-		if sameExpr(e, k) {
+		if sql.SameExpr(e, k) {
 			return i, g.keyTypes[i], true
 		}
 	}
 	if c, ok := isAggregateCall(e); ok {
 		for i, s := range g.plan.specs {
-			if sameExpr(e, s.call) {
+			if sql.SameExpr(e, s.call) {
 				return g.plan.aggSlot(i), aggType(c, g.in), true
 			}
 		}
@@ -432,7 +432,7 @@ func (p *Program) keyOutputTypes(keys []sql.Expr, types []record.Type, items []s
 	fields := p.out.Fields()
 	for i, it := range items {
 		for k, g := range keys {
-			if sameExpr(g, it.Expr) {
+			if sql.SameExpr(g, it.Expr) {
 				fields[i].Type = types[k]
 				break
 			}

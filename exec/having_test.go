@@ -343,3 +343,20 @@ func TestSessionChangesRetractMovedSessions(t *testing.T) {
 	}
 	checkStats(t, runEachStats(p, recs([]any{"a", 0}, []any{"a", 10 * m}, []any{"a", 4 * m})))
 }
+
+// TestRepeatedAggregateComputedOnce: an aggregate call repeated in HAVING
+// or the select list (in any case, qualified or not) is one aggregate of
+// the group row, updated once per record, as EXPLAIN lists it once
+// (plan TestExplainListsAnAggregateOnce); calls that differ are each one.
+func TestRepeatedAggregateComputedOnce(t *testing.T) {
+	for src, want := range map[string]int{
+		"SELECT g, COUNT(*) AS n FROM t GROUP BY g HAVING COUNT(*) > 1":                                                   1,
+		"SELECT g, SUM(x) AS s, count(*) AS n FROM t GROUP BY g HAVING sum(t.X) > 1 AND COUNT(*) < 9":                     2,
+		"SELECT g, COUNT(x) AS s, COUNT(DISTINCT x) AS d, SUM(x + 1) AS p FROM t GROUP BY g HAVING COUNT(DISTINCT x) > 0": 3,
+	} {
+		p := compileSQL(t, src, Options{}, "g", "x")
+		if n := len(p.agg.specs); n != want {
+			t.Errorf("%s: %d aggregates computed, want %d", src, n, want)
+		}
+	}
+}

@@ -40,7 +40,7 @@ func (p *Program) compileOrder(sel *sql.Select, items []sql.SelectItem) error {
 			}
 		}
 		for i := 0; k.slot < 0 && i < len(items); i++ {
-			if sameExpr(o.Expr, items[i].Expr) {
+			if sql.SameExpr(o.Expr, items[i].Expr) {
 				k.slot = i
 			}
 		}

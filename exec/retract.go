@@ -46,7 +46,7 @@ func (p *Program) checkRetracting(sel *sql.Select, items []sql.SelectItem) error
 		return nil
 	}
 	for _, g := range sel.GroupBy {
-		if !selected(items, func(e sql.Expr) bool { return sameExpr(g, e) }) {
+		if !selected(items, func(e sql.Expr) bool { return sql.SameExpr(g, e) }) {
 			return errorAt(g, "SELECT DISTINCT with %s needs each row to name its group: select the GROUP BY key %s "+
 				"(a retraction of one group would delete the row of another that DISTINCT merged with it)", p.retractsWhy(), sql.FormatExpr(g))
 		}

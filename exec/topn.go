@@ -104,7 +104,7 @@ func (p *Program) compileTopN(sel *sql.Select, items []sql.SelectItem, in *expr.
 		return errorAt(sel.Qualify, "a Top-N of %d rows per key is too large (at most %d)", t.hi, maxTopN)
 	}
 	for _, o := range overCalls(items, sel.Qualify) {
-		if !sameExpr(o, c) {
+		if !sql.SameExpr(o, c) {
 			return errorAt(o, "%s: a Top-N query can compute only its rank function %s; compute other window functions in a separate query",
 				sql.FormatExpr(o), sql.FormatExpr(c))
 		}
@@ -165,7 +165,7 @@ func (p *Program) compileTopN(sel *sql.Select, items []sql.SelectItem, in *expr.
 		t.order, t.desc = append(t.order, f), append(t.desc, o.Desc)
 	}
 	isRank := func(e sql.Expr) (int, bool) {
-		if x, ok := isAnalyticCall(e); ok && sameExpr(x, c) {
+		if x, ok := isAnalyticCall(e); ok && sql.SameExpr(x, c) {
 			return t.rankSlot, true
 		}
 		if id, ok := e.(*sql.Ident); ok && t.window != nil {
@@ -218,14 +218,14 @@ func (p *Program) compileTopN(sel *sql.Select, items []sql.SelectItem, in *expr.
 // enter and leave the top N together: to a consumer they are one row.
 func rankKeySlots(c *sql.Call, items []sql.SelectItem) ([]int, error) {
 	for _, o := range c.Over.OrderBy {
-		if !slices.ContainsFunc(items, func(it sql.SelectItem) bool { return sameExpr(o.Expr, it.Expr) }) {
+		if !slices.ContainsFunc(items, func(it sql.SelectItem) bool { return sql.SameExpr(o.Expr, it.Expr) }) {
 			return nil, errorAt(o.Expr, "EMIT CHANGES of a Top-N by %s updates each row, keyed by its selected columns: "+
 				"select %s, the ORDER BY of the rank (or use EMIT FINAL)", c.Name, sql.FormatExpr(o.Expr))
 		}
 	}
 	var slots []int
 	for i, it := range items {
-		if x, ok := isAnalyticCall(it.Expr); !ok || !sameExpr(x, c) {
+		if x, ok := isAnalyticCall(it.Expr); !ok || !sql.SameExpr(x, c) {
 			slots = append(slots, i)
 		}
 	}
@@ -238,7 +238,7 @@ func rankKeySlots(c *sql.Call, items []sql.SelectItem) ([]int, error) {
 func topKeySlots(c *sql.Call, items []sql.SelectItem, oneRank bool) ([]int, error) {
 	find := func(e sql.Expr) int {
 		for i, it := range items {
-			if sameExpr(e, it.Expr) {
+			if sql.SameExpr(e, it.Expr) {
 				return i
 			}
 		}
@@ -680,7 +680,7 @@ func compileGroupTopN(sel *sql.Select, items []sql.SelectItem, a *aggPlan) (*gro
 			"a rank function bounded by QUALIFY (or by WHERE over a subquery), with EMIT FINAL", calls[0].Name)
 	}
 	for _, o := range calls {
-		if !sameExpr(o, c) {
+		if !sql.SameExpr(o, c) {
 			return nil, errorAt(o, "%s: a Top-N query can compute only its rank function %s", sql.FormatExpr(o), sql.FormatExpr(c))
 		}
 	}
@@ -711,7 +711,7 @@ func compileGroupTopN(sel *sql.Select, items []sql.SelectItem, a *aggPlan) (*gro
 		t.kind = rankDense
 	}
 	for i, it := range items {
-		if x, ok := isAnalyticCall(it.Expr); ok && sameExpr(x, c) {
+		if x, ok := isAnalyticCall(it.Expr); ok && sql.SameExpr(x, c) {
 			t.rankOut = i
 			continue
 		}

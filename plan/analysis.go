@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -306,9 +307,18 @@ func calls(sel *sql.Select, pred func(*sql.Call) bool) []*sql.Call {
 	return out
 }
 
-// aggregateCalls are grouping aggregates (no OVER).
+// aggregateCalls are grouping aggregates (no OVER). A call repeated (in
+// HAVING, in ORDER BY, or twice in the select list) is listed once, as the
+// executor computes it once (sql.SameExpr).
 func aggregateCalls(sel *sql.Select) []*sql.Call {
-	return calls(sel, func(c *sql.Call) bool { return c.Over == nil && isAggregate(c.Name) })
+	var seen []*sql.Call
+	return calls(sel, func(c *sql.Call) bool {
+		if c.Over != nil || !isAggregate(c.Name) || slices.ContainsFunc(seen, func(s *sql.Call) bool { return sql.SameExpr(s, c) }) {
+			return false
+		}
+		seen = append(seen, c)
+		return true
+	})
 }
 
 // overCalls are the calls with an OVER clause.

@@ -245,3 +245,23 @@ func TestJoinStages(t *testing.T) {
 		}
 	}
 }
+
+// TestExplainListsAnAggregateOnce: an aggregate call repeated in HAVING,
+// ORDER BY or the select list (the same function, argument and DISTINCT,
+// in any case, qualified or not) is one aggregate, listed once, as the
+// executor computes it once; calls that differ are listed each.
+func TestExplainListsAnAggregateOnce(t *testing.T) {
+	tests := []struct{ src, want string }{
+		{"SELECT g, COUNT(*) AS n FROM t GROUP BY g HAVING COUNT(*) > 1", "COUNT(*)"},
+		{"SELECT g, SUM(x) AS s, count(*) AS n FROM t GROUP BY g HAVING sum(t.X) > 1 AND COUNT(*) < 9 ORDER BY SUM(x) EMIT FINAL", "SUM(x), COUNT(*)"},
+		{"SELECT COUNT(*) AS a, COUNT(*) + 1 AS b FROM t", "COUNT(*)"},
+		{"SELECT g, COUNT(x) AS s, COUNT(DISTINCT x) AS d, SUM(x + 1) AS p, SUM(y) AS q FROM t GROUP BY g HAVING COUNT(DISTINCT x) > 0",
+			"COUNT(x), COUNT(DISTINCT x), SUM(x + 1), SUM(y)"},
+	}
+	for _, tc := range tests {
+		p := build(t, tc.src, Options{})
+		if got := strings.Join(p.Analysis.Aggregates, ", "); got != tc.want {
+			t.Errorf("%s: aggregates %q, want %q", tc.src, got, tc.want)
+		}
+	}
+}
