@@ -121,12 +121,32 @@ func newReplayInput(t *testing.T, stmt string, n int, keys int64, rng *rand.Rand
 // compileAB compiles stmt over streams a (k, ts, v) and b (k, ts, w).
 func compileAB(t *testing.T, stmt string) *Program {
 	t.Helper()
+	return compileJoin(t, stmt, Options{Inputs: []Input{
+		{Name: "a", Schema: record.NewSchema("k", "ts", "v")}, {Name: "b", Schema: record.NewSchema("k", "ts", "w")}}})
+}
+
+// compileTableJoin compiles stmt over a stream s (k, u, v) and a table t
+// (u, name) keyed by u, which holds the rows u = 0 .. rows-1, each named
+// 100 + u.
+func compileTableJoin(t *testing.T, stmt string, rows int64) *Program {
+	t.Helper()
+	prog := compileJoin(t, stmt, Options{Inputs: []Input{
+		{Name: "s", Schema: record.NewSchema("k", "u", "v")},
+		{Name: "t", Schema: record.NewSchema("u", "name"), PrimaryKey: []string{"u"}}}})
+	for u := range rows {
+		prog.Tables()[0].Apply(&record.Record{Values: []record.Value{record.IntValue(u), record.IntValue(100 + u)}})
+	}
+	return prog
+}
+
+// compileJoin parses and compiles the statement stmt with opts.
+func compileJoin(t *testing.T, stmt string, opts Options) *Program {
+	t.Helper()
 	stmts, err := sql.Parse("q", stmt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	prog, err := Compile(stmts[0].Select(), Options{Inputs: []Input{
-		{Name: "a", Schema: record.NewSchema("k", "ts", "v")}, {Name: "b", Schema: record.NewSchema("k", "ts", "w")}}})
+	prog, err := Compile(stmts[0].Select(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

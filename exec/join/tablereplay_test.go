@@ -12,7 +12,6 @@ import (
 	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/internal/replaytest"
 	"github.com/sluicesql/sluice/record"
-	"github.com/sluicesql/sluice/sql"
 )
 
 // tableReplay is a repartition topic's partition of a stream s (k, u, v)
@@ -27,19 +26,7 @@ type tableReplay struct {
 
 func newTableReplay(t *testing.T, stmt string, seed uint64, late bool) *tableReplay {
 	t.Helper()
-	stmts, err := sql.Parse("q", stmt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	prog, err := Compile(stmts[0].Select(), Options{Inputs: []Input{
-		{Name: "s", Schema: record.NewSchema("k", "u", "v")},
-		{Name: "t", Schema: record.NewSchema("u", "name"), PrimaryKey: []string{"u"}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for u := range int64(5) { // u 5 and 6 meet no row of t
-		prog.Tables()[0].Apply(&record.Record{Values: []record.Value{record.IntValue(u), record.IntValue(100 + u)}})
-	}
+	prog := compileTableJoin(t, stmt, 5) // u 5 and 6 meet no row of t
 	in := &tableReplay{prog: prog, rng: rand.New(rand.NewPCG(3, seed))}
 	in.ts, in.wms = replaytest.Times(in.rng, 2000, 200, late)
 	return in

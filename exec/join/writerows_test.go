@@ -25,20 +25,9 @@ func TestTablesWriteJoinedRows(t *testing.T) {
 		{"LEFT JOIN", []string{"100", "101", "102", "NULL", "NULL", "100", "101"}, []string{"100,2", "101,2", "102,1", "NULL,2"}},
 	} {
 		t.Run(tt.join, func(t *testing.T) {
-			stmts, err := sql.Parse("q", "SELECT t.name, COUNT(*) AS n FROM s "+tt.join+" t ON s.u = t.u GROUP BY t.name EMIT FINAL")
-			if err != nil {
-				t.Fatal(err)
-			}
-			prog, err := Compile(stmts[0].Select(), Options{Inputs: []Input{
-				{Name: "s", Schema: record.NewSchema("k", "u", "v")},
-				{Name: "t", Schema: record.NewSchema("u", "name"), PrimaryKey: []string{"u"}}}})
-			if err != nil {
-				t.Fatal(err)
-			}
+			// u 3 and 4 meet no row of t
+			prog := compileTableJoin(t, "SELECT t.name, COUNT(*) AS n FROM s "+tt.join+" t ON s.u = t.u GROUP BY t.name EMIT FINAL", 3)
 			table := prog.Tables()[0]
-			for u := range int64(3) { // u 3 and 4 meet no row of t
-				table.Apply(&record.Record{Values: []record.Value{record.IntValue(u), record.IntValue(100 + u)}})
-			}
 			if err := prog.WriteRows(); err != nil {
 				t.Fatal(err)
 			}
