@@ -33,16 +33,12 @@ func TestWaitingPartitionIsNotIdle(t *testing.T) {
 		held = append(held, msg(i, t0+int64(i)*10))
 	}
 	src := &slowFirstRead{Source: mem.NewSource("in", [][]mem.Message{ahead, held}, mem.Live(time.Millisecond)), release: make(chan struct{}), read: &atomic.Int64{}}
-	sink := &mem.Sink{}
-	cfg := baseConfig(t, &fakeProgram{mode: "window", size: 100}, "hash", 2, src, sink)
 	// the idle timeout is far above the ingester's linger: a partition
 	// whose reader just handed its records out may take a few
 	// milliseconds to publish them
-	cfg.IdleTimeout = 250 * time.Millisecond
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := runAside(t, ctx, cfg)
-	time.Sleep(5 * cfg.IdleTimeout)
+	const idle = 250 * time.Millisecond
+	sink, stop := runWindowsAside(t, src, 100, idle)
+	time.Sleep(5 * idle)
 	close(src.release)
 	// both partitions read, both turn idle: the watermark reaches the
 	// last record's event time less the allowed disorder (100ms), and the
@@ -50,13 +46,12 @@ func TestWaitingPartitionIsNotIdle(t *testing.T) {
 	for deadline := time.Now().Add(10 * time.Second); (src.read.Load() < int64(len(held)) || !fired(sink, t0+1700)) && time.Now().Before(deadline); {
 		time.Sleep(5 * time.Millisecond)
 	}
-	cancel()
-	sum := <-done
+	sum := stop()
 	if sum.Total.In != int64(len(ahead)+len(held)) {
 		t.Fatalf("%d records read, want %d", sum.Total.In, len(ahead)+len(held))
 	}
 	if sum.Total.LateDropped != 0 {
-		t.Errorf("%d records dropped as late, read after their partition waited %s with records waiting", sum.Total.LateDropped, 5*cfg.IdleTimeout)
+		t.Errorf("%d records dropped as late, read after their partition waited %s with records waiting", sum.Total.LateDropped, 5*idle)
 	}
 	var counted int64
 	for _, r := range sink.Rows() {

@@ -113,21 +113,32 @@ func runAside(t *testing.T, ctx context.Context, cfg Config) <-chan *Summary {
 	return done
 }
 
+// runWindowsAside runs a job of windows size milliseconds long over src,
+// hashed to two workers, whose partitions turn idle after idle without
+// records, until stop; stop returns its summary.
+func runWindowsAside(t *testing.T, src connector.Source, size int64, idle time.Duration) (sink *mem.Sink, stop func() *Summary) {
+	t.Helper()
+	sink = &mem.Sink{}
+	cfg := baseConfig(t, &fakeProgram{mode: "window", size: size}, "hash", 2, src, sink)
+	cfg.IdleTimeout = idle
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	done := runAside(t, ctx, cfg)
+	return sink, func() *Summary {
+		cancel()
+		return <-done
+	}
+}
+
 func TestIdlePartitionDoesNotHoldWindows(t *testing.T) {
 	busy := genInput(5, 1, 400)[0]
 	src := mem.NewSource("in", [][]mem.Message{busy, nil}, mem.Live(time.Millisecond))
-	sink := &mem.Sink{}
-	cfg := baseConfig(t, &fakeProgram{mode: "window", size: 200}, "hash", 2, src, sink)
-	cfg.IdleTimeout = 30 * time.Millisecond
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := runAside(t, ctx, cfg)
+	sink, stop := runWindowsAside(t, src, 200, 30*time.Millisecond)
 	deadline := time.Now().Add(5 * time.Second)
 	for len(sink.Rows()) == 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	cancel()
-	sum := <-done
+	sum := stop()
 	if len(sink.Rows()) == 0 {
 		t.Fatal("no window fired while partition 1 was idle")
 	}
