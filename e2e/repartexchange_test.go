@@ -2,12 +2,14 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/sluicesql/sluice/connector"
 	"github.com/sluicesql/sluice/connector/kafka"
 	"github.com/sluicesql/sluice/internal/kafkatest"
 	"github.com/sluicesql/sluice/plan"
@@ -179,4 +181,57 @@ func TestExchangedJoinRunsAgain(t *testing.T) {
 		t.Errorf("the second run wrote %d rows, the first %d: it did not read on", n-first, first)
 	}
 	sc.sameAsOneProcess(t, brokers)
+}
+
+// TestExchangedJoinDeadLetters: a joined row that fails in the query after
+// an exchanged stream-stream join (a division by zero) is dead-lettered by
+// stage 3 as docs/operations.md says: under the FROM stream's name, at the
+// partition and offset in the repartition topic of the record whose
+// arrival made it, its place in the exchange topic under repartition, the
+// joined row as raw; the group dead-letters one process's rows with its
+// reasons, which one process places at a record in its source.
+func TestExchangedJoinDeadLetters(t *testing.T) {
+	t.Parallel()
+	sc := unpaidOrders("JOIN", "WITHIN INTERVAL '1' SECOND").aggregated(
+		"SELECT o.customer, _WINDOW_START AS w, COUNT(*) AS n, SUM(100 / (o.amount %% 13)) AS x",
+		"GROUP BY o.customer WINDOW TUMBLING(INTERVAL '200' MILLISECOND) EMIT FINAL")
+	sh := shape{kafkaInput: sc.kafkaInput, stmt: sc.stmt}
+	brokers := sh.start(t, "want", "got", "dead-want", "dead-got")
+	got := sh.group(t, brokers, 3, "dlq.topic", "dead-got")
+	sameLines(t, "rows of the group", got, sh.oneProcess(t, brokers, "dlq.topic", "dead-want"))
+	letters := func(topic string) []connector.DeadLetterJSON {
+		var out []connector.DeadLetterJSON
+		for _, r := range readTopic(t, brokers, topic) {
+			var l connector.DeadLetterJSON
+			if err := json.Unmarshal(r.Value, &l); err != nil {
+				t.Fatalf("dead letter %q: %v", r.Value, err)
+			}
+			out = append(out, l)
+		}
+		return out
+	}
+	want, dead := letters("dead-want"), letters("dead-got")
+	if len(dead) != len(want) || len(want) == 0 {
+		t.Fatalf("the group dead-lettered %d joined rows, one process %d", len(dead), len(want))
+	}
+	for _, w := range want {
+		if w.Reason != "division by zero" || (w.Source != "orders" && w.Source != "payments") || w.Repartition != nil {
+			t.Fatalf("one process's dead letter %+v: want a division by zero at a record of orders or payments", w)
+		}
+	}
+	parts := int32(topicPartitions(t, brokers, "g-out-repartition"))
+	for _, l := range dead {
+		var row struct {
+			Amount int64 `json:"amount"`
+			PayID  int64 `json:"p.pay_id"`
+		}
+		if err := json.Unmarshal([]byte(l.Raw), &row); err != nil || row.Amount%13 != 0 || row.PayID == 0 {
+			t.Errorf("dead letter raw %q: want the joined row of an order whose amount is a multiple of 13 (%v)", l.Raw, err)
+		}
+		if l.Source != "orders" || l.Reason != "division by zero" || l.Partition < 0 || l.Partition >= parts ||
+			l.Repartition == nil || l.Repartition.Topic != "g-out-exchange" {
+			t.Errorf("dead letter %+v (via %+v): want source orders, a division by zero, a partition of g-out-repartition (of %d) and its place in g-out-exchange",
+				l, l.Repartition, parts)
+		}
+	}
 }
