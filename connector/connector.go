@@ -143,6 +143,38 @@ type Fence struct {
 	HasStart        bool
 }
 
+// Join returns the read offset and watermark of the fence to commit with
+// a checkpoint that read up to read under watermark wm, for a partition
+// that resumed from f (from none when f.Read is 0): f joined with it. The
+// run that wrote f wrote every window that fired under its watermark, and
+// each such window had every record it counts before f's read offset (the
+// partition's watermark passed the window only after them), so whoever
+// resumes skips the records before the later read offset whose windows
+// fired under the higher watermark. Committing the new checkpoint alone
+// would let a replay count a window again from only its records after the
+// commit, when this run had not yet read as far or seen as high a
+// watermark as the one before it.
+//
+// ok is false while the run is behind f, not yet read up to f.Read, with
+// a watermark above f's: then it commits nothing, neither offset nor
+// fence, and the partition stays at the checkpoint it resumed from, as if
+// the run had stopped before that commit (its rows are written again). It
+// may have fired a window above f's watermark before replaying a record of
+// it that the run before read before f.Read: one late by its own
+// watermark, which 'late.data.strategy'='update' adds to the window after
+// it fired (to a SESSION window, one that also extends it). The joined
+// fence would have the next replay take that window for written whole and
+// write nothing of it, leaving this run's row without the record as the
+// window's last; f itself, with this run's commit offset (past the windows
+// released under its own, higher watermark), would have the next replay
+// rebuild those from part of their records and write them again.
+func (f Fence) Join(read, wm int64) (joinedRead, joinedWM int64, ok bool) {
+	if f.Read <= 0 {
+		return read, wm, true
+	}
+	return max(read, f.Read), max(wm, f.Watermark), read >= f.Read || wm <= f.Watermark
+}
+
 // PartitionReader reads one source partition (a Kafka partition or a file
 // split) in source order. It is used by one goroutine.
 type PartitionReader interface {

@@ -138,3 +138,51 @@ func TestReplayWritesNoPartOfASessionFiredBeforeItsFence(t *testing.T) {
 		t.Errorf("the session's row is %q after the replays (the stopped one wrote %v), want the first run's: %q", got, stopped.texts(), want)
 	}
 }
+
+// TestReplayBehindItsFenceCommitsTheFence: a replay that fires a session
+// above its fence's watermark before it has replayed the session's late
+// record (read before the fence's read offset by the run before) writes
+// the session without it. Stopped there, it committed the fence joined
+// with its higher watermark, so the next replay took the session for
+// fired before its fence and wrote nothing of it: the output ended at
+// the session without its late record, as e2e
+// TestLateSessionUpdatesSurviveKillAndJoin found run aligned now and then.
+// Committing the fence itself with the replay's commit offset would not
+// do either: that offset may be past sessions released under the
+// replay's own watermark, which the next replay would rebuild in part
+// under the lower fence. Behind its fence with a higher watermark, a
+// replay commits nothing (connector.Fence.Join): the next one resumes
+// where it did.
+func TestReplayBehindItsFenceCommitsTheFence(t *testing.T) {
+	s := sessionRun{prog: lateSessionUpdates(t), recs: []record.Record{
+		sessionRec(0, "f", 1000, math.MinInt64),
+		sessionRec(1, "k", 900, 950), // k's session [900, 960)
+		sessionRec(2, "f", 1030, 950),
+		sessionRec(3, "k", 935, 980), // extends it to [900, 995)
+		sessionRec(4, "f", 1150, 980),
+		// after the watermark reaches 1100: late, updates the session
+		// within its bounds
+		sessionRec(5, "k", 920, 1100),
+	}}
+	defer s.prog.SetReplayFences(nil)
+	first := &collector{}
+	pl := s.prog.NewPipeline()
+	wm := s.run(pl, first, replaytest.Start, []step{{0, 4, 980}, {4, 6, math.MinInt64}})
+	cp := replaytest.Start.Commit(pl, 6, wm)
+	s.run(pl, first, replaytest.Start, []step{{6, 6, 1100}})
+	want := lastRowOf(first, "k")
+	if cp.FenceWM != 980 || !strings.HasSuffix(want, "|3") {
+		t.Fatalf("the first run commits under %d and last wrote %q; want 980 and k's session with 3 records", cp.FenceWM, want)
+	}
+	s.prog.SetReplayFences(FenceFunc(cp.Fence))
+	stopped := &collector{}
+	pl = s.prog.NewPipeline()
+	wm = s.run(pl, stopped, cp, []step{{cp.From, 5, 1100}})
+	next := cp.Commit(pl, 5, wm)
+	s.prog.SetReplayFences(FenceFunc(next.Fence))
+	last := &collector{}
+	s.run(s.prog.NewPipeline(), last, next, []step{{next.From, 6, 1100}})
+	if got := asTable(first, stopped, last)[sessionOf(want)]; got != want {
+		t.Errorf("the session's row is %q after the replays (the stopped one wrote %v, committing %+v), want the first run's: %q", got, stopped.texts(), next, want)
+	}
+}

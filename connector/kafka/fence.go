@@ -18,21 +18,9 @@ type fence struct {
 	started bool
 }
 
-// join returns the fence to commit with a checkpoint that read up to read
-// under watermark wm, for a partition that resumed from f: f joined with
-// it. The run that wrote f wrote every window that fired under its
-// watermark, and each such window had every record it counts before f's
-// read offset (the partition's watermark passed the window only after
-// them), so whoever resumes skips the records before the later read
-// offset whose windows fired under the higher watermark. Committing the
-// new checkpoint alone would let a replay count a window again from only
-// its records after the commit, when this run had not yet read as far or
-// seen as high a watermark as the one before it.
-func (f fence) join(read, wm int64) (int64, int64) {
-	if f.to <= 0 {
-		return read, wm
-	}
-	return max(read, f.to), max(wm, f.wm)
+// public returns f as the job sees it (connector.Fenced).
+func (f fence) public() connector.Fence {
+	return connector.Fence{Read: f.to, Watermark: f.wm, Start: f.start, HasStart: f.started}
 }
 
 // Checkpointing returns an aligned consumer-group member (MarkRereads) as a
@@ -50,22 +38,30 @@ type checkpointing struct{ *Source }
 
 // CommitCheckpoint commits offsets, for the partitions this member owns or
 // hands over, with cp joined with the fence each resumed from, and each
-// partition's Start (connector.Checkpoint.Starts).
+// partition's Start (connector.Checkpoint.Starts). A partition whose
+// replay is behind its fence (connector.Fence.Join) commits nothing.
 func (c checkpointing) CommitCheckpoint(ctx context.Context, offsets map[int32]int64, cp connector.Checkpoint) error {
 	s := c.Source
 	return s.commitOwned(ctx, offsets, func(commit map[int32]kgo.EpochOffset) map[int32]string {
 		meta := make(map[int32]string, len(commit))
+		var behind []int32
 		for p, o := range commit {
 			read, ok := cp.Read[p]
 			if !ok {
 				read = o.Offset
 			}
-			read, wm := s.fences[p].join(read, cp.Watermark)
+			read, wm, ok := s.fences[p].public().Join(read, cp.Watermark)
+			if !ok {
+				delete(commit, p)
+				behind = append(behind, p)
+				continue
+			}
 			// the job's Start is of the offset it asked to commit
 			st, started := cp.Starts[p]
 			started = started && o.Offset == offsets[p]
 			meta[p] = checkpointMeta(connector.Fence{Read: read, Watermark: wm, Start: st, HasStart: started})
 		}
+		s.leftBehindLocked(behind)
 		return meta
 	})
 }

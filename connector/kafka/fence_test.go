@@ -17,7 +17,9 @@ import (
 // and reports the checkpoint as its fence. A member that resumed from a
 // fence commits it joined with its own checkpoint, never below it: a run
 // that has not yet read as far or seen as high a watermark as the one
-// before must not let the next replay reopen what that one wrote.
+// before must not let the next replay reopen what that one wrote, and
+// one behind the fence's read offset whose watermark passed the fence's
+// commits nothing (connector.Fence.Join).
 func TestAlignedCheckpointFences(t *testing.T) {
 	brokers := startCluster(t, "trades")
 	produce(t, brokers, "trades", trades(400, 40))
@@ -54,7 +56,12 @@ func TestAlignedCheckpointFences(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	alignedMember(t, ctx, brokers, func(_ connector.Checkpointer, first map[int32]firstBatch) {
+	// the next commits a checkpoint behind the fence's read offset but
+	// above its watermark: offset 14, read to 18 under watermark 6000
+	for p := range int32(testPartitions) {
+		commits[p], reads[p] = 14, 18
+	}
+	alignedMember(t, ctx, brokers, func(cp connector.Checkpointer, first map[int32]firstBatch) {
 		for p, f := range first {
 			if f.offset != 12 || f.fenceTo != 20 || f.fenceWM != 5000 {
 				t.Errorf("partition %d: first record at %d, fence %d under %d; want 12, the fence resumed from: 20 under 5000", p, f.offset, f.fenceTo, f.fenceWM)
@@ -62,6 +69,17 @@ func TestAlignedCheckpointFences(t *testing.T) {
 			// the start is of the offset it came with: none was committed with 12
 			if f.started {
 				t.Errorf("partition %d: start %+v, but the commit of offset 12 had none", p, f.start)
+			}
+		}
+		if err := cp.CommitCheckpoint(ctx, commits, connector.Checkpoint{Watermark: 6000, Read: reads}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	// it committed nothing: the partitions stay where it resumed them
+	alignedMember(t, ctx, brokers, func(_ connector.Checkpointer, first map[int32]firstBatch) {
+		for p, f := range first {
+			if f.offset != 12 || f.fenceTo != 20 || f.fenceWM != 5000 {
+				t.Errorf("partition %d: first record at %d, fence %d under %d; want where the run behind its fence resumed: 12, 20 under 5000", p, f.offset, f.fenceTo, f.fenceWM)
 			}
 		}
 	})

@@ -374,6 +374,22 @@ func (s *Source) committedLocked(rs []*partReader, since int64) bool {
 	return true
 }
 
+// leftBehindLocked records that a commit of the job left partitions ps
+// where they were, their replays being behind their fences
+// (connector.Fence.Join): a handover waiting for their last commit
+// (committedLocked) has it. The next owner resumes from the checkpoint
+// they resumed from.
+func (s *Source) leftBehindLocked(ps []int32) {
+	if len(ps) == 0 {
+		return
+	}
+	s.seq++
+	for _, p := range ps {
+		s.commitSeq[p] = s.seq
+	}
+	s.commitCond.Broadcast()
+}
+
 // lost ends the readers of partitions the group took away without a
 // handover; their offsets can no longer be committed by this member.
 func (s *Source) lost(_ context.Context, _ *kgo.Client, m map[string][]int32) {

@@ -96,6 +96,45 @@ func TestRepartitionCommitAfterHandover(t *testing.T) {
 	}
 }
 
+// TestRepartitionBehindItsFenceCommitsNothing: a stage-2 job whose replay
+// of a partition has not yet read up to the fence it resumed from, with a
+// watermark above the fence's, commits nothing for it (connector.Fence.Join),
+// yet a handover waiting for its last commit (committedLocked) has it;
+// once it has read past the fence's read offset it commits.
+func TestRepartitionBehindItsFenceCommitsNothing(t *testing.T) {
+	brokers := startCluster(t, "rp")
+	const g = "behind"
+	a := startRepartMember(t, brokers, g)
+	waitFor(t, "the member holds every partition", func() bool { return ownedCount(a) == testPartitions })
+	a.mu.Lock()
+	assignment, since := a.repart.assignment, a.seq
+	a.ups[0].fenceTo, a.ups[0].fenceWM = 10, 500
+	a.mu.Unlock()
+	behind := connector.Checkpoint{Watermark: 1000, Read: map[int32]int64{0: 5, 1: 5}}
+	if err := a.CommitCheckpoint(context.Background(), assignment, map[int32]int64{0: 3, 1: 3}, behind); err != nil {
+		t.Fatal(err)
+	}
+	if got := committedOffset(t, brokers, g, 0); got != -1 {
+		t.Errorf("behind its fence: partition 0 committed at %d, want nothing committed", got)
+	}
+	if got := committedOffset(t, brokers, g, 1); got != 3 {
+		t.Errorf("a partition without a fence: committed at %d, want 3", got)
+	}
+	a.mu.Lock()
+	handedOver := a.commitSeq[0] > since
+	a.mu.Unlock()
+	if !handedOver {
+		t.Error("a commit that left partition 0 behind its fence does not count as its last commit for a handover")
+	}
+	past := connector.Checkpoint{Watermark: 1000, Read: map[int32]int64{0: 12}}
+	if err := a.CommitCheckpoint(context.Background(), assignment, map[int32]int64{0: 3}, past); err != nil {
+		t.Fatal(err)
+	}
+	if got := committedOffset(t, brokers, g, 0); got != 3 {
+		t.Errorf("past its fence: partition 0 committed at %d, want 3", got)
+	}
+}
+
 // startBoundedMember opens a stop.at=end member of group g, rebalancing
 // eagerly and kept open for later assignments (as stage 1 of a
 // repartitioned statement is), that reads whatever the group assigns it

@@ -276,8 +276,7 @@ func (r *partReader) Fence() (connector.Fence, bool) {
 	}
 	r.src.mu.Lock()
 	defer r.src.mu.Unlock()
-	f := r.fence
-	return connector.Fence{Read: f.to, Watermark: f.wm, Start: f.start, HasStart: f.started}, f.to > 0
+	return r.fence.public(), r.fence.to > 0
 }
 
 // repartReader is the reader of a repartition topic's partition: its

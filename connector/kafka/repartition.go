@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicesql/sluice/connector"
 )
 
 // A repartition topic carries a statement's records from the process that
@@ -352,17 +354,10 @@ func (u *upstream) admit(kr *kgo.Record) (bool, error) {
 
 // fence returns the fence to commit with a checkpoint that read up to
 // read under watermark wm: the partition's own fence (the one it resumed
-// from) joined with it. The generation that wrote the resumed-from fence
-// wrote every window that fired under its watermark, and each such window
-// had every record it counts before its read offset (the partition's
-// watermark passed the window only after them), so whoever resumes skips
-// the records before the later read offset whose windows fired under the
-// higher watermark. Committing the new checkpoint alone would let a replay
-// count a window again from only its records after the commit, when this
-// generation had not yet read as far or seen as high a watermark as the
-// one before it.
-func (u *upstream) fence(read, wm int64) (int64, int64) {
-	return fence{to: u.fenceTo, wm: u.fenceWM}.join(read, wm)
+// from) joined with it, and false while the partition's replay is behind
+// it (connector.Fence.Join).
+func (u *upstream) fence(read, wm int64) (int64, int64, bool) {
+	return connector.Fence{Read: u.fenceTo, Watermark: u.fenceWM}.Join(read, wm)
 }
 
 // report takes one source partition's progress.

@@ -144,22 +144,29 @@ func TestUpstream(t *testing.T) {
 // TestFenceCarriedForward pins that a checkpoint keeps the fence its
 // partition resumed from: a generation that has not yet read as far, or
 // seen as high a watermark, as the one before it must not let the next
-// replay count again the windows that one wrote.
+// replay count again the windows that one wrote. One behind the fence's
+// read offset with a watermark above the fence's commits nothing
+// (connector.Fence.Join).
 func TestFenceCarriedForward(t *testing.T) {
 	u := newUpstream(1, false)
-	if read, wm := u.fence(40, 500); read != 40 || wm != 500 {
-		t.Errorf("no fence: %d, %d; want the checkpoint's 40, 500", read, wm)
+	if read, wm, ok := u.fence(40, 500); read != 40 || wm != 500 || !ok {
+		t.Errorf("no fence: %d, %d, %v; want the checkpoint's 40, 500", read, wm, ok)
 	}
 	u.fenceTo, u.fenceWM = 100, 900
-	for _, c := range []struct{ read, wm, wantRead, wantWM int64 }{
-		{40, 500, 100, 900},
-		{150, 500, 150, 900},
-		{40, 1200, 100, 1200},
-		{150, 1200, 150, 1200},
-		{40, noWatermark, 100, 900},
+	for _, c := range []struct {
+		read, wm, wantRead, wantWM int64
+		commits                    bool
+	}{
+		{40, 500, 100, 900, true},
+		{150, 500, 150, 900, true},
+		{40, 1200, 100, 1200, false},
+		{100, 1200, 100, 1200, true},
+		{150, 1200, 150, 1200, true},
+		{40, noWatermark, 100, 900, true},
 	} {
-		if read, wm := u.fence(c.read, c.wm); read != c.wantRead || wm != c.wantWM {
-			t.Errorf("fence(%d, %d) = %d, %d; want %d, %d", c.read, c.wm, read, wm, c.wantRead, c.wantWM)
+		read, wm, ok := u.fence(c.read, c.wm)
+		if ok != c.commits || ok && (read != c.wantRead || wm != c.wantWM) {
+			t.Errorf("fence(%d, %d) = %d, %d, %v; want %d, %d, %v", c.read, c.wm, read, wm, ok, c.wantRead, c.wantWM, c.commits)
 		}
 	}
 }

@@ -586,6 +586,7 @@ func (s *Source) CommitCheckpoint(ctx context.Context, assignment int64, offsets
 	commit := s.commitsLocked(offsets)
 	meta := make(map[int32]string, len(commit))
 	reads := make(map[int32]int64, len(commit))
+	var behind []int32
 	for p, o := range commit {
 		read, ok := cp.Read[p]
 		if !ok {
@@ -593,7 +594,20 @@ func (s *Source) CommitCheckpoint(ctx context.Context, assignment int64, offsets
 		}
 		wm, v := cp.Watermark, ""
 		if u := s.ups[p]; u != nil {
-			read, wm = u.fence(read, wm)
+			read, wm, ok = u.fence(read, wm)
+			if !ok && s.txn == nil {
+				// behind its fence: it stays at the checkpoint it
+				// resumed from. Exactly once, its rows commit in this
+				// transaction, so it commits the joined fence with
+				// them: such a statement's windows change no more once
+				// they fired (exec.Program.Replayable), and one a
+				// replay fires above the fence's watermark has every
+				// record of it that is not late (those it has not read
+				// carry a watermark past it).
+				delete(commit, p)
+				behind = append(behind, p)
+				continue
+			}
 			uv := u.viewAt(o.Offset)
 			if v = encodeView(uv, wm); v == "" && uv != nil {
 				s.repart.bigView.Do(func() {
@@ -609,6 +623,7 @@ func (s *Source) CommitCheckpoint(ctx context.Context, assignment int64, offsets
 		}
 		reads[p] = read
 	}
+	s.leftBehindLocked(behind)
 	s.mu.Unlock()
 	if s.txn != nil {
 		return s.commitTransaction(ctx, assignment, commit, meta, reads)

@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"slices"
 
+	"github.com/sluicesql/sluice/connector"
 	"github.com/sluicesql/sluice/record"
 )
 
@@ -109,11 +110,17 @@ type Holder interface {
 
 // Commit returns the checkpoint a generation that resumed from cp commits
 // after reading to offset to, its watermark at wm: the oldest offset pl
-// holds (to if none), and the fence joined with cp's.
+// holds (to if none), and the fence joined with cp's, as a Kafka commit
+// joins them (connector.Fence.Join). A generation behind cp's fence
+// commits nothing: Commit returns cp.
 func (cp Checkpoint) Commit(pl Holder, to int, wm int64) Checkpoint {
+	fenceTo, fenceWM, ok := connector.Fence{Read: cp.FenceTo, Watermark: cp.FenceWM}.Join(int64(to), wm)
+	if !ok {
+		return cp
+	}
 	held := int64(to)
 	pl.Held(func(_ string, _ int32, off int64) { held = min(held, off) })
-	return Checkpoint{From: max(cp.From, int(held)), FenceTo: max(int64(to), cp.FenceTo), FenceWM: max(wm, cp.FenceWM)}
+	return Checkpoint{From: max(cp.From, int(held)), FenceTo: fenceTo, FenceWM: fenceWM}
 }
 
 // Distinct returns the rows sorted, each once.
