@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicesql/sluice/connector/gen"
+	"github.com/sluicesql/sluice/connector/kafka"
 )
 
 // sluiceBinary builds cmd/sluice once for the tests that kill it.
@@ -144,17 +145,7 @@ func TestCrashesExactlyOnce(t *testing.T) {
 				killed := 0
 				// The input arrives while the killed runs read it; the last
 				// run reads to the end of it all.
-				var producing sync.WaitGroup
-				producing.Add(1)
-				go func() {
-					defer producing.Done()
-					const batch = 200
-					pause := time.Duration(kills) * 850 * time.Millisecond / (n / batch)
-					for i := 0; i < n; i += batch {
-						produce(t, brokers, "trades", msgs[i:min(i+batch, n)])
-						time.Sleep(pause)
-					}
-				}()
+				producing := produceDuring(t, brokers, msgs, kills, nil)
 				dir := t.TempDir() // the runs' working directory, where a dead-letter file would go
 				for range kills {
 					if killAfter(t, bin, dir, time.Duration(200+rng.IntN(1300))*time.Millisecond, "run", "-q", "-e", stmt()) {
@@ -190,6 +181,29 @@ func TestCrashesExactlyOnce(t *testing.T) {
 	}
 }
 
+// produceDuring produces msgs to topic trades in batches of 200 paced
+// over about kills × 850ms, while the runs a test kills read them, each
+// batch, from message i on, after also(i) (nil: nothing); wait for it to
+// end on the WaitGroup it returns.
+func produceDuring(t *testing.T, brokers string, msgs []kafka.Message, kills int, also func(i int)) *sync.WaitGroup {
+	var producing sync.WaitGroup
+	producing.Add(1)
+	go func() {
+		defer producing.Done()
+		const batch = 200
+		n := len(msgs)
+		pause := time.Duration(kills) * 850 * time.Millisecond / time.Duration(max(n/batch, 1))
+		for i := 0; i < n; i += batch {
+			if also != nil {
+				also(i)
+			}
+			produce(t, brokers, "trades", msgs[i:min(i+batch, n)])
+			time.Sleep(pause)
+		}
+	}()
+	return &producing
+}
+
 // disorderedTrades returns n trades over keys traders whose event times
 // run up to disorder ms behind their order, with those times (Unix ms).
 func disorderedTrades(t *testing.T, n int64, keys int, disorder int64) ([]trade, []int64) {
@@ -202,13 +216,14 @@ func disorderedTrades(t *testing.T, n int64, keys int, disorder int64) ([]trade,
 	for _, line := range bytes.Split(bytes.TrimSuffix(buf.Bytes(), []byte("\n")), []byte("\n")) {
 		var f struct {
 			Trader   json.Number `json:"trader_id"`
+			Symbol   string      `json:"symbol"`
 			Quantity int64       `json:"quantity"`
 			Time     time.Time   `json:"trade_time"`
 		}
 		if err := json.Unmarshal(line, &f); err != nil {
 			t.Fatalf("generated line %q: %v", line, err)
 		}
-		trades = append(trades, trade{line: line, trader: f.Trader.String(), quantity: f.Quantity})
+		trades = append(trades, trade{line: line, trader: f.Trader.String(), symbol: f.Symbol, quantity: f.Quantity})
 		times = append(times, f.Time.UnixMilli())
 	}
 	return trades, times
@@ -288,16 +303,23 @@ func readCommittedRecords(t *testing.T, brokers, topic string) []*kgo.Record {
 // countFilter counts the selected records missing from the filter's rows
 // and the rows beyond one per record.
 func countFilter(t *testing.T, trades []trade, where []at, rows []outRow) (missing, dups int) {
+	return countRecords(t, trades, where, rows, func(tr trade) bool { return tr.quantity > 100 })
+}
+
+// countRecords counts the records that selected keeps missing from rows
+// (each naming its record by its place) and the rows beyond one per
+// record.
+func countRecords(t *testing.T, trades []trade, where []at, rows []outRow, selected func(trade) bool) (missing, dups int) {
 	seen := map[at]int{}
 	for _, r := range rows {
 		seen[at{r.P, r.O}]++
 	}
-	selected := 0
+	kept := 0
 	for i, tr := range trades {
-		if tr.quantity <= 100 {
+		if !selected(tr) {
 			continue
 		}
-		selected++
+		kept++
 		switch c := seen[where[i]]; {
 		case c == 0:
 			missing++
@@ -305,8 +327,8 @@ func countFilter(t *testing.T, trades []trade, where []at, rows []outRow) (missi
 			dups += c - 1
 		}
 	}
-	if len(seen) != selected {
-		t.Errorf("rows hold %d distinct records, want the %d selected", len(seen), selected)
+	if len(seen) != kept {
+		t.Errorf("rows hold %d distinct records, want the %d selected", len(seen), kept)
 	}
 	return missing, dups
 }
@@ -314,13 +336,22 @@ func countFilter(t *testing.T, trades []trade, where []at, rows []outRow) (missi
 // countWindows counts the (trader, window) groups with no row of their
 // full count, and the rows beyond one per group.
 func countWindows(t *testing.T, trades []trade, times []int64, rows []outRow) (missing, dups int) {
+	return countWindowsBy(t, trades, times, rows, byTrader, func(r outRow) string { return fmt.Sprint(r.Trader) })
+}
+
+// countWindowsBy counts the groups of 1s windows by key (of a trade, and
+// of the row written for its group) with no row of their full count, and
+// the rows beyond one per group. The trades of an empty key count nowhere.
+func countWindowsBy(t *testing.T, trades []trade, times []int64, rows []outRow, key func(trade) string, rowKey func(outRow) string) (missing, dups int) {
 	type group struct {
-		trader string
-		ws     int64 // window start, Unix ms
+		key string
+		ws  int64 // window start, Unix ms
 	}
 	want := map[group]int64{}
 	for i, tr := range trades {
-		want[group{tr.trader, times[i] - times[i]%1000}]++
+		if k := key(tr); k != "" {
+			want[group{k, times[i] - times[i]%1000}]++
+		}
 	}
 	full, seen := map[group]bool{}, map[group]int{}
 	for _, r := range rows {
@@ -328,9 +359,9 @@ func countWindows(t *testing.T, trades []trade, times []int64, rows []outRow) (m
 		if err != nil {
 			t.Fatalf("window start %q: %v", r.WS, err)
 		}
-		g := group{fmt.Sprint(r.Trader), ws.UnixMilli()}
+		g := group{rowKey(r), ws.UnixMilli()}
 		if want[g] == 0 {
-			t.Errorf("a row for trader %s window +%dms, which has no trades", g.trader, g.ws)
+			t.Errorf("a row for %s window +%dms, which has no trades", g.key, g.ws)
 		}
 		seen[g]++
 		if r.N == want[g] {

@@ -280,10 +280,16 @@ func groupOffsetsBy(ctx context.Context, brokers, group, topic string, at func(k
 	return out, nil
 }
 
-// committedSum returns how many records of topic trades group has
-// committed (the sum of its committed offsets), -1 on error.
+// committedSum returns the sum of the offsets group committed on topic
+// trades, or -1 when they cannot be fetched.
 func committedSum(ctx context.Context, brokers, group string) int64 {
-	c, err := groupOffsets(ctx, brokers, group, "trades")
+	return committedOn(ctx, brokers, group, "trades")
+}
+
+// committedOn returns the sum of the offsets group committed on topic, or
+// -1 when they cannot be fetched (the group committed nothing yet, say).
+func committedOn(ctx context.Context, brokers, group, topic string) int64 {
+	c, err := groupOffsets(ctx, brokers, group, topic)
 	if err != nil {
 		return -1
 	}

@@ -38,6 +38,8 @@ type outRow struct {
 	P      int32  `json:"p"`
 	O      int64  `json:"o"`
 	Trader int64  `json:"trader_id"`
+	Symbol string `json:"symbol"`
+	Region string `json:"region"`
 	WS     string `json:"ws"`
 	N      int64  `json:"n"`
 }

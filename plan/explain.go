@@ -306,10 +306,31 @@ func (p *Plan) stageTexts() (one, two string) {
 	}
 	if p.Repartition.Guarantee == "exactly_once" {
 		two += "; exactly-once: its output, dead letters and topic offsets commit in one Kafka transaction per commit interval, which a rebalance or a crash aborts (the partitions replay from the last commit)"
+		if tables := p.tableNames(); tables != "" {
+			two += fmt.Sprintf("; %s: looked up, not part of the transaction (a replayed record is joined again with the rows read by then)", tables)
+		}
 	} else {
 		two += "; at-least-once: it commits topic offsets once the output before them is flushed (after a rebalance or a crash some rows may be written again)"
 	}
 	return one, two
+}
+
+// tableNames names the statement's tables ("table r", "tables r, c"),
+// or returns "" when it joins none.
+func (p *Plan) tableNames() string {
+	var tables []string
+	for _, in := range p.Inputs {
+		if in.Role == RoleTable {
+			tables = append(tables, in.Name)
+		}
+	}
+	switch len(tables) {
+	case 0:
+		return ""
+	case 1:
+		return "table " + tables[0]
+	}
+	return "tables " + strings.Join(tables, ", ")
 }
 
 // exchangeText describes the third stage of a statement whose joined rows

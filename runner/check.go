@@ -202,7 +202,7 @@ func check(ctx context.Context, stmt *sql.Statement, opts Options) (_ *checked, 
 		}
 		return nil, c.errorAt(err, sel)
 	}
-	if err := c.checkGuarantee(stmt, c.prog); err != nil {
+	if err := c.checkGuarantee(stmt, c.prog, nil); err != nil {
 		return nil, err
 	}
 	if err := c.checkEnds(sel, c.prog, c.srcName, c.bounded(), c.src == nil); err != nil {

@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -12,7 +11,9 @@ import (
 	"github.com/sluicesql/sluice/connector"
 	"github.com/sluicesql/sluice/connector/kafka"
 	"github.com/sluicesql/sluice/exec"
+	"github.com/sluicesql/sluice/exec/join"
 	"github.com/sluicesql/sluice/job"
+	"github.com/sluicesql/sluice/plan"
 	"github.com/sluicesql/sluice/sql"
 )
 
@@ -44,44 +45,50 @@ func guarantee(props map[string]string) (string, error) {
 
 // checkGuarantee makes the checks of 'processing.guarantee' that need no
 // connection: a valid value and, for exactly_once, everything exactlyOnce
-// refuses (prog is nil for a join), so that EXPLAIN refuses it too. Its
-// error points at the WITH entry.
-func (c *checked) checkGuarantee(stmt *sql.Statement, prog *exec.Program) error {
+// refuses, so that EXPLAIN refuses it too. prog is the query's program;
+// for a join, joined is the join's and prog the query after its joins
+// (nil otherwise). Its error points at the WITH entry.
+func (c *checked) checkGuarantee(stmt *sql.Statement, prog *exec.Program, joined *join.Program) error {
 	g, err := guarantee(c.props)
 	if err == nil && g == ExactlyOnce {
-		if prog == nil {
-			err = errors.New(refuseExactlyOnce + "not available for a join yet: its tables are not part of the transaction (use at_least_once)")
-		} else {
-			src := c.src
-			if src == nil && lookup(c.props, c.srcName+".type") == "kafka_source" {
-				// another statement's output through a topic: made, not connected
-				if ks, kerr := kafka.NewSource(c.srcName, c.props); kerr == nil {
-					src = ks
-				}
+		src := c.src
+		if src == nil && lookup(c.props, c.srcName+".type") == "kafka_source" {
+			// another statement's output through a topic: made, not connected
+			if ks, kerr := kafka.NewSource(c.srcName, c.props); kerr == nil {
+				src = ks
 			}
-			var sink, dlq []string
-			sinkType := lookup(c.props, stmt.Name+".type")
-			if sinkType == "" && c.inProcessOut {
-				sinkType = "an in-process stream another statement reads (write it to a Kafka topic for that statement to read)"
+		}
+		var sink, dlq []string
+		sinkType := lookup(c.props, stmt.Name+".type")
+		if sinkType == "" && c.inProcessOut {
+			sinkType = "an in-process stream another statement reads (write it to a Kafka topic for that statement to read)"
+		}
+		if sinkType == "kafka_sink" {
+			if k, kerr := kafka.NewSink(stmt.Name, c.props); kerr == nil { // checked by checkSink
+				sink = k.Brokers()
 			}
-			if sinkType == "kafka_sink" {
-				if k, kerr := kafka.NewSink(stmt.Name, c.props); kerr == nil { // checked by checkSink
-					sink = k.Brokers()
-				}
+		}
+		if ks, ok := src.(*kafka.Source); ok && strings.TrimSpace(c.props[job.PropDLQTopic]) != "" {
+			conn := ks.Conn()
+			if dc, ok, derr := kafka.DeadLetterConn(c.props, &conn); derr == nil && ok {
+				dlq = dc.Brokers
 			}
-			if ks, ok := src.(*kafka.Source); ok && strings.TrimSpace(c.props[job.PropDLQTopic]) != "" {
-				conn := ks.Conn()
-				if dc, ok, derr := kafka.DeadLetterConn(c.props, &conn); derr == nil && ok {
-					dlq = dc.Brokers
-				}
-			}
-			err = exactlyOnceRefusal(c.srcName, src, sinkType, sink, dlq, prog)
+		}
+		err = exactlyOnceRefusal(c.srcName, src, sinkType, sink, dlq, prog)
+		if err == nil && joined != nil {
+			err = joinExactlyOnceRefusal(stmt.Select(), joined)
 		}
 	}
 	if err != nil {
-		return c.errorAt(&sql.PropertyError{Key: job.PropGuarantee, InValue: true, Msg: err.Error()}, stmt)
+		return c.guaranteeError(stmt, err)
 	}
 	return nil
+}
+
+// guaranteeError positions err, a reason to refuse the statement's
+// 'processing.guarantee', at that WITH entry.
+func (c *checked) guaranteeError(stmt *sql.Statement, err error) error {
+	return c.errorAt(&sql.PropertyError{Key: job.PropGuarantee, InValue: true, Msg: err.Error()}, stmt)
 }
 
 const refuseExactlyOnce = "WITH 'processing.guarantee'='exactly_once': "
@@ -112,6 +119,45 @@ func exactlyOnceRefusal(srcName string, src connector.Source, sinkType string, s
 		return fmt.Errorf(refuseExactlyOnce+"the query's state could not be rebuilt after a restart: %w", err)
 	}
 	return nil
+}
+
+// joinExactlyOnceRefusal says why the join prog of sel cannot run exactly
+// once, or returns nil. A stream-table join can: each stream record's
+// effects (its joined rows, the state they feed, its dead letters) commit
+// once with the stream's offsets, and its tables are not transactional
+// input but lookups, read whole by every process as at least once reads
+// them. A record read again after a restart (its effects were not
+// committed) is joined again with the table as the process reads it then.
+// Refused: stream-stream joins, and temporal joins whose table's old
+// versions the watermark drops.
+func joinExactlyOnceRefusal(sel *sql.Select, prog *join.Program) error {
+	if prog.Sides() != nil {
+		other := sel.Joins[prog.StreamInputs()[1]-1].Source.Name
+		return fmt.Errorf(refuseExactlyOnce+"not available for a stream-stream join (JOIN %s): after a restart or a rebalance it rebuilds the rows each side waits with by reading the streams again, "+
+			"and writes again the pairs a record read again makes, which no transaction can tell from the pairs it committed (in one process per group, %[1]s is read whole, with no offsets to commit); use at_least_once", other)
+	}
+	if t := prog.PrunedTable(); t != "" {
+		return fmt.Errorf(refuseExactlyOnce+"not available for a temporal join whose table drops its old versions (JOIN %s FOR SYSTEM_TIME AS OF the event time): a restart resumes at the watermark of its last commit, "+
+			"which drops the versions of %[1]s older than it, and a record it reads again (its effects were not committed) may be older: it would not find the version it met (dead-lettered as late instead); "+
+			"use at_least_once, or AS OF a column other than '%s' (whose versions are all kept)", t, exec.PropEventTimeField)
+	}
+	return nil
+}
+
+// refuseJoinInStageOne refuses exactly-once for the join plan p whose
+// stage 1 joins the tables before the repartition topic
+// (plan.Repartition.JoinedTables): stage 1 is idempotent, not
+// transactional, and stage 2 tells a record stage 1 sends again from a
+// new one only within one partition of the topic.
+func refuseJoinInStageOne(p *plan.Plan) error {
+	rp := p.Repartition
+	if rp == nil || len(rp.JoinedTables) == 0 {
+		return nil
+	}
+	return fmt.Errorf(refuseExactlyOnce+"not available when the repartition key reads a table (%s, joined with %s in stage 1): stage 1 is not transactional, "+
+		"and a record it sends again after a crash is joined again; if the table's row changed meanwhile, the copy goes to another partition of %s, where stage 2 cannot tell it from a new record and counts it twice. "+
+		"Route by a column of the stream, run it in one process per group with '%s'='false' (then exactly once), or use at_least_once",
+		strings.Join(rp.Key, ", "), strings.Join(rp.JoinedTables, ", "), rp.Topic, plan.PropRepartition)
 }
 
 // exactlyOnce sets cfg up for 'processing.guarantee'='exactly_once': the

@@ -78,9 +78,6 @@ func openJoin(ctx context.Context, stmt *sql.Statement, opts Options) (_ *joinQu
 	if err != nil {
 		return nil, err
 	}
-	if err := c.checkGuarantee(stmt, nil); err != nil {
-		return nil, err
-	}
 	q := &joinQuery{checked: c}
 	props, conn := c.props, connectorProps(c.props, names)
 	for i, n := range names {
@@ -145,6 +142,9 @@ func openJoin(ctx context.Context, stmt *sql.Statement, opts Options) (_ *joinQu
 	}
 	if err := q.compile(sel); err != nil {
 		return nil, c.errorAt(err, stmt)
+	}
+	if err := c.checkGuarantee(stmt, q.prog.Program, q.prog); err != nil {
+		return nil, err
 	}
 	if err := q.checkEnds(sel, names, opts); err != nil {
 		return nil, err
@@ -259,6 +259,9 @@ func planJoin(ctx context.Context, stmt *sql.Statement, opts Options) (*plan.Pla
 	p, err := plan.Build(stmt, popts)
 	if err != nil {
 		return nil, nil, false, q.errorAt(err, stmt)
+	}
+	if err := q.checkPlanGuarantee(stmt, p); err != nil {
+		return nil, nil, false, err
 	}
 	return p, q.prog, isBounded(q.srcs[0]), nil
 }
@@ -465,6 +468,45 @@ func (q *joinQuery) scaleOut(ctx context.Context, stmt *sql.Statement, opts Opti
 		if gen != nil {
 			j.restarts = restartPerAssignment(&j.config, gen, q.srcs[0].(*kafka.Source))
 		}
+		return q.exactlyOnce(ctx, stmt, j)
+	}
+	return nil
+}
+
+// exactlyOnce makes the stream-table join job j, run in one stage, read
+// its stream in Kafka transactions when its 'processing.guarantee' is
+// exactly_once (see exactlyOnce): its output, its stream's dead letters
+// and the stream's offsets commit together. The tables stay outside the
+// transaction: they are read whole on every start, so their own dead
+// letters (rows that fail to decode) go through the queue they were
+// loaded with, at least once.
+func (q *joinQuery) exactlyOnce(ctx context.Context, stmt *sql.Statement, j *Job) error {
+	if g, _ := guarantee(q.props); g != ExactlyOnce {
+		return nil
+	}
+	dlq, err := q.transactionalDLQ(ctx, j, q.srcs[0])
+	if err != nil {
+		return err
+	}
+	if err := exactlyOnce(&j.config, q.srcs[0], j.config.Sinks[0], dlq, q.prog.Program, lookup(q.props, stmt.Name+".type"), true); err != nil {
+		return configErr(err)
+	}
+	if dlq != nil {
+		j.config.DLQ = dlq
+	}
+	// the transactional source, joined as it is read if it was
+	j.config.Sources[0] = q.runStream(j.config.Sources[0])
+	return nil
+}
+
+// checkPlanGuarantee refuses exactly-once for what the join's plan p
+// decides (refuseJoinInStageOne), positioned at the WITH entry.
+func (q *joinQuery) checkPlanGuarantee(stmt *sql.Statement, p *plan.Plan) error {
+	if g, _ := guarantee(q.props); g != ExactlyOnce {
+		return nil
+	}
+	if err := refuseJoinInStageOne(p); err != nil {
+		return q.guaranteeError(stmt, err)
 	}
 	return nil
 }

@@ -71,19 +71,39 @@ func (c *checked) repartition(ctx context.Context, stmt *sql.Statement, opts Opt
 	}
 	j.Program.SetReplayFences(j.stages.in)
 	warnHeldForGood(j, j.Program.HeldForGood())
+	return c.exactlyOnceStages(ctx, j, ks)
+}
+
+// exactlyOnceStages makes stage 2 of the repartitioned job j, whose
+// stream is ks, transactional when the statement's
+// 'processing.guarantee' is exactly_once (twoStages.exactlyOnce). Stage
+// 2's dead letters commit in its transaction; stage 1's (records it
+// cannot decode) go with its own commits, through the job's queue.
+func (c *checked) exactlyOnceStages(ctx context.Context, j *Job, ks *kafka.Source) error {
 	if g, _ := guarantee(c.props); g != ExactlyOnce {
 		return nil
 	}
-	// Stage 2's dead letters commit in its transaction; stage 1's (records
-	// it cannot decode) go with its own commits, through a queue of its own.
-	var dlq *kafka.DeadLetterQueue
-	if j.dlq != nil {
-		if dlq, err = openDLQ(ctx, c.props, ks, j.config.Sinks[0], j.Facts.Partitions, c.kafkaOpts); err != nil {
-			return err
-		}
-		j.closers = append(j.closers, dlq.Close)
+	dlq, err := c.transactionalDLQ(ctx, j, ks)
+	if err != nil {
+		return err
 	}
 	return j.stages.exactlyOnce(dlq)
+}
+
+// transactionalDLQ opens a second queue to the job j's dead-letter topic,
+// for the dead letters its transaction covers, when it has one (nil
+// otherwise); the job's own queue goes on writing those outside it. Run
+// closes it.
+func (c *checked) transactionalDLQ(ctx context.Context, j *Job, src connector.Source) (*kafka.DeadLetterQueue, error) {
+	if j.dlq == nil {
+		return nil, nil
+	}
+	dlq, err := openDLQ(ctx, c.props, src, j.config.Sinks[0], j.Facts.Partitions, c.kafkaOpts)
+	if err != nil {
+		return nil, err
+	}
+	j.closers = append(j.closers, dlq.Close)
+	return dlq, nil
 }
 
 // warnHeldForGood warns, once per statement as it is prepared, that stage

@@ -24,6 +24,9 @@ import (
 // every process reads them whole, as one process does. popts are the
 // options the plan was made with.
 func (q *joinQuery) repartitionJoin(ctx context.Context, stmt *sql.Statement, opts Options, j *Job, popts plan.Options) error {
+	if err := q.checkPlanGuarantee(stmt, j.Plan); err != nil {
+		return err
+	}
 	prog := q.prog
 	streams := []int{0}
 	if prog.Sides() != nil {
@@ -66,14 +69,17 @@ func (q *joinQuery) repartitionJoin(ctx context.Context, stmt *sql.Statement, op
 		shardTables(p, prog.Tables())
 		return q.jobConfig(p)
 	})
-	if err == nil {
-		// the windows after the joins write nothing again that had fired
-		// under a replayed partition's fence (for tables only, the query
-		// after them judges the records after the fence by it too)
-		prog.SetReplayFences(j.stages.in)
-		warnHeldForGood(j, prog.HeldForGood())
+	if err != nil {
+		return err
 	}
-	return err
+	// the windows after the joins write nothing again that had fired
+	// under a replayed partition's fence (for tables only, the query
+	// after them judges the records after the fence by it too)
+	prog.SetReplayFences(j.stages.in)
+	warnHeldForGood(j, prog.HeldForGood())
+	// a stream-table join's stage 2 joins in its transaction (a
+	// stream-stream join was refused exactly once: checkGuarantee)
+	return q.exactlyOnceStages(ctx, j, srcs[0])
 }
 
 // replanOver plans stmt again with the options popts it was planned

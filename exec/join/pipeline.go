@@ -92,6 +92,20 @@ func (p *Program) Tables() []*Table {
 	return out
 }
 
+// PrunedTable returns the name of the first table of a temporal join
+// whose old versions the watermark drops (FOR SYSTEM_TIME AS OF the
+// stream's event-time column), or "" when every table keeps its versions.
+// A record read again after a restart, once the restored watermark has
+// dropped the version it met the first time, no longer finds it.
+func (p *Program) PrunedTable() string {
+	for _, lk := range p.tables {
+		if lk.prunes {
+			return lk.table.name
+		}
+	}
+	return ""
+}
+
 // Process joins a batch of stream records and runs the rest of the query.
 func (pl *Pipeline) Process(recs []record.Record, out exec.Output) {
 	if pl.ss != nil {
