@@ -185,11 +185,12 @@ func TestExchangedJoinRunsAgain(t *testing.T) {
 
 // TestExchangedJoinDeadLetters: a joined row that fails in the query after
 // an exchanged stream-stream join (a division by zero) is dead-lettered by
-// stage 3 as docs/operations.md says: under the FROM stream's name, at the
-// partition and offset in the repartition topic of the record whose
-// arrival made it, its place in the exchange topic under repartition, the
-// joined row as raw; the group dead-letters one process's rows with its
-// reasons, which one process places at a record in its source.
+// stage 3 at the place in its source of the record whose arrival in stage
+// 2 made it, as one process places a joined row at the record whose
+// arrival made it there: source, partition and offset name a message of
+// orders or payments that is one of the row's two records; repartition
+// gives its place in the exchange topic, raw the joined row. The group
+// dead-letters one process's rows with its reasons.
 func TestExchangedJoinDeadLetters(t *testing.T) {
 	t.Parallel()
 	sc := unpaidOrders("JOIN", "WITHIN INTERVAL '1' SECOND").aggregated(
@@ -214,24 +215,43 @@ func TestExchangedJoinDeadLetters(t *testing.T) {
 	if len(dead) != len(want) || len(want) == 0 {
 		t.Fatalf("the group dead-lettered %d joined rows, one process %d", len(dead), len(want))
 	}
-	for _, w := range want {
-		if w.Reason != "division by zero" || (w.Source != "orders" && w.Source != "payments") || w.Repartition != nil {
-			t.Fatalf("one process's dead letter %+v: want a division by zero at a record of orders or payments", w)
+	// each source message's order and payment ids, by its place
+	type ids struct{ Order, Pay int64 }
+	source := map[string]ids{}
+	for _, topic := range []string{"orders", "payments"} {
+		for _, r := range readTopic(t, brokers, topic) {
+			var m struct {
+				Order int64 `json:"order_id"`
+				Pay   int64 `json:"pay_id"`
+			}
+			if err := json.Unmarshal(r.Value, &m); err != nil {
+				t.Fatal(err)
+			}
+			source[fmt.Sprintf("%s/%d/%d", topic, r.Partition, r.Offset)] = ids{m.Order, m.Pay}
 		}
 	}
-	parts := int32(topicPartitions(t, brokers, "g-out-repartition"))
+	for _, w := range want {
+		if w.Reason != "division by zero" || w.Repartition != nil {
+			t.Fatalf("one process's dead letter %+v: want a division by zero read from its source", w)
+		}
+	}
 	for _, l := range dead {
 		var row struct {
+			Order  int64 `json:"order_id"`
 			Amount int64 `json:"amount"`
-			PayID  int64 `json:"p.pay_id"`
+			Pay    int64 `json:"p.pay_id"`
 		}
-		if err := json.Unmarshal([]byte(l.Raw), &row); err != nil || row.Amount%13 != 0 || row.PayID == 0 {
+		if err := json.Unmarshal([]byte(l.Raw), &row); err != nil || row.Amount%13 != 0 || row.Pay == 0 {
 			t.Errorf("dead letter raw %q: want the joined row of an order whose amount is a multiple of 13 (%v)", l.Raw, err)
+			continue
 		}
-		if l.Source != "orders" || l.Reason != "division by zero" || l.Partition < 0 || l.Partition >= parts ||
-			l.Repartition == nil || l.Repartition.Topic != "g-out-exchange" {
-			t.Errorf("dead letter %+v (via %+v): want source orders, a division by zero, a partition of g-out-repartition (of %d) and its place in g-out-exchange",
-				l, l.Repartition, parts)
+		at, ok := source[fmt.Sprintf("%s/%d/%d", l.Source, l.Partition, l.Offset)]
+		switch {
+		case !ok || l.Source == "orders" && at.Order != row.Order || l.Source == "payments" && at.Pay != row.Pay:
+			t.Errorf("dead letter of order %d and payment %d at %s/%d/%d: want the place of one of them in its source",
+				row.Order, row.Pay, l.Source, l.Partition, l.Offset)
+		case l.Reason != "division by zero" || l.Repartition == nil || l.Repartition.Topic != "g-out-exchange":
+			t.Errorf("dead letter %+v (via %+v): want a division by zero and its place in g-out-exchange", l, l.Repartition)
 		}
 	}
 }

@@ -63,12 +63,20 @@ type Record struct {
 	// OriginPartition and OriginOffset are, on a record read through a
 	// repartition topic (stage 2 of a repartitioned statement), its
 	// partition and offset in its source (HasOrigin): Partition and
-	// Offset are the topic's. See SourcePosition.
+	// Offset are the topic's. On a joined row read through an exchange
+	// topic (stage 3) they are those of the record whose arrival in stage
+	// 2 made it, or of the row's own record for a row with NULLs. See
+	// SourcePosition.
 	OriginPartition int32
 	// Offset is the record's position within its source partition.
 	Offset int64
 	// OriginOffset: see OriginPartition.
 	OriginOffset int64
+	// Sub is, on a joined row that stage 2 writes to an exchange topic
+	// (exec/join Program.WriteRows), the second part of its identity
+	// after Offset: the offset of the record it met, or, for a row with
+	// NULLs, its own offset past the rows decided before it.
+	Sub int64
 	// Topic names the Kafka topic or file the record came from.
 	Topic string
 	// Key is the Kafka message key, if any.

@@ -30,7 +30,9 @@ type exchangeFrom struct {
 // (RepartitionSource): its partitions are the exchange topic's source
 // partitions. A row carries its partition there, the offset of the record
 // whose arrival made it (record.Record.Offset) and the offset of the
-// record it met (record.Record.OriginOffset, written one past it): stage
+// record it met (record.Record.Sub, written one past it), and the place in
+// its source of the record that made it (record.Record.OriginPartition and
+// OriginOffset, origin.source), where stage 3 dead-letters it: stage
 // 2 reads a partition in order and joins it the same way every time, so
 // a replay after a rebalance makes the same rows with the same positions,
 // in the same order, and stage 3 drops the copies as stage 2 drops those
@@ -102,6 +104,9 @@ func (s *Source) ExchangeSource(topic string, partitions int, onRevoke func() <-
 	s.mu.Lock()
 	x.run = s.run
 	x.repart.bounded = s.repart.bounded
+	// a row's place in its source is numbered as stage 1 numbers the
+	// partitions of the sources it reads (ReadsFrom): Origin tells them apart
+	x.repart.upstream, x.repart.nums = s.repart.upstream, s.repart.nums
 	s.mu.Unlock()
 	x.repart.eventTimes = true
 	if x.repart.bounded {

@@ -254,6 +254,11 @@ func (r *partReader) decodeInto(b *record.Batch, kr *kgo.Record) {
 		}
 		rec.Timestamp += r.up.shift
 		rec.HasOrigin, rec.OriginPartition, rec.OriginOffset = true, r.up.origin.partition, r.up.origin.offset
+		if o := &r.up.origin; o.source {
+			// a joined row of an exchange topic: the place in its source
+			// of the record that made it, not its identity in stage 2
+			rec.OriginPartition, rec.OriginOffset = o.sourcePartition, o.sourceOffset
+		}
 		if kr.Offset < r.up.fenceTo {
 			if r.src.repart.fired(rec, r.up.fenceWM) {
 				b.Records = b.Records[:n]
@@ -382,11 +387,17 @@ func (s *Source) deadLetterOrigin(kr *kgo.Record, o origin, err error) {
 	if s.dlq == nil {
 		return
 	}
-	name, p := s.Origin(o.partition)
+	part, off := o.partition, o.offset
+	if o.source {
+		// an exchange topic's row: the place in its source of the record
+		// that made it
+		part, off = o.sourcePartition, o.sourceOffset
+	}
+	name, p := s.Origin(part)
 	s.dlq.Add(connector.DeadLetter{
 		Source:    name,
 		Partition: p,
-		Offset:    o.offset,
+		Offset:    off,
 		Raw:       kr.Value,
 		Reason:    fmt.Sprintf("repartition topic %s: %v", kr.Topic, err),
 		Time:      time.Now().UTC(),

@@ -109,30 +109,49 @@ type origin struct {
 	// not a Kafka timestamp (before 1970, or more than an hour ahead), so
 	// that the record carries the row's own timestamp instead
 	eventShift int64
+	// source says that sourcePartition and sourceOffset are set: an
+	// exchange topic's row's place in its source, that of the record
+	// whose arrival in stage 2 made it (as stage 1 numbers its
+	// partitions), written after eventShift (then written, 0 or not)
+	source          bool
+	sourcePartition int32
+	sourceOffset    int64
+}
+
+// appendSource appends to an exchange topic's origin header (appendOrigin
+// with a sub-position) the row's event-time shift, 0 or not, and its place
+// in its source (origin.source).
+func appendSource(b []byte, eventShift int64, partition int32, offset int64) []byte {
+	b = binary.AppendVarint(b, eventShift)
+	b = binary.AppendVarint(b, int64(partition))
+	return binary.AppendVarint(b, offset)
 }
 
 // parseOrigin reads the origin header's value.
 func parseOrigin(b []byte) (origin, error) {
-	var v [6]int64
-	sub, shifted := false, false
-	for i := range v {
-		if i >= 3 && len(b) == 0 {
+	var v [8]int64
+	n := 0
+	for n < len(v) {
+		if n >= 3 && len(b) == 0 {
 			break // no shift: the record has its source timestamp; no sub-position
 		}
-		sub, shifted = sub || i == 4, i == 5
-		n := 0
-		v[i], n = binary.Varint(b)
-		if n <= 0 {
+		k := 0
+		v[n], k = binary.Varint(b)
+		if k <= 0 {
 			return origin{}, errCorrupt
 		}
-		b = b[n:]
+		b = b[k:]
+		n++
 	}
 	// a sub-position is written only when not 0 (it is one past an
-	// offset), and an event time's shift only when not 0
-	if v[0] < 0 || v[0] > math.MaxInt32 || len(b) > 0 || (sub && v[4] <= 0) || (shifted && v[5] == 0) {
+	// offset), an event time's shift only when not 0 unless a source
+	// place follows it, and that place whole
+	if v[0] < 0 || v[0] > math.MaxInt32 || len(b) > 0 || (n >= 5 && v[4] <= 0) || (n == 6 && v[5] == 0) || n == 7 ||
+		(n == 8 && (v[6] < 0 || v[6] > math.MaxInt32 || v[7] < 0)) {
 		return origin{}, errCorrupt
 	}
-	return origin{partition: int32(v[0]), offset: v[1], watermark: v[2], shift: v[3], sub: v[4], eventShift: v[5]}, nil
+	return origin{partition: int32(v[0]), offset: v[1], watermark: v[2], shift: v[3], sub: v[4], eventShift: v[5],
+		source: n == 8, sourcePartition: int32(v[6]), sourceOffset: v[7]}, nil
 }
 
 // appendProgress appends a progress report's header value.

@@ -56,6 +56,25 @@ func TestRepartitionHeaders(t *testing.T) {
 	if _, err := parseOrigin(append(binary.AppendVarint(appendOrigin(nil, 1, 2, 3, 4, 5), 6), 0)); err == nil {
 		t.Error("parseOrigin accepted a header with an event-time shift and a byte too many")
 	}
+	// an exchange topic's row with its place in its source, after an
+	// event-time shift written also when 0
+	for _, shift := range []int64{0, -5_000_000_000_000} {
+		o, err := parseOrigin(appendSource(appendOrigin(nil, 7, 12, noWatermark, 0, 42), shift, 9, 1207))
+		want := origin{partition: 7, offset: 12, watermark: noWatermark, sub: 42, eventShift: shift, source: true, sourcePartition: 9, sourceOffset: 1207}
+		if err != nil || o != want {
+			t.Errorf("origin with a source place = %+v, %v; want %+v", o, err, want)
+		}
+	}
+	for _, bad := range [][]byte{
+		appendSource(appendOrigin(nil, 7, 12, noWatermark, 0, 42), 0, -1, 1207),
+		appendSource(appendOrigin(nil, 7, 12, noWatermark, 0, 42), 0, 9, -1),
+		append(appendSource(appendOrigin(nil, 7, 12, noWatermark, 0, 42), 0, 9, 1207), 0),
+		binary.AppendVarint(binary.AppendVarint(appendOrigin(nil, 7, 12, noWatermark, 0, 42), 0), 9),
+	} {
+		if _, err := parseOrigin(bad); err == nil {
+			t.Errorf("parseOrigin accepted %v: a source place out of range, cut short or followed by a byte", bad)
+		}
+	}
 }
 
 // TestUpstreamDropsCopiesOfRows: an exchange topic's rows are told apart

@@ -396,7 +396,7 @@ func (s *Shuffle) message(buf []byte, row *record.Record, ts int64, m *kgo.Recor
 	if s.from != nil {
 		// a joined row: its stage-2 partition, the offset of the record
 		// that made it and of the one it met (see NewExchange)
-		wm, sub = noWatermark, row.OriginOffset+1
+		wm, sub = noWatermark, row.Sub+1
 	} else {
 		var err error
 		if up, err = s.upstream(row); err != nil {
@@ -416,10 +416,21 @@ func (s *Shuffle) message(buf []byte, row *record.Record, ts int64, m *kgo.Recor
 	buf = s.enc.appendRow(buf, row.Values)
 	v := len(buf)
 	buf = appendOrigin(buf, up, off, wm, row.Timestamp-ts, sub)
-	if s.from != nil && row.HasEventTime && row.EventTime != ts {
-		// a joined row's event time no column holds, which is not a
-		// Kafka timestamp: the header carries it (origin.eventShift)
-		buf = binary.AppendVarint(buf, row.EventTime-ts)
+	if s.from != nil {
+		var shift int64
+		if row.HasEventTime && row.EventTime != ts {
+			// a joined row's event time no column holds, which is not a
+			// Kafka timestamp: the header carries it (origin.eventShift)
+			shift = row.EventTime - ts
+		}
+		switch {
+		case row.HasOrigin:
+			// the place in its source of the record that made the row,
+			// where stage 3 places its dead letter (origin.source)
+			buf = appendSource(buf, shift, row.OriginPartition, row.OriginOffset)
+		case shift != 0:
+			buf = binary.AppendVarint(buf, shift)
+		}
 	}
 	h[0] = kgo.RecordHeader{Key: originHeader, Value: buf[v:len(buf):len(buf)]}
 	m.Key, m.Value, m.Partition = buf[start:k:k], buf[k:v:v], Partition(buf[start:k], s.cfg.Partitions)

@@ -542,9 +542,10 @@ func (p *Program) ReplayRule() func(rec *record.Record, wm int64) bool {
 //
 // Of one join of two streams (stage 2, whose rows go to an exchange
 // topic), each row's Offset is the offset of the record whose arrival
-// made it, and its OriginOffset the offset of the record it met, both in
-// their partition (the repartition topic's, where both sides of a key
-// are); a record meets the rows before it in the order they came, so a
+// made it, and its Sub the offset of the record it met, both in their
+// partition (the repartition topic's, where both sides of a key are), and
+// its OriginPartition and OriginOffset the place in its source of the
+// record that made it; a record meets the rows before it in the order they came, so a
 // partition read in order makes the same rows in the same order every
 // time. A window naming a column of the joined row takes its time from
 // it, as one process does.
@@ -556,10 +557,11 @@ func (p *Program) ReplayRule() func(rec *record.Record, wm int64) bool {
 // each partition with a state of its own, so that a replay decides them
 // at the same records: after a record's pairs, the unmatched rows its
 // watermark passes, by their offsets, each with the record's offset as
-// its Offset and that offset plus its own as its OriginOffset (a pair's
-// is below the record's offset); those left when the input ends after
+// its Offset and that offset plus its own as its Sub (a pair's is below
+// the record's offset), and its own record's place in its source as its
+// OriginPartition and OriginOffset; those left when the input ends after
 // the last record L, with L as their Offset and 2L+1 plus their own
-// offset as their OriginOffset. A replay from the committed offset
+// offset as their Sub. A replay from the committed offset
 // decides again exactly the rows that record decided then with the
 // offset of their own, from its state of the rows after the commit: each
 // row that matched held the commit where it would read it without its

@@ -17,7 +17,7 @@ import (
 // exchangeReader keeps the joined rows stage 2 writes to an exchange
 // topic as stage 3 reads them: a row is a copy when its identity (the
 // offset of the record that made it and its sub-position, one past its
-// OriginOffset) is not after the last one kept of its partition, or when
+// Sub) is not after the last one kept of its partition, or when
 // the record that made it is before the offset stage 2 committed.
 type exchangeReader struct {
 	kept      []string
@@ -35,7 +35,7 @@ func (x *exchangeReader) Emit(recs []record.Record) {
 			return
 		}
 		x.limit--
-		id := [2]int64{r.Offset, r.OriginOffset + 1}
+		id := [2]int64{r.Offset, r.Sub + 1}
 		if r.Offset < x.committed || slices.Compare(id[:], x.last[:]) <= 0 {
 			x.dropped++
 			continue

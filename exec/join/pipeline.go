@@ -400,8 +400,9 @@ func (pl *Pipeline) decide(r *record.Record) {
 
 // identify gives the rows with NULLs at the end of outs[0], decided
 // together, their identity: ordered by their own offsets, each has at as
-// its Offset and base plus its own offset as its OriginOffset (the
-// exchange topic's sub-position is one past it).
+// its Offset and base plus its own offset as its Sub (the exchange
+// topic's sub-position is one past it); its OriginPartition and
+// OriginOffset stay its own record's place in its source.
 func (pl *Pipeline) identify(at, base int64) {
 	n := pl.nulls
 	pl.nulls = 0
@@ -412,7 +413,7 @@ func (pl *Pipeline) identify(at, base int64) {
 	rows := outs[len(outs)-n:]
 	slices.SortFunc(rows, func(a, b record.Record) int { return cmp.Compare(a.Offset, b.Offset) })
 	for i := range rows {
-		rows[i].Offset, rows[i].OriginOffset = at, base+rows[i].Offset
+		rows[i].Offset, rows[i].Sub = at, base+rows[i].Offset
 	}
 }
 
@@ -733,8 +734,8 @@ func (pl *Pipeline) row() []record.Value {
 // row of the other side, read at offset at, when the rest of ON holds; the
 // row's event time is t, the later of the two's, and its offset off (the
 // query after the joins holds it while the row is in an open window), or,
-// when the program writes its rows (WriteRows), r's, with at as its
-// OriginOffset.
+// when the program writes its rows (WriteRows), r's, with at as its Sub
+// (its OriginPartition and OriginOffset stay r's place in its source).
 func (pl *Pipeline) emitPair(st *ssState, r *record.Record, s int, o []record.Value, t, off, at int64) (bool, error) {
 	iv := st.iv
 	vals := pl.row()
@@ -747,7 +748,7 @@ func (pl *Pipeline) emitPair(st *ssState, r *record.Record, s int, o []record.Va
 	j.EventTime, j.HasEventTime = t, true
 	j.Offset = off
 	if pl.p.rows {
-		j.Offset, j.OriginOffset = r.Offset, at
+		j.Offset, j.Sub = r.Offset, at
 	}
 	if iv.residual != nil {
 		v, err := iv.residual(j)
