@@ -43,6 +43,9 @@ type joinScenario struct {
 	// event time, its state and watermark well under way (else at the
 	// group's first commit on the repartition topic)
 	midRun bool
+	// exactlyOnce runs the group with 'processing.guarantee'='exactly_once':
+	// read committed, it writes each row of one process exactly once
+	exactlyOnce bool
 }
 
 // paidOrders is a stream-stream JOIN within a second of orders (8
@@ -422,6 +425,9 @@ func (sc joinScenario) text(brokers, out string, group ...string) string {
 // (a session of 6s), writing its rows to topic "results".
 func (sc joinScenario) groupText(brokers string) string {
 	sink := fmt.Sprintf("'out.type'='kafka_sink', 'out.topic.name'='results', 'out.bootstrap.servers'='%s'", brokers)
+	if sc.exactlyOnce {
+		sink += ", 'processing.guarantee'='exactly_once'"
+	}
 	return sc.text(brokers, sink, "group.id", "g", "session.timeout.ms", "6000")
 }
 
@@ -479,10 +485,20 @@ func (sc joinScenario) oneProcess(t *testing.T, brokers string) []string {
 }
 
 // sameAsOneProcess fails the test unless the rows written to topic
-// "results" are the rows of oneProcess, each at least once.
+// "results" are the rows of oneProcess, each at least once (exactly
+// once, read committed, when the group ran exactly once).
 func (sc joinScenario) sameAsOneProcess(t *testing.T, brokers string) {
 	t.Helper()
 	want := sc.oneProcess(t, brokers)
+	if sc.exactlyOnce {
+		var got []string
+		for _, v := range readCommittedValues(t, brokers, "results") {
+			got = append(got, string(v))
+		}
+		slices.Sort(got)
+		sameLines(t, "rows of the group read committed", got, want)
+		return
+	}
 	var lines []string
 	for _, r := range readTopic(t, brokers, "results") {
 		lines = append(lines, string(r.Value))
