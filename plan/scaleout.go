@@ -192,14 +192,6 @@ func (p *Plan) scaleOut() ScaleOut {
 		// repartitioned statement replays it (see replayAligned)
 		return ScaleOut{Why: fmt.Sprintf("source %s is partitioned by %s, but a partition that moves in a rebalance is replayed from its committed offset, which cannot rebuild the statement's state",
 			src, strings.Join(req.SourceKey, ", "))}
-	case req.Kind == partition.Hash && p.Analysis.Window == "session" && p.lateUpdate():
-		// an aligned member's replay judges lateness by the watermark it
-		// rebuilds from the partition's own records (connector.Start),
-		// which e2e kill rounds found to lose a late update now and then;
-		// stage 2 of a repartitioned statement replays such sessions
-		// exactly (the records carry their watermark through the topic)
-		return ScaleOut{Why: fmt.Sprintf("source %s is partitioned by %s, but its SESSION window with 'late.data.strategy'='update' is not yet known to be rebuilt exactly when a member replays a partition that moves in a rebalance from its own records",
-			src, strings.Join(req.SourceKey, ", "))}
 	case req.Kind == partition.Hash:
 		return ScaleOut{Split: true, Why: fmt.Sprintf("source %s is partitioned by %s, so every record of a key is in one partition and so in one process%s",
 			src, strings.Join(req.SourceKey, ", "), p.tablesWhole())}
