@@ -885,10 +885,16 @@ func (d deadLetters) Add(l connector.DeadLetter) {
 type keptSink struct {
 	connector.Sink
 	opened bool
+	// ctx is the running generation's context for its sinks (Open's),
+	// which its job cancels when a stop does not drain within the drain
+	// timeout
+	ctx context.Context
 }
 
-// Open opens the sink for the first generation.
+// Open opens the sink for the first generation, and takes each
+// generation's context for its sinks.
 func (k *keptSink) Open(ctx context.Context, schema *record.Schema, keySlots []int) error {
+	k.ctx = ctx
 	if k.opened {
 		return nil
 	}
@@ -896,8 +902,11 @@ func (k *keptSink) Open(ctx context.Context, schema *record.Schema, keySlots []i
 	return k.Sink.Open(ctx, schema, keySlots)
 }
 
-// Close flushes what the generation wrote.
-func (k *keptSink) Close() error { return k.Sink.Flush(context.Background()) }
+// Close flushes what the generation wrote, giving up when the generation's
+// job cancels its sinks' context (its drain timeout passed): a flush to a
+// cluster that answers slowly or not at all must not hold a stopping
+// generation past its drain timeout.
+func (k *keptSink) Close() error { return k.Sink.Flush(k.ctx) }
 
 // Abort does nothing: the runner aborts the sink when stage 2 fails.
 func (k *keptSink) Abort() {}
