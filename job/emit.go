@@ -275,7 +275,8 @@ func (r *run) flushAll() error {
 // since its last commit. A partition whose progress points its ingester
 // tracks commits at the last one at or before the offset that is done,
 // with the Start that lets a replay judge lateness as this run did
-// (sourcePartition.commitPoint).
+// (sourcePartition.commitPoint), which a Resumer program is told
+// (resumeFrom).
 func (r *run) commit(bar *barrier, held []heldOffset) error {
 	next := bar.next
 	bySource := map[int]map[int32]commitPoint{}
@@ -300,7 +301,7 @@ func (r *run) commit(bar *barrier, held []heldOffset) error {
 		if bySource[sp.source] == nil {
 			bySource[sp.source] = map[int32]commitPoint{}
 		}
-		c := commitPoint{at: off, done: off, pending: pending, anyPending: anyPending}
+		c := commitPoint{sp: sp, at: off, done: off, pending: pending, anyPending: anyPending}
 		if checkpoints {
 			c.at, c.start, c.started = sp.commitPoint(off)
 		}
@@ -343,6 +344,14 @@ func (r *run) commit(bar *barrier, held []heldOffset) error {
 		if err != nil {
 			return fmt.Errorf("source %q: commit: %w", r.cfg.Sources[src].Name(), err)
 		}
+		var resumed []*sourcePartition
+		var at []connector.Start
+		for _, c := range bySource[src] {
+			if c.started {
+				resumed, at = append(resumed, c.sp), append(at, c.start)
+			}
+		}
+		r.resumeFrom(resumed, at)
 		for sp := range next {
 			if sp.source == src {
 				if off, ok := offs[sp.partition]; ok {
@@ -359,6 +368,7 @@ func (r *run) commit(bar *barrier, held []heldOffset) error {
 // when started (sourcePartition.commitPoint); the effect of its records
 // before done is out.
 type commitPoint struct {
+	sp       *sourcePartition
 	at, done int64
 	start    connector.Start
 	started  bool

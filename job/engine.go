@@ -29,6 +29,15 @@ type Pipeline interface {
 	Held(fn func(topic string, partition int32, minOffset int64))
 }
 
+// Releaser is an optional interface of a Pipeline registered in state
+// that outlives its job (a temporal join's table, which a process keeps
+// across the jobs it runs one per rebalance): Release, called once its
+// worker stopped, takes it out, so that its last watermark no longer
+// holds that state back.
+type Releaser interface {
+	Release()
+}
+
 // Pender is an optional interface of a Pipeline that may still write rows
 // whose event times the watermark passed: a stream-stream join that
 // decides its rows with NULLs by the watermarks its records carry

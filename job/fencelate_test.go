@@ -58,21 +58,8 @@ func TestFencedReplayJudgesLateAsTheFirstRun(t *testing.T) {
 		// commit is behind its read offset (its window at 6s is open)
 		src := &checkpointSource{Source: mem.NewSource("t", input, mem.Live(time.Millisecond))}
 		first := &mem.Sink{}
-		ctx, cancel := context.WithCancel(context.Background())
-		go func() {
-			defer cancel()
-			for ctx.Err() == nil {
-				if cp, ok := src.last(); ok && cp.Read[0] == 3 && cp.Read[1] == 1 {
-					return
-				}
-				time.Sleep(time.Millisecond)
-			}
-		}()
-		deadline := time.AfterFunc(20*time.Second, cancel)
-		run(ctx, src, first)
-		deadline.Stop()
-		cp, ok := src.last()
-		if !ok || cp.Read[0] != 3 || cp.Read[1] != 1 {
+		cp, ok := runUntilRead(func(ctx context.Context) { run(ctx, src, first) }, src, map[int32]int64{0: 3, 1: 1})
+		if !ok {
 			t.Fatalf("aligned %v: the first run committed no checkpoint of every record read: %+v", aligned, cp)
 		}
 		committed := src.Committed()
@@ -88,6 +75,36 @@ func TestFencedReplayJudgesLateAsTheFirstRun(t *testing.T) {
 			t.Errorf("aligned %v: stopped at %v (checkpoint %+v) and restarted, wrote %v; one run wrote %v", aligned, committed, cp, got, want)
 		}
 	}
+}
+
+// runUntilRead runs a job (run) over src, a live source, until it
+// committed a checkpoint that read each partition of read up to its
+// offset, then stops it, and returns the last checkpoint src committed;
+// false when none read that far within 20s.
+func runUntilRead(run func(context.Context), src *checkpointSource, read map[int32]int64) (connector.Checkpoint, bool) {
+	readAll := func(cp connector.Checkpoint) bool {
+		for p, off := range read {
+			if cp.Read[p] != off {
+				return false
+			}
+		}
+		return true
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		defer cancel()
+		for ctx.Err() == nil {
+			if cp, ok := src.last(); ok && readAll(cp) {
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	deadline := time.AfterFunc(20*time.Second, cancel)
+	run(ctx)
+	deadline.Stop()
+	cp, ok := src.last()
+	return cp, ok && readAll(cp)
 }
 
 // checkpointSource is a mem source that keeps the job's checkpoints

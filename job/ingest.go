@@ -220,6 +220,7 @@ func (r *run) ingest(sp *sourcePartition, rd connector.PartitionReader) error {
 					sp.start, sp.started = f.Start, true
 					sp.mu.Unlock()
 					in.resume()
+					r.resumeFrom([]*sourcePartition{sp}, []connector.Start{f.Start})
 				}
 			}
 			fenced = nil
@@ -576,17 +577,20 @@ func (r *run) addSourcePartition(src int, name string, p int32) *sourcePartition
 	if b, ok := r.cfg.Sources[src].(connector.Bounded); ok {
 		sp.bounded = b.Bounded()
 	}
+	var st connector.Start
 	if c, ok := r.restored[src]; ok {
 		if read, ok := c.Read[p]; ok {
 			sp.fenceTo, sp.fenceWM = read, c.Watermark
 		}
-		if st, ok := c.Starts[p]; ok {
-			sp.start, sp.started = st, true
-		}
+		st, sp.started = c.Starts[p]
+		sp.start = st
 	}
 	r.spMu.Lock()
 	r.sps = append(r.sps, sp)
 	r.spMu.Unlock()
+	if sp.started {
+		r.resumeFrom([]*sourcePartition{sp}, []connector.Start{st})
+	}
 	return sp
 }
 

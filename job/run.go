@@ -27,6 +27,8 @@ type run struct {
 	// (hadEffect), taken from the program once
 	rule     func(*record.Record, int64) bool
 	ruleOnce sync.Once
+	// resumeMu orders the watermarks told to a Resumer program (resumeFrom)
+	resumeMu sync.Mutex
 	ordered  bool
 	hasLimit bool
 	limit    int64
@@ -164,6 +166,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		r.restore(i, src)
 		open = append(open, opened{readers, r.openReaders(i, src, readers)})
 	}
+	r.resumeRestored()
 	r.seedWatermark()
 	checkers := r.watchKeys()
 	r.watchFailures()

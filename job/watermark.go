@@ -58,6 +58,11 @@ type sourcePartition struct {
 	// its first records are routed, under mu (a commit reads its Skip)
 	start   connector.Start
 	started bool
+	// resumeWM is the watermark the partition would resume at from what
+	// the job committed, or the checkpoint it resumed from, when resumes
+	// (resumeFrom). Under mu.
+	resumeWM int64
+	resumes  bool
 
 	// marks are the partition's progress points, oldest first, from the
 	// one its last commit stood at, when its ingester tracks them

@@ -63,6 +63,9 @@ type worker struct {
 // when the input ended normally.
 func (w *worker) loop() {
 	defer w.r.workerWG.Done()
+	if rl, ok := w.pipe.(Releaser); ok {
+		defer rl.Release()
+	}
 	round := 0
 	linger := time.NewTimer(time.Hour)
 	linger.Stop()

@@ -95,8 +95,6 @@ func (p *Program) Tables() []*Table {
 // PrunedTable returns the name of the first table of a temporal join
 // whose old versions the watermark drops (FOR SYSTEM_TIME AS OF the
 // stream's event-time column), or "" when every table keeps its versions.
-// A record read again after a restart, once the restored watermark has
-// dropped the version it met the first time, no longer finds it.
 func (p *Program) PrunedTable() string {
 	for _, lk := range p.tables {
 		if lk.prunes {
@@ -104,6 +102,30 @@ func (p *Program) PrunedTable() string {
 		}
 	}
 	return ""
+}
+
+// ResumeAt implements job.Resumer: wm is the lowest watermark at which
+// the job would resume its source partitions from what it committed (or
+// resumed from). A temporal join's table then drops no version older
+// than its newest at or below wm, whatever the watermark: a record that
+// a restart or a rebalance reads again from there, on time when it was
+// first read, has an event time at or above wm and meets the version it
+// met then, not a later one nor none (dead-lettered as late).
+func (p *Program) ResumeAt(wm int64) {
+	for _, lk := range p.tables {
+		if lk.prunes {
+			lk.table.resume.Store(wm)
+		}
+	}
+}
+
+// Release implements job.Releaser: the pipeline's watermark no longer
+// holds back the versions its temporal tables drop.
+func (pl *Pipeline) Release() {
+	for _, m := range pl.marks {
+		m.t.unwatch(m.mark)
+	}
+	pl.marks = nil
 }
 
 // Process joins a batch of stream records and runs the rest of the query.

@@ -78,6 +78,11 @@ type Table struct {
 	marksMu sync.Mutex
 	marks   []*atomic.Int64
 	pruned  atomic.Int64
+	// resume is the lowest watermark at which the job would resume its
+	// source partitions from what it committed (Program.ResumeAt;
+	// math.MaxInt64 until told): no version a record read again from
+	// there may meet is dropped
+	resume atomic.Int64
 }
 
 type shard struct {
@@ -166,6 +171,13 @@ func (t *Table) watch() *atomic.Int64 {
 	return m
 }
 
+// unwatch takes out the mark of a pipeline that stopped (watch).
+func (t *Table) unwatch(m *atomic.Int64) {
+	t.marksMu.Lock()
+	defer t.marksMu.Unlock()
+	t.marks = slices.DeleteFunc(t.marks, func(have *atomic.Int64) bool { return have == m })
+}
+
 // low returns the lowest watermark of the watching pipelines
 // (math.MinInt64 when none watches: no version is dropped).
 func (t *Table) low() int64 {
@@ -184,9 +196,10 @@ func (t *Table) low() int64 {
 // Prune drops, once the watching pipelines' watermarks have all passed
 // them, the versions of a temporal table that no stream record on time
 // can meet any more: per key, those older than its newest version at or
-// below the lowest watermark.
+// below the lowest watermark, or below the watermark the job would
+// resume at (Program.ResumeAt) when that is lower.
 func (t *Table) Prune() {
-	low := t.low()
+	low := min(t.low(), t.resume.Load())
 	for {
 		old := t.pruned.Load()
 		if low <= old {
@@ -239,6 +252,7 @@ func (t *Table) Versions() int64 {
 // the primary key columns pk (which schema must hold).
 func NewTable(name string, schema *record.Schema, pk []string) (*Table, error) {
 	t := &Table{name: name, schema: schema, n: 1, shards: []*shard{newShard()}}
+	t.resume.Store(math.MaxInt64)
 	for _, k := range pk {
 		slot, ok := schema.Lookup(k)
 		if !ok {
