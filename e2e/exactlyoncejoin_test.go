@@ -22,8 +22,9 @@ import (
 // join that drops the trades of traders the table lacks), and the windowed
 // counts over the joined rows of one process, each window once, per
 // trader (the group split as trades is keyed, the join in one stage), per
-// symbol (repartitioned through a topic, stage 2 joining) and per region,
-// a column of the table (one process per group). The table is not part
+// symbol (repartitioned through a topic, stage 2 joining), per trader
+// after a temporal join AS OF the event time, and per region, a column of
+// the table (one process per group). The table is not part
 // of the transaction: a trade read again after a kill is joined with the
 // table as the restarted process reads it, so its row's version is
 // whichever that was (the updates change no trader's region), but it is
@@ -52,14 +53,16 @@ func TestCrashesExactlyOnceJoin(t *testing.T) {
 		}
 		return ""
 	}
-	// the traders table, and updates of it while the job runs
-	traders := func(version int) []kafka.Message {
+	// the traders table, and updates of it while the job runs, each a
+	// version since the time of the trade produced with it (0 for the
+	// first)
+	traders := func(version int, since int64) []kafka.Message {
 		var out []kafka.Message
 		for id := range 60 {
 			if id%10 == 3 {
 				continue
 			}
-			out = append(out, kafka.Message{Key: []byte(strconv.Itoa(id)), Value: fmt.Appendf(nil, `{"trader_id":%d,"region":"r%d","version":%d}`, id, id%7, version)})
+			out = append(out, kafka.Message{Key: []byte(strconv.Itoa(id)), Value: fmt.Appendf(nil, `{"trader_id":%d,"region":"r%d","version":%d,"since":%d}`, id, id%7, version, since)})
 		}
 		return out
 	}
@@ -95,6 +98,17 @@ func TestCrashesExactlyOnceJoin(t *testing.T) {
 			func(rows []outRow) (int, int) {
 				return countWindowsBy(t, trades, times, rows, knownSymbol, func(r outRow) string { return r.Symbol })
 			}},
+		// a temporal join AS OF the event time, whose table drops the
+		// versions the watermark passed, changing every 100 trades: a
+		// restart, whose watermark starts at its checkpoint's, reads
+		// again the records of the open windows, older than that, and
+		// joins each with the version it met (every known trader has one
+		// since 0, so each counts)
+		{"temporal", "SELECT t.trader_id, _WINDOW_START AS ws, COUNT(*) AS n FROM trades t JOIN traders FOR SYSTEM_TIME AS OF t.trade_time AS r ON t.trader_id = r.trader_id" +
+			" GROUP BY t.trader_id WINDOW TUMBLING(trade_time, INTERVAL '1' SECOND) EMIT FINAL", ", 'trades.partition.key'='trader_id', 'event.time.field'='trade_time', 'traders.event.time.field'='since'",
+			func(rows []outRow) (int, int) {
+				return countWindowsBy(t, trades, times, rows, knownTrader, func(r outRow) string { return fmt.Sprint(r.Trader) })
+			}},
 		// keyed by the table's column: in one process per group
 		// (repartitioned, stage 1 would join outside any transaction)
 		{"regions", "SELECT r.region, _WINDOW_START AS ws, COUNT(*) AS n" + join +
@@ -107,7 +121,11 @@ func TestCrashesExactlyOnceJoin(t *testing.T) {
 		t.Run(q.name, func(t *testing.T) {
 			t.Parallel()
 			brokers := startCluster(t, "trades", "traders")
-			produce(t, brokers, "traders", traders(0))
+			produce(t, brokers, "traders", traders(0, 0))
+			every := 2000 // trades between two updates of the table
+			if q.name == "temporal" {
+				every = 100
+			}
 			stmt := func(extra ...string) string {
 				src := append([]string{"group.id", "crash", "group.instance.id", "worker-1"}, extra...)
 				return fmt.Sprintf("CREATE STREAM out AS %s WITH (%s, 'traders.type'='kafka_source', 'traders.bootstrap.servers'='%s', 'traders.primary.key'='trader_id', "+
@@ -117,11 +135,11 @@ func TestCrashesExactlyOnceJoin(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(kills), 11))
 			killed := 0
 			// The input arrives, and the table changes every 2,000
-			// trades, while the killed runs read it; the last run reads
-			// to the end of it all.
+			// trades (100 for the temporal join), while the killed runs
+			// read it; the last run reads to the end of it all.
 			producing := produceDuring(t, brokers, msgs, kills, func(i int) {
-				if i > 0 && i%2000 == 0 {
-					produce(t, brokers, "traders", traders(i/2000))
+				if i > 0 && i%every == 0 {
+					produce(t, brokers, "traders", traders(i/every, times[i]))
 				}
 			})
 			dir := t.TempDir()

@@ -127,21 +127,35 @@ func exactlyOnceRefusal(srcName string, src connector.Source, sinkType string, s
 // once with the stream's offsets, and its tables are not transactional
 // input but lookups, read whole by every process as at least once reads
 // them. A record read again after a restart (its effects were not
-// committed) is joined again with the table as the process reads it then.
-// Refused: stream-stream joins, and temporal joins whose table's old
-// versions the watermark drops.
+// committed) is joined again with the table as the process reads it then;
+// a temporal join AS OF the event time keeps the versions a restart reads
+// again (job.Resumer). Refused: stream-stream joins (and, repartitioned,
+// the temporal joins that drop old versions: refuseJoinInStageTwo).
 func joinExactlyOnceRefusal(sel *sql.Select, prog *join.Program) error {
 	if prog.Sides() != nil {
 		other := sel.Joins[prog.StreamInputs()[1]-1].Source.Name
 		return fmt.Errorf(refuseExactlyOnce+"not available for a stream-stream join (JOIN %s): after a restart or a rebalance it rebuilds the rows each side waits with by reading the streams again, "+
 			"and writes again the pairs a record read again makes, which no transaction can tell from the pairs it committed (in one process per group, %[1]s is read whole, with no offsets to commit); use at_least_once", other)
 	}
-	if t := prog.PrunedTable(); t != "" {
-		return fmt.Errorf(refuseExactlyOnce+"not available for a temporal join whose table drops its old versions (JOIN %s FOR SYSTEM_TIME AS OF the event time): a restart resumes at the watermark of its last commit, "+
-			"which drops the versions of %[1]s older than it, and a record it reads again (its effects were not committed) may be older: it would not find the version it met (dead-lettered as late instead); "+
-			"use at_least_once, or AS OF a column other than '%s' (whose versions are all kept)", t, exec.PropEventTimeField)
-	}
 	return nil
+}
+
+// refuseJoinInStageTwo refuses exactly-once for the join prog repartitioned
+// by the plan p when a temporal join of its drops old table versions as
+// the watermark passes them: stage 2 keeps its tables across the
+// generations a rebalance starts, and its commits of the repartition
+// topic do not say at which watermark a partition resumes (the topic
+// carries its writers' watermarks), so a record replayed into a later
+// generation may find the version it met dropped.
+func refuseJoinInStageTwo(p *plan.Plan, prog *join.Program) error {
+	t := prog.PrunedTable()
+	if p.Repartition == nil || t == "" {
+		return nil
+	}
+	return fmt.Errorf(refuseExactlyOnce+"not available for a temporal join whose table drops its old versions (JOIN %s FOR SYSTEM_TIME AS OF the event time) repartitioned through %s: "+
+		"stage 2 keeps %[1]s across the rebalances that replay partitions into it, and the topic's commits do not say at which watermark a partition resumes, so a record read again may be older than the versions kept "+
+		"and not find the one it met; run it in one process per group with '%[3]s'='false' (then exactly once), AS OF a column other than '%[4]s' (whose versions are all kept), or use at_least_once",
+		t, p.Repartition.Topic, plan.PropRepartition, exec.PropEventTimeField)
 }
 
 // refuseJoinInStageOne refuses exactly-once for the join plan p whose

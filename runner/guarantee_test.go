@@ -202,12 +202,13 @@ func TestGuaranteeChecked(t *testing.T) {
 }
 
 // TestExactlyOnceJoins: exactly-once runs a stream-table join (inner,
-// LEFT, a temporal join that keeps its versions, a windowed GROUP BY after
-// the join, split over a group or repartitioned by the stream's column),
-// and refuses, before anything runs and positioned at the WITH entry, what
-// it cannot make exact: a stream-stream join, a temporal join whose old
-// versions the watermark drops, a key that reads the table (stage 1 joins
-// it, outside any transaction), and state a restart cannot rebuild.
+// LEFT, a temporal join, a windowed GROUP BY after the join, split over a
+// group or repartitioned by the stream's column), and refuses, before
+// anything runs and positioned at the WITH entry, what it cannot make
+// exact: a stream-stream join, a temporal join whose old versions the
+// watermark drops repartitioned (stage 2 keeps its tables across
+// rebalances), a key that reads the table (stage 1 joins it, outside any
+// transaction), and state a restart cannot rebuild.
 func TestExactlyOnceJoins(t *testing.T) {
 	b := kafkaCluster(t, "trades", "traders", "payments", "out")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -241,14 +242,18 @@ func TestExactlyOnceJoins(t *testing.T) {
 		{"left", join + "LEFT JOIN traders r ON t.trader_id = r.trader_id" + with(""), ""},
 		{"temporal kept", join + "JOIN traders FOR SYSTEM_TIME AS OF t.quantity AS r ON t.trader_id = r.trader_id" + with(", 'traders.event.time.field'='since'"), ""},
 		{"windows", windows + "GROUP BY t.trader_id WINDOW TUMBLING(ts, INTERVAL '1' SECOND) EMIT FINAL" + with(""), ""},
+		{"temporal pruned windows", strings.Replace(windows, "JOIN traders r", "JOIN traders FOR SYSTEM_TIME AS OF t.ts AS r", 1) +
+			"GROUP BY t.trader_id WINDOW TUMBLING(ts, INTERVAL '1' SECOND) EMIT FINAL" + with(", 'traders.event.time.field'='since', 'trades.partition.key'='trader_id'"), ""},
 		{"windows repartitioned", strings.Replace(windows, "t.trader_id, _WINDOW_START", "t.quantity, _WINDOW_START", 1) +
 			"GROUP BY t.quantity WINDOW TUMBLING(ts, INTERVAL '1' SECOND) EMIT FINAL" + with(""), ""},
 		{"table key in one process", "CREATE STREAM out AS SELECT r.region, _WINDOW_START AS w, COUNT(*) AS n FROM trades t JOIN traders r ON t.trader_id = r.trader_id " +
 			"GROUP BY r.region WINDOW TUMBLING(ts, INTERVAL '1' SECOND) EMIT FINAL" + with(", 'repartition'='false'"), ""},
 		{"stream-stream", join + "JOIN payments p ON t.trader_id = p.trader_id WITHIN INTERVAL '1' SECOND" + with("'payments.type'='kafka_source'"),
 			"not available for a stream-stream join (JOIN payments): after a restart or a rebalance it rebuilds the rows each side waits with"},
-		{"temporal pruned", join + "JOIN traders FOR SYSTEM_TIME AS OF t.ts AS r ON t.trader_id = r.trader_id" + with(", 'traders.event.time.field'='since'"),
-			"not available for a temporal join whose table drops its old versions (JOIN traders FOR SYSTEM_TIME AS OF the event time)"},
+		{"temporal pruned", join + "JOIN traders FOR SYSTEM_TIME AS OF t.ts AS r ON t.trader_id = r.trader_id" + with(", 'traders.event.time.field'='since'"), ""},
+		{"temporal pruned repartitioned", strings.Replace(strings.Replace(windows, "JOIN traders r", "JOIN traders FOR SYSTEM_TIME AS OF t.ts AS r", 1), "t.trader_id, _WINDOW_START", "t.quantity, _WINDOW_START", 1) +
+			"GROUP BY t.quantity WINDOW TUMBLING(ts, INTERVAL '1' SECOND) EMIT FINAL" + with(", 'traders.event.time.field'='since'"),
+			"not available for a temporal join whose table drops its old versions (JOIN traders FOR SYSTEM_TIME AS OF the event time) repartitioned through g-out-repartition: stage 2 keeps traders"},
 		{"table key", "CREATE STREAM out AS SELECT r.region, _WINDOW_START AS w, COUNT(*) AS n FROM trades t JOIN traders r ON t.trader_id = r.trader_id " +
 			"GROUP BY r.region WINDOW TUMBLING(ts, INTERVAL '1' SECOND) EMIT FINAL" + with(""),
 			"not available when the repartition key reads a table (r.region, joined with traders in stage 1): stage 1 is not transactional"},

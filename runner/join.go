@@ -500,12 +500,17 @@ func (q *joinQuery) exactlyOnce(ctx context.Context, stmt *sql.Statement, j *Job
 }
 
 // checkPlanGuarantee refuses exactly-once for what the join's plan p
-// decides (refuseJoinInStageOne), positioned at the WITH entry.
+// decides (refuseJoinInStageOne, refuseJoinInStageTwo), positioned at the
+// WITH entry.
 func (q *joinQuery) checkPlanGuarantee(stmt *sql.Statement, p *plan.Plan) error {
 	if g, _ := guarantee(q.props); g != ExactlyOnce {
 		return nil
 	}
-	if err := refuseJoinInStageOne(p); err != nil {
+	err := refuseJoinInStageOne(p)
+	if err == nil {
+		err = refuseJoinInStageTwo(p, q.prog)
+	}
+	if err != nil {
 		return q.guaranteeError(stmt, err)
 	}
 	return nil
