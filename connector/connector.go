@@ -184,9 +184,9 @@ type PartitionReader interface {
 	// after b.Reset, reusing the storage the batch owns) and sets b.Source
 	// and b.Partition. A reader that keeps its records decoded in memory may
 	// hand them out without copying and set b.Borrowed: the job then only
-	// sets their EventTime, HasEventTime and Watermark and never keeps them past the
-	// batch's processing. Each
-	// record carries its Partition, Offset, Topic, Timestamp and Raw bytes.
+	// sets their EventTime, HasEventTime, Watermark and Input and never
+	// keeps them past the batch's processing. Each record carries its
+	// Partition, Offset, Topic, Timestamp and Raw bytes.
 	// A record that fails to decode goes to the DeadLetters given to Open and
 	// is not returned. Next returns io.EOF when a bounded partition ends and
 	// may return fewer records than max (even none) when the input is slow.

@@ -187,15 +187,26 @@ func TestExchangedJoinRunsAgain(t *testing.T) {
 // an exchanged stream-stream join (a division by zero) is dead-lettered by
 // stage 3 at the place in its source of the record whose arrival in stage
 // 2 made it, as one process places a joined row at the record whose
-// arrival made it there: source, partition and offset name a message of
-// orders or payments that is one of the row's two records; repartition
-// gives its place in the exchange topic, raw the joined row. The group
-// dead-letters one process's rows with its reasons.
+// arrival made it there (see joinDeadLetters).
 func TestExchangedJoinDeadLetters(t *testing.T) {
 	t.Parallel()
-	sc := unpaidOrders("JOIN", "WITHIN INTERVAL '1' SECOND").aggregated(
+	joinDeadLetters(t, unpaidOrders("JOIN", "WITHIN INTERVAL '1' SECOND").aggregated(
 		"SELECT o.customer, _WINDOW_START AS w, COUNT(*) AS n, SUM(100 / (o.amount %% 13)) AS x",
-		"GROUP BY o.customer WINDOW TUMBLING(INTERVAL '200' MILLISECOND) EMIT FINAL")
+		"GROUP BY o.customer WINDOW TUMBLING(INTERVAL '200' MILLISECOND) EMIT FINAL"), "g-out-exchange")
+}
+
+// joinDeadLetters runs sc, a statement over unpaidOrders' join whose rows
+// of an order with an amount that is a multiple of 13 fail after the
+// join, in one process and in a group of three, and checks their dead
+// letters. The group writes one process's rows and dead-letters as many.
+// One process's letters name the stream of the record that made each
+// row, its place there and its bytes. The group's name the place in its
+// source of one of the row's records (a row with NULLs: its order's),
+// with the row's place in topic (the repartition or exchange topic) under
+// repartition and the joined row as raw, without the join's internal
+// side column.
+func joinDeadLetters(t *testing.T, sc joinScenario, topic string) {
+	t.Helper()
 	sh := shape{kafkaInput: sc.kafkaInput, stmt: sc.stmt}
 	brokers := sh.start(t, "want", "got", "dead-want", "dead-got")
 	got := sh.group(t, brokers, 3, "dlq.topic", "dead-got")
@@ -215,9 +226,9 @@ func TestExchangedJoinDeadLetters(t *testing.T) {
 	if len(dead) != len(want) || len(want) == 0 {
 		t.Fatalf("the group dead-lettered %d joined rows, one process %d", len(dead), len(want))
 	}
-	// each source message's order and payment ids, by its place
+	// each source message's order and payment ids, and its bytes, by its place
 	type ids struct{ Order, Pay int64 }
-	source := map[string]ids{}
+	source, value := map[string]ids{}, map[string]string{}
 	for _, topic := range []string{"orders", "payments"} {
 		for _, r := range readTopic(t, brokers, topic) {
 			var m struct {
@@ -227,31 +238,44 @@ func TestExchangedJoinDeadLetters(t *testing.T) {
 			if err := json.Unmarshal(r.Value, &m); err != nil {
 				t.Fatal(err)
 			}
-			source[fmt.Sprintf("%s/%d/%d", topic, r.Partition, r.Offset)] = ids{m.Order, m.Pay}
+			at := fmt.Sprintf("%s/%d/%d", topic, r.Partition, r.Offset)
+			source[at], value[at] = ids{m.Order, m.Pay}, string(r.Value)
 		}
 	}
 	for _, w := range want {
 		if w.Reason != "division by zero" || w.Repartition != nil {
 			t.Fatalf("one process's dead letter %+v: want a division by zero read from its source", w)
 		}
+		if at := fmt.Sprintf("%s/%d/%d", w.Source, w.Partition, w.Offset); value[at] != w.Raw {
+			t.Errorf("one process's dead letter at %s: raw %s, the message there %s", at, w.Raw, value[at])
+		}
 	}
 	for _, l := range dead {
 		var row struct {
-			Order  int64 `json:"order_id"`
-			Amount int64 `json:"amount"`
-			Pay    int64 `json:"p.pay_id"`
+			Order  *int64 `json:"order_id"`
+			Amount int64  `json:"amount"`
+			Pay    int64  `json:"p.pay_id"` // 0: NULL
 		}
-		if err := json.Unmarshal([]byte(l.Raw), &row); err != nil || row.Amount%13 != 0 || row.Pay == 0 {
+		if err := json.Unmarshal([]byte(l.Raw), &row); err != nil || row.Order == nil || row.Amount%13 != 0 {
 			t.Errorf("dead letter raw %q: want the joined row of an order whose amount is a multiple of 13 (%v)", l.Raw, err)
 			continue
 		}
+		var cols map[string]any
+		if err := json.Unmarshal([]byte(l.Raw), &cols); err != nil {
+			t.Fatal(err)
+		}
+		for c := range cols {
+			if strings.TrimSpace(c) != c {
+				t.Errorf("dead letter raw %q: shows the internal column %q", l.Raw, c)
+			}
+		}
 		at, ok := source[fmt.Sprintf("%s/%d/%d", l.Source, l.Partition, l.Offset)]
 		switch {
-		case !ok || l.Source == "orders" && at.Order != row.Order || l.Source == "payments" && at.Pay != row.Pay:
+		case !ok || l.Source == "orders" && at.Order != *row.Order || l.Source == "payments" && (row.Pay == 0 || at.Pay != row.Pay):
 			t.Errorf("dead letter of order %d and payment %d at %s/%d/%d: want the place of one of them in its source",
-				row.Order, row.Pay, l.Source, l.Partition, l.Offset)
-		case l.Reason != "division by zero" || l.Repartition == nil || l.Repartition.Topic != "g-out-exchange":
-			t.Errorf("dead letter %+v (via %+v): want a division by zero and its place in g-out-exchange", l, l.Repartition)
+				*row.Order, row.Pay, l.Source, l.Partition, l.Offset)
+		case l.Reason != "division by zero" || l.Repartition == nil || l.Repartition.Topic != topic:
+			t.Errorf("dead letter %+v (via %+v): want a division by zero and its place in %s", l, l.Repartition, topic)
 		}
 	}
 }

@@ -8,6 +8,7 @@ package job
 
 import (
 	"fmt"
+	"math"
 	"path/filepath"
 	"runtime"
 	"time"
@@ -130,6 +131,10 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if len(c.Sources) == 0 {
 		return c, fmt.Errorf("job: no source")
+	}
+	if len(c.Sources) > math.MaxUint16+1 {
+		// a record names its source by a 16-bit index (record.Record.Input)
+		return c, fmt.Errorf("job: %d sources, more than %d", len(c.Sources), math.MaxUint16+1)
 	}
 	if c.Partitions < 0 || c.BatchSize < 0 || c.QueueSize < 0 || c.Readers < 0 || c.MaxErrors < 0 {
 		return c, fmt.Errorf("job: negative partitions, batch size, queue size, readers or max errors")

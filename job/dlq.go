@@ -153,14 +153,3 @@ func (s *sourceDLQ) Add(d connector.DeadLetter) {
 	}
 	s.g.add(d)
 }
-
-// upstream returns the job's source named name when an upstream stage read
-// its records from sources of its own (connector.Upstream), else nil.
-func (r *run) upstream(name string) connector.Upstream {
-	for _, src := range r.cfg.Sources {
-		if up, ok := src.(connector.Upstream); ok && src.Name() == name {
-			return up
-		}
-	}
-	return nil
-}

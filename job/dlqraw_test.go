@@ -7,7 +7,9 @@ import (
 
 	"github.com/sluicesql/sluice/connector"
 	"github.com/sluicesql/sluice/connector/mem"
+	"github.com/sluicesql/sluice/exec"
 	"github.com/sluicesql/sluice/record"
+	"github.com/sluicesql/sluice/sql"
 )
 
 // TestDeadLetterWithoutRawBytes: a record from a source that keeps no
@@ -34,6 +36,35 @@ func TestDeadLetterWithoutRawBytes(t *testing.T) {
 	}
 	if d := dead[0]; string(d.Raw) != `{"k":"b","v":"twelve"}` || d.Offset != 1 || d.Reason == "" {
 		t.Errorf("dead letter raw %s, offset %d, reason %q", d.Raw, d.Offset, d.Reason)
+	}
+}
+
+// TestDeadLetterRowShowsNoInternalColumn: the JSON of a dead record
+// without original bytes leaves out the input's internal columns (a
+// stream-stream join's side slot, record.Field.Internal).
+func TestDeadLetterRowShowsNoInternalColumn(t *testing.T) {
+	stmts, err := sql.Parse("test.sql", "SELECT k, CAST(v AS INTEGER) AS n FROM t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := record.NewSchemaOf(record.Field{Name: "k"}, record.Field{Name: " side", Internal: true}, record.Field{Name: "v"})
+	prog, err := exec.Compile(stmts[0].Select(), exec.Options{Schema: schema, ExternalWatermark: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := [][]record.Record{{{Values: []record.Value{record.StringValue("b"), record.IntValue(1), record.StringValue("twelve")}}}}
+	dlq := &mem.DeadLetters{}
+	cfg := baseConfig(t, FromExec(prog), "sticky", 1, mem.FromRecords("t", schema, recs), &mem.Sink{})
+	cfg.DLQ = dlq
+	if _, err := Run(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	dead := dlq.All()
+	if len(dead) != 1 {
+		t.Fatalf("%d dead letters, want 1", len(dead))
+	}
+	if raw := string(dead[0].Raw); raw != `{"k":"b","v":"twelve"}` {
+		t.Errorf("dead letter raw %s, want {\"k\":\"b\",\"v\":\"twelve\"}", raw)
 	}
 }
 

@@ -142,6 +142,9 @@ type ingester struct {
 	// routed counts the shared batches routed (handover.since)
 	routed uint64
 	topic  string
+	// input is the partition's source's index, which every record
+	// carries (record.Record.Input)
+	input uint16
 
 	maxEvent, offset int64 // routed so far (published at the next full flush)
 	// wm is the partition's watermark, maxEvent minus the allowed
@@ -183,7 +186,7 @@ func (r *run) ingest(sp *sourcePartition, rd connector.PartitionReader) error {
 	parts := len(r.workers)
 	in := &ingester{r: r, sp: sp, rctx: r.cfg.Routing, dst: make([]int, r.cfg.BatchSize),
 		start: make([]int32, parts+1), pos: make([]int32, parts), next: make([]handover, parts),
-		maxEvent: noWatermark, offset: -1, wm: noWatermark, stamp: r.prog.Windowed() || r.cfg.StampWatermarks}
+		maxEvent: noWatermark, offset: -1, wm: noWatermark, stamp: r.prog.Windowed() || r.cfg.StampWatermarks, input: uint16(sp.source)}
 	if wc, ok := r.cfg.Sources[sp.source].(connector.WatermarkCarrier); ok && wc.CarriesWatermarks() {
 		in.carried = true
 	}
@@ -274,8 +277,8 @@ func (r *run) ingest(sp *sourcePartition, rd connector.PartitionReader) error {
 	}
 }
 
-// route stamps event times on b's records and hands them to their
-// partitions. It returns the batch to read into next.
+// route stamps event times, and their source's index, on b's records and
+// hands them to their partitions. It returns the batch to read into next.
 func (in *ingester) route(b *record.Batch) (*record.Batch, error) {
 	r := in.r
 	n := len(b.Records)
@@ -288,6 +291,9 @@ func (in *ingester) route(b *record.Batch) (*record.Batch, error) {
 		// every reader of event times falls back to that. Not writing
 		// keeps the record's cache lines clean for the worker's core.
 		rec := &b.Records[i]
+		if rec.Input != in.input {
+			rec.Input = in.input
+		}
 		et, ok := r.prog.EventTime(rec)
 		switch {
 		case ok && (rec.HasEventTime || et != rec.Timestamp):

@@ -93,18 +93,15 @@ func (m *message) size() int {
 func (w *worker) process(m message) {
 	sel, selects := w.pipe.(selector)
 	if m.batch != nil {
-		w.col.source = m.batch.Source
 		if selects {
 			sel.Add(m.batch.Records, nil, &w.col)
 			w.unflushed += len(m.batch.Records)
 		} else {
 			w.pipe.Process(m.batch.Records, &w.col)
 		}
-		w.col.source = ""
 		w.r.batches.put(m.batch)
 		return
 	}
-	w.col.source = m.segs[0].sb.b.Source
 	if selects {
 		for _, s := range m.segs {
 			sel.Add(s.sb.b.Records, s.sb.order[s.lo:s.hi], &w.col)
@@ -113,7 +110,6 @@ func (w *worker) process(m message) {
 	} else {
 		w.pipe.Process(w.gather(m.segs), &w.col)
 	}
-	w.col.source = ""
 	for _, s := range m.segs {
 		w.r.release(s.sb)
 	}

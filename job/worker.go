@@ -200,7 +200,6 @@ type collector struct {
 	buf       *rowBuf
 	round     *rowBuf // ordered: rows of the current Advance
 	inAdvance bool
-	source    string    // the source of the batch being processed
 	first     time.Time // when the oldest buffered row was emitted
 	emitted   int64
 	// enc renders dead records that carry no original bytes
@@ -232,12 +231,10 @@ func (c *collector) Emit(rows []record.Record) {
 	}
 }
 
-// DeadLetter implements Output.
+// DeadLetter implements Output: the letter names the source the record
+// was read from (record.Record.Input), which a row made from it keeps.
 func (c *collector) DeadLetter(rec *record.Record, reason error) {
-	src := c.source
-	if src == "" {
-		src = rec.Topic
-	}
+	src := c.w.r.cfg.Sources[rec.Input]
 	raw := append([]byte(nil), rec.Raw...)
 	if len(raw) == 0 {
 		// the source kept no bytes (generator, in-memory records): the
@@ -247,7 +244,7 @@ func (c *collector) DeadLetter(rec *record.Record, reason error) {
 		}
 		raw = c.enc.AppendRow(nil, rec.Values)
 	}
-	d := connector.DeadLetter{Source: src, Partition: rec.Partition, Offset: rec.Offset,
+	d := connector.DeadLetter{Source: src.Name(), Partition: rec.Partition, Offset: rec.Offset,
 		Raw: raw, Key: append([]byte(nil), rec.Key...), Reason: reason.Error(), Time: time.Now()}
 	if rec.HasOrigin {
 		// read through a repartition topic: the letter says where the
@@ -255,7 +252,7 @@ func (c *collector) DeadLetter(rec *record.Record, reason error) {
 		// message key is the routing key's encoding, not the record's
 		d.Via = &connector.Place{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset}
 		d.Partition, d.Offset, d.Key = rec.OriginPartition, rec.OriginOffset, nil
-		if up := c.w.r.upstream(c.source); up != nil {
+		if up, ok := src.(connector.Upstream); ok {
 			d.Source, d.Partition = up.Origin(rec.OriginPartition)
 		}
 	}

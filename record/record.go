@@ -54,6 +54,13 @@ type Record struct {
 	// and window columns hold the group's, its aggregates are NULL. A
 	// keyed Kafka sink writes it as a tombstone (a message with no value).
 	Retract bool
+	// Input is the index, among the job's sources (job.Config.Sources),
+	// of the source the record was read from: the job sets it as it
+	// routes the record, and a row made from the record (a joined row,
+	// one written with NULLs) keeps it, so that its dead letter names the
+	// stream its bytes and place are in, whichever batch the worker has
+	// in hand when the row fails.
+	Input uint16
 	// WindowStart is, on a result row of a windowed aggregate, the start
 	// of its window in Unix milliseconds; the window ends at EventTime+1
 	// (the row's event time is the window's last millisecond).

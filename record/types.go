@@ -48,6 +48,10 @@ type Field struct {
 	// a numeric column then keeps every number as decoded instead of
 	// converting it, since the sample may not have shown the widest one.
 	Inferred bool
+	// Internal is set for a column the engine keeps for itself (the slot
+	// of a stream-stream join's row that says which input it came from):
+	// no output shows it, not even a dead letter's row.
+	Internal bool
 }
 
 // MaxPrecision is the most digits a DECIMAL holds exactly (an int64).

@@ -33,15 +33,23 @@ func joinFiles(t *testing.T) string {
 	'dlq.path'='` + filepath.Join(dir, "dlq.jsonl") + `')`
 }
 
-// runJoin runs one statement and returns its rows and the dead-letter file's lines.
+// runJoin runs one statement on 2 workers and returns its rows and the
+// dead-letter file's lines.
 func runJoin(t *testing.T, text string) ([]map[string]any, []string, error) {
+	t.Helper()
+	return runJoinOn(t, text, 2)
+}
+
+// runJoinOn runs one statement on n workers and returns its rows and the
+// dead-letter file's lines.
+func runJoinOn(t *testing.T, text string, n int) ([]map[string]any, []string, error) {
 	t.Helper()
 	stmts, err := sql.Parse("join.sql", text)
 	if err != nil {
 		return nil, nil, err
 	}
 	var out bytes.Buffer
-	j, err := Prepare(context.Background(), stmts[0], Options{Stdout: &out, Partitions: 2})
+	j, err := Prepare(context.Background(), stmts[0], Options{Stdout: &out, Partitions: n})
 	if err != nil {
 		return nil, nil, err
 	}

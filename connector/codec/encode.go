@@ -8,20 +8,25 @@ import (
 )
 
 // JSONEncoder encodes rows as JSON objects whose fields are the schema's
-// columns in slot order. A column of type ROW or ARRAY holds JSON text,
-// written as it is: a nested object or array, not an escaped string.
+// columns in slot order, but for its internal columns (record.Field.Internal).
+// A column of type ROW or ARRAY holds JSON text, written as it is: a nested
+// object or array, not an escaped string.
 type JSONEncoder struct {
-	keys [][]byte // `"name":` per slot, the first with its '{'
+	keys [][]byte // `"name":` per slot, the first with its '{'; nil for an internal column
 	raw  []bool   // by slot: the value is JSON text; nil when no column is
+	none bool     // no column is shown
 }
 
 // NewJSONEncoder returns an encoder for rows of schema.
 func NewJSONEncoder(schema *record.Schema) *JSONEncoder {
-	e := &JSONEncoder{keys: make([][]byte, schema.Len())}
+	e := &JSONEncoder{keys: make([][]byte, schema.Len()), none: true}
 	for i := range e.keys {
+		if schema.Field(i).Internal {
+			continue
+		}
 		k := []byte{','}
-		if i == 0 {
-			k[0] = '{'
+		if e.none {
+			k[0], e.none = '{', false
 		}
 		k = record.AppendJSONString(k, schema.Name(i))
 		e.keys[i] = append(k, ':')
@@ -38,10 +43,13 @@ func NewJSONEncoder(schema *record.Schema) *JSONEncoder {
 // AppendRow appends the JSON object of row (values by slot) to b, without a
 // line break. Values beyond the schema are ignored; missing ones are null.
 func (e *JSONEncoder) AppendRow(b []byte, row []record.Value) []byte {
-	if len(e.keys) == 0 {
+	if e.none {
 		return append(b, "{}"...)
 	}
 	for i, k := range e.keys {
+		if k == nil {
+			continue
+		}
 		b = append(b, k...)
 		var v record.Value
 		if i < len(row) {

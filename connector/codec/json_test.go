@@ -169,3 +169,23 @@ func TestInternerReturnsEqualStrings(t *testing.T) {
 }
 
 func validUTF8(s string) bool { return utf8.ValidString(s) }
+
+// TestJSONEncoderLeavesOutInternalColumns: an internal column
+// (record.Field.Internal) is no field of the object, first, last or alone.
+func TestJSONEncoderLeavesOutInternalColumns(t *testing.T) {
+	side := record.Field{Name: " side", Internal: true}
+	one := record.IntValue(1)
+	for _, tc := range []struct {
+		schema *record.Schema
+		row    []record.Value
+		want   string
+	}{
+		{record.NewSchemaOf(side, record.Field{Name: "a"}, record.Field{Name: "b"}), []record.Value{one, record.StringValue("x"), {}}, `{"a":"x","b":null}`},
+		{record.NewSchemaOf(record.Field{Name: "a"}, side), []record.Value{one, one}, `{"a":1}`},
+		{record.NewSchemaOf(side), []record.Value{one}, `{}`},
+	} {
+		if got := string(NewJSONEncoder(tc.schema).AppendRow(nil, tc.row)); got != tc.want {
+			t.Errorf("%s: %s, want %s", tc.schema, got, tc.want)
+		}
+	}
+}

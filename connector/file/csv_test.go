@@ -209,6 +209,8 @@ func TestSetRecordResetsEveryField(t *testing.T) {
 		switch f.Kind() {
 		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 			f.SetInt(7)
+		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			f.SetUint(7)
 		case reflect.Bool:
 			f.SetBool(true)
 		case reflect.String:

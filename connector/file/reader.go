@@ -212,7 +212,7 @@ func (r *splitReader) setRecord(rec *record.Record, vals []record.Value, line []
 	rec.Timestamp = r.split.file.modTime
 	rec.EventTime, rec.HasEventTime, rec.Watermark, rec.WindowStart, rec.Settled, rec.Replay, rec.Reread, rec.HasOrigin, rec.Retract = 0, false, 0, 0, false, false, false, false, false
 	rec.Partition, rec.OriginPartition = r.partition, 0
-	rec.Offset, rec.OriginOffset = off, 0
+	rec.Offset, rec.OriginOffset, rec.Sub, rec.Input = off, 0, 0, 0
 	rec.Topic = r.split.file.path
 	if rec.Key != nil {
 		rec.Key = nil

@@ -192,7 +192,7 @@ func Compile(sel *sql.Select, opts Options) (*Program, error) {
 	}
 	props := opts.Properties
 	if len(streams) > 0 {
-		side := joined.Add(sideColumn)
+		side := joined.AddField(record.Field{Name: sideColumn, Internal: true})
 		var slack int64
 		for k, in := range streams {
 			sj := sjs[k]

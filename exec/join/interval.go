@@ -193,7 +193,8 @@ func (iv *interval) eventTime(s int, r *record.Record) (int64, error) {
 }
 
 // sideColumn names the joined row's slot that says which input of a
-// stream-stream join a row came from (no SQL name can spell it).
+// stream-stream join a row came from (no SQL name can spell it): an
+// internal column (record.Field.Internal), which no output shows.
 const sideColumn = " side"
 
 // streamJoin is the ON of a statement's stream-stream JOIN (its right
