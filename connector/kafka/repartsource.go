@@ -73,6 +73,10 @@ type repartIn struct {
 	// behind that watermark (connector.Checkpoint.Pending), when there
 	// was one
 	commitWM, doneAt, commitPending map[int32]int64
+	// purged is, per partition, the offset before which this member last
+	// deleted the records (purge): a commit that did not move past it has
+	// nothing to delete
+	purged map[int32]int64
 	// partitionWatermarks: a record carries its partition's watermark
 	// (StampPartitionWatermarks)
 	partitionWatermarks bool
@@ -126,7 +130,7 @@ func (s *Source) internalSource(topic string, key []string, sourcePartitions int
 	r := &Source{cfg: cfg, wake: make(chan struct{}, 1), extraOpts: s.extraOpts, failed: make(chan struct{}), eager: true, onRevoke: onRevoke,
 		repart: &repartIn{sourcePartitions: sourcePartitions, bounded: s.cfg.stopAtEnd, fired: fired,
 			upstream: []string{s.cfg.name}, nums: numberSources([]*Source{s}),
-			commitWM: map[int32]int64{}, doneAt: map[int32]int64{}, commitPending: map[int32]int64{}}}
+			commitWM: map[int32]int64{}, doneAt: map[int32]int64{}, commitPending: map[int32]int64{}, purged: map[int32]int64{}}}
 	r.commitCond = sync.NewCond(&r.mu)
 	return r
 }
@@ -316,23 +320,40 @@ func (s *Source) endAssignmentLocked() {
 // offsets (DeleteRecords, as Kafka Streams does since KIP-811). Stage 2
 // resumes at its committed offsets and stage 1 never sends again what they
 // passed, so nothing a replay needs goes. A failure only leaves records for
-// the next purge.
+// the next purge. A partition whose commit is not past this member's last
+// purge of it is left out, and no request is sent when none is: a commit
+// follows every commit interval whether the partitions moved or not, and
+// each purge is a request to every broker leading one of them, in the
+// commit's path (a stopping job's last commit waits for it).
 func (s *Source) purge(ctx context.Context, cl *kgo.Client, commit map[int32]kgo.EpochOffset) {
 	var os kadm.Offsets
+	s.mu.Lock()
 	for p, o := range commit {
-		if o.Offset > 0 {
+		if o.Offset > s.repart.purged[p] {
 			os.Add(kadm.Offset{Topic: s.cfg.topic, Partition: p, At: o.Offset, LeaderEpoch: -1})
 		}
 	}
+	s.mu.Unlock()
 	if len(os) == 0 {
 		return
 	}
 	resp, err := kadm.NewClient(cl).DeleteRecords(ctx, os)
-	if err == nil {
-		err = resp.Error()
-	}
 	if err != nil {
 		s.logger().Debug("kafka repartition topic purge failed", "error", err)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ps := range resp {
+		for p, r := range ps {
+			if r.Err != nil {
+				s.logger().Debug("kafka repartition topic purge failed", "partition", p, "error", r.Err)
+				continue
+			}
+			if o, ok := os.Lookup(s.cfg.topic, p); ok {
+				s.repart.purged[p] = max(s.repart.purged[p], o.At)
+			}
+		}
 	}
 }
 
