@@ -52,7 +52,7 @@ func (s *Source) commitTransaction(ctx context.Context, assignment int64, commit
 	}
 	// the dead letters of the records before the checkpoint's read
 	// offsets commit with it, no others
-	s.txn.releaseLetters(session, reads)
+	s.txn.releaseLetters(ctx, session, reads)
 	session.Client().MarkCommitOffsets(map[string]map[int32]kgo.EpochOffset{s.cfg.topic: commit})
 	// The fences change with the watermark even when no offset moved, so
 	// the offsets commit with every transaction: the function fills the

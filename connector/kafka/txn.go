@@ -80,7 +80,11 @@ func (t *Transaction) hold(partition int32, offset int64, msg *kgo.Record, promi
 
 // releaseLetters produces in the open transaction the held dead letters of
 // records before read's offset of their partition, and keeps the others.
-func (t *Transaction) releaseLetters(s *kgo.GroupTransactSession, read map[int32]int64) {
+// ctx is the commit's: once it ends (a stopping job's drain timeout), a
+// letter still waiting for room in the producer's buffer fails instead of
+// holding the commit, and the transaction with it, for as long as a
+// cluster that no longer answers leaves the buffer full.
+func (t *Transaction) releaseLetters(ctx context.Context, s *kgo.GroupTransactSession, read map[int32]int64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	kept := t.letters[:0]
@@ -89,7 +93,7 @@ func (t *Transaction) releaseLetters(s *kgo.GroupTransactSession, read map[int32
 			kept = append(kept, l)
 			continue
 		}
-		s.Produce(context.Background(), l.msg, l.promise)
+		s.Produce(ctx, l.msg, l.promise)
 	}
 	clear(t.letters[len(kept):])
 	t.letters = kept
@@ -248,7 +252,7 @@ func (t *TxnSource) CommitCheckpoint(ctx context.Context, offsets map[int32]int6
 		return fmt.Errorf("kafka source %q: commit: %w", s.cfg.name, err)
 	}
 	defer func() { s.turn <- struct{}{} }()
-	s.txn.releaseLetters(session, checkpointReads(commit, cp))
+	s.txn.releaseLetters(ctx, session, checkpointReads(commit, cp))
 	session.Client().MarkCommitOffsets(map[string]map[int32]kgo.EpochOffset{s.cfg.topic: marks})
 	topics := checkpointTopics(s.cfg.topic, commit, cp)
 	ctx = kgo.PreTxnCommitFnContext(ctx, func(req *kmsg.TxnOffsetCommitRequest) error {
