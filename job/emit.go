@@ -344,14 +344,7 @@ func (r *run) commit(bar *barrier, held []heldOffset) error {
 		if err != nil {
 			return fmt.Errorf("source %q: commit: %w", r.cfg.Sources[src].Name(), err)
 		}
-		var resumed []*sourcePartition
-		var at []connector.Start
-		for _, c := range bySource[src] {
-			if c.started {
-				resumed, at = append(resumed, c.sp), append(at, c.start)
-			}
-		}
-		r.resumeFrom(resumed, at)
+		r.resumeCommitted(bySource[src])
 		for sp := range next {
 			if sp.source == src {
 				if off, ok := offs[sp.partition]; ok {

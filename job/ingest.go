@@ -223,7 +223,7 @@ func (r *run) ingest(sp *sourcePartition, rd connector.PartitionReader) error {
 					sp.start, sp.started = f.Start, true
 					sp.mu.Unlock()
 					in.resume()
-					r.resumeFrom([]*sourcePartition{sp}, []connector.Start{f.Start})
+					r.resumeFrom([]*sourcePartition{sp}, []int64{r.startWatermark(f.Start)})
 				}
 			}
 			fenced = nil
@@ -325,6 +325,13 @@ func (in *ingester) route(b *record.Batch) (*record.Batch, error) {
 	}
 	if in.carrier != nil {
 		in.carry()
+		low := b.Records[0].Watermark
+		for i := range b.Records {
+			low = min(low, b.Records[i].Watermark)
+		}
+		in.sp.mu.Lock()
+		in.sp.addLowLocked(lowMark{b.Records[0].Offset, low})
+		in.sp.mu.Unlock()
 	}
 	if in.tracks {
 		// before the batch's progress is published: a commit stands at
@@ -595,7 +602,7 @@ func (r *run) addSourcePartition(src int, name string, p int32) *sourcePartition
 	r.sps = append(r.sps, sp)
 	r.spMu.Unlock()
 	if sp.started {
-		r.resumeFrom([]*sourcePartition{sp}, []connector.Start{st})
+		r.resumeFrom([]*sourcePartition{sp}, []int64{r.startWatermark(st)})
 	}
 	return sp
 }

@@ -50,10 +50,10 @@ func (r *run) resumeRestored() {
 }
 
 // resumeFrom notes that each of the source partitions sps would resume
-// at the matching Start of starts (the checkpoint it resumed from, or its
-// last commit) and tells a Resumer program the lowest such watermark of
-// the job's partitions.
-func (r *run) resumeFrom(sps []*sourcePartition, starts []connector.Start) {
+// at the matching watermark of wms (of the checkpoint it resumed from, or
+// of its last commit) and tells a Resumer program the lowest such
+// watermark of the job's partitions.
+func (r *run) resumeFrom(sps []*sourcePartition, wms []int64) {
 	res, ok := r.prog.(Resumer)
 	if !ok || len(sps) == 0 {
 		return
@@ -61,7 +61,7 @@ func (r *run) resumeFrom(sps []*sourcePartition, starts []connector.Start) {
 	r.resumeMu.Lock()
 	defer r.resumeMu.Unlock()
 	for i, sp := range sps {
-		wm := r.startWatermark(starts[i])
+		wm := wms[i]
 		sp.mu.Lock()
 		if sp.resumes && sp.next < sp.fenceTo {
 			// behind its fence, a Kafka commit leaves the partition at
@@ -80,4 +80,72 @@ func (r *run) resumeFrom(sps []*sourcePartition, starts []connector.Start) {
 		sp.mu.Unlock()
 	}
 	res.ResumeAt(low)
+}
+
+// resumeCommitted tells a Resumer program where the partitions of a
+// commit would resume: at its Start's watermark, or, for a partition
+// whose reader follows the watermarks upstream (its records carry their
+// writers'), at the lowest watermark its records from the committed
+// offset on carried (lowSince).
+func (r *run) resumeCommitted(commit map[int32]commitPoint) {
+	if _, ok := r.prog.(Resumer); !ok {
+		return
+	}
+	var sps []*sourcePartition
+	var wms []int64
+	for _, c := range commit {
+		switch {
+		case c.started:
+			sps, wms = append(sps, c.sp), append(wms, r.startWatermark(c.start))
+		case c.sp.follows.Load():
+			c.sp.mu.Lock()
+			wm, ok := c.sp.lowSince(c.at)
+			c.sp.mu.Unlock()
+			if ok {
+				sps, wms = append(sps, c.sp), append(wms, wm)
+			}
+		}
+	}
+	r.resumeFrom(sps, wms)
+}
+
+// lowMark says that the records of a partition from offset on carried no
+// watermark below wm, up to the next lowMark's offset.
+type lowMark struct{ offset, wm int64 }
+
+// maxLows bounds a partition's lows: past it, every other one is merged
+// into the one before it (which is lower: the lows rise).
+const maxLows = 1024
+
+// addLowLocked notes that the partition's records from offset on (a batch)
+// carried no watermark below wm. The lows rise from the first: the ones
+// at or above a later batch's are merged into it, from the first of them.
+func (sp *sourcePartition) addLowLocked(m lowMark) {
+	for len(sp.lows) > 0 && sp.lows[len(sp.lows)-1].wm >= m.wm {
+		m.offset = sp.lows[len(sp.lows)-1].offset
+		sp.lows = sp.lows[:len(sp.lows)-1]
+	}
+	sp.lows = append(sp.lows, m)
+	if len(sp.lows) > maxLows {
+		kept := sp.lows[:0]
+		for i, l := range sp.lows {
+			if i%2 == 0 {
+				kept = append(kept, l)
+			}
+		}
+		sp.lows = kept
+	}
+}
+
+// lowSince returns the lowest watermark the partition's records from
+// offset on carried (false when it noted none), and drops the lows of the
+// records before it.
+func (sp *sourcePartition) lowSince(offset int64) (int64, bool) {
+	for len(sp.lows) > 1 && sp.lows[1].offset <= offset {
+		sp.lows = sp.lows[1:]
+	}
+	if len(sp.lows) == 0 {
+		return 0, false
+	}
+	return sp.lows[0].wm, true
 }

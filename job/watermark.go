@@ -63,6 +63,10 @@ type sourcePartition struct {
 	// (resumeFrom). Under mu.
 	resumeWM int64
 	resumes  bool
+	// lows are, for a partition whose reader follows the watermarks
+	// upstream, the lowest watermarks its records carried since its last
+	// commit (addLowLocked, lowSince). Under mu.
+	lows []lowMark
 
 	// marks are the partition's progress points, oldest first, from the
 	// one its last commit stood at, when its ingester tracks them

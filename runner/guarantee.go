@@ -143,18 +143,19 @@ func joinExactlyOnceRefusal(sel *sql.Select, prog *join.Program) error {
 // refuseJoinInStageTwo refuses exactly-once for the join prog repartitioned
 // by the plan p when a temporal join of its drops old table versions as
 // the watermark passes them: stage 2 keeps its tables across the
-// generations a rebalance starts, and its commits of the repartition
-// topic do not say at which watermark a partition resumes (the topic
-// carries its writers' watermarks), so a record replayed into a later
-// generation may find the version it met dropped.
+// generations a rebalance starts, and a partition it gains from another
+// process resumes from that process's last commit, which may be older
+// than the versions its tables kept (they keep what a replay of its own
+// partitions needs), so a record replayed into it may find the version
+// it met dropped.
 func refuseJoinInStageTwo(p *plan.Plan, prog *join.Program) error {
 	t := prog.PrunedTable()
 	if p.Repartition == nil || t == "" {
 		return nil
 	}
 	return fmt.Errorf(refuseExactlyOnce+"not available for a temporal join whose table drops its old versions (JOIN %s FOR SYSTEM_TIME AS OF the event time) repartitioned through %s: "+
-		"stage 2 keeps %[1]s across the rebalances that replay partitions into it, and the topic's commits do not say at which watermark a partition resumes, so a record read again may be older than the versions kept "+
-		"and not find the one it met; run it in one process per group with '%[3]s'='false' (then exactly once), AS OF a column other than '%[4]s' (whose versions are all kept), or use at_least_once",
+		"stage 2 keeps %[1]s across the rebalances that replay partitions into it, and a partition it gains from another process resumes from that process's last commit, whose records may be older than the versions it kept "+
+		"and not find the one they met; run it in one process per group with '%[3]s'='false' (then exactly once), AS OF a column other than '%[4]s' (whose versions are all kept), or use at_least_once",
 		t, p.Repartition.Topic, plan.PropRepartition, exec.PropEventTimeField)
 }
 
