@@ -110,10 +110,21 @@ type TopicNamer interface {
 	Topic() string
 }
 
+// ContextAdder is implemented by a dead-letter queue whose Add may wait
+// (for room in a Kafka producer's buffer): the job adds through AddContext
+// with its context for its sinks, which it cancels when a stop does not
+// drain within Config.DrainTimeout, so that a letter waiting for a cluster
+// that no longer answers fails then instead of holding the stop.
+type ContextAdder interface {
+	AddContext(ctx context.Context, d connector.DeadLetter)
+}
+
 // dlqGuard counts dead letters across the job, forwards them to the queue
-// and, with limit, stops the job when their number exceeds max.
+// and, with limit, stops the job when their number exceeds max. ctx bounds
+// the wait of a ContextAdder queue (the job's context for its sinks).
 type dlqGuard struct {
 	next  connector.DeadLetters
+	ctx   context.Context
 	limit bool
 	max   int64
 	total atomic.Int64
@@ -124,7 +135,11 @@ type dlqGuard struct {
 // registry URL with its password), and enforces the maximum.
 func (g *dlqGuard) add(d connector.DeadLetter) {
 	d.Reason = secret.Redact(d.Reason)
-	g.next.Add(d)
+	if ca, ok := g.next.(ContextAdder); ok && g.ctx != nil {
+		ca.AddContext(g.ctx, d)
+	} else {
+		g.next.Add(d)
+	}
 	if n := g.total.Add(1); g.limit && n == g.max+1 {
 		g.stop(fmt.Errorf("more than %d records dead-lettered (dlq.max_errors); last: source %q partition %d offset %d: %s",
 			g.max, d.Source, d.Partition, d.Offset, d.Reason))

@@ -106,7 +106,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		r.fileDLQ = NewFileDLQ(cfg.DLQPath)
 		r.cfg.DLQ = r.fileDLQ
 	}
-	r.dlq = &dlqGuard{next: r.cfg.DLQ, limit: cfg.LimitErrors, max: cfg.MaxErrors, stop: r.fail}
+	r.dlq = &dlqGuard{next: r.cfg.DLQ, ctx: r.sinkCtx, limit: cfg.LimitErrors, max: cfg.MaxErrors, stop: r.fail}
 
 	if err := r.openSinks(); err != nil {
 		closeSources(cfg.Sources)

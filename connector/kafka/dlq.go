@@ -85,7 +85,13 @@ func (q *DeadLetterQueue) Count() int64 { return q.count.Load() }
 // Add produces d to the topic without waiting for the acknowledgement. It
 // blocks while the producer's buffer is full. A failure is kept and
 // returned by Flush and Close.
-func (q *DeadLetterQueue) Add(d connector.DeadLetter) {
+func (q *DeadLetterQueue) Add(d connector.DeadLetter) { q.AddContext(context.Background(), d) }
+
+// AddContext is Add waiting for room in the producer's buffer only until
+// ctx ends (job.ContextAdder: a stopping job's drain timeout): a letter
+// that found no room by then fails (Flush returns its error), one buffered
+// before is still sent.
+func (q *DeadLetterQueue) AddContext(ctx context.Context, d connector.DeadLetter) {
 	q.count.Add(1)
 	value, err := d.AppendJSON(nil)
 	if err != nil {
@@ -114,9 +120,9 @@ func (q *DeadLetterQueue) Add(d connector.DeadLetter) {
 		q.txn.hold(p, o, m, q.produced)
 		return
 	}
-	// Not the job's context: a dead letter added while the job stops must
-	// still reach the topic.
-	q.client.Produce(context.Background(), m, q.produced)
+	// ctx bounds only the wait for room: a dead letter added while the
+	// job stops must still reach the topic.
+	produceBuffered(ctx, q.client, m, q.produced)
 }
 
 // produced records the first produce failure.

@@ -251,3 +251,38 @@ func TestDeadLetterHeldByReadPlace(t *testing.T) {
 		}
 	}
 }
+
+// TestDeadLetterWaitEndsWithItsContext: a dead letter added while the
+// producer's buffer is full and the cluster no longer answers waits for
+// room only until the context it was added with ends (a stopping job's
+// drain timeout, job.ContextAdder), then fails: Flush says so. It waited
+// until the delivery timeout (two minutes) failed the letters before it.
+func TestDeadLetterWaitEndsWithItsContext(t *testing.T) {
+	c := kafkatest.Cluster(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "dead"))
+	var net kafkatest.Cutter
+	q, err := OpenDeadLetterQueue(context.Background(), Plain(c.ListenAddrs()), "dead", TopicSpec{}, kgo.Dialer(net.Dial), kgo.MaxBufferedRecords(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.closed.Do(q.client.Close) // Stop would wait abortWait for the cut cluster
+	net.Kill()
+	letter := connector.DeadLetter{Source: "s", Raw: []byte("x"), Reason: "bad", Time: time.Now()}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		q.AddContext(ctx, letter) // fills the buffer
+		q.AddContext(ctx, letter) // finds no room
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a dead letter still waits for room 10s after its context ended")
+	}
+	fctx, fcancel := context.WithTimeout(context.Background(), time.Second)
+	defer fcancel()
+	if err := q.Flush(fctx); err == nil {
+		t.Error("Flush after a letter found no room: no error")
+	}
+}

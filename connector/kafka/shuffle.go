@@ -510,7 +510,7 @@ func (s *Shuffle) report(ctx context.Context, acked *sync.WaitGroup) error {
 // (a record whose context ends before it is sent fails, with the others
 // of its batch), unless ctx ends as it is being buffered. A record that
 // found no room before ctx ended fails with ctx's error.
-func produceBuffered(ctx context.Context, cl *kgo.Client, r *kgo.Record, promise func(*kgo.Record, error)) {
+func produceBuffered(ctx context.Context, cl producer, r *kgo.Record, promise func(*kgo.Record, error)) {
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	stop := context.AfterFunc(ctx, cancel)
 	cl.Produce(rctx, r, promise)
