@@ -519,10 +519,10 @@ func (p *Program) ReplayRule() func(rec *record.Record, wm int64) bool {
 		// with wm, keeping it out of the windows that fired)
 		return after.Replayed
 	}
-	left := p.ivs != nil && after.Replayable() == nil && !after.Windowed()
-	if left && p.Outer() {
+	if p.settles() {
 		return p.Replayed
 	}
+	left := after.Replayable() == nil && !after.Windowed()
 	return func(rec *record.Record, wm int64) bool {
 		et, ok := p.EventTime(rec)
 		switch {
@@ -533,6 +533,15 @@ func (p *Program) ReplayRule() func(rec *record.Record, wm int64) bool {
 		}
 		return wm > math.MinInt64+lag && after.Fired(et+reach, wm-lag)
 	}
+}
+
+// settles reports whether a replay marks Settled the records whose rows
+// with NULLs the run before decided (ReplayRule is Replayed): an outer
+// join of streams followed by a query that keeps no window and nothing
+// else in memory. A row with NULLs the join decides for a record read
+// again is then one the run before did not write, nor dead-letter.
+func (p *Program) settles() bool {
+	return p.ivs != nil && p.Outer() && p.Program.Replayable() == nil && !p.Program.Windowed()
 }
 
 // WriteRows makes the pipelines write the rows of the program's joins as

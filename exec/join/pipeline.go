@@ -52,6 +52,9 @@ type Pipeline struct {
 	// NULLs at the end of outs[0] not yet identified (identify)
 	parts map[int32]*ssState
 	nulls int
+	// settles caches Program.settles: a row with NULLs decided for a
+	// record read again is new
+	settles bool
 }
 
 type tableMark struct {
@@ -61,7 +64,7 @@ type tableMark struct {
 
 // NewPipeline returns a fresh pipeline (job.Program).
 func (p *Program) NewPipeline() *Pipeline {
-	pl := &Pipeline{p: p, inner: p.Program.NewPipeline(), wm: math.MinInt64}
+	pl := &Pipeline{p: p, inner: p.Program.NewPipeline(), wm: math.MinInt64, settles: p.settles()}
 	for k, iv := range p.ivs {
 		pl.ss = append(pl.ss, newSSState(iv, k))
 	}

@@ -350,6 +350,11 @@ func (st *ssState) drop(pl *Pipeline, ref rowRef) {
 			copy(vals[st.iv.offset[s]:], sr.values(i))
 			rec.Values = vals
 			rec.EventTime, rec.HasEventTime = row.et, true
+			if pl.settles {
+				// a new row (see settles): its failure after the join is
+				// dead-lettered even for a record read again
+				rec.Replay = false
+			}
 			pl.outs[st.k] = append(pl.outs[st.k], rec)
 			if pl.parts != nil {
 				pl.nulls++
