@@ -376,12 +376,15 @@ type heldTail struct {
 // holdTail writes msgs to topic (partitioned as produce does) in a
 // transaction left open, before which every record of topic must have been
 // written (in each partition, the transaction's first record is where
-// reading stops).
+// reading stops). The transaction outlives the test's waits before its
+// release (maxWait, within Kafka's 15-minute transaction.max.timeout.ms):
+// with 5 minutes, a kill-and-join run that took 351s under -race at load
+// 15-20 found it aborted by the broker at its release (INVALID_TXN_STATE).
 func holdTail(t *testing.T, brokers, topic string, msgs []kafka.Message) *heldTail {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...), kgo.DefaultProduceTopic(topic),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)), kgo.TransactionalID("held-"+topic),
-		kgo.TransactionTimeout(5*time.Minute))
+		kgo.TransactionTimeout(maxWait+time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
