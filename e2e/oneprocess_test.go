@@ -32,8 +32,8 @@ type oneProcessCase struct {
 
 // oneProcessCases are the statements that run in one process per group:
 // a row window after a join, SESSION windows with late updates after a
-// join, joins that exchange rows between their workers and two streams
-// of one topic; and an unaligned GROUP BY and a join with
+// join, joins that exchange rows between their workers, two streams of
+// one topic and a temporal join AS OF the event time; and an unaligned GROUP BY and a join with
 // 'repartition'='false'. (A GROUP BY on a column of a table is
 // repartitioned with the table joined in stage 1:
 // TestTableColumnRoutedAcrossProcesses.)
@@ -80,6 +80,8 @@ func oneProcessCases(t *testing.T) map[string]oneProcessCase {
 		"group by, repartition off": off(trade("SELECT symbol, COUNT(*) AS n FROM trades GROUP BY symbol EMIT CHANGES",
 			"", "repartition", "false")),
 		"full join, repartition off": off(join(paidOrdersN(3000, "FULL JOIN"), []string{"'commit.interval'", "'repartition'='false', 'commit.interval'"}, "")),
+		"temporal join as of the event time": join(tradersTemporal(bySymbol)(t), nil,
+			"its temporal JOIN traders FOR SYSTEM_TIME AS OF the event time drops the table's old versions as the watermark passes them, and a partition a process gains from another"),
 		"exchange": join(ships, []string{"JOIN ships s ON o.order_id = s.order_id", "JOIN ships s ON p.paid = s.paid"},
 			"its stream-stream joins re-route the rows between the workers of one process on another key (an exchange)"),
 	}

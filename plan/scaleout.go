@@ -172,6 +172,8 @@ func (p *Plan) scaleOut() ScaleOut {
 	src := p.Inputs[0].Name
 	req := p.across
 	switch {
+	case p.prunedTemporal() != "":
+		return ScaleOut{Why: p.prunedTemporalWhy()}
 	case p.exchanges() && p.exchangeShape() == "":
 		return ScaleOut{Why: fmt.Sprintf("the query after its stream-stream join needs their rows equal on %s together, and the join their rows equal on its key", strings.Join(exprNames(p.FinalKeys), ", "))}
 	case p.exchanges():
@@ -197,6 +199,54 @@ func (p *Plan) scaleOut() ScaleOut {
 			src, strings.Join(req.SourceKey, ", "), p.tablesWhole())}
 	}
 	return ScaleOut{Split: true, Why: "the statement is stateless" + p.tablesWhole() + ", so any process may take any partition"}
+}
+
+// prunedTemporal names the table of the statement's first temporal join
+// whose old versions the watermark drops (FOR SYSTEM_TIME AS OF the FROM
+// stream's event-time column, as join.Program.PrunedTable tells at run
+// time), or returns "". Such a statement runs in one process per group,
+// whatever its shape: a partition one process gains from another (a kill,
+// a member leaving) resumes from that process's last commit, and its
+// records read again may be older than the versions this process's table
+// kept, which it pruned by its own partitions' watermarks and resume
+// points (job.Resumer covers only those). A compacted table topic keeps
+// only the latest version of a key, so reading it again cannot bring
+// them back. That holds for a stateless split too (the records read again
+// would be dead-lettered as late, or dropped if replayed, where one
+// process joins them), for an aligned member and for stage 2 of a
+// repartitioned statement alike. A temporal join AS OF another column
+// keeps every version, so it splits as its stream does. With stream-stream
+// joins, whose FROM stream's event time may be a join bound's column, any
+// AS OF a column of the FROM stream counts.
+func (p *Plan) prunedTemporal() string {
+	sel := p.Statement.Query
+	et := strings.TrimSpace(property(sel, Options{Properties: p.props}, "event.time.field"))
+	streamJoins := len(p.streams()) > 1
+	if streamJoins {
+		if f := strings.TrimSpace(property(sel, Options{Properties: p.props}, p.Inputs[0].Name+".event.time.field")); f != "" {
+			et = f
+		}
+	}
+	from := p.Inputs[0]
+	for i, j := range sel.Joins {
+		id, ok := j.AsOf.(*sql.Ident)
+		if !ok || p.Inputs[i+1].Role != RoleTable {
+			continue
+		}
+		q := id.Qualifier
+		ofStream := q == "" || strings.EqualFold(q, from.Name) || strings.EqualFold(q, from.Alias)
+		if ofStream && (streamJoins || (et != "" && strings.EqualFold(et, id.Name))) {
+			return p.Inputs[i+1].Name
+		}
+	}
+	return ""
+}
+
+// prunedTemporalWhy says why a statement with a temporal join that drops
+// old versions (prunedTemporal) runs in one process per group.
+func (p *Plan) prunedTemporalWhy() string {
+	return fmt.Sprintf("its temporal JOIN %s FOR SYSTEM_TIME AS OF the event time drops the table's old versions as the watermark passes them, and a partition a process gains from another in a rebalance is read again from that process's last commit, whose records may need versions this process dropped (a compacted table topic does not keep them); join AS OF another column (every version is kept) to split it",
+		p.prunedTemporal())
 }
 
 // tablesWhole says, for a join, that every process reads its tables whole.
@@ -288,6 +338,10 @@ func (p *Plan) repartitionRefusal() string {
 	}
 	if o := p.tableKeyRefusal(); o != "" {
 		return o
+	}
+	if t := p.prunedTemporal(); t != "" {
+		// scaleOut says why in full
+		return fmt.Sprintf("stage 2 too would gain partitions from other processes in rebalances, read again from their last commits, and its temporal JOIN %s FOR SYSTEM_TIME AS OF the event time may have dropped the table versions they need", t)
 	}
 	switch {
 	case len(a.Over) > 0 && a.TopN == "" && (len(a.GroupBy) > 0 || len(a.Aggregates) > 0 || a.Window != "" || a.Distinct):

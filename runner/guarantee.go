@@ -129,8 +129,9 @@ func exactlyOnceRefusal(srcName string, src connector.Source, sinkType string, s
 // them. A record read again after a restart (its effects were not
 // committed) is joined again with the table as the process reads it then;
 // a temporal join AS OF the event time keeps the versions a restart reads
-// again (job.Resumer). Refused: stream-stream joins (and, repartitioned,
-// the temporal joins that drop old versions: refuseJoinInStageTwo).
+// again (job.Resumer); the plan runs it in one process per group, so no
+// partition comes from another process's commit. Refused: stream-stream
+// joins.
 func joinExactlyOnceRefusal(sel *sql.Select, prog *join.Program) error {
 	if prog.Sides() != nil {
 		other := sel.Joins[prog.StreamInputs()[1]-1].Source.Name
@@ -138,25 +139,6 @@ func joinExactlyOnceRefusal(sel *sql.Select, prog *join.Program) error {
 			"and writes again the pairs a record read again makes, which no transaction can tell from the pairs it committed (in one process per group, %[1]s is read whole, with no offsets to commit); use at_least_once", other)
 	}
 	return nil
-}
-
-// refuseJoinInStageTwo refuses exactly-once for the join prog repartitioned
-// by the plan p when a temporal join of its drops old table versions as
-// the watermark passes them: stage 2 keeps its tables across the
-// generations a rebalance starts, and a partition it gains from another
-// process resumes from that process's last commit, which may be older
-// than the versions its tables kept (they keep what a replay of its own
-// partitions needs), so a record replayed into it may find the version
-// it met dropped.
-func refuseJoinInStageTwo(p *plan.Plan, prog *join.Program) error {
-	t := prog.PrunedTable()
-	if p.Repartition == nil || t == "" {
-		return nil
-	}
-	return fmt.Errorf(refuseExactlyOnce+"not available for a temporal join whose table drops its old versions (JOIN %s FOR SYSTEM_TIME AS OF the event time) repartitioned through %s: "+
-		"stage 2 keeps %[1]s across the rebalances that replay partitions into it, and a partition it gains from another process resumes from that process's last commit, whose records may be older than the versions it kept "+
-		"and not find the one they met; run it in one process per group with '%[3]s'='false' (then exactly once), AS OF a column other than '%[4]s' (whose versions are all kept), or use at_least_once",
-		t, p.Repartition.Topic, plan.PropRepartition, exec.PropEventTimeField)
 }
 
 // refuseJoinInStageOne refuses exactly-once for the join plan p whose

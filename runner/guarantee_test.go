@@ -251,9 +251,10 @@ func TestExactlyOnceJoins(t *testing.T) {
 		{"stream-stream", join + "JOIN payments p ON t.trader_id = p.trader_id WITHIN INTERVAL '1' SECOND" + with("'payments.type'='kafka_source'"),
 			"not available for a stream-stream join (JOIN payments): after a restart or a rebalance it rebuilds the rows each side waits with"},
 		{"temporal pruned", join + "JOIN traders FOR SYSTEM_TIME AS OF t.ts AS r ON t.trader_id = r.trader_id" + with(", 'traders.event.time.field'='since'"), ""},
-		{"temporal pruned repartitioned", strings.Replace(strings.Replace(windows, "JOIN traders r", "JOIN traders FOR SYSTEM_TIME AS OF t.ts AS r", 1), "t.trader_id, _WINDOW_START", "t.quantity, _WINDOW_START", 1) +
-			"GROUP BY t.quantity WINDOW TUMBLING(ts, INTERVAL '1' SECOND) EMIT FINAL" + with(", 'traders.event.time.field'='since'"),
-			"not available for a temporal join whose table drops its old versions (JOIN traders FOR SYSTEM_TIME AS OF the event time) repartitioned through g-out-repartition: stage 2 keeps traders across the rebalances that replay partitions into it, and a partition it gains from another process"},
+		// not repartitioned: a temporal join AS OF the event time runs in
+		// one process per group (plan.prunedTemporal)
+		{"temporal pruned keyed otherwise", strings.Replace(strings.Replace(windows, "JOIN traders r", "JOIN traders FOR SYSTEM_TIME AS OF t.ts AS r", 1), "t.trader_id, _WINDOW_START", "t.quantity, _WINDOW_START", 1) +
+			"GROUP BY t.quantity WINDOW TUMBLING(ts, INTERVAL '1' SECOND) EMIT FINAL" + with(", 'traders.event.time.field'='since'"), ""},
 		{"table key", "CREATE STREAM out AS SELECT r.region, _WINDOW_START AS w, COUNT(*) AS n FROM trades t JOIN traders r ON t.trader_id = r.trader_id " +
 			"GROUP BY r.region WINDOW TUMBLING(ts, INTERVAL '1' SECOND) EMIT FINAL" + with(""),
 			"not available when the repartition key reads a table (r.region, joined with traders in stage 1): stage 1 is not transactional"},

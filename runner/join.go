@@ -500,17 +500,12 @@ func (q *joinQuery) exactlyOnce(ctx context.Context, stmt *sql.Statement, j *Job
 }
 
 // checkPlanGuarantee refuses exactly-once for what the join's plan p
-// decides (refuseJoinInStageOne, refuseJoinInStageTwo), positioned at the
-// WITH entry.
+// decides (refuseJoinInStageOne), positioned at the WITH entry.
 func (q *joinQuery) checkPlanGuarantee(stmt *sql.Statement, p *plan.Plan) error {
 	if g, _ := guarantee(q.props); g != ExactlyOnce {
 		return nil
 	}
-	err := refuseJoinInStageOne(p)
-	if err == nil {
-		err = refuseJoinInStageTwo(p, q.prog)
-	}
-	if err != nil {
+	if err := refuseJoinInStageOne(p); err != nil {
 		return q.guaranteeError(stmt, err)
 	}
 	return nil

@@ -2,6 +2,7 @@ package join
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -875,9 +876,18 @@ func (pl *Pipeline) Pending(fn func(topic string, partition int32, minEventTime 
 // deadLetter sends r to out's dead letters, unless r was read again after
 // a rebalance from before its partition's fence (record.Record.Replay; a
 // joined row carries its record's mark): the run before sent it, with
-// every row it joined then.
+// every row it joined then. A replayed record whose temporal version was
+// dropped (errPruned) is dead-lettered all the same, as a late record is:
+// the run before may have joined it with that version, so dropping it
+// silently would write its window without it. The plan runs such joins in
+// one process per group, whose tables keep the versions its own replays
+// need (job.Resumer), so this is a record late in the run before too, its
+// dead letter written again (at least once).
 func deadLetter(out exec.Output, r *record.Record, err error) {
-	if !r.Replay {
+	switch {
+	case !r.Replay:
 		out.DeadLetter(r, err)
+	case errors.Is(err, errPruned):
+		out.DeadLetter(r, fmt.Errorf("%w (the record was read again after a rebalance from before its partition's last commit; the run that read it first may have joined it)", err))
 	}
 }

@@ -34,16 +34,7 @@ func (r *rows) DeadLetter(_ *record.Record, err error) { r.dead = append(r.dead,
 // records on time still meet the right version, and one too late for the
 // versions left is dead-lettered, not joined with a wrong one.
 func TestTemporalVersionsDropped(t *testing.T) {
-	stmts, err := sql.Parse("t", "SELECT o.id, r.rate FROM orders o LEFT JOIN rates FOR SYSTEM_TIME AS OF o.ts AS r ON o.cur = r.cur")
-	if err != nil {
-		t.Fatal(err)
-	}
-	prog, err := Compile(stmts[0].Select(), Options{Properties: map[string]string{"event.time.field": "ts"}, Inputs: []Input{
-		{Name: "orders", Alias: "o", Schema: record.NewSchema("id", "cur", "ts")},
-		{Name: "rates", Alias: "r", Schema: record.NewSchema("cur", "rate", "ts"), PrimaryKey: []string{"cur"}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	prog := ratesAsOfTs(t, "LEFT JOIN")
 	table := prog.Tables()[0]
 	pl := prog.NewPipeline()
 	other := prog.NewPipeline() // a second worker: its watermark holds versions back too
@@ -139,4 +130,48 @@ func TestStreamJoinHoldsRows(t *testing.T) {
 			t.Errorf("%s: HoldsRows = %v, want %v", tt.query, got, tt.holds)
 		}
 	}
+}
+
+// TestReplayedRecordMissingItsVersionIsDeadLettered: a record read again
+// after a rebalance (record.Record.Replay) whose table version was dropped
+// is dead-lettered, as a late record is, with a reason that says so, not
+// dropped silently; another failed lookup of a replayed record is not (the
+// run before dead-lettered it).
+func TestReplayedRecordMissingItsVersionIsDeadLettered(t *testing.T) {
+	prog := ratesAsOfTs(t, "JOIN")
+	table := prog.Tables()[0]
+	pl := prog.NewPipeline()
+	for i := range int64(10) {
+		table.Apply(&record.Record{Values: []record.Value{record.StringValue("EUR"), record.IntValue(i), record.IntValue(i * 100)}})
+	}
+	var out rows
+	pl.Advance(800, &out) // drops the versions before 800
+	pl.Process([]record.Record{
+		{Values: []record.Value{record.IntValue(1), record.StringValue("EUR"), record.IntValue(150)}, Replay: true},    // its version is gone
+		{Values: []record.Value{record.IntValue(2), record.StringValue("EUR"), record.StringValue("x")}, Replay: true}, // not a time: dead-lettered before
+		{Values: []record.Value{record.IntValue(3), record.StringValue("EUR"), record.IntValue(850)}, Replay: true},
+	}, &out)
+	if strings.Join(out.out, " ") != "3,8" {
+		t.Errorf("rows %v, want 3,8", out.out)
+	}
+	if len(out.dead) != 1 || !errors.Is(out.dead[0], errPruned) || !strings.Contains(out.dead[0].Error(), "read again after a rebalance") {
+		t.Errorf("dead letters %v, want the replayed record whose version was dropped", out.dead)
+	}
+}
+
+// ratesAsOfTs compiles orders joined (join: "JOIN" or "LEFT JOIN") with
+// rates FOR SYSTEM_TIME AS OF the orders' event time, o.ts.
+func ratesAsOfTs(t *testing.T, join string) *Program {
+	t.Helper()
+	stmts, err := sql.Parse("t", "SELECT o.id, r.rate FROM orders o "+join+" rates FOR SYSTEM_TIME AS OF o.ts AS r ON o.cur = r.cur")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, err := Compile(stmts[0].Select(), Options{Properties: map[string]string{"event.time.field": "ts"}, Inputs: []Input{
+		{Name: "orders", Alias: "o", Schema: record.NewSchema("id", "cur", "ts")},
+		{Name: "rates", Alias: "r", Schema: record.NewSchema("cur", "rate", "ts"), PrimaryKey: []string{"cur"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return prog
 }
